@@ -1,0 +1,560 @@
+//! The mapping engine: turns a source's records into records of one entity
+//! (renames, transforms, value maps, types, structure) and back again.
+//!
+//! `Mapping::parse` reads and checks a mapping file; `Mapper` applies it to a
+//! stream of records, keeping the state that spans records (column positions,
+//! values seen by `unique` fields).
+
+pub mod spec;
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use regex::Regex;
+
+use crate::entity::Entity;
+use crate::error::{FieldError, MappingError};
+use crate::value::{Key, Record, Value};
+pub use spec::{ExternalIdSpec, KeySpec, SheetRef, SourceSpec};
+use spec::{FieldRule, FieldSpec, MappingSpec, TransformSpec};
+pub use types::{TypeName, TypeOptions};
+
+/// A checked mapping, ready to run.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub entity: Entity,
+    pub source: SourceSpec,
+    pub key: KeySpec,
+    pub fields: Vec<FieldMap>,
+}
+
+/// The compiled rule for one target field.
+#[derive(Debug, Clone)]
+pub struct FieldMap {
+    pub target: Key,
+    pub from: Vec<String>,
+    pub ty: Option<TypeName>,
+    pub opts: TypeOptions,
+    pub transforms: Vec<Transform>,
+    pub map: Vec<(String, String)>,
+    pub default: Option<String>,
+    pub required: bool,
+    pub unique: bool,
+    pub join: Option<String>,
+    pub split: Option<String>,
+    pub max_length: Option<usize>,
+    /// Line of the field in the mapping file, for messages.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transform {
+    Trim,
+    Lower,
+    Upper,
+    Title,
+    Squish,
+    Replace(Regex, String),
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+impl Mapping {
+    /// Reads a mapping file's text. Unknown keys, unknown types, bad formats
+    /// and fields the entity does not have are errors naming the line.
+    pub fn parse(text: &str) -> Result<Mapping, MappingError> {
+        let spec: MappingSpec = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            MappingError::new(line, e.message().to_string())
+        })?;
+        let entity_line = line_of(text, spec.entity.span().start);
+        let entity: Entity = spec
+            .entity
+            .get_ref()
+            .parse()
+            .map_err(|e: String| MappingError::new(Some(entity_line), e))?;
+        if let Some(fmt) = &spec.source.format
+            && !["csv", "tsv", "json", "ndjson", "xml", "xlsx", "xls", "ods"].contains(&fmt.as_str())
+        {
+            return Err(MappingError::new(
+                None,
+                format!("[source] format `{fmt}` is not one of csv, tsv, json, ndjson, xml, xlsx, xls, ods"),
+            ));
+        }
+        let mut fields = Vec::with_capacity(spec.fields.0.len());
+        for (name, fs) in spec.fields.0 {
+            let line = line_of(text, name.span().start);
+            let target = name.into_inner();
+            if !entity.has_field(&target) {
+                let known = entity.fields();
+                let hint = known
+                    .iter()
+                    .map(|k| (strsim::jaro_winkler(k, &target), *k))
+                    .filter(|(s, _)| *s > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, k)| format!("did you mean `{k}`? "))
+                    .unwrap_or_default();
+                return Err(MappingError::new(
+                    Some(line),
+                    format!(
+                        "`{target}` is not a field of {entity}; {hint}fields are {}, or `custom.<name>` for your own",
+                        known.join(", ")
+                    ),
+                ));
+            }
+            if fields.iter().any(|f: &FieldMap| &*f.target == target) {
+                return Err(MappingError::new(Some(line), format!("field `{target}` is mapped twice")));
+            }
+            fields.push(compile_field(target, fs, line)?);
+        }
+        if fields.is_empty() {
+            return Err(MappingError::new(None, "[fields] is empty: map at least one field"));
+        }
+        for k in &spec.key.fields {
+            if !fields.iter().any(|f| &*f.target == k) {
+                return Err(MappingError::new(
+                    None,
+                    format!("[key] fields names `{k}`, which [fields] does not map"),
+                ));
+            }
+        }
+        Ok(Mapping { entity, source: spec.source, key: spec.key, fields })
+    }
+
+    /// The target field names, in mapping order.
+    pub fn targets(&self) -> Vec<Key> {
+        self.fields.iter().map(|f| f.target.clone()).collect()
+    }
+
+    /// Source columns the mapping reads (for checking a file's header).
+    pub fn source_columns(&self) -> Vec<&str> {
+        let mut cols: Vec<&str> = Vec::new();
+        for c in self.fields.iter().flat_map(|f| f.from.iter()) {
+            if !cols.contains(&c.as_str()) {
+                cols.push(c);
+            }
+        }
+        if let Some(ext) = &self.key.external_id
+            && !cols.contains(&ext.from.as_str())
+        {
+            cols.push(&ext.from);
+        }
+        cols
+    }
+
+    /// Source column names in reverse-mapping order, for exports.
+    pub fn reverse_columns(&self) -> Vec<Key> {
+        let mut out: Vec<Key> = Vec::new();
+        for f in &self.fields {
+            for c in &f.from {
+                if !out.iter().any(|k| &**k == c) {
+                    out.push(Key::from(c.as_str()));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMap, MappingError> {
+    let err = |m: String| MappingError::new(Some(line), format!("field `{target}`: {m}"));
+    let rule: FieldRule = match spec {
+        FieldSpec::Rename(col) => FieldRule { from: Some(spec::Columns(vec![col])), ..Default::default() },
+        FieldSpec::Rule(r) => *r,
+    };
+    let from = rule.from.map(|c| c.0).unwrap_or_else(|| vec![target.clone()]);
+    if from.len() > 1 && rule.join.is_none() {
+        return Err(err(format!("`from` lists {} columns; say how to combine them with `join = \" \"`", from.len())));
+    }
+    let ty = rule.ty.as_deref().map(str::parse::<TypeName>).transpose().map_err(err)?;
+    let mut opts = TypeOptions { format: rule.format.clone(), ..Default::default() };
+    if let Some(fmt) = &rule.format {
+        if !matches!(ty, Some(TypeName::Date | TypeName::DateTime)) {
+            return Err(err("`format` applies to type = \"date\" or \"datetime\"".into()));
+        }
+        let probe = jiff::civil::date(2024, 1, 31).at(13, 45, 30, 0);
+        let zoned = probe.to_zoned(TimeZone::UTC).map_err(|e| err(e.to_string()))?;
+        if let Err(e) = jiff::fmt::strtime::format(fmt.as_str(), &zoned) {
+            return Err(err(format!("`format = {fmt:?}` is not a valid strftime format ({e})")));
+        }
+    }
+    if let Some(region) = &rule.region {
+        if ty != Some(TypeName::Phone) {
+            return Err(err("`region` applies to type = \"phone\"".into()));
+        }
+        let id = region
+            .to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+            .map_err(|_| err(format!("`region = {region:?}` is not an ISO 3166 alpha-2 country code")))?;
+        opts.region = Some(id);
+    }
+    if let Some(tz) = &rule.timezone {
+        if ty != Some(TypeName::DateTime) {
+            return Err(err("`timezone` applies to type = \"datetime\"".into()));
+        }
+        opts.zone = TimeZone::get(tz).map_err(|_| err(format!("`timezone = {tz:?}` is not an IANA time zone such as \"Asia/Shanghai\"")))?;
+    }
+    match (&rule.values, ty) {
+        (Some(v), Some(TypeName::Enum)) if !v.is_empty() => opts.values = v.clone(),
+        (_, Some(TypeName::Enum)) => return Err(err("type = \"enum\" needs `values = [...]`".into())),
+        (Some(_), _) => return Err(err("`values` applies to type = \"enum\"".into())),
+        _ => {}
+    }
+    let transforms = rule
+        .transform
+        .into_iter()
+        .map(|t| match t {
+            TransformSpec::Named(n) => Ok(match n.as_str() {
+                "trim" => Transform::Trim,
+                "lower" => Transform::Lower,
+                "upper" => Transform::Upper,
+                "title" => Transform::Title,
+                _ => Transform::Squish,
+            }),
+            TransformSpec::Replace { regex, replace } => Regex::new(&regex)
+                .map(|r| Transform::Replace(r, replace))
+                .map_err(|e| err(format!("regex {regex:?} does not compile: {e}"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let map = match rule.map {
+        Some(table) => table
+            .into_iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => Ok((k, s)),
+                other => Ok((k, other.to_string())),
+            })
+            .collect::<Result<Vec<_>, MappingError>>()?,
+        None => Vec::new(),
+    };
+    let default = rule.default.map(|v| match v {
+        toml::Value::String(s) => s,
+        other => other.to_string(),
+    });
+    if rule.join.is_some() && from.len() < 2 {
+        return Err(err("`join` combines several columns: give `from` a list".into()));
+    }
+    Ok(FieldMap {
+        target: Key::from(target.as_str()),
+        from,
+        ty,
+        opts,
+        transforms,
+        map,
+        default,
+        required: rule.required,
+        unique: rule.unique,
+        join: rule.join,
+        split: rule.split,
+        max_length: rule.max_length,
+        line,
+    })
+}
+
+fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if c.is_alphanumeric() || c == '\'' {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            start = false;
+        } else {
+            out.push(c);
+            start = true;
+        }
+    }
+    out
+}
+
+impl Transform {
+    fn apply(&self, s: String) -> String {
+        match self {
+            Transform::Trim => {
+                let t = s.trim();
+                if t.len() == s.len() { s } else { t.to_owned() }
+            }
+            Transform::Lower => s.to_lowercase(),
+            Transform::Upper => s.to_uppercase(),
+            Transform::Title => title_case(&s),
+            Transform::Squish => s.split_whitespace().collect::<Vec<_>>().join(" "),
+            Transform::Replace(re, with) => re.replace_all(&s, with.as_str()).into_owned(),
+        }
+    }
+}
+
+/// Runs a mapping over a stream of records.
+pub struct Mapper {
+    mapping: Arc<Mapping>,
+    /// Where each field's source columns were last found, so flat files
+    /// cost one comparison per value instead of a search.
+    positions: Vec<Vec<Option<usize>>>,
+    seen: Vec<HashMap<u128, u64>>,
+}
+
+impl Mapper {
+    pub fn new(mapping: Arc<Mapping>) -> Self {
+        let positions = mapping.fields.iter().map(|f| vec![None; f.from.len()]).collect();
+        let seen = mapping.fields.iter().map(|_| HashMap::new()).collect();
+        Self { mapping, positions, seen }
+    }
+
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+
+    /// Checks that a file with these columns has every column the mapping
+    /// reads; the error lists the missing ones with the nearest names.
+    pub fn check_columns(&self, columns: &[Key]) -> Result<(), MappingError> {
+        let mut problems = Vec::new();
+        for f in &self.mapping.fields {
+            for c in &f.from {
+                if !columns.iter().any(|k| &**k == c) {
+                    let near = columns
+                        .iter()
+                        .map(|k| (strsim::jaro_winkler(&k.to_lowercase(), &c.to_lowercase()), k))
+                        .filter(|(s, _)| *s > 0.75)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+                        .unwrap_or_default();
+                    problems.push(format!("field `{}` (line {}) reads column {c:?}, which the file does not have{near}", f.target, f.line));
+                }
+            }
+        }
+        if let Some(ext) = &self.mapping.key.external_id
+            && !columns.iter().any(|k| **k == *ext.from)
+        {
+            problems.push(format!("[key] external_id reads column {:?}, which the file does not have", ext.from));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = columns.iter().map(|k| format!("{k:?}")).collect();
+        Err(MappingError::new(None, format!("{}; the file's columns are {}", problems.join("; "), shown.join(", "))))
+    }
+
+    fn lookup<'r>(&mut self, field: usize, col: usize, rec: &'r Record) -> Option<&'r Value> {
+        let name = &self.mapping.fields[field].from[col];
+        let fields = rec.fields();
+        if let Some(i) = self.positions[field][col]
+            && let Some((k, v)) = fields.get(i)
+            && **k == **name
+        {
+            return Some(v);
+        }
+        if let Some(i) = fields.iter().position(|(k, _)| **k == **name) {
+            self.positions[field][col] = Some(i);
+            return Some(&fields[i].1);
+        }
+        rec.get_path(name)
+    }
+
+    /// Maps one source record into `out`. All field errors of the record are
+    /// returned together, so a user can fix a row in one go.
+    pub fn apply(&mut self, input: &Record, out: &mut Record) -> Result<(), Vec<FieldError>> {
+        out.clear();
+        out.row = input.row;
+        out.line = input.line;
+        let mut errors = Vec::new();
+        let mapping = Arc::clone(&self.mapping);
+        for (i, f) in mapping.fields.iter().enumerate() {
+            let source = if f.from.len() == 1 {
+                self.lookup(i, 0, input).cloned().unwrap_or(Value::Null)
+            } else {
+                let sep = f.join.as_deref().unwrap_or(" ");
+                let mut parts = Vec::with_capacity(f.from.len());
+                for c in 0..f.from.len() {
+                    if let Some(v) = self.lookup(i, c, input) {
+                        let t = v.to_text();
+                        let t = t.trim();
+                        if !t.is_empty() {
+                            parts.push(t.to_owned());
+                        }
+                    }
+                }
+                Value::Text(parts.join(sep))
+            };
+            match map_value(f, source) {
+                Ok(v) => out.push(f.target.clone(), v),
+                Err((value, expected)) => errors.push(FieldError {
+                    field: f.target.to_string(),
+                    column: f.from.join(", "),
+                    value,
+                    expected,
+                }),
+            }
+        }
+        if errors.is_empty() {
+            self.check_unique(out, &mut errors);
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// Values of `unique` fields must not repeat within the input; only
+    /// records that are otherwise valid claim a value.
+    fn check_unique(&mut self, out: &Record, errors: &mut Vec<FieldError>) {
+        let mut claims = Vec::new();
+        for (i, f) in self.mapping.fields.iter().enumerate() {
+            if !f.unique {
+                continue;
+            }
+            let Some(v) = out.get(&f.target) else { continue };
+            if v.is_empty() {
+                continue;
+            }
+            let text = v.to_text();
+            let h = xxhash_rust::xxh3::xxh3_128(text.to_lowercase().as_bytes());
+            if let Some(first) = self.seen[i].get(&h) {
+                errors.push(FieldError {
+                    field: f.target.to_string(),
+                    column: f.from.join(", "),
+                    value: text,
+                    expected: format!("a unique value (row {first} has it already)"),
+                });
+            } else {
+                claims.push((i, h));
+            }
+        }
+        if errors.is_empty() {
+            for (i, h) in claims {
+                self.seen[i].insert(h, out.row);
+            }
+        }
+    }
+
+    /// Runs the mapping backwards: a record of target fields becomes a
+    /// record of the source system's columns, with dates in their format,
+    /// value maps inverted, joined columns split and split lists joined.
+    pub fn reverse(&self, input: &Record, out: &mut Record) {
+        out.clear();
+        out.row = input.row;
+        out.line = input.line;
+        for f in &self.mapping.fields {
+            let value = input.get_path(&f.target).cloned().unwrap_or(Value::Null);
+            let already = |out: &Record, col: &str| out.get(col).is_some();
+            if f.from.len() > 1 {
+                let text = value.to_text();
+                let sep = f.join.as_deref().unwrap_or(" ");
+                let mut parts = text.splitn(f.from.len(), sep);
+                for c in &f.from {
+                    let part = parts.next().unwrap_or("");
+                    if !already(out, c) {
+                        out.push(Key::from(c.as_str()), Value::Text(part.to_owned()));
+                    }
+                }
+                continue;
+            }
+            let col = &f.from[0];
+            if already(out, col) {
+                continue;
+            }
+            let v = match (&value, f.opts.format.as_deref()) {
+                (Value::Date(d), Some(fmt)) => Value::Text(types::date::format_date(*d, fmt)),
+                (Value::DateTime(dt), Some(fmt)) => Value::Text(types::date::format_datetime(dt, fmt)),
+                (Value::Array(items), _) if f.split.is_some() => {
+                    let sep = f.split.as_deref().unwrap_or(",");
+                    Value::Text(items.iter().map(Value::to_text).collect::<Vec<_>>().join(sep))
+                }
+                _ => value,
+            };
+            let v = match &v {
+                Value::Text(t) if !f.map.is_empty() => f
+                    .map
+                    .iter()
+                    .find(|(_, to)| to == t)
+                    .map(|(from, _)| Value::Text(from.clone()))
+                    .unwrap_or(v),
+                _ => v,
+            };
+            out.push(Key::from(col.as_str()), v);
+        }
+    }
+}
+
+/// Applies one field's rule to its source value. The error carries the value
+/// as seen and what was expected.
+fn map_value(f: &FieldMap, source: Value) -> Result<Value, (String, String)> {
+    let text = match source {
+        Value::Text(t) => t,
+        Value::Null => String::new(),
+        other => return typed_value(f, other),
+    };
+    let mut text = text;
+    for t in &f.transforms {
+        text = t.apply(text);
+    }
+    if !f.map.is_empty() {
+        let key = text.trim();
+        if let Some((_, to)) = f
+            .map
+            .iter()
+            .find(|(k, _)| k == key)
+            .or_else(|| f.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
+        {
+            text = to.clone();
+        }
+    }
+    if text.trim().is_empty() {
+        match &f.default {
+            Some(d) => text = d.clone(),
+            None if f.required => return Err((text, "a value (the field is required)".to_string())),
+            None => return Ok(Value::Null),
+        }
+    }
+    if let Some(max) = f.max_length
+        && text.chars().count() > max
+    {
+        return Err((text, format!("at most {max} characters")));
+    }
+    if let Some(sep) = &f.split {
+        let mut items = Vec::new();
+        for part in text.split(sep.as_str()).map(str::trim).filter(|p| !p.is_empty()) {
+            items.push(convert(f, part).map_err(|e| (text.clone(), e))?);
+        }
+        return Ok(Value::Array(items));
+    }
+    convert(f, &text).map_err(|e| (text, e))
+}
+
+fn convert(f: &FieldMap, text: &str) -> Result<Value, String> {
+    match f.ty {
+        None => Ok(Value::Text(text.to_owned())),
+        Some(ty) => types::convert(ty, text, &f.opts),
+    }
+}
+
+/// A source value that already has a type (JSON numbers, spreadsheet dates).
+fn typed_value(f: &FieldMap, v: Value) -> Result<Value, (String, String)> {
+    use jiff::civil::Time;
+    match (f.ty, &v) {
+        (None, _) => Ok(v),
+        (Some(TypeName::Date), Value::Date(_)) | (Some(TypeName::DateTime), Value::DateTime(_)) => Ok(v),
+        (Some(TypeName::Boolean), Value::Bool(_)) => Ok(v),
+        (Some(TypeName::Date), Value::DateTime(dt)) => Ok(Value::Date(dt.civil.date())),
+        (Some(TypeName::DateTime), Value::Date(d)) => {
+            let civil = d.to_datetime(Time::midnight());
+            let offset = f.opts.zone.to_ambiguous_zoned(civil).compatible().map(|z| z.offset()).ok();
+            Ok(Value::DateTime(crate::value::DateTime { civil, offset }))
+        }
+        (Some(_), Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(typed_value(f, item.clone())?);
+            }
+            Ok(Value::Array(out))
+        }
+        _ => {
+            let text = v.to_text();
+            convert(f, &text).map_err(|e| (text, e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

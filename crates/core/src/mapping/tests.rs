@@ -1,0 +1,185 @@
+use super::*;
+
+fn record(pairs: &[(&str, &str)]) -> Record {
+    let mut r = Record::new();
+    r.row = 2;
+    for (k, v) in pairs {
+        r.push_text(&Key::from(*k), v);
+    }
+    r
+}
+
+fn texts(r: &Record) -> Vec<(String, String)> {
+    r.fields().iter().map(|(k, v)| (k.to_string(), v.to_text())).collect()
+}
+
+const SPEC_EXAMPLE: &str = r#"
+entity = "contacts"
+
+[source]
+format = "csv"
+encoding = "auto"
+delimiter = ","
+
+[key]
+fields = ["email"]
+
+[fields]
+first_name = "First Name"
+last_name  = { from = "Last Name", transform = ["trim", "title"] }
+email      = { from = "Email", type = "email" }
+phone      = { from = "Phone 1", type = "phone", region = "US" }
+subscribed_at = { from = "Subscription Date", type = "date", format = "%Y-%m-%d" }
+"company.name" = "Company"
+"address.city" = "City"
+"address.country" = { from = "Country", type = "country" }
+full_name  = { from = ["First Name", "Last Name"], join = " " }
+"custom.gender" = { from = "性别", map = { "男" = "male", "女" = "female" } }
+"custom.vip" = { from = "VIP", type = "integer", default = 0, required = false }
+"#;
+
+#[test]
+fn the_spec_example_maps_a_row() {
+    let m = Arc::new(Mapping::parse(SPEC_EXAMPLE).expect("spec example parses"));
+    let mut mapper = Mapper::new(m);
+    let input = record(&[
+        ("First Name", "Ann"),
+        ("Last Name", "  o'NEIL "),
+        ("Email", " Ann@Example.COM"),
+        ("Phone 1", "(555) 123-4567"),
+        ("Subscription Date", "2021-03-04"),
+        ("Company", "Acme, Inc."),
+        ("City", "Boston"),
+        ("Country", "United States of America"),
+        ("性别", "女"),
+        ("VIP", ""),
+    ]);
+    let mut out = Record::new();
+    mapper.apply(&input, &mut out).expect("maps");
+    assert_eq!(
+        texts(&out),
+        vec![
+            ("first_name".into(), "Ann".into()),
+            ("last_name".into(), "O'neil".into()),
+            ("email".into(), "ann@example.com".into()),
+            ("phone".into(), "+15551234567".into()),
+            ("subscribed_at".into(), "2021-03-04".into()),
+            ("company.name".into(), "Acme, Inc.".into()),
+            ("address.city".into(), "Boston".into()),
+            ("address.country".into(), "US".into()),
+            ("full_name".into(), "Ann o'NEIL".into()),
+            ("custom.gender".into(), "female".into()),
+            ("custom.vip".into(), "0".into()),
+        ]
+    );
+    assert_eq!(out.get("custom.vip"), Some(&Value::Number("0".into())));
+}
+
+#[test]
+fn all_errors_of_a_row_are_reported_together() {
+    let m = Arc::new(Mapping::parse(SPEC_EXAMPLE).expect("parses"));
+    let mut mapper = Mapper::new(m);
+    let input = record(&[("Email", "not-an-email"), ("Phone 1", "abc"), ("Country", "Atlantis"), ("Subscription Date", "04/03/2021")]);
+    let mut out = Record::new();
+    let errs = mapper.apply(&input, &mut out).expect_err("rejects");
+    let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["email", "phone", "subscribed_at", "address.country"]);
+    assert_eq!(errs[0].column, "Email");
+    assert_eq!(errs[0].value, "not-an-email");
+    assert!(errs[2].expected.contains("%Y-%m-%d"), "{}", errs[2].expected);
+}
+
+#[test]
+fn unknown_keys_are_errors_with_their_line() {
+    let text = "entity = \"contacts\"\n[fields]\nemail = { frm = \"Email\" }\n";
+    let e = Mapping::parse(text).expect_err("unknown key");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("frm"), "{}", e.message);
+
+    let text = "entity = \"contacts\"\n[source]\nformt = \"csv\"\n[fields]\nemail = \"Email\"\n";
+    let e = Mapping::parse(text).expect_err("unknown key");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("formt"), "{}", e.message);
+
+    let text = "entity = \"contacts\"\n[fields]\nemail = \"Email\"\nfrist_name = \"First\"\n";
+    let e = Mapping::parse(text).expect_err("unknown target");
+    assert_eq!(e.line, Some(4));
+    assert!(e.message.contains("did you mean `first_name`"), "{}", e.message);
+
+    let text = "entity = \"contacts\"\n[fields]\nemail = { from = \"E\", type = \"emial\" }\n";
+    let e = Mapping::parse(text).expect_err("unknown type");
+    assert_eq!(e.line, Some(3));
+    assert!(e.message.contains("emial"), "{}", e.message);
+
+    let text = "entity = \"contacts\"\n[fields]\nemail = { from = \"E\", transform = [\"strip\"] }\n";
+    let e = Mapping::parse(text).expect_err("unknown transform");
+    assert!(e.message.contains("strip"), "{}", e.message);
+
+    let text = "entity = \"people\"\n[fields]\nemail = \"E\"\n";
+    let e = Mapping::parse(text).expect_err("unknown entity");
+    assert_eq!(e.line, Some(1));
+}
+
+#[test]
+fn split_regex_enum_required_unique() {
+    let text = r#"
+entity = "contacts"
+[fields]
+tags = { from = "Tags", split = "," }
+phone = { from = "Tel", transform = [{ regex = "[^0-9+]", replace = "" }] }
+lifecycle_stage = { from = "Stage", type = "enum", values = ["lead", "customer"] }
+email = { from = "Email", type = "email", required = true, unique = true }
+"#;
+    let mut mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
+    let mut out = Record::new();
+    let r = record(&[("Tags", "vip, trade show,,"), ("Tel", "+1 (555) 000"), ("Stage", "Customer"), ("Email", "a@x.com")]);
+    mapper.apply(&r, &mut out).expect("maps");
+    assert_eq!(
+        out.get("tags"),
+        Some(&Value::Array(vec![Value::Text("vip".into()), Value::Text("trade show".into())]))
+    );
+    assert_eq!(out.get("phone"), Some(&Value::Text("+1555000".into())));
+    assert_eq!(out.get("lifecycle_stage"), Some(&Value::Text("customer".into())));
+
+    let mut dup = record(&[("Email", "A@x.com"), ("Stage", "lead")]);
+    dup.row = 3;
+    let errs = mapper.apply(&dup, &mut out).expect_err("duplicate");
+    assert!(errs[0].expected.contains("row 2"), "{}", errs[0].expected);
+
+    let missing = record(&[("Stage", "prospect")]);
+    let errs = mapper.apply(&missing, &mut out).expect_err("required and enum");
+    assert_eq!(errs.len(), 2);
+    assert_eq!(errs[1].field, "email");
+}
+
+#[test]
+fn reverse_restores_source_columns() {
+    let text = r#"
+entity = "contacts"
+[fields]
+full_name = { from = ["First", "Last"], join = " " }
+subscribed_at = { from = "Since", type = "date", format = "%d/%m/%Y" }
+"custom.gender" = { from = "性别", map = { "男" = "male", "女" = "female" } }
+tags = { from = "Tags", split = ";" }
+"#;
+    let mut mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
+    let src = record(&[("First", "Li"), ("Last", "Lei"), ("Since", "05/01/2023"), ("性别", "男"), ("Tags", "a;b")]);
+    let mut mapped = Record::new();
+    mapper.apply(&src, &mut mapped).expect("maps");
+    let mut back = Record::new();
+    mapper.reverse(&mapped, &mut back);
+    assert_eq!(texts(&back), texts(&src));
+}
+
+#[test]
+fn missing_columns_are_named_with_a_hint() {
+    let m = Arc::new(Mapping::parse(SPEC_EXAMPLE).expect("parses"));
+    let mapper = Mapper::new(m);
+    let cols: Vec<Key> = ["First Name", "Last Name", "Email", "Phone", "Subscription Date", "Company", "City", "Country", "性别", "VIP"]
+        .iter()
+        .map(|s| Key::from(*s))
+        .collect();
+    let e = mapper.check_columns(&cols).expect_err("Phone 1 is missing");
+    assert!(e.message.contains("\"Phone 1\""), "{}", e.message);
+    assert!(e.message.contains("did you mean \"Phone\""), "{}", e.message);
+}

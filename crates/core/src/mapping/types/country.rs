@@ -1,0 +1,70 @@
+//! Country names and codes to ISO 3166-1 alpha-2.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+const TABLE: &str = include_str!("countries.tsv");
+
+fn normalize(s: &str) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !matches!(c, '.' | '\''))
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn index() -> &'static HashMap<String, &'static str> {
+    static INDEX: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut map = HashMap::new();
+        for line in TABLE.lines().filter(|l| !l.starts_with('#')) {
+            let mut cols = line.split('\t');
+            let (Some(a2), Some(a3), Some(name)) = (cols.next(), cols.next(), cols.next()) else {
+                continue;
+            };
+            let zh = cols.next().unwrap_or("");
+            let others = cols.next().unwrap_or("");
+            for alias in [a2, a3, name, zh].into_iter().chain(others.split(',')) {
+                if !alias.trim().is_empty() {
+                    map.entry(normalize(alias)).or_insert(a2);
+                }
+            }
+        }
+        map
+    })
+}
+
+/// The alpha-2 code for a code (alpha-2 or alpha-3) or a name in English or
+/// Chinese, case and punctuation ignored.
+pub fn to_alpha2(input: &str) -> Option<&'static str> {
+    index().get(&normalize(input)).copied()
+}
+
+/// The English short name of an alpha-2 code.
+pub fn name_of(alpha2: &str) -> Option<&'static str> {
+    TABLE
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.split('\t').next() == Some(alpha2))
+        .and_then(|l| l.split('\t').nth(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_codes_and_chinese() {
+        assert_eq!(to_alpha2("United States of America"), Some("US"));
+        assert_eq!(to_alpha2("usa"), Some("US"));
+        assert_eq!(to_alpha2("U.S.A."), Some("US"));
+        assert_eq!(to_alpha2("中国"), Some("CN"));
+        assert_eq!(to_alpha2("de"), Some("DE"));
+        assert_eq!(to_alpha2("  Cote d'Ivoire "), Some("CI"));
+        assert_eq!(to_alpha2("Atlantis"), None);
+        assert_eq!(name_of("JP"), Some("Japan"));
+    }
+}

@@ -1,0 +1,228 @@
+//! Dates and date-times: an explicit `strftime` format, ISO 8601, or an Excel
+//! serial number. ISO text is parsed by hand because it is the common case
+//! of every large file and because the offset must be kept as written.
+
+use jiff::civil::{self, Date};
+use jiff::tz::{Offset, TimeZone};
+
+use crate::value::DateTime;
+
+/// Parses a date. A date-time given to a date field keeps the date as written:
+/// it is never moved to another time zone first.
+pub fn parse_date(s: &str, format: Option<&str>) -> Result<Date, String> {
+    let s = s.trim();
+    if let Some(fmt) = format {
+        return jiff::fmt::strtime::parse(fmt, s)
+            .and_then(|tm| tm.to_date())
+            .map_err(|_| format!("a date in the format `{fmt}`"));
+    }
+    if let Some(dt) = parse_iso(s) {
+        return Ok(dt.civil.date());
+    }
+    if let Some(d) = excel_serial(s) {
+        return Ok(d.date());
+    }
+    Err("a date (ISO 8601 like 2024-01-31, an Excel serial number, or set `format`)".to_string())
+}
+
+/// Parses a date-time. Without an offset in the text, `zone` says where the
+/// clock was (UTC when the mapping does not say).
+pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<DateTime, String> {
+    let s = s.trim();
+    let (civil, offset) = if let Some(fmt) = format {
+        let tm = jiff::fmt::strtime::parse(fmt, s).map_err(|_| format!("a date-time in the format `{fmt}`"))?;
+        let civil = tm
+            .to_datetime()
+            .or_else(|_| tm.to_date().map(|d| d.to_datetime(civil::Time::midnight())))
+            .map_err(|_| format!("a date-time in the format `{fmt}`"))?;
+        (civil, tm.offset())
+    } else if let Some(dt) = parse_iso(s) {
+        (dt.civil, dt.offset)
+    } else if let Some(c) = excel_serial(s) {
+        (c, None)
+    } else {
+        return Err("a date-time (ISO 8601 like 2024-01-31T09:30:00+08:00, an Excel serial number, or set `format`)".to_string());
+    };
+    let offset = match offset {
+        Some(o) => o,
+        None => zone
+            .to_ambiguous_zoned(civil)
+            .compatible()
+            .map_err(|e| format!("a time that exists in the zone ({e})"))?
+            .offset(),
+    };
+    Ok(DateTime { civil, offset: Some(offset) })
+}
+
+/// Formats a date with a `strftime` format (the reverse of [`parse_date`]).
+pub fn format_date(d: Date, format: &str) -> String {
+    jiff::fmt::strtime::format(format, d).unwrap_or_else(|_| d.to_string())
+}
+
+pub fn format_datetime(dt: &DateTime, format: &str) -> String {
+    let zoned = dt
+        .offset
+        .and_then(|o| dt.civil.to_zoned(TimeZone::fixed(o)).ok());
+    let formatted = match zoned {
+        Some(z) => jiff::fmt::strtime::format(format, &z),
+        None => jiff::fmt::strtime::format(format, dt.civil),
+    };
+    formatted.unwrap_or_else(|_| {
+        let mut s = String::new();
+        dt.write_iso(&mut s);
+        s
+    })
+}
+
+fn num(b: &[u8]) -> Option<i32> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0i32, |acc, d| acc * 10 + i32::from(d - b'0')))
+}
+
+/// `YYYY-MM-DD`, optionally followed by `T` or a space, `HH:MM[:SS[.frac]]`
+/// and `Z` or `±HH[:MM]`. Also `YYYY/MM/DD` with the same tail.
+pub fn parse_iso(s: &str) -> Option<DateTime> {
+    let b = s.as_bytes();
+    if b.len() < 10 || !(b[4] == b'-' || b[4] == b'/') || b[7] != b[4] {
+        return None;
+    }
+    let date = Date::new(
+        i16::try_from(num(&b[0..4])?).ok()?,
+        i8::try_from(num(&b[5..7])?).ok()?,
+        i8::try_from(num(&b[8..10])?).ok()?,
+    )
+    .ok()?;
+    if b.len() == 10 {
+        return Some(DateTime { civil: date.to_datetime(civil::Time::midnight()), offset: None });
+    }
+    if !(b[10] == b'T' || b[10] == b' ') || b.len() < 16 || b[13] != b':' {
+        return None;
+    }
+    let hour = num(&b[11..13])?;
+    let minute = num(&b[14..16])?;
+    let mut i = 16;
+    let mut second = 0;
+    let mut nanos = 0i32;
+    if b.get(i) == Some(&b':') {
+        second = num(b.get(i + 1..i + 3)?)?;
+        i += 3;
+        if matches!(b.get(i), Some(b'.') | Some(b',')) {
+            let start = i + 1;
+            let mut end = start;
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end == start || end - start > 9 {
+                return None;
+            }
+            let frac = num(&b[start..end])?;
+            nanos = frac * 10i32.pow(u32::try_from(9 - (end - start)).ok()?);
+            i = end;
+        }
+    }
+    let rest = s[i..].trim_start();
+    let offset = match rest.as_bytes() {
+        [] => None,
+        [b'Z'] | [b'z'] => Some(Offset::UTC),
+        [sign @ (b'+' | b'-'), tail @ ..] => {
+            let (h, m) = match tail {
+                [h1, h2] => (num(&[*h1, *h2])?, 0),
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?),
+                _ => return None,
+            };
+            let secs = (h * 3600 + m * 60) * if *sign == b'-' { -1 } else { 1 };
+            Some(Offset::from_seconds(secs).ok()?)
+        }
+        _ => return None,
+    };
+    let time = civil::Time::new(
+        i8::try_from(hour).ok()?,
+        i8::try_from(minute).ok()?,
+        i8::try_from(second).ok()?,
+        nanos,
+    )
+    .ok()?;
+    Some(DateTime { civil: date.to_datetime(time), offset })
+}
+
+/// An Excel serial date (days since 1899-12-30, with Excel's phantom
+/// 1900-02-29 accounted for), with an optional fraction of a day.
+pub fn excel_serial(s: &str) -> Option<civil::DateTime> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int.is_empty() || int.len() > 7 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: f64 = s.parse().ok()?;
+    from_excel_serial(value)
+}
+
+pub fn from_excel_serial(value: f64) -> Option<civil::DateTime> {
+    if !(1.0..2_958_466.0).contains(&value) {
+        return None;
+    }
+    let days = value.trunc() as i64;
+    // Excel counts 1900-02-29, which never existed; serials before it are one day off.
+    let base = if days < 60 { civil::date(1899, 12, 31) } else { civil::date(1899, 12, 30) };
+    let date = base.checked_add(jiff::Span::new().days(days)).ok()?;
+    let millis = ((value - value.trunc()) * 86_400_000.0).round() as i64;
+    let time = civil::Time::midnight()
+        .checked_add(jiff::Span::new().milliseconds(millis.min(86_399_999)))
+        .ok()?;
+    Some(date.to_datetime(time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_forms() {
+        assert_eq!(parse_date("2024-02-29", None), Ok(civil::date(2024, 2, 29)));
+        assert!(parse_date("2023-02-29", None).is_err());
+        let dt = parse_iso("2024-07-01T11:54:49.95+00:00").expect("parses");
+        assert_eq!(dt.civil, civil::date(2024, 7, 1).at(11, 54, 49, 950_000_000));
+        assert_eq!(dt.offset, Some(Offset::UTC));
+        let dt = parse_iso("2024-07-01 08:00-05:30").expect("parses");
+        assert_eq!(dt.offset.map(|o| o.seconds()), Some(-(5 * 3600 + 1800)));
+        assert!(parse_iso("2024-07-01X").is_none());
+    }
+
+    #[test]
+    fn a_date_never_shifts_by_its_zone() {
+        assert_eq!(parse_date("2024-07-01T23:30:00-10:00", None), Ok(civil::date(2024, 7, 1)));
+        assert_eq!(parse_date("2024-07-01T00:30:00+14:00", None), Ok(civil::date(2024, 7, 1)));
+    }
+
+    #[test]
+    fn explicit_formats() {
+        assert_eq!(parse_date("31/12/2023", Some("%d/%m/%Y")), Ok(civil::date(2023, 12, 31)));
+        assert!(parse_date("12/31/2023", Some("%d/%m/%Y")).is_err());
+        assert_eq!(parse_date("2023年12月31日", Some("%Y年%m月%d日")), Ok(civil::date(2023, 12, 31)));
+        assert_eq!(format_date(civil::date(2023, 1, 5), "%d/%m/%Y"), "05/01/2023");
+    }
+
+    #[test]
+    fn excel_serials() {
+        assert_eq!(parse_date("45292", None), Ok(civil::date(2024, 1, 1)));
+        assert_eq!(parse_date("1", None), Ok(civil::date(1900, 1, 1)));
+        assert_eq!(parse_date("61", None), Ok(civil::date(1900, 3, 1)));
+        let dt = excel_serial("45292.5").expect("serial");
+        assert_eq!(dt, civil::date(2024, 1, 1).at(12, 0, 0, 0));
+    }
+
+    #[test]
+    fn datetime_zones() {
+        let shanghai = TimeZone::get("Asia/Shanghai").expect("tzdb");
+        let dt = parse_datetime("2024-03-01 09:00", None, &shanghai).expect("parses");
+        assert_eq!(dt.offset, Some(Offset::constant(8)));
+        let dt = parse_datetime("2024-03-01T09:00:00Z", None, &shanghai).expect("parses");
+        assert_eq!(dt.offset, Some(Offset::UTC));
+        let dt = parse_datetime("03/01/2024 9:00 PM", Some("%m/%d/%Y %I:%M %p"), &TimeZone::UTC).expect("parses");
+        assert_eq!(dt.civil, civil::date(2024, 3, 1).at(21, 0, 0, 0));
+    }
+}

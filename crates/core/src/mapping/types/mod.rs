@@ -1,0 +1,315 @@
+//! The value types a mapping can declare, and the conversion of source text
+//! into each. A failed conversion returns what was expected, for the reject.
+
+pub mod country;
+pub mod date;
+pub mod phone;
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::tz::TimeZone;
+
+use crate::value::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeName {
+    String,
+    Integer,
+    Decimal,
+    Boolean,
+    Date,
+    DateTime,
+    Email,
+    Phone,
+    Url,
+    Country,
+    Currency,
+    Enum,
+}
+
+impl TypeName {
+    pub const NAMES: &'static str =
+        "string, integer, decimal, boolean, date, datetime, email, phone, url, country, currency, enum";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TypeName::String => "string",
+            TypeName::Integer => "integer",
+            TypeName::Decimal => "decimal",
+            TypeName::Boolean => "boolean",
+            TypeName::Date => "date",
+            TypeName::DateTime => "datetime",
+            TypeName::Email => "email",
+            TypeName::Phone => "phone",
+            TypeName::Url => "url",
+            TypeName::Country => "country",
+            TypeName::Currency => "currency",
+            TypeName::Enum => "enum",
+        }
+    }
+}
+
+impl fmt::Display for TypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TypeName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "string" | "text" => TypeName::String,
+            "integer" | "int" => TypeName::Integer,
+            "decimal" | "number" => TypeName::Decimal,
+            "boolean" | "bool" => TypeName::Boolean,
+            "date" => TypeName::Date,
+            "datetime" => TypeName::DateTime,
+            "email" => TypeName::Email,
+            "phone" => TypeName::Phone,
+            "url" => TypeName::Url,
+            "country" => TypeName::Country,
+            "currency" => TypeName::Currency,
+            "enum" => TypeName::Enum,
+            _ => return Err(format!("unknown type `{s}`, expected one of {}", Self::NAMES)),
+        })
+    }
+}
+
+/// Everything a conversion may need besides the text itself.
+#[derive(Clone, Debug)]
+pub struct TypeOptions {
+    pub format: Option<String>,
+    pub region: Option<phonenumber::country::Id>,
+    pub zone: TimeZone,
+    pub values: Vec<String>,
+}
+
+impl Default for TypeOptions {
+    fn default() -> Self {
+        Self { format: None, region: None, zone: TimeZone::UTC, values: Vec::new() }
+    }
+}
+
+/// Converts non-empty text to the declared type.
+pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, String> {
+    match ty {
+        TypeName::String => Ok(Value::Text(text.to_owned())),
+        TypeName::Integer => integer(text).map(Value::Number),
+        TypeName::Decimal => decimal(text).map(Value::Number),
+        TypeName::Boolean => boolean(text).map(Value::Bool),
+        TypeName::Date => date::parse_date(text, opts.format.as_deref()).map(Value::Date),
+        TypeName::DateTime => date::parse_datetime(text, opts.format.as_deref(), &opts.zone).map(Value::DateTime),
+        TypeName::Email => email(text).map(Value::Text),
+        TypeName::Phone => phone::to_e164(text, opts.region)
+            .map(Value::Text)
+            .map_err(|e| format!("a phone number: {e}")),
+        TypeName::Url => url(text).map(Value::Text),
+        TypeName::Country => country::to_alpha2(text)
+            .map(|c| Value::Text(c.to_owned()))
+            .ok_or_else(|| "a country name or ISO 3166 code".to_string()),
+        TypeName::Currency => currency(text).map(|c| Value::Text(c.to_owned())),
+        TypeName::Enum => opts
+            .values
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(text.trim()))
+            .map(|v| Value::Text(v.clone()))
+            .ok_or_else(|| format!("one of {}", opts.values.join(", "))),
+    }
+}
+
+fn integer(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let t = t.strip_suffix(".0").unwrap_or(t);
+    match t.parse::<i64>() {
+        Ok(n) => Ok(n.to_string()),
+        Err(_) => Err("an integer".to_string()),
+    }
+}
+
+/// A decimal kept as text in canonical form: `+1,234.50` becomes `1234.50`.
+/// The scale is kept as written (money's cents matter), and exponents are
+/// accepted as JSON writes them.
+fn decimal(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let expected = || "a decimal number".to_string();
+    let (neg, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let body: String = if body.contains(',') && body.contains('.') {
+        // `1,234.50`: commas are thousands separators only before the point.
+        let (int, frac) = body.split_once('.').ok_or_else(expected)?;
+        let groups: Vec<&str> = int.split(',').collect();
+        if groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3) {
+            return Err(expected());
+        }
+        format!("{}.{frac}", groups.concat())
+    } else {
+        body.to_owned()
+    };
+    let (mantissa, exp) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (body.as_str(), None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits_ok(int) || !digits_ok(frac) {
+        return Err(expected());
+    }
+    if let Some(e) = exp {
+        let e = e.strip_prefix('+').unwrap_or(e);
+        if e.is_empty() || e.parse::<i32>().is_err() {
+            return Err(expected());
+        }
+    }
+    let int = int.trim_start_matches('0');
+    let mut out = String::with_capacity(t.len());
+    let is_zero = int.is_empty() && frac.bytes().all(|b| b == b'0');
+    if neg && !is_zero {
+        out.push('-');
+    }
+    out.push_str(if int.is_empty() { "0" } else { int });
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if let Some(e) = exp {
+        out.push('e');
+        out.push_str(e.strip_prefix('+').unwrap_or(e));
+    }
+    Ok(out)
+}
+
+pub fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim().to_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" | "on" | "是" | "真" | "对" => Ok(true),
+        "false" | "f" | "no" | "n" | "0" | "off" | "否" | "假" | "错" => Ok(false),
+        _ => Err("a boolean (true/false, yes/no, 1/0)".to_string()),
+    }
+}
+
+/// Trims and lowercases an e-mail address and checks its shape: one `@`, a
+/// local part of allowed characters, a domain of dot-separated labels.
+pub fn email(text: &str) -> Result<String, String> {
+    let t = text.trim().to_lowercase();
+    let expected = || "an e-mail address (name@example.com)".to_string();
+    let (local, domain) = t.rsplit_once('@').ok_or_else(expected)?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && domain.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+    if local_ok && domain_ok { Ok(t) } else { Err(expected()) }
+}
+
+/// A web address: `http(s)://host/...`, or a bare host such as
+/// `www.example.com`, kept as written.
+fn url(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let expected = || "a URL (https://example.com)".to_string();
+    if t.chars().any(char::is_whitespace) {
+        return Err(expected());
+    }
+    let rest = match t.split_once("://") {
+        Some((scheme, rest)) => {
+            let scheme_ok = !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            if !scheme_ok {
+                return Err(expected());
+            }
+            rest
+        }
+        None => t,
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let host = host.split(':').next().unwrap_or(host);
+    let ok = host.contains('.') || host == "localhost";
+    let ok = ok && host.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    if ok { Ok(t.to_owned()) } else { Err(expected()) }
+}
+
+const CURRENCIES: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL";
+
+/// An ISO 4217 code, from a code in any case or a common symbol or name.
+pub fn currency(text: &str) -> Result<&'static str, String> {
+    let t = text.trim();
+    let upper = t.to_uppercase();
+    if let Some(code) = CURRENCIES.split(' ').find(|c| *c == upper) {
+        return Ok(code);
+    }
+    let alias = match upper.as_str() {
+        "$" | "US$" | "US DOLLAR" | "DOLLAR" | "美元" => "USD",
+        "€" | "EURO" | "欧元" => "EUR",
+        "£" | "POUND" | "POUND STERLING" | "英镑" => "GBP",
+        "RMB" | "CN¥" | "YUAN" | "人民币" | "元" => "CNY",
+        "JP¥" | "YEN" | "日元" => "JPY",
+        "HK$" | "港币" | "港元" => "HKD",
+        "C$" | "CA$" => "CAD",
+        "A$" | "AU$" => "AUD",
+        "₩" | "韩元" => "KRW",
+        "₹" => "INR",
+        _ => return Err("an ISO 4217 currency code (USD, EUR, CNY, ...)".to_string()),
+    };
+    Ok(alias)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_keep_scale_and_digits() {
+        assert_eq!(decimal("1,234.50").as_deref(), Ok("1234.50"));
+        assert_eq!(decimal(" +0012.5 ").as_deref(), Ok("12.5"));
+        assert_eq!(decimal("-0.00").as_deref(), Ok("0.00"));
+        assert_eq!(decimal("1.0e+28").as_deref(), Ok("1.0e28"));
+        assert_eq!(decimal("123456789012345678901234567890").as_deref(), Ok("123456789012345678901234567890"));
+        assert!(decimal("12,34.5").is_err());
+        assert!(decimal("abc").is_err());
+        assert!(decimal(".").is_err());
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(integer("007").as_deref(), Ok("7"));
+        assert_eq!(integer("12.0").as_deref(), Ok("12"));
+        assert!(integer("1.5").is_err());
+        assert!(integer("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(email("  John.Doe@Example.COM ").as_deref(), Ok("john.doe@example.com"));
+        assert_eq!(email("李雷@例子.中国").as_deref(), Ok("李雷@例子.中国"));
+        for bad in ["john", "john@", "@example.com", "a@b", "a..b@example.com", "a@-x.com", "a b@example.com"] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_booleans_currencies() {
+        assert!(url("http://www.example.com/path?q=1").is_ok());
+        assert!(url("www.example.com").is_ok());
+        assert!(url("not a url").is_err());
+        assert!(url("http://").is_err());
+        assert_eq!(boolean("是"), Ok(true));
+        assert_eq!(boolean("FALSE"), Ok(false));
+        assert!(boolean("maybe").is_err());
+        assert_eq!(currency("usd"), Ok("USD"));
+        assert_eq!(currency("人民币"), Ok("CNY"));
+        assert!(currency("XYZ").is_err());
+    }
+}

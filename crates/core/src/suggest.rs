@@ -1,0 +1,420 @@
+//! `mapping suggest`: match a file's headers to an entity's fields and guess
+//! each column's type from its values, producing a mapping file a user only
+//! has to check.
+
+use std::fmt::Write as _;
+
+use crate::entity::Entity;
+use crate::mapping::types::{self, country, date};
+
+/// What the reader learned about the source, written into `[source]`.
+#[derive(Debug, Clone, Default)]
+pub struct SourceInfo {
+    pub file_name: String,
+    pub format: String,
+    pub encoding: Option<String>,
+    pub delimiter: Option<char>,
+    pub record_path: Option<String>,
+}
+
+/// English and Chinese names users give each standard field, normalized
+/// (lower case, separators as spaces).
+fn synonyms(field: &str) -> &'static [&'static str] {
+    match field {
+        "first_name" => &["first name", "firstname", "given name", "forename", "fname", "first", "名", "名字"],
+        "last_name" => &["last name", "lastname", "surname", "family name", "lname", "last", "姓", "姓氏"],
+        "full_name" => &["name", "full name", "contact name", "contact", "person", "姓名", "联系人", "客户姓名", "全名"],
+        "email" => &["email", "e mail", "email address", "mail", "email work", "work email", "邮箱", "电子邮箱", "电子邮件", "邮件", "邮箱地址"],
+        "phone" => &["phone", "phone 1", "phone number", "telephone", "tel", "work phone", "phone work", "business phone", "电话", "联系电话", "座机", "电话号码", "固定电话"],
+        "mobile" => &["mobile", "cell", "cell phone", "mobile phone", "mobile number", "手机", "手机号", "手机号码", "移动电话"],
+        "title" => &["title", "job title", "position", "role", "职位", "职务", "头衔"],
+        "company.name" => &["company", "company name", "organization", "organisation", "account", "account name", "employer", "公司", "公司名称", "单位", "企业", "企业名称", "客户公司"],
+        "company.domain" => &["company domain", "company website", "公司网站"],
+        "name" => &["name", "company", "company name", "organization", "organization name", "account name", "deal name", "opportunity", "opportunity name", "名称", "公司名称", "公司", "商机名称"],
+        "domain" => &["domain", "website", "web site", "url", "homepage", "org website", "网站", "官网", "域名"],
+        "industry" => &["industry", "sector", "行业", "所属行业"],
+        "address.street" => &["address", "street", "street address", "address line 1", "地址", "街道", "详细地址"],
+        "address.city" => &["city", "town", "城市", "市", "所在城市"],
+        "address.region" => &["state", "province", "region", "county", "state province", "省", "省份", "地区", "州"],
+        "address.postal_code" => &["zip", "zip code", "zipcode", "postal code", "postcode", "post code", "邮编", "邮政编码"],
+        "address.country" => &["country", "country name", "country region", "nation", "国家", "国家地区"],
+        "lifecycle_stage" => &["lifecycle stage", "lifecycle", "lead status", "status", "生命周期", "客户阶段"],
+        "owner" => &["owner", "account owner", "contact owner", "sales rep", "salesperson", "assigned to", "负责人", "销售", "归属人"],
+        "tags" => &["tags", "tag", "labels", "categories", "标签"],
+        "notes" => &["notes", "note", "comments", "comment", "remarks", "description", "备注", "说明"],
+        "subscribed_at" => &["subscription date", "subscribed", "subscribed at", "signup date", "sign up date", "created", "registration date", "注册日期", "注册时间", "订阅日期"],
+        "amount" => &["amount", "value", "deal value", "deal amount", "revenue", "金额", "合同金额"],
+        "currency" => &["currency", "币种", "货币"],
+        "stage" => &["stage", "deal stage", "pipeline stage", "阶段"],
+        "close_date" => &["close date", "closing date", "expected close date", "成交日期", "预计成交日期"],
+        "kind" => &["type", "kind", "activity type", "类型"],
+        "subject" => &["subject", "title", "主题"],
+        "body" => &["body", "content", "description", "内容"],
+        "occurred_at" => &["date", "occurred at", "activity date", "timestamp", "时间", "日期"],
+        "contact.email" => &["contact email", "email", "联系人邮箱"],
+        "deal.name" => &["deal", "deal name", "opportunity", "商机"],
+        _ => &[],
+    }
+}
+
+const ID_HEADERS: &[&str] = &["id", "customer id", "external id", "record id", "contact id", "account id", "编号", "客户编号", "客户id"];
+
+fn normalize(h: &str) -> String {
+    let mut out = String::with_capacity(h.len());
+    let mut prev_space = true;
+    let mut prev_lower = false;
+    for c in h.trim().chars() {
+        if c.is_alphanumeric() {
+            // camelCase → camel case
+            if c.is_uppercase() && prev_lower && !prev_space {
+                out.push(' ');
+            }
+            out.extend(c.to_lowercase());
+            prev_space = false;
+            prev_lower = c.is_lowercase();
+        } else if !prev_space {
+            out.push(' ');
+            prev_space = true;
+            prev_lower = false;
+        }
+    }
+    out.trim_end().to_string()
+}
+
+fn snake(h: &str) -> String {
+    let s = normalize(h).replace(' ', "_");
+    if s.is_empty() { "column".to_string() } else { s }
+}
+
+#[derive(Debug, Clone)]
+enum How {
+    Exact,
+    Synonym(&'static str),
+    Fuzzy(f64, &'static str),
+}
+
+#[derive(Debug, Default)]
+struct TypeGuess {
+    ty: Option<&'static str>,
+    format: Option<String>,
+    region: Option<String>,
+    note: String,
+    warning: Option<String>,
+}
+
+fn fraction(values: &[&str], ok: impl Fn(&str) -> bool) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.iter().filter(|v| ok(v)).count() as f64 / values.len() as f64
+}
+
+const DATE_FORMATS: &[(&str, bool)] = &[
+    // (format, is day-first or month-first ambiguous family)
+    ("%Y/%m/%d", false),
+    ("%d/%m/%Y", true),
+    ("%m/%d/%Y", true),
+    ("%d.%m.%Y", false),
+    ("%d-%m-%Y", true),
+    ("%m-%d-%Y", true),
+    ("%Y年%m月%d日", false),
+    ("%Y.%m.%d", false),
+    ("%d/%m/%y", true),
+    ("%m/%d/%y", true),
+];
+
+fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
+    let n = values.len();
+    if n == 0 {
+        return TypeGuess { note: "no values to guess a type from".into(), ..Default::default() };
+    }
+    let pct = |f: f64| format!("{:.0}%", f * 100.0);
+    let f = fraction(values, |v| types::email(v).is_ok());
+    if f >= 0.9 {
+        return TypeGuess { ty: Some("email"), note: format!("{} of values are e-mail addresses", pct(f)), ..Default::default() };
+    }
+    let looks_phone = |v: &str| {
+        let digits = v.bytes().filter(u8::is_ascii_digit).count();
+        (7..=18).contains(&digits)
+            && v.chars().all(|c| c.is_ascii_digit() || " +-.()x#".contains(c) || c == 'e' || c == 't')
+            && (v.contains(['-', ' ', '(', '.', '+']) || digits >= 10)
+    };
+    let f = fraction(values, looks_phone);
+    if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
+        let plus = fraction(values, |v| v.trim_start().starts_with('+'));
+        let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
+        let warning = match (&region, region_hint) {
+            (Some(r), None) => Some(format!("numbers without a country code are read as {r}: check `region`")),
+            _ => None,
+        };
+        return TypeGuess { ty: Some("phone"), region, note: format!("{} of values look like phone numbers", pct(f)), warning, ..Default::default() };
+    }
+    let all_int = values.iter().all(|v| {
+        let t = v.trim().strip_prefix('-').unwrap_or(v.trim());
+        !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+    });
+    if all_int {
+        if values.iter().any(|v| v.trim().len() > 1 && v.trim().starts_with('0')) {
+            return TypeGuess { note: "digits with leading zeros: kept as text".into(), ..Default::default() };
+        }
+        if values.iter().any(|v| v.trim().len() > 18) {
+            return TypeGuess { note: "long digit strings (ids): kept as text".into(), ..Default::default() };
+        }
+        return TypeGuess { ty: Some("integer"), note: "all values are whole numbers".into(), ..Default::default() };
+    }
+    if values.iter().all(|v| {
+        let t = v.trim();
+        t.parse::<f64>().is_ok() && t.contains('.') && !t.contains(['e', 'E', 'n', 'N', 'i', 'I'])
+    }) {
+        return TypeGuess { ty: Some("decimal"), note: "all values are decimal numbers".into(), ..Default::default() };
+    }
+    if values.iter().all(|v| {
+        matches!(v.trim().to_lowercase().as_str(), "true" | "false" | "yes" | "no" | "y" | "n" | "是" | "否")
+    }) {
+        return TypeGuess { ty: Some("boolean"), note: "all values are yes/no".into(), ..Default::default() };
+    }
+    // ISO dates and date-times need no format.
+    let iso: Vec<_> = values.iter().map(|v| date::parse_iso(v.trim())).collect();
+    if iso.iter().all(Option::is_some) {
+        let has_time = values.iter().any(|v| v.trim().len() > 10);
+        return if has_time {
+            TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), ..Default::default() }
+        } else {
+            TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() }
+        };
+    }
+    let fits: Vec<(&str, bool)> = DATE_FORMATS
+        .iter()
+        .filter(|(fmt, _)| values.iter().all(|v| date::parse_date(v, Some(fmt)).is_ok()))
+        .copied()
+        .collect();
+    if let Some((fmt, ambiguous_family)) = fits.first() {
+        let both = fits.len() > 1 && *ambiguous_family;
+        if both {
+            let options: Vec<&str> = fits.iter().map(|(f, _)| *f).collect();
+            return TypeGuess {
+                note: format!("dates, but day-first and month-first both fit every value ({})", options.join(" or ")),
+                warning: Some(format!(
+                    "AMBIGUOUS dates: add type = \"date\" with format = {:?} or {:?}, whichever the source uses",
+                    options[0],
+                    options.get(1).unwrap_or(&options[0])
+                )),
+                ..Default::default()
+            };
+        }
+        return TypeGuess { ty: Some("date"), format: Some((*fmt).to_string()), note: format!("every value is a date in {fmt}"), ..Default::default() };
+    }
+    let f = fraction(values, |v| {
+        let t = v.trim();
+        (t.starts_with("http://") || t.starts_with("https://") || t.starts_with("www.")) && !t.contains(' ')
+    });
+    if f >= 0.95 {
+        return TypeGuess { ty: Some("url"), note: format!("{} of values are web addresses", pct(f)), ..Default::default() };
+    }
+    let f = fraction(values, |v| country::to_alpha2(v).is_some());
+    if f >= 0.9 && values.iter().any(|v| v.trim().chars().count() > 3) {
+        return TypeGuess { ty: Some("country"), note: format!("{} of values are countries", pct(f)), ..Default::default() };
+    }
+    TypeGuess { note: "text".into(), ..Default::default() }
+}
+
+fn toml_key(k: &str) -> String {
+    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        k.to_string()
+    } else {
+        toml_str(k)
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// Writes a mapping for `headers`, whose sampled values are `samples[i]`.
+pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &[Vec<String>]) -> String {
+    let fields = entity.fields();
+    // Every (header, field) candidate with its score.
+    let mut candidates: Vec<(f64, usize, &'static str, How)> = Vec::new();
+    for (hi, h) in headers.iter().enumerate() {
+        let nh = normalize(h);
+        if nh.is_empty() {
+            continue;
+        }
+        for &f in &fields {
+            let nf = normalize(f);
+            if nh == nf || nh == normalize(&f.replace('.', " ")) {
+                candidates.push((1.0, hi, f, How::Exact));
+                continue;
+            }
+            let syns = synonyms(f);
+            if let Some(s) = syns.iter().find(|s| **s == nh) {
+                candidates.push((0.95, hi, f, How::Synonym(s)));
+                continue;
+            }
+            let best = syns
+                .iter()
+                .chain(std::iter::once(&f))
+                .filter(|s| s.chars().count() >= 4)
+                .map(|s| (strsim::jaro_winkler(&nh, &normalize(s)), *s))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((score, s)) = best
+                && score >= 0.88
+            {
+                candidates.push((score * 0.9, hi, f, How::Fuzzy(score, s)));
+            }
+        }
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut assigned: Vec<Option<(&'static str, How)>> = vec![None; headers.len()];
+    let mut taken: Vec<&str> = Vec::new();
+    for (_, hi, f, how) in candidates {
+        if assigned[hi].is_none() && !taken.contains(&f) {
+            taken.push(f);
+            assigned[hi] = Some((f, how));
+        }
+    }
+
+    let empty: Vec<String> = Vec::new();
+    let values_of = |i: usize| -> Vec<&str> {
+        samples.get(i).unwrap_or(&empty).iter().map(String::as_str).filter(|v| !v.trim().is_empty()).collect()
+    };
+    // A country column tells phones which region they are in.
+    let region_hint: Option<String> = headers.iter().enumerate().find_map(|(i, _)| {
+        let vals = values_of(i);
+        let codes: Vec<&str> = vals.iter().filter_map(|v| country::to_alpha2(v)).collect();
+        if vals.is_empty() || (codes.len() as f64) < 0.9 * vals.len() as f64 || !vals.iter().any(|v| v.chars().count() > 3) {
+            return None;
+        }
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for c in codes {
+            match counts.iter_mut().find(|(k, _)| *k == c) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((c, 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.first().filter(|(_, n)| *n * 2 > vals.len()).map(|(c, _)| (*c).to_string())
+    });
+
+    let mut out = String::new();
+    let _ = writeln!(out, "# Mapping suggested by crmsync for {} ({} headers).", info.file_name, headers.len());
+    let _ = writeln!(out, "# Each line says how it was matched. Lines marked CHECK are guesses: read them first.");
+    let _ = writeln!(out, "entity = {}", toml_str(entity.name()));
+    let _ = writeln!(out, "\n[source]");
+    let _ = writeln!(out, "format = {}", toml_str(&info.format));
+    if let Some(e) = &info.encoding {
+        let _ = writeln!(out, "encoding = {}", toml_str(e));
+    }
+    if let Some(d) = info.delimiter {
+        let _ = writeln!(out, "delimiter = {}", toml_str(&d.to_string()));
+    }
+    if let Some(p) = &info.record_path {
+        let _ = writeln!(out, "record_path = {}", toml_str(p));
+    }
+
+    let mut body = String::new();
+    let mut used_targets: Vec<String> = Vec::new();
+    let mut id_column: Option<&str> = None;
+    for (i, h) in headers.iter().enumerate() {
+        let vals = values_of(i);
+        let (target, mut note, check) = match &assigned[i] {
+            Some((f, How::Exact)) => ((*f).to_string(), "header is the field's name".to_string(), false),
+            Some((f, How::Synonym(s))) => ((*f).to_string(), format!("header is a known name for {f} ({s:?})"), false),
+            Some((f, How::Fuzzy(score, s))) => ((*f).to_string(), format!("header resembles {s:?} (similarity {score:.2})"), true),
+            None => {
+                if id_column.is_none() && ID_HEADERS.contains(&normalize(h).as_str()) {
+                    id_column = Some(h);
+                }
+                let mut name = format!("custom.{}", snake(h));
+                let mut n = 2;
+                while used_targets.contains(&name) {
+                    name = format!("custom.{}_{n}", snake(h));
+                    n += 1;
+                }
+                (name, "no standard field matched: kept as a custom field".to_string(), false)
+            }
+        };
+        used_targets.push(target.clone());
+        let guess = guess_type(&vals, region_hint.as_deref());
+        let mut parts = vec![format!("from = {}", toml_str(h))];
+        if let Some(ty) = guess.ty {
+            parts.push(format!("type = {}", toml_str(ty)));
+        }
+        if let Some(fmt) = &guess.format {
+            parts.push(format!("format = {}", toml_str(fmt)));
+        }
+        if let Some(r) = &guess.region {
+            parts.push(format!("region = {}", toml_str(r)));
+        }
+        let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
+        let _ = write!(note, "; {}", guess.note);
+        let mark = if check || guess.warning.is_some() { "CHECK: " } else { "" };
+        let _ = writeln!(body, "{} = {value}  # {mark}{note}", toml_key(&target));
+        if let Some(w) = guess.warning {
+            let _ = writeln!(body, "# ^ {w}");
+        }
+    }
+
+    let _ = writeln!(out, "\n[key]");
+    if used_targets.iter().any(|t| t == "email") {
+        let _ = writeln!(out, "fields = [\"email\"]  # records are matched by e-mail");
+    } else {
+        let _ = writeln!(out, "fields = []  # CHECK: no e-mail column; name the field(s) that identify a record");
+    }
+    if let Some(id) = id_column {
+        let stem = info.file_name.rsplit('/').next().unwrap_or(&info.file_name);
+        let stem = stem.split('.').next().unwrap_or("source");
+        let _ = writeln!(out, "# {id:?} looks like the source system's own id; to match on it instead:");
+        let _ = writeln!(out, "# external_id = {{ system = {}, from = {} }}", toml_str(&snake(stem)), toml_str(id));
+    }
+    let _ = writeln!(out, "\n[fields]");
+    out.push_str(&body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::Mapping;
+
+    fn cols(rows: &[&[&str]]) -> Vec<Vec<String>> {
+        let width = rows[0].len();
+        (0..width).map(|i| rows.iter().map(|r| r[i].to_string()).collect()).collect()
+    }
+
+    #[test]
+    fn chinese_headers_and_types() {
+        let headers: Vec<String> = ["姓名", "手机", "邮箱", "公司", "城市", "注册日期", "性别"].iter().map(|s| s.to_string()).collect();
+        let samples = cols(&[
+            &["张伟", "138 0013 8000", "zhang@example.cn", "华为", "深圳", "2023年05月01日", "男"],
+            &["李娜", "139-1234-5678", "li@example.cn", "阿里巴巴", "杭州", "2023年06月11日", "女"],
+        ]);
+        let info = SourceInfo { file_name: "expo.csv".into(), format: "csv".into(), ..Default::default() };
+        let text = suggest(Entity::Contacts, &info, &headers, &samples);
+        let m = Mapping::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let targets: Vec<String> = m.fields.iter().map(|f| f.target.to_string()).collect();
+        assert_eq!(targets, ["full_name", "mobile", "email", "company.name", "address.city", "subscribed_at", "custom.性别"]);
+        assert!(text.contains("format = \"%Y年%m月%d日\""), "{text}");
+        assert!(text.contains("type = \"email\""), "{text}");
+    }
+
+    #[test]
+    fn ambiguous_dates_are_flagged_not_guessed() {
+        let headers = vec!["Signup".to_string()];
+        let samples = cols(&[&["01/02/2023"], &["03/04/2023"]]);
+        let info = SourceInfo { file_name: "x.csv".into(), format: "csv".into(), ..Default::default() };
+        let text = suggest(Entity::Contacts, &info, &headers, &samples);
+        assert!(text.contains("AMBIGUOUS"), "{text}");
+        assert!(!text.contains("type = \"date\", format"), "{text}");
+        let samples = cols(&[&["21/02/2023"], &["03/04/2023"]]);
+        let text = suggest(Entity::Contacts, &info, &headers, &samples);
+        assert!(text.contains("format = \"%d/%m/%Y\""), "{text}");
+    }
+
+    #[test]
+    fn leading_zeros_stay_text() {
+        let g = guess_type(&["02134", "10001"], None);
+        assert_eq!(g.ty, None);
+        assert!(g.note.contains("leading zeros"));
+    }
+}

@@ -1,0 +1,413 @@
+//! `Value` and `Record`: what every reader yields and every writer takes.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use jiff::civil;
+use jiff::tz::Offset;
+
+/// A field name. Shared, because every record of a flat file carries the same
+/// names and cloning an `Arc` is cheaper than allocating the text again.
+pub type Key = Arc<str>;
+
+/// One field value. Without a mapping, readers produce `Text` (CSV, XML) or
+/// the JSON types as written; a mapping's types produce the rest.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Text(String),
+    /// A number kept as its canonical text so that no digit is lost
+    /// (18-digit ids, `1.0e+28`, money with its scale).
+    Number(String),
+    Bool(bool),
+    Date(civil::Date),
+    DateTime(DateTime),
+    Array(Vec<Value>),
+    Object(Vec<(Key, Value)>),
+}
+
+/// A date and time of day, with its UTC offset when the source gave one or a
+/// mapping assigned one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateTime {
+    pub civil: civil::DateTime,
+    pub offset: Option<Offset>,
+}
+
+impl DateTime {
+    /// ISO 8601 / RFC 3339 text: `2024-05-01T09:30:00+08:00`, `...Z` for UTC,
+    /// no suffix when the offset is unknown.
+    pub fn write_iso(&self, out: &mut String) {
+        let c = self.civil;
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            c.year(),
+            c.month(),
+            c.day(),
+            c.hour(),
+            c.minute(),
+            c.second()
+        );
+        let nanos = c.subsec_nanosecond();
+        if nanos != 0 {
+            let frac = format!("{nanos:09}");
+            let _ = write!(out, ".{}", frac.trim_end_matches('0'));
+        }
+        if let Some(off) = self.offset {
+            let secs = off.seconds();
+            if secs == 0 {
+                out.push('Z');
+            } else {
+                let sign = if secs < 0 { '-' } else { '+' };
+                let a = secs.unsigned_abs();
+                let _ = write!(out, "{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60);
+            }
+        }
+    }
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// True for null and for text that is empty: both mean "no value" in a cell.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::Text(s) => s.is_empty(),
+            _ => false,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) | Value::Number(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Appends the value as a spreadsheet cell shows it. Arrays and objects,
+    /// which flat formats normally flatten first, fall back to JSON text.
+    pub fn write_text(&self, out: &mut String) {
+        match self {
+            Value::Null => {}
+            Value::Text(s) | Value::Number(s) => out.push_str(s),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Date(d) => {
+                let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+            }
+            Value::DateTime(dt) => dt.write_iso(out),
+            Value::Array(_) | Value::Object(_) => out.push_str(&self.to_json().to_string()),
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        self.write_text(&mut s);
+        s
+    }
+
+    /// The value as JSON. Numbers keep their text exactly.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Null => J::Null,
+            Value::Text(s) => J::String(s.clone()),
+            Value::Number(s) => match serde_json::from_str::<serde_json::Number>(s) {
+                Ok(n) => J::Number(n),
+                Err(_) => J::String(s.clone()),
+            },
+            Value::Bool(b) => J::Bool(*b),
+            Value::Date(_) | Value::DateTime(_) => J::String(self.to_text()),
+            Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Object(fields) => J::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// One record as read from a source or produced by a mapping: ordered
+/// `(name, value)` pairs. Readers refill one `Record` again and again, so the
+/// strings of the previous record are reused instead of reallocated.
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    /// 1-based position as a user finds it: the spreadsheet row (header = row 1)
+    /// for CSV and sheets, the line for NDJSON, the element's ordinal for JSON
+    /// arrays and XML.
+    pub row: u64,
+    /// 1-based physical line where the record starts, when the format has lines.
+    pub line: u64,
+    /// Set by a reader when the record is damaged (a ragged row, a NUL byte,
+    /// a line that is not JSON). Such a record is rejected with this reason,
+    /// and its fields hold what could be read.
+    pub defect: Option<Defect>,
+    fields: Vec<(Key, Value)>,
+    len: usize,
+}
+
+/// Why a reader could not read a record cleanly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Defect {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Record {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empties the record for refilling, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.defect = None;
+    }
+
+    pub fn fields(&self) -> &[(Key, Value)] {
+        &self.fields[..self.len]
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends a text value, reusing the string left in this slot by the
+    /// previous record when there is one.
+    pub fn push_text(&mut self, key: &Key, text: &str) {
+        if self.len < self.fields.len() {
+            let slot = &mut self.fields[self.len];
+            if !Arc::ptr_eq(&slot.0, key) {
+                slot.0 = key.clone();
+            }
+            match &mut slot.1 {
+                Value::Text(buf) => {
+                    buf.clear();
+                    buf.push_str(text);
+                }
+                other => *other = Value::Text(text.to_owned()),
+            }
+        } else {
+            self.fields.push((key.clone(), Value::Text(text.to_owned())));
+        }
+        self.len += 1;
+    }
+
+    pub fn push(&mut self, key: Key, value: Value) {
+        if self.len < self.fields.len() {
+            self.fields[self.len] = (key, value);
+        } else {
+            self.fields.push((key, value));
+        }
+        self.len += 1;
+    }
+
+    /// The value of a field by exact name.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields()
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The value at a dotted path: an exact field name first (flat files name
+    /// columns `address.city`), then a walk through nested objects and arrays.
+    pub fn get_path(&self, path: &str) -> Option<&Value> {
+        if let Some(v) = self.get(path) {
+            return Some(v);
+        }
+        let mut segments = path.split('.');
+        let first = segments.next()?;
+        let mut current = self.get(first)?;
+        for seg in segments {
+            current = match current {
+                Value::Object(fields) => fields.iter().find(|(k, _)| &**k == seg).map(|(_, v)| v)?,
+                Value::Array(items) => items.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+
+    /// Removes fields by name (used to drop the `_row/_field/_error` columns of
+    /// a rejects file that is fed back in).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let mut kept = 0;
+        for i in 0..self.len {
+            if keep(&self.fields[i].0) {
+                self.fields.swap(kept, i);
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
+
+    /// True when no value is nested, so flat writers can skip flattening.
+    pub fn is_flat(&self) -> bool {
+        self.fields()
+            .iter()
+            .all(|(_, v)| !matches!(v, Value::Array(_) | Value::Object(_)))
+    }
+
+    /// The record with nested values spelled out as dotted columns:
+    /// `{"address": {"city": "X"}}` becomes `address.city = X`, arrays use
+    /// their index (`tags.0`). Empty objects and arrays become an empty cell.
+    pub fn flatten(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::with_capacity(self.len);
+        for (k, v) in self.fields() {
+            flatten_into(k.to_string(), v, &mut out);
+        }
+        out
+    }
+
+    /// The record with dotted names folded into nested objects, the reverse of
+    /// [`Record::flatten`]. A name that clashes with a plain value of the same
+    /// name (`a` and `a.b`) is kept flat rather than overwriting anything.
+    pub fn nested(&self) -> Vec<(Key, Value)> {
+        let mut out: Vec<(Key, Value)> = Vec::with_capacity(self.len);
+        for (k, v) in self.fields() {
+            if !k.contains('.') || !insert_nested(&mut out, k, v.clone()) {
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        for (_, v) in out.iter_mut() {
+            arrays_from_index_objects(v);
+        }
+        out
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        Value::Object(self.nested()).to_json()
+    }
+}
+
+fn flatten_into(prefix: String, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(fields) if !fields.is_empty() => {
+            for (k, v) in fields {
+                flatten_into(format!("{prefix}.{k}"), v, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (i, v) in items.iter().enumerate() {
+                flatten_into(format!("{prefix}.{i}"), v, out);
+            }
+        }
+        Value::Object(_) | Value::Array(_) => out.push((prefix, Value::Null)),
+        other => out.push((prefix, other.clone())),
+    }
+}
+
+/// Inserts `a.b.c = v` into nested objects; false when a plain value is in the way.
+fn insert_nested(out: &mut Vec<(Key, Value)>, path: &str, value: Value) -> bool {
+    let (head, rest) = match path.split_once('.') {
+        Some(p) => p,
+        None => {
+            if out.iter().any(|(k, _)| &**k == path) {
+                return false;
+            }
+            out.push((Key::from(path), value));
+            return true;
+        }
+    };
+    if head.is_empty() || rest.is_empty() {
+        return false;
+    }
+    match out.iter_mut().find(|(k, _)| &**k == head) {
+        Some((_, Value::Object(children))) => insert_nested(children, rest, value),
+        Some(_) => false,
+        None => {
+            let mut children = Vec::new();
+            if !insert_nested(&mut children, rest, value) {
+                return false;
+            }
+            out.push((Key::from(head), Value::Object(children)));
+            true
+        }
+    }
+}
+
+/// `{"0": a, "1": b}` as produced from `tags.0, tags.1` columns becomes `[a, b]`.
+fn arrays_from_index_objects(value: &mut Value) {
+    if let Value::Object(fields) = value {
+        for (_, v) in fields.iter_mut() {
+            arrays_from_index_objects(v);
+        }
+        let is_list = !fields.is_empty()
+            && fields
+                .iter()
+                .enumerate()
+                .all(|(i, (k, _))| k.parse::<usize>().ok() == Some(i));
+        if is_list {
+            let items = std::mem::take(fields).into_iter().map(|(_, v)| v).collect();
+            *value = Value::Array(items);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(pairs: &[(&str, &str)]) -> Record {
+        let mut r = Record::new();
+        for (k, v) in pairs {
+            r.push_text(&Key::from(*k), v);
+        }
+        r
+    }
+
+    #[test]
+    fn flat_columns_nest_and_flatten_back() {
+        let r = rec(&[("name", "Ann"), ("address.city", "Paris"), ("address.zip", "02134"), ("tags.0", "a"), ("tags.1", "b")]);
+        let json = r.to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "Ann", "address": {"city": "Paris", "zip": "02134"}, "tags": ["a", "b"]})
+        );
+        let mut back = Record::new();
+        for (k, v) in r.nested() {
+            back.push(k, v);
+        }
+        let flat: Vec<_> = back.flatten().into_iter().map(|(k, v)| (k, v.to_text())).collect();
+        assert_eq!(flat[1], ("address.city".to_string(), "Paris".to_string()));
+        assert_eq!(flat[4], ("tags.1".to_string(), "b".to_string()));
+    }
+
+    #[test]
+    fn clashing_dotted_name_stays_flat() {
+        let r = rec(&[("a", "1"), ("a.b", "2")]);
+        assert_eq!(r.to_json(), serde_json::json!({"a": "1", "a.b": "2"}));
+    }
+
+    #[test]
+    fn reused_record_does_not_leak_previous_values() {
+        let k = Key::from("x");
+        let mut r = rec(&[("x", "long value"), ("y", "2")]);
+        r.clear();
+        r.push_text(&k, "s");
+        assert_eq!(r.fields().len(), 1);
+        assert_eq!(r.get("x"), Some(&Value::Text("s".into())));
+        assert_eq!(r.get("y"), None);
+    }
+
+    #[test]
+    fn datetime_iso_text() {
+        let dt = DateTime {
+            civil: civil::date(2024, 5, 1).at(9, 30, 0, 500_000_000),
+            offset: Some(Offset::constant(8)),
+        };
+        let mut s = String::new();
+        dt.write_iso(&mut s);
+        assert_eq!(s, "2024-05-01T09:30:00.5+08:00");
+    }
+}
