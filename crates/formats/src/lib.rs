@@ -1,1 +1,338 @@
-pub fn placeholder() {}
+//! crmsync-formats: streaming record readers and writers, one file per
+//! format behind [`RecordReader`] / [`RecordWriter`].
+//!
+//! [`open_reader`] picks the format (from the options, the file name or the
+//! content), decodes the bytes to UTF-8 ([`encoding`]) and returns a reader
+//! that refills one [`Record`] per call. [`open_writer`] does the reverse.
+//! CSV, TSV, NDJSON, JSON arrays and XML stream; XLSX/XLS/ODS are read whole
+//! (the formats need it) and XLSX is written row by row.
+
+pub mod csv;
+pub mod encoding;
+mod error;
+pub mod json;
+pub mod ndjson;
+pub mod xlsx;
+pub mod xml;
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+pub use crmsync_core::mapping::SheetRef;
+use crmsync_core::{Key, Record};
+pub use error::{Error, Location, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Tsv,
+    Json,
+    Ndjson,
+    Xml,
+    Xlsx,
+    Xls,
+    Ods,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Xml => "xml",
+            Format::Xlsx => "xlsx",
+            Format::Xls => "xls",
+            Format::Ods => "ods",
+        }
+    }
+
+    /// The format a file name's extension says, if any.
+    pub fn from_path(path: &str) -> Option<Format> {
+        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" | "txt" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "xml" => Format::Xml,
+            "xlsx" | "xlsm" => Format::Xlsx,
+            "xls" => Format::Xls,
+            "ods" => Format::Ods,
+            _ => return None,
+        })
+    }
+
+    /// Guesses the format from the first bytes, for stdin and unknown extensions.
+    pub fn sniff(head: &[u8]) -> Format {
+        if head.starts_with(b"PK\x03\x04") {
+            return Format::Xlsx;
+        }
+        if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+            return Format::Xls;
+        }
+        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let first = text.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &text[i..]).unwrap_or(&[]);
+        match first.first() {
+            Some(b'<') => Format::Xml,
+            Some(b'[') => Format::Json,
+            Some(b'{') => {
+                // One object per line is NDJSON; a pretty-printed object spans lines.
+                let line = first.split(|b| *b == b'\n').next().unwrap_or(first);
+                let trimmed = line.trim_ascii_end();
+                if trimmed.ends_with(b"}") { Format::Ndjson } else { Format::Json }
+            }
+            _ => Format::Csv,
+        }
+    }
+
+    pub fn is_flat(self) -> bool {
+        matches!(self, Format::Csv | Format::Tsv | Format::Xlsx | Format::Xls | Format::Ods)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Format::from_path(&format!("x.{s}"))
+            .filter(|_| !s.eq_ignore_ascii_case("txt"))
+            .ok_or_else(|| format!("unknown format `{s}`: expected csv, tsv, json, ndjson, xml, xlsx, xls or ods"))
+    }
+}
+
+/// How to read a source; `None` means detect.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    pub format: Option<Format>,
+    /// `auto` or an encoding name.
+    pub encoding: String,
+    pub delimiter: Option<u8>,
+    pub quote: u8,
+    /// An escape character such as `\`; by default quotes are doubled (RFC 4180).
+    pub escape: Option<u8>,
+    pub header: bool,
+    pub record_path: Option<String>,
+    pub sheet: Option<SheetRef>,
+    /// A quoted CSV field longer than this is taken for an unterminated quote.
+    pub max_field_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            encoding: "auto".to_string(),
+            delimiter: None,
+            quote: b'"',
+            escape: None,
+            header: true,
+            record_path: None,
+            sheet: None,
+            max_field_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// How to write a destination.
+#[derive(Clone, Debug)]
+pub struct WriteOptions {
+    pub format: Format,
+    pub delimiter: Option<u8>,
+    /// Leave cells starting with `=`, `+`, `-`, `@` as they are (see [`csv`]).
+    pub raw: bool,
+    /// Start CSV output with a UTF-8 BOM, which Excel needs to see UTF-8.
+    pub bom: bool,
+    /// Output encoding; UTF-8 when `None`.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// XML: `root/record` element names.
+    pub record_path: Option<String>,
+    pub sheet: Option<String>,
+    /// Column order when known in advance (a mapping's fields, a header).
+    pub columns: Option<Vec<Key>>,
+    pub pretty: bool,
+}
+
+impl WriteOptions {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            delimiter: None,
+            raw: false,
+            bom: false,
+            encoding: None,
+            record_path: None,
+            sheet: None,
+            columns: None,
+            pretty: false,
+        }
+    }
+}
+
+/// What a reader found out about its source.
+#[derive(Clone, Debug, Default)]
+pub struct SourceDetails {
+    pub format: Option<Format>,
+    pub encoding: Option<&'static str>,
+    pub delimiter: Option<u8>,
+    pub record_path: Option<String>,
+    pub sheet: Option<String>,
+}
+
+/// A streaming source of records.
+pub trait RecordReader: Send {
+    /// Refills `rec` with the next record; `false` at the end. A record the
+    /// reader could only partly read comes back with `rec.defect` set; an
+    /// error means the file cannot be read on.
+    fn read(&mut self, rec: &mut Record) -> Result<bool>;
+    /// The header's column names, for formats that have one.
+    fn columns(&self) -> Option<&[Key]>;
+    fn details(&self) -> SourceDetails;
+}
+
+/// A destination of records.
+pub trait RecordWriter {
+    /// Writes one record. An [`Error::Record`] rejects only this record.
+    fn write(&mut self, rec: &Record) -> Result<()>;
+    /// Completes the output (closing brackets, the workbook's directory).
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// An input: a display name for messages and the bytes.
+pub struct Input {
+    pub name: String,
+    pub bytes: Box<dyn Read + Send>,
+}
+
+/// Opens a reader for `input`, detecting what the options leave open.
+pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordReader>> {
+    let Input { name, mut bytes } = input;
+    let format = match opts.format.or_else(|| Format::from_path(&name)) {
+        Some(f) => f,
+        None => {
+            let mut head = Vec::with_capacity(4096);
+            (&mut bytes).take(4096).read_to_end(&mut head).map_err(|e| Error::Io { file: name.clone(), source: e })?;
+            let f = Format::sniff(&head);
+            bytes = Box::new(std::io::Cursor::new(head).chain(bytes));
+            f
+        }
+    };
+    match format {
+        Format::Xlsx | Format::Xls | Format::Ods => xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>),
+        _ => {
+            let decoded = encoding::decode(&name, bytes, &opts.encoding)?;
+            let enc = decoded.encoding.name();
+            Ok(match format {
+                Format::Csv | Format::Tsv => Box::new(csv::CsvReader::open(&name, decoded, format, opts)?),
+                Format::Json => Box::new(json::JsonReader::open(&name, decoded.reader, enc, opts)?),
+                Format::Ndjson => Box::new(ndjson::NdjsonReader::new(&name, decoded.reader, enc)),
+                Format::Xml => Box::new(xml::XmlReader::open(&name, decoded.reader, enc, opts)?),
+                Format::Xlsx | Format::Xls | Format::Ods => unreachable!("handled above"),
+            })
+        }
+    }
+}
+
+/// Opens a writer of `opts.format` on `out`; `name` is used in messages.
+pub fn open_writer(name: &str, out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Box<dyn RecordWriter>> {
+    if opts.encoding.is_some() && matches!(opts.format, Format::Xlsx | Format::Xls | Format::Ods) {
+        return Err(Error::setup(name, "spreadsheets are always written in their own encoding; drop the output encoding"));
+    }
+    let out: Box<dyn Write + Send> = match opts.encoding {
+        Some(enc) if enc != encoding_rs::UTF_8 => Box::new(encoding::Encoder::new(out, enc)),
+        _ => out,
+    };
+    Ok(match opts.format {
+        Format::Csv | Format::Tsv => Box::new(csv::CsvWriter::new(name, out, opts)?),
+        Format::Json => Box::new(json::JsonWriter::new(name, out, opts)),
+        Format::Ndjson => Box::new(ndjson::NdjsonWriter::new(name, out)),
+        Format::Xml => Box::new(xml::XmlWriter::new(name, out, opts)?),
+        Format::Xlsx => Box::new(xlsx::XlsxWriter::new(name, out, opts)?),
+        Format::Xls | Format::Ods => {
+            return Err(Error::setup(name, format!("{} can be read but not written; write xlsx instead", opts.format)));
+        }
+    })
+}
+
+/// Writes the text of a JSON value for a crmsync value: numbers stay as
+/// written, dates become ISO text.
+pub(crate) fn write_json_value(out: &mut Vec<u8>, v: &crmsync_core::Value) {
+    use crmsync_core::Value;
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Text(s) => write_json_str(out, s),
+        Value::Number(n) => {
+            if serde_json::from_str::<serde_json::Number>(n).is_ok() {
+                out.extend_from_slice(n.as_bytes());
+            } else {
+                write_json_str(out, n);
+            }
+        }
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Date(_) | Value::DateTime(_) => write_json_str(out, &v.to_text()),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(fields) => write_json_object(out, fields.iter().map(|(k, v)| (&**k, v))),
+    }
+}
+
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json's escaping, which leaves U+2028/U+2029 alone: NDJSON splits on \n only.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+pub(crate) fn write_json_object<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a str, &'a crmsync_core::Value)>) {
+    out.push(b'{');
+    for (i, (k, v)) in fields.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, k);
+        out.push(b':');
+        write_json_value(out, v);
+    }
+    out.push(b'}');
+}
+
+/// Writes a record as one JSON object, folding dotted names into objects.
+pub(crate) fn write_json_record(out: &mut Vec<u8>, rec: &Record) {
+    if rec.fields().iter().any(|(k, _)| k.contains('.')) {
+        let nested = rec.nested();
+        write_json_object(out, nested.iter().map(|(k, v)| (&**k, v)));
+    } else {
+        write_json_object(out, rec.fields().iter().map(|(k, v)| (&**k, v)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_formats() {
+        assert_eq!(Format::sniff(b"a,b\n1,2\n"), Format::Csv);
+        assert_eq!(Format::sniff(b"\xEF\xBB\xBF[{\"a\":1}]"), Format::Json);
+        assert_eq!(Format::sniff(b"{\"a\":1}\n{\"a\":2}\n"), Format::Ndjson);
+        assert_eq!(Format::sniff(b"{\n  \"records\": []\n}"), Format::Json);
+        assert_eq!(Format::sniff(b"  <?xml version=\"1.0\"?><a/>"), Format::Xml);
+        assert_eq!(Format::sniff(b"PK\x03\x04...."), Format::Xlsx);
+        assert_eq!(Format::from_path("x.JSONL"), Some(Format::Ndjson));
+        assert_eq!("tsv".parse::<Format>(), Ok(Format::Tsv));
+        assert!("txt".parse::<Format>().is_err());
+    }
+}

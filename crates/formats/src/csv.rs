@@ -1,0 +1,533 @@
+//! CSV and TSV. Parsing is the `csv` crate's (RFC 4180, quoted fields with
+//! embedded delimiters, doubled quotes and line breaks); this file adds what
+//! CRM files need around it: delimiter sniffing, Excel's `sep=` line,
+//! ragged-row detection, duplicate headers, NUL bytes, and the detection of
+//! an unterminated quote, which the crate silently accepts at end of file.
+
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+
+use crmsync_core::{Defect, Key, Record, Value};
+
+use crate::encoding::Decoded;
+use crate::error::{Error, Location, Result};
+use crate::{Format, ReadOptions, RecordReader, RecordWriter, SourceDetails, WriteOptions};
+
+const CANDIDATES: [u8; 4] = [b',', b'\t', b';', b'|'];
+
+/// Picks the delimiter that splits the first records into the same number of
+/// fields, preferring more fields; quotes are respected.
+pub fn sniff_delimiter(sample: &[u8], complete: bool, quote: u8) -> u8 {
+    let mut records: Vec<[usize; 4]> = Vec::new();
+    let mut counts = [0usize; 4];
+    let mut in_quote = false;
+    for &b in sample {
+        if b == quote {
+            in_quote = !in_quote;
+        } else if !in_quote {
+            if b == b'\n' {
+                records.push(counts);
+                counts = [0; 4];
+                if records.len() >= 50 {
+                    break;
+                }
+            } else if let Some(i) = CANDIDATES.iter().position(|c| *c == b) {
+                counts[i] += 1;
+            }
+        }
+    }
+    if complete && counts.iter().any(|c| *c > 0) {
+        records.push(counts);
+    }
+    let mut best: Option<(u8, usize, usize)> = None; // (delimiter, consistent records, fields)
+    for (i, &d) in CANDIDATES.iter().enumerate() {
+        let Some(first) = records.first().map(|r| r[i]) else { continue };
+        if first == 0 {
+            continue;
+        }
+        let consistent = records.iter().filter(|r| r[i] == first).count();
+        let better = match best {
+            None => true,
+            Some((_, c, f)) => consistent > c || (consistent == c && first > f),
+        };
+        if better {
+            best = Some((d, consistent, first));
+        }
+    }
+    best.map(|(d, _, _)| d).unwrap_or(b',')
+}
+
+/// An unterminated quoted field: the error names where the quote opened.
+#[derive(Debug)]
+pub struct QuoteError {
+    pub line: u64,
+    pub offset: u64,
+    pub too_long: Option<usize>,
+}
+
+impl fmt::Display for QuoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.too_long {
+            None => write!(
+                f,
+                "a quoted field opened at byte offset {} is never closed; the rest of the file would be read into it. Close the quote or remove it",
+                self.offset
+            ),
+            Some(limit) => write!(
+                f,
+                "a quoted field opened at byte offset {} runs past {} MB; it is probably an unterminated quote (raise the limit with --max-field-size if the field is real)",
+                self.offset,
+                limit / (1024 * 1024)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for QuoteError {}
+
+#[derive(Clone, Copy, PartialEq)]
+enum QuoteState {
+    Outside,
+    Quoted,
+    /// Inside quotes, just after a quote: either `""` or the closing quote.
+    QuotedQuote,
+}
+
+/// Follows the input's quoting alongside the parser, to catch what it
+/// accepts silently: a file that ends inside quotes, or a quoted field so long
+/// it must be a missing closing quote. It only looks at quote bytes, found with
+/// `memchr`, so it costs little.
+struct QuoteGuard<R> {
+    inner: R,
+    quote: u8,
+    delimiter: u8,
+    escape: Option<u8>,
+    state: QuoteState,
+    prev: u8,
+    offset: u64,
+    lines: u64,
+    opened_at: u64,
+    opened_line: u64,
+    max_field: usize,
+}
+
+impl<R: Read> QuoteGuard<R> {
+    fn scan(&mut self, chunk: &[u8]) -> io::Result<()> {
+        let mut i = 0;
+        let base = self.offset;
+        while i < chunk.len() {
+            match self.state {
+                QuoteState::Outside => match memchr::memchr(self.quote, &chunk[i..]) {
+                    Some(p) => {
+                        let at = i + p;
+                        let prev = if at == 0 { self.prev } else { chunk[at - 1] };
+                        // A quote opens a field only at the field's start.
+                        if matches!(prev, b'\n' | b'\r' | 0xFF) || prev == self.delimiter {
+                            self.state = QuoteState::Quoted;
+                            self.opened_at = base + at as u64;
+                            self.opened_line = self.lines + memchr::memchr_iter(b'\n', &chunk[..at]).count() as u64;
+                        }
+                        i = at + 1;
+                    }
+                    None => i = chunk.len(),
+                },
+                QuoteState::Quoted => {
+                    let hay = &chunk[i..];
+                    let found = match self.escape {
+                        Some(e) => memchr::memchr2(self.quote, e, hay),
+                        None => memchr::memchr(self.quote, hay),
+                    };
+                    match found {
+                        Some(p) if Some(hay[p]) == self.escape && hay[p] != self.quote => {
+                            i += p + 2; // skip the escaped byte
+                        }
+                        Some(p) => {
+                            self.state = QuoteState::QuotedQuote;
+                            i += p + 1;
+                        }
+                        None => i = chunk.len(),
+                    }
+                    let len = (base + i as u64).saturating_sub(self.opened_at);
+                    if self.state == QuoteState::Quoted && len > self.max_field as u64 {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            QuoteError { line: self.opened_line, offset: self.opened_at, too_long: Some(self.max_field) },
+                        ));
+                    }
+                }
+                QuoteState::QuotedQuote => {
+                    self.state = if chunk[i] == self.quote && self.escape.is_none() { QuoteState::Quoted } else { QuoteState::Outside };
+                    if self.state == QuoteState::Outside {
+                        // The byte after a closing quote is ordinary input.
+                        continue;
+                    }
+                    i += 1;
+                }
+            }
+        }
+        self.lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        if let Some(&last) = chunk.last() {
+            self.prev = last;
+        }
+        self.offset += chunk.len() as u64;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for QuoteGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if self.state == QuoteState::Quoted {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    QuoteError { line: self.opened_line, offset: self.opened_at, too_long: None },
+                ));
+            }
+            return Ok(0);
+        }
+        self.scan(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+pub struct CsvReader {
+    file: String,
+    reader: ::csv::Reader<QuoteGuard<Box<dyn BufRead + Send>>>,
+    record: ::csv::StringRecord,
+    columns: Vec<Key>,
+    extra_keys: Vec<Key>,
+    header: bool,
+    line_offset: u64,
+    rows: u64,
+    /// The first record when the file has no header (it was read to count columns).
+    pending_first: Option<::csv::StringRecord>,
+    details: SourceDetails,
+}
+
+impl CsvReader {
+    pub fn open(file: &str, decoded: Decoded, format: Format, opts: &ReadOptions) -> Result<Self> {
+        let mut input = decoded.reader;
+        let io_err = |e| Error::Io { file: file.to_string(), source: e };
+        let head = input.fill_buf().map_err(io_err)?;
+        if head.is_empty() {
+            return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
+        }
+        let mut line_offset = 0;
+        let mut delimiter = opts.delimiter;
+        // Excel's `sep=;` first line names the delimiter.
+        if head.len() >= 5 && head[..4].eq_ignore_ascii_case(b"sep=") && matches!(head.get(5), Some(b'\n' | b'\r') | None) {
+            delimiter = delimiter.or(Some(head[4]));
+            let mut n = 5;
+            if head.get(n) == Some(&b'\r') {
+                n += 1;
+            }
+            if head.get(n) == Some(&b'\n') {
+                n += 1;
+            }
+            input.consume(n);
+            line_offset = 1;
+        }
+        let delimiter = match (delimiter, format) {
+            (Some(d), _) => d,
+            (None, Format::Tsv) => b'\t',
+            (None, _) => {
+                let head = input.fill_buf().map_err(io_err)?;
+                sniff_delimiter(head, head.len() < 64 * 1024, opts.quote)
+            }
+        };
+        let guard = QuoteGuard {
+            inner: input,
+            quote: opts.quote,
+            delimiter,
+            escape: opts.escape,
+            state: QuoteState::Outside,
+            prev: 0xFF,
+            offset: 0,
+            lines: 1 + line_offset,
+            opened_at: 0,
+            opened_line: 0,
+            max_field: opts.max_field_bytes,
+        };
+        let mut reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .quote(opts.quote)
+            .escape(opts.escape)
+            .double_quote(opts.escape.is_none())
+            .buffer_capacity(256 * 1024)
+            .from_reader(guard);
+        let mut first = ::csv::StringRecord::new();
+        let got = reader.read_record(&mut first).map_err(|e| csv_error(file, e, 1, line_offset))?;
+        if !got {
+            return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
+        }
+        let (columns, pending_first) = if opts.header {
+            let cols: Vec<Key> = first.iter().map(Key::from).collect();
+            for (i, c) in cols.iter().enumerate() {
+                if let Some(j) = cols[..i].iter().position(|d| d == c) {
+                    return Err(Error::parse(
+                        file,
+                        Location { row: Some(1), line: Some(1 + line_offset), field: None },
+                        format!("columns {} and {} are both named {c:?}; rename one, or read the file with --no-header", j + 1, i + 1),
+                    ));
+                }
+            }
+            (cols, None)
+        } else {
+            ((1..=first.len()).map(|i| Key::from(format!("col{i}").as_str())).collect(), Some(first))
+        };
+        let details = SourceDetails { format: Some(format), encoding: Some(decoded.encoding.name()), delimiter: Some(delimiter), ..Default::default() };
+        Ok(Self {
+            file: file.to_string(),
+            reader,
+            record: ::csv::StringRecord::new(),
+            columns,
+            extra_keys: Vec::new(),
+            header: opts.header,
+            line_offset,
+            rows: 0,
+            pending_first,
+            details,
+        })
+    }
+}
+
+fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64) -> Error {
+    let line = e.position().map(|p| p.line() + line_offset);
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(io) => Error::from_io(file, Location { row: Some(row), line: None, field: None }, io),
+        ::csv::ErrorKind::Utf8 { err, .. } => Error::Encoding {
+            file: file.to_string(),
+            at: Location { row: Some(row), line, field: None },
+            message: format!(
+                "field {} is not valid UTF-8 (byte {} of the field); the file is in another encoding: name it with --encoding (gbk, big5, shift_jis, windows-1252, ...) or use --encoding auto",
+                err.field() + 1,
+                err.valid_up_to() + 1
+            ),
+        },
+        other => Error::parse(file, Location { row: Some(row), line, field: None }, format!("{other:?}")),
+    }
+}
+
+impl RecordReader for CsvReader {
+    fn read(&mut self, rec: &mut Record) -> Result<bool> {
+        let row = self.rows + if self.header { 2 } else { 1 };
+        let pos_line;
+        if let Some(first) = self.pending_first.take() {
+            self.record = first;
+            pos_line = 1 + self.line_offset;
+        } else {
+            let got = self.reader.read_record(&mut self.record).map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
+            if !got {
+                return Ok(false);
+            }
+            pos_line = self.record.position().map(|p| p.line()).unwrap_or(0) + self.line_offset;
+        }
+        self.rows += 1;
+        rec.clear();
+        rec.row = row;
+        rec.line = pos_line;
+        let width = self.columns.len();
+        let n = self.record.len();
+        while self.extra_keys.len() + width < n {
+            let i = width + self.extra_keys.len() + 1;
+            self.extra_keys.push(Key::from(format!("#{i}").as_str()));
+        }
+        for (i, value) in self.record.iter().enumerate() {
+            let key = if i < width { &self.columns[i] } else { &self.extra_keys[i - width] };
+            rec.push_text(key, value);
+        }
+        if n != width {
+            let message = if n < width {
+                format!(
+                    "the row has {n} fields but the header has {width}: values are missing from column {:?} on (not shifted into other columns)",
+                    &*self.columns[n]
+                )
+            } else {
+                let extra: Vec<String> = self.record.iter().skip(width).map(|v| format!("{v:?}")).collect();
+                format!("the row has {n} fields but the header has {width}; extra values: {}", extra.join(", "))
+            };
+            rec.defect = Some(Defect { field: None, message });
+        } else if memchr::memchr(0, self.record.as_slice().as_bytes()).is_some() {
+            let field = rec
+                .fields()
+                .iter()
+                .find(|(_, v)| matches!(v, Value::Text(t) if t.contains('\0')))
+                .map(|(k, _)| k.to_string());
+            rec.defect = Some(Defect {
+                field,
+                message: "the value contains a NUL byte (is the file binary, or UTF-16 without a BOM?)".to_string(),
+            });
+        }
+        Ok(true)
+    }
+
+    fn columns(&self) -> Option<&[Key]> {
+        Some(&self.columns)
+    }
+
+    fn details(&self) -> SourceDetails {
+        self.details.clone()
+    }
+}
+
+/// Cells a spreadsheet would run as a formula get a leading `'`, unless they
+/// are plain numbers such as `-5` or `+15551234567`.
+fn neutralize(cell: &str) -> Option<String> {
+    let first = *cell.as_bytes().first()?;
+    let risky = match first {
+        b'=' | b'@' | b'\t' | b'\r' => true,
+        b'+' | b'-' => {
+            let rest = &cell[1..];
+            rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        }
+        _ => false,
+    };
+    risky.then(|| format!("'{cell}"))
+}
+
+pub struct CsvWriter {
+    file: String,
+    writer: ::csv::Writer<Box<dyn Write + Send>>,
+    columns: Option<Vec<Key>>,
+    /// Records held until the columns are known (when not given upfront).
+    buffered: Vec<Record>,
+    raw: bool,
+    cells: Vec<String>,
+}
+
+const BUFFER_RECORDS: usize = 1000;
+
+impl CsvWriter {
+    pub fn new(file: &str, mut out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Self> {
+        if opts.bom {
+            out.write_all(b"\xEF\xBB\xBF").map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+        }
+        let delimiter = opts.delimiter.unwrap_or(if opts.format == Format::Tsv { b'\t' } else { b',' });
+        let writer = ::csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .terminator(::csv::Terminator::Any(b'\n'))
+            .buffer_capacity(256 * 1024)
+            .from_writer(out);
+        let mut w = Self { file: file.to_string(), writer, columns: None, buffered: Vec::new(), raw: opts.raw, cells: Vec::new() };
+        if let Some(cols) = &opts.columns {
+            w.start(cols.clone())?;
+        }
+        Ok(w)
+    }
+
+    fn io(&self, e: ::csv::Error) -> Error {
+        match e.into_kind() {
+            ::csv::ErrorKind::Io(io) => Error::Io { file: self.file.clone(), source: io },
+            other => Error::setup(&self.file, format!("{other:?}")),
+        }
+    }
+
+    fn start(&mut self, columns: Vec<Key>) -> Result<()> {
+        self.writer.write_record(columns.iter().map(|c| c.as_bytes())).map_err(|e| self.io(e))?;
+        self.columns = Some(columns);
+        Ok(())
+    }
+
+    fn write_now(&mut self, rec: &Record) -> Result<()> {
+        let Some(columns) = &self.columns else { return Ok(()) };
+        let flat_owned;
+        let fields: Vec<(&str, &Value)> = if rec.is_flat() {
+            rec.fields().iter().map(|(k, v)| (&**k, v)).collect()
+        } else {
+            flat_owned = rec.flatten();
+            flat_owned.iter().map(|(k, v)| (k.as_str(), v)).collect()
+        };
+        if let Some((unknown, _)) = fields.iter().find(|(k, v)| !v.is_null() && !columns.iter().any(|c| &**c == *k)) {
+            return Err(Error::Record {
+                file: self.file.clone(),
+                at: Location { row: Some(rec.row), line: None, field: Some(unknown.to_string()) },
+                message: format!("field {unknown:?} first appears after the CSV header was written; list it with --fields or use a mapping"),
+            });
+        }
+        self.cells.resize(columns.len(), String::new());
+        for (i, c) in columns.iter().enumerate() {
+            let cell = &mut self.cells[i];
+            cell.clear();
+            // Fields usually come in column order: try the same position first.
+            let v = match fields.get(i) {
+                Some((k, v)) if *k == &**c => Some(*v),
+                _ => fields.iter().find(|(k, _)| *k == &**c).map(|(_, v)| *v),
+            };
+            if let Some(v) = v {
+                v.write_text(cell);
+                if !self.raw
+                    && let Some(safe) = neutralize(cell)
+                {
+                    *cell = safe;
+                }
+            }
+        }
+        let res = self.writer.write_record(self.cells.iter().map(String::as_bytes));
+        res.map_err(|e| self.io(e))
+    }
+
+    fn flush_buffer(&mut self) -> Result<()> {
+        if self.columns.is_none() {
+            let mut cols: Vec<Key> = Vec::new();
+            for r in &self.buffered {
+                let names: Vec<String> = if r.is_flat() { r.fields().iter().map(|(k, _)| k.to_string()).collect() } else { r.flatten().into_iter().map(|(k, _)| k).collect() };
+                for n in names {
+                    if !cols.iter().any(|c| **c == *n) {
+                        cols.push(Key::from(n.as_str()));
+                    }
+                }
+            }
+            self.start(cols)?;
+        }
+        let buffered = std::mem::take(&mut self.buffered);
+        for r in &buffered {
+            self.write_now(r)?;
+        }
+        Ok(())
+    }
+}
+
+impl RecordWriter for CsvWriter {
+    fn write(&mut self, rec: &Record) -> Result<()> {
+        if self.columns.is_none() {
+            self.buffered.push(rec.clone());
+            if self.buffered.len() >= BUFFER_RECORDS {
+                self.flush_buffer()?;
+            }
+            return Ok(());
+        }
+        self.write_now(rec)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        self.flush_buffer()?;
+        self.writer.flush().map_err(|e| Error::Io { file: self.file.clone(), source: e })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff_delimiter(b"a;b;c\n1;2;3\n", true, b'"'), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\n\"x,y,z\"\t2\n", true, b'"'), b'\t');
+        assert_eq!(sniff_delimiter(b"name,note\n\"a;b;c;d\",x\n", true, b'"'), b',');
+        assert_eq!(sniff_delimiter(b"a|b\n1|2", true, b'"'), b'|');
+        assert_eq!(sniff_delimiter(b"single\nvalue\n", true, b'"'), b',');
+    }
+
+    #[test]
+    fn formula_cells_are_neutralized() {
+        assert_eq!(neutralize("=SUM(A1)").as_deref(), Some("'=SUM(A1)"));
+        assert_eq!(neutralize("@cmd").as_deref(), Some("'@cmd"));
+        assert_eq!(neutralize("+1-555-0100").as_deref(), Some("'+1-555-0100"));
+        assert_eq!(neutralize("-5.5"), None);
+        assert_eq!(neutralize("+15551234567"), None);
+        assert_eq!(neutralize("plain"), None);
+    }
+}

@@ -1,0 +1,332 @@
+//! Character encodings: detection (`auto`) and transcoding to UTF-8.
+//!
+//! UTF-8 input is passed through untouched and validated by each reader, so
+//! the common case costs nothing here. Other encodings are transcoded by
+//! `Transcoder`, which, unlike `encoding_rs_io`, stops at the first
+//! malformed byte instead of putting U+FFFD in its place.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
+
+use encoding_rs::{DecoderResult, EncoderResult, Encoding, UTF_8};
+
+use crate::error::{Error, Result};
+
+const SAMPLE: usize = 64 * 1024;
+const BUFFER: usize = 256 * 1024;
+
+/// The decoded input of a reader.
+pub struct Decoded {
+    pub reader: Box<dyn BufRead + Send>,
+    pub encoding: &'static Encoding,
+    pub had_bom: bool,
+}
+
+/// A byte sequence that is not valid in the encoding being read.
+#[derive(Debug)]
+pub struct DecodeError {
+    pub encoding: &'static str,
+    pub line: u64,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hex: Vec<String> = self.bytes.iter().map(|b| format!("{b:02X}")).collect();
+        write!(
+            f,
+            "bytes {} at byte offset {} are not valid {}; name the file's encoding with --encoding",
+            hex.join(" "),
+            self.offset,
+            self.encoding
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Looks up an encoding by a name users write (`gbk`, `utf-16le`, `big5`,
+/// `shift_jis`, `windows-1252`, `latin1`, ...).
+pub fn by_name(name: &str) -> Option<&'static Encoding> {
+    let n = name.trim().to_ascii_lowercase();
+    let n = match n.as_str() {
+        "utf8" => "utf-8",
+        "utf16le" | "utf-16" => "utf-16le",
+        "utf16be" => "utf-16be",
+        "sjis" | "shiftjis" => "shift_jis",
+        "cp1252" => "windows-1252",
+        "cp936" => "gbk",
+        other => other,
+    };
+    Encoding::for_label(n.as_bytes())
+}
+
+/// Reads up to `SAMPLE` bytes from the start of the input.
+fn sample(src: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(SAMPLE);
+    src.take(SAMPLE as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn detect(sample: &[u8], complete: bool) -> &'static Encoding {
+    // UTF-16 without a BOM: every other byte of ASCII text is zero.
+    if sample.len() >= 4 {
+        let even_zero = sample.iter().step_by(2).filter(|b| **b == 0).count();
+        let odd_zero = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+        let half = sample.len() / 2;
+        if odd_zero * 10 >= half * 7 && even_zero * 10 < half {
+            return encoding_rs::UTF_16LE;
+        }
+        if even_zero * 10 >= half * 7 && odd_zero * 10 < half {
+            return encoding_rs::UTF_16BE;
+        }
+    }
+    match std::str::from_utf8(sample) {
+        Ok(_) => return UTF_8,
+        // A multi-byte character cut off by the end of the sample.
+        Err(e) if !complete && e.error_len().is_none() => return UTF_8,
+        Err(_) => {}
+    }
+    if let Some(declared) = xml_declared_encoding(sample) {
+        return declared;
+    }
+    let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    det.feed(sample, complete);
+    det.guess(None, chardetng::Utf8Detection::Allow)
+}
+
+/// `<?xml version="1.0" encoding="GB2312"?>`
+fn xml_declared_encoding(sample: &[u8]) -> Option<&'static Encoding> {
+    let head = sample.get(..sample.len().min(200))?;
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = memchr::memmem::find(head, b"?>")?;
+    let decl = std::str::from_utf8(&head[..end]).ok()?;
+    let rest = &decl[decl.find("encoding")? + 8..];
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next()?;
+    let value = rest[1..].split(quote).next()?;
+    Encoding::for_label(value.as_bytes())
+}
+
+/// Opens `src` for reading as UTF-8. `choice` is `auto` or an encoding name.
+pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str) -> Result<Decoded> {
+    let head = sample(&mut src).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+    let complete = head.len() < SAMPLE;
+    let (bom_enc, bom_len) = match Encoding::for_bom(&head) {
+        Some((e, n)) => (Some(e), n),
+        None => (None, 0),
+    };
+    let encoding = if choice.eq_ignore_ascii_case("auto") {
+        bom_enc.unwrap_or_else(|| detect(&head, complete))
+    } else {
+        let named = by_name(choice).ok_or_else(|| {
+            Error::setup(file, format!("unknown encoding `{choice}`; use auto, utf-8, utf-16le, utf-16be, gbk, gb18030, big5, shift_jis or windows-1252"))
+        })?;
+        match bom_enc {
+            // A BOM is the file telling us; it wins over a UTF-8/UTF-16 guess.
+            Some(b) if named == UTF_8 || named == encoding_rs::UTF_16LE || named == encoding_rs::UTF_16BE => b,
+            _ => named,
+        }
+    };
+    let had_bom = bom_enc == Some(encoding) && bom_len > 0;
+    let skip = if had_bom { bom_len } else { 0 };
+    let rest = Cursor::new(head).chain(src);
+    let mut rest: Box<dyn Read + Send> = Box::new(rest);
+    if skip > 0 {
+        let mut discard = [0u8; 3];
+        rest.read_exact(&mut discard[..skip]).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+    }
+    let reader: Box<dyn BufRead + Send> = if encoding == UTF_8 {
+        Box::new(BufReader::with_capacity(BUFFER, rest))
+    } else {
+        Box::new(BufReader::with_capacity(BUFFER, Transcoder::new(rest, encoding)))
+    };
+    Ok(Decoded { reader, encoding, had_bom })
+}
+
+/// Decodes any encoding to UTF-8, failing on malformed input.
+struct Transcoder {
+    inner: Box<dyn Read + Send>,
+    decoder: encoding_rs::Decoder,
+    encoding: &'static Encoding,
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    done: bool,
+    offset: u64,
+    lines: u64,
+    pending: Vec<u8>,
+    pending_pos: usize,
+    /// A decoding error, returned once the good text before it is read.
+    deferred: Option<DecodeError>,
+}
+
+impl Transcoder {
+    fn new(inner: Box<dyn Read + Send>, encoding: &'static Encoding) -> Self {
+        Self {
+            inner,
+            decoder: encoding.new_decoder_without_bom_handling(),
+            encoding,
+            input: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+            eof: false,
+            done: false,
+            offset: 0,
+            lines: 1,
+            pending: Vec::new(),
+            pending_pos: 0,
+            deferred: None,
+        }
+    }
+}
+
+impl Read for Transcoder {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pending_pos < self.pending.len() {
+                let n = buf.len().min(self.pending.len() - self.pending_pos);
+                buf[..n].copy_from_slice(&self.pending[self.pending_pos..self.pending_pos + n]);
+                self.pending_pos += n;
+                return Ok(n);
+            }
+            if let Some(err) = self.deferred.take() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+            }
+            if self.done {
+                return Ok(0);
+            }
+            if self.start == self.end && !self.eof {
+                self.start = 0;
+                self.end = self.inner.read(&mut self.input)?;
+                self.eof = self.end == 0;
+            }
+            let last = self.eof && self.start == self.end;
+            let input = &self.input[self.start..self.end];
+            self.pending.clear();
+            self.pending_pos = 0;
+            self.pending.resize(input.len() * 3 + 16, 0);
+            let (res, read, written) = self.decoder.decode_to_utf8_without_replacement(input, &mut self.pending, last);
+            self.pending.truncate(written);
+            self.lines += memchr::memchr_iter(b'\n', &self.pending).count() as u64;
+            match res {
+                DecoderResult::InputEmpty => self.done = last,
+                DecoderResult::OutputFull => {}
+                DecoderResult::Malformed(len, extra) => {
+                    let bad_end = read.saturating_sub(usize::from(extra));
+                    let bad_start = bad_end.saturating_sub(usize::from(len));
+                    self.deferred = Some(DecodeError {
+                        encoding: self.encoding.name(),
+                        line: self.lines,
+                        offset: self.offset + bad_start as u64,
+                        bytes: input[bad_start..bad_end].to_vec(),
+                    });
+                    self.done = true;
+                }
+            }
+            self.start += read;
+            self.offset += read as u64;
+        }
+    }
+}
+
+/// Encodes UTF-8 output into another encoding for systems that need it.
+/// Characters the target cannot represent are an error, never `?`.
+pub struct Encoder<W: Write> {
+    inner: W,
+    encoder: encoding_rs::Encoder,
+    out: Vec<u8>,
+    carry: Vec<u8>,
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn new(inner: W, encoding: &'static Encoding) -> Self {
+        Self { inner, encoder: encoding.new_encoder(), out: Vec::new(), carry: Vec::new() }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Writers may split a UTF-8 character across calls; keep the tail.
+        self.carry.extend_from_slice(buf);
+        let valid = match std::str::from_utf8(&self.carry) {
+            Ok(s) => s.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+        };
+        let text = std::str::from_utf8(&self.carry[..valid]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        self.out.clear();
+        self.out.resize(self.encoder.max_buffer_length_from_utf8_without_replacement(text.len()).unwrap_or(text.len() * 4 + 16), 0);
+        let (res, _, written) = self.encoder.encode_from_utf8_without_replacement(text, &mut self.out, false);
+        if let EncoderResult::Unmappable(c) = res {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("character {c:?} (U+{:04X}) cannot be written in {}", u32::from(c), self.encoder.encoding().name()),
+            ));
+        }
+        self.inner.write_all(&self.out[..written])?;
+        self.carry.drain(..valid);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(bytes: &[u8], choice: &str) -> (String, &'static str, std::result::Result<String, String>) {
+        let d = decode("t", Box::new(Cursor::new(bytes.to_vec())), choice).expect("opens");
+        let name = d.encoding.name();
+        let mut s = String::new();
+        let mut r = d.reader;
+        let res = r.read_to_string(&mut s).map(|_| s.clone()).map_err(|e| e.to_string());
+        (s, name, res)
+    }
+
+    #[test]
+    fn detects_bom_utf16_gbk_big5_sjis() {
+        let (_, name, res) = read_all(b"\xEF\xBB\xBFa,b\n", "auto");
+        assert_eq!((name, res.as_deref()), ("UTF-8", Ok("a,b\n")));
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("名,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let (_, name, res) = read_all(&utf16, "auto");
+        assert_eq!((name, res.as_deref()), ("UTF-16LE", Ok("名,b\n")));
+        let text = "姓名,手机,城市\n张伟,13800138000,北京市朝阳区\n李娜,13900000000,上海市浦东新区\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        let (_, name, res) = read_all(&gbk, "auto");
+        assert_eq!((name, res.as_deref()), ("GBK", Ok(text)));
+        let (big5, _, _) = encoding_rs::BIG5.encode("姓名,電話,城市\n陳大文,0912345678,臺北市\n");
+        assert_eq!(read_all(&big5, "auto").1, "Big5");
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("名前,電話\n山田太郎,03-1234-5678\nこんにちは,東京都\n");
+        assert_eq!(read_all(&sjis, "auto").1, "Shift_JIS");
+    }
+
+    #[test]
+    fn malformed_bytes_are_an_error_with_their_line() {
+        let mut bytes = encoding_rs::GBK.encode("a,b\n张,伟\n").0.into_owned();
+        bytes.extend_from_slice(b"x,\xFF\xFF\n");
+        let d = decode("t", Box::new(Cursor::new(bytes)), "gbk").expect("opens");
+        let mut r = d.reader;
+        let mut s = String::new();
+        let err = r.read_to_string(&mut s).expect_err("malformed");
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<DecodeError>()).expect("a DecodeError");
+        assert_eq!((inner.line, inner.offset, inner.bytes.as_slice()), (3, 12, &[0xFF][..]));
+        assert!(inner.to_string().contains("not valid GBK"), "{inner}");
+    }
+
+    #[test]
+    fn encoder_refuses_unmappable() {
+        let mut out = Encoder::new(Vec::new(), encoding_rs::GBK);
+        out.write_all("张伟".as_bytes()).expect("gbk has it");
+        assert_eq!(out.inner, encoding_rs::GBK.encode("张伟").0.into_owned());
+        let mut out = Encoder::new(Vec::new(), encoding_rs::WINDOWS_1252);
+        assert!(out.write_all("张".as_bytes()).is_err());
+    }
+}

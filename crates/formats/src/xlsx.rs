@@ -1,0 +1,322 @@
+//! Spreadsheets. Reading (XLSX, XLS, ODS) goes through `calamine`, which
+//! needs the whole workbook in memory. Writing XLSX goes through
+//! `rust_xlsxwriter` in constant-memory mode, row by row, with typed cells:
+//! numbers as numbers, dates as dates, text as text (so `02134` stays text).
+
+use std::io::{Cursor, Read, Write};
+
+use calamine::{Data, Reader};
+use crmsync_core::mapping::types::date::from_excel_serial;
+use crmsync_core::value::DateTime;
+use crmsync_core::{Defect, Key, Record, Value};
+
+use crate::error::{Error, Location, Result};
+use crate::{Format, ReadOptions, RecordReader, RecordWriter, SheetRef, SourceDetails, WriteOptions};
+
+pub struct SheetReader {
+    file: String,
+    rows: calamine::Range<Data>,
+    columns: Vec<Key>,
+    next: usize,
+    first_row: u64,
+    header: bool,
+    sheet: String,
+    format: Format,
+}
+
+impl SheetReader {
+    pub fn open(file: &str, mut bytes: Box<dyn Read + Send>, format: Format, opts: &ReadOptions) -> Result<Self> {
+        let mut data = Vec::new();
+        bytes.read_to_end(&mut data).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+        if data.is_empty() {
+            return Err(Error::parse(file, Location::default(), "the file is empty"));
+        }
+        let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(data.as_slice())).map_err(|e| {
+            let head = &data[..data.len().min(512)];
+            let looks_text = std::str::from_utf8(head).is_ok() || head.starts_with(b"\xEF\xBB\xBF");
+            let hint = if looks_text && head.contains(&b',') {
+                " The file is text, not a workbook: it looks like CSV with a spreadsheet's extension; read it with --from csv."
+            } else if looks_text {
+                " The file is text, not a workbook; name its real format with --from."
+            } else {
+                ""
+            };
+            Error::parse(file, Location::default(), format!("not a valid {format} workbook ({e}).{hint}"))
+        })?;
+        let names = book.sheet_names();
+        let sheet = match &opts.sheet {
+            None => names.first().cloned().ok_or_else(|| Error::parse(file, Location::default(), "the workbook has no sheets"))?,
+            Some(SheetRef::Name(n)) => names.iter().find(|s| *s == n).cloned().ok_or_else(|| {
+                Error::setup(file, format!("no sheet named {n:?}; the sheets are {}", names.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")))
+            })?,
+            Some(SheetRef::Index(i)) => names.get(i - 1).cloned().ok_or_else(|| Error::setup(file, format!("the workbook has {} sheet(s), not {i}", names.len())))?,
+        };
+        let rows = book.worksheet_range(&sheet).map_err(|e| Error::parse(file, Location::default(), format!("sheet {sheet:?}: {e}")))?;
+        let first_row = rows.start().map(|(r, _)| u64::from(r) + 1).unwrap_or(1);
+        let first_col = rows.start().map(|(_, c)| c as usize).unwrap_or(0);
+        let width = rows.width();
+        let mut columns = Vec::with_capacity(width);
+        if opts.header {
+            if let Some(hdr) = rows.rows().next() {
+                for (i, cell) in hdr.iter().enumerate() {
+                    let name = match cell {
+                        Data::Empty => String::new(),
+                        other => cell_text(other),
+                    };
+                    let name = if name.is_empty() { column_letter(first_col + i) } else { name };
+                    if columns.iter().any(|c: &Key| **c == *name) {
+                        return Err(Error::parse(
+                            file,
+                            Location { row: Some(first_row), line: None, field: None },
+                            format!("sheet {sheet:?}: two columns are named {name:?}; rename one"),
+                        ));
+                    }
+                    columns.push(Key::from(name.as_str()));
+                }
+            }
+        } else {
+            columns = (0..width).map(|i| Key::from(column_letter(first_col + i).as_str())).collect();
+        }
+        Ok(Self { file: file.to_string(), rows, columns, next: usize::from(opts.header), first_row, header: opts.header, sheet, format })
+    }
+}
+
+/// `A`, `B`, ..., `Z`, `AA`: how a spreadsheet names a column.
+fn column_letter(mut i: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (i % 26) as u8);
+        if i < 26 {
+            break;
+        }
+        i = i / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+fn number_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 { format!("{}", f as i64) } else { format!("{f}") }
+}
+
+fn cell_text(d: &Data) -> String {
+    match cell_value(d) {
+        Value::Null => String::new(),
+        v => v.to_text(),
+    }
+}
+
+fn cell_value(d: &Data) -> Value {
+    match d {
+        Data::Empty => Value::Null,
+        Data::String(s) => Value::Text(s.clone()),
+        Data::Int(i) => Value::Number(i.to_string()),
+        Data::Float(f) => Value::Number(number_text(*f)),
+        Data::Bool(b) => Value::Bool(*b),
+        Data::DateTime(dt) if dt.is_duration() => Value::Number(number_text(dt.as_f64())),
+        Data::DateTime(dt) => match from_excel_serial(dt.as_f64()) {
+            Some(c) if c.time() == jiff::civil::Time::midnight() => Value::Date(c.date()),
+            Some(c) => Value::DateTime(DateTime { civil: c, offset: None }),
+            None => Value::Number(number_text(dt.as_f64())),
+        },
+        Data::DateTimeIso(s) => match crmsync_core::mapping::types::date::parse_iso(s) {
+            Some(dt) if s.len() == 10 => Value::Date(dt.civil.date()),
+            Some(dt) => Value::DateTime(dt),
+            None => Value::Text(s.clone()),
+        },
+        Data::DurationIso(s) => Value::Text(s.clone()),
+        Data::Error(e) => Value::Text(format!("#{e:?}")),
+    }
+}
+
+impl RecordReader for SheetReader {
+    fn read(&mut self, rec: &mut Record) -> Result<bool> {
+        let height = self.rows.height();
+        while self.next < height {
+            let i = self.next;
+            self.next += 1;
+            let Some(row) = self.rows.rows().nth(i) else { return Ok(false) };
+            if row.iter().all(|c| matches!(c, Data::Empty)) {
+                continue; // blank rows are spacing, not records
+            }
+            rec.clear();
+            rec.row = self.first_row + i as u64;
+            rec.line = 0;
+            for (k, cell) in self.columns.iter().zip(row.iter()) {
+                let v = match cell_value(cell) {
+                    Value::Null => Value::Text(String::new()),
+                    v => v,
+                };
+                rec.push(k.clone(), v);
+            }
+            if !self.header && row.len() > self.columns.len() {
+                rec.defect = Some(Defect { field: None, message: "the row is wider than the sheet".into() });
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn columns(&self) -> Option<&[Key]> {
+        Some(&self.columns)
+    }
+
+    fn details(&self) -> SourceDetails {
+        let _ = &self.file;
+        SourceDetails { format: Some(self.format), sheet: Some(self.sheet.clone()), ..Default::default() }
+    }
+}
+
+const MAX_ROWS: u32 = 1_048_576;
+const MAX_CELL: usize = 32_767;
+
+pub struct XlsxWriter {
+    file: String,
+    out: Box<dyn Write + Send>,
+    book: rust_xlsxwriter::Workbook,
+    sheet: rust_xlsxwriter::Worksheet,
+    columns: Option<Vec<Key>>,
+    row: u32,
+    date: rust_xlsxwriter::Format,
+    datetime: rust_xlsxwriter::Format,
+    header: rust_xlsxwriter::Format,
+}
+
+impl XlsxWriter {
+    pub fn new(file: &str, out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Self> {
+        let xerr = |e: rust_xlsxwriter::XlsxError| Error::setup(file, e.to_string());
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let mut sheet = book.new_worksheet_with_constant_memory().map_err(xerr)?;
+        sheet.set_name(opts.sheet.clone().unwrap_or_else(|| "Sheet1".to_string())).map_err(xerr)?;
+        let mut w = Self {
+            file: file.to_string(),
+            out,
+            book,
+            sheet,
+            columns: None,
+            row: 0,
+            date: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"),
+            datetime: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
+            header: rust_xlsxwriter::Format::new().set_bold(),
+        };
+        if let Some(cols) = &opts.columns {
+            w.start(cols.clone())?;
+        }
+        Ok(w)
+    }
+
+    fn start(&mut self, cols: Vec<Key>) -> Result<()> {
+        for (i, c) in cols.iter().enumerate() {
+            let col = u16::try_from(i).map_err(|_| Error::setup(&self.file, "more than 16,384 columns do not fit in a sheet"))?;
+            self.sheet.write_string_with_format(0, col, &**c, &self.header).map_err(|e| Error::setup(&self.file, e.to_string()))?;
+        }
+        self.columns = Some(cols);
+        self.row = 1;
+        Ok(())
+    }
+}
+
+impl RecordWriter for XlsxWriter {
+    fn write(&mut self, rec: &Record) -> Result<()> {
+        let flat = rec.flatten();
+        if self.columns.is_none() {
+            self.start(flat.iter().map(|(k, _)| Key::from(k.as_str())).collect())?;
+        }
+        let at = |field: Option<&str>| Location { row: Some(rec.row), line: None, field: field.map(str::to_string) };
+        if self.row >= MAX_ROWS {
+            return Err(Error::Record { file: self.file.clone(), at: at(None), message: "a sheet holds at most 1,048,576 rows".into() });
+        }
+        let columns = self.columns.clone().unwrap_or_default();
+        if let Some((k, _)) = flat.iter().find(|(k, v)| !v.is_null() && !columns.iter().any(|c| **c == **k)) {
+            return Err(Error::Record { file: self.file.clone(), at: at(Some(k)), message: format!("field {k:?} is not among the sheet's columns") });
+        }
+        for (i, c) in columns.iter().enumerate() {
+            let Some((_, v)) = flat.iter().find(|(k, _)| **k == **c) else { continue };
+            let col = i as u16;
+            let r = self.row;
+            let res = match v {
+                Value::Null => Ok(&mut self.sheet),
+                Value::Text(s) => {
+                    if s.chars().count() > MAX_CELL {
+                        return Err(Error::Record {
+                            file: self.file.clone(),
+                            at: at(Some(c)),
+                            message: format!("the value has {} characters; a spreadsheet cell holds at most 32,767", s.chars().count()),
+                        });
+                    }
+                    self.sheet.write_string(r, col, s)
+                }
+                Value::Number(n) => match n.parse::<f64>() {
+                    // Only numbers a cell can hold exactly are written as numbers.
+                    Ok(f) if number_text(f) == *n || f.to_string() == *n => self.sheet.write_number(r, col, f),
+                    _ => self.sheet.write_string(r, col, n),
+                },
+                Value::Bool(b) => self.sheet.write_boolean(r, col, *b),
+                Value::Date(d) => match rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8) {
+                    Ok(x) => self.sheet.write_datetime_with_format(r, col, &x, &self.date),
+                    Err(_) => self.sheet.write_string(r, col, v.to_text()),
+                },
+                Value::DateTime(dt) => {
+                    let c = dt.civil;
+                    let x = rust_xlsxwriter::ExcelDateTime::from_ymd(c.year() as u16, c.month() as u8, c.day() as u8)
+                        .and_then(|x| x.and_hms(c.hour() as u16, c.minute() as u8, f64::from(c.second())));
+                    match (x, dt.offset) {
+                        // A cell has no time zone: a zoned time is kept as text.
+                        (Ok(x), None) => self.sheet.write_datetime_with_format(r, col, &x, &self.datetime),
+                        _ => self.sheet.write_string(r, col, v.to_text()),
+                    }
+                }
+                Value::Array(_) | Value::Object(_) => self.sheet.write_string(r, col, v.to_text()),
+            };
+            res.map_err(|e| Error::Record { file: self.file.clone(), at: at(Some(c)), message: e.to_string() })?;
+        }
+        self.row += 1;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let file = self.file.clone();
+        let sheet = std::mem::replace(&mut self.sheet, rust_xlsxwriter::Worksheet::new());
+        self.book.push_worksheet(sheet);
+        let bytes = self.book.save_to_buffer().map_err(|e| Error::setup(&file, e.to_string()))?;
+        self.out.write_all(&bytes).and_then(|_| self.out.flush()).map_err(|e| Error::Io { file, source: e })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_letters() {
+        assert_eq!(column_letter(0), "A");
+        assert_eq!(column_letter(25), "Z");
+        assert_eq!(column_letter(26), "AA");
+        assert_eq!(column_letter(701), "ZZ");
+        assert_eq!(column_letter(702), "AAA");
+    }
+
+    #[test]
+    fn writes_and_reads_back_typed_cells() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.xlsx");
+        let file = std::fs::File::create(&path).expect("create");
+        let mut w: Box<dyn RecordWriter> = Box::new(XlsxWriter::new("t.xlsx", Box::new(file), &WriteOptions::new(Format::Xlsx)).expect("writer"));
+        let mut rec = Record::new();
+        rec.push_text(&Key::from("zip"), "02134");
+        rec.push(Key::from("n"), Value::Number("42".into()));
+        rec.push(Key::from("d"), Value::Date(jiff::civil::date(2024, 2, 29)));
+        rec.push(Key::from("b"), Value::Bool(true));
+        w.write(&rec).expect("writes");
+        w.finish().expect("finishes");
+        let bytes = std::fs::read(&path).expect("read");
+        let mut r = SheetReader::open("t.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default()).expect("opens");
+        let mut back = Record::new();
+        assert!(r.read(&mut back).expect("reads"));
+        assert_eq!(back.get("zip"), Some(&Value::Text("02134".into())));
+        assert_eq!(back.get("n"), Some(&Value::Number("42".into())));
+        assert_eq!(back.get("d"), Some(&Value::Date(jiff::civil::date(2024, 2, 29))));
+        assert_eq!(back.get("b"), Some(&Value::Bool(true)));
+        assert!(!r.read(&mut back).expect("end"));
+    }
+}

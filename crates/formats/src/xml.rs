@@ -1,0 +1,538 @@
+//! XML: records are the elements at `record_path` (local names, so default
+//! and prefixed namespaces match alike). Attributes and child elements become
+//! fields, repeated children become lists, CDATA is text. DTD entity
+//! declarations are refused: they are how entity-expansion bombs and
+//! external-entity reads work, and customer data never needs them.
+
+use std::io::{BufRead, Cursor, Read, Write};
+
+use crmsync_core::{Key, Record, Value};
+use quick_xml::events::{BytesStart, Event};
+
+use crate::error::{Error, Location, Result};
+use crate::{ReadOptions, RecordReader, RecordWriter, SourceDetails, WriteOptions};
+
+/// Counts lines of what the XML parser consumes, for error positions.
+struct LineBuf<R> {
+    inner: R,
+    line: u64,
+}
+
+impl<R: BufRead> Read for LineBuf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.line += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineBuf<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let n = amt.min(buf.len());
+            self.line += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+        }
+        self.inner.consume(amt);
+    }
+}
+
+type Inner = LineBuf<Box<dyn BufRead + Send>>;
+
+pub struct XmlReader {
+    file: String,
+    reader: quick_xml::Reader<Inner>,
+    buf: Vec<u8>,
+    path: Vec<String>,
+    record_path: Vec<String>,
+    absolute: bool,
+    ordinal: u64,
+    encoding: &'static str,
+    text_key: Key,
+}
+
+struct Frame {
+    key: Key,
+    fields: Vec<(Key, Value)>,
+    text: String,
+}
+
+fn local(name: quick_xml::name::QName<'_>) -> String {
+    name.local_name().as_ref().to_string()
+}
+
+impl XmlReader {
+    pub fn open(file: &str, mut input: Box<dyn BufRead + Send>, encoding: &'static str, opts: &ReadOptions) -> Result<Self> {
+        let (record_path, absolute) = match &opts.record_path {
+            Some(p) => {
+                let segs: Vec<String> = p.split('/').filter(|s| !s.is_empty()).map(|s| s.rsplit(':').next().unwrap_or(s).to_string()).collect();
+                if segs.is_empty() {
+                    return Err(Error::setup(file, format!("record path {p:?} names no element")));
+                }
+                (segs, p.starts_with('/'))
+            }
+            None => {
+                let mut sample = Vec::new();
+                (&mut input).take(1 << 20).read_to_end(&mut sample).map_err(|e| Error::from_io(file, Location::default(), e))?;
+                let detected = detect_record_path(&sample);
+                input = Box::new(std::io::BufReader::with_capacity(256 * 1024, Cursor::new(sample).chain(input)));
+                match detected {
+                    Some(p) => (p, true),
+                    None => return Err(Error::parse(file, Location::default(), "no elements found: the file is empty or not XML")),
+                }
+            }
+        };
+        let mut reader = quick_xml::Reader::from_reader(LineBuf { inner: input, line: 1 });
+        // Whitespace between elements is dropped where it sits beside child
+        // elements; a leaf's text is kept exactly, entities included.
+        reader.config_mut().trim_text(false);
+        Ok(Self {
+            file: file.to_string(),
+            reader,
+            buf: Vec::with_capacity(8192),
+            path: Vec::new(),
+            record_path,
+            absolute,
+            ordinal: 0,
+            encoding,
+            text_key: Key::from("#text"),
+        })
+    }
+
+    fn at(&self) -> Location {
+        Location { row: None, line: Some(self.reader.get_ref().line), field: None }
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        let msg = e.to_string();
+        if msg.contains("not valid") || msg.contains("encoding") {
+            return Error::Encoding { file: self.file.clone(), at: self.at(), message: msg };
+        }
+        Error::parse(&self.file, self.at(), format!("the XML is not well-formed: {msg}"))
+    }
+
+    fn next_event(&mut self) -> Result<Event<'static>> {
+        self.buf.clear();
+        match self.reader.read_event_into(&mut self.buf) {
+            Ok(e) => Ok(e.into_owned()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn is_record(&self) -> bool {
+        if self.absolute {
+            self.path == self.record_path
+        } else {
+            self.path.ends_with(&self.record_path)
+        }
+    }
+
+    fn attributes(&self, e: &BytesStart<'_>, into: &mut Vec<(Key, Value)>) -> Result<()> {
+        for a in e.attributes() {
+            let a = a.map_err(|e| self.err(e))?;
+            let qname = a.key;
+            let full: &str = qname.as_ref();
+            if full == "xmlns" || full.starts_with("xmlns:") {
+                continue;
+            }
+            let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| self.err(e))?;
+            into.push((Key::from(local(qname).as_str()), Value::Text(v.into_owned())));
+        }
+        Ok(())
+    }
+
+    fn resolve_ref(&self, name: &str) -> Result<String> {
+        if let Some(num) = name.strip_prefix('#') {
+            let code = match num.strip_prefix('x') {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => num.parse().ok(),
+            };
+            return code
+                .and_then(char::from_u32)
+                .map(String::from)
+                .ok_or_else(|| Error::parse(&self.file, self.at(), format!("&{name}; is not a valid character reference")));
+        }
+        match name {
+            "lt" => Ok("<".into()),
+            "gt" => Ok(">".into()),
+            "amp" => Ok("&".into()),
+            "apos" => Ok("'".into()),
+            "quot" => Ok("\"".into()),
+            _ => Err(Error::parse(&self.file, self.at(), format!("the entity &{name}; is not defined (crmsync does not read DTD entities)"))),
+        }
+    }
+
+    /// Reads the body of a record element whose start tag was just read.
+    fn read_record(&mut self, root: Frame) -> Result<Vec<(Key, Value)>> {
+        let mut stack = vec![root];
+        loop {
+            let event = self.next_event()?;
+            match event {
+                Event::Start(e) => {
+                    let key = Key::from(local(e.name()).as_str());
+                    let mut fields = Vec::new();
+                                        self.attributes(&e, &mut fields)?;
+                    stack.push(Frame { key, fields, text: String::new() });
+                }
+                Event::Empty(e) => {
+                    let key = Key::from(local(e.name()).as_str());
+                    let mut fields = Vec::new();
+                                        self.attributes(&e, &mut fields)?;
+                    let v = if fields.is_empty() { Value::Text(String::new()) } else { Value::Object(fields) };
+                    if let Some(top) = stack.last_mut() {
+                        add_child(&mut top.fields, key, v);
+                    }
+                }
+                Event::Text(t) => {
+                    let s = t.xml10_content().into_owned();
+                    if let Some(top) = stack.last_mut() {
+                        top.text.push_str(&s);
+                    }
+                }
+                Event::CData(t) => {
+                    let s = t.xml10_content().into_owned();
+                    if let Some(top) = stack.last_mut() {
+                        top.text.push_str(&s);
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    let name = r.into_inner().into_owned();
+                    let s = self.resolve_ref(&name)?;
+                    if let Some(top) = stack.last_mut() {
+                        top.text.push_str(&s);
+                    }
+                }
+                Event::End(_) => {
+                    let Some(frame) = stack.pop() else { break };
+                    let Some(parent) = stack.last_mut() else {
+                        let mut fields = frame.fields;
+                        if !frame.text.trim().is_empty() {
+                            fields.push((self.text_key.clone(), Value::Text(frame.text)));
+                        }
+                        return Ok(fields);
+                    };
+                    let v = if frame.fields.is_empty() {
+                        Value::Text(frame.text)
+                    } else {
+                        let mut fields = frame.fields;
+                        if !frame.text.trim().is_empty() {
+                            fields.push((self.text_key.clone(), Value::Text(frame.text)));
+                        }
+                        Value::Object(fields)
+                    };
+                    add_child(&mut parent.fields, frame.key, v);
+                }
+                Event::Eof => {
+                    return Err(Error::parse(&self.file, self.at(), "the file ends inside a record (truncated?)"));
+                }
+                Event::DocType(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// A repeated child element turns the field into a list.
+fn add_child(fields: &mut Vec<(Key, Value)>, key: Key, v: Value) {
+    match fields.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, Value::Array(items))) => items.push(v),
+        Some((_, existing)) => {
+            let first = std::mem::replace(existing, Value::Null);
+            *existing = Value::Array(vec![first, v]);
+        }
+        None => fields.push((key, v)),
+    }
+}
+
+impl RecordReader for XmlReader {
+    fn read(&mut self, rec: &mut Record) -> Result<bool> {
+        loop {
+            let event = self.next_event()?;
+            match event {
+                Event::Start(e) => {
+                    let name = local(e.name());
+                    self.path.push(name.clone());
+                    if self.is_record() {
+                                                let line = self.reader.get_ref().line;
+                        let mut fields = Vec::new();
+                        self.attributes(&e, &mut fields)?;
+                        let fields = self.read_record(Frame { key: Key::from(name.as_str()), fields, text: String::new() })?;
+                        self.path.pop();
+                        self.ordinal += 1;
+                        rec.clear();
+                        rec.row = self.ordinal;
+                        rec.line = line;
+                        for (k, v) in fields {
+                            rec.push(k, v);
+                        }
+                        return Ok(true);
+                    }
+                }
+                Event::Empty(e) => {
+                    self.path.push(local(e.name()));
+                    let is_record = self.is_record();
+                    self.path.pop();
+                    if is_record {
+                                                let mut fields = Vec::new();
+                        self.attributes(&e, &mut fields)?;
+                        self.ordinal += 1;
+                        rec.clear();
+                        rec.row = self.ordinal;
+                        rec.line = self.reader.get_ref().line;
+                        for (k, v) in fields {
+                            rec.push(k, v);
+                        }
+                        return Ok(true);
+                    }
+                }
+                Event::End(_) => {
+                    self.path.pop();
+                }
+                Event::DocType(t) => {
+                    let text = t.into_inner();
+                    if text.contains("<!ENTITY") {
+                        return Err(Error::parse(
+                            &self.file,
+                            self.at(),
+                            "the document declares entities in its DTD (<!ENTITY ...>); crmsync refuses them, since they can expand without bound or read other files",
+                        ));
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    let name = r.into_inner().into_owned();
+                    self.resolve_ref(&name)?;
+                }
+                Event::Eof => {
+                    if let Some(open) = self.path.last() {
+                        return Err(Error::parse(&self.file, self.at(), format!("the file ends inside <{open}> (truncated?)")));
+                    }
+                    return Ok(false);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn columns(&self) -> Option<&[Key]> {
+        None
+    }
+
+    fn details(&self) -> SourceDetails {
+        SourceDetails {
+            format: Some(crate::Format::Xml),
+            encoding: Some(self.encoding),
+            record_path: Some(format!("{}{}", if self.absolute { "/" } else { "" }, self.record_path.join("/"))),
+            ..Default::default()
+        }
+    }
+}
+
+struct Node {
+    name: String,
+    children: Vec<usize>,
+    attrs: bool,
+}
+
+/// Finds where the records are: from the root, step into a lone wrapper
+/// element holding a list of one kind (`<Customers><Customer/>...`), and take
+/// the most frequent child element there.
+fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
+    let mut reader = quick_xml::Reader::from_reader(sample);
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
+    let mut buf = Vec::new();
+    while nodes.len() < 20_000 {
+        buf.clear();
+        let (e, empty) = match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => (e.into_owned(), false),
+            Ok(Event::Empty(e)) => (e.into_owned(), true),
+            Ok(Event::End(_)) => {
+                stack.pop();
+                continue;
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let id = nodes.len();
+        nodes.push(Node { name: local(e.name()), children: Vec::new(), attrs: e.attributes().next().is_some() });
+        if let Some(&parent) = stack.last() {
+            nodes[parent].children.push(id);
+        } else if id != 0 {
+            break; // a second root: not well-formed, leave it to the real reader
+        }
+        if !empty {
+            stack.push(id);
+        }
+    }
+    let root = nodes.first()?;
+    let mut path = vec![root.name.clone()];
+    let mut node = 0;
+    loop {
+        let children = &nodes[node].children;
+        if children.is_empty() {
+            return Some(path);
+        }
+        let mut counts: Vec<(&str, usize, usize)> = Vec::new(); // name, count, first id
+        for &c in children {
+            match counts.iter_mut().find(|(n, _, _)| *n == nodes[c].name) {
+                Some((_, k, _)) => *k += 1,
+                None => counts.push((&nodes[c].name, 1, c)),
+            }
+        }
+        let best = counts.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))?;
+        let (name, count, first) = (best.0.to_string(), best.1, best.2);
+        let wrapper = &nodes[first];
+        let homogeneous = !wrapper.attrs
+            && !wrapper.children.is_empty()
+            && wrapper.children.iter().all(|&g| nodes[g].name == nodes[wrapper.children[0]].name);
+        path.push(name);
+        if count == 1 && homogeneous {
+            node = first;
+            continue;
+        }
+        return Some(path);
+    }
+}
+
+/// Turns a field name into a valid XML element name.
+fn element_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.') || out.to_ascii_lowercase().starts_with("xml") {
+        out.insert(0, '_');
+    }
+    out
+}
+
+pub struct XmlWriter {
+    file: String,
+    out: Box<dyn Write + Send>,
+    root: String,
+    record: String,
+    buf: String,
+}
+
+impl XmlWriter {
+    pub fn new(file: &str, mut out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Self> {
+        let path = opts.record_path.clone().unwrap_or_else(|| "records/record".to_string());
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let (root, record) = match segs.as_slice() {
+            [record] => ("records".to_string(), element_name(record)),
+            [.., root, record] => (element_name(root), element_name(record)),
+            [] => return Err(Error::setup(file, "the XML record path is empty")),
+        };
+        write!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>\n").map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+        Ok(Self { file: file.to_string(), out, root, record, buf: String::with_capacity(8192) })
+    }
+}
+
+fn write_element(buf: &mut String, name: &str, v: &Value, indent: usize) {
+    use std::fmt::Write as _;
+    let tag = element_name(name);
+    let pad = "  ".repeat(indent);
+    match v {
+        Value::Null => {
+            let _ = writeln!(buf, "{pad}<{tag}/>");
+        }
+        Value::Array(items) => {
+            for item in items {
+                write_element(buf, name, item, indent);
+            }
+        }
+        Value::Object(fields) => {
+            let _ = writeln!(buf, "{pad}<{tag}>");
+            for (k, v) in fields {
+                write_element(buf, k, v, indent + 1);
+            }
+            let _ = writeln!(buf, "{pad}</{tag}>");
+        }
+        other => {
+            let text = other.to_text();
+            let _ = writeln!(buf, "{pad}<{tag}>{}</{tag}>", quick_xml::escape::escape(text.as_str()));
+        }
+    }
+}
+
+impl RecordWriter for XmlWriter {
+    fn write(&mut self, rec: &Record) -> Result<()> {
+        use std::fmt::Write as _;
+        self.buf.clear();
+        let _ = writeln!(self.buf, "  <{}>", self.record);
+        for (k, v) in rec.nested() {
+            write_element(&mut self.buf, &k, &v, 2);
+        }
+        let _ = writeln!(self.buf, "  </{}>", self.record);
+        self.out.write_all(self.buf.as_bytes()).map_err(|e| Error::Io { file: self.file.clone(), source: e })
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<()> {
+        let end = format!("</{}>\n", self.root);
+        self.out.write_all(end.as_bytes()).and_then(|_| self.out.flush()).map_err(|e| Error::Io { file: self.file.clone(), source: e })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(text: &str, path: Option<&str>) -> Result<Vec<Record>> {
+        let opts = ReadOptions { record_path: path.map(str::to_string), ..Default::default() };
+        let mut r = XmlReader::open("t.xml", Box::new(std::io::Cursor::new(text.as_bytes().to_vec())), "UTF-8", &opts)?;
+        let mut out = Vec::new();
+        let mut rec = Record::new();
+        while r.read(&mut rec)? {
+            out.push(rec.clone());
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn attributes_children_lists_and_namespaces() {
+        let doc = r#"<?xml version="1.0"?>
+<Root xmlns="http://x" xmlns:aw="http://aw">
+  <Customers>
+    <Customer CustomerID="A1"><Name>Ann &amp; Co</Name><aw:Phone>1</aw:Phone><Tag>x</Tag><Tag>y</Tag><Fax/></Customer>
+    <Customer CustomerID="B2"><Name><![CDATA[<b>Bob</b>]]></Name></Customer>
+  </Customers>
+</Root>"#;
+        let recs = read_all(doc, None).expect("reads");
+        assert_eq!(recs.len(), 2);
+        let json = recs[0].to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"CustomerID": "A1", "Name": "Ann & Co", "Phone": "1", "Tag": ["x", "y"], "Fax": ""})
+        );
+        assert_eq!(recs[1].get("Name"), Some(&Value::Text("<b>Bob</b>".into())));
+        assert_eq!(read_all(doc, Some("Customer")).expect("relative path").len(), 2);
+    }
+
+    #[test]
+    fn entities_and_malformed_documents_are_refused() {
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><r><c>&lol2;</c></r>"#;
+        let err = read_all(bomb, None).expect_err("refused").to_string();
+        assert!(err.contains("DTD"), "{err}");
+        let err = read_all("<r><c><a>1</b></c></r>", None).expect_err("mismatched").to_string();
+        assert!(err.contains("not well-formed"), "{err}");
+        let err = read_all("<r><c><a>1</a></c>", Some("/r/c")).expect_err("truncated").to_string();
+        assert!(err.contains("ends inside"), "{err}");
+        let err = read_all("<r><c>&nbsp;</c></r>", Some("c")).expect_err("undefined").to_string();
+        assert!(err.contains("&nbsp;"), "{err}");
+    }
+
+    #[test]
+    fn writes_nested_elements() {
+        let mut rec = Record::new();
+        rec.push_text(&Key::from("Customer Id"), "A&B");
+        rec.push_text(&Key::from("address.city"), "X");
+        let mut s = String::new();
+        for (k, v) in rec.nested() {
+            write_element(&mut s, &k, &v, 0);
+        }
+        assert!(s.contains("<Customer_Id>A&amp;B</Customer_Id>"), "{s}");
+        assert!(s.contains("<address>\n  <city>X</city>\n</address>"), "{s}");
+    }
+}
