@@ -1,1 +1,68 @@
-fn main() {}
+//! The `crmsync` command line. `main` parses arguments and maps failures to
+//! exit codes (0 success, 1 the job failed, 2 usage); each subcommand lives
+//! in `cmd/<name>.rs`.
+
+mod cmd;
+mod io;
+mod pipeline;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "crmsync", version, about = "Move customer data in, out and across systems", propagate_version = true)]
+struct Cli {
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing but errors (no progress bar, no summary).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more detail (every rejected row, detected settings).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert records between formats, optionally through a mapping, without the store.
+    Convert(cmd::convert::Args),
+    /// Work with mapping files.
+    #[command(subcommand)]
+    Mapping(cmd::mapping::Command),
+}
+
+/// Settings every command shares.
+#[derive(Clone, Copy)]
+pub struct Global {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let global = Global { json: cli.json, quiet: cli.quiet, verbose: cli.verbose };
+    let result = match cli.command {
+        Command::Convert(args) => cmd::convert::run(args, global),
+        Command::Mapping(c) => cmd::mapping::run(c, global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`crmsync ... | head`) is not a failure worth a message.
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            if let Some(usage) = e.downcast_ref::<cmd::UsageError>() {
+                eprintln!("error: {usage}");
+                return ExitCode::from(2);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -133,22 +133,6 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     if f >= 0.9 {
         return TypeGuess { ty: Some("email"), note: format!("{} of values are e-mail addresses", pct(f)), ..Default::default() };
     }
-    let looks_phone = |v: &str| {
-        let digits = v.bytes().filter(u8::is_ascii_digit).count();
-        (7..=18).contains(&digits)
-            && v.chars().all(|c| c.is_ascii_digit() || " +-.()x#".contains(c) || c == 'e' || c == 't')
-            && (v.contains(['-', ' ', '(', '.', '+']) || digits >= 10)
-    };
-    let f = fraction(values, looks_phone);
-    if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
-        let plus = fraction(values, |v| v.trim_start().starts_with('+'));
-        let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
-        let warning = match (&region, region_hint) {
-            (Some(r), None) => Some(format!("numbers without a country code are read as {r}: check `region`")),
-            _ => None,
-        };
-        return TypeGuess { ty: Some("phone"), region, note: format!("{} of values look like phone numbers", pct(f)), warning, ..Default::default() };
-    }
     let all_int = values.iter().all(|v| {
         let t = v.trim().strip_prefix('-').unwrap_or(v.trim());
         !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
@@ -204,6 +188,22 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
         }
         return TypeGuess { ty: Some("date"), format: Some((*fmt).to_string()), note: format!("every value is a date in {fmt}"), ..Default::default() };
     }
+    let looks_phone = |v: &str| {
+        let digits = v.bytes().filter(u8::is_ascii_digit).count();
+        (7..=18).contains(&digits)
+            && v.chars().all(|c| c.is_ascii_digit() || " +-.()x#".contains(c) || c == 'e' || c == 't')
+            && (v.contains(['-', ' ', '(', '.', '+']) || digits >= 10)
+    };
+    let f = fraction(values, looks_phone);
+    if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
+        let plus = fraction(values, |v| v.trim_start().starts_with('+'));
+        let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
+        let warning = match (&region, region_hint) {
+            (Some(r), None) => Some(format!("numbers without a country code are read as {r}: check `region`")),
+            _ => None,
+        };
+        return TypeGuess { ty: Some("phone"), region, note: format!("{} of values look like phone numbers", pct(f)), warning, ..Default::default() };
+    }
     let f = fraction(values, |v| {
         let t = v.trim();
         (t.starts_with("http://") || t.starts_with("https://") || t.starts_with("www.")) && !t.contains(' ')
@@ -215,7 +215,7 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     if f >= 0.9 && values.iter().any(|v| v.trim().chars().count() > 3) {
         return TypeGuess { ty: Some("country"), note: format!("{} of values are countries", pct(f)), ..Default::default() };
     }
-    TypeGuess { note: "text".into(), ..Default::default() }
+    TypeGuess { note: "values are text".into(), ..Default::default() }
 }
 
 fn toml_key(k: &str) -> String {

@@ -228,6 +228,14 @@ impl CsvReader {
             input.consume(n);
             line_offset = 1;
         }
+        // Records end at `\n`, with a `\r` before it dropped from the last
+        // field, rather than in the crate's CRLF mode: in that mode a record's
+        // reported line is one short in CRLF files. Files that end lines with
+        // a bare `\r` (classic Mac) need CRLF mode.
+        let cr_only = {
+            let head = input.fill_buf().map_err(io_err)?;
+            memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
+        };
         let delimiter = match (delimiter, format) {
             (Some(d), _) => d,
             (None, Format::Tsv) => b'\t',
@@ -256,15 +264,16 @@ impl CsvReader {
             .quote(opts.quote)
             .escape(opts.escape)
             .double_quote(opts.escape.is_none())
+            .terminator(if cr_only { ::csv::Terminator::CRLF } else { ::csv::Terminator::Any(b'\n') })
             .buffer_capacity(256 * 1024)
             .from_reader(guard);
         let mut first = ::csv::StringRecord::new();
-        let got = reader.read_record(&mut first).map_err(|e| csv_error(file, e, 1, line_offset))?;
+        let got = read_record(&mut reader, &mut first).map_err(|e| csv_error(file, e, 1, line_offset))?;
         if !got {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
         let (columns, pending_first) = if opts.header {
-            let cols: Vec<Key> = first.iter().map(Key::from).collect();
+            let cols: Vec<Key> = first.iter().enumerate().map(|(i, v)| Key::from(field(&first, i, v))).collect();
             for (i, c) in cols.iter().enumerate() {
                 if let Some(j) = cols[..i].iter().position(|d| d == c) {
                     return Err(Error::parse(
@@ -294,6 +303,23 @@ impl CsvReader {
     }
 }
 
+/// Reads a record, skipping blank lines (`\r\n` included).
+fn read_record<R: Read>(reader: &mut ::csv::Reader<R>, record: &mut ::csv::StringRecord) -> std::result::Result<bool, ::csv::Error> {
+    loop {
+        if !reader.read_record(record)? {
+            return Ok(false);
+        }
+        if !(record.len() == 1 && matches!(record.get(0), Some("" | "\r"))) {
+            return Ok(true);
+        }
+    }
+}
+
+/// A field without the `\r` of a CRLF line end, when it is the record's last.
+fn field<'a>(record: &::csv::StringRecord, i: usize, value: &'a str) -> &'a str {
+    if i + 1 == record.len() { value.strip_suffix('\r').unwrap_or(value) } else { value }
+}
+
 fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64) -> Error {
     let line = e.position().map(|p| p.line() + line_offset);
     match e.into_kind() {
@@ -319,7 +345,7 @@ impl RecordReader for CsvReader {
             self.record = first;
             pos_line = 1 + self.line_offset;
         } else {
-            let got = self.reader.read_record(&mut self.record).map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
+            let got = read_record(&mut self.reader, &mut self.record).map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
             if !got {
                 return Ok(false);
             }
@@ -337,7 +363,7 @@ impl RecordReader for CsvReader {
         }
         for (i, value) in self.record.iter().enumerate() {
             let key = if i < width { &self.columns[i] } else { &self.extra_keys[i - width] };
-            rec.push_text(key, value);
+            rec.push_text(key, field(&self.record, i, value));
         }
         if n != width {
             let message = if n < width {
@@ -346,7 +372,7 @@ impl RecordReader for CsvReader {
                     &*self.columns[n]
                 )
             } else {
-                let extra: Vec<String> = self.record.iter().skip(width).map(|v| format!("{v:?}")).collect();
+                let extra: Vec<String> = self.record.iter().enumerate().skip(width).map(|(i, v)| format!("{:?}", field(&self.record, i, v))).collect();
                 format!("the row has {n} fields but the header has {width}; extra values: {}", extra.join(", "))
             };
             rec.defect = Some(Defect { field: None, message });

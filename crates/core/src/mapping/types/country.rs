@@ -40,7 +40,19 @@ fn index() -> &'static HashMap<String, &'static str> {
 /// The alpha-2 code for a code (alpha-2 or alpha-3) or a name in English or
 /// Chinese, case and punctuation ignored.
 pub fn to_alpha2(input: &str) -> Option<&'static str> {
-    index().get(&normalize(input)).copied()
+    let index = index();
+    let n = normalize(input);
+    if let Some(code) = index.get(&n) {
+        return Some(code);
+    }
+    // "Slovakia (Slovak Republic)", "Svalbard & Jan Mayen", "the Netherlands"
+    let n = n.replace('&', "and");
+    let n = n.strip_prefix("the ").unwrap_or(&n);
+    if let Some(code) = index.get(n) {
+        return Some(code);
+    }
+    let before = n.split('(').next().unwrap_or(n).trim();
+    index.get(before).copied()
 }
 
 /// The English short name of an alpha-2 code.
@@ -65,6 +77,9 @@ mod tests {
         assert_eq!(to_alpha2("de"), Some("DE"));
         assert_eq!(to_alpha2("  Cote d'Ivoire "), Some("CI"));
         assert_eq!(to_alpha2("Atlantis"), None);
+        assert_eq!(to_alpha2("Slovakia (Slovak Republic)"), Some("SK"));
+        assert_eq!(to_alpha2("Svalbard & Jan Mayen Islands"), Some("SJ"));
+        assert_eq!(to_alpha2("United States Virgin Islands"), Some("VI"));
         assert_eq!(name_of("JP"), Some("Japan"));
     }
 }

@@ -1,0 +1,222 @@
+//! `crmsync convert IN OUT`: any format to any format, optionally through a
+//! mapping and a JSON Schema, without the store.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+use crmsync_core::{Key, Mapper, Record};
+use crmsync_formats::{Format, WriteOptions};
+
+use crate::Global;
+use crate::cmd::usage;
+use crate::io::{Output, open_input, same_file};
+use crate::pipeline::{Rejects, SourceArgs, has_meta, load_mapping, load_schema};
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Input file, or `-` for stdin.
+    pub input: String,
+    /// Output file, or `-` for stdout.
+    pub output: String,
+    /// Mapping file (TOML) applied to every record.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<String>,
+    /// Write rejected rows here, as read, with `_row`, `_field`, `_error` columns.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<String>,
+    /// Validate each mapped record against this JSON Schema.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<String>,
+    /// Stop with exit code 1 once this many records were rejected.
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output format (default: from OUT's extension).
+    #[arg(long, value_name = "FORMAT")]
+    pub to: Option<String>,
+    /// Output encoding (default UTF-8).
+    #[arg(long, value_name = "ENCODING")]
+    pub out_encoding: Option<String>,
+    /// Output CSV delimiter.
+    #[arg(long, value_name = "CHAR")]
+    pub out_delimiter: Option<String>,
+    /// Output XML `root/record` element names.
+    #[arg(long, value_name = "PATH")]
+    pub out_record_path: Option<String>,
+    /// Start CSV output with a UTF-8 byte order mark (for Excel).
+    #[arg(long)]
+    pub bom: bool,
+    /// Write CSV cells exactly, without neutralizing formula-like cells (`=`, `+`, `-`, `@`).
+    #[arg(long)]
+    pub raw: bool,
+    /// Pretty-print JSON output.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+pub fn run(args: Args, g: Global) -> Result<ExitCode> {
+    let started = Instant::now();
+    if same_file(&args.input, &args.output) {
+        return Err(usage("the input and the output are the same file"));
+    }
+    let mapping = args.mapping.as_deref().map(load_mapping).transpose()?;
+    let schema = args.schema.as_deref().map(load_schema).transpose()?;
+    let read_opts = args.source.read_options(mapping.as_deref())?;
+
+    let out_format = match (&args.to, args.output.as_str()) {
+        (Some(f), _) => f.parse::<Format>().map_err(usage)?,
+        (None, "-") => return Err(usage("name the output format with --to when writing to stdout")),
+        (None, path) => Format::from_path(path).ok_or_else(|| usage(format!("cannot tell the output format from {path:?}; name it with --to")))?,
+    };
+
+    let opened = open_input(&args.input, g.quiet)?;
+    let progress = opened.progress;
+    let mut reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
+    let details = reader.details();
+    let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
+    let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
+    let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
+
+    let mut mapper = mapping.clone().map(Mapper::new);
+    if let (Some(m), Some(cols)) = (&mapper, &source_columns) {
+        m.check_columns(cols).map_err(|mut e| {
+            e.file = args.mapping.clone();
+            anyhow::Error::new(e).context(format!("the mapping does not fit {source_name}"))
+        })?;
+    }
+
+    let mut write_opts = WriteOptions::new(out_format);
+    write_opts.raw = args.raw;
+    write_opts.bom = args.bom;
+    write_opts.pretty = args.pretty;
+    write_opts.record_path = args.out_record_path.clone();
+    if let Some(d) = &args.out_delimiter {
+        write_opts.delimiter = Some(match d.as_str() {
+            "tab" | "\\t" => b'\t',
+            s if s.len() == 1 => s.as_bytes()[0],
+            _ => return Err(usage("--out-delimiter must be one character")),
+        });
+    }
+    if let Some(e) = &args.out_encoding {
+        write_opts.encoding = Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
+    }
+    write_opts.columns = match (&mapping, &source_columns) {
+        (Some(m), _) => Some(m.targets()),
+        (None, Some(cols)) => Some(cols.iter().filter(|c| !feeding_rejects || !crate::pipeline::META.contains(&&***c)).cloned().collect()),
+        (None, None) => None,
+    };
+
+    let mut rejects = Rejects::open(args.rejects.as_deref(), &source_name, source_columns.as_deref(), g.quiet, g.verbose)?;
+    let (output, out) = Output::create(&args.output)?;
+    let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
+
+    let mut rec = Record::new();
+    let mut mapped = Record::new();
+    let mut rows_read: u64 = 0;
+    let mut written: u64 = 0;
+    let outcome: Result<()> = (|| {
+        while reader.read(&mut rec)? {
+            rows_read += 1;
+            if rows_read % 16_384 == 0 {
+                progress.tick(rows_read);
+            }
+            if let Some(d) = rec.defect.take() {
+                rejects.reject(&rec, d.field.as_deref().unwrap_or(""), &d.message)?;
+            } else {
+                if feeding_rejects {
+                    rec.retain(|k| !crate::pipeline::META.contains(&k));
+                }
+                let out_rec = match &mut mapper {
+                    Some(m) => match m.apply(&rec, &mut mapped) {
+                        Ok(()) => Some(&mapped),
+                        Err(errors) => {
+                            rejects.field_errors(&rec, &errors)?;
+                            None
+                        }
+                    },
+                    None => Some(&rec),
+                };
+                if let Some(out_rec) = out_rec {
+                    let schema_errors = schema.as_ref().map(|s| s.check(out_rec)).unwrap_or_default();
+                    if !schema_errors.is_empty() {
+                        rejects.field_errors(&rec, &schema_errors)?;
+                    } else {
+                        match writer.write(out_rec) {
+                            Ok(()) => written += 1,
+                            Err(e) if e.is_record_level() => rejects.reject(&rec, "", &e.to_string())?,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+            }
+            if let Some(max) = args.max_errors
+                && rejects.count >= max
+            {
+                anyhow::bail!(
+                    "stopped after {} rejected record(s) (--max-errors {max}) at row {}; {} was not written",
+                    rejects.count,
+                    rec.row,
+                    output.name
+                );
+            }
+        }
+        Ok(())
+    })();
+    progress.finish();
+    let rejected = rejects.count;
+    let rejects_path = rejects.path().map(str::to_string);
+    if let Err(e) = outcome {
+        rejects.finish().context("while saving the rejects file")?;
+        return Err(e);
+    }
+    writer.finish()?;
+    output.commit()?;
+    rejects.finish()?;
+
+    let elapsed = started.elapsed();
+    if g.json {
+        let summary = serde_json::json!({
+            "input": source_name,
+            "output": args.output,
+            "format": details.format.map(|f| f.name()),
+            "encoding": details.encoding,
+            "delimiter": details.delimiter.map(|d| (d as char).to_string()),
+            "record_path": details.record_path,
+            "sheet": details.sheet,
+            "to": out_format.name(),
+            "rows_read": rows_read,
+            "written": written,
+            "rejected": rejected,
+            "rejects": rejects_path,
+            "bytes_read": progress.bytes(),
+            "elapsed_ms": elapsed.as_millis() as u64,
+        });
+        if args.output == "-" {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
+    } else if !g.quiet {
+        let mut how = vec![details.format.map(|f| f.name().to_string()).unwrap_or_default()];
+        if let Some(e) = details.encoding {
+            how.push(e.to_string());
+        }
+        if let Some(d) = details.delimiter {
+            how.push(if d == b'\t' { "tab-separated".into() } else { format!("{:?}-separated", d as char) });
+        }
+        if let Some(p) = &details.record_path {
+            how.push(format!("records at {p}"));
+        }
+        eprintln!(
+            "{rows_read} rows read from {source_name} ({}), {written} written to {}, {rejected} rejected{} in {:.2}s",
+            how.join(", "),
+            if args.output == "-" { "<stdout>" } else { &args.output },
+            rejects_path.map(|p| format!(" (see {p})")).unwrap_or_default(),
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,96 @@
+//! `crmsync mapping suggest FILE --entity E`: a mapping file guessed from a
+//! file's headers and values, with a comment on each line saying how sure it is.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use crmsync_core::suggest::{SourceInfo, suggest};
+use crmsync_core::{Entity, Record};
+
+use crate::Global;
+use crate::cmd::usage;
+use crate::io::open_input;
+use crate::pipeline::SourceArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a mapping by matching a file's headers to an entity's fields.
+    Suggest(SuggestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SuggestArgs {
+    /// The file to map (`-` for stdin).
+    pub file: String,
+    /// The entity its records become: companies, contacts, deals, activities.
+    #[arg(long, short)]
+    pub entity: String,
+    /// Write the mapping here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<String>,
+    /// How many records to look at when guessing types.
+    #[arg(long, default_value_t = 1000)]
+    pub sample: usize,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+pub fn run(cmd: Command, g: Global) -> Result<ExitCode> {
+    match cmd {
+        Command::Suggest(args) => run_suggest(args, g),
+    }
+}
+
+fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
+    let entity: Entity = args.entity.parse().map_err(usage)?;
+    let opts = args.source.read_options(None)?;
+    let opened = open_input(&args.file, true)?;
+    let mut reader = crmsync_formats::open_reader(opened.input, &opts)?;
+    let details = reader.details();
+    let mut headers: Vec<String> = reader.columns().map(|c| c.iter().map(|k| k.to_string()).collect()).unwrap_or_default();
+    let mut columns: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
+    let mut rec = Record::new();
+    let mut seen = 0;
+    while seen < args.sample && reader.read(&mut rec)? {
+        seen += 1;
+        if rec.defect.is_some() {
+            continue;
+        }
+        // Nested formats name their fields by dotted path.
+        let flat = rec.flatten();
+        for (k, v) in flat {
+            let i = match headers.iter().position(|h| *h == k) {
+                Some(i) => i,
+                None => {
+                    headers.push(k);
+                    columns.push(Vec::new());
+                    headers.len() - 1
+                }
+            };
+            columns[i].push(v.to_text());
+        }
+    }
+    if headers.is_empty() {
+        anyhow::bail!("{}: no columns found to map", args.file);
+    }
+    let info = SourceInfo {
+        file_name: args.file.clone(),
+        format: details.format.map(|f| f.name().to_string()).unwrap_or_else(|| "csv".into()),
+        encoding: details.encoding.map(|e| e.to_ascii_lowercase()),
+        delimiter: details.delimiter.map(char::from),
+        record_path: details.record_path.clone(),
+    };
+    let text = suggest(entity, &info, &headers, &columns);
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
+            if !g.quiet {
+                let checks = text.lines().filter(|l| l.contains("CHECK")).count();
+                eprintln!("wrote {path}: {} columns mapped from {seen} sampled records; {checks} line(s) marked CHECK", headers.len());
+            }
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

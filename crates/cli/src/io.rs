@@ -1,0 +1,138 @@
+//! Inputs and outputs as users name them: a path or `-`, with a progress bar
+//! on a terminal and output files that appear only when complete.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+use crmsync_formats::Input;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Counts the bytes read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+pub struct Opened {
+    pub input: Input,
+    pub progress: Progress,
+}
+
+/// Opens `path` (`-` is stdin) for reading.
+pub fn open_input(path: &str, quiet: bool) -> Result<Opened> {
+    let count = Arc::new(AtomicU64::new(0));
+    let (bytes, size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
+        (Box::new(io::stdin()), None)
+    } else {
+        let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
+        let meta = f.metadata().with_context(|| format!("cannot read {path}"))?;
+        if meta.is_dir() {
+            anyhow::bail!("{path} is a directory, not a file");
+        }
+        (Box::new(f), Some(meta.len()))
+    };
+    let name = if path == "-" { "<stdin>".to_string() } else { path.to_string() };
+    let progress = Progress::new(size, count.clone(), quiet);
+    Ok(Opened { input: Input { name, bytes: Box::new(Counting { inner: bytes, count }) }, progress })
+}
+
+/// A progress bar on stderr when it is a terminal; silent otherwise.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    count: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn new(size: Option<u64>, count: Arc<AtomicU64>, quiet: bool) -> Self {
+        let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+            let bar = match size {
+                Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(
+                    ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg} eta {eta}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ),
+                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_style(ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())),
+            };
+            bar
+        });
+        Self { bar, count }
+    }
+
+    pub fn tick(&self, records: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.count.load(Ordering::Relaxed));
+            bar.set_message(format!("{records} records"));
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// An output file written under a temporary name and renamed into place
+/// when complete, so a failed run never leaves a half-written file.
+pub struct Output {
+    pub name: String,
+    temp: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    pub fn create(path: &str) -> Result<(Output, Box<dyn Write + Send>)> {
+        if path == "-" {
+            let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout()));
+            return Ok((Output { name: "<stdout>".into(), temp: None }, out));
+        }
+        let target = PathBuf::from(path);
+        let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        let temp = target.with_file_name(format!(".{file_name}.partial"));
+        let f = File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, f));
+        Ok((Output { name: path.to_string(), temp: Some((temp, target)) }, out))
+    }
+
+    /// Moves the finished file into place.
+    pub fn commit(mut self) -> Result<()> {
+        if let Some((temp, target)) = self.temp.take() {
+            std::fs::rename(&temp, &target).with_context(|| format!("cannot move the output into {}", target.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Some((temp, _)) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// True when two paths name the same existing file.
+pub fn same_file(a: &str, b: &str) -> bool {
+    if a == "-" || b == "-" {
+        return false;
+    }
+    match (Path::new(a).canonicalize(), Path::new(b).canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}

@@ -1,0 +1,233 @@
+//! What every command that reads records shares: source options, mapping
+//! and schema loading, and the rejects file.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use crmsync_core::mapping::SheetRef;
+use crmsync_core::schema::SchemaCheck;
+use crmsync_core::{FieldError, Key, Mapping, Record, Value};
+use crmsync_formats::{Format, ReadOptions, RecordWriter, WriteOptions};
+
+use crate::cmd::usage;
+use crate::io::Output;
+
+/// The columns a rejects file adds to each rejected row.
+pub const META: [&str; 3] = ["_row", "_field", "_error"];
+
+/// How to read the input. Flags override the mapping's `[source]`, which
+/// overrides detection.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SourceArgs {
+    /// Input format: csv, tsv, json, ndjson, xml, xlsx, xls, ods (default: from the extension or the content).
+    #[arg(long, value_name = "FORMAT")]
+    pub from: Option<String>,
+    /// Input encoding: auto, utf-8, utf-16le, utf-16be, gbk, gb18030, big5, shift_jis, windows-1252.
+    #[arg(long, value_name = "ENCODING")]
+    pub encoding: Option<String>,
+    /// CSV delimiter (one character, or `tab`); detected among , ; tab | when left out.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// CSV escape character for files that write \" instead of "" inside quotes.
+    #[arg(long, value_name = "CHAR")]
+    pub escape: Option<String>,
+    /// The first row is data, not a header (columns are named col1, col2, ...).
+    #[arg(long)]
+    pub no_header: bool,
+    /// Spreadsheet sheet, by name or 1-based number.
+    #[arg(long, value_name = "SHEET")]
+    pub sheet: Option<String>,
+    /// XML record element path (`customers/customer`) or JSON key of the record list.
+    #[arg(long, value_name = "PATH")]
+    pub record_path: Option<String>,
+    /// Largest quoted CSV field in MB before it is taken for an unterminated quote.
+    #[arg(long, value_name = "MB", default_value_t = 64)]
+    pub max_field_size: usize,
+}
+
+fn one_byte(what: &str, s: &str) -> Result<u8> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        s if s.len() == 1 => Ok(s.as_bytes()[0]),
+        _ => Err(usage(format!("{what} must be one ASCII character (or `tab`), not {s:?}"))),
+    }
+}
+
+impl SourceArgs {
+    pub fn read_options(&self, mapping: Option<&Mapping>) -> Result<ReadOptions> {
+        let src = mapping.map(|m| m.source.clone()).unwrap_or_default();
+        let format = match self.from.as_deref().or(src.format.as_deref()) {
+            Some(f) => Some(f.parse::<Format>().map_err(usage)?),
+            None => None,
+        };
+        let delimiter = match self.delimiter.as_deref().or(src.delimiter.as_deref()) {
+            Some(d) => Some(one_byte("--delimiter", d)?),
+            None => None,
+        };
+        let escape = match self.escape.as_deref().or(src.escape.as_deref()) {
+            Some(e) => Some(one_byte("--escape", e)?),
+            None => None,
+        };
+        let quote = match src.quote.as_deref() {
+            Some(q) => one_byte("[source] quote", q)?,
+            None => b'"',
+        };
+        let sheet = match &self.sheet {
+            Some(s) => Some(match s.parse::<usize>() {
+                Ok(n) if n >= 1 => SheetRef::Index(n),
+                _ => SheetRef::Name(s.clone()),
+            }),
+            None => src.sheet.clone(),
+        };
+        Ok(ReadOptions {
+            format,
+            encoding: self.encoding.clone().or(src.encoding.clone()).unwrap_or_else(|| "auto".into()),
+            delimiter,
+            quote,
+            escape,
+            header: !self.no_header && src.header.unwrap_or(true),
+            record_path: self.record_path.clone().or(src.record_path.clone()),
+            sheet,
+            max_field_bytes: self.max_field_size.saturating_mul(1024 * 1024),
+        })
+    }
+}
+
+pub fn load_mapping(path: &str) -> Result<Arc<Mapping>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {path}"))?;
+    Mapping::parse(&text).map(Arc::new).map_err(|mut e| {
+        e.file = Some(path.to_string());
+        anyhow::Error::new(e)
+    })
+}
+
+pub fn load_schema(path: &str) -> Result<SchemaCheck> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the schema {path}"))?;
+    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{path} is not JSON"))?;
+    SchemaCheck::new(&json).map_err(|e| anyhow::anyhow!("{path} is not a usable JSON Schema: {e}"))
+}
+
+/// True when a header carries the columns of a crmsync rejects file.
+pub fn has_meta(columns: &[Key]) -> bool {
+    META.iter().all(|m| columns.iter().any(|c| &**c == *m))
+}
+
+/// Rejected records: written to the rejects file when there is one, shown on
+/// stderr otherwise, counted always.
+pub struct Rejects {
+    writer: Option<(Box<dyn RecordWriter>, Output)>,
+    /// The rejects file's columns, when fixed by the source's header.
+    columns: Option<Vec<Key>>,
+    keys: [Key; 3],
+    pub count: u64,
+    shown: u64,
+    show_limit: u64,
+    quiet: bool,
+    source: String,
+    row: Record,
+}
+
+impl Rejects {
+    pub fn open(path: Option<&str>, source: &str, source_columns: Option<&[Key]>, quiet: bool, verbose: u8) -> Result<Self> {
+        let keys = META.map(Key::from);
+        let mut columns = None;
+        let writer = match path {
+            Some(p) => {
+                let format = if p == "-" { Format::Csv } else { Format::from_path(p).unwrap_or(Format::Csv) };
+                let (output, out) = Output::create(p)?;
+                let mut opts = WriteOptions::new(format);
+                // Rejects are re-imported after fixing: keep values exactly.
+                opts.raw = true;
+                if let Some(cols) = source_columns.filter(|_| format.is_flat()) {
+                    let mut cols: Vec<Key> = cols.iter().filter(|c| !META.contains(&&***c)).cloned().collect();
+                    cols.extend(keys.iter().cloned());
+                    opts.columns = Some(cols.clone());
+                    columns = Some(cols);
+                }
+                let w = crmsync_formats::open_writer(&output.name, out, &opts)?;
+                Some((w, output))
+            }
+            None => None,
+        };
+        Ok(Self {
+            writer,
+            columns,
+            keys,
+            count: 0,
+            shown: 0,
+            show_limit: if verbose > 0 { u64::MAX } else { 10 },
+            quiet,
+            source: source.to_string(),
+            row: Record::new(),
+        })
+    }
+
+    /// Rejects `source` (the record as read) for `errors`.
+    pub fn field_errors(&mut self, source: &Record, errors: &[FieldError]) -> Result<()> {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        self.reject(source, &fields.join(";"), &messages.join("; "))
+    }
+
+    pub fn reject(&mut self, source: &Record, field: &str, message: &str) -> Result<()> {
+        self.count += 1;
+        if !self.quiet && (self.writer.is_none() || self.shown < 3) && self.shown < self.show_limit {
+            let at = if source.line > 0 && source.line != source.row { format!("row {} (line {})", source.row, source.line) } else { format!("row {}", source.row) };
+            eprintln!("rejected {}: {at}: {message}", self.source);
+            self.shown += 1;
+        }
+        if let Some((w, _)) = &mut self.writer {
+            self.row.clear();
+            self.row.row = source.row;
+            // Values beyond the header (a long ragged row) have no column; the
+            // reader's message lists them.
+            let mut unplaced = Vec::new();
+            for (k, v) in source.fields() {
+                if META.contains(&&**k) {
+                    continue;
+                }
+                match &self.columns {
+                    Some(cols) if !cols.contains(k) => unplaced.push(format!("{k}={:?}", v.to_text())),
+                    _ => self.row.push(k.clone(), v.clone()),
+                }
+            }
+            let message = if unplaced.is_empty() || message.contains("extra values") {
+                message.to_string()
+            } else {
+                format!("{message} [values without a column: {}]", unplaced.join(", "))
+            };
+            self.row.push(self.keys[0].clone(), Value::Number(source.row.to_string()));
+            self.row.push(self.keys[1].clone(), Value::Text(field.to_string()));
+            self.row.push(self.keys[2].clone(), Value::Text(message.clone()));
+            if let Err(e) = w.write(&self.row) {
+                if !e.is_record_level() {
+                    return Err(e.into());
+                }
+                // A field the rejects file has no column for: keep it in the message.
+                let extra: Vec<String> = source.fields().iter().map(|(k, v)| format!("{k}={:?}", v.to_text())).collect();
+                self.row.retain(|k| k == META[0] || k == META[1]);
+                self.row.push(self.keys[2].clone(), Value::Text(format!("{message} [record: {}]", extra.join(", "))));
+                w.write(&self.row)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> Option<&str> {
+        self.writer.as_ref().map(|(_, o)| o.name.as_str())
+    }
+
+    /// Completes the rejects file. Called on failure too: rejects found before
+    /// a job stopped are worth keeping.
+    pub fn finish(self) -> Result<()> {
+        if !self.quiet && self.writer.is_none() && self.count > self.shown {
+            eprintln!("... {} more rejected; use --rejects FILE to keep every rejected row with its reason", self.count - self.shown);
+        }
+        if let Some((w, output)) = self.writer {
+            w.finish()?;
+            output.commit()?;
+        }
+        Ok(())
+    }
+}
