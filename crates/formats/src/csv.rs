@@ -496,6 +496,9 @@ impl CsvWriter {
     }
 
     fn flush_buffer(&mut self) -> Result<()> {
+        if self.columns.is_none() && self.buffered.is_empty() {
+            return Ok(()); // nothing to write, not even a header
+        }
         if self.columns.is_none() {
             let mut cols: Vec<Key> = Vec::new();
             for r in &self.buffered {

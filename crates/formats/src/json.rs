@@ -158,8 +158,21 @@ impl JsonReader {
                     .deserialize(&mut de)
                     .and_then(|v| de.end().map(|_| v))
                     .map_err(|e| json_error(file, &e, 1, 0))?;
-                dups.borrow_mut().clear();
-                Mode::Held(pick_records(file, doc, path.as_deref())?.into_iter())
+                let records = pick_records(file, doc, path.as_deref())?;
+                let repeated = std::mem::take(&mut *dups.borrow_mut());
+                match (repeated.is_empty(), records.len()) {
+                    (true, _) => {}
+                    // One record: the repeats are its own, and reject it below.
+                    (false, 1) => *dups.borrow_mut() = repeated,
+                    (false, _) => {
+                        return Err(Error::parse(
+                            file,
+                            Location::default(),
+                            format!("keys appear twice with different values: {}", repeated.join("; ")),
+                        ));
+                    }
+                }
+                Mode::Held(records.into_iter())
             }
         };
         Ok(Self { file: file.to_string(), src, mode, ordinal: 0, encoding, record_path: opts.record_path.clone(), dups })

@@ -23,6 +23,10 @@ pub struct Args {
     /// Mapping file (TOML) applied to every record.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<String>,
+    /// Run the mapping backwards: records with the mapping's field names
+    /// become records with the source system's columns.
+    #[arg(long, requires = "mapping")]
+    pub reverse: bool,
     /// Write rejected rows here, as read, with `_row`, `_field`, `_error` columns.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<String>,
@@ -81,7 +85,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
 
     let mut mapper = mapping.clone().map(Mapper::new);
-    if let (Some(m), Some(cols)) = (&mapper, &source_columns) {
+    if let (Some(m), Some(cols), false) = (&mapper, &source_columns, args.reverse) {
         m.check_columns(cols).map_err(|mut e| {
             e.file = args.mapping.clone();
             anyhow::Error::new(e).context(format!("the mapping does not fit {source_name}"))
@@ -104,6 +108,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         write_opts.encoding = Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
     }
     write_opts.columns = match (&mapping, &source_columns) {
+        (Some(m), _) if args.reverse => Some(m.reverse_columns()),
         (Some(m), _) => Some(m.targets()),
         (None, Some(cols)) => Some(cols.iter().filter(|c| !feeding_rejects || !crate::pipeline::META.contains(&&***c)).cloned().collect()),
         (None, None) => None,
@@ -130,6 +135,10 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
                     rec.retain(|k| !crate::pipeline::META.contains(&k));
                 }
                 let out_rec = match &mut mapper {
+                    Some(m) if args.reverse => {
+                        m.reverse(&rec, &mut mapped);
+                        Some(&mapped)
+                    }
                     Some(m) => match m.apply(&rec, &mut mapped) {
                         Ok(()) => Some(&mapped),
                         Err(errors) => {

@@ -435,13 +435,21 @@ impl Mapper {
         out.clear();
         out.row = input.row;
         out.line = input.line;
+        // Flat files carry lists as `tags.0, tags.1`: fold them back first.
+        let mut folded = Record::new();
+        for (k, v) in input.nested() {
+            folded.push(k, v);
+        }
         for f in &self.mapping.fields {
-            let value = input.get_path(&f.target).cloned().unwrap_or(Value::Null);
+            let value = folded.get_path(&f.target).or_else(|| input.get(&f.target)).cloned().unwrap_or(Value::Null);
             let already = |out: &Record, col: &str| out.get(col).is_some();
             if f.from.len() > 1 {
                 let text = value.to_text();
                 let sep = f.join.as_deref().unwrap_or(" ");
-                let mut parts = text.splitn(f.from.len(), sep);
+                // Without a separator the parts cannot be told apart: the
+                // whole value goes to the first column rather than a guess.
+                let mut parts: Box<dyn Iterator<Item = &str>> =
+                    if sep.is_empty() { Box::new(std::iter::once(text.as_str())) } else { Box::new(text.splitn(f.from.len(), sep)) };
                 for c in &f.from {
                     let part = parts.next().unwrap_or("");
                     if !already(out, c) {
@@ -454,6 +462,15 @@ impl Mapper {
             if already(out, col) {
                 continue;
             }
+            // Text read back from a file (`2024-01-31`) is parsed first, so a
+            // date lands in the source's format whatever the file type.
+            let value = match (&value, f.ty) {
+                (Value::Text(t), Some(TypeName::Date)) => types::date::parse_date(t, None).map(Value::Date).unwrap_or(value),
+                (Value::Text(t), Some(TypeName::DateTime)) => {
+                    types::date::parse_datetime(t, None, &f.opts.zone).map(Value::DateTime).unwrap_or(value)
+                }
+                _ => value,
+            };
             let v = match (&value, f.opts.format.as_deref()) {
                 (Value::Date(d), Some(fmt)) => Value::Text(types::date::format_date(*d, fmt)),
                 (Value::DateTime(dt), Some(fmt)) => Value::Text(types::date::format_datetime(dt, fmt)),

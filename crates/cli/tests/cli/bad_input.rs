@@ -1,0 +1,276 @@
+//! Every kind of bad input gets a clear message, a non-zero exit where the
+//! job cannot go on, a reject where only one record is bad, and no panic.
+
+use super::*;
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        p.to_string_lossy().into_owned()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
+    }
+
+    /// Runs convert and returns (exit code, stderr).
+    fn convert(&self, args: &[&str]) -> (Option<i32>, String) {
+        let out = crmsync().arg("convert").args(args).output().expect("runs");
+        let err = stderr_of(&out);
+        assert!(!err.contains("panicked"), "{err}");
+        (out.status.code(), err)
+    }
+}
+
+#[test]
+fn unterminated_quote_fails_naming_its_line() {
+    let c = Case::new();
+    let f = c.file("q.csv", b"name,email\nAnn,a@x.com\n\"Bob,b@x.com\nCid,c@x.com\n");
+    let out = c.path("o.ndjson");
+    let (code, err) = c.convert(&[&f, &out]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("q.csv") && err.contains("line 3") && err.contains("never closed"), "{err}");
+    assert!(!Path::new(&out).exists(), "no half-written output");
+}
+
+#[test]
+fn ragged_rows_are_rejected_not_shifted() {
+    let c = Case::new();
+    let f = c.file("r.csv", b"a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n");
+    let out = c.path("o.ndjson");
+    let rejects = c.path("rej.csv");
+    let s = convert_summary(&[&f, &out, "--rejects", &rejects]);
+    assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(2), Some(2)));
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.starts_with("a,b,c,_row,_field,_error\n"), "{text}");
+    assert!(text.contains("4,5,,3,,"), "{text}");
+    assert!(text.contains("6,7,8,4,,") && text.contains("extra values: \"\"9\"\""), "{text}");
+}
+
+#[test]
+fn duplicate_header_names_fail() {
+    let c = Case::new();
+    let f = c.file("d.csv", b"Email,Name,Email\na@x.com,Ann,b@x.com\n");
+    let (code, err) = c.convert(&[&f, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("columns 1 and 3 are both named \"Email\""), "{err}");
+}
+
+#[test]
+fn empty_file_fails_and_header_only_gives_no_records() {
+    let c = Case::new();
+    let empty = c.file("e.csv", b"");
+    let (code, err) = c.convert(&[&empty, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("e.csv") && err.contains("empty"), "{err}");
+
+    let header = c.file("h.csv", b"a,b\r\n");
+    let out = c.path("h.json");
+    let s = convert_summary(&[&header, &out]);
+    assert_eq!(s["rows_read"].as_u64(), Some(0));
+    assert_eq!(read_json(Path::new(&out)), serde_json::json!([]));
+}
+
+#[test]
+fn invalid_utf8_in_a_utf8_file_names_the_row() {
+    let c = Case::new();
+    let f = c.file("u.csv", b"name,city\nAnn,Paris\nBob,K\xF6ln\n");
+    let (code, err) = c.convert(&[&f, &c.path("o.json"), "--encoding", "utf-8"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("u.csv: row 3") && err.contains("field 2") && err.contains("not valid UTF-8"), "{err}");
+    assert!(err.contains("--encoding"), "the message says what to do: {err}");
+}
+
+#[test]
+fn gbk_file_read_as_utf8_fails_and_auto_reads_it() {
+    let c = Case::new();
+    let (gbk, _, _) = encoding_rs::GBK.encode("姓名,城市\n张伟,北京\n李娜,上海\n");
+    let f = c.file("g.csv", &gbk);
+    let (code, err) = c.convert(&[&f, &c.path("o.json"), "--encoding", "utf-8"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("row 1") && err.contains("not valid UTF-8"), "{err}");
+    let out = c.path("o.json");
+    let s = convert_summary(&[&f, &out]);
+    assert_eq!(s["encoding"], "GBK");
+    assert_eq!(read_json(Path::new(&out)), serde_json::json!([{"姓名": "张伟", "城市": "北京"}, {"姓名": "李娜", "城市": "上海"}]));
+}
+
+#[test]
+fn malformed_gbk_bytes_are_an_error_not_a_replacement() {
+    let c = Case::new();
+    let mut bytes = encoding_rs::GBK.encode("姓名,城市\n张伟,北京\n").0.into_owned();
+    bytes.extend_from_slice(b"x,\xFF\n");
+    let f = c.file("g.csv", &bytes);
+    let (code, err) = c.convert(&[&f, &c.path("o.json"), "--encoding", "gbk"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("g.csv: row 3") && err.contains("not valid GBK"), "{err}");
+}
+
+#[test]
+fn nul_bytes_reject_the_row() {
+    let c = Case::new();
+    let f = c.file("n.csv", b"a,b\n1,2\n3,x\x00y\n5,6\n");
+    let rejects = c.path("r.csv");
+    let s = convert_summary(&[&f, &c.path("o.json"), "--rejects", &rejects]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)));
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains(",3,b,") && text.contains("NUL byte"), "{text}");
+}
+
+#[test]
+fn a_ten_megabyte_field_passes_through() {
+    let c = Case::new();
+    let big = "x\"y,\n".repeat(2 * 1024 * 1024);
+    let mut bytes = b"id,notes\n1,\"".to_vec();
+    bytes.extend_from_slice(big.replace('"', "\"\"").as_bytes());
+    bytes.extend_from_slice(b"\"\n2,short\n");
+    let f = c.file("big.csv", &bytes);
+    let out = c.path("o.ndjson");
+    convert_summary(&[&f, &out]);
+    let recs = read_ndjson(Path::new(&out));
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["notes"].as_str().map(str::len), Some(big.len()));
+    // A limit below the field's size calls it an unterminated quote.
+    let (code, err) = c.convert(&[&f, &c.path("o2.ndjson"), "--max-field-size", "1"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("unterminated quote"), "{err}");
+}
+
+#[test]
+fn malformed_xml_and_entity_bombs_fail() {
+    let c = Case::new();
+    let bad = c.file("b.xml", b"<customers><customer><name>Ann</customer></customers>");
+    let (code, err) = c.convert(&[&bad, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("b.xml") && err.contains("not well-formed"), "{err}");
+
+    let bomb = c.file(
+        "bomb.xml",
+        br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+]>
+<customers><customer><name>&lol2;</name></customer><customer><name>x</name></customer></customers>"#,
+    );
+    let (code, err) = c.convert(&[&bomb, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("DTD"), "{err}");
+
+    let xxe = c.file("xxe.xml", br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r><c>&x;</c><c>y</c></r>"#);
+    let (code, err) = c.convert(&[&xxe, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(!err.contains("root:"), "{err}");
+}
+
+#[test]
+fn bad_json_documents_fail_cleanly() {
+    let c = Case::new();
+    for (name, bytes, needle) in [
+        ("comma.json", &b"[{\"a\": 1},]"[..], "trailing comma"),
+        ("scalar.json", b"42", "not a list of records"),
+        ("truncated.json", b"[{\"a\": 1}, {\"a\":", "EOF"),
+    ] {
+        let f = c.file(name, bytes);
+        let (code, err) = c.convert(&[&f, &c.path("o.ndjson")]);
+        assert_eq!(code, Some(1), "{name}");
+        assert!(err.contains(name) && err.contains(needle), "{name}: {err}");
+    }
+    let deep = c.file("deep.json", "[".repeat(100_000).as_bytes());
+    let (code, err) = c.convert(&[&deep, &c.path("o.ndjson")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("recursion limit"), "{err}");
+}
+
+#[test]
+fn one_bad_ndjson_line_is_rejected_and_the_rest_go_on() {
+    let c = Case::new();
+    let f = c.file("n.ndjson", b"{\"a\":\"1\"}\n{\"a\": 2,}\n\n[1,2]\n{\"a\":\"3\"}\n");
+    let out = c.path("o.csv");
+    let rejects = c.path("r.ndjson");
+    let s = convert_summary(&[&f, &out, "--rejects", &rejects]);
+    assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(2), Some(2)));
+    let rej = read_ndjson(Path::new(&rejects));
+    assert_eq!(rej[0]["_row"], 2);
+    assert_eq!(rej[0]["_raw"], "{\"a\": 2,}");
+    assert_eq!(rej[1]["_row"], 4);
+    assert_eq!(std::fs::read_to_string(&out).expect("out"), "a\n1\n3\n");
+}
+
+#[test]
+fn an_xlsx_that_is_really_csv() {
+    let c = Case::new();
+    let f = c.file("fake.xlsx", b"Index,Customer Id\n1,abc\n");
+    let (code, err) = c.convert(&[&f, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("fake.xlsx") && err.contains("--from csv"), "{err}");
+    let s = convert_summary(&[&f, &c.path("o.json"), "--from", "csv"]);
+    assert_eq!(s["written"].as_u64(), Some(1));
+}
+
+#[test]
+fn a_mapping_naming_a_missing_column_fails_before_reading() {
+    let c = Case::new();
+    let f = c.file("c.csv", b"First Name,E-mail\nAnn,a@x.com\n");
+    let m = c.file("m.toml", b"entity = \"contacts\"\n[fields]\nfirst_name = \"First Name\"\nemail = { from = \"Email\", type = \"email\" }\n");
+    let out = c.path("o.json");
+    let (code, err) = c.convert(&[&f, &out, "--mapping", &m]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("\"Email\"") && err.contains("did you mean \"E-mail\""), "{err}");
+    assert!(err.contains("line 4"), "the mapping line is named: {err}");
+    assert!(!Path::new(&out).exists());
+}
+
+#[test]
+fn unknown_mapping_keys_name_their_line() {
+    let c = Case::new();
+    let f = c.file("c.csv", b"Email\na@x.com\n");
+    let m = c.file("m.toml", b"entity = \"contacts\"\n\n[fields]\nemail = { from = \"Email\", tpye = \"email\" }\n");
+    let (code, err) = c.convert(&[&f, &c.path("o.json"), "--mapping", &m]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("m.toml line 4") && err.contains("tpye"), "{err}");
+}
+
+#[test]
+fn max_errors_stops_the_job_and_keeps_the_rejects() {
+    let c = Case::new();
+    let f = c.file("c.csv", b"Email\nbad1\na@x.com\nbad2\nbad3\nb@x.com\n");
+    let m = c.file("m.toml", b"entity = \"contacts\"\n[fields]\nemail = { from = \"Email\", type = \"email\" }\n");
+    let out = c.path("o.csv");
+    let rejects = c.path("r.csv");
+    let (code, err) = c.convert(&[&f, &out, "--mapping", &m, "--rejects", &rejects, "--max-errors", "2"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--max-errors 2") && err.contains("row 4"), "{err}");
+    assert!(!Path::new(&out).exists(), "a stopped job leaves no output");
+    let text = std::fs::read_to_string(&rejects).expect("rejects kept");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    // Without --max-errors, rejects are not a failure.
+    let s = convert_summary(&[&f, &out, "--mapping", &m]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(3)));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let c = Case::new();
+    let f = c.file("c.csv", b"a\n1\n");
+    let out = crmsync().args(["convert", &f, "-"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--to"));
+    let out = crmsync().args(["convert", &f]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let out = crmsync().args(["convert", &f, &f]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let out = crmsync().args(["convert", &c.path("missing.csv"), &c.path("o.json")]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("missing.csv"));
+}

@@ -1,0 +1,212 @@
+//! `crmsync convert`: formats, dialects, mappings and summaries.
+
+use super::*;
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write");
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn csv_to_json_keeps_text_exactly_and_summary_adds_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.csv", b"zip,phone,amount,flag\n02134,0086 10 1234,1.50,TRUE\n");
+    let out = dir.path().join("o.json");
+    let s = convert_summary(&[&f, out.to_str().expect("p")]);
+    for key in ["rows_read", "written", "rejected"] {
+        assert!(s[key].is_u64(), "{key} in {s}");
+    }
+    assert_eq!(s["rows_read"].as_u64(), Some(s["written"].as_u64().unwrap_or(0) + s["rejected"].as_u64().unwrap_or(0)));
+    assert_eq!(read_json(&out), serde_json::json!([{"zip": "02134", "phone": "0086 10 1234", "amount": "1.50", "flag": "TRUE"}]));
+}
+
+#[test]
+fn stdin_to_stdout_with_explicit_formats() {
+    let out = crmsync().args(["convert", "-q", "-", "-", "--to", "ndjson"]).write_stdin("a;b\n1;2\n").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"a\":\"1\",\"b\":\"2\"}\n");
+    let out = crmsync().args(["convert", "-q", "-", "-", "--from", "ndjson", "--to", "tsv"]).write_stdin("{\"a\":\"x\\ty\"}\n").output().expect("runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\n\"x\ty\"\n");
+}
+
+#[test]
+fn excel_habits_sep_line_bom_semicolons_crlf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "x.csv", b"sep=;\r\n\xEF\xBB\xBFName;City\r\nAnn;\"Paris; France\"\r\n");
+    let out = dir.path().join("o.json");
+    let s = convert_summary(&[&f, out.to_str().expect("p")]);
+    assert_eq!(s["delimiter"], ";");
+    assert_eq!(read_json(&out), serde_json::json!([{"Name": "Ann", "City": "Paris; France"}]));
+    let f = write(dir.path(), "y.csv", b"\xEF\xBB\xBFName;City\r\nAnn;Paris\r\nBob;Rome\r\n");
+    let s = convert_summary(&[&f, out.to_str().expect("p")]);
+    assert_eq!((s["delimiter"].as_str(), s["encoding"].as_str()), (Some(";"), Some("UTF-8")));
+    assert_eq!(read_json(&out)[1], serde_json::json!({"Name": "Bob", "City": "Rome"}));
+}
+
+#[test]
+fn no_header_files_get_positional_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "x.csv", b"Ann,a@x.com\nBob,b@x.com\n");
+    let out = dir.path().join("o.ndjson");
+    convert_summary(&[&f, out.to_str().expect("p"), "--no-header"]);
+    assert_eq!(read_ndjson(&out)[1], serde_json::json!({"col1": "Bob", "col2": "b@x.com"}));
+}
+
+#[test]
+fn nested_json_flattens_to_dotted_columns_and_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "n.json", br#"[{"name": "Ann", "address": {"city": "Paris", "zip": "75001"}, "tags": ["a", "b"]}]"#);
+    let csv = dir.path().join("o.csv");
+    convert_summary(&[&f, csv.to_str().expect("p")]);
+    assert_eq!(std::fs::read_to_string(&csv).expect("csv"), "name,address.city,address.zip,tags.0,tags.1\nAnn,Paris,75001,a,b\n");
+    let back = dir.path().join("back.json");
+    convert_summary(&[csv.to_str().expect("p"), back.to_str().expect("p")]);
+    assert_eq!(read_json(&back), read_json(Path::new(&f)));
+}
+
+#[test]
+fn xlsx_round_trip_keeps_types_and_leading_zeros() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.csv", "name,zip,since\n张伟,02134,2024-02-29\nAnn,10001,2023-01-05\n".as_bytes());
+    let m = write(dir.path(), "m.toml", b"entity = \"contacts\"\n[fields]\nfull_name = \"name\"\n\"address.postal_code\" = \"zip\"\nsubscribed_at = { from = \"since\", type = \"date\" }\n");
+    let xlsx = dir.path().join("o.xlsx");
+    convert_summary(&[&f, xlsx.to_str().expect("p"), "--mapping", &m]);
+    let back = dir.path().join("back.ndjson");
+    let s = convert_summary(&[xlsx.to_str().expect("p"), back.to_str().expect("p")]);
+    assert_eq!(s["sheet"], "Sheet1");
+    let recs = read_ndjson(&back);
+    assert_eq!(recs[0], serde_json::json!({"full_name": "张伟", "address": {"postal_code": "02134"}, "subscribed_at": "2024-02-29"}));
+    let s = convert_summary(&[xlsx.to_str().expect("p"), back.to_str().expect("p"), "--sheet", "1"]);
+    assert_eq!(s["written"].as_u64(), Some(2));
+    let out = crmsync().args(["convert", xlsx.to_str().expect("p"), back.to_str().expect("p"), "--sheet", "Nope"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("\"Sheet1\""));
+}
+
+#[test]
+fn a_typed_mapping_converts_a_real_customer_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = write(
+        dir.path(),
+        "m.toml",
+        br#"entity = "contacts"
+[key]
+fields = ["email"]
+[fields]
+"custom.customer_id" = "Customer Id"
+full_name = { from = ["First Name", "Last Name"], join = " " }
+email = { from = "Email", type = "email", required = true }
+phone = { from = "Phone 1", type = "phone", region = "US" }
+"company.name" = { from = "Company", transform = ["trim"] }
+"address.country" = { from = "Country", type = "country" }
+subscribed_at = { from = "Subscription Date", type = "date" }
+"custom.website" = { from = "Website", type = "url" }
+"#,
+    );
+    let out = dir.path().join("o.ndjson");
+    let rejects = dir.path().join("r.csv");
+    let s = convert_summary(&[&corpus("customers-datablist/customers-100.csv"), out.to_str().expect("p"), "--mapping", &m, "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(s["rows_read"].as_u64(), Some(100));
+    let recs = read_ndjson(&out);
+    assert_eq!(
+        recs[0],
+        serde_json::json!({
+            "custom": {"customer_id": "DD37Cf93aecA6Dc", "website": "http://www.stephenson.com/"},
+            "full_name": "Sheryl Baxter",
+            "email": "zunigavanessa@smith.info",
+            "phone": "+12290775154",
+            "company": {"name": "Rasmussen Group"},
+            "address": {"country": "CL"},
+            "subscribed_at": "2020-08-24"
+        })
+    );
+    assert_eq!(s["written"].as_u64().unwrap_or(0) + s["rejected"].as_u64().unwrap_or(0), 100);
+}
+
+#[test]
+fn the_same_mapping_runs_in_reverse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = write(dir.path(), "erp.csv", "名,姓,加入日期,性别\n伟,张,05/01/2023,男\n".as_bytes());
+    let m = write(
+        dir.path(),
+        "m.toml",
+        r#"entity = "contacts"
+[fields]
+full_name = { from = ["姓", "名"], join = " " }
+subscribed_at = { from = "加入日期", type = "date", format = "%d/%m/%Y" }
+"custom.gender" = { from = "性别", map = { "男" = "male", "女" = "female" } }
+"#
+        .as_bytes(),
+    );
+    let crm = dir.path().join("crm.csv");
+    convert_summary(&[&src, crm.to_str().expect("p"), "--mapping", &m]);
+    assert_eq!(std::fs::read_to_string(&crm).expect("crm"), "full_name,subscribed_at,custom.gender\n张 伟,2023-01-05,male\n");
+    let back = dir.path().join("back.csv");
+    convert_summary(&[crm.to_str().expect("p"), back.to_str().expect("p"), "--mapping", &m, "--reverse"]);
+    assert_eq!(std::fs::read_to_string(&back).expect("back"), "姓,名,加入日期,性别\n张,伟,05/01/2023,男\n");
+}
+
+#[test]
+fn rejects_can_be_fixed_and_fed_back_unchanged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.csv", b"Name,Email\nAnn,ann@x.com\nBob,bob-at-x.com\n");
+    let m = write(dir.path(), "m.toml", b"entity = \"contacts\"\n[fields]\nfull_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n");
+    let out = dir.path().join("o.csv");
+    let rejects = dir.path().join("r.csv");
+    convert_summary(&[&f, out.to_str().expect("p"), "--mapping", &m, "--rejects", rejects.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.starts_with("Name,Email,_row,_field,_error\nBob,bob-at-x.com,3,email,"), "{text}");
+    std::fs::write(&rejects, text.replace("bob-at-x.com", "bob@x.com")).expect("fix");
+    let fixed = dir.path().join("fixed.csv");
+    let s = convert_summary(&[rejects.to_str().expect("p"), fixed.to_str().expect("p"), "--mapping", &m]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(std::fs::read_to_string(&fixed).expect("fixed"), "full_name,email\nBob,bob@x.com\n");
+}
+
+#[test]
+fn json_schema_rejects_records_that_break_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.csv", b"Name,Zip\nAnn,02134\nBob,ABC\n");
+    let m = write(dir.path(), "m.toml", b"entity = \"contacts\"\n[fields]\nfull_name = \"Name\"\n\"address.postal_code\" = \"Zip\"\n");
+    let schema = write(dir.path(), "s.json", br#"{"type":"object","properties":{"address":{"properties":{"postal_code":{"pattern":"^[0-9]{5}$"}}}}}"#);
+    let rejects = dir.path().join("r.csv");
+    let s = convert_summary(&[&f, dir.path().join("o.json").to_str().expect("p"), "--mapping", &m, "--schema", &schema, "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)));
+    assert!(std::fs::read_to_string(&rejects).expect("r").contains("Bob,ABC,3,address.postal_code,"));
+}
+
+#[test]
+fn formula_cells_are_neutralized_unless_raw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.ndjson", b"{\"a\":\"=HYPERLINK(\\\"x\\\")\",\"b\":\"-5\",\"c\":\"@SUM(1)\"}\n");
+    let out = dir.path().join("o.csv");
+    convert_summary(&[&f, out.to_str().expect("p")]);
+    assert_eq!(std::fs::read_to_string(&out).expect("o"), "a,b,c\n\"'=HYPERLINK(\"\"x\"\")\",-5,'@SUM(1)\n");
+    convert_summary(&[&f, out.to_str().expect("p"), "--raw"]);
+    assert_eq!(std::fs::read_to_string(&out).expect("o"), "a,b,c\n\"=HYPERLINK(\"\"x\"\")\",-5,@SUM(1)\n");
+}
+
+#[test]
+fn xml_output_and_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.csv", b"Customer Id,name,address.city\nA1,Ann & Co,Paris\n");
+    let xml = dir.path().join("o.xml");
+    convert_summary(&[&f, xml.to_str().expect("p"), "--out-record-path", "customers/customer"]);
+    let text = std::fs::read_to_string(&xml).expect("xml");
+    assert!(text.contains("<customers>\n  <customer>\n    <Customer_Id>A1</Customer_Id>\n    <name>Ann &amp; Co</name>\n    <address>\n      <city>Paris</city>"), "{text}");
+    let back = dir.path().join("b.ndjson");
+    convert_summary(&[xml.to_str().expect("p"), back.to_str().expect("p")]);
+    assert_eq!(read_ndjson(&back)[0], serde_json::json!({"Customer_Id": "A1", "name": "Ann & Co", "address": {"city": "Paris"}}));
+}
+
+#[test]
+fn quiet_and_piped_runs_print_no_progress() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.csv", b"a\n1\n");
+    let out = crmsync().args(["convert", "-q", &f, dir.path().join("o.json").to_str().expect("p")]).output().expect("runs");
+    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
+    let out = crmsync().args(["convert", &f, dir.path().join("o.json").to_str().expect("p")]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(err.contains("1 rows read") && !err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
+}

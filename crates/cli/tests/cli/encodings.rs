@@ -1,0 +1,74 @@
+//! Encodings detected with `--encoding auto` and named explicitly.
+
+use super::*;
+
+const TEXT: &str = "姓名,城市,备注\n张伟,北京,\"大客户, 重点跟进\"\n李娜,上海,展会名单\n王芳,广州,老客户回访\n";
+
+fn convert_bytes(bytes: &[u8], extra: &[&str]) -> (serde_json::Value, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("in.csv");
+    std::fs::write(&f, bytes).expect("write");
+    let out = dir.path().join("o.json");
+    let mut args = vec![f.to_str().expect("p"), out.to_str().expect("p")];
+    args.extend_from_slice(extra);
+    let s = convert_summary(&args);
+    (s, read_json(&out))
+}
+
+fn expected(text: &str) -> serde_json::Value {
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers = rdr.headers().expect("h").clone();
+    serde_json::Value::Array(
+        rdr.records()
+            .map(|r| {
+                let r = r.expect("r");
+                serde_json::Value::Object(headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string()))).collect())
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn detects_each_supported_encoding() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("UTF-8", TEXT.as_bytes().to_vec(), TEXT),
+        ("UTF-8", [b"\xEF\xBB\xBF".as_slice(), TEXT.as_bytes()].concat(), TEXT),
+        ("UTF-16LE", [vec![0xFF, 0xFE], TEXT.encode_utf16().flat_map(u16::to_le_bytes).collect()].concat(), TEXT),
+        ("UTF-16BE", [vec![0xFE, 0xFF], TEXT.encode_utf16().flat_map(u16::to_be_bytes).collect()].concat(), TEXT),
+        ("GBK", encoding_rs::GBK.encode(TEXT).0.into_owned(), TEXT),
+    ];
+    for (name, bytes, text) in cases {
+        let (s, json) = convert_bytes(&bytes, &[]);
+        assert_eq!(s["encoding"], name, "{name}");
+        assert_eq!(json, expected(text), "{name}");
+    }
+    let big5 = "姓名,城市\n陳大文,臺北市\n林美玲,高雄市\n張家豪,臺中市\n";
+    let (s, json) = convert_bytes(&encoding_rs::BIG5.encode(big5).0, &[]);
+    assert_eq!((s["encoding"].as_str(), json), (Some("Big5"), expected(big5)));
+    let sjis = "名前,都市\n山田太郎,東京都\n佐藤花子,大阪府\n鈴木一郎,名古屋市\n";
+    let (s, json) = convert_bytes(&encoding_rs::SHIFT_JIS.encode(sjis).0, &[]);
+    assert_eq!((s["encoding"].as_str(), json), (Some("Shift_JIS"), expected(sjis)));
+    let latin = "name,city\nJosé,São Paulo\nRenée,Zürich\nFrançois,Besançon\n";
+    let (s, json) = convert_bytes(&encoding_rs::WINDOWS_1252.encode(latin).0, &[]);
+    assert_eq!((s["encoding"].as_str(), json), (Some("windows-1252"), expected(latin)));
+}
+
+#[test]
+fn explicit_names_and_gb18030() {
+    let (s, json) = convert_bytes(&encoding_rs::GB18030.encode(TEXT).0, &["--encoding", "gb18030"]);
+    assert_eq!(s["encoding"], "gb18030");
+    assert_eq!(json, expected(TEXT));
+    let out = crmsync().args(["convert", "-", "-", "--to", "csv", "--encoding", "klingon"]).write_stdin("a\n").output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("unknown encoding"));
+}
+
+#[test]
+fn output_in_another_encoding() {
+    let out = crmsync().args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", "gbk"]).write_stdin(TEXT).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, encoding_rs::GBK.encode(TEXT).0.into_owned());
+    let out = crmsync().args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", "windows-1252"]).write_stdin(TEXT).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("cannot be written in windows-1252"), "{}", stderr_of(&out));
+}

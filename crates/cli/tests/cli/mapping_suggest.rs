@@ -1,0 +1,66 @@
+//! `crmsync mapping suggest`.
+
+use super::*;
+
+fn suggest(file: &str, entity: &str) -> String {
+    let out = crmsync().args(["mapping", "suggest", file, "--entity", entity]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn suggests_a_usable_mapping_for_a_customer_file() {
+    let text = suggest(&corpus("customers-datablist/customers-100.csv"), "contacts");
+    for line in [
+        "first_name = \"First Name\"",
+        "email = { from = \"Email\", type = \"email\" }",
+        "phone = { from = \"Phone 1\", type = \"phone\", region = \"US\" }",
+        "subscribed_at = { from = \"Subscription Date\", type = \"date\" }",
+        "\"company.name\" = \"Company\"",
+        "\"address.country\" = { from = \"Country\", type = \"country\" }",
+        "\"custom.customer_id\" = \"Customer Id\"",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    assert!(text.contains("fields = [\"email\"]"));
+    // The mapping it writes runs as it stands.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = dir.path().join("m.toml");
+    std::fs::write(&m, &text).expect("write");
+    let s = convert_summary(&[&corpus("customers-datablist/customers-100.csv"), dir.path().join("o.ndjson").to_str().expect("p"), "--mapping", m.to_str().expect("p")]);
+    assert_eq!(s["written"].as_u64(), Some(100), "{s}");
+}
+
+#[test]
+fn chinese_headers_in_gbk_with_ambiguous_dates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = "姓名,手机,邮箱,公司,城市,省份,地址,注册日期,性别\n张伟,13800138000,zhang@example.cn,华为,深圳,广东,科技园路1号,03/04/2023,男\n李娜,139-1234-5678,li@example.cn,阿里巴巴,杭州,浙江,文一西路969号,05/06/2023,女\n";
+    let f = dir.path().join("展会.csv");
+    std::fs::write(&f, encoding_rs::GBK.encode(text).0).expect("write");
+    let m = suggest(f.to_str().expect("p"), "contacts");
+    for line in ["full_name = \"姓名\"", "mobile = { from = \"手机\", type = \"phone\", region = ", "email = { from = \"邮箱\"", "\"company.name\" = \"公司\"", "\"address.city\" = \"城市\"", "\"address.region\" = \"省份\"", "\"address.street\" = \"地址\"", "\"custom.性别\" = \"性别\"", "encoding = \"gbk\""] {
+        assert!(m.contains(line), "{line} in:\n{m}");
+    }
+    assert!(m.contains("AMBIGUOUS"), "{m}");
+    assert!(m.contains("subscribed_at = \"注册日期\""), "the ambiguous column stays text: {m}");
+}
+
+#[test]
+fn renamed_headers_are_matched_fuzzily_and_marked() {
+    let m = suggest(&corpus("customers-datablist/organizations-100-renamed-headers.csv"), "companies");
+    assert!(m.contains("name = \"Organization-Name\""), "{m}");
+    assert!(m.contains("domain = { from = \"Org-Website\""), "{m}");
+    assert!(m.lines().any(|l| l.starts_with("\"address.country\"") && l.contains("Country-N") && l.contains("CHECK")), "{m}");
+}
+
+#[test]
+fn writes_to_a_file_and_refuses_unknown_entities() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = dir.path().join("m.toml");
+    crmsync().args(["mapping", "suggest", &corpus("xml/CustomersOrders.xml"), "--entity", "companies", "-o", m.to_str().expect("p")]).assert().success();
+    let text = std::fs::read_to_string(&m).expect("mapping");
+    assert!(text.contains("record_path = \"/Root/Customers/Customer\""), "{text}");
+    assert!(text.contains("name = \"CompanyName\""), "{text}");
+    let out = crmsync().args(["mapping", "suggest", &corpus("xml/CustomersOrders.xml"), "--entity", "people"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
