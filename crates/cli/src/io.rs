@@ -56,16 +56,15 @@ pub struct Progress {
 
 impl Progress {
     fn new(size: Option<u64>, count: Arc<AtomicU64>, quiet: bool) -> Self {
-        let bar = (!quiet && io::stderr().is_terminal()).then(|| {
-            let bar = match size {
-                Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(
-                    ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg} eta {eta}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                ),
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                    .with_style(ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner())),
-            };
-            bar
+        let bar = (!quiet && io::stderr().is_terminal()).then(|| match size {
+            Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
         });
         Self { bar, count }
     }
@@ -112,7 +111,8 @@ impl Output {
     /// Moves the finished file into place.
     pub fn commit(mut self) -> Result<()> {
         if let Some((temp, target)) = self.temp.take() {
-            std::fs::rename(&temp, &target).with_context(|| format!("cannot move the output into {}", target.display()))?;
+            std::fs::rename(&temp, &target)
+                .with_context(|| format!("cannot move the output into {}", target.display()))?;
         }
         Ok(())
     }

@@ -129,7 +129,13 @@ pub struct Rejects {
 }
 
 impl Rejects {
-    pub fn open(path: Option<&str>, source: &str, source_columns: Option<&[Key]>, quiet: bool, verbose: u8) -> Result<Self> {
+    pub fn open(
+        path: Option<&str>,
+        source: &str,
+        source_columns: Option<&[Key]>,
+        quiet: bool,
+        verbose: u8,
+    ) -> Result<Self> {
         let keys = META.map(Key::from);
         let mut columns = None;
         let writer = match path {
@@ -173,7 +179,11 @@ impl Rejects {
     pub fn reject(&mut self, source: &Record, field: &str, message: &str) -> Result<()> {
         self.count += 1;
         if !self.quiet && (self.writer.is_none() || self.shown < 3) && self.shown < self.show_limit {
-            let at = if source.line > 0 && source.line != source.row { format!("row {} (line {})", source.row, source.line) } else { format!("row {}", source.row) };
+            let at = if source.line > 0 && source.line != source.row {
+                format!("row {} (line {})", source.row, source.line)
+            } else {
+                format!("row {}", source.row)
+            };
             eprintln!("rejected {}: {at}: {message}", self.source);
             self.shown += 1;
         }
@@ -205,7 +215,8 @@ impl Rejects {
                     return Err(e.into());
                 }
                 // A field the rejects file has no column for: keep it in the message.
-                let extra: Vec<String> = source.fields().iter().map(|(k, v)| format!("{k}={:?}", v.to_text())).collect();
+                let extra: Vec<String> =
+                    source.fields().iter().map(|(k, v)| format!("{k}={:?}", v.to_text())).collect();
                 self.row.retain(|k| k == META[0] || k == META[1]);
                 self.row.push(self.keys[2].clone(), Value::Text(format!("{message} [record: {}]", extra.join(", "))));
                 w.write(&self.row)?;
@@ -222,7 +233,10 @@ impl Rejects {
     /// a job stopped are worth keeping.
     pub fn finish(self) -> Result<()> {
         if !self.quiet && self.writer.is_none() && self.count > self.shown {
-            eprintln!("... {} more rejected; use --rejects FILE to keep every rejected row with its reason", self.count - self.shown);
+            eprintln!(
+                "... {} more rejected; use --rejects FILE to keep every rejected row with its reason",
+                self.count - self.shown
+            );
         }
         if let Some((w, output)) = self.writer {
             w.finish()?;

@@ -28,21 +28,11 @@ pub enum FieldKind {
     List,
 }
 
-const ADDRESS: [&str; 5] = [
-    "address.street",
-    "address.city",
-    "address.region",
-    "address.postal_code",
-    "address.country",
-];
+const ADDRESS: [&str; 5] =
+    ["address.street", "address.city", "address.region", "address.postal_code", "address.country"];
 
 impl Entity {
-    pub const ALL: [Entity; 4] = [
-        Entity::Companies,
-        Entity::Contacts,
-        Entity::Deals,
-        Entity::Activities,
-    ];
+    pub const ALL: [Entity; 4] = [Entity::Companies, Entity::Contacts, Entity::Deals, Entity::Activities];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -108,8 +98,7 @@ impl Entity {
     }
 
     pub fn has_field(self, name: &str) -> bool {
-        name.strip_prefix("custom.").is_some_and(|rest| !rest.is_empty())
-            || self.fields().contains(&name)
+        name.strip_prefix("custom.").is_some_and(|rest| !rest.is_empty()) || self.fields().contains(&name)
     }
 
     /// The kind a standard field holds.
@@ -145,9 +134,7 @@ impl FromStr for Entity {
             "deals" | "deal" => Entity::Deals,
             "activities" | "activity" => Entity::Activities,
             _ => {
-                return Err(format!(
-                    "unknown entity `{s}`: expected one of companies, contacts, deals, activities"
-                ));
+                return Err(format!("unknown entity `{s}`: expected one of companies, contacts, deals, activities"));
             }
         };
         Ok(e)

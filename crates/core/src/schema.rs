@@ -10,9 +10,7 @@ pub struct SchemaCheck {
 impl SchemaCheck {
     /// Compiles a schema; the error says why it is not a usable schema.
     pub fn new(schema: &serde_json::Value) -> Result<Self, String> {
-        jsonschema::validator_for(schema)
-            .map(|validator| Self { validator })
-            .map_err(|e| e.to_string())
+        jsonschema::validator_for(schema).map(|validator| Self { validator }).map_err(|e| e.to_string())
     }
 
     /// Every violation of the record, as field errors. The record is checked
@@ -31,7 +29,11 @@ impl SchemaCheck {
                 FieldError {
                     field: if field.is_empty() { "(record)".to_string() } else { field },
                     column: String::new(),
-                    value: if value.len() > 200 { format!("{}...", &value[..value.floor_char_boundary(200)]) } else { value },
+                    value: if value.len() > 200 {
+                        format!("{}...", &value[..value.floor_char_boundary(200)])
+                    } else {
+                        value
+                    },
                     expected: format!("to match the schema ({e})"),
                 }
             })

@@ -23,26 +23,107 @@ fn synonyms(field: &str) -> &'static [&'static str] {
     match field {
         "first_name" => &["first name", "firstname", "given name", "forename", "fname", "first", "名", "名字"],
         "last_name" => &["last name", "lastname", "surname", "family name", "lname", "last", "姓", "姓氏"],
-        "full_name" => &["name", "full name", "contact name", "contact", "person", "姓名", "联系人", "客户姓名", "全名"],
-        "email" => &["email", "e mail", "email address", "mail", "email work", "work email", "邮箱", "电子邮箱", "电子邮件", "邮件", "邮箱地址"],
-        "phone" => &["phone", "phone 1", "phone number", "telephone", "tel", "work phone", "phone work", "business phone", "电话", "联系电话", "座机", "电话号码", "固定电话"],
-        "mobile" => &["mobile", "cell", "cell phone", "mobile phone", "mobile number", "手机", "手机号", "手机号码", "移动电话"],
+        "full_name" => {
+            &["name", "full name", "contact name", "contact", "person", "姓名", "联系人", "客户姓名", "全名"]
+        }
+        "email" => &[
+            "email",
+            "e mail",
+            "email address",
+            "mail",
+            "email work",
+            "work email",
+            "邮箱",
+            "电子邮箱",
+            "电子邮件",
+            "邮件",
+            "邮箱地址",
+        ],
+        "phone" => &[
+            "phone",
+            "phone 1",
+            "phone number",
+            "telephone",
+            "tel",
+            "work phone",
+            "phone work",
+            "business phone",
+            "电话",
+            "联系电话",
+            "座机",
+            "电话号码",
+            "固定电话",
+        ],
+        "mobile" => {
+            &["mobile", "cell", "cell phone", "mobile phone", "mobile number", "手机", "手机号", "手机号码", "移动电话"]
+        }
         "title" => &["title", "job title", "position", "role", "职位", "职务", "头衔"],
-        "company.name" => &["company", "company name", "organization", "organisation", "account", "account name", "employer", "公司", "公司名称", "单位", "企业", "企业名称", "客户公司"],
+        "company.name" => &[
+            "company",
+            "company name",
+            "organization",
+            "organisation",
+            "account",
+            "account name",
+            "employer",
+            "公司",
+            "公司名称",
+            "单位",
+            "企业",
+            "企业名称",
+            "客户公司",
+        ],
         "company.domain" => &["company domain", "company website", "公司网站"],
-        "name" => &["name", "company", "company name", "organization", "organization name", "account name", "deal name", "opportunity", "opportunity name", "名称", "公司名称", "公司", "商机名称"],
+        "name" => &[
+            "name",
+            "company",
+            "company name",
+            "organization",
+            "organization name",
+            "account name",
+            "deal name",
+            "opportunity",
+            "opportunity name",
+            "名称",
+            "公司名称",
+            "公司",
+            "商机名称",
+        ],
         "domain" => &["domain", "website", "web site", "url", "homepage", "org website", "网站", "官网", "域名"],
         "industry" => &["industry", "sector", "行业", "所属行业"],
         "address.street" => &["address", "street", "street address", "address line 1", "地址", "街道", "详细地址"],
         "address.city" => &["city", "town", "城市", "市", "所在城市"],
         "address.region" => &["state", "province", "region", "county", "state province", "省", "省份", "地区", "州"],
-        "address.postal_code" => &["zip", "zip code", "zipcode", "postal code", "postcode", "post code", "邮编", "邮政编码"],
+        "address.postal_code" => {
+            &["zip", "zip code", "zipcode", "postal code", "postcode", "post code", "邮编", "邮政编码"]
+        }
         "address.country" => &["country", "country name", "country region", "nation", "国家", "国家地区"],
         "lifecycle_stage" => &["lifecycle stage", "lifecycle", "lead status", "status", "生命周期", "客户阶段"],
-        "owner" => &["owner", "account owner", "contact owner", "sales rep", "salesperson", "assigned to", "负责人", "销售", "归属人"],
+        "owner" => &[
+            "owner",
+            "account owner",
+            "contact owner",
+            "sales rep",
+            "salesperson",
+            "assigned to",
+            "负责人",
+            "销售",
+            "归属人",
+        ],
         "tags" => &["tags", "tag", "labels", "categories", "标签"],
         "notes" => &["notes", "note", "comments", "comment", "remarks", "description", "备注", "说明"],
-        "subscribed_at" => &["subscription date", "subscribed", "subscribed at", "signup date", "sign up date", "created", "registration date", "注册日期", "注册时间", "订阅日期"],
+        "subscribed_at" => &[
+            "subscription date",
+            "subscribed",
+            "subscribed at",
+            "signup date",
+            "sign up date",
+            "created",
+            "registration date",
+            "注册日期",
+            "注册时间",
+            "订阅日期",
+        ],
         "amount" => &["amount", "value", "deal value", "deal amount", "revenue", "金额", "合同金额"],
         "currency" => &["currency", "币种", "货币"],
         "stage" => &["stage", "deal stage", "pipeline stage", "阶段"],
@@ -57,7 +138,8 @@ fn synonyms(field: &str) -> &'static [&'static str] {
     }
 }
 
-const ID_HEADERS: &[&str] = &["id", "customer id", "external id", "record id", "contact id", "account id", "编号", "客户编号", "客户id"];
+const ID_HEADERS: &[&str] =
+    &["id", "customer id", "external id", "record id", "contact id", "account id", "编号", "客户编号", "客户id"];
 
 fn normalize(h: &str) -> String {
     let mut out = String::with_capacity(h.len());
@@ -131,7 +213,11 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     let pct = |f: f64| format!("{:.0}%", f * 100.0);
     let f = fraction(values, |v| types::email(v).is_ok());
     if f >= 0.9 {
-        return TypeGuess { ty: Some("email"), note: format!("{} of values are e-mail addresses", pct(f)), ..Default::default() };
+        return TypeGuess {
+            ty: Some("email"),
+            note: format!("{} of values are e-mail addresses", pct(f)),
+            ..Default::default()
+        };
     }
     let all_int = values.iter().all(|v| {
         let t = v.trim().strip_prefix('-').unwrap_or(v.trim());
@@ -152,9 +238,10 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     }) {
         return TypeGuess { ty: Some("decimal"), note: "all values are decimal numbers".into(), ..Default::default() };
     }
-    if values.iter().all(|v| {
-        matches!(v.trim().to_lowercase().as_str(), "true" | "false" | "yes" | "no" | "y" | "n" | "是" | "否")
-    }) {
+    if values
+        .iter()
+        .all(|v| matches!(v.trim().to_lowercase().as_str(), "true" | "false" | "yes" | "no" | "y" | "n" | "是" | "否"))
+    {
         return TypeGuess { ty: Some("boolean"), note: "all values are yes/no".into(), ..Default::default() };
     }
     // ISO dates and date-times need no format.
@@ -186,7 +273,12 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
                 ..Default::default()
             };
         }
-        return TypeGuess { ty: Some("date"), format: Some((*fmt).to_string()), note: format!("every value is a date in {fmt}"), ..Default::default() };
+        return TypeGuess {
+            ty: Some("date"),
+            format: Some((*fmt).to_string()),
+            note: format!("every value is a date in {fmt}"),
+            ..Default::default()
+        };
     }
     let looks_phone = |v: &str| {
         let digits = v.bytes().filter(u8::is_ascii_digit).count();
@@ -202,18 +294,32 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
             (Some(r), None) => Some(format!("numbers without a country code are read as {r}: check `region`")),
             _ => None,
         };
-        return TypeGuess { ty: Some("phone"), region, note: format!("{} of values look like phone numbers", pct(f)), warning, ..Default::default() };
+        return TypeGuess {
+            ty: Some("phone"),
+            region,
+            note: format!("{} of values look like phone numbers", pct(f)),
+            warning,
+            ..Default::default()
+        };
     }
     let f = fraction(values, |v| {
         let t = v.trim();
         (t.starts_with("http://") || t.starts_with("https://") || t.starts_with("www.")) && !t.contains(' ')
     });
     if f >= 0.95 {
-        return TypeGuess { ty: Some("url"), note: format!("{} of values are web addresses", pct(f)), ..Default::default() };
+        return TypeGuess {
+            ty: Some("url"),
+            note: format!("{} of values are web addresses", pct(f)),
+            ..Default::default()
+        };
     }
     let f = fraction(values, |v| country::to_alpha2(v).is_some());
     if f >= 0.9 && values.iter().any(|v| v.trim().chars().count() > 3) {
-        return TypeGuess { ty: Some("country"), note: format!("{} of values are countries", pct(f)), ..Default::default() };
+        return TypeGuess {
+            ty: Some("country"),
+            note: format!("{} of values are countries", pct(f)),
+            ..Default::default()
+        };
     }
     TypeGuess { note: "values are text".into(), ..Default::default() }
 }
@@ -282,7 +388,10 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let region_hint: Option<String> = headers.iter().enumerate().find_map(|(i, _)| {
         let vals = values_of(i);
         let codes: Vec<&str> = vals.iter().filter_map(|v| country::to_alpha2(v)).collect();
-        if vals.is_empty() || (codes.len() as f64) < 0.9 * vals.len() as f64 || !vals.iter().any(|v| v.chars().count() > 3) {
+        if vals.is_empty()
+            || (codes.len() as f64) < 0.9 * vals.len() as f64
+            || !vals.iter().any(|v| v.chars().count() > 3)
+        {
             return None;
         }
         let mut counts: Vec<(&str, usize)> = Vec::new();
@@ -292,7 +401,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 None => counts.push((c, 1)),
             }
         }
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         counts.first().filter(|(_, n)| *n * 2 > vals.len()).map(|(c, _)| (*c).to_string())
     });
 
@@ -320,7 +429,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         let (target, mut note, check) = match &assigned[i] {
             Some((f, How::Exact)) => ((*f).to_string(), "header is the field's name".to_string(), false),
             Some((f, How::Synonym(s))) => ((*f).to_string(), format!("header is a known name for {f} ({s:?})"), false),
-            Some((f, How::Fuzzy(score, s))) => ((*f).to_string(), format!("header resembles {s:?} (similarity {score:.2})"), true),
+            Some((f, How::Fuzzy(score, s))) => {
+                ((*f).to_string(), format!("header resembles {s:?} (similarity {score:.2})"), true)
+            }
             None => {
                 if id_column.is_none() && ID_HEADERS.contains(&normalize(h).as_str()) {
                     id_column = Some(h);
@@ -384,7 +495,8 @@ mod tests {
 
     #[test]
     fn chinese_headers_and_types() {
-        let headers: Vec<String> = ["姓名", "手机", "邮箱", "公司", "城市", "注册日期", "性别"].iter().map(|s| s.to_string()).collect();
+        let headers: Vec<String> =
+            ["姓名", "手机", "邮箱", "公司", "城市", "注册日期", "性别"].iter().map(|s| s.to_string()).collect();
         let samples = cols(&[
             &["张伟", "138 0013 8000", "zhang@example.cn", "华为", "深圳", "2023年05月01日", "男"],
             &["李娜", "139-1234-5678", "li@example.cn", "阿里巴巴", "杭州", "2023年06月11日", "女"],
@@ -393,7 +505,10 @@ mod tests {
         let text = suggest(Entity::Contacts, &info, &headers, &samples);
         let m = Mapping::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let targets: Vec<String> = m.fields.iter().map(|f| f.target.to_string()).collect();
-        assert_eq!(targets, ["full_name", "mobile", "email", "company.name", "address.city", "subscribed_at", "custom.性别"]);
+        assert_eq!(
+            targets,
+            ["full_name", "mobile", "email", "company.name", "address.city", "subscribed_at", "custom.性别"]
+        );
         assert!(text.contains("format = \"%Y年%m月%d日\""), "{text}");
         assert!(text.contains("type = \"email\""), "{text}");
     }

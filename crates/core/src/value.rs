@@ -122,12 +122,7 @@ impl Value {
             Value::Bool(b) => J::Bool(*b),
             Value::Date(_) | Value::DateTime(_) => J::String(self.to_text()),
             Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Object(fields) => J::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect(),
-            ),
+            Value::Object(fields) => J::Object(fields.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
         }
     }
 }
@@ -213,10 +208,7 @@ impl Record {
 
     /// The value of a field by exact name.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields()
-            .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| v)
+        self.fields().iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
     }
 
     /// The value at a dotted path: an exact field name first (flat files name
@@ -253,9 +245,7 @@ impl Record {
 
     /// True when no value is nested, so flat writers can skip flattening.
     pub fn is_flat(&self) -> bool {
-        self.fields()
-            .iter()
-            .all(|(_, v)| !matches!(v, Value::Array(_) | Value::Object(_)))
+        self.fields().iter().all(|(_, v)| !matches!(v, Value::Array(_) | Value::Object(_)))
     }
 
     /// The record with nested values spelled out as dotted columns:
@@ -342,11 +332,8 @@ fn arrays_from_index_objects(value: &mut Value) {
         for (_, v) in fields.iter_mut() {
             arrays_from_index_objects(v);
         }
-        let is_list = !fields.is_empty()
-            && fields
-                .iter()
-                .enumerate()
-                .all(|(i, (k, _))| k.parse::<usize>().ok() == Some(i));
+        let is_list =
+            !fields.is_empty() && fields.iter().enumerate().all(|(i, (k, _))| k.parse::<usize>().ok() == Some(i));
         if is_list {
             let items = std::mem::take(fields).into_iter().map(|(_, v)| v).collect();
             *value = Value::Array(items);
@@ -368,7 +355,13 @@ mod tests {
 
     #[test]
     fn flat_columns_nest_and_flatten_back() {
-        let r = rec(&[("name", "Ann"), ("address.city", "Paris"), ("address.zip", "02134"), ("tags.0", "a"), ("tags.1", "b")]);
+        let r = rec(&[
+            ("name", "Ann"),
+            ("address.city", "Paris"),
+            ("address.zip", "02134"),
+            ("tags.0", "a"),
+            ("tags.1", "b"),
+        ]);
         let json = r.to_json();
         assert_eq!(
             json,
@@ -402,10 +395,8 @@ mod tests {
 
     #[test]
     fn datetime_iso_text() {
-        let dt = DateTime {
-            civil: civil::date(2024, 5, 1).at(9, 30, 0, 500_000_000),
-            offset: Some(Offset::constant(8)),
-        };
+        let dt =
+            DateTime { civil: civil::date(2024, 5, 1).at(9, 30, 0, 500_000_000), offset: Some(Offset::constant(8)) };
         let mut s = String::new();
         dt.write_iso(&mut s);
         assert_eq!(s, "2024-05-01T09:30:00.5+08:00");

@@ -151,12 +151,20 @@ impl<R: Read> QuoteGuard<R> {
                     if self.state == QuoteState::Quoted && len > self.max_field as u64 {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            QuoteError { line: self.opened_line, offset: self.opened_at, too_long: Some(self.max_field) },
+                            QuoteError {
+                                line: self.opened_line,
+                                offset: self.opened_at,
+                                too_long: Some(self.max_field),
+                            },
                         ));
                     }
                 }
                 QuoteState::QuotedQuote => {
-                    self.state = if chunk[i] == self.quote && self.escape.is_none() { QuoteState::Quoted } else { QuoteState::Outside };
+                    self.state = if chunk[i] == self.quote && self.escape.is_none() {
+                        QuoteState::Quoted
+                    } else {
+                        QuoteState::Outside
+                    };
                     if self.state == QuoteState::Outside {
                         // The byte after a closing quote is ordinary input.
                         continue;
@@ -216,7 +224,10 @@ impl CsvReader {
         let mut line_offset = 0;
         let mut delimiter = opts.delimiter;
         // Excel's `sep=;` first line names the delimiter.
-        if head.len() >= 5 && head[..4].eq_ignore_ascii_case(b"sep=") && matches!(head.get(5), Some(b'\n' | b'\r') | None) {
+        if head.len() >= 5
+            && head[..4].eq_ignore_ascii_case(b"sep=")
+            && matches!(head.get(5), Some(b'\n' | b'\r') | None)
+        {
             delimiter = delimiter.or(Some(head[4]));
             let mut n = 5;
             if head.get(n) == Some(&b'\r') {
@@ -279,7 +290,11 @@ impl CsvReader {
                     return Err(Error::parse(
                         file,
                         Location { row: Some(1), line: Some(1 + line_offset), field: None },
-                        format!("columns {} and {} are both named {c:?}; rename one, or read the file with --no-header", j + 1, i + 1),
+                        format!(
+                            "columns {} and {} are both named {c:?}; rename one, or read the file with --no-header",
+                            j + 1,
+                            i + 1
+                        ),
                     ));
                 }
             }
@@ -287,7 +302,12 @@ impl CsvReader {
         } else {
             ((1..=first.len()).map(|i| Key::from(format!("col{i}").as_str())).collect(), Some(first))
         };
-        let details = SourceDetails { format: Some(format), encoding: Some(decoded.encoding.name()), delimiter: Some(delimiter), ..Default::default() };
+        let details = SourceDetails {
+            format: Some(format),
+            encoding: Some(decoded.encoding.name()),
+            delimiter: Some(delimiter),
+            ..Default::default()
+        };
         Ok(Self {
             file: file.to_string(),
             reader,
@@ -304,7 +324,10 @@ impl CsvReader {
 }
 
 /// Reads a record, skipping blank lines (`\r\n` included).
-fn read_record<R: Read>(reader: &mut ::csv::Reader<R>, record: &mut ::csv::StringRecord) -> std::result::Result<bool, ::csv::Error> {
+fn read_record<R: Read>(
+    reader: &mut ::csv::Reader<R>,
+    record: &mut ::csv::StringRecord,
+) -> std::result::Result<bool, ::csv::Error> {
     loop {
         if !reader.read_record(record)? {
             return Ok(false);
@@ -345,7 +368,8 @@ impl RecordReader for CsvReader {
             self.record = first;
             pos_line = 1 + self.line_offset;
         } else {
-            let got = read_record(&mut self.reader, &mut self.record).map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
+            let got = read_record(&mut self.reader, &mut self.record)
+                .map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
             if !got {
                 return Ok(false);
             }
@@ -372,7 +396,13 @@ impl RecordReader for CsvReader {
                     &*self.columns[n]
                 )
             } else {
-                let extra: Vec<String> = self.record.iter().enumerate().skip(width).map(|(i, v)| format!("{:?}", field(&self.record, i, v))).collect();
+                let extra: Vec<String> = self
+                    .record
+                    .iter()
+                    .enumerate()
+                    .skip(width)
+                    .map(|(i, v)| format!("{:?}", field(&self.record, i, v)))
+                    .collect();
                 format!("the row has {n} fields but the header has {width}; extra values: {}", extra.join(", "))
             };
             rec.defect = Some(Defect { field: None, message });
@@ -437,7 +467,14 @@ impl CsvWriter {
             .terminator(::csv::Terminator::Any(b'\n'))
             .buffer_capacity(256 * 1024)
             .from_writer(out);
-        let mut w = Self { file: file.to_string(), writer, columns: None, buffered: Vec::new(), raw: opts.raw, cells: Vec::new() };
+        let mut w = Self {
+            file: file.to_string(),
+            writer,
+            columns: None,
+            buffered: Vec::new(),
+            raw: opts.raw,
+            cells: Vec::new(),
+        };
         if let Some(cols) = &opts.columns {
             w.start(cols.clone())?;
         }
@@ -470,7 +507,9 @@ impl CsvWriter {
             return Err(Error::Record {
                 file: self.file.clone(),
                 at: Location { row: Some(rec.row), line: None, field: Some(unknown.to_string()) },
-                message: format!("field {unknown:?} first appears after the CSV header was written; list it with --fields or use a mapping"),
+                message: format!(
+                    "field {unknown:?} first appears after the CSV header was written; list it with --fields or use a mapping"
+                ),
             });
         }
         self.cells.resize(columns.len(), String::new());
@@ -502,7 +541,11 @@ impl CsvWriter {
         if self.columns.is_none() {
             let mut cols: Vec<Key> = Vec::new();
             for r in &self.buffered {
-                let names: Vec<String> = if r.is_flat() { r.fields().iter().map(|(k, _)| k.to_string()).collect() } else { r.flatten().into_iter().map(|(k, _)| k).collect() };
+                let names: Vec<String> = if r.is_flat() {
+                    r.fields().iter().map(|(k, _)| k.to_string()).collect()
+                } else {
+                    r.flatten().into_iter().map(|(k, _)| k).collect()
+                };
                 for n in names {
                     if !cols.iter().any(|c| **c == *n) {
                         cols.push(Key::from(n.as_str()));

@@ -258,14 +258,22 @@ impl<W: Write> Write for Encoder<W> {
             Err(e) if e.error_len().is_none() => e.valid_up_to(),
             Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
         };
-        let text = std::str::from_utf8(&self.carry[..valid]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let text =
+            std::str::from_utf8(&self.carry[..valid]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         self.out.clear();
-        self.out.resize(self.encoder.max_buffer_length_from_utf8_without_replacement(text.len()).unwrap_or(text.len() * 4 + 16), 0);
+        self.out.resize(
+            self.encoder.max_buffer_length_from_utf8_without_replacement(text.len()).unwrap_or(text.len() * 4 + 16),
+            0,
+        );
         let (res, _, written) = self.encoder.encode_from_utf8_without_replacement(text, &mut self.out, false);
         if let EncoderResult::Unmappable(c) = res {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("character {c:?} (U+{:04X}) cannot be written in {}", u32::from(c), self.encoder.encoding().name()),
+                format!(
+                    "character {c:?} (U+{:04X}) cannot be written in {}",
+                    u32::from(c),
+                    self.encoder.encoding().name()
+                ),
             ));
         }
         self.inner.write_all(&self.out[..written])?;
@@ -295,7 +303,8 @@ mod tests {
     fn detects_bom_utf16_gbk_big5_sjis() {
         let (_, name, res) = read_all(b"\xEF\xBB\xBFa,b\n", "auto");
         assert_eq!((name, res.as_deref()), ("UTF-8", Ok("a,b\n")));
-        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("名,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("名,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         let (_, name, res) = read_all(&utf16, "auto");
         assert_eq!((name, res.as_deref()), ("UTF-16LE", Ok("名,b\n")));
         let text = "姓名,手机,城市\n张伟,13800138000,北京市朝阳区\n李娜,13900000000,上海市浦东新区\n";

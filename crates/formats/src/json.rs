@@ -143,12 +143,23 @@ pub struct JsonReader {
 }
 
 impl JsonReader {
-    pub fn open(file: &str, input: Box<dyn BufRead + Send>, encoding: &'static str, opts: &ReadOptions) -> Result<Self> {
+    pub fn open(
+        file: &str,
+        input: Box<dyn BufRead + Send>,
+        encoding: &'static str,
+        opts: &ReadOptions,
+    ) -> Result<Self> {
         let mut src = Lines { inner: input, line: 1 };
         let first = src.peek().map_err(|e| Error::from_io(file, Location::default(), e))?;
         let dups = RefCell::new(Vec::new());
         let mode = match (first, &opts.record_path) {
-            (None, _) => return Err(Error::parse(file, Location::default(), "the file is empty: expected a JSON array of records")),
+            (None, _) => {
+                return Err(Error::parse(
+                    file,
+                    Location::default(),
+                    "the file is empty: expected a JSON array of records",
+                ));
+            }
             (Some(b'['), None) => Mode::Array { started: false, done: false },
             (Some(_), path) => {
                 let mut text = Vec::new();
@@ -175,7 +186,15 @@ impl JsonReader {
                 Mode::Held(records.into_iter())
             }
         };
-        Ok(Self { file: file.to_string(), src, mode, ordinal: 0, encoding, record_path: opts.record_path.clone(), dups })
+        Ok(Self {
+            file: file.to_string(),
+            src,
+            mode,
+            ordinal: 0,
+            encoding,
+            record_path: opts.record_path.clone(),
+            dups,
+        })
     }
 }
 
@@ -185,9 +204,11 @@ fn pick_records(file: &str, doc: Value, path: Option<&str>) -> Result<Vec<Value>
     if let Some(path) = path {
         for seg in path.split(['.', '/']).filter(|s| !s.is_empty()) {
             node = match node {
-                Value::Object(fields) => fields.into_iter().find(|(k, _)| &**k == seg).map(|(_, v)| v).ok_or_else(|| {
-                    Error::setup(file, format!("record path {path:?}: no key {seg:?} in the document"))
-                })?,
+                Value::Object(fields) => {
+                    fields.into_iter().find(|(k, _)| &**k == seg).map(|(_, v)| v).ok_or_else(|| {
+                        Error::setup(file, format!("record path {path:?}: no key {seg:?} in the document"))
+                    })?
+                }
                 _ => return Err(Error::setup(file, format!("record path {path:?}: {seg:?} is not inside an object"))),
             };
         }
@@ -197,7 +218,9 @@ fn pick_records(file: &str, doc: Value, path: Option<&str>) -> Result<Vec<Value>
         Value::Object(fields) => {
             let lists: Vec<&str> = fields
                 .iter()
-                .filter(|(_, v)| matches!(v, Value::Array(items) if items.iter().any(|i| matches!(i, Value::Object(_)))))
+                .filter(
+                    |(_, v)| matches!(v, Value::Array(items) if items.iter().any(|i| matches!(i, Value::Object(_)))),
+                )
                 .map(|(k, _)| &**k)
                 .collect();
             match lists.as_slice() {
@@ -212,7 +235,10 @@ fn pick_records(file: &str, doc: Value, path: Option<&str>) -> Result<Vec<Value>
                 }
                 many if path.is_none() => Err(Error::setup(
                     file,
-                    format!("the document holds several record lists ({}); choose one with --record-path", many.join(", ")),
+                    format!(
+                        "the document holds several record lists ({}); choose one with --record-path",
+                        many.join(", ")
+                    ),
                 )),
                 _ => Ok(vec![Value::Object(fields)]),
             }
@@ -221,7 +247,10 @@ fn pick_records(file: &str, doc: Value, path: Option<&str>) -> Result<Vec<Value>
         other => Err(Error::parse(
             file,
             Location::default(),
-            format!("not a list of records: the document is a single {} value; expected an array of objects", kind(&other)),
+            format!(
+                "not a list of records: the document is a single {} value; expected an array of objects",
+                kind(&other)
+            ),
         )),
     }
 }
@@ -270,12 +299,18 @@ fn fill(rec: &mut Record, v: Value, row: u64, line: u64, dups: &RefCell<Vec<Stri
         }
         other => {
             rec.push(Key::from("_value"), other.clone());
-            rec.defect = Some(Defect { field: None, message: format!("expected an object (a record), found a {}", kind(&other)) });
+            rec.defect = Some(Defect {
+                field: None,
+                message: format!("expected an object (a record), found a {}", kind(&other)),
+            });
         }
     }
     let mut d = dups.borrow_mut();
     if !d.is_empty() {
-        rec.defect = Some(Defect { field: None, message: format!("a key appears twice with different values: {}", d.join("; ")) });
+        rec.defect = Some(Defect {
+            field: None,
+            message: format!("a key appears twice with different values: {}", d.join("; ")),
+        });
         d.clear();
     }
 }
@@ -332,10 +367,16 @@ impl RecordReader for JsonReader {
                 self.ordinal += 1;
                 let ordinal = self.ordinal;
                 if next == Some(b']') {
-                    return Err(Error::parse(&self.file, Location { row: None, line: Some(line), field: None }, "trailing comma before `]`"));
+                    return Err(Error::parse(
+                        &self.file,
+                        Location { row: None, line: Some(line), field: None },
+                        "trailing comma before `]`",
+                    ));
                 }
                 let mut de = serde_json::Deserializer::from_reader(&mut self.src);
-                let v = ValueSeed { dups: &self.dups }.deserialize(&mut de).map_err(|e| json_error(&self.file, &e, line, ordinal))?;
+                let v = ValueSeed { dups: &self.dups }
+                    .deserialize(&mut de)
+                    .map_err(|e| json_error(&self.file, &e, line, ordinal))?;
                 if !matches!(v, Value::Object(_) | Value::Array(_) | Value::Text(_) | Value::Bool(_) | Value::Null) {
                     // A number's end is found by reading one byte past it,
                     // which the parser keeps; scalars in a record list are rare
@@ -357,7 +398,12 @@ impl RecordReader for JsonReader {
     }
 
     fn details(&self) -> SourceDetails {
-        SourceDetails { format: Some(crate::Format::Json), encoding: Some(self.encoding), record_path: self.record_path.clone(), ..Default::default() }
+        SourceDetails {
+            format: Some(crate::Format::Json),
+            encoding: Some(self.encoding),
+            record_path: self.record_path.clone(),
+            ..Default::default()
+        }
     }
 }
 
@@ -434,7 +480,8 @@ mod tests {
 
     #[test]
     fn streams_an_array_and_keeps_numbers_exact() {
-        let recs = read_all(b"[ {\"id\": 12345678901234567890123, \"x\": 1.0e+28},\n {\"id\": \"007\"} ]", None).expect("reads");
+        let recs = read_all(b"[ {\"id\": 12345678901234567890123, \"x\": 1.0e+28},\n {\"id\": \"007\"} ]", None)
+            .expect("reads");
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].get("id"), Some(&Value::Number("12345678901234567890123".into())));
         assert_eq!(recs[0].get("x"), Some(&Value::Number("1.0e+28".into())));

@@ -225,7 +225,9 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
         }
     };
     match format {
-        Format::Xlsx | Format::Xls | Format::Ods => xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>),
+        Format::Xlsx | Format::Xls | Format::Ods => {
+            xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>)
+        }
         _ => {
             let decoded = encoding::decode(&name, bytes, &opts.encoding)?;
             let enc = decoded.encoding.name();
@@ -243,7 +245,10 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
 /// Opens a writer of `opts.format` on `out`; `name` is used in messages.
 pub fn open_writer(name: &str, out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Box<dyn RecordWriter>> {
     if opts.encoding.is_some() && matches!(opts.format, Format::Xlsx | Format::Xls | Format::Ods) {
-        return Err(Error::setup(name, "spreadsheets are always written in their own encoding; drop the output encoding"));
+        return Err(Error::setup(
+            name,
+            "spreadsheets are always written in their own encoding; drop the output encoding",
+        ));
     }
     let out: Box<dyn Write + Send> = match opts.encoding {
         Some(enc) if enc != encoding_rs::UTF_8 => Box::new(encoding::Encoder::new(out, enc)),
@@ -296,7 +301,10 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-pub(crate) fn write_json_object<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a str, &'a crmsync_core::Value)>) {
+pub(crate) fn write_json_object<'a>(
+    out: &mut Vec<u8>,
+    fields: impl Iterator<Item = (&'a str, &'a crmsync_core::Value)>,
+) {
     out.push(b'{');
     for (i, (k, v)) in fields.enumerate() {
         if i > 0 {

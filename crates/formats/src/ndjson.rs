@@ -23,7 +23,15 @@ pub struct NdjsonReader {
 
 impl NdjsonReader {
     pub fn new(file: &str, input: Box<dyn BufRead + Send>, encoding: &'static str) -> Self {
-        Self { file: file.to_string(), input, line: Vec::with_capacity(4096), line_no: 0, encoding, dups: RefCell::new(Vec::new()), raw_key: Key::from("_raw") }
+        Self {
+            file: file.to_string(),
+            input,
+            line: Vec::with_capacity(4096),
+            line_no: 0,
+            encoding,
+            dups: RefCell::new(Vec::new()),
+            raw_key: Key::from("_raw"),
+        }
     }
 }
 
@@ -32,7 +40,11 @@ impl RecordReader for NdjsonReader {
         loop {
             self.line.clear();
             let n = self.input.read_until(b'\n', &mut self.line).map_err(|e| {
-                Error::from_io(&self.file, Location { row: Some(self.line_no + 1), line: Some(self.line_no + 1), field: None }, e)
+                Error::from_io(
+                    &self.file,
+                    Location { row: Some(self.line_no + 1), line: Some(self.line_no + 1), field: None },
+                    e,
+                )
             })?;
             if n == 0 {
                 return Ok(false);
@@ -62,13 +74,19 @@ impl RecordReader for NdjsonReader {
                     }
                     let mut d = self.dups.borrow_mut();
                     if !d.is_empty() {
-                        rec.defect = Some(Defect { field: None, message: format!("a key appears twice with different values: {}", d.join("; ")) });
+                        rec.defect = Some(Defect {
+                            field: None,
+                            message: format!("a key appears twice with different values: {}", d.join("; ")),
+                        });
                         d.clear();
                     }
                 }
                 Ok(_) => {
                     rec.push(self.raw_key.clone(), Value::Text(s.to_string()));
-                    rec.defect = Some(Defect { field: None, message: "the line is JSON but not an object (a record)".to_string() });
+                    rec.defect = Some(Defect {
+                        field: None,
+                        message: "the line is JSON but not an object (a record)".to_string(),
+                    });
                 }
                 Err(e) => {
                     self.dups.borrow_mut().clear();
@@ -77,7 +95,10 @@ impl RecordReader for NdjsonReader {
                     if let Some(p) = msg.find(" at line ") {
                         msg.truncate(p);
                     }
-                    rec.defect = Some(Defect { field: None, message: format!("the line is not valid JSON: {msg} at column {}", e.column()) });
+                    rec.defect = Some(Defect {
+                        field: None,
+                        message: format!("the line is not valid JSON: {msg} at column {}", e.column()),
+                    });
                 }
             }
             return Ok(true);

@@ -45,13 +45,27 @@ impl SheetReader {
         })?;
         let names = book.sheet_names();
         let sheet = match &opts.sheet {
-            None => names.first().cloned().ok_or_else(|| Error::parse(file, Location::default(), "the workbook has no sheets"))?,
+            None => names
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::parse(file, Location::default(), "the workbook has no sheets"))?,
             Some(SheetRef::Name(n)) => names.iter().find(|s| *s == n).cloned().ok_or_else(|| {
-                Error::setup(file, format!("no sheet named {n:?}; the sheets are {}", names.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")))
+                Error::setup(
+                    file,
+                    format!(
+                        "no sheet named {n:?}; the sheets are {}",
+                        names.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+                    ),
+                )
             })?,
-            Some(SheetRef::Index(i)) => names.get(i - 1).cloned().ok_or_else(|| Error::setup(file, format!("the workbook has {} sheet(s), not {i}", names.len())))?,
+            Some(SheetRef::Index(i)) => names
+                .get(i - 1)
+                .cloned()
+                .ok_or_else(|| Error::setup(file, format!("the workbook has {} sheet(s), not {i}", names.len())))?,
         };
-        let rows = book.worksheet_range(&sheet).map_err(|e| Error::parse(file, Location::default(), format!("sheet {sheet:?}: {e}")))?;
+        let rows = book
+            .worksheet_range(&sheet)
+            .map_err(|e| Error::parse(file, Location::default(), format!("sheet {sheet:?}: {e}")))?;
         let first_row = rows.start().map(|(r, _)| u64::from(r) + 1).unwrap_or(1);
         let first_col = rows.start().map(|(_, c)| c as usize).unwrap_or(0);
         let width = rows.width();
@@ -77,7 +91,16 @@ impl SheetReader {
         } else {
             columns = (0..width).map(|i| Key::from(column_letter(first_col + i).as_str())).collect();
         }
-        Ok(Self { file: file.to_string(), rows, columns, next: usize::from(opts.header), first_row, header: opts.header, sheet, format })
+        Ok(Self {
+            file: file.to_string(),
+            rows,
+            columns,
+            next: usize::from(opts.header),
+            first_row,
+            header: opts.header,
+            sheet,
+            format,
+        })
     }
 }
 
@@ -207,8 +230,11 @@ impl XlsxWriter {
 
     fn start(&mut self, cols: Vec<Key>) -> Result<()> {
         for (i, c) in cols.iter().enumerate() {
-            let col = u16::try_from(i).map_err(|_| Error::setup(&self.file, "more than 16,384 columns do not fit in a sheet"))?;
-            self.sheet.write_string_with_format(0, col, &**c, &self.header).map_err(|e| Error::setup(&self.file, e.to_string()))?;
+            let col = u16::try_from(i)
+                .map_err(|_| Error::setup(&self.file, "more than 16,384 columns do not fit in a sheet"))?;
+            self.sheet
+                .write_string_with_format(0, col, &**c, &self.header)
+                .map_err(|e| Error::setup(&self.file, e.to_string()))?;
         }
         self.columns = Some(cols);
         self.row = 1;
@@ -224,11 +250,19 @@ impl RecordWriter for XlsxWriter {
         }
         let at = |field: Option<&str>| Location { row: Some(rec.row), line: None, field: field.map(str::to_string) };
         if self.row >= MAX_ROWS {
-            return Err(Error::Record { file: self.file.clone(), at: at(None), message: "a sheet holds at most 1,048,576 rows".into() });
+            return Err(Error::Record {
+                file: self.file.clone(),
+                at: at(None),
+                message: "a sheet holds at most 1,048,576 rows".into(),
+            });
         }
         let columns = self.columns.clone().unwrap_or_default();
         if let Some((k, _)) = flat.iter().find(|(k, v)| !v.is_null() && !columns.iter().any(|c| **c == **k)) {
-            return Err(Error::Record { file: self.file.clone(), at: at(Some(k)), message: format!("field {k:?} is not among the sheet's columns") });
+            return Err(Error::Record {
+                file: self.file.clone(),
+                at: at(Some(k)),
+                message: format!("field {k:?} is not among the sheet's columns"),
+            });
         }
         for (i, c) in columns.iter().enumerate() {
             let Some((_, v)) = flat.iter().find(|(k, _)| **k == **c) else { continue };
@@ -241,7 +275,10 @@ impl RecordWriter for XlsxWriter {
                         return Err(Error::Record {
                             file: self.file.clone(),
                             at: at(Some(c)),
-                            message: format!("the value has {} characters; a spreadsheet cell holds at most 32,767", s.chars().count()),
+                            message: format!(
+                                "the value has {} characters; a spreadsheet cell holds at most 32,767",
+                                s.chars().count()
+                            ),
                         });
                     }
                     self.sheet.write_string(r, col, s)
@@ -252,10 +289,12 @@ impl RecordWriter for XlsxWriter {
                     _ => self.sheet.write_string(r, col, n),
                 },
                 Value::Bool(b) => self.sheet.write_boolean(r, col, *b),
-                Value::Date(d) => match rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8) {
-                    Ok(x) => self.sheet.write_datetime_with_format(r, col, &x, &self.date),
-                    Err(_) => self.sheet.write_string(r, col, v.to_text()),
-                },
+                Value::Date(d) => {
+                    match rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8) {
+                        Ok(x) => self.sheet.write_datetime_with_format(r, col, &x, &self.date),
+                        Err(_) => self.sheet.write_string(r, col, v.to_text()),
+                    }
+                }
                 Value::DateTime(dt) => {
                     let c = dt.civil;
                     let x = rust_xlsxwriter::ExcelDateTime::from_ymd(c.year() as u16, c.month() as u8, c.day() as u8)
@@ -301,7 +340,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.xlsx");
         let file = std::fs::File::create(&path).expect("create");
-        let mut w: Box<dyn RecordWriter> = Box::new(XlsxWriter::new("t.xlsx", Box::new(file), &WriteOptions::new(Format::Xlsx)).expect("writer"));
+        let mut w: Box<dyn RecordWriter> =
+            Box::new(XlsxWriter::new("t.xlsx", Box::new(file), &WriteOptions::new(Format::Xlsx)).expect("writer"));
         let mut rec = Record::new();
         rec.push_text(&Key::from("zip"), "02134");
         rec.push(Key::from("n"), Value::Number("42".into()));
@@ -310,7 +350,8 @@ mod tests {
         w.write(&rec).expect("writes");
         w.finish().expect("finishes");
         let bytes = std::fs::read(&path).expect("read");
-        let mut r = SheetReader::open("t.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default()).expect("opens");
+        let mut r = SheetReader::open("t.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
         let mut back = Record::new();
         assert!(r.read(&mut back).expect("reads"));
         assert_eq!(back.get("zip"), Some(&Value::Text("02134".into())));

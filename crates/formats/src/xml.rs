@@ -64,10 +64,19 @@ fn local(name: quick_xml::name::QName<'_>) -> String {
 }
 
 impl XmlReader {
-    pub fn open(file: &str, mut input: Box<dyn BufRead + Send>, encoding: &'static str, opts: &ReadOptions) -> Result<Self> {
+    pub fn open(
+        file: &str,
+        mut input: Box<dyn BufRead + Send>,
+        encoding: &'static str,
+        opts: &ReadOptions,
+    ) -> Result<Self> {
         let (record_path, absolute) = match &opts.record_path {
             Some(p) => {
-                let segs: Vec<String> = p.split('/').filter(|s| !s.is_empty()).map(|s| s.rsplit(':').next().unwrap_or(s).to_string()).collect();
+                let segs: Vec<String> = p
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.rsplit(':').next().unwrap_or(s).to_string())
+                    .collect();
                 if segs.is_empty() {
                     return Err(Error::setup(file, format!("record path {p:?} names no element")));
                 }
@@ -75,12 +84,21 @@ impl XmlReader {
             }
             None => {
                 let mut sample = Vec::new();
-                (&mut input).take(1 << 20).read_to_end(&mut sample).map_err(|e| Error::from_io(file, Location::default(), e))?;
+                (&mut input)
+                    .take(1 << 20)
+                    .read_to_end(&mut sample)
+                    .map_err(|e| Error::from_io(file, Location::default(), e))?;
                 let detected = detect_record_path(&sample);
                 input = Box::new(std::io::BufReader::with_capacity(256 * 1024, Cursor::new(sample).chain(input)));
                 match detected {
                     Some(p) => (p, true),
-                    None => return Err(Error::parse(file, Location::default(), "no elements found: the file is empty or not XML")),
+                    None => {
+                        return Err(Error::parse(
+                            file,
+                            Location::default(),
+                            "no elements found: the file is empty or not XML",
+                        ));
+                    }
                 }
             }
         };
@@ -122,11 +140,7 @@ impl XmlReader {
     }
 
     fn is_record(&self) -> bool {
-        if self.absolute {
-            self.path == self.record_path
-        } else {
-            self.path.ends_with(&self.record_path)
-        }
+        if self.absolute { self.path == self.record_path } else { self.path.ends_with(&self.record_path) }
     }
 
     fn attributes(&self, e: &BytesStart<'_>, into: &mut Vec<(Key, Value)>) -> Result<()> {
@@ -149,10 +163,9 @@ impl XmlReader {
                 Some(hex) => u32::from_str_radix(hex, 16).ok(),
                 None => num.parse().ok(),
             };
-            return code
-                .and_then(char::from_u32)
-                .map(String::from)
-                .ok_or_else(|| Error::parse(&self.file, self.at(), format!("&{name}; is not a valid character reference")));
+            return code.and_then(char::from_u32).map(String::from).ok_or_else(|| {
+                Error::parse(&self.file, self.at(), format!("&{name}; is not a valid character reference"))
+            });
         }
         match name {
             "lt" => Ok("<".into()),
@@ -160,7 +173,11 @@ impl XmlReader {
             "amp" => Ok("&".into()),
             "apos" => Ok("'".into()),
             "quot" => Ok("\"".into()),
-            _ => Err(Error::parse(&self.file, self.at(), format!("the entity &{name}; is not defined (crmsync does not read DTD entities)"))),
+            _ => Err(Error::parse(
+                &self.file,
+                self.at(),
+                format!("the entity &{name}; is not defined (crmsync does not read DTD entities)"),
+            )),
         }
     }
 
@@ -173,13 +190,13 @@ impl XmlReader {
                 Event::Start(e) => {
                     let key = Key::from(local(e.name()).as_str());
                     let mut fields = Vec::new();
-                                        self.attributes(&e, &mut fields)?;
+                    self.attributes(&e, &mut fields)?;
                     stack.push(Frame { key, fields, text: String::new() });
                 }
                 Event::Empty(e) => {
                     let key = Key::from(local(e.name()).as_str());
                     let mut fields = Vec::new();
-                                        self.attributes(&e, &mut fields)?;
+                    self.attributes(&e, &mut fields)?;
                     let v = if fields.is_empty() { Value::Text(String::new()) } else { Value::Object(fields) };
                     if let Some(top) = stack.last_mut() {
                         add_child(&mut top.fields, key, v);
@@ -255,10 +272,11 @@ impl RecordReader for XmlReader {
                     let name = local(e.name());
                     self.path.push(name.clone());
                     if self.is_record() {
-                                                let line = self.reader.get_ref().line;
+                        let line = self.reader.get_ref().line;
                         let mut fields = Vec::new();
                         self.attributes(&e, &mut fields)?;
-                        let fields = self.read_record(Frame { key: Key::from(name.as_str()), fields, text: String::new() })?;
+                        let fields =
+                            self.read_record(Frame { key: Key::from(name.as_str()), fields, text: String::new() })?;
                         self.path.pop();
                         self.ordinal += 1;
                         rec.clear();
@@ -275,7 +293,7 @@ impl RecordReader for XmlReader {
                     let is_record = self.is_record();
                     self.path.pop();
                     if is_record {
-                                                let mut fields = Vec::new();
+                        let mut fields = Vec::new();
                         self.attributes(&e, &mut fields)?;
                         self.ordinal += 1;
                         rec.clear();
@@ -306,7 +324,11 @@ impl RecordReader for XmlReader {
                 }
                 Event::Eof => {
                     if let Some(open) = self.path.last() {
-                        return Err(Error::parse(&self.file, self.at(), format!("the file ends inside <{open}> (truncated?)")));
+                        return Err(Error::parse(
+                            &self.file,
+                            self.at(),
+                            format!("the file ends inside <{open}> (truncated?)"),
+                        ));
                     }
                     return Ok(false);
                 }
@@ -398,11 +420,12 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
 
 /// Turns a field name into a valid XML element name.
 fn element_name(name: &str) -> String {
-    let mut out: String = name
-        .chars()
-        .map(|c| if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' })
-        .collect();
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.') || out.to_ascii_lowercase().starts_with("xml") {
+    let mut out: String =
+        name.chars().map(|c| if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect();
+    if out.is_empty()
+        || out.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.')
+        || out.to_ascii_lowercase().starts_with("xml")
+    {
         out.insert(0, '_');
     }
     out
@@ -425,7 +448,8 @@ impl XmlWriter {
             [.., root, record] => (element_name(root), element_name(record)),
             [] => return Err(Error::setup(file, "the XML record path is empty")),
         };
-        write!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>\n").map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+        write!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>\n")
+            .map_err(|e| Error::Io { file: file.to_string(), source: e })?;
         Ok(Self { file: file.to_string(), out, root, record, buf: String::with_capacity(8192) })
     }
 }
@@ -471,7 +495,10 @@ impl RecordWriter for XmlWriter {
 
     fn finish(mut self: Box<Self>) -> Result<()> {
         let end = format!("</{}>\n", self.root);
-        self.out.write_all(end.as_bytes()).and_then(|_| self.out.flush()).map_err(|e| Error::Io { file: self.file.clone(), source: e })
+        self.out
+            .write_all(end.as_bytes())
+            .and_then(|_| self.out.flush())
+            .map_err(|e| Error::Io { file: self.file.clone(), source: e })
     }
 }
 

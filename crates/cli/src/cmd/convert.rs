@@ -73,7 +73,8 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let out_format = match (&args.to, args.output.as_str()) {
         (Some(f), _) => f.parse::<Format>().map_err(usage)?,
         (None, "-") => return Err(usage("name the output format with --to when writing to stdout")),
-        (None, path) => Format::from_path(path).ok_or_else(|| usage(format!("cannot tell the output format from {path:?}; name it with --to")))?,
+        (None, path) => Format::from_path(path)
+            .ok_or_else(|| usage(format!("cannot tell the output format from {path:?}; name it with --to")))?,
     };
 
     let opened = open_input(&args.input, g.quiet)?;
@@ -105,16 +106,20 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         });
     }
     if let Some(e) = &args.out_encoding {
-        write_opts.encoding = Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
+        write_opts.encoding =
+            Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
     }
     write_opts.columns = match (&mapping, &source_columns) {
         (Some(m), _) if args.reverse => Some(m.reverse_columns()),
         (Some(m), _) => Some(m.targets()),
-        (None, Some(cols)) => Some(cols.iter().filter(|c| !feeding_rejects || !crate::pipeline::META.contains(&&***c)).cloned().collect()),
+        (None, Some(cols)) => {
+            Some(cols.iter().filter(|c| !feeding_rejects || !crate::pipeline::META.contains(&&***c)).cloned().collect())
+        }
         (None, None) => None,
     };
 
-    let mut rejects = Rejects::open(args.rejects.as_deref(), &source_name, source_columns.as_deref(), g.quiet, g.verbose)?;
+    let mut rejects =
+        Rejects::open(args.rejects.as_deref(), &source_name, source_columns.as_deref(), g.quiet, g.verbose)?;
     let (output, out) = Output::create(&args.output)?;
     let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
 
@@ -125,7 +130,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let outcome: Result<()> = (|| {
         while reader.read(&mut rec)? {
             rows_read += 1;
-            if rows_read % 16_384 == 0 {
+            if rows_read.is_multiple_of(16_384) {
                 progress.tick(rows_read);
             }
             if let Some(d) = rec.defect.take() {

@@ -48,7 +48,8 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
     let opened = open_input(&args.file, true)?;
     let mut reader = crmsync_formats::open_reader(opened.input, &opts)?;
     let details = reader.details();
-    let mut headers: Vec<String> = reader.columns().map(|c| c.iter().map(|k| k.to_string()).collect()).unwrap_or_default();
+    let mut headers: Vec<String> =
+        reader.columns().map(|c| c.iter().map(|k| k.to_string()).collect()).unwrap_or_default();
     let mut columns: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
     let mut rec = Record::new();
     let mut seen = 0;
@@ -87,7 +88,10 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
             std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
             if !g.quiet {
                 let checks = text.lines().filter(|l| l.contains("CHECK")).count();
-                eprintln!("wrote {path}: {} columns mapped from {seen} sampled records; {checks} line(s) marked CHECK", headers.len());
+                eprintln!(
+                    "wrote {path}: {} columns mapped from {seen} sampled records; {checks} line(s) marked CHECK",
+                    headers.len()
+                );
             }
         }
         None => print!("{text}"),

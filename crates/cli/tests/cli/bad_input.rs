@@ -101,7 +101,10 @@ fn gbk_file_read_as_utf8_fails_and_auto_reads_it() {
     let out = c.path("o.json");
     let s = convert_summary(&[&f, &out]);
     assert_eq!(s["encoding"], "GBK");
-    assert_eq!(read_json(Path::new(&out)), serde_json::json!([{"姓名": "张伟", "城市": "北京"}, {"姓名": "李娜", "城市": "上海"}]));
+    assert_eq!(
+        read_json(Path::new(&out)),
+        serde_json::json!([{"姓名": "张伟", "城市": "北京"}, {"姓名": "李娜", "城市": "上海"}])
+    );
 }
 
 #[test]
@@ -167,7 +170,10 @@ fn malformed_xml_and_entity_bombs_fail() {
     assert_eq!(code, Some(1));
     assert!(err.contains("DTD"), "{err}");
 
-    let xxe = c.file("xxe.xml", br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r><c>&x;</c><c>y</c></r>"#);
+    let xxe = c.file(
+        "xxe.xml",
+        br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r><c>&x;</c><c>y</c></r>"#,
+    );
     let (code, err) = c.convert(&[&xxe, &c.path("o.json")]);
     assert_eq!(code, Some(1));
     assert!(!err.contains("root:"), "{err}");

@@ -18,15 +18,23 @@ fn csv_to_json_keeps_text_exactly_and_summary_adds_up() {
         assert!(s[key].is_u64(), "{key} in {s}");
     }
     assert_eq!(s["rows_read"].as_u64(), Some(s["written"].as_u64().unwrap_or(0) + s["rejected"].as_u64().unwrap_or(0)));
-    assert_eq!(read_json(&out), serde_json::json!([{"zip": "02134", "phone": "0086 10 1234", "amount": "1.50", "flag": "TRUE"}]));
+    assert_eq!(
+        read_json(&out),
+        serde_json::json!([{"zip": "02134", "phone": "0086 10 1234", "amount": "1.50", "flag": "TRUE"}])
+    );
 }
 
 #[test]
 fn stdin_to_stdout_with_explicit_formats() {
-    let out = crmsync().args(["convert", "-q", "-", "-", "--to", "ndjson"]).write_stdin("a;b\n1;2\n").output().expect("runs");
+    let out =
+        crmsync().args(["convert", "-q", "-", "-", "--to", "ndjson"]).write_stdin("a;b\n1;2\n").output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"a\":\"1\",\"b\":\"2\"}\n");
-    let out = crmsync().args(["convert", "-q", "-", "-", "--from", "ndjson", "--to", "tsv"]).write_stdin("{\"a\":\"x\\ty\"}\n").output().expect("runs");
+    let out = crmsync()
+        .args(["convert", "-q", "-", "-", "--from", "ndjson", "--to", "tsv"])
+        .write_stdin("{\"a\":\"x\\ty\"}\n")
+        .output()
+        .expect("runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "a\n\"x\ty\"\n");
 }
 
@@ -56,10 +64,17 @@ fn no_header_files_get_positional_names() {
 #[test]
 fn nested_json_flattens_to_dotted_columns_and_back() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let f = write(dir.path(), "n.json", br#"[{"name": "Ann", "address": {"city": "Paris", "zip": "75001"}, "tags": ["a", "b"]}]"#);
+    let f = write(
+        dir.path(),
+        "n.json",
+        br#"[{"name": "Ann", "address": {"city": "Paris", "zip": "75001"}, "tags": ["a", "b"]}]"#,
+    );
     let csv = dir.path().join("o.csv");
     convert_summary(&[&f, csv.to_str().expect("p")]);
-    assert_eq!(std::fs::read_to_string(&csv).expect("csv"), "name,address.city,address.zip,tags.0,tags.1\nAnn,Paris,75001,a,b\n");
+    assert_eq!(
+        std::fs::read_to_string(&csv).expect("csv"),
+        "name,address.city,address.zip,tags.0,tags.1\nAnn,Paris,75001,a,b\n"
+    );
     let back = dir.path().join("back.json");
     convert_summary(&[csv.to_str().expect("p"), back.to_str().expect("p")]);
     assert_eq!(read_json(&back), read_json(Path::new(&f)));
@@ -76,10 +91,16 @@ fn xlsx_round_trip_keeps_types_and_leading_zeros() {
     let s = convert_summary(&[xlsx.to_str().expect("p"), back.to_str().expect("p")]);
     assert_eq!(s["sheet"], "Sheet1");
     let recs = read_ndjson(&back);
-    assert_eq!(recs[0], serde_json::json!({"full_name": "张伟", "address": {"postal_code": "02134"}, "subscribed_at": "2024-02-29"}));
+    assert_eq!(
+        recs[0],
+        serde_json::json!({"full_name": "张伟", "address": {"postal_code": "02134"}, "subscribed_at": "2024-02-29"})
+    );
     let s = convert_summary(&[xlsx.to_str().expect("p"), back.to_str().expect("p"), "--sheet", "1"]);
     assert_eq!(s["written"].as_u64(), Some(2));
-    let out = crmsync().args(["convert", xlsx.to_str().expect("p"), back.to_str().expect("p"), "--sheet", "Nope"]).output().expect("runs");
+    let out = crmsync()
+        .args(["convert", xlsx.to_str().expect("p"), back.to_str().expect("p"), "--sheet", "Nope"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("\"Sheet1\""));
 }
@@ -106,7 +127,14 @@ subscribed_at = { from = "Subscription Date", type = "date" }
     );
     let out = dir.path().join("o.ndjson");
     let rejects = dir.path().join("r.csv");
-    let s = convert_summary(&[&corpus("customers-datablist/customers-100.csv"), out.to_str().expect("p"), "--mapping", &m, "--rejects", rejects.to_str().expect("p")]);
+    let s = convert_summary(&[
+        &corpus("customers-datablist/customers-100.csv"),
+        out.to_str().expect("p"),
+        "--mapping",
+        &m,
+        "--rejects",
+        rejects.to_str().expect("p"),
+    ]);
     assert_eq!(s["rows_read"].as_u64(), Some(100));
     let recs = read_ndjson(&out);
     assert_eq!(
@@ -141,7 +169,10 @@ subscribed_at = { from = "加入日期", type = "date", format = "%d/%m/%Y" }
     );
     let crm = dir.path().join("crm.csv");
     convert_summary(&[&src, crm.to_str().expect("p"), "--mapping", &m]);
-    assert_eq!(std::fs::read_to_string(&crm).expect("crm"), "full_name,subscribed_at,custom.gender\n张 伟,2023-01-05,male\n");
+    assert_eq!(
+        std::fs::read_to_string(&crm).expect("crm"),
+        "full_name,subscribed_at,custom.gender\n张 伟,2023-01-05,male\n"
+    );
     let back = dir.path().join("back.csv");
     convert_summary(&[crm.to_str().expect("p"), back.to_str().expect("p"), "--mapping", &m, "--reverse"]);
     assert_eq!(std::fs::read_to_string(&back).expect("back"), "姓,名,加入日期,性别\n张,伟,05/01/2023,男\n");
@@ -151,7 +182,11 @@ subscribed_at = { from = "加入日期", type = "date", format = "%d/%m/%Y" }
 fn rejects_can_be_fixed_and_fed_back_unchanged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = write(dir.path(), "c.csv", b"Name,Email\nAnn,ann@x.com\nBob,bob-at-x.com\n");
-    let m = write(dir.path(), "m.toml", b"entity = \"contacts\"\n[fields]\nfull_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n");
+    let m = write(
+        dir.path(),
+        "m.toml",
+        b"entity = \"contacts\"\n[fields]\nfull_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n",
+    );
     let out = dir.path().join("o.csv");
     let rejects = dir.path().join("r.csv");
     convert_summary(&[&f, out.to_str().expect("p"), "--mapping", &m, "--rejects", rejects.to_str().expect("p")]);
@@ -168,10 +203,27 @@ fn rejects_can_be_fixed_and_fed_back_unchanged() {
 fn json_schema_rejects_records_that_break_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = write(dir.path(), "c.csv", b"Name,Zip\nAnn,02134\nBob,ABC\n");
-    let m = write(dir.path(), "m.toml", b"entity = \"contacts\"\n[fields]\nfull_name = \"Name\"\n\"address.postal_code\" = \"Zip\"\n");
-    let schema = write(dir.path(), "s.json", br#"{"type":"object","properties":{"address":{"properties":{"postal_code":{"pattern":"^[0-9]{5}$"}}}}}"#);
+    let m = write(
+        dir.path(),
+        "m.toml",
+        b"entity = \"contacts\"\n[fields]\nfull_name = \"Name\"\n\"address.postal_code\" = \"Zip\"\n",
+    );
+    let schema = write(
+        dir.path(),
+        "s.json",
+        br#"{"type":"object","properties":{"address":{"properties":{"postal_code":{"pattern":"^[0-9]{5}$"}}}}}"#,
+    );
     let rejects = dir.path().join("r.csv");
-    let s = convert_summary(&[&f, dir.path().join("o.json").to_str().expect("p"), "--mapping", &m, "--schema", &schema, "--rejects", rejects.to_str().expect("p")]);
+    let s = convert_summary(&[
+        &f,
+        dir.path().join("o.json").to_str().expect("p"),
+        "--mapping",
+        &m,
+        "--schema",
+        &schema,
+        "--rejects",
+        rejects.to_str().expect("p"),
+    ]);
     assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)));
     assert!(std::fs::read_to_string(&rejects).expect("r").contains("Bob,ABC,3,address.postal_code,"));
 }
@@ -197,14 +249,18 @@ fn xml_output_and_back() {
     assert!(text.contains("<customers>\n  <customer>\n    <Customer_Id>A1</Customer_Id>\n    <name>Ann &amp; Co</name>\n    <address>\n      <city>Paris</city>"), "{text}");
     let back = dir.path().join("b.ndjson");
     convert_summary(&[xml.to_str().expect("p"), back.to_str().expect("p")]);
-    assert_eq!(read_ndjson(&back)[0], serde_json::json!({"Customer_Id": "A1", "name": "Ann & Co", "address": {"city": "Paris"}}));
+    assert_eq!(
+        read_ndjson(&back)[0],
+        serde_json::json!({"Customer_Id": "A1", "name": "Ann & Co", "address": {"city": "Paris"}})
+    );
 }
 
 #[test]
 fn quiet_and_piped_runs_print_no_progress() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = write(dir.path(), "c.csv", b"a\n1\n");
-    let out = crmsync().args(["convert", "-q", &f, dir.path().join("o.json").to_str().expect("p")]).output().expect("runs");
+    let out =
+        crmsync().args(["convert", "-q", &f, dir.path().join("o.json").to_str().expect("p")]).output().expect("runs");
     assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
     let out = crmsync().args(["convert", &f, dir.path().join("o.json").to_str().expect("p")]).output().expect("runs");
     let err = stderr_of(&out);

@@ -22,7 +22,10 @@ fn csv_spectrum_gives_the_expected_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     for name in SPECTRUM {
         let out = dir.path().join(format!("{name}.json"));
-        crmsync().args(["convert", "-q", &corpus(&format!("csv-spectrum/csvs/{name}.csv")), out.to_str().expect("utf-8")]).assert().success();
+        crmsync()
+            .args(["convert", "-q", &corpus(&format!("csv-spectrum/csvs/{name}.csv")), out.to_str().expect("utf-8")])
+            .assert()
+            .success();
         let expected = read_json(&testdata(&format!("corpus/csv-spectrum/json/{name}.json")));
         assert_eq!(read_json(&out), expected, "{name}");
     }
@@ -36,7 +39,10 @@ fn csv_spectrum_survives_csv_ndjson_csv() {
         let csv = dir.path().join(format!("{name}.csv"));
         let json = dir.path().join(format!("{name}.json"));
         let p = |p: &Path| p.to_str().expect("utf-8").to_string();
-        crmsync().args(["convert", "-q", &corpus(&format!("csv-spectrum/csvs/{name}.csv")), &p(&nd)]).assert().success();
+        crmsync()
+            .args(["convert", "-q", &corpus(&format!("csv-spectrum/csvs/{name}.csv")), &p(&nd)])
+            .assert()
+            .success();
         crmsync().args(["convert", "-q", &p(&nd), &p(&csv)]).assert().success();
         crmsync().args(["convert", "-q", &p(&csv), &p(&json)]).assert().success();
         assert_eq!(read_json(&json), read_json(&testdata(&format!("corpus/csv-spectrum/json/{name}.json"))), "{name}");
@@ -55,7 +61,11 @@ fn jsontestsuite_accepts_y_rejects_n_and_never_crashes() {
             continue;
         }
         seen += 1;
-        let result = crmsync().args(["convert", "-q", path.to_str().expect("utf-8"), out.to_str().expect("utf-8")]).timeout(std::time::Duration::from_secs(20)).output().expect("runs");
+        let result = crmsync()
+            .args(["convert", "-q", path.to_str().expect("utf-8"), out.to_str().expect("utf-8")])
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .expect("runs");
         let err = stderr_of(&result);
         assert!(!err.contains("panicked"), "{name}: {err}");
         let code = result.status.code();
@@ -77,18 +87,27 @@ fn json_policies_on_duplicate_keys_numbers_and_scalars() {
     let out = dir.path().join("o.ndjson");
     let rejects = dir.path().join("r.csv");
     // {"a":"b","a":"c"}: different values under one key reject the record.
-    let s = convert_summary(&[&corpus("jsontestsuite/y_object_duplicated_key.json"), out.to_str().expect("p"), "--rejects", rejects.to_str().expect("p")]);
+    let s = convert_summary(&[
+        &corpus("jsontestsuite/y_object_duplicated_key.json"),
+        out.to_str().expect("p"),
+        "--rejects",
+        rejects.to_str().expect("p"),
+    ]);
     assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(0), Some(1)));
     assert!(std::fs::read_to_string(&rejects).expect("rejects").contains("appears twice"));
     // Equal repeats are merged.
-    let s = convert_summary(&[&corpus("jsontestsuite/y_object_duplicated_key_and_value.json"), out.to_str().expect("p")]);
+    let s =
+        convert_summary(&[&corpus("jsontestsuite/y_object_duplicated_key_and_value.json"), out.to_str().expect("p")]);
     assert_eq!(s["written"].as_u64(), Some(1));
     // Numbers keep their exact text.
     convert_summary(&[&corpus("jsontestsuite/y_object_extreme_numbers.json"), out.to_str().expect("p")]);
     let text = std::fs::read_to_string(&out).expect("out");
     assert!(text.contains("-1.0e+28") && text.contains("1.0e+28"), "{text}");
     // A top-level scalar is not a record list.
-    let r = crmsync().args(["convert", &corpus("jsontestsuite/y_structure_lonely_string.json"), out.to_str().expect("p")]).output().expect("runs");
+    let r = crmsync()
+        .args(["convert", &corpus("jsontestsuite/y_structure_lonely_string.json"), out.to_str().expect("p")])
+        .output()
+        .expect("runs");
     assert_eq!(r.status.code(), Some(1));
     assert!(stderr_of(&r).contains("not a list of records"));
 }
@@ -98,7 +117,12 @@ fn damaged_customers_file_accounts_for_every_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("o.csv");
     let rejects = dir.path().join("r.csv");
-    let s = convert_summary(&[&corpus("customers-datablist/customers-1000-damaged-copy.csv"), out.to_str().expect("p"), "--rejects", rejects.to_str().expect("p")]);
+    let s = convert_summary(&[
+        &corpus("customers-datablist/customers-1000-damaged-copy.csv"),
+        out.to_str().expect("p"),
+        "--rejects",
+        rejects.to_str().expect("p"),
+    ]);
     assert_eq!(s["rows_read"].as_u64(), Some(1039));
     assert_eq!(s["written"].as_u64(), Some(1037));
     assert_eq!(s["rejected"].as_u64(), Some(2));
@@ -115,7 +139,12 @@ fn damaged_customers_file_accounts_for_every_row() {
     // Duplicate detection on Customer Id: the 38 repeated records.
     let mapping = dir.path().join("m.toml");
     std::fs::write(&mapping, "entity = \"contacts\"\n[fields]\n\"custom.customer_id\" = { from = \"Customer Id\", unique = true }\nemail = \"Email\"\n").expect("write");
-    let s = convert_summary(&[&corpus("customers-datablist/customers-1000-damaged-copy.csv"), out.to_str().expect("p"), "--mapping", mapping.to_str().expect("p")]);
+    let s = convert_summary(&[
+        &corpus("customers-datablist/customers-1000-damaged-copy.csv"),
+        out.to_str().expect("p"),
+        "--mapping",
+        mapping.to_str().expect("p"),
+    ]);
     assert_eq!(s["rejected"].as_u64(), Some(2 + 38));
     assert_eq!(s["written"].as_u64(), Some(1039 - 40));
 }
@@ -124,7 +153,15 @@ fn damaged_customers_file_accounts_for_every_row() {
 fn ragged_atomic_crm_export_reports_the_short_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("o.ndjson");
-    let r = crmsync().args(["--json", "convert", &corpus("crm-samples/atomic-crm/contacts_export-ragged-2ca04b43.csv"), out.to_str().expect("p")]).output().expect("runs");
+    let r = crmsync()
+        .args([
+            "--json",
+            "convert",
+            &corpus("crm-samples/atomic-crm/contacts_export-ragged-2ca04b43.csv"),
+            out.to_str().expect("p"),
+        ])
+        .output()
+        .expect("runs");
     assert!(r.status.success());
     let err = stderr_of(&r);
     assert!(err.contains("row 3") && err.contains("18 fields but the header has 21"), "{err}");
@@ -145,7 +182,12 @@ fn backslash_escapes_follow_the_documented_dialect() {
     assert_eq!(recs[18]["Job Title"], "Teacher,\\adult\\\" education\"");
     assert_eq!(recs[0]["Job Title"].as_str().map(|s| s.contains("\\n")), Some(true));
     // With --escape '\' the same row reads as its writer meant it.
-    convert_summary(&[&corpus("customers-datablist/people-100-backslash-escapes.csv"), out.to_str().expect("p"), "--escape", "\\"]);
+    convert_summary(&[
+        &corpus("customers-datablist/people-100-backslash-escapes.csv"),
+        out.to_str().expect("p"),
+        "--escape",
+        "\\",
+    ]);
     let recs = read_ndjson(&out);
     assert_eq!(recs[18]["Job Title"], "Teacher,\"adult\" education");
 }
@@ -165,7 +207,8 @@ fn xml_customers_with_and_without_namespace_read_alike() {
     assert_eq!(ra.iter().filter(|r| r.get("Fax").is_some()).count(), 2);
     assert!(ra.iter().any(|r| r["CompanyName"].as_str().is_some_and(|n| n.contains("Let's"))));
     // The orders are another record list in the same file.
-    let s = convert_summary(&[&corpus("xml/CustomersOrders.xml"), a.to_str().expect("p"), "--record-path", "Orders/Order"]);
+    let s =
+        convert_summary(&[&corpus("xml/CustomersOrders.xml"), a.to_str().expect("p"), "--record-path", "Orders/Order"]);
     assert!(s["written"].as_u64().is_some_and(|n| n > 4));
 }
 
@@ -179,7 +222,9 @@ fn xml_contact_with_cdata_entities_and_repeated_addresses() {
     let mut rdr = csv::Reader::from_path(&out).expect("csv");
     let headers = rdr.headers().expect("h").clone();
     let row = rdr.records().next().expect("one").expect("row");
-    let get = |name: &str| row[headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} in {headers:?}"))].to_string();
+    let get = |name: &str| {
+        row[headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} in {headers:?}"))].to_string()
+    };
     assert_eq!(get("notes"), "<p>Notes about Steve.</p>");
     assert_eq!(get("email"), "test@example.com <Steve Stevenson>");
     assert_eq!(get("address.0.type"), "home");
@@ -213,10 +258,18 @@ fn salesforce_tree_export_skips_attributes() {
 fn atomic_crm_bundle_needs_a_record_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("o.ndjson");
-    let r = crmsync().args(["convert", &corpus("crm-samples/atomic-crm/import-sample.json"), out.to_str().expect("p")]).output().expect("runs");
+    let r = crmsync()
+        .args(["convert", &corpus("crm-samples/atomic-crm/import-sample.json"), out.to_str().expect("p")])
+        .output()
+        .expect("runs");
     assert_eq!(r.status.code(), Some(1));
     assert!(stderr_of(&r).contains("--record-path"), "{}", stderr_of(&r));
-    let s = convert_summary(&[&corpus("crm-samples/atomic-crm/import-sample.json"), out.to_str().expect("p"), "--record-path", "contacts"]);
+    let s = convert_summary(&[
+        &corpus("crm-samples/atomic-crm/import-sample.json"),
+        out.to_str().expect("p"),
+        "--record-path",
+        "contacts",
+    ]);
     assert!(s["written"].as_u64().is_some_and(|n| n > 0));
 }
 

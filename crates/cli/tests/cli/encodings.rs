@@ -22,7 +22,13 @@ fn expected(text: &str) -> serde_json::Value {
         rdr.records()
             .map(|r| {
                 let r = r.expect("r");
-                serde_json::Value::Object(headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string()))).collect())
+                serde_json::Value::Object(
+                    headers
+                        .iter()
+                        .zip(r.iter())
+                        .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
+                        .collect(),
+                )
             })
             .collect(),
     )
@@ -58,17 +64,29 @@ fn explicit_names_and_gb18030() {
     let (s, json) = convert_bytes(&encoding_rs::GB18030.encode(TEXT).0, &["--encoding", "gb18030"]);
     assert_eq!(s["encoding"], "gb18030");
     assert_eq!(json, expected(TEXT));
-    let out = crmsync().args(["convert", "-", "-", "--to", "csv", "--encoding", "klingon"]).write_stdin("a\n").output().expect("runs");
+    let out = crmsync()
+        .args(["convert", "-", "-", "--to", "csv", "--encoding", "klingon"])
+        .write_stdin("a\n")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("unknown encoding"));
 }
 
 #[test]
 fn output_in_another_encoding() {
-    let out = crmsync().args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", "gbk"]).write_stdin(TEXT).output().expect("runs");
+    let out = crmsync()
+        .args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", "gbk"])
+        .write_stdin(TEXT)
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(out.stdout, encoding_rs::GBK.encode(TEXT).0.into_owned());
-    let out = crmsync().args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", "windows-1252"]).write_stdin(TEXT).output().expect("runs");
+    let out = crmsync()
+        .args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", "windows-1252"])
+        .write_stdin(TEXT)
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("cannot be written in windows-1252"), "{}", stderr_of(&out));
 }

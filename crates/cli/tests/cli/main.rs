@@ -42,7 +42,8 @@ pub fn read_ndjson(path: &Path) -> Vec<serde_json::Value> {
 pub fn convert_summary(args: &[&str]) -> serde_json::Value {
     let out = crmsync().arg("--json").arg("convert").args(args).output().expect("runs");
     assert!(out.status.success(), "convert {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("summary is JSON: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("summary is JSON: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 pub fn stderr_of(out: &std::process::Output) -> String {

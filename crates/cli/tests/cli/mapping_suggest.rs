@@ -27,7 +27,12 @@ fn suggests_a_usable_mapping_for_a_customer_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = dir.path().join("m.toml");
     std::fs::write(&m, &text).expect("write");
-    let s = convert_summary(&[&corpus("customers-datablist/customers-100.csv"), dir.path().join("o.ndjson").to_str().expect("p"), "--mapping", m.to_str().expect("p")]);
+    let s = convert_summary(&[
+        &corpus("customers-datablist/customers-100.csv"),
+        dir.path().join("o.ndjson").to_str().expect("p"),
+        "--mapping",
+        m.to_str().expect("p"),
+    ]);
     assert_eq!(s["written"].as_u64(), Some(100), "{s}");
 }
 
@@ -38,7 +43,17 @@ fn chinese_headers_in_gbk_with_ambiguous_dates() {
     let f = dir.path().join("展会.csv");
     std::fs::write(&f, encoding_rs::GBK.encode(text).0).expect("write");
     let m = suggest(f.to_str().expect("p"), "contacts");
-    for line in ["full_name = \"姓名\"", "mobile = { from = \"手机\", type = \"phone\", region = ", "email = { from = \"邮箱\"", "\"company.name\" = \"公司\"", "\"address.city\" = \"城市\"", "\"address.region\" = \"省份\"", "\"address.street\" = \"地址\"", "\"custom.性别\" = \"性别\"", "encoding = \"gbk\""] {
+    for line in [
+        "full_name = \"姓名\"",
+        "mobile = { from = \"手机\", type = \"phone\", region = ",
+        "email = { from = \"邮箱\"",
+        "\"company.name\" = \"公司\"",
+        "\"address.city\" = \"城市\"",
+        "\"address.region\" = \"省份\"",
+        "\"address.street\" = \"地址\"",
+        "\"custom.性别\" = \"性别\"",
+        "encoding = \"gbk\"",
+    ] {
         assert!(m.contains(line), "{line} in:\n{m}");
     }
     assert!(m.contains("AMBIGUOUS"), "{m}");
@@ -50,17 +65,34 @@ fn renamed_headers_are_matched_fuzzily_and_marked() {
     let m = suggest(&corpus("customers-datablist/organizations-100-renamed-headers.csv"), "companies");
     assert!(m.contains("name = \"Organization-Name\""), "{m}");
     assert!(m.contains("domain = { from = \"Org-Website\""), "{m}");
-    assert!(m.lines().any(|l| l.starts_with("\"address.country\"") && l.contains("Country-N") && l.contains("CHECK")), "{m}");
+    assert!(
+        m.lines().any(|l| l.starts_with("\"address.country\"") && l.contains("Country-N") && l.contains("CHECK")),
+        "{m}"
+    );
 }
 
 #[test]
 fn writes_to_a_file_and_refuses_unknown_entities() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = dir.path().join("m.toml");
-    crmsync().args(["mapping", "suggest", &corpus("xml/CustomersOrders.xml"), "--entity", "companies", "-o", m.to_str().expect("p")]).assert().success();
+    crmsync()
+        .args([
+            "mapping",
+            "suggest",
+            &corpus("xml/CustomersOrders.xml"),
+            "--entity",
+            "companies",
+            "-o",
+            m.to_str().expect("p"),
+        ])
+        .assert()
+        .success();
     let text = std::fs::read_to_string(&m).expect("mapping");
     assert!(text.contains("record_path = \"/Root/Customers/Customer\""), "{text}");
     assert!(text.contains("name = \"CompanyName\""), "{text}");
-    let out = crmsync().args(["mapping", "suggest", &corpus("xml/CustomersOrders.xml"), "--entity", "people"]).output().expect("runs");
+    let out = crmsync()
+        .args(["mapping", "suggest", &corpus("xml/CustomersOrders.xml"), "--entity", "people"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }

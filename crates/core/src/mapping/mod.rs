@@ -72,11 +72,8 @@ impl Mapping {
             MappingError::new(line, e.message().to_string())
         })?;
         let entity_line = line_of(text, spec.entity.span().start);
-        let entity: Entity = spec
-            .entity
-            .get_ref()
-            .parse()
-            .map_err(|e: String| MappingError::new(Some(entity_line), e))?;
+        let entity: Entity =
+            spec.entity.get_ref().parse().map_err(|e: String| MappingError::new(Some(entity_line), e))?;
         if let Some(fmt) = &spec.source.format
             && !["csv", "tsv", "json", "ndjson", "xml", "xlsx", "xls", "ods"].contains(&fmt.as_str())
         {
@@ -106,7 +103,7 @@ impl Mapping {
                     ),
                 ));
             }
-            if fields.iter().any(|f: &FieldMap| &*f.target == target) {
+            if fields.iter().any(|f: &FieldMap| *f.target == *target) {
                 return Err(MappingError::new(Some(line), format!("field `{target}` is mapped twice")));
             }
             fields.push(compile_field(target, fs, line)?);
@@ -116,10 +113,7 @@ impl Mapping {
         }
         for k in &spec.key.fields {
             if !fields.iter().any(|f| &*f.target == k) {
-                return Err(MappingError::new(
-                    None,
-                    format!("[key] fields names `{k}`, which [fields] does not map"),
-                ));
+                return Err(MappingError::new(None, format!("[key] fields names `{k}`, which [fields] does not map")));
             }
         }
         Ok(Mapping { entity, source: spec.source, key: spec.key, fields })
@@ -196,7 +190,8 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
         if ty != Some(TypeName::DateTime) {
             return Err(err("`timezone` applies to type = \"datetime\"".into()));
         }
-        opts.zone = TimeZone::get(tz).map_err(|_| err(format!("`timezone = {tz:?}` is not an IANA time zone such as \"Asia/Shanghai\"")))?;
+        opts.zone = TimeZone::get(tz)
+            .map_err(|_| err(format!("`timezone = {tz:?}` is not an IANA time zone such as \"Asia/Shanghai\"")))?;
     }
     match (&rule.values, ty) {
         (Some(v), Some(TypeName::Enum)) if !v.is_empty() => opts.values = v.clone(),
@@ -323,7 +318,10 @@ impl Mapper {
                         .max_by(|a, b| a.0.total_cmp(&b.0))
                         .map(|(_, k)| format!(" (did you mean {k:?}?)"))
                         .unwrap_or_default();
-                    problems.push(format!("field `{}` (line {}) reads column {c:?}, which the file does not have{near}", f.target, f.line));
+                    problems.push(format!(
+                        "field `{}` (line {}) reads column {c:?}, which the file does not have{near}",
+                        f.target, f.line
+                    ));
                 }
             }
         }
@@ -382,12 +380,9 @@ impl Mapper {
             };
             match map_value(f, source) {
                 Ok(v) => out.push(f.target.clone(), v),
-                Err((value, expected)) => errors.push(FieldError {
-                    field: f.target.to_string(),
-                    column: f.from.join(", "),
-                    value,
-                    expected,
-                }),
+                Err((value, expected)) => {
+                    errors.push(FieldError { field: f.target.to_string(), column: f.from.join(", "), value, expected })
+                }
             }
         }
         if errors.is_empty() {
@@ -448,8 +443,11 @@ impl Mapper {
                 let sep = f.join.as_deref().unwrap_or(" ");
                 // Without a separator the parts cannot be told apart: the
                 // whole value goes to the first column rather than a guess.
-                let mut parts: Box<dyn Iterator<Item = &str>> =
-                    if sep.is_empty() { Box::new(std::iter::once(text.as_str())) } else { Box::new(text.splitn(f.from.len(), sep)) };
+                let mut parts: Box<dyn Iterator<Item = &str>> = if sep.is_empty() {
+                    Box::new(std::iter::once(text.as_str()))
+                } else {
+                    Box::new(text.splitn(f.from.len(), sep))
+                };
                 for c in &f.from {
                     let part = parts.next().unwrap_or("");
                     if !already(out, c) {
@@ -465,7 +463,9 @@ impl Mapper {
             // Text read back from a file (`2024-01-31`) is parsed first, so a
             // date lands in the source's format whatever the file type.
             let value = match (&value, f.ty) {
-                (Value::Text(t), Some(TypeName::Date)) => types::date::parse_date(t, None).map(Value::Date).unwrap_or(value),
+                (Value::Text(t), Some(TypeName::Date)) => {
+                    types::date::parse_date(t, None).map(Value::Date).unwrap_or(value)
+                }
                 (Value::Text(t), Some(TypeName::DateTime)) => {
                     types::date::parse_datetime(t, None, &f.opts.zone).map(Value::DateTime).unwrap_or(value)
                 }
@@ -481,12 +481,9 @@ impl Mapper {
                 _ => value,
             };
             let v = match &v {
-                Value::Text(t) if !f.map.is_empty() => f
-                    .map
-                    .iter()
-                    .find(|(_, to)| to == t)
-                    .map(|(from, _)| Value::Text(from.clone()))
-                    .unwrap_or(v),
+                Value::Text(t) if !f.map.is_empty() => {
+                    f.map.iter().find(|(_, to)| to == t).map(|(from, _)| Value::Text(from.clone())).unwrap_or(v)
+                }
                 _ => v,
             };
             out.push(Key::from(col.as_str()), v);
@@ -508,11 +505,8 @@ fn map_value(f: &FieldMap, source: Value) -> Result<Value, (String, String)> {
     }
     if !f.map.is_empty() {
         let key = text.trim();
-        if let Some((_, to)) = f
-            .map
-            .iter()
-            .find(|(k, _)| k == key)
-            .or_else(|| f.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
+        if let Some((_, to)) =
+            f.map.iter().find(|(k, _)| k == key).or_else(|| f.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
         {
             text = to.clone();
         }

@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
@@ -122,8 +122,7 @@ impl<'de> Deserialize<'de> for FieldSpec {
                 Ok(FieldSpec::Rename(s.to_owned()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FieldSpec, A::Error> {
-                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|r| FieldSpec::Rule(Box::new(r)))
+                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map)).map(|r| FieldSpec::Rule(Box::new(r)))
             }
         }
         d.deserialize_any(V)

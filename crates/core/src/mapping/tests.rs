@@ -79,7 +79,12 @@ fn the_spec_example_maps_a_row() {
 fn all_errors_of_a_row_are_reported_together() {
     let m = Arc::new(Mapping::parse(SPEC_EXAMPLE).expect("parses"));
     let mut mapper = Mapper::new(m);
-    let input = record(&[("Email", "not-an-email"), ("Phone 1", "abc"), ("Country", "Atlantis"), ("Subscription Date", "04/03/2021")]);
+    let input = record(&[
+        ("Email", "not-an-email"),
+        ("Phone 1", "abc"),
+        ("Country", "Atlantis"),
+        ("Subscription Date", "04/03/2021"),
+    ]);
     let mut out = Record::new();
     let errs = mapper.apply(&input, &mut out).expect_err("rejects");
     let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
@@ -132,12 +137,10 @@ email = { from = "Email", type = "email", required = true, unique = true }
 "#;
     let mut mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
     let mut out = Record::new();
-    let r = record(&[("Tags", "vip, trade show,,"), ("Tel", "+1 (555) 000"), ("Stage", "Customer"), ("Email", "a@x.com")]);
+    let r =
+        record(&[("Tags", "vip, trade show,,"), ("Tel", "+1 (555) 000"), ("Stage", "Customer"), ("Email", "a@x.com")]);
     mapper.apply(&r, &mut out).expect("maps");
-    assert_eq!(
-        out.get("tags"),
-        Some(&Value::Array(vec![Value::Text("vip".into()), Value::Text("trade show".into())]))
-    );
+    assert_eq!(out.get("tags"), Some(&Value::Array(vec![Value::Text("vip".into()), Value::Text("trade show".into())])));
     assert_eq!(out.get("phone"), Some(&Value::Text("+1555000".into())));
     assert_eq!(out.get("lifecycle_stage"), Some(&Value::Text("customer".into())));
 
@@ -175,10 +178,11 @@ tags = { from = "Tags", split = ";" }
 fn missing_columns_are_named_with_a_hint() {
     let m = Arc::new(Mapping::parse(SPEC_EXAMPLE).expect("parses"));
     let mapper = Mapper::new(m);
-    let cols: Vec<Key> = ["First Name", "Last Name", "Email", "Phone", "Subscription Date", "Company", "City", "Country", "性别", "VIP"]
-        .iter()
-        .map(|s| Key::from(*s))
-        .collect();
+    let cols: Vec<Key> =
+        ["First Name", "Last Name", "Email", "Phone", "Subscription Date", "Company", "City", "Country", "性别", "VIP"]
+            .iter()
+            .map(|s| Key::from(*s))
+            .collect();
     let e = mapper.check_columns(&cols).expect_err("Phone 1 is missing");
     assert!(e.message.contains("\"Phone 1\""), "{}", e.message);
     assert!(e.message.contains("did you mean \"Phone\""), "{}", e.message);

@@ -41,7 +41,8 @@ pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<
     } else if let Some(c) = excel_serial(s) {
         (c, None)
     } else {
-        return Err("a date-time (ISO 8601 like 2024-01-31T09:30:00+08:00, an Excel serial number, or set `format`)".to_string());
+        return Err("a date-time (ISO 8601 like 2024-01-31T09:30:00+08:00, an Excel serial number, or set `format`)"
+            .to_string());
     };
     let offset = match offset {
         Some(o) => o,
@@ -60,9 +61,7 @@ pub fn format_date(d: Date, format: &str) -> String {
 }
 
 pub fn format_datetime(dt: &DateTime, format: &str) -> String {
-    let zoned = dt
-        .offset
-        .and_then(|o| dt.civil.to_zoned(TimeZone::fixed(o)).ok());
+    let zoned = dt.offset.and_then(|o| dt.civil.to_zoned(TimeZone::fixed(o)).ok());
     let formatted = match zoned {
         Some(z) => jiff::fmt::strtime::format(format, &z),
         None => jiff::fmt::strtime::format(format, dt.civil),
@@ -137,13 +136,9 @@ pub fn parse_iso(s: &str) -> Option<DateTime> {
         }
         _ => return None,
     };
-    let time = civil::Time::new(
-        i8::try_from(hour).ok()?,
-        i8::try_from(minute).ok()?,
-        i8::try_from(second).ok()?,
-        nanos,
-    )
-    .ok()?;
+    let time =
+        civil::Time::new(i8::try_from(hour).ok()?, i8::try_from(minute).ok()?, i8::try_from(second).ok()?, nanos)
+            .ok()?;
     Some(DateTime { civil: date.to_datetime(time), offset })
 }
 
@@ -154,7 +149,11 @@ pub fn excel_serial(s: &str) -> Option<civil::DateTime> {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };
-    if int.is_empty() || int.len() > 7 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty()
+        || int.len() > 7
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let value: f64 = s.parse().ok()?;
@@ -170,9 +169,7 @@ pub fn from_excel_serial(value: f64) -> Option<civil::DateTime> {
     let base = if days < 60 { civil::date(1899, 12, 31) } else { civil::date(1899, 12, 30) };
     let date = base.checked_add(jiff::Span::new().days(days)).ok()?;
     let millis = ((value - value.trunc()) * 86_400_000.0).round() as i64;
-    let time = civil::Time::midnight()
-        .checked_add(jiff::Span::new().milliseconds(millis.min(86_399_999)))
-        .ok()?;
+    let time = civil::Time::midnight().checked_add(jiff::Span::new().milliseconds(millis.min(86_399_999))).ok()?;
     Some(date.to_datetime(time))
 }
 

@@ -102,9 +102,9 @@ pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, St
         TypeName::Date => date::parse_date(text, opts.format.as_deref()).map(Value::Date),
         TypeName::DateTime => date::parse_datetime(text, opts.format.as_deref(), &opts.zone).map(Value::DateTime),
         TypeName::Email => email(text).map(Value::Text),
-        TypeName::Phone => phone::to_e164(text, opts.region)
-            .map(Value::Text)
-            .map_err(|e| format!("a phone number: {e}")),
+        TypeName::Phone => {
+            phone::to_e164(text, opts.region).map(Value::Text).map_err(|e| format!("a phone number: {e}"))
+        }
         TypeName::Url => url(text).map(Value::Text),
         TypeName::Country => country::to_alpha2(text)
             .map(|c| Value::Text(c.to_owned()))
@@ -202,14 +202,16 @@ pub fn email(text: &str) -> Result<String, String> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && domain.len() <= 253
         && labels.iter().all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
         && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     if local_ok && domain_ok { Ok(t) } else { Err(expected()) }
@@ -225,7 +227,8 @@ fn url(text: &str) -> Result<String, String> {
     }
     let rest = match t.split_once("://") {
         Some((scheme, rest)) => {
-            let scheme_ok = !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            let scheme_ok =
+                !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
             if !scheme_ok {
                 return Err(expected());
             }

@@ -75,9 +75,9 @@ fn fast_path(s: &str, region: Option<Id>) -> Option<String> {
     let nanp = |ten: &[u8]| ten.len() == 10 && (b'2'..=b'9').contains(&ten[0]);
     let cn_mobile = |eleven: &[u8]| eleven.len() == 11 && eleven[0] == b'1' && (b'3'..=b'9').contains(&eleven[1]);
     let e164 = if plus {
-        if n == 11 && d[0] == b'1' && nanp(&d[1..]) {
-            format!("+{}", std::str::from_utf8(d).ok()?)
-        } else if n == 13 && d.starts_with(b"86") && cn_mobile(&d[2..]) {
+        let us = n == 11 && d[0] == b'1' && nanp(&d[1..]);
+        let cn = n == 13 && d.starts_with(b"86") && cn_mobile(&d[2..]);
+        if us || cn {
             format!("+{}", std::str::from_utf8(d).ok()?)
         } else {
             return None;
