@@ -291,7 +291,7 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
         let plus = fraction(values, |v| v.trim_start().starts_with('+'));
         let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
         let warning = match (&region, region_hint) {
-            (Some(r), None) => Some(format!("numbers without a country code are read as {r}: check `region`")),
+            (Some(r), None) => Some(format!("numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`")),
             _ => None,
         };
         return TypeGuess {
@@ -322,6 +322,25 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
         };
     }
     TypeGuess { note: "values are text".into(), ..Default::default() }
+}
+
+/// Whether reading column `i`'s phones in each row's country gives more
+/// valid numbers than reading them all in `region`.
+fn per_row_region_wins(samples: &[Vec<String>], headers: &[String], i: usize, country: &str, region: &str) -> bool {
+    use phonenumber::country::Id;
+    let Some(ci) = headers.iter().position(|h| h == country) else { return false };
+    let (Some(phones), Some(countries)) = (samples.get(i), samples.get(ci)) else { return false };
+    let fixed: Option<Id> = region.parse().ok();
+    let (mut by_region, mut by_row) = (0, 0);
+    for (p, c) in phones.iter().zip(countries) {
+        if p.trim().is_empty() {
+            continue;
+        }
+        by_region += usize::from(types::phone::is_valid(p, fixed));
+        let row: Option<Id> = country::to_alpha2(c).and_then(|a| a.parse().ok()).or(fixed);
+        by_row += usize::from(types::phone::is_valid(p, row));
+    }
+    by_row > by_region
 }
 
 fn toml_key(k: &str) -> String {
@@ -405,6 +424,15 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         counts.first().filter(|(_, n)| *n * 2 > vals.len()).map(|(c, _)| (*c).to_string())
     });
 
+    // Mixed-country files: each row's country gives its phones' region.
+    let country_column: Option<&String> = headers.iter().enumerate().find_map(|(i, h)| {
+        let vals = values_of(i);
+        let ok = !vals.is_empty()
+            && fraction(&vals, |v| country::to_alpha2(v).is_some()) >= 0.9
+            && vals.iter().any(|v| v.trim().chars().count() > 3 || ["US", "CN", "GB", "DE", "FR", "JP"].contains(&v.trim()));
+        ok.then_some(h)
+    });
+
     let mut out = String::new();
     let _ = writeln!(out, "# Mapping suggested by crmsync for {} ({} headers).", info.file_name, headers.len());
     let _ = writeln!(out, "# Each line says how it was matched. Lines marked CHECK are guesses: read them first.");
@@ -456,6 +484,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         }
         if let Some(r) = &guess.region {
             parts.push(format!("region = {}", toml_str(r)));
+            if let Some(c) = country_column.filter(|c| per_row_region_wins(samples, headers, i, c, r)) {
+                parts.push(format!("region_from = {}", toml_str(c)));
+            }
         }
         let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
         let _ = write!(note, "; {}", guess.note);

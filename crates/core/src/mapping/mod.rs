@@ -45,6 +45,8 @@ pub struct FieldMap {
     pub join: Option<String>,
     pub split: Option<String>,
     pub max_length: Option<usize>,
+    /// A column naming each row's country, whose code is the phone region.
+    pub region_from: Option<String>,
     /// Line of the field in the mapping file, for messages.
     pub line: usize,
 }
@@ -186,6 +188,9 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
             .map_err(|_| err(format!("`region = {region:?}` is not an ISO 3166 alpha-2 country code")))?;
         opts.region = Some(id);
     }
+    if rule.region_from.is_some() && ty != Some(TypeName::Phone) {
+        return Err(err("`region_from` applies to type = \"phone\"".into()));
+    }
     if let Some(tz) = &rule.timezone {
         if ty != Some(TypeName::DateTime) {
             return Err(err("`timezone` applies to type = \"datetime\"".into()));
@@ -245,6 +250,7 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
         join: rule.join,
         split: rule.split,
         max_length: rule.max_length,
+        region_from: rule.region_from,
         line,
     })
 }
@@ -309,7 +315,7 @@ impl Mapper {
     pub fn check_columns(&self, columns: &[Key]) -> Result<(), MappingError> {
         let mut problems = Vec::new();
         for f in &self.mapping.fields {
-            for c in &f.from {
+            for c in f.from.iter().chain(&f.region_from) {
                 if !columns.iter().any(|k| &**k == c) {
                     let near = columns
                         .iter()
@@ -378,7 +384,12 @@ impl Mapper {
                 }
                 Value::Text(parts.join(sep))
             };
-            match map_value(f, source) {
+            // A per-row region (`region_from = "Country"`) for phone numbers.
+            let region = f.region_from.as_deref().and_then(|col| {
+                let v = input.get_path(col)?.to_text();
+                types::country::to_alpha2(&v)?.parse::<Region>().ok()
+            });
+            match map_value(f, source, region) {
                 Ok(v) => out.push(f.target.clone(), v),
                 Err((value, expected)) => {
                     errors.push(FieldError { field: f.target.to_string(), column: f.from.join(", "), value, expected })
@@ -493,11 +504,11 @@ impl Mapper {
 
 /// Applies one field's rule to its source value. The error carries the value
 /// as seen and what was expected.
-fn map_value(f: &FieldMap, source: Value) -> Result<Value, (String, String)> {
+fn map_value(f: &FieldMap, source: Value, region: Option<Region>) -> Result<Value, (String, String)> {
     let text = match source {
         Value::Text(t) => t,
         Value::Null => String::new(),
-        other => return typed_value(f, other),
+        other => return typed_value(f, other, region),
     };
     let mut text = text;
     for t in &f.transforms {
@@ -526,22 +537,27 @@ fn map_value(f: &FieldMap, source: Value) -> Result<Value, (String, String)> {
     if let Some(sep) = &f.split {
         let mut items = Vec::new();
         for part in text.split(sep.as_str()).map(str::trim).filter(|p| !p.is_empty()) {
-            items.push(convert(f, part).map_err(|e| (text.clone(), e))?);
+            items.push(convert(f, part, region).map_err(|e| (text.clone(), e))?);
         }
         return Ok(Value::Array(items));
     }
-    convert(f, &text).map_err(|e| (text, e))
+    convert(f, &text, region).map_err(|e| (text, e))
 }
 
-fn convert(f: &FieldMap, text: &str) -> Result<Value, String> {
+type Region = phonenumber::country::Id;
+
+fn convert(f: &FieldMap, text: &str, region: Option<Region>) -> Result<Value, String> {
     match f.ty {
         None => Ok(Value::Text(text.to_owned())),
+        Some(TypeName::Phone) if region.is_some() => types::phone::to_e164(text, region)
+            .map(Value::Text)
+            .map_err(|e| format!("a phone number: {e}")),
         Some(ty) => types::convert(ty, text, &f.opts),
     }
 }
 
 /// A source value that already has a type (JSON numbers, spreadsheet dates).
-fn typed_value(f: &FieldMap, v: Value) -> Result<Value, (String, String)> {
+fn typed_value(f: &FieldMap, v: Value, region: Option<Region>) -> Result<Value, (String, String)> {
     use jiff::civil::Time;
     match (f.ty, &v) {
         (None, _) => Ok(v),
@@ -556,13 +572,13 @@ fn typed_value(f: &FieldMap, v: Value) -> Result<Value, (String, String)> {
         (Some(_), Value::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
             for item in items {
-                out.push(typed_value(f, item.clone())?);
+                out.push(typed_value(f, item.clone(), region)?);
             }
             Ok(Value::Array(out))
         }
         _ => {
             let text = v.to_text();
-            convert(f, &text).map_err(|e| (text, e))
+            convert(f, &text, region).map_err(|e| (text, e))
         }
     }
 }

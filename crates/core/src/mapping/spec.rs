@@ -137,6 +137,7 @@ pub struct FieldRule {
     pub ty: Option<String>,
     pub format: Option<String>,
     pub region: Option<String>,
+    pub region_from: Option<String>,
     pub timezone: Option<String>,
     #[serde(default)]
     pub transform: Vec<TransformSpec>,

@@ -187,3 +187,22 @@ fn missing_columns_are_named_with_a_hint() {
     assert!(e.message.contains("\"Phone 1\""), "{}", e.message);
     assert!(e.message.contains("did you mean \"Phone\""), "{}", e.message);
 }
+
+#[test]
+fn phone_region_can_come_from_each_rows_country() {
+    let text = r#"
+entity = "contacts"
+[fields]
+phone = { from = "Tel", type = "phone", region = "US", region_from = "Country" }
+"#;
+    let mut mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
+    let mut out = Record::new();
+    for (tel, country, want) in [
+        ("138 0013 8000", "中国", "+8613800138000"),
+        ("020 7946 0958", "United Kingdom", "+442079460958"),
+        ("(555) 123-4567", "", "+15551234567"),
+    ] {
+        mapper.apply(&record(&[("Tel", tel), ("Country", country)]), &mut out).expect("maps");
+        assert_eq!(out.get("phone"), Some(&Value::Text(want.into())), "{tel} in {country}");
+    }
+}

@@ -20,6 +20,13 @@ pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
     slow_path(trimmed, region)
 }
 
+/// True when the number is a valid, assigned number (stricter than
+/// [`to_e164`], which only needs it to parse); used to choose between
+/// candidate regions.
+pub fn is_valid(input: &str, region: Option<Id>) -> bool {
+    phonenumber::parse(region, input.trim()).is_ok_and(|n| phonenumber::is_valid(&n))
+}
+
 fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     let parsed = phonenumber::parse(region, input).map_err(|e| match region {
         Some(_) => format!("not a phone number ({e})"),
