@@ -291,7 +291,9 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
         let plus = fraction(values, |v| v.trim_start().starts_with('+'));
         let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
         let warning = match (&region, region_hint) {
-            (Some(r), None) => Some(format!("numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`")),
+            (Some(r), None) => Some(format!(
+                "numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`"
+            )),
             _ => None,
         };
         return TypeGuess {
@@ -429,7 +431,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         let vals = values_of(i);
         let ok = !vals.is_empty()
             && fraction(&vals, |v| country::to_alpha2(v).is_some()) >= 0.9
-            && vals.iter().any(|v| v.trim().chars().count() > 3 || ["US", "CN", "GB", "DE", "FR", "JP"].contains(&v.trim()));
+            && vals
+                .iter()
+                .any(|v| v.trim().chars().count() > 3 || ["US", "CN", "GB", "DE", "FR", "JP"].contains(&v.trim()));
         ok.then_some(h)
     });
 

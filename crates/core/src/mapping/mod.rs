@@ -549,9 +549,9 @@ type Region = phonenumber::country::Id;
 fn convert(f: &FieldMap, text: &str, region: Option<Region>) -> Result<Value, String> {
     match f.ty {
         None => Ok(Value::Text(text.to_owned())),
-        Some(TypeName::Phone) if region.is_some() => types::phone::to_e164(text, region)
-            .map(Value::Text)
-            .map_err(|e| format!("a phone number: {e}")),
+        Some(TypeName::Phone) if region.is_some() => {
+            types::phone::to_e164(text, region).map(Value::Text).map_err(|e| format!("a phone number: {e}"))
+        }
         Some(ty) => types::convert(ty, text, &f.opts),
     }
 }
