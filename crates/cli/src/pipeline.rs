@@ -245,3 +245,225 @@ impl Rejects {
         Ok(())
     }
 }
+
+/// Reads records on a thread of their own and hands them over in batches,
+/// so parsing and the rest of the work (mapping, writing) run on two cores.
+/// Batches come back through `recycle` and are refilled, so records keep
+/// their allocations from one batch to the next.
+pub struct Batches {
+    rx: std::sync::mpsc::Receiver<crmsync_formats::Result<Vec<Record>>>,
+    back: std::sync::mpsc::SyncSender<Vec<Record>>,
+}
+
+const BATCH: usize = 1024;
+
+impl Batches {
+    pub fn start(mut reader: Box<dyn crmsync_formats::RecordReader>) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<crmsync_formats::Result<Vec<Record>>>(4);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<Record>>(8);
+        // Detached: when the batches are dropped early (a failed job), the
+        // thread ends at its next hand-over instead of being waited for.
+        std::thread::spawn(move || {
+            loop {
+                let mut batch = spare.try_recv().unwrap_or_else(|_| (0..BATCH).map(|_| Record::new()).collect());
+                batch.resize_with(BATCH, Record::new);
+                let mut n = 0;
+                while n < BATCH {
+                    match reader.read(&mut batch[n]) {
+                        Ok(true) => n += 1,
+                        Ok(false) => break,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                let done = n < BATCH;
+                batch.truncate(n);
+                if (n > 0 && tx.send(Ok(batch)).is_err()) || done {
+                    return;
+                }
+            }
+        });
+        Self { rx, back }
+    }
+
+    /// The next batch; `None` at the end of the input.
+    pub fn next_batch(&mut self) -> Option<crmsync_formats::Result<Vec<Record>>> {
+        self.rx.recv().ok()
+    }
+
+    /// Where used batches go back to be refilled.
+    pub fn recycler(&self) -> Recycler {
+        Recycler(self.back.clone())
+    }
+}
+
+#[derive(Clone)]
+pub struct Recycler(std::sync::mpsc::SyncSender<Vec<Record>>);
+
+impl Recycler {
+    pub fn recycle(&self, batch: Vec<Record>) {
+        let _ = self.0.try_send(batch);
+    }
+}
+
+/// What the work on one source record came to.
+pub enum Outcome {
+    /// The reader could not read it cleanly.
+    Defect(crmsync_core::Defect),
+    /// The mapping or the schema refused it.
+    Rejected(Vec<FieldError>),
+    /// It became the record in the same place of `Worked::mapped`.
+    Mapped,
+    /// It goes on as read (no mapping).
+    AsRead,
+}
+
+/// The per-record work between reading and writing: mapping (forwards or
+/// backwards) and the schema check.
+pub struct Work {
+    pub mapper: Option<crmsync_core::Mapper>,
+    pub reverse: bool,
+    pub schema: Option<SchemaCheck>,
+    /// The input is a rejects file fed back: drop its `_row/_field/_error`.
+    pub strip_meta: bool,
+}
+
+impl Work {
+    /// True when there is enough per-record work to give it a thread.
+    pub fn is_heavy(&self) -> bool {
+        self.mapper.is_some() || self.schema.is_some()
+    }
+
+    fn run(&mut self, rec: &mut Record, out: &mut Record) -> Outcome {
+        if let Some(d) = rec.defect.take() {
+            return Outcome::Defect(d);
+        }
+        if self.strip_meta {
+            rec.retain(|k| !META.contains(&k));
+        }
+        let mapped = match &mut self.mapper {
+            Some(m) if self.reverse => {
+                m.reverse(rec, out);
+                true
+            }
+            Some(m) => match m.apply(rec, out) {
+                Ok(()) => true,
+                Err(errors) => return Outcome::Rejected(errors),
+            },
+            None => false,
+        };
+        if let Some(schema) = &self.schema {
+            let errors = schema.check(if mapped { out } else { rec });
+            if !errors.is_empty() {
+                return Outcome::Rejected(errors);
+            }
+        }
+        if mapped { Outcome::Mapped } else { Outcome::AsRead }
+    }
+
+    /// Works a batch, reusing the mapped records of a batch handed back.
+    fn run_batch(&mut self, mut sources: Vec<Record>, spare: Option<Worked>) -> Worked {
+        let (mut mapped, mut outcomes) = match spare {
+            Some(w) => (w.mapped, w.outcomes),
+            None => (Vec::new(), Vec::new()),
+        };
+        outcomes.clear();
+        if self.mapper.is_some() {
+            mapped.resize_with(sources.len(), Record::new);
+        }
+        for (i, rec) in sources.iter_mut().enumerate() {
+            let outcome = match mapped.get_mut(i) {
+                Some(out) => self.run(rec, out),
+                None => self.run(rec, &mut Record::new()),
+            };
+            outcomes.push(outcome);
+        }
+        Worked { sources, mapped, outcomes }
+    }
+}
+
+/// Source records with what became of each.
+pub struct Worked {
+    pub sources: Vec<Record>,
+    pub mapped: Vec<Record>,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Worked {
+    /// The record to write for source `i`, if it is not rejected.
+    pub fn output(&self, i: usize) -> Option<&Record> {
+        match self.outcomes.get(i)? {
+            Outcome::Mapped => self.mapped.get(i),
+            Outcome::AsRead => self.sources.get(i),
+            Outcome::Defect(_) | Outcome::Rejected(_) => None,
+        }
+    }
+}
+
+/// Reading, the per-record work and the caller's writing as a pipeline:
+/// with a mapping, the work gets a thread between the reader's and the
+/// caller's, so all three overlap. Worked batches travel back to be reused,
+/// so records are freed by the thread that allocated them.
+pub enum Pipeline {
+    Inline {
+        batches: Batches,
+        work: Work,
+        spare: Option<Worked>,
+    },
+    Threaded {
+        rx: std::sync::mpsc::Receiver<crmsync_formats::Result<Worked>>,
+        back: std::sync::mpsc::SyncSender<Worked>,
+    },
+}
+
+impl Pipeline {
+    pub fn start(reader: Box<dyn crmsync_formats::RecordReader>, mut work: Work) -> Self {
+        let mut batches = Batches::start(reader);
+        if !work.is_heavy() {
+            return Pipeline::Inline { batches, work, spare: None };
+        }
+        let recycler = batches.recycler();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<crmsync_formats::Result<Worked>>(4);
+        let (back, returned) = std::sync::mpsc::sync_channel::<Worked>(8);
+        std::thread::spawn(move || {
+            while let Some(batch) = batches.next_batch() {
+                let spare = returned.try_recv().ok().map(|mut w| {
+                    recycler.recycle(std::mem::take(&mut w.sources));
+                    w
+                });
+                let worked = batch.map(|sources| work.run_batch(sources, spare));
+                let failed = worked.is_err();
+                if tx.send(worked).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Pipeline::Threaded { rx, back }
+    }
+
+    pub fn next(&mut self) -> Option<crmsync_formats::Result<Worked>> {
+        match self {
+            Pipeline::Inline { batches, work, spare } => {
+                let batch = batches.next_batch()?;
+                let spare = spare.take().map(|mut w| {
+                    batches.recycler().recycle(std::mem::take(&mut w.sources));
+                    w
+                });
+                Some(batch.map(|sources| work.run_batch(sources, spare)))
+            }
+            Pipeline::Threaded { rx, .. } => rx.recv().ok(),
+        }
+    }
+
+    /// Hands a batch back for reuse.
+    pub fn recycle(&mut self, worked: Worked) {
+        match self {
+            Pipeline::Inline { spare, .. } => *spare = Some(worked),
+            Pipeline::Threaded { back, .. } => {
+                let _ = back.try_send(worked);
+            }
+        }
+    }
+}

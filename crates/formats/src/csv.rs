@@ -115,6 +115,9 @@ impl<R: Read> QuoteGuard<R> {
     fn scan(&mut self, chunk: &[u8]) -> io::Result<()> {
         let mut i = 0;
         let base = self.offset;
+        // Lines are counted lazily, up to `counted`, only when a quote opens.
+        let mut counted = 0;
+        let mut lines = self.lines;
         while i < chunk.len() {
             match self.state {
                 QuoteState::Outside => match memchr::memchr(self.quote, &chunk[i..]) {
@@ -125,7 +128,9 @@ impl<R: Read> QuoteGuard<R> {
                         if matches!(prev, b'\n' | b'\r' | 0xFF) || prev == self.delimiter {
                             self.state = QuoteState::Quoted;
                             self.opened_at = base + at as u64;
-                            self.opened_line = self.lines + memchr::memchr_iter(b'\n', &chunk[..at]).count() as u64;
+                            lines += memchr::memchr_iter(b'\n', &chunk[counted..at]).count() as u64;
+                            counted = at;
+                            self.opened_line = lines;
                         }
                         i = at + 1;
                     }
@@ -173,7 +178,7 @@ impl<R: Read> QuoteGuard<R> {
                 }
             }
         }
-        self.lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        self.lines = lines + memchr::memchr_iter(b'\n', &chunk[counted..]).count() as u64;
         if let Some(&last) = chunk.last() {
             self.prev = last;
         }

@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
-use crmsync_core::{Key, Mapper, Record};
+use crmsync_core::{Key, Mapper};
 use crmsync_formats::{Format, WriteOptions};
 
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
-use crate::pipeline::{Rejects, SourceArgs, has_meta, load_mapping, load_schema};
+use crate::pipeline::{Outcome, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema};
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
@@ -79,14 +79,13 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
 
     let opened = open_input(&args.input, g.quiet)?;
     let progress = opened.progress;
-    let mut reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
+    let reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
     let details = reader.details();
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
 
-    let mut mapper = mapping.clone().map(Mapper::new);
-    if let (Some(m), Some(cols), false) = (&mapper, &source_columns, args.reverse) {
+    if let (Some(m), Some(cols), false) = (mapping.clone().map(Mapper::new), &source_columns, args.reverse) {
         m.check_columns(cols).map_err(|mut e| {
             e.file = args.mapping.clone();
             anyhow::Error::new(e).context(format!("the mapping does not fit {source_name}"))
@@ -123,62 +122,46 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let (output, out) = Output::create(&args.output)?;
     let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
 
-    let mut rec = Record::new();
-    let mut mapped = Record::new();
     let mut rows_read: u64 = 0;
     let mut written: u64 = 0;
+    let work =
+        Work { mapper: mapping.clone().map(Mapper::new), reverse: args.reverse, schema, strip_meta: feeding_rejects };
+    let mut pipeline = Pipeline::start(reader, work);
     let outcome: Result<()> = (|| {
-        while reader.read(&mut rec)? {
-            rows_read += 1;
-            if rows_read.is_multiple_of(16_384) {
-                progress.tick(rows_read);
-            }
-            if let Some(d) = rec.defect.take() {
-                rejects.reject(&rec, d.field.as_deref().unwrap_or(""), &d.message)?;
-            } else {
-                if feeding_rejects {
-                    rec.retain(|k| !crate::pipeline::META.contains(&k));
-                }
-                let out_rec = match &mut mapper {
-                    Some(m) if args.reverse => {
-                        m.reverse(&rec, &mut mapped);
-                        Some(&mapped)
-                    }
-                    Some(m) => match m.apply(&rec, &mut mapped) {
-                        Ok(()) => Some(&mapped),
-                        Err(errors) => {
-                            rejects.field_errors(&rec, &errors)?;
-                            None
-                        }
-                    },
-                    None => Some(&rec),
-                };
-                if let Some(out_rec) = out_rec {
-                    let schema_errors = schema.as_ref().map(|s| s.check(out_rec)).unwrap_or_default();
-                    if !schema_errors.is_empty() {
-                        rejects.field_errors(&rec, &schema_errors)?;
-                    } else {
-                        match writer.write(out_rec) {
-                            Ok(()) => written += 1,
-                            Err(e) if e.is_record_level() => rejects.reject(&rec, "", &e.to_string())?,
-                            Err(e) => return Err(e.into()),
+        while let Some(worked) = pipeline.next() {
+            let worked = worked?;
+            for (i, rec) in worked.sources.iter().enumerate() {
+                rows_read += 1;
+                match &worked.outcomes[i] {
+                    Outcome::Defect(d) => rejects.reject(rec, d.field.as_deref().unwrap_or(""), &d.message)?,
+                    Outcome::Rejected(errors) => rejects.field_errors(rec, errors)?,
+                    Outcome::Mapped | Outcome::AsRead => {
+                        if let Some(out_rec) = worked.output(i) {
+                            match writer.write(out_rec) {
+                                Ok(()) => written += 1,
+                                Err(e) if e.is_record_level() => rejects.reject(rec, "", &e.to_string())?,
+                                Err(e) => return Err(e.into()),
+                            }
                         }
                     }
                 }
+                if let Some(max) = args.max_errors
+                    && rejects.count >= max
+                {
+                    anyhow::bail!(
+                        "stopped after {} rejected record(s) (--max-errors {max}) at row {}; {} was not written",
+                        rejects.count,
+                        rec.row,
+                        output.name
+                    );
+                }
             }
-            if let Some(max) = args.max_errors
-                && rejects.count >= max
-            {
-                anyhow::bail!(
-                    "stopped after {} rejected record(s) (--max-errors {max}) at row {}; {} was not written",
-                    rejects.count,
-                    rec.row,
-                    output.name
-                );
-            }
+            progress.tick(rows_read);
+            pipeline.recycle(worked);
         }
         Ok(())
     })();
+    drop(pipeline);
     progress.finish();
     let rejected = rejects.count;
     let rejects_path = rejects.path().map(str::to_string);

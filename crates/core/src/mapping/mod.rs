@@ -8,6 +8,7 @@
 pub mod spec;
 pub mod types;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -275,17 +276,18 @@ fn title_case(s: &str) -> String {
 }
 
 impl Transform {
-    fn apply(&self, s: String) -> String {
+    fn apply<'a>(&self, s: Cow<'a, str>) -> Cow<'a, str> {
         match self {
-            Transform::Trim => {
-                let t = s.trim();
-                if t.len() == s.len() { s } else { t.to_owned() }
-            }
-            Transform::Lower => s.to_lowercase(),
-            Transform::Upper => s.to_uppercase(),
-            Transform::Title => title_case(&s),
-            Transform::Squish => s.split_whitespace().collect::<Vec<_>>().join(" "),
-            Transform::Replace(re, with) => re.replace_all(&s, with.as_str()).into_owned(),
+            Transform::Trim => match s {
+                Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+                Cow::Owned(o) if o.trim().len() == o.len() => Cow::Owned(o),
+                Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+            },
+            Transform::Lower => Cow::Owned(s.to_lowercase()),
+            Transform::Upper => Cow::Owned(s.to_uppercase()),
+            Transform::Title => Cow::Owned(title_case(&s)),
+            Transform::Squish => Cow::Owned(s.split_whitespace().collect::<Vec<_>>().join(" ")),
+            Transform::Replace(re, with) => Cow::Owned(re.replace_all(&s, with.as_str()).into_owned()),
         }
     }
 }
@@ -368,8 +370,9 @@ impl Mapper {
         let mut errors = Vec::new();
         let mapping = Arc::clone(&self.mapping);
         for (i, f) in mapping.fields.iter().enumerate() {
+            let joined;
             let source = if f.from.len() == 1 {
-                self.lookup(i, 0, input).cloned().unwrap_or(Value::Null)
+                self.lookup(i, 0, input).unwrap_or(&Value::Null)
             } else {
                 let sep = f.join.as_deref().unwrap_or(" ");
                 let mut parts = Vec::with_capacity(f.from.len());
@@ -382,7 +385,8 @@ impl Mapper {
                         }
                     }
                 }
-                Value::Text(parts.join(sep))
+                joined = Value::Text(parts.join(sep));
+                &joined
             };
             // A per-row region (`region_from = "Country"`) for phone numbers.
             let region = f.region_from.as_deref().and_then(|col| {
@@ -504,13 +508,14 @@ impl Mapper {
 
 /// Applies one field's rule to its source value. The error carries the value
 /// as seen and what was expected.
-fn map_value(f: &FieldMap, source: Value, region: Option<Region>) -> Result<Value, (String, String)> {
-    let text = match source {
-        Value::Text(t) => t,
-        Value::Null => String::new(),
-        other => return typed_value(f, other, region),
+fn map_value(f: &FieldMap, source: &Value, region: Option<Region>) -> Result<Value, (String, String)> {
+    // Borrowed until a step has to change it: most values pass through a
+    // field untouched or only trimmed.
+    let mut text: Cow<'_, str> = match source {
+        Value::Text(t) => Cow::Borrowed(t),
+        Value::Null => Cow::Borrowed(""),
+        other => return typed_value(f, other.clone(), region),
     };
-    let mut text = text;
     for t in &f.transforms {
         text = t.apply(text);
     }
@@ -519,29 +524,29 @@ fn map_value(f: &FieldMap, source: Value, region: Option<Region>) -> Result<Valu
         if let Some((_, to)) =
             f.map.iter().find(|(k, _)| k == key).or_else(|| f.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
         {
-            text = to.clone();
+            text = Cow::Borrowed(to);
         }
     }
     if text.trim().is_empty() {
         match &f.default {
-            Some(d) => text = d.clone(),
-            None if f.required => return Err((text, "a value (the field is required)".to_string())),
+            Some(d) => text = Cow::Borrowed(d),
+            None if f.required => return Err((text.into_owned(), "a value (the field is required)".to_string())),
             None => return Ok(Value::Null),
         }
     }
     if let Some(max) = f.max_length
         && text.chars().count() > max
     {
-        return Err((text, format!("at most {max} characters")));
+        return Err((text.into_owned(), format!("at most {max} characters")));
     }
     if let Some(sep) = &f.split {
         let mut items = Vec::new();
         for part in text.split(sep.as_str()).map(str::trim).filter(|p| !p.is_empty()) {
-            items.push(convert(f, part, region).map_err(|e| (text.clone(), e))?);
+            items.push(convert(f, part, region).map_err(|e| (text.to_string(), e))?);
         }
         return Ok(Value::Array(items));
     }
-    convert(f, &text, region).map_err(|e| (text, e))
+    convert(f, &text, region).map_err(|e| (text.into_owned(), e))
 }
 
 type Region = phonenumber::country::Id;

@@ -30,6 +30,8 @@ fn index() -> &'static HashMap<String, &'static str> {
             for alias in [a2, a3, name, zh].into_iter().chain(others.split(',')) {
                 if !alias.trim().is_empty() {
                     map.entry(normalize(alias)).or_insert(a2);
+                    // As written too, so the common spellings skip normalizing.
+                    map.entry(alias.to_string()).or_insert(a2);
                 }
             }
         }
@@ -41,6 +43,9 @@ fn index() -> &'static HashMap<String, &'static str> {
 /// Chinese, case and punctuation ignored.
 pub fn to_alpha2(input: &str) -> Option<&'static str> {
     let index = index();
+    if let Some(code) = index.get(input.trim()) {
+        return Some(code);
+    }
     let n = normalize(input);
     if let Some(code) = index.get(&n) {
         return Some(code);

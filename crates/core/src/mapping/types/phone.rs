@@ -47,16 +47,20 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
 
 /// Splits `555-123-4567 x89` into the main part and an all-digit extension.
 fn split_extension(s: &str) -> (&str, Option<&str>) {
-    for marker in ["ext.", "ext", "x", "#"] {
-        if let Some(pos) = s.to_ascii_lowercase().rfind(marker) {
-            let ext = s[pos + marker.len()..].trim();
-            if !ext.is_empty() && ext.len() <= 7 && ext.bytes().all(|b| b.is_ascii_digit()) {
-                return (s[..pos].trim_end(), Some(ext));
-            }
-            return (s, None);
-        }
+    // The extension is the digits after the last `x`, `#`, `ext` or `ext.`.
+    let Some(pos) = s.rfind(['x', 'X', '#']) else { return (s, None) };
+    let mut main = &s[..pos];
+    let mut rest = &s[pos + 1..];
+    let ext_word = main.ends_with(['e', 'E']) && rest.starts_with(['t', 'T']);
+    if ext_word {
+        main = &main[..main.len() - 1];
+        rest = &rest[1..];
     }
-    (s, None)
+    let ext = rest.trim_start_matches('.').trim();
+    if ext.is_empty() || ext.len() > 7 || !ext.bytes().all(|b| b.is_ascii_digit()) {
+        return (s, None);
+    }
+    (main.trim_end(), Some(ext))
 }
 
 fn fast_path(s: &str, region: Option<Id>) -> Option<String> {
@@ -140,6 +144,16 @@ mod tests {
     fn regression_plus86_mobile_with_us_region() {
         assert_eq!(to_e164("+86 138 0013 8000", Some(Id::US)).as_deref(), Ok("+8613800138000"));
         assert_eq!(to_e164("0086 138 0013 8000", Some(Id::CN)).as_deref(), Ok("+8613800138000"));
+    }
+
+    #[test]
+    fn extensions() {
+        assert_eq!(split_extension("555-0100 x12"), ("555-0100", Some("12")));
+        assert_eq!(split_extension("555-0100 ext. 12"), ("555-0100", Some("12")));
+        assert_eq!(split_extension("555-0100 EXT 12"), ("555-0100", Some("12")));
+        assert_eq!(split_extension("555-0100#12"), ("555-0100", Some("12")));
+        assert_eq!(split_extension("555-0100"), ("555-0100", None));
+        assert_eq!(split_extension("x-ray"), ("x-ray", None));
     }
 
     #[test]
