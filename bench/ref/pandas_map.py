@@ -1,0 +1,49 @@
+"""Reference: the same 12-field mapping as bench/customers.toml, in pandas.
+
+Trim names, lower-case and validate e-mails, phones to E.164 (North American
+numbers by pattern), ISO dates, country names to ISO codes, URL check;
+invalid rows are dropped into a rejects file, the rest written as NDJSON.
+"""
+import re
+import sys
+
+import pandas as pd
+
+src, dst = sys.argv[1], sys.argv[2]
+COUNTRIES = {
+    "United States": "US", "USA": "US", "Canada": "CA", "United Kingdom": "GB", "Germany": "DE", "France": "FR",
+    "Australia": "AU", "Japan": "JP", "Mexico": "MX", "Brazil": "BR", "India": "IN", "Netherlands": "NL",
+    "Sweden": "SE", "Spain": "ES", "Italy": "IT", "China": "CN", "中国": "CN",
+}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def phone(s: pd.Series) -> pd.Series:
+    main = s.str.replace(r"\s*(x|ext\.?|#)\s*(\d+)$", "", regex=True, flags=re.I)
+    ext = s.str.extract(r"(?:x|ext\.?|#)\s*(\d+)$", flags=re.I)[0]
+    plus = main.str.strip().str.startswith("+")
+    digits = main.str.replace(r"\D", "", regex=True)
+    e164 = digits.where(plus, "1" + digits.where(digits.str.len() != 11, digits.str[1:]))
+    out = "+" + e164
+    out = out.where(ext.isna(), out + ";ext=" + ext.fillna(""))
+    return out.where(s.str.len() > 0, "")
+
+
+df = pd.read_csv(src, dtype=str, keep_default_na=False)
+out = pd.DataFrame({
+    "custom.customer_id": df["Customer Id"],
+    "first_name": df["First Name"].str.strip(),
+    "last_name": df["Last Name"].str.strip(),
+    "company.name": df["Company"].str.strip(),
+    "address.city": df["City"],
+    "address.country": df["Country"].map(COUNTRIES),
+    "phone": phone(df["Phone 1"]),
+    "mobile": phone(df["Phone 2"]),
+    "email": df["Email"].str.strip().str.lower(),
+    "subscribed_at": pd.to_datetime(df["Subscription Date"], format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d"),
+    "custom.website": df["Website"],
+    "notes": df["Notes"],
+})
+bad = ~out["email"].str.match(EMAIL) | out["address.country"].isna() | out["subscribed_at"].isna()
+df[bad].to_csv(dst + ".rejects.csv", index=False)
+out[~bad].to_json(dst, orient="records", lines=True, force_ascii=False)
