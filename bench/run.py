@@ -56,6 +56,10 @@ def measure(cmd, runs):
     """Median wall seconds and max peak RSS (MB) over `runs` runs."""
     times, rss = [], []
     for _ in range(runs):
+        # Every tool starts alike: no old output to overwrite, no pending writeback.
+        for name in os.listdir(WORK):
+            os.remove(os.path.join(WORK, name))
+        os.sync()
         # stderr goes to a file: a pipe nobody reads until the end can fill up and stall the child.
         with tempfile.TemporaryFile() as errf:
             start = time.perf_counter()
@@ -199,7 +203,7 @@ def main():
         f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Commit: {commit or 'unknown'}",
         f"- Data: `bench/gen.py --rows {rows}` (seeded; a fifth Chinese, 5% messy, quoted commas, embedded newlines)",
-        f"- Each figure is the median of {runs} run(s) (XLSX: 1); RSS is the peak of the process.",
+        f"- Each figure is the median of {runs} run(s) (XLSX: 1), each started with no earlier output and after `sync`; RSS is the peak of the process.",
         "",
         "| scenario | tool | median (s) | vs crmsync | rows/s | MB/s | peak RSS (MB) |",
         "|---|---|---:|---:|---:|---:|---:|",

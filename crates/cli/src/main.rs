@@ -13,6 +13,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "crmsync", version, about = "Move customer data in, out and across systems", propagate_version = true)]
 struct Cli {
+    /// The store: sqlite://FILE (or a path) or postgres://USER@HOST/DB[?schema=NAME].
+    #[arg(long, global = true, env = "CRMSYNC_DB", default_value = "sqlite://crm.db", value_name = "URL")]
+    db: String,
     /// Print a machine-readable JSON summary on stdout.
     #[arg(long, global = true)]
     json: bool,
@@ -28,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create the store, or migrate it to this version's schema.
+    Init,
     /// Convert records between formats, optionally through a mapping, without the store.
     Convert(cmd::convert::Args),
     /// Work with mapping files.
@@ -47,6 +52,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = Global { json: cli.json, quiet: cli.quiet, verbose: cli.verbose };
     let result = match cli.command {
+        Command::Init => cmd::init::run(&cli.db, global),
         Command::Convert(args) => cmd::convert::run(args, global),
         Command::Mapping(c) => cmd::mapping::run(c, global),
     };

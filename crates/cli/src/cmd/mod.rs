@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod convert;
+pub mod init;
 pub mod mapping;
 
 /// A command line that cannot be run as given (exit code 2).

@@ -4,6 +4,7 @@ mod bad_input;
 mod convert;
 mod corpus;
 mod encodings;
+mod init;
 mod mapping_suggest;
 
 use std::path::{Path, PathBuf};

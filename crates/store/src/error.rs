@@ -1,0 +1,34 @@
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL names no backend crmsync knows.
+    #[error("{url}: {message}")]
+    Url { url: String, message: String },
+    /// The store has no crmsync schema yet.
+    #[error("{location} is not a crmsync store yet: run `crmsync init` first")]
+    NotInitialised { location: String },
+    /// A newer crmsync wrote this store.
+    #[error("{location} has schema version {found}, newer than this crmsync knows ({known}): upgrade crmsync")]
+    Newer { location: String, found: u32, known: u32 },
+    /// The store needs the migrations of this build.
+    #[error("{location} has schema version {found}; this crmsync needs {latest}: run `crmsync init` to migrate it")]
+    Outdated { location: String, found: u32, latest: u32 },
+    /// SQLite refused an operation.
+    #[error("{location}: {context}: {source}")]
+    Sqlite {
+        location: String,
+        context: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// PostgreSQL refused an operation or could not be reached.
+    #[error("{location}: {context}: {source}")]
+    Postgres {
+        location: String,
+        context: String,
+        #[source]
+        source: postgres::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
