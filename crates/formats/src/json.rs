@@ -14,6 +14,7 @@ use crmsync_core::{Defect, Key, Record, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Location, Result};
+use crate::lines::LineCounter;
 use crate::{ReadOptions, RecordReader, RecordWriter, SourceDetails, WriteOptions};
 
 /// Builds a crmsync [`Value`] from JSON, noting repeated keys in `dups`.
@@ -89,42 +90,6 @@ fn show(v: &Value) -> String {
     if t.len() > 40 { format!("{}...", &t[..t.floor_char_boundary(37)]) } else { t }
 }
 
-/// Counts lines of the bytes the JSON parser consumes, for error positions.
-struct Lines<R> {
-    inner: R,
-    line: u64,
-}
-
-impl<R: BufRead> Read for Lines<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.line += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> Lines<R> {
-    /// Skips whitespace and returns the next byte without consuming it.
-    fn peek(&mut self) -> std::io::Result<Option<u8>> {
-        loop {
-            let buf = self.inner.fill_buf()?;
-            let Some(&b) = buf.first() else { return Ok(None) };
-            if b.is_ascii_whitespace() {
-                if b == b'\n' {
-                    self.line += 1;
-                }
-                self.inner.consume(1);
-            } else {
-                return Ok(Some(b));
-            }
-        }
-    }
-
-    fn bump(&mut self) {
-        self.inner.consume(1);
-    }
-}
-
 enum Mode {
     /// Streaming the elements of a top-level array.
     Array { started: bool, done: bool },
@@ -134,7 +99,7 @@ enum Mode {
 
 pub struct JsonReader {
     file: String,
-    src: Lines<Box<dyn BufRead + Send>>,
+    src: LineCounter<Box<dyn BufRead + Send>>,
     mode: Mode,
     ordinal: u64,
     encoding: &'static str,
@@ -149,7 +114,7 @@ impl JsonReader {
         encoding: &'static str,
         opts: &ReadOptions,
     ) -> Result<Self> {
-        let mut src = Lines { inner: input, line: 1 };
+        let mut src = LineCounter::new(input);
         let first = src.peek().map_err(|e| Error::from_io(file, Location::default(), e))?;
         let dups = RefCell::new(Vec::new());
         let mode = match (first, &opts.record_path) {
@@ -163,7 +128,7 @@ impl JsonReader {
             (Some(b'['), None) => Mode::Array { started: false, done: false },
             (Some(_), path) => {
                 let mut text = Vec::new();
-                src.inner.read_to_end(&mut text).map_err(|e| Error::from_io(file, Location::default(), e))?;
+                src.read_to_end(&mut text).map_err(|e| Error::from_io(file, Location::default(), e))?;
                 let mut de = serde_json::Deserializer::from_slice(&text);
                 let doc = ValueSeed { dups: &dups }
                     .deserialize(&mut de)
@@ -331,18 +296,18 @@ impl RecordReader for JsonReader {
                     return Ok(false);
                 }
                 if !*started {
-                    self.src.bump(); // '['
+                    self.src.consume(1); // '['
                     *started = true;
                     if self.src.peek().map_err(|e| io(e, self.src.line))? == Some(b']') {
-                        self.src.bump();
+                        self.src.consume(1);
                         *done = true;
                         return self.end_of_array(rec);
                     }
                 } else {
                     match self.src.peek().map_err(|e| io(e, self.src.line))? {
-                        Some(b',') => self.src.bump(),
+                        Some(b',') => self.src.consume(1),
                         Some(b']') => {
-                            self.src.bump();
+                            self.src.consume(1);
                             *done = true;
                             return self.end_of_array(rec);
                         }

@@ -11,6 +11,7 @@ pub mod csv;
 pub mod encoding;
 mod error;
 pub mod json;
+mod lines;
 pub mod ndjson;
 pub mod xlsx;
 pub mod xml;

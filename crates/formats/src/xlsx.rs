@@ -31,7 +31,18 @@ impl SheetReader {
         if data.is_empty() {
             return Err(Error::parse(file, Location::default(), "the file is empty"));
         }
-        let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(data.as_slice())).map_err(|e| {
+        let cursor = Cursor::new(data.as_slice());
+        // Opened as the format it claims, so the error says what is wrong.
+        let opened: std::result::Result<calamine::Sheets<_>, String> = match format {
+            Format::Ods => calamine::open_workbook_from_rs(cursor)
+                .map(calamine::Sheets::Ods)
+                .map_err(|e: calamine::OdsError| e.to_string()),
+            Format::Xls => calamine::open_workbook_from_rs(cursor)
+                .map(calamine::Sheets::Xls)
+                .map_err(|e: calamine::XlsError| e.to_string()),
+            _ => calamine::open_workbook_auto_from_rs(cursor).map_err(|e| e.to_string()),
+        };
+        let mut book = opened.map_err(|e| {
             let head = &data[..data.len().min(512)];
             let looks_text = std::str::from_utf8(head).is_ok() || head.starts_with(b"\xEF\xBB\xBF");
             let hint = if looks_text && head.contains(&b',') {

@@ -10,36 +10,10 @@ use crmsync_core::{Key, Record, Value};
 use quick_xml::events::{BytesStart, Event};
 
 use crate::error::{Error, Location, Result};
+use crate::lines::LineCounter;
 use crate::{ReadOptions, RecordReader, RecordWriter, SourceDetails, WriteOptions};
 
-/// Counts lines of what the XML parser consumes, for error positions.
-struct LineBuf<R> {
-    inner: R,
-    line: u64,
-}
-
-impl<R: BufRead> Read for LineBuf<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.line += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for LineBuf<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-    fn consume(&mut self, amt: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            let n = amt.min(buf.len());
-            self.line += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-        }
-        self.inner.consume(amt);
-    }
-}
-
-type Inner = LineBuf<Box<dyn BufRead + Send>>;
+type Inner = LineCounter<Box<dyn BufRead + Send>>;
 
 pub struct XmlReader {
     file: String,
@@ -102,7 +76,7 @@ impl XmlReader {
                 }
             }
         };
-        let mut reader = quick_xml::Reader::from_reader(LineBuf { inner: input, line: 1 });
+        let mut reader = quick_xml::Reader::from_reader(LineCounter::new(input));
         // Whitespace between elements is dropped where it sits beside child
         // elements; a leaf's text is kept exactly, entities included.
         reader.config_mut().trim_text(false);

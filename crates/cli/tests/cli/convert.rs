@@ -266,3 +266,30 @@ fn quiet_and_piped_runs_print_no_progress() {
     let err = stderr_of(&out);
     assert!(err.contains("1 rows read") && !err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
 }
+
+#[test]
+fn ods_sheets_by_name_and_number_with_typed_cells() {
+    let ods = testdata("spreadsheets/contacts.ods");
+    let out = crmsync()
+        .args(["convert", "-q", ods.to_str().expect("p"), "-", "--to", "ndjson", "--sheet", "Contacts"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap_or("")).expect("json");
+    assert_eq!(
+        first,
+        serde_json::json!({"Name": "张伟", "Zip": "02134", "Signed Up": "2024-02-29", "Orders": 12, "VIP": true})
+    );
+    let by_number = crmsync()
+        .args(["convert", "-q", ods.to_str().expect("p"), "-", "--to", "ndjson", "--sheet", "2"])
+        .output()
+        .expect("runs");
+    assert_eq!(by_number.stdout, out.stdout);
+    // A date cell mapped to a date field stays the same day.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = write(dir.path(), "m.toml", b"entity = \"contacts\"\n[fields]\nsubscribed_at = { from = \"Signed Up\", type = \"date\", format = \"%d.%m.%Y\" }\n");
+    let csv = dir.path().join("o.csv");
+    convert_summary(&[ods.to_str().expect("p"), csv.to_str().expect("p"), "--sheet", "Contacts", "--mapping", &m]);
+    assert_eq!(std::fs::read_to_string(&csv).expect("csv"), "subscribed_at\n2024-02-29\n2023-01-05\n");
+}
