@@ -55,9 +55,12 @@ fn one_byte(what: &str, s: &str) -> Result<u8> {
 }
 
 impl SourceArgs {
-    pub fn read_options(&self, mapping: Option<&Mapping>) -> Result<ReadOptions> {
+    /// `input` is the path being read: a file whose extension names its
+    /// format is read as that format even when the mapping says otherwise.
+    pub fn read_options(&self, mapping: Option<&Mapping>, input: &str) -> Result<ReadOptions> {
         let src = mapping.map(|m| m.source.clone()).unwrap_or_default();
-        let format = match self.from.as_deref().or(src.format.as_deref()) {
+        let mapping_format = src.format.as_deref().filter(|_| Format::from_path(input).is_none());
+        let format = match self.from.as_deref().or(mapping_format) {
             Some(f) => Some(f.parse::<Format>().map_err(usage)?),
             None => None,
         };
@@ -273,6 +276,11 @@ impl Batches {
                         Ok(true) => n += 1,
                         Ok(false) => break,
                         Err(e) => {
+                            // The records before the failure still get their outcome.
+                            batch.truncate(n);
+                            if n > 0 {
+                                let _ = tx.send(Ok(batch));
+                            }
                             let _ = tx.send(Err(e));
                             return;
                         }

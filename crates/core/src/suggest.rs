@@ -205,14 +205,26 @@ const DATE_FORMATS: &[(&str, bool)] = &[
     ("%m/%d/%y", true),
 ];
 
-fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
+/// Headers of columns whose digits are identifiers, not quantities: typed
+/// as integers they would lose leading zeros that the sample happened not to show.
+fn looks_like_code(header: &str) -> bool {
+    let h = normalize(header);
+    let words = [
+        "id", "code", "zip", "postal", "postcode", "number", "no", "phone", "tel", "mobile", "fax", "account", "sku",
+        "ssn",
+    ];
+    h.split(' ').any(|w| words.contains(&w))
+        || ["编号", "邮编", "代码", "号码", "电话", "手机", "账号", "号"].iter().any(|z| header.contains(z))
+}
+
+fn guess_type(header: &str, values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     let n = values.len();
     if n == 0 {
         return TypeGuess { note: "no values to guess a type from".into(), ..Default::default() };
     }
     let pct = |f: f64| format!("{:.0}%", f * 100.0);
     let f = fraction(values, |v| types::email(v).is_ok());
-    if f >= 0.9 {
+    if f >= 0.8 {
         return TypeGuess {
             ty: Some("email"),
             note: format!("{} of values are e-mail addresses", pct(f)),
@@ -229,6 +241,13 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
         }
         if values.iter().any(|v| v.trim().len() > 18) {
             return TypeGuess { note: "long digit strings (ids): kept as text".into(), ..Default::default() };
+        }
+        let same_width = values.iter().all(|v| v.trim().len() == values[0].trim().len());
+        if looks_like_code(header) || (same_width && values[0].trim().len() >= 4) {
+            return TypeGuess {
+                note: "digits of an identifier or code: kept as text, so leading zeros survive".into(),
+                ..Default::default()
+            };
         }
         return TypeGuess { ty: Some("integer"), note: "all values are whole numbers".into(), ..Default::default() };
     }
@@ -289,6 +308,11 @@ fn guess_type(values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     let f = fraction(values, looks_phone);
     if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
         let plus = fraction(values, |v| v.trim_start().starts_with('+'));
+        let cn_mobiles = fraction(values, |v| {
+            let d: String = v.chars().filter(char::is_ascii_digit).collect();
+            d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9')
+        });
+        let region_hint = region_hint.or((cn_mobiles >= 0.8).then_some("CN"));
         let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
         let warning = match (&region, region_hint) {
             (Some(r), None) => Some(format!(
@@ -478,7 +502,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         };
         used_targets.push(target.clone());
-        let guess = guess_type(&vals, region_hint.as_deref());
+        let guess = guess_type(h, &vals, region_hint.as_deref());
         let mut parts = vec![format!("from = {}", toml_str(h))];
         if let Some(ty) = guess.ty {
             parts.push(format!("type = {}", toml_str(ty)));
@@ -493,6 +517,27 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         }
         let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
+        let mut guess = guess;
+        if let Some(ty) = guess.ty.and_then(|t| t.parse::<types::TypeName>().ok()) {
+            // Say how many sampled values the suggested type would reject.
+            let opts = types::TypeOptions {
+                format: guess.format.clone(),
+                region: guess.region.as_deref().and_then(|r| r.parse().ok()),
+                ..Default::default()
+            };
+            let failing: Vec<&&str> = vals.iter().filter(|v| types::convert(ty, v, &opts).is_err()).collect();
+            if let Some(example) = failing.first() {
+                let note = format!(
+                    "{} of {} sampled values would be rejected as {ty} (e.g. {example:?})",
+                    failing.len(),
+                    vals.len()
+                );
+                guess.warning = Some(match guess.warning.take() {
+                    Some(w) => format!("{w}; {note}"),
+                    None => note,
+                });
+            }
+        }
         let _ = write!(note, "; {}", guess.note);
         let mark = if check || guess.warning.is_some() { "CHECK: " } else { "" };
         let _ = writeln!(body, "{} = {value}  # {mark}{note}", toml_key(&target));
@@ -563,8 +608,12 @@ mod tests {
 
     #[test]
     fn leading_zeros_stay_text() {
-        let g = guess_type(&["02134", "10001"], None);
+        let g = guess_type("Zip", &["02134", "10001"], None);
         assert_eq!(g.ty, None);
         assert!(g.note.contains("leading zeros"));
+        assert_eq!(guess_type("Zip", &["12134", "10001"], None).ty, None, "a zip column stays text");
+        assert_eq!(guess_type("Customer Number", &["42", "1234"], None).ty, None);
+        assert_eq!(guess_type("Orders", &["3", "12", "140"], None).ty, Some("integer"));
+        assert_eq!(guess_type("手机", &["13800138000", "139-1234-5678"], None).region.as_deref(), Some("CN"));
     }
 }

@@ -109,6 +109,10 @@ struct QuoteGuard<R> {
     opened_at: u64,
     opened_line: u64,
     max_field: usize,
+    /// Offsets of text right after a closing quote (`"ab"c`), which RFC 4180
+    /// does not allow and the parser silently glues on; each marks a record
+    /// to reject.
+    stray: std::collections::VecDeque<u64>,
 }
 
 impl<R: Read> QuoteGuard<R> {
@@ -170,6 +174,10 @@ impl<R: Read> QuoteGuard<R> {
                     } else {
                         QuoteState::Outside
                     };
+                    let next = chunk[i];
+                    if self.state == QuoteState::Outside && !matches!(next, b'\n' | b'\r') && next != self.delimiter {
+                        self.stray.push_back(base + i as u64);
+                    }
                     if self.state == QuoteState::Outside {
                         // The byte after a closing quote is ordinary input.
                         continue;
@@ -272,6 +280,7 @@ impl CsvReader {
             opened_at: 0,
             opened_line: 0,
             max_field: opts.max_field_bytes,
+            stray: std::collections::VecDeque::new(),
         };
         let mut reader = ::csv::ReaderBuilder::new()
             .has_headers(false)
@@ -343,6 +352,14 @@ fn read_record<R: Read>(
     }
 }
 
+/// A value cut to a length fit for a message.
+fn shorten(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.chars().count() <= 60 {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    std::borrow::Cow::Owned(format!("{}...", v.chars().take(57).collect::<String>()))
+}
+
 /// A field without the `\r` of a CRLF line end, when it is the record's last.
 fn field<'a>(record: &::csv::StringRecord, i: usize, value: &'a str) -> &'a str {
     if i + 1 == record.len() { value.strip_suffix('\r').unwrap_or(value) } else { value }
@@ -356,12 +373,26 @@ fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64) -> Error {
             file: file.to_string(),
             at: Location { row: Some(row), line, field: None },
             message: format!(
-                "field {} is not valid UTF-8 (byte {} of the field); the file is in another encoding: name it with --encoding (gbk, big5, shift_jis, windows-1252, ...) or use --encoding auto",
+                "field {} is not valid UTF-8 (byte {} of the field); if the file is in another encoding, name it with --encoding (gbk, big5, shift_jis, windows-1252, ...)",
                 err.field() + 1,
                 err.valid_up_to() + 1
             ),
         },
         other => Error::parse(file, Location { row: Some(row), line, field: None }, format!("{other:?}")),
+    }
+}
+
+impl CsvReader {
+    /// The first stray-quote offset inside the record just read, if any.
+    fn stray_quote(&mut self) -> Option<u64> {
+        let end = self.reader.position().byte();
+        let guard = self.reader.get_mut();
+        let mut first = None;
+        while guard.stray.front().is_some_and(|&at| at < end) {
+            let at = guard.stray.pop_front();
+            first = first.or(at);
+        }
+        first
     }
 }
 
@@ -395,9 +426,10 @@ impl RecordReader for CsvReader {
             rec.push_text(key, field(&self.record, i, value));
         }
         if n != width {
+            let first = if self.header { "the header" } else { "the first row" };
             let message = if n < width {
                 format!(
-                    "the row has {n} fields but the header has {width}: values are missing from column {:?} on (not shifted into other columns)",
+                    "the row has {n} fields but {first} has {width}: values are missing from column {:?} on (not shifted into other columns)",
                     &*self.columns[n]
                 )
             } else {
@@ -406,11 +438,18 @@ impl RecordReader for CsvReader {
                     .iter()
                     .enumerate()
                     .skip(width)
-                    .map(|(i, v)| format!("{:?}", field(&self.record, i, v)))
+                    .map(|(i, v)| format!("{:?}", shorten(field(&self.record, i, v))))
                     .collect();
-                format!("the row has {n} fields but the header has {width}; extra values: {}", extra.join(", "))
+                format!("the row has {n} fields but {first} has {width}; extra values: {}", extra.join(", "))
             };
             rec.defect = Some(Defect { field: None, message });
+        } else if let Some(at) = self.stray_quote() {
+            rec.defect = Some(Defect {
+                field: None,
+                message: format!(
+                    "text follows a closing quote (byte {at} of the file), which CSV does not allow: quote the whole value and double each quote inside it (\"\"), or read a file that escapes quotes with --escape '\\'"
+                ),
+            });
         } else if memchr::memchr(0, self.record.as_slice().as_bytes()).is_some() {
             let field = rec
                 .fields()

@@ -33,6 +33,13 @@ pub struct DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.bytes.is_empty() {
+            return write!(
+                f,
+                "the file ends in the middle of a {} character (truncated?); name the file's encoding with --encoding if it is not {}",
+                self.encoding, self.encoding
+            );
+        }
         let hex: Vec<String> = self.bytes.iter().map(|b| format!("{b:02X}")).collect();
         write!(
             f,
@@ -88,12 +95,40 @@ fn detect(sample: &[u8], complete: bool) -> &'static Encoding {
         Err(e) if !complete && e.error_len().is_none() => return UTF_8,
         Err(_) => {}
     }
+    // UTF-8 text with a few bad bytes is damaged UTF-8, which must fail with
+    // its row named, not be read as Windows-1252 mojibake. Legacy encodings
+    // rarely form valid multi-byte UTF-8 sequences; damaged UTF-8 does.
+    let (good, bad) = utf8_sequences(sample);
+    if good > 0 && good * 2 >= bad {
+        return UTF_8;
+    }
     if let Some(declared) = xml_declared_encoding(sample) {
         return declared;
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     det.feed(sample, complete);
     det.guess(None, chardetng::Utf8Detection::Allow)
+}
+
+/// Counts valid multi-byte UTF-8 characters and invalid sequences.
+fn utf8_sequences(mut bytes: &[u8]) -> (usize, usize) {
+    let (mut good, mut bad) = (0, 0);
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => return (good + s.chars().filter(|c| !c.is_ascii()).count(), bad),
+            Err(e) => {
+                let valid = e.valid_up_to();
+                good += std::str::from_utf8(&bytes[..valid]).map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
+                match e.error_len() {
+                    Some(n) => {
+                        bad += 1;
+                        bytes = &bytes[valid + n..];
+                    }
+                    None => return (good, bad),
+                }
+            }
+        }
+    }
 }
 
 /// `<?xml version="1.0" encoding="GB2312"?>`
@@ -131,6 +166,14 @@ pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str) -> Result
             _ => named,
         }
     };
+    let single_byte_or_utf8 = encoding != encoding_rs::UTF_16LE && encoding != encoding_rs::UTF_16BE;
+    let nuls = memchr::memchr_iter(0, &head).count();
+    if single_byte_or_utf8 && nuls >= 16 && nuls * 100 > head.len() {
+        return Err(Error::setup(
+            file,
+            "the file looks binary (it is full of NUL bytes), not text; if it is a spreadsheet or another format, name it with --from",
+        ));
+    }
     let had_bom = bom_enc == Some(encoding) && bom_len > 0;
     let skip = if had_bom { bom_len } else { 0 };
     let rest = Cursor::new(head).chain(src);
@@ -315,6 +358,23 @@ mod tests {
         assert_eq!(read_all(&big5, "auto").1, "Big5");
         let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("名前,電話\n山田太郎,03-1234-5678\nこんにちは,東京都\n");
         assert_eq!(read_all(&sjis, "auto").1, "Shift_JIS");
+    }
+
+    #[test]
+    fn damaged_utf8_is_not_taken_for_a_legacy_encoding() {
+        let (_, name, res) = read_all(b"name,city\nJos\xC3\xA9,Paris\nAnn,Z\xFF\xFEich\n", "auto");
+        assert_eq!(name, "UTF-8");
+        assert!(res.is_err(), "the bytes pass through untouched, for the reader to name the row");
+        let (_, name, _) = read_all(b"name,city\nJos\xE9,Paris\nRen\xE9e,Z\xFCrich\n", "auto");
+        assert_eq!(name, "windows-1252");
+    }
+
+    #[test]
+    fn binary_files_are_refused() {
+        let mut bytes = b"PKsomething".to_vec();
+        bytes.extend(std::iter::repeat_n(0u8, 200));
+        let err = decode("x.csv", Box::new(Cursor::new(bytes)), "auto").err().expect("binary");
+        assert!(err.to_string().contains("binary"), "{err}");
     }
 
     #[test]

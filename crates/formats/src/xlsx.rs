@@ -159,7 +159,8 @@ fn cell_value(d: &Data) -> Value {
             None => Value::Text(s.clone()),
         },
         Data::DurationIso(s) => Value::Text(s.clone()),
-        Data::Error(e) => Value::Text(format!("#{e:?}")),
+        // As the sheet shows it: `#DIV/0!`, `#N/A`.
+        Data::Error(e) => Value::Text(e.to_string()),
     }
 }
 

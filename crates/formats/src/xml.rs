@@ -380,9 +380,12 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
         let best = counts.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))?;
         let (name, count, first) = (best.0.to_string(), best.1, best.2);
         let wrapper = &nodes[first];
+        // A wrapper holds a list of records of one kind: elements with
+        // fields of their own, not leaf values (`<c><n>Ann</n></c>` is one record).
         let homogeneous = !wrapper.attrs
             && !wrapper.children.is_empty()
-            && wrapper.children.iter().all(|&g| nodes[g].name == nodes[wrapper.children[0]].name);
+            && wrapper.children.iter().all(|&g| nodes[g].name == nodes[wrapper.children[0]].name)
+            && wrapper.children.iter().all(|&g| nodes[g].attrs || !nodes[g].children.is_empty());
         path.push(name);
         if count == 1 && homogeneous {
             node = first;
@@ -422,7 +425,8 @@ impl XmlWriter {
             [.., root, record] => (element_name(root), element_name(record)),
             [] => return Err(Error::setup(file, "the XML record path is empty")),
         };
-        write!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>\n")
+        let encoding = opts.encoding.map_or("UTF-8", |e| e.name());
+        write!(out, "<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n<{root}>\n")
             .map_err(|e| Error::Io { file: file.to_string(), source: e })?;
         Ok(Self { file: file.to_string(), out, root, record, buf: String::with_capacity(8192) })
     }
@@ -509,6 +513,12 @@ mod tests {
         );
         assert_eq!(recs[1].get("Name"), Some(&Value::Text("<b>Bob</b>".into())));
         assert_eq!(read_all(doc, Some("Customer")).expect("relative path").len(), 2);
+        // One record holding one field is that record, not its field.
+        let one = read_all("<r><c><n>Ann</n></c></r>", None).expect("reads");
+        assert_eq!(one[0].to_json(), serde_json::json!({"n": "Ann"}));
+        let single =
+            read_all("<r><Customers><Customer><Name>A</Name></Customer></Customers></r>", None).expect("reads");
+        assert_eq!(single[0].to_json(), serde_json::json!({"Name": "A"}));
     }
 
     #[test]

@@ -18,6 +18,14 @@ impl SqliteStore {
             return Err(Error::Url { url: url.to_string(), message: "no file name after sqlite://".to_string() });
         }
         let location = path.to_string();
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::Url {
+                url: url.to_string(),
+                message: format!("the folder {} does not exist; create it first", dir.display()),
+            });
+        }
         let err = |context: &str| {
             let location = location.clone();
             let context = context.to_string();

@@ -63,12 +63,21 @@ pub struct Args {
 
 pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let started = Instant::now();
-    if same_file(&args.input, &args.output) {
+    if same_file(&args.input, &args.output) || (args.input == args.output && args.input != "-") {
         return Err(usage("the input and the output are the same file"));
+    }
+    if let Some(r) = &args.rejects {
+        if same_file(r, &args.input) || *r == args.input {
+            return Err(usage("the rejects file would overwrite the input; choose another name"));
+        }
+        if *r == args.output || same_file(r, &args.output) {
+            return Err(usage("the rejects file and the output are the same file"));
+        }
     }
     let mapping = args.mapping.as_deref().map(load_mapping).transpose()?;
     let schema = args.schema.as_deref().map(load_schema).transpose()?;
-    let read_opts = args.source.read_options(mapping.as_deref())?;
+    // Reversed, the mapping's [source] describes the output, not this input.
+    let read_opts = args.source.read_options(mapping.as_deref().filter(|_| !args.reverse), &args.input)?;
 
     let out_format = match (&args.to, args.output.as_str()) {
         (Some(f), _) => f.parse::<Format>().map_err(usage)?,
@@ -146,7 +155,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
                     }
                 }
                 if let Some(max) = args.max_errors
-                    && rejects.count >= max
+                    && rejects.count >= max.max(1)
                 {
                     anyhow::bail!(
                         "stopped after {} rejected record(s) (--max-errors {max}) at row {}; {} was not written",
@@ -165,17 +174,13 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     progress.finish();
     let rejected = rejects.count;
     let rejects_path = rejects.path().map(str::to_string);
-    if let Err(e) = outcome {
-        rejects.finish().context("while saving the rejects file")?;
-        return Err(e);
-    }
-    writer.finish()?;
-    output.commit()?;
-    rejects.finish()?;
-
-    let elapsed = started.elapsed();
-    if g.json {
-        let summary = serde_json::json!({
+    let finished = outcome.and_then(|()| {
+        writer.finish()?;
+        output.commit()
+    });
+    let saved = rejects.finish().context("while saving the rejects file");
+    let summary = |error: Option<String>, written: u64| {
+        serde_json::json!({
             "input": source_name,
             "output": args.output,
             "format": details.format.map(|f| f.name()),
@@ -189,8 +194,24 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
             "rejected": rejected,
             "rejects": rejects_path,
             "bytes_read": progress.bytes(),
-            "elapsed_ms": elapsed.as_millis() as u64,
-        });
+            "elapsed_ms": started.elapsed().as_millis() as u64,
+            "error": error,
+        })
+    };
+    let print_json = |value: serde_json::Value| {
+        // With the records on stdout, the summary goes to stderr.
+        if args.output == "-" { eprintln!("{value}") } else { println!("{value}") }
+    };
+    if let Err(e) = finished.and(saved) {
+        if g.json {
+            // Nothing was written: the output file never appears.
+            print_json(summary(Some(format!("{e:#}")), 0));
+        }
+        return Err(e);
+    }
+    let elapsed = started.elapsed();
+    if g.json {
+        let summary = summary(None, written);
         if args.output == "-" {
             eprintln!("{summary}");
         } else {

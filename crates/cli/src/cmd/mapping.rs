@@ -44,7 +44,7 @@ pub fn run(cmd: Command, g: Global) -> Result<ExitCode> {
 
 fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
     let entity: Entity = args.entity.parse().map_err(usage)?;
-    let opts = args.source.read_options(None)?;
+    let opts = args.source.read_options(None, &args.file)?;
     let opened = open_input(&args.file, true)?;
     let mut reader = crmsync_formats::open_reader(opened.input, &opts)?;
     let details = reader.details();
@@ -87,7 +87,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
             if !g.quiet {
-                let checks = text.lines().filter(|l| l.contains("CHECK")).count();
+                let checks = text.lines().filter(|l| l.contains("# CHECK:")).count();
                 eprintln!(
                     "wrote {path}: {} columns mapped from {seen} sampled records; {checks} line(s) marked CHECK",
                     headers.len()

@@ -280,3 +280,68 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("missing.csv"));
 }
+
+#[test]
+fn rejects_never_overwrite_the_input_or_the_output() {
+    let c = Case::new();
+    let f = c.file("c.csv", b"a\n1\n");
+    let out = crmsync().args(["convert", &f, &c.path("o.csv"), "--rejects", &f]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("overwrite the input"));
+    assert_eq!(std::fs::read_to_string(&f).expect("input intact"), "a\n1\n");
+    let o = c.path("o.csv");
+    let out = crmsync().args(["convert", &f, &o, "--rejects", &o]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn failures_still_give_a_json_summary() {
+    let c = Case::new();
+    let f = c.file("t.json", b"[{\"a\": \"1\"}, {\"a\": ");
+    let out = crmsync().args(["--json", "convert", &f, &c.path("o.ndjson")]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON summary on stdout");
+    assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64()), (Some(1), Some(0)));
+    assert!(s["error"].as_str().is_some_and(|e| e.contains("t.json")), "{s}");
+}
+
+#[test]
+fn max_errors_zero_stops_at_the_first_reject_only() {
+    let c = Case::new();
+    let clean = c.file("clean.csv", b"a,b\n1,2\n");
+    convert_summary(&[&clean, &c.path("o.csv"), "--max-errors", "0"]);
+    let dirty = c.file("dirty.csv", b"a,b\n1,2\n3\n");
+    let (code, err) = c.convert(&[&dirty, &c.path("o2.csv"), "--max-errors", "0"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("row 3"), "{err}");
+}
+
+#[test]
+fn text_after_a_closing_quote_rejects_the_row() {
+    let c = Case::new();
+    let f = c.file("q.csv", b"id,v\n1,\"q\"z\n2,\"x\" \n3,\"ok\"\n");
+    let rejects = c.path("r.csv");
+    let s = convert_summary(&[&f, &c.path("o.ndjson"), "--rejects", &rejects]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(2)));
+    assert!(std::fs::read_to_string(&rejects).expect("r").contains("closing quote"));
+}
+
+#[test]
+fn damaged_utf8_fails_naming_the_row_instead_of_becoming_mojibake() {
+    let c = Case::new();
+    let f = c.file("d.csv", b"name,city\nJos\xC3\xA9,Paris\nAnn,Z\xFF\xFEich\n");
+    let (code, err) = c.convert(&[&f, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("d.csv: row 3") && err.contains("not valid UTF-8"), "{err}");
+}
+
+#[test]
+fn binary_files_are_refused() {
+    let c = Case::new();
+    let mut bytes = b"\x7fELF".to_vec();
+    bytes.extend(std::iter::repeat_n(0u8, 4096));
+    let f = c.file("data.csv", &bytes);
+    let (code, err) = c.convert(&[&f, &c.path("o.json")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("binary"), "{err}");
+}

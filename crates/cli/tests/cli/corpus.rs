@@ -175,12 +175,20 @@ fn ragged_atomic_crm_export_reports_the_short_row() {
 fn backslash_escapes_follow_the_documented_dialect() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("o.ndjson");
-    // RFC 4180 by default: the backslash is an ordinary character.
-    convert_summary(&[&corpus("customers-datablist/people-100-backslash-escapes.csv"), out.to_str().expect("p")]);
+    let rejects = dir.path().join("r.csv");
+    // RFC 4180 by default: `"Teacher,\"adult\" education"` has text after a
+    // closing quote, so that row is rejected with the position, not guessed.
+    let s = convert_summary(&[
+        &corpus("customers-datablist/people-100-backslash-escapes.csv"),
+        out.to_str().expect("p"),
+        "--rejects",
+        rejects.to_str().expect("p"),
+    ]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(99), Some(1)));
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains(",20,,") && text.contains("closing quote") && text.contains("--escape"), "{text}");
     let recs = read_ndjson(&out);
-    assert_eq!(recs.len(), 100);
-    assert_eq!(recs[18]["Job Title"], "Teacher,\\adult\\\" education\"");
-    assert_eq!(recs[0]["Job Title"].as_str().map(|s| s.contains("\\n")), Some(true));
+    assert_eq!(recs[0]["Job Title"].as_str().map(|s| s.contains("\\n")), Some(true), "backslashes are plain text");
     // With --escape '\' the same row reads as its writer meant it.
     convert_summary(&[
         &corpus("customers-datablist/people-100-backslash-escapes.csv"),
@@ -189,6 +197,7 @@ fn backslash_escapes_follow_the_documented_dialect() {
         "\\",
     ]);
     let recs = read_ndjson(&out);
+    assert_eq!(recs.len(), 100);
     assert_eq!(recs[18]["Job Title"], "Teacher,\"adult\" education");
 }
 

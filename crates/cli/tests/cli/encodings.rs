@@ -90,3 +90,13 @@ fn output_in_another_encoding() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("cannot be written in windows-1252"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn xml_output_declares_its_encoding() {
+    let out = crmsync().args(["convert", "-q", "-", "-", "--from", "csv", "--to", "xml", "--out-encoding", "gbk"]).write_stdin(TEXT).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(out.stdout.starts_with(b"<?xml version=\"1.0\" encoding=\"GBK\"?>"));
+    let back = crmsync().args(["convert", "-q", "-", "-", "--from", "xml", "--to", "ndjson"]).write_stdin(out.stdout).output().expect("runs");
+    assert!(back.status.success(), "{}", stderr_of(&back));
+    assert!(String::from_utf8_lossy(&back.stdout).contains("大客户, 重点跟进"));
+}

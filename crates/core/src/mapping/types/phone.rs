@@ -14,6 +14,16 @@ use phonenumber::country::Id;
 /// the source carried an extension, so that nothing is dropped.
 pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
     let trimmed = input.trim();
+    // `00` starts an international number almost everywhere (ITU's prefix);
+    // no national number begins with it, so it can be read as `+`.
+    let international;
+    let trimmed = match trimmed.strip_prefix("00") {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit() && c != '0') => {
+            international = format!("+{rest}");
+            international.as_str()
+        }
+        _ => trimmed,
+    };
     if let Some(fast) = fast_path(trimmed, region) {
         return Ok(fast);
     }
@@ -33,9 +43,12 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         None => format!("not a phone number ({e}); numbers without a country code need `region`"),
     })?;
     let national = parsed.national().value();
-    let digits = national.to_string().len();
-    if !(4..=14).contains(&digits) {
-        return Err("not a phone number (wrong number of digits)".to_string());
+    let digits = national.to_string().len() + usize::from(parsed.national().zeros());
+    // North American numbers have exactly ten digits; elsewhere fewer than
+    // six is a fragment (an extension, a local number without its area code).
+    let fits = if parsed.code().value() == 1 { digits == 10 } else { (6..=14).contains(&digits) };
+    if !fits {
+        return Err(format!("not a complete phone number ({digits} digits after the country code)"));
     }
     let mut out = parsed.format().mode(phonenumber::Mode::E164).to_string();
     if let Some(ext) = parsed.extension() {
@@ -162,6 +175,12 @@ mod tests {
         assert_eq!(to_e164("010-6552 9988", Some(Id::CN)).as_deref(), Ok("+861065529988"));
         assert!(to_e164("hello", Some(Id::US)).is_err());
         assert!(to_e164("12", Some(Id::US)).is_err());
+        assert!(to_e164("12345", Some(Id::US)).is_err());
+        assert_eq!(to_e164("001-808-617-6467x12", Some(Id::US)).as_deref(), Ok("+18086176467;ext=12"));
+        assert_eq!(to_e164("0044 20 7946 0958", Some(Id::US)).as_deref(), Ok("+442079460958"));
+        assert!(to_e164("555-0100", Some(Id::US)).is_err(), "no area code");
+        assert!(to_e164("020 7946 0958", Some(Id::US)).is_err(), "a UK number is not a US one");
+        assert_eq!(to_e164("020 7946 0958", Some(Id::GB)).as_deref(), Ok("+442079460958"));
         assert!(to_e164("555 123 4567", None).is_err());
     }
 }
