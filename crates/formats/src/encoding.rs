@@ -8,7 +8,8 @@
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 
-use encoding_rs::{DecoderResult, EncoderResult, Encoding, UTF_8};
+pub use encoding_rs::Encoding;
+use encoding_rs::{DecoderResult, EncoderResult, UTF_8};
 
 use crate::error::{Error, Result};
 

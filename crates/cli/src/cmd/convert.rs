@@ -61,6 +61,22 @@ pub struct Args {
     pub pretty: bool,
 }
 
+/// The first field value (and character) that `enc` cannot represent.
+fn unencodable(
+    rec: &crmsync_core::Record,
+    enc: &'static crmsync_formats::encoding::Encoding,
+) -> Option<(String, char)> {
+    for (k, v) in rec.flatten() {
+        let text = v.to_text();
+        let (_, _, had_errors) = enc.encode(&text);
+        if had_errors {
+            let bad = text.chars().find(|c| enc.encode(c.encode_utf8(&mut [0; 4])).2)?;
+            return Some((k, bad));
+        }
+    }
+    None
+}
+
 pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let started = Instant::now();
     if same_file(&args.input, &args.output) || (args.input == args.output && args.input != "-") {
@@ -146,6 +162,19 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
                     Outcome::Rejected(errors) => rejects.field_errors(rec, errors)?,
                     Outcome::Mapped | Outcome::AsRead => {
                         if let Some(out_rec) = worked.output(i) {
+                            // A value the output encoding cannot hold rejects its record
+                            // (with row and field) instead of failing the whole job.
+                            if let Some(enc) = write_opts.encoding
+                                && let Some((field, c)) = unencodable(out_rec, enc)
+                            {
+                                let msg = format!(
+                                    "character {c:?} (U+{:04X}) cannot be written in {}",
+                                    u32::from(c),
+                                    enc.name()
+                                );
+                                rejects.reject(rec, &field, &msg)?;
+                                continue;
+                            }
                             match writer.write(out_rec) {
                                 Ok(()) => written += 1,
                                 Err(e) if e.is_record_level() => rejects.reject(rec, "", &e.to_string())?,

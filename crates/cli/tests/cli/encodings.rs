@@ -82,21 +82,32 @@ fn output_in_another_encoding() {
         .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(out.stdout, encoding_rs::GBK.encode(TEXT).0.into_owned());
+    // A value the target encoding lacks rejects its record, with row and field.
     let out = crmsync()
-        .args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", "windows-1252"])
-        .write_stdin(TEXT)
+        .args(["convert", "-", "-", "--to", "csv", "--out-encoding", "windows-1252"])
+        .write_stdin("name,city\nJosé,Zürich\n张伟,北京\n")
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("cannot be written in windows-1252"), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, encoding_rs::WINDOWS_1252.encode("name,city\nJosé,Zürich\n").0.into_owned());
+    let err = stderr_of(&out);
+    assert!(err.contains("row 3") && err.contains("cannot be written in windows-1252"), "{err}");
 }
 
 #[test]
 fn xml_output_declares_its_encoding() {
-    let out = crmsync().args(["convert", "-q", "-", "-", "--from", "csv", "--to", "xml", "--out-encoding", "gbk"]).write_stdin(TEXT).output().expect("runs");
+    let out = crmsync()
+        .args(["convert", "-q", "-", "-", "--from", "csv", "--to", "xml", "--out-encoding", "gbk"])
+        .write_stdin(TEXT)
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(out.stdout.starts_with(b"<?xml version=\"1.0\" encoding=\"GBK\"?>"));
-    let back = crmsync().args(["convert", "-q", "-", "-", "--from", "xml", "--to", "ndjson"]).write_stdin(out.stdout).output().expect("runs");
+    let back = crmsync()
+        .args(["convert", "-q", "-", "-", "--from", "xml", "--to", "ndjson"])
+        .write_stdin(out.stdout)
+        .output()
+        .expect("runs");
     assert!(back.status.success(), "{}", stderr_of(&back));
     assert!(String::from_utf8_lossy(&back.stdout).contains("大客户, 重点跟进"));
 }
