@@ -93,8 +93,15 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores, {mem} GiB RAM, {platform.system()} {platform.release()}"
 
 
+# All columns as text, as the other tools read them.
+NDJSON_COLUMNS = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in [
+    "Index", "Customer Id", "First Name", "Last Name", "Company", "City", "Country", "Phone 1", "Phone 2", "Email",
+    "Subscription Date", "Website", "Notes"]) + "}"
+
+
 def scenarios(rows):
     csv = os.path.join(DATA, f"customers-{rows}.csv")
+    nd = os.path.join(DATA, f"customers-{rows}.ndjson")
     w = lambda name: os.path.join(WORK, name)  # noqa: E731
     duck = lambda sql: f"{sys.executable} -c \"import duckdb; duckdb.sql('''{sql}''')\""  # noqa: E731
     read = f"read_csv('{csv}', all_varchar=true, header=true)"
@@ -117,6 +124,16 @@ def scenarios(rows):
                 "DuckDB": duck(f"COPY (SELECT * FROM {read}) TO '{w('d.json')}' (FORMAT JSON, ARRAY true)"),
                 "Miller": f"mlr --icsv --ojson cat {csv} > {w('m.json')}",
                 "pandas": f"{sys.executable} {BENCH}/ref/pandas_convert.py {csv} {w('p.json')} json",
+            },
+        },
+        {
+            "name": "convert NDJSON → CSV",
+            "input": nd,
+            "crmsync": f"{CRMSYNC} convert -q --raw {nd} {w('c.csv')}",
+            "refs": {
+                "DuckDB": duck(f"COPY (SELECT * FROM read_json('{nd}', format='newline_delimited', columns={NDJSON_COLUMNS})) TO '{w('d.csv')}' (HEADER)"),
+                "Miller": f"mlr --ijsonl --ocsv cat {nd} > {w('m.csv')}",
+                "pandas": f"{sys.executable} {BENCH}/ref/pandas_convert.py {nd} {w('p.csv')} csv",
             },
         },
         {
@@ -170,6 +187,9 @@ def main():
     if not os.path.exists(os.path.join(DATA, f"customers-{rows}.csv")):
         print(f"generating {rows} rows", flush=True)
         sh([sys.executable, os.path.join(BENCH, "gen.py"), "--rows", str(rows), "--out", DATA])
+    nd = os.path.join(DATA, f"customers-{rows}.ndjson")
+    if not os.path.exists(nd):
+        sh([CRMSYNC, "convert", "-q", os.path.join(DATA, f"customers-{rows}.csv"), nd])
     if not args.no_install:
         ensure_tools()
     os.makedirs(WORK, exist_ok=True)
