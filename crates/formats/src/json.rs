@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{BufRead, Read, Write};
+use std::sync::Arc;
 
 use crmsync_core::{Defect, Key, Record, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -21,11 +22,58 @@ use crate::{ReadOptions, RecordReader, RecordWriter, SourceDetails, WriteOptions
 #[derive(Clone, Copy)]
 pub(crate) struct ValueSeed<'a> {
     pub dups: &'a RefCell<Vec<String>>,
+    /// Field names seen so far, shared by the records of one file, so the
+    /// thousandth record with an `email` key does not allocate it again.
+    pub keys: &'a RefCell<Interner>,
+}
+
+/// The field names of one file: a key seen before is handed out again (the
+/// same `Arc`, so equal keys compare by pointer) instead of reallocated.
+#[derive(Default)]
+pub(crate) struct Interner {
+    keys: Vec<Key>,
+}
+
+const MAX_INTERNED: usize = 512;
+
+impl Interner {
+    /// The key for `s`, and whether it is interned (then equal keys are the same `Arc`).
+    fn get(&mut self, s: &str) -> (Key, bool) {
+        if let Some(k) = self.keys.iter().find(|k| ***k == *s) {
+            return (k.clone(), true);
+        }
+        let k = Key::from(s);
+        if self.keys.len() < MAX_INTERNED {
+            self.keys.push(k.clone());
+            return (k, true);
+        }
+        (k, false)
+    }
 }
 
 // serde_json's `arbitrary_precision` hands numbers over as a one-entry map
 // under this key; reading it keeps the number's exact text.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Reads an object key through the [`Interner`].
+struct KeySeed<'a>(&'a RefCell<Interner>);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = (Key, bool);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(Key, bool), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed<'_> {
+    type Value = (Key, bool);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E>(self, s: &str) -> std::result::Result<(Key, bool), E> {
+        Ok(self.0.borrow_mut().get(s))
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Value;
@@ -69,16 +117,17 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
         let mut fields: Vec<(Key, Value)> = Vec::new();
-        while let Some(k) = map.next_key::<String>()? {
-            if k == NUMBER_TOKEN && fields.is_empty() {
+        while let Some((k, interned)) = map.next_key_seed(KeySeed(self.keys))? {
+            if fields.is_empty() && &*k == NUMBER_TOKEN {
                 let text: String = map.next_value()?;
                 return Ok(Value::Number(text));
             }
             let v = map.next_value_seed(self)?;
-            match fields.iter().find(|(f, _)| **f == *k) {
+            let same = |f: &Key| Arc::ptr_eq(f, &k) || (!interned && **f == *k);
+            match fields.iter().find(|(f, _)| same(f)) {
                 Some((_, old)) if *old == v => {}
                 Some((_, old)) => self.dups.borrow_mut().push(format!("{k:?} (values {} and {})", show(old), show(&v))),
-                None => fields.push((Key::from(k.as_str()), v)),
+                None => fields.push((k, v)),
             }
         }
         Ok(Value::Object(fields))
@@ -105,6 +154,7 @@ pub struct JsonReader {
     encoding: &'static str,
     record_path: Option<String>,
     dups: RefCell<Vec<String>>,
+    keys: RefCell<Interner>,
 }
 
 impl JsonReader {
@@ -130,7 +180,8 @@ impl JsonReader {
                 let mut text = Vec::new();
                 src.read_to_end(&mut text).map_err(|e| Error::from_io(file, Location::default(), e))?;
                 let mut de = serde_json::Deserializer::from_slice(&text);
-                let doc = ValueSeed { dups: &dups }
+                let keys = RefCell::new(Interner::default());
+                let doc = ValueSeed { dups: &dups, keys: &keys }
                     .deserialize(&mut de)
                     .and_then(|v| de.end().map(|_| v))
                     .map_err(|e| json_error(file, &e, 1, 0))?;
@@ -159,6 +210,7 @@ impl JsonReader {
             encoding,
             record_path: opts.record_path.clone(),
             dups,
+            keys: RefCell::new(Interner::default()),
         })
     }
 }
@@ -339,7 +391,7 @@ impl RecordReader for JsonReader {
                     ));
                 }
                 let mut de = serde_json::Deserializer::from_reader(&mut self.src);
-                let v = ValueSeed { dups: &self.dups }
+                let v = ValueSeed { dups: &self.dups, keys: &self.keys }
                     .deserialize(&mut de)
                     .map_err(|e| json_error(&self.file, &e, line, ordinal))?;
                 if !matches!(v, Value::Object(_) | Value::Array(_) | Value::Text(_) | Value::Bool(_) | Value::Null) {

@@ -8,7 +8,7 @@ use crmsync_core::{Defect, Key, Record, Value};
 use serde::de::DeserializeSeed;
 
 use crate::error::{Error, Location, Result};
-use crate::json::ValueSeed;
+use crate::json::{Interner, ValueSeed};
 use crate::{RecordReader, RecordWriter, SourceDetails};
 
 pub struct NdjsonReader {
@@ -18,6 +18,7 @@ pub struct NdjsonReader {
     line_no: u64,
     encoding: &'static str,
     dups: RefCell<Vec<String>>,
+    keys: RefCell<Interner>,
     raw_key: Key,
 }
 
@@ -30,6 +31,7 @@ impl NdjsonReader {
             line_no: 0,
             encoding,
             dups: RefCell::new(Vec::new()),
+            keys: RefCell::new(Interner::default()),
             raw_key: Key::from("_raw"),
         }
     }
@@ -66,7 +68,8 @@ impl RecordReader for NdjsonReader {
                 });
             };
             let mut de = serde_json::Deserializer::from_str(s);
-            let parsed = ValueSeed { dups: &self.dups }.deserialize(&mut de).and_then(|v| de.end().map(|_| v));
+            let parsed =
+                ValueSeed { dups: &self.dups, keys: &self.keys }.deserialize(&mut de).and_then(|v| de.end().map(|_| v));
             match parsed {
                 Ok(Value::Object(fields)) => {
                     for (k, v) in fields {
