@@ -264,8 +264,11 @@ impl Record {
     /// name (`a` and `a.b`) is kept flat rather than overwriting anything.
     pub fn nested(&self) -> Vec<(Key, Value)> {
         let mut out: Vec<(Key, Value)> = Vec::with_capacity(self.len);
+        // Whatever the order, `a.b` stays flat when a plain field `a` exists.
+        let plain = |head: &str| self.fields().iter().any(|(k, _)| &**k == head);
         for (k, v) in self.fields() {
-            if !k.contains('.') || !insert_nested(&mut out, k, v.clone()) {
+            let nests = k.split_once('.').is_some_and(|(head, _)| !plain(head));
+            if !nests || !insert_nested(&mut out, k, v.clone()) {
                 out.push((k.clone(), v.clone()));
             }
         }
@@ -380,6 +383,8 @@ mod tests {
     fn clashing_dotted_name_stays_flat() {
         let r = rec(&[("a", "1"), ("a.b", "2")]);
         assert_eq!(r.to_json(), serde_json::json!({"a": "1", "a.b": "2"}));
+        let r = rec(&[("a.b", "2"), ("a", "1")]);
+        assert_eq!(r.to_json(), serde_json::json!({"a.b": "2", "a": "1"}));
     }
 
     #[test]
