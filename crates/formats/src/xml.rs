@@ -396,7 +396,7 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
 }
 
 /// Turns a field name into a valid XML element name.
-fn element_name(name: &str) -> String {
+pub fn element_name(name: &str) -> String {
     let mut out: String =
         name.chars().map(|c| if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect();
     if out.is_empty()

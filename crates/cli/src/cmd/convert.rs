@@ -142,6 +142,22 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         (None, None) => None,
     };
 
+    if out_format == Format::Xml
+        && !g.quiet
+        && let Some(cols) = &write_opts.columns
+    {
+        let renamed: Vec<String> = cols
+            .iter()
+            .filter(|c| c.split('.').any(|seg| crmsync_formats::xml::element_name(seg) != seg))
+            .map(|c| format!("{c:?}"))
+            .collect();
+        if !renamed.is_empty() {
+            eprintln!(
+                "note: XML element names cannot hold every character; these fields are written with `_` in their place: {}",
+                renamed.join(", ")
+            );
+        }
+    }
     let mut rejects =
         Rejects::open(args.rejects.as_deref(), &source_name, source_columns.as_deref(), g.quiet, g.verbose)?;
     let (output, out) = Output::create(&args.output)?;

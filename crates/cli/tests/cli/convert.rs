@@ -247,6 +247,11 @@ fn xml_output_and_back() {
     convert_summary(&[&f, xml.to_str().expect("p"), "--out-record-path", "customers/customer"]);
     let text = std::fs::read_to_string(&xml).expect("xml");
     assert!(text.contains("<customers>\n  <customer>\n    <Customer_Id>A1</Customer_Id>\n    <name>Ann &amp; Co</name>\n    <address>\n      <city>Paris</city>"), "{text}");
+    let note = crmsync()
+        .args(["convert", &f, xml.to_str().expect("p"), "--out-record-path", "customers/customer"])
+        .output()
+        .expect("runs");
+    assert!(stderr_of(&note).contains("\"Customer Id\""), "the renaming is said: {}", stderr_of(&note));
     let back = dir.path().join("b.ndjson");
     convert_summary(&[xml.to_str().expect("p"), back.to_str().expect("p")]);
     assert_eq!(
