@@ -298,3 +298,15 @@ fn ods_sheets_by_name_and_number_with_typed_cells() {
     convert_summary(&[ods.to_str().expect("p"), csv.to_str().expect("p"), "--sheet", "Contacts", "--mapping", &m]);
     assert_eq!(std::fs::read_to_string(&csv).expect("csv"), "subscribed_at\n2024-02-29\n2023-01-05\n");
 }
+
+#[test]
+fn xls_reads_dates_as_dates_and_text_as_text() {
+    let xls = testdata("spreadsheets/contacts.xls");
+    let out =
+        crmsync().args(["convert", "-q", xls.to_str().expect("p"), "-", "--to", "ndjson"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let recs: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(recs[0], serde_json::json!({"Name": "张伟", "Zip": "02134", "Signed Up": "2024-02-29", "Orders": 12}));
+    assert_eq!(recs[1]["Orders"], serde_json::json!(3.5));
+}
