@@ -487,12 +487,7 @@ mod tests {
     fn read_all(text: &[u8], path: Option<&str>) -> Result<Vec<Record>> {
         let opts = ReadOptions { record_path: path.map(str::to_string), ..Default::default() };
         let mut r = JsonReader::open("t.json", Box::new(std::io::Cursor::new(text.to_vec())), "UTF-8", &opts)?;
-        let mut out = Vec::new();
-        let mut rec = Record::new();
-        while r.read(&mut rec)? {
-            out.push(rec.clone());
-        }
-        Ok(out)
+        crate::drain(&mut r)
     }
 
     #[test]

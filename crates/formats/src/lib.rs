@@ -455,6 +455,17 @@ fn write_group(out: &mut Vec<u8>, children: &[(&str, &crmsync_core::Value)]) {
     out.push(b']');
 }
 
+/// Every record of a reader (for tests).
+#[cfg(test)]
+pub(crate) fn drain(reader: &mut dyn RecordReader) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut rec = Record::new();
+    while reader.read(&mut rec)? {
+        out.push(rec.clone());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

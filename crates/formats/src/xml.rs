@@ -487,12 +487,7 @@ mod tests {
     fn read_all(text: &str, path: Option<&str>) -> Result<Vec<Record>> {
         let opts = ReadOptions { record_path: path.map(str::to_string), ..Default::default() };
         let mut r = XmlReader::open("t.xml", Box::new(std::io::Cursor::new(text.as_bytes().to_vec())), "UTF-8", &opts)?;
-        let mut out = Vec::new();
-        let mut rec = Record::new();
-        while r.read(&mut rec)? {
-            out.push(rec.clone());
-        }
-        Ok(out)
+        crate::drain(&mut r)
     }
 
     #[test]
