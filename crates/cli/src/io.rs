@@ -126,10 +126,13 @@ impl Drop for Output {
     }
 }
 
-/// True when two paths name the same existing file.
+/// True when two paths name the same file (`-` is never a file).
 pub fn same_file(a: &str, b: &str) -> bool {
     if a == "-" || b == "-" {
         return false;
+    }
+    if a == b {
+        return true;
     }
     match (Path::new(a).canonicalize(), Path::new(b).canonicalize()) {
         (Ok(x), Ok(y)) => x == y,

@@ -46,7 +46,7 @@ pub struct SourceArgs {
     pub max_field_size: usize,
 }
 
-fn one_byte(what: &str, s: &str) -> Result<u8> {
+pub fn one_byte(what: &str, s: &str) -> Result<u8> {
     match s {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         s if s.len() == 1 => Ok(s.as_bytes()[0]),
@@ -193,8 +193,8 @@ impl Rejects {
         if let Some((w, _)) = &mut self.writer {
             self.row.clear();
             self.row.row = source.row;
-            // Values beyond the header (a long ragged row) have no column; the
-            // reader's message lists them.
+            // Values beyond the header (a long ragged row) have no column:
+            // they go, in full, into `_error`.
             let mut unplaced = Vec::new();
             for (k, v) in source.fields() {
                 if META.contains(&&**k) {
@@ -205,7 +205,7 @@ impl Rejects {
                     _ => self.row.push(k.clone(), v.clone()),
                 }
             }
-            let message = if unplaced.is_empty() || message.contains("extra values") {
+            let message = if unplaced.is_empty() {
                 message.to_string()
             } else {
                 format!("{message} [values without a column: {}]", unplaced.join(", "))

@@ -268,7 +268,7 @@ impl RecordWriter for XlsxWriter {
                 message: "a sheet holds at most 1,048,576 rows".into(),
             });
         }
-        let columns = self.columns.clone().unwrap_or_default();
+        let columns = self.columns.as_deref().unwrap_or(&[]);
         if let Some((k, _)) = flat.iter().find(|(k, v)| !v.is_null() && !columns.iter().any(|c| **c == **k)) {
             return Err(Error::Record {
                 file: self.file.clone(),

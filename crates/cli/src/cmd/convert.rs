@@ -12,7 +12,7 @@ use crmsync_formats::{Format, WriteOptions};
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
-use crate::pipeline::{Outcome, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema};
+use crate::pipeline::{Outcome, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema, one_byte};
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
@@ -61,17 +61,16 @@ pub struct Args {
     pub pretty: bool,
 }
 
-/// The first field value (and character) that `enc` cannot represent.
+/// The first field holding a character `enc` cannot represent, and why.
 fn unencodable(
     rec: &crmsync_core::Record,
     enc: &'static crmsync_formats::encoding::Encoding,
-) -> Option<(String, char)> {
+) -> Option<(String, String)> {
     for (k, v) in rec.flatten() {
         let text = v.to_text();
-        let (_, _, had_errors) = enc.encode(&text);
-        if had_errors {
-            let bad = text.chars().find(|c| enc.encode(c.encode_utf8(&mut [0; 4])).2)?;
-            return Some((k, bad));
+        if enc.encode(&text).2 {
+            let c = text.chars().find(|c| enc.encode(c.encode_utf8(&mut [0; 4])).2)?;
+            return Some((k, format!("character {c:?} (U+{:04X}) cannot be written in {}", u32::from(c), enc.name())));
         }
     }
     None
@@ -79,14 +78,14 @@ fn unencodable(
 
 pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let started = Instant::now();
-    if same_file(&args.input, &args.output) || (args.input == args.output && args.input != "-") {
+    if same_file(&args.input, &args.output) {
         return Err(usage("the input and the output are the same file"));
     }
     if let Some(r) = &args.rejects {
-        if same_file(r, &args.input) || *r == args.input {
+        if same_file(r, &args.input) {
             return Err(usage("the rejects file would overwrite the input; choose another name"));
         }
-        if *r == args.output || same_file(r, &args.output) {
+        if same_file(r, &args.output) {
             return Err(usage("the rejects file and the output are the same file"));
         }
     }
@@ -110,7 +109,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
 
-    if let (Some(m), Some(cols), false) = (mapping.clone().map(Mapper::new), &source_columns, args.reverse) {
+    if let (Some(m), Some(cols), false) = (&mapping, &source_columns, args.reverse) {
         m.check_columns(cols).map_err(|mut e| {
             e.file = args.mapping.clone();
             anyhow::Error::new(e).context(format!("the mapping does not fit {source_name}"))
@@ -123,11 +122,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     write_opts.pretty = args.pretty;
     write_opts.record_path = args.out_record_path.clone();
     if let Some(d) = &args.out_delimiter {
-        write_opts.delimiter = Some(match d.as_str() {
-            "tab" | "\\t" => b'\t',
-            s if s.len() == 1 => s.as_bytes()[0],
-            _ => return Err(usage("--out-delimiter must be one character")),
-        });
+        write_opts.delimiter = Some(one_byte("--out-delimiter", d)?);
     }
     if let Some(e) = &args.out_encoding {
         write_opts.encoding =
@@ -177,20 +172,13 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
                     Outcome::Defect(d) => rejects.reject(rec, d.field.as_deref().unwrap_or(""), &d.message)?,
                     Outcome::Rejected(errors) => rejects.field_errors(rec, errors)?,
                     Outcome::Mapped | Outcome::AsRead => {
-                        if let Some(out_rec) = worked.output(i) {
-                            // A value the output encoding cannot hold rejects its record
-                            // (with row and field) instead of failing the whole job.
-                            if let Some(enc) = write_opts.encoding
-                                && let Some((field, c)) = unencodable(out_rec, enc)
-                            {
-                                let msg = format!(
-                                    "character {c:?} (U+{:04X}) cannot be written in {}",
-                                    u32::from(c),
-                                    enc.name()
-                                );
-                                rejects.reject(rec, &field, &msg)?;
-                                continue;
-                            }
+                        let out_rec = worked.output(i).unwrap_or(rec);
+                        // A value the output encoding cannot hold rejects its record
+                        // (with row and field) instead of failing the whole job.
+                        let unwritable = write_opts.encoding.and_then(|enc| unencodable(out_rec, enc));
+                        if let Some((field, message)) = unwritable {
+                            rejects.reject(rec, &field, &message)?;
+                        } else {
                             match writer.write(out_rec) {
                                 Ok(()) => written += 1,
                                 Err(e) if e.is_record_level() => rejects.reject(rec, "", &e.to_string())?,

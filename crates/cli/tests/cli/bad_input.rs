@@ -345,3 +345,15 @@ fn binary_files_are_refused() {
     assert_eq!(code, Some(1));
     assert!(err.contains("binary"), "{err}");
 }
+
+/// A long extra value of a ragged row was once cut to 60 characters in the
+/// rejects file, its only copy.
+#[test]
+fn regression_long_extra_values_are_kept_whole_in_the_rejects() {
+    let c = Case::new();
+    let long = "x".repeat(200);
+    let f = c.file("r.csv", format!("a,b\n1,2,{long}\n").as_bytes());
+    let rejects = c.path("rej.csv");
+    convert_summary(&[&f, &c.path("o.json"), "--rejects", &rejects]);
+    assert!(std::fs::read_to_string(&rejects).expect("rejects").contains(&long));
+}

@@ -127,6 +127,39 @@ impl Mapping {
         self.fields.iter().map(|f| f.target.clone()).collect()
     }
 
+    /// Checks that a file with these columns has every column the mapping
+    /// reads; the error lists the missing ones with the nearest names.
+    pub fn check_columns(&self, columns: &[Key]) -> Result<(), MappingError> {
+        let mut problems = Vec::new();
+        for f in &self.fields {
+            for c in f.from.iter().chain(&f.region_from) {
+                if !columns.iter().any(|k| &**k == c) {
+                    let near = columns
+                        .iter()
+                        .map(|k| (strsim::jaro_winkler(&k.to_lowercase(), &c.to_lowercase()), k))
+                        .filter(|(s, _)| *s > 0.75)
+                        .max_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "field `{}` (line {}) reads column {c:?}, which the file does not have{near}",
+                        f.target, f.line
+                    ));
+                }
+            }
+        }
+        if let Some(ext) = &self.key.external_id
+            && !columns.iter().any(|k| **k == *ext.from)
+        {
+            problems.push(format!("[key] external_id reads column {:?}, which the file does not have", ext.from));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = columns.iter().map(|k| format!("{k:?}")).collect();
+        Err(MappingError::new(None, format!("{}; the file's columns are {}", problems.join("; "), shown.join(", "))))
+    }
+
     /// Source columns the mapping reads (for checking a file's header).
     pub fn source_columns(&self) -> Vec<&str> {
         let mut cols: Vec<&str> = Vec::new();
@@ -310,39 +343,6 @@ impl Mapper {
 
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
-    }
-
-    /// Checks that a file with these columns has every column the mapping
-    /// reads; the error lists the missing ones with the nearest names.
-    pub fn check_columns(&self, columns: &[Key]) -> Result<(), MappingError> {
-        let mut problems = Vec::new();
-        for f in &self.mapping.fields {
-            for c in f.from.iter().chain(&f.region_from) {
-                if !columns.iter().any(|k| &**k == c) {
-                    let near = columns
-                        .iter()
-                        .map(|k| (strsim::jaro_winkler(&k.to_lowercase(), &c.to_lowercase()), k))
-                        .filter(|(s, _)| *s > 0.75)
-                        .max_by(|a, b| a.0.total_cmp(&b.0))
-                        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
-                        .unwrap_or_default();
-                    problems.push(format!(
-                        "field `{}` (line {}) reads column {c:?}, which the file does not have{near}",
-                        f.target, f.line
-                    ));
-                }
-            }
-        }
-        if let Some(ext) = &self.mapping.key.external_id
-            && !columns.iter().any(|k| **k == *ext.from)
-        {
-            problems.push(format!("[key] external_id reads column {:?}, which the file does not have", ext.from));
-        }
-        if problems.is_empty() {
-            return Ok(());
-        }
-        let shown: Vec<String> = columns.iter().map(|k| format!("{k:?}")).collect();
-        Err(MappingError::new(None, format!("{}; the file's columns are {}", problems.join("; "), shown.join(", "))))
     }
 
     fn lookup<'r>(&mut self, field: usize, col: usize, rec: &'r Record) -> Option<&'r Value> {
