@@ -5,6 +5,7 @@
 mod cmd;
 mod io;
 mod pipeline;
+mod report_html;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,19 @@ struct Cli {
 enum Command {
     /// Create the store, or migrate it to this version's schema.
     Init,
+    /// Import a file into the store, as a batch that can be undone.
+    Import(cmd::import::Args),
+    /// Export records from the store.
+    Export(cmd::export::Args),
+    /// List import batches.
+    Batches(cmd::batches::Args),
+    /// Revert an import batch.
+    Undo(cmd::undo::Args),
+    /// Show every change to a record.
+    History(cmd::history::Args),
+    /// Reports on the stored records.
+    #[command(subcommand)]
+    Report(cmd::report::Command),
     /// Convert records between formats, optionally through a mapping, without the store.
     Convert(cmd::convert::Args),
     /// Work with mapping files.
@@ -53,6 +67,12 @@ fn main() -> ExitCode {
     let global = Global { json: cli.json, quiet: cli.quiet, verbose: cli.verbose };
     let result = match cli.command {
         Command::Init => cmd::init::run(&cli.db, global),
+        Command::Import(args) => cmd::import::run(args, &cli.db, global),
+        Command::Export(args) => cmd::export::run(args, &cli.db, global),
+        Command::Batches(args) => cmd::batches::run(args, &cli.db, global),
+        Command::Undo(args) => cmd::undo::run(args, &cli.db, global),
+        Command::History(args) => cmd::history::run(args, &cli.db, global),
+        Command::Report(c) => cmd::report::run(c, &cli.db, global),
         Command::Convert(args) => cmd::convert::run(args, global),
         Command::Mapping(c) => cmd::mapping::run(c, global),
     };

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use crmsync_core::mapping::SheetRef;
 use crmsync_core::schema::SchemaCheck;
-use crmsync_core::{FieldError, Key, Mapping, Record, Value};
+use crmsync_core::{Entity, FieldError, Key, Mapping, Record, Value};
 use crmsync_formats::{Format, ReadOptions, RecordWriter, WriteOptions};
 
 use crate::cmd::usage;
@@ -336,12 +336,40 @@ pub struct Work {
     pub schema: Option<SchemaCheck>,
     /// The input is a rejects file fed back: drop its `_row/_field/_error`.
     pub strip_meta: bool,
+    /// Without a mapping, records whose fields already carry the entity's
+    /// field names (an export of crmsync, say) pass as they are, nested
+    /// values spelled as dotted names.
+    pub identity: Option<Entity>,
+}
+
+/// System fields an export may carry; an import leaves them to the store.
+pub const SYSTEM_FIELDS: [&str; 5] = ["id", "created_at", "updated_at", "deleted_at", "version"];
+
+/// `{"address": {"city": ..}}` as `address.city`; lists stay lists.
+fn dotted(prefix: &str, value: &Value, out: &mut Record) {
+    match value {
+        Value::Object(fields) if !fields.is_empty() => {
+            for (k, v) in fields {
+                dotted(&format!("{prefix}.{k}"), v, out);
+            }
+        }
+        v => out.push(Key::from(prefix), v.clone()),
+    }
+}
+
+/// Fields of `rec` that are not fields of `entity`.
+pub fn unknown_fields(entity: Entity, names: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<String> {
+    names
+        .into_iter()
+        .map(|n| n.as_ref().to_string())
+        .filter(|n| !entity.has_field(n) && !SYSTEM_FIELDS.contains(&n.as_str()) && !META.contains(&n.as_str()))
+        .collect()
 }
 
 impl Work {
     /// True when there is enough per-record work to give it a thread.
     pub fn is_heavy(&self) -> bool {
-        self.mapper.is_some() || self.schema.is_some()
+        self.mapper.is_some() || self.schema.is_some() || self.identity.is_some()
     }
 
     fn run(&mut self, rec: &mut Record, out: &mut Record) -> Outcome {
@@ -350,6 +378,30 @@ impl Work {
         }
         if self.strip_meta {
             rec.retain(|k| !META.contains(&k));
+        }
+        if let Some(entity) = self.identity {
+            out.clear();
+            out.row = rec.row;
+            out.line = rec.line;
+            for (k, v) in rec.fields() {
+                dotted(k, v, out);
+            }
+            let unknown = unknown_fields(entity, out.fields().iter().map(|(k, _)| k.clone()));
+            if !unknown.is_empty() {
+                return Outcome::Rejected(
+                    unknown
+                        .into_iter()
+                        .map(|f| FieldError {
+                            value: out.get(&f).map(Value::to_text).unwrap_or_default(),
+                            field: f,
+                            column: String::new(),
+                            expected: format!("a field of {entity} (or use a mapping)"),
+                        })
+                        .collect(),
+                );
+            }
+            out.retain(|k| !SYSTEM_FIELDS.contains(&k));
+            return Outcome::Mapped;
         }
         let mapped = match &mut self.mapper {
             Some(m) if self.reverse => {
@@ -378,7 +430,7 @@ impl Work {
             None => (Vec::new(), Vec::new()),
         };
         outcomes.clear();
-        if self.mapper.is_some() {
+        if self.mapper.is_some() || self.identity.is_some() {
             mapped.resize_with(sources.len(), Record::new);
         }
         for (i, rec) in sources.iter_mut().enumerate() {

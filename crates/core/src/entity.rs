@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Entity {
     Companies,
     Contacts,
@@ -98,7 +98,21 @@ impl Entity {
     }
 
     pub fn has_field(self, name: &str) -> bool {
-        name.strip_prefix("custom.").is_some_and(|rest| !rest.is_empty()) || self.fields().contains(&name)
+        name.strip_prefix("custom.").is_some_and(|rest| !rest.is_empty())
+            || self.fields().contains(&name)
+            || self.external_links().contains(&name)
+    }
+
+    /// Links by another system's id (the system of the mapping's
+    /// `[key] external_id`): import-only, since exports name links by their
+    /// natural keys.
+    pub fn external_links(self) -> &'static [&'static str] {
+        match self {
+            Entity::Companies => &[],
+            Entity::Contacts => &["company.external_id"],
+            Entity::Deals => &["company.external_id", "contacts.external_id"],
+            Entity::Activities => &["contact.external_id", "company.external_id", "deal.external_id"],
+        }
     }
 
     /// The kind a standard field holds.

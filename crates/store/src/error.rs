@@ -13,6 +13,14 @@ pub enum Error {
     /// The store needs the migrations of this build.
     #[error("{location} has schema version {found}; this crmsync needs {latest}: run `crmsync init` to migrate it")]
     Outdated { location: String, found: u32, latest: u32 },
+    /// A migration failed; the store stays at the version before it.
+    #[error("migration {version} ({name}) failed")]
+    Migration {
+        version: u32,
+        name: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// SQLite refused an operation.
     #[error("{location}: {context}: {source}")]
     Sqlite {
@@ -29,6 +37,9 @@ pub enum Error {
         #[source]
         source: postgres::Error,
     },
+    /// A request the store cannot carry out as asked (unknown batch, ...).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

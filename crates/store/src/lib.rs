@@ -7,12 +7,24 @@
 //! under `migrations/`, applied by [`Store::migrate`] (`crmsync init`);
 //! [`open_current`] is what every other command uses: it refuses a store
 //! that is not initialised, older than this build, or newer.
+//!
+//! Everything above the backends is written once against [`sql::Sql`]:
+//! [`import`] (batches, matching, field-level updates, resume),
+//! [`batches`] (listing, undo, history), [`export`] and [`quality`].
 
+pub mod batches;
 mod error;
+pub mod export;
+pub mod filter;
+pub mod import;
+pub mod model;
 mod postgres;
+pub mod quality;
+pub mod sql;
 mod sqlite;
 
 pub use error::{Error, Result};
+use sql::{Param, Sql};
 
 /// One migration: its version and the SQL for each backend.
 struct Migration {
@@ -22,15 +34,23 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "data model",
-    sqlite: include_str!("../migrations/sqlite/0001_data_model.sql"),
-    postgres: include_str!("../migrations/postgres/0001_data_model.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "data model",
+        sqlite: include_str!("../migrations/sqlite/0001_data_model.sql"),
+        postgres: include_str!("../migrations/postgres/0001_data_model.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "import batches",
+        sqlite: include_str!("../migrations/sqlite/0002_import.sql"),
+        postgres: include_str!("../migrations/postgres/0002_import.sql"),
+    },
+];
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,47 +62,36 @@ pub struct Migrated {
 }
 
 /// A store of customer records.
-pub trait Store: Send {
-    /// `sqlite` or `postgres`.
-    fn backend(&self) -> &'static str;
-    /// Where the store is, for messages (the URL without a password).
-    fn location(&self) -> &str;
-    /// The schema version, or `None` when the store was never initialised.
-    fn schema_version(&mut self) -> Result<Option<u32>>;
-    /// Applies every migration newer than the store, each in its own
-    /// transaction, and records the new version.
-    fn migrate(&mut self) -> Result<Migrated>;
-    /// Rows of an entity's table (`companies`, `contacts`, ...), deleted ones included.
-    fn count(&mut self, table: &str) -> Result<u64>;
+pub struct Store {
+    pub(crate) db: Box<dyn Sql>,
 }
 
 /// Opens the store at `url` without checking its schema (for `init`).
-pub fn open(url: &str) -> Result<Box<dyn Store>> {
-    match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("sqlite") => Ok(Box::new(sqlite::SqliteStore::open(url)?)),
+pub fn open(url: &str) -> Result<Store> {
+    let db: Box<dyn Sql> = match url.split_once("://").map(|(scheme, _)| scheme) {
+        Some("sqlite") => Box::new(sqlite::SqliteConn::open(url)?),
         // A bare path is a SQLite file.
-        None if !url.is_empty() => Ok(Box::new(sqlite::SqliteStore::open(url)?)),
-        Some("postgres" | "postgresql") => Ok(Box::new(postgres::PgStore::open(url)?)),
-        _ => Err(Error::Url {
-            url: url.to_string(),
-            message: "expected sqlite://FILE or postgres://USER@HOST/DB".to_string(),
-        }),
-    }
+        None if !url.is_empty() => Box::new(sqlite::SqliteConn::open(url)?),
+        Some("postgres" | "postgresql") => Box::new(postgres::PgConn::open(url)?),
+        _ => {
+            return Err(Error::Url {
+                url: url.to_string(),
+                message: "expected sqlite://FILE or postgres://USER@HOST/DB".to_string(),
+            });
+        }
+    };
+    Ok(Store { db })
 }
 
 /// Opens the store for work: it must be initialised and at this build's version.
-pub fn open_current(url: &str) -> Result<Box<dyn Store>> {
+pub fn open_current(url: &str) -> Result<Store> {
     let mut store = open(url)?;
-    check_version(store.location().to_string(), store.schema_version()?)?;
-    Ok(store)
-}
-
-fn check_version(location: String, version: Option<u32>) -> Result<()> {
-    match version {
+    let location = store.location().to_string();
+    match store.schema_version()? {
         None => Err(Error::NotInitialised { location }),
         Some(v) if v > SCHEMA_VERSION => Err(Error::Newer { location, found: v, known: SCHEMA_VERSION }),
         Some(v) if v < SCHEMA_VERSION => Err(Error::Outdated { location, found: v, latest: SCHEMA_VERSION }),
-        Some(_) => Ok(()),
+        Some(_) => Ok(store),
     }
 }
 
@@ -96,13 +105,78 @@ pub const TABLES: &[&str] = &[
     "external_ids",
     "custom_fields",
     "batches",
+    "batch_rejects",
     "audit",
 ];
 
-/// `init` must never rewrite a store a newer crmsync made.
-fn check_newer(location: &str, found: u32) -> Result<()> {
-    if found > SCHEMA_VERSION {
-        return Err(Error::Newer { location: location.to_string(), found, known: SCHEMA_VERSION });
+impl Store {
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.db.backend().name()
     }
-    Ok(())
+
+    /// Where the store is, for messages (the URL without a password).
+    pub fn location(&self) -> &str {
+        self.db.location()
+    }
+
+    /// The schema version, or `None` when the store was never initialised.
+    pub fn schema_version(&mut self) -> Result<Option<u32>> {
+        if !self.db.has_table("crmsync_meta")? {
+            return Ok(None);
+        }
+        let row = self.db.query_row("SELECT value FROM crmsync_meta WHERE key = 'schema_version'", &[])?;
+        Ok(row.and_then(|r| r.into_iter().next()).and_then(|c| c.into_text()).and_then(|s| s.parse().ok()))
+    }
+
+    /// Applies every migration newer than the store, each in its own
+    /// transaction, and records the new version. A store a newer crmsync
+    /// made is never touched.
+    pub fn migrate(&mut self) -> Result<Migrated> {
+        let from = self.schema_version()?.unwrap_or(0);
+        if from > SCHEMA_VERSION {
+            return Err(Error::Newer { location: self.location().to_string(), found: from, known: SCHEMA_VERSION });
+        }
+        let mut applied = Vec::new();
+        for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+            let sql = match self.db.backend() {
+                sql::Backend::Sqlite => m.sqlite,
+                sql::Backend::Postgres => m.postgres,
+            };
+            self.db.begin()?;
+            let res = self
+                .db
+                .batch("CREATE TABLE IF NOT EXISTS crmsync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+                .and_then(|()| self.db.batch(sql))
+                .and_then(|()| {
+                    self.db.execute(
+                        "INSERT INTO crmsync_meta (key, value) VALUES ('schema_version', ?) \
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        &[Param::Text(m.version.to_string())],
+                    )
+                })
+                .and_then(|_| self.db.commit());
+            if let Err(e) = res {
+                let _ = self.db.rollback();
+                return Err(Error::Migration { version: m.version, name: m.name.to_string(), source: Box::new(e) });
+            }
+            applied.push(m.name.to_string());
+        }
+        let to = self.schema_version()?.unwrap_or(from);
+        Ok(Migrated { from, to, applied })
+    }
+
+    /// Rows of a table (`companies`, `contacts`, ...), deleted ones included.
+    pub fn count(&mut self, table: &str) -> Result<u64> {
+        if !TABLES.contains(&table) {
+            return Ok(0);
+        }
+        let row = self.db.query_row(&format!("SELECT count(*) FROM {table}"), &[])?;
+        Ok(row.and_then(|r| r.first().map(|c| c.int())).unwrap_or(0).max(0) as u64)
+    }
+
+    /// Direct access to the SQL layer, for tests and reports.
+    pub fn sql(&mut self) -> &mut dyn Sql {
+        self.db.as_mut()
+    }
 }

@@ -1,15 +1,26 @@
 //! The PostgreSQL store. `?schema=NAME` in the URL puts crmsync's tables in
 //! that schema (created by `init`), so one database can hold several stores.
+//!
+//! Parameters go to the server in text form and the server parses them into
+//! the column's type (timestamptz, numeric, jsonb), so the portable SQL above
+//! needs no casts; results are decoded from the binary form into the same
+//! canonical text SQLite holds.
 
-use postgres::{Client, NoTls};
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+
+use postgres::types::{FromSql, Format, IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls, Statement};
 
 use crate::error::{Error, Result};
-use crate::{MIGRATIONS, Migrated, Store};
+use crate::sql::{Backend, Cell, Param, Sql};
 
-pub struct PgStore {
+pub struct PgConn {
     client: Client,
     location: String,
-    schema: Option<String>,
+    statements: HashMap<String, Statement>,
+    in_tx: bool,
 }
 
 /// The URL without its password, for messages.
@@ -33,7 +44,28 @@ fn valid_schema(name: &str) -> bool {
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
-impl PgStore {
+/// `?` placeholders become `$1, $2, ...`; quoted text is left alone.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                n += 1;
+                let _ = write!(out, "${n}");
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+impl PgConn {
     pub fn open(url: &str) -> Result<Self> {
         let location = redact(url);
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
@@ -59,13 +91,15 @@ impl PgStore {
             context: "cannot connect".to_string(),
             source,
         })?;
-        let mut store = Self { client, location, schema };
-        if let Some(s) = store.schema.clone() {
-            // The schema may not exist before `init`; search_path tolerates that.
-            let sql = format!("SET search_path TO \"{s}\"");
-            store.client.batch_execute(&sql).map_err(store.err("cannot select the schema"))?;
+        let mut conn = Self { client, location, statements: HashMap::new(), in_tx: false };
+        let mut setup = "SET client_min_messages TO warning;".to_string();
+        if let Some(s) = &schema {
+            // The schema may not exist before `init`: create it here so that
+            // `init` and every later command see the same search path.
+            let _ = write!(setup, "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\";");
         }
-        Ok(store)
+        conn.batch(&setup)?;
+        Ok(conn)
     }
 
     fn err(&self, context: &str) -> impl FnOnce(postgres::Error) -> Error + use<> {
@@ -73,81 +107,253 @@ impl PgStore {
         let context = context.to_string();
         move |source| Error::Postgres { location, context, source }
     }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        if self.statements.len() > 256 {
+            self.statements.clear();
+        }
+        let stmt = self.client.prepare(&numbered(sql)).map_err(self.err(&what(sql)))?;
+        self.statements.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
 }
 
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
+/// The statement's first words, for messages.
+fn what(sql: &str) -> String {
+    let s: String = sql.trim().chars().take(60).collect();
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl ToSql for Param {
+    fn to_sql(&self, _ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Param::Null => return Ok(IsNull::Yes),
+            Param::Text(s) => out.extend_from_slice(s.as_bytes()),
+            Param::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Param::Bytes(b) => out.extend_from_slice(b),
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> Format {
+        match self {
+            Param::Bytes(_) => Format::Binary,
+            _ => Format::Text,
+        }
+    }
+
+    to_sql_checked!();
+}
+
+/// Any column, decoded from PostgreSQL's binary form into crmsync's cells.
+struct AnyCell(Cell);
+
+fn be_i64(raw: &[u8]) -> i64 {
+    let mut b = [0u8; 8];
+    let n = raw.len().min(8);
+    b[8 - n..].copy_from_slice(&raw[..n]);
+    let v = i64::from_be_bytes(b);
+    // Sign-extend shorter integers.
+    let shift = 64 - 8 * n as u32;
+    if n == 0 || shift == 0 { v } else { (v << shift) >> shift }
+}
+
+/// PostgreSQL's NUMERIC: base-10000 digit groups with a weight and a
+/// display scale, printed the way `numeric_out` does.
+fn numeric(raw: &[u8]) -> Option<String> {
+    let word = |i: usize| raw.get(i..i + 2).map(|b| i16::from_be_bytes([b[0], b[1]]));
+    let ndigits = word(0)? as usize;
+    let weight = word(2)?;
+    let sign = word(4)? as u16;
+    let dscale = word(6)? as usize;
+    if sign == 0xC000 {
+        return Some("NaN".into());
+    }
+    let digits: Vec<i16> = (0..ndigits).filter_map(|i| word(8 + 2 * i)).collect();
+    let digit = |i: i32| if i < 0 { 0 } else { digits.get(i as usize).copied().unwrap_or(0) };
+    let mut s = String::new();
+    if sign == 0x4000 {
+        s.push('-');
+    }
+    if weight < 0 {
+        s.push('0');
+    } else {
+        for i in 0..=i32::from(weight) {
+            if i == 0 {
+                let _ = write!(s, "{}", digit(i));
+            } else {
+                let _ = write!(s, "{:04}", digit(i));
+            }
+        }
+    }
+    if dscale > 0 {
+        let mut frac = String::new();
+        let mut i = i32::from(weight) + 1;
+        while frac.len() < dscale {
+            let _ = write!(frac, "{:04}", digit(i));
+            i += 1;
+        }
+        frac.truncate(dscale);
+        s.push('.');
+        s.push_str(&frac);
+    }
+    Some(s)
+}
+
+impl<'a> FromSql<'a> for AnyCell {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        let text = |b: &[u8]| Cell::Text(String::from_utf8_lossy(b).into_owned());
+        let cell = match *ty {
+            Type::BOOL => Cell::Int(i64::from(raw.first().is_some_and(|b| *b != 0))),
+            Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => Cell::Int(be_i64(raw)),
+            Type::BYTEA => Cell::Bytes(raw.to_vec()),
+            Type::JSONB => text(raw.get(1..).unwrap_or_default()),
+            Type::TIMESTAMPTZ | Type::TIMESTAMP => {
+                // Microseconds since 2000-01-01 UTC.
+                let micros = be_i64(raw).saturating_add(946_684_800_000_000);
+                match jiff::Timestamp::from_microsecond(micros) {
+                    Ok(ts) => Cell::Text(crate::model::datetime_text(ts)),
+                    Err(e) => return Err(Box::new(e)),
+                }
+            }
+            Type::DATE => {
+                let days = be_i64(raw);
+                let epoch = jiff::civil::date(2000, 1, 1);
+                match epoch.checked_add(jiff::Span::new().days(days)) {
+                    Ok(d) => Cell::Text(d.to_string()),
+                    Err(e) => return Err(Box::new(e)),
+                }
+            }
+            Type::NUMERIC => match numeric(raw) {
+                Some(s) => Cell::Text(s),
+                None => return Err("malformed numeric".into()),
+            },
+            Type::FLOAT8 => Cell::Text(f64::from_be_bytes(raw.try_into()?).to_string()),
+            Type::FLOAT4 => Cell::Text(f32::from_be_bytes(raw.try_into()?).to_string()),
+            _ => text(raw),
+        };
+        Ok(AnyCell(cell))
+    }
+
+    fn from_sql_null(_ty: &Type) -> Result<Self, Box<dyn StdError + Sync + Send>> {
+        Ok(AnyCell(Cell::Null))
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+}
+
+impl Sql for PgConn {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
     }
 
     fn location(&self) -> &str {
         &self.location
     }
 
-    fn schema_version(&mut self) -> Result<Option<u32>> {
-        let row = self
-            .client
-            .query_one("SELECT to_regclass('crmsync_meta') IS NOT NULL", &[])
-            .map_err(self.err("cannot read the schema"))?;
-        if !row.get::<_, bool>(0) {
-            return Ok(None);
-        }
-        let rows = self
-            .client
-            .query("SELECT value FROM crmsync_meta WHERE key = 'schema_version'", &[])
-            .map_err(self.err("cannot read the schema version"))?;
-        Ok(rows.first().and_then(|r| r.get::<_, String>(0).parse().ok()))
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        let err = self.err(&what(sql));
+        self.client.batch_execute(sql).map_err(err)
     }
 
-    fn migrate(&mut self) -> Result<Migrated> {
-        if let Some(s) = self.schema.clone() {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\"");
-            self.client.batch_execute(&sql).map_err(self.err("cannot create the schema"))?;
-        }
-        let from = self.schema_version()?.unwrap_or(0);
-        crate::check_newer(&self.location, from)?;
-        let mut applied = Vec::new();
-        for m in MIGRATIONS.iter().filter(|m| m.version > from) {
-            let err = self.err(&format!("migration {} ({})", m.version, m.name));
-            let start = self.err("cannot start a transaction");
-            let mut tx = self.client.transaction().map_err(start)?;
-            let res = tx
-                .batch_execute("CREATE TABLE IF NOT EXISTS crmsync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
-                .and_then(|_| tx.batch_execute(m.postgres))
-                .and_then(|_| {
-                    tx.execute(
-                        "INSERT INTO crmsync_meta (key, value) VALUES ('schema_version', $1) \
-                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        &[&m.version.to_string()],
-                    )
-                })
-                .and_then(|_| tx.commit());
-            res.map_err(err)?;
-            applied.push(m.name.to_string());
-        }
-        let to = self.schema_version()?.unwrap_or(from);
-        Ok(Migrated { from, to, applied })
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let err = self.err(&what(sql));
+        self.client.execute(&stmt, &refs).map_err(err)
     }
 
-    fn count(&mut self, table: &str) -> Result<u64> {
-        if !crate::TABLES.contains(&table) {
-            return Ok(0);
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        each: &mut dyn FnMut(Vec<Cell>) -> Result<()>,
+    ) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let stmt = self.statement(sql)?;
+        let n = stmt.columns().len();
+        let err = self.err(&what(sql));
+        let mut rows = match self.client.query_raw(&stmt, params.iter()) {
+            Ok(r) => r,
+            Err(e) => return Err(err(e)),
+        };
+        loop {
+            match rows.next() {
+                Ok(Some(row)) => {
+                    let mut cells = Vec::with_capacity(n);
+                    for i in 0..n {
+                        match row.try_get::<_, AnyCell>(i) {
+                            Ok(c) => cells.push(c.0),
+                            Err(e) => return Err(err(e)),
+                        }
+                    }
+                    each(cells)?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(err(e)),
+            }
         }
-        let row = self
-            .client
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .map_err(self.err(&format!("cannot count {table}")))?;
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN")?;
+        self.in_tx = true;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.in_tx = false;
+        self.batch("COMMIT")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if !std::mem::take(&mut self.in_tx) || self.client.is_closed() {
+            return Ok(());
+        }
+        self.batch("ROLLBACK")
+    }
+
+    fn has_table(&mut self, table: &str) -> Result<bool> {
+        let err = self.err("cannot read the schema");
+        let row = self.client.query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&table]).map_err(err)?;
+        Ok(row.get::<_, bool>(0))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::*;
 
     #[test]
     fn passwords_stay_out_of_messages() {
         assert_eq!(redact("postgres://bob:secret@db/crm"), "postgres://bob:***@db/crm");
         assert_eq!(redact("postgres://bob@db/crm"), "postgres://bob@db/crm");
+    }
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(numbered("SELECT '?' FROM t WHERE a = ? AND b IN (?, ?)"), "SELECT '?' FROM t WHERE a = $1 AND b IN ($2, $3)");
+    }
+
+    #[test]
+    fn numerics_print_like_postgres() {
+        // 1234.50: ndigits 2, weight 0, sign +, dscale 2, digits [1234, 5000]
+        let raw = [0, 2, 0, 0, 0, 0, 0, 2, 0x04, 0xD2, 0x13, 0x88];
+        assert_eq!(numeric(&raw).as_deref(), Some("1234.50"));
+        // -0.05: ndigits 1, weight -1, sign -, dscale 2, digits [500]
+        let raw = [0, 1, 0xFF, 0xFF, 0x40, 0, 0, 2, 0x01, 0xF4];
+        assert_eq!(numeric(&raw).as_deref(), Some("-0.05"));
+        // 10000: ndigits 1, weight 1, dscale 0, digits [1]
+        let raw = [0, 1, 0, 1, 0, 0, 0, 0, 0, 1];
+        assert_eq!(numeric(&raw).as_deref(), Some("10000"));
     }
 }

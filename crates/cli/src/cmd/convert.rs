@@ -161,7 +161,13 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let mut rows_read: u64 = 0;
     let mut written: u64 = 0;
     let work =
-        Work { mapper: mapping.clone().map(Mapper::new), reverse: args.reverse, schema, strip_meta: feeding_rejects };
+        Work {
+        mapper: mapping.clone().map(Mapper::new),
+        reverse: args.reverse,
+        schema,
+        strip_meta: feeding_rejects,
+        identity: None,
+    };
     let mut pipeline = Pipeline::start(reader, work);
     let outcome: Result<()> = (|| {
         while let Some(worked) = pipeline.next() {

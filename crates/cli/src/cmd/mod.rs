@@ -1,8 +1,14 @@
 //! One file per subcommand.
 
+pub mod batches;
 pub mod convert;
+pub mod export;
+pub mod history;
+pub mod import;
 pub mod init;
 pub mod mapping;
+pub mod report;
+pub mod undo;
 
 /// A command line that cannot be run as given (exit code 2).
 #[derive(Debug)]

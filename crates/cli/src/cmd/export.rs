@@ -1,0 +1,181 @@
+//! `crmsync export --entity E`: records out of the store in any format,
+//! optionally through a mapping run backwards (into another system's
+//! columns and types).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args as ClapArgs;
+use crmsync_core::{Entity, Key, Mapper, Record, Value};
+use crmsync_formats::{Format, WriteOptions};
+use crmsync_store::export::Options;
+
+use crate::Global;
+use crate::cmd::usage;
+use crate::io::Output;
+use crate::pipeline::{load_mapping, one_byte};
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// The entity to export: companies, contacts, deals, activities (default: the mapping's).
+    #[arg(long, value_name = "ENTITY")]
+    pub entity: Option<String>,
+    /// Output format (default: from --out's extension; CSV on stdout).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Output file, or `-` for stdout.
+    #[arg(long, short, value_name = "FILE", default_value = "-")]
+    pub out: String,
+    /// Fields to export, comma-separated, in order (default: every standard and custom field).
+    /// System fields: id, created_at, updated_at, deleted_at, version.
+    #[arg(long, value_name = "FIELDS")]
+    pub fields: Option<String>,
+    /// Only records matching this expression, e.g. `address.country = 'CN' and custom.vip >= 1`.
+    /// Operators: = != < > <= >= like in, is null, is not null, and or not.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Only records changed at or after this time (2024-05-01 or 2024-05-01T09:30:00+08:00).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Run this mapping backwards: records come out with the mapping's source columns and formats.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<String>,
+    /// Include deleted records (with their `deleted_at`).
+    #[arg(long)]
+    pub include_deleted: bool,
+    /// Output encoding (default UTF-8).
+    #[arg(long, value_name = "ENCODING")]
+    pub out_encoding: Option<String>,
+    /// CSV delimiter.
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Start CSV output with a UTF-8 byte order mark (for Excel).
+    #[arg(long)]
+    pub bom: bool,
+    /// Write CSV cells exactly, without neutralizing formula-like cells.
+    #[arg(long)]
+    pub raw: bool,
+    /// Pretty-print JSON output.
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+/// Lists in a flat file are one cell, `a; b`, which import splits again.
+fn flatten_lists(rec: &mut Record) {
+    let mut out = Record::new();
+    out.row = rec.row;
+    for (k, v) in rec.fields() {
+        match v {
+            Value::Array(items) => {
+                let text: Vec<String> = items.iter().map(Value::to_text).collect();
+                out.push(k.clone(), if text.is_empty() { Value::Null } else { Value::Text(text.join("; ")) });
+            }
+            v => out.push(k.clone(), v.clone()),
+        }
+    }
+    *rec = out;
+}
+
+pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
+    let started = Instant::now();
+    let mapping = args.mapping.as_deref().map(load_mapping).transpose()?;
+    let entity: Entity = match (&args.entity, &mapping) {
+        (Some(e), Some(m)) => {
+            let e: Entity = e.parse().map_err(usage)?;
+            if e != m.entity {
+                return Err(usage(format!("the mapping is for {}, not {e}", m.entity)));
+            }
+            e
+        }
+        (Some(e), None) => e.parse().map_err(usage)?,
+        (None, Some(m)) => m.entity,
+        (None, None) => return Err(usage("name the entity with --entity (companies, contacts, deals, activities)")),
+    };
+    let format = match (&args.format, args.out.as_str()) {
+        (Some(f), _) => f.parse::<Format>().map_err(usage)?,
+        (None, "-") => Format::Csv,
+        (None, path) => Format::from_path(path)
+            .ok_or_else(|| usage(format!("cannot tell the output format from {path:?}; name it with --format")))?,
+    };
+    let mut store = crmsync_store::open_current(db)?;
+    let mut fields: Vec<String> = match &args.fields {
+        Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        None => Vec::new(),
+    };
+    if let Some(m) = &mapping
+        && fields.is_empty()
+    {
+        fields = m.targets().iter().map(|k| k.to_string()).collect();
+    }
+    let opts = Options {
+        fields,
+        filter: args.filter.clone(),
+        since: args.since.clone(),
+        include_deleted: args.include_deleted,
+    };
+    let mut export = store.export(entity, &opts)?;
+
+    let mut write_opts = WriteOptions::new(format);
+    write_opts.raw = args.raw;
+    write_opts.bom = args.bom;
+    write_opts.pretty = args.pretty;
+    if let Some(d) = &args.delimiter {
+        write_opts.delimiter = Some(one_byte("--delimiter", d)?);
+    }
+    if let Some(e) = &args.out_encoding {
+        write_opts.encoding =
+            Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
+    }
+    write_opts.columns = Some(match &mapping {
+        Some(m) => m.reverse_columns(),
+        None => export.fields().to_vec(),
+    });
+    let mut mapper = mapping.map(Mapper::new);
+    let (output, out) = Output::create(&args.out)?;
+    let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
+    let mut exported: u64 = 0;
+    let mut reversed = Record::new();
+    loop {
+        let page = export.next_page()?;
+        if page.is_empty() {
+            break;
+        }
+        for mut rec in page {
+            exported += 1;
+            rec.row = exported;
+            if let Some(m) = &mut mapper {
+                m.reverse(&rec, &mut reversed);
+                rec = std::mem::take(&mut reversed);
+            }
+            if format.is_flat() {
+                flatten_lists(&mut rec);
+            }
+            writer.write(&rec).map_err(|e| anyhow::anyhow!("record {exported} of the export: {e}"))?;
+        }
+    }
+    let fields_out: Vec<Key> = export.fields().to_vec();
+    drop(export);
+    writer.finish()?;
+    output.commit()?;
+    let elapsed = started.elapsed();
+    if g.json {
+        let summary = serde_json::json!({
+            "entity": entity.name(),
+            "format": format.name(),
+            "out": args.out,
+            "fields": fields_out.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "exported": exported,
+            "elapsed_ms": elapsed.as_millis() as u64,
+        });
+        if args.out == "-" { eprintln!("{summary}") } else { println!("{summary}") }
+    } else if !g.quiet {
+        eprintln!(
+            "{exported} {entity} exported to {} ({}) in {:.2}s",
+            if args.out == "-" { "<stdout>" } else { &args.out },
+            format.name(),
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

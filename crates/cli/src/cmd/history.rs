@@ -1,0 +1,60 @@
+//! `crmsync history RECORD`: every write to a record, from the audit trail.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args as ClapArgs;
+use crmsync_core::Entity;
+use crmsync_store::model::short_time;
+
+use crate::Global;
+use crate::cmd::usage;
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// A record id, or an email, phone, domain or name that names one record.
+    pub record: String,
+    /// Look the record up in this entity only.
+    #[arg(long, value_name = "ENTITY")]
+    pub entity: Option<String>,
+}
+
+pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
+    let entity: Option<Entity> = args.entity.as_deref().map(str::parse).transpose().map_err(usage)?;
+    let mut store = crmsync_store::open_current(db)?;
+    let (entity, id, entries) = store.history(entity, &args.record)?;
+    if g.json {
+        let list: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "at": e.at, "batch": e.batch, "source": e.source, "op": e.op,
+                    "field": e.field, "before": e.before, "after": e.after,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({"entity": entity.name(), "id": id, "history": list}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{entity} {id}");
+    for e in &entries {
+        let what = match (e.op.as_str(), &e.field) {
+            ("insert", _) => "created".to_string(),
+            ("delete", _) => "removed".to_string(),
+            (op, Some(f)) => format!(
+                "{}{f}: {} → {}",
+                if op == "undo" { "undo " } else { "" },
+                e.before.as_deref().map_or("(empty)".to_string(), |b| format!("{b:?}")),
+                e.after.as_deref().map_or("(empty)".to_string(), |a| format!("{a:?}"))
+            ),
+            (op, None) => op.to_string(),
+        };
+        let by = match (&e.batch, &e.source) {
+            (Some(b), Some(s)) => format!("batch {b} ({s})"),
+            (Some(b), None) => format!("batch {b}"),
+            _ => String::new(),
+        };
+        println!("  {}  {what}  {by}", short_time(&e.at));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,397 @@
+//! `crmsync import FILE --entity E`: a file into the store, as one batch
+//! that can be previewed (`--dry-run`, `--plan`), resumed (`--resume`) and
+//! undone (`crmsync undo`).
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+use crmsync_core::{Entity, Key, Mapper, Record, Value};
+use crmsync_store::import::{Mode, Outcome, Row, Settings, default_key};
+
+use crate::Global;
+use crate::cmd::usage;
+use crate::io::{Output, open_input, same_file};
+use crate::pipeline::{self, Outcome as Worked, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema};
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Input file, or `-` for stdin.
+    pub input: String,
+    /// The entity the records are: companies, contacts, deals, activities (default: the mapping's).
+    #[arg(long, value_name = "ENTITY")]
+    pub entity: Option<String>,
+    /// Mapping file (TOML); without one the file's columns must be field names (as `crmsync export` writes them).
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<String>,
+    /// insert (new records only), update (existing only) or upsert (both). Default: upsert when there is a key, else insert.
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Fields that identify a record, comma-separated (default: the mapping's [key], else email for contacts, domain or name for companies, name for deals).
+    #[arg(long, value_name = "FIELDS")]
+    pub key: Option<String>,
+    /// Do all the work (read, map, validate, match) and report what would change, writing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the per-row plan here: insert, update with each field's before → after, unchanged, or reject with the reason (CSV by extension, NDJSON otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<String>,
+    /// Write rejected rows here, as read, with `_row`, `_field`, `_error` columns.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<String>,
+    /// Stop with exit code 1 once this many rows were rejected (rows before stay imported; `--resume` goes on).
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// Finish the last interrupted import of this file: rows it committed are skipped.
+    #[arg(long)]
+    pub resume: bool,
+    /// Empty values clear fields on update (by default an empty cell leaves the stored value alone).
+    #[arg(long)]
+    pub clear_empty: bool,
+    /// Validate each mapped record against this JSON Schema.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<String>,
+    /// Rows per transaction.
+    #[arg(long, value_name = "N", default_value_t = 1000, hide = true)]
+    pub chunk_size: usize,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// The per-row plan file.
+struct Plan {
+    out: Box<dyn std::io::Write + Send>,
+    output: Output,
+    csv: bool,
+}
+
+impl Plan {
+    fn open(path: &str) -> Result<Self> {
+        let (output, mut out) = Output::create(path)?;
+        let csv = path.to_ascii_lowercase().ends_with(".csv");
+        if csv {
+            writeln!(out, "row,action,id,field,before,after")?;
+        }
+        Ok(Self { out, output, csv })
+    }
+
+    fn write(&mut self, row: u64, outcome: &Outcome) -> Result<()> {
+        let (action, id) = match outcome {
+            Outcome::Insert { id } => ("insert", id.as_str()),
+            Outcome::Update { id, .. } => ("update", id.as_str()),
+            Outcome::Unchanged { id } => ("unchanged", id.as_str()),
+            Outcome::Reject { .. } => ("reject", ""),
+        };
+        if self.csv {
+            let q = |s: &str| {
+                // Plans are read in spreadsheets: quote everything, neutralise formulas.
+                let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+                format!("\"{}\"", s.replace('"', "\"\""))
+            };
+            match outcome {
+                Outcome::Update { changes, .. } => {
+                    for c in changes {
+                        writeln!(
+                            self.out,
+                            "{row},{action},{id},{},{},{}",
+                            q(&c.field),
+                            q(c.before.as_deref().unwrap_or("")),
+                            q(c.after.as_deref().unwrap_or(""))
+                        )?;
+                    }
+                }
+                Outcome::Reject { field, message } => writeln!(self.out, "{row},reject,,{},,{}", q(field), q(message))?,
+                _ => writeln!(self.out, "{row},{action},{id},,,")?,
+            }
+            return Ok(());
+        }
+        let mut line = serde_json::json!({"row": row, "action": action});
+        if !id.is_empty() {
+            line["id"] = id.into();
+        }
+        match outcome {
+            Outcome::Update { changes, .. } => {
+                line["changes"] = changes
+                    .iter()
+                    .map(|c| serde_json::json!({"field": c.field, "before": c.before, "after": c.after}))
+                    .collect();
+            }
+            Outcome::Reject { field, message } => {
+                line["field"] = field.as_str().into();
+                line["error"] = message.as_str().into();
+            }
+            _ => {}
+        }
+        writeln!(self.out, "{line}")?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush()?;
+        drop(self.out);
+        self.output.commit()
+    }
+}
+
+pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
+    let started = Instant::now();
+    for (what, path) in [("--rejects", &args.rejects), ("--plan", &args.plan)] {
+        if let Some(p) = path
+            && same_file(p, &args.input)
+        {
+            return Err(usage(format!("the {what} file would overwrite the input; choose another name")));
+        }
+    }
+    let mapping = args.mapping.as_deref().map(load_mapping).transpose()?;
+    let entity: Entity = match (&args.entity, &mapping) {
+        (Some(e), Some(m)) => {
+            let e: Entity = e.parse().map_err(usage)?;
+            if e != m.entity {
+                return Err(usage(format!(
+                    "{} maps records to {}, not {e}: use a mapping written for {e} (`crmsync mapping suggest {} --entity {e}`)",
+                    args.mapping.as_deref().unwrap_or("the mapping"),
+                    m.entity,
+                    args.input
+                )));
+            }
+            e
+        }
+        (Some(e), None) => e.parse().map_err(usage)?,
+        (None, Some(m)) => m.entity,
+        (None, None) => return Err(usage("name the entity with --entity (companies, contacts, deals, activities)")),
+    };
+    let schema = args.schema.as_deref().map(load_schema).transpose()?;
+    let mut store = crmsync_store::open_current(db)?;
+
+    let read_opts = args.source.read_options(mapping.as_deref(), &args.input)?;
+    let opened = open_input(&args.input, g.quiet)?;
+    let progress = opened.progress;
+    let reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
+    let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
+    let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
+    let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
+
+    // The fields the source gives, to pick the key and check the header.
+    let mapped: Vec<String> = match (&mapping, &source_columns) {
+        (Some(m), cols) => {
+            if let Some(cols) = cols {
+                m.check_columns(cols).map_err(|mut e| {
+                    e.file = args.mapping.clone();
+                    anyhow::Error::new(e).context(format!("the mapping does not fit {source_name}"))
+                })?;
+            }
+            m.targets().iter().map(|k| k.to_string()).collect()
+        }
+        (None, Some(cols)) => {
+            let unknown = pipeline::unknown_fields(entity, cols.iter());
+            // A header written by a flat export carries nested fields as dotted names already.
+            if !unknown.is_empty() {
+                anyhow::bail!(
+                    "{source_name}: column(s) {} are not fields of {entity}; write a mapping for this file \
+                     (`crmsync mapping suggest {} --entity {entity}`) and pass it with --mapping",
+                    unknown.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", "),
+                    args.input
+                );
+            }
+            cols.iter().map(|k| k.to_string()).collect()
+        }
+        (None, None) => entity.fields().iter().map(|s| s.to_string()).collect(),
+    };
+    let mapped_refs: Vec<&str> = mapped.iter().map(String::as_str).collect();
+    let key: Vec<String> = match (&args.key, &mapping) {
+        (Some(k), _) => k.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
+        (None, Some(m)) if !m.key.fields.is_empty() => m.key.fields.clone(),
+        _ => default_key(entity, &mapped_refs),
+    };
+    for f in &key {
+        if !entity.has_field(f) || f.contains('.') && !f.starts_with("custom.") {
+            return Err(usage(format!(
+                "--key: `{f}` is not a field of {entity} that can identify a record; fields are {}",
+                entity.fields().iter().filter(|f| !f.contains('.')).copied().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let external = mapping.as_ref().and_then(|m| m.key.external_id.clone());
+    let mode: Mode = match &args.mode {
+        Some(m) => m.parse().map_err(usage)?,
+        None if key.is_empty() && external.is_none() => Mode::Insert,
+        None => Mode::Upsert,
+    };
+    if mode != Mode::Insert && key.is_empty() && external.is_none() {
+        return Err(usage(format!(
+            "--mode {} matches records, but no key is set: name one with --key (or [key] in the mapping)",
+            mode.name()
+        )));
+    }
+
+    let settings = Settings {
+        entity,
+        mode,
+        key: key.clone(),
+        external_system: external.as_ref().map(|e| e.system.clone()),
+        source: source_name.clone(),
+        mapping: args.mapping.clone(),
+        dry_run: args.dry_run,
+        clear_empty: args.clear_empty,
+    };
+    let mut import = store.import(settings, args.resume)?;
+    if let Some((id, at)) = &import.interrupted
+        && !g.quiet
+    {
+        eprintln!(
+            "note: an earlier import of {source_name} (batch {id}) stopped after {at} rows; \
+             to finish that one instead, run this command with --resume"
+        );
+    }
+    let batch = import.batch.clone();
+    let skip = import.resumed_at;
+
+    let mut rejects =
+        Rejects::open(args.rejects.as_deref(), &source_name, source_columns.as_deref(), g.quiet, g.verbose)?;
+    if skip > 0 {
+        // The rejects of the interrupted run, so the file is complete.
+        for r in import.stored_rejects()? {
+            let mut rec = Record::new();
+            rec.row = r.row;
+            for (k, v) in r.record {
+                rec.push(Key::from(k.as_str()), Value::Text(v.as_str().unwrap_or_default().to_string()));
+            }
+            rejects.reject(&rec, &r.field, &r.error)?;
+        }
+        rejects.count = 0;
+    }
+    let mut plan = args.plan.as_deref().map(Plan::open).transpose()?;
+
+    let work = Work {
+        mapper: mapping.clone().map(Mapper::new),
+        reverse: false,
+        schema,
+        strip_meta: feeding_rejects,
+        identity: if mapping.is_none() { Some(entity) } else { None },
+    };
+    let mut pipeline = Pipeline::start(reader, work);
+    let mut seen: u64 = 0;
+    let mut stopped: Option<String> = None;
+    let outcome: Result<()> = (|| {
+        while let Some(worked) = pipeline.next() {
+            let worked = worked?;
+            let mut rows = Vec::with_capacity(worked.sources.len());
+            for (i, src) in worked.sources.iter().enumerate() {
+                seen += 1;
+                if seen <= skip {
+                    continue;
+                }
+                let external_id = external.as_ref().and_then(|e| src.get_path(&e.from)).map(Value::to_text);
+                let (record, rejected) = match &worked.outcomes[i] {
+                    Worked::Defect(d) => (None, Some((d.field.clone().unwrap_or_default(), d.message.clone()))),
+                    Worked::Rejected(errors) => {
+                        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                        (None, Some((fields.join(";"), messages.join("; "))))
+                    }
+                    Worked::Mapped | Worked::AsRead => (worked.output(i), None),
+                };
+                rows.push(Row { source: src, record, external_id, rejected });
+            }
+            for part in rows.chunks(args.chunk_size.max(1)) {
+                let outcomes = import.chunk(part)?;
+                for (row, outcome) in part.iter().zip(&outcomes) {
+                    if let Outcome::Reject { field, message } = outcome {
+                        rejects.reject(row.source, field, message)?;
+                    }
+                    if let Some(p) = &mut plan {
+                        p.write(row.source.row, outcome)?;
+                    }
+                }
+                if let Some(max) = args.max_errors
+                    && rejects.count >= max.max(1)
+                {
+                    let last = part.last().map_or(0, |r| r.source.row);
+                    stopped = Some(format!(
+                        "stopped after {} rejected row(s) (--max-errors {max}) at row {last}",
+                        rejects.count
+                    ));
+                    return Ok(());
+                }
+            }
+            progress.tick(seen);
+            pipeline.recycle(worked);
+        }
+        Ok(())
+    })();
+    drop(pipeline);
+    progress.finish();
+    let rejects_path = rejects.path().map(str::to_string);
+    let counts = import.counts.clone();
+    let resumed = skip;
+    let result = match (outcome, &stopped) {
+        (Ok(()), None) => import.finish().map_err(anyhow::Error::from),
+        (Ok(()), Some(_)) => {
+            import.abandon();
+            Ok(counts.clone())
+        }
+        (Err(e), _) => {
+            import.abandon();
+            Err(e)
+        }
+    };
+    let saved = rejects.finish().context("while saving the rejects file");
+    let plan_saved = plan.map(Plan::finish).transpose().context("while saving the plan");
+    let counts = match result.and_then(|c| saved.and(plan_saved).map(|_| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            if args.dry_run {
+                return Err(e);
+            }
+            return Err(e.context(format!(
+                "import of {source_name} stopped; rows committed so far are kept in batch {batch}: \
+                 run the same command with --resume to finish it, or `crmsync undo {batch}` to revert it"
+            )));
+        }
+    };
+    let elapsed = started.elapsed();
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "batch": batch,
+                "entity": entity.name(),
+                "mode": mode.name(),
+                "key": key,
+                "rows_read": counts.rows_read,
+                "inserted": counts.inserted,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "rejected": counts.rejected,
+                "companies_created": counts.companies_created,
+                "resumed_after": resumed,
+                "dry_run": args.dry_run,
+                "rejects": rejects_path,
+                "plan": args.plan,
+                "stopped": stopped,
+                "elapsed_ms": elapsed.as_millis() as u64,
+            })
+        );
+    } else if !g.quiet {
+        let companies =
+            if counts.companies_created > 0 { format!(", {} companies created", counts.companies_created) } else { String::new() };
+        eprintln!(
+            "{}{} rows read from {source_name}: {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({} batch {batch})",
+            if args.dry_run { "dry run, nothing written: " } else { "" },
+            counts.rows_read,
+            counts.inserted,
+            counts.updated,
+            counts.unchanged,
+            counts.rejected,
+            rejects_path.map(|p| format!(" (see {p})")).unwrap_or_default(),
+            elapsed.as_secs_f64(),
+            if args.dry_run { "would be" } else { "undo with `crmsync undo`," },
+        );
+    }
+    if let Some(msg) = stopped {
+        anyhow::bail!("{msg}; rows before it are imported in batch {batch} (`--resume` goes on, `crmsync undo {batch}` reverts)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,83 @@
+//! `crmsync report quality --entity E [--html FILE]`: completeness,
+//! validity and duplicate candidates of the stored records.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args as ClapArgs, Subcommand};
+use crmsync_core::Entity;
+
+use crate::Global;
+use crate::cmd::usage;
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Per field completeness and validity, duplicate candidates, counts.
+    Quality(QualityArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct QualityArgs {
+    /// companies, contacts, deals or activities.
+    #[arg(long, value_name = "ENTITY")]
+    pub entity: String,
+    /// Also write the report as one self-contained HTML page with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
+}
+
+fn pct(x: &serde_json::Value) -> String {
+    x.as_f64().map_or_else(|| "-".to_string(), |v| format!("{:.1}%", v * 100.0))
+}
+
+pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
+    let Command::Quality(args) = command;
+    let entity: Entity = args.entity.parse().map_err(usage)?;
+    let mut store = crmsync_store::open_current(db)?;
+    let report = store.quality(entity)?;
+    if let Some(path) = &args.html {
+        let html = crate::report_html::render(&report);
+        let (output, mut out) = crate::io::Output::create(path)?;
+        out.write_all(html.as_bytes()).with_context(|| format!("cannot write {path}"))?;
+        out.flush()?;
+        drop(out);
+        output.commit()?;
+    }
+    if g.json {
+        println!("{report}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if g.quiet {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{entity}: {} records ({} deleted), quality score {}",
+        report["records"],
+        report["deleted"],
+        pct(&report["score"])
+    );
+    println!("{:<22} {:>9} {:>12} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid");
+    for f in report["fields"].as_array().into_iter().flatten() {
+        println!(
+            "{:<22} {:>9} {:>12} {:>9} {:>9}  {}",
+            f["field"].as_str().unwrap_or_default(),
+            f["filled"],
+            pct(&f["completeness"]),
+            f["invalid"],
+            pct(&f["validity"]),
+            f["expected"].as_str().unwrap_or_default()
+        );
+    }
+    for d in report["duplicates"].as_array().into_iter().flatten() {
+        println!("duplicates, {}: {} groups, {} records", d["rule"].as_str().unwrap_or_default(), d["groups"], d["records"]);
+        for ex in d["examples"].as_array().into_iter().flatten().take(5) {
+            let names: Vec<&str> = ex["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
+            println!("  {}: {}", ex["value"].as_str().unwrap_or_default(), names.join(" | "));
+        }
+    }
+    if let Some(path) = &args.html {
+        eprintln!("HTML report written to {path}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

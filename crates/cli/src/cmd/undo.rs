@@ -1,0 +1,50 @@
+//! `crmsync undo BATCH`: reverts an import batch.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args as ClapArgs;
+
+use crate::Global;
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// The batch id (or a unique start of it, or `last`), as `crmsync batches` lists it.
+    pub batch: String,
+    /// Undo even where records were changed again after the batch (those later changes to the same fields are overwritten).
+    #[arg(long)]
+    pub force: bool,
+    /// Report what would be reverted, changing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
+    let mut store = crmsync_store::open_current(db)?;
+    let done = store.undo(&args.batch, args.force, args.dry_run)?;
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "batch": done.batch,
+                "undo_batch": if args.dry_run { None } else { Some(&done.undo_batch) },
+                "removed": done.removed,
+                "restored": done.restored,
+                "fields_restored": done.fields_restored,
+                "unlinked": done.unlinked,
+                "dry_run": args.dry_run,
+            })
+        );
+    } else if !g.quiet {
+        eprintln!(
+            "{}batch {}: {} records removed, {} records restored ({} fields){}",
+            if args.dry_run { "dry run, nothing changed: " } else { "undid " },
+            done.batch,
+            done.removed,
+            done.restored,
+            done.fields_restored,
+            if done.unlinked > 0 { format!(", {} links from later records cleared", done.unlinked) } else { String::new() }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,573 @@
+//! Batches after the fact: listing them, undoing one, and the history of a
+//! record, all read from the audit trail that import writes.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crmsync_core::Entity;
+
+use crate::error::{Error, Result};
+use crate::import::{load_by, write_audit};
+use crate::model::{self, Ids, Kind, company_key, content_hash};
+use crate::sql::{Cell, Param, Sql, placeholders};
+use crate::Store;
+
+/// One import batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub id: String,
+    pub entity: String,
+    pub source: String,
+    pub mapping: Option<String>,
+    pub mode: String,
+    /// `running` (or interrupted), `done`, `undone`.
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub rows_read: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+}
+
+const BATCH_COLUMNS: &str =
+    "id, entity, source, mapping, mode, status, started_at, finished_at, rows_read, inserted, updated, unchanged, rejected";
+
+fn batch_of(row: Vec<Cell>) -> Batch {
+    let mut r = row.into_iter();
+    let mut text = || r.next().and_then(Cell::into_text);
+    let id = text().unwrap_or_default();
+    let entity = text().unwrap_or_default();
+    let source = text().unwrap_or_default();
+    let mapping = text();
+    let mode = text().unwrap_or_default();
+    let status = text().unwrap_or_default();
+    let started_at = text().unwrap_or_default();
+    let finished_at = text();
+    let mut n = || text().and_then(|t| t.parse().ok()).unwrap_or(0);
+    Batch {
+        id,
+        entity,
+        source,
+        mapping,
+        mode,
+        status,
+        started_at,
+        finished_at,
+        rows_read: n(),
+        inserted: n(),
+        updated: n(),
+        unchanged: n(),
+        rejected: n(),
+    }
+}
+
+/// One entry of a record's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub at: String,
+    pub batch: Option<String>,
+    pub source: Option<String>,
+    pub op: String,
+    pub field: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// What an undo did (or would do).
+#[derive(Debug, Clone, Default)]
+pub struct Undone {
+    pub batch: String,
+    /// The batch that records the undo itself.
+    pub undo_batch: String,
+    pub removed: u64,
+    pub restored: u64,
+    pub fields_restored: u64,
+    /// Links from other batches' records that `--force` cleared.
+    pub unlinked: u64,
+}
+
+/// Sets a deal's contacts to `ids` (comma-separated), replacing the old set.
+pub(crate) fn set_deal_contacts(db: &mut dyn Sql, deal: &str, ids: Option<&str>) -> Result<()> {
+    db.execute("DELETE FROM deal_contacts WHERE deal_id = ?", &[deal.into()])?;
+    for c in ids.unwrap_or("").split(',').filter(|c| !c.is_empty()) {
+        db.execute("INSERT INTO deal_contacts (deal_id, contact_id) VALUES (?, ?)", &[deal.into(), c.into()])?;
+    }
+    Ok(())
+}
+
+/// The record a user names a record by, for messages: `email` or `name`.
+fn label(db: &mut dyn Sql, entity: Entity, id: &str) -> String {
+    let field = model::label_field(entity);
+    let sql = format!("SELECT {field} FROM {} WHERE id = ?", entity.name());
+    match db.query_row(&sql, &[id.into()]) {
+        Ok(Some(r)) => match r.into_iter().next().and_then(Cell::into_text) {
+            Some(l) => format!("{} {id} ({field} {l:?})", singular(entity)),
+            None => format!("{} {id}", singular(entity)),
+        },
+        _ => format!("{} {id}", singular(entity)),
+    }
+}
+
+fn singular(e: Entity) -> &'static str {
+    match e {
+        Entity::Companies => "company",
+        Entity::Contacts => "contact",
+        Entity::Deals => "deal",
+        Entity::Activities => "activity",
+    }
+}
+
+/// The tables that link to `entity`, with the linking column.
+fn referrers(entity: Entity) -> &'static [(&'static str, &'static str)] {
+    match entity {
+        Entity::Companies => &[("contacts", "company_id"), ("deals", "company_id"), ("activities", "company_id")],
+        Entity::Contacts => &[("activities", "contact_id"), ("deal_contacts", "contact_id")],
+        Entity::Deals => &[("activities", "deal_id"), ("deal_contacts", "deal_id")],
+        Entity::Activities => &[],
+    }
+}
+
+impl Store {
+    /// Batches, newest first.
+    pub fn batches(&mut self, limit: usize) -> Result<Vec<Batch>> {
+        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY started_at DESC, id DESC LIMIT {limit}");
+        Ok(self.db.query(&sql, &[])?.into_iter().map(batch_of).collect())
+    }
+
+    /// A batch by id, unique id prefix, or `last`.
+    pub fn batch(&mut self, id: &str) -> Result<Batch> {
+        let rows = if id == "last" {
+            let sql = format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE mode <> 'undo' ORDER BY started_at DESC, id DESC LIMIT 1"
+            );
+            self.db.query(&sql, &[])?
+        } else {
+            let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id LIKE ? ORDER BY id LIMIT 3");
+            self.db.query(&sql, &[format!("{}%", id.to_uppercase().replace(['%', '_'], "")).into()])?
+        };
+        let mut batches: Vec<Batch> = rows.into_iter().map(batch_of).collect();
+        match batches.len() {
+            0 => Err(Error::Invalid(format!("no batch {id:?} in {}; `crmsync batches` lists them", self.location()))),
+            1 => Ok(batches.remove(0)),
+            _ => Err(Error::Invalid(format!(
+                "{id:?} matches several batches ({}); give more of the id",
+                batches.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// Reverts a batch: records it inserted are removed, fields it changed
+    /// get their earlier values back, links it made are undone. Refuses,
+    /// naming them, when records were changed again after the batch (or are
+    /// linked to by later records), unless `force`.
+    pub fn undo(&mut self, id: &str, force: bool, dry_run: bool) -> Result<Undone> {
+        let batch = self.batch(id)?;
+        if batch.status == "undone" {
+            return Err(Error::Invalid(format!("batch {} was undone already", batch.id)));
+        }
+        if batch.mode == "undo" {
+            return Err(Error::Invalid(format!("batch {} is itself an undo; import the records again instead", batch.id)));
+        }
+        let db = self.db.as_mut();
+        db.begin()?;
+        let result = undo_in_tx(db, &batch, force);
+        match result {
+            Ok(done) if !dry_run => {
+                db.commit()?;
+                Ok(done)
+            }
+            Ok(done) => {
+                db.rollback()?;
+                Ok(done)
+            }
+            Err(e) => {
+                let _ = db.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// A record's history, oldest first. `record` is an id, or a key value
+    /// (email, domain, name) of `entity` (contacts and companies when not given).
+    pub fn history(&mut self, entity: Option<Entity>, record: &str) -> Result<(Entity, String, Vec<Entry>)> {
+        let (entity, id) = self.find_record(entity, record)?;
+        let rows = self.db.query(
+            "SELECT a.at, a.batch_id, b.source, a.op, a.field, a.before, a.after FROM audit a \
+             LEFT JOIN batches b ON b.id = a.batch_id WHERE a.record_id = ? ORDER BY a.seq",
+            &[id.as_str().into()],
+        )?;
+        let entries = rows
+            .into_iter()
+            .map(|r| {
+                let mut r = r.into_iter().map(Cell::into_text);
+                let mut next = || r.next().flatten();
+                Entry {
+                    at: next().unwrap_or_default(),
+                    batch: next(),
+                    source: next(),
+                    op: next().unwrap_or_default(),
+                    field: next(),
+                    before: next(),
+                    after: next(),
+                }
+            })
+            .collect();
+        Ok((entity, id, entries))
+    }
+
+    fn find_record(&mut self, entity: Option<Entity>, record: &str) -> Result<(Entity, String)> {
+        let entities: Vec<Entity> = match entity {
+            Some(e) => vec![e],
+            None => Entity::ALL.to_vec(),
+        };
+        let db = self.db.as_mut();
+        // By id, in the store or in the audit trail (a deleted record has history too).
+        for e in &entities {
+            let sql = format!("SELECT id FROM {} WHERE id = ?", e.name());
+            if db.query_row(&sql, &[record.into()])?.is_some() {
+                return Ok((*e, record.to_string()));
+            }
+        }
+        if let Some(r) = db.query_row("SELECT entity FROM audit WHERE record_id = ? LIMIT 1", &[record.into()])?
+            && let Some(e) = r.into_iter().next().and_then(Cell::into_text).and_then(|t| t.parse::<Entity>().ok())
+        {
+            return Ok((e, record.to_string()));
+        }
+        let mut hits = Vec::new();
+        for e in &entities {
+            let lookups: Vec<(&str, String)> = match e {
+                Entity::Contacts => vec![("email", record.trim().to_lowercase()), ("phone", record.trim().to_string())],
+                Entity::Companies => {
+                    vec![("domain", model::domain_key(record)), ("name_key", company_key(record))]
+                }
+                Entity::Deals => vec![("name", record.trim().to_string())],
+                Entity::Activities => vec![],
+            };
+            for (column, value) in lookups {
+                let sql = format!("SELECT id FROM {} WHERE {column} = ? ORDER BY id", e.name());
+                for r in db.query(&sql, &[value.into()])? {
+                    if let Some(id) = r.into_iter().next().and_then(Cell::into_text)
+                        && !hits.iter().any(|(_, h)| h == &id)
+                    {
+                        hits.push((*e, id));
+                    }
+                }
+                if !hits.is_empty() {
+                    break;
+                }
+            }
+        }
+        match hits.len() {
+            0 => Err(Error::Invalid(format!("no record {record:?}: give a record id, or an email, domain or name"))),
+            1 => Ok(hits.remove(0)),
+            _ => Err(Error::Invalid(format!(
+                "{record:?} names {} records: {}; give one of the ids",
+                hits.len(),
+                hits.iter().map(|(e, id)| format!("{} {id}", singular(*e))).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+}
+
+struct AuditRow {
+    seq: i64,
+    entity: Entity,
+    record: String,
+    op: String,
+    field: Option<String>,
+    before: Option<String>,
+}
+
+fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
+    let rows: Vec<AuditRow> = db
+        .query(
+            "SELECT seq, entity, record_id, op, field, before FROM audit WHERE batch_id = ? ORDER BY seq DESC",
+            &[batch.id.as_str().into()],
+        )?
+        .into_iter()
+        .filter_map(|r| {
+            let mut r = r.into_iter();
+            let seq = r.next()?.int();
+            let entity = r.next()?.into_text()?.parse().ok()?;
+            let record = r.next()?.into_text()?;
+            let op = r.next()?.into_text()?;
+            let field = r.next().and_then(Cell::into_text);
+            let before = r.next().and_then(Cell::into_text);
+            Some(AuditRow { seq, entity, record, op, field, before })
+        })
+        .collect();
+    let last_seq = rows.first().map_or(0, |r| r.seq);
+    let inserted: HashSet<&str> = rows.iter().filter(|r| r.op == "insert").map(|r| r.record.as_str()).collect();
+    let touched: Vec<(Entity, &str)> = {
+        let mut seen = HashSet::new();
+        rows.iter().filter(|r| seen.insert(r.record.as_str())).map(|r| (r.entity, r.record.as_str())).collect()
+    };
+
+    // Later writes to the same records, by other batches.
+    let mut conflicts: Vec<String> = Vec::new();
+    let ids: Vec<String> = touched.iter().map(|(_, id)| id.to_string()).collect();
+    let mut later: HashSet<String> = HashSet::new();
+    for part in ids.chunks(500) {
+        let sql = format!(
+            "SELECT DISTINCT record_id FROM audit WHERE seq > ? AND (batch_id IS NULL OR batch_id <> ?) AND record_id IN ({})",
+            placeholders(part.len())
+        );
+        let mut params: Vec<Param> = vec![Param::Int(last_seq), batch.id.as_str().into()];
+        params.extend(part.iter().map(Param::from));
+        for r in db.query(&sql, &params)? {
+            if let Some(id) = r.into_iter().next().and_then(Cell::into_text) {
+                later.insert(id);
+            }
+        }
+    }
+    for (e, id) in &touched {
+        if later.contains(*id) {
+            conflicts.push(format!("{} was changed after the batch", label(db, *e, id)));
+        }
+    }
+    // Records of other batches that link to records this batch inserted.
+    let mut links_to_clear: Vec<(&'static str, &'static str, String)> = Vec::new();
+    for (e, id) in touched.iter().filter(|(_, id)| inserted.contains(id)) {
+        for (table, column) in referrers(*e) {
+            let key = if *table == "deal_contacts" { "deal_id || ':' || contact_id" } else { "id" };
+            let sql = format!("SELECT {key} FROM {table} WHERE {column} = ?");
+            for r in db.query(&sql, &[(*id).into()])? {
+                let Some(referrer) = r.into_iter().next().and_then(Cell::into_text) else { continue };
+                let own = referrer.split(':').all(|part| inserted.contains(part) || part == *id);
+                if !own {
+                    if *table != "deal_contacts" && !later.contains(&referrer) {
+                        conflicts.push(format!("{} is linked to from {table} {referrer}", label(db, *e, id)));
+                    }
+                    links_to_clear.push((table, column, (*id).to_string()));
+                }
+            }
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        conflicts.sort();
+        conflicts.dedup();
+        let shown: Vec<&String> = conflicts.iter().take(10).collect();
+        let more = if conflicts.len() > 10 { format!(" and {} more", conflicts.len() - 10) } else { String::new() };
+        return Err(Error::Invalid(format!(
+            "batch {} cannot be undone cleanly: {}{more}. Undo the later batches first, or use --force to undo this one anyway (later changes to those fields are overwritten)",
+            batch.id,
+            shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
+        )));
+    }
+
+    let now = model::now_text();
+    let undo_id = Ids::default().next();
+    db.execute(
+        "INSERT INTO batches (id, entity, source, mode, status, started_at, finished_at) VALUES (?, ?, ?, 'undo', 'done', ?, ?)",
+        &[
+            undo_id.as_str().into(),
+            batch.entity.as_str().into(),
+            format!("undo of {}", batch.id).into(),
+            now.as_str().into(),
+            now.as_str().into(),
+        ],
+    )?;
+    let mut done = Undone { batch: batch.id.clone(), undo_batch: undo_id.clone(), ..Default::default() };
+    let mut audit: BTreeMap<Entity, Vec<[Param; 6]>> = BTreeMap::new();
+
+    // Links from other records to what goes away (only reached with --force).
+    links_to_clear.sort();
+    links_to_clear.dedup();
+    for (table, column, id) in &links_to_clear {
+        if *table == "deal_contacts" {
+            db.execute(&format!("DELETE FROM deal_contacts WHERE {column} = ?"), &[id.as_str().into()])?;
+        } else {
+            let entity: Entity = table.parse().map_err(Error::Invalid)?;
+            let field = column.trim_end_matches("_id");
+            let referrers: Vec<String> = db
+                .query(&format!("SELECT id FROM {table} WHERE {column} = ?"), &[id.as_str().into()])?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+                .collect();
+            for r in referrers {
+                restore(db, entity, &r, &[(field.to_string(), None)], &now)?;
+                audit.entry(entity).or_default().push([
+                    undo_id.as_str().into(),
+                    r.as_str().into(),
+                    "undo".into(),
+                    field.into(),
+                    id.as_str().into(),
+                    Param::Null,
+                ]);
+                done.unlinked += 1;
+            }
+        }
+    }
+
+    // Field changes, latest first, so each field ends at its value before the batch.
+    let mut restores: Vec<(Entity, String, Vec<(String, Option<String>)>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.op == "update") {
+        let Some(field) = &r.field else { continue };
+        match restores.iter_mut().find(|(_, id, _)| *id == r.record) {
+            Some((_, _, fields)) => fields.push((field.clone(), r.before.clone())),
+            None => restores.push((r.entity, r.record.clone(), vec![(field.clone(), r.before.clone())])),
+        }
+    }
+    for (entity, id, fields) in &restores {
+        if inserted.contains(id.as_str()) {
+            continue;
+        }
+        let changed = restore(db, *entity, id, fields, &now)?;
+        for (field, before, after) in changed {
+            audit.entry(*entity).or_default().push([
+                undo_id.as_str().into(),
+                id.as_str().into(),
+                "undo".into(),
+                field.into(),
+                before.into(),
+                after.into(),
+            ]);
+            done.fields_restored += 1;
+        }
+        done.restored += 1;
+    }
+
+    // Inserted records go, dependants first.
+    for entity in [Entity::Activities, Entity::Deals, Entity::Contacts, Entity::Companies] {
+        let ids: Vec<&str> = touched.iter().filter(|(e, id)| *e == entity && inserted.contains(id)).map(|(_, id)| *id).collect();
+        for part in ids.chunks(500) {
+            let ph = placeholders(part.len());
+            let params: Vec<Param> = part.iter().map(|s| Param::from(*s)).collect();
+            let mut with_entity = vec![Param::from(entity.name())];
+            with_entity.extend(params.iter().cloned());
+            db.execute(&format!("DELETE FROM external_ids WHERE entity = ? AND record_id IN ({ph})"), &with_entity)?;
+            match entity {
+                Entity::Deals => {
+                    db.execute(&format!("DELETE FROM deal_contacts WHERE deal_id IN ({ph})"), &params)?;
+                }
+                Entity::Contacts => {
+                    db.execute(&format!("DELETE FROM deal_contacts WHERE contact_id IN ({ph})"), &params)?;
+                }
+                _ => {}
+            }
+            let n = db.execute(&format!("DELETE FROM {} WHERE id IN ({ph})", entity.name()), &params)?;
+            done.removed += n;
+            for id in part {
+                audit.entry(entity).or_default().push([
+                    undo_id.as_str().into(),
+                    (*id).into(),
+                    "delete".into(),
+                    Param::Null,
+                    Param::Null,
+                    Param::Null,
+                ]);
+            }
+        }
+    }
+    for (entity, rows) in &audit {
+        write_audit(db, *entity, rows, &now)?;
+    }
+    db.execute("UPDATE batches SET status = 'undone' WHERE id = ?", &[batch.id.as_str().into()])?;
+    db.execute(
+        "UPDATE batches SET rows_read = ?, updated = ? WHERE id = ?",
+        &[Param::Int((done.removed + done.restored) as i64), Param::Int(done.restored as i64), undo_id.as_str().into()],
+    )?;
+    Ok(done)
+}
+
+/// Sets fields of a stored record (`custom.x`, `external_id.sys`, links by
+/// their field name) and rewrites its hash; returns what changed.
+fn restore(
+    db: &mut dyn Sql,
+    entity: Entity,
+    id: &str,
+    fields: &[(String, Option<String>)],
+    now: &str,
+) -> Result<Vec<(String, Option<String>, Option<String>)>> {
+    let Some(existing) = load_by(db, entity, "id", &[id.to_string()])?.into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    let columns = model::columns(entity);
+    let mut values = existing.values.clone();
+    let mut changed = Vec::new();
+    for (field, before) in fields {
+        if let Some(system) = field.strip_prefix("external_id.") {
+            let current = db
+                .query_row(
+                    "SELECT external_id FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
+                    &[entity.name().into(), system.into(), id.into()],
+                )?
+                .and_then(|r| r.into_iter().next().and_then(Cell::into_text));
+            db.execute(
+                "DELETE FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
+                &[entity.name().into(), system.into(), id.into()],
+            )?;
+            if let Some(b) = before {
+                db.execute(
+                    "INSERT INTO external_ids (entity, system, external_id, record_id) VALUES (?, ?, ?, ?)",
+                    &[entity.name().into(), system.into(), b.as_str().into(), id.into()],
+                )?;
+            }
+            changed.push((field.clone(), current, before.clone()));
+            continue;
+        }
+        if let Some(name) = field.strip_prefix("custom.") {
+            let Some(pos) = columns.iter().position(|c| c.kind == Kind::Custom) else { continue };
+            let mut custom = model::parse_custom(values[pos].as_deref());
+            let current = custom.get(name).map(ToString::to_string);
+            match before.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+                Some(Ok(v)) => {
+                    custom.insert(name.to_string(), v);
+                }
+                Some(Err(_)) => {
+                    custom.insert(name.to_string(), serde_json::Value::String(before.clone().unwrap_or_default()));
+                }
+                None => {
+                    custom.remove(name);
+                }
+            }
+            values[pos] = model::custom_json(&custom);
+            changed.push((field.clone(), current, before.clone()));
+            continue;
+        }
+        if let Some(pos) = model::position(entity, field) {
+            changed.push((field.clone(), values[pos].clone(), before.clone()));
+            values[pos] = before.clone();
+        }
+    }
+    if values == existing.values {
+        return Ok(changed);
+    }
+    // Written whole: undo is rare, and one statement per record keeps it simple.
+    let mut sets = Vec::new();
+    let mut params = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        match c.kind {
+            Kind::DealContacts => {
+                if values[i] != existing.values[i] {
+                    set_deal_contacts(db, id, values[i].as_deref())?;
+                }
+            }
+            Kind::Custom => {
+                sets.push("custom = ?".to_string());
+                params.push(Param::Text(values[i].clone().unwrap_or_else(|| "{}".into())));
+            }
+            Kind::Tags => {
+                sets.push("tags = ?".to_string());
+                params.push(Param::Text(values[i].clone().unwrap_or_else(|| "[]".into())));
+            }
+            _ => {
+                sets.push(format!("{} = ?", c.column));
+                params.push(Param::opt(values[i].as_deref()));
+            }
+        }
+    }
+    if entity == Entity::Companies {
+        sets.push("name_key = ?".into());
+        params.push(Param::opt(values[0].as_deref().map(company_key).as_deref()));
+    }
+    sets.push("hash = ?".into());
+    params.push(Param::Bytes(content_hash(&values).to_vec()));
+    sets.push("version = version + 1".into());
+    sets.push("updated_at = ?".into());
+    params.push(now.into());
+    params.push(id.into());
+    db.execute(&format!("UPDATE {} SET {} WHERE id = ?", entity.name(), sets.join(", ")), &params)?;
+    Ok(changed)
+}

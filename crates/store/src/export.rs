@@ -1,0 +1,278 @@
+//! Export: records of one entity out of the store, page by page (keyset
+//! pagination on the time-ordered id, so memory stays flat and the order is
+//! the order records were created in).
+//!
+//! Links come out as the linked record's natural key (`company.name`,
+//! `contact.email`), never as crmsync's internal id, so an export can be
+//! imported again into another store.
+
+use std::collections::BTreeSet;
+
+use crmsync_core::{Entity, Key, Record, Value};
+
+use crate::Store;
+use crate::error::{Error, Result};
+use crate::filter::{self, Literal, Resolver};
+use crate::model::{self, Kind};
+use crate::sql::{Backend, Cell, Param, Sql};
+
+/// System fields an export can ask for by name.
+pub const SYSTEM_FIELDS: &[&str] = &["id", "created_at", "updated_at", "deleted_at", "version"];
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Fields to export, in order; all standard and custom fields when empty.
+    pub fields: Vec<String>,
+    /// A `--where` expression.
+    pub filter: Option<String>,
+    /// Only records changed at or after this time.
+    pub since: Option<String>,
+    pub include_deleted: bool,
+}
+
+/// How one output field is read.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A selected SQL expression, with the kind it holds.
+    Sql(usize, Kind),
+    /// A key of the custom JSON object.
+    Custom(String),
+}
+
+/// An export in progress.
+pub struct Export<'s> {
+    db: &'s mut dyn Sql,
+    fields: Vec<Key>,
+    sources: Vec<Source>,
+    sql: String,
+    params: Vec<Param>,
+    custom_at: Option<usize>,
+    last_id: Option<String>,
+    done: bool,
+}
+
+const PAGE: usize = 2000;
+
+/// The SQL that reads a field of `entity` from table alias `t` (and the
+/// joins links need), with the kind it holds.
+fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, Kind)> {
+    if SYSTEM_FIELDS.contains(&field) {
+        let kind = if field.ends_with("_at") { Kind::DateTime } else { Kind::Text };
+        return Some((format!("t.{field}"), kind));
+    }
+    if let Some(name) = field.strip_prefix("custom.") {
+        return Some((backend.custom_text("t", name), Kind::Text));
+    }
+    let link = |table: &str, column: &str, target: &str| {
+        format!("(SELECT l.{target} FROM {table} l WHERE l.id = t.{column})")
+    };
+    let sql = match (entity, field) {
+        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.name") => link("companies", "company_id", "name"),
+        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.domain") => {
+            link("companies", "company_id", "domain")
+        }
+        (Entity::Activities, "contact.email") => link("contacts", "contact_id", "email"),
+        (Entity::Activities, "deal.name") => link("deals", "deal_id", "name"),
+        (Entity::Deals, "contacts") => format!(
+            "(SELECT {} FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id WHERE dc.deal_id = t.id)",
+            backend.string_agg("c.email", ";", "c.email")
+        ),
+        _ => {
+            let c = model::columns(entity)[model::position(entity, field)?];
+            if c.column.is_empty() || matches!(c.kind, Kind::Custom | Kind::Link(_)) {
+                return None;
+            }
+            return Some((format!("t.{}", c.column), c.kind));
+        }
+    };
+    Some((sql, Kind::Text))
+}
+
+struct FieldResolver {
+    backend: Backend,
+    entity: Entity,
+}
+
+impl Resolver for FieldResolver {
+    fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
+        let (sql, kind) = field_sql(self.backend, self.entity, field).ok_or_else(|| {
+            format!(
+                "`{field}` is not a field of {}; fields are {}, custom.<name>, {}",
+                self.entity,
+                self.entity.fields().join(", "),
+                SYSTEM_FIELDS.join(", ")
+            )
+        })?;
+        Ok(match (literal, kind) {
+            (Some(Literal::Number(_)), Kind::Text | Kind::Decimal) => self.backend.numeric(&sql),
+            _ => sql,
+        })
+    }
+
+    fn param(&self, field: &str, literal: &Literal) -> Result<String, String> {
+        let text = match literal {
+            Literal::Text(t) | Literal::Number(t) => t.clone(),
+            Literal::Bool(b) => b.to_string(),
+        };
+        let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
+        Ok(match (field, kind) {
+            (_, Some(Kind::DateTime)) => {
+                model::parse_time(&text).ok_or_else(|| format!("{text:?} is not a date or time (YYYY-MM-DD[THH:MM:SS])"))?
+            }
+            ("email" | "contact.email", _) => text.trim().to_lowercase(),
+            ("domain" | "company.domain", _) if !text.contains('%') => model::domain_key(&text),
+            _ => text,
+        })
+    }
+}
+
+/// The custom field names records of `entity` carry.
+fn custom_names(db: &mut dyn Sql, entity: Entity) -> Result<Vec<String>> {
+    if model::position(entity, "custom").is_none() {
+        return Ok(Vec::new());
+    }
+    let sql = db.backend().custom_keys(entity.name());
+    let names: BTreeSet<String> =
+        db.query(&sql, &[])?.into_iter().filter_map(|r| r.into_iter().next().and_then(Cell::into_text)).collect();
+    Ok(names.into_iter().collect())
+}
+
+impl Store {
+    /// Starts an export of `entity`.
+    pub fn export(&mut self, entity: Entity, opts: &Options) -> Result<Export<'_>> {
+        let db = self.db.as_mut();
+        let backend = db.backend();
+        let fields: Vec<String> = if opts.fields.is_empty() {
+            let mut f: Vec<String> = entity.fields().iter().map(|s| s.to_string()).collect();
+            f.extend(custom_names(db, entity)?.into_iter().map(|n| format!("custom.{n}")));
+            if opts.include_deleted {
+                f.push("deleted_at".into());
+            }
+            f
+        } else {
+            opts.fields.clone()
+        };
+        let mut select = vec!["t.id".to_string()];
+        let mut sources = Vec::with_capacity(fields.len());
+        let mut custom_at = None;
+        for f in &fields {
+            if let Some(name) = f.strip_prefix("custom.")
+                && !name.is_empty()
+                && model::position(entity, "custom").is_some()
+            {
+                if custom_at.is_none() {
+                    select.push("t.custom".into());
+                    custom_at = Some(select.len() - 1);
+                }
+                sources.push(Source::Custom(name.to_string()));
+                continue;
+            }
+            let (sql, kind) = field_sql(backend, entity, f).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "--fields: `{f}` is not a field of {entity}; fields are {}, custom.<name>, {}",
+                    entity.fields().join(", "),
+                    SYSTEM_FIELDS.join(", ")
+                ))
+            })?;
+            select.push(sql);
+            sources.push(Source::Sql(select.len() - 1, kind));
+        }
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if !opts.include_deleted {
+            conditions.push("t.deleted_at IS NULL".to_string());
+        }
+        if let Some(since) = &opts.since {
+            let t = model::parse_time(since).ok_or_else(|| {
+                Error::Invalid(format!("--since: {since:?} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+08:00)"))
+            })?;
+            conditions.push("t.updated_at >= ?".into());
+            params.push(Param::Text(t));
+        }
+        if let Some(expr) = &opts.filter {
+            let parsed = filter::parse(expr).map_err(|e| Error::Invalid(e.to_string()))?;
+            let mut sql = String::new();
+            let mut texts = Vec::new();
+            filter::compile(&parsed, &FieldResolver { backend, entity }, &mut sql, &mut texts)
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            conditions.push(sql);
+            params.extend(texts.into_iter().map(Param::Text));
+        }
+        let sql = format!(
+            "SELECT {} FROM {} t WHERE {}",
+            select.join(", "),
+            entity.name(),
+            if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") }
+        );
+        Ok(Export {
+            db,
+            fields: fields.iter().map(|f| Key::from(f.as_str())).collect(),
+            sources,
+            sql,
+            params,
+            custom_at,
+            last_id: None,
+            done: false,
+        })
+    }
+}
+
+impl Export<'_> {
+    /// The exported fields, in order.
+    pub fn fields(&self) -> &[Key] {
+        &self.fields
+    }
+
+    /// The next page of records (empty at the end).
+    pub fn next_page(&mut self) -> Result<Vec<Record>> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let (sql, mut params) = match &self.last_id {
+            Some(id) => (format!("{} AND t.id > ? ORDER BY t.id LIMIT {PAGE}", self.sql), {
+                let mut p = self.params.clone();
+                p.push(id.as_str().into());
+                p
+            }),
+            None => (format!("{} ORDER BY t.id LIMIT {PAGE}", self.sql), self.params.clone()),
+        };
+        let mut rows = Vec::new();
+        self.db.query_each(&sql, &params, &mut |r| {
+            rows.push(r);
+            Ok(())
+        })?;
+        params.clear();
+        if rows.len() < PAGE {
+            self.done = true;
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for (n, row) in rows.into_iter().enumerate() {
+            let mut rec = Record::new();
+            rec.row = n as u64 + 1;
+            let custom = self.custom_at.map(|i| model::parse_custom(row[i].text()));
+            for (field, source) in self.fields.iter().zip(&self.sources) {
+                let value = match source {
+                    Source::Sql(i, kind) => match &row[*i] {
+                        Cell::Null => Value::Null,
+                        Cell::Int(n) => Value::Number(n.to_string()),
+                        Cell::Text(t) => model::value_of(*kind, t),
+                        Cell::Bytes(_) => Value::Null,
+                    },
+                    Source::Custom(name) => match custom.as_ref().and_then(|c| c.get(name)) {
+                        None | Some(serde_json::Value::Null) => Value::Null,
+                        Some(serde_json::Value::String(s)) => Value::Text(s.clone()),
+                        Some(serde_json::Value::Number(n)) => Value::Number(n.to_string()),
+                        Some(serde_json::Value::Bool(b)) => Value::Bool(*b),
+                        Some(v) => Value::Text(v.to_string()),
+                    },
+                };
+                rec.push(field.clone(), value);
+            }
+            if let Some(id) = row.first().and_then(Cell::text) {
+                self.last_id = Some(id.to_string());
+            }
+            out.push(rec);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,1267 @@
+//! Import: mapped records into the store, as one batch.
+//!
+//! Records arrive in chunks; each chunk is one transaction that also moves
+//! the batch's checkpoint and counts, so a run killed at any moment leaves
+//! whole chunks behind and `--resume` carries on after the last one. A dry
+//! run takes the same path inside one transaction that is rolled back: the
+//! plan it reports is what a real run writes.
+//!
+//! Matching is by external id first, then by the key fields; a match that is
+//! equal (same content hash) is left alone, a match that differs gets only
+//! its changed fields written, each change audited. Rows of one file are
+//! applied in file order: a key that repeats within a chunk splits the
+//! chunk, so a later row sees what an earlier one wrote.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crmsync_core::{Entity, Record, Value};
+
+use crate::error::{Error, Result};
+use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
+use crate::sql::{Cell, Param, Sql, placeholders};
+use crate::{Store, batches};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Insert,
+    Update,
+    Upsert,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Insert => "insert",
+            Mode::Update => "update",
+            Mode::Upsert => "upsert",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "insert" => Ok(Mode::Insert),
+            "update" => Ok(Mode::Update),
+            "upsert" => Ok(Mode::Upsert),
+            _ => Err(format!("unknown mode `{s}`: expected insert, update or upsert")),
+        }
+    }
+}
+
+/// What an import does, fixed for its batch (a resumed run must match).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub entity: Entity,
+    pub mode: Mode,
+    /// Fields that identify a record (`email`), compared after canonicalisation.
+    pub key: Vec<String>,
+    /// The system whose ids the source carries (`[key] external_id`).
+    pub external_system: Option<String>,
+    /// The file read, as the user named it.
+    pub source: String,
+    pub mapping: Option<String>,
+    pub dry_run: bool,
+    /// Empty values clear fields on update (by default they leave them as they are).
+    pub clear_empty: bool,
+}
+
+impl Settings {
+    fn fingerprint(&self) -> String {
+        serde_json::json!({
+            "mode": self.mode.name(),
+            "key": self.key,
+            "external_system": self.external_system,
+            "mapping": self.mapping,
+            "clear_empty": self.clear_empty,
+        })
+        .to_string()
+    }
+}
+
+/// The natural key of an entity when neither the mapping nor `--key` names one.
+pub fn default_key(entity: Entity, mapped: &[&str]) -> Vec<String> {
+    let pick = |f: &str| if mapped.contains(&f) { vec![f.to_string()] } else { Vec::new() };
+    match entity {
+        Entity::Contacts => pick("email"),
+        Entity::Companies if mapped.contains(&"domain") => pick("domain"),
+        Entity::Companies | Entity::Deals => pick("name"),
+        Entity::Activities => Vec::new(),
+    }
+}
+
+/// One source row handed to a chunk.
+pub struct Row<'a> {
+    /// The row as read, kept for the rejects.
+    pub source: &'a Record,
+    /// The mapped record; `None` when reading or mapping rejected the row.
+    pub record: Option<&'a Record>,
+    /// Its id in `Settings::external_system`.
+    pub external_id: Option<String>,
+    /// Why the row was rejected before the store saw it: (field, message).
+    pub rejected: Option<(String, String)>,
+}
+
+/// One field's change, as stored text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// What became of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Insert { id: String },
+    Update { id: String, changes: Vec<Change> },
+    Unchanged { id: String },
+    Reject { field: String, message: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub rows_read: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    /// Companies created to link records to (not part of `rows_read`).
+    pub companies_created: u64,
+}
+
+/// A stored reject of the batch (for a resumed run's rejects file).
+pub struct StoredReject {
+    pub row: u64,
+    pub field: String,
+    pub error: String,
+    /// The source row as JSON (column → text), in column order.
+    pub record: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A record as it is in the store.
+#[derive(Debug, Clone)]
+pub(crate) struct Existing {
+    pub id: String,
+    pub hash: Vec<u8>,
+    pub values: Vec<Option<String>>,
+}
+
+/// A link named by the source: by natural key or by external id.
+#[derive(Debug, Clone, Default)]
+struct LinkRef {
+    name: Option<String>,
+    domain: Option<String>,
+    email: Option<String>,
+    external: Option<String>,
+}
+
+impl LinkRef {
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.domain.is_none() && self.email.is_none() && self.external.is_none()
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [("name", &self.name), ("domain", &self.domain), ("email", &self.email), ("external_id", &self.external)] {
+            if let Some(v) = v {
+                parts.push(format!("{k} {v:?}"));
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// A mapped row ready to be matched.
+struct Draft {
+    row: usize,
+    /// Per column: `None` not in the source, `Some(None)` given empty.
+    values: Vec<Option<Option<String>>>,
+    custom: Vec<(String, Option<serde_json::Value>)>,
+    links: Vec<(usize, LinkRef)>,
+    contacts: Option<Vec<LinkRef>>,
+    key: Option<Vec<String>>,
+    external: Option<String>,
+}
+
+/// An import in progress.
+pub struct Import<'s> {
+    db: &'s mut dyn Sql,
+    settings: Settings,
+    pub batch: String,
+    pub counts: Counts,
+    /// Source rows a resumed run skips (done before the interruption).
+    pub resumed_at: u64,
+    /// An earlier run of the same file that did not finish, when not resuming.
+    pub interrupted: Option<(String, u64)>,
+    ids: Ids,
+    columns: &'static [Column],
+}
+
+impl Store {
+    /// Starts a batch, or with `resume` picks up the last unfinished batch
+    /// of the same file and entity.
+    pub fn import(&mut self, settings: Settings, resume: bool) -> Result<Import<'_>> {
+        let db = self.db.as_mut();
+        let mut ids = Ids::default();
+        let now = model::now_text();
+        let columns = model::columns(settings.entity);
+        let unfinished = db.query_row(
+            "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings FROM batches \
+             WHERE status = 'running' AND entity = ? AND source = ? ORDER BY started_at DESC, id DESC",
+            &[settings.entity.name().into(), settings.source.as_str().into()],
+        )?;
+        let mut import = Import {
+            db,
+            batch: String::new(),
+            counts: Counts::default(),
+            resumed_at: 0,
+            interrupted: None,
+            ids: Ids::default(),
+            columns,
+            settings,
+        };
+        if resume {
+            let Some(row) = unfinished else {
+                return Err(Error::Invalid(format!(
+                    "there is no interrupted import of {} into {} to resume; run it without --resume",
+                    import.settings.source, import.settings.entity
+                )));
+            };
+            let mut row = row.into_iter();
+            let mut next = || row.next().unwrap_or(Cell::Null);
+            let id = next().into_text().unwrap_or_default();
+            let checkpoint = next().int().max(0) as u64;
+            let counts: Vec<u64> = (0..5).map(|_| next().int().max(0) as u64).collect();
+            let saved = next().into_text().unwrap_or_default();
+            if saved != import.settings.fingerprint() {
+                return Err(Error::Invalid(format!(
+                    "batch {id} was started with other settings ({saved}); resume it with the same --mode, --key and mapping"
+                )));
+            }
+            import.batch = id;
+            import.resumed_at = checkpoint;
+            import.counts = Counts {
+                rows_read: counts[0],
+                inserted: counts[1],
+                updated: counts[2],
+                unchanged: counts[3],
+                rejected: counts[4],
+                companies_created: 0,
+            };
+        } else {
+            import.interrupted = unfinished.map(|r| (r[0].text().unwrap_or_default().to_string(), r[1].int().max(0) as u64));
+            import.batch = ids.next();
+            if !import.settings.dry_run {
+                let s = &import.settings;
+                import.db.execute(
+                    "INSERT INTO batches (id, entity, source, mapping, mode, status, started_at, settings) \
+                     VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                    &[
+                        import.batch.as_str().into(),
+                        s.entity.name().into(),
+                        s.source.as_str().into(),
+                        Param::opt(s.mapping.as_deref()),
+                        s.mode.name().into(),
+                        now.as_str().into(),
+                        s.fingerprint().into(),
+                    ],
+                )?;
+            }
+        }
+        import.ids = ids;
+        if import.settings.dry_run {
+            // One transaction for the whole preview, rolled back at the end,
+            // so later rows see what earlier rows would have written.
+            import.db.begin()?;
+        }
+        Ok(import)
+    }
+}
+
+impl Import<'_> {
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Rejects recorded by the batch before a resume, in row order.
+    pub fn stored_rejects(&mut self) -> Result<Vec<StoredReject>> {
+        let rows = self.db.query(
+            "SELECT source_row, field, error, record FROM batch_rejects WHERE batch_id = ? ORDER BY source_row",
+            &[self.batch.as_str().into()],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mut r = r.into_iter();
+                let row = r.next().map_or(0, |c| c.int().max(0) as u64);
+                let field = r.next().and_then(Cell::into_text).unwrap_or_default();
+                let error = r.next().and_then(Cell::into_text).unwrap_or_default();
+                let record = r.next().and_then(Cell::into_text).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+                StoredReject { row, field, error, record }
+            })
+            .collect())
+    }
+
+    /// Imports one chunk of rows in one transaction; returns each row's outcome.
+    pub fn chunk(&mut self, rows: &[Row<'_>]) -> Result<Vec<Outcome>> {
+        if !self.settings.dry_run {
+            self.db.begin()?;
+        }
+        match self.chunk_in_tx(rows) {
+            Ok(outcomes) => {
+                if !self.settings.dry_run {
+                    self.db.commit()?;
+                }
+                Ok(outcomes)
+            }
+            Err(e) => {
+                let _ = self.db.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    fn chunk_in_tx(&mut self, rows: &[Row<'_>]) -> Result<Vec<Outcome>> {
+        let now = model::now_text();
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
+        let mut drafts = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            if let Some((field, message)) = &row.rejected {
+                outcomes[i] = Some(Outcome::Reject { field: field.clone(), message: message.clone() });
+                continue;
+            }
+            let Some(record) = row.record else {
+                outcomes[i] = Some(Outcome::Reject { field: String::new(), message: "no record".into() });
+                continue;
+            };
+            match self.draft(i, record, row.external_id.clone()) {
+                Ok(d) => drafts.push(d),
+                Err((field, message)) => outcomes[i] = Some(Outcome::Reject { field, message }),
+            }
+        }
+        // Split where a key repeats, so later rows see earlier rows' writes.
+        let mut start = 0;
+        while start < drafts.len() {
+            let mut seen = HashSet::new();
+            let mut end = start;
+            while end < drafts.len() {
+                let d = &drafts[end];
+                let k1 = d.key.as_ref().map(|k| format!("k{}", k.join("\u{1f}")));
+                let k2 = d.external.as_ref().map(|e| format!("x{e}"));
+                if [k1, k2].into_iter().flatten().any(|k| !seen.insert(k)) {
+                    break;
+                }
+                end += 1;
+            }
+            for (row, outcome) in self.segment(&drafts[start..end], &now)? {
+                outcomes[row] = Some(outcome);
+            }
+            start = end;
+        }
+        let outcomes: Vec<Outcome> = outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::Reject { field: String::new(), message: "not processed".into() }))
+            .collect();
+        self.record_chunk(rows, &outcomes)?;
+        Ok(outcomes)
+    }
+
+    /// Counts, checkpoint and rejects of a chunk, in its transaction.
+    fn record_chunk(&mut self, rows: &[Row<'_>], outcomes: &[Outcome]) -> Result<()> {
+        for (row, outcome) in rows.iter().zip(outcomes) {
+            self.counts.rows_read += 1;
+            match outcome {
+                Outcome::Insert { .. } => self.counts.inserted += 1,
+                Outcome::Update { .. } => self.counts.updated += 1,
+                Outcome::Unchanged { .. } => self.counts.unchanged += 1,
+                Outcome::Reject { field, message } => {
+                    self.counts.rejected += 1;
+                    if !self.settings.dry_run {
+                        let record: serde_json::Map<String, serde_json::Value> = row
+                            .source
+                            .fields()
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_text())))
+                            .collect();
+                        self.db.execute(
+                            "INSERT INTO batch_rejects (batch_id, source_row, field, error, record) VALUES (?, ?, ?, ?, ?) \
+                             ON CONFLICT (batch_id, source_row) DO NOTHING",
+                            &[
+                                self.batch.as_str().into(),
+                                Param::Int(row.source.row as i64),
+                                field.as_str().into(),
+                                message.as_str().into(),
+                                serde_json::Value::Object(record).to_string().into(),
+                            ],
+                        )?;
+                    }
+                }
+            }
+        }
+        if self.settings.dry_run {
+            return Ok(());
+        }
+        let c = &self.counts;
+        self.db.execute(
+            "UPDATE batches SET checkpoint = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, rejected = ? \
+             WHERE id = ?",
+            &[
+                // Every row counted so far is committed with this chunk.
+                Param::Int(c.rows_read as i64),
+                Param::Int(c.rows_read as i64),
+                Param::Int(c.inserted as i64),
+                Param::Int(c.updated as i64),
+                Param::Int(c.unchanged as i64),
+                Param::Int(c.rejected as i64),
+                self.batch.as_str().into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A mapped record's values, checked against their columns.
+    fn draft(&self, row: usize, record: &Record, external: Option<String>) -> Result<Draft, (String, String)> {
+        let entity = self.settings.entity;
+        let mut d = Draft {
+            row,
+            values: vec![None; self.columns.len()],
+            custom: Vec::new(),
+            links: Vec::new(),
+            contacts: None,
+            key: None,
+            external: external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
+        };
+        let mut errors = Vec::new();
+        let mut link_refs: BTreeMap<&str, LinkRef> = BTreeMap::new();
+        for (k, v) in record.fields() {
+            let name: &str = k;
+            if let Some(custom) = name.strip_prefix("custom.") {
+                d.custom.push((custom.to_string(), model::custom_value(v)));
+                continue;
+            }
+            if let Some((target, attr)) = name.split_once('.')
+                && matches!(target, "company" | "contact" | "deal" | "contacts")
+            {
+                let text = v.to_text().trim().to_string();
+                let text = (!text.is_empty()).then_some(text);
+                if target == "contacts" {
+                    // Several contacts: one value per id or email.
+                    let list = split_list(v);
+                    let refs = list
+                        .into_iter()
+                        .map(|t| match attr {
+                            "external_id" => LinkRef { external: Some(t), ..Default::default() },
+                            _ => LinkRef { email: Some(t.to_lowercase()), ..Default::default() },
+                        })
+                        .collect();
+                    d.contacts = Some(refs);
+                    continue;
+                }
+                let r = link_refs.entry(target).or_default();
+                match attr {
+                    "name" => r.name = text,
+                    "domain" => r.domain = text.map(|t| domain_key(&t)).filter(|t| !t.is_empty()),
+                    "email" => r.email = text.map(|t| t.to_lowercase()),
+                    "external_id" => r.external = text,
+                    _ => {}
+                }
+                continue;
+            }
+            if name == "contacts" {
+                d.contacts = Some(
+                    split_list(v)
+                        .into_iter()
+                        .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() })
+                        .collect(),
+                );
+                continue;
+            }
+            let Some(pos) = model::position(entity, name) else {
+                errors.push((name.to_string(), format!("`{name}` is not a field of {entity}")));
+                continue;
+            };
+            let column = &self.columns[pos];
+            match stored(column, v) {
+                Ok(text) => d.values[pos] = Some(text),
+                Err(expected) => errors.push((
+                    name.to_string(),
+                    format!("{name}: {:?} is not {expected}", shorten(&v.to_text())),
+                )),
+            }
+        }
+        for (target, r) in link_refs {
+            if r.is_empty() {
+                continue;
+            }
+            let field = target;
+            if let Some(pos) = model::position(entity, field) {
+                d.links.push((pos, r));
+            }
+        }
+        if !errors.is_empty() {
+            let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
+            let messages: Vec<String> = errors.into_iter().map(|(_, m)| m).collect();
+            return Err((fields.join(";"), messages.join("; ")));
+        }
+        if !self.settings.key.is_empty() {
+            let mut key = Vec::with_capacity(self.settings.key.len());
+            for f in &self.settings.key {
+                let v = if let Some(c) = f.strip_prefix("custom.") {
+                    d.custom.iter().find(|(n, _)| n == c).and_then(|(_, v)| v.as_ref()).map(json_text)
+                } else {
+                    model::position(entity, f).and_then(|p| d.values[p].clone().flatten())
+                };
+                match v {
+                    Some(v) => key.push(v),
+                    None if d.external.is_some() => {
+                        key.clear();
+                        break;
+                    }
+                    None => {
+                        return Err((
+                            f.clone(),
+                            format!(
+                                "key field `{f}` is empty: records are matched by {}, so this row cannot be \
+                                 told apart from others (choose another key with --key)",
+                                self.settings.key.join(" + ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            if !key.is_empty() {
+                d.key = Some(key);
+            }
+        }
+        Ok(d)
+    }
+
+    /// Matches, links and writes rows whose keys are all distinct.
+    fn segment(&mut self, drafts: &[Draft], now: &str) -> Result<Vec<(usize, Outcome)>> {
+        let entity = self.settings.entity;
+        let mut out = Vec::with_capacity(drafts.len());
+        let mut found = self.find_existing(drafts)?;
+        let links = self.resolve_links(drafts, now)?;
+        let mut inserts: Vec<(String, Vec<Option<String>>)> = Vec::new();
+        let mut audit: Vec<[Param; 6]> = Vec::new();
+        let mut new_external: Vec<(String, String)> = Vec::new();
+        for (n, d) in drafts.iter().enumerate() {
+            let existing = match found[n].take() {
+                Some(Ok(e)) => Some(e),
+                Some(Err(message)) => {
+                    out.push((d.row, Outcome::Reject { field: self.settings.key.join(";"), message }));
+                    continue;
+                }
+                None => None,
+            };
+            // Links first: a row whose link cannot be made is rejected whole.
+            let mut link_values: Vec<(usize, Option<String>)> = Vec::new();
+            let mut failed = None;
+            for (pos, r) in &d.links {
+                match links.one.get(&(*pos, link_id(r))) {
+                    Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
+                    Some(Err(message)) => failed = Some((self.columns[*pos].field, message.clone())),
+                    None => failed = Some((self.columns[*pos].field, "link not resolved".to_string())),
+                }
+            }
+            if let Some(list) = &d.contacts {
+                let mut ids = Vec::new();
+                for r in list {
+                    match links.contacts.get(&link_id(r)) {
+                        Some(Ok(id)) => ids.push(id.clone()),
+                        Some(Err(message)) => failed = Some(("contacts", message.clone())),
+                        None => failed = Some(("contacts", "link not resolved".to_string())),
+                    }
+                }
+                ids.sort();
+                ids.dedup();
+                if let Some(pos) = model::position(entity, "contacts") {
+                    link_values.push((pos, (!ids.is_empty()).then(|| ids.join(","))));
+                }
+            }
+            if let Some((field, message)) = failed {
+                out.push((d.row, Outcome::Reject { field: field.to_string(), message }));
+                continue;
+            }
+            match existing {
+                Some(_) if self.settings.mode == Mode::Insert => {
+                    let what = describe_key(&self.settings.key, d);
+                    out.push((
+                        d.row,
+                        Outcome::Reject {
+                            field: self.settings.key.join(";"),
+                            message: format!("{entity} with {what} already exists (insert mode adds new records only; use --mode upsert)"),
+                        },
+                    ));
+                }
+                Some(e) => {
+                    let mut values = e.values.clone();
+                    self.merge(&mut values, d, &link_values);
+                    let mut changes = Vec::new();
+                    for (i, c) in self.columns.iter().enumerate() {
+                        if values[i] == e.values[i] {
+                            continue;
+                        }
+                        if c.kind == Kind::Custom {
+                            let before = model::parse_custom(e.values[i].as_deref());
+                            let after = model::parse_custom(values[i].as_deref());
+                            let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+                            for k in keys {
+                                if before.get(k) != after.get(k) {
+                                    changes.push(Change {
+                                        field: format!("custom.{k}"),
+                                        // JSON, so that undo restores numbers as numbers.
+                                        before: before.get(k).map(ToString::to_string),
+                                        after: after.get(k).map(ToString::to_string),
+                                    });
+                                }
+                            }
+                        } else {
+                            changes.push(Change { field: c.field.to_string(), before: e.values[i].clone(), after: values[i].clone() });
+                        }
+                    }
+                    let attach = match (&self.settings.external_system, &d.external) {
+                        (Some(system), Some(x)) if !links.external_of.get(&e.id).is_some_and(|have| have == x) => {
+                            Some((system.clone(), x.clone()))
+                        }
+                        _ => None,
+                    };
+                    let hash = content_hash(&values);
+                    if hash.as_slice() == e.hash.as_slice() && changes.is_empty() && attach.is_none() {
+                        out.push((d.row, Outcome::Unchanged { id: e.id }));
+                        continue;
+                    }
+                    if let Some((system, x)) = attach {
+                        let before = links.external_of.get(&e.id).cloned();
+                        changes.push(Change { field: format!("external_id.{system}"), before, after: Some(x.clone()) });
+                        new_external.push((e.id.clone(), x));
+                    }
+                    self.update(&e.id, &e.values, &values, &hash, now)?;
+                    for c in &changes {
+                        audit.push(self.audit_row(&e.id, "update", Some(&c.field), c.before.clone(), c.after.clone(), now));
+                    }
+                    out.push((d.row, Outcome::Update { id: e.id, changes }));
+                }
+                None if self.settings.mode == Mode::Update => {
+                    let what = match (&d.key, &d.external) {
+                        (_, Some(x)) if d.key.is_none() => format!("external id {x:?}"),
+                        _ => describe_key(&self.settings.key, d),
+                    };
+                    out.push((
+                        d.row,
+                        Outcome::Reject {
+                            field: self.settings.key.join(";"),
+                            message: format!("no {entity} with {what} (update mode changes existing records only; use --mode upsert)"),
+                        },
+                    ));
+                }
+                None => {
+                    let mut values = vec![None; self.columns.len()];
+                    self.merge(&mut values, d, &link_values);
+                    if let Some(missing) = self.required_missing(&values) {
+                        out.push((
+                            d.row,
+                            Outcome::Reject {
+                                field: missing.to_string(),
+                                message: format!("`{missing}` is required for a new record of {entity}"),
+                            },
+                        ));
+                        continue;
+                    }
+                    let id = self.ids.next();
+                    audit.push(self.audit_row(&id, "insert", None, None, None, now));
+                    if let Some(x) = &d.external {
+                        new_external.push((id.clone(), x.clone()));
+                    }
+                    inserts.push((id.clone(), values));
+                    out.push((d.row, Outcome::Insert { id }));
+                }
+            }
+        }
+        self.insert_records(entity, &inserts, now)?;
+        if let Some(system) = self.settings.external_system.clone() {
+            for (id, x) in &new_external {
+                self.db.execute(
+                    "DELETE FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
+                    &[entity.name().into(), system.as_str().into(), id.as_str().into()],
+                )?;
+                self.db.execute(
+                    "INSERT INTO external_ids (entity, system, external_id, record_id) VALUES (?, ?, ?, ?)",
+                    &[entity.name().into(), system.as_str().into(), x.as_str().into(), id.as_str().into()],
+                )?;
+            }
+        }
+        self.write_audit(&audit)?;
+        Ok(out)
+    }
+
+    fn required_missing(&self, values: &[Option<String>]) -> Option<&'static str> {
+        let required: &[&str] = match self.settings.entity {
+            Entity::Companies | Entity::Deals => &["name"],
+            Entity::Activities => &["kind"],
+            Entity::Contacts => &[],
+        };
+        required.iter().copied().find(|f| model::position(self.settings.entity, f).is_none_or(|p| values[p].is_none()))
+    }
+
+    /// Lays a draft over stored values: given fields replace, empty ones
+    /// clear only with `clear_empty`, custom fields merge by name.
+    fn merge(&self, values: &mut [Option<String>], d: &Draft, links: &[(usize, Option<String>)]) {
+        for (i, v) in d.values.iter().enumerate() {
+            match v {
+                Some(Some(text)) => values[i] = Some(text.clone()),
+                Some(None) if self.settings.clear_empty => values[i] = None,
+                _ => {}
+            }
+        }
+        for (pos, id) in links {
+            if id.is_some() || self.settings.clear_empty {
+                values[*pos] = id.clone();
+            }
+        }
+        if !d.custom.is_empty()
+            && let Some(pos) = self.columns.iter().position(|c| c.kind == Kind::Custom)
+        {
+            let mut custom = model::parse_custom(values[pos].as_deref());
+            for (k, v) in &d.custom {
+                match v {
+                    Some(v) => {
+                        custom.insert(k.clone(), v.clone());
+                    }
+                    None if self.settings.clear_empty => {
+                        custom.remove(k);
+                    }
+                    None => {}
+                }
+            }
+            values[pos] = model::custom_json(&custom);
+        }
+    }
+
+    /// Existing records for each draft: by external id, else by key.
+    /// `Err` when a key matches several records.
+    fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Result<Existing, String>>>> {
+        let entity = self.settings.entity;
+        let mut found: Vec<Option<Result<Existing, String>>> = (0..drafts.len()).map(|_| None).collect();
+        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+        if let Some(system) = self.settings.external_system.clone() {
+            let wanted: Vec<&str> = drafts.iter().filter_map(|d| d.external.as_deref()).collect();
+            let map = external_lookup(self.db, entity, &system, &wanted)?;
+            for (n, d) in drafts.iter().enumerate() {
+                if let Some(id) = d.external.as_ref().and_then(|x| map.get(x)) {
+                    by_id.entry(id.clone()).or_default().push(n);
+                }
+            }
+        }
+        let ids: Vec<String> = by_id.keys().cloned().collect();
+        for e in load_by(self.db, entity, "id", &ids)? {
+            for &n in by_id.get(&e.id).into_iter().flatten() {
+                found[n] = Some(Ok(e.clone()));
+            }
+        }
+        let key = self.settings.key.clone();
+        if key.is_empty() {
+            return Ok(found);
+        }
+        let first = key[0].as_str();
+        let wanted: Vec<String> =
+            drafts.iter().enumerate().filter(|(n, _)| found[*n].is_none()).filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone())).collect();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let candidates = load_by(self.db, entity, first, &wanted)?;
+        let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
+        let custom_pos = model::position(entity, "custom");
+        for (n, d) in drafts.iter().enumerate() {
+            let Some(k) = &d.key else { continue };
+            if found[n].is_some() {
+                continue;
+            }
+            let matches: Vec<&Existing> = candidates
+                .iter()
+                .filter(|e| key.iter().zip(&key_positions).zip(k).all(|((f, pos), want)| key_value(e, f, *pos, custom_pos).as_deref() == Some(want.as_str())))
+                .collect();
+            found[n] = match matches.as_slice() {
+                [] => None,
+                [one] => Some(Ok((*one).clone())),
+                many => Some(Err(format!(
+                    "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
+                    many.len(),
+                    describe_key(&key, d),
+                    many.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+                ))),
+            };
+        }
+        Ok(found)
+    }
+
+    fn update(&mut self, id: &str, before: &[Option<String>], after: &[Option<String>], hash: &[u8; 16], now: &str) -> Result<()> {
+        let entity = self.settings.entity;
+        let mut sets = Vec::new();
+        let mut params = Vec::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            if before[i] == after[i] {
+                continue;
+            }
+            match c.kind {
+                Kind::DealContacts => {
+                    batches::set_deal_contacts(self.db, id, after[i].as_deref())?;
+                }
+                Kind::Custom => {
+                    sets.push("custom = ?".to_string());
+                    params.push(Param::Text(after[i].clone().unwrap_or_else(|| "{}".into())));
+                }
+                Kind::Tags => {
+                    sets.push("tags = ?".to_string());
+                    params.push(Param::Text(after[i].clone().unwrap_or_else(|| "[]".into())));
+                }
+                _ => {
+                    sets.push(format!("{} = ?", c.column));
+                    params.push(Param::opt(after[i].as_deref()));
+                    if entity == Entity::Companies && c.field == "name" {
+                        sets.push("name_key = ?".to_string());
+                        params.push(Param::opt(after[i].as_deref().map(company_key).as_deref()));
+                    }
+                }
+            }
+        }
+        sets.push("hash = ?".into());
+        params.push(Param::Bytes(hash.to_vec()));
+        sets.push("version = version + 1".into());
+        sets.push("updated_at = ?".into());
+        params.push(now.into());
+        params.push(id.into());
+        let sql = format!("UPDATE {} SET {} WHERE id = ?", entity.name(), sets.join(", "));
+        self.db.execute(&sql, &params)?;
+        Ok(())
+    }
+
+    fn insert_records(&mut self, entity: Entity, rows: &[(String, Vec<Option<String>>)], now: &str) -> Result<()> {
+        insert_records(self.db, entity, rows, now)
+    }
+
+    fn audit_row(&self, id: &str, op: &str, field: Option<&str>, before: Option<String>, after: Option<String>, _now: &str) -> [Param; 6] {
+        [
+            self.batch.as_str().into(),
+            id.into(),
+            op.into(),
+            Param::opt(field),
+            before.into(),
+            after.into(),
+        ]
+    }
+
+    fn write_audit(&mut self, rows: &[[Param; 6]]) -> Result<()> {
+        let now = model::now_text();
+        write_audit(self.db, self.settings.entity, rows, &now)
+    }
+
+    /// Links of the segment's drafts, resolved to ids (companies created
+    /// where the mode allows).
+    fn resolve_links(&mut self, drafts: &[Draft], now: &str) -> Result<Links> {
+        let entity = self.settings.entity;
+        let mut links = Links::default();
+        // External ids already attached to matched records, to tell a new
+        // external id from one the record has.
+        if let Some(system) = self.settings.external_system.clone() {
+            let wanted: Vec<&str> = drafts.iter().filter_map(|d| d.external.as_deref()).collect();
+            for (x, id) in external_lookup(self.db, entity, &system, &wanted)? {
+                links.external_of.insert(id, x);
+            }
+        }
+        let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
+        for d in drafts {
+            for (pos, r) in &d.links {
+                by_target.entry(*pos).or_default().push(r);
+            }
+        }
+        for (pos, refs) in by_target {
+            let Kind::Link(target) = self.columns[pos].kind else { continue };
+            let resolved = self.resolve(target, &refs, now)?;
+            for (key, id) in resolved {
+                links.one.insert((pos, key), id);
+            }
+        }
+        let contacts: Vec<&LinkRef> = drafts.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
+        if !contacts.is_empty() {
+            links.contacts = self.resolve(Entity::Contacts, &contacts, now)?;
+        }
+        Ok(links)
+    }
+
+    /// Finds the records `refs` name; companies that do not exist are
+    /// created (except in update mode).
+    fn resolve(&mut self, target: Entity, refs: &[&LinkRef], now: &str) -> Result<HashMap<String, Result<String, String>>> {
+        let mut out: HashMap<String, Result<String, String>> = HashMap::new();
+        let system = self.settings.external_system.clone();
+        let ext: Vec<&str> = refs.iter().filter_map(|r| r.external.as_deref()).collect();
+        let by_ext = match &system {
+            Some(s) if !ext.is_empty() => external_lookup(self.db, target, s, &ext)?,
+            _ => HashMap::new(),
+        };
+        let (field_a, field_b): (&str, Option<&str>) = match target {
+            Entity::Companies => ("domain", Some("name_key")),
+            Entity::Contacts => ("email", None),
+            Entity::Deals => ("name", None),
+            Entity::Activities => ("id", None),
+        };
+        let a_values: Vec<String> = refs
+            .iter()
+            .filter_map(|r| match target {
+                Entity::Companies => r.domain.clone(),
+                Entity::Contacts => r.email.clone(),
+                _ => r.name.clone(),
+            })
+            .collect();
+        let by_a = lookup_ids(self.db, target, field_a, &a_values)?;
+        let b_values: Vec<String> = refs.iter().filter_map(|r| r.name.as_deref().map(company_key)).collect();
+        let by_b = match field_b {
+            Some(f) => lookup_ids(self.db, target, f, &b_values)?,
+            None => HashMap::new(),
+        };
+        let mut created: HashMap<String, String> = HashMap::new();
+        for r in refs {
+            let key = link_id(r);
+            if out.contains_key(&key) {
+                continue;
+            }
+            let name_key = r.name.as_deref().map(company_key);
+            let a = match target {
+                Entity::Companies => r.domain.as_ref(),
+                Entity::Contacts => r.email.as_ref(),
+                _ => r.name.as_ref(),
+            };
+            let hit: Option<Result<String, String>> = if let Some(x) = &r.external {
+                match by_ext.get(x) {
+                    Some(id) => Some(Ok(id.clone())),
+                    None if system.is_none() => Some(Err(format!(
+                        "{}.external_id needs the mapping's [key] external_id to say which system the ids are from",
+                        singular(target)
+                    ))),
+                    None => None,
+                }
+            } else {
+                None
+            };
+            let hit = hit.or_else(|| a.and_then(|v| by_a.get(v)).map(|ids| one_of(target, ids, r)));
+            let hit = hit.or_else(|| name_key.as_ref().and_then(|k| by_b.get(k)).map(|ids| Ok(ids[0].clone())));
+            let result = match hit {
+                Some(h) => h,
+                None if target == Entity::Companies && self.settings.mode != Mode::Update && r.external.is_none() => {
+                    let dedupe = r.domain.clone().or(name_key.clone()).unwrap_or_default();
+                    if let Some(id) = created.get(&dedupe) {
+                        Ok(id.clone())
+                    } else {
+                        let id = self.create_company(r, now)?;
+                        created.insert(dedupe, id.clone());
+                        Ok(id)
+                    }
+                }
+                None if target == Entity::Companies && self.settings.mode == Mode::Update => Err(format!(
+                    "no company with {} (update mode creates no companies; use --mode upsert to create it)",
+                    r.describe()
+                )),
+                None => Err(format!("no {} with {}", singular(target), r.describe())),
+            };
+            out.insert(key, result);
+        }
+        Ok(out)
+    }
+
+    fn create_company(&mut self, r: &LinkRef, now: &str) -> Result<String> {
+        let columns = model::columns(Entity::Companies);
+        let mut values = vec![None; columns.len()];
+        let name = r.name.clone().or_else(|| r.domain.clone()).unwrap_or_default();
+        let name: String = name.chars().take(255).collect();
+        values[0] = Some(name);
+        values[1] = r.domain.clone();
+        let id = self.ids.next();
+        insert_records(self.db, Entity::Companies, &[(id.clone(), values)], now)?;
+        let row = self.audit_row(&id, "insert", None, None, None, now);
+        write_audit(self.db, Entity::Companies, &[row], now)?;
+        self.counts.companies_created += 1;
+        Ok(id)
+    }
+
+    /// Ends the batch: counts saved, status `done` (a dry run is rolled back).
+    pub fn finish(self) -> Result<Counts> {
+        if self.settings.dry_run {
+            self.db.rollback()?;
+            return Ok(self.counts);
+        }
+        self.db.execute(
+            "UPDATE batches SET status = 'done', finished_at = ? WHERE id = ?",
+            &[model::now_text().into(), self.batch.as_str().into()],
+        )?;
+        Ok(self.counts)
+    }
+
+    /// Stops a dry run (rolled back); a real batch stays resumable.
+    pub fn abandon(self) {
+        let _ = self.db.rollback();
+    }
+}
+
+/// Resolved links of a segment: (column, link id) → record id or why not.
+#[derive(Default)]
+struct Links {
+    one: HashMap<(usize, String), Result<String, String>>,
+    contacts: HashMap<String, Result<String, String>>,
+    external_of: HashMap<String, String>,
+}
+
+fn link_id(r: &LinkRef) -> String {
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        r.name.as_deref().unwrap_or(""),
+        r.domain.as_deref().unwrap_or(""),
+        r.email.as_deref().unwrap_or(""),
+        r.external.as_deref().unwrap_or("")
+    )
+}
+
+fn singular(e: Entity) -> &'static str {
+    match e {
+        Entity::Companies => "company",
+        Entity::Contacts => "contact",
+        Entity::Deals => "deal",
+        Entity::Activities => "activity",
+    }
+}
+
+fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String> {
+    match ids {
+        [one] => Ok(one.clone()),
+        // Companies sharing a domain: the oldest is the one records link to.
+        [first, ..] if target == Entity::Companies => Ok(first.clone()),
+        many => Err(format!(
+            "{} {}s have {}: {} (link by external id instead)",
+            many.len(),
+            singular(target),
+            r.describe(),
+            many.join(", ")
+        )),
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+fn key_value(e: &Existing, field: &str, pos: Option<usize>, custom_pos: Option<usize>) -> Option<String> {
+    if let Some(c) = field.strip_prefix("custom.") {
+        let custom_pos = custom_pos?;
+        return model::parse_custom(e.values[custom_pos].as_deref()).get(c).map(json_text);
+    }
+    pos.and_then(|p| e.values[p].clone())
+}
+
+fn describe_key(key: &[String], d: &Draft) -> String {
+    match &d.key {
+        Some(values) => key.iter().zip(values).map(|(k, v)| format!("{k} {v:?}")).collect::<Vec<_>>().join(" and "),
+        None => d.external.as_ref().map(|x| format!("external id {x:?}")).unwrap_or_default(),
+    }
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s.to_string() }
+}
+
+fn split_list(v: &Value) -> Vec<String> {
+    let items: Vec<String> = match v {
+        Value::Array(items) => items.iter().map(Value::to_text).collect(),
+        v => {
+            let t = v.to_text();
+            let sep = if t.contains(';') { ';' } else { ',' };
+            t.split(sep).map(str::to_string).collect()
+        }
+    };
+    items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+/// Live records whose `field` is one of `values`.
+pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[String]) -> Result<Vec<Existing>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = entity.name();
+    let expr = if field == "id" {
+        "t.id".to_string()
+    } else if let Some(c) = field.strip_prefix("custom.") {
+        db.backend().custom_text("t", c)
+    } else {
+        match model::position(entity, field).map(|p| model::columns(entity)[p].column) {
+            Some(c) if !c.is_empty() => format!("t.{c}"),
+            _ => return Err(Error::Invalid(format!("`{field}` cannot be a key of {entity}"))),
+        }
+    };
+    let cols: Vec<String> = model::table_columns(entity).map(|(_, c)| format!("t.{}", c.column)).collect();
+    let mut out = Vec::new();
+    for part in values.chunks(500) {
+        let sql = format!(
+            "SELECT t.id, t.hash, {} FROM {table} t WHERE {expr} IN ({}) AND t.deleted_at IS NULL ORDER BY t.id",
+            cols.join(", "),
+            placeholders(part.len())
+        );
+        let params: Vec<Param> = part.iter().map(Param::from).collect();
+        let columns = model::columns(entity);
+        db.query_each(&sql, &params, &mut |row| {
+            let mut cells = row.into_iter();
+            let id = cells.next().and_then(Cell::into_text).unwrap_or_default();
+            let hash = cells.next().map(|c| c.bytes().to_vec()).unwrap_or_default();
+            let mut values = vec![None; columns.len()];
+            for (i, c) in columns.iter().enumerate() {
+                if !c.column.is_empty() {
+                    values[i] = cells.next().and_then(Cell::into_text).filter(|t| !(c.kind == Kind::Custom && t == "{}") && !(c.kind == Kind::Tags && t == "[]"));
+                }
+            }
+            out.push(Existing { id, hash, values });
+            Ok(())
+        })?;
+    }
+    if entity == Entity::Deals
+        && let Some(pos) = model::position(entity, "contacts")
+    {
+        let ids: Vec<String> = out.iter().map(|e| e.id.clone()).collect();
+        let mut links: HashMap<String, Vec<String>> = HashMap::new();
+        for part in ids.chunks(500) {
+            let sql = format!("SELECT deal_id, contact_id FROM deal_contacts WHERE deal_id IN ({})", placeholders(part.len()));
+            let params: Vec<Param> = part.iter().map(Param::from).collect();
+            for r in db.query(&sql, &params)? {
+                let mut r = r.into_iter();
+                if let (Some(d), Some(c)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
+                    links.entry(d).or_default().push(c);
+                }
+            }
+        }
+        for e in &mut out {
+            if let Some(mut l) = links.remove(&e.id) {
+                l.sort();
+                e.values[pos] = Some(l.join(","));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// external id → record id, for ids of `system`.
+fn external_lookup(db: &mut dyn Sql, entity: Entity, system: &str, wanted: &[&str]) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for part in wanted.chunks(500) {
+        if part.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT external_id, record_id FROM external_ids WHERE entity = ? AND system = ? AND external_id IN ({})",
+            placeholders(part.len())
+        );
+        let mut params: Vec<Param> = vec![entity.name().into(), system.into()];
+        params.extend(part.iter().map(|s| Param::from(*s)));
+        for r in db.query(&sql, &params)? {
+            let mut r = r.into_iter();
+            if let (Some(x), Some(id)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
+                out.insert(x, id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// value of `column` → ids of live records having it, oldest first.
+fn lookup_ids(db: &mut dyn Sql, entity: Entity, column: &str, values: &[String]) -> Result<HashMap<String, Vec<String>>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut distinct: Vec<&String> = values.iter().collect();
+    distinct.sort();
+    distinct.dedup();
+    for part in distinct.chunks(500) {
+        let sql = format!(
+            "SELECT {column}, id FROM {} WHERE {column} IN ({}) AND deleted_at IS NULL ORDER BY id",
+            entity.name(),
+            placeholders(part.len())
+        );
+        let params: Vec<Param> = part.iter().map(|s| Param::from(*s)).collect();
+        for r in db.query(&sql, &params)? {
+            let mut r = r.into_iter();
+            if let (Some(v), Some(id)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
+                out.entry(v).or_default().push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts whole records (many per statement).
+pub(crate) fn insert_records(db: &mut dyn Sql, entity: Entity, rows: &[(String, Vec<Option<String>>)], now: &str) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let columns = model::columns(entity);
+    let mut names: Vec<&str> = vec!["id"];
+    names.extend(model::table_columns(entity).map(|(_, c)| c.column));
+    if entity == Entity::Companies {
+        names.push("name_key");
+    }
+    names.extend(["hash", "version", "created_at", "updated_at"]);
+    let per_row = names.len();
+    let one = format!("({})", placeholders(per_row));
+    const PER_STATEMENT: usize = 50;
+    for part in rows.chunks(PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            entity.name(),
+            names.join(", "),
+            vec![one.as_str(); part.len()].join(", ")
+        );
+        let mut params = Vec::with_capacity(part.len() * per_row);
+        for (id, values) in part {
+            params.push(Param::from(id.as_str()));
+            for (i, c) in columns.iter().enumerate() {
+                match c.kind {
+                    Kind::DealContacts => {}
+                    Kind::Custom => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "{}".into()))),
+                    Kind::Tags => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "[]".into()))),
+                    _ => params.push(Param::opt(values[i].as_deref())),
+                }
+            }
+            if entity == Entity::Companies {
+                params.push(Param::opt(values[0].as_deref().map(company_key).as_deref()));
+            }
+            params.push(Param::Bytes(content_hash(values).to_vec()));
+            params.push(Param::Int(1));
+            params.push(now.into());
+            params.push(now.into());
+        }
+        db.execute(&sql, &params)?;
+    }
+    if let Some(pos) = model::position(entity, "contacts") {
+        for (id, values) in rows {
+            if values[pos].is_some() {
+                batches::set_deal_contacts(db, id, values[pos].as_deref())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes audit rows (batch, record, op, field, before, after).
+pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, rows: &[[Param; 6]], now: &str) -> Result<()> {
+    const PER_STATEMENT: usize = 100;
+    for part in rows.chunks(PER_STATEMENT) {
+        let one = "(?, ?, ?, ?, ?, ?, ?, ?)";
+        let sql = format!(
+            "INSERT INTO audit (batch_id, entity, record_id, op, field, before, after, at) VALUES {}",
+            vec![one; part.len()].join(", ")
+        );
+        let mut params = Vec::with_capacity(part.len() * 8);
+        for [batch, record, op, field, before, after] in part.iter().cloned() {
+            params.extend([batch, entity.name().into(), record, op, field, before, after, now.into()]);
+        }
+        db.execute(&sql, &params)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,495 @@
+//! How the entities of SPEC §2 sit in tables: each standard field's column,
+//! kind and length limit, and the canonical text every value is stored as.
+//!
+//! Values are checked and canonicalised here, in Rust, before any SQL runs:
+//! both backends then hold the same text, a bad value rejects its row with
+//! a message naming field and limit (instead of a constraint error that
+//! would fail the whole transaction), and content hashes agree everywhere.
+
+use std::collections::BTreeMap;
+
+use crmsync_core::mapping::types::{TypeName, TypeOptions, convert};
+use crmsync_core::{Entity, Value};
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// Trimmed and lowercased, so that keys compare case-insensitively.
+    Email,
+    /// E.164 when the number says its country (`+`, `00`); as given otherwise.
+    Phone,
+    /// A bare domain: `https://www.Acme.com/` is stored as `acme.com`.
+    Domain,
+    /// One of a fixed list of values (lowercase).
+    Enum(&'static [&'static str]),
+    Date,
+    DateTime,
+    Decimal,
+    /// A list of short texts, stored as a JSON array.
+    Tags,
+    /// The id of a record of another entity.
+    Link(Entity),
+    /// The contacts of a deal, kept in `deal_contacts` (ids, sorted).
+    DealContacts,
+    /// The custom fields, stored as one JSON object.
+    Custom,
+}
+
+/// One content column of an entity's table.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// The field name users see (`address.city`); links are named after the
+    /// entity they point at (`company`).
+    pub field: &'static str,
+    /// The SQL column; empty for values kept outside the table.
+    pub column: &'static str,
+    pub kind: Kind,
+    /// Longest value in characters.
+    pub max: Option<usize>,
+}
+
+const fn col(field: &'static str, column: &'static str, kind: Kind, max: Option<usize>) -> Column {
+    Column { field, column, kind, max }
+}
+
+const T: Kind = Kind::Text;
+const ACTIVITY_KINDS: &[&str] = &["call", "email", "meeting", "note"];
+
+macro_rules! address {
+    () => {
+        [
+            col("address.street", "address_street", T, Some(512)),
+            col("address.city", "address_city", T, Some(255)),
+            col("address.region", "address_region", T, Some(255)),
+            col("address.postal_code", "address_postal_code", T, Some(32)),
+            col("address.country", "address_country", T, Some(2)),
+        ]
+    };
+}
+
+const COMPANIES: &[Column] = &{
+    let a = address!();
+    [
+        col("name", "name", T, Some(255)),
+        col("domain", "domain", Kind::Domain, Some(255)),
+        col("industry", "industry", T, Some(255)),
+        col("phone", "phone", Kind::Phone, Some(64)),
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        a[4],
+        col("owner", "owner", T, Some(255)),
+        col("tags", "tags", Kind::Tags, None),
+        col("custom", "custom", Kind::Custom, None),
+    ]
+};
+
+const CONTACTS: &[Column] = &{
+    let a = address!();
+    [
+        col("first_name", "first_name", T, Some(255)),
+        col("last_name", "last_name", T, Some(255)),
+        col("full_name", "full_name", T, Some(512)),
+        col("email", "email", Kind::Email, Some(320)),
+        col("phone", "phone", Kind::Phone, Some(64)),
+        col("mobile", "mobile", Kind::Phone, Some(64)),
+        col("title", "title", T, Some(255)),
+        col("company", "company_id", Kind::Link(Entity::Companies), None),
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        a[4],
+        col("lifecycle_stage", "lifecycle_stage", T, Some(64)),
+        col("owner", "owner", T, Some(255)),
+        col("tags", "tags", Kind::Tags, None),
+        col("notes", "notes", T, None),
+        col("subscribed_at", "subscribed_at", Kind::DateTime, None),
+        col("custom", "custom", Kind::Custom, None),
+    ]
+};
+
+const DEALS: &[Column] = &[
+    col("name", "name", T, Some(255)),
+    col("amount", "amount", Kind::Decimal, None),
+    col("currency", "currency", T, Some(3)),
+    col("stage", "stage", T, Some(64)),
+    col("close_date", "close_date", Kind::Date, None),
+    col("company", "company_id", Kind::Link(Entity::Companies), None),
+    col("contacts", "", Kind::DealContacts, None),
+    col("owner", "owner", T, Some(255)),
+    col("custom", "custom", Kind::Custom, None),
+];
+
+const ACTIVITIES: &[Column] = &[
+    col("kind", "kind", Kind::Enum(ACTIVITY_KINDS), None),
+    col("subject", "subject", T, Some(512)),
+    col("body", "body", T, None),
+    col("occurred_at", "occurred_at", Kind::DateTime, None),
+    col("contact", "contact_id", Kind::Link(Entity::Contacts), None),
+    col("company", "company_id", Kind::Link(Entity::Companies), None),
+    col("deal", "deal_id", Kind::Link(Entity::Deals), None),
+    col("owner", "owner", T, Some(255)),
+    col("custom", "custom", Kind::Custom, None),
+];
+
+/// The content columns of an entity, in a fixed order (hashes depend on it).
+pub fn columns(entity: Entity) -> &'static [Column] {
+    match entity {
+        Entity::Companies => COMPANIES,
+        Entity::Contacts => CONTACTS,
+        Entity::Deals => DEALS,
+        Entity::Activities => ACTIVITIES,
+    }
+}
+
+/// The position of a field's column.
+pub fn position(entity: Entity, field: &str) -> Option<usize> {
+    columns(entity).iter().position(|c| c.field == field)
+}
+
+/// Columns that live in the entity's table.
+pub fn table_columns(entity: Entity) -> impl Iterator<Item = (usize, &'static Column)> {
+    columns(entity).iter().enumerate().filter(|(_, c)| !c.column.is_empty())
+}
+
+/// The field holding a record's natural key, shown for links and in messages.
+pub fn label_field(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Contacts => "email",
+        _ => "name",
+    }
+}
+
+/// UTC time as stored: fixed six fractional digits, so that text order is
+/// time order on SQLite too.
+pub fn datetime_text(ts: jiff::Timestamp) -> String {
+    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.subsec_nanosecond() / 1000
+    )
+}
+
+pub fn now_text() -> String {
+    datetime_text(jiff::Timestamp::now())
+}
+
+fn to_timestamp(dt: &crmsync_core::value::DateTime) -> Option<jiff::Timestamp> {
+    // A time without a zone is taken as UTC, as the store keeps every time in UTC.
+    let offset = dt.offset.unwrap_or(jiff::tz::Offset::UTC);
+    offset.to_timestamp(dt.civil).ok()
+}
+
+/// Parses a user's time (`2024-05-01`, `2024-05-01T09:30:00+08:00`) into stored text.
+pub fn parse_time(text: &str) -> Option<String> {
+    let dt = crmsync_core::mapping::types::date::parse_iso(text.trim())?;
+    to_timestamp(&dt).map(datetime_text)
+}
+
+/// A value turned into the text its column stores; `Ok(None)` for no value.
+/// The error says what was expected.
+pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let text = match (column.kind, value) {
+        (Kind::Text, _) => value.to_text(),
+        (Kind::Email, v) => v.to_text().trim().to_lowercase(),
+        (Kind::Phone, v) => {
+            let t = v.to_text();
+            let t = t.trim();
+            if t.starts_with('+') || t.starts_with("00") {
+                crmsync_core::mapping::types::phone::to_e164(t, None).unwrap_or_else(|_| t.to_string())
+            } else {
+                t.to_string()
+            }
+        }
+        (Kind::Domain, v) => domain_key(&v.to_text()),
+        (Kind::Enum(allowed), _) => {
+            let t = value.to_text().trim().to_lowercase();
+            if !allowed.contains(&t.as_str()) {
+                return Err(format!("one of {}", allowed.join(", ")));
+            }
+            t
+        }
+        (Kind::Date, Value::Date(d)) => d.to_string(),
+        (Kind::Date, Value::DateTime(dt)) => dt.civil.date().to_string(),
+        (Kind::Date, v) => {
+            let t = v.to_text();
+            let dt = crmsync_core::mapping::types::date::parse_iso(t.trim())
+                .ok_or_else(|| "a date (YYYY-MM-DD)".to_string())?;
+            dt.civil.date().to_string()
+        }
+        (Kind::DateTime, Value::DateTime(dt)) => {
+            to_timestamp(dt).map(datetime_text).ok_or_else(|| "a date and time".to_string())?
+        }
+        (Kind::DateTime, Value::Date(d)) => {
+            let dt = crmsync_core::value::DateTime { civil: d.to_datetime(jiff::civil::Time::midnight()), offset: None };
+            to_timestamp(&dt).map(datetime_text).ok_or_else(|| "a date and time".to_string())?
+        }
+        (Kind::DateTime, v) => parse_time(&v.to_text()).ok_or_else(|| "a date and time (ISO 8601)".to_string())?,
+        (Kind::Decimal, v) => match convert(TypeName::Decimal, &v.to_text(), &TypeOptions::default())? {
+            Value::Number(n) if !n.contains(['e', 'E']) => n,
+            _ => return Err("a decimal number without an exponent".to_string()),
+        },
+        (Kind::Tags, v) => {
+            let tags = tags_of(v);
+            if tags.is_empty() {
+                return Ok(None);
+            }
+            serde_json::Value::from(tags).to_string()
+        }
+        (Kind::Link(_) | Kind::DealContacts | Kind::Custom, v) => v.to_text(),
+    };
+    if let Some(max) = column.max {
+        let n = text.chars().count();
+        if n > max {
+            return Err(format!("at most {max} characters (this value has {n})"));
+        }
+    }
+    Ok(Some(text))
+}
+
+/// Tags from a list, a JSON array, or text separated by `;` (or `,`).
+fn tags_of(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = match v {
+        Value::Array(items) => items.iter().map(Value::to_text).collect(),
+        v => {
+            let t = v.to_text();
+            if let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(&t) {
+                items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect()
+            } else {
+                let sep = if t.contains(';') { ';' } else { ',' };
+                t.split(sep).map(str::to_string).collect()
+            }
+        }
+    };
+    for t in &mut out {
+        *t = t.trim().to_string();
+    }
+    out.retain(|t| !t.is_empty());
+    out
+}
+
+/// The stored text back as a value, for exports.
+pub fn value_of(kind: Kind, text: &str) -> Value {
+    match kind {
+        Kind::Date => jiff::civil::Date::strptime("%Y-%m-%d", text).map_or_else(|_| Value::Text(text.into()), Value::Date),
+        Kind::DateTime => match crmsync_core::mapping::types::date::parse_iso(text) {
+            Some(dt) => Value::DateTime(dt),
+            None => Value::Text(text.into()),
+        },
+        Kind::Decimal => Value::Number(text.into()),
+        Kind::Tags => match serde_json::from_str::<Vec<String>>(text) {
+            Ok(tags) => Value::Array(tags.into_iter().map(Value::Text).collect()),
+            Err(_) => Value::Text(text.into()),
+        },
+        _ => Value::Text(text.into()),
+    }
+}
+
+/// Custom fields as stored: a JSON object with sorted keys, values as the
+/// mapping typed them (numbers stay numbers).
+pub fn custom_json(fields: &BTreeMap<String, serde_json::Value>) -> Option<String> {
+    if fields.is_empty() { None } else { serde_json::to_string(fields).ok() }
+}
+
+pub fn parse_custom(text: Option<&str>) -> BTreeMap<String, serde_json::Value> {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+}
+
+/// A custom value as JSON: dates as text, numbers and booleans as such.
+pub fn custom_value(v: &Value) -> Option<serde_json::Value> {
+    if v.is_empty() {
+        return None;
+    }
+    Some(match v {
+        Value::Date(_) | Value::DateTime(_) => serde_json::Value::String(v.to_text()),
+        v => v.to_json(),
+    })
+}
+
+/// The content hash of a record: xxh3-128 over its canonical form (every
+/// content column in order, custom fields with sorted keys), so equal
+/// records hash equal on every backend.
+pub fn content_hash(values: &[Option<String>]) -> [u8; 16] {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for v in values {
+        match v {
+            Some(s) => {
+                h.update(&[1]);
+                h.update(&(s.len() as u64).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+            None => h.update(&[0]),
+        }
+    }
+    h.digest128().to_be_bytes()
+}
+
+/// A company's name reduced for matching: case, punctuation and legal
+/// suffixes (`Inc.`, `GmbH`, `有限公司`) do not make another company.
+pub fn company_key(name: &str) -> String {
+    const SUFFIXES: &[&str] = &[
+        "inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "gmbh", "ag", "sa",
+        "sarl", "bv", "nv", "plc", "pty", "srl", "spa", "oy", "ab", "kk", "llp", "lp",
+    ];
+    const ZH_SUFFIXES: &[&str] = &["股份有限公司", "有限责任公司", "有限公司", "集团", "公司"];
+    let mut s = name.trim().to_lowercase();
+    loop {
+        let before = s.len();
+        for suf in ZH_SUFFIXES {
+            if let Some(rest) = s.strip_suffix(suf)
+                && !rest.trim().is_empty()
+            {
+                s = rest.trim().to_string();
+            }
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    let cleaned: String = s.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+    let mut words: Vec<&str> = cleaned.split_whitespace().collect();
+    while words.len() > 1 && words.last().is_some_and(|w| SUFFIXES.contains(w)) {
+        words.pop();
+    }
+    words.join(" ")
+}
+
+/// A web domain reduced for matching: `https://www.Acme.com/about` is `acme.com`.
+pub fn domain_key(domain: &str) -> String {
+    let d = domain.trim().to_lowercase();
+    let d = d.split_once("://").map_or(d.as_str(), |(_, rest)| rest);
+    let d = d.split(['/', '?', '#']).next().unwrap_or(d);
+    let d = d.rsplit_once('@').map_or(d, |(_, host)| host);
+    let d = d.strip_prefix("www.").unwrap_or(d);
+    d.trim_end_matches('.').to_string()
+}
+
+/// Record ids: ULIDs (time-ordered, so id order is insertion order), made
+/// monotonic within a millisecond.
+pub struct Ids {
+    last_ms: u64,
+    random: u128,
+    state: u64,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // The standard library seeds RandomState from the OS: enough to make
+        // ids from two processes in the same millisecond differ.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(std::process::id().into());
+        Self { last_ms: 0, random: 0, state: h.finish() | 1 }
+    }
+}
+
+impl Ids {
+    fn next_random(&mut self) -> u64 {
+        // splitmix64
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn next(&mut self) -> String {
+        let ms = jiff::Timestamp::now().as_millisecond().max(0) as u64;
+        if ms > self.last_ms {
+            self.last_ms = ms;
+            let hi = u128::from(self.next_random() & 0xFFFF);
+            self.random = (hi << 64) | u128::from(self.next_random());
+        } else {
+            self.random = (self.random + 1) & ((1u128 << 80) - 1);
+        }
+        let value = (u128::from(self.last_ms) << 80) | self.random;
+        const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let mut out = String::with_capacity(26);
+        for i in (0..26).rev() {
+            out.push(ALPHABET[((value >> (i * 5)) & 31) as usize] as char);
+        }
+        out
+    }
+}
+
+/// `YYYY-MM-DD` or stored time text shortened for tables on a terminal.
+pub fn short_time(stored: &str) -> String {
+    let mut s = stored.replacen('T', " ", 1);
+    if let Some(dot) = s.find('.') {
+        s.truncate(dot);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn company_names_match_across_spellings() {
+        assert_eq!(company_key("Acme, Inc."), "acme");
+        assert_eq!(company_key("ACME Inc"), "acme");
+        assert_eq!(company_key("  Acme   Corp. "), "acme");
+        assert_eq!(company_key("北京星辰科技有限公司"), "北京星辰科技");
+        assert_eq!(company_key("Co"), "co");
+        assert_ne!(company_key("Acme Labs"), company_key("Acme"));
+    }
+
+    #[test]
+    fn domains_match_without_scheme_and_www() {
+        assert_eq!(domain_key("https://www.Acme.com/about"), "acme.com");
+        assert_eq!(domain_key("acme.com."), "acme.com");
+        assert_eq!(domain_key("info@acme.com"), "acme.com");
+    }
+
+    #[test]
+    fn ids_are_ordered_and_distinct() {
+        let mut ids = Ids::default();
+        let a: Vec<String> = (0..1000).map(|_| ids.next()).collect();
+        let mut sorted = a.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(a, sorted);
+        assert!(a.iter().all(|id| id.len() == 26));
+    }
+
+    #[test]
+    fn values_are_checked_against_their_column() {
+        let name = columns(Entity::Companies)[0];
+        let err = stored(&name, &Value::Text("x".repeat(300))).expect_err("too long");
+        assert!(err.contains("at most 255 characters (this value has 300)"), "{err}");
+        let at = columns(Entity::Contacts)[position(Entity::Contacts, "subscribed_at").expect("field")];
+        assert_eq!(stored(&at, &Value::Text("2024-05-01".into())).expect("date").as_deref(), Some("2024-05-01T00:00:00.000000Z"));
+        assert_eq!(
+            stored(&at, &Value::Text("2024-05-01T09:30:00+08:00".into())).expect("time").as_deref(),
+            Some("2024-05-01T01:30:00.000000Z")
+        );
+        let amount = columns(Entity::Deals)[1];
+        assert_eq!(stored(&amount, &Value::Text("1,234.50".into())).expect("decimal").as_deref(), Some("1234.50"));
+        assert!(stored(&amount, &Value::Text("lots".into())).is_err());
+        let kind = columns(Entity::Activities)[0];
+        assert!(stored(&kind, &Value::Text("fax".into())).expect_err("enum").contains("call, email"));
+        let tags = columns(Entity::Contacts)[position(Entity::Contacts, "tags").expect("tags")];
+        assert_eq!(stored(&tags, &Value::Text("vip; expo ".into())).expect("tags").as_deref(), Some(r#"["vip","expo"]"#));
+    }
+
+    #[test]
+    fn hashes_see_every_value_and_its_position() {
+        let a = content_hash(&[Some("a".into()), None]);
+        assert_ne!(a, content_hash(&[None, Some("a".into())]));
+        assert_ne!(a, content_hash(&[Some("a".into()), Some(String::new())]));
+        assert_eq!(a, content_hash(&[Some("a".into()), None]));
+    }
+}

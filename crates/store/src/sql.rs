@@ -1,0 +1,198 @@
+//! The little SQL both backends share. Everything above this layer (import,
+//! export, undo, reports) is written once, in portable SQL with `?`
+//! placeholders, and runs on SQLite and PostgreSQL alike; a backend only
+//! executes statements and hands back cells.
+//!
+//! Values cross the boundary as text (or bytes for hashes): crmsync keeps
+//! every value in a canonical text form (dates as ISO 8601, decimals with
+//! their scale), so both backends store and return the same strings.
+
+use crate::error::Result;
+
+/// A statement parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Null,
+    Text(String),
+    Int(i64),
+    Bytes(Vec<u8>),
+}
+
+impl Param {
+    pub fn opt(v: Option<&str>) -> Param {
+        match v {
+            Some(s) => Param::Text(s.to_string()),
+            None => Param::Null,
+        }
+    }
+}
+
+impl From<&str> for Param {
+    fn from(s: &str) -> Self {
+        Param::Text(s.to_string())
+    }
+}
+
+impl From<String> for Param {
+    fn from(s: String) -> Self {
+        Param::Text(s)
+    }
+}
+
+impl From<&String> for Param {
+    fn from(s: &String) -> Self {
+        Param::Text(s.clone())
+    }
+}
+
+impl From<i64> for Param {
+    fn from(n: i64) -> Self {
+        Param::Int(n)
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Param::Null, Param::Text)
+    }
+}
+
+/// A result cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Int(i64),
+    Bytes(Vec<u8>),
+}
+
+impl Cell {
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Cell::Text(s) => Some(s),
+            Cell::Int(n) => Some(n.to_string()),
+            Cell::Null | Cell::Bytes(_) => None,
+        }
+    }
+
+    pub fn int(&self) -> i64 {
+        match self {
+            Cell::Int(n) => *n,
+            Cell::Text(s) => s.parse().unwrap_or(0),
+            Cell::Null | Cell::Bytes(_) => 0,
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Cell::Bytes(b) => b,
+            _ => &[],
+        }
+    }
+}
+
+/// Which SQL dialect a backend speaks, for the few places they differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// A custom field's value as text: `custom` holds a JSON object.
+    pub fn custom_text(self, table: &str, name: &str) -> String {
+        let name = name.replace('\'', "''");
+        match self {
+            Backend::Sqlite => format!("json_extract({table}.custom, '$.\"{name}\"')"),
+            Backend::Postgres => format!("({table}.custom ->> '{name}')"),
+        }
+    }
+
+    /// `expr` compared as a number.
+    pub fn numeric(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("CAST({expr} AS REAL)"),
+            Backend::Postgres => format!("CAST({expr} AS NUMERIC)"),
+        }
+    }
+
+    /// The distinct keys of the `custom` objects of a table.
+    pub fn custom_keys(self, table: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("SELECT DISTINCT j.key FROM {table}, json_each({table}.custom) AS j ORDER BY 1"),
+            Backend::Postgres => format!("SELECT DISTINCT jsonb_object_keys(custom) FROM {table} ORDER BY 1"),
+        }
+    }
+
+    /// Text values of a group joined with `sep`, in `order`.
+    pub fn string_agg(self, expr: &str, sep: &str, order: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("group_concat({expr}, '{sep}' ORDER BY {order})"),
+            Backend::Postgres => format!("string_agg({expr}, '{sep}' ORDER BY {order})"),
+        }
+    }
+}
+
+/// What a backend does: run statements. Statements use `?` placeholders.
+pub trait Sql: Send {
+    fn backend(&self) -> Backend;
+    /// Where the store is, for messages (the URL without a password).
+    fn location(&self) -> &str;
+    /// Runs several statements without parameters.
+    fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Runs one statement; returns the rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
+    /// Runs a query, handing each row to `each` as it arrives.
+    fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>)
+    -> Result<()>;
+    /// Starts a write transaction. On SQLite it takes the write lock at once,
+    /// so two writers queue up instead of failing halfway.
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+    /// True when a table exists.
+    fn has_table(&mut self, table: &str) -> Result<bool>;
+}
+
+impl<'a> dyn Sql + 'a {
+    /// Every row of a query.
+    pub fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Vec<Cell>>> {
+        let mut rows = Vec::new();
+        self.query_each(sql, params, &mut |r| {
+            rows.push(r);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// The first row of a query, if any.
+    pub fn query_row(&mut self, sql: &str, params: &[Param]) -> Result<Option<Vec<Cell>>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// `?, ?, ?` for `n` values.
+pub fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(n * 3);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('?');
+    }
+    s
+}
