@@ -85,7 +85,7 @@ pub fn default_key(entity: Entity, mapped: &[&str]) -> Vec<String> {
     let pick = |f: &str| if mapped.contains(&f) { vec![f.to_string()] } else { Vec::new() };
     match entity {
         Entity::Contacts => pick("email"),
-        Entity::Companies if mapped.contains(&"domain") => pick("domain"),
+        // Company names match whatever their case, punctuation and legal form.
         Entity::Companies | Entity::Deals => pick("name"),
         Entity::Activities => Vec::new(),
     }
@@ -511,7 +511,7 @@ impl Import<'_> {
                 let v = if let Some(c) = f.strip_prefix("custom.") {
                     d.custom.iter().find(|(n, _)| n == c).and_then(|(_, v)| v.as_ref()).map(json_text)
                 } else {
-                    model::position(entity, f).and_then(|p| d.values[p].clone().flatten())
+                    model::position(entity, f).and_then(|p| d.values[p].clone().flatten()).map(|v| key_text(entity, f, v))
                 };
                 match v {
                     Some(v) => key.push(v),
@@ -781,7 +781,7 @@ impl Import<'_> {
             }
             let matches: Vec<&Existing> = candidates
                 .iter()
-                .filter(|e| key.iter().zip(&key_positions).zip(k).all(|((f, pos), want)| key_value(e, f, *pos, custom_pos).as_deref() == Some(want.as_str())))
+                .filter(|e| key.iter().zip(&key_positions).zip(k).all(|((f, pos), want)| key_value(entity, e, f, *pos, custom_pos).as_deref() == Some(want.as_str())))
                 .collect();
             found[n] = match matches.as_slice() {
                 [] => None,
@@ -950,14 +950,18 @@ impl Import<'_> {
             let result = match hit {
                 Some(h) => h,
                 None if target == Entity::Companies && self.settings.mode != Mode::Update && r.external.is_none() => {
-                    let dedupe = r.domain.clone().or(name_key.clone()).unwrap_or_default();
-                    if let Some(id) = created.get(&dedupe) {
-                        Ok(id.clone())
-                    } else {
-                        let id = self.create_company(r, now)?;
-                        created.insert(dedupe, id.clone());
-                        Ok(id)
+                    // Created earlier in this segment: matched the same way, by domain then name.
+                    let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
+                    let name = name_key.as_ref().map(|n| format!("n:{n}"));
+                    let known = [&domain, &name].into_iter().flatten().find_map(|k| created.get(k)).cloned();
+                    let id = match known {
+                        Some(id) => id,
+                        None => self.create_company(r, now)?,
+                    };
+                    for k in [domain, name].into_iter().flatten() {
+                        created.entry(k).or_insert_with(|| id.clone());
                     }
+                    Ok(id)
                 }
                 None if target == Entity::Companies && self.settings.mode == Mode::Update => Err(format!(
                     "no company with {} (update mode creates no companies; use --mode upsert to create it)",
@@ -1053,12 +1057,17 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn key_value(e: &Existing, field: &str, pos: Option<usize>, custom_pos: Option<usize>) -> Option<String> {
+fn key_value(entity: Entity, e: &Existing, field: &str, pos: Option<usize>, custom_pos: Option<usize>) -> Option<String> {
     if let Some(c) = field.strip_prefix("custom.") {
         let custom_pos = custom_pos?;
         return model::parse_custom(e.values[custom_pos].as_deref()).get(c).map(json_text);
     }
-    pos.and_then(|p| e.values[p].clone())
+    pos.and_then(|p| e.values[p].clone()).map(|v| key_text(entity, field, v))
+}
+
+/// A key value as compared: company names by their normalised form.
+fn key_text(entity: Entity, field: &str, value: String) -> String {
+    if entity == Entity::Companies && field == "name" { company_key(&value) } else { value }
 }
 
 fn describe_key(key: &[String], d: &Draft) -> String {
@@ -1092,6 +1101,8 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
     let table = entity.name();
     let expr = if field == "id" {
         "t.id".to_string()
+    } else if entity == Entity::Companies && field == "name" {
+        "t.name_key".to_string()
     } else if let Some(c) = field.strip_prefix("custom.") {
         db.backend().custom_text("t", c)
     } else {

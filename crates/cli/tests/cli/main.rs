@@ -3,9 +3,15 @@
 mod bad_input;
 mod convert;
 mod corpus;
+mod db;
 mod encodings;
+mod export;
+mod faults;
+mod import;
 mod init;
 mod mapping_suggest;
+mod report;
+mod undo;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,115 @@
+//! `crmsync export`: formats, field selection, filters, reverse mappings,
+//! and exports that import again unchanged.
+
+use super::db::Db;
+use super::*;
+use crate::on_both;
+
+/// A store with companies, contacts (with custom fields), deals and activities.
+fn populated(db: &Db) {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("contacts_v2.csv", "contacts.toml", &[]);
+    db.import("deals.csv", "deals.toml", &[]);
+    db.import("activities.csv", "activities.toml", &[]);
+}
+
+const ENTITIES: [&str; 4] = ["companies", "contacts", "deals", "activities"];
+
+/// Every entity exported to `ext` files in `dir`.
+fn export_all(db: &Db, dir: &std::path::Path, ext: &str) {
+    for e in ENTITIES {
+        let out = dir.join(format!("{e}.{ext}"));
+        db.ok(&["export", "--entity", e, "--out", out.to_str().expect("p")]);
+    }
+}
+
+/// The cells of an export, whatever its format, as CSV text.
+fn as_csv(db: &Db, path: &std::path::Path) -> String {
+    let out = db.path(&format!("{}.csv-view", path.file_name().expect("name").to_string_lossy()));
+    crmsync()
+        .args(["-q", "convert", path.to_str().expect("p"), out.to_str().expect("p"), "--to", "csv", "--raw"])
+        .assert()
+        .success();
+    std::fs::read_to_string(&out).expect("view")
+}
+
+fn round_trip(db: &Db, ext: &str) {
+    populated(db);
+    let first = tempfile::tempdir().expect("dir");
+    export_all(db, first.path(), ext);
+    // Into an empty store, in link order, without mappings.
+    let other = if db.is_postgres() {
+        Db::postgres(&format!("rt_{ext}_2")).expect("server")
+    } else {
+        Db::sqlite()
+    };
+    for e in ENTITIES {
+        let f = first.path().join(format!("{e}.{ext}"));
+        let s = other.json(&["import", f.to_str().expect("p"), "--entity", e]);
+        assert_eq!(s["rejected"].as_u64(), Some(0), "{e}: {s}");
+    }
+    let second = tempfile::tempdir().expect("dir");
+    export_all(&other, second.path(), ext);
+    for e in ENTITIES {
+        let a = first.path().join(format!("{e}.{ext}"));
+        let b = second.path().join(format!("{e}.{ext}"));
+        if ext == "xlsx" {
+            assert_eq!(as_csv(db, &a), as_csv(db, &b), "{e}");
+        } else {
+            assert_eq!(std::fs::read_to_string(&a).expect("a"), std::fs::read_to_string(&b).expect("b"), "{e}");
+        }
+    }
+    let contacts = as_csv(db, &first.path().join(format!("contacts.{ext}")));
+    assert!(contacts.contains("custom.tier"), "custom fields are exported: {contacts}");
+    assert!(contacts.contains("Acme Inc.,acme.com"), "links carry the company's name and domain: {contacts}");
+    let deals = as_csv(db, &first.path().join(format!("deals.{ext}")));
+    assert!(deals.contains("ada@example.com;alan@example.com"), "{deals}");
+}
+
+on_both!(csv_exports_import_again_unchanged, |db| round_trip(db, "csv"));
+on_both!(ndjson_exports_import_again_unchanged, |db| round_trip(db, "ndjson"));
+on_both!(xlsx_exports_import_again_unchanged, |db| round_trip(db, "xlsx"));
+
+on_both!(fields_where_and_since_select_records, |db| {
+    populated(db);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,address.city,custom.tier", "--where", "custom.tier = 'gold' or address.city like 'ham%'"]);
+    assert_eq!(out, "email,address.city,custom.tier\nada@example.com,Paris,gold\nkatherine@example.com,Hampton,\n");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", "not (email in ('ada@example.com', 'alan@example.com')) and phone is not null"]);
+    assert_eq!(out, "email\ngrace.hopper@example.com\nkatherine@example.com\n");
+    let out = db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "amount > 2000"]);
+    assert_eq!(out, "name,amount\nAcme renewal,12500.50\n");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--since", "2999-01-01"]);
+    assert_eq!(out, "email\n");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--since", "2000-01-01", "--where", "company.name = 'Navy Labs'"]);
+    assert_eq!(out, "email\ngrace.hopper@example.com\n");
+    // A tombstoned record appears only when asked for.
+    db.exec("UPDATE contacts SET deleted_at = '2030-01-01T00:00:00.000000Z' WHERE email = 'alan@example.com'");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email"]);
+    assert!(!out.contains("alan@"), "{out}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,deleted_at", "--include-deleted", "--where", "email = 'alan@example.com'"]);
+    assert!(out.starts_with("email,deleted_at\nalan@example.com,2030-01-01T00:00:00Z"), "{out}");
+});
+
+on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let m = testdata("import/contacts.toml");
+    let out = db.ok(&["export", "--mapping", m.to_str().expect("p"), "--where", "email = 'ada@example.com'"]);
+    assert_eq!(
+        out,
+        "First Name,Last Name,Email,Phone,Company,Website,City,Tier\nAda,Lovelace,ada@example.com,+15550100001,Acme Inc.,acme.com,London,gold\n"
+    );
+});
+
+#[test]
+fn bad_filters_and_fields_are_named() {
+    let db = Db::sqlite();
+    let out = db.run(&["export", "--entity", "contacts", "--where", "email = "]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("--where: at character"), "{}", stderr_of(&out));
+    let out = db.run(&["export", "--entity", "contacts", "--where", "shoe_size > 3"]);
+    assert!(stderr_of(&out).contains("`shoe_size` is not a field of contacts"), "{}", stderr_of(&out));
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email,shoe"]);
+    assert!(stderr_of(&out).contains("--fields: `shoe` is not a field of contacts"), "{}", stderr_of(&out));
+    let out = db.run(&["export", "--entity", "contacts", "--since", "yesterday"]);
+    assert!(stderr_of(&out).contains("--since: \"yesterday\" is not a date"), "{}", stderr_of(&out));
+}

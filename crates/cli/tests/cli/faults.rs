@@ -1,0 +1,153 @@
+//! Faults: stores that are not ready, imports killed or cut off midway,
+//! two imports at once.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use super::db::Db;
+use super::*;
+use crate::on_both;
+
+/// `n` contacts with distinct e-mails, and the mapping for them.
+fn many_contacts(db: &Db, name: &str, n: usize) -> (String, String) {
+    let f = db.path(name);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&f).expect("create"));
+    writeln!(out, "First Name,Last Name,Email,Phone,Company,Website,City,Tier").expect("write");
+    for i in 0..n {
+        writeln!(out, "P{i},Q{i},{name}.{i}@example.com,555-010-{:04},Company {},,City {},t{}", i % 10_000, i % 50, i % 7, i % 3)
+            .expect("write");
+    }
+    drop(out);
+    (f.to_string_lossy().into_owned(), testdata("import/contacts.toml").to_string_lossy().into_owned())
+}
+
+/// Waits until the store's running batch has committed at least one chunk.
+fn wait_for_checkpoint(db: &Db, child: &mut std::process::Child) -> u64 {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("the import finished ({status}) before it could be interrupted");
+        }
+        let done = db.count("SELECT coalesce(max(checkpoint), 0) FROM batches WHERE status = 'running'");
+        if done > 0 {
+            return done;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "the import never committed a chunk");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn spawn_import(db: &Db, file: &str, mapping: &str) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("crmsync"))
+        .current_dir(db.dir.path())
+        .args(["--db", &db.url, "-q", "import", file, "--mapping", mapping, "--chunk-size", "20"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns")
+}
+
+fn assert_complete(db: &Db, n: u64, s: &serde_json::Value) {
+    assert_eq!(s["rows_read"].as_u64(), Some(n), "{s}");
+    assert_eq!(s["inserted"].as_u64(), Some(n), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), n);
+    assert_eq!(db.count("SELECT count(DISTINCT email) FROM contacts"), n, "no duplicates");
+    assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'done'"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 50);
+}
+
+on_both!(an_import_killed_midway_resumes_without_loss_or_duplicates, |db| {
+    let n = 6000;
+    let (file, mapping) = many_contacts(db, "big.csv", n);
+    let mut child = spawn_import(db, &file, &mapping);
+    let at = wait_for_checkpoint(db, &mut child);
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let kept = db.count("SELECT count(*) FROM contacts");
+    assert!(kept >= at && kept < n as u64, "killed midway: {kept} of {n} kept, checkpoint {at}");
+    assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'running'"), 1);
+    let s = db.json(&["import", &file, "--mapping", &mapping, "--resume"]);
+    assert!(s["resumed_after"].as_u64().is_some_and(|r| r >= at), "{s}");
+    assert_complete(db, n as u64, &s);
+    let out = db.run(&["import", &file, "--mapping", &mapping, "--resume"]);
+    assert!(stderr_of(&out).contains("no interrupted import"), "{}", stderr_of(&out));
+});
+
+#[test]
+fn postgres_going_away_midway_is_a_clear_error_and_resumable() {
+    let Some(db) = Db::postgres("gone") else { return };
+    let (admin, app) = db.pg_schema().map(|(a, s)| (a.to_string(), s.to_string())).expect("pg");
+    let n = 6000;
+    let (file, mapping) = many_contacts(&db, "big.csv", n);
+    let mut child = spawn_import(&db, &file, &mapping);
+    wait_for_checkpoint(&db, &mut child);
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
+    c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&app])
+        .expect("terminate");
+    let out = child.wait_with_output().expect("waits");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("--resume") && err.contains("batch"), "{err}");
+    let kept = db.count("SELECT count(*) FROM contacts");
+    let checkpoint = db.count("SELECT checkpoint FROM batches");
+    assert_eq!(kept, checkpoint, "whole chunks only: nothing half-written");
+    let s = db.json(&["import", &file, "--mapping", &mapping, "--resume"]);
+    assert_complete(&db, n as u64, &s);
+}
+
+#[test]
+fn two_imports_into_one_sqlite_file_are_serialised() {
+    let db = Db::sqlite();
+    let (a, mapping) = many_contacts(&db, "a.csv", 3000);
+    let (b, _) = many_contacts(&db, "b.csv", 3000);
+    let one = spawn_import(&db, &a, &mapping);
+    let two = spawn_import(&db, &b, &mapping);
+    for child in [one, two] {
+        let out = child.wait_with_output().expect("waits");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 6000);
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 50, "companies are shared, not created twice");
+    assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'done'"), 2);
+    assert_eq!(db.scalar("SELECT integrity_check FROM pragma_integrity_check").as_deref(), Some("ok"));
+}
+
+#[test]
+fn every_store_command_asks_for_init_first() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("crm.db").display());
+    let f = testdata("import/contacts_v1.csv");
+    let m = testdata("import/contacts.toml");
+    for args in [
+        vec!["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p")],
+        vec!["export", "--entity", "contacts"],
+        vec!["batches"],
+        vec!["undo", "last"],
+        vec!["history", "x"],
+        vec!["report", "quality", "--entity", "contacts"],
+    ] {
+        let out = crmsync().arg("--db").arg(&url).args(&args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr_of(&out).contains("run `crmsync init` first"), "{args:?}: {}", stderr_of(&out));
+    }
+}
+
+#[test]
+fn a_store_from_a_newer_crmsync_is_refused() {
+    let db = Db::sqlite();
+    db.exec("UPDATE crmsync_meta SET value = '99' WHERE key = 'schema_version'");
+    let out = db.run(&["export", "--entity", "contacts"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("upgrade crmsync"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_mapping_for_another_entity_is_refused() {
+    let db = Db::sqlite();
+    let f = testdata("import/deals.csv");
+    let m = testdata("import/deals.toml");
+    let out = db.run(&["import", f.to_str().expect("p"), "--entity", "contacts", "--mapping", m.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("maps records to deals, not contacts"), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
+}

@@ -1,0 +1,193 @@
+//! `crmsync import` on SQLite and PostgreSQL: modes, matching, unchanged
+//! rows, field-level updates, links, plans and dry runs.
+
+use super::db::Db;
+use super::*;
+use crate::on_both;
+
+fn sums_up(s: &serde_json::Value) {
+    let n = |k: &str| s[k].as_u64().unwrap_or_else(|| panic!("{k} in {s}"));
+    assert_eq!(n("rows_read"), n("inserted") + n("updated") + n("unchanged") + n("rejected"), "{s}");
+}
+
+on_both!(import_links_companies_and_reimport_is_unchanged, |db| {
+    let s = db.import("contacts_v1.csv", "contacts.toml", &[]);
+    sums_up(&s);
+    assert_eq!((s["rows_read"].as_u64(), s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(3), Some(1)));
+    assert_eq!(s["dry_run"], false);
+    // "Acme Inc." with www.acme.com and "ACME, Inc" are one company; Navy Labs another.
+    assert_eq!(s["companies_created"].as_u64(), Some(2), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 2);
+    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc.'").as_deref(), Some("acme.com"));
+    assert_eq!(
+        db.count("SELECT count(DISTINCT company_id) FROM contacts WHERE email IN ('ada@example.com', 'alan@example.com')"),
+        1
+    );
+    // Phones are E.164, emails lowercase, custom fields kept.
+    assert_eq!(db.scalar("SELECT phone FROM contacts WHERE email = 'grace.hopper@example.com'").as_deref(), Some("+15550100003"));
+    let again = db.import("contacts_v1.csv", "contacts.toml", &[]);
+    assert_eq!((again["unchanged"].as_u64(), again["inserted"].as_u64(), again["updated"].as_u64()), (Some(3), Some(0), Some(0)));
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 3);
+    assert_eq!(db.count("SELECT max(version) FROM contacts"), 1, "unchanged records are not rewritten");
+    assert_ne!(s["batch"], again["batch"]);
+});
+
+on_both!(update_writes_only_changed_fields_in_file_order, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let plan = db.path("plan.ndjson");
+    let s = db.import("contacts_v2.csv", "contacts.toml", &["--plan", plan.to_str().expect("p")]);
+    sums_up(&s);
+    // Ada (email in other case) changes city; Alan is unchanged; Katherine
+    // is inserted by row 4 and updated by row 5 (same key, later row wins).
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["unchanged"].as_u64(), s["rejected"].as_u64()),
+        (Some(1), Some(2), Some(1), Some(0)),
+        "{s}"
+    );
+    let lines = read_ndjson(&plan);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["row"], 2);
+    assert_eq!(lines[0]["action"], "update");
+    assert_eq!(lines[0]["changes"], serde_json::json!([{"field": "address.city", "before": "London", "after": "Paris"}]));
+    assert_eq!(lines[1]["action"], "unchanged");
+    assert_eq!(lines[2]["action"], "insert");
+    assert_eq!(lines[3]["action"], "update");
+    assert_eq!(lines[3]["changes"][0]["field"], "phone");
+    assert_eq!(lines[3]["changes"][0]["after"], "+15550100006");
+    assert_eq!(lines[2]["id"], lines[3]["id"], "the repeated key updates the record its first row inserted");
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'katherine@example.com'"), 1);
+    assert_eq!(db.scalar("SELECT address_city FROM contacts WHERE email = 'ada@example.com'").as_deref(), Some("Paris"));
+    // One audit row per changed field, naming before and after.
+    assert_eq!(
+        db.count("SELECT count(*) FROM audit WHERE op = 'update' AND field = 'address.city' AND before = 'London' AND after = 'Paris'"),
+        1
+    );
+    let history = db.ok(&["history", "ada@example.com"]);
+    assert!(history.contains("address.city: \"London\" → \"Paris\""), "{history}");
+    assert!(history.contains("created"), "{history}");
+});
+
+on_both!(modes_insert_and_update_refuse_what_they_do_not_do, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let rejects = db.path("rejects.csv");
+    let s = db.import("contacts_v2.csv", "contacts.toml", &["--mode", "insert", "--rejects", rejects.to_str().expect("p")]);
+    sums_up(&s);
+    // Ada and Alan exist; Katherine's second row repeats a key inserted by her first.
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(3)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("already exists"), "{text}");
+    assert!(text.lines().next().is_some_and(|h| h.ends_with("_row,_field,_error")), "{text}");
+
+    let s = db.import("contacts_v2.csv", "contacts.toml", &["--mode", "update"]);
+    sums_up(&s);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(0)), "{s}");
+});
+
+on_both!(update_mode_does_not_create_linked_companies, |db| {
+    let f = db.path("moved.csv");
+    std::fs::write(&f, "First Name,Last Name,Email,Phone,Company,Website,City,Tier\nAda,Lovelace,ada@example.com,,Brand New Ltd,,London,gold\n")
+        .expect("write");
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let m = testdata("import/contacts.toml");
+    let out = db.run(&["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p"), "--mode", "update"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("no company with name \"Brand New Ltd\"") && err.contains("update mode creates no companies"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 2);
+});
+
+on_both!(empty_keys_are_rejected_never_merged, |db| {
+    let rejects = db.path("r.csv");
+    db.import("contacts_v1.csv", "contacts.toml", &["--rejects", rejects.to_str().expect("p")]);
+    let mut r = csv::Reader::from_path(&rejects).expect("rejects");
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.expect("row")).collect();
+    assert_eq!(rows.len(), 1);
+    let headers = r.headers().expect("h").clone();
+    let get = |name: &str| rows[0].get(headers.iter().position(|h| h == name).expect(name)).expect("v").to_string();
+    assert_eq!(get("_row"), "5");
+    assert_eq!(get("_field"), "email");
+    assert!(get("_error").contains("key field `email` is empty"), "{}", get("_error"));
+    assert_eq!(get("First Name"), "Edsger", "the row is kept as read");
+});
+
+on_both!(dry_run_writes_nothing_and_plans_what_a_run_does, |db| {
+    let dry_plan = db.path("dry.csv");
+    let s = db.import("contacts_v1.csv", "contacts.toml", &["--dry-run", "--plan", dry_plan.to_str().expect("p")]);
+    assert_eq!((s["dry_run"].as_bool(), s["inserted"].as_u64()), (Some(true), Some(3)));
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM audit"), 0);
+    let real_plan = db.path("real.csv");
+    db.import("contacts_v1.csv", "contacts.toml", &["--plan", real_plan.to_str().expect("p")]);
+    // The same rows, actions and fields (ids differ: they are made when written).
+    let strip = |p: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(p).expect("plan").lines().map(|l| {
+            let cols: Vec<&str> = l.splitn(4, ',').collect();
+            format!("{},{},{}", cols[0], cols[1], cols.get(3).unwrap_or(&""))
+        }).collect()
+    };
+    assert_eq!(strip(&dry_plan), strip(&real_plan));
+    assert!(std::fs::read_to_string(&real_plan).expect("plan").starts_with("row,action,id,field,before,after\n2,insert,"));
+});
+
+on_both!(deals_match_by_external_id_and_link_contacts_and_companies, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let s = db.import("deals.csv", "deals.toml", &[]);
+    sums_up(&s);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 3);
+    assert_eq!(db.scalar("SELECT amount FROM deals WHERE name = 'Navy pilot'").as_deref(), Some("1000.00"));
+    assert_eq!(db.scalar("SELECT currency FROM deals WHERE name = 'Navy pilot'").as_deref(), Some("USD"));
+    assert_eq!(db.count("SELECT count(*) FROM external_ids WHERE system = 'erp' AND entity = 'deals'"), 2);
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 2, "deals link to the existing companies by name");
+    // Renamed in the ERP: the external id finds the same deal.
+    let s = db.import("deals_renamed.csv", "deals.toml", &[]);
+    assert_eq!((s["updated"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM deals WHERE name = 'Acme renewal 2025'"), 1);
+
+    let rejects = db.path("a.csv");
+    let s = db.import("activities.csv", "activities.toml", &["--rejects", rejects.to_str().expect("p")]);
+    sums_up(&s);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(3)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("one of call, email, meeting, note"), "{text}");
+    assert!(text.contains("no contact with email") && text.contains("stranger@example.com"), "{text}");
+    // The deal was renamed, so "Acme renewal" no longer names one.
+    assert!(text.contains("no deal with name"), "{text}");
+    // 09:30 London summer time is 08:30 UTC.
+    assert_eq!(db.scalar("SELECT occurred_at FROM activities").map(|t| t.replace(' ', "T")).unwrap_or_default().get(..16), Some("2024-07-02T13:00"));
+});
+
+on_both!(a_value_too_long_for_its_column_rejects_its_row, |db| {
+    let f = db.path("long.csv");
+    let long = "x".repeat(300);
+    std::fs::write(&f, format!("email,first_name\nok@example.com,Ok\nlong@example.com,{long}\n")).expect("write");
+    let s = db.json(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    sums_up(&s);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let out = db.run(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    assert!(stderr_of(&out).contains("row 3: first_name: ") && stderr_of(&out).contains("is not at most 255 characters (this value has 300)"), "{}", stderr_of(&out));
+});
+
+#[test]
+fn unknown_columns_without_a_mapping_are_named() {
+    let db = Db::sqlite();
+    let f = db.path("x.csv");
+    std::fs::write(&f, "email,Shoe Size\na@example.com,42\n").expect("write");
+    let out = db.run(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("\"Shoe Size\"") && err.contains("mapping suggest"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 0);
+}
+
+#[test]
+fn upsert_without_a_key_is_a_usage_error() {
+    let db = Db::sqlite();
+    let f = testdata("import/activities.csv");
+    let m = testdata("import/activities.toml");
+    let out = db.run(&["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p"), "--mode", "upsert"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("no key is set"), "{}", stderr_of(&out));
+}

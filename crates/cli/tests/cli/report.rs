@@ -1,0 +1,36 @@
+//! `crmsync report quality`.
+
+use super::db::Db;
+use crate::on_both;
+
+on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("contacts_v2.csv", "contacts.toml", &[]);
+    // Two people sharing a phone, and a near-duplicate name at Acme.
+    let f = db.path("dupes.csv");
+    std::fs::write(
+        &f,
+        "first_name,last_name,full_name,email,phone,company.name\n\
+         Ada,Lovelace,Ada  Lovelace,ada.l@example.org,+15550100001,Acme Inc.\n\
+         Bad,Email,,not-an-email,12345,\n",
+    )
+    .expect("write");
+    db.json(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    let html = db.path("q.html");
+    let r = db.json(&["report", "quality", "--entity", "contacts", "--html", html.to_str().expect("p")]);
+    assert_eq!(r["records"].as_u64(), Some(6), "{r}");
+    let field = |name: &str| r["fields"].as_array().expect("fields").iter().find(|f| f["field"] == name).cloned().expect(name);
+    assert_eq!(field("email")["filled"].as_u64(), Some(6));
+    assert_eq!(field("email")["invalid"].as_u64(), Some(1));
+    assert_eq!(field("phone")["invalid"].as_u64(), Some(1));
+    assert_eq!(field("custom.tier")["filled"].as_u64(), Some(2));
+    let dup = |rule: &str| r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == rule).cloned().expect(rule);
+    assert_eq!(dup("same phone")["groups"].as_u64(), Some(1), "{r}");
+    assert_eq!(dup("similar name at the same company")["groups"].as_u64(), Some(1), "{r}");
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"), "{}", &page[..40]);
+    assert!(page.contains("<svg") && page.contains("custom.tier"));
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"), "self-contained");
+    let text = db.ok(&["report", "quality", "--entity", "contacts"]);
+    assert!(text.contains("duplicates, same phone: 1 groups"), "{text}");
+});

@@ -1,0 +1,59 @@
+//! `crmsync batches` and `crmsync undo`.
+
+use super::db::Db;
+use super::*;
+use crate::on_both;
+
+on_both!(undo_reverts_inserts_updates_and_links, |db| {
+    let first = db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let before = db.ok(&["export", "--entity", "contacts"]);
+    let second = db.import("contacts_v2.csv", "contacts.toml", &[]);
+    let deals = db.import("deals.csv", "deals.toml", &[]);
+    let list = db.json(&["batches"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(3));
+    assert_eq!(list[0]["batch"], deals["batch"], "newest first");
+    assert_eq!(list[2]["inserted"], 3);
+
+    let u = db.json(&["undo", deals["batch"].as_str().expect("id")]);
+    assert_eq!(u["removed"].as_u64(), Some(2), "{u}");
+    assert_eq!(db.count("SELECT count(*) FROM deals"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM external_ids"), 0);
+
+    let u = db.json(&["undo", second["batch"].as_str().expect("id")]);
+    assert_eq!((u["removed"].as_u64(), u["restored"].as_u64()), (Some(2), Some(1)), "Katherine and Langley go, Ada is restored: {u}");
+    assert_eq!(db.ok(&["export", "--entity", "contacts"]), before, "the store is as it was before the batch");
+    let out = db.run(&["undo", second["batch"].as_str().expect("id")]);
+    assert!(stderr_of(&out).contains("undone already"), "{}", stderr_of(&out));
+
+    let list = db.json(&["batches"]);
+    let statuses: Vec<&str> = list.as_array().expect("list").iter().filter_map(|b| b["status"].as_str()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "undone").count(), 2, "{list}");
+    let history = db.ok(&["history", "ada@example.com"]);
+    assert!(history.contains("undo address.city: \"Paris\" → \"London\""), "{history}");
+    assert!(first["batch"].is_string());
+});
+
+on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
+    let first = db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("contacts_v2.csv", "contacts.toml", &[]);
+    let id = first["batch"].as_str().expect("id");
+    let out = db.run(&["undo", id]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("cannot be undone cleanly") && err.contains("ada@example.com") && err.contains("--force"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 4, "nothing changed");
+    // A prefix of the id is enough.
+    let u = db.json(&["undo", &id[..20], "--force"]);
+    assert_eq!(u["removed"].as_u64(), Some(5), "3 contacts and 2 companies: {u}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 1, "only Katherine, from the later batch, stays");
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE company_id IS NOT NULL"), 1);
+});
+
+#[test]
+fn undo_names_unknown_batches() {
+    let db = Db::sqlite();
+    let out = db.run(&["undo", "01NOPE"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("no batch \"01NOPE\""), "{}", stderr_of(&out));
+}
