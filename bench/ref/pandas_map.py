@@ -9,7 +9,6 @@ import sys
 
 import pandas as pd
 
-src, dst = sys.argv[1], sys.argv[2]
 COUNTRIES = {
     "United States": "US", "USA": "US", "Canada": "CA", "United Kingdom": "GB", "Germany": "DE", "France": "FR",
     "Australia": "AU", "Japan": "JP", "Mexico": "MX", "Brazil": "BR", "India": "IN", "Netherlands": "NL",
@@ -29,21 +28,26 @@ def phone(s: pd.Series) -> pd.Series:
     return out.where(s.str.len() > 0, "")
 
 
-df = pd.read_csv(src, dtype=str, keep_default_na=False)
-out = pd.DataFrame({
-    "custom.customer_id": df["Customer Id"],
-    "first_name": df["First Name"].str.strip(),
-    "last_name": df["Last Name"].str.strip(),
-    "company.name": df["Company"].str.strip(),
-    "address.city": df["City"],
-    "address.country": df["Country"].map(COUNTRIES),
-    "phone": phone(df["Phone 1"]),
-    "mobile": phone(df["Phone 2"]),
-    "email": df["Email"].str.strip().str.lower(),
-    "subscribed_at": pd.to_datetime(df["Subscription Date"], format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d"),
-    "custom.website": df["Website"],
-    "notes": df["Notes"],
-})
-bad = ~out["email"].str.match(EMAIL) | out["address.country"].isna() | out["subscribed_at"].isna()
-df[bad].to_csv(dst + ".rejects.csv", index=False)
-out[~bad].to_json(dst, orient="records", lines=True, force_ascii=False)
+def main(src: str, dst: str) -> None:
+    df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    out = pd.DataFrame({
+        "custom.customer_id": df["Customer Id"],
+        "first_name": df["First Name"].str.strip(),
+        "last_name": df["Last Name"].str.strip(),
+        "company.name": df["Company"].str.strip(),
+        "address.city": df["City"],
+        "address.country": df["Country"].map(COUNTRIES),
+        "phone": phone(df["Phone 1"]),
+        "mobile": phone(df["Phone 2"]),
+        "email": df["Email"].str.strip().str.lower(),
+        "subscribed_at": pd.to_datetime(df["Subscription Date"], format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d"),
+        "custom.website": df["Website"],
+        "notes": df["Notes"],
+    })
+    bad = ~out["email"].str.match(EMAIL) | out["address.country"].isna() | out["subscribed_at"].isna()
+    df[bad].to_csv(dst + ".rejects.csv", index=False)
+    out[~bad].to_json(dst, orient="records", lines=True, force_ascii=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

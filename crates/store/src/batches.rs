@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use crmsync_core::Entity;
 
+use crate::Store;
 use crate::error::{Error, Result};
 use crate::import::{load_by, write_audit};
 use crate::model::{self, Ids, Kind, company_key, content_hash};
 use crate::sql::{Cell, Param, Sql, placeholders};
-use crate::Store;
 
 /// One import batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +30,7 @@ pub struct Batch {
     pub rejected: u64,
 }
 
-const BATCH_COLUMNS: &str =
-    "id, entity, source, mapping, mode, status, started_at, finished_at, rows_read, inserted, updated, unchanged, rejected";
+const BATCH_COLUMNS: &str = "id, entity, source, mapping, mode, status, started_at, finished_at, rows_read, inserted, updated, unchanged, rejected";
 
 fn batch_of(row: Vec<Cell>) -> Batch {
     let mut r = row.into_iter();
@@ -167,7 +166,10 @@ impl Store {
             return Err(Error::Invalid(format!("batch {} was undone already", batch.id)));
         }
         if batch.mode == "undo" {
-            return Err(Error::Invalid(format!("batch {} is itself an undo; import the records again instead", batch.id)));
+            return Err(Error::Invalid(format!(
+                "batch {} is itself an undo; import the records again instead",
+                batch.id
+            )));
         }
         let db = self.db.as_mut();
         db.begin()?;
@@ -270,6 +272,11 @@ impl Store {
     }
 }
 
+/// Fields of one record to set back: (field, value before).
+type FieldValues = Vec<(String, Option<String>)>;
+/// What a restore changed: (field, value it had, value it has now).
+type Restored = Vec<(String, Option<String>, Option<String>)>;
+
 struct AuditRow {
     seq: i64,
     entity: Entity,
@@ -357,7 +364,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     }
 
     let now = model::now_text();
-    let undo_id = Ids::default().next();
+    let undo_id = Ids::default().next_id();
     db.execute(
         "INSERT INTO batches (id, entity, source, mode, status, started_at, finished_at) VALUES (?, ?, ?, 'undo', 'done', ?, ?)",
         &[
@@ -401,7 +408,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     }
 
     // Field changes, latest first, so each field ends at its value before the batch.
-    let mut restores: Vec<(Entity, String, Vec<(String, Option<String>)>)> = Vec::new();
+    let mut restores: Vec<(Entity, String, FieldValues)> = Vec::new();
     for r in rows.iter().filter(|r| r.op == "update") {
         let Some(field) = &r.field else { continue };
         match restores.iter_mut().find(|(_, id, _)| *id == r.record) {
@@ -430,7 +437,8 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
 
     // Inserted records go, dependants first.
     for entity in [Entity::Activities, Entity::Deals, Entity::Contacts, Entity::Companies] {
-        let ids: Vec<&str> = touched.iter().filter(|(e, id)| *e == entity && inserted.contains(id)).map(|(_, id)| *id).collect();
+        let ids: Vec<&str> =
+            touched.iter().filter(|(e, id)| *e == entity && inserted.contains(id)).map(|(_, id)| *id).collect();
         for part in ids.chunks(500) {
             let ph = placeholders(part.len());
             let params: Vec<Param> = part.iter().map(|s| Param::from(*s)).collect();
@@ -479,7 +487,7 @@ fn restore(
     id: &str,
     fields: &[(String, Option<String>)],
     now: &str,
-) -> Result<Vec<(String, Option<String>, Option<String>)>> {
+) -> Result<Restored> {
     let Some(existing) = load_by(db, entity, "id", &[id.to_string()])?.into_iter().next() else {
         return Ok(Vec::new());
     };

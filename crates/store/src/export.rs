@@ -63,11 +63,12 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
     if let Some(name) = field.strip_prefix("custom.") {
         return Some((backend.custom_text("t", name), Kind::Text));
     }
-    let link = |table: &str, column: &str, target: &str| {
-        format!("(SELECT l.{target} FROM {table} l WHERE l.id = t.{column})")
-    };
+    let link =
+        |table: &str, column: &str, target: &str| format!("(SELECT l.{target} FROM {table} l WHERE l.id = t.{column})");
     let sql = match (entity, field) {
-        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.name") => link("companies", "company_id", "name"),
+        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.name") => {
+            link("companies", "company_id", "name")
+        }
         (Entity::Contacts | Entity::Deals | Entity::Activities, "company.domain") => {
             link("companies", "company_id", "domain")
         }
@@ -116,9 +117,8 @@ impl Resolver for FieldResolver {
         };
         let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
         Ok(match (field, kind) {
-            (_, Some(Kind::DateTime)) => {
-                model::parse_time(&text).ok_or_else(|| format!("{text:?} is not a date or time (YYYY-MM-DD[THH:MM:SS])"))?
-            }
+            (_, Some(Kind::DateTime)) => model::parse_time(&text)
+                .ok_or_else(|| format!("{text:?} is not a date or time (YYYY-MM-DD[THH:MM:SS])"))?,
             ("email" | "contact.email", _) => text.trim().to_lowercase(),
             ("domain" | "company.domain", _) if !text.contains('%') => model::domain_key(&text),
             _ => text,
@@ -184,7 +184,9 @@ impl Store {
         }
         if let Some(since) = &opts.since {
             let t = model::parse_time(since).ok_or_else(|| {
-                Error::Invalid(format!("--since: {since:?} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+08:00)"))
+                Error::Invalid(format!(
+                    "--since: {since:?} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+08:00)"
+                ))
             })?;
             conditions.push("t.updated_at >= ?".into());
             params.push(Param::Text(t));

@@ -164,7 +164,9 @@ impl LinkRef {
 
     fn describe(&self) -> String {
         let mut parts = Vec::new();
-        for (k, v) in [("name", &self.name), ("domain", &self.domain), ("email", &self.email), ("external_id", &self.external)] {
+        for (k, v) in
+            [("name", &self.name), ("domain", &self.domain), ("email", &self.email), ("external_id", &self.external)]
+        {
             if let Some(v) = v {
                 parts.push(format!("{k} {v:?}"));
             }
@@ -197,6 +199,9 @@ pub struct Import<'s> {
     pub interrupted: Option<(String, u64)>,
     ids: Ids,
     columns: &'static [Column],
+    in_tx: bool,
+    pending: usize,
+    commit_every: usize,
 }
 
 impl Store {
@@ -220,6 +225,9 @@ impl Store {
             interrupted: None,
             ids: Ids::default(),
             columns,
+            in_tx: false,
+            pending: 0,
+            commit_every: 10_000,
             settings,
         };
         if resume {
@@ -251,8 +259,9 @@ impl Store {
                 companies_created: 0,
             };
         } else {
-            import.interrupted = unfinished.map(|r| (r[0].text().unwrap_or_default().to_string(), r[1].int().max(0) as u64));
-            import.batch = ids.next();
+            import.interrupted =
+                unfinished.map(|r| (r[0].text().unwrap_or_default().to_string(), r[1].int().max(0) as u64));
+            import.batch = ids.next_id();
             if !import.settings.dry_run {
                 let s = &import.settings;
                 import.db.execute(
@@ -271,11 +280,8 @@ impl Store {
             }
         }
         import.ids = ids;
-        if import.settings.dry_run {
-            // One transaction for the whole preview, rolled back at the end,
-            // so later rows see what earlier rows would have written.
-            import.db.begin()?;
-        }
+        // A dry run is one transaction, rolled back at the end, so later
+        // rows see what earlier rows would have written.
         Ok(import)
     }
 }
@@ -298,29 +304,49 @@ impl Import<'_> {
                 let row = r.next().map_or(0, |c| c.int().max(0) as u64);
                 let field = r.next().and_then(Cell::into_text).unwrap_or_default();
                 let error = r.next().and_then(Cell::into_text).unwrap_or_default();
-                let record = r.next().and_then(Cell::into_text).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+                let record =
+                    r.next().and_then(Cell::into_text).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
                 StoredReject { row, field, error, record }
             })
             .collect())
     }
 
-    /// Imports one chunk of rows in one transaction; returns each row's outcome.
+    /// Rows per transaction (each commit also moves the checkpoint).
+    pub fn commit_every(&mut self, rows: usize) {
+        self.commit_every = rows.max(1);
+    }
+
+    /// Imports rows; returns each row's outcome. Rows are committed, with
+    /// the checkpoint, every `commit_every` rows: a crash loses at most the
+    /// uncommitted ones, which `--resume` reads again.
     pub fn chunk(&mut self, rows: &[Row<'_>]) -> Result<Vec<Outcome>> {
-        if !self.settings.dry_run {
+        if !self.in_tx {
             self.db.begin()?;
+            self.in_tx = true;
         }
         match self.chunk_in_tx(rows) {
             Ok(outcomes) => {
-                if !self.settings.dry_run {
-                    self.db.commit()?;
+                self.pending += rows.len();
+                if !self.settings.dry_run && self.pending >= self.commit_every {
+                    self.commit()?;
                 }
                 Ok(outcomes)
             }
             Err(e) => {
+                self.in_tx = false;
                 let _ = self.db.rollback();
                 Err(e)
             }
         }
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if self.in_tx {
+            self.in_tx = false;
+            self.pending = 0;
+            self.db.commit()?;
+        }
+        Ok(())
     }
 
     fn chunk_in_tx(&mut self, rows: &[Row<'_>]) -> Result<Vec<Outcome>> {
@@ -485,10 +511,9 @@ impl Import<'_> {
             let column = &self.columns[pos];
             match stored(column, v) {
                 Ok(text) => d.values[pos] = Some(text),
-                Err(expected) => errors.push((
-                    name.to_string(),
-                    format!("{name}: {:?} is not {expected}", shorten(&v.to_text())),
-                )),
+                Err(expected) => {
+                    errors.push((name.to_string(), format!("{name}: {:?} is not {expected}", shorten(&v.to_text()))))
+                }
             }
         }
         for (target, r) in link_refs {
@@ -511,7 +536,9 @@ impl Import<'_> {
                 let v = if let Some(c) = f.strip_prefix("custom.") {
                     d.custom.iter().find(|(n, _)| n == c).and_then(|(_, v)| v.as_ref()).map(json_text)
                 } else {
-                    model::position(entity, f).and_then(|p| d.values[p].clone().flatten()).map(|v| key_text(entity, f, v))
+                    model::position(entity, f)
+                        .and_then(|p| d.values[p].clone().flatten())
+                        .map(|v| key_text(entity, f, v))
                 };
                 match v {
                     Some(v) => key.push(v),
@@ -619,11 +646,15 @@ impl Import<'_> {
                                 }
                             }
                         } else {
-                            changes.push(Change { field: c.field.to_string(), before: e.values[i].clone(), after: values[i].clone() });
+                            changes.push(Change {
+                                field: c.field.to_string(),
+                                before: e.values[i].clone(),
+                                after: values[i].clone(),
+                            });
                         }
                     }
                     let attach = match (&self.settings.external_system, &d.external) {
-                        (Some(system), Some(x)) if !links.external_of.get(&e.id).is_some_and(|have| have == x) => {
+                        (Some(system), Some(x)) if links.external_of.get(&e.id).is_none_or(|have| have != x) => {
                             Some((system.clone(), x.clone()))
                         }
                         _ => None,
@@ -640,7 +671,14 @@ impl Import<'_> {
                     }
                     self.update(&e.id, &e.values, &values, &hash, now)?;
                     for c in &changes {
-                        audit.push(self.audit_row(&e.id, "update", Some(&c.field), c.before.clone(), c.after.clone(), now));
+                        audit.push(self.audit_row(
+                            &e.id,
+                            "update",
+                            Some(&c.field),
+                            c.before.clone(),
+                            c.after.clone(),
+                            now,
+                        ));
                     }
                     out.push((d.row, Outcome::Update { id: e.id, changes }));
                 }
@@ -653,7 +691,9 @@ impl Import<'_> {
                         d.row,
                         Outcome::Reject {
                             field: self.settings.key.join(";"),
-                            message: format!("no {entity} with {what} (update mode changes existing records only; use --mode upsert)"),
+                            message: format!(
+                                "no {entity} with {what} (update mode changes existing records only; use --mode upsert)"
+                            ),
                         },
                     ));
                 }
@@ -670,7 +710,7 @@ impl Import<'_> {
                         ));
                         continue;
                     }
-                    let id = self.ids.next();
+                    let id = self.ids.next_id();
                     audit.push(self.audit_row(&id, "insert", None, None, None, now));
                     if let Some(x) = &d.external {
                         new_external.push((id.clone(), x.clone()));
@@ -766,27 +806,35 @@ impl Import<'_> {
             return Ok(found);
         }
         let first = key[0].as_str();
-        let wanted: Vec<String> =
-            drafts.iter().enumerate().filter(|(n, _)| found[*n].is_none()).filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone())).collect();
+        let wanted: Vec<String> = drafts
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| found[*n].is_none())
+            .filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone()))
+            .collect();
         if wanted.is_empty() {
             return Ok(found);
         }
         let candidates = load_by(self.db, entity, first, &wanted)?;
         let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
         let custom_pos = model::position(entity, "custom");
+        let mut by_key: HashMap<Vec<String>, Vec<&Existing>> = HashMap::with_capacity(candidates.len());
+        for e in &candidates {
+            let k: Option<Vec<String>> =
+                key.iter().zip(&key_positions).map(|(f, pos)| key_value(entity, e, f, *pos, custom_pos)).collect();
+            if let Some(k) = k {
+                by_key.entry(k).or_default().push(e);
+            }
+        }
         for (n, d) in drafts.iter().enumerate() {
             let Some(k) = &d.key else { continue };
             if found[n].is_some() {
                 continue;
             }
-            let matches: Vec<&Existing> = candidates
-                .iter()
-                .filter(|e| key.iter().zip(&key_positions).zip(k).all(|((f, pos), want)| key_value(entity, e, f, *pos, custom_pos).as_deref() == Some(want.as_str())))
-                .collect();
-            found[n] = match matches.as_slice() {
-                [] => None,
-                [one] => Some(Ok((*one).clone())),
-                many => Some(Err(format!(
+            found[n] = match by_key.get(k).map(Vec::as_slice) {
+                None | Some([]) => None,
+                Some([one]) => Some(Ok((*one).clone())),
+                Some(many) => Some(Err(format!(
                     "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
                     many.len(),
                     describe_key(&key, d),
@@ -797,7 +845,14 @@ impl Import<'_> {
         Ok(found)
     }
 
-    fn update(&mut self, id: &str, before: &[Option<String>], after: &[Option<String>], hash: &[u8; 16], now: &str) -> Result<()> {
+    fn update(
+        &mut self,
+        id: &str,
+        before: &[Option<String>],
+        after: &[Option<String>],
+        hash: &[u8; 16],
+        now: &str,
+    ) -> Result<()> {
         let entity = self.settings.entity;
         let mut sets = Vec::new();
         let mut params = Vec::new();
@@ -842,15 +897,16 @@ impl Import<'_> {
         insert_records(self.db, entity, rows, now)
     }
 
-    fn audit_row(&self, id: &str, op: &str, field: Option<&str>, before: Option<String>, after: Option<String>, _now: &str) -> [Param; 6] {
-        [
-            self.batch.as_str().into(),
-            id.into(),
-            op.into(),
-            Param::opt(field),
-            before.into(),
-            after.into(),
-        ]
+    fn audit_row(
+        &self,
+        id: &str,
+        op: &str,
+        field: Option<&str>,
+        before: Option<String>,
+        after: Option<String>,
+        _now: &str,
+    ) -> [Param; 6] {
+        [self.batch.as_str().into(), id.into(), op.into(), Param::opt(field), before.into(), after.into()]
     }
 
     fn write_audit(&mut self, rows: &[[Param; 6]]) -> Result<()> {
@@ -893,7 +949,12 @@ impl Import<'_> {
 
     /// Finds the records `refs` name; companies that do not exist are
     /// created (except in update mode).
-    fn resolve(&mut self, target: Entity, refs: &[&LinkRef], now: &str) -> Result<HashMap<String, Result<String, String>>> {
+    fn resolve(
+        &mut self,
+        target: Entity,
+        refs: &[&LinkRef],
+        now: &str,
+    ) -> Result<HashMap<String, Result<String, String>>> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::new();
         let system = self.settings.external_system.clone();
         let ext: Vec<&str> = refs.iter().filter_map(|r| r.external.as_deref()).collect();
@@ -981,7 +1042,7 @@ impl Import<'_> {
         let name: String = name.chars().take(255).collect();
         values[0] = Some(name);
         values[1] = r.domain.clone();
-        let id = self.ids.next();
+        let id = self.ids.next_id();
         insert_records(self.db, Entity::Companies, &[(id.clone(), values)], now)?;
         let row = self.audit_row(&id, "insert", None, None, None, now);
         write_audit(self.db, Entity::Companies, &[row], now)?;
@@ -990,21 +1051,32 @@ impl Import<'_> {
     }
 
     /// Ends the batch: counts saved, status `done` (a dry run is rolled back).
-    pub fn finish(self) -> Result<Counts> {
+    pub fn finish(mut self) -> Result<Counts> {
         if self.settings.dry_run {
+            self.in_tx = false;
             self.db.rollback()?;
             return Ok(self.counts);
+        }
+        if !self.in_tx {
+            self.db.begin()?;
+            self.in_tx = true;
         }
         self.db.execute(
             "UPDATE batches SET status = 'done', finished_at = ? WHERE id = ?",
             &[model::now_text().into(), self.batch.as_str().into()],
         )?;
+        self.commit()?;
         Ok(self.counts)
     }
 
-    /// Stops a dry run (rolled back); a real batch stays resumable.
-    pub fn abandon(self) {
-        let _ = self.db.rollback();
+    /// Stops early: rows done so far are committed (the batch stays
+    /// resumable); a dry run is rolled back.
+    pub fn stop(mut self) -> Result<()> {
+        if self.settings.dry_run {
+            self.in_tx = false;
+            return self.db.rollback();
+        }
+        self.commit()
     }
 }
 
@@ -1057,7 +1129,13 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn key_value(entity: Entity, e: &Existing, field: &str, pos: Option<usize>, custom_pos: Option<usize>) -> Option<String> {
+fn key_value(
+    entity: Entity,
+    e: &Existing,
+    field: &str,
+    pos: Option<usize>,
+    custom_pos: Option<usize>,
+) -> Option<String> {
     if let Some(c) = field.strip_prefix("custom.") {
         let custom_pos = custom_pos?;
         return model::parse_custom(e.values[custom_pos].as_deref()).get(c).map(json_text);
@@ -1128,7 +1206,10 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
             let mut values = vec![None; columns.len()];
             for (i, c) in columns.iter().enumerate() {
                 if !c.column.is_empty() {
-                    values[i] = cells.next().and_then(Cell::into_text).filter(|t| !(c.kind == Kind::Custom && t == "{}") && !(c.kind == Kind::Tags && t == "[]"));
+                    values[i] = cells
+                        .next()
+                        .and_then(Cell::into_text)
+                        .filter(|t| !(c.kind == Kind::Custom && t == "{}" || c.kind == Kind::Tags && t == "[]"));
                 }
             }
             out.push(Existing { id, hash, values });
@@ -1141,7 +1222,10 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
         let ids: Vec<String> = out.iter().map(|e| e.id.clone()).collect();
         let mut links: HashMap<String, Vec<String>> = HashMap::new();
         for part in ids.chunks(500) {
-            let sql = format!("SELECT deal_id, contact_id FROM deal_contacts WHERE deal_id IN ({})", placeholders(part.len()));
+            let sql = format!(
+                "SELECT deal_id, contact_id FROM deal_contacts WHERE deal_id IN ({})",
+                placeholders(part.len())
+            );
             let params: Vec<Param> = part.iter().map(Param::from).collect();
             for r in db.query(&sql, &params)? {
                 let mut r = r.into_iter();
@@ -1184,7 +1268,12 @@ fn external_lookup(db: &mut dyn Sql, entity: Entity, system: &str, wanted: &[&st
 }
 
 /// value of `column` → ids of live records having it, oldest first.
-fn lookup_ids(db: &mut dyn Sql, entity: Entity, column: &str, values: &[String]) -> Result<HashMap<String, Vec<String>>> {
+fn lookup_ids(
+    db: &mut dyn Sql,
+    entity: Entity,
+    column: &str,
+    values: &[String],
+) -> Result<HashMap<String, Vec<String>>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
     let mut distinct: Vec<&String> = values.iter().collect();
     distinct.sort();
@@ -1207,7 +1296,12 @@ fn lookup_ids(db: &mut dyn Sql, entity: Entity, column: &str, values: &[String])
 }
 
 /// Inserts whole records (many per statement).
-pub(crate) fn insert_records(db: &mut dyn Sql, entity: Entity, rows: &[(String, Vec<Option<String>>)], now: &str) -> Result<()> {
+pub(crate) fn insert_records(
+    db: &mut dyn Sql,
+    entity: Entity,
+    rows: &[(String, Vec<Option<String>>)],
+    now: &str,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }

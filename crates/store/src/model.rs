@@ -233,7 +233,8 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             to_timestamp(dt).map(datetime_text).ok_or_else(|| "a date and time".to_string())?
         }
         (Kind::DateTime, Value::Date(d)) => {
-            let dt = crmsync_core::value::DateTime { civil: d.to_datetime(jiff::civil::Time::midnight()), offset: None };
+            let dt =
+                crmsync_core::value::DateTime { civil: d.to_datetime(jiff::civil::Time::midnight()), offset: None };
             to_timestamp(&dt).map(datetime_text).ok_or_else(|| "a date and time".to_string())?
         }
         (Kind::DateTime, v) => parse_time(&v.to_text()).ok_or_else(|| "a date and time (ISO 8601)".to_string())?,
@@ -283,7 +284,9 @@ fn tags_of(v: &Value) -> Vec<String> {
 /// The stored text back as a value, for exports.
 pub fn value_of(kind: Kind, text: &str) -> Value {
     match kind {
-        Kind::Date => jiff::civil::Date::strptime("%Y-%m-%d", text).map_or_else(|_| Value::Text(text.into()), Value::Date),
+        Kind::Date => {
+            jiff::civil::Date::strptime("%Y-%m-%d", text).map_or_else(|_| Value::Text(text.into()), Value::Date)
+        }
         Kind::DateTime => match crmsync_core::mapping::types::date::parse_iso(text) {
             Some(dt) => Value::DateTime(dt),
             None => Value::Text(text.into()),
@@ -340,8 +343,30 @@ pub fn content_hash(values: &[Option<String>]) -> [u8; 16] {
 /// suffixes (`Inc.`, `GmbH`, `有限公司`) do not make another company.
 pub fn company_key(name: &str) -> String {
     const SUFFIXES: &[&str] = &[
-        "inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "gmbh", "ag", "sa",
-        "sarl", "bv", "nv", "plc", "pty", "srl", "spa", "oy", "ab", "kk", "llp", "lp",
+        "inc",
+        "incorporated",
+        "llc",
+        "ltd",
+        "limited",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "gmbh",
+        "ag",
+        "sa",
+        "sarl",
+        "bv",
+        "nv",
+        "plc",
+        "pty",
+        "srl",
+        "spa",
+        "oy",
+        "ab",
+        "kk",
+        "llp",
+        "lp",
     ];
     const ZH_SUFFIXES: &[&str] = &["股份有限公司", "有限责任公司", "有限公司", "集团", "公司"];
     let mut s = name.trim().to_lowercase();
@@ -405,7 +430,7 @@ impl Ids {
         z ^ (z >> 31)
     }
 
-    pub fn next(&mut self) -> String {
+    pub fn next_id(&mut self) -> String {
         let ms = jiff::Timestamp::now().as_millisecond().max(0) as u64;
         if ms > self.last_ms {
             self.last_ms = ms;
@@ -457,7 +482,7 @@ mod tests {
     #[test]
     fn ids_are_ordered_and_distinct() {
         let mut ids = Ids::default();
-        let a: Vec<String> = (0..1000).map(|_| ids.next()).collect();
+        let a: Vec<String> = (0..1000).map(|_| ids.next_id()).collect();
         let mut sorted = a.clone();
         sorted.sort();
         sorted.dedup();
@@ -471,7 +496,10 @@ mod tests {
         let err = stored(&name, &Value::Text("x".repeat(300))).expect_err("too long");
         assert!(err.contains("at most 255 characters (this value has 300)"), "{err}");
         let at = columns(Entity::Contacts)[position(Entity::Contacts, "subscribed_at").expect("field")];
-        assert_eq!(stored(&at, &Value::Text("2024-05-01".into())).expect("date").as_deref(), Some("2024-05-01T00:00:00.000000Z"));
+        assert_eq!(
+            stored(&at, &Value::Text("2024-05-01".into())).expect("date").as_deref(),
+            Some("2024-05-01T00:00:00.000000Z")
+        );
         assert_eq!(
             stored(&at, &Value::Text("2024-05-01T09:30:00+08:00".into())).expect("time").as_deref(),
             Some("2024-05-01T01:30:00.000000Z")
@@ -482,7 +510,10 @@ mod tests {
         let kind = columns(Entity::Activities)[0];
         assert!(stored(&kind, &Value::Text("fax".into())).expect_err("enum").contains("call, email"));
         let tags = columns(Entity::Contacts)[position(Entity::Contacts, "tags").expect("tags")];
-        assert_eq!(stored(&tags, &Value::Text("vip; expo ".into())).expect("tags").as_deref(), Some(r#"["vip","expo"]"#));
+        assert_eq!(
+            stored(&tags, &Value::Text("vip; expo ".into())).expect("tags").as_deref(),
+            Some(r#"["vip","expo"]"#)
+        );
     }
 
     #[test]

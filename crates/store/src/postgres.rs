@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 
-use postgres::types::{FromSql, Format, IsNull, ToSql, Type, to_sql_checked};
+use postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 
 use crate::error::{Error, Result};
@@ -92,7 +92,9 @@ impl PgConn {
             source,
         })?;
         let mut conn = Self { client, location, statements: HashMap::new(), in_tx: false };
-        let mut setup = "SET client_min_messages TO warning;".to_string();
+        // Tables grow from empty during an import: plans made when they were
+        // small (sequential scans) must not be reused once they are large.
+        let mut setup = "SET client_min_messages TO warning; SET plan_cache_mode TO force_custom_plan;".to_string();
         if let Some(s) = &schema {
             // The schema may not exist before `init`: create it here so that
             // `init` and every later command see the same search path.
@@ -272,12 +274,7 @@ impl Sql for PgConn {
         self.client.execute(&stmt, &refs).map_err(err)
     }
 
-    fn query_each(
-        &mut self,
-        sql: &str,
-        params: &[Param],
-        each: &mut dyn FnMut(Vec<Cell>) -> Result<()>,
-    ) -> Result<()> {
+    fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>) -> Result<()> {
         use postgres::fallible_iterator::FallibleIterator;
         let stmt = self.statement(sql)?;
         let n = stmt.columns().len();
@@ -341,7 +338,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_outside_quotes() {
-        assert_eq!(numbered("SELECT '?' FROM t WHERE a = ? AND b IN (?, ?)"), "SELECT '?' FROM t WHERE a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            numbered("SELECT '?' FROM t WHERE a = ? AND b IN (?, ?)"),
+            "SELECT '?' FROM t WHERE a = $1 AND b IN ($2, $3)"
+        );
     }
 
     #[test]

@@ -20,14 +20,14 @@ fn check(field: &str, text: &str) -> (&'static str, bool) {
         "email" | "contact.email" => ("an e-mail address", email(text).is_ok_and(|e| e == text)),
         "phone" | "mobile" => (
             "a phone number in E.164 (+8613800138000)",
-            text.strip_prefix('+').is_some_and(|d| (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())),
+            text.strip_prefix('+')
+                .is_some_and(|d| (7..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())),
         ),
         "address.country" => ("an ISO 3166 alpha-2 code", country::to_alpha2(text) == Some(text)),
         "currency" => ("an ISO 4217 code", currency(text).is_ok_and(|c| c == text)),
-        "domain" | "company.domain" => (
-            "a domain (example.com)",
-            text.contains('.') && !text.contains(char::is_whitespace) && !text.contains('/'),
-        ),
+        "domain" | "company.domain" => {
+            ("a domain (example.com)", text.contains('.') && !text.contains(char::is_whitespace) && !text.contains('/'))
+        }
         _ => (
             "text without stray spaces or control characters",
             text.trim() == text && !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
@@ -140,7 +140,9 @@ impl Store {
             for g in groups.iter().take(10) {
                 let value = g.first().and_then(Cell::text).unwrap_or_default().to_string();
                 let name_sql = match entity {
-                    Entity::Contacts => "coalesce(full_name, trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')))",
+                    Entity::Contacts => {
+                        "coalesce(full_name, trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')))"
+                    }
                     _ => "name",
                 };
                 let sql = format!(
@@ -148,7 +150,8 @@ impl Store {
                     entity.name()
                 );
                 let rows = self.db.query(&sql, &[value.as_str().into()])?;
-                let ids: Vec<String> = rows.iter().filter_map(|r| r.first().and_then(Cell::text)).map(str::to_string).collect();
+                let ids: Vec<String> =
+                    rows.iter().filter_map(|r| r.first().and_then(Cell::text)).map(str::to_string).collect();
                 let names: Vec<String> =
                     rows.iter().map(|r| r.get(1).and_then(Cell::text).unwrap_or_default().to_string()).collect();
                 examples.push(json!({"value": value, "ids": ids, "names": names}));
@@ -159,7 +162,7 @@ impl Store {
             let mut groups = 0u64;
             let mut in_groups = 0u64;
             let mut examples = Vec::new();
-            let mut companies: Vec<(&String, &Vec<(String, String, String)>)> = people.iter().collect();
+            let mut companies: Vec<_> = people.iter().collect();
             companies.sort_by(|a, b| a.0.cmp(b.0));
             for (company, list) in companies {
                 // Pairwise within a company; very large companies are sampled

@@ -157,8 +157,7 @@ pub trait Sql: Send {
     /// Runs one statement; returns the rows it changed.
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
     /// Runs a query, handing each row to `each` as it arrives.
-    fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>)
-    -> Result<()>;
+    fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>) -> Result<()>;
     /// Starts a write transaction. On SQLite it takes the write lock at once,
     /// so two writers queue up instead of failing halfway.
     fn begin(&mut self) -> Result<()>;

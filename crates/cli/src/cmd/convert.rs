@@ -160,8 +160,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
 
     let mut rows_read: u64 = 0;
     let mut written: u64 = 0;
-    let work =
-        Work {
+    let work = Work {
         mapper: mapping.clone().map(Mapper::new),
         reverse: args.reverse,
         schema,

@@ -14,7 +14,9 @@ use crmsync_store::import::{Mode, Outcome, Row, Settings, default_key};
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
-use crate::pipeline::{self, Outcome as Worked, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema};
+use crate::pipeline::{
+    self, Outcome as Worked, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema,
+};
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
@@ -53,8 +55,8 @@ pub struct Args {
     /// Validate each mapped record against this JSON Schema.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<String>,
-    /// Rows per transaction.
-    #[arg(long, value_name = "N", default_value_t = 1000, hide = true)]
+    /// Rows per transaction (and per checkpoint of `--resume`).
+    #[arg(long, value_name = "N", default_value_t = 10_000, hide = true)]
     pub chunk_size: usize,
     #[command(flatten)]
     pub source: SourceArgs,
@@ -245,6 +247,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
              to finish that one instead, run this command with --resume"
         );
     }
+    import.commit_every(args.chunk_size);
     let batch = import.batch.clone();
     let skip = import.resumed_at;
 
@@ -295,7 +298,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 };
                 rows.push(Row { source: src, record, external_id, rejected });
             }
-            for part in rows.chunks(args.chunk_size.max(1)) {
+            for part in rows.chunks(args.chunk_size.clamp(1, 1024)) {
                 let outcomes = import.chunk(part)?;
                 for (row, outcome) in part.iter().zip(&outcomes) {
                     if let Outcome::Reject { field, message } = outcome {
@@ -328,12 +331,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let resumed = skip;
     let result = match (outcome, &stopped) {
         (Ok(()), None) => import.finish().map_err(anyhow::Error::from),
-        (Ok(()), Some(_)) => {
-            import.abandon();
-            Ok(counts.clone())
-        }
+        (Ok(()), Some(_)) => import.stop().map(|()| counts.clone()).map_err(anyhow::Error::from),
         (Err(e), _) => {
-            import.abandon();
+            let _ = import.stop();
             Err(e)
         }
     };
@@ -375,8 +375,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             })
         );
     } else if !g.quiet {
-        let companies =
-            if counts.companies_created > 0 { format!(", {} companies created", counts.companies_created) } else { String::new() };
+        let companies = if counts.companies_created > 0 {
+            format!(", {} companies created", counts.companies_created)
+        } else {
+            String::new()
+        };
         eprintln!(
             "{}{} rows read from {source_name}: {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({} batch {batch})",
             if args.dry_run { "dry run, nothing written: " } else { "" },
@@ -385,13 +388,15 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             counts.updated,
             counts.unchanged,
             counts.rejected,
-            rejects_path.map(|p| format!(" (see {p})")).unwrap_or_default(),
+            rejects_path.filter(|_| counts.rejected > 0).map(|p| format!(" (see {p})")).unwrap_or_default(),
             elapsed.as_secs_f64(),
             if args.dry_run { "would be" } else { "undo with `crmsync undo`," },
         );
     }
     if let Some(msg) = stopped {
-        anyhow::bail!("{msg}; rows before it are imported in batch {batch} (`--resume` goes on, `crmsync undo {batch}` reverts)");
+        anyhow::bail!(
+            "{msg}; rows before it are imported in batch {batch} (`--resume` goes on, `crmsync undo {batch}` reverts)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

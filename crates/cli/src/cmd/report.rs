@@ -70,7 +70,12 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
         );
     }
     for d in report["duplicates"].as_array().into_iter().flatten() {
-        println!("duplicates, {}: {} groups, {} records", d["rule"].as_str().unwrap_or_default(), d["groups"], d["records"]);
+        println!(
+            "duplicates, {}: {} groups, {} records",
+            d["rule"].as_str().unwrap_or_default(),
+            d["groups"],
+            d["records"]
+        );
         for ex in d["examples"].as_array().into_iter().flatten().take(5) {
             let names: Vec<&str> = ex["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
             println!("  {}: {}", ex["value"].as_str().unwrap_or_default(), names.join(" | "));

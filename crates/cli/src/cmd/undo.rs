@@ -43,7 +43,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             done.removed,
             done.restored,
             done.fields_restored,
-            if done.unlinked > 0 { format!(", {} links from later records cleared", done.unlinked) } else { String::new() }
+            if done.unlinked > 0 {
+                format!(", {} links from later records cleared", done.unlinked)
+            } else {
+                String::new()
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

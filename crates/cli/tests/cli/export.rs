@@ -38,11 +38,7 @@ fn round_trip(db: &Db, ext: &str) {
     let first = tempfile::tempdir().expect("dir");
     export_all(db, first.path(), ext);
     // Into an empty store, in link order, without mappings.
-    let other = if db.is_postgres() {
-        Db::postgres(&format!("rt_{ext}_2")).expect("server")
-    } else {
-        Db::sqlite()
-    };
+    let other = if db.is_postgres() { Db::postgres(&format!("rt_{ext}_2")).expect("server") } else { Db::sqlite() };
     for e in ENTITIES {
         let f = first.path().join(format!("{e}.{ext}"));
         let s = other.json(&["import", f.to_str().expect("p"), "--entity", e]);
@@ -72,21 +68,56 @@ on_both!(xlsx_exports_import_again_unchanged, |db| round_trip(db, "xlsx"));
 
 on_both!(fields_where_and_since_select_records, |db| {
     populated(db);
-    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,address.city,custom.tier", "--where", "custom.tier = 'gold' or address.city like 'ham%'"]);
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,address.city,custom.tier",
+        "--where",
+        "custom.tier = 'gold' or address.city like 'ham%'",
+    ]);
     assert_eq!(out, "email,address.city,custom.tier\nada@example.com,Paris,gold\nkatherine@example.com,Hampton,\n");
-    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", "not (email in ('ada@example.com', 'alan@example.com')) and phone is not null"]);
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email",
+        "--where",
+        "not (email in ('ada@example.com', 'alan@example.com')) and phone is not null",
+    ]);
     assert_eq!(out, "email\ngrace.hopper@example.com\nkatherine@example.com\n");
     let out = db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "amount > 2000"]);
     assert_eq!(out, "name,amount\nAcme renewal,12500.50\n");
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--since", "2999-01-01"]);
     assert_eq!(out, "email\n");
-    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--since", "2000-01-01", "--where", "company.name = 'Navy Labs'"]);
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email",
+        "--since",
+        "2000-01-01",
+        "--where",
+        "company.name = 'Navy Labs'",
+    ]);
     assert_eq!(out, "email\ngrace.hopper@example.com\n");
     // A tombstoned record appears only when asked for.
     db.exec("UPDATE contacts SET deleted_at = '2030-01-01T00:00:00.000000Z' WHERE email = 'alan@example.com'");
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email"]);
     assert!(!out.contains("alan@"), "{out}");
-    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,deleted_at", "--include-deleted", "--where", "email = 'alan@example.com'"]);
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,deleted_at",
+        "--include-deleted",
+        "--where",
+        "email = 'alan@example.com'",
+    ]);
     assert!(out.starts_with("email,deleted_at\nalan@example.com,2030-01-01T00:00:00Z"), "{out}");
 });
 

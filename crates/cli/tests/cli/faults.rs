@@ -14,8 +14,15 @@ fn many_contacts(db: &Db, name: &str, n: usize) -> (String, String) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(&f).expect("create"));
     writeln!(out, "First Name,Last Name,Email,Phone,Company,Website,City,Tier").expect("write");
     for i in 0..n {
-        writeln!(out, "P{i},Q{i},{name}.{i}@example.com,555-010-{:04},Company {},,City {},t{}", i % 10_000, i % 50, i % 7, i % 3)
-            .expect("write");
+        writeln!(
+            out,
+            "P{i},Q{i},{name}.{i}@example.com,555-010-{:04},Company {},,City {},t{}",
+            i % 10_000,
+            i % 50,
+            i % 7,
+            i % 3
+        )
+        .expect("write");
     }
     drop(out);
     (f.to_string_lossy().into_owned(), testdata("import/contacts.toml").to_string_lossy().into_owned())

@@ -20,13 +20,21 @@ on_both!(import_links_companies_and_reimport_is_unchanged, |db| {
     assert_eq!(db.count("SELECT count(*) FROM companies"), 2);
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc.'").as_deref(), Some("acme.com"));
     assert_eq!(
-        db.count("SELECT count(DISTINCT company_id) FROM contacts WHERE email IN ('ada@example.com', 'alan@example.com')"),
+        db.count(
+            "SELECT count(DISTINCT company_id) FROM contacts WHERE email IN ('ada@example.com', 'alan@example.com')"
+        ),
         1
     );
     // Phones are E.164, emails lowercase, custom fields kept.
-    assert_eq!(db.scalar("SELECT phone FROM contacts WHERE email = 'grace.hopper@example.com'").as_deref(), Some("+15550100003"));
+    assert_eq!(
+        db.scalar("SELECT phone FROM contacts WHERE email = 'grace.hopper@example.com'").as_deref(),
+        Some("+15550100003")
+    );
     let again = db.import("contacts_v1.csv", "contacts.toml", &[]);
-    assert_eq!((again["unchanged"].as_u64(), again["inserted"].as_u64(), again["updated"].as_u64()), (Some(3), Some(0), Some(0)));
+    assert_eq!(
+        (again["unchanged"].as_u64(), again["inserted"].as_u64(), again["updated"].as_u64()),
+        (Some(3), Some(0), Some(0))
+    );
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 3);
     assert_eq!(db.count("SELECT max(version) FROM contacts"), 1, "unchanged records are not rewritten");
     assert_ne!(s["batch"], again["batch"]);
@@ -48,7 +56,10 @@ on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["row"], 2);
     assert_eq!(lines[0]["action"], "update");
-    assert_eq!(lines[0]["changes"], serde_json::json!([{"field": "address.city", "before": "London", "after": "Paris"}]));
+    assert_eq!(
+        lines[0]["changes"],
+        serde_json::json!([{"field": "address.city", "before": "London", "after": "Paris"}])
+    );
     assert_eq!(lines[1]["action"], "unchanged");
     assert_eq!(lines[2]["action"], "insert");
     assert_eq!(lines[3]["action"], "update");
@@ -56,7 +67,10 @@ on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     assert_eq!(lines[3]["changes"][0]["after"], "+15550100006");
     assert_eq!(lines[2]["id"], lines[3]["id"], "the repeated key updates the record its first row inserted");
     assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'katherine@example.com'"), 1);
-    assert_eq!(db.scalar("SELECT address_city FROM contacts WHERE email = 'ada@example.com'").as_deref(), Some("Paris"));
+    assert_eq!(
+        db.scalar("SELECT address_city FROM contacts WHERE email = 'ada@example.com'").as_deref(),
+        Some("Paris")
+    );
     // One audit row per changed field, naming before and after.
     assert_eq!(
         db.count("SELECT count(*) FROM audit WHERE op = 'update' AND field = 'address.city' AND before = 'London' AND after = 'Paris'"),
@@ -70,7 +84,8 @@ on_both!(update_writes_only_changed_fields_in_file_order, |db| {
 on_both!(modes_insert_and_update_refuse_what_they_do_not_do, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let rejects = db.path("rejects.csv");
-    let s = db.import("contacts_v2.csv", "contacts.toml", &["--mode", "insert", "--rejects", rejects.to_str().expect("p")]);
+    let s =
+        db.import("contacts_v2.csv", "contacts.toml", &["--mode", "insert", "--rejects", rejects.to_str().expect("p")]);
     sums_up(&s);
     // Ada and Alan exist; Katherine's second row repeats a key inserted by her first.
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(3)), "{s}");
@@ -92,7 +107,10 @@ on_both!(update_mode_does_not_create_linked_companies, |db| {
     let out = db.run(&["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p"), "--mode", "update"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let err = stderr_of(&out);
-    assert!(err.contains("no company with name \"Brand New Ltd\"") && err.contains("update mode creates no companies"), "{err}");
+    assert!(
+        err.contains("no company with name \"Brand New Ltd\"") && err.contains("update mode creates no companies"),
+        "{err}"
+    );
     assert_eq!(db.count("SELECT count(*) FROM companies"), 2);
 });
 
@@ -122,13 +140,19 @@ on_both!(dry_run_writes_nothing_and_plans_what_a_run_does, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &["--plan", real_plan.to_str().expect("p")]);
     // The same rows, actions and fields (ids differ: they are made when written).
     let strip = |p: &std::path::Path| -> Vec<String> {
-        std::fs::read_to_string(p).expect("plan").lines().map(|l| {
-            let cols: Vec<&str> = l.splitn(4, ',').collect();
-            format!("{},{},{}", cols[0], cols[1], cols.get(3).unwrap_or(&""))
-        }).collect()
+        std::fs::read_to_string(p)
+            .expect("plan")
+            .lines()
+            .map(|l| {
+                let cols: Vec<&str> = l.splitn(4, ',').collect();
+                format!("{},{},{}", cols[0], cols[1], cols.get(3).unwrap_or(&""))
+            })
+            .collect()
     };
     assert_eq!(strip(&dry_plan), strip(&real_plan));
-    assert!(std::fs::read_to_string(&real_plan).expect("plan").starts_with("row,action,id,field,before,after\n2,insert,"));
+    assert!(
+        std::fs::read_to_string(&real_plan).expect("plan").starts_with("row,action,id,field,before,after\n2,insert,")
+    );
 });
 
 on_both!(deals_match_by_external_id_and_link_contacts_and_companies, |db| {
@@ -156,7 +180,10 @@ on_both!(deals_match_by_external_id_and_link_contacts_and_companies, |db| {
     // The deal was renamed, so "Acme renewal" no longer names one.
     assert!(text.contains("no deal with name"), "{text}");
     // 09:30 London summer time is 08:30 UTC.
-    assert_eq!(db.scalar("SELECT occurred_at FROM activities").map(|t| t.replace(' ', "T")).unwrap_or_default().get(..16), Some("2024-07-02T13:00"));
+    assert_eq!(
+        db.scalar("SELECT occurred_at FROM activities").map(|t| t.replace(' ', "T")).unwrap_or_default().get(..16),
+        Some("2024-07-02T13:00")
+    );
 });
 
 on_both!(a_value_too_long_for_its_column_rejects_its_row, |db| {
@@ -167,7 +194,12 @@ on_both!(a_value_too_long_for_its_column_rejects_its_row, |db| {
     sums_up(&s);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
     let out = db.run(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
-    assert!(stderr_of(&out).contains("row 3: first_name: ") && stderr_of(&out).contains("is not at most 255 characters (this value has 300)"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("row 3: first_name: ")
+            && stderr_of(&out).contains("is not at most 255 characters (this value has 300)"),
+        "{}",
+        stderr_of(&out)
+    );
 });
 
 #[test]

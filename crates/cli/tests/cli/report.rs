@@ -19,12 +19,14 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     let html = db.path("q.html");
     let r = db.json(&["report", "quality", "--entity", "contacts", "--html", html.to_str().expect("p")]);
     assert_eq!(r["records"].as_u64(), Some(6), "{r}");
-    let field = |name: &str| r["fields"].as_array().expect("fields").iter().find(|f| f["field"] == name).cloned().expect(name);
+    let field =
+        |name: &str| r["fields"].as_array().expect("fields").iter().find(|f| f["field"] == name).cloned().expect(name);
     assert_eq!(field("email")["filled"].as_u64(), Some(6));
     assert_eq!(field("email")["invalid"].as_u64(), Some(1));
     assert_eq!(field("phone")["invalid"].as_u64(), Some(1));
     assert_eq!(field("custom.tier")["filled"].as_u64(), Some(2));
-    let dup = |rule: &str| r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == rule).cloned().expect(rule);
+    let dup =
+        |rule: &str| r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == rule).cloned().expect(rule);
     assert_eq!(dup("same phone")["groups"].as_u64(), Some(1), "{r}");
     assert_eq!(dup("similar name at the same company")["groups"].as_u64(), Some(1), "{r}");
     let page = std::fs::read_to_string(&html).expect("html");

@@ -21,7 +21,11 @@ on_both!(undo_reverts_inserts_updates_and_links, |db| {
     assert_eq!(db.count("SELECT count(*) FROM external_ids"), 0);
 
     let u = db.json(&["undo", second["batch"].as_str().expect("id")]);
-    assert_eq!((u["removed"].as_u64(), u["restored"].as_u64()), (Some(2), Some(1)), "Katherine and Langley go, Ada is restored: {u}");
+    assert_eq!(
+        (u["removed"].as_u64(), u["restored"].as_u64()),
+        (Some(2), Some(1)),
+        "Katherine and Langley go, Ada is restored: {u}"
+    );
     assert_eq!(db.ok(&["export", "--entity", "contacts"]), before, "the store is as it was before the batch");
     let out = db.run(&["undo", second["batch"].as_str().expect("id")]);
     assert!(stderr_of(&out).contains("undone already"), "{}", stderr_of(&out));
@@ -41,7 +45,10 @@ on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
     let out = db.run(&["undo", id]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
-    assert!(err.contains("cannot be undone cleanly") && err.contains("ada@example.com") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("cannot be undone cleanly") && err.contains("ada@example.com") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 4, "nothing changed");
     // A prefix of the id is enough.
     let u = db.json(&["undo", &id[..20], "--force"]);

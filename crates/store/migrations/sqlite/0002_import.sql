@@ -10,7 +10,6 @@ CREATE INDEX companies_domain ON companies (domain);
 CREATE INDEX companies_name_key ON companies (name_key);
 DROP INDEX contacts_email;
 CREATE INDEX contacts_email ON contacts (email);
-CREATE INDEX contacts_mobile ON contacts (mobile);
 CREATE INDEX deals_name ON deals (name);
 CREATE INDEX activities_company ON activities (company_id);
 CREATE INDEX activities_deal ON activities (deal_id);
