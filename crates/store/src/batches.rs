@@ -7,7 +7,7 @@ use crmsync_core::Entity;
 
 use crate::Store;
 use crate::error::{Error, Result};
-use crate::import::{load_by, write_audit};
+use crate::import::{load_by, update_record, write_audit};
 use crate::model::{self, Ids, Kind, company_key, content_hash};
 use crate::sql::{Cell, Param, Sql, placeholders};
 
@@ -101,19 +101,10 @@ fn label(db: &mut dyn Sql, entity: Entity, id: &str) -> String {
     let sql = format!("SELECT {field} FROM {} WHERE id = ?", entity.name());
     match db.query_row(&sql, &[id.into()]) {
         Ok(Some(r)) => match r.into_iter().next().and_then(Cell::into_text) {
-            Some(l) => format!("{} {id} ({field} {l:?})", singular(entity)),
-            None => format!("{} {id}", singular(entity)),
+            Some(l) => format!("{} {id} ({field} {l:?})", model::singular(entity)),
+            None => format!("{} {id}", model::singular(entity)),
         },
-        _ => format!("{} {id}", singular(entity)),
-    }
-}
-
-fn singular(e: Entity) -> &'static str {
-    match e {
-        Entity::Companies => "company",
-        Entity::Contacts => "contact",
-        Entity::Deals => "deal",
-        Entity::Activities => "activity",
+        _ => format!("{} {id}", model::singular(entity)),
     }
 }
 
@@ -266,7 +257,7 @@ impl Store {
             _ => Err(Error::Invalid(format!(
                 "{record:?} names {} records: {}; give one of the ids",
                 hits.len(),
-                hits.iter().map(|(e, id)| format!("{} {id}", singular(*e))).collect::<Vec<_>>().join(", ")
+                hits.iter().map(|(e, id)| format!("{} {id}", model::singular(*e))).collect::<Vec<_>>().join(", ")
             ))),
         }
     }
@@ -542,40 +533,6 @@ fn restore(
     if values == existing.values {
         return Ok(changed);
     }
-    // Written whole: undo is rare, and one statement per record keeps it simple.
-    let mut sets = Vec::new();
-    let mut params = Vec::new();
-    for (i, c) in columns.iter().enumerate() {
-        match c.kind {
-            Kind::DealContacts => {
-                if values[i] != existing.values[i] {
-                    set_deal_contacts(db, id, values[i].as_deref())?;
-                }
-            }
-            Kind::Custom => {
-                sets.push("custom = ?".to_string());
-                params.push(Param::Text(values[i].clone().unwrap_or_else(|| "{}".into())));
-            }
-            Kind::Tags => {
-                sets.push("tags = ?".to_string());
-                params.push(Param::Text(values[i].clone().unwrap_or_else(|| "[]".into())));
-            }
-            _ => {
-                sets.push(format!("{} = ?", c.column));
-                params.push(Param::opt(values[i].as_deref()));
-            }
-        }
-    }
-    if entity == Entity::Companies {
-        sets.push("name_key = ?".into());
-        params.push(Param::opt(values[0].as_deref().map(company_key).as_deref()));
-    }
-    sets.push("hash = ?".into());
-    params.push(Param::Bytes(content_hash(&values).to_vec()));
-    sets.push("version = version + 1".into());
-    sets.push("updated_at = ?".into());
-    params.push(now.into());
-    params.push(id.into());
-    db.execute(&format!("UPDATE {} SET {} WHERE id = ?", entity.name(), sets.join(", ")), &params)?;
+    update_record(db, entity, id, (&existing.values, &values), &content_hash(&values), now)?;
     Ok(changed)
 }

@@ -669,16 +669,9 @@ impl Import<'_> {
                         changes.push(Change { field: format!("external_id.{system}"), before, after: Some(x.clone()) });
                         new_external.push((e.id.clone(), x));
                     }
-                    self.update(&e.id, &e.values, &values, &hash, now)?;
+                    update_record(self.db, entity, &e.id, (&e.values, &values), &hash, now)?;
                     for c in &changes {
-                        audit.push(self.audit_row(
-                            &e.id,
-                            "update",
-                            Some(&c.field),
-                            c.before.clone(),
-                            c.after.clone(),
-                            now,
-                        ));
+                        audit.push(self.audit_row(&e.id, "update", Some(&c.field), c.before.clone(), c.after.clone()));
                     }
                     out.push((d.row, Outcome::Update { id: e.id, changes }));
                 }
@@ -711,7 +704,7 @@ impl Import<'_> {
                         continue;
                     }
                     let id = self.ids.next_id();
-                    audit.push(self.audit_row(&id, "insert", None, None, None, now));
+                    audit.push(self.audit_row(&id, "insert", None, None, None));
                     if let Some(x) = &d.external {
                         new_external.push((id.clone(), x.clone()));
                     }
@@ -720,7 +713,7 @@ impl Import<'_> {
                 }
             }
         }
-        self.insert_records(entity, &inserts, now)?;
+        insert_records(self.db, entity, &inserts, now)?;
         if let Some(system) = self.settings.external_system.clone() {
             for (id, x) in &new_external {
                 self.db.execute(
@@ -845,58 +838,6 @@ impl Import<'_> {
         Ok(found)
     }
 
-    fn update(
-        &mut self,
-        id: &str,
-        before: &[Option<String>],
-        after: &[Option<String>],
-        hash: &[u8; 16],
-        now: &str,
-    ) -> Result<()> {
-        let entity = self.settings.entity;
-        let mut sets = Vec::new();
-        let mut params = Vec::new();
-        for (i, c) in self.columns.iter().enumerate() {
-            if before[i] == after[i] {
-                continue;
-            }
-            match c.kind {
-                Kind::DealContacts => {
-                    batches::set_deal_contacts(self.db, id, after[i].as_deref())?;
-                }
-                Kind::Custom => {
-                    sets.push("custom = ?".to_string());
-                    params.push(Param::Text(after[i].clone().unwrap_or_else(|| "{}".into())));
-                }
-                Kind::Tags => {
-                    sets.push("tags = ?".to_string());
-                    params.push(Param::Text(after[i].clone().unwrap_or_else(|| "[]".into())));
-                }
-                _ => {
-                    sets.push(format!("{} = ?", c.column));
-                    params.push(Param::opt(after[i].as_deref()));
-                    if entity == Entity::Companies && c.field == "name" {
-                        sets.push("name_key = ?".to_string());
-                        params.push(Param::opt(after[i].as_deref().map(company_key).as_deref()));
-                    }
-                }
-            }
-        }
-        sets.push("hash = ?".into());
-        params.push(Param::Bytes(hash.to_vec()));
-        sets.push("version = version + 1".into());
-        sets.push("updated_at = ?".into());
-        params.push(now.into());
-        params.push(id.into());
-        let sql = format!("UPDATE {} SET {} WHERE id = ?", entity.name(), sets.join(", "));
-        self.db.execute(&sql, &params)?;
-        Ok(())
-    }
-
-    fn insert_records(&mut self, entity: Entity, rows: &[(String, Vec<Option<String>>)], now: &str) -> Result<()> {
-        insert_records(self.db, entity, rows, now)
-    }
-
     fn audit_row(
         &self,
         id: &str,
@@ -904,7 +845,6 @@ impl Import<'_> {
         field: Option<&str>,
         before: Option<String>,
         after: Option<String>,
-        _now: &str,
     ) -> [Param; 6] {
         [self.batch.as_str().into(), id.into(), op.into(), Param::opt(field), before.into(), after.into()]
     }
@@ -999,7 +939,7 @@ impl Import<'_> {
                     Some(id) => Some(Ok(id.clone())),
                     None if system.is_none() => Some(Err(format!(
                         "{}.external_id needs the mapping's [key] external_id to say which system the ids are from",
-                        singular(target)
+                        model::singular(target)
                     ))),
                     None => None,
                 }
@@ -1028,7 +968,7 @@ impl Import<'_> {
                     "no company with {} (update mode creates no companies; use --mode upsert to create it)",
                     r.describe()
                 )),
-                None => Err(format!("no {} with {}", singular(target), r.describe())),
+                None => Err(format!("no {} with {}", model::singular(target), r.describe())),
             };
             out.insert(key, result);
         }
@@ -1044,7 +984,7 @@ impl Import<'_> {
         values[1] = r.domain.clone();
         let id = self.ids.next_id();
         insert_records(self.db, Entity::Companies, &[(id.clone(), values)], now)?;
-        let row = self.audit_row(&id, "insert", None, None, None, now);
+        let row = self.audit_row(&id, "insert", None, None, None);
         write_audit(self.db, Entity::Companies, &[row], now)?;
         self.counts.companies_created += 1;
         Ok(id)
@@ -1098,15 +1038,6 @@ fn link_id(r: &LinkRef) -> String {
     )
 }
 
-fn singular(e: Entity) -> &'static str {
-    match e {
-        Entity::Companies => "company",
-        Entity::Contacts => "contact",
-        Entity::Deals => "deal",
-        Entity::Activities => "activity",
-    }
-}
-
 fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String> {
     match ids {
         [one] => Ok(one.clone()),
@@ -1115,7 +1046,7 @@ fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String>
         many => Err(format!(
             "{} {}s have {}: {} (link by external id instead)",
             many.len(),
-            singular(target),
+            model::singular(target),
             r.describe(),
             many.join(", ")
         )),
@@ -1293,6 +1224,52 @@ fn lookup_ids(
         }
     }
     Ok(out)
+}
+
+/// Writes the columns whose value differs between `before` and `after`,
+/// with the new content hash; the version goes up by one.
+pub(crate) fn update_record(
+    db: &mut dyn Sql,
+    entity: Entity,
+    id: &str,
+    (before, after): (&[Option<String>], &[Option<String>]),
+    hash: &[u8; 16],
+    now: &str,
+) -> Result<()> {
+    let mut sets = Vec::new();
+    let mut params = Vec::new();
+    for (i, c) in model::columns(entity).iter().enumerate() {
+        if before[i] == after[i] {
+            continue;
+        }
+        match c.kind {
+            Kind::DealContacts => batches::set_deal_contacts(db, id, after[i].as_deref())?,
+            Kind::Custom => {
+                sets.push("custom = ?".to_string());
+                params.push(Param::Text(after[i].clone().unwrap_or_else(|| "{}".into())));
+            }
+            Kind::Tags => {
+                sets.push("tags = ?".to_string());
+                params.push(Param::Text(after[i].clone().unwrap_or_else(|| "[]".into())));
+            }
+            _ => {
+                sets.push(format!("{} = ?", c.column));
+                params.push(Param::opt(after[i].as_deref()));
+                if entity == Entity::Companies && c.field == "name" {
+                    sets.push("name_key = ?".to_string());
+                    params.push(Param::opt(after[i].as_deref().map(company_key).as_deref()));
+                }
+            }
+        }
+    }
+    sets.push("hash = ?".into());
+    params.push(Param::Bytes(hash.to_vec()));
+    sets.push("version = version + 1".into());
+    sets.push("updated_at = ?".into());
+    params.push(now.into());
+    params.push(id.into());
+    db.execute(&format!("UPDATE {} SET {} WHERE id = ?", entity.name(), sets.join(", ")), &params)?;
+    Ok(())
 }
 
 /// Inserts whole records (many per statement).

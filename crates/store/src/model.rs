@@ -155,6 +155,16 @@ pub fn table_columns(entity: Entity) -> impl Iterator<Item = (usize, &'static Co
     columns(entity).iter().enumerate().filter(|(_, c)| !c.column.is_empty())
 }
 
+/// `company`, `contact`, ... for messages.
+pub fn singular(e: Entity) -> &'static str {
+    match e {
+        Entity::Companies => "company",
+        Entity::Contacts => "contact",
+        Entity::Deals => "deal",
+        Entity::Activities => "activity",
+    }
+}
+
 /// The field holding a record's natural key, shown for links and in messages.
 pub fn label_field(entity: Entity) -> &'static str {
     match entity {

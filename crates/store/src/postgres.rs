@@ -14,7 +14,7 @@ use postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 
 use crate::error::{Error, Result};
-use crate::sql::{Backend, Cell, Param, Sql};
+use crate::sql::{Backend, Cell, Param, Sql, what};
 
 pub struct PgConn {
     client: Client,
@@ -121,12 +121,6 @@ impl PgConn {
         self.statements.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
     }
-}
-
-/// The statement's first words, for messages.
-fn what(sql: &str) -> String {
-    let s: String = sql.trim().chars().take(60).collect();
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl ToSql for Param {

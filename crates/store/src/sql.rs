@@ -195,3 +195,9 @@ pub fn placeholders(n: usize) -> String {
     }
     s
 }
+
+/// A statement's first words, for messages.
+pub fn what(sql: &str) -> String {
+    let s: String = sql.trim().chars().take(60).collect();
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

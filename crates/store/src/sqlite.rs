@@ -4,7 +4,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use crate::error::{Error, Result};
-use crate::sql::{Backend, Cell, Param, Sql};
+use crate::sql::{Backend, Cell, Param, Sql, what};
 
 pub struct SqliteConn {
     conn: Connection,
@@ -73,13 +73,6 @@ fn cell(v: ValueRef<'_>) -> Cell {
         ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
     }
-}
-
-/// The statement's first line, for messages.
-fn what(sql: &str) -> String {
-    let s = sql.trim();
-    let s: String = s.chars().take(60).collect();
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Sql for SqliteConn {
