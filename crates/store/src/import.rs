@@ -18,7 +18,7 @@ use crmsync_core::{Entity, Record, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
-use crate::sql::{Cell, Param, Sql, placeholders};
+use crate::sql::{Backend, Cell, Param, Sql, placeholders};
 use crate::{Store, batches};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +201,30 @@ pub struct Import<'s> {
     columns: &'static [Column],
     in_tx: bool,
     pending: usize,
+    /// Records written when statistics were last refreshed.
+    analyzed: u64,
     commit_every: usize,
+    bulk: Option<Bulk>,
+}
+
+/// A bulk load into a table that was empty when the import started. Its
+/// lookup indexes are dropped with the first rows and built once at the end:
+/// sorting once is many times faster than a million random B-tree inserts.
+/// Meanwhile a set of key hashes tells new keys from keys written earlier
+/// in the load: the first key seen again (a repeated row in the file) ends
+/// the bulk load, so the indexes are built and lookups go to the database.
+/// Another command that opens the store builds the indexes again too
+/// (`Store::restore_indexes`); the import notices and goes on normally.
+struct Bulk {
+    table: &'static str,
+    indexes: Vec<&'static (&'static str, &'static str, &'static str)>,
+    started: bool,
+    /// Hashes of the keys written (8 bytes a record, so memory stays small).
+    keys: HashSet<u64>,
+}
+
+fn key_hash(key: &[String]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key.join("\u{1f}").as_bytes())
 }
 
 impl Store {
@@ -227,7 +250,9 @@ impl Store {
             columns,
             in_tx: false,
             pending: 0,
+            analyzed: 0,
             commit_every: 10_000,
+            bulk: None,
             settings,
         };
         if resume {
@@ -280,6 +305,15 @@ impl Store {
             }
         }
         import.ids = ids;
+        let s = &import.settings;
+        if !resume && !s.dry_run && s.mode != Mode::Update {
+            let table = s.entity.name();
+            let empty = import.db.query_row(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])?.is_none();
+            if empty {
+                let indexes = crate::LOOKUP_INDEXES.iter().filter(|(t, _, _)| *t == table).collect();
+                import.bulk = Some(Bulk { table, indexes, started: false, keys: HashSet::new() });
+            }
+        }
         // A dry run is one transaction, rolled back at the end, so later
         // rows see what earlier rows would have written.
         Ok(import)
@@ -345,11 +379,26 @@ impl Import<'_> {
             self.in_tx = false;
             self.pending = 0;
             self.db.commit()?;
+            self.refresh_statistics()?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL plans lookups from table statistics, which autovacuum
+    /// refreshes only now and then: tables that grew from empty during this
+    /// import would be planned as if they still were. Each time the records
+    /// written double, the statistics are brought up to date.
+    fn refresh_statistics(&mut self) -> Result<()> {
+        let written = self.counts.inserted + self.counts.companies_created;
+        if self.db.backend() == Backend::Postgres && written >= 2 * self.analyzed.max(5_000) {
+            self.db.batch(&format!("ANALYZE {}, companies", self.settings.entity.name()))?;
+            self.analyzed = written;
         }
         Ok(())
     }
 
     fn chunk_in_tx(&mut self, rows: &[Row<'_>]) -> Result<Vec<Outcome>> {
+        self.check_bulk()?;
         let now = model::now_text();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
         let mut drafts = Vec::with_capacity(rows.len());
@@ -392,6 +441,44 @@ impl Import<'_> {
             .collect();
         self.record_chunk(rows, &outcomes)?;
         Ok(outcomes)
+    }
+
+    /// In the first transaction of a bulk load, drops the table's lookup
+    /// indexes (if it is still empty); in later ones, ends the bulk load when
+    /// another command has built them again.
+    fn check_bulk(&mut self) -> Result<()> {
+        let Some(bulk) = &self.bulk else { return Ok(()) };
+        if !bulk.started {
+            let table = bulk.table;
+            if self.db.query_row(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])?.is_some() {
+                self.bulk = None;
+                return Ok(());
+            }
+            let sql: String = bulk.indexes.iter().map(|(_, name, _)| format!("DROP INDEX IF EXISTS {name};")).collect();
+            self.db.batch(&sql)?;
+            if let Some(b) = &mut self.bulk {
+                b.started = true;
+            }
+            return Ok(());
+        }
+        let have = crate::Store::index_names(self.db)?;
+        if bulk.indexes.iter().any(|(_, name, _)| have.iter().any(|h| h == name)) {
+            self.end_bulk()?;
+        }
+        Ok(())
+    }
+
+    /// Builds the indexes a bulk load dropped, in the current transaction.
+    fn end_bulk(&mut self) -> Result<()> {
+        if let Some(Bulk { started: true, indexes, keys, .. }) = self.bulk.take() {
+            drop(keys);
+            let sql: String = indexes
+                .iter()
+                .map(|(table, name, columns)| format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"))
+                .collect();
+            self.db.build_indexes(&sql)?;
+        }
+        Ok(())
     }
 
     /// Counts, checkpoint and rejects of a chunk, in its transaction.
@@ -670,6 +757,7 @@ impl Import<'_> {
                         new_external.push((e.id.clone(), x));
                     }
                     update_record(self.db, entity, &e.id, (&e.values, &values), &hash, now)?;
+                    self.remember_key(d);
                     for c in &changes {
                         audit.push(self.audit_row(&e.id, "update", Some(&c.field), c.before.clone(), c.after.clone()));
                     }
@@ -708,6 +796,7 @@ impl Import<'_> {
                     if let Some(x) = &d.external {
                         new_external.push((id.clone(), x.clone()));
                     }
+                    self.remember_key(d);
                     inserts.push((id.clone(), values));
                     out.push((d.row, Outcome::Insert { id }));
                 }
@@ -728,6 +817,13 @@ impl Import<'_> {
         }
         self.write_audit(&audit)?;
         Ok(out)
+    }
+
+    /// During a bulk load, a record now has the draft's key.
+    fn remember_key(&mut self, d: &Draft) {
+        if let (Some(bulk), Some(key)) = (&mut self.bulk, &d.key) {
+            bulk.keys.insert(key_hash(key));
+        }
     }
 
     fn required_missing(&self, values: &[Option<String>]) -> Option<&'static str> {
@@ -807,6 +903,16 @@ impl Import<'_> {
             .collect();
         if wanted.is_empty() {
             return Ok(found);
+        }
+        if let Some(bulk) = &self.bulk
+            && bulk.started
+        {
+            let again = drafts.iter().filter_map(|d| d.key.as_deref()).any(|k| bulk.keys.contains(&key_hash(k)));
+            if !again {
+                // Only this load has written to the table, none of these keys.
+                return Ok(found);
+            }
+            self.end_bulk()?;
         }
         let candidates = load_by(self.db, entity, first, &wanted)?;
         let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
@@ -923,6 +1029,7 @@ impl Import<'_> {
             None => HashMap::new(),
         };
         let mut created: HashMap<String, String> = HashMap::new();
+        let mut new_companies = Vec::new();
         for r in refs {
             let key = link_id(r);
             if out.contains_key(&key) {
@@ -957,7 +1064,11 @@ impl Import<'_> {
                     let known = [&domain, &name].into_iter().flatten().find_map(|k| created.get(k)).cloned();
                     let id = match known {
                         Some(id) => id,
-                        None => self.create_company(r, now)?,
+                        None => {
+                            let id = self.ids.next_id();
+                            new_companies.push((id.clone(), company_values(r)));
+                            id
+                        }
                     };
                     for k in [domain, name].into_iter().flatten() {
                         created.entry(k).or_insert_with(|| id.clone());
@@ -972,22 +1083,15 @@ impl Import<'_> {
             };
             out.insert(key, result);
         }
+        // Created together, before the records that link to them.
+        if !new_companies.is_empty() {
+            insert_records(self.db, Entity::Companies, &new_companies, now)?;
+            let audit: Vec<[Param; 6]> =
+                new_companies.iter().map(|(id, _)| self.audit_row(id, "insert", None, None, None)).collect();
+            write_audit(self.db, Entity::Companies, &audit, now)?;
+            self.counts.companies_created += new_companies.len() as u64;
+        }
         Ok(out)
-    }
-
-    fn create_company(&mut self, r: &LinkRef, now: &str) -> Result<String> {
-        let columns = model::columns(Entity::Companies);
-        let mut values = vec![None; columns.len()];
-        let name = r.name.clone().or_else(|| r.domain.clone()).unwrap_or_default();
-        let name: String = name.chars().take(255).collect();
-        values[0] = Some(name);
-        values[1] = r.domain.clone();
-        let id = self.ids.next_id();
-        insert_records(self.db, Entity::Companies, &[(id.clone(), values)], now)?;
-        let row = self.audit_row(&id, "insert", None, None, None);
-        write_audit(self.db, Entity::Companies, &[row], now)?;
-        self.counts.companies_created += 1;
-        Ok(id)
     }
 
     /// Ends the batch: counts saved, status `done` (a dry run is rolled back).
@@ -1001,6 +1105,7 @@ impl Import<'_> {
             self.db.begin()?;
             self.in_tx = true;
         }
+        self.end_bulk()?;
         self.db.execute(
             "UPDATE batches SET status = 'done', finished_at = ? WHERE id = ?",
             &[model::now_text().into(), self.batch.as_str().into()],
@@ -1016,8 +1121,24 @@ impl Import<'_> {
             self.in_tx = false;
             return self.db.rollback();
         }
+        if self.bulk.as_ref().is_some_and(|b| b.started) {
+            if !self.in_tx {
+                self.db.begin()?;
+                self.in_tx = true;
+            }
+            self.end_bulk()?;
+        }
         self.commit()
     }
+}
+
+/// A company created from a link: its name (or domain) and domain.
+fn company_values(r: &LinkRef) -> Vec<Option<String>> {
+    let mut values = vec![None; model::columns(Entity::Companies).len()];
+    let name = r.name.clone().or_else(|| r.domain.clone()).unwrap_or_default();
+    values[0] = Some(name.chars().take(255).collect());
+    values[1] = r.domain.clone();
+    values
 }
 
 /// Resolved links of a segment: (column, link id) → record id or why not.
@@ -1289,37 +1410,26 @@ pub(crate) fn insert_records(
         names.push("name_key");
     }
     names.extend(["hash", "version", "created_at", "updated_at"]);
-    let per_row = names.len();
-    let one = format!("({})", placeholders(per_row));
-    const PER_STATEMENT: usize = 50;
-    for part in rows.chunks(PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES {}",
-            entity.name(),
-            names.join(", "),
-            vec![one.as_str(); part.len()].join(", ")
-        );
-        let mut params = Vec::with_capacity(part.len() * per_row);
-        for (id, values) in part {
-            params.push(Param::from(id.as_str()));
-            for (i, c) in columns.iter().enumerate() {
-                match c.kind {
-                    Kind::DealContacts => {}
-                    Kind::Custom => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "{}".into()))),
-                    Kind::Tags => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "[]".into()))),
-                    _ => params.push(Param::opt(values[i].as_deref())),
-                }
+    let mut params = Vec::with_capacity(rows.len() * names.len());
+    for (id, values) in rows {
+        params.push(Param::from(id.as_str()));
+        for (i, c) in columns.iter().enumerate() {
+            match c.kind {
+                Kind::DealContacts => {}
+                Kind::Custom => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "{}".into()))),
+                Kind::Tags => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "[]".into()))),
+                _ => params.push(Param::opt(values[i].as_deref())),
             }
-            if entity == Entity::Companies {
-                params.push(Param::opt(values[0].as_deref().map(company_key).as_deref()));
-            }
-            params.push(Param::Bytes(content_hash(values).to_vec()));
-            params.push(Param::Int(1));
-            params.push(now.into());
-            params.push(now.into());
         }
-        db.execute(&sql, &params)?;
+        if entity == Entity::Companies {
+            params.push(Param::opt(values[0].as_deref().map(company_key).as_deref()));
+        }
+        params.push(Param::Bytes(content_hash(values).to_vec()));
+        params.push(Param::Int(1));
+        params.push(now.into());
+        params.push(now.into());
     }
+    db.insert_many(entity.name(), &names, &params)?;
     if let Some(pos) = model::position(entity, "contacts") {
         for (id, values) in rows {
             if values[pos].is_some() {
@@ -1332,18 +1442,9 @@ pub(crate) fn insert_records(
 
 /// Writes audit rows (batch, record, op, field, before, after).
 pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, rows: &[[Param; 6]], now: &str) -> Result<()> {
-    const PER_STATEMENT: usize = 100;
-    for part in rows.chunks(PER_STATEMENT) {
-        let one = "(?, ?, ?, ?, ?, ?, ?, ?)";
-        let sql = format!(
-            "INSERT INTO audit (batch_id, entity, record_id, op, field, before, after, at) VALUES {}",
-            vec![one; part.len()].join(", ")
-        );
-        let mut params = Vec::with_capacity(part.len() * 8);
-        for [batch, record, op, field, before, after] in part.iter().cloned() {
-            params.extend([batch, entity.name().into(), record, op, field, before, after, now.into()]);
-        }
-        db.execute(&sql, &params)?;
+    let mut params = Vec::with_capacity(rows.len() * 8);
+    for [batch, record, op, field, before, after] in rows.iter().cloned() {
+        params.extend([batch, entity.name().into(), record, op, field, before, after, now.into()]);
     }
-    Ok(())
+    db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
 }

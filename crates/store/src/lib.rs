@@ -47,10 +47,37 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_import.sql"),
         postgres: include_str!("../migrations/postgres/0002_import.sql"),
     },
+    Migration {
+        version: 3,
+        name: "lookup indexes",
+        sqlite: include_str!("../migrations/sqlite/0003_lookups.sql"),
+        postgres: include_str!("../migrations/postgres/0003_lookups.sql"),
+    },
+];
+
+/// The secondary indexes of the record tables, as the migrations leave
+/// them: (table, index, columns). A bulk load into an empty table drops its
+/// indexes and builds them again at the end; a load that was killed leaves
+/// them missing, and the next command that opens the store rebuilds them.
+pub(crate) const LOOKUP_INDEXES: &[(&str, &str, &str)] = &[
+    ("companies", "companies_domain", "domain"),
+    ("companies", "companies_name_key", "name_key"),
+    ("companies", "companies_updated", "updated_at"),
+    ("contacts", "contacts_email", "email"),
+    ("contacts", "contacts_phone", "phone"),
+    ("contacts", "contacts_company", "company_id"),
+    ("contacts", "contacts_updated", "updated_at"),
+    ("deals", "deals_name", "name"),
+    ("deals", "deals_company", "company_id"),
+    ("deals", "deals_updated", "updated_at"),
+    ("activities", "activities_contact", "contact_id"),
+    ("activities", "activities_company", "company_id"),
+    ("activities", "activities_deal", "deal_id"),
+    ("activities", "activities_updated", "updated_at"),
 ];
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +118,10 @@ pub fn open_current(url: &str) -> Result<Store> {
         None => Err(Error::NotInitialised { location }),
         Some(v) if v > SCHEMA_VERSION => Err(Error::Newer { location, found: v, known: SCHEMA_VERSION }),
         Some(v) if v < SCHEMA_VERSION => Err(Error::Outdated { location, found: v, latest: SCHEMA_VERSION }),
-        Some(_) => Ok(store),
+        Some(_) => {
+            store.restore_indexes()?;
+            Ok(store)
+        }
     }
 }
 
@@ -164,6 +194,36 @@ impl Store {
         }
         let to = self.schema_version()?.unwrap_or(from);
         Ok(Migrated { from, to, applied })
+    }
+
+    /// Names of the indexes the store has.
+    pub(crate) fn index_names(db: &mut dyn Sql) -> Result<Vec<String>> {
+        let sql = match db.backend() {
+            sql::Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
+            sql::Backend::Postgres => "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()",
+        };
+        Ok(db.query(sql, &[])?.into_iter().filter_map(|r| r.into_iter().next().and_then(|c| c.into_text())).collect())
+    }
+
+    /// Builds the lookup indexes a killed bulk load left missing.
+    fn restore_indexes(&mut self) -> Result<()> {
+        let have = Self::index_names(self.db.as_mut())?;
+        let missing: Vec<_> = LOOKUP_INDEXES.iter().filter(|(_, name, _)| !have.iter().any(|h| h == name)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let sql: String = missing
+            .iter()
+            .map(|(table, name, columns)| format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"))
+            .collect();
+        self.db.begin()?;
+        match self.db.build_indexes(&sql).and_then(|()| self.db.commit()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.db.rollback();
+                Err(e)
+            }
+        }
     }
 
     /// Rows of a table (`companies`, `contacts`, ...), deleted ones included.

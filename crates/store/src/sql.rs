@@ -156,6 +156,15 @@ pub trait Sql: Send {
     fn batch(&mut self, sql: &str) -> Result<()>;
     /// Runs one statement; returns the rows it changed.
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64>;
+    /// Inserts rows into `table`: `params` holds `columns.len()` values per
+    /// row, one row after another. This is the bulk path of imports, so each
+    /// backend does it its fastest way (SQLite: one prepared statement;
+    /// PostgreSQL: COPY).
+    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Param]) -> Result<()>;
+    /// Runs `CREATE INDEX` statements over large tables.
+    fn build_indexes(&mut self, sql: &str) -> Result<()> {
+        self.batch(sql)
+    }
     /// Runs a query, handing each row to `each` as it arrives.
     fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>) -> Result<()>;
     /// Starts a write transaction. On SQLite it takes the write lock at once,

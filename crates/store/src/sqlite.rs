@@ -11,6 +11,9 @@ pub struct SqliteConn {
     location: String,
 }
 
+/// The page cache, in KiB.
+const CACHE_KIB: i64 = 64_000;
+
 impl SqliteConn {
     pub fn open(url: &str) -> Result<Self> {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
@@ -38,10 +41,10 @@ impl SqliteConn {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err("cannot switch to WAL"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err("cannot enable foreign keys"))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err("cannot set synchronous"))?;
-        conn.pragma_update(None, "cache_size", -64_000).map_err(err("cannot size the cache"))?;
-        // Statement journals of multi-row inserts stay in memory, and the WAL
-        // is folded back into the file in larger steps: fewer page writes.
-        conn.pragma_update(None, "temp_store", "MEMORY").map_err(err("cannot set temp_store"))?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB).map_err(err("cannot size the cache"))?;
+        // The WAL is folded back into the file in larger steps: fewer page
+        // writes. (Temporary files stay files: index builds after a bulk
+        // load sort more than memory should hold.)
         conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(err("cannot set wal_autocheckpoint"))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { conn, location })
@@ -95,6 +98,40 @@ impl Sql for SqliteConn {
             Err(e) => return Err(err(e)),
         };
         stmt.execute(rusqlite::params_from_iter(params.iter())).map(|n| n as u64).map_err(err)
+    }
+
+    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Param]) -> Result<()> {
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            crate::sql::placeholders(columns.len())
+        );
+        let err = self.err(&what(&sql));
+        let mut stmt = match self.conn.prepare_cached(&sql) {
+            Ok(s) => s,
+            Err(e) => return Err(err(e)),
+        };
+        // One prepared statement stepped per row: SQLite does no more work
+        // per row than that, and no statement text is built per chunk.
+        for row in params.chunks(columns.len()) {
+            let bound = row.iter().enumerate().try_for_each(|(i, p)| stmt.raw_bind_parameter(i + 1, p));
+            if let Err(e) = bound.and_then(|()| stmt.raw_execute()) {
+                return Err(err(e));
+            }
+        }
+        Ok(())
+    }
+
+    fn build_indexes(&mut self, sql: &str) -> Result<()> {
+        // An index build sorts with as much memory as the page cache may
+        // take, on top of it: a smaller cache meanwhile keeps the peak down.
+        self.batch(&format!("PRAGMA cache_size = -{}", CACHE_KIB / 4))?;
+        let built = self.batch(sql);
+        self.batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"))?;
+        built
     }
 
     fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>) -> Result<()> {

@@ -123,6 +123,20 @@ impl Db {
         self.scalar(sql).and_then(|s| s.parse().ok()).unwrap_or(0)
     }
 
+    /// How many of the record tables' lookup indexes the store has (14 when
+    /// none is missing).
+    pub fn lookup_indexes(&self) -> u64 {
+        let names = "'companies_domain', 'companies_name_key', 'companies_updated', 'contacts_email', \
+                     'contacts_phone', 'contacts_company', 'contacts_updated', 'deals_name', 'deals_company', \
+                     'deals_updated', 'activities_contact', 'activities_company', 'activities_deal', \
+                     'activities_updated'";
+        self.count(&if self.is_postgres() {
+            format!("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ({names})")
+        } else {
+            format!("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ({names})")
+        })
+    }
+
     /// Runs a statement on the store directly (to stage faults).
     pub fn exec(&self, sql: &str) {
         match &self.pg {
