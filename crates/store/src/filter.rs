@@ -9,7 +9,7 @@
 //! unary    := "not" unary | primary
 //! primary  := "(" expr ")"
 //!           | field cmp literal                  cmp: = != <> < > <= >=
-//!           | field ["not"] "like" 'pattern'     % and _ wildcards, case-insensitive
+//!           | field ["not"] "like" 'pattern'     % and _ wildcards (\% and \_ literal), case-insensitive
 //!           | field ["not"] "in" "(" literal ("," literal)* ")"
 //!           | field "is" ["not"] "null"
 //! field    := (letter | "_") (letter | digit | "_" | ".")*     e.g. address.city, custom.vip
@@ -205,9 +205,9 @@ fn compile_into(
             params.push(pattern.clone());
             // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
             if *negated {
-                sql.push_str(&format!("({col} IS NULL OR lower({col}) NOT LIKE lower(?))"));
+                sql.push_str(&format!("({col} IS NULL OR lower({col}) NOT LIKE lower(?) ESCAPE '\\')"));
             } else {
-                sql.push_str(&format!("(lower({col}) LIKE lower(?))"));
+                sql.push_str(&format!("(lower({col}) LIKE lower(?) ESCAPE '\\')"));
             }
         }
         Expr::In { field, values, negated, at } => {
@@ -741,6 +741,17 @@ impl Parser<'_> {
         let token = self.peek()?.clone();
         match &token.tok {
             Tok::Text(pattern) => {
+                // `\` escapes the next character (`\%`, `\_`, `\\`); one left
+                // at the end would escape nothing.
+                let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
+                if trailing % 2 == 1 {
+                    return Err(self.error_at(
+                        &token,
+                        "a like pattern cannot end with a single `\\` (it escapes the next character; \
+                         write `\\\\` for a backslash)"
+                            .to_string(),
+                    ));
+                }
                 self.next()?;
                 Ok(pattern.clone())
             }
@@ -1047,10 +1058,10 @@ mod tests {
         assert_eq!(sql("score > 1"), ("(t.score > ?)".to_string(), strings(&["1"])));
         assert_eq!(sql("score <= 1"), ("(t.score <= ?)".to_string(), strings(&["1"])));
         assert_eq!(sql("score >= 1"), ("(t.score >= ?)".to_string(), strings(&["1"])));
-        assert_eq!(sql("name like 'A%'"), ("(lower(t.name) LIKE lower(?))".to_string(), strings(&["A%"])));
+        assert_eq!(sql("name like 'A%'"), ("(lower(t.name) LIKE lower(?) ESCAPE '\\')".to_string(), strings(&["A%"])));
         assert_eq!(
             sql("name not like 'A%'"),
-            ("(t.name IS NULL OR lower(t.name) NOT LIKE lower(?))".to_string(), strings(&["A%"]))
+            ("(t.name IS NULL OR lower(t.name) NOT LIKE lower(?) ESCAPE '\\')".to_string(), strings(&["A%"]))
         );
         assert_eq!(sql("score in (1, 2)"), ("(t.score IN (?, ?))".to_string(), strings(&["1", "2"])));
         assert_eq!(sql("score not in (1)"), ("(t.score IS NULL OR t.score NOT IN (?))".to_string(), strings(&["1"])));
@@ -1074,7 +1085,7 @@ mod tests {
     #[test]
     fn user_text_is_never_inlined() {
         let (text, params) = sql("name = 'x'') OR 1=1 --' or name like '%'' --'");
-        assert_eq!(text, "((t.name = ?) OR (lower(t.name) LIKE lower(?)))");
+        assert_eq!(text, "((t.name = ?) OR (lower(t.name) LIKE lower(?) ESCAPE '\\'))");
         assert_eq!(params, strings(&["x') OR 1=1 --", "%' --"]));
     }
 

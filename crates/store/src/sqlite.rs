@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL journal, no setup.
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
@@ -46,6 +47,22 @@ impl SqliteConn {
         // writes. (Temporary files stay files: index builds after a bulk
         // load sort more than memory should hold.)
         conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(err("cannot set wal_autocheckpoint"))?;
+        // SQLite's lower() folds ASCII letters only, PostgreSQL's every letter;
+        // `--where … like` compares through lower(), so both must agree.
+        conn.create_scalar_function(
+            "lower",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| {
+                Ok(match ctx.get_raw(0) {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(n) => Some(n.to_string()),
+                    ValueRef::Real(f) => Some(f.to_string()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).to_lowercase()),
+                })
+            },
+        )
+        .map_err(err("cannot register lower()"))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { conn, location })
     }

@@ -121,6 +121,27 @@ on_both!(fields_where_and_since_select_records, |db| {
     assert!(out.starts_with("email,deleted_at\nalan@example.com,2030-01-01T00:00:00Z"), "{out}");
 });
 
+on_both!(like_escapes_wildcards_and_folds_case_beyond_ascii_alike_on_both, |db| {
+    let f = db.path("people.csv");
+    std::fs::write(&f, "email,last_name\na@x.com,O_Neil\nb@x.com,Oxneil\nc@x.com,ÉCLAIR\nd@x.com,50% off\n")
+        .expect("write");
+    db.ok(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    let names = |filter: &str| {
+        db.ok(&["export", "--entity", "contacts", "--fields", "last_name", "--where", filter])
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names("last_name like 'o_neil'"), ["O_Neil", "Oxneil"]);
+    assert_eq!(names(r"last_name like 'o\_neil'"), ["O_Neil"]);
+    assert_eq!(names(r"last_name like '%\%%'"), ["50% off"]);
+    assert_eq!(names("last_name like 'écl%'"), ["ÉCLAIR"], "case folds beyond ASCII");
+    assert_eq!(names("last_name not like 'o%'"), ["ÉCLAIR", "50% off"]);
+    let out = db.run(&["export", "--entity", "contacts", "--where", r"last_name like 'a\'"]);
+    assert!(stderr_of(&out).contains("cannot end with a single"), "{}", stderr_of(&out));
+});
+
 on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let m = testdata("import/contacts.toml");
