@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create the store, or migrate it to this version's schema.
-    Init,
+    Init(cmd::init::Args),
     /// Import a file into the store, as a batch that can be undone.
     Import(cmd::import::Args),
     /// Export records from the store.
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = Global { json: cli.json, quiet: cli.quiet, verbose: cli.verbose };
     let result = match cli.command {
-        Command::Init => cmd::init::run(&cli.db, global),
+        Command::Init(args) => cmd::init::run(args, &cli.db, global),
         Command::Import(args) => cmd::import::run(args, &cli.db, global),
         Command::Export(args) => cmd::export::run(args, &cli.db, global),
         Command::Batches(args) => cmd::batches::run(args, &cli.db, global),

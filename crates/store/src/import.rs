@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crmsync_core::{Entity, Record, Value};
 
+use crate::custom::CustomField;
 use crate::error::{Error, Result};
 use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
 use crate::sql::{Backend, Cell, Param, Sql, placeholders};
@@ -205,6 +206,10 @@ pub struct Import<'s> {
     analyzed: u64,
     commit_every: usize,
     bulk: Option<Bulk>,
+    /// The entity's declared custom fields (none: any custom field goes).
+    declared: Vec<CustomField>,
+    /// Values of unique custom fields: (field, value) → the record that has it.
+    taken: HashMap<(String, String), String>,
 }
 
 /// A bulk load into a table that was empty when the import started. Its
@@ -240,6 +245,26 @@ impl Store {
              WHERE status = 'running' AND entity = ? AND source = ? ORDER BY started_at DESC, id DESC",
             &[settings.entity.name().into(), settings.source.as_str().into()],
         )?;
+        let declared = crate::custom::declared(db, settings.entity)?;
+        let mut taken = HashMap::new();
+        for f in declared.iter().filter(|f| f.unique) {
+            // Loaded once: later rows of this import are checked against
+            // the values it writes as well.
+            let expr = db.backend().custom_text("t", &f.name);
+            let sql = format!(
+                "SELECT t.id, {expr} FROM {} t WHERE t.deleted_at IS NULL AND {expr} IS NOT NULL",
+                settings.entity.name()
+            );
+            db.query_each(&sql, &[], &mut |row| {
+                let mut row = row.into_iter();
+                if let (Some(id), Some(v)) =
+                    (row.next().and_then(Cell::into_text), row.next().and_then(Cell::into_text))
+                {
+                    taken.insert((f.name.clone(), v), id);
+                }
+                Ok(())
+            })?;
+        }
         let mut import = Import {
             db,
             batch: String::new(),
@@ -253,6 +278,8 @@ impl Store {
             analyzed: 0,
             commit_every: 10_000,
             bulk: None,
+            declared,
+            taken,
             settings,
         };
         if resume {
@@ -551,7 +578,10 @@ impl Import<'_> {
         for (k, v) in record.fields() {
             let name: &str = k;
             if let Some(custom) = name.strip_prefix("custom.") {
-                d.custom.push((custom.to_string(), model::custom_value(v)));
+                match self.declared_value(custom, model::custom_value(v)) {
+                    Ok(value) => d.custom.push((custom.to_string(), value)),
+                    Err(message) => errors.push((name.to_string(), message)),
+                }
                 continue;
             }
             if let Some((target, attr)) = name.split_once('.')
@@ -751,11 +781,16 @@ impl Import<'_> {
                         out.push((d.row, Outcome::Unchanged { id: e.id }));
                         continue;
                     }
+                    if let Some((field, message)) = self.custom_problem(Some(&e.values), &values, Some(&e.id)) {
+                        out.push((d.row, Outcome::Reject { field, message }));
+                        continue;
+                    }
                     if let Some((system, x)) = attach {
                         let before = links.external_of.get(&e.id).cloned();
                         changes.push(Change { field: format!("external_id.{system}"), before, after: Some(x.clone()) });
                         new_external.push((e.id.clone(), x));
                     }
+                    self.claim_unique(Some(&e.values), &values, &e.id);
                     update_record(self.db, entity, &e.id, (&e.values, &values), &hash, now)?;
                     self.remember_key(d);
                     for c in &changes {
@@ -791,7 +826,12 @@ impl Import<'_> {
                         ));
                         continue;
                     }
+                    if let Some((field, message)) = self.custom_problem(None, &values, None) {
+                        out.push((d.row, Outcome::Reject { field, message }));
+                        continue;
+                    }
                     let id = self.ids.next_id();
+                    self.claim_unique(None, &values, &id);
                     audit.push(self.audit_row(&id, "insert", None, None, None));
                     if let Some(x) = &d.external {
                         new_external.push((id.clone(), x.clone()));
@@ -817,6 +857,86 @@ impl Import<'_> {
         }
         self.write_audit(&audit)?;
         Ok(out)
+    }
+
+    /// A custom value checked against its declaration (when the entity has
+    /// declared fields), in its type's canonical form.
+    fn declared_value(
+        &self,
+        name: &str,
+        value: Option<serde_json::Value>,
+    ) -> std::result::Result<Option<serde_json::Value>, String> {
+        if self.declared.is_empty() {
+            return Ok(value);
+        }
+        let Some(field) = self.declared.iter().find(|f| f.name == name) else {
+            let names: Vec<String> = self.declared.iter().map(|f| format!("custom.{}", f.name)).collect();
+            return Err(format!(
+                "custom.{name} is not a declared custom field of {} (declared: {}; declare it in the custom fields \
+                 file and run `crmsync init --custom FILE`)",
+                self.settings.entity,
+                names.join(", ")
+            ));
+        };
+        match value {
+            Some(v) => field.check(&v).map(Some).map_err(|m| format!("custom.{name}: {m}")),
+            None => Ok(None),
+        }
+    }
+
+    /// Why a record's custom fields break their declarations (required or
+    /// unique), if they do: `before` is the stored record on update, `id`
+    /// its id.
+    fn custom_problem(
+        &self,
+        before: Option<&[Option<String>]>,
+        after: &[Option<String>],
+        id: Option<&str>,
+    ) -> Option<(String, String)> {
+        if self.declared.is_empty() {
+            return None;
+        }
+        let pos = self.columns.iter().position(|c| c.kind == Kind::Custom)?;
+        let now = model::parse_custom(after[pos].as_deref());
+        let was = before.map(|b| model::parse_custom(b[pos].as_deref()));
+        let entity = self.settings.entity;
+        for f in &self.declared {
+            let field = format!("custom.{}", f.name);
+            let value = now.get(&f.name);
+            if f.required && value.is_none() {
+                match &was {
+                    None => return Some((field.clone(), format!("{field} is required for a new record of {entity}"))),
+                    Some(w) if w.contains_key(&f.name) => {
+                        return Some((field.clone(), format!("{field} is required: it cannot be cleared")));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some(v) = value.filter(|_| f.unique) {
+                let text = json_text(v);
+                if let Some(other) = self.taken.get(&(f.name.clone(), text.clone()))
+                    && Some(other.as_str()) != id
+                {
+                    return Some((field.clone(), format!("{field} {text:?} is taken by {other} ({field} is unique)")));
+                }
+            }
+        }
+        None
+    }
+
+    /// Records that `id` now holds its unique custom values.
+    fn claim_unique(&mut self, before: Option<&[Option<String>]>, after: &[Option<String>], id: &str) {
+        let Some(pos) = self.columns.iter().position(|c| c.kind == Kind::Custom) else { return };
+        let now = model::parse_custom(after[pos].as_deref());
+        let was = before.map(|b| model::parse_custom(b[pos].as_deref())).unwrap_or_default();
+        for f in self.declared.iter().filter(|f| f.unique) {
+            if let Some(old) = was.get(&f.name) {
+                self.taken.remove(&(f.name.clone(), json_text(old)));
+            }
+            if let Some(v) = now.get(&f.name) {
+                self.taken.insert((f.name.clone(), json_text(v)), id.to_string());
+            }
+        }
     }
 
     /// During a bulk load, a record now has the draft's key.

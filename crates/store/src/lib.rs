@@ -13,6 +13,7 @@
 //! [`batches`] (listing, undo, history), [`export`] and [`quality`].
 
 pub mod batches;
+pub mod custom;
 mod error;
 pub mod export;
 pub mod filter;

@@ -1,15 +1,45 @@
-//! `crmsync init`: creates the store or migrates it to this build's schema.
-//! Running it again is harmless; a store from a newer crmsync is refused.
+//! `crmsync init`: creates the store or migrates it to this build's schema,
+//! and declares custom fields from a schema file. Running it again is
+//! harmless; a store from a newer crmsync is refused.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
 
 use crate::Global;
 
-pub fn run(db: &str, g: Global) -> Result<ExitCode> {
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Declare custom fields from a TOML schema file (`[contacts.tier]` with
+    /// `type`, `required`, `unique`, `values`); each entity it names gets
+    /// exactly the fields it lists.
+    #[arg(long, value_name = "FILE")]
+    pub custom: Option<String>,
+}
+
+pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
+    // The schema file is read first: a bad one changes nothing.
+    let fields = match &args.custom {
+        Some(file) => {
+            let text =
+                std::fs::read_to_string(file).with_context(|| format!("cannot read the custom fields file {file}"))?;
+            Some(crmsync_store::custom::parse_schema(&text, file)?)
+        }
+        None => None,
+    };
     let mut store = crmsync_store::open(db)?;
     let m = store.migrate()?;
+    let declared = match &fields {
+        Some(f) => Some(store.declare_custom(f)?),
+        None => None,
+    };
+    if !g.json
+        && !g.quiet
+        && let (Some(n), Some(file)) = (declared, &args.custom)
+    {
+        eprintln!("declared {n} custom field(s) from {file}");
+    }
     if g.json {
         println!(
             "{}",
@@ -19,6 +49,7 @@ pub fn run(db: &str, g: Global) -> Result<ExitCode> {
                 "from_version": m.from,
                 "schema_version": m.to,
                 "applied": m.applied,
+                "custom_fields": declared,
             })
         );
     } else if !g.quiet {

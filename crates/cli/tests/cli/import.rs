@@ -62,6 +62,51 @@ on_both!(a_bulk_load_matches_keys_repeated_in_later_transactions, |db| {
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 4);
 });
 
+on_both!(declared_custom_fields_are_typed_required_unique_and_closed, |db| {
+    let schema = testdata("import/custom_schema.toml");
+    let s = db.json(&["init", "--custom", schema.to_str().expect("p")]);
+    assert_eq!(s["custom_fields"].as_u64(), Some(3), "{s}");
+    let rejects = db.path("rejects.csv");
+    let s = db.import("members.csv", "members.toml", &["--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["rejected"].as_u64()),
+        (Some(2), Some(1), Some(4)),
+        "{s}"
+    );
+    let rejected = std::fs::read_to_string(&rejects).expect("rejects");
+    for expected in [
+        "custom.tier: \"tin\" is not one of Gold, Silver, Bronze",
+        "custom.member_no: \"abc\" is not an integer",
+        "custom.member_no is required for a new record of contacts",
+        "custom.member_no \"1\" is taken by",
+    ] {
+        // Quotes in the message are doubled by CSV.
+        assert!(rejected.contains(&expected.replace('"', "\"\"")), "{expected} in {rejected}");
+    }
+    // Canonical forms: the declared spelling, a number, a boolean.
+    let custom = db.scalar("SELECT custom FROM contacts WHERE email = 'b@example.com'").expect("b");
+    let custom: serde_json::Value = serde_json::from_str(&custom).expect("json");
+    assert_eq!(custom, serde_json::json!({"member_no": 2, "tier": "Silver", "vip": false}));
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 2);
+
+    // A custom field nobody declared is refused, naming the declared ones.
+    let f = db.path("other.csv");
+    std::fs::write(&f, "email,custom.member_no,custom.colour\ng@example.com,7,blue\n").expect("write");
+    let s =
+        db.json(&["import", f.to_str().expect("p"), "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(s["rejected"].as_u64(), Some(1), "{s}");
+    let rejected = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(rejected.contains("custom.colour is not a declared custom field of contacts"), "{rejected}");
+
+    // A bad schema file changes nothing and names the field.
+    let bad = db.path("bad.toml");
+    std::fs::write(&bad, "[contacts.tier]\ntype = \"colour\"\n").expect("write");
+    let out = db.run(&["init", "--custom", bad.to_str().expect("p")]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("contacts.tier: unknown type \"colour\""), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM custom_fields"), 3);
+});
+
 on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let plan = db.path("plan.ndjson");

@@ -1,0 +1,279 @@
+//! Custom fields declared per entity in a schema file, given to
+//! `crmsync init --custom FILE`:
+//!
+//! ```toml
+//! [contacts.tier]
+//! type = "enum"
+//! values = ["gold", "silver", "bronze"]
+//!
+//! [contacts.member_no]
+//! type = "integer"
+//! required = true
+//! unique = true
+//! ```
+//!
+//! Types: `string`, `integer`, `decimal`, `boolean`, `date`, `datetime`,
+//! `enum`. An entity with declared fields takes no other custom field;
+//! import checks each value against its declaration and stores it in the
+//! type's canonical form.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crmsync_core::entity::Entity;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::model;
+use crate::sql::{Cell, Param};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomType {
+    String,
+    Integer,
+    Decimal,
+    Boolean,
+    Date,
+    DateTime,
+    Enum(Vec<String>),
+}
+
+impl CustomType {
+    pub fn name(&self) -> &'static str {
+        match self {
+            CustomType::String => "string",
+            CustomType::Integer => "integer",
+            CustomType::Decimal => "decimal",
+            CustomType::Boolean => "boolean",
+            CustomType::Date => "date",
+            CustomType::DateTime => "datetime",
+            CustomType::Enum(_) => "enum",
+        }
+    }
+}
+
+/// One declared custom field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomField {
+    pub entity: Entity,
+    pub name: String,
+    pub kind: CustomType,
+    pub required: bool,
+    pub unique: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Declaration {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    unique: bool,
+    values: Option<Vec<String>>,
+}
+
+const TYPES: &str = "string, integer, decimal, boolean, date, datetime, enum";
+
+/// Reads a schema file's text; `file` names it in messages.
+pub fn parse_schema(text: &str, file: &str) -> Result<Vec<CustomField>> {
+    let bad = |m: String| Error::Invalid(format!("{file}: {m}"));
+    let tables: BTreeMap<String, BTreeMap<String, Declaration>> =
+        toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().to_string()))?;
+    let mut out = Vec::new();
+    for (entity_name, fields) in tables {
+        let entity = Entity::from_str(&entity_name).map_err(|_| {
+            bad(format!("[{entity_name}] is not an entity (expected companies, contacts, deals or activities)"))
+        })?;
+        for (name, d) in fields {
+            let at = format!("{entity_name}.{name}");
+            if name.is_empty() || name.contains('.') || name.len() > 64 {
+                return Err(bad(format!("{at}: a custom field name has 1 to 64 characters and no `.`")));
+            }
+            let kind = match (d.kind.as_str(), d.values) {
+                ("enum", Some(values)) if !values.is_empty() => CustomType::Enum(values),
+                ("enum", _) => return Err(bad(format!("{at}: an enum needs its `values = [\"…\", …]`"))),
+                (_, Some(_)) => return Err(bad(format!("{at}: `values` belongs to type = \"enum\" only"))),
+                ("string", None) => CustomType::String,
+                ("integer", None) => CustomType::Integer,
+                ("decimal", None) => CustomType::Decimal,
+                ("boolean", None) => CustomType::Boolean,
+                ("date", None) => CustomType::Date,
+                ("datetime", None) => CustomType::DateTime,
+                (other, None) => return Err(bad(format!("{at}: unknown type {other:?} (expected {TYPES})"))),
+            };
+            out.push(CustomField { entity, name, kind, required: d.required, unique: d.unique });
+        }
+    }
+    Ok(out)
+}
+
+impl CustomField {
+    /// The value in its type's canonical form, or what was expected.
+    pub fn check(&self, v: &serde_json::Value) -> std::result::Result<serde_json::Value, String> {
+        use serde_json::Value as J;
+        let text = match v {
+            J::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        };
+        let fail = || format!("{text:?} is not {}", self.expected());
+        Ok(match &self.kind {
+            CustomType::String => J::String(match v {
+                J::String(s) => s.clone(),
+                _ => text,
+            }),
+            CustomType::Integer => match text.parse::<i64>() {
+                Ok(n) => J::from(n),
+                Err(_) => match text.parse::<f64>() {
+                    // 3.0 from a spreadsheet cell is the integer 3.
+                    Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => J::from(f as i64),
+                    _ => return Err(fail()),
+                },
+            },
+            CustomType::Decimal => match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => J::Number(serde_json::Number::from_str(&text).map_err(|_| fail())?),
+                _ => return Err(fail()),
+            },
+            CustomType::Boolean => match text.to_ascii_lowercase().as_str() {
+                "true" | "yes" | "y" | "1" => J::Bool(true),
+                "false" | "no" | "n" | "0" => J::Bool(false),
+                _ => return Err(fail()),
+            },
+            CustomType::Date => match crmsync_core::mapping::types::date::parse_iso(&text) {
+                Some(dt) => J::String(dt.civil.date().to_string()),
+                None => return Err(fail()),
+            },
+            CustomType::DateTime => J::String(model::parse_time(&text).ok_or_else(fail)?),
+            CustomType::Enum(values) => match values.iter().find(|e| e.eq_ignore_ascii_case(&text)) {
+                // Stored as declared, whatever the case in the file.
+                Some(e) => J::String(e.clone()),
+                None => return Err(fail()),
+            },
+        })
+    }
+
+    fn expected(&self) -> String {
+        match &self.kind {
+            CustomType::Enum(values) => format!("one of {}", values.join(", ")),
+            CustomType::Date => "a date (YYYY-MM-DD)".into(),
+            CustomType::DateTime => "a date and time (ISO 8601)".into(),
+            CustomType::Boolean => "a boolean (true/false, yes/no, 1/0)".into(),
+            CustomType::Integer => "an integer".into(),
+            CustomType::Decimal => "a decimal number".into(),
+            CustomType::String => "text".into(),
+        }
+    }
+}
+
+impl crate::Store {
+    /// Declares custom fields: for each entity in `fields`, they replace
+    /// what was declared before. Returns how many are declared.
+    pub fn declare_custom(&mut self, fields: &[CustomField]) -> Result<usize> {
+        let db = self.db.as_mut();
+        db.begin()?;
+        let res = (|| {
+            let mut entities: Vec<Entity> = fields.iter().map(|f| f.entity).collect();
+            entities.sort();
+            entities.dedup();
+            for e in entities {
+                db.execute("DELETE FROM custom_fields WHERE entity = ?", &[e.name().into()])?;
+            }
+            for f in fields {
+                let values = match &f.kind {
+                    CustomType::Enum(v) => Param::Text(serde_json::json!(v).to_string()),
+                    _ => Param::Null,
+                };
+                db.execute(
+                    "INSERT INTO custom_fields (entity, name, type, required, is_unique, enum_values) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                    &[
+                        f.entity.name().into(),
+                        f.name.as_str().into(),
+                        f.kind.name().into(),
+                        Param::Int(i64::from(f.required)),
+                        Param::Int(i64::from(f.unique)),
+                        values,
+                    ],
+                )?;
+            }
+            Ok(())
+        })();
+        match res.and_then(|()| db.commit()) {
+            Ok(()) => Ok(fields.len()),
+            Err(e) => {
+                let _ = db.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The custom fields declared for `entity`, by name.
+pub(crate) fn declared(db: &mut dyn crate::sql::Sql, entity: Entity) -> Result<Vec<CustomField>> {
+    let rows = db.query(
+        "SELECT name, type, required, is_unique, enum_values FROM custom_fields WHERE entity = ? ORDER BY name",
+        &[entity.name().into()],
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
+        let mut r = r.into_iter();
+        let mut next = || r.next().unwrap_or(Cell::Null);
+        let name = next().into_text().unwrap_or_default();
+        let kind = next().into_text().unwrap_or_default();
+        let required = next().int() != 0;
+        let unique = next().int() != 0;
+        let values: Vec<String> = next().into_text().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        let kind = match kind.as_str() {
+            "integer" => CustomType::Integer,
+            "decimal" => CustomType::Decimal,
+            "boolean" => CustomType::Boolean,
+            "date" => CustomType::Date,
+            "datetime" => CustomType::DateTime,
+            "enum" => CustomType::Enum(values),
+            _ => CustomType::String,
+        };
+        out.push(CustomField { entity, name, kind, required, unique });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(kind: CustomType) -> CustomField {
+        CustomField { entity: Entity::Contacts, name: "f".into(), kind, required: false, unique: false }
+    }
+
+    #[test]
+    fn schema_files_are_read_and_checked() {
+        let f = parse_schema(
+            "[contacts.tier]\ntype = \"enum\"\nvalues = [\"gold\", \"silver\"]\n\n[contacts.no]\ntype = \"integer\"\nrequired = true\nunique = true\n",
+            "s.toml",
+        )
+        .expect("parses");
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].name.as_str(), f[0].required, f[0].unique), ("no", true, true));
+        assert_eq!(f[1].kind, CustomType::Enum(vec!["gold".into(), "silver".into()]));
+        let err = |t: &str| parse_schema(t, "s.toml").expect_err("refused").to_string();
+        assert!(err("[contacts.x]\ntype = \"money\"\n").contains("s.toml: contacts.x: unknown type \"money\""));
+        assert!(err("[contacts.x]\ntype = \"enum\"\n").contains("needs its `values"));
+        assert!(err("[people.x]\ntype = \"string\"\n").contains("[people] is not an entity"));
+        assert!(err("[contacts.x]\ntype = \"string\"\nunique = \"yes\"\n").contains("s.toml"));
+    }
+
+    #[test]
+    fn values_take_their_type_canonical_form() {
+        use serde_json::json;
+        assert_eq!(field(CustomType::Integer).check(&json!("42")), Ok(json!(42)));
+        assert_eq!(field(CustomType::Integer).check(&json!("3.0")), Ok(json!(3)));
+        assert!(field(CustomType::Integer).check(&json!("3.5")).is_err());
+        assert_eq!(field(CustomType::Boolean).check(&json!("Yes")), Ok(json!(true)));
+        assert_eq!(field(CustomType::Date).check(&json!("2024-03-01")), Ok(json!("2024-03-01")));
+        assert!(field(CustomType::Date).check(&json!("March")).is_err());
+        let e = field(CustomType::Enum(vec!["Gold".into()]));
+        assert_eq!(e.check(&json!("gold")), Ok(json!("Gold")));
+        assert_eq!(e.check(&json!("tin")), Err("\"tin\" is not one of Gold".to_string()));
+    }
+}
