@@ -158,6 +158,16 @@ impl Record {
         Self::default()
     }
 
+    /// A record with room for `n` fields.
+    pub fn with_capacity(n: usize) -> Self {
+        Self { fields: Vec::with_capacity(n), ..Self::default() }
+    }
+
+    /// Values by position, to change them in place.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.fields[..self.len].iter_mut().map(|(_, v)| v)
+    }
+
     /// Empties the record for refilling, keeping its allocations.
     pub fn clear(&mut self) {
         self.len = 0;

@@ -248,17 +248,20 @@ impl Export<'_> {
             self.done = true;
         }
         let mut out = Vec::with_capacity(rows.len());
-        for (n, row) in rows.into_iter().enumerate() {
-            let mut rec = Record::new();
+        for (n, mut row) in rows.into_iter().enumerate() {
+            let mut rec = Record::with_capacity(self.fields.len());
             rec.row = n as u64 + 1;
             let custom = self.custom_at.map(|i| model::parse_custom(row[i].text()));
+            if let Some(id) = row.first().and_then(Cell::text) {
+                self.last_id = Some(id.to_string());
+            }
             for (field, source) in self.fields.iter().zip(&self.sources) {
                 let value = match source {
-                    Source::Sql(i, kind) => match &row[*i] {
-                        Cell::Null => Value::Null,
+                    // Each column is read once: its text moves into the value.
+                    Source::Sql(i, kind) => match std::mem::replace(&mut row[*i], Cell::Null) {
+                        Cell::Null | Cell::Bytes(_) => Value::Null,
                         Cell::Int(n) => Value::Number(n.to_string()),
-                        Cell::Text(t) => model::value_of(*kind, t),
-                        Cell::Bytes(_) => Value::Null,
+                        Cell::Text(t) => model::value_from(*kind, t),
                     },
                     Source::Custom(name) => match custom.as_ref().and_then(|c| c.get(name)) {
                         None | Some(serde_json::Value::Null) => Value::Null,
@@ -269,9 +272,6 @@ impl Export<'_> {
                     },
                 };
                 rec.push(field.clone(), value);
-            }
-            if let Some(id) = row.first().and_then(Cell::text) {
-                self.last_id = Some(id.to_string());
             }
             out.push(rec);
         }

@@ -292,6 +292,15 @@ fn tags_of(v: &Value) -> Vec<String> {
 }
 
 /// The stored text back as a value, for exports.
+/// Like [`value_of`], keeping the text it is given where it can.
+pub fn value_from(kind: Kind, text: String) -> Value {
+    match kind {
+        Kind::Date | Kind::DateTime | Kind::Tags => value_of(kind, &text),
+        Kind::Decimal => Value::Number(text),
+        _ => Value::Text(text),
+    }
+}
+
 pub fn value_of(kind: Kind, text: &str) -> Value {
     match kind {
         Kind::Date => {

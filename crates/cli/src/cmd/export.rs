@@ -63,18 +63,12 @@ pub struct Args {
 
 /// Lists in a flat file are one cell, `a; b`, which import splits again.
 fn flatten_lists(rec: &mut Record) {
-    let mut out = Record::new();
-    out.row = rec.row;
-    for (k, v) in rec.fields() {
-        match v {
-            Value::Array(items) => {
-                let text: Vec<String> = items.iter().map(Value::to_text).collect();
-                out.push(k.clone(), if text.is_empty() { Value::Null } else { Value::Text(text.join("; ")) });
-            }
-            v => out.push(k.clone(), v.clone()),
+    for v in rec.values_mut() {
+        if let Value::Array(items) = v {
+            let text: Vec<String> = items.iter().map(Value::to_text).collect();
+            *v = if text.is_empty() { Value::Null } else { Value::Text(text.join("; ")) };
         }
     }
-    *rec = out;
 }
 
 pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
@@ -134,28 +128,41 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let mut mapper = mapping.map(Mapper::new);
     let (output, out) = Output::create(&args.out)?;
     let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
-    let mut exported: u64 = 0;
-    let mut reversed = Record::new();
-    loop {
-        let page = export.next_page()?;
-        if page.is_empty() {
-            break;
-        }
-        for mut rec in page {
-            exported += 1;
-            rec.row = exported;
-            if let Some(m) = &mut mapper {
-                m.reverse(&rec, &mut reversed);
-                rec = std::mem::take(&mut reversed);
-            }
-            if format.is_flat() {
-                flatten_lists(&mut rec);
-            }
-            writer.write(&rec).map_err(|e| anyhow::anyhow!("record {exported} of the export: {e}"))?;
-        }
-    }
     let fields_out: Vec<Key> = export.fields().to_vec();
-    drop(export);
+    // Reading the store and writing the file overlap, one thread each.
+    let exported = std::thread::scope(|s| -> Result<u64> {
+        let (pages, received) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
+        let reader = s.spawn(move || -> crmsync_store::Result<()> {
+            loop {
+                let page = export.next_page()?;
+                // An empty page ends the export; a closed channel means the writer failed.
+                if page.is_empty() || pages.send(page).is_err() {
+                    return Ok(());
+                }
+            }
+        });
+        let mut exported: u64 = 0;
+        let mut reversed = Record::new();
+        for page in received {
+            for mut rec in page {
+                exported += 1;
+                rec.row = exported;
+                if let Some(m) = &mut mapper {
+                    m.reverse(&rec, &mut reversed);
+                    rec = std::mem::take(&mut reversed);
+                }
+                if format.is_flat() {
+                    flatten_lists(&mut rec);
+                }
+                writer.write(&rec).map_err(|e| anyhow::anyhow!("record {exported} of the export: {e}"))?;
+            }
+        }
+        match reader.join() {
+            Ok(read) => read?,
+            Err(_) => anyhow::bail!("the store reader stopped unexpectedly"),
+        }
+        Ok(exported)
+    })?;
     writer.finish()?;
     output.commit()?;
     let elapsed = started.elapsed();
