@@ -229,7 +229,12 @@ struct Bulk {
 }
 
 fn key_hash(key: &[String]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key.join("\u{1f}").as_bytes())
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in key {
+        h.update(part.as_bytes());
+        h.update(&[0x1f]);
+    }
+    h.digest()
 }
 
 impl Store {
@@ -499,11 +504,7 @@ impl Import<'_> {
     fn end_bulk(&mut self) -> Result<()> {
         if let Some(Bulk { started: true, indexes, keys, .. }) = self.bulk.take() {
             drop(keys);
-            let sql: String = indexes
-                .iter()
-                .map(|(table, name, columns)| format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"))
-                .collect();
-            self.db.build_indexes(&sql)?;
+            crate::create_indexes(self.db, &indexes)?;
         }
         Ok(())
     }
@@ -926,6 +927,9 @@ impl Import<'_> {
 
     /// Records that `id` now holds its unique custom values.
     fn claim_unique(&mut self, before: Option<&[Option<String>]>, after: &[Option<String>], id: &str) {
+        if !self.declared.iter().any(|f| f.unique) {
+            return;
+        }
         let Some(pos) = self.columns.iter().position(|c| c.kind == Kind::Custom) else { return };
         let now = model::parse_custom(after[pos].as_deref());
         let was = before.map(|b| model::parse_custom(b[pos].as_deref())).unwrap_or_default();

@@ -77,6 +77,15 @@ pub(crate) const LOOKUP_INDEXES: &[(&str, &str, &str)] = &[
     ("activities", "activities_updated", "updated_at"),
 ];
 
+/// Builds `indexes` (entries of [`LOOKUP_INDEXES`]) where they are missing.
+pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) -> Result<()> {
+    let sql: String = indexes
+        .iter()
+        .map(|(table, name, columns)| format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"))
+        .collect();
+    db.build_indexes(&sql)
+}
+
 /// The schema version this build of crmsync reads and writes.
 pub const SCHEMA_VERSION: u32 = 3;
 
@@ -213,12 +222,8 @@ impl Store {
         if missing.is_empty() {
             return Ok(());
         }
-        let sql: String = missing
-            .iter()
-            .map(|(table, name, columns)| format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"))
-            .collect();
         self.db.begin()?;
-        match self.db.build_indexes(&sql).and_then(|()| self.db.commit()) {
+        match create_indexes(self.db.as_mut(), &missing).and_then(|()| self.db.commit()) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = self.db.rollback();
