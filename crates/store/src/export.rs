@@ -1,6 +1,5 @@
-//! Export: records of one entity out of the store, page by page (keyset
-//! pagination on the time-ordered id, so memory stays flat and the order is
-//! the order records were created in).
+//! Export: records of one entity out of the store, streamed by one query in
+//! the order they were created in, so memory stays flat.
 //!
 //! Links come out as the linked record's natural key (`company.name`,
 //! `contact.email`), never as crmsync's internal id, so an export can be
@@ -47,11 +46,7 @@ pub struct Export<'s> {
     sql: String,
     params: Vec<Param>,
     custom_at: Option<usize>,
-    last_id: Option<String>,
-    done: bool,
 }
-
-const PAGE: usize = 2000;
 
 /// The SQL that reads a field of `entity` from table alias `t` (and the
 /// joins links need), with the kind it holds.
@@ -152,7 +147,7 @@ impl Store {
         } else {
             opts.fields.clone()
         };
-        let mut select = vec!["t.id".to_string()];
+        let mut select = Vec::new();
         let mut sources = Vec::with_capacity(fields.len());
         let mut custom_at = None;
         for f in &fields {
@@ -213,8 +208,6 @@ impl Store {
             sql,
             params,
             custom_at,
-            last_id: None,
-            done: false,
         })
     }
 }
@@ -225,37 +218,19 @@ impl Export<'_> {
         &self.fields
     }
 
-    /// The next page of records (empty at the end).
-    pub fn next_page(&mut self) -> Result<Vec<Record>> {
-        if self.done {
-            return Ok(Vec::new());
-        }
-        let (sql, mut params) = match &self.last_id {
-            Some(id) => (format!("{} AND t.id > ? ORDER BY t.id LIMIT {PAGE}", self.sql), {
-                let mut p = self.params.clone();
-                p.push(id.as_str().into());
-                p
-            }),
-            None => (format!("{} ORDER BY t.id LIMIT {PAGE}", self.sql), self.params.clone()),
-        };
-        let mut rows = Vec::new();
-        self.db.query_each(&sql, &params, &mut |r| {
-            rows.push(r);
-            Ok(())
-        })?;
-        params.clear();
-        if rows.len() < PAGE {
-            self.done = true;
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        for (n, mut row) in rows.into_iter().enumerate() {
-            let mut rec = Record::with_capacity(self.fields.len());
-            rec.row = n as u64 + 1;
-            let custom = self.custom_at.map(|i| model::parse_custom(row[i].text()));
-            if let Some(id) = row.first().and_then(Cell::text) {
-                self.last_id = Some(id.to_string());
-            }
-            for (field, source) in self.fields.iter().zip(&self.sources) {
+    /// Reads every record, in the order they were created, handing each to
+    /// `each`. One statement streams them all, so the export is one
+    /// consistent snapshot and memory stays flat.
+    pub fn read(&mut self, each: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
+        let sql = format!("{} ORDER BY {}", self.sql, self.db.backend().creation_order());
+        let mut n: u64 = 0;
+        let (fields, sources, custom_at) = (&self.fields, &self.sources, self.custom_at);
+        self.db.query_each(&sql, &self.params, &mut |mut row| {
+            n += 1;
+            let mut rec = Record::with_capacity(fields.len());
+            rec.row = n;
+            let custom = custom_at.map(|i| model::parse_custom(row[i].text()));
+            for (field, source) in fields.iter().zip(sources) {
                 let value = match source {
                     // Each column is read once: its text moves into the value.
                     Source::Sql(i, kind) => match std::mem::replace(&mut row[*i], Cell::Null) {
@@ -273,8 +248,7 @@ impl Export<'_> {
                 };
                 rec.push(field.clone(), value);
             }
-            out.push(rec);
-        }
-        Ok(out)
+            each(rec)
+        })
     }
 }

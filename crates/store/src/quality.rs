@@ -63,62 +63,57 @@ impl Store {
         // Similar names at one company: (company, normalised name, id, shown name).
         let mut people: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
         let mut ids_seen: u64 = 0;
-        loop {
-            let page = export.next_page()?;
-            if page.is_empty() {
-                break;
-            }
-            for rec in &page {
-                records += 1;
-                ids_seen += 1;
-                let id = rec
-                    .get(model::label_field(entity))
-                    .map(Value::to_text)
-                    .filter(|l| !l.is_empty())
-                    .unwrap_or_else(|| format!("record #{ids_seen}"));
-                for (i, (k, v)) in rec.fields().iter().enumerate() {
-                    if v.is_empty() {
-                        continue;
-                    }
-                    let s = &mut stats[i];
-                    s.filled += 1;
-                    let text = match v {
-                        Value::Array(items) => items.iter().map(Value::to_text).collect::<Vec<_>>().join("; "),
-                        v => v.to_text(),
-                    };
-                    let (expected, ok) = check(k, &text);
-                    s.expected = expected;
-                    if ok {
-                        s.valid += 1;
-                    } else if s.invalid.len() < 5 {
-                        s.invalid.push((id.clone(), text));
-                    }
+        export.read(&mut |rec| {
+            records += 1;
+            ids_seen += 1;
+            let id = rec
+                .get(model::label_field(entity))
+                .map(Value::to_text)
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| format!("record #{ids_seen}"));
+            for (i, (k, v)) in rec.fields().iter().enumerate() {
+                if v.is_empty() {
+                    continue;
                 }
-                let company = rec.get("company.name").map(Value::to_text).filter(|c| !c.is_empty());
-                let name = match entity {
-                    Entity::Contacts => {
-                        let full = rec.get("full_name").map(Value::to_text).unwrap_or_default();
-                        if full.trim().is_empty() {
-                            format!(
-                                "{} {}",
-                                rec.get("first_name").map(Value::to_text).unwrap_or_default(),
-                                rec.get("last_name").map(Value::to_text).unwrap_or_default()
-                            )
-                        } else {
-                            full
-                        }
-                    }
-                    _ => rec.get("name").map(Value::to_text).unwrap_or_default(),
+                let s = &mut stats[i];
+                s.filled += 1;
+                let text = match v {
+                    Value::Array(items) => items.iter().map(Value::to_text).collect::<Vec<_>>().join("; "),
+                    v => v.to_text(),
                 };
-                if let Some(company) = company
-                    && !name.trim().is_empty()
-                    && entity != Entity::Companies
-                {
-                    let label = rec.get(model::label_field(entity)).map(Value::to_text).unwrap_or_else(|| id.clone());
-                    people.entry(company_key(&company)).or_default().push((normal_name(&name), label, name));
+                let (expected, ok) = check(k, &text);
+                s.expected = expected;
+                if ok {
+                    s.valid += 1;
+                } else if s.invalid.len() < 5 {
+                    s.invalid.push((id.clone(), text));
                 }
             }
-        }
+            let company = rec.get("company.name").map(Value::to_text).filter(|c| !c.is_empty());
+            let name = match entity {
+                Entity::Contacts => {
+                    let full = rec.get("full_name").map(Value::to_text).unwrap_or_default();
+                    if full.trim().is_empty() {
+                        format!(
+                            "{} {}",
+                            rec.get("first_name").map(Value::to_text).unwrap_or_default(),
+                            rec.get("last_name").map(Value::to_text).unwrap_or_default()
+                        )
+                    } else {
+                        full
+                    }
+                }
+                _ => rec.get("name").map(Value::to_text).unwrap_or_default(),
+            };
+            if let Some(company) = company
+                && !name.trim().is_empty()
+                && entity != Entity::Companies
+            {
+                let label = rec.get(model::label_field(entity)).map(Value::to_text).unwrap_or_else(|| id.clone());
+                people.entry(company_key(&company)).or_default().push((normal_name(&name), label, name));
+            }
+            Ok(())
+        })?;
         drop(export);
 
         let mut duplicates = Vec::new();

@@ -16,6 +16,9 @@ use crate::cmd::usage;
 use crate::io::Output;
 use crate::pipeline::{load_mapping, one_byte};
 
+/// Records handed from the store reader to the file writer at a time.
+const PAGE: usize = 2000;
+
 #[derive(ClapArgs, Debug)]
 pub struct Args {
     /// The entity to export: companies, contacts, deals, activities (default: the mapping's).
@@ -132,30 +135,50 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     // Reading the store and writing the file overlap, one thread each.
     let exported = std::thread::scope(|s| -> Result<u64> {
         let (pages, received) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
+        // Written pages go back to the reader, which frees them: memory is
+        // freed by the thread that allocated it, without the allocator's
+        // cross-thread locking, and page buffers are reused.
+        let (spent, returned) = std::sync::mpsc::channel::<Vec<Record>>();
         let reader = s.spawn(move || -> crmsync_store::Result<()> {
-            loop {
-                let page = export.next_page()?;
-                // An empty page ends the export; a closed channel means the writer failed.
-                if page.is_empty() || pages.send(page).is_err() {
-                    return Ok(());
-                }
+            let mut page = Vec::with_capacity(PAGE);
+            let mut writer_gone = false;
+            export
+                .read(&mut |rec| {
+                    page.push(rec);
+                    if page.len() == PAGE {
+                        let mut next = returned.try_recv().unwrap_or_else(|_| Vec::with_capacity(PAGE));
+                        next.clear();
+                        // A closed channel means the writer failed: stop reading.
+                        if pages.send(std::mem::replace(&mut page, next)).is_err() {
+                            writer_gone = true;
+                            return Err(crmsync_store::Error::Invalid("the export writer stopped".into()));
+                        }
+                    }
+                    Ok(())
+                })
+                .or_else(|e| if writer_gone { Ok(()) } else { Err(e) })?;
+            if !page.is_empty() {
+                let _ = pages.send(page);
             }
+            Ok(())
         });
         let mut exported: u64 = 0;
         let mut reversed = Record::new();
-        for page in received {
-            for mut rec in page {
+        for mut page in received {
+            for rec in page.iter_mut() {
                 exported += 1;
                 rec.row = exported;
                 if let Some(m) = &mut mapper {
-                    m.reverse(&rec, &mut reversed);
-                    rec = std::mem::take(&mut reversed);
+                    m.reverse(rec, &mut reversed);
+                    std::mem::swap(rec, &mut reversed);
                 }
                 if format.is_flat() {
-                    flatten_lists(&mut rec);
+                    flatten_lists(rec);
                 }
-                writer.write(&rec).map_err(|e| anyhow::anyhow!("record {exported} of the export: {e}"))?;
+                writer.write(rec).map_err(|e| anyhow::anyhow!("record {exported} of the export: {e}"))?;
             }
+            // The reader may have finished: then the page is freed here.
+            let _ = spent.send(page);
         }
         match reader.join() {
             Ok(read) => read?,
