@@ -9,6 +9,7 @@ use crmsync_core::mapping::SheetRef;
 use crmsync_core::schema::SchemaCheck;
 use crmsync_core::{Entity, FieldError, Key, Mapping, Record, Value};
 use crmsync_formats::{Format, ReadOptions, RecordWriter, WriteOptions};
+use crmsync_store::import::Drafted;
 
 use crate::cmd::usage;
 use crate::io::Output;
@@ -340,7 +341,12 @@ pub struct Work {
     /// field names (an export of crmsync, say) pass as they are, nested
     /// values spelled as dotted names.
     pub identity: Option<Entity>,
+    /// Drafts each output record for the store on the work thread (an
+    /// import's per-row preparation): (source, output) → draft.
+    pub draft: Option<DraftFn>,
 }
+
+pub type DraftFn = Box<dyn FnMut(&Record, &Record) -> Drafted + Send>;
 
 /// System fields an export may carry; an import leaves them to the store.
 pub const SYSTEM_FIELDS: [&str; 5] = ["id", "created_at", "updated_at", "deleted_at", "version"];
@@ -369,7 +375,7 @@ pub fn unknown_fields(entity: Entity, names: impl IntoIterator<Item = impl AsRef
 impl Work {
     /// True when there is enough per-record work to give it a thread.
     pub fn is_heavy(&self) -> bool {
-        self.mapper.is_some() || self.schema.is_some() || self.identity.is_some()
+        self.mapper.is_some() || self.schema.is_some() || self.identity.is_some() || self.draft.is_some()
     }
 
     fn run(&mut self, rec: &mut Record, out: &mut Record) -> Outcome {
@@ -429,6 +435,7 @@ impl Work {
             Some(w) => (w.mapped, w.outcomes),
             None => (Vec::new(), Vec::new()),
         };
+        let drafts = Vec::new();
         outcomes.clear();
         if self.mapper.is_some() || self.identity.is_some() {
             mapped.resize_with(sources.len(), Record::new);
@@ -440,7 +447,13 @@ impl Work {
             };
             outcomes.push(outcome);
         }
-        Worked { sources, mapped, outcomes }
+        let mut worked = Worked { sources, mapped, outcomes, drafts };
+        if let Some(draft) = &mut self.draft {
+            let drafts: Vec<Option<Drafted>> =
+                (0..worked.sources.len()).map(|i| worked.output(i).map(|out| draft(&worked.sources[i], out))).collect();
+            worked.drafts = drafts;
+        }
+        worked
     }
 }
 
@@ -449,6 +462,8 @@ pub struct Worked {
     pub sources: Vec<Record>,
     pub mapped: Vec<Record>,
     pub outcomes: Vec<Outcome>,
+    /// Per source, its draft when `Work::draft` is set and the row has an output.
+    pub drafts: Vec<Option<Drafted>>,
 }
 
 impl Worked {
@@ -469,7 +484,7 @@ impl Worked {
 pub enum Pipeline {
     Inline {
         batches: Batches,
-        work: Work,
+        work: Box<Work>,
         spare: Option<Worked>,
     },
     Threaded {
@@ -482,7 +497,7 @@ impl Pipeline {
     pub fn start(reader: Box<dyn crmsync_formats::RecordReader>, mut work: Work) -> Self {
         let mut batches = Batches::start(reader);
         if !work.is_heavy() {
-            return Pipeline::Inline { batches, work, spare: None };
+            return Pipeline::Inline { batches, work: Box::new(work), spare: None };
         }
         let recycler = batches.recycler();
         let (tx, rx) = std::sync::mpsc::sync_channel::<crmsync_formats::Result<Worked>>(4);

@@ -7,7 +7,7 @@ use crmsync_core::Entity;
 
 use crate::Store;
 use crate::error::{Error, Result};
-use crate::import::{load_by, update_record, write_audit};
+use crate::import::{AuditRow, load_by, update_record, write_audit};
 use crate::model::{self, Ids, Kind, company_key, content_hash};
 use crate::sql::{Cell, Param, Sql, placeholders};
 
@@ -268,7 +268,8 @@ type FieldValues = Vec<(String, Option<String>)>;
 /// What a restore changed: (field, value it had, value it has now).
 type Restored = Vec<(String, Option<String>, Option<String>)>;
 
-struct AuditRow {
+/// A write of the batch, read back from the audit trail.
+struct Written {
     seq: i64,
     entity: Entity,
     record: String,
@@ -278,7 +279,7 @@ struct AuditRow {
 }
 
 fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
-    let rows: Vec<AuditRow> = db
+    let rows: Vec<Written> = db
         .query(
             "SELECT seq, entity, record_id, op, field, before FROM audit WHERE batch_id = ? ORDER BY seq DESC",
             &[batch.id.as_str().into()],
@@ -292,7 +293,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             let op = r.next()?.into_text()?;
             let field = r.next().and_then(Cell::into_text);
             let before = r.next().and_then(Cell::into_text);
-            Some(AuditRow { seq, entity, record, op, field, before })
+            Some(Written { seq, entity, record, op, field, before })
         })
         .collect();
     let last_seq = rows.first().map_or(0, |r| r.seq);
@@ -367,7 +368,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         ],
     )?;
     let mut done = Undone { batch: batch.id.clone(), undo_batch: undo_id.clone(), ..Default::default() };
-    let mut audit: BTreeMap<Entity, Vec<[Param; 6]>> = BTreeMap::new();
+    let mut audit: BTreeMap<Entity, Vec<AuditRow>> = BTreeMap::new();
 
     // Links from other records to what goes away (only reached with --force).
     links_to_clear.sort();
@@ -385,14 +386,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
                 .collect();
             for r in referrers {
                 restore(db, entity, &r, &[(field.to_string(), None)], &now)?;
-                audit.entry(entity).or_default().push([
-                    undo_id.as_str().into(),
-                    r.as_str().into(),
-                    "undo".into(),
-                    field.into(),
-                    id.as_str().into(),
-                    Param::Null,
-                ]);
+                audit.entry(entity).or_default().push(AuditRow::change(&r, "undo", field, Some(id.clone()), None));
                 done.unlinked += 1;
             }
         }
@@ -413,14 +407,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         }
         let changed = restore(db, *entity, id, fields, &now)?;
         for (field, before, after) in changed {
-            audit.entry(*entity).or_default().push([
-                undo_id.as_str().into(),
-                id.as_str().into(),
-                "undo".into(),
-                field.into(),
-                before.into(),
-                after.into(),
-            ]);
+            audit.entry(*entity).or_default().push(AuditRow::change(id, "undo", &field, before, after));
             done.fields_restored += 1;
         }
         done.restored += 1;
@@ -448,19 +435,12 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             let n = db.execute(&format!("DELETE FROM {} WHERE id IN ({ph})", entity.name()), &params)?;
             done.removed += n;
             for id in part {
-                audit.entry(entity).or_default().push([
-                    undo_id.as_str().into(),
-                    (*id).into(),
-                    "delete".into(),
-                    Param::Null,
-                    Param::Null,
-                    Param::Null,
-                ]);
+                audit.entry(entity).or_default().push(AuditRow::new(id, "delete"));
             }
         }
     }
     for (entity, rows) in &audit {
-        write_audit(db, *entity, rows, &now)?;
+        write_audit(db, *entity, &undo_id, rows, &now)?;
     }
     db.execute("UPDATE batches SET status = 'undone' WHERE id = ?", &[batch.id.as_str().into()])?;
     db.execute(

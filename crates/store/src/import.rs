@@ -19,7 +19,7 @@ use crmsync_core::{Entity, Record, Value};
 use crate::custom::CustomField;
 use crate::error::{Error, Result};
 use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
-use crate::sql::{Backend, Cell, Param, Sql, placeholders};
+use crate::sql::{Arg, Backend, Cell, Param, Sql, placeholders};
 use crate::{Store, batches};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,13 @@ pub struct Row<'a> {
     pub external_id: Option<String>,
     /// Why the row was rejected before the store saw it: (field, message).
     pub rejected: Option<(String, String)>,
+    /// The record already drafted by `Import::drafter` (on another thread,
+    /// say); drafted in the chunk when `None`.
+    pub drafted: Option<Drafted>,
 }
+
+/// A drafted record, or why it cannot be one: (field, message).
+pub type Drafted = std::result::Result<Draft, (String, String)>;
 
 /// One field's change, as stored text.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,7 +183,7 @@ impl LinkRef {
 }
 
 /// A mapped row ready to be matched.
-struct Draft {
+pub struct Draft {
     row: usize,
     /// Per column: `None` not in the source, `Some(None)` given empty.
     values: Vec<Option<Option<String>>>,
@@ -186,6 +192,20 @@ struct Draft {
     contacts: Option<Vec<LinkRef>>,
     key: Option<Vec<String>>,
     external: Option<String>,
+    /// Hashes of the key and of the external id: rows whose marks repeat
+    /// go to separate segments.
+    marks: [Option<u64>; 2],
+}
+
+/// Turns mapped records into drafts: work on the row alone, without the
+/// store, so it can run on another thread than the import's.
+#[derive(Clone)]
+pub struct Drafter {
+    entity: Entity,
+    columns: &'static [Column],
+    key: Vec<String>,
+    /// The entity's declared custom fields (none: any custom field goes).
+    declared: Vec<CustomField>,
 }
 
 /// An import in progress.
@@ -206,8 +226,7 @@ pub struct Import<'s> {
     analyzed: u64,
     commit_every: usize,
     bulk: Option<Bulk>,
-    /// The entity's declared custom fields (none: any custom field goes).
-    declared: Vec<CustomField>,
+    drafter: Drafter,
     /// Values of unique custom fields: (field, value) → the record that has it.
     taken: HashMap<(String, String), String>,
 }
@@ -228,13 +247,163 @@ struct Bulk {
     keys: HashSet<u64>,
 }
 
-fn key_hash(key: &[String]) -> u64 {
+fn key_hash<S: AsRef<str>>(key: &[S]) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for part in key {
+    for part in key.iter().map(AsRef::as_ref) {
         h.update(part.as_bytes());
         h.update(&[0x1f]);
     }
     h.digest()
+}
+
+impl Drafter {
+    /// A mapped record's values, checked against their columns.
+    pub fn draft(&self, record: &Record, external: Option<String>) -> Drafted {
+        let entity = self.entity;
+        let mut d = Draft {
+            row: 0,
+            values: vec![None; self.columns.len()],
+            custom: Vec::new(),
+            links: Vec::new(),
+            contacts: None,
+            key: None,
+            external: external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
+            marks: [None, None],
+        };
+        let mut errors = Vec::new();
+        let mut link_refs: BTreeMap<&str, LinkRef> = BTreeMap::new();
+        for (k, v) in record.fields() {
+            let name: &str = k;
+            if let Some(custom) = name.strip_prefix("custom.") {
+                match self.declared_value(custom, model::custom_value(v)) {
+                    Ok(value) => d.custom.push((custom.to_string(), value)),
+                    Err(message) => errors.push((name.to_string(), message)),
+                }
+                continue;
+            }
+            if let Some((target, attr)) = name.split_once('.')
+                && matches!(target, "company" | "contact" | "deal" | "contacts")
+            {
+                let text = v.to_text().trim().to_string();
+                let text = (!text.is_empty()).then_some(text);
+                if target == "contacts" {
+                    // Several contacts: one value per id or email.
+                    let list = split_list(v);
+                    let refs = list
+                        .into_iter()
+                        .map(|t| match attr {
+                            "external_id" => LinkRef { external: Some(t), ..Default::default() },
+                            _ => LinkRef { email: Some(t.to_lowercase()), ..Default::default() },
+                        })
+                        .collect();
+                    d.contacts = Some(refs);
+                    continue;
+                }
+                let r = link_refs.entry(target).or_default();
+                match attr {
+                    "name" => r.name = text,
+                    "domain" => r.domain = text.map(|t| domain_key(&t)).filter(|t| !t.is_empty()),
+                    "email" => r.email = text.map(|t| t.to_lowercase()),
+                    "external_id" => r.external = text,
+                    _ => {}
+                }
+                continue;
+            }
+            if name == "contacts" {
+                d.contacts = Some(
+                    split_list(v)
+                        .into_iter()
+                        .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() })
+                        .collect(),
+                );
+                continue;
+            }
+            let Some(pos) = model::position(entity, name) else {
+                errors.push((name.to_string(), format!("`{name}` is not a field of {entity}")));
+                continue;
+            };
+            let column = &self.columns[pos];
+            match stored(column, v) {
+                Ok(text) => d.values[pos] = Some(text),
+                Err(expected) => {
+                    errors.push((name.to_string(), format!("{name}: {:?} is not {expected}", shorten(&v.to_text()))))
+                }
+            }
+        }
+        for (target, r) in link_refs {
+            if r.is_empty() {
+                continue;
+            }
+            let field = target;
+            if let Some(pos) = model::position(entity, field) {
+                d.links.push((pos, r));
+            }
+        }
+        if !errors.is_empty() {
+            let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
+            let messages: Vec<String> = errors.into_iter().map(|(_, m)| m).collect();
+            return Err((fields.join(";"), messages.join("; ")));
+        }
+        if !self.key.is_empty() {
+            let mut key = Vec::with_capacity(self.key.len());
+            for f in &self.key {
+                let v = if let Some(c) = f.strip_prefix("custom.") {
+                    d.custom.iter().find(|(n, _)| n == c).and_then(|(_, v)| v.as_ref()).map(json_text)
+                } else {
+                    model::position(entity, f)
+                        .and_then(|p| d.values[p].clone().flatten())
+                        .map(|v| key_text(entity, f, v))
+                };
+                match v {
+                    Some(v) => key.push(v),
+                    None if d.external.is_some() => {
+                        key.clear();
+                        break;
+                    }
+                    None => {
+                        return Err((
+                            f.clone(),
+                            format!(
+                                "key field `{f}` is empty: records are matched by {}, so this row cannot be \
+                                 told apart from others (choose another key with --key)",
+                                self.key.join(" + ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            if !key.is_empty() {
+                d.key = Some(key);
+            }
+        }
+        d.marks = [d.key.as_deref().map(key_hash), d.external.as_deref().map(|x| key_hash(&[x]))];
+        Ok(d)
+    }
+
+    /// A custom value checked against its declaration (when the entity has
+    /// declared fields), in its type's canonical form.
+    fn declared_value(
+        &self,
+        name: &str,
+        value: Option<serde_json::Value>,
+    ) -> std::result::Result<Option<serde_json::Value>, String> {
+        if self.declared.is_empty() {
+            return Ok(value);
+        }
+        let Some(field) = self.declared.iter().find(|f| f.name == name) else {
+            let names: Vec<String> = self.declared.iter().map(|f| format!("custom.{}", f.name)).collect();
+            return Err(format!(
+                "custom.{name} is not a declared custom field of {} (declared: {}; declare it in the custom fields \
+                 file and run `crmsync init --custom FILE`)",
+                self.entity,
+                names.join(", ")
+            ));
+        };
+        match value {
+            Some(v) => field.check(&v).map(Some).map_err(|m| format!("custom.{name}: {m}")),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Store {
@@ -283,7 +452,7 @@ impl Store {
             analyzed: 0,
             commit_every: 10_000,
             bulk: None,
-            declared,
+            drafter: Drafter { entity: settings.entity, columns, key: settings.key.clone(), declared },
             taken,
             settings,
         };
@@ -357,6 +526,11 @@ impl Import<'_> {
         &self.settings
     }
 
+    /// What drafts rows for this import, to run elsewhere (`Row::drafted`).
+    pub fn drafter(&self) -> Drafter {
+        self.drafter.clone()
+    }
+
     /// Rejects recorded by the batch before a resume, in row order.
     pub fn stored_rejects(&mut self) -> Result<Vec<StoredReject>> {
         let rows = self.db.query(
@@ -385,7 +559,7 @@ impl Import<'_> {
     /// Imports rows; returns each row's outcome. Rows are committed, with
     /// the checkpoint, every `commit_every` rows: a crash loses at most the
     /// uncommitted ones, which `--resume` reads again.
-    pub fn chunk(&mut self, rows: &[Row<'_>]) -> Result<Vec<Outcome>> {
+    pub fn chunk(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
         if !self.in_tx {
             self.db.begin()?;
             self.in_tx = true;
@@ -429,12 +603,12 @@ impl Import<'_> {
         Ok(())
     }
 
-    fn chunk_in_tx(&mut self, rows: &[Row<'_>]) -> Result<Vec<Outcome>> {
+    fn chunk_in_tx(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
         self.check_bulk()?;
         let now = model::now_text();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
         let mut drafts = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
+        for (i, row) in rows.iter_mut().enumerate() {
             if let Some((field, message)) = &row.rejected {
                 outcomes[i] = Some(Outcome::Reject { field: field.clone(), message: message.clone() });
                 continue;
@@ -443,21 +617,27 @@ impl Import<'_> {
                 outcomes[i] = Some(Outcome::Reject { field: String::new(), message: "no record".into() });
                 continue;
             };
-            match self.draft(i, record, row.external_id.clone()) {
-                Ok(d) => drafts.push(d),
+            let drafted = match row.drafted.take() {
+                Some(d) => d,
+                None => self.drafter.draft(record, row.external_id.clone()),
+            };
+            match drafted {
+                Ok(mut d) => {
+                    d.row = i;
+                    drafts.push(d);
+                }
                 Err((field, message)) => outcomes[i] = Some(Outcome::Reject { field, message }),
             }
         }
         // Split where a key repeats, so later rows see earlier rows' writes.
+        // (Two keys whose hashes collide split too: harmless.)
         let mut start = 0;
+        let mut seen = HashSet::new();
         while start < drafts.len() {
-            let mut seen = HashSet::new();
+            seen.clear();
             let mut end = start;
             while end < drafts.len() {
-                let d = &drafts[end];
-                let k1 = d.key.as_ref().map(|k| format!("k{}", k.join("\u{1f}")));
-                let k2 = d.external.as_ref().map(|e| format!("x{e}"));
-                if [k1, k2].into_iter().flatten().any(|k| !seen.insert(k)) {
+                if drafts[end].marks.iter().flatten().any(|m| !seen.insert(*m)) {
                     break;
                 }
                 end += 1;
@@ -562,127 +742,6 @@ impl Import<'_> {
         Ok(())
     }
 
-    /// A mapped record's values, checked against their columns.
-    fn draft(&self, row: usize, record: &Record, external: Option<String>) -> Result<Draft, (String, String)> {
-        let entity = self.settings.entity;
-        let mut d = Draft {
-            row,
-            values: vec![None; self.columns.len()],
-            custom: Vec::new(),
-            links: Vec::new(),
-            contacts: None,
-            key: None,
-            external: external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
-        };
-        let mut errors = Vec::new();
-        let mut link_refs: BTreeMap<&str, LinkRef> = BTreeMap::new();
-        for (k, v) in record.fields() {
-            let name: &str = k;
-            if let Some(custom) = name.strip_prefix("custom.") {
-                match self.declared_value(custom, model::custom_value(v)) {
-                    Ok(value) => d.custom.push((custom.to_string(), value)),
-                    Err(message) => errors.push((name.to_string(), message)),
-                }
-                continue;
-            }
-            if let Some((target, attr)) = name.split_once('.')
-                && matches!(target, "company" | "contact" | "deal" | "contacts")
-            {
-                let text = v.to_text().trim().to_string();
-                let text = (!text.is_empty()).then_some(text);
-                if target == "contacts" {
-                    // Several contacts: one value per id or email.
-                    let list = split_list(v);
-                    let refs = list
-                        .into_iter()
-                        .map(|t| match attr {
-                            "external_id" => LinkRef { external: Some(t), ..Default::default() },
-                            _ => LinkRef { email: Some(t.to_lowercase()), ..Default::default() },
-                        })
-                        .collect();
-                    d.contacts = Some(refs);
-                    continue;
-                }
-                let r = link_refs.entry(target).or_default();
-                match attr {
-                    "name" => r.name = text,
-                    "domain" => r.domain = text.map(|t| domain_key(&t)).filter(|t| !t.is_empty()),
-                    "email" => r.email = text.map(|t| t.to_lowercase()),
-                    "external_id" => r.external = text,
-                    _ => {}
-                }
-                continue;
-            }
-            if name == "contacts" {
-                d.contacts = Some(
-                    split_list(v)
-                        .into_iter()
-                        .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() })
-                        .collect(),
-                );
-                continue;
-            }
-            let Some(pos) = model::position(entity, name) else {
-                errors.push((name.to_string(), format!("`{name}` is not a field of {entity}")));
-                continue;
-            };
-            let column = &self.columns[pos];
-            match stored(column, v) {
-                Ok(text) => d.values[pos] = Some(text),
-                Err(expected) => {
-                    errors.push((name.to_string(), format!("{name}: {:?} is not {expected}", shorten(&v.to_text()))))
-                }
-            }
-        }
-        for (target, r) in link_refs {
-            if r.is_empty() {
-                continue;
-            }
-            let field = target;
-            if let Some(pos) = model::position(entity, field) {
-                d.links.push((pos, r));
-            }
-        }
-        if !errors.is_empty() {
-            let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
-            let messages: Vec<String> = errors.into_iter().map(|(_, m)| m).collect();
-            return Err((fields.join(";"), messages.join("; ")));
-        }
-        if !self.settings.key.is_empty() {
-            let mut key = Vec::with_capacity(self.settings.key.len());
-            for f in &self.settings.key {
-                let v = if let Some(c) = f.strip_prefix("custom.") {
-                    d.custom.iter().find(|(n, _)| n == c).and_then(|(_, v)| v.as_ref()).map(json_text)
-                } else {
-                    model::position(entity, f)
-                        .and_then(|p| d.values[p].clone().flatten())
-                        .map(|v| key_text(entity, f, v))
-                };
-                match v {
-                    Some(v) => key.push(v),
-                    None if d.external.is_some() => {
-                        key.clear();
-                        break;
-                    }
-                    None => {
-                        return Err((
-                            f.clone(),
-                            format!(
-                                "key field `{f}` is empty: records are matched by {}, so this row cannot be \
-                                 told apart from others (choose another key with --key)",
-                                self.settings.key.join(" + ")
-                            ),
-                        ));
-                    }
-                }
-            }
-            if !key.is_empty() {
-                d.key = Some(key);
-            }
-        }
-        Ok(d)
-    }
-
     /// Matches, links and writes rows whose keys are all distinct.
     fn segment(&mut self, drafts: &[Draft], now: &str) -> Result<Vec<(usize, Outcome)>> {
         let entity = self.settings.entity;
@@ -690,7 +749,7 @@ impl Import<'_> {
         let mut found = self.find_existing(drafts)?;
         let links = self.resolve_links(drafts, now)?;
         let mut inserts: Vec<(String, Vec<Option<String>>)> = Vec::new();
-        let mut audit: Vec<[Param; 6]> = Vec::new();
+        let mut audit: Vec<AuditRow> = Vec::new();
         let mut new_external: Vec<(String, String)> = Vec::new();
         for (n, d) in drafts.iter().enumerate() {
             let existing = match found[n].take() {
@@ -795,7 +854,7 @@ impl Import<'_> {
                     update_record(self.db, entity, &e.id, (&e.values, &values), &hash, now)?;
                     self.remember_key(d);
                     for c in &changes {
-                        audit.push(self.audit_row(&e.id, "update", Some(&c.field), c.before.clone(), c.after.clone()));
+                        audit.push(AuditRow::change(&e.id, "update", &c.field, c.before.clone(), c.after.clone()));
                     }
                     out.push((d.row, Outcome::Update { id: e.id, changes }));
                 }
@@ -833,7 +892,7 @@ impl Import<'_> {
                     }
                     let id = self.ids.next_id();
                     self.claim_unique(None, &values, &id);
-                    audit.push(self.audit_row(&id, "insert", None, None, None));
+                    audit.push(AuditRow::new(&id, "insert"));
                     if let Some(x) = &d.external {
                         new_external.push((id.clone(), x.clone()));
                     }
@@ -856,33 +915,8 @@ impl Import<'_> {
                 )?;
             }
         }
-        self.write_audit(&audit)?;
+        self.write_audit(entity, &audit, now)?;
         Ok(out)
-    }
-
-    /// A custom value checked against its declaration (when the entity has
-    /// declared fields), in its type's canonical form.
-    fn declared_value(
-        &self,
-        name: &str,
-        value: Option<serde_json::Value>,
-    ) -> std::result::Result<Option<serde_json::Value>, String> {
-        if self.declared.is_empty() {
-            return Ok(value);
-        }
-        let Some(field) = self.declared.iter().find(|f| f.name == name) else {
-            let names: Vec<String> = self.declared.iter().map(|f| format!("custom.{}", f.name)).collect();
-            return Err(format!(
-                "custom.{name} is not a declared custom field of {} (declared: {}; declare it in the custom fields \
-                 file and run `crmsync init --custom FILE`)",
-                self.settings.entity,
-                names.join(", ")
-            ));
-        };
-        match value {
-            Some(v) => field.check(&v).map(Some).map_err(|m| format!("custom.{name}: {m}")),
-            None => Ok(None),
-        }
     }
 
     /// Why a record's custom fields break their declarations (required or
@@ -894,14 +928,14 @@ impl Import<'_> {
         after: &[Option<String>],
         id: Option<&str>,
     ) -> Option<(String, String)> {
-        if self.declared.is_empty() {
+        if self.drafter.declared.is_empty() {
             return None;
         }
         let pos = self.columns.iter().position(|c| c.kind == Kind::Custom)?;
         let now = model::parse_custom(after[pos].as_deref());
         let was = before.map(|b| model::parse_custom(b[pos].as_deref()));
         let entity = self.settings.entity;
-        for f in &self.declared {
+        for f in &self.drafter.declared {
             let field = format!("custom.{}", f.name);
             let value = now.get(&f.name);
             if f.required && value.is_none() {
@@ -927,13 +961,13 @@ impl Import<'_> {
 
     /// Records that `id` now holds its unique custom values.
     fn claim_unique(&mut self, before: Option<&[Option<String>]>, after: &[Option<String>], id: &str) {
-        if !self.declared.iter().any(|f| f.unique) {
+        if !self.drafter.declared.iter().any(|f| f.unique) {
             return;
         }
         let Some(pos) = self.columns.iter().position(|c| c.kind == Kind::Custom) else { return };
         let now = model::parse_custom(after[pos].as_deref());
         let was = before.map(|b| model::parse_custom(b[pos].as_deref())).unwrap_or_default();
-        for f in self.declared.iter().filter(|f| f.unique) {
+        for f in self.drafter.declared.iter().filter(|f| f.unique) {
             if let Some(old) = was.get(&f.name) {
                 self.taken.remove(&(f.name.clone(), json_text(old)));
             }
@@ -945,8 +979,8 @@ impl Import<'_> {
 
     /// During a bulk load, a record now has the draft's key.
     fn remember_key(&mut self, d: &Draft) {
-        if let (Some(bulk), Some(key)) = (&mut self.bulk, &d.key) {
-            bulk.keys.insert(key_hash(key));
+        if let (Some(bulk), Some(key)) = (&mut self.bulk, d.marks[0]) {
+            bulk.keys.insert(key);
         }
     }
 
@@ -1031,7 +1065,7 @@ impl Import<'_> {
         if let Some(bulk) = &self.bulk
             && bulk.started
         {
-            let again = drafts.iter().filter_map(|d| d.key.as_deref()).any(|k| bulk.keys.contains(&key_hash(k)));
+            let again = drafts.iter().filter_map(|d| d.marks[0]).any(|k| bulk.keys.contains(&k));
             if !again {
                 // Only this load has written to the table, none of these keys.
                 return Ok(found);
@@ -1068,20 +1102,8 @@ impl Import<'_> {
         Ok(found)
     }
 
-    fn audit_row(
-        &self,
-        id: &str,
-        op: &str,
-        field: Option<&str>,
-        before: Option<String>,
-        after: Option<String>,
-    ) -> [Param; 6] {
-        [self.batch.as_str().into(), id.into(), op.into(), Param::opt(field), before.into(), after.into()]
-    }
-
-    fn write_audit(&mut self, rows: &[[Param; 6]]) -> Result<()> {
-        let now = model::now_text();
-        write_audit(self.db, self.settings.entity, rows, &now)
+    fn write_audit(&mut self, entity: Entity, rows: &[AuditRow], now: &str) -> Result<()> {
+        write_audit(self.db, entity, &self.batch, rows, now)
     }
 
     /// Links of the segment's drafts, resolved to ids (companies created
@@ -1210,9 +1232,8 @@ impl Import<'_> {
         // Created together, before the records that link to them.
         if !new_companies.is_empty() {
             insert_records(self.db, Entity::Companies, &new_companies, now)?;
-            let audit: Vec<[Param; 6]> =
-                new_companies.iter().map(|(id, _)| self.audit_row(id, "insert", None, None, None)).collect();
-            write_audit(self.db, Entity::Companies, &audit, now)?;
+            let audit: Vec<AuditRow> = new_companies.iter().map(|(id, _)| AuditRow::new(id, "insert")).collect();
+            self.write_audit(Entity::Companies, &audit, now)?;
             self.counts.companies_created += new_companies.len() as u64;
         }
         Ok(out)
@@ -1534,24 +1555,29 @@ pub(crate) fn insert_records(
         names.push("name_key");
     }
     names.extend(["hash", "version", "created_at", "updated_at"]);
-    let mut params = Vec::with_capacity(rows.len() * names.len());
-    for (id, values) in rows {
-        params.push(Param::from(id.as_str()));
+    let hashes: Vec<[u8; 16]> = rows.iter().map(|(_, values)| content_hash(values)).collect();
+    let name_keys: Vec<Option<String>> = match entity {
+        Entity::Companies => rows.iter().map(|(_, values)| values[0].as_deref().map(company_key)).collect(),
+        _ => Vec::new(),
+    };
+    let mut params: Vec<Arg<'_>> = Vec::with_capacity(rows.len() * names.len());
+    for (n, (id, values)) in rows.iter().enumerate() {
+        params.push(Arg::Text(id));
         for (i, c) in columns.iter().enumerate() {
             match c.kind {
                 Kind::DealContacts => {}
-                Kind::Custom => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "{}".into()))),
-                Kind::Tags => params.push(Param::Text(values[i].clone().unwrap_or_else(|| "[]".into()))),
-                _ => params.push(Param::opt(values[i].as_deref())),
+                Kind::Custom => params.push(Arg::Text(values[i].as_deref().unwrap_or("{}"))),
+                Kind::Tags => params.push(Arg::Text(values[i].as_deref().unwrap_or("[]"))),
+                _ => params.push(values[i].as_deref().into()),
             }
         }
         if entity == Entity::Companies {
-            params.push(Param::opt(values[0].as_deref().map(company_key).as_deref()));
+            params.push(name_keys[n].as_deref().into());
         }
-        params.push(Param::Bytes(content_hash(values).to_vec()));
-        params.push(Param::Int(1));
-        params.push(now.into());
-        params.push(now.into());
+        params.push(Arg::Bytes(&hashes[n]));
+        params.push(Arg::Int(1));
+        params.push(Arg::Text(now));
+        params.push(Arg::Text(now));
     }
     db.insert_many(entity.name(), &names, &params)?;
     if let Some(pos) = model::position(entity, "contacts") {
@@ -1564,11 +1590,39 @@ pub(crate) fn insert_records(
     Ok(())
 }
 
-/// Writes audit rows (batch, record, op, field, before, after).
-pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, rows: &[[Param; 6]], now: &str) -> Result<()> {
-    let mut params = Vec::with_capacity(rows.len() * 8);
-    for [batch, record, op, field, before, after] in rows.iter().cloned() {
-        params.extend([batch, entity.name().into(), record, op, field, before, after, now.into()]);
+/// One write, as the audit trail keeps it.
+pub(crate) struct AuditRow {
+    pub record: String,
+    pub op: &'static str,
+    pub field: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl AuditRow {
+    pub fn new(record: &str, op: &'static str) -> Self {
+        AuditRow { record: record.to_string(), op, field: None, before: None, after: None }
+    }
+
+    pub fn change(record: &str, op: &'static str, field: &str, before: Option<String>, after: Option<String>) -> Self {
+        AuditRow { record: record.to_string(), op, field: Some(field.to_string()), before, after }
+    }
+}
+
+/// Writes the audit rows of one batch's writes to records of `entity`.
+pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, batch: &str, rows: &[AuditRow], now: &str) -> Result<()> {
+    let mut params: Vec<Arg<'_>> = Vec::with_capacity(rows.len() * 8);
+    for r in rows {
+        params.extend([
+            Arg::Text(batch),
+            Arg::Text(entity.name()),
+            Arg::Text(&r.record),
+            Arg::Text(r.op),
+            r.field.as_deref().into(),
+            r.before.as_deref().into(),
+            r.after.as_deref().into(),
+            Arg::Text(now),
+        ]);
     }
     db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
 }

@@ -14,7 +14,7 @@ use postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 
 use crate::error::{Error, Result};
-use crate::sql::{Backend, Cell, Param, Sql, what};
+use crate::sql::{Arg, Backend, Cell, Param, Sql, what};
 
 pub struct PgConn {
     client: Client,
@@ -150,11 +150,11 @@ impl ToSql for Param {
 
 /// A value in COPY's text format: `\\N` for NULL, backslash escapes for
 /// the delimiters, bytea as `\\x` hex.
-fn copy_text(p: &Param, out: &mut Vec<u8>) {
+fn copy_text(p: Arg<'_>, out: &mut Vec<u8>) {
     match p {
-        Param::Null => out.extend_from_slice(b"\\N"),
-        Param::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Param::Text(s) => {
+        Arg::Null => out.extend_from_slice(b"\\N"),
+        Arg::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Arg::Text(s) => {
             for &b in s.as_bytes() {
                 match b {
                     b'\\' => out.extend_from_slice(b"\\\\"),
@@ -165,7 +165,7 @@ fn copy_text(p: &Param, out: &mut Vec<u8>) {
                 }
             }
         }
-        Param::Bytes(bytes) => {
+        Arg::Bytes(bytes) => {
             // The bytea input `\x…`, its backslash escaped for COPY.
             out.extend_from_slice(b"\\\\x");
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -296,7 +296,7 @@ impl Sql for PgConn {
         self.client.execute(&stmt, &refs).map_err(err)
     }
 
-    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Param]) -> Result<()> {
+    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Arg<'_>]) -> Result<()> {
         use std::io::Write as _;
         if columns.is_empty() || params.is_empty() {
             return Ok(());
@@ -310,7 +310,7 @@ impl Sql for PgConn {
                 if i > 0 {
                     data.push(b'\t');
                 }
-                copy_text(p, &mut data);
+                copy_text(*p, &mut data);
             }
             data.push(b'\n');
         }
@@ -399,8 +399,8 @@ mod tests {
     #[test]
     fn copy_text_escapes_delimiters_and_writes_bytea_as_hex() {
         let mut out = Vec::new();
-        for p in [Param::Text("a\tb\\c\nd\re".into()), Param::Null, Param::Int(-7), Param::Bytes(vec![0, 255])] {
-            copy_text(&p, &mut out);
+        for p in [Arg::Text("a\tb\\c\nd\re"), Arg::Null, Arg::Int(-7), Arg::Bytes(&[0, 255])] {
+            copy_text(p, &mut out);
             out.push(b'|');
         }
         assert_eq!(String::from_utf8(out).unwrap(), "a\\tb\\\\c\\nd\\re|\\N|-7|\\\\x00ff|");

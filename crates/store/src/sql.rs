@@ -57,6 +57,28 @@ impl From<Option<String>> for Param {
     }
 }
 
+/// A borrowed parameter, for bulk inserts: rows are written straight from
+/// the values they hold, with no copy of each cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Arg<'a> {
+    Null,
+    Text(&'a str),
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Arg::Null, Arg::Text)
+    }
+}
+
 /// A result cell.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -170,7 +192,7 @@ pub trait Sql: Send {
     /// row, one row after another. This is the bulk path of imports, so each
     /// backend does it its fastest way (SQLite: one prepared statement;
     /// PostgreSQL: COPY).
-    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Param]) -> Result<()>;
+    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Arg<'_>]) -> Result<()>;
     /// Runs `CREATE INDEX` statements over large tables.
     fn build_indexes(&mut self, sql: &str) -> Result<()> {
         self.batch(sql)

@@ -5,7 +5,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use crate::error::{Error, Result};
-use crate::sql::{Backend, Cell, Param, Sql, what};
+use crate::sql::{Arg, Backend, Cell, Param, Sql, what};
 
 pub struct SqliteConn {
     conn: Connection,
@@ -14,6 +14,8 @@ pub struct SqliteConn {
 
 /// The page cache, in KiB.
 const CACHE_KIB: i64 = 64_000;
+/// The page size of new stores, in bytes.
+const PAGE_SIZE: i64 = 16_384;
 
 impl SqliteConn {
     pub fn open(url: &str) -> Result<Self> {
@@ -39,14 +41,22 @@ impl SqliteConn {
         let conn = Connection::open(path).map_err(err("cannot open"))?;
         // Two imports into one file wait for each other instead of failing.
         conn.busy_timeout(std::time::Duration::from_secs(300)).map_err(err("cannot set the busy timeout"))?;
+        // Pages of 16 KiB instead of 4: a bulk load of a million contacts
+        // spends a fifth less time in SQLite (fewer pages to split, link and
+        // log). It only takes effect on a new file, before its first table.
+        conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(err("cannot set the page size"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err("cannot switch to WAL"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err("cannot enable foreign keys"))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err("cannot set synchronous"))?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB).map_err(err("cannot size the cache"))?;
         // The WAL is folded back into the file in larger steps: fewer page
         // writes. (Temporary files stay files: index builds after a bulk
-        // load sort more than memory should hold.)
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(err("cannot set wal_autocheckpoint"))?;
+        // load sort more than memory should hold.) 40 MiB at a time, whatever
+        // the store's page size.
+        let page: i64 =
+            conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(err("cannot read the page size"))?;
+        conn.pragma_update(None, "wal_autocheckpoint", (40 << 20) / page.max(512))
+            .map_err(err("cannot set wal_autocheckpoint"))?;
         // SQLite's lower() folds ASCII letters only, PostgreSQL's every letter;
         // `--where … like` compares through lower(), so both must agree.
         conn.create_scalar_function(
@@ -85,6 +95,17 @@ impl ToSql for Param {
     }
 }
 
+impl ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Arg::Null => ValueRef::Null,
+            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+            Arg::Int(n) => ValueRef::Integer(n),
+            Arg::Bytes(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
 fn cell(v: ValueRef<'_>) -> Cell {
     match v {
         ValueRef::Null => Cell::Null,
@@ -117,7 +138,7 @@ impl Sql for SqliteConn {
         stmt.execute(rusqlite::params_from_iter(params.iter())).map(|n| n as u64).map_err(err)
     }
 
-    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Param]) -> Result<()> {
+    fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Arg<'_>]) -> Result<()> {
         if columns.is_empty() {
             return Ok(());
         }

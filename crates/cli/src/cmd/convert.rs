@@ -166,6 +166,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         schema,
         strip_meta: feeding_rejects,
         identity: None,
+        draft: None,
     };
     let mut pipeline = Pipeline::start(reader, work);
     let outcome: Result<()> = (|| {

@@ -273,13 +273,22 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         schema,
         strip_meta: feeding_rejects,
         identity: if mapping.is_none() { Some(entity) } else { None },
+        draft: Some({
+            let drafter = import.drafter();
+            let from = external.as_ref().map(|e| e.from.clone());
+            Box::new(move |src: &Record, out: &Record| {
+                let external_id = from.as_ref().and_then(|f| src.get_path(f)).map(Value::to_text);
+                drafter.draft(out, external_id)
+            })
+        }),
     };
     let mut pipeline = Pipeline::start(reader, work);
     let mut seen: u64 = 0;
     let mut stopped: Option<String> = None;
     let outcome: Result<()> = (|| {
         while let Some(worked) = pipeline.next() {
-            let worked = worked?;
+            let mut worked = worked?;
+            let mut drafts = std::mem::take(&mut worked.drafts);
             let mut rows = Vec::with_capacity(worked.sources.len());
             for (i, src) in worked.sources.iter().enumerate() {
                 seen += 1;
@@ -296,9 +305,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                     }
                     Worked::Mapped | Worked::AsRead => (worked.output(i), None),
                 };
-                rows.push(Row { source: src, record, external_id, rejected });
+                let drafted = drafts.get_mut(i).and_then(Option::take);
+                rows.push(Row { source: src, record, external_id, rejected, drafted });
             }
-            for part in rows.chunks(args.chunk_size.clamp(1, 1024)) {
+            for part in rows.chunks_mut(args.chunk_size.clamp(1, 1024)) {
                 let outcomes = import.chunk(part)?;
                 for (row, outcome) in part.iter().zip(&outcomes) {
                     if let Outcome::Reject { field, message } = outcome {

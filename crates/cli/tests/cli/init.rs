@@ -11,6 +11,12 @@ fn init_creates_a_sqlite_store_and_is_idempotent() {
     assert_eq!((s["backend"].as_str(), s["store"].as_str()), (Some("sqlite"), Some("crm.db")));
     assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(3)));
     assert!(dir.path().join("crm.db").exists(), "the default store is ./crm.db");
+    // WAL, and the 16 KiB pages bulk loads are measured with.
+    let conn = rusqlite::Connection::open(dir.path().join("crm.db")).expect("raw");
+    let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, rusqlite::types::Value>(0));
+    assert_eq!(pragma("journal_mode").ok(), Some(rusqlite::types::Value::Text("wal".into())));
+    assert_eq!(pragma("page_size").ok(), Some(rusqlite::types::Value::Integer(16_384)));
+    drop(conn);
     let out = crmsync().current_dir(dir.path()).args(["init"]).output().expect("runs");
     assert!(out.status.success());
     assert!(stderr_of(&out).contains("up to date"), "{}", stderr_of(&out));
