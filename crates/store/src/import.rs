@@ -162,9 +162,25 @@ struct LinkRef {
     domain: Option<String>,
     email: Option<String>,
     external: Option<String>,
+    /// Set by `sealed`: the name as companies are matched by, and the
+    /// reference as one string, to look resolved links up by.
+    name_key: Option<String>,
+    id: String,
 }
 
 impl LinkRef {
+    fn sealed(mut self) -> Self {
+        self.name_key = self.name.as_deref().map(company_key);
+        self.id = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.name.as_deref().unwrap_or(""),
+            self.domain.as_deref().unwrap_or(""),
+            self.email.as_deref().unwrap_or(""),
+            self.external.as_deref().unwrap_or("")
+        );
+        self
+    }
+
     fn is_empty(&self) -> bool {
         self.name.is_none() && self.domain.is_none() && self.email.is_none() && self.external.is_none()
     }
@@ -292,8 +308,8 @@ impl Drafter {
                     let refs = list
                         .into_iter()
                         .map(|t| match attr {
-                            "external_id" => LinkRef { external: Some(t), ..Default::default() },
-                            _ => LinkRef { email: Some(t.to_lowercase()), ..Default::default() },
+                            "external_id" => LinkRef { external: Some(t), ..Default::default() }.sealed(),
+                            _ => LinkRef { email: Some(t.to_lowercase()), ..Default::default() }.sealed(),
                         })
                         .collect();
                     d.contacts = Some(refs);
@@ -313,7 +329,7 @@ impl Drafter {
                 d.contacts = Some(
                     split_list(v)
                         .into_iter()
-                        .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() })
+                        .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() }.sealed())
                         .collect(),
                 );
                 continue;
@@ -334,9 +350,8 @@ impl Drafter {
             if r.is_empty() {
                 continue;
             }
-            let field = target;
-            if let Some(pos) = model::position(entity, field) {
-                d.links.push((pos, r));
+            if let Some(pos) = model::position(entity, target) {
+                d.links.push((pos, r.sealed()));
             }
         }
         if !errors.is_empty() {
@@ -563,6 +578,13 @@ impl Import<'_> {
         if !self.in_tx {
             self.db.begin()?;
             self.in_tx = true;
+            // Indexes can only be built again between transactions: a
+            // writer's transaction holds off the others.
+            if let Err(e) = self.check_bulk() {
+                self.in_tx = false;
+                let _ = self.db.rollback();
+                return Err(e);
+            }
         }
         match self.chunk_in_tx(rows) {
             Ok(outcomes) => {
@@ -597,14 +619,24 @@ impl Import<'_> {
     fn refresh_statistics(&mut self) -> Result<()> {
         let written = self.counts.inserted + self.counts.companies_created;
         if self.db.backend() == Backend::Postgres && written >= 2 * self.analyzed.max(5_000) {
-            self.db.batch(&format!("ANALYZE {}, companies", self.settings.entity.name()))?;
+            // A bulk load reads nothing from its own table (`finish` analyzes
+            // it once the load is over), only the companies it links to.
+            let entity = self.settings.entity.name();
+            let tables = match &self.bulk {
+                Some(b) if b.started && entity == "companies" => String::new(),
+                Some(b) if b.started => "companies".to_string(),
+                _ if entity == "companies" => entity.to_string(),
+                _ => format!("{entity}, companies"),
+            };
+            if !tables.is_empty() {
+                self.db.batch(&format!("ANALYZE {tables}"))?;
+            }
             self.analyzed = written;
         }
         Ok(())
     }
 
     fn chunk_in_tx(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
-        self.check_bulk()?;
         let now = model::now_text();
         let mut outcomes: Vec<Option<Outcome>> = vec![None; rows.len()];
         let mut drafts = Vec::with_capacity(rows.len());
@@ -682,9 +714,13 @@ impl Import<'_> {
 
     /// Builds the indexes a bulk load dropped, in the current transaction.
     fn end_bulk(&mut self) -> Result<()> {
-        if let Some(Bulk { started: true, indexes, keys, .. }) = self.bulk.take() {
+        if let Some(Bulk { started: true, indexes, keys, table }) = self.bulk.take() {
             drop(keys);
             crate::create_indexes(self.db, &indexes)?;
+            if self.db.backend() == Backend::Postgres {
+                // Lookups in the table start now: plan them from its real size.
+                self.db.batch(&format!("ANALYZE {table}"))?;
+            }
         }
         Ok(())
     }
@@ -764,7 +800,7 @@ impl Import<'_> {
             let mut link_values: Vec<(usize, Option<String>)> = Vec::new();
             let mut failed = None;
             for (pos, r) in &d.links {
-                match links.one.get(&(*pos, link_id(r))) {
+                match links.one.get(pos).and_then(|m| m.get(&r.id)) {
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
                     Some(Err(message)) => failed = Some((self.columns[*pos].field, message.clone())),
                     None => failed = Some((self.columns[*pos].field, "link not resolved".to_string())),
@@ -773,7 +809,7 @@ impl Import<'_> {
             if let Some(list) = &d.contacts {
                 let mut ids = Vec::new();
                 for r in list {
-                    match links.contacts.get(&link_id(r)) {
+                    match links.contacts.get(&r.id) {
                         Some(Ok(id)) => ids.push(id.clone()),
                         Some(Err(message)) => failed = Some(("contacts", message.clone())),
                         None => failed = Some(("contacts", "link not resolved".to_string())),
@@ -799,6 +835,9 @@ impl Import<'_> {
                             message: format!("{entity} with {what} already exists (insert mode adds new records only; use --mode upsert)"),
                         },
                     ));
+                }
+                Some(e) if d.external.is_none() && self.unchanged(&e, d, &link_values) => {
+                    out.push((d.row, Outcome::Unchanged { id: e.id }));
                 }
                 Some(e) => {
                     let mut values = e.values.clone();
@@ -1027,6 +1066,46 @@ impl Import<'_> {
         }
     }
 
+    /// Whether `merge` would leave the stored record as it is, found
+    /// without copying it: the common case of importing a file again.
+    /// (False when unsure: the full merge then decides.)
+    fn unchanged(&self, e: &Existing, d: &Draft, links: &[(usize, Option<String>)]) -> bool {
+        let clear = self.settings.clear_empty;
+        for (i, v) in d.values.iter().enumerate() {
+            let same = match v {
+                Some(Some(text)) => e.values[i].as_deref() == Some(text.as_str()),
+                Some(None) if clear => e.values[i].is_none(),
+                _ => true,
+            };
+            if !same {
+                return false;
+            }
+        }
+        if links.iter().any(|(pos, id)| (id.is_some() || clear) && e.values[*pos] != *id) {
+            return false;
+        }
+        let custom_pos = self.columns.iter().position(|c| c.kind == Kind::Custom);
+        let mut custom_text = None;
+        if let Some(pos) = custom_pos.filter(|_| !d.custom.is_empty()) {
+            let stored = model::parse_custom(e.values[pos].as_deref());
+            let same = d.custom.iter().all(|(k, v)| match v {
+                Some(v) => stored.get(k) == Some(v),
+                None if clear => !stored.contains_key(k),
+                None => true,
+            });
+            if !same {
+                return false;
+            }
+            // As `merge` writes it, for the hash.
+            custom_text = Some(model::custom_json(&stored));
+        }
+        let values = e.values.iter().enumerate().map(|(i, v)| match (&custom_text, Some(i) == custom_pos) {
+            (Some(text), true) => text.as_deref(),
+            _ => v.as_deref(),
+        });
+        model::content_hash_of(values).as_slice() == e.hash.as_slice()
+    }
+
     /// Existing records for each draft: by external id, else by key.
     /// `Err` when a key matches several records.
     fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Result<Existing, String>>>> {
@@ -1075,27 +1154,45 @@ impl Import<'_> {
         let candidates = load_by(self.db, entity, first, &wanted)?;
         let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
         let custom_pos = model::position(entity, "custom");
-        let mut by_key: HashMap<Vec<String>, Vec<&Existing>> = HashMap::with_capacity(candidates.len());
-        for e in &candidates {
+        let mut by_key: HashMap<Vec<String>, Vec<usize>> = HashMap::with_capacity(candidates.len());
+        for (i, e) in candidates.iter().enumerate() {
             let k: Option<Vec<String>> =
                 key.iter().zip(&key_positions).map(|(f, pos)| key_value(entity, e, f, *pos, custom_pos)).collect();
             if let Some(k) = k {
-                by_key.entry(k).or_default().push(e);
+                by_key.entry(k).or_default().push(i);
             }
         }
+        let matched: Vec<Option<&[usize]>> = drafts
+            .iter()
+            .enumerate()
+            .map(|(n, d)| match &d.key {
+                Some(k) if found[n].is_none() => by_key.get(k).map(Vec::as_slice),
+                _ => None,
+            })
+            .collect();
+        // A record matched by one draft only (the usual case) is moved there.
+        let mut uses = vec![0usize; candidates.len()];
+        for &i in matched.iter().flatten().filter(|m| m.len() == 1).flat_map(|m| m.iter()) {
+            uses[i] += 1;
+        }
+        let mut candidates: Vec<Option<Existing>> = candidates.into_iter().map(Some).collect();
         for (n, d) in drafts.iter().enumerate() {
-            let Some(k) = &d.key else { continue };
-            if found[n].is_some() {
-                continue;
-            }
-            found[n] = match by_key.get(k).map(Vec::as_slice) {
+            found[n] = match matched[n] {
+                None if found[n].is_some() => continue,
                 None | Some([]) => None,
-                Some([one]) => Some(Ok((*one).clone())),
+                Some([one]) => {
+                    uses[*one] -= 1;
+                    let e = if uses[*one] == 0 { candidates[*one].take() } else { candidates[*one].clone() };
+                    e.map(Ok)
+                }
                 Some(many) => Some(Err(format!(
                     "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
                     many.len(),
                     describe_key(&key, d),
-                    many.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .filter_map(|&i| candidates[i].as_ref().map(|e| e.id.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
             };
         }
@@ -1128,9 +1225,7 @@ impl Import<'_> {
         for (pos, refs) in by_target {
             let Kind::Link(target) = self.columns[pos].kind else { continue };
             let resolved = self.resolve(target, &refs, now)?;
-            for (key, id) in resolved {
-                links.one.insert((pos, key), id);
-            }
+            links.one.insert(pos, resolved);
         }
         let contacts: Vec<&LinkRef> = drafts.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
         if !contacts.is_empty() {
@@ -1169,7 +1264,7 @@ impl Import<'_> {
             })
             .collect();
         let by_a = lookup_ids(self.db, target, field_a, &a_values)?;
-        let b_values: Vec<String> = refs.iter().filter_map(|r| r.name.as_deref().map(company_key)).collect();
+        let b_values: Vec<String> = refs.iter().filter_map(|r| r.name_key.clone()).collect();
         let by_b = match field_b {
             Some(f) => lookup_ids(self.db, target, f, &b_values)?,
             None => HashMap::new(),
@@ -1177,11 +1272,11 @@ impl Import<'_> {
         let mut created: HashMap<String, String> = HashMap::new();
         let mut new_companies = Vec::new();
         for r in refs {
-            let key = link_id(r);
+            let key = r.id.clone();
             if out.contains_key(&key) {
                 continue;
             }
-            let name_key = r.name.as_deref().map(company_key);
+            let name_key = r.name_key.as_ref();
             let a = match target {
                 Entity::Companies => r.domain.as_ref(),
                 Entity::Contacts => r.email.as_ref(),
@@ -1200,7 +1295,7 @@ impl Import<'_> {
                 None
             };
             let hit = hit.or_else(|| a.and_then(|v| by_a.get(v)).map(|ids| one_of(target, ids, r)));
-            let hit = hit.or_else(|| name_key.as_ref().and_then(|k| by_b.get(k)).map(|ids| Ok(ids[0].clone())));
+            let hit = hit.or_else(|| name_key.and_then(|k| by_b.get(k)).map(|ids| Ok(ids[0].clone())));
             let result = match hit {
                 Some(h) => h,
                 None if target == Entity::Companies && self.settings.mode != Mode::Update && r.external.is_none() => {
@@ -1289,19 +1384,9 @@ fn company_values(r: &LinkRef) -> Vec<Option<String>> {
 /// Resolved links of a segment: (column, link id) → record id or why not.
 #[derive(Default)]
 struct Links {
-    one: HashMap<(usize, String), Result<String, String>>,
+    one: HashMap<usize, HashMap<String, Result<String, String>>>,
     contacts: HashMap<String, Result<String, String>>,
     external_of: HashMap<String, String>,
-}
-
-fn link_id(r: &LinkRef) -> String {
-    format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        r.name.as_deref().unwrap_or(""),
-        r.domain.as_deref().unwrap_or(""),
-        r.email.as_deref().unwrap_or(""),
-        r.external.as_deref().unwrap_or("")
-    )
 }
 
 fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String> {

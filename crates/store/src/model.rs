@@ -344,6 +344,11 @@ pub fn custom_value(v: &Value) -> Option<serde_json::Value> {
 /// content column in order, custom fields with sorted keys), so equal
 /// records hash equal on every backend.
 pub fn content_hash(values: &[Option<String>]) -> [u8; 16] {
+    content_hash_of(values.iter().map(Option::as_deref))
+}
+
+/// `content_hash` of values given one by one.
+pub fn content_hash_of<'a>(values: impl Iterator<Item = Option<&'a str>>) -> [u8; 16] {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     for v in values {
         match v {

@@ -290,3 +290,41 @@ fn upsert_without_a_key_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("no key is set"), "{}", stderr_of(&out));
 }
+
+on_both!(a_row_is_unchanged_only_when_no_field_link_or_custom_value_moves, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let mapping = testdata("import/contacts.toml");
+    let again = |name: &str, csv: &str, extra: &[&str]| {
+        let f = db.path(name);
+        std::fs::write(&f, csv).expect("write");
+        let mut args = vec!["import", f.to_str().expect("path"), "--mapping", mapping.to_str().expect("path")];
+        args.extend_from_slice(extra);
+        let s = db.json(&args);
+        sums_up(&s);
+        (s["updated"].as_u64().unwrap_or(99), s["unchanged"].as_u64().unwrap_or(99))
+    };
+    let header = "First Name,Last Name,Email,Phone,Company,Website,City,Tier\n";
+    // A file that leaves out or empties a field changes nothing by default…
+    let row = "Ada,Lovelace,ADA@example.com,,Acme Inc.,,,gold\n";
+    assert_eq!(again("same.csv", &format!("{header}{row}"), &[]), (0, 1));
+    // …a custom value, alone, is a change…
+    let row = "Ada,Lovelace,ada@example.com,(555) 010-0001,Acme Inc.,https://www.acme.com,London,platinum\n";
+    assert_eq!(again("tier.csv", &format!("{header}{row}"), &[]), (1, 0));
+    assert_eq!(db.scalar("SELECT version FROM contacts WHERE email = 'ada@example.com'").as_deref(), Some("2"));
+    // …so is a link to another company…
+    let row = "Ada,Lovelace,ada@example.com,(555) 010-0001,Navy Labs,navy.example,London,platinum\n";
+    assert_eq!(again("company.csv", &format!("{header}{row}"), &[]), (1, 0));
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM contacts c JOIN companies o ON o.id = c.company_id \
+             WHERE c.email = 'ada@example.com' AND o.name = 'Navy Labs'"
+        ),
+        1
+    );
+    // …and, with --clear-empty, an empty cell where a value is stored.
+    let row = "Ada,Lovelace,ada@example.com,(555) 010-0001,Navy Labs,navy.example,,platinum\n";
+    assert_eq!(again("cleared.csv", &format!("{header}{row}"), &[]), (0, 1));
+    assert_eq!(again("cleared.csv", &format!("{header}{row}"), &["--clear-empty"]), (1, 0));
+    assert_eq!(db.scalar("SELECT address_city FROM contacts WHERE email = 'ada@example.com'"), None);
+    assert_eq!(again("cleared.csv", &format!("{header}{row}"), &["--clear-empty"]), (0, 1));
+});
