@@ -1475,7 +1475,7 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
     let mut out = Vec::new();
     for part in values.chunks(500) {
         let sql = format!(
-            "SELECT t.id, t.hash, {} FROM {table} t WHERE {expr} IN ({}) AND t.deleted_at IS NULL ORDER BY t.id",
+            "SELECT t.id, t.hash, {} FROM {table} t WHERE {expr} IN ({}) AND t.deleted_at IS NULL",
             cols.join(", "),
             placeholders(part.len())
         );
@@ -1498,6 +1498,9 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
             Ok(())
         })?;
     }
+    // Oldest first. (Sorted here: an ORDER BY would make SQLite sort
+    // each lookup's rows in a temporary B-tree.)
+    out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     if entity == Entity::Deals
         && let Some(pos) = model::position(entity, "contacts")
     {
@@ -1562,7 +1565,7 @@ fn lookup_ids(
     distinct.dedup();
     for part in distinct.chunks(500) {
         let sql = format!(
-            "SELECT {column}, id FROM {} WHERE {column} IN ({}) AND deleted_at IS NULL ORDER BY id",
+            "SELECT {column}, id FROM {} WHERE {column} IN ({}) AND deleted_at IS NULL",
             entity.name(),
             placeholders(part.len())
         );
@@ -1573,6 +1576,10 @@ fn lookup_ids(
                 out.entry(v).or_default().push(id);
             }
         }
+    }
+    // Oldest first (sorted here rather than by SQL, as in `load_by`).
+    for ids in out.values_mut().filter(|ids| ids.len() > 1) {
+        ids.sort_unstable();
     }
     Ok(out)
 }

@@ -12,8 +12,10 @@ pub struct SqliteConn {
     location: String,
 }
 
-/// The page cache, in KiB.
-const CACHE_KIB: i64 = 64_000;
+/// The page cache, in KiB. Measured on a million-contact store: 32 MB
+/// imports as fast as 64 MB (the operating system caches the file too) with
+/// 40 MB less peak memory; 16 MB slows the lookups of a re-import.
+const CACHE_KIB: i64 = 32_000;
 /// The page size of new stores, in bytes.
 const PAGE_SIZE: i64 = 16_384;
 
