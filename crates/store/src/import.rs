@@ -243,6 +243,10 @@ pub struct Import<'s> {
     commit_every: usize,
     bulk: Option<Bulk>,
     drafter: Drafter,
+    /// Links resolved in the current transaction: (target, reference) →
+    /// record id. Rows of a file name the same few companies again and
+    /// again; within one transaction the answer cannot change.
+    linked: HashMap<(Entity, String), String>,
     /// Values of unique custom fields: (field, value) → the record that has it.
     taken: HashMap<(String, String), String>,
 }
@@ -467,6 +471,7 @@ impl Store {
             analyzed: 0,
             commit_every: 10_000,
             bulk: None,
+            linked: HashMap::new(),
             drafter: Drafter { entity: settings.entity, columns, key: settings.key.clone(), declared },
             taken,
             settings,
@@ -578,6 +583,7 @@ impl Import<'_> {
         if !self.in_tx {
             self.db.begin()?;
             self.in_tx = true;
+            self.linked.clear();
             // Indexes can only be built again between transactions: a
             // writer's transaction holds off the others.
             if let Err(e) = self.check_bulk() {
@@ -1096,7 +1102,12 @@ impl Import<'_> {
             if !same {
                 return false;
             }
-            // As `merge` writes it, for the hash.
+            // The stored values hash as written: the custom text is the one
+            // `merge` would write. (PostgreSQL hands jsonb back in its own
+            // spelling: then it is written again to be hashed.)
+            if model::content_hash(&e.values).as_slice() == e.hash.as_slice() {
+                return true;
+            }
             custom_text = Some(model::custom_json(&stored));
         }
         let values = e.values.iter().enumerate().map(|(i, v)| match (&custom_text, Some(i) == custom_pos) {
@@ -1243,6 +1254,16 @@ impl Import<'_> {
         now: &str,
     ) -> Result<HashMap<String, Result<String, String>>> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::new();
+        let mut unknown = Vec::with_capacity(refs.len());
+        for r in refs {
+            match self.linked.get(&(target, r.id.clone())) {
+                Some(id) => {
+                    out.insert(r.id.clone(), Ok(id.clone()));
+                }
+                None => unknown.push(*r),
+            }
+        }
+        let refs = unknown.as_slice();
         let system = self.settings.external_system.clone();
         let ext: Vec<&str> = refs.iter().filter_map(|r| r.external.as_deref()).collect();
         let by_ext = match &system {
@@ -1330,6 +1351,11 @@ impl Import<'_> {
             let audit: Vec<AuditRow> = new_companies.iter().map(|(id, _)| AuditRow::new(id, "insert")).collect();
             self.write_audit(Entity::Companies, &audit, now)?;
             self.counts.companies_created += new_companies.len() as u64;
+        }
+        for r in refs {
+            if let Some(Ok(id)) = out.get(&r.id) {
+                self.linked.insert((target, r.id.clone()), id.clone());
+            }
         }
         Ok(out)
     }
