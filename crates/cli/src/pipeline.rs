@@ -435,7 +435,6 @@ impl Work {
             Some(w) => (w.mapped, w.outcomes),
             None => (Vec::new(), Vec::new()),
         };
-        let drafts = Vec::new();
         outcomes.clear();
         if self.mapper.is_some() || self.identity.is_some() {
             mapped.resize_with(sources.len(), Record::new);
@@ -447,11 +446,10 @@ impl Work {
             };
             outcomes.push(outcome);
         }
-        let mut worked = Worked { sources, mapped, outcomes, drafts };
+        let mut worked = Worked { sources, mapped, outcomes, drafts: Vec::new() };
         if let Some(draft) = &mut self.draft {
-            let drafts: Vec<Option<Drafted>> =
+            worked.drafts =
                 (0..worked.sources.len()).map(|i| worked.output(i).map(|out| draft(&worked.sources[i], out))).collect();
-            worked.drafts = drafts;
         }
         worked
     }

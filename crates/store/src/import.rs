@@ -246,7 +246,7 @@ pub struct Import<'s> {
     /// Links resolved in the current transaction: (target, reference) →
     /// record id. Rows of a file name the same few companies again and
     /// again; within one transaction the answer cannot change.
-    linked: HashMap<(Entity, String), String>,
+    linked: HashMap<Entity, HashMap<String, String>>,
     /// Values of unique custom fields: (field, value) → the record that has it.
     taken: HashMap<(String, String), String>,
 }
@@ -580,19 +580,16 @@ impl Import<'_> {
     /// the checkpoint, every `commit_every` rows: a crash loses at most the
     /// uncommitted ones, which `--resume` reads again.
     pub fn chunk(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
-        if !self.in_tx {
+        let fresh = !self.in_tx;
+        if fresh {
             self.db.begin()?;
             self.in_tx = true;
             self.linked.clear();
-            // Indexes can only be built again between transactions: a
-            // writer's transaction holds off the others.
-            if let Err(e) = self.check_bulk() {
-                self.in_tx = false;
-                let _ = self.db.rollback();
-                return Err(e);
-            }
         }
-        match self.chunk_in_tx(rows) {
+        // Indexes can only be built again between transactions: a writer's
+        // transaction holds off the others.
+        let done = if fresh { self.check_bulk().and_then(|()| self.chunk_in_tx(rows)) } else { self.chunk_in_tx(rows) };
+        match done {
             Ok(outcomes) => {
                 self.pending += rows.len();
                 if !self.settings.dry_run && self.pending >= self.commit_every {
@@ -625,17 +622,17 @@ impl Import<'_> {
     fn refresh_statistics(&mut self) -> Result<()> {
         let written = self.counts.inserted + self.counts.companies_created;
         if self.db.backend() == Backend::Postgres && written >= 2 * self.analyzed.max(5_000) {
-            // A bulk load reads nothing from its own table (`finish` analyzes
-            // it once the load is over), only the companies it links to.
+            // The tables lookups read: not the one a bulk load is filling
+            // (`end_bulk` analyzes it when its indexes are built).
             let entity = self.settings.entity.name();
-            let tables = match &self.bulk {
-                Some(b) if b.started && entity == "companies" => String::new(),
-                Some(b) if b.started => "companies".to_string(),
-                _ if entity == "companies" => entity.to_string(),
-                _ => format!("{entity}, companies"),
-            };
+            let loading = self.bulk.as_ref().filter(|b| b.started).map(|b| b.table);
+            let mut tables = vec![entity];
+            if entity != "companies" {
+                tables.push("companies");
+            }
+            tables.retain(|t| Some(*t) != loading);
             if !tables.is_empty() {
-                self.db.batch(&format!("ANALYZE {tables}"))?;
+                self.db.batch(&format!("ANALYZE {}", tables.join(", ")))?;
             }
             self.analyzed = written;
         }
@@ -1090,30 +1087,29 @@ impl Import<'_> {
         if links.iter().any(|(pos, id)| (id.is_some() || clear) && e.values[*pos] != *id) {
             return false;
         }
-        let custom_pos = self.columns.iter().position(|c| c.kind == Kind::Custom);
-        let mut custom_text = None;
-        if let Some(pos) = custom_pos.filter(|_| !d.custom.is_empty()) {
-            let stored = model::parse_custom(e.values[pos].as_deref());
-            let same = d.custom.iter().all(|(k, v)| match v {
-                Some(v) => stored.get(k) == Some(v),
-                None if clear => !stored.contains_key(k),
-                None => true,
-            });
-            if !same {
-                return false;
+        let given_custom = match self.columns.iter().position(|c| c.kind == Kind::Custom) {
+            Some(pos) if !d.custom.is_empty() => {
+                let stored = model::parse_custom(e.values[pos].as_deref());
+                let same = d.custom.iter().all(|(k, v)| match v {
+                    Some(v) => stored.get(k) == Some(v),
+                    None if clear => !stored.contains_key(k),
+                    None => true,
+                });
+                if !same {
+                    return false;
+                }
+                Some((pos, stored))
             }
-            // The stored values hash as written: the custom text is the one
-            // `merge` would write. (PostgreSQL hands jsonb back in its own
-            // spelling: then it is written again to be hashed.)
-            if model::content_hash(&e.values).as_slice() == e.hash.as_slice() {
-                return true;
-            }
-            custom_text = Some(model::custom_json(&stored));
+            _ => None,
+        };
+        if model::content_hash(&e.values).as_slice() == e.hash.as_slice() {
+            return true;
         }
-        let values = e.values.iter().enumerate().map(|(i, v)| match (&custom_text, Some(i) == custom_pos) {
-            (Some(text), true) => text.as_deref(),
-            _ => v.as_deref(),
-        });
+        // PostgreSQL hands jsonb back in its own spelling, which `merge`
+        // writes anew in crmsync's: hash it as it would be written.
+        let Some((pos, stored)) = given_custom else { return false };
+        let text = model::custom_json(&stored);
+        let values = e.values.iter().enumerate().map(|(i, v)| if i == pos { text.as_deref() } else { v.as_deref() });
         model::content_hash_of(values).as_slice() == e.hash.as_slice()
     }
 
@@ -1255,8 +1251,9 @@ impl Import<'_> {
     ) -> Result<HashMap<String, Result<String, String>>> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::new();
         let mut unknown = Vec::with_capacity(refs.len());
+        let known = self.linked.entry(target).or_default();
         for r in refs {
-            match self.linked.get(&(target, r.id.clone())) {
+            match known.get(&r.id) {
                 Some(id) => {
                     out.insert(r.id.clone(), Ok(id.clone()));
                 }
@@ -1352,9 +1349,10 @@ impl Import<'_> {
             self.write_audit(Entity::Companies, &audit, now)?;
             self.counts.companies_created += new_companies.len() as u64;
         }
+        let known = self.linked.entry(target).or_default();
         for r in refs {
             if let Some(Ok(id)) = out.get(&r.id) {
-                self.linked.insert((target, r.id.clone()), id.clone());
+                known.insert(r.id.clone(), id.clone());
             }
         }
         Ok(out)

@@ -62,15 +62,13 @@ impl Store {
         let mut records: u64 = 0;
         // Similar names at one company: (company, normalised name, id, shown name).
         let mut people: HashMap<String, Vec<(String, String, String)>> = HashMap::new();
-        let mut ids_seen: u64 = 0;
         export.read(&mut |rec| {
             records += 1;
-            ids_seen += 1;
             let id = rec
                 .get(model::label_field(entity))
                 .map(Value::to_text)
                 .filter(|l| !l.is_empty())
-                .unwrap_or_else(|| format!("record #{ids_seen}"));
+                .unwrap_or_else(|| format!("record #{records}"));
             for (i, (k, v)) in rec.fields().iter().enumerate() {
                 if v.is_empty() {
                     continue;

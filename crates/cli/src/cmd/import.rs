@@ -295,7 +295,6 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 if seen <= skip {
                     continue;
                 }
-                let external_id = external.as_ref().and_then(|e| src.get_path(&e.from)).map(Value::to_text);
                 let (record, rejected) = match &worked.outcomes[i] {
                     Worked::Defect(d) => (None, Some((d.field.clone().unwrap_or_default(), d.message.clone()))),
                     Worked::Rejected(errors) => {
@@ -305,8 +304,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                     }
                     Worked::Mapped | Worked::AsRead => (worked.output(i), None),
                 };
+                // Every row with a record was drafted, external id and all,
+                // on the work thread.
                 let drafted = drafts.get_mut(i).and_then(Option::take);
-                rows.push(Row { source: src, record, external_id, rejected, drafted });
+                rows.push(Row { source: src, record, external_id: None, rejected, drafted });
             }
             for part in rows.chunks_mut(args.chunk_size.clamp(1, 1024)) {
                 let outcomes = import.chunk(part)?;
