@@ -2,6 +2,22 @@
 //! exit codes (0 success, 1 the job failed, 2 usage); each subcommand lives
 //! in `cmd/<name>.rs`.
 
+/// `println!`/`print!` to stdout that return the write's error instead of
+/// panicking on it: a closed pipe (`crmsync … | head`) then ends the
+/// command quietly, as `main` treats a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod cmd;
 mod io;
 mod pipeline;

@@ -30,7 +30,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::from(list));
+        outln!("{}", serde_json::Value::from(list))?;
         return Ok(ExitCode::SUCCESS);
     }
     if batches.is_empty() {
@@ -39,13 +39,22 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{:<26}  {:<19}  {:<10}  {:<7}  {:<11}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  source",
-        "batch", "started", "entity", "mode", "status", "read", "inserted", "updated", "unchanged", "rejected"
-    );
+        "batch",
+        "started",
+        "entity",
+        "mode",
+        "status",
+        "read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected"
+    )?;
     for b in &batches {
         let status = if b.status == "running" { "interrupted" } else { b.status.as_str() };
-        println!(
+        outln!(
             "{:<26}  {:<19}  {:<10}  {:<7}  {:<11}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  {}",
             b.id,
             short_time(&b.started_at),
@@ -58,7 +67,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             b.unchanged,
             b.rejected,
             b.source
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -237,25 +237,26 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
             "error": error,
         })
     };
-    let print_json = |value: serde_json::Value| {
+    let print_json = |value: serde_json::Value| -> std::io::Result<()> {
         // With the records on stdout, the summary goes to stderr.
-        if args.output == "-" { eprintln!("{value}") } else { println!("{value}") }
+        if args.output == "-" {
+            eprintln!("{value}");
+            Ok(())
+        } else {
+            outln!("{value}")
+        }
     };
     if let Err(e) = finished.and(saved) {
         if g.json {
             // Nothing was written: the output file never appears.
-            print_json(summary(Some(format!("{e:#}")), 0));
+            // The job's error is the one to report, not a closed stdout's.
+            let _ = print_json(summary(Some(format!("{e:#}")), 0));
         }
         return Err(e);
     }
     let elapsed = started.elapsed();
     if g.json {
-        let summary = summary(None, written);
-        if args.output == "-" {
-            eprintln!("{summary}");
-        } else {
-            println!("{summary}");
-        }
+        print_json(summary(None, written))?;
     } else if !g.quiet {
         let mut how = vec![details.format.map(|f| f.name().to_string()).unwrap_or_default()];
         if let Some(e) = details.encoding {

@@ -198,7 +198,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             "exported": exported,
             "elapsed_ms": elapsed.as_millis() as u64,
         });
-        if args.out == "-" { eprintln!("{summary}") } else { println!("{summary}") }
+        if args.out == "-" { eprintln!("{summary}") } else { outln!("{summary}")? }
     } else if !g.quiet {
         eprintln!(
             "{exported} {entity} exported to {} ({}) in {:.2}s",

@@ -33,10 +33,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({"entity": entity.name(), "id": id, "history": list}));
+        outln!("{}", serde_json::json!({"entity": entity.name(), "id": id, "history": list}))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{entity} {id}");
+    outln!("{entity} {id}")?;
     for e in &entries {
         let what = match (e.op.as_str(), &e.field) {
             ("insert", _) => "created".to_string(),
@@ -54,7 +54,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             (Some(b), None) => format!("batch {b}"),
             _ => String::new(),
         };
-        println!("  {}  {what}  {by}", short_time(&e.at));
+        outln!("  {}  {what}  {by}", short_time(&e.at))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -364,7 +364,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     };
     let elapsed = started.elapsed();
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "batch": batch,
@@ -384,7 +384,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "stopped": stopped,
                 "elapsed_ms": elapsed.as_millis() as u64,
             })
-        );
+        )?;
     } else if !g.quiet {
         let companies = if counts.companies_created > 0 {
             format!(", {} companies created", counts.companies_created)

@@ -41,7 +41,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         eprintln!("declared {n} custom field(s) from {file}");
     }
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "backend": store.backend(),
@@ -51,7 +51,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "applied": m.applied,
                 "custom_fields": declared,
             })
-        );
+        )?;
     } else if !g.quiet {
         if m.applied.is_empty() {
             eprintln!("{} store {} is up to date (schema version {})", store.backend(), store.location(), m.to);

@@ -94,7 +94,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
                 );
             }
         }
-        None => print!("{text}"),
+        None => out!("{text}")?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -45,21 +45,21 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
         output.commit()?;
     }
     if g.json {
-        println!("{report}");
+        outln!("{report}")?;
         return Ok(ExitCode::SUCCESS);
     }
     if g.quiet {
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{entity}: {} records ({} deleted), quality score {}",
         report["records"],
         report["deleted"],
         pct(&report["score"])
-    );
-    println!("{:<22} {:>9} {:>12} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid");
+    )?;
+    outln!("{:<22} {:>9} {:>12} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid")?;
     for f in report["fields"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "{:<22} {:>9} {:>12} {:>9} {:>9}  {}",
             f["field"].as_str().unwrap_or_default(),
             f["filled"],
@@ -67,18 +67,18 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
             f["invalid"],
             pct(&f["validity"]),
             f["expected"].as_str().unwrap_or_default()
-        );
+        )?;
     }
     for d in report["duplicates"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "duplicates, {}: {} groups, {} records",
             d["rule"].as_str().unwrap_or_default(),
             d["groups"],
             d["records"]
-        );
+        )?;
         for ex in d["examples"].as_array().into_iter().flatten().take(5) {
             let names: Vec<&str> = ex["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
-            println!("  {}: {}", ex["value"].as_str().unwrap_or_default(), names.join(" | "));
+            outln!("  {}: {}", ex["value"].as_str().unwrap_or_default(), names.join(" | "))?;
         }
     }
     if let Some(path) = &args.html {

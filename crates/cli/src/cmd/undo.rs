@@ -23,7 +23,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let mut store = crmsync_store::open_current(db)?;
     let done = store.undo(&args.batch, args.force, args.dry_run)?;
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "batch": done.batch,
@@ -34,7 +34,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "unlinked": done.unlinked,
                 "dry_run": args.dry_run,
             })
-        );
+        )?;
     } else if !g.quiet {
         eprintln!(
             "{}batch {}: {} records removed, {} records restored ({} fields){}",

@@ -357,3 +357,30 @@ fn regression_long_extra_values_are_kept_whole_in_the_rejects() {
     convert_summary(&[&f, &c.path("o.json"), "--rejects", &rejects]);
     assert!(std::fs::read_to_string(&rejects).expect("rejects").contains(&long));
 }
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    // `crmsync batches | head -0`: the reader is gone before the command
+    // prints; it stops without a panic and without an error.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| crmsync().current_dir(dir.path()).args(args).output().expect("runs");
+    assert!(run(&["init"]).status.success());
+    let file = testdata("import/contacts_v1.csv");
+    let mapping = testdata("import/contacts.toml");
+    let imported = run(&["import", file.to_str().expect("p"), "--mapping", mapping.to_str().expect("p")]);
+    assert!(imported.status.success(), "{}", stderr_of(&imported));
+    for args in [&["batches"][..], &["--json", "report", "quality", "--entity", "contacts"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("crmsync"))
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("waits");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
