@@ -185,13 +185,26 @@ impl Store {
     /// (email, domain, name) of `entity` (contacts and companies when not given).
     pub fn history(&mut self, entity: Option<Entity>, record: &str) -> Result<(Entity, String, Vec<Entry>)> {
         let (entity, id) = self.find_record(entity, record)?;
-        let rows = self.db.query(
-            "SELECT a.at, a.batch_id, b.source, a.op, a.field, a.before, a.after FROM audit a \
-             LEFT JOIN batches b ON b.id = a.batch_id WHERE a.record_id = ? ORDER BY a.seq",
+        // A record that exists carries its creation; one that undo removed
+        // has it in the audit trail (written as it went, so after the
+        // batch's own updates to it: creation sorts first).
+        let creation = self.db.query(
+            &format!(
+                "SELECT r.created_at, r.created_batch, b.source, 'insert' FROM {} r \
+                 LEFT JOIN batches b ON b.id = r.created_batch WHERE r.id = ?",
+                entity.name()
+            ),
             &[id.as_str().into()],
         )?;
-        let entries = rows
+        let rows = self.db.query(
+            "SELECT a.at, a.batch_id, b.source, a.op, a.field, a.before, a.after FROM audit a \
+             LEFT JOIN batches b ON b.id = a.batch_id WHERE a.record_id = ? \
+             ORDER BY CASE WHEN a.op = 'insert' THEN 0 ELSE 1 END, a.seq",
+            &[id.as_str().into()],
+        )?;
+        let entries = creation
             .into_iter()
+            .chain(rows)
             .map(|r| {
                 let mut r = r.into_iter().map(Cell::into_text);
                 let mut next = || r.next().flatten();
@@ -297,10 +310,21 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         })
         .collect();
     let last_seq = rows.first().map_or(0, |r| r.seq);
-    let inserted: HashSet<&str> = rows.iter().filter(|r| r.op == "insert").map(|r| r.record.as_str()).collect();
+    // The records the batch created say so themselves (`created_batch`).
+    let mut created: Vec<(Entity, String)> = Vec::new();
+    for entity in Entity::ALL {
+        let sql = format!("SELECT id FROM {} WHERE created_batch = ?", entity.name());
+        for r in db.query(&sql, &[batch.id.as_str().into()])? {
+            if let Some(id) = r.into_iter().next().and_then(Cell::into_text) {
+                created.push((entity, id));
+            }
+        }
+    }
+    let inserted: HashSet<&str> = created.iter().map(|(_, id)| id.as_str()).collect();
     let touched: Vec<(Entity, &str)> = {
         let mut seen = HashSet::new();
-        rows.iter().filter(|r| seen.insert(r.record.as_str())).map(|r| (r.entity, r.record.as_str())).collect()
+        let written = rows.iter().map(|r| (r.entity, r.record.as_str()));
+        created.iter().map(|(e, id)| (*e, id.as_str())).chain(written).filter(|(_, id)| seen.insert(*id)).collect()
     };
 
     // Later writes to the same records, by other batches.
@@ -422,6 +446,16 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             let params: Vec<Param> = part.iter().map(|s| Param::from(*s)).collect();
             let mut with_entity = vec![Param::from(entity.name())];
             with_entity.extend(params.iter().cloned());
+            // A removed record's creation moves into the audit trail, where
+            // its history goes on.
+            db.execute(
+                &format!(
+                    "INSERT INTO audit (batch_id, entity, record_id, op, at) \
+                     SELECT created_batch, '{0}', id, 'insert', created_at FROM {0} WHERE id IN ({ph}) ORDER BY id",
+                    entity.name()
+                ),
+                &params,
+            )?;
             db.execute(&format!("DELETE FROM external_ids WHERE entity = ? AND record_id IN ({ph})"), &with_entity)?;
             match entity {
                 Entity::Deals => {

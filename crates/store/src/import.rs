@@ -934,7 +934,6 @@ impl Import<'_> {
                     }
                     let id = self.ids.next_id();
                     self.claim_unique(None, &values, &id);
-                    audit.push(AuditRow::new(&id, "insert"));
                     if let Some(x) = &d.external {
                         new_external.push((id.clone(), x.clone()));
                     }
@@ -944,7 +943,7 @@ impl Import<'_> {
                 }
             }
         }
-        insert_records(self.db, entity, &inserts, now)?;
+        insert_records(self.db, entity, &self.batch, &inserts, now)?;
         if let Some(system) = self.settings.external_system.clone() {
             for (id, x) in &new_external {
                 self.db.execute(
@@ -1344,9 +1343,7 @@ impl Import<'_> {
         }
         // Created together, before the records that link to them.
         if !new_companies.is_empty() {
-            insert_records(self.db, Entity::Companies, &new_companies, now)?;
-            let audit: Vec<AuditRow> = new_companies.iter().map(|(id, _)| AuditRow::new(id, "insert")).collect();
-            self.write_audit(Entity::Companies, &audit, now)?;
+            insert_records(self.db, Entity::Companies, &self.batch, &new_companies, now)?;
             self.counts.companies_created += new_companies.len() as u64;
         }
         let known = self.linked.entry(target).or_default();
@@ -1654,10 +1651,13 @@ pub(crate) fn update_record(
     Ok(())
 }
 
-/// Inserts whole records (many per statement).
+/// Inserts whole records (many per statement), created by `batch`. Their
+/// creation is not written to the audit trail: `created_batch` and
+/// `created_at` say it.
 pub(crate) fn insert_records(
     db: &mut dyn Sql,
     entity: Entity,
+    batch: &str,
     rows: &[(String, Vec<Option<String>>)],
     now: &str,
 ) -> Result<()> {
@@ -1670,7 +1670,7 @@ pub(crate) fn insert_records(
     if entity == Entity::Companies {
         names.push("name_key");
     }
-    names.extend(["hash", "version", "created_at", "updated_at"]);
+    names.extend(["hash", "version", "created_at", "updated_at", "created_batch"]);
     let hashes: Vec<[u8; 16]> = rows.iter().map(|(_, values)| content_hash(values)).collect();
     let name_keys: Vec<Option<String>> = match entity {
         Entity::Companies => rows.iter().map(|(_, values)| values[0].as_deref().map(company_key)).collect(),
@@ -1694,6 +1694,7 @@ pub(crate) fn insert_records(
         params.push(Arg::Int(1));
         params.push(Arg::Text(now));
         params.push(Arg::Text(now));
+        params.push(Arg::Text(batch));
     }
     db.insert_many(entity.name(), &names, &params)?;
     if let Some(pos) = model::position(entity, "contacts") {

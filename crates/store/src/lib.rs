@@ -54,6 +54,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_lookups.sql"),
         postgres: include_str!("../migrations/postgres/0003_lookups.sql"),
     },
+    Migration {
+        version: 4,
+        name: "creating batch",
+        sqlite: include_str!("../migrations/sqlite/0004_created_batch.sql"),
+        postgres: include_str!("../migrations/postgres/0004_created_batch.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -87,7 +93,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ fn init_creates_a_sqlite_store_and_is_idempotent() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!((s["backend"].as_str(), s["store"].as_str()), (Some("sqlite"), Some("crm.db")));
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(3)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(4)));
     assert!(dir.path().join("crm.db").exists(), "the default store is ./crm.db");
     // WAL, and the 16 KiB pages bulk loads are measured with.
     let conn = rusqlite::Connection::open(dir.path().join("crm.db")).expect("raw");
@@ -46,4 +46,56 @@ fn init_reports_an_unusable_store_clearly() {
     let out = crmsync().args(["init", "--db", not_a_db.to_str().expect("p")]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("notes.db") && !stderr_of(&out).contains("panicked"), "{}", stderr_of(&out));
+}
+
+/// A store version 3 made (one audit row per inserted record) migrates to
+/// records that carry their creating batch: history still starts with the
+/// creation, for records that exist and for those an undo removed, and undo
+/// still finds what a batch inserted.
+#[test]
+fn a_version_3_store_migrates_with_its_history_and_undo_intact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("crm.db");
+    let dump = std::fs::read_to_string(testdata("stores/v3.sql")).expect("dump");
+    rusqlite::Connection::open(&db).expect("raw").execute_batch(&dump).expect("loads");
+    let run = |args: &[&str]| {
+        let out = crmsync().arg("--db").arg(&db).args(args).output().expect("runs");
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let err = crmsync().arg("--db").arg(&db).arg("batches").output().expect("runs");
+    assert!(!err.status.success() && stderr_of(&err).contains("crmsync init"), "{}", stderr_of(&err));
+    let s: serde_json::Value = serde_json::from_str(&run(&["--json", "init"])).expect("json");
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(4)));
+
+    let conn = rusqlite::Connection::open(&db).expect("raw");
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
+    // Existing records carry their batch; only the removed ones keep an audit row.
+    assert_eq!(count("SELECT count(*) FROM contacts WHERE created_batch = '01M819J7T1YHFQBETHKDFKFT1P'"), 3);
+    assert_eq!(count("SELECT count(*) FROM companies WHERE created_batch = '01M819J7T1YHFQBETHKDFKFT1P'"), 2);
+    assert_eq!(count("SELECT count(*) FROM audit WHERE op = 'insert'"), 2);
+
+    let ada = run(&["history", "ada@example.com"]);
+    let lines: Vec<&str> = ada.lines().collect();
+    assert_eq!(lines.len(), 4, "{ada}");
+    assert!(lines[1].contains("created  batch 01M819J7T1YHFQBETHKDFKFT1P (contacts_v1.csv)"), "{ada}");
+    assert!(lines[1].starts_with("  2026-11-22 09:31:59"), "{ada}");
+    assert!(lines[2].contains("address.city: \"London\" → \"Paris\""), "{ada}");
+    assert!(lines[3].contains("undo address.city: \"Paris\" → \"London\""), "{ada}");
+    // Katherine was inserted and updated by the undone batch, then removed.
+    let gone = run(&["history", "01M819J8TDDMJS8J90E5G887R2"]);
+    let lines: Vec<&str> = gone.lines().collect();
+    assert_eq!(lines.len(), 4, "{gone}");
+    assert!(lines[1].contains("created  batch 01M819J8T5VK6K65AP12JY08DZ"), "{gone}");
+    assert!(lines[2].contains("phone: \"+15550100005\" → \"+15550100006\""), "{gone}");
+    assert!(lines[3].contains("removed"), "{gone}");
+
+    // The first batch's records are found through the migrated column.
+    let undone: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "undo", "01M819J7T1YHFQBETHKDFKFT1P", "--force"])).expect("json");
+    assert_eq!(undone["removed"].as_u64(), Some(5), "{undone}");
+    assert_eq!(count("SELECT count(*) FROM contacts") + count("SELECT count(*) FROM companies"), 0);
+    let ada = run(&["history", "01M819J7T5YJEEWQ8M6HFMAXWC"]);
+    assert!(ada.lines().nth(1).is_some_and(|l| l.contains("created  batch 01M819J7T1YHFQBETHKDFKFT1P")), "{ada}");
+    assert!(ada.lines().last().is_some_and(|l| l.contains("removed")), "{ada}");
 }

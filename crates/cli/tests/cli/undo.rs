@@ -35,7 +35,12 @@ on_both!(undo_reverts_inserts_updates_and_links, |db| {
     assert_eq!(statuses.iter().filter(|s| **s == "undone").count(), 2, "{list}");
     let history = db.ok(&["history", "ada@example.com"]);
     assert!(history.contains("undo address.city: \"Paris\" → \"London\""), "{history}");
-    assert!(first["batch"].is_string());
+    let first = first["batch"].as_str().expect("id");
+    assert!(history.lines().nth(1).is_some_and(|l| l.contains(&format!("created  batch {first}"))), "{history}");
+    // Records the undo removed keep their creation, now in the audit trail.
+    let second = second["batch"].as_str().expect("id");
+    assert_eq!(db.count(&format!("SELECT count(*) FROM audit WHERE op = 'insert' AND batch_id = '{second}'")), 2);
+    assert_eq!(db.count("SELECT count(*) FROM audit WHERE op = 'insert'"), 4, "the two deals and these two, no others");
 });
 
 on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
