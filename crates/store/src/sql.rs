@@ -160,7 +160,6 @@ impl Backend {
         }
     }
 
-    /// Text values of a group joined with `sep`, in `order`.
     /// The order records of table alias `t` were created in. On SQLite that
     /// is the rowid, which a plain table scan already follows; ordering by
     /// the id would read every row through the id index instead.
@@ -171,6 +170,7 @@ impl Backend {
         }
     }
 
+    /// Text values of a group joined with `sep`, in `order`.
     pub fn string_agg(self, expr: &str, sep: &str, order: &str) -> String {
         match self {
             Backend::Sqlite => format!("group_concat({expr}, '{sep}' ORDER BY {order})"),

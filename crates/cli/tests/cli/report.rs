@@ -28,11 +28,27 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     let dup =
         |rule: &str| r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == rule).cloned().expect(rule);
     assert_eq!(dup("same phone")["groups"].as_u64(), Some(1), "{r}");
-    assert_eq!(dup("similar name at the same company")["groups"].as_u64(), Some(1), "{r}");
+    let similar = dup("similar name at the same company");
+    assert_eq!((similar["groups"].as_u64(), similar["records"].as_u64()), (Some(1), Some(2)), "{r}");
+    let example = &similar["examples"][0];
+    assert_eq!(example["value"], "Acme Inc.", "the company, by name: {example}");
+    assert_eq!(example["ids"], serde_json::json!(["ada@example.com", "ada.l@example.org"]), "{example}");
+    assert_eq!(example["names"], serde_json::json!(["Ada Lovelace", "Ada  Lovelace"]), "{example}");
     let page = std::fs::read_to_string(&html).expect("html");
     assert!(page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"), "{}", &page[..40]);
     assert!(page.contains("<svg") && page.contains("custom.tier"));
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"), "self-contained");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
     assert!(text.contains("duplicates, same phone: 1 groups"), "{text}");
+
+    // A deleted record (a sync tombstone) is counted as deleted, and is no
+    // one's duplicate: neither by phone nor by name.
+    db.exec("UPDATE contacts SET deleted_at = updated_at WHERE email = 'ada.l@example.org'");
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    assert_eq!((r["records"].as_u64(), r["deleted"].as_u64()), (Some(5), Some(1)), "{r}");
+    let groups = |rule: &str| {
+        r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == rule).map(|d| d["groups"].clone())
+    };
+    assert_eq!(groups("same phone"), Some(0.into()), "{r}");
+    assert_eq!(groups("similar name at the same company"), Some(0.into()), "{r}");
 });
