@@ -58,17 +58,11 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
     if let Some(name) = field.strip_prefix("custom.") {
         return Some((backend.custom_text("t", name), Kind::Text));
     }
-    let link =
-        |table: &str, column: &str, target: &str| format!("(SELECT l.{target} FROM {table} l WHERE l.id = t.{column})");
     let sql = match (entity, field) {
-        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.name") => {
-            link("companies", "company_id", "name")
-        }
-        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.domain") => {
-            link("companies", "company_id", "domain")
-        }
-        (Entity::Activities, "contact.email") => link("contacts", "contact_id", "email"),
-        (Entity::Activities, "deal.name") => link("deals", "deal_id", "name"),
+        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.name") => "lco.name".to_string(),
+        (Entity::Contacts | Entity::Deals | Entity::Activities, "company.domain") => "lco.domain".to_string(),
+        (Entity::Activities, "contact.email") => "lct.email".to_string(),
+        (Entity::Activities, "deal.name") => "lde.name".to_string(),
         (Entity::Deals, "contacts") => format!(
             "(SELECT {} FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id WHERE dc.deal_id = t.id)",
             backend.string_agg("c.email", ";", "c.email")
@@ -82,6 +76,22 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
         }
     };
     Some((sql, Kind::Text))
+}
+
+/// The joins that bring linked records' natural keys to table alias `t`
+/// (the aliases `field_sql` reads). One join reads a company once for its
+/// name and domain, where a subquery per field looked it up twice; both
+/// SQLite and PostgreSQL drop a left join on a primary key that nothing reads.
+fn link_joins(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Companies => "",
+        Entity::Contacts | Entity::Deals => " LEFT JOIN companies lco ON lco.id = t.company_id",
+        Entity::Activities => {
+            " LEFT JOIN companies lco ON lco.id = t.company_id \
+             LEFT JOIN contacts lct ON lct.id = t.contact_id \
+             LEFT JOIN deals lde ON lde.id = t.deal_id"
+        }
+    }
 }
 
 struct FieldResolver {
@@ -126,10 +136,21 @@ fn custom_names(db: &mut dyn Sql, entity: Entity) -> Result<Vec<String>> {
     if model::position(entity, "custom").is_none() {
         return Ok(Vec::new());
     }
-    let sql = db.backend().custom_keys(entity.name());
-    let names: BTreeSet<String> =
-        db.query(&sql, &[])?.into_iter().filter_map(|r| r.into_iter().next().and_then(Cell::into_text)).collect();
-    Ok(names.into_iter().collect())
+    let listed: BTreeSet<String> = db
+        .query("SELECT name FROM custom_keys WHERE entity = ?", &[entity.name().into()])?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+        .collect();
+    let mut names = Vec::with_capacity(listed.len());
+    for name in listed {
+        // Usually the first record has it; a name no record has any more
+        // (its batch undone) costs one scan and is left out.
+        let sql = format!("SELECT 1 FROM {0} t WHERE {1} LIMIT 1", entity.name(), db.backend().has_custom("t", &name));
+        if db.query_row(&sql, &[])?.is_some() {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 impl Store {
@@ -196,9 +217,10 @@ impl Store {
             params.extend(texts.into_iter().map(Param::Text));
         }
         let sql = format!(
-            "SELECT {} FROM {} t WHERE {}",
+            "SELECT {} FROM {} t{} WHERE {}",
             select.join(", "),
             entity.name(),
+            link_joins(entity),
             if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") }
         );
         Ok(Export {

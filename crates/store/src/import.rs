@@ -12,7 +12,7 @@
 //! applied in file order: a key that repeats within a chunk splits the
 //! chunk, so a later row sees what an earlier one wrote.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crmsync_core::{Entity, Record, Value};
 
@@ -249,6 +249,8 @@ pub struct Import<'s> {
     linked: HashMap<Entity, HashMap<String, String>>,
     /// Values of unique custom fields: (field, value) → the record that has it.
     taken: HashMap<(String, String), String>,
+    /// Custom field names this import has listed in `custom_keys`.
+    custom_keys: HashSet<String>,
 }
 
 /// A bulk load into a table that was empty when the import started. Its
@@ -474,6 +476,7 @@ impl Store {
             linked: HashMap::new(),
             drafter: Drafter { entity: settings.entity, columns, key: settings.key.clone(), declared },
             taken,
+            custom_keys: HashSet::new(),
             settings,
         };
         if resume {
@@ -664,6 +667,7 @@ impl Import<'_> {
                 Err((field, message)) => outcomes[i] = Some(Outcome::Reject { field, message }),
             }
         }
+        self.list_custom_keys(&drafts)?;
         // Split where a key repeats, so later rows see earlier rows' writes.
         // (Two keys whose hashes collide split too: harmless.)
         let mut start = 0;
@@ -958,6 +962,27 @@ impl Import<'_> {
         }
         self.write_audit(entity, &audit, now)?;
         Ok(out)
+    }
+
+    /// Lists the custom field names the drafts give values to, for exports
+    /// to find the store's custom fields without reading every record.
+    /// (A name listed for a row that is then rejected does no harm: export
+    /// checks that some record has it.)
+    fn list_custom_keys(&mut self, drafts: &[Draft]) -> Result<()> {
+        let new: BTreeSet<&str> = drafts
+            .iter()
+            .flat_map(|d| &d.custom)
+            .filter(|(name, value)| value.is_some() && !self.custom_keys.contains(name))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        for name in new {
+            self.db.execute(
+                "INSERT INTO custom_keys (entity, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                &[self.settings.entity.name().into(), name.into()],
+            )?;
+            self.custom_keys.insert(name.to_string());
+        }
+        Ok(())
     }
 
     /// Why a record's custom fields break their declarations (required or

@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_created_batch.sql"),
         postgres: include_str!("../migrations/postgres/0004_created_batch.sql"),
     },
+    Migration {
+        version: 5,
+        name: "custom field names",
+        sqlite: include_str!("../migrations/sqlite/0005_custom_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0005_custom_keys.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -93,7 +99,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +159,7 @@ pub const TABLES: &[&str] = &[
     "batches",
     "batch_rejects",
     "audit",
+    "custom_keys",
 ];
 
 impl Store {

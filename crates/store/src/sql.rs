@@ -152,11 +152,12 @@ impl Backend {
         }
     }
 
-    /// The distinct keys of the `custom` objects of a table.
-    pub fn custom_keys(self, table: &str) -> String {
+    /// Whether a record's `custom` object has the key `name`.
+    pub fn has_custom(self, table: &str, name: &str) -> String {
+        let name = name.replace('\'', "''");
         match self {
-            Backend::Sqlite => format!("SELECT DISTINCT j.key FROM {table}, json_each({table}.custom) AS j ORDER BY 1"),
-            Backend::Postgres => format!("SELECT DISTINCT jsonb_object_keys(custom) FROM {table} ORDER BY 1"),
+            Backend::Sqlite => format!("json_type({table}.custom, '$.\"{name}\"') IS NOT NULL"),
+            Backend::Postgres => format!("jsonb_exists({table}.custom, '{name}')"),
         }
     }
 

@@ -60,6 +60,11 @@ on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
     assert_eq!(u["removed"].as_u64(), Some(5), "3 contacts and 2 companies: {u}");
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 1, "only Katherine, from the later batch, stays");
     assert_eq!(db.count("SELECT count(*) FROM contacts WHERE company_id IS NOT NULL"), 1);
+    // No record has a tier any more: the export has no column for it.
+    assert_eq!(db.count("SELECT count(*) FROM custom_keys WHERE name = 'tier'"), 1, "still listed");
+    let export = db.ok(&["export", "--entity", "contacts"]);
+    let header = export.lines().next().unwrap_or_default();
+    assert!(header.starts_with("first_name,") && !header.contains("custom.tier"), "{header}");
 });
 
 #[test]
