@@ -536,6 +536,13 @@ fn restore(
                 }
             }
             values[pos] = model::custom_json(&custom);
+            if before.is_some() {
+                // The name may predate the list (a store made before it).
+                db.execute(
+                    "INSERT INTO custom_keys (entity, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                    &[entity.name().into(), name.into()],
+                )?;
+            }
             changed.push((field.clone(), current, before.clone()));
             continue;
         }

@@ -52,13 +52,13 @@ const PER_COMPANY: usize = 2000;
 /// spaces collapsed) and how many of them fall in each of 64 buckets.
 struct Name {
     chars: Vec<char>,
-    buckets: [u8; 64],
+    buckets: [u16; 64],
 }
 
 impl Name {
     fn new(shown: &str) -> Name {
         let chars: Vec<char> = shown.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
-        let mut buckets = [0u8; 64];
+        let mut buckets = [0u16; 64];
         for c in &chars {
             let b = &mut buckets[*c as usize % 64];
             *b = b.saturating_add(1);

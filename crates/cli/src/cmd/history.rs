@@ -1,4 +1,5 @@
-//! `crmsync history RECORD`: every write to a record, from the audit trail.
+//! `crmsync history RECORD`: a record's creation (kept on the record) and
+//! every later write to it, from the audit trail.
 
 use std::process::ExitCode;
 

@@ -81,3 +81,20 @@ fn undo_names_unknown_batches() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("no batch \"01NOPE\""), "{}", stderr_of(&out));
 }
+
+// A store whose list of custom field names lacks one (made before there was
+// a list): undo that restores the field's values lists it again, so exports
+// keep its column.
+on_both!(undo_lists_the_custom_fields_it_restores, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let f = db.path("tier.csv");
+    std::fs::write(&f, "email,custom.tier\nada@example.com,platinum\n").expect("write");
+    let second = db.json(&["import", f.to_str().expect("p"), "--entity", "contacts", "--key", "email"]);
+    assert_eq!(second["updated"].as_u64(), Some(1), "{second}");
+    db.exec("DELETE FROM custom_keys");
+    db.json(&["undo", second["batch"].as_str().expect("id")]);
+    assert_eq!(db.count("SELECT count(*) FROM custom_keys WHERE entity = 'contacts' AND name = 'tier'"), 1);
+    let export = db.ok(&["export", "--entity", "contacts", "--where", "email = 'ada@example.com'"]);
+    assert!(export.lines().next().is_some_and(|h| h.ends_with(",custom.tier")), "{export}");
+    assert!(export.lines().nth(1).is_some_and(|l| l.ends_with(",gold")), "{export}");
+});
