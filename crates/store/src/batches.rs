@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use crmsync_core::Entity;
 
 use crate::Store;
+use crate::custom;
 use crate::error::{Error, Result};
 use crate::import::{AuditRow, load_by, update_record, write_audit};
 use crate::model::{self, Ids, Kind, company_key, content_hash};
@@ -538,10 +539,7 @@ fn restore(
             values[pos] = model::custom_json(&custom);
             if before.is_some() {
                 // The name may predate the list (a store made before it).
-                db.execute(
-                    "INSERT INTO custom_keys (entity, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    &[entity.name().into(), name.into()],
-                )?;
+                custom::list_name(db, entity, name)?;
             }
             changed.push((field.clone(), current, before.clone()));
             continue;

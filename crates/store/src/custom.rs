@@ -209,6 +209,16 @@ impl crate::Store {
     }
 }
 
+/// Lists `name` among the custom fields records of `entity` have been
+/// given (`custom_keys`, which export reads its columns from).
+pub(crate) fn list_name(db: &mut dyn crate::sql::Sql, entity: Entity, name: &str) -> Result<()> {
+    db.execute(
+        "INSERT INTO custom_keys (entity, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        &[entity.name().into(), name.into()],
+    )?;
+    Ok(())
+}
+
 /// The custom fields declared for `entity`, by name.
 pub(crate) fn declared(db: &mut dyn crate::sql::Sql, entity: Entity) -> Result<Vec<CustomField>> {
     let rows = db.query(

@@ -17,7 +17,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crmsync_core::{Entity, Record, Value};
 
-use crate::custom::CustomField;
+use crate::custom::{self, CustomField};
 use crate::error::{Error, Result};
 use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
 use crate::sql::{Arg, Backend, Cell, Param, Sql, placeholders};
@@ -464,7 +464,7 @@ impl Store {
              WHERE status = 'running' AND entity = ? AND source = ? ORDER BY started_at DESC, id DESC",
             &[settings.entity.name().into(), settings.source.as_str().into()],
         )?;
-        let declared = crate::custom::declared(db, settings.entity)?;
+        let declared = custom::declared(db, settings.entity)?;
         let mut taken = HashMap::new();
         for f in declared.iter().filter(|f| f.unique) {
             // Loaded once: later rows of this import are checked against
@@ -1000,10 +1000,7 @@ impl Import<'_> {
             .map(|(name, _)| name.as_str())
             .collect();
         for name in new {
-            self.db.execute(
-                "INSERT INTO custom_keys (entity, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                &[self.settings.entity.name().into(), name.into()],
-            )?;
+            custom::list_name(self.db, self.settings.entity, name)?;
             self.custom_keys.insert(name.to_string());
         }
         Ok(())

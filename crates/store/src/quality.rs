@@ -141,6 +141,18 @@ fn same_value(db: &mut dyn Sql, entity: Entity, column: &str) -> Result<Vec<(Str
     Ok(groups)
 }
 
+/// The SQL for the name a record of table alias `t` is shown by: a
+/// contact's full name, or first and last name when it has none.
+fn shown_name(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Contacts => {
+            "CASE WHEN trim(coalesce(t.full_name, '')) <> '' THEN t.full_name \
+             ELSE trim(coalesce(t.first_name, '') || ' ' || coalesce(t.last_name, '')) END"
+        }
+        _ => "t.name",
+    }
+}
+
 /// One record in a company's list: its name and how the report shows it.
 struct Person {
     name: Name,
@@ -151,14 +163,7 @@ struct Person {
 /// Similar names at the same company, reading the records company by
 /// company so that only one company's names are held at a time.
 fn similar_names(db: &mut dyn Sql, entity: Entity) -> Result<serde_json::Value> {
-    let (name, label) = match entity {
-        Entity::Contacts => (
-            "CASE WHEN trim(coalesce(t.full_name, '')) <> '' THEN t.full_name \
-             ELSE coalesce(t.first_name, '') || ' ' || coalesce(t.last_name, '') END",
-            "t.email",
-        ),
-        _ => ("t.name", "t.name"),
-    };
+    let (name, label) = (shown_name(entity), format!("t.{}", model::label_field(entity)));
     // Written so that SQLite scans the table and sorts, rather than walk the
     // company index with a random read of the table per record (twice as
     // slow on a million contacts).
@@ -223,35 +228,43 @@ impl Store {
             let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NOT NULL", entity.name());
             self.db.query_row(&sql, &[])?.and_then(|r| r.first().map(Cell::int)).unwrap_or(0)
         };
-        let mut opts = Options::default();
-        let mut export = self.export(entity, &opts)?;
+        let mut export = self.export(entity, &Options::default())?;
         let fields: Vec<String> = export.fields().iter().map(|k| k.to_string()).collect();
-        opts.fields = fields.clone();
         let mut stats: Vec<FieldStats> = fields.iter().map(|_| FieldStats::default()).collect();
         let mut records: u64 = 0;
+        // One buffer for every value's text: no allocation per field.
+        let mut text = String::new();
         export.read(&mut |rec| {
             records += 1;
-            let id = rec
-                .get(model::label_field(entity))
-                .map(Value::to_text)
-                .filter(|l| !l.is_empty())
-                .unwrap_or_else(|| format!("record #{records}"));
             for (i, (k, v)) in rec.fields().iter().enumerate() {
                 if v.is_empty() {
                     continue;
                 }
                 let s = &mut stats[i];
                 s.filled += 1;
-                let text = match v {
-                    Value::Array(items) => items.iter().map(Value::to_text).collect::<Vec<_>>().join("; "),
-                    v => v.to_text(),
-                };
+                text.clear();
+                match v {
+                    Value::Array(items) => {
+                        for (n, item) in items.iter().enumerate() {
+                            if n > 0 {
+                                text.push_str("; ");
+                            }
+                            item.write_text(&mut text);
+                        }
+                    }
+                    v => v.write_text(&mut text),
+                }
                 let (expected, ok) = check(k, &text);
                 s.expected = expected;
                 if ok {
                     s.valid += 1;
                 } else if s.invalid.len() < 5 {
-                    s.invalid.push((id.clone(), text));
+                    let id = rec
+                        .get(model::label_field(entity))
+                        .map(Value::to_text)
+                        .filter(|l| !l.is_empty())
+                        .unwrap_or_else(|| format!("record #{records}"));
+                    s.invalid.push((id, text.clone()));
                 }
             }
             Ok(())
@@ -270,14 +283,9 @@ impl Store {
             let records_in: i64 = groups.iter().map(|(_, n)| n).sum();
             let mut examples = Vec::new();
             for (value, _) in groups.iter().take(10) {
-                let name_sql = match entity {
-                    Entity::Contacts => {
-                        "coalesce(full_name, trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')))"
-                    }
-                    _ => "name",
-                };
                 let sql = format!(
-                    "SELECT id, {name_sql} FROM {} WHERE {column} = ? AND deleted_at IS NULL ORDER BY id LIMIT 20",
+                    "SELECT t.id, {} FROM {} t WHERE t.{column} = ? AND t.deleted_at IS NULL ORDER BY t.id LIMIT 20",
+                    shown_name(entity),
                     entity.name()
                 );
                 let rows = self.db.query(&sql, &[value.as_str().into()])?;
