@@ -244,10 +244,14 @@ pub struct Import<'s> {
     commit_every: usize,
     bulk: Option<Bulk>,
     drafter: Drafter,
-    /// Links resolved in the current transaction: (target, reference) →
-    /// record id. Rows of a file name the same few companies again and
-    /// again; within one transaction the answer cannot change.
+    /// Links resolved: (target, reference) → record id. Rows of a file name
+    /// the same few companies again and again. The answers hold while this
+    /// import alone writes: they are kept from one transaction to the next
+    /// unless another connection committed in between (or the backend
+    /// cannot tell, as on PostgreSQL) or a transaction was rolled back.
     linked: HashMap<Entity, HashMap<String, String>>,
+    /// `Sql::others_version` when `linked` was last known to hold.
+    linked_version: Option<i64>,
     /// Values of unique custom fields: (field, value) → the record that has it.
     taken: HashMap<(String, String), String>,
     /// Custom field names this import has listed in `custom_keys`.
@@ -343,6 +347,19 @@ impl Drafter {
                         })
                         .collect();
                     d.contacts = Some(refs);
+                    continue;
+                }
+                // The linked entity's limits: a company a row names may be
+                // created from it.
+                let linked = model::position(entity, target).map(|p| self.columns[p].kind);
+                if let (Some(t), Some(Kind::Link(linked))) = (&text, linked)
+                    && let Some(max) = model::position(linked, attr).and_then(|p| model::columns(linked)[p].max)
+                    && let n = t.chars().count()
+                    && n > max
+                {
+                    let message =
+                        format!("{name}: {:?} is not at most {max} characters (this value has {n})", shorten(t));
+                    errors.push((name.to_string(), message));
                     continue;
                 }
                 let r = link_refs.entry(target).or_default();
@@ -498,6 +515,7 @@ impl Store {
             commit_every: 10_000,
             bulk: None,
             linked: HashMap::new(),
+            linked_version: None,
             drafter: Drafter { entity: settings.entity, columns, key: settings.key.clone(), declared },
             taken,
             custom_keys: HashSet::new(),
@@ -553,6 +571,7 @@ impl Store {
             }
         }
         import.ids = ids;
+        import.db.enforce_checks(false)?;
         let s = &import.settings;
         if !resume && !s.dry_run && s.mode != Mode::Update {
             let table = s.entity.name();
@@ -611,7 +630,12 @@ impl Import<'_> {
         if fresh {
             self.db.begin()?;
             self.in_tx = true;
-            self.linked.clear();
+            // Read inside the transaction: no one else can commit until it ends.
+            let version = self.db.others_version()?;
+            if version.is_none() || version != self.linked_version {
+                self.linked.clear();
+            }
+            self.linked_version = version;
         }
         // Indexes can only be built again between transactions: a writer's
         // transaction holds off the others.
@@ -626,6 +650,7 @@ impl Import<'_> {
             }
             Err(e) => {
                 self.in_tx = false;
+                self.linked.clear();
                 let _ = self.db.rollback();
                 Err(e)
             }
@@ -1406,7 +1431,7 @@ impl Import<'_> {
         if self.settings.dry_run {
             self.in_tx = false;
             self.db.rollback()?;
-            return Ok(self.counts);
+            return Ok(std::mem::take(&mut self.counts));
         }
         if !self.in_tx {
             self.db.begin()?;
@@ -1418,7 +1443,7 @@ impl Import<'_> {
             &[model::now_text().into(), self.batch.as_str().into()],
         )?;
         self.commit()?;
-        Ok(self.counts)
+        Ok(std::mem::take(&mut self.counts))
     }
 
     /// Stops early: rows done so far are committed (the batch stays
@@ -1440,6 +1465,13 @@ impl Import<'_> {
 }
 
 /// A company created from a link: its name (or domain) and domain.
+impl Drop for Import<'_> {
+    fn drop(&mut self) {
+        // The connection may serve other commands after this import.
+        let _ = self.db.enforce_checks(true);
+    }
+}
+
 fn company_values(r: &LinkRef) -> Vec<Option<String>> {
     let mut values = vec![None; model::columns(Entity::Companies).len()];
     let name = r.name.clone().or_else(|| r.domain.clone()).unwrap_or_default();
@@ -1788,4 +1820,76 @@ pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, batch: &str, rows: &
         ]);
     }
     db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crmsync_core::Record;
+
+    fn contact(row: u64, email: &str, company: &str) -> Record {
+        let mut r = Record::new();
+        r.row = row;
+        r.push("email".into(), Value::Text(email.into()));
+        r.push("company.name".into(), Value::Text(company.into()));
+        r
+    }
+
+    fn import_one(import: &mut Import<'_>, record: &Record) -> Outcome {
+        let mut rows = [Row { source: record, record: Some(record), external_id: None, rejected: None, drafted: None }];
+        import.chunk(&mut rows).expect("imports").remove(0)
+    }
+
+    /// Resolved links are kept from one transaction to the next, but not
+    /// past another connection's commit: here another command removes the
+    /// company between two rows, and the second row must not link to it.
+    #[test]
+    fn links_are_resolved_again_after_another_connection_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = dir.path().join("crm.db").display().to_string();
+        let mut store = crate::open(&url).expect("opens");
+        store.migrate().expect("migrates");
+        let mut other = crate::open(&url).expect("opens");
+        let settings = Settings {
+            entity: Entity::Contacts,
+            mode: Mode::Upsert,
+            key: vec!["email".into()],
+            external_system: None,
+            source: "contacts.csv".into(),
+            mapping: None,
+            dry_run: false,
+            clear_empty: false,
+        };
+        let mut import = store.import(settings, false).expect("starts");
+        import.commit_every(1);
+        let (a, b, c) = (
+            contact(2, "a@example.com", "Acme"),
+            contact(3, "b@example.com", "Acme"),
+            contact(4, "c@example.com", "Acme"),
+        );
+        assert!(matches!(import_one(&mut import, &a), Outcome::Insert { .. }));
+        // Committed, nobody else wrote: the link is known and reused.
+        assert!(matches!(import_one(&mut import, &b), Outcome::Insert { .. }));
+        other
+            .db
+            .batch("UPDATE companies SET deleted_at = '2026-01-01T00:00:00Z'")
+            .expect("another connection removes the company");
+        assert!(matches!(import_one(&mut import, &c), Outcome::Insert { .. }));
+        import.finish().expect("finishes");
+        let rows = store
+            .db
+            .query(
+                "SELECT c.email, co.deleted_at IS NULL FROM contacts c JOIN companies co ON co.id = c.company_id \
+                 ORDER BY c.email",
+                &[],
+            )
+            .expect("reads");
+        let live: Vec<(String, i64)> =
+            rows.iter().map(|r| (r[0].text().unwrap_or_default().to_string(), r[1].int())).collect();
+        assert_eq!(
+            live,
+            [("a@example.com".into(), 0), ("b@example.com".into(), 0), ("c@example.com".into(), 1)],
+            "the third contact links to a live company"
+        );
+    }
 }

@@ -23,6 +23,8 @@ pub enum Kind {
     Domain,
     /// One of a fixed list of values (lowercase).
     Enum(&'static [&'static str]),
+    /// An ISO 4217 code (`usd`, `$` and `人民币` are read as codes too).
+    Currency,
     Date,
     DateTime,
     Decimal,
@@ -114,7 +116,7 @@ const CONTACTS: &[Column] = &{
 const DEALS: &[Column] = &[
     col("name", "name", T, Some(255)),
     col("amount", "amount", Kind::Decimal, None),
-    col("currency", "currency", T, Some(3)),
+    col("currency", "currency", Kind::Currency, Some(3)),
     col("stage", "stage", T, Some(64)),
     col("close_date", "close_date", Kind::Date, None),
     col("company", "company_id", Kind::Link(Entity::Companies), None),
@@ -231,6 +233,7 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             }
             t
         }
+        (Kind::Currency, v) => crmsync_core::mapping::types::currency(&v.to_text())?.to_string(),
         (Kind::Date, Value::Date(d)) => d.to_string(),
         (Kind::Date, Value::DateTime(dt)) => dt.civil.date().to_string(),
         (Kind::Date, v) => {

@@ -207,6 +207,21 @@ pub trait Sql: Send {
     fn rollback(&mut self) -> Result<()>;
     /// True when a table exists.
     fn has_table(&mut self, table: &str) -> Result<bool>;
+    /// Whether this connection evaluates the tables' CHECK constraints,
+    /// where the backend lets a connection choose (SQLite). An import turns
+    /// them off for its writes: it checks every value against the same
+    /// limits itself (`model::columns`, kept equal by a test), before
+    /// writing, and SQLite checking them again was a fifth of its time on
+    /// a bulk load.
+    fn enforce_checks(&mut self, _on: bool) -> Result<()> {
+        Ok(())
+    }
+    /// A number that changes whenever another connection commits to the
+    /// store, where the backend can tell (SQLite's `data_version`); `None`
+    /// where it cannot, meaning "assume it did".
+    fn others_version(&mut self) -> Result<Option<i64>> {
+        Ok(None)
+    }
 }
 
 impl<'a> dyn Sql + 'a {

@@ -256,17 +256,40 @@ on_both!(deals_match_by_external_id_and_link_contacts_and_companies, |db| {
 on_both!(a_value_too_long_for_its_column_rejects_its_row, |db| {
     let f = db.path("long.csv");
     let long = "x".repeat(300);
-    std::fs::write(&f, format!("email,first_name\nok@example.com,Ok\nlong@example.com,{long}\n")).expect("write");
+    std::fs::write(
+        &f,
+        format!(
+            "email,first_name,company.name\nok@example.com,Ok,Acme\nlong@example.com,{long},Acme\n\
+             firm@example.com,Firm,{long}\n"
+        ),
+    )
+    .expect("write");
     let s = db.json(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
     sums_up(&s);
-    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(2)), "{s}");
+    // A too long company name is the row's fault: no company is made of it.
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 1);
     let out = db.run(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    let err = stderr_of(&out);
     assert!(
-        stderr_of(&out).contains("row 3: first_name: ")
-            && stderr_of(&out).contains("is not at most 255 characters (this value has 300)"),
-        "{}",
-        stderr_of(&out)
+        err.contains("row 3: first_name: ") && err.contains("is not at most 255 characters (this value has 300)"),
+        "{err}"
     );
+    assert!(err.contains("row 4: company.name: ") && err.contains("(this value has 300)"), "{err}");
+});
+
+on_both!(a_currency_must_be_an_iso_code_even_without_a_type, |db| {
+    let f = db.path("deals.csv");
+    std::fs::write(&f, "name,currency\nRenewal,usd\nPilot,EU\nLicense,€\n").expect("write");
+    let rejects = db.path("deals.rejects.csv");
+    let s =
+        db.json(&["import", f.to_str().expect("p"), "--entity", "deals", "--rejects", rejects.to_str().expect("p")]);
+    sums_up(&s);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(db.scalar("SELECT currency FROM deals WHERE name = 'Renewal'").as_deref(), Some("USD"));
+    assert_eq!(db.scalar("SELECT currency FROM deals WHERE name = 'License'").as_deref(), Some("EUR"));
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("Pilot,EU,3,currency,") && text.contains("is not an ISO 4217 currency code"), "{text}");
 });
 
 #[test]
