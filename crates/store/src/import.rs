@@ -106,6 +106,9 @@ pub struct Row<'a> {
     /// The record already drafted by `Import::drafter` (on another thread,
     /// say); drafted in the chunk when `None`.
     pub drafted: Option<Drafted>,
+    /// After `chunk`: the row's draft, spent (its values moved into the
+    /// record written), for the caller to free on the thread that made it.
+    pub spent: Option<Draft>,
 }
 
 /// A drafted record, or why it cannot be one: (field, message).
@@ -730,10 +733,15 @@ impl Import<'_> {
                 }
                 end += 1;
             }
-            for (row, outcome) in self.segment(&drafts[start..end], &now)? {
+            for (row, outcome) in self.segment(&mut drafts[start..end], &now)? {
                 outcomes[row] = Some(outcome);
             }
             start = end;
+        }
+        // Handed back, spent, for the caller to free where they were made.
+        for d in drafts {
+            let row = d.row;
+            rows[row].spent = Some(d);
         }
         let outcomes: Vec<Outcome> = outcomes
             .into_iter()
@@ -835,7 +843,8 @@ impl Import<'_> {
     }
 
     /// Matches, links and writes rows whose keys are all distinct.
-    fn segment(&mut self, drafts: &[Draft], now: &str) -> Result<Vec<(usize, Outcome)>> {
+    /// (A draft's values are moved into the record written: spent after.)
+    fn segment(&mut self, drafts: &mut [Draft], now: &str) -> Result<Vec<(usize, Outcome)>> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
@@ -843,7 +852,7 @@ impl Import<'_> {
         let mut inserts: Vec<(String, Vec<Option<String>>)> = Vec::new();
         let mut audit: Vec<AuditRow> = Vec::new();
         let mut new_external: Vec<(String, String)> = Vec::new();
-        for (n, d) in drafts.iter().enumerate() {
+        for (n, d) in drafts.iter_mut().enumerate() {
             let existing = match found[n].take() {
                 Some(Ok(e)) => Some(e),
                 Some(Err(message)) => {
@@ -1106,11 +1115,12 @@ impl Import<'_> {
     }
 
     /// Lays a draft over stored values: given fields replace, empty ones
-    /// clear only with `clear_empty`, custom fields merge by name.
-    fn merge(&self, values: &mut [Option<String>], d: &Draft, links: &[(usize, Option<String>)]) {
-        for (i, v) in d.values.iter().enumerate() {
+    /// clear only with `clear_empty`, custom fields merge by name. The
+    /// given texts are moved, not copied: the draft is spent after.
+    fn merge(&self, values: &mut [Option<String>], d: &mut Draft, links: &[(usize, Option<String>)]) {
+        for (i, v) in d.values.iter_mut().enumerate() {
             match v {
-                Some(Some(text)) => values[i] = Some(text.clone()),
+                Some(Some(text)) => values[i] = Some(std::mem::take(text)),
                 Some(None) if self.settings.clear_empty => values[i] = None,
                 _ => {}
             }
@@ -1836,7 +1846,14 @@ mod tests {
     }
 
     fn import_one(import: &mut Import<'_>, record: &Record) -> Outcome {
-        let mut rows = [Row { source: record, record: Some(record), external_id: None, rejected: None, drafted: None }];
+        let mut rows = [Row {
+            source: record,
+            record: Some(record),
+            external_id: None,
+            rejected: None,
+            drafted: None,
+            spent: None,
+        }];
         import.chunk(&mut rows).expect("imports").remove(0)
     }
 
