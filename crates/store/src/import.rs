@@ -12,7 +12,7 @@
 //! applied in file order: a key that repeats within a chunk splits the
 //! chunk, so a later row sees what an earlier one wrote.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crmsync_core::{Entity, Record, Value};
@@ -20,7 +20,7 @@ use crmsync_core::{Entity, Record, Value};
 use crate::custom::{self, CustomField};
 use crate::error::{Error, Result};
 use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
-use crate::sql::{Arg, Backend, Cell, Param, Sql, placeholders};
+use crate::sql::{Arg, Backend, Cell, Lent, Param, Sql, placeholders};
 use crate::{Store, batches};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,13 +175,15 @@ struct LinkRef {
 impl LinkRef {
     fn sealed(mut self) -> Self {
         self.name_key = self.name.as_deref().map(company_key);
-        self.id = format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            self.name.as_deref().unwrap_or(""),
-            self.domain.as_deref().unwrap_or(""),
-            self.email.as_deref().unwrap_or(""),
-            self.external.as_deref().unwrap_or("")
-        );
+        let parts = [&self.name, &self.domain, &self.email, &self.external];
+        let mut id = String::with_capacity(parts.iter().map(|p| p.as_ref().map_or(0, String::len) + 1).sum());
+        for (i, part) in parts.into_iter().enumerate() {
+            if i > 0 {
+                id.push('\u{1f}');
+            }
+            id.push_str(part.as_deref().unwrap_or(""));
+        }
+        self.id = id;
         self
     }
 
@@ -260,6 +262,11 @@ pub struct Import<'s> {
     /// Custom field names this import has listed in `custom_keys`.
     custom_keys: HashSet<String>,
 }
+
+/// The import's maps hash with foldhash: they are keyed by the file's
+/// strings (keys, references, ids), and SipHash over them was 3% of the
+/// store thread on a re-import.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A set of key hashes (xxh3, so already well mixed): they index the table
 /// as they are, where SipHash over them was 2% of the store's thread.
@@ -485,7 +492,7 @@ impl Store {
             &[settings.entity.name().into(), settings.source.as_str().into()],
         )?;
         let declared = custom::declared(db, settings.entity)?;
-        let mut taken = HashMap::new();
+        let mut taken = HashMap::default();
         for f in declared.iter().filter(|f| f.unique) {
             // Loaded once: later rows of this import are checked against
             // the values it writes as well.
@@ -517,7 +524,7 @@ impl Store {
             analyzed: 0,
             commit_every: 10_000,
             bulk: None,
-            linked: HashMap::new(),
+            linked: HashMap::default(),
             linked_version: None,
             drafter: Drafter { entity: settings.entity, columns, key: settings.key.clone(), declared },
             taken,
@@ -1198,7 +1205,7 @@ impl Import<'_> {
     fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Result<Existing, String>>>> {
         let entity = self.settings.entity;
         let mut found: Vec<Option<Result<Existing, String>>> = (0..drafts.len()).map(|_| None).collect();
-        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_id: HashMap<String, Vec<usize>> = HashMap::default();
         if let Some(system) = self.settings.external_system.clone() {
             let wanted: Vec<&str> = drafts.iter().filter_map(|d| d.external.as_deref()).collect();
             let map = external_lookup(self.db, entity, &system, &wanted)?;
@@ -1241,7 +1248,8 @@ impl Import<'_> {
         let candidates = load_by(self.db, entity, first, &wanted)?;
         let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
         let custom_pos = model::position(entity, "custom");
-        let mut by_key: HashMap<Vec<String>, Vec<usize>> = HashMap::with_capacity(candidates.len());
+        let mut by_key: HashMap<Vec<String>, Vec<usize>> =
+            HashMap::with_capacity_and_hasher(candidates.len(), Default::default());
         for (i, e) in candidates.iter().enumerate() {
             let k: Option<Vec<String>> =
                 key.iter().zip(&key_positions).map(|(f, pos)| key_value(entity, e, f, *pos, custom_pos)).collect();
@@ -1329,7 +1337,7 @@ impl Import<'_> {
         refs: &[&LinkRef],
         now: &str,
     ) -> Result<HashMap<String, Result<String, String>>> {
-        let mut out: HashMap<String, Result<String, String>> = HashMap::new();
+        let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
         let known = self.linked.entry(target).or_default();
         for r in refs {
@@ -1345,7 +1353,7 @@ impl Import<'_> {
         let ext: Vec<&str> = refs.iter().filter_map(|r| r.external.as_deref()).collect();
         let by_ext = match &system {
             Some(s) if !ext.is_empty() => external_lookup(self.db, target, s, &ext)?,
-            _ => HashMap::new(),
+            _ => HashMap::default(),
         };
         let (field_a, field_b): (&str, Option<&str>) = match target {
             Entity::Companies => ("domain", Some("name_key")),
@@ -1365,9 +1373,9 @@ impl Import<'_> {
         let b_values: Vec<String> = refs.iter().filter_map(|r| r.name_key.clone()).collect();
         let by_b = match field_b {
             Some(f) => lookup_ids(self.db, target, f, &b_values)?,
-            None => HashMap::new(),
+            None => HashMap::default(),
         };
-        let mut created: HashMap<String, String> = HashMap::new();
+        let mut created: HashMap<String, String> = HashMap::default();
         let mut new_companies = Vec::new();
         for r in refs {
             let key = r.id.clone();
@@ -1590,17 +1598,24 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
         );
         let params: Vec<Param> = part.iter().map(Param::from).collect();
         let columns = model::columns(entity);
-        db.query_each(&sql, &params, &mut |row| {
-            let mut cells = row.into_iter();
-            let id = cells.next().and_then(Cell::into_text).unwrap_or_default();
-            let hash = cells.next().map(|c| c.bytes().to_vec()).unwrap_or_default();
+        db.query_each_lent(&sql, &params, &mut |row| {
+            let mut cells = row.iter().copied();
+            let id = cells.next().and_then(Lent::to_text).unwrap_or_default();
+            let hash = match cells.next() {
+                Some(Lent::Bytes(b)) => b.to_vec(),
+                _ => Vec::new(),
+            };
             let mut values = vec![None; columns.len()];
             for (i, c) in columns.iter().enumerate() {
                 if !c.column.is_empty() {
                     values[i] = cells
                         .next()
-                        .and_then(Cell::into_text)
-                        .filter(|t| !(c.kind == Kind::Custom && t == "{}" || c.kind == Kind::Tags && t == "[]"));
+                        .filter(|t| match c.kind {
+                            Kind::Custom => *t != Lent::Text(b"{}"),
+                            Kind::Tags => *t != Lent::Text(b"[]"),
+                            _ => true,
+                        })
+                        .and_then(Lent::to_text);
                 }
             }
             out.push(Existing { id, hash, values });
@@ -1614,7 +1629,7 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
         && let Some(pos) = model::position(entity, "contacts")
     {
         let ids: Vec<String> = out.iter().map(|e| e.id.clone()).collect();
-        let mut links: HashMap<String, Vec<String>> = HashMap::new();
+        let mut links: HashMap<String, Vec<String>> = HashMap::default();
         for part in ids.chunks(500) {
             let sql = format!(
                 "SELECT deal_id, contact_id FROM deal_contacts WHERE deal_id IN ({})",
@@ -1640,7 +1655,7 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
 
 /// external id → record id, for ids of `system`.
 fn external_lookup(db: &mut dyn Sql, entity: Entity, system: &str, wanted: &[&str]) -> Result<HashMap<String, String>> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for part in wanted.chunks(500) {
         if part.is_empty() {
             continue;
@@ -1668,7 +1683,7 @@ fn lookup_ids(
     column: &str,
     values: &[String],
 ) -> Result<HashMap<String, Vec<String>>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut out: HashMap<String, Vec<String>> = HashMap::default();
     let mut distinct: Vec<&String> = values.iter().collect();
     distinct.sort();
     distinct.dedup();

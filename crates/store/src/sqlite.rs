@@ -5,7 +5,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use crate::error::{Error, Result};
-use crate::sql::{Arg, Backend, Cell, Param, Sql, what};
+use crate::sql::{Arg, Backend, Cell, Lent, Param, Sql, what};
 
 pub struct SqliteConn {
     conn: Connection,
@@ -205,6 +205,43 @@ impl Sql for SqliteConn {
                         cells.push(row.get_ref(i).map(cell).unwrap_or(Cell::Null));
                     }
                     each(cells)?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    fn query_each_lent(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        each: &mut dyn FnMut(&[Lent<'_>]) -> Result<()>,
+    ) -> Result<()> {
+        let err = self.err(&what(sql));
+        let mut stmt = match self.conn.prepare_cached(sql) {
+            Ok(s) => s,
+            Err(e) => return Err(err(e)),
+        };
+        let n = stmt.column_count();
+        let mut rows = match stmt.query(rusqlite::params_from_iter(params.iter())) {
+            Ok(r) => r,
+            Err(e) => return Err(err(e)),
+        };
+        loop {
+            match rows.next() {
+                Ok(Some(row)) => {
+                    let mut cells = Vec::with_capacity(n);
+                    for i in 0..n {
+                        cells.push(match row.get_ref(i) {
+                            Ok(ValueRef::Text(t)) => Lent::Text(t),
+                            Ok(ValueRef::Blob(b)) => Lent::Bytes(b),
+                            Ok(ValueRef::Integer(n)) => Lent::Int(n),
+                            Ok(ValueRef::Real(f)) => Lent::Real(f),
+                            Ok(ValueRef::Null) | Err(_) => Lent::Null,
+                        });
+                    }
+                    each(&cells)?;
                 }
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(err(e)),

@@ -76,6 +76,19 @@ fn split_extension(s: &str) -> (&str, Option<&str>) {
     (main.trim_end(), Some(ext))
 }
 
+/// True when `s` is a number as [`to_e164`] writes it on its fast path
+/// (`+1` and ten digits, `+86` and a mobile number), which it gives back
+/// unchanged: a store need not parse it again.
+pub fn is_canonical(s: &str) -> bool {
+    let Some(d) = s.strip_prefix('+').map(str::as_bytes) else { return false };
+    d.iter().all(u8::is_ascii_digit)
+        && match d.len() {
+            11 => d[0] == b'1' && (b'2'..=b'9').contains(&d[1]),
+            13 => d.starts_with(b"861") && (b'3'..=b'9').contains(&d[3]),
+            _ => false,
+        }
+}
+
 fn fast_path(s: &str, region: Option<Id>) -> Option<String> {
     let (main, ext) = split_extension(s);
     let mut digits = [0u8; 16];
@@ -141,6 +154,19 @@ mod tests {
         ("9991234567", Id::US),
         ("+1 999 123 4567", Id::CA),
     ];
+
+    #[test]
+    fn a_canonical_number_is_what_to_e164_gives_back() {
+        for (input, region) in SAMPLES {
+            let e164 = to_e164(input, Some(*region)).expect(input);
+            let plain = e164.split(";ext=").next().unwrap_or_default();
+            assert!(is_canonical(plain), "{plain}");
+            assert_eq!(to_e164(plain, None).as_deref(), Ok(plain));
+        }
+        for not in ["+11234567890", "+1555123456", "+861234567890", "+44 20 7946 0958", "5551234567", "+1555123456x"] {
+            assert!(!is_canonical(not), "{not}");
+        }
+    }
 
     #[test]
     fn fast_path_agrees_with_phonenumber() {
