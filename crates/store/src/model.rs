@@ -380,18 +380,22 @@ pub fn content_hash(values: &[Option<String>]) -> [u8; 16] {
 
 /// `content_hash` of values given one by one.
 pub fn content_hash_of<'a>(values: impl Iterator<Item = Option<&'a str>>) -> [u8; 16] {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    // The canonical form is laid out in one buffer and hashed at once: the
+    // same digest as feeding the streaming hasher piece by piece, without
+    // its copying of every small piece (a fifth of the store thread's
+    // copying on a bulk load).
+    let mut form = Vec::with_capacity(256);
     for v in values {
         match v {
             Some(s) => {
-                h.update(&[1]);
-                h.update(&(s.len() as u64).to_le_bytes());
-                h.update(s.as_bytes());
+                form.push(1);
+                form.extend_from_slice(&(s.len() as u64).to_le_bytes());
+                form.extend_from_slice(s.as_bytes());
             }
-            None => h.update(&[0]),
+            None => form.push(0),
         }
     }
-    h.digest128().to_be_bytes()
+    xxhash_rust::xxh3::xxh3_128(&form).to_be_bytes()
 }
 
 /// A company's name reduced for matching: case, punctuation and legal
@@ -532,6 +536,33 @@ mod tests {
         assert_eq!(domain_key("https://www.Acme.com/about"), "acme.com");
         assert_eq!(domain_key("acme.com."), "acme.com");
         assert_eq!(domain_key("info@acme.com"), "acme.com");
+    }
+
+    /// Stores hold hashes made piece by piece with the streaming hasher:
+    /// the one-shot form must give the same digest.
+    #[test]
+    fn content_hashes_are_those_stores_already_hold() {
+        let long = "long ".repeat(100);
+        let records: [&[Option<&str>]; 4] = [
+            &[],
+            &[None, None],
+            &[Some("ada@example.com"), None, Some(""), Some("Ada"), Some("{\"tier\":\"gold\"}")],
+            &[Some(long.as_str()), Some("北京星辰科技"), None, Some(long.as_str())],
+        ];
+        for values in records {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            for v in values {
+                match v {
+                    Some(s) => {
+                        h.update(&[1]);
+                        h.update(&(s.len() as u64).to_le_bytes());
+                        h.update(s.as_bytes());
+                    }
+                    None => h.update(&[0]),
+                }
+            }
+            assert_eq!(content_hash_of(values.iter().copied()), h.digest128().to_be_bytes(), "{values:?}");
+        }
     }
 
     #[test]
