@@ -118,9 +118,7 @@ impl Cell {
             _ => &[],
         }
     }
-}
 
-impl Cell {
     pub fn lend(&self) -> Lent<'_> {
         match self {
             Cell::Null => Lent::Null,
