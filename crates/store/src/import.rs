@@ -175,15 +175,8 @@ struct LinkRef {
 impl LinkRef {
     fn sealed(mut self) -> Self {
         self.name_key = self.name.as_deref().map(company_key);
-        let parts = [&self.name, &self.domain, &self.email, &self.external];
-        let mut id = String::with_capacity(parts.iter().map(|p| p.as_ref().map_or(0, String::len) + 1).sum());
-        for (i, part) in parts.into_iter().enumerate() {
-            if i > 0 {
-                id.push('\u{1f}');
-            }
-            id.push_str(part.as_deref().unwrap_or(""));
-        }
-        self.id = id;
+        self.id =
+            [&self.name, &self.domain, &self.email, &self.external].map(|p| p.as_deref().unwrap_or("")).join("\u{1f}");
         self
     }
 

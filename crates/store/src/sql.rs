@@ -141,6 +141,16 @@ pub enum Lent<'a> {
 }
 
 impl Lent<'_> {
+    /// The cell copied out of the row.
+    pub fn to_cell(self) -> Cell {
+        match self {
+            Lent::Null => Cell::Null,
+            Lent::Int(n) => Cell::Int(n),
+            Lent::Bytes(b) => Cell::Bytes(b.to_vec()),
+            Lent::Text(_) | Lent::Real(_) => self.to_text().map_or(Cell::Null, Cell::Text),
+        }
+    }
+
     /// The cell as text, as `Cell::into_text` gives it.
     pub fn to_text(self) -> Option<String> {
         match self {

@@ -114,16 +114,6 @@ impl ToSql for Arg<'_> {
     }
 }
 
-fn cell(v: ValueRef<'_>) -> Cell {
-    match v {
-        ValueRef::Null => Cell::Null,
-        ValueRef::Integer(n) => Cell::Int(n),
-        ValueRef::Real(f) => Cell::Text(f.to_string()),
-        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Cell::Bytes(b.to_vec()),
-    }
-}
-
 impl Sql for SqliteConn {
     fn backend(&self) -> Backend {
         Backend::Sqlite
@@ -187,29 +177,7 @@ impl Sql for SqliteConn {
     }
 
     fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>) -> Result<()> {
-        let err = self.err(&what(sql));
-        let mut stmt = match self.conn.prepare_cached(sql) {
-            Ok(s) => s,
-            Err(e) => return Err(err(e)),
-        };
-        let n = stmt.column_count();
-        let mut rows = match stmt.query(rusqlite::params_from_iter(params.iter())) {
-            Ok(r) => r,
-            Err(e) => return Err(err(e)),
-        };
-        loop {
-            match rows.next() {
-                Ok(Some(row)) => {
-                    let mut cells = Vec::with_capacity(n);
-                    for i in 0..n {
-                        cells.push(row.get_ref(i).map(cell).unwrap_or(Cell::Null));
-                    }
-                    each(cells)?;
-                }
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(err(e)),
-            }
-        }
+        self.query_each_lent(sql, params, &mut |row| each(row.iter().map(|c| c.to_cell()).collect()))
     }
 
     fn query_each_lent(
