@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_custom_keys.sql"),
         postgres: include_str!("../migrations/postgres/0005_custom_keys.sql"),
     },
+    Migration {
+        version: 6,
+        name: "byte-wise keys",
+        sqlite: include_str!("../migrations/sqlite/0006_byte_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0006_byte_keys.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -99,7 +105,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,6 +21,12 @@ pub struct PgConn {
     location: String,
     statements: HashMap<String, Statement>,
     in_tx: bool,
+    /// Whether the server has `pg_current_snapshot` (PostgreSQL 13+).
+    snapshots: bool,
+    /// See `others_version`: the transaction id taken at the last call, if
+    /// no other transaction was running then; and the version it returned.
+    last_xid: Option<u64>,
+    others: i64,
 }
 
 /// The URL without its password, for messages.
@@ -91,7 +97,15 @@ impl PgConn {
             context: "cannot connect".to_string(),
             source,
         })?;
-        let mut conn = Self { client, location, statements: HashMap::new(), in_tx: false };
+        let mut conn = Self {
+            client,
+            location,
+            statements: HashMap::new(),
+            in_tx: false,
+            snapshots: false,
+            last_xid: None,
+            others: 0,
+        };
         // Tables grow from empty during an import: plans made when they were
         // small (sequential scans) must not be reused once they are large.
         let mut setup = "SET client_min_messages TO warning; SET plan_cache_mode TO force_custom_plan;".to_string();
@@ -101,6 +115,11 @@ impl PgConn {
             let _ = write!(setup, "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\";");
         }
         conn.batch(&setup)?;
+        let version = conn
+            .client
+            .query_one("SHOW server_version_num", &[])
+            .map_err(conn.err("cannot read the server version"))?;
+        conn.snapshots = version.get::<_, String>(0).parse::<u32>().is_ok_and(|v| v >= 130_000);
         Ok(conn)
     }
 
@@ -364,11 +383,45 @@ impl Sql for PgConn {
         self.batch("COMMIT")
     }
 
+    fn commit_lazily(&mut self) -> Result<()> {
+        self.in_tx = false;
+        self.batch("SET LOCAL synchronous_commit TO off; COMMIT")
+    }
+
     fn rollback(&mut self) -> Result<()> {
         if !std::mem::take(&mut self.in_tx) || self.client.is_closed() {
             return Ok(());
         }
         self.batch("ROLLBACK")
+    }
+
+    /// PostgreSQL keeps no count of commits, but transaction ids tell: if
+    /// no other transaction was running when the last one began, and the
+    /// only id handed out since is the one that transaction took, then
+    /// nobody else has written in between. Ids are cluster-wide, so on a
+    /// busy server any writer anywhere counts as "another commit": the
+    /// answer errs towards "someone wrote", never the other way.
+    fn others_version(&mut self) -> Result<Option<i64>> {
+        if !self.snapshots {
+            return Ok(None);
+        }
+        let err = self.err("cannot read the transaction snapshot");
+        // The snapshot is taken as the statement starts; the id after.
+        let row = self
+            .client
+            .query_one("SELECT pg_current_snapshot()::text, pg_current_xact_id()::text", &[])
+            .map_err(err)?;
+        let (snapshot, xid): (String, String) = (row.get(0), row.get(1));
+        let xid: Option<u64> = xid.parse().ok();
+        let mut parts = snapshot.split(':');
+        let (_xmin, xmax, running) = (parts.next(), parts.next().and_then(|x| x.parse::<u64>().ok()), parts.next());
+        let alone = running.is_some_and(str::is_empty) && xid.is_some() && xid == xmax;
+        let quiet = alone && matches!((self.last_xid, xmax), (Some(last), Some(next)) if next == last + 1);
+        if !quiet {
+            self.others += 1;
+        }
+        self.last_xid = if alone { xid } else { None };
+        Ok(Some(self.others))
     }
 
     fn has_table(&mut self, table: &str) -> Result<bool> {

@@ -261,6 +261,13 @@ pub trait Sql: Send {
     /// so two writers queue up instead of failing halfway.
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
+    /// Commits without waiting for the commit to reach the disk, where the
+    /// backend can tell them apart: a crash of the server may then lose the
+    /// last such transactions, whole. (SQLite in WAL mode with `synchronous
+    /// = NORMAL` commits this way always.)
+    fn commit_lazily(&mut self) -> Result<()> {
+        self.commit()
+    }
     fn rollback(&mut self) -> Result<()>;
     /// True when a table exists.
     fn has_table(&mut self, table: &str) -> Result<bool>;
@@ -274,8 +281,9 @@ pub trait Sql: Send {
         Ok(())
     }
     /// A number that changes whenever another connection commits to the
-    /// store, where the backend can tell (SQLite's `data_version`); `None`
-    /// where it cannot, meaning "assume it did".
+    /// store, where the backend can tell (SQLite's `data_version`,
+    /// PostgreSQL's transaction ids); `None` where it cannot, meaning
+    /// "assume it did". Read at the start of a transaction.
     fn others_version(&mut self) -> Result<Option<i64>> {
         Ok(None)
     }

@@ -3,6 +3,8 @@
 //! own. Outside CI a missing server skips with a printed reason; under
 //! `CI=true` it fails.
 
+use crmsync_core::{Entity, Record, Value};
+use crmsync_store::import::{Mode, Outcome, Row, Settings};
 use crmsync_store::{Error, SCHEMA_VERSION, TABLES, open, open_current};
 
 fn server() -> Option<String> {
@@ -86,4 +88,137 @@ fn bad_urls_and_unreachable_servers_are_clear() {
     assert!(text.contains("cannot connect") && !text.contains(":pw@"), "{text}");
     let err = open("postgres://x@127.0.0.1:1/db?schema=a;drop").err().expect("bad schema name");
     assert!(err.to_string().contains("letters, digits"), "{err}");
+}
+
+/// Ids and normalised keys compare byte by byte on PostgreSQL, as all text
+/// does on SQLite, whatever the database's default collation.
+#[test]
+fn postgres_keys_compare_byte_by_byte() {
+    let Some(admin) = server() else { return };
+    let schema = Schema::new(&admin, "collation");
+    open(&schema.url()).expect("opens").migrate().expect("migrates");
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
+    let rows = c
+        .query(
+            "SELECT table_name || '.' || column_name, coalesce(collation_name, '') FROM information_schema.columns \
+             WHERE table_schema = $1 AND data_type = 'text' \
+             AND (column_name IN ('id', 'email', 'phone', 'mobile', 'domain', 'name_key', 'created_batch') \
+                  OR column_name LIKE '%\\_id' AND column_name <> 'external_id') \
+             AND table_name <> 'custom_fields' AND table_name <> 'crmsync_meta'",
+            &[&schema.name],
+        )
+        .expect("reads the schema");
+    let keys: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert!(keys.len() >= 25, "{keys:?}");
+    let other: Vec<&(String, String)> = keys.iter().filter(|(_, collation)| collation != "C").collect();
+    assert!(other.is_empty(), "not byte-wise: {other:?}");
+    // Still found by the lookups: an email index on a "C" column.
+    let plan: Vec<String> = c
+        .query(&format!("EXPLAIN SELECT id FROM {}.contacts WHERE email = $1", schema.name), &[&"a@example.com"])
+        .expect("plans")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(plan.iter().any(|l| l.contains("contacts_email")), "{plan:?}");
+}
+
+/// Another connection to a store: `write` runs SQL, `read` a query's rows
+/// as text (NULL as "").
+trait Other {
+    fn write(&mut self, sql: &str);
+    fn read(&mut self, sql: &str) -> Vec<Vec<String>>;
+}
+
+impl Other for rusqlite::Connection {
+    fn write(&mut self, sql: &str) {
+        self.execute_batch(sql).expect("writes");
+    }
+    fn read(&mut self, sql: &str) -> Vec<Vec<String>> {
+        let mut stmt = self.prepare(sql).expect("prepares");
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| (0..n).map(|i| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default)).collect())
+            .expect("reads");
+        rows.map(|r| r.expect("a row")).collect()
+    }
+}
+
+impl Other for postgres::Client {
+    fn write(&mut self, sql: &str) {
+        self.batch_execute(sql).expect("writes");
+    }
+    fn read(&mut self, sql: &str) -> Vec<Vec<String>> {
+        let rows = self.query(sql, &[]).expect("reads");
+        rows.iter().map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i).unwrap_or_default()).collect()).collect()
+    }
+}
+
+/// Resolved links are kept from one transaction to the next, but not past
+/// another connection's commit: here another connection removes the company
+/// between two rows, and the next row must not link to it.
+fn links_are_resolved_again_after_another_connection_writes(url: &str, other: &mut dyn Other) {
+    let mut store = open(url).expect("opens");
+    store.migrate().expect("migrates");
+    let settings = Settings {
+        entity: Entity::Contacts,
+        mode: Mode::Upsert,
+        key: vec!["email".into()],
+        external_system: None,
+        source: "contacts.csv".into(),
+        mapping: None,
+        dry_run: false,
+        clear_empty: false,
+    };
+    let mut import = store.import(settings, false).expect("starts");
+    import.commit_every(1);
+    let mut import_one = |row: u64, email: &str| {
+        let mut record = Record::new();
+        record.row = row;
+        record.push("email".into(), Value::Text(email.into()));
+        record.push("company.name".into(), Value::Text("Acme".into()));
+        let mut rows = [Row {
+            source: &record,
+            record: Some(&record),
+            external_id: None,
+            rejected: None,
+            drafted: None,
+            spent: None,
+        }];
+        let outcome = import.chunk(&mut rows).expect("imports").remove(0);
+        assert!(matches!(outcome, Outcome::Insert { .. }), "{email}: {outcome:?}");
+    };
+    import_one(2, "a@example.com");
+    // Committed, nobody else wrote: the link is known and reused.
+    import_one(3, "b@example.com");
+    other.write("UPDATE companies SET deleted_at = '2026-01-01T00:00:00Z'");
+    import_one(4, "c@example.com");
+    import.finish().expect("finishes");
+    let live = other.read(
+        "SELECT c.email, CASE WHEN co.deleted_at IS NULL THEN 'live' ELSE 'removed' END \
+         FROM contacts c JOIN companies co ON co.id = c.company_id ORDER BY c.email",
+    );
+    assert_eq!(
+        live,
+        [["a@example.com", "removed"], ["b@example.com", "removed"], ["c@example.com", "live"]],
+        "the third contact links to a live company"
+    );
+}
+
+#[test]
+fn sqlite_links_are_resolved_again_after_another_connection_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("crm.db");
+    open(&path.display().to_string()).expect("opens").migrate().expect("migrates");
+    let mut other = rusqlite::Connection::open(&path).expect("opens");
+    links_are_resolved_again_after_another_connection_writes(&path.display().to_string(), &mut other);
+}
+
+#[test]
+fn postgres_links_are_resolved_again_after_another_connection_writes() {
+    let Some(admin) = server() else { return };
+    let schema = Schema::new(&admin, "links");
+    open(&schema.url()).expect("opens").migrate().expect("migrates");
+    let mut other = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
+    other.batch_execute(&format!("SET search_path TO {}", schema.name)).expect("sets the schema");
+    links_are_resolved_again_after_another_connection_writes(&schema.url(), &mut other);
 }

@@ -1,0 +1,4 @@
+-- Identifiers and normalised keys compare byte by byte. SQLite already
+-- compares all text that way (the BINARY collation); PostgreSQL's version of
+-- this migration gives those columns the "C" collation to match. Nothing
+-- changes here but the schema version.
