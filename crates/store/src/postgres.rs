@@ -6,6 +6,8 @@
 //! needs no casts; results are decoded from the binary form into the same
 //! canonical text SQLite holds.
 
+mod copy;
+
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
@@ -142,6 +144,16 @@ impl PgConn {
     }
 }
 
+impl PgConn {
+    /// How binary COPY writes each of `columns` (a comma-separated list)
+    /// of `table`; `None` if some column's type has no writer.
+    fn copy_fields(&mut self, table: &str, columns: &str) -> Result<Option<Vec<copy::Field>>> {
+        // The types come with the statement (cached), not from a query.
+        let stmt = self.statement(&format!("SELECT {columns} FROM {table} LIMIT 0"))?;
+        Ok(stmt.columns().iter().map(|c| copy::Field::of(c.type_())).collect())
+    }
+}
+
 impl ToSql for Param {
     fn to_sql(&self, _ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
         match self {
@@ -165,34 +177,6 @@ impl ToSql for Param {
     }
 
     to_sql_checked!();
-}
-
-/// A value in COPY's text format: `\\N` for NULL, backslash escapes for
-/// the delimiters, bytea as `\\x` hex.
-fn copy_text(p: Arg<'_>, out: &mut Vec<u8>) {
-    match p {
-        Arg::Null => out.extend_from_slice(b"\\N"),
-        Arg::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Arg::Text(s) => {
-            for &b in s.as_bytes() {
-                match b {
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    _ => out.push(b),
-                }
-            }
-        }
-        Arg::Bytes(bytes) => {
-            // The bytea input `\x…`, its backslash escaped for COPY.
-            out.extend_from_slice(b"\\\\x");
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            for b in bytes {
-                out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            }
-        }
-    }
 }
 
 /// Any column, decoded from PostgreSQL's binary form into crmsync's cells.
@@ -322,17 +306,12 @@ impl Sql for PgConn {
         }
         // COPY instead of INSERT: one round trip for any number of rows, and
         // the server's bulk path (rows/s several times that of INSERTs).
-        let sql = format!("COPY {table} ({}) FROM STDIN", columns.join(", "));
-        let mut data = Vec::with_capacity(params.len() * 16);
-        for row in params.chunks(columns.len()) {
-            for (i, p) in row.iter().enumerate() {
-                if i > 0 {
-                    data.push(b'\t');
-                }
-                copy_text(*p, &mut data);
-            }
-            data.push(b'\n');
-        }
+        let list = columns.join(", ");
+        let binary = self.copy_fields(table, &list)?.and_then(|fields| copy::binary(&fields, params));
+        let (sql, data) = match binary {
+            Some(data) => (format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)"), data),
+            None => (format!("COPY {table} ({list}) FROM STDIN"), copy::text(columns.len(), params)),
+        };
         let stmt = self.statement(&sql)?;
         let err = self.err(&what(&sql));
         let mut writer = match self.client.copy_in(&stmt) {
@@ -447,16 +426,6 @@ mod tests {
             numbered("SELECT '?' FROM t WHERE a = ? AND b IN (?, ?)"),
             "SELECT '?' FROM t WHERE a = $1 AND b IN ($2, $3)"
         );
-    }
-
-    #[test]
-    fn copy_text_escapes_delimiters_and_writes_bytea_as_hex() {
-        let mut out = Vec::new();
-        for p in [Arg::Text("a\tb\\c\nd\re"), Arg::Null, Arg::Int(-7), Arg::Bytes(&[0, 255])] {
-            copy_text(p, &mut out);
-            out.push(b'|');
-        }
-        assert_eq!(String::from_utf8(out).unwrap(), "a\\tb\\\\c\\nd\\re|\\N|-7|\\\\x00ff|");
     }
 
     #[test]

@@ -222,3 +222,92 @@ fn postgres_links_are_resolved_again_after_another_connection_writes() {
     other.batch_execute(&format!("SET search_path TO {}", schema.name)).expect("sets the schema");
     links_are_resolved_again_after_another_connection_writes(&schema.url(), &mut other);
 }
+
+/// Decimals, dates and times reach PostgreSQL exactly as they were given
+/// (the import sends them in COPY's binary form).
+#[test]
+fn postgres_stores_decimals_dates_and_times_exactly() {
+    let Some(admin) = server() else { return };
+    let schema = Schema::new(&admin, "exact");
+    let mut store = open(&schema.url()).expect("opens");
+    store.migrate().expect("migrates");
+    let deals = [
+        ("a", "1234.50", "2026-11-22"),
+        ("b", "-0.05", "2000-01-01"),
+        ("c", "10000", "1999-12-31"),
+        ("d", "0.00001", "1970-01-01"),
+        ("e", "0", "2100-02-28"),
+        ("f", "12345678901234567890.123456789", "0001-01-01"),
+    ];
+    let settings = |entity| Settings {
+        entity,
+        mode: Mode::Insert,
+        key: vec!["name".into()],
+        external_system: None,
+        source: "deals.csv".into(),
+        mapping: None,
+        dry_run: false,
+        clear_empty: false,
+    };
+    let records: Vec<Record> = deals
+        .iter()
+        .enumerate()
+        .map(|(i, (name, amount, close))| {
+            let mut r = Record::new();
+            r.row = i as u64 + 2;
+            r.push("name".into(), Value::Text((*name).into()));
+            r.push("amount".into(), Value::Text((*amount).into()));
+            r.push("close_date".into(), Value::Text((*close).into()));
+            r
+        })
+        .collect();
+    let mut rows: Vec<Row<'_>> = records
+        .iter()
+        .map(|r| Row { source: r, record: Some(r), external_id: None, rejected: None, drafted: None, spent: None })
+        .collect();
+    let mut import = store.import(settings(Entity::Deals), false).expect("starts");
+    let outcomes = import.chunk(&mut rows).expect("imports");
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Insert { .. })), "{outcomes:?}");
+    import.finish().expect("finishes");
+
+    let mut contact = Record::new();
+    contact.row = 2;
+    contact.push("email".into(), Value::Text("ada@example.com".into()));
+    contact.push("subscribed_at".into(), Value::Text("2026-11-22T13:49:00.123456Z".into()));
+    let mut rows = [Row {
+        source: &contact,
+        record: Some(&contact),
+        external_id: None,
+        rejected: None,
+        drafted: None,
+        spent: None,
+    }];
+    let mut import = store
+        .import(
+            Settings { key: vec!["email".into()], source: "contacts.csv".into(), ..settings(Entity::Contacts) },
+            false,
+        )
+        .expect("starts");
+    import.chunk(&mut rows).expect("imports");
+    import.finish().expect("finishes");
+
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
+    c.batch_execute(&format!("SET search_path TO {}; SET TimeZone TO 'UTC'", schema.name)).expect("sets up");
+    let stored: Vec<(String, String, String)> = c
+        .query("SELECT name, amount::text, close_date::text FROM deals ORDER BY name", &[])
+        .expect("reads")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let want: Vec<(String, String, String)> =
+        deals.iter().map(|(n, a, d)| (n.to_string(), a.to_string(), d.to_string())).collect();
+    assert_eq!(stored, want);
+    let row = c
+        .query_one(
+            "SELECT subscribed_at::text, created_at <= now() AND created_at > now() - interval '1 hour' FROM contacts",
+            &[],
+        )
+        .expect("reads");
+    assert_eq!(row.get::<_, String>(0), "2026-11-22 13:49:00.123456+00");
+    assert!(row.get::<_, bool>(1), "created now");
+}
