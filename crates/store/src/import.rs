@@ -253,7 +253,7 @@ pub struct Import<'s> {
     /// Values of unique custom fields: (field, value) → the record that has it.
     taken: HashMap<(String, String), String>,
     /// Custom field names this import has listed in `custom_keys`.
-    custom_keys: HashSet<String>,
+    custom_keys: HashSet<String, foldhash::fast::RandomState>,
 }
 
 /// The import's maps hash with foldhash: they are keyed by the file's
@@ -521,7 +521,7 @@ impl Store {
             linked_version: None,
             drafter: Drafter { entity: settings.entity, columns, key: settings.key.clone(), declared },
             taken,
-            custom_keys: HashSet::new(),
+            custom_keys: HashSet::default(),
             settings,
         };
         if resume {

@@ -21,7 +21,8 @@ use crate::sql::{Arg, Backend, Cell, Param, Sql, what};
 pub struct PgConn {
     client: Client,
     location: String,
-    statements: HashMap<String, Statement>,
+    /// Prepared statements by their SQL (foldhash: the keys are long).
+    statements: HashMap<String, Statement, foldhash::fast::RandomState>,
     in_tx: bool,
     /// Whether the server has `pg_current_snapshot` (PostgreSQL 13+).
     snapshots: bool,
@@ -102,7 +103,7 @@ impl PgConn {
         let mut conn = Self {
             client,
             location,
-            statements: HashMap::new(),
+            statements: HashMap::default(),
             in_tx: false,
             snapshots: false,
             last_xid: None,
