@@ -143,9 +143,7 @@ impl PgConn {
         self.statements.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
     }
-}
 
-impl PgConn {
     /// How binary COPY writes each of `columns` (a comma-separated list)
     /// of `table`; `None` if some column's type has no writer.
     fn copy_fields(&mut self, table: &str, columns: &str) -> Result<Option<Vec<copy::Field>>> {
