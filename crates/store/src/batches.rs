@@ -498,7 +498,8 @@ fn restore(
         return Ok(Vec::new());
     };
     let columns = model::columns(entity);
-    let mut values = existing.values.clone();
+    let stored = existing.to_values();
+    let mut values = stored.clone();
     let mut changed = Vec::new();
     for (field, before) in fields {
         if let Some(system) = field.strip_prefix("external_id.") {
@@ -549,9 +550,9 @@ fn restore(
             values[pos] = before.clone();
         }
     }
-    if values == existing.values {
+    if values == stored {
         return Ok(changed);
     }
-    update_record(db, entity, id, (&existing.values, &values), &content_hash(&values), now)?;
+    update_record(db, entity, id, (&stored, &values), &content_hash(&values), now)?;
     Ok(changed)
 }

@@ -151,12 +151,55 @@ pub struct StoredReject {
     pub record: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A record as it is in the store.
+/// A record as it is in the store. Its values are packed in one buffer: a
+/// re-import looks up every row and mostly only compares it, and a String
+/// per value was the largest share of the store thread's allocations.
 #[derive(Debug, Clone)]
 pub(crate) struct Existing {
     pub id: String,
     pub hash: Vec<u8>,
-    pub values: Vec<Option<String>>,
+    text: String,
+    /// Each column's value: its bounds in `text`, or `None`.
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Existing {
+    pub fn value(&self, column: usize) -> Option<&str> {
+        self.spans.get(column).copied().flatten().map(|(start, end)| &self.text[start..end])
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (0..self.spans.len()).map(|i| self.value(i))
+    }
+
+    /// The values, each as its own String (to merge into and write back).
+    pub fn to_values(&self) -> Vec<Option<String>> {
+        self.values().map(|v| v.map(str::to_string)).collect()
+    }
+
+    /// Appends the next column's value.
+    fn push(&mut self, cell: Option<Lent<'_>>) {
+        use std::fmt::Write as _;
+        let start = self.text.len();
+        let present = match cell {
+            Some(Lent::Text(t)) => {
+                self.text.push_str(&String::from_utf8_lossy(t));
+                true
+            }
+            Some(Lent::Int(n)) => write!(self.text, "{n}").is_ok(),
+            Some(Lent::Real(f)) => write!(self.text, "{f}").is_ok(),
+            Some(Lent::Null | Lent::Bytes(_)) | None => false,
+        };
+        self.spans.push(present.then_some((start, self.text.len())));
+    }
+
+    fn set(&mut self, column: usize, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(value);
+        if let Some(span) = self.spans.get_mut(column) {
+            *span = Some((start, self.text.len()));
+        }
+    }
 }
 
 /// A link named by the source: by natural key or by external id.
@@ -912,31 +955,32 @@ impl Import<'_> {
                     out.push((d.row, Outcome::Unchanged { id: e.id }));
                 }
                 Some(e) => {
-                    let mut values = e.values.clone();
+                    let before = e.to_values();
+                    let mut values = before.clone();
                     self.merge(&mut values, d, &link_values);
                     let mut changes = Vec::new();
                     for (i, c) in self.columns.iter().enumerate() {
-                        if values[i] == e.values[i] {
+                        if values[i] == before[i] {
                             continue;
                         }
                         if c.kind == Kind::Custom {
-                            let before = model::parse_custom(e.values[i].as_deref());
-                            let after = model::parse_custom(values[i].as_deref());
-                            let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+                            let old = model::parse_custom(before[i].as_deref());
+                            let new = model::parse_custom(values[i].as_deref());
+                            let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
                             for k in keys {
-                                if before.get(k) != after.get(k) {
+                                if old.get(k) != new.get(k) {
                                     changes.push(Change {
                                         field: format!("custom.{k}"),
                                         // JSON, so that undo restores numbers as numbers.
-                                        before: before.get(k).map(ToString::to_string),
-                                        after: after.get(k).map(ToString::to_string),
+                                        before: old.get(k).map(ToString::to_string),
+                                        after: new.get(k).map(ToString::to_string),
                                     });
                                 }
                             }
                         } else {
                             changes.push(Change {
                                 field: c.field.to_string(),
-                                before: e.values[i].clone(),
+                                before: before[i].clone(),
                                 after: values[i].clone(),
                             });
                         }
@@ -952,7 +996,7 @@ impl Import<'_> {
                         out.push((d.row, Outcome::Unchanged { id: e.id }));
                         continue;
                     }
-                    if let Some((field, message)) = self.custom_problem(Some(&e.values), &values, Some(&e.id)) {
+                    if let Some((field, message)) = self.custom_problem(Some(&before), &values, Some(&e.id)) {
                         out.push((d.row, Outcome::Reject { field, message }));
                         continue;
                     }
@@ -961,8 +1005,8 @@ impl Import<'_> {
                         changes.push(Change { field: format!("external_id.{system}"), before, after: Some(x.clone()) });
                         new_external.push((e.id.clone(), x));
                     }
-                    self.claim_unique(Some(&e.values), &values, &e.id);
-                    update_record(self.db, entity, &e.id, (&e.values, &values), &hash, now)?;
+                    self.claim_unique(Some(&before), &values, &e.id);
+                    update_record(self.db, entity, &e.id, (&before, &values), &hash, now)?;
                     self.remember_key(d);
                     for c in &changes {
                         audit.push(AuditRow::change(&e.id, "update", &c.field, c.before.clone(), c.after.clone()));
@@ -1163,20 +1207,20 @@ impl Import<'_> {
         let clear = self.settings.clear_empty;
         for (i, v) in d.values.iter().enumerate() {
             let same = match v {
-                Some(Some(text)) => e.values[i].as_deref() == Some(text.as_str()),
-                Some(None) if clear => e.values[i].is_none(),
+                Some(Some(text)) => e.value(i) == Some(text.as_str()),
+                Some(None) if clear => e.value(i).is_none(),
                 _ => true,
             };
             if !same {
                 return false;
             }
         }
-        if links.iter().any(|(pos, id)| (id.is_some() || clear) && e.values[*pos] != *id) {
+        if links.iter().any(|(pos, id)| (id.is_some() || clear) && e.value(*pos) != id.as_deref()) {
             return false;
         }
         let given_custom = match self.columns.iter().position(|c| c.kind == Kind::Custom) {
             Some(pos) if !d.custom.is_empty() => {
-                let stored = model::parse_custom(e.values[pos].as_deref());
+                let stored = model::parse_custom(e.value(pos));
                 let same = d.custom.iter().all(|(k, v)| match v {
                     Some(v) => stored.get(k) == Some(v),
                     None if clear => !stored.contains_key(k),
@@ -1189,14 +1233,14 @@ impl Import<'_> {
             }
             _ => None,
         };
-        if model::content_hash(&e.values).as_slice() == e.hash.as_slice() {
+        if model::content_hash_of(e.values()).as_slice() == e.hash.as_slice() {
             return true;
         }
         // PostgreSQL hands jsonb back in its own spelling, which `merge`
         // writes anew in crmsync's: hash it as it would be written.
         let Some((pos, stored)) = given_custom else { return false };
         let text = model::custom_json(&stored);
-        let values = e.values.iter().enumerate().map(|(i, v)| if i == pos { text.as_deref() } else { v.as_deref() });
+        let values = e.values().enumerate().map(|(i, v)| if i == pos { text.as_deref() } else { v });
         model::content_hash_of(values).as_slice() == e.hash.as_slice()
     }
 
@@ -1537,9 +1581,9 @@ fn key_value(
 ) -> Option<String> {
     if let Some(c) = field.strip_prefix("custom.") {
         let custom_pos = custom_pos?;
-        return model::parse_custom(e.values[custom_pos].as_deref()).get(c).map(json_text);
+        return model::parse_custom(e.value(custom_pos)).get(c).map(json_text);
     }
-    pos.and_then(|p| e.values[p].clone()).map(|v| key_text(entity, field, v))
+    pos.and_then(|p| e.value(p)).map(|v| key_text(entity, field, v.to_string()))
 }
 
 /// A key value as compared: company names by their normalised form.
@@ -1605,20 +1649,18 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
                 Some(Lent::Bytes(b)) => b.to_vec(),
                 _ => Vec::new(),
             };
-            let mut values = vec![None; columns.len()];
-            for (i, c) in columns.iter().enumerate() {
-                if !c.column.is_empty() {
-                    values[i] = cells
-                        .next()
-                        .filter(|t| match c.kind {
-                            Kind::Custom => *t != Lent::Text(b"{}"),
-                            Kind::Tags => *t != Lent::Text(b"[]"),
-                            _ => true,
-                        })
-                        .and_then(Lent::to_text);
-                }
+            let size = row.iter().skip(2).map(|c| if let Lent::Text(t) = c { t.len() } else { 24 }).sum();
+            let mut e =
+                Existing { id, hash, text: String::with_capacity(size), spans: Vec::with_capacity(columns.len()) };
+            for c in columns {
+                let cell = if c.column.is_empty() { None } else { cells.next() };
+                e.push(cell.filter(|t| match c.kind {
+                    Kind::Custom => *t != Lent::Text(b"{}"),
+                    Kind::Tags => *t != Lent::Text(b"[]"),
+                    _ => true,
+                }));
             }
-            out.push(Existing { id, hash, values });
+            out.push(e);
             Ok(())
         })?;
     }
@@ -1646,7 +1688,7 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
         for e in &mut out {
             if let Some(mut l) = links.remove(&e.id) {
                 l.sort();
-                e.values[pos] = Some(l.join(","));
+                e.set(pos, &l.join(","));
             }
         }
     }
@@ -1845,4 +1887,39 @@ pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, batch: &str, rows: &
         ]);
     }
     db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_values_read_back_from_their_packed_form() {
+        let mut e = Existing { id: "r1".into(), hash: Vec::new(), text: String::new(), spans: Vec::new() };
+        for cell in [
+            Some(Lent::Text("Ada".as_bytes())),
+            None,
+            Some(Lent::Int(-42)),
+            Some(Lent::Real(1.5)),
+            Some(Lent::Text(b"")),
+            Some(Lent::Null),
+            Some(Lent::Bytes(&[1, 2])),
+            Some(Lent::Text(b"caf\xc3\xa9 \xff")),
+        ] {
+            e.push(cell);
+        }
+        let want = [Some("Ada"), None, Some("-42"), Some("1.5"), Some(""), None, None, Some("café \u{FFFD}")];
+        assert_eq!(e.values().collect::<Vec<_>>(), want);
+        assert_eq!(e.to_values(), want.map(|v| v.map(str::to_string)));
+        // A value set later (deal contacts) replaces the column's.
+        e.set(1, "c1,c2");
+        e.set(2, "7");
+        assert_eq!(
+            (e.value(0), e.value(1), e.value(2), e.value(3)),
+            (Some("Ada"), Some("c1,c2"), Some("7"), Some("1.5"))
+        );
+        assert_eq!(e.value(99), None);
+        // Hashed as the unpacked values are.
+        assert_eq!(model::content_hash_of(e.values()), content_hash(&e.to_values()));
+    }
 }
