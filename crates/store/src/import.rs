@@ -1633,7 +1633,8 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
         }
     };
     let cols: Vec<String> = model::table_columns(entity).map(|(_, c)| format!("t.{}", c.column)).collect();
-    let mut out = Vec::new();
+    // About one record per value: sized once rather than grown.
+    let mut out = Vec::with_capacity(values.len());
     for part in values.chunks(500) {
         let sql = format!(
             "SELECT t.id, t.hash, {} FROM {table} t WHERE {expr} IN ({}) AND t.deleted_at IS NULL",
