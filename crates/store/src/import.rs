@@ -279,6 +279,8 @@ pub struct Import<'s> {
     ids: Ids,
     columns: &'static [Column],
     in_tx: bool,
+    /// Whether the last commit was lazy (see `commit`).
+    unflushed: bool,
     pending: usize,
     /// Records written when statistics were last refreshed.
     analyzed: u64,
@@ -556,6 +558,7 @@ impl Store {
             ids: Ids::default(),
             columns,
             in_tx: false,
+            unflushed: false,
             pending: 0,
             analyzed: 0,
             commit_every: 10_000,
@@ -676,8 +679,18 @@ impl Import<'_> {
         if fresh {
             self.db.begin()?;
             self.in_tx = true;
-            // Read inside the transaction: no one else can commit until it ends.
-            let version = self.db.others_version()?;
+            // Read as the transaction begins. On SQLite no one else can
+            // commit until it ends; on PostgreSQL others can, and a change
+            // committed after this is seen from the next transaction on, as
+            // it would be by a link looked up earlier in this one.
+            let version = match self.db.others_version() {
+                Ok(v) => v,
+                Err(e) => {
+                    self.in_tx = false;
+                    let _ = self.db.rollback();
+                    return Err(e);
+                }
+            };
             if version.is_none() || version != self.linked_version {
                 self.linked.clear();
             }
@@ -689,8 +702,13 @@ impl Import<'_> {
         match done {
             Ok(outcomes) => {
                 self.pending += rows.len();
-                if !self.settings.dry_run && self.pending >= self.commit_every {
-                    self.commit(false)?;
+                if !self.settings.dry_run
+                    && self.pending >= self.commit_every
+                    && let Err(e) = self.commit(false)
+                {
+                    // Rolled back: the links it made may be gone.
+                    self.linked.clear();
+                    return Err(e);
                 }
                 Ok(outcomes)
             }
@@ -715,6 +733,7 @@ impl Import<'_> {
             } else {
                 self.db.commit_lazily()?
             }
+            self.unflushed = !durable;
             self.refresh_statistics()?;
         }
         Ok(())
@@ -1515,12 +1534,20 @@ impl Import<'_> {
             self.in_tx = false;
             return self.db.rollback();
         }
-        if self.bulk.as_ref().is_some_and(|b| b.started) {
-            if !self.in_tx {
-                self.db.begin()?;
-                self.in_tx = true;
-            }
+        let bulk = self.bulk.as_ref().is_some_and(|b| b.started);
+        if !self.in_tx && (bulk || self.unflushed) {
+            self.db.begin()?;
+            self.in_tx = true;
+        }
+        if bulk {
             self.end_bulk()?;
+        }
+        if self.unflushed {
+            // The last commit did not wait for the disk. One that does needs
+            // a write of its own to carry; it then makes every row done so
+            // far as durable as a finished import's.
+            self.db
+                .execute("UPDATE batches SET checkpoint = checkpoint WHERE id = ?", &[self.batch.as_str().into()])?;
         }
         self.commit(true)
     }

@@ -46,6 +46,8 @@ impl Field {
 
 /// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 UTC.
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// 0001-01-01T00:00:00Z in Unix seconds.
+const FIRST_SECOND: i64 = -62_135_596_800;
 
 /// Rows (`params`, `fields.len()` per row) in binary COPY format, or `None`
 /// when a value has no exact binary form here.
@@ -113,7 +115,8 @@ fn integer(out: &mut Vec<u8>, n: i64, field: Field) -> Option<()> {
 /// since PostgreSQL's epoch.
 fn timestamp(text: &str) -> Option<i64> {
     let ts: jiff::Timestamp = text.parse().ok()?;
-    if ts.subsec_nanosecond() % 1000 != 0 {
+    // Years before 1 the server refuses as text, but would store in binary.
+    if ts.subsec_nanosecond() % 1000 != 0 || ts.as_microsecond() < FIRST_SECOND * 1_000_000 {
         return None;
     }
     Some(ts.as_microsecond() - PG_EPOCH_MICROS)
@@ -122,6 +125,9 @@ fn timestamp(text: &str) -> Option<i64> {
 /// A date (`2026-11-22`) as days since PostgreSQL's epoch.
 fn date(text: &str) -> Option<i32> {
     let d: jiff::civil::Date = text.parse().ok()?;
+    if d.year() < 1 {
+        return None;
+    }
     let days = jiff::civil::date(2000, 1, 1).until((jiff::Unit::Day, d)).ok()?.get_days();
     Some(days)
 }
@@ -268,6 +274,11 @@ mod tests {
         // Finer than PostgreSQL keeps, or without a zone: sent as text.
         assert_eq!(timestamp("2000-01-01T00:00:00.000000001Z"), None);
         assert_eq!(timestamp("2000-01-01T00:00:00"), None);
+        // Years before 1: as text, for the server to refuse as it does.
+        assert_eq!(timestamp("0001-01-01T00:00:00.000000Z"), Some(-63_082_281_600_000_000));
+        assert_eq!(timestamp("0000-12-31T23:59:59.999999Z"), None);
+        assert_eq!(date("0000-12-25"), None);
+        assert_eq!(date("0001-01-01"), Some(-730_119));
         assert_eq!(date("2000-01-01"), Some(0));
         assert_eq!(date("1999-12-31"), Some(-1));
         assert_eq!(date("2026-11-22"), Some(9822));
