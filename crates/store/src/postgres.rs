@@ -389,12 +389,13 @@ impl Sql for PgConn {
             .client
             .query_one("SELECT pg_current_snapshot()::text, pg_current_xact_id()::text", &[])
             .map_err(err)?;
-        let (snapshot, xid): (String, String) = (row.get(0), row.get(1));
-        let xid: Option<u64> = xid.parse().ok();
+        let snapshot: String = row.try_get(0).unwrap_or_default();
+        let xid: Option<u64> = row.try_get::<_, String>(1).ok().and_then(|x| x.parse().ok());
+        // `xmin:xmax:running ids`; anything else reads as "not alone".
         let mut parts = snapshot.split(':');
         let (_xmin, xmax, running) = (parts.next(), parts.next().and_then(|x| x.parse::<u64>().ok()), parts.next());
         let alone = running.is_some_and(str::is_empty) && xid.is_some() && xid == xmax;
-        let quiet = alone && matches!((self.last_xid, xmax), (Some(last), Some(next)) if next == last + 1);
+        let quiet = alone && self.last_xid.and_then(|last| last.checked_add(1)).is_some_and(|next| Some(next) == xmax);
         if !quiet {
             self.others += 1;
         }
