@@ -62,6 +62,36 @@ on_both!(a_bulk_load_matches_keys_repeated_in_later_transactions, |db| {
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 4);
 });
 
+on_both!(max_errors_stops_an_import_that_resume_then_finishes, |db| {
+    // Good rows over several transactions, then too many bad ones: the
+    // import stops, keeps what it committed, and --resume finishes it.
+    let f = db.path("stop.csv");
+    let mut text = "First Name,Last Name,Email,Phone,Company,Website,City,Tier\n".to_string();
+    for i in 1..=6 {
+        text.push_str(&format!("A{i},Good,a{i}@example.com,,Acme,,,\n"));
+    }
+    for i in 1..=3 {
+        text.push_str(&format!("B{i},Bad,not-an-email-{i},,Acme,,,\n"));
+    }
+    for i in 1..=3 {
+        text.push_str(&format!("C{i},Late,c{i}@example.com,,Acme,,,\n"));
+    }
+    std::fs::write(&f, text).expect("write");
+    let m = testdata("import/contacts.toml");
+    let (f, m) = (f.to_str().expect("p"), m.to_str().expect("p"));
+    let out = db.run(&["import", f, "--mapping", m, "--chunk-size", "2", "--max-errors", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("--max-errors 2"), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE last_name = 'Good'"), 6, "rows before the stop stay");
+    assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("running"));
+    let s = db.json(&["import", f, "--mapping", m, "--chunk-size", "2", "--resume"]);
+    assert_eq!(s["rejected"].as_u64(), Some(3), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 9);
+    assert_eq!(db.count("SELECT count(DISTINCT email) FROM contacts"), 9, "no duplicates");
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 1);
+    assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("done"));
+});
+
 on_both!(declared_custom_fields_are_typed_required_unique_and_closed, |db| {
     let schema = testdata("import/custom_schema.toml");
     let s = db.json(&["init", "--custom", schema.to_str().expect("p")]);
