@@ -894,7 +894,7 @@ impl Import<'_> {
             return Ok(());
         }
         let c = &self.counts;
-        self.db.execute(
+        self.db.execute_later(
             "UPDATE batches SET checkpoint = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, rejected = ? \
              WHERE id = ?",
             &[

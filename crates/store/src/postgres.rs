@@ -11,6 +11,7 @@ mod copy;
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
+use std::sync::mpsc;
 
 use postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
@@ -19,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::sql::{Arg, Backend, Cell, Param, Sql, what};
 
 pub struct PgConn {
-    client: Client,
+    link: Link,
     location: String,
     /// Prepared statements by their SQL (foldhash: the keys are long).
     statements: HashMap<String, Statement, foldhash::fast::RandomState>,
@@ -30,6 +31,28 @@ pub struct PgConn {
     /// no other transaction was running then; and the version it returned.
     last_xid: Option<u64>,
     others: i64,
+}
+
+/// The connection, or the thread holding it while it runs statements sent
+/// ahead (`insert_many`, `execute_later`). The store's thread goes on with
+/// its next rows meanwhile, where it used to wait for each COPY: the sync
+/// client cannot pipeline. Any call that needs an answer takes the
+/// connection back first, once everything sent ahead has run, in order;
+/// the first error among them is that call's error.
+enum Link {
+    Here(Box<Client>),
+    Away {
+        jobs: mpsc::Sender<Job>,
+        back: mpsc::Receiver<(Box<Client>, Result<()>)>,
+    },
+    /// The thread ended without handing the connection back.
+    Lost,
+}
+
+type Job = Box<dyn FnOnce(&mut Client) -> Result<()> + Send>;
+
+fn lost(location: &str) -> Error {
+    Error::Invalid(format!("{location}: the connection to the server was lost"))
 }
 
 /// The URL without its password, for messages.
@@ -101,7 +124,7 @@ impl PgConn {
             source,
         })?;
         let mut conn = Self {
-            client,
+            link: Link::Here(Box::new(client)),
             location,
             statements: HashMap::default(),
             in_tx: false,
@@ -118,10 +141,8 @@ impl PgConn {
             let _ = write!(setup, "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\";");
         }
         conn.batch(&setup)?;
-        let version = conn
-            .client
-            .query_one("SHOW server_version_num", &[])
-            .map_err(conn.err("cannot read the server version"))?;
+        let err = conn.err("cannot read the server version");
+        let version = conn.client()?.query_one("SHOW server_version_num", &[]).map_err(err)?;
         conn.snapshots = version.get::<_, String>(0).parse::<u32>().is_ok_and(|v| v >= 130_000);
         Ok(conn)
     }
@@ -132,6 +153,71 @@ impl PgConn {
         move |source| Error::Postgres { location, context, source }
     }
 
+    /// The connection, taken back from the thread running statements sent
+    /// ahead once they have all run (see `Link`).
+    fn client(&mut self) -> Result<&mut Client> {
+        if matches!(self.link, Link::Away { .. }) {
+            let Link::Away { jobs, back } = std::mem::replace(&mut self.link, Link::Lost) else {
+                return Err(lost(&self.location));
+            };
+            // Closing the queue ends the thread's loop.
+            drop(jobs);
+            let (client, ran) = back.recv().map_err(|_| lost(&self.location))?;
+            self.link = Link::Here(client);
+            ran?;
+        }
+        match &mut self.link {
+            Link::Here(client) => Ok(client),
+            _ => Err(lost(&self.location)),
+        }
+    }
+
+    /// Runs `job` on the connection after whatever was sent before it,
+    /// without waiting for it.
+    fn send_ahead(&mut self, job: Job) -> Result<()> {
+        let job = match &self.link {
+            Link::Away { jobs, .. } => match jobs.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(job)) => job,
+            },
+            _ => job,
+        };
+        // No thread holds the connection (or it ended after a failure):
+        // take the connection back, then hand it to a new one.
+        self.client()?;
+        let Link::Here(mut client) = std::mem::replace(&mut self.link, Link::Lost) else {
+            return Err(lost(&self.location));
+        };
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (reply, back) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ran = Ok(());
+            for job in inbox {
+                // After a failure the transaction is aborted: the rest is skipped.
+                if ran.is_ok() {
+                    ran = job(&mut client);
+                }
+            }
+            let _ = reply.send((client, ran));
+        });
+        // The queue's other end lives in the thread just started.
+        let _ = jobs.send(job);
+        self.link = Link::Away { jobs, back };
+        Ok(())
+    }
+
+    /// Commits with `sql`, unless something sent ahead failed: the
+    /// transaction is then rolled back, and that failure is the error.
+    fn end_tx(&mut self, sql: &str) -> Result<()> {
+        if let Err(e) = self.client() {
+            if matches!(self.link, Link::Here(_)) {
+                let _ = self.batch("ROLLBACK");
+            }
+            return Err(e);
+        }
+        self.batch(sql)
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
@@ -139,7 +225,8 @@ impl PgConn {
         if self.statements.len() > 256 {
             self.statements.clear();
         }
-        let stmt = self.client.prepare(&numbered(sql)).map_err(self.err(&what(sql)))?;
+        let err = self.err(&what(sql));
+        let stmt = self.client()?.prepare(&numbered(sql)).map_err(err)?;
         self.statements.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
     }
@@ -150,6 +237,13 @@ impl PgConn {
         // The types come with the statement (cached), not from a query.
         let stmt = self.statement(&format!("SELECT {columns} FROM {table} LIMIT 0"))?;
         Ok(stmt.columns().iter().map(|c| copy::Field::of(c.type_())).collect())
+    }
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // Ends the thread holding the connection, if one does.
+        let _ = self.client();
     }
 }
 
@@ -288,14 +382,24 @@ impl Sql for PgConn {
 
     fn batch(&mut self, sql: &str) -> Result<()> {
         let err = self.err(&what(sql));
-        self.client.batch_execute(sql).map_err(err)
+        self.client()?.batch_execute(sql).map_err(err)
     }
 
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
         let stmt = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let err = self.err(&what(sql));
-        self.client.execute(&stmt, &refs).map_err(err)
+        self.client()?.execute(&stmt, &refs).map_err(err)
+    }
+
+    fn execute_later(&mut self, sql: &str, params: &[Param]) -> Result<()> {
+        let stmt = self.statement(sql)?;
+        let params = params.to_vec();
+        let err = self.err(&what(sql));
+        self.send_ahead(Box::new(move |client| {
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            client.execute(&stmt, &refs).map(|_| ()).map_err(err)
+        }))
     }
 
     fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Arg<'_>]) -> Result<()> {
@@ -313,14 +417,17 @@ impl Sql for PgConn {
         };
         let stmt = self.statement(&sql)?;
         let err = self.err(&what(&sql));
-        let mut writer = match self.client.copy_in(&stmt) {
-            Ok(w) => w,
-            Err(e) => return Err(err(e)),
-        };
-        if let Err(e) = writer.write_all(&data) {
-            return Err(Error::Invalid(format!("{}: COPY into {table} failed: {e}", self.location)));
-        }
-        writer.finish().map(|_| ()).map_err(err)
+        let failed = format!("{}: COPY into {table} failed", self.location);
+        self.send_ahead(Box::new(move |client| {
+            let mut writer = match client.copy_in(&stmt) {
+                Ok(w) => w,
+                Err(e) => return Err(err(e)),
+            };
+            if let Err(e) = writer.write_all(&data) {
+                return Err(Error::Invalid(format!("{failed}: {e}")));
+            }
+            writer.finish().map(|_| ()).map_err(err)
+        }))
     }
 
     fn query_each(&mut self, sql: &str, params: &[Param], each: &mut dyn FnMut(Vec<Cell>) -> Result<()>) -> Result<()> {
@@ -328,7 +435,7 @@ impl Sql for PgConn {
         let stmt = self.statement(sql)?;
         let n = stmt.columns().len();
         let err = self.err(&what(sql));
-        let mut rows = match self.client.query_raw(&stmt, params.iter()) {
+        let mut rows = match self.client()?.query_raw(&stmt, params.iter()) {
             Ok(r) => r,
             Err(e) => return Err(err(e)),
         };
@@ -358,16 +465,21 @@ impl Sql for PgConn {
 
     fn commit(&mut self) -> Result<()> {
         self.in_tx = false;
-        self.batch("COMMIT")
+        self.end_tx("COMMIT")
     }
 
     fn commit_lazily(&mut self) -> Result<()> {
         self.in_tx = false;
-        self.batch("SET LOCAL synchronous_commit TO off; COMMIT")
+        self.end_tx("SET LOCAL synchronous_commit TO off; COMMIT")
     }
 
     fn rollback(&mut self) -> Result<()> {
-        if !std::mem::take(&mut self.in_tx) || self.client.is_closed() {
+        if !std::mem::take(&mut self.in_tx) {
+            return Ok(());
+        }
+        // What was sent ahead may have failed: that is why we are here.
+        let _ = self.client();
+        if !matches!(&self.link, Link::Here(client) if !client.is_closed()) {
             return Ok(());
         }
         self.batch("ROLLBACK")
@@ -386,7 +498,7 @@ impl Sql for PgConn {
         let err = self.err("cannot read the transaction snapshot");
         // The snapshot is taken as the statement starts; the id after.
         let row = self
-            .client
+            .client()?
             .query_one("SELECT pg_current_snapshot()::text, pg_current_xact_id()::text", &[])
             .map_err(err)?;
         let snapshot: String = row.try_get(0).unwrap_or_default();
@@ -405,7 +517,7 @@ impl Sql for PgConn {
 
     fn has_table(&mut self, table: &str) -> Result<bool> {
         let err = self.err("cannot read the schema");
-        let row = self.client.query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&table]).map_err(err)?;
+        let row = self.client()?.query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&table]).map_err(err)?;
         Ok(row.get::<_, bool>(0))
     }
 }

@@ -234,7 +234,7 @@ pub trait Sql: Send {
     /// Inserts rows into `table`: `params` holds `columns.len()` values per
     /// row, one row after another. This is the bulk path of imports, so each
     /// backend does it its fastest way (SQLite: one prepared statement;
-    /// PostgreSQL: COPY).
+    /// PostgreSQL: COPY, sent ahead as `execute_later` says).
     fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Arg<'_>]) -> Result<()>;
     /// Runs `CREATE INDEX` statements over large tables.
     fn build_indexes(&mut self, sql: &str) -> Result<()> {
@@ -260,6 +260,13 @@ pub trait Sql: Send {
     /// Starts a write transaction. On SQLite it takes the write lock at once,
     /// so two writers queue up instead of failing halfway.
     fn begin(&mut self) -> Result<()>;
+    /// Runs a statement whose result is not needed now. A backend may
+    /// send it ahead and go on (PostgreSQL does, as with `insert_many`);
+    /// its error then comes from the next call that waits for an answer,
+    /// before the transaction can commit.
+    fn execute_later(&mut self, sql: &str, params: &[Param]) -> Result<()> {
+        self.execute(sql, params).map(|_| ())
+    }
     fn commit(&mut self) -> Result<()>;
     /// Commits without waiting for the commit to reach the disk, where the
     /// backend can tell them apart: a crash of the server may then lose the

@@ -139,6 +139,30 @@ fn postgres_going_away_midway_is_a_clear_error_and_resumable() {
     assert_complete(&db, n as u64, &s);
 }
 
+/// A row the server refuses (here by a constraint crmsync does not know)
+/// fails its chunk whole, though its COPY was sent ahead of the next rows:
+/// the error names the constraint, whole chunks before it stay, and
+/// `--resume` finishes once the cause is gone.
+#[test]
+fn postgres_refusing_a_row_fails_its_chunk_whole() {
+    let Some(db) = Db::postgres("refused") else { return };
+    let (admin, schema) = db.pg_schema().map(|(a, s)| (a.to_string(), s.to_string())).expect("pg");
+    let n = 200;
+    let (file, mapping) = many_contacts(&db, "refused.csv", n);
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
+    c.batch_execute(&format!("ALTER TABLE {schema}.contacts ADD CONSTRAINT no_q77 CHECK (last_name <> 'Q77')"))
+        .expect("adds a constraint");
+    let out = db.run(&["import", &file, "--mapping", &mapping, "--chunk-size", "20"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("no_q77") && err.contains("--resume"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 60, "the three chunks before row 77's");
+    assert_eq!(db.count("SELECT checkpoint FROM batches"), 60);
+    c.batch_execute(&format!("ALTER TABLE {schema}.contacts DROP CONSTRAINT no_q77")).expect("drops it");
+    let s = db.json(&["import", &file, "--mapping", &mapping, "--resume"]);
+    assert_complete(&db, n as u64, &s);
+}
+
 #[test]
 fn two_imports_into_one_sqlite_file_are_serialised() {
     let db = Db::sqlite();
