@@ -1509,11 +1509,11 @@ impl Import<'_> {
 
     /// Ends the batch: counts saved, status `done` (a dry run is rolled back).
     pub fn finish(mut self) -> Result<Counts> {
-        if self.settings.dry_run {
-            self.in_tx = false;
-            self.db.rollback()?;
-            return Ok(std::mem::take(&mut self.counts));
-        }
+        let ended = if self.settings.dry_run { self.end_dry_run() } else { self.end_batch() };
+        ended.map(|()| std::mem::take(&mut self.counts)).inspect_err(|_| self.abandon())
+    }
+
+    fn end_batch(&mut self) -> Result<()> {
         if !self.in_tx {
             self.db.begin()?;
             self.in_tx = true;
@@ -1523,17 +1523,35 @@ impl Import<'_> {
             "UPDATE batches SET status = 'done', finished_at = ? WHERE id = ?",
             &[model::now_text().into(), self.batch.as_str().into()],
         )?;
-        self.commit(true)?;
-        Ok(std::mem::take(&mut self.counts))
+        self.commit(true)
+    }
+
+    /// A dry run writes as a real one does, so that later rows see earlier
+    /// ones, then rolls back; a write the server refused must still fail it.
+    fn end_dry_run(&mut self) -> Result<()> {
+        self.db.wait()?;
+        self.in_tx = false;
+        self.db.rollback()
+    }
+
+    /// After a failure: the open transaction, if any, is rolled back.
+    fn abandon(&mut self) {
+        if std::mem::take(&mut self.in_tx) {
+            self.linked.clear();
+            let _ = self.db.rollback();
+        }
     }
 
     /// Stops early: rows done so far are committed (the batch stays
     /// resumable); a dry run is rolled back.
     pub fn stop(mut self) -> Result<()> {
         if self.settings.dry_run {
-            self.in_tx = false;
-            return self.db.rollback();
+            return self.end_dry_run().inspect_err(|_| self.abandon());
         }
+        self.stop_batch().inspect_err(|_| self.abandon())
+    }
+
+    fn stop_batch(&mut self) -> Result<()> {
         let bulk = self.bulk.as_ref().is_some_and(|b| b.started);
         if !self.in_tx && (bulk || self.unflushed) {
             self.db.begin()?;

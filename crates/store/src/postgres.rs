@@ -42,7 +42,7 @@ pub struct PgConn {
 enum Link {
     Here(Box<Client>),
     Away {
-        jobs: mpsc::Sender<Job>,
+        jobs: mpsc::SyncSender<Job>,
         back: mpsc::Receiver<(Box<Client>, Result<()>)>,
     },
     /// The thread ended without handing the connection back.
@@ -182,13 +182,14 @@ impl PgConn {
             },
             _ => job,
         };
-        // No thread holds the connection (or it ended after a failure):
-        // take the connection back, then hand it to a new one.
+        // No thread holds the connection (or its thread panicked): take the
+        // connection back, then hand it to a new thread.
         self.client()?;
         let Link::Here(mut client) = std::mem::replace(&mut self.link, Link::Lost) else {
             return Err(lost(&self.location));
         };
-        let (jobs, inbox) = mpsc::channel::<Job>();
+        // A short queue: the caller waits rather than pile up COPY data.
+        let (jobs, inbox) = mpsc::sync_channel::<Job>(2);
         let (reply, back) = mpsc::channel();
         std::thread::spawn(move || {
             let mut ran = Ok(());
@@ -466,6 +467,10 @@ impl Sql for PgConn {
     fn commit(&mut self) -> Result<()> {
         self.in_tx = false;
         self.end_tx("COMMIT")
+    }
+
+    fn wait(&mut self) -> Result<()> {
+        self.client().map(|_| ())
     }
 
     fn commit_lazily(&mut self) -> Result<()> {

@@ -267,6 +267,11 @@ pub trait Sql: Send {
     fn execute_later(&mut self, sql: &str, params: &[Param]) -> Result<()> {
         self.execute(sql, params).map(|_| ())
     }
+    /// Waits for everything sent ahead to have run; the first failure
+    /// among it is the error.
+    fn wait(&mut self) -> Result<()> {
+        Ok(())
+    }
     fn commit(&mut self) -> Result<()>;
     /// Commits without waiting for the commit to reach the disk, where the
     /// backend can tell them apart: a crash of the server may then lose the

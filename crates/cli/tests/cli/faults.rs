@@ -140,9 +140,10 @@ fn postgres_going_away_midway_is_a_clear_error_and_resumable() {
 }
 
 /// A row the server refuses (here by a constraint crmsync does not know)
-/// fails its chunk whole, though its COPY was sent ahead of the next rows:
-/// the error names the constraint, whole chunks before it stay, and
-/// `--resume` finishes once the cause is gone.
+/// fails the import, though its COPY was sent ahead of the next rows:
+/// whether the refusal comes back at a later chunk, at a commit, as the
+/// import ends, or in a dry run. The error names the constraint, whole
+/// chunks before it stay, and `--resume` finishes once the cause is gone.
 #[test]
 fn postgres_refusing_a_row_fails_its_chunk_whole() {
     let Some(db) = Db::postgres("refused") else { return };
@@ -150,8 +151,22 @@ fn postgres_refusing_a_row_fails_its_chunk_whole() {
     let n = 200;
     let (file, mapping) = many_contacts(&db, "refused.csv", n);
     let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
+    // A dry run writes too (and rolls back): a refusal must fail it, even
+    // in its last chunk, where no later lookup waits for the COPY.
+    c.batch_execute(&format!("ALTER TABLE {schema}.contacts ADD CONSTRAINT no_q197 CHECK (last_name <> 'Q197')"))
+        .expect("adds a constraint");
+    let out = db.run(&["import", &file, "--mapping", &mapping, "--chunk-size", "20", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("no_q197"), "{}", stderr_of(&out));
+    c.batch_execute(&format!("ALTER TABLE {schema}.contacts DROP CONSTRAINT no_q197")).expect("drops it");
     c.batch_execute(&format!("ALTER TABLE {schema}.contacts ADD CONSTRAINT no_q77 CHECK (last_name <> 'Q77')"))
         .expect("adds a constraint");
+    // One chunk for every row: the refusal comes back as the import ends.
+    let out = db.run(&["import", &file, "--mapping", &mapping, "--chunk-size", "5000"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("no_q77"), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 0);
+    c.batch_execute(&format!("DELETE FROM {schema}.batches")).expect("forgets that batch");
     let out = db.run(&["import", &file, "--mapping", &mapping, "--chunk-size", "20"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let err = stderr_of(&out);
