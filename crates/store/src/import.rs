@@ -157,7 +157,8 @@ pub struct StoredReject {
 #[derive(Debug, Clone)]
 pub(crate) struct Existing {
     pub id: String,
-    pub hash: Vec<u8>,
+    /// The stored content hash (`None` if it is not one).
+    pub hash: Option<[u8; 16]>,
     text: String,
     /// Each column's value: its bounds in `text`, or `None`.
     spans: Vec<Option<(usize, usize)>>,
@@ -675,50 +676,32 @@ impl Import<'_> {
     /// the checkpoint, every `commit_every` rows: a crash loses at most the
     /// uncommitted ones, which `--resume` reads again.
     pub fn chunk(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
-        let fresh = !self.in_tx;
-        if fresh {
+        self.chunk_and_commit(rows).inspect_err(|_| self.abandon())
+    }
+
+    fn chunk_and_commit(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
+        if !self.in_tx {
             self.db.begin()?;
             self.in_tx = true;
             // Read as the transaction begins. On SQLite no one else can
             // commit until it ends; on PostgreSQL others can, and a change
             // committed after this is seen from the next transaction on, as
             // it would be by a link looked up earlier in this one.
-            let version = match self.db.others_version() {
-                Ok(v) => v,
-                Err(e) => {
-                    self.in_tx = false;
-                    let _ = self.db.rollback();
-                    return Err(e);
-                }
-            };
+            let version = self.db.others_version()?;
             if version.is_none() || version != self.linked_version {
                 self.linked.clear();
             }
             self.linked_version = version;
+            // Indexes can only be built again between transactions: a
+            // writer's transaction holds off the others.
+            self.check_bulk()?;
         }
-        // Indexes can only be built again between transactions: a writer's
-        // transaction holds off the others.
-        let done = if fresh { self.check_bulk().and_then(|()| self.chunk_in_tx(rows)) } else { self.chunk_in_tx(rows) };
-        match done {
-            Ok(outcomes) => {
-                self.pending += rows.len();
-                if !self.settings.dry_run
-                    && self.pending >= self.commit_every
-                    && let Err(e) = self.commit(false)
-                {
-                    // Rolled back: the links it made may be gone.
-                    self.linked.clear();
-                    return Err(e);
-                }
-                Ok(outcomes)
-            }
-            Err(e) => {
-                self.in_tx = false;
-                self.linked.clear();
-                let _ = self.db.rollback();
-                Err(e)
-            }
+        let outcomes = self.chunk_in_tx(rows)?;
+        self.pending += rows.len();
+        if !self.settings.dry_run && self.pending >= self.commit_every {
+            self.commit(false)?;
         }
+        Ok(outcomes)
     }
 
     /// Commits the open transaction. One that ends the import is `durable`;
@@ -1011,7 +994,7 @@ impl Import<'_> {
                         _ => None,
                     };
                     let hash = content_hash(&values);
-                    if hash.as_slice() == e.hash.as_slice() && changes.is_empty() && attach.is_none() {
+                    if Some(hash) == e.hash && changes.is_empty() && attach.is_none() {
                         out.push((d.row, Outcome::Unchanged { id: e.id }));
                         continue;
                     }
@@ -1252,7 +1235,7 @@ impl Import<'_> {
             }
             _ => None,
         };
-        if model::content_hash_of(e.values()).as_slice() == e.hash.as_slice() {
+        if Some(model::content_hash_of(e.values())) == e.hash {
             return true;
         }
         // PostgreSQL hands jsonb back in its own spelling, which `merge`
@@ -1260,7 +1243,7 @@ impl Import<'_> {
         let Some((pos, stored)) = given_custom else { return false };
         let text = model::custom_json(&stored);
         let values = e.values().enumerate().map(|(i, v)| if i == pos { text.as_deref() } else { v });
-        model::content_hash_of(values).as_slice() == e.hash.as_slice()
+        Some(model::content_hash_of(values)) == e.hash
     }
 
     /// Existing records for each draft: by external id, else by key.
@@ -1534,10 +1517,11 @@ impl Import<'_> {
         self.db.rollback()
     }
 
-    /// After a failure: the open transaction, if any, is rolled back.
+    /// After a failure: the open transaction, if any, is rolled back, and
+    /// with it may go links the cache holds.
     fn abandon(&mut self) {
+        self.linked.clear();
         if std::mem::take(&mut self.in_tx) {
-            self.linked.clear();
             let _ = self.db.rollback();
         }
     }
@@ -1692,8 +1676,8 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
             let mut cells = row.iter().copied();
             let id = cells.next().and_then(Lent::to_text).unwrap_or_default();
             let hash = match cells.next() {
-                Some(Lent::Bytes(b)) => b.to_vec(),
-                _ => Vec::new(),
+                Some(Lent::Bytes(b)) => b.try_into().ok(),
+                _ => None,
             };
             let size = row.iter().skip(2).map(|c| if let Lent::Text(t) = c { t.len() } else { 24 }).sum();
             let mut e =
@@ -1941,7 +1925,7 @@ mod tests {
 
     #[test]
     fn stored_values_read_back_from_their_packed_form() {
-        let mut e = Existing { id: "r1".into(), hash: Vec::new(), text: String::new(), spans: Vec::new() };
+        let mut e = Existing { id: "r1".into(), hash: None, text: String::new(), spans: Vec::new() };
         for cell in [
             Some(Lent::Text("Ada".as_bytes())),
             None,
