@@ -153,38 +153,47 @@ impl Other for postgres::Client {
     }
 }
 
+/// What an import of `entity` from `source`, matching by `key`, does.
+fn settings(entity: Entity, mode: Mode, key: &str, source: &str) -> Settings {
+    Settings {
+        entity,
+        mode,
+        key: vec![key.into()],
+        external_system: None,
+        source: source.into(),
+        mapping: None,
+        dry_run: false,
+        clear_empty: false,
+    }
+}
+
+/// A mapped record: its source row and (field, text) pairs.
+fn record(row: u64, fields: &[(&str, &str)]) -> Record {
+    let mut r = Record::new();
+    r.row = row;
+    for (field, text) in fields {
+        r.push((*field).into(), Value::Text((*text).into()));
+    }
+    r
+}
+
+/// `record` handed to a chunk as read and mapped.
+fn row(record: &Record) -> Row<'_> {
+    Row { source: record, record: Some(record), external_id: None, rejected: None, drafted: None, spent: None }
+}
+
 /// Resolved links are kept from one transaction to the next, but not past
 /// another connection's commit: here another connection removes the company
 /// between two rows, and the next row must not link to it.
 fn links_are_resolved_again_after_another_connection_writes(url: &str, other: &mut dyn Other) {
     let mut store = open(url).expect("opens");
     store.migrate().expect("migrates");
-    let settings = Settings {
-        entity: Entity::Contacts,
-        mode: Mode::Upsert,
-        key: vec!["email".into()],
-        external_system: None,
-        source: "contacts.csv".into(),
-        mapping: None,
-        dry_run: false,
-        clear_empty: false,
-    };
-    let mut import = store.import(settings, false).expect("starts");
+    let mut import =
+        store.import(settings(Entity::Contacts, Mode::Upsert, "email", "contacts.csv"), false).expect("starts");
     import.commit_every(1);
-    let mut import_one = |row: u64, email: &str| {
-        let mut record = Record::new();
-        record.row = row;
-        record.push("email".into(), Value::Text(email.into()));
-        record.push("company.name".into(), Value::Text("Acme".into()));
-        let mut rows = [Row {
-            source: &record,
-            record: Some(&record),
-            external_id: None,
-            rejected: None,
-            drafted: None,
-            spent: None,
-        }];
-        let outcome = import.chunk(&mut rows).expect("imports").remove(0);
+    let mut import_one = |n: u64, email: &str| {
+        let contact = record(n, &[("email", email), ("company.name", "Acme")]);
+        let outcome = import.chunk(&mut [row(&contact)]).expect("imports").remove(0);
         assert!(matches!(outcome, Outcome::Insert { .. }), "{email}: {outcome:?}");
     };
     import_one(2, "a@example.com");
@@ -208,7 +217,6 @@ fn links_are_resolved_again_after_another_connection_writes(url: &str, other: &m
 fn sqlite_links_are_resolved_again_after_another_connection_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("crm.db");
-    open(&path.display().to_string()).expect("opens").migrate().expect("migrates");
     let mut other = rusqlite::Connection::open(&path).expect("opens");
     links_are_resolved_again_after_another_connection_writes(&path.display().to_string(), &mut other);
 }
@@ -217,7 +225,6 @@ fn sqlite_links_are_resolved_again_after_another_connection_writes() {
 fn postgres_links_are_resolved_again_after_another_connection_writes() {
     let Some(admin) = server() else { return };
     let schema = Schema::new(&admin, "links");
-    open(&schema.url()).expect("opens").migrate().expect("migrates");
     let mut other = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
     other.batch_execute(&format!("SET search_path TO {}", schema.name)).expect("sets the schema");
     links_are_resolved_again_after_another_connection_writes(&schema.url(), &mut other);
@@ -239,56 +246,21 @@ fn postgres_stores_decimals_dates_and_times_exactly() {
         ("e", "0", "2100-02-28"),
         ("f", "12345678901234567890.123456789", "0001-01-01"),
     ];
-    let settings = |entity| Settings {
-        entity,
-        mode: Mode::Insert,
-        key: vec!["name".into()],
-        external_system: None,
-        source: "deals.csv".into(),
-        mapping: None,
-        dry_run: false,
-        clear_empty: false,
-    };
     let records: Vec<Record> = deals
         .iter()
-        .enumerate()
-        .map(|(i, (name, amount, close))| {
-            let mut r = Record::new();
-            r.row = i as u64 + 2;
-            r.push("name".into(), Value::Text((*name).into()));
-            r.push("amount".into(), Value::Text((*amount).into()));
-            r.push("close_date".into(), Value::Text((*close).into()));
-            r
-        })
+        .zip(2..)
+        .map(|((name, amount, close), n)| record(n, &[("name", name), ("amount", amount), ("close_date", close)]))
         .collect();
-    let mut rows: Vec<Row<'_>> = records
-        .iter()
-        .map(|r| Row { source: r, record: Some(r), external_id: None, rejected: None, drafted: None, spent: None })
-        .collect();
-    let mut import = store.import(settings(Entity::Deals), false).expect("starts");
+    let mut rows: Vec<Row<'_>> = records.iter().map(row).collect();
+    let mut import = store.import(settings(Entity::Deals, Mode::Insert, "name", "deals.csv"), false).expect("starts");
     let outcomes = import.chunk(&mut rows).expect("imports");
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Insert { .. })), "{outcomes:?}");
     import.finish().expect("finishes");
 
-    let mut contact = Record::new();
-    contact.row = 2;
-    contact.push("email".into(), Value::Text("ada@example.com".into()));
-    contact.push("subscribed_at".into(), Value::Text("2026-11-22T13:49:00.123456Z".into()));
-    let mut rows = [Row {
-        source: &contact,
-        record: Some(&contact),
-        external_id: None,
-        rejected: None,
-        drafted: None,
-        spent: None,
-    }];
-    let mut import = store
-        .import(
-            Settings { key: vec!["email".into()], source: "contacts.csv".into(), ..settings(Entity::Contacts) },
-            false,
-        )
-        .expect("starts");
-    import.chunk(&mut rows).expect("imports");
+    let contact = record(2, &[("email", "ada@example.com"), ("subscribed_at", "2026-11-22T13:49:00.123456Z")]);
+    let mut import =
+        store.import(settings(Entity::Contacts, Mode::Insert, "email", "contacts.csv"), false).expect("starts");
+    import.chunk(&mut [row(&contact)]).expect("imports");
     import.finish().expect("finishes");
 
     let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
