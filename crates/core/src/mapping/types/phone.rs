@@ -38,6 +38,11 @@ pub fn is_valid(input: &str, region: Option<Id>) -> bool {
 }
 
 fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
+    // The crate does not read RFC 3966's `;ext=` without `tel:`.
+    let (input, written_ext) = match input.rsplit_once(";ext=") {
+        Some((main, ext)) if split_extension(input) == (main, Some(ext)) => (main, Some(ext)),
+        _ => (input, None),
+    };
     let parsed = phonenumber::parse(region, input).map_err(|e| match region {
         Some(_) => format!("not a phone number ({e})"),
         None => format!("not a phone number ({e}); numbers without a country code need `region`"),
@@ -51,7 +56,7 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         return Err(format!("not a complete phone number ({digits} digits after the country code)"));
     }
     let mut out = parsed.format().mode(phonenumber::Mode::E164).to_string();
-    if let Some(ext) = parsed.extension() {
+    if let Some(ext) = written_ext.or(parsed.extension().map(|e| e.as_ref())) {
         out.push_str(";ext=");
         out.push_str(ext);
     }
@@ -60,6 +65,13 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
 
 /// Splits `555-123-4567 x89` into the main part and an all-digit extension.
 fn split_extension(s: &str) -> (&str, Option<&str>) {
+    // RFC 3966's form, which `to_e164` writes: its output reads back.
+    if let Some((main, ext)) = s.rsplit_once(";ext=")
+        && (1..=7).contains(&ext.len())
+        && ext.bytes().all(|b| b.is_ascii_digit())
+    {
+        return (main, Some(ext));
+    }
     // The extension is the digits after the last `x`, `#`, `ext` or `ext.`.
     let Some(pos) = s.rfind(['x', 'X', '#']) else { return (s, None) };
     let mut main = &s[..pos];
@@ -77,9 +89,15 @@ fn split_extension(s: &str) -> (&str, Option<&str>) {
 }
 
 /// True when `s` is a number as [`to_e164`] writes it on its fast path
-/// (`+1` and ten digits, `+86` and a mobile number), which it gives back
-/// unchanged: a store need not parse it again.
+/// (`+1` and ten digits, `+86` and a mobile number, either with `;ext=` and
+/// its digits), which it gives back unchanged: a store need not parse it
+/// again.
 pub fn is_canonical(s: &str) -> bool {
+    let s = match s.split_once(";ext=") {
+        Some((number, ext)) if (1..=7).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit()) => number,
+        Some(_) => return false,
+        None => s,
+    };
     let Some(d) = s.strip_prefix('+').map(str::as_bytes) else { return false };
     d.iter().all(u8::is_ascii_digit)
         && match d.len() {
@@ -159,11 +177,23 @@ mod tests {
     fn a_canonical_number_is_what_to_e164_gives_back() {
         for (input, region) in SAMPLES {
             let e164 = to_e164(input, Some(*region)).expect(input);
-            let plain = e164.split(";ext=").next().unwrap_or_default();
-            assert!(is_canonical(plain), "{plain}");
-            assert_eq!(to_e164(plain, None).as_deref(), Ok(plain));
+            assert!(is_canonical(&e164), "{e164}");
+            // What crmsync writes (and exports) reads back as itself.
+            assert_eq!(to_e164(&e164, None).as_deref(), Ok(e164.as_str()));
+            assert_eq!(to_e164(&e164, Some(*region)).as_deref(), Ok(e164.as_str()));
         }
-        for not in ["+11234567890", "+1555123456", "+861234567890", "+44 20 7946 0958", "5551234567", "+1555123456x"] {
+        for not in [
+            "+11234567890",
+            "+1555123456",
+            "+861234567890",
+            "+44 20 7946 0958",
+            "5551234567",
+            "+1555123456x",
+            "+15551234567;ext=",
+            "+15551234567;ext=12345678",
+            "+15551234567;ext=1a",
+            "+15551234567;ext=12;ext=3",
+        ] {
             assert!(!is_canonical(not), "{not}");
         }
     }
@@ -193,6 +223,8 @@ mod tests {
         assert_eq!(split_extension("555-0100#12"), ("555-0100", Some("12")));
         assert_eq!(split_extension("555-0100"), ("555-0100", None));
         assert_eq!(split_extension("x-ray"), ("x-ray", None));
+        assert_eq!(split_extension("+15550100123;ext=12"), ("+15550100123", Some("12")));
+        assert_eq!(split_extension("+15550100123;ext=1a"), ("+15550100123;ext=1a", None));
     }
 
     #[test]
@@ -204,6 +236,9 @@ mod tests {
         assert!(to_e164("12345", Some(Id::US)).is_err());
         assert_eq!(to_e164("001-808-617-6467x12", Some(Id::US)).as_deref(), Ok("+18086176467;ext=12"));
         assert_eq!(to_e164("0044 20 7946 0958", Some(Id::US)).as_deref(), Ok("+442079460958"));
+        assert_eq!(to_e164("+44 20 7946 0958 ext. 12", None).as_deref(), Ok("+442079460958;ext=12"));
+        assert_eq!(to_e164("+442079460958;ext=12", None).as_deref(), Ok("+442079460958;ext=12"));
+        assert_eq!(to_e164("+442079460958;ext=12", Some(Id::US)).as_deref(), Ok("+442079460958;ext=12"));
         assert!(to_e164("555-0100", Some(Id::US)).is_err(), "no area code");
         assert!(to_e164("020 7946 0958", Some(Id::US)).is_err(), "a UK number is not a US one");
         assert_eq!(to_e164("020 7946 0958", Some(Id::GB)).as_deref(), Ok("+442079460958"));
