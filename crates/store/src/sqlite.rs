@@ -16,6 +16,8 @@ pub struct SqliteConn {
 /// imports as fast as 64 MB (the operating system caches the file too) with
 /// 40 MB less peak memory; 16 MB slows the lookups of a re-import.
 const CACHE_KIB: i64 = 32_000;
+/// The page cache while indexes are built: the size of the sorted pieces.
+const SORT_KIB: i64 = 2_000;
 /// The page size of new stores, in bytes.
 const PAGE_SIZE: i64 = 16_384;
 
@@ -162,9 +164,12 @@ impl Sql for SqliteConn {
     }
 
     fn build_indexes(&mut self, sql: &str) -> Result<()> {
-        // An index build sorts with as much memory as the page cache may
-        // take, on top of it: a smaller cache meanwhile keeps the peak down.
-        self.batch(&format!("PRAGMA cache_size = -{}", CACHE_KIB / 4))?;
+        // An index build sorts its keys in pieces as large as the page
+        // cache, each on a helper thread, then merges them. Pieces of 2 MB
+        // (about a core's own cache) build a million contacts' four indexes
+        // in 2.3 s, against 2.8 s with 8 MB and 3.6-4.0 s with 32-64 MB, and
+        // keep the peak memory down.
+        self.batch(&format!("PRAGMA cache_size = -{SORT_KIB}"))?;
         // The sort may use helper threads, one per spare core: the build
         // comes at the end of a bulk load, when the other threads are idle.
         // (A million contacts' four indexes: 6.0-7.1 s alone, 5.0-5.6 s
