@@ -9,11 +9,21 @@ use serde_json::json;
 use crate::Store;
 use crate::error::Result;
 use crate::export::Options;
-use crate::model;
+use crate::model::{self, Kind};
 use crate::sql::{Cell, Param, Sql, placeholders};
 
-/// What a valid value of `field` looks like, and whether `text` is one.
-fn check(field: &str, text: &str) -> (&'static str, bool) {
+/// What a valid value of `field` (stored as `kind`) looks like, and
+/// whether `text` is one.
+fn check(field: &str, kind: Option<Kind>, text: &str) -> (&'static str, bool) {
+    match (field, kind) {
+        (_, Some(Kind::Date)) => ("a date (YYYY-MM-DD)", crmsync_core::mapping::types::date::parse_iso(text).is_some()),
+        (_, Some(Kind::DateTime)) => ("a date and time (ISO 8601)", model::parse_time(text).is_some()),
+        (_, Some(Kind::Decimal)) => ("a decimal number", text.parse::<f64>().is_ok_and(f64::is_finite)),
+        _ => check_text(field, text),
+    }
+}
+
+fn check_text(field: &str, text: &str) -> (&'static str, bool) {
     match field {
         "email" | "contact.email" => ("an e-mail address", email(text).is_ok_and(|e| e == text)),
         "phone" | "mobile" => (
@@ -230,6 +240,8 @@ impl Store {
         };
         let mut export = self.export(entity, &Options::default())?;
         let fields: Vec<String> = export.fields().iter().map(|k| k.to_string()).collect();
+        let kinds: Vec<Option<Kind>> =
+            fields.iter().map(|f| model::position(entity, f).map(|p| model::columns(entity)[p].kind)).collect();
         let mut stats: Vec<FieldStats> = fields.iter().map(|_| FieldStats::default()).collect();
         let mut records: u64 = 0;
         // One buffer for every value's text: no allocation per field.
@@ -237,7 +249,8 @@ impl Store {
         export.read(&mut |rec| {
             records += 1;
             for (i, (k, v)) in rec.fields().iter().enumerate() {
-                if v.is_empty() {
+                // An empty list (a record without tags) is no value either.
+                if v.is_empty() || matches!(v, Value::Array(items) if items.is_empty()) {
                     continue;
                 }
                 let s = &mut stats[i];
@@ -254,7 +267,7 @@ impl Store {
                     }
                     v => v.write_text(&mut text),
                 }
-                let (expected, ok) = check(k, &text);
+                let (expected, ok) = check(k, kinds[i], &text);
                 s.expected = expected;
                 if ok {
                     s.valid += 1;
@@ -307,7 +320,8 @@ impl Store {
         let field_json: Vec<serde_json::Value> = fields
             .iter()
             .zip(&stats)
-            .map(|(f, s)| {
+            .zip(&kinds)
+            .map(|((f, s), kind)| {
                 let completeness = if records == 0 { 0.0 } else { s.filled as f64 / records as f64 };
                 completeness_sum += completeness;
                 let validity = (s.filled > 0).then(|| s.valid as f64 / s.filled as f64);
@@ -322,7 +336,7 @@ impl Store {
                     "valid": s.valid,
                     "invalid": s.filled - s.valid,
                     "validity": validity.map(round),
-                    "expected": if s.expected.is_empty() { check(f, "").0 } else { s.expected },
+                    "expected": if s.expected.is_empty() { check(f, *kind, "").0 } else { s.expected },
                     "invalid_examples": s.invalid.iter().map(|(id, v)| json!({"id": id, "value": v})).collect::<Vec<_>>(),
                 })
             })

@@ -57,14 +57,16 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
         report["deleted"],
         pct(&report["score"])
     )?;
-    outln!("{:<22} {:>9} {:>12} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid")?;
+    // Counts as numbers: a JSON value ignores the column widths.
+    let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    outln!("{:<22} {:>9} {:>9} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid")?;
     for f in report["fields"].as_array().into_iter().flatten() {
         outln!(
-            "{:<22} {:>9} {:>12} {:>9} {:>9}  {}",
+            "{:<22} {:>9} {:>9} {:>9} {:>9}  {}",
             f["field"].as_str().unwrap_or_default(),
-            f["filled"],
+            count(&f["filled"]),
             pct(&f["completeness"]),
-            f["invalid"],
+            count(&f["invalid"]),
             pct(&f["validity"]),
             f["expected"].as_str().unwrap_or_default()
         )?;

@@ -38,8 +38,19 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     assert!(page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"), "{}", &page[..40]);
     assert!(page.contains("<svg") && page.contains("custom.tier"));
     assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("<script"), "self-contained");
+    // No file gave tags: an empty list is not a filled field.
+    assert_eq!(field("tags")["filled"].as_u64(), Some(0), "{r}");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
     assert!(text.contains("duplicates, same phone: 1 groups"), "{text}");
+    // The table's columns line up: every row's `expected` starts where the
+    // header's does.
+    let lines: Vec<&str> = text.lines().skip(1).take_while(|l| !l.starts_with("duplicates")).collect();
+    let at = lines[0].find("expected").expect("header");
+    assert!(lines.len() > 10, "{text}");
+    for line in &lines[1..] {
+        assert!(line.len() > at && line[..at].ends_with("  ") && !line[at..].starts_with(' '), "{line:?} in\n{text}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with("email ") && l.contains("     6    ")), "{text}");
 
     // A deleted record (a sync tombstone) is counted as deleted, and is no
     // one's duplicate: neither by phone nor by name.
