@@ -184,7 +184,7 @@ impl Existing {
         let start = self.text.len();
         let present = match cell {
             Some(Lent::Text(t)) => {
-                self.text.push_str(&String::from_utf8_lossy(t));
+                self.text.push_str(&crate::sql::text_of(t));
                 true
             }
             Some(Lent::Int(n)) => write!(self.text, "{n}").is_ok(),

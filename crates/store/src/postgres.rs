@@ -330,7 +330,7 @@ fn numeric(raw: &[u8]) -> Option<String> {
 
 impl<'a> FromSql<'a> for AnyCell {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
-        let text = |b: &[u8]| Cell::Text(String::from_utf8_lossy(b).into_owned());
+        let text = |b: &[u8]| Cell::Text(crate::sql::text_of(b).into_owned());
         let cell = match *ty {
             Type::BOOL => Cell::Int(i64::from(raw.first().is_some_and(|b| *b != 0))),
             Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => Cell::Int(be_i64(raw)),
