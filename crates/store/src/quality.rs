@@ -18,8 +18,19 @@ fn check(field: &str, kind: Option<Kind>, text: &str) -> (&'static str, bool) {
     match (field, kind) {
         (_, Some(Kind::Date)) => ("a date (YYYY-MM-DD)", crmsync_core::mapping::types::date::parse_iso(text).is_some()),
         (_, Some(Kind::DateTime)) => ("a date and time (ISO 8601)", model::parse_time(text).is_some()),
-        (_, Some(Kind::Decimal)) => ("a decimal number", text.parse::<f64>().is_ok_and(f64::is_finite)),
+        (_, Some(Kind::Decimal)) => ("a decimal number", is_decimal(text)),
         _ => check_text(field, text),
+    }
+}
+
+/// Digits with an optional sign and decimal point, as decimals are stored
+/// (of any length: a float would overflow on what import accepts).
+fn is_decimal(text: &str) -> bool {
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    match unsigned.split_once('.') {
+        Some((int, frac)) => digits(int) && digits(frac) && !(int.is_empty() && frac.is_empty()),
+        None => !unsigned.is_empty() && digits(unsigned),
     }
 }
 
@@ -367,6 +378,17 @@ fn round(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_of_any_length_are_valid_and_only_decimals() {
+        let long = format!("{}.5", "9".repeat(401));
+        for ok in ["0", "12.50", "-3", "+0.25", ".5", "5.", long.as_str()] {
+            assert!(check("amount", Some(Kind::Decimal), ok).1, "{ok}");
+        }
+        for bad in ["", ".", "-", "1e5", "1.2.3", "12 000", "abc", "1,5"] {
+            assert!(!check("amount", Some(Kind::Decimal), bad).1, "{bad}");
+        }
+    }
 
     /// Names with the typos similar-name detection is for: a letter
     /// dropped, doubled, swapped or changed, spacing, case, other scripts.

@@ -55,8 +55,15 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     if !fits {
         return Err(format!("not a complete phone number ({digits} digits after the country code)"));
     }
+    // An extension the crate found empty (`555 0100 ext.`) is none: `;ext=`
+    // alone would not read back.
+    let found_ext = parsed.extension().map(|e| e.as_ref()).filter(|e: &&str| !e.is_empty());
+    let ext = match (written_ext, found_ext) {
+        (Some(_), Some(_)) => return Err("a phone number with two extensions (keep one)".to_string()),
+        (written, found) => written.or(found),
+    };
     let mut out = parsed.format().mode(phonenumber::Mode::E164).to_string();
-    if let Some(ext) = written_ext.or(parsed.extension().map(|e| e.as_ref())) {
+    if let Some(ext) = ext {
         out.push_str(";ext=");
         out.push_str(ext);
     }
@@ -239,6 +246,12 @@ mod tests {
         assert_eq!(to_e164("+44 20 7946 0958 ext. 12", None).as_deref(), Ok("+442079460958;ext=12"));
         assert_eq!(to_e164("+442079460958;ext=12", None).as_deref(), Ok("+442079460958;ext=12"));
         assert_eq!(to_e164("+442079460958;ext=12", Some(Id::US)).as_deref(), Ok("+442079460958;ext=12"));
+        // Two extensions: neither is dropped in silence.
+        for two in ["+1 555 010 0199 x5;ext=12", "+44 20 7946 0958 ext. 7;ext=12", "(555) 010-0199 x5 ;ext=12"] {
+            assert!(to_e164(two, Some(Id::US)).is_err_and(|e| e.contains("two extensions")), "{two}");
+        }
+        // An empty extension is left out, so the number reads back.
+        assert_eq!(to_e164("+44 20 7946 0958 ext.", None).as_deref(), Ok("+442079460958"));
         assert!(to_e164("555-0100", Some(Id::US)).is_err(), "no area code");
         assert!(to_e164("020 7946 0958", Some(Id::US)).is_err(), "a UK number is not a US one");
         assert_eq!(to_e164("020 7946 0958", Some(Id::GB)).as_deref(), Ok("+442079460958"));
