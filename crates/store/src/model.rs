@@ -180,8 +180,8 @@ pub fn label_field(entity: Entity) -> &'static str {
 pub fn datetime_text(ts: jiff::Timestamp) -> String {
     let dt = jiff::tz::Offset::UTC.to_datetime(ts);
     // Digit by digit: `format!` with seven fields was a fortieth of an
-    // import's mapping thread. (Years before 1 or after 9999 do not occur
-    // in jiff's range for timestamps, but are written whole if they do.)
+    // import's mapping thread. Years before 0 (jiff's timestamps reach back
+    // to -9999) need a sign: `format!` writes those.
     let year = dt.year();
     if !(0..=9999).contains(&year) {
         return format!(
@@ -576,6 +576,12 @@ mod tests {
             let t = jiff::Timestamp::from_microsecond(ts).expect("in range");
             assert_eq!(datetime_text(t), text);
         }
+        // Before year 0, with its sign.
+        assert!(
+            datetime_text(jiff::Timestamp::MIN).starts_with("-9999-01-0"),
+            "{}",
+            datetime_text(jiff::Timestamp::MIN)
+        );
     }
 
     #[test]

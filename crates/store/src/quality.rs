@@ -9,29 +9,21 @@ use serde_json::json;
 use crate::Store;
 use crate::error::Result;
 use crate::export::Options;
-use crate::model::{self, Kind};
+use crate::model::{self, Column, Kind};
 use crate::sql::{Cell, Param, Sql, placeholders};
 
-/// What a valid value of `field` (stored as `kind`) looks like, and
-/// whether `text` is one.
-fn check(field: &str, kind: Option<Kind>, text: &str) -> (&'static str, bool) {
-    match (field, kind) {
-        (_, Some(Kind::Date)) => ("a date (YYYY-MM-DD)", crmsync_core::mapping::types::date::parse_iso(text).is_some()),
-        (_, Some(Kind::DateTime)) => ("a date and time (ISO 8601)", model::parse_time(text).is_some()),
-        (_, Some(Kind::Decimal)) => ("a decimal number", is_decimal(text)),
-        _ => check_text(field, text),
-    }
-}
-
-/// Digits with an optional sign and decimal point, as decimals are stored
-/// (of any length: a float would overflow on what import accepts).
-fn is_decimal(text: &str) -> bool {
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    match unsigned.split_once('.') {
-        Some((int, frac)) => digits(int) && digits(frac) && !(int.is_empty() && frac.is_empty()),
-        None => !unsigned.is_empty() && digits(unsigned),
-    }
+/// What a valid value of `field` (stored in `column`) looks like, and
+/// whether `text` is one. Dates, times and decimals are valid when the store
+/// would take them, by the rules it writes with (`model::stored`).
+fn check(field: &str, column: Option<&Column>, text: &str) -> (&'static str, bool) {
+    let expected = match column.map(|c| c.kind) {
+        Some(Kind::Date) => "a date (YYYY-MM-DD)",
+        Some(Kind::DateTime) => "a date and time (ISO 8601)",
+        Some(Kind::Decimal) => "a decimal number",
+        _ => return check_text(field, text),
+    };
+    let stored = column.is_some_and(|c| model::stored(c, &Value::Text(text.to_string())).is_ok_and(|v| v.is_some()));
+    (expected, stored)
 }
 
 fn check_text(field: &str, text: &str) -> (&'static str, bool) {
@@ -251,8 +243,8 @@ impl Store {
         };
         let mut export = self.export(entity, &Options::default())?;
         let fields: Vec<String> = export.fields().iter().map(|k| k.to_string()).collect();
-        let kinds: Vec<Option<Kind>> =
-            fields.iter().map(|f| model::position(entity, f).map(|p| model::columns(entity)[p].kind)).collect();
+        let columns: Vec<Option<&Column>> =
+            fields.iter().map(|f| model::position(entity, f).map(|p| &model::columns(entity)[p])).collect();
         let mut stats: Vec<FieldStats> = fields.iter().map(|_| FieldStats::default()).collect();
         let mut records: u64 = 0;
         // One buffer for every value's text: no allocation per field.
@@ -278,7 +270,7 @@ impl Store {
                     }
                     v => v.write_text(&mut text),
                 }
-                let (expected, ok) = check(k, kinds[i], &text);
+                let (expected, ok) = check(k, columns[i], &text);
                 s.expected = expected;
                 if ok {
                     s.valid += 1;
@@ -331,8 +323,8 @@ impl Store {
         let field_json: Vec<serde_json::Value> = fields
             .iter()
             .zip(&stats)
-            .zip(&kinds)
-            .map(|((f, s), kind)| {
+            .zip(&columns)
+            .map(|((f, s), column)| {
                 let completeness = if records == 0 { 0.0 } else { s.filled as f64 / records as f64 };
                 completeness_sum += completeness;
                 let validity = (s.filled > 0).then(|| s.valid as f64 / s.filled as f64);
@@ -347,7 +339,7 @@ impl Store {
                     "valid": s.valid,
                     "invalid": s.filled - s.valid,
                     "validity": validity.map(round),
-                    "expected": if s.expected.is_empty() { check(f, *kind, "").0 } else { s.expected },
+                    "expected": if s.expected.is_empty() { check(f, *column, "").0 } else { s.expected },
                     "invalid_examples": s.invalid.iter().map(|(id, v)| json!({"id": id, "value": v})).collect::<Vec<_>>(),
                 })
             })
@@ -380,14 +372,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decimals_of_any_length_are_valid_and_only_decimals() {
+    fn dates_times_and_decimals_are_valid_as_the_store_takes_them() {
+        let column = |entity, field| Some(&model::columns(entity)[model::position(entity, field).expect(field)]);
+        let (amount, close, occurred) = (
+            column(Entity::Deals, "amount"),
+            column(Entity::Deals, "close_date"),
+            column(Entity::Activities, "occurred_at"),
+        );
         let long = format!("{}.5", "9".repeat(401));
-        for ok in ["0", "12.50", "-3", "+0.25", ".5", "5.", long.as_str()] {
-            assert!(check("amount", Some(Kind::Decimal), ok).1, "{ok}");
+        for ok in ["0", "12.50", "-3", ".5", long.as_str()] {
+            assert_eq!(check("amount", amount, ok), ("a decimal number", true), "{ok}");
         }
-        for bad in ["", ".", "-", "1e5", "1.2.3", "12 000", "abc", "1,5"] {
-            assert!(!check("amount", Some(Kind::Decimal), bad).1, "{bad}");
+        for bad in ["", ".", "1e5", "1.2.3", "abc"] {
+            assert!(!check("amount", amount, bad).1, "{bad}");
         }
+        assert_eq!(check("close_date", close, "2024-03-11"), ("a date (YYYY-MM-DD)", true));
+        assert!(!check("close_date", close, "11/03/2024x").1);
+        for ok in ["2024-03-11T00:00:00Z", "2024-03-11T09:30:00.123456Z"] {
+            assert_eq!(check("occurred_at", occurred, ok), ("a date and time (ISO 8601)", true), "{ok}");
+        }
+        assert!(!check("occurred_at", occurred, "yesterday").1);
     }
 
     /// Names with the typos similar-name detection is for: a letter
