@@ -299,13 +299,15 @@ pub struct Import<'s> {
     /// Values of unique custom fields: (field, value) → the record that has it.
     taken: HashMap<(String, String), String>,
     /// Custom field names this import has listed in `custom_keys`.
-    custom_keys: HashSet<String, foldhash::fast::RandomState>,
+    custom_keys: FastSet<String>,
 }
 
 /// The import's maps hash with foldhash: they are keyed by the file's
 /// strings (keys, references, ids), and SipHash over them was 3% of the
 /// store thread on a re-import.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// Sets of the same, likewise.
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 
 /// A set of key hashes (xxh3, so already well mixed): they index the table
 /// as they are, where SipHash over them was 2% of the store's thread.
@@ -900,7 +902,10 @@ impl Import<'_> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
-        let links = self.resolve_links(drafts, now)?;
+        let mut links = self.resolve_links(drafts)?;
+        // New companies some written record links to.
+        let pending: FastSet<&str> = links.new_companies.iter().map(|(id, _)| id.as_str()).collect();
+        let mut linked_new: FastSet<String> = FastSet::default();
         let mut inserts: Vec<(String, Vec<Option<String>>)> = Vec::new();
         let mut audit: Vec<AuditRow> = Vec::new();
         let mut new_external: Vec<(String, String)> = Vec::new();
@@ -1009,6 +1014,7 @@ impl Import<'_> {
                     }
                     self.claim_unique(Some(&before), &values, &e.id);
                     update_record(self.db, entity, &e.id, (&before, &values), &hash, now)?;
+                    linking_new(&pending, &link_values, &mut linked_new);
                     self.remember_key(d);
                     for c in &changes {
                         audit.push(AuditRow::change(&e.id, "update", &c.field, c.before.clone(), c.after.clone()));
@@ -1054,7 +1060,24 @@ impl Import<'_> {
                     }
                     self.remember_key(d);
                     inserts.push((id.clone(), values));
+                    linking_new(&pending, &link_values, &mut linked_new);
                     out.push((d.row, Outcome::Insert { id }));
+                }
+            }
+        }
+        // Created together, before the records that link to them; a row that
+        // was rejected leaves no company behind.
+        let companies: Vec<_> =
+            std::mem::take(&mut links.new_companies).into_iter().filter(|(id, _)| linked_new.contains(id)).collect();
+        if !companies.is_empty() {
+            insert_records(self.db, Entity::Companies, &self.batch, &companies, now)?;
+            self.counts.companies_created += companies.len() as u64;
+            let known = self.linked.entry(Entity::Companies).or_default();
+            for (reference, resolved) in links.one.values().flatten() {
+                if let Ok(id) = resolved
+                    && linked_new.contains(id)
+                {
+                    known.insert(reference.clone(), id.clone());
                 }
             }
         }
@@ -1346,7 +1369,7 @@ impl Import<'_> {
 
     /// Links of the segment's drafts, resolved to ids (companies created
     /// where the mode allows).
-    fn resolve_links(&mut self, drafts: &[Draft], now: &str) -> Result<Links> {
+    fn resolve_links(&mut self, drafts: &[Draft]) -> Result<Links> {
         let entity = self.settings.entity;
         let mut links = Links::default();
         // External ids already attached to matched records, to tell a new
@@ -1365,23 +1388,24 @@ impl Import<'_> {
         }
         for (pos, refs) in by_target {
             let Kind::Link(target) = self.columns[pos].kind else { continue };
-            let resolved = self.resolve(target, &refs, now)?;
+            let resolved = self.resolve(target, &refs, &mut links.new_companies)?;
             links.one.insert(pos, resolved);
         }
         let contacts: Vec<&LinkRef> = drafts.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
         if !contacts.is_empty() {
-            links.contacts = self.resolve(Entity::Contacts, &contacts, now)?;
+            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies)?;
         }
         Ok(links)
     }
 
-    /// Finds the records `refs` name; companies that do not exist are
-    /// created (except in update mode).
+    /// Finds the records `refs` name. Companies that do not exist are given
+    /// ids and added to `new_companies` (except in update mode), for the
+    /// rows that link to them to create.
     fn resolve(
         &mut self,
         target: Entity,
         refs: &[&LinkRef],
-        now: &str,
+        new_companies: &mut Vec<(String, Vec<Option<String>>)>,
     ) -> Result<HashMap<String, Result<String, String>>> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
@@ -1422,7 +1446,7 @@ impl Import<'_> {
             None => HashMap::default(),
         };
         let mut created: HashMap<String, String> = HashMap::default();
-        let mut new_companies = Vec::new();
+        let mut new_ids: FastSet<String> = FastSet::default();
         for r in refs {
             let key = r.id.clone();
             if out.contains_key(&key) {
@@ -1460,6 +1484,7 @@ impl Import<'_> {
                         None => {
                             let id = self.ids.next_id();
                             new_companies.push((id.clone(), company_values(r)));
+                            new_ids.insert(id.clone());
                             id
                         }
                     };
@@ -1476,14 +1501,12 @@ impl Import<'_> {
             };
             out.insert(key, result);
         }
-        // Created together, before the records that link to them.
-        if !new_companies.is_empty() {
-            insert_records(self.db, Entity::Companies, &self.batch, &new_companies, now)?;
-            self.counts.companies_created += new_companies.len() as u64;
-        }
+        // Companies still to be created are remembered once they are.
         let known = self.linked.entry(target).or_default();
         for r in refs {
-            if let Some(Ok(id)) = out.get(&r.id) {
+            if let Some(Ok(id)) = out.get(&r.id)
+                && !new_ids.contains(id)
+            {
                 known.insert(r.id.clone(), id.clone());
             }
         }
@@ -1577,6 +1600,21 @@ struct Links {
     one: HashMap<usize, HashMap<String, Result<String, String>>>,
     contacts: HashMap<String, Result<String, String>>,
     external_of: HashMap<String, String>,
+    /// Companies the rows name that do not exist yet, with the ids links to
+    /// them were given: each is created only with a record that links to it.
+    new_companies: Vec<(String, Vec<Option<String>>)>,
+}
+
+/// Notes the new companies (`pending`) a written record links to.
+fn linking_new(pending: &FastSet<&str>, links: &[(usize, Option<String>)], linked: &mut FastSet<String>) {
+    if pending.is_empty() {
+        return;
+    }
+    for id in links.iter().filter_map(|(_, id)| id.as_deref()) {
+        if pending.contains(id) {
+            linked.insert(id.to_string());
+        }
+    }
 }
 
 fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String> {

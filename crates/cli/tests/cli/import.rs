@@ -417,3 +417,42 @@ on_both!(phones_with_extensions_export_and_import_back_unchanged, |db| {
         "{again}"
     );
 });
+
+on_both!(a_rejected_row_creates_no_company, |db| {
+    // A row is rejected whole: the company it names is created only with a
+    // record that links to it. Here no deal's contacts exist yet.
+    let s = db.import("deals.csv", "deals.toml", &[]);
+    assert_eq!((s["rejected"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(0)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 0);
+    // In insert mode a contact that exists is rejected, and so is its new company.
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let f = db.path("again.csv");
+    std::fs::write(
+        &f,
+        "First Name,Last Name,Email,Phone,Company,Website,City,Tier\n\
+         Ada,Lovelace,ada@example.com,,Analytical Engines,,,\n\
+         Bea,New,bea@example.com,,Analytical Engines,,,\n\
+         Cy,Gone,ada@example.com,,Difference Ltd,,,\n",
+    )
+    .expect("write");
+    let m = testdata("import/contacts.toml");
+    let s = db.json(&["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p"), "--mode", "insert"]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["rejected"].as_u64(), s["companies_created"].as_u64()),
+        (Some(1), Some(2), Some(1)),
+        "{s}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Analytical Engines'"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Difference Ltd'"), 0);
+    assert_eq!(
+        db.scalar(
+            "SELECT co.name FROM contacts c JOIN companies co ON co.id = c.company_id WHERE c.email = 'bea@example.com'"
+        )
+        .as_deref(),
+        Some("Analytical Engines")
+    );
+    // The deals go in once their contacts exist, with the companies they name.
+    let s = db.import("deals.csv", "deals.toml", &[]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM deals d JOIN companies co ON co.id = d.company_id"), 2);
+});
