@@ -9,7 +9,7 @@ use crmsync_core::mapping::SheetRef;
 use crmsync_core::schema::SchemaCheck;
 use crmsync_core::{Entity, FieldError, Key, Mapping, Record, Value};
 use crmsync_formats::{Format, ReadOptions, RecordWriter, WriteOptions};
-use crmsync_store::import::Drafted;
+use crmsync_store::import::{Drafted, Drafter, Seen};
 
 use crate::cmd::usage;
 use crate::io::Output;
@@ -342,11 +342,24 @@ pub struct Work {
     /// values spelled as dotted names.
     pub identity: Option<Entity>,
     /// Drafts each output record for the store on the work thread (an
-    /// import's per-row preparation): (source, output) → draft.
+    /// import's per-row preparation): (source, output, what `recognise`
+    /// said of the source) → draft.
     pub draft: Option<DraftFn>,
+    /// Tells the rows an import's store holds as they are, which map only
+    /// their key and links.
+    pub recognise: Option<Recognise>,
 }
 
-pub type DraftFn = Box<dyn FnMut(&Record, &Record) -> Drafted + Send>;
+pub type DraftFn = Box<dyn FnMut(&Record, &Record, Option<Seen>) -> Drafted + Send>;
+
+/// See `Work::recognise`.
+pub struct Recognise {
+    /// Says of a source record whether the store holds a record made from
+    /// one like it.
+    pub drafter: Drafter,
+    /// The fields of the mapping such a record maps (one flag per field).
+    pub lite: Vec<bool>,
+}
 
 /// System fields an export may carry; an import leaves them to the store.
 pub const SYSTEM_FIELDS: [&str; 5] = ["id", "created_at", "updated_at", "deleted_at", "version"];
@@ -378,13 +391,19 @@ impl Work {
         self.mapper.is_some() || self.schema.is_some() || self.identity.is_some() || self.draft.is_some()
     }
 
-    fn run(&mut self, rec: &mut Record, out: &mut Record) -> Outcome {
+    /// Works one record; also returns what `recognise` said of it.
+    pub fn run(&mut self, rec: &mut Record, out: &mut Record) -> (Outcome, Option<Seen>) {
         if let Some(d) = rec.defect.take() {
-            return Outcome::Defect(d);
+            return (Outcome::Defect(d), None);
         }
         if self.strip_meta {
             rec.retain(|k| !META.contains(&k));
         }
+        let seen = self.recognise.as_ref().and_then(|r| r.drafter.recognised(rec));
+        (self.map(rec, out, seen), seen)
+    }
+
+    fn map(&mut self, rec: &mut Record, out: &mut Record, seen: Option<Seen>) -> Outcome {
         if let Some(entity) = self.identity {
             out.clear();
             out.row = rec.row;
@@ -414,10 +433,16 @@ impl Work {
                 m.reverse(rec, out);
                 true
             }
-            Some(m) => match m.apply(rec, out) {
-                Ok(()) => true,
-                Err(errors) => return Outcome::Rejected(errors),
-            },
+            Some(m) => {
+                let mapped = match (&self.recognise, seen) {
+                    (Some(r), Some(Seen { known: true, .. })) => m.apply_only(rec, out, &r.lite),
+                    _ => m.apply(rec, out),
+                };
+                match mapped {
+                    Ok(()) => true,
+                    Err(errors) => return Outcome::Rejected(errors),
+                }
+            }
             None => false,
         };
         if let Some(schema) = &self.schema {
@@ -439,17 +464,20 @@ impl Work {
         if self.mapper.is_some() || self.identity.is_some() {
             mapped.resize_with(sources.len(), Record::new);
         }
+        let mut seen = Vec::with_capacity(sources.len());
         for (i, rec) in sources.iter_mut().enumerate() {
-            let outcome = match mapped.get_mut(i) {
+            let (outcome, recognised) = match mapped.get_mut(i) {
                 Some(out) => self.run(rec, out),
                 None => self.run(rec, &mut Record::new()),
             };
             outcomes.push(outcome);
+            seen.push(recognised);
         }
         let mut worked = Worked { sources, mapped, outcomes, drafts: Vec::new() };
         if let Some(draft) = &mut self.draft {
-            worked.drafts =
-                (0..worked.sources.len()).map(|i| worked.output(i).map(|out| draft(&worked.sources[i], out))).collect();
+            worked.drafts = (0..worked.sources.len())
+                .map(|i| worked.output(i).map(|out| draft(&worked.sources[i], out, seen[i])))
+                .collect();
         }
         worked
     }

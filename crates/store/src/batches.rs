@@ -494,7 +494,7 @@ fn restore(
     fields: &[(String, Option<String>)],
     now: &str,
 ) -> Result<Restored> {
-    let Some(existing) = load_by(db, entity, "id", &[id.to_string()])?.into_iter().next() else {
+    let Some(existing) = load_by(db, entity, "id", &[id.to_string()], None)?.into_iter().next() else {
         return Ok(Vec::new());
     };
     let columns = model::columns(entity);
@@ -553,6 +553,6 @@ fn restore(
     if values == stored {
         return Ok(changed);
     }
-    update_record(db, entity, id, (&stored, &values), &content_hash(&values), now)?;
+    update_record(db, entity, id, (&stored, &values), (&content_hash(&values), None), now)?;
     Ok(changed)
 }

@@ -14,12 +14,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use crmsync_core::{Entity, Record, Value};
 
 use crate::custom::{self, CustomField};
 use crate::error::{Error, Result};
 use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
+use crate::recognise::Recognition;
 use crate::sql::{Arg, Backend, Cell, Lent, Param, Sql, placeholders};
 use crate::{Store, batches};
 
@@ -159,6 +161,11 @@ pub(crate) struct Existing {
     pub id: String,
     /// The stored content hash (`None` if it is not one).
     pub hash: Option<[u8; 16]>,
+    /// The hash of the source row it was last imported from, if any.
+    pub source: Option<u64>,
+    /// Only some columns were read (`load_by`'s `only`): enough to match
+    /// and recognise it, not to compare or update it.
+    pub partial: bool,
     text: String,
     /// Each column's value: its bounds in `text`, or `None`.
     spans: Vec<Option<(usize, usize)>>,
@@ -254,7 +261,24 @@ pub struct Draft {
     /// Hashes of the key and of the external id: rows whose marks repeat
     /// go to separate segments.
     marks: [Option<u64>; 2],
+    /// The hash of the source row (see `recognise`), stored with the record.
+    source: Option<u64>,
+    /// Only the key and links are drafted: the store holds a record made
+    /// from a row with this `source` hash (see `recognise`).
+    lite: bool,
 }
+
+/// What `Drafter::recognised` says of a source row: its hash, and whether
+/// the store holds a record made from a row with that hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    pub hash: u64,
+    pub known: bool,
+}
+
+/// Maps and drafts a source row in full, for a `lite` draft whose record
+/// turned out to differ.
+pub type Redraft = Box<dyn FnMut(&Record) -> Drafted + Send>;
 
 /// Turns mapped records into drafts: work on the row alone, without the
 /// store, so it can run on another thread than the import's.
@@ -265,6 +289,7 @@ pub struct Drafter {
     key: Vec<String>,
     /// The entity's declared custom fields (none: any custom field goes).
     declared: Vec<CustomField>,
+    recognition: Option<Arc<Recognition>>,
 }
 
 /// An import in progress.
@@ -300,6 +325,7 @@ pub struct Import<'s> {
     taken: HashMap<(String, String), String>,
     /// Custom field names this import has listed in `custom_keys`.
     custom_keys: FastSet<String>,
+    redraft: Option<Redraft>,
 }
 
 /// The import's maps hash with foldhash: they are keyed by the file's
@@ -358,9 +384,30 @@ fn key_hash<S: AsRef<str>>(key: &[S]) -> u64 {
 }
 
 impl Drafter {
-    /// A mapped record's values, checked against their columns.
-    pub fn draft(&self, record: &Record, external: Option<String>) -> Drafted {
+    /// The hash of a source row as read, and whether the store holds a
+    /// record made from such a row: then only the fields `is_lite` names
+    /// need mapping and drafting. `None` without `Import::recognise`.
+    pub fn recognised(&self, row: &Record) -> Option<Seen> {
+        let r = self.recognition.as_ref()?;
+        let hash = r.hash(row);
+        Some(Seen { hash, known: r.holds(hash) })
+    }
+
+    /// Whether a lite draft needs the field `target`: a key field or a link.
+    pub fn is_lite(&self, target: &str) -> bool {
+        self.key.iter().any(|k| k == target)
+            || target == "contacts"
+            || target
+                .split_once('.')
+                .is_some_and(|(link, _)| matches!(link, "company" | "contact" | "deal" | "contacts"))
+    }
+
+    /// A mapped record's values, checked against their columns. `seen` is
+    /// what `recognised` said of its source row; a known row is drafted
+    /// lite, from its key and links only.
+    pub fn draft(&self, record: &Record, external: Option<String>, seen: Option<Seen>) -> Drafted {
         let entity = self.entity;
+        let lite = seen.is_some_and(|s| s.known);
         let mut d = Draft {
             row: 0,
             values: vec![None; self.columns.len()],
@@ -370,11 +417,16 @@ impl Drafter {
             key: None,
             external: external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
             marks: [None, None],
+            source: seen.map(|s| s.hash),
+            lite,
         };
         let mut errors = Vec::new();
         let mut link_refs: BTreeMap<&str, LinkRef> = BTreeMap::new();
         for (k, v) in record.fields() {
             let name: &str = k;
+            if lite && !self.is_lite(name) {
+                continue;
+            }
             if let Some(custom) = name.strip_prefix("custom.") {
                 match self.declared_value(custom, model::custom_value(v)) {
                     Ok(value) => d.custom.push((custom.to_string(), value)),
@@ -568,9 +620,16 @@ impl Store {
             bulk: None,
             linked: HashMap::default(),
             linked_version: None,
-            drafter: Drafter { entity: settings.entity, columns, key: settings.key.clone(), declared },
+            drafter: Drafter {
+                entity: settings.entity,
+                columns,
+                key: settings.key.clone(),
+                declared,
+                recognition: None,
+            },
             taken,
             custom_keys: HashSet::default(),
+            redraft: None,
             settings,
         };
         if resume {
@@ -647,6 +706,32 @@ impl Import<'_> {
     /// What drafts rows for this import, to run elsewhere (`Row::drafted`).
     pub fn drafter(&self) -> Drafter {
         self.drafter.clone()
+    }
+
+    /// Turns on the recognition of rows the store holds as they are (see
+    /// `recognise.rs`). `mapping` is what makes rows into records besides
+    /// the settings (the mapping file's text, say); it must be the same for
+    /// equal rows to make equal records. `redraft` builds, from this
+    /// import's drafter, what maps and drafts a row in full on this thread.
+    /// Not for imports by external id: their rows are always merged.
+    pub fn recognise(&mut self, mapping: &[u8], redraft: impl FnOnce(Drafter) -> Redraft) -> Result<()> {
+        let s = &self.settings;
+        if s.external_system.is_some() {
+            return Ok(());
+        }
+        let declared = format!("{:?}", self.drafter.declared);
+        let key = s.key.join("\u{1f}");
+        let parts: [&[u8]; 5] = [
+            s.entity.name().as_bytes(),
+            key.as_bytes(),
+            if s.clear_empty { b"clear empty" } else { b"keep empty" },
+            declared.as_bytes(),
+            mapping,
+        ];
+        let recognition = Recognition::load(self.db, s.entity, &parts)?;
+        self.drafter.recognition = Some(Arc::new(recognition));
+        self.redraft = Some(redraft(self.drafter.clone()));
+        Ok(())
     }
 
     /// Rejects recorded by the batch before a resume, in row order.
@@ -763,7 +848,7 @@ impl Import<'_> {
             };
             let drafted = match row.drafted.take() {
                 Some(d) => d,
-                None => self.drafter.draft(record, row.external_id.clone()),
+                None => self.drafter.draft(record, row.external_id.clone(), None),
             };
             match drafted {
                 Ok(mut d) => {
@@ -774,6 +859,7 @@ impl Import<'_> {
             }
         }
         self.list_custom_keys(&drafts)?;
+        let sources: Vec<&Record> = rows.iter().map(|r| r.source).collect();
         // Split where a key repeats, so later rows see earlier rows' writes.
         // (Two keys whose hashes collide split too: harmless.)
         let mut start = 0;
@@ -787,7 +873,7 @@ impl Import<'_> {
                 }
                 end += 1;
             }
-            for (row, outcome) in self.segment(&mut drafts[start..end], &now)? {
+            for (row, outcome) in self.segment(&mut drafts[start..end], &sources, &now)? {
                 outcomes[row] = Some(outcome);
             }
             start = end;
@@ -898,7 +984,7 @@ impl Import<'_> {
 
     /// Matches, links and writes rows whose keys are all distinct.
     /// (A draft's values are moved into the record written: spent after.)
-    fn segment(&mut self, drafts: &mut [Draft], now: &str) -> Result<Vec<(usize, Outcome)>> {
+    fn segment(&mut self, drafts: &mut [Draft], sources: &[&Record], now: &str) -> Result<Vec<(usize, Outcome)>> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
@@ -906,11 +992,13 @@ impl Import<'_> {
         // New companies some written record links to.
         let pending: FastSet<&str> = links.new_companies.iter().map(|(id, _)| id.as_str()).collect();
         let mut linked_new: FastSet<String> = FastSet::default();
-        let mut inserts: Vec<(String, Vec<Option<String>>)> = Vec::new();
+        let mut inserts: Vec<NewRecord> = Vec::new();
         let mut audit: Vec<AuditRow> = Vec::new();
         let mut new_external: Vec<(String, String)> = Vec::new();
+        // Unchanged records to give the hash of the row they equal.
+        let mut adopted: Vec<(String, u64)> = Vec::new();
         for (n, d) in drafts.iter_mut().enumerate() {
-            let existing = match found[n].take() {
+            let mut existing = match found[n].take() {
                 Some(Ok(e)) => Some(e),
                 Some(Err(message)) => {
                     out.push((d.row, Outcome::Reject { field: self.settings.key.join(";"), message }));
@@ -947,6 +1035,41 @@ impl Import<'_> {
                 out.push((d.row, Outcome::Reject { field: field.to_string(), message }));
                 continue;
             }
+            if d.lite {
+                let mode = self.settings.mode;
+                match &existing {
+                    // Rejected for its key alone, below.
+                    Some(_) if mode == Mode::Insert => {}
+                    None if mode == Mode::Update => {}
+                    Some(e)
+                        if e.source.is_some()
+                            && e.source == d.source
+                            && links_unchanged(e, &link_values, self.settings.clear_empty) =>
+                    {
+                        out.push((d.row, Outcome::Unchanged { id: e.id.clone() }));
+                        continue;
+                    }
+                    // Written since, or gone: drafted in full after all.
+                    _ => {
+                        let Some(redraft) = self.redraft.as_mut() else {
+                            return Err(Error::Invalid("a recognised row cannot be drafted in full".into()));
+                        };
+                        match redraft(sources[d.row]) {
+                            Ok(mut full) => {
+                                full.row = d.row;
+                                *d = full;
+                            }
+                            Err((field, message)) => {
+                                out.push((d.row, Outcome::Reject { field, message }));
+                                continue;
+                            }
+                        }
+                        if let Some(e) = existing.take_if(|e| e.partial) {
+                            existing = load_by(self.db, entity, "id", &[e.id], None)?.pop();
+                        }
+                    }
+                }
+            }
             match existing {
                 Some(_) if self.settings.mode == Mode::Insert => {
                     let what = describe_key(&self.settings.key, d);
@@ -959,6 +1082,9 @@ impl Import<'_> {
                     ));
                 }
                 Some(e) if d.external.is_none() && self.unchanged(&e, d, &link_values) => {
+                    if let Some(source) = d.source.filter(|s| e.source != Some(*s)) {
+                        adopted.push((e.id.clone(), source));
+                    }
                     out.push((d.row, Outcome::Unchanged { id: e.id }));
                 }
                 Some(e) => {
@@ -1013,7 +1139,7 @@ impl Import<'_> {
                         new_external.push((e.id.clone(), x));
                     }
                     self.claim_unique(Some(&before), &values, &e.id);
-                    update_record(self.db, entity, &e.id, (&before, &values), &hash, now)?;
+                    update_record(self.db, entity, &e.id, (&before, &values), (&hash, d.source), now)?;
                     linking_new(&pending, &link_values, &mut linked_new);
                     self.remember_key(d);
                     for c in &changes {
@@ -1059,7 +1185,7 @@ impl Import<'_> {
                         new_external.push((id.clone(), x.clone()));
                     }
                     self.remember_key(d);
-                    inserts.push((id.clone(), values));
+                    inserts.push((id.clone(), values, d.source));
                     linking_new(&pending, &link_values, &mut linked_new);
                     out.push((d.row, Outcome::Insert { id }));
                 }
@@ -1067,8 +1193,11 @@ impl Import<'_> {
         }
         // Created together, before the records that link to them; a row that
         // was rejected leaves no company behind.
-        let companies: Vec<_> =
-            std::mem::take(&mut links.new_companies).into_iter().filter(|(id, _)| linked_new.contains(id)).collect();
+        let companies: Vec<_> = std::mem::take(&mut links.new_companies)
+            .into_iter()
+            .filter(|(id, _)| linked_new.contains(id))
+            .map(|(id, values)| (id, values, None))
+            .collect();
         if !companies.is_empty() {
             insert_records(self.db, Entity::Companies, &self.batch, &companies, now)?;
             self.counts.companies_created += companies.len() as u64;
@@ -1095,6 +1224,9 @@ impl Import<'_> {
             }
         }
         self.write_audit(entity, &audit, now)?;
+        if !self.settings.dry_run {
+            adopt_sources(self.db, entity, &adopted)?;
+        }
         Ok(out)
     }
 
@@ -1240,7 +1372,7 @@ impl Import<'_> {
                 return false;
             }
         }
-        if links.iter().any(|(pos, id)| (id.is_some() || clear) && e.value(*pos) != id.as_deref()) {
+        if !links_unchanged(e, links, clear) {
             return false;
         }
         let given_custom = match self.columns.iter().position(|c| c.kind == Kind::Custom) {
@@ -1285,7 +1417,7 @@ impl Import<'_> {
             }
         }
         let ids: Vec<String> = by_id.keys().cloned().collect();
-        for e in load_by(self.db, entity, "id", &ids)? {
+        for e in load_by(self.db, entity, "id", &ids, None)? {
             for &n in by_id.get(&e.id).into_iter().flatten() {
                 found[n] = Some(Ok(e.clone()));
             }
@@ -1295,28 +1427,38 @@ impl Import<'_> {
             return Ok(found);
         }
         let first = key[0].as_str();
-        let wanted: Vec<String> = drafts
-            .iter()
-            .enumerate()
-            .filter(|(n, _)| found[*n].is_none())
-            .filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone()))
-            .collect();
-        if wanted.is_empty() {
+        // Lite drafts' records are read only as far as recognising them needs.
+        let (mut wanted, mut wanted_lite) = (Vec::new(), Vec::new());
+        for (n, d) in drafts.iter().enumerate() {
+            if let (None, Some(k)) = (&found[n], &d.key) {
+                if d.lite { &mut wanted_lite } else { &mut wanted }.push(k[0].clone());
+            }
+        }
+        if wanted.is_empty() && wanted_lite.is_empty() {
             return Ok(found);
         }
         if let Some(bulk) = &self.bulk
             && bulk.started
         {
             let again = drafts.iter().filter_map(|d| d.marks[0]).any(|k| bulk.keys.contains(&k));
+            // (A bulk load's rows are never lite: the table was empty.)
             if !again {
                 // Only this load has written to the table, none of these keys.
                 return Ok(found);
             }
             self.end_bulk()?;
         }
-        let candidates = load_by(self.db, entity, first, &wanted)?;
         let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
         let custom_pos = model::position(entity, "custom");
+        let mut candidates = load_by(self.db, entity, first, &wanted, None)?;
+        if !wanted_lite.is_empty() {
+            let links =
+                self.columns.iter().enumerate().filter(|(_, c)| matches!(c.kind, Kind::Link(_) | Kind::DealContacts));
+            let custom_key = key.iter().any(|f| f.starts_with("custom.")).then_some(custom_pos).flatten();
+            let only: Vec<usize> =
+                links.map(|(i, _)| i).chain(key_positions.iter().flatten().copied()).chain(custom_key).collect();
+            candidates.extend(load_by(self.db, entity, first, &wanted_lite, Some(&only))?);
+        }
         let mut by_key: HashMap<Vec<String>, Vec<usize>> =
             HashMap::with_capacity_and_hasher(candidates.len(), Default::default());
         for (i, e) in candidates.iter().enumerate() {
@@ -1586,6 +1728,32 @@ impl Drop for Import<'_> {
     }
 }
 
+/// Whether the record links where the row's links resolved to (given links,
+/// and with `clear` links the row leaves empty).
+fn links_unchanged(e: &Existing, links: &[(usize, Option<String>)], clear: bool) -> bool {
+    links.iter().all(|(pos, id)| !(id.is_some() || clear) || e.value(*pos) == id.as_deref())
+}
+
+/// Gives unchanged records the hash of the row they were found equal to, so
+/// that the next import of that row recognises it (see `recognise.rs`).
+/// Nothing else of them changes: not their version, not their audit.
+fn adopt_sources(db: &mut dyn Sql, entity: Entity, adopted: &[(String, u64)]) -> Result<()> {
+    for part in adopted.chunks(400) {
+        let values = vec!["(CAST(? AS TEXT), CAST(? AS BIGINT))"; part.len()].join(", ");
+        let sql = format!(
+            "UPDATE {table} SET source_hash = v.column2 FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+            table = entity.name()
+        );
+        let mut params = Vec::with_capacity(part.len() * 2);
+        for (id, hash) in part {
+            params.push(Param::from(id.as_str()));
+            params.push(Param::Int(*hash as i64));
+        }
+        db.execute(&sql, &params)?;
+    }
+    Ok(())
+}
+
 fn company_values(r: &LinkRef) -> Vec<Option<String>> {
     let mut values = vec![None; model::columns(Entity::Companies).len()];
     let name = r.name.clone().or_else(|| r.domain.clone()).unwrap_or_default();
@@ -1682,7 +1850,15 @@ fn split_list(v: &Value) -> Vec<String> {
 }
 
 /// Live records whose `field` is one of `values`.
-pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[String]) -> Result<Vec<Existing>> {
+/// Live records of `entity` whose `field` is one of `values`; with `only`,
+/// just those columns (by position) of them.
+pub(crate) fn load_by(
+    db: &mut dyn Sql,
+    entity: Entity,
+    field: &str,
+    values: &[String],
+    only: Option<&[usize]>,
+) -> Result<Vec<Existing>> {
     if values.is_empty() {
         return Ok(Vec::new());
     }
@@ -1699,12 +1875,15 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
             _ => return Err(Error::Invalid(format!("`{field}` cannot be a key of {entity}"))),
         }
     };
-    let cols: Vec<String> = model::table_columns(entity).map(|(_, c)| format!("t.{}", c.column)).collect();
+    let read = |i: usize| only.is_none_or(|o| o.contains(&i));
+    let cols: Vec<String> =
+        model::table_columns(entity).filter(|(i, _)| read(*i)).map(|(_, c)| format!("t.{}", c.column)).collect();
     // About one record per value: sized once rather than grown.
     let mut out = Vec::with_capacity(values.len());
     for part in values.chunks(500) {
         let sql = format!(
-            "SELECT t.id, t.hash, {} FROM {table} t WHERE {expr} IN ({}) AND t.deleted_at IS NULL",
+            "SELECT t.id, t.hash, t.source_hash{}{} FROM {table} t WHERE {expr} IN ({}) AND t.deleted_at IS NULL",
+            if cols.is_empty() { "" } else { ", " },
             cols.join(", "),
             placeholders(part.len())
         );
@@ -1717,11 +1896,21 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
                 Some(Lent::Bytes(b)) => b.try_into().ok(),
                 _ => None,
             };
-            let size = row.iter().skip(2).map(|c| if let Lent::Text(t) = c { t.len() } else { 24 }).sum();
-            let mut e =
-                Existing { id, hash, text: String::with_capacity(size), spans: Vec::with_capacity(columns.len()) };
-            for c in columns {
-                let cell = if c.column.is_empty() { None } else { cells.next() };
+            let source = match cells.next() {
+                Some(Lent::Int(n)) => Some(n as u64),
+                _ => None,
+            };
+            let size = row.iter().skip(3).map(|c| if let Lent::Text(t) = c { t.len() } else { 24 }).sum();
+            let mut e = Existing {
+                id,
+                hash,
+                source,
+                partial: only.is_some(),
+                text: String::with_capacity(size),
+                spans: Vec::with_capacity(columns.len()),
+            };
+            for (i, c) in columns.iter().enumerate() {
+                let cell = if c.column.is_empty() || !read(i) { None } else { cells.next() };
                 e.push(cell.filter(|t| match c.kind {
                     Kind::Custom => *t != Lent::Text(b"{}"),
                     Kind::Tags => *t != Lent::Text(b"[]"),
@@ -1737,6 +1926,7 @@ pub(crate) fn load_by(db: &mut dyn Sql, entity: Entity, field: &str, values: &[S
     out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     if entity == Entity::Deals
         && let Some(pos) = model::position(entity, "contacts")
+        && read(pos)
     {
         let ids: Vec<String> = out.iter().map(|e| e.id.clone()).collect();
         let mut links: HashMap<String, Vec<String>> = HashMap::default();
@@ -1825,7 +2015,7 @@ pub(crate) fn update_record(
     entity: Entity,
     id: &str,
     (before, after): (&[Option<String>], &[Option<String>]),
-    hash: &[u8; 16],
+    (hash, source): (&[u8; 16], Option<u64>),
     now: &str,
 ) -> Result<()> {
     let mut sets = Vec::new();
@@ -1856,6 +2046,8 @@ pub(crate) fn update_record(
     }
     sets.push("hash = ?".into());
     params.push(Param::Bytes(hash.to_vec()));
+    sets.push("source_hash = ?".into());
+    params.push(source.map_or(Param::Null, |s| Param::Int(s as i64)));
     sets.push("version = version + 1".into());
     sets.push("updated_at = ?".into());
     params.push(now.into());
@@ -1864,6 +2056,9 @@ pub(crate) fn update_record(
     Ok(())
 }
 
+/// A record to insert: its id, values and the hash of its source row.
+pub(crate) type NewRecord = (String, Vec<Option<String>>, Option<u64>);
+
 /// Inserts whole records (many per statement), created by `batch`. Their
 /// creation is not written to the audit trail: `created_batch` and
 /// `created_at` say it.
@@ -1871,7 +2066,7 @@ pub(crate) fn insert_records(
     db: &mut dyn Sql,
     entity: Entity,
     batch: &str,
-    rows: &[(String, Vec<Option<String>>)],
+    rows: &[NewRecord],
     now: &str,
 ) -> Result<()> {
     if rows.is_empty() {
@@ -1883,14 +2078,14 @@ pub(crate) fn insert_records(
     if entity == Entity::Companies {
         names.push("name_key");
     }
-    names.extend(["hash", "version", "created_at", "updated_at", "created_batch"]);
-    let hashes: Vec<[u8; 16]> = rows.iter().map(|(_, values)| content_hash(values)).collect();
+    names.extend(["hash", "source_hash", "version", "created_at", "updated_at", "created_batch"]);
+    let hashes: Vec<[u8; 16]> = rows.iter().map(|(_, values, _)| content_hash(values)).collect();
     let name_keys: Vec<Option<String>> = match entity {
-        Entity::Companies => rows.iter().map(|(_, values)| values[0].as_deref().map(company_key)).collect(),
+        Entity::Companies => rows.iter().map(|(_, values, _)| values[0].as_deref().map(company_key)).collect(),
         _ => Vec::new(),
     };
     let mut params: Vec<Arg<'_>> = Vec::with_capacity(rows.len() * names.len());
-    for (n, (id, values)) in rows.iter().enumerate() {
+    for (n, (id, values, source)) in rows.iter().enumerate() {
         params.push(Arg::Text(id));
         for (i, c) in columns.iter().enumerate() {
             match c.kind {
@@ -1904,6 +2099,7 @@ pub(crate) fn insert_records(
             params.push(name_keys[n].as_deref().into());
         }
         params.push(Arg::Bytes(&hashes[n]));
+        params.push(source.map_or(Arg::Null, |s| Arg::Int(s as i64)));
         params.push(Arg::Int(1));
         params.push(Arg::Text(now));
         params.push(Arg::Text(now));
@@ -1911,7 +2107,7 @@ pub(crate) fn insert_records(
     }
     db.insert_many(entity.name(), &names, &params)?;
     if let Some(pos) = model::position(entity, "contacts") {
-        for (id, values) in rows {
+        for (id, values, _) in rows {
             if values[pos].is_some() {
                 batches::set_deal_contacts(db, id, values[pos].as_deref())?;
             }
@@ -1963,7 +2159,14 @@ mod tests {
 
     #[test]
     fn stored_values_read_back_from_their_packed_form() {
-        let mut e = Existing { id: "r1".into(), hash: None, text: String::new(), spans: Vec::new() };
+        let mut e = Existing {
+            id: "r1".into(),
+            hash: None,
+            source: None,
+            partial: false,
+            text: String::new(),
+            spans: Vec::new(),
+        };
         for cell in [
             Some(Lent::Text("Ada".as_bytes())),
             None,

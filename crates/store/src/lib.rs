@@ -21,6 +21,7 @@ pub mod import;
 pub mod model;
 mod postgres;
 pub mod quality;
+mod recognise;
 pub mod sql;
 mod sqlite;
 
@@ -72,6 +73,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_byte_keys.sql"),
         postgres: include_str!("../migrations/postgres/0006_byte_keys.sql"),
     },
+    Migration {
+        version: 7,
+        name: "source row hashes",
+        sqlite: include_str!("../migrations/sqlite/0007_source_hashes.sql"),
+        postgres: include_str!("../migrations/postgres/0007_source_hashes.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -105,7 +112,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -167,6 +167,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         strip_meta: feeding_rejects,
         identity: None,
         draft: None,
+        recognise: None,
     };
     let mut pipeline = Pipeline::start(reader, work);
     let outcome: Result<()> = (|| {

@@ -9,13 +9,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use crmsync_core::{Entity, Key, Mapper, Record, Value};
-use crmsync_store::import::{Mode, Outcome, Row, Settings, default_key};
+use crmsync_store::import::{Mode, Outcome, Row, Seen, Settings, default_key};
 
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
-    self, Outcome as Worked, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema,
+    self, Outcome as Worked, Pipeline, Recognise, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema,
 };
 
 #[derive(ClapArgs, Debug)]
@@ -267,20 +267,63 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     }
     let mut plan = args.plan.as_deref().map(Plan::open).transpose()?;
 
+    // Rows the store holds as they are need not be mapped whole (see
+    // crmsync_store's recognise.rs). Not where mapping a row depends on
+    // other rows (`unique` fields) or a schema file checks what it makes.
+    let identity = if mapping.is_none() { Some(entity) } else { None };
+    let recognisable = schema.is_none() && !mapping.as_ref().is_some_and(|m| m.fields.iter().any(|f| f.unique));
+    if recognisable {
+        let how = match &mapping {
+            Some(m) => format!("mapping {m:?}"),
+            None => "fields as they are".to_string(),
+        };
+        let (mapping, external) = (mapping.clone(), external.clone());
+        import.recognise(how.as_bytes(), move |drafter| {
+            let mut work = Work {
+                mapper: mapping.map(Mapper::new),
+                reverse: false,
+                schema: None,
+                strip_meta: false,
+                identity,
+                draft: None,
+                recognise: None,
+            };
+            let from = external.map(|e| e.from);
+            Box::new(move |src: &Record| {
+                let (mut rec, mut out) = (src.clone(), Record::new());
+                let external_id = from.as_ref().and_then(|f| src.get_path(f)).map(Value::to_text);
+                let seen = drafter.recognised(src).map(|s| Seen { known: false, ..s });
+                match work.run(&mut rec, &mut out).0 {
+                    Worked::Mapped => drafter.draft(&out, external_id, seen),
+                    Worked::AsRead => drafter.draft(&rec, external_id, seen),
+                    Worked::Rejected(errors) => Err(field_errors(&errors)),
+                    Worked::Defect(d) => Err((d.field.unwrap_or_default(), d.message)),
+                }
+            })
+        })?;
+    }
+    let drafter = import.drafter();
+    let recognise = recognisable.then(|| {
+        let lite = match &mapping {
+            Some(m) => m.fields.iter().map(|f| drafter.is_lite(&f.target)).collect(),
+            None => Vec::new(),
+        };
+        Recognise { drafter: drafter.clone(), lite }
+    });
     let work = Work {
         mapper: mapping.clone().map(Mapper::new),
         reverse: false,
         schema,
         strip_meta: feeding_rejects,
-        identity: if mapping.is_none() { Some(entity) } else { None },
+        identity,
         draft: Some({
-            let drafter = import.drafter();
             let from = external.as_ref().map(|e| e.from.clone());
-            Box::new(move |src: &Record, out: &Record| {
+            Box::new(move |src: &Record, out: &Record, seen: Option<Seen>| {
                 let external_id = from.as_ref().and_then(|f| src.get_path(f)).map(Value::to_text);
-                drafter.draft(out, external_id)
+                drafter.draft(out, external_id, seen)
             })
         }),
+        recognise,
     };
     let mut pipeline = Pipeline::start(reader, work);
     let mut seen: u64 = 0;
@@ -299,11 +342,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 }
                 let (record, rejected) = match &worked.outcomes[i] {
                     Worked::Defect(d) => (None, Some((d.field.clone().unwrap_or_default(), d.message.clone()))),
-                    Worked::Rejected(errors) => {
-                        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-                        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                        (None, Some((fields.join(";"), messages.join("; "))))
-                    }
+                    Worked::Rejected(errors) => (None, Some(field_errors(errors))),
                     Worked::Mapped | Worked::AsRead => (worked.output(i), None),
                 };
                 // Every row with a record was drafted, external id and all,
@@ -422,4 +461,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A row's field errors as one reject: (fields, messages).
+fn field_errors(errors: &[crmsync_core::FieldError]) -> (String, String) {
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    (fields.join(";"), messages.join("; "))
 }

@@ -9,7 +9,7 @@ fn init_creates_a_sqlite_store_and_is_idempotent() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!((s["backend"].as_str(), s["store"].as_str()), (Some("sqlite"), Some("crm.db")));
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(6)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(7)));
     assert!(dir.path().join("crm.db").exists(), "the default store is ./crm.db");
     // WAL, and the 16 KiB pages bulk loads are measured with.
     let conn = rusqlite::Connection::open(dir.path().join("crm.db")).expect("raw");
@@ -29,7 +29,7 @@ fn init_honours_db_flag_and_env_and_refuses_a_newer_store() {
     crmsync().env("CRMSYNC_DB", format!("sqlite://{}", db.display())).args(["-q", "init"]).assert().success();
     assert!(db.exists());
     let conn = rusqlite::Connection::open(&db).expect("raw");
-    conn.execute("UPDATE crmsync_meta SET value = '7' WHERE key = 'schema_version'", []).expect("bump");
+    conn.execute("UPDATE crmsync_meta SET value = '99' WHERE key = 'schema_version'", []).expect("bump");
     let out = crmsync().args(["init", "--db", db.to_str().expect("p")]).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("newer than this crmsync knows"), "{}", stderr_of(&out));
@@ -66,7 +66,7 @@ fn a_version_3_store_migrates_with_its_history_and_undo_intact() {
     let err = crmsync().arg("--db").arg(&db).arg("batches").output().expect("runs");
     assert!(!err.status.success() && stderr_of(&err).contains("crmsync init"), "{}", stderr_of(&err));
     let s: serde_json::Value = serde_json::from_str(&run(&["--json", "init"])).expect("json");
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(6)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(7)));
 
     let conn = rusqlite::Connection::open(&db).expect("raw");
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);

@@ -10,6 +10,7 @@ mod faults;
 mod import;
 mod init;
 mod mapping_suggest;
+mod recognise;
 mod report;
 mod undo;
 

@@ -364,12 +364,31 @@ impl Mapper {
     /// Maps one source record into `out`. All field errors of the record are
     /// returned together, so a user can fix a row in one go.
     pub fn apply(&mut self, input: &Record, out: &mut Record) -> Result<(), Vec<FieldError>> {
+        self.apply_fields(input, out, None)
+    }
+
+    /// Maps only the fields `wanted` marks (one flag per field of the
+    /// mapping, in its order), for a row whose other fields are known to
+    /// map as they did before. `unique` fields are not claimed.
+    pub fn apply_only(&mut self, input: &Record, out: &mut Record, wanted: &[bool]) -> Result<(), Vec<FieldError>> {
+        self.apply_fields(input, out, Some(wanted))
+    }
+
+    fn apply_fields(
+        &mut self,
+        input: &Record,
+        out: &mut Record,
+        wanted: Option<&[bool]>,
+    ) -> Result<(), Vec<FieldError>> {
         out.clear();
         out.row = input.row;
         out.line = input.line;
         let mut errors = Vec::new();
         let mapping = Arc::clone(&self.mapping);
         for (i, f) in mapping.fields.iter().enumerate() {
+            if wanted.is_some_and(|w| !w.get(i).copied().unwrap_or(true)) {
+                continue;
+            }
             let joined;
             let source = if f.from.len() == 1 {
                 self.lookup(i, 0, input).unwrap_or(&Value::Null)
@@ -400,7 +419,7 @@ impl Mapper {
                 }
             }
         }
-        if errors.is_empty() {
+        if errors.is_empty() && wanted.is_none() {
             self.check_unique(out, &mut errors);
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
