@@ -1428,12 +1428,17 @@ impl Import<'_> {
         }
         let first = key[0].as_str();
         // Lite drafts' records are read only as far as recognising them needs.
-        let (mut wanted, mut wanted_lite) = (Vec::new(), Vec::new());
+        // Each value once: rows that share the key's first field (a key of
+        // several fields) must find each record once. A value wanted whole
+        // for some row is not read again in part.
+        let (mut wanted, mut wanted_lite) = (BTreeSet::new(), BTreeSet::new());
         for (n, d) in drafts.iter().enumerate() {
             if let (None, Some(k)) = (&found[n], &d.key) {
-                if d.lite { &mut wanted_lite } else { &mut wanted }.push(k[0].clone());
+                if d.lite { &mut wanted_lite } else { &mut wanted }.insert(k[0].clone());
             }
         }
+        let wanted: Vec<String> = wanted.into_iter().collect();
+        let wanted_lite: Vec<String> = wanted_lite.into_iter().filter(|k| wanted.binary_search(k).is_err()).collect();
         if wanted.is_empty() && wanted_lite.is_empty() {
             return Ok(found);
         }
@@ -1868,7 +1873,7 @@ pub(crate) fn load_by(
     } else if entity == Entity::Companies && field == "name" {
         "t.name_key".to_string()
     } else if let Some(c) = field.strip_prefix("custom.") {
-        db.backend().custom_text("t", c)
+        db.backend().custom_key_text("t", c)
     } else {
         match model::position(entity, field).map(|p| model::columns(entity)[p].column) {
             Some(c) if !c.is_empty() => format!("t.{c}"),
@@ -1922,8 +1927,10 @@ pub(crate) fn load_by(
         })?;
     }
     // Oldest first. (Sorted here: an ORDER BY would make SQLite sort
-    // each lookup's rows in a temporary B-tree.)
+    // each lookup's rows in a temporary B-tree.) A record found by a value
+    // given twice, in two of the parts, is one record.
     out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    out.dedup_by(|a, b| a.id == b.id);
     if entity == Entity::Deals
         && let Some(pos) = model::position(entity, "contacts")
         && read(pos)

@@ -97,10 +97,8 @@ impl Recognition {
             form.clear();
             form.extend_from_slice(&self.fingerprint);
             for (name, value) in row.fields() {
-                form.extend_from_slice(name.as_bytes());
-                form.push(0x1f);
+                put(form, name.as_bytes());
                 feed(form, value);
-                form.push(0x1e);
             }
             xxhash_rust::xxh3::xxh3_64(form)
         })
@@ -112,6 +110,13 @@ impl Recognition {
     }
 }
 
+/// Bytes with their length before them, so that no value can run into
+/// the next, whatever bytes it holds.
+fn put(form: &mut Vec<u8>, bytes: &[u8]) {
+    form.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    form.extend_from_slice(bytes);
+}
+
 /// A value, tagged with its kind so that `1` the number and `"1"` the text
 /// hash apart.
 fn feed(form: &mut Vec<u8>, value: &Value) {
@@ -119,34 +124,31 @@ fn feed(form: &mut Vec<u8>, value: &Value) {
         Value::Null => form.push(b'0'),
         Value::Text(t) => {
             form.push(b't');
-            form.extend_from_slice(t.as_bytes());
+            put(form, t.as_bytes());
         }
         Value::Number(n) => {
             form.push(b'n');
-            form.extend_from_slice(n.as_bytes());
+            put(form, n.as_bytes());
         }
         Value::Bool(b) => form.push(if *b { b'T' } else { b'F' }),
         Value::Array(items) => {
             form.push(b'[');
+            form.extend_from_slice(&(items.len() as u64).to_le_bytes());
             for item in items {
                 feed(form, item);
-                form.push(0x1d);
             }
-            form.push(b']');
         }
         Value::Object(fields) => {
             form.push(b'{');
+            form.extend_from_slice(&(fields.len() as u64).to_le_bytes());
             for (k, v) in fields {
-                form.extend_from_slice(k.as_bytes());
-                form.push(0x1f);
+                put(form, k.as_bytes());
                 feed(form, v);
-                form.push(0x1d);
             }
-            form.push(b'}');
         }
         other => {
             form.push(b'v');
-            form.extend_from_slice(other.to_text().as_bytes());
+            put(form, other.to_text().as_bytes());
         }
     }
 }
@@ -185,11 +187,17 @@ mod tests {
         assert_ne!(r.hash(&a), r.hash(&rec(&[("Email", text("a@x.com")), ("Phone", Value::Number("1".into()))])));
         assert_ne!(r.hash(&a), r.hash(&rec(&[("Email", text("a@x.com")), ("Phone", text("2"))])));
         assert_ne!(r.hash(&a), r.hash(&rec(&[("Email", text("a@x.com")), ("Mobile", text("1"))])));
-        // A value cannot run into the next field's name.
+        // A value cannot run into the next field's name, whatever its bytes.
         assert_ne!(
             r.hash(&rec(&[("a", text("bc")), ("d", text(""))])),
             r.hash(&rec(&[("a", text("b")), ("cd", text(""))]))
         );
+        assert_ne!(
+            r.hash(&rec(&[("A", text("x\u{1e}B\u{1f}tz")), ("B", text("Q"))])),
+            r.hash(&rec(&[("A", text("x")), ("B", text("z\u{1e}B\u{1f}tQ"))]))
+        );
+        let list = |items: &[&str]| Value::Array(items.iter().map(|t| text(t)).collect());
+        assert_ne!(r.hash(&rec(&[("a", list(&["x", "y"]))])), r.hash(&rec(&[("a", list(&["x"])), ("y", text(""))])));
         assert_ne!(r.hash(&rec(&[("a", Value::Null)])), r.hash(&rec(&[("a", text(""))])));
     }
 

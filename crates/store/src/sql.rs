@@ -186,6 +186,23 @@ impl Backend {
         }
     }
 
+    /// A custom field's value as the text keys compare: a string as it is,
+    /// a number or boolean as JSON writes it, as PostgreSQL's `->>` gives
+    /// it. (SQLite's `json_extract` gives numbers as numbers, which equal no
+    /// text: a key on a numeric custom field never matched.)
+    pub fn custom_key_text(self, table: &str, name: &str) -> String {
+        match self {
+            Backend::Sqlite => {
+                let path = format!("'$.\"{}\"'", name.replace('\'', "''"));
+                format!(
+                    "(CASE json_type({table}.custom, {path}) WHEN 'text' THEN json_extract({table}.custom, {path}) \
+                     WHEN 'null' THEN NULL ELSE {table}.custom -> {path} END)"
+                )
+            }
+            Backend::Postgres => self.custom_text(table, name),
+        }
+    }
+
     /// `expr` compared as a number.
     pub fn numeric(self, expr: &str) -> String {
         match self {

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
-use crmsync_core::{Entity, Key, Mapper, Record, Value};
+use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
 use crmsync_store::import::{Mode, Outcome, Row, Seen, Settings, default_key};
 
 use crate::Global;
@@ -274,7 +274,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let recognisable = schema.is_none() && !mapping.as_ref().is_some_and(|m| m.fields.iter().any(|f| f.unique));
     if recognisable {
         let how = match &mapping {
-            Some(m) => format!("mapping {m:?}"),
+            // Its rules, not where in the file they are written.
+            Some(m) => {
+                let mut rules = Mapping::clone(m);
+                rules.fields.iter_mut().for_each(|f| f.line = 0);
+                format!("mapping {rules:?}")
+            }
             None => "fields as they are".to_string(),
         };
         let (mapping, external) = (mapping.clone(), external.clone());

@@ -127,3 +127,47 @@ on_both!(another_mapping_of_the_same_rows_is_not_recognised, |db| {
     assert_eq!(counts(&db.import("contacts_v1.csv", "contacts.toml", &[])), (0, 3, 0, 1));
     assert_eq!(city_of(db, "ada@example.com").as_deref(), Some("London"));
 });
+
+/// Writes `name` under the test's folder and imports it with `mapping` (a
+/// file written there too).
+fn import_text(db: &Db, name: &str, body: &str, mapping: &str) -> serde_json::Value {
+    let (f, m) = (db.path(name), db.path("mapping.toml"));
+    std::fs::write(&f, body).expect("write rows");
+    std::fs::write(&m, mapping).expect("write mapping");
+    db.json(&["import", f.to_str().expect("path"), "--mapping", m.to_str().expect("path")])
+}
+
+on_both!(a_key_of_two_fields_finds_each_record_once, |db| {
+    let mapping = "entity = \"contacts\"\n[key]\nfields = [\"first_name\", \"last_name\"]\n\
+                   [fields]\nfirst_name = \"First\"\nlast_name = \"Last\"\ntitle = \"Title\"\n";
+    let header = "First,Last,Title\n";
+    assert_eq!(
+        counts(&import_text(db, "a.csv", &format!("{header}John,Smith,CEO\nJohn,Doe,CTO\n"), mapping)),
+        (2, 0, 0, 0)
+    );
+    // One row changed, one recognised: both look up "John".
+    let s = import_text(db, "b.csv", &format!("{header}John,Smith,CFO\nJohn,Doe,CTO\n"), mapping);
+    assert_eq!(counts(&s), (0, 1, 1, 0), "{s}");
+    let s = import_text(db, "c.csv", &format!("{header}John,Smith,CFO\nJohn,Doe,CTO\nJohn,Brown,COO\n"), mapping);
+    assert_eq!(counts(&s), (1, 0, 2, 0), "{s}");
+    // More rows than one lookup statement takes, all with the same first name.
+    let many: String = (0..600).map(|i| format!("Jane,S{i},\n")).collect();
+    assert_eq!(counts(&import_text(db, "d.csv", &format!("{header}{many}"), mapping)), (600, 0, 0, 0));
+    let changed: String = (0..600).map(|i| format!("Jane,S{i},{}\n", if i == 0 { "VP" } else { "" })).collect();
+    let s = import_text(db, "e.csv", &format!("{header}{changed}"), mapping);
+    assert_eq!(counts(&s), (0, 1, 599, 0), "{s}");
+});
+
+on_both!(a_key_on_a_numeric_custom_field_matches, |db| {
+    let mapping = "entity = \"contacts\"\n[key]\nfields = [\"custom.no\"]\n\
+                   [fields]\nfirst_name = \"First\"\n\"custom.no\" = { from = \"No\", type = \"integer\" }\n";
+    let rows = "First,No\nAda,7\nAlan,12\n";
+    assert_eq!(counts(&import_text(db, "a.csv", rows, mapping)), (2, 0, 0, 0));
+    // Compared in full (no source hash), then recognised.
+    db.exec("UPDATE contacts SET source_hash = NULL");
+    assert_eq!(counts(&import_text(db, "a.csv", rows, mapping)), (0, 0, 2, 0));
+    assert_eq!(counts(&import_text(db, "a.csv", rows, mapping)), (0, 0, 2, 0));
+    let s = import_text(db, "b.csv", "First,No\nAugusta,7\n", mapping);
+    assert_eq!(counts(&s), (0, 1, 0, 0), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 2);
+});
