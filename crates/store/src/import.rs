@@ -713,17 +713,14 @@ impl Import<'_> {
     /// the settings (the mapping file's text, say); it must be the same for
     /// equal rows to make equal records. `redraft` builds, from this
     /// import's drafter, what maps and drafts a row in full on this thread.
-    /// Not for imports by external id: their rows are always merged.
     pub fn recognise(&mut self, mapping: &[u8], redraft: impl FnOnce(Drafter) -> Redraft) -> Result<()> {
         let s = &self.settings;
-        if s.external_system.is_some() {
-            return Ok(());
-        }
         let declared = format!("{:?}", self.drafter.declared);
         let key = s.key.join("\u{1f}");
-        let parts: [&[u8]; 5] = [
+        let parts: [&[u8]; 6] = [
             s.entity.name().as_bytes(),
             key.as_bytes(),
+            s.external_system.as_deref().unwrap_or("").as_bytes(),
             if s.clear_empty { b"clear empty" } else { b"keep empty" },
             declared.as_bytes(),
             mapping,
@@ -1044,7 +1041,9 @@ impl Import<'_> {
                     Some(e)
                         if e.source.is_some()
                             && e.source == d.source
-                            && links_unchanged(e, &link_values, self.settings.clear_empty) =>
+                            && links_unchanged(e, &link_values, self.settings.clear_empty)
+                            // An external id the record does not have yet is a change.
+                            && d.external.as_ref().is_none_or(|x| links.external_of.get(&e.id) == Some(x)) =>
                     {
                         out.push((d.row, Outcome::Unchanged { id: e.id.clone() }));
                         continue;
@@ -1126,6 +1125,9 @@ impl Import<'_> {
                     };
                     let hash = content_hash(&values);
                     if Some(hash) == e.hash && changes.is_empty() && attach.is_none() {
+                        if let Some(source) = d.source.filter(|s| e.source != Some(*s)) {
+                            adopted.push((e.id.clone(), source));
+                        }
                         out.push((d.row, Outcome::Unchanged { id: e.id }));
                         continue;
                     }
