@@ -1433,14 +1433,16 @@ impl Import<'_> {
         // Each value once: rows that share the key's first field (a key of
         // several fields) must find each record once. A value wanted whole
         // for some row is not read again in part.
-        let (mut wanted, mut wanted_lite) = (BTreeSet::new(), BTreeSet::new());
-        for (n, d) in drafts.iter().enumerate() {
-            if let (None, Some(k)) = (&found[n], &d.key) {
-                if d.lite { &mut wanted_lite } else { &mut wanted }.insert(k[0].clone());
-            }
-        }
-        let wanted: Vec<String> = wanted.into_iter().collect();
-        let wanted_lite: Vec<String> = wanted_lite.into_iter().filter(|k| wanted.binary_search(k).is_err()).collect();
+        let mut seen: FastSet<&str> = FastSet::default();
+        let mut wanted_by = |lite: bool| -> Vec<String> {
+            let keys = drafts.iter().enumerate().filter(|(n, d)| found[*n].is_none() && d.lite == lite);
+            keys.filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].as_str()))
+                .filter(|k| seen.insert(k))
+                .map(str::to_string)
+                .collect()
+        };
+        let wanted = wanted_by(false);
+        let wanted_lite = wanted_by(true);
         if wanted.is_empty() && wanted_lite.is_empty() {
             return Ok(found);
         }
