@@ -1430,19 +1430,11 @@ impl Import<'_> {
         }
         let first = key[0].as_str();
         // Lite drafts' records are read only as far as recognising them needs.
-        // Each value once: rows that share the key's first field (a key of
-        // several fields) must find each record once. A value wanted whole
-        // for some row is not read again in part.
-        let mut seen: FastSet<&str> = FastSet::default();
-        let mut wanted_by = |lite: bool| -> Vec<String> {
+        let wanted_by = |lite: bool| -> Vec<String> {
             let keys = drafts.iter().enumerate().filter(|(n, d)| found[*n].is_none() && d.lite == lite);
-            keys.filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].as_str()))
-                .filter(|k| seen.insert(k))
-                .map(str::to_string)
-                .collect()
+            keys.filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone())).collect()
         };
-        let wanted = wanted_by(false);
-        let wanted_lite = wanted_by(true);
+        let (wanted, wanted_lite) = (wanted_by(false), wanted_by(true));
         if wanted.is_empty() && wanted_lite.is_empty() {
             return Ok(found);
         }
@@ -1466,7 +1458,17 @@ impl Import<'_> {
             let custom_key = key.iter().any(|f| f.starts_with("custom.")).then_some(custom_pos).flatten();
             let only: Vec<usize> =
                 links.map(|(i, _)| i).chain(key_positions.iter().flatten().copied()).chain(custom_key).collect();
-            candidates.extend(load_by(self.db, entity, first, &wanted_lite, Some(&only))?);
+            let partial = load_by(self.db, entity, first, &wanted_lite, Some(&only))?;
+            if candidates.is_empty() {
+                candidates = partial;
+            } else {
+                // A record read whole for one row and in part for another
+                // (they share the first field of a key of several) is one
+                // record, read whole.
+                candidates.extend(partial);
+                candidates.sort_by(|a, b| a.id.cmp(&b.id).then(a.partial.cmp(&b.partial)));
+                candidates.dedup_by(|a, b| a.id == b.id);
+            }
         }
         let mut by_key: HashMap<Vec<String>, Vec<usize>> =
             HashMap::with_capacity_and_hasher(candidates.len(), Default::default());
