@@ -399,7 +399,36 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     links_to_clear.sort();
     links_to_clear.dedup();
     for (table, column, id) in &links_to_clear {
-        if *table == "deal_contacts" {
+        if *table == "deal_contacts" && *column == "contact_id" {
+            // A contact that goes leaves the deals it was on: each deal is
+            // written anew (its content hash, version and audit with it).
+            let deals: Vec<String> = db
+                .query("SELECT deal_id FROM deal_contacts WHERE contact_id = ?", &[id.as_str().into()])?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+                .collect();
+            for deal in deals {
+                let on: Vec<String> = db
+                    .query("SELECT contact_id FROM deal_contacts WHERE deal_id = ?", &[deal.as_str().into()])?
+                    .into_iter()
+                    .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+                    .filter(|c| c != id)
+                    .collect();
+                let mut rest = on;
+                rest.sort();
+                let after = (!rest.is_empty()).then(|| rest.join(","));
+                for (field, before, after) in
+                    restore(db, Entity::Deals, &deal, &[("contacts".to_string(), after)], &now)?
+                {
+                    audit
+                        .entry(Entity::Deals)
+                        .or_default()
+                        .push(AuditRow::change(&deal, "undo", &field, before, after));
+                }
+                done.unlinked += 1;
+            }
+        } else if *table == "deal_contacts" {
+            // The links of a deal that goes itself.
             db.execute(&format!("DELETE FROM deal_contacts WHERE {column} = ?"), &[id.as_str().into()])?;
         } else {
             let entity: Entity = table.parse().map_err(Error::Invalid)?;

@@ -98,3 +98,38 @@ on_both!(undo_lists_the_custom_fields_it_restores, |db| {
     assert!(export.lines().next().is_some_and(|h| h.ends_with(",custom.tier")), "{export}");
     assert!(export.lines().nth(1).is_some_and(|l| l.ends_with(",gold")), "{export}");
 });
+
+on_both!(undoing_a_contact_rewrites_the_deals_it_was_on, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("deals.csv", "deals.toml", &[]);
+    let kat = db.path("kat.csv");
+    std::fs::write(
+        &kat,
+        "First Name,Last Name,Email,Phone,Company,Website,City,Tier\nKat,Johnson,kat@example.com,,,,,\n",
+    )
+    .expect("write");
+    let m = testdata("import/contacts.toml");
+    let added = db.json(&["import", kat.to_str().expect("p"), "--mapping", m.to_str().expect("p")]);
+    let deal = db.path("deal.csv");
+    std::fs::write(
+        &deal,
+        "Deal,Amount,Currency,Stage,Close,Company,Contacts,ERP Id\n\
+         Acme renewal,12500.50,USD,won,2024-06-30,Acme,ada@example.com;alan@example.com;kat@example.com,D-1\n",
+    )
+    .expect("write");
+    let dm = testdata("import/deals.toml");
+    let s = db.json(&["import", deal.to_str().expect("p"), "--mapping", dm.to_str().expect("p")]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 4);
+
+    let u = db.json(&["undo", added["batch"].as_str().expect("id")]);
+    assert_eq!((u["removed"].as_u64(), u["unlinked"].as_u64()), (Some(1), Some(1)), "{u}");
+    assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 3);
+    let id = db.scalar("SELECT id FROM deals WHERE name = 'Acme renewal'").expect("deal");
+    let history = db.ok(&["history", &id]);
+    assert_eq!(history.matches("undo contacts:").count(), 1, "{history}");
+    // The deal is as the original file says again: unchanged, not an
+    // update that changes nothing.
+    let s = db.import("deals.csv", "deals.toml", &[]);
+    assert_eq!((s["updated"].as_u64(), s["unchanged"].as_u64()), (Some(0), Some(2)), "{s}");
+});
