@@ -268,10 +268,15 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let mut plan = args.plan.as_deref().map(Plan::open).transpose()?;
 
     // Rows the store holds as they are need not be mapped whole (see
-    // crmsync_store's recognise.rs). Not where mapping a row depends on
-    // other rows (`unique` fields) or a schema file checks what it makes.
+    // crmsync_store's recognise.rs). Not where a schema file checks what
+    // they make, nor where a `unique` field (checked across the file) is
+    // one such a row would not map.
     let identity = if mapping.is_none() { Some(entity) } else { None };
-    let recognisable = schema.is_none() && !mapping.as_ref().is_some_and(|m| m.fields.iter().any(|f| f.unique));
+    let lite_unique = {
+        let drafter = import.drafter();
+        mapping.as_ref().is_none_or(|m| m.fields.iter().filter(|f| f.unique).all(|f| drafter.is_lite(&f.target)))
+    };
+    let recognisable = schema.is_none() && lite_unique;
     if recognisable {
         let how = match &mapping {
             // Its rules, not where in the file they are written.

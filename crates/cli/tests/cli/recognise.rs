@@ -197,3 +197,16 @@ on_both!(rows_matched_by_external_id_are_recognised_with_their_ids, |db| {
     db.exec("UPDATE deals SET stage = 'lost' WHERE name = 'Navy pilot'");
     assert_eq!(counts(&db.import("deals.csv", "deals.toml", &[])), (0, 0, 2, 1));
 });
+
+on_both!(a_unique_key_is_still_checked_across_the_file_when_rows_are_recognised, |db| {
+    let mapping = "entity = \"contacts\"\n[key]\nfields = [\"email\"]\n[fields]\nfirst_name = \"First\"\n\
+                   email = { from = \"Email\", type = \"email\", unique = true }\n";
+    assert_eq!(counts(&import_text(db, "a.csv", "First,Email\nAda,ada@example.com\n", mapping)), (1, 0, 0, 0));
+    assert_eq!(hashed(db), 1, "a unique key does not keep rows from being recognised");
+    let s = import_text(db, "b.csv", "First,Email\nAda,ada@example.com\nAugusta,ADA@example.com\n", mapping);
+    assert_eq!(counts(&s), (0, 0, 1, 1), "{s}");
+    // The recognised row comes second: it is the one that repeats the e-mail.
+    let s = import_text(db, "c.csv", "First,Email\nAugusta,ada@example.com\nAda,ada@example.com\n", mapping);
+    assert_eq!(counts(&s), (0, 1, 0, 1), "{s}");
+    assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("Augusta"));
+});

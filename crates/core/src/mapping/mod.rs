@@ -369,7 +369,8 @@ impl Mapper {
 
     /// Maps only the fields `wanted` marks (one flag per field of the
     /// mapping, in its order), for a row whose other fields are known to
-    /// map as they did before. `unique` fields are not claimed.
+    /// map as they did before. Only `unique` fields it maps are checked and
+    /// claimed: a caller wants all of them.
     pub fn apply_only(&mut self, input: &Record, out: &mut Record, wanted: &[bool]) -> Result<(), Vec<FieldError>> {
         self.apply_fields(input, out, Some(wanted))
     }
@@ -419,7 +420,7 @@ impl Mapper {
                 }
             }
         }
-        if errors.is_empty() && wanted.is_none() {
+        if errors.is_empty() {
             self.check_unique(out, &mut errors);
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
