@@ -277,7 +277,7 @@ pub struct Seen {
 }
 
 /// Maps and drafts a source row in full, for a `lite` draft whose record
-/// turned out to differ.
+/// turned out to differ. (The draft keeps the lite one's source hash.)
 pub type Redraft = Box<dyn FnMut(&Record) -> Drafted + Send>;
 
 /// Turns mapped records into drafts: work on the row alone, without the
@@ -337,10 +337,10 @@ type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 
 /// A set of key hashes (xxh3, so already well mixed): they index the table
 /// as they are, where SipHash over them was 2% of the store's thread.
-type KeyHashes = HashSet<u64, BuildHasherDefault<AsIs>>;
+pub(crate) type KeyHashes = HashSet<u64, BuildHasherDefault<AsIs>>;
 
 #[derive(Default)]
-struct AsIs(u64);
+pub(crate) struct AsIs(u64);
 
 impl Hasher for AsIs {
     fn finish(&self) -> u64 {
@@ -856,7 +856,6 @@ impl Import<'_> {
             }
         }
         self.list_custom_keys(&drafts)?;
-        let sources: Vec<&Record> = rows.iter().map(|r| r.source).collect();
         // Split where a key repeats, so later rows see earlier rows' writes.
         // (Two keys whose hashes collide split too: harmless.)
         let mut start = 0;
@@ -870,7 +869,7 @@ impl Import<'_> {
                 }
                 end += 1;
             }
-            for (row, outcome) in self.segment(&mut drafts[start..end], &sources, &now)? {
+            for (row, outcome) in self.segment(&mut drafts[start..end], rows, &now)? {
                 outcomes[row] = Some(outcome);
             }
             start = end;
@@ -981,7 +980,7 @@ impl Import<'_> {
 
     /// Matches, links and writes rows whose keys are all distinct.
     /// (A draft's values are moved into the record written: spent after.)
-    fn segment(&mut self, drafts: &mut [Draft], sources: &[&Record], now: &str) -> Result<Vec<(usize, Outcome)>> {
+    fn segment(&mut self, drafts: &mut [Draft], rows: &[Row<'_>], now: &str) -> Result<Vec<(usize, Outcome)>> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
@@ -1053,9 +1052,9 @@ impl Import<'_> {
                         let Some(redraft) = self.redraft.as_mut() else {
                             return Err(Error::Invalid("a recognised row cannot be drafted in full".into()));
                         };
-                        match redraft(sources[d.row]) {
+                        match redraft(rows[d.row].source) {
                             Ok(mut full) => {
-                                full.row = d.row;
+                                (full.row, full.source) = (d.row, d.source);
                                 *d = full;
                             }
                             Err((field, message)) => {

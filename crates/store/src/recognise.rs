@@ -13,12 +13,11 @@
 //! written since) costs that second drafting and nothing else.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use crmsync_core::{Entity, Record, Value};
 
 use crate::error::Result;
+use crate::import::KeyHashes;
 use crate::sql::{Lent, Sql};
 
 /// Bumped when a row maps to other stored values than before for the same
@@ -36,41 +35,14 @@ const MAX_KNOWN: usize = 4_000_000;
 #[derive(Debug)]
 pub(crate) struct Recognition {
     fingerprint: [u8; 16],
-    known: Known,
-}
-
-/// A set of hashes that are already well mixed (xxh3): used as they are.
-type Known = HashSet<u64, BuildHasherDefault<AsIs>>;
-
-#[derive(Default)]
-struct AsIs(u64);
-
-impl Hasher for AsIs {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+    known: KeyHashes,
 }
 
 impl Recognition {
     /// Loads the hashes `entity`'s live records carry. `parts` are what
     /// makes a row into a record besides the row itself.
     pub fn load(db: &mut dyn Sql, entity: Entity, parts: &[&[u8]]) -> Result<Self> {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for part in std::iter::once(RULES).chain(parts.iter().copied()) {
-            h.update(&(part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
-        let fingerprint = h.digest128().to_le_bytes();
+        let fingerprint = fingerprint(parts);
         // Gathered first, so that the set is made at its size once instead
         // of growing (rehashing was a third of the time it took).
         let mut hashes = Vec::new();
@@ -84,7 +56,7 @@ impl Recognition {
             }
             Ok(())
         })?;
-        let mut known = Known::with_capacity_and_hasher(hashes.len(), Default::default());
+        let mut known = KeyHashes::with_capacity_and_hasher(hashes.len(), Default::default());
         known.extend(hashes);
         Ok(Recognition { fingerprint, known })
     }
@@ -112,6 +84,16 @@ impl Recognition {
     pub fn holds(&self, hash: u64) -> bool {
         self.known.contains(&hash)
     }
+}
+
+/// crmsync's rules and `parts`, each with its length, as one hash.
+fn fingerprint(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in std::iter::once(RULES).chain(parts.iter().copied()) {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.digest128().to_le_bytes()
 }
 
 /// Bytes with their length before them, so that no value can run into
@@ -171,12 +153,7 @@ mod tests {
     }
 
     fn recognition(parts: &[&[u8]]) -> Recognition {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for part in std::iter::once(RULES).chain(parts.iter().copied()) {
-            h.update(&(part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
-        Recognition { fingerprint: h.digest128().to_le_bytes(), known: Known::default() }
+        Recognition { fingerprint: fingerprint(parts), known: KeyHashes::default() }
     }
 
     #[test]

@@ -302,10 +302,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             Box::new(move |src: &Record| {
                 let (mut rec, mut out) = (src.clone(), Record::new());
                 let external_id = from.as_ref().and_then(|f| src.get_path(f)).map(Value::to_text);
-                let seen = drafter.recognised(src).map(|s| Seen { known: false, ..s });
                 match work.run(&mut rec, &mut out).0 {
-                    Worked::Mapped => drafter.draft(&out, external_id, seen),
-                    Worked::AsRead => drafter.draft(&rec, external_id, seen),
+                    Worked::Mapped => drafter.draft(&out, external_id, None),
+                    Worked::AsRead => drafter.draft(&rec, external_id, None),
                     Worked::Rejected(errors) => Err(field_errors(&errors)),
                     Worked::Defect(d) => Err((d.field.unwrap_or_default(), d.message)),
                 }

@@ -15,6 +15,12 @@ fn hashed(db: &Db) -> u64 {
     db.count("SELECT count(*) FROM contacts WHERE source_hash IS NOT NULL")
 }
 
+/// Drops the trigger that clears a changed record's source hash.
+fn drop_source_trigger(db: &Db, table: &str) {
+    let on = if db.is_postgres() { format!(" ON {table}") } else { String::new() };
+    db.exec(&format!("DROP TRIGGER {table}_source_hash{on}"));
+}
+
 fn city_of(db: &Db, email: &str) -> Option<String> {
     db.scalar(&format!("SELECT address_city FROM contacts WHERE email = '{email}'"))
 }
@@ -32,11 +38,7 @@ on_both!(records_remember_their_source_rows_and_outside_edits_are_not_trusted, |
     assert_eq!(hashed(db), 3);
     // Without that guard the hash alone decides: recognised rows are not
     // compared at all (this is what makes a re-import fast).
-    db.exec(if db.is_postgres() {
-        "DROP TRIGGER contacts_source_hash ON contacts"
-    } else {
-        "DROP TRIGGER contacts_source_hash"
-    });
+    drop_source_trigger(db, "contacts");
     db.exec("UPDATE contacts SET first_name = 'Augusta' WHERE email = 'ada@example.com'");
     assert_eq!(counts(&db.import("contacts_v1.csv", "contacts.toml", &[])), (0, 0, 3, 1));
     assert_eq!(
@@ -189,11 +191,7 @@ on_both!(rows_matched_by_external_id_are_recognised_with_their_ids, |db| {
     assert_eq!(counts(&db.import("deals.csv", "deals.toml", &[])), (0, 0, 2, 1));
     // Recognised, not compared: an edit the trigger is not there to see
     // goes unnoticed.
-    db.exec(if db.is_postgres() {
-        "DROP TRIGGER deals_source_hash ON deals"
-    } else {
-        "DROP TRIGGER deals_source_hash"
-    });
+    drop_source_trigger(db, "deals");
     db.exec("UPDATE deals SET stage = 'lost' WHERE name = 'Navy pilot'");
     assert_eq!(counts(&db.import("deals.csv", "deals.toml", &[])), (0, 0, 2, 1));
 });
