@@ -7,7 +7,11 @@ use rusqlite::{Connection, ToSql};
 use crate::error::{Error, Result};
 use crate::sql::{Arg, Backend, Cell, Lent, Param, Sql, what};
 
+mod insert;
+
 pub struct SqliteConn {
+    /// First, to be dropped before the connection its statements are of.
+    inserts: insert::Inserts,
     conn: Connection,
     location: String,
 }
@@ -84,7 +88,7 @@ impl SqliteConn {
         )
         .map_err(err("cannot register lower()"))?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Self { conn, location })
+        Ok(Self { inserts: insert::Inserts::default(), conn, location })
     }
 
     fn err(&self, context: &str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
@@ -102,17 +106,6 @@ impl ToSql for Param {
             Param::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
             Param::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
-    }
-}
-
-impl ToSql for Arg<'_> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match *self {
-            Arg::Null => ValueRef::Null,
-            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
-            Arg::Int(n) => ValueRef::Integer(n),
-            Arg::Bytes(b) => ValueRef::Blob(b),
-        }))
     }
 }
 
@@ -148,19 +141,11 @@ impl Sql for SqliteConn {
             crate::sql::placeholders(columns.len())
         );
         let err = self.err(&what(&sql));
-        let mut stmt = match self.conn.prepare_cached(&sql) {
-            Ok(s) => s,
-            Err(e) => return Err(err(e)),
-        };
         // One prepared statement stepped per row: SQLite does no more work
         // per row than that, and no statement text is built per chunk.
-        for row in params.chunks(columns.len()) {
-            let bound = row.iter().enumerate().try_for_each(|(i, p)| stmt.raw_bind_parameter(i + 1, p));
-            if let Err(e) = bound.and_then(|()| stmt.raw_execute()) {
-                return Err(err(e));
-            }
-        }
-        Ok(())
+        // SAFETY: the handle is this connection's, used only by this call
+        // while it runs.
+        unsafe { self.inserts.run(self.conn.handle(), sql, columns.len(), params) }.map_err(err)
     }
 
     fn build_indexes(&mut self, sql: &str) -> Result<()> {
@@ -270,6 +255,61 @@ mod tests {
         let db: &mut dyn Sql = &mut conn;
         let row = db.query_row("PRAGMA foreign_keys", &[]).expect("pragma").expect("a row");
         assert_eq!(row.first().map(Cell::int), Some(0));
+    }
+
+    fn scratch() -> (tempfile::TempDir, SqliteConn) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = SqliteConn::open(&dir.path().join("crm.db").display().to_string()).expect("opens");
+        (dir, conn)
+    }
+
+    #[test]
+    fn insert_many_stores_every_kind_of_value_as_given() {
+        let (_dir, mut conn) = scratch();
+        let db: &mut dyn Sql = &mut conn;
+        db.batch("CREATE TABLE t (a, b, c)").expect("creates");
+        let long = "x".repeat(100_000);
+        let rows =
+            [Arg::Text("é\0nul"), Arg::Int(-7), Arg::Bytes(&[0, 1, 255]), Arg::Null, Arg::Text(""), Arg::Text(&long)];
+        db.insert_many("t", &["a", "b", "c"], &rows).expect("inserts");
+        // Again on the statement already prepared, after a schema change.
+        db.batch("CREATE INDEX t_a ON t (a)").expect("indexes");
+        db.insert_many("t", &["a", "b", "c"], &rows[..3]).expect("inserts again");
+        let sql = "SELECT typeof(a), length(CAST(a AS BLOB)), a, b, typeof(c), length(c), \
+                   CASE typeof(c) WHEN 'blob' THEN hex(c) END FROM t ORDER BY rowid";
+        let got = db.query(sql, &[]).expect("reads");
+        let text = |r: &Vec<Cell>| {
+            r.iter()
+                .map(|c| match c {
+                    Cell::Int(n) => n.to_string(),
+                    c => c.text().unwrap_or("NULL").to_string(),
+                })
+                .collect::<Vec<_>>()
+        };
+        // Text with a NUL byte is kept whole; an empty text is not NULL.
+        assert_eq!(text(&got[0]), ["text", "6", "é\0nul", "-7", "blob", "3", "0001FF"]);
+        assert_eq!(text(&got[1]), ["null", "NULL", "NULL", "", "text", "100000", "NULL"]);
+        assert_eq!(got[1][3].text(), Some(""));
+        assert_eq!(text(&got[2]), text(&got[0]));
+    }
+
+    #[test]
+    fn insert_many_names_the_statement_and_the_reason_when_sqlite_refuses() {
+        let (_dir, mut conn) = scratch();
+        let db: &mut dyn Sql = &mut conn;
+        db.batch("CREATE TABLE t (a TEXT UNIQUE NOT NULL)").expect("creates");
+        let e = db.insert_many("t", &["a"], &[Arg::Text("one"), Arg::Text("one")]).expect_err("a duplicate");
+        let message = e.to_string();
+        assert!(message.contains("UNIQUE constraint failed: t.a"), "{message}");
+        assert!(message.contains("INSERT INTO t"), "{message}");
+        // The row before the refused one is in; the statement still works.
+        db.insert_many("t", &["a"], &[Arg::Text("two")]).expect("inserts");
+        let e = db.insert_many("t", &["a"], &[Arg::Null]).expect_err("a null");
+        assert!(e.to_string().contains("NOT NULL constraint failed"), "{e}");
+        let e = db.insert_many("nope", &["a"], &[Arg::Text("x")]).expect_err("no table");
+        assert!(e.to_string().contains("no such table: nope"), "{e}");
+        let n = db.query_row("SELECT count(*) FROM t", &[]).expect("counts").expect("a row");
+        assert_eq!(n.first().map(Cell::int), Some(2));
     }
 
     /// An import turns SQLite's CHECK constraints off and checks the same
