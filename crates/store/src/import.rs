@@ -266,6 +266,10 @@ pub struct Draft {
     /// Only the key and links are drafted: the store holds a record made
     /// from a row with this `source` hash (see `recognise`).
     lite: bool,
+    /// After its chunk: the values of the record the draft was inserted as,
+    /// handed back with it to be freed by the thread that made most of them
+    /// (see `Row::spent`).
+    written: Vec<Option<String>>,
 }
 
 /// What `Drafter::recognised` says of a source row: its hash, and whether
@@ -419,6 +423,7 @@ impl Drafter {
             marks: [None, None],
             source: seen.map(|s| s.hash),
             lite,
+            written: Vec::new(),
         };
         let mut errors = Vec::new();
         let mut link_refs: BTreeMap<&str, LinkRef> = BTreeMap::new();
@@ -989,6 +994,8 @@ impl Import<'_> {
         let pending: FastSet<&str> = links.new_companies.iter().map(|(id, _)| id.as_str()).collect();
         let mut linked_new: FastSet<String> = FastSet::default();
         let mut inserts: Vec<NewRecord> = Vec::new();
+        // The draft each insert was made from.
+        let mut inserted_from: Vec<usize> = Vec::new();
         let mut audit: Vec<AuditRow> = Vec::new();
         let mut new_external: Vec<(String, String)> = Vec::new();
         // Unchanged records to give the hash of the row they equal.
@@ -1187,6 +1194,7 @@ impl Import<'_> {
                     }
                     self.remember_key(d);
                     inserts.push((id.clone(), values, d.source));
+                    inserted_from.push(n);
                     linking_new(&pending, &link_values, &mut linked_new);
                     out.push((d.row, Outcome::Insert { id }));
                 }
@@ -1212,6 +1220,9 @@ impl Import<'_> {
             }
         }
         insert_records(self.db, entity, &self.batch, &inserts, now)?;
+        for ((_, values, _), n) in inserts.into_iter().zip(inserted_from) {
+            drafts[n].written = values;
+        }
         if let Some(system) = self.settings.external_system.clone() {
             for (id, x) in &new_external {
                 self.db.execute(
@@ -1428,15 +1439,6 @@ impl Import<'_> {
             return Ok(found);
         }
         let first = key[0].as_str();
-        // Lite drafts' records are read only as far as recognising them needs.
-        let wanted_by = |lite: bool| -> Vec<String> {
-            let keys = drafts.iter().enumerate().filter(|(n, d)| found[*n].is_none() && d.lite == lite);
-            keys.filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone())).collect()
-        };
-        let (wanted, wanted_lite) = (wanted_by(false), wanted_by(true));
-        if wanted.is_empty() && wanted_lite.is_empty() {
-            return Ok(found);
-        }
         if let Some(bulk) = &self.bulk
             && bulk.started
         {
@@ -1447,6 +1449,15 @@ impl Import<'_> {
                 return Ok(found);
             }
             self.end_bulk()?;
+        }
+        // Lite drafts' records are read only as far as recognising them needs.
+        let wanted_by = |lite: bool| -> Vec<String> {
+            let keys = drafts.iter().enumerate().filter(|(n, d)| found[*n].is_none() && d.lite == lite);
+            keys.filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone())).collect()
+        };
+        let (wanted, wanted_lite) = (wanted_by(false), wanted_by(true));
+        if wanted.is_empty() && wanted_lite.is_empty() {
+            return Ok(found);
         }
         let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
         let custom_pos = model::position(entity, "custom");

@@ -500,11 +500,11 @@ impl Ids {
         }
         let value = (u128::from(self.last_ms) << 80) | self.random;
         const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-        let mut out = String::with_capacity(26);
-        for i in (0..26).rev() {
-            out.push(ALPHABET[((value >> (i * 5)) & 31) as usize] as char);
+        let mut out = [0u8; 26];
+        for (i, c) in out.iter_mut().enumerate() {
+            *c = ALPHABET[((value >> ((25 - i) * 5)) & 31) as usize];
         }
-        out
+        String::from_utf8(out.to_vec()).expect("the alphabet is ASCII")
     }
 }
 
