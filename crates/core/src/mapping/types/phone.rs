@@ -19,7 +19,7 @@ pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
     let international;
     let trimmed = match trimmed.strip_prefix("00") {
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit() && c != '0') => {
-            international = format!("+{rest}");
+            international = ["+", rest].concat();
             international.as_str()
         }
         _ => trimmed,
@@ -72,8 +72,11 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
 
 /// Splits `555-123-4567 x89` into the main part and an all-digit extension.
 fn split_extension(s: &str) -> (&str, Option<&str>) {
-    // RFC 3966's form, which `to_e164` writes: its output reads back.
-    if let Some((main, ext)) = s.rsplit_once(";ext=")
+    // RFC 3966's form, which `to_e164` writes: its output reads back. (An
+    // all-digit extension holds no `;`: the last one starts it. Searching
+    // for one byte instead of the whole `;ext=` saves setting up a substring
+    // search per number.)
+    if let Some((main, ext)) = s.rfind(';').and_then(|at| Some((&s[..at], s[at..].strip_prefix(";ext=")?)))
         && (1..=7).contains(&ext.len())
         && ext.bytes().all(|b| b.is_ascii_digit())
     {
@@ -100,8 +103,9 @@ fn split_extension(s: &str) -> (&str, Option<&str>) {
 /// its digits), which it gives back unchanged: a store need not parse it
 /// again.
 pub fn is_canonical(s: &str) -> bool {
-    let s = match s.split_once(";ext=") {
-        Some((number, ext)) if (1..=7).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit()) => number,
+    // (The first `;` must start `;ext=`: a number holds none.)
+    let s = match s.find(';').map(|at| (&s[..at], s[at..].strip_prefix(";ext="))) {
+        Some((number, Some(ext))) if (1..=7).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit()) => number,
         Some(_) => return false,
         None => s,
     };
@@ -140,22 +144,20 @@ fn fast_path(s: &str, region: Option<Id>) -> Option<String> {
         let us = n == 11 && d[0] == b'1' && nanp(&d[1..]);
         let cn = n == 13 && d.starts_with(b"86") && cn_mobile(&d[2..]);
         if us || cn {
-            format!("+{}", std::str::from_utf8(d).ok()?)
+            ["+", std::str::from_utf8(d).ok()?].concat()
         } else {
             return None;
         }
     } else {
         match region? {
-            Id::US | Id::CA if nanp(d) => format!("+1{}", std::str::from_utf8(d).ok()?),
-            Id::US | Id::CA if n == 11 && d[0] == b'1' && nanp(&d[1..]) => {
-                format!("+{}", std::str::from_utf8(d).ok()?)
-            }
-            Id::CN if cn_mobile(d) => format!("+86{}", std::str::from_utf8(d).ok()?),
+            Id::US | Id::CA if nanp(d) => ["+1", std::str::from_utf8(d).ok()?].concat(),
+            Id::US | Id::CA if n == 11 && d[0] == b'1' && nanp(&d[1..]) => ["+", std::str::from_utf8(d).ok()?].concat(),
+            Id::CN if cn_mobile(d) => ["+86", std::str::from_utf8(d).ok()?].concat(),
             _ => return None,
         }
     };
     Some(match ext {
-        Some(x) => format!("{e164};ext={x}"),
+        Some(x) => [e164.as_str(), ";ext=", x].concat(),
         None => e164,
     })
 }
