@@ -10,7 +10,7 @@ use crate::sql::{Arg, Backend, Cell, Lent, Param, Sql, what};
 mod insert;
 
 pub struct SqliteConn {
-    /// First, to be dropped before the connection its statements are of.
+    /// Finalized before the connection closes (see `Drop`).
     inserts: insert::Inserts,
     conn: Connection,
     location: String,
@@ -24,6 +24,14 @@ const CACHE_KIB: i64 = 32_000;
 const SORT_KIB: i64 = 2_000;
 /// The page size of new stores, in bytes.
 const PAGE_SIZE: i64 = 16_384;
+
+impl Drop for SqliteConn {
+    fn drop(&mut self) {
+        // SQLite does not close a connection that still has statements:
+        // rusqlite would leave it open, with its file and locks.
+        self.inserts = insert::Inserts::default();
+    }
+}
 
 impl SqliteConn {
     pub fn open(url: &str) -> Result<Self> {

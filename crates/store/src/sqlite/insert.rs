@@ -16,8 +16,8 @@ use rusqlite::ffi;
 use crate::sql::Arg;
 
 /// Prepared insert statements by SQL text. Dropped before the connection
-/// they belong to (`SqliteConn` declares this field first), as SQLite
-/// closes a connection only once its statements are finalized.
+/// they belong to (`SqliteConn`'s `Drop`), as SQLite closes a connection
+/// only once its statements are finalized.
 #[derive(Default)]
 pub(super) struct Inserts(HashMap<String, Statement>);
 
@@ -56,6 +56,7 @@ impl Inserts {
                 e.insert(prepared).0.as_ptr()
             }
         };
+        debug_assert_eq!(params.len() % width.max(1), 0, "whole rows of {width} values");
         let mut result = Ok(());
         for row in params.chunks(width) {
             // SAFETY: `stmt` is a live statement of `db`; every value bound
@@ -89,6 +90,8 @@ unsafe fn prepare(db: *mut ffi::sqlite3, sql: &str) -> rusqlite::Result<Statemen
     };
     match NonNull::new(stmt) {
         Some(stmt) if rc == ffi::SQLITE_OK => Ok(Statement(stmt)),
+        // (No statement in the text: not an insert.)
+        None if rc == ffi::SQLITE_OK => Err(unsafe { failure(db, ffi::SQLITE_MISUSE) }),
         _ => Err(unsafe { failure(db, rc) }),
     }
 }
@@ -127,14 +130,14 @@ unsafe fn step_row(db: *mut ffi::sqlite3, stmt: *mut ffi::sqlite3_stmt, row: &[A
     result
 }
 
-/// The error SQLite reported for `rc`, with its message.
+/// The error SQLite reported for `rc`, with the connection's message when
+/// that message is `rc`'s (else SQLite's text for the code).
 unsafe fn failure(db: *mut ffi::sqlite3, rc: c_int) -> rusqlite::Error {
     // SAFETY: `db` is open; the message is copied before any other call.
-    let (code, message) = unsafe {
-        let code = ffi::sqlite3_extended_errcode(db);
-        let text = ffi::sqlite3_errmsg(db);
-        let message = (!text.is_null()).then(|| CStr::from_ptr(text).to_string_lossy().into_owned());
-        (if code == ffi::SQLITE_OK { rc } else { code }, message)
+    let message = unsafe {
+        let text =
+            if ffi::sqlite3_extended_errcode(db) == rc { ffi::sqlite3_errmsg(db) } else { ffi::sqlite3_errstr(rc) };
+        (!text.is_null()).then(|| CStr::from_ptr(text).to_string_lossy().into_owned())
     };
-    rusqlite::Error::SqliteFailure(ffi::Error::new(code), message)
+    rusqlite::Error::SqliteFailure(ffi::Error::new(rc), message)
 }
