@@ -21,7 +21,7 @@ use crmsync_core::{Entity, Record, Value};
 use crate::custom::{self, CustomField};
 use crate::error::{Error, Result};
 use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
-use crate::recognise::Recognition;
+use crate::recognise::{Place, Recognition};
 use crate::sql::{Arg, Backend, Cell, Lent, Param, Sql, placeholders};
 use crate::{Store, batches};
 
@@ -342,6 +342,8 @@ type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 /// A set of key hashes (xxh3, so already well mixed): they index the table
 /// as they are, where SipHash over them was 2% of the store's thread.
 pub(crate) type KeyHashes = HashSet<u64, BuildHasherDefault<AsIs>>;
+/// Hashes, each with where its record is (see `Recognition`).
+pub(crate) type HashRows = std::collections::HashMap<u64, u64, BuildHasherDefault<AsIs>>;
 
 #[derive(Default)]
 pub(crate) struct AsIs(u64);
@@ -1442,7 +1444,9 @@ impl Import<'_> {
         if let Some(bulk) = &self.bulk
             && bulk.started
         {
-            let again = drafts.iter().filter_map(|d| d.marks[0]).any(|k| bulk.keys.contains(&k));
+            // (Rows found by their external id already are not looked up.)
+            let unfound = drafts.iter().enumerate().filter(|(n, _)| found[*n].is_none());
+            let again = unfound.filter_map(|(_, d)| d.marks[0]).any(|k| bulk.keys.contains(&k));
             // (A bulk load's rows are never lite: the table was empty.)
             if !again {
                 // Only this load has written to the table, none of these keys.
@@ -1450,7 +1454,39 @@ impl Import<'_> {
             }
             self.end_bulk()?;
         }
+        let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
+        let custom_pos = model::position(entity, "custom");
         // Lite drafts' records are read only as far as recognising them needs.
+        let links =
+            self.columns.iter().enumerate().filter(|(_, c)| matches!(c.kind, Kind::Link(_) | Kind::DealContacts));
+        let custom_key = key.iter().any(|f| f.starts_with("custom.")).then_some(custom_pos).flatten();
+        let only: Vec<usize> =
+            links.map(|(i, _)| i).chain(key_positions.iter().flatten().copied()).chain(custom_key).collect();
+        // A recognised row's record is read where it lies (see
+        // `recognise`); a row whose record no longer carries its hash or
+        // key is looked for by key below.
+        if let Some(recognition) = self.drafter.recognition.clone() {
+            let at: Vec<(usize, Place)> = drafts
+                .iter()
+                .enumerate()
+                .filter(|(n, d)| d.lite && found[*n].is_none())
+                .filter_map(|(n, d)| Some((n, recognition.place_of(d.source?)?)))
+                .collect();
+            let places: Vec<Place> = at.iter().map(|(_, p)| *p).collect();
+            let mut by_source: HashMap<u64, Existing> = load_at(self.db, entity, &places, Some(&only))?
+                .into_iter()
+                .filter_map(|e| Some((e.source?, e)))
+                .collect();
+            for (n, _) in at {
+                let d = &drafts[n];
+                let Some(e) = d.source.and_then(|s| by_source.remove(&s)) else { continue };
+                let k: Option<Vec<String>> =
+                    key.iter().zip(&key_positions).map(|(f, pos)| key_value(entity, &e, f, *pos, custom_pos)).collect();
+                if k.is_some() && k == d.key {
+                    found[n] = Some(Ok(e));
+                }
+            }
+        }
         let wanted_by = |lite: bool| -> Vec<String> {
             let keys = drafts.iter().enumerate().filter(|(n, d)| found[*n].is_none() && d.lite == lite);
             keys.filter_map(|(_, d)| d.key.as_ref().map(|k| k[0].clone())).collect()
@@ -1459,15 +1495,8 @@ impl Import<'_> {
         if wanted.is_empty() && wanted_lite.is_empty() {
             return Ok(found);
         }
-        let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
-        let custom_pos = model::position(entity, "custom");
         let mut candidates = load_by(self.db, entity, first, &wanted, None)?;
         if !wanted_lite.is_empty() {
-            let links =
-                self.columns.iter().enumerate().filter(|(_, c)| matches!(c.kind, Kind::Link(_) | Kind::DealContacts));
-            let custom_key = key.iter().any(|f| f.starts_with("custom.")).then_some(custom_pos).flatten();
-            let only: Vec<usize> =
-                links.map(|(i, _)| i).chain(key_positions.iter().flatten().copied()).chain(custom_key).collect();
             let partial = load_by(self.db, entity, first, &wanted_lite, Some(&only))?;
             if candidates.is_empty() {
                 candidates = partial;
@@ -1883,7 +1912,6 @@ pub(crate) fn load_by(
     if values.is_empty() {
         return Ok(Vec::new());
     }
-    let table = entity.name();
     let expr = if field == "id" {
         "t.id".to_string()
     } else if entity == Entity::Companies && field == "name" {
@@ -1896,6 +1924,40 @@ pub(crate) fn load_by(
             _ => return Err(Error::Invalid(format!("`{field}` cannot be a key of {entity}"))),
         }
     };
+    let params: Vec<Param> = values.iter().map(Param::from).collect();
+    load_where(db, entity, &expr, &params, only)
+}
+
+/// Live records of `entity` at the places `Recognition` knows them by.
+pub(crate) fn load_at(
+    db: &mut dyn Sql,
+    entity: Entity,
+    places: &[Place],
+    only: Option<&[usize]>,
+) -> Result<Vec<Existing>> {
+    let backend = db.backend();
+    let params: Vec<Param> = places
+        .iter()
+        .map(|&p| match backend {
+            Backend::Sqlite => Param::Int(i64::try_from(p).unwrap_or(-1)),
+            Backend::Postgres => Param::Text(model::ulid_text(p)),
+        })
+        .collect();
+    load_where(db, entity, backend.record_locator(), &params, only)
+}
+
+/// Live records of `entity` whose `expr` is one of `values`.
+fn load_where(
+    db: &mut dyn Sql,
+    entity: Entity,
+    expr: &str,
+    values: &[Param],
+    only: Option<&[usize]>,
+) -> Result<Vec<Existing>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = entity.name();
     let read = |i: usize| only.is_none_or(|o| o.contains(&i));
     let cols: Vec<String> =
         model::table_columns(entity).filter(|(i, _)| read(*i)).map(|(_, c)| format!("t.{}", c.column)).collect();
@@ -1908,9 +1970,8 @@ pub(crate) fn load_by(
             cols.join(", "),
             placeholders(part.len())
         );
-        let params: Vec<Param> = part.iter().map(Param::from).collect();
         let columns = model::columns(entity);
-        db.query_each_lent(&sql, &params, &mut |row| {
+        db.query_each_lent(&sql, part, &mut |row| {
             let mut cells = row.iter().copied();
             let id = cells.next().and_then(Lent::to_text).unwrap_or_default();
             let hash = match cells.next() {

@@ -410,6 +410,11 @@ pub fn company_key(name: &str) -> String {
         static KEYS: std::cell::RefCell<std::collections::HashMap<String, String, foldhash::fast::RandomState>> =
             std::cell::RefCell::default();
     }
+    // (Names of any length are keyed; only those a file is likely to
+    // repeat are remembered.)
+    if name.len() > 256 {
+        return company_key_of(name);
+    }
     KEYS.with_borrow_mut(|keys| {
         if let Some(key) = keys.get(name) {
             return key.clone();
@@ -521,14 +526,28 @@ impl Ids {
         } else {
             self.random = (self.random + 1) & ((1u128 << 80) - 1);
         }
-        let value = (u128::from(self.last_ms) << 80) | self.random;
-        const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-        let mut out = [0u8; 26];
-        for (i, c) in out.iter_mut().enumerate() {
-            *c = ALPHABET[((value >> ((25 - i) * 5)) & 31) as usize];
-        }
-        String::from_utf8(out.to_vec()).expect("the alphabet is ASCII")
+        ulid_text((u128::from(self.last_ms) << 80) | self.random)
     }
+}
+
+const ULID_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A ULID's 128 bits spelled as crmsync writes ids.
+pub fn ulid_text(value: u128) -> String {
+    let mut out = [0u8; 26];
+    for (i, c) in out.iter_mut().enumerate() {
+        *c = ULID_ALPHABET[((value >> ((25 - i) * 5)) & 31) as usize];
+    }
+    String::from_utf8(out.to_vec()).expect("the alphabet is ASCII")
+}
+
+/// The 128 bits of an id spelled as `ulid_text` spells them; `None` for
+/// any other text.
+pub fn ulid_value(id: &str) -> Option<u128> {
+    if id.len() != 26 || id.as_bytes()[0] > b'7' {
+        return None;
+    }
+    id.bytes().try_fold(0u128, |v, b| Some((v << 5) | ULID_ALPHABET.iter().position(|&c| c == b)? as u128))
 }
 
 /// `YYYY-MM-DD` or stored time text shortened for tables on a terminal.
@@ -617,6 +636,22 @@ mod tests {
             }
         }
         assert_eq!(company_key("北京字节跳动科技有限公司"), company_key_of("北京字节跳动科技有限公司"));
+    }
+
+    #[test]
+    fn ids_spell_their_128_bits_and_nothing_else_does() {
+        let mut ids = Ids::default();
+        for _ in 0..1000 {
+            let id = ids.next_id();
+            assert_eq!(ulid_value(&id).map(ulid_text).as_deref(), Some(id.as_str()));
+        }
+        assert_eq!(ulid_value("00000000000000000000000001"), Some(1));
+        assert_eq!(ulid_value("7ZZZZZZZZZZZZZZZZZZZZZZZZZ"), Some(u128::MAX));
+        for not in
+            ["8ZZZZZZZZZZZZZZZZZZZZZZZZZ", "01m82asky0000000000000000x", "01M82ASKYI000000000000000X", "01M8", ""]
+        {
+            assert_eq!(ulid_value(not), None, "{not}");
+        }
     }
 
     #[test]

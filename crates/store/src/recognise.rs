@@ -11,13 +11,23 @@
 //! comparing it field by field. Otherwise the row is drafted in full and
 //! goes the usual way. A hash that is known but stale (the record was
 //! written since) costs that second drafting and nothing else.
+//!
+//! The hashes are loaded with the place of the record that carries each
+//! (`Backend::record_locator`: SQLite's rowid, PostgreSQL's id), and a
+//! recognised row's record is read from there instead of being searched
+//! for by key: on SQLite, a million key lookups were most of a re-import's
+//! store thread. The record must still carry the row's hash and have its
+//! key; if not, or if several records carry the hash, the row is matched
+//! by key as any other. (Only a record that carries the row's hash is
+//! matched this way, so another record given the same key since, by an
+//! import with another key, is not noticed, as it would be by key.)
 
 use std::cell::RefCell;
 
 use crmsync_core::{Entity, Record, Value};
 
 use crate::error::Result;
-use crate::import::KeyHashes;
+use crate::import::HashRows;
 use crate::sql::{Lent, Sql};
 
 /// Bumped when a row maps to other stored values than before for the same
@@ -25,8 +35,8 @@ use crate::sql::{Lent, Sql};
 /// longer vouch for anything, and rows are drafted and compared in full.
 const RULES: &[u8] = b"crmsync source hash 1";
 
-/// At most this many stored hashes are kept in memory (8 bytes each and the
-/// set's slack). Beyond it rows are recognised only while hashes last:
+/// At most this many stored hashes are kept in memory (16 bytes each and
+/// the map's slack). Beyond it rows are recognised only while hashes last:
 /// the others are drafted in full, as without recognition.
 const MAX_KNOWN: usize = 4_000_000;
 
@@ -35,8 +45,19 @@ const MAX_KNOWN: usize = 4_000_000;
 #[derive(Debug)]
 pub(crate) struct Recognition {
     fingerprint: [u8; 16],
-    known: KeyHashes,
+    /// Each hash, with where the one live record that carries it is:
+    /// SQLite's rowid, or the index of the record's id in `ids`; `NOWHERE`
+    /// where several records carry it. (Eight bytes: the map is made for a
+    /// million records.)
+    known: HashRows,
+    /// The ids `known` points into (PostgreSQL; `None` on SQLite).
+    ids: Option<Vec<Place>>,
 }
+
+const NOWHERE: u64 = u64::MAX;
+
+/// Where a record is, as `load_at` reads it: a rowid, or an id's 128 bits.
+pub(crate) type Place = u128;
 
 impl Recognition {
     /// Loads the hashes `entity`'s live records carry. `parts` are what
@@ -45,20 +66,38 @@ impl Recognition {
         let fingerprint = fingerprint(parts);
         // Gathered first, so that the set is made at its size once instead
         // of growing (rehashing was a third of the time it took).
-        let mut hashes = Vec::new();
-        let sql =
-            format!("SELECT source_hash FROM {} WHERE source_hash IS NOT NULL AND deleted_at IS NULL", entity.name());
+        let mut hashes: Vec<(u64, u64)> = Vec::new();
+        let mut ids: Vec<Place> = Vec::new();
+        let locator = db.backend().record_locator();
+        let sql = format!(
+            "SELECT t.source_hash, {locator} FROM {} t WHERE t.source_hash IS NOT NULL AND t.deleted_at IS NULL",
+            entity.name()
+        );
         db.query_each_lent(&sql, &[], &mut |row| {
             if let Some(Lent::Int(n)) = row.first()
                 && hashes.len() < MAX_KNOWN
             {
-                hashes.push(*n as u64);
+                let at = match row.get(1) {
+                    Some(Lent::Int(r)) => u64::try_from(*r).unwrap_or(NOWHERE),
+                    Some(Lent::Text(id)) => match std::str::from_utf8(id).ok().and_then(crate::model::ulid_value) {
+                        Some(id) => {
+                            ids.push(id);
+                            ids.len() as u64 - 1
+                        }
+                        None => NOWHERE,
+                    },
+                    _ => NOWHERE,
+                };
+                hashes.push((*n as u64, at));
             }
             Ok(())
         })?;
-        let mut known = KeyHashes::with_capacity_and_hasher(hashes.len(), Default::default());
-        known.extend(hashes);
-        Ok(Recognition { fingerprint, known })
+        let mut known = HashRows::with_capacity_and_hasher(hashes.len(), Default::default());
+        for (hash, at) in hashes {
+            known.entry(hash).and_modify(|r| *r = NOWHERE).or_insert(at);
+        }
+        let ids = (db.backend() == crate::sql::Backend::Postgres).then_some(ids);
+        Ok(Recognition { fingerprint, known, ids })
     }
 
     /// The hash of a source row as read (names and values, in order; not
@@ -82,7 +121,16 @@ impl Recognition {
 
     /// Whether some record carries `hash`.
     pub fn holds(&self, hash: u64) -> bool {
-        self.known.contains(&hash)
+        self.known.contains_key(&hash)
+    }
+
+    /// Where the one record that carried `hash` when the import began is.
+    pub fn place_of(&self, hash: u64) -> Option<Place> {
+        let at = self.known.get(&hash).copied().filter(|r| *r != NOWHERE)?;
+        match &self.ids {
+            None => Some(Place::from(at)),
+            Some(ids) => ids.get(usize::try_from(at).ok()?).copied(),
+        }
     }
 }
 
@@ -153,7 +201,7 @@ mod tests {
     }
 
     fn recognition(parts: &[&[u8]]) -> Recognition {
-        Recognition { fingerprint: fingerprint(parts), known: KeyHashes::default() }
+        Recognition { fingerprint: fingerprint(parts), known: crate::import::HashRows::default(), ids: None }
     }
 
     #[test]

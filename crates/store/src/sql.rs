@@ -230,6 +230,16 @@ impl Backend {
         }
     }
 
+    /// What a lookup that must not search a key index goes straight to a
+    /// record by: SQLite's rowid (a PostgreSQL row moves on every update, so
+    /// there it is the record's id).
+    pub fn record_locator(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "t.rowid",
+            Backend::Postgres => "t.id",
+        }
+    }
+
     /// Text values of a group joined with `sep`, in `order`.
     pub fn string_agg(self, expr: &str, sep: &str, order: &str) -> String {
         match self {

@@ -47,6 +47,25 @@ on_both!(records_remember_their_source_rows_and_outside_edits_are_not_trusted, |
     );
 });
 
+on_both!(a_recognised_row_goes_to_the_record_that_carries_its_hash_and_key, |db| {
+    assert_eq!(counts(&db.import("contacts_v1.csv", "contacts.toml", &[])), (3, 0, 0, 1));
+    drop_source_trigger(db, "contacts");
+    // Ada's record keeps her row's hash but not her row's e-mail: the row
+    // is not that record's, and nothing else has the e-mail.
+    db.exec("UPDATE contacts SET email = 'ada.l@example.com' WHERE email = 'ada@example.com'");
+    // Two records carry Grace's row's hash: the row is matched by key.
+    db.exec(
+        "INSERT INTO contacts (id, email, hash, source_hash, created_at, updated_at) \
+         SELECT '01ARZ3NDEKTSV4RRFFQ69G5FAV', 'grace.h@example.com', hash, source_hash, created_at, updated_at \
+         FROM contacts WHERE first_name = 'Grace'",
+    );
+    assert_eq!(counts(&db.import("contacts_v1.csv", "contacts.toml", &[])), (1, 0, 2, 1));
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'ada@example.com'"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'ada.l@example.com'"), 1);
+    // Once written, the new record is the one that carries the row's hash.
+    assert_eq!(counts(&db.import("contacts_v1.csv", "contacts.toml", &[])), (0, 0, 3, 1));
+});
+
 on_both!(a_recognised_row_still_follows_its_company, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     // The company Ada's row names (by website and name) is renamed and
