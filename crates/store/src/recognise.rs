@@ -6,7 +6,7 @@
 //! import settings and the declared custom fields. An import loads the
 //! hashes its table holds. A row whose hash is among them maps and drafts
 //! only its key and links (`Draft::lite`); the store then finds the record
-//! by key as always, and when that record still carries this row's hash and
+//! (below), and when that record still carries this row's hash and
 //! its links agree, the row is unchanged without mapping it whole or
 //! comparing it field by field. Otherwise the row is drafted in full and
 //! goes the usual way. A hash that is known but stale (the record was
