@@ -1,7 +1,7 @@
 //! Batches after the fact: listing them, undoing one, and the history of a
 //! record, all read from the audit trail that import writes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crmsync_core::Entity;
 
@@ -72,6 +72,11 @@ pub struct Entry {
     pub field: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// For a link, the linked records as people name them (`label_field`:
+    /// an e-mail or a name; several joined by ", "), where `before` and
+    /// `after` hold their ids. A record since removed shows as its id.
+    pub before_label: Option<String>,
+    pub after_label: Option<String>,
 }
 
 /// What an undo did (or would do).
@@ -203,7 +208,7 @@ impl Store {
              ORDER BY CASE WHEN a.op = 'insert' THEN 0 ELSE 1 END, a.seq",
             &[id.as_str().into()],
         )?;
-        let entries = creation
+        let mut entries: Vec<Entry> = creation
             .into_iter()
             .chain(rows)
             .map(|r| {
@@ -217,9 +222,37 @@ impl Store {
                     field: next(),
                     before: next(),
                     after: next(),
+                    before_label: None,
+                    after_label: None,
                 }
             })
             .collect();
+        // Links are shown by the linked records' names, not their ids.
+        let mut names: HashMap<String, Option<String>> = HashMap::new();
+        for e in &mut entries {
+            let column = e.field.as_deref().and_then(|f| model::columns(entity).iter().find(|c| c.field == f));
+            let target = match column.map(|c| c.kind) {
+                Some(Kind::Link(target)) => target,
+                Some(Kind::DealContacts) => Entity::Contacts,
+                _ => continue,
+            };
+            let mut name_of = |ids: &Option<String>| -> Result<Option<String>> {
+                let Some(ids) = ids else { return Ok(None) };
+                let mut shown = Vec::new();
+                for id in ids.split(',').filter(|i| !i.is_empty()) {
+                    if !names.contains_key(id) {
+                        let sql = format!("SELECT {} FROM {} WHERE id = ?", model::label_field(target), target.name());
+                        let name =
+                            self.db.query_row(&sql, &[id.into()])?.and_then(|r| r.into_iter().next()?.into_text());
+                        names.insert(id.to_string(), name);
+                    }
+                    shown.push(names.get(id).cloned().flatten().unwrap_or_else(|| id.to_string()));
+                }
+                Ok(Some(shown.join(", ")))
+            };
+            e.before_label = name_of(&e.before)?;
+            e.after_label = name_of(&e.after)?;
+        }
         Ok((entity, id, entries))
     }
 

@@ -31,6 +31,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 serde_json::json!({
                     "at": e.at, "batch": e.batch, "source": e.source, "op": e.op,
                     "field": e.field, "before": e.before, "after": e.after,
+                    "before_label": e.before_label, "after_label": e.after_label,
                 })
             })
             .collect();
@@ -42,11 +43,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         let what = match (e.op.as_str(), &e.field) {
             ("insert", _) => "created".to_string(),
             ("delete", _) => "removed".to_string(),
+            // A link shows the linked records' names (their ids are in --json).
             (op, Some(f)) => format!(
                 "{}{f}: {} → {}",
                 if op == "undo" { "undo " } else { "" },
-                e.before.as_deref().map_or("(empty)".to_string(), |b| format!("{b:?}")),
-                e.after.as_deref().map_or("(empty)".to_string(), |a| format!("{a:?}"))
+                e.before_label.as_ref().or(e.before.as_ref()).map_or("(empty)".to_string(), |b| format!("{b:?}")),
+                e.after_label.as_ref().or(e.after.as_ref()).map_or("(empty)".to_string(), |a| format!("{a:?}"))
             ),
             (op, None) => op.to_string(),
         };

@@ -178,6 +178,33 @@ on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     assert!(history.contains("created"), "{history}");
 });
 
+on_both!(history_names_linked_records_and_json_keeps_their_ids, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("deals.csv", "deals.toml", &[]);
+    let moved = db.path("moved.csv");
+    std::fs::write(
+        &moved,
+        "Deal,Amount,Currency,Stage,Close,Company,Contacts,ERP Id\n\
+         Acme renewal,12500.50,USD,won,2024-06-30,Navy Labs,ada@example.com,D-1\n",
+    )
+    .expect("write");
+    let m = testdata("import/deals.toml");
+    db.ok(&["import", moved.to_str().expect("p"), "--mapping", m.to_str().expect("p")]);
+    let history = db.ok(&["history", "Acme renewal", "--entity", "deals"]);
+    assert!(history.contains("company: \"Acme Inc.\" → \"Navy Labs\""), "{history}");
+    assert!(history.contains("contacts: \"ada@example.com, alan@example.com\" → \"ada@example.com\""), "{history}");
+    let json = db.json(&["history", "Acme renewal", "--entity", "deals"]);
+    let company = json["history"].as_array().expect("list").iter().find(|e| e["field"] == "company").expect("a change");
+    let navy = db.scalar("SELECT id FROM companies WHERE name = 'Navy Labs'");
+    assert_eq!(company["after"].as_str(), navy.as_deref(), "{company}");
+    assert_eq!(company["after_label"], "Navy Labs");
+    // A linked record since removed shows as its id.
+    db.exec("DELETE FROM contacts WHERE email = 'alan@example.com'");
+    let history = db.ok(&["history", "Acme renewal", "--entity", "deals"]);
+    let alan = history.split("contacts: \"ada@example.com, ").nth(1).and_then(|r| r.get(..26)).unwrap_or_default();
+    assert!(alan.len() == 26 && alan.chars().all(|c| c.is_ascii_alphanumeric()), "{history}");
+});
+
 on_both!(modes_insert_and_update_refuse_what_they_do_not_do, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let rejects = db.path("rejects.csv");
