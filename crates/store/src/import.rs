@@ -732,7 +732,8 @@ impl Import<'_> {
             declared.as_bytes(),
             mapping,
         ];
-        let recognition = Recognition::load(self.db, s.entity, &parts)?;
+        let mut recognition = Recognition::load(self.db, s.entity, &parts)?;
+        recognition.shared_keys = shared_keys(self.db, s.entity, &s.key)?;
         self.drafter.recognition = Some(Arc::new(recognition));
         self.redraft = Some(redraft(self.drafter.clone()));
         Ok(())
@@ -1469,7 +1470,10 @@ impl Import<'_> {
             let at: Vec<(usize, Place)> = drafts
                 .iter()
                 .enumerate()
+                // (A key that several records have makes the row ambiguous,
+                // as matching by key finds.)
                 .filter(|(n, d)| d.lite && found[*n].is_none())
+                .filter(|(_, d)| d.marks[0].is_some_and(|k| !recognition.shared_keys.contains(&k)))
                 .filter_map(|(n, d)| Some((n, recognition.place_of(d.source?)?)))
                 .collect();
             let places: Vec<Place> = at.iter().map(|(_, p)| *p).collect();
@@ -1912,20 +1916,51 @@ pub(crate) fn load_by(
     if values.is_empty() {
         return Ok(Vec::new());
     }
-    let expr = if field == "id" {
+    let expr = key_expr(db.backend(), entity, field)?;
+    let params: Vec<Param> = values.iter().map(Param::from).collect();
+    load_where(db, entity, &expr, &params, only)
+}
+
+/// The SQL (over table alias `t`) of a key field's value as keys compare.
+fn key_expr(backend: Backend, entity: Entity, field: &str) -> Result<String> {
+    Ok(if field == "id" {
         "t.id".to_string()
     } else if entity == Entity::Companies && field == "name" {
         "t.name_key".to_string()
     } else if let Some(c) = field.strip_prefix("custom.") {
-        db.backend().custom_key_text("t", c)
+        backend.custom_key_text("t", c)
     } else {
         match model::position(entity, field).map(|p| model::columns(entity)[p].column) {
             Some(c) if !c.is_empty() => format!("t.{c}"),
             _ => return Err(Error::Invalid(format!("`{field}` cannot be a key of {entity}"))),
         }
-    };
-    let params: Vec<Param> = values.iter().map(Param::from).collect();
-    load_where(db, entity, &expr, &params, only)
+    })
+}
+
+/// Hashes (as `Draft::marks` has them) of the key values that two or more
+/// records of `entity` share. Deleted records count too: the query then
+/// reads only the key's index where there is one, and a key shared with a
+/// deleted record is merely looked up the usual way.
+fn shared_keys(db: &mut dyn Sql, entity: Entity, key: &[String]) -> Result<KeyHashes> {
+    let mut shared = KeyHashes::default();
+    if key.is_empty() {
+        return Ok(shared);
+    }
+    let exprs: Vec<String> = key.iter().map(|f| key_expr(db.backend(), entity, f)).collect::<Result<_>>()?;
+    let list = exprs.join(", ");
+    let sql = format!(
+        "SELECT {list} FROM {} t WHERE {} GROUP BY {list} HAVING count(*) > 1",
+        entity.name(),
+        exprs.iter().map(|e| format!("{e} IS NOT NULL")).collect::<Vec<_>>().join(" AND ")
+    );
+    db.query_each_lent(&sql, &[], &mut |row| {
+        let values: Option<Vec<String>> = row.iter().map(|c| c.to_text()).collect();
+        if let Some(values) = values {
+            shared.insert(key_hash(&values));
+        }
+        Ok(())
+    })?;
+    Ok(shared)
 }
 
 /// Live records of `entity` at the places `Recognition` knows them by.

@@ -18,16 +18,15 @@
 //! for by key: on SQLite, a million key lookups were most of a re-import's
 //! store thread. The record must still carry the row's hash and have its
 //! key; if not, or if several records carry the hash, the row is matched
-//! by key as any other. (Only a record that carries the row's hash is
-//! matched this way, so another record given the same key since, by an
-//! import with another key, is not noticed, as it would be by key.)
+//! by key as any other. So is a row whose key several records share (found
+//! with one grouping query as the import begins): by key it is ambiguous.
 
 use std::cell::RefCell;
 
 use crmsync_core::{Entity, Record, Value};
 
 use crate::error::Result;
-use crate::import::HashRows;
+use crate::import::{HashRows, KeyHashes};
 use crate::sql::{Lent, Sql};
 
 /// Bumped when a row maps to other stored values than before for the same
@@ -52,6 +51,9 @@ pub(crate) struct Recognition {
     known: HashRows,
     /// The ids `known` points into (PostgreSQL; `None` on SQLite).
     ids: Option<Vec<Place>>,
+    /// Hashes of key values that several records share: rows with such a
+    /// key are matched by key, which finds them ambiguous.
+    pub shared_keys: KeyHashes,
 }
 
 const NOWHERE: u64 = u64::MAX;
@@ -97,7 +99,7 @@ impl Recognition {
             known.entry(hash).and_modify(|r| *r = NOWHERE).or_insert(at);
         }
         let ids = (db.backend() == crate::sql::Backend::Postgres).then_some(ids);
-        Ok(Recognition { fingerprint, known, ids })
+        Ok(Recognition { fingerprint, known, ids, shared_keys: KeyHashes::default() })
     }
 
     /// The hash of a source row as read (names and values, in order; not
@@ -201,7 +203,12 @@ mod tests {
     }
 
     fn recognition(parts: &[&[u8]]) -> Recognition {
-        Recognition { fingerprint: fingerprint(parts), known: crate::import::HashRows::default(), ids: None }
+        Recognition {
+            fingerprint: fingerprint(parts),
+            known: crate::import::HashRows::default(),
+            ids: None,
+            shared_keys: KeyHashes::default(),
+        }
     }
 
     #[test]

@@ -65,14 +65,17 @@ on_both!(a_recognised_row_goes_to_the_record_that_carries_its_hash_and_key, |db|
     // Once written, the new record is the one that carries the row's hash.
     assert_eq!(counts(&db.import("contacts_v1.csv", "contacts.toml", &[])), (0, 0, 3, 1));
     // A record given Alan's e-mail since (by an import keyed otherwise, say)
-    // goes unnoticed by his recognised row, which goes to the record that
-    // carries its hash, alike on both backends.
+    // makes his row ambiguous, recognised or not, as matching by key says.
     db.exec(
         "INSERT INTO contacts (id, email, hash, created_at, updated_at) \
          SELECT '01ARZ3NDEKTSV4RRFFQ69G5FAW', email, hash, created_at, updated_at \
          FROM contacts WHERE first_name = 'Alan'",
     );
-    assert_eq!(counts(&db.import("contacts_v1.csv", "contacts.toml", &[])), (0, 0, 3, 1));
+    let rejects = db.path("rejects.csv");
+    let s = db.import("contacts_v1.csv", "contacts.toml", &["--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(counts(&s), (0, 0, 2, 2));
+    let rejected = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(rejected.contains("2 records of contacts have email \"\"alan@example.com\"\""), "{rejected}");
 });
 
 on_both!(a_recognised_row_still_follows_its_company, |db| {
