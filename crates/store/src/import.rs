@@ -248,6 +248,10 @@ impl LinkRef {
     }
 }
 
+/// The stored record a draft matches, or why it cannot be matched: the
+/// field to blame and the reason.
+type Matched = std::result::Result<Existing, (String, String)>;
+
 /// A mapped row ready to be matched.
 pub struct Draft {
     row: usize,
@@ -1006,8 +1010,8 @@ impl Import<'_> {
         for (n, d) in drafts.iter_mut().enumerate() {
             let mut existing = match found[n].take() {
                 Some(Ok(e)) => Some(e),
-                Some(Err(message)) => {
-                    out.push((d.row, Outcome::Reject { field: self.settings.key.join(";"), message }));
+                Some(Err((field, message))) => {
+                    out.push((d.row, Outcome::Reject { field, message }));
                     continue;
                 }
                 None => None,
@@ -1418,9 +1422,11 @@ impl Import<'_> {
 
     /// Existing records for each draft: by external id, else by key.
     /// `Err` when a key matches several records.
-    fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Result<Existing, String>>>> {
+    /// The stored record each draft matches, if any, or why the draft
+    /// cannot be matched.
+    fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Matched>>> {
         let entity = self.settings.entity;
-        let mut found: Vec<Option<Result<Existing, String>>> = (0..drafts.len()).map(|_| None).collect();
+        let mut found: Vec<Option<Matched>> = (0..drafts.len()).map(|_| None).collect();
         let mut by_id: HashMap<String, Vec<usize>> = HashMap::default();
         if let Some(system) = self.settings.external_system.clone() {
             let wanted: Vec<&str> = drafts.iter().filter_map(|d| d.external.as_deref()).collect();
@@ -1433,8 +1439,22 @@ impl Import<'_> {
         }
         let ids: Vec<String> = by_id.keys().cloned().collect();
         for e in load_by(self.db, entity, "id", &ids, None)? {
-            for &n in by_id.get(&e.id).into_iter().flatten() {
+            for n in by_id.remove(&e.id).into_iter().flatten() {
                 found[n] = Some(Ok(e.clone()));
+            }
+        }
+        // An external id still held by a deleted record: a new record
+        // cannot take it, and the deleted one is not brought back unasked.
+        for (id, rows) in by_id {
+            for n in rows {
+                let x = drafts[n].external.as_deref().unwrap_or_default();
+                let system = self.settings.external_system.as_deref().unwrap_or_default();
+                let message = format!(
+                    "external id {x:?} ({system}) belongs to {} {id}, which is deleted \
+                     (restore that record, or remove its external id first)",
+                    model::singular(entity)
+                );
+                found[n] = Some(Err((format!("external_id.{system}"), message)));
             }
         }
         let key = self.settings.key.clone();
@@ -1545,14 +1565,17 @@ impl Import<'_> {
                     let e = if uses[*one] == 0 { candidates[*one].take() } else { candidates[*one].clone() };
                     e.map(Ok)
                 }
-                Some(many) => Some(Err(format!(
-                    "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
-                    many.len(),
-                    describe_key(&key, d),
-                    many.iter()
-                        .filter_map(|&i| candidates[i].as_ref().map(|e| e.id.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                Some(many) => Some(Err((
+                    key.join(";"),
+                    format!(
+                        "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
+                        many.len(),
+                        describe_key(&key, d),
+                        many.iter()
+                            .filter_map(|&i| candidates[i].as_ref().map(|e| e.id.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 ))),
             };
         }

@@ -178,6 +178,26 @@ on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     assert!(history.contains("created"), "{history}");
 });
 
+on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("deals.csv", "deals.toml", &[]);
+    db.exec("UPDATE deals SET deleted_at = '2024-01-01T00:00:00.000000Z' WHERE name = 'Acme renewal'");
+    let rejects = db.path("rejects.csv");
+    let s = db.import("deals.csv", "deals.toml", &["--rejects", rejects.to_str().expect("p")]);
+    // Before, the new deal's external id collided with the deleted one's and
+    // the batch failed half-way.
+    assert_eq!(
+        (s["inserted"].as_u64(), s["unchanged"].as_u64(), s["rejected"].as_u64()),
+        (Some(0), Some(1), Some(2)),
+        "{s}"
+    );
+    let rejected = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(rejected.contains("external_id.erp,\"external id \"\"D-1\"\" (erp) belongs to deal "), "{rejected}");
+    assert!(rejected.contains("which is deleted"), "{rejected}");
+    assert_eq!(db.count("SELECT count(*) FROM deals"), 2);
+    assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'done'"), 3);
+});
+
 on_both!(history_names_linked_records_and_json_keeps_their_ids, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     db.import("deals.csv", "deals.toml", &[]);
