@@ -671,6 +671,15 @@ impl Store {
                 rejected: counts[4],
                 companies_created: 0,
             };
+            // Companies the interrupted run created for its rows carry its batch.
+            if import.settings.entity != Entity::Companies {
+                let created = import.db.query_row(
+                    "SELECT count(*) FROM companies WHERE created_batch = ?",
+                    &[import.batch.as_str().into()],
+                )?;
+                import.counts.companies_created =
+                    created.and_then(|r| r.first().map(Cell::int)).unwrap_or(0).max(0) as u64;
+            }
         } else {
             import.interrupted =
                 unfinished.map(|r| (r[0].text().unwrap_or_default().to_string(), r[1].int().max(0) as u64));

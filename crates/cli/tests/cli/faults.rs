@@ -61,6 +61,8 @@ fn assert_complete(db: &Db, n: u64, s: &serde_json::Value) {
     assert_eq!(db.count("SELECT count(DISTINCT email) FROM contacts"), n, "no duplicates");
     assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'done'"), 1);
     assert_eq!(db.count("SELECT count(*) FROM companies"), 50);
+    // The finished batch counts the companies its interrupted run created too.
+    assert_eq!(s["companies_created"].as_u64(), Some(50), "{s}");
 }
 
 on_both!(an_import_killed_midway_resumes_without_loss_or_duplicates, |db| {
