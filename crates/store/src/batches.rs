@@ -72,7 +72,7 @@ pub struct Entry {
     pub field: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
-    /// For a link, the linked records as people name them (`label_field`:
+    /// For a link, the linked records as people name them now (`label_field`:
     /// an e-mail or a name; several joined by ", "), where `before` and
     /// `after` hold their ids. A record since removed shows as its id.
     pub before_label: Option<String>,
