@@ -508,11 +508,9 @@ impl Drafter {
             }
         }
         for (target, r) in link_refs {
-            if r.is_empty() {
-                continue;
-            }
             if let Some(pos) = model::position(entity, target) {
-                d.links.push((pos, r.sealed()));
+                // Kept when given empty: with --clear-empty it unlinks.
+                d.links.push((pos, if r.is_empty() { r } else { r.sealed() }));
             }
         }
         if !errors.is_empty() {
@@ -1029,6 +1027,10 @@ impl Import<'_> {
             let mut link_values: Vec<(usize, Option<String>)> = Vec::new();
             let mut failed = None;
             for (pos, r) in &d.links {
+                if r.is_empty() {
+                    link_values.push((*pos, None));
+                    continue;
+                }
                 match links.one.get(pos).and_then(|m| m.get(&r.id)) {
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
                     Some(Err(message)) => failed = Some((self.columns[*pos].field, message.clone())),
@@ -1610,7 +1612,7 @@ impl Import<'_> {
         }
         let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
         for d in drafts {
-            for (pos, r) in &d.links {
+            for (pos, r) in d.links.iter().filter(|(_, r)| !r.is_empty()) {
                 by_target.entry(*pos).or_default().push(r);
             }
         }

@@ -427,6 +427,14 @@ on_both!(a_row_is_unchanged_only_when_no_field_link_or_custom_value_moves, |db| 
     assert_eq!(again("cleared.csv", &format!("{header}{row}"), &["--clear-empty"]), (1, 0));
     assert_eq!(db.scalar("SELECT address_city FROM contacts WHERE email = 'ada@example.com'"), None);
     assert_eq!(again("cleared.csv", &format!("{header}{row}"), &["--clear-empty"]), (0, 1));
+    // An empty company (name and website) keeps the link by default, and
+    // unlinks it with --clear-empty.
+    let row = "Ada,Lovelace,ada@example.com,(555) 010-0001,,,,platinum\n";
+    assert_eq!(again("unlinked.csv", &format!("{header}{row}"), &[]), (0, 1));
+    assert!(db.scalar("SELECT company_id FROM contacts WHERE email = 'ada@example.com'").is_some());
+    assert_eq!(again("unlinked.csv", &format!("{header}{row}"), &["--clear-empty"]), (1, 0));
+    assert_eq!(db.scalar("SELECT company_id FROM contacts WHERE email = 'ada@example.com'"), None);
+    assert_eq!(again("unlinked.csv", &format!("{header}{row}"), &["--clear-empty"]), (0, 1));
 });
 
 on_both!(phones_with_extensions_export_and_import_back_unchanged, |db| {
