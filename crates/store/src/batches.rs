@@ -103,15 +103,16 @@ pub(crate) fn set_deal_contacts(db: &mut dyn Sql, deal: &str, ids: Option<&str>)
 
 /// The record a user names a record by, for messages: `email` or `name`.
 fn label(db: &mut dyn Sql, entity: Entity, id: &str) -> String {
-    let field = model::label_field(entity);
-    let sql = format!("SELECT {field} FROM {} WHERE id = ?", entity.name());
-    match db.query_row(&sql, &[id.into()]) {
-        Ok(Some(r)) => match r.into_iter().next().and_then(Cell::into_text) {
-            Some(l) => format!("{} {id} ({field} {l:?})", model::singular(entity)),
-            None => format!("{} {id}", model::singular(entity)),
-        },
+    match name_of(db, entity, id) {
+        Ok(Some(l)) => format!("{} {id} ({} {l:?})", model::singular(entity), model::label_field(entity)),
         _ => format!("{} {id}", model::singular(entity)),
     }
+}
+
+/// A record's `label_field` (e-mail or name), if it has one and still exists.
+fn name_of(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
+    let sql = format!("SELECT {} FROM {} WHERE id = ?", model::label_field(entity), entity.name());
+    Ok(db.query_row(&sql, &[id.into()])?.and_then(|r| r.into_iter().next()?.into_text()))
 }
 
 /// The tables that link to `entity`, with the linking column.
@@ -236,22 +237,19 @@ impl Store {
                 Some(Kind::DealContacts) => Entity::Contacts,
                 _ => continue,
             };
-            let mut name_of = |ids: &Option<String>| -> Result<Option<String>> {
+            let mut names_of = |ids: &Option<String>| -> Result<Option<String>> {
                 let Some(ids) = ids else { return Ok(None) };
                 let mut shown = Vec::new();
                 for id in ids.split(',').filter(|i| !i.is_empty()) {
                     if !names.contains_key(id) {
-                        let sql = format!("SELECT {} FROM {} WHERE id = ?", model::label_field(target), target.name());
-                        let name =
-                            self.db.query_row(&sql, &[id.into()])?.and_then(|r| r.into_iter().next()?.into_text());
-                        names.insert(id.to_string(), name);
+                        names.insert(id.to_string(), name_of(self.db.as_mut(), target, id)?);
                     }
                     shown.push(names.get(id).cloned().flatten().unwrap_or_else(|| id.to_string()));
                 }
                 Ok(Some(shown.join(", ")))
             };
-            e.before_label = name_of(&e.before)?;
-            e.after_label = name_of(&e.after)?;
+            e.before_label = names_of(&e.before)?;
+            e.after_label = names_of(&e.after)?;
         }
         Ok((entity, id, entries))
     }

@@ -743,8 +743,7 @@ impl Import<'_> {
             declared.as_bytes(),
             mapping,
         ];
-        let mut recognition = Recognition::load(self.db, s.entity, &parts)?;
-        recognition.shared_keys = shared_keys(self.db, s.entity, &s.key)?;
+        let recognition = Recognition::load(self.db, s.entity, &parts, |db| shared_keys(db, s.entity, &s.key))?;
         self.drafter.recognition = Some(Arc::new(recognition));
         self.redraft = Some(redraft(self.drafter.clone()));
         Ok(())
@@ -1504,7 +1503,7 @@ impl Import<'_> {
                 // (A key that several records have makes the row ambiguous,
                 // as matching by key finds.)
                 .filter(|(n, d)| d.lite && found[*n].is_none())
-                .filter(|(_, d)| d.marks[0].is_some_and(|k| !recognition.shared_keys.contains(&k)))
+                .filter(|(_, d)| d.marks[0].is_some_and(|k| !recognition.key_is_shared(k)))
                 .filter_map(|(n, d)| Some((n, recognition.place_of(d.source?)?)))
                 .collect();
             let places: Vec<Place> = at.iter().map(|(_, p)| *p).collect();
@@ -1937,7 +1936,6 @@ fn split_list(v: &Value) -> Vec<String> {
     items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
-/// Live records whose `field` is one of `values`.
 /// Live records of `entity` whose `field` is one of `values`; with `only`,
 /// just those columns (by position) of them.
 pub(crate) fn load_by(

@@ -53,7 +53,7 @@ pub(crate) struct Recognition {
     ids: Option<Vec<Place>>,
     /// Hashes of key values that several records share: rows with such a
     /// key are matched by key, which finds them ambiguous.
-    pub shared_keys: KeyHashes,
+    shared_keys: KeyHashes,
 }
 
 const NOWHERE: u64 = u64::MAX;
@@ -63,8 +63,15 @@ pub(crate) type Place = u128;
 
 impl Recognition {
     /// Loads the hashes `entity`'s live records carry. `parts` are what
-    /// makes a row into a record besides the row itself.
-    pub fn load(db: &mut dyn Sql, entity: Entity, parts: &[&[u8]]) -> Result<Self> {
+    /// makes a row into a record besides the row itself; `shared_keys`
+    /// lists the keys several records have, asked only when some record
+    /// carries a hash.
+    pub fn load(
+        db: &mut dyn Sql,
+        entity: Entity,
+        parts: &[&[u8]],
+        shared_keys: impl FnOnce(&mut dyn Sql) -> Result<KeyHashes>,
+    ) -> Result<Self> {
         let fingerprint = fingerprint(parts);
         // Gathered first, so that the set is made at its size once instead
         // of growing (rehashing was a third of the time it took).
@@ -99,7 +106,8 @@ impl Recognition {
             known.entry(hash).and_modify(|r| *r = NOWHERE).or_insert(at);
         }
         let ids = (db.backend() == crate::sql::Backend::Postgres).then_some(ids);
-        Ok(Recognition { fingerprint, known, ids, shared_keys: KeyHashes::default() })
+        let shared_keys = if known.is_empty() { KeyHashes::default() } else { shared_keys(db)? };
+        Ok(Recognition { fingerprint, known, ids, shared_keys })
     }
 
     /// The hash of a source row as read (names and values, in order; not
@@ -124,6 +132,11 @@ impl Recognition {
     /// Whether some record carries `hash`.
     pub fn holds(&self, hash: u64) -> bool {
         self.known.contains_key(&hash)
+    }
+
+    /// Whether records share the key whose hash (`Draft::marks`) is `key`.
+    pub fn key_is_shared(&self, key: u64) -> bool {
+        self.shared_keys.contains(&key)
     }
 
     /// Where the one record that carried `hash` when the import began is.
@@ -205,7 +218,7 @@ mod tests {
     fn recognition(parts: &[&[u8]]) -> Recognition {
         Recognition {
             fingerprint: fingerprint(parts),
-            known: crate::import::HashRows::default(),
+            known: HashRows::default(),
             ids: None,
             shared_keys: KeyHashes::default(),
         }
