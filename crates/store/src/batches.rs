@@ -136,7 +136,7 @@ impl Store {
     pub fn batch(&mut self, id: &str) -> Result<Batch> {
         let rows = if id == "last" {
             let sql = format!(
-                "SELECT {BATCH_COLUMNS} FROM batches WHERE mode <> 'undo' ORDER BY started_at DESC, id DESC LIMIT 1"
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE mode <> 'undo' AND status <> 'undone' ORDER BY started_at DESC, id DESC LIMIT 1"
             );
             self.db.query(&sql, &[])?
         } else {
@@ -145,6 +145,10 @@ impl Store {
         };
         let mut batches: Vec<Batch> = rows.into_iter().map(batch_of).collect();
         match batches.len() {
+            0 if id == "last" => Err(Error::Invalid(format!(
+                "no batch left to undo in {}; `crmsync batches` lists them",
+                self.location()
+            ))),
             0 => Err(Error::Invalid(format!("no batch {id:?} in {}; `crmsync batches` lists them", self.location()))),
             1 => Ok(batches.remove(0)),
             _ => Err(Error::Invalid(format!(
@@ -359,13 +363,16 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         created.iter().map(|(e, id)| (*e, id.as_str())).chain(written).filter(|(_, id)| seen.insert(*id)).collect()
     };
 
-    // Later writes to the same records, by other batches.
+    // Later writes to the same records, by other batches. Those of batches
+    // undone since, and of their undos, are none: the fields they wrote are
+    // back as they were.
     let mut conflicts: Vec<String> = Vec::new();
     let ids: Vec<String> = touched.iter().map(|(_, id)| id.to_string()).collect();
     let mut later: HashSet<String> = HashSet::new();
     for part in ids.chunks(500) {
         let sql = format!(
-            "SELECT DISTINCT record_id FROM audit WHERE seq > ? AND (batch_id IS NULL OR batch_id <> ?) AND record_id IN ({})",
+            "SELECT DISTINCT record_id FROM audit WHERE seq > ? AND (batch_id IS NULL OR (batch_id <> ? \
+             AND batch_id NOT IN (SELECT id FROM batches WHERE status = 'undone' OR mode = 'undo'))) AND record_id IN ({})",
             placeholders(part.len())
         );
         let mut params: Vec<Param> = vec![Param::Int(last_seq), batch.id.as_str().into()];
@@ -381,6 +388,13 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             conflicts.push(format!("{} was changed after the batch", label(db, *e, id)));
         }
     }
+    // Links this batch set on records it did not insert: undoing the batch
+    // sets them back, so they do not hold anything it removes.
+    let relinked: HashSet<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r.op == "update")
+        .filter_map(|r| Some((r.record.as_str(), r.field.as_deref()?)))
+        .collect();
     // Records of other batches that link to records this batch inserted.
     let mut links_to_clear: Vec<(&'static str, &'static str, String)> = Vec::new();
     for (e, id) in touched.iter().filter(|(_, id)| inserted.contains(id)) {
@@ -389,10 +403,21 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             let sql = format!("SELECT {key} FROM {table} WHERE {column} = ?");
             for r in db.query(&sql, &[(*id).into()])? {
                 let Some(referrer) = r.into_iter().next().and_then(Cell::into_text) else { continue };
-                let own = referrer.split(':').all(|part| inserted.contains(part) || part == *id);
+                let set_back = match *table {
+                    "deal_contacts" => {
+                        referrer.split(':').next().is_some_and(|deal| relinked.contains(&(deal, "contacts")))
+                    }
+                    _ => relinked.contains(&(referrer.as_str(), column.trim_end_matches("_id"))),
+                };
+                let own = set_back || referrer.split(':').all(|part| inserted.contains(part) || part == *id);
                 if !own {
                     if *table != "deal_contacts" && !later.contains(&referrer) {
-                        conflicts.push(format!("{} is linked to from {table} {referrer}", label(db, *e, id)));
+                        let from: Entity = table.parse().map_err(Error::Invalid)?;
+                        conflicts.push(format!(
+                            "{} is linked to from {}",
+                            label(db, *e, id),
+                            label(db, from, &referrer)
+                        ));
                     }
                     links_to_clear.push((table, column, (*id).to_string()));
                 }

@@ -110,6 +110,8 @@ impl Resolver for FieldResolver {
             )
         })?;
         Ok(match (literal, kind) {
+            // A list compares as a flat export writes it: `tags like '%vip%'`.
+            (_, Kind::Tags) => self.backend.list_text(&sql),
             (Some(Literal::Number(_)), Kind::Text | Kind::Decimal) => self.backend.numeric(&sql),
             _ => sql,
         })

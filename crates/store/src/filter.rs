@@ -240,9 +240,12 @@ fn compile_into(
             sql.push(')');
         }
         Expr::Not(inner) => {
-            sql.push_str("(NOT ");
+            // Two-valued: a condition on a missing value is false, so its
+            // opposite holds (`not (x = 1)` keeps the records without x, as
+            // `x != 1` does), where SQL's NOT of NULL is NULL.
+            sql.push('(');
             compile_into(inner, resolver, sql, params)?;
-            sql.push(')');
+            sql.push_str(" IS NOT TRUE)");
         }
     }
     Ok(())
@@ -1074,7 +1077,7 @@ mod tests {
         assert_eq!(
             sql("not (email = 'Ann@Example.COM' or custom.tier > 2) and address.city = '北京' and vip = true"),
             (
-                "(((NOT ((t.email = ?) OR (CAST(json_extract(t.custom, '$.tier') AS REAL) > ?))) AND \
+                "(((((t.email = ?) OR (CAST(json_extract(t.custom, '$.tier') AS REAL) > ?)) IS NOT TRUE) AND \
                  (t.address_city = ?)) AND (t.vip = ?))"
                     .to_string(),
                 strings(&["ann@example.com", "2", "北京", "1"])

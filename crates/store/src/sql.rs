@@ -162,6 +162,36 @@ impl Lent<'_> {
     }
 }
 
+/// What `--where` compares as a number: digits with an optional sign,
+/// decimal point and exponent, spaces around (PostgreSQL's regular
+/// expression; `is_number` is the same rule for SQLite).
+const NUMBER_PATTERN: &str = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$";
+
+/// Whether `text` is a number by `NUMBER_PATTERN`.
+pub(crate) fn is_number(text: &str) -> bool {
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b').as_bytes();
+    let digits = |from: usize| from + t[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut i = usize::from(matches!(t.first(), Some(b'+' | b'-')));
+    let whole = digits(i);
+    let mut fraction = whole;
+    if t.get(whole) == Some(&b'.') {
+        fraction = digits(whole + 1);
+    }
+    if whole == i && fraction <= whole + 1 {
+        return false;
+    }
+    i = fraction;
+    if matches!(t.get(i), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(t.get(i + 1), Some(b'+' | b'-')));
+        let end = digits(i + 1 + sign);
+        if !(1..=3).contains(&(end - (i + 1 + sign))) {
+            return false;
+        }
+        i = end;
+    }
+    i == t.len()
+}
+
 /// Which SQL dialect a backend speaks, for the few places they differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -205,9 +235,25 @@ impl Backend {
 
     /// `expr` compared as a number.
     pub fn numeric(self, expr: &str) -> String {
+        // Text that is not a number is no number (NULL), on both backends:
+        // SQLite's CAST would read "abc" as 0, PostgreSQL's would fail the
+        // whole query on it.
         match self {
-            Backend::Sqlite => format!("CAST({expr} AS REAL)"),
-            Backend::Postgres => format!("CAST({expr} AS NUMERIC)"),
+            // (The CAST gives the result numeric affinity, so that a number
+            // bound as text compares as a number.)
+            Backend::Sqlite => format!("CAST(crmsync_number({expr}) AS REAL)"),
+            Backend::Postgres => format!("(CASE WHEN ({expr}) ~ '{NUMBER_PATTERN}' THEN CAST({expr} AS NUMERIC) END)"),
+        }
+    }
+
+    /// A list column (`tags`, a JSON array) as its items joined by `; `, as
+    /// flat exports write it; NULL for an empty list.
+    pub fn list_text(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("(SELECT group_concat(j.value, '; ') FROM json_each({expr}) j)"),
+            Backend::Postgres => format!(
+                "(SELECT string_agg(j.value, '; ' ORDER BY j.n) FROM jsonb_array_elements_text({expr}) WITH ORDINALITY AS j(value, n))"
+            ),
         }
     }
 
@@ -375,6 +421,17 @@ pub(crate) fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn numbers_are_what_the_postgres_pattern_accepts() {
+        for yes in ["0", "-1", "+2.5", " 12 ", "5.", ".5", "1e5", "1E-07", "-0.1e+1", "1e999"] {
+            assert!(super::is_number(yes), "{yes:?}");
+        }
+        for no in ["", "abc", ".", "-", "1e", "1e1000", "NaN", "inf", "1,5", "1 2", "0x10", "e5", "--1", "1.2.3"] {
+            assert!(!super::is_number(no), "{no:?}");
+        }
+    }
+
     use super::text_of;
     use std::borrow::Cow;
 

@@ -95,6 +95,25 @@ impl SqliteConn {
             },
         )
         .map_err(err("cannot register lower()"))?;
+        // `--where` compares numbers through this (`Backend::numeric`): text
+        // that is no number is NULL, as on PostgreSQL, where CAST reads it as 0.
+        conn.create_scalar_function(
+            "crmsync_number",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| {
+                Ok(match ctx.get_raw(0) {
+                    ValueRef::Integer(n) => Some(n as f64),
+                    ValueRef::Real(f) => Some(f),
+                    ValueRef::Text(t) => std::str::from_utf8(t)
+                        .ok()
+                        .filter(|t| crate::sql::is_number(t))
+                        .and_then(|t| t.trim().parse::<f64>().ok()),
+                    ValueRef::Null | ValueRef::Blob(_) => None,
+                })
+            },
+        )
+        .map_err(err("cannot register crmsync_number()"))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { inserts: insert::Inserts::default(), conn, location })
     }

@@ -360,15 +360,26 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 rows.push(Row { source: src, record, external_id: None, rejected, drafted, spent: None });
                 index.push(i);
             }
-            let size = args.chunk_size.clamp(1, 1024);
-            for (n, part) in rows.chunks_mut(size).enumerate() {
+            let mut start = 0;
+            while start < rows.len() {
+                // Under --max-errors a chunk holds no more rows than may
+                // still be rejected, so the import stops on the row that
+                // reaches the limit and writes none after it.
+                let mut size = args.chunk_size.clamp(1, 1024);
+                if let Some(max) = args.max_errors {
+                    let left = max.max(1).saturating_sub(rejects.count).max(1);
+                    size = size.min(usize::try_from(left).unwrap_or(usize::MAX));
+                }
+                let end = (start + size).min(rows.len());
+                let part = &mut rows[start..end];
                 let outcomes = import.chunk(part)?;
                 // Spent drafts go back with the batch, to be freed by the
                 // thread that made them: freeing them here was a twentieth
                 // of the store thread's time.
-                for (row, i) in part.iter_mut().zip(&index[n * size..]) {
+                for (row, i) in part.iter_mut().zip(&index[start..]) {
                     drafts[*i] = row.spent.take().map(Ok);
                 }
+                start = end;
                 for (row, outcome) in part.iter().zip(&outcomes) {
                     if let Outcome::Reject { field, message } = outcome {
                         rejects.reject(row.source, field, message)?;

@@ -36,15 +36,18 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             })
         )?;
     } else if !g.quiet {
+        let verb = |done: &str, would: &str| if args.dry_run { would.to_string() } else { done.to_string() };
         eprintln!(
-            "{}batch {}: {} records removed, {} records restored ({} fields){}",
+            "{}batch {}: {} records {}, {} records {} ({} fields){}",
             if args.dry_run { "dry run, nothing changed: " } else { "undid " },
             done.batch,
             done.removed,
+            verb("removed", "would be removed"),
             done.restored,
+            verb("restored", "would be restored"),
             done.fields_restored,
             if done.unlinked > 0 {
-                format!(", {} links from later records cleared", done.unlinked)
+                format!(", {} links from later records {}", done.unlinked, verb("cleared", "would be cleared"))
             } else {
                 String::new()
             }

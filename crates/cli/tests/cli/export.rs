@@ -121,6 +121,44 @@ on_both!(fields_where_and_since_select_records, |db| {
     assert!(out.starts_with("email,deleted_at\nalan@example.com,2030-01-01T00:00:00Z"), "{out}");
 });
 
+on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
+    let f = db.path("scored.ndjson");
+    std::fs::write(
+        &f,
+        concat!(
+            r#"{"email":"a@x.com","custom":{"score":"abc","tier":"gold"},"tags":["vip","b2b"]}"#,
+            "\n",
+            r#"{"email":"b@x.com","custom":{"score":12},"tags":["b2b"]}"#,
+            "\n",
+            r#"{"email":"c@x.com","custom":{"score":"3"}}"#,
+            "\n",
+            r#"{"email":"d@x.com","custom":{"tier":"silver"},"tags":["a;b"]}"#,
+            "\n",
+        ),
+    )
+    .expect("write");
+    db.ok(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    let emails = |filter: &str| {
+        let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
+        assert!(out.status.success(), "{filter}: {}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).lines().skip(1).map(str::to_string).collect::<Vec<_>>()
+    };
+    // Text that is no number is no number: not below 5, not above it.
+    assert_eq!(emails("custom.score < 5"), ["c@x.com"]);
+    assert_eq!(emails("custom.score >= 5"), ["b@x.com"]);
+    // `not` of a condition on a missing value holds, as `!=` does.
+    assert_eq!(emails("custom.tier != 'gold'"), ["b@x.com", "c@x.com", "d@x.com"]);
+    assert_eq!(emails("not custom.tier = 'gold'"), ["b@x.com", "c@x.com", "d@x.com"]);
+    assert_eq!(emails("not custom.tier in ('gold', 'silver')"), ["b@x.com", "c@x.com"]);
+    assert_eq!(emails("not (email = 'b@x.com' or custom.tier = 'gold')"), ["c@x.com", "d@x.com"]);
+    assert_eq!(emails("not (custom.tier != 'gold')"), ["a@x.com"]);
+    // Tags compare as a flat export writes them.
+    assert_eq!(emails("tags like '%vip%'"), ["a@x.com"]);
+    assert_eq!(emails("tags = 'b2b'"), ["b@x.com"]);
+    assert_eq!(emails("tags = 'vip; b2b'"), ["a@x.com"]);
+    assert_eq!(emails("tags is null"), ["c@x.com"]);
+});
+
 on_both!(like_escapes_wildcards_and_folds_case_beyond_ascii_alike_on_both, |db| {
     let f = db.path("people.csv");
     std::fs::write(&f, "email,last_name\na@x.com,O_Neil\nb@x.com,Oxneil\nc@x.com,ÉCLAIR\nd@x.com,50% off\n")

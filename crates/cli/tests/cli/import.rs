@@ -92,6 +92,30 @@ on_both!(max_errors_stops_an_import_that_resume_then_finishes, |db| {
     assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("done"));
 });
 
+on_both!(max_errors_writes_no_row_after_the_one_that_reaches_it, |db| {
+    // Rows are written in chunks of up to 1,024; the limit still stops on
+    // the row that reaches it, not at the end of its chunk.
+    let f = db.path("limit.csv");
+    let mut text = "First Name,Last Name,Email,Phone,Company,Website,City,Tier\n".to_string();
+    for i in 1..=40 {
+        let email = if i == 3 || i == 4 { format!("bad-{i}") } else { format!("a{i}@example.com") };
+        text.push_str(&format!("A{i},Row,{email},,,,,\n"));
+    }
+    std::fs::write(&f, text).expect("write");
+    let m = testdata("import/contacts.toml");
+    let (f, m) = (f.to_str().expect("p"), m.to_str().expect("p"));
+    let out = db.run(&["--json", "import", f, "--mapping", m, "--max-errors", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!((s["rows_read"].as_u64(), s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(2), Some(2)));
+    // The fourth data row is the file's fifth line, as a spreadsheet shows it.
+    assert!(stderr_of(&out).contains("at row 5"), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 2, "nothing after the limit is written");
+    let s = db.json(&["import", f, "--mapping", m, "--resume"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(38), Some(2)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 38);
+});
+
 on_both!(declared_custom_fields_are_typed_required_unique_and_closed, |db| {
     let schema = testdata("import/custom_schema.toml");
     let s = db.json(&["init", "--custom", schema.to_str().expect("p")]);

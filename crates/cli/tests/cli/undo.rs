@@ -133,3 +133,47 @@ on_both!(undoing_a_contact_rewrites_the_deals_it_was_on, |db| {
     let s = db.import("deals.csv", "deals.toml", &[]);
     assert_eq!((s["updated"].as_u64(), s["unchanged"].as_u64()), (Some(0), Some(2)), "{s}");
 });
+
+on_both!(undo_sets_back_links_the_batch_itself_moved_to_a_company_it_created, |db| {
+    let write = |name: &str, text: &str| {
+        let p = db.path(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("p").to_string()
+    };
+    let one = write("u1.csv", "email,address.city,company.name\na@u.com,Paris,Acme\nb@u.com,Rome,Acme\n");
+    let two = write("u2.csv", "email,address.city,company.name\na@u.com,Berlin,NewCo\nc@u.com,Oslo,Acme\n");
+    let first = db.json(&["import", &one, "--entity", "contacts"]);
+    let before = db.ok(&["export", "--entity", "contacts"]);
+    let second = db.json(&["import", &two, "--entity", "contacts"]);
+    assert_eq!(second["companies_created"].as_u64(), Some(1), "{second}");
+    // a@u.com now links to NewCo, made by the same batch: nothing later
+    // holds on to NewCo, so the latest batch undoes without --force.
+    let u = db.json(&["undo", "last"]);
+    assert_eq!(u["batch"], second["batch"], "{u}");
+    assert_eq!((u["removed"].as_u64(), u["unlinked"].as_u64()), (Some(2), Some(0)), "NewCo and c@u.com go: {u}");
+    assert_eq!(db.ok(&["export", "--entity", "contacts"]), before);
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 1);
+    assert_eq!(db.count(DANGLING), 0);
+    // `last` then means the latest batch still in force, then none.
+    let u = db.json(&["undo", "last"]);
+    assert_eq!(u["batch"], first["batch"], "{u}");
+    let out = db.run(&["undo", "last"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("no batch left to undo"), "{}", stderr_of(&out));
+});
+
+on_both!(undo_names_a_later_record_that_links_to_what_it_would_remove, |db| {
+    let write = |name: &str, text: &str| {
+        let p = db.path(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("p").to_string()
+    };
+    let one = write("l1.csv", "email,company.name\na@u.com,NewCo\n");
+    let two = write("l2.csv", "email,company.name\nz@u.com,NewCo\n");
+    let first = db.json(&["import", &one, "--entity", "contacts"]);
+    db.json(&["import", &two, "--entity", "contacts"]);
+    let out = db.run(&["undo", first["batch"].as_str().expect("id")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("(name \"NewCo\") is linked to from contact") && err.contains("(email \"z@u.com\")"), "{err}");
+});
