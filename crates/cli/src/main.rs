@@ -87,6 +87,12 @@ pub struct Global {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = Global { json: cli.json, quiet: cli.quiet, verbose: cli.verbose };
+    // Where a failure's JSON goes: stderr when stdout carries the records.
+    let records_on_stdout = match &cli.command {
+        Command::Export(a) => a.out == "-",
+        Command::Convert(a) => a.output == "-",
+        _ => false,
+    };
     let result = match cli.command {
         Command::Init(args) => cmd::init::run(args, &cli.db, global),
         Command::Import(args) => cmd::import::run(args, &cli.db, global),
@@ -101,18 +107,31 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            let (e, reported) = match e.downcast::<cmd::Reported>() {
+                Ok(cmd::Reported(inner)) => (inner, true),
+                Err(e) => (e, false),
+            };
             // A closed pipe (`crmsync ... | head`) is not a failure worth a message.
             if e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }
-            if let Some(usage) = e.downcast_ref::<cmd::UsageError>() {
-                eprintln!("error: {usage}");
-                return ExitCode::from(2);
+            let (text, code) = match e.downcast_ref::<cmd::UsageError>() {
+                Some(usage) => (usage.to_string(), 2),
+                None => (message(&e), 1),
+            };
+            eprintln!("error: {text}");
+            // Scripts that asked for JSON get it on failure too.
+            if global.json && !reported {
+                let json = serde_json::json!({ "error": text, "exit_code": code });
+                if records_on_stdout {
+                    eprintln!("{json}");
+                } else {
+                    println!("{json}");
+                }
             }
-            eprintln!("error: {}", message(&e));
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }

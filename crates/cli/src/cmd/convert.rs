@@ -252,6 +252,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
             // Nothing was written: the output file never appears.
             // The job's error is the one to report, not a closed stdout's.
             let _ = print_json(summary(Some(format!("{e:#}")), 0));
+            return Err(super::reported(e));
         }
         return Err(e);
     }

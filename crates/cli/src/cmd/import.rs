@@ -433,6 +433,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             )));
         }
     };
+    let failure = stopped.as_ref().map(|msg| {
+        format!(
+            "{msg}; rows before it are imported in batch {batch} (`--resume` goes on, `crmsync undo {batch}` reverts)"
+        )
+    });
     let elapsed = started.elapsed();
     if g.json {
         outln!(
@@ -453,6 +458,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "rejects": rejects_path,
                 "plan": args.plan,
                 "stopped": stopped,
+                "error": failure,
                 "elapsed_ms": elapsed.as_millis() as u64,
             })
         )?;
@@ -475,10 +481,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if args.dry_run { "would be" } else { "undo with `crmsync undo`," },
         );
     }
-    if let Some(msg) = stopped {
-        anyhow::bail!(
-            "{msg}; rows before it are imported in batch {batch} (`--resume` goes on, `crmsync undo {batch}` reverts)"
-        );
+    if let Some(failure) = failure {
+        let e = anyhow::anyhow!(failure);
+        return Err(if g.json { super::reported(e) } else { e });
     }
     Ok(ExitCode::SUCCESS)
 }

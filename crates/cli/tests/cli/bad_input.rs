@@ -384,3 +384,43 @@ fn a_closed_stdout_ends_a_command_quietly() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn json_failures_say_so_in_json_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("crm.db").display());
+    let run = |args: &[&str]| crmsync().arg("--db").arg(&db).arg("--json").args(args).output().expect("runs");
+    let one_json = |out: &std::process::Output, code: i32| {
+        assert_eq!(out.status.code(), Some(code), "{}", stderr_of(out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().count(), 1, "one JSON object: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+        v
+    };
+    // A store never initialised, then an unknown batch.
+    let v = one_json(&run(&["batches"]), 1);
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("crmsync init")), "{v}");
+    assert!(run(&["init"]).status.success());
+    let v = one_json(&run(&["undo", "01NOSUCHBATCH"]), 1);
+    assert_eq!(v["exit_code"], 1);
+    // An empty file.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").expect("write");
+    one_json(&run(&["import", empty.to_str().expect("p"), "--entity", "contacts"]), 1);
+    // A usage error keeps its exit code.
+    let v = one_json(&run(&["export", "--entity", "contacts", "--format", "bogus", "--out", "x.bogus"]), 2);
+    assert_eq!(v["exit_code"], 2, "{v}");
+    // Records on stdout: the failure's JSON goes to stderr.
+    let out = run(&["export", "--entity", "contacts", "--where", "email = "]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(stderr_of(&out).contains("\"error\":"), "{}", stderr_of(&out));
+    // An import stopped by --max-errors prints its summary, with the error, once.
+    let f = dir.path().join("bad.csv");
+    std::fs::write(&f, "email,subscribed_at\na@x.com,never\n").expect("write");
+    let out = run(&["import", f.to_str().expect("p"), "--entity", "contacts", "--max-errors", "1"]);
+    let v = one_json(&out, 1);
+    assert_eq!(v["rejected"], 1, "{v}");
+    assert!(v["stopped"].as_str().is_some(), "{v}");
+}
