@@ -109,6 +109,8 @@ struct QuoteGuard<R> {
     opened_at: u64,
     opened_line: u64,
     max_field: usize,
+    /// The input has ended.
+    ended: bool,
     /// Offsets of text right after a closing quote (`"ab"c`), which RFC 4180
     /// does not allow and the parser silently glues on; each marks a record
     /// to reject.
@@ -205,6 +207,7 @@ impl<R: Read> Read for QuoteGuard<R> {
                     QuoteError { line: self.opened_line, offset: self.opened_at, too_long: None },
                 ));
             }
+            self.ended = true;
             return Ok(0);
         }
         self.scan(&buf[..n])?;
@@ -221,6 +224,9 @@ pub struct CsvReader {
     header: bool,
     line_offset: u64,
     rows: u64,
+    /// Blank lines skipped so far: a spreadsheet shows each as a row, so
+    /// they count in the row numbers of the records after them.
+    blank_rows: u64,
     /// The first record when the file has no header (it was read to count columns).
     pending_first: Option<::csv::StringRecord>,
     details: SourceDetails,
@@ -280,6 +286,7 @@ impl CsvReader {
             opened_at: 0,
             opened_line: 0,
             max_field: opts.max_field_bytes,
+            ended: false,
             stray: std::collections::VecDeque::new(),
         };
         let mut reader = ::csv::ReaderBuilder::new()
@@ -293,7 +300,7 @@ impl CsvReader {
             .buffer_capacity(256 * 1024)
             .from_reader(guard);
         let mut first = ::csv::StringRecord::new();
-        let got = read_record(&mut reader, &mut first).map_err(|e| csv_error(file, e, 1, line_offset))?;
+        let got = read_record(&mut reader, &mut first, &mut 0).map_err(|e| csv_error(file, e, 1, line_offset))?;
         if !got {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
@@ -331,6 +338,7 @@ impl CsvReader {
             header: opts.header,
             line_offset,
             rows: 0,
+            blank_rows: 0,
             pending_first,
             details,
         })
@@ -338,9 +346,12 @@ impl CsvReader {
 }
 
 /// Reads a record, skipping blank lines (`\r\n` included).
+/// `blank` counts the blank lines skipped that the parser gave as records
+/// (`\r\n` ones; it skips `\n` ones itself).
 fn read_record<R: Read>(
     reader: &mut ::csv::Reader<R>,
     record: &mut ::csv::StringRecord,
+    blank: &mut u64,
 ) -> std::result::Result<bool, ::csv::Error> {
     loop {
         if !reader.read_record(record)? {
@@ -349,6 +360,7 @@ fn read_record<R: Read>(
         if !(record.len() == 1 && matches!(record.get(0), Some("" | "\r"))) {
             return Ok(true);
         }
+        *blank += 1;
     }
 }
 
@@ -398,19 +410,32 @@ impl CsvReader {
 
 impl RecordReader for CsvReader {
     fn read(&mut self, rec: &mut Record) -> Result<bool> {
-        let row = self.rows + if self.header { 2 } else { 1 };
+        let first_row = if self.header { 2 } else { 1 };
+        let row = self.rows + self.blank_rows + first_row;
         let pos_line;
         if let Some(first) = self.pending_first.take() {
             self.record = first;
             pos_line = 1 + self.line_offset;
         } else {
-            let got = read_record(&mut self.reader, &mut self.record)
+            let got = read_record(&mut self.reader, &mut self.record, &mut self.blank_rows)
                 .map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
             if !got {
                 return Ok(false);
             }
-            pos_line = self.record.position().map(|p| p.line()).unwrap_or(0) + self.line_offset;
+            // The parser skips blank lines silently and dates a record from
+            // where the last one ended, blank lines and all (rust-csv #208).
+            // The blank lines are what the record took beyond its own lines.
+            let from = self.record.position().map_or(0, |p| p.line());
+            let to = self.reader.position().line();
+            let guard = self.reader.get_ref();
+            let unterminated = guard.ended && self.reader.position().byte() == guard.offset && guard.prev != b'\n';
+            let own =
+                memchr::memchr_iter(b'\n', self.record.as_slice().as_bytes()).count() as u64 + u64::from(!unterminated);
+            let blank = (to - from.min(to)).saturating_sub(own);
+            self.blank_rows += blank;
+            pos_line = from + blank + self.line_offset;
         }
+        let row = self.rows + self.blank_rows + first_row;
         self.rows += 1;
         rec.clear();
         rec.row = row;
@@ -635,6 +660,22 @@ mod tests {
         assert_eq!(sniff_delimiter(b"name,note\n\"a;b;c;d\",x\n", true, b'"'), b',');
         assert_eq!(sniff_delimiter(b"a|b\n1|2", true, b'"'), b'|');
         assert_eq!(sniff_delimiter(b"single\nvalue\n", true, b'"'), b',');
+    }
+
+    /// Each record's (row, line) read from `text`.
+    fn places(text: &str) -> Vec<(u64, u64)> {
+        let input =
+            crate::Input { name: "t.csv".into(), bytes: Box::new(std::io::Cursor::new(text.as_bytes().to_vec())) };
+        let mut reader = crate::open_reader(input, &ReadOptions::default()).expect("opens");
+        crate::drain(reader.as_mut()).expect("reads").iter().map(|r| (r.row, r.line)).collect()
+    }
+
+    #[test]
+    fn blank_lines_count_as_the_rows_a_spreadsheet_shows() {
+        assert_eq!(places("a,b\n1,x\n\n2,y\n\n\n3,z\n"), [(2, 2), (4, 4), (7, 7)]);
+        // CRLF blank lines, a value over three lines, no line end at the end.
+        assert_eq!(places("a,b\r\n1,x\r\n\r\n\r\n2,\"p\r\nq\r\nr\"\r\n\n3,z"), [(2, 2), (5, 5), (7, 9)]);
+        assert_eq!(places("a,b\n1,\"p\nq\"\n\n\n2,y"), [(2, 2), (5, 6)]);
     }
 
     #[test]
