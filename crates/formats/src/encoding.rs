@@ -77,23 +77,38 @@ fn sample(src: &mut dyn Read) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn detect(sample: &[u8], complete: bool) -> &'static Encoding {
+/// Bytes of other than ASCII past which chardetng's guess is taken as it
+/// is: a hundred or so characters of text in the file's language.
+const SURE: usize = 256;
+
+/// The legacy encodings CRM files come in (chardetng says GBK for GB2312
+/// and GB18030 alike).
+const COMMON: [&Encoding; 4] = [encoding_rs::GBK, encoding_rs::BIG5, encoding_rs::SHIFT_JIS, encoding_rs::WINDOWS_1252];
+
+/// What `auto` makes of a sample: an encoding, or the several a legacy
+/// sample reads as differently.
+enum Detected {
+    One(&'static Encoding),
+    Ambiguous(Vec<&'static Encoding>),
+}
+
+fn detect(sample: &[u8], complete: bool) -> Detected {
     // UTF-16 without a BOM: every other byte of ASCII text is zero.
     if sample.len() >= 4 {
         let even_zero = sample.iter().step_by(2).filter(|b| **b == 0).count();
         let odd_zero = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
         let half = sample.len() / 2;
         if odd_zero * 10 >= half * 7 && even_zero * 10 < half {
-            return encoding_rs::UTF_16LE;
+            return Detected::One(encoding_rs::UTF_16LE);
         }
         if even_zero * 10 >= half * 7 && odd_zero * 10 < half {
-            return encoding_rs::UTF_16BE;
+            return Detected::One(encoding_rs::UTF_16BE);
         }
     }
     match std::str::from_utf8(sample) {
-        Ok(_) => return UTF_8,
+        Ok(_) => return Detected::One(UTF_8),
         // A multi-byte character cut off by the end of the sample.
-        Err(e) if !complete && e.error_len().is_none() => return UTF_8,
+        Err(e) if !complete && e.error_len().is_none() => return Detected::One(UTF_8),
         Err(_) => {}
     }
     // UTF-8 text with a few bad bytes is damaged UTF-8, which must fail with
@@ -101,14 +116,58 @@ fn detect(sample: &[u8], complete: bool) -> &'static Encoding {
     // rarely form valid multi-byte UTF-8 sequences; damaged UTF-8 does.
     let (good, bad) = utf8_sequences(sample);
     if good > 0 && good * 2 >= bad {
-        return UTF_8;
+        return Detected::One(UTF_8);
     }
     if let Some(declared) = xml_declared_encoding(sample) {
-        return declared;
+        return Detected::One(declared);
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     det.feed(sample, complete);
-    det.guess(None, chardetng::Utf8Detection::Allow)
+    let guess = det.guess(None, chardetng::Utf8Detection::Allow);
+    // chardetng weighs a site's country in only where the bytes leave the
+    // choice open. A short sample it reads in an encoding CRM files seldom
+    // come in (three Chinese names in GBK read as EUC-JP), and that reads
+    // otherwise, and validly, in one of theirs for some country, is a
+    // question for the user.
+    if COMMON.contains(&guess) || sample.iter().filter(|b| !b.is_ascii()).count() >= SURE {
+        return Detected::One(guess);
+    }
+    let first = guess.decode_without_bom_handling(sample).0;
+    let mut guesses = vec![guess];
+    for tld in [b"cn".as_slice(), b"tw", b"jp", b"kr", b"ru"] {
+        let other = det.guess(Some(tld), chardetng::Utf8Detection::Allow);
+        if guesses.contains(&other) {
+            continue;
+        }
+        let (reading, bad) = other.decode_without_bom_handling(sample);
+        if !bad && reading != first {
+            guesses.push(other);
+        }
+    }
+    if !guesses.iter().any(|e| COMMON.contains(e)) {
+        return Detected::One(guess);
+    }
+    if guesses.len() == 1 { Detected::One(guess) } else { Detected::Ambiguous(guesses) }
+}
+
+/// Why `auto` cannot choose: the first line with other than ASCII, as each
+/// candidate reads it.
+fn ambiguity(sample: &[u8], candidates: &[&'static Encoding]) -> String {
+    let line = sample.split(|b| *b == b'\n').find(|l| !l.is_ascii()).unwrap_or(sample);
+    let line = &line[..line.len().min(120)];
+    let readings: Vec<String> = candidates
+        .iter()
+        .map(|e| {
+            let text = e.decode_without_bom_handling(line).0;
+            let text: String = text.trim_end().chars().take(40).collect();
+            format!("as {}: {text:?}", e.name())
+        })
+        .collect();
+    format!(
+        "cannot tell the file's encoding: it is not UTF-8, and too little of it is text in another one to tell which ({}); name it with --encoding {}",
+        readings.join("; "),
+        candidates.iter().map(|e| e.name().to_ascii_lowercase()).collect::<Vec<_>>().join(" or ")
+    )
 }
 
 /// Counts valid multi-byte UTF-8 characters and invalid sequences.
@@ -156,7 +215,13 @@ pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str) -> Result
         None => (None, 0),
     };
     let encoding = if choice.eq_ignore_ascii_case("auto") {
-        bom_enc.unwrap_or_else(|| detect(&head, complete))
+        match bom_enc {
+            Some(e) => e,
+            None => match detect(&head, complete) {
+                Detected::One(e) => e,
+                Detected::Ambiguous(candidates) => return Err(Error::setup(file, ambiguity(&head, &candidates))),
+            },
+        }
     } else {
         let named = by_name(choice).ok_or_else(|| {
             Error::setup(file, format!("unknown encoding `{choice}`; use auto, utf-8, utf-16le, utf-16be, gbk, gb18030, big5, shift_jis or windows-1252"))
@@ -351,14 +416,33 @@ mod tests {
             [0xFF, 0xFE].into_iter().chain("名,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
         let (_, name, res) = read_all(&utf16, "auto");
         assert_eq!((name, res.as_deref()), ("UTF-16LE", Ok("名,b\n")));
-        let text = "姓名,手机,城市\n张伟,13800138000,北京市朝阳区\n李娜,13900000000,上海市浦东新区\n";
-        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        let text = "姓名,手机,城市\n".to_string()
+            + &"张伟,13800138000,北京市朝阳区\n李娜,13900000000,上海市浦东新区\n".repeat(10);
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
         let (_, name, res) = read_all(&gbk, "auto");
-        assert_eq!((name, res.as_deref()), ("GBK", Ok(text)));
-        let (big5, _, _) = encoding_rs::BIG5.encode("姓名,電話,城市\n陳大文,0912345678,臺北市\n");
+        assert_eq!((name, res.as_deref()), ("GBK", Ok(text.as_str())));
+        let text = "姓名,電話,城市\n".to_string() + &"陳大文,0912345678,臺北市\n".repeat(24);
+        let (big5, _, _) = encoding_rs::BIG5.encode(&text);
         assert_eq!(read_all(&big5, "auto").1, "Big5");
-        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("名前,電話\n山田太郎,03-1234-5678\nこんにちは,東京都\n");
+        let text = "名前,電話\n".to_string() + &"山田太郎,03-1234-5678\nこんにちは,東京都\n".repeat(8);
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
         assert_eq!(read_all(&sjis, "auto").1, "Shift_JIS");
+    }
+
+    #[test]
+    fn too_little_legacy_text_to_tell_is_asked_about_not_guessed() {
+        // Three names in GBK read as EUC-JP to chardetng: the job stops and
+        // shows each reading, and --encoding reads the file.
+        let (gbk, _, _) = encoding_rs::GBK.encode("email,first_name\np1@x.com,陈明\np2@x.com,李娜\np3@x.com,王芳\n");
+        let err = decode("few.csv", Box::new(Cursor::new(gbk.to_vec())), "auto").err().expect("ambiguous");
+        let msg = err.to_string();
+        assert!(msg.contains("cannot tell the file's encoding") && msg.contains("as GBK: \"p1@x.com,陈明\""), "{msg}");
+        assert!(msg.contains("--encoding") && msg.contains("gbk"), "{msg}");
+        let (_, name, res) = read_all(&gbk, "gbk");
+        assert_eq!((name, res.map(|t| t.contains("陈明"))), ("GBK", Ok(true)));
+        // Readings that agree are no question: a little Latin text is read.
+        let (_, _, res) = read_all(b"name,city\nJos\xE9,M\xE1laga\n", "auto");
+        assert_eq!(res.as_deref(), Ok("name,city\nJosé,Málaga\n"));
     }
 
     #[test]

@@ -187,6 +187,27 @@ pub struct SourceDetails {
     pub sheet: Option<String>,
 }
 
+impl SourceDetails {
+    /// How the source was read, for a summary: `csv, GBK, ','-separated`.
+    pub fn describe(&self) -> String {
+        let mut how = vec![self.format.map(|f| f.name().to_string()).unwrap_or_default()];
+        if let Some(e) = self.encoding {
+            how.push(e.to_string());
+        }
+        if let Some(d) = self.delimiter {
+            how.push(if d == b'\t' { "tab-separated".into() } else { format!("{:?}-separated", d as char) });
+        }
+        if let Some(p) = &self.record_path {
+            how.push(format!("records at {p}"));
+        }
+        if let Some(s) = &self.sheet {
+            how.push(format!("sheet {s:?}"));
+        }
+        how.retain(|h| !h.is_empty());
+        how.join(", ")
+    }
+}
+
 /// A streaming source of records.
 pub trait RecordReader: Send {
     /// Refills `rec` with the next record; `false` at the end. A record the

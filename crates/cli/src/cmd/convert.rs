@@ -260,19 +260,9 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     if g.json {
         print_json(summary(None, written))?;
     } else if !g.quiet {
-        let mut how = vec![details.format.map(|f| f.name().to_string()).unwrap_or_default()];
-        if let Some(e) = details.encoding {
-            how.push(e.to_string());
-        }
-        if let Some(d) = details.delimiter {
-            how.push(if d == b'\t' { "tab-separated".into() } else { format!("{:?}-separated", d as char) });
-        }
-        if let Some(p) = &details.record_path {
-            how.push(format!("records at {p}"));
-        }
         eprintln!(
             "{rows_read} rows read from {source_name} ({}), {written} written to {}, {rejected} rejected{} in {:.2}s",
-            how.join(", "),
+            details.describe(),
             if args.output == "-" { "<stdout>" } else { &args.output },
             rejects_path.map(|p| format!(" (see {p})")).unwrap_or_default(),
             elapsed.as_secs_f64()

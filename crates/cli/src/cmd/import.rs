@@ -173,6 +173,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
+    let details = reader.details();
     let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
 
     // The fields the source gives, to pick the key and check the header.
@@ -446,6 +447,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "batch": batch,
                 "entity": entity.name(),
                 "mode": mode.name(),
+                "format": details.format.map(|f| f.name()),
+                "encoding": details.encoding,
                 "key": key,
                 "rows_read": counts.rows_read,
                 "inserted": counts.inserted,
@@ -469,9 +472,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             String::new()
         };
         eprintln!(
-            "{}{} rows read from {source_name}: {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({} batch {batch})",
+            "{}{} rows read from {source_name} ({}): {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({} batch {batch})",
             if args.dry_run { "dry run, nothing written: " } else { "" },
             counts.rows_read,
+            details.describe(),
             counts.inserted,
             counts.updated,
             counts.unchanged,

@@ -111,3 +111,27 @@ fn xml_output_declares_its_encoding() {
     assert!(back.status.success(), "{}", stderr_of(&back));
     assert!(String::from_utf8_lossy(&back.stdout).contains("大客户, 重点跟进"));
 }
+
+#[test]
+fn a_short_file_chardetng_would_misread_is_asked_about_then_imported_as_named() {
+    // Three Chinese names in GBK: too little text to tell, and the likeliest
+    // reading (EUC-JP) is wrong. The import stops before writing anything.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("crm.db").display());
+    let f = dir.path().join("names.csv");
+    std::fs::write(&f, encoding_rs::GBK.encode("email,first_name\np1@x.com,陈明\np2@x.com,李娜\np3@x.com,王芳\n").0)
+        .expect("write");
+    let f = f.to_str().expect("p");
+    let run = |args: &[&str]| crmsync().arg("--db").arg(&db).args(args).output().expect("runs");
+    assert!(run(&["init"]).status.success());
+    let out = run(&["import", f, "--entity", "contacts"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("cannot tell the file's encoding") && err.contains("as GBK: \"p1@x.com,陈明\""), "{err}");
+    let out = run(&["--json", "import", f, "--entity", "contacts", "--encoding", "gbk"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((s["inserted"].as_u64(), s["encoding"].as_str()), (Some(3), Some("GBK")), "{s}");
+    let names = run(&["export", "--entity", "contacts", "--fields", "first_name"]);
+    assert_eq!(String::from_utf8_lossy(&names.stdout), "first_name\n陈明\n李娜\n王芳\n");
+}
