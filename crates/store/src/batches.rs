@@ -424,6 +424,16 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             }
         }
     }
+    // Unique custom values the undo gives back must be free: --force
+    // overrides later changes, never uniqueness.
+    let taken = unique_values_taken(db, &rows, &inserted)?;
+    if !taken.is_empty() {
+        return Err(Error::Invalid(format!(
+            "batch {} cannot be undone: {}. Change or clear those values first",
+            batch.id,
+            taken.join("; ")
+        )));
+    }
     if !conflicts.is_empty() && !force {
         conflicts.sort();
         conflicts.dedup();
@@ -572,6 +582,102 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
 
 /// Sets fields of a stored record (`custom.x`, `external_id.sys`, links by
 /// their field name) and rewrites its hash; returns what changed.
+/// The unique custom values an undo of `rows` would give back to records
+/// that other live records hold now, each said as a conflict. Records the
+/// undo removes, or whose value it changes too, do not count as holders.
+fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&str>) -> Result<Vec<String>> {
+    // Each (record, field)'s value before the batch: its earliest write's.
+    let mut back: BTreeMap<(Entity, &str, &str), Option<String>> = BTreeMap::new();
+    for r in rows.iter().rev().filter(|r| r.op == "update" && !inserted.contains(r.record.as_str())) {
+        if let Some(name) = r.field.as_deref().and_then(|f| f.strip_prefix("custom.")) {
+            back.entry((r.entity, r.record.as_str(), name)).or_insert_with(|| r.before.clone());
+        }
+    }
+    let mut problems = Vec::new();
+    // External ids are unique per system, as declared unique fields are.
+    let mut ids_back: BTreeMap<(Entity, &str, &str), Option<&str>> = BTreeMap::new();
+    for r in rows.iter().rev().filter(|r| r.op == "update" && !inserted.contains(r.record.as_str())) {
+        if let Some(system) = r.field.as_deref().and_then(|f| f.strip_prefix("external_id.")) {
+            ids_back.entry((r.entity, r.record.as_str(), system)).or_insert(r.before.as_deref());
+        }
+    }
+    for (&(entity, id, system), before) in &ids_back {
+        let Some(wanted) = before else { continue };
+        let holder = db
+            .query_row(
+                "SELECT record_id FROM external_ids WHERE entity = ? AND system = ? AND external_id = ?",
+                &[entity.name().into(), system.into(), (*wanted).into()],
+            )?
+            .and_then(|r| r.into_iter().next().and_then(Cell::into_text));
+        // (A holder that gives the id up in this same undo still counts:
+        // the store allows no moment with two holders.)
+        if let Some(holder) = holder {
+            if holder != id && !inserted.contains(holder.as_str()) {
+                problems.push(format!(
+                    "{} would get external id {system} {wanted:?} back, which {} holds now",
+                    label(db, entity, id),
+                    label(db, entity, &holder)
+                ));
+            }
+        }
+    }
+    for entity in Entity::ALL {
+        for f in custom::declared(db, entity)?.into_iter().filter(|f| f.unique) {
+            let wanted: Vec<(&str, String)> = back
+                .iter()
+                .filter(|((e, _, name), _)| *e == entity && *name == f.name)
+                .filter_map(|((_, id, _), before)| Some((*id, custom_text(before.as_deref()?))))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let backend = db.backend();
+            let sql = format!(
+                "SELECT t.id, {} FROM {} t WHERE t.deleted_at IS NULL AND {}",
+                backend.custom_key_text("t", &f.name),
+                entity.name(),
+                backend.has_custom("t", &f.name)
+            );
+            let mut holders: HashMap<String, Vec<String>> = HashMap::new();
+            db.query_each(&sql, &[], &mut |row| {
+                let mut row = row.into_iter();
+                if let (Some(id), Some(v)) =
+                    (row.next().and_then(Cell::into_text), row.next().and_then(Cell::into_text))
+                {
+                    holders.entry(v).or_default().push(id);
+                }
+                Ok(())
+            })?;
+            for (id, text) in wanted {
+                for holder in holders.get(&text).into_iter().flatten() {
+                    let moves = back
+                        .get(&(entity, holder.as_str(), f.name.as_str()))
+                        .is_some_and(|b| b.as_deref().map(custom_text).as_ref() != Some(&text));
+                    if holder != id && !inserted.contains(holder.as_str()) && !moves {
+                        problems.push(format!(
+                            "{} would get custom.{} {text:?} back, which {} holds now (custom.{} is unique)",
+                            label(db, entity, id),
+                            f.name,
+                            label(db, entity, holder),
+                            f.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// A custom value as the audit trail keeps it (JSON), as text.
+fn custom_text(before: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(before) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(v) => v.to_string(),
+        Err(_) => before.to_string(),
+    }
+}
+
 fn restore(
     db: &mut dyn Sql,
     entity: Entity,

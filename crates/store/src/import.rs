@@ -1159,7 +1159,15 @@ impl Import<'_> {
                         continue;
                     }
                     if let Some((system, x)) = attach {
-                        let before = links.external_of.get(&e.id).cloned();
+                        // The id the record has now, which the lookup by the
+                        // rows' ids did not find: undo gives it back.
+                        let before = self
+                            .db
+                            .query_row(
+                                "SELECT external_id FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
+                                &[entity.name().into(), system.as_str().into(), e.id.as_str().into()],
+                            )?
+                            .and_then(|r| r.into_iter().next().and_then(Cell::into_text));
                         changes.push(Change { field: format!("external_id.{system}"), before, after: Some(x.clone()) });
                         new_external.push((e.id.clone(), x));
                     }

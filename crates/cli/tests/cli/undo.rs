@@ -177,3 +177,73 @@ on_both!(undo_names_a_later_record_that_links_to_what_it_would_remove, |db| {
     let err = stderr_of(&out);
     assert!(err.contains("(name \"NewCo\") is linked to from contact") && err.contains("(email \"z@u.com\")"), "{err}");
 });
+
+on_both!(undo_never_gives_a_unique_custom_value_to_two_records, |db| {
+    let schema = db.path("uq.toml");
+    std::fs::write(&schema, "[contacts.member_no]\ntype = \"integer\"\nunique = true\n").expect("write");
+    db.json(&["init", "--custom", schema.to_str().expect("p")]);
+    let import = |name: &str, text: &str| {
+        let p = db.path(name);
+        std::fs::write(&p, text).expect("write");
+        db.json(&["import", p.to_str().expect("p"), "--entity", "contacts"])
+    };
+    import("uq1.csv", "email,custom.member_no\nua@x.com,1\n");
+    let moved = import("uq2.csv", "email,custom.member_no\nua@x.com,2\n");
+    import("uq3.csv", "email,custom.member_no\nub@x.com,1\n");
+    // Undoing the move would give ua@x.com its 1 back, which ub@x.com holds.
+    for force in [false, true] {
+        let mut args = vec!["undo", moved["batch"].as_str().expect("id")];
+        if force {
+            args.push("--force");
+        }
+        let out = db.run(&args);
+        assert_eq!(out.status.code(), Some(1), "--force {force}");
+        let err = stderr_of(&out);
+        assert!(err.contains("custom.member_no \"1\"") && err.contains("ub@x.com") && err.contains("unique"), "{err}");
+    }
+    assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'undone'"), 0);
+    // A number one record gave up and another took in the same batch goes
+    // back to the first.
+    import("uq6.csv", "email,custom.member_no\nub@x.com,4\n");
+    let swap = import("uq7.csv", "email,custom.member_no\nub@x.com,5\nua@x.com,4\n");
+    assert_eq!(swap["updated"].as_u64(), Some(2), "{swap}");
+    let u = db.json(&["undo", swap["batch"].as_str().expect("id")]);
+    assert_eq!(u["restored"].as_u64(), Some(2), "{u}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.member_no"]);
+    assert_eq!(out, "email,custom.member_no\nua@x.com,2\nub@x.com,4\n");
+});
+
+on_both!(undo_never_gives_an_external_id_to_two_records, |db| {
+    let m = db.path("erp.toml");
+    std::fs::write(
+        &m,
+        "entity = \"contacts\"\n[key]\nfields = [\"email\"]\nexternal_id = { system = \"erp\", from = \"ERP\" }\n\
+         [fields]\nemail = \"Email\"\n",
+    )
+    .expect("write");
+    let import = |name: &str, text: &str| {
+        let p = db.path(name);
+        std::fs::write(&p, text).expect("write");
+        db.json(&["import", p.to_str().expect("p"), "--mapping", m.to_str().expect("p")])
+    };
+    import("e1.csv", "Email,ERP\na@x.com,E1\n");
+    let moved = import("e2.csv", "Email,ERP\na@x.com,E2\n");
+    assert_eq!(moved["updated"].as_u64(), Some(1), "{moved}");
+    let took = import("e3.csv", "Email,ERP\nb@x.com,E1\n");
+    assert_eq!(took["inserted"].as_u64(), Some(1), "{took}");
+    let out = db.run(&["undo", moved["batch"].as_str().expect("id"), "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("external id erp \"E1\"") && err.contains("b@x.com"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM external_ids"), 2, "nothing changed");
+    // Once b@x.com is gone, a@x.com gets its first id back.
+    db.json(&["undo", took["batch"].as_str().expect("id")]);
+    db.json(&["undo", moved["batch"].as_str().expect("id")]);
+    assert_eq!(
+        db.scalar(
+            "SELECT x.external_id FROM external_ids x JOIN contacts c ON c.id = x.record_id WHERE c.email = 'a@x.com'"
+        )
+        .as_deref(),
+        Some("E1")
+    );
+});
