@@ -126,6 +126,11 @@ impl Resolver for FieldResolver {
         Ok(match (field, kind) {
             (_, Some(Kind::DateTime)) => model::parse_time(&text)
                 .ok_or_else(|| format!("{text:?} is not a date or time (YYYY-MM-DD[THH:MM:SS])"))?,
+            // A date and time compares with custom date-times, which are
+            // stored in UTC: as the instant it is, in their form.
+            (f, _) if f.starts_with("custom.") && matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' ')) => {
+                model::parse_time(&text).unwrap_or(text)
+            }
             ("email" | "contact.email", _) => text.trim().to_lowercase(),
             ("domain" | "company.domain", _) if !text.contains('%') => model::domain_key(&text),
             _ => text,

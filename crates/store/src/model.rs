@@ -366,7 +366,9 @@ pub fn custom_value(v: &Value) -> Option<serde_json::Value> {
         return None;
     }
     Some(match v {
-        Value::Date(_) | Value::DateTime(_) => serde_json::Value::String(v.to_text()),
+        // In UTC, as every stored time, so that `--where` compares instants.
+        Value::DateTime(dt) => serde_json::Value::String(to_timestamp(dt).map_or_else(|| v.to_text(), datetime_text)),
+        Value::Date(_) => serde_json::Value::String(v.to_text()),
         v => v.to_json(),
     })
 }

@@ -242,7 +242,9 @@ impl Backend {
             // (The CAST gives the result numeric affinity, so that a number
             // bound as text compares as a number.)
             Backend::Sqlite => format!("CAST(crmsync_number({expr}) AS REAL)"),
-            Backend::Postgres => format!("(CASE WHEN ({expr}) ~ '{NUMBER_PATTERN}' THEN CAST({expr} AS NUMERIC) END)"),
+            Backend::Postgres => {
+                format!("(CASE WHEN CAST({expr} AS TEXT) ~ '{NUMBER_PATTERN}' THEN CAST({expr} AS NUMERIC) END)")
+            }
         }
     }
 

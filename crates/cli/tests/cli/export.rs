@@ -159,6 +159,25 @@ on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
     assert_eq!(emails("tags is null"), ["c@x.com"]);
 });
 
+on_both!(typed_custom_date_times_are_stored_in_utc_and_compare_as_instants, |db| {
+    let m = db.path("met.toml");
+    std::fs::write(
+        &m,
+        "entity = \"contacts\"\n[key]\nfields = [\"email\"]\n[fields]\nemail = \"Email\"\n\
+         \"custom.met\" = { from = \"Met\", type = \"datetime\", timezone = \"Asia/Shanghai\" }\n",
+    )
+    .expect("write");
+    let f = db.path("met.csv");
+    std::fs::write(&f, "Email,Met\nd1@x.com,2024-12-31 23:30\nd2@x.com,2024-01-01 08:00\n").expect("write");
+    db.json(&["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p")]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.met"]);
+    assert_eq!(out, "email,custom.met\nd1@x.com,2024-12-31T15:30:00.000000Z\nd2@x.com,2024-01-01T00:00:00.000000Z\n");
+    let emails = |filter: &str| db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
+    assert_eq!(emails("custom.met > '2024-12-31T16:00:00Z'"), "email\n");
+    assert_eq!(emails("custom.met = '2024-01-01T00:00:00Z'"), "email\nd2@x.com\n");
+    assert_eq!(emails("custom.met >= '2024-12-31T23:30:00+08:00'"), "email\nd1@x.com\n");
+});
+
 on_both!(like_escapes_wildcards_and_folds_case_beyond_ascii_alike_on_both, |db| {
     let f = db.path("people.csv");
     std::fs::write(&f, "email,last_name\na@x.com,O_Neil\nb@x.com,Oxneil\nc@x.com,ÉCLAIR\nd@x.com,50% off\n")
