@@ -448,7 +448,7 @@ impl RecordReader for CsvReader {
         }
         for (i, value) in self.record.iter().enumerate() {
             let key = if i < width { &self.columns[i] } else { &self.extra_keys[i - width] };
-            rec.push_text(key, field(&self.record, i, value));
+            rec.push_text(key, unneutralize(field(&self.record, i, value)));
         }
         if n != width {
             let first = if self.header { "the header" } else { "the first row" };
@@ -511,6 +511,16 @@ fn neutralize(cell: &str) -> Option<String> {
         _ => false,
     };
     risky.then(|| format!("'{cell}"))
+}
+
+/// A cell as it was before `neutralize`, which crmsync's own CSV exports
+/// apply: `'=SUM(A1)` reads as `=SUM(A1)`, so that an export imports again
+/// unchanged. Any other leading `'` is kept.
+fn unneutralize(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if neutralize(rest).is_some() => rest,
+        _ => cell,
+    }
 }
 
 pub struct CsvWriter {
@@ -686,5 +696,10 @@ mod tests {
         assert_eq!(neutralize("-5.5"), None);
         assert_eq!(neutralize("+15551234567"), None);
         assert_eq!(neutralize("plain"), None);
+        for cell in ["=SUM(A1)", "@cmd", "+1-555-0100", "-5.5", "'quoted", "''=x", "'", ""] {
+            let written = neutralize(cell).unwrap_or_else(|| cell.to_string());
+            assert_eq!(unneutralize(&written), cell, "{written:?}");
+        }
+        assert_eq!(unneutralize("'-5"), "'-5", "only what export writes is read back");
     }
 }

@@ -35,6 +35,10 @@ fn as_csv(db: &Db, path: &std::path::Path) -> String {
 
 fn round_trip(db: &Db, ext: &str) {
     populated(db);
+    // Cells a spreadsheet would run as formulas, which CSV export guards.
+    let risky = db.path("risky.csv");
+    std::fs::write(&risky, "email,title,custom.tier\nrisk@example.com,=SUM(A1),+1-555-0100\n").expect("write");
+    db.ok(&["import", risky.to_str().expect("p"), "--entity", "contacts"]);
     let first = tempfile::tempdir().expect("dir");
     export_all(db, first.path(), ext);
     // Into an empty store, in link order, without mappings.
@@ -55,6 +59,17 @@ fn round_trip(db: &Db, ext: &str) {
             assert_eq!(std::fs::read_to_string(&a).expect("a"), std::fs::read_to_string(&b).expect("b"), "{e}");
         }
     }
+    let stored = other.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--raw",
+        "--fields",
+        "title,custom.tier",
+        "--where",
+        "email = 'risk@example.com'",
+    ]);
+    assert_eq!(stored, "title,custom.tier\n=SUM(A1),+1-555-0100\n", "values come back as they were");
     let contacts = as_csv(db, &first.path().join(format!("contacts.{ext}")));
     assert!(contacts.contains("custom.tier"), "custom fields are exported: {contacts}");
     assert!(contacts.contains("Acme Inc.,acme.com"), "links carry the company's name and domain: {contacts}");
