@@ -611,14 +611,15 @@ fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&s
             .and_then(|r| r.into_iter().next().and_then(Cell::into_text));
         // (A holder that gives the id up in this same undo still counts:
         // the store allows no moment with two holders.)
-        if let Some(holder) = holder {
-            if holder != id && !inserted.contains(holder.as_str()) {
-                problems.push(format!(
-                    "{} would get external id {system} {wanted:?} back, which {} holds now",
-                    label(db, entity, id),
-                    label(db, entity, &holder)
-                ));
-            }
+        if let Some(holder) = holder
+            && holder != id
+            && !inserted.contains(holder.as_str())
+        {
+            problems.push(format!(
+                "{} would get external id {system} {wanted:?} back, which {} holds now",
+                label(db, entity, id),
+                label(db, entity, &holder)
+            ));
         }
     }
     for entity in Entity::ALL {
