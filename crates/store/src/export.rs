@@ -175,6 +175,11 @@ impl Store {
         } else {
             opts.fields.clone()
         };
+        if let Some(twice) = fields.iter().enumerate().find_map(|(i, f)| fields[..i].contains(f).then_some(f)) {
+            return Err(Error::Invalid(format!(
+                "--fields: `{twice}` is listed twice; a file with two columns of one name cannot be imported again"
+            )));
+        }
         let mut select = Vec::new();
         let mut sources = Vec::with_capacity(fields.len());
         let mut custom_at = None;

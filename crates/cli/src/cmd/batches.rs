@@ -11,13 +11,13 @@ use crate::Global;
 #[derive(ClapArgs, Debug)]
 pub struct Args {
     /// How many batches to list.
-    #[arg(long, short = 'n', value_name = "N", default_value_t = 20)]
-    pub limit: usize,
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
 }
 
 pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let mut store = crmsync_store::open_current(db)?;
-    let batches = store.batches(args.limit)?;
+    let batches = store.batches(args.limit as usize)?;
     if g.json {
         let list: Vec<serde_json::Value> = batches
             .iter()

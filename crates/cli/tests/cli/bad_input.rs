@@ -402,6 +402,7 @@ fn json_failures_say_so_in_json_once() {
     let v = one_json(&run(&["batches"]), 1);
     assert!(v["error"].as_str().is_some_and(|e| e.contains("crmsync init")), "{v}");
     assert!(run(&["init"]).status.success());
+    assert_eq!(run(&["batches", "-n", "0"]).status.code(), Some(2), "listing no batches is a usage error");
     let v = one_json(&run(&["undo", "01NOSUCHBATCH"]), 1);
     assert_eq!(v["exit_code"], 1);
     // An empty file.

@@ -230,6 +230,9 @@ fn bad_filters_and_fields_are_named() {
     let out = db.run(&["export", "--entity", "contacts", "--where", "email = "]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("--where: at character"), "{}", stderr_of(&out));
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email,phone,email"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("`email` is listed twice"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--where", "shoe_size > 3"]);
     assert!(stderr_of(&out).contains("`shoe_size` is not a field of contacts"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--fields", "email,shoe"]);
