@@ -426,12 +426,12 @@ impl RecordReader for CsvReader {
             // where the last one ended, blank lines and all (rust-csv #208).
             // The blank lines are what the record took beyond its own lines.
             let from = self.record.position().map_or(0, |p| p.line());
-            let to = self.reader.position().line();
+            let after = self.reader.position();
             let guard = self.reader.get_ref();
-            let unterminated = guard.ended && self.reader.position().byte() == guard.offset && guard.prev != b'\n';
+            let unterminated = guard.ended && after.byte() == guard.offset && guard.prev != b'\n';
             let own =
                 memchr::memchr_iter(b'\n', self.record.as_slice().as_bytes()).count() as u64 + u64::from(!unterminated);
-            let blank = (to - from.min(to)).saturating_sub(own);
+            let blank = after.line().saturating_sub(from).saturating_sub(own);
             self.blank_rows += blank;
             pos_line = from + blank + self.line_offset;
         }

@@ -144,10 +144,8 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
             guesses.push(other);
         }
     }
-    if !guesses.iter().any(|e| COMMON.contains(e)) {
-        return Detected::One(guess);
-    }
-    if guesses.len() == 1 { Detected::One(guess) } else { Detected::Ambiguous(guesses) }
+    // (The guess itself is not common: only the others can be.)
+    if guesses.iter().any(|e| COMMON.contains(e)) { Detected::Ambiguous(guesses) } else { Detected::One(guess) }
 }
 
 /// Why `auto` cannot choose: the first line with other than ASCII, as each

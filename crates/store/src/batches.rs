@@ -1,14 +1,14 @@
 //! Batches after the fact: listing them, undoing one, and the history of a
 //! record, all read from the audit trail that import writes.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crmsync_core::Entity;
 
 use crate::Store;
 use crate::custom;
 use crate::error::{Error, Result};
-use crate::import::{AuditRow, load_by, update_record, write_audit};
+use crate::import::{AuditRow, json_text, load_by, update_record, write_audit};
 use crate::model::{self, Ids, Kind, company_key, content_hash};
 use crate::sql::{Cell, Param, Sql, placeholders};
 
@@ -580,29 +580,23 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     Ok(done)
 }
 
-/// Sets fields of a stored record (`custom.x`, `external_id.sys`, links by
-/// their field name) and rewrites its hash; returns what changed.
-/// The unique custom values an undo of `rows` would give back to records
-/// that other live records hold now, each said as a conflict. Records the
-/// undo removes, or whose value it changes too, do not count as holders.
+/// The unique values (declared unique custom fields, external ids) an undo
+/// of `rows` would give back to records that other live records hold now,
+/// each said as a conflict. Records the undo removes do not count as
+/// holders, nor do records whose custom value it changes too.
 fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&str>) -> Result<Vec<String>> {
-    // Each (record, field)'s value before the batch: its earliest write's.
-    let mut back: BTreeMap<(Entity, &str, &str), Option<String>> = BTreeMap::new();
+    // Each (record, field)'s value before the batch, its earliest write's,
+    // for the records the undo keeps.
+    let mut back: BTreeMap<(Entity, &str, &str), Option<&str>> = BTreeMap::new();
     for r in rows.iter().rev().filter(|r| r.op == "update" && !inserted.contains(r.record.as_str())) {
-        if let Some(name) = r.field.as_deref().and_then(|f| f.strip_prefix("custom.")) {
-            back.entry((r.entity, r.record.as_str(), name)).or_insert_with(|| r.before.clone());
+        if let Some(field) = r.field.as_deref() {
+            back.entry((r.entity, r.record.as_str(), field)).or_insert(r.before.as_deref());
         }
     }
     let mut problems = Vec::new();
     // External ids are unique per system, as declared unique fields are.
-    let mut ids_back: BTreeMap<(Entity, &str, &str), Option<&str>> = BTreeMap::new();
-    for r in rows.iter().rev().filter(|r| r.op == "update" && !inserted.contains(r.record.as_str())) {
-        if let Some(system) = r.field.as_deref().and_then(|f| f.strip_prefix("external_id.")) {
-            ids_back.entry((r.entity, r.record.as_str(), system)).or_insert(r.before.as_deref());
-        }
-    }
-    for (&(entity, id, system), before) in &ids_back {
-        let Some(wanted) = before else { continue };
+    for (&(entity, id, field), before) in &back {
+        let (Some(system), Some(wanted)) = (field.strip_prefix("external_id."), before) else { continue };
         let holder = db
             .query_row(
                 "SELECT record_id FROM external_ids WHERE entity = ? AND system = ? AND external_id = ?",
@@ -622,12 +616,15 @@ fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&s
             ));
         }
     }
-    for entity in Entity::ALL {
+    let entities: BTreeSet<Entity> =
+        back.keys().filter(|(_, _, field)| field.starts_with("custom.")).map(|(e, _, _)| *e).collect();
+    for entity in entities {
         for f in custom::declared(db, entity)?.into_iter().filter(|f| f.unique) {
+            let field = format!("custom.{}", f.name);
             let wanted: Vec<(&str, String)> = back
                 .iter()
-                .filter(|((e, _, name), _)| *e == entity && *name == f.name)
-                .filter_map(|((_, id, _), before)| Some((*id, custom_text(before.as_deref()?))))
+                .filter(|((e, _, name), _)| *e == entity && *name == field)
+                .filter_map(|((_, id, _), before)| Some((*id, custom_text((*before)?))))
                 .collect();
             if wanted.is_empty() {
                 continue;
@@ -652,15 +649,13 @@ fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&s
             for (id, text) in wanted {
                 for holder in holders.get(&text).into_iter().flatten() {
                     let moves = back
-                        .get(&(entity, holder.as_str(), f.name.as_str()))
-                        .is_some_and(|b| b.as_deref().map(custom_text).as_ref() != Some(&text));
+                        .get(&(entity, holder.as_str(), field.as_str()))
+                        .is_some_and(|b| b.map(custom_text).as_ref() != Some(&text));
                     if holder != id && !inserted.contains(holder.as_str()) && !moves {
                         problems.push(format!(
-                            "{} would get custom.{} {text:?} back, which {} holds now (custom.{} is unique)",
+                            "{} would get {field} {text:?} back, which {} holds now ({field} is unique)",
                             label(db, entity, id),
-                            f.name,
                             label(db, entity, holder),
-                            f.name
                         ));
                     }
                 }
@@ -672,13 +667,11 @@ fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&s
 
 /// A custom value as the audit trail keeps it (JSON), as text.
 fn custom_text(before: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(before) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(v) => v.to_string(),
-        Err(_) => before.to_string(),
-    }
+    serde_json::from_str(before).map_or_else(|_| before.to_string(), |v| json_text(&v))
 }
 
+/// Sets fields of a stored record (`custom.x`, `external_id.sys`, links by
+/// their field name) and rewrites its hash; returns what changed.
 fn restore(
     db: &mut dyn Sql,
     entity: Entity,

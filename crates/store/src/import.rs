@@ -1003,6 +1003,17 @@ impl Import<'_> {
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
         let mut links = self.resolve_links(drafts)?;
+        // The external ids matched records have now, to tell a new one
+        // from theirs (and to keep the one replaced, for undo).
+        if let Some(system) = self.settings.external_system.clone() {
+            let matched: Vec<&str> = drafts
+                .iter()
+                .zip(&found)
+                .filter(|(d, _)| d.external.is_some())
+                .filter_map(|(_, f)| Some(f.as_ref()?.as_ref().ok()?.id.as_str()))
+                .collect();
+            links.external_of = external_pairs(self.db, entity, &system, "record_id", &matched)?;
+        }
         // New companies some written record links to.
         let pending: FastSet<&str> = links.new_companies.iter().map(|(id, _)| id.as_str()).collect();
         let mut linked_new: FastSet<String> = FastSet::default();
@@ -1159,15 +1170,7 @@ impl Import<'_> {
                         continue;
                     }
                     if let Some((system, x)) = attach {
-                        // The id the record has now, which the lookup by the
-                        // rows' ids did not find: undo gives it back.
-                        let before = self
-                            .db
-                            .query_row(
-                                "SELECT external_id FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
-                                &[entity.name().into(), system.as_str().into(), e.id.as_str().into()],
-                            )?
-                            .and_then(|r| r.into_iter().next().and_then(Cell::into_text));
+                        let before = links.external_of.get(&e.id).cloned();
                         changes.push(Change { field: format!("external_id.{system}"), before, after: Some(x.clone()) });
                         new_external.push((e.id.clone(), x));
                     }
@@ -1607,16 +1610,7 @@ impl Import<'_> {
     /// Links of the segment's drafts, resolved to ids (companies created
     /// where the mode allows).
     fn resolve_links(&mut self, drafts: &[Draft]) -> Result<Links> {
-        let entity = self.settings.entity;
         let mut links = Links::default();
-        // External ids already attached to matched records, to tell a new
-        // external id from one the record has.
-        if let Some(system) = self.settings.external_system.clone() {
-            let wanted: Vec<&str> = drafts.iter().filter_map(|d| d.external.as_deref()).collect();
-            for (x, id) in external_lookup(self.db, entity, &system, &wanted)? {
-                links.external_of.insert(id, x);
-            }
-        }
         let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
         for d in drafts {
             for (pos, r) in d.links.iter().filter(|(_, r)| !r.is_empty()) {
@@ -1895,7 +1889,7 @@ fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String>
     }
 }
 
-fn json_text(v: &serde_json::Value) -> String {
+pub(crate) fn json_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         v => v.to_string(),
@@ -2114,21 +2108,34 @@ fn load_where(
 
 /// external id → record id, for ids of `system`.
 fn external_lookup(db: &mut dyn Sql, entity: Entity, system: &str, wanted: &[&str]) -> Result<HashMap<String, String>> {
+    external_pairs(db, entity, system, "external_id", wanted)
+}
+
+/// The external ids of `system` by `by` (`external_id` → record id, or
+/// `record_id` → external id), for the `wanted` values of `by`.
+fn external_pairs(
+    db: &mut dyn Sql,
+    entity: Entity,
+    system: &str,
+    by: &str,
+    wanted: &[&str],
+) -> Result<HashMap<String, String>> {
+    let other = if by == "record_id" { "external_id" } else { "record_id" };
     let mut out = HashMap::default();
     for part in wanted.chunks(500) {
         if part.is_empty() {
             continue;
         }
         let sql = format!(
-            "SELECT external_id, record_id FROM external_ids WHERE entity = ? AND system = ? AND external_id IN ({})",
+            "SELECT {by}, {other} FROM external_ids WHERE entity = ? AND system = ? AND {by} IN ({})",
             placeholders(part.len())
         );
         let mut params: Vec<Param> = vec![entity.name().into(), system.into()];
         params.extend(part.iter().map(|s| Param::from(*s)));
         for r in db.query(&sql, &params)? {
             let mut r = r.into_iter();
-            if let (Some(x), Some(id)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
-                out.insert(x, id);
+            if let (Some(key), Some(value)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
+                out.insert(key, value);
             }
         }
     }

@@ -96,7 +96,8 @@ impl SqliteConn {
         )
         .map_err(err("cannot register lower()"))?;
         // `--where` compares numbers through this (`Backend::numeric`): text
-        // that is no number is NULL, as on PostgreSQL, where CAST reads it as 0.
+        // that is no number is NULL, as on PostgreSQL (SQLite's CAST would
+        // read it as 0).
         conn.create_scalar_function(
             "crmsync_number",
             1,
