@@ -68,6 +68,13 @@ impl Db {
         self.dir.path().join(name)
     }
 
+    /// Writes `text` to `name` next to the store; returns its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("path").to_string()
+    }
+
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut c = crmsync();
         c.current_dir(self.dir.path()).arg("--db").arg(&self.url);

@@ -36,9 +36,8 @@ fn as_csv(db: &Db, path: &std::path::Path) -> String {
 fn round_trip(db: &Db, ext: &str) {
     populated(db);
     // Cells a spreadsheet would run as formulas, which CSV export guards.
-    let risky = db.path("risky.csv");
-    std::fs::write(&risky, "email,title,custom.tier\nrisk@example.com,=SUM(A1),+1-555-0100\n").expect("write");
-    db.ok(&["import", risky.to_str().expect("p"), "--entity", "contacts"]);
+    let risky = db.file("risky.csv", "email,title,custom.tier\nrisk@example.com,=SUM(A1),+1-555-0100\n");
+    db.ok(&["import", &risky, "--entity", "contacts"]);
     let first = tempfile::tempdir().expect("dir");
     export_all(db, first.path(), ext);
     // Into an empty store, in link order, without mappings.
@@ -137,9 +136,8 @@ on_both!(fields_where_and_since_select_records, |db| {
 });
 
 on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
-    let f = db.path("scored.ndjson");
-    std::fs::write(
-        &f,
+    let f = db.file(
+        "scored.ndjson",
         concat!(
             r#"{"email":"a@x.com","custom":{"score":"abc","tier":"gold"},"tags":["vip","b2b"]}"#,
             "\n",
@@ -150,9 +148,8 @@ on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
             r#"{"email":"d@x.com","custom":{"tier":"silver"},"tags":["a;b"]}"#,
             "\n",
         ),
-    )
-    .expect("write");
-    db.ok(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
     let emails = |filter: &str| {
         let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
         assert!(out.status.success(), "{filter}: {}", stderr_of(&out));
@@ -175,16 +172,13 @@ on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
 });
 
 on_both!(typed_custom_date_times_are_stored_in_utc_and_compare_as_instants, |db| {
-    let m = db.path("met.toml");
-    std::fs::write(
-        &m,
+    let m = db.file(
+        "met.toml",
         "entity = \"contacts\"\n[key]\nfields = [\"email\"]\n[fields]\nemail = \"Email\"\n\
          \"custom.met\" = { from = \"Met\", type = \"datetime\", timezone = \"Asia/Shanghai\" }\n",
-    )
-    .expect("write");
-    let f = db.path("met.csv");
-    std::fs::write(&f, "Email,Met\nd1@x.com,2024-12-31 23:30\nd2@x.com,2024-01-01 08:00\n").expect("write");
-    db.json(&["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p")]);
+    );
+    let f = db.file("met.csv", "Email,Met\nd1@x.com,2024-12-31 23:30\nd2@x.com,2024-01-01 08:00\n");
+    db.json(&["import", &f, "--mapping", &m]);
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.met"]);
     assert_eq!(out, "email,custom.met\nd1@x.com,2024-12-31T15:30:00.000000Z\nd2@x.com,2024-01-01T00:00:00.000000Z\n");
     let emails = |filter: &str| db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);

@@ -95,15 +95,14 @@ on_both!(max_errors_stops_an_import_that_resume_then_finishes, |db| {
 on_both!(max_errors_writes_no_row_after_the_one_that_reaches_it, |db| {
     // Rows are written in chunks of up to 1,024; the limit still stops on
     // the row that reaches it, not at the end of its chunk.
-    let f = db.path("limit.csv");
     let mut text = "First Name,Last Name,Email,Phone,Company,Website,City,Tier\n".to_string();
     for i in 1..=40 {
         let email = if i == 3 || i == 4 { format!("bad-{i}") } else { format!("a{i}@example.com") };
         text.push_str(&format!("A{i},Row,{email},,,,,\n"));
     }
-    std::fs::write(&f, text).expect("write");
+    let f = db.file("limit.csv", &text);
     let m = testdata("import/contacts.toml");
-    let (f, m) = (f.to_str().expect("p"), m.to_str().expect("p"));
+    let (f, m) = (f.as_str(), m.to_str().expect("p"));
     let out = db.run(&["--json", "import", f, "--mapping", m, "--max-errors", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");

@@ -135,13 +135,8 @@ on_both!(undoing_a_contact_rewrites_the_deals_it_was_on, |db| {
 });
 
 on_both!(undo_sets_back_links_the_batch_itself_moved_to_a_company_it_created, |db| {
-    let write = |name: &str, text: &str| {
-        let p = db.path(name);
-        std::fs::write(&p, text).expect("write");
-        p.to_str().expect("p").to_string()
-    };
-    let one = write("u1.csv", "email,address.city,company.name\na@u.com,Paris,Acme\nb@u.com,Rome,Acme\n");
-    let two = write("u2.csv", "email,address.city,company.name\na@u.com,Berlin,NewCo\nc@u.com,Oslo,Acme\n");
+    let one = db.file("u1.csv", "email,address.city,company.name\na@u.com,Paris,Acme\nb@u.com,Rome,Acme\n");
+    let two = db.file("u2.csv", "email,address.city,company.name\na@u.com,Berlin,NewCo\nc@u.com,Oslo,Acme\n");
     let first = db.json(&["import", &one, "--entity", "contacts"]);
     let before = db.ok(&["export", "--entity", "contacts"]);
     let second = db.json(&["import", &two, "--entity", "contacts"]);
@@ -163,13 +158,8 @@ on_both!(undo_sets_back_links_the_batch_itself_moved_to_a_company_it_created, |d
 });
 
 on_both!(undo_names_a_later_record_that_links_to_what_it_would_remove, |db| {
-    let write = |name: &str, text: &str| {
-        let p = db.path(name);
-        std::fs::write(&p, text).expect("write");
-        p.to_str().expect("p").to_string()
-    };
-    let one = write("l1.csv", "email,company.name\na@u.com,NewCo\n");
-    let two = write("l2.csv", "email,company.name\nz@u.com,NewCo\n");
+    let one = db.file("l1.csv", "email,company.name\na@u.com,NewCo\n");
+    let two = db.file("l2.csv", "email,company.name\nz@u.com,NewCo\n");
     let first = db.json(&["import", &one, "--entity", "contacts"]);
     db.json(&["import", &two, "--entity", "contacts"]);
     let out = db.run(&["undo", first["batch"].as_str().expect("id")]);
@@ -179,14 +169,9 @@ on_both!(undo_names_a_later_record_that_links_to_what_it_would_remove, |db| {
 });
 
 on_both!(undo_never_gives_a_unique_custom_value_to_two_records, |db| {
-    let schema = db.path("uq.toml");
-    std::fs::write(&schema, "[contacts.member_no]\ntype = \"integer\"\nunique = true\n").expect("write");
-    db.json(&["init", "--custom", schema.to_str().expect("p")]);
-    let import = |name: &str, text: &str| {
-        let p = db.path(name);
-        std::fs::write(&p, text).expect("write");
-        db.json(&["import", p.to_str().expect("p"), "--entity", "contacts"])
-    };
+    let schema = db.file("uq.toml", "[contacts.member_no]\ntype = \"integer\"\nunique = true\n");
+    db.json(&["init", "--custom", &schema]);
+    let import = |name: &str, text: &str| db.json(&["import", &db.file(name, text), "--entity", "contacts"]);
     import("uq1.csv", "email,custom.member_no\nua@x.com,1\n");
     let moved = import("uq2.csv", "email,custom.member_no\nua@x.com,2\n");
     import("uq3.csv", "email,custom.member_no\nub@x.com,1\n");
@@ -214,18 +199,12 @@ on_both!(undo_never_gives_a_unique_custom_value_to_two_records, |db| {
 });
 
 on_both!(undo_never_gives_an_external_id_to_two_records, |db| {
-    let m = db.path("erp.toml");
-    std::fs::write(
-        &m,
+    let m = db.file(
+        "erp.toml",
         "entity = \"contacts\"\n[key]\nfields = [\"email\"]\nexternal_id = { system = \"erp\", from = \"ERP\" }\n\
          [fields]\nemail = \"Email\"\n",
-    )
-    .expect("write");
-    let import = |name: &str, text: &str| {
-        let p = db.path(name);
-        std::fs::write(&p, text).expect("write");
-        db.json(&["import", p.to_str().expect("p"), "--mapping", m.to_str().expect("p")])
-    };
+    );
+    let import = |name: &str, text: &str| db.json(&["import", &db.file(name, text), "--mapping", &m]);
     import("e1.csv", "Email,ERP\na@x.com,E1\n");
     let moved = import("e2.csv", "Email,ERP\na@x.com,E2\n");
     assert_eq!(moved["updated"].as_u64(), Some(1), "{moved}");
