@@ -100,7 +100,21 @@ impl Output {
             let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout()));
             return Ok((Output { name: "<stdout>".into(), temp: None }, out));
         }
-        let target = PathBuf::from(path);
+        let mut target = PathBuf::from(path);
+        match std::fs::metadata(&target) {
+            // `/dev/stdout`, a named pipe: nothing to swap in, and a rename
+            // would replace the device with a file.
+            Ok(m) if !m.is_file() && !m.is_dir() => {
+                let f = File::options().write(true).open(&target).with_context(|| format!("cannot write {path}"))?;
+                let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, f));
+                return Ok((Output { name: path.to_string(), temp: None }, out));
+            }
+            // A link to a file: the file is replaced and the link kept.
+            Ok(_) if target.is_symlink() => {
+                target = std::fs::canonicalize(&target).with_context(|| format!("cannot follow the link {path}"))?;
+            }
+            _ => {}
+        }
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
         let temp = target.with_file_name(format!(".{file_name}.partial"));
         let f = File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;

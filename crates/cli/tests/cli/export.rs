@@ -234,3 +234,32 @@ fn bad_filters_and_fields_are_named() {
     let out = db.run(&["export", "--entity", "contacts", "--since", "yesterday"]);
     assert!(stderr_of(&out).contains("--since: \"yesterday\" is not a date"), "{}", stderr_of(&out));
 }
+
+#[cfg(unix)]
+#[test]
+fn an_output_through_a_link_or_into_a_pipe_stays_a_link_or_a_pipe() {
+    let db = Db::sqlite();
+    let f = db.file("people.csv", "email\na@x.com\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    // A link: the file it points to gets the export, the link stays.
+    let real = db.path("real.csv");
+    std::fs::write(&real, "old\n").expect("write");
+    let link = db.path("link.csv");
+    std::os::unix::fs::symlink(&real, &link).expect("link");
+    db.ok(&["export", "--entity", "contacts", "--fields", "email", "--out", link.to_str().expect("p")]);
+    assert!(link.is_symlink());
+    assert_eq!(std::fs::read_to_string(&real).expect("read"), "email\na@x.com\n");
+    // A named pipe (as /dev/stdout is): written into, never replaced.
+    let pipe = db.path("pipe.csv");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status().expect("mkfifo");
+    assert!(made.success());
+    let reading = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::read_to_string(pipe).expect("read the pipe"))
+    };
+    db.ok(&["export", "--entity", "contacts", "--fields", "email", "--out", pipe.to_str().expect("p")]);
+    // Checked first: had the pipe been replaced, the reader would wait forever.
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(&pipe).expect("meta").file_type().is_fifo());
+    assert_eq!(reading.join().expect("reader"), "email\na@x.com\n");
+}
