@@ -340,7 +340,7 @@ pub struct Work {
     /// Without a mapping, records whose fields already carry the entity's
     /// field names (an export of crmsync, say) pass as they are, nested
     /// values spelled as dotted names.
-    pub identity: Option<Entity>,
+    pub identity: Option<Identity>,
     /// Drafts each output record for the store on the work thread (an
     /// import's per-row preparation): (source, output, what `recognise`
     /// said of the source) → draft.
@@ -348,6 +348,15 @@ pub struct Work {
     /// Tells the rows an import's store holds as they are, which map only
     /// their key and links.
     pub recognise: Option<Recognise>,
+}
+
+/// See `Work::identity`.
+#[derive(Clone)]
+pub struct Identity {
+    pub entity: Entity,
+    /// The `external_id.<system>` column the header carries: the import's
+    /// external id, not a field of the record.
+    pub external: Option<String>,
 }
 
 pub type DraftFn = Box<dyn FnMut(&Record, &Record, Option<Seen>) -> Drafted + Send>;
@@ -404,12 +413,15 @@ impl Work {
     }
 
     fn map(&mut self, rec: &mut Record, out: &mut Record, seen: Option<Seen>) -> Outcome {
-        if let Some(entity) = self.identity {
+        if let Some(Identity { entity, external }) = &self.identity {
+            let entity = *entity;
             out.clear();
             out.row = rec.row;
             out.line = rec.line;
             for (k, v) in rec.fields() {
-                dotted(k, v, out);
+                if Some(&**k) != external.as_deref() {
+                    dotted(k, v, out);
+                }
             }
             let unknown = unknown_fields(entity, out.fields().iter().map(|(k, _)| k.clone()));
             if !unknown.is_empty() {

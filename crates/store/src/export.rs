@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use crmsync_core::mapping::{EXTERNAL_ID_PREFIX, external_system};
 use crmsync_core::{Entity, Key, Record, Value};
 
 use crate::Store;
@@ -58,6 +59,16 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
     if let Some(name) = field.strip_prefix("custom.") {
         return Some((backend.custom_text("t", name), Kind::Text));
     }
+    if let Some(system) = external_system(field) {
+        // A subquery, not a join: a record has at most one id per system,
+        // and the index on record_id finds it.
+        let sql = format!(
+            "(SELECT x.external_id FROM external_ids x WHERE x.record_id = t.id AND x.entity = '{}' AND x.system = '{}')",
+            entity.name(),
+            system.replace('\'', "''")
+        );
+        return Some((sql, Kind::Text));
+    }
     let sql = match (entity, field) {
         (Entity::Contacts | Entity::Deals | Entity::Activities, "company.name") => "lco.name".to_string(),
         (Entity::Contacts | Entity::Deals | Entity::Activities, "company.domain") => "lco.domain".to_string(),
@@ -94,6 +105,15 @@ fn link_joins(entity: Entity) -> &'static str {
     }
 }
 
+/// The fields an export and `--where` know, for messages.
+fn known_fields(entity: Entity) -> String {
+    format!(
+        "fields are {}, custom.<name>, {EXTERNAL_ID_PREFIX}<system>, {}",
+        entity.fields().join(", "),
+        SYSTEM_FIELDS.join(", ")
+    )
+}
+
 struct FieldResolver {
     backend: Backend,
     entity: Entity,
@@ -101,14 +121,8 @@ struct FieldResolver {
 
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
-        let (sql, kind) = field_sql(self.backend, self.entity, field).ok_or_else(|| {
-            format!(
-                "`{field}` is not a field of {}; fields are {}, custom.<name>, {}",
-                self.entity,
-                self.entity.fields().join(", "),
-                SYSTEM_FIELDS.join(", ")
-            )
-        })?;
+        let (sql, kind) = field_sql(self.backend, self.entity, field)
+            .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))?;
         Ok(match (literal, kind) {
             // A list compares as a flat export writes it: `tags like '%vip%'`.
             (_, Kind::Tags) => self.backend.list_text(&sql),
@@ -196,11 +210,7 @@ impl Store {
                 continue;
             }
             let (sql, kind) = field_sql(backend, entity, f).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "--fields: `{f}` is not a field of {entity}; fields are {}, custom.<name>, {}",
-                    entity.fields().join(", "),
-                    SYSTEM_FIELDS.join(", ")
-                ))
+                Error::Invalid(format!("--fields: `{f}` is not a field of {entity}; {}", known_fields(entity)))
             })?;
             select.push(sql);
             sources.push(Source::Sql(select.len() - 1, kind));

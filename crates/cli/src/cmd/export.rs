@@ -100,10 +100,16 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         None => Vec::new(),
     };
-    if let Some(m) = &mapping
-        && fields.is_empty()
-    {
-        fields = m.targets().iter().map(|k| k.to_string()).collect();
+    if let Some(m) = &mapping {
+        if fields.is_empty() {
+            fields = m.targets().iter().map(|k| k.to_string()).collect();
+        }
+        // The other system's id goes back into its column.
+        if let Some(ext) = &m.key.external_id
+            && !fields.contains(&ext.field())
+        {
+            fields.push(ext.field());
+        }
     }
     let opts = Options {
         fields,

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
+use crmsync_core::mapping::{ExternalIdSpec, external_system};
 use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
 use crmsync_store::import::{Mode, Outcome, Row, Seen, Settings, default_key};
 
@@ -15,7 +16,8 @@ use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
-    self, Outcome as Worked, Pipeline, Recognise, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema,
+    self, Identity, Outcome as Worked, Pipeline, Recognise, Rejects, SourceArgs, Work, has_meta, load_mapping,
+    load_schema,
 };
 
 #[derive(ClapArgs, Debug)]
@@ -188,7 +190,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             m.targets().iter().map(|k| k.to_string()).collect()
         }
         (None, Some(cols)) => {
-            let unknown = pipeline::unknown_fields(entity, cols.iter());
+            let unknown = pipeline::unknown_fields(entity, cols.iter().filter(|c| external_system(c).is_none()));
             // A header written by a flat export carries nested fields as dotted names already.
             if !unknown.is_empty() {
                 anyhow::bail!(
@@ -216,7 +218,26 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             )));
         }
     }
-    let external = mapping.as_ref().and_then(|m| m.key.external_id.clone());
+    let external = match (&mapping, &source_columns) {
+        (Some(m), _) => m.key.external_id.clone(),
+        // A flat export's `external_id.erp` column: matched and kept as the
+        // records' ids in that system, as a mapping's [key] would.
+        (None, Some(cols)) => {
+            let ids: Vec<(&Key, &str)> = cols.iter().filter_map(|c| Some((c, external_system(c)?))).collect();
+            match ids.as_slice() {
+                [] => None,
+                [(col, system)] => Some(ExternalIdSpec { system: system.to_string(), from: col.to_string() }),
+                _ => {
+                    return Err(usage(format!(
+                        "{source_name}: columns {} are ids in several systems; an import matches by one: \
+                         keep one of them, or name it in a mapping's [key] external_id",
+                        ids.iter().map(|(c, _)| format!("{c:?}")).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+        }
+        (None, None) => None,
+    };
     let mode: Mode = match &args.mode {
         Some(m) => m.parse().map_err(usage)?,
         None if key.is_empty() && external.is_none() => Mode::Insert,
@@ -272,7 +293,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     // crmsync_store's recognise.rs). Not where a schema file checks what
     // they make, nor where a `unique` field (checked across the file) is
     // one such a row would not map.
-    let identity = if mapping.is_none() { Some(entity) } else { None };
+    let identity = mapping.is_none().then(|| Identity { entity, external: external.as_ref().map(|e| e.from.clone()) });
     let lite_unique = {
         let drafter = import.drafter();
         mapping.as_ref().is_none_or(|m| m.fields.iter().filter(|f| f.unique).all(|f| drafter.is_lite(&f.target)))
@@ -288,7 +309,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             }
             None => "fields as they are".to_string(),
         };
-        let (mapping, external) = (mapping.clone(), external.clone());
+        let (mapping, external, identity) = (mapping.clone(), external.clone(), identity.clone());
         import.recognise(how.as_bytes(), move |drafter| {
             let mut work = Work {
                 mapper: mapping.map(Mapper::new),

@@ -218,6 +218,83 @@ on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     );
 });
 
+/// An ERP's customer table: its own ids, German dates on Berlin's clock,
+/// coded values, a joined name and a `|` list.
+const ERP_MAPPING: &str = r#"entity = "contacts"
+[key]
+fields = ["email"]
+external_id = { system = "erp", from = "Kunden-Nr" }
+[fields]
+email = { from = "E-Mail", type = "email" }
+full_name = { from = ["Vorname", "Nachname"], join = " " }
+"company.name" = "Firma"
+subscribed_at = { from = "Angemeldet", type = "datetime", format = "%d.%m.%Y %H:%M", timezone = "Europe/Berlin" }
+"custom.born" = { from = "Geboren", type = "date", format = "%d.%m.%Y" }
+"custom.met" = { from = "Kontakt", type = "datetime", timezone = "Europe/Berlin" }
+"custom.gender" = { from = "Geschlecht", map = { "m" = "male", "w" = "female" } }
+tags = { from = "Gruppen", split = "|" }
+"#;
+
+const ERP_FILE: &str = "Kunden-Nr,E-Mail,Vorname,Nachname,Firma,Angemeldet,Geboren,Kontakt,Geschlecht,Gruppen\n\
+    K-1,ada@example.com,Ada,Lovelace,Acme,31.12.2024 23:30,10.12.1815,2024-07-01T08:00:00+02:00,w,a|b\n\
+    K-2,bob@example.com,Bob,Builder,,01.07.2024 08:00,,,m,\n";
+
+on_both!(a_mapping_runs_back_into_the_other_systems_ids_clock_and_formats, |db| {
+    let m = db.file("erp.toml", ERP_MAPPING);
+    let f = db.file("erp.csv", ERP_FILE);
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    // The store keeps UTC; the ERP gets its ids, its clock and its formats back.
+    let stored = db.ok(&["export", "--entity", "contacts", "--fields", "email,external_id.erp,subscribed_at"]);
+    assert_eq!(
+        stored,
+        "email,external_id.erp,subscribed_at\nada@example.com,K-1,2024-12-31T22:30:00Z\nbob@example.com,K-2,2024-07-01T06:00:00Z\n"
+    );
+    let back = db.ok(&["export", "--mapping", &m]);
+    assert_eq!(back, ERP_FILE);
+    // The file it gives imports into an empty store as the same records.
+    let other = if db.is_postgres() { Db::postgres("erp_back_2").expect("server") } else { Db::sqlite() };
+    let again = other.file("back.csv", &back);
+    let s = other.json(&["import", &again, "--mapping", &m]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    assert_eq!(other.ok(&["export", "--mapping", &m]), back);
+    // Ids in another system filter like any field.
+    let ids = |filter: &str| db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
+    assert_eq!(ids("external_id.erp = 'K-2'"), "email\nbob@example.com\n");
+    assert_eq!(ids("external_id.oa is null and email like 'a%'"), "email\nada@example.com\n");
+});
+
+on_both!(a_date_the_store_keeps_as_a_time_goes_back_as_a_date, |db| {
+    let m = db.file(
+        "signup.toml",
+        "entity = \"contacts\"\n[key]\nfields = [\"email\"]\n[fields]\nemail = \"Email\"\n\
+         subscribed_at = { from = \"Signed up\", type = \"date\" }\n",
+    );
+    let f = db.file("signup.csv", "Email,Signed up\na@x.com,2024-03-05\n");
+    db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!(db.ok(&["export", "--mapping", &m]), "Email,Signed up\na@x.com,2024-03-05\n");
+});
+
+on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
+    let f = db.file(
+        "erp.csv",
+        "email,external_id.erp,full_name\nada@example.com,K-1,Ada Lovelace\nbob@example.com,K-2,Bob Builder\n",
+    );
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,external_id.erp,full_name"]);
+    assert_eq!(out, std::fs::read_to_string(&f).expect("read"));
+    // The column matches records: a new e-mail on K-1 updates Ada.
+    let moved = db.file("moved.csv", "external_id.erp,email\nK-1,ada@new.example.com\n");
+    let s = db.json(&["import", &moved, "--entity", "contacts"]);
+    assert_eq!((s["updated"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(0)), "{s}");
+    // One system per import.
+    let two = db.file("two.csv", "email,external_id.erp,external_id.oa\na@x.com,K-3,O-3\n");
+    let out = db.run(&["import", &two, "--entity", "contacts"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("are ids in several systems"), "{}", stderr_of(&out));
+});
+
 #[test]
 fn bad_filters_and_fields_are_named() {
     let db = Db::sqlite();

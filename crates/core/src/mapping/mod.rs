@@ -18,7 +18,7 @@ use regex::Regex;
 use crate::entity::Entity;
 use crate::error::{FieldError, MappingError};
 use crate::value::{Key, Record, Value};
-pub use spec::{ExternalIdSpec, KeySpec, SheetRef, SourceSpec};
+pub use spec::{EXTERNAL_ID_PREFIX, ExternalIdSpec, KeySpec, SheetRef, SourceSpec, external_system};
 use spec::{FieldRule, FieldSpec, MappingSpec, TransformSpec};
 pub use types::{TypeName, TypeOptions};
 
@@ -114,6 +114,11 @@ impl Mapping {
         if fields.is_empty() {
             return Err(MappingError::new(None, "[fields] is empty: map at least one field"));
         }
+        if let Some(ext) = &spec.key.external_id
+            && ext.system.trim().is_empty()
+        {
+            return Err(MappingError::new(None, "[key] external_id needs a `system` name, such as \"erp\""));
+        }
         for k in &spec.key.fields {
             if !fields.iter().any(|f| &*f.target == k) {
                 return Err(MappingError::new(None, format!("[key] fields names `{k}`, which [fields] does not map")));
@@ -176,9 +181,13 @@ impl Mapping {
         cols
     }
 
-    /// Source column names in reverse-mapping order, for exports.
+    /// Source column names in reverse-mapping order, for exports: the
+    /// other system's id first, as its own tables list it.
     pub fn reverse_columns(&self) -> Vec<Key> {
         let mut out: Vec<Key> = Vec::new();
+        if let Some(ext) = &self.key.external_id {
+            out.push(Key::from(ext.from.as_str()));
+        }
         for f in &self.fields {
             for c in &f.from {
                 if !out.iter().any(|k| &**k == c) {
@@ -497,14 +506,25 @@ impl Mapper {
             }
             // Text read back from a file (`2024-01-31`) is parsed first, so a
             // date lands in the source's format whatever the file type.
-            let value = match (&value, f.ty) {
+            let value = match (value, f.ty) {
                 (Value::Text(t), Some(TypeName::Date)) => {
-                    types::date::parse_date(t, None).map(Value::Date).unwrap_or(value)
+                    types::date::parse_date(&t, None).map(Value::Date).unwrap_or(Value::Text(t))
                 }
                 (Value::Text(t), Some(TypeName::DateTime)) => {
-                    types::date::parse_datetime(t, None, &f.opts.zone).map(Value::DateTime).unwrap_or(value)
+                    types::date::parse_datetime(&t, None, &f.opts.zone).map(Value::DateTime).unwrap_or(Value::Text(t))
                 }
-                _ => value,
+                // A date the store keeps as a date-time (at midnight UTC)
+                // goes back as the date it was.
+                (Value::DateTime(dt), Some(TypeName::Date)) => Value::Date(dt.civil.date()),
+                (v, _) => v,
+            };
+            // The store keeps instants in UTC; the source had them on its
+            // own clock (`timezone`), so they go back on it.
+            let value = match value {
+                Value::DateTime(dt) if f.ty == Some(TypeName::DateTime) => {
+                    Value::DateTime(types::date::in_zone(&dt, &f.opts.zone))
+                }
+                v => v,
             };
             let v = match (&value, f.opts.format.as_deref()) {
                 (Value::Date(d), Some(fmt)) => Value::Text(types::date::format_date(*d, fmt)),
@@ -522,6 +542,13 @@ impl Mapper {
                 _ => v,
             };
             out.push(Key::from(col.as_str()), v);
+        }
+        if let Some(ext) = &self.mapping.key.external_id
+            && out.get(&ext.from).is_none()
+        {
+            let field = ext.field();
+            let id = folded.get_path(&field).or_else(|| input.get(&field)).cloned().unwrap_or(Value::Null);
+            out.push(Key::from(ext.from.as_str()), id);
         }
     }
 }

@@ -79,6 +79,22 @@ pub struct ExternalIdSpec {
     pub from: String,
 }
 
+/// How exports and flat files name a record's id in another system:
+/// `external_id.erp`, beside `custom.<name>`.
+pub const EXTERNAL_ID_PREFIX: &str = "external_id.";
+
+/// The system a field such as `external_id.erp` names.
+pub fn external_system(field: &str) -> Option<&str> {
+    field.strip_prefix(EXTERNAL_ID_PREFIX).filter(|s| !s.is_empty())
+}
+
+impl ExternalIdSpec {
+    /// The field an export gives this system's ids in.
+    pub fn field(&self) -> String {
+        format!("{EXTERNAL_ID_PREFIX}{}", self.system)
+    }
+}
+
 /// `[fields]` in the order written: the order of the output's columns.
 #[derive(Debug, Default)]
 pub struct FieldList(pub Vec<(Spanned<String>, FieldSpec)>);

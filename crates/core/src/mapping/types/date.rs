@@ -60,6 +60,19 @@ pub fn format_date(d: Date, format: &str) -> String {
     jiff::fmt::strtime::format(format, d).unwrap_or_else(|_| d.to_string())
 }
 
+/// The same instant on `zone`'s clock (a time without an offset is left
+/// as it is: it names no instant).
+pub fn in_zone(dt: &DateTime, zone: &TimeZone) -> DateTime {
+    let Some(offset) = dt.offset else { return *dt };
+    match dt.civil.to_zoned(TimeZone::fixed(offset)) {
+        Ok(z) => {
+            let there = z.with_time_zone(zone.clone());
+            DateTime { civil: there.datetime(), offset: Some(there.offset()) }
+        }
+        Err(_) => *dt,
+    }
+}
+
 pub fn format_datetime(dt: &DateTime, format: &str) -> String {
     let zoned = dt.offset.and_then(|o| dt.civil.to_zoned(TimeZone::fixed(o)).ok());
     let formatted = match zoned {
