@@ -117,9 +117,13 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
+            let misused = e.chain().any(|c| {
+                c.downcast_ref::<cmd::UsageError>().is_some()
+                    || matches!(c.downcast_ref::<crmsync_store::Error>(), Some(crmsync_store::Error::Argument(_)))
+            });
             let (text, code) = match e.downcast_ref::<cmd::UsageError>() {
                 Some(usage) => (usage.to_string(), 2),
-                None => (message(&e), 1),
+                None => (message(&e), if misused { 2 } else { 1 }),
             };
             eprintln!("error: {text}");
             // Scripts that asked for JSON get it on failure too.

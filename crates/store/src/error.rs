@@ -40,6 +40,10 @@ pub enum Error {
     /// A request the store cannot carry out as asked (unknown batch, ...).
     #[error("{0}")]
     Invalid(String),
+    /// An option's value the store cannot use (a `--where` that does not
+    /// parse, a field it does not have): the command was written wrong.
+    #[error("{0}")]
+    Argument(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

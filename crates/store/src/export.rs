@@ -76,7 +76,7 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
         (Entity::Activities, "deal.name") => "lde.name".to_string(),
         (Entity::Deals, "contacts") => format!(
             "(SELECT {} FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id WHERE dc.deal_id = t.id)",
-            backend.string_agg("c.email", ";", "c.email")
+            backend.string_agg("c.email", "; ", "c.email")
         ),
         _ => {
             let c = model::columns(entity)[model::position(entity, field)?];
@@ -190,7 +190,7 @@ impl Store {
             opts.fields.clone()
         };
         if let Some(twice) = fields.iter().enumerate().find_map(|(i, f)| fields[..i].contains(f).then_some(f)) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Argument(format!(
                 "--fields: `{twice}` is listed twice; a file with two columns of one name cannot be imported again"
             )));
         }
@@ -210,7 +210,7 @@ impl Store {
                 continue;
             }
             let (sql, kind) = field_sql(backend, entity, f).ok_or_else(|| {
-                Error::Invalid(format!("--fields: `{f}` is not a field of {entity}; {}", known_fields(entity)))
+                Error::Argument(format!("--fields: `{f}` is not a field of {entity}; {}", known_fields(entity)))
             })?;
             select.push(sql);
             sources.push(Source::Sql(select.len() - 1, kind));
@@ -222,7 +222,7 @@ impl Store {
         }
         if let Some(since) = &opts.since {
             let t = model::parse_time(since).ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Argument(format!(
                     "--since: {since:?} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+08:00)"
                 ))
             })?;
@@ -230,11 +230,11 @@ impl Store {
             params.push(Param::Text(t));
         }
         if let Some(expr) = &opts.filter {
-            let parsed = filter::parse(expr).map_err(|e| Error::Invalid(e.to_string()))?;
+            let parsed = filter::parse(expr).map_err(|e| Error::Argument(e.to_string()))?;
             let mut sql = String::new();
             let mut texts = Vec::new();
             filter::compile(&parsed, &FieldResolver { backend, entity }, &mut sql, &mut texts)
-                .map_err(|e| Error::Invalid(e.to_string()))?;
+                .map_err(|e| Error::Argument(e.to_string()))?;
             conditions.push(sql);
             params.extend(texts.into_iter().map(Param::Text));
         }

@@ -414,9 +414,9 @@ fn json_failures_say_so_in_json_once() {
     assert_eq!(v["exit_code"], 2, "{v}");
     // Records on stdout: the failure's JSON goes to stderr.
     let out = run(&["export", "--entity", "contacts", "--where", "email = "]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
-    assert!(stderr_of(&out).contains("\"error\":"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("\"exit_code\":2"), "{}", stderr_of(&out));
     // An import stopped by --max-errors prints its summary, with the error, once.
     let f = dir.path().join("bad.csv");
     std::fs::write(&f, "email,subscribed_at\na@x.com,never\n").expect("write");

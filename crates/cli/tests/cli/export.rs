@@ -73,7 +73,7 @@ fn round_trip(db: &Db, ext: &str) {
     assert!(contacts.contains("custom.tier"), "custom fields are exported: {contacts}");
     assert!(contacts.contains("Acme Inc.,acme.com"), "links carry the company's name and domain: {contacts}");
     let deals = as_csv(db, &first.path().join(format!("deals.{ext}")));
-    assert!(deals.contains("ada@example.com;alan@example.com"), "{deals}");
+    assert!(deals.contains("ada@example.com; alan@example.com"), "{deals}");
 }
 
 on_both!(csv_exports_import_again_unchanged, |db| round_trip(db, "csv"));
@@ -298,18 +298,25 @@ on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
 #[test]
 fn bad_filters_and_fields_are_named() {
     let db = Db::sqlite();
+    // A command written wrong is a usage error (exit 2), as with clap's own.
     let out = db.run(&["export", "--entity", "contacts", "--where", "email = "]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--where: at character"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--fields", "email,phone,email"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("`email` is listed twice"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--where", "shoe_size > 3"]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("`shoe_size` is not a field of contacts"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--fields", "email,shoe"]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--fields: `shoe` is not a field of contacts"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--since", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--since: \"yesterday\" is not a date"), "{}", stderr_of(&out));
+    // What the store cannot do as asked is the job failing (exit 1).
+    let out = db.run(&["undo", "01ARZ3NDEKTSV4RRFFQ69G5FAV"]);
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[cfg(unix)]
