@@ -252,8 +252,14 @@ impl Store {
         export.read(&mut |rec| {
             records += 1;
             for (i, (k, v)) in rec.fields().iter().enumerate() {
-                // An empty list (a record without tags) is no value either.
-                if v.is_empty() || matches!(v, Value::Array(items) if items.is_empty()) {
+                // An empty list (a record without tags) is no value either,
+                // nor is a cell of spaces.
+                let blank = match v {
+                    Value::Array(items) => items.is_empty(),
+                    Value::Text(t) => t.trim().is_empty(),
+                    v => v.is_empty(),
+                };
+                if blank {
                     continue;
                 }
                 let s = &mut stats[i];
@@ -300,13 +306,22 @@ impl Store {
             let mut examples = Vec::new();
             for (value, _) in groups.iter().take(10) {
                 let sql = format!(
-                    "SELECT t.id, {} FROM {} t WHERE t.{column} = ? AND t.deleted_at IS NULL ORDER BY t.id LIMIT 20",
+                    "SELECT t.id, {}, t.{label} FROM {} t WHERE t.{column} = ? AND t.deleted_at IS NULL \
+                     ORDER BY t.id LIMIT 20",
                     shown_name(entity),
                     entity.name()
                 );
                 let rows = self.db.query(&sql, &[value.as_str().into()])?;
-                let ids: Vec<String> =
-                    rows.iter().filter_map(|r| r.first().and_then(Cell::text)).map(str::to_string).collect();
+                // Records are shown by their e-mail (or name), as everywhere
+                // else; those sharing that very value, by id.
+                let at = if *column == label { 0 } else { 2 };
+                let ids: Vec<String> = rows
+                    .iter()
+                    .filter_map(|r| {
+                        r.get(at).and_then(Cell::text).filter(|t| !t.is_empty()).or(r.first().and_then(Cell::text))
+                    })
+                    .map(str::to_string)
+                    .collect();
                 let names: Vec<String> =
                     rows.iter().map(|r| r.get(1).and_then(Cell::text).unwrap_or_default().to_string()).collect();
                 examples.push(json!({"value": value, "ids": ids, "names": names}));

@@ -10,9 +10,9 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     let f = db.path("dupes.csv");
     std::fs::write(
         &f,
-        "first_name,last_name,full_name,email,phone,company.name\n\
-         Ada,Lovelace,Ada  Lovelace,ada.l@example.org,+15550100001,Acme Inc.\n\
-         Bad,Email,,not-an-email,12345,\n",
+        "first_name,last_name,full_name,email,phone,company.name,notes\n\
+         Ada,Lovelace,Ada  Lovelace,ada.l@example.org,+15550100001,Acme Inc.,met at a fair\n\
+         Bad,Email,,not-an-email,12345,,\"  \"\n",
     )
     .expect("write");
     db.json(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
@@ -25,9 +25,16 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     assert_eq!(field("email")["invalid"].as_u64(), Some(1));
     assert_eq!(field("phone")["invalid"].as_u64(), Some(1));
     assert_eq!(field("custom.tier")["filled"].as_u64(), Some(2));
+    // A cell of spaces is no value.
+    assert_eq!(field("notes")["filled"].as_u64(), Some(1), "{r}");
     let dup =
         |rule: &str| r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == rule).cloned().expect(rule);
     assert_eq!(dup("same phone")["groups"].as_u64(), Some(1), "{r}");
+    // Shown by e-mail, as the other rules show them.
+    let mut by_phone: Vec<String> =
+        serde_json::from_value(dup("same phone")["examples"][0]["ids"].clone()).expect("ids");
+    by_phone.sort();
+    assert_eq!(by_phone, ["ada.l@example.org", "ada@example.com"], "{r}");
     let similar = dup("similar name at the same company");
     assert_eq!((similar["groups"].as_u64(), similar["records"].as_u64()), (Some(1), Some(2)), "{r}");
     let example = &similar["examples"][0];
