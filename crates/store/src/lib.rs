@@ -128,12 +128,17 @@ pub struct Store {
     pub(crate) db: Box<dyn Sql>,
 }
 
-/// Opens the store at `url` without checking its schema (for `init`).
+/// Opens the store at `url` without checking its schema (for `init`),
+/// creating a SQLite file that is not there.
 pub fn open(url: &str) -> Result<Store> {
+    open_as(url, true)
+}
+
+fn open_as(url: &str, create: bool) -> Result<Store> {
     let db: Box<dyn Sql> = match url.split_once("://").map(|(scheme, _)| scheme) {
-        Some("sqlite") => Box::new(sqlite::SqliteConn::open(url)?),
+        Some("sqlite") => Box::new(sqlite::SqliteConn::open(url, create)?),
         // A bare path is a SQLite file.
-        None if !url.is_empty() => Box::new(sqlite::SqliteConn::open(url)?),
+        None if !url.is_empty() => Box::new(sqlite::SqliteConn::open(url, create)?),
         Some("postgres" | "postgresql") => Box::new(postgres::PgConn::open(url)?),
         _ => {
             return Err(Error::Url {
@@ -147,7 +152,8 @@ pub fn open(url: &str) -> Result<Store> {
 
 /// Opens the store for work: it must be initialised and at this build's version.
 pub fn open_current(url: &str) -> Result<Store> {
-    let mut store = open(url)?;
+    // A mistyped path says "run init", and leaves no empty file behind.
+    let mut store = open_as(url, false)?;
     let location = store.location().to_string();
     match store.schema_version()? {
         None => Err(Error::NotInitialised { location }),

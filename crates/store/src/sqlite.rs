@@ -34,7 +34,9 @@ impl Drop for SqliteConn {
 }
 
 impl SqliteConn {
-    pub fn open(url: &str) -> Result<Self> {
+    /// Opens the file at `url`; without `create`, a file that is not there
+    /// is a store not initialised.
+    pub fn open(url: &str, create: bool) -> Result<Self> {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         let path = path.split('?').next().unwrap_or(path);
         if path.is_empty() {
@@ -54,6 +56,9 @@ impl SqliteConn {
             let context = context.to_string();
             move |source| Error::Sqlite { location, context, source }
         };
+        if !create && !std::path::Path::new(path).exists() {
+            return Err(Error::NotInitialised { location });
+        }
         let conn = Connection::open(path).map_err(err("cannot open"))?;
         // Two imports into one file wait for each other instead of failing.
         conn.busy_timeout(std::time::Duration::from_secs(300)).map_err(err("cannot set the busy timeout"))?;
@@ -279,7 +284,7 @@ mod tests {
     fn a_connection_leaves_foreign_keys_to_crmsync() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("crm.db");
-        let mut conn = SqliteConn::open(&path.display().to_string()).expect("opens");
+        let mut conn = SqliteConn::open(&path.display().to_string(), true).expect("opens");
         let db: &mut dyn Sql = &mut conn;
         let row = db.query_row("PRAGMA foreign_keys", &[]).expect("pragma").expect("a row");
         assert_eq!(row.first().map(Cell::int), Some(0));
@@ -287,7 +292,7 @@ mod tests {
 
     fn scratch() -> (tempfile::TempDir, SqliteConn) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let conn = SqliteConn::open(&dir.path().join("crm.db").display().to_string()).expect("opens");
+        let conn = SqliteConn::open(&dir.path().join("crm.db").display().to_string(), true).expect("opens");
         (dir, conn)
     }
 

@@ -215,6 +215,8 @@ fn every_store_command_asks_for_init_first() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(stderr_of(&out).contains("run `crmsync init` first"), "{args:?}: {}", stderr_of(&out));
     }
+    // A mistyped path leaves no empty store behind.
+    assert!(!dir.path().join("crm.db").exists());
 }
 
 #[test]
