@@ -320,6 +320,8 @@ pub struct Import<'s> {
     analyzed: u64,
     commit_every: usize,
     bulk: Option<Bulk>,
+    /// The store was readied for the bulk load (`Sql::bulk_load`).
+    bulk_store: bool,
     drafter: Drafter,
     /// Links resolved: (target, reference) → record id. Rows of a file name
     /// the same few companies again and again. The answers hold while this
@@ -627,6 +629,7 @@ impl Store {
             analyzed: 0,
             commit_every: 10_000,
             bulk: None,
+            bulk_store: false,
             linked: HashMap::default(),
             linked_version: None,
             drafter: Drafter {
@@ -783,6 +786,10 @@ impl Import<'_> {
 
     fn chunk_and_commit(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
         if !self.in_tx {
+            if !self.bulk_store && self.bulk.as_ref().is_some_and(|b| !b.started) {
+                self.db.bulk_load(true)?;
+                self.bulk_store = true;
+            }
             self.db.begin()?;
             self.in_tx = true;
             // Read as the transaction begins. On SQLite no one else can
@@ -1814,6 +1821,9 @@ impl Drop for Import<'_> {
     fn drop(&mut self) {
         // The connection may serve other commands after this import.
         let _ = self.db.enforce_checks(true);
+        if self.bulk_store {
+            let _ = self.db.bulk_load(false);
+        }
     }
 }
 

@@ -356,6 +356,12 @@ pub trait Sql: Send {
         self.commit()
     }
     fn rollback(&mut self) -> Result<()>;
+    /// Readies the store for a bulk load into an empty table (`on`), or for
+    /// ordinary work again, between transactions. Where the backend cannot
+    /// switch at that moment it stays as it is: this only saves time.
+    fn bulk_load(&mut self, _on: bool) -> Result<()> {
+        Ok(())
+    }
     /// True when a table exists.
     fn has_table(&mut self, table: &str) -> Result<bool>;
     /// Whether this connection evaluates the tables' CHECK constraints,

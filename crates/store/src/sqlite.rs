@@ -24,6 +24,12 @@ const CACHE_KIB: i64 = 32_000;
 const SORT_KIB: i64 = 2_000;
 /// The page size of new stores, in bytes.
 const PAGE_SIZE: i64 = 16_384;
+/// Two imports into one file wait for each other instead of failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
 
 impl Drop for SqliteConn {
     fn drop(&mut self) {
@@ -60,13 +66,17 @@ impl SqliteConn {
             return Err(Error::NotInitialised { location });
         }
         let conn = Connection::open(path).map_err(err("cannot open"))?;
-        // Two imports into one file wait for each other instead of failing.
-        conn.busy_timeout(std::time::Duration::from_secs(300)).map_err(err("cannot set the busy timeout"))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err("cannot set the busy timeout"))?;
         // Pages of 16 KiB instead of 4: a bulk load of a million contacts
         // spends a fifth less time in SQLite (fewer pages to split, link and
         // log). It only takes effect on a new file, before its first table.
         conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(err("cannot set the page size"))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err("cannot switch to WAL"))?;
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            // An import's bulk load holds the file in the rollback journal
+            // (`bulk_load`); this connection works in it meanwhile.
+            Err(e) if is_busy(&e) => {}
+            switched => switched.map_err(err("cannot switch to WAL"))?,
+        }
         // Foreign keys are not enforced (the bundled SQLite enforces them
         // unless told), as PostgreSQL's link keys were dropped (migration
         // 3): crmsync keeps links itself. Import links only records it found
@@ -246,6 +256,25 @@ impl Sql for SqliteConn {
 
     fn commit(&mut self) -> Result<()> {
         self.batch("COMMIT")
+    }
+
+    /// A bulk load's pages are nearly all new. WAL writes each twice, into
+    /// the log and then, at a checkpoint, into the file; the rollback
+    /// journal writes a new page once, having nothing of it to save. The
+    /// load switches to it (a sixth of a first import of a million
+    /// contacts) and back to WAL after. Switching needs the file to itself:
+    /// with another connection open it is not waited for, and the load runs
+    /// in WAL. Either way a crash leaves whole transactions, and the next
+    /// open makes the file WAL again.
+    fn bulk_load(&mut self, on: bool) -> Result<()> {
+        let mode = if on { "TRUNCATE" } else { "WAL" };
+        self.conn.busy_timeout(std::time::Duration::ZERO).map_err(self.err("cannot set the busy timeout"))?;
+        let switched = self.conn.pragma_update(None, "journal_mode", mode);
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(self.err("cannot set the busy timeout"))?;
+        match switched {
+            Err(e) if !is_busy(&e) => Err(self.err(&format!("cannot switch the journal to {mode}"))(e)),
+            _ => Ok(()),
+        }
     }
 
     fn rollback(&mut self) -> Result<()> {

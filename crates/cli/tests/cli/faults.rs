@@ -195,6 +195,8 @@ fn two_imports_into_one_sqlite_file_are_serialised() {
     assert_eq!(db.count("SELECT count(*) FROM companies"), 50, "companies are shared, not created twice");
     assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'done'"), 2);
     assert_eq!(db.scalar("SELECT integrity_check FROM pragma_integrity_check").as_deref(), Some("ok"));
+    // A bulk load runs in the rollback journal; the store is WAL after it.
+    assert_eq!(db.scalar("SELECT journal_mode FROM pragma_journal_mode").as_deref(), Some("wal"));
 }
 
 #[test]
