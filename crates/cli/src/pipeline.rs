@@ -55,6 +55,43 @@ pub fn one_byte(what: &str, s: &str) -> Result<u8> {
     }
 }
 
+/// A mapping run backwards writes the file its `[source]` describes. The
+/// format: `--format`, else the output's extension, else the mapping's.
+pub fn output_format(flag: Option<&str>, out: &str, mapping: Option<&Mapping>) -> Result<Option<Format>> {
+    let from_mapping = mapping.and_then(|m| m.source.format.as_deref());
+    match flag.or_else(|| from_mapping.filter(|_| out == "-" || Format::from_path(out).is_none())) {
+        Some(f) => Ok(Some(f.parse::<Format>().map_err(usage)?)),
+        None => Ok((out != "-").then(|| Format::from_path(out)).flatten()),
+    }
+}
+
+/// The rest of a mapping's `[source]` (encoding, delimiter, XML record
+/// path, sheet) for a file written through it backwards, where no option
+/// set them.
+pub fn output_like_source(m: &Mapping, opts: &mut WriteOptions) -> Result<()> {
+    let src = &m.source;
+    if opts.delimiter.is_none()
+        && let Some(d) = &src.delimiter
+    {
+        opts.delimiter = Some(one_byte("the mapping's [source] delimiter", d)?);
+    }
+    if opts.encoding.is_none()
+        && let Some(e) = src.encoding.as_deref().filter(|e| !e.eq_ignore_ascii_case("auto"))
+    {
+        let found = crmsync_formats::encoding::by_name(e);
+        opts.encoding = Some(found.ok_or_else(|| usage(format!("the mapping's [source] encoding {e:?} is unknown")))?);
+    }
+    if opts.record_path.is_none() {
+        opts.record_path.clone_from(&src.record_path);
+    }
+    if opts.sheet.is_none()
+        && let Some(SheetRef::Name(name)) = &src.sheet
+    {
+        opts.sheet = Some(name.clone());
+    }
+    Ok(())
+}
+
 impl SourceArgs {
     /// `input` is the path being read: a file whose extension names its
     /// format is read as that format even when the mapping says otherwise.

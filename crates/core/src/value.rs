@@ -354,6 +354,21 @@ fn arrays_from_index_objects(value: &mut Value) {
     }
 }
 
+/// A field name as an XML element name: characters an element name cannot
+/// hold become `_` (`Customer Id` → `Customer_Id`). Readers of a file
+/// written so look a name up this way too.
+pub fn element_name(name: &str) -> String {
+    let mut out: String =
+        name.chars().map(|c| if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect();
+    if out.is_empty()
+        || out.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.')
+        || out.to_ascii_lowercase().starts_with("xml")
+    {
+        out.insert(0, '_');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -395,18 +395,7 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
     }
 }
 
-/// Turns a field name into a valid XML element name.
-pub fn element_name(name: &str) -> String {
-    let mut out: String =
-        name.chars().map(|c| if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '_' }).collect();
-    if out.is_empty()
-        || out.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '.')
-        || out.to_ascii_lowercase().starts_with("xml")
-    {
-        out.insert(0, '_');
-    }
-    out
-}
+pub use crmsync_core::value::element_name;
 
 pub struct XmlWriter {
     file: String,

@@ -59,6 +59,12 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
     if let Some(name) = field.strip_prefix("custom.") {
         return Some((backend.custom_text("t", name), Kind::Text));
     }
+    if let Some((link, system)) = entity.external_links().iter().find_map(|l| {
+        let system = field.strip_prefix(l)?.strip_prefix('.').filter(|s| !s.is_empty())?;
+        Some((*l, system))
+    }) {
+        return Some((linked_external_id(backend, link, system), Kind::Text));
+    }
     if let Some(system) = external_system(field) {
         // A subquery, not a join: a record has at most one id per system,
         // and the index on record_id finds it.
@@ -87,6 +93,28 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
         }
     };
     Some((sql, Kind::Text))
+}
+
+/// The SQL for a linked record's id in another system (`company.external_id`
+/// with system `erp`); a deal's contacts give theirs as a list, `a; b`.
+fn linked_external_id(backend: Backend, link: &str, system: &str) -> String {
+    let system = system.replace('\'', "''");
+    let (entity, column) = match link {
+        "contact.external_id" => ("contacts", "t.contact_id"),
+        "deal.external_id" => ("deals", "t.deal_id"),
+        "contacts.external_id" => {
+            return format!(
+                "(SELECT {} FROM deal_contacts dc JOIN external_ids x ON x.record_id = dc.contact_id \
+                 AND x.entity = 'contacts' AND x.system = '{system}' WHERE dc.deal_id = t.id)",
+                backend.string_agg("x.external_id", "; ", "x.external_id")
+            );
+        }
+        _ => ("companies", "t.company_id"),
+    };
+    format!(
+        "(SELECT x.external_id FROM external_ids x WHERE x.record_id = {column} AND x.entity = '{entity}' \
+         AND x.system = '{system}')"
+    )
 }
 
 /// The joins that bring linked records' natural keys to table alias `t`
@@ -282,17 +310,25 @@ impl Export<'_> {
                         Cell::Int(n) => Value::Number(n.to_string()),
                         Cell::Text(t) => model::value_from(*kind, t),
                     },
-                    Source::Custom(name) => match custom.as_ref().and_then(|c| c.get(name)) {
-                        None | Some(serde_json::Value::Null) => Value::Null,
-                        Some(serde_json::Value::String(s)) => Value::Text(s.clone()),
-                        Some(serde_json::Value::Number(n)) => Value::Number(n.to_string()),
-                        Some(serde_json::Value::Bool(b)) => Value::Bool(*b),
-                        Some(v) => Value::Text(v.to_string()),
-                    },
+                    Source::Custom(name) => custom.as_ref().and_then(|c| c.get(name)).map_or(Value::Null, custom_field),
                 };
                 rec.push(field.clone(), value);
             }
             each(rec)
         })
+    }
+}
+
+/// A custom field's stored JSON as a value: a list (a mapping's `split`)
+/// stays a list, which flat files write as `a; b` and a mapping run
+/// backwards joins with its separator.
+fn custom_field(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        serde_json::Value::Number(n) => Value::Number(n.to_string()),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Array(items) => Value::Array(items.iter().map(custom_field).collect()),
+        v => Value::Text(v.to_string()),
     }
 }

@@ -12,7 +12,10 @@ use crmsync_formats::{Format, WriteOptions};
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
-use crate::pipeline::{Outcome, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema, one_byte};
+use crate::pipeline::{
+    Outcome, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema, one_byte, output_format,
+    output_like_source,
+};
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
@@ -94,11 +97,13 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     // Reversed, the mapping's [source] describes the output, not this input.
     let read_opts = args.source.read_options(mapping.as_deref().filter(|_| !args.reverse), &args.input)?;
 
-    let out_format = match (&args.to, args.output.as_str()) {
-        (Some(f), _) => f.parse::<Format>().map_err(usage)?,
+    let reversed = mapping.as_deref().filter(|_| args.reverse);
+    let out_format = match (output_format(args.to.as_deref(), &args.output, reversed)?, args.output.as_str()) {
+        (Some(f), _) => f,
         (None, "-") => return Err(usage("name the output format with --to when writing to stdout")),
-        (None, path) => Format::from_path(path)
-            .ok_or_else(|| usage(format!("cannot tell the output format from {path:?}; name it with --to")))?,
+        (None, path) => {
+            return Err(usage(format!("cannot tell the output format from {path:?}; name it with --to")));
+        }
     };
 
     let opened = open_input(&args.input, g.quiet)?;
@@ -127,6 +132,9 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     if let Some(e) = &args.out_encoding {
         write_opts.encoding =
             Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
+    }
+    if let Some(m) = reversed {
+        output_like_source(m, &mut write_opts)?;
     }
     write_opts.columns = match (&mapping, &source_columns) {
         (Some(m), _) if args.reverse => Some(m.reverse_columns()),

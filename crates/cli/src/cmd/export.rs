@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use crmsync_core::{Entity, Key, Mapper, Record, Value};
+use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
 use crmsync_formats::{Format, WriteOptions};
 use crmsync_store::export::Options;
 
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::Output;
-use crate::pipeline::{load_mapping, one_byte};
+use crate::pipeline::{load_mapping, one_byte, output_format, output_like_source};
 
 /// Records handed from the store reader to the file writer at a time.
 const PAGE: usize = 2000;
@@ -76,7 +76,7 @@ fn flatten_lists(rec: &mut Record) {
 
 pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let started = Instant::now();
-    let mapping = args.mapping.as_deref().map(load_mapping).transpose()?;
+    let mut mapping = args.mapping.as_deref().map(load_mapping).transpose()?;
     let entity: Entity = match (&args.entity, &mapping) {
         (Some(e), Some(m)) => {
             let e: Entity = e.parse().map_err(usage)?;
@@ -89,22 +89,49 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         (None, Some(m)) => m.entity,
         (None, None) => return Err(usage("name the entity with --entity (companies, contacts, deals, activities)")),
     };
-    let format = match (&args.format, args.out.as_str()) {
-        (Some(f), _) => f.parse::<Format>().map_err(usage)?,
-        (None, "-") => Format::Csv,
-        (None, path) => Format::from_path(path)
-            .ok_or_else(|| usage(format!("cannot tell the output format from {path:?}; name it with --format")))?,
+    let format = match output_format(args.format.as_deref(), &args.out, mapping.as_deref())? {
+        Some(f) => f,
+        None if args.out == "-" => Format::Csv,
+        None => {
+            return Err(usage(format!("cannot tell the output format from {:?}; name it with --format", args.out)));
+        }
     };
     let mut store = crmsync_store::open_current(db)?;
     let mut fields: Vec<String> = match &args.fields {
         Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         None => Vec::new(),
     };
-    if let Some(m) = &mapping {
+    if args.fields.is_some() && fields.is_empty() {
+        return Err(usage("--fields names no field: list them, comma-separated, or leave --fields out for all"));
+    }
+    if let Some(m) = &mut mapping {
         if fields.is_empty() {
             fields = m.targets().iter().map(|k| k.to_string()).collect();
+        } else {
+            // Only the columns of the fields asked for: a file with the
+            // others empty would, imported again, clear or default them.
+            if let Some(f) = fields.iter().find(|f| !m.fields.iter().any(|t| *t.target == ***f)) {
+                return Err(usage(format!(
+                    "--fields: `{f}` is not mapped by {}; its fields are {}",
+                    args.mapping.as_deref().unwrap_or("the mapping"),
+                    m.targets().iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            let mut chosen = Mapping::clone(m);
+            chosen.fields.retain(|t| fields.iter().any(|f| *t.target == **f));
+            *m = std::sync::Arc::new(chosen);
         }
-        // The other system's id goes back into its column.
+        // The other system's id goes back into its column, and so do the
+        // ids of linked records in it (`company.external_id`).
+        let system = m.key.external_id.as_ref().map(|e| e.system.clone());
+        for f in fields.iter_mut().filter(|f| entity.external_links().contains(&f.as_str())) {
+            let Some(system) = &system else {
+                return Err(usage(format!(
+                    "the mapping links by `{f}`, an id in another system, but names no system in [key] external_id"
+                )));
+            };
+            *f = format!("{f}.{system}");
+        }
         if let Some(ext) = &m.key.external_id
             && !fields.contains(&ext.field())
         {
@@ -129,6 +156,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     if let Some(e) = &args.out_encoding {
         write_opts.encoding =
             Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
+    }
+    if let Some(m) = &mapping {
+        output_like_source(m, &mut write_opts)?;
     }
     write_opts.columns = Some(match &mapping {
         Some(m) => m.reverse_columns(),

@@ -20,6 +20,23 @@ use crate::pipeline::{
     load_schema,
 };
 
+/// Where a row's id in the other system is: its column, or the element
+/// an XML file written through the mapping run backwards names it by.
+struct ExternalColumn {
+    column: String,
+    element: String,
+}
+
+impl ExternalColumn {
+    fn new(spec: ExternalIdSpec) -> Self {
+        Self { element: crmsync_core::value::element_name(&spec.from), column: spec.from }
+    }
+
+    fn read(&self, src: &Record) -> Option<String> {
+        src.get_path(&self.column).or_else(|| src.get_path(&self.element)).map(Value::to_text)
+    }
+}
+
 #[derive(ClapArgs, Debug)]
 pub struct Args {
     /// Input file, or `-` for stdin.
@@ -320,10 +337,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 draft: None,
                 recognise: None,
             };
-            let from = external.map(|e| e.from);
+            let from = external.map(ExternalColumn::new);
             Box::new(move |src: &Record| {
                 let (mut rec, mut out) = (src.clone(), Record::new());
-                let external_id = from.as_ref().and_then(|f| src.get_path(f)).map(Value::to_text);
+                let external_id = from.as_ref().and_then(|c| c.read(src));
                 match work.run(&mut rec, &mut out).0 {
                     Worked::Mapped => drafter.draft(&out, external_id, None),
                     Worked::AsRead => drafter.draft(&rec, external_id, None),
@@ -348,9 +365,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         strip_meta: feeding_rejects,
         identity,
         draft: Some({
-            let from = external.as_ref().map(|e| e.from.clone());
+            let from = external.clone().map(ExternalColumn::new);
             Box::new(move |src: &Record, out: &Record, seen: Option<Seen>| {
-                let external_id = from.as_ref().and_then(|f| src.get_path(f)).map(Value::to_text);
+                let external_id = from.as_ref().and_then(|c| c.read(src));
                 drafter.draft(out, external_id, seen)
             })
         }),

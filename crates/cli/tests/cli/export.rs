@@ -295,6 +295,92 @@ on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
     assert!(stderr_of(&out).contains("are ids in several systems"), "{}", stderr_of(&out));
 });
 
+on_both!(links_by_another_systems_ids_go_back_into_its_columns, |db| {
+    let key = "[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n[fields]\n";
+    let files = [
+        ("co", "companies", "name = \"Name\"\n", "Id,Name\nC-1,Acme\nC-2,Navy\n"),
+        (
+            "ct",
+            "contacts",
+            "email = \"Mail\"\n\"company.external_id\" = \"Company Id\"\n",
+            "Id,Mail,Company Id\nP-1,ada@x.com,C-1\nP-2,bob@x.com,C-2\n",
+        ),
+        (
+            "de",
+            "deals",
+            "name = \"Deal\"\n\"company.external_id\" = \"Company Id\"\n\"contacts.external_id\" = \"People\"\n",
+            "Id,Deal,Company Id,People\nD-1,Renewal,C-1,P-1; P-2\n",
+        ),
+        (
+            "ac",
+            "activities",
+            "kind = \"Type\"\n\"contact.external_id\" = \"Who\"\n\"deal.external_id\" = \"Deal Id\"\n",
+            "Id,Type,Who,Deal Id\nA-1,call,P-1,D-1\n",
+        ),
+    ];
+    for (name, entity, fields, data) in files {
+        let m = db.file(&format!("{name}.toml"), &format!("entity = \"{entity}\"\n{key}{fields}"));
+        let f = db.file(&format!("{name}.csv"), data);
+        db.json(&["import", &f, "--mapping", &m]);
+        assert_eq!(db.ok(&["export", "--mapping", &m]), data, "{entity}");
+    }
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.external_id.erp"]);
+    assert_eq!(out, "email,company.external_id.erp\nada@x.com,C-1\nbob@x.com,C-2\n");
+});
+
+on_both!(a_mapping_run_backwards_writes_the_file_its_source_describes, |db| {
+    // A GBK file with `;` and custom lists split by `/`.
+    let m = db.file(
+        "gbk.toml",
+        "entity = \"contacts\"\n[source]\nencoding = \"gbk\"\ndelimiter = \";\"\n[key]\nfields = [\"email\"]\n\
+         [fields]\nemail = \"邮箱\"\nfull_name = \"姓名\"\n\"custom.langs\" = { from = \"语言\", split = \"/\" }\n",
+    );
+    let text = "邮箱;姓名;语言\nli@x.cn;李雷;zh/en\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    let f = db.path("gbk.csv");
+    std::fs::write(&f, &gbk).expect("write");
+    db.json(&["import", f.to_str().expect("p"), "--mapping", &m]);
+    let out = db.path("back.csv");
+    db.ok(&["export", "--mapping", &m, "--out", out.to_str().expect("p")]);
+    assert_eq!(std::fs::read(&out).expect("read"), gbk.to_vec(), "GBK, `;`, `zh/en` as the source wrote them");
+    // Without a mapping, a custom list is a list: `a; b` in flat files.
+    assert_eq!(db.ok(&["export", "--entity", "contacts", "--fields", "custom.langs"]), "custom.langs\nzh; en\n");
+    // --fields with a mapping writes those fields' columns alone.
+    // (Options still say otherwise: here UTF-8 and `,`.)
+    let only = db.ok(&[
+        "export",
+        "--mapping",
+        &m,
+        "--fields",
+        "email,full_name",
+        "--out-encoding",
+        "utf-8",
+        "--delimiter",
+        ",",
+    ]);
+    assert_eq!(only, "邮箱,姓名\nli@x.cn,李雷\n");
+    let out = db.run(&["export", "--mapping", &m, "--fields", "phone"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("`phone` is not mapped by"), "{}", stderr_of(&out));
+    let out = db.run(&["export", "--entity", "contacts", "--fields", ""]);
+    assert_eq!(out.status.code(), Some(2));
+});
+
+on_both!(an_xml_file_written_through_a_mapping_imports_again_through_it, |db| {
+    // Column names XML elements cannot carry: written `Kunden_Nr`, read back.
+    let spaced = |t: &str| t.replace("Kunden-Nr", "Kunden Nr").replace("E-Mail", "E Mail");
+    let m = db.file("xml.toml", &spaced(ERP_MAPPING));
+    let f = db.file("erp.csv", &spaced(ERP_FILE));
+    db.json(&["import", &f, "--mapping", &m]);
+    let xml = db.path("erp.xml");
+    db.ok(&["export", "--mapping", &m, "--out", xml.to_str().expect("p")]);
+    assert!(std::fs::read_to_string(&xml).expect("read").contains("<Kunden_Nr>K-1</Kunden_Nr>"));
+    let other = if db.is_postgres() { Db::postgres("xml_back_2").expect("server") } else { Db::sqlite() };
+    let s = other.json(&["import", xml.to_str().expect("p"), "--mapping", &m]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    assert_eq!(other.ok(&["export", "--mapping", &m, "--format", "csv"]), spaced(ERP_FILE));
+});
+
 #[test]
 fn bad_filters_and_fields_are_named() {
     let db = Db::sqlite();

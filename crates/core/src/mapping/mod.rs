@@ -340,6 +340,10 @@ pub struct Mapper {
     /// Where each field's source columns were last found, so flat files
     /// cost one comparison per value instead of a search.
     positions: Vec<Vec<Option<usize>>>,
+    /// Each source column's name as an XML element, where it differs
+    /// (`Customer Id` → `Customer_Id`): an XML file written through the
+    /// mapping run backwards carries those names.
+    element_names: Vec<Vec<Option<String>>>,
     seen: Vec<HashMap<u128, u64>>,
 }
 
@@ -347,7 +351,12 @@ impl Mapper {
     pub fn new(mapping: Arc<Mapping>) -> Self {
         let positions = mapping.fields.iter().map(|f| vec![None; f.from.len()]).collect();
         let seen = mapping.fields.iter().map(|_| HashMap::new()).collect();
-        Self { mapping, positions, seen }
+        let element_names = mapping
+            .fields
+            .iter()
+            .map(|f| f.from.iter().map(|c| Some(crate::value::element_name(c)).filter(|e| e != c)).collect())
+            .collect();
+        Self { mapping, positions, element_names, seen }
     }
 
     pub fn mapping(&self) -> &Mapping {
@@ -367,7 +376,7 @@ impl Mapper {
             self.positions[field][col] = Some(i);
             return Some(&fields[i].1);
         }
-        rec.get_path(name)
+        rec.get_path(name).or_else(|| self.element_names[field][col].as_deref().and_then(|e| rec.get_path(e)))
     }
 
     /// Maps one source record into `out`. All field errors of the record are
@@ -479,8 +488,24 @@ impl Mapper {
         for (k, v) in input.nested() {
             folded.push(k, v);
         }
+        // The record's id in that system first: it owns its column, should
+        // a field read the same one.
+        if let Some(ext) = &self.mapping.key.external_id {
+            let field = ext.field();
+            let id = input.get(&field).or_else(|| folded.get_path(&field)).cloned().unwrap_or(Value::Null);
+            out.push(Key::from(ext.from.as_str()), id);
+        }
+        let system = self.mapping.key.external_id.as_ref().map(|e| e.system.as_str());
         for f in &self.mapping.fields {
-            let value = folded.get_path(&f.target).or_else(|| input.get(&f.target)).cloned().unwrap_or(Value::Null);
+            // A link by another system's id comes as `company.external_id.erp`.
+            let linked = system
+                .filter(|_| self.mapping.entity.external_links().contains(&&*f.target))
+                .and_then(|s| input.get(&format!("{}.{s}", f.target)));
+            let value = linked
+                .or_else(|| folded.get_path(&f.target))
+                .or_else(|| input.get(&f.target))
+                .cloned()
+                .unwrap_or(Value::Null);
             let already = |out: &Record, col: &str| out.get(col).is_some();
             if f.from.len() > 1 {
                 let text = value.to_text();
@@ -535,20 +560,15 @@ impl Mapper {
                 }
                 _ => value,
             };
+            // Typed values too: `{ "Y" = "true" }` on a boolean gives `Y` back.
             let v = match &v {
-                Value::Text(t) if !f.map.is_empty() => {
-                    f.map.iter().find(|(_, to)| to == t).map(|(from, _)| Value::Text(from.clone())).unwrap_or(v)
+                Value::Text(_) | Value::Bool(_) | Value::Number(_) if !f.map.is_empty() => {
+                    let t = v.to_text();
+                    f.map.iter().find(|(_, to)| *to == t).map(|(from, _)| Value::Text(from.clone())).unwrap_or(v)
                 }
                 _ => v,
             };
             out.push(Key::from(col.as_str()), v);
-        }
-        if let Some(ext) = &self.mapping.key.external_id
-            && out.get(&ext.from).is_none()
-        {
-            let field = ext.field();
-            let id = folded.get_path(&field).or_else(|| input.get(&field)).cloned().unwrap_or(Value::Null);
-            out.push(Key::from(ext.from.as_str()), id);
         }
     }
 }
@@ -618,8 +638,7 @@ fn typed_value(f: &FieldMap, v: Value, region: Option<Region>) -> Result<Value, 
         (Some(TypeName::Date), Value::DateTime(dt)) => Ok(Value::Date(dt.civil.date())),
         (Some(TypeName::DateTime), Value::Date(d)) => {
             let civil = d.to_datetime(Time::midnight());
-            let offset = f.opts.zone.to_ambiguous_zoned(civil).compatible().map(|z| z.offset()).ok();
-            Ok(Value::DateTime(crate::value::DateTime { civil, offset }))
+            types::date::on_clock(civil, &f.opts.zone).map(Value::DateTime).map_err(|e| (v.to_text(), e))
         }
         (Some(_), Value::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());

@@ -164,14 +164,40 @@ full_name = { from = ["First", "Last"], join = " " }
 subscribed_at = { from = "Since", type = "date", format = "%d/%m/%Y" }
 "custom.gender" = { from = "性别", map = { "男" = "male", "女" = "female" } }
 tags = { from = "Tags", split = ";" }
+"custom.vip" = { from = "VIP", type = "boolean", map = { "Y" = "true", "N" = "false" } }
 "#;
     let mut mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
-    let src = record(&[("First", "Li"), ("Last", "Lei"), ("Since", "05/01/2023"), ("性别", "男"), ("Tags", "a;b")]);
+    let src = record(&[
+        ("First", "Li"),
+        ("Last", "Lei"),
+        ("Since", "05/01/2023"),
+        ("性别", "男"),
+        ("Tags", "a;b"),
+        ("VIP", "Y"),
+    ]);
     let mut mapped = Record::new();
     mapper.apply(&src, &mut mapped).expect("maps");
+    assert_eq!(mapped.get("custom.vip"), Some(&Value::Bool(true)));
     let mut back = Record::new();
     mapper.reverse(&mapped, &mut back);
     assert_eq!(texts(&back), texts(&src));
+}
+
+#[test]
+fn reverse_gives_the_external_id_its_column_first() {
+    let text = r#"
+entity = "contacts"
+[key]
+external_id = { system = "erp", from = "Id" }
+[fields]
+email = "Mail"
+"custom.ref" = "Id"
+"#;
+    let mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
+    let stored = record(&[("email", "a@x.com"), ("custom.ref", "99"), ("external_id.erp", "7")]);
+    let mut back = Record::new();
+    mapper.reverse(&stored, &mut back);
+    assert_eq!(texts(&back), [("Id".to_string(), "7".to_string()), ("Mail".to_string(), "a@x.com".to_string())]);
 }
 
 #[test]

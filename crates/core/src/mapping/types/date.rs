@@ -44,15 +44,18 @@ pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<
         return Err("a date-time (ISO 8601 like 2024-01-31T09:30:00+08:00, an Excel serial number, or set `format`)"
             .to_string());
     };
-    let offset = match offset {
-        Some(o) => o,
-        None => zone
-            .to_ambiguous_zoned(civil)
-            .compatible()
-            .map_err(|e| format!("a time that exists in the zone ({e})"))?
-            .offset(),
-    };
-    Ok(DateTime { civil, offset: Some(offset) })
+    match offset {
+        Some(o) => Ok(DateTime { civil, offset: Some(o) }),
+        None => on_clock(civil, zone),
+    }
+}
+
+/// A wall-clock time in `zone`. A time the clocks skip (02:30 as summer
+/// time begins) is the same span after the change (03:30), and a time
+/// they show twice is its first occurrence, as most systems read them.
+pub fn on_clock(civil: civil::DateTime, zone: &TimeZone) -> Result<DateTime, String> {
+    let z = zone.to_ambiguous_zoned(civil).compatible().map_err(|e| format!("a time that exists in the zone ({e})"))?;
+    Ok(DateTime { civil: z.datetime(), offset: Some(z.offset()) })
 }
 
 /// Formats a date with a `strftime` format (the reverse of [`parse_date`]).
@@ -234,5 +237,20 @@ mod tests {
         assert_eq!(dt.offset, Some(Offset::UTC));
         let dt = parse_datetime("03/01/2024 9:00 PM", Some("%m/%d/%Y %I:%M %p"), &TimeZone::UTC).expect("parses");
         assert_eq!(dt.civil, civil::date(2024, 3, 1).at(21, 0, 0, 0));
+    }
+
+    #[test]
+    fn clock_changes() {
+        let berlin = TimeZone::get("Europe/Berlin").expect("tzdb");
+        // 02:30 never shows on 31 March: it is read as 03:30 summer time,
+        // the instant 01:30 UTC, never as 02:30 with summer time's offset.
+        let gap = parse_datetime("2024-03-31 02:30", None, &berlin).expect("parses");
+        assert_eq!((gap.civil, gap.offset), (civil::date(2024, 3, 31).at(3, 30, 0, 0), Some(Offset::constant(2))));
+        // 02:30 shows twice on 27 October: the first, summer time.
+        let fold = parse_datetime("2024-10-27 02:30", None, &berlin).expect("parses");
+        assert_eq!(fold.offset, Some(Offset::constant(2)));
+        // And back: an instant goes onto the zone's clock.
+        let utc = DateTime { civil: civil::date(2024, 3, 31).at(1, 30, 0, 0), offset: Some(Offset::UTC) };
+        assert_eq!(in_zone(&utc, &berlin), gap);
     }
 }
