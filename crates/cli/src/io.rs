@@ -101,23 +101,34 @@ impl Output {
             return Ok((Output { name: "<stdout>".into(), temp: None }, out));
         }
         let mut target = PathBuf::from(path);
-        match std::fs::metadata(&target) {
+        let existing = std::fs::metadata(&target).ok();
+        match &existing {
             // `/dev/stdout`, a named pipe: nothing to swap in, and a rename
             // would replace the device with a file.
-            Ok(m) if !m.is_file() && !m.is_dir() => {
+            Some(m) if !m.is_file() && !m.is_dir() => {
                 let f = File::options().write(true).open(&target).with_context(|| format!("cannot write {path}"))?;
                 let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, f));
                 return Ok((Output { name: path.to_string(), temp: None }, out));
             }
-            // A link to a file: the file is replaced and the link kept.
-            Ok(_) if target.is_symlink() => {
+            // A link: the file it points to is written (made if need be),
+            // and the link kept.
+            Some(_) if target.is_symlink() => {
                 target = std::fs::canonicalize(&target).with_context(|| format!("cannot follow the link {path}"))?;
+            }
+            None if target.is_symlink() => {
+                let to = std::fs::read_link(&target).with_context(|| format!("cannot follow the link {path}"))?;
+                target = target.parent().map_or_else(|| to.clone(), |dir| dir.join(&to));
             }
             _ => {}
         }
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
         let temp = target.with_file_name(format!(".{file_name}.partial"));
-        let f = File::create(&temp).with_context(|| format!("cannot create {}", temp.display()))?;
+        let f = File::create(&temp).with_context(|| format!("cannot create {path}"))?;
+        // A file written again keeps who may read it: customer data made
+        // private stays private.
+        if let Some(m) = existing.filter(|m| m.is_file()) {
+            let _ = f.set_permissions(m.permissions());
+        }
         let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, f));
         Ok((Output { name: path.to_string(), temp: Some((temp, target)) }, out))
     }

@@ -1111,8 +1111,14 @@ impl Import<'_> {
                 }
             }
             match existing {
-                Some(_) if self.settings.mode == Mode::Insert => {
-                    let what = describe_key(&self.settings.key, d);
+                Some(e) if self.settings.mode == Mode::Insert => {
+                    // Named by what matched: the other system's id, or the key.
+                    let what = match (&d.external, &self.settings.external_system) {
+                        (Some(x), Some(system)) if links.external_of.get(&e.id) == Some(x) => {
+                            format!("{system} id {x:?}")
+                        }
+                        _ => describe_key(&self.settings.key, d),
+                    };
                     out.push((
                         d.row,
                         Outcome::Reject {

@@ -62,7 +62,8 @@ impl SqliteConn {
             let context = context.to_string();
             move |source| Error::Sqlite { location, context, source }
         };
-        if !create && !std::path::Path::new(path).exists() {
+        // An empty file is no store either, and stays as it is.
+        if !create && std::fs::metadata(path).map_or(true, |m| m.len() == 0) {
             return Err(Error::NotInitialised { location });
         }
         let conn = Connection::open(path).map_err(err("cannot open"))?;

@@ -79,8 +79,14 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
             d["records"]
         )?;
         for ex in d["examples"].as_array().into_iter().flatten().take(5) {
-            let names: Vec<&str> = ex["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
-            outln!("  {}: {}", ex["value"].as_str().unwrap_or_default(), names.join(" | "))?;
+            // Each record by name and by what tells it apart (its e-mail).
+            let ids = ex["ids"].as_array().into_iter().flatten().filter_map(|n| n.as_str());
+            let names = ex["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str());
+            let shown: Vec<String> = names
+                .zip(ids)
+                .map(|(name, id)| if name.is_empty() || name == id { id.to_string() } else { format!("{name} <{id}>") })
+                .collect();
+            outln!("  {}: {}", ex["value"].as_str().unwrap_or_default(), shown.join(" | "))?;
         }
     }
     if let Some(path) = &args.html {

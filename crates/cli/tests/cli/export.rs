@@ -288,6 +288,10 @@ on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
     let moved = db.file("moved.csv", "external_id.erp,email\nK-1,ada@new.example.com\n");
     let s = db.json(&["import", &moved, "--entity", "contacts"]);
     assert_eq!((s["updated"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(0)), "{s}");
+    // In insert mode, the id is named as what exists already.
+    let again = db.file("again.csv", "email,external_id.erp\nnew@x.com,K-2\n");
+    let out = db.run(&["import", &again, "--entity", "contacts", "--mode", "insert"]);
+    assert!(stderr_of(&out).contains("contacts with erp id \"K-2\" already exists"), "{}", stderr_of(&out));
     // One system per import.
     let two = db.file("two.csv", "email,external_id.erp,external_id.oa\na@x.com,K-3,O-3\n");
     let out = db.run(&["import", &two, "--entity", "contacts"]);
@@ -326,6 +330,14 @@ on_both!(links_by_another_systems_ids_go_back_into_its_columns, |db| {
     }
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.external_id.erp"]);
     assert_eq!(out, "email,company.external_id.erp\nada@x.com,C-1\nbob@x.com,C-2\n");
+    // A deal's contacts go back with the mapping's separator.
+    let m = db.file(
+        "dc.toml",
+        "entity = \"deals\"\n[key]\nfields = [\"name\"]\n[fields]\nname = \"Deal\"\ncontacts = { from = \"People\", split = \",\" }\n",
+    );
+    let data = "Deal,People\nPilot,\"ada@x.com,bob@x.com\"\n";
+    db.json(&["import", &db.file("dc.csv", data), "--mapping", &m]);
+    assert_eq!(db.ok(&["export", "--mapping", &m, "--where", "name = 'Pilot'"]), data);
 });
 
 on_both!(a_mapping_run_backwards_writes_the_file_its_source_describes, |db| {
@@ -419,6 +431,16 @@ fn an_output_through_a_link_or_into_a_pipe_stays_a_link_or_a_pipe() {
     db.ok(&["export", "--entity", "contacts", "--fields", "email", "--out", link.to_str().expect("p")]);
     assert!(link.is_symlink());
     assert_eq!(std::fs::read_to_string(&real).expect("read"), "email\na@x.com\n");
+    // A private file stays private; a link to a file not there yet makes it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    db.ok(&["export", "--entity", "contacts", "--fields", "email", "--out", link.to_str().expect("p")]);
+    assert_eq!(std::fs::metadata(&real).expect("meta").permissions().mode() & 0o777, 0o600);
+    let dangling = db.path("later.csv");
+    std::os::unix::fs::symlink("made.csv", &dangling).expect("link");
+    db.ok(&["export", "--entity", "contacts", "--fields", "email", "--out", dangling.to_str().expect("p")]);
+    assert!(dangling.is_symlink());
+    assert_eq!(std::fs::read_to_string(db.path("made.csv")).expect("read"), "email\na@x.com\n");
     // A named pipe (as /dev/stdout is): written into, never replaced.
     let pipe = db.path("pipe.csv");
     let made = std::process::Command::new("mkfifo").arg(&pipe).status().expect("mkfifo");

@@ -217,8 +217,12 @@ fn every_store_command_asks_for_init_first() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(stderr_of(&out).contains("run `crmsync init` first"), "{args:?}: {}", stderr_of(&out));
     }
-    // A mistyped path leaves no empty store behind.
+    // A mistyped path leaves no empty store behind, and an empty file stays empty.
     assert!(!dir.path().join("crm.db").exists());
+    std::fs::write(dir.path().join("crm.db"), "").expect("write");
+    let out = crmsync().arg("--db").arg(&url).args(["batches"]).output().expect("runs");
+    assert!(stderr_of(&out).contains("run `crmsync init` first"), "{}", stderr_of(&out));
+    assert_eq!(std::fs::metadata(dir.path().join("crm.db")).expect("meta").len(), 0);
 }
 
 #[test]

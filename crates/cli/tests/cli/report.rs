@@ -49,6 +49,7 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     assert_eq!(field("tags")["filled"].as_u64(), Some(0), "{r}");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
     assert!(text.contains("duplicates, same phone: 1 groups"), "{text}");
+    assert!(text.contains("Ada Lovelace <ada@example.com> | Ada  Lovelace <ada.l@example.org>"), "{text}");
     // The table's columns line up: every row's `expected` starts where the
     // header's does.
     let lines: Vec<&str> = text.lines().skip(1).take_while(|l| !l.starts_with("duplicates")).collect();

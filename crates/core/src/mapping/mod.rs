@@ -551,6 +551,14 @@ impl Mapper {
                 }
                 v => v,
             };
+            // A list that comes as flat files write lists (a deal's
+            // contacts, `a; b`) is a list to a `split` field.
+            let value = match value {
+                Value::Text(t) if f.split.is_some() && t.contains("; ") => {
+                    Value::Array(t.split("; ").map(|p| Value::Text(p.to_owned())).collect())
+                }
+                v => v,
+            };
             let v = match (&value, f.opts.format.as_deref()) {
                 (Value::Date(d), Some(fmt)) => Value::Text(types::date::format_date(*d, fmt)),
                 (Value::DateTime(dt), Some(fmt)) => Value::Text(types::date::format_datetime(dt, fmt)),
