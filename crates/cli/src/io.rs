@@ -117,7 +117,10 @@ impl Output {
             }
             None if target.is_symlink() => {
                 let to = std::fs::read_link(&target).with_context(|| format!("cannot follow the link {path}"))?;
-                target = target.parent().map_or_else(|| to.clone(), |dir| dir.join(&to));
+                target = match target.parent() {
+                    Some(dir) => dir.join(to),
+                    None => to,
+                };
             }
             _ => {}
         }

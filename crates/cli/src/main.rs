@@ -121,10 +121,8 @@ fn main() -> ExitCode {
                 c.downcast_ref::<cmd::UsageError>().is_some()
                     || matches!(c.downcast_ref::<crmsync_store::Error>(), Some(crmsync_store::Error::Argument(_)))
             });
-            let (text, code) = match e.downcast_ref::<cmd::UsageError>() {
-                Some(usage) => (usage.to_string(), 2),
-                None => (message(&e), if misused { 2 } else { 1 }),
-            };
+            let code = if misused { 2 } else { 1 };
+            let text = e.downcast_ref::<cmd::UsageError>().map_or_else(|| message(&e), ToString::to_string);
             eprintln!("error: {text}");
             // Scripts that asked for JSON get it on failure too.
             if global.json && !reported {

@@ -59,9 +59,9 @@ pub fn one_byte(what: &str, s: &str) -> Result<u8> {
 /// format: `--format`, else the output's extension, else the mapping's.
 pub fn output_format(flag: Option<&str>, out: &str, mapping: Option<&Mapping>) -> Result<Option<Format>> {
     let from_mapping = mapping.and_then(|m| m.source.format.as_deref());
-    match flag.or_else(|| from_mapping.filter(|_| out == "-" || Format::from_path(out).is_none())) {
+    match flag.or_else(|| from_mapping.filter(|_| Format::from_path(out).is_none())) {
         Some(f) => Ok(Some(f.parse::<Format>().map_err(usage)?)),
-        None => Ok((out != "-").then(|| Format::from_path(out)).flatten()),
+        None => Ok(Format::from_path(out)),
     }
 }
 

@@ -10,6 +10,10 @@ use jiff::tz::Offset;
 /// names and cloning an `Arc` is cheaper than allocating the text again.
 pub type Key = Arc<str>;
 
+/// How a flat file (CSV, a spreadsheet) writes a list in one cell: `a; b`.
+/// Import splits it again; `--where` compares lists in this form.
+pub const LIST_SEPARATOR: &str = "; ";
+
 /// One field value. Without a mapping, readers produce `Text` (CSV, XML) or
 /// the JSON types as written; a mapping's types produce the rest.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use crmsync_core::mapping::{EXTERNAL_ID_PREFIX, external_system};
+use crmsync_core::value::LIST_SEPARATOR;
 use crmsync_core::{Entity, Key, Record, Value};
 
 use crate::Store;
@@ -63,27 +64,23 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
         let system = field.strip_prefix(l)?.strip_prefix('.').filter(|s| !s.is_empty())?;
         Some((*l, system))
     }) {
-        return Some((linked_external_id(backend, link, system), Kind::Text));
+        return Some(linked_external_id(backend, link, system));
     }
     if let Some(system) = external_system(field) {
-        // A subquery, not a join: a record has at most one id per system,
-        // and the index on record_id finds it.
-        let sql = format!(
-            "(SELECT x.external_id FROM external_ids x WHERE x.record_id = t.id AND x.entity = '{}' AND x.system = '{}')",
-            entity.name(),
-            system.replace('\'', "''")
-        );
-        return Some((sql, Kind::Text));
+        return Some((external_id_of(entity.name(), "t.id", system), Kind::Text));
     }
     let sql = match (entity, field) {
         (Entity::Contacts | Entity::Deals | Entity::Activities, "company.name") => "lco.name".to_string(),
         (Entity::Contacts | Entity::Deals | Entity::Activities, "company.domain") => "lco.domain".to_string(),
         (Entity::Activities, "contact.email") => "lct.email".to_string(),
         (Entity::Activities, "deal.name") => "lde.name".to_string(),
-        (Entity::Deals, "contacts") => format!(
-            "(SELECT {} FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id WHERE dc.deal_id = t.id)",
-            backend.string_agg("c.email", "; ", "c.email")
-        ),
+        (Entity::Deals, "contacts") => {
+            let sql = format!(
+                "(SELECT {} FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id WHERE dc.deal_id = t.id)",
+                backend.string_agg("c.email", LIST_SEPARATOR, "c.email")
+            );
+            return Some((sql, Kind::DealContacts));
+        }
         _ => {
             let c = model::columns(entity)[model::position(entity, field)?];
             if c.column.is_empty() || matches!(c.kind, Kind::Custom | Kind::Link(_)) {
@@ -95,26 +92,35 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
     Some((sql, Kind::Text))
 }
 
+/// The SQL for the id in `system` of the `entity` record whose id `column`
+/// holds. A subquery, not a join: a record has at most one id per system,
+/// and the index on record_id finds it.
+fn external_id_of(entity: &str, column: &str, system: &str) -> String {
+    format!(
+        "(SELECT x.external_id FROM external_ids x WHERE x.record_id = {column} AND x.entity = '{entity}' \
+         AND x.system = '{}')",
+        system.replace('\'', "''")
+    )
+}
+
 /// The SQL for a linked record's id in another system (`company.external_id`
-/// with system `erp`); a deal's contacts give theirs as a list, `a; b`.
-fn linked_external_id(backend: Backend, link: &str, system: &str) -> String {
-    let system = system.replace('\'', "''");
+/// with system `erp`); a deal's contacts give theirs as a list.
+fn linked_external_id(backend: Backend, link: &str, system: &str) -> (String, Kind) {
     let (entity, column) = match link {
         "contact.external_id" => ("contacts", "t.contact_id"),
         "deal.external_id" => ("deals", "t.deal_id"),
         "contacts.external_id" => {
-            return format!(
+            let sql = format!(
                 "(SELECT {} FROM deal_contacts dc JOIN external_ids x ON x.record_id = dc.contact_id \
-                 AND x.entity = 'contacts' AND x.system = '{system}' WHERE dc.deal_id = t.id)",
-                backend.string_agg("x.external_id", "; ", "x.external_id")
+                 AND x.entity = 'contacts' AND x.system = '{}' WHERE dc.deal_id = t.id)",
+                backend.string_agg("x.external_id", LIST_SEPARATOR, "x.external_id"),
+                system.replace('\'', "''")
             );
+            return (sql, Kind::DealContacts);
         }
         _ => ("companies", "t.company_id"),
     };
-    format!(
-        "(SELECT x.external_id FROM external_ids x WHERE x.record_id = {column} AND x.entity = '{entity}' \
-         AND x.system = '{system}')"
-    )
+    (external_id_of(entity, column, system), Kind::Text)
 }
 
 /// The joins that bring linked records' natural keys to table alias `t`

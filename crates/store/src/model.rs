@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use crmsync_core::mapping::types::{TypeName, TypeOptions, convert};
+use crmsync_core::value::LIST_SEPARATOR;
 use crmsync_core::{Entity, Value};
 
 /// What a column holds.
@@ -328,6 +329,8 @@ pub fn value_from(kind: Kind, text: String) -> Value {
     match kind {
         Kind::Date | Kind::DateTime | Kind::Tags => value_of(kind, &text),
         Kind::Decimal => Value::Number(text),
+        // A deal's contacts come joined by the export's query.
+        Kind::DealContacts => Value::Array(text.split(LIST_SEPARATOR).map(|c| Value::Text(c.to_owned())).collect()),
         _ => Value::Text(text),
     }
 }

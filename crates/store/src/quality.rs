@@ -3,6 +3,7 @@
 //! queries; the result is JSON, which the CLI prints or renders as HTML.
 
 use crmsync_core::mapping::types::{country, currency, email};
+use crmsync_core::value::LIST_SEPARATOR;
 use crmsync_core::{Entity, Value};
 use serde_json::json;
 
@@ -269,7 +270,7 @@ impl Store {
                     Value::Array(items) => {
                         for (n, item) in items.iter().enumerate() {
                             if n > 0 {
-                                text.push_str("; ");
+                                text.push_str(LIST_SEPARATOR);
                             }
                             item.write_text(&mut text);
                         }

@@ -7,6 +7,8 @@
 //! every value in a canonical text form (dates as ISO 8601, decimals with
 //! their scale), so both backends store and return the same strings.
 
+use crmsync_core::value::LIST_SEPARATOR;
+
 use crate::error::Result;
 
 /// A statement parameter.
@@ -252,9 +254,10 @@ impl Backend {
     /// flat exports write it; NULL for an empty list.
     pub fn list_text(self, expr: &str) -> String {
         match self {
-            Backend::Sqlite => format!("(SELECT group_concat(j.value, '; ') FROM json_each({expr}) j)"),
+            Backend::Sqlite => format!("(SELECT group_concat(j.value, '{LIST_SEPARATOR}') FROM json_each({expr}) j)"),
             Backend::Postgres => format!(
-                "(SELECT string_agg(j.value, '; ' ORDER BY j.n) FROM jsonb_array_elements_text({expr}) WITH ORDINALITY AS j(value, n))"
+                "(SELECT string_agg(j.value, '{LIST_SEPARATOR}' ORDER BY j.n) \
+                 FROM jsonb_array_elements_text({expr}) WITH ORDINALITY AS j(value, n))"
             ),
         }
     }

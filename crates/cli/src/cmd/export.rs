@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
+use crmsync_core::value::LIST_SEPARATOR;
 use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
 use crmsync_formats::{Format, WriteOptions};
 use crmsync_store::export::Options;
@@ -69,7 +70,7 @@ fn flatten_lists(rec: &mut Record) {
     for v in rec.values_mut() {
         if let Value::Array(items) = v {
             let text: Vec<String> = items.iter().map(Value::to_text).collect();
-            *v = if text.is_empty() { Value::Null } else { Value::Text(text.join("; ")) };
+            *v = if text.is_empty() { Value::Null } else { Value::Text(text.join(LIST_SEPARATOR)) };
         }
     }
 }

@@ -344,6 +344,11 @@ pub struct Mapper {
     /// (`Customer Id` → `Customer_Id`): an XML file written through the
     /// mapping run backwards carries those names.
     element_names: Vec<Vec<Option<String>>>,
+    /// Run backwards: the field the store gives the record's id in the
+    /// mapping's system (`external_id.erp`), and, per field, the one it gives
+    /// a link by that system's ids (`company.external_id.erp`).
+    external_field: Option<String>,
+    linked_fields: Vec<Option<String>>,
     seen: Vec<HashMap<u128, u64>>,
 }
 
@@ -356,7 +361,17 @@ impl Mapper {
             .iter()
             .map(|f| f.from.iter().map(|c| Some(crate::value::element_name(c)).filter(|e| e != c)).collect())
             .collect();
-        Self { mapping, positions, element_names, seen }
+        let system = mapping.key.external_id.as_ref().map(|e| e.system.as_str());
+        let linked_fields = mapping
+            .fields
+            .iter()
+            .map(|f| {
+                let system = system.filter(|_| mapping.entity.external_links().contains(&&*f.target))?;
+                Some(format!("{}.{system}", f.target))
+            })
+            .collect();
+        let external_field = mapping.key.external_id.as_ref().map(ExternalIdSpec::field);
+        Self { mapping, positions, element_names, external_field, linked_fields, seen }
     }
 
     pub fn mapping(&self) -> &Mapping {
@@ -490,18 +505,14 @@ impl Mapper {
         }
         // The record's id in that system first: it owns its column, should
         // a field read the same one.
-        if let Some(ext) = &self.mapping.key.external_id {
-            let field = ext.field();
-            let id = input.get(&field).or_else(|| folded.get_path(&field)).cloned().unwrap_or(Value::Null);
+        if let (Some(ext), Some(field)) = (&self.mapping.key.external_id, &self.external_field) {
+            let id = input.get(field).or_else(|| folded.get_path(field)).cloned().unwrap_or(Value::Null);
             out.push(Key::from(ext.from.as_str()), id);
         }
-        let system = self.mapping.key.external_id.as_ref().map(|e| e.system.as_str());
-        for f in &self.mapping.fields {
-            // A link by another system's id comes as `company.external_id.erp`.
-            let linked = system
-                .filter(|_| self.mapping.entity.external_links().contains(&&*f.target))
-                .and_then(|s| input.get(&format!("{}.{s}", f.target)));
+        for (f, linked) in self.mapping.fields.iter().zip(&self.linked_fields) {
             let value = linked
+                .as_deref()
+                .and_then(|l| input.get(l))
                 .or_else(|| folded.get_path(&f.target))
                 .or_else(|| input.get(&f.target))
                 .cloned()
@@ -548,14 +559,6 @@ impl Mapper {
             let value = match value {
                 Value::DateTime(dt) if f.ty == Some(TypeName::DateTime) => {
                     Value::DateTime(types::date::in_zone(&dt, &f.opts.zone))
-                }
-                v => v,
-            };
-            // A list that comes as flat files write lists (a deal's
-            // contacts, `a; b`) is a list to a `split` field.
-            let value = match value {
-                Value::Text(t) if f.split.is_some() && t.contains("; ") => {
-                    Value::Array(t.split("; ").map(|p| Value::Text(p.to_owned())).collect())
                 }
                 v => v,
             };
