@@ -14,6 +14,106 @@ pub type Key = Arc<str>;
 /// Import splits it again; `--where` compares lists in this form.
 pub const LIST_SEPARATOR: &str = "; ";
 
+/// A list as one flat-file cell: items joined by [`LIST_SEPARATOR`]. An item
+/// that [`split_list`] would not give back as it is (one holding `;` or `,`,
+/// or starting with `"`) is written in double quotes, a quote inside
+/// doubled: `"Sales, EMEA"; VIP`.
+pub fn join_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(LIST_SEPARATOR);
+        }
+        let quoted = item.contains([';', ',']) || item.trim_start().starts_with('"');
+        if quoted {
+            out.push('"');
+            out.push_str(&item.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(item);
+        }
+    }
+    out
+}
+
+/// The items of a list written in one cell: separated by `;`, or by `,`
+/// when the cell has no `;` (`a, b, c` as people type it). Items are
+/// trimmed and empty ones dropped; an item in double quotes may hold either
+/// separator (`""` is a quote), as [`join_list`] writes it. A quote that is
+/// never closed is kept as text.
+pub fn split_list(cell: &str) -> Vec<String> {
+    let separator = if has_unquoted_semicolon(cell) { ';' } else { ',' };
+    let mut items = Vec::new();
+    let mut rest = cell;
+    loop {
+        let start = rest.trim_start();
+        let (item, next) = match start.strip_prefix('"').and_then(closing_quote) {
+            Some((inner, after)) => {
+                // Whatever follows the closing quote, up to the separator,
+                // is kept too: `"a" b` is the item `a b`.
+                let (tail, next) = after.split_once(separator).map_or((after, None), |(t, n)| (t, Some(n)));
+                let tail = tail.trim();
+                let item = if tail.is_empty() { inner.trim().to_string() } else { format!("{} {tail}", inner.trim()) };
+                (item, next)
+            }
+            None => {
+                let end = rest.find(separator);
+                (rest[..end.unwrap_or(rest.len())].trim().to_string(), end.map(|e| &rest[e + 1..]))
+            }
+        };
+        if !item.is_empty() {
+            items.push(item);
+        }
+        match next {
+            Some(n) => rest = n,
+            None => return items,
+        }
+    }
+}
+
+/// The text of a quoted item (after its opening quote) and what follows the
+/// closing quote; `None` if it is never closed.
+fn closing_quote(s: &str) -> Option<(String, &str)> {
+    let mut inner = String::new();
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '"' {
+            inner.push(c);
+        } else if chars.peek().is_some_and(|&(_, n)| n == '"') {
+            inner.push('"');
+            chars.next();
+        } else {
+            return Some((inner, &s[i + 1..]));
+        }
+    }
+    None
+}
+
+/// Whether a cell has a `;` outside quoted items (an item is quoted when it
+/// starts with `"`, after spaces; either separator starts an item). A quote
+/// never closed quotes nothing.
+fn has_unquoted_semicolon(cell: &str) -> bool {
+    let (mut quoted, mut item_start) = (false, true);
+    // A `;` inside the quote still open, which counts if it never closes.
+    let mut in_open_quote = false;
+    let mut chars = cell.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+            }
+            '"' if quoted => (quoted, item_start) = (false, false),
+            '"' if item_start => (quoted, in_open_quote) = (true, false),
+            ';' if quoted => in_open_quote = true,
+            ';' => return true,
+            ',' if !quoted => item_start = true,
+            c if c.is_whitespace() || quoted => {}
+            _ => item_start = false,
+        }
+    }
+    quoted && in_open_quote
+}
+
 /// One field value. Without a mapping, readers produce `Text` (CSV, XML) or
 /// the JSON types as written; a mapping's types produce the rest.
 #[derive(Clone, Debug, PartialEq)]
@@ -376,6 +476,40 @@ pub fn element_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_joined_list_splits_into_the_same_items() {
+        let lists: &[&[&str]] = &[
+            &["a", "b"],
+            &["Sales, EMEA"],
+            &["R&D; Labs", "x"],
+            &["\"quoted\"", "y"],
+            &["say \"hi\"", "z"],
+            &["a;b,c", "d,e"],
+            &["line\nbreak"],
+            &["中国; 上海"],
+        ];
+        for items in lists {
+            let cell = join_list(items.iter().copied());
+            assert_eq!(split_list(&cell), *items, "through {cell:?}");
+        }
+        assert_eq!(join_list(["a", "b"]), "a; b", "plain items are not quoted");
+        assert_eq!(join_list(["Sales, EMEA", "VIP"]), "\"Sales, EMEA\"; VIP");
+    }
+
+    #[test]
+    fn a_typed_list_splits_on_semicolons_else_commas() {
+        assert_eq!(split_list("a, b , c"), ["a", "b", "c"]);
+        assert_eq!(split_list("a; b, c"), ["a", "b, c"]);
+        assert_eq!(split_list(" a ;; b ;"), ["a", "b"]);
+        assert_eq!(split_list(""), Vec::<String>::new());
+        assert_eq!(split_list("\"a, b\", c"), ["a, b", "c"]);
+        assert_eq!(split_list("\"x; y\", z"), ["x; y", "z"], "a quoted ; does not choose the separator");
+        assert_eq!(split_list("\"a\" b; c"), ["a b", "c"]);
+        assert_eq!(split_list("R&D \"Labs\"; x"), ["R&D \"Labs\"", "x"], "a quote inside an item is text");
+        assert_eq!(split_list("\"open; x"), ["\"open", "x"], "an unclosed quote is text");
+        assert_eq!(split_list("\" padded \", x"), ["padded", "x"], "quoted items are trimmed too");
+    }
 
     fn rec(pairs: &[(&str, &str)]) -> Record {
         let mut r = Record::new();

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use crmsync_core::value::split_list;
 use crmsync_core::{Entity, Record, Value};
 
 use crate::custom::{self, CustomField};
@@ -454,7 +455,7 @@ impl Drafter {
                 let text = (!text.is_empty()).then_some(text);
                 if target == "contacts" {
                     // Several contacts: one value per id or email.
-                    let list = split_list(v);
+                    let list = list_items(v);
                     let refs = list
                         .into_iter()
                         .map(|t| match attr {
@@ -490,7 +491,7 @@ impl Drafter {
             }
             if name == "contacts" {
                 d.contacts = Some(
-                    split_list(v)
+                    list_items(v)
                         .into_iter()
                         .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() }.sealed())
                         .collect(),
@@ -1942,16 +1943,12 @@ fn shorten(s: &str) -> String {
     if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s.to_string() }
 }
 
-fn split_list(v: &Value) -> Vec<String> {
-    let items: Vec<String> = match v {
-        Value::Array(items) => items.iter().map(Value::to_text).collect(),
-        v => {
-            let t = v.to_text();
-            let sep = if t.contains(';') { ';' } else { ',' };
-            t.split(sep).map(str::to_string).collect()
-        }
-    };
-    items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+/// The items of a list value: an array, or a flat cell.
+fn list_items(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().map(|i| i.to_text().trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        v => split_list(&v.to_text()),
+    }
 }
 
 /// Live records of `entity` whose `field` is one of `values`; with `only`,

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crmsync_core::mapping::types::{TypeName, TypeOptions, convert};
-use crmsync_core::value::LIST_SEPARATOR;
+use crmsync_core::value::{LIST_SEPARATOR, split_list};
 use crmsync_core::{Entity, Value};
 
 /// What a column holds.
@@ -302,17 +302,17 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
     Ok(Some(text))
 }
 
-/// Tags from a list, a JSON array, or text separated by `;` (or `,`).
+/// Tags from a list, a JSON array, or a flat cell (see `split_list`).
 fn tags_of(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = match v {
         Value::Array(items) => items.iter().map(Value::to_text).collect(),
         v => {
             let t = v.to_text();
-            if let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(&t) {
-                items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect()
-            } else {
-                let sep = if t.contains(';') { ';' } else { ',' };
-                t.split(sep).map(str::to_string).collect()
+            match serde_json::from_str::<serde_json::Value>(&t) {
+                Ok(serde_json::Value::Array(items)) => {
+                    items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect()
+                }
+                _ => return split_list(&t),
             }
         }
     };

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use crmsync_core::value::LIST_SEPARATOR;
+use crmsync_core::value::join_list;
 use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
 use crmsync_formats::{Format, WriteOptions};
 use crmsync_store::export::Options;
@@ -65,12 +65,13 @@ pub struct Args {
     pub pretty: bool,
 }
 
-/// Lists in a flat file are one cell, `a; b`, which import splits again.
+/// Lists in a flat file are one cell, `a; b` (see `join_list`), which
+/// import splits again.
 fn flatten_lists(rec: &mut Record) {
     for v in rec.values_mut() {
         if let Value::Array(items) = v {
             let text: Vec<String> = items.iter().map(Value::to_text).collect();
-            *v = if text.is_empty() { Value::Null } else { Value::Text(text.join(LIST_SEPARATOR)) };
+            *v = if text.is_empty() { Value::Null } else { Value::Text(join_list(text.iter().map(String::as_str))) };
         }
     }
 }

@@ -38,6 +38,12 @@ fn round_trip(db: &Db, ext: &str) {
     // Cells a spreadsheet would run as formulas, which CSV export guards.
     let risky = db.file("risky.csv", "email,title,custom.tier\nrisk@example.com,=SUM(A1),+1-555-0100\n");
     db.ok(&["import", &risky, "--entity", "contacts"]);
+    // Tags holding the list separators, which a flat cell quotes.
+    let lists = db.file(
+        "lists.ndjson",
+        r#"{"email":"lists@example.com","tags":["Sales, EMEA","R&D; Labs","\"quoted\"","say \"hi\""]}"#,
+    );
+    db.ok(&["import", &lists, "--entity", "contacts"]);
     let first = tempfile::tempdir().expect("dir");
     export_all(db, first.path(), ext);
     // Into an empty store, in link order, without mappings.
@@ -69,6 +75,22 @@ fn round_trip(db: &Db, ext: &str) {
         "email = 'risk@example.com'",
     ]);
     assert_eq!(stored, "title,custom.tier\n=SUM(A1),+1-555-0100\n", "values come back as they were");
+    let tags = other.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--format",
+        "ndjson",
+        "--fields",
+        "tags",
+        "--where",
+        "email = 'lists@example.com'",
+    ]);
+    assert_eq!(
+        tags.trim(),
+        r#"{"tags":["Sales, EMEA","R&D; Labs","\"quoted\"","say \"hi\""]}"#,
+        "tags holding separators or quotes come back whole"
+    );
     let contacts = as_csv(db, &first.path().join(format!("contacts.{ext}")));
     assert!(contacts.contains("custom.tier"), "custom fields are exported: {contacts}");
     assert!(contacts.contains("Acme Inc.,acme.com"), "links carry the company's name and domain: {contacts}");
