@@ -577,7 +577,14 @@ impl Drafter {
             ));
         };
         match value {
-            Some(v) => field.check(&v).map(Some).map_err(|m| format!("custom.{name}: {m}")),
+            Some(v) => match field.check(&v) {
+                Ok(mut checked) => {
+                    // A decimal given as text ("1e2") is a number now.
+                    model::plain_numbers(&mut checked);
+                    Ok(Some(checked))
+                }
+                Err(m) => Err(format!("custom.{name}: {m}")),
+            },
             None => Ok(None),
         }
     }

@@ -372,8 +372,74 @@ pub fn custom_value(v: &Value) -> Option<serde_json::Value> {
         // In UTC, as every stored time, so that `--where` compares instants.
         Value::DateTime(dt) => serde_json::Value::String(to_timestamp(dt).map_or_else(|| v.to_text(), datetime_text)),
         Value::Date(_) => serde_json::Value::String(v.to_text()),
-        v => v.to_json(),
+        v => {
+            let mut json = v.to_json();
+            plain_numbers(&mut json);
+            json
+        }
     })
+}
+
+/// Numbers in the form PostgreSQL's `jsonb` keeps them, on both backends,
+/// so a store gives back the same text whichever it is: jsonb holds a
+/// number as `numeric`, which prints without an exponent (`1e2` is `100`,
+/// `1.5e-3` is `0.0015`) and has no negative zero.
+pub(crate) fn plain_numbers(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::Number(n) => {
+            if let Some(plain) = plain_decimal(n.as_str())
+                && let Ok(p) = plain.parse::<serde_json::Number>()
+            {
+                *n = p;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(plain_numbers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(plain_numbers),
+        _ => {}
+    }
+}
+
+/// A JSON number's text without exponent, as `numeric` prints it: the
+/// scale is the fraction's digits less the exponent (`1.50e1` is `15.0`).
+/// `None` when it is already so, or is no JSON number, or its exponent is
+/// beyond any customer value (more than a thousand places).
+fn plain_decimal(text: &str) -> Option<String> {
+    let (negative, unsigned) = text.strip_prefix('-').map_or((false, text), |t| (true, t));
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix('+').unwrap_or(e).parse::<i64>().ok()?)),
+        None => (unsigned, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits_ok(int) || !digits_ok(frac) || exponent.is_some_and(|e| e.abs() > 1000) {
+        return None;
+    }
+    let zero = int.bytes().chain(frac.bytes()).all(|b| b == b'0');
+    if exponent.is_none() && !(negative && zero) {
+        return None;
+    }
+    let exponent = exponent.unwrap_or(0);
+    let digits = format!("{int}{frac}");
+    // Where the decimal point falls in `digits`, and the digits after it.
+    let point = int.len() as i64 + exponent;
+    let scale = (frac.len() as i64 - exponent).max(0) as usize;
+    let mut whole = if point <= 0 {
+        String::new()
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        digits[..point as usize].to_string()
+    };
+    let fraction = if point < 0 {
+        format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else {
+        digits.get(point as usize..).unwrap_or("").to_string()
+    };
+    let trimmed = whole.trim_start_matches('0');
+    whole = if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() };
+    let sign = if negative && !zero { "-" } else { "" };
+    debug_assert_eq!(fraction.len(), scale);
+    Some(if scale == 0 { format!("{sign}{whole}") } else { format!("{sign}{whole}.{fraction}") })
 }
 
 /// The content hash of a record: xxh3-128 over its canonical form (every
@@ -567,6 +633,33 @@ pub fn short_time(stored: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_kept_as_postgres_jsonb_prints_them() {
+        // Each pair checked against PostgreSQL 15: `SELECT 'x'::jsonb::text`.
+        for (given, stored) in [
+            ("1e2", "100"),
+            ("1E+2", "100"),
+            ("1.50e1", "15.0"),
+            ("1.5e-3", "0.0015"),
+            ("1.0e+28", "10000000000000000000000000000"),
+            ("-0.0", "0.0"),
+            ("-0", "0"),
+            ("0e5", "0"),
+            ("-1.25e-1", "-0.125"),
+            ("123.456e2", "12345.6"),
+            ("1e-7", "0.0000001"),
+            ("-12e0", "-12"),
+            ("0.000e3", "0"),
+        ] {
+            assert_eq!(plain_decimal(given).as_deref(), Some(stored), "{given}");
+        }
+        for kept in ["100", "1.50", "-3", "0.0", "1e5000", "abc"] {
+            assert_eq!(plain_decimal(kept), None, "{kept}");
+        }
+        let v = custom_value(&Value::Array(vec![Value::Number("1e2".into()), Value::Number("2.50".into())]));
+        assert_eq!(v.map(|j| j.to_string()).as_deref(), Some("[100,2.50]"));
+    }
 
     #[test]
     fn company_names_match_across_spellings() {

@@ -164,6 +164,37 @@ on_both!(fields_where_and_since_select_records, |db| {
     assert!(out.starts_with("email,deleted_at\nalan@example.com,2030-01-01T00:00:00Z"), "{out}");
 });
 
+on_both!(custom_numbers_come_back_alike_on_both, |db| {
+    let f = db.file(
+        "numbers.ndjson",
+        r#"{"email":"a@x.com","custom":{"a":1.50,"b":1e2,"c":-0.0,"d":1.0E+28,"e":12345678901234567890123,"f":[1.5e-3]}}"#,
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--format",
+        "ndjson",
+        "--fields",
+        "custom.a,custom.b,custom.c,custom.d,custom.e,custom.f",
+    ]);
+    assert_eq!(
+        out.trim(),
+        r#"{"custom":{"a":1.50,"b":100,"c":0.0,"d":10000000000000000000000000000,"e":12345678901234567890123,"f":[0.0015]}}"#,
+        "numbers in PostgreSQL jsonb's form, digits and scale kept"
+    );
+    let again = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(again["unchanged"].as_u64(), Some(1), "{again}");
+    // A declared decimal read from text.
+    let schema = db.file("schema.toml", "[contacts.rate]\ntype = \"decimal\"\n");
+    db.ok(&["init", "--custom", &schema]);
+    let rates = db.file("rates.csv", "email,custom.rate\nr@x.com,2.5e1\n");
+    db.ok(&["import", &rates, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "custom.rate", "--where", "email = 'r@x.com'"]);
+    assert_eq!(out, "custom.rate\n25\n");
+});
+
 on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
     let f = db.file(
         "scored.ndjson",
