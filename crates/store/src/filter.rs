@@ -13,11 +13,14 @@
 //!           | field ["not"] "in" "(" literal ("," literal)* ")"
 //!           | field "is" ["not"] "null"
 //! field    := (letter | "_") (letter | digit | "_" | ".")*     e.g. address.city, custom.vip
+//!           | `any text`                         e.g. `external_id.my erp`, `custom.Häufigkeit (%)`
 //! literal  := 'text' | "text" | -?digits[.digits] | true | false
 //! ```
 //!
-//! Keywords are case-insensitive. Inside quotes the quote character is
-//! doubled (`'O''Brien'`); there are no backslash escapes, so Windows paths
+//! Keywords are case-insensitive. A field name in backquotes may hold any
+//! character (a custom field or another system's name with spaces). Inside
+//! quotes the quote character is doubled (`'O''Brien'`); there are no
+//! backslash escapes, so Windows paths
 //! and regex-looking text survive the shell as typed. Error positions count
 //! characters, not bytes, so they point at the right place in Chinese text.
 
@@ -255,6 +258,8 @@ fn compile_into(
 enum Tok {
     /// A field name or a keyword; which one depends on where it stands.
     Word(String),
+    /// A field name in backquotes (without them).
+    Field(String),
     Text(String),
     Number(String),
     Op(CmpOp),
@@ -319,6 +324,10 @@ fn lex_one(chars: &[char], i: &mut usize) -> Result<Tok, FilterError> {
         ')' => Ok(Tok::RParen),
         ',' => Ok(Tok::Comma),
         '\'' | '"' => lex_quoted(chars, i, c),
+        '`' => match lex_quoted(chars, i, c)? {
+            Tok::Text(name) if !name.trim().is_empty() => Ok(Tok::Field(name)),
+            _ => Err(FilterError::new(start + 1, "an empty field name in backquotes")),
+        },
         '=' | '!' | '<' | '>' => {
             while chars.get(*i).is_some_and(|c| matches!(c, '=' | '!' | '<' | '>')) {
                 *i += 1;
@@ -605,6 +614,7 @@ impl Parser<'_> {
                 }
             }
             Tok::Word(word) if !is_keyword(word) => Ok((self.parse_condition()?, 1)),
+            Tok::Field(_) => Ok((self.parse_condition()?, 1)),
             _ => {
                 let after = match self.previous() {
                     Some(previous) => format!(" after {}", self.describe(previous)),
@@ -622,7 +632,10 @@ impl Parser<'_> {
     /// A field and what is said about it.
     fn parse_condition(&mut self) -> Result<Expr, FilterError> {
         let name = self.next()?;
-        let field = self.source(&name);
+        let field = match &name.tok {
+            Tok::Field(field) => field.clone(),
+            _ => self.source(&name),
+        };
         if field.split('.').any(str::is_empty) {
             return Err(self
                 .error_at(&name, format!("`{field}` is not a field name: dots separate names, as in `address.city`")));
@@ -1044,6 +1057,22 @@ mod tests {
         assert_eq!(parsed("score = 12345678901234567890"), eq("score", num("12345678901234567890"), 1));
         assert_eq!(parsed("vip = true"), eq("vip", Literal::Bool(true), 1));
         assert_eq!(parsed("vip = 'true'"), eq("vip", text("true"), 1));
+    }
+
+    #[test]
+    fn a_field_in_backquotes_may_hold_any_character() {
+        assert_eq!(
+            parsed("`external_id.my erp` is null"),
+            Expr::IsNull { field: "external_id.my erp".to_string(), negated: false, at: 1 }
+        );
+        assert_eq!(parsed("`custom.a``b` = 'x'"), eq("custom.a`b", text("x"), 1));
+        assert_eq!(
+            parsed("not `and` = 1"),
+            Expr::Not(Box::new(eq("and", num("1"), 5))),
+            "a keyword is a name in quotes"
+        );
+        assert!(parse("`` = 1").is_err());
+        assert!(parse("`open = 1").is_err());
     }
 
     #[test]

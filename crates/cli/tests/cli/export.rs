@@ -322,6 +322,10 @@ on_both!(a_mapping_runs_back_into_the_other_systems_ids_clock_and_formats, |db| 
     let ids = |filter: &str| db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
     assert_eq!(ids("external_id.erp = 'K-2'"), "email\nbob@example.com\n");
     assert_eq!(ids("external_id.oa is null and email like 'a%'"), "email\nada@example.com\n");
+    // A system whose name has a space is named in backquotes.
+    let spaced = db.file("spaced.toml", &ERP_MAPPING.replace("system = \"erp\"", "system = \"old erp\""));
+    db.ok(&["import", &f, "--mapping", &spaced]);
+    assert_eq!(ids("`external_id.old erp` = 'K-1'"), "email\nada@example.com\n");
 });
 
 on_both!(a_date_the_store_keeps_as_a_time_goes_back_as_a_date, |db| {
