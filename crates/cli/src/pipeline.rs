@@ -410,6 +410,56 @@ pub struct Recognise {
 /// System fields an export may carry; an import leaves them to the store.
 pub const SYSTEM_FIELDS: [&str; 5] = ["id", "created_at", "updated_at", "deleted_at", "version"];
 
+/// A reader whose first record is read ahead, for what only a record can
+/// tell: a JSON export has no header to show which system the ids in its
+/// `external_id` object are from.
+pub struct ReadAhead {
+    reader: Box<dyn crmsync_formats::RecordReader>,
+    /// The first read, handed out by the first `read`.
+    first: Option<(crmsync_formats::Result<bool>, Record)>,
+}
+
+impl ReadAhead {
+    pub fn new(mut reader: Box<dyn crmsync_formats::RecordReader>) -> Self {
+        let mut rec = Record::new();
+        let read = reader.read(&mut rec);
+        Self { reader, first: Some((read, rec)) }
+    }
+
+    /// The first record's field names, nested values as dotted names
+    /// (`external_id.erp`); none when it could not be read.
+    pub fn first_names(&self) -> Vec<String> {
+        let Some((Ok(true), rec)) = &self.first else {
+            return Vec::new();
+        };
+        let mut flat = Record::new();
+        for (k, v) in rec.fields() {
+            dotted(k, v, &mut flat);
+        }
+        flat.fields().iter().map(|(k, _)| k.to_string()).collect()
+    }
+}
+
+impl crmsync_formats::RecordReader for ReadAhead {
+    fn read(&mut self, rec: &mut Record) -> crmsync_formats::Result<bool> {
+        match self.first.take() {
+            Some((read, first)) => {
+                *rec = first;
+                read
+            }
+            None => self.reader.read(rec),
+        }
+    }
+
+    fn columns(&self) -> Option<&[Key]> {
+        self.reader.columns()
+    }
+
+    fn details(&self) -> crmsync_formats::SourceDetails {
+        self.reader.details()
+    }
+}
+
 /// `{"address": {"city": ..}}` as `address.city`; lists stay lists.
 fn dotted(prefix: &str, value: &Value, out: &mut Record) {
     match value {
@@ -456,9 +506,12 @@ impl Work {
             out.row = rec.row;
             out.line = rec.line;
             for (k, v) in rec.fields() {
-                if Some(&**k) != external.as_deref() {
-                    dotted(k, v, out);
-                }
+                dotted(k, v, out);
+            }
+            // The import's external id (`external_id.erp`, a column or
+            // nested as JSON writes it), not a field of the record.
+            if let Some(external) = external {
+                out.retain(|k| k != external.as_str());
             }
             let unknown = unknown_fields(entity, out.fields().iter().map(|(k, _)| k.clone()));
             if !unknown.is_empty() {

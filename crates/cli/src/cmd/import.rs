@@ -189,7 +189,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let read_opts = args.source.read_options(mapping.as_deref(), &args.input)?;
     let opened = open_input(&args.input, g.quiet)?;
     let progress = opened.progress;
-    let reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
+    let mut reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let details = reader.details();
@@ -235,25 +235,35 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             )));
         }
     }
-    let external = match (&mapping, &source_columns) {
-        (Some(m), _) => m.key.external_id.clone(),
-        // A flat export's `external_id.erp` column: matched and kept as the
-        // records' ids in that system, as a mapping's [key] would.
-        (None, Some(cols)) => {
-            let ids: Vec<(&Key, &str)> = cols.iter().filter_map(|c| Some((c, external_system(c)?))).collect();
+    let external = match &mapping {
+        Some(m) => m.key.external_id.clone(),
+        // An export's `external_id.erp` column (or, in JSON, `external_id`
+        // object): matched and kept as the records' ids in that system, as
+        // a mapping's [key] would. A file without a header shows it in its
+        // first record.
+        None => {
+            let names: Vec<String> = match &source_columns {
+                Some(cols) => cols.iter().map(|c| c.to_string()).collect(),
+                None => {
+                    let ahead = pipeline::ReadAhead::new(reader);
+                    let names = ahead.first_names();
+                    reader = Box::new(ahead);
+                    names
+                }
+            };
+            let ids: Vec<(&String, &str)> = names.iter().filter_map(|c| Some((c, external_system(c)?))).collect();
             match ids.as_slice() {
                 [] => None,
                 [(col, system)] => Some(ExternalIdSpec { system: system.to_string(), from: col.to_string() }),
                 _ => {
                     return Err(usage(format!(
-                        "{source_name}: columns {} are ids in several systems; an import matches by one: \
+                        "{source_name}: {} are ids in several systems; an import matches by one: \
                          keep one of them, or name it in a mapping's [key] external_id",
                         ids.iter().map(|(c, _)| format!("{c:?}")).collect::<Vec<_>>().join(", ")
                     )));
                 }
             }
         }
-        (None, None) => None,
     };
     let mode: Mode = match &args.mode {
         Some(m) => m.parse().map_err(usage)?,

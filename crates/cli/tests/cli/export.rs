@@ -363,6 +363,35 @@ on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
     assert!(stderr_of(&out).contains("are ids in several systems"), "{}", stderr_of(&out));
 });
 
+on_both!(a_json_or_xml_export_carries_external_ids_into_another_store, |db| {
+    let f = db.file("erp.csv", "email,external_id.erp\nada@example.com,K-1\nbob@example.com,K-2\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    for (n, ext) in ["ndjson", "json", "xml"].into_iter().enumerate() {
+        let out = db.path(&format!("ids.{ext}"));
+        db.ok(&[
+            "export",
+            "--entity",
+            "contacts",
+            "--fields",
+            "email,external_id.erp",
+            "--out",
+            out.to_str().expect("p"),
+        ]);
+        let written = std::fs::read_to_string(&out).expect("read");
+        assert!(written.contains("erp"), "{written}");
+        // Nested in an `external_id` object, which the first record shows.
+        let other = if db.is_postgres() { Db::postgres(&format!("ids_{n}")).expect("server") } else { Db::sqlite() };
+        let s = other.json(&["import", out.to_str().expect("p"), "--entity", "contacts"]);
+        assert_eq!(s["inserted"].as_u64(), Some(2), "{ext}: {s}");
+        let back = other.ok(&["export", "--entity", "contacts", "--fields", "email,external_id.erp"]);
+        assert_eq!(back, std::fs::read_to_string(&f).expect("read"), "{ext}");
+        // And it matches by them: a new e-mail on K-1 updates that record.
+        let moved = other.file("moved.ndjson", r#"{"external_id":{"erp":"K-1"},"email":"ada@new.example.com"}"#);
+        let s = other.json(&["import", &moved, "--entity", "contacts"]);
+        assert_eq!((s["updated"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(0)), "{ext}: {s}");
+    }
+});
+
 on_both!(links_by_another_systems_ids_go_back_into_its_columns, |db| {
     let key = "[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n[fields]\n";
     let files = [
