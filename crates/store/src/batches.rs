@@ -8,7 +8,7 @@ use crmsync_core::Entity;
 use crate::Store;
 use crate::custom;
 use crate::error::{Error, Result};
-use crate::import::{AuditRow, json_text, load_by, update_record, write_audit};
+use crate::import::{AuditRow, Existing, json_text, load_by, update_record, write_audit};
 use crate::model::{self, Ids, Kind, company_key, content_hash};
 use crate::sql::{Cell, Param, Sql, placeholders};
 
@@ -325,12 +325,13 @@ struct Written {
     op: String,
     field: Option<String>,
     before: Option<String>,
+    after: Option<String>,
 }
 
 fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     let rows: Vec<Written> = db
         .query(
-            "SELECT seq, entity, record_id, op, field, before FROM audit WHERE batch_id = ? ORDER BY seq DESC",
+            "SELECT seq, entity, record_id, op, field, before, after FROM audit WHERE batch_id = ? ORDER BY seq DESC",
             &[batch.id.as_str().into()],
         )?
         .into_iter()
@@ -342,7 +343,8 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             let op = r.next()?.into_text()?;
             let field = r.next().and_then(Cell::into_text);
             let before = r.next().and_then(Cell::into_text);
-            Some(Written { seq, entity, record, op, field, before })
+            let after = r.next().and_then(Cell::into_text);
+            Some(Written { seq, entity, record, op, field, before, after })
         })
         .collect();
     let last_seq = rows.first().map_or(0, |r| r.seq);
@@ -383,6 +385,11 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             }
         }
     }
+    // A field that no longer holds what the batch wrote was changed since,
+    // even where the check above lets the writes pass: an undo of an
+    // earlier batch with --force writes over this batch's values. (Back at
+    // its value before the batch, it is no conflict: the undo writes that.)
+    later.extend(overwritten(db, &rows, &inserted, &later)?);
     for (e, id) in &touched {
         if later.contains(*id) {
             conflicts.push(format!("{} was changed after the batch", label(db, *e, id)));
@@ -665,6 +672,64 @@ fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&s
     Ok(problems)
 }
 
+/// The records (kept by the undo, not yet in `later`) with a field the
+/// batch updated that holds neither the batch's last value for it nor the
+/// value before the batch.
+fn overwritten(
+    db: &mut dyn Sql,
+    rows: &[Written],
+    inserted: &HashSet<&str>,
+    later: &HashSet<String>,
+) -> Result<Vec<String>> {
+    // Per record and field: the batch's last value (rows are latest first)
+    // and its value before the batch (the earliest write's `before`).
+    let mut wrote: BTreeMap<(&str, &str), (Entity, Option<&str>, Option<&str>)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.op == "update" && !inserted.contains(r.record.as_str())) {
+        let (Some(field), false) = (r.field.as_deref(), later.contains(&r.record)) else { continue };
+        wrote.entry((r.record.as_str(), field)).and_modify(|w| w.2 = r.before.as_deref()).or_insert((
+            r.entity,
+            r.after.as_deref(),
+            r.before.as_deref(),
+        ));
+    }
+    let mut changed = Vec::new();
+    let mut current: Option<(&str, Existing)> = None;
+    for ((record, field), (entity, after, before)) in wrote {
+        if changed.last().is_some_and(|c: &String| c == record) {
+            continue;
+        }
+        if current.as_ref().is_none_or(|(id, _)| *id != record) {
+            let Some(e) = load_by(db, entity, "id", &[record.to_string()], None)?.pop() else { continue };
+            current = Some((record, e));
+        }
+        let Some((_, existing)) = &current else { continue };
+        let now = current_value(db, entity, existing, field)?;
+        if now.as_deref() != after && now.as_deref() != before {
+            changed.push(record.to_string());
+        }
+    }
+    Ok(changed)
+}
+
+/// A field's value now, in the form the audit trail keeps it: custom
+/// values as JSON, links as ids, another system's id from its table.
+fn current_value(db: &mut dyn Sql, entity: Entity, existing: &Existing, field: &str) -> Result<Option<String>> {
+    if let Some(system) = field.strip_prefix("external_id.") {
+        return Ok(db
+            .query_row(
+                "SELECT external_id FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
+                &[entity.name().into(), system.into(), existing.id.as_str().into()],
+            )?
+            .and_then(|r| r.into_iter().next().and_then(Cell::into_text)));
+    }
+    let columns = model::columns(entity);
+    if let Some(name) = field.strip_prefix("custom.") {
+        let Some(pos) = columns.iter().position(|c| c.kind == Kind::Custom) else { return Ok(None) };
+        return Ok(model::parse_custom(existing.value(pos)).get(name).map(ToString::to_string));
+    }
+    Ok(model::position(entity, field).and_then(|pos| existing.value(pos)).map(str::to_string))
+}
+
 /// A custom value as the audit trail keeps it (JSON), as text.
 fn custom_text(before: &str) -> String {
     serde_json::from_str(before).map_or_else(|_| before.to_string(), |v| json_text(&v))
@@ -688,12 +753,7 @@ fn restore(
     let mut changed = Vec::new();
     for (field, before) in fields {
         if let Some(system) = field.strip_prefix("external_id.") {
-            let current = db
-                .query_row(
-                    "SELECT external_id FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
-                    &[entity.name().into(), system.into(), id.into()],
-                )?
-                .and_then(|r| r.into_iter().next().and_then(Cell::into_text));
+            let current = current_value(db, entity, &existing, field)?;
             db.execute(
                 "DELETE FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
                 &[entity.name().into(), system.into(), id.into()],

@@ -74,6 +74,28 @@ on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
     assert!(header.starts_with("first_name,") && !header.contains("custom.tier"), "{header}");
 });
 
+on_both!(undo_refuses_where_a_forced_undo_of_an_earlier_batch_wrote_over_its_values, |db| {
+    let import = |name: &str, text: &str| {
+        let f = db.file(name, text);
+        db.json(&["import", &f, "--entity", "contacts"])["batch"].as_str().expect("batch").to_string()
+    };
+    import("f0.csv", "email,title,notes\na@x.com,A,n0\n");
+    let f1 = import("f1.csv", "email,title\na@x.com,B\n");
+    let f2 = import("f2.csv", "email,title,notes\na@x.com,C,n2\n");
+    // f1's undo sets the title back to A, over f2's C.
+    db.json(&["undo", &f1, "--force"]);
+    let fields = || db.ok(&["export", "--entity", "contacts", "--fields", "title,notes"]);
+    assert_eq!(fields(), "title,notes\nA,n2\n");
+    // Undoing f2 would bring back B, the value of a batch that is undone.
+    let out = db.run(&["undo", &f2]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("a@x.com\") was changed after the batch"), "{}", stderr_of(&out));
+    assert_eq!(fields(), "title,notes\nA,n2\n", "nothing changed");
+    // Forced, it sets back what f2 found.
+    db.json(&["undo", &f2, "--force"]);
+    assert_eq!(fields(), "title,notes\nB,n0\n");
+});
+
 #[test]
 fn undo_names_unknown_batches() {
     let db = Db::sqlite();
