@@ -672,6 +672,9 @@ fn unique_values_taken(db: &mut dyn Sql, rows: &[Written], inserted: &HashSet<&s
     Ok(problems)
 }
 
+/// A field's entity, the batch's last value for it and its value before.
+type Wrote<'a> = (Entity, Option<&'a str>, Option<&'a str>);
+
 /// The records (kept by the undo, not yet in `later`) with a field the
 /// batch updated that holds neither the batch's last value for it nor the
 /// value before the batch.
@@ -683,7 +686,7 @@ fn overwritten(
 ) -> Result<Vec<String>> {
     // Per record and field: the batch's last value (rows are latest first)
     // and its value before the batch (the earliest write's `before`).
-    let mut wrote: BTreeMap<(&str, &str), (Entity, Option<&str>, Option<&str>)> = BTreeMap::new();
+    let mut wrote: BTreeMap<(&str, &str), Wrote<'_>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.op == "update" && !inserted.contains(r.record.as_str())) {
         let (Some(field), false) = (r.field.as_deref(), later.contains(&r.record)) else { continue };
         wrote.entry((r.record.as_str(), field)).and_modify(|w| w.2 = r.before.as_deref()).or_insert((
