@@ -58,7 +58,8 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
         return Some((format!("t.{field}"), kind));
     }
     if let Some(name) = field.strip_prefix("custom.") {
-        return Some((backend.custom_text("t", name), Kind::Text));
+        // As PostgreSQL's `->>` gives it on both: `true`, `7` and `3.0` as text.
+        return Some((backend.custom_key_text("t", name), Kind::Text));
     }
     if let Some((link, system)) = entity.external_links().iter().find_map(|l| {
         let system = field.strip_prefix(l)?.strip_prefix('.').filter(|s| !s.is_empty())?;

@@ -35,7 +35,7 @@ pub struct Args {
     /// System fields: id, created_at, updated_at, deleted_at, version.
     #[arg(long, value_name = "FIELDS")]
     pub fields: Option<String>,
-    /// Only records matching this expression, e.g. `address.country = 'CN' and custom.vip >= 1`.
+    /// Only records matching this expression, e.g. `address.country = 'CN' and custom.vip = true`.
     /// Operators: = != < > <= >= like in, is null, is not null, and or not.
     #[arg(long = "where", value_name = "EXPR")]
     pub filter: Option<String>,

@@ -199,9 +199,9 @@ on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
     let f = db.file(
         "scored.ndjson",
         concat!(
-            r#"{"email":"a@x.com","custom":{"score":"abc","tier":"gold"},"tags":["vip","b2b"]}"#,
+            r#"{"email":"a@x.com","custom":{"score":"abc","tier":"gold","vip":true},"tags":["vip","b2b"]}"#,
             "\n",
-            r#"{"email":"b@x.com","custom":{"score":12},"tags":["b2b"]}"#,
+            r#"{"email":"b@x.com","custom":{"score":12,"vip":false,"rate":3.0},"tags":["b2b"]}"#,
             "\n",
             r#"{"email":"c@x.com","custom":{"score":"3"}}"#,
             "\n",
@@ -229,6 +229,14 @@ on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
     assert_eq!(emails("tags = 'b2b'"), ["b@x.com"]);
     assert_eq!(emails("tags = 'vip; b2b'"), ["a@x.com"]);
     assert_eq!(emails("tags is null"), ["c@x.com"]);
+    // Booleans and numbers compare as exports write them.
+    assert_eq!(emails("custom.vip = true"), ["a@x.com"]);
+    assert_eq!(emails("custom.vip != true"), ["b@x.com", "c@x.com", "d@x.com"]);
+    assert_eq!(emails("custom.vip like 'fa%'"), ["b@x.com"]);
+    assert_eq!(emails("custom.vip = 1"), Vec::<String>::new(), "a boolean is no number");
+    assert_eq!(emails("custom.score = '12'"), ["b@x.com"]);
+    assert_eq!(emails("custom.rate = '3.0'"), ["b@x.com"]);
+    assert_eq!(emails("custom.rate = 3"), ["b@x.com"]);
 });
 
 on_both!(typed_custom_date_times_are_stored_in_utc_and_compare_as_instants, |db| {
