@@ -59,9 +59,15 @@ pub fn one_byte(what: &str, s: &str) -> Result<u8> {
 /// format: `--format`, else the output's extension, else the mapping's.
 pub fn output_format(flag: Option<&str>, out: &str, mapping: Option<&Mapping>) -> Result<Option<Format>> {
     let from_mapping = mapping.and_then(|m| m.source.format.as_deref());
-    match flag.or_else(|| from_mapping.filter(|_| Format::from_path(out).is_none())) {
-        Some(f) => Ok(Some(f.parse::<Format>().map_err(usage)?)),
-        None => Ok(Format::from_path(out)),
+    let format = match flag.or_else(|| from_mapping.filter(|_| Format::from_path(out).is_none())) {
+        Some(f) => Some(f.parse::<Format>().map_err(usage)?),
+        None => Format::from_path(out),
+    };
+    match format {
+        Some(f @ (Format::Xls | Format::Ods)) => {
+            Err(usage(format!("{f} can be read but not written; write xlsx instead")))
+        }
+        f => Ok(f),
     }
 }
 

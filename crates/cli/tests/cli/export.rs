@@ -513,6 +513,11 @@ fn bad_filters_and_fields_are_named() {
     let out = db.run(&["export", "--entity", "contacts", "--since", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--since: \"yesterday\" is not a date"), "{}", stderr_of(&out));
+    for format in [["--format", "xls"], ["--out", "contacts.ods"]] {
+        let out = db.run(&["export", "--entity", "contacts", format[0], format[1]]);
+        assert_eq!(out.status.code(), Some(2), "{format:?}");
+        assert!(stderr_of(&out).contains("can be read but not written; write xlsx instead"), "{}", stderr_of(&out));
+    }
     // What the store cannot do as asked is the job failing (exit 1).
     let out = db.run(&["undo", "01ARZ3NDEKTSV4RRFFQ69G5FAV"]);
     assert_eq!(out.status.code(), Some(1));
