@@ -500,7 +500,7 @@ impl RecordReader for CsvReader {
 
 /// Cells a spreadsheet would run as a formula get a leading `'`, unless they
 /// are plain numbers such as `-5` or `+15551234567`.
-fn neutralize(cell: &str) -> Option<String> {
+pub fn neutralize(cell: &str) -> Option<String> {
     let first = *cell.as_bytes().first()?;
     let risky = match first {
         b'=' | b'@' | b'\t' | b'\r' => true,

@@ -107,8 +107,9 @@ impl Plan {
         };
         if self.csv {
             let q = |s: &str| {
-                // Plans are read in spreadsheets: quote everything, neutralise formulas.
-                let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+                // Plans are read in spreadsheets: quote everything, neutralise
+                // formulas as CSV exports do (a phone number stays as it is).
+                let s = crmsync_formats::csv::neutralize(s).unwrap_or_else(|| s.to_string());
                 format!("\"{}\"", s.replace('"', "\"\""))
             };
             match outcome {

@@ -160,6 +160,19 @@ on_both!(declared_custom_fields_are_typed_required_unique_and_closed, |db| {
     assert_eq!(db.count("SELECT count(*) FROM custom_fields"), 3);
 });
 
+#[test]
+fn a_csv_plan_neutralises_formulas_but_not_phone_numbers() {
+    let db = Db::sqlite();
+    let first = db.file("first.csv", "email,phone,title\na@x.com,+14155550100,CEO\n");
+    db.ok(&["import", &first, "--entity", "contacts"]);
+    let second = db.file("second.csv", "email,phone,title\na@x.com,+14155550101,=HYPERLINK(1)\n");
+    let plan = db.path("plan.csv");
+    db.ok(&["import", &second, "--entity", "contacts", "--plan", plan.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    assert!(text.contains(r#""phone","+14155550100","+14155550101""#), "{text}");
+    assert!(text.contains(r#""title","CEO","'=HYPERLINK(1)""#), "{text}");
+}
+
 on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let plan = db.path("plan.ndjson");
