@@ -412,10 +412,18 @@ fn pct(v: Option<&Value>) -> String {
     }
 }
 
-fn format_pct(x: f64) -> String {
+/// A share with one decimal. A share short of all never reads as
+/// `100.0%`, nor one above none as `0.0%`: 8 invalid e-mails in 60,000 are
+/// `>99.9%` valid, not all.
+pub fn format_pct(x: f64) -> String {
     let s = format!("{:.1}%", x * 100.0);
-    // A tiny negative share would otherwise print as "-0.0%".
-    if s == "-0.0%" { "0.0%".to_string() } else { s }
+    match s.as_str() {
+        "100.0%" if x < 1.0 => ">99.9%".to_string(),
+        "0.0%" if x > 0.0 => "<0.1%".to_string(),
+        // A tiny negative share would otherwise print as "-0.0%".
+        "-0.0%" => "0.0%".to_string(),
+        _ => s,
+    }
 }
 
 /// A count with thousands separators, from the number's own digits so that integers past `u64` (kept exact by
@@ -576,6 +584,10 @@ mod tests {
         }
         assert!(!html.contains("95.80%") && !html.contains("0.958"));
         assert_eq!(format_pct(-0.00001), "0.0%");
+        assert_eq!(format_pct(59_992.0 / 60_000.0), ">99.9%");
+        assert_eq!(format_pct(1.0), "100.0%");
+        assert_eq!(format_pct(0.0001), "<0.1%");
+        assert_eq!(format_pct(0.0), "0.0%");
     }
 
     #[test]

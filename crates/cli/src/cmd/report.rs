@@ -28,7 +28,7 @@ pub struct QualityArgs {
 }
 
 fn pct(x: &serde_json::Value) -> String {
-    x.as_f64().map_or_else(|| "-".to_string(), |v| format!("{:.1}%", v * 100.0))
+    x.as_f64().map_or_else(|| "-".to_string(), crate::report_html::format_pct)
 }
 
 pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
