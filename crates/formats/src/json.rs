@@ -291,6 +291,13 @@ fn json_error(file: &str, e: &serde_json::Error, base_line: u64, ordinal: u64) -
         let msg = e.to_string();
         return Error::Encoding { file: file.to_string(), at, message: msg };
     }
+    if e.is_eof() {
+        return Error::parse(
+            file,
+            at,
+            "the file ends inside this record: it was cut short, or a bracket is not closed",
+        );
+    }
     let mut msg = e.to_string();
     // serde_json appends its own "at line L column C", relative to the element.
     if let Some(pos) = msg.find(" at line ") {

@@ -477,9 +477,23 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if args.dry_run {
                 return Err(e);
             }
+            // A file that cannot be read on needs mending before a resume
+            // can get past the place where it stopped.
+            let unreadable = e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<crmsync_formats::Error>(),
+                    Some(crmsync_formats::Error::Parse { .. } | crmsync_formats::Error::Encoding { .. })
+                )
+            });
+            let resume = if unreadable {
+                "mend the file from where it stopped on (leaving the rows before it as they are) and run \
+                 the same command with --resume to finish it"
+            } else {
+                "run the same command with --resume to finish it"
+            };
             return Err(e.context(format!(
                 "import of {source_name} stopped; rows committed so far are kept in batch {batch}: \
-                 run the same command with --resume to finish it, or `crmsync undo {batch}` to revert it"
+                 {resume}, or `crmsync undo {batch}` to revert it"
             )));
         }
     };

@@ -244,3 +244,20 @@ fn a_mapping_for_another_entity_is_refused() {
     assert!(stderr_of(&out).contains("maps records to deals, not contacts"), "{}", stderr_of(&out));
     assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
 }
+
+on_both!(a_file_cut_short_stops_the_import_and_resumes_once_mended, |db| {
+    // Rows past the first chunk, so that some are committed when it stops.
+    let rows: Vec<String> = (0..30).map(|i| format!(r#"{{"email":"c{i}@x.com"}}"#)).collect();
+    let whole = format!("[{}]", rows.join(","));
+    let cut = &whole[..whole.len() - 10];
+    let f = db.file("cut.json", cut);
+    let out = db.run(&["import", &f, "--entity", "contacts", "--chunk-size", "10"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("the file ends inside this record: it was cut short"), "{err}");
+    assert!(err.contains("mend the file from where it stopped on"), "{err}");
+    std::fs::write(&f, &whole).expect("mend");
+    let s = db.json(&["import", &f, "--entity", "contacts", "--chunk-size", "10", "--resume"]);
+    assert_eq!(s["inserted"].as_u64(), Some(30), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 30);
+});
