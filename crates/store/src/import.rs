@@ -102,8 +102,8 @@ pub struct Row<'a> {
     pub source: &'a Record,
     /// The mapped record; `None` when reading or mapping rejected the row.
     pub record: Option<&'a Record>,
-    /// Its id in `Settings::external_system`.
-    pub external_id: Option<String>,
+    /// Its ids to match by, besides its key.
+    pub ids: RowIds,
     /// Why the row was rejected before the store saw it: (field, message).
     pub rejected: Option<(String, String)>,
     /// The record already drafted by `Import::drafter` (on another thread,
@@ -116,6 +116,15 @@ pub struct Row<'a> {
 
 /// A drafted record, or why it cannot be one: (field, message).
 pub type Drafted = std::result::Result<Draft, (String, String)>;
+
+/// A row's ids that are not fields of its record, to match it by before
+/// its key: its id in `Settings::external_system`, and the store's own id
+/// (the `id` column of an export, edited and imported again).
+#[derive(Debug, Clone, Default)]
+pub struct RowIds {
+    pub external: Option<String>,
+    pub own: Option<String>,
+}
 
 /// One field's change, as stored text.
 #[derive(Debug, Clone, PartialEq)]
@@ -263,9 +272,11 @@ pub struct Draft {
     contacts: Option<Vec<LinkRef>>,
     key: Option<Vec<String>>,
     external: Option<String>,
-    /// Hashes of the key and of the external id: rows whose marks repeat
-    /// go to separate segments.
-    marks: [Option<u64>; 2],
+    /// The store's id the row names (see `RowIds::own`).
+    own: Option<String>,
+    /// Hashes of the key, the external id and the own id: rows whose marks
+    /// repeat go to separate segments.
+    marks: [Option<u64>; 3],
     /// The hash of the source row (see `recognise`), stored with the record.
     source: Option<u64>,
     /// Only the key and links are drafted: the store holds a record made
@@ -418,7 +429,7 @@ impl Drafter {
     /// A mapped record's values, checked against their columns. `seen` is
     /// what `recognised` said of its source row; a known row is drafted
     /// lite, from its key and links only.
-    pub fn draft(&self, record: &Record, external: Option<String>, seen: Option<Seen>) -> Drafted {
+    pub fn draft(&self, record: &Record, ids: RowIds, seen: Option<Seen>) -> Drafted {
         let entity = self.entity;
         let lite = seen.is_some_and(|s| s.known);
         let mut d = Draft {
@@ -428,8 +439,9 @@ impl Drafter {
             links: Vec::new(),
             contacts: None,
             key: None,
-            external: external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
-            marks: [None, None],
+            external: ids.external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
+            own: ids.own.filter(|o| !o.trim().is_empty()).map(|o| o.trim().to_string()),
+            marks: [None, None, None],
             source: seen.map(|s| s.hash),
             lite,
             written: Vec::new(),
@@ -533,7 +545,7 @@ impl Drafter {
                 };
                 match v {
                     Some(v) => key.push(v),
-                    None if d.external.is_some() => {
+                    None if d.external.is_some() || d.own.is_some() => {
                         key.clear();
                         break;
                     }
@@ -553,7 +565,11 @@ impl Drafter {
                 d.key = Some(key);
             }
         }
-        d.marks = [d.key.as_deref().map(key_hash), d.external.as_deref().map(|x| key_hash(&[x]))];
+        d.marks = [
+            d.key.as_deref().map(key_hash),
+            d.external.as_deref().map(|x| key_hash(&[x])),
+            d.own.as_deref().map(|x| key_hash(&["", x])),
+        ];
         Ok(d)
     }
 
@@ -878,7 +894,7 @@ impl Import<'_> {
             };
             let drafted = match row.drafted.take() {
                 Some(d) => d,
-                None => self.drafter.draft(record, row.external_id.clone(), None),
+                None => self.drafter.draft(record, row.ids.clone(), None),
             };
             match drafted {
                 Ok(mut d) => {
@@ -1122,6 +1138,7 @@ impl Import<'_> {
                 Some(e) if self.settings.mode == Mode::Insert => {
                     // Named by what matched: the other system's id, or the key.
                     let what = match (&d.external, &self.settings.external_system) {
+                        _ if d.own.as_ref() == Some(&e.id) => format!("id {:?}", e.id),
                         (Some(x), Some(system)) if links.external_of.get(&e.id) == Some(x) => {
                             format!("{system} id {x:?}")
                         }
@@ -1469,11 +1486,28 @@ impl Import<'_> {
     fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Matched>>> {
         let entity = self.settings.entity;
         let mut found: Vec<Option<Matched>> = (0..drafts.len()).map(|_| None).collect();
+        // The store's own ids first: a record named by its id is that one,
+        // whatever its key has become. An id the store has not (an export
+        // of another store) leaves the row to be matched as any other.
+        let own: Vec<String> = drafts.iter().filter_map(|d| d.own.clone()).collect();
+        if !own.is_empty() {
+            let mut named: HashMap<&str, Vec<usize>> = HashMap::default();
+            for (n, d) in drafts.iter().enumerate() {
+                if let Some(id) = &d.own {
+                    named.entry(id.as_str()).or_default().push(n);
+                }
+            }
+            for e in load_by(self.db, entity, "id", &own, None)? {
+                for n in named.remove(e.id.as_str()).into_iter().flatten() {
+                    found[n] = Some(Ok(e.clone()));
+                }
+            }
+        }
         let mut by_id: HashMap<String, Vec<usize>> = HashMap::default();
         if let Some(system) = self.settings.external_system.clone() {
             let wanted: Vec<&str> = drafts.iter().filter_map(|d| d.external.as_deref()).collect();
             let map = external_lookup(self.db, entity, &system, &wanted)?;
-            for (n, d) in drafts.iter().enumerate() {
+            for (n, d) in drafts.iter().enumerate().filter(|(n, _)| found[*n].is_none()) {
                 if let Some(id) = d.external.as_ref().and_then(|x| map.get(x)) {
                     by_id.entry(id.clone()).or_default().push(n);
                 }

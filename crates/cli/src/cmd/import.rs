@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use crmsync_core::mapping::{ExternalIdSpec, external_system};
 use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
-use crmsync_store::import::{Mode, Outcome, Row, Seen, Settings, default_key};
+use crmsync_store::import::{Mode, Outcome, Row, RowIds, Seen, Settings, default_key};
 
 use crate::Global;
 use crate::cmd::usage;
@@ -20,20 +20,30 @@ use crate::pipeline::{
     load_schema,
 };
 
-/// Where a row's id in the other system is: its column, or the element
-/// an XML file written through the mapping run backwards names it by.
-struct ExternalColumn {
-    column: String,
-    element: String,
+/// Where a row's ids are: its id in the other system in its column, or in
+/// the element an XML file written through the mapping run backwards names
+/// it by; the store's own id in an export's `id` column.
+#[derive(Clone)]
+struct IdColumns {
+    external: Option<(String, String)>,
+    own: bool,
 }
 
-impl ExternalColumn {
-    fn new(spec: ExternalIdSpec) -> Self {
-        Self { element: crmsync_core::value::element_name(&spec.from), column: spec.from }
+impl IdColumns {
+    fn new(external: Option<ExternalIdSpec>, own: bool) -> Self {
+        let external = external.map(|spec| (spec.from.clone(), crmsync_core::value::element_name(&spec.from)));
+        Self { external, own }
     }
 
-    fn read(&self, src: &Record) -> Option<String> {
-        src.get_path(&self.column).or_else(|| src.get_path(&self.element)).map(Value::to_text)
+    fn read(&self, src: &Record) -> RowIds {
+        RowIds {
+            external: self
+                .external
+                .as_ref()
+                .and_then(|(column, element)| src.get_path(column).or_else(|| src.get_path(element)))
+                .map(Value::to_text),
+            own: self.own.then(|| src.get("id").map(Value::to_text)).flatten(),
+        }
     }
 }
 
@@ -236,6 +246,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             )));
         }
     }
+    // An export's `id` column: records it names are matched by it first.
+    let mut own_ids = false;
     let external = match &mapping {
         Some(m) => m.key.external_id.clone(),
         // An export's `external_id.erp` column (or, in JSON, `external_id`
@@ -252,6 +264,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                     names
                 }
             };
+            own_ids = names.iter().any(|n| n == "id");
             let ids: Vec<(&String, &str)> = names.iter().filter_map(|c| Some((c, external_system(c)?))).collect();
             match ids.as_slice() {
                 [] => None,
@@ -348,13 +361,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 draft: None,
                 recognise: None,
             };
-            let from = external.map(ExternalColumn::new);
+            let from = IdColumns::new(external, own_ids);
             Box::new(move |src: &Record| {
                 let (mut rec, mut out) = (src.clone(), Record::new());
-                let external_id = from.as_ref().and_then(|c| c.read(src));
+                let ids = from.read(src);
                 match work.run(&mut rec, &mut out).0 {
-                    Worked::Mapped => drafter.draft(&out, external_id, None),
-                    Worked::AsRead => drafter.draft(&rec, external_id, None),
+                    Worked::Mapped => drafter.draft(&out, ids, None),
+                    Worked::AsRead => drafter.draft(&rec, ids, None),
                     Worked::Rejected(errors) => Err(field_errors(&errors)),
                     Worked::Defect(d) => Err((d.field.unwrap_or_default(), d.message)),
                 }
@@ -376,11 +389,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         strip_meta: feeding_rejects,
         identity,
         draft: Some({
-            let from = external.clone().map(ExternalColumn::new);
-            Box::new(move |src: &Record, out: &Record, seen: Option<Seen>| {
-                let external_id = from.as_ref().and_then(|c| c.read(src));
-                drafter.draft(out, external_id, seen)
-            })
+            let from = IdColumns::new(external.clone(), own_ids);
+            Box::new(move |src: &Record, out: &Record, seen: Option<Seen>| drafter.draft(out, from.read(src), seen))
         }),
         recognise,
     };
@@ -407,7 +417,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 // Every row with a record was drafted, external id and all,
                 // on the work thread.
                 let drafted = drafts.get_mut(i).and_then(Option::take);
-                rows.push(Row { source: src, record, external_id: None, rejected, drafted, spent: None });
+                rows.push(Row { source: src, record, ids: RowIds::default(), rejected, drafted, spent: None });
                 index.push(i);
             }
             let mut start = 0;

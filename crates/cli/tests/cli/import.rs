@@ -547,3 +547,26 @@ on_both!(a_rejected_row_creates_no_company, |db| {
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
     assert_eq!(db.count("SELECT count(*) FROM deals d JOIN companies co ON co.id = d.company_id"), 2);
 });
+
+on_both!(an_exports_id_column_matches_the_records_it_names, |db| {
+    let f = db.file("people.csv", "email,first_name\na@x.com,Ann\nb@x.com,Bob\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let export = db.ok(&["export", "--entity", "contacts", "--fields", "id,email,first_name"]);
+    // Ann's e-mail edited in the file: the id still finds her; an id the
+    // store has not (another store's) is matched by key, here inserted.
+    let edited = format!("{}7,new@x.com,New\n", export.replace("a@x.com", "ann@new.example.com"));
+    let f = db.file("edited.csv", &edited);
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["unchanged"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 3);
+    let again = db.ok(&["export", "--entity", "contacts", "--fields", "id,email,first_name"]);
+    assert!(again.starts_with(&export.replace("a@x.com", "ann@new.example.com")), "{again}");
+    assert!(!again.contains("\n7,"), "a new record gets an id of the store's own: {again}");
+    // Insert mode names the id that exists.
+    let out = db.run(&["import", &f, "--entity", "contacts", "--mode", "insert"]);
+    assert!(stderr_of(&out).contains("contacts with id \""), "{}", stderr_of(&out));
+});
