@@ -70,6 +70,10 @@ pub struct Settings {
     pub dry_run: bool,
     /// Empty values clear fields on update (by default they leave them as they are).
     pub clear_empty: bool,
+    /// Companies keyed by name, not by a key the user chose, and the file
+    /// gives domains: a row whose name matches a company at another domain,
+    /// or whose domain is another company's, is rejected rather than merged.
+    pub guard_domains: bool,
 }
 
 impl Settings {
@@ -1055,6 +1059,7 @@ impl Import<'_> {
         let mut new_external: Vec<(String, String)> = Vec::new();
         // Unchanged records to give the hash of the row they equal.
         let mut adopted: Vec<(String, u64)> = Vec::new();
+        let domains = self.guarded_domains(drafts, &found)?;
         for (n, d) in drafts.iter_mut().enumerate() {
             let mut existing = match found[n].take() {
                 Some(Ok(e)) => Some(e),
@@ -1133,6 +1138,10 @@ impl Import<'_> {
                         }
                     }
                 }
+            }
+            if let Some(message) = domains.as_ref().and_then(|held| domain_conflict(held, d, existing.as_ref())) {
+                out.push((d.row, Outcome::Reject { field: "domain".to_string(), message }));
+                continue;
             }
             match existing {
                 Some(e) if self.settings.mode == Mode::Insert => {
@@ -1306,6 +1315,36 @@ impl Import<'_> {
             adopt_sources(self.db, entity, &adopted)?;
         }
         Ok(out)
+    }
+
+    /// With `guard_domains`, the stored companies (by domain: name) holding
+    /// the domains of rows no company matched; `None` without the guard.
+    /// (Not during a bulk load: the table held nothing before it.)
+    fn guarded_domains(
+        &mut self,
+        drafts: &[Draft],
+        found: &[Option<Matched>],
+    ) -> Result<Option<HashMap<String, String>>> {
+        if !self.settings.guard_domains || self.bulk.as_ref().is_some_and(|b| b.started) {
+            return Ok(None);
+        }
+        let (Some(name), Some(domain)) =
+            (model::position(Entity::Companies, "name"), model::position(Entity::Companies, "domain"))
+        else {
+            return Ok(None);
+        };
+        let wanted: Vec<String> = drafts
+            .iter()
+            .zip(found)
+            .filter(|(_, f)| f.is_none())
+            .filter_map(|(d, _)| d.values.get(domain).cloned().flatten().flatten())
+            .collect();
+        let held = load_by(self.db, Entity::Companies, "domain", &wanted, Some(&[name, domain]))?;
+        Ok(Some(
+            held.iter()
+                .filter_map(|e| Some((e.value(domain)?.to_string(), e.value(name).unwrap_or_default().to_string())))
+                .collect(),
+        ))
     }
 
     /// Lists the custom field names the drafts give values to, for exports
@@ -1877,6 +1916,33 @@ impl Drop for Import<'_> {
 
 /// Whether the record links where the row's links resolved to (given links,
 /// and with `clear` links the row leaves empty).
+/// Why a company row, under `guard_domains`, is not the company its name
+/// matched (`existing`), or is not new: its domain is another's. `held`
+/// is `guarded_domains`'.
+fn domain_conflict(held: &HashMap<String, String>, d: &Draft, existing: Option<&Existing>) -> Option<String> {
+    if d.own.is_some() || d.external.is_some() {
+        // Named by an id: the record is that one, whatever its name says.
+        return None;
+    }
+    let (name, domain) = (model::position(Entity::Companies, "name")?, model::position(Entity::Companies, "domain")?);
+    let given = d.values.get(domain)?.as_ref()?.as_deref()?;
+    let row_name = d.values.get(name).cloned().flatten().flatten().unwrap_or_default();
+    let advice = "import with --key domain to match companies by domain, or --key name to match by name alone";
+    match existing {
+        Some(e) => {
+            let stored = e.value(domain).filter(|s| !s.is_empty() && *s != given)?;
+            Some(format!(
+                "company {row_name:?} at {given} matches {:?} by name, which is at {stored}: two companies with one \
+                 name? ({advice})",
+                e.value(name).unwrap_or_default()
+            ))
+        }
+        None => held.get(given).map(|other| {
+            format!("domain {given} is company {other:?}'s: the same company under another name? ({advice})")
+        }),
+    }
+}
+
 fn links_unchanged(e: &Existing, links: &[(usize, Option<String>)], clear: bool) -> bool {
     links.iter().all(|(pos, id)| !(id.is_some() || clear) || e.value(*pos) == id.as_deref())
 }

@@ -60,7 +60,7 @@ pub struct Args {
     /// insert (new records only), update (existing only) or upsert (both). Default: upsert when there is a key, else insert.
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
-    /// Fields that identify a record, comma-separated (default: the mapping's [key], else email for contacts, domain or name for companies, name for deals).
+    /// Fields that identify a record, comma-separated (default: the mapping's [key], else email for contacts, name for companies and deals).
     #[arg(long, value_name = "FIELDS")]
     pub key: Option<String>,
     /// Do all the work (read, map, validate, match) and report what would change, writing nothing.
@@ -300,6 +300,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         mapping: args.mapping.clone(),
         dry_run: args.dry_run,
         clear_empty: args.clear_empty,
+        guard_domains: entity == Entity::Companies
+            && key == ["name"]
+            && args.key.is_none()
+            && mapping.as_ref().is_none_or(|m| m.key.fields.is_empty())
+            && mapped.iter().any(|f| f == "domain"),
     };
     let mut import = store.import(settings, args.resume)?;
     if let Some((id, at)) = &import.interrupted

@@ -570,3 +570,24 @@ on_both!(an_exports_id_column_matches_the_records_it_names, |db| {
     let out = db.run(&["import", &f, "--entity", "contacts", "--mode", "insert"]);
     assert!(stderr_of(&out).contains("contacts with id \""), "{}", stderr_of(&out));
 });
+
+on_both!(companies_keyed_by_name_are_not_merged_across_domains, |db| {
+    let f = db.file("c1.csv", "name,domain\nAcme Inc,acme.com\n");
+    db.json(&["import", &f, "--entity", "companies"]);
+    let f = db.file("c2.csv", "name,domain\nACME LLC,acme.io\nNewCo,acme.com\nAcme,\nGlobex,globex.com\n");
+    let rejects = db.path("rejects.csv");
+    let s = db.json(&["import", &f, "--entity", "companies", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["rejected"].as_u64()),
+        (Some(1), Some(1), Some(2)),
+        "{s}"
+    );
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("matches \"\"Acme Inc\"\" by name, which is at acme.com"), "{text}");
+    assert!(text.contains("domain acme.com is company \"\"Acme Inc\"\"'s"), "{text}");
+    let stored = || db.ok(&["export", "--entity", "companies", "--fields", "name,domain"]);
+    assert_eq!(stored(), "name,domain\nAcme,acme.com\nGlobex,globex.com\n");
+    // A key the user chose is followed as it is.
+    db.json(&["import", &f, "--entity", "companies", "--key", "name"]);
+    assert_eq!(stored(), "name,domain\nAcme,acme.io\nGlobex,globex.com\nNewCo,acme.com\n");
+});

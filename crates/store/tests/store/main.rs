@@ -164,6 +164,7 @@ fn settings(entity: Entity, mode: Mode, key: &str, source: &str) -> Settings {
         mapping: None,
         dry_run: false,
         clear_empty: false,
+        guard_domains: false,
     }
 }
 
