@@ -1445,6 +1445,8 @@ impl Import<'_> {
     fn merge(&self, values: &mut [Option<String>], d: &mut Draft, links: &[(usize, Option<String>)]) {
         for (i, v) in d.values.iter_mut().enumerate() {
             match v {
+                // (A value the same as stored keeps the stored spelling.)
+                Some(Some(text)) if values[i].as_deref().is_some_and(|old| self.same_text(i, old, text)) => {}
                 Some(Some(text)) => values[i] = Some(std::mem::take(text)),
                 Some(None) if self.settings.clear_empty => values[i] = None,
                 _ => {}
@@ -1461,6 +1463,7 @@ impl Import<'_> {
             let mut custom = model::parse_custom(values[pos].as_deref());
             for (k, v) in &d.custom {
                 match v {
+                    Some(v) if custom.get(k).is_some_and(|old| model::same_custom(old, v)) => {}
                     Some(v) => {
                         custom.insert(k.clone(), v.clone());
                     }
@@ -1477,11 +1480,17 @@ impl Import<'_> {
     /// Whether `merge` would leave the stored record as it is, found
     /// without copying it: the common case of importing a file again.
     /// (False when unsure: the full merge then decides.)
+    /// Whether a column's given text is its stored text: the same, or the
+    /// same decimal (`12.50` and `12.5`).
+    fn same_text(&self, column: usize, stored: &str, given: &str) -> bool {
+        stored == given || self.columns[column].kind == Kind::Decimal && model::same_decimal(stored, given)
+    }
+
     fn unchanged(&self, e: &Existing, d: &Draft, links: &[(usize, Option<String>)]) -> bool {
         let clear = self.settings.clear_empty;
         for (i, v) in d.values.iter().enumerate() {
             let same = match v {
-                Some(Some(text)) => e.value(i) == Some(text.as_str()),
+                Some(Some(text)) => e.value(i).is_some_and(|old| self.same_text(i, old, text)),
                 Some(None) if clear => e.value(i).is_none(),
                 _ => true,
             };
@@ -1496,7 +1505,7 @@ impl Import<'_> {
             Some(pos) if !d.custom.is_empty() => {
                 let stored = model::parse_custom(e.value(pos));
                 let same = d.custom.iter().all(|(k, v)| match v {
-                    Some(v) => stored.get(k) == Some(v),
+                    Some(v) => stored.get(k).is_some_and(|old| model::same_custom(old, v)),
                     None if clear => !stored.contains_key(k),
                     None => true,
                 });

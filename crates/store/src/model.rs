@@ -399,6 +399,33 @@ pub(crate) fn plain_numbers(json: &mut serde_json::Value) {
     }
 }
 
+/// Whether two decimals (plain, without exponent) are the same number:
+/// `12.50` is `12.5`, `-0` is `0`. An amount given with another scale than
+/// it is stored with is no change, and keeps the stored text.
+pub fn same_decimal(a: &str, b: &str) -> bool {
+    fn canonical(t: &str) -> Option<(bool, &str, &str)> {
+        let (negative, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+        let t = t.strip_prefix('+').unwrap_or(t);
+        let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() && frac.is_empty() || !digits(int) || !digits(frac) {
+            return None;
+        }
+        let (int, frac) = (int.trim_start_matches('0'), frac.trim_end_matches('0'));
+        Some((negative && !(int.is_empty() && frac.is_empty()), int, frac))
+    }
+    a == b || canonical(a).is_some_and(|x| canonical(b) == Some(x))
+}
+
+/// Whether two custom values are the same: equal, or numbers equal as
+/// decimals (`1.50` and `1.5`).
+pub fn same_custom(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a, b) {
+        (serde_json::Value::Number(x), serde_json::Value::Number(y)) => same_decimal(x.as_str(), y.as_str()),
+        _ => a == b,
+    }
+}
+
 /// A JSON number's text without exponent, as `numeric` prints it: the
 /// scale is the fraction's digits less the exponent (`1.50e1` is `15.0`).
 /// `None` when it is already so, or is no JSON number, or its exponent is
@@ -653,6 +680,12 @@ mod tests {
             ("0.000e3", "0"),
         ] {
             assert_eq!(plain_decimal(given).as_deref(), Some(stored), "{given}");
+        }
+        for (a, b) in [("12.50", "12.5"), ("-0", "0.00"), ("007", "7"), ("1.0", "1"), ("0.5", ".5")] {
+            assert!(same_decimal(a, b), "{a} = {b}");
+        }
+        for (a, b) in [("12.5", "125"), ("-1", "1"), ("1.05", "1.5"), ("abc", "abd"), ("1e2", "100")] {
+            assert!(!same_decimal(a, b), "{a} != {b}");
         }
         for kept in ["100", "1.50", "-3", "0.0", "1e5000", "abc"] {
             assert_eq!(plain_decimal(kept), None, "{kept}");

@@ -591,3 +591,21 @@ on_both!(companies_keyed_by_name_are_not_merged_across_domains, |db| {
     db.json(&["import", &f, "--entity", "companies", "--key", "name"]);
     assert_eq!(stored(), "name,domain\nAcme,acme.io\nGlobex,globex.com\nNewCo,acme.com\n");
 });
+
+on_both!(a_decimal_given_with_another_scale_is_unchanged, |db| {
+    let f = db.file("d1.csv", "name,amount\nBig deal,12500.50\n");
+    db.json(&["import", &f, "--entity", "deals"]);
+    let c = db.file("c1.ndjson", r#"{"email":"a@x.com","custom":{"rate":1.50}}"#);
+    db.json(&["import", &c, "--entity", "contacts"]);
+    let f = db.file("d2.csv", "name,amount\nBig deal,12500.5\n");
+    let s = db.json(&["import", &f, "--entity", "deals"]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(1), Some(0)), "{s}");
+    let c = db.file("c2.ndjson", r#"{"email":"a@x.com","custom":{"rate":1.5}}"#);
+    let s = db.json(&["import", &c, "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(1), Some(0)), "{s}");
+    // The stored spelling stays; another number is a change.
+    assert_eq!(db.ok(&["export", "--entity", "deals", "--fields", "amount"]), "amount\n12500.50\n");
+    let f = db.file("d3.csv", "name,amount\nBig deal,12500.51\n");
+    let s = db.json(&["import", &f, "--entity", "deals"]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+});
