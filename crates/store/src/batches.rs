@@ -102,7 +102,7 @@ pub(crate) fn set_deal_contacts(db: &mut dyn Sql, deal: &str, ids: Option<&str>)
 }
 
 /// The record a user names a record by, for messages: `email` or `name`.
-fn label(db: &mut dyn Sql, entity: Entity, id: &str) -> String {
+pub(crate) fn label(db: &mut dyn Sql, entity: Entity, id: &str) -> String {
     match name_of(db, entity, id) {
         Ok(Some(l)) => format!("{} {id} ({} {l:?})", model::singular(entity), model::label_field(entity)),
         _ => format!("{} {id}", model::singular(entity)),

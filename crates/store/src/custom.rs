@@ -176,7 +176,16 @@ impl crate::Store {
             let mut entities: Vec<Entity> = fields.iter().map(|f| f.entity).collect();
             entities.sort();
             entities.dedup();
-            for e in entities {
+            for &e in &entities {
+                let declared: Vec<&CustomField> = fields.iter().filter(|f| f.entity == e).collect();
+                let problems = misfits(db, e, &declared)?;
+                if !problems.is_empty() {
+                    return Err(Error::Invalid(format!(
+                        "the stored {e} do not fit these declarations: {}. Change those records, or declare \
+                         the fields so that they fit",
+                        problems.join("; ")
+                    )));
+                }
                 db.execute("DELETE FROM custom_fields WHERE entity = ?", &[e.name().into()])?;
             }
             for f in fields {
@@ -207,6 +216,74 @@ impl crate::Store {
             }
         }
     }
+}
+
+/// How the live records of `entity` break the declarations `fields`
+/// (which close its custom fields): values of undeclared fields, values a
+/// field's type refuses, required fields without one, unique values held
+/// twice. A few records are named for each.
+fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]) -> Result<Vec<String>> {
+    const SHOWN: usize = 3;
+    /// Per problem: its text, how many records have it, and the first few.
+    #[derive(Default)]
+    struct Seen {
+        count: usize,
+        ids: Vec<String>,
+    }
+    let mut problems: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut note = |problem: String, id: &str| {
+        let seen = problems.entry(problem).or_default();
+        seen.count += 1;
+        if seen.ids.len() < SHOWN {
+            seen.ids.push(id.to_string());
+        }
+    };
+    // Unique values seen: the first holder, until a second is found.
+    let mut values: BTreeMap<(&str, String), Option<String>> = BTreeMap::new();
+    let sql = format!("SELECT id, custom FROM {} WHERE deleted_at IS NULL ORDER BY id", entity.name());
+    db.query_each(&sql, &[], &mut |row| {
+        let mut row = row.into_iter();
+        let id = row.next().and_then(Cell::into_text).unwrap_or_default();
+        let custom = model::parse_custom(row.next().and_then(Cell::into_text).as_deref());
+        for name in custom.keys().filter(|n| !fields.iter().any(|f| &f.name == *n)) {
+            note(format!("custom.{name} is not declared"), &id);
+        }
+        for f in fields {
+            match custom.get(&f.name).filter(|v| !v.is_null()) {
+                Some(v) => match f.check(v) {
+                    Ok(canonical) if f.unique => {
+                        let text = canonical.as_str().map_or_else(|| canonical.to_string(), str::to_string);
+                        let problem = format!("custom.{} {text:?} is held by several records (unique)", f.name);
+                        match values.entry((f.name.as_str(), text)) {
+                            std::collections::btree_map::Entry::Vacant(v) => {
+                                v.insert(Some(id.clone()));
+                            }
+                            std::collections::btree_map::Entry::Occupied(mut o) => {
+                                // The first holder is named with the second.
+                                if let Some(first) = o.get_mut().take() {
+                                    note(problem.clone(), &first);
+                                }
+                                note(problem, &id);
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(message) => note(format!("custom.{}: {message}", f.name), &id),
+                },
+                None if f.required => note(format!("custom.{} is required but missing", f.name), &id),
+                None => {}
+            }
+        }
+        Ok(())
+    })?;
+    let mut out = Vec::new();
+    for (problem, seen) in problems {
+        let named: Vec<String> = seen.ids.iter().map(|id| crate::batches::label(db, entity, id)).collect();
+        let more =
+            if seen.count > named.len() { format!(" and {} more", seen.count - named.len()) } else { String::new() };
+        out.push(format!("{problem} in {}{more}", named.join(", ")));
+    }
+    Ok(out)
 }
 
 /// Lists `name` among the custom fields records of `entity` have been

@@ -1,6 +1,8 @@
 //! `crmsync init`.
 
+use super::db::Db;
 use super::*;
+use crate::on_both;
 
 #[test]
 fn init_creates_a_sqlite_store_and_is_idempotent() {
@@ -103,3 +105,41 @@ fn a_version_3_store_migrates_with_its_history_and_undo_intact() {
     assert!(ada.lines().nth(1).is_some_and(|l| l.contains("created  batch 01M819J7T1YHFQBETHKDFKFT1P")), "{ada}");
     assert!(ada.lines().last().is_some_and(|l| l.contains("removed")), "{ada}");
 }
+
+on_both!(declarations_the_stored_records_do_not_fit_are_refused, |db| {
+    let f = db.file(
+        "c.ndjson",
+        concat!(
+            r#"{"email":"a@x.com","custom":{"vip":true,"tier":"gold"}}"#,
+            "\n",
+            r#"{"email":"b@x.com","custom":{"vip":true}}"#,
+            "\n",
+        ),
+    );
+    db.json(&["import", &f, "--entity", "contacts"]);
+    for (schema, problem) in [
+        (
+            "[contacts.vip]\ntype = \"integer\"\n[contacts.tier]\ntype = \"string\"\n",
+            "custom.vip: \"true\" is not an integer in contact",
+        ),
+        ("[contacts.vip]\ntype = \"boolean\"\n", "custom.tier is not declared in contact"),
+        (
+            "[contacts.vip]\ntype = \"boolean\"\n[contacts.tier]\ntype = \"string\"\nrequired = true\n",
+            "custom.tier is required but missing in contact",
+        ),
+        (
+            "[contacts.vip]\ntype = \"boolean\"\nunique = true\n[contacts.tier]\ntype = \"string\"\n",
+            "custom.vip \"true\" is held by several records (unique)",
+        ),
+    ] {
+        let s = db.file("schema.toml", schema);
+        let out = db.run(&["init", "--custom", &s]);
+        assert_eq!(out.status.code(), Some(1), "{schema}");
+        let err = stderr_of(&out);
+        assert!(err.contains(problem) && err.contains("@x.com\")"), "{schema}: {err}");
+        assert_eq!(db.count("SELECT count(*) FROM custom_fields"), 0, "nothing declared");
+    }
+    let s = db.file("schema.toml", "[contacts.vip]\ntype = \"boolean\"\n[contacts.tier]\ntype = \"string\"\n");
+    db.ok(&["init", "--custom", &s]);
+    assert_eq!(db.count("SELECT count(*) FROM custom_fields"), 2);
+});
