@@ -478,6 +478,23 @@ fn dotted(prefix: &str, value: &Value, out: &mut Record) {
     }
 }
 
+/// A field a record gives twice with different values, nested and dotted.
+fn twice_named(rec: &Record) -> Option<FieldError> {
+    let fields = rec.fields();
+    fields.iter().enumerate().find_map(|(i, (k, v))| {
+        let (_, other) = fields[..i].iter().find(|(earlier, _)| earlier == k)?;
+        (other != v).then(|| FieldError {
+            field: k.to_string(),
+            column: String::new(),
+            value: v.to_text(),
+            expected: format!(
+                "one value: the record gives this field twice, nested and as a dotted name, the other time as {:?}",
+                other.to_text()
+            ),
+        })
+    })
+}
+
 /// Fields of `rec` that are not fields of `entity`.
 pub fn unknown_fields(entity: Entity, names: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<String> {
     names
@@ -511,8 +528,15 @@ impl Work {
             out.clear();
             out.row = rec.row;
             out.line = rec.line;
+            let mut nested = false;
             for (k, v) in rec.fields() {
+                nested |= matches!(v, Value::Object(_));
                 dotted(k, v, out);
+            }
+            // `{"address": {"city": "Paris"}, "address.city": "Lyon"}` names
+            // one field twice; which to keep is not ours to guess.
+            if nested && let Some(error) = twice_named(out) {
+                return Outcome::Rejected(vec![error]);
             }
             // The import's external id (`external_id.erp`, a column or
             // nested as JSON writes it), not a field of the record.

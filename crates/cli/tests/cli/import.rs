@@ -609,3 +609,27 @@ on_both!(a_decimal_given_with_another_scale_is_unchanged, |db| {
     let s = db.json(&["import", &f, "--entity", "deals"]);
     assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
 });
+
+#[test]
+fn a_field_given_nested_and_dotted_with_two_values_rejects_the_record() {
+    let db = Db::sqlite();
+    let f = db.file(
+        "twice.ndjson",
+        concat!(
+            r#"{"email":"a@x.com","address":{"city":"Paris"},"address.city":"Lyon"}"#,
+            "\n",
+            r#"{"email":"b@x.com","address":{"city":"Paris"},"address.city":"Paris"}"#,
+            "\n",
+        ),
+    );
+    let out = db.run(&["import", &f, "--entity", "contacts"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("row 1: field `address.city`: \"Lyon\"") && err.contains("the other time as \"Paris\""),
+        "{err}"
+    );
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "email,address.city"]),
+        "email,address.city\nb@x.com,Paris\n"
+    );
+}
