@@ -300,6 +300,20 @@ impl Store {
                 }
             }
         }
+        if hits.is_empty() {
+            // A record removed (by an undo) is found by the e-mail or name
+            // its removal kept.
+            for e in entities.iter().filter(|e| **e != Entity::Activities) {
+                let value =
+                    if *e == Entity::Contacts { record.trim().to_lowercase() } else { record.trim().to_string() };
+                let rows = db.query(
+                    "SELECT DISTINCT record_id FROM audit WHERE entity = ? AND op = 'delete' AND field = ? \
+                     AND before = ? ORDER BY record_id",
+                    &[e.name().into(), model::label_field(*e).into(), value.into()],
+                )?;
+                hits.extend(rows.into_iter().filter_map(|r| Some((*e, r.into_iter().next()?.into_text()?))));
+            }
+        }
         match hits.len() {
             0 => Err(Error::Invalid(format!("no record {record:?}: give a record id, or an email, domain or name"))),
             1 => Ok(hits.remove(0)),
@@ -569,10 +583,29 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
                 }
                 _ => {}
             }
+            // Its e-mail or name goes with the removal, for `history` to
+            // find it by when the record is gone.
+            // (Activities have neither.)
+            let label = model::label_field(entity);
+            let labels: HashMap<String, String> = if entity == Entity::Activities {
+                HashMap::new()
+            } else {
+                db.query(&format!("SELECT id, {label} FROM {} WHERE id IN ({ph})", entity.name()), &params)?
+                    .into_iter()
+                    .filter_map(|r| {
+                        let mut r = r.into_iter();
+                        Some((r.next()?.into_text()?, r.next()?.into_text()?))
+                    })
+                    .collect()
+            };
             let n = db.execute(&format!("DELETE FROM {} WHERE id IN ({ph})", entity.name()), &params)?;
             done.removed += n;
             for id in part {
-                audit.entry(entity).or_default().push(AuditRow::new(id, "delete"));
+                let row = match labels.get(*id) {
+                    Some(l) => AuditRow::change(id, "delete", label, Some(l.clone()), None),
+                    None => AuditRow::new(id, "delete"),
+                };
+                audit.entry(entity).or_default().push(row);
             }
         }
     }

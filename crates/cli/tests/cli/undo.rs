@@ -47,6 +47,9 @@ on_both!(undo_reverts_inserts_updates_and_links, |db| {
     let second = second["batch"].as_str().expect("id");
     assert_eq!(db.count(&format!("SELECT count(*) FROM audit WHERE op = 'insert' AND batch_id = '{second}'")), 2);
     assert_eq!(db.count("SELECT count(*) FROM audit WHERE op = 'insert'"), 4, "the two deals and these two, no others");
+    // And are found by e-mail, though gone.
+    let gone = db.ok(&["history", "Katherine@Example.com"]);
+    assert!(gone.contains(&format!("created  batch {second}")) && gone.contains("removed"), "{gone}");
 });
 
 on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
