@@ -219,7 +219,8 @@ fn chart(out: &mut String, id: &str, title: &str, rows: &[(String, Option<f64>)]
         let top = AXIS_H + u32::try_from(i).unwrap_or(u32::MAX).saturating_mul(ROW_H) + (ROW_H - BAR_H) / 2;
         // About where a 13px line sits when centred on the bar.
         let baseline = f64::from(top) + 12.5;
-        let shown = share.map_or_else(|| NONE.to_string(), format_pct);
+        // (`<0.1%` is text to escape.)
+        let shown = share.map_or_else(|| NONE.to_string(), |x| esc(&format_pct(x)));
         put!(out, "<g><title>{}: {shown}</title>\n", esc(label));
         put!(
             out,
@@ -407,7 +408,7 @@ fn ratio(v: Option<&Value>) -> Option<f64> {
 /// A share as a percentage; a value that is not a number is shown as it is rather than dropped.
 fn pct(v: Option<&Value>) -> String {
     match ratio(v) {
-        Some(x) => format_pct(x),
+        Some(x) => esc(&format_pct(x)),
         None => cell(v),
     }
 }
@@ -588,6 +589,7 @@ mod tests {
         assert_eq!(format_pct(1.0), "100.0%");
         assert_eq!(format_pct(0.0001), "<0.1%");
         assert_eq!(format_pct(0.0), "0.0%");
+        assert_eq!(pct(Some(&serde_json::json!(0.0001))), "&lt;0.1%", "escaped in HTML");
     }
 
     #[test]

@@ -535,11 +535,15 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
 
     // Field changes, latest first, so each field ends at its value before the batch.
     let mut restores: Vec<(Entity, String, FieldValues)> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
     for r in rows.iter().filter(|r| r.op == "update") {
         let Some(field) = &r.field else { continue };
-        match restores.iter_mut().find(|(_, id, _)| *id == r.record) {
-            Some((_, _, fields)) => fields.push((field.clone(), r.before.clone())),
-            None => restores.push((r.entity, r.record.clone(), vec![(field.clone(), r.before.clone())])),
+        match at.get(r.record.as_str()) {
+            Some(&i) => restores[i].2.push((field.clone(), r.before.clone())),
+            None => {
+                at.insert(r.record.as_str(), restores.len());
+                restores.push((r.entity, r.record.clone(), vec![(field.clone(), r.before.clone())]));
+            }
         }
     }
     for (entity, id, fields) in &restores {
@@ -728,23 +732,40 @@ fn overwritten(
             r.before.as_deref(),
         ));
     }
-    let mut changed = Vec::new();
-    let mut current: Option<(&str, Existing)> = None;
+    // The records, read 500 at a time.
+    let mut records: HashMap<String, Existing> = HashMap::new();
+    let mut ids: BTreeMap<Entity, BTreeSet<&str>> = BTreeMap::new();
+    for ((record, _), (entity, _, _)) in &wrote {
+        ids.entry(*entity).or_default().insert(record);
+    }
+    for (entity, ids) in ids {
+        let ids: Vec<String> = ids.into_iter().map(str::to_string).collect();
+        for part in ids.chunks(500) {
+            records.extend(load_by(db, entity, "id", part, None)?.into_iter().map(|e| (e.id.clone(), e)));
+        }
+    }
+    let mut changed: Vec<String> = Vec::new();
     for ((record, field), (entity, after, before)) in wrote {
-        if changed.last().is_some_and(|c: &String| c == record) {
+        let Some(existing) = records.get(record) else { continue };
+        if changed.last().is_some_and(|c| c == record) {
             continue;
         }
-        if current.as_ref().is_none_or(|(id, _)| *id != record) {
-            let Some(e) = load_by(db, entity, "id", &[record.to_string()], None)?.pop() else { continue };
-            current = Some((record, e));
-        }
-        let Some((_, existing)) = &current else { continue };
         let now = current_value(db, entity, existing, field)?;
-        if now.as_deref() != after && now.as_deref() != before {
+        if !same_stored(now.as_deref(), after) && !same_stored(now.as_deref(), before) {
             changed.push(record.to_string());
         }
     }
     Ok(changed)
+}
+
+/// Whether two values as stored are the same: the same text, or the same
+/// JSON (PostgreSQL's jsonb gives `["a", "b"]` back for `["a","b"]`).
+fn same_stored(a: Option<&str>, b: Option<&str>) -> bool {
+    let json = |t: &str| serde_json::from_str::<serde_json::Value>(t).ok();
+    match (a, b) {
+        (Some(a), Some(b)) if a != b && a.starts_with(['[', '{']) => json(a).is_some_and(|x| json(b) == Some(x)),
+        _ => a == b,
+    }
 }
 
 /// A field's value now, in the form the audit trail keeps it: custom

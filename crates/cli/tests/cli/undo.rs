@@ -99,6 +99,16 @@ on_both!(undo_refuses_where_a_forced_undo_of_an_earlier_batch_wrote_over_its_val
     assert_eq!(fields(), "title,notes\nB,n0\n");
 });
 
+on_both!(undo_of_a_batch_that_changed_lists_sees_them_unchanged_since, |db| {
+    for (name, tags) in [("t1.csv", "x; y"), ("t2.csv", "a; b")] {
+        let f = db.file(name, &format!("email,tags,custom.langs\na@x.com,{tags},\"{{\"\"k\"\": [1, 2]}}\"\n"));
+        db.json(&["import", &f, "--entity", "contacts"]);
+    }
+    // PostgreSQL gives lists back in its own spelling, which is no change.
+    db.json(&["undo", "last"]);
+    assert_eq!(db.ok(&["export", "--entity", "contacts", "--fields", "tags"]), "tags\nx; y\n");
+});
+
 #[test]
 fn undo_names_unknown_batches() {
     let db = Db::sqlite();
