@@ -444,7 +444,8 @@ impl Drafter {
             contacts: None,
             key: None,
             external: ids.external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
-            own: ids.own.filter(|o| !o.trim().is_empty()).map(|o| o.trim().to_string()),
+            // (Ids are ULIDs, which read the same in either case.)
+            own: ids.own.filter(|o| !o.trim().is_empty()).map(|o| o.trim().to_ascii_uppercase()),
             marks: [None, None, None],
             source: seen.map(|s| s.hash),
             lite,
@@ -1139,7 +1140,14 @@ impl Import<'_> {
                     }
                 }
             }
-            if let Some(message) = domains.as_ref().and_then(|held| domain_conflict(held, d, existing.as_ref())) {
+            // (A record named by its id, here or in the other system, is that one.)
+            let by_id = existing.as_ref().is_some_and(|e| {
+                d.own.as_ref() == Some(&e.id)
+                    || d.external.is_some() && links.external_of.get(&e.id) == d.external.as_ref()
+            });
+            let conflict =
+                domains.as_ref().filter(|_| !by_id).and_then(|held| domain_conflict(held, d, existing.as_ref()));
+            if let Some(message) = conflict {
                 out.push((d.row, Outcome::Reject { field: "domain".to_string(), message }));
                 continue;
             }
@@ -1245,6 +1253,22 @@ impl Import<'_> {
                         },
                     ));
                 }
+                // Its id named no record, and it has no key to be told apart by.
+                None if d.key.is_none() && d.external.is_none() && !self.settings.key.is_empty() => {
+                    let key = self.settings.key.join(" + ");
+                    out.push((
+                        d.row,
+                        Outcome::Reject {
+                            field: self.settings.key.join(";"),
+                            message: format!(
+                                "key field `{key}` is empty and id {:?} names no {}: this row cannot be told apart \
+                                 from others",
+                                d.own.as_deref().unwrap_or_default(),
+                                model::singular(entity)
+                            ),
+                        },
+                    ));
+                }
                 None => {
                     let mut values = vec![None; self.columns.len()];
                     self.merge(&mut values, d, &link_values);
@@ -1315,6 +1339,45 @@ impl Import<'_> {
             adopt_sources(self.db, entity, &adopted)?;
         }
         Ok(out)
+    }
+
+    /// Records found by their id whose key the row changes to one another
+    /// record has: the row is rejected, as two records would share a key.
+    fn keys_taken(&mut self, drafts: &[Draft], found: &mut [Option<Matched>]) -> Result<()> {
+        let entity = self.settings.entity;
+        let key = self.settings.key.clone();
+        let Some(first) = key.first() else { return Ok(()) };
+        let positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
+        let custom_pos = model::position(entity, "custom");
+        let key_of = |e: &Existing| -> Option<Vec<String>> {
+            key.iter().zip(&positions).map(|(f, pos)| key_value(entity, e, f, *pos, custom_pos)).collect()
+        };
+        let moved: Vec<usize> = (0..drafts.len())
+            .filter(|&n| match (&found[n], &drafts[n].key) {
+                (Some(Ok(e)), Some(k)) => key_of(e).as_ref() != Some(k),
+                _ => false,
+            })
+            .collect();
+        if moved.is_empty() {
+            return Ok(());
+        }
+        let wanted: Vec<String> = moved.iter().filter_map(|&n| Some(drafts[n].key.as_ref()?[0].clone())).collect();
+        let holders = load_by(self.db, entity, first, &wanted, None)?;
+        for n in moved {
+            let d = &drafts[n];
+            let Some(Ok(e)) = &found[n] else { continue };
+            if let Some(other) = holders.iter().find(|h| h.id != e.id && key_of(h) == d.key) {
+                let one = model::singular(entity);
+                let message = format!(
+                    "{one} {} already has {}, and the row's id names {one} {}: two records would share the key",
+                    other.id,
+                    describe_key(&key, d),
+                    e.id
+                );
+                found[n] = Some(Err((key.join(";"), message)));
+            }
+        }
+        Ok(())
     }
 
     /// With `guard_domains`, the stored companies (by domain: name) holding
@@ -1550,6 +1613,7 @@ impl Import<'_> {
                     found[n] = Some(Ok(e.clone()));
                 }
             }
+            self.keys_taken(drafts, &mut found)?;
         }
         let mut by_id: HashMap<String, Vec<usize>> = HashMap::default();
         if let Some(system) = self.settings.external_system.clone() {
@@ -1929,10 +1993,6 @@ impl Drop for Import<'_> {
 /// matched (`existing`), or is not new: its domain is another's. `held`
 /// is `guarded_domains`'.
 fn domain_conflict(held: &HashMap<String, String>, d: &Draft, existing: Option<&Existing>) -> Option<String> {
-    if d.own.is_some() || d.external.is_some() {
-        // Named by an id: the record is that one, whatever its name says.
-        return None;
-    }
     let (name, domain) = (model::position(Entity::Companies, "name")?, model::position(Entity::Companies, "domain")?);
     let given = d.values.get(domain)?.as_ref()?.as_deref()?;
     let row_name = d.values.get(name).cloned().flatten().flatten().unwrap_or_default();

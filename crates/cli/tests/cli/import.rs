@@ -569,6 +569,29 @@ on_both!(an_exports_id_column_matches_the_records_it_names, |db| {
     // Insert mode names the id that exists.
     let out = db.run(&["import", &f, "--entity", "contacts", "--mode", "insert"]);
     assert!(stderr_of(&out).contains("contacts with id \""), "{}", stderr_of(&out));
+    // An id in lower case is the same id; a key another record has is
+    // refused; a row with neither a known id nor a key is too.
+    let bob = export.lines().nth(2).expect("bob").to_string();
+    let ann = again.lines().nth(1).expect("ann").to_string();
+    let risky = format!(
+        "id,email,first_name\n{}\n{}\n42,,NoKey\n",
+        bob.to_lowercase().replace(",bob", ",Bobby"),
+        ann.replace("ann@new.example.com", "b@x.com")
+    );
+    let f = db.file("risky.csv", &risky);
+    let out = db.run(&["import", &f, "--entity", "contacts"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("already has email \"b@x.com\", and the row's id names contact"), "{err}");
+    assert!(err.contains("key field `email` is empty and id \"42\" names no contact"), "{err}");
+    assert!(err.contains("1 updated, 0 unchanged, 2 rejected"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE first_name = 'Bobby'"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 3);
+    // Companies with ids of another system's are guarded as without.
+    let f = db.file("co.csv", "name,domain\nAcme,acme.com\n");
+    db.json(&["import", &f, "--entity", "companies"]);
+    let f = db.file("co2.csv", "id,name,domain\n17,Acme,acme.de\n");
+    let s = db.json(&["import", &f, "--entity", "companies"]);
+    assert_eq!(s["rejected"].as_u64(), Some(1), "{s}");
 });
 
 on_both!(companies_keyed_by_name_are_not_merged_across_domains, |db| {
