@@ -416,39 +416,56 @@ pub struct Recognise {
 /// System fields an export may carry; an import leaves them to the store.
 pub const SYSTEM_FIELDS: [&str; 5] = ["id", "created_at", "updated_at", "deleted_at", "version"];
 
-/// A reader whose first record is read ahead, for what only a record can
+/// A reader whose first records are read ahead, for what only records can
 /// tell: a JSON export has no header to show which system the ids in its
-/// `external_id` object are from.
+/// `external_id` objects are from, and its first records may have none.
 pub struct ReadAhead {
     reader: Box<dyn crmsync_formats::RecordReader>,
-    /// The first read, handed out by the first `read`.
-    first: Option<(crmsync_formats::Result<bool>, Record)>,
+    /// The reads made ahead, handed out first.
+    ahead: std::collections::VecDeque<(crmsync_formats::Result<bool>, Record)>,
 }
 
 impl ReadAhead {
+    /// Reads until a record carries an external id, the input ends or
+    /// fails, or `LOOK` records are read.
     pub fn new(mut reader: Box<dyn crmsync_formats::RecordReader>) -> Self {
-        let mut rec = Record::new();
-        let read = reader.read(&mut rec);
-        Self { reader, first: Some((read, rec)) }
+        const LOOK: usize = 1000;
+        let mut ahead = std::collections::VecDeque::new();
+        while ahead.len() < LOOK {
+            let mut rec = Record::new();
+            let read = reader.read(&mut rec);
+            let more = matches!(read, Ok(true));
+            let shows = rec.fields().iter().any(|(k, _)| k.starts_with("external_id"));
+            ahead.push_back((read, rec));
+            if !more || shows {
+                break;
+            }
+        }
+        Self { reader, ahead }
     }
 
-    /// The first record's field names, nested values as dotted names
-    /// (`external_id.erp`); none when it could not be read.
-    pub fn first_names(&self) -> Vec<String> {
-        let Some((Ok(true), rec)) = &self.first else {
-            return Vec::new();
-        };
-        let mut flat = Record::new();
-        for (k, v) in rec.fields() {
-            dotted(k, v, &mut flat);
+    /// The field names of the records read ahead, nested values as dotted
+    /// names (`external_id.erp`), each once.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (_, rec) in self.ahead.iter().filter(|(read, _)| matches!(read, Ok(true))) {
+            let mut flat = Record::new();
+            for (k, v) in rec.fields() {
+                dotted(k, v, &mut flat);
+            }
+            for (k, _) in flat.fields() {
+                if !names.iter().any(|n| **n == **k) {
+                    names.push(k.to_string());
+                }
+            }
         }
-        flat.fields().iter().map(|(k, _)| k.to_string()).collect()
+        names
     }
 }
 
 impl crmsync_formats::RecordReader for ReadAhead {
     fn read(&mut self, rec: &mut Record) -> crmsync_formats::Result<bool> {
-        match self.first.take() {
+        match self.ahead.pop_front() {
             Some((read, first)) => {
                 *rec = first;
                 read

@@ -304,14 +304,34 @@ impl Store {
             // A record removed (by an undo) is found by the e-mail or name
             // its removal kept.
             for e in entities.iter().filter(|e| **e != Entity::Activities) {
-                let value =
-                    if *e == Entity::Contacts { record.trim().to_lowercase() } else { record.trim().to_string() };
+                // As live records are found: e-mails without case, company
+                // names as they match.
+                let wanted = match e {
+                    Entity::Contacts => record.trim().to_lowercase(),
+                    Entity::Companies => company_key(record),
+                    _ => record.trim().to_string(),
+                };
                 let rows = db.query(
-                    "SELECT DISTINCT record_id FROM audit WHERE entity = ? AND op = 'delete' AND field = ? \
-                     AND before = ? ORDER BY record_id",
-                    &[e.name().into(), model::label_field(*e).into(), value.into()],
+                    "SELECT DISTINCT record_id, before FROM audit WHERE entity = ? AND op = 'delete' AND field = ? \
+                     ORDER BY record_id",
+                    &[e.name().into(), model::label_field(*e).into()],
                 )?;
-                hits.extend(rows.into_iter().filter_map(|r| Some((*e, r.into_iter().next()?.into_text()?))));
+                for r in rows {
+                    let mut r = r.into_iter();
+                    let (Some(id), Some(label)) =
+                        (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text))
+                    else {
+                        continue;
+                    };
+                    let label = match e {
+                        Entity::Contacts => label.to_lowercase(),
+                        Entity::Companies => company_key(&label),
+                        _ => label,
+                    };
+                    if label == wanted && !hits.iter().any(|(_, h)| h == &id) {
+                        hits.push((*e, id));
+                    }
+                }
             }
         }
         match hits.len() {

@@ -224,17 +224,23 @@ impl crate::Store {
 /// twice. A few records are named for each.
 fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]) -> Result<Vec<String>> {
     const SHOWN: usize = 3;
-    /// Per problem: its text, how many records have it, and the first few.
+    /// Per kind of problem (field and rule, so that their number does not
+    /// grow with the data): its first wording, how many records have it,
+    /// and the first few.
     #[derive(Default)]
     struct Seen {
+        text: String,
         count: usize,
         ids: Vec<String>,
     }
-    let mut problems: BTreeMap<String, Seen> = BTreeMap::new();
-    let mut note = |problem: String, id: &str| {
-        let seen = problems.entry(problem).or_default();
+    let mut problems: BTreeMap<(String, &str), Seen> = BTreeMap::new();
+    let mut note = |field: &str, rule: &'static str, text: String, id: &str| {
+        let seen = problems.entry((field.to_string(), rule)).or_default();
+        if seen.count == 0 {
+            seen.text = text;
+        }
         seen.count += 1;
-        if seen.ids.len() < SHOWN {
+        if seen.ids.len() < SHOWN && !seen.ids.iter().any(|i| i == id) {
             seen.ids.push(id.to_string());
         }
     };
@@ -246,7 +252,7 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
         let id = row.next().and_then(Cell::into_text).unwrap_or_default();
         let custom = model::parse_custom(row.next().and_then(Cell::into_text).as_deref());
         for name in custom.keys().filter(|n| !fields.iter().any(|f| &f.name == *n)) {
-            note(format!("custom.{name} is not declared"), &id);
+            note(name, "undeclared", format!("custom.{name} is not declared"), &id);
         }
         for f in fields {
             match custom.get(&f.name).filter(|v| !v.is_null()) {
@@ -261,27 +267,29 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
                             std::collections::btree_map::Entry::Occupied(mut o) => {
                                 // The first holder is named with the second.
                                 if let Some(first) = o.get_mut().take() {
-                                    note(problem.clone(), &first);
+                                    note(&f.name, "unique", problem.clone(), &first);
                                 }
-                                note(problem, &id);
+                                note(&f.name, "unique", problem, &id);
                             }
                         }
                     }
                     Ok(_) => {}
-                    Err(message) => note(format!("custom.{}: {message}", f.name), &id),
+                    Err(message) => note(&f.name, "type", format!("custom.{}: {message}", f.name), &id),
                 },
-                None if f.required => note(format!("custom.{} is required but missing", f.name), &id),
+                None if f.required => {
+                    note(&f.name, "required", format!("custom.{} is required but missing", f.name), &id);
+                }
                 None => {}
             }
         }
         Ok(())
     })?;
     let mut out = Vec::new();
-    for (problem, seen) in problems {
+    for seen in problems.into_values() {
         let named: Vec<String> = seen.ids.iter().map(|id| crate::batches::label(db, entity, id)).collect();
         let more =
             if seen.count > named.len() { format!(" and {} more", seen.count - named.len()) } else { String::new() };
-        out.push(format!("{problem} in {}{more}", named.join(", ")));
+        out.push(format!("{} in {}{more}", seen.text, named.join(", ")));
     }
     Ok(out)
 }

@@ -253,13 +253,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         // An export's `external_id.erp` column (or, in JSON, `external_id`
         // object): matched and kept as the records' ids in that system, as
         // a mapping's [key] would. A file without a header shows it in its
-        // first record.
+        // records (the first thousand are looked at).
         None => {
             let names: Vec<String> = match &source_columns {
                 Some(cols) => cols.iter().map(|c| c.to_string()).collect(),
                 None => {
                     let ahead = pipeline::ReadAhead::new(reader);
-                    let names = ahead.first_names();
+                    let names = ahead.names();
                     reader = Box::new(ahead);
                     names
                 }

@@ -400,6 +400,22 @@ on_both!(a_json_or_xml_export_carries_external_ids_into_another_store, |db| {
         let s = other.json(&["import", &moved, "--entity", "contacts"]);
         assert_eq!((s["updated"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(0)), "{ext}: {s}");
     }
+    // Another tool's file may leave the object out of its first records.
+    let later = db.file(
+        "later.ndjson",
+        concat!(
+            r#"{"email":"new@x.com"}"#,
+            "\n",
+            r#"{"email":"bob@new.example.com","external_id":{"erp":"K-2"}}"#,
+            "\n"
+        ),
+    );
+    let s = db.json(&["import", &later, "--entity", "contacts"]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["rejected"].as_u64()),
+        (Some(1), Some(1), Some(0)),
+        "{s}"
+    );
 });
 
 on_both!(links_by_another_systems_ids_go_back_into_its_columns, |db| {
@@ -515,6 +531,9 @@ fn bad_filters_and_fields_are_named() {
     let out = db.run(&["export", "--entity", "contacts", "--since", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("--since: \"yesterday\" is not a date"), "{}", stderr_of(&out));
+    let out = db.run(&["export", "--entity", "contacts", "--where", "`custom.q\"x` = 'v'"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("a custom field name with a double quote"), "{}", stderr_of(&out));
     for format in [["--format", "xls"], ["--out", "contacts.ods"]] {
         let out = db.run(&["export", "--entity", "contacts", format[0], format[1]]);
         assert_eq!(out.status.code(), Some(2), "{format:?}");

@@ -142,4 +142,13 @@ on_both!(declarations_the_stored_records_do_not_fit_are_refused, |db| {
     let s = db.file("schema.toml", "[contacts.vip]\ntype = \"boolean\"\n[contacts.tier]\ntype = \"string\"\n");
     db.ok(&["init", "--custom", &s]);
     assert_eq!(db.count("SELECT count(*) FROM custom_fields"), 2);
+    // Many records, each with a value of its own, make one problem, not many.
+    let other = if db.is_postgres() { Db::postgres("misfits_many").expect("server") } else { Db::sqlite() };
+    let rows: String = (0..10).map(|i| format!("n{i}@x.com,x{i}\n")).collect();
+    let f = other.file("many.csv", &format!("email,custom.n\n{rows}"));
+    other.json(&["import", &f, "--entity", "contacts"]);
+    let s = other.file("schema.toml", "[contacts.n]\ntype = \"integer\"\n");
+    let err = stderr_of(&other.run(&["init", "--custom", &s]));
+    assert_eq!(err.matches("is not an integer").count(), 1, "{err}");
+    assert!(err.contains("and 7 more"), "{err}");
 });

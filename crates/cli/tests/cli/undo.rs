@@ -50,6 +50,8 @@ on_both!(undo_reverts_inserts_updates_and_links, |db| {
     // And are found by e-mail, though gone.
     let gone = db.ok(&["history", "Katherine@Example.com"]);
     assert!(gone.contains(&format!("created  batch {second}")) && gone.contains("removed"), "{gone}");
+    let gone = db.ok(&["history", "LANGLEY, Inc."]);
+    assert!(gone.starts_with("companies ") && gone.contains("removed"), "{gone}");
 });
 
 on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
