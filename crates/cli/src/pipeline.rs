@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use crmsync_core::mapping::SheetRef;
 use crmsync_core::schema::SchemaCheck;
-use crmsync_core::{Entity, FieldError, Key, Mapping, Record, Value};
+use crmsync_core::{Defect, Entity, FieldError, Key, Mapping, Record, Value};
 use crmsync_formats::{Format, ReadOptions, RecordWriter, WriteOptions};
 use crmsync_store::import::{Drafted, Drafter, Seen};
 
@@ -495,6 +495,26 @@ fn dotted(prefix: &str, value: &Value, out: &mut Record) {
     }
 }
 
+/// A row of a rejects file fed back that was rejected as short, with the
+/// cells it lacked still empty: the rejects file pads them, and taken as
+/// given they would import as empty values (or defaults), not as missing.
+fn still_short(rec: &Record) -> Option<Defect> {
+    let error = rec.get("_error")?.to_text();
+    let (_, rest) = error.split_once("values are missing from column ")?;
+    let (quoted, _) = rest.rsplit_once(" on (not shifted")?;
+    let column: String = serde_json::from_str(quoted).ok()?;
+    let fields = rec.fields();
+    let from = fields.iter().position(|(k, _)| **k == *column)?;
+    let empty = fields[from..].iter().filter(|(k, _)| !META.contains(&&**k)).all(|(_, v)| v.is_empty());
+    let said = error.split(" (still: ").next().unwrap_or(&error);
+    empty.then(|| Defect {
+        field: Some(column.clone()),
+        message: format!(
+            "{said} (still: fill the cells from column {column:?} on, or clear `_error` to import them empty)"
+        ),
+    })
+}
+
 /// A field a record gives twice with different values, nested and dotted.
 fn twice_named(rec: &Record) -> Option<FieldError> {
     let fields = rec.fields();
@@ -533,6 +553,9 @@ impl Work {
             return (Outcome::Defect(d), None);
         }
         if self.strip_meta {
+            if let Some(d) = still_short(rec) {
+                return (Outcome::Defect(d), None);
+            }
             rec.retain(|k| !META.contains(&k));
         }
         let seen = self.recognise.as_ref().and_then(|r| r.drafter.recognised(rec));

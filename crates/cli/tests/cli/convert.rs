@@ -200,6 +200,33 @@ fn rejects_can_be_fixed_and_fed_back_unchanged() {
 }
 
 #[test]
+fn a_short_row_fed_back_with_its_cells_still_empty_is_still_short() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "c.csv", b"Name,Email,Tier\nAnn,ann@x.com,gold\nBob,bob@x.com\n");
+    let out = dir.path().join("o.csv");
+    let rejects = dir.path().join("r.csv");
+    convert_summary(&[&f, out.to_str().expect("p"), "--rejects", rejects.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("Bob,bob@x.com,,3,,"), "padded: {text}");
+    // Unchanged, it is rejected again rather than taken with an empty tier.
+    let again = dir.path().join("again.csv");
+    let rejects2 = dir.path().join("r2.csv");
+    let s = convert_summary(&[
+        rejects.to_str().expect("p"),
+        again.to_str().expect("p"),
+        "--rejects",
+        rejects2.to_str().expect("p"),
+    ]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(1)), "{s}");
+    let text2 = std::fs::read_to_string(&rejects2).expect("rejects");
+    assert_eq!(text2.matches("(still: fill the cells from column").count(), 1, "{text2}");
+    // Filled, it goes through.
+    std::fs::write(&rejects, text.replace("bob@x.com,,", "bob@x.com,silver,")).expect("fix");
+    let s = convert_summary(&[rejects.to_str().expect("p"), again.to_str().expect("p")]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(0)), "{s}");
+}
+
+#[test]
 fn json_schema_rejects_records_that_break_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = write(dir.path(), "c.csv", b"Name,Zip\nAnn,02134\nBob,ABC\n");
