@@ -500,11 +500,13 @@ fn dotted(prefix: &str, value: &Value, out: &mut Record) {
 /// given they would import as empty values (or defaults), not as missing.
 fn still_short(rec: &Record) -> Option<Defect> {
     let error = rec.get("_error")?.to_text();
-    let (_, rest) = error.split_once("values are missing from column ")?;
-    let (quoted, _) = rest.rsplit_once(" on (not shifted")?;
-    let column: String = serde_json::from_str(quoted).ok()?;
+    if !error.contains("values are missing from column ") {
+        return None;
+    }
+    // The column as the message names it (quoted as `{:?}` quotes it).
     let fields = rec.fields();
-    let from = fields.iter().position(|(k, _)| **k == *column)?;
+    let from = fields.iter().position(|(k, _)| error.contains(&format!("missing from column {:?} on", &**k)))?;
+    let column = fields[from].0.to_string();
     let empty = fields[from..].iter().filter(|(k, _)| !META.contains(&&**k)).all(|(_, v)| v.is_empty());
     let said = error.split(" (still: ").next().unwrap_or(&error);
     empty.then(|| Defect {

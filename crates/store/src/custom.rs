@@ -225,23 +225,21 @@ impl crate::Store {
 fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]) -> Result<Vec<String>> {
     const SHOWN: usize = 3;
     /// Per kind of problem (field and rule, so that their number does not
-    /// grow with the data): its first wording, how many records have it,
-    /// and the first few.
+    /// grow with the data): how many records have it, and the first few
+    /// with the value each has.
     #[derive(Default)]
     struct Seen {
         text: String,
         count: usize,
-        ids: Vec<String>,
+        records: Vec<(String, Option<String>)>,
     }
     let mut problems: BTreeMap<(String, &str), Seen> = BTreeMap::new();
-    let mut note = |field: &str, rule: &'static str, text: String, id: &str| {
+    let mut note = |field: &str, rule: &'static str, text: String, id: &str, value: Option<String>| {
         let seen = problems.entry((field.to_string(), rule)).or_default();
-        if seen.count == 0 {
-            seen.text = text;
-        }
+        seen.text = text;
         seen.count += 1;
-        if seen.ids.len() < SHOWN && !seen.ids.iter().any(|i| i == id) {
-            seen.ids.push(id.to_string());
+        if seen.records.len() < SHOWN && !seen.records.iter().any(|(i, _)| i == id) {
+            seen.records.push((id.to_string(), value));
         }
     };
     // Unique values seen: the first holder, until a second is found.
@@ -252,32 +250,35 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
         let id = row.next().and_then(Cell::into_text).unwrap_or_default();
         let custom = model::parse_custom(row.next().and_then(Cell::into_text).as_deref());
         for name in custom.keys().filter(|n| !fields.iter().any(|f| &f.name == *n)) {
-            note(name, "undeclared", format!("custom.{name} is not declared"), &id);
+            note(name, "undeclared", format!("custom.{name} is not declared"), &id, None);
         }
         for f in fields {
             match custom.get(&f.name).filter(|v| !v.is_null()) {
                 Some(v) => match f.check(v) {
                     Ok(canonical) if f.unique => {
                         let text = canonical.as_str().map_or_else(|| canonical.to_string(), str::to_string);
-                        let problem = format!("custom.{} {text:?} is held by several records (unique)", f.name);
-                        match values.entry((f.name.as_str(), text)) {
+                        let problem = format!("custom.{} is unique, but values are held by several records", f.name);
+                        match values.entry((f.name.as_str(), text.clone())) {
                             std::collections::btree_map::Entry::Vacant(v) => {
                                 v.insert(Some(id.clone()));
                             }
                             std::collections::btree_map::Entry::Occupied(mut o) => {
                                 // The first holder is named with the second.
                                 if let Some(first) = o.get_mut().take() {
-                                    note(&f.name, "unique", problem.clone(), &first);
+                                    note(&f.name, "unique", problem.clone(), &first, Some(text.clone()));
                                 }
-                                note(&f.name, "unique", problem, &id);
+                                note(&f.name, "unique", problem, &id, Some(text));
                             }
                         }
                     }
                     Ok(_) => {}
-                    Err(message) => note(&f.name, "type", format!("custom.{}: {message}", f.name), &id),
+                    Err(_) => {
+                        let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        note(&f.name, "type", format!("custom.{} is not {}", f.name, f.expected()), &id, Some(value));
+                    }
                 },
                 None if f.required => {
-                    note(&f.name, "required", format!("custom.{} is required but missing", f.name), &id);
+                    note(&f.name, "required", format!("custom.{} is required but missing", f.name), &id, None);
                 }
                 None => {}
             }
@@ -286,7 +287,14 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
     })?;
     let mut out = Vec::new();
     for seen in problems.into_values() {
-        let named: Vec<String> = seen.ids.iter().map(|id| crate::batches::label(db, entity, id)).collect();
+        let named: Vec<String> = seen
+            .records
+            .iter()
+            .map(|(id, value)| {
+                let label = crate::batches::label(db, entity, id);
+                value.as_ref().map_or_else(|| label.clone(), |v| format!("{label}: {v:?}"))
+            })
+            .collect();
         let more =
             if seen.count > named.len() { format!(" and {} more", seen.count - named.len()) } else { String::new() };
         out.push(format!("{} in {}{more}", seen.text, named.join(", ")));

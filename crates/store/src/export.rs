@@ -156,10 +156,6 @@ struct FieldResolver {
 
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
-        // A JSON path cannot name such a key on SQLite; refused on both alike.
-        if field.strip_prefix("custom.").is_some_and(|name| name.contains('"')) {
-            return Err(format!("`{field}`: a custom field name with a double quote cannot be filtered on"));
-        }
         let (sql, kind) = field_sql(self.backend, self.entity, field)
             .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))?;
         Ok(match (literal, kind) {

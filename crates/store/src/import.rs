@@ -1363,10 +1363,17 @@ impl Import<'_> {
         }
         let wanted: Vec<String> = moved.iter().filter_map(|&n| Some(drafts[n].key.as_ref()?[0].clone())).collect();
         let holders = load_by(self.db, entity, first, &wanted, None)?;
+        // Records whose key an earlier row of these moved away, in file
+        // order: a later row may take it, as it would a chunk later.
+        let mut freed: FastSet<String> = FastSet::default();
         for n in moved {
             let d = &drafts[n];
             let Some(Ok(e)) = &found[n] else { continue };
-            if let Some(other) = holders.iter().find(|h| h.id != e.id && key_of(h) == d.key) {
+            let taken = holders.iter().find(|h| h.id != e.id && key_of(h) == d.key && !freed.contains(&h.id));
+            if taken.is_none() {
+                freed.insert(e.id.clone());
+            }
+            if let Some(other) = taken {
                 let one = model::singular(entity);
                 let message = format!(
                     "{one} {} already has {}, and the row's id names {one} {}: two records would share the key",
@@ -1619,6 +1626,21 @@ impl Import<'_> {
         if let Some(system) = self.settings.external_system.clone() {
             let wanted: Vec<&str> = drafts.iter().filter_map(|d| d.external.as_deref()).collect();
             let map = external_lookup(self.db, entity, &system, &wanted)?;
+            // A record named by its id cannot take another record's id in
+            // the other system.
+            for (n, d) in drafts.iter().enumerate() {
+                if let (Some(Ok(e)), Some(x)) = (&found[n], &d.external)
+                    && let Some(other) = map.get(x).filter(|other| **other != e.id)
+                {
+                    let one = model::singular(entity);
+                    let message = format!(
+                        "{system} id {x:?} is {one} {other}'s, and the row's id names {one} {}: two records would \
+                         share it",
+                        e.id
+                    );
+                    found[n] = Some(Err((format!("external_id.{system}"), message)));
+                }
+            }
             for (n, d) in drafts.iter().enumerate().filter(|(n, _)| found[*n].is_none()) {
                 if let Some(id) = d.external.as_ref().and_then(|x| map.get(x)) {
                     by_id.entry(id.clone()).or_default().push(n);

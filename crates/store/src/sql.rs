@@ -201,6 +201,14 @@ pub enum Backend {
     Postgres,
 }
 
+/// The SQL literal of SQLite's JSON path to a custom field: the key in
+/// double quotes, where SQLite reads `\\` and `\"` as JSON escapes (a
+/// key with a backslash or a quote was found by no path before).
+fn sqlite_path(name: &str) -> String {
+    let label = name.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("'$.\"{}\"'", label.replace('\'', "''"))
+}
+
 impl Backend {
     pub fn name(self) -> &'static str {
         match self {
@@ -211,10 +219,9 @@ impl Backend {
 
     /// A custom field's value as text: `custom` holds a JSON object.
     pub fn custom_text(self, table: &str, name: &str) -> String {
-        let name = name.replace('\'', "''");
         match self {
-            Backend::Sqlite => format!("json_extract({table}.custom, '$.\"{name}\"')"),
-            Backend::Postgres => format!("({table}.custom ->> '{name}')"),
+            Backend::Sqlite => format!("json_extract({table}.custom, {})", sqlite_path(name)),
+            Backend::Postgres => format!("({table}.custom ->> '{}')", name.replace('\'', "''")),
         }
     }
 
@@ -225,7 +232,7 @@ impl Backend {
     pub fn custom_key_text(self, table: &str, name: &str) -> String {
         match self {
             Backend::Sqlite => {
-                let path = format!("'$.\"{}\"'", name.replace('\'', "''"));
+                let path = sqlite_path(name);
                 format!(
                     "(CASE json_type({table}.custom, {path}) WHEN 'text' THEN json_extract({table}.custom, {path}) \
                      WHEN 'null' THEN NULL ELSE {table}.custom -> {path} END)"
@@ -264,10 +271,9 @@ impl Backend {
 
     /// Whether a record's `custom` object has the key `name`.
     pub fn has_custom(self, table: &str, name: &str) -> String {
-        let name = name.replace('\'', "''");
         match self {
-            Backend::Sqlite => format!("json_type({table}.custom, '$.\"{name}\"') IS NOT NULL"),
-            Backend::Postgres => format!("jsonb_exists({table}.custom, '{name}')"),
+            Backend::Sqlite => format!("json_type({table}.custom, {}) IS NOT NULL", sqlite_path(name)),
+            Backend::Postgres => format!("jsonb_exists({table}.custom, '{}')", name.replace('\'', "''")),
         }
     }
 

@@ -202,7 +202,7 @@ fn rejects_can_be_fixed_and_fed_back_unchanged() {
 #[test]
 fn a_short_row_fed_back_with_its_cells_still_empty_is_still_short() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let f = write(dir.path(), "c.csv", b"Name,Email,Tier\nAnn,ann@x.com,gold\nBob,bob@x.com\n");
+    let f = write(dir.path(), "c.csv", "Name,Email,Tier\u{200b}\nAnn,ann@x.com,gold\nBob,bob@x.com\n".as_bytes());
     let out = dir.path().join("o.csv");
     let rejects = dir.path().join("r.csv");
     convert_summary(&[&f, out.to_str().expect("p"), "--rejects", rejects.to_str().expect("p")]);
@@ -220,6 +220,16 @@ fn a_short_row_fed_back_with_its_cells_still_empty_is_still_short() {
     assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(1)), "{s}");
     let text2 = std::fs::read_to_string(&rejects2).expect("rejects");
     assert_eq!(text2.matches("(still: fill the cells from column").count(), 1, "{text2}");
+    // Again and again: still one note.
+    let rejects3 = dir.path().join("r3.csv");
+    convert_summary(&[
+        rejects2.to_str().expect("p"),
+        again.to_str().expect("p"),
+        "--rejects",
+        rejects3.to_str().expect("p"),
+    ]);
+    let text3 = std::fs::read_to_string(&rejects3).expect("rejects");
+    assert_eq!(text3.matches("(still: fill the cells from column").count(), 1, "{text3}");
     // Filled, it goes through.
     std::fs::write(&rejects, text.replace("bob@x.com,,", "bob@x.com,silver,")).expect("fix");
     let s = convert_summary(&[rejects.to_str().expect("p"), again.to_str().expect("p")]);

@@ -656,3 +656,22 @@ fn a_field_given_nested_and_dotted_with_two_values_rejects_the_record() {
         "email,address.city\nb@x.com,Paris\n"
     );
 }
+
+on_both!(rows_named_by_id_move_keys_in_file_order, |db| {
+    let f = db.file("p.csv", "email,first_name,external_id.erp\nann@x.com,Ann,E1\nbob@x.com,Bob,E2\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let ids = db.ok(&["export", "--entity", "contacts", "--fields", "id"]);
+    let ids: Vec<&str> = ids.lines().skip(1).collect();
+    // Ann's e-mail goes first, then Bob takes it: in one chunk as in two.
+    let moves = format!("id,email\n{},new@x.com\n{},ann@x.com\n", ids[0], ids[1]);
+    let f = db.file("moves.csv", &moves);
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["updated"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+    // Another record's id in the other system is refused, and the job goes on.
+    let f = db.file("ext.csv", &format!("id,first_name,external_id.erp\n{},Annie,E2\n{},Bobby,E2\n", ids[0], ids[1]));
+    let out = db.run(&["import", &f, "--entity", "contacts"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("erp id \"E2\" is contact") && err.contains("two records would share it"), "{err}");
+    assert!(err.contains("1 updated, 0 unchanged, 1 rejected"), "{err}");
+});

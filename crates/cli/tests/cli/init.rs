@@ -120,7 +120,7 @@ on_both!(declarations_the_stored_records_do_not_fit_are_refused, |db| {
     for (schema, problem) in [
         (
             "[contacts.vip]\ntype = \"integer\"\n[contacts.tier]\ntype = \"string\"\n",
-            "custom.vip: \"true\" is not an integer in contact",
+            "custom.vip is not an integer in contact",
         ),
         ("[contacts.vip]\ntype = \"boolean\"\n", "custom.tier is not declared in contact"),
         (
@@ -129,7 +129,7 @@ on_both!(declarations_the_stored_records_do_not_fit_are_refused, |db| {
         ),
         (
             "[contacts.vip]\ntype = \"boolean\"\nunique = true\n[contacts.tier]\ntype = \"string\"\n",
-            "custom.vip \"true\" is held by several records (unique)",
+            "custom.vip is unique, but values are held by several records in contact",
         ),
     ] {
         let s = db.file("schema.toml", schema);
@@ -151,4 +151,5 @@ on_both!(declarations_the_stored_records_do_not_fit_are_refused, |db| {
     let err = stderr_of(&other.run(&["init", "--custom", &s]));
     assert_eq!(err.matches("is not an integer").count(), 1, "{err}");
     assert!(err.contains("and 7 more"), "{err}");
+    assert!(err.contains("(email \"n0@x.com\"): \"x0\"") && err.contains("(email \"n1@x.com\"): \"x1\""), "{err}");
 });
