@@ -311,11 +311,17 @@ impl Store {
                     Entity::Companies => company_key(record),
                     _ => record.trim().to_string(),
                 };
-                let rows = db.query(
-                    "SELECT DISTINCT record_id, before FROM audit WHERE entity = ? AND op = 'delete' AND field = ? \
-                     ORDER BY record_id",
-                    &[e.name().into(), model::label_field(*e).into()],
-                )?;
+                // (Company names compare normalised, so those rows are all read.)
+                let mut sql = "SELECT DISTINCT record_id, before FROM audit WHERE entity = ? AND op = 'delete' \
+                               AND field = ?"
+                    .to_string();
+                let mut params: Vec<Param> = vec![e.name().into(), model::label_field(*e).into()];
+                if *e != Entity::Companies {
+                    sql.push_str(if *e == Entity::Contacts { " AND lower(before) = ?" } else { " AND before = ?" });
+                    params.push(wanted.as_str().into());
+                }
+                sql.push_str(" ORDER BY record_id");
+                let rows = db.query(&sql, &params)?;
                 for r in rows {
                     let mut r = r.into_iter();
                     let (Some(id), Some(label)) =
