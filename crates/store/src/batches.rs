@@ -306,11 +306,12 @@ impl Store {
             for e in entities.iter().filter(|e| **e != Entity::Activities) {
                 // As live records are found: e-mails without case, company
                 // names as they match.
-                let wanted = match e {
-                    Entity::Contacts => record.trim().to_lowercase(),
-                    Entity::Companies => company_key(record),
-                    _ => record.trim().to_string(),
+                let normal = |t: &str| match e {
+                    Entity::Contacts => t.trim().to_lowercase(),
+                    Entity::Companies => company_key(t),
+                    _ => t.trim().to_string(),
                 };
+                let wanted = normal(record);
                 // (Company names compare normalised, so those rows are all read.)
                 let mut sql = "SELECT DISTINCT record_id, before FROM audit WHERE entity = ? AND op = 'delete' \
                                AND field = ?"
@@ -321,20 +322,14 @@ impl Store {
                     params.push(wanted.as_str().into());
                 }
                 sql.push_str(" ORDER BY record_id");
-                let rows = db.query(&sql, &params)?;
-                for r in rows {
+                for r in db.query(&sql, &params)? {
                     let mut r = r.into_iter();
                     let (Some(id), Some(label)) =
                         (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text))
                     else {
                         continue;
                     };
-                    let label = match e {
-                        Entity::Contacts => label.to_lowercase(),
-                        Entity::Companies => company_key(&label),
-                        _ => label,
-                    };
-                    if label == wanted && !hits.iter().any(|(_, h)| h == &id) {
+                    if normal(&label) == wanted && !hits.iter().any(|(_, h)| h == &id) {
                         hits.push((*e, id));
                     }
                 }

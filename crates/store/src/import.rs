@@ -16,8 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crmsync_core::value::split_list;
-use crmsync_core::{Entity, Record, Value};
+use crmsync_core::{Entity, Record};
 
 use crate::custom::{self, CustomField};
 use crate::error::{Error, Result};
@@ -472,7 +471,7 @@ impl Drafter {
                 let text = (!text.is_empty()).then_some(text);
                 if target == "contacts" {
                     // Several contacts: one value per id or email.
-                    let list = list_items(v);
+                    let list = model::list_items(v);
                     let refs = list
                         .into_iter()
                         .map(|t| match attr {
@@ -508,7 +507,7 @@ impl Drafter {
             }
             if name == "contacts" {
                 d.contacts = Some(
-                    list_items(v)
+                    model::list_items(v)
                         .into_iter()
                         .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() }.sealed())
                         .collect(),
@@ -1141,12 +1140,14 @@ impl Import<'_> {
                 }
             }
             // (A record named by its id, here or in the other system, is that one.)
-            let by_id = existing.as_ref().is_some_and(|e| {
+            let by_id = |e: &Existing| {
                 d.own.as_ref() == Some(&e.id)
                     || d.external.is_some() && links.external_of.get(&e.id) == d.external.as_ref()
-            });
-            let conflict =
-                domains.as_ref().filter(|_| !by_id).and_then(|held| domain_conflict(held, d, existing.as_ref()));
+            };
+            let conflict = domains
+                .as_ref()
+                .filter(|_| !existing.as_ref().is_some_and(by_id))
+                .and_then(|held| domain_conflict(held, d, existing.as_ref()));
             if let Some(message) = conflict {
                 out.push((d.row, Outcome::Reject { field: "domain".to_string(), message }));
                 continue;
@@ -1547,15 +1548,15 @@ impl Import<'_> {
         }
     }
 
-    /// Whether `merge` would leave the stored record as it is, found
-    /// without copying it: the common case of importing a file again.
-    /// (False when unsure: the full merge then decides.)
     /// Whether a column's given text is its stored text: the same, or the
     /// same decimal (`12.50` and `12.5`).
     fn same_text(&self, column: usize, stored: &str, given: &str) -> bool {
         stored == given || self.columns[column].kind == Kind::Decimal && model::same_decimal(stored, given)
     }
 
+    /// Whether `merge` would leave the stored record as it is, found
+    /// without copying it: the common case of importing a file again.
+    /// (False when unsure: the full merge then decides.)
     fn unchanged(&self, e: &Existing, d: &Draft, links: &[(usize, Option<String>)]) -> bool {
         let clear = self.settings.clear_empty;
         for (i, v) in d.values.iter().enumerate() {
@@ -2009,8 +2010,6 @@ impl Drop for Import<'_> {
     }
 }
 
-/// Whether the record links where the row's links resolved to (given links,
-/// and with `clear` links the row leaves empty).
 /// Why a company row, under `guard_domains`, is not the company its name
 /// matched (`existing`), or is not new: its domain is another's. `held`
 /// is `guarded_domains`'.
@@ -2034,6 +2033,8 @@ fn domain_conflict(held: &HashMap<String, String>, d: &Draft, existing: Option<&
     }
 }
 
+/// Whether the record links where the row's links resolved to (given links,
+/// and with `clear` links the row leaves empty).
 fn links_unchanged(e: &Existing, links: &[(usize, Option<String>)], clear: bool) -> bool {
     links.iter().all(|(pos, id)| !(id.is_some() || clear) || e.value(*pos) == id.as_deref())
 }
@@ -2139,14 +2140,6 @@ fn describe_key(key: &[String], d: &Draft) -> String {
 
 fn shorten(s: &str) -> String {
     if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s.to_string() }
-}
-
-/// The items of a list value: an array, or a flat cell.
-fn list_items(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(items) => items.iter().map(|i| i.to_text().trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        v => split_list(&v.to_text()),
-    }
 }
 
 /// Live records of `entity` whose `field` is one of `values`; with `only`,

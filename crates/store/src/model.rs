@@ -285,7 +285,7 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             _ => return Err("a decimal number without an exponent".to_string()),
         },
         (Kind::Tags, v) => {
-            let tags = tags_of(v);
+            let tags = list_items(v);
             if tags.is_empty() {
                 return Ok(None);
             }
@@ -302,8 +302,9 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
     Ok(Some(text))
 }
 
-/// Tags from a list, a JSON array, or a flat cell (see `split_list`).
-fn tags_of(v: &Value) -> Vec<String> {
+/// The items of a list value (tags, a deal's contacts): an array, a JSON
+/// array as text, or a flat cell (see `split_list`).
+pub(crate) fn list_items(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = match v {
         Value::Array(items) => items.iter().map(Value::to_text).collect(),
         v => {

@@ -23,7 +23,6 @@ use crate::pipeline::{
 /// Where a row's ids are: its id in the other system in its column, or in
 /// the element an XML file written through the mapping run backwards names
 /// it by; the store's own id in an export's `id` column.
-#[derive(Clone)]
 struct IdColumns {
     external: Option<(String, String)>,
     own: bool,
