@@ -16,12 +16,16 @@ use crmsync_core::{Entity, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Text,
-    /// Trimmed and lowercased, so that keys compare case-insensitively.
+    /// An e-mail address, checked, trimmed and lowercased, so that keys
+    /// compare case-insensitively.
     Email,
     /// E.164 when the number says its country (`+`, `00`); as given otherwise.
     Phone,
     /// A bare domain: `https://www.Acme.com/` is stored as `acme.com`.
     Domain,
+    /// An ISO 3166 alpha-2 code: `de`, `DEU`, `Germany` and `德国` are
+    /// stored as `DE`.
+    Country,
     /// One of a fixed list of values (lowercase).
     Enum(&'static [&'static str]),
     /// An ISO 4217 code (`usd`, `$` and `人民币` are read as codes too).
@@ -66,7 +70,7 @@ macro_rules! address {
             col("address.city", "address_city", T, Some(255)),
             col("address.region", "address_region", T, Some(255)),
             col("address.postal_code", "address_postal_code", T, Some(32)),
-            col("address.country", "address_country", T, Some(2)),
+            col("address.country", "address_country", Kind::Country, Some(2)),
         ]
     };
 }
@@ -240,7 +244,16 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
     }
     let text = match (column.kind, value) {
         (Kind::Text, _) => value.to_text(),
-        (Kind::Email, v) => v.to_text().trim().to_lowercase(),
+        // Checked whether a mapping typed it or not: the store's e-mail
+        // fields are keys, and a file named after the store's fields needs
+        // no mapping.
+        (Kind::Email, v) => {
+            let t = v.to_text();
+            if t.trim().is_empty() {
+                return Ok(None);
+            }
+            crmsync_core::mapping::types::email(&t)?
+        }
         (Kind::Phone, v) => {
             let t = v.to_text();
             let t = t.trim();
@@ -255,6 +268,15 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             }
         }
         (Kind::Domain, v) => domain_key(&v.to_text()),
+        (Kind::Country, v) => {
+            let t = v.to_text();
+            if t.trim().is_empty() {
+                return Ok(None);
+            }
+            crmsync_core::mapping::types::country::to_alpha2(&t)
+                .ok_or_else(|| "a country: an ISO 3166 code (DE, DEU) or a name (Germany)".to_string())?
+                .to_string()
+        }
         (Kind::Enum(allowed), _) => {
             let t = value.to_text().trim().to_lowercase();
             if !allowed.contains(&t.as_str()) {

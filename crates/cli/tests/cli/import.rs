@@ -417,6 +417,26 @@ fn unknown_columns_without_a_mapping_are_named() {
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 0);
 }
 
+on_both!(the_store_checks_emails_and_countries_without_a_mapping, |db| {
+    // A file named after the store's fields needs no mapping, and gets no
+    // free pass: an e-mail must be one, a country becomes its ISO code.
+    let f = db.file(
+        "typed.csv",
+        "email,first_name,address.country\nnot-an-email,Bob,DE\nDan@X.com ,Dan,de\neve@x.com,Eve,Deutschland\n\
+         fay@x.com,Fay,Narnia\ngus@x.com,Gus,\n",
+    );
+    let rejects = db.path("typed-rejects.csv");
+    let s = db.json(&["import", &f, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    sums_up(&s);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(2)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("\"email: \"\"not-an-email\"\" is not an e-mail address"), "{text}");
+    assert!(text.contains("\"address.country: \"\"Narnia\"\" is not a country"), "{text}");
+    assert_eq!(db.scalar("SELECT address_country FROM contacts WHERE email = 'dan@x.com'").as_deref(), Some("DE"));
+    assert_eq!(db.scalar("SELECT address_country FROM contacts WHERE email = 'eve@x.com'").as_deref(), Some("DE"));
+    assert_eq!(db.scalar("SELECT address_country FROM contacts WHERE email = 'gus@x.com'"), None);
+});
+
 #[test]
 fn upsert_without_a_key_is_a_usage_error() {
     let db = Db::sqlite();

@@ -12,10 +12,12 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
         &f,
         "first_name,last_name,full_name,email,phone,company.name,notes\n\
          Ada,Lovelace,Ada  Lovelace,ada.l@example.org,+15550100001,Acme Inc.,met at a fair\n\
-         Bad,Email,,not-an-email,12345,,\"  \"\n",
+         Bad,Email,,bad@example.com,12345,,\"  \"\n",
     )
     .expect("write");
     db.json(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    // Import refuses a bad e-mail; one written by another tool is reported.
+    db.exec("UPDATE contacts SET email = 'not-an-email' WHERE email = 'bad@example.com'");
     let html = db.path("q.html");
     let r = db.json(&["report", "quality", "--entity", "contacts", "--html", html.to_str().expect("p")]);
     assert_eq!(r["records"].as_u64(), Some(6), "{r}");
