@@ -155,9 +155,27 @@ pub fn load_schema(path: &str) -> Result<SchemaCheck> {
     SchemaCheck::new(&json).map_err(|e| anyhow::anyhow!("{path} is not a usable JSON Schema: {e}"))
 }
 
-/// True when a header carries the columns of a crmsync rejects file.
-pub fn has_meta(columns: &[Key]) -> bool {
-    META.iter().all(|m| columns.iter().any(|c| &**c == *m))
+/// Whether the input is a rejects file fed back, whose `_row`, `_field` and
+/// `_error` go before the records are worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    /// Its header does not carry them.
+    Keep,
+    /// Its header carries them: a flat rejects file.
+    Strip,
+    /// There is no header to tell (JSON, NDJSON, XML): a record carrying
+    /// all three is one a rejects file wrote.
+    StripWhereFound,
+}
+
+impl Meta {
+    pub fn of(columns: Option<&[Key]>) -> Self {
+        match columns {
+            Some(cols) if META.iter().all(|m| cols.iter().any(|c| &**c == *m)) => Meta::Strip,
+            Some(_) => Meta::Keep,
+            None => Meta::StripWhereFound,
+        }
+    }
 }
 
 /// Rejected records: written to the rejects file when there is one, shown on
@@ -378,8 +396,8 @@ pub struct Work {
     pub mapper: Option<crmsync_core::Mapper>,
     pub reverse: bool,
     pub schema: Option<SchemaCheck>,
-    /// The input is a rejects file fed back: drop its `_row/_field/_error`.
-    pub strip_meta: bool,
+    /// Whether to drop `_row/_field/_error` (a rejects file fed back).
+    pub meta: Meta,
     /// Without a mapping, records whose fields already carry the entity's
     /// field names (an export of crmsync, say) pass as they are, nested
     /// values spelled as dotted names.
@@ -554,7 +572,12 @@ impl Work {
         if let Some(d) = rec.defect.take() {
             return (Outcome::Defect(d), None);
         }
-        if self.strip_meta {
+        let strip = match self.meta {
+            Meta::Keep => false,
+            Meta::Strip => true,
+            Meta::StripWhereFound => META.iter().all(|m| rec.get(m).is_some()),
+        };
+        if strip {
             if let Some(d) = still_short(rec) {
                 return (Outcome::Defect(d), None);
             }

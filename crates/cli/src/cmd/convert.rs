@@ -13,7 +13,7 @@ use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
-    Outcome, Pipeline, Rejects, SourceArgs, Work, has_meta, load_mapping, load_schema, one_byte, output_format,
+    Meta, Outcome, Pipeline, Rejects, SourceArgs, Work, load_mapping, load_schema, one_byte, output_format,
     output_like_source,
 };
 
@@ -112,7 +112,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let details = reader.details();
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
-    let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
+    let meta = Meta::of(source_columns.as_deref());
 
     if let (Some(m), Some(cols), false) = (&mapping, &source_columns, args.reverse) {
         m.check_columns(cols).map_err(|mut e| {
@@ -139,9 +139,9 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     write_opts.columns = match (&mapping, &source_columns) {
         (Some(m), _) if args.reverse => Some(m.reverse_columns()),
         (Some(m), _) => Some(m.targets()),
-        (None, Some(cols)) => {
-            Some(cols.iter().filter(|c| !feeding_rejects || !crate::pipeline::META.contains(&&***c)).cloned().collect())
-        }
+        (None, Some(cols)) => Some(
+            cols.iter().filter(|c| meta != Meta::Strip || !crate::pipeline::META.contains(&&***c)).cloned().collect(),
+        ),
         (None, None) => None,
     };
 
@@ -172,7 +172,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         mapper: mapping.clone().map(Mapper::new),
         reverse: args.reverse,
         schema,
-        strip_meta: feeding_rejects,
+        meta,
         identity: None,
         draft: None,
         recognise: None,

@@ -16,8 +16,7 @@ use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
-    self, Identity, Outcome as Worked, Pipeline, Recognise, Rejects, SourceArgs, Work, has_meta, load_mapping,
-    load_schema,
+    self, Identity, Meta, Outcome as Worked, Pipeline, Recognise, Rejects, SourceArgs, Work, load_mapping, load_schema,
 };
 
 /// Where a row's ids are: its id in the other system in its column, or in
@@ -203,7 +202,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let details = reader.details();
-    let feeding_rejects = source_columns.as_deref().is_some_and(has_meta);
+    let meta = Meta::of(source_columns.as_deref());
 
     // The fields the source gives, to pick the key and check the header.
     let mapped: Vec<String> = match (&mapping, &source_columns) {
@@ -360,7 +359,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 mapper: mapping.map(Mapper::new),
                 reverse: false,
                 schema: None,
-                strip_meta: false,
+                meta: Meta::Keep,
                 identity,
                 draft: None,
                 recognise: None,
@@ -390,7 +389,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         mapper: mapping.clone().map(Mapper::new),
         reverse: false,
         schema,
-        strip_meta: feeding_rejects,
+        meta,
         identity,
         draft: Some({
             let from = IdColumns::new(external.clone(), own_ids);

@@ -438,6 +438,42 @@ on_both!(the_store_checks_emails_and_countries_without_a_mapping, |db| {
 });
 
 #[test]
+fn rejects_written_as_ndjson_json_or_xml_are_fixed_and_fed_back() {
+    // Their `_row`, `_field` and `_error` are no fields of the record: a
+    // record carrying all three is one a rejects file wrote.
+    for ext in ["ndjson", "json", "xml"] {
+        let db = Db::sqlite();
+        let input = db.file(
+            "in.ndjson",
+            "{\"email\":\"a@x.com\",\"first_name\":\"Ann\"}\n\
+             {\"email\":\"not-an-email\",\"first_name\":\"Bob\"}\n\
+             {\"email\":\"c@x.com\",\"first_name\":\"Cy\",\"subscribed_at\":\"yesterday\"}\n",
+        );
+        let rejects = db.path(&format!("rejects.{ext}"));
+        let r = rejects.to_str().expect("p");
+        let s = db.json(&["import", &input, "--entity", "contacts", "--rejects", r]);
+        assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(2)), "{ext}: {s}");
+        let text = std::fs::read_to_string(&rejects).expect("rejects");
+        assert!(text.contains("_error"), "{ext}: {text}");
+        std::fs::write(&rejects, text.replace("not-an-email", "bob@x.com").replace("yesterday", "2024-01-02"))
+            .expect("fix");
+        let fixed = db.path(&format!("again.{ext}"));
+        let s = db.json(&["import", r, "--entity", "contacts", "--rejects", fixed.to_str().expect("p")]);
+        assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{ext}: {s}");
+        assert_eq!(db.count("SELECT count(*) FROM contacts"), 3, "{ext}");
+        assert_eq!(
+            db.scalar("SELECT substr(subscribed_at, 1, 10) FROM contacts WHERE email = 'c@x.com'").as_deref(),
+            Some("2024-01-02"),
+            "{ext}"
+        );
+        // A record that only has some of them keeps them, and is refused for it.
+        let odd = db.file("odd.ndjson", "{\"email\":\"d@x.com\",\"_error\":\"x\"}\n");
+        let s = db.json(&["import", &odd, "--entity", "contacts"]);
+        assert_eq!(s["rejected"].as_u64(), Some(1), "{ext}: {s}");
+    }
+}
+
+#[test]
 fn upsert_without_a_key_is_a_usage_error() {
     let db = Db::sqlite();
     let f = testdata("import/activities.csv");
