@@ -155,6 +155,8 @@ pub struct Counts {
     pub rejected: u64,
     /// Companies created to link records to (not part of `rows_read`).
     pub companies_created: u64,
+    /// Companies linked to by name that had no domain and took the row's.
+    pub companies_updated: u64,
 }
 
 /// A stored reject of the batch (for a resumed run's rejects file).
@@ -699,6 +701,7 @@ impl Store {
                 unchanged: counts[3],
                 rejected: counts[4],
                 companies_created: 0,
+                companies_updated: 0,
             };
             // Companies the interrupted run created for its rows carry its batch.
             if import.settings.entity != Entity::Companies {
@@ -708,6 +711,13 @@ impl Store {
                 )?;
                 import.counts.companies_created =
                     created.and_then(|r| r.first().map(Cell::int)).unwrap_or(0).max(0) as u64;
+                let updated = import.db.query_row(
+                    "SELECT count(DISTINCT record_id) FROM audit WHERE batch_id = ? AND entity = 'companies' \
+                     AND op = 'update'",
+                    &[import.batch.as_str().into()],
+                )?;
+                import.counts.companies_updated =
+                    updated.and_then(|r| r.first().map(Cell::int)).unwrap_or(0).max(0) as u64;
             }
         } else {
             import.interrupted =
@@ -1044,7 +1054,7 @@ impl Import<'_> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
-        let mut links = self.resolve_links(drafts)?;
+        let mut links = self.resolve_links(drafts, now)?;
         // The external ids matched records have now, to tell a new one
         // from theirs (and to keep the one replaced, for undo).
         if let Some(system) = self.settings.external_system.clone() {
@@ -1806,7 +1816,7 @@ impl Import<'_> {
 
     /// Links of the segment's drafts, resolved to ids (companies created
     /// where the mode allows).
-    fn resolve_links(&mut self, drafts: &[Draft]) -> Result<Links> {
+    fn resolve_links(&mut self, drafts: &[Draft], now: &str) -> Result<Links> {
         let mut links = Links::default();
         let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
         for d in drafts {
@@ -1816,24 +1826,26 @@ impl Import<'_> {
         }
         for (pos, refs) in by_target {
             let Kind::Link(target) = self.columns[pos].kind else { continue };
-            let resolved = self.resolve(target, &refs, &mut links.new_companies)?;
+            let resolved = self.resolve(target, &refs, &mut links.new_companies, now)?;
             links.one.insert(pos, resolved);
         }
         let contacts: Vec<&LinkRef> = drafts.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
         if !contacts.is_empty() {
-            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies)?;
+            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, now)?;
         }
         Ok(links)
     }
 
     /// Finds the records `refs` name. Companies that do not exist are given
     /// ids and added to `new_companies` (except in update mode), for the
-    /// rows that link to them to create.
+    /// rows that link to them to create; one found by name without a domain
+    /// takes the domain its reference gives (`fill_domains`).
     fn resolve(
         &mut self,
         target: Entity,
         refs: &[&LinkRef],
         new_companies: &mut Vec<(String, Vec<Option<String>>)>,
+        now: &str,
     ) -> Result<HashMap<String, Result<String, String>>> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
@@ -1875,6 +1887,8 @@ impl Import<'_> {
         };
         let mut created: HashMap<String, String> = HashMap::default();
         let mut new_ids: FastSet<String> = FastSet::default();
+        // Companies found by name whose reference gives a domain no company has.
+        let mut named: Vec<(String, String)> = Vec::new();
         for r in refs {
             let key = r.id.clone();
             if out.contains_key(&key) {
@@ -1899,7 +1913,13 @@ impl Import<'_> {
                 None
             };
             let hit = hit.or_else(|| a.and_then(|v| by_a.get(v)).map(|ids| one_of(target, ids, r)));
-            let hit = hit.or_else(|| name_key.and_then(|k| by_b.get(k)).map(|ids| Ok(ids[0].clone())));
+            let hit = hit.or_else(|| {
+                let id = name_key.and_then(|k| by_b.get(k))?[0].clone();
+                if let Some(domain) = &r.domain {
+                    named.push((id.clone(), domain.clone()));
+                }
+                Some(Ok(id))
+            });
             let result = match hit {
                 Some(h) => h,
                 None if target == Entity::Companies && self.settings.mode != Mode::Update && r.external.is_none() => {
@@ -1929,6 +1949,10 @@ impl Import<'_> {
             };
             out.insert(key, result);
         }
+        if !named.is_empty() && self.settings.mode != Mode::Insert {
+            named.retain(|(_, domain)| !created.contains_key(&format!("d:{domain}")));
+            self.fill_domains(named, now)?;
+        }
         // Companies still to be created are remembered once they are.
         let known = self.linked.entry(target).or_default();
         for r in refs {
@@ -1939,6 +1963,49 @@ impl Import<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Gives companies without a domain the one their rows name (`named`:
+    /// company id and domain, in file order; no company has the domain):
+    /// "Acme" linked from a row with `company.domain` acme.com. A domain
+    /// already stored is never replaced, and one domain goes to one company.
+    /// Audited in this batch, so undo clears it again. Insert mode changes
+    /// no stored record and does not fill.
+    fn fill_domains(&mut self, named: Vec<(String, String)>, now: &str) -> Result<()> {
+        let mut ids: Vec<String> = named.iter().map(|(id, _)| id.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let stored: HashMap<String, Existing> =
+            load_by(self.db, Entity::Companies, "id", &ids, None)?.into_iter().map(|e| (e.id.clone(), e)).collect();
+        let Some(pos) = model::position(Entity::Companies, "domain") else { return Ok(()) };
+        let (mut filled, mut given) = (FastSet::<String>::default(), FastSet::<String>::default());
+        let mut audit = Vec::new();
+        for (id, domain) in named {
+            let Some(e) = stored.get(&id) else { continue };
+            if filled.contains(&id) || given.contains(&domain) {
+                continue;
+            }
+            let before = e.to_values();
+            if before[pos].is_some() {
+                continue;
+            }
+            let mut after = before.clone();
+            after[pos] = Some(domain.clone());
+            update_record(
+                self.db,
+                Entity::Companies,
+                &id,
+                (&before, &after),
+                (&model::content_hash(&after), None),
+                now,
+            )?;
+            audit.push(AuditRow::change(&id, "update", "domain", None, Some(domain.clone())));
+            filled.insert(id);
+            given.insert(domain);
+        }
+        self.write_audit(Entity::Companies, &audit, now)?;
+        self.counts.companies_updated += filled.len() as u64;
+        Ok(())
     }
 
     /// Ends the batch: counts saved, status `done` (a dry run is rolled back).

@@ -532,6 +532,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "unchanged": counts.unchanged,
                 "rejected": counts.rejected,
                 "companies_created": counts.companies_created,
+                "companies_updated": counts.companies_updated,
                 "resumed_after": resumed,
                 "dry_run": args.dry_run,
                 "rejects": rejects_path,
@@ -542,11 +543,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             })
         )?;
     } else if !g.quiet {
-        let companies = if counts.companies_created > 0 {
-            format!(", {} companies created", counts.companies_created)
-        } else {
-            String::new()
-        };
+        let mut companies = String::new();
+        if counts.companies_created > 0 {
+            companies.push_str(&format!(", {} companies created", counts.companies_created));
+        }
+        if counts.companies_updated > 0 {
+            companies.push_str(&format!(", {} companies given their domain", counts.companies_updated));
+        }
         eprintln!(
             "{}{} rows read from {source_name} ({}): {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({} batch {batch})",
             if args.dry_run { "dry run, nothing written: " } else { "" },

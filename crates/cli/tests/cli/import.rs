@@ -473,6 +473,41 @@ fn rejects_written_as_ndjson_json_or_xml_are_fixed_and_fed_back() {
     }
 }
 
+on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
+    let first = db.file("first.csv", "email,company.name\nann@x.com,Acme Inc\ncy@x.com,Brand Co\n");
+    db.json(&["import", &first, "--entity", "contacts"]);
+    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'"), None);
+    // Acme gets the first domain its rows give and keeps it; Brand Co's
+    // domain is taken by a company this file creates, so it stays empty.
+    let second = db.file(
+        "second.csv",
+        "email,company.name,company.domain\nbob@x.com,ACME inc.,https://www.Acme.com/\n\
+         dee@x.com,Acme Inc,acme.io\neve@x.com,Newco,brand.com\nfay@x.com,Brand Co,brand.com\n",
+    );
+    // Insert mode changes no stored record.
+    let s = db.json(&["import", &second, "--entity", "contacts", "--mode", "insert"]);
+    assert_eq!(s["companies_updated"].as_u64(), Some(0), "{s}");
+    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'"), None);
+    db.exec("DELETE FROM contacts WHERE email IN ('bob@x.com', 'dee@x.com', 'eve@x.com', 'fay@x.com')");
+    db.exec("DELETE FROM companies WHERE name = 'Newco'");
+    let s = db.json(&["import", &second, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_updated"].as_u64()), (Some(4), Some(1)), "{s}");
+    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'").as_deref(), Some("acme.com"));
+    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Brand Co'"), None);
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'brand.com'"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Acme Inc'"), 1);
+    let history = db.ok(&["history", "Acme Inc", "--entity", "companies"]);
+    assert!(history.contains("domain: (empty) → \"acme.com\"  batch"), "{history}");
+    // The domain found: a later row links by it.
+    let third = db.file("third.csv", "email,company.name,company.domain\ngus@x.com,Acme Holdings,acme.com\n");
+    db.json(&["import", &third, "--entity", "contacts"]);
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 3);
+    db.json(&["undo", "last"]);
+    let u = db.json(&["undo", s["batch"].as_str().expect("batch")]);
+    assert!(u.is_object(), "{u}");
+    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'"), None, "undo clears it again");
+});
+
 #[test]
 fn upsert_without_a_key_is_a_usage_error() {
     let db = Db::sqlite();
