@@ -184,6 +184,10 @@ pub struct Rejects {
     writer: Option<(Box<dyn RecordWriter>, Output)>,
     /// The rejects file's columns, when fixed by the source's header.
     columns: Option<Vec<Key>>,
+    /// The source's columns, for a rejects file without a header (JSON,
+    /// NDJSON, XML) to give a short row's missing values, empty, as a flat
+    /// one's padding does: the user sees what to fill.
+    pad: Option<Vec<Key>>,
     keys: [Key; 3],
     pub count: u64,
     shown: u64,
@@ -203,6 +207,7 @@ impl Rejects {
     ) -> Result<Self> {
         let keys = META.map(Key::from);
         let mut columns = None;
+        let mut pad = None;
         let writer = match path {
             Some(p) => {
                 let format = if p == "-" { Format::Csv } else { Format::from_path(p).unwrap_or(Format::Csv) };
@@ -215,6 +220,8 @@ impl Rejects {
                     cols.extend(keys.iter().cloned());
                     opts.columns = Some(cols.clone());
                     columns = Some(cols);
+                } else if let Some(cols) = source_columns {
+                    pad = Some(cols.iter().filter(|c| !META.contains(&&***c)).cloned().collect());
                 }
                 let w = crmsync_formats::open_writer(&output.name, out, &opts)?;
                 Some((w, output))
@@ -224,6 +231,7 @@ impl Rejects {
         Ok(Self {
             writer,
             columns,
+            pad,
             keys,
             count: 0,
             shown: 0,
@@ -265,6 +273,11 @@ impl Rejects {
                 match &self.columns {
                     Some(cols) if !cols.contains(k) => unplaced.push(format!("{k}={:?}", v.to_text())),
                     _ => self.row.push(k.clone(), v.clone()),
+                }
+            }
+            for c in self.pad.iter().flatten() {
+                if self.row.get(c).is_none() {
+                    self.row.push(c.clone(), Value::Text(String::new()));
                 }
             }
             let message = if unplaced.is_empty() {
@@ -523,9 +536,18 @@ fn still_short(rec: &Record) -> Option<Defect> {
     }
     // The column as the message names it (quoted as `{:?}` quotes it).
     let fields = rec.fields();
-    let from = fields.iter().position(|(k, _)| error.contains(&format!("missing from column {:?} on", &**k)))?;
-    let column = fields[from].0.to_string();
-    let empty = fields[from..].iter().filter(|(k, _)| !META.contains(&&**k)).all(|(_, v)| v.is_empty());
+    let (column, empty) =
+        match fields.iter().position(|(k, _)| error.contains(&format!("missing from column {:?} on", &**k))) {
+            Some(from) => (
+                fields[from].0.to_string(),
+                fields[from..].iter().filter(|(k, _)| !META.contains(&&**k)).all(|(_, v)| v.is_empty()),
+            ),
+            // A record with names (JSON, NDJSON, XML) that still lacks it.
+            None => {
+                let named = error.split("missing from column ").nth(1)?.split(" on").next()?;
+                (named.trim_matches('"').to_string(), true)
+            }
+        };
     let said = error.split(" (still: ").next().unwrap_or(&error);
     empty.then(|| Defect {
         field: Some(column.clone()),

@@ -239,7 +239,9 @@ pub fn parse_time(text: &str) -> Option<String> {
 /// A value turned into the text its column stores; `Ok(None)` for no value.
 /// The error says what was expected.
 pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> {
-    if value.is_empty() {
+    // A cell of spaces is as empty as an empty one: it leaves a stored value
+    // alone (or clears it, with `--clear-empty`), never writes spaces or ''.
+    if value.is_empty() || value.as_str().is_some_and(|t| t.trim().is_empty()) {
         return Ok(None);
     }
     let text = match (column.kind, value) {
@@ -247,13 +249,7 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         // Checked whether a mapping typed it or not: the store's e-mail
         // fields are keys, and a file named after the store's fields needs
         // no mapping.
-        (Kind::Email, v) => {
-            let t = v.to_text();
-            if t.trim().is_empty() {
-                return Ok(None);
-            }
-            crmsync_core::mapping::types::email(&t)?
-        }
+        (Kind::Email, v) => crmsync_core::mapping::types::email(&v.to_text())?,
         (Kind::Phone, v) => {
             let t = v.to_text();
             let t = t.trim();
@@ -268,15 +264,9 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             }
         }
         (Kind::Domain, v) => domain_key(&v.to_text()),
-        (Kind::Country, v) => {
-            let t = v.to_text();
-            if t.trim().is_empty() {
-                return Ok(None);
-            }
-            crmsync_core::mapping::types::country::to_alpha2(&t)
-                .ok_or_else(|| "a country: an ISO 3166 code (DE, DEU) or a name (Germany)".to_string())?
-                .to_string()
-        }
+        (Kind::Country, v) => crmsync_core::mapping::types::country::to_alpha2(&v.to_text())
+            .ok_or_else(|| "a country: an ISO 3166 code (DE, DEU) or a name (Germany)".to_string())?
+            .to_string(),
         (Kind::Enum(allowed), _) => {
             let t = value.to_text().trim().to_lowercase();
             if !allowed.contains(&t.as_str()) {

@@ -466,6 +466,23 @@ fn rejects_written_as_ndjson_json_or_xml_are_fixed_and_fed_back() {
             Some("2024-01-02"),
             "{ext}"
         );
+        // A short row of a CSV file comes with its missing values empty, and
+        // fed back with them still empty (or still missing) is rejected again.
+        let short = db.file("short.csv", "email,first_name,last_name\nroy@x.com,Roy\n");
+        let rejects = db.path(&format!("short.{ext}"));
+        let r = rejects.to_str().expect("p");
+        db.json(&["import", &short, "--entity", "contacts", "--rejects", r]);
+        let text = std::fs::read_to_string(&rejects).expect("rejects");
+        assert!(text.contains("last_name"), "{ext}: the missing value is there to fill: {text}");
+        let s = db.json(&["import", r, "--entity", "contacts"]);
+        assert_eq!(s["rejected"].as_u64(), Some(1), "{ext}: {s}");
+        if ext != "xml" {
+            let without = text.replace(",\"last_name\":\"\"", "");
+            assert!(!without.contains("\"last_name\""), "{ext}: {without}");
+            let lacking = db.file(&format!("lacking.{ext}"), &without);
+            let s = db.json(&["import", &lacking, "--entity", "contacts"]);
+            assert_eq!(s["rejected"].as_u64(), Some(1), "{ext}: {s}");
+        }
         // A record that only has some of them keeps them, and is refused for it.
         let odd = db.file("odd.ndjson", "{\"email\":\"d@x.com\",\"_error\":\"x\"}\n");
         let s = db.json(&["import", &odd, "--entity", "contacts"]);
@@ -506,6 +523,27 @@ on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
     let u = db.json(&["undo", s["batch"].as_str().expect("batch")]);
     assert!(u.is_object(), "{u}");
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'"), None, "undo clears it again");
+});
+
+on_both!(a_cell_of_spaces_is_empty_whatever_the_field, |db| {
+    let first = db.file("p1.csv", "email,phone,address.city,notes\np@x.com,+4930111,Berlin,hello\n");
+    db.json(&["import", &first, "--entity", "contacts"]);
+    let spaces = db.file("p2.csv", "email,phone,address.city,notes\np@x.com,\"  \",\" \",\"\t\"\n");
+    let s = db.json(&["import", &spaces, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "spaces leave stored values alone: {s}");
+    assert_eq!(db.scalar("SELECT phone FROM contacts").as_deref(), Some("+4930111"));
+    assert_eq!(db.scalar("SELECT address_city FROM contacts").as_deref(), Some("Berlin"));
+    let s = db.json(&["import", &spaces, "--entity", "contacts", "--clear-empty"]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM contacts WHERE phone IS NULL AND address_city IS NULL AND notes IS NULL"),
+        1
+    );
+    let companies = db.file("c.csv", "name,domain\nAcme,\"  \"\n");
+    db.json(&["import", &companies, "--entity", "companies"]);
+    let s = db.json(&["import", &companies, "--entity", "companies"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain IS NULL"), 1);
 });
 
 #[test]
