@@ -229,6 +229,22 @@ impl Value {
             Value::Object(fields) => J::Object(fields.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
         }
     }
+
+    /// A JSON value as a value: the way back from [`Value::to_json`] (dates
+    /// and times come back as their text).
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        match json {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => Value::Number(n.to_string()),
+            J::String(s) => Value::Text(s.clone()),
+            J::Array(items) => Value::Array(items.iter().map(Value::from_json).collect()),
+            J::Object(fields) => {
+                Value::Object(fields.iter().map(|(k, v)| (Key::from(k.as_str()), Value::from_json(v))).collect())
+            }
+        }
+    }
 }
 
 /// One record as read from a source or produced by a mapping: ordered

@@ -164,7 +164,8 @@ pub struct StoredReject {
     pub row: u64,
     pub field: String,
     pub error: String,
-    /// The source row as JSON (column → text), in column order.
+    /// The source row as JSON (field → value, nested values kept), in
+    /// the source's order.
     pub record: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -1006,12 +1007,8 @@ impl Import<'_> {
                 Outcome::Reject { field, message } => {
                     self.counts.rejected += 1;
                     if !self.settings.dry_run {
-                        let record: serde_json::Map<String, serde_json::Value> = row
-                            .source
-                            .fields()
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_text())))
-                            .collect();
+                        let record: serde_json::Map<String, serde_json::Value> =
+                            row.source.fields().iter().map(|(k, v)| (k.to_string(), v.to_json())).collect();
                         self.db.execute(
                             "INSERT INTO batch_rejects (batch_id, source_row, field, error, record) VALUES (?, ?, ?, ?, ?) \
                              ON CONFLICT (batch_id, source_row) DO NOTHING",

@@ -325,7 +325,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             let mut rec = Record::new();
             rec.row = r.row;
             for (k, v) in r.record {
-                rec.push(Key::from(k.as_str()), Value::Text(v.as_str().unwrap_or_default().to_string()));
+                rec.push(Key::from(k.as_str()), Value::from_json(&v));
             }
             rejects.reject(&rec, &r.field, &r.error)?;
         }

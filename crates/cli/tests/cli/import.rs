@@ -92,6 +92,33 @@ on_both!(max_errors_stops_an_import_that_resume_then_finishes, |db| {
     assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("done"));
 });
 
+on_both!(a_resumed_import_rewrites_earlier_rejects_as_they_were_read, |db| {
+    // Nested values of a rejected record stay nested in the rejects file a
+    // resumed run writes again, so the fixed record imports.
+    let f = db.file(
+        "w.ndjson",
+        "{\"email\":\"bad\",\"address\":{\"city\":\"Paris\"},\"tags\":[\"a\",\"b\"],\"custom\":{\"n\":1.50}}\n\
+         {\"email\":\"ok@x.com\"}\n",
+    );
+    let rejects = db.path("wr.ndjson");
+    let r = rejects.to_str().expect("p");
+    let out = db.run(&["import", &f, "--entity", "contacts", "--max-errors", "1", "--rejects", r]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let first = std::fs::read_to_string(&rejects).expect("rejects");
+    let s = db.json(&["import", &f, "--entity", "contacts", "--resume", "--rejects", r]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let again = std::fs::read_to_string(&rejects).expect("rejects");
+    assert_eq!(again, first, "the resumed run's rejects file");
+    assert!(
+        again.contains("\"address\":{\"city\":\"Paris\"},\"tags\":[\"a\",\"b\"],\"custom\":{\"n\":1.50}"),
+        "{again}"
+    );
+    std::fs::write(&rejects, again.replace("\"bad\"", "\"bad@x.com\"")).expect("fix");
+    let s = db.json(&["import", r, "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.scalar("SELECT address_city FROM contacts WHERE email = 'bad@x.com'").as_deref(), Some("Paris"));
+});
+
 on_both!(max_errors_writes_no_row_after_the_one_that_reaches_it, |db| {
     // Rows are written in chunks of up to 1,024; the limit still stops on
     // the row that reaches it, not at the end of its chunk.
