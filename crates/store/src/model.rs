@@ -430,12 +430,18 @@ pub fn same_decimal(a: &str, b: &str) -> bool {
     a == b || canonical(a).is_some_and(|x| canonical(b) == Some(x))
 }
 
-/// Whether two custom values are the same: equal, or numbers equal as
-/// decimals (`1.50` and `1.5`).
-pub fn same_custom(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    match (a, b) {
-        (serde_json::Value::Number(x), serde_json::Value::Number(y)) => same_decimal(x.as_str(), y.as_str()),
-        _ => a == b,
+/// Whether a given custom value is the stored one: equal, numbers equal as
+/// decimals (`1.50` and `1.5`), or text that spells the stored number or
+/// boolean. Text carries no type (a CSV or XML export of a store writes
+/// `1.50` and `true`), so it is not a change of type; the stored value and
+/// its type stay.
+pub fn same_custom(stored: &serde_json::Value, given: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (stored, given) {
+        (J::Number(x), J::Number(y)) => same_decimal(x.as_str(), y.as_str()),
+        (J::Number(x), J::String(t)) => same_decimal(x.as_str(), t),
+        (J::Bool(b), J::String(t)) => t == if *b { "true" } else { "false" },
+        _ => stored == given,
     }
 }
 

@@ -573,6 +573,33 @@ on_both!(a_cell_of_spaces_is_empty_whatever_the_field, |db| {
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain IS NULL"), 1);
 });
 
+on_both!(a_csv_export_of_typed_custom_values_imports_back_unchanged, |db| {
+    // Undeclared custom numbers and booleans, stored typed from JSON, come
+    // back from CSV as text: the same values, and they keep their type.
+    let f = db.file("n.ndjson", "{\"email\":\"z@x.de\",\"custom\":{\"n\":1.50,\"vip\":true,\"s\":\"1.5\"}}\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let csv = db.path("n.csv");
+    db.ok(&["export", "--entity", "contacts", "--out", csv.to_str().expect("p")]);
+    let s = db.json(&["import", csv.to_str().expect("p"), "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(1), Some(0)), "{s}");
+    let ndjson = db.path("n2.ndjson");
+    db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "custom.n,custom.vip,custom.s",
+        "--out",
+        ndjson.to_str().expect("p"),
+    ]);
+    let text = std::fs::read_to_string(&ndjson).expect("export");
+    assert!(text.contains("\"n\":1.50") && text.contains("\"vip\":true") && text.contains("\"s\":\"1.5\""), "{text}");
+    // A text that is another number, or another spelling, is a change.
+    let other = db.file("o.csv", "email,custom.n,custom.vip\nz@x.de,1.51,yes\n");
+    let s = db.json(&["import", &other, "--entity", "contacts"]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+});
+
 #[test]
 fn upsert_without_a_key_is_a_usage_error() {
     let db = Db::sqlite();
