@@ -557,6 +557,24 @@ fn still_short(rec: &Record) -> Option<Defect> {
     })
 }
 
+/// A row of a rejects file fed back that was rejected for text after a
+/// closing quote (`"Acme, Inc" Ltd`): the rejects file holds it as the
+/// reader read it, glued (`Acme, Inc Ltd`), which is not known to be what
+/// was meant. Until its `_error` is cleared it is rejected again.
+fn still_glued(rec: &Record) -> Option<Defect> {
+    let error = rec.get("_error")?.to_text();
+    error.starts_with("text follows a closing quote").then(|| {
+        let said = error.split(" (still: ").next().unwrap_or(&error);
+        Defect {
+            field: None,
+            message: format!(
+                "{said} (still: the row's values are as they were read, the text glued to the quoted value; \
+                 check them, then clear `_error` to import the row)"
+            ),
+        }
+    })
+}
+
 /// A field a record gives twice with different values, nested and dotted.
 fn twice_named(rec: &Record) -> Option<FieldError> {
     let fields = rec.fields();
@@ -600,7 +618,7 @@ impl Work {
             Meta::StripWhereFound => META.iter().all(|m| rec.get(m).is_some()),
         };
         if strip {
-            if let Some(d) = still_short(rec) {
+            if let Some(d) = still_short(rec).or_else(|| still_glued(rec)) {
                 return (Outcome::Defect(d), None);
             }
             rec.retain(|k| !META.contains(&k));

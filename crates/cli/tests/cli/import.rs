@@ -601,6 +601,28 @@ on_both!(a_csv_export_of_typed_custom_values_imports_back_unchanged, |db| {
 });
 
 #[test]
+fn a_row_read_glued_is_rejected_again_until_its_error_is_cleared() {
+    // `"Acme, Inc" Ltd` is text after a closing quote: the rejects file can
+    // only hold it as read (`Acme, Inc Ltd`), which the user must confirm.
+    let db = Db::sqlite();
+    let f = db.file("q.csv", "name,domain\n\"Acme, Inc\" Ltd,acme.com\nBrand,brand.com\n");
+    let rejects = db.path("qr.csv");
+    let r = rejects.to_str().expect("p");
+    let s = db.json(&["import", &f, "--entity", "companies", "--rejects", r]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let again = db.path("qr2.csv");
+    let s = db.json(&["import", r, "--entity", "companies", "--rejects", again.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(1)), "{s}");
+    let text = std::fs::read_to_string(&again).expect("rejects");
+    assert!(text.contains("clear `_error` to import the row"), "{text}");
+    // Checked, `_error` cleared: it imports as it stands.
+    std::fs::write(&rejects, "name,domain,_row,_field,_error\n\"Acme, Inc Ltd\",acme.com,2,,\n").expect("fix");
+    let s = db.json(&["import", r, "--entity", "companies"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Acme, Inc Ltd'"), 1);
+}
+
+#[test]
 fn upsert_without_a_key_is_a_usage_error() {
     let db = Db::sqlite();
     let f = testdata("import/activities.csv");
