@@ -194,7 +194,15 @@ pub fn boolean(text: &str) -> Result<bool, String> {
 /// Trims and lowercases an e-mail address and checks its shape: one `@`, a
 /// local part of allowed characters, a domain of dot-separated labels.
 pub fn email(text: &str) -> Result<String, String> {
-    let t = text.trim().to_lowercase();
+    let t = text.trim();
+    // Composed (NFC): `zoë` typed on macOS arrives as `zoe` + U+0308, which
+    // is the same address and must be the same key.
+    let t = if t.is_ascii() {
+        t.to_lowercase()
+    } else {
+        use unicode_normalization::UnicodeNormalization;
+        t.nfc().collect::<String>().to_lowercase()
+    };
     let expected = || "an e-mail address (name@example.com)".to_string();
     let (local, domain) = t.rsplit_once('@').ok_or_else(expected)?;
     let local_ok = !local.is_empty()
@@ -297,6 +305,8 @@ mod tests {
     fn emails() {
         assert_eq!(email("  John.Doe@Example.COM ").as_deref(), Ok("john.doe@example.com"));
         assert_eq!(email("李雷@例子.中国").as_deref(), Ok("李雷@例子.中国"));
+        // Decomposed (as macOS types it) is the composed address.
+        assert_eq!(email("Zoe\u{308}@x.com").as_deref(), Ok("zo\u{eb}@x.com"));
         for bad in ["john", "john@", "@example.com", "a@b", "a..b@example.com", "a@-x.com", "a b@example.com"] {
             assert!(email(bad).is_err(), "{bad}");
         }
