@@ -251,6 +251,17 @@ impl LinkRef {
         self.name.is_none() && self.domain.is_none() && self.email.is_none() && self.external.is_none()
     }
 
+    /// The fields the reference was given by, under the link's name
+    /// (`contact.email`, `company.name;company.domain`), to blame when it
+    /// finds nothing.
+    fn fields(&self, link: &str) -> String {
+        let given =
+            [("name", &self.name), ("domain", &self.domain), ("email", &self.email), ("external_id", &self.external)];
+        let named: Vec<String> =
+            given.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| format!("{link}.{k}")).collect();
+        named.join(";")
+    }
+
     fn describe(&self) -> String {
         let mut parts = Vec::new();
         for (k, v) in
@@ -1093,8 +1104,8 @@ impl Import<'_> {
                 }
                 match links.one.get(pos).and_then(|m| m.get(&r.id)) {
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
-                    Some(Err(message)) => failed = Some((self.columns[*pos].field, message.clone())),
-                    None => failed = Some((self.columns[*pos].field, "link not resolved".to_string())),
+                    Some(Err(message)) => failed = Some((r.fields(self.columns[*pos].field), message.clone())),
+                    None => failed = Some((r.fields(self.columns[*pos].field), "link not resolved".to_string())),
                 }
             }
             if let Some(list) = &d.contacts {
@@ -1102,8 +1113,8 @@ impl Import<'_> {
                 for r in list {
                     match links.contacts.get(&r.id) {
                         Some(Ok(id)) => ids.push(id.clone()),
-                        Some(Err(message)) => failed = Some(("contacts", message.clone())),
-                        None => failed = Some(("contacts", "link not resolved".to_string())),
+                        Some(Err(message)) => failed = Some(("contacts".to_string(), message.clone())),
+                        None => failed = Some(("contacts".to_string(), "link not resolved".to_string())),
                     }
                 }
                 ids.sort();
@@ -1113,7 +1124,7 @@ impl Import<'_> {
                 }
             }
             if let Some((field, message)) = failed {
-                out.push((d.row, Outcome::Reject { field: field.to_string(), message }));
+                out.push((d.row, Outcome::Reject { field, message }));
                 continue;
             }
             if d.lite {

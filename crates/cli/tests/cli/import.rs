@@ -623,6 +623,19 @@ fn a_row_read_glued_is_rejected_again_until_its_error_is_cleared() {
 }
 
 #[test]
+fn a_link_that_finds_nothing_blames_the_fields_it_was_given_by() {
+    let db = Db::sqlite();
+    let f = db.file("a.csv", "kind,subject,contact.email\ncall,Intro,nobody@x.com\n");
+    let rejects = db.path("ar.csv");
+    let s = db.json(&["import", &f, "--entity", "activities", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(s["rejected"].as_u64(), Some(1), "{s}");
+    let mut r = csv::Reader::from_path(&rejects).expect("rejects");
+    let row = r.records().next().expect("a row").expect("row");
+    let at = r.headers().expect("h").iter().position(|h| h == "_field").expect("_field");
+    assert_eq!(&row[at], "contact.email", "a column of the file, not the link's name: {row:?}");
+}
+
+#[test]
 fn upsert_without_a_key_is_a_usage_error() {
     let db = Db::sqlite();
     let f = testdata("import/activities.csv");
