@@ -328,14 +328,11 @@ impl Export<'_> {
 
 /// A custom field's stored JSON as a value: a list (a mapping's `split`)
 /// stays a list, which flat files write as `a; b` and a mapping run
-/// backwards joins with its separator.
+/// backwards joins with its separator; an object stays JSON text.
 fn custom_field(v: &serde_json::Value) -> Value {
     match v {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::String(s) => Value::Text(s.clone()),
-        serde_json::Value::Number(n) => Value::Number(n.to_string()),
-        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Object(_) => Value::Text(v.to_string()),
         serde_json::Value::Array(items) => Value::Array(items.iter().map(custom_field).collect()),
-        v => Value::Text(v.to_string()),
+        v => Value::from_json(v),
     }
 }

@@ -255,23 +255,18 @@ impl LinkRef {
     /// (`contact.email`, `company.name;company.domain`), to blame when it
     /// finds nothing.
     fn fields(&self, link: &str) -> String {
-        let given =
-            [("name", &self.name), ("domain", &self.domain), ("email", &self.email), ("external_id", &self.external)];
-        let named: Vec<String> =
-            given.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| format!("{link}.{k}")).collect();
-        named.join(";")
+        self.given().map(|(k, _)| format!("{link}.{k}")).collect::<Vec<_>>().join(";")
     }
 
     fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        for (k, v) in
-            [("name", &self.name), ("domain", &self.domain), ("email", &self.email), ("external_id", &self.external)]
-        {
-            if let Some(v) = v {
-                parts.push(format!("{k} {v:?}"));
-            }
-        }
-        parts.join(", ")
+        self.given().map(|(k, v)| format!("{k} {v:?}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The attributes given, by name.
+    fn given(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        [("name", &self.name), ("domain", &self.domain), ("email", &self.email), ("external_id", &self.external)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_ref()?)))
     }
 }
 
@@ -717,19 +712,14 @@ impl Store {
             };
             // Companies the interrupted run created for its rows carry its batch.
             if import.settings.entity != Entity::Companies {
-                let created = import.db.query_row(
-                    "SELECT count(*) FROM companies WHERE created_batch = ?",
-                    &[import.batch.as_str().into()],
-                )?;
+                let batch = [Param::from(import.batch.as_str())];
                 import.counts.companies_created =
-                    created.and_then(|r| r.first().map(Cell::int)).unwrap_or(0).max(0) as u64;
-                let updated = import.db.query_row(
+                    import.db.query_count("SELECT count(*) FROM companies WHERE created_batch = ?", &batch)?;
+                import.counts.companies_updated = import.db.query_count(
                     "SELECT count(DISTINCT record_id) FROM audit WHERE batch_id = ? AND entity = 'companies' \
                      AND op = 'update'",
-                    &[import.batch.as_str().into()],
+                    &batch,
                 )?;
-                import.counts.companies_updated =
-                    updated.and_then(|r| r.first().map(Cell::int)).unwrap_or(0).max(0) as u64;
             }
         } else {
             import.interrupted =

@@ -269,8 +269,7 @@ impl Store {
         if !TABLES.contains(&table) {
             return Ok(0);
         }
-        let row = self.db.query_row(&format!("SELECT count(*) FROM {table}"), &[])?;
-        Ok(row.and_then(|r| r.first().map(|c| c.int())).unwrap_or(0).max(0) as u64)
+        self.db.query_count(&format!("SELECT count(*) FROM {table}"), &[])
     }
 
     /// Direct access to the SQL layer, for tests and reports.

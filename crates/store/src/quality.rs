@@ -240,7 +240,7 @@ impl Store {
     pub fn quality(&mut self, entity: Entity) -> Result<serde_json::Value> {
         let deleted = {
             let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NOT NULL", entity.name());
-            self.db.query_row(&sql, &[])?.and_then(|r| r.first().map(Cell::int)).unwrap_or(0)
+            self.db.query_count(&sql, &[])?
         };
         let mut export = self.export(entity, &Options::default())?;
         let fields: Vec<String> = export.fields().iter().map(|k| k.to_string()).collect();

@@ -406,6 +406,12 @@ impl<'a> dyn Sql + 'a {
     pub fn query_row(&mut self, sql: &str, params: &[Param]) -> Result<Option<Vec<Cell>>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
+
+    /// The number a `SELECT count(...)` gives.
+    pub fn query_count(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
+        let row = self.query_row(sql, params)?;
+        Ok(row.and_then(|r| r.first().map(Cell::int)).unwrap_or(0).max(0) as u64)
+    }
 }
 
 /// `?, ?, ?` for `n` values.
