@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
+use crmsync_store::batches::Batch;
 use crmsync_store::model::short_time;
 
 use crate::Global;
@@ -22,12 +23,19 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         let list: Vec<serde_json::Value> = batches
             .iter()
             .map(|b| {
-                serde_json::json!({
+                let mut row = serde_json::json!({
                     "batch": b.id, "entity": b.entity, "source": b.source, "mapping": b.mapping,
                     "mode": b.mode, "status": b.status, "started_at": b.started_at, "finished_at": b.finished_at,
                     "rows_read": b.rows_read, "inserted": b.inserted, "updated": b.updated,
                     "unchanged": b.unchanged, "rejected": b.rejected,
-                })
+                });
+                if let (Some((removed, restored)), Some(map)) = (undone(b), row.as_object_mut()) {
+                    map.insert("rows_read".into(), 0.into());
+                    map.insert("updated".into(), 0.into());
+                    map.insert("removed".into(), removed.into());
+                    map.insert("restored".into(), restored.into());
+                }
+                row
             })
             .collect();
         outln!("{}", serde_json::Value::from(list))?;
@@ -54,20 +62,31 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     )?;
     for b in &batches {
         let status = if b.status == "running" { "interrupted" } else { b.status.as_str() };
+        let (counts, source) = match undone(b) {
+            Some((removed, restored)) => {
+                (["-"; 5].map(String::from), format!("{}: {removed} records removed, {restored} restored", b.source))
+            }
+            None => {
+                ([b.rows_read, b.inserted, b.updated, b.unchanged, b.rejected].map(|n| n.to_string()), b.source.clone())
+            }
+        };
+        let [read, inserted, updated, unchanged, rejected] = counts;
         outln!(
-            "{:<26}  {:<19}  {:<10}  {:<7}  {:<11}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  {}",
+            "{:<26}  {:<19}  {:<10}  {:<7}  {:<11}  {read:>8}  {inserted:>8}  {updated:>8}  {unchanged:>9}  {rejected:>8}  {source}",
             b.id,
             short_time(&b.started_at),
             b.entity,
             b.mode,
             status,
-            b.rows_read,
-            b.inserted,
-            b.updated,
-            b.unchanged,
-            b.rejected,
-            b.source
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An undo's records removed and restored. An undo reads no rows: the store
+/// keeps the records it touched as `rows_read` and those it restored as
+/// `updated`, which alone would show as a batch that read rows and did
+/// nothing with them.
+fn undone(b: &Batch) -> Option<(u64, u64)> {
+    (b.mode == "undo").then(|| (b.rows_read.saturating_sub(b.updated), b.updated))
 }

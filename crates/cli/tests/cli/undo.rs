@@ -39,6 +39,17 @@ on_both!(undo_reverts_inserts_updates_and_links, |db| {
     let list = db.json(&["batches"]);
     let statuses: Vec<&str> = list.as_array().expect("list").iter().filter_map(|b| b["status"].as_str()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == "undone").count(), 2, "{list}");
+    // An undo's row says what it removed and restored; it read no rows.
+    assert_eq!(list[0]["mode"], "undo", "{list}");
+    assert_eq!(
+        (&list[0]["removed"], &list[0]["restored"], &list[0]["rows_read"], &list[0]["updated"]),
+        (&2.into(), &1.into(), &0.into(), &0.into()),
+        "{list}"
+    );
+    assert!(list[2].get("removed").is_none(), "an import's row has no such keys: {list}");
+    let table = db.ok(&["batches"]);
+    let undo_row = table.lines().nth(1).unwrap_or_default();
+    assert!(undo_row.contains(": 2 records removed, 1 restored") && undo_row.contains(" -  "), "{table}");
     let history = db.ok(&["history", "ada@example.com"]);
     assert!(history.contains("undo address.city: \"Paris\" → \"London\""), "{history}");
     let first = first["batch"].as_str().expect("id");
