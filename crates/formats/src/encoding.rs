@@ -122,7 +122,12 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
         return Detected::One(declared);
     }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-    det.feed(sample, complete);
+    // A file cut off inside its last character (a truncated download or
+    // copy) must still be read in its own encoding, so that the reader names
+    // the cut. Told the bytes end there, chardetng rules out every encoding
+    // the cut makes invalid and picks one that reads it all as mojibake.
+    let cut = complete && sample.last().is_some_and(|b| !b.is_ascii());
+    det.feed(sample, complete && !cut);
     let guess = det.guess(None, chardetng::Utf8Detection::Allow);
     // chardetng weighs a site's country in only where the bytes leave the
     // choice open. A short sample it reads in an encoding CRM files seldom
@@ -132,6 +137,8 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     if COMMON.contains(&guess) || sample.iter().filter(|b| !b.is_ascii()).count() >= SURE {
         return Detected::One(guess);
     }
+    // The other readings are weighed without the cut character.
+    let sample = if cut { &sample[..sample.len() - 1] } else { sample };
     let first = guess.decode_without_bom_handling(sample).0;
     let mut guesses = vec![guess];
     for tld in [b"cn".as_slice(), b"tw", b"jp", b"kr", b"ru"] {

@@ -135,3 +135,49 @@ fn a_short_file_chardetng_would_misread_is_asked_about_then_imported_as_named() 
     let names = run(&["export", "--entity", "contacts", "--fields", "first_name"]);
     assert_eq!(String::from_utf8_lossy(&names.stdout), "first_name\n陈明\n李娜\n王芳\n");
 }
+
+#[test]
+fn a_file_cut_inside_its_last_character_is_named_cut_not_read_as_another_encoding() {
+    // Imported whole, then again cut inside its last character: the cut file
+    // used to read as ISO-8859-5 or windows-1252 and overwrite every name.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("crm.db").display());
+    let mut rows = String::from("email,first_name,address.city\n");
+    for i in 0..200 {
+        rows.push_str(&format!("p{i}@x.cn,张伟{i},深圳\n"));
+    }
+    let whole = encoding_rs::GBK.encode(&rows).0.into_owned();
+    let f = dir.path().join("names.csv");
+    let run = |args: &[&str]| crmsync().arg("--db").arg(&db).args(args).output().expect("runs");
+    assert!(run(&["init"]).status.success());
+    std::fs::write(&f, &whole).expect("write");
+    let f = f.to_str().expect("p");
+    let out = run(&["--json", "import", f, "--entity", "contacts"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let lead_only = whole[..whole.len() - 2].to_vec();
+    let stray_lead = [&whole[..whole.len() - 1], b"\xd5"].concat();
+    for cut in [lead_only, stray_lead] {
+        std::fs::write(f, &cut).expect("write");
+        let out = run(&["import", f, "--entity", "contacts"]);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("ends in the middle of a GBK character"), "{err}");
+    }
+    // Three rows: too little text to be sure of GBK, still not mojibake.
+    let three = encoding_rs::GBK.encode("email,first_name\np1@x.cn,伟\np2@x.cn,娜\np3@x.cn,丽\n").0.into_owned();
+    std::fs::write(f, [&three[..three.len() - 1], b"\xd5"].concat()).expect("write");
+    let out = run(&["import", f, "--entity", "contacts"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let names = run(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "first_name,address.city",
+        "--where",
+        "email = 'p199@x.cn'",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&names.stdout), "first_name,address.city\n张伟199,深圳\n");
+    let names = run(&["export", "--entity", "contacts", "--fields", "first_name", "--where", "email = 'p1@x.cn'"]);
+    assert_eq!(String::from_utf8_lossy(&names.stdout), "first_name\n张伟1\n", "row 1 is never written as mojibake");
+}
