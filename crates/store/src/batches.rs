@@ -453,13 +453,15 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
                 };
                 let own = set_back || referrer.split(':').all(|part| inserted.contains(part) || part == *id);
                 if !own {
-                    if *table != "deal_contacts" && !later.contains(&referrer) {
-                        let from: Entity = table.parse().map_err(Error::Invalid)?;
-                        conflicts.push(format!(
-                            "{} is linked to from {}",
-                            label(db, *e, id),
-                            label(db, from, &referrer)
-                        ));
+                    // A deal's contacts: the deal is the record that links
+                    // (a removed deal's own contact rows go with it).
+                    let (from, by) = match (*table, *column) {
+                        ("deal_contacts", "deal_id") => (None, ""),
+                        ("deal_contacts", _) => (Some(Entity::Deals), referrer.split(':').next().unwrap_or_default()),
+                        _ => (Some(table.parse().map_err(Error::Invalid)?), referrer.as_str()),
+                    };
+                    if let Some(from) = from.filter(|_| !later.contains(by)) {
+                        conflicts.push(format!("{} is linked to from {}", label(db, *e, id), label(db, from, by)));
                     }
                     links_to_clear.push((table, column, (*id).to_string()));
                 }

@@ -170,7 +170,14 @@ on_both!(undoing_a_contact_rewrites_the_deals_it_was_on, |db| {
     assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
     assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 4);
 
-    let u = db.json(&["undo", added["batch"].as_str().expect("id")]);
+    // The later deal links to Kat: undo refuses, naming both, as for any
+    // other later link, and --force takes Kat off the deal.
+    let out = db.run(&["undo", added["batch"].as_str().expect("id")]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("kat@example.com\") is linked to from deal") && err.contains("Acme renewal"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 4, "nothing changed");
+    let u = db.json(&["undo", added["batch"].as_str().expect("id"), "--force"]);
     assert_eq!((u["removed"].as_u64(), u["unlinked"].as_u64()), (Some(1), Some(1)), "{u}");
     assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 3);
     let id = db.scalar("SELECT id FROM deals WHERE name = 'Acme renewal'").expect("deal");
