@@ -12,9 +12,9 @@ use crate::value::DateTime;
 pub fn parse_date(s: &str, format: Option<&str>) -> Result<Date, String> {
     let s = s.trim();
     if let Some(fmt) = format {
-        return jiff::fmt::strtime::parse(fmt, s)
-            .and_then(|tm| tm.to_date())
-            .map_err(|_| format!("a date in the format `{fmt}`"));
+        let tm = jiff::fmt::strtime::parse(fmt, s).map_err(|_| format!("a date in the format `{fmt}`"))?;
+        four_digit_year(fmt, &tm)?;
+        return tm.to_date().map_err(|_| format!("a date in the format `{fmt}`"));
     }
     if let Some(dt) = parse_iso(s) {
         return Ok(dt.civil.date());
@@ -31,6 +31,7 @@ pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<
     let s = s.trim();
     let (civil, offset) = if let Some(fmt) = format {
         let tm = jiff::fmt::strtime::parse(fmt, s).map_err(|_| format!("a date-time in the format `{fmt}`"))?;
+        four_digit_year(fmt, &tm)?;
         let civil = tm
             .to_datetime()
             .or_else(|_| tm.to_date().map(|d| d.to_datetime(civil::Time::midnight())))
@@ -47,6 +48,18 @@ pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<
     match offset {
         Some(o) => Ok(DateTime { civil, offset: Some(o) }),
         None => on_clock(civil, zone),
+    }
+}
+
+/// `%Y` reads a year of any number of digits: `01/02/24` under `%d/%m/%Y`
+/// would be the year 24. A CRM date that early is a two-digit year, which
+/// must be refused, not stored 2000 years off.
+fn four_digit_year(fmt: &str, tm: &jiff::fmt::strtime::BrokenDownTime) -> Result<(), String> {
+    match tm.year() {
+        Some(y) if (0..1000).contains(&y) && fmt.contains("%Y") => Err(format!(
+            "a date in the format `{fmt}`, with a four-digit year (for a two-digit year like {y:02}, write `%y` in the format)"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -215,6 +228,10 @@ mod tests {
     fn explicit_formats() {
         assert_eq!(parse_date("31/12/2023", Some("%d/%m/%Y")), Ok(civil::date(2023, 12, 31)));
         assert!(parse_date("12/31/2023", Some("%d/%m/%Y")).is_err());
+        let two = parse_date("01/02/24", Some("%d/%m/%Y")).expect_err("two-digit year");
+        assert!(two.contains("four-digit year") && two.contains("`%y`"), "{two}");
+        assert!(parse_datetime("01/02/24 10:00", Some("%d/%m/%Y %H:%M"), &TimeZone::UTC).is_err());
+        assert_eq!(parse_date("01/02/24", Some("%d/%m/%y")), Ok(civil::date(2024, 2, 1)));
         assert_eq!(parse_date("2023年12月31日", Some("%Y年%m月%d日")), Ok(civil::date(2023, 12, 31)));
         assert_eq!(format_date(civil::date(2023, 1, 5), "%d/%m/%Y"), "05/01/2023");
     }
