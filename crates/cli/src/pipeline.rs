@@ -558,21 +558,22 @@ fn still_short(rec: &Record) -> Option<Defect> {
 }
 
 /// A row of a rejects file fed back that was rejected for text after a
-/// closing quote (`"Acme, Inc" Ltd`): the rejects file holds it as the
-/// reader read it, glued (`Acme, Inc Ltd`), which is not known to be what
-/// was meant. Until its `_error` is cleared it is rejected again.
-fn still_glued(rec: &Record) -> Option<Defect> {
+/// closing quote (`"Acme, Inc" Ltd`) or for more values than columns: the
+/// rejects file holds it as the reader read it, glued (`Acme, Inc Ltd`) or
+/// cut to the header's columns (the extra values only in `_error`), which
+/// is not known to be what was meant. Until its `_error` is cleared it is
+/// rejected again.
+fn still_as_read(rec: &Record) -> Option<Defect> {
     let error = rec.get("_error")?.to_text();
-    error.starts_with("text follows a closing quote").then(|| {
-        let said = error.split(" (still: ").next().unwrap_or(&error);
-        Defect {
-            field: None,
-            message: format!(
-                "{said} (still: the row's values are as they were read, the text glued to the quoted value; \
-                 check them, then clear `_error` to import the row)"
-            ),
-        }
-    })
+    let what = if error.starts_with("text follows a closing quote") {
+        "the row's values are as they were read, the text glued to the quoted value; check them"
+    } else if error.starts_with("the row has ") && error.contains("; extra values: ") {
+        "the row's values are as they were read, without the extra ones; put each value in its column"
+    } else {
+        return None;
+    };
+    let said = error.split(" (still: ").next().unwrap_or(&error);
+    Some(Defect { field: None, message: format!("{said} (still: {what}, then clear `_error` to import the row)") })
 }
 
 /// A field a record gives twice with different values, nested and dotted.
@@ -618,7 +619,7 @@ impl Work {
             Meta::StripWhereFound => META.iter().all(|m| rec.get(m).is_some()),
         };
         if strip {
-            if let Some(d) = still_short(rec).or_else(|| still_glued(rec)) {
+            if let Some(d) = still_short(rec).or_else(|| still_as_read(rec)) {
                 return (Outcome::Defect(d), None);
             }
             rec.retain(|k| !META.contains(&k));
