@@ -166,6 +166,12 @@ impl Resolver for FieldResolver {
         })
     }
 
+    fn text_column(&self, field: &str, pattern: &str) -> Result<String, String> {
+        let column = self.column(field, Some(&Literal::Text(pattern.to_string())))?;
+        let kind = field_sql(self.backend, self.entity, field).map_or(Kind::Text, |(_, k)| k);
+        Ok(self.backend.as_text(&column, kind))
+    }
+
     fn param(&self, field: &str, literal: &Literal) -> Result<String, String> {
         let text = match literal {
             Literal::Text(t) | Literal::Number(t) => t.clone(),

@@ -160,6 +160,10 @@ pub trait Resolver {
     /// Not called for `like` patterns: they are bound as typed, because
     /// canonicalising `'2024-%'` as a date would refuse a valid pattern.
     fn param(&self, field: &str, literal: &Literal) -> Result<String, String>;
+    /// The SQL expression that reads `field` as the text `like` matches.
+    fn text_column(&self, field: &str, pattern: &str) -> Result<String, String> {
+        self.column(field, Some(&Literal::Text(pattern.to_string())))
+    }
 }
 
 /// Appends the SQL for `expr` to `sql`, with `?` placeholders whose values are pushed to `params` in order.
@@ -204,7 +208,7 @@ fn compile_into(
             }
         }
         Expr::Like { field, pattern, negated, at } => {
-            let col = column(field, Some(&Literal::Text(pattern.clone())), *at)?;
+            let col = resolver.text_column(field, pattern).map_err(|message| FilterError::new(*at, message))?;
             params.push(pattern.clone());
             // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
             if *negated {

@@ -10,6 +10,7 @@
 use crmsync_core::value::LIST_SEPARATOR;
 
 use crate::error::Result;
+use crate::model::Kind;
 
 /// A statement parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +255,20 @@ impl Backend {
             Backend::Postgres => {
                 format!("(CASE WHEN CAST({expr} AS TEXT) ~ '{NUMBER_PATTERN}' THEN CAST({expr} AS NUMERIC) END)")
             }
+        }
+    }
+
+    /// A column of `kind` as the text an export writes (and SQLite stores):
+    /// what `like` matches. PostgreSQL has no `lower()` of a date or number,
+    /// and writes times with a space and an offset.
+    pub fn as_text(self, expr: &str, kind: Kind) -> String {
+        match (self, kind) {
+            (Backend::Sqlite, _) => expr.to_string(),
+            (Backend::Postgres, Kind::DateTime) => {
+                format!("to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            }
+            (Backend::Postgres, Kind::Date) => format!("to_char({expr}, 'YYYY-MM-DD')"),
+            (Backend::Postgres, _) => format!("CAST({expr} AS TEXT)"),
         }
     }
 

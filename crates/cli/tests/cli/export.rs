@@ -292,6 +292,28 @@ on_both!(like_escapes_wildcards_and_folds_case_beyond_ascii_alike_on_both, |db| 
     assert!(stderr_of(&out).contains("cannot end with a single"), "{}", stderr_of(&out));
 });
 
+on_both!(like_matches_dates_numbers_and_times_as_exported_alike_on_both, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("deals.csv", "deals.toml", &[]);
+    let names = |filter: &str| {
+        db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", filter])
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names("close_date like '2024-06%'"), ["Acme renewal"]);
+    assert_eq!(names("amount like '%.50'"), ["Acme renewal"]);
+    assert_eq!(names("amount not like '1%'"), Vec::<String>::new());
+    assert_eq!(names("version like '1'").len(), 2);
+    // A time as the export writes it: T, six digits, Z.
+    let year = db.ok(&["export", "--entity", "deals", "--fields", "created_at"]);
+    let at = year.lines().nth(1).expect("a deal").to_string();
+    assert!(at.len() == 27 && at.ends_with('Z'), "{at}");
+    assert_eq!(names(&format!("created_at like '{}%'", &at[..11])).len(), 2);
+    assert_eq!(names(&format!("created_at like '%{}'", &at[19..])).len(), 2, "{at}");
+});
+
 on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let m = testdata("import/contacts.toml");
