@@ -98,6 +98,24 @@ pub fn output_like_source(m: &Mapping, opts: &mut WriteOptions) -> Result<()> {
     Ok(())
 }
 
+/// The output encoding `--out-encoding` names, if any.
+pub fn out_encoding(name: Option<&str>) -> Result<Option<&'static crmsync_formats::encoding::Encoding>> {
+    name.map(|e| crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}"))))
+        .transpose()
+}
+
+/// Refuses a byte order mark for an output encoding that has none.
+pub fn bom_fits(opts: &WriteOptions) -> Result<()> {
+    use crmsync_formats::encoding::{UTF_8, UTF_16BE, UTF_16LE};
+    match opts.encoding {
+        Some(e) if opts.bom && ![UTF_8, UTF_16LE, UTF_16BE].contains(&e) => Err(usage(format!(
+            "--bom: a byte order mark belongs to UTF-8 and UTF-16 output; {} has none: drop --bom",
+            e.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl SourceArgs {
     /// `input` is the path being read: a file whose extension names its
     /// format is read as that format even when the mapping says otherwise.

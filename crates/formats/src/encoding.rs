@@ -8,8 +8,8 @@
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 
-pub use encoding_rs::Encoding;
-use encoding_rs::{DecoderResult, EncoderResult, UTF_8};
+use encoding_rs::{DecoderResult, EncoderResult};
+pub use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 
 use crate::error::{Error, Result};
 
@@ -355,11 +355,33 @@ pub struct Encoder<W: Write> {
     encoder: encoding_rs::Encoder,
     out: Vec<u8>,
     carry: Vec<u8>,
+    /// UTF-16 output (little-endian when true), which encoding_rs does not
+    /// write: its encoders for UTF-16 write UTF-8, as the Encoding Standard
+    /// says for the web. Started once the byte order mark is written.
+    utf16: Option<(bool, bool)>,
 }
 
 impl<W: Write> Encoder<W> {
     pub fn new(inner: W, encoding: &'static Encoding) -> Self {
-        Self { inner, encoder: encoding.new_encoder(), out: Vec::new(), carry: Vec::new() }
+        let utf16 = if encoding == encoding_rs::UTF_16LE {
+            Some((true, false))
+        } else if encoding == encoding_rs::UTF_16BE {
+            Some((false, false))
+        } else {
+            None
+        };
+        Self { inner, encoder: encoding.new_encoder(), out: Vec::new(), carry: Vec::new(), utf16 }
+    }
+
+    /// `text` in UTF-16, after a byte order mark (readers cannot tell
+    /// UTF-16 reliably without one) unless the text starts with its own.
+    fn utf16(&mut self, text: &str, little: bool, started: bool) -> io::Result<()> {
+        self.out.clear();
+        let bom = (!started && !text.starts_with('\u{feff}')).then_some(0xfeff);
+        for unit in bom.into_iter().chain(text.encode_utf16()) {
+            self.out.extend_from_slice(&if little { unit.to_le_bytes() } else { unit.to_be_bytes() });
+        }
+        self.inner.write_all(&self.out)
     }
 }
 
@@ -374,6 +396,15 @@ impl<W: Write> Write for Encoder<W> {
         };
         let text =
             std::str::from_utf8(&self.carry[..valid]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        if let Some((little, started)) = self.utf16 {
+            if !text.is_empty() {
+                let text = text.to_string();
+                self.utf16(&text, little, started)?;
+                self.utf16 = Some((little, true));
+            }
+            self.carry.drain(..valid);
+            return Ok(buf.len());
+        }
         self.out.clear();
         self.out.resize(
             self.encoder.max_buffer_length_from_utf8_without_replacement(text.len()).unwrap_or(text.len() * 4 + 16),
@@ -478,6 +509,24 @@ mod tests {
         let inner = err.get_ref().and_then(|e| e.downcast_ref::<DecodeError>()).expect("a DecodeError");
         assert_eq!((inner.line, inner.offset, inner.bytes.as_slice()), (3, 12, &[0xFF][..]));
         assert!(inner.to_string().contains("not valid GBK"), "{inner}");
+    }
+
+    #[test]
+    fn encoder_writes_utf16_with_one_byte_order_mark() {
+        for (enc, bom) in [(encoding_rs::UTF_16LE, [0xff, 0xfe]), (encoding_rs::UTF_16BE, [0xfe, 0xff])] {
+            let mut out = Encoder::new(Vec::new(), enc);
+            // A character split across writes, as writers may split it.
+            let text = "名,é\n𠀀\n".as_bytes();
+            out.write_all(&text[..2]).expect("writes");
+            out.write_all(&text[2..]).expect("writes");
+            assert_eq!(out.inner[..2], bom);
+            assert_eq!(enc.decode_without_bom_handling(&out.inner[2..]).0, "名,é\n𠀀\n");
+            // One given by the writer (--bom) is not doubled.
+            let mut out = Encoder::new(Vec::new(), enc);
+            out.write_all("\u{feff}a".as_bytes()).expect("writes");
+            assert_eq!(out.inner.len(), 4);
+            assert_eq!(out.inner[..2], bom);
+        }
     }
 
     #[test]

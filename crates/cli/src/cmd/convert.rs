@@ -13,8 +13,8 @@ use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
-    Meta, Outcome, Pipeline, Rejects, SourceArgs, Work, load_mapping, load_schema, one_byte, output_format,
-    output_like_source,
+    Meta, Outcome, Pipeline, Rejects, SourceArgs, Work, bom_fits, load_mapping, load_schema, one_byte, out_encoding,
+    output_format, output_like_source,
 };
 
 #[derive(ClapArgs, Debug)]
@@ -129,13 +129,11 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     if let Some(d) = &args.out_delimiter {
         write_opts.delimiter = Some(one_byte("--out-delimiter", d)?);
     }
-    if let Some(e) = &args.out_encoding {
-        write_opts.encoding =
-            Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
-    }
+    write_opts.encoding = out_encoding(args.out_encoding.as_deref())?;
     if let Some(m) = reversed {
         output_like_source(m, &mut write_opts)?;
     }
+    bom_fits(&write_opts)?;
     write_opts.columns = match (&mapping, &source_columns) {
         (Some(m), _) if args.reverse => Some(m.reverse_columns()),
         (Some(m), _) => Some(m.targets()),

@@ -15,7 +15,7 @@ use crmsync_store::export::Options;
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::Output;
-use crate::pipeline::{load_mapping, one_byte, output_format, output_like_source};
+use crate::pipeline::{bom_fits, load_mapping, one_byte, out_encoding, output_format, output_like_source};
 
 /// Records handed from the store reader to the file writer at a time.
 const PAGE: usize = 2000;
@@ -155,13 +155,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     if let Some(d) = &args.delimiter {
         write_opts.delimiter = Some(one_byte("--delimiter", d)?);
     }
-    if let Some(e) = &args.out_encoding {
-        write_opts.encoding =
-            Some(crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}")))?);
-    }
+    write_opts.encoding = out_encoding(args.out_encoding.as_deref())?;
     if let Some(m) = &mapping {
         output_like_source(m, &mut write_opts)?;
     }
+    bom_fits(&write_opts)?;
     write_opts.columns = Some(match &mapping {
         Some(m) => m.reverse_columns(),
         None => export.fields().to_vec(),

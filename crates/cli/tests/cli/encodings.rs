@@ -92,6 +92,30 @@ fn output_in_another_encoding() {
     assert_eq!(out.stdout, encoding_rs::WINDOWS_1252.encode("name,city\nJosé,Zürich\n").0.into_owned());
     let err = stderr_of(&out);
     assert!(err.contains("row 3") && err.contains("cannot be written in windows-1252"), "{err}");
+    // UTF-16, with its byte order mark, read back as it was.
+    for (name, bom) in [("utf-16le", [0xff, 0xfe]), ("utf-16be", [0xfe, 0xff])] {
+        let out = crmsync()
+            .args(["convert", "-q", "-", "-", "--to", "csv", "--out-encoding", name])
+            .write_stdin(TEXT)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(out.stdout[..2], bom, "{name}");
+        let back = crmsync()
+            .args(["convert", "-q", "-", "-", "--from", "csv", "--to", "csv"])
+            .write_stdin(out.stdout)
+            .output()
+            .expect("runs");
+        assert_eq!(String::from_utf8_lossy(&back.stdout), TEXT, "{name}");
+    }
+    // A byte order mark in GBK does not exist.
+    let out = crmsync()
+        .args(["convert", "-", "-", "--to", "csv", "--out-encoding", "gbk", "--bom"])
+        .write_stdin(TEXT)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("drop --bom"), "{}", stderr_of(&out));
 }
 
 #[test]
