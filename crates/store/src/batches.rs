@@ -232,6 +232,15 @@ impl Store {
                 }
             })
             .collect();
+        // Custom values are kept as JSON (`"Gold"`, `7`, `true`): a text is
+        // shown as the text, as standard fields are.
+        for e in entries.iter_mut().filter(|e| e.field.as_deref().is_some_and(|f| f.starts_with("custom."))) {
+            for v in [&mut e.before, &mut e.after] {
+                if let Some(serde_json::Value::String(text)) = v.as_deref().and_then(|j| serde_json::from_str(j).ok()) {
+                    *v = Some(text);
+                }
+            }
+        }
         // Links are shown by the linked records' names, not their ids.
         let mut names: HashMap<String, Option<String>> = HashMap::new();
         for e in &mut entries {
@@ -280,6 +289,8 @@ impl Store {
         for e in &entities {
             let lookups: Vec<(&str, String)> = match e {
                 Entity::Contacts => vec![("email", record.trim().to_lowercase()), ("phone", record.trim().to_string())],
+                // An e-mail names a contact, not the company at its domain.
+                Entity::Companies if record.contains('@') => vec![("name_key", company_key(record))],
                 Entity::Companies => {
                     vec![("domain", model::domain_key(record)), ("name_key", company_key(record))]
                 }

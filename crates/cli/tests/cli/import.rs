@@ -241,6 +241,24 @@ on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     assert!(history.contains("created"), "{history}");
 });
 
+on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| {
+    let co = db.file("co.csv", "name,domain\nAcme,acme.com\n");
+    db.json(&["import", &co, "--entity", "companies"]);
+    let a = db.file("a.csv", "email,custom.tier,custom.score\nann@acme.com,Gold,7\n");
+    let b = db.file("b.csv", "email,custom.tier,custom.score\nann@acme.com,Silver,8\n");
+    db.json(&["import", &a, "--entity", "contacts"]);
+    db.json(&["import", &b, "--entity", "contacts"]);
+    // No --entity: the e-mail names the contact, not Acme at acme.com.
+    let history = db.ok(&["history", "ann@acme.com"]);
+    assert!(history.starts_with("contacts "), "{history}");
+    assert!(history.contains("custom.tier: \"Gold\" → \"Silver\""), "{history}");
+    let json = db.json(&["history", "ann@acme.com"]);
+    let tier = json["history"].as_array().and_then(|h| h.iter().find(|e| e["field"] == "custom.tier")).expect("tier");
+    assert_eq!((&tier["before"], &tier["after"]), (&"Gold".into(), &"Silver".into()), "{json}");
+    // The company is still found by its domain.
+    assert!(db.ok(&["history", "acme.com"]).starts_with("companies "));
+});
+
 on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     db.import("deals.csv", "deals.toml", &[]);
