@@ -253,7 +253,12 @@ impl Rejects {
             keys,
             count: 0,
             shown: 0,
-            show_limit: if verbose > 0 { u64::MAX } else { 10 },
+            // With a rejects file a few show what went wrong; it has the rest.
+            show_limit: match (verbose, path) {
+                (1.., _) => u64::MAX,
+                (_, Some(_)) => 3,
+                _ => 10,
+            },
             quiet,
             source: source.to_string(),
             row: Record::new(),
@@ -269,7 +274,7 @@ impl Rejects {
 
     pub fn reject(&mut self, source: &Record, field: &str, message: &str) -> Result<()> {
         self.count += 1;
-        if !self.quiet && (self.writer.is_none() || self.shown < 3) && self.shown < self.show_limit {
+        if !self.quiet && self.shown < self.show_limit {
             let at = if source.line > 0 && source.line != source.row {
                 format!("row {} (line {})", source.row, source.line)
             } else {
@@ -328,11 +333,14 @@ impl Rejects {
     /// Completes the rejects file. Called on failure too: rejects found before
     /// a job stopped are worth keeping.
     pub fn finish(self) -> Result<()> {
-        if !self.quiet && self.writer.is_none() && self.count > self.shown {
-            eprintln!(
-                "... {} more rejected; use --rejects FILE to keep every rejected row with its reason",
-                self.count - self.shown
-            );
+        if !self.quiet && self.count > self.shown {
+            let more = self.count - self.shown;
+            match self.path() {
+                Some(path) => eprintln!("... {more} more rejected, each in {path} (-v prints them here too)"),
+                None => {
+                    eprintln!("... {more} more rejected; use --rejects FILE to keep every rejected row with its reason")
+                }
+            }
         }
         if let Some((w, output)) = self.writer {
             w.finish()?;

@@ -425,3 +425,29 @@ fn json_failures_say_so_in_json_once() {
     assert_eq!(v["rejected"], 1, "{v}");
     assert!(v["stopped"].as_str().is_some(), "{v}");
 }
+
+#[test]
+fn rejected_rows_beyond_those_printed_are_counted_and_verbose_prints_each() {
+    let db = super::db::Db::sqlite();
+    let mut text = String::from("email\n");
+    for i in 1..=10 {
+        text.push_str(&format!("bad{i}\n"));
+    }
+    let f = db.file("bad.csv", &text);
+    let rejects = db.path("r.csv");
+    let r = rejects.to_str().expect("p");
+    let printed = |verbose: bool| {
+        let mut args = vec!["import", f.as_str(), "--entity", "contacts", "--rejects", r];
+        if verbose {
+            args.insert(0, "-v");
+        }
+        let err = stderr_of(&db.run(&args));
+        (err.lines().filter(|l| l.starts_with("rejected ")).count(), err)
+    };
+    let (n, err) = printed(false);
+    assert_eq!(n, 3, "{err}");
+    assert!(err.contains(&format!("... 7 more rejected, each in {r}")), "{err}");
+    let (n, err) = printed(true);
+    assert_eq!(n, 10, "{err}");
+    assert!(!err.contains("more rejected"), "{err}");
+}
