@@ -533,8 +533,6 @@ pub struct CsvWriter {
     cells: Vec<String>,
 }
 
-const BUFFER_RECORDS: usize = 1000;
-
 impl CsvWriter {
     pub fn new(file: &str, mut out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Self> {
         if opts.bom {
@@ -618,20 +616,18 @@ impl CsvWriter {
             return Ok(()); // nothing to write, not even a header
         }
         if self.columns.is_none() {
-            let mut cols: Vec<Key> = Vec::new();
-            for r in &self.buffered {
-                let names: Vec<String> = if r.is_flat() {
-                    r.fields().iter().map(|(k, _)| k.to_string()).collect()
-                } else {
-                    r.flatten().into_iter().map(|(k, _)| k).collect()
-                };
-                for n in names {
-                    if !cols.iter().any(|c| **c == *n) {
-                        cols.push(Key::from(n.as_str()));
+            let names: Vec<String> = self
+                .buffered
+                .iter()
+                .flat_map(|r| -> Vec<String> {
+                    if r.is_flat() {
+                        r.fields().iter().map(|(k, _)| k.to_string()).collect()
+                    } else {
+                        r.flatten().into_iter().map(|(k, _)| k).collect()
                     }
-                }
-            }
-            self.start(cols)?;
+                })
+                .collect();
+            self.start(crate::union_of(names.iter().map(String::as_str)))?;
         }
         let buffered = std::mem::take(&mut self.buffered);
         for r in &buffered {
@@ -645,7 +641,7 @@ impl RecordWriter for CsvWriter {
     fn write(&mut self, rec: &Record) -> Result<()> {
         if self.columns.is_none() {
             self.buffered.push(rec.clone());
-            if self.buffered.len() >= BUFFER_RECORDS {
+            if self.buffered.len() >= crate::BUFFER_RECORDS {
                 self.flush_buffer()?;
             }
             return Ok(());

@@ -264,6 +264,17 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
     }
 }
 
+/// Records a flat writer holds back to learn its columns when none are
+/// given: fields that first appear later are rejected.
+pub(crate) const BUFFER_RECORDS: usize = 1000;
+
+/// Field names in order of first appearance, each once: the columns of
+/// the records a writer held back.
+pub(crate) fn union_of<'a>(names: impl Iterator<Item = &'a str>) -> Vec<Key> {
+    let mut seen = std::collections::HashSet::new();
+    names.filter(|n| seen.insert(*n)).map(Key::from).collect()
+}
+
 /// Opens a writer of `opts.format` on `out`; `name` is used in messages.
 pub fn open_writer(name: &str, out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Box<dyn RecordWriter>> {
     if opts.encoding.is_some() && matches!(opts.format, Format::Xlsx | Format::Xls | Format::Ods) {

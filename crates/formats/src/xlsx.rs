@@ -211,6 +211,9 @@ pub struct XlsxWriter {
     book: rust_xlsxwriter::Workbook,
     sheet: rust_xlsxwriter::Worksheet,
     columns: Option<Vec<Key>>,
+    /// Records (row, flattened) held until the columns are known, when not
+    /// given upfront: the header is the union of theirs, as in CSV.
+    buffered: Vec<(u64, Vec<(String, Value)>)>,
     row: u32,
     date: rust_xlsxwriter::Format,
     datetime: rust_xlsxwriter::Format,
@@ -229,6 +232,7 @@ impl XlsxWriter {
             book,
             sheet,
             columns: None,
+            buffered: Vec::new(),
             row: 0,
             date: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"),
             datetime: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
@@ -254,26 +258,56 @@ impl XlsxWriter {
     }
 }
 
-impl RecordWriter for XlsxWriter {
-    fn write(&mut self, rec: &Record) -> Result<()> {
-        let flat = rec.flatten();
-        if self.columns.is_none() {
-            self.start(flat.iter().map(|(k, _)| Key::from(k.as_str())).collect())?;
-        }
-        let at = |field: Option<&str>| Location { row: Some(rec.row), line: None, field: field.map(str::to_string) };
-        if self.row >= MAX_ROWS {
+impl XlsxWriter {
+    /// What keeps a record out of any sheet, found before it is held back.
+    fn fits(&self, row: u64, flat: &[(String, Value)]) -> Result<()> {
+        let at = |field: Option<&str>| Location { row: Some(row), line: None, field: field.map(str::to_string) };
+        if self.row as usize + self.buffered.len() >= MAX_ROWS as usize {
             return Err(Error::Record {
                 file: self.file.clone(),
                 at: at(None),
                 message: "a sheet holds at most 1,048,576 rows".into(),
             });
         }
+        for (k, v) in flat {
+            if let Value::Text(s) = v
+                && s.len() > MAX_CELL
+                && s.chars().count() > MAX_CELL
+            {
+                return Err(Error::Record {
+                    file: self.file.clone(),
+                    at: at(Some(k)),
+                    message: format!(
+                        "the value has {} characters; a spreadsheet cell holds at most 32,767",
+                        s.chars().count()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_buffer(&mut self) -> Result<()> {
+        if self.columns.is_none() && !self.buffered.is_empty() {
+            let names = self.buffered.iter().flat_map(|(_, flat)| flat.iter().map(|(k, _)| k.as_str()));
+            self.start(crate::union_of(names))?;
+        }
+        for (row, flat) in std::mem::take(&mut self.buffered) {
+            self.write_now(row, &flat)?;
+        }
+        Ok(())
+    }
+
+    fn write_now(&mut self, row: u64, flat: &[(String, Value)]) -> Result<()> {
+        let at = |field: Option<&str>| Location { row: Some(row), line: None, field: field.map(str::to_string) };
         let columns = self.columns.as_deref().unwrap_or(&[]);
         if let Some((k, _)) = flat.iter().find(|(k, v)| !v.is_null() && !columns.iter().any(|c| **c == **k)) {
             return Err(Error::Record {
                 file: self.file.clone(),
                 at: at(Some(k)),
-                message: format!("field {k:?} is not among the sheet's columns"),
+                message: format!(
+                    "field {k:?} first appears after the sheet's header was written; list it with --fields or use a mapping"
+                ),
             });
         }
         for (i, c) in columns.iter().enumerate() {
@@ -282,19 +316,7 @@ impl RecordWriter for XlsxWriter {
             let r = self.row;
             let res = match v {
                 Value::Null => Ok(&mut self.sheet),
-                Value::Text(s) => {
-                    if s.chars().count() > MAX_CELL {
-                        return Err(Error::Record {
-                            file: self.file.clone(),
-                            at: at(Some(c)),
-                            message: format!(
-                                "the value has {} characters; a spreadsheet cell holds at most 32,767",
-                                s.chars().count()
-                            ),
-                        });
-                    }
-                    self.sheet.write_string(r, col, s)
-                }
+                Value::Text(s) => self.sheet.write_string(r, col, s),
                 Value::Number(n) => match n.parse::<f64>() {
                     // Only numbers a cell can hold exactly are written as numbers.
                     Ok(f) if number_text(f) == *n || f.to_string() == *n => self.sheet.write_number(r, col, f),
@@ -324,8 +346,24 @@ impl RecordWriter for XlsxWriter {
         self.row += 1;
         Ok(())
     }
+}
+
+impl RecordWriter for XlsxWriter {
+    fn write(&mut self, rec: &Record) -> Result<()> {
+        let flat = rec.flatten();
+        self.fits(rec.row, &flat)?;
+        if self.columns.is_none() {
+            self.buffered.push((rec.row, flat));
+            if self.buffered.len() >= crate::BUFFER_RECORDS {
+                self.flush_buffer()?;
+            }
+            return Ok(());
+        }
+        self.write_now(rec.row, &flat)
+    }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
+        self.flush_buffer()?;
         let file = self.file.clone();
         let sheet = std::mem::replace(&mut self.sheet, rust_xlsxwriter::Worksheet::new());
         self.book.push_worksheet(sheet);

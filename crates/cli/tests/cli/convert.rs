@@ -106,6 +106,27 @@ fn xlsx_round_trip_keeps_types_and_leading_zeros() {
 }
 
 #[test]
+fn a_sheet_has_a_column_for_every_field_its_first_records_carry() {
+    // The second record brings `b`: a sheet written from the first alone
+    // rejected it, where CSV wrote both.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "two.ndjson", b"{\"a\":1}\n{\"a\":2,\"b\":\"x\"}\n");
+    let xlsx = dir.path().join("two.xlsx");
+    let s = convert_summary(&[&f, xlsx.to_str().expect("p")]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+    let back = dir.path().join("back.ndjson");
+    convert_summary(&[xlsx.to_str().expect("p"), back.to_str().expect("p")]);
+    assert_eq!(read_ndjson(&back), [serde_json::json!({"a": 1, "b": ""}), serde_json::json!({"a": 2, "b": "x"})]);
+    // A cell too long for a sheet rejects its own record, not those held with it.
+    let long = "y".repeat(40_000);
+    let f = write(dir.path(), "long.ndjson", format!("{{\"a\":1}}\n{{\"a\":\"{long}\"}}\n{{\"a\":3}}\n").as_bytes());
+    let out = crmsync().args(["--json", "convert", &f, xlsx.to_str().expect("p")]).output().expect("runs");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert!(stderr_of(&out).contains("row 2") && stderr_of(&out).contains("32,767"), "{}", stderr_of(&out));
+}
+
+#[test]
 fn a_typed_mapping_converts_a_real_customer_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = write(
