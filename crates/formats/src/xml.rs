@@ -448,9 +448,32 @@ fn write_element(buf: &mut String, name: &str, v: &Value, indent: usize) {
     }
 }
 
+/// A character XML 1.0 cannot hold, not even as a character reference
+/// (control characters but tab and line ends; U+FFFE, U+FFFF).
+fn not_in_xml(v: &Value) -> Option<char> {
+    let bad =
+        |c: &char| matches!(*c, '\0'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    match v {
+        Value::Text(t) => t.chars().find(bad),
+        Value::Array(items) => items.iter().find_map(not_in_xml),
+        Value::Object(fields) => fields.iter().find_map(|(_, v)| not_in_xml(v)),
+        _ => None,
+    }
+}
+
 impl RecordWriter for XmlWriter {
     fn write(&mut self, rec: &Record) -> Result<()> {
         use std::fmt::Write as _;
+        if let Some((k, c)) = rec.fields().iter().find_map(|(k, v)| Some((k, not_in_xml(v)?))) {
+            return Err(Error::Record {
+                file: self.file.clone(),
+                at: Location { row: Some(rec.row), line: None, field: Some(k.to_string()) },
+                message: format!(
+                    "the value holds the control character U+{:04X}, which XML cannot hold; remove it or write another format",
+                    u32::from(c)
+                ),
+            });
+        }
         self.buf.clear();
         let _ = writeln!(self.buf, "  <{}>", self.record);
         for (k, v) in rec.nested() {
@@ -516,6 +539,20 @@ mod tests {
         assert!(err.contains("ends inside"), "{err}");
         let err = read_all("<r><c>&nbsp;</c></r>", Some("c")).expect_err("undefined").to_string();
         assert!(err.contains("&nbsp;"), "{err}");
+    }
+
+    #[test]
+    fn a_control_character_rejects_its_record() {
+        let mut rec = Record::new();
+        rec.row = 7;
+        rec.push_text(&Key::from("note"), "bell\u{7}");
+        let mut w =
+            XmlWriter::new("o.xml", Box::new(Vec::new()), &WriteOptions::new(crate::Format::Xml)).expect("opens");
+        let e = w.write(&rec).expect_err("U+0007");
+        assert!(e.is_record_level() && e.to_string().contains("U+0007"), "{e}");
+        let mut rec = Record::new();
+        rec.push_text(&Key::from("note"), "tab\tand\nline");
+        w.write(&rec).expect("tab and newline are text");
     }
 
     #[test]
