@@ -595,11 +595,26 @@ fn still_as_read(rec: &Record) -> Option<Defect> {
         "the row's values are as they were read, the text glued to the quoted value; check them"
     } else if error.starts_with("the row has ") && error.contains("; extra values: ") {
         "the row's values are as they were read, without the extra ones; put each value in its column"
+    } else if let Some(shown) = spreadsheet_error(&error)
+        && let Some(field) = rec.get("_field").map(Value::to_text)
+        && rec.get(&field).is_some_and(|v| v.to_text() == shown)
+    {
+        let said = error.split(" (still: ").next().unwrap_or(&error);
+        return Some(Defect {
+            field: Some(field.to_string()),
+            message: format!("{said} (still: put the value the formula should give in its place)"),
+        });
     } else {
         return None;
     };
     let said = error.split(" (still: ").next().unwrap_or(&error);
     Some(Defect { field: None, message: format!("{said} (still: {what}, then clear `_error` to import the row)") })
+}
+
+/// The error a spreadsheet cell showed (`#N/A`), from the reject's message.
+fn spreadsheet_error(error: &str) -> Option<&str> {
+    let rest = error.split(" holds the spreadsheet error ").nth(1)?;
+    rest.split(' ').next()
 }
 
 /// A field a record gives twice with different values, nested and dotted.

@@ -187,6 +187,23 @@ impl RecordReader for SheetReader {
             if !self.header && row.len() > self.columns.len() {
                 rec.defect = Some(Defect { field: None, message: "the row is wider than the sheet".into() });
             }
+            // A formula that failed shows `#N/A` or `#DIV/0!`, which is no
+            // value: taken as text it would be stored as a name or a city.
+            if let Some((col, (k, e))) =
+                self.columns.iter().zip(row.iter()).enumerate().find_map(|(c, (k, cell))| match cell {
+                    Data::Error(e) => Some((c, (k, e))),
+                    _ => None,
+                })
+            {
+                rec.defect = Some(Defect {
+                    field: Some(k.to_string()),
+                    message: format!(
+                        "cell {}{} holds the spreadsheet error {e} (a formula that failed), not a value; mend it in the sheet",
+                        column_letter(col),
+                        rec.row
+                    ),
+                });
+            }
             return Ok(true);
         }
         Ok(false)

@@ -127,6 +127,37 @@ fn a_sheet_has_a_column_for_every_field_its_first_records_carry() {
 }
 
 #[test]
+fn a_formula_error_cell_rejects_its_row_naming_the_cell() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sheet = testdata("spreadsheets/formula-errors.xlsx");
+    let out = dir.path().join("o.csv");
+    let rejects = dir.path().join("r.csv");
+    let run = crmsync()
+        .args(["--json", "convert", sheet.to_str().expect("p"), out.to_str().expect("p")])
+        .args(["--rejects", rejects.to_str().expect("p")])
+        .output()
+        .expect("runs");
+    let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!(std::fs::read_to_string(&out).expect("out"), "email,first_name\nada@x.com,Ada\n");
+    let r = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(r.contains("bob@x.com,#N/A,3,first_name,\"cell B3 holds the spreadsheet error #N/A"), "{r}");
+    // Fed back as it is, the error is still no value.
+    let again = dir.path().join("r2.csv");
+    let run = crmsync()
+        .args(["--json", "convert", rejects.to_str().expect("p"), out.to_str().expect("p")])
+        .args(["--rejects", again.to_str().expect("p")])
+        .output()
+        .expect("runs");
+    let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(1)), "{s}");
+    // Mended, it goes through.
+    std::fs::write(&rejects, r.replace("bob@x.com,#N/A", "bob@x.com,Bob")).expect("mend");
+    let s = convert_summary(&[rejects.to_str().expect("p"), out.to_str().expect("p")]);
+    assert_eq!(s["written"].as_u64(), Some(1), "{s}");
+}
+
+#[test]
 fn a_typed_mapping_converts_a_real_customer_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let m = write(
