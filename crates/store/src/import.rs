@@ -20,7 +20,7 @@ use crmsync_core::{Entity, Record};
 
 use crate::custom::{self, CustomField};
 use crate::error::{Error, Result};
-use crate::model::{self, Column, Ids, Kind, company_key, content_hash, domain_key, stored};
+use crate::model::{self, Column, Ids, Kind, company_key, content_hash, stored};
 use crate::recognise::{Place, Recognition};
 use crate::sql::{Arg, Backend, Cell, Lent, Param, Sql, placeholders};
 use crate::{Store, batches};
@@ -504,10 +504,21 @@ impl Drafter {
                     errors.push((name.to_string(), message));
                     continue;
                 }
+                let text = match (attr, text) {
+                    ("domain", Some(t)) if !t.trim().is_empty() => match model::domain(&t) {
+                        Ok(d) => Some(d),
+                        Err(expected) => {
+                            errors.push((name.to_string(), format!("{name}: {:?} is not {expected}", shorten(&t))));
+                            continue;
+                        }
+                    },
+                    ("domain", _) => None,
+                    (_, text) => text,
+                };
                 let r = link_refs.entry(target).or_default();
                 match attr {
                     "name" => r.name = text,
-                    "domain" => r.domain = text.map(|t| domain_key(&t)).filter(|t| !t.is_empty()),
+                    "domain" => r.domain = text,
                     "email" => r.email = text.map(|t| t.to_lowercase()),
                     "external_id" => r.external = text,
                     _ => {}

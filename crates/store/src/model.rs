@@ -263,7 +263,7 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
                 t.to_string()
             }
         }
-        (Kind::Domain, v) => domain_key(&v.to_text()),
+        (Kind::Domain, v) => domain(&v.to_text())?,
         (Kind::Country, v) => crmsync_core::mapping::types::country::to_alpha2(&v.to_text())
             .ok_or_else(|| "a country: an ISO 3166 code (DE, DEU) or a name (Germany)".to_string())?
             .to_string(),
@@ -605,6 +605,29 @@ pub fn domain_key(domain: &str) -> String {
     d.trim_end_matches('.').to_string()
 }
 
+/// A domain as the store keeps it (see [`domain_key`]), checked: labels of
+/// letters, digits, `-` and `_` joined by dots, at least two of them.
+pub fn domain(text: &str) -> Result<String, String> {
+    let d = domain_key(text);
+    if is_domain(&d) {
+        Ok(d)
+    } else {
+        Err("a domain (example.com, or a web address like https://www.example.com/)".to_string())
+    }
+}
+
+/// Whether `d` is a domain as [`domain`] keeps it.
+pub fn is_domain(d: &str) -> bool {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+    };
+    d.len() <= 253 && d.contains('.') && d.split('.').all(label)
+}
+
 /// Record ids: ULIDs (time-ordered, so id order is insertion order), made
 /// monotonic within a millisecond.
 pub struct Ids {
@@ -728,6 +751,11 @@ mod tests {
         assert_eq!(domain_key("https://www.Acme.com/about"), "acme.com");
         assert_eq!(domain_key("acme.com."), "acme.com");
         assert_eq!(domain_key("info@acme.com"), "acme.com");
+        assert_eq!(domain("https://www.Acme.co.uk/about"), Ok("acme.co.uk".to_string()));
+        assert_eq!(domain("华为.中国"), Ok("华为.中国".to_string()));
+        for bad in ["not a domain", "baz com", "localhost", "acme..com", "-acme.com", "a,b.com"] {
+            assert!(domain(bad).is_err(), "{bad}");
+        }
     }
 
     /// Stores hold hashes made piece by piece with the streaming hasher:

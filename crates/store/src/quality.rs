@@ -37,9 +37,7 @@ fn check_text(field: &str, text: &str) -> (&'static str, bool) {
         ),
         "address.country" => ("an ISO 3166 alpha-2 code", country::to_alpha2(text) == Some(text)),
         "currency" => ("an ISO 4217 code", currency(text).is_ok_and(|c| c == text)),
-        "domain" | "company.domain" => {
-            ("a domain (example.com)", text.contains('.') && !text.contains(char::is_whitespace) && !text.contains('/'))
-        }
+        "domain" | "company.domain" => ("a domain (example.com)", crate::model::is_domain(text)),
         _ => (
             "text without stray spaces or control characters",
             text.trim() == text && !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),

@@ -451,3 +451,20 @@ fn rejected_rows_beyond_those_printed_are_counted_and_verbose_prints_each() {
     assert_eq!(n, 10, "{err}");
     assert!(!err.contains("more rejected"), "{err}");
 }
+
+#[test]
+fn a_domain_that_is_no_domain_rejects_its_row_as_company_field_or_link() {
+    let db = super::db::Db::sqlite();
+    let co = db.file("co.csv", "name,domain\nBaz,baz com\nQux,https://www.Qux.com/about\n");
+    let s = db.json(&["import", &co, "--entity", "companies"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let c = db.file("c.csv", "email,company.name,company.domain\ng@x.com,Gee,not a domain\nh@x.com,Aitch,aitch.com\n");
+    let out = db.run(&["--json", "import", &c, "--entity", "contacts"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("row 2: company.domain: \"not a domain\" is not a domain"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Gee'"), 0, "no company made from the bad row");
+    assert_eq!(
+        db.ok(&["export", "--entity", "companies", "--fields", "name,domain"]),
+        "name,domain\nQux,qux.com\nAitch,aitch.com\n"
+    );
+}
