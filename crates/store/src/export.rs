@@ -12,6 +12,7 @@ use crmsync_core::value::LIST_SEPARATOR;
 use crmsync_core::{Entity, Key, Record, Value};
 
 use crate::Store;
+use crate::custom::{CustomField, CustomType};
 use crate::error::{Error, Result};
 use crate::filter::{self, Literal, Resolver};
 use crate::model::{self, Kind};
@@ -152,24 +153,42 @@ fn known_fields(entity: Entity) -> String {
 struct FieldResolver {
     backend: Backend,
     entity: Entity,
+    /// The entity's declared custom fields: their values compare in their
+    /// type, as import stores them.
+    declared: Vec<CustomField>,
+}
+
+impl FieldResolver {
+    fn declared(&self, field: &str) -> Option<&CustomField> {
+        let name = field.strip_prefix("custom.")?;
+        self.declared.iter().find(|d| d.name == name)
+    }
 }
 
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
         let (sql, kind) = field_sql(self.backend, self.entity, field)
             .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))?;
-        Ok(match (literal, kind) {
+        let declared = self.declared(field).map(|d| matches!(d.kind, CustomType::Integer | CustomType::Decimal));
+        Ok(match (literal, kind, declared) {
             // A list compares as a flat export writes it: `tags like '%vip%'`.
-            (_, Kind::Tags) => self.backend.list_text(&sql),
-            (Some(Literal::Number(_)), Kind::Text | Kind::Decimal) => self.backend.numeric(&sql),
+            (_, Kind::Tags, _) => self.backend.list_text(&sql),
+            // Amounts and declared numbers compare as numbers, however the
+            // literal is written (`amount = '1234.5'` finds 1234.50); other
+            // declared fields in their type (`custom.vip = 1` is true).
+            (Some(_), Kind::Decimal, _) | (Some(_), _, Some(true)) => self.backend.numeric(&sql),
+            (Some(Literal::Number(_)), Kind::Text, None) => self.backend.numeric(&sql),
             _ => sql,
         })
     }
 
-    fn text_column(&self, field: &str, pattern: &str) -> Result<String, String> {
-        let column = self.column(field, Some(&Literal::Text(pattern.to_string())))?;
-        let kind = field_sql(self.backend, self.entity, field).map_or(Kind::Text, |(_, k)| k);
-        Ok(self.backend.as_text(&column, kind))
+    fn text_column(&self, field: &str, _pattern: &str) -> Result<String, String> {
+        let (sql, kind) = field_sql(self.backend, self.entity, field)
+            .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))?;
+        Ok(match kind {
+            Kind::Tags => self.backend.list_text(&sql),
+            kind => self.backend.as_text(&sql, kind),
+        })
     }
 
     fn param(&self, field: &str, literal: &Literal) -> Result<String, String> {
@@ -177,6 +196,14 @@ impl Resolver for FieldResolver {
             Literal::Text(t) | Literal::Number(t) => t.clone(),
             Literal::Bool(b) => b.to_string(),
         };
+        // A declared custom value as import keeps it: an enum in its
+        // declared spelling, `yes` as true, a number as a number.
+        if let Some(d) = self.declared(field) {
+            return match d.check(&serde_json::Value::String(text))? {
+                serde_json::Value::String(s) => Ok(s),
+                other => Ok(other.to_string()),
+            };
+        }
         let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
         Ok(match (field, kind) {
             (_, Some(Kind::DateTime)) => model::parse_time(&text)
@@ -188,6 +215,14 @@ impl Resolver for FieldResolver {
             }
             ("email" | "contact.email", _) => text.trim().to_lowercase(),
             ("domain" | "company.domain", _) if !text.contains('%') => model::domain_key(&text),
+            // Codes, lists and dates as the store keeps them: `de` is DE,
+            // a date-time given for a date is its date.
+            (_, Some(kind @ (Kind::Country | Kind::Enum(_) | Kind::Currency | Kind::Date))) => {
+                let column = model::Column { field: "", column: "", kind, max: None };
+                model::stored(&column, &Value::Text(text.clone()))
+                    .map_err(|expected| format!("{text:?} is not {expected}"))?
+                    .unwrap_or(text)
+            }
             _ => text,
         })
     }
@@ -274,7 +309,8 @@ impl Store {
             let parsed = filter::parse(expr).map_err(|e| Error::Argument(e.to_string()))?;
             let mut sql = String::new();
             let mut texts = Vec::new();
-            filter::compile(&parsed, &FieldResolver { backend, entity }, &mut sql, &mut texts)
+            let declared = crate::custom::declared(db, entity)?;
+            filter::compile(&parsed, &FieldResolver { backend, entity, declared }, &mut sql, &mut texts)
                 .map_err(|e| Error::Argument(e.to_string()))?;
             conditions.push(sql);
             params.extend(texts.into_iter().map(Param::Text));

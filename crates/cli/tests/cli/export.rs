@@ -314,6 +314,43 @@ on_both!(like_matches_dates_numbers_and_times_as_exported_alike_on_both, |db| {
     assert_eq!(names(&format!("created_at like '%{}'", &at[19..])).len(), 2, "{at}");
 });
 
+on_both!(where_compares_values_as_import_stores_them, |db| {
+    let schema = testdata("import/custom_schema.toml");
+    db.ok(&["init", "--custom", schema.to_str().expect("p")]);
+    let f = db.file(
+        "m.csv",
+        "email,address.country,custom.tier,custom.member_no,custom.vip\n\
+         a@x.com,Germany,gold,5,yes\nb@x.com,FR,Silver,12,no\nc@x.com,de,Bronze,100,no\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let d = db.file("d.csv", "name,amount,close_date\nAcme renewal,12500.50,2024-06-30\nOther,5,2024-07-01\n");
+    db.ok(&["import", &d, "--entity", "deals"]);
+    let emails = |filter: &str| {
+        db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter])
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // The README's own example: declared enums stored as `Gold`, `Silver`.
+    assert_eq!(emails("custom.tier in ('gold', 'silver')"), ["a@x.com", "b@x.com"]);
+    assert_eq!(emails("address.country = 'de'"), ["a@x.com", "c@x.com"]);
+    assert_eq!(emails("address.country = 'Germany'"), ["a@x.com", "c@x.com"]);
+    assert_eq!(emails("custom.vip = 'yes'"), ["a@x.com"]);
+    assert_eq!(emails("custom.vip = 1"), ["a@x.com"]);
+    // A declared integer compares as a number, even quoted: not '100' < '5'.
+    assert_eq!(emails("custom.member_no > '5'"), ["b@x.com", "c@x.com"]);
+    let out = db.run(&["export", "--entity", "contacts", "--where", "custom.tier = 'platinum'"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("\"platinum\" is not one of Gold, Silver, Bronze"), "{}", stderr_of(&out));
+    let out = db.run(&["export", "--entity", "contacts", "--where", "address.country = 'Narnia'"]);
+    assert!(stderr_of(&out).contains("\"Narnia\" is not a country"), "{}", stderr_of(&out));
+    // An amount compares as a number, a date as a date.
+    let deals = |filter: &str| db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", filter]);
+    assert_eq!(deals("amount = '12500.5'"), "name\nAcme renewal\n");
+    assert_eq!(deals("close_date = '2024-06-30T00:00:00Z'"), "name\nAcme renewal\n");
+});
+
 on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let m = testdata("import/contacts.toml");
