@@ -708,10 +708,10 @@ impl Work {
             return Outcome::Mapped;
         }
         let mapped = match &mut self.mapper {
-            Some(m) if self.reverse => {
-                m.reverse(rec, out);
-                true
-            }
+            Some(m) if self.reverse => match m.reverse(rec, out) {
+                Ok(()) => true,
+                Err(e) => return Outcome::Rejected(vec![e]),
+            },
             Some(m) => {
                 let mapped = match (&self.recognise, seen) {
                     (Some(r), Some(Seen { known: true, .. })) => m.apply_only(rec, out, &r.lite),

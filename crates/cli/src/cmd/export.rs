@@ -205,7 +205,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 exported += 1;
                 rec.row = exported;
                 if let Some(m) = &mut mapper {
-                    m.reverse(rec, &mut reversed);
+                    // No row of the other system's file can hold it: the
+                    // export stops rather than write a record that reads
+                    // back as another.
+                    let label =
+                        rec.get(crmsync_store::model::label_field(entity)).map(Value::to_text).unwrap_or_default();
+                    m.reverse(rec, &mut reversed)
+                        .map_err(|e| anyhow::anyhow!("record {exported} of the export ({label}): {e}"))?;
                     std::mem::swap(rec, &mut reversed);
                 }
                 if format.is_flat() {

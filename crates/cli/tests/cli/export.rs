@@ -351,6 +351,27 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     assert_eq!(deals("close_date = '2024-06-30T00:00:00Z'"), "name\nAcme renewal\n");
 });
 
+#[test]
+fn a_list_item_holding_the_other_systems_separator_stops_the_export() {
+    // Joined with `,` it would read back as three tags, not two.
+    let db = Db::sqlite();
+    let f = db.file("t.csv", "email,tags\na@x.com,\"\"\"Sales, EMEA\"\"; VIP\"\nb@x.com,VIP\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[fields]\nemail = \"mail\"\ntags = { from = \"labels\", split = \",\" }\n",
+    );
+    let out = db.run(&["export", "--entity", "contacts", "--mapping", &m, "--where", "email = 'a@x.com'"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("(a@x.com)") && err.contains("\"Sales, EMEA\"") && err.contains("column \"labels\" splits"),
+        "{err}"
+    );
+    let ok = db.ok(&["export", "--entity", "contacts", "--mapping", &m, "--where", "email = 'b@x.com'"]);
+    assert_eq!(ok, "mail,labels\nb@x.com,VIP\n");
+}
+
 on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let m = testdata("import/contacts.toml");

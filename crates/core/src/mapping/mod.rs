@@ -494,7 +494,10 @@ impl Mapper {
     /// Runs the mapping backwards: a record of target fields becomes a
     /// record of the source system's columns, with dates in their format,
     /// value maps inverted, joined columns split and split lists joined.
-    pub fn reverse(&self, input: &Record, out: &mut Record) {
+    ///
+    /// A list item holding the separator its column splits on is an error:
+    /// the other system would read it as two items.
+    pub fn reverse(&self, input: &Record, out: &mut Record) -> Result<(), FieldError> {
         out.clear();
         out.row = input.row;
         out.line = input.line;
@@ -567,7 +570,19 @@ impl Mapper {
                 (Value::DateTime(dt), Some(fmt)) => Value::Text(types::date::format_datetime(dt, fmt)),
                 (Value::Array(items), _) if f.split.is_some() => {
                     let sep = f.split.as_deref().unwrap_or(",");
-                    Value::Text(items.iter().map(Value::to_text).collect::<Vec<_>>().join(sep))
+                    let items: Vec<String> = items.iter().map(Value::to_text).collect();
+                    if let Some(item) = items.iter().find(|i| !sep.trim().is_empty() && i.contains(sep.trim())) {
+                        return Err(FieldError {
+                            field: f.target.to_string(),
+                            column: col.clone(),
+                            value: item.clone(),
+                            expected: format!(
+                                "an item without {:?}, which column {col:?} splits its items on (the other system would read two)",
+                                sep.trim()
+                            ),
+                        });
+                    }
+                    Value::Text(items.join(sep))
                 }
                 _ => value,
             };
@@ -581,6 +596,7 @@ impl Mapper {
             };
             out.push(Key::from(col.as_str()), v);
         }
+        Ok(())
     }
 }
 

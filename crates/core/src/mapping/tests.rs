@@ -179,7 +179,7 @@ tags = { from = "Tags", split = ";" }
     mapper.apply(&src, &mut mapped).expect("maps");
     assert_eq!(mapped.get("custom.vip"), Some(&Value::Bool(true)));
     let mut back = Record::new();
-    mapper.reverse(&mapped, &mut back);
+    mapper.reverse(&mapped, &mut back).expect("reverses");
     assert_eq!(texts(&back), texts(&src));
 }
 
@@ -196,7 +196,7 @@ email = "Mail"
     let mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
     let stored = record(&[("email", "a@x.com"), ("custom.ref", "99"), ("external_id.erp", "7")]);
     let mut back = Record::new();
-    mapper.reverse(&stored, &mut back);
+    mapper.reverse(&stored, &mut back).expect("reverses");
     assert_eq!(texts(&back), [("Id".to_string(), "7".to_string()), ("Mail".to_string(), "a@x.com".to_string())]);
 }
 
