@@ -467,6 +467,7 @@ impl Drafter {
                 continue;
             }
             if let Some(custom) = name.strip_prefix("custom.") {
+                let custom = self.declared_name(custom);
                 match self.declared_value(custom, model::custom_value(v)) {
                     Ok(value) => d.custom.push((custom.to_string(), value)),
                     Err(message) => errors.push((name.to_string(), message)),
@@ -595,6 +596,20 @@ impl Drafter {
             d.own.as_deref().map(|x| key_hash(&["", x])),
         ];
         Ok(d)
+    }
+
+    /// The declared field `name` stands for: itself, or the one XML had to
+    /// write under another name (`odd name` as the element `odd_name`),
+    /// so that an XML export imports again.
+    fn declared_name<'n>(&'n self, name: &'n str) -> &'n str {
+        if self.declared.iter().any(|f| f.name == name) {
+            return name;
+        }
+        let mut like = self.declared.iter().filter(|f| crmsync_core::value::element_name(&f.name) == name);
+        match (like.next(), like.next()) {
+            (Some(f), None) => &f.name,
+            _ => name,
+        }
     }
 
     /// A custom value checked against its declaration (when the entity has

@@ -372,6 +372,25 @@ fn a_list_item_holding_the_other_systems_separator_stops_the_export() {
     assert_eq!(ok, "mail,labels\nb@x.com,VIP\n");
 }
 
+on_both!(an_xml_export_imports_again_into_declared_custom_fields_xml_cannot_name, |db| {
+    let schema =
+        db.file("s.toml", "[contacts.\"odd name\"]\ntype = \"string\"\n[contacts.\"1st\"]\ntype = \"integer\"\n");
+    db.ok(&["init", "--custom", &schema]);
+    let f = db.file("o.csv", "email,custom.odd name,custom.1st\na@x.com,x,7\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let xml = db.path("c.xml");
+    db.ok(&["export", "--entity", "contacts", "--out", xml.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&xml).expect("xml");
+    assert!(text.contains("<odd_name>x</odd_name>") && text.contains("<_1st>7</_1st>"), "{text}");
+    let other = if db.is_postgres() { Db::postgres("xml_names_2").expect("server") } else { Db::sqlite() };
+    other.ok(&["init", "--custom", &schema]);
+    let s = other.json(&["import", xml.to_str().expect("p"), "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(0)), "{s}");
+    let back = |d: &Db| d.ok(&["export", "--entity", "contacts", "--fields", "email,custom.odd name,custom.1st"]);
+    assert_eq!(back(&other), back(db));
+    assert_eq!(back(db), "email,custom.odd name,custom.1st\na@x.com,x,7\n");
+});
+
 on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let m = testdata("import/contacts.toml");
