@@ -177,7 +177,12 @@ impl Resolver for FieldResolver {
             // literal is written (`amount = '1234.5'` finds 1234.50); other
             // declared fields in their type (`custom.vip = 1` is true).
             (Some(_), Kind::Decimal, _) | (Some(_), _, Some(true)) => self.backend.numeric(&sql),
-            (Some(Literal::Number(_)), Kind::Text, None) => self.backend.numeric(&sql),
+            // A number compares as one with undeclared custom values and
+            // the version; names and other systems' ids stay text (`007`
+            // is not the id 7).
+            (Some(Literal::Number(_)), Kind::Text, None) if field.starts_with("custom.") || field == "version" => {
+                self.backend.numeric(&sql)
+            }
             _ => sql,
         })
     }

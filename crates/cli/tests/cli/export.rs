@@ -345,6 +345,12 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     assert!(stderr_of(&out).contains("\"platinum\" is not one of Gold, Silver, Bronze"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--where", "address.country = 'Narnia'"]);
     assert!(stderr_of(&out).contains("\"Narnia\" is not a country"), "{}", stderr_of(&out));
+    // Another system's id is text: 7 is not 007.
+    let x = db.file("x.csv", "email,custom.member_no,external_id.erp\nz@x.com,99,007\n");
+    db.ok(&["import", &x, "--entity", "contacts"]);
+    assert_eq!(emails("external_id.erp = 7"), Vec::<String>::new());
+    assert_eq!(emails("external_id.erp = '007'"), ["z@x.com"]);
+    assert_eq!(emails("version = 1").len(), 4);
     // An amount compares as a number, a date as a date.
     let deals = |filter: &str| db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", filter]);
     assert_eq!(deals("amount = '12500.5'"), "name\nAcme renewal\n");
