@@ -139,7 +139,7 @@ fn open_as(url: &str, create: bool) -> Result<Store> {
         Some("sqlite") => Box::new(sqlite::SqliteConn::open(url, create)?),
         // A bare path is a SQLite file.
         None if !url.is_empty() => Box::new(sqlite::SqliteConn::open(url, create)?),
-        Some("postgres" | "postgresql") => Box::new(postgres::PgConn::open(url)?),
+        Some("postgres" | "postgresql") => Box::new(postgres::PgConn::open(url, create)?),
         _ => {
             return Err(Error::Url {
                 url: url.to_string(),

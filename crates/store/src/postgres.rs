@@ -98,7 +98,10 @@ fn numbered(sql: &str) -> String {
 }
 
 impl PgConn {
-    pub fn open(url: &str) -> Result<Self> {
+    /// Opens a connection; `create` makes the URL's schema when it does
+    /// not exist yet (for `init`: a mistyped schema given to any other
+    /// command says to run `init` and leaves nothing behind).
+    pub fn open(url: &str, create: bool) -> Result<Self> {
         let location = redact(url);
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut schema = None;
@@ -136,9 +139,10 @@ impl PgConn {
         // small (sequential scans) must not be reused once they are large.
         let mut setup = "SET client_min_messages TO warning; SET plan_cache_mode TO force_custom_plan;".to_string();
         if let Some(s) = &schema {
-            // The schema may not exist before `init`: create it here so that
-            // `init` and every later command see the same search path.
-            let _ = write!(setup, "CREATE SCHEMA IF NOT EXISTS \"{s}\"; SET search_path TO \"{s}\";");
+            if create {
+                let _ = write!(setup, "CREATE SCHEMA IF NOT EXISTS \"{s}\";");
+            }
+            let _ = write!(setup, "SET search_path TO \"{s}\";");
         }
         conn.batch(&setup)?;
         let err = conn.err("cannot read the server version");

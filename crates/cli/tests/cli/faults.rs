@@ -226,6 +226,29 @@ fn every_store_command_asks_for_init_first() {
 }
 
 #[test]
+fn a_mistyped_postgres_schema_asks_for_init_and_is_not_created() {
+    let Some(admin) = super::db::pg_admin() else { return };
+    let schema = format!("crmsync_t_typo_{}", std::process::id());
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connects");
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).expect("clean");
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{sep}schema={schema}");
+    for args in [vec!["batches"], vec!["export", "--entity", "contacts"]] {
+        let out = crmsync().arg("--db").arg(&url).args(&args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr_of(&out).contains("run `crmsync init` first"), "{args:?}: {}", stderr_of(&out));
+    }
+    let exists = |c: &mut postgres::Client| {
+        c.query_one("SELECT count(*) FROM pg_namespace WHERE nspname = $1", &[&schema]).expect("q").get::<_, i64>(0)
+    };
+    assert_eq!(exists(&mut c), 0, "no empty schema left behind");
+    let out = crmsync().arg("--db").arg(&url).arg("init").output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(exists(&mut c), 1);
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).expect("clean");
+}
+
+#[test]
 fn a_store_from_a_newer_crmsync_is_refused() {
     let db = Db::sqlite();
     db.exec("UPDATE crmsync_meta SET value = '99' WHERE key = 'schema_version'");
