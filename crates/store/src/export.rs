@@ -30,6 +30,9 @@ pub struct Options {
     /// Only records changed at or after this time.
     pub since: Option<String>,
     pub include_deleted: bool,
+    /// The fields are a mapping's: a custom field no record has yet is an
+    /// empty column of the other system's file, not a typo.
+    pub fields_from_mapping: bool,
 }
 
 /// How one output field is read.
@@ -156,9 +159,21 @@ struct FieldResolver {
     /// The entity's declared custom fields: their values compare in their
     /// type, as import stores them.
     declared: Vec<CustomField>,
+    /// Every custom field name declared or ever stored: another is a typo.
+    known: BTreeSet<String>,
 }
 
 impl FieldResolver {
+    /// The SQL reading `field`, and its kind; a message for a field the
+    /// entity does not have.
+    fn field(&self, field: &str) -> Result<(String, Kind), String> {
+        if let Some(name) = field.strip_prefix("custom.") {
+            unknown_custom(self.entity, name, &self.known)?;
+        }
+        field_sql(self.backend, self.entity, field)
+            .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))
+    }
+
     fn declared(&self, field: &str) -> Option<&CustomField> {
         let name = field.strip_prefix("custom.")?;
         self.declared.iter().find(|d| d.name == name)
@@ -167,8 +182,7 @@ impl FieldResolver {
 
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
-        let (sql, kind) = field_sql(self.backend, self.entity, field)
-            .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))?;
+        let (sql, kind) = self.field(field)?;
         let declared = self.declared(field).map(|d| matches!(d.kind, CustomType::Integer | CustomType::Decimal));
         Ok(match (literal, kind, declared) {
             // A list compares as a flat export writes it: `tags like '%vip%'`.
@@ -188,8 +202,7 @@ impl Resolver for FieldResolver {
     }
 
     fn text_column(&self, field: &str, _pattern: &str) -> Result<String, String> {
-        let (sql, kind) = field_sql(self.backend, self.entity, field)
-            .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))?;
+        let (sql, kind) = self.field(field)?;
         Ok(match kind {
             Kind::Tags => self.backend.list_text(&sql),
             kind => self.backend.as_text(&sql, kind),
@@ -231,6 +244,35 @@ impl Resolver for FieldResolver {
             _ => text,
         })
     }
+}
+
+/// Every custom field name of `entity` declared or ever stored.
+fn custom_known(db: &mut dyn Sql, entity: Entity, declared: &[CustomField]) -> Result<BTreeSet<String>> {
+    let mut known: BTreeSet<String> = db
+        .query("SELECT name FROM custom_keys WHERE entity = ?", &[entity.name().into()])?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+        .collect();
+    known.extend(declared.iter().map(|d| d.name.clone()));
+    Ok(known)
+}
+
+/// A custom field no record ever had and none is declared: a typo, which
+/// would give an empty column or match nothing.
+fn unknown_custom(entity: Entity, name: &str, known: &BTreeSet<String>) -> Result<(), String> {
+    if known.contains(name) {
+        return Ok(());
+    }
+    let names: Vec<String> = known.iter().map(|n| format!("custom.{n}")).collect();
+    Err(format!(
+        "no {} has a custom field `{name}`, and none is declared ({})",
+        model::singular(entity),
+        if names.is_empty() {
+            "there are no custom fields yet".to_string()
+        } else {
+            format!("custom fields: {}", names.join(", "))
+        }
+    ))
 }
 
 /// The custom field names records of `entity` carry.
@@ -275,6 +317,8 @@ impl Store {
                 "--fields: `{twice}` is listed twice; a file with two columns of one name cannot be imported again"
             )));
         }
+        let declared = crate::custom::declared(db, entity)?;
+        let known = custom_known(db, entity, &declared)?;
         let mut select = Vec::new();
         let mut sources = Vec::with_capacity(fields.len());
         let mut custom_at = None;
@@ -283,6 +327,9 @@ impl Store {
                 && !name.is_empty()
                 && model::position(entity, "custom").is_some()
             {
+                if !opts.fields_from_mapping {
+                    unknown_custom(entity, name, &known).map_err(|m| Error::Argument(format!("--fields: {m}")))?;
+                }
                 if custom_at.is_none() {
                     select.push("t.custom".into());
                     custom_at = Some(select.len() - 1);
@@ -314,8 +361,7 @@ impl Store {
             let parsed = filter::parse(expr).map_err(|e| Error::Argument(e.to_string()))?;
             let mut sql = String::new();
             let mut texts = Vec::new();
-            let declared = crate::custom::declared(db, entity)?;
-            filter::compile(&parsed, &FieldResolver { backend, entity, declared }, &mut sql, &mut texts)
+            filter::compile(&parsed, &FieldResolver { backend, entity, declared, known }, &mut sql, &mut texts)
                 .map_err(|e| Error::Argument(e.to_string()))?;
             conditions.push(sql);
             params.extend(texts.into_iter().map(Param::Text));

@@ -145,6 +145,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         filter: args.filter.clone(),
         since: args.since.clone(),
         include_deleted: args.include_deleted,
+        fields_from_mapping: mapping.is_some(),
     };
     let mut export = store.export(entity, &opts)?;
 

@@ -345,6 +345,13 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     assert!(stderr_of(&out).contains("\"platinum\" is not one of Gold, Silver, Bronze"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--where", "address.country = 'Narnia'"]);
     assert!(stderr_of(&out).contains("\"Narnia\" is not a country"), "{}", stderr_of(&out));
+    // A custom field no record has and none declares is a typo, named.
+    for args in [["--fields", "email,custom.teir"], ["--where", "custom.teir = 'Gold'"]] {
+        let out = db.run(&["export", "--entity", "contacts", args[0], args[1]]);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("no contact has a custom field `teir`") && err.contains("custom.tier"), "{err}");
+    }
     // Another system's id is text: 7 is not 007.
     let x = db.file("x.csv", "email,custom.member_no,external_id.erp\nz@x.com,99,007\n");
     db.ok(&["import", &x, "--entity", "contacts"]);

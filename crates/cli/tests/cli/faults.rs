@@ -66,7 +66,7 @@ fn assert_complete(db: &Db, n: u64, s: &serde_json::Value) {
 }
 
 on_both!(an_import_killed_midway_resumes_without_loss_or_duplicates, |db| {
-    let n = 6000;
+    let n = 15_000; // enough rows to be caught midway on a busy machine
     let (file, mapping) = many_contacts(db, "big.csv", n);
     let mut child = spawn_import(db, &file, &mapping);
     let at = wait_for_checkpoint(db, &mut child);
