@@ -137,6 +137,17 @@ pub struct Change {
     pub after: Option<String>,
 }
 
+/// A record other than the row's own that a row writes: a company created
+/// for it to link to, or one found by name that takes its domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effect {
+    pub entity: Entity,
+    pub id: String,
+    /// True for a record created; false for one updated.
+    pub created: bool,
+    pub changes: Vec<Change>,
+}
+
 /// What became of a row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -360,6 +371,11 @@ pub struct Import<'s> {
     /// Custom field names this import has listed in `custom_keys`.
     custom_keys: FastSet<String>,
     redraft: Option<Redraft>,
+    /// Linked records the rows of the last chunk wrote (by their index in
+    /// it), when a plan asks for them.
+    effects: Option<Vec<(usize, Effect)>>,
+    /// Companies the last segment gave a domain: (id, domain).
+    filled: Vec<(String, String)>,
 }
 
 /// The import's maps hash with foldhash: they are keyed by the file's
@@ -695,6 +711,8 @@ impl Store {
             bulk_store: false,
             linked: HashMap::default(),
             linked_version: None,
+            effects: None,
+            filled: Vec::new(),
             drafter: Drafter {
                 entity: settings.entity,
                 columns,
@@ -853,6 +871,18 @@ impl Import<'_> {
     /// Imports rows; returns each row's outcome. Rows are committed, with
     /// the checkpoint, every `commit_every` rows: a crash loses at most the
     /// uncommitted ones, which `--resume` reads again.
+    /// Keeps what each row writes besides its own record, for a plan: see
+    /// `take_effects`.
+    pub fn track_effects(&mut self) {
+        self.effects = Some(Vec::new());
+    }
+
+    /// The companies the last chunk's rows created or gave a domain, each
+    /// with the index of the row (in the chunk) it is written for.
+    pub fn take_effects(&mut self) -> Vec<(usize, Effect)> {
+        self.effects.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
     pub fn chunk(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
         self.chunk_and_commit(rows).inspect_err(|_| self.abandon())
     }
@@ -1093,6 +1123,8 @@ impl Import<'_> {
         // New companies some written record links to.
         let pending: FastSet<&str> = links.new_companies.iter().map(|(id, _)| id.as_str()).collect();
         let mut linked_new: FastSet<String> = FastSet::default();
+        // (row, company) for each new company, the row it is created for.
+        let mut created_for: Vec<(usize, String)> = Vec::new();
         let mut inserts: Vec<NewRecord> = Vec::new();
         // The draft each insert was made from.
         let mut inserted_from: Vec<usize> = Vec::new();
@@ -1273,7 +1305,9 @@ impl Import<'_> {
                     }
                     self.claim_unique(Some(&before), &values, &e.id);
                     update_record(self.db, entity, &e.id, (&before, &values), (&hash, d.source), now)?;
-                    linking_new(&pending, &link_values, &mut linked_new);
+                    for id in linking_new(&pending, &link_values, &mut linked_new) {
+                        created_for.push((d.row, id));
+                    }
                     self.remember_key(d);
                     for c in &changes {
                         audit.push(AuditRow::change(&e.id, "update", &c.field, c.before.clone(), c.after.clone()));
@@ -1336,9 +1370,33 @@ impl Import<'_> {
                     self.remember_key(d);
                     inserts.push((id.clone(), values, d.source));
                     inserted_from.push(n);
-                    linking_new(&pending, &link_values, &mut linked_new);
+                    for id in linking_new(&pending, &link_values, &mut linked_new) {
+                        created_for.push((d.row, id));
+                    }
                     out.push((d.row, Outcome::Insert { id }));
                 }
+            }
+        }
+        if let Some(effects) = &mut self.effects {
+            let shown = |values: &[Option<String>], field: &str| {
+                let at = model::position(Entity::Companies, field)?;
+                let value = values.get(at).cloned().flatten()?;
+                Some(Change { field: field.to_string(), before: None, after: Some(value) })
+            };
+            for (row, id) in &created_for {
+                let Some((_, values)) = links.new_companies.iter().find(|(c, _)| c == id) else { continue };
+                let changes = ["name", "domain"].into_iter().filter_map(|f| shown(values, f)).collect();
+                effects.push((*row, Effect { entity: Entity::Companies, id: id.clone(), created: true, changes }));
+            }
+            // A domain given to a company found by name: for the first row
+            // that names the domain.
+            for (id, domain) in std::mem::take(&mut self.filled) {
+                let Some(d) = drafts.iter().find(|d| d.links.iter().any(|(_, r)| r.domain.as_ref() == Some(&domain)))
+                else {
+                    continue;
+                };
+                let changes = vec![Change { field: "domain".into(), before: None, after: Some(domain) }];
+                effects.push((d.row, Effect { entity: Entity::Companies, id, created: false, changes }));
             }
         }
         // Created together, before the records that link to them; a row that
@@ -2029,6 +2087,9 @@ impl Import<'_> {
         }
         self.write_audit(Entity::Companies, &audit, now)?;
         self.counts.companies_updated += filled.len() as u64;
+        if self.effects.is_some() {
+            self.filled.extend(audit.into_iter().filter_map(|a| Some((a.record, a.after?))));
+        }
         Ok(())
     }
 
@@ -2177,15 +2238,23 @@ struct Links {
 }
 
 /// Notes the new companies (`pending`) a written record links to.
-fn linking_new(pending: &FastSet<&str>, links: &[(usize, Option<String>)], linked: &mut FastSet<String>) {
+/// Marks the new companies `links` name as linked to; gives back those no
+/// earlier row linked to (the row they are created for).
+fn linking_new(
+    pending: &FastSet<&str>,
+    links: &[(usize, Option<String>)],
+    linked: &mut FastSet<String>,
+) -> Vec<String> {
+    let mut first = Vec::new();
     if pending.is_empty() {
-        return;
+        return first;
     }
     for id in links.iter().filter_map(|(_, id)| id.as_deref()) {
-        if pending.contains(id) {
-            linked.insert(id.to_string());
+        if pending.contains(id) && linked.insert(id.to_string()) {
+            first.push(id.to_string());
         }
     }
+    first
 }
 
 fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String> {

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use crmsync_core::mapping::{ExternalIdSpec, external_system};
 use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
-use crmsync_store::import::{Mode, Outcome, Row, RowIds, Seen, Settings, default_key};
+use crmsync_store::import::{Effect, Mode, Outcome, Row, RowIds, Seen, Settings, default_key};
 
 use crate::Global;
 use crate::cmd::usage;
@@ -106,6 +106,43 @@ impl Plan {
         Ok(Self { out, output, csv })
     }
 
+    /// A linked record the row writes (a company created for it, or given
+    /// its domain): a line of its own after the row's, naming the entity.
+    fn effect(&mut self, row: u64, effect: &Effect) -> Result<()> {
+        let action = if effect.created { "insert" } else { "update" };
+        let entity = effect.entity.name();
+        if self.csv {
+            for c in &effect.changes {
+                let q = |s: &str| format!("\"{}\"", Self::cell(s).replace('"', "\"\""));
+                writeln!(
+                    self.out,
+                    "{row},{action} {},{},{},{},{}",
+                    crmsync_store::model::singular(effect.entity),
+                    effect.id,
+                    q(&c.field),
+                    q(c.before.as_deref().unwrap_or("")),
+                    q(c.after.as_deref().unwrap_or(""))
+                )?;
+            }
+            return Ok(());
+        }
+        let changes: Vec<serde_json::Value> = effect
+            .changes
+            .iter()
+            .map(|c| serde_json::json!({"field": c.field, "before": c.before, "after": c.after}))
+            .collect();
+        let line =
+            serde_json::json!({"row": row, "action": action, "entity": entity, "id": effect.id, "changes": changes});
+        writeln!(self.out, "{line}")?;
+        Ok(())
+    }
+
+    /// A cell as spreadsheets may read it: formulas neutralised as CSV
+    /// exports do (a phone number stays as it is).
+    fn cell(s: &str) -> String {
+        crmsync_formats::csv::neutralize(s).unwrap_or_else(|| s.to_string())
+    }
+
     fn write(&mut self, row: u64, outcome: &Outcome) -> Result<()> {
         let (action, id) = match outcome {
             Outcome::Insert { id } => ("insert", id.as_str()),
@@ -114,12 +151,8 @@ impl Plan {
             Outcome::Reject { .. } => ("reject", ""),
         };
         if self.csv {
-            let q = |s: &str| {
-                // Plans are read in spreadsheets: quote everything, neutralise
-                // formulas as CSV exports do (a phone number stays as it is).
-                let s = crmsync_formats::csv::neutralize(s).unwrap_or_else(|| s.to_string());
-                format!("\"{}\"", s.replace('"', "\"\""))
-            };
+            // Plans are read in spreadsheets: everything quoted.
+            let q = |s: &str| format!("\"{}\"", Self::cell(s).replace('"', "\"\""));
             match outcome {
                 Outcome::Update { changes, .. } => {
                     for c in changes {
@@ -332,6 +365,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         rejects.count = 0;
     }
     let mut plan = args.plan.as_deref().map(Plan::open).transpose()?;
+    if plan.is_some() {
+        import.track_effects();
+    }
 
     // Rows the store holds as they are need not be mapped whole (see
     // crmsync_store's recognise.rs). Not where a schema file checks what
@@ -436,6 +472,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 let end = (start + size).min(rows.len());
                 let part = &mut rows[start..end];
                 let outcomes = import.chunk(part)?;
+                let effects = import.take_effects();
                 // Spent drafts go back with the batch, to be freed by the
                 // thread that made them: freeing them here was a twentieth
                 // of the store thread's time.
@@ -443,12 +480,15 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                     drafts[*i] = row.spent.take().map(Ok);
                 }
                 start = end;
-                for (row, outcome) in part.iter().zip(&outcomes) {
+                for (i, (row, outcome)) in part.iter().zip(&outcomes).enumerate() {
                     if let Outcome::Reject { field, message } = outcome {
                         rejects.reject(row.source, field, message)?;
                     }
                     if let Some(p) = &mut plan {
                         p.write(row.source.row, outcome)?;
+                        for (_, effect) in effects.iter().filter(|(at, _)| *at == i) {
+                            p.effect(row.source.row, effect)?;
+                        }
                     }
                 }
                 if let Some(max) = args.max_errors

@@ -362,7 +362,13 @@ on_both!(dry_run_writes_nothing_and_plans_what_a_run_does, |db| {
     assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
     assert_eq!(db.count("SELECT count(*) FROM audit"), 0);
     let real_plan = db.path("real.csv");
-    db.import("contacts_v1.csv", "contacts.toml", &["--plan", real_plan.to_str().expect("p")]);
+    let real = db.import("contacts_v1.csv", "contacts.toml", &["--plan", real_plan.to_str().expect("p")]);
+    // Each company made for the rows has lines of its own, after the row it
+    // is made for: its name and its domain.
+    let text = std::fs::read_to_string(&real_plan).expect("plan");
+    let made = text.lines().filter(|l| l.contains(",insert company,") && l.contains(",\"name\",")).count();
+    assert_eq!(Some(made as u64), real["companies_created"].as_u64(), "{text}");
+    assert!(made > 0, "{text}");
     // The same rows, actions and fields (ids differ: they are made when written).
     let strip = |p: &std::path::Path| -> Vec<String> {
         std::fs::read_to_string(p)
@@ -552,8 +558,21 @@ on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'"), None);
     db.exec("DELETE FROM contacts WHERE email IN ('bob@x.com', 'dee@x.com', 'eve@x.com', 'fay@x.com')");
     db.exec("DELETE FROM companies WHERE name = 'Newco'");
-    let s = db.json(&["import", &second, "--entity", "contacts"]);
+    let plan = db.path("plan.ndjson");
+    let s = db.json(&["import", &second, "--entity", "contacts", "--plan", plan.to_str().expect("p")]);
     assert_eq!((s["inserted"].as_u64(), s["companies_updated"].as_u64()), (Some(4), Some(1)), "{s}");
+    // The plan shows the company given its domain, for the row that gave
+    // it, and the one made, for its row.
+    let lines = read_ndjson(&plan);
+    let company_lines: Vec<_> = lines.iter().filter(|l| l["entity"] == "companies").collect();
+    assert_eq!(company_lines.len(), 2, "{lines:?}");
+    assert_eq!((&company_lines[0]["row"], &company_lines[0]["action"]), (&2.into(), &"update".into()));
+    assert_eq!(
+        company_lines[0]["changes"][0],
+        serde_json::json!({"field": "domain", "before": null, "after": "acme.com"})
+    );
+    assert_eq!((&company_lines[1]["row"], &company_lines[1]["action"]), (&4.into(), &"insert".into()));
+    assert_eq!(company_lines[1]["changes"][0]["after"], "Newco");
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'").as_deref(), Some("acme.com"));
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Brand Co'"), None);
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'brand.com'"), 1);
