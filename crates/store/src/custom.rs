@@ -153,7 +153,8 @@ impl CustomField {
         })
     }
 
-    fn expected(&self) -> String {
+    /// What a value of the field is, for messages.
+    pub fn expected(&self) -> String {
         match &self.kind {
             CustomType::Enum(values) => format!("one of {}", values.join(", ")),
             CustomType::Date => "a date (YYYY-MM-DD)".into(),

@@ -8,10 +8,19 @@ use crmsync_core::{Entity, Value};
 use serde_json::json;
 
 use crate::Store;
+use crate::custom::CustomField;
 use crate::error::Result;
 use crate::export::Options;
 use crate::model::{self, Column, Kind};
 use crate::sql::{Cell, Param, Sql, placeholders};
+
+/// A custom value's text as the store's exports write it.
+fn as_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
 
 /// What a valid value of `field` (stored in `column`) looks like, and
 /// whether `text` is one. Dates, times and decimals are valid when the store
@@ -240,10 +249,18 @@ impl Store {
             let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NOT NULL", entity.name());
             self.db.query_count(&sql, &[])?
         };
+        let declared = crate::custom::declared(self.db.as_mut(), entity)?;
         let mut export = self.export(entity, &Options::default())?;
         let fields: Vec<String> = export.fields().iter().map(|k| k.to_string()).collect();
         let columns: Vec<Option<&Column>> =
             fields.iter().map(|f| model::position(entity, f).map(|p| &model::columns(entity)[p])).collect();
+        // Declared custom fields are valid in their type, as import would
+        // store them now (a value stored before the declaration changed may
+        // not be).
+        let declared: Vec<Option<&CustomField>> = fields
+            .iter()
+            .map(|f| f.strip_prefix("custom.").and_then(|n| declared.iter().find(|d| d.name == n)))
+            .collect();
         let mut stats: Vec<FieldStats> = fields.iter().map(|_| FieldStats::default()).collect();
         let mut records: u64 = 0;
         // One buffer for every value's text: no allocation per field.
@@ -275,7 +292,12 @@ impl Store {
                     }
                     v => v.write_text(&mut text),
                 }
-                let (expected, ok) = check(k, columns[i], &text);
+                let (expected, ok) = match declared[i] {
+                    Some(d) => {
+                        ("", d.check(&serde_json::Value::String(text.clone())).is_ok_and(|v| as_text(&v) == text))
+                    }
+                    None => check(k, columns[i], &text),
+                };
                 s.expected = expected;
                 if ok {
                     s.valid += 1;
@@ -337,8 +359,8 @@ impl Store {
         let field_json: Vec<serde_json::Value> = fields
             .iter()
             .zip(&stats)
-            .zip(&columns)
-            .map(|((f, s), column)| {
+            .zip(columns.iter().zip(&declared))
+            .map(|((f, s), (column, declared))| {
                 let completeness = if records == 0 { 0.0 } else { s.filled as f64 / records as f64 };
                 completeness_sum += completeness;
                 let validity = (s.filled > 0).then(|| s.valid as f64 / s.filled as f64);
@@ -353,7 +375,11 @@ impl Store {
                     "valid": s.valid,
                     "invalid": s.filled - s.valid,
                     "validity": validity.map(round),
-                    "expected": if s.expected.is_empty() { check(f, *column, "").0 } else { s.expected },
+                    "expected": match declared {
+                        Some(d) => d.expected(),
+                        None if s.expected.is_empty() => check(f, *column, "").0.to_string(),
+                        None => s.expected.to_string(),
+                    },
                     "invalid_examples": s.invalid.iter().map(|(id, v)| json!({"id": id, "value": v})).collect::<Vec<_>>(),
                 })
             })

@@ -73,3 +73,29 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     assert_eq!(groups("same phone"), Some(0.into()), "{r}");
     assert_eq!(groups("similar name at the same company"), Some(0.into()), "{r}");
 });
+
+on_both!(declared_custom_fields_are_valid_in_their_type, |db| {
+    let schema = crate::testdata("import/custom_schema.toml");
+    db.ok(&["init", "--custom", schema.to_str().expect("p")]);
+    let f =
+        db.file("m.csv", "email,custom.tier,custom.member_no,custom.vip\na@x.com,gold,1,yes\nb@x.com,Silver,2,no\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let field = |r: &serde_json::Value, name: &str| {
+        r["fields"].as_array().and_then(|a| a.iter().find(|f| f["field"] == name)).cloned().expect("field")
+    };
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let tier = field(&r, "custom.tier");
+    assert_eq!((&tier["valid"], &tier["expected"]), (&2.into(), &"one of Gold, Silver, Bronze".into()), "{tier}");
+    assert_eq!(field(&r, "custom.vip")["expected"], "a boolean (true/false, yes/no, 1/0)");
+    // Declared again in lowercase, the stored `Gold` is no longer what
+    // import would store: the report says so.
+    let lower = db.file(
+        "s2.toml",
+        "[contacts.tier]\ntype = \"enum\"\nvalues = [\"gold\", \"silver\"]\n[contacts.member_no]\ntype = \"integer\"\n\
+         [contacts.vip]\ntype = \"boolean\"\n",
+    );
+    db.ok(&["init", "--custom", &lower]);
+    let tier = field(&db.json(&["report", "quality", "--entity", "contacts"]), "custom.tier");
+    assert_eq!(tier["invalid"], 2, "{tier}");
+    assert_eq!(tier["invalid_examples"][0], serde_json::json!({"id": "a@x.com", "value": "Gold"}));
+});
