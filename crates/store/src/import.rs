@@ -1443,7 +1443,12 @@ impl Import<'_> {
 
     /// Records found by their id whose key the row changes to one another
     /// record has: the row is rejected, as two records would share a key.
-    fn keys_taken(&mut self, drafts: &[Draft], found: &mut [Option<Matched>]) -> Result<()> {
+    fn keys_taken(
+        &mut self,
+        drafts: &[Draft],
+        found: &mut [Option<Matched>],
+        named_by: &dyn Fn(usize) -> Option<String>,
+    ) -> Result<()> {
         let entity = self.settings.entity;
         let key = self.settings.key.clone();
         let Some(first) = key.first() else { return Ok(()) };
@@ -1454,7 +1459,7 @@ impl Import<'_> {
         };
         let moved: Vec<usize> = (0..drafts.len())
             .filter(|&n| match (&found[n], &drafts[n].key) {
-                (Some(Ok(e)), Some(k)) => key_of(e).as_ref() != Some(k),
+                (Some(Ok(e)), Some(k)) => named_by(n).is_some() && key_of(e).as_ref() != Some(k),
                 _ => false,
             })
             .collect();
@@ -1476,9 +1481,10 @@ impl Import<'_> {
             if let Some(other) = taken {
                 let one = model::singular(entity);
                 let message = format!(
-                    "{one} {} already has {}, and the row's id names {one} {}: two records would share the key",
+                    "{one} {} already has {}, and {} names {one} {}: two records would share the key",
                     other.id,
                     describe_key(&key, d),
+                    named_by(n).unwrap_or_default(),
                     e.id
                 );
                 found[n] = Some(Err((key.join(";"), message)));
@@ -1720,7 +1726,7 @@ impl Import<'_> {
                     found[n] = Some(Ok(e.clone()));
                 }
             }
-            self.keys_taken(drafts, &mut found)?;
+            self.keys_taken(drafts, &mut found, &|n| drafts[n].own.as_ref().map(|_| "the row's id".to_string()))?;
         }
         let mut by_id: HashMap<String, Vec<usize>> = HashMap::default();
         if let Some(system) = self.settings.external_system.clone() {
@@ -1748,10 +1754,22 @@ impl Import<'_> {
             }
         }
         let ids: Vec<String> = by_id.keys().cloned().collect();
+        let mut by_external = vec![false; drafts.len()];
         for e in load_by(self.db, entity, "id", &ids, None)? {
             for n in by_id.remove(&e.id).into_iter().flatten() {
                 found[n] = Some(Ok(e.clone()));
+                by_external[n] = true;
             }
+        }
+        // A record found by its id in the other system cannot take a key
+        // another record has, as one named by the store's id cannot.
+        if by_external.contains(&true) {
+            let system = self.settings.external_system.clone().unwrap_or_default();
+            let named_by = |n: usize| {
+                let x = drafts[n].external.as_deref().unwrap_or_default();
+                by_external[n].then(|| format!("the row's {system} id {x:?}"))
+            };
+            self.keys_taken(drafts, &mut found, &named_by)?;
         }
         // An external id still held by a deleted record: a new record
         // cannot take it, and the deleted one is not brought back unasked.

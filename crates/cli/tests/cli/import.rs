@@ -261,6 +261,27 @@ on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| 
     assert!(db.ok(&["history", "acme.com"]).starts_with("companies "));
 });
 
+on_both!(a_record_found_by_its_external_id_cannot_take_another_records_key, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    db.import("deals.csv", "deals.toml", &[]);
+    // D-2 is "Navy pilot"; renamed "Acme renewal" two deals would share the
+    // name deals are matched by.
+    let f = db.file(
+        "rename.csv",
+        "Deal,Amount,Currency,Stage,Close,Company,Contacts,ERP Id\n\
+         Acme renewal,1000.00,USD,open,2024-07-15,Navy Labs,grace.hopper@example.com,D-2\n",
+    );
+    let m = testdata("import/deals.toml");
+    let out = db.run(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("already has name \"Acme renewal\"") && err.contains("the row's erp id \"D-2\" names deal"),
+        "{err}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM deals WHERE name = 'Acme renewal'"), 1);
+    assert_eq!(db.count("SELECT count(*) FROM deals WHERE name = 'Navy pilot'"), 1);
+});
+
 on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     db.import("deals.csv", "deals.toml", &[]);
