@@ -85,7 +85,18 @@ pub struct Global {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Scripts that asked for JSON get it for a mistyped command too.
+        Err(e) if e.use_stderr() && std::env::args_os().any(|a| a == "--json") => {
+            let _ = e.print();
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            println!("{}", serde_json::json!({ "error": first, "exit_code": e.exit_code() }));
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        Err(e) => e.exit(),
+    };
     let global = Global { json: cli.json, quiet: cli.quiet, verbose: cli.verbose };
     // Where a failure's JSON goes: stderr when stdout carries the records.
     let records_on_stdout = match &cli.command {

@@ -409,7 +409,9 @@ fn json_failures_say_so_in_json_once() {
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").expect("write");
     one_json(&run(&["import", empty.to_str().expect("p"), "--entity", "contacts"]), 1);
-    // A usage error keeps its exit code.
+    // A usage error keeps its exit code, a mistyped option included.
+    let v = one_json(&run(&["import", "--bogus", "x.csv"]), 2);
+    assert_eq!(v["error"], "unexpected argument '--bogus' found", "{v}");
     let v = one_json(&run(&["export", "--entity", "contacts", "--format", "bogus", "--out", "x.bogus"]), 2);
     assert_eq!(v["exit_code"], 2, "{v}");
     // Records on stdout: the failure's JSON goes to stderr.
