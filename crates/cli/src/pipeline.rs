@@ -98,6 +98,28 @@ pub fn output_like_source(m: &Mapping, opts: &mut WriteOptions) -> Result<()> {
     Ok(())
 }
 
+/// The columns a mapping reads that no record of a file without a header
+/// (JSON, NDJSON, XML) had: each is warned of, as a likely misspelling
+/// (a header is checked before anything is read). For the JSON summary.
+pub fn unread_columns(
+    found: Option<&crmsync_core::ColumnsFound>,
+    format: Option<Format>,
+    source: &str,
+    rows: u64,
+    quiet: bool,
+) -> Vec<String> {
+    let Some(found) = found.filter(|_| rows > 0 && !format.is_some_and(Format::is_flat)) else { return Vec::new() };
+    let missing: Vec<String> = found.missing().into_iter().map(str::to_string).collect();
+    if !quiet {
+        for c in &missing {
+            eprintln!(
+                "warning: no record of {source} has {c:?}, which the mapping reads: its field is empty in every record (a misspelt name?)"
+            );
+        }
+    }
+    missing
+}
+
 /// The output encoding `--out-encoding` names, if any.
 pub fn out_encoding(name: Option<&str>) -> Result<Option<&'static crmsync_formats::encoding::Encoding>> {
     name.map(|e| crmsync_formats::encoding::by_name(e).ok_or_else(|| usage(format!("unknown encoding {e:?}"))))

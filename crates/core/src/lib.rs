@@ -20,5 +20,5 @@ pub mod value;
 
 pub use entity::Entity;
 pub use error::{FieldError, MappingError};
-pub use mapping::{Mapper, Mapping};
+pub use mapping::{ColumnsFound, Mapper, Mapping};
 pub use value::{Defect, Key, Record, Value};

@@ -14,7 +14,7 @@ use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
     Meta, Outcome, Pipeline, Rejects, SourceArgs, Work, bom_fits, load_mapping, load_schema, one_byte, out_encoding,
-    output_format, output_like_source,
+    output_format, output_like_source, unread_columns,
 };
 
 #[derive(ClapArgs, Debug)]
@@ -166,15 +166,9 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
 
     let mut rows_read: u64 = 0;
     let mut written: u64 = 0;
-    let work = Work {
-        mapper: mapping.clone().map(Mapper::new),
-        reverse: args.reverse,
-        schema,
-        meta,
-        identity: None,
-        draft: None,
-        recognise: None,
-    };
+    let mapper = mapping.clone().map(Mapper::new);
+    let found = mapper.as_ref().filter(|_| !args.reverse).map(Mapper::columns_found);
+    let work = Work { mapper, reverse: args.reverse, schema, meta, identity: None, draft: None, recognise: None };
     let mut pipeline = Pipeline::start(reader, work);
     let outcome: Result<()> = (|| {
         while let Some(worked) = pipeline.next() {
@@ -225,6 +219,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         output.commit()
     });
     let saved = rejects.finish().context("while saving the rejects file");
+    let unread = unread_columns(found.as_deref(), details.format, &source_name, rows_read, g.quiet || g.json);
     let summary = |error: Option<String>, written: u64| {
         serde_json::json!({
             "input": source_name,
@@ -236,6 +231,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
             "sheet": details.sheet,
             "to": out_format.name(),
             "rows_read": rows_read,
+            "unread_columns": unread,
             "written": written,
             "rejected": rejected,
             "rejects": rejects_path,

@@ -17,6 +17,7 @@ use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
     self, Identity, Meta, Outcome as Worked, Pipeline, Recognise, Rejects, SourceArgs, Work, load_mapping, load_schema,
+    unread_columns,
 };
 
 /// Where a row's ids are: its id in the other system in its column, or in
@@ -421,8 +422,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         };
         Recognise { drafter: drafter.clone(), lite }
     });
+    let mapper = mapping.clone().map(Mapper::new);
+    let found = mapper.as_ref().map(Mapper::columns_found);
     let work = Work {
-        mapper: mapping.clone().map(Mapper::new),
+        mapper,
         reverse: false,
         schema,
         meta,
@@ -555,6 +558,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             "{msg}; rows before it are imported in batch {batch} (`--resume` goes on, `crmsync undo {batch}` reverts)"
         )
     });
+    let unread = unread_columns(found.as_deref(), details.format, &source_name, counts.rows_read, g.quiet || g.json);
     let elapsed = started.elapsed();
     if g.json {
         outln!(
@@ -567,6 +571,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "encoding": details.encoding,
                 "key": key,
                 "rows_read": counts.rows_read,
+                "unread_columns": unread,
                 "inserted": counts.inserted,
                 "updated": counts.updated,
                 "unchanged": counts.unchanged,

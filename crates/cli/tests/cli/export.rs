@@ -311,7 +311,8 @@ on_both!(like_matches_dates_numbers_and_times_as_exported_alike_on_both, |db| {
     let at = year.lines().nth(1).expect("a deal").to_string();
     assert!(at.len() == 27 && at.ends_with('Z'), "{at}");
     assert_eq!(names(&format!("created_at like '{}%'", &at[..11])).len(), 2);
-    assert_eq!(names(&format!("created_at like '%{}'", &at[19..])).len(), 2, "{at}");
+    assert_eq!(names("created_at like '____-__-__t__:__:__.______z'").len(), 2, "{at}");
+    assert!(!names(&format!("created_at like '{at}'")).is_empty(), "{at}");
 });
 
 on_both!(where_compares_values_as_import_stores_them, |db| {

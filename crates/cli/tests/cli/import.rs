@@ -981,3 +981,25 @@ on_both!(rows_named_by_id_move_keys_in_file_order, |db| {
     assert!(err.contains("erp id \"E2\" is contact") && err.contains("two records would share it"), "{err}");
     assert!(err.contains("1 updated, 0 unchanged, 1 rejected"), "{err}");
 });
+
+#[test]
+fn a_column_no_record_of_a_headerless_file_has_is_warned_of() {
+    let db = Db::sqlite();
+    let good = db.file("m.toml", "entity = \"companies\"\n[fields]\nname = \"Name\"\ndomain = \"Web\"\n");
+    let typo = db.file("t.toml", "entity = \"companies\"\n[fields]\nname = \"Name\"\ndomain = \"Webb\"\n");
+    let f = db.file("c.ndjson", "{\"Name\":\"X\",\"Web\":\"x.io\"}\n{\"Name\":\"Y\"}\n");
+    // Imported twice: the second run recognises its rows and maps them
+    // only in part, and still finds every column.
+    for _ in 0..2 {
+        let s = db.json(&["import", &f, "--mapping", &good]);
+        assert_eq!(s["unread_columns"], serde_json::json!([]), "{s}");
+    }
+    let s = db.json(&["import", &f, "--mapping", &typo]);
+    assert_eq!(s["unread_columns"], serde_json::json!(["Webb"]), "{s}");
+    let out = db.run(&["import", &f, "--mapping", &typo]);
+    assert!(
+        stderr_of(&out).contains("warning: no record of") && stderr_of(&out).contains("\"Webb\""),
+        "{}",
+        stderr_of(&out)
+    );
+}

@@ -350,6 +350,34 @@ pub struct Mapper {
     external_field: Option<String>,
     linked_fields: Vec<Option<String>>,
     seen: Vec<HashMap<u128, u64>>,
+    /// Whether some record had each source column (fields in order, their
+    /// columns flattened). Shared: see [`Mapper::columns_found`].
+    found: Arc<ColumnsFound>,
+}
+
+/// Which source columns some record had, for a mapper working elsewhere
+/// (a thread of its own): a file without a header cannot be checked
+/// against the mapping before it is read, so a misspelt column is known
+/// only once no record had it.
+#[derive(Debug)]
+pub struct ColumnsFound {
+    columns: Vec<String>,
+    found: Vec<std::sync::atomic::AtomicBool>,
+    /// Where each field's first column is in `columns`.
+    first: Vec<usize>,
+}
+
+impl ColumnsFound {
+    /// The columns the mapping reads that no record had.
+    pub fn missing(&self) -> Vec<&str> {
+        use std::sync::atomic::Ordering;
+        self.columns
+            .iter()
+            .zip(&self.found)
+            .filter(|(_, f)| !f.load(Ordering::Relaxed))
+            .map(|(c, _)| c.as_str())
+            .collect()
+    }
 }
 
 impl Mapper {
@@ -371,7 +399,42 @@ impl Mapper {
             })
             .collect();
         let external_field = mapping.key.external_id.as_ref().map(ExternalIdSpec::field);
-        Self { mapping, positions, element_names, external_field, linked_fields, seen }
+        let columns: Vec<String> = mapping.fields.iter().flat_map(|f| f.from.iter().cloned()).collect();
+        let found = columns.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect();
+        let first = mapping
+            .fields
+            .iter()
+            .scan(0, |at, f| {
+                let first = *at;
+                *at += f.from.len();
+                Some(first)
+            })
+            .collect();
+        let found = Arc::new(ColumnsFound { columns, found, first });
+        Self { mapping, positions, element_names, external_field, linked_fields, seen, found }
+    }
+
+    /// Which of the mapping's source columns the records mapped so far had.
+    pub fn columns_found(&self) -> Arc<ColumnsFound> {
+        Arc::clone(&self.found)
+    }
+
+    fn found_flag(&self, field: usize, col: usize) -> Option<&std::sync::atomic::AtomicBool> {
+        self.found.found.get(self.found.first[field] + col)
+    }
+
+    fn was_found(&self, field: usize, col: usize) -> bool {
+        self.found_flag(field, col).is_none_or(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Notes that a record had column `col` of field `field`.
+    fn found(&self, field: usize, col: usize) {
+        use std::sync::atomic::Ordering;
+        if let Some(f) = self.found_flag(field, col)
+            && !f.load(Ordering::Relaxed)
+        {
+            f.store(true, Ordering::Relaxed);
+        }
     }
 
     pub fn mapping(&self) -> &Mapping {
@@ -389,9 +452,14 @@ impl Mapper {
         }
         if let Some(i) = fields.iter().position(|(k, _)| **k == **name) {
             self.positions[field][col] = Some(i);
+            self.found(field, col);
             return Some(&fields[i].1);
         }
-        rec.get_path(name).or_else(|| self.element_names[field][col].as_deref().and_then(|e| rec.get_path(e)))
+        let v = rec.get_path(name).or_else(|| self.element_names[field][col].as_deref().and_then(|e| rec.get_path(e)));
+        if v.is_some() {
+            self.found(field, col);
+        }
+        v
     }
 
     /// Maps one source record into `out`. All field errors of the record are
@@ -421,6 +489,13 @@ impl Mapper {
         let mapping = Arc::clone(&self.mapping);
         for (i, f) in mapping.fields.iter().enumerate() {
             if wanted.is_some_and(|w| !w.get(i).copied().unwrap_or(true)) {
+                // Not mapped, but looked for until found once: the file's
+                // columns are told apart from misspelt ones all the same.
+                for c in 0..f.from.len() {
+                    if !self.was_found(i, c) {
+                        self.lookup(i, c, input);
+                    }
+                }
                 continue;
             }
             let joined;
