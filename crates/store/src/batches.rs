@@ -136,7 +136,7 @@ impl Store {
     pub fn batch(&mut self, id: &str) -> Result<Batch> {
         let rows = if id == "last" {
             let sql = format!(
-                "SELECT {BATCH_COLUMNS} FROM batches WHERE mode <> 'undo' AND status <> 'undone' ORDER BY started_at DESC, id DESC LIMIT 1"
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE mode NOT IN ('undo', 'declare') AND status <> 'undone' ORDER BY started_at DESC, id DESC LIMIT 1"
             );
             self.db.query(&sql, &[])?
         } else {
@@ -170,6 +170,13 @@ impl Store {
         if batch.mode == "undo" {
             return Err(Error::Invalid(format!(
                 "batch {} is itself an undo; import the records again instead",
+                batch.id
+            )));
+        }
+        if batch.mode == "declare" {
+            return Err(Error::Invalid(format!(
+                "batch {} rewrote stored values to new custom field declarations; to go back, declare the \
+                 fields as they were (`crmsync init --custom FILE`)",
                 batch.id
             )));
         }

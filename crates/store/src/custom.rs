@@ -170,9 +170,15 @@ impl CustomField {
 impl crate::Store {
     /// Declares custom fields: for each entity in `fields`, they replace
     /// what was declared before. Returns how many are declared.
-    pub fn declare_custom(&mut self, fields: &[CustomField]) -> Result<usize> {
+    ///
+    /// Stored values the new declarations spell otherwise (an enum's `Gold`
+    /// declared `gold`, a date declared a date-time) are rewritten in their
+    /// new form, as one batch (`from` is its source), audited; the batch
+    /// and the number of values rewritten are returned with the count.
+    pub fn declare_custom(&mut self, fields: &[CustomField], from: &str) -> Result<Declared> {
         let db = self.db.as_mut();
         db.begin()?;
+        let mut done = Declared { fields: fields.len(), ..Declared::default() };
         let res = (|| {
             let mut entities: Vec<Entity> = fields.iter().map(|f| f.entity).collect();
             entities.sort();
@@ -188,6 +194,7 @@ impl crate::Store {
                     )));
                 }
                 db.execute("DELETE FROM custom_fields WHERE entity = ?", &[e.name().into()])?;
+                done.rewritten += respell(db, e, &declared, from, &mut done.batch)?;
             }
             for f in fields {
                 let values = match &f.kind {
@@ -210,13 +217,100 @@ impl crate::Store {
             Ok(())
         })();
         match res.and_then(|()| db.commit()) {
-            Ok(()) => Ok(fields.len()),
+            Ok(()) => Ok(done),
             Err(e) => {
                 let _ = db.rollback();
                 Err(e)
             }
         }
     }
+}
+
+/// What `declare_custom` did.
+#[derive(Debug, Default)]
+pub struct Declared {
+    /// Fields declared.
+    pub fields: usize,
+    /// Records whose values were rewritten in their new form, and the
+    /// batch that did it.
+    pub rewritten: usize,
+    pub batch: Option<String>,
+}
+
+/// Rewrites the live records' custom values that `fields` would store in
+/// another form, in the batch `batch` (made with the first), audited as
+/// any update, so that the records equal what importing them again gives.
+/// Returns how many records were rewritten.
+fn respell(
+    db: &mut dyn crate::sql::Sql,
+    entity: Entity,
+    fields: &[&CustomField],
+    from: &str,
+    batch: &mut Option<String>,
+) -> Result<usize> {
+    use crate::import::{AuditRow, load_by, update_record, write_audit};
+    // (id, the custom object as it will be, the values changed)
+    let mut changed: Vec<(String, BTreeMap<String, serde_json::Value>, Vec<AuditRow>)> = Vec::new();
+    let sql = format!("SELECT id, custom FROM {} WHERE deleted_at IS NULL ORDER BY id", entity.name());
+    db.query_each(&sql, &[], &mut |row| {
+        let mut row = row.into_iter();
+        let id = row.next().and_then(Cell::into_text).unwrap_or_default();
+        let mut custom = model::parse_custom(row.next().and_then(Cell::into_text).as_deref());
+        let mut audit = Vec::new();
+        for f in fields {
+            let Some(v) = custom.get_mut(&f.name).filter(|v| !v.is_null()) else { continue };
+            if let Ok(canonical) = f.check(v)
+                && canonical != *v
+            {
+                let field = format!("custom.{}", f.name);
+                audit.push(AuditRow::change(&id, "update", &field, Some(v.to_string()), Some(canonical.to_string())));
+                *v = canonical;
+            }
+        }
+        if !audit.is_empty() {
+            changed.push((id, custom, audit));
+        }
+        Ok(())
+    })?;
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let now = model::now_text();
+    let batch_id = match batch {
+        Some(b) => b.clone(),
+        None => {
+            let id = model::Ids::default().next_id();
+            db.execute(
+                "INSERT INTO batches (id, entity, source, mode, status, started_at, finished_at) \
+                 VALUES (?, ?, ?, 'declare', 'done', ?, ?)",
+                &[id.as_str().into(), entity.name().into(), from.into(), now.as_str().into(), now.as_str().into()],
+            )?;
+            *batch = Some(id.clone());
+            id
+        }
+    };
+    let at =
+        model::position(entity, "custom").ok_or_else(|| Error::Invalid(format!("{entity} have no custom fields")))?;
+    let mut audit = Vec::new();
+    let mut rewritten = 0;
+    for part in changed.chunks(500) {
+        let ids: Vec<String> = part.iter().map(|(id, _, _)| id.clone()).collect();
+        for e in load_by(db, entity, "id", &ids, None)? {
+            let Some((_, custom, rows)) = part.iter().find(|(id, _, _)| *id == e.id) else { continue };
+            let before = e.to_values();
+            let mut after = before.clone();
+            after[at] = model::custom_json(custom);
+            update_record(db, entity, &e.id, (&before, &after), (&model::content_hash(&after), e.source), &now)?;
+            rewritten += 1;
+            audit.extend(rows.iter().cloned());
+        }
+    }
+    write_audit(db, entity, &batch_id, &audit, &now)?;
+    db.execute(
+        "UPDATE batches SET rows_read = rows_read + ?, updated = updated + ? WHERE id = ?",
+        &[Param::Int(rewritten as i64), Param::Int(rewritten as i64), batch_id.as_str().into()],
+    )?;
+    Ok(rewritten)
 }
 
 /// How the live records of `entity` break the declarations `fields`

@@ -2672,6 +2672,7 @@ pub(crate) fn insert_records(
 }
 
 /// One write, as the audit trail keeps it.
+#[derive(Clone)]
 pub(crate) struct AuditRow {
     pub record: String,
     pub op: &'static str,

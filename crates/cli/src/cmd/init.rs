@@ -30,15 +30,21 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     };
     let mut store = crmsync_store::open(db)?;
     let m = store.migrate()?;
-    let declared = match &fields {
-        Some(f) => Some(store.declare_custom(f)?),
-        None => None,
+    let declared = match (&fields, &args.custom) {
+        (Some(f), Some(file)) => Some(store.declare_custom(f, file)?),
+        _ => None,
     };
     if !g.json
         && !g.quiet
-        && let (Some(n), Some(file)) = (declared, &args.custom)
+        && let (Some(d), Some(file)) = (&declared, &args.custom)
     {
-        eprintln!("declared {n} custom field(s) from {file}");
+        eprintln!("declared {} custom field(s) from {file}", d.fields);
+        if let Some(batch) = &d.batch {
+            eprintln!(
+                "{} record(s) rewritten to the new declarations (a value spelt otherwise before), in batch {batch}",
+                d.rewritten
+            );
+        }
     }
     if g.json {
         outln!(
@@ -49,7 +55,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 "from_version": m.from,
                 "schema_version": m.to,
                 "applied": m.applied,
-                "custom_fields": declared,
+                "custom_fields": declared.as_ref().map(|d| d.fields),
+                "rewritten": declared.as_ref().map(|d| d.rewritten),
+                "rewrite_batch": declared.as_ref().and_then(|d| d.batch.clone()),
             })
         )?;
     } else if !g.quiet {

@@ -153,3 +153,41 @@ on_both!(declarations_the_stored_records_do_not_fit_are_refused, |db| {
     assert!(err.contains("and 7 more"), "{err}");
     assert!(err.contains("(email \"n0@x.com\"): \"x0\"") && err.contains("(email \"n1@x.com\"): \"x1\""), "{err}");
 });
+
+on_both!(declaring_again_rewrites_values_spelt_otherwise_as_one_batch, |db| {
+    let first = db.file(
+        "s1.toml",
+        "[contacts.tier]\ntype = \"enum\"\nvalues = [\"Gold\", \"Silver\"]\n[contacts.since]\ntype = \"date\"\n",
+    );
+    db.ok(&["init", "--custom", &first]);
+    let f = db.file("m.csv", "email,custom.tier,custom.since\na@x.com,gold,2024-01-02\nb@x.com,Silver,\n");
+    let imported = db.json(&["import", &f, "--entity", "contacts"]);
+    // The enum in lowercase, the date a date-time: two records hold values
+    // the new declarations spell otherwise.
+    let second = db.file(
+        "s2.toml",
+        "[contacts.tier]\ntype = \"enum\"\nvalues = [\"gold\", \"silver\"]\n[contacts.since]\ntype = \"datetime\"\n",
+    );
+    let d = db.json(&["init", "--custom", &second]);
+    assert_eq!((d["custom_fields"].as_u64(), d["rewritten"].as_u64()), (Some(2), Some(2)), "{d}");
+    let batch = d["rewrite_batch"].as_str().expect("a batch").to_string();
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.tier,custom.since"]),
+        "email,custom.tier,custom.since\na@x.com,gold,2024-01-02T00:00:00.000000Z\nb@x.com,silver,\n"
+    );
+    // Audited in its batch; the file imports again unchanged.
+    let history = db.ok(&["history", "a@x.com"]);
+    assert!(history.contains("custom.tier: \"Gold\" → \"gold\"") && history.contains(&batch), "{history}");
+    // Not undone like an import, and not what `undo last` means: that is
+    // the import, whose records were changed since.
+    let out = db.run(&["undo", &batch]);
+    assert!(stderr_of(&out).contains("declare the fields as they were"), "{}", stderr_of(&out));
+    let out = db.run(&["undo", "last"]);
+    let err = stderr_of(&out);
+    assert!(err.contains(imported["batch"].as_str().expect("id")) && err.contains("changed after the batch"), "{err}");
+    let again = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(again["unchanged"].as_u64(), Some(2), "{again}");
+    // Declared the same again: nothing to rewrite, no batch.
+    let d = db.json(&["init", "--custom", &second]);
+    assert_eq!((d["rewritten"].as_u64(), &d["rewrite_batch"]), (Some(0), &serde_json::Value::Null), "{d}");
+});
