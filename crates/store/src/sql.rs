@@ -250,8 +250,9 @@ impl Backend {
         // whole query on it.
         match self {
             // (The CAST gives the result numeric affinity, so that a number
-            // bound as text compares as a number.)
-            Backend::Sqlite => format!("CAST(crmsync_number({expr}) AS REAL)"),
+            // bound as text compares as a number: an integer as an integer,
+            // exactly.)
+            Backend::Sqlite => format!("CAST(crmsync_number({expr}) AS NUMERIC)"),
             Backend::Postgres => {
                 format!("(CASE WHEN CAST({expr} AS TEXT) ~ '{NUMBER_PATTERN}' THEN CAST({expr} AS NUMERIC) END)")
             }

@@ -119,14 +119,20 @@ impl SqliteConn {
             1,
             FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
             |ctx| {
+                // Integers stay integers: as floats, 1234567890123456789
+                // and ...788 are one number.
+                use rusqlite::types::Value as V;
                 Ok(match ctx.get_raw(0) {
-                    ValueRef::Integer(n) => Some(n as f64),
-                    ValueRef::Real(f) => Some(f),
-                    ValueRef::Text(t) => std::str::from_utf8(t)
-                        .ok()
-                        .filter(|t| crate::sql::is_number(t))
-                        .and_then(|t| t.trim().parse::<f64>().ok()),
-                    ValueRef::Null | ValueRef::Blob(_) => None,
+                    ValueRef::Integer(n) => V::Integer(n),
+                    ValueRef::Real(f) => V::Real(f),
+                    ValueRef::Text(t) => match std::str::from_utf8(t).ok().filter(|t| crate::sql::is_number(t)) {
+                        Some(t) => match t.trim().trim_start_matches('+').parse::<i64>() {
+                            Ok(n) => V::Integer(n),
+                            Err(_) => t.trim().parse::<f64>().map_or(V::Null, V::Real),
+                        },
+                        None => V::Null,
+                    },
+                    ValueRef::Null | ValueRef::Blob(_) => V::Null,
                 })
             },
         )

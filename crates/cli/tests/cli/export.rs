@@ -405,6 +405,16 @@ on_both!(an_xml_export_imports_again_into_declared_custom_fields_xml_cannot_name
     assert_eq!(back(db), "email,custom.odd name,custom.1st\na@x.com,x,7\n");
 });
 
+on_both!(integers_beyond_a_float_compare_exactly_alike_on_both, |db| {
+    let f = db.file("big.csv", "name,custom.cnt\nA,1234567890123456789\nB,5\nC,x\n");
+    db.ok(&["import", &f, "--entity", "companies"]);
+    let names = |filter: &str| db.ok(&["export", "--entity", "companies", "--fields", "name", "--where", filter]);
+    assert_eq!(names("custom.cnt = 1234567890123456789"), "name\nA\n");
+    assert_eq!(names("custom.cnt = 1234567890123456788"), "name\n", "a float holds both as one number");
+    assert_eq!(names("custom.cnt > 1234567890123456788"), "name\nA\n");
+    assert_eq!(names("custom.cnt < 6"), "name\nB\n", "text that is no number is none");
+});
+
 on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let m = testdata("import/contacts.toml");
