@@ -499,18 +499,22 @@ impl RecordReader for CsvReader {
 }
 
 /// Cells a spreadsheet would run as a formula get a leading `'`, unless they
-/// are plain numbers such as `-5` or `+15551234567`.
+/// are plain numbers such as `-5` or `+15551234567`. So does a cell that
+/// already looks neutralised (`'=x`), so that reading it back
+/// ([`unneutralize`]) gives it as it was, not as `=x`.
 pub fn neutralize(cell: &str) -> Option<String> {
-    let first = *cell.as_bytes().first()?;
-    let risky = match first {
-        b'=' | b'@' | b'\t' | b'\r' => true,
-        b'+' | b'-' => {
+    formula_like(cell.trim_start_matches('\'')).then(|| format!("'{cell}"))
+}
+
+fn formula_like(cell: &str) -> bool {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'@' | b'\t' | b'\r') => true,
+        Some(b'+' | b'-') => {
             let rest = &cell[1..];
             rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         }
         _ => false,
-    };
-    risky.then(|| format!("'{cell}"))
+    }
 }
 
 /// A cell as it was before `neutralize`, which crmsync's own CSV exports
@@ -692,7 +696,7 @@ mod tests {
         assert_eq!(neutralize("-5.5"), None);
         assert_eq!(neutralize("+15551234567"), None);
         assert_eq!(neutralize("plain"), None);
-        for cell in ["=SUM(A1)", "@cmd", "+1-555-0100", "-5.5", "'quoted", "''=x", "'", ""] {
+        for cell in ["=SUM(A1)", "@cmd", "+1-555-0100", "-5.5", "'quoted", "'=not a formula", "''=x", "'", ""] {
             let written = neutralize(cell).unwrap_or_else(|| cell.to_string());
             assert_eq!(unneutralize(&written), cell, "{written:?}");
         }
