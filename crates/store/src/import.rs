@@ -2421,6 +2421,9 @@ fn load_where(
         model::table_columns(entity).filter(|(i, _)| read(*i)).map(|(_, c)| format!("t.{}", c.column)).collect();
     // About one record per value: sized once rather than grown.
     let mut out = Vec::with_capacity(values.len());
+    // PostgreSQL hands jsonb lists back spelt its way (`["a", "b"]`): read
+    // as crmsync writes them, so an unchanged list compares unchanged.
+    let respell_lists = db.backend() == Backend::Postgres;
     for part in values.chunks(500) {
         let sql = format!(
             "SELECT t.id, t.hash, t.source_hash{}{} FROM {table} t WHERE {expr} IN ({}) AND t.deleted_at IS NULL",
@@ -2456,6 +2459,15 @@ fn load_where(
                     Kind::Tags => *t != Lent::Text(b"[]"),
                     _ => true,
                 }));
+                if respell_lists && c.kind == Kind::Tags {
+                    let ours = e
+                        .value(i)
+                        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+                        .map(|v| v.to_string());
+                    if let Some(ours) = ours.filter(|o| Some(o.as_str()) != e.value(i)) {
+                        e.set(i, &ours);
+                    }
+                }
             }
             out.push(e);
             Ok(())

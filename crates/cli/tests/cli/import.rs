@@ -282,6 +282,20 @@ on_both!(a_record_found_by_its_external_id_cannot_take_another_records_key, |db|
     assert_eq!(db.count("SELECT count(*) FROM deals WHERE name = 'Navy pilot'"), 1);
 });
 
+on_both!(a_list_given_again_is_unchanged_alike_on_both, |db| {
+    let one = db.file("tg1.csv", "email,tags\nt@example.com,a; b\n");
+    let two = db.file("tg2.csv", "email,tags,title\nt@example.com,a; b,\n");
+    db.json(&["import", &one, "--entity", "contacts"]);
+    let s = db.json(&["import", &two, "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(1), Some(0)), "{s}");
+    let co = db.file("co.csv", "name,domain,tags\nAcme,acme.com,x; y\n");
+    db.json(&["import", &co, "--entity", "companies"]);
+    let co2 = db.file("co2.csv", "name,domain,tags,industry\nAcme,acme.com,x; y,\n");
+    let s = db.json(&["import", &co2, "--entity", "companies"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM audit WHERE op = 'update'"), 0, "no change recorded");
+});
+
 on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     db.import("deals.csv", "deals.toml", &[]);
