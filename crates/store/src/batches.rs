@@ -181,6 +181,7 @@ impl Store {
             )));
         }
         let db = self.db.as_mut();
+        db.hold_writers()?;
         db.begin()?;
         let result = undo_in_tx(db, &batch, force);
         match result {

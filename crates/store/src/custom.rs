@@ -177,6 +177,7 @@ impl crate::Store {
     /// and the number of values rewritten are returned with the count.
     pub fn declare_custom(&mut self, fields: &[CustomField], from: &str) -> Result<Declared> {
         let db = self.db.as_mut();
+        db.hold_writers()?;
         db.begin()?;
         let mut done = Declared { fields: fields.len(), ..Declared::default() };
         let res = (|| {

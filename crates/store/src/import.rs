@@ -666,6 +666,7 @@ impl Store {
     /// of the same file and entity.
     pub fn import(&mut self, settings: Settings, resume: bool) -> Result<Import<'_>> {
         let db = self.db.as_mut();
+        db.hold_writers()?;
         let mut ids = Ids::default();
         let now = model::now_text();
         let columns = model::columns(settings.entity);

@@ -524,6 +524,22 @@ impl Sql for PgConn {
         Ok(Some(self.others))
     }
 
+    fn hold_writers(&mut self) -> Result<()> {
+        // An advisory lock per schema, held by the session: imports, undos
+        // and declarations of one store take turns, as on SQLite; other
+        // schemas and readers go on. Given up after five minutes, as
+        // SQLite's busy timeout.
+        let err = self.err("cannot wait for other writers to this store");
+        let client = self.client()?;
+        client
+            .batch_execute(
+                "SET lock_timeout = '300s'; \
+                 SELECT pg_advisory_lock(hashtext('crmsync writer ' || current_schema())); \
+                 SET lock_timeout = 0;",
+            )
+            .map_err(err)
+    }
+
     fn has_table(&mut self, table: &str) -> Result<bool> {
         let err = self.err("cannot read the schema");
         let row = self.client()?.query_one("SELECT to_regclass($1::text) IS NOT NULL", &[&table]).map_err(err)?;

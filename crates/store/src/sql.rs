@@ -336,6 +336,13 @@ pub trait Sql: Send {
     /// backend does it its fastest way (SQLite: one prepared statement;
     /// PostgreSQL: COPY, sent ahead as `execute_later` says).
     fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Arg<'_>]) -> Result<()>;
+    /// Waits until no other crmsync writes to the store, and keeps others
+    /// from writing until this connection ends. SQLite has this from its
+    /// write lock; on PostgreSQL two imports looking up the same new key
+    /// at once would each insert it.
+    fn hold_writers(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Runs `CREATE INDEX` statements over large tables.
     fn build_indexes(&mut self, sql: &str) -> Result<()> {
         self.batch(sql)
