@@ -482,6 +482,17 @@ impl Drafter {
             if lite && !self.is_lite(name) {
                 continue;
             }
+            // A NUL (`\u0000` in JSON) fits in no PostgreSQL text, and in
+            // a SQLite custom field name it breaks every later export.
+            if name.contains('\0') || holds_nul(v) {
+                let shown = name.replace('\0', "\\u0000");
+                let what = if name.contains('\0') { "name" } else { "value" };
+                errors.push((
+                    shown.clone(),
+                    format!("{shown}: the field's {what} holds a NUL character (\\u0000), which the store cannot keep"),
+                ));
+                continue;
+            }
             if let Some(custom) = name.strip_prefix("custom.") {
                 let custom = self.declared_name(custom);
                 match self.declared_value(custom, model::custom_value(v)) {
@@ -2257,6 +2268,17 @@ struct Links {
 }
 
 /// Notes the new companies (`pending`) a written record links to.
+/// Whether a value, or any inside it, holds a NUL character.
+fn holds_nul(v: &crmsync_core::Value) -> bool {
+    use crmsync_core::Value;
+    match v {
+        Value::Text(t) | Value::Number(t) => t.as_bytes().contains(&0),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 /// Marks the new companies `links` name as linked to; gives back those no
 /// earlier row linked to (the row they are created for).
 fn linking_new(

@@ -296,6 +296,20 @@ on_both!(a_list_given_again_is_unchanged_alike_on_both, |db| {
     assert_eq!(db.count("SELECT count(*) FROM audit WHERE op = 'update'"), 0, "no change recorded");
 });
 
+on_both!(a_nul_character_rejects_its_row_alike_on_both, |db| {
+    let f = db.file(
+        "n.json",
+        r#"[{"email":"nul@example.com","first_name":"a\u0000b"},{"email":"k@example.com","custom":{"k\u0000ey":"v"}},{"email":"ok@example.com"}]"#,
+    );
+    let out = db.run(&["--json", "import", &f, "--entity", "contacts"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(2)), "{s} {}", stderr_of(&out));
+    // The store still exports.
+    assert_eq!(db.ok(&["export", "--entity", "contacts", "--fields", "email"]), "email\nok@example.com\n");
+    let out = db.run(&["import", &f, "--entity", "contacts"]);
+    assert!(stderr_of(&out).contains("first_name: the field's value holds a NUL character"), "{}", stderr_of(&out));
+});
+
 on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     db.import("deals.csv", "deals.toml", &[]);
