@@ -223,6 +223,11 @@ impl Resolver for FieldResolver {
             };
         }
         let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
+        // Amounts and versions compare as numbers: a literal that is none
+        // would match nothing on SQLite and fail the query on PostgreSQL.
+        if (kind == Some(Kind::Decimal) || field == "version") && !crate::sql::is_number(&text) {
+            return Err(format!("{text:?} is not a number, and `{field}` holds numbers"));
+        }
         Ok(match (field, kind) {
             (_, Some(Kind::DateTime)) => model::parse_time(&text)
                 .ok_or_else(|| format!("{text:?} is not a date or time (YYYY-MM-DD[THH:MM:SS])"))?,

@@ -365,6 +365,11 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     // An amount compares as a number, a date as a date.
     let deals = |filter: &str| db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", filter]);
     assert_eq!(deals("amount = '12500.5'"), "name\nAcme renewal\n");
+    for filter in ["amount > 'abc'", "amount in ('abc', 1)", "amount < '1,000'", "version > 'x'"] {
+        let out = db.run(&["export", "--entity", "deals", "--where", filter]);
+        assert_eq!(out.status.code(), Some(2), "{filter}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("is not a number"), "{filter}: {}", stderr_of(&out));
+    }
     assert_eq!(deals("close_date = '2024-06-30T00:00:00Z'"), "name\nAcme renewal\n");
 });
 
