@@ -1997,11 +1997,12 @@ impl Import<'_> {
             Some(f) => lookup_ids(self.db, target, f, &b_values)?,
             None => HashMap::default(),
         };
+        let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b)?;
         let mut created: HashMap<String, String> = HashMap::default();
         let mut new_ids: FastSet<String> = FastSet::default();
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
-        for r in refs {
+        for (i, r) in refs.iter().enumerate() {
             let key = r.id.clone();
             if out.contains_key(&key) {
                 continue;
@@ -2025,6 +2026,11 @@ impl Import<'_> {
                 None
             };
             let hit = hit.or_else(|| a.and_then(|v| by_a.get(v)).map(|ids| one_of(target, ids, r)));
+            // A domain an earlier reference gives the company it names.
+            let hit = hit.or_else(|| {
+                let (at, id) = r.domain.as_ref().and_then(|d| to_fill.get(d))?;
+                (*at < i).then(|| Ok(id.clone()))
+            });
             let hit = hit.or_else(|| {
                 let id = name_key.and_then(|k| by_b.get(k))?[0].clone();
                 if let Some(domain) = &r.domain {
@@ -2075,6 +2081,51 @@ impl Import<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The domains companies found by name will take (see `fill_domains`),
+    /// with the reference (its place in `refs`) that gives each: the first
+    /// in file order to give a domain no company has, to a company without
+    /// one. A later reference with that domain links to that company, as
+    /// it would a chunk later, instead of making another with it.
+    fn domains_to_fill(
+        &mut self,
+        target: Entity,
+        refs: &[&LinkRef],
+        by_a: &HashMap<String, Vec<String>>,
+        by_b: &HashMap<String, Vec<String>>,
+    ) -> Result<HashMap<String, (usize, String)>> {
+        let mut to_fill = HashMap::default();
+        if target != Entity::Companies || self.settings.mode == Mode::Insert {
+            return Ok(to_fill);
+        }
+        let candidates: Vec<(usize, &str, &str)> = refs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.external.is_none())
+            .filter_map(|(i, r)| {
+                let domain = r.domain.as_deref().filter(|d| !by_a.contains_key(*d))?;
+                let id = r.name_key.as_ref().and_then(|k| by_b.get(k))?.first()?;
+                Some((i, id.as_str(), domain))
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(to_fill);
+        }
+        let mut ids: Vec<&str> = candidates.iter().map(|(_, id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let params: Vec<Param> = ids.iter().map(|id| (*id).into()).collect();
+        let sql = format!("SELECT id FROM companies WHERE domain IS NULL AND id IN ({})", placeholders(params.len()));
+        let bare: FastSet<String> =
+            self.db.query(&sql, &params)?.into_iter().filter_map(|r| r.into_iter().next()?.into_text()).collect();
+        let mut given: FastSet<&str> = FastSet::default();
+        for (i, id, domain) in candidates {
+            if !to_fill.contains_key(domain) && bare.contains(id) && given.insert(id) {
+                to_fill.insert(domain.to_string(), (i, id.to_string()));
+            }
+        }
+        Ok(to_fill)
     }
 
     /// Gives companies without a domain the one their rows name (`named`:

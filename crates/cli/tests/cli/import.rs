@@ -640,6 +640,24 @@ on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'"), None, "undo clears it again");
 });
 
+on_both!(a_domain_given_to_a_company_found_by_name_holds_for_later_rows, |db| {
+    let first = db.file("h1.csv", "email,company.name\na@x.com,Huawei\n");
+    db.json(&["import", &first, "--entity", "contacts"]);
+    // Row 2 gives Huawei its domain; row 3 names that domain, so it links
+    // to Huawei, as it would a chunk later, and makes no second company.
+    let second = db.file(
+        "h2.csv",
+        "email,company.name,company.domain\nb@x.com,HUAWEI,https://www.huawei.com/cn\nc@x.com,Other,huawei.com\n",
+    );
+    let s = db.json(&["import", &second, "--entity", "contacts"]);
+    assert_eq!((s["companies_updated"].as_u64(), s["companies_created"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "companies", "--fields", "name,domain"]),
+        "name,domain\nHuawei,huawei.com\n"
+    );
+    assert_eq!(db.count("SELECT count(DISTINCT company_id) FROM contacts"), 1);
+});
+
 on_both!(a_cell_of_spaces_is_empty_whatever_the_field, |db| {
     let first = db.file("p1.csv", "email,phone,address.city,notes\np@x.com,+4930111,Berlin,hello\n");
     db.json(&["import", &first, "--entity", "contacts"]);
