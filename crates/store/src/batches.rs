@@ -355,7 +355,9 @@ impl Store {
             }
         }
         match hits.len() {
-            0 => Err(Error::Invalid(format!("no record {record:?}: give a record id, or an email, domain or name"))),
+            0 => Err(Error::Invalid(format!(
+                "no record {record:?}: give a record id, or an email, phone, domain or name"
+            ))),
             1 => Ok(hits.remove(0)),
             _ => Err(Error::Invalid(format!(
                 "{record:?} names {} records: {}; give one of the ids",

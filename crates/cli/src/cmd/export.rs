@@ -63,6 +63,12 @@ pub struct Args {
     /// Pretty-print JSON output.
     #[arg(long)]
     pub pretty: bool,
+    /// XML output's `root/record` element names (default records/record).
+    #[arg(long, value_name = "PATH")]
+    pub record_path: Option<String>,
+    /// XLSX output's sheet name (default Sheet1).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
 }
 
 /// Lists in a flat file are one cell, `a; b` (see `join_list`), which
@@ -100,7 +106,15 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     };
     let mut store = crmsync_store::open_current(db)?;
     let mut fields: Vec<String> = match &args.fields {
-        Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        // A name may be in backquotes, as in --where: `external_id.old erp`.
+        Some(f) => f
+            .split(',')
+            .map(|s| {
+                let s = s.trim();
+                s.strip_prefix('`').and_then(|s| s.strip_suffix('`')).unwrap_or(s).to_string()
+            })
+            .filter(|s| !s.is_empty())
+            .collect(),
         None => Vec::new(),
     };
     if args.fields.is_some() && fields.is_empty() {
@@ -153,6 +167,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     write_opts.raw = args.raw;
     write_opts.bom = args.bom;
     write_opts.pretty = args.pretty;
+    write_opts.record_path = args.record_path.clone();
+    write_opts.sheet = args.sheet.clone();
     if let Some(d) = &args.delimiter {
         write_opts.delimiter = Some(one_byte("--delimiter", d)?);
     }

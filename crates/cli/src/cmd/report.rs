@@ -48,7 +48,9 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
         outln!("{report}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    if g.quiet {
+    // The report is the command's output: -q leaves it out only when it
+    // went to the HTML page.
+    if g.quiet && args.html.is_some() {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(

@@ -124,6 +124,37 @@ on_both!(fields_where_and_since_select_records, |db| {
         "custom.tier = 'gold' or address.city like 'ham%'",
     ]);
     assert_eq!(out, "email,address.city,custom.tier\nada@example.com,Paris,gold\nkatherine@example.com,Hampton,\n");
+    // Names in backquotes, as --where takes them.
+    let quoted = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "`email`, `address.city`",
+        "--where",
+        "email = 'ada@example.com'",
+    ]);
+    assert_eq!(quoted, "email,address.city\nada@example.com,Paris\n");
+    // XML element names and the sheet's name.
+    let xml = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--format",
+        "xml",
+        "--record-path",
+        "people/person",
+        "--fields",
+        "email",
+    ]);
+    assert!(xml.contains("<people>\n  <person>\n    <email>"), "{xml}");
+    let sheet = db.path("c.xlsx");
+    db.ok(&["export", "--entity", "contacts", "--sheet", "Leute", "--out", sheet.to_str().expect("p")]);
+    let back = crmsync()
+        .args(["convert", sheet.to_str().expect("p"), "-", "--to", "csv", "--sheet", "Leute"])
+        .output()
+        .expect("runs");
+    assert!(back.status.success(), "{}", stderr_of(&back));
     let out = db.ok(&[
         "export",
         "--entity",

@@ -105,3 +105,15 @@ on_both!(declared_custom_fields_are_valid_in_their_type, |db| {
     assert_eq!(tier["invalid_examples"][0], serde_json::json!({"id": "a@x.com", "value": "Platinum"}));
     assert_eq!(tier["expected"], "one of gold, silver");
 });
+
+#[test]
+fn quiet_keeps_the_report_unless_it_went_to_html() {
+    let db = Db::sqlite();
+    let f = db.file("c.csv", "email\na@x.com\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&["-q", "report", "quality", "--entity", "contacts"]);
+    assert!(out.starts_with("contacts: 1 records"), "{out}");
+    let html = db.path("r.html");
+    let out = db.ok(&["-q", "report", "quality", "--entity", "contacts", "--html", html.to_str().expect("p")]);
+    assert!(out.is_empty(), "{out}");
+}
