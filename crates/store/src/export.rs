@@ -430,7 +430,8 @@ impl Export<'_> {
 fn custom_field(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Object(_) => Value::Text(v.to_string()),
-        serde_json::Value::Array(items) => Value::Array(items.iter().map(custom_field).collect()),
+        // Inside a list an object stays one: lists are not flattened into
+        // dotted fields on the way back in.
         v => Value::from_json(v),
     }
 }

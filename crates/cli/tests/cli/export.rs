@@ -454,6 +454,13 @@ on_both!(integers_beyond_a_float_compare_exactly_alike_on_both, |db| {
     assert_eq!(names("custom.cnt < 6"), "name\nB\n", "text that is no number is none");
 });
 
+on_both!(an_object_inside_a_custom_list_stays_an_object, |db| {
+    let f = db.file("nest.json", r#"[{"email":"a@x.com","custom":{"a":[1,2,{"b":null}]}}]"#);
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--format", "ndjson", "--fields", "email,custom.a"]);
+    assert_eq!(out, "{\"email\":\"a@x.com\",\"custom\":{\"a\":[1,2,{\"b\":null}]}}\n");
+});
+
 on_both!(export_through_a_mapping_gives_the_source_columns_back, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let m = testdata("import/contacts.toml");
