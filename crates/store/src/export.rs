@@ -174,6 +174,22 @@ impl FieldResolver {
             .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))
     }
 
+    /// Whether `field` compares with `literal` as numbers: amounts and
+    /// declared numbers, however the literal is written (`amount =
+    /// '1234.5'` finds 1234.50; other declared fields compare in their
+    /// type: `custom.vip = 1` is true); a number literal with undeclared
+    /// custom values and the version. Names and other systems' ids stay
+    /// text (`007` is not the id 7).
+    fn as_number(&self, field: &str, literal: Option<&Literal>, kind: Kind) -> bool {
+        let declared = self.declared(field).map(|d| matches!(d.kind, CustomType::Integer | CustomType::Decimal));
+        match (literal, kind, declared) {
+            (None, _, _) | (_, Kind::Tags, _) => false,
+            (Some(_), Kind::Decimal, _) | (Some(_), _, Some(true)) => true,
+            (Some(Literal::Number(_)), Kind::Text, None) => field.starts_with("custom.") || field == "version",
+            _ => false,
+        }
+    }
+
     fn declared(&self, field: &str) -> Option<&CustomField> {
         let name = field.strip_prefix("custom.")?;
         self.declared.iter().find(|d| d.name == name)
@@ -183,22 +199,17 @@ impl FieldResolver {
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
         let (sql, kind) = self.field(field)?;
-        let declared = self.declared(field).map(|d| matches!(d.kind, CustomType::Integer | CustomType::Decimal));
-        Ok(match (literal, kind, declared) {
+        Ok(match kind {
             // A list compares as a flat export writes it: `tags like '%vip%'`.
-            (_, Kind::Tags, _) => self.backend.list_text(&sql),
-            // Amounts and declared numbers compare as numbers, however the
-            // literal is written (`amount = '1234.5'` finds 1234.50); other
-            // declared fields in their type (`custom.vip = 1` is true).
-            (Some(_), Kind::Decimal, _) | (Some(_), _, Some(true)) => self.backend.numeric(&sql),
-            // A number compares as one with undeclared custom values and
-            // the version; names and other systems' ids stay text (`007`
-            // is not the id 7).
-            (Some(Literal::Number(_)), Kind::Text, None) if field.starts_with("custom.") || field == "version" => {
-                self.backend.numeric(&sql)
-            }
+            Kind::Tags => self.backend.list_text(&sql),
+            _ if self.as_number(field, literal, kind) => self.backend.numeric(&sql),
             _ => sql,
         })
+    }
+
+    fn param_sql(&self, field: &str, literal: &Literal) -> String {
+        let kind = field_sql(self.backend, self.entity, field).map_or(Kind::Text, |(_, k)| k);
+        if self.as_number(field, Some(literal), kind) { self.backend.numeric_param() } else { "?" }.to_string()
     }
 
     fn text_column(&self, field: &str, _pattern: &str) -> Result<String, String> {

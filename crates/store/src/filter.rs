@@ -160,6 +160,11 @@ pub trait Resolver {
     /// Not called for `like` patterns: they are bound as typed, because
     /// canonicalising `'2024-%'` as a date would refuse a valid pattern.
     fn param(&self, field: &str, literal: &Literal) -> Result<String, String>;
+    /// The SQL a parameter compared with `field` is written as (`?`, or
+    /// the same function the column goes through).
+    fn param_sql(&self, _field: &str, _literal: &Literal) -> String {
+        "?".to_string()
+    }
     /// The SQL expression that reads `field` as the text `like` matches.
     fn text_column(&self, field: &str, pattern: &str) -> Result<String, String> {
         self.column(field, Some(&Literal::Text(pattern.to_string())))
@@ -201,10 +206,11 @@ fn compile_into(
         Expr::Compare { field, op, value, at } => {
             let col = column(field, Some(value), *at)?;
             params.push(param(field, value, *at)?);
+            let p = resolver.param_sql(field, value);
             // A missing value is "not equal" to anything, as users expect.
             match op {
-                CmpOp::Ne => sql.push_str(&format!("({col} IS NULL OR {col} <> ?)")),
-                _ => sql.push_str(&format!("({col} {} ?)", op.sql())),
+                CmpOp::Ne => sql.push_str(&format!("({col} IS NULL OR {col} <> {p})")),
+                _ => sql.push_str(&format!("({col} {} {p})", op.sql())),
             }
         }
         Expr::Like { field, pattern, negated, at } => {
@@ -226,7 +232,7 @@ fn compile_into(
             for value in values {
                 params.push(param(field, value, *at)?);
             }
-            let placeholders = vec!["?"; values.len()].join(", ");
+            let placeholders = vec![resolver.param_sql(field, &values[0]); values.len()].join(", ");
             if *negated {
                 sql.push_str(&format!("({col} IS NULL OR {col} NOT IN ({placeholders}))"));
             } else {

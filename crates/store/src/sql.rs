@@ -170,6 +170,47 @@ impl Lent<'_> {
 /// expression; `is_number` is the same rule for SQLite).
 const NUMBER_PATTERN: &str = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$";
 
+/// A number (by `NUMBER_PATTERN`) as text whose byte order is the
+/// numbers' order, exactly, whatever their digits: SQLite compares numbers
+/// as 64-bit floats, which hold 99999999999999999.98 and .99 as one.
+/// (PostgreSQL's numeric is exact.) `None` for text that is no number.
+///
+/// The key is a class (`0` negative, `1` zero, `2` positive), the decimal
+/// exponent offset by 50000 (five digits; for negatives, taken from 50000
+/// so that bigger magnitudes come first), then the significant digits (for
+/// negatives, each as 9 minus it, ended by `~` so that a longer magnitude
+/// comes first).
+pub(crate) fn number_key(text: &str) -> Option<String> {
+    if !is_number(text) {
+        return None;
+    }
+    let t = text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(at) => (&t[..at], t[at + 1..].parse::<i64>().ok()?),
+        None => (t, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = whole.chars().chain(fraction.chars()).collect();
+    let lead = digits.len() - digits.trim_start_matches('0').len();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0');
+    if significant.is_empty() {
+        return Some("1".to_string());
+    }
+    // The value is 0.significant × 10^e.
+    let e = whole.len() as i64 - lead as i64 + exp;
+    Some(if negative {
+        let flipped: String = significant.bytes().map(|d| char::from(b'9' - (d - b'0'))).collect();
+        format!("0{:05}{flipped}~", 50_000 - e)
+    } else {
+        format!("2{:05}{significant}", 50_000 + e)
+    })
+}
+
 /// Whether `text` is a number by `NUMBER_PATTERN`.
 pub(crate) fn is_number(text: &str) -> bool {
     let t = text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b').as_bytes();
@@ -243,19 +284,27 @@ impl Backend {
         }
     }
 
-    /// `expr` compared as a number.
+    /// `expr` compared as a number (with a parameter written as
+    /// `numeric_param` gives it).
     pub fn numeric(self, expr: &str) -> String {
         // Text that is not a number is no number (NULL), on both backends:
         // SQLite's CAST would read "abc" as 0, PostgreSQL's would fail the
         // whole query on it.
         match self {
-            // (The CAST gives the result numeric affinity, so that a number
-            // bound as text compares as a number: an integer as an integer,
-            // exactly.)
-            Backend::Sqlite => format!("CAST(crmsync_number({expr}) AS NUMERIC)"),
+            // Exactly, through a key whose text order is the numbers' order
+            // (`number_key`), where SQLite's own comparison is a float's.
+            Backend::Sqlite => format!("crmsync_number_key({expr})"),
             Backend::Postgres => {
                 format!("(CASE WHEN CAST({expr} AS TEXT) ~ '{NUMBER_PATTERN}' THEN CAST({expr} AS NUMERIC) END)")
             }
+        }
+    }
+
+    /// A parameter compared with `numeric`.
+    pub fn numeric_param(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "crmsync_number_key(?)",
+            Backend::Postgres => "?",
         }
     }
 
@@ -467,6 +516,40 @@ pub(crate) fn text_of(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn number_keys_sort_as_the_numbers() {
+        // In ascending order; each group is one number.
+        let ordered: &[&[&str]] = &[
+            &["-123456789012345678901234567890"],
+            &["-99999999999999999.99"],
+            &["-99999999999999999.98"],
+            &["-1.5", "-1.50", "-15e-1"],
+            &["-1.4999999999999999999"],
+            &["-0.001"],
+            &["0", "-0", "0.000", "+0e5"],
+            &["0.001", ".001", "1e-3"],
+            &["1.123456789"],
+            &["1.12345678900000000001"],
+            &["1.5", "01.50", "15e-1", " +1.5 "],
+            &["2"],
+            &["10", "1e1", "10.0"],
+            &["99999999999999999.98"],
+            &["99999999999999999.99"],
+            &["123456789012345678901234567890"],
+        ];
+        let keys: Vec<Vec<String>> = ordered
+            .iter()
+            .map(|group| group.iter().map(|n| super::number_key(n).unwrap_or_else(|| panic!("{n}"))).collect())
+            .collect();
+        for (group, texts) in keys.iter().zip(ordered) {
+            assert!(group.iter().all(|k| *k == group[0]), "{texts:?}: {group:?}");
+        }
+        for pair in keys.windows(2) {
+            assert!(pair[0][0] < pair[1][0], "{} < {}", pair[0][0], pair[1][0]);
+        }
+        assert_eq!(super::number_key("abc"), None);
+    }
 
     #[test]
     fn numbers_are_what_the_postgres_pattern_accepts() {

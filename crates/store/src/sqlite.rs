@@ -115,28 +115,19 @@ impl SqliteConn {
         // that is no number is NULL, as on PostgreSQL (SQLite's CAST would
         // read it as 0).
         conn.create_scalar_function(
-            "crmsync_number",
+            "crmsync_number_key",
             1,
             FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
             |ctx| {
-                // Integers stay integers: as floats, 1234567890123456789
-                // and ...788 are one number.
-                use rusqlite::types::Value as V;
                 Ok(match ctx.get_raw(0) {
-                    ValueRef::Integer(n) => V::Integer(n),
-                    ValueRef::Real(f) => V::Real(f),
-                    ValueRef::Text(t) => match std::str::from_utf8(t).ok().filter(|t| crate::sql::is_number(t)) {
-                        Some(t) => match t.trim().trim_start_matches('+').parse::<i64>() {
-                            Ok(n) => V::Integer(n),
-                            Err(_) => t.trim().parse::<f64>().map_or(V::Null, V::Real),
-                        },
-                        None => V::Null,
-                    },
-                    ValueRef::Null | ValueRef::Blob(_) => V::Null,
+                    ValueRef::Integer(n) => crate::sql::number_key(&n.to_string()),
+                    ValueRef::Real(f) if f.is_finite() => crate::sql::number_key(&f.to_string()),
+                    ValueRef::Text(t) => std::str::from_utf8(t).ok().and_then(crate::sql::number_key),
+                    ValueRef::Real(_) | ValueRef::Null | ValueRef::Blob(_) => None,
                 })
             },
         )
-        .map_err(err("cannot register crmsync_number()"))?;
+        .map_err(err("cannot register crmsync_number_key()"))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { inserts: insert::Inserts::default(), conn, location })
     }

@@ -444,7 +444,7 @@ on_both!(an_xml_export_imports_again_into_declared_custom_fields_xml_cannot_name
     assert_eq!(back(db), "email,custom.odd name,custom.1st\na@x.com,x,7\n");
 });
 
-on_both!(integers_beyond_a_float_compare_exactly_alike_on_both, |db| {
+on_both!(numbers_beyond_a_float_compare_exactly_alike_on_both, |db| {
     let f = db.file("big.csv", "name,custom.cnt\nA,1234567890123456789\nB,5\nC,x\n");
     db.ok(&["import", &f, "--entity", "companies"]);
     let names = |filter: &str| db.ok(&["export", "--entity", "companies", "--fields", "name", "--where", filter]);
@@ -452,6 +452,20 @@ on_both!(integers_beyond_a_float_compare_exactly_alike_on_both, |db| {
     assert_eq!(names("custom.cnt = 1234567890123456788"), "name\n", "a float holds both as one number");
     assert_eq!(names("custom.cnt > 1234567890123456788"), "name\nA\n");
     assert_eq!(names("custom.cnt < 6"), "name\nB\n", "text that is no number is none");
+    // Decimals beyond a float's digits, stored and custom, exactly.
+    let d = db.file(
+        "d.csv",
+        "name,amount\nBig,99999999999999999.99\nHuge,123456789012345678901234567890\nFine,1.123456789\n",
+    );
+    db.ok(&["import", &d, "--entity", "deals"]);
+    let deals = |filter: &str| db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", filter]);
+    assert_eq!(deals("amount > 99999999999999999.98"), "name\nBig\nHuge\n");
+    assert_eq!(deals("amount > 123456789012345678901234567889"), "name\nHuge\n");
+    assert_eq!(deals("amount > 1.12345678899999999999 and amount < 2"), "name\nFine\n");
+    assert_eq!(deals("amount in (1.1234567890, 99999999999999999.990)"), "name\nBig\nFine\n");
+    let o = db.file("o.csv", "name,custom.v\nP,12.50\nQ,0012.500\nR,12.4\n");
+    db.ok(&["import", &o, "--entity", "companies"]);
+    assert_eq!(names("custom.v > 12.499999999999999999"), "name\nP\nQ\n");
 });
 
 on_both!(an_object_inside_a_custom_list_stays_an_object, |db| {
