@@ -504,8 +504,25 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         conflicts.dedup();
         let shown: Vec<&String> = conflicts.iter().take(10).collect();
         let more = if conflicts.len() > 10 { format!(" and {} more", conflicts.len() - 10) } else { String::new() };
+        // The later imports that can be undone first, latest first; the
+        // changes may also come from an undo or a declaration, which
+        // cannot be.
+        let later: Vec<String> = db
+            .query(
+                "SELECT id FROM batches WHERE (started_at > ? OR started_at = ? AND id > ?) \
+                 AND status <> 'undone' AND mode NOT IN ('undo', 'declare') ORDER BY started_at DESC, id DESC LIMIT 6",
+                &[batch.started_at.as_str().into(), batch.started_at.as_str().into(), batch.id.as_str().into()],
+            )?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next()?.into_text())
+            .collect();
+        let first = match later.len() {
+            0 => "The changes came from an undo or a declaration, which cannot be undone".to_string(),
+            1..=5 => format!("Undo the later imports first (latest first: {})", later.join(", ")),
+            _ => format!("Undo the later imports first (latest first: {}, …)", later[..5].join(", ")),
+        };
         return Err(Error::Invalid(format!(
-            "batch {} cannot be undone cleanly: {}{more}. Undo the later batches first, or use --force to undo this one anyway (later changes to those fields are overwritten)",
+            "batch {} cannot be undone cleanly: {}{more}. {first}, or use --force to undo this one anyway (later changes to those fields are overwritten)",
             batch.id,
             shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
         )));

@@ -185,6 +185,7 @@ on_both!(declaring_again_rewrites_values_spelt_otherwise_as_one_batch, |db| {
     let out = db.run(&["undo", "last"]);
     let err = stderr_of(&out);
     assert!(err.contains(imported["batch"].as_str().expect("id")) && err.contains("changed after the batch"), "{err}");
+    assert!(err.contains("The changes came from an undo or a declaration, which cannot be undone"), "{err}");
     let again = db.json(&["import", &f, "--entity", "contacts"]);
     assert_eq!(again["unchanged"].as_u64(), Some(2), "{again}");
     // Declared the same again: nothing to rewrite, no batch.

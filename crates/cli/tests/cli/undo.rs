@@ -67,7 +67,7 @@ on_both!(undo_reverts_inserts_updates_and_links, |db| {
 
 on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
     let first = db.import("contacts_v1.csv", "contacts.toml", &[]);
-    db.import("contacts_v2.csv", "contacts.toml", &[]);
+    let second = db.import("contacts_v2.csv", "contacts.toml", &[]);
     let id = first["batch"].as_str().expect("id");
     let out = db.run(&["undo", id]);
     assert_eq!(out.status.code(), Some(1));
@@ -76,6 +76,9 @@ on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
         err.contains("cannot be undone cleanly") && err.contains("ada@example.com") && err.contains("--force"),
         "{err}"
     );
+    // It names the later import to undo first.
+    let later = second["batch"].as_str().expect("id");
+    assert!(err.contains(&format!("Undo the later imports first (latest first: {later})")), "{err}");
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 4, "nothing changed");
     // A prefix of the id is enough.
     let u = db.json(&["undo", &id[..20], "--force"]);
