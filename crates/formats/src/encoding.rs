@@ -155,6 +155,32 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     if guesses.iter().any(|e| COMMON.contains(e)) { Detected::Ambiguous(guesses) } else { Detected::One(guess) }
 }
 
+/// Whether GBK-looking bytes hold a four-byte GB18030 sequence (a lead byte,
+/// a digit, a lead byte, a digit), such as `𠀀` or `€` written the long way.
+fn has_gb18030_four_bytes(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        let b = bytes[i];
+        if b < 0x81 || b == 0xff {
+            i += 1;
+            continue;
+        }
+        let next = bytes[i + 1];
+        if next.is_ascii_digit() {
+            if bytes.get(i + 2).is_some_and(|c| (0x81..=0xfe).contains(c))
+                && bytes.get(i + 3).is_some_and(u8::is_ascii_digit)
+            {
+                return true;
+            }
+            i += 1;
+        } else {
+            // A two-byte character.
+            i += 2;
+        }
+    }
+    false
+}
+
 /// Why `auto` cannot choose: the first line with other than ASCII, as each
 /// candidate reads it.
 fn ambiguity(sample: &[u8], candidates: &[&'static Encoding]) -> String {
@@ -223,6 +249,9 @@ pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str) -> Result
         match bom_enc {
             Some(e) => e,
             None => match detect(&head, complete) {
+                // chardetng says GBK for GB18030 too (the decoders are one);
+                // a four-byte sequence is GB18030's alone.
+                Detected::One(e) if e == encoding_rs::GBK && has_gb18030_four_bytes(&head) => encoding_rs::GB18030,
                 Detected::One(e) => e,
                 Detected::Ambiguous(candidates) => return Err(Error::setup(file, ambiguity(&head, &candidates))),
             },

@@ -64,6 +64,13 @@ fn explicit_names_and_gb18030() {
     let (s, json) = convert_bytes(&encoding_rs::GB18030.encode(TEXT).0, &["--encoding", "gb18030"]);
     assert_eq!(s["encoding"], "gb18030");
     assert_eq!(json, expected(TEXT));
+    // Detected, it is named GB18030 when it has a character GBK has not.
+    let rare = format!("{TEXT}赵𠀀,杭州,生僻字\n");
+    let (s, json) = convert_bytes(&encoding_rs::GB18030.encode(&rare).0, &[]);
+    assert_eq!(s["encoding"], "gb18030");
+    assert_eq!(json, expected(&rare));
+    let (s, _) = convert_bytes(&encoding_rs::GB18030.encode(TEXT).0, &[]);
+    assert_eq!(s["encoding"], "GBK", "the same file without one is GBK");
     let out = crmsync()
         .args(["convert", "-", "-", "--to", "csv", "--encoding", "klingon"])
         .write_stdin("a\n")
