@@ -612,11 +612,14 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             continue;
         }
         let changed = restore(db, *entity, id, fields, &now)?;
+        // A record already gone (removed by a forced undo) restores nothing.
+        if !changed.is_empty() {
+            done.restored += 1;
+        }
         for (field, before, after) in changed {
             audit.entry(*entity).or_default().push(AuditRow::change(id, "undo", &field, before, after));
             done.fields_restored += 1;
         }
-        done.restored += 1;
     }
 
     // Inserted records go, dependants first.

@@ -284,3 +284,15 @@ on_both!(undo_never_gives_an_external_id_to_two_records, |db| {
         Some("E1")
     );
 });
+
+on_both!(undoing_a_change_to_a_record_already_removed_restores_nothing, |db| {
+    let one = db.file("a.csv", "email,first_name\nx@u.com,A\n");
+    let two = db.file("b.csv", "email,first_name\nx@u.com,B\n");
+    let a = db.json(&["import", &one, "--entity", "contacts"]);
+    db.json(&["import", &two, "--entity", "contacts"]);
+    let u = db.json(&["undo", a["batch"].as_str().expect("id"), "--force"]);
+    assert_eq!(u["removed"].as_u64(), Some(1), "{u}");
+    let u = db.json(&["undo", "last"]);
+    assert_eq!((u["restored"].as_u64(), u["removed"].as_u64()), (Some(0), Some(0)), "x@u.com is gone: {u}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 0);
+});
