@@ -207,6 +207,10 @@ impl Resolver for FieldResolver {
         })
     }
 
+    fn fold(&self, expr: &str) -> String {
+        self.backend.fold(expr)
+    }
+
     fn param_sql(&self, field: &str, literal: &Literal) -> String {
         let kind = field_sql(self.backend, self.entity, field).map_or(Kind::Text, |(_, k)| k);
         if self.as_number(field, Some(literal), kind) { self.backend.numeric_param() } else { "?" }.to_string()

@@ -165,6 +165,10 @@ pub trait Resolver {
     fn param_sql(&self, _field: &str, _literal: &Literal) -> String {
         "?".to_string()
     }
+    /// `expr` with its letters' case folded, for `like`.
+    fn fold(&self, expr: &str) -> String {
+        format!("lower({expr})")
+    }
     /// The SQL expression that reads `field` as the text `like` matches.
     fn text_column(&self, field: &str, pattern: &str) -> Result<String, String> {
         self.column(field, Some(&Literal::Text(pattern.to_string())))
@@ -216,11 +220,12 @@ fn compile_into(
         Expr::Like { field, pattern, negated, at } => {
             let col = resolver.text_column(field, pattern).map_err(|message| FilterError::new(*at, message))?;
             params.push(pattern.clone());
-            // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+            // Folded on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+            let (folded, pattern) = (resolver.fold(&col), resolver.fold("?"));
             if *negated {
-                sql.push_str(&format!("({col} IS NULL OR lower({col}) NOT LIKE lower(?) ESCAPE '\\')"));
+                sql.push_str(&format!("({col} IS NULL OR {folded} NOT LIKE {pattern} ESCAPE '\\')"));
             } else {
-                sql.push_str(&format!("(lower({col}) LIKE lower(?) ESCAPE '\\')"));
+                sql.push_str(&format!("({folded} LIKE {pattern} ESCAPE '\\')"));
             }
         }
         Expr::In { field, values, negated, at } => {

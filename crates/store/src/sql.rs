@@ -211,6 +211,17 @@ pub(crate) fn number_key(text: &str) -> Option<String> {
     })
 }
 
+/// Text with each letter lowercased on its own, as PostgreSQL's lower()
+/// does: `İ` is `i`, `Σ` is `σ` wherever it stands.
+pub(crate) fn fold(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{130}' => 'i',
+            c => c.to_lowercase().next().unwrap_or(c),
+        })
+        .collect()
+}
+
 /// Whether `text` is a number by `NUMBER_PATTERN`.
 pub(crate) fn is_number(text: &str) -> bool {
     let t = text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b').as_bytes();
@@ -297,6 +308,14 @@ impl Backend {
             Backend::Postgres => {
                 format!("(CASE WHEN CAST({expr} AS TEXT) ~ '{NUMBER_PATTERN}' THEN CAST({expr} AS NUMERIC) END)")
             }
+        }
+    }
+
+    /// `expr` with its case folded, for `like`.
+    pub fn fold(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("crmsync_fold({expr})"),
+            Backend::Postgres => format!("lower({expr})"),
         }
     }
 

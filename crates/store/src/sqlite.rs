@@ -111,6 +111,24 @@ impl SqliteConn {
             },
         )
         .map_err(err("cannot register lower()"))?;
+        // `like` folds case through this (`Backend::fold`): letter by letter,
+        // as PostgreSQL's lower() does, where Rust's lower() of a string
+        // reads Σ by its place in a word and İ as i with a dot above.
+        // (lower() itself stays: stored e-mail keys are made with it.)
+        conn.create_scalar_function(
+            "crmsync_fold",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| {
+                Ok(match ctx.get_raw(0) {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(n) => Some(n.to_string()),
+                    ValueRef::Real(f) => Some(f.to_string()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Some(crate::sql::fold(&String::from_utf8_lossy(t))),
+                })
+            },
+        )
+        .map_err(err("cannot register crmsync_fold()"))?;
         // `--where` compares numbers through this (`Backend::numeric`): text
         // that is no number is NULL, as on PostgreSQL (SQLite's CAST would
         // read it as 0).
