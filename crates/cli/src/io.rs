@@ -139,11 +139,32 @@ impl Output {
     /// Moves the finished file into place.
     pub fn commit(mut self) -> Result<()> {
         if let Some((temp, target)) = self.temp.take() {
-            std::fs::rename(&temp, &target)
-                .with_context(|| format!("cannot move the output into {}", target.display()))?;
+            if hard_linked(&target) {
+                // A rename would leave the other names with the old file:
+                // the new content is copied into it instead, as `cp` does.
+                let copied = std::fs::copy(&temp, &target)
+                    .with_context(|| format!("cannot write the output into {}", target.display()));
+                let _ = std::fs::remove_file(&temp);
+                copied?;
+            } else {
+                std::fs::rename(&temp, &target)
+                    .with_context(|| format!("cannot move the output into {}", target.display()))?;
+            }
         }
         Ok(())
     }
+}
+
+/// Whether `path` is a file with other names (hard links) too.
+#[cfg(unix)]
+fn hard_linked(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.nlink() > 1)
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_path: &Path) -> bool {
+    false
 }
 
 impl Drop for Output {

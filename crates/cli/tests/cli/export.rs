@@ -768,6 +768,13 @@ fn an_output_through_a_link_or_into_a_pipe_stays_a_link_or_a_pipe() {
     db.ok(&["export", "--entity", "contacts", "--fields", "email", "--out", dangling.to_str().expect("p")]);
     assert!(dangling.is_symlink());
     assert_eq!(std::fs::read_to_string(db.path("made.csv")).expect("read"), "email\na@x.com\n");
+    // A hard link: every name sees the new content.
+    let other = db.path("other-name.csv");
+    std::fs::hard_link(&real, &other).expect("hard link");
+    db.ok(&["export", "--entity", "contacts", "--fields", "email,first_name", "--out", other.to_str().expect("p")]);
+    assert_eq!(std::fs::read_to_string(&real).expect("read"), "email,first_name\na@x.com,\n");
+    assert_eq!(std::fs::read_to_string(&other).expect("read"), "email,first_name\na@x.com,\n");
+    assert!(!db.path(".other-name.csv.partial").exists());
     // A named pipe (as /dev/stdout is): written into, never replaced.
     let pipe = db.path("pipe.csv");
     let made = std::process::Command::new("mkfifo").arg(&pipe).status().expect("mkfifo");
