@@ -126,8 +126,14 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     // copy) must still be read in its own encoding, so that the reader names
     // the cut. Told the bytes end there, chardetng rules out every encoding
     // the cut makes invalid and picks one that reads it all as mojibake.
-    let cut = complete && sample.last().is_some_and(|b| !b.is_ascii());
-    det.feed(sample, complete && !cut);
+    // (A GB18030 four-byte character cut after its second byte ends in a
+    // digit: the cut is where the last byte of other than ASCII within the
+    // last three starts, followed by digits at most.)
+    let tail = sample.len().saturating_sub(3);
+    let cut_at = (tail..sample.len())
+        .find(|&i| !sample[i].is_ascii() && sample[i + 1..].iter().all(|b| !b.is_ascii() || b.is_ascii_digit()))
+        .filter(|_| complete);
+    det.feed(sample, complete && cut_at.is_none());
     let guess = det.guess(None, chardetng::Utf8Detection::Allow);
     // chardetng weighs a site's country in only where the bytes leave the
     // choice open. A short sample it reads in an encoding CRM files seldom
@@ -138,7 +144,7 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
         return Detected::One(guess);
     }
     // The other readings are weighed without the cut character.
-    let sample = if cut { &sample[..sample.len() - 1] } else { sample };
+    let sample = &sample[..cut_at.unwrap_or(sample.len())];
     let first = guess.decode_without_bom_handling(sample).0;
     let mut guesses = vec![guess];
     for tld in [b"cn".as_slice(), b"tw", b"jp", b"kr", b"ru"] {

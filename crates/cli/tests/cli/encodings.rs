@@ -194,6 +194,15 @@ fn a_file_cut_inside_its_last_character_is_named_cut_not_read_as_another_encodin
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains("ends in the middle of a GBK character"), "{err}");
     }
+    // GB18030 cut inside a four-byte character, after its second byte (a
+    // digit): read as GB18030 still, the cut named.
+    let text: String = (0..20).map(|i| format!("a{i}@x.com,张伟测试中文{i}\n")).collect();
+    let long = encoding_rs::GB18030.encode(&format!("email,first_name\n{text}a9@x.com,张𠀀")).0.into_owned();
+    std::fs::write(f, &long[..long.len() - 2]).expect("write");
+    let out = run(&["import", f, "--entity", "contacts", "--dry-run"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("ends in the middle of a"), "{err}");
     // Three rows: too little text to be sure of GBK, still not mojibake.
     let three = encoding_rs::GBK.encode("email,first_name\np1@x.cn,伟\np2@x.cn,娜\np3@x.cn,丽\n").0.into_owned();
     std::fs::write(f, [&three[..three.len() - 1], b"\xd5"].concat()).expect("write");

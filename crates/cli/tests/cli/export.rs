@@ -429,6 +429,15 @@ fn a_list_item_holding_the_other_systems_separator_stops_the_export() {
     );
     let ok = db.ok(&["export", "--entity", "contacts", "--mapping", &m, "--where", "email = 'b@x.com'"]);
     assert_eq!(ok, "mail,labels\nb@x.com,VIP\n");
+    // The separator as written: under " | ", "a|b" is one item.
+    let pipe = db.file(
+        "p.toml",
+        "entity = \"contacts\"\n[fields]\nemail = \"mail\"\ntags = { from = \"labels\", split = \" | \" }\n",
+    );
+    let f = db.file("p.csv", "mail,labels\nc@x.com,a|b | c\n");
+    db.ok(&["import", &f, "--mapping", &pipe]);
+    let back = db.ok(&["export", "--entity", "contacts", "--mapping", &pipe, "--where", "email = 'c@x.com'"]);
+    assert_eq!(back, "mail,labels\nc@x.com,a|b | c\n");
 }
 
 on_both!(an_xml_export_imports_again_into_declared_custom_fields_xml_cannot_name, |db| {

@@ -646,14 +646,14 @@ impl Mapper {
                 (Value::Array(items), _) if f.split.is_some() => {
                     let sep = f.split.as_deref().unwrap_or(",");
                     let items: Vec<String> = items.iter().map(Value::to_text).collect();
-                    if let Some(item) = items.iter().find(|i| !sep.trim().is_empty() && i.contains(sep.trim())) {
+                    // Import splits on the separator as written, then trims.
+                    if let Some(item) = items.iter().find(|i| !sep.is_empty() && i.contains(sep)) {
                         return Err(FieldError {
                             field: f.target.to_string(),
                             column: col.clone(),
                             value: item.clone(),
                             expected: format!(
-                                "an item without {:?}, which column {col:?} splits its items on (the other system would read two)",
-                                sep.trim()
+                                "an item without {sep:?}, which column {col:?} splits its items on (the other system would read two)"
                             ),
                         });
                     }

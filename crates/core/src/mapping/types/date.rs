@@ -56,8 +56,8 @@ pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<
 /// must be refused, not stored 2000 years off.
 fn four_digit_year(fmt: &str, tm: &jiff::fmt::strtime::BrokenDownTime) -> Result<(), String> {
     match tm.year() {
-        Some(y) if (0..1000).contains(&y) && fmt.contains("%Y") => Err(format!(
-            "a date in the format `{fmt}`, with a four-digit year (for a two-digit year like {y:02}, write `%y` in the format)"
+        Some(y) if y < 1000 && fmt.contains("%Y") => Err(format!(
+            "a date in the format `{fmt}`, with a four-digit year (for two-digit years, write `%y` in the format)"
         )),
         _ => Ok(()),
     }
@@ -231,6 +231,8 @@ mod tests {
         let two = parse_date("01/02/24", Some("%d/%m/%Y")).expect_err("two-digit year");
         assert!(two.contains("four-digit year") && two.contains("`%y`"), "{two}");
         assert!(parse_datetime("01/02/24 10:00", Some("%d/%m/%Y %H:%M"), &TimeZone::UTC).is_err());
+        assert!(parse_date("-024-03-11", Some("%Y-%m-%d")).is_err(), "no year before 1000");
+        assert!(parse_date("999-03-11", Some("%Y-%m-%d")).is_err());
         assert_eq!(parse_date("01/02/24", Some("%d/%m/%y")), Ok(civil::date(2024, 2, 1)));
         assert_eq!(parse_date("2023年12月31日", Some("%Y年%m月%d日")), Ok(civil::date(2023, 12, 31)));
         assert_eq!(format_date(civil::date(2023, 1, 5), "%d/%m/%Y"), "05/01/2023");
