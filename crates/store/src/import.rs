@@ -376,6 +376,10 @@ pub struct Import<'s> {
     effects: Option<Vec<(usize, Effect)>>,
     /// Companies the last segment gave a domain: (id, domain).
     filled: Vec<(String, String)>,
+    /// Under `guard_domains`, the domains this import gave companies (a
+    /// hash of each, to the company's id): a later row's company may not
+    /// take one, as it may not take a stored company's.
+    domains_given: std::collections::HashMap<u64, String, BuildHasherDefault<AsIs>>,
 }
 
 /// The import's maps hash with foldhash: they are keyed by the file's
@@ -725,6 +729,7 @@ impl Store {
             linked_version: None,
             effects: None,
             filled: Vec::new(),
+            domains_given: Default::default(),
             drafter: Drafter {
                 entity: settings.entity,
                 columns,
@@ -1144,7 +1149,7 @@ impl Import<'_> {
         let mut new_external: Vec<(String, String)> = Vec::new();
         // Unchanged records to give the hash of the row they equal.
         let mut adopted: Vec<(String, u64)> = Vec::new();
-        let domains = self.guarded_domains(drafts, &found)?;
+        let mut domains = self.guarded_domains(drafts)?;
         for (n, d) in drafts.iter_mut().enumerate() {
             let mut existing = match found[n].take() {
                 Some(Ok(e)) => Some(e),
@@ -1231,8 +1236,7 @@ impl Import<'_> {
             };
             let conflict = domains
                 .as_ref()
-                .filter(|_| !existing.as_ref().is_some_and(by_id))
-                .and_then(|held| domain_conflict(held, d, existing.as_ref()));
+                .and_then(|held| domain_conflict(held, d, existing.as_ref(), existing.as_ref().is_some_and(by_id)));
             if let Some(message) = conflict {
                 out.push((d.row, Outcome::Reject { field: "domain".to_string(), message }));
                 continue;
@@ -1324,6 +1328,10 @@ impl Import<'_> {
                     for c in &changes {
                         audit.push(AuditRow::change(&e.id, "update", &c.field, c.before.clone(), c.after.clone()));
                     }
+                    if let Some(held) = &mut domains {
+                        self.give_domain(&e.id, &values);
+                        Holder::note(held, &e.id, &values);
+                    }
                     out.push((d.row, Outcome::Update { id: e.id, changes }));
                 }
                 None if self.settings.mode == Mode::Update => {
@@ -1380,6 +1388,10 @@ impl Import<'_> {
                         new_external.push((id.clone(), x.clone()));
                     }
                     self.remember_key(d);
+                    if let Some(held) = &mut domains {
+                        self.give_domain(&id, &values);
+                        Holder::note(held, &id, &values);
+                    }
                     inserts.push((id.clone(), values, d.source));
                     inserted_from.push(n);
                     for id in linking_new(&pending, &link_values, &mut linked_new) {
@@ -1508,12 +1520,8 @@ impl Import<'_> {
     /// With `guard_domains`, the stored companies (by domain: name) holding
     /// the domains of rows no company matched; `None` without the guard.
     /// (Not during a bulk load: the table held nothing before it.)
-    fn guarded_domains(
-        &mut self,
-        drafts: &[Draft],
-        found: &[Option<Matched>],
-    ) -> Result<Option<HashMap<String, String>>> {
-        if !self.settings.guard_domains || self.bulk.as_ref().is_some_and(|b| b.started) {
+    fn guarded_domains(&mut self, drafts: &[Draft]) -> Result<Option<HashMap<String, Holder>>> {
+        if !self.settings.guard_domains {
             return Ok(None);
         }
         let (Some(name), Some(domain)) =
@@ -1521,18 +1529,42 @@ impl Import<'_> {
         else {
             return Ok(None);
         };
-        let wanted: Vec<String> = drafts
+        let wanted: Vec<String> =
+            drafts.iter().filter_map(|d| d.values.get(domain).cloned().flatten().flatten()).collect();
+        // (A bulk load's table held nothing before it: what it holds, this
+        // import gave, and `domains_given` knows.)
+        let held = if self.bulk.as_ref().is_some_and(|b| b.started) {
+            Vec::new()
+        } else {
+            load_by(self.db, Entity::Companies, "domain", &wanted, Some(&[name, domain]))?
+        };
+        let mut holders: HashMap<String, Holder> = held
             .iter()
-            .zip(found)
-            .filter(|(_, f)| f.is_none())
-            .filter_map(|(d, _)| d.values.get(domain).cloned().flatten().flatten())
+            .filter_map(|e| {
+                let holder = Holder { id: e.id.clone(), name: e.value(name).unwrap_or_default().to_string() };
+                Some((e.value(domain)?.to_string(), holder))
+            })
             .collect();
-        let held = load_by(self.db, Entity::Companies, "domain", &wanted, Some(&[name, domain]))?;
-        Ok(Some(
-            held.iter()
-                .filter_map(|e| Some((e.value(domain)?.to_string(), e.value(name).unwrap_or_default().to_string())))
-                .collect(),
-        ))
+        for given in wanted {
+            if holders.contains_key(&given) {
+                continue;
+            }
+            if let Some(id) = self.domains_given.get(&key_hash(&[given.as_str()])) {
+                let row = self.db.query_row("SELECT name FROM companies WHERE id = ?", &[id.as_str().into()])?;
+                let name = row.and_then(|r| r.into_iter().next()?.into_text()).unwrap_or_default();
+                holders.insert(given, Holder { id: id.clone(), name });
+            }
+        }
+        Ok(Some(holders))
+    }
+
+    /// Notes that this import gave company `id` the domain in `values`.
+    fn give_domain(&mut self, id: &str, values: &[Option<String>]) {
+        if self.settings.guard_domains
+            && let Some(domain) = model::position(Entity::Companies, "domain").and_then(|p| values.get(p)?.as_deref())
+        {
+            self.domains_given.insert(key_hash(&[domain]), id.to_string());
+        }
     }
 
     /// Lists the custom field names the drafts give values to, for exports
@@ -2253,12 +2285,25 @@ impl Drop for Import<'_> {
 /// Why a company row, under `guard_domains`, is not the company its name
 /// matched (`existing`), or is not new: its domain is another's. `held`
 /// is `guarded_domains`'.
-fn domain_conflict(held: &HashMap<String, String>, d: &Draft, existing: Option<&Existing>) -> Option<String> {
+fn domain_conflict(
+    held: &HashMap<String, Holder>,
+    d: &Draft,
+    existing: Option<&Existing>,
+    by_id: bool,
+) -> Option<String> {
     let (name, domain) = (model::position(Entity::Companies, "name")?, model::position(Entity::Companies, "domain")?);
     let given = d.values.get(domain)?.as_ref()?.as_deref()?;
     let row_name = d.values.get(name).cloned().flatten().flatten().unwrap_or_default();
     let advice = "import with --key domain to match companies by domain, or --key name to match by name alone";
+    // Another company has the domain (stored, or given earlier by this import).
+    let taken = |own: Option<&str>| {
+        held.get(given).filter(|h| Some(h.id.as_str()) != own).map(|other| {
+            format!("domain {given} is company {:?}'s: the same company under another name? ({advice})", other.name)
+        })
+    };
     match existing {
+        // Named by its id: it may change its domain, but not to another's.
+        Some(e) if by_id => taken(Some(&e.id)),
         Some(e) => {
             let stored = e.value(domain).filter(|s| !s.is_empty() && *s != given)?;
             Some(format!(
@@ -2267,9 +2312,24 @@ fn domain_conflict(held: &HashMap<String, String>, d: &Draft, existing: Option<&
                 e.value(name).unwrap_or_default()
             ))
         }
-        None => held.get(given).map(|other| {
-            format!("domain {given} is company {other:?}'s: the same company under another name? ({advice})")
-        }),
+        None => taken(None),
+    }
+}
+
+/// The company holding a domain, for `domain_conflict`.
+struct Holder {
+    id: String,
+    name: String,
+}
+
+impl Holder {
+    /// Notes that company `id` (with `values`) now holds its domain, for
+    /// the later rows of the same segment.
+    fn note(held: &mut HashMap<String, Holder>, id: &str, values: &[Option<String>]) {
+        let at = |f: &str| model::position(Entity::Companies, f).and_then(|p| values.get(p)?.clone());
+        if let Some(domain) = at("domain") {
+            held.entry(domain).or_insert_with(|| Holder { id: id.to_string(), name: at("name").unwrap_or_default() });
+        }
     }
 }
 

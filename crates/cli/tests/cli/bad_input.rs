@@ -1,7 +1,9 @@
 //! Every kind of bad input gets a clear message, a non-zero exit where the
 //! job cannot go on, a reject where only one record is bad, and no panic.
 
+use super::db::Db;
 use super::*;
+use crate::on_both;
 
 struct Case {
     dir: tempfile::TempDir,
@@ -430,7 +432,7 @@ fn json_failures_say_so_in_json_once() {
 
 #[test]
 fn rejected_rows_beyond_those_printed_are_counted_and_verbose_prints_each() {
-    let db = super::db::Db::sqlite();
+    let db = Db::sqlite();
     let mut text = String::from("email\n");
     for i in 1..=10 {
         text.push_str(&format!("bad{i}\n"));
@@ -456,7 +458,7 @@ fn rejected_rows_beyond_those_printed_are_counted_and_verbose_prints_each() {
 
 #[test]
 fn a_domain_that_is_no_domain_rejects_its_row_as_company_field_or_link() {
-    let db = super::db::Db::sqlite();
+    let db = Db::sqlite();
     let co = db.file("co.csv", "name,domain\nBaz,baz com\nQux,https://www.Qux.com/about\n");
     let s = db.json(&["import", &co, "--entity", "companies"]);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
@@ -470,3 +472,30 @@ fn a_domain_that_is_no_domain_rejects_its_row_as_company_field_or_link() {
         "name,domain\nQux,qux.com\nAitch,aitch.com\n"
     );
 }
+
+on_both!(a_domain_is_one_companys_within_a_file_and_by_external_id, |db| {
+    // Into an empty store (a bulk load) and again into a full one.
+    let f = db.file("d.csv", "name,domain\nS1,w.com\nS2,w.com\nS3,https://www.W.com\nS4,v.com\n");
+    let s = db.json(&["import", &f, "--entity", "companies"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(2)), "{s}");
+    let g = db.file("g.csv", "name,domain\nS5,v.com\nS6,u.com\nS7,u.com\n");
+    let out = db.run(&["import", &g, "--entity", "companies"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("row 2: domain v.com is company \"S4\"'s")
+            && err.contains("row 4: domain u.com is company \"S6\"'s"),
+        "{err}"
+    );
+    // Found by its id in another system, a company may not take another's domain.
+    let m = db.file(
+        "ext.toml",
+        "entity = \"companies\"\n[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n[fields]\nname = \"Name\"\ndomain = \"Domain\"\n",
+    );
+    let one = db.file("e1.csv", "Id,Name,Domain\nC1,Acme Inc,acme.com\nC2,Beta,beta.com\n");
+    db.json(&["import", &one, "--mapping", &m]);
+    let two = db.file("e2.csv", "Id,Name,Domain\nC1,Acme Inc,beta.com\nC2,Beta,beta.org\n");
+    let s = db.json(&["import", &two, "--mapping", &m]);
+    assert_eq!((s["updated"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'beta.com'"), 0);
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'acme.com'"), 1);
+});
