@@ -516,13 +516,14 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             .into_iter()
             .filter_map(|r| r.into_iter().next()?.into_text())
             .collect();
-        let first = match later.len() {
-            0 => "The changes came from an undo or a declaration, which cannot be undone".to_string(),
-            1..=5 => format!("Undo the later imports first (latest first: {})", later.join(", ")),
-            _ => format!("Undo the later imports first (latest first: {}, …)", later[..5].join(", ")),
+        let force = "--force to undo this one anyway (later changes to those fields are overwritten)";
+        let what = match later.len() {
+            0 => format!("The changes came from an undo or a declaration, which cannot be undone: use {force}"),
+            1..=5 => format!("Undo the later imports first (latest first: {}), or use {force}", later.join(", ")),
+            _ => format!("Undo the later imports first (latest first: {}, …), or use {force}", later[..5].join(", ")),
         };
         return Err(Error::Invalid(format!(
-            "batch {} cannot be undone cleanly: {}{more}. {first}, or use --force to undo this one anyway (later changes to those fields are overwritten)",
+            "batch {} cannot be undone cleanly: {}{more}. {what}",
             batch.id,
             shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
         )));
@@ -872,6 +873,10 @@ fn restore(
     let stored = existing.to_values();
     let mut values = stored.clone();
     let mut changed = Vec::new();
+    // Custom values go back in the form today's declarations give them
+    // (read when first needed): a value from before a declaration changed
+    // its spelling (`gold` declared `Gold`) is respelt.
+    let mut declared: Option<Vec<custom::CustomField>> = None;
     for (field, before) in fields {
         if let Some(system) = field.strip_prefix("external_id.") {
             let current = current_value(db, entity, &existing, field)?;
@@ -892,23 +897,32 @@ fn restore(
             let Some(pos) = columns.iter().position(|c| c.kind == Kind::Custom) else { continue };
             let mut custom = model::parse_custom(values[pos].as_deref());
             let current = custom.get(name).map(ToString::to_string);
-            match before.as_deref().map(serde_json::from_str::<serde_json::Value>) {
-                Some(Ok(v)) => {
-                    custom.insert(name.to_string(), v);
+            let back = match before.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+                Some(Ok(v)) => Some(v),
+                Some(Err(_)) => Some(serde_json::Value::String(before.clone().unwrap_or_default())),
+                None => None,
+            };
+            let back = match back {
+                Some(v) => {
+                    if declared.is_none() {
+                        declared = Some(custom::declared(db, entity)?);
+                    }
+                    let field = declared.iter().flatten().find(|d| d.name == name);
+                    Some(field.and_then(|d| d.check(&v).ok()).unwrap_or(v))
                 }
-                Some(Err(_)) => {
-                    custom.insert(name.to_string(), serde_json::Value::String(before.clone().unwrap_or_default()));
-                }
-                None => {
-                    custom.remove(name);
-                }
-            }
+                None => None,
+            };
+            let after = back.as_ref().map(ToString::to_string);
+            match back {
+                Some(v) => custom.insert(name.to_string(), v),
+                None => custom.remove(name),
+            };
             values[pos] = model::custom_json(&custom);
-            if before.is_some() {
+            if after.is_some() {
                 // The name may predate the list (a store made before it).
                 custom::list_name(db, entity, name)?;
             }
-            changed.push((field.clone(), current, before.clone()));
+            changed.push((field.clone(), current, after));
             continue;
         }
         if let Some(pos) = model::position(entity, field) {
