@@ -1048,4 +1048,13 @@ fn a_column_no_record_of_a_headerless_file_has_is_warned_of() {
         "{}",
         stderr_of(&out)
     );
+    // So are a phone's region column and the other system's id column.
+    let more = db.file(
+        "x.toml",
+        "entity = \"companies\"\n[key]\nexternal_id = { system = \"erp\", from = \"Idd\" }\n[fields]\nname = \"Name\"\n\
+         phone = { from = \"Tel\", type = \"phone\", region_from = \"Ctry\" }\n",
+    );
+    let g = db.file("g.ndjson", "{\"Name\":\"Z\",\"Tel\":\"+4930111\",\"Id\":\"1\"}\n");
+    let s = db.json(&["import", &g, "--mapping", &more]);
+    assert_eq!(s["unread_columns"], serde_json::json!(["Ctry", "Idd"]), "{s}");
 }

@@ -365,6 +365,8 @@ pub struct ColumnsFound {
     found: Vec<std::sync::atomic::AtomicBool>,
     /// Where each field's first column is in `columns`.
     first: Vec<usize>,
+    /// Where the columns read besides the fields' own begin.
+    extra: usize,
 }
 
 impl ColumnsFound {
@@ -399,7 +401,19 @@ impl Mapper {
             })
             .collect();
         let external_field = mapping.key.external_id.as_ref().map(ExternalIdSpec::field);
-        let columns: Vec<String> = mapping.fields.iter().flat_map(|f| f.from.iter().cloned()).collect();
+        let mut columns: Vec<String> = mapping.fields.iter().flat_map(|f| f.from.iter().cloned()).collect();
+        // Columns read besides the fields' own: regions, the record's id.
+        let extra = columns.len();
+        for c in mapping
+            .fields
+            .iter()
+            .filter_map(|f| f.region_from.clone())
+            .chain(mapping.key.external_id.as_ref().map(|e| e.from.clone()))
+        {
+            if !columns.contains(&c) {
+                columns.push(c);
+            }
+        }
         let found = columns.iter().map(|_| std::sync::atomic::AtomicBool::new(false)).collect();
         let first = mapping
             .fields
@@ -410,7 +424,7 @@ impl Mapper {
                 Some(first)
             })
             .collect();
-        let found = Arc::new(ColumnsFound { columns, found, first });
+        let found = Arc::new(ColumnsFound { columns, found, first, extra });
         Self { mapping, positions, element_names, external_field, linked_fields, seen, found }
     }
 
@@ -425,6 +439,18 @@ impl Mapper {
 
     fn was_found(&self, field: usize, col: usize) -> bool {
         self.found_flag(field, col).is_none_or(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Notes which of the columns read besides the fields' own (a phone's
+    /// `region_from`, the external id) `input` has, until each is found.
+    fn find_extra_columns(&self, input: &Record) {
+        use std::sync::atomic::Ordering;
+        let found = &self.found;
+        for (c, flag) in found.columns.iter().zip(&found.found).skip(found.extra) {
+            if !flag.load(Ordering::Relaxed) && input.get_path(c).is_some() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Notes that a record had column `col` of field `field`.
@@ -528,6 +554,7 @@ impl Mapper {
                 }
             }
         }
+        self.find_extra_columns(input);
         if errors.is_empty() {
             self.check_unique(out, &mut errors);
         }
