@@ -84,15 +84,33 @@ pub struct Global {
     pub verbose: u8,
 }
 
+/// A usage error in one line: clap's message without its usage and tips
+/// (`the following required arguments were not provided: <INPUT>`), or, for
+/// a command given without its subcommand, which are missing.
+fn usage_text(e: &clap::Error) -> String {
+    let text = e.to_string();
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // The command, from the help's usage line: `Usage: crmsync report [OPTIONS] <COMMAND>`.
+        let usage = text.lines().find_map(|l| l.strip_prefix("Usage: ")).unwrap_or("crmsync");
+        let command: Vec<&str> = usage.split(' ').take_while(|w| !w.starts_with(['[', '<'])).collect();
+        return format!("`{}` needs a subcommand; see its --help", command.join(" "));
+    }
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+        .collect();
+    lines.join(" ").trim_start_matches("error: ").to_string()
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // Scripts that asked for JSON get it for a mistyped command too.
         Err(e) if e.use_stderr() && std::env::args_os().any(|a| a == "--json") => {
             let _ = e.print();
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
-            println!("{}", serde_json::json!({ "error": first, "exit_code": e.exit_code() }));
+            println!("{}", serde_json::json!({ "error": usage_text(&e), "exit_code": e.exit_code() }));
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
         Err(e) => e.exit(),

@@ -414,6 +414,10 @@ fn json_failures_say_so_in_json_once() {
     // A usage error keeps its exit code, a mistyped option included.
     let v = one_json(&run(&["import", "--bogus", "x.csv"]), 2);
     assert_eq!(v["error"], "unexpected argument '--bogus' found", "{v}");
+    let v = one_json(&run(&["import"]), 2);
+    assert_eq!(v["error"], "the following required arguments were not provided: <INPUT>", "{v}");
+    let v = one_json(&run(&["report"]), 2);
+    assert_eq!(v["error"], "`crmsync report` needs a subcommand; see its --help", "{v}");
     let v = one_json(&run(&["export", "--entity", "contacts", "--format", "bogus", "--out", "x.bogus"]), 2);
     assert_eq!(v["exit_code"], 2, "{v}");
     // Records on stdout: the failure's JSON goes to stderr.
