@@ -126,6 +126,38 @@ pub fn out_encoding(name: Option<&str>) -> Result<Option<&'static crmsync_format
         .transpose()
 }
 
+/// Refuses output options the output format has no use for, and a sheet
+/// name a spreadsheet cannot have, before anything is read or written.
+pub fn output_options_fit(format: Format, record_path: (&str, Option<&str>), sheet: Option<&str>) -> Result<()> {
+    if let (flag, Some(path)) = record_path {
+        if format != Format::Xml {
+            return Err(usage(format!("{flag} names XML elements; the output is {format}")));
+        }
+        let element = crmsync_formats::xml::element_name;
+        if let Some(bad) = path.split('/').filter(|s| !s.is_empty()).find(|s| element(s) != *s) {
+            return Err(usage(format!(
+                "{flag} {path:?}: {bad:?} is no XML element name (letters, digits, `_`, `-`, `.`; not starting with a digit)"
+            )));
+        }
+    }
+    if let Some(name) = sheet {
+        if format != Format::Xlsx {
+            return Err(usage(format!("--sheet names a spreadsheet's sheet; the output is {format}")));
+        }
+        if name.is_empty()
+            || name.chars().count() > 31
+            || name.contains(['[', ']', ':', '*', '?', '/', '\\'])
+            || name.starts_with('\'')
+            || name.ends_with('\'')
+        {
+            return Err(usage(format!(
+                "--sheet {name:?}: a sheet name has 1 to 31 characters, none of [ ] : * ? / \\, and does not start or end with '"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a byte order mark for an output encoding that has none.
 pub fn bom_fits(opts: &WriteOptions) -> Result<()> {
     use crmsync_formats::encoding::{UTF_8, UTF_16BE, UTF_16LE};

@@ -400,7 +400,8 @@ pub use crmsync_core::value::element_name;
 pub struct XmlWriter {
     file: String,
     out: Box<dyn Write + Send>,
-    root: String,
+    /// The elements around the records, outermost first (`a/b/record`: a, b).
+    wrappers: Vec<String>,
     record: String,
     buf: String,
 }
@@ -408,16 +409,25 @@ pub struct XmlWriter {
 impl XmlWriter {
     pub fn new(file: &str, mut out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Self> {
         let path = opts.record_path.clone().unwrap_or_else(|| "records/record".to_string());
-        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let (root, record) = match segs.as_slice() {
-            [record] => ("records".to_string(), element_name(record)),
-            [.., root, record] => (element_name(root), element_name(record)),
-            [] => return Err(Error::setup(file, "the XML record path is empty")),
-        };
+        let mut segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+        if let Some(bad) = segs.iter().find(|s| element_name(s) != **s) {
+            return Err(Error::setup(
+                file,
+                format!(
+                    "the XML record path {path:?} has {bad:?}, which is no element name (letters, digits, `_`, `-`, `.`; not starting with a digit)"
+                ),
+            ));
+        }
+        let Some(record) = segs.pop() else { return Err(Error::setup(file, "the XML record path is empty")) };
+        // A record element alone goes in a `records` root.
+        let wrappers = if segs.is_empty() { vec!["records".to_string()] } else { segs };
         let encoding = opts.encoding.map_or("UTF-8", |e| e.name());
-        write!(out, "<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n<{root}>\n")
-            .map_err(|e| Error::Io { file: file.to_string(), source: e })?;
-        Ok(Self { file: file.to_string(), out, root, record, buf: String::with_capacity(8192) })
+        let mut head = format!("<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n");
+        for (depth, w) in wrappers.iter().enumerate() {
+            head.push_str(&format!("{}<{w}>\n", "  ".repeat(depth)));
+        }
+        out.write_all(head.as_bytes()).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+        Ok(Self { file: file.to_string(), out, wrappers, record, buf: String::with_capacity(8192) })
     }
 }
 
@@ -475,16 +485,21 @@ impl RecordWriter for XmlWriter {
             });
         }
         self.buf.clear();
-        let _ = writeln!(self.buf, "  <{}>", self.record);
+        let depth = self.wrappers.len();
+        let pad = "  ".repeat(depth);
+        let _ = writeln!(self.buf, "{pad}<{}>", self.record);
         for (k, v) in rec.nested() {
-            write_element(&mut self.buf, &k, &v, 2);
+            write_element(&mut self.buf, &k, &v, depth + 1);
         }
-        let _ = writeln!(self.buf, "  </{}>", self.record);
+        let _ = writeln!(self.buf, "{pad}</{}>", self.record);
         self.out.write_all(self.buf.as_bytes()).map_err(|e| Error::Io { file: self.file.clone(), source: e })
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        let end = format!("</{}>\n", self.root);
+        let mut end = String::new();
+        for (depth, w) in self.wrappers.iter().enumerate().rev() {
+            end.push_str(&format!("{}</{w}>\n", "  ".repeat(depth)));
+        }
         self.out
             .write_all(end.as_bytes())
             .and_then(|_| self.out.flush())

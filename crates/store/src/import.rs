@@ -917,13 +917,17 @@ impl Import<'_> {
             // committed after this is seen from the next transaction on, as
             // it would be by a link looked up earlier in this one.
             let version = self.db.others_version()?;
+            // Another writer committed since this import's last transaction
+            // (SQLite knows exactly; on PostgreSQL writers take turns).
+            let others_wrote =
+                self.db.backend() == Backend::Sqlite && self.linked_version.is_some() && version != self.linked_version;
             if version.is_none() || version != self.linked_version {
                 self.linked.clear();
             }
             self.linked_version = version;
             // Indexes can only be built again between transactions: a
             // writer's transaction holds off the others.
-            self.check_bulk()?;
+            self.check_bulk(others_wrote)?;
         }
         let outcomes = self.chunk_in_tx(rows)?;
         self.pending += rows.len();
@@ -1035,8 +1039,13 @@ impl Import<'_> {
     /// In the first transaction of a bulk load, drops the table's lookup
     /// indexes (if it is still empty); in later ones, ends the bulk load when
     /// another command has built them again.
-    fn check_bulk(&mut self) -> Result<()> {
+    fn check_bulk(&mut self, others_wrote: bool) -> Result<()> {
         let Some(bulk) = &self.bulk else { return Ok(()) };
+        // Rows another import wrote meanwhile (one that started on the
+        // empty table too) are in no key set of this load: look them up.
+        if bulk.started && others_wrote {
+            return self.end_bulk();
+        }
         if !bulk.started {
             let table = bulk.table;
             if self.db.query_row(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])?.is_some() {

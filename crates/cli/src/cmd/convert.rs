@@ -14,7 +14,7 @@ use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
     Meta, Outcome, Pipeline, Rejects, SourceArgs, Work, bom_fits, load_mapping, load_schema, one_byte, out_encoding,
-    output_format, output_like_source, unread_columns,
+    output_format, output_like_source, output_options_fit, unread_columns,
 };
 
 #[derive(ClapArgs, Debug)]
@@ -121,6 +121,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         })?;
     }
 
+    output_options_fit(out_format, ("--out-record-path", args.out_record_path.as_deref()), None)?;
     let mut write_opts = WriteOptions::new(out_format);
     write_opts.raw = args.raw;
     write_opts.bom = args.bom;

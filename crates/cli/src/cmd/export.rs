@@ -15,7 +15,9 @@ use crmsync_store::export::Options;
 use crate::Global;
 use crate::cmd::usage;
 use crate::io::Output;
-use crate::pipeline::{bom_fits, load_mapping, one_byte, out_encoding, output_format, output_like_source};
+use crate::pipeline::{
+    bom_fits, load_mapping, one_byte, out_encoding, output_format, output_like_source, output_options_fit,
+};
 
 /// Records handed from the store reader to the file writer at a time.
 const PAGE: usize = 2000;
@@ -104,6 +106,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             return Err(usage(format!("cannot tell the output format from {:?}; name it with --format", args.out)));
         }
     };
+    output_options_fit(format, ("--record-path", args.record_path.as_deref()), args.sheet.as_deref())?;
     let mut store = crmsync_store::open_current(db)?;
     let mut fields: Vec<String> = match &args.fields {
         // A name may be in backquotes, as in --where: `external_id.old erp`.

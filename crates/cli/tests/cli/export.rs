@@ -155,6 +155,41 @@ on_both!(fields_where_and_since_select_records, |db| {
         .output()
         .expect("runs");
     assert!(back.status.success(), "{}", stderr_of(&back));
+    // Deeper record paths nest, and read back by the same path.
+    let deep = db.path("deep.xml");
+    db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--record-path",
+        "crm/people/person",
+        "--fields",
+        "email",
+        "--out",
+        deep.to_str().expect("p"),
+    ]);
+    let text = std::fs::read_to_string(&deep).expect("xml");
+    assert!(
+        text.contains("<crm>\n  <people>\n    <person>\n      <email>") && text.ends_with("  </people>\n</crm>\n"),
+        "{text}"
+    );
+    let read = crmsync()
+        .args(["convert", deep.to_str().expect("p"), "-", "--to", "csv", "--record-path", "crm/people/person"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&read.stdout).starts_with("email\n"), "{}", stderr_of(&read));
+    // Options the output has no use for, or cannot take, are usage errors.
+    for args in [
+        vec!["--record-path", "people/person"],
+        vec!["--sheet", "Leute"],
+        vec!["--format", "xlsx", "--out", "x.xlsx", "--sheet", "Bad/Name"],
+        vec!["--format", "xml", "--record-path", "a b/c"],
+    ] {
+        let mut all = vec!["export", "--entity", "contacts"];
+        all.extend(args.iter().copied());
+        let out = db.run(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+    }
     let out = db.ok(&[
         "export",
         "--entity",
