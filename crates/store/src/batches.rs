@@ -319,6 +319,10 @@ impl Store {
                 }
             }
         }
+        // An e-mail names the contact that has it, whatever else is named so.
+        if record.contains('@') && hits.iter().any(|(e, _)| *e == Entity::Contacts) {
+            hits.retain(|(e, _)| *e == Entity::Contacts);
+        }
         if hits.is_empty() {
             // A record removed (by an undo) is found by the e-mail or name
             // its removal kept.

@@ -73,6 +73,43 @@ pub struct Args {
     pub sheet: Option<String>,
 }
 
+/// The names `--fields` lists, comma-separated. A name may be in
+/// backquotes, as in `--where`, to hold a comma or spaces
+/// (`` `custom.a,b` ``; a backquote inside is doubled).
+fn field_list(text: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut name = String::new();
+        if chars.next_if_eq(&'`').is_some() {
+            loop {
+                match chars.next() {
+                    Some('`') if chars.next_if_eq(&'`').is_some() => name.push('`'),
+                    Some('`') => break,
+                    Some(c) => name.push(c),
+                    None => return Err(usage(format!("--fields: the backquote before {name:?} is never closed"))),
+                }
+            }
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if let Some(c) = chars.peek().filter(|c| **c != ',') {
+                return Err(usage(format!("--fields: {c:?} follows the backquoted name `{name}`; expected a comma")));
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                name.push(c);
+            }
+            name = name.trim().to_string();
+        }
+        if !name.is_empty() {
+            names.push(name);
+        }
+        if chars.next().is_none() {
+            return Ok(names);
+        }
+    }
+}
+
 /// Lists in a flat file are one cell, `a; b` (see `join_list`), which
 /// import splits again.
 fn flatten_lists(rec: &mut Record) {
@@ -109,15 +146,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     output_options_fit(format, ("--record-path", args.record_path.as_deref()), args.sheet.as_deref())?;
     let mut store = crmsync_store::open_current(db)?;
     let mut fields: Vec<String> = match &args.fields {
-        // A name may be in backquotes, as in --where: `external_id.old erp`.
-        Some(f) => f
-            .split(',')
-            .map(|s| {
-                let s = s.trim();
-                s.strip_prefix('`').and_then(|s| s.strip_suffix('`')).unwrap_or(s).to_string()
-            })
-            .filter(|s| !s.is_empty())
-            .collect(),
+        Some(f) => field_list(f)?,
         None => Vec::new(),
     };
     if args.fields.is_some() && fields.is_empty() {
@@ -270,4 +299,20 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_list;
+
+    #[test]
+    fn field_lists_take_backquoted_names() {
+        let names = |t: &str| field_list(t).expect("parses");
+        assert_eq!(names("email, address.city"), ["email", "address.city"]);
+        assert_eq!(names("email,`custom.a,b`, `external_id.old erp`"), ["email", "custom.a,b", "external_id.old erp"]);
+        assert_eq!(names("`custom.x``y`"), ["custom.x`y"]);
+        assert_eq!(names(" , email ,"), ["email"]);
+        assert!(field_list("email,`custom.a").is_err(), "never closed");
+        assert!(field_list("`a` b").is_err(), "text after the name");
+    }
 }

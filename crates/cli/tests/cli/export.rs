@@ -135,6 +135,18 @@ on_both!(fields_where_and_since_select_records, |db| {
         "email = 'ada@example.com'",
     ]);
     assert_eq!(quoted, "email,address.city\nada@example.com,Paris\n");
+    let comma = db.file("comma.csv", "email,\"custom.a,b\"\nz@example.com,1\n");
+    db.ok(&["import", &comma, "--entity", "contacts"]);
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,`custom.a,b`",
+        "--where",
+        "`custom.a,b` is not null",
+    ]);
+    assert_eq!(out, "email,\"custom.a,b\"\nz@example.com,1\n");
     // XML element names and the sheet's name.
     let xml = db.ok(&[
         "export",

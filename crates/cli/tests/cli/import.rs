@@ -259,6 +259,10 @@ on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| 
     assert_eq!((&tier["before"], &tier["after"]), (&"Gold".into(), &"Silver".into()), "{json}");
     // The company is still found by its domain.
     assert!(db.ok(&["history", "acme.com"]).starts_with("companies "));
+    // A company named like the e-mail does not make it ambiguous.
+    let odd = db.file("odd.csv", "name\nann@acme.com\n");
+    db.json(&["import", &odd, "--entity", "companies"]);
+    assert!(db.ok(&["history", "ann@acme.com"]).starts_with("contacts "));
 });
 
 on_both!(a_record_found_by_its_external_id_cannot_take_another_records_key, |db| {
