@@ -589,7 +589,7 @@ impl CsvWriter {
                 file: self.file.clone(),
                 at: Location { row: Some(rec.row), line: None, field: Some(unknown.to_string()) },
                 message: format!(
-                    "field {unknown:?} first appears after the CSV header was written; list it with --fields or use a mapping"
+                    "field {unknown:?} first appears after the CSV header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
                 ),
             });
         }

@@ -323,7 +323,7 @@ impl XlsxWriter {
                 file: self.file.clone(),
                 at: at(Some(k)),
                 message: format!(
-                    "field {k:?} first appears after the sheet's header was written; list it with --fields or use a mapping"
+                    "field {k:?} first appears after the sheet's header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
                 ),
             });
         }

@@ -240,6 +240,14 @@ impl Resolver for FieldResolver {
         let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
         // Amounts and versions compare as numbers: a literal that is none
         // would match nothing on SQLite and fail the query on PostgreSQL.
+        // An amount is read as import reads one (`1,000.00`).
+        let text = match kind {
+            Some(Kind::Decimal) => {
+                let column = model::Column { field: "", column: "", kind: Kind::Decimal, max: None };
+                model::stored(&column, &Value::Text(text.clone())).ok().flatten().unwrap_or(text)
+            }
+            _ => text,
+        };
         if (kind == Some(Kind::Decimal) || field == "version") && !crate::sql::is_number(&text) {
             return Err(format!("{text:?} is not a number, and `{field}` holds numbers"));
         }

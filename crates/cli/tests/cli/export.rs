@@ -449,7 +449,8 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     // An amount compares as a number, a date as a date.
     let deals = |filter: &str| db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", filter]);
     assert_eq!(deals("amount = '12500.5'"), "name\nAcme renewal\n");
-    for filter in ["amount > 'abc'", "amount in ('abc', 1)", "amount < '1,000'", "version > 'x'"] {
+    assert_eq!(deals("amount = '12,500.50'"), "name\nAcme renewal\n", "read as import reads an amount");
+    for filter in ["amount > 'abc'", "amount in ('abc', 1)", "amount < '1,0,00'", "version > 'x'"] {
         let out = db.run(&["export", "--entity", "deals", "--where", filter]);
         assert_eq!(out.status.code(), Some(2), "{filter}: {}", stderr_of(&out));
         assert!(stderr_of(&out).contains("is not a number"), "{filter}: {}", stderr_of(&out));
