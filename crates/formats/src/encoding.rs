@@ -114,8 +114,10 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     // UTF-8 text with a few bad bytes is damaged UTF-8, which must fail with
     // its row named, not be read as Windows-1252 mojibake. Legacy encodings
     // rarely form valid multi-byte UTF-8 sequences; damaged UTF-8 does.
+    // Where as many are bad as good, a CJK file that its encoding reads
+    // whole (GBK's 伟 is UTF-8's ΰ) is not taken for damaged UTF-8.
     let (good, bad) = utf8_sequences(sample);
-    if good > 0 && good * 2 >= bad {
+    if good > 0 && good * 2 >= bad && (good >= bad * 4 || !legacy_reads_it(sample)) {
         return Detected::One(UTF_8);
     }
     if let Some(declared) = xml_declared_encoding(sample) {
@@ -205,6 +207,13 @@ fn ambiguity(sample: &[u8], candidates: &[&'static Encoding]) -> String {
         readings.join("; "),
         candidates.iter().map(|e| e.name().to_ascii_lowercase()).collect::<Vec<_>>().join(" or ")
     )
+}
+
+/// Whether a CJK legacy encoding reads every byte of `sample`.
+fn legacy_reads_it(sample: &[u8]) -> bool {
+    [encoding_rs::GBK, encoding_rs::BIG5, encoding_rs::SHIFT_JIS]
+        .iter()
+        .any(|e| e.decode_without_bom_handling_and_without_replacement(sample).is_some())
 }
 
 /// Counts valid multi-byte UTF-8 characters and invalid sequences.
@@ -523,6 +532,13 @@ mod tests {
         assert!(res.is_err(), "the bytes pass through untouched, for the reader to name the row");
         let (_, name, _) = read_all(b"name,city\nJos\xE9,Paris\nRen\xE9e,Z\xFCrich\n", "auto");
         assert_eq!(name, "windows-1252");
+        // Five GBK names whose second character is valid UTF-8 (伟 is ΰ):
+        // read in GBK, not refused as damaged UTF-8.
+        let text: String = (0..5).map(|i| format!("p{i}@x.com,张伟{i}\n")).collect();
+        let gbk = encoding_rs::GBK.encode(&format!("email,name\n{text}")).0.into_owned();
+        let (read, name, res) = read_all(&gbk, "auto");
+        assert_eq!(name, "GBK");
+        assert!(res.is_ok() && read.contains("张伟4"), "{read}");
     }
 
     #[test]
