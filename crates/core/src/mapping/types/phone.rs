@@ -63,6 +63,19 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         (written, found) => written.or(found),
     };
     let mut out = parsed.format().mode(phonenumber::Mode::E164).to_string();
+    // An international number keeps every digit it was written with: the
+    // crate reads `+86 12345678901` as +862345678901, taking the `1` for a
+    // trunk prefix. (`+44 (0)20 …` writes the trunk `0` in brackets.)
+    if input.trim_start().starts_with('+') {
+        let main = split_extension(input).0;
+        let given: String = main.replace("(0)", "").chars().filter(char::is_ascii_digit).collect();
+        if given != out[1..] {
+            return Err(format!(
+                "not a phone number: +{given} is no number of +{} with those digits (one too many or missing?)",
+                parsed.code().value()
+            ));
+        }
+    }
     if let Some(ext) = ext {
         out.push_str(";ext=");
         out.push_str(ext);
@@ -222,6 +235,20 @@ mod tests {
     fn regression_plus86_mobile_with_us_region() {
         assert_eq!(to_e164("+86 138 0013 8000", Some(Id::US)).as_deref(), Ok("+8613800138000"));
         assert_eq!(to_e164("0086 138 0013 8000", Some(Id::CN)).as_deref(), Ok("+8613800138000"));
+    }
+
+    #[test]
+    fn an_international_number_keeps_every_digit() {
+        for region in [Id::CN, Id::US] {
+            for bad in ["+86 12345678901", "+86 138123456789999", "+1 123 456 7890"] {
+                assert!(to_e164(bad, Some(region)).is_err(), "{bad} ({region:?})");
+            }
+        }
+        let e = to_e164("+86 12345678901", Some(Id::CN)).expect_err("a digit dropped");
+        assert!(e.contains("no number of +86"), "{e}");
+        assert_eq!(to_e164("+44 (0)20 7946 0958", None).as_deref(), Ok("+442079460958"));
+        assert_eq!(to_e164("+44 20 7946 0958 ext. 12", None).as_deref(), Ok("+442079460958;ext=12"));
+        assert_eq!(to_e164("+49 30 1234567", Some(Id::US)).as_deref(), Ok("+49301234567"));
     }
 
     #[test]
