@@ -762,7 +762,13 @@ fn typed_value(f: &FieldMap, v: Value, region: Option<Region>) -> Result<Value, 
     use jiff::civil::Time;
     match (f.ty, &v) {
         (None, _) => Ok(v),
-        (Some(TypeName::Date), Value::Date(_)) | (Some(TypeName::DateTime), Value::DateTime(_)) => Ok(v),
+        (Some(TypeName::Date), Value::Date(_)) => Ok(v),
+        // A spreadsheet's date-time has no offset: it is on the mapping's
+        // `timezone` clock, as the same text in a CSV would be.
+        (Some(TypeName::DateTime), Value::DateTime(dt)) if dt.offset.is_none() => {
+            types::date::on_clock(dt.civil, &f.opts.zone).map(Value::DateTime).map_err(|e| (v.to_text(), e))
+        }
+        (Some(TypeName::DateTime), Value::DateTime(_)) => Ok(v),
         (Some(TypeName::Boolean), Value::Bool(_)) => Ok(v),
         (Some(TypeName::Date), Value::DateTime(dt)) => Ok(Value::Date(dt.civil.date())),
         (Some(TypeName::DateTime), Value::Date(d)) => {

@@ -231,3 +231,23 @@ phone = { from = "Tel", type = "phone", region = "US", region_from = "Country" }
         assert_eq!(out.get("phone"), Some(&Value::Text(want.into())), "{tel} in {country}");
     }
 }
+
+#[test]
+fn a_spreadsheet_date_time_is_on_the_mappings_clock() {
+    // A cell's date-time carries no offset, as the same text in a CSV.
+    let m = Arc::new(
+        Mapping::parse(
+            "entity = \"contacts\"\n[fields]\nsubscribed_at = { from = \"At\", type = \"datetime\", timezone = \"Asia/Shanghai\" }\n",
+        )
+        .expect("parses"),
+    );
+    let mut mapper = Mapper::new(m);
+    let civil = jiff::civil::date(2024, 1, 1).at(0, 0, 1, 0);
+    let mut cell = Record::new();
+    cell.push(Key::from("At"), Value::DateTime(crate::value::DateTime { civil, offset: None }));
+    let mut out = Record::new();
+    mapper.apply(&cell, &mut out).expect("maps");
+    assert_eq!(out.get("subscribed_at").map(Value::to_text).as_deref(), Some("2024-01-01T00:00:01+08:00"));
+    mapper.apply(&record(&[("At", "2024-01-01 00:00:01")]), &mut out).expect("maps");
+    assert_eq!(out.get("subscribed_at").map(Value::to_text).as_deref(), Some("2024-01-01T00:00:01+08:00"));
+}
