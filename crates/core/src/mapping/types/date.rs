@@ -173,12 +173,15 @@ pub fn parse_iso(s: &str) -> Option<DateTime> {
 
 /// An Excel serial date (days since 1899-12-30, with Excel's phantom
 /// 1900-02-29 accounted for), with an optional fraction of a day.
+/// An Excel serial number written as text. Five digits at least (from
+/// 1927-05-18): a shorter number in a date column is a year (`2024`) or a
+/// count far likelier than a day of the 1900s, and is not taken as one.
 pub fn excel_serial(s: &str) -> Option<civil::DateTime> {
     let (int, frac) = match s.split_once('.') {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };
-    if int.is_empty()
+    if int.len() < 5
         || int.len() > 7
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
@@ -241,8 +244,12 @@ mod tests {
     #[test]
     fn excel_serials() {
         assert_eq!(parse_date("45292", None), Ok(civil::date(2024, 1, 1)));
-        assert_eq!(parse_date("1", None), Ok(civil::date(1900, 1, 1)));
-        assert_eq!(parse_date("61", None), Ok(civil::date(1900, 3, 1)));
+        for short in ["2024", "1", "61"] {
+            assert!(parse_date(short, None).is_err(), "{short} is no day of the 1900s");
+        }
+        // A spreadsheet's own cells count from the start.
+        assert_eq!(from_excel_serial(1.0).map(|d| d.date()), Some(civil::date(1900, 1, 1)));
+        assert_eq!(from_excel_serial(61.0).map(|d| d.date()), Some(civil::date(1900, 3, 1)));
         let dt = excel_serial("45292.5").expect("serial");
         assert_eq!(dt, civil::date(2024, 1, 1).at(12, 0, 0, 0));
     }
