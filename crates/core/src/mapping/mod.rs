@@ -217,8 +217,17 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
         }
         let probe = jiff::civil::date(2024, 1, 31).at(13, 45, 30, 0);
         let zoned = probe.to_zoned(TimeZone::UTC).map_err(|e| err(e.to_string()))?;
-        if let Err(e) = jiff::fmt::strtime::format(fmt.as_str(), &zoned) {
-            return Err(err(format!("`format = {fmt:?}` is not a valid strftime format ({e})")));
+        let written = jiff::fmt::strtime::format(fmt.as_str(), &zoned)
+            .map_err(|e| err(format!("`format = {fmt:?}` is not a valid strftime format ({e})")))?;
+        // It must read back what it writes: `%Y` alone names no day.
+        let reads = match ty {
+            Some(TypeName::Date) => types::date::parse_date(&written, Some(fmt)).is_ok(),
+            _ => types::date::parse_datetime(&written, Some(fmt), &TimeZone::UTC).is_ok(),
+        };
+        if !reads {
+            return Err(err(format!(
+                "`format = {fmt:?}` cannot read a whole date back (it writes {written:?}; a date needs year, month and day)"
+            )));
         }
     }
     if let Some(region) = &rule.region {
@@ -258,9 +267,16 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
                 "title" => Transform::Title,
                 _ => Transform::Squish,
             }),
-            TransformSpec::Replace { regex, replace } => Regex::new(&regex)
-                .map(|r| Transform::Replace(r, replace))
-                .map_err(|e| err(format!("regex {regex:?} does not compile: {e}"))),
+            TransformSpec::Replace { regex, replace } => {
+                let r = Regex::new(&regex).map_err(|e| err(format!("regex {regex:?} does not compile: {e}")))?;
+                if let Some(name) = unknown_group(&r, &replace) {
+                    return Err(err(format!(
+                        "the replacement {replace:?} names `${name}`, which is no group of regex {regex:?} (a group's \
+                         number followed by text is written `${{1}}x`, a `$` itself `$$`)"
+                    )));
+                }
+                Ok(Transform::Replace(r, replace))
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let map = match rule.map {
@@ -280,7 +296,7 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
     if rule.join.is_some() && from.len() < 2 {
         return Err(err("`join` combines several columns: give `from` a list".into()));
     }
-    Ok(FieldMap {
+    let field = FieldMap {
         target: Key::from(target.as_str()),
         from,
         ty,
@@ -295,7 +311,46 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
         max_length: rule.max_length,
         region_from: rule.region_from,
         line,
-    })
+    };
+    // A default the field's type refuses would reject every empty cell,
+    // each as if the file had held it.
+    if let Some(d) = &field.default
+        && field.ty.is_some()
+        && let Err(e) = convert(&field, d, field.opts.region)
+    {
+        return Err(err(format!("`default = {d:?}` does not fit the field's type: expected {e}")));
+    }
+    Ok(field)
+}
+
+/// The first group a regex replacement names (`$1`, `${name}`, `$name`)
+/// that the regex has not, if any.
+fn unknown_group(regex: &Regex, replace: &str) -> Option<String> {
+    let mut chars = replace.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            continue;
+        }
+        let name: String = match chars.peek() {
+            Some('$') => {
+                chars.next();
+                continue;
+            }
+            Some('{') => {
+                chars.next();
+                chars.by_ref().take_while(|c| *c != '}').collect()
+            }
+            _ => std::iter::from_fn(|| chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_')).collect(),
+        };
+        let known = match name.parse::<usize>() {
+            Ok(n) => n < regex.captures_len(),
+            Err(_) => regex.capture_names().flatten().any(|n| n == name),
+        };
+        if !name.is_empty() && !known {
+            return Some(name);
+        }
+    }
+    None
 }
 
 fn title_case(s: &str) -> String {

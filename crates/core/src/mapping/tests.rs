@@ -251,3 +251,26 @@ fn a_spreadsheet_date_time_is_on_the_mappings_clock() {
     mapper.apply(&record(&[("At", "2024-01-01 00:00:01")]), &mut out).expect("maps");
     assert_eq!(out.get("subscribed_at").map(Value::to_text).as_deref(), Some("2024-01-01T00:00:01+08:00"));
 }
+
+#[test]
+fn defaults_formats_and_replacements_are_checked_when_the_mapping_loads() {
+    let load = |field: &str| Mapping::parse(&format!("entity = \"contacts\"\n[fields]\n{field}\n"));
+    for (field, said) in [
+        (r#""custom.a" = { from = "A", type = "integer", default = "abc" }"#, "does not fit the field's type"),
+        (r#""custom.b" = { from = "B", type = "boolean", default = 5 }"#, "does not fit the field's type"),
+        (r#""custom.c" = { from = "C", type = "enum", values = ["x"], default = "y" }"#, "does not fit"),
+        (r#"subscribed_at = { from = "D", type = "date", format = "%Y" }"#, "cannot read a whole date back"),
+        (r#"first_name = { from = "F", transform = [{ regex = "([0-9]+)", replace = "$1x" }] }"#, "`$1x`"),
+        (r#"first_name = { from = "F", transform = [{ regex = "(?P<n>[0-9]+)", replace = "${m}" }] }"#, "`$m`"),
+    ] {
+        let e = load(field).expect_err(field).to_string();
+        assert!(e.contains(said) && e.contains("line"), "{field}: {e}");
+    }
+    for ok in [
+        r#""custom.a" = { from = "A", type = "integer", default = 0 }"#,
+        r#"first_name = { from = "F", transform = [{ regex = "([0-9]+)(?P<t>x)", replace = "${1}y$t$$" }] }"#,
+        r#"subscribed_at = { from = "D", type = "date", format = "%d/%m/%Y" }"#,
+    ] {
+        load(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+}
