@@ -444,6 +444,11 @@ fn write_element(buf: &mut String, name: &str, v: &Value, indent: usize) {
                 write_element(buf, name, item, indent);
             }
         }
+        // An empty object is an empty element, not one holding the
+        // line break and indent that would read back as text.
+        Value::Object(fields) if fields.is_empty() => {
+            let _ = writeln!(buf, "{pad}<{tag}/>");
+        }
         Value::Object(fields) => {
             let _ = writeln!(buf, "{pad}<{tag}>");
             for (k, v) in fields {

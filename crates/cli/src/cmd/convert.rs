@@ -267,7 +267,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
             "{rows_read} rows read from {source_name} ({}), {written} written to {}, {rejected} rejected{} in {:.2}s",
             details.describe(),
             if args.output == "-" { "<stdout>" } else { &args.output },
-            rejects_path.map(|p| format!(" (see {p})")).unwrap_or_default(),
+            rejects_path.filter(|_| rejected > 0).map(|p| format!(" (see {p})")).unwrap_or_default(),
             elapsed.as_secs_f64()
         );
     }

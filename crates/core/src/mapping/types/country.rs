@@ -79,6 +79,12 @@ mod tests {
         assert_eq!(to_alpha2("usa"), Some("US"));
         assert_eq!(to_alpha2("U.S.A."), Some("US"));
         assert_eq!(to_alpha2("中国"), Some("CN"));
+        // Traditional characters, as Taiwan and Hong Kong write them.
+        assert_eq!(to_alpha2("中華人民共和國"), Some("CN"));
+        assert_eq!(to_alpha2("中國"), Some("CN"));
+        assert_eq!(to_alpha2("臺灣"), Some("TW"));
+        assert_eq!(to_alpha2("美國"), Some("US"));
+        assert_eq!(to_alpha2("澳門"), Some("MO"));
         assert_eq!(to_alpha2("de"), Some("DE"));
         assert_eq!(to_alpha2("  Cote d'Ivoire "), Some("CI"));
         assert_eq!(to_alpha2("Atlantis"), None);
