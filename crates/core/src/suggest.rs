@@ -340,7 +340,7 @@ fn guess_type(header: &str, values: &[&str], region_hint: Option<&str>) -> TypeG
         };
     }
     let f = fraction(values, |v| country::to_alpha2(v).is_some());
-    if f >= 0.9 && values.iter().any(|v| v.trim().chars().count() > 3) {
+    if f >= 0.9 && values.iter().any(|v| v.trim().chars().count() > 3 || !v.trim().is_ascii()) {
         return TypeGuess {
             ty: Some("country"),
             note: format!("{} of values are countries", pct(f)),
@@ -429,14 +429,14 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let values_of = |i: usize| -> Vec<&str> {
         samples.get(i).unwrap_or(&empty).iter().map(String::as_str).filter(|v| !v.trim().is_empty()).collect()
     };
-    // A country column tells phones which region they are in.
+    // A country column tells phones which region they are in. (Names, not
+    // only two-letter codes, which a column of US states has too; a name in
+    // Chinese, 中国, is short.)
+    let named = |v: &&str| v.chars().count() > 3 || !v.is_ascii();
     let region_hint: Option<String> = headers.iter().enumerate().find_map(|(i, _)| {
         let vals = values_of(i);
         let codes: Vec<&str> = vals.iter().filter_map(|v| country::to_alpha2(v)).collect();
-        if vals.is_empty()
-            || (codes.len() as f64) < 0.9 * vals.len() as f64
-            || !vals.iter().any(|v| v.chars().count() > 3)
-        {
+        if vals.is_empty() || (codes.len() as f64) < 0.9 * vals.len() as f64 || !vals.iter().any(named) {
             return None;
         }
         let mut counts: Vec<(&str, usize)> = Vec::new();
@@ -455,9 +455,10 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         let vals = values_of(i);
         let ok = !vals.is_empty()
             && fraction(&vals, |v| country::to_alpha2(v).is_some()) >= 0.9
-            && vals
-                .iter()
-                .any(|v| v.trim().chars().count() > 3 || ["US", "CN", "GB", "DE", "FR", "JP"].contains(&v.trim()));
+            && vals.iter().any(|v| {
+                let v = v.trim();
+                v.chars().count() > 3 || !v.is_ascii() || ["US", "CN", "GB", "DE", "FR", "JP"].contains(&v)
+            });
         ok.then_some(h)
     });
 

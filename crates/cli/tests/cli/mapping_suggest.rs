@@ -100,3 +100,15 @@ fn writes_to_a_file_and_refuses_unknown_entities() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_country_column_in_chinese_gives_phones_their_region() {
+    // 中国 is two characters: a country name all the same.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("s.csv");
+    std::fs::write(&f, "电话,国家\n010-12345678,中国\n021-87654321,中国\n").expect("write");
+    let m = suggest(f.to_str().expect("p"), "contacts");
+    assert!(m.contains("phone = { from = \"电话\", type = \"phone\", region = \"CN\""), "{m}");
+    assert!(m.contains("\"address.country\" = { from = \"国家\", type = \"country\" }"), "{m}");
+    assert!(!m.contains("would be rejected"), "{m}");
+}
