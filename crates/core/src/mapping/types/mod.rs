@@ -272,6 +272,12 @@ pub fn currency(text: &str) -> Result<&'static str, String> {
         "A$" | "AU$" => "AUD",
         "₩" | "韩元" => "KRW",
         "₹" => "INR",
+        "¥" | "￥" => {
+            return Err(
+                "an ISO 4217 currency code: ¥ is the sign of both the yen (JPY) and the yuan (CNY), so write the code"
+                    .to_string(),
+            );
+        }
         _ => return Err("an ISO 4217 currency code (USD, EUR, CNY, ...)".to_string()),
     };
     Ok(alias)
@@ -324,5 +330,7 @@ mod tests {
         assert_eq!(currency("usd"), Ok("USD"));
         assert_eq!(currency("人民币"), Ok("CNY"));
         assert!(currency("XYZ").is_err());
+        let yen_or_yuan = currency("¥").expect_err("ambiguous");
+        assert!(yen_or_yuan.contains("JPY") && yen_or_yuan.contains("CNY"), "{yen_or_yuan}");
     }
 }
