@@ -126,7 +126,12 @@ impl XmlReader {
                 continue;
             }
             let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| self.err(e))?;
-            into.push((Key::from(local(qname).as_str()), Value::Text(v.into_owned())));
+            // Attributes are fields by their local name; two with one local
+            // name in different namespaces (`id`, `x:id`) keep their prefix,
+            // where one would have hidden the other.
+            let name = local(qname);
+            let name = if into.iter().any(|(k, _)| **k == *name) { full.to_string() } else { name };
+            into.push((Key::from(name.as_str()), Value::Text(v.into_owned())));
         }
         Ok(())
     }
@@ -559,6 +564,13 @@ mod tests {
         assert!(err.contains("ends inside"), "{err}");
         let err = read_all("<r><c>&nbsp;</c></r>", Some("c")).expect_err("undefined").to_string();
         assert!(err.contains("&nbsp;"), "{err}");
+    }
+
+    #[test]
+    fn attributes_of_one_local_name_keep_their_prefix() {
+        let recs = read_all(r#"<r><c id="1" x:id="2" xmlns:x="u"/></r>"#, Some("r/c")).expect("reads");
+        assert_eq!(recs[0].get("id").map(Value::to_text).as_deref(), Some("1"));
+        assert_eq!(recs[0].get("x:id").map(Value::to_text).as_deref(), Some("2"));
     }
 
     #[test]
