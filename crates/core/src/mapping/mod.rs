@@ -598,10 +598,27 @@ impl Mapper {
                 &joined
             };
             // A per-row region (`region_from = "Country"`) for phone numbers.
-            let region = f.region_from.as_deref().and_then(|col| {
-                let v = input.get_path(col)?.to_text();
-                types::country::to_alpha2(&v)?.parse::<Region>().ok()
-            });
+            // A country it cannot read is said, not passed over for `region`,
+            // unless the number carries its own country code.
+            let mut region = None;
+            if let Some(col) = f.region_from.as_deref()
+                && let Some(country) = input.get_path(col).map(Value::to_text).filter(|c| !c.trim().is_empty())
+            {
+                region = types::country::to_alpha2(&country).and_then(|c| c.parse::<Region>().ok());
+                let number = source.to_text();
+                let international = number.trim_start().starts_with('+') || number.trim_start().starts_with("00");
+                if region.is_none() && !international && !number.trim().is_empty() {
+                    errors.push(FieldError {
+                        field: f.target.to_string(),
+                        column: f.from.join(", "),
+                        value: number,
+                        expected: format!(
+                            "a number with its country code: column {col:?} gives {country:?}, which is no country to read it in"
+                        ),
+                    });
+                    continue;
+                }
+            }
             match map_value(f, source, region) {
                 Ok(v) => out.push(f.target.clone(), v),
                 Err((value, expected)) => {
@@ -629,7 +646,8 @@ impl Mapper {
                 continue;
             }
             let text = v.to_text();
-            let h = xxhash_rust::xxh3::xxh3_128(text.to_lowercase().as_bytes());
+            // Compared as keys are: without case or surrounding spaces.
+            let h = xxhash_rust::xxh3::xxh3_128(text.trim().to_lowercase().as_bytes());
             if let Some(first) = self.seen[i].get(&h) {
                 errors.push(FieldError {
                     field: f.target.to_string(),

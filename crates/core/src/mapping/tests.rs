@@ -149,6 +149,13 @@ email = { from = "Email", type = "email", required = true, unique = true }
     let errs = mapper.apply(&dup, &mut out).expect_err("duplicate");
     assert!(errs[0].expected.contains("row 2"), "{}", errs[0].expected);
 
+    // A unique text field compares without case or surrounding spaces.
+    let mut m2 = Mapper::new(Arc::new(
+        Mapping::parse("entity = \"companies\"\n[fields]\nname = { from = \"N\", unique = true }\n").expect("parses"),
+    ));
+    m2.apply(&record(&[("N", "Acme")]), &mut out).expect("first");
+    assert!(m2.apply(&record(&[("N", " acme ")]), &mut out).is_err(), "the same name");
+
     let missing = record(&[("Stage", "prospect")]);
     let errs = mapper.apply(&missing, &mut out).expect_err("required and enum");
     assert_eq!(errs.len(), 2);
@@ -273,4 +280,22 @@ fn defaults_formats_and_replacements_are_checked_when_the_mapping_loads() {
     ] {
         load(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
+}
+
+#[test]
+fn a_row_whose_country_is_none_says_so_for_its_phone() {
+    let m = Mapping::parse(
+        "entity = \"contacts\"\n[fields]\nphone = { from = \"Tel\", type = \"phone\", region = \"US\", region_from = \"Ctry\" }\n",
+    )
+    .expect("parses");
+    let mut mapper = Mapper::new(Arc::new(m));
+    let mut out = Record::new();
+    let errs = mapper.apply(&record(&[("Tel", "030 1234567"), ("Ctry", "Narnia")]), &mut out).expect_err("no country");
+    assert!(errs[0].expected.contains("\"Narnia\", which is no country"), "{}", errs[0].expected);
+    // With its own country code the number needs none; an empty country
+    // falls back to `region`; a known one is used.
+    mapper.apply(&record(&[("Tel", "+49 30 1234567"), ("Ctry", "Narnia")]), &mut out).expect("international");
+    mapper.apply(&record(&[("Tel", "(415) 555-0100"), ("Ctry", "")]), &mut out).expect("region");
+    mapper.apply(&record(&[("Tel", "030 1234567"), ("Ctry", "Germany")]), &mut out).expect("German");
+    assert_eq!(out.get("phone").map(Value::to_text).as_deref(), Some("+49301234567"));
 }
