@@ -133,11 +133,8 @@ pub fn output_options_fit(format: Format, record_path: (&str, Option<&str>), she
         if format != Format::Xml {
             return Err(usage(format!("{flag} names XML elements; the output is {format}")));
         }
-        let element = crmsync_formats::xml::element_name;
-        if let Some(bad) = path.split('/').filter(|s| !s.is_empty()).find(|s| element(s) != *s) {
-            return Err(usage(format!(
-                "{flag} {path:?}: {bad:?} is no XML element name (letters, digits, `_`, `-`, `.`; not starting with a digit)"
-            )));
+        if let Some(bad) = crmsync_formats::xml::record_path_error(path) {
+            return Err(usage(format!("{flag} {path:?}: {bad}")));
         }
     }
     if let Some(name) = sheet {

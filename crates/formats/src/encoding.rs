@@ -416,16 +416,16 @@ impl<W: Write> Encoder<W> {
         };
         Self { inner, encoder: encoding.new_encoder(), out: Vec::new(), carry: Vec::new(), utf16 }
     }
+}
 
-    /// `text` in UTF-16, after a byte order mark (readers cannot tell
-    /// UTF-16 reliably without one) unless the text starts with its own.
-    fn utf16(&mut self, text: &str, little: bool, started: bool) -> io::Result<()> {
-        self.out.clear();
-        let bom = (!started && !text.starts_with('\u{feff}')).then_some(0xfeff);
-        for unit in bom.into_iter().chain(text.encode_utf16()) {
-            self.out.extend_from_slice(&if little { unit.to_le_bytes() } else { unit.to_be_bytes() });
-        }
-        self.inner.write_all(&self.out)
+/// `text` in UTF-16 into `out`, after a byte order mark (readers cannot
+/// tell UTF-16 reliably without one) unless it is `started` or the text
+/// starts with its own.
+fn utf16(out: &mut Vec<u8>, text: &str, little: bool, started: bool) {
+    out.clear();
+    let bom = (!started && !text.starts_with('\u{feff}')).then_some(0xfeff);
+    for unit in bom.into_iter().chain(text.encode_utf16()) {
+        out.extend_from_slice(&if little { unit.to_le_bytes() } else { unit.to_be_bytes() });
     }
 }
 
@@ -442,8 +442,8 @@ impl<W: Write> Write for Encoder<W> {
             std::str::from_utf8(&self.carry[..valid]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         if let Some((little, started)) = self.utf16 {
             if !text.is_empty() {
-                let text = text.to_string();
-                self.utf16(&text, little, started)?;
+                utf16(&mut self.out, text, little, started);
+                self.inner.write_all(&self.out)?;
                 self.utf16 = Some((little, true));
             }
             self.carry.drain(..valid);

@@ -402,6 +402,13 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
 
 pub use crmsync_core::value::element_name;
 
+/// What keeps `path` (`customers/customer`) from naming XML elements, if
+/// anything: an element that is no name as written.
+pub fn record_path_error(path: &str) -> Option<String> {
+    let bad = path.split('/').filter(|s| !s.is_empty()).find(|s| element_name(s) != *s)?;
+    Some(format!("{bad:?} is no XML element name (letters, digits, `_`, `-`, `.`; not starting with a digit)"))
+}
+
 pub struct XmlWriter {
     file: String,
     out: Box<dyn Write + Send>,
@@ -414,15 +421,10 @@ pub struct XmlWriter {
 impl XmlWriter {
     pub fn new(file: &str, mut out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Self> {
         let path = opts.record_path.clone().unwrap_or_else(|| "records/record".to_string());
-        let mut segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
-        if let Some(bad) = segs.iter().find(|s| element_name(s) != **s) {
-            return Err(Error::setup(
-                file,
-                format!(
-                    "the XML record path {path:?} has {bad:?}, which is no element name (letters, digits, `_`, `-`, `.`; not starting with a digit)"
-                ),
-            ));
+        if let Some(bad) = record_path_error(&path) {
+            return Err(Error::setup(file, format!("the XML record path {path:?}: {bad}")));
         }
+        let mut segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
         let Some(record) = segs.pop() else { return Err(Error::setup(file, "the XML record path is empty")) };
         // A record element alone goes in a `records` root.
         let wrappers = if segs.is_empty() { vec!["records".to_string()] } else { segs };

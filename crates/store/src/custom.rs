@@ -186,7 +186,7 @@ impl crate::Store {
             entities.dedup();
             for &e in &entities {
                 let declared: Vec<&CustomField> = fields.iter().filter(|f| f.entity == e).collect();
-                let problems = misfits(db, e, &declared)?;
+                let (problems, respelt) = misfits(db, e, &declared)?;
                 if !problems.is_empty() {
                     return Err(Error::Invalid(format!(
                         "the stored {e} do not fit these declarations: {}. Change those records, or declare \
@@ -195,7 +195,7 @@ impl crate::Store {
                     )));
                 }
                 db.execute("DELETE FROM custom_fields WHERE entity = ?", &[e.name().into()])?;
-                done.rewritten += respell(db, e, &declared, from, &mut done.batch)?;
+                done.rewritten += respell(db, e, respelt, from, &mut done.batch)?;
             }
             for f in fields {
                 let values = match &f.kind {
@@ -238,41 +238,21 @@ pub struct Declared {
     pub batch: Option<String>,
 }
 
-/// Rewrites the live records' custom values that `fields` would store in
-/// another form, in the batch `batch` (made with the first), audited as
-/// any update, so that the records equal what importing them again gives.
-/// Returns how many records were rewritten.
+/// A record whose custom values the declarations spell otherwise: its id,
+/// its custom object as it will be, and the values changed (as audited).
+type Respelt = (String, BTreeMap<String, serde_json::Value>, Vec<crate::import::AuditRow>);
+
+/// Writes the records `misfits` found spelt otherwise, in the batch `batch`
+/// (made with the first), audited as any update, so that the records equal
+/// what importing them again gives. Returns how many records were rewritten.
 fn respell(
     db: &mut dyn crate::sql::Sql,
     entity: Entity,
-    fields: &[&CustomField],
+    changed: Vec<Respelt>,
     from: &str,
     batch: &mut Option<String>,
 ) -> Result<usize> {
-    use crate::import::{AuditRow, load_by, update_record, write_audit};
-    // (id, the custom object as it will be, the values changed)
-    let mut changed: Vec<(String, BTreeMap<String, serde_json::Value>, Vec<AuditRow>)> = Vec::new();
-    let sql = format!("SELECT id, custom FROM {} WHERE deleted_at IS NULL ORDER BY id", entity.name());
-    db.query_each(&sql, &[], &mut |row| {
-        let mut row = row.into_iter();
-        let id = row.next().and_then(Cell::into_text).unwrap_or_default();
-        let mut custom = model::parse_custom(row.next().and_then(Cell::into_text).as_deref());
-        let mut audit = Vec::new();
-        for f in fields {
-            let Some(v) = custom.get_mut(&f.name).filter(|v| !v.is_null()) else { continue };
-            if let Ok(canonical) = f.check(v)
-                && canonical != *v
-            {
-                let field = format!("custom.{}", f.name);
-                audit.push(AuditRow::change(&id, "update", &field, Some(v.to_string()), Some(canonical.to_string())));
-                *v = canonical;
-            }
-        }
-        if !audit.is_empty() {
-            changed.push((id, custom, audit));
-        }
-        Ok(())
-    })?;
+    use crate::import::{load_by, update_record, write_audit};
     if changed.is_empty() {
         return Ok(0);
     }
@@ -317,8 +297,13 @@ fn respell(
 /// How the live records of `entity` break the declarations `fields`
 /// (which close its custom fields): values of undeclared fields, values a
 /// field's type refuses, required fields without one, unique values held
-/// twice. A few records are named for each.
-fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]) -> Result<Vec<String>> {
+/// twice. A few records are named for each. With them, the records whose
+/// values fit but are spelt otherwise (for `respell`).
+fn misfits(
+    db: &mut dyn crate::sql::Sql,
+    entity: Entity,
+    fields: &[&CustomField],
+) -> Result<(Vec<String>, Vec<Respelt>)> {
     const SHOWN: usize = 3;
     /// Per kind of problem (field and rule, so that their number does not
     /// grow with the data): how many records have it, and the first few
@@ -340,19 +325,26 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
     };
     // Unique values seen: the first holder, until a second is found.
     let mut values: BTreeMap<(&str, String), Option<String>> = BTreeMap::new();
+    let mut respelt: Vec<Respelt> = Vec::new();
     let sql = format!("SELECT id, custom FROM {} WHERE deleted_at IS NULL ORDER BY id", entity.name());
     db.query_each(&sql, &[], &mut |row| {
         let mut row = row.into_iter();
         let id = row.next().and_then(Cell::into_text).unwrap_or_default();
         let custom = model::parse_custom(row.next().and_then(Cell::into_text).as_deref());
+        // (field, the value in its declared form)
+        let mut spelt: Vec<(&str, serde_json::Value)> = Vec::new();
         for name in custom.keys().filter(|n| !fields.iter().any(|f| &f.name == *n)) {
             note(name, "undeclared", format!("custom.{name} is not declared"), &id, None);
         }
         for f in fields {
             match custom.get(&f.name).filter(|v| !v.is_null()) {
                 Some(v) => match f.check(v) {
+                    Ok(canonical) if canonical != *v && !f.unique => spelt.push((&f.name, canonical)),
                     Ok(canonical) if f.unique => {
-                        let text = canonical.as_str().map_or_else(|| canonical.to_string(), str::to_string);
+                        if canonical != *v {
+                            spelt.push((&f.name, canonical.clone()));
+                        }
+                        let text = crate::import::json_text(&canonical);
                         let problem = format!("custom.{} is unique, but values are held by several records", f.name);
                         match values.entry((f.name.as_str(), text.clone())) {
                             std::collections::btree_map::Entry::Vacant(v) => {
@@ -369,7 +361,7 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
                     }
                     Ok(_) => {}
                     Err(_) => {
-                        let value = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        let value = crate::import::json_text(v);
                         note(&f.name, "type", format!("custom.{} is not {}", f.name, f.expected()), &id, Some(value));
                     }
                 },
@@ -378,6 +370,16 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
                 }
                 None => {}
             }
+        }
+        if !spelt.is_empty() {
+            let mut custom = custom;
+            let mut audit = Vec::with_capacity(spelt.len());
+            for (name, canonical) in spelt {
+                let before = custom.insert(name.to_string(), canonical.clone()).map(|v| v.to_string());
+                let field = format!("custom.{name}");
+                audit.push(crate::import::AuditRow::change(&id, "update", &field, before, Some(canonical.to_string())));
+            }
+            respelt.push((id, custom, audit));
         }
         Ok(())
     })?;
@@ -395,7 +397,7 @@ fn misfits(db: &mut dyn crate::sql::Sql, entity: Entity, fields: &[&CustomField]
             if seen.count > named.len() { format!(" and {} more", seen.count - named.len()) } else { String::new() };
         out.push(format!("{} in {}{more}", seen.text, named.join(", ")));
     }
-    Ok(out)
+    Ok((out, respelt))
 }
 
 /// Lists `name` among the custom fields records of `entity` have been

@@ -232,26 +232,10 @@ impl Resolver for FieldResolver {
         // A declared custom value as import keeps it: an enum in its
         // declared spelling, `yes` as true, a number as a number.
         if let Some(d) = self.declared(field) {
-            return match d.check(&serde_json::Value::String(text))? {
-                serde_json::Value::String(s) => Ok(s),
-                other => Ok(other.to_string()),
-            };
+            return Ok(crate::import::json_text(&d.check(&serde_json::Value::String(text))?));
         }
         let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
-        // Amounts and versions compare as numbers: a literal that is none
-        // would match nothing on SQLite and fail the query on PostgreSQL.
-        // An amount is read as import reads one (`1,000.00`).
-        let text = match kind {
-            Some(Kind::Decimal) => {
-                let column = model::Column { field: "", column: "", kind: Kind::Decimal, max: None };
-                model::stored(&column, &Value::Text(text.clone())).ok().flatten().unwrap_or(text)
-            }
-            _ => text,
-        };
-        if (kind == Some(Kind::Decimal) || field == "version") && !crate::sql::is_number(&text) {
-            return Err(format!("{text:?} is not a number, and `{field}` holds numbers"));
-        }
-        Ok(match (field, kind) {
+        let text = match (field, kind) {
             (_, Some(Kind::DateTime)) => model::parse_time(&text)
                 .ok_or_else(|| format!("{text:?} is not a date or time (YYYY-MM-DD[THH:MM:SS])"))?,
             // A date and time compares with custom date-times, which are
@@ -261,16 +245,23 @@ impl Resolver for FieldResolver {
             }
             ("email" | "contact.email", _) => text.trim().to_lowercase(),
             ("domain" | "company.domain", _) if !text.contains('%') => model::domain_key(&text),
-            // Codes, lists and dates as the store keeps them: `de` is DE,
-            // a date-time given for a date is its date.
-            (_, Some(kind @ (Kind::Country | Kind::Enum(_) | Kind::Currency | Kind::Date))) => {
+            // Codes, lists, dates and amounts as the store keeps them: `de`
+            // is DE, a date-time given for a date is its date, `1,000.00`
+            // is 1000.00.
+            (_, Some(kind @ (Kind::Country | Kind::Enum(_) | Kind::Currency | Kind::Date | Kind::Decimal))) => {
                 let column = model::Column { field: "", column: "", kind, max: None };
                 model::stored(&column, &Value::Text(text.clone()))
                     .map_err(|expected| format!("{text:?} is not {expected}"))?
                     .unwrap_or(text)
             }
             _ => text,
-        })
+        };
+        // Amounts and versions compare as numbers: a literal that is none
+        // would match nothing on SQLite and fail the query on PostgreSQL.
+        if (kind == Some(Kind::Decimal) || field == "version") && !crate::sql::is_number(&text) {
+            return Err(format!("{text:?} is not a number, and `{field}` holds numbers"));
+        }
+        Ok(text)
     }
 }
 

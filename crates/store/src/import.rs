@@ -376,9 +376,9 @@ pub struct Import<'s> {
     effects: Option<Vec<(usize, Effect)>>,
     /// Companies the last segment gave a domain: (id, domain).
     filled: Vec<(String, String)>,
-    /// Under `guard_domains`, the domains this import gave companies (a
-    /// hash of each, to the company's id): a later row's company may not
-    /// take one, as it may not take a stored company's.
+    /// Under `guard_domains`, during a bulk load (which looks nothing up in
+    /// its table), the domains it gave companies: a hash of each, to the
+    /// company's id. A later row's company may not take one.
     domains_given: std::collections::HashMap<u64, String, BuildHasherDefault<AsIs>>,
 }
 
@@ -885,9 +885,6 @@ impl Import<'_> {
         self.commit_every = rows.max(1);
     }
 
-    /// Imports rows; returns each row's outcome. Rows are committed, with
-    /// the checkpoint, every `commit_every` rows: a crash loses at most the
-    /// uncommitted ones, which `--resume` reads again.
     /// Keeps what each row writes besides its own record, for a plan: see
     /// `take_effects`.
     pub fn track_effects(&mut self) {
@@ -900,6 +897,9 @@ impl Import<'_> {
         self.effects.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Imports rows; returns each row's outcome. Rows are committed, with
+    /// the checkpoint, every `commit_every` rows: a crash loses at most the
+    /// uncommitted ones, which `--resume` reads again.
     pub fn chunk(&mut self, rows: &mut [Row<'_>]) -> Result<Vec<Outcome>> {
         self.chunk_and_commit(rows).inspect_err(|_| self.abandon())
     }
@@ -1526,9 +1526,8 @@ impl Import<'_> {
         Ok(())
     }
 
-    /// With `guard_domains`, the stored companies (by domain: name) holding
-    /// the domains of rows no company matched; `None` without the guard.
-    /// (Not during a bulk load: the table held nothing before it.)
+    /// With `guard_domains`, the companies (by domain) holding the domains
+    /// the drafts give; `None` without the guard.
     fn guarded_domains(&mut self, drafts: &[Draft]) -> Result<Option<HashMap<String, Holder>>> {
         if !self.settings.guard_domains {
             return Ok(None);
@@ -1540,24 +1539,22 @@ impl Import<'_> {
         };
         let wanted: Vec<String> =
             drafts.iter().filter_map(|d| d.values.get(domain).cloned().flatten().flatten()).collect();
-        // (A bulk load's table held nothing before it: what it holds, this
-        // import gave, and `domains_given` knows.)
-        let held = if self.bulk.as_ref().is_some_and(|b| b.started) {
-            Vec::new()
-        } else {
-            load_by(self.db, Entity::Companies, "domain", &wanted, Some(&[name, domain]))?
-        };
-        let mut holders: HashMap<String, Holder> = held
-            .iter()
-            .filter_map(|e| {
-                let holder = Holder { id: e.id.clone(), name: e.value(name).unwrap_or_default().to_string() };
-                Some((e.value(domain)?.to_string(), holder))
-            })
-            .collect();
+        if !self.bulk.as_ref().is_some_and(|b| b.started) {
+            let held = load_by(self.db, Entity::Companies, "domain", &wanted, Some(&[name, domain]))?;
+            return Ok(Some(
+                held.iter()
+                    .filter_map(|e| {
+                        let holder = Holder { id: e.id.clone(), name: e.value(name).unwrap_or_default().to_string() };
+                        Some((e.value(domain)?.to_string(), holder))
+                    })
+                    .collect(),
+            ));
+        }
+        // A bulk load's table held nothing before it: what it holds, this
+        // load gave, and `domains_given` knows (the name is read for the
+        // few rows refused).
+        let mut holders = HashMap::default();
         for given in wanted {
-            if holders.contains_key(&given) {
-                continue;
-            }
             if let Some(id) = self.domains_given.get(&key_hash(&[given.as_str()])) {
                 let row = self.db.query_row("SELECT name FROM companies WHERE id = ?", &[id.as_str().into()])?;
                 let name = row.and_then(|r| r.into_iter().next()?.into_text()).unwrap_or_default();
@@ -1567,9 +1564,9 @@ impl Import<'_> {
         Ok(Some(holders))
     }
 
-    /// Notes that this import gave company `id` the domain in `values`.
+    /// Notes that a bulk load gave company `id` the domain in `values`.
     fn give_domain(&mut self, id: &str, values: &[Option<String>]) {
-        if self.settings.guard_domains
+        if self.bulk.as_ref().is_some_and(|b| b.started)
             && let Some(domain) = model::position(Entity::Companies, "domain").and_then(|p| values.get(p)?.as_deref())
         {
             self.domains_given.insert(key_hash(&[domain]), id.to_string());
@@ -2387,7 +2384,6 @@ struct Links {
     new_companies: Vec<(String, Vec<Option<String>>)>,
 }
 
-/// Notes the new companies (`pending`) a written record links to.
 /// Whether a value, or any inside it, holds a NUL character.
 fn holds_nul(v: &crmsync_core::Value) -> bool {
     use crmsync_core::Value;

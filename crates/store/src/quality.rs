@@ -14,14 +14,6 @@ use crate::export::Options;
 use crate::model::{self, Column, Kind};
 use crate::sql::{Cell, Param, Sql, placeholders};
 
-/// A custom value's text as the store's exports write it.
-fn as_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// What a valid value of `field` (stored in `column`) looks like, and
 /// whether `text` is one. Dates, times and decimals are valid when the store
 /// would take them, by the rules it writes with (`model::stored`).
@@ -293,9 +285,11 @@ impl Store {
                     v => v.write_text(&mut text),
                 }
                 let (expected, ok) = match declared[i] {
-                    Some(d) => {
-                        ("", d.check(&serde_json::Value::String(text.clone())).is_ok_and(|v| as_text(&v) == text))
-                    }
+                    Some(d) => (
+                        "",
+                        d.check(&serde_json::Value::String(text.clone()))
+                            .is_ok_and(|v| crate::import::json_text(&v) == text),
+                    ),
                     None => check(k, columns[i], &text),
                 };
                 s.expected = expected;

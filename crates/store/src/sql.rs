@@ -405,9 +405,10 @@ pub trait Sql: Send {
     /// PostgreSQL: COPY, sent ahead as `execute_later` says).
     fn insert_many(&mut self, table: &str, columns: &[&str], params: &[Arg<'_>]) -> Result<()>;
     /// Waits until no other crmsync writes to the store, and keeps others
-    /// from writing until this connection ends. SQLite has this from its
-    /// write lock; on PostgreSQL two imports looking up the same new key
-    /// at once would each insert it.
+    /// from writing until this connection ends: on PostgreSQL two imports
+    /// looking up the same new key at once would each insert it. (SQLite's
+    /// write lock makes writers take turns a transaction at a time, and a
+    /// bulk load ends when another writer commits: see `check_bulk`.)
     fn hold_writers(&mut self) -> Result<()> {
         Ok(())
     }

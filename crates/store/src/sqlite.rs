@@ -95,40 +95,14 @@ impl SqliteConn {
             conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(err("cannot read the page size"))?;
         conn.pragma_update(None, "wal_autocheckpoint", (40 << 20) / page.max(512))
             .map_err(err("cannot set wal_autocheckpoint"))?;
-        // SQLite's lower() folds ASCII letters only, PostgreSQL's every letter;
-        // `--where … like` compares through lower(), so both must agree.
-        conn.create_scalar_function(
-            "lower",
-            1,
-            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            |ctx| {
-                Ok(match ctx.get_raw(0) {
-                    ValueRef::Null => None,
-                    ValueRef::Integer(n) => Some(n.to_string()),
-                    ValueRef::Real(f) => Some(f.to_string()),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).to_lowercase()),
-                })
-            },
-        )
-        .map_err(err("cannot register lower()"))?;
+        // SQLite's lower() folds ASCII letters only, PostgreSQL's every
+        // letter; the e-mail keys (`lower(email)`) must agree on both.
+        text_function(&conn, "lower", str::to_lowercase).map_err(err("cannot register lower()"))?;
         // `like` folds case through this (`Backend::fold`): letter by letter,
         // as PostgreSQL's lower() does, where Rust's lower() of a string
         // reads Σ by its place in a word and İ as i with a dot above.
         // (lower() itself stays: stored e-mail keys are made with it.)
-        conn.create_scalar_function(
-            "crmsync_fold",
-            1,
-            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            |ctx| {
-                Ok(match ctx.get_raw(0) {
-                    ValueRef::Null => None,
-                    ValueRef::Integer(n) => Some(n.to_string()),
-                    ValueRef::Real(f) => Some(f.to_string()),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Some(crate::sql::fold(&String::from_utf8_lossy(t))),
-                })
-            },
-        )
-        .map_err(err("cannot register crmsync_fold()"))?;
+        text_function(&conn, "crmsync_fold", crate::sql::fold).map_err(err("cannot register crmsync_fold()"))?;
         // `--where` compares numbers through this (`Backend::numeric`): text
         // that is no number is NULL, as on PostgreSQL (SQLite's CAST would
         // read it as 0).
@@ -155,6 +129,19 @@ impl SqliteConn {
         let context = context.to_string();
         move |source| Error::Sqlite { location, context, source }
     }
+}
+
+/// Registers a one-argument SQL function that maps text to text (numbers
+/// as their text, NULL as NULL).
+fn text_function(conn: &Connection, name: &str, f: fn(&str) -> String) -> rusqlite::Result<()> {
+    conn.create_scalar_function(name, 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, move |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Null => None,
+            ValueRef::Integer(n) => Some(n.to_string()),
+            ValueRef::Real(x) => Some(x.to_string()),
+            ValueRef::Text(t) | ValueRef::Blob(t) => Some(f(&String::from_utf8_lossy(t))),
+        })
+    })
 }
 
 impl ToSql for Param {

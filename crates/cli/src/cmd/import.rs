@@ -114,7 +114,7 @@ impl Plan {
         let entity = effect.entity.name();
         if self.csv {
             for c in &effect.changes {
-                let q = |s: &str| format!("\"{}\"", Self::cell(s).replace('"', "\"\""));
+                let q = Self::cell;
                 writeln!(
                     self.out,
                     "{row},{action} {},{},{},{},{}",
@@ -138,10 +138,11 @@ impl Plan {
         Ok(())
     }
 
-    /// A cell as spreadsheets may read it: formulas neutralised as CSV
-    /// exports do (a phone number stays as it is).
+    /// A CSV plan's cell: plans are read in spreadsheets, so quoted, and
+    /// formulas neutralised as CSV exports do (a phone number stays as it is).
     fn cell(s: &str) -> String {
-        crmsync_formats::csv::neutralize(s).unwrap_or_else(|| s.to_string())
+        let s = crmsync_formats::csv::neutralize(s).unwrap_or_else(|| s.to_string());
+        format!("\"{}\"", s.replace('"', "\"\""))
     }
 
     fn write(&mut self, row: u64, outcome: &Outcome) -> Result<()> {
@@ -152,8 +153,7 @@ impl Plan {
             Outcome::Reject { .. } => ("reject", ""),
         };
         if self.csv {
-            // Plans are read in spreadsheets: everything quoted.
-            let q = |s: &str| format!("\"{}\"", Self::cell(s).replace('"', "\"\""));
+            let q = Self::cell;
             match outcome {
                 Outcome::Update { changes, .. } => {
                     for c in changes {
