@@ -397,20 +397,28 @@ impl RecordReader for JsonReader {
                         "trailing comma before `]`",
                     ));
                 }
-                let mut de = serde_json::Deserializer::from_reader(&mut self.src);
-                let v = ValueSeed { dups: &self.dups, keys: &self.keys }
-                    .deserialize(&mut de)
-                    .map_err(|e| json_error(&self.file, &e, line, ordinal))?;
-                if !matches!(v, Value::Object(_) | Value::Array(_) | Value::Text(_) | Value::Bool(_) | Value::Null) {
+                let v = if matches!(next, Some(b'-' | b'0'..=b'9')) {
                     // A number's end is found by reading one byte past it,
-                    // which the parser keeps; scalars in a record list are rare
-                    // enough to refuse rather than resynchronise.
-                    return Err(Error::parse(
-                        &self.file,
-                        Location { row: Some(ordinal), line: Some(line), field: None },
-                        "expected an object (a record), found a number",
-                    ));
-                }
+                    // which serde_json's reader would keep and drop: its
+                    // text is taken here to the byte, and parsed on its own.
+                    let text = self.number_text().map_err(|e| io(e, line))?;
+                    let mut de = serde_json::Deserializer::from_slice(&text);
+                    ValueSeed { dups: &self.dups, keys: &self.keys }
+                        .deserialize(&mut de)
+                        .and_then(|v| de.end().map(|_| v))
+                        .map_err(|_| {
+                            Error::parse(
+                                &self.file,
+                                Location { row: Some(ordinal), line: Some(line), field: None },
+                                format!("`{}` is not a JSON number", String::from_utf8_lossy(&text)),
+                            )
+                        })?
+                } else {
+                    let mut de = serde_json::Deserializer::from_reader(&mut self.src);
+                    ValueSeed { dups: &self.dups, keys: &self.keys }
+                        .deserialize(&mut de)
+                        .map_err(|e| json_error(&self.file, &e, line, ordinal))?
+                };
                 fill(rec, v, ordinal, line, &self.dups);
                 Ok(true)
             }
@@ -432,6 +440,21 @@ impl RecordReader for JsonReader {
 }
 
 impl JsonReader {
+    /// The bytes of a number in the array, consumed up to its last one.
+    fn number_text(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut text = Vec::new();
+        loop {
+            let buf = self.src.fill_buf()?;
+            let n = buf.iter().take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')).count();
+            let all = n == buf.len() && n > 0;
+            text.extend_from_slice(&buf[..n]);
+            self.src.consume(n);
+            if !all {
+                return Ok(text);
+            }
+        }
+    }
+
     fn end_of_array(&mut self, _rec: &mut Record) -> Result<bool> {
         let line = self.src.line;
         match self.src.peek().map_err(|e| Error::from_io(&self.file, Location::default(), e))? {
@@ -514,6 +537,43 @@ mod tests {
         assert!(recs[0].defect.as_ref().is_some_and(|d| d.message.contains("\"a\"")));
         assert_eq!(recs[1].defect, None);
         assert_eq!(recs[1].len(), 1);
+    }
+
+    #[test]
+    fn scalars_among_the_records_are_rejected_one_by_one() {
+        // Numbers of every shape, at a buffer's end or not, then the records
+        // after them, whole.
+        let text = b"[{\"a\":1}, 5, -0.5e+3,\n{\"a\":2},12 , \"s\", null, [1], {\"a\":3}, 7]";
+        let recs = read_all(text, None).expect("reads");
+        let shown: Vec<String> = recs
+            .iter()
+            .map(|r| match &r.defect {
+                Some(d) => format!("{}:{}", r.row, d.message.rsplit(' ').next().unwrap_or_default()),
+                None => format!("{}:{:?}", r.row, r.get("a")),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "1:Some(Number(\"1\"))",
+                "2:number",
+                "3:number",
+                "4:Some(Number(\"2\"))",
+                "5:number",
+                "6:string",
+                "7:null",
+                "8:array",
+                "9:Some(Number(\"3\"))",
+                "10:number",
+            ]
+        );
+        assert_eq!(recs[3].line, 2);
+        for (text, needle) in
+            [(&b"[1-2]"[..], "`1-2` is not a JSON number"), (b"[{\"a\":1}, 5 6]", "expected `,` or `]`")]
+        {
+            let err = read_all(text, None).expect_err("bad number").to_string();
+            assert!(err.contains(needle), "{err}");
+        }
     }
 
     #[test]

@@ -201,6 +201,20 @@ fn bad_json_documents_fail_cleanly() {
 }
 
 #[test]
+fn scalars_in_a_json_array_are_rejected_and_the_rest_go_on() {
+    let c = Case::new();
+    let f = c.file("s.json", b"[{\"a\":\"1\"}, 42, {\"a\":\"2\"}, \"x\", -1.5e3]");
+    let out = c.path("o.csv");
+    let rejects = c.path("r.ndjson");
+    let s = convert_summary(&[&f, &out, "--rejects", &rejects]);
+    assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()), (Some(5), Some(2), Some(3)));
+    let rej = read_ndjson(Path::new(&rejects));
+    assert_eq!((rej[0]["_row"].clone(), rej[2]["_row"].clone()), (serde_json::json!(2), serde_json::json!(5)));
+    assert!(rej[0]["_error"].as_str().is_some_and(|e| e.contains("found a number")), "{rej:?}");
+    assert_eq!(std::fs::read_to_string(&out).expect("out"), "a\n1\n2\n");
+}
+
+#[test]
 fn one_bad_ndjson_line_is_rejected_and_the_rest_go_on() {
     let c = Case::new();
     let f = c.file("n.ndjson", b"{\"a\":\"1\"}\n{\"a\": 2,}\n\n[1,2]\n{\"a\":\"3\"}\n");
