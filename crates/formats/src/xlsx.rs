@@ -22,6 +22,8 @@ pub struct SheetReader {
     header: bool,
     sheet: String,
     format: Format,
+    /// The cells' styles (XLSX only), for numbers shown zero-padded.
+    styles: calamine::StyleRange,
 }
 
 impl SheetReader {
@@ -77,6 +79,15 @@ impl SheetReader {
         let rows = book
             .worksheet_range(&sheet)
             .map_err(|e| Error::parse(file, Location::default(), format!("sheet {sheet:?}: {e}")))?;
+        // The cells' styles take a second pass over the sheet: made only
+        // when the workbook has a format that pads numbers. (A style that
+        // cannot be read only loses that padding.)
+        let styles = match &book {
+            calamine::Sheets::Xlsx(_) if pads_numbers(&data) => {
+                book.worksheet_style(&sheet).unwrap_or_else(|_| calamine::StyleRange::empty())
+            }
+            _ => calamine::StyleRange::empty(),
+        };
         let first_row = rows.start().map(|(r, _)| u64::from(r) + 1).unwrap_or(1);
         let first_col = rows.start().map(|(_, c)| c as usize).unwrap_or(0);
         let width = rows.width();
@@ -111,8 +122,120 @@ impl SheetReader {
             header: opts.header,
             sheet,
             format,
+            styles,
         })
     }
+
+    /// A number cell as the sheet shows it when its format pads it with
+    /// zeros or separators: a ZIP code typed `02134` into a column
+    /// formatted `00000` is stored as the number 2134, and it is `02134`
+    /// the user sees and means.
+    fn shown(&self, cell: &Data, row: usize, col: usize) -> Option<Value> {
+        let f = match cell {
+            Data::Float(f) => *f,
+            Data::Int(i) => *i as f64,
+            _ => return None,
+        };
+        if self.styles.is_empty() {
+            return None;
+        }
+        let (r0, c0) = self.rows.start()?;
+        let at = (r0 + u32::try_from(row).ok()?, c0 + u32::try_from(col).ok()?);
+        let code = &self.styles.get(at)?.number_format.as_ref()?.format_code;
+        let text = padded(code, f)?;
+        (text != number_text(f)).then_some(Value::Text(text))
+    }
+}
+
+/// Whether an XLSX workbook declares a number format `padded` applies to,
+/// from its `xl/styles.xml`. (True when that part is elsewhere: the sheet's
+/// styles are then read to be sure.)
+fn pads_numbers(data: &[u8]) -> bool {
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(data)) else { return true };
+    let Ok(part) = zip.by_name("xl/styles.xml") else { return true };
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(part));
+    let mut buf = Vec::new();
+    loop {
+        match xml.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e))
+                if e.local_name().as_ref() == "numFmt" =>
+            {
+                let code = e.attributes().flatten().find(|a| a.key.local_name().as_ref() == "formatCode");
+                if let Some(code) = code.and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                    && padded(&code, 2134.0).is_some_and(|t| t != "2134")
+                {
+                    return true;
+                }
+            }
+            Ok(quick_xml::events::Event::Eof) => return false,
+            Err(_) => return true,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+}
+
+/// A whole number laid out in a format made only of digit places (`0`
+/// shows a digit or a zero, `#` a digit or nothing) and literals (`-`,
+/// spaces, brackets, `\x`, `"…"`), as a spreadsheet shows it: `00000`,
+/// `000-00-0000`, `00000\-0000`. Other formats (decimals, thousands,
+/// sections, conditions) say nothing here.
+fn padded(code: &str, f: f64) -> Option<String> {
+    enum Part {
+        Digit { zero: bool },
+        Literal(char),
+    }
+    if !(0.0..1e15).contains(&f) || f.fract() != 0.0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        parts.push(match c {
+            '0' => Part::Digit { zero: true },
+            '#' => Part::Digit { zero: false },
+            '-' | ' ' | '(' | ')' => Part::Literal(c),
+            '\\' => Part::Literal(chars.next()?),
+            '"' => {
+                for q in chars.by_ref() {
+                    if q == '"' {
+                        break;
+                    }
+                    parts.push(Part::Literal(q));
+                }
+                continue;
+            }
+            _ => return None,
+        });
+    }
+    let places = parts.iter().filter(|p| matches!(p, Part::Digit { .. })).count();
+    if places == 0 {
+        return None;
+    }
+    let digits = format!("{}", f as i64);
+    // Places with no digit of their own come first; digits beyond the
+    // places all go to the first place, as in a spreadsheet.
+    let (blank, extra) = (places.saturating_sub(digits.len()), digits.len().saturating_sub(places));
+    let mut out = String::with_capacity(code.len() + extra);
+    let (mut place, mut next) = (0, 0);
+    for p in parts {
+        match p {
+            Part::Literal(c) => out.push(c),
+            Part::Digit { zero } if place < blank => {
+                if zero {
+                    out.push('0');
+                }
+                place += 1;
+            }
+            Part::Digit { .. } => {
+                let take = if place == blank { extra + 1 } else { 1 };
+                out.push_str(&digits[next..next + take]);
+                next += take;
+                place += 1;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// `A`, `B`, ..., `Z`, `AA`: how a spreadsheet names a column.
@@ -170,15 +293,17 @@ impl RecordReader for SheetReader {
         while self.next < height {
             let i = self.next;
             self.next += 1;
-            let Some(row) = self.rows.rows().nth(i) else { return Ok(false) };
+            // (Indexed: `rows().nth(i)` walks from the first row each time,
+            // which made reading a sheet quadratic in its rows.)
+            let row = &self.rows[i];
             if row.iter().all(|c| matches!(c, Data::Empty)) {
                 continue; // blank rows are spacing, not records
             }
             rec.clear();
             rec.row = self.first_row + i as u64;
             rec.line = 0;
-            for (k, cell) in self.columns.iter().zip(row.iter()) {
-                let v = match cell_value(cell) {
+            for (c, (k, cell)) in self.columns.iter().zip(row.iter()).enumerate() {
+                let v = match self.shown(cell, i, c).unwrap_or_else(|| cell_value(cell)) {
                     Value::Null => Value::Text(String::new()),
                     v => v,
                 };
@@ -417,6 +542,8 @@ mod tests {
         w.write(&rec).expect("writes");
         w.finish().expect("finishes");
         let bytes = std::fs::read(&path).expect("read");
+        // (Dates have a format, which pads nothing: no second pass.)
+        assert!(!pads_numbers(&bytes));
         let mut r = SheetReader::open("t.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
             .expect("opens");
         let mut back = Record::new();
@@ -426,5 +553,59 @@ mod tests {
         assert_eq!(back.get("d"), Some(&Value::Date(jiff::civil::date(2024, 2, 29))));
         assert_eq!(back.get("b"), Some(&Value::Bool(true)));
         assert!(!r.read(&mut back).expect("end"));
+    }
+
+    #[test]
+    fn zero_padded_number_formats_lay_out_whole_numbers() {
+        for (code, f, shown) in [
+            ("00000", 2134.0, Some("02134")),
+            ("00000", 123456.0, Some("123456")),
+            ("00000\\-0000", 21340042.0, Some("02134-0042")),
+            ("000-00-0000", 12345678.0, Some("012-34-5678")),
+            ("\"No. \"000", 7.0, Some("No. 007")),
+            ("(###) ###-####", 2125550123.0, Some("(212) 555-0123")),
+            ("###-####", 12.0, Some("-12")),
+            ("0", 5.0, Some("5")),
+            ("0.00", 5.0, None),
+            ("#,##0", 5.0, None),
+            ("[<=9999999]###-####;(###) ###-####", 5.0, None),
+            ("00000", 2134.5, None),
+            ("00000", -2134.0, None),
+            ("General", 2134.0, None),
+        ] {
+            assert_eq!(padded(code, f).as_deref(), shown, "{code} {f}");
+        }
+    }
+
+    #[test]
+    fn numbers_shown_zero_padded_read_as_shown() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("z.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let zip = rust_xlsxwriter::Format::new().set_num_format("00000");
+        let plus4 = rust_xlsxwriter::Format::new().set_num_format("00000\\-0000");
+        let two = rust_xlsxwriter::Format::new().set_num_format("0.00");
+        for (c, name) in ["zip", "zip4", "amount", "n"].into_iter().enumerate() {
+            sheet.write_string(0, c as u16, name).expect("header");
+        }
+        sheet.write_number_with_format(1, 0, 2134.0, &zip).expect("cell");
+        sheet.write_number_with_format(1, 1, 21340042.0, &plus4).expect("cell");
+        sheet.write_number_with_format(1, 2, 5.0, &two).expect("cell");
+        sheet.write_number(1, 3, 42.0).expect("cell");
+        sheet.write_number_with_format(2, 0, 90210.0, &zip).expect("cell");
+        book.save(&path).expect("save");
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(pads_numbers(&bytes));
+        let mut r = SheetReader::open("z.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
+        let mut rec = Record::new();
+        assert!(r.read(&mut rec).expect("reads"));
+        assert_eq!(rec.get("zip"), Some(&Value::Text("02134".into())));
+        assert_eq!(rec.get("zip4"), Some(&Value::Text("02134-0042".into())));
+        assert_eq!(rec.get("amount"), Some(&Value::Number("5".into())));
+        assert_eq!(rec.get("n"), Some(&Value::Number("42".into())));
+        assert!(r.read(&mut rec).expect("reads"));
+        assert_eq!(rec.get("zip"), Some(&Value::Number("90210".into())));
     }
 }
