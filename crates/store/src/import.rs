@@ -1687,14 +1687,14 @@ impl Import<'_> {
             && let Some(pos) = self.columns.iter().position(|c| c.kind == Kind::Custom)
         {
             let mut custom = model::parse_custom(values[pos].as_deref());
-            for (k, v) in &d.custom {
-                match v {
-                    Some(v) if custom.get(k).is_some_and(|old| model::same_custom(old, v)) => {}
+            for (k, v) in &mut d.custom {
+                match v.take() {
+                    Some(v) if custom.get(k.as_str()).is_some_and(|old| model::same_custom(old, &v)) => {}
                     Some(v) => {
-                        custom.insert(k.clone(), v.clone());
+                        custom.insert(std::mem::take(k), v);
                     }
                     None if self.settings.clear_empty => {
-                        custom.remove(k);
+                        custom.remove(k.as_str());
                     }
                     None => {}
                 }

@@ -305,7 +305,8 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         }
         (Kind::Link(_) | Kind::DealContacts | Kind::Custom, v) => v.to_text(),
     };
-    if let Some(max) = column.max {
+    // (No text has more characters than bytes: most need no counting.)
+    if let Some(max) = column.max.filter(|max| text.len() > *max) {
         let n = text.chars().count();
         if n > max {
             return Err(format!("at most {max} characters (this value has {n})"));
@@ -848,6 +849,10 @@ mod tests {
         let name = columns(Entity::Companies)[0];
         let err = stored(&name, &Value::Text("x".repeat(300))).expect_err("too long");
         assert!(err.contains("at most 255 characters (this value has 300)"), "{err}");
+        // Characters, not bytes: 255 of three bytes each fit.
+        assert!(stored(&name, &Value::Text("星".repeat(255))).is_ok());
+        let err = stored(&name, &Value::Text("星".repeat(256))).expect_err("too long");
+        assert!(err.contains("(this value has 256)"), "{err}");
         let at = columns(Entity::Contacts)[position(Entity::Contacts, "subscribed_at").expect("field")];
         assert_eq!(
             stored(&at, &Value::Text("2024-05-01".into())).expect("date").as_deref(),
