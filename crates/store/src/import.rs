@@ -1839,6 +1839,7 @@ impl Import<'_> {
         if key.is_empty() {
             return Ok(found);
         }
+        let before_key: Vec<bool> = found.iter().map(Option::is_some).collect();
         let first = key[0].as_str();
         if let Some(bulk) = &self.bulk
             && bulk.started
@@ -1957,7 +1958,55 @@ impl Import<'_> {
                 ))),
             };
         }
+        self.held_by_another_id(drafts, &mut found, &before_key)?;
         Ok(found)
+    }
+
+    /// A record found by key that already has another id in the row's
+    /// system is not the row's: that system holds two records where the key
+    /// sees one. A deal or an activity is named, not identified, by its key
+    /// (two deals may both be `Renewal 2024`): the row is another record,
+    /// made new. A contact or a company is one by its key: the row is
+    /// rejected, naming both ids, as taking the row's id would take the
+    /// record away from its own.
+    fn held_by_another_id(
+        &mut self,
+        drafts: &[Draft],
+        found: &mut [Option<Matched>],
+        before_key: &[bool],
+    ) -> Result<()> {
+        let Some(system) = self.settings.external_system.clone() else { return Ok(()) };
+        // (row, the record its key found) for rows with an id in the system.
+        let by_key: Vec<(usize, String)> = (0..drafts.len())
+            .filter(|n| !before_key[*n] && drafts[*n].external.is_some())
+            .filter_map(|n| Some((n, found[n].as_ref()?.as_ref().ok()?.id.clone())))
+            .collect();
+        if by_key.is_empty() {
+            return Ok(());
+        }
+        let entity = self.settings.entity;
+        let wanted: Vec<&str> = by_key.iter().map(|(_, id)| id.as_str()).collect();
+        let held = external_pairs(self.db, entity, &system, "record_id", &wanted)?;
+        for (n, id) in &by_key {
+            let d = &drafts[*n];
+            let (Some(theirs), Some(x)) = (held.get(id), &d.external) else { continue };
+            if theirs == x {
+                continue;
+            }
+            found[*n] = match entity {
+                Entity::Deals | Entity::Activities => None,
+                Entity::Contacts | Entity::Companies => {
+                    let one = model::singular(entity);
+                    let message = format!(
+                        "{one} {id}, found by {}, has {system} id {theirs:?}, not the row's {x:?}: {system} holds two \
+                         records for one {one} (merge them there first)",
+                        describe_key(&self.settings.key, d)
+                    );
+                    Some(Err((format!("external_id.{system}"), message)))
+                }
+            };
+        }
+        Ok(())
     }
 
     fn write_audit(&mut self, entity: Entity, rows: &[AuditRow], now: &str) -> Result<()> {

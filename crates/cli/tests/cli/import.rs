@@ -286,6 +286,42 @@ on_both!(a_record_found_by_its_external_id_cannot_take_another_records_key, |db|
     assert_eq!(db.count("SELECT count(*) FROM deals WHERE name = 'Navy pilot'"), 1);
 });
 
+on_both!(a_record_found_by_key_with_another_external_id_is_not_the_rows, |db| {
+    // Two ERP deals of one name: two deals, each found by its id again.
+    let f = db.file(
+        "twins.csv",
+        "ERP Id,Deal,Amount,Currency,Stage,Close,Company\n\
+         D-1,Renewal 2024,100.00,USD,open,2024-06-30,Acme\n\
+         D-2,Renewal 2024,200.00,USD,won,2024-07-30,Beta\n",
+    );
+    let m = db.file(
+        "twins.toml",
+        "entity = \"deals\"\n[key]\nexternal_id = { system = \"erp\", from = \"ERP Id\" }\n[fields]\nname = \"Deal\"\n\
+         amount = { from = \"Amount\", type = \"decimal\" }\ncurrency = \"Currency\"\nstage = \"Stage\"\n\
+         close_date = { from = \"Close\", type = \"date\" }\n\"company.name\" = \"Company\"\n",
+    );
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!(
+        db.scalar("SELECT amount FROM deals d JOIN external_ids x ON x.record_id = d.id WHERE x.external_id = 'D-1'")
+            .as_deref(),
+        Some("100.00")
+    );
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(2), Some(0)), "{s}");
+    // Two ERP contacts of one e-mail: the second is refused, both ids named.
+    let f = db.file("twins2.csv", "ERP,email,first_name\nE1,a@x.com,Ann\nE2,a@x.com,Anna\n");
+    let m = db.file(
+        "twins2.toml",
+        "entity = \"contacts\"\n[key]\nexternal_id = { system = \"erp\", from = \"ERP\" }\n\
+         [fields]\nemail = \"email\"\nfirst_name = \"first_name\"\n",
+    );
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    let err = stderr_of(&out);
+    assert!(err.contains("row 3: contact ") && err.contains("has erp id \"E1\", not the row's \"E2\""), "{err}");
+    assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("Ann"));
+});
+
 on_both!(a_list_given_again_is_unchanged_alike_on_both, |db| {
     let one = db.file("tg1.csv", "email,tags\nt@example.com,a; b\n");
     let two = db.file("tg2.csv", "email,tags,title\nt@example.com,a; b,\n");
