@@ -211,6 +211,15 @@ impl Resolver for FieldResolver {
         self.backend.fold(expr)
     }
 
+    fn ordered(&self, field: &str, literal: &Literal) -> Option<(String, String)> {
+        let (sql, kind) = self.field(field).ok()?;
+        let text_against_number = matches!(literal, Literal::Number(_))
+            && kind == Kind::Text
+            && self.declared(field).is_none()
+            && !self.as_number(field, Some(literal), kind);
+        text_against_number.then(|| (self.backend.numeric(&sql), self.backend.numeric_param().to_string()))
+    }
+
     fn param_sql(&self, field: &str, literal: &Literal) -> String {
         let kind = field_sql(self.backend, self.entity, field).map_or(Kind::Text, |(_, k)| k);
         if self.as_number(field, Some(literal), kind) { self.backend.numeric_param() } else { "?" }.to_string()

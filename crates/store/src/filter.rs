@@ -165,6 +165,13 @@ pub trait Resolver {
     fn param_sql(&self, _field: &str, _literal: &Literal) -> String {
         "?".to_string()
     }
+    /// The column and parameter SQL of `field` ordered (`<`, `>`, `<=`,
+    /// `>=`) against `literal`, where that orders otherwise than it
+    /// compares for equality: a text field against a number orders as
+    /// numbers (`postal_code > 10000`), though `= 007` compares as text.
+    fn ordered(&self, _field: &str, _literal: &Literal) -> Option<(String, String)> {
+        None
+    }
     /// `expr` with its letters' case folded, for `like`.
     fn fold(&self, expr: &str) -> String {
         format!("lower({expr})")
@@ -208,9 +215,12 @@ fn compile_into(
     };
     match expr {
         Expr::Compare { field, op, value, at } => {
-            let col = column(field, Some(value), *at)?;
+            let ordering = matches!(op, CmpOp::Lt | CmpOp::Gt | CmpOp::Le | CmpOp::Ge);
+            let (col, p) = match ordering.then(|| resolver.ordered(field, value)).flatten() {
+                Some(pair) => pair,
+                None => (column(field, Some(value), *at)?, resolver.param_sql(field, value)),
+            };
             params.push(param(field, value, *at)?);
-            let p = resolver.param_sql(field, value);
             // A missing value is "not equal" to anything, as users expect.
             match op {
                 CmpOp::Ne => sql.push_str(&format!("({col} IS NULL OR {col} <> {p})")),

@@ -402,6 +402,29 @@ on_both!(like_matches_dates_numbers_and_times_as_exported_alike_on_both, |db| {
     assert!(!names(&format!("created_at like '{}%'", &at[..19])).is_empty(), "{at}");
 });
 
+on_both!(where_orders_text_fields_as_numbers_against_a_number, |db| {
+    let f = db.file(
+        "zips.csv",
+        "email,address.postal_code,notes,first_name\n\
+         a@x.com,01067,9,Ann\nb@x.com,D02 X285,10,Bob\nc@x.com,518000,abc,Cid\nd@x.com,00000,-3,Dan\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let emails = |filter: &str| {
+        let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
+        assert!(out.status.success(), "{filter}: {}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).lines().skip(1).map(str::to_string).collect::<Vec<_>>()
+    };
+    // As numbers, skipping text that is none (as text, `D02 X285` > `10000`).
+    assert_eq!(emails("address.postal_code > 10000"), ["c@x.com"]);
+    assert_eq!(emails("address.postal_code < 9"), ["d@x.com"]);
+    assert_eq!(emails("notes >= 10 or notes < 0"), ["b@x.com", "d@x.com"]);
+    // Equality stays text: a code keeps its zeros.
+    assert_eq!(emails("address.postal_code = 01067"), ["a@x.com"]);
+    assert_eq!(emails("address.postal_code = 1067"), Vec::<String>::new());
+    // Against text, text order.
+    assert_eq!(emails("first_name > 'Bz'"), ["c@x.com", "d@x.com"]);
+});
+
 on_both!(where_compares_values_as_import_stores_them, |db| {
     let schema = testdata("import/custom_schema.toml");
     db.ok(&["init", "--custom", schema.to_str().expect("p")]);
