@@ -80,10 +80,10 @@ impl SheetReader {
             .worksheet_range(&sheet)
             .map_err(|e| Error::parse(file, Location::default(), format!("sheet {sheet:?}: {e}")))?;
         // The cells' styles take a second pass over the sheet: made only
-        // when the workbook has a format that pads numbers. (A style that
+        // when the workbook has a format that shapes numbers. (A style that
         // cannot be read only loses that padding.)
         let styles = match &book {
-            calamine::Sheets::Xlsx(_) if pads_numbers(&data) => {
+            calamine::Sheets::Xlsx(_) if shapes_numbers(&data) => {
                 book.worksheet_style(&sheet).unwrap_or_else(|_| calamine::StyleRange::empty())
             }
             _ => calamine::StyleRange::empty(),
@@ -142,15 +142,34 @@ impl SheetReader {
         let (r0, c0) = self.rows.start()?;
         let at = (r0 + u32::try_from(row).ok()?, c0 + u32::try_from(col).ok()?);
         let code = &self.styles.get(at)?.number_format.as_ref()?.format_code;
+        if let Some(places) = decimal_places(code) {
+            // `26361.40` in a `0.00` cell: the number with the places shown.
+            return (f.is_finite() && f.abs() < 1e15).then(|| Value::Number(format!("{f:.places$}")));
+        }
         let text = padded(code, f)?;
         (text != number_text(f)).then_some(Value::Text(text))
     }
 }
 
-/// Whether an XLSX workbook declares a number format `padded` applies to,
-/// from its `xl/styles.xml`. (True when that part is elsewhere: the sheet's
-/// styles are then read to be sure.)
-fn pads_numbers(data: &[u8]) -> bool {
+/// The places of a plain decimal of at most 15 digits (`-12.50`: 2), which
+/// a cell holds exactly.
+fn fixed_places(n: &str) -> Option<usize> {
+    let (whole, fraction) = n.strip_prefix('-').unwrap_or(n).split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(whole) && digits(fraction) && whole.len() + fraction.len() <= 15).then_some(fraction.len())
+}
+
+/// The decimal places of a fixed-point format (`0.00`, `#,##0.00`).
+fn decimal_places(code: &str) -> Option<usize> {
+    let fraction = code.strip_prefix("#,##0.").or_else(|| code.strip_prefix("0."))?;
+    (!fraction.is_empty() && fraction.bytes().all(|b| b == b'0')).then_some(fraction.len())
+}
+
+/// Whether an XLSX workbook declares a number format that shapes how a
+/// number reads (`padded`, `decimal_places`), from its `xl/styles.xml`.
+/// (True when that part is elsewhere: the sheet's styles are then read to
+/// be sure.)
+fn shapes_numbers(data: &[u8]) -> bool {
     let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(data)) else { return true };
     let Ok(part) = zip.by_name("xl/styles.xml") else { return true };
     let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(part));
@@ -162,7 +181,7 @@ fn pads_numbers(data: &[u8]) -> bool {
             {
                 let code = e.attributes().flatten().find(|a| a.key.local_name().as_ref() == "formatCode");
                 if let Some(code) = code.and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
-                    && padded(&code, 2134.0).is_some_and(|t| t != "2134")
+                    && (decimal_places(&code).is_some() || padded(&code, 2134.0).is_some_and(|t| t != "2134"))
                 {
                     return true;
                 }
@@ -360,6 +379,9 @@ pub struct XlsxWriter {
     date: rust_xlsxwriter::Format,
     datetime: rust_xlsxwriter::Format,
     header: rust_xlsxwriter::Format,
+    /// `0.0`, `0.00`, …: by the places of a decimal, for numbers written
+    /// with trailing zeros (an amount of `26361.40`).
+    places: Vec<rust_xlsxwriter::Format>,
 }
 
 impl XlsxWriter {
@@ -379,6 +401,7 @@ impl XlsxWriter {
             date: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"),
             datetime: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
             header: rust_xlsxwriter::Format::new().set_bold(),
+            places: Vec::new(),
         };
         if let Some(cols) = &opts.columns {
             w.start(cols.clone())?;
@@ -459,9 +482,18 @@ impl XlsxWriter {
             let res = match v {
                 Value::Null => Ok(&mut self.sheet),
                 Value::Text(s) => self.sheet.write_string(r, col, s),
-                Value::Number(n) => match n.parse::<f64>() {
+                Value::Number(n) => match (n.parse::<f64>(), fixed_places(n)) {
                     // Only numbers a cell can hold exactly are written as numbers.
-                    Ok(f) if number_text(f) == *n || f.to_string() == *n => self.sheet.write_number(r, col, f),
+                    (Ok(f), _) if number_text(f) == *n || f.to_string() == *n => self.sheet.write_number(r, col, f),
+                    // Trailing zeros (`26361.40`) are shown by the cell's format,
+                    // which reading takes back.
+                    (Ok(f), Some(p)) if format!("{f:.p$}") == *n => {
+                        while self.places.len() < p {
+                            let zeros = "0".repeat(self.places.len() + 1);
+                            self.places.push(rust_xlsxwriter::Format::new().set_num_format(format!("0.{zeros}")));
+                        }
+                        self.sheet.write_number_with_format(r, col, f, &self.places[p - 1])
+                    }
                     _ => self.sheet.write_string(r, col, n),
                 },
                 Value::Bool(b) => self.sheet.write_boolean(r, col, *b),
@@ -537,22 +569,44 @@ mod tests {
         let mut rec = Record::new();
         rec.push_text(&Key::from("zip"), "02134");
         rec.push(Key::from("n"), Value::Number("42".into()));
+        rec.push(Key::from("amount"), Value::Number("26361.40".into()));
+        rec.push(Key::from("round"), Value::Number("-1000.000".into()));
+        rec.push(Key::from("long"), Value::Number("1234567890.1234560".into()));
         rec.push(Key::from("d"), Value::Date(jiff::civil::date(2024, 2, 29)));
         rec.push(Key::from("b"), Value::Bool(true));
         w.write(&rec).expect("writes");
         w.finish().expect("finishes");
         let bytes = std::fs::read(&path).expect("read");
-        // (Dates have a format, which pads nothing: no second pass.)
-        assert!(!pads_numbers(&bytes));
+        assert!(shapes_numbers(&bytes));
         let mut r = SheetReader::open("t.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
             .expect("opens");
         let mut back = Record::new();
         assert!(r.read(&mut back).expect("reads"));
         assert_eq!(back.get("zip"), Some(&Value::Text("02134".into())));
         assert_eq!(back.get("n"), Some(&Value::Number("42".into())));
+        // A number, shown and read back with its places.
+        assert_eq!(back.get("amount"), Some(&Value::Number("26361.40".into())));
+        assert_eq!(back.get("round"), Some(&Value::Number("-1000.000".into())));
+        // (Sixteen digits: more than a cell holds exactly, so text.)
+        assert_eq!(back.get("long"), Some(&Value::Text("1234567890.1234560".into())));
         assert_eq!(back.get("d"), Some(&Value::Date(jiff::civil::date(2024, 2, 29))));
         assert_eq!(back.get("b"), Some(&Value::Bool(true)));
         assert!(!r.read(&mut back).expect("end"));
+    }
+
+    #[test]
+    fn a_workbook_of_dates_and_plain_numbers_needs_no_second_pass() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+        let x = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 2, 29).expect("date");
+        sheet.write_datetime_with_format(0, 0, &x, &date).expect("cell");
+        sheet.write_number(0, 1, 42.5).expect("cell");
+        let bytes = book.save_to_buffer().expect("save");
+        assert!(!shapes_numbers(&bytes));
+        for (code, places) in [("0.00", Some(2)), ("#,##0.0", Some(1)), ("0", None), ("0.0%", None), ("0.", None)] {
+            assert_eq!(decimal_places(code), places, "{code}");
+        }
     }
 
     #[test]
@@ -596,14 +650,14 @@ mod tests {
         sheet.write_number_with_format(2, 0, 90210.0, &zip).expect("cell");
         book.save(&path).expect("save");
         let bytes = std::fs::read(&path).expect("read");
-        assert!(pads_numbers(&bytes));
+        assert!(shapes_numbers(&bytes));
         let mut r = SheetReader::open("z.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
             .expect("opens");
         let mut rec = Record::new();
         assert!(r.read(&mut rec).expect("reads"));
         assert_eq!(rec.get("zip"), Some(&Value::Text("02134".into())));
         assert_eq!(rec.get("zip4"), Some(&Value::Text("02134-0042".into())));
-        assert_eq!(rec.get("amount"), Some(&Value::Number("5".into())));
+        assert_eq!(rec.get("amount"), Some(&Value::Number("5.00".into())));
         assert_eq!(rec.get("n"), Some(&Value::Number("42".into())));
         assert!(r.read(&mut rec).expect("reads"));
         assert_eq!(rec.get("zip"), Some(&Value::Number("90210".into())));
