@@ -93,6 +93,7 @@ impl Mapping {
                 let known = entity.fields();
                 let hint = known
                     .iter()
+                    .chain(entity.external_links())
                     .map(|k| (strsim::jaro_winkler(k, &target), *k))
                     .filter(|(s, _)| *s > 0.8)
                     .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -101,8 +102,12 @@ impl Mapping {
                 return Err(MappingError::new(
                     Some(line),
                     format!(
-                        "`{target}` is not a field of {entity}; {hint}fields are {}, or `custom.<name>` for your own",
-                        known.join(", ")
+                        "`{target}` is not a field of {entity}; {hint}fields are {}{}, or `custom.<name>` for your own",
+                        known.join(", "),
+                        match entity.external_links() {
+                            [] => String::new(),
+                            links => format!(", links by the other system's id {}", links.join(", ")),
+                        }
                     ),
                 ));
             }

@@ -111,6 +111,12 @@ fn unknown_keys_are_errors_with_their_line() {
     assert_eq!(e.line, Some(4));
     assert!(e.message.contains("did you mean `first_name`"), "{}", e.message);
 
+    // A deal's contacts by their id in the other system.
+    let text = "entity = \"deals\"\n[fields]\nname = \"Deal\"\n\"contact.external_id\" = \"C\"\n";
+    let e = Mapping::parse(text).expect_err("unknown target");
+    assert!(e.message.contains("did you mean `contacts.external_id`"), "{}", e.message);
+    assert!(e.message.contains("links by the other system's id company.external_id, contacts.external_id"));
+
     let text = "entity = \"contacts\"\n[fields]\nemail = { from = \"E\", type = \"emial\" }\n";
     let e = Mapping::parse(text).expect_err("unknown type");
     assert_eq!(e.line, Some(3));
