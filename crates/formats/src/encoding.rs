@@ -142,7 +142,25 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     // come in (three Chinese names in GBK read as EUC-JP), and that reads
     // otherwise, and validly, in one of theirs for some country, is a
     // question for the user.
-    if COMMON.contains(&guess) || sample.iter().filter(|b| !b.is_ascii()).count() >= SURE {
+    let unsure = sample.iter().filter(|b| !b.is_ascii()).count() < SURE;
+    // Nor is a short sample read as Windows-1252 whose other than ASCII
+    // comes only in pairs: two Chinese names in GBK (伟, 娜) read as `Î°`
+    // and `ÄÈ`, where accented Latin letters mostly stand alone (Müller).
+    if guess == encoding_rs::WINDOWS_1252 && unsure && cut_at.is_none() && in_pairs(sample) {
+        let first = guess.decode_without_bom_handling(sample).0;
+        let mut guesses = vec![guess];
+        for other in [encoding_rs::GBK, encoding_rs::BIG5, encoding_rs::SHIFT_JIS] {
+            if let Some(reading) = other.decode_without_bom_handling_and_without_replacement(sample)
+                && reading != first
+            {
+                guesses.push(other);
+            }
+        }
+        if guesses.len() > 1 {
+            return Detected::Ambiguous(guesses);
+        }
+    }
+    if COMMON.contains(&guess) || !unsure {
         return Detected::One(guess);
     }
     // The other readings are weighed without the cut character.
@@ -161,6 +179,11 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     }
     // (The guess itself is not common: only the others can be.)
     if guesses.iter().any(|e| COMMON.contains(e)) { Detected::Ambiguous(guesses) } else { Detected::One(guess) }
+}
+
+/// Whether every run of bytes other than ASCII is of an even length.
+fn in_pairs(sample: &[u8]) -> bool {
+    sample.split(u8::is_ascii).all(|run| run.len() % 2 == 0)
 }
 
 /// Whether GBK-looking bytes hold a four-byte GB18030 sequence (a lead byte,
@@ -523,6 +546,15 @@ mod tests {
         // Readings that agree are no question: a little Latin text is read.
         let (_, _, res) = read_all(b"name,city\nJos\xE9,M\xE1laga\n", "auto");
         assert_eq!(res.as_deref(), Ok("name,city\nJosé,Málaga\n"));
+        // Two one-character names in GBK read as Windows-1252 (`Î°`): asked.
+        let (gbk, _, _) = encoding_rs::GBK.encode("email,first_name\nz@x.cn,伟\nl@x.cn,娜\n");
+        let err = decode("two.csv", Box::new(Cursor::new(gbk.to_vec())), "auto").err().expect("ambiguous");
+        assert!(err.to_string().contains("as GBK: \"z@x.cn,伟\""), "{err}");
+        // Accented letters standing alone, and not in pairs, are Latin.
+        for latin in [&b"name,city\nM\xFCller,K\xF6ln\n"[..], b"name\n\xC4\xE4kk\xF6nen\n"] {
+            let (_, name, _) = read_all(latin, "auto");
+            assert_eq!(name, "windows-1252");
+        }
     }
 
     #[test]
