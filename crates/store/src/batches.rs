@@ -295,18 +295,32 @@ impl Store {
         }
         let mut hits = Vec::new();
         for e in &entities {
+            // (A condition on one parameter, and its value.)
             let lookups: Vec<(&str, String)> = match e {
-                Entity::Contacts => vec![("email", record.trim().to_lowercase()), ("phone", record.trim().to_string())],
-                // An e-mail names a contact, not the company at its domain.
-                Entity::Companies if record.contains('@') => vec![("name_key", company_key(record))],
-                Entity::Companies => {
-                    vec![("domain", model::domain_key(record)), ("name_key", company_key(record))]
+                Entity::Contacts => {
+                    let t = record.trim();
+                    let phone = crmsync_core::mapping::types::phone::to_e164(t, None).unwrap_or_else(|_| t.to_string());
+                    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
+                    let mut l = vec![("email = ?", t.to_lowercase()), ("phone = ?", phone)];
+                    // A phone as written at home, `(555) 010-0001`, is the
+                    // end of the stored one.
+                    if digits.len() >= 7 && t.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c)) {
+                        l.push(("phone LIKE ?", format!("%{digits}")));
+                    }
+                    l.push(("lower(full_name) = ?", t.to_lowercase()));
+                    l.push(("lower(first_name || ' ' || last_name) = ?", t.to_lowercase()));
+                    l
                 }
-                Entity::Deals => vec![("name", record.trim().to_string())],
+                // An e-mail names a contact, not the company at its domain.
+                Entity::Companies if record.contains('@') => vec![("name_key = ?", company_key(record))],
+                Entity::Companies => {
+                    vec![("domain = ?", model::domain_key(record)), ("name_key = ?", company_key(record))]
+                }
+                Entity::Deals => vec![("name = ?", record.trim().to_string())],
                 Entity::Activities => vec![],
             };
-            for (column, value) in lookups {
-                let sql = format!("SELECT id FROM {} WHERE {column} = ? ORDER BY id", e.name());
+            for (condition, value) in lookups {
+                let sql = format!("SELECT id FROM {} WHERE {condition} ORDER BY id", e.name());
                 for r in db.query(&sql, &[value.into()])? {
                     if let Some(id) = r.into_iter().next().and_then(Cell::into_text)
                         && !hits.iter().any(|(_, h)| h == &id)

@@ -263,6 +263,17 @@ on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| 
     let odd = db.file("odd.csv", "name\nann@acme.com\n");
     db.json(&["import", &odd, "--entity", "companies"]);
     assert!(db.ok(&["history", "ann@acme.com"]).starts_with("contacts "));
+    // A contact by its phone as written at home, or by its name.
+    let c = db.file("c.csv", "email,phone,first_name,last_name\nada@x.com,+15550100001,Ada,Lovelace\n");
+    db.json(&["import", &c, "--entity", "contacts"]);
+    let ada = db.scalar("SELECT id FROM contacts WHERE email = 'ada@x.com'").expect("ada");
+    for named in ["+15550100001", "+1 555 010 0001", "(555) 010-0001", "ada lovelace", "Ada Lovelace"] {
+        let out = db.ok(&["history", named]);
+        assert!(out.starts_with(&format!("contacts {ada}")), "{named}: {out}");
+    }
+    // (Fewer than seven digits name no phone.)
+    let out = db.run(&["history", "0-0001"]);
+    assert!(stderr_of(&out).contains("no record \"0-0001\""), "{}", stderr_of(&out));
 });
 
 on_both!(a_record_found_by_its_external_id_cannot_take_another_records_key, |db| {
