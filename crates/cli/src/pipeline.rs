@@ -55,6 +55,17 @@ pub fn one_byte(what: &str, s: &str) -> Result<u8> {
     }
 }
 
+/// A CSV delimiter: one byte that is not a quote or a line break, which
+/// would make a file no reader splits back into its fields.
+pub fn delimiter(what: &str, s: &str) -> Result<u8> {
+    match one_byte(what, s)? {
+        b @ (b'"' | b'\r' | b'\n') => {
+            Err(usage(format!("{what} cannot be {:?}: it quotes or ends CSV fields", char::from(b))))
+        }
+        b => Ok(b),
+    }
+}
+
 /// A mapping run backwards writes the file its `[source]` describes. The
 /// format: `--format`, else the output's extension, else the mapping's.
 pub fn output_format(flag: Option<&str>, out: &str, mapping: Option<&Mapping>) -> Result<Option<Format>> {
@@ -79,7 +90,7 @@ pub fn output_like_source(m: &Mapping, opts: &mut WriteOptions) -> Result<()> {
     if opts.delimiter.is_none()
         && let Some(d) = &src.delimiter
     {
-        opts.delimiter = Some(one_byte("the mapping's [source] delimiter", d)?);
+        opts.delimiter = Some(delimiter("the mapping's [source] delimiter", d)?);
     }
     if opts.encoding.is_none()
         && let Some(e) = src.encoding.as_deref().filter(|e| !e.eq_ignore_ascii_case("auto"))
@@ -178,7 +189,7 @@ impl SourceArgs {
             None => None,
         };
         let delimiter = match self.delimiter.as_deref().or(src.delimiter.as_deref()) {
-            Some(d) => Some(one_byte("--delimiter", d)?),
+            Some(d) => Some(delimiter("--delimiter", d)?),
             None => None,
         };
         let escape = match self.escape.as_deref().or(src.escape.as_deref()) {

@@ -13,7 +13,7 @@ use crate::Global;
 use crate::cmd::usage;
 use crate::io::{Output, open_input, same_file};
 use crate::pipeline::{
-    Meta, Outcome, Pipeline, Rejects, SourceArgs, Work, bom_fits, load_mapping, load_schema, one_byte, out_encoding,
+    Meta, Outcome, Pipeline, Rejects, SourceArgs, Work, bom_fits, delimiter, load_mapping, load_schema, out_encoding,
     output_format, output_like_source, output_options_fit, unread_columns,
 };
 
@@ -128,7 +128,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     write_opts.pretty = args.pretty;
     write_opts.record_path = args.out_record_path.clone();
     if let Some(d) = &args.out_delimiter {
-        write_opts.delimiter = Some(one_byte("--out-delimiter", d)?);
+        write_opts.delimiter = Some(delimiter("--out-delimiter", d)?);
     }
     write_opts.encoding = out_encoding(args.out_encoding.as_deref())?;
     if let Some(m) = reversed {

@@ -16,7 +16,7 @@ use crate::Global;
 use crate::cmd::usage;
 use crate::io::Output;
 use crate::pipeline::{
-    bom_fits, load_mapping, one_byte, out_encoding, output_format, output_like_source, output_options_fit,
+    bom_fits, delimiter, load_mapping, out_encoding, output_format, output_like_source, output_options_fit,
 };
 
 /// Records handed from the store reader to the file writer at a time.
@@ -202,7 +202,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     write_opts.record_path = args.record_path.clone();
     write_opts.sheet = args.sheet.clone();
     if let Some(d) = &args.delimiter {
-        write_opts.delimiter = Some(one_byte("--delimiter", d)?);
+        write_opts.delimiter = Some(delimiter("--delimiter", d)?);
     }
     write_opts.encoding = out_encoding(args.out_encoding.as_deref())?;
     if let Some(m) = &mapping {

@@ -201,6 +201,17 @@ fn bad_json_documents_fail_cleanly() {
 }
 
 #[test]
+fn a_quote_or_line_break_is_no_delimiter() {
+    let c = Case::new();
+    let f = c.file("d.csv", b"a,b\n1,2\n");
+    for (flag, value) in [("--out-delimiter", "\""), ("--delimiter", "\""), ("--out-delimiter", "\n")] {
+        let (code, err) = c.convert(&[&f, &c.path("o.csv"), flag, value]);
+        assert_eq!(code, Some(2), "{flag} {value:?}: {err}");
+        assert!(err.contains(flag) && err.contains("quotes or ends CSV fields"), "{err}");
+    }
+}
+
+#[test]
 fn scalars_in_a_json_array_are_rejected_and_the_rest_go_on() {
     let c = Case::new();
     let f = c.file("s.json", b"[{\"a\":\"1\"}, 42, {\"a\":\"2\"}, \"x\", -1.5e3]");
