@@ -296,27 +296,29 @@ impl Store {
         let mut hits = Vec::new();
         for e in &entities {
             // (A condition on one parameter, and its value.)
-            let lookups: Vec<(&str, String)> = match e {
+            let backend = db.backend();
+            let lookups: Vec<(String, String)> = match e {
                 Entity::Contacts => {
                     let t = record.trim();
                     let phone = crmsync_core::mapping::types::phone::to_e164(t, None).unwrap_or_else(|_| t.to_string());
                     let digits: String = t.chars().filter(char::is_ascii_digit).collect();
-                    let mut l = vec![("email = ?", t.to_lowercase()), ("phone = ?", phone)];
+                    let mut l = vec![("email = ?".into(), t.to_lowercase()), ("phone = ?".into(), phone)];
                     // A phone as written at home, `(555) 010-0001`, is the
                     // end of the stored one.
                     if digits.len() >= 7 && t.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c)) {
-                        l.push(("phone LIKE ?", format!("%{digits}")));
+                        l.push(("phone LIKE ?".into(), format!("%{digits}")));
                     }
-                    l.push(("lower(full_name) = ?", t.to_lowercase()));
-                    l.push(("lower(first_name || ' ' || last_name) = ?", t.to_lowercase()));
+                    for name in ["full_name", "first_name || ' ' || last_name"] {
+                        l.push((format!("{} = ?", backend.fold(name)), crate::sql::fold(t)));
+                    }
                     l
                 }
                 // An e-mail names a contact, not the company at its domain.
-                Entity::Companies if record.contains('@') => vec![("name_key = ?", company_key(record))],
+                Entity::Companies if record.contains('@') => vec![("name_key = ?".into(), company_key(record))],
                 Entity::Companies => {
-                    vec![("domain = ?", model::domain_key(record)), ("name_key = ?", company_key(record))]
+                    vec![("domain = ?".into(), model::domain_key(record)), ("name_key = ?".into(), company_key(record))]
                 }
-                Entity::Deals => vec![("name = ?", record.trim().to_string())],
+                Entity::Deals => vec![("name = ?".into(), record.trim().to_string())],
                 Entity::Activities => vec![],
             };
             for (condition, value) in lookups {

@@ -212,11 +212,13 @@ pub(crate) fn number_key(text: &str) -> Option<String> {
 }
 
 /// Text with each letter lowercased on its own, as PostgreSQL's lower()
-/// does: `İ` is `i`, `Σ` is `σ` wherever it stands.
+/// does: `İ` is `i`, `Σ` is `σ` wherever it stands; and a word's final `ς`
+/// is `σ`, so that `σοφος` finds `ΣΟΦΟΣ` (`Backend::fold`).
 pub(crate) fn fold(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\u{130}' => 'i',
+            'ς' => 'σ',
             c => c.to_lowercase().next().unwrap_or(c),
         })
         .collect()
@@ -315,7 +317,7 @@ impl Backend {
     pub fn fold(self, expr: &str) -> String {
         match self {
             Backend::Sqlite => format!("crmsync_fold({expr})"),
-            Backend::Postgres => format!("lower({expr})"),
+            Backend::Postgres => format!("translate(lower({expr}), 'ς', 'σ')"),
         }
     }
 
