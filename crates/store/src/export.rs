@@ -253,6 +253,11 @@ impl Resolver for FieldResolver {
                 model::parse_time(&text).unwrap_or(text)
             }
             ("email" | "contact.email", _) => text.trim().to_lowercase(),
+            // An international number as the store keeps it: `+1 555 010
+            // 0001` is +15550100001.
+            (_, Some(Kind::Phone)) if text.trim().starts_with('+') => {
+                crmsync_core::mapping::types::phone::to_e164(&text, None).unwrap_or(text)
+            }
             ("domain" | "company.domain", _) if !text.contains('%') => model::domain_key(&text),
             // Codes, lists, dates and amounts as the store keeps them: `de`
             // is DE, a date-time given for a date is its date, `1,000.00`

@@ -432,8 +432,8 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     db.ok(&["init", "--custom", schema.to_str().expect("p")]);
     let f = db.file(
         "m.csv",
-        "email,address.country,custom.tier,custom.member_no,custom.vip\n\
-         a@x.com,Germany,gold,5,yes\nb@x.com,FR,Silver,12,no\nc@x.com,de,Bronze,100,no\n",
+        "email,address.country,custom.tier,custom.member_no,custom.vip,phone\n\
+         a@x.com,Germany,gold,5,yes,+15550100001\nb@x.com,FR,Silver,12,no,\nc@x.com,de,Bronze,100,no,\n",
     );
     db.ok(&["import", &f, "--entity", "contacts"]);
     let d = db.file("d.csv", "name,amount,close_date\nAcme renewal,12500.50,2024-06-30\nOther,5,2024-07-01\n");
@@ -449,6 +449,7 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     assert_eq!(emails("custom.tier in ('gold', 'silver')"), ["a@x.com", "b@x.com"]);
     assert_eq!(emails("address.country = 'de'"), ["a@x.com", "c@x.com"]);
     assert_eq!(emails("address.country = 'Germany'"), ["a@x.com", "c@x.com"]);
+    assert_eq!(emails("phone = '+1 (555) 010-0001'"), ["a@x.com"]);
     assert_eq!(emails("custom.vip = 'yes'"), ["a@x.com"]);
     assert_eq!(emails("custom.vip = 1"), ["a@x.com"]);
     // A declared integer compares as a number, even quoted: not '100' < '5'.
