@@ -61,6 +61,9 @@ pub struct Settings {
     pub mode: Mode,
     /// Fields that identify a record (`email`), compared after canonicalisation.
     pub key: Vec<String>,
+    /// Whether `key` was chosen (`--key`, a mapping's `[key] fields`), not
+    /// the entity's default.
+    pub key_chosen: bool,
     /// The system whose ids the source carries (`[key] external_id`).
     pub external_system: Option<String>,
     /// The file read, as the user named it.
@@ -1962,20 +1965,24 @@ impl Import<'_> {
         Ok(found)
     }
 
-    /// A record found by key that already has another id in the row's
+    /// Where the key is the entity's default, behind the row's id in
+    /// another system, a record it finds that already has another id in that
     /// system is not the row's: that system holds two records where the key
     /// sees one. A deal or an activity is named, not identified, by its key
     /// (two deals may both be `Renewal 2024`): the row is another record,
     /// made new. A contact or a company is one by its key: the row is
     /// rejected, naming both ids, as taking the row's id would take the
-    /// record away from its own.
+    /// record away from its own. (A key the user chose says the record is
+    /// the row's, and the row gives it its new id.)
     fn held_by_another_id(
         &mut self,
         drafts: &[Draft],
         found: &mut [Option<Matched>],
         before_key: &[bool],
     ) -> Result<()> {
-        let Some(system) = self.settings.external_system.clone() else { return Ok(()) };
+        let Some(system) = self.settings.external_system.clone().filter(|_| !self.settings.key_chosen) else {
+            return Ok(());
+        };
         // (row, the record its key found) for rows with an id in the system.
         let by_key: Vec<(usize, String)> = (0..drafts.len())
             .filter(|n| !before_key[*n] && drafts[*n].external.is_some())

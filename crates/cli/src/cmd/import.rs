@@ -327,6 +327,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         entity,
         mode,
         key: key.clone(),
+        key_chosen: args.key.is_some() || mapping.as_ref().is_some_and(|m| !m.key.fields.is_empty()),
         external_system: external.as_ref().map(|e| e.system.clone()),
         source: source_name.clone(),
         mapping: args.mapping.clone(),

@@ -159,6 +159,7 @@ fn settings(entity: Entity, mode: Mode, key: &str, source: &str) -> Settings {
         entity,
         mode,
         key: vec![key.into()],
+        key_chosen: true,
         external_system: None,
         source: source.into(),
         mapping: None,
