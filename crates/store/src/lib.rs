@@ -79,6 +79,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_source_hashes.sql"),
         postgres: include_str!("../migrations/postgres/0007_source_hashes.sql"),
     },
+    Migration {
+        version: 8,
+        name: "external ids by record",
+        sqlite: include_str!("../migrations/sqlite/0008_external_ids_by_record.sql"),
+        postgres: include_str!("../migrations/postgres/0008_external_ids_by_record.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -112,7 +118,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

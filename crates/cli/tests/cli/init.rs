@@ -11,7 +11,7 @@ fn init_creates_a_sqlite_store_and_is_idempotent() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!((s["backend"].as_str(), s["store"].as_str()), (Some("sqlite"), Some("crm.db")));
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(7)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(8)));
     assert!(dir.path().join("crm.db").exists(), "the default store is ./crm.db");
     // WAL, and the 16 KiB pages bulk loads are measured with.
     let conn = rusqlite::Connection::open(dir.path().join("crm.db")).expect("raw");
@@ -68,10 +68,20 @@ fn a_version_3_store_migrates_with_its_history_and_undo_intact() {
     let err = crmsync().arg("--db").arg(&db).arg("batches").output().expect("runs");
     assert!(!err.status.success() && stderr_of(&err).contains("crmsync init"), "{}", stderr_of(&err));
     let s: serde_json::Value = serde_json::from_str(&run(&["--json", "init"])).expect("json");
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(7)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(8)));
 
     let conn = rusqlite::Connection::open(&db).expect("raw");
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
+    // A record's ids in other systems are found by record, entity and system at once.
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT external_id FROM external_ids WHERE entity = 'contacts' AND system = 'erp' \
+             AND record_id IN ('a', 'b')",
+            [],
+            |r| r.get(3),
+        )
+        .expect("plan");
+    assert!(plan.contains("external_ids_record (record_id=? AND entity=? AND system=?)"), "{plan}");
     // Existing records carry their batch; only the removed ones keep an audit row.
     assert_eq!(count("SELECT count(*) FROM contacts WHERE created_batch = '01M819J7T1YHFQBETHKDFKFT1P'"), 3);
     assert_eq!(count("SELECT count(*) FROM companies WHERE created_batch = '01M819J7T1YHFQBETHKDFKFT1P'"), 2);
