@@ -530,7 +530,7 @@ fn unneutralize(cell: &str) -> &str {
 pub struct CsvWriter {
     file: String,
     writer: ::csv::Writer<Box<dyn Write + Send>>,
-    columns: Option<Vec<Key>>,
+    columns: Option<crate::Header>,
     /// Records held until the columns are known (when not given upfront).
     buffered: Vec<Record>,
     raw: bool,
@@ -571,7 +571,7 @@ impl CsvWriter {
 
     fn start(&mut self, columns: Vec<Key>) -> Result<()> {
         self.writer.write_record(columns.iter().map(|c| c.as_bytes())).map_err(|e| self.io(e))?;
-        self.columns = Some(columns);
+        self.columns = Some(crate::Header::new(columns));
         Ok(())
     }
 
@@ -584,24 +584,16 @@ impl CsvWriter {
             flat_owned = rec.flatten();
             flat_owned.iter().map(|(k, v)| (k.as_str(), v)).collect()
         };
-        if let Some((unknown, _)) = fields.iter().find(|(k, v)| !v.is_null() && !columns.iter().any(|c| &**c == *k)) {
-            return Err(Error::Record {
-                file: self.file.clone(),
-                at: Location { row: Some(rec.row), line: None, field: Some(unknown.to_string()) },
-                message: format!(
-                    "field {unknown:?} first appears after the CSV header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
-                ),
-            });
-        }
-        self.cells.resize(columns.len(), String::new());
-        for (i, c) in columns.iter().enumerate() {
-            let cell = &mut self.cells[i];
+        let placed = columns.place(&fields, Value::is_null).map_err(|unknown| Error::Record {
+            file: self.file.clone(),
+            at: Location { row: Some(rec.row), line: None, field: Some(unknown.clone()) },
+            message: format!(
+                "field {unknown:?} first appears after the CSV header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
+            ),
+        })?;
+        self.cells.resize(placed.len(), String::new());
+        for (cell, v) in self.cells.iter_mut().zip(placed) {
             cell.clear();
-            // Fields usually come in column order: try the same position first.
-            let v = match fields.get(i) {
-                Some((k, v)) if *k == &**c => Some(*v),
-                _ => fields.iter().find(|(k, _)| *k == &**c).map(|(_, v)| *v),
-            };
             if let Some(v) = v {
                 v.write_text(cell);
                 if !self.raw

@@ -275,6 +275,58 @@ pub(crate) fn union_of<'a>(names: impl Iterator<Item = &'a str>) -> Vec<Key> {
     names.filter(|n| seen.insert(*n)).map(Key::from).collect()
 }
 
+/// A flat writer's columns, each found by name at once: a record's fields
+/// are placed in one pass however wide the file (looking each up in the
+/// list made 8,000 columns take 18 s for 400 rows).
+pub(crate) struct Header {
+    names: Vec<Key>,
+    at: std::collections::HashMap<Key, usize>,
+}
+
+impl Header {
+    pub(crate) fn new(names: Vec<Key>) -> Self {
+        let mut at = std::collections::HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            at.entry(n.clone()).or_insert(i);
+        }
+        Header { names, at }
+    }
+
+    /// The name of column `i`.
+    pub(crate) fn name(&self, i: usize) -> Option<&str> {
+        self.names.get(i).map(|n| &**n)
+    }
+
+    /// The column of field `name`, the `nth` of its record: fields usually
+    /// come in column order, so that place is tried first.
+    pub(crate) fn position(&self, name: &str, nth: usize) -> Option<usize> {
+        match self.names.get(nth) {
+            Some(n) if **n == *name => Some(nth),
+            _ => self.at.get(name).copied(),
+        }
+    }
+
+    /// For each column, the value of the first field of that name in
+    /// `fields`; or the first field with a value and no column.
+    pub(crate) fn place<'v, V>(
+        &self,
+        fields: &[(&str, &'v V)],
+        is_null: impl Fn(&V) -> bool,
+    ) -> std::result::Result<Vec<Option<&'v V>>, String> {
+        let mut placed = vec![None; self.names.len()];
+        for (nth, (name, v)) in fields.iter().enumerate() {
+            match self.position(name, nth) {
+                Some(i) => {
+                    placed[i].get_or_insert(*v);
+                }
+                None if !is_null(v) => return Err(name.to_string()),
+                None => {}
+            }
+        }
+        Ok(placed)
+    }
+}
+
 /// Opens a writer of `opts.format` on `out`; `name` is used in messages.
 pub fn open_writer(name: &str, out: Box<dyn Write + Send>, opts: &WriteOptions) -> Result<Box<dyn RecordWriter>> {
     if opts.encoding.is_some() && matches!(opts.format, Format::Xlsx | Format::Xls | Format::Ods) {
@@ -501,6 +553,15 @@ pub(crate) fn drain(reader: &mut dyn RecordReader) -> Result<Vec<Record>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_places_fields_by_name_in_any_order() {
+        let h = Header::new(["a", "b", "c"].map(Key::from).to_vec());
+        let (one, two, three, none) = (1, 2, 3, 0);
+        let fields = [("c", &three), ("a", &one), ("a", &two), ("x", &none)];
+        assert_eq!(h.place(&fields, |v| *v == 0), Ok(vec![Some(&1), None, Some(&3)]));
+        assert_eq!(h.place(&[("b", &two), ("y", &one)], |v| *v == 0), Err("y".to_string()));
+    }
 
     #[test]
     fn json_strings_escape_only_what_they_must() {

@@ -371,7 +371,7 @@ pub struct XlsxWriter {
     out: Box<dyn Write + Send>,
     book: rust_xlsxwriter::Workbook,
     sheet: rust_xlsxwriter::Worksheet,
-    columns: Option<Vec<Key>>,
+    columns: Option<crate::Header>,
     /// Records (row, flattened) held until the columns are known, when not
     /// given upfront: the header is the union of theirs, as in CSV.
     buffered: Vec<(u64, Vec<(String, Value)>)>,
@@ -417,7 +417,7 @@ impl XlsxWriter {
                 .write_string_with_format(0, col, &**c, &self.header)
                 .map_err(|e| Error::setup(&self.file, e.to_string()))?;
         }
-        self.columns = Some(cols);
+        self.columns = Some(crate::Header::new(cols));
         self.row = 1;
         Ok(())
     }
@@ -465,18 +465,17 @@ impl XlsxWriter {
 
     fn write_now(&mut self, row: u64, flat: &[(String, Value)]) -> Result<()> {
         let at = |field: Option<&str>| Location { row: Some(row), line: None, field: field.map(str::to_string) };
-        let columns = self.columns.as_deref().unwrap_or(&[]);
-        if let Some((k, _)) = flat.iter().find(|(k, v)| !v.is_null() && !columns.iter().any(|c| **c == **k)) {
-            return Err(Error::Record {
-                file: self.file.clone(),
-                at: at(Some(k)),
-                message: format!(
-                    "field {k:?} first appears after the sheet's header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
-                ),
-            });
-        }
-        for (i, c) in columns.iter().enumerate() {
-            let Some((_, v)) = flat.iter().find(|(k, _)| **k == **c) else { continue };
+        let Some(columns) = &self.columns else { return Ok(()) };
+        let fields: Vec<(&str, &Value)> = flat.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let placed = columns.place(&fields, Value::is_null).map_err(|k| Error::Record {
+            file: self.file.clone(),
+            at: at(Some(&k)),
+            message: format!(
+                "field {k:?} first appears after the sheet's header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
+            ),
+        })?;
+        for (i, v) in placed.into_iter().enumerate() {
+            let Some(v) = v else { continue };
             let col = i as u16;
             let r = self.row;
             let res = match v {
@@ -515,7 +514,8 @@ impl XlsxWriter {
                 }
                 Value::Array(_) | Value::Object(_) => self.sheet.write_string(r, col, v.to_text()),
             };
-            res.map_err(|e| Error::Record { file: self.file.clone(), at: at(Some(c)), message: e.to_string() })?;
+            let column = self.columns.as_ref().and_then(|h| h.name(i));
+            res.map_err(|e| Error::Record { file: self.file.clone(), at: at(column), message: e.to_string() })?;
         }
         self.row += 1;
         Ok(())
