@@ -27,6 +27,12 @@ pub struct XmlReader {
     text_key: Key,
 }
 
+/// How deep elements nest inside a record, at most: serde_json's limit
+/// for JSON. Deeper, every later step that walks a record (flattening it
+/// into columns, writing it as JSON) would recurse as deep, to a stack
+/// overflow at 100,000 levels.
+const MAX_DEPTH: usize = 128;
+
 struct Frame {
     key: Key,
     fields: Vec<(Key, Value)>,
@@ -167,6 +173,16 @@ impl XmlReader {
             let event = self.next_event()?;
             match event {
                 Event::Start(e) => {
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(Error::parse(
+                            &self.file,
+                            self.at(),
+                            format!(
+                                "elements nest more than {MAX_DEPTH} levels deep inside a record (as JSON may not \
+                                 either); no record holds such data"
+                            ),
+                        ));
+                    }
                     let key = Key::from(local(e.name()).as_str());
                     let mut fields = Vec::new();
                     self.attributes(&e, &mut fields)?;
@@ -553,6 +569,15 @@ mod tests {
         let single =
             read_all("<r><Customers><Customer><Name>A</Name></Customer></Customers></r>", None).expect("reads");
         assert_eq!(single[0].to_json(), serde_json::json!({"Name": "A"}));
+    }
+
+    #[test]
+    fn elements_nested_too_deep_in_a_record_are_refused() {
+        let nest =
+            |depth: usize| format!("<r><c><n>A</n></c><c>{}x{}</c></r>", "<d>".repeat(depth), "</d>".repeat(depth));
+        assert!(read_all(&nest(MAX_DEPTH - 1), Some("r/c")).is_ok());
+        let err = read_all(&nest(100_000), Some("r/c")).expect_err("too deep").to_string();
+        assert!(err.contains("nest more than 128 levels deep"), "{err}");
     }
 
     #[test]
