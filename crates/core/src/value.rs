@@ -393,15 +393,17 @@ impl Record {
     /// [`Record::flatten`]. A name that clashes with a plain value of the same
     /// name (`a` and `a.b`) is kept flat rather than overwriting anything.
     pub fn nested(&self) -> Vec<(Key, Value)> {
-        let mut out: Vec<(Key, Value)> = Vec::with_capacity(self.len);
+        let mut out = Tree::default();
         // Whatever the order, `a.b` stays flat when a plain field `a` exists.
-        let plain = |head: &str| self.fields().iter().any(|(k, _)| &**k == head);
+        let names: std::collections::HashSet<&str> = self.fields().iter().map(|(k, _)| &**k).collect();
+        let plain = |head: &str| names.contains(head);
         for (k, v) in self.fields() {
             let nests = k.split_once('.').is_some_and(|(head, _)| !plain(head));
-            if !nests || !insert_nested(&mut out, k, v.clone()) {
-                out.push((k.clone(), v.clone()));
+            if !nests || !out.insert(k, v) {
+                out.push(k.clone(), Slot::Leaf(v.clone()));
             }
         }
+        let mut out = out.into_fields();
         for (_, v) in out.iter_mut() {
             arrays_from_index_objects(v);
         }
@@ -430,32 +432,95 @@ fn flatten_into(prefix: String, value: &Value, out: &mut Vec<(String, Value)>) {
     }
 }
 
-/// Inserts `a.b.c = v` into nested objects; false when a plain value is in the way.
-fn insert_nested(out: &mut Vec<(Key, Value)>, path: &str, value: Value) -> bool {
-    let (head, rest) = match path.split_once('.') {
-        Some(p) => p,
-        None => {
-            if out.iter().any(|(k, _)| &**k == path) {
-                return false;
-            }
-            out.push((Key::from(path), value));
-            return true;
+/// Nested objects as `Record::nested` builds them, each field found by
+/// name through an index once an object has many (thousands of `custom.*`
+/// fields were quadratic in them).
+#[derive(Default)]
+struct Tree {
+    fields: Vec<(Key, Slot)>,
+    at: std::collections::HashMap<Key, usize>,
+}
+
+enum Slot {
+    Leaf(Value),
+    Tree(Tree),
+}
+
+impl Tree {
+    /// Below this many fields an object is searched in order.
+    const INDEXED: usize = 16;
+
+    fn find(&self, name: &str) -> Option<usize> {
+        if self.fields.len() < Self::INDEXED {
+            self.fields.iter().position(|(k, _)| &**k == name)
+        } else {
+            self.at.get(name).copied()
         }
-    };
-    if head.is_empty() || rest.is_empty() {
-        return false;
     }
-    match out.iter_mut().find(|(k, _)| &**k == head) {
-        Some((_, Value::Object(children))) => insert_nested(children, rest, value),
-        Some(_) => false,
-        None => {
-            let mut children = Vec::new();
-            if !insert_nested(&mut children, rest, value) {
+
+    fn push(&mut self, key: Key, slot: Slot) {
+        if self.fields.len() + 1 == Self::INDEXED {
+            for (i, (k, _)) in self.fields.iter().enumerate() {
+                self.at.entry(k.clone()).or_insert(i);
+            }
+        }
+        if self.fields.len() + 1 >= Self::INDEXED {
+            self.at.entry(key.clone()).or_insert(self.fields.len());
+        }
+        self.fields.push((key, slot));
+    }
+
+    /// Inserts `a.b.c = v` into nested objects; false, changing nothing,
+    /// when a plain value is in the way.
+    fn insert(&mut self, path: &str, value: &Value) -> bool {
+        let Some((head, rest)) = path.split_once('.') else {
+            if self.find(path).is_some() {
                 return false;
             }
-            out.push((Key::from(head), Value::Object(children)));
-            true
+            self.push(Key::from(path), Slot::Leaf(value.clone()));
+            return true;
+        };
+        if head.is_empty() || rest.is_empty() {
+            return false;
         }
+        match self.find(head) {
+            Some(i) => {
+                // An object given whole takes the dotted names below it too.
+                if let Slot::Leaf(Value::Object(fields)) = &mut self.fields[i].1 {
+                    let mut tree = Tree::default();
+                    for (k, v) in std::mem::take(fields) {
+                        tree.push(k, Slot::Leaf(v));
+                    }
+                    self.fields[i].1 = Slot::Tree(tree);
+                }
+                self.insert_below(i, rest, value)
+            }
+            None => {
+                let mut children = Tree::default();
+                if !children.insert(rest, value) {
+                    return false;
+                }
+                self.push(Key::from(head), Slot::Tree(children));
+                true
+            }
+        }
+    }
+
+    fn insert_below(&mut self, i: usize, rest: &str, value: &Value) -> bool {
+        match &mut self.fields[i].1 {
+            Slot::Tree(children) => children.insert(rest, value),
+            Slot::Leaf(_) => false,
+        }
+    }
+
+    fn into_fields(self) -> Vec<(Key, Value)> {
+        self.fields
+            .into_iter()
+            .map(|(k, slot)| match slot {
+                Slot::Leaf(v) => (k, v),
+                Slot::Tree(t) => (k, Value::Object(t.into_fields())),
+            })
+            .collect()
     }
 }
 
@@ -556,6 +621,29 @@ mod tests {
         let flat: Vec<_> = back.flatten().into_iter().map(|(k, v)| (k, v.to_text())).collect();
         assert_eq!(flat[1], ("address.city".to_string(), "Paris".to_string()));
         assert_eq!(flat[4], ("tags.1".to_string(), "b".to_string()));
+    }
+
+    #[test]
+    fn many_dotted_names_nest_in_order_and_clashes_stay_flat() {
+        // Past the point where an object's fields are indexed.
+        let names: Vec<String> = (0..40).map(|i| format!("custom.f{i}")).collect();
+        let mut fields: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        fields.extend([("custom.f3", "again"), ("custom.f39.x", "below a value"), ("x.y", "1"), ("x.y.z", "2")]);
+        let json = rec(&fields).to_json();
+        let custom = json["custom"].as_object().expect("object");
+        assert_eq!(custom.len(), 40);
+        assert_eq!(custom.keys().next().map(String::as_str), Some("f0"));
+        assert_eq!(json["custom"]["f3"], "v", "the first of a repeated name");
+        assert_eq!(json["custom.f3"], "again");
+        assert_eq!(json["custom.f39.x"], "below a value");
+        assert_eq!(json["x"], serde_json::json!({"y": "1"}));
+        assert_eq!(json["x.y.z"], "2");
+        // An object given whole takes dotted names below it.
+        let mut r = Record::new();
+        r.push(Key::from("a"), Value::Number("1".into()));
+        r.push(Key::from("o.p"), Value::Object(vec![(Key::from("q"), Value::Text("1".into()))]));
+        r.push_text(&Key::from("o.p.r"), "2");
+        assert_eq!(r.to_json(), serde_json::json!({"a": 1, "o": {"p": {"q": "1", "r": "2"}}}));
     }
 
     #[test]

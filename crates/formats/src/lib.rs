@@ -463,77 +463,96 @@ fn split_head(key: &str) -> Option<(&str, &str)> {
     key.split_once('.').filter(|(h, r)| !h.is_empty() && !r.is_empty())
 }
 
-/// A name that is also a plain field (`a` and `a.b`) stays flat.
-fn nests<'a>(items: &[(&str, &crmsync_core::Value)], key: &'a str) -> Option<(&'a str, &'a str)> {
-    split_head(key).filter(|(h, _)| !items.iter().any(|(k, _)| k == h))
+type Item<'a> = (&'a str, &'a crmsync_core::Value);
+
+/// A record's fields as they nest, in order of first appearance: a field
+/// written as it is, or the children of one dotted head (`address` of
+/// `address.city`, `address.zip`). A name that is also a plain field (`a`
+/// and `a.b`) stays flat. Grouped in one pass, through a set of the plain
+/// names and an index of the heads: a record of thousands of `custom.*`
+/// fields was quadratic in them.
+enum Nested<'a> {
+    Plain(Item<'a>),
+    Group(&'a str, Vec<Item<'a>>),
 }
 
-fn head_of(k: &str) -> &str {
-    split_head(k).map_or(k, |(h, _)| h)
-}
-
-fn write_nested(out: &mut Vec<u8>, items: &[(&str, &crmsync_core::Value)]) {
-    let mut heads: Vec<&str> = Vec::new();
-    out.push(b'{');
-    for (i, (key, value)) in items.iter().enumerate() {
-        let head = match nests(items, key) {
-            Some((h, _)) if heads.contains(&h) => continue,
-            Some((h, _)) => h,
-            None => {
-                if !heads.is_empty() || out.last() != Some(&b'{') {
-                    out.push(b',');
+fn nested<'a>(items: &[Item<'a>]) -> Vec<Nested<'a>> {
+    let plain: std::collections::HashSet<&str> = items.iter().map(|(k, _)| *k).collect();
+    let mut out: Vec<Nested<'a>> = Vec::new();
+    let mut group_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for &(key, value) in items {
+        match split_head(key).filter(|(h, _)| !plain.contains(h)) {
+            Some((head, rest)) => match group_of.get(head) {
+                Some(&at) => {
+                    if let Nested::Group(_, children) = &mut out[at] {
+                        children.push((rest, value));
+                    }
                 }
-                heads.push(key);
+                None => {
+                    group_of.insert(head, out.len());
+                    out.push(Nested::Group(head, vec![(rest, value)]));
+                }
+            },
+            None => out.push(Nested::Plain((key, value))),
+        }
+    }
+    out
+}
+
+fn write_nested(out: &mut Vec<u8>, items: &[Item<'_>]) {
+    out.push(b'{');
+    for (i, entry) in nested(items).into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match entry {
+            Nested::Plain((key, value)) => {
                 write_json_str(out, key);
                 out.push(b':');
                 write_json_value(out, value);
-                continue;
             }
-        };
-        if out.last() != Some(&b'{') {
-            out.push(b',');
+            Nested::Group(head, children) => {
+                write_json_str(out, head);
+                out.push(b':');
+                write_group(out, &children);
+            }
         }
-        heads.push(head);
-        let children: Vec<(&str, &crmsync_core::Value)> = items[i..]
-            .iter()
-            .filter_map(|(k, v)| nests(items, k).filter(|(h, _)| *h == head).map(|(_, rest)| (rest, *v)))
-            .collect();
-        write_json_str(out, head);
-        out.push(b':');
-        write_group(out, &children);
     }
     out.push(b'}');
 }
 
 /// Children whose names are `0`, `1`, ... in order form an array.
-fn write_group(out: &mut Vec<u8>, children: &[(&str, &crmsync_core::Value)]) {
-    let mut indexes: Vec<&str> = Vec::new();
-    for (k, _) in children {
-        let h = head_of(k);
-        if !indexes.contains(&h) {
-            indexes.push(h);
+fn write_group(out: &mut Vec<u8>, children: &[Item<'_>]) {
+    // Each distinct head, in order, with its value given whole (`tags.0`)
+    // and its own children (`tags.0.name`).
+    let mut heads: Vec<(&str, Option<&crmsync_core::Value>, Vec<Item<'_>>)> = Vec::new();
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for &(key, value) in children {
+        let (head, rest) = split_head(key).map_or((key, None), |(h, r)| (h, Some(r)));
+        let n = *at.entry(head).or_insert_with(|| {
+            heads.push((head, None, Vec::new()));
+            heads.len() - 1
+        });
+        match rest {
+            Some(rest) => heads[n].2.push((rest, value)),
+            None => {
+                heads[n].1.get_or_insert(value);
+            }
         }
     }
-    let is_list = indexes.iter().enumerate().all(|(i, h)| h.parse::<usize>().ok() == Some(i));
+    let is_list = heads.iter().enumerate().all(|(i, (h, _, _))| h.parse::<usize>().ok() == Some(i));
     if !is_list {
         write_nested(out, children);
         return;
     }
     out.push(b'[');
-    for (i, index) in indexes.iter().enumerate() {
+    for (i, (_, whole, element)) in heads.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let element: Vec<(&str, &crmsync_core::Value)> = children
-            .iter()
-            .filter_map(|(k, v)| match split_head(k) {
-                Some((h, rest)) if h == *index => Some((rest, *v)),
-                _ => None,
-            })
-            .collect();
-        match children.iter().find(|(k, _)| k == index) {
-            Some((_, v)) if element.is_empty() => write_json_value(out, v),
-            _ => write_group(out, &element),
+        match whole {
+            Some(v) if element.is_empty() => write_json_value(out, v),
+            _ => write_group(out, element),
         }
     }
     out.push(b']');
