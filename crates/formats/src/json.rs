@@ -31,7 +31,7 @@ pub(crate) struct ValueSeed<'a> {
 /// same `Arc`, so equal keys compare by pointer) instead of reallocated.
 #[derive(Default)]
 pub(crate) struct Interner {
-    keys: Vec<Key>,
+    keys: std::collections::HashSet<Key>,
 }
 
 const MAX_INTERNED: usize = 512;
@@ -39,17 +39,20 @@ const MAX_INTERNED: usize = 512;
 impl Interner {
     /// The key for `s`, and whether it is interned (then equal keys are the same `Arc`).
     fn get(&mut self, s: &str) -> (Key, bool) {
-        if let Some(k) = self.keys.iter().find(|k| ***k == *s) {
+        if let Some(k) = self.keys.get(s) {
             return (k.clone(), true);
         }
         let k = Key::from(s);
         if self.keys.len() < MAX_INTERNED {
-            self.keys.push(k.clone());
+            self.keys.insert(k.clone());
             return (k, true);
         }
         (k, false)
     }
 }
+
+/// Past this many fields, an object's keys are looked up through an index.
+const INDEXED: usize = 16;
 
 // serde_json's `arbitrary_precision` hands numbers over as a one-entry map
 // under this key; reading it keeps the number's exact text.
@@ -117,6 +120,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
         let mut fields: Vec<(Key, Value)> = Vec::new();
+        // (Built once an object is wide: a linear search per key made
+        // objects of thousands of keys quadratic in them.)
+        let mut index: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
         while let Some((k, interned)) = map.next_key_seed(KeySeed(self.keys))? {
             if fields.is_empty() && &*k == NUMBER_TOKEN {
                 let text: String = map.next_value()?;
@@ -124,10 +130,25 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
             }
             let v = map.next_value_seed(self)?;
             let same = |f: &Key| Arc::ptr_eq(f, &k) || (!interned && **f == *k);
-            match fields.iter().find(|(f, _)| same(f)) {
-                Some((_, old)) if *old == v => {}
-                Some((_, old)) => self.dups.borrow_mut().push(format!("{k:?} (values {} and {})", show(old), show(&v))),
-                None => fields.push((k, v)),
+            let found = if fields.len() < INDEXED {
+                fields.iter().position(|(f, _)| same(f))
+            } else {
+                if index.is_empty() {
+                    for (i, (f, _)) in fields.iter().enumerate() {
+                        index.entry(f.clone()).or_insert(i);
+                    }
+                }
+                index.get(&*k).copied()
+            };
+            match found.map(|i| &fields[i].1) {
+                Some(old) if *old == v => {}
+                Some(old) => self.dups.borrow_mut().push(format!("{k:?} (values {} and {})", show(old), show(&v))),
+                None => {
+                    if !index.is_empty() {
+                        index.insert(k.clone(), fields.len());
+                    }
+                    fields.push((k, v));
+                }
             }
         }
         Ok(Value::Object(fields))
@@ -529,6 +550,16 @@ mod tests {
         assert_eq!(recs[0].get("x"), Some(&Value::Number("1.0e+28".into())));
         assert_eq!(recs[1].get("id"), Some(&Value::Text("007".into())));
         assert_eq!(recs[1].line, 2);
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_wide_objects_too() {
+        let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("[{{{},\"k30\":30,\"k31\":0}}]", keys.join(","));
+        let recs = read_all(text.as_bytes(), None).expect("reads");
+        assert_eq!(recs[0].len(), 40);
+        let defect = recs[0].defect.as_ref().map(|d| d.message.clone()).unwrap_or_default();
+        assert!(defect.contains("\"k31\" (values 31 and 0)") && !defect.contains("k30"), "{defect}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! declarations are refused: they are how entity-expansion bombs and
 //! external-entity reads work, and customer data never needs them.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Cursor, Read, Write};
 
 use crmsync_core::{Key, Record, Value};
@@ -37,6 +38,8 @@ struct Frame {
     key: Key,
     fields: Vec<(Key, Value)>,
     text: String,
+    /// Where each child is in `fields`, once there are many (`add_child`).
+    index: HashMap<Key, usize>,
 }
 
 fn local(name: quick_xml::name::QName<'_>) -> String {
@@ -186,7 +189,7 @@ impl XmlReader {
                     let key = Key::from(local(e.name()).as_str());
                     let mut fields = Vec::new();
                     self.attributes(&e, &mut fields)?;
-                    stack.push(Frame { key, fields, text: String::new() });
+                    stack.push(Frame { key, fields, text: String::new(), index: HashMap::new() });
                 }
                 Event::Empty(e) => {
                     let key = Key::from(local(e.name()).as_str());
@@ -194,7 +197,7 @@ impl XmlReader {
                     self.attributes(&e, &mut fields)?;
                     let v = if fields.is_empty() { Value::Text(String::new()) } else { Value::Object(fields) };
                     if let Some(top) = stack.last_mut() {
-                        add_child(&mut top.fields, key, v);
+                        add_child(&mut top.fields, &mut top.index, key, v);
                     }
                 }
                 Event::Text(t) => {
@@ -234,7 +237,7 @@ impl XmlReader {
                         }
                         Value::Object(fields)
                     };
-                    add_child(&mut parent.fields, frame.key, v);
+                    add_child(&mut parent.fields, &mut parent.index, frame.key, v);
                 }
                 Event::Eof => {
                     return Err(Error::parse(&self.file, self.at(), "the file ends inside a record (truncated?)"));
@@ -246,15 +249,35 @@ impl XmlReader {
     }
 }
 
-/// A repeated child element turns the field into a list.
-fn add_child(fields: &mut Vec<(Key, Value)>, key: Key, v: Value) {
-    match fields.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, Value::Array(items))) => items.push(v),
-        Some((_, existing)) => {
+/// Past this many fields, an element's children are found through an index.
+const INDEXED: usize = 16;
+
+/// A repeated child element turns the field into a list. (`index` is built
+/// once an element is wide: a linear search per child made elements of
+/// thousands of children quadratic in them.)
+fn add_child(fields: &mut Vec<(Key, Value)>, index: &mut HashMap<Key, usize>, key: Key, v: Value) {
+    let found = if fields.len() < INDEXED {
+        fields.iter().position(|(k, _)| *k == key)
+    } else {
+        if index.is_empty() {
+            for (i, (k, _)) in fields.iter().enumerate() {
+                index.entry(k.clone()).or_insert(i);
+            }
+        }
+        index.get(&key).copied()
+    };
+    match found.map(|i| &mut fields[i].1) {
+        Some(Value::Array(items)) => items.push(v),
+        Some(existing) => {
             let first = std::mem::replace(existing, Value::Null);
             *existing = Value::Array(vec![first, v]);
         }
-        None => fields.push((key, v)),
+        None => {
+            if !index.is_empty() {
+                index.insert(key.clone(), fields.len());
+            }
+            fields.push((key, v));
+        }
     }
 }
 
@@ -270,8 +293,12 @@ impl RecordReader for XmlReader {
                         let line = self.reader.get_ref().line;
                         let mut fields = Vec::new();
                         self.attributes(&e, &mut fields)?;
-                        let fields =
-                            self.read_record(Frame { key: Key::from(name.as_str()), fields, text: String::new() })?;
+                        let fields = self.read_record(Frame {
+                            key: Key::from(name.as_str()),
+                            fields,
+                            text: String::new(),
+                            index: HashMap::new(),
+                        })?;
                         self.path.pop();
                         self.ordinal += 1;
                         rec.clear();
@@ -569,6 +596,18 @@ mod tests {
         let single =
             read_all("<r><Customers><Customer><Name>A</Name></Customer></Customers></r>", None).expect("reads");
         assert_eq!(single[0].to_json(), serde_json::json!({"Name": "A"}));
+    }
+
+    #[test]
+    fn repeated_children_of_wide_elements_become_lists() {
+        let children: String = (0..40).map(|i| format!("<f{i}>{i}</f{i}>")).collect();
+        let doc = format!("<r><c a=\"1\">{children}<f35>again</f35><f0>and</f0></c></r>");
+        let recs = read_all(&doc, Some("r/c")).expect("reads");
+        let json = recs[0].to_json();
+        assert_eq!(json.as_object().map(|o| o.len()), Some(41));
+        assert_eq!(json["f35"], serde_json::json!(["35", "again"]));
+        assert_eq!(json["f0"], serde_json::json!(["0", "and"]));
+        assert_eq!(json["a"], "1");
     }
 
     #[test]
