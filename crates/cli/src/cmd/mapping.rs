@@ -51,6 +51,9 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
     let mut headers: Vec<String> =
         reader.columns().map(|c| c.iter().map(|k| k.to_string()).collect()).unwrap_or_default();
     let mut columns: Vec<Vec<String>> = vec![Vec::new(); headers.len()];
+    // Each column by name at once: a wide file was quadratic in its columns.
+    let mut column_of: std::collections::HashMap<String, usize> =
+        headers.iter().enumerate().rev().map(|(i, h)| (h.clone(), i)).collect();
     let mut rec = Record::new();
     let mut seen = 0;
     while seen < args.sample && reader.read(&mut rec)? {
@@ -61,9 +64,10 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         // Nested formats name their fields by dotted path.
         let flat = rec.flatten();
         for (k, v) in flat {
-            let i = match headers.iter().position(|h| *h == k) {
-                Some(i) => i,
+            let i = match column_of.get(&k) {
+                Some(&i) => i,
                 None => {
+                    column_of.insert(k.clone(), headers.len());
                     headers.push(k);
                     columns.push(Vec::new());
                     headers.len() - 1
