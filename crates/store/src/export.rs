@@ -338,6 +338,17 @@ impl Store {
         let fields: Vec<String> = if opts.fields.is_empty() {
             let mut f: Vec<String> = entity.fields().iter().map(|s| s.to_string()).collect();
             f.extend(custom_names(db, entity)?.into_iter().map(|n| format!("custom.{n}")));
+            // The records' ids in another system, so that the file imports
+            // again matching by them: when there is one system (an import
+            // reads one system's ids from a file).
+            let systems: Vec<String> = db
+                .query("SELECT DISTINCT system FROM external_ids WHERE entity = ? LIMIT 2", &[entity.name().into()])?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+                .collect();
+            if let [system] = systems.as_slice() {
+                f.push(format!("{EXTERNAL_ID_PREFIX}{system}"));
+            }
             if opts.include_deleted {
                 f.push("deleted_at".into());
             }

@@ -53,6 +53,8 @@ fn round_trip(db: &Db, ext: &str) {
         let s = other.json(&["import", f.to_str().expect("p"), "--entity", e]);
         assert_eq!(s["rejected"].as_u64(), Some(0), "{e}: {s}");
     }
+    // The deals' ERP ids come along (one system: a column of the export).
+    assert_eq!(other.count("SELECT count(*) FROM external_ids WHERE entity = 'deals' AND system = 'erp'"), 2, "{ext}");
     // A value that only looks neutralised comes back as it was.
     let title = other.scalar("SELECT title FROM contacts WHERE email = 'lists@example.com'");
     assert_eq!(title.as_deref(), Some("'=not a formula"), "{ext}");
