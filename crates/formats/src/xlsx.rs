@@ -143,8 +143,10 @@ impl SheetReader {
         let at = (r0 + u32::try_from(row).ok()?, c0 + u32::try_from(col).ok()?);
         let code = &self.styles.get(at)?.number_format.as_ref()?.format_code;
         if let Some(places) = decimal_places(code) {
-            // `26361.40` in a `0.00` cell: the number with the places shown.
-            return (f.is_finite() && f.abs() < 1e15).then(|| Value::Number(format!("{f:.places$}")));
+            // `26361.40` in a `0.00` cell: the number with the places shown,
+            // when they show all of it (1234.5678 is not 1234.57).
+            let shown = format!("{f:.places$}");
+            return (f.is_finite() && f.abs() < 1e15 && shown.parse::<f64>() == Ok(f)).then_some(Value::Number(shown));
         }
         let text = padded(code, f)?;
         (text != number_text(f)).then_some(Value::Text(text))
@@ -176,6 +178,16 @@ fn shapes_numbers(data: &[u8]) -> bool {
     let mut buf = Vec::new();
     loop {
         match xml.read_event_into(&mut buf) {
+            // Excel's own `0.00` and `#,##0.00` (formats 2 and 4), which
+            // need no declaration.
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e))
+                if e.local_name().as_ref() == "xf"
+                    && e.attributes().flatten().any(|a| {
+                        a.key.local_name().as_ref() == "numFmtId" && matches!(a.value.as_ref(), "2" | "4")
+                    }) =>
+            {
+                return true;
+            }
             Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e))
                 if e.local_name().as_ref() == "numFmt" =>
             {
@@ -231,7 +243,9 @@ fn padded(code: &str, f: f64) -> Option<String> {
     if places == 0 {
         return None;
     }
-    let digits = format!("{}", f as i64);
+    // (Zero in places that are all `#` shows no digit, as in a spreadsheet.)
+    let all_optional = parts.iter().all(|p| !matches!(p, Part::Digit { zero: true }));
+    let digits = if f == 0.0 && all_optional { String::new() } else { format!("{}", f as i64) };
     // Places with no digit of their own come first; digits beyond the
     // places all go to the first place, as in a spreadsheet.
     let (blank, extra) = (places.saturating_sub(digits.len()), digits.len().saturating_sub(places));
@@ -595,6 +609,30 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_point_cell_reads_with_its_places_only_when_they_show_all_of_it() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        // Excel's own format 2, declared nowhere in the workbook.
+        let two = rust_xlsxwriter::Format::new().set_num_format("0.00");
+        for (c, name) in ["a", "b", "c"].into_iter().enumerate() {
+            sheet.write_string(0, c as u16, name).expect("header");
+        }
+        for (c, f) in [26361.4, 1234.5678, 0.125].into_iter().enumerate() {
+            sheet.write_number_with_format(1, c as u16, f, &two).expect("cell");
+        }
+        let bytes = book.save_to_buffer().expect("save");
+        assert!(shapes_numbers(&bytes));
+        let mut r = SheetReader::open("f.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
+        let mut rec = Record::new();
+        assert!(r.read(&mut rec).expect("reads"));
+        assert_eq!(rec.get("a"), Some(&Value::Number("26361.40".into())));
+        // Shown rounded, kept whole.
+        assert_eq!(rec.get("b"), Some(&Value::Number("1234.5678".into())));
+        assert_eq!(rec.get("c"), Some(&Value::Number("0.125".into())));
+    }
+
+    #[test]
     fn a_workbook_of_dates_and_plain_numbers_needs_no_second_pass() {
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();
@@ -619,6 +657,9 @@ mod tests {
             ("\"No. \"000", 7.0, Some("No. 007")),
             ("(###) ###-####", 2125550123.0, Some("(212) 555-0123")),
             ("###-####", 12.0, Some("-12")),
+            ("###-####", 0.0, Some("-")),
+            ("(###) ###-####", 0.0, Some("() -")),
+            ("00000", 0.0, Some("00000")),
             ("0", 5.0, Some("5")),
             ("0.00", 5.0, None),
             ("#,##0", 5.0, None),

@@ -121,7 +121,12 @@ pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, St
 
 fn integer(text: &str) -> Result<String, String> {
     let t = text.trim();
-    let t = t.strip_suffix(".0").unwrap_or(t);
+    // A whole number written with places (`7.0`, `7.00` from a sheet's
+    // `0.00` cell) is that integer.
+    let t = match t.split_once('.') {
+        Some((whole, places)) if !places.is_empty() && places.bytes().all(|b| b == b'0') => whole,
+        _ => t,
+    };
     match t.parse::<i64>() {
         Ok(n) => Ok(n.to_string()),
         Err(_) => Err("an integer".to_string()),
@@ -303,6 +308,8 @@ mod tests {
     fn integers() {
         assert_eq!(integer("007").as_deref(), Ok("7"));
         assert_eq!(integer("12.0").as_deref(), Ok("12"));
+        assert_eq!(integer("7.00").as_deref(), Ok("7"));
+        assert!(integer("7.01").is_err() && integer("7.").is_err() && integer(".00").is_err());
         assert!(integer("1.5").is_err());
         assert!(integer("99999999999999999999").is_err());
     }
