@@ -144,9 +144,10 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     // question for the user.
     let unsure = sample.iter().filter(|b| !b.is_ascii()).count() < SURE;
     // Nor is a short sample read as Windows-1252 whose other than ASCII
-    // comes only in pairs: two Chinese names in GBK (伟, 娜) read as `Î°`
-    // and `ÄÈ`, where accented Latin letters mostly stand alone (Müller).
-    if guess == encoding_rs::WINDOWS_1252 && unsure && cut_at.is_none() && in_pairs(sample) {
+    // comes only in pairs that are whole words: two Chinese names in GBK
+    // (伟, 娜) read as `Î°` and `ÄÈ`, where accented Latin letters stand
+    // inside words (Müller, Núñez).
+    if guess == encoding_rs::WINDOWS_1252 && unsure && cut_at.is_none() && whole_word_pairs(sample) {
         let first = guess.decode_without_bom_handling(sample).0;
         let mut guesses = vec![guess];
         for other in [encoding_rs::GBK, encoding_rs::BIG5, encoding_rs::SHIFT_JIS] {
@@ -181,9 +182,25 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
     if guesses.iter().any(|e| COMMON.contains(e)) { Detected::Ambiguous(guesses) } else { Detected::One(guess) }
 }
 
-/// Whether every run of bytes other than ASCII is of an even length.
-fn in_pairs(sample: &[u8]) -> bool {
-    sample.split(u8::is_ascii).all(|run| run.len() % 2 == 0)
+/// Whether every run of bytes other than ASCII is of an even length and
+/// has no ASCII letter next to it.
+fn whole_word_pairs(sample: &[u8]) -> bool {
+    let mut i = 0;
+    while i < sample.len() {
+        if sample[i].is_ascii() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < sample.len() && !sample[i].is_ascii() {
+            i += 1;
+        }
+        let letter = |at: Option<&u8>| at.is_some_and(u8::is_ascii_alphabetic);
+        if (i - start) % 2 == 1 || letter(start.checked_sub(1).and_then(|b| sample.get(b))) || letter(sample.get(i)) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Whether GBK-looking bytes hold a four-byte GB18030 sequence (a lead byte,
@@ -550,8 +567,14 @@ mod tests {
         let (gbk, _, _) = encoding_rs::GBK.encode("email,first_name\nz@x.cn,伟\nl@x.cn,娜\n");
         let err = decode("two.csv", Box::new(Cursor::new(gbk.to_vec())), "auto").err().expect("ambiguous");
         assert!(err.to_string().contains("as GBK: \"z@x.cn,伟\""), "{err}");
-        // Accented letters standing alone, and not in pairs, are Latin.
-        for latin in [&b"name,city\nM\xFCller,K\xF6ln\n"[..], b"name\n\xC4\xE4kk\xF6nen\n"] {
+        // Accented letters inside words, alone or in pairs, are Latin.
+        for latin in [
+            &b"name,city\nM\xFCller,K\xF6ln\n"[..],
+            b"name\n\xC4\xE4kk\xF6nen\n",
+            b"name,city\nCarlos N\xFA\xF1ez,Madrid\n",
+            b"name\nMaria da Concei\xE7\xE3o\n",
+            b"name\nAnna Gr\xF6\xDF\n",
+        ] {
             let (_, name, _) = read_all(latin, "auto");
             assert_eq!(name, "windows-1252");
         }
