@@ -1938,6 +1938,8 @@ impl Import<'_> {
             uses[i] += 1;
         }
         let mut candidates: Vec<Option<Existing>> = candidates.into_iter().map(Some).collect();
+        // Records a row's key found several of, by row.
+        let mut several: Vec<(usize, Vec<String>)> = Vec::new();
         for (n, d) in drafts.iter().enumerate() {
             found[n] = match matched[n] {
                 None if found[n].is_some() => continue,
@@ -1947,21 +1949,24 @@ impl Import<'_> {
                     let e = if uses[*one] == 0 { candidates[*one].take() } else { candidates[*one].clone() };
                     e.map(Ok)
                 }
-                Some(many) => Some(Err((
-                    key.join(";"),
-                    format!(
-                        "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
-                        many.len(),
-                        describe_key(&key, d),
-                        many.iter()
-                            .filter_map(|&i| candidates[i].as_ref().map(|e| e.id.as_str()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ))),
+                Some(many) => {
+                    several.push((n, many.iter().filter_map(|&i| Some(candidates[i].as_ref()?.id.clone())).collect()));
+                    Some(Err((
+                        key.join(";"),
+                        format!(
+                            "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
+                            many.len(),
+                            describe_key(&key, d),
+                            many.iter()
+                                .filter_map(|&i| candidates[i].as_ref().map(|e| e.id.as_str()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )))
+                }
             };
         }
-        self.held_by_another_id(drafts, &mut found, &before_key)?;
+        self.held_by_another_id(drafts, &mut found, &before_key, &several)?;
         Ok(found)
     }
 
@@ -1979,35 +1984,64 @@ impl Import<'_> {
         drafts: &[Draft],
         found: &mut [Option<Matched>],
         before_key: &[bool],
+        several: &[(usize, Vec<String>)],
     ) -> Result<()> {
         let Some(system) = self.settings.external_system.clone().filter(|_| !self.settings.key_chosen) else {
             return Ok(());
         };
-        // (row, the record its key found) for rows with an id in the system.
-        let by_key: Vec<(usize, String)> = (0..drafts.len())
+        let entity = self.settings.entity;
+        // (row, the records its key found) for rows with an id in the system:
+        // one, or several (two ERP deals of a name already stored).
+        let mut by_key: Vec<(usize, Vec<String>)> = (0..drafts.len())
             .filter(|n| !before_key[*n] && drafts[*n].external.is_some())
-            .filter_map(|n| Some((n, found[n].as_ref()?.as_ref().ok()?.id.clone())))
+            .filter_map(|n| Some((n, vec![found[n].as_ref()?.as_ref().ok()?.id.clone()])))
             .collect();
+        if matches!(entity, Entity::Deals | Entity::Activities) {
+            by_key.extend(several.iter().filter(|(n, _)| drafts[*n].external.is_some()).cloned());
+        }
         if by_key.is_empty() {
             return Ok(());
         }
-        let entity = self.settings.entity;
-        let wanted: Vec<&str> = by_key.iter().map(|(_, id)| id.as_str()).collect();
+        let wanted: Vec<&str> = by_key.iter().flat_map(|(_, ids)| ids.iter().map(String::as_str)).collect();
         let held = external_pairs(self.db, entity, &system, "record_id", &wanted)?;
-        for (n, id) in &by_key {
+        let domain_at = model::position(Entity::Companies, "domain");
+        for (n, ids) in &by_key {
             let d = &drafts[*n];
-            let (Some(theirs), Some(x)) = (held.get(id), &d.external) else { continue };
-            if theirs == x {
+            let Some(x) = &d.external else { continue };
+            // Every record found has another id: none is the row's.
+            let theirs: Vec<&String> = ids.iter().filter_map(|id| held.get(id)).filter(|t| *t != x).collect();
+            if theirs.len() != ids.len() {
                 continue;
             }
+            let one = model::singular(entity);
+            let found_by = describe_key(&self.settings.key, d);
             found[*n] = match entity {
-                Entity::Deals | Entity::Activities => None,
-                Entity::Contacts | Entity::Companies => {
-                    let one = model::singular(entity);
+                Entity::Deals | Entity::Activities if self.settings.mode == Mode::Update => {
                     let message = format!(
-                        "{one} {id}, found by {}, has {system} id {theirs:?}, not the row's {x:?}: {system} holds two \
+                        "the {one} found by {found_by} has {system} id {}, not the row's {x:?}: the row is another \
+                         {one}, which update mode does not create (use --mode upsert)",
+                        theirs.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ")
+                    );
+                    Some(Err((format!("external_id.{system}"), message)))
+                }
+                Entity::Deals | Entity::Activities => None,
+                // A company at another domain than the row's is told apart
+                // by the domain check, which says so.
+                Entity::Companies
+                    if self.settings.guard_domains
+                        && domain_at.is_some_and(|p| {
+                            let given = d.values.get(p).cloned().flatten().flatten();
+                            let stored = found[*n].as_ref().and_then(|f| f.as_ref().ok()).and_then(|e| e.value(p));
+                            given.is_some_and(|g| stored.is_some_and(|s| s != g))
+                        }) =>
+                {
+                    continue;
+                }
+                Entity::Contacts | Entity::Companies => {
+                    let message = format!(
+                        "{one} {}, found by {found_by}, has {system} id {:?}, not the row's {x:?}: {system} holds two \
                          records for one {one} (merge them there first)",
-                        describe_key(&self.settings.key, d)
+                        ids[0], theirs[0]
                     );
                     Some(Err((format!("external_id.{system}"), message)))
                 }

@@ -307,7 +307,8 @@ on_both!(a_record_found_by_key_with_another_external_id_is_not_the_rows, |db| {
         "twins.csv",
         "ERP Id,Deal,Amount,Currency,Stage,Close,Company\n\
          D-1,Renewal 2024,100.00,USD,open,2024-06-30,Acme\n\
-         D-2,Renewal 2024,200.00,USD,won,2024-07-30,Beta\n",
+         D-2,Renewal 2024,200.00,USD,won,2024-07-30,Beta\n\
+         D-3,Renewal 2024,300.00,USD,won,2024-08-30,Gamma\n",
     );
     let m = db.file(
         "twins.toml",
@@ -316,14 +317,20 @@ on_both!(a_record_found_by_key_with_another_external_id_is_not_the_rows, |db| {
          close_date = { from = \"Close\", type = \"date\" }\n\"company.name\" = \"Company\"\n",
     );
     let s = db.json(&["import", &f, "--mapping", &m]);
-    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(3), Some(0)), "{s}");
     assert_eq!(
         db.scalar("SELECT amount FROM deals d JOIN external_ids x ON x.record_id = d.id WHERE x.external_id = 'D-1'")
             .as_deref(),
         Some("100.00")
     );
     let s = db.json(&["import", &f, "--mapping", &m]);
-    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(3), Some(0)), "{s}");
+    // Update mode does not make the other deal, and says why.
+    let d4 =
+        db.file("d4.csv", "ERP Id,Deal,Amount,Currency,Stage,Close,Company\nD-4,Renewal 2024,1.00,USD,won,,Acme\n");
+    let out = db.run(&["import", &d4, "--mapping", &m, "--mode", "update"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("not the row's \"D-4\": the row is another deal, which update mode does not create"), "{err}");
     // Two ERP contacts of one e-mail: the second is refused, both ids named.
     let f = db.file("twins2.csv", "ERP,email,first_name\nE1,a@x.com,Ann\nE2,a@x.com,Anna\n");
     let m = db.file(
@@ -335,6 +342,16 @@ on_both!(a_record_found_by_key_with_another_external_id_is_not_the_rows, |db| {
     let err = stderr_of(&out);
     assert!(err.contains("row 3: contact ") && err.contains("has erp id \"E1\", not the row's \"E2\""), "{err}");
     assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("Ann"));
+    // A company of the name at another domain is told apart by its domain.
+    let m = db.file(
+        "co.toml",
+        "entity = \"companies\"\n[key]\nexternal_id = { system = \"erp\", from = \"ERP\" }\n\
+         [fields]\nname = \"name\"\ndomain = \"domain\"\n",
+    );
+    db.json(&["import", &db.file("co1.csv", "name,domain,ERP\nAcme,acme.com,K-1\n"), "--mapping", &m]);
+    let out = db.run(&["import", &db.file("co2.csv", "name,domain,ERP\nAcme GmbH,acme.de,K-3\n"), "--mapping", &m]);
+    let err = stderr_of(&out);
+    assert!(err.contains("acme.com") && err.contains("--key domain"), "{err}");
 });
 
 on_both!(a_list_given_again_is_unchanged_alike_on_both, |db| {
