@@ -65,11 +65,12 @@ struct FieldStats {
 /// Names at least this similar (Jaro-Winkler) at one company are reported
 /// as duplicate candidates.
 const SIMILAR: f64 = 0.93;
-/// And, for names of several words, their last words at least this similar:
-/// a shared first name weighs so much in Jaro-Winkler that `Jessica Miller`
-/// and `Jessica Latimer` reach `SIMILAR`, where `Jon Smith` and `John Smith`
-/// are the pairs to find.
-const SIMILAR_LAST: f64 = 0.9;
+/// And, for names of several words, their last words at least this similar
+/// (or one name the other's first words: `John Smith Jr`, `Maria Garcia
+/// Lopez`): a shared first name weighs so much in Jaro-Winkler that
+/// `Jessica Miller` and `Jessica Latimer` reach `SIMILAR`, where `Jon
+/// Smith` and `Jon Smyth`, `Ann Lee` and `Ann Lea` are the pairs to find.
+const SIMILAR_LAST: f64 = 0.8;
 /// Names compared per company: a huge account is sampled (its first
 /// records) so that it cannot make the report quadratic in the store.
 const PER_COMPANY: usize = 2000;
@@ -113,7 +114,11 @@ impl Name {
 
     fn similar(&self, other: &Name) -> bool {
         let lasts_alike = || match (&self.last, &other.last) {
-            (Some(a), Some(b)) => strsim::generic_jaro_winkler(a, b) >= SIMILAR_LAST,
+            (Some(a), Some(b)) => {
+                strsim::generic_jaro_winkler(a, b) >= SIMILAR_LAST
+                    || self.chars.starts_with(&other.chars)
+                    || other.chars.starts_with(&self.chars)
+            }
             _ => true,
         };
         self.may_match(other) && lasts_alike() && strsim::generic_jaro_winkler(&self.chars, &other.chars) >= SIMILAR
@@ -526,6 +531,10 @@ mod tests {
     fn names_of_several_words_are_alike_only_with_their_last_words() {
         let alike = |a: &str, b: &str| Name::new(a).similar(&Name::new(b));
         assert!(alike("Jon Smith", "John Smith"));
+        assert!(alike("Jon Smith", "Jon Smyth"));
+        assert!(alike("Ann Lee", "Ann Lea"));
+        assert!(alike("John Smith", "John Smith Jr"));
+        assert!(alike("Maria Garcia", "Maria Garcia Lopez"));
         assert!(alike("Katherine Johnson", "Katharine Johnson"));
         assert!(alike("Ada Lovelace", "ada  LOVELAC"));
         assert!(alike("张伟", "张伟"));
