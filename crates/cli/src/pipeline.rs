@@ -189,7 +189,10 @@ impl SourceArgs {
             None => None,
         };
         let delimiter = match self.delimiter.as_deref().or(src.delimiter.as_deref()) {
-            Some(d) => Some(delimiter("--delimiter", d)?),
+            Some(d) => Some(delimiter(
+                if self.delimiter.is_some() { "--delimiter" } else { "the mapping's [source] delimiter" },
+                d,
+            )?),
             None => None,
         };
         let escape = match self.escape.as_deref().or(src.escape.as_deref()) {

@@ -176,7 +176,8 @@ impl XmlReader {
             let event = self.next_event()?;
             match event {
                 Event::Start(e) => {
-                    if stack.len() >= MAX_DEPTH {
+                    // (The record's own element is the stack's first.)
+                    if stack.len() > MAX_DEPTH {
                         return Err(Error::parse(
                             &self.file,
                             self.at(),
@@ -614,7 +615,8 @@ mod tests {
     fn elements_nested_too_deep_in_a_record_are_refused() {
         let nest =
             |depth: usize| format!("<r><c><n>A</n></c><c>{}x{}</c></r>", "<d>".repeat(depth), "</d>".repeat(depth));
-        assert!(read_all(&nest(MAX_DEPTH - 1), Some("r/c")).is_ok());
+        assert!(read_all(&nest(MAX_DEPTH), Some("r/c")).is_ok());
+        assert!(read_all(&nest(MAX_DEPTH + 1), Some("r/c")).is_err());
         let err = read_all(&nest(100_000), Some("r/c")).expect_err("too deep").to_string();
         assert!(err.contains("nest more than 128 levels deep"), "{err}");
     }

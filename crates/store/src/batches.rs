@@ -302,11 +302,20 @@ impl Store {
                     let t = record.trim();
                     let phone = crmsync_core::mapping::types::phone::to_e164(t, None).unwrap_or_else(|_| t.to_string());
                     let digits: String = t.chars().filter(char::is_ascii_digit).collect();
-                    let mut l = vec![("email = ?".into(), t.to_lowercase()), ("phone = ?".into(), phone)];
-                    // A phone as written at home, `(555) 010-0001`, is the
-                    // end of the stored one.
+                    let mut l = vec![
+                        ("email = ?".into(), t.to_lowercase()),
+                        ("phone = ?".into(), phone.clone()),
+                        ("mobile = ?".into(), phone),
+                    ];
+                    // A phone as written at home, `(555) 010-0001` or
+                    // `020 7946 0958` (less its trunk 0), is the end of the
+                    // stored one, or of its number before an extension.
+                    let digits = digits.trim_start_matches('0');
                     if digits.len() >= 7 && t.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c)) {
-                        l.push(("phone LIKE ?".into(), format!("%{digits}")));
+                        for column in ["phone", "mobile"] {
+                            l.push((format!("{column} LIKE ?"), format!("%{digits}")));
+                            l.push((format!("{column} LIKE ?"), format!("%{digits};ext=%")));
+                        }
                     }
                     for name in ["full_name", "first_name || ' ' || last_name"] {
                         l.push((format!("{} = ?", backend.fold(name)), crate::sql::fold(t)));

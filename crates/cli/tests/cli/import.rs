@@ -264,12 +264,22 @@ on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| 
     db.json(&["import", &odd, "--entity", "companies"]);
     assert!(db.ok(&["history", "ann@acme.com"]).starts_with("contacts "));
     // A contact by its phone as written at home, or by its name.
-    let c = db.file("c.csv", "email,phone,first_name,last_name\nada@x.com,+15550100001,Ada,Lovelace\n");
+    let c = db.file(
+        "c.csv",
+        "email,phone,mobile,first_name,last_name\nada@x.com,+15550100001,,Ada,Lovelace\n\
+         bob@x.com,+15550100003;ext=7,+442079460958,Bob,Hope\n",
+    );
     db.json(&["import", &c, "--entity", "contacts"]);
     let ada = db.scalar("SELECT id FROM contacts WHERE email = 'ada@x.com'").expect("ada");
     for named in ["+15550100001", "+1 555 010 0001", "(555) 010-0001", "ada lovelace", "ADA LOVELACE"] {
         let out = db.ok(&["history", named]);
         assert!(out.starts_with(&format!("contacts {ada}")), "{named}: {out}");
+    }
+    // With an extension stored, and a mobile written with its trunk 0.
+    let bob = db.scalar("SELECT id FROM contacts WHERE email = 'bob@x.com'").expect("bob");
+    for named in ["(555) 010-0003", "020 7946 0958", "+44 20 7946 0958"] {
+        let out = db.ok(&["history", named]);
+        assert!(out.starts_with(&format!("contacts {bob}")), "{named}: {out}");
     }
     // Case folds beyond ASCII, on both backends.
     let e = db.file("e.csv", "email,full_name\nemile@x.com,Émile Zola\n");
