@@ -584,13 +584,12 @@ impl CsvWriter {
             flat_owned = rec.flatten();
             flat_owned.iter().map(|(k, v)| (k.as_str(), v)).collect()
         };
-        let placed = columns.place(&fields, Value::is_null).map_err(|unknown| Error::Record {
-            file: self.file.clone(),
-            at: Location { row: Some(rec.row), line: None, field: Some(unknown.clone()) },
-            message: format!(
-                "field {unknown:?} first appears after the CSV header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
-            ),
-        })?;
+        let placed =
+            columns.place(&fields, Value::is_null, "the CSV header").map_err(|(field, message)| Error::Record {
+                file: self.file.clone(),
+                at: Location { row: Some(rec.row), line: None, field: Some(field) },
+                message,
+            })?;
         self.cells.resize(placed.len(), String::new());
         for (cell, v) in self.cells.iter_mut().zip(placed) {
             cell.clear();

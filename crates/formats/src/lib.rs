@@ -306,20 +306,39 @@ impl Header {
         }
     }
 
-    /// For each column, the value of the first field of that name in
-    /// `fields`; or the first field with a value and no column.
-    pub(crate) fn place<'v, V>(
+    /// For each column, the value of the field of that name in `fields`;
+    /// or the field to blame, and why, for a field with a value and no
+    /// column (the header, `header`, was written before it appeared), or
+    /// two fields of one name with different values (`a.b`, and `a`
+    /// holding `b`), one of which the file would lose.
+    pub(crate) fn place<'v, V: PartialEq>(
         &self,
         fields: &[(&str, &'v V)],
         is_null: impl Fn(&V) -> bool,
-    ) -> std::result::Result<Vec<Option<&'v V>>, String> {
-        let mut placed = vec![None; self.names.len()];
+        header: &str,
+    ) -> std::result::Result<Vec<Option<&'v V>>, (String, String)> {
+        let mut placed: Vec<Option<&'v V>> = vec![None; self.names.len()];
         for (nth, (name, v)) in fields.iter().enumerate() {
             match self.position(name, nth) {
-                Some(i) => {
-                    placed[i].get_or_insert(*v);
+                Some(i) => match placed[i] {
+                    Some(old) if is_null(old) => placed[i] = Some(*v),
+                    Some(old) if !is_null(v) && old != *v => {
+                        let message = format!(
+                            "two fields name the column {name:?} with different values (a field `a.b` and a field \
+                             `a` holding `b`, say): one would be lost; rename one"
+                        );
+                        return Err((name.to_string(), message));
+                    }
+                    Some(_) => {}
+                    None => placed[i] = Some(*v),
+                },
+                None if !is_null(v) => {
+                    let message = format!(
+                        "field {name:?} first appears after {header} was written from the first 1,000 records; name \
+                         the columns upfront (a mapping, or export's --fields)"
+                    );
+                    return Err((name.to_string(), message));
                 }
-                None if !is_null(v) => return Err(name.to_string()),
                 None => {}
             }
         }
@@ -578,8 +597,13 @@ mod tests {
         let h = Header::new(["a", "b", "c"].map(Key::from).to_vec());
         let (one, two, three, none) = (1, 2, 3, 0);
         let fields = [("c", &three), ("a", &one), ("a", &two), ("x", &none)];
-        assert_eq!(h.place(&fields, |v| *v == 0), Ok(vec![Some(&1), None, Some(&3)]));
-        assert_eq!(h.place(&[("b", &two), ("y", &one)], |v| *v == 0), Err("y".to_string()));
+        let fields = [("c", &three), ("a", &none), ("a", &two), ("x", &none), ("a", &two)];
+        assert_eq!(h.place(&fields, |v| *v == 0, "the header"), Ok(vec![Some(&2), None, Some(&3)]));
+        let unknown = h.place(&[("b", &two), ("y", &one)], |v| *v == 0, "the header");
+        assert!(unknown.is_err_and(|(f, m)| f == "y" && m.contains("after the header was written")));
+        // Two values for one column: neither is dropped silently.
+        let twice = h.place(&[("a", &one), ("a", &two)], |v| *v == 0, "the header");
+        assert!(twice.is_err_and(|(f, m)| f == "a" && m.contains("one would be lost")));
     }
 
     #[test]

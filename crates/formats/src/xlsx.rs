@@ -481,13 +481,9 @@ impl XlsxWriter {
         let at = |field: Option<&str>| Location { row: Some(row), line: None, field: field.map(str::to_string) };
         let Some(columns) = &self.columns else { return Ok(()) };
         let fields: Vec<(&str, &Value)> = flat.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let placed = columns.place(&fields, Value::is_null).map_err(|k| Error::Record {
-            file: self.file.clone(),
-            at: at(Some(&k)),
-            message: format!(
-                "field {k:?} first appears after the sheet's header was written from the first 1,000 records; name the columns upfront (a mapping, or export's --fields)"
-            ),
-        })?;
+        let placed = columns
+            .place(&fields, Value::is_null, "the sheet's header")
+            .map_err(|(field, message)| Error::Record { file: self.file.clone(), at: at(Some(&field)), message })?;
         for (i, v) in placed.into_iter().enumerate() {
             let Some(v) = v else { continue };
             let col = i as u16;

@@ -201,6 +201,15 @@ fn bad_json_documents_fail_cleanly() {
 }
 
 #[test]
+fn two_values_for_one_column_stop_the_job_rather_than_one_being_lost() {
+    let c = Case::new();
+    let f = c.file("ab.ndjson", b"{\"a\":{\"b\":\"1\"},\"a.b\":\"2\"}\n");
+    let (code, err) = c.convert(&[&f, &c.path("o.csv")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("\"a.b\"") && err.contains("one would be lost"), "{err}");
+}
+
+#[test]
 fn a_quote_or_line_break_is_no_delimiter() {
     let c = Case::new();
     let f = c.file("d.csv", b"a,b\n1,2\n");
