@@ -596,7 +596,6 @@ mod tests {
     fn a_header_places_fields_by_name_in_any_order() {
         let h = Header::new(["a", "b", "c"].map(Key::from).to_vec());
         let (one, two, three, none) = (1, 2, 3, 0);
-        let fields = [("c", &three), ("a", &one), ("a", &two), ("x", &none)];
         let fields = [("c", &three), ("a", &none), ("a", &two), ("x", &none), ("a", &two)];
         assert_eq!(h.place(&fields, |v| *v == 0, "the header"), Ok(vec![Some(&2), None, Some(&3)]));
         let unknown = h.place(&[("b", &two), ("y", &one)], |v| *v == 0, "the header");
