@@ -551,8 +551,15 @@ impl RecordWriter for XlsxWriter {
         let file = self.file.clone();
         let sheet = std::mem::replace(&mut self.sheet, rust_xlsxwriter::Worksheet::new());
         self.book.push_worksheet(sheet);
-        let bytes = self.book.save_to_buffer().map_err(|e| Error::setup(&file, e.to_string()))?;
-        self.out.write_all(&bytes).and_then(|_| self.out.flush()).map_err(|e| Error::Io { file, source: e })
+        // The workbook is zipped into a file of its own, which the zip
+        // needs to seek in, and copied out from there: held in memory, a
+        // million rows' workbook added its 100 MB to the peak.
+        let io = |e: std::io::Error| Error::Io { file: file.clone(), source: e };
+        let mut zipped = tempfile::tempfile().map_err(io)?;
+        self.book.save_to_writer(&mut zipped).map_err(|e| Error::setup(&file, e.to_string()))?;
+        std::io::Seek::rewind(&mut zipped).map_err(io)?;
+        std::io::copy(&mut zipped, &mut self.out).and_then(|_| self.out.flush()).map_err(io)?;
+        Ok(())
     }
 }
 
