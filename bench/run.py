@@ -267,6 +267,15 @@ def scenarios(rows):
             },
         },
         {
+            "key": "import-erp",
+            "name": "import into SQLite by external id (the same mapping with [key] external_id)",
+            "input": csv,
+            "setup": fresh(w("x.db")),
+            "crmsync": f"{CRMSYNC} --db sqlite://{w('x.db')} -q import {csv} --mapping {BENCH}/customers-erp.toml "
+                       f"--rejects {w('x.rejects.csv')}",
+            "refs": {},
+        },
+        {
             "key": "reimport",
             "name": "the same import again (all unchanged)",
             "input": csv,
