@@ -21,4 +21,4 @@ pub mod value;
 pub use entity::Entity;
 pub use error::{FieldError, MappingError};
 pub use mapping::{ColumnsFound, Mapper, Mapping};
-pub use value::{Defect, Key, Record, Value};
+pub use value::{Defect, FieldIndex, Key, Record, Value};

@@ -432,13 +432,38 @@ fn flatten_into(prefix: String, value: &Value, out: &mut Vec<(String, Value)>) {
     }
 }
 
-/// Nested objects as `Record::nested` builds them, each field found by
-/// name through an index once an object has many (thousands of `custom.*`
-/// fields were quadratic in them).
+/// Where each name stands in a list of fields that only grows. A short
+/// list is searched in order; past `INDEXED` fields each name is found
+/// through a map, brought up to date with the fields added since: records
+/// of thousands of fields were quadratic in them, read (JSON, XML) or
+/// nested for writing.
+#[derive(Default)]
+pub struct FieldIndex {
+    at: std::collections::HashMap<Key, usize>,
+    indexed: usize,
+}
+
+impl FieldIndex {
+    const INDEXED: usize = 16;
+
+    /// The first of `fields` named `name`.
+    pub fn find<V>(&mut self, fields: &[(Key, V)], name: &str) -> Option<usize> {
+        if fields.len() < Self::INDEXED {
+            return fields.iter().position(|(k, _)| **k == *name);
+        }
+        for (i, (k, _)) in fields.iter().enumerate().skip(self.indexed) {
+            self.at.entry(k.clone()).or_insert(i);
+        }
+        self.indexed = fields.len();
+        self.at.get(name).copied()
+    }
+}
+
+/// Nested objects as `Record::nested` builds them.
 #[derive(Default)]
 struct Tree {
     fields: Vec<(Key, Slot)>,
-    at: std::collections::HashMap<Key, usize>,
+    index: FieldIndex,
 }
 
 enum Slot {
@@ -447,26 +472,11 @@ enum Slot {
 }
 
 impl Tree {
-    /// Below this many fields an object is searched in order.
-    const INDEXED: usize = 16;
-
-    fn find(&self, name: &str) -> Option<usize> {
-        if self.fields.len() < Self::INDEXED {
-            self.fields.iter().position(|(k, _)| &**k == name)
-        } else {
-            self.at.get(name).copied()
-        }
+    fn find(&mut self, name: &str) -> Option<usize> {
+        self.index.find(&self.fields, name)
     }
 
     fn push(&mut self, key: Key, slot: Slot) {
-        if self.fields.len() + 1 == Self::INDEXED {
-            for (i, (k, _)) in self.fields.iter().enumerate() {
-                self.at.entry(k.clone()).or_insert(i);
-            }
-        }
-        if self.fields.len() + 1 >= Self::INDEXED {
-            self.at.entry(key.clone()).or_insert(self.fields.len());
-        }
         self.fields.push((key, slot));
     }
 

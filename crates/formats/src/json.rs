@@ -9,7 +9,6 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::io::{BufRead, Read, Write};
-use std::sync::Arc;
 
 use crmsync_core::{Defect, Key, Record, Value};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -28,7 +27,7 @@ pub(crate) struct ValueSeed<'a> {
 }
 
 /// The field names of one file: a key seen before is handed out again (the
-/// same `Arc`, so equal keys compare by pointer) instead of reallocated.
+/// same `Arc`) instead of reallocated, for the first 512 names.
 #[derive(Default)]
 pub(crate) struct Interner {
     keys: std::collections::HashSet<Key>,
@@ -37,22 +36,17 @@ pub(crate) struct Interner {
 const MAX_INTERNED: usize = 512;
 
 impl Interner {
-    /// The key for `s`, and whether it is interned (then equal keys are the same `Arc`).
-    fn get(&mut self, s: &str) -> (Key, bool) {
+    fn get(&mut self, s: &str) -> Key {
         if let Some(k) = self.keys.get(s) {
-            return (k.clone(), true);
+            return k.clone();
         }
         let k = Key::from(s);
         if self.keys.len() < MAX_INTERNED {
             self.keys.insert(k.clone());
-            return (k, true);
         }
-        (k, false)
+        k
     }
 }
-
-/// Past this many fields, an object's keys are looked up through an index.
-const INDEXED: usize = 16;
 
 // serde_json's `arbitrary_precision` hands numbers over as a one-entry map
 // under this key; reading it keeps the number's exact text.
@@ -62,18 +56,18 @@ const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 struct KeySeed<'a>(&'a RefCell<Interner>);
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = (Key, bool);
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(Key, bool), D::Error> {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Key, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl Visitor<'_> for KeySeed<'_> {
-    type Value = (Key, bool);
+    type Value = Key;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
-    fn visit_str<E>(self, s: &str) -> std::result::Result<(Key, bool), E> {
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Key, E> {
         Ok(self.0.borrow_mut().get(s))
     }
 }
@@ -120,35 +114,18 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
         let mut fields: Vec<(Key, Value)> = Vec::new();
-        // (Built once an object is wide: a linear search per key made
-        // objects of thousands of keys quadratic in them.)
-        let mut index: std::collections::HashMap<Key, usize> = std::collections::HashMap::new();
-        while let Some((k, interned)) = map.next_key_seed(KeySeed(self.keys))? {
+        let mut index = crmsync_core::FieldIndex::default();
+        while let Some(k) = map.next_key_seed(KeySeed(self.keys))? {
             if fields.is_empty() && &*k == NUMBER_TOKEN {
                 let text: String = map.next_value()?;
                 return Ok(Value::Number(text));
             }
             let v = map.next_value_seed(self)?;
-            let same = |f: &Key| Arc::ptr_eq(f, &k) || (!interned && **f == *k);
-            let found = if fields.len() < INDEXED {
-                fields.iter().position(|(f, _)| same(f))
-            } else {
-                if index.is_empty() {
-                    for (i, (f, _)) in fields.iter().enumerate() {
-                        index.entry(f.clone()).or_insert(i);
-                    }
-                }
-                index.get(&*k).copied()
-            };
+            let found = index.find(&fields, &k);
             match found.map(|i| &fields[i].1) {
                 Some(old) if *old == v => {}
                 Some(old) => self.dups.borrow_mut().push(format!("{k:?} (values {} and {})", show(old), show(&v))),
-                None => {
-                    if !index.is_empty() {
-                        index.insert(k.clone(), fields.len());
-                    }
-                    fields.push((k, v));
-                }
+                None => fields.push((k, v)),
             }
         }
         Ok(Value::Object(fields))

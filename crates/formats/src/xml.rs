@@ -4,10 +4,9 @@
 //! declarations are refused: they are how entity-expansion bombs and
 //! external-entity reads work, and customer data never needs them.
 
-use std::collections::HashMap;
 use std::io::{BufRead, Cursor, Read, Write};
 
-use crmsync_core::{Key, Record, Value};
+use crmsync_core::{FieldIndex, Key, Record, Value};
 use quick_xml::events::{BytesStart, Event};
 
 use crate::error::{Error, Location, Result};
@@ -38,8 +37,8 @@ struct Frame {
     key: Key,
     fields: Vec<(Key, Value)>,
     text: String,
-    /// Where each child is in `fields`, once there are many (`add_child`).
-    index: HashMap<Key, usize>,
+    /// Where each child is in `fields` (`add_child`).
+    index: FieldIndex,
 }
 
 fn local(name: quick_xml::name::QName<'_>) -> String {
@@ -190,7 +189,7 @@ impl XmlReader {
                     let key = Key::from(local(e.name()).as_str());
                     let mut fields = Vec::new();
                     self.attributes(&e, &mut fields)?;
-                    stack.push(Frame { key, fields, text: String::new(), index: HashMap::new() });
+                    stack.push(Frame { key, fields, text: String::new(), index: FieldIndex::default() });
                 }
                 Event::Empty(e) => {
                     let key = Key::from(local(e.name()).as_str());
@@ -250,35 +249,15 @@ impl XmlReader {
     }
 }
 
-/// Past this many fields, an element's children are found through an index.
-const INDEXED: usize = 16;
-
-/// A repeated child element turns the field into a list. (`index` is built
-/// once an element is wide: a linear search per child made elements of
-/// thousands of children quadratic in them.)
-fn add_child(fields: &mut Vec<(Key, Value)>, index: &mut HashMap<Key, usize>, key: Key, v: Value) {
-    let found = if fields.len() < INDEXED {
-        fields.iter().position(|(k, _)| *k == key)
-    } else {
-        if index.is_empty() {
-            for (i, (k, _)) in fields.iter().enumerate() {
-                index.entry(k.clone()).or_insert(i);
-            }
-        }
-        index.get(&key).copied()
-    };
-    match found.map(|i| &mut fields[i].1) {
+/// A repeated child element turns the field into a list.
+fn add_child(fields: &mut Vec<(Key, Value)>, index: &mut FieldIndex, key: Key, v: Value) {
+    match index.find(fields, &key).map(|i| &mut fields[i].1) {
         Some(Value::Array(items)) => items.push(v),
         Some(existing) => {
             let first = std::mem::replace(existing, Value::Null);
             *existing = Value::Array(vec![first, v]);
         }
-        None => {
-            if !index.is_empty() {
-                index.insert(key.clone(), fields.len());
-            }
-            fields.push((key, v));
-        }
+        None => fields.push((key, v)),
     }
 }
 
@@ -298,7 +277,7 @@ impl RecordReader for XmlReader {
                             key: Key::from(name.as_str()),
                             fields,
                             text: String::new(),
-                            index: HashMap::new(),
+                            index: FieldIndex::default(),
                         })?;
                         self.path.pop();
                         self.ordinal += 1;

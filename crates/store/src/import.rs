@@ -1978,19 +1978,16 @@ impl Import<'_> {
                     e.map(Ok)
                 }
                 Some(many) => {
-                    several.push((n, many.iter().filter_map(|&i| Some(candidates[i].as_ref()?.id.clone())).collect()));
-                    Some(Err((
-                        key.join(";"),
-                        format!(
-                            "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
-                            many.len(),
-                            describe_key(&key, d),
-                            many.iter()
-                                .filter_map(|&i| candidates[i].as_ref().map(|e| e.id.as_str()))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )))
+                    let ids: Vec<String> =
+                        many.iter().filter_map(|&i| Some(candidates[i].as_ref()?.id.clone())).collect();
+                    let message = format!(
+                        "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
+                        many.len(),
+                        describe_key(&key, d),
+                        ids.join(", ")
+                    );
+                    several.push((n, ids));
+                    Some(Err((key.join(";"), message)))
                 }
             };
         }
