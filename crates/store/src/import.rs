@@ -2948,10 +2948,6 @@ pub(crate) struct AuditRow {
 }
 
 impl AuditRow {
-    pub fn new(record: &str, op: &'static str) -> Self {
-        AuditRow { record: record.to_string(), op, field: None, before: None, after: None }
-    }
-
     pub fn change(record: &str, op: &'static str, field: &str, before: Option<String>, after: Option<String>) -> Self {
         AuditRow { record: record.to_string(), op, field: Some(field.to_string()), before, after }
     }

@@ -176,6 +176,7 @@ pub fn singular(e: Entity) -> &'static str {
 pub fn label_field(entity: Entity) -> &'static str {
     match entity {
         Entity::Contacts => "email",
+        Entity::Activities => "subject",
         _ => "name",
     }
 }

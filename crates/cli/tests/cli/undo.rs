@@ -125,6 +125,42 @@ on_both!(undo_of_a_batch_that_changed_lists_sees_them_unchanged_since, |db| {
     assert_eq!(db.ok(&["export", "--entity", "contacts", "--fields", "tags"]), "tags\nx; y\n");
 });
 
+on_both!(undo_of_most_of_a_table_keeps_the_rest_and_its_indexes, |db| {
+    db.import("contacts_v1.csv", "contacts.toml", &[]);
+    let before = db.ok(&["export", "--entity", "contacts"]);
+    // Ten thousand contacts at one new company: most of both tables, so
+    // SQLite removes them with the indexes dropped and built again.
+    let mut big = String::from("email,first_name,company.name\n");
+    for i in 0..10_000 {
+        big.push_str(&format!("u{i}@big.example,U{i},Big Co\n"));
+    }
+    let f = db.file("big.csv", &big);
+    let b = db.json(&["import", &f, "--entity", "contacts"]);
+    let batch = b["batch"].as_str().expect("id").to_string();
+    // A later activity links to one of them: the undo names it, on both
+    // backends (the activity is named by its subject).
+    let a = db.file("act.csv", "kind,subject,contact.email\ncall,Kick-off,u7@big.example\n");
+    let act = db.json(&["import", &a, "--entity", "activities"]);
+    let out = db.run(&["undo", &batch]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("u7@big.example") && err.contains("(subject \"Kick-off\")"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 10_003, "nothing changed");
+
+    db.json(&["undo", act["batch"].as_str().expect("id")]);
+    let u = db.json(&["undo", &batch]);
+    assert_eq!(u["removed"].as_u64(), Some(10_001), "{u}");
+    assert_eq!(db.ok(&["export", "--entity", "contacts"]), before);
+    assert_eq!(db.lookup_indexes(), 14, "every index is there again");
+    assert_eq!(db.count(DANGLING), 0);
+    assert_eq!(db.count(&format!("SELECT count(*) FROM audit WHERE op = 'insert' AND batch_id = '{batch}'")), 10_001);
+    let gone = db.ok(&["history", "u9999@big.example"]);
+    assert!(gone.contains(&format!("created  batch {batch}")) && gone.contains("removed"), "{gone}");
+    // The store still finds what stays by its indexes: nothing new.
+    let again = db.import("contacts_v1.csv", "contacts.toml", &[]);
+    assert_eq!((again["inserted"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(3)), "{again}");
+});
+
 #[test]
 fn undo_names_unknown_batches() {
     let db = Db::sqlite();
