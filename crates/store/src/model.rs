@@ -184,7 +184,11 @@ pub fn label_field(entity: Entity) -> &'static str {
 /// UTC time as stored: fixed six fractional digits, so that text order is
 /// time order on SQLite too.
 pub fn datetime_text(ts: jiff::Timestamp) -> String {
-    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+    civil_text(jiff::tz::Offset::UTC.to_datetime(ts))
+}
+
+/// A time in UTC, given as a civil time, as stored.
+pub fn civil_text(dt: jiff::civil::DateTime) -> String {
     // Digit by digit: `format!` with seven fields was a fortieth of an
     // import's mapping thread. Years before 0 (jiff's timestamps reach back
     // to -9999) need a sign: `format!` writes those.
@@ -225,16 +229,43 @@ pub fn now_text() -> String {
     datetime_text(jiff::Timestamp::now())
 }
 
-fn to_timestamp(dt: &crmsync_core::value::DateTime) -> Option<jiff::Timestamp> {
-    // A time without a zone is taken as UTC, as the store keeps every time in UTC.
-    let offset = dt.offset.unwrap_or(jiff::tz::Offset::UTC);
-    offset.to_timestamp(dt.civil).ok()
+/// What the store's times hold: both backends' time columns stop at year 1.
+const TIMES: &str = "a date and time from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z";
+const DATES: &str = "a date from 0001-01-01 to 9999-12-31";
+
+/// A time in UTC, within years 1 to 9999. A time without a zone is taken
+/// as UTC, as the store keeps every time in UTC. (Worked out on civil
+/// times: jiff's timestamps end at 9999-12-30T22:00Z, which would refuse
+/// the last day of 9999, many systems' "no end".)
+fn utc(dt: &crmsync_core::value::DateTime) -> Option<jiff::civil::DateTime> {
+    let offset = dt.offset.map_or(0, |o| o.seconds());
+    let utc = dt.civil.checked_sub(jiff::SignedDuration::from_secs(i64::from(offset))).ok()?;
+    (utc.year() >= 1).then_some(utc)
+}
+
+/// A time as stored, or what was expected.
+fn time_text(dt: &crmsync_core::value::DateTime) -> Result<String, String> {
+    utc(dt).map(civil_text).ok_or_else(|| TIMES.to_string())
+}
+
+/// A date as stored, or what was expected.
+fn date_text(d: jiff::civil::Date) -> Result<String, String> {
+    if d.year() < 1 {
+        return Err(DATES.to_string());
+    }
+    Ok(d.to_string())
+}
+
+/// Microseconds from the Unix epoch as a stored time.
+pub(crate) fn micros_text(micros: i64) -> Option<String> {
+    let epoch = jiff::civil::date(1970, 1, 1).to_datetime(jiff::civil::Time::midnight());
+    epoch.checked_add(jiff::SignedDuration::from_micros(micros)).ok().map(civil_text)
 }
 
 /// Parses a user's time (`2024-05-01`, `2024-05-01T09:30:00+08:00`) into stored text.
 pub fn parse_time(text: &str) -> Option<String> {
     let dt = crmsync_core::mapping::types::date::parse_iso(text.trim())?;
-    to_timestamp(&dt).map(datetime_text)
+    utc(&dt).map(civil_text)
 }
 
 /// A value turned into the text its column stores; `Ok(None)` for no value.
@@ -276,23 +307,25 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             t
         }
         (Kind::Currency, v) => crmsync_core::mapping::types::currency(&v.to_text())?.to_string(),
-        (Kind::Date, Value::Date(d)) => d.to_string(),
-        (Kind::Date, Value::DateTime(dt)) => dt.civil.date().to_string(),
+        (Kind::Date, Value::Date(d)) => date_text(*d)?,
+        (Kind::Date, Value::DateTime(dt)) => date_text(dt.civil.date())?,
         (Kind::Date, v) => {
             let t = v.to_text();
             let dt = crmsync_core::mapping::types::date::parse_iso(t.trim())
                 .ok_or_else(|| "a date (YYYY-MM-DD)".to_string())?;
-            dt.civil.date().to_string()
+            date_text(dt.civil.date())?
         }
-        (Kind::DateTime, Value::DateTime(dt)) => {
-            to_timestamp(dt).map(datetime_text).ok_or_else(|| "a date and time".to_string())?
+        (Kind::DateTime, Value::DateTime(dt)) => time_text(dt)?,
+        (Kind::DateTime, Value::Date(d)) => time_text(&crmsync_core::value::DateTime {
+            civil: d.to_datetime(jiff::civil::Time::midnight()),
+            offset: None,
+        })?,
+        (Kind::DateTime, v) => {
+            let t = v.to_text();
+            let dt = crmsync_core::mapping::types::date::parse_iso(t.trim())
+                .ok_or_else(|| "a date and time (ISO 8601)".to_string())?;
+            time_text(&dt)?
         }
-        (Kind::DateTime, Value::Date(d)) => {
-            let dt =
-                crmsync_core::value::DateTime { civil: d.to_datetime(jiff::civil::Time::midnight()), offset: None };
-            to_timestamp(&dt).map(datetime_text).ok_or_else(|| "a date and time".to_string())?
-        }
-        (Kind::DateTime, v) => parse_time(&v.to_text()).ok_or_else(|| "a date and time (ISO 8601)".to_string())?,
         (Kind::Decimal, v) => match convert(TypeName::Decimal, &v.to_text(), &TypeOptions::default())? {
             Value::Number(n) if !n.contains(['e', 'E']) => n,
             _ => return Err("a decimal number without an exponent".to_string()),
@@ -385,7 +418,7 @@ pub fn custom_value(v: &Value) -> Option<serde_json::Value> {
     }
     Some(match v {
         // In UTC, as every stored time, so that `--where` compares instants.
-        Value::DateTime(dt) => serde_json::Value::String(to_timestamp(dt).map_or_else(|| v.to_text(), datetime_text)),
+        Value::DateTime(dt) => serde_json::Value::String(utc(dt).map_or_else(|| v.to_text(), civil_text)),
         Value::Date(_) => serde_json::Value::String(v.to_text()),
         v => {
             let mut json = v.to_json();
@@ -863,6 +896,24 @@ mod tests {
             stored(&at, &Value::Text("2024-05-01T09:30:00+08:00".into())).expect("time").as_deref(),
             Some("2024-05-01T01:30:00.000000Z")
         );
+        // Years 1 to 9999 in UTC, the last day of 9999 too (many systems'
+        // "no end"); year 0 neither backend holds.
+        for (text, want) in [
+            ("9999-12-31", Ok("9999-12-31T00:00:00.000000Z")),
+            ("9999-12-31T23:59:59.999999Z", Ok("9999-12-31T23:59:59.999999Z")),
+            ("0001-01-01T08:00:00+08:00", Ok("0001-01-01T00:00:00.000000Z")),
+            ("0001-01-01T07:59:59+08:00", Err(TIMES)),
+            ("0000-06-15", Err(TIMES)),
+        ] {
+            assert_eq!(
+                stored(&at, &Value::Text(text.into())).map(Option::unwrap_or_default),
+                want.map(str::to_string).map_err(str::to_string),
+                "{text}"
+            );
+        }
+        let close = columns(Entity::Deals)[position(Entity::Deals, "close_date").expect("field")];
+        assert_eq!(stored(&close, &Value::Text("9999-12-31".into())), Ok(Some("9999-12-31".to_string())));
+        assert_eq!(stored(&close, &Value::Text("0000-01-01".into())), Err(DATES.to_string()));
         let amount = columns(Entity::Deals)[1];
         assert_eq!(stored(&amount, &Value::Text("1,234.50".into())).expect("decimal").as_deref(), Some("1234.50"));
         assert!(stored(&amount, &Value::Text("lots".into())).is_err());

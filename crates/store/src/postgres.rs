@@ -343,9 +343,9 @@ impl<'a> FromSql<'a> for AnyCell {
             Type::TIMESTAMPTZ | Type::TIMESTAMP => {
                 // Microseconds since 2000-01-01 UTC.
                 let micros = be_i64(raw).saturating_add(946_684_800_000_000);
-                match jiff::Timestamp::from_microsecond(micros) {
-                    Ok(ts) => Cell::Text(crate::model::datetime_text(ts)),
-                    Err(e) => return Err(Box::new(e)),
+                match crate::model::micros_text(micros) {
+                    Some(t) => Cell::Text(t),
+                    None => return Err(format!("a time out of range: {micros} µs from 1970").into()),
                 }
             }
             Type::DATE => {

@@ -187,6 +187,33 @@ on_both!(declared_custom_fields_are_typed_required_unique_and_closed, |db| {
     assert_eq!(db.count("SELECT count(*) FROM custom_fields"), 3);
 });
 
+on_both!(times_outside_years_1_to_9999_are_rejected_rows, |db| {
+    // The last day of 9999 is many systems' "no end"; .NET's
+    // DateTime.MinValue read in a zone east of UTC falls in year 0, which
+    // neither backend's time columns hold.
+    let f = db.file(
+        "t.csv",
+        "Email,Signed,Closes\na@x.com,9999-12-31 23:59:59,9999-12-31\nb@x.com,0001-01-01 00:00:00,2024-01-01\n\
+         c@x.com,2024-03-01 09:00:00,0000-06-15\n",
+    );
+    let m = db.file(
+        "t.toml",
+        "entity = \"contacts\"\n[fields]\nemail = { from = \"Email\", type = \"email\" }\n\
+         subscribed_at = { from = \"Signed\", type = \"datetime\", timezone = \"Asia/Shanghai\" }\n\
+         \"custom.closes\" = \"Closes\"\n",
+    );
+    let rejects = db.path("r.csv");
+    let s = db.json(&["import", &f, "--mapping", &m, "--rejects", rejects.to_str().expect("path")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    let r = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(r.contains("b@x.com") && r.contains("from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"), "{r}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,subscribed_at"]);
+    assert_eq!(out, "email,subscribed_at\na@x.com,9999-12-31T15:59:59Z\nc@x.com,2024-03-01T01:00:00Z\n");
+    let since =
+        db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", "subscribed_at > '9999-12-31'"]);
+    assert_eq!(since, "email\na@x.com\n");
+});
+
 #[test]
 fn a_csv_plan_neutralises_formulas_but_not_phone_numbers() {
     let db = Db::sqlite();

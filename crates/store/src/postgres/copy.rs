@@ -44,11 +44,6 @@ impl Field {
     }
 }
 
-/// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 UTC.
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-/// 0001-01-01T00:00:00Z in Unix seconds.
-const FIRST_SECOND: i64 = -62_135_596_800;
-
 /// Rows (`params`, `fields.len()` per row) in binary COPY format, or `None`
 /// when a value has no exact binary form here.
 pub(super) fn binary(fields: &[Field], params: &[Arg<'_>]) -> Option<Vec<u8>> {
@@ -114,12 +109,23 @@ fn integer(out: &mut Vec<u8>, n: i64, field: Field) -> Option<()> {
 /// A time with its offset (`2026-11-22T13:49:00.123456Z`) as microseconds
 /// since PostgreSQL's epoch.
 fn timestamp(text: &str) -> Option<i64> {
-    let ts: jiff::Timestamp = text.parse().ok()?;
+    use jiff::fmt::temporal::{Pieces, PiecesOffset};
+    // Worked out on civil times: jiff's timestamps end before the last day
+    // of 9999, which the store holds.
+    let pieces = Pieces::parse(text).ok()?;
+    let offset = match pieces.offset()? {
+        PiecesOffset::Zulu => 0,
+        PiecesOffset::Numeric(n) => n.offset().seconds(),
+        _ => return None,
+    };
+    let dt = pieces.date().to_datetime(pieces.time()?);
+    let utc = dt.checked_sub(jiff::SignedDuration::from_secs(i64::from(offset))).ok()?;
     // Years before 1 the server refuses as text, but would store in binary.
-    if ts.subsec_nanosecond() % 1000 != 0 || ts.as_microsecond() < FIRST_SECOND * 1_000_000 {
+    if utc.subsec_nanosecond() % 1000 != 0 || utc.year() < 1 {
         return None;
     }
-    Some(ts.as_microsecond() - PG_EPOCH_MICROS)
+    let epoch = jiff::civil::date(2000, 1, 1).to_datetime(jiff::civil::Time::midnight());
+    i64::try_from(utc.duration_since(epoch).as_micros()).ok()
 }
 
 /// A date (`2026-11-22`) as days since PostgreSQL's epoch.
@@ -277,6 +283,9 @@ mod tests {
         // Years before 1: as text, for the server to refuse as it does.
         assert_eq!(timestamp("0001-01-01T00:00:00.000000Z"), Some(-63_082_281_600_000_000));
         assert_eq!(timestamp("0000-12-31T23:59:59.999999Z"), None);
+        assert_eq!(timestamp("0001-01-01T00:00:00+00:01"), None);
+        // To the end of 9999, past where jiff's timestamps stop.
+        assert_eq!(timestamp("9999-12-31T23:59:59.999999Z"), Some(252_455_615_999_999_999));
         assert_eq!(date("0000-12-25"), None);
         assert_eq!(date("0001-01-01"), Some(-730_119));
         assert_eq!(date("2000-01-01"), Some(0));

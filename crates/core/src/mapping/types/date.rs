@@ -67,8 +67,14 @@ fn four_digit_year(fmt: &str, tm: &jiff::fmt::strtime::BrokenDownTime) -> Result
 /// time begins) is the same span after the change (03:30), and a time
 /// they show twice is its first occurrence, as most systems read them.
 pub fn on_clock(civil: civil::DateTime, zone: &TimeZone) -> Result<DateTime, String> {
-    let z = zone.to_ambiguous_zoned(civil).compatible().map_err(|e| format!("a time that exists in the zone ({e})"))?;
-    Ok(DateTime { civil: z.datetime(), offset: Some(z.offset()) })
+    match zone.to_ambiguous_zoned(civil).compatible() {
+        Ok(z) => Ok(DateTime { civil: z.datetime(), offset: Some(z.offset()) }),
+        // jiff's instants end at 9999-12-30T22:00Z. The last day of 9999,
+        // many systems' "no end", takes the zone's offset then: no zone
+        // changes its clocks on that day.
+        Err(_) if civil.year() == 9999 => Ok(DateTime { civil, offset: Some(zone.to_offset(jiff::Timestamp::MAX)) }),
+        Err(e) => Err(format!("a time that exists in the zone ({e})")),
+    }
 }
 
 /// Formats a date with a `strftime` format (the reverse of [`parse_date`]).
@@ -219,6 +225,14 @@ mod tests {
         let dt = parse_iso("2024-07-01 08:00-05:30").expect("parses");
         assert_eq!(dt.offset.map(|o| o.seconds()), Some(-(5 * 3600 + 1800)));
         assert!(parse_iso("2024-07-01X").is_none());
+    }
+
+    #[test]
+    fn the_last_day_of_9999_is_on_a_zone_s_clock() {
+        let zone = TimeZone::get("Asia/Shanghai").expect("zone");
+        let dt = on_clock(civil::date(9999, 12, 31).at(23, 59, 59, 0), &zone).expect("in range");
+        assert_eq!(dt.offset.map(|o| o.seconds()), Some(8 * 3600));
+        assert_eq!(dt.civil, civil::date(9999, 12, 31).at(23, 59, 59, 0));
     }
 
     #[test]
