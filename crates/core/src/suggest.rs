@@ -15,6 +15,8 @@ pub struct SourceInfo {
     pub encoding: Option<String>,
     pub delimiter: Option<char>,
     pub record_path: Option<String>,
+    /// The sheet read, when not the first one by default.
+    pub sheet: Option<String>,
 }
 
 /// English and Chinese names users give each standard field, normalized
@@ -476,6 +478,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     }
     if let Some(p) = &info.record_path {
         let _ = writeln!(out, "record_path = {}", toml_str(p));
+    }
+    if let Some(sheet) = &info.sheet {
+        let _ = writeln!(out, "sheet = {}", toml_str(sheet));
     }
 
     let mut body = String::new();

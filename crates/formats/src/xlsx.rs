@@ -296,6 +296,17 @@ fn cell_text(d: &Data) -> String {
     }
 }
 
+/// Whether a date cell's workbook counts its days from 1904 (old Mac
+/// Excel's default, where 0 is 1904-01-01): calamine reads that setting
+/// but tells it only through the dates it gives, which are then 1462 days
+/// after ours for the same number.
+fn counts_from_1904(dt: &calamine::ExcelDateTime) -> bool {
+    let (y, m, d, ..) = dt.to_ymd_hms_milli();
+    let Some(ours) = from_excel_serial(dt.as_f64()) else { return false };
+    let Ok(theirs) = jiff::civil::Date::new(y as i16, m as i8, d as i8) else { return false };
+    ours.date().checked_add(jiff::Span::new().days(1462)).is_ok_and(|d| d == theirs)
+}
+
 fn cell_value(d: &Data) -> Value {
     match d {
         Data::Empty => Value::Null,
@@ -304,7 +315,7 @@ fn cell_value(d: &Data) -> Value {
         Data::Float(f) => Value::Number(number_text(*f)),
         Data::Bool(b) => Value::Bool(*b),
         Data::DateTime(dt) if dt.is_duration() => Value::Number(number_text(dt.as_f64())),
-        Data::DateTime(dt) => match from_excel_serial(dt.as_f64()) {
+        Data::DateTime(dt) => match from_excel_serial(dt.as_f64() + if counts_from_1904(dt) { 1462.0 } else { 0.0 }) {
             Some(c) if c.time() == jiff::civil::Time::midnight() => Value::Date(c.date()),
             Some(c) => Value::DateTime(DateTime { civil: c, offset: None }),
             None => Value::Number(number_text(dt.as_f64())),
@@ -609,6 +620,42 @@ mod tests {
         assert_eq!(back.get("d"), Some(&Value::Date(jiff::civil::date(2024, 2, 29))));
         assert_eq!(back.get("b"), Some(&Value::Bool(true)));
         assert!(!r.read(&mut back).expect("end"));
+    }
+
+    #[test]
+    fn dates_of_a_workbook_that_counts_from_1904_are_not_four_years_early() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+        sheet.write_string(0, 0, "d").expect("header");
+        // 43891 days after 1904-01-01.
+        sheet.write_number_with_format(1, 0, 43891.0, &date).expect("cell");
+        let plain = book.save_to_buffer().expect("save");
+        // The same workbook, saved by a Mac Excel of old: `date1904`.
+        let mut zip = zip::ZipArchive::new(Cursor::new(plain.as_slice())).expect("zip");
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..zip.len() {
+            let mut part = zip.by_index(i).expect("part");
+            let name = part.name().expect("name").to_string();
+            let mut xml = Vec::new();
+            part.read_to_end(&mut xml).expect("reads");
+            if name == "xl/workbook.xml" {
+                let text = String::from_utf8(xml).expect("utf-8");
+                assert!(text.contains("<workbookPr "), "{text}");
+                xml = text.replace("<workbookPr ", "<workbookPr date1904=\"1\" ").into_bytes();
+            }
+            out.start_file(name, zip::write::SimpleFileOptions::default()).expect("starts");
+            std::io::Write::write_all(&mut out, &xml).expect("writes");
+        }
+        let bytes = out.finish().expect("zips").into_inner();
+        for (bytes, want) in [(plain, jiff::civil::date(2020, 3, 1)), (bytes, jiff::civil::date(2024, 3, 2))] {
+            let mut r =
+                SheetReader::open("d.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+                    .expect("opens");
+            let mut rec = Record::new();
+            assert!(r.read(&mut rec).expect("reads"));
+            assert_eq!(rec.get("d"), Some(&Value::Date(want)));
+        }
     }
 
     #[test]

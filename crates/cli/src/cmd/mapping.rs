@@ -85,6 +85,9 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         encoding: details.encoding.map(|e| e.to_ascii_lowercase()),
         delimiter: details.delimiter.map(char::from),
         record_path: details.record_path.clone(),
+        // The sheet asked for, by name: an import through the mapping reads
+        // it without being told again.
+        sheet: args.source.sheet.as_ref().and(details.sheet.clone()),
     };
     let text = suggest(entity, &info, &headers, &columns);
     match &args.out {

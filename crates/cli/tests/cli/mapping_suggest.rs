@@ -112,3 +112,23 @@ fn a_country_column_in_chinese_gives_phones_their_region() {
     assert!(m.contains("\"address.country\" = { from = \"国家\", type = \"country\" }"), "{m}");
     assert!(!m.contains("would be rejected"), "{m}");
 }
+
+#[test]
+fn a_mapping_suggested_for_a_chosen_sheet_reads_that_sheet() {
+    // The workbook's first sheet is a cover page; the contacts are on the second.
+    let book = testdata("spreadsheets/contacts.ods");
+    let book = book.to_str().expect("path");
+    let out =
+        crmsync().args(["mapping", "suggest", book, "--entity", "contacts", "--sheet", "2"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("sheet = \"Contacts\""), "{text}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = dir.path().join("m.toml");
+    std::fs::write(&m, &text).expect("write");
+    let s =
+        convert_summary(&[book, dir.path().join("o.ndjson").to_str().expect("p"), "--mapping", m.to_str().expect("p")]);
+    assert!(s["written"].as_u64().is_some_and(|n| n > 0), "{s}");
+    // Left to the default, the first sheet, it names none.
+    assert!(!suggest(&corpus("customers-datablist/customers-100.csv"), "contacts").contains("sheet ="));
+}
