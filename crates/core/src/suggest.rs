@@ -170,6 +170,19 @@ fn snake(h: &str) -> String {
     if s.is_empty() { "column".to_string() } else { s }
 }
 
+/// A normalized header's Chinese, Japanese or Korean characters and the
+/// rest, when it has both.
+fn halves(normalized: &str) -> Vec<String> {
+    let cjk = |c: char| matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}');
+    let east: String = normalized.chars().filter(|c| cjk(*c)).collect();
+    let rest: String = normalized.chars().filter(|c| !cjk(*c)).collect();
+    let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+    if east.is_empty() || rest.is_empty() {
+        return Vec::new();
+    }
+    vec![east, rest]
+}
+
 #[derive(Debug, Clone)]
 enum How {
     Exact,
@@ -219,12 +232,52 @@ fn looks_like_code(header: &str) -> bool {
         || ["编号", "邮编", "代码", "号码", "电话", "手机", "账号", "号"].iter().any(|z| header.contains(z))
 }
 
-fn guess_type(header: &str, values: &[&str], region_hint: Option<&str>) -> TypeGuess {
+fn looks_phone(v: &str) -> bool {
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    (7..=18).contains(&digits)
+        && v.chars().all(|c| c.is_ascii_digit() || " +-.()x#".contains(c) || c == 'e' || c == 't')
+        && (v.contains(['-', ' ', '(', '.', '+']) || digits >= 10)
+}
+
+/// A phone type for `values`, `f` of which look like phone numbers, read
+/// in the country the file's country column or its numbers suggest.
+fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess {
+    let plus = fraction(values, |v| v.trim_start().starts_with('+'));
+    let cn_mobiles = fraction(values, |v| {
+        let d: String = v.chars().filter(char::is_ascii_digit).collect();
+        d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9')
+    });
+    let region_hint = region_hint.or((cn_mobiles >= 0.8).then_some("CN"));
+    let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
+    let warning = match (&region, region_hint) {
+        (Some(r), None) => Some(format!(
+            "numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`"
+        )),
+        _ => None,
+    };
+    TypeGuess {
+        ty: Some("phone"),
+        region,
+        note: format!("{:.0}% of values look like phone numbers", f * 100.0),
+        warning,
+        ..Default::default()
+    }
+}
+
+fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     let n = values.len();
     if n == 0 {
         return TypeGuess { note: "no values to guess a type from".into(), ..Default::default() };
     }
     let pct = |f: f64| format!("{:.0}%", f * 100.0);
+    // A column mapped to a phone field: bare digits (`13800138000`) are a
+    // number to dial, not a count or a code.
+    if matches!(target, "phone" | "mobile" | "company.phone") {
+        let f = fraction(values, looks_phone);
+        if f >= 0.9 {
+            return phone_guess(values, f, region_hint);
+        }
+    }
     let f = fraction(values, |v| types::email(v).is_ok());
     if f >= 0.8 {
         return TypeGuess {
@@ -301,34 +354,9 @@ fn guess_type(header: &str, values: &[&str], region_hint: Option<&str>) -> TypeG
             ..Default::default()
         };
     }
-    let looks_phone = |v: &str| {
-        let digits = v.bytes().filter(u8::is_ascii_digit).count();
-        (7..=18).contains(&digits)
-            && v.chars().all(|c| c.is_ascii_digit() || " +-.()x#".contains(c) || c == 'e' || c == 't')
-            && (v.contains(['-', ' ', '(', '.', '+']) || digits >= 10)
-    };
     let f = fraction(values, looks_phone);
     if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
-        let plus = fraction(values, |v| v.trim_start().starts_with('+'));
-        let cn_mobiles = fraction(values, |v| {
-            let d: String = v.chars().filter(char::is_ascii_digit).collect();
-            d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9')
-        });
-        let region_hint = region_hint.or((cn_mobiles >= 0.8).then_some("CN"));
-        let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
-        let warning = match (&region, region_hint) {
-            (Some(r), None) => Some(format!(
-                "numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`"
-            )),
-            _ => None,
-        };
-        return TypeGuess {
-            ty: Some("phone"),
-            region,
-            note: format!("{} of values look like phone numbers", pct(f)),
-            warning,
-            ..Default::default()
-        };
+        return phone_guess(values, f, region_hint);
     }
     let f = fraction(values, |v| {
         let t = v.trim();
@@ -350,6 +378,24 @@ fn guess_type(header: &str, values: &[&str], region_hint: Option<&str>) -> TypeG
         };
     }
     TypeGuess { note: "values are text".into(), ..Default::default() }
+}
+
+/// The share of `values` a field whose values are checked would take, or
+/// `None` for a field that takes any text.
+fn value_fit(field: &str, values: &[&str]) -> Option<f64> {
+    let check: fn(&str) -> bool = match field {
+        "email" => |v| types::email(v).is_ok(),
+        "domain" | "company.domain" => |v| {
+            let v = v.trim();
+            v.contains('.') && !v.contains(char::is_whitespace) && !v.contains('@')
+        },
+        "phone" | "mobile" | "company.phone" => {
+            |v| v.chars().filter(char::is_ascii_digit).count() >= 6 && !v.contains('@')
+        }
+        "address.country" => |v| country::to_alpha2(v).is_some(),
+        _ => return None,
+    };
+    Some(fraction(values, check))
 }
 
 /// Whether reading column `i`'s phones in each row's country gives more
@@ -404,6 +450,15 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 candidates.push((0.95, hi, f, How::Synonym(s)));
                 continue;
             }
+            // A header in two languages (`姓名 Name`, `邮箱/Email`,
+            // `手机(Mobile)`): either half may name the field.
+            if let Some(s) = halves(&nh)
+                .iter()
+                .find_map(|half| (*half == nf).then_some(f).or_else(|| syns.iter().copied().find(|s| s == half)))
+            {
+                candidates.push((0.93, hi, f, How::Synonym(s)));
+                continue;
+            }
             let best = syns
                 .iter()
                 .chain(std::iter::once(&f))
@@ -417,6 +472,23 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         }
     }
+    // What the columns hold weighs in: a header that names e-mail over a
+    // column holding none loses to one whose values are e-mails, and a
+    // field whose values would nearly all be rejected is not suggested
+    // (`company_id` of numbers is no `company.domain`).
+    let sampled = samples.iter().any(|c| c.iter().any(|v| !v.trim().is_empty()));
+    candidates.retain_mut(|(score, hi, f, _)| {
+        let values: Vec<&str> = samples
+            .get(*hi)
+            .map_or(Vec::new(), |c| c.iter().map(String::as_str).filter(|v| !v.trim().is_empty()).collect());
+        if values.is_empty() {
+            if sampled {
+                *score *= 0.5;
+            }
+            return true;
+        }
+        value_fit(f, &values).is_none_or(|fit| fit >= 0.5)
+    });
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut assigned: Vec<Option<(&'static str, How)>> = vec![None; headers.len()];
     let mut taken: Vec<&str> = Vec::new();
@@ -508,7 +580,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         };
         used_targets.push(target.clone());
-        let guess = guess_type(h, &vals, region_hint.as_deref());
+        let guess = guess_type(h, &target, &vals, region_hint.as_deref());
         let mut parts = vec![format!("from = {}", toml_str(h))];
         if let Some(ty) = guess.ty {
             parts.push(format!("type = {}", toml_str(ty)));
@@ -614,12 +686,12 @@ mod tests {
 
     #[test]
     fn leading_zeros_stay_text() {
-        let g = guess_type("Zip", &["02134", "10001"], None);
+        let g = guess_type("Zip", "custom.zip", &["02134", "10001"], None);
         assert_eq!(g.ty, None);
         assert!(g.note.contains("leading zeros"));
-        assert_eq!(guess_type("Zip", &["12134", "10001"], None).ty, None, "a zip column stays text");
-        assert_eq!(guess_type("Customer Number", &["42", "1234"], None).ty, None);
-        assert_eq!(guess_type("Orders", &["3", "12", "140"], None).ty, Some("integer"));
-        assert_eq!(guess_type("手机", &["13800138000", "139-1234-5678"], None).region.as_deref(), Some("CN"));
+        assert_eq!(guess_type("Zip", "custom.zip", &["12134", "10001"], None).ty, None, "a zip column stays text");
+        assert_eq!(guess_type("Customer Number", "custom.customer_number", &["42", "1234"], None).ty, None);
+        assert_eq!(guess_type("Orders", "custom.orders", &["3", "12", "140"], None).ty, Some("integer"));
+        assert_eq!(guess_type("手机", "mobile", &["13800138000", "139-1234-5678"], None).region.as_deref(), Some("CN"));
     }
 }

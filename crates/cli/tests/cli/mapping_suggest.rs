@@ -132,3 +132,47 @@ fn a_mapping_suggested_for_a_chosen_sheet_reads_that_sheet() {
     // Left to the default, the first sheet, it names none.
     assert!(!suggest(&corpus("customers-datablist/customers-100.csv"), "contacts").contains("sheet ="));
 }
+
+#[test]
+fn the_key_goes_to_the_column_that_holds_e_mails_not_to_an_empty_one() {
+    // Atomic CRM's export has `email_work`, empty in every row, before
+    // `email_other`, which holds the addresses; and a numeric `company_id`.
+    let file = corpus("crm-samples/atomic-crm/test-data-contacts.csv");
+    let text = suggest(&file, "contacts");
+    assert!(text.contains("email = { from = \"email_other\", type = \"email\" }"), "{text}");
+    assert!(text.contains("\"custom.company_id\" = \"company_id\""), "{text}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = dir.path().join("m.toml");
+    std::fs::write(&m, &text).expect("write");
+    let s = convert_summary(&[
+        &file,
+        dir.path().join("o.ndjson").to_str().expect("p"),
+        "--mapping",
+        m.to_str().expect("p"),
+    ]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(500), Some(0)), "{s}");
+}
+
+#[test]
+fn headers_in_two_languages_are_matched_by_either_half() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("bi.csv");
+    std::fs::write(
+        &f,
+        "姓名 Name,邮箱/Email,手机(Mobile),公司名称 Company,职务 Title,城市 City\n张伟,zw@x.cn,13800138000,华为,经理,深圳\n",
+    )
+    .expect("write");
+    let text = suggest(f.to_str().expect("path"), "contacts");
+    for line in [
+        "full_name = \"姓名 Name\"",
+        "email = { from = \"邮箱/Email\", type = \"email\" }",
+        // Bare digits under a phone header are a number to dial, here a Chinese mobile.
+        "mobile = { from = \"手机(Mobile)\", type = \"phone\", region = \"CN\" }",
+        "\"company.name\" = \"公司名称 Company\"",
+        "title = \"职务 Title\"",
+        "\"address.city\" = \"城市 City\"",
+        "fields = [\"email\"]",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+}
