@@ -602,11 +602,8 @@ impl Drafter {
                 d.links.push((pos, if r.is_empty() { r } else { r.sealed() }));
             }
         }
-        if !errors.is_empty() {
-            let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
-            let messages: Vec<String> = errors.into_iter().map(|(_, m)| m).collect();
-            return Err((fields.join(";"), messages.join("; ")));
-        }
+        // An empty key is named with the row's other faults, so that one
+        // round of fixes mends the row.
         if !self.key.is_empty() {
             let mut key = Vec::with_capacity(self.key.len());
             for f in &self.key {
@@ -623,8 +620,13 @@ impl Drafter {
                         key.clear();
                         break;
                     }
+                    // (Not empty but refused: named already.)
+                    None if errors.iter().any(|(name, _)| name == f) => {
+                        key.clear();
+                        break;
+                    }
                     None => {
-                        return Err((
+                        errors.push((
                             f.clone(),
                             format!(
                                 "key field `{f}` is empty: records are matched by {}, so this row cannot be \
@@ -632,12 +634,19 @@ impl Drafter {
                                 self.key.join(" + ")
                             ),
                         ));
+                        key.clear();
+                        break;
                     }
                 }
             }
             if !key.is_empty() {
                 d.key = Some(key);
             }
+        }
+        if !errors.is_empty() {
+            let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
+            let messages: Vec<String> = errors.into_iter().map(|(_, m)| m).collect();
+            return Err((fields.join(";"), messages.join("; ")));
         }
         d.marks = [
             d.key.as_deref().map(key_hash),

@@ -1167,3 +1167,14 @@ fn a_column_no_record_of_a_headerless_file_has_is_warned_of() {
     let s = db.json(&["import", &g, "--mapping", &more]);
     assert_eq!(s["unread_columns"], serde_json::json!(["Ctry", "Idd"]), "{s}");
 }
+
+#[test]
+fn a_rejected_row_names_an_empty_key_with_its_other_faults() {
+    let db = Db::sqlite();
+    let f = db.file("k.csv", "email,company.domain,first_name\n,1,Ann\n");
+    let rejects = db.path("r.csv");
+    let s = db.json(&["import", &f, "--entity", "contacts", "--rejects", rejects.to_str().expect("path")]);
+    assert_eq!(s["rejected"].as_u64(), Some(1), "{s}");
+    let r = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(r.contains(",2,company.domain;email,") && r.contains("key field `email` is empty"), "{r}");
+}
