@@ -25,7 +25,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             .map(|b| {
                 let mut row = serde_json::json!({
                     "batch": b.id, "entity": b.entity, "source": b.source, "mapping": b.mapping,
-                    "mode": b.mode, "status": b.status, "started_at": b.started_at, "finished_at": b.finished_at,
+                    "mode": b.mode, "status": status(b), "started_at": b.started_at, "finished_at": b.finished_at,
                     "rows_read": b.rows_read, "inserted": b.inserted, "updated": b.updated,
                     "unchanged": b.unchanged, "rejected": b.rejected,
                 });
@@ -61,7 +61,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         "rejected"
     )?;
     for b in &batches {
-        let status = if b.status == "running" { "interrupted" } else { b.status.as_str() };
+        let status = status(b);
         let (counts, source) = match undone(b) {
             Some((removed, restored)) => {
                 (["-"; 5].map(String::from), format!("{}: {removed} records removed, {restored} restored", b.source))
@@ -81,6 +81,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A batch's status as shown: one not finished is `interrupted` (an
+/// import still under way shows so too until it ends); `--resume` finishes it.
+fn status(b: &Batch) -> &str {
+    if b.status == "running" { "interrupted" } else { b.status.as_str() }
 }
 
 /// An undo's records removed and restored. An undo reads no rows: the store

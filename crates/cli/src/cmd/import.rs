@@ -526,6 +526,31 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             Err(e)
         }
     };
+    let summary = |counts: &crmsync_store::import::Counts, unread: Vec<String>, error: Option<&str>| {
+        serde_json::json!({
+            "batch": batch,
+            "entity": entity.name(),
+            "mode": mode.name(),
+            "format": details.format.map(|f| f.name()),
+            "encoding": details.encoding,
+            "key": key,
+            "rows_read": counts.rows_read,
+            "unread_columns": unread,
+            "inserted": counts.inserted,
+            "updated": counts.updated,
+            "unchanged": counts.unchanged,
+            "rejected": counts.rejected,
+            "companies_created": counts.companies_created,
+            "companies_updated": counts.companies_updated,
+            "resumed_after": resumed,
+            "dry_run": args.dry_run,
+            "rejects": rejects_path,
+            "plan": args.plan,
+            "stopped": stopped,
+            "error": error,
+            "elapsed_ms": started.elapsed().as_millis() as u64,
+        })
+    };
     let saved = rejects.finish().context("while saving the rejects file");
     let plan_saved = plan.map(Plan::finish).transpose().context("while saving the plan");
     let counts = match result.and_then(|c| saved.and(plan_saved).map(|_| c)) {
@@ -548,10 +573,17 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             } else {
                 "run the same command with --resume to finish it"
             };
-            return Err(e.context(format!(
+            let e = e.context(format!(
                 "import of {source_name} stopped; rows committed so far are kept in batch {batch}: \
                  {resume}, or `crmsync undo {batch}` to revert it"
-            )));
+            ));
+            // A script sees what was committed before the stop, as after
+            // a --max-errors stop.
+            if g.json {
+                outln!("{}", summary(&counts, Vec::new(), Some(&format!("{e:#}"))))?;
+                return Err(super::reported(e));
+            }
+            return Err(e);
         }
     };
     let failure = stopped.as_ref().map(|msg| {
@@ -562,32 +594,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let unread = unread_columns(found.as_deref(), details.format, &source_name, counts.rows_read, g.quiet || g.json);
     let elapsed = started.elapsed();
     if g.json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "batch": batch,
-                "entity": entity.name(),
-                "mode": mode.name(),
-                "format": details.format.map(|f| f.name()),
-                "encoding": details.encoding,
-                "key": key,
-                "rows_read": counts.rows_read,
-                "unread_columns": unread,
-                "inserted": counts.inserted,
-                "updated": counts.updated,
-                "unchanged": counts.unchanged,
-                "rejected": counts.rejected,
-                "companies_created": counts.companies_created,
-                "companies_updated": counts.companies_updated,
-                "resumed_after": resumed,
-                "dry_run": args.dry_run,
-                "rejects": rejects_path,
-                "plan": args.plan,
-                "stopped": stopped,
-                "error": failure,
-                "elapsed_ms": elapsed.as_millis() as u64,
-            })
-        )?;
+        outln!("{}", summary(&counts, unread, failure.as_deref()))?;
     } else if !g.quiet {
         let mut companies = String::new();
         if counts.companies_created > 0 {

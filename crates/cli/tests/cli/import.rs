@@ -1178,3 +1178,23 @@ fn a_rejected_row_names_an_empty_key_with_its_other_faults() {
     let r = std::fs::read_to_string(&rejects).expect("rejects");
     assert!(r.contains(",2,company.domain;email,") && r.contains("key field `email` is empty"), "{r}");
 }
+
+#[test]
+fn an_import_stopped_by_an_unreadable_row_still_reports_what_it_committed() {
+    let db = Db::sqlite();
+    let mut data = b"email,first_name\n".to_vec();
+    for i in 0..20 {
+        data.extend_from_slice(format!("u{i}@x.com,张{i}\n").as_bytes());
+    }
+    data.extend_from_slice(b"bad@x.com,\xff\xfe\nlast@x.com,Z\n");
+    let f = db.path("bad.csv");
+    std::fs::write(&f, &data).expect("write");
+    let out = db.run(&["--json", "import", f.to_str().expect("path"), "--entity", "contacts"]);
+    assert_eq!(out.status.code(), Some(1));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON summary");
+    assert_eq!((s["rows_read"].as_u64(), s["inserted"].as_u64()), (Some(20), Some(20)), "{s}");
+    assert!(s["error"].as_str().is_some_and(|e| e.contains("row 22") && e.contains("--resume")), "{s}");
+    let list = db.json(&["batches"]);
+    assert_eq!(list[0]["status"], "interrupted", "as the table says: {list}");
+    assert_eq!(list[0]["batch"], s["batch"]);
+}
