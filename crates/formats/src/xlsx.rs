@@ -76,9 +76,15 @@ impl SheetReader {
                 .cloned()
                 .ok_or_else(|| Error::setup(file, format!("the workbook has {} sheet(s), not {i}", names.len())))?,
         };
-        let rows = book
+        let mut rows = book
             .worksheet_range(&sheet)
             .map_err(|e| Error::parse(file, Location::default(), format!("sheet {sheet:?}: {e}")))?;
+        let merges = match &mut book {
+            calamine::Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(&sheet).ok(),
+            calamine::Sheets::Xls(x) => x.merge_cells_by_sheet_name(&sheet).ok(),
+            _ => None,
+        };
+        fill_merged_down(&mut rows, &merges.unwrap_or_default(), opts.header);
         // The cells' styles take a second pass over the sheet: made only
         // when the workbook has a format that shapes numbers. (A style that
         // cannot be read only loses that padding.)
@@ -293,6 +299,23 @@ fn cell_text(d: &Data) -> String {
     match cell_value(d) {
         Value::Null => String::new(),
         v => v.to_text(),
+    }
+}
+
+/// A value merged down a column (a company over the rows of its contacts)
+/// belongs to each row it spans, as the sheet shows it; read plainly, only
+/// the first row would have it. Merges across columns are layout (a title,
+/// a group of headers) and are left alone, as is a merge the header is in.
+fn fill_merged_down(rows: &mut calamine::Range<Data>, merges: &[calamine::Dimensions], header: bool) {
+    let (Some((top, _)), Some((bottom, _))) = (rows.start(), rows.end()) else { return };
+    for m in merges.iter().filter(|m| m.start.1 == m.end.1 && m.end.0 > m.start.0) {
+        if header && m.start.0 <= top {
+            continue;
+        }
+        let Some(value) = rows.get_value(m.start).filter(|v| **v != Data::Empty).cloned() else { continue };
+        for r in m.start.0 + 1..=m.end.0.min(bottom) {
+            rows.set_value((r, m.start.1), value.clone());
+        }
     }
 }
 
@@ -656,6 +679,40 @@ mod tests {
             assert!(r.read(&mut rec).expect("reads"));
             assert_eq!(rec.get("d"), Some(&Value::Date(want)));
         }
+    }
+
+    #[test]
+    fn a_value_merged_down_a_column_belongs_to_every_row_it_spans() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let plain = rust_xlsxwriter::Format::new();
+        // A header merged across two columns stays one name and a letter.
+        sheet.merge_range(0, 0, 0, 1, "name", &plain).expect("header");
+        sheet.write_string(0, 2, "company").expect("header");
+        for (r, first) in ["Ann", "Bo", "Cy"].into_iter().enumerate() {
+            sheet.write_string(r as u32 + 1, 0, first).expect("cell");
+        }
+        sheet.merge_range(1, 2, 2, 2, "Acme", &plain).expect("company over two rows");
+        sheet.write_string(3, 2, "Globex").expect("cell");
+        // A note across columns is layout: it stays in its first cell.
+        sheet.merge_range(4, 0, 4, 1, "note", &plain).expect("note");
+        let bytes = book.save_to_buffer().expect("save");
+        let mut r = SheetReader::open("m.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
+        let mut got = Vec::new();
+        let mut rec = Record::new();
+        while r.read(&mut rec).expect("reads") {
+            got.push(rec.fields().iter().map(|(k, v)| format!("{k}={}", v.to_text())).collect::<Vec<_>>().join(" "));
+        }
+        assert_eq!(
+            got,
+            [
+                "name=Ann B= company=Acme",
+                "name=Bo B= company=Acme",
+                "name=Cy B= company=Globex",
+                "name=note B= company="
+            ]
+        );
     }
 
     #[test]
