@@ -79,6 +79,8 @@ mod tests {
         assert_eq!(to_alpha2("usa"), Some("US"));
         assert_eq!(to_alpha2("U.S.A."), Some("US"));
         assert_eq!(to_alpha2("中国"), Some("CN"));
+        // Names as people write them, without the ISO name's qualifier.
+        assert_eq!(to_alpha2("Saint Martin"), Some("MF"));
         // Traditional characters, as Taiwan and Hong Kong write them.
         assert_eq!(to_alpha2("中華人民共和國"), Some("CN"));
         assert_eq!(to_alpha2("中國"), Some("CN"));
