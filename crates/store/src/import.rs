@@ -336,6 +336,9 @@ pub struct Drafter {
     /// The entity's declared custom fields (none: any custom field goes).
     declared: Vec<CustomField>,
     recognition: Option<Arc<Recognition>>,
+    /// The source column each field is read from (with a mapping), for
+    /// messages.
+    sources: Arc<HashMap<String, String>>,
 }
 
 /// An import in progress.
@@ -479,6 +482,15 @@ impl Drafter {
     /// A mapped record's values, checked against their columns. `seen` is
     /// what `recognised` said of its source row; a known row is drafted
     /// lite, from its key and links only.
+    /// A message about `field` (`field: …`) naming the column it was read
+    /// from, as the mapping's own checks do.
+    fn with_column(&self, field: &str, message: String) -> String {
+        match (self.sources.get(field), message.strip_prefix(field).and_then(|m| m.strip_prefix(": "))) {
+            (Some(column), Some(rest)) => format!("{field} (column {column:?}): {rest}"),
+            _ => message,
+        }
+    }
+
     pub fn draft(&self, record: &Record, ids: RowIds, seen: Option<Seen>) -> Drafted {
         let entity = self.entity;
         let lite = seen.is_some_and(|s| s.known);
@@ -645,7 +657,7 @@ impl Drafter {
         }
         if !errors.is_empty() {
             let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
-            let messages: Vec<String> = errors.into_iter().map(|(_, m)| m).collect();
+            let messages: Vec<String> = errors.into_iter().map(|(f, m)| self.with_column(&f, m)).collect();
             return Err((fields.join(";"), messages.join("; ")));
         }
         d.marks = [
@@ -763,6 +775,7 @@ impl Store {
                 key: settings.key.clone(),
                 declared,
                 recognition: None,
+                sources: Arc::default(),
             },
             taken,
             custom_keys: HashSet::default(),
@@ -862,6 +875,12 @@ impl Import<'_> {
     /// What drafts rows for this import, to run elsewhere (`Row::drafted`).
     pub fn drafter(&self) -> Drafter {
         self.drafter.clone()
+    }
+
+    /// Names the source column of each field (`company.name` from
+    /// `Company`), for the messages of the rows rejected here.
+    pub fn name_sources(&mut self, sources: impl IntoIterator<Item = (String, String)>) {
+        self.drafter.sources = Arc::new(sources.into_iter().collect());
     }
 
     /// Turns on the recognition of rows the store holds as they are (see

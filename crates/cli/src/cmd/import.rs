@@ -340,6 +340,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             && mapped.iter().any(|f| f == "domain"),
     };
     let mut import = store.import(settings, args.resume)?;
+    if let Some(m) = &mapping {
+        import.name_sources(m.fields.iter().filter_map(|f| Some((f.target.to_string(), f.from.first()?.clone()))));
+    }
     if let Some((id, at)) = &import.interrupted
         && !g.quiet
     {

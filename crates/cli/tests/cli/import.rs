@@ -155,8 +155,8 @@ on_both!(declared_custom_fields_are_typed_required_unique_and_closed, |db| {
     );
     let rejected = std::fs::read_to_string(&rejects).expect("rejects");
     for expected in [
-        "custom.tier: \"tin\" is not one of Gold, Silver, Bronze",
-        "custom.member_no: \"abc\" is not an integer",
+        "custom.tier (column \"Tier\"): \"tin\" is not one of Gold, Silver, Bronze",
+        "custom.member_no (column \"Member No\"): \"abc\" is not an integer",
         "custom.member_no is required for a new record of contacts",
         "custom.member_no \"1\" is taken by",
     ] {
@@ -1197,4 +1197,20 @@ fn an_import_stopped_by_an_unreadable_row_still_reports_what_it_committed() {
     let list = db.json(&["batches"]);
     assert_eq!(list[0]["status"], "interrupted", "as the table says: {list}");
     assert_eq!(list[0]["batch"], s["batch"]);
+}
+
+#[test]
+fn the_store_s_own_checks_name_the_column_a_field_was_read_from() {
+    let db = Db::sqlite();
+    let long = "y".repeat(300);
+    let f = db.file("c.csv", &format!("Email,Company,Signed\na@x.com,{long},2024-01-01\nb@x.com,Ok,45357x\n"));
+    let m = db.file(
+        "c.toml",
+        "entity = \"contacts\"\n[fields]\nemail = { from = \"Email\", type = \"email\" }\n\
+         \"company.name\" = \"Company\"\nsubscribed_at = \"Signed\"\n",
+    );
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    let err = stderr_of(&out);
+    assert!(err.contains("row 2: company.name (column \"Company\"): \"yyyy"), "{err}");
+    assert!(err.contains("row 3: subscribed_at (column \"Signed\"): \"45357x\" is not a date and time"), "{err}");
 }
