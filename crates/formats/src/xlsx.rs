@@ -24,6 +24,9 @@ pub struct SheetReader {
     format: Format,
     /// The cells' styles (XLSX only), for numbers shown zero-padded.
     styles: calamine::StyleRange,
+    /// Cells (row, column in `rows`) holding a formula with no saved
+    /// result, and the formula.
+    unsaved: std::collections::HashMap<(usize, usize), String>,
 }
 
 impl SheetReader {
@@ -79,8 +82,12 @@ impl SheetReader {
         let mut rows = book
             .worksheet_range(&sheet)
             .map_err(|e| Error::parse(file, Location::default(), format!("sheet {sheet:?}: {e}")))?;
+        let (formulas, merged) = match &book {
+            calamine::Sheets::Xlsx(_) => sheet_features(&data),
+            _ => (false, false),
+        };
         let merges = match &mut book {
-            calamine::Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(&sheet).ok(),
+            calamine::Sheets::Xlsx(x) if merged => x.merge_cells_by_sheet_name(&sheet).ok(),
             calamine::Sheets::Xls(x) => x.merge_cells_by_sheet_name(&sheet).ok(),
             _ => None,
         };
@@ -94,6 +101,26 @@ impl SheetReader {
             }
             _ => calamine::StyleRange::empty(),
         };
+        // A formula a program wrote without computing it (scripts often
+        // do) has no value to read: found here, so that its row is
+        // rejected rather than read as empty. (Looked for only in a
+        // workbook that has formulas at all.)
+        let mut unsaved = std::collections::HashMap::new();
+        if let (calamine::Sheets::Xlsx(_), Some((r0, c0))) = (&book, rows.start())
+            && formulas
+            && let Ok(formulas) = book.worksheet_formula(&sheet)
+            && let Some((fr, fc)) = formulas.start()
+        {
+            for (r, c, f) in formulas.used_cells() {
+                let at = (fr + r as u32, fc + c as u32);
+                if f.is_empty() || at.0 < r0 || at.1 < c0 {
+                    continue;
+                }
+                if rows.get_value(at).is_some_and(|v| *v == Data::Empty) {
+                    unsaved.insert(((at.0 - r0) as usize, (at.1 - c0) as usize), f.clone());
+                }
+            }
+        }
         let first_row = rows.start().map(|(r, _)| u64::from(r) + 1).unwrap_or(1);
         let first_col = rows.start().map(|(_, c)| c as usize).unwrap_or(0);
         let width = rows.width();
@@ -129,6 +156,7 @@ impl SheetReader {
             sheet,
             format,
             styles,
+            unsaved,
         })
     }
 
@@ -302,6 +330,45 @@ fn cell_text(d: &Data) -> String {
     }
 }
 
+/// What the sheets of an XLSX workbook hold that needs a second look:
+/// (formulas, merged cells). Read in pieces, not a sheet at once: a sheet
+/// of 200,000 rows is 100 MB of XML.
+fn sheet_features(data: &[u8]) -> (bool, bool) {
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(data)) else { return (false, false) };
+    let sheets: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .filter(|n| n.starts_with("xl/worksheets/") && n.ends_with(".xml"))
+        .collect();
+    let needles = [
+        memchr::memmem::Finder::new(b"<f>"),
+        memchr::memmem::Finder::new(b"<f "),
+        memchr::memmem::Finder::new(b"<mergeCell "),
+    ];
+    let mut found = [false; 3];
+    let mut buf = vec![0u8; 1 << 16];
+    for name in &sheets {
+        let Ok(mut part) = zip.by_name(name) else { continue };
+        // Each piece starts with the last bytes of the one before, so that
+        // a tag split between two is seen.
+        let keep = 16;
+        let mut filled = 0;
+        while let Ok(n @ 1..) = part.read(&mut buf[filled..]) {
+            let piece = &buf[..filled + n];
+            for (hit, needle) in found.iter_mut().zip(&needles) {
+                *hit = *hit || needle.find(piece).is_some();
+            }
+            if found.iter().all(|f| *f) {
+                return (true, true);
+            }
+            let tail = piece.len().saturating_sub(keep);
+            buf.copy_within(tail..filled + n, 0);
+            filled = filled + n - tail;
+        }
+    }
+    (found[0] || found[1], found[2])
+}
+
 /// A value merged down a column (a company over the rows of its contacts)
 /// belongs to each row it spans, as the sheet shows it; read plainly, only
 /// the first row would have it. Merges across columns are layout (a title,
@@ -392,6 +459,19 @@ impl RecordReader for SheetReader {
                     message: format!(
                         "cell {}{} holds the spreadsheet error {e} (a formula that failed), not a value; mend it in the sheet",
                         column_letter(col),
+                        rec.row
+                    ),
+                });
+            }
+            if !self.unsaved.is_empty()
+                && let Some((c, f)) = (0..row.len()).find_map(|c| self.unsaved.get(&(i, c)).map(|f| (c, f)))
+            {
+                rec.defect = Some(Defect {
+                    field: self.columns.get(c).map(|k| k.to_string()),
+                    message: format!(
+                        "cell {}{} holds a formula (={f}) with no saved result (the program that wrote the file \
+                         did not calculate it); open the file in a spreadsheet app and save it, or put the value in its place",
+                        column_letter(c),
                         rec.row
                     ),
                 });
@@ -645,6 +725,56 @@ mod tests {
         assert!(!r.read(&mut back).expect("end"));
     }
 
+    /// `data`, a workbook, with its part `name` passed through `edit`.
+    fn rewrite(data: &[u8], name: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
+        let mut zip = zip::ZipArchive::new(Cursor::new(data)).expect("zip");
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..zip.len() {
+            let mut part = zip.by_index(i).expect("part");
+            let part_name = part.name().expect("name").to_string();
+            let mut xml = Vec::new();
+            part.read_to_end(&mut xml).expect("reads");
+            if part_name == name {
+                xml = edit(String::from_utf8(xml).expect("utf-8")).into_bytes();
+            }
+            out.start_file(part_name, zip::write::SimpleFileOptions::default()).expect("starts");
+            std::io::Write::write_all(&mut out, &xml).expect("writes");
+        }
+        out.finish().expect("zips").into_inner()
+    }
+
+    #[test]
+    fn a_formula_written_without_its_result_rejects_its_row() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "name").expect("header");
+        sheet.write_string(0, 1, "score").expect("header");
+        sheet.write_string(1, 0, "Ann").expect("cell");
+        sheet.write_formula(1, 1, "=1+1").expect("formula");
+        sheet.write_string(2, 0, "Bo").expect("cell");
+        sheet.write_number(2, 1, 3.0).expect("cell");
+        let saved = book.save_to_buffer().expect("save");
+        // As a script writes it: the formula, no value.
+        let bytes = rewrite(&saved, "xl/worksheets/sheet1.xml", |xml| {
+            assert!(xml.contains("<f>1+1</f><v>0</v>"), "{xml}");
+            xml.replace("<f>1+1</f><v>0</v>", "<f>1+1</f>")
+        });
+        let mut r = SheetReader::open("f.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
+        let mut rec = Record::new();
+        assert!(r.read(&mut rec).expect("reads"));
+        let defect = rec.defect.clone().expect("rejected");
+        assert_eq!(defect.field.as_deref(), Some("score"));
+        assert!(defect.message.contains("cell B2 holds a formula (=1+1) with no saved result"), "{}", defect.message);
+        assert!(r.read(&mut rec).expect("reads"));
+        assert!(rec.defect.is_none());
+        // Saved with its result, it reads as that.
+        let mut r = SheetReader::open("f.xlsx", Box::new(Cursor::new(saved)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
+        assert!(r.read(&mut rec).expect("reads"));
+        assert!(rec.defect.is_none());
+    }
+
     #[test]
     fn dates_of_a_workbook_that_counts_from_1904_are_not_four_years_early() {
         let mut book = rust_xlsxwriter::Workbook::new();
@@ -655,22 +785,10 @@ mod tests {
         sheet.write_number_with_format(1, 0, 43891.0, &date).expect("cell");
         let plain = book.save_to_buffer().expect("save");
         // The same workbook, saved by a Mac Excel of old: `date1904`.
-        let mut zip = zip::ZipArchive::new(Cursor::new(plain.as_slice())).expect("zip");
-        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        for i in 0..zip.len() {
-            let mut part = zip.by_index(i).expect("part");
-            let name = part.name().expect("name").to_string();
-            let mut xml = Vec::new();
-            part.read_to_end(&mut xml).expect("reads");
-            if name == "xl/workbook.xml" {
-                let text = String::from_utf8(xml).expect("utf-8");
-                assert!(text.contains("<workbookPr "), "{text}");
-                xml = text.replace("<workbookPr ", "<workbookPr date1904=\"1\" ").into_bytes();
-            }
-            out.start_file(name, zip::write::SimpleFileOptions::default()).expect("starts");
-            std::io::Write::write_all(&mut out, &xml).expect("writes");
-        }
-        let bytes = out.finish().expect("zips").into_inner();
+        let bytes = rewrite(&plain, "xl/workbook.xml", |xml| {
+            assert!(xml.contains("<workbookPr "), "{xml}");
+            xml.replace("<workbookPr ", "<workbookPr date1904=\"1\" ")
+        });
         for (bytes, want) in [(plain, jiff::civil::date(2020, 3, 1)), (bytes, jiff::civil::date(2024, 3, 2))] {
             let mut r =
                 SheetReader::open("d.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
