@@ -211,6 +211,8 @@ impl Store {
     /// transaction, and records the new version. A store a newer crmsync
     /// made is never touched.
     pub fn migrate(&mut self) -> Result<Migrated> {
+        // Two `init`s at once take turns, and the second finds the work done.
+        self.db.hold_writers()?;
         let from = self.schema_version()?.unwrap_or(0);
         if from > SCHEMA_VERSION {
             return Err(Error::Newer { location: self.location().to_string(), found: from, known: SCHEMA_VERSION });
@@ -222,6 +224,12 @@ impl Store {
                 sql::Backend::Postgres => m.postgres,
             };
             self.db.begin()?;
+            // (SQLite's writers take turns only here: another `init` may
+            // have applied it meanwhile.)
+            if self.schema_version()?.unwrap_or(0) >= m.version {
+                self.db.commit()?;
+                continue;
+            }
             let res = self
                 .db
                 .batch("CREATE TABLE IF NOT EXISTS crmsync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")

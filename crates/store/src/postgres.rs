@@ -140,7 +140,14 @@ impl PgConn {
         let mut setup = "SET client_min_messages TO warning; SET plan_cache_mode TO force_custom_plan;".to_string();
         if let Some(s) = &schema {
             if create {
-                let _ = write!(setup, "CREATE SCHEMA IF NOT EXISTS \"{s}\";");
+                // Two `init`s at once would both create it, and one fail on
+                // the catalog's unique index: they take turns.
+                let _ = write!(
+                    setup,
+                    "BEGIN; SELECT pg_advisory_xact_lock(hashtext('crmsync schema {}')); \
+                     CREATE SCHEMA IF NOT EXISTS \"{s}\"; COMMIT;",
+                    s.replace('\'', "''")
+                );
             }
             let _ = write!(setup, "SET search_path TO \"{s}\";");
         }

@@ -214,3 +214,42 @@ on_both!(declaring_again_rewrites_values_spelt_otherwise_as_one_batch, |db| {
     let d = db.json(&["init", "--custom", &second]);
     assert_eq!((d["rewritten"].as_u64(), &d["rewrite_batch"]), (Some(0), &serde_json::Value::Null), "{d}");
 });
+
+on_both!(several_inits_of_a_new_store_at_once_take_turns, |db| {
+    // A new store next to the test's own: a file, or a schema.
+    let (url, schema) = match db.pg_schema() {
+        Some((admin, schema)) => {
+            let race = format!("{schema}_race");
+            let sep = if admin.contains('?') { '&' } else { '?' };
+            (format!("{admin}{sep}schema={race}"), Some((admin.to_string(), race)))
+        }
+        None => (format!("sqlite://{}", db.path("race.db").display()), None),
+    };
+    let bin = assert_cmd::cargo::cargo_bin("crmsync");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(&bin)
+                .args(["--db", &url, "init"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starts")
+        })
+        .collect();
+    let outcomes: Vec<_> = children.into_iter().map(|c| c.wait_with_output().expect("ends")).collect();
+    let drop_race = || {
+        if let Some((admin, race)) = &schema {
+            let mut c = postgres::Client::connect(admin, postgres::NoTls).expect("connects");
+            c.batch_execute(&format!("DROP SCHEMA IF EXISTS {race} CASCADE")).expect("drops");
+        }
+    };
+    for out in &outcomes {
+        if !out.status.success() {
+            drop_race();
+        }
+        assert!(out.status.success(), "{}", stderr_of(out));
+    }
+    let list = crmsync().args(["--db", &url, "--json", "batches"]).output().expect("runs");
+    drop_race();
+    assert!(list.status.success(), "the store is whole: {}", stderr_of(&list));
+});
