@@ -127,7 +127,15 @@ impl SqliteConn {
     fn err(&self, context: &str) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
         let location = self.location.clone();
         let context = context.to_string();
-        move |source| Error::Sqlite { location, context, source }
+        move |source| {
+            // rusqlite's message for a statement SQLite refuses carries the
+            // whole SQL text (a migration's 130 lines): the context names it.
+            let source = match source {
+                rusqlite::Error::SqlInputError { error, msg, .. } => rusqlite::Error::SqliteFailure(error, Some(msg)),
+                other => other,
+            };
+            Error::Sqlite { location, context, source }
+        }
     }
 }
 

@@ -253,3 +253,15 @@ on_both!(several_inits_of_a_new_store_at_once_take_turns, |db| {
     drop_race();
     assert!(list.status.success(), "the store is whole: {}", stderr_of(&list));
 });
+
+#[test]
+fn init_over_a_foreign_table_says_which_without_the_migration_s_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("other.db");
+    rusqlite::Connection::open(&path).expect("opens").execute_batch("CREATE TABLE contacts (x)").expect("table");
+    let out = crmsync().args(["--db", path.to_str().expect("path"), "init"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("migration 1") && err.contains("table contacts already exists"), "{err}");
+    assert!(err.lines().count() <= 2, "one message, not the migration's SQL: {err}");
+}
