@@ -91,7 +91,9 @@ impl SheetReader {
             calamine::Sheets::Xls(x) => x.merge_cells_by_sheet_name(&sheet).ok(),
             _ => None,
         };
-        fill_merged_down(&mut rows, &merges.unwrap_or_default(), opts.header);
+        let merges = merges.unwrap_or_default();
+        let header_at = if opts.header { header_index(&rows, &merges) } else { 0 };
+        fill_merged_down(&mut rows, &merges, opts.header.then_some(header_at));
         // The cells' styles take a second pass over the sheet: made only
         // when the workbook has a format that shapes numbers. (A style that
         // cannot be read only loses that padding.)
@@ -126,7 +128,7 @@ impl SheetReader {
         let width = rows.width();
         let mut columns = Vec::with_capacity(width);
         if opts.header {
-            if let Some(hdr) = rows.rows().next() {
+            if let Some(hdr) = rows.rows().nth(header_at) {
                 for (i, cell) in hdr.iter().enumerate() {
                     let name = match cell {
                         Data::Empty => String::new(),
@@ -150,7 +152,7 @@ impl SheetReader {
             file: file.to_string(),
             rows,
             columns,
-            next: usize::from(opts.header),
+            next: if opts.header { header_at + 1 } else { 0 },
             first_row,
             header: opts.header,
             sheet,
@@ -369,14 +371,41 @@ fn sheet_features(data: &[u8]) -> (bool, bool) {
     (found[0] || found[1], found[2])
 }
 
+/// The row of the header (from the range's first): past rows that only
+/// title the sheet, one cell each (`2024 展会客户名单`) merged across the
+/// columns or with a blank row under it, above a row of several names.
+/// Read as the header, a title gave the columns letters for names and the
+/// real header became a record.
+fn header_index(rows: &calamine::Range<Data>, merges: &[calamine::Dimensions]) -> usize {
+    let Some((r0, c0)) = rows.start() else { return 0 };
+    let height = rows.height();
+    let filled = |i: usize| rows[i].iter().filter(|c| **c != Data::Empty).count();
+    let mut at = 0;
+    while at < height.min(10) && filled(at) == 1 {
+        let Some(next) = (at + 1..height).find(|&j| filled(j) > 0) else { break };
+        if filled(next) < 2 {
+            break;
+        }
+        let col = rows[at].iter().position(|c| *c != Data::Empty).unwrap_or(0);
+        let cell = (r0 + at as u32, c0 + col as u32);
+        let across = merges.iter().any(|m| m.start == cell && m.end.1 > m.start.1);
+        if !across && next == at + 1 {
+            break;
+        }
+        at = next;
+    }
+    at
+}
+
 /// A value merged down a column (a company over the rows of its contacts)
 /// belongs to each row it spans, as the sheet shows it; read plainly, only
 /// the first row would have it. Merges across columns are layout (a title,
-/// a group of headers) and are left alone, as is a merge the header is in.
-fn fill_merged_down(rows: &mut calamine::Range<Data>, merges: &[calamine::Dimensions], header: bool) {
+/// a group of headers) and are left alone, as is a merge the header
+/// (`header`, from the range's first row) is in.
+fn fill_merged_down(rows: &mut calamine::Range<Data>, merges: &[calamine::Dimensions], header: Option<usize>) {
     let (Some((top, _)), Some((bottom, _))) = (rows.start(), rows.end()) else { return };
     for m in merges.iter().filter(|m| m.start.1 == m.end.1 && m.end.0 > m.start.0) {
-        if header && m.start.0 <= top {
+        if header.is_some_and(|h| m.start.0 <= top + h as u32) {
             continue;
         }
         let Some(value) = rows.get_value(m.start).filter(|v| **v != Data::Empty).cloned() else { continue };
@@ -797,6 +826,43 @@ mod tests {
             assert!(r.read(&mut rec).expect("reads"));
             assert_eq!(rec.get("d"), Some(&Value::Date(want)));
         }
+    }
+
+    #[test]
+    fn a_title_above_the_header_is_passed_over() {
+        let read = |bytes: Vec<u8>| {
+            let mut r =
+                SheetReader::open("t.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+                    .expect("opens");
+            let columns: Vec<String> = r.columns().unwrap_or_default().iter().map(|k| k.to_string()).collect();
+            let mut rec = Record::new();
+            assert!(r.read(&mut rec).expect("reads"));
+            (columns, rec.row, rec.get("email").map(Value::to_text))
+        };
+        let plain = rust_xlsxwriter::Format::new();
+        // A title merged across the columns, a blank row, then the header.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.merge_range(0, 0, 0, 2, "2024 展会客户名单", &plain).expect("title");
+        for (c, name) in ["name", "email", "city"].into_iter().enumerate() {
+            sheet.write_string(2, c as u16, name).expect("header");
+        }
+        for (c, v) in ["Ann", "ann@x.com", "Oslo"].into_iter().enumerate() {
+            sheet.write_string(3, c as u16, v).expect("cell");
+        }
+        let (columns, row, email) = read(book.save_to_buffer().expect("save"));
+        assert_eq!(
+            (columns, row, email.as_deref()),
+            (vec!["name".into(), "email".into(), "city".into()], 4, Some("ann@x.com"))
+        );
+        // A header of one name over rows of two is the header still.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "email").expect("header");
+        sheet.write_string(1, 0, "ann@x.com").expect("cell");
+        sheet.write_string(1, 1, "Ann").expect("cell");
+        let (columns, row, email) = read(book.save_to_buffer().expect("save"));
+        assert_eq!((columns, row, email.as_deref()), (vec!["email".into(), "B".into()], 2, Some("ann@x.com")));
     }
 
     #[test]
