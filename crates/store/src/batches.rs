@@ -416,8 +416,9 @@ struct Written {
 }
 
 /// Fills a temporary table with the records `batch` wrote, `(id, entity,
-/// inserted)`, `inserted` 1 for those it created; returns the table's name.
-fn undo_records(db: &mut dyn Sql, batch: &Batch) -> Result<String> {
+/// inserted)`, `inserted` 1 for those it created; returns the table's name
+/// and how many records of each entity the batch created.
+fn undo_records(db: &mut dyn Sql, batch: &Batch) -> Result<(String, HashMap<Entity, u64>)> {
     let name = match db.backend() {
         Backend::Sqlite => "temp.undo_records",
         Backend::Postgres => "pg_temp.undo_records",
@@ -427,14 +428,16 @@ fn undo_records(db: &mut dyn Sql, batch: &Batch) -> Result<String> {
          CREATE TEMP TABLE undo_records (id TEXT PRIMARY KEY, entity TEXT NOT NULL, inserted INTEGER NOT NULL)"
     ))?;
     // The records the batch created say so themselves (`created_batch`).
+    let mut inserted = HashMap::new();
     for entity in Entity::ALL {
         let table = entity.name();
-        db.execute(
+        let n = db.execute(
             &format!(
                 "INSERT INTO {name} (id, entity, inserted) SELECT id, '{table}', 1 FROM {table} WHERE created_batch = ?"
             ),
             &[batch.id.as_str().into()],
         )?;
+        inserted.insert(entity, n);
     }
     db.execute(
         &format!(
@@ -443,7 +446,7 @@ fn undo_records(db: &mut dyn Sql, batch: &Batch) -> Result<String> {
         ),
         &[batch.id.as_str().into()],
     )?;
-    Ok(name.to_string())
+    Ok((name.to_string(), inserted))
 }
 
 /// Whether the undo removes record `id` (the batch inserted it).
@@ -456,7 +459,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     // memory: an undo of a million inserted contacts held 637 MB of ids and
     // audit rows and took 40 s, looking up what links to each record one at
     // a time. Every step below is now a statement over the table.
-    let records = undo_records(db, batch)?;
+    let (records, inserted) = undo_records(db, batch)?;
     let rows: Vec<Written> = db
         .query(
             &format!(
@@ -509,7 +512,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     let changed_later: HashSet<&str> = later.iter().map(|(_, id)| id.as_str()).collect();
     let overwritten = overwritten(db, &rows, &changed_later)?;
     later.extend(overwritten);
-    let later_ids: HashSet<String> = later.iter().map(|(_, id)| id.clone()).collect();
+    let later_ids: HashSet<&str> = later.iter().map(|(_, id)| id.as_str()).collect();
     let mut conflicts: Vec<String> =
         later.iter().map(|(e, id)| format!("{} was changed after the batch", label(db, *e, id))).collect();
     // Links this batch set on records it did not insert: undoing the batch
@@ -521,18 +524,11 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         .collect();
     // Records of other batches that link to records this batch inserted.
     // A table whose rows the batch inserted all (or an empty one) holds none.
-    let mut inserted: HashMap<Entity, u64> = HashMap::new();
     let mut totals: HashMap<Entity, u64> = HashMap::new();
     for entity in Entity::ALL {
-        let table = entity.name();
-        let count = |db: &mut dyn Sql, sql: &str| -> Result<u64> {
-            Ok(db.query_row(sql, &[])?.and_then(|r| r.into_iter().next()).map_or(0, |c| c.int() as u64))
-        };
-        inserted.insert(
-            entity,
-            count(db, &format!("SELECT count(*) FROM {records} WHERE inserted = 1 AND entity = '{table}'"))?,
-        );
-        totals.insert(entity, count(db, &format!("SELECT count(*) FROM {table}"))?);
+        let n =
+            db.query_row(&format!("SELECT count(*) FROM {}", entity.name()), &[])?.and_then(|r| r.into_iter().next());
+        totals.insert(entity, n.map_or(0, |c| c.int() as u64));
     }
     let others = |e: Entity| totals[&e] > inserted[&e];
     let mut links_to_clear: Vec<(&'static str, &'static str, String)> = Vec::new();
@@ -789,15 +785,10 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             db.backend() == Backend::Sqlite && !whole && removing >= 10_000 && removing * 2 >= totals[&entity];
         let indexes: Vec<&(&str, &str, &str)> =
             crate::LOOKUP_INDEXES.iter().filter(|(t, _, _)| rebuild && *t == table).collect();
-        let drop: String = indexes.iter().map(|(_, name, _)| format!("DROP INDEX IF EXISTS {name};")).collect();
-        if !drop.is_empty() {
-            db.batch(&drop)?;
-        }
+        crate::drop_indexes(db, &indexes)?;
         db.execute(&format!("DELETE FROM {going}"), &[])?;
         done.removed += removing;
-        if !indexes.is_empty() {
-            crate::create_indexes(db, &indexes)?;
-        }
+        crate::create_indexes(db, &indexes)?;
     }
     db.batch(&format!("DROP TABLE {records}"))?;
     db.execute("UPDATE batches SET status = 'undone' WHERE id = ?", &[batch.id.as_str().into()])?;

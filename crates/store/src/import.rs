@@ -1098,8 +1098,7 @@ impl Import<'_> {
                 self.bulk = None;
                 return Ok(());
             }
-            let sql: String = bulk.indexes.iter().map(|(_, name, _)| format!("DROP INDEX IF EXISTS {name};")).collect();
-            self.db.batch(&sql)?;
+            crate::drop_indexes(self.db, &bulk.indexes)?;
             if let Some(b) = &mut self.bulk {
                 b.started = true;
             }

@@ -108,8 +108,21 @@ pub(crate) const LOOKUP_INDEXES: &[(&str, &str, &str)] = &[
     ("activities", "activities_updated", "updated_at"),
 ];
 
+/// Drops `indexes` (entries of [`LOOKUP_INDEXES`]), for a write of most
+/// of a table (`create_indexes` builds them again after).
+pub(crate) fn drop_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) -> Result<()> {
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    let sql: String = indexes.iter().map(|(_, name, _)| format!("DROP INDEX IF EXISTS {name};")).collect();
+    db.batch(&sql)
+}
+
 /// Builds `indexes` (entries of [`LOOKUP_INDEXES`]) where they are missing.
 pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) -> Result<()> {
+    if indexes.is_empty() {
+        return Ok(());
+    }
     let sql: String = indexes
         .iter()
         .map(|(table, name, columns)| format!("CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns});"))

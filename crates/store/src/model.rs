@@ -237,7 +237,7 @@ const DATES: &str = "a date from 0001-01-01 to 9999-12-31";
 /// as UTC, as the store keeps every time in UTC. (Worked out on civil
 /// times: jiff's timestamps end at 9999-12-30T22:00Z, which would refuse
 /// the last day of 9999, many systems' "no end".)
-fn utc(dt: &crmsync_core::value::DateTime) -> Option<jiff::civil::DateTime> {
+pub(crate) fn utc(dt: &crmsync_core::value::DateTime) -> Option<jiff::civil::DateTime> {
     let offset = dt.offset.map_or(0, |o| o.seconds());
     let utc = dt.civil.checked_sub(jiff::SignedDuration::from_secs(i64::from(offset))).ok()?;
     (utc.year() >= 1).then_some(utc)

@@ -109,19 +109,12 @@ fn integer(out: &mut Vec<u8>, n: i64, field: Field) -> Option<()> {
 /// A time with its offset (`2026-11-22T13:49:00.123456Z`) as microseconds
 /// since PostgreSQL's epoch.
 fn timestamp(text: &str) -> Option<i64> {
-    use jiff::fmt::temporal::{Pieces, PiecesOffset};
-    // Worked out on civil times: jiff's timestamps end before the last day
-    // of 9999, which the store holds.
-    let pieces = Pieces::parse(text).ok()?;
-    let offset = match pieces.offset()? {
-        PiecesOffset::Zulu => 0,
-        PiecesOffset::Numeric(n) => n.offset().seconds(),
-        _ => return None,
-    };
-    let dt = pieces.date().to_datetime(pieces.time()?);
-    let utc = dt.checked_sub(jiff::SignedDuration::from_secs(i64::from(offset))).ok()?;
-    // Years before 1 the server refuses as text, but would store in binary.
-    if utc.subsec_nanosecond() % 1000 != 0 || utc.year() < 1 {
+    let dt = crmsync_core::mapping::types::date::parse_iso(text)?;
+    // Without a zone it names no instant: sent as text. Years before 1 the
+    // server refuses as text, but would store in binary (`utc` has none).
+    dt.offset?;
+    let utc = crate::model::utc(&dt)?;
+    if utc.subsec_nanosecond() % 1000 != 0 {
         return None;
     }
     let epoch = jiff::civil::date(2000, 1, 1).to_datetime(jiff::civil::Time::midnight());
