@@ -432,6 +432,10 @@ fn toml_str(s: &str) -> String {
 /// Writes a mapping for `headers`, whose sampled values are `samples[i]`.
 pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &[Vec<String>]) -> String {
     let fields = entity.fields();
+    let empty: Vec<String> = Vec::new();
+    let values_of = |i: usize| -> Vec<&str> {
+        samples.get(i).unwrap_or(&empty).iter().map(String::as_str).filter(|v| !v.trim().is_empty()).collect()
+    };
     // Every (header, field) candidate with its score.
     let mut candidates: Vec<(f64, usize, &'static str, How)> = Vec::new();
     for (hi, h) in headers.iter().enumerate() {
@@ -439,6 +443,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         if nh.is_empty() {
             continue;
         }
+        // A header in two languages (`姓名 Name`, `邮箱/Email`,
+        // `手机(Mobile)`): either half may name a field.
+        let halves = halves(&nh);
         for &f in &fields {
             let nf = normalize(f);
             if nh == nf || nh == normalize(&f.replace('.', " ")) {
@@ -450,9 +457,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 candidates.push((0.95, hi, f, How::Synonym(s)));
                 continue;
             }
-            // A header in two languages (`姓名 Name`, `邮箱/Email`,
-            // `手机(Mobile)`): either half may name the field.
-            if let Some(s) = halves(&nh)
+            if let Some(s) = halves
                 .iter()
                 .find_map(|half| (*half == nf).then_some(f).or_else(|| syns.iter().copied().find(|s| s == half)))
             {
@@ -478,9 +483,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     // (`company_id` of numbers is no `company.domain`).
     let sampled = samples.iter().any(|c| c.iter().any(|v| !v.trim().is_empty()));
     candidates.retain_mut(|(score, hi, f, _)| {
-        let values: Vec<&str> = samples
-            .get(*hi)
-            .map_or(Vec::new(), |c| c.iter().map(String::as_str).filter(|v| !v.trim().is_empty()).collect());
+        let values = values_of(*hi);
         if values.is_empty() {
             if sampled {
                 *score *= 0.5;
@@ -499,10 +502,6 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         }
     }
 
-    let empty: Vec<String> = Vec::new();
-    let values_of = |i: usize| -> Vec<&str> {
-        samples.get(i).unwrap_or(&empty).iter().map(String::as_str).filter(|v| !v.trim().is_empty()).collect()
-    };
     // A country column tells phones which region they are in. (Names, not
     // only two-letter codes, which a column of US states has too; a name in
     // Chinese, 中国, is short.)
