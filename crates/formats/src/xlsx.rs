@@ -27,6 +27,11 @@ pub struct SheetReader {
     /// Cells (row, column in `rows`) holding a formula with no saved
     /// result, and the formula.
     unsaved: std::collections::HashMap<(usize, usize), String>,
+    /// The sheet's first column (0 for A), for the names of cells.
+    first_col: usize,
+    /// Days to add to the workbook's date numbers: 1462 where it counts
+    /// from 1904.
+    epoch_days: f64,
 }
 
 impl SheetReader {
@@ -125,6 +130,14 @@ impl SheetReader {
         }
         let first_row = rows.start().map(|(r, _)| u64::from(r) + 1).unwrap_or(1);
         let first_col = rows.start().map(|(_, c)| c as usize).unwrap_or(0);
+        // Told by the first date that can tell (a time of day alone cannot).
+        let epoch_days = rows
+            .used_cells()
+            .find_map(|(_, _, c)| match c {
+                Data::DateTime(dt) if !dt.is_duration() && dt.as_f64() >= 1.0 => Some(counts_from_1904(dt)),
+                _ => None,
+            })
+            .map_or(0.0, |from_1904| if from_1904 { 1462.0 } else { 0.0 });
         let width = rows.width();
         let mut columns = Vec::with_capacity(width);
         if opts.header {
@@ -132,13 +145,13 @@ impl SheetReader {
                 for (i, cell) in hdr.iter().enumerate() {
                     let name = match cell {
                         Data::Empty => String::new(),
-                        other => cell_text(other),
+                        other => cell_text(other, epoch_days),
                     };
                     let name = if name.is_empty() { column_letter(first_col + i) } else { name };
                     if columns.iter().any(|c: &Key| **c == *name) {
                         return Err(Error::parse(
                             file,
-                            Location { row: Some(first_row), line: None, field: None },
+                            Location { row: Some(first_row + header_at as u64), line: None, field: None },
                             format!("sheet {sheet:?}: two columns are named {name:?}; rename one"),
                         ));
                     }
@@ -159,6 +172,8 @@ impl SheetReader {
             format,
             styles,
             unsaved,
+            first_col,
+            epoch_days,
         })
     }
 
@@ -325,8 +340,8 @@ fn number_text(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 { format!("{}", f as i64) } else { format!("{f}") }
 }
 
-fn cell_text(d: &Data) -> String {
-    match cell_value(d) {
+fn cell_text(d: &Data, epoch_days: f64) -> String {
+    match cell_value(d, epoch_days) {
         Value::Null => String::new(),
         v => v.to_text(),
     }
@@ -418,7 +433,7 @@ fn fill_merged_down(rows: &mut calamine::Range<Data>, merges: &[calamine::Dimens
 /// Whether a date cell's workbook counts its days from 1904 (old Mac
 /// Excel's default, where 0 is 1904-01-01): calamine reads that setting
 /// but tells it only through the dates it gives, which are then 1462 days
-/// after ours for the same number.
+/// after ours for the same number. (Asked once per sheet.)
 fn counts_from_1904(dt: &calamine::ExcelDateTime) -> bool {
     let (y, m, d, ..) = dt.to_ymd_hms_milli();
     let Some(ours) = from_excel_serial(dt.as_f64()) else { return false };
@@ -426,7 +441,9 @@ fn counts_from_1904(dt: &calamine::ExcelDateTime) -> bool {
     ours.date().checked_add(jiff::Span::new().days(1462)).is_ok_and(|d| d == theirs)
 }
 
-fn cell_value(d: &Data) -> Value {
+/// A cell's value; date numbers count from the workbook's epoch,
+/// `epoch_days` after ours.
+fn cell_value(d: &Data, epoch_days: f64) -> Value {
     match d {
         Data::Empty => Value::Null,
         Data::String(s) => Value::Text(s.clone()),
@@ -434,7 +451,7 @@ fn cell_value(d: &Data) -> Value {
         Data::Float(f) => Value::Number(number_text(*f)),
         Data::Bool(b) => Value::Bool(*b),
         Data::DateTime(dt) if dt.is_duration() => Value::Number(number_text(dt.as_f64())),
-        Data::DateTime(dt) => match from_excel_serial(dt.as_f64() + if counts_from_1904(dt) { 1462.0 } else { 0.0 }) {
+        Data::DateTime(dt) => match from_excel_serial(dt.as_f64() + epoch_days) {
             Some(c) if c.time() == jiff::civil::Time::midnight() => Value::Date(c.date()),
             Some(c) => Value::DateTime(DateTime { civil: c, offset: None }),
             None => Value::Number(number_text(dt.as_f64())),
@@ -466,7 +483,7 @@ impl RecordReader for SheetReader {
             rec.row = self.first_row + i as u64;
             rec.line = 0;
             for (c, (k, cell)) in self.columns.iter().zip(row.iter()).enumerate() {
-                let v = match self.shown(cell, i, c).unwrap_or_else(|| cell_value(cell)) {
+                let v = match self.shown(cell, i, c).unwrap_or_else(|| cell_value(cell, self.epoch_days)) {
                     Value::Null => Value::Text(String::new()),
                     v => v,
                 };
@@ -487,7 +504,7 @@ impl RecordReader for SheetReader {
                     field: Some(k.to_string()),
                     message: format!(
                         "cell {}{} holds the spreadsheet error {e} (a formula that failed), not a value; mend it in the sheet",
-                        column_letter(col),
+                        column_letter(self.first_col + col),
                         rec.row
                     ),
                 });
@@ -500,7 +517,7 @@ impl RecordReader for SheetReader {
                     message: format!(
                         "cell {}{} holds a formula (={f}) with no saved result (the program that wrote the file \
                          did not calculate it); open the file in a spreadsheet app and save it, or put the value in its place",
-                        column_letter(c),
+                        column_letter(self.first_col + c),
                         rec.row
                     ),
                 });
@@ -797,6 +814,21 @@ mod tests {
         assert!(defect.message.contains("cell B2 holds a formula (=1+1) with no saved result"), "{}", defect.message);
         assert!(r.read(&mut rec).expect("reads"));
         assert!(rec.defect.is_none());
+        // A sheet that starts at column B names its cells as the sheet does.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 1, "name").expect("header");
+        sheet.write_string(0, 2, "score").expect("header");
+        sheet.write_string(1, 1, "Ann").expect("cell");
+        sheet.write_formula(1, 2, "=1+1").expect("formula");
+        let shifted = rewrite(&book.save_to_buffer().expect("save"), "xl/worksheets/sheet1.xml", |xml| {
+            xml.replace("<f>1+1</f><v>0</v>", "<f>1+1</f>")
+        });
+        let mut r = SheetReader::open("f.xlsx", Box::new(Cursor::new(shifted)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
+        assert!(r.read(&mut rec).expect("reads"));
+        let message = rec.defect.clone().expect("rejected").message;
+        assert!(message.contains("cell C2 holds a formula"), "{message}");
         // Saved with its result, it reads as that.
         let mut r = SheetReader::open("f.xlsx", Box::new(Cursor::new(saved)), Format::Xlsx, &ReadOptions::default())
             .expect("opens");
