@@ -111,19 +111,26 @@ struct QuoteGuard<R> {
     max_field: usize,
     /// The input has ended.
     ended: bool,
+    /// The field (0-based) of its line that the input is in, outside
+    /// quotes; counted, as lines are, up to where a quote opens.
+    field: usize,
+    /// The field an open quote began.
+    opened_field: usize,
     /// Offsets of text right after a closing quote (`"ab"c`), which RFC 4180
-    /// does not allow and the parser silently glues on; each marks a record
-    /// to reject.
-    stray: std::collections::VecDeque<u64>,
+    /// does not allow and the parser silently glues on, each with its field
+    /// (0-based); each marks a record to reject.
+    stray: std::collections::VecDeque<(u64, usize)>,
 }
 
 impl<R: Read> QuoteGuard<R> {
     fn scan(&mut self, chunk: &[u8]) -> io::Result<()> {
         let mut i = 0;
         let base = self.offset;
-        // Lines are counted lazily, up to `counted`, only when a quote opens.
+        // Lines and fields are counted lazily, up to `counted`, only when a
+        // quote opens and at the end of the chunk.
         let mut counted = 0;
         let mut lines = self.lines;
+        let mut field = self.field;
         while i < chunk.len() {
             match self.state {
                 QuoteState::Outside => match memchr::memchr(self.quote, &chunk[i..]) {
@@ -134,9 +141,10 @@ impl<R: Read> QuoteGuard<R> {
                         if matches!(prev, b'\n' | b'\r' | 0xFF) || prev == self.delimiter {
                             self.state = QuoteState::Quoted;
                             self.opened_at = base + at as u64;
-                            lines += memchr::memchr_iter(b'\n', &chunk[counted..at]).count() as u64;
+                            count_lines(&chunk[counted..at], self.delimiter, &mut lines, &mut field);
                             counted = at;
                             self.opened_line = lines;
+                            self.opened_field = field;
                         }
                         i = at + 1;
                     }
@@ -178,9 +186,13 @@ impl<R: Read> QuoteGuard<R> {
                     };
                     let next = chunk[i];
                     if self.state == QuoteState::Outside && !matches!(next, b'\n' | b'\r') && next != self.delimiter {
-                        self.stray.push_back(base + i as u64);
+                        self.stray.push_back((base + i as u64, self.opened_field));
                     }
                     if self.state == QuoteState::Outside {
+                        // The quoted text's line ends count as lines, its
+                        // delimiters as no field.
+                        lines += memchr::memchr_iter(b'\n', &chunk[counted..i]).count() as u64;
+                        counted = i;
                         // The byte after a closing quote is ordinary input.
                         continue;
                     }
@@ -188,13 +200,36 @@ impl<R: Read> QuoteGuard<R> {
                 }
             }
         }
-        self.lines = lines + memchr::memchr_iter(b'\n', &chunk[counted..]).count() as u64;
+        if self.state == QuoteState::Outside {
+            count_lines(&chunk[counted..], self.delimiter, &mut lines, &mut field);
+        } else {
+            lines += memchr::memchr_iter(b'\n', &chunk[counted..]).count() as u64;
+        }
+        self.lines = lines;
+        self.field = field;
         if let Some(&last) = chunk.last() {
             self.prev = last;
         }
         self.offset += chunk.len() as u64;
         Ok(())
     }
+}
+
+/// Counts the line ends (`\n`) in `range`, which is outside quotes, and
+/// the delimiters after the last one (after its last `\r` in files that end
+/// lines so): the field of its line the input is in. Only the last line's
+/// delimiters are counted, so lines without quotes cost no more than their
+/// line ends.
+fn count_lines(range: &[u8], delimiter: u8, lines: &mut u64, field: &mut usize) {
+    *lines += memchr::memchr_iter(b'\n', range).count() as u64;
+    let line = match memchr::memrchr2(b'\n', b'\r', range) {
+        Some(end) => {
+            *field = 0;
+            &range[end + 1..]
+        }
+        None => range,
+    };
+    *field += memchr::memchr_iter(delimiter, line).count();
 }
 
 impl<R: Read> Read for QuoteGuard<R> {
@@ -287,6 +322,8 @@ impl CsvReader {
             opened_line: 0,
             max_field: opts.max_field_bytes,
             ended: false,
+            field: 0,
+            opened_field: 0,
             stray: std::collections::VecDeque::new(),
         };
         let mut reader = ::csv::ReaderBuilder::new()
@@ -395,12 +432,13 @@ fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64) -> Error {
 }
 
 impl CsvReader {
-    /// The first stray-quote offset inside the record just read, if any.
-    fn stray_quote(&mut self) -> Option<u64> {
+    /// The first stray quote inside the record just read, if any: its
+    /// offset and its field.
+    fn stray_quote(&mut self) -> Option<(u64, usize)> {
         let end = self.reader.position().byte();
         let guard = self.reader.get_mut();
         let mut first = None;
-        while guard.stray.front().is_some_and(|&at| at < end) {
+        while guard.stray.front().is_some_and(|&(at, _)| at < end) {
             let at = guard.stray.pop_front();
             first = first.or(at);
         }
@@ -468,12 +506,17 @@ impl RecordReader for CsvReader {
                 format!("the row has {n} fields but {first} has {width}; extra values: {}", extra.join(", "))
             };
             rec.defect = Some(Defect { field: None, message });
-        } else if let Some(at) = self.stray_quote() {
+        } else if let Some((at, i)) = self.stray_quote() {
+            // (The field is known from the quotes alone: a column past the
+            // header's is named by number, as its value is.)
+            let column = self.columns.get(i).map_or_else(|| format!("#{}", i + 1), |c| c.to_string());
+            let read = self.record.get(i).map(|v| format!("; read as {:?}", shorten(field(&self.record, i, v))));
             rec.defect = Some(Defect {
-                field: None,
                 message: format!(
-                    "text follows a closing quote (byte {at} of the file), which CSV does not allow: quote the whole value and double each quote inside it (\"\"), or read a file that escapes quotes with --escape '\\'"
+                    "text follows a closing quote in column {column:?} (byte {at} of the file{}), which CSV does not allow: quote the whole value and double each quote inside it (\"\"), or read a file that escapes quotes with --escape '\\'",
+                    read.unwrap_or_default()
                 ),
+                field: Some(column),
             });
         } else if memchr::memchr(0, self.record.as_slice().as_bytes()).is_some() {
             let field = rec
@@ -481,10 +524,13 @@ impl RecordReader for CsvReader {
                 .iter()
                 .find(|(_, v)| matches!(v, Value::Text(t) if t.contains('\0')))
                 .map(|(k, _)| k.to_string());
-            rec.defect = Some(Defect {
-                field,
-                message: "the value contains a NUL byte (is the file binary, or UTF-16 without a BOM?)".to_string(),
-            });
+            let message = match &field {
+                Some(f) => format!(
+                    "the value of column {f:?} contains a NUL byte (is the file binary, or UTF-16 without a BOM?)"
+                ),
+                None => "the value contains a NUL byte (is the file binary, or UTF-16 without a BOM?)".to_string(),
+            };
+            rec.defect = Some(Defect { field, message });
         }
         Ok(true)
     }

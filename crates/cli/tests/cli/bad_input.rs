@@ -363,6 +363,32 @@ fn text_after_a_closing_quote_rejects_the_row() {
 }
 
 #[test]
+fn text_after_a_closing_quote_is_blamed_on_its_column() {
+    let c = Case::new();
+    // Quoted delimiters and line ends before the fault are no fields of
+    // their own; CRLF and `;` files are counted alike. The long first rows
+    // put the fault past the reader's first buffer.
+    let filler = format!("\"{}\",\"a, b\",plain\r\n", "x".repeat(300)).repeat(2000);
+    let text = format!(
+        "name,notes,email\r\n\"Ada\",\"multi\r\nline, with commas\",a@x.com\r\n{filler}Bob,\"x, y\",\"bob@example.com\"x\r\n"
+    );
+    let f = c.file("q.csv", text.as_bytes());
+    let semi = c.file("s.csv", b"a;b;c\n1;2;3\n\"4\";\"5\"z;6\n");
+    for (file, row, column, read) in
+        [(&f, "row 2003 (line 2004)", "email", "bob@example.comx"), (&semi, "row 3", "b", "5z")]
+    {
+        let rejects = c.path("r.csv");
+        let (code, err) = c.convert(&[file, &c.path("o.ndjson"), "--rejects", &rejects]);
+        assert_eq!(code, Some(0), "{err}");
+        let said = format!("{row}: text follows a closing quote in column {column:?} (byte ");
+        assert!(err.contains(&said) && err.contains(&format!("read as {read:?}")), "{err}");
+        let mut r = csv::Reader::from_path(&rejects).expect("rejects");
+        let first = r.records().next().expect("a reject").expect("a record");
+        assert_eq!(first.get(first.len() - 2), Some(column), "{first:?}");
+    }
+}
+
+#[test]
 fn damaged_utf8_fails_naming_the_row_instead_of_becoming_mojibake() {
     let c = Case::new();
     let f = c.file("d.csv", b"name,city\nJos\xC3\xA9,Paris\nAnn,Z\xFF\xFEich\n");

@@ -186,7 +186,12 @@ fn backslash_escapes_follow_the_documented_dialect() {
     ]);
     assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(99), Some(1)));
     let text = std::fs::read_to_string(&rejects).expect("rejects");
-    assert!(text.contains(",20,,") && text.contains("closing quote") && text.contains("--escape"), "{text}");
+    assert!(
+        text.contains(",20,Job Title,\"text follows a closing quote in column \"\"Job Title\"\"")
+            && text.contains("closing quote")
+            && text.contains("--escape"),
+        "{text}"
+    );
     let recs = read_ndjson(&out);
     assert_eq!(recs[0]["Job Title"].as_str().map(|s| s.contains("\\n")), Some(true), "backslashes are plain text");
     // With --escape '\' the same row reads as its writer meant it.
