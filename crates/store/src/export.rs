@@ -5,7 +5,7 @@
 //! `contact.email`), never as crmsync's internal id, so an export can be
 //! imported again into another store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crmsync_core::mapping::{EXTERNAL_ID_PREFIX, external_system};
 use crmsync_core::value::LIST_SEPARATOR;
@@ -308,6 +308,10 @@ fn unknown_custom(entity: Entity, name: &str, known: &BTreeSet<String>) -> Resul
     ))
 }
 
+/// Up to this many custom field names, each is looked for in the records
+/// on its own (usually the first record has it).
+const PROBED: usize = 64;
+
 /// The custom field names records of `entity` carry.
 fn custom_names(db: &mut dyn Sql, entity: Entity) -> Result<Vec<String>> {
     if model::position(entity, "custom").is_none() {
@@ -318,6 +322,20 @@ fn custom_names(db: &mut dyn Sql, entity: Entity) -> Result<Vec<String>> {
         .into_iter()
         .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
         .collect();
+    if listed.len() > PROBED {
+        // Many names, most of them perhaps rare: each probe would scan until
+        // a record with its name, so the records are read once instead.
+        let sql = match db.backend() {
+            Backend::Sqlite => format!("SELECT DISTINCT j.key FROM {} t, json_each(t.custom) j", entity.name()),
+            Backend::Postgres => format!("SELECT DISTINCT jsonb_object_keys(t.custom) FROM {} t", entity.name()),
+        };
+        let mut carried = HashSet::new();
+        db.query_each(&sql, &[], &mut |row| {
+            carried.extend(row.into_iter().next().and_then(Cell::into_text));
+            Ok(())
+        })?;
+        return Ok(listed.into_iter().filter(|n| carried.contains(n)).collect());
+    }
     let mut names = Vec::with_capacity(listed.len());
     for name in listed {
         // Usually the first record has it; a name no record has any more

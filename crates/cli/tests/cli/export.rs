@@ -875,3 +875,21 @@ fn an_output_through_a_link_or_into_a_pipe_stays_a_link_or_a_pipe() {
     assert!(std::fs::symlink_metadata(&pipe).expect("meta").file_type().is_fifo());
     assert_eq!(reading.join().expect("reader"), "email\na@x.com\n");
 }
+
+on_both!(many_custom_names_export_as_the_records_carry_them, |db| {
+    // 150 names, each on one record: more than are looked for one by one.
+    // The second batch's 100 names go with its undo.
+    let kept: String =
+        (0..50).map(|i| format!("{{\"email\":\"k{i}@x.com\",\"custom\":{{\"k{i:03}\":\"v\"}}}}\n")).collect();
+    let gone: String =
+        (0..100).map(|i| format!("{{\"email\":\"g{i}@x.com\",\"custom\":{{\"g{i:03}\":\"v\"}}}}\n")).collect();
+    db.ok(&["import", &db.file("kept.ndjson", &kept), "--entity", "contacts"]);
+    let batch = db.json(&["import", &db.file("gone.ndjson", &gone), "--entity", "contacts"]);
+    let header = |db: &Db| db.ok(&["export", "--entity", "contacts"]).lines().next().unwrap_or_default().to_string();
+    let with_all = header(db);
+    assert!(with_all.contains(",custom.g099,") && with_all.contains(",custom.k049"), "{with_all}");
+    db.ok(&["undo", batch["batch"].as_str().expect("a batch id")]);
+    let customs: Vec<String> = header(db).split(',').filter(|c| c.starts_with("custom.")).map(str::to_string).collect();
+    let expected: Vec<String> = (0..50).map(|i| format!("custom.k{i:03}")).collect();
+    assert_eq!(customs, expected);
+});
