@@ -13,6 +13,7 @@ mod error;
 pub mod json;
 mod lines;
 pub mod ndjson;
+mod ods;
 pub mod xlsx;
 pub mod xml;
 

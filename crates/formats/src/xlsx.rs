@@ -24,6 +24,9 @@ pub struct SheetReader {
     format: Format,
     /// The cells' styles (XLSX only), for numbers shown zero-padded.
     styles: calamine::StyleRange,
+    /// ODS number cells whose shown text reads otherwise (`02134`), by
+    /// their place in the sheet (`ods::shown_numbers`).
+    shown_ods: std::collections::HashMap<(u32, u32), Value>,
     /// Cells (row, column in `rows`) holding a formula with no saved
     /// result, and the formula.
     unsaved: std::collections::HashMap<(usize, usize), String>,
@@ -108,6 +111,10 @@ impl SheetReader {
             }
             _ => calamine::StyleRange::empty(),
         };
+        let shown_ods = match &book {
+            calamine::Sheets::Ods(_) => crate::ods::shown_numbers(&data, &sheet),
+            _ => std::collections::HashMap::new(),
+        };
         // A formula a program wrote without computing it (scripts often
         // do) has no value to read: found here, so that its row is
         // rejected rather than read as empty. (Looked for only in a
@@ -171,6 +178,7 @@ impl SheetReader {
             sheet,
             format,
             styles,
+            shown_ods,
             unsaved,
             first_col,
             epoch_days,
@@ -187,11 +195,14 @@ impl SheetReader {
             Data::Int(i) => *i as f64,
             _ => return None,
         };
-        if self.styles.is_empty() {
+        if self.styles.is_empty() && self.shown_ods.is_empty() {
             return None;
         }
         let (r0, c0) = self.rows.start()?;
         let at = (r0 + u32::try_from(row).ok()?, c0 + u32::try_from(col).ok()?);
+        if !self.shown_ods.is_empty() {
+            return self.shown_ods.get(&at).cloned();
+        }
         let code = &self.styles.get(at)?.number_format.as_ref()?.format_code;
         if let Some(places) = decimal_places(code) {
             // `26361.40` in a `0.00` cell: the number with the places shown,
@@ -1025,5 +1036,92 @@ mod tests {
         assert_eq!(rec.get("n"), Some(&Value::Number("42".into())));
         assert!(r.read(&mut rec).expect("reads"));
         assert_eq!(rec.get("zip"), Some(&Value::Number("90210".into())));
+    }
+
+    /// An ODS workbook of one sheet whose `content.xml` body is `rows`.
+    fn ods(rows: &str) -> Vec<u8> {
+        use std::io::Write as _;
+        let content = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content \
+             xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
+             xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" \
+             xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" office:version=\"1.2\">\
+             <office:body><office:spreadsheet><table:table table:name=\"Other\"><table:table-row>\
+             <table:table-cell office:value-type=\"float\" office:value=\"1\"><text:p>01</text:p></table:table-cell>\
+             </table:table-row></table:table><table:table table:name=\"Leads\">{rows}</table:table>\
+             </office:spreadsheet></office:body></office:document-content>"
+        );
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        out.start_file("mimetype", stored).expect("starts");
+        out.write_all(b"application/vnd.oasis.opendocument.spreadsheet").expect("writes");
+        out.start_file("META-INF/manifest.xml", zip::write::SimpleFileOptions::default()).expect("starts");
+        out.write_all(
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><manifest:manifest \
+              xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\" manifest:version=\"1.2\">\
+              <manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"application/vnd.oasis.opendocument.spreadsheet\"/>\
+              <manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/></manifest:manifest>",
+        )
+        .expect("writes");
+        out.start_file("content.xml", zip::write::SimpleFileOptions::default()).expect("starts");
+        out.write_all(content.as_bytes()).expect("writes");
+        out.finish().expect("finishes").into_inner()
+    }
+
+    #[test]
+    fn ods_numbers_read_as_the_sheet_shows_them() {
+        let s =
+            |t: &str| format!("<table:table-cell office:value-type=\"string\"><text:p>{t}</text:p></table:table-cell>");
+        let n = |v: &str, t: &str| {
+            format!(
+                "<table:table-cell office:value-type=\"float\" office:value=\"{v}\"><text:p>{t}</text:p></table:table-cell>"
+            )
+        };
+        let blank = "<table:table-cell/>";
+        // Two empty rows and an empty column before the data: places count
+        // from the sheet's corner, as calamine's do.
+        let rows = format!(
+            "<table:table-row table:number-rows-repeated=\"2\"><table:table-cell table:number-columns-repeated=\"6\"/></table:table-row>\
+             <table:table-row>{blank}{}{}{}{}{}</table:table-row>\
+             <table:table-row>{blank}{}{}{}<table:covered-table-cell/>{}</table:table-row>\
+             <table:table-row table:number-rows-repeated=\"2\">{blank}{}{}{}{}{}</table:table-row>\
+             <table:table-row>{blank}{}{}<table:table-cell table:number-columns-repeated=\"2\" office:value-type=\"float\" office:value=\"7\"><text:p>007</text:p></table:table-cell>{}</table:table-row>",
+            s("name"),
+            s("zip"),
+            s("amount"),
+            s("merged"),
+            s("orders"),
+            s("Ann"),
+            n("2134", "02134"),
+            n("5", "5.00"),
+            n("12", "12"),
+            s("Bob"),
+            n("21340042", "02134-0042"),
+            n("1234", "1 234"),
+            s("x"),
+            n("0.5", "50%"),
+            s("Cy"),
+            n("90210", "90210"),
+            n("3.5", "3.5"),
+        );
+        let bytes = ods(&rows);
+        let opts = ReadOptions { sheet: Some(SheetRef::Name("Leads".into())), ..ReadOptions::default() };
+        let mut r = SheetReader::open("l.ods", Box::new(Cursor::new(bytes)), Format::Ods, &opts).expect("opens");
+        let mut rec = Record::new();
+        let mut read = Vec::new();
+        while r.read(&mut rec).expect("reads") {
+            read.push(["zip", "amount", "merged", "orders"].map(|c| rec.get(c).cloned()));
+        }
+        let t = |v: &str| Some(Value::Text(v.into()));
+        let num = |v: &str| Some(Value::Number(v.into()));
+        assert_eq!(
+            read,
+            vec![
+                [t("02134"), num("5.00"), t(""), num("12")],
+                [t("02134-0042"), num("1234"), t("x"), num("0.5")],
+                [t("02134-0042"), num("1234"), t("x"), num("0.5")],
+                [num("90210"), t("007"), t("007"), num("3.5")],
+            ]
+        );
     }
 }
