@@ -36,6 +36,9 @@ pub struct SourceArgs {
     /// The first row is data, not a header (columns are named col1, col2, ...).
     #[arg(long)]
     pub no_header: bool,
+    /// The row the header is on (1-based, as the file or sheet shows it), for files with lines above it; rows keep their numbers.
+    #[arg(long, value_name = "N", conflicts_with = "no_header", value_parser = row_number)]
+    pub header_row: Option<u64>,
     /// Spreadsheet sheet, by name or 1-based number.
     #[arg(long, value_name = "SHEET")]
     pub sheet: Option<String>,
@@ -45,6 +48,14 @@ pub struct SourceArgs {
     /// Largest quoted CSV field in MB before it is taken for an unterminated quote.
     #[arg(long, value_name = "MB", default_value_t = 64)]
     pub max_field_size: usize,
+}
+
+/// A row number as a spreadsheet shows it: from 1.
+fn row_number(s: &str) -> std::result::Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a row number (rows count from 1), not {s:?}")),
+    }
 }
 
 pub fn one_byte(what: &str, s: &str) -> Result<u8> {
@@ -210,13 +221,23 @@ impl SourceArgs {
             }),
             None => src.sheet.clone(),
         };
+        match (src.header, src.header_row) {
+            (_, Some(0)) => return Err(usage("the mapping's [source] header_row counts rows from 1, not 0")),
+            (Some(false), Some(n)) => {
+                return Err(usage(format!(
+                    "the mapping's [source] has both header = false and header_row = {n}; keep one"
+                )));
+            }
+            _ => {}
+        }
         Ok(ReadOptions {
             format,
             encoding: self.encoding.clone().or(src.encoding.clone()).unwrap_or_else(|| "auto".into()),
             delimiter,
             quote,
             escape,
-            header: !self.no_header && src.header.unwrap_or(true),
+            header: !self.no_header && (self.header_row.is_some() || src.header.unwrap_or(true)),
+            header_row: if self.no_header { None } else { self.header_row.or(src.header_row) },
             record_path: self.record_path.clone().or(src.record_path.clone()),
             sheet,
             max_field_bytes: self.max_field_size.saturating_mul(1024 * 1024),

@@ -17,6 +17,8 @@ pub struct SourceInfo {
     pub record_path: Option<String>,
     /// The sheet read, when not the first one by default.
     pub sheet: Option<String>,
+    /// The row the header was read from, when given.
+    pub header_row: Option<u64>,
 }
 
 /// English and Chinese names users give each standard field, normalized
@@ -552,6 +554,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     }
     if let Some(sheet) = &info.sheet {
         let _ = writeln!(out, "sheet = {}", toml_str(sheet));
+    }
+    if let Some(n) = info.header_row {
+        let _ = writeln!(out, "header_row = {n}");
     }
 
     let mut body = String::new();

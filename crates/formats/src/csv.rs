@@ -258,6 +258,8 @@ pub struct CsvReader {
     extra_keys: Vec<Key>,
     header: bool,
     line_offset: u64,
+    /// Rows above the header, passed over (`ReadOptions::header_row`).
+    row_offset: u64,
     rows: u64,
     /// Blank lines skipped so far: a spreadsheet shows each as a row, so
     /// they count in the row numbers of the records after them.
@@ -293,6 +295,21 @@ impl CsvReader {
             input.consume(n);
             line_offset = 1;
         }
+        // Lines above the header (a report's title, the date it was made)
+        // are passed over; rows keep the numbers the file shows them at.
+        let row_offset = opts.header_row.map_or(0, |n| n.saturating_sub(1));
+        let mut line = Vec::new();
+        for skipped in 0..row_offset {
+            line.clear();
+            if input.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
+                return Err(Error::parse(
+                    file,
+                    Location::default(),
+                    format!("the header is to be on row {}, but the file has {skipped} line(s)", row_offset + 1),
+                ));
+            }
+        }
+        line_offset += row_offset;
         // Records end at `\n`, with a `\r` before it dropped from the last
         // field, rather than in the crate's CRLF mode: in that mode a record's
         // reported line is one short in CRLF files. Files that end lines with
@@ -337,7 +354,15 @@ impl CsvReader {
             .buffer_capacity(256 * 1024)
             .from_reader(guard);
         let mut first = ::csv::StringRecord::new();
-        let got = read_record(&mut reader, &mut first, &mut 0).map_err(|e| csv_error(file, e, 1, line_offset))?;
+        let got = read_record(&mut reader, &mut first, &mut 0)
+            .map_err(|e| csv_error(file, e, 1 + row_offset, line_offset))?;
+        if !got && row_offset > 0 {
+            return Err(Error::parse(
+                file,
+                Location::default(),
+                format!("the header is to be on row {}, but the file ends before it", row_offset + 1),
+            ));
+        }
         if !got {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
@@ -347,7 +372,7 @@ impl CsvReader {
                 if let Some(j) = cols[..i].iter().position(|d| d == c) {
                     return Err(Error::parse(
                         file,
-                        Location { row: Some(1), line: Some(1 + line_offset), field: None },
+                        Location { row: Some(1 + row_offset), line: Some(1 + line_offset), field: None },
                         format!(
                             "columns {} and {} are both named {c:?}; rename one, or read the file with --no-header",
                             j + 1,
@@ -374,6 +399,7 @@ impl CsvReader {
             extra_keys: Vec::new(),
             header: opts.header,
             line_offset,
+            row_offset,
             rows: 0,
             blank_rows: 0,
             pending_first,
@@ -448,7 +474,7 @@ impl CsvReader {
 
 impl RecordReader for CsvReader {
     fn read(&mut self, rec: &mut Record) -> Result<bool> {
-        let first_row = if self.header { 2 } else { 1 };
+        let first_row = if self.header { 2 } else { 1 } + self.row_offset;
         let row = self.rows + self.blank_rows + first_row;
         let pos_line;
         if let Some(first) = self.pending_first.take() {

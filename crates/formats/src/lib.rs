@@ -121,6 +121,10 @@ pub struct ReadOptions {
     /// An escape character such as `\`; by default quotes are doubled (RFC 4180).
     pub escape: Option<u8>,
     pub header: bool,
+    /// The row (1-based, as the file or sheet shows it) the header is on,
+    /// rows above it passed over; `None`: the first (a spreadsheet's
+    /// title rows are passed over on their own).
+    pub header_row: Option<u64>,
     pub record_path: Option<String>,
     pub sheet: Option<SheetRef>,
     /// A quoted CSV field longer than this is taken for an unterminated quote.
@@ -137,6 +141,7 @@ impl Default for ReadOptions {
             escape: None,
             header: true,
             record_path: None,
+            header_row: None,
             sheet: None,
             max_field_bytes: 64 * 1024 * 1024,
         }
@@ -247,6 +252,14 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
             f
         }
     };
+    if let Some(n) = opts.header_row
+        && !matches!(format, Format::Csv | Format::Tsv | Format::Xlsx | Format::Xls | Format::Ods)
+    {
+        return Err(Error::setup(
+            &name,
+            format!("a header row ({n}) is for CSV files and spreadsheets; {format} records name their own fields"),
+        ));
+    }
     match format {
         Format::Xlsx | Format::Xls | Format::Ods => {
             xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>)

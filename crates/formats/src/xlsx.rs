@@ -100,7 +100,28 @@ impl SheetReader {
             _ => None,
         };
         let merges = merges.unwrap_or_default();
-        let header_at = if opts.header { header_index(&rows, &merges) } else { 0 };
+        let header_at = match opts.header_row {
+            Some(n) if opts.header => {
+                // Given as the sheet numbers it; the range starts at its
+                // first row with data.
+                let top = rows.start().map_or(0, |(r, _)| u64::from(r)) + 1;
+                let last = rows.end().map_or(0, |(r, _)| u64::from(r)) + 1;
+                if rows.is_empty() || n < top || n > last {
+                    let held = if rows.is_empty() {
+                        "the sheet is empty".to_string()
+                    } else {
+                        format!("the sheet's rows with data are {top} to {last}")
+                    };
+                    return Err(Error::setup(
+                        file,
+                        format!("sheet {sheet:?}: the header is to be on row {n}, but {held}"),
+                    ));
+                }
+                usize::try_from(n - top).unwrap_or(usize::MAX)
+            }
+            _ if opts.header => header_index(&rows, &merges),
+            _ => 0,
+        };
         fill_merged_down(&mut rows, &merges, opts.header.then_some(header_at));
         // The cells' styles take a second pass over the sheet: made only
         // when the workbook has a format that shapes numbers. (A style that

@@ -88,6 +88,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         // The sheet asked for, by name: an import through the mapping reads
         // it without being told again.
         sheet: args.source.sheet.as_ref().and(details.sheet.clone()),
+        header_row: args.source.header_row,
     };
     let text = suggest(entity, &info, &headers, &columns);
     match &args.out {

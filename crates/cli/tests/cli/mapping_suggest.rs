@@ -176,3 +176,59 @@ fn headers_in_two_languages_are_matched_by_either_half() {
         assert!(text.contains(line), "{line} in:\n{text}");
     }
 }
+
+#[test]
+fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
+    // A CRM report's export: its title and the date it was made above the
+    // header, each in more than one cell, so no title row is recognised.
+    let db = crate::db::Db::sqlite();
+    let csv = db.file(
+        "report.csv",
+        "Leads from Expo 2024,,\nExported: 2024-05-01,by admin,\n\nName,Email,Phone\nAda,ada@example.com,+44 20 7946 0000\nBob,bob@,+1 212 555 0123\n",
+    );
+    let out = crmsync()
+        .args(["mapping", "suggest", &csv, "--entity", "contacts", "--header-row", "4"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(text.contains("header_row = 4") && text.contains("email = \"Email\""), "{text}");
+    let m = db.file("m.toml", &text);
+    // The mapping reads the file as suggested; rows keep the file's numbers.
+    let rejects = db.path("r.csv");
+    let s = db.json(&["import", &csv, "--mapping", &m, "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let r = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(r.contains("bob@,+1 212 555 0123,6,email"), "{r}");
+
+    // A workbook of the same (written through a CSV read without a header,
+    // whose column names make row 1).
+    let plain = db.file(
+        "plain.csv",
+        "Leads from Expo 2024,,\nExported:,2024-05-01,by admin\nName,Email,Phone\nAda,ada@example.com,+44 20 7946 0000\n",
+    );
+    let book = db.path("report.xlsx");
+    convert_summary(&[&plain, book.to_str().expect("p"), "--no-header"]);
+    let book = book.to_str().expect("p");
+    let o = db.path("o.ndjson");
+    convert_summary(&[book, o.to_str().expect("p"), "--header-row", "4"]);
+    assert_eq!(
+        std::fs::read_to_string(&o).expect("out"),
+        "{\"Name\":\"Ada\",\"Email\":\"ada@example.com\",\"Phone\":\"+44 20 7946 0000\"}\n"
+    );
+    // Past the end, before the data, on a format whose records name their
+    // fields, or beside --no-header: each says what is wrong.
+    for (args, said) in [
+        (vec![csv.as_str(), "--header-row", "9"], "the header is to be on row 9, but the file has 6 line(s)"),
+        (vec![book, "--header-row", "6"], "the header is to be on row 6, but the sheet's rows with data are 1 to 5"),
+        (vec![book, "--header-row", "0"], "expected a row number (rows count from 1), not \"0\""),
+        (vec![csv.as_str(), "--header-row", "2", "--no-header"], "cannot be used with"),
+    ] {
+        let out = crmsync().arg("convert").args(&args).arg(o.to_str().expect("p")).output().expect("runs");
+        assert_ne!(out.status.code(), Some(0));
+        assert!(stderr_of(&out).contains(said), "{args:?}: {}", stderr_of(&out));
+    }
+    let json = db.file("r.json", "[{\"a\":1}]");
+    let out = crmsync().args(["convert", &json, o.to_str().expect("p"), "--header-row", "2"]).output().expect("runs");
+    assert!(stderr_of(&out).contains("a header row (2) is for CSV files and spreadsheets"), "{}", stderr_of(&out));
+}

@@ -29,6 +29,8 @@ pub struct SourceSpec {
     pub quote: Option<String>,
     pub escape: Option<String>,
     pub header: Option<bool>,
+    /// The row the header is on (1-based), rows above it passed over.
+    pub header_row: Option<u64>,
     pub record_path: Option<String>,
     pub sheet: Option<SheetRef>,
 }
