@@ -109,6 +109,9 @@ struct QuoteGuard<R> {
     opened_at: u64,
     opened_line: u64,
     max_field: usize,
+    /// Bytes passed over before the guard's input (a `sep=` line, rows
+    /// above the header): offsets in messages count from the file's start.
+    skipped: u64,
     /// The input has ended.
     ended: bool,
     /// The field (0-based) of its line that the input is in, outside
@@ -172,7 +175,7 @@ impl<R: Read> QuoteGuard<R> {
                             io::ErrorKind::InvalidData,
                             QuoteError {
                                 line: self.opened_line,
-                                offset: self.opened_at,
+                                offset: self.skipped + self.opened_at,
                                 too_long: Some(self.max_field),
                             },
                         ));
@@ -239,7 +242,7 @@ impl<R: Read> Read for QuoteGuard<R> {
             if self.state == QuoteState::Quoted {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    QuoteError { line: self.opened_line, offset: self.opened_at, too_long: None },
+                    QuoteError { line: self.opened_line, offset: self.skipped + self.opened_at, too_long: None },
                 ));
             }
             self.ended = true;
@@ -278,6 +281,8 @@ impl CsvReader {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
         let mut line_offset = 0;
+        // Bytes passed over before the header, for offsets in messages.
+        let mut consumed = 0;
         let mut delimiter = opts.delimiter;
         // Excel's `sep=;` first line names the delimiter.
         if head.len() >= 5
@@ -294,22 +299,26 @@ impl CsvReader {
             }
             input.consume(n);
             line_offset = 1;
+            consumed = n as u64;
         }
         // Lines above the header (a report's title, the date it was made)
         // are passed over; rows keep the numbers the file shows them at.
         let row_offset = opts.header_row.map_or(0, |n| n.saturating_sub(1));
-        let mut line = Vec::new();
         for skipped in 0..row_offset {
-            line.clear();
-            if input.read_until(b'\n', &mut line).map_err(io_err)? == 0 {
-                return Err(Error::parse(
-                    file,
-                    Location::default(),
-                    format!("the header is to be on row {}, but the file has {skipped} line(s)", row_offset + 1),
-                ));
+            match skip_row(&mut input, opts.quote, delimiter).map_err(io_err)? {
+                (0, _) => {
+                    return Err(Error::parse(
+                        file,
+                        Location::default(),
+                        format!("the header is to be on row {}, but the file has {skipped} row(s)", row_offset + 1),
+                    ));
+                }
+                (lines, bytes) => {
+                    line_offset += lines;
+                    consumed += bytes;
+                }
             }
         }
-        line_offset += row_offset;
         // Records end at `\n`, with a `\r` before it dropped from the last
         // field, rather than in the crate's CRLF mode: in that mode a record's
         // reported line is one short in CRLF files. Files that end lines with
@@ -334,6 +343,7 @@ impl CsvReader {
             state: QuoteState::Outside,
             prev: 0xFF,
             offset: 0,
+            skipped: consumed,
             lines: 1 + line_offset,
             opened_at: 0,
             opened_line: 0,
@@ -408,6 +418,48 @@ impl CsvReader {
     }
 }
 
+/// Reads past a row above the header: its line, and the lines after it
+/// while a quoted value holds line ends (a quote opens a value only at its
+/// start: after a line end or a delimiter, any of `,;\t|` while the
+/// delimiter is not known yet). Returns the lines and bytes read, no
+/// lines at the end.
+fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<(u64, u64)> {
+    let starts_value = |b: u8| match delimiter {
+        Some(d) => b == d,
+        None => matches!(b, b',' | b';' | b'\t' | b'|'),
+    };
+    let (mut lines, mut bytes, mut quoted, mut line) = (0, 0, false, Vec::new());
+    loop {
+        line.clear();
+        let n = input.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Ok((lines, bytes));
+        }
+        lines += 1;
+        bytes += n as u64;
+        let mut prev = b'\n';
+        let mut closed = false;
+        for &b in &line {
+            if quoted {
+                if b == quote {
+                    quoted = false;
+                    closed = true;
+                    prev = b;
+                    continue;
+                }
+            } else if b == quote && (closed || prev == b'\n' || starts_value(prev)) {
+                // (Right after a closing quote, a quote is a doubled one.)
+                quoted = true;
+            }
+            closed = false;
+            prev = b;
+        }
+        if !quoted {
+            return Ok((lines, bytes));
+        }
+    }
+}
+
 /// Reads a record, skipping blank lines (`\r\n` included).
 /// `blank` counts the blank lines skipped that the parser gave as records
 /// (`\r\n` ones; it skips `\n` ones itself).
@@ -468,7 +520,7 @@ impl CsvReader {
             let at = guard.stray.pop_front();
             first = first.or(at);
         }
-        first
+        first.map(|(at, field)| (guard.skipped + at, field))
     }
 }
 

@@ -216,10 +216,26 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
         std::fs::read_to_string(&o).expect("out"),
         "{\"Name\":\"Ada\",\"Email\":\"ada@example.com\",\"Phone\":\"+44 20 7946 0000\"}\n"
     );
+    // A row above the header may hold line ends in quotes: rows are
+    // counted as a spreadsheet shows them, lines and bytes as the file has
+    // them.
+    let quoted = db.file(
+        "quoted.csv",
+        "sep=;\nReport;x\n\"Multi\nline \"\"quoted\"\" note\";y\nName;Email\nAda;ada@x\nBob;\"b@x\"z\n",
+    );
+    let out = crmsync().args(["convert", &quoted, o.to_str().expect("p"), "--header-row", "3"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read_to_string(&o).expect("out"), "{\"Name\":\"Ada\",\"Email\":\"ada@x\"}\n");
+    assert!(
+        stderr_of(&out)
+            .contains("row 5 (line 7): text follows a closing quote in column \"Email\" (byte 76 of the file;"),
+        "{}",
+        stderr_of(&out)
+    );
     // Past the end, before the data, on a format whose records name their
     // fields, or beside --no-header: each says what is wrong.
     for (args, said) in [
-        (vec![csv.as_str(), "--header-row", "9"], "the header is to be on row 9, but the file has 6 line(s)"),
+        (vec![csv.as_str(), "--header-row", "9"], "the header is to be on row 9, but the file has 6 row(s)"),
         (vec![book, "--header-row", "6"], "the header is to be on row 6, but the sheet's rows with data are 1 to 5"),
         (vec![book, "--header-row", "0"], "expected a row number (rows count from 1), not \"0\""),
         (vec![csv.as_str(), "--header-row", "2", "--no-header"], "cannot be used with"),
