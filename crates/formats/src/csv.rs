@@ -112,6 +112,9 @@ struct QuoteGuard<R> {
     /// Bytes passed over before the guard's input (a `sep=` line, rows
     /// above the header): offsets in messages count from the file's start.
     skipped: u64,
+    /// The chunk before ended on an escape character inside quotes: the
+    /// next one starts with the byte it escapes.
+    skip_first: bool,
     /// The input has ended.
     ended: bool,
     /// The field (0-based) of its line that the input is in, outside
@@ -127,7 +130,7 @@ struct QuoteGuard<R> {
 
 impl<R: Read> QuoteGuard<R> {
     fn scan(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let mut i = 0;
+        let mut i = usize::from(std::mem::take(&mut self.skip_first));
         let base = self.offset;
         // Lines and fields are counted lazily, up to `counted`, only when a
         // quote opens and at the end of the chunk.
@@ -161,7 +164,9 @@ impl<R: Read> QuoteGuard<R> {
                     };
                     match found {
                         Some(p) if Some(hay[p]) == self.escape && hay[p] != self.quote => {
-                            i += p + 2; // skip the escaped byte
+                            // Skip the escaped byte, which may open the next chunk.
+                            self.skip_first = i + p + 2 > chunk.len();
+                            i += p + 2;
                         }
                         Some(p) => {
                             self.state = QuoteState::QuotedQuote;
@@ -344,6 +349,7 @@ impl CsvReader {
             prev: 0xFF,
             offset: 0,
             skipped: consumed,
+            skip_first: false,
             lines: 1 + line_offset,
             opened_at: 0,
             opened_line: 0,
@@ -377,6 +383,21 @@ impl CsvReader {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
         let (columns, pending_first) = if opts.header {
+            // A header with text after a closing quote would name a column
+            // by the glued text.
+            let end = reader.position().byte();
+            let guard = reader.get_mut();
+            if let Some(&(at, i)) = guard.stray.front().filter(|(at, _)| *at < end) {
+                return Err(Error::parse(
+                    file,
+                    Location { row: Some(1 + row_offset), line: Some(1 + line_offset), field: None },
+                    format!(
+                        "the header has text after a closing quote in column {} (byte {} of the file), which CSV does not allow: quote the whole name and double each quote inside it (\"\")",
+                        i + 1,
+                        guard.skipped + at
+                    ),
+                ));
+            }
             let cols: Vec<Key> = first.iter().enumerate().map(|(i, v)| Key::from(field(&first, i, v))).collect();
             for (i, c) in cols.iter().enumerate() {
                 if let Some(j) = cols[..i].iter().position(|d| d == c) {
@@ -558,6 +579,9 @@ impl RecordReader for CsvReader {
         rec.line = pos_line;
         let width = self.columns.len();
         let n = self.record.len();
+        // Taken for every record, so that a fault of a row rejected for its
+        // width is not left for the next row.
+        let stray = self.stray_quote();
         while self.extra_keys.len() + width < n {
             let i = width + self.extra_keys.len() + 1;
             self.extra_keys.push(Key::from(format!("#{i}").as_str()));
@@ -584,7 +608,7 @@ impl RecordReader for CsvReader {
                 format!("the row has {n} fields but {first} has {width}; extra values: {}", extra.join(", "))
             };
             rec.defect = Some(Defect { field: None, message });
-        } else if let Some((at, i)) = self.stray_quote() {
+        } else if let Some((at, i)) = stray {
             // (The field is known from the quotes alone: a column past the
             // header's is named by number, as its value is.)
             let column = self.columns.get(i).map_or_else(|| format!("#{}", i + 1), |c| c.to_string());

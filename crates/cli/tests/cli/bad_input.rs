@@ -563,3 +563,26 @@ on_both!(a_domain_is_one_companys_within_a_file_and_by_external_id, |db| {
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'beta.com'"), 0);
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'acme.com'"), 1);
 });
+
+#[test]
+fn a_quote_fault_stays_with_its_own_row() {
+    let c = Case::new();
+    // A row rejected for its width that also has text after a quote: the
+    // next, clean row is not blamed for it.
+    let wide = c.file("w.csv", b"name,email,city\nBob,\"bob@x.com\"x,Paris,extra\nAl,al@x.com,Rome\n");
+    let o = c.path("o.ndjson");
+    let s = convert_summary(&[&wide, &o]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    // A header with such a fault would name a column by the glued text.
+    let header = c.file("h.csv", b"name,\"email\"x,city\nBob,bob@example.com,Paris\n");
+    let (code, err) = c.convert(&[&header, &o]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("row 1: the header has text after a closing quote in column 2"), "{err}");
+    // With --escape '\', an escaped quote split between two reads of the
+    // file (the backslash the last byte of the first 64 KiB) is no fault.
+    let head = "name,note\n";
+    let pad = "x".repeat(65536 - head.len() - 3 - 1);
+    let split = c.file("e.csv", format!("{head}A,\"{pad}\\\"q\\\" end\"\nB,\"fine\"\n").as_bytes());
+    let s = convert_summary(&[&split, &o, "--escape", "\\"]);
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+}
