@@ -240,6 +240,19 @@ fn count_lines(range: &[u8], delimiter: u8, lines: &mut u64, field: &mut usize) 
     *field += memchr::memchr_iter(delimiter, line).count();
 }
 
+impl<R> QuoteGuard<R> {
+    /// Takes the stray quotes before byte `end` of the input (the end of
+    /// the record just read); the first, if any: its offset in the file
+    /// and its field.
+    fn take_stray(&mut self, end: u64) -> Option<(u64, usize)> {
+        let mut first = None;
+        while self.stray.front().is_some_and(|&(at, _)| at < end) {
+            first = first.or(self.stray.pop_front());
+        }
+        first.map(|(at, field)| (self.skipped + at, field))
+    }
+}
+
 impl<R: Read> Read for QuoteGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -386,15 +399,13 @@ impl CsvReader {
             // A header with text after a closing quote would name a column
             // by the glued text.
             let end = reader.position().byte();
-            let guard = reader.get_mut();
-            if let Some(&(at, i)) = guard.stray.front().filter(|(at, _)| *at < end) {
+            if let Some((at, i)) = reader.get_mut().take_stray(end) {
                 return Err(Error::parse(
                     file,
                     Location { row: Some(1 + row_offset), line: Some(1 + line_offset), field: None },
                     format!(
-                        "the header has text after a closing quote in column {} (byte {} of the file), which CSV does not allow: quote the whole name and double each quote inside it (\"\")",
-                        i + 1,
-                        guard.skipped + at
+                        "the header has text after a closing quote in column {} (byte {at} of the file), which CSV does not allow: quote the whole name and double each quote inside it (\"\")",
+                        i + 1
                     ),
                 ));
             }
@@ -535,13 +546,7 @@ impl CsvReader {
     /// offset and its field.
     fn stray_quote(&mut self) -> Option<(u64, usize)> {
         let end = self.reader.position().byte();
-        let guard = self.reader.get_mut();
-        let mut first = None;
-        while guard.stray.front().is_some_and(|&(at, _)| at < end) {
-            let at = guard.stray.pop_front();
-            first = first.or(at);
-        }
-        first.map(|(at, field)| (guard.skipped + at, field))
+        self.reader.get_mut().take_stray(end)
     }
 }
 
@@ -626,12 +631,8 @@ impl RecordReader for CsvReader {
                 .iter()
                 .find(|(_, v)| matches!(v, Value::Text(t) if t.contains('\0')))
                 .map(|(k, _)| k.to_string());
-            let message = match &field {
-                Some(f) => format!(
-                    "the value of column {f:?} contains a NUL byte (is the file binary, or UTF-16 without a BOM?)"
-                ),
-                None => "the value contains a NUL byte (is the file binary, or UTF-16 without a BOM?)".to_string(),
-            };
+            let of = field.as_ref().map(|f| format!(" of column {f:?}")).unwrap_or_default();
+            let message = format!("the value{of} contains a NUL byte (is the file binary, or UTF-16 without a BOM?)");
             rec.defect = Some(Defect { field, message });
         }
         Ok(true)

@@ -325,10 +325,7 @@ fn custom_names(db: &mut dyn Sql, entity: Entity) -> Result<Vec<String>> {
     if listed.len() > PROBED {
         // Many names, most of them perhaps rare: each probe would scan until
         // a record with its name, so the records are read once instead.
-        let sql = match db.backend() {
-            Backend::Sqlite => format!("SELECT DISTINCT j.key FROM {} t, json_each(t.custom) j", entity.name()),
-            Backend::Postgres => format!("SELECT DISTINCT jsonb_object_keys(t.custom) FROM {} t", entity.name()),
-        };
+        let sql = db.backend().custom_names(entity.name());
         let mut carried = HashSet::new();
         db.query_each(&sql, &[], &mut |row| {
             carried.extend(row.into_iter().next().and_then(Cell::into_text));

@@ -363,6 +363,15 @@ impl Backend {
         }
     }
 
+    /// A query of the distinct custom field names the records of `table`
+    /// carry.
+    pub fn custom_names(self, table: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("SELECT DISTINCT j.key FROM {table} t, json_each(t.custom) j"),
+            Backend::Postgres => format!("SELECT DISTINCT jsonb_object_keys(t.custom) FROM {table} t"),
+        }
+    }
+
     /// The order records of table alias `t` were created in. On SQLite that
     /// is the rowid, which a plain table scan already follows; ordering by
     /// the id would read every row through the id index instead.
