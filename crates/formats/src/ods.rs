@@ -1,10 +1,13 @@
-//! What an OpenDocument sheet shows of its numbers. `calamine` reads an ODS
-//! cell's value (`office:value="2134"`) but neither its style nor the text
-//! the sheet shows for it (`<text:p>02134</text:p>`), so a ZIP code typed
-//! into a column formatted `00000` came out as 2134. The shown text is read
-//! here from `content.xml`, for the cells whose text is a padded or
-//! fixed-point form of their number, as XLSX cells are read through their
-//! number formats.
+//! What an OpenDocument sheet shows that `calamine` does not tell.
+//!
+//! `calamine` reads an ODS cell's value (`office:value="2134"`) but neither
+//! its style nor the text the sheet shows for it (`<text:p>02134</text:p>`),
+//! so a ZIP code typed into a column formatted `00000` came out as 2134.
+//! The shown text is read here from `content.xml`, for the cells whose text
+//! is a padded or fixed-point form of their number, as XLSX cells are read
+//! through their number formats. Nor does it give an ODS sheet's merged
+//! cells (it does an XLSX or XLS sheet's), which are read here too, so a
+//! company merged down the rows of its contacts belongs to each of them.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Cursor};
@@ -16,12 +19,21 @@ use quick_xml::events::{BytesStart, Event};
 /// are not listed one by one.
 const MAX_REPEATS: u32 = 10_000;
 
-/// The number cells of sheet `sheet` whose shown text reads otherwise than
-/// their number, by (row, column) from the sheet's top left corner, as
-/// `calamine` places them: `02134` as text, `5.00` as a number with its
-/// places. Anything that cannot be read leaves the numbers as they are.
-pub(crate) fn shown_numbers(data: &[u8], sheet: &str) -> HashMap<(u32, u32), Value> {
-    let mut shown = HashMap::new();
+/// What `read` found of one sheet. Places are (row, column) from the
+/// sheet's top left corner, as `calamine` places its cells.
+#[derive(Debug, Default)]
+pub(crate) struct Shown {
+    /// The number cells whose shown text reads otherwise than their
+    /// number: `02134` as text, `5.00` as a number with its places.
+    pub numbers: HashMap<(u32, u32), Value>,
+    /// The sheet's merged cells, as `calamine` gives an XLSX sheet's.
+    pub merges: Vec<calamine::Dimensions>,
+}
+
+/// Reads sheet `sheet` of an ODS workbook for what `Shown` holds. Anything
+/// that cannot be read leaves the sheet as `calamine` reads it.
+pub(crate) fn read(data: &[u8], sheet: &str) -> Shown {
+    let mut shown = Shown::default();
     let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(data)) else { return shown };
     let Ok(part) = zip.by_name("content.xml") else { return shown };
     let mut xml = quick_xml::Reader::from_reader(BufReader::new(part));
@@ -58,6 +70,15 @@ pub(crate) fn shown_numbers(data: &[u8], sheet: &str) -> HashMap<(u32, u32), Val
                 if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell") =>
             {
                 let n = repeats(&e, "number-columns-repeated");
+                let (down, across) = (repeats(&e, "number-rows-spanned"), repeats(&e, "number-columns-spanned"));
+                if (down > 1 || across > 1) && row_repeats.saturating_mul(n) <= MAX_REPEATS {
+                    for r in row..row.saturating_add(row_repeats) {
+                        for c in col..col.saturating_add(n) {
+                            let end = (r.saturating_add(down - 1), c.saturating_add(across - 1));
+                            shown.merges.push(calamine::Dimensions::new((r, c), end));
+                        }
+                    }
+                }
                 let number = (attr(&e, "value-type").as_deref() == Some("float"))
                     .then(|| attr(&e, "value").and_then(|v| v.parse::<f64>().ok()))
                     .flatten();
@@ -77,7 +98,7 @@ pub(crate) fn shown_numbers(data: &[u8], sheet: &str) -> HashMap<(u32, u32), Val
                     {
                         for r in row..row.saturating_add(row_repeats) {
                             for c in col..col.saturating_add(n) {
-                                shown.insert((r, c), v.clone());
+                                shown.numbers.insert((r, c), v.clone());
                             }
                         }
                     }

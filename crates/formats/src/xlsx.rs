@@ -25,7 +25,7 @@ pub struct SheetReader {
     /// The cells' styles (XLSX only), for numbers shown zero-padded.
     styles: calamine::StyleRange,
     /// ODS number cells whose shown text reads otherwise (`02134`), by
-    /// their place in the sheet (`ods::shown_numbers`).
+    /// their place in the sheet (`ods::read`).
     shown_ods: std::collections::HashMap<(u32, u32), Value>,
     /// Cells (row, column in `rows`) holding a formula with no saved
     /// result, and the formula.
@@ -94,9 +94,14 @@ impl SheetReader {
             calamine::Sheets::Xlsx(_) => sheet_features(&data),
             _ => (false, false),
         };
+        let mut ods = match &book {
+            calamine::Sheets::Ods(_) => crate::ods::read(&data, &sheet),
+            _ => crate::ods::Shown::default(),
+        };
         let merges = match &mut book {
             calamine::Sheets::Xlsx(x) if merged => x.merge_cells_by_sheet_name(&sheet).ok(),
             calamine::Sheets::Xls(x) => x.merge_cells_by_sheet_name(&sheet).ok(),
+            calamine::Sheets::Ods(_) => Some(std::mem::take(&mut ods.merges)),
             _ => None,
         };
         let merges = merges.unwrap_or_default();
@@ -132,10 +137,7 @@ impl SheetReader {
             }
             _ => calamine::StyleRange::empty(),
         };
-        let shown_ods = match &book {
-            calamine::Sheets::Ods(_) => crate::ods::shown_numbers(&data, &sheet),
-            _ => std::collections::HashMap::new(),
-        };
+        let shown_ods = ods.numbers;
         // A formula a program wrote without computing it (scripts often
         // do) has no value to read: found here, so that its row is
         // rejected rather than read as empty. (Looked for only in a
