@@ -61,22 +61,26 @@ pub fn sniff_delimiter(sample: &[u8], complete: bool, quote: u8) -> u8 {
 #[derive(Debug)]
 pub struct QuoteError {
     pub line: u64,
-    pub offset: u64,
+    /// The quote's byte in the file; `None` where the file was decoded
+    /// from another encoding, whose bytes the reader does not count.
+    pub offset: Option<u64>,
     pub too_long: Option<usize>,
 }
 
 impl fmt::Display for QuoteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = match self.offset {
+            Some(offset) => format!("at byte offset {offset}"),
+            None => format!("on line {}", self.line),
+        };
         match self.too_long {
             None => write!(
                 f,
-                "a quoted field opened at byte offset {} is never closed; the rest of the file would be read into it. Close the quote or remove it",
-                self.offset
+                "a quoted field opened {at} is never closed; the rest of the file would be read into it. Close the quote or remove it"
             ),
             Some(limit) => write!(
                 f,
-                "a quoted field opened at byte offset {} runs past {} MB; it is probably an unterminated quote (raise the limit with --max-field-size if the field is real)",
-                self.offset,
+                "a quoted field opened {at} runs past {} MB; it is probably an unterminated quote (raise the limit with --max-field-size if the field is real)",
                 limit / (1024 * 1024)
             ),
         }
@@ -109,9 +113,11 @@ struct QuoteGuard<R> {
     opened_at: u64,
     opened_line: u64,
     max_field: usize,
-    /// Bytes passed over before the guard's input (a `sep=` line, rows
-    /// above the header): offsets in messages count from the file's start.
-    skipped: u64,
+    /// Bytes passed over before the guard's input (a byte order mark, a
+    /// `sep=` line, rows above the header): offsets in messages count from
+    /// the file's start. `None` where the input was decoded from another
+    /// encoding: its offsets are not the file's, and messages leave them out.
+    skipped: Option<u64>,
     /// The chunk before ended on an escape character inside quotes: the
     /// next one starts with the byte it escapes.
     skip_first: bool,
@@ -180,7 +186,7 @@ impl<R: Read> QuoteGuard<R> {
                             io::ErrorKind::InvalidData,
                             QuoteError {
                                 line: self.opened_line,
-                                offset: self.skipped + self.opened_at,
+                                offset: self.in_file(self.opened_at),
                                 too_long: Some(self.max_field),
                             },
                         ));
@@ -243,13 +249,18 @@ fn count_lines(range: &[u8], delimiter: u8, lines: &mut u64, field: &mut usize) 
 impl<R> QuoteGuard<R> {
     /// Takes the stray quotes before byte `end` of the input (the end of
     /// the record just read); the first, if any: its offset in the file
-    /// and its field.
-    fn take_stray(&mut self, end: u64) -> Option<(u64, usize)> {
+    /// (see `in_file`) and its field.
+    fn take_stray(&mut self, end: u64) -> Option<(Option<u64>, usize)> {
         let mut first = None;
         while self.stray.front().is_some_and(|&(at, _)| at < end) {
             first = first.or(self.stray.pop_front());
         }
-        first.map(|(at, field)| (self.skipped + at, field))
+        first.map(|(at, field)| (self.in_file(at), field))
+    }
+
+    /// Offset `at` of the input as a byte of the file, where it is one.
+    fn in_file(&self, at: u64) -> Option<u64> {
+        self.skipped.map(|s| s + at)
     }
 }
 
@@ -260,7 +271,7 @@ impl<R: Read> Read for QuoteGuard<R> {
             if self.state == QuoteState::Quoted {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    QuoteError { line: self.opened_line, offset: self.skipped + self.opened_at, too_long: None },
+                    QuoteError { line: self.opened_line, offset: self.in_file(self.opened_at), too_long: None },
                 ));
             }
             self.ended = true;
@@ -292,7 +303,7 @@ pub struct CsvReader {
 
 impl CsvReader {
     pub fn open(file: &str, decoded: Decoded, format: Format, opts: &ReadOptions) -> Result<Self> {
-        let mut input = decoded.reader;
+        let Decoded { reader: mut input, encoding: decoded_from, had_bom } = decoded;
         let io_err = |e| Error::Io { file: file.to_string(), source: e };
         let head = input.fill_buf().map_err(io_err)?;
         if head.is_empty() {
@@ -361,7 +372,8 @@ impl CsvReader {
             state: QuoteState::Outside,
             prev: 0xFF,
             offset: 0,
-            skipped: consumed,
+            // A UTF-8 byte order mark is 3 bytes, dropped by `decode`.
+            skipped: (decoded_from == encoding_rs::UTF_8).then_some(consumed + if had_bom { 3 } else { 0 }),
             skip_first: false,
             lines: 1 + line_offset,
             opened_at: 0,
@@ -404,8 +416,9 @@ impl CsvReader {
                     file,
                     Location { row: Some(1 + row_offset), line: Some(1 + line_offset), field: None },
                     format!(
-                        "the header has text after a closing quote in column {} (byte {at} of the file), which CSV does not allow: quote the whole name and double each quote inside it (\"\")",
-                        i + 1
+                        "the header has text after a closing quote in column {}{}, which CSV does not allow: quote the whole name and double each quote inside it (\"\")",
+                        i + 1,
+                        at.map(|at| format!(" (byte {at} of the file)")).unwrap_or_default()
                     ),
                 ));
             }
@@ -544,7 +557,7 @@ fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64) -> Error {
 impl CsvReader {
     /// The first stray quote inside the record just read, if any: its
     /// offset and its field.
-    fn stray_quote(&mut self) -> Option<(u64, usize)> {
+    fn stray_quote(&mut self) -> Option<(Option<u64>, usize)> {
         let end = self.reader.position().byte();
         self.reader.get_mut().take_stray(end)
     }
@@ -617,11 +630,17 @@ impl RecordReader for CsvReader {
             // (The field is known from the quotes alone: a column past the
             // header's is named by number, as its value is.)
             let column = self.columns.get(i).map_or_else(|| format!("#{}", i + 1), |c| c.to_string());
-            let read = self.record.get(i).map(|v| format!("; read as {:?}", shorten(field(&self.record, i, v))));
+            let read = self.record.get(i).map(|v| format!("read as {:?}", shorten(field(&self.record, i, v))));
+            let notes: Vec<String> = at.map(|at| format!("byte {at} of the file")).into_iter().chain(read).collect();
+            let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+            // (Under --escape a quote inside a value may be escaped too.)
+            let hint = match self.reader.get_ref().escape {
+                None => "quote the whole value and double each quote inside it (\"\"), or read a file that escapes quotes with --escape '\\'".to_string(),
+                Some(e) => format!("quote the whole value and double each quote inside it (\"\") or escape it ({}\")", char::from(e)),
+            };
             rec.defect = Some(Defect {
                 message: format!(
-                    "text follows a closing quote in column {column:?} (byte {at} of the file{}), which CSV does not allow: quote the whole value and double each quote inside it (\"\"), or read a file that escapes quotes with --escape '\\'",
-                    read.unwrap_or_default()
+                    "text follows a closing quote in column {column:?}{notes}, which CSV does not allow: {hint}"
                 ),
                 field: Some(column),
             });

@@ -389,6 +389,40 @@ fn text_after_a_closing_quote_is_blamed_on_its_column() {
 }
 
 #[test]
+fn quote_faults_count_the_files_own_bytes() {
+    let c = Case::new();
+    // `x` is byte 26 of the plain file; a UTF-8 byte order mark puts it 3
+    // bytes on (the reader once counted from after the mark). A GBK file's
+    // bytes are not those read (张 is 2 bytes in GBK, 3 in UTF-8): its
+    // messages name no byte rather than a wrong one.
+    let plain = b"name,email\nAnn,\"ann@x.com\"x\n".to_vec();
+    let bom = [b"\xEF\xBB\xBF".as_slice(), &plain].concat();
+    let gbk = b"name,email\n\xD5\xC5,\"ann@x.com\"x\n";
+    for (name, bytes, said) in [
+        ("plain.csv", plain.as_slice(), " (byte 26 of the file; read as \"ann@x.comx\")"),
+        ("bom.csv", &bom, " (byte 29 of the file; read as \"ann@x.comx\")"),
+        ("gbk.csv", gbk, " (read as \"ann@x.comx\")"),
+    ] {
+        let f = c.file(name, bytes);
+        let encoding = if name == "gbk.csv" { "gbk" } else { "auto" };
+        let (code, err) = c.convert(&[&f, &c.path("o.ndjson"), "--encoding", encoding]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(err.contains(&format!("text follows a closing quote in column \"email\"{said}")), "{name}: {err}");
+        assert!(err.contains("or read a file that escapes quotes with --escape"), "{err}");
+    }
+    let unclosed = c.file("u.csv", b"name,email\n\xD5\xC5,\"ann@x.com\n");
+    let (code, err) = c.convert(&[&unclosed, &c.path("o.ndjson"), "--encoding", "gbk"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("line 2: a quoted field opened on line 2 is never closed"), "{err}");
+    // Under --escape the hint is to escape the quote, not to use --escape.
+    let escaped = c.file("e.csv", b"name,email\nAnn,\"a\\\"b\"x\n");
+    let (code, err) = c.convert(&[&escaped, &c.path("o.ndjson"), "--escape", "\\"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("read as \"a\\\"bx\"") && err.contains("or escape it (\\\")"), "{err}");
+    assert!(!err.contains("--escape"), "{err}");
+}
+
+#[test]
 fn damaged_utf8_fails_naming_the_row_instead_of_becoming_mojibake() {
     let c = Case::new();
     let f = c.file("d.csv", b"name,city\nJos\xC3\xA9,Paris\nAnn,Z\xFF\xFEich\n");
