@@ -333,8 +333,9 @@ impl CsvReader {
         // Lines above the header (a report's title, the date it was made)
         // are passed over; rows keep the numbers the file shows them at.
         let row_offset = opts.header_row.map_or(0, |n| n.saturating_sub(1));
+        let ends_lines = if cr_only(input.fill_buf().map_err(io_err)?) { b'\r' } else { b'\n' };
         for skipped in 0..row_offset {
-            match skip_row(&mut input, opts.quote, delimiter).map_err(io_err)? {
+            match skip_row(&mut input, opts.quote, delimiter, ends_lines).map_err(io_err)? {
                 (0, _) => {
                     return Err(Error::parse(
                         file,
@@ -352,10 +353,7 @@ impl CsvReader {
         // field, rather than in the crate's CRLF mode: in that mode a record's
         // reported line is one short in CRLF files. Files that end lines with
         // a bare `\r` (classic Mac) need CRLF mode.
-        let cr_only = {
-            let head = input.fill_buf().map_err(io_err)?;
-            memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
-        };
+        let cr_only = cr_only(input.fill_buf().map_err(io_err)?);
         let delimiter = match (delimiter, format) {
             (Some(d), _) => d,
             (None, Format::Tsv) => b'\t',
@@ -463,12 +461,18 @@ impl CsvReader {
     }
 }
 
+/// Whether lines end with a bare `\r` (classic Mac), by the file's `head`.
+fn cr_only(head: &[u8]) -> bool {
+    memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
+}
+
 /// Reads past a row above the header: its line, and the lines after it
 /// while a quoted value holds line ends (a quote opens a value only at its
 /// start: after a line end or a delimiter, any of `,;\t|` while the
 /// delimiter is not known yet). Returns the lines and bytes read, no
 /// lines at the end.
-fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<(u64, u64)> {
+/// Lines end at `end` (`\n`, or `\r` in a classic Mac file).
+fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>, end: u8) -> io::Result<(u64, u64)> {
     let starts_value = |b: u8| match delimiter {
         Some(d) => b == d,
         None => matches!(b, b',' | b';' | b'\t' | b'|'),
@@ -476,13 +480,13 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Re
     let (mut lines, mut bytes, mut quoted, mut line) = (0, 0, false, Vec::new());
     loop {
         line.clear();
-        let n = input.read_until(b'\n', &mut line)?;
+        let n = input.read_until(end, &mut line)?;
         if n == 0 {
             return Ok((lines, bytes));
         }
         lines += 1;
         bytes += n as u64;
-        let mut prev = b'\n';
+        let mut prev = end;
         let mut closed = false;
         for &b in &line {
             if quoted {
@@ -492,7 +496,7 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Re
                     prev = b;
                     continue;
                 }
-            } else if b == quote && (closed || prev == b'\n' || starts_value(prev)) {
+            } else if b == quote && (closed || prev == end || starts_value(prev)) {
                 // (Right after a closing quote, a quote is a doubled one.)
                 quoted = true;
             }

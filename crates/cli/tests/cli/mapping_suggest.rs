@@ -232,6 +232,15 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
         "{}",
         stderr_of(&out)
     );
+    // Lines that end with a bare CR (classic Mac) are rows as well: the
+    // first cut read the whole file as one row and found no header.
+    let mac = db.file("mac.csv", "Leads from Expo\rExported: 2024-05-01\rName,Email\rAda,ada@x\r\"Bob\rMa\",b@x\r");
+    let out = crmsync().args(["convert", &mac, o.to_str().expect("p"), "--header-row", "3"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        std::fs::read_to_string(&o).expect("out"),
+        "{\"Name\":\"Ada\",\"Email\":\"ada@x\"}\n{\"Name\":\"Bob\\rMa\",\"Email\":\"b@x\"}\n"
+    );
     // Past the end, before the data, on a format whose records name their
     // fields, or beside --no-header: each says what is wrong.
     for (args, said) in [
