@@ -237,12 +237,42 @@ impl SourceArgs {
             quote,
             escape,
             header: !self.no_header && (self.header_row.is_some() || src.header.unwrap_or(true)),
-            header_row: if self.no_header { None } else { self.header_row.or(src.header_row) },
+            header_row: match (self.header_row, src.header_row) {
+                _ if self.no_header => None,
+                (Some(n), _) => Some(n),
+                // A rejects file written from such a source has its header
+                // on row 1: fed back through the same mapping, it is read
+                // from there.
+                (None, Some(_)) if starts_as_rejects(input) => None,
+                (None, n) => n,
+            },
             record_path: self.record_path.clone().or(src.record_path.clone()),
             sheet,
             max_field_bytes: self.max_field_size.saturating_mul(1024 * 1024),
         })
     }
+}
+
+/// Whether the text file at `path` starts with a rejects file's header: a
+/// first line naming `_row`, `_field` and `_error` among its columns.
+/// (Spreadsheets and standard input are not looked into.)
+fn starts_as_rejects(path: &str) -> bool {
+    use std::io::Read as _;
+    if path == "-" {
+        return false;
+    }
+    let mut head = Vec::new();
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    if file.take(64 * 1024).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    let line = head.split(|b| matches!(b, b'\n' | b'\r')).next().unwrap_or_default();
+    let names: Vec<&[u8]> = line
+        .split(|b| matches!(b, b',' | b';' | b'\t' | b'|'))
+        .map(|n| n.strip_prefix(b"\"").and_then(|n| n.strip_suffix(b"\"")).unwrap_or(n))
+        .collect();
+    META.iter().all(|m| names.contains(&m.as_bytes()))
 }
 
 pub fn load_mapping(path: &str) -> Result<Arc<Mapping>> {
@@ -694,7 +724,9 @@ fn still_as_read(rec: &Record) -> Option<Defect> {
         return None;
     };
     let said = error.split(" (still: ").next().unwrap_or(&error);
-    Some(Defect { field: None, message: format!("{said} (still: {what}, then clear `_error` to import the row)") })
+    // (The glued value's column stays named: extra values have none.)
+    let field = rec.get("_field").map(Value::to_text).filter(|f| !f.is_empty()).map(|f| f.to_string());
+    Some(Defect { field, message: format!("{said} (still: {what}, then clear `_error` to import the row)") })
 }
 
 /// The error a spreadsheet cell showed (`#N/A`), from the reject's message.

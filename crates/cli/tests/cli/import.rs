@@ -830,11 +830,46 @@ fn a_row_read_glued_is_rejected_again_until_its_error_is_cleared() {
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(1)), "{s}");
     let text = std::fs::read_to_string(&again).expect("rejects");
     assert!(text.contains("clear `_error` to import the row"), "{text}");
+    // Its column stays named, rejected again.
+    let mut read = csv::Reader::from_path(&again).expect("rejects");
+    let row = read.records().next().expect("a reject").expect("a record");
+    assert_eq!(row.get(3), Some("name"), "{row:?}");
     // Checked, `_error` cleared: it imports as it stands.
     std::fs::write(&rejects, "name,domain,_row,_field,_error\n\"Acme, Inc Ltd\",acme.com,2,,\n").expect("fix");
     let s = db.json(&["import", r, "--entity", "companies"]);
     assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Acme, Inc Ltd'"), 1);
+}
+
+#[test]
+fn rejects_of_a_file_with_lines_above_its_header_feed_back_through_the_same_mapping() {
+    // The mapping reads the header from row 3 (a report's title and date
+    // above it); the rejects file has its header on row 1, and fed back
+    // through that mapping was read from its row 3, a record.
+    let db = Db::sqlite();
+    let f = db.file(
+        "leads.csv",
+        "Leads from Expo 2024\nExported: 2024-05-01,by admin\nName,Email\nAnn,ann@x.com\nBob,bob@x\nCy,cy@\nDi,di@x\n",
+    );
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[source]\nheader_row = 3\n[key]\nfields = [\"email\"]\n[fields]\nfirst_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n",
+    );
+    let rejects = db.path("r.csv");
+    let r = rejects.to_str().expect("p");
+    let s = db.json(&["import", &f, "--mapping", &m, "--rejects", r]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(3)), "{s}");
+    let fixed = std::fs::read_to_string(&rejects)
+        .expect("rejects")
+        .replace("bob@x,", "bob@x.com,")
+        .replace("cy@,", "cy@x.com,");
+    std::fs::write(&rejects, fixed).expect("fix");
+    let s = db.json(&["import", r, "--mapping", &m]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE first_name IN ('Bob', 'Cy')"), 2);
+    // Named on the command line, the header row is taken as given.
+    let s = db.run(&["import", r, "--mapping", &m, "--header-row", "2"]);
+    assert!(!s.status.success());
 }
 
 #[test]
