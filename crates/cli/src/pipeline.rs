@@ -275,6 +275,70 @@ fn starts_as_rejects(path: &str) -> bool {
     META.iter().all(|m| names.contains(&m.as_bytes()))
 }
 
+/// Where a file whose header lacks the mapping's columns has them: the row
+/// (as the file or sheet numbers it) among its first 30 that holds every
+/// column the mapping reads, below lines above the header (a report's title
+/// and date). Looked for only in a file read from its first row.
+pub fn header_row_of(input: &str, opts: &ReadOptions, mapping: &Mapping) -> Option<u64> {
+    if input == "-" || !opts.header || opts.header_row.is_some() {
+        return None;
+    }
+    let wanted: Vec<&str> = mapping
+        .fields
+        .iter()
+        .flat_map(|f| f.from.iter().map(String::as_str).chain(f.region_from.as_deref()))
+        .chain(mapping.key.external_id.as_ref().map(|e| e.from.as_str()))
+        .collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    let bytes = std::fs::File::open(input).ok()?;
+    let opts = ReadOptions { header: false, ..opts.clone() };
+    let input = crmsync_formats::Input { name: input.to_string(), bytes: Box::new(bytes) };
+    let mut reader = crmsync_formats::open_reader(input, &opts).ok()?;
+    let mut rec = Record::new();
+    for _ in 0..30 {
+        if !reader.read(&mut rec).ok()? {
+            return None;
+        }
+        let cells: Vec<String> = rec.fields().iter().map(|(_, v)| v.to_text().trim().to_string()).collect();
+        if rec.row > 1 && wanted.iter().all(|w| cells.iter().any(|c| c == w)) {
+            return Some(rec.row);
+        }
+    }
+    None
+}
+
+/// The error of a mapping that does not fit `source`'s header, with where
+/// its columns are when that is a row below the first (see `header_row_of`).
+pub fn does_not_fit(source: &str, error: crmsync_core::MappingError, row: Option<u64>) -> anyhow::Error {
+    match row {
+        Some(n) => anyhow::anyhow!("the mapping does not fit {source}: {error}. {}", header_row_hint(n)),
+        None => anyhow::Error::new(error).context(format!("the mapping does not fit {source}")),
+    }
+}
+
+fn header_row_hint(n: u64) -> String {
+    format!(
+        "The columns the mapping reads are on row {n}, below lines above the header: pass --header-row {n}, or add `header_row = {n}` to the mapping's [source]"
+    )
+}
+
+/// A reader that could not open `input`, with where the mapping's columns
+/// are when that is a row below the first: lines above the header can
+/// spoil it (two empty names, say) before the mapping is checked.
+pub fn open_failed(
+    input: &str,
+    opts: &ReadOptions,
+    mapping: Option<&Mapping>,
+    error: crmsync_formats::Error,
+) -> anyhow::Error {
+    match mapping.and_then(|m| header_row_of(input, opts, m)) {
+        Some(n) => anyhow::anyhow!("{error}. {}", header_row_hint(n)),
+        None => error.into(),
+    }
+}
+
 pub fn load_mapping(path: &str) -> Result<Arc<Mapping>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the mapping {path}"))?;
     Mapping::parse(&text).map(Arc::new).map_err(|mut e| {

@@ -108,7 +108,9 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
 
     let opened = open_input(&args.input, g.quiet)?;
     let progress = opened.progress;
-    let reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
+    let reader = crmsync_formats::open_reader(opened.input, &read_opts).map_err(|e| {
+        crate::pipeline::open_failed(&args.input, &read_opts, mapping.as_deref().filter(|_| !args.reverse), e)
+    })?;
     let details = reader.details();
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
@@ -117,7 +119,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     if let (Some(m), Some(cols), false) = (&mapping, &source_columns, args.reverse) {
         m.check_columns(cols).map_err(|mut e| {
             e.file = args.mapping.clone();
-            anyhow::Error::new(e).context(format!("the mapping does not fit {source_name}"))
+            crate::pipeline::does_not_fit(&source_name, e, crate::pipeline::header_row_of(&args.input, &read_opts, m))
         })?;
     }
 

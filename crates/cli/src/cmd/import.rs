@@ -232,7 +232,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let read_opts = args.source.read_options(mapping.as_deref(), &args.input)?;
     let opened = open_input(&args.input, g.quiet)?;
     let progress = opened.progress;
-    let mut reader = crmsync_formats::open_reader(opened.input, &read_opts)?;
+    let mut reader = crmsync_formats::open_reader(opened.input, &read_opts)
+        .map_err(|e| pipeline::open_failed(&args.input, &read_opts, mapping.as_deref(), e))?;
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let details = reader.details();
@@ -244,7 +245,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if let Some(cols) = cols {
                 m.check_columns(cols).map_err(|mut e| {
                     e.file = args.mapping.clone();
-                    anyhow::Error::new(e).context(format!("the mapping does not fit {source_name}"))
+                    crate::pipeline::does_not_fit(
+                        &source_name,
+                        e,
+                        crate::pipeline::header_row_of(&args.input, &read_opts, m),
+                    )
                 })?;
             }
             m.targets().iter().map(|k| k.to_string()).collect()

@@ -200,6 +200,16 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
     let r = std::fs::read_to_string(&rejects).expect("rejects");
     assert!(r.contains("bob@,+1 212 555 0123,6,email"), "{r}");
+    // Without the header row, the error says where the mapping's columns are.
+    let bare = db.file("bare.toml", &text.replace("header_row = 4", ""));
+    let out = db.run(&["import", &csv, "--mapping", &bare]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out)
+            .contains("The columns the mapping reads are on row 4, below lines above the header: pass --header-row 4"),
+        "{}",
+        stderr_of(&out)
+    );
 
     // A workbook of the same (written through a CSV read without a header,
     // whose column names make row 1).
@@ -211,6 +221,8 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
     convert_summary(&[&plain, book.to_str().expect("p"), "--no-header"]);
     let book = book.to_str().expect("p");
     let o = db.path("o.ndjson");
+    let out = crmsync().args(["convert", book, o.to_str().expect("p"), "--mapping", &bare]).output().expect("runs");
+    assert!(stderr_of(&out).contains("on row 4, below lines above the header"), "{}", stderr_of(&out));
     convert_summary(&[book, o.to_str().expect("p"), "--header-row", "4"]);
     assert_eq!(
         std::fs::read_to_string(&o).expect("out"),
