@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use crmsync_core::suggest::{SourceInfo, suggest};
 use crmsync_core::{Entity, Record};
+use crmsync_formats::ReadOptions;
 
 use crate::Global;
 use crate::cmd::usage;
@@ -44,7 +45,17 @@ pub fn run(cmd: Command, g: Global) -> Result<ExitCode> {
 
 fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
     let entity: Entity = args.entity.parse().map_err(usage)?;
-    let opts = args.source.read_options(None, &args.file)?;
+    let mut opts = args.source.read_options(None, &args.file)?;
+    let found_header = found_header_row(&args.file, &opts);
+    if let Some(n) = found_header {
+        opts.header_row = Some(n);
+        if !g.quiet {
+            eprintln!(
+                "{}: the header looks to be on row {n}, below lines that are not (a title, a date): read from there, and the mapping says so (header_row = {n}); pass --header-row to name another row",
+                args.file
+            );
+        }
+    }
     let opened = open_input(&args.file, true)?;
     let mut reader = crmsync_formats::open_reader(opened.input, &opts)?;
     let details = reader.details();
@@ -88,7 +99,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         // The sheet asked for, by name: an import through the mapping reads
         // it without being told again.
         sheet: args.source.sheet.as_ref().and(details.sheet.clone()),
-        header_row: args.source.header_row,
+        header_row: args.source.header_row.or(found_header),
     };
     let text = suggest(entity, &info, &headers, &columns);
     match &args.out {
@@ -105,4 +116,39 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         None => out!("{text}")?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The header's row in a file whose first lines are something else (a
+/// report's title, the date it was made): the first of the first 30 rows
+/// with as many filled cells as any, each a distinct name and none a number
+/// or a date, with a row of data under it, where the first row fills at
+/// most half as many cells. `None` when the first row may be the header,
+/// or with a header row given.
+fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
+    if file == "-" || !opts.header || opts.header_row.is_some() {
+        return None;
+    }
+    let bytes = std::fs::File::open(file).ok()?;
+    let input = crmsync_formats::Input { name: file.to_string(), bytes: Box::new(bytes) };
+    let mut reader = crmsync_formats::open_reader(input, &ReadOptions { header: false, ..opts.clone() }).ok()?;
+    let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut rec = Record::new();
+    while rows.len() < 30 && reader.read(&mut rec).ok()? {
+        let cells = rec.fields().iter().map(|(_, v)| v.to_text().trim().to_string()).filter(|c| !c.is_empty());
+        rows.push((rec.row, cells.collect()));
+    }
+    let width = rows.iter().map(|(_, c)| c.len()).max()?;
+    let (first_row, first) = rows.first()?;
+    if width < 2 || first.len() * 2 > width {
+        return None;
+    }
+    let names = |cells: &[String]| {
+        let distinct: std::collections::HashSet<&String> = cells.iter().collect();
+        distinct.len() == cells.len()
+            && cells.iter().all(|c| c.parse::<f64>().is_err() && c.bytes().filter(u8::is_ascii_digit).count() < 4)
+    };
+    let at = rows.iter().position(|(_, c)| c.len() == width && names(c))?;
+    let data_under = rows[at + 1..].iter().any(|(_, c)| c.len() >= 2);
+    let (row, _) = &rows[at];
+    (data_under && row > first_row).then_some(*row)
 }

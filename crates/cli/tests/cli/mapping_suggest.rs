@@ -193,6 +193,15 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(text.contains("header_row = 4") && text.contains("email = \"Email\""), "{text}");
+    // Not told, suggest finds the header below the title and the date, and
+    // says so; a header with an empty name is still the header.
+    let found = crmsync().args(["mapping", "suggest", &csv, "--entity", "contacts"]).output().expect("runs");
+    assert_eq!(String::from_utf8_lossy(&found.stdout), text);
+    assert!(stderr_of(&found).contains("the header looks to be on row 4"), "{}", stderr_of(&found));
+    let gap = db.file("gap.csv", "Name,Email,,Phone\nAnn,ann@x.com,VIP,+1 212 555 0100\n");
+    let out = crmsync().args(["mapping", "suggest", &gap, "--entity", "contacts"]).output().expect("runs");
+    let plain = String::from_utf8_lossy(&out.stdout);
+    assert!(!plain.contains("header_row") && plain.contains("from = \"Email\""), "{plain}");
     let m = db.file("m.toml", &text);
     // The mapping reads the file as suggested; rows keep the file's numbers.
     let rejects = db.path("r.csv");
