@@ -230,49 +230,51 @@ impl SourceArgs {
             }
             _ => {}
         }
-        Ok(ReadOptions {
+        let mut opts = ReadOptions {
             format,
             encoding: self.encoding.clone().or(src.encoding.clone()).unwrap_or_else(|| "auto".into()),
             delimiter,
             quote,
             escape,
             header: !self.no_header && (self.header_row.is_some() || src.header.unwrap_or(true)),
-            header_row: match (self.header_row, src.header_row) {
-                _ if self.no_header => None,
-                (Some(n), _) => Some(n),
-                // A rejects file written from such a source has its header
-                // on row 1: fed back through the same mapping, it is read
-                // from there.
-                (None, Some(_)) if starts_as_rejects(input) => None,
-                (None, n) => n,
-            },
+            header_row: if self.no_header { None } else { self.header_row.or(src.header_row) },
             record_path: self.record_path.clone().or(src.record_path.clone()),
             sheet,
             max_field_bytes: self.max_field_size.saturating_mul(1024 * 1024),
-        })
+        };
+        // Records that name their own fields have no header row to find.
+        let named = matches!(
+            opts.format.or_else(|| Format::from_path(input)),
+            Some(Format::Json | Format::Ndjson | Format::Xml)
+        );
+        if self.header_row.is_none() && named {
+            opts.header_row = None;
+        }
+        // A rejects file fed back is crmsync's own CSV or workbook: its
+        // header on row 1, its quotes doubled, whatever the mapping says of
+        // the source it was rejected from.
+        let from_mapping = (self.header_row.is_none() && opts.header_row.is_some())
+            || (self.escape.is_none() && opts.escape.is_some());
+        if from_mapping && is_rejects_file(input, &opts) {
+            opts.header_row = opts.header_row.filter(|_| self.header_row.is_some());
+            opts.escape = opts.escape.filter(|_| self.escape.is_some());
+        }
+        Ok(opts)
     }
 }
 
-/// Whether the text file at `path` starts with a rejects file's header: a
-/// first line naming `_row`, `_field` and `_error` among its columns.
-/// (Spreadsheets and standard input are not looked into.)
-fn starts_as_rejects(path: &str) -> bool {
-    use std::io::Read as _;
+/// Whether `path` is a rejects file: its header (on row 1) names `_row`,
+/// `_field` and `_error` among its columns. (Standard input is not looked
+/// into.)
+fn is_rejects_file(path: &str, opts: &ReadOptions) -> bool {
     if path == "-" {
         return false;
     }
-    let mut head = Vec::new();
-    let Ok(file) = std::fs::File::open(path) else { return false };
-    if file.take(64 * 1024).read_to_end(&mut head).is_err() {
-        return false;
-    }
-    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-    let line = head.split(|b| matches!(b, b'\n' | b'\r')).next().unwrap_or_default();
-    let names: Vec<&[u8]> = line
-        .split(|b| matches!(b, b',' | b';' | b'\t' | b'|'))
-        .map(|n| n.strip_prefix(b"\"").and_then(|n| n.strip_suffix(b"\"")).unwrap_or(n))
-        .collect();
-    META.iter().all(|m| names.contains(&m.as_bytes()))
+    let Ok(bytes) = std::fs::File::open(path) else { return false };
+    let opts = ReadOptions { header: true, header_row: None, escape: None, ..opts.clone() };
+    let input = crmsync_formats::Input { name: path.to_string(), bytes: Box::new(bytes) };
+    let Ok(reader) = crmsync_formats::open_reader(input, &opts) else { return false };
+    reader.columns().is_some_and(|cols| Meta::of(Some(cols)) == Meta::Strip)
 }
 
 /// Where a file whose header lacks the mapping's columns has them: the row

@@ -637,10 +637,10 @@ impl RecordReader for CsvReader {
             let read = self.record.get(i).map(|v| format!("read as {:?}", shorten(field(&self.record, i, v))));
             let notes: Vec<String> = at.map(|at| format!("byte {at} of the file")).into_iter().chain(read).collect();
             let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
-            // (Under --escape a quote inside a value may be escaped too.)
+            // (Under --escape a doubled quote is no longer read as one.)
             let hint = match self.reader.get_ref().escape {
                 None => "quote the whole value and double each quote inside it (\"\"), or read a file that escapes quotes with --escape '\\'".to_string(),
-                Some(e) => format!("quote the whole value and double each quote inside it (\"\") or escape it ({}\")", char::from(e)),
+                Some(e) => format!("quote the whole value and escape each quote inside it ({}\")", char::from(e)),
             };
             rec.defect = Some(Defect {
                 message: format!(

@@ -33,6 +33,20 @@ pub(crate) struct Shown {
 /// Reads sheet `sheet` of an ODS workbook for what `Shown` holds. Anything
 /// that cannot be read leaves the sheet as `calamine` reads it.
 pub(crate) fn read(data: &[u8], sheet: &str) -> Shown {
+    let mut shown = scan(data, sheet);
+    // A number merged down a column is shown alike in each row it spans
+    // (`02134` over a company's contacts), as its value is read into each.
+    for m in shown.merges.iter().filter(|m| m.start.1 == m.end.1 && m.end.0 > m.start.0) {
+        if let Some(v) = shown.numbers.get(&m.start).cloned() {
+            for r in m.start.0 + 1..=m.end.0.min(m.start.0.saturating_add(MAX_REPEATS)) {
+                shown.numbers.insert((r, m.start.1), v.clone());
+            }
+        }
+    }
+    shown
+}
+
+fn scan(data: &[u8], sheet: &str) -> Shown {
     let mut shown = Shown::default();
     let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(data)) else { return shown };
     let Ok(part) = zip.by_name("content.xml") else { return shown };

@@ -418,7 +418,7 @@ fn quote_faults_count_the_files_own_bytes() {
     let escaped = c.file("e.csv", b"name,email\nAnn,\"a\\\"b\"x\n");
     let (code, err) = c.convert(&[&escaped, &c.path("o.ndjson"), "--escape", "\\"]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("read as \"a\\\"bx\"") && err.contains("or escape it (\\\")"), "{err}");
+    assert!(err.contains("read as \"a\\\"bx\"") && err.contains("escape each quote inside it (\\\")"), "{err}");
     assert!(!err.contains("--escape"), "{err}");
 }
 

@@ -393,16 +393,16 @@ fn ods_merged_cells_a_title_across_and_a_company_down() {
     // A title merged across the columns is passed over, and a company
     // merged down its contacts' rows belongs to each of them: calamine
     // gives no ODS merges, so the title was the header and Bob had no
-    // company.
+    // company (nor the second row its ZIP code as shown).
     let ods = testdata("spreadsheets/trade-show.ods");
     let out =
         crmsync().args(["convert", "-q", ods.to_str().expect("p"), "-", "--to", "ndjson"]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "{\"Company\":\"Acme Corp\",\"Name\":\"Ann Lee\",\"Email\":\"ann@acme.example\"}\n\
-         {\"Company\":\"Acme Corp\",\"Name\":\"Bob Ma\",\"Email\":\"bob@acme.example\"}\n\
-         {\"Company\":\"Globex\",\"Name\":\"Cy Wu\",\"Email\":\"cy@globex.example\"}\n"
+        "{\"Company\":\"Acme Corp\",\"Zip\":\"02134\",\"Name\":\"Ann Lee\",\"Email\":\"ann@acme.example\"}\n\
+         {\"Company\":\"Acme Corp\",\"Zip\":\"02134\",\"Name\":\"Bob Ma\",\"Email\":\"bob@acme.example\"}\n\
+         {\"Company\":\"Globex\",\"Zip\":10001,\"Name\":\"Cy Wu\",\"Email\":\"cy@globex.example\"}\n"
     );
 }
 

@@ -870,6 +870,31 @@ fn rejects_of_a_file_with_lines_above_its_header_feed_back_through_the_same_mapp
     // Named on the command line, the header row is taken as given.
     let s = db.run(&["import", r, "--mapping", &m, "--header-row", "2"]);
     assert!(!s.status.success());
+    // A rejects workbook is read from its row 1 too; records that name
+    // their fields have no header row (the mapping's was refused for them).
+    for name in ["r.xlsx", "r.ndjson", "r.xml"] {
+        let rejects = db.path(name);
+        let r = rejects.to_str().expect("p");
+        db.json(&["import", &f, "--mapping", &m, "--rejects", r]);
+        let s = db.json(&["import", r, "--mapping", &m]);
+        assert_eq!((s["rows_read"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(3)), "{name}: {s}");
+    }
+    // A source that escapes its quotes (`\"`): its rejects file doubles
+    // them, and is read so, not through the mapping's escape (Ed's name
+    // grew a quote each time round).
+    let esc = db.file(
+        "me.toml",
+        "entity = \"contacts\"\n[source]\nescape = \"\\\\\"\n[key]\nfields = [\"email\"]\n[fields]\nfirst_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n",
+    );
+    let e = db.file("e.csv", "Name,Email\n\"Ed \\\"E\\\"\",ed@\n");
+    let rejects = db.path("re.csv");
+    let r = rejects.to_str().expect("p");
+    db.json(&["import", &e, "--mapping", &esc, "--rejects", r]);
+    let fixed = std::fs::read_to_string(&rejects).expect("rejects").replace(",ed@,", ",ed@x.com,");
+    std::fs::write(&rejects, fixed).expect("fix");
+    let s = db.json(&["import", r, "--mapping", &esc]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE first_name = 'Ed \"E\"'"), 1);
 }
 
 #[test]
