@@ -309,10 +309,19 @@ impl CsvReader {
         if head.is_empty() {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
+        let mac = cr_only(head);
+        // A file whose lines end with a bare `\r` (classic Mac; Excel for
+        // Mac still writes a line break inside a cell as `\n`) is read with
+        // each such `\r` as `\n`: rows, lines and blank lines then count as
+        // in any file, and a byte stays a byte for offsets.
+        if mac {
+            input = Box::new(io::BufReader::with_capacity(256 * 1024, CrAsLf(input)));
+        }
         let mut line_offset = 0;
         // Bytes passed over before the header, for offsets in messages.
         let mut consumed = 0;
         let mut delimiter = opts.delimiter;
+        let head = input.fill_buf().map_err(io_err)?;
         // Excel's `sep=;` first line names the delimiter.
         if head.len() >= 5
             && head[..4].eq_ignore_ascii_case(b"sep=")
@@ -333,9 +342,8 @@ impl CsvReader {
         // Lines above the header (a report's title, the date it was made)
         // are passed over; rows keep the numbers the file shows them at.
         let row_offset = opts.header_row.map_or(0, |n| n.saturating_sub(1));
-        let ends_lines = if cr_only(input.fill_buf().map_err(io_err)?) { b'\r' } else { b'\n' };
         for skipped in 0..row_offset {
-            match skip_row(&mut input, opts.quote, delimiter, ends_lines).map_err(io_err)? {
+            match skip_row(&mut input, opts.quote, delimiter).map_err(io_err)? {
                 (0, _) => {
                     return Err(Error::parse(
                         file,
@@ -351,9 +359,7 @@ impl CsvReader {
         }
         // Records end at `\n`, with a `\r` before it dropped from the last
         // field, rather than in the crate's CRLF mode: in that mode a record's
-        // reported line is one short in CRLF files. Files that end lines with
-        // a bare `\r` (classic Mac) need CRLF mode.
-        let cr_only = cr_only(input.fill_buf().map_err(io_err)?);
+        // reported line is one short in CRLF files.
         let delimiter = match (delimiter, format) {
             (Some(d), _) => d,
             (None, Format::Tsv) => b'\t',
@@ -389,7 +395,7 @@ impl CsvReader {
             .quote(opts.quote)
             .escape(opts.escape)
             .double_quote(opts.escape.is_none())
-            .terminator(if cr_only { ::csv::Terminator::CRLF } else { ::csv::Terminator::Any(b'\n') })
+            .terminator(::csv::Terminator::Any(b'\n'))
             .buffer_capacity(256 * 1024)
             .from_reader(guard);
         let mut first = ::csv::StringRecord::new();
@@ -461,9 +467,35 @@ impl CsvReader {
     }
 }
 
-/// Whether lines end with a bare `\r` (classic Mac), by the file's `head`.
+/// Whether lines end with a bare `\r` (classic Mac), by the file's `head`:
+/// more of them than of `\n` (a cell may hold a `\n`).
 fn cr_only(head: &[u8]) -> bool {
-    memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
+    let lf = memchr::memchr_iter(b'\n', head).count();
+    let crlf = memchr::memmem::find_iter(head, b"\r\n").count();
+    let cr = memchr::memchr_iter(b'\r', head).count();
+    cr - crlf > lf
+}
+
+/// Reads a bare `\r` (one not before a `\n`) as `\n`.
+struct CrAsLf<R>(R);
+
+impl<R: BufRead> Read for CrAsLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.0.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.0.consume(n);
+        for i in memchr::memchr_iter(b'\r', &buf[..n]).collect::<Vec<_>>() {
+            let next = match buf.get(i + 1) {
+                Some(&b) if i + 1 < n => Some(b),
+                _ => self.0.fill_buf()?.first().copied(),
+            };
+            if next != Some(b'\n') {
+                buf[i] = b'\n';
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Reads past a row above the header: its line, and the lines after it
@@ -471,8 +503,7 @@ fn cr_only(head: &[u8]) -> bool {
 /// start: after a line end or a delimiter, any of `,;\t|` while the
 /// delimiter is not known yet). Returns the lines and bytes read, no
 /// lines at the end.
-/// Lines end at `end` (`\n`, or `\r` in a classic Mac file).
-fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>, end: u8) -> io::Result<(u64, u64)> {
+fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<(u64, u64)> {
     let starts_value = |b: u8| match delimiter {
         Some(d) => b == d,
         None => matches!(b, b',' | b';' | b'\t' | b'|'),
@@ -480,13 +511,13 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>, end: u8) 
     let (mut lines, mut bytes, mut quoted, mut line) = (0, 0, false, Vec::new());
     loop {
         line.clear();
-        let n = input.read_until(end, &mut line)?;
+        let n = input.read_until(b'\n', &mut line)?;
         if n == 0 {
             return Ok((lines, bytes));
         }
         lines += 1;
         bytes += n as u64;
-        let mut prev = end;
+        let mut prev = b'\n';
         let mut closed = false;
         for &b in &line {
             if quoted {
@@ -496,7 +527,7 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>, end: u8) 
                     prev = b;
                     continue;
                 }
-            } else if b == quote && (closed || prev == end || starts_value(prev)) {
+            } else if b == quote && (closed || prev == b'\n' || starts_value(prev)) {
                 // (Right after a closing quote, a quote is a doubled one.)
                 quoted = true;
             }
@@ -849,6 +880,29 @@ mod tests {
         // CRLF blank lines, a value over three lines, no line end at the end.
         assert_eq!(places("a,b\r\n1,x\r\n\r\n\r\n2,\"p\r\nq\r\nr\"\r\n\n3,z"), [(2, 2), (5, 5), (7, 9)]);
         assert_eq!(places("a,b\n1,\"p\nq\"\n\n\n2,y"), [(2, 2), (5, 6)]);
+        // Classic Mac: bare CR line ends, blank lines among them, a cell
+        // holding a `\n` (as Excel for Mac writes one) and one a `\r`.
+        assert_eq!(places("a,b\r1,\"p\nq\"\r\r2,y\r3,\"r\rs\"\r4,z\r"), [(2, 2), (4, 5), (5, 6), (6, 8)]);
+    }
+
+    #[test]
+    fn classic_mac_files_read_their_bare_cr_as_line_ends() {
+        let input = crate::Input {
+            name: "m.csv".into(),
+            bytes: Box::new(std::io::Cursor::new(b"name,note\rAnn,\"line1\nline2\"\rBo,\"a\rb\"\rCy,x\r\n".to_vec())),
+        };
+        let mut reader = crate::open_reader(input, &ReadOptions::default()).expect("opens");
+        let notes: Vec<String> = crate::drain(reader.as_mut())
+            .expect("reads")
+            .iter()
+            .map(|r| r.get("note").map(Value::to_text).unwrap_or_default().to_string())
+            .collect();
+        // (A bare CR inside a value is its line break, read as `\n`; a CRLF
+        // stays one line end.)
+        assert_eq!(notes, ["line1\nline2", "a\nb", "x"]);
+        assert!(cr_only(b"a,b\r1,\"p\nq\"\r2,y\r"));
+        assert!(!cr_only(b"a,b\r\n1,\"p\rq\"\r\n2,y\r\n"));
+        assert!(!cr_only(b"a,b\n1,\"p\rq\"\n2,y\n"));
     }
 
     #[test]

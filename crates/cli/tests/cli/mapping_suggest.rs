@@ -260,7 +260,7 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(
         std::fs::read_to_string(&o).expect("out"),
-        "{\"Name\":\"Ada\",\"Email\":\"ada@x\"}\n{\"Name\":\"Bob\\rMa\",\"Email\":\"b@x\"}\n"
+        "{\"Name\":\"Ada\",\"Email\":\"ada@x\"}\n{\"Name\":\"Bob\\nMa\",\"Email\":\"b@x\"}\n"
     );
     // Past the end, before the data, on a format whose records name their
     // fields, or beside --no-header: each says what is wrong.
