@@ -789,7 +789,13 @@ fn still_as_read(rec: &Record) -> Option<Defect> {
     } else {
         return None;
     };
+    // (A byte it names is one of the file the row was first read from.)
     let said = error.split(" (still: ").next().unwrap_or(&error);
+    let said = if said.contains(" of the file first read") {
+        said.to_string()
+    } else {
+        said.replace(" of the file", " of the file first read")
+    };
     // (The glued value's column stays named: extra values have none.)
     let field = rec.get("_field").map(Value::to_text).filter(|f| !f.is_empty()).map(|f| f.to_string());
     Some(Defect { field, message: format!("{said} (still: {what}, then clear `_error` to import the row)") })

@@ -834,6 +834,13 @@ fn a_row_read_glued_is_rejected_again_until_its_error_is_cleared() {
     let mut read = csv::Reader::from_path(&again).expect("rejects");
     let row = read.records().next().expect("a reject").expect("a record");
     assert_eq!(row.get(3), Some("name"), "{row:?}");
+    // The byte it names is one of the first file, said so once however
+    // often it comes back.
+    assert!(row.get(4).is_some_and(|e| e.contains("(byte 23 of the file first read;")), "{row:?}");
+    let third = db.path("qr3.csv");
+    db.json(&["import", again.to_str().expect("p"), "--entity", "companies", "--rejects", third.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&third).expect("rejects");
+    assert_eq!(text.matches("first read").count(), 1, "{text}");
     // Checked, `_error` cleared: it imports as it stands.
     std::fs::write(&rejects, "name,domain,_row,_field,_error\n\"Acme, Inc Ltd\",acme.com,2,,\n").expect("fix");
     let s = db.json(&["import", r, "--entity", "companies"]);
