@@ -421,29 +421,22 @@ fn sheet_features(data: &[u8]) -> (bool, bool) {
 }
 
 /// The row of the header (from the range's first): past rows that only
-/// title the sheet, one cell each (`2024 展会客户名单`) merged across the
-/// columns or with a blank row under it, above a row of several names.
-/// Read as the header, a title gave the columns letters for names and the
-/// real header became a record.
+/// title the sheet, one cell each (`2024 展会客户名单`, then perhaps a
+/// subtitle), above a row of several names, where a title is merged across
+/// the columns or a blank row sets the titles apart. Read as the header, a
+/// title gave the columns letters for names and the real header became a
+/// record.
 fn header_index(rows: &calamine::Range<Data>, merges: &[calamine::Dimensions]) -> usize {
     let Some((r0, c0)) = rows.start() else { return 0 };
-    let height = rows.height();
     let filled = |i: usize| rows[i].iter().filter(|c| **c != Data::Empty).count();
-    let mut at = 0;
-    while at < height.min(10) && filled(at) == 1 {
-        let Some(next) = (at + 1..height).find(|&j| filled(j) > 0) else { break };
-        if filled(next) < 2 {
-            break;
-        }
-        let col = rows[at].iter().position(|c| *c != Data::Empty).unwrap_or(0);
-        let cell = (r0 + at as u32, c0 + col as u32);
-        let across = merges.iter().any(|m| m.start == cell && m.end.1 > m.start.1);
-        if !across && next == at + 1 {
-            break;
-        }
-        at = next;
-    }
-    at
+    let Some(header) = (0..rows.height().min(10)).find(|&i| filled(i) >= 2) else { return 0 };
+    let across = |i: usize| {
+        let col = rows[i].iter().position(|c| *c != Data::Empty).unwrap_or(0);
+        let cell = (r0 + i as u32, c0 + col as u32);
+        merges.iter().any(|m| m.start == cell && m.end.1 > m.start.1)
+    };
+    let titled = (0..header).any(|i| filled(i) == 0 || across(i));
+    if titled { header } else { 0 }
 }
 
 /// A value merged down a column (a company over the rows of its contacts)
@@ -929,6 +922,29 @@ mod tests {
         sheet.write_string(1, 1, "Ann").expect("cell");
         let (columns, row, email) = read(book.save_to_buffer().expect("save"));
         assert_eq!((columns, row, email.as_deref()), (vec!["email".into(), "B".into()], 2, Some("ann@x.com")));
+        // A title and a subtitle, merged across or set apart by blank rows.
+        for merged in [true, false] {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let sheet = book.add_worksheet();
+            let (subtitle, header) = if merged { (1, 2) } else { (2, 4) };
+            if merged {
+                sheet.merge_range(0, 0, 0, 2, "Expo 2024", &plain).expect("title");
+                sheet.merge_range(subtitle, 0, subtitle, 2, "Leads, by hall", &plain).expect("subtitle");
+            } else {
+                sheet.write_string(0, 0, "Expo 2024").expect("title");
+                sheet.write_string(subtitle, 0, "Leads, by hall").expect("subtitle");
+            }
+            for (c, name) in ["name", "email", "city"].into_iter().enumerate() {
+                sheet.write_string(header, c as u16, name).expect("header");
+                sheet.write_string(header + 1, c as u16, ["Ann", "ann@x.com", "Oslo"][c]).expect("cell");
+            }
+            let (columns, row, email) = read(book.save_to_buffer().expect("save"));
+            assert_eq!(
+                (columns, row, email.as_deref()),
+                (vec!["name".into(), "email".into(), "city".into()], u64::from(header) + 2, Some("ann@x.com")),
+                "merged: {merged}"
+            );
+        }
     }
 
     #[test]
