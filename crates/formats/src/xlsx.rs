@@ -391,12 +391,16 @@ fn sheet_features(data: &[u8]) -> (bool, bool) {
         .filter_map(|n| n.ok().map(|n| n.into_owned()))
         .filter(|n| n.starts_with("xl/worksheets/") && n.ends_with(".xml"))
         .collect();
+    // Tags with a namespace prefix too (`<x:f>`, `<x:mergeCell `), as
+    // OpenXML SDK writers give them.
     let needles = [
         memchr::memmem::Finder::new(b"<f>"),
         memchr::memmem::Finder::new(b"<f "),
-        memchr::memmem::Finder::new(b"<mergeCell "),
+        memchr::memmem::Finder::new(b":f>"),
+        memchr::memmem::Finder::new(b":f "),
+        memchr::memmem::Finder::new(b"mergeCell "),
     ];
-    let mut found = [false; 3];
+    let mut found = [false; 5];
     let mut buf = vec![0u8; 1 << 16];
     for name in &sheets {
         let Ok(mut part) = zip.by_name(name) else { continue };
@@ -409,7 +413,7 @@ fn sheet_features(data: &[u8]) -> (bool, bool) {
             for (hit, needle) in found.iter_mut().zip(&needles) {
                 *hit = *hit || needle.find(piece).is_some();
             }
-            if found.iter().all(|f| *f) {
+            if found[..4].iter().any(|f| *f) && found[4] {
                 return (true, true);
             }
             let tail = piece.len().saturating_sub(keep);
@@ -417,7 +421,7 @@ fn sheet_features(data: &[u8]) -> (bool, bool) {
             filled = filled + n - tail;
         }
     }
-    (found[0] || found[1], found[2])
+    (found[..4].iter().any(|f| *f), found[4])
 }
 
 /// The row of the header (from the range's first): past rows that only

@@ -407,6 +407,22 @@ fn ods_merged_cells_a_title_across_and_a_company_down() {
 }
 
 #[test]
+fn xlsx_merges_written_with_a_namespace_prefix_are_read() {
+    // `<x:mergeCell …>` (OpenXML SDK writers): the merges were looked for
+    // as `<mergeCell ` only, and Bo's rows had no company.
+    let book = testdata("spreadsheets/prefixed.xlsx");
+    let out =
+        crmsync().args(["convert", "-q", book.to_str().expect("p"), "-", "--to", "ndjson"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 5, "{text}");
+    for row in &rows[..3] {
+        assert!(row.contains("\"company\":\"Acme\",\"zip\":\"02134\""), "{text}");
+    }
+}
+
+#[test]
 fn xls_reads_dates_as_dates_and_text_as_text() {
     let xls = testdata("spreadsheets/contacts.xls");
     let out =
