@@ -310,6 +310,8 @@ impl CsvReader {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
         let mac = cr_only(head);
+        // A UTF-8 byte order mark is 3 bytes, dropped by `decode`.
+        let bom = if had_bom && decoded_from == encoding_rs::UTF_8 { 3 } else { 0 };
         // A file whose lines end with a bare `\r` (classic Mac; Excel for
         // Mac still writes a line break inside a cell as `\n`) is read with
         // each such `\r` as `\n`: rows, lines and blank lines then count as
@@ -344,14 +346,20 @@ impl CsvReader {
         let row_offset = opts.header_row.map_or(0, |n| n.saturating_sub(1));
         for skipped in 0..row_offset {
             match skip_row(&mut input, opts.quote, delimiter).map_err(io_err)? {
-                (0, _) => {
+                (_, _, Some((line, at))) => {
+                    let line = 1 + line_offset + line;
+                    let offset = (decoded_from == encoding_rs::UTF_8).then_some(bom + consumed + at);
+                    let message = QuoteError { line, offset, too_long: None }.to_string();
+                    return Err(Error::parse(file, Location { row: None, line: Some(line), field: None }, message));
+                }
+                (0, _, None) => {
                     return Err(Error::parse(
                         file,
                         Location::default(),
                         format!("the header is to be on row {}, but the file has {skipped} row(s)", row_offset + 1),
                     ));
                 }
-                (lines, bytes) => {
+                (lines, bytes, None) => {
                     line_offset += lines;
                     consumed += bytes;
                 }
@@ -376,8 +384,7 @@ impl CsvReader {
             state: QuoteState::Outside,
             prev: 0xFF,
             offset: 0,
-            // A UTF-8 byte order mark is 3 bytes, dropped by `decode`.
-            skipped: (decoded_from == encoding_rs::UTF_8).then_some(consumed + if had_bom { 3 } else { 0 }),
+            skipped: (decoded_from == encoding_rs::UTF_8).then_some(bom + consumed),
             skip_first: false,
             lines: 1 + line_offset,
             opened_at: 0,
@@ -503,23 +510,26 @@ impl<R: BufRead> Read for CrAsLf<R> {
 /// start: after a line end or a delimiter, any of `,;\t|` while the
 /// delimiter is not known yet). Returns the lines and bytes read, no
 /// lines at the end.
-fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<(u64, u64)> {
+/// A quote left open at the end of the file is returned as where it opened:
+/// (line, byte) counted from where the row starts.
+fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<(u64, u64, Option<(u64, u64)>)> {
     let starts_value = |b: u8| match delimiter {
         Some(d) => b == d,
         None => matches!(b, b',' | b';' | b'\t' | b'|'),
     };
     let (mut lines, mut bytes, mut quoted, mut line) = (0, 0, false, Vec::new());
+    let mut opened = (0, 0);
     loop {
         line.clear();
         let n = input.read_until(b'\n', &mut line)?;
         if n == 0 {
-            return Ok((lines, bytes));
+            return Ok((lines, bytes, quoted.then_some(opened)));
         }
         lines += 1;
         bytes += n as u64;
         let mut prev = b'\n';
         let mut closed = false;
-        for &b in &line {
+        for (i, &b) in line.iter().enumerate() {
             if quoted {
                 if b == quote {
                     quoted = false;
@@ -530,12 +540,13 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Re
             } else if b == quote && (closed || prev == b'\n' || starts_value(prev)) {
                 // (Right after a closing quote, a quote is a doubled one.)
                 quoted = true;
+                opened = (lines - 1, bytes - n as u64 + i as u64);
             }
             closed = false;
             prev = b;
         }
         if !quoted {
-            return Ok((lines, bytes));
+            return Ok((lines, bytes, None));
         }
     }
 }

@@ -263,8 +263,11 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
         "{\"Name\":\"Ada\",\"Email\":\"ada@x\"}\n{\"Name\":\"Bob\\nMa\",\"Email\":\"b@x\"}\n"
     );
     // Past the end, before the data, on a format whose records name their
-    // fields, or beside --no-header: each says what is wrong.
+    // fields, beside --no-header, or a quote above the header never closed
+    // (it read to the end): each says what is wrong.
+    let open = db.file("open.csv", "\u{feff}Title\nA,\"5 floppy\nname,email\nAnn,a@x.com\n");
     for (args, said) in [
+        (vec![open.as_str(), "--header-row", "3"], "line 2: a quoted field opened at byte offset 11 is never closed"),
         (vec![csv.as_str(), "--header-row", "9"], "the header is to be on row 9, but the file has 6 row(s)"),
         (vec![book, "--header-row", "6"], "the header is to be on row 6, but the sheet's rows with data are 1 to 5"),
         (vec![book, "--header-row", "0"], "expected a row number (rows count from 1), not \"0\""),
