@@ -445,18 +445,37 @@ fn header_index(rows: &calamine::Range<Data>, merges: &[calamine::Dimensions]) -
 
 /// A value merged down a column (a company over the rows of its contacts)
 /// belongs to each row it spans, as the sheet shows it; read plainly, only
-/// the first row would have it. Merges across columns are layout (a title,
-/// a group of headers) and are left alone, as is a merge the header
-/// (`header`, from the range's first row) is in.
+/// the first row would have it. A block merged across columns too (two
+/// columns wide) is read into its first column. Rows with nothing else (a
+/// spacer) stay blank. Merges across columns only are layout (a title, a
+/// group of headers) and are left alone. A merge from above the header
+/// (`header`, from the range's first row) into it names its column (a
+/// two-row header); one that starts at or above the header is not data.
 fn fill_merged_down(rows: &mut calamine::Range<Data>, merges: &[calamine::Dimensions], header: Option<usize>) {
-    let (Some((top, _)), Some((bottom, _))) = (rows.start(), rows.end()) else { return };
-    for m in merges.iter().filter(|m| m.start.1 == m.end.1 && m.end.0 > m.start.0) {
-        if header.is_some_and(|h| m.start.0 <= top + h as u32) {
-            continue;
-        }
+    let (Some((top, left)), Some((bottom, _))) = (rows.start(), rows.end()) else { return };
+    let header = header.map(|h| top + h as u32);
+    for m in merges.iter().filter(|m| m.end.0 > m.start.0) {
         let Some(value) = rows.get_value(m.start).filter(|v| **v != Data::Empty).cloned() else { continue };
+        let col = m.start.1;
+        match header {
+            Some(h) if m.start.0 < h && m.end.0 >= h => {
+                if rows.get_value((h, col)).is_none_or(|v| *v == Data::Empty) {
+                    rows.set_value((h, col), value);
+                }
+                continue;
+            }
+            Some(h) if m.start.0 <= h => continue,
+            _ => {}
+        }
         for r in m.start.0 + 1..=m.end.0.min(bottom) {
-            rows.set_value((r, m.start.1), value.clone());
+            let i = (r - top) as usize;
+            let others = rows[i].iter().enumerate().any(|(c, v)| {
+                let c = left + c as u32;
+                *v != Data::Empty && !(m.start.1..=m.end.1).contains(&c)
+            });
+            if others {
+                rows.set_value((r, col), value.clone());
+            }
         }
     }
 }
@@ -983,6 +1002,58 @@ mod tests {
                 "name=note B= company="
             ]
         );
+    }
+
+    #[test]
+    fn merged_blocks_spacer_rows_and_a_two_row_header() {
+        let read = |bytes: Vec<u8>, header_row: Option<u64>| {
+            let opts = ReadOptions { header_row, ..ReadOptions::default() };
+            let mut r = SheetReader::open("m.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &opts).expect("opens");
+            let mut got = Vec::new();
+            let mut rec = Record::new();
+            while r.read(&mut rec).expect("reads") {
+                got.push(
+                    rec.fields().iter().map(|(k, v)| format!("{k}={}", v.to_text())).collect::<Vec<_>>().join(" "),
+                );
+            }
+            got
+        };
+        let plain = rust_xlsxwriter::Format::new();
+        // A company two columns wide over two rows, then a blank spacer row
+        // inside a company merged down three rows: the spacer stays blank
+        // (it was a record of the company alone, rejected for no key).
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, name) in ["name", "company", "site"].into_iter().enumerate() {
+            sheet.write_string(0, c as u16, name).expect("header");
+        }
+        sheet.write_string(1, 0, "Ann").expect("cell");
+        sheet.write_string(2, 0, "Bo").expect("cell");
+        sheet.merge_range(1, 1, 2, 2, "Acme", &plain).expect("block");
+        sheet.write_string(3, 0, "Cy").expect("cell");
+        sheet.write_string(5, 0, "Di").expect("cell");
+        sheet.merge_range(3, 1, 5, 1, "Globex", &plain).expect("with a spacer");
+        assert_eq!(
+            read(book.save_to_buffer().expect("save"), None),
+            [
+                "name=Ann company=Acme site=",
+                "name=Bo company=Acme site=",
+                "name=Cy company=Globex site=",
+                "name=Di company=Globex site="
+            ]
+        );
+        // A header over two rows: `company` merged down both names its
+        // column when the header is read from the second.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.merge_range(0, 0, 0, 1, "Contact", &plain).expect("group");
+        sheet.merge_range(0, 2, 1, 2, "company", &plain).expect("down the header");
+        sheet.write_string(1, 0, "name").expect("header");
+        sheet.write_string(1, 1, "email").expect("header");
+        for (c, v) in ["Ann", "ann@x.com", "Acme"].into_iter().enumerate() {
+            sheet.write_string(2, c as u16, v).expect("cell");
+        }
+        assert_eq!(read(book.save_to_buffer().expect("save"), Some(2)), ["name=Ann email=ann@x.com company=Acme"]);
     }
 
     #[test]
