@@ -611,8 +611,14 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         if counts.companies_updated > 0 {
             companies.push_str(&format!(", {} companies given their domain", counts.companies_updated));
         }
+        let wrote = counts.inserted + counts.updated + counts.companies_created + counts.companies_updated > 0;
+        let batch_said = match (args.dry_run, wrote) {
+            (true, _) => format!("would be batch {batch}"),
+            (false, true) => format!("undo with `crmsync undo`, batch {batch}"),
+            (false, false) => format!("batch {batch}, which changed nothing"),
+        };
         eprintln!(
-            "{}{} rows read from {source_name} ({}): {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({} batch {batch})",
+            "{}{} rows read from {source_name} ({}): {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({batch_said})",
             if args.dry_run { "dry run, nothing written: " } else { "" },
             counts.rows_read,
             details.describe(),
@@ -622,7 +628,6 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             counts.rejected,
             rejects_path.filter(|_| counts.rejected > 0).map(|p| format!(" (see {p})")).unwrap_or_default(),
             elapsed.as_secs_f64(),
-            if args.dry_run { "would be" } else { "undo with `crmsync undo`," },
         );
     }
     if let Some(failure) = failure {

@@ -905,6 +905,23 @@ fn rejects_of_a_file_with_lines_above_its_header_feed_back_through_the_same_mapp
 }
 
 #[test]
+fn an_import_that_changed_nothing_offers_no_undo() {
+    let db = Db::sqlite();
+    let f = db.file("c.csv", "email,first_name\nann@x.com,Ann\n");
+    let first = db.run(&["import", &f, "--entity", "contacts"]);
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("1 inserted")
+            && String::from_utf8_lossy(&first.stderr).contains("undo with `crmsync undo`, batch ")
+    );
+    let again = db.run(&["import", &f, "--entity", "contacts"]);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        said.contains("1 unchanged") && said.contains(", which changed nothing)") && !said.contains("undo with"),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_row_with_extra_values_is_rejected_again_until_its_error_is_cleared() {
     // `Smith, John` unquoted: the rejects file holds the row cut to the
     // header (Berlin only in `_error`); imported as it stands, the city
