@@ -346,20 +346,20 @@ impl CsvReader {
         let row_offset = opts.header_row.map_or(0, |n| n.saturating_sub(1));
         for skipped in 0..row_offset {
             match skip_row(&mut input, opts.quote, delimiter).map_err(io_err)? {
-                (_, _, Some((line, at))) => {
+                Skipped { open_quote: Some((line, at)), .. } => {
                     let line = 1 + line_offset + line;
                     let offset = (decoded_from == encoding_rs::UTF_8).then_some(bom + consumed + at);
                     let message = QuoteError { line, offset, too_long: None }.to_string();
                     return Err(Error::parse(file, Location { row: None, line: Some(line), field: None }, message));
                 }
-                (0, _, None) => {
+                Skipped { lines: 0, .. } => {
                     return Err(Error::parse(
                         file,
                         Location::default(),
                         format!("the header is to be on row {}, but the file has {skipped} row(s)", row_offset + 1),
                     ));
                 }
-                (lines, bytes, None) => {
+                Skipped { lines, bytes, open_quote: None } => {
                     line_offset += lines;
                     consumed += bytes;
                 }
@@ -510,9 +510,16 @@ impl<R: BufRead> Read for CrAsLf<R> {
 /// start: after a line end or a delimiter, any of `,;\t|` while the
 /// delimiter is not known yet). Returns the lines and bytes read, no
 /// lines at the end.
-/// A quote left open at the end of the file is returned as where it opened:
-/// (line, byte) counted from where the row starts.
-fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<(u64, u64, Option<(u64, u64)>)> {
+/// What `skip_row` read past.
+struct Skipped {
+    lines: u64,
+    bytes: u64,
+    /// A quote left open at the end of the file: where it opened, as
+    /// (line, byte) from where the row starts.
+    open_quote: Option<(u64, u64)>,
+}
+
+fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<Skipped> {
     let starts_value = |b: u8| match delimiter {
         Some(d) => b == d,
         None => matches!(b, b',' | b';' | b'\t' | b'|'),
@@ -523,7 +530,7 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Re
         line.clear();
         let n = input.read_until(b'\n', &mut line)?;
         if n == 0 {
-            return Ok((lines, bytes, quoted.then_some(opened)));
+            return Ok(Skipped { lines, bytes, open_quote: quoted.then_some(opened) });
         }
         lines += 1;
         bytes += n as u64;
@@ -546,7 +553,7 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Re
             prev = b;
         }
         if !quoted {
-            return Ok((lines, bytes, None));
+            return Ok(Skipped { lines, bytes, open_quote: None });
         }
     }
 }
