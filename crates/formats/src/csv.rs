@@ -505,11 +505,6 @@ impl<R: BufRead> Read for CrAsLf<R> {
     }
 }
 
-/// Reads past a row above the header: its line, and the lines after it
-/// while a quoted value holds line ends (a quote opens a value only at its
-/// start: after a line end or a delimiter, any of `,;\t|` while the
-/// delimiter is not known yet). Returns the lines and bytes read, no
-/// lines at the end.
 /// What `skip_row` read past.
 struct Skipped {
     lines: u64,
@@ -519,6 +514,11 @@ struct Skipped {
     open_quote: Option<(u64, u64)>,
 }
 
+/// Reads past a row above the header: its line, and the lines after it
+/// while a quoted value holds line ends (a quote opens a value only at its
+/// start: after a line end or a delimiter, any of `,;\t|` while the
+/// delimiter is not known yet). Returns the lines and bytes read, no
+/// lines at the end.
 fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<Skipped> {
     let starts_value = |b: u8| match delimiter {
         Some(d) => b == d,
