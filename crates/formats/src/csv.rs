@@ -290,6 +290,8 @@ pub struct CsvReader {
     extra_keys: Vec<Key>,
     header: bool,
     line_offset: u64,
+    /// The first row's line (after blank lines).
+    first_line: u64,
     /// Rows above the header, passed over (`ReadOptions::header_row`).
     row_offset: u64,
     rows: u64,
@@ -406,8 +408,13 @@ impl CsvReader {
             .buffer_capacity(256 * 1024)
             .from_reader(guard);
         let mut first = ::csv::StringRecord::new();
-        let got = read_record(&mut reader, &mut first, &mut 0)
-            .map_err(|e| csv_error(file, e, 1 + row_offset, line_offset))?;
+        let mut blank = 0;
+        // Blank lines above the first row are rows a spreadsheet shows.
+        let got = read_record(&mut reader, &mut first, &mut blank)
+            .map_err(|e| csv_error(file, e, 1 + row_offset, line_offset))?
+            .is_some();
+        let row_offset = row_offset + blank;
+        let first_line = 1 + line_offset + blank;
         if !got && row_offset > 0 {
             return Err(Error::parse(
                 file,
@@ -425,7 +432,7 @@ impl CsvReader {
             if let Some((at, i)) = reader.get_mut().take_stray(end) {
                 return Err(Error::parse(
                     file,
-                    Location { row: Some(1 + row_offset), line: Some(1 + line_offset), field: None },
+                    Location { row: Some(1 + row_offset), line: Some(first_line), field: None },
                     format!(
                         "the header has text after a closing quote in column {}{}, which CSV does not allow: quote the whole name and double each quote inside it (\"\")",
                         i + 1,
@@ -438,7 +445,7 @@ impl CsvReader {
                 if let Some(j) = cols[..i].iter().position(|d| d == c) {
                     return Err(Error::parse(
                         file,
-                        Location { row: Some(1 + row_offset), line: Some(1 + line_offset), field: None },
+                        Location { row: Some(1 + row_offset), line: Some(first_line), field: None },
                         format!(
                             "columns {} and {} are both named {c:?}; rename one, or read the file with --no-header",
                             j + 1,
@@ -465,6 +472,7 @@ impl CsvReader {
             extra_keys: Vec::new(),
             header: opts.header,
             line_offset,
+            first_line,
             row_offset,
             rows: 0,
             blank_rows: 0,
@@ -475,12 +483,39 @@ impl CsvReader {
 }
 
 /// Whether lines end with a bare `\r` (classic Mac), by the file's `head`:
-/// more of them than of `\n` (a cell may hold a `\n`).
+/// more of them than of other line ends. Only line ends outside quoted
+/// values count: notes may hold many line breaks of either kind (a CR file
+/// whose notes hold `\n`s, a CRLF file whose notes hold bare `\r`s).
 fn cr_only(head: &[u8]) -> bool {
-    let lf = memchr::memchr_iter(b'\n', head).count();
-    let crlf = memchr::memmem::find_iter(head, b"\r\n").count();
-    let cr = memchr::memchr_iter(b'\r', head).count();
-    cr - crlf > lf
+    let (mut cr, mut other) = (0usize, 0usize);
+    let (mut quoted, mut at_start) = (false, true);
+    let mut i = 0;
+    while i < head.len() {
+        let b = head[i];
+        if quoted {
+            if b == b'"' {
+                if head.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted = false;
+                }
+            }
+        } else {
+            match b {
+                b'"' if at_start => quoted = true,
+                b'\r' if head.get(i + 1) == Some(&b'\n') => {
+                    other += 1;
+                    i += 1;
+                }
+                b'\r' => cr += 1,
+                b'\n' => other += 1,
+                _ => {}
+            }
+            at_start = matches!(b, b'\r' | b'\n' | b',' | b';' | b'\t' | b'|');
+        }
+        i += 1;
+    }
+    cr > other
 }
 
 /// Reads a bare `\r` (one not before a `\n`) as `\n`.
@@ -558,20 +593,35 @@ fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Re
     }
 }
 
-/// Reads a record, skipping blank lines (`\r\n` included).
-/// `blank` counts the blank lines skipped that the parser gave as records
-/// (`\r\n` ones; it skips `\n` ones itself).
+/// The blank lines before the record just read. The parser skips them
+/// silently and dates a record from where the last one ended, blank lines
+/// and all (rust-csv #208): they are what the record took beyond its own
+/// lines.
+fn blank_lines_before<R: Read>(reader: &::csv::Reader<QuoteGuard<R>>, record: &::csv::StringRecord) -> u64 {
+    let from = record.position().map_or(0, |p| p.line());
+    let after = reader.position();
+    let guard = reader.get_ref();
+    let unterminated = guard.ended && after.byte() == guard.offset && guard.prev != b'\n';
+    let own = memchr::memchr_iter(b'\n', record.as_slice().as_bytes()).count() as u64 + u64::from(!unterminated);
+    after.line().saturating_sub(from).saturating_sub(own)
+}
+
+/// Reads a record, past blank lines (`\r\n` ones included), which are
+/// added to `blank`. Returns the blank lines just before the record (since
+/// its position), or `None` at the end.
 fn read_record<R: Read>(
-    reader: &mut ::csv::Reader<R>,
+    reader: &mut ::csv::Reader<QuoteGuard<R>>,
     record: &mut ::csv::StringRecord,
     blank: &mut u64,
-) -> std::result::Result<bool, ::csv::Error> {
+) -> std::result::Result<Option<u64>, ::csv::Error> {
     loop {
         if !reader.read_record(record)? {
-            return Ok(false);
+            return Ok(None);
         }
+        let before = blank_lines_before(reader, record);
+        *blank += before;
         if !(record.len() == 1 && matches!(record.get(0), Some("" | "\r"))) {
-            return Ok(true);
+            return Ok(Some(before));
         }
         *blank += 1;
     }
@@ -623,25 +673,13 @@ impl RecordReader for CsvReader {
         let pos_line;
         if let Some(first) = self.pending_first.take() {
             self.record = first;
-            pos_line = 1 + self.line_offset;
+            pos_line = self.first_line;
         } else {
             let got = read_record(&mut self.reader, &mut self.record, &mut self.blank_rows)
                 .map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
-            if !got {
-                return Ok(false);
-            }
-            // The parser skips blank lines silently and dates a record from
-            // where the last one ended, blank lines and all (rust-csv #208).
-            // The blank lines are what the record took beyond its own lines.
+            let Some(lead) = got else { return Ok(false) };
             let from = self.record.position().map_or(0, |p| p.line());
-            let after = self.reader.position();
-            let guard = self.reader.get_ref();
-            let unterminated = guard.ended && after.byte() == guard.offset && guard.prev != b'\n';
-            let own =
-                memchr::memchr_iter(b'\n', self.record.as_slice().as_bytes()).count() as u64 + u64::from(!unterminated);
-            let blank = after.line().saturating_sub(from).saturating_sub(own);
-            self.blank_rows += blank;
-            pos_line = from + blank + self.line_offset;
+            pos_line = from + lead + self.line_offset;
         }
         let row = self.rows + self.blank_rows + first_row;
         self.rows += 1;
@@ -898,6 +936,9 @@ mod tests {
         // CRLF blank lines, a value over three lines, no line end at the end.
         assert_eq!(places("a,b\r\n1,x\r\n\r\n\r\n2,\"p\r\nq\r\nr\"\r\n\n3,z"), [(2, 2), (5, 5), (7, 9)]);
         assert_eq!(places("a,b\n1,\"p\nq\"\n\n\n2,y"), [(2, 2), (5, 6)]);
+        // Blank lines of both kinds, above the header too.
+        assert_eq!(places("a,b\n1,x\n\n\r\n\n2,y\n"), [(2, 2), (6, 6)]);
+        assert_eq!(places("\n\r\n\na,b\n1,x\n\r\n2,y\n"), [(5, 5), (7, 7)]);
         // Classic Mac: bare CR line ends, blank lines among them, a cell
         // holding a `\n` (as Excel for Mac writes one) and one a `\r`.
         assert_eq!(places("a,b\r1,\"p\nq\"\r\r2,y\r3,\"r\rs\"\r4,z\r"), [(2, 2), (4, 5), (5, 6), (6, 8)]);
@@ -921,6 +962,12 @@ mod tests {
         assert!(cr_only(b"a,b\r1,\"p\nq\"\r2,y\r"));
         assert!(!cr_only(b"a,b\r\n1,\"p\rq\"\r\n2,y\r\n"));
         assert!(!cr_only(b"a,b\n1,\"p\rq\"\n2,y\n"));
+        // Line breaks inside notes outnumber the file's line ends.
+        assert!(cr_only(b"a,b\r1,\"p\nq\nr\ns\"\r2,y\r"));
+        assert!(!cr_only(b"a,b\r\n1,\"p\r\rq\r\rr\"\r\n2,y\r\n"));
+        assert!(!cr_only(b"a,b\n1,\"p\r\rq\r\rr\"\n2,y\n"));
+        // A doubled quote does not end the value; a quote mid-value opens none.
+        assert!(cr_only(b"a,b\r1,\"p \"\"x\"\" \n\n\nq\"\r2,5\" screen\r3,y\r"));
     }
 
     #[test]

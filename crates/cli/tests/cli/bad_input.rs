@@ -65,6 +65,19 @@ fn duplicate_header_names_fail() {
     let (code, err) = c.convert(&[&f, &c.path("o.json")]);
     assert_eq!(code, Some(1));
     assert!(err.contains("columns 1 and 3 are both named \"Email\""), "{err}");
+    // Blank lines above the header are rows, as a spreadsheet shows them.
+    let f = c.file("b.csv", b"\n\r\nEmail,Email\na@x.com,b@x.com\n");
+    let (_, err) = c.convert(&[&f, &c.path("o.json")]);
+    assert!(err.contains("b.csv: row 3: columns 1 and 2"), "{err}");
+    let f = c.file("b.csv", b"\n\r\nName,Email\nAnn,a@x.com\n\nBob,b@x,extra\n");
+    let rejects = c.path("r.csv");
+    convert_summary(&[&f, &c.path("o.json"), "--rejects", &rejects]);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("Bob,b@x,6,"), "{text}");
+    let f = c.file("n.csv", b"\n\nAnn,a@x.com\nBob,b@x,extra\n");
+    convert_summary(&[&f, &c.path("o.json"), "--rejects", &rejects, "--no-header"]);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("Bob,b@x,4,"), "{text}");
 }
 
 #[test]

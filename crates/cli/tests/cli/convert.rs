@@ -433,3 +433,25 @@ fn xls_reads_dates_as_dates_and_text_as_text() {
     assert_eq!(recs[0], serde_json::json!({"Name": "张伟", "Zip": "02134", "Signed Up": "2024-02-29", "Orders": 12}));
     assert_eq!(recs[1]["Orders"], serde_json::json!(3.5));
 }
+
+#[test]
+fn line_breaks_inside_notes_do_not_decide_the_files_line_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("o.json");
+    // Classic Mac line ends; notes with more `\n`s than the file has rows.
+    let f = write(dir.path(), "mac.csv", b"name,note\rAnn,\"a\nb\nc\nd\"\rBob,\"e\nf\ng\"\r");
+    let s = convert_summary(&[&f, out.to_str().expect("p")]);
+    assert_eq!(s["rows_read"], 2, "{s}");
+    assert_eq!(
+        read_json(&out),
+        serde_json::json!([{"name": "Ann", "note": "a\nb\nc\nd"}, {"name": "Bob", "note": "e\nf\ng"}])
+    );
+    // CRLF line ends; notes with more bare `\r`s than the file has rows:
+    // they stay as written.
+    let f = write(dir.path(), "crlf.csv", b"name,note\r\nAnn,\"a\r\rb\r\rc\"\r\nBob,\"d\re\rf\"\r\n");
+    convert_summary(&[&f, out.to_str().expect("p")]);
+    assert_eq!(
+        read_json(&out),
+        serde_json::json!([{"name": "Ann", "note": "a\r\rb\r\rc"}, {"name": "Bob", "note": "d\re\rf"}])
+    );
+}
