@@ -250,31 +250,62 @@ impl SourceArgs {
         if self.header_row.is_none() && named {
             opts.header_row = None;
         }
-        // A rejects file fed back is crmsync's own CSV or workbook: its
-        // header on row 1, its quotes doubled, whatever the mapping says of
-        // the source it was rejected from.
+        // A rejects file fed back is crmsync's own file: UTF-8, its header
+        // on row 1, comma-separated with its quotes doubled, its records
+        // where crmsync's writer puts them, on its only sheet, whatever the
+        // mapping says of the source it was rejected from.
         let from_mapping = (self.header_row.is_none() && opts.header_row.is_some())
-            || (self.escape.is_none() && opts.escape.is_some());
+            || (self.escape.is_none() && opts.escape.is_some())
+            || (self.encoding.is_none() && src.encoding.as_deref().is_some_and(|e| e != "auto"))
+            || (self.delimiter.is_none() && opts.delimiter.is_some())
+            || (self.record_path.is_none() && opts.record_path.is_some())
+            || (self.sheet.is_none() && opts.sheet.is_some())
+            || opts.quote != b'"';
         if from_mapping && is_rejects_file(input, &opts) {
             opts.header_row = opts.header_row.filter(|_| self.header_row.is_some());
             opts.escape = opts.escape.filter(|_| self.escape.is_some());
+            if self.encoding.is_none() {
+                opts.encoding = "auto".into();
+            }
+            opts.delimiter = opts.delimiter.filter(|_| self.delimiter.is_some());
+            opts.record_path = opts.record_path.filter(|_| self.record_path.is_some());
+            opts.sheet = opts.sheet.filter(|_| self.sheet.is_some());
+            opts.quote = b'"';
         }
         Ok(opts)
     }
 }
 
 /// Whether `path` is a rejects file: its header (on row 1) names `_row`,
-/// `_field` and `_error` among its columns. (Standard input is not looked
-/// into.)
+/// `_field` and `_error` among its columns, or, in a file without a header
+/// (JSON, NDJSON, XML), its first record carries them. (Standard input is
+/// not looked into.)
 fn is_rejects_file(path: &str, opts: &ReadOptions) -> bool {
     if path == "-" {
         return false;
     }
     let Ok(bytes) = std::fs::File::open(path) else { return false };
-    let opts = ReadOptions { header: true, header_row: None, escape: None, ..opts.clone() };
+    let opts = ReadOptions {
+        header: true,
+        header_row: None,
+        escape: None,
+        encoding: "auto".into(),
+        delimiter: None,
+        record_path: None,
+        sheet: None,
+        quote: b'"',
+        ..opts.clone()
+    };
     let input = crmsync_formats::Input { name: path.to_string(), bytes: Box::new(bytes) };
-    let Ok(reader) = crmsync_formats::open_reader(input, &opts) else { return false };
-    reader.columns().is_some_and(|cols| Meta::of(Some(cols)) == Meta::Strip)
+    let Ok(mut reader) = crmsync_formats::open_reader(input, &opts) else { return false };
+    match Meta::of(reader.columns()) {
+        Meta::Strip => true,
+        Meta::Keep => false,
+        Meta::StripWhereFound => {
+            let mut rec = Record::new();
+            matches!(reader.read(&mut rec), Ok(true)) && META.iter().all(|m| rec.get(m).is_some())
+        }
+    }
 }
 
 /// Where a file whose header lacks the mapping's columns has them: the row

@@ -22,6 +22,12 @@ pub struct XmlReader {
     path: Vec<String>,
     record_path: Vec<String>,
     absolute: bool,
+    /// Where the records' parent was seen, or no parent is named: a
+    /// record path given that matches nothing is an error, not an empty
+    /// file, unless its parent is there, empty.
+    parent_seen: bool,
+    /// Where the records look to be, by the file's start.
+    likely: Option<String>,
     ordinal: u64,
     encoding: &'static str,
     text_key: Key,
@@ -52,8 +58,20 @@ impl XmlReader {
         encoding: &'static str,
         opts: &ReadOptions,
     ) -> Result<Self> {
-        let (record_path, absolute) = match &opts.record_path {
-            Some(p) => {
+        // The first MiB says where the records look to be: where they are
+        // when no record path is given, and what to say when the one given
+        // matches nothing.
+        const SAMPLE: u64 = 1 << 20;
+        let mut sample = Vec::new();
+        (&mut input).take(SAMPLE).read_to_end(&mut sample).map_err(|e| Error::from_io(file, Location::default(), e))?;
+        let whole = (sample.len() as u64) < SAMPLE;
+        let detected = detect_record_path(&sample);
+        let likely = detected.as_ref().map(|p| format!("/{}", p.join("/")));
+        let (record_path, absolute) = match (&opts.record_path, detected) {
+            (_, None) => {
+                return Err(Error::parse(file, Location::default(), "no elements found: the file is empty or not XML"));
+            }
+            (Some(p), Some(_)) => {
                 let segs: Vec<String> = p
                     .split('/')
                     .filter(|s| !s.is_empty())
@@ -64,41 +82,36 @@ impl XmlReader {
                 }
                 (segs, p.starts_with('/'))
             }
-            None => {
-                let mut sample = Vec::new();
-                (&mut input)
-                    .take(1 << 20)
-                    .read_to_end(&mut sample)
-                    .map_err(|e| Error::from_io(file, Location::default(), e))?;
-                let detected = detect_record_path(&sample);
-                input = Box::new(std::io::BufReader::with_capacity(256 * 1024, Cursor::new(sample).chain(input)));
-                match detected {
-                    Some(p) => (p, true),
-                    None => {
-                        return Err(Error::parse(
-                            file,
-                            Location::default(),
-                            "no elements found: the file is empty or not XML",
-                        ));
-                    }
-                }
+            (None, Some(p)) => (p, true),
+        };
+        let named = opts.record_path.is_some();
+        let new = |input: Box<dyn BufRead + Send>| {
+            let mut reader = quick_xml::Reader::from_reader(LineCounter::new(input));
+            // Whitespace between elements is dropped where it sits beside
+            // child elements; a leaf's text is kept exactly, entities included.
+            reader.config_mut().trim_text(false);
+            Self {
+                file: file.to_string(),
+                reader,
+                buf: Vec::with_capacity(8192),
+                path: Vec::new(),
+                record_path: record_path.clone(),
+                absolute,
+                // A path detected is one the file has.
+                parent_seen: !named,
+                likely: likely.clone(),
+                ordinal: 0,
+                encoding,
+                text_key: Key::from("#text"),
             }
         };
-        let mut reader = quick_xml::Reader::from_reader(LineCounter::new(input));
-        // Whitespace between elements is dropped where it sits beside child
-        // elements; a leaf's text is kept exactly, entities included.
-        reader.config_mut().trim_text(false);
-        Ok(Self {
-            file: file.to_string(),
-            reader,
-            buf: Vec::with_capacity(8192),
-            path: Vec::new(),
-            record_path,
-            absolute,
-            ordinal: 0,
-            encoding,
-            text_key: Key::from("#text"),
-        })
+        // A file read whole in the sample: a record path that matches
+        // nothing is refused now, before anything is done with the file.
+        if named && whole {
+            let mut probe = new(Box::new(Cursor::new(sample.clone())));
+            probe.read(&mut Record::new())?;
+        }
+        Ok(new(Box::new(std::io::BufReader::with_capacity(256 * 1024, Cursor::new(sample).chain(input)))))
     }
 
     fn at(&self) -> Location {
@@ -123,6 +136,28 @@ impl XmlReader {
 
     fn is_record(&self) -> bool {
         if self.absolute { self.path == self.record_path } else { self.path.ends_with(&self.record_path) }
+    }
+
+    /// Notes an element outside records while none has matched: the
+    /// records' parent, when a record path names one.
+    fn note_element(&mut self) {
+        if self.ordinal > 0 || self.parent_seen {
+            return;
+        }
+        let parent = &self.record_path[..self.record_path.len() - 1];
+        if !parent.is_empty() && (if self.absolute { self.path == parent } else { self.path.ends_with(parent) }) {
+            self.parent_seen = true;
+        }
+    }
+
+    /// A record path given that matched no element, nor its parent.
+    fn matched_nothing(&self) -> Error {
+        let given = format!("{}{}", if self.absolute { "/" } else { "" }, self.record_path.join("/"));
+        let hint = match &self.likely {
+            Some(path) => format!("; its records look to be at {path:?} (--record-path {path})"),
+            None => String::new(),
+        };
+        Error::setup(&self.file, format!("record path {given:?} matches no element in the file{hint}"))
     }
 
     fn attributes(&self, e: &BytesStart<'_>, into: &mut Vec<(Key, Value)>) -> Result<()> {
@@ -269,6 +304,9 @@ impl RecordReader for XmlReader {
                 Event::Start(e) => {
                     let name = local(e.name());
                     self.path.push(name.clone());
+                    if !self.is_record() {
+                        self.note_element();
+                    }
                     if self.is_record() {
                         let line = self.reader.get_ref().line;
                         let mut fields = Vec::new();
@@ -293,6 +331,9 @@ impl RecordReader for XmlReader {
                 Event::Empty(e) => {
                     self.path.push(local(e.name()));
                     let is_record = self.is_record();
+                    if !is_record {
+                        self.note_element();
+                    }
                     self.path.pop();
                     if is_record {
                         let mut fields = Vec::new();
@@ -331,6 +372,9 @@ impl RecordReader for XmlReader {
                             self.at(),
                             format!("the file ends inside <{open}> (truncated?)"),
                         ));
+                    }
+                    if self.ordinal == 0 && !self.parent_seen {
+                        return Err(self.matched_nothing());
                     }
                     return Ok(false);
                 }
@@ -611,6 +655,24 @@ mod tests {
         assert!(err.contains("ends inside"), "{err}");
         let err = read_all("<r><c>&nbsp;</c></r>", Some("c")).expect_err("undefined").to_string();
         assert!(err.contains("&nbsp;"), "{err}");
+    }
+
+    #[test]
+    fn a_record_path_that_matches_nothing_is_an_error() {
+        let doc = "<records><record><name>Ann</name><_row>2</_row></record><record><name>Bo</name></record></records>";
+        let err = read_all(doc, Some("Customers/Customer")).expect_err("no such element").to_string();
+        assert!(err.contains(r#"record path "Customers/Customer" matches no element"#), "{err}");
+        assert!(
+            err.contains(r#"its records look to be at "/records/record" (--record-path /records/record)"#),
+            "{err}"
+        );
+        let err = read_all(doc, Some("/record")).expect_err("not the root").to_string();
+        assert!(err.contains("matches no element"), "{err}");
+        assert!(read_all("<r/>", Some("Customer")).is_err());
+        // The records' parent is there, empty: a file with no records.
+        assert_eq!(read_all("<Customers></Customers>", Some("Customers/Customer")).expect("empty").len(), 0);
+        assert_eq!(read_all("<x><Customers/></x>", Some("Customers/Customer")).expect("empty").len(), 0);
+        assert_eq!(read_all("<Customers/>", Some("/Customers/Customer")).expect("empty").len(), 0);
     }
 
     #[test]

@@ -905,6 +905,62 @@ fn rejects_of_a_file_with_lines_above_its_header_feed_back_through_the_same_mapp
 }
 
 #[test]
+fn rejects_feed_back_through_a_mapping_that_describes_another_kind_of_file() {
+    // The mapping says the source is GBK with `;`, XML with its records at
+    // a path, or a workbook's named sheet; the rejects file is crmsync's
+    // own UTF-8 CSV, XML or workbook.
+    let db = Db::sqlite();
+    let fields = "[key]\nfields = [\"email\"]\n[fields]\nfirst_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n";
+    let gbk = db.path("gbk.csv");
+    let (bytes, _, _) = encoding_rs::GBK.encode("Name;Email\n张伟;zhang@x.com\n李娜;li@x\n");
+    std::fs::write(&gbk, &bytes).expect("write");
+    let m = db
+        .file("gbk.toml", &format!("entity = \"contacts\"\n[source]\nencoding = \"gbk\"\ndelimiter = \";\"\n{fields}"));
+    let xml = db.file(
+        "erp.xml",
+        "<Export><Customers><Customer><Name>Ann</Name><Email>ann@x.com</Email></Customer>\
+         <Customer><Name>Bob</Name><Email>bob@x</Email></Customer></Customers></Export>",
+    );
+    let mx = db
+        .file("xml.toml", &format!("entity = \"contacts\"\n[source]\nrecord_path = \"Customers/Customer\"\n{fields}"));
+    // (Its `Contacts` sheet has no e-mail column: both rows are rejected.)
+    let book = testdata("spreadsheets/contacts.ods");
+    let sheet =
+        "[key]\nfields = [\"email\"]\n[fields]\nfirst_name = \"Name\"\nemail = { from = \"Zip\", type = \"email\" }\n";
+    let ms = db.file("sheet.toml", &format!("entity = \"contacts\"\n[source]\nsheet = \"Contacts\"\n{sheet}"));
+    for (source, mapping, rejects, rejected, name) in [
+        (gbk.to_str().expect("p"), &m, "gbk-rejects.csv", 1, "李娜"),
+        (&xml, &mx, "erp-rejects.xml", 1, "Bob"),
+        (book.to_str().expect("p"), &ms, "ods-rejects.xlsx", 2, "张伟"),
+    ] {
+        let r = db.path(rejects);
+        let r = r.to_str().expect("p");
+        let s = db.json(&["import", source, "--mapping", mapping, "--rejects", r]);
+        assert_eq!(
+            (s["inserted"].as_u64(), s["rejected"].as_u64()),
+            (Some(2 - rejected), Some(rejected)),
+            "{rejects}: {s}"
+        );
+        let s = db.json(&["import", r, "--mapping", mapping]);
+        assert_eq!(
+            (s["rows_read"].as_u64(), s["rejected"].as_u64()),
+            (Some(rejected), Some(rejected)),
+            "{rejects}: {s}"
+        );
+        let out = db.run(&["import", r, "--mapping", mapping, "--rejects", "-"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains(name), "{rejects}: {}", stderr_of(&out));
+    }
+    // An XML file whose records are not where the mapping says: an error
+    // that says where they look to be, not an import of nothing.
+    let other = db.file("other.xml", "<Rows><Row><Name>Ed</Name><Email>ed@x.com</Email></Row></Rows>");
+    let out = db.run(&["import", &other, "--mapping", &mx]);
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(err.contains(r#"matches no element in the file; its records look to be at "/Rows/Row""#), "{err}");
+    assert!(!err.contains("--resume"), "nothing was started: {err}");
+}
+
+#[test]
 fn an_import_that_changed_nothing_offers_no_undo() {
     let db = Db::sqlite();
     let f = db.file("c.csv", "email,first_name\nann@x.com,Ann\n");
