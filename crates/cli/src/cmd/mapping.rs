@@ -119,11 +119,9 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
 }
 
 /// The header's row in a file whose first lines are something else (a
-/// report's title, the date it was made): the first of the first 30 rows
-/// with as many filled cells as any, each a distinct name and none a number
-/// or a date, with a row of data under it, where the first row fills at
-/// most half as many cells. `None` when the first row may be the header,
-/// or with a header row given.
+/// report's title, the date it was made), among its first 30 rows (see
+/// `header_among`). `None` when the first row may be the header, or with a
+/// header row given.
 fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
     if file == "-" || !opts.header || opts.header_row.is_some() {
         return None;
@@ -137,18 +135,84 @@ fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
         let cells = rec.fields().iter().map(|(_, v)| v.to_text().trim().to_string()).filter(|c| !c.is_empty());
         rows.push((rec.row, cells.collect()));
     }
-    let width = rows.iter().map(|(_, c)| c.len()).max()?;
-    let (first_row, first) = rows.first()?;
-    if width < 2 || first.len() * 2 > width {
-        return None;
+    header_among(&rows)
+}
+
+/// Of rows given as their filled cells, the header's when it is not the
+/// first: the first row that fills as many cells as most rows do (a data
+/// row with a stray delimiter fills more, one with empty cells fewer),
+/// each a distinct name, with a row of data under it; and the first row
+/// looks like no header: it fills at most half as many cells, or fewer
+/// cells that are not all names.
+fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
+    let mut widths: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    for (_, cells) in rows.iter().filter(|(_, c)| c.len() >= 2) {
+        *widths.entry(cells.len()).or_default() += 1;
     }
+    // (Of widths as common, the widest.)
+    let width = widths.iter().max_by_key(|(w, n)| (**n, **w)).map(|(w, _)| *w)?;
     let names = |cells: &[String]| {
         let distinct: std::collections::HashSet<&String> = cells.iter().collect();
-        distinct.len() == cells.len()
-            && cells.iter().all(|c| c.parse::<f64>().is_err() && c.bytes().filter(u8::is_ascii_digit).count() < 4)
+        distinct.len() == cells.len() && cells.iter().all(|c| is_name(c))
     };
-    let at = rows.iter().position(|(_, c)| c.len() == width && names(c))?;
+    let (first_row, first) = rows.first()?;
+    if first.len() * 2 > width && (first.len() >= width || names(first)) {
+        return None;
+    }
+    let at = rows.iter().position(|(_, c)| c.len() >= width && names(c))?;
     let data_under = rows[at + 1..].iter().any(|(_, c)| c.len() >= 2);
     let (row, _) = &rows[at];
     (data_under && row > first_row).then_some(*row)
+}
+
+/// Whether a cell reads as a column's name: words, not a number, a date,
+/// an e-mail address or a filter (`Region = EMEA`). Years are fine
+/// (`Spend 2024`).
+fn is_name(cell: &str) -> bool {
+    let date = cell.split(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '/' | '.'))).any(|token| {
+        let digits = token.bytes().filter(u8::is_ascii_digit).count();
+        let parts = token.split(['-', '/', '.']).filter(|p| !p.is_empty()).count();
+        parts == 3 && digits >= 4
+    });
+    cell.parse::<f64>().is_err() && cell.chars().any(char::is_alphabetic) && !cell.contains(['@', '=']) && !date
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str) -> Vec<(u64, Vec<String>)> {
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let cells = l.split(',').map(str::trim).filter(|c| !c.is_empty()).map(String::from);
+                (i as u64 + 1, cells.collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_header_below_a_preamble_is_found_and_data_is_never_taken_for_it() {
+        let found = |text: &str| header_among(&rows(text));
+        let data = "Ada,ada@x.com,+44 20 7946 0000\nBob,bob@x.com,+1 212 555 0123";
+        // Found below titles, a date line in two cells, a filter line.
+        assert_eq!(found(&format!("Leads from Expo 2024\n\nName,Email,Phone\n{data}")), Some(3));
+        assert_eq!(found(&format!("Exported: 2024-05-01,by admin\nName,Email,Phone\n{data}")), Some(2));
+        assert_eq!(found(&format!("Leads\nFilters: Region = EMEA,Owner = Bob\nName,Email,Phone\n{data}")), Some(3));
+        // A name with a year in it is a name.
+        assert_eq!(found(&format!("Report\nName,Email,Spend 2024\n{data}")), Some(2));
+        // A data row with a stray delimiter is wider than the header: it is
+        // not the header, and the header is still found.
+        let stray = "Globex, Inc,gx@x.com,+1 212 555 0100";
+        assert_eq!(found(&format!("Report\nName,Email,Phone\n{stray}\n{data}")), Some(2));
+        // The first row is the header: nothing to find.
+        assert_eq!(found(&format!("Name,Email,Phone\n{stray}\n{data}")), None);
+        assert_eq!(found(&format!("Name,Email,,Phone\n{data},VIP")), None);
+        assert_eq!(found(&format!("Name,Email,Spend 2024\n{data}")), None);
+        assert_eq!(found("Name,City,Tier\nAnn,Paris,Gold\nBob,Rome,Silver"), None);
+        assert_eq!(found("Name\nAnn\nBob"), None);
+        assert_eq!(found(""), None);
+        assert!(is_name("Spend 2024") && is_name("E-mail") && is_name("Q1 revenue"));
+        assert!(!is_name("2024-05-01") && !is_name("12.5") && !is_name("a@x.com") && !is_name("Exported: 5/1/2024"));
+    }
 }
