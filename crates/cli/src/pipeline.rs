@@ -310,10 +310,11 @@ fn is_rejects_file(path: &str, opts: &ReadOptions) -> bool {
 
 /// Where a file whose header lacks the mapping's columns has them: the row
 /// (as the file or sheet numbers it) among its first 30 that holds every
-/// column the mapping reads, below lines above the header (a report's title
-/// and date). Looked for only in a file read from its first row.
-pub fn header_row_of(input: &str, opts: &ReadOptions, mapping: &Mapping) -> Option<u64> {
-    if input == "-" || !opts.header || opts.header_row.is_some() {
+/// column the mapping reads, by its exact name, below the first row read
+/// (lines above the header: a report's title and date), or other than the
+/// header row given in the mapping.
+pub fn header_row_of(input: &str, opts: &ReadOptions, mapping: &Mapping) -> Option<HeaderAt> {
+    if input == "-" || !opts.header {
         return None;
     }
     let wanted: Vec<&str> = mapping
@@ -326,35 +327,51 @@ pub fn header_row_of(input: &str, opts: &ReadOptions, mapping: &Mapping) -> Opti
         return None;
     }
     let bytes = std::fs::File::open(input).ok()?;
-    let opts = ReadOptions { header: false, ..opts.clone() };
+    let given = opts.header_row;
+    let opts = ReadOptions { header: false, header_row: None, ..opts.clone() };
     let input = crmsync_formats::Input { name: input.to_string(), bytes: Box::new(bytes) };
     let mut reader = crmsync_formats::open_reader(input, &opts).ok()?;
     let mut rec = Record::new();
+    let mut first = None;
     for _ in 0..30 {
         if !reader.read(&mut rec).ok()? {
             return None;
         }
-        let cells: Vec<String> = rec.fields().iter().map(|(_, v)| v.to_text().trim().to_string()).collect();
-        if rec.row > 1 && wanted.iter().all(|w| cells.iter().any(|c| c == w)) {
-            return Some(rec.row);
+        let first = *first.get_or_insert(rec.row);
+        let below = given.map_or(rec.row > first, |g| rec.row != g);
+        if below && wanted.iter().all(|w| rec.fields().iter().any(|(_, v)| v.to_text() == *w)) {
+            return Some(HeaderAt { row: rec.row, given });
         }
     }
     None
 }
 
+/// Where the mapping's columns are (`header_row_of`), and the header row
+/// given, if one was.
+pub struct HeaderAt {
+    row: u64,
+    given: Option<u64>,
+}
+
 /// The error of a mapping that does not fit `source`'s header, with where
 /// its columns are when that is a row below the first (see `header_row_of`).
-pub fn does_not_fit(source: &str, error: crmsync_core::MappingError, row: Option<u64>) -> anyhow::Error {
-    match row {
-        Some(n) => anyhow::anyhow!("the mapping does not fit {source}: {error}. {}", header_row_hint(n)),
+pub fn does_not_fit(source: &str, error: crmsync_core::MappingError, at: Option<HeaderAt>) -> anyhow::Error {
+    match at {
+        Some(at) => anyhow::anyhow!("the mapping does not fit {source}: {error}. {}", header_row_hint(&at)),
         None => anyhow::Error::new(error).context(format!("the mapping does not fit {source}")),
     }
 }
 
-fn header_row_hint(n: u64) -> String {
-    format!(
-        "The columns the mapping reads are on row {n}, below lines above the header: pass --header-row {n}, or add `header_row = {n}` to the mapping's [source]"
-    )
+fn header_row_hint(at: &HeaderAt) -> String {
+    let n = at.row;
+    match at.given {
+        Some(g) => format!(
+            "The columns the mapping reads are on row {n}, not row {g}: pass --header-row {n}, or set `header_row = {n}` in the mapping's [source]"
+        ),
+        None => format!(
+            "The columns the mapping reads are on row {n}, below lines above the header: pass --header-row {n}, or add `header_row = {n}` to the mapping's [source]"
+        ),
+    }
 }
 
 /// A reader that could not open `input`, with where the mapping's columns
@@ -367,7 +384,7 @@ pub fn open_failed(
     error: crmsync_formats::Error,
 ) -> anyhow::Error {
     match mapping.and_then(|m| header_row_of(input, opts, m)) {
-        Some(n) => anyhow::anyhow!("{error}. {}", header_row_hint(n)),
+        Some(at) => anyhow::anyhow!("{error}. {}", header_row_hint(&at)),
         None => error.into(),
     }
 }

@@ -455,3 +455,40 @@ fn line_breaks_inside_notes_do_not_decide_the_files_line_ends() {
         serde_json::json!([{"name": "Ann", "note": "a\r\rb\r\rc"}, {"name": "Bob", "note": "d\re\rf"}])
     );
 }
+
+#[test]
+fn a_header_row_given_wrong_is_told_where_the_columns_are() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("o.ndjson");
+    let m = write(
+        dir.path(),
+        "m.toml",
+        b"entity = \"contacts\"\n[source]\nheader_row = 5\n[key]\nfields = [\"email\"]\n[fields]\nfirst_name = \"name\"\nemail = \"email\"\n",
+    );
+    // The sheet's data start on row 4, its header.
+    let book = testdata("spreadsheets/prefixed.xlsx");
+    let csv = write(dir.path(), "r.csv", b"Report\n\nExported today\nname,email\nAnn,ann@x.com\n");
+    for input in [book.to_str().expect("p"), &csv] {
+        let run = |extra: &[&str]| {
+            crmsync().args(["convert", input, out.to_str().expect("p")]).args(extra).output().expect("runs")
+        };
+        let err = stderr_of(&run(&["--mapping", &m]));
+        assert!(err.contains("The columns the mapping reads are on row 4, not row 5: pass --header-row 4"), "{err}");
+        let err = stderr_of(&run(&["--mapping", &m, "--header-row", "2"]));
+        assert!(err.contains("on row 4, not row 2"), "{err}");
+        assert!(run(&["--mapping", &m, "--header-row", "4"]).status.success());
+    }
+    // A header with its names padded is no match for the mapping's names;
+    // the header itself, the first row with data, is never the hint.
+    let padded = write(dir.path(), "p.csv", b"Report\nname, email \nAnn,ann@x.com\n");
+    let bare = write(
+        dir.path(),
+        "bare.toml",
+        b"entity = \"contacts\"\n[key]\nfields = [\"email\"]\n[fields]\nfirst_name = \"name\"\nemail = \"email\"\n",
+    );
+    let out = crmsync().args(["convert", &padded, "-", "--to", "csv", "--mapping", &bare]).output().expect("runs");
+    assert!(!stderr_of(&out).contains("--header-row"), "{}", stderr_of(&out));
+    let dup = write(dir.path(), "d.csv", b"name,email,email\nAnn,ann@x.com,a@x.com\n");
+    let out = crmsync().args(["convert", &dup, "-", "--to", "csv", "--mapping", &bare]).output().expect("runs");
+    assert!(stderr_of(&out).contains("both named") && !stderr_of(&out).contains("--header-row"), "{}", stderr_of(&out));
+}
