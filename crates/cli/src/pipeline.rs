@@ -192,7 +192,7 @@ pub fn bom_fits(opts: &WriteOptions) -> Result<()> {
 impl SourceArgs {
     /// `input` is the path being read: a file whose extension names its
     /// format is read as that format even when the mapping says otherwise.
-    pub fn read_options(&self, mapping: Option<&Mapping>, input: &str) -> Result<ReadOptions> {
+    pub fn read_options(&self, mapping: Option<&Mapping>, input: &str, quiet: bool) -> Result<ReadOptions> {
         let src = mapping.map(|m| m.source.clone()).unwrap_or_default();
         let mapping_format = src.format.as_deref().filter(|_| Format::from_path(input).is_none());
         let format = match self.from.as_deref().or(mapping_format) {
@@ -250,41 +250,60 @@ impl SourceArgs {
         if self.header_row.is_none() && named {
             opts.header_row = None;
         }
-        // A rejects file fed back is crmsync's own file: UTF-8, its header
-        // on row 1, comma-separated with its quotes doubled, its records
-        // where crmsync's writer puts them, on its only sheet, whatever the
-        // mapping says of the source it was rejected from.
-        let from_mapping = (self.header_row.is_none() && opts.header_row.is_some())
-            || (self.escape.is_none() && opts.escape.is_some())
-            || (self.encoding.is_none() && src.encoding.as_deref().is_some_and(|e| e != "auto"))
-            || (self.delimiter.is_none() && opts.delimiter.is_some())
-            || (self.record_path.is_none() && opts.record_path.is_some())
-            || (self.sheet.is_none() && opts.sheet.is_some())
+        // A rejects file fed back is crmsync's own file, or one a
+        // spreadsheet saved again: its header on row 1, quotes doubled,
+        // records where crmsync's writer puts them, on its only sheet, its
+        // encoding and delimiter as found. What the mapping or the command
+        // line says of the source it was rejected from (the same command
+        // run again on it) would misread every row.
+        let describes_source = opts.header_row.is_some()
+            || opts.escape.is_some()
+            || opts.encoding != "auto"
+            || opts.delimiter.is_some()
+            || opts.record_path.is_some()
+            || opts.sheet.is_some()
             || opts.quote != b'"';
-        if from_mapping && is_rejects_file(input, &opts) {
-            opts.header_row = opts.header_row.filter(|_| self.header_row.is_some());
-            opts.escape = opts.escape.filter(|_| self.escape.is_some());
-            if self.encoding.is_none() {
+        if describes_source && let Some(found) = rejects_file(input, &opts) {
+            let flags = [
+                ("--header-row", self.header_row.is_some_and(|n| n != 1)),
+                ("--escape", self.escape.is_some()),
+                // (A file not in UTF-8 was saved again: the encoding given may be its own.)
+                ("--encoding", self.encoding.is_some() && found.encoding == Some("UTF-8")),
+                ("--delimiter", self.delimiter.is_some() && opts.delimiter != found.delimiter),
+                ("--record-path", self.record_path.is_some()),
+                ("--sheet", self.sheet.is_some()),
+            ];
+            let set_aside: Vec<&str> = flags.iter().filter(|(_, set)| *set).map(|(f, _)| *f).collect();
+            if !set_aside.is_empty() && !quiet {
+                let (verb, aux) = if set_aside.len() == 1 { ("describes", "is") } else { ("describe", "are") };
+                eprintln!(
+                    "note: {input} is a rejects file: it is read as crmsync wrote it (header on row 1, quotes doubled, its own encoding and delimiter); {} {verb} the source it came from and {aux} set aside",
+                    set_aside.join(", ")
+                );
+            }
+            opts.header_row = None;
+            opts.escape = None;
+            if set_aside.contains(&"--encoding") || self.encoding.is_none() {
                 opts.encoding = "auto".into();
             }
-            opts.delimiter = opts.delimiter.filter(|_| self.delimiter.is_some());
-            opts.record_path = opts.record_path.filter(|_| self.record_path.is_some());
-            opts.sheet = opts.sheet.filter(|_| self.sheet.is_some());
+            opts.delimiter = None;
+            opts.record_path = None;
+            opts.sheet = None;
             opts.quote = b'"';
         }
         Ok(opts)
     }
 }
 
-/// Whether `path` is a rejects file: its header (on row 1) names `_row`,
-/// `_field` and `_error` among its columns, or, in a file without a header
-/// (JSON, NDJSON, XML), its first record carries them. (Standard input is
-/// not looked into.)
-fn is_rejects_file(path: &str, opts: &ReadOptions) -> bool {
+/// How `path` reads when it is a rejects file: its header (on row 1) names
+/// `_row`, `_field` and `_error` among its columns, or, in a file without a
+/// header (JSON, NDJSON, XML), its first record carries them. (Standard
+/// input is not looked into.)
+fn rejects_file(path: &str, opts: &ReadOptions) -> Option<crmsync_formats::SourceDetails> {
     if path == "-" {
-        return false;
+        return None;
     }
-    let Ok(bytes) = std::fs::File::open(path) else { return false };
+    let bytes = std::fs::File::open(path).ok()?;
     let opts = ReadOptions {
         header: true,
         header_row: None,
@@ -297,15 +316,16 @@ fn is_rejects_file(path: &str, opts: &ReadOptions) -> bool {
         ..opts.clone()
     };
     let input = crmsync_formats::Input { name: path.to_string(), bytes: Box::new(bytes) };
-    let Ok(mut reader) = crmsync_formats::open_reader(input, &opts) else { return false };
-    match Meta::of(reader.columns()) {
+    let mut reader = crmsync_formats::open_reader(input, &opts).ok()?;
+    let rejects = match Meta::of(reader.columns()) {
         Meta::Strip => true,
         Meta::Keep => false,
         Meta::StripWhereFound => {
             let mut rec = Record::new();
             matches!(reader.read(&mut rec), Ok(true)) && META.iter().all(|m| rec.get(m).is_some())
         }
-    }
+    };
+    rejects.then(|| reader.details())
 }
 
 /// Where a file whose header lacks the mapping's columns has them: the row

@@ -95,7 +95,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let mapping = args.mapping.as_deref().map(load_mapping).transpose()?;
     let schema = args.schema.as_deref().map(load_schema).transpose()?;
     // Reversed, the mapping's [source] describes the output, not this input.
-    let read_opts = args.source.read_options(mapping.as_deref().filter(|_| !args.reverse), &args.input)?;
+    let read_opts = args.source.read_options(mapping.as_deref().filter(|_| !args.reverse), &args.input, g.quiet)?;
 
     let reversed = mapping.as_deref().filter(|_| args.reverse);
     let out_format = match (output_format(args.to.as_deref(), &args.output, reversed)?, args.output.as_str()) {

@@ -229,7 +229,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let schema = args.schema.as_deref().map(load_schema).transpose()?;
     let mut store = crmsync_store::open_current(db)?;
 
-    let read_opts = args.source.read_options(mapping.as_deref(), &args.input)?;
+    let read_opts = args.source.read_options(mapping.as_deref(), &args.input, g.quiet)?;
     let opened = open_input(&args.input, g.quiet)?;
     let progress = opened.progress;
     let mut reader = crmsync_formats::open_reader(opened.input, &read_opts)

@@ -45,7 +45,7 @@ pub fn run(cmd: Command, g: Global) -> Result<ExitCode> {
 
 fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
     let entity: Entity = args.entity.parse().map_err(usage)?;
-    let mut opts = args.source.read_options(None, &args.file)?;
+    let mut opts = args.source.read_options(None, &args.file, g.quiet)?;
     let found_header = found_header_row(&args.file, &opts);
     if let Some(n) = found_header {
         opts.header_row = Some(n);

@@ -874,9 +874,19 @@ fn rejects_of_a_file_with_lines_above_its_header_feed_back_through_the_same_mapp
     let s = db.json(&["import", r, "--mapping", &m]);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
     assert_eq!(db.count("SELECT count(*) FROM contacts WHERE first_name IN ('Bob', 'Cy')"), 2);
-    // Named on the command line, the header row is taken as given.
-    let s = db.run(&["import", r, "--mapping", &m, "--header-row", "2"]);
-    assert!(!s.status.success());
+    // The same command run again on it: what the command line says of the
+    // source is set aside too, and said so.
+    let out =
+        db.run(&["--json", "import", r, "--mapping", &m, "--header-row", "3", "--escape", "\\", "--encoding", "gbk"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!((s["rows_read"].as_u64(), s["unchanged"].as_u64()), (Some(3), Some(2)), "{s}");
+    assert!(
+        stderr_of(&out).contains("is a rejects file: it is read as crmsync wrote it")
+            && stderr_of(&out).contains("--header-row, --escape, --encoding describe the source it came from"),
+        "{}",
+        stderr_of(&out)
+    );
     // A rejects workbook is read from its row 1 too; records that name
     // their fields have no header row (the mapping's was refused for them).
     for name in ["r.xlsx", "r.ndjson", "r.xml"] {
