@@ -250,6 +250,24 @@ impl SourceArgs {
         if self.header_row.is_none() && named {
             opts.header_row = None;
         }
+        // What the mapping says of another kind of source than the file's
+        // (its sheet, for a CSV the sheet was saved as) does not apply; on
+        // the command line, it is refused when the file is opened.
+        if let Some(format) = opts.format.or_else(|| Format::from_path(input)) {
+            let text = matches!(format, Format::Csv | Format::Tsv);
+            if self.sheet.is_none() && !matches!(format, Format::Xlsx | Format::Xls | Format::Ods) {
+                opts.sheet = None;
+            }
+            if self.record_path.is_none() && !matches!(format, Format::Json | Format::Xml) {
+                opts.record_path = None;
+            }
+            if self.delimiter.is_none() && !text {
+                opts.delimiter = None;
+            }
+            if self.escape.is_none() && !text {
+                opts.escape = None;
+            }
+        }
         // A rejects file fed back is crmsync's own file, or one a
         // spreadsheet saved again: its header on row 1, quotes doubled,
         // records where crmsync's writer puts them, on its only sheet, its

@@ -260,6 +260,21 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
             format!("a header row ({n}) is for CSV files and spreadsheets; {format} records name their own fields"),
         ));
     }
+    let text = matches!(format, Format::Csv | Format::Tsv);
+    let misfit = if opts.sheet.is_some() && !matches!(format, Format::Xlsx | Format::Xls | Format::Ods) {
+        Some("a sheet is for spreadsheets (xlsx, xls, ods)")
+    } else if opts.record_path.is_some() && !matches!(format, Format::Json | Format::Xml) {
+        Some("a record path is for XML and JSON documents")
+    } else if opts.delimiter.is_some() && !text {
+        Some("a delimiter is for CSV and TSV files")
+    } else if opts.escape.is_some() && !text {
+        Some("an escape character is for CSV and TSV files")
+    } else {
+        None
+    };
+    if let Some(misfit) = misfit {
+        return Err(Error::setup(&name, format!("{misfit}; this is read as {format}")));
+    }
     match format {
         Format::Xlsx | Format::Xls | Format::Ods => {
             xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>)

@@ -633,3 +633,31 @@ fn a_quote_fault_stays_with_its_own_row() {
     let s = convert_summary(&[&split, &o, "--escape", "\\"]);
     assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
 }
+
+#[test]
+fn options_for_another_kind_of_file_are_refused_not_ignored() {
+    let c = Case::new();
+    let csv = c.file("c.csv", b"name,email\nAnn,a@x.com\n");
+    let xml = c.file("c.xml", b"<r><c><name>Ann</name></c></r>");
+    let book = testdata("spreadsheets/prefixed.xlsx");
+    let book = book.to_str().expect("p");
+    for (input, flag, value, said) in [
+        (csv.as_str(), "--sheet", "Leads", "a sheet is for spreadsheets (xlsx, xls, ods); this is read as csv"),
+        (&csv, "--record-path", "r/c", "a record path is for XML and JSON documents; this is read as csv"),
+        (&xml, "--delimiter", ";", "a delimiter is for CSV and TSV files; this is read as xml"),
+        (book, "--escape", "\\", "an escape character is for CSV and TSV files; this is read as xlsx"),
+    ] {
+        let (code, err) = c.convert(&[input, &c.path("o.json"), flag, value]);
+        assert_ne!(code, Some(0), "{flag}");
+        assert!(err.contains(said), "{flag}: {err}");
+    }
+    // A mapping's say on another kind of source (the sheet a CSV was
+    // saved from) does not apply.
+    let m = c.file(
+        "m.toml",
+        b"entity = \"contacts\"\n[source]\nsheet = \"Leads\"\nrecord_path = \"r/c\"\n[fields]\nfirst_name = \"name\"\n",
+    );
+    let out = c.path("o.ndjson");
+    convert_summary(&[&csv, &out, "--mapping", &m]);
+    assert_eq!(read_ndjson(Path::new(&out)), [serde_json::json!({"first_name": "Ann"})]);
+}
