@@ -15,6 +15,10 @@ impl<R: BufRead> LineCounter<R> {
         Self { inner, line: 1 }
     }
 
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
     /// Skips whitespace and returns the next byte without consuming it.
     pub fn peek(&mut self) -> io::Result<Option<u8>> {
         loop {

@@ -13,19 +13,22 @@ use crate::error::{Error, Location, Result};
 use crate::lines::LineCounter;
 use crate::{ReadOptions, RecordReader, RecordWriter, SourceDetails, WriteOptions};
 
-type Inner = LineCounter<Box<dyn BufRead + Send>>;
-
-pub struct XmlReader {
+pub struct XmlReader<R: BufRead = Box<dyn BufRead + Send>> {
     file: String,
-    reader: quick_xml::Reader<Inner>,
+    reader: quick_xml::Reader<LineCounter<R>>,
     buf: Vec<u8>,
     path: Vec<String>,
     record_path: Vec<String>,
     absolute: bool,
-    /// Where the records' parent was seen, or no parent is named: a
-    /// record path given that matches nothing is an error, not an empty
-    /// file, unless its parent is there, empty.
-    parent_seen: bool,
+    /// Whether a record path was given. One that matches nothing is an
+    /// error, not an empty file, unless the file holds no values at all or
+    /// the records' parent is there without children (an export of no
+    /// records: `<Customers count="0"/>`).
+    named: bool,
+    /// Values (text, attributes below the root) seen while no record matched.
+    holds_values: bool,
+    /// The records' parent seen, and whether it had children.
+    parent: (bool, bool),
     /// Where the records look to be, by the file's start.
     likely: Option<String>,
     ordinal: u64,
@@ -64,7 +67,6 @@ impl XmlReader {
         const SAMPLE: u64 = 1 << 20;
         let mut sample = Vec::new();
         (&mut input).take(SAMPLE).read_to_end(&mut sample).map_err(|e| Error::from_io(file, Location::default(), e))?;
-        let whole = (sample.len() as u64) < SAMPLE;
         let detected = detect_record_path(&sample);
         let likely = detected.as_ref().map(|p| format!("/{}", p.join("/")));
         let (record_path, absolute) = match (&opts.record_path, detected) {
@@ -84,34 +86,107 @@ impl XmlReader {
             }
             (None, Some(p)) => (p, true),
         };
-        let named = opts.record_path.is_some();
-        let new = |input: Box<dyn BufRead + Send>| {
-            let mut reader = quick_xml::Reader::from_reader(LineCounter::new(input));
-            // Whitespace between elements is dropped where it sits beside
-            // child elements; a leaf's text is kept exactly, entities included.
-            reader.config_mut().trim_text(false);
-            Self {
-                file: file.to_string(),
-                reader,
-                buf: Vec::with_capacity(8192),
-                path: Vec::new(),
-                record_path: record_path.clone(),
-                absolute,
-                // A path detected is one the file has.
-                parent_seen: !named,
-                likely: likely.clone(),
-                ordinal: 0,
-                encoding,
-                text_key: Key::from("#text"),
-            }
+        let setup = Setup {
+            file: file.to_string(),
+            record_path,
+            absolute,
+            named: opts.record_path.is_some(),
+            likely,
+            encoding,
         };
-        // A file read whole in the sample: a record path that matches
-        // nothing is refused now, before anything is done with the file.
-        if named && whole {
-            let mut probe = new(Box::new(Cursor::new(sample.clone())));
-            probe.read(&mut Record::new())?;
+        let mut input: Box<dyn BufRead + Send> =
+            Box::new(std::io::BufReader::with_capacity(256 * 1024, Cursor::new(sample).chain(input)));
+        // A record path given that matches nothing is refused now, before
+        // anything is done with the file: the file is read up to its first
+        // record (kept, to be read again), or to its end, or as far as
+        // PROBE bytes, past which it is found out at the end.
+        if setup.named {
+            let mut probe = XmlReader::with(&setup, Tee { inner: input, kept: Vec::new(), over: false });
+            let outcome = probe.next_record(&mut Record::new());
+            let tee = probe.reader.into_inner().into_inner();
+            if let Err(e) = outcome
+                && !tee.over
+            {
+                return Err(e);
+            }
+            input = Box::new(std::io::BufReader::with_capacity(256 * 1024, Cursor::new(tee.kept).chain(tee.inner)));
         }
-        Ok(new(Box::new(std::io::BufReader::with_capacity(256 * 1024, Cursor::new(sample).chain(input)))))
+        Ok(XmlReader::with(&setup, input))
+    }
+}
+
+/// What an `XmlReader` is opened with.
+struct Setup {
+    file: String,
+    record_path: Vec<String>,
+    absolute: bool,
+    named: bool,
+    likely: Option<String>,
+    encoding: &'static str,
+}
+
+/// How far a record path given is looked for before the file is read.
+const PROBE: usize = 64 << 20;
+
+/// Keeps what is read through it, to be read again, up to `PROBE` bytes.
+struct Tee {
+    inner: Box<dyn BufRead + Send>,
+    kept: Vec<u8>,
+    over: bool,
+}
+
+impl Read for Tee {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Tee {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.kept.len() >= PROBE {
+            self.over = true;
+            return Err(std::io::Error::other("read far enough"));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        // (The bytes consumed are the ones `fill_buf` just handed out.)
+        if let Ok(buf) = self.inner.fill_buf() {
+            self.kept.extend_from_slice(&buf[..amt.min(buf.len())]);
+        }
+        self.inner.consume(amt);
+    }
+}
+
+impl<R: BufRead> XmlReader<R> {
+    fn with(setup: &Setup, input: R) -> Self {
+        let mut reader = quick_xml::Reader::from_reader(LineCounter::new(input));
+        // Whitespace between elements is dropped where it sits beside
+        // child elements; a leaf's text is kept exactly, entities included.
+        reader.config_mut().trim_text(false);
+        Self {
+            file: setup.file.clone(),
+            reader,
+            buf: Vec::with_capacity(8192),
+            path: Vec::new(),
+            record_path: setup.record_path.clone(),
+            absolute: setup.absolute,
+            named: setup.named,
+            holds_values: false,
+            parent: (false, false),
+            likely: setup.likely.clone(),
+            ordinal: 0,
+            encoding: setup.encoding,
+            text_key: Key::from("#text"),
+        }
     }
 
     fn at(&self) -> Location {
@@ -138,19 +213,35 @@ impl XmlReader {
         if self.absolute { self.path == self.record_path } else { self.path.ends_with(&self.record_path) }
     }
 
-    /// Notes an element outside records while none has matched: the
-    /// records' parent, when a record path names one.
-    fn note_element(&mut self) {
-        if self.ordinal > 0 || self.parent_seen {
+    /// Notes an element outside records while a record path given has
+    /// matched none: whether it is the records' parent or a child of it,
+    /// and whether it holds values.
+    fn note_element(&mut self, e: &BytesStart<'_>) {
+        if !self.named || self.ordinal > 0 {
             return;
         }
+        let at = |path: &[String], parent: &[String]| {
+            !parent.is_empty() && if self.absolute { path == parent } else { path.ends_with(parent) }
+        };
         let parent = &self.record_path[..self.record_path.len() - 1];
-        if !parent.is_empty() && (if self.absolute { self.path == parent } else { self.path.ends_with(parent) }) {
-            self.parent_seen = true;
+        let n = self.path.len();
+        if at(&self.path, parent) {
+            self.parent.0 = true;
+        } else if n >= 2 && at(&self.path[..n - 1], parent) {
+            self.parent.1 = true;
+        }
+        if n >= 2 && e.attributes().flatten().any(|a| !a.key.as_ref().starts_with("xmlns")) {
+            self.holds_values = true;
         }
     }
 
-    /// A record path given that matched no element, nor its parent.
+    /// Whether no record matched a record path given, in a file that has
+    /// records elsewhere.
+    fn missed(&self) -> bool {
+        self.named && self.ordinal == 0 && self.holds_values && self.parent != (true, false)
+    }
+
+    /// A record path given that matched no element.
     fn matched_nothing(&self) -> Error {
         let given = format!("{}{}", if self.absolute { "/" } else { "" }, self.record_path.join("/"));
         let hint = match &self.likely {
@@ -250,6 +341,7 @@ impl XmlReader {
                 Event::GeneralRef(r) => {
                     let name = r.into_inner().into_owned();
                     let s = self.resolve_ref(&name)?;
+                    self.holds_values = true;
                     if let Some(top) = stack.last_mut() {
                         top.text.push_str(&s);
                     }
@@ -298,6 +390,25 @@ fn add_child(fields: &mut Vec<(Key, Value)>, index: &mut FieldIndex, key: Key, v
 
 impl RecordReader for XmlReader {
     fn read(&mut self, rec: &mut Record) -> Result<bool> {
+        self.next_record(rec)
+    }
+
+    fn columns(&self) -> Option<&[Key]> {
+        None
+    }
+
+    fn details(&self) -> SourceDetails {
+        SourceDetails {
+            format: Some(crate::Format::Xml),
+            encoding: Some(self.encoding),
+            record_path: Some(format!("{}{}", if self.absolute { "/" } else { "" }, self.record_path.join("/"))),
+            ..Default::default()
+        }
+    }
+}
+
+impl<R: BufRead> XmlReader<R> {
+    fn next_record(&mut self, rec: &mut Record) -> Result<bool> {
         loop {
             let event = self.next_event()?;
             match event {
@@ -305,7 +416,7 @@ impl RecordReader for XmlReader {
                     let name = local(e.name());
                     self.path.push(name.clone());
                     if !self.is_record() {
-                        self.note_element();
+                        self.note_element(&e);
                     }
                     if self.is_record() {
                         let line = self.reader.get_ref().line;
@@ -332,7 +443,7 @@ impl RecordReader for XmlReader {
                     self.path.push(local(e.name()));
                     let is_record = self.is_record();
                     if !is_record {
-                        self.note_element();
+                        self.note_element(&e);
                     }
                     self.path.pop();
                     if is_record {
@@ -373,26 +484,19 @@ impl RecordReader for XmlReader {
                             format!("the file ends inside <{open}> (truncated?)"),
                         ));
                     }
-                    if self.ordinal == 0 && !self.parent_seen {
+                    if self.missed() {
                         return Err(self.matched_nothing());
                     }
                     return Ok(false);
                 }
+                Event::Text(t) if self.named && self.ordinal == 0 && !t.trim_ascii().is_empty() => {
+                    self.holds_values = true;
+                }
+                Event::CData(_) if self.named && self.ordinal == 0 => {
+                    self.holds_values = true;
+                }
                 _ => {}
             }
-        }
-    }
-
-    fn columns(&self) -> Option<&[Key]> {
-        None
-    }
-
-    fn details(&self) -> SourceDetails {
-        SourceDetails {
-            format: Some(crate::Format::Xml),
-            encoding: Some(self.encoding),
-            record_path: Some(format!("{}{}", if self.absolute { "/" } else { "" }, self.record_path.join("/"))),
-            ..Default::default()
         }
     }
 }
@@ -666,13 +770,21 @@ mod tests {
             err.contains(r#"its records look to be at "/records/record" (--record-path /records/record)"#),
             "{err}"
         );
-        let err = read_all(doc, Some("/record")).expect_err("not the root").to_string();
-        assert!(err.contains("matches no element"), "{err}");
-        assert!(read_all("<r/>", Some("Customer")).is_err());
-        // The records' parent is there, empty: a file with no records.
+        for wrong in ["/record", "records/Record", "/records/client", "client"] {
+            assert!(read_all(doc, Some(wrong)).is_err(), "{wrong}");
+        }
+        // Records of attributes only.
+        assert!(read_all(r#"<r><c id="1"/><c id="2"/></r>"#, Some("r/x")).is_err());
+        // No records: the records' parent there without children, or a file
+        // that holds no values at all.
         assert_eq!(read_all("<Customers></Customers>", Some("Customers/Customer")).expect("empty").len(), 0);
-        assert_eq!(read_all("<x><Customers/></x>", Some("Customers/Customer")).expect("empty").len(), 0);
+        assert_eq!(
+            read_all(r#"<x at="1"><Customers n="0"/></x>"#, Some("Customers/Customer")).expect("empty").len(),
+            0
+        );
         assert_eq!(read_all("<Customers/>", Some("/Customers/Customer")).expect("empty").len(), 0);
+        assert_eq!(read_all("<records>\n</records>", Some("record")).expect("empty").len(), 0);
+        assert_eq!(read_all("<Export><Customers/></Export>", Some("Customer")).expect("empty").len(), 0);
     }
 
     #[test]
