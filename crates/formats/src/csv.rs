@@ -311,7 +311,7 @@ impl CsvReader {
         if head.is_empty() {
             return Err(Error::parse(file, Location::default(), "the file is empty: expected a header row"));
         }
-        let mac = cr_only(head);
+        let mac = cr_only(head, opts.quote, opts.escape, opts.delimiter);
         // A UTF-8 byte order mark is 3 bytes, dropped by `decode`.
         let bom = if had_bom && decoded_from == encoding_rs::UTF_8 { 3 } else { 0 };
         // A file whose lines end with a bare `\r` (classic Mac; Excel for
@@ -486,15 +486,21 @@ impl CsvReader {
 /// more of them than of other line ends. Only line ends outside quoted
 /// values count: notes may hold many line breaks of either kind (a CR file
 /// whose notes hold `\n`s, a CRLF file whose notes hold bare `\r`s).
-fn cr_only(head: &[u8]) -> bool {
+fn cr_only(head: &[u8], quote: u8, escape: Option<u8>, delimiter: Option<u8>) -> bool {
+    let starts_value = |b: u8| match delimiter {
+        Some(d) => b == d,
+        None => matches!(b, b',' | b';' | b'\t' | b'|'),
+    };
     let (mut cr, mut other) = (0usize, 0usize);
     let (mut quoted, mut at_start) = (false, true);
     let mut i = 0;
     while i < head.len() {
         let b = head[i];
         if quoted {
-            if b == b'"' {
-                if head.get(i + 1) == Some(&b'"') {
+            if Some(b) == escape {
+                i += 1;
+            } else if b == quote {
+                if escape.is_none() && head.get(i + 1) == Some(&quote) {
                     i += 1;
                 } else {
                     quoted = false;
@@ -502,7 +508,7 @@ fn cr_only(head: &[u8]) -> bool {
             }
         } else {
             match b {
-                b'"' if at_start => quoted = true,
+                _ if b == quote && at_start => quoted = true,
                 b'\r' if head.get(i + 1) == Some(&b'\n') => {
                     other += 1;
                     i += 1;
@@ -511,7 +517,7 @@ fn cr_only(head: &[u8]) -> bool {
                 b'\n' => other += 1,
                 _ => {}
             }
-            at_start = matches!(b, b'\r' | b'\n' | b',' | b';' | b'\t' | b'|');
+            at_start = matches!(b, b'\r' | b'\n') || starts_value(b);
         }
         i += 1;
     }
@@ -944,6 +950,10 @@ mod tests {
         assert_eq!(places("a,b\r1,\"p\nq\"\r\r2,y\r3,\"r\rs\"\r4,z\r"), [(2, 2), (4, 5), (5, 6), (6, 8)]);
     }
 
+    fn cr_only_default(head: &[u8]) -> bool {
+        cr_only(head, b'"', None, None)
+    }
+
     #[test]
     fn classic_mac_files_read_their_bare_cr_as_line_ends() {
         let input = crate::Input {
@@ -959,15 +969,20 @@ mod tests {
         // (A bare CR inside a value is its line break, read as `\n`; a CRLF
         // stays one line end.)
         assert_eq!(notes, ["line1\nline2", "a\nb", "x"]);
-        assert!(cr_only(b"a,b\r1,\"p\nq\"\r2,y\r"));
-        assert!(!cr_only(b"a,b\r\n1,\"p\rq\"\r\n2,y\r\n"));
-        assert!(!cr_only(b"a,b\n1,\"p\rq\"\n2,y\n"));
+        assert!(cr_only_default(b"a,b\r1,\"p\nq\"\r2,y\r"));
+        assert!(!cr_only_default(b"a,b\r\n1,\"p\rq\"\r\n2,y\r\n"));
+        assert!(!cr_only_default(b"a,b\n1,\"p\rq\"\n2,y\n"));
         // Line breaks inside notes outnumber the file's line ends.
-        assert!(cr_only(b"a,b\r1,\"p\nq\nr\ns\"\r2,y\r"));
-        assert!(!cr_only(b"a,b\r\n1,\"p\r\rq\r\rr\"\r\n2,y\r\n"));
-        assert!(!cr_only(b"a,b\n1,\"p\r\rq\r\rr\"\n2,y\n"));
+        assert!(cr_only_default(b"a,b\r1,\"p\nq\nr\ns\"\r2,y\r"));
+        assert!(!cr_only_default(b"a,b\r\n1,\"p\r\rq\r\rr\"\r\n2,y\r\n"));
+        assert!(!cr_only_default(b"a,b\n1,\"p\r\rq\r\rr\"\n2,y\n"));
         // A doubled quote does not end the value; a quote mid-value opens none.
-        assert!(cr_only(b"a,b\r1,\"p \"\"x\"\" \n\n\nq\"\r2,5\" screen\r3,y\r"));
+        assert!(cr_only_default(b"a,b\r1,\"p \"\"x\"\" \n\n\nq\"\r2,5\" screen\r3,y\r"));
+        // The quote, escape and delimiter the file is read with.
+        assert!(cr_only(b"a,b\r1,\"p \\\"x\\\" \n\n\nq\"\r2,y\r", b'"', Some(b'\\'), None));
+        assert!(!cr_only(b"a,b\r\n1,\"p \\\"x\r\r\\\" q\"\r\n2,y\r\n", b'"', Some(b'\\'), None));
+        assert!(cr_only(b"a^b\r1^\"p\nq\nr\"\r2^y\r", b'"', None, Some(b'^')));
+        assert!(cr_only(b"a,b\r1,'p\nq\nr'\r2,y\r", b'\'', None, None));
     }
 
     #[test]
