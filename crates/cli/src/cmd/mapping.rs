@@ -123,7 +123,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
 /// `header_among`). `None` when the first row may be the header, or with a
 /// header row given.
 fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
-    if file == "-" || !opts.header || opts.header_row.is_some() {
+    if !crate::pipeline::regular_file(file) || !opts.header || opts.header_row.is_some() {
         return None;
     }
     let bytes = std::fs::File::open(file).ok()?;
@@ -139,42 +139,43 @@ fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
 }
 
 /// Of rows given as their filled cells, the header's when it is not the
-/// first: the first row that fills as many cells as most rows do (a data
-/// row with a stray delimiter fills more, one with empty cells fewer),
-/// each a distinct name, with a row of data under it; and the first row
-/// looks like no header: it fills at most half as many cells, or fewer
-/// cells that are not all names.
+/// first: the row of names right above the first row of data (one with a
+/// value that is no name: an e-mail address, a number, a date), at least
+/// half as wide. A row of names as wide right above it (a report's
+/// `Owner, Jane Doe, Region, EMEA` line, or a first row of data all in
+/// words) leaves it unclear which is the header: nothing is found, rather
+/// than a row of data taken for the header.
 fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
-    let mut widths: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
-    for (_, cells) in rows.iter().filter(|(_, c)| c.len() >= 2) {
-        *widths.entry(cells.len()).or_default() += 1;
-    }
-    // (Of widths as common, the widest.)
-    let width = widths.iter().max_by_key(|(w, n)| (**n, **w)).map(|(w, _)| *w)?;
     let names = |cells: &[String]| {
         let distinct: std::collections::HashSet<&String> = cells.iter().collect();
-        distinct.len() == cells.len() && cells.iter().all(|c| is_name(c))
+        !cells.is_empty() && distinct.len() == cells.len() && cells.iter().all(|c| is_name(c))
     };
-    let (first_row, first) = rows.first()?;
-    if first.len() * 2 > width && (first.len() >= width || names(first)) {
-        return None;
+    let data = |cells: &[String]| cells.iter().any(|c| !is_name(c));
+    for d in 1..rows.len() {
+        let cells = &rows[d].1;
+        if !data(cells) {
+            continue;
+        }
+        let above = &rows[d - 1].1;
+        if data(above) {
+            // Inside the data, with no header above it.
+            return None;
+        }
+        if !names(above) || above.len() * 2 <= cells.len() {
+            continue;
+        }
+        if d >= 2 && names(&rows[d - 2].1) && rows[d - 2].1.len() == above.len() {
+            return None;
+        }
+        return (d >= 2).then_some(rows[d - 1].0);
     }
-    let at = rows.iter().position(|(_, c)| c.len() >= width && names(c))?;
-    let data_under = rows[at + 1..].iter().any(|(_, c)| c.len() >= 2);
-    let (row, _) = &rows[at];
-    (data_under && row > first_row).then_some(*row)
+    None
 }
 
 /// Whether a cell reads as a column's name: words, not a number, a date,
-/// an e-mail address or a filter (`Region = EMEA`). Years are fine
-/// (`Spend 2024`).
+/// a phone number or an e-mail address.
 fn is_name(cell: &str) -> bool {
-    let date = cell.split(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | '/' | '.'))).any(|token| {
-        let digits = token.bytes().filter(u8::is_ascii_digit).count();
-        let parts = token.split(['-', '/', '.']).filter(|p| !p.is_empty()).count();
-        parts == 3 && digits >= 4
-    });
-    cell.parse::<f64>().is_err() && cell.chars().any(char::is_alphabetic) && !cell.contains(['@', '=']) && !date
+    cell.parse::<f64>().is_err() && cell.chars().any(char::is_alphabetic) && !cell.contains('@')
 }
 
 #[cfg(test)]
@@ -195,14 +196,15 @@ mod tests {
     fn the_header_below_a_preamble_is_found_and_data_is_never_taken_for_it() {
         let found = |text: &str| header_among(&rows(text));
         let data = "Ada,ada@x.com,+44 20 7946 0000\nBob,bob@x.com,+1 212 555 0123";
-        // Found below titles, a date line in two cells, a filter line.
+        // Found below titles, a date line in two or three cells, a filter line.
         assert_eq!(found(&format!("Leads from Expo 2024\n\nName,Email,Phone\n{data}")), Some(3));
         assert_eq!(found(&format!("Exported: 2024-05-01,by admin\nName,Email,Phone\n{data}")), Some(2));
+        assert_eq!(found(&format!("Leads\nExported:,2024-05-01,by admin\nName,Email,Phone\n{data}")), Some(3));
         assert_eq!(found(&format!("Leads\nFilters: Region = EMEA,Owner = Bob\nName,Email,Phone\n{data}")), Some(3));
-        // A name with a year in it is a name.
+        // Names with a year or a date in them are names.
         assert_eq!(found(&format!("Report\nName,Email,Spend 2024\n{data}")), Some(2));
-        // A data row with a stray delimiter is wider than the header: it is
-        // not the header, and the header is still found.
+        assert_eq!(found(&format!("Report\nName,Email,Status on 2024-05-01\n{data}")), Some(2));
+        // A data row with a stray delimiter is wider than the header.
         let stray = "Globex, Inc,gx@x.com,+1 212 555 0100";
         assert_eq!(found(&format!("Report\nName,Email,Phone\n{stray}\n{data}")), Some(2));
         // The first row is the header: nothing to find.
@@ -210,9 +212,15 @@ mod tests {
         assert_eq!(found(&format!("Name,Email,,Phone\n{data},VIP")), None);
         assert_eq!(found(&format!("Name,Email,Spend 2024\n{data}")), None);
         assert_eq!(found("Name,City,Tier\nAnn,Paris,Gold\nBob,Rome,Silver"), None);
+        assert_eq!(found("First Name,Last Name,Company,Newsletter (Y=yes),,\nAnn,Lee,Acme,Y,VIP,EMEA"), None);
+        assert_eq!(found("Name,Address\nAnn Lee,12 Main St, Springfield, IL, USA\nBob Ray,3 Elm Rd, Dover, DE"), None);
         assert_eq!(found("Name\nAnn\nBob"), None);
+        assert_eq!(found("Email\na@x.com\nb@x.com"), None);
         assert_eq!(found(""), None);
+        // Unclear which row is the header: nothing is found.
+        assert_eq!(found(&format!("Report: All Contacts\nOwner,Jane Doe,Region\nName,Email,Phone\n{data}")), None);
+        assert_eq!(found(&format!("Report\nName,Email,Phone\nAnn,Paris,Gold\n{data}")), None);
         assert!(is_name("Spend 2024") && is_name("E-mail") && is_name("Q1 revenue"));
-        assert!(!is_name("2024-05-01") && !is_name("12.5") && !is_name("a@x.com") && !is_name("Exported: 5/1/2024"));
+        assert!(!is_name("2024-05-01") && !is_name("12.5") && !is_name("a@x.com") && !is_name("+1 212 555 0100"));
     }
 }
