@@ -274,7 +274,8 @@ impl SourceArgs {
         // encoding and delimiter as found. What the mapping or the command
         // line says of the source it was rejected from (the same command
         // run again on it) would misread every row.
-        let describes_source = opts.header_row.is_some()
+        let describes_source = !opts.header
+            || opts.header_row.is_some()
             || opts.escape.is_some()
             || opts.encoding != "auto"
             || opts.delimiter.is_some()
@@ -283,6 +284,7 @@ impl SourceArgs {
             || opts.quote != b'"';
         if describes_source && let Some(found) = rejects_file(input, &opts) {
             let flags = [
+                ("--no-header", self.no_header),
                 ("--header-row", self.header_row.is_some_and(|n| n != 1)),
                 ("--escape", self.escape.is_some()),
                 // (A file not in UTF-8 was saved again: the encoding given may be its own.)
@@ -299,6 +301,7 @@ impl SourceArgs {
                     set_aside.join(", ")
                 );
             }
+            opts.header = true;
             opts.header_row = None;
             opts.escape = None;
             if set_aside.contains(&"--encoding") || self.encoding.is_none() {
@@ -313,12 +316,19 @@ impl SourceArgs {
     }
 }
 
+/// Whether `path` names a regular file, one that can be read twice: a
+/// look into a pipe (`<(...)`, a FIFO, standard input) would take the bytes
+/// the real read needs.
+pub fn regular_file(path: &str) -> bool {
+    path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
 /// How `path` reads when it is a rejects file: its header (on row 1) names
 /// `_row`, `_field` and `_error` among its columns, or, in a file without a
 /// header (JSON, NDJSON, XML), its first record carries them. (Standard
 /// input is not looked into.)
 fn rejects_file(path: &str, opts: &ReadOptions) -> Option<crmsync_formats::SourceDetails> {
-    if path == "-" {
+    if !regular_file(path) {
         return None;
     }
     let bytes = std::fs::File::open(path).ok()?;
@@ -352,7 +362,7 @@ fn rejects_file(path: &str, opts: &ReadOptions) -> Option<crmsync_formats::Sourc
 /// (lines above the header: a report's title and date), or other than the
 /// header row given in the mapping.
 pub fn header_row_of(input: &str, opts: &ReadOptions, mapping: &Mapping) -> Option<HeaderAt> {
-    if input == "-" || !opts.header {
+    if !regular_file(input) || !opts.header {
         return None;
     }
     let wanted: Vec<&str> = mapping

@@ -960,6 +960,22 @@ fn rejects_feed_back_through_a_mapping_that_describes_another_kind_of_file() {
         let out = db.run(&["import", r, "--mapping", mapping, "--rejects", "-"]);
         assert!(String::from_utf8_lossy(&out.stdout).contains(name), "{rejects}: {}", stderr_of(&out));
     }
+    // A source without a header: its rejects file has one.
+    let nhd = db.file("nhd.csv", "Initech,Ops\n,Sales\n");
+    let mh = db.file(
+        "nh.toml",
+        "entity = \"companies\"\n[source]\nformat = \"csv\"\nheader = false\n[key]\nfields = [\"name\"]\n\
+         [fields]\nname = { from = \"col1\", required = true }\n\"custom.dept\" = \"col2\"\n",
+    );
+    let r = db.path("nhd-rejects.csv");
+    let r = r.to_str().expect("p");
+    let s = db.json(&["import", &nhd, "--mapping", &mh, "--rejects", r]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let fixed = std::fs::read_to_string(r).expect("rejects").replace("\n,Sales", "\nUmbrella,Sales");
+    std::fs::write(r, fixed).expect("fix");
+    let s = db.json(&["import", r, "--mapping", &mh]);
+    assert_eq!((s["rows_read"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'col1'"), 0);
     // An XML file whose records are not where the mapping says: an error
     // that says where they look to be, not an import of nothing.
     let other = db.file("other.xml", "<Rows><Row><Name>Ed</Name><Email>ed@x.com</Email></Row></Rows>");
@@ -968,6 +984,55 @@ fn rejects_feed_back_through_a_mapping_that_describes_another_kind_of_file() {
     let err = stderr_of(&out);
     assert!(err.contains(r#"matches no element in the file; its records look to be at "/Rows/Row""#), "{err}");
     assert!(!err.contains("--resume"), "nothing was started: {err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_source_read_through_a_pipe_is_read_once_and_whole() {
+    // The mapping describes the source (`;`, no header): a look into the
+    // file for a rejects file's header must not take the pipe's first rows.
+    let db = Db::sqlite();
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[source]\nformat = \"csv\"\nheader = false\ndelimiter = \";\"\n\
+         [fields]\nemail = { from = \"col1\", type = \"email\" }\nfirst_name = \"col2\"\n",
+    );
+    let fifo = db.path("in.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let text: String = (0..20_000).map(|i| format!("u{i}@x.com;N{i}\n")).collect();
+    let to = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(to, text));
+    let s = db.json(&["import", fifo.to_str().expect("p"), "--mapping", &m]);
+    writer.join().expect("writer").expect("written");
+    assert_eq!((s["rows_read"].as_u64(), s["inserted"].as_u64()), (Some(20_000), Some(20_000)), "{s}");
+    assert_eq!(db.scalar("SELECT first_name FROM contacts WHERE email = 'u0@x.com'").as_deref(), Some("N0"));
+}
+
+#[test]
+fn a_record_path_that_matches_nothing_in_a_large_file_starts_no_batch() {
+    let db = Db::sqlite();
+    let records: String = (0..30_000)
+        .map(|i| format!("<Customer><email>u{i}@x.com</email><first_name>{}</first_name></Customer>", "x".repeat(20)))
+        .collect();
+    let big = db.file("big.xml", &format!("<Export><Customers>{records}</Customers></Export>"));
+    assert!(std::fs::metadata(&big).expect("meta").len() > 2 << 20);
+    let out = db.run(&["import", &big, "--entity", "contacts", "--record-path", "Clients/Client"]);
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(r#"its records look to be at "/Export/Customers/Customer""#) && !err.contains("--resume"),
+        "{err}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
+    // A wrong name under the records' parent is as wrong.
+    let out = db.run(&["import", &big, "--entity", "contacts", "--record-path", "Customers/customer"]);
+    assert!(stderr_of(&out).contains("matches no element"), "{}", stderr_of(&out));
+    let s = db.json(&["import", &big, "--entity", "contacts", "--record-path", "Customers/Customer"]);
+    assert_eq!(s["inserted"].as_u64(), Some(30_000), "{s}");
+    // An export of no records reads as none.
+    let empty = db.file("empty.xml", "<Export generated=\"2024-05-01\"><Customers count=\"0\"/></Export>");
+    let s = db.json(&["import", &empty, "--entity", "contacts", "--record-path", "Customers/Customer"]);
+    assert_eq!(s["rows_read"].as_u64(), Some(0), "{s}");
 }
 
 #[test]
