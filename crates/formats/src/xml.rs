@@ -61,12 +61,24 @@ impl XmlReader {
         encoding: &'static str,
         opts: &ReadOptions,
     ) -> Result<Self> {
-        // The first MiB says where the records look to be: where they are
-        // when no record path is given, and what to say when the one given
-        // matches nothing.
-        const SAMPLE: u64 = 1 << 20;
-        let mut sample = Vec::new();
-        (&mut input).take(SAMPLE).read_to_end(&mut sample).map_err(|e| Error::from_io(file, Location::default(), e))?;
+        // The file's start says where the records look to be: where they
+        // are when no record path is given, and what to say when the one
+        // given matches nothing. A MiB at least, and on until it holds a
+        // thousand tags (a long description before the records would
+        // otherwise be taken for the one record), up to PROBE bytes.
+        const STEP: u64 = 1 << 20;
+        let (mut sample, mut tags) = (Vec::new(), 0);
+        loop {
+            let from = sample.len();
+            let n = (&mut input)
+                .take(STEP)
+                .read_to_end(&mut sample)
+                .map_err(|e| Error::from_io(file, Location::default(), e))?;
+            tags += memchr::memchr_iter(b'<', &sample[from..]).count();
+            if (n as u64) < STEP || sample.len() >= PROBE || tags >= 1000 {
+                break;
+            }
+        }
         let detected = detect_record_path(&sample);
         let likely = detected.as_ref().map(|p| format!("/{}", p.join("/")));
         let (record_path, absolute) = match (&opts.record_path, detected) {
@@ -125,7 +137,8 @@ struct Setup {
     encoding: &'static str,
 }
 
-/// How far a record path given is looked for before the file is read.
+/// How far a record path given is looked for before the file is read, and
+/// how far the records are looked for when none is given.
 const PROBE: usize = 64 << 20;
 
 /// Keeps what is read through it, to be read again, up to `PROBE` bytes.
@@ -553,7 +566,22 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
                 None => counts.push((&nodes[c].name, 1, c)),
             }
         }
-        let best = counts.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))?;
+        // Of elements as frequent, the one holding the longest list of one
+        // kind (`<Customers>` beside a `<Meta>` before it).
+        let list = |id: usize| {
+            let mut names: Vec<(&str, usize)> = Vec::new();
+            for &g in &nodes[id].children {
+                match names.iter_mut().find(|(n, _)| *n == nodes[g].name) {
+                    Some((_, k)) => *k += 1,
+                    None => names.push((&nodes[g].name, 1)),
+                }
+            }
+            names.iter().map(|(_, k)| *k).max().unwrap_or(0)
+        };
+        let best = counts.iter().max_by(|a, b| {
+            let lists = if a.1 == 1 && b.1 == 1 { list(a.2).cmp(&list(b.2)) } else { std::cmp::Ordering::Equal };
+            a.1.cmp(&b.1).then(lists).then(b.2.cmp(&a.2))
+        })?;
         let (name, count, first) = (best.0.to_string(), best.1, best.2);
         let wrapper = &nodes[first];
         // A wrapper holds a list of records of one kind: elements with
@@ -759,6 +787,19 @@ mod tests {
         assert!(err.contains("ends inside"), "{err}");
         let err = read_all("<r><c>&nbsp;</c></r>", Some("c")).expect_err("undefined").to_string();
         assert!(err.contains("&nbsp;"), "{err}");
+    }
+
+    #[test]
+    fn records_are_found_past_a_long_element_before_them() {
+        // A description over a MiB long, then the list of records, beside it.
+        let doc = format!(
+            "<Export><Meta><Description>{}</Description><Owner>A</Owner></Meta><Customers>{}</Customers></Export>",
+            "x".repeat(1_200_000),
+            (0..10).map(|i| format!("<Customer><email>u{i}@x.com</email></Customer>")).collect::<String>()
+        );
+        let recs = read_all(&doc, None).expect("reads");
+        assert_eq!(recs.len(), 10);
+        assert_eq!(recs[9].get("email").map(Value::to_text).as_deref(), Some("u9@x.com"));
     }
 
     #[test]
