@@ -233,19 +233,34 @@ impl<R: BufRead> XmlReader<R> {
         if !self.named || self.ordinal > 0 {
             return;
         }
-        let at = |path: &[String], parent: &[String]| {
-            !parent.is_empty() && if self.absolute { path == parent } else { path.ends_with(parent) }
-        };
-        let parent = &self.record_path[..self.record_path.len() - 1];
         let n = self.path.len();
-        if at(&self.path, parent) {
+        if self.at_parent(&self.path) {
             self.parent.0 = true;
-        } else if n >= 2 && at(&self.path[..n - 1], parent) {
+        } else if n >= 2 && self.at_parent(&self.path[..n - 1]) {
             self.parent.1 = true;
         }
-        if n >= 2 && e.attributes().flatten().any(|a| !a.key.as_ref().starts_with("xmlns")) {
+        if e.attributes().flatten().any(|a| !a.key.as_ref().starts_with("xmlns")) {
             self.holds_values = true;
         }
+    }
+
+    /// Notes text outside records while a record path given has matched
+    /// none: a value, and one the records' parent holds if it is inside it
+    /// (`<Contacts>2</Contacts>` is a count, not an empty list).
+    fn note_text(&mut self) {
+        if !self.named || self.ordinal > 0 {
+            return;
+        }
+        self.holds_values = true;
+        if self.at_parent(&self.path) {
+            self.parent.1 = true;
+        }
+    }
+
+    /// Whether `path` is where the records' parent is.
+    fn at_parent(&self, path: &[String]) -> bool {
+        let parent = &self.record_path[..self.record_path.len() - 1];
+        !parent.is_empty() && if self.absolute { path == parent } else { path.ends_with(parent) }
     }
 
     /// Whether no record matched a record path given, in a file that has
@@ -354,7 +369,6 @@ impl<R: BufRead> XmlReader<R> {
                 Event::GeneralRef(r) => {
                     let name = r.into_inner().into_owned();
                     let s = self.resolve_ref(&name)?;
-                    self.holds_values = true;
                     if let Some(top) = stack.last_mut() {
                         top.text.push_str(&s);
                     }
@@ -488,6 +502,7 @@ impl<R: BufRead> XmlReader<R> {
                 Event::GeneralRef(r) => {
                     let name = r.into_inner().into_owned();
                     self.resolve_ref(&name)?;
+                    self.note_text();
                 }
                 Event::Eof => {
                     if let Some(open) = self.path.last() {
@@ -502,12 +517,8 @@ impl<R: BufRead> XmlReader<R> {
                     }
                     return Ok(false);
                 }
-                Event::Text(t) if self.named && self.ordinal == 0 && !t.trim_ascii().is_empty() => {
-                    self.holds_values = true;
-                }
-                Event::CData(_) if self.named && self.ordinal == 0 => {
-                    self.holds_values = true;
-                }
+                Event::Text(t) if !t.trim_ascii().is_empty() => self.note_text(),
+                Event::CData(_) => self.note_text(),
                 _ => {}
             }
         }
@@ -566,8 +577,8 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
                 None => counts.push((&nodes[c].name, 1, c)),
             }
         }
-        // Of elements as frequent, the one holding the longest list of one
-        // kind (`<Customers>` beside a `<Meta>` before it).
+        // Of elements as frequent, the first holding a list of one kind
+        // (`<Customers>` beside a `<Meta>` before it).
         let list = |id: usize| {
             let mut names: Vec<(&str, usize)> = Vec::new();
             for &g in &nodes[id].children {
@@ -579,7 +590,8 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
             names.iter().map(|(_, k)| *k).max().unwrap_or(0)
         };
         let best = counts.iter().max_by(|a, b| {
-            let lists = if a.1 == 1 && b.1 == 1 { list(a.2).cmp(&list(b.2)) } else { std::cmp::Ordering::Equal };
+            let lists =
+                if a.1 == 1 && b.1 == 1 { (list(a.2) > 1).cmp(&(list(b.2) > 1)) } else { std::cmp::Ordering::Equal };
             a.1.cmp(&b.1).then(lists).then(b.2.cmp(&a.2))
         })?;
         let (name, count, first) = (best.0.to_string(), best.1, best.2);
@@ -814,8 +826,14 @@ mod tests {
         for wrong in ["/record", "records/Record", "/records/client", "client"] {
             assert!(read_all(doc, Some(wrong)).is_err(), "{wrong}");
         }
-        // Records of attributes only.
+        // Records of attributes only; values of references only; a root
+        // that is the one record; an element of the parent's name holding a
+        // count.
         assert!(read_all(r#"<r><c id="1"/><c id="2"/></r>"#, Some("r/x")).is_err());
+        assert!(read_all("<r><c><n>&#x4E2D;</n></c><c><n>&amp;</n></c></r>", Some("r/x")).is_err());
+        assert!(read_all(r#"<contact email="a@x.com"/>"#, Some("contacts/contact")).is_err());
+        let summary = "<Export><Summary><Contacts>2</Contacts></Summary><Data><Row><n>A</n></Row></Data></Export>";
+        assert!(read_all(summary, Some("Contacts/Contact")).is_err());
         // No records: the records' parent there without children, or a file
         // that holds no values at all.
         assert_eq!(read_all("<Customers></Customers>", Some("Customers/Customer")).expect("empty").len(), 0);
