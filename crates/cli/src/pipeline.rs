@@ -241,6 +241,7 @@ impl SourceArgs {
             record_path: self.record_path.clone().or(src.record_path.clone()),
             sheet,
             max_field_bytes: self.max_field_size.saturating_mul(1024 * 1024),
+            asked: crmsync_formats::Asked::default(),
         };
         // Records that name their own fields have no header row to find.
         let named = matches!(
@@ -251,21 +252,27 @@ impl SourceArgs {
             opts.header_row = None;
         }
         // What the mapping says of another kind of source than the file's
-        // (its sheet, for a CSV the sheet was saved as) does not apply; on
-        // the command line, it is refused when the file is opened.
+        // (its sheet, for a CSV the sheet was saved as) does not apply (the
+        // reader sets it aside); on the command line, it is refused.
+        opts.asked = crmsync_formats::Asked {
+            sheet: self.sheet.is_some(),
+            record_path: self.record_path.is_some(),
+            delimiter: self.delimiter.is_some(),
+            escape: self.escape.is_some(),
+        };
         if let Some(format) = opts.format.or_else(|| Format::from_path(input)) {
             let text = matches!(format, Format::Csv | Format::Tsv);
-            if self.sheet.is_none() && !matches!(format, Format::Xlsx | Format::Xls | Format::Ods) {
-                opts.sheet = None;
-            }
-            if self.record_path.is_none() && !matches!(format, Format::Json | Format::Xml) {
-                opts.record_path = None;
-            }
-            if self.delimiter.is_none() && !text {
-                opts.delimiter = None;
-            }
-            if self.escape.is_none() && !text {
-                opts.escape = None;
+            for (flag, asked, fits) in [
+                ("--sheet", self.sheet.is_some(), matches!(format, Format::Xlsx | Format::Xls | Format::Ods)),
+                ("--record-path", self.record_path.is_some(), matches!(format, Format::Json | Format::Xml)),
+                ("--delimiter", self.delimiter.is_some(), text),
+                ("--escape", self.escape.is_some(), text),
+            ] {
+                if asked && !fits {
+                    return Err(usage(format!(
+                        "{flag} does not apply to {input}, read as {format} (a different format is named with --from)"
+                    )));
+                }
             }
         }
         // A rejects file fed back is crmsync's own file, or one a

@@ -129,6 +129,20 @@ pub struct ReadOptions {
     pub sheet: Option<SheetRef>,
     /// A quoted CSV field longer than this is taken for an unterminated quote.
     pub max_field_bytes: usize,
+    /// Whether the sheet, record path, delimiter and escape were asked for
+    /// on the command line: one that does not fit the file's format is
+    /// refused then, and set aside otherwise (a mapping's, written for the
+    /// source's usual form, read on a file of another).
+    pub asked: Asked,
+}
+
+/// Which of `ReadOptions`' format-bound options were asked for by the user.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked {
+    pub sheet: bool,
+    pub record_path: bool,
+    pub delimiter: bool,
+    pub escape: bool,
 }
 
 impl Default for ReadOptions {
@@ -144,6 +158,7 @@ impl Default for ReadOptions {
             header_row: None,
             sheet: None,
             max_field_bytes: 64 * 1024 * 1024,
+            asked: Asked::default(),
         }
     }
 }
@@ -261,20 +276,40 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
         ));
     }
     let text = matches!(format, Format::Csv | Format::Tsv);
-    let misfit = if opts.sheet.is_some() && !matches!(format, Format::Xlsx | Format::Xls | Format::Ods) {
-        Some("a sheet is for spreadsheets (xlsx, xls, ods)")
-    } else if opts.record_path.is_some() && !matches!(format, Format::Json | Format::Xml) {
-        Some("a record path is for XML and JSON documents")
-    } else if opts.delimiter.is_some() && !text {
-        Some("a delimiter is for CSV and TSV files")
-    } else if opts.escape.is_some() && !text {
-        Some("an escape character is for CSV and TSV files")
-    } else {
-        None
-    };
-    if let Some(misfit) = misfit {
-        return Err(Error::setup(&name, format!("{misfit}; this is read as {format}")));
+    let mut fitting = opts.clone();
+    let asked = opts.asked;
+    for (set, fits, was_asked, misfit) in [
+        (
+            opts.sheet.is_some(),
+            matches!(format, Format::Xlsx | Format::Xls | Format::Ods),
+            asked.sheet,
+            "a sheet is for spreadsheets (xlsx, xls, ods)",
+        ),
+        (
+            opts.record_path.is_some(),
+            matches!(format, Format::Json | Format::Xml),
+            asked.record_path,
+            "a record path is for XML and JSON documents",
+        ),
+        (opts.delimiter.is_some(), text, asked.delimiter, "a delimiter is for CSV and TSV files"),
+        (opts.escape.is_some(), text, asked.escape, "an escape character is for CSV and TSV files"),
+    ] {
+        if set && !fits && was_asked {
+            let hint = if Format::from_path(&name).is_some() { "" } else { " (name the format with --from)" };
+            return Err(Error::setup(&name, format!("{misfit}; this is read as {format}{hint}")));
+        }
     }
+    if !matches!(format, Format::Xlsx | Format::Xls | Format::Ods) {
+        fitting.sheet = None;
+    }
+    if !matches!(format, Format::Json | Format::Xml) {
+        fitting.record_path = None;
+    }
+    if !text {
+        fitting.delimiter = None;
+        fitting.escape = None;
+    }
+    let opts = &fitting;
     match format {
         Format::Xlsx | Format::Xls | Format::Ods => {
             xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>)

@@ -642,22 +642,37 @@ fn options_for_another_kind_of_file_are_refused_not_ignored() {
     let book = testdata("spreadsheets/prefixed.xlsx");
     let book = book.to_str().expect("p");
     for (input, flag, value, said) in [
-        (csv.as_str(), "--sheet", "Leads", "a sheet is for spreadsheets (xlsx, xls, ods); this is read as csv"),
-        (&csv, "--record-path", "r/c", "a record path is for XML and JSON documents; this is read as csv"),
-        (&xml, "--delimiter", ";", "a delimiter is for CSV and TSV files; this is read as xml"),
-        (book, "--escape", "\\", "an escape character is for CSV and TSV files; this is read as xlsx"),
+        (csv.as_str(), "--sheet", "Leads", "--sheet does not apply to"),
+        (&csv, "--record-path", "r/c", "--record-path does not apply to"),
+        (&xml, "--delimiter", ";", "--delimiter does not apply to"),
+        (book, "--escape", "\\", "--escape does not apply to"),
     ] {
         let (code, err) = c.convert(&[input, &c.path("o.json"), flag, value]);
-        assert_ne!(code, Some(0), "{flag}");
-        assert!(err.contains(said), "{flag}: {err}");
+        assert_eq!(code, Some(2), "{flag}: {err}");
+        assert!(err.contains(said) && err.contains("read as"), "{flag}: {err}");
     }
+    // A file whose format is found from its content.
+    let bare = c.file("noext", b"<r><c><name>Ann</name></c></r>");
+    let (code, err) = c.convert(&[&bare, &c.path("o.json"), "--delimiter", ";"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("a delimiter is for CSV and TSV files; this is read as xml (name the format with --from)"),
+        "{err}"
+    );
     // A mapping's say on another kind of source (the sheet a CSV was
-    // saved from) does not apply.
+    // saved from) does not apply, whether the format is named or found.
     let m = c.file(
         "m.toml",
         b"entity = \"contacts\"\n[source]\nsheet = \"Leads\"\nrecord_path = \"r/c\"\n[fields]\nfirst_name = \"name\"\n",
     );
     let out = c.path("o.ndjson");
     convert_summary(&[&csv, &out, "--mapping", &m]);
+    assert_eq!(read_ndjson(Path::new(&out)), [serde_json::json!({"first_name": "Ann"})]);
+    let piped = crmsync()
+        .args(["convert", "-", &out, "--mapping", &m])
+        .write_stdin("name,email\nAnn,a@x.com\n")
+        .output()
+        .expect("runs");
+    assert!(piped.status.success(), "{}", stderr_of(&piped));
     assert_eq!(read_ndjson(Path::new(&out)), [serde_json::json!({"first_name": "Ann"})]);
 }
