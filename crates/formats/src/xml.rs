@@ -577,31 +577,25 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
                 None => counts.push((&nodes[c].name, 1, c)),
             }
         }
-        // Of elements as frequent, the first holding a list of one kind
-        // (`<Customers>` beside a `<Meta>` before it).
-        let list = |id: usize| {
-            let mut names: Vec<(&str, usize)> = Vec::new();
-            for &g in &nodes[id].children {
-                match names.iter_mut().find(|(n, _)| *n == nodes[g].name) {
-                    Some((_, k)) => *k += 1,
-                    None => names.push((&nodes[g].name, 1)),
-                }
-            }
-            names.iter().map(|(_, k)| *k).max().unwrap_or(0)
+        // A wrapper holds a list of records of one kind: elements with
+        // fields of their own, not leaf values (`<c><n>Ann</n></c>` is one
+        // record). A wrapper with attributes of its own (`<Contacts
+        // total="2">`) holds two records at least.
+        let wrapper = |id: usize| {
+            let w = &nodes[id];
+            !w.children.is_empty()
+                && (!w.attrs || w.children.len() >= 2)
+                && w.children.iter().all(|&g| nodes[g].name == nodes[w.children[0]].name)
+                && w.children.iter().all(|&g| nodes[g].attrs || !nodes[g].children.is_empty())
         };
+        // The most frequent element; of elements as frequent, the first
+        // that is a wrapper (`<Customers>` after a `<Meta>` or `<Header>`).
         let best = counts.iter().max_by(|a, b| {
-            let lists =
-                if a.1 == 1 && b.1 == 1 { (list(a.2) > 1).cmp(&(list(b.2) > 1)) } else { std::cmp::Ordering::Equal };
-            a.1.cmp(&b.1).then(lists).then(b.2.cmp(&a.2))
+            let wraps = if a.1 == 1 && b.1 == 1 { wrapper(a.2).cmp(&wrapper(b.2)) } else { std::cmp::Ordering::Equal };
+            a.1.cmp(&b.1).then(wraps).then(b.2.cmp(&a.2))
         })?;
         let (name, count, first) = (best.0.to_string(), best.1, best.2);
-        let wrapper = &nodes[first];
-        // A wrapper holds a list of records of one kind: elements with
-        // fields of their own, not leaf values (`<c><n>Ann</n></c>` is one record).
-        let homogeneous = !wrapper.attrs
-            && !wrapper.children.is_empty()
-            && wrapper.children.iter().all(|&g| nodes[g].name == nodes[wrapper.children[0]].name)
-            && wrapper.children.iter().all(|&g| nodes[g].attrs || !nodes[g].children.is_empty());
+        let homogeneous = wrapper(first);
         path.push(name);
         if count == 1 && homogeneous {
             node = first;
@@ -799,6 +793,30 @@ mod tests {
         assert!(err.contains("ends inside"), "{err}");
         let err = read_all("<r><c>&nbsp;</c></r>", Some("c")).expect_err("undefined").to_string();
         assert!(err.contains("&nbsp;"), "{err}");
+    }
+
+    #[test]
+    fn records_are_found_beside_other_elements_of_the_document() {
+        let at = |doc: &str| {
+            let recs = read_all(doc, None).expect("reads");
+            recs.iter().map(|r| r.to_json().to_string()).collect::<Vec<_>>().join(" ")
+        };
+        // A wrapper beside a lone element before it, with one record.
+        let meta = "<Export><Meta><Created>2024-05-01</Created><By>a</By></Meta>\
+                    <Customers><Customer><Name>Ann</Name></Customer></Customers></Export>";
+        assert_eq!(at(meta), r#"{"Name":"Ann"}"#);
+        // Of two wrappers, the first, even with one record.
+        let two = "<Export><Customers><Customer><Name>Ann</Name></Customer></Customers>\
+                   <Errors><Error code=\"1\"/><Error code=\"2\"/></Errors></Export>";
+        assert_eq!(at(two), r#"{"Name":"Ann"}"#);
+        // A header of settings before the lines.
+        let lines = "<Report><Header><Title>T</Title><Param>a</Param><Param>b</Param></Header>\
+                     <Rows><Row><n>1</n></Row><Row><n>2</n></Row></Rows></Report>";
+        assert_eq!(at(lines), r#"{"n":"1"} {"n":"2"}"#);
+        // A wrapper with attributes of its own (a page of results).
+        let page = "<Response status=\"ok\"><Contacts total=\"2\"><Contact><Name>Ann</Name></Contact>\
+                    <Contact><Name>Bob</Name></Contact></Contacts></Response>";
+        assert_eq!(at(page), r#"{"Name":"Ann"} {"Name":"Bob"}"#);
     }
 
     #[test]
