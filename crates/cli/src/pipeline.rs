@@ -269,9 +269,12 @@ impl SourceArgs {
                 ("--escape", self.escape.is_some(), text),
             ] {
                 if asked && !fits {
-                    return Err(usage(format!(
-                        "{flag} does not apply to {input}, read as {format} (a different format is named with --from)"
-                    )));
+                    let told = match (&self.from, Format::from_path(input)) {
+                        (Some(_), _) => "--from",
+                        (None, Some(_)) => "its name",
+                        (None, None) => "the mapping's [source] format",
+                    };
+                    return Err(usage(format!("{flag} does not apply to {input}: {told} says it is {format}")));
                 }
             }
         }

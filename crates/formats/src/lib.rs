@@ -264,7 +264,9 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
             (&mut bytes).take(4096).read_to_end(&mut head).map_err(|e| Error::Io { file: name.clone(), source: e })?;
             let f = Format::sniff(&head);
             bytes = Box::new(std::io::Cursor::new(head).chain(bytes));
-            f
+            // One JSON object on a line reads as NDJSON; with a record path
+            // it is a document whose records sit at that path.
+            if f == Format::Ndjson && opts.record_path.is_some() { Format::Json } else { f }
         }
     };
     if let Some(n) = opts.header_row

@@ -649,7 +649,7 @@ fn options_for_another_kind_of_file_are_refused_not_ignored() {
     ] {
         let (code, err) = c.convert(&[input, &c.path("o.json"), flag, value]);
         assert_eq!(code, Some(2), "{flag}: {err}");
-        assert!(err.contains(said) && err.contains("read as"), "{flag}: {err}");
+        assert!(err.contains(said) && err.contains(": its name says it is "), "{flag}: {err}");
     }
     // A file whose format is found from its content.
     let bare = c.file("noext", b"<r><c><name>Ann</name></c></r>");
@@ -659,6 +659,16 @@ fn options_for_another_kind_of_file_are_refused_not_ignored() {
         err.contains("a delimiter is for CSV and TSV files; this is read as xml (name the format with --from)"),
         "{err}"
     );
+    let (code, err) = c.convert(&[&csv, &c.path("o.json"), "--from", "csv", "--sheet", "1"]);
+    assert!(
+        code == Some(2) && err.contains("--sheet does not apply to") && err.contains("--from says it is csv"),
+        "{err}"
+    );
+    // One JSON object on a line, read from the content, with a record path.
+    let one = c.file("api", br#"{"total":2,"contacts":[{"name":"Ann"},{"name":"Bob"}]}"#);
+    let out = c.path("o.ndjson");
+    convert_summary(&[&one, &out, "--record-path", "contacts"]);
+    assert_eq!(read_ndjson(Path::new(&out)).len(), 2);
     // A mapping's say on another kind of source (the sheet a CSV was
     // saved from) does not apply, whether the format is named or found.
     let m = c.file(
