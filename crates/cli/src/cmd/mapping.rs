@@ -144,10 +144,11 @@ fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
 /// is the one most rows of two cells or more share. The first row must
 /// fill at most half of it (a title). The header is the first row after it
 /// that fills it, passing over lines of a report's settings
-/// (`Exported on, 2024-05-01`, `Filters: Region = EMEA`, `Company:, Acme`),
-/// and the row after it must hold data (an e-mail address, a number, a
-/// date): a row of words there (`Owner, Jane Doe, Region, EMEA` above the
-/// real header, or a first record all in words) leaves it unclear.
+/// (`Exported on, 2024-05-01`, `Filters: Region = EMEA`, `Company:, Acme`).
+/// Rows of data (an e-mail address, a number, a date) must follow it, and
+/// up to the second of them no row of words as wide (the real header under
+/// a `Stage, Owner, Region` line, or a first record all in words) that
+/// leaves it unclear.
 fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
     let mut widths: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     for (_, cells) in rows.iter().filter(|(_, c)| c.len() >= 2) {
@@ -163,8 +164,22 @@ fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
     let h = (1..rows.len()).find(|&i| rows[i].1.len() >= width && !setting(&rows[i].1))?;
     let header = &rows[h].1;
     let distinct: std::collections::HashSet<&String> = header.iter().collect();
-    let next = rows[h + 1..].iter().find(|(_, c)| !c.is_empty())?;
-    (distinct.len() == header.len() && next.1.iter().any(|c| is_data(c))).then_some(rows[h].0)
+    if distinct.len() != header.len() {
+        return None;
+    }
+    // Under it, up to its second row of data, no row of words as wide.
+    let mut data = 0;
+    for (_, cells) in &rows[h + 1..] {
+        if cells.iter().any(|c| is_data(c)) {
+            data += 1;
+            if data == 2 {
+                break;
+            }
+        } else if cells.len() >= header.len() {
+            return None;
+        }
+    }
+    (data > 0).then_some(rows[h].0)
 }
 
 /// Whether a cell holds a value no column is named by: an e-mail address,
@@ -207,6 +222,15 @@ mod tests {
             (format!("Report\nName,Email,Spend 2024\n{data}"), 2),
             (format!("Report\nName,Email,Status on 2024-05-01\n{data}"), 2),
             ("Leads by year\nName,Email,2023,2024\nAnn,a@x.com,5,6\nBo,b@x.com,7,8".to_string(), 2),
+            // Records with no e-mail yet, narrower, under the header.
+            (
+                "Contacts\n\nFiltered By:\n   Show: All\n\nFirst,Last,Title,Account,Email,Phone,City\n\
+                 Ann,Lee,Manager,Acme,,,Boston\nBob,Ray,Manager,Acme,bob@acme.com,+1 212 555 0101,Boston"
+                    .to_string(),
+                6,
+            ),
+            ("Contacts Report\n\nFirst Name,Last Name,Email,Account\nAnn,Lee,,Acme\nBob,Ray,b@x.com,Globex".to_string(), 3),
+            ("客户联系人导出\n导出时间：2024年5月1日\n\n姓名,公司,邮箱,电话,城市\n张三,阿里,,,杭州\n李四,腾讯,l@qq.com,13800138000,深圳".to_string(), 4),
             // A data row with a stray delimiter is wider than the header.
             (format!("Report\nName,Email,Phone\nGlobex, Inc,gx@x.com,+1 212 555 0100\n{data}"), 2),
         ] {
@@ -232,7 +256,8 @@ mod tests {
             "Name,Industry,City\nAcme,Manufacturing,Berlin\nGlobex, Inc,Retail,Paris\nInitech,Software,Austin,555-0100"
                 .to_string(),
             format!("Report: All Contacts\nOwner,Jane Doe,Region\nName,Email,Phone\n{data}"),
-            "Contacts Report\n\nFirst Name,Last Name,Email,Account\nAnn,Lee,,Acme\nBob,Ray,b@x.com,Globex".to_string(),
+            format!("Pipeline Report\nStage,Owner,Region\nRun date,,2024-05-01\nName,Email,Phone\n{data}"),
+            format!("Report\nName,Email,Phone\nAnn,Paris,Gold\n{data}"),
             "Name\nAnn\nBob".to_string(),
             "Email\na@x.com\nb@x.com".to_string(),
             String::new(),
