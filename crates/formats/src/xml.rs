@@ -456,6 +456,9 @@ impl<R: BufRead> XmlReader<R> {
                             index: FieldIndex::default(),
                         })?;
                         self.path.pop();
+                        if fields.is_empty() && !self.named {
+                            continue;
+                        }
                         self.ordinal += 1;
                         rec.clear();
                         rec.row = self.ordinal;
@@ -476,6 +479,12 @@ impl<R: BufRead> XmlReader<R> {
                     if is_record {
                         let mut fields = Vec::new();
                         self.attributes(&e, &mut fields)?;
+                        // Records found, not named: an empty element is
+                        // where records would be (`<Customers/>`, an
+                        // export of none), not one.
+                        if fields.is_empty() && !self.named {
+                            continue;
+                        }
                         self.ordinal += 1;
                         rec.clear();
                         rec.row = self.ordinal;
@@ -862,6 +871,9 @@ mod tests {
         assert_eq!(read_all("<Customers/>", Some("/Customers/Customer")).expect("empty").len(), 0);
         assert_eq!(read_all("<records>\n</records>", Some("record")).expect("empty").len(), 0);
         assert_eq!(read_all("<Export><Customers/></Export>", Some("Customer")).expect("empty").len(), 0);
+        // Found, not named: an empty element holds no record.
+        assert_eq!(read_all("<Export><Customers/></Export>", None).expect("empty").len(), 0);
+        assert_eq!(read_all(r#"<Export at="1"><Customers></Customers></Export>"#, None).expect("empty").len(), 0);
     }
 
     #[test]
