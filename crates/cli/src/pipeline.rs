@@ -326,6 +326,22 @@ impl SourceArgs {
     }
 }
 
+impl SourceArgs {
+    /// A rejects file on standard input, found only once its header is
+    /// read: decoded with the mapping's encoding for the source it came
+    /// from, its text would be garbled. (A file is looked into first.)
+    pub fn stdin_rejects_fit(&self, input: &str, opts: &ReadOptions, meta: Meta) -> Result<()> {
+        if input == "-" && meta == Meta::Strip && self.encoding.is_none() && opts.encoding != "auto" {
+            return Err(usage(format!(
+                "standard input is a rejects file, which crmsync writes in UTF-8, but the mapping reads its source as {}: \
+                 pass --encoding auto (or the file's own encoding), or give the file's path",
+                opts.encoding
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Whether `path` names a regular file, one that can be read twice: a
 /// look into a pipe (`<(...)`, a FIFO, standard input) would take the bytes
 /// the real read needs.

@@ -115,6 +115,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let meta = Meta::of(source_columns.as_deref());
+    args.source.stdin_rejects_fit(&args.input, &read_opts, meta)?;
 
     if let (Some(m), Some(cols), false) = (&mapping, &source_columns, args.reverse) {
         m.check_columns(cols).map_err(|mut e| {

@@ -238,6 +238,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let details = reader.details();
     let meta = Meta::of(source_columns.as_deref());
+    args.source.stdin_rejects_fit(&args.input, &read_opts, meta)?;
 
     // The fields the source gives, to pick the key and check the header.
     let mapped: Vec<String> = match (&mapping, &source_columns) {

@@ -986,6 +986,30 @@ fn rejects_feed_back_through_a_mapping_that_describes_another_kind_of_file() {
     assert!(!err.contains("--resume"), "nothing was started: {err}");
 }
 
+#[test]
+fn a_rejects_file_on_stdin_is_not_decoded_with_the_sources_encoding() {
+    // It is found a rejects file only once read, too late to read it again.
+    let db = Db::sqlite();
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[source]\nencoding = \"gbk\"\n[key]\nfields = [\"email\"]\n\
+         [fields]\nfirst_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n",
+    );
+    let rejects = "Name,Email,_row,_field,_error\n张伟,zh@x.com,3,email,bad\n";
+    let out = db.cmd().args(["import", "-", "--mapping", &m]).write_stdin(rejects).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("standard input is a rejects file"), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
+    let out = db
+        .cmd()
+        .args(["import", "-", "--mapping", &m, "--encoding", "auto"])
+        .write_stdin(rejects)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("张伟"));
+}
+
 #[cfg(unix)]
 #[test]
 fn a_source_read_through_a_pipe_is_read_once_and_whole() {
