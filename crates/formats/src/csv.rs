@@ -41,11 +41,16 @@ pub fn sniff_delimiter(sample: &[u8], complete: bool, quote: u8) -> u8 {
     }
     let mut best: Option<(u8, usize, usize)> = None; // (delimiter, consistent records, fields)
     for (i, &d) in CANDIDATES.iter().enumerate() {
-        let Some(first) = records.first().map(|r| r[i]) else { continue };
-        if first == 0 {
-            continue;
+        // The count most lines share, not the first line's: a report's
+        // title above a `;` table has none.
+        let mut tally: Vec<(usize, usize)> = Vec::new();
+        for r in records.iter().filter(|r| r[i] > 0) {
+            match tally.iter_mut().find(|(n, _)| *n == r[i]) {
+                Some((_, k)) => *k += 1,
+                None => tally.push((r[i], 1)),
+            }
         }
-        let consistent = records.iter().filter(|r| r[i] == first).count();
+        let Some(&(first, consistent)) = tally.iter().max_by_key(|(n, k)| (*k, *n)) else { continue };
         let better = match best {
             None => true,
             Some((_, c, f)) => consistent > c || (consistent == c && first > f),
@@ -926,6 +931,10 @@ mod tests {
         assert_eq!(sniff_delimiter(b"name,note\n\"a;b;c;d\",x\n", true, b'"'), b',');
         assert_eq!(sniff_delimiter(b"a|b\n1|2", true, b'"'), b'|');
         assert_eq!(sniff_delimiter(b"single\nvalue\n", true, b'"'), b',');
+        // A report's title above the table, with no delimiter of its own,
+        // or a comma in its words.
+        assert_eq!(sniff_delimiter(b"Kontakte\n\nName;E-Mail\nAnn;a@x.de\nBob;b@x.de\n", true, b'"'), b';');
+        assert_eq!(sniff_delimiter(b"Acme, Inc report\nName\tEmail\nAnn\ta@x\nBob\tb@x\n", true, b'"'), b'\t');
     }
 
     /// Each record's (row, line) read from `text`.
