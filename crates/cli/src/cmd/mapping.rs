@@ -146,9 +146,9 @@ fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
 /// that fills it, passing over lines of a report's settings
 /// (`Exported on, 2024-05-01`, `Filters: Region = EMEA`, `Company:, Acme`).
 /// Rows of data (an e-mail address, a number, a date) must follow it, and
-/// up to the second of them no row of words as wide (the real header under
-/// a `Stage, Owner, Region` line, or a first record all in words) that
-/// leaves it unclear.
+/// no row of words as wide as they are (the real header under a `Stage,
+/// Owner, Region` line, a detail table under a summary, or a record all in
+/// words): that leaves it unclear.
 fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
     let mut widths: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
     for (_, cells) in rows.iter().filter(|(_, c)| c.len() >= 2) {
@@ -160,33 +160,34 @@ fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
     if first.len() * 2 > width {
         return None;
     }
-    let setting = |cells: &[String]| cells.iter().any(|c| is_data(c) || c.ends_with(':') || c.contains(": "));
+    let setting = |cells: &[String]| {
+        cells.iter().any(|c| is_data(c) || c.ends_with([':', '：']) || c.contains(": ") || c.contains('：'))
+    };
     let h = (1..rows.len()).find(|&i| rows[i].1.len() >= width && !setting(&rows[i].1))?;
     let header = &rows[h].1;
     let distinct: std::collections::HashSet<&String> = header.iter().collect();
     if distinct.len() != header.len() {
         return None;
     }
-    // Under it, up to its second row of data, no row of words as wide.
-    let mut data = 0;
-    for (_, cells) in &rows[h + 1..] {
-        if cells.iter().any(|c| is_data(c)) {
-            data += 1;
-            if data == 2 {
-                break;
-            }
-        } else if cells.len() >= header.len() {
-            return None;
-        }
-    }
-    (data > 0).then_some(rows[h].0)
+    // Rows of data under it, and no other row of words as wide as they are
+    // (the real header under a line of settings wider than it, or a detail
+    // table's under a summary's; records with cells left empty are
+    // narrower).
+    let below = &rows[h + 1..];
+    let is_row_of_data = |cells: &[String]| cells.iter().any(|c| is_data(c));
+    let data_width = below.iter().filter(|(_, c)| is_row_of_data(c)).map(|(_, c)| c.len()).max()?;
+    let words_as_wide = below.iter().any(|(_, c)| !is_row_of_data(c) && c.len() >= data_width);
+    (!words_as_wide).then_some(rows[h].0)
 }
 
 /// Whether a cell holds a value no column is named by: an e-mail address,
 /// or digits without letters (a number, phone or date) other than a year
 /// (`2024` names a column of that year's figures).
 fn is_data(cell: &str) -> bool {
-    let year = cell.len() == 4 && cell.parse::<u16>().is_ok_and(|y| (1800..=2100).contains(&y));
+    // (A year, a month `2024-01` or a fiscal year `2023-24` names a column.)
+    let year = |y: &str| y.len() == 4 && y.parse::<u16>().is_ok_and(|y| (1800..=2100).contains(&y));
+    let two = |m: &str| m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit());
+    let year = year(cell) || cell.split_once('-').is_some_and(|(y, m)| year(y) && two(m));
     let email = cell
         .split_once('@')
         .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.') && !cell.contains(char::is_whitespace));
@@ -229,6 +230,7 @@ mod tests {
                     .to_string(),
                 6,
             ),
+            (format!("联系人\n导出人：,张三,部门：,销售部\n\n姓名,邮箱,电话\n{data}"), 4),
             ("Contacts Report\n\nFirst Name,Last Name,Email,Account\nAnn,Lee,,Acme\nBob,Ray,b@x.com,Globex".to_string(), 3),
             ("客户联系人导出\n导出时间：2024年5月1日\n\n姓名,公司,邮箱,电话,城市\n张三,阿里,,,杭州\n李四,腾讯,l@qq.com,13800138000,深圳".to_string(), 4),
             // A data row with a stray delimiter is wider than the header.
@@ -257,6 +259,9 @@ mod tests {
                 .to_string(),
             format!("Report: All Contacts\nOwner,Jane Doe,Region\nName,Email,Phone\n{data}"),
             format!("Pipeline Report\nStage,Owner,Region\nRun date,,2024-05-01\nName,Email,Phone\n{data}"),
+            format!("Contact List\nCompany,Acme Corp,Department,Sales\n\nName,Email,Phone\n{data}"),
+            "Pipeline\nStage,Count,Amount\nWon,1,99000\nLost,2,500\n\nDeal,Stage,Amount\nBig,Won,99000".to_string(),
+            "Pipeline by month\nOwner,Jane Doe,Region,EMEA\nDeal,Stage,2024-01,2024-02\nBig,Won,100,200".to_string(),
             format!("Report\nName,Email,Phone\nAnn,Paris,Gold\n{data}"),
             "Name\nAnn\nBob".to_string(),
             "Email\na@x.com\nb@x.com".to_string(),
@@ -266,6 +271,6 @@ mod tests {
         }
         assert!(is_data("a@x.com") && is_data("+1 212 555 0100") && is_data("2024-05-01") && is_data("250"));
         assert!(!is_data("2024") && !is_data("Spend 2024") && !is_data("n/a") && !is_data("#") && !is_data("A-1"));
-        assert!(!is_data("Email (@work)") && !is_data("@handle"));
+        assert!(!is_data("Email (@work)") && !is_data("@handle") && !is_data("2024-01") && !is_data("2023-24"));
     }
 }
