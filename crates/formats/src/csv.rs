@@ -51,6 +51,10 @@ pub fn sniff_delimiter(sample: &[u8], complete: bool, quote: u8) -> u8 {
             }
         }
         let Some(&(first, consistent)) = tally.iter().max_by_key(|(n, k)| (*k, *n)) else { continue };
+        // (One line of many is no evidence: `a@x.com; b@x.com` in a column.)
+        if consistent < 2 && records.len() > 2 {
+            continue;
+        }
         let better = match best {
             None => true,
             Some((_, c, f)) => consistent > c || (consistent == c && first > f),
@@ -935,6 +939,7 @@ mod tests {
         // or a comma in its words.
         assert_eq!(sniff_delimiter(b"Kontakte\n\nName;E-Mail\nAnn;a@x.de\nBob;b@x.de\n", true, b'"'), b';');
         assert_eq!(sniff_delimiter(b"Acme, Inc report\nName\tEmail\nAnn\ta@x\nBob\tb@x\n", true, b'"'), b'\t');
+        assert_eq!(sniff_delimiter(b"Email\nann@x.com\nbob@x.com; cy@x.com\n", true, b'"'), b',');
     }
 
     /// Each record's (row, line) read from `text`.
