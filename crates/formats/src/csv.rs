@@ -15,52 +15,48 @@ use crate::{Format, ReadOptions, RecordReader, RecordWriter, SourceDetails, Writ
 
 const CANDIDATES: [u8; 4] = [b',', b'\t', b';', b'|'];
 
-/// Picks the delimiter that splits the first records into the same number of
-/// fields, preferring more fields; quotes are respected.
+/// Picks the delimiter found on the most of the first lines (a report's
+/// title may have none, and rows whose trailing empty fields were dropped
+/// have fewer), then the one that splits them into the most fields; quotes
+/// are respected.
 pub fn sniff_delimiter(sample: &[u8], complete: bool, quote: u8) -> u8 {
     let mut records: Vec<[usize; 4]> = Vec::new();
     let mut counts = [0usize; 4];
-    let mut in_quote = false;
+    let (mut in_quote, mut filled, mut lines) = (false, false, 0usize);
     for &b in sample {
         if b == quote {
             in_quote = !in_quote;
+            filled = true;
         } else if !in_quote {
             if b == b'\n' {
                 records.push(counts);
                 counts = [0; 4];
+                lines += usize::from(filled);
+                filled = false;
                 if records.len() >= 50 {
                     break;
                 }
             } else if let Some(i) = CANDIDATES.iter().position(|c| *c == b) {
                 counts[i] += 1;
+            } else if !b.is_ascii_whitespace() {
+                filled = true;
             }
         }
     }
     if complete && counts.iter().any(|c| *c > 0) {
         records.push(counts);
+        lines += 1;
     }
-    let mut best: Option<(u8, usize, usize)> = None; // (delimiter, consistent records, fields)
+    let mut best: Option<(u8, usize, usize)> = None; // (delimiter, lines with it, most on a line)
     for (i, &d) in CANDIDATES.iter().enumerate() {
-        // The count most lines share, not the first line's: a report's
-        // title above a `;` table has none.
-        let mut tally: Vec<(usize, usize)> = Vec::new();
-        for r in records.iter().filter(|r| r[i] > 0) {
-            match tally.iter_mut().find(|(n, _)| *n == r[i]) {
-                Some((_, k)) => *k += 1,
-                None => tally.push((r[i], 1)),
-            }
-        }
-        let Some(&(first, consistent)) = tally.iter().max_by_key(|(n, k)| (*k, *n)) else { continue };
+        let present = records.iter().filter(|r| r[i] > 0).count();
+        let most = records.iter().map(|r| r[i]).max().unwrap_or(0);
         // (One line of many is no evidence: `a@x.com; b@x.com` in a column.)
-        if consistent < 2 && records.len() > 2 {
+        if present == 0 || (present < 2 && lines > 2) {
             continue;
         }
-        let better = match best {
-            None => true,
-            Some((_, c, f)) => consistent > c || (consistent == c && first > f),
-        };
-        if better {
-            best = Some((d, consistent, first));
+        if best.is_none_or(|(_, p, m)| (present, most) > (p, m)) {
+            best = Some((d, present, most));
         }
     }
     best.map(|(d, _, _)| d).unwrap_or(b',')
@@ -936,10 +932,22 @@ mod tests {
         assert_eq!(sniff_delimiter(b"a|b\n1|2", true, b'"'), b'|');
         assert_eq!(sniff_delimiter(b"single\nvalue\n", true, b'"'), b',');
         // A report's title above the table, with no delimiter of its own,
-        // or a comma in its words.
+        // or with one.
         assert_eq!(sniff_delimiter(b"Kontakte\n\nName;E-Mail\nAnn;a@x.de\nBob;b@x.de\n", true, b'"'), b';');
-        assert_eq!(sniff_delimiter(b"Acme, Inc report\nName\tEmail\nAnn\ta@x\nBob\tb@x\n", true, b'"'), b'\t');
+        assert_eq!(
+            sniff_delimiter(b"Contacts\tQ2\n\nName\tEmail\tPhone\nAnn\ta@x\t5\nBo\tb@x\t6\n", true, b'"'),
+            b'\t'
+        );
         assert_eq!(sniff_delimiter(b"Email\nann@x.com\nbob@x.com; cy@x.com\n", true, b'"'), b',');
+        // Rows whose trailing empty fields were dropped, with a comma or a
+        // semicolon in every row's text; a header over blank lines.
+        let ragged = "Nr;Name;Umsatz;Telefon\n1;M GmbH;1.234,56;030\n2;S AG;99,00\n3;W KG;0,00\n";
+        assert_eq!(sniff_delimiter(ragged.as_bytes(), true, b'"'), b';');
+        let ragged = "Name\tCity\tNotes\nAnn\tBoston, MA\tmet\nBob\tDover, DE\nCy\tAustin, TX\n";
+        assert_eq!(sniff_delimiter(ragged.as_bytes(), true, b'"'), b'\t');
+        let ragged = "Name,Tags,Email,Phone\nAnn,vip; new,a@x\nBob,vip; new,b@x\nCy,new; old,c@x,5\n";
+        assert_eq!(sniff_delimiter(ragged.as_bytes(), true, b'"'), b',');
+        assert_eq!(sniff_delimiter(b"Name;Email;Phone\n\n\n", true, b'"'), b';');
     }
 
     /// Each record's (row, line) read from `text`.
