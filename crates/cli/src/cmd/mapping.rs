@@ -156,13 +156,20 @@ fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
     }
     // (Of widths as common, the widest.)
     let width = widths.iter().max_by_key(|(w, n)| (**n, **w)).map(|(w, _)| *w)?;
+    // A report's settings: a value, a `label: value` cell, or labels
+    // (`Company:`) beside their values; a row of labels alone is a form's
+    // header (`Name:, Email:`).
+    let setting = |cells: &[String]| {
+        let label = |c: &String| c.ends_with([':', '：']);
+        cells.iter().any(|c| is_data(c) || c.contains(": ") || c.trim_end_matches('：').contains('：'))
+            || (cells.iter().any(label) && !cells.iter().all(label))
+    };
+    // The first row is a title: one cell, or a report's settings; two
+    // names or more may be a header with some columns left unnamed.
     let (_, first) = rows.first()?;
-    if first.len() * 2 > width {
+    if first.len() * 2 > width || (first.len() >= 2 && !setting(first)) {
         return None;
     }
-    let setting = |cells: &[String]| {
-        cells.iter().any(|c| is_data(c) || c.ends_with([':', '：']) || c.contains(": ") || c.contains('：'))
-    };
     let h = (1..rows.len()).find(|&i| rows[i].1.len() >= width && !setting(&rows[i].1))?;
     let header = &rows[h].1;
     let distinct: std::collections::HashSet<&String> = header.iter().collect();
@@ -259,6 +266,10 @@ mod tests {
                 .to_string(),
             format!("Report: All Contacts\nOwner,Jane Doe,Region\nName,Email,Phone\n{data}"),
             format!("Pipeline Report\nStage,Owner,Region\nRun date,,2024-05-01\nName,Email,Phone\n{data}"),
+            "Name,Email,,,,\nAnn Lee,Acme,Sales,Boston,VIP,Gold\nBob Ray,bob@globex.com,Globex,Dover,555-0101"
+                .to_string(),
+            "Contact sheet\nName:,Company:,Email:,Phone:\nAnn Lee,Acme,Sales,Boston\nBob,Globex,b@g.com,555-0101"
+                .to_string(),
             format!("Contact List\nCompany,Acme Corp,Department,Sales\n\nName,Email,Phone\n{data}"),
             "Pipeline\nStage,Count,Amount\nWon,1,99000\nLost,2,500\n\nDeal,Stage,Amount\nBig,Won,99000".to_string(),
             "Pipeline by month\nOwner,Jane Doe,Region,EMEA\nDeal,Stage,2024-01,2024-02\nBig,Won,100,200".to_string(),
