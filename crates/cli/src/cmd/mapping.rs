@@ -156,13 +156,13 @@ fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
     }
     // (Of widths as common, the widest.)
     let width = widths.iter().max_by_key(|(w, n)| (**n, **w)).map(|(w, _)| *w)?;
-    // A report's settings: a value, a `label: value` cell, or labels
-    // (`Company:`) beside their values; a row of labels alone is a form's
-    // header (`Name:, Email:`).
+    // A report's settings: a value, or labels (`Company:`, `Filters:
+    // Region = EMEA`) beside other cells; a row of labels alone is a form's
+    // header (`Name:, Email:`, or Salesforce's `Contact: Full Name,
+    // Contact: Email`).
     let setting = |cells: &[String]| {
-        let label = |c: &String| c.ends_with([':', '：']);
-        cells.iter().any(|c| is_data(c) || c.contains(": ") || c.trim_end_matches('：').contains('：'))
-            || (cells.iter().any(label) && !cells.iter().all(label))
+        let label = |c: &String| c.ends_with([':', '：']) || c.contains(": ") || c.contains('：');
+        cells.iter().any(|c| is_data(c)) || (cells.iter().any(label) && !cells.iter().all(label))
     };
     // The first row is a title: one cell, or a report's settings; two
     // names or more may be a header with some columns left unnamed.
@@ -238,6 +238,7 @@ mod tests {
                 6,
             ),
             (format!("联系人\n导出人：,张三,部门：,销售部\n\n姓名,邮箱,电话\n{data}"), 4),
+            (format!("Contacts\nContact: Name,Contact: Email,Contact: Phone\n{data}"), 2),
             ("Contacts Report\n\nFirst Name,Last Name,Email,Account\nAnn,Lee,,Acme\nBob,Ray,b@x.com,Globex".to_string(), 3),
             ("客户联系人导出\n导出时间：2024年5月1日\n\n姓名,公司,邮箱,电话,城市\n张三,阿里,,,杭州\n李四,腾讯,l@qq.com,13800138000,深圳".to_string(), 4),
             // A data row with a stray delimiter is wider than the header.
