@@ -8,7 +8,7 @@ use clap::Args;
 use crmsync_core::mapping::SheetRef;
 use crmsync_core::schema::SchemaCheck;
 use crmsync_core::{Defect, Entity, FieldError, Key, Mapping, Record, Value};
-use crmsync_formats::{Format, ReadOptions, RecordWriter, WriteOptions};
+use crmsync_formats::{Bound, Format, ReadOptions, RecordWriter, WriteOptions};
 use crmsync_store::import::{Drafted, Drafter, Seen};
 
 use crate::cmd::usage;
@@ -241,7 +241,7 @@ impl SourceArgs {
             record_path: self.record_path.clone().or(src.record_path.clone()),
             sheet,
             max_field_bytes: self.max_field_size.saturating_mul(1024 * 1024),
-            asked: crmsync_formats::Asked::default(),
+            asked: Vec::new(),
         };
         // Records that name their own fields have no header row to find.
         let named = matches!(
@@ -254,29 +254,16 @@ impl SourceArgs {
         // What the mapping says of another kind of source than the file's
         // (its sheet, for a CSV the sheet was saved as) does not apply (the
         // reader sets it aside); on the command line, it is refused.
-        opts.asked = crmsync_formats::Asked {
-            sheet: self.sheet.is_some(),
-            record_path: self.record_path.is_some(),
-            delimiter: self.delimiter.is_some(),
-            escape: self.escape.is_some(),
-        };
-        if let Some(format) = opts.format.or_else(|| Format::from_path(input)) {
-            let text = matches!(format, Format::Csv | Format::Tsv);
-            for (flag, asked, fits) in [
-                ("--sheet", self.sheet.is_some(), matches!(format, Format::Xlsx | Format::Xls | Format::Ods)),
-                ("--record-path", self.record_path.is_some(), matches!(format, Format::Json | Format::Xml)),
-                ("--delimiter", self.delimiter.is_some(), text),
-                ("--escape", self.escape.is_some(), text),
-            ] {
-                if asked && !fits {
-                    let told = match (&self.from, Format::from_path(input)) {
-                        (Some(_), _) => "--from",
-                        (None, Some(_)) => "its name",
-                        (None, None) => "the mapping's [source] format",
-                    };
-                    return Err(usage(format!("{flag} does not apply to {input}: {told} says it is {format}")));
-                }
-            }
+        opts.asked = Bound::ALL.into_iter().filter(|b| self.gives(*b)).collect();
+        if let Some(format) = opts.format.or_else(|| Format::from_path(input))
+            && let Some(bound) = opts.asked.iter().find(|b| !b.fits(format))
+        {
+            let told = match (&self.from, Format::from_path(input)) {
+                (Some(_), _) => "--from",
+                (None, Some(_)) => "its name",
+                (None, None) => "the mapping's [source] format",
+            };
+            return Err(usage(format!("{} does not apply to {input}: {told} says it is {format}", bound.flag())));
         }
         // A rejects file fed back is crmsync's own file, or one a
         // spreadsheet saved again: its header on row 1, quotes doubled,
@@ -324,9 +311,17 @@ impl SourceArgs {
         }
         Ok(opts)
     }
-}
 
-impl SourceArgs {
+    /// Whether the command line gives a format-bound option.
+    fn gives(&self, bound: Bound) -> bool {
+        match bound {
+            Bound::Sheet => self.sheet.is_some(),
+            Bound::RecordPath => self.record_path.is_some(),
+            Bound::Delimiter => self.delimiter.is_some(),
+            Bound::Escape => self.escape.is_some(),
+        }
+    }
+
     /// A rejects file on standard input, found only once its header is
     /// read: decoded with the mapping's encoding for the source it came
     /// from, its text would be garbled. (A file is looked into first.)

@@ -129,20 +129,69 @@ pub struct ReadOptions {
     pub sheet: Option<SheetRef>,
     /// A quoted CSV field longer than this is taken for an unterminated quote.
     pub max_field_bytes: usize,
-    /// Whether the sheet, record path, delimiter and escape were asked for
-    /// on the command line: one that does not fit the file's format is
-    /// refused then, and set aside otherwise (a mapping's, written for the
-    /// source's usual form, read on a file of another).
-    pub asked: Asked,
+    /// The format-bound options asked for on the command line: one that
+    /// does not fit the file's format is refused then, and set aside
+    /// otherwise (a mapping's, written for the source's usual form, read on
+    /// a file of another).
+    pub asked: Vec<Bound>,
 }
 
-/// Which of `ReadOptions`' format-bound options were asked for by the user.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Asked {
-    pub sheet: bool,
-    pub record_path: bool,
-    pub delimiter: bool,
-    pub escape: bool,
+/// The options of `ReadOptions` that only some formats take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    Sheet,
+    RecordPath,
+    Delimiter,
+    Escape,
+}
+
+impl Bound {
+    pub const ALL: [Bound; 4] = [Bound::Sheet, Bound::RecordPath, Bound::Delimiter, Bound::Escape];
+
+    pub fn fits(self, format: Format) -> bool {
+        match self {
+            Bound::Sheet => matches!(format, Format::Xlsx | Format::Xls | Format::Ods),
+            Bound::RecordPath => matches!(format, Format::Json | Format::Xml),
+            Bound::Delimiter | Bound::Escape => matches!(format, Format::Csv | Format::Tsv),
+        }
+    }
+
+    /// Its command-line flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Bound::Sheet => "--sheet",
+            Bound::RecordPath => "--record-path",
+            Bound::Delimiter => "--delimiter",
+            Bound::Escape => "--escape",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Bound::Sheet => "a sheet is for spreadsheets (xlsx, xls, ods)",
+            Bound::RecordPath => "a record path is for XML and JSON documents",
+            Bound::Delimiter => "a delimiter is for CSV and TSV files",
+            Bound::Escape => "an escape character is for CSV and TSV files",
+        }
+    }
+
+    fn is_set(self, opts: &ReadOptions) -> bool {
+        match self {
+            Bound::Sheet => opts.sheet.is_some(),
+            Bound::RecordPath => opts.record_path.is_some(),
+            Bound::Delimiter => opts.delimiter.is_some(),
+            Bound::Escape => opts.escape.is_some(),
+        }
+    }
+
+    fn clear(self, opts: &mut ReadOptions) {
+        match self {
+            Bound::Sheet => opts.sheet = None,
+            Bound::RecordPath => opts.record_path = None,
+            Bound::Delimiter => opts.delimiter = None,
+            Bound::Escape => opts.escape = None,
+        }
+    }
 }
 
 impl Default for ReadOptions {
@@ -158,7 +207,7 @@ impl Default for ReadOptions {
             header_row: None,
             sheet: None,
             max_field_bytes: 64 * 1024 * 1024,
-            asked: Asked::default(),
+            asked: Vec::new(),
         }
     }
 }
@@ -277,39 +326,13 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
             format!("a header row ({n}) is for CSV files and spreadsheets; {format} records name their own fields"),
         ));
     }
-    let text = matches!(format, Format::Csv | Format::Tsv);
     let mut fitting = opts.clone();
-    let asked = opts.asked;
-    for (set, fits, was_asked, misfit) in [
-        (
-            opts.sheet.is_some(),
-            matches!(format, Format::Xlsx | Format::Xls | Format::Ods),
-            asked.sheet,
-            "a sheet is for spreadsheets (xlsx, xls, ods)",
-        ),
-        (
-            opts.record_path.is_some(),
-            matches!(format, Format::Json | Format::Xml),
-            asked.record_path,
-            "a record path is for XML and JSON documents",
-        ),
-        (opts.delimiter.is_some(), text, asked.delimiter, "a delimiter is for CSV and TSV files"),
-        (opts.escape.is_some(), text, asked.escape, "an escape character is for CSV and TSV files"),
-    ] {
-        if set && !fits && was_asked {
+    for bound in Bound::ALL.into_iter().filter(|b| b.is_set(opts) && !b.fits(format)) {
+        if opts.asked.contains(&bound) {
             let hint = if Format::from_path(&name).is_some() { "" } else { " (name the format with --from)" };
-            return Err(Error::setup(&name, format!("{misfit}; this is read as {format}{hint}")));
+            return Err(Error::setup(&name, format!("{}; this is read as {format}{hint}", bound.what())));
         }
-    }
-    if !matches!(format, Format::Xlsx | Format::Xls | Format::Ods) {
-        fitting.sheet = None;
-    }
-    if !matches!(format, Format::Json | Format::Xml) {
-        fitting.record_path = None;
-    }
-    if !text {
-        fitting.delimiter = None;
-        fitting.escape = None;
+        bound.clear(&mut fitting);
     }
     let opts = &fitting;
     match format {
