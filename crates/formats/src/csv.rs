@@ -487,15 +487,21 @@ impl CsvReader {
     }
 }
 
+/// Whether `b` ends a value and may start the next: the delimiter, or any
+/// of `,;\t|` while it is not known yet.
+fn separates(b: u8, delimiter: Option<u8>) -> bool {
+    match delimiter {
+        Some(d) => b == d,
+        None => CANDIDATES.contains(&b),
+    }
+}
+
 /// Whether lines end with a bare `\r` (classic Mac), by the file's `head`:
 /// more of them than of other line ends. Only line ends outside quoted
 /// values count: notes may hold many line breaks of either kind (a CR file
 /// whose notes hold `\n`s, a CRLF file whose notes hold bare `\r`s).
 fn cr_only(head: &[u8], quote: u8, escape: Option<u8>, delimiter: Option<u8>) -> bool {
-    let starts_value = |b: u8| match delimiter {
-        Some(d) => b == d,
-        None => matches!(b, b',' | b';' | b'\t' | b'|'),
-    };
+    let starts_value = |b: u8| separates(b, delimiter);
     let (mut cr, mut other) = (0usize, 0usize);
     let (mut quoted, mut at_start) = (false, true);
     let mut i = 0;
@@ -566,10 +572,7 @@ struct Skipped {
 /// delimiter is not known yet). Returns the lines and bytes read, no
 /// lines at the end.
 fn skip_row(input: &mut dyn BufRead, quote: u8, delimiter: Option<u8>) -> io::Result<Skipped> {
-    let starts_value = |b: u8| match delimiter {
-        Some(d) => b == d,
-        None => matches!(b, b',' | b';' | b'\t' | b'|'),
-    };
+    let starts_value = |b: u8| separates(b, delimiter);
     let (mut lines, mut bytes, mut quoted, mut line) = (0, 0, false, Vec::new());
     let mut opened = (0, 0);
     loop {

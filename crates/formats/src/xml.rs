@@ -25,7 +25,7 @@ pub struct XmlReader<R: BufRead = Box<dyn BufRead + Send>> {
     /// the records' parent is there without children (an export of no
     /// records: `<Customers count="0"/>`).
     named: bool,
-    /// Values (text, attributes below the root) seen while no record matched.
+    /// Values (text, attributes) seen while no record matched.
     holds_values: bool,
     /// The records' parent seen, and whether it had children.
     parent: (bool, bool),
