@@ -574,11 +574,14 @@ impl Rejects {
     pub fn reject(&mut self, source: &Record, field: &str, message: &str) -> Result<()> {
         self.count += 1;
         if !self.quiet && self.shown < self.show_limit {
-            let at = if source.line > 0 && source.line != source.row {
+            let mut at = if source.line > 0 && source.line != source.row {
                 format!("row {} (line {})", source.row, source.line)
             } else {
                 format!("row {}", source.row)
             };
+            if source.origin > 0 {
+                at.push_str(&format!(" (row {} of the file first read)", source.origin));
+            }
             eprintln!("rejected {}: {at}: {message}", self.source);
             self.shown += 1;
         }
@@ -607,7 +610,9 @@ impl Rejects {
             } else {
                 format!("{message} [values without a column: {}]", unplaced.join(", "))
             };
-            self.row.push(self.keys[0].clone(), Value::Number(source.row.to_string()));
+            // A row fed back from a rejects file keeps the row it was first read from.
+            let row = if source.origin > 0 { source.origin } else { source.row };
+            self.row.push(self.keys[0].clone(), Value::Number(row.to_string()));
             self.row.push(self.keys[1].clone(), Value::Text(field.to_string()));
             self.row.push(self.keys[2].clone(), Value::Text(message.clone()));
             if let Err(e) = w.write(&self.row) {
@@ -970,6 +975,7 @@ impl Work {
             if let Some(d) = still_short(rec).or_else(|| still_as_read(rec)) {
                 return (Outcome::Defect(d), None);
             }
+            rec.origin = rec.get(META[0]).and_then(|v| v.to_text().trim().parse().ok()).unwrap_or(0);
             rec.retain(|k| !META.contains(&k));
         }
         let seen = self.recognise.as_ref().and_then(|r| r.drafter.recognised(rec));

@@ -258,6 +258,10 @@ pub struct Record {
     pub row: u64,
     /// 1-based physical line where the record starts, when the format has lines.
     pub line: u64,
+    /// The row a rejects file fed back says the record was first read from
+    /// (its `_row`); 0 when it says none. A row rejected again keeps it, so
+    /// `_row` points into the file first read however often it goes round.
+    pub origin: u64,
     /// Set by a reader when the record is damaged (a ragged row, a NUL byte,
     /// a line that is not JSON). Such a record is rejected with this reason,
     /// and its fields hold what could be read.
@@ -292,6 +296,7 @@ impl Record {
     pub fn clear(&mut self) {
         self.len = 0;
         self.defect = None;
+        self.origin = 0;
     }
 
     pub fn fields(&self) -> &[(Key, Value)] {

@@ -1135,8 +1135,12 @@ impl Import<'_> {
                 Outcome::Reject { field, message } => {
                     self.counts.rejected += 1;
                     if !self.settings.dry_run {
-                        let record: serde_json::Map<String, serde_json::Value> =
+                        let mut record: serde_json::Map<String, serde_json::Value> =
                             row.source.fields().iter().map(|(k, v)| (k.to_string(), v.to_json())).collect();
+                        // A row fed back from a rejects file: the row it was first read from.
+                        if row.source.origin > 0 {
+                            record.insert("_row".into(), row.source.origin.into());
+                        }
                         self.db.execute(
                             "INSERT INTO batch_rejects (batch_id, source_row, field, error, record) VALUES (?, ?, ?, ?, ?) \
                              ON CONFLICT (batch_id, source_row) DO NOTHING",

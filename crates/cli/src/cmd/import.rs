@@ -369,7 +369,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             let mut rec = Record::new();
             rec.row = r.row;
             for (k, v) in r.record {
-                rec.push(Key::from(k.as_str()), Value::from_json(&v));
+                match k.as_str() {
+                    "_row" => rec.origin = v.as_u64().unwrap_or(0),
+                    _ => rec.push(Key::from(k.as_str()), Value::from_json(&v)),
+                }
             }
             rejects.reject(&rec, &r.field, &r.error)?;
         }

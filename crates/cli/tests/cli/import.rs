@@ -119,6 +119,70 @@ on_both!(a_resumed_import_rewrites_earlier_rejects_as_they_were_read, |db| {
     assert_eq!(db.scalar("SELECT address_city FROM contacts WHERE email = 'bad@x.com'").as_deref(), Some("Paris"));
 });
 
+on_both!(a_row_rejected_again_keeps_the_row_it_was_first_read_from, |db| {
+    // However often a rejects file goes round (CSV, NDJSON, a resumed run),
+    // `_row` points into the file first read, where the user looks.
+    let f = db.file("a.csv", "email,first_name\nann@x.com,Ann\nbob-at-x,Bob\ncy@x.com,Cy\ndee@@x,Dee\n");
+    let r1 = db.path("r1.csv");
+    db.json(&["import", &f, "--entity", "contacts", "--rejects", r1.to_str().expect("p")]);
+    let rows_of = |path: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(path).expect("rejects");
+        text.lines()
+            .skip(usize::from(path.extension().is_some_and(|e| e == "csv")))
+            .map(|l| match l.split_once("\"_row\":") {
+                Some((_, rest)) => rest.split(',').next().unwrap_or_default().to_string(),
+                None => l.split(',').nth(2).unwrap_or_default().to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(rows_of(&r1), ["3", "5"]);
+    let r2 = db.path("r2.ndjson");
+    let out =
+        db.run(&["import", r1.to_str().expect("p"), "--entity", "contacts", "--rejects", r2.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("row 2 (row 3 of the file first read): email"), "{err}");
+    assert!(err.contains("row 3 (row 5 of the file first read): email"), "{err}");
+    assert_eq!(rows_of(&r2), ["3", "5"]);
+    let r3 = db.path("r3.csv");
+    db.json(&["import", r2.to_str().expect("p"), "--entity", "contacts", "--rejects", r3.to_str().expect("p")]);
+    assert_eq!(rows_of(&r3), ["3", "5"]);
+    // A row added to the rejects file by hand has no row of its own there:
+    // its row in the rejects file is the one to give.
+    let text = std::fs::read_to_string(&r3).expect("r3") + "eve-at-x,Eve,,,\n";
+    std::fs::write(&r3, text).expect("add");
+    // Stopped after the first reject and resumed, the rejects file is written
+    // again with the rows first read, as before the stop.
+    let r4 = db.path("r4.csv");
+    let r = r4.to_str().expect("p");
+    let out = db.run(&[
+        "import",
+        r3.to_str().expect("p"),
+        "--entity",
+        "contacts",
+        "--chunk-size",
+        "1",
+        "--max-errors",
+        "1",
+        "--rejects",
+        r,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let s = db.json(&[
+        "import",
+        r3.to_str().expect("p"),
+        "--entity",
+        "contacts",
+        "--chunk-size",
+        "1",
+        "--resume",
+        "--rejects",
+        r,
+    ]);
+    assert_eq!(s["rejected"].as_u64(), Some(3), "{s}");
+    assert_eq!(rows_of(&r4), ["3", "5", "4"]);
+});
+
 on_both!(max_errors_writes_no_row_after_the_one_that_reaches_it, |db| {
     // Rows are written in chunks of up to 1,024; the limit still stops on
     // the row that reaches it, not at the end of its chunk.
