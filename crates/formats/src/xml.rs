@@ -538,6 +538,8 @@ struct Node {
     name: String,
     children: Vec<usize>,
     attrs: bool,
+    /// Whether it holds text of its own (not only white space).
+    text: bool,
 }
 
 /// Finds where the records are: from the root, step into a lone wrapper
@@ -557,11 +559,26 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
                 stack.pop();
                 continue;
             }
+            Ok(Event::Text(t)) => {
+                if let Some(&top) = stack.last()
+                    && !t.trim_ascii().is_empty()
+                {
+                    nodes[top].text = true;
+                }
+                continue;
+            }
+            Ok(Event::CData(_) | Event::GeneralRef(_)) => {
+                if let Some(&top) = stack.last() {
+                    nodes[top].text = true;
+                }
+                continue;
+            }
             Ok(Event::Eof) | Err(_) => break,
             Ok(_) => continue,
         };
         let id = nodes.len();
-        nodes.push(Node { name: local(e.name()), children: Vec::new(), attrs: e.attributes().next().is_some() });
+        let attrs = e.attributes().next().is_some();
+        nodes.push(Node { name: local(e.name()), children: Vec::new(), attrs, text: false });
         if let Some(&parent) = stack.last() {
             nodes[parent].children.push(id);
         } else if id != 0 {
@@ -597,6 +614,14 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
                 && w.children.iter().all(|&g| nodes[g].name == nodes[w.children[0]].name)
                 && w.children.iter().all(|&g| nodes[g].attrs || !nodes[g].children.is_empty())
         };
+        // Elements each alone, none a wrapper, some a plain value
+        // (`<Contact><Name>Ann</Name><Email>…</Email></Contact>`): this
+        // element is the one record, not its first field.
+        let leaf = |id: usize| nodes[id].children.is_empty() && !nodes[id].attrs && nodes[id].text;
+        if counts.iter().all(|c| c.1 == 1) && !children.iter().any(|&c| wrapper(c)) && children.iter().any(|&c| leaf(c))
+        {
+            return Some(path);
+        }
         // The most frequent element; of elements as frequent, the first
         // that is a wrapper (`<Customers>` after a `<Meta>` or `<Header>`).
         let best = counts.iter().max_by(|a, b| {
@@ -826,6 +851,28 @@ mod tests {
         let page = "<Response status=\"ok\"><Contacts total=\"2\"><Contact><Name>Ann</Name></Contact>\
                     <Contact><Name>Bob</Name></Contact></Contacts></Response>";
         assert_eq!(at(page), r#"{"Name":"Ann"} {"Name":"Bob"}"#);
+    }
+
+    #[test]
+    fn a_document_of_one_record_is_read_whole() {
+        let at = |doc: &str| {
+            let recs = read_all(doc, None).expect("reads");
+            recs.iter().map(|r| r.to_json().to_string()).collect::<Vec<_>>().join(" ")
+        };
+        // The root is the record: its fields are not records of their own.
+        assert_eq!(
+            at("<?xml version=\"1.0\"?>\n<Contact>\n  <Name>Ann</Name>\n  <Email>a@x.com</Email>\n</Contact>\n"),
+            r#"{"Name":"Ann","Email":"a@x.com"}"#
+        );
+        // A field with attributes first, a nested one after.
+        assert_eq!(
+            at("<Contact><Name first=\"Ann\"/><Email>a@x.com</Email><Address><City>Oslo</City></Address></Contact>"),
+            r#"{"Name":{"first":"Ann"},"Email":"a@x.com","Address":{"City":"Oslo"}}"#
+        );
+        // The one record under a root that wraps it.
+        assert_eq!(at("<Export><Customer><Name>Ann</Name></Customer></Export>"), r#"{"Name":"Ann"}"#);
+        // Values of one kind are records of one value each, as before.
+        assert_eq!(at("<Emails><Email>a@x.com</Email><Email>b@x.com</Email></Emails>").matches("a@x.com").count(), 1);
     }
 
     #[test]
