@@ -588,6 +588,18 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
             stack.push(id);
         }
     }
+    // Whether a list of two records or more (elements of one name, with
+    // fields) is in an element or below it. Children come after their
+    // parent, so each is known before it is needed.
+    let mut list_below = vec![false; nodes.len()];
+    for id in (0..nodes.len()).rev() {
+        let children = &nodes[id].children;
+        list_below[id] = children.iter().any(|&c| list_below[c])
+            || children.iter().enumerate().any(|(i, &c)| {
+                let n = &nodes[c];
+                (n.attrs || !n.children.is_empty()) && children[i + 1..].iter().any(|&d| nodes[d].name == n.name)
+            });
+    }
     let root = nodes.first()?;
     let mut path = vec![root.name.clone()];
     let mut node = 0;
@@ -622,10 +634,19 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
         {
             return Some(path);
         }
-        // The most frequent element; of elements as frequent, the first
-        // that is a wrapper (`<Customers>` after a `<Meta>` or `<Header>`).
+        // The most frequent element. Of lone elements side by side, the
+        // first that is a wrapper (`<Customers>` after a `<Meta>` or
+        // `<Header>`); of wrappers, the first whose records have fields of
+        // their own (`<Records>` after a `<Fields>` of `<Field name=…/>`s),
+        // then the first with a list below it (a SOAP `<Body>` after a
+        // `<Header>` holding one `<Auth>`).
+        let rich = |id: usize| nodes[id].children.iter().all(|&g| !nodes[g].children.is_empty());
+        let rank = |id: usize| {
+            let wraps = wrapper(id);
+            (wraps, wraps && rich(id), wraps && list_below[id])
+        };
         let best = counts.iter().max_by(|a, b| {
-            let wraps = if a.1 == 1 && b.1 == 1 { wrapper(a.2).cmp(&wrapper(b.2)) } else { std::cmp::Ordering::Equal };
+            let wraps = if a.1 == 1 && b.1 == 1 { rank(a.2).cmp(&rank(b.2)) } else { std::cmp::Ordering::Equal };
             a.1.cmp(&b.1).then(wraps).then(b.2.cmp(&a.2))
         })?;
         let (name, count, first) = (best.0.to_string(), best.1, best.2);
@@ -847,6 +868,15 @@ mod tests {
         let lines = "<Report><Header><Title>T</Title><Param>a</Param><Param>b</Param></Header>\
                      <Rows><Row><n>1</n></Row><Row><n>2</n></Row></Rows></Report>";
         assert_eq!(at(lines), r#"{"n":"1"} {"n":"2"}"#);
+        // A SOAP header holding one element with fields, before the body.
+        let soap = "<Envelope><Header><Auth><User>u</User></Auth></Header><Body><Response><Contacts>\
+                    <Contact><Name>Ann</Name></Contact><Contact><Name>Bob</Name></Contact>\
+                    </Contacts></Response></Body></Envelope>";
+        assert_eq!(at(soap), r#"{"Name":"Ann"} {"Name":"Bob"}"#);
+        // Column definitions before the records.
+        let defs = "<Export><Fields><Field name=\"n\"/><Field name=\"e\"/></Fields>\
+                    <Records><Record><n>Ann</n></Record></Records></Export>";
+        assert_eq!(at(defs), r#"{"n":"Ann"}"#);
         // A wrapper with attributes of its own (a page of results).
         let page = "<Response status=\"ok\"><Contacts total=\"2\"><Contact><Name>Ann</Name></Contact>\
                     <Contact><Name>Bob</Name></Contact></Contacts></Response>";
