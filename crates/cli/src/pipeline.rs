@@ -571,6 +571,15 @@ impl Rejects {
         self.reject(source, &fields.join(";"), &messages.join("; "))
     }
 
+    /// Writes again a reject an interrupted run wrote, without showing it:
+    /// it was shown then.
+    pub fn replay(&mut self, source: &Record, field: &str, message: &str) -> Result<()> {
+        let quiet = std::mem::replace(&mut self.quiet, true);
+        let written = self.reject(source, field, message);
+        self.quiet = quiet;
+        written
+    }
+
     pub fn reject(&mut self, source: &Record, field: &str, message: &str) -> Result<()> {
         self.count += 1;
         if !self.quiet && self.shown < self.show_limit {
@@ -752,6 +761,9 @@ pub struct Work {
     /// Tells the rows an import's store holds as they are, which map only
     /// their key and links.
     pub recognise: Option<Recognise>,
+    /// The digest of the rows read so far (`source_digest`), for an import
+    /// to keep with its checkpoint; `None` where nothing keeps one.
+    pub digest: Option<u64>,
 }
 
 /// See `Work::identity`.
@@ -1057,6 +1069,13 @@ impl Work {
             mapped.resize_with(sources.len(), Record::new);
         }
         let mut seen = Vec::with_capacity(sources.len());
+        let mut digests = Vec::new();
+        if let Some(running) = &mut self.digest {
+            digests.extend(sources.iter().map(|rec| {
+                *running = crmsync_store::import::source_digest(*running, rec);
+                *running
+            }));
+        }
         for (i, rec) in sources.iter_mut().enumerate() {
             let (outcome, recognised) = match mapped.get_mut(i) {
                 Some(out) => self.run(rec, out),
@@ -1065,7 +1084,7 @@ impl Work {
             outcomes.push(outcome);
             seen.push(recognised);
         }
-        let mut worked = Worked { sources, mapped, outcomes, drafts: Vec::new() };
+        let mut worked = Worked { sources, mapped, outcomes, drafts: Vec::new(), digests };
         if let Some(draft) = &mut self.draft {
             worked.drafts = (0..worked.sources.len())
                 .map(|i| worked.output(i).map(|out| draft(&worked.sources[i], out, seen[i])))
@@ -1082,6 +1101,9 @@ pub struct Worked {
     pub outcomes: Vec<Outcome>,
     /// Per source, its draft when `Work::draft` is set and the row has an output.
     pub drafts: Vec<Option<Drafted>>,
+    /// Per source, the digest of the rows read up to it, when
+    /// `Work::digest` is set.
+    pub digests: Vec<u64>,
 }
 
 impl Worked {

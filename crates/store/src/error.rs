@@ -40,6 +40,9 @@ pub enum Error {
     /// A request the store cannot carry out as asked (unknown batch, ...).
     #[error("{0}")]
     Invalid(String),
+    /// `--resume` given a source whose committed rows changed since.
+    #[error("{0}")]
+    SourceChanged(String),
     /// An option's value the store cannot use (a `--where` that does not
     /// parse, a field it does not have): the command was written wrong.
     #[error("{0}")]

@@ -118,7 +118,12 @@ pub struct Row<'a> {
     /// After `chunk`: the row's draft, spent (its values moved into the
     /// record written), for the caller to free on the thread that made it.
     pub spent: Option<Draft>,
+    /// The digest of the source's rows up to this one (`source_digest`),
+    /// kept with the checkpoint; 0 where none is kept.
+    pub digest: u64,
 }
+
+pub use crate::recognise::source_digest;
 
 /// A drafted record, or why it cannot be one: (field, message).
 pub type Drafted = std::result::Result<Draft, (String, String)>;
@@ -349,6 +354,9 @@ pub struct Import<'s> {
     pub counts: Counts,
     /// Source rows a resumed run skips (done before the interruption).
     pub resumed_at: u64,
+    /// The digest of those rows as the interrupted run read them (none for
+    /// a batch from before digests were kept).
+    resumed_digest: Option<u64>,
     /// An earlier run of the same file that did not finish, when not resuming.
     pub interrupted: Option<(String, u64)>,
     ids: Ids,
@@ -725,7 +733,7 @@ impl Store {
         let now = model::now_text();
         let columns = model::columns(settings.entity);
         let unfinished = db.query_row(
-            "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings FROM batches \
+            "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest FROM batches \
              WHERE status = 'running' AND entity = ? AND source = ? ORDER BY started_at DESC, id DESC",
             &[settings.entity.name().into(), settings.source.as_str().into()],
         )?;
@@ -754,6 +762,7 @@ impl Store {
             batch: String::new(),
             counts: Counts::default(),
             resumed_at: 0,
+            resumed_digest: None,
             interrupted: None,
             ids: Ids::default(),
             columns,
@@ -795,6 +804,7 @@ impl Store {
             let checkpoint = next().int().max(0) as u64;
             let counts: Vec<u64> = (0..5).map(|_| next().int().max(0) as u64).collect();
             let saved = next().into_text().unwrap_or_default();
+            let digest = next();
             if saved != import.settings.fingerprint() {
                 return Err(Error::Invalid(format!(
                     "batch {id} was started with other settings ({saved}); resume it with the same --mode, --key and mapping"
@@ -802,6 +812,8 @@ impl Store {
             }
             import.batch = id;
             import.resumed_at = checkpoint;
+            // (Stored as the signed integer both backends keep.)
+            import.resumed_digest = (!matches!(digest, Cell::Null)).then(|| digest.int() as u64);
             import.counts = Counts {
                 rows_read: counts[0],
                 inserted: counts[1],
@@ -1160,9 +1172,10 @@ impl Import<'_> {
             return Ok(());
         }
         let c = &self.counts;
+        let digest = rows.last().map_or(Param::Null, |r| Param::Int(r.digest as i64));
         self.db.execute_later(
-            "UPDATE batches SET checkpoint = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, rejected = ? \
-             WHERE id = ?",
+            "UPDATE batches SET checkpoint = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, rejected = ?, \
+             source_digest = COALESCE(?, source_digest) WHERE id = ?",
             &[
                 // Every row counted so far is committed with this chunk.
                 Param::Int(c.rows_read as i64),
@@ -1171,10 +1184,36 @@ impl Import<'_> {
                 Param::Int(c.updated as i64),
                 Param::Int(c.unchanged as i64),
                 Param::Int(c.rejected as i64),
+                digest,
                 self.batch.as_str().into(),
             ],
         )?;
         Ok(())
+    }
+
+    /// On a resumed run, refuses a source whose rows up to the checkpoint
+    /// are not those the interrupted run committed: `digest` is theirs as
+    /// read now (`None`: the source ends before the checkpoint). Skipping
+    /// them unread would lose a row fixed or added there since.
+    pub fn check_resumed(&self, digest: Option<u64>) -> Result<()> {
+        let Some(expected) = self.resumed_digest else {
+            return Ok(());
+        };
+        if digest == Some(expected) {
+            return Ok(());
+        }
+        let what = match digest {
+            Some(_) => "are not the rows it read (a row changed, added or removed since)",
+            None => "are not all there: the file is shorter now",
+        };
+        Err(Error::SourceChanged(format!(
+            "{source} changed since batch {batch} stopped: its first {rows} rows, which that import committed, \
+             {what}, and --resume would skip them unread. Import the file as it is now without --resume (rows \
+             already stored count as unchanged), or `crmsync undo {batch}` first",
+            source = self.settings.source,
+            batch = self.batch,
+            rows = self.resumed_at,
+        )))
     }
 
     /// Matches, links and writes rows whose keys are all distinct.

@@ -85,6 +85,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_external_ids_by_record.sql"),
         postgres: include_str!("../migrations/postgres/0008_external_ids_by_record.sql"),
     },
+    Migration {
+        version: 9,
+        name: "resume digest",
+        sqlite: include_str!("../migrations/sqlite/0009_resume_digest.sql"),
+        postgres: include_str!("../migrations/postgres/0009_resume_digest.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -131,7 +137,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

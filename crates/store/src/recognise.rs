@@ -150,6 +150,25 @@ impl Recognition {
     }
 }
 
+/// The rows of a source up to `row`, in order, as one hash: `running` is
+/// that of the rows before it (0 before the first). An import moves it with
+/// its checkpoint; `--resume` reads the rows it skips again and compares,
+/// so it never skips rows of a file that changed since.
+pub fn source_digest(running: u64, row: &Record) -> u64 {
+    thread_local! {
+        static FORM: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    FORM.with_borrow_mut(|form| {
+        form.clear();
+        form.extend_from_slice(&running.to_le_bytes());
+        for (name, value) in row.fields() {
+            put(form, name.as_bytes());
+            feed(form, value);
+        }
+        xxhash_rust::xxh3::xxh3_64(form)
+    })
+}
+
 /// crmsync's rules and `parts`, each with its length, as one hash.
 fn fingerprint(parts: &[&[u8]]) -> [u8; 16] {
     let mut h = xxhash_rust::xxh3::Xxh3::new();

@@ -172,7 +172,16 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let mut written: u64 = 0;
     let mapper = mapping.clone().map(Mapper::new);
     let found = mapper.as_ref().filter(|_| !args.reverse).map(Mapper::columns_found);
-    let work = Work { mapper, reverse: args.reverse, schema, meta, identity: None, draft: None, recognise: None };
+    let work = Work {
+        mapper,
+        reverse: args.reverse,
+        schema,
+        meta,
+        identity: None,
+        draft: None,
+        recognise: None,
+        digest: None,
+    };
     let mut pipeline = Pipeline::start(reader, work);
     let outcome: Result<()> = (|| {
         while let Some(worked) = pipeline.next() {

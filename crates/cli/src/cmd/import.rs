@@ -71,7 +71,7 @@ pub struct Args {
     /// Write rejected rows here, as read, with `_row`, `_field`, `_error` columns.
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<String>,
-    /// Stop with exit code 1 once this many rows were rejected (rows before stay imported; `--resume` goes on).
+    /// Stop with exit code 1 once this many rows were rejected (rows up to it stay done; `--resume` goes on after it).
     #[arg(long, value_name = "N")]
     pub max_errors: Option<u64>,
     /// Finish the last interrupted import of this file: rows it committed are skipped.
@@ -374,7 +374,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                     _ => rec.push(Key::from(k.as_str()), Value::from_json(&v)),
                 }
             }
-            rejects.reject(&rec, &r.field, &r.error)?;
+            rejects.replay(&rec, &r.field, &r.error)?;
         }
         rejects.count = 0;
     }
@@ -413,6 +413,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 identity,
                 draft: None,
                 recognise: None,
+                digest: None,
             };
             let from = IdColumns::new(external, own_ids);
             Box::new(move |src: &Record| {
@@ -448,6 +449,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             Box::new(move |src: &Record, out: &Record, seen: Option<Seen>| drafter.draft(out, from.read(src), seen))
         }),
         recognise,
+        digest: Some(0),
     };
     let mut pipeline = Pipeline::start(reader, work);
     let mut seen: u64 = 0;
@@ -461,7 +463,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             let mut index = Vec::with_capacity(worked.sources.len());
             for (i, src) in worked.sources.iter().enumerate() {
                 seen += 1;
+                let digest = worked.digests.get(i).copied().unwrap_or_default();
                 if seen <= skip {
+                    if seen == skip {
+                        import.check_resumed(Some(digest))?;
+                    }
                     continue;
                 }
                 let (record, rejected) = match &worked.outcomes[i] {
@@ -472,7 +478,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 // Every row with a record was drafted, external id and all,
                 // on the work thread.
                 let drafted = drafts.get_mut(i).and_then(Option::take);
-                rows.push(Row { source: src, record, ids: RowIds::default(), rejected, drafted, spent: None });
+                rows.push(Row { source: src, record, ids: RowIds::default(), rejected, drafted, spent: None, digest });
                 index.push(i);
             }
             let mut start = 0;
@@ -522,6 +528,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             drop(rows);
             worked.drafts = drafts;
             pipeline.recycle(worked);
+        }
+        if seen < skip {
+            // Fewer rows than the interrupted run committed.
+            import.check_resumed(None)?;
         }
         Ok(())
     })();
@@ -585,10 +595,18 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             } else {
                 "run the same command with --resume to finish it"
             };
-            let e = e.context(format!(
-                "import of {source_name} stopped; rows committed so far are kept in batch {batch}: \
-                 {resume}, or `crmsync undo {batch}` to revert it"
-            ));
+            // A resume refused for a changed file says itself what to do.
+            let refused = e.chain().any(|c| {
+                matches!(c.downcast_ref::<crmsync_store::Error>(), Some(crmsync_store::Error::SourceChanged(_)))
+            });
+            let e = if refused {
+                e
+            } else {
+                e.context(format!(
+                    "import of {source_name} stopped; rows committed so far are kept in batch {batch}: \
+                     {resume}, or `crmsync undo {batch}` to revert it"
+                ))
+            };
             // A script sees what was committed before the stop, as after
             // a --max-errors stop.
             if g.json {
@@ -600,7 +618,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     };
     let failure = stopped.as_ref().map(|msg| {
         format!(
-            "{msg}; rows before it are imported in batch {batch} (`--resume` goes on, `crmsync undo {batch}` reverts)"
+            "{msg}; rows up to it are done in batch {batch}, the rejected ones in the rejects \
+             (`--resume` goes on after it, `crmsync undo {batch}` reverts)"
         )
     });
     let unread = unread_columns(found.as_deref(), details.format, &source_name, counts.rows_read, g.quiet || g.json);

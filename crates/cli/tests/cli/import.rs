@@ -92,6 +92,41 @@ on_both!(max_errors_stops_an_import_that_resume_then_finishes, |db| {
     assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("done"));
 });
 
+on_both!(resume_refuses_a_file_whose_committed_rows_changed, |db| {
+    // `--resume` skips the rows the stopped run committed: in a file changed
+    // since, those would be skipped unread (the rejected row fixed, a row
+    // added above), so it is refused, nothing written, and the batch waits.
+    let f = db.path("me.csv");
+    let p = f.to_str().expect("p");
+    let write = |text: &str| std::fs::write(&f, text).expect("write");
+    write("email,first_name\na@x.com,A\nbad,B\nc@x.com,C\nd@x.com,D\n");
+    let out = db.run(&["import", p, "--entity", "contacts", "--max-errors", "1", "--chunk-size", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("rows up to it are done"), "{}", stderr_of(&out));
+    for (changed, how) in [
+        ("email,first_name\na@x.com,A\nb@x.com,B\nc@x.com,C\nd@x.com,D\n", "are not the rows it read"),
+        ("email,first_name\nz@x.com,Z\na@x.com,A\nbad,B\nc@x.com,C\nd@x.com,D\n", "are not the rows it read"),
+        ("email,first_name\na@x.com,A\n", "the file is shorter now"),
+    ] {
+        write(changed);
+        let out = db.run(&["import", p, "--entity", "contacts", "--resume"]);
+        assert_eq!(out.status.code(), Some(1), "{changed}: {}", stderr_of(&out));
+        let err = stderr_of(&out);
+        assert!(err.contains("me.csv changed since batch") && err.contains(how), "{changed}: {err}");
+        assert!(err.contains("without --resume") && !err.contains("rejected me.csv"), "{changed}: {err}");
+        assert_eq!(db.count("SELECT count(*) FROM contacts"), 1, "{changed}: nothing written");
+        assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("running"), "{changed}");
+    }
+    // The same file resumes; the changed one imports whole without --resume.
+    write("email,first_name\na@x.com,A\nbad,B\nc@x.com,C\nd@x.com,D\n");
+    let s = db.json(&["import", p, "--entity", "contacts", "--resume"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(1)), "{s}");
+    write("email,first_name\na@x.com,A\nb@x.com,B\nc@x.com,C\nd@x.com,D\n");
+    let s = db.json(&["import", p, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["unchanged"].as_u64()), (Some(1), Some(3)), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 4);
+});
+
 on_both!(a_resumed_import_rewrites_earlier_rejects_as_they_were_read, |db| {
     // Nested values of a rejected record stay nested in the rejects file a
     // resumed run writes again, so the fixed record imports.

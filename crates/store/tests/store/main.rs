@@ -181,7 +181,15 @@ fn record(row: u64, fields: &[(&str, &str)]) -> Record {
 
 /// `record` handed to a chunk as read and mapped.
 fn row(record: &Record) -> Row<'_> {
-    Row { source: record, record: Some(record), ids: Default::default(), rejected: None, drafted: None, spent: None }
+    Row {
+        source: record,
+        record: Some(record),
+        ids: Default::default(),
+        rejected: None,
+        drafted: None,
+        spent: None,
+        digest: 0,
+    }
 }
 
 /// Resolved links are kept from one transaction to the next, but not past
