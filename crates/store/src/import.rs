@@ -2254,13 +2254,21 @@ impl Import<'_> {
                 let (at, id) = r.domain.as_ref().and_then(|d| to_fill.get(d))?;
                 (*at < i).then(|| Ok(id.clone()))
             });
-            let hit = hit.or_else(|| {
-                let id = name_key.and_then(|k| by_b.get(k))?[0].clone();
-                if let Some(domain) = &r.domain {
-                    named.push((id.clone(), domain.clone()));
-                }
-                Some(Ok(id))
-            });
+            let hit = match hit {
+                Some(h) => Some(h),
+                None => match name_key.and_then(|k| by_b.get(k)).map(Vec::as_slice) {
+                    Some([id]) => {
+                        if let Some(domain) = &r.domain {
+                            named.push((id.clone(), domain.clone()));
+                        }
+                        Some(Ok(id.clone()))
+                    }
+                    // Names alike (`Acme Inc`, `ACME GmbH`) of companies
+                    // told apart by domain: which one is not ours to guess.
+                    Some(ids) => Some(Err(self.names_several(r, ids)?)),
+                    None => None,
+                },
+            };
             let result = match hit {
                 Some(h) => h,
                 None if target == Entity::Companies && self.settings.mode != Mode::Update && r.external.is_none() => {
@@ -2306,6 +2314,36 @@ impl Import<'_> {
         Ok(out)
     }
 
+    /// Why a reference to a company by name is refused when the name is
+    /// that of several (`ids`): each named, with its domain.
+    fn names_several(&mut self, r: &LinkRef, ids: &[String]) -> Result<String> {
+        let params: Vec<Param> = ids.iter().map(|id| id.as_str().into()).collect();
+        let sql = format!(
+            "SELECT name, domain FROM companies WHERE id IN ({}) ORDER BY created_at, id",
+            placeholders(params.len())
+        );
+        let each: Vec<String> = self
+            .db
+            .query(&sql, &params)?
+            .into_iter()
+            .map(|row| {
+                let mut row = row.into_iter();
+                let name = row.next().and_then(Cell::into_text).unwrap_or_default();
+                match row.next().and_then(Cell::into_text) {
+                    Some(domain) => format!("{name:?} ({domain})"),
+                    None => format!("{name:?}"),
+                }
+            })
+            .collect();
+        let by = if r.domain.is_some() { "a domain one of them has" } else { "company.domain" };
+        Ok(format!(
+            "the name {:?} is that of {} companies: {}; give {by} or company.external_id to say which",
+            r.name.as_deref().unwrap_or_default(),
+            each.len(),
+            each.join(", ")
+        ))
+    }
+
     /// The domains companies found by name will take (see `fill_domains`),
     /// with the reference (its place in `refs`) that gives each: the first
     /// in file order to give a domain no company has, to a company without
@@ -2328,7 +2366,10 @@ impl Import<'_> {
             .filter(|(_, r)| r.external.is_none())
             .filter_map(|(i, r)| {
                 let domain = r.domain.as_deref().filter(|d| !by_a.contains_key(*d))?;
-                let id = r.name_key.as_ref().and_then(|k| by_b.get(k))?.first()?;
+                // (A name several companies have links to none of them.)
+                let [id] = r.name_key.as_ref().and_then(|k| by_b.get(k))?.as_slice() else {
+                    return None;
+                };
                 Some((i, id.as_str(), domain))
             })
             .collect();

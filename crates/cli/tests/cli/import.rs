@@ -800,6 +800,47 @@ fn rejects_written_as_ndjson_json_or_xml_are_fixed_and_fed_back() {
     }
 }
 
+on_both!(a_company_name_that_of_several_companies_rejects_the_row, |db| {
+    // `Acme Inc` and `ACME GmbH` are told apart by domain; a row naming
+    // `Acme` alone could be either: it is rejected, naming both, rather
+    // than linked to one.
+    let companies = db.file("c.csv", "name,domain\nAcme Inc,acme.com\nACME GmbH,acme.de\n");
+    db.json(&["import", &companies, "--entity", "companies", "--key", "domain"]);
+    let contacts = db.file(
+        "k.csv",
+        "email,company.name,company.domain\nx@y.com,Acme,\nz@y.com,Acme,acme.de\nw@y.com,Acme,acme.org\n\
+         v@y.com,Vortex,acme.org\n",
+    );
+    let rejects = db.path("k.rejects.csv");
+    let s = db.json(&["import", &contacts, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(2)), "{s}");
+    // The domain the rejected row gave goes to no Acme: Vortex is a company of its own.
+    assert_eq!(s["companies_created"].as_u64(), Some(1), "{s}");
+    assert_eq!(
+        db.scalar("SELECT c.name FROM contacts k JOIN companies c ON c.id = k.company_id WHERE k.email = 'v@y.com'")
+            .as_deref(),
+        Some("Vortex")
+    );
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain IS NULL"), 0);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(
+        text.contains("x@y.com,Acme,,2,company.name,\"the name \"\"Acme\"\" is that of 2 companies: \"\"Acme Inc\"\" (acme.com), \"\"ACME GmbH\"\" (acme.de); give company.domain"),
+        "{text}"
+    );
+    assert!(text.contains("w@y.com,Acme,acme.org,4,"), "{text}");
+    // The domain says which.
+    assert_eq!(
+        db.scalar("SELECT c.domain FROM contacts k JOIN companies c ON c.id = k.company_id WHERE k.email = 'z@y.com'")
+            .as_deref(),
+        Some("acme.de")
+    );
+    // A deal linked by that name alone is rejected too.
+    let deals = db.file("d.csv", "name,company.name\nBig,ACME\n");
+    let out = db.run(&["import", &deals, "--entity", "deals"]);
+    assert!(stderr_of(&out).contains("is that of 2 companies"), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM deals"), 0);
+});
+
 on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
     let first = db.file("first.csv", "email,company.name\nann@x.com,Acme Inc\ncy@x.com,Brand Co\n");
     db.json(&["import", &first, "--entity", "contacts"]);
