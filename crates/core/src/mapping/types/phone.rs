@@ -43,7 +43,25 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         Some((main, ext)) if split_extension(input) == (main, Some(ext)) => (main, Some(ext)),
         _ => (input, None),
     };
-    let parsed = phonenumber::parse(region, input).map_err(|e| match region {
+    // `+49 (0)30 …` writes the trunk `0` in brackets, to be dialled only
+    // at home; the crate, given a region, reads it as a digit of the number.
+    let unbracketed;
+    let input = if input.trim_start().starts_with('+') && input.contains("(0)") {
+        unbracketed = input.replacen("(0)", "", 1);
+        unbracketed.as_str()
+    } else {
+        input
+    };
+    // A `+` number names its country; read in a region, the crate takes
+    // the region's trunk prefix off it (`+33 1 …` in region US).
+    let plus = input.trim_start().starts_with('+');
+    // Ten digits in a North American region are area code and number;
+    // the crate takes a leading `1` for the trunk prefix and counts nine.
+    let digits: String = split_extension(input).0.chars().filter(char::is_ascii_digit).collect();
+    if !plus && matches!(region, Some(Id::US | Id::CA)) && digits.len() == 10 && digits.starts_with(['0', '1']) {
+        return Err(north_american_area(&digits));
+    }
+    let parsed = phonenumber::parse(if plus { None } else { region }, input).map_err(|e| match region {
         Some(_) => format!("not a phone number ({e})"),
         None => format!("not a phone number ({e}); numbers without a country code need `region`"),
     })?;
@@ -54,6 +72,12 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     let fits = if parsed.code().value() == 1 { digits == 10 } else { (6..=14).contains(&digits) };
     if !fits {
         return Err(format!("not a complete phone number ({digits} digits after the country code)"));
+    }
+    // A North American area code starts with 2-9: `030 1234567` read in
+    // region US is a number of another country written without its code.
+    let area = "0".repeat(usize::from(parsed.national().zeros())) + &national.to_string();
+    if parsed.code().value() == 1 && !area.starts_with(['2', '3', '4', '5', '6', '7', '8', '9']) {
+        return Err(north_american_area(&area));
     }
     // An extension the crate found empty (`555 0100 ext.`) is none: `;ext=`
     // alone would not read back.
@@ -81,6 +105,16 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         out.push_str(ext);
     }
     Ok(out)
+}
+
+/// Why ten digits whose first is not 2-9 are no North American number.
+fn north_american_area(ten: &str) -> String {
+    format!(
+        "not a North American number: its area code {} starts with {} (a number of another country needs its + \
+         and country code, or the mapping's `region`)",
+        &ten[..ten.len().min(3)],
+        &ten[..1.min(ten.len())]
+    )
 }
 
 /// Splits `555-123-4567 x89` into the main part and an all-digit extension.
@@ -249,6 +283,23 @@ mod tests {
         assert_eq!(to_e164("+44 (0)20 7946 0958", None).as_deref(), Ok("+442079460958"));
         assert_eq!(to_e164("+44 20 7946 0958 ext. 12", None).as_deref(), Ok("+442079460958;ext=12"));
         assert_eq!(to_e164("+49 30 1234567", Some(Id::US)).as_deref(), Ok("+49301234567"));
+        // The trunk `0` in brackets, read in any region.
+        for region in [None, Some(Id::US), Some(Id::DE), Some(Id::CN)] {
+            assert_eq!(to_e164("+49 (0)30 1234567", region).as_deref(), Ok("+49301234567"), "{region:?}");
+            assert_eq!(to_e164("+44 (0)20 7946 0958", region).as_deref(), Ok("+442079460958"), "{region:?}");
+            assert_eq!(to_e164("+33 (0)1 23 45 67 89", region).as_deref(), Ok("+33123456789"), "{region:?}");
+        }
+    }
+
+    #[test]
+    fn a_north_american_area_code_starts_with_2_to_9() {
+        let e = to_e164("030 1234567", Some(Id::US)).expect_err("no area code starts with 0");
+        assert!(e.contains("area code 030 starts with 0"), "{e}");
+        assert_eq!(to_e164("030 1234567", Some(Id::DE)).as_deref(), Ok("+49301234567"));
+        assert!(to_e164("+1 030 123 4567", None).is_err());
+        let e = to_e164("123 456 7890", Some(Id::US)).expect_err("no area code starts with 1");
+        assert!(e.contains("area code 123 starts with 1"), "{e}");
+        assert_eq!(to_e164("+1 212 100 0000", None).as_deref(), Ok("+12121000000"));
     }
 
     #[test]
