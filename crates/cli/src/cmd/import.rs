@@ -95,21 +95,65 @@ struct Plan {
     out: Box<dyn std::io::Write + Send>,
     output: Output,
     csv: bool,
+    /// On `--resume`, the lines the interrupted run planned, with their
+    /// rows: those before the first row planned now are kept.
+    earlier: Vec<(u64, String)>,
 }
 
 impl Plan {
-    fn open(path: &str) -> Result<Self> {
+    fn open(path: &str, resume: bool) -> Result<Self> {
+        let earlier = if resume { Self::planned(path) } else { Vec::new() };
         let (output, mut out) = Output::create(path)?;
         let csv = path.to_ascii_lowercase().ends_with(".csv");
         if csv {
             writeln!(out, "row,action,id,field,before,after")?;
         }
-        Ok(Self { out, output, csv })
+        Ok(Self { out, output, csv, earlier })
+    }
+
+    /// The records of a plan file crmsync wrote, each with its row: a CSV
+    /// record ends where its quotes are balanced (values are quoted, their
+    /// quotes doubled), an NDJSON one at its line's end.
+    fn planned(path: &str) -> Vec<(u64, String)> {
+        if !crate::pipeline::regular_file(path) {
+            return Vec::new();
+        }
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return Vec::new();
+        };
+        let csv = path.to_ascii_lowercase().ends_with(".csv");
+        let mut records = Vec::new();
+        let mut record = String::new();
+        for line in text.split_inclusive('\n') {
+            record.push_str(line);
+            if csv && record.matches('"').count() % 2 == 1 {
+                continue;
+            }
+            let taken = std::mem::take(&mut record);
+            let row = if taken.starts_with('{') {
+                serde_json::from_str::<serde_json::Value>(&taken).ok().and_then(|v| v["row"].as_u64())
+            } else {
+                taken.split(',').next().and_then(|r| r.parse().ok())
+            };
+            if let Some(row) = row {
+                records.push((row, taken));
+            }
+        }
+        records
+    }
+
+    /// Writes the interrupted run's lines for rows before `row`, once.
+    fn keep_earlier(&mut self, row: u64) -> Result<()> {
+        for (_, line) in std::mem::take(&mut self.earlier).into_iter().filter(|(r, _)| *r < row) {
+            self.out.write_all(line.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// A linked record the row writes (a company created for it, or given
     /// its domain): a line of its own after the row's, naming the entity.
     fn effect(&mut self, row: u64, effect: &Effect) -> Result<()> {
+        self.keep_earlier(row)?;
         let action = if effect.created { "insert" } else { "update" };
         let entity = effect.entity.name();
         if self.csv {
@@ -146,6 +190,7 @@ impl Plan {
     }
 
     fn write(&mut self, row: u64, outcome: &Outcome) -> Result<()> {
+        self.keep_earlier(row)?;
         let (action, id) = match outcome {
             Outcome::Insert { id } => ("insert", id.as_str()),
             Outcome::Update { id, .. } => ("update", id.as_str()),
@@ -193,6 +238,7 @@ impl Plan {
     }
 
     fn finish(mut self) -> Result<()> {
+        self.keep_earlier(u64::MAX)?;
         self.out.flush()?;
         drop(self.out);
         self.output.commit()
@@ -378,7 +424,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
         rejects.count = 0;
     }
-    let mut plan = args.plan.as_deref().map(Plan::open).transpose()?;
+    let mut plan = args.plan.as_deref().map(|p| Plan::open(p, args.resume)).transpose()?;
     if plan.is_some() {
         import.track_effects();
     }

@@ -127,6 +127,41 @@ on_both!(resume_refuses_a_file_whose_committed_rows_changed, |db| {
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 4);
 });
 
+on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
+    // The plan file the stopped run wrote holds the rows it planned; the
+    // resumed run writes it again with those rows first, as it does the
+    // rejects file. A value over two lines stays one record of it.
+    for ext in ["csv", "ndjson"] {
+        let f =
+            db.file(&format!("p-{ext}.csv"), "email,first_name\na@x.com,\"Ann\nMarie\"\nbad,B\nc@x.com,C\nd@x.com,D\n");
+        let plan = db.path(&format!("plan.{ext}"));
+        let p = plan.to_str().expect("p");
+        let out =
+            db.run(&["import", &f, "--entity", "contacts", "--max-errors", "1", "--chunk-size", "1", "--plan", p]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        db.json(&["import", &f, "--entity", "contacts", "--resume", "--plan", p]);
+        let text = std::fs::read_to_string(&plan).expect("plan");
+        let rows: Vec<String> = if ext == "csv" {
+            csv::Reader::from_reader(text.as_bytes())
+                .records()
+                .map(|r| {
+                    let r = r.expect("record");
+                    format!("{} {}", &r[0], &r[1])
+                })
+                .collect()
+        } else {
+            text.lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                    format!("{} {}", v["row"], v["action"].as_str().unwrap_or_default())
+                })
+                .collect()
+        };
+        assert_eq!(rows, ["2 insert", "3 reject", "4 insert", "5 insert"], "{ext}: {text}");
+        db.exec("DELETE FROM contacts");
+    }
+});
+
 on_both!(a_resumed_import_rewrites_earlier_rejects_as_they_were_read, |db| {
     // Nested values of a rejected record stay nested in the rejects file a
     // resumed run writes again, so the fixed record imports.
