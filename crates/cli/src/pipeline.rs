@@ -773,6 +773,19 @@ pub struct Identity {
     /// The `external_id.<system>` column the header carries: the import's
     /// external id, not a field of the record.
     pub external: Option<String>,
+    /// Linked records' ids in the import's system, as an export writes
+    /// them (`contact.external_id.erp`), with the link each is
+    /// (`contact.external_id`).
+    pub links: Vec<(String, &'static str)>,
+}
+
+/// The link a column of linked records' ids in another system is
+/// (`contact.external_id.erp`: `contact.external_id`, system `erp`).
+pub fn link_external_id(entity: Entity, column: &str) -> Option<(&'static str, &str)> {
+    entity.external_links().iter().find_map(|l| {
+        let system = column.strip_prefix(l)?.strip_prefix('.').filter(|s| !s.is_empty())?;
+        Some((*l, system))
+    })
 }
 
 pub type DraftFn = Box<dyn FnMut(&Record, &Record, Option<Seen>) -> Drafted + Send>;
@@ -995,7 +1008,7 @@ impl Work {
     }
 
     fn map(&mut self, rec: &mut Record, out: &mut Record, seen: Option<Seen>) -> Outcome {
-        if let Some(Identity { entity, external }) = &self.identity {
+        if let Some(Identity { entity, external, links }) = &self.identity {
             let entity = *entity;
             out.clear();
             out.row = rec.row;
@@ -1004,6 +1017,16 @@ impl Work {
             for (k, v) in rec.fields() {
                 nested |= matches!(v, Value::Object(_));
                 dotted(k, v, out);
+            }
+            if !links.is_empty() {
+                let fields = out.fields().to_vec();
+                out.clear();
+                for (k, v) in fields {
+                    match links.iter().find(|(col, _)| *col == *k) {
+                        Some((_, link)) => out.push(Key::from(*link), v),
+                        None => out.push(k, v),
+                    }
+                }
             }
             // `{"address": {"city": "Paris"}, "address.city": "Lyon"}` names
             // one field twice; which to keep is not ours to guess.

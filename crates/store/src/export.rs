@@ -356,13 +356,44 @@ impl Store {
             // The records' ids in another system, so that the file imports
             // again matching by them: when there is one system (an import
             // reads one system's ids from a file).
-            let systems: Vec<String> = db
-                .query("SELECT DISTINCT system FROM external_ids WHERE entity = ? LIMIT 2", &[entity.name().into()])?
-                .into_iter()
-                .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
-                .collect();
-            if let [system] = systems.as_slice() {
+            let systems_of = |db: &mut dyn crate::sql::Sql, e: &str| -> Result<Vec<String>> {
+                Ok(db
+                    .query("SELECT DISTINCT system FROM external_ids WHERE entity = ? LIMIT 2", &[e.into()])?
+                    .into_iter()
+                    .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+                    .collect())
+            };
+            let own = systems_of(db, entity.name())?;
+            if let [system] = own.as_slice() {
                 f.push(format!("{EXTERNAL_ID_PREFIX}{system}"));
+            }
+            // Linked records' ids in that system too (or, for records with
+            // none, in the one system their linked records have ids in): a
+            // link by natural key is lost for a contact without an e-mail,
+            // or a deal whose name another deal has; by id it imports again.
+            let linked = |link: &str| match link {
+                "contact.external_id" | "contacts.external_id" => "contacts",
+                "deal.external_id" => "deals",
+                _ => "companies",
+            };
+            let mut links: Vec<(&str, Vec<String>)> = Vec::new();
+            for link in entity.external_links() {
+                links.push((link, systems_of(db, linked(link))?));
+            }
+            let mut theirs: Vec<&String> = links.iter().flat_map(|(_, s)| s).collect();
+            theirs.sort();
+            theirs.dedup();
+            let system = match (own.as_slice(), theirs.as_slice()) {
+                ([system], _) => Some(system.clone()),
+                ([], [system]) => Some((*system).clone()),
+                _ => None,
+            };
+            if let Some(system) = system {
+                for (link, systems) in &links {
+                    if systems.contains(&system) {
+                        f.push(format!("{link}.{system}"));
+                    }
+                }
             }
             if opts.include_deleted {
                 f.push("deleted_at".into());

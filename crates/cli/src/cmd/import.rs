@@ -302,7 +302,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             m.targets().iter().map(|k| k.to_string()).collect()
         }
         (None, Some(cols)) => {
-            let unknown = pipeline::unknown_fields(entity, cols.iter().filter(|c| external_system(c).is_none()));
+            let unknown = pipeline::unknown_fields(
+                entity,
+                cols.iter().filter(|c| external_system(c).is_none() && pipeline::link_external_id(entity, c).is_none()),
+            );
             // A header written by a flat export carries nested fields as dotted names already.
             if !unknown.is_empty() {
                 anyhow::bail!(
@@ -332,6 +335,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     }
     // An export's `id` column: records it names are matched by it first.
     let mut own_ids = false;
+    // An export's linked records' ids (`contact.external_id.erp`).
+    let mut link_ids: Vec<(String, &'static str)> = Vec::new();
+    let mut link_system: Option<String> = None;
     let external = match &mapping {
         Some(m) => m.key.external_id.clone(),
         // An export's `external_id.erp` column (or, in JSON, `external_id`
@@ -350,6 +356,23 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             };
             own_ids = names.iter().any(|n| n == "id");
             let ids: Vec<(&String, &str)> = names.iter().filter_map(|c| Some((c, external_system(c)?))).collect();
+            // Links by id go in the system the records' own ids are in.
+            let links: Vec<(&String, &'static str, &str)> = names
+                .iter()
+                .filter_map(|c| pipeline::link_external_id(entity, c).map(|(link, system)| (c, link, system)))
+                .collect();
+            let own = ids.first().map(|(_, s)| *s);
+            if let Some((col, _, system)) =
+                links.iter().find(|(_, _, s)| Some(*s) != own.or(links.first().map(|(_, _, s)| *s)))
+            {
+                return Err(usage(format!(
+                    "{source_name}: column {col:?} holds ids in {system:?}, and the file's other ids are in {:?}; \
+                     an import links by one system: keep that one, or use a mapping",
+                    own.or(links.first().map(|(_, _, s)| *s)).unwrap_or_default()
+                )));
+            }
+            link_ids = links.iter().map(|(c, l, _)| (c.to_string(), *l)).collect();
+            link_system = links.first().map(|(_, _, s)| s.to_string());
             match ids.as_slice() {
                 [] => None,
                 [(col, system)] => Some(ExternalIdSpec { system: system.to_string(), from: col.to_string() }),
@@ -380,7 +403,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         mode,
         key: key.clone(),
         key_chosen: args.key.is_some() || mapping.as_ref().is_some_and(|m| !m.key.fields.is_empty()),
-        external_system: external.as_ref().map(|e| e.system.clone()),
+        external_system: external.as_ref().map(|e| e.system.clone()).or(link_system),
         source: source_name.clone(),
         mapping: args.mapping.clone(),
         dry_run: args.dry_run,
@@ -433,7 +456,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     // crmsync_store's recognise.rs). Not where a schema file checks what
     // they make, nor where a `unique` field (checked across the file) is
     // one such a row would not map.
-    let identity = mapping.is_none().then(|| Identity { entity, external: external.as_ref().map(|e| e.from.clone()) });
+    let identity = mapping.is_none().then(|| Identity {
+        entity,
+        external: external.as_ref().map(|e| e.from.clone()),
+        links: link_ids.clone(),
+    });
     let lite_unique = {
         let drafter = import.drafter();
         mapping.as_ref().is_none_or(|m| m.fields.iter().filter(|f| f.unique).all(|f| drafter.is_lite(&f.target)))

@@ -662,6 +662,68 @@ on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
     assert!(stderr_of(&out).contains("are ids in several systems"), "{}", stderr_of(&out));
 });
 
+on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
+    // Records keyed by ERP id: a contact without an e-mail, two deals of one
+    // name. Links by natural key would lose them; the export carries the
+    // linked records' ERP ids too, and the file imports again whole.
+    let write = |name: &str, text: &str| db.file(name, text);
+    let cm = write(
+        "c.toml",
+        "entity = \"contacts\"\n[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n\
+         [fields]\nfirst_name = \"Name\"\nemail = { from = \"Email\", type = \"email\" }\n",
+    );
+    let dm = write(
+        "d.toml",
+        "entity = \"deals\"\n[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n\
+         [fields]\nname = \"Name\"\n\"contacts.external_id\" = { from = \"Contacts\", split = \";\" }\n",
+    );
+    let am = write(
+        "a.toml",
+        "entity = \"activities\"\n[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n[fields]\n\
+         subject = \"Subject\"\nkind = \"Kind\"\n\"contact.external_id\" = \"Contact\"\n\
+         \"deal.external_id\" = \"Deal\"\n",
+    );
+    let c = write("c.csv", "Id,Name,Email\nC-1,Anna,\nC-2,Bert,bert@x.de\n");
+    let d = write("d.csv", "Id,Name,Contacts\nA-2,Support,C-1;C-2\nA-5,Support,C-2\n");
+    let a = write("a.csv", "Id,Subject,Kind,Contact,Deal\nX-1,Call Anna,call,C-1,A-5\n");
+    for (file, mapping) in [(&c, &cm), (&d, &dm), (&a, &am)] {
+        let s = db.json(&["import", file, "--mapping", mapping]);
+        assert_eq!(s["rejected"].as_u64(), Some(0), "{file}: {s}");
+    }
+    let acts = db.ok(&[
+        "export",
+        "--entity",
+        "activities",
+        "--fields",
+        "subject,contact.external_id.erp,deal.external_id.erp",
+    ]);
+    assert_eq!(acts, "subject,contact.external_id.erp,deal.external_id.erp\nCall Anna,C-1,A-5\n");
+    let other = if db.is_postgres() { Db::postgres("links_by_id_2").expect("server") } else { Db::sqlite() };
+    let dir = tempfile::tempdir().expect("dir");
+    let mut first = Vec::new();
+    for e in ["contacts", "deals", "activities"] {
+        let f = dir.path().join(format!("{e}.csv"));
+        db.ok(&["export", "--entity", e, "--out", f.to_str().expect("p")]);
+        let text = std::fs::read_to_string(&f).expect("export");
+        let s = other.json(&["import", f.to_str().expect("p"), "--entity", e]);
+        assert_eq!(s["rejected"].as_u64(), Some(0), "{e}: {s}\n{text}");
+        first.push(text);
+    }
+    assert!(first[1].contains("contacts.external_id.erp") && first[1].contains("C-1; C-2"), "{}", first[1]);
+    for (e, text) in ["contacts", "deals", "activities"].into_iter().zip(&first) {
+        assert_eq!(&other.ok(&["export", "--entity", e]), text, "{e}");
+    }
+    // Anna, who has no e-mail, is still on the deal and the activity.
+    let anna = other.scalar("SELECT id FROM contacts WHERE first_name = 'Anna'").expect("Anna");
+    assert_eq!(other.count(&format!("SELECT count(*) FROM deal_contacts WHERE contact_id = '{anna}'")), 1);
+    assert_eq!(other.count(&format!("SELECT count(*) FROM activities WHERE contact_id = '{anna}'")), 1);
+    // Link ids in a system other than the records' own are refused.
+    let mixed = db.file("mixed.csv", "subject,kind,external_id.erp,contact.external_id.oa\nHi,call,X-9,O-1\n");
+    let out = db.run(&["import", &mixed, "--entity", "activities"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("holds ids in \"oa\""), "{}", stderr_of(&out));
+});
+
 on_both!(a_json_or_xml_export_carries_external_ids_into_another_store, |db| {
     let f = db.file("erp.csv", "email,external_id.erp\nada@example.com,K-1\nbob@example.com,K-2\n");
     db.json(&["import", &f, "--entity", "contacts"]);
