@@ -715,6 +715,8 @@ impl RecordReader for CsvReader {
         }
         if n != width {
             let first = if self.header { "the header" } else { "the first row" };
+            // A short row's first missing column is the one to fill.
+            let column = (n < width).then(|| self.columns[n].to_string());
             let message = if n < width {
                 format!(
                     "the row has {n} fields but {first} has {width}: values are missing from column {:?} on (not shifted into other columns)",
@@ -730,7 +732,7 @@ impl RecordReader for CsvReader {
                     .collect();
                 format!("the row has {n} fields but {first} has {width}; extra values: {}", extra.join(", "))
             };
-            rec.defect = Some(Defect { field: None, message });
+            rec.defect = Some(Defect { field: column, message });
         } else if let Some((at, i)) = stray {
             // (The field is known from the quotes alone: a column past the
             // header's is named by number, as its value is.)

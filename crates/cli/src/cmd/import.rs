@@ -398,12 +398,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         )));
     }
 
+    let id_system = external.as_ref().map(|e| e.system.clone()).or(link_system);
     let settings = Settings {
         entity,
         mode,
         key: key.clone(),
         key_chosen: args.key.is_some() || mapping.as_ref().is_some_and(|m| !m.key.fields.is_empty()),
-        external_system: external.as_ref().map(|e| e.system.clone()).or(link_system),
+        external_system: id_system.clone(),
         source: source_name.clone(),
         mapping: args.mapping.clone(),
         dry_run: args.dry_run,
@@ -629,6 +630,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             "format": details.format.map(|f| f.name()),
             "encoding": details.encoding,
             "key": key,
+            // Matched by these ids first; `key` is for rows without one.
+            "external_id": id_system,
             "rows_read": counts.rows_read,
             "unread_columns": unread,
             "inserted": counts.inserted,

@@ -259,7 +259,7 @@ fn a_short_row_fed_back_with_its_cells_still_empty_is_still_short() {
     let rejects = dir.path().join("r.csv");
     convert_summary(&[&f, out.to_str().expect("p"), "--rejects", rejects.to_str().expect("p")]);
     let text = std::fs::read_to_string(&rejects).expect("rejects");
-    assert!(text.contains("Bob,bob@x.com,,3,,"), "padded: {text}");
+    assert!(text.contains("Bob,bob@x.com,,3,Tier\u{200b},"), "padded: {text}");
     // Unchanged, it is rejected again rather than taken with an empty tier.
     let again = dir.path().join("again.csv");
     let rejects2 = dir.path().join("r2.csv");

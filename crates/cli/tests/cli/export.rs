@@ -689,6 +689,7 @@ on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     for (file, mapping) in [(&c, &cm), (&d, &dm), (&a, &am)] {
         let s = db.json(&["import", file, "--mapping", mapping]);
         assert_eq!(s["rejected"].as_u64(), Some(0), "{file}: {s}");
+        assert_eq!(s["external_id"].as_str(), Some("erp"), "matched by ERP id first: {s}");
     }
     let acts = db.ok(&[
         "export",
