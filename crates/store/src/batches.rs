@@ -349,6 +349,23 @@ impl Store {
             hits.retain(|(e, _)| *e == Entity::Contacts);
         }
         if hits.is_empty() {
+            // Its id in another system (an ERP's `C-5`).
+            for r in db.query(
+                "SELECT entity, record_id FROM external_ids WHERE external_id = ? ORDER BY entity, record_id",
+                &[record.trim().into()],
+            )? {
+                let mut r = r.into_iter();
+                if let (Some(e), Some(id)) = (
+                    r.next().and_then(Cell::into_text).and_then(|t| t.parse::<Entity>().ok()),
+                    r.next().and_then(Cell::into_text),
+                ) && entities.contains(&e)
+                    && !hits.iter().any(|(_, h)| h == &id)
+                {
+                    hits.push((e, id));
+                }
+            }
+        }
+        if hits.is_empty() {
             // A record removed (by an undo) is found by the e-mail or name
             // its removal kept.
             for e in entities.iter().filter(|e| **e != Entity::Activities) {
@@ -385,7 +402,7 @@ impl Store {
         }
         match hits.len() {
             0 => Err(Error::Invalid(format!(
-                "no record {record:?}: give a record id, or an email, phone, domain or name"
+                "no record {record:?}: give a record id, its id in another system, or an email, phone, domain or name"
             ))),
             1 => Ok(hits.remove(0)),
             _ => Err(Error::Invalid(format!(

@@ -718,6 +718,9 @@ on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     let anna = other.scalar("SELECT id FROM contacts WHERE first_name = 'Anna'").expect("Anna");
     assert_eq!(other.count(&format!("SELECT count(*) FROM deal_contacts WHERE contact_id = '{anna}'")), 1);
     assert_eq!(other.count(&format!("SELECT count(*) FROM activities WHERE contact_id = '{anna}'")), 1);
+    // A record's history is found by its id in the ERP too.
+    let anna = other.ok(&["history", "C-1"]);
+    assert!(anna.starts_with("contacts ") && anna.contains("created"), "{anna}");
     // Link ids in a system other than the records' own are refused.
     let mixed = db.file("mixed.csv", "subject,kind,external_id.erp,contact.external_id.oa\nHi,call,X-9,O-1\n");
     let out = db.run(&["import", &mixed, "--entity", "activities"]);
