@@ -1355,7 +1355,11 @@ impl Import<'_> {
                         d.row,
                         Outcome::Reject {
                             field: self.settings.key.join(";"),
-                            message: format!("{entity} with {what} already exists (insert mode adds new records only; use --mode upsert)"),
+                            message: format!(
+                                "{} {} with {what} already exists (insert mode adds new records only; use --mode upsert)",
+                                if entity == Entity::Activities { "an" } else { "a" },
+                                model::singular(entity)
+                            ),
                         },
                     ));
                 }

@@ -654,7 +654,7 @@ on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
     // In insert mode, the id is named as what exists already.
     let again = db.file("again.csv", "email,external_id.erp\nnew@x.com,K-2\n");
     let out = db.run(&["import", &again, "--entity", "contacts", "--mode", "insert"]);
-    assert!(stderr_of(&out).contains("contacts with erp id \"K-2\" already exists"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("a contact with erp id \"K-2\" already exists"), "{}", stderr_of(&out));
     // One system per import.
     let two = db.file("two.csv", "email,external_id.erp,external_id.oa\na@x.com,K-3,O-3\n");
     let out = db.run(&["import", &two, "--entity", "contacts"]);
