@@ -165,8 +165,8 @@ impl Plan {
                     crmsync_store::model::singular(effect.entity),
                     effect.id,
                     q(&c.field),
-                    q(c.before.as_deref().unwrap_or("")),
-                    q(c.after.as_deref().unwrap_or(""))
+                    q(&Self::text(&c.field, c.before.as_deref())),
+                    q(&Self::text(&c.field, c.after.as_deref()))
                 )?;
             }
             return Ok(());
@@ -174,12 +174,39 @@ impl Plan {
         let changes: Vec<serde_json::Value> = effect
             .changes
             .iter()
-            .map(|c| serde_json::json!({"field": c.field, "before": c.before, "after": c.after}))
+            .map(|c| {
+                serde_json::json!({
+                    "field": c.field,
+                    "before": Self::json(&c.field, c.before.as_deref()),
+                    "after": Self::json(&c.field, c.after.as_deref()),
+                })
+            })
             .collect();
         let line =
             serde_json::json!({"row": row, "action": action, "entity": entity, "id": effect.id, "changes": changes});
         writeln!(self.out, "{line}")?;
         Ok(())
+    }
+
+    /// A value as a cell shows it: a custom field's JSON text string as its
+    /// text (`gold`, not `"gold"`), as standard fields are.
+    fn text(field: &str, v: Option<&str>) -> String {
+        match Self::json(field, v) {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A value in an NDJSON plan: a custom field's as the JSON it is.
+    fn json(field: &str, v: Option<&str>) -> serde_json::Value {
+        match v {
+            None => serde_json::Value::Null,
+            Some(v) if field.starts_with("custom.") => {
+                serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
+            }
+            Some(v) => serde_json::Value::String(v.to_string()),
+        }
     }
 
     /// A CSV plan's cell: plans are read in spreadsheets, so quoted, and
@@ -206,8 +233,8 @@ impl Plan {
                             self.out,
                             "{row},{action},{id},{},{},{}",
                             q(&c.field),
-                            q(c.before.as_deref().unwrap_or("")),
-                            q(c.after.as_deref().unwrap_or(""))
+                            q(&Self::text(&c.field, c.before.as_deref())),
+                            q(&Self::text(&c.field, c.after.as_deref()))
                         )?;
                     }
                 }
@@ -224,7 +251,13 @@ impl Plan {
             Outcome::Update { changes, .. } => {
                 line["changes"] = changes
                     .iter()
-                    .map(|c| serde_json::json!({"field": c.field, "before": c.before, "after": c.after}))
+                    .map(|c| {
+                        serde_json::json!({
+                            "field": c.field,
+                            "before": Self::json(&c.field, c.before.as_deref()),
+                            "after": Self::json(&c.field, c.after.as_deref()),
+                        })
+                    })
                     .collect();
             }
             Outcome::Reject { field, message } => {

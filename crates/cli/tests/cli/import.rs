@@ -361,6 +361,27 @@ fn a_csv_plan_neutralises_formulas_but_not_phone_numbers() {
     assert!(text.contains(r#""title","CEO","'=HYPERLINK(1)""#), "{text}");
 }
 
+#[test]
+fn a_plan_shows_custom_values_as_standard_ones() {
+    // Text as text in CSV (not its JSON `"gold"`), values as JSON in NDJSON.
+    let db = Db::sqlite();
+    let first = db.file("first.ndjson", r#"{"email":"a@x.com","custom":{"tier":"gold","n":5,"on":null}}"#);
+    db.ok(&["import", &first, "--entity", "contacts"]);
+    let second = db.file("second.ndjson", r#"{"email":"a@x.com","custom":{"tier":"sil\"ver","n":6,"on":true}}"#);
+    let csv = db.path("plan.csv");
+    db.ok(&["import", &second, "--entity", "contacts", "--dry-run", "--plan", csv.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&csv).expect("plan");
+    assert!(text.contains(r#""custom.tier","gold","sil""ver""#), "{text}");
+    assert!(text.contains(r#""custom.n","5","6""#), "{text}");
+    let nd = db.path("plan.ndjson");
+    db.ok(&["import", &second, "--entity", "contacts", "--dry-run", "--plan", nd.to_str().expect("p")]);
+    let line = &read_ndjson(&nd)[0];
+    let changes = line["changes"].as_array().expect("changes");
+    let of = |f: &str| changes.iter().find(|c| c["field"] == f).cloned().expect(f);
+    assert_eq!(of("custom.tier"), serde_json::json!({"field": "custom.tier", "before": "gold", "after": "sil\"ver"}));
+    assert_eq!(of("custom.n"), serde_json::json!({"field": "custom.n", "before": 5, "after": 6}));
+}
+
 on_both!(update_writes_only_changed_fields_in_file_order, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     let plan = db.path("plan.ndjson");
