@@ -997,10 +997,10 @@ impl Work {
             Meta::StripWhereFound => META.iter().all(|m| rec.get(m).is_some()),
         };
         if strip {
+            rec.origin = rec.get(META[0]).and_then(|v| v.to_text().trim().parse().ok()).unwrap_or(0);
             if let Some(d) = still_short(rec).or_else(|| still_as_read(rec)) {
                 return (Outcome::Defect(d), None);
             }
-            rec.origin = rec.get(META[0]).and_then(|v| v.to_text().trim().parse().ok()).unwrap_or(0);
             rec.retain(|k| !META.contains(&k));
         }
         let seen = self.recognise.as_ref().and_then(|r| r.drafter.recognised(rec));

@@ -557,8 +557,10 @@ impl Drafter {
                             "external_id" => LinkRef { external: Some(t), ..Default::default() }.sealed(),
                             _ => LinkRef { email: Some(t.to_lowercase()), ..Default::default() }.sealed(),
                         })
-                        .collect();
-                    d.contacts = Some(refs);
+                        .collect::<Vec<_>>();
+                    // Beside a `contacts` column of e-mails (as an export
+                    // writes both), each links the contacts it names.
+                    d.contacts.get_or_insert_with(Vec::new).extend(refs);
                     continue;
                 }
                 // The linked entity's limits: a company a row names may be
@@ -596,11 +598,10 @@ impl Drafter {
                 continue;
             }
             if name == "contacts" {
-                d.contacts = Some(
+                d.contacts.get_or_insert_with(Vec::new).extend(
                     model::list_items(v)
                         .into_iter()
-                        .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() }.sealed())
-                        .collect(),
+                        .map(|t| LinkRef { email: Some(t.to_lowercase()), ..Default::default() }.sealed()),
                 );
                 continue;
             }

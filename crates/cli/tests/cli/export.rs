@@ -728,6 +728,34 @@ on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     assert!(stderr_of(&out).contains("holds ids in \"oa\""), "{}", stderr_of(&out));
 });
 
+on_both!(a_deals_contacts_by_e_mail_and_by_id_both_link, |db| {
+    // One contact has an ERP id, the other an e-mail only: the export gives
+    // both columns, and each links the contacts it names.
+    let c1 = db.file("c1.csv", "email,external_id.erp\na@x.com,P-1\n");
+    let c2 = db.file("c2.csv", "email\nb@x.com\n");
+    let d = db.file("d.csv", "name,contacts\nD,a@x.com;b@x.com\n");
+    for (f, e) in [(&c1, "contacts"), (&c2, "contacts"), (&d, "deals")] {
+        db.ok(&["import", f, "--entity", e]);
+    }
+    let out = db.path("deals.csv");
+    db.ok(&[
+        "export",
+        "--entity",
+        "deals",
+        "--fields",
+        "name,contacts,contacts.external_id.erp",
+        "--out",
+        out.to_str().expect("p"),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&out).expect("export"),
+        "name,contacts,contacts.external_id.erp\nD,a@x.com; b@x.com,P-1\n"
+    );
+    let s = db.json(&["import", out.to_str().expect("p"), "--entity", "deals"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM deal_contacts"), 2);
+});
+
 on_both!(a_json_or_xml_export_carries_external_ids_into_another_store, |db| {
     let f = db.file("erp.csv", "email,external_id.erp\nada@example.com,K-1\nbob@example.com,K-2\n");
     db.json(&["import", &f, "--entity", "contacts"]);
