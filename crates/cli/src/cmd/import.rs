@@ -98,27 +98,39 @@ struct Plan {
     /// On `--resume`, the lines the interrupted run planned, with their
     /// rows: those before the first row planned now are kept.
     earlier: Vec<(u64, String)>,
+    /// On `--resume`, the rows the interrupted run committed, to tell
+    /// whether its plan holds them all.
+    committed: u64,
 }
 
 impl Plan {
-    fn open(path: &str, resume: bool) -> Result<Self> {
-        let earlier = if resume { Self::planned(path) } else { Vec::new() };
+    /// `resumed`: when the batch resumed began, and the rows it committed.
+    fn open(path: &str, resumed: Option<(std::time::SystemTime, u64)>) -> Result<Self> {
+        let earlier = resumed.map(|(since, _)| Self::planned(path, since)).unwrap_or_default();
         let (output, mut out) = Output::create(path)?;
         let csv = path.to_ascii_lowercase().ends_with(".csv");
         if csv {
             writeln!(out, "row,action,id,field,before,after")?;
         }
-        Ok(Self { out, output, csv, earlier })
+        Ok(Self { out, output, csv, earlier, committed: resumed.map_or(0, |(_, rows)| rows) })
     }
 
-    /// The records of a plan file crmsync wrote, each with its row: a CSV
+    /// The records the interrupted run planned, each with its row: from
+    /// the plan it finished, or the one it was writing when it was killed,
+    /// whichever it wrote last (an older file is another run's). A CSV
     /// record ends where its quotes are balanced (values are quoted, their
     /// quotes doubled), an NDJSON one at its line's end.
-    fn planned(path: &str) -> Vec<(u64, String)> {
-        if !crate::pipeline::regular_file(path) {
-            return Vec::new();
-        }
-        let Ok(text) = std::fs::read_to_string(path) else {
+    fn planned(path: &str, since: std::time::SystemTime) -> Vec<(u64, String)> {
+        let target = std::path::Path::new(path);
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let partial = target.with_file_name(format!(".{name}.partial"));
+        let newest = [target.to_path_buf(), partial]
+            .into_iter()
+            .filter(|p| crate::pipeline::regular_file(&p.to_string_lossy()))
+            .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+            .filter(|(t, _)| *t >= since)
+            .max_by_key(|(t, _)| *t);
+        let Some(Ok(text)) = newest.map(|(_, p)| std::fs::read_to_string(p)) else {
             return Vec::new();
         };
         let csv = path.to_ascii_lowercase().ends_with(".csv");
@@ -130,6 +142,10 @@ impl Plan {
                 continue;
             }
             let taken = std::mem::take(&mut record);
+            // (A last line cut short by a kill is no record.)
+            if !taken.ends_with('\n') {
+                continue;
+            }
             let row = if taken.starts_with('{') {
                 serde_json::from_str::<serde_json::Value>(&taken).ok().and_then(|v| v["row"].as_u64())
             } else {
@@ -144,9 +160,24 @@ impl Plan {
 
     /// Writes the interrupted run's lines for rows before `row`, once.
     fn keep_earlier(&mut self, row: u64) -> Result<()> {
-        for (_, line) in std::mem::take(&mut self.earlier).into_iter().filter(|(r, _)| *r < row) {
+        if self.committed == 0 {
+            return Ok(());
+        }
+        let mut rows = std::collections::BTreeSet::new();
+        for (r, line) in std::mem::take(&mut self.earlier).into_iter().filter(|(r, _)| *r < row) {
+            rows.insert(r);
             self.out.write_all(line.as_bytes())?;
         }
+        if (rows.len() as u64) < self.committed {
+            eprintln!(
+                "note: the plan of the stopped run holds {} of the {} rows it committed (killed before it was \
+                 written); {} has those and the rows from here on",
+                rows.len(),
+                self.committed,
+                self.output.name
+            );
+        }
+        self.committed = 0;
         Ok(())
     }
 
@@ -481,7 +512,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
         rejects.count = 0;
     }
-    let mut plan = args.plan.as_deref().map(|p| Plan::open(p, args.resume)).transpose()?;
+    // (A batch's id begins with the time it was started.)
+    let resumed = (skip > 0).then(|| {
+        let millis = crmsync_store::model::ulid_value(&batch).map_or(0, |v| (v >> 80) as u64);
+        (std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis), skip)
+    });
+    let mut plan = args.plan.as_deref().map(|p| Plan::open(p, resumed)).transpose()?;
     if plan.is_some() {
         import.track_effects();
     }

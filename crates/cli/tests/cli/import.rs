@@ -160,6 +160,20 @@ on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
         assert_eq!(rows, ["2 insert", "3 reject", "4 insert", "5 insert"], "{ext}: {text}");
         db.exec("DELETE FROM contacts");
     }
+    // A plan file older than the stopped batch is another run's: none of it
+    // is kept, and a note says the stopped run's rows are not in the plan.
+    let f = db.file("q.csv", "email\na@q.com\nbad\nc@q.com\n");
+    let out = db.run(&["import", &f, "--entity", "contacts", "--max-errors", "1", "--chunk-size", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let plan = db.path("stale.csv");
+    std::fs::write(&plan, "row,action,id,field,before,after\n2,insert,OLD,,,\n9,insert,OLD,,,\n").expect("stale");
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&plan).and_then(|f| f.set_modified(hour_ago)).expect("mtime");
+    let out = db.run(&["import", &f, "--entity", "contacts", "--resume", "--plan", plan.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("holds 0 of the 2 rows it committed"), "{}", stderr_of(&out));
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    assert!(!text.contains("OLD") && text.contains("\n4,insert,"), "{text}");
 });
 
 on_both!(a_resumed_import_rewrites_earlier_rejects_as_they_were_read, |db| {
