@@ -641,9 +641,31 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
         // then the first with a list below it (a SOAP `<Body>` after a
         // `<Header>` holding one `<Auth>`).
         let rich = |id: usize| nodes[id].children.iter().all(|&g| !nodes[g].children.is_empty());
+        // Wrappers by these names hold what describes the records (a SOAP
+        // header, column definitions, a report's filters, errors), not them.
+        let describes = |id: usize| {
+            const NAMES: [&str; 15] = [
+                "header",
+                "metadata",
+                "meta",
+                "schema",
+                "fields",
+                "columns",
+                "definitions",
+                "settings",
+                "parameters",
+                "params",
+                "filters",
+                "errors",
+                "warnings",
+                "messages",
+                "paging",
+            ];
+            NAMES.contains(&nodes[id].name.to_ascii_lowercase().as_str())
+        };
         let rank = |id: usize| {
             let wraps = wrapper(id);
-            (wraps, wraps && rich(id), wraps && list_below[id])
+            (wraps, wraps && !describes(id), wraps && rich(id), wraps && list_below[id])
         };
         let best = counts.iter().max_by(|a, b| {
             let wraps = if a.1 == 1 && b.1 == 1 { rank(a.2).cmp(&rank(b.2)) } else { std::cmp::Ordering::Equal };
@@ -877,6 +899,17 @@ mod tests {
         let defs = "<Export><Fields><Field name=\"n\"/><Field name=\"e\"/></Fields>\
                     <Records><Record><n>Ann</n></Record></Records></Export>";
         assert_eq!(at(defs), r#"{"n":"Ann"}"#);
+        let columns = "<Data><Columns><Column><Name>n</Name></Column><Column><Name>e</Name></Column></Columns>\
+                       <Rows><Row><n>Ann</n></Row></Rows></Data>";
+        assert_eq!(at(columns), r#"{"n":"Ann"}"#);
+        // Records of attributes before settings with fields.
+        let settings = "<Export><Contacts><Contact n=\"Ann\"/><Contact n=\"Bob\"/></Contacts>\
+                        <Settings><Setting><Key>a</Key></Setting><Setting><Key>b</Key></Setting></Settings></Export>";
+        assert_eq!(at(settings), r#"{"n":"Ann"} {"n":"Bob"}"#);
+        // A SOAP response of one record, past a header.
+        let soap1 = "<Envelope><Header><Auth><Token>t</Token></Auth></Header><Body><Resp><Contacts>\
+                     <Contact><Name>Ann</Name></Contact></Contacts></Resp></Body></Envelope>";
+        assert_eq!(at(soap1), r#"{"Name":"Ann"}"#);
         // A wrapper with attributes of its own (a page of results).
         let page = "<Response status=\"ok\"><Contacts total=\"2\"><Contact><Name>Ann</Name></Contact>\
                     <Contact><Name>Bob</Name></Contact></Contacts></Response>";
