@@ -47,7 +47,7 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     // at home; the crate, given a region, reads it as a digit of the number.
     let unbracketed;
     let input = if input.trim_start().starts_with('+') && input.contains("(0)") {
-        unbracketed = input.replacen("(0)", "", 1);
+        unbracketed = input.replacen("(0)", trunk_in_brackets(input), 1);
         unbracketed.as_str()
     } else {
         input
@@ -92,7 +92,7 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     // trunk prefix. (`+44 (0)20 …` writes the trunk `0` in brackets.)
     if input.trim_start().starts_with('+') {
         let main = split_extension(input).0;
-        let given: String = main.replace("(0)", "").chars().filter(char::is_ascii_digit).collect();
+        let given: String = main.replace("(0)", trunk_in_brackets(main)).chars().filter(char::is_ascii_digit).collect();
         if given != out[1..] {
             return Err(format!(
                 "not a phone number: +{given} is no number of +{} with those digits (one too many or missing?)",
@@ -105,6 +105,14 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         out.push_str(ext);
     }
     Ok(out)
+}
+
+/// What a `(0)` after a `+` code stands for: a trunk prefix, dropped, but
+/// in Italy and San Marino, whose numbers keep their leading 0 when dialled
+/// from abroad, a digit of the number.
+fn trunk_in_brackets(international: &str) -> &'static str {
+    let digits: String = international.chars().filter(char::is_ascii_digit).take(3).collect();
+    if digits.starts_with("39") || digits.starts_with("378") { "0" } else { "" }
 }
 
 /// Why ten digits whose first is not 2-9 are no North American number.
@@ -288,6 +296,9 @@ mod tests {
             assert_eq!(to_e164("+49 (0)30 1234567", region).as_deref(), Ok("+49301234567"), "{region:?}");
             assert_eq!(to_e164("+44 (0)20 7946 0958", region).as_deref(), Ok("+442079460958"), "{region:?}");
             assert_eq!(to_e164("+33 (0)1 23 45 67 89", region).as_deref(), Ok("+33123456789"), "{region:?}");
+            // Italy keeps its 0: written either way, one number.
+            assert_eq!(to_e164("+39 (0)6 1234 5678", region).as_deref(), Ok("+390612345678"), "{region:?}");
+            assert_eq!(to_e164("+39 06 1234 5678", region).as_deref(), Ok("+390612345678"), "{region:?}");
         }
     }
 
