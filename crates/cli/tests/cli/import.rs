@@ -1480,7 +1480,7 @@ on_both!(an_exports_id_column_matches_the_records_it_names, |db| {
     assert!(!again.contains("\n7,"), "a new record gets an id of the store's own: {again}");
     // Insert mode names the id that exists.
     let out = db.run(&["import", &f, "--entity", "contacts", "--mode", "insert"]);
-    assert!(stderr_of(&out).contains("contacts with id \""), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("a contact with id \""), "{}", stderr_of(&out));
     // An id in lower case is the same id; a key another record has is
     // refused; a row with neither a known id nor a key is too.
     let bob = export.lines().nth(2).expect("bob").to_string();
