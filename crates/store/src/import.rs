@@ -2226,7 +2226,10 @@ impl Import<'_> {
             None => HashMap::default(),
         };
         let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b)?;
+        let other_domain = self.domains_of_named(target, refs, &by_a, &by_b)?;
         let mut created: HashMap<String, String> = HashMap::default();
+        // The domain each company this segment creates was given.
+        let mut created_domain: HashMap<String, Option<String>> = HashMap::default();
         let mut new_ids: FastSet<String> = FastSet::default();
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
@@ -2262,6 +2265,14 @@ impl Import<'_> {
             let hit = match hit {
                 Some(h) => Some(h),
                 None => match name_key.and_then(|k| by_b.get(k)).map(Vec::as_slice) {
+                    // A company of that name at another domain is another
+                    // company (`ACME GmbH` at acme.de beside `Acme Inc` at
+                    // acme.com): made, or refused in update mode, below.
+                    Some([id])
+                        if r.domain.is_some() && other_domain.get(id).is_some_and(|d| Some(d) != r.domain.as_ref()) =>
+                    {
+                        None
+                    }
                     Some([id]) => {
                         if let Some(domain) = &r.domain {
                             named.push((id.clone(), domain.clone()));
@@ -2280,13 +2291,19 @@ impl Import<'_> {
                     // Created earlier in this segment: matched the same way, by domain then name.
                     let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
                     let name = name_key.as_ref().map(|n| format!("n:{n}"));
-                    let known = [&domain, &name].into_iter().flatten().find_map(|k| created.get(k)).cloned();
+                    // (By name only a company made without a domain, or with this one.)
+                    let known = domain.as_ref().and_then(|k| created.get(k)).cloned().or_else(|| {
+                        let id = created.get(name.as_ref()?)?;
+                        let theirs = created_domain.get(id).cloned().flatten();
+                        (theirs.is_none() || r.domain.is_none() || theirs == r.domain).then(|| id.clone())
+                    });
                     let id = match known {
                         Some(id) => id,
                         None => {
                             let id = self.ids.next_id();
                             new_companies.push((id.clone(), company_values(r)));
                             new_ids.insert(id.clone());
+                            created_domain.insert(id.clone(), r.domain.clone());
                             id
                         }
                     };
@@ -2314,6 +2331,47 @@ impl Import<'_> {
                 && !new_ids.contains(id)
             {
                 known.insert(r.id.clone(), id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The domains of the stored companies references find by name alone
+    /// (their domain found none), by id, for those that have one.
+    fn domains_of_named(
+        &mut self,
+        target: Entity,
+        refs: &[&LinkRef],
+        by_a: &HashMap<String, Vec<String>>,
+        by_b: &HashMap<String, Vec<String>>,
+    ) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::default();
+        if target != Entity::Companies {
+            return Ok(out);
+        }
+        let mut ids: Vec<&str> = refs
+            .iter()
+            .filter(|r| r.domain.as_ref().is_some_and(|d| !by_a.contains_key(d)))
+            .filter_map(|r| match r.name_key.as_ref().and_then(|k| by_b.get(k))?.as_slice() {
+                [id] => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for part in ids.chunks(500) {
+            let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
+            let sql = format!(
+                "SELECT id, domain FROM companies WHERE domain IS NOT NULL AND id IN ({})",
+                placeholders(params.len())
+            );
+            for row in self.db.query(&sql, &params)? {
+                let mut row = row.into_iter();
+                if let (Some(id), Some(domain)) =
+                    (row.next().and_then(Cell::into_text), row.next().and_then(Cell::into_text))
+                {
+                    out.insert(id, domain);
+                }
             }
         }
         Ok(out)

@@ -913,6 +913,35 @@ on_both!(a_company_name_that_of_several_companies_rejects_the_row, |db| {
     assert_eq!(db.count("SELECT count(*) FROM deals"), 0);
 });
 
+on_both!(a_company_of_that_name_at_another_domain_is_another_company, |db| {
+    // `ACME GmbH` at acme.de is not `Acme Inc` at acme.com, though the
+    // names compare alike: it is made (once), and the export of both goes
+    // into an empty store as it was.
+    let companies = db.file("c.csv", "name,domain\nAcme Inc,acme.com\n");
+    db.json(&["import", &companies, "--entity", "companies", "--key", "domain"]);
+    let contacts = db.file(
+        "k.csv",
+        "email,company.name,company.domain\na@x.com,ACME GmbH,acme.de\nb@x.com,Acme Inc,acme.com\n\
+         c@x.com,ACME GmbH,acme.de\n",
+    );
+    let s = db.json(&["import", &contacts, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(1)), "{s}");
+    let fields = ["export", "--entity", "contacts", "--fields", "email,company.name,company.domain"];
+    let want = "email,company.name,company.domain\na@x.com,ACME GmbH,acme.de\nb@x.com,Acme Inc,acme.com\n\
+                c@x.com,ACME GmbH,acme.de\n";
+    assert_eq!(db.ok(&fields), want);
+    let other = if db.is_postgres() { Db::postgres("other_domain_2").expect("server") } else { Db::sqlite() };
+    let out = db.path("contacts.csv");
+    db.ok(&["export", "--entity", "contacts", "--out", out.to_str().expect("p")]);
+    let s = other.json(&["import", out.to_str().expect("p"), "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
+    assert_eq!(other.ok(&fields), want);
+    // In update mode no company is made: the row is refused.
+    let update = db.file("u.csv", "email,company.name,company.domain\nb@x.com,Acme Inc,acme.fr\n");
+    let s = db.json(&["import", &update, "--entity", "contacts", "--mode", "update"]);
+    assert_eq!(s["rejected"].as_u64(), Some(1), "{s}");
+});
+
 on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
     let first = db.file("first.csv", "email,company.name\nann@x.com,Acme Inc\ncy@x.com,Brand Co\n");
     db.json(&["import", &first, "--entity", "contacts"]);
