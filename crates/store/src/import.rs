@@ -1193,27 +1193,28 @@ impl Import<'_> {
     }
 
     /// On a resumed run, refuses a source whose rows up to the checkpoint
-    /// are not those the interrupted run committed: `digest` is theirs as
-    /// read now (`None`: the source ends before the checkpoint). Skipping
-    /// them unread would lose a row fixed or added there since.
-    pub fn check_resumed(&self, digest: Option<u64>) -> Result<()> {
+    /// are not those the interrupted run committed: `read` is their digest
+    /// as read now and the row the last of them is on (`None`: the source
+    /// ends before the checkpoint). Skipping them unread would lose a row
+    /// fixed or added there since.
+    pub fn check_resumed(&self, read: Option<(u64, u64)>) -> Result<()> {
         let Some(expected) = self.resumed_digest else {
             return Ok(());
         };
-        if digest == Some(expected) {
-            return Ok(());
-        }
-        let what = match digest {
-            Some(_) => "are not the rows it read (a row changed, added or removed since)",
-            None => "are not all there: the file is shorter now",
+        let (what, upto) = match read {
+            Some((digest, _)) if digest == expected => return Ok(()),
+            Some((_, row)) => (
+                "are not the rows it read (a row changed, added or removed since)",
+                format!("its first {} records (up to row {row})", self.resumed_at),
+            ),
+            None => ("are not all there: the file is shorter now", format!("its first {} records", self.resumed_at)),
         };
         Err(Error::SourceChanged(format!(
-            "{source} changed since batch {batch} stopped: its first {rows} rows, which that import committed, \
-             {what}, and --resume would skip them unread. Import the file as it is now without --resume (rows \
-             already stored count as unchanged), or `crmsync undo {batch}` first",
+            "{source} changed since batch {batch} stopped: {upto}, which that import committed, {what}, and \
+             --resume would skip them unread. Import the file as it is now without --resume (rows already stored \
+             count as unchanged; batch {batch} stays as it stopped), or `crmsync undo {batch}` first",
             source = self.settings.source,
             batch = self.batch,
-            rows = self.resumed_at,
         )))
     }
 

@@ -609,7 +609,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 let digest = worked.digests.get(i).copied().unwrap_or_default();
                 if seen <= skip {
                     if seen == skip {
-                        import.check_resumed(Some(digest))?;
+                        import.check_resumed(Some((digest, src.row)))?;
                     }
                     continue;
                 }

@@ -104,7 +104,10 @@ on_both!(resume_refuses_a_file_whose_committed_rows_changed, |db| {
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("rows up to it are done"), "{}", stderr_of(&out));
     for (changed, how) in [
-        ("email,first_name\na@x.com,A\nb@x.com,B\nc@x.com,C\nd@x.com,D\n", "are not the rows it read"),
+        (
+            "email,first_name\na@x.com,A\nb@x.com,B\nc@x.com,C\nd@x.com,D\n",
+            "(up to row 3), which that import committed, are not the rows it read",
+        ),
         ("email,first_name\nz@x.com,Z\na@x.com,A\nbad,B\nc@x.com,C\nd@x.com,D\n", "are not the rows it read"),
         ("email,first_name\na@x.com,A\n", "the file is shorter now"),
     ] {
@@ -113,6 +116,7 @@ on_both!(resume_refuses_a_file_whose_committed_rows_changed, |db| {
         assert_eq!(out.status.code(), Some(1), "{changed}: {}", stderr_of(&out));
         let err = stderr_of(&out);
         assert!(err.contains("me.csv changed since batch") && err.contains(how), "{changed}: {err}");
+        assert!(err.contains("its first 2 records"), "{changed}: {err}");
         assert!(err.contains("without --resume") && !err.contains("rejected me.csv"), "{changed}: {err}");
         assert_eq!(db.count("SELECT count(*) FROM contacts"), 1, "{changed}: nothing written");
         assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("running"), "{changed}");
