@@ -2226,8 +2226,8 @@ impl Import<'_> {
             Some(f) => lookup_ids(self.db, target, f, &b_values)?,
             None => HashMap::default(),
         };
-        let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b)?;
-        let other_domain = self.domains_of_named(target, refs, &by_a, &by_b)?;
+        let stored_domain = self.named_domains(target, refs, &by_a, &by_b)?;
+        let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &stored_domain);
         let mut created: HashMap<String, String> = HashMap::default();
         // The domain each company this segment creates was given.
         let mut created_domain: HashMap<String, Option<String>> = HashMap::default();
@@ -2270,7 +2270,11 @@ impl Import<'_> {
                     // company (`ACME GmbH` at acme.de beside `Acme Inc` at
                     // acme.com): made, or refused in update mode, below.
                     Some([id])
-                        if r.domain.is_some() && other_domain.get(id).is_some_and(|d| Some(d) != r.domain.as_ref()) =>
+                        if r.domain.is_some()
+                            && stored_domain
+                                .get(id)
+                                .and_then(Option::as_ref)
+                                .is_some_and(|d| Some(d) != r.domain.as_ref()) =>
                     {
                         None
                     }
@@ -2337,15 +2341,17 @@ impl Import<'_> {
         Ok(out)
     }
 
-    /// The domains of the stored companies references find by name alone
-    /// (their domain found none), by id, for those that have one.
-    fn domains_of_named(
+    /// The stored domain (`None`: none) of each company a reference finds
+    /// by name alone, its domain finding none, by id: one with no domain
+    /// takes the reference's (`domains_to_fill`); one with another is
+    /// another company.
+    fn named_domains(
         &mut self,
         target: Entity,
         refs: &[&LinkRef],
         by_a: &HashMap<String, Vec<String>>,
         by_b: &HashMap<String, Vec<String>>,
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<HashMap<String, Option<String>>> {
         let mut out = HashMap::default();
         if target != Entity::Companies {
             return Ok(out);
@@ -2362,16 +2368,11 @@ impl Import<'_> {
         ids.dedup();
         for part in ids.chunks(500) {
             let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
-            let sql = format!(
-                "SELECT id, domain FROM companies WHERE domain IS NOT NULL AND id IN ({})",
-                placeholders(params.len())
-            );
+            let sql = format!("SELECT id, domain FROM companies WHERE id IN ({})", placeholders(params.len()));
             for row in self.db.query(&sql, &params)? {
                 let mut row = row.into_iter();
-                if let (Some(id), Some(domain)) =
-                    (row.next().and_then(Cell::into_text), row.next().and_then(Cell::into_text))
-                {
-                    out.insert(id, domain);
+                if let Some(id) = row.next().and_then(Cell::into_text) {
+                    out.insert(id, row.next().and_then(Cell::into_text));
                 }
             }
         }
@@ -2414,46 +2415,32 @@ impl Import<'_> {
     /// one. A later reference with that domain links to that company, as
     /// it would a chunk later, instead of making another with it.
     fn domains_to_fill(
-        &mut self,
+        &self,
         target: Entity,
         refs: &[&LinkRef],
         by_a: &HashMap<String, Vec<String>>,
         by_b: &HashMap<String, Vec<String>>,
-    ) -> Result<HashMap<String, (usize, String)>> {
+        named: &HashMap<String, Option<String>>,
+    ) -> HashMap<String, (usize, String)> {
         let mut to_fill = HashMap::default();
         if target != Entity::Companies || self.settings.mode == Mode::Insert {
-            return Ok(to_fill);
+            return to_fill;
         }
-        let candidates: Vec<(usize, &str, &str)> = refs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.external.is_none())
-            .filter_map(|(i, r)| {
-                let domain = r.domain.as_deref().filter(|d| !by_a.contains_key(*d))?;
-                // (A name several companies have links to none of them.)
-                let [id] = r.name_key.as_ref().and_then(|k| by_b.get(k))?.as_slice() else {
-                    return None;
-                };
-                Some((i, id.as_str(), domain))
-            })
-            .collect();
-        if candidates.is_empty() {
-            return Ok(to_fill);
-        }
-        let mut ids: Vec<&str> = candidates.iter().map(|(_, id, _)| *id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let params: Vec<Param> = ids.iter().map(|id| (*id).into()).collect();
-        let sql = format!("SELECT id FROM companies WHERE domain IS NULL AND id IN ({})", placeholders(params.len()));
-        let bare: FastSet<String> =
-            self.db.query(&sql, &params)?.into_iter().filter_map(|r| r.into_iter().next()?.into_text()).collect();
         let mut given: FastSet<&str> = FastSet::default();
-        for (i, id, domain) in candidates {
-            if !to_fill.contains_key(domain) && bare.contains(id) && given.insert(id) {
+        for (i, r) in refs.iter().enumerate().filter(|(_, r)| r.external.is_none()) {
+            let Some(domain) = r.domain.as_deref().filter(|d| !by_a.contains_key(*d)) else {
+                continue;
+            };
+            // (A name several companies have links to none of them.)
+            let Some([id]) = r.name_key.as_ref().and_then(|k| by_b.get(k)).map(Vec::as_slice) else {
+                continue;
+            };
+            let bare = named.get(id).is_some_and(Option::is_none);
+            if !to_fill.contains_key(domain) && bare && given.insert(id) {
                 to_fill.insert(domain.to_string(), (i, id.to_string()));
             }
         }
-        Ok(to_fill)
+        to_fill
     }
 
     /// Gives companies without a domain the one their rows name (`named`:
