@@ -779,15 +779,6 @@ pub struct Identity {
     pub links: Vec<(String, &'static str)>,
 }
 
-/// The link a column of linked records' ids in another system is
-/// (`contact.external_id.erp`: `contact.external_id`, system `erp`).
-pub fn link_external_id(entity: Entity, column: &str) -> Option<(&'static str, &str)> {
-    entity.external_links().iter().find_map(|l| {
-        let system = column.strip_prefix(l)?.strip_prefix('.').filter(|s| !s.is_empty())?;
-        Some((*l, system))
-    })
-}
-
 pub type DraftFn = Box<dyn FnMut(&Record, &Record, Option<Seen>) -> Drafted + Send>;
 
 /// See `Work::recognise`.
@@ -871,13 +862,22 @@ impl crmsync_formats::RecordReader for ReadAhead {
 
 /// `{"address": {"city": ..}}` as `address.city`; lists stay lists.
 fn dotted(prefix: &str, value: &Value, out: &mut Record) {
+    dotted_as(prefix, value, out, &[]);
+}
+
+/// `dotted`, with the names in `renamed` (a column, and the field it is)
+/// given as the fields they are.
+fn dotted_as(prefix: &str, value: &Value, out: &mut Record, renamed: &[(String, &'static str)]) {
     match value {
         Value::Object(fields) if !fields.is_empty() => {
             for (k, v) in fields {
-                dotted(&format!("{prefix}.{k}"), v, out);
+                dotted_as(&format!("{prefix}.{k}"), v, out, renamed);
             }
         }
-        v => out.push(Key::from(prefix), v.clone()),
+        v => {
+            let name = renamed.iter().find(|(column, _)| column == prefix).map_or(prefix, |(_, field)| field);
+            out.push(Key::from(name), v.clone())
+        }
     }
 }
 
@@ -1016,17 +1016,8 @@ impl Work {
             let mut nested = false;
             for (k, v) in rec.fields() {
                 nested |= matches!(v, Value::Object(_));
-                dotted(k, v, out);
-            }
-            if !links.is_empty() {
-                let fields = out.fields().to_vec();
-                out.clear();
-                for (k, v) in fields {
-                    match links.iter().find(|(col, _)| *col == *k) {
-                        Some((_, link)) => out.push(Key::from(*link), v),
-                        None => out.push(k, v),
-                    }
-                }
+                // (Linked records' ids, `contact.external_id.erp`, are links.)
+                dotted_as(k, v, out, links);
             }
             // `{"address": {"city": "Paris"}, "address.city": "Lyon"}` names
             // one field twice; which to keep is not ours to guess.

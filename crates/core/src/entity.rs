@@ -115,6 +115,24 @@ impl Entity {
         }
     }
 
+    /// The link a column of linked records' ids in a named system is, and
+    /// the system (`contact.external_id.erp`: `contact.external_id`, `erp`).
+    pub fn external_link_of(self, column: &str) -> Option<(&'static str, &str)> {
+        self.external_links().iter().find_map(|l| {
+            let system = column.strip_prefix(l)?.strip_prefix('.').filter(|s| !s.is_empty())?;
+            Some((*l, system))
+        })
+    }
+
+    /// The entity an external link (`contact.external_id`) names records of.
+    pub fn linked_by(link: &str) -> Entity {
+        match link {
+            "contact.external_id" | "contacts.external_id" => Entity::Contacts,
+            "deal.external_id" => Entity::Deals,
+            _ => Entity::Companies,
+        }
+    }
+
     /// The kind a standard field holds.
     pub fn kind(self, field: &str) -> FieldKind {
         match field {

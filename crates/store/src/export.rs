@@ -65,10 +65,7 @@ fn field_sql(backend: Backend, entity: Entity, field: &str) -> Option<(String, K
         // As PostgreSQL's `->>` gives it on both: `true`, `7` and `3.0` as text.
         return Some((backend.custom_key_text("t", name), Kind::Text));
     }
-    if let Some((link, system)) = entity.external_links().iter().find_map(|l| {
-        let system = field.strip_prefix(l)?.strip_prefix('.').filter(|s| !s.is_empty())?;
-        Some((*l, system))
-    }) {
+    if let Some((link, system)) = entity.external_link_of(field) {
         return Some(linked_external_id(backend, link, system));
     }
     if let Some(system) = external_system(field) {
@@ -371,14 +368,9 @@ impl Store {
             // none, in the one system their linked records have ids in): a
             // link by natural key is lost for a contact without an e-mail,
             // or a deal whose name another deal has; by id it imports again.
-            let linked = |link: &str| match link {
-                "contact.external_id" | "contacts.external_id" => "contacts",
-                "deal.external_id" => "deals",
-                _ => "companies",
-            };
             let mut links: Vec<(&str, Vec<String>)> = Vec::new();
             for link in entity.external_links() {
-                links.push((link, systems_of(db, linked(link))?));
+                links.push((link, systems_of(db, Entity::linked_by(link).name())?));
             }
             let mut theirs: Vec<&String> = links.iter().flat_map(|(_, s)| s).collect();
             theirs.sort();

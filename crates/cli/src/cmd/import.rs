@@ -368,7 +368,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         (None, Some(cols)) => {
             let unknown = pipeline::unknown_fields(
                 entity,
-                cols.iter().filter(|c| external_system(c).is_none() && pipeline::link_external_id(entity, c).is_none()),
+                cols.iter().filter(|c| external_system(c).is_none() && entity.external_link_of(c).is_none()),
             );
             // A header written by a flat export carries nested fields as dotted names already.
             if !unknown.is_empty() {
@@ -423,20 +423,19 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             // Links by id go in the system the records' own ids are in.
             let links: Vec<(&String, &'static str, &str)> = names
                 .iter()
-                .filter_map(|c| pipeline::link_external_id(entity, c).map(|(link, system)| (c, link, system)))
+                .filter_map(|c| entity.external_link_of(c).map(|(link, system)| (c, link, system)))
                 .collect();
-            let own = ids.first().map(|(_, s)| *s);
-            if let Some((col, _, system)) =
-                links.iter().find(|(_, _, s)| Some(*s) != own.or(links.first().map(|(_, _, s)| *s)))
-            {
+            // (The records' own system, else the first link's.)
+            let system = ids.first().map(|(_, s)| *s).or(links.first().map(|(_, _, s)| *s));
+            if let Some((col, _, other)) = links.iter().find(|(_, _, s)| Some(*s) != system) {
                 return Err(usage(format!(
-                    "{source_name}: column {col:?} holds ids in {system:?}, and the file's other ids are in {:?}; \
+                    "{source_name}: column {col:?} holds ids in {other:?}, and the file's other ids are in {:?}; \
                      an import links by one system: keep that one, or use a mapping",
-                    own.or(links.first().map(|(_, _, s)| *s)).unwrap_or_default()
+                    system.unwrap_or_default()
                 )));
             }
             link_ids = links.iter().map(|(c, l, _)| (c.to_string(), *l)).collect();
-            link_system = links.first().map(|(_, _, s)| s.to_string());
+            link_system = system.filter(|_| !links.is_empty()).map(str::to_string);
             match ids.as_slice() {
                 [] => None,
                 [(col, system)] => Some(ExternalIdSpec { system: system.to_string(), from: col.to_string() }),
