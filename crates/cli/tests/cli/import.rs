@@ -244,31 +244,11 @@ on_both!(a_row_rejected_again_keeps_the_row_it_was_first_read_from, |db| {
     // Stopped after the first reject and resumed, the rejects file is written
     // again with the rows first read, as before the stop.
     let r4 = db.path("r4.csv");
-    let r = r4.to_str().expect("p");
-    let out = db.run(&[
-        "import",
-        r3.to_str().expect("p"),
-        "--entity",
-        "contacts",
-        "--chunk-size",
-        "1",
-        "--max-errors",
-        "1",
-        "--rejects",
-        r,
-    ]);
+    let r3 = r3.to_str().expect("p");
+    let run = ["import", r3, "--entity", "contacts", "--chunk-size", "1", "--rejects", r4.to_str().expect("p")];
+    let out = db.run(&[&run[..], &["--max-errors", "1"]].concat());
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
-    let s = db.json(&[
-        "import",
-        r3.to_str().expect("p"),
-        "--entity",
-        "contacts",
-        "--chunk-size",
-        "1",
-        "--resume",
-        "--rejects",
-        r,
-    ]);
+    let s = db.json(&[&run[..], &["--resume"]].concat());
     assert_eq!(s["rejected"].as_u64(), Some(4), "{s}");
     assert_eq!(rows_of(&r4), ["3", "5", "6", "5"]);
 });
