@@ -1082,29 +1082,31 @@ impl Work {
         if self.mapper.is_some() || self.identity.is_some() {
             mapped.resize_with(sources.len(), Record::new);
         }
-        let mut seen = Vec::with_capacity(sources.len());
         let mut digests = Vec::new();
-        if let Some(running) = &mut self.digest {
-            digests.extend(sources.iter().map(|rec| {
-                *running = crmsync_store::import::source_digest(*running, rec);
-                *running
-            }));
-        }
+        let mut drafts = Vec::new();
+        // Each row is hashed, mapped and drafted before the next: a batch's
+        // records are larger than a core's cache, and a pass over the whole
+        // batch per step read each row from memory again.
         for (i, rec) in sources.iter_mut().enumerate() {
-            let (outcome, recognised) = match mapped.get_mut(i) {
+            if let Some(running) = &mut self.digest {
+                *running = crmsync_store::import::source_digest(*running, rec);
+                digests.push(*running);
+            }
+            let (outcome, seen) = match mapped.get_mut(i) {
                 Some(out) => self.run(rec, out),
                 None => self.run(rec, &mut Record::new()),
             };
+            if let Some(draft) = &mut self.draft {
+                let output = match outcome {
+                    Outcome::Mapped => mapped.get(i),
+                    Outcome::AsRead => Some(&*rec),
+                    Outcome::Defect(_) | Outcome::Rejected(_) => None,
+                };
+                drafts.push(output.map(|out| draft(rec, out, seen)));
+            }
             outcomes.push(outcome);
-            seen.push(recognised);
         }
-        let mut worked = Worked { sources, mapped, outcomes, drafts: Vec::new(), digests };
-        if let Some(draft) = &mut self.draft {
-            worked.drafts = (0..worked.sources.len())
-                .map(|i| worked.output(i).map(|out| draft(&worked.sources[i], out, seen[i])))
-                .collect();
-        }
-        worked
+        Worked { sources, mapped, outcomes, drafts, digests }
     }
 }
 
