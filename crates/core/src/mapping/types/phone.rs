@@ -17,7 +17,8 @@ pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
     // `00` starts an international number almost everywhere (ITU's prefix);
     // no national number begins with it, so it can be read as `+`.
     let international;
-    let trimmed = match trimmed.strip_prefix("00") {
+    // (`00 44 …` spaces the prefix off as often as not.)
+    let trimmed = match trimmed.strip_prefix("00").map(|rest| rest.trim_start_matches([' ', '-', '.'])) {
         Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit() && c != '0') => {
             international = ["+", rest].concat();
             international.as_str()
@@ -72,6 +73,15 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     let fits = if parsed.code().value() == 1 { digits == 10 } else { (6..=14).contains(&digits) };
     if !fits {
         return Err(format!("not a complete phone number ({digits} digits after the country code)"));
+    }
+    // E.164 numbers have at most 15 digits, the country code's included.
+    let code = parsed.code().value().to_string().len();
+    if code + digits > 15 {
+        return Err(format!(
+            "not a phone number: {} digits, where E.164 numbers have at most 15 (+{} and {digits} more)",
+            code + digits,
+            parsed.code().value()
+        ));
     }
     // A North American area code starts with 2-9: `030 1234567` read in
     // region US is a number of another country written without its code.
@@ -137,7 +147,8 @@ fn split_extension(s: &str) -> (&str, Option<&str>) {
     {
         return (main, Some(ext));
     }
-    // The extension is the digits after the last `x`, `#`, `ext` or `ext.`.
+    // The extension is the digits after the last `x`, `#`, `ext`, `ext.`
+    // or `extension`.
     let Some(pos) = s.rfind(['x', 'X', '#']) else { return (s, None) };
     let mut main = &s[..pos];
     let mut rest = &s[pos + 1..];
@@ -145,6 +156,9 @@ fn split_extension(s: &str) -> (&str, Option<&str>) {
     if ext_word {
         main = &main[..main.len() - 1];
         rest = &rest[1..];
+        if rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case("ension")) {
+            rest = &rest[6..];
+        }
     }
     let ext = rest.trim_start_matches('.').trim();
     if ext.is_empty() || ext.len() > 7 || !ext.bytes().all(|b| b.is_ascii_digit()) {
@@ -318,6 +332,9 @@ mod tests {
         assert_eq!(split_extension("555-0100 x12"), ("555-0100", Some("12")));
         assert_eq!(split_extension("555-0100 ext. 12"), ("555-0100", Some("12")));
         assert_eq!(split_extension("555-0100 EXT 12"), ("555-0100", Some("12")));
+        assert_eq!(split_extension("555-0100 extension 12"), ("555-0100", Some("12")));
+        assert_eq!(split_extension("555-0100 Extension. 12"), ("555-0100", Some("12")));
+        assert_eq!(split_extension("555-0100 extensions 12"), ("555-0100 extensions 12", None));
         assert_eq!(split_extension("555-0100#12"), ("555-0100", Some("12")));
         assert_eq!(split_extension("555-0100"), ("555-0100", None));
         assert_eq!(split_extension("x-ray"), ("x-ray", None));
@@ -334,6 +351,13 @@ mod tests {
         assert!(to_e164("12345", Some(Id::US)).is_err());
         assert_eq!(to_e164("001-808-617-6467x12", Some(Id::US)).as_deref(), Ok("+18086176467;ext=12"));
         assert_eq!(to_e164("0044 20 7946 0958", Some(Id::US)).as_deref(), Ok("+442079460958"));
+        assert_eq!(to_e164("00 44 20 7946 0958", Some(Id::US)).as_deref(), Ok("+442079460958"));
+        assert_eq!(to_e164("00-49-30-1234567", None).as_deref(), Ok("+49301234567"));
+        assert_eq!(to_e164("212-555-0143 extension 12", Some(Id::US)).as_deref(), Ok("+12125550143;ext=12"));
+        // At most 15 digits in all.
+        let e = to_e164("+49 30 123456789012", None).expect_err("16 digits");
+        assert!(e.contains("16 digits, where E.164 numbers have at most 15"), "{e}");
+        assert_eq!(to_e164("+49 30 12345678901", None).as_deref(), Ok("+493012345678901"));
         assert_eq!(to_e164("+44 20 7946 0958 ext. 12", None).as_deref(), Ok("+442079460958;ext=12"));
         assert_eq!(to_e164("+442079460958;ext=12", None).as_deref(), Ok("+442079460958;ext=12"));
         assert_eq!(to_e164("+442079460958;ext=12", Some(Id::US)).as_deref(), Ok("+442079460958;ext=12"));
