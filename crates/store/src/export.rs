@@ -141,6 +141,31 @@ fn link_joins(entity: Entity) -> &'static str {
     }
 }
 
+/// For `--since`: the records of `entity` whose linked records, as
+/// `fields` show them (a company's name, a deal's contacts' e-mails),
+/// changed at or after a time (one `?` each). Each is one indexed lookup,
+/// so that SQLite and PostgreSQL still read only what changed.
+fn links_shown(entity: Entity, fields: &[String]) -> Vec<&'static str> {
+    let shows = |field: &str| fields.iter().any(|f| f == field);
+    let mut links = Vec::new();
+    if entity != Entity::Companies && (shows("company.name") || shows("company.domain")) {
+        links.push("t.company_id IN (SELECT id FROM companies WHERE updated_at >= ?)");
+    }
+    if entity == Entity::Activities && shows("contact.email") {
+        links.push("t.contact_id IN (SELECT id FROM contacts WHERE updated_at >= ?)");
+    }
+    if entity == Entity::Activities && shows("deal.name") {
+        links.push("t.deal_id IN (SELECT id FROM deals WHERE updated_at >= ?)");
+    }
+    if entity == Entity::Deals && fields.iter().any(|f| f == "contacts") {
+        links.push(
+            "t.id IN (SELECT dc.deal_id FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id \
+             WHERE c.updated_at >= ?)",
+        );
+    }
+    links
+}
+
 /// The fields an export and `--where` know, for messages.
 fn known_fields(entity: Entity) -> String {
     format!(
@@ -436,8 +461,15 @@ impl Store {
                     "--since: {since:?} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS+08:00)"
                 ))
             })?;
-            conditions.push("t.updated_at >= ?".into());
-            params.push(Param::Text(t));
+            // A record whose exported link changed is changed as the file
+            // shows it: a contact whose company was renamed carries the new
+            // `company.name`, so an incremental export must carry it.
+            let mut changed = vec!["t.updated_at >= ?".to_string()];
+            for link in links_shown(entity, &fields) {
+                changed.push(link.to_string());
+            }
+            params.extend(std::iter::repeat_n(Param::Text(t), changed.len()));
+            conditions.push(format!("({})", changed.join(" OR ")));
         }
         if let Some(expr) = &opts.filter {
             let parsed = filter::parse(expr).map_err(|e| Error::Argument(e.to_string()))?;

@@ -114,6 +114,41 @@ on_both!(csv_exports_import_again_unchanged, |db| round_trip(db, "csv"));
 on_both!(ndjson_exports_import_again_unchanged, |db| round_trip(db, "ndjson"));
 on_both!(xlsx_exports_import_again_unchanged, |db| round_trip(db, "xlsx"));
 
+on_both!(since_includes_records_whose_exported_links_changed, |db| {
+    let contacts = db.file(
+        "c.csv",
+        "email,first_name,company.name,company.domain\na@x.com,Ann,Acme,acme.com\nb@x.com,Bob,Beta,beta.com\n",
+    );
+    db.ok(&["import", &contacts, "--entity", "contacts"]);
+    let deals = db.file("d.csv", "name,contacts\nD1,a@x.com\nD2,b@x.com\n");
+    db.ok(&["import", &deals, "--entity", "deals"]);
+    let activities =
+        db.file("a.csv", "kind,subject,contact.email,company.domain\ncall,Hi,a@x.com,acme.com\nnote,Yo,b@x.com,\n");
+    db.ok(&["import", &activities, "--entity", "activities"]);
+    for table in ["companies", "contacts", "deals", "activities"] {
+        db.exec(&format!("UPDATE {table} SET updated_at = '2020-01-01T00:00:00.000000Z'"));
+    }
+    // Acme renamed, Bob given a title: nothing else written since.
+    let renamed = db.file("co.csv", "domain,name\nacme.com,Acme Two\n");
+    db.ok(&["import", &renamed, "--entity", "companies", "--key", "domain"]);
+    let titled = db.file("t.csv", "email,title\nb@x.com,CEO\n");
+    db.ok(&["import", &titled, "--entity", "contacts", "--mode", "update"]);
+    let since = |entity: &str, fields: &str| {
+        db.ok(&["export", "--entity", entity, "--fields", fields, "--since", "2025-01-01"])
+    };
+    // Ann's row shows her company's new name; Bob's his title.
+    assert_eq!(since("contacts", "email,company.name"), "email,company.name\na@x.com,Acme Two\nb@x.com,Beta\n");
+    assert_eq!(since("contacts", "email"), "email\nb@x.com\n");
+    // A deal's contacts, an activity's contact and company.
+    assert_eq!(since("deals", "name,contacts"), "name,contacts\nD2,b@x.com\n");
+    assert_eq!(since("deals", "name"), "name\n");
+    assert_eq!(
+        since("activities", "subject,contact.email,company.name"),
+        "subject,contact.email,company.name\nHi,a@x.com,Acme Two\nYo,b@x.com,\n"
+    );
+    assert_eq!(since("activities", "subject,company.name"), "subject,company.name\nHi,Acme Two\n");
+});
+
 on_both!(fields_where_and_since_select_records, |db| {
     populated(db);
     let out = db.ok(&[
