@@ -733,9 +733,14 @@ impl Store {
         let mut ids = Ids::default();
         let now = model::now_text();
         let columns = model::columns(settings.entity);
+        // An import of the file that finished after a batch stopped (as a
+        // refused resume advises) imported it whole: that batch is no
+        // longer one to finish, though it stays in the list, undoable.
         let unfinished = db.query_row(
-            "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest FROM batches \
-             WHERE status = 'running' AND entity = ? AND source = ? ORDER BY started_at DESC, id DESC",
+            "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest FROM batches b \
+             WHERE status = 'running' AND entity = ? AND source = ? AND NOT EXISTS (SELECT 1 FROM batches d \
+             WHERE d.status = 'done' AND d.entity = b.entity AND d.source = b.source AND d.started_at > b.started_at) \
+             ORDER BY started_at DESC, id DESC",
             &[settings.entity.name().into(), settings.source.as_str().into()],
         )?;
         let declared = custom::declared(db, settings.entity)?;
@@ -794,10 +799,24 @@ impl Store {
         };
         if resume {
             let Some(row) = unfinished else {
-                return Err(Error::Invalid(format!(
-                    "there is no interrupted import of {} into {} to resume; run it without --resume",
-                    import.settings.source, import.settings.entity
-                )));
+                let (source, entity) = (&import.settings.source, import.settings.entity);
+                let finished_since = import.db.query_row(
+                    "SELECT b.id, d.id FROM batches b JOIN batches d ON d.entity = b.entity AND d.source = b.source \
+                     AND d.status = 'done' AND d.started_at > b.started_at WHERE b.status = 'running' \
+                     AND b.entity = ? AND b.source = ? ORDER BY b.started_at DESC, d.started_at DESC",
+                    &[entity.name().into(), source.as_str().into()],
+                )?;
+                return Err(Error::Invalid(match finished_since.as_deref() {
+                    Some([stopped, done]) => format!(
+                        "batch {} stopped, but a later import of {source} into {entity} (batch {}) finished: \
+                         there is nothing to resume; run it without --resume",
+                        stopped.text().unwrap_or_default(),
+                        done.text().unwrap_or_default()
+                    ),
+                    _ => format!(
+                        "there is no interrupted import of {source} into {entity} to resume; run it without --resume"
+                    ),
+                }));
             };
             let mut row = row.into_iter();
             let mut next = || row.next().unwrap_or(Cell::Null);

@@ -131,6 +131,35 @@ on_both!(resume_refuses_a_file_whose_committed_rows_changed, |db| {
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 4);
 });
 
+on_both!(a_stopped_batch_is_not_offered_for_resume_once_the_file_imported_whole, |db| {
+    // As a refused resume advises: the changed file imported without
+    // --resume. The stopped batch stays listed and undoable, but is no
+    // longer one to finish.
+    let f = db.path("me.csv");
+    let p = f.to_str().expect("p");
+    std::fs::write(&f, "email\na@x.com\nbad\nc@x.com\n").expect("write");
+    let out = db.run(&["import", p, "--entity", "contacts", "--max-errors", "1", "--chunk-size", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let stopped = db.scalar("SELECT id FROM batches").expect("a batch");
+    // Until then, each run points at it.
+    std::fs::write(&f, "email\na@x.com\nb@x.com\nc@x.com\n").expect("write");
+    let out = db.run(&["import", p, "--entity", "contacts"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains(&format!("(batch {stopped}) stopped after 2 rows")), "{}", stderr_of(&out));
+    let out = db.run(&["import", p, "--entity", "contacts"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("--resume"), "{}", stderr_of(&out));
+    let out = db.run(&["import", p, "--entity", "contacts", "--resume"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("batch {stopped} stopped, but a later import of")) && err.contains("nothing to resume"),
+        "{err}"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 3);
+    assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'running'"), 1, "still listed");
+});
+
 on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
     // The plan file the stopped run wrote holds the rows it planned; the
     // resumed run writes it again with those rows first, as it does the
