@@ -52,6 +52,9 @@ pub struct Export<'s> {
     sql: String,
     params: Vec<Param>,
     custom_at: Option<usize>,
+    /// Fields the records have that a default export leaves out (ids in a
+    /// second system), for a note.
+    left_out: Vec<String>,
 }
 
 /// The SQL that reads a field of `entity` from table alias `t` (and the
@@ -372,38 +375,52 @@ impl Store {
     pub fn export(&mut self, entity: Entity, opts: &Options) -> Result<Export<'_>> {
         let db = self.db.as_mut();
         let backend = db.backend();
+        let mut left_out = Vec::new();
         let fields: Vec<String> = if opts.fields.is_empty() {
             let mut f: Vec<String> = entity.fields().iter().map(|s| s.to_string()).collect();
             f.extend(custom_names(db, entity)?.into_iter().map(|n| format!("custom.{n}")));
             // The records' ids in another system, so that the file imports
-            // again matching by them: when there is one system (an import
-            // reads one system's ids from a file).
+            // again matching by them. An import reads one system's ids from
+            // a file: of several, the one most records have ids in (a
+            // contact given an id in a second system leaves the first's on
+            // every other), and the rest are named in a note.
             let systems_of = |db: &mut dyn crate::sql::Sql, e: &str| -> Result<Vec<String>> {
-                Ok(db
-                    .query("SELECT DISTINCT system FROM external_ids WHERE entity = ? LIMIT 2", &[e.into()])?
-                    .into_iter()
-                    .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
-                    .collect())
+                let texts = |rows: Vec<Vec<Cell>>| -> Vec<String> {
+                    rows.into_iter().filter_map(|r| r.into_iter().next().and_then(Cell::into_text)).collect()
+                };
+                let some =
+                    texts(db.query("SELECT DISTINCT system FROM external_ids WHERE entity = ? LIMIT 2", &[e.into()])?);
+                if some.len() < 2 {
+                    return Ok(some);
+                }
+                // (Counted only then: one system, the usual case, costs no scan.)
+                Ok(texts(db.query(
+                    "SELECT system FROM external_ids WHERE entity = ? GROUP BY system ORDER BY count(*) DESC, system",
+                    &[e.into()],
+                )?))
             };
             let own = systems_of(db, entity.name())?;
-            if let [system] = own.as_slice() {
+            if let Some((system, others)) = own.split_first() {
                 f.push(format!("{EXTERNAL_ID_PREFIX}{system}"));
+                left_out.extend(others.iter().map(|s| format!("{EXTERNAL_ID_PREFIX}{s}")));
             }
             // Linked records' ids in that system too (or, for records with
-            // none, in the one system their linked records have ids in): a
-            // link by natural key is lost for a contact without an e-mail,
-            // or a deal whose name another deal has; by id it imports again.
+            // none, in the system most kinds of linked records have ids in,
+            // as import reads link ids in one system): a link by natural
+            // key is lost for a contact without an e-mail, or a deal whose
+            // name another deal has; by id it imports again.
             let mut links: Vec<(&str, Vec<String>)> = Vec::new();
             for link in entity.external_links() {
                 links.push((link, systems_of(db, Entity::linked_by(link).name())?));
             }
-            let mut theirs: Vec<&String> = links.iter().flat_map(|(_, s)| s).collect();
-            theirs.sort();
-            theirs.dedup();
-            let system = match (own.as_slice(), theirs.as_slice()) {
-                ([system], _) => Some(system.clone()),
-                ([], [system]) => Some((*system).clone()),
-                _ => None,
+            let system = match own.first() {
+                Some(system) => Some(system.clone()),
+                None => {
+                    let firsts: Vec<&String> = links.iter().filter_map(|(_, s)| s.first()).collect();
+                    let shared = |s: &&String| links.iter().filter(|(_, of)| of.contains(s)).count();
+                    // (The first of the most shared: `max_by_key` takes the last.)
+                    firsts.iter().rev().max_by_key(|s| shared(s)).map(|s| (*s).clone())
+                }
             };
             if let Some(system) = system {
                 for (link, systems) in &links {
@@ -494,6 +511,7 @@ impl Store {
             sql,
             params,
             custom_at,
+            left_out,
         })
     }
 }
@@ -502,6 +520,12 @@ impl Export<'_> {
     /// The exported fields, in order.
     pub fn fields(&self) -> &[Key] {
         &self.fields
+    }
+
+    /// Fields the records have that this export leaves out, not having
+    /// been asked for them: ids in systems besides the one exported.
+    pub fn left_out(&self) -> &[String] {
+        &self.left_out
     }
 
     /// Reads every record, in the order they were created, handing each to

@@ -194,6 +194,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         fields_from_mapping: mapping.is_some(),
     };
     let mut export = store.export(entity, &opts)?;
+    if !export.left_out().is_empty() && !g.quiet {
+        let named = export.left_out().join(", ");
+        eprintln!(
+            "note: {entity} also have ids in other systems ({named}), left out: an import matches by one system's \
+             ids, and this file carries those most records have; list them in --fields to export them too"
+        );
+    }
 
     let mut write_opts = WriteOptions::new(format);
     write_opts.raw = args.raw;

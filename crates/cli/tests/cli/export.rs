@@ -697,6 +697,39 @@ on_both!(a_flat_export_carries_external_ids_into_another_store, |db| {
     assert!(stderr_of(&out).contains("are ids in several systems"), "{}", stderr_of(&out));
 });
 
+on_both!(ids_in_a_second_system_leave_the_first_systems_ids_in_the_export, |db| {
+    // Records keyed by ERP id; one contact also gets an id in the OA. The
+    // export carries the ERP ids most records have (and names the OA ones
+    // it leaves out), so the contact without an e-mail stays on its deal.
+    let c = db.file("c.csv", "external_id.erp,first_name,email\nC-1,Anna,\nC-2,Bert,bert@x.de\n");
+    db.ok(&["import", &c, "--entity", "contacts"]);
+    let d = db.file("d.csv", "external_id.erp,name,contacts.external_id.erp\nA-2,Support,C-1; C-2\n");
+    db.ok(&["import", &d, "--entity", "deals"]);
+    let oa = db.file("oa.csv", "external_id.oa,email\nO-2,bert@x.de\n");
+    db.ok(&["import", &oa, "--entity", "contacts", "--key", "email"]);
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "first_name,external_id.erp,external_id.oa"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "first_name,external_id.erp,external_id.oa\nAnna,C-1,\nBert,C-2,O-2\n"
+    );
+    let out = db.run(&["export", "--entity", "contacts"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.lines().next().is_some_and(|h| h.ends_with(",external_id.erp")), "{text}");
+    assert!(stderr_of(&out).contains("ids in other systems (external_id.oa), left out"), "{}", stderr_of(&out));
+    let other = if db.is_postgres() { Db::postgres("second_system_2").expect("server") } else { Db::sqlite() };
+    let dir = tempfile::tempdir().expect("dir");
+    for e in ["contacts", "deals"] {
+        let f = dir.path().join(format!("{e}.csv"));
+        db.ok(&["export", "--entity", e, "--out", f.to_str().expect("p")]);
+        let s = other.json(&["import", f.to_str().expect("p"), "--entity", e]);
+        assert_eq!(s["rejected"].as_u64(), Some(0), "{e}: {s}");
+    }
+    let anna = other.scalar("SELECT id FROM contacts WHERE first_name = 'Anna'").expect("Anna");
+    assert_eq!(other.count(&format!("SELECT count(*) FROM deal_contacts WHERE contact_id = '{anna}'")), 1);
+    assert_eq!(other.count("SELECT count(*) FROM external_ids WHERE system = 'erp'"), 3);
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the
