@@ -2245,7 +2245,7 @@ impl Import<'_> {
             Some(f) => lookup_ids(self.db, target, f, &b_values)?,
             None => HashMap::default(),
         };
-        let stored_domain = self.named_domains(target, refs, &by_a, &by_b)?;
+        let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b)?;
         let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &stored_domain);
         let mut created: HashMap<String, String> = HashMap::default();
         // The domain each company this segment creates was given.
@@ -2282,9 +2282,21 @@ impl Import<'_> {
                 let (at, id) = r.domain.as_ref().and_then(|d| to_fill.get(d))?;
                 (*at < i).then(|| Ok(id.clone()))
             });
+            // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
+            // exactly as the row writes it.
+            let by_name = match name_key.and_then(|k| by_b.get(k)) {
+                Some(ids) if hit.is_none() && ids.len() > 1 => Some(match self.written_as(r, ids)? {
+                    Some((id, domain)) => {
+                        stored_domain.insert(id.clone(), domain);
+                        vec![id]
+                    }
+                    None => ids.clone(),
+                }),
+                other => other.cloned(),
+            };
             let hit = match hit {
                 Some(h) => Some(h),
-                None => match name_key.and_then(|k| by_b.get(k)).map(Vec::as_slice) {
+                None => match by_name.as_deref() {
                     // A company of that name at another domain is another
                     // company (`ACME GmbH` at acme.de beside `Acme Inc` at
                     // acme.com): made, or refused in update mode, below.
@@ -2396,6 +2408,21 @@ impl Import<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The one of `ids` whose name is the reference's as written (its
+    /// spaces trimmed), if one is, with its domain.
+    fn written_as(&mut self, r: &LinkRef, ids: &[String]) -> Result<Option<(String, Option<String>)>> {
+        let Some(name) = r.name.as_deref().map(str::trim) else { return Ok(None) };
+        let mut params: Vec<Param> = ids.iter().map(|id| id.as_str().into()).collect();
+        let sql = format!("SELECT id, domain FROM companies WHERE id IN ({}) AND name = ?", placeholders(params.len()));
+        params.push(name.into());
+        let mut rows = self.db.query(&sql, &params)?;
+        if rows.len() != 1 {
+            return Ok(None);
+        }
+        let mut row = rows.remove(0).into_iter();
+        Ok(row.next().and_then(Cell::into_text).map(|id| (id, row.next().and_then(Cell::into_text))))
     }
 
     /// Why a reference to a company by name is refused when the name is

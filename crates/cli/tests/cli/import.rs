@@ -924,6 +924,15 @@ on_both!(a_company_name_that_of_several_companies_rejects_the_row, |db| {
     let out = db.run(&["import", &deals, "--entity", "deals"]);
     assert!(stderr_of(&out).contains("is that of 2 companies"), "{}", stderr_of(&out));
     assert_eq!(db.count("SELECT count(*) FROM deals"), 0);
+    // The name as one of them is written says which.
+    let exact = db.file("e.csv", "name,company.name\nBig,ACME GmbH\n");
+    let s = db.json(&["import", &exact, "--entity", "deals"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(
+        db.scalar("SELECT c.domain FROM deals d JOIN companies c ON c.id = d.company_id WHERE d.name = 'Big'")
+            .as_deref(),
+        Some("acme.de")
+    );
 });
 
 on_both!(a_company_of_that_name_at_another_domain_is_another_company, |db| {
