@@ -69,6 +69,9 @@ pub struct Settings {
     /// The file read, as the user named it.
     pub source: String,
     pub mapping: Option<String>,
+    /// A hash of the mapping's rules: `--resume` refuses a mapping file
+    /// edited since the batch began, which would map the rest otherwise.
+    pub mapping_rules: Option<u64>,
     pub dry_run: bool,
     /// Empty values clear fields on update (by default they leave them as they are).
     pub clear_empty: bool,
@@ -80,14 +83,48 @@ pub struct Settings {
 
 impl Settings {
     fn fingerprint(&self) -> String {
-        serde_json::json!({
+        let mut f = serde_json::json!({
             "mode": self.mode.name(),
             "key": self.key,
             "external_system": self.external_system,
             "mapping": self.mapping,
             "clear_empty": self.clear_empty,
-        })
-        .to_string()
+        });
+        if let Some(rules) = self.mapping_rules {
+            f["mapping_rules"] = format!("{rules:016x}").into();
+        }
+        f.to_string()
+    }
+
+    /// Why a batch begun with `saved` settings is not resumed with these,
+    /// if it is not.
+    fn unlike(&self, saved: &str, batch: &str) -> Option<String> {
+        let now = self.fingerprint();
+        if saved == now {
+            return None;
+        }
+        let rules = |f: &str| serde_json::from_str::<serde_json::Value>(f).ok().map(|mut v| v["mapping_rules"].take());
+        let without = |f: &str| {
+            serde_json::from_str::<serde_json::Value>(f).ok().map(|mut v| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("mapping_rules");
+                }
+                v
+            })
+        };
+        match (rules(saved), without(saved) == without(&now)) {
+            // (Batches begun before the rules were kept are not checked.)
+            (Some(serde_json::Value::Null), true) => None,
+            (_, true) => Some(format!(
+                "the mapping {} changed since batch {batch} began: the rows after its checkpoint would be mapped \
+                 otherwise than those before; put the mapping back as it was to resume, or import without \
+                 --resume (rows already stored count as unchanged)",
+                self.mapping.as_deref().unwrap_or_default()
+            )),
+            _ => Some(format!(
+                "batch {batch} was started with other settings ({saved}); resume it with the same --mode, --key and mapping"
+            )),
+        }
     }
 }
 
@@ -124,6 +161,11 @@ pub struct Row<'a> {
 }
 
 pub use crate::recognise::source_digest;
+
+/// A hash of a mapping's rules as text (`Settings::mapping_rules`).
+pub fn rules_hash(rules: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(rules)
+}
 
 /// A drafted record, or why it cannot be one: (field, message).
 pub type Drafted = std::result::Result<Draft, (String, String)>;
@@ -825,10 +867,8 @@ impl Store {
             let counts: Vec<u64> = (0..5).map(|_| next().int().max(0) as u64).collect();
             let saved = next().into_text().unwrap_or_default();
             let digest = next();
-            if saved != import.settings.fingerprint() {
-                return Err(Error::Invalid(format!(
-                    "batch {id} was started with other settings ({saved}); resume it with the same --mode, --key and mapping"
-                )));
+            if let Some(why) = import.settings.unlike(&saved, &id) {
+                return Err(Error::Invalid(why));
             }
             import.batch = id;
             import.resumed_at = checkpoint;

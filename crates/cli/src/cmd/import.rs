@@ -462,6 +462,16 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     }
 
     let id_system = external.as_ref().map(|e| e.system.clone()).or(link_system);
+    // What makes a row into a record besides the settings: the mapping's
+    // rules, not where in the file they are written.
+    let how = match &mapping {
+        Some(m) => {
+            let mut rules = Mapping::clone(m);
+            rules.fields.iter_mut().for_each(|f| f.line = 0);
+            format!("mapping {rules:?}")
+        }
+        None => "fields as they are".to_string(),
+    };
     let settings = Settings {
         entity,
         mode,
@@ -470,6 +480,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         external_system: id_system.clone(),
         source: source_name.clone(),
         mapping: args.mapping.clone(),
+        mapping_rules: mapping.is_some().then(|| crmsync_store::import::rules_hash(how.as_bytes())),
         dry_run: args.dry_run,
         clear_empty: args.clear_empty,
         guard_domains: entity == Entity::Companies
@@ -536,15 +547,6 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     };
     let recognisable = schema.is_none() && lite_unique;
     if recognisable {
-        let how = match &mapping {
-            // Its rules, not where in the file they are written.
-            Some(m) => {
-                let mut rules = Mapping::clone(m);
-                rules.fields.iter_mut().for_each(|f| f.line = 0);
-                format!("mapping {rules:?}")
-            }
-            None => "fields as they are".to_string(),
-        };
         let (mapping, external, identity) = (mapping.clone(), external.clone(), identity.clone());
         import.recognise(how.as_bytes(), move |drafter| {
             let mut work = Work {

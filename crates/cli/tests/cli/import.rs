@@ -160,6 +160,29 @@ on_both!(a_stopped_batch_is_not_offered_for_resume_once_the_file_imported_whole,
     assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'running'"), 1, "still listed");
 });
 
+on_both!(resume_refuses_a_mapping_edited_since_the_batch_began, |db| {
+    // The rows after the checkpoint would be mapped otherwise than those
+    // before it. A comment, or a rule on another line, changes none.
+    let f = db.file("m.csv", "Mail,Name\na@x.com,A\nbad,B\nc@x.com,C\n");
+    let m = db.path("m.toml");
+    let rules =
+        "entity = \"contacts\"\n[fields]\nemail = { from = \"Mail\", type = \"email\" }\nfirst_name = \"Name\"\n";
+    std::fs::write(&m, rules).expect("mapping");
+    let mapping = m.to_str().expect("p");
+    let out = db.run(&["import", &f, "--mapping", mapping, "--max-errors", "1", "--chunk-size", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    std::fs::write(&m, rules.replace("first_name = \"Name\"", "last_name = \"Name\"")).expect("mapping");
+    let out = db.run(&["import", &f, "--mapping", mapping, "--resume"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("m.toml changed since batch") && err.contains("put the mapping back"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 1, "nothing written");
+    let moved = format!("# the trade show\n\n{rules}");
+    std::fs::write(&m, moved).expect("mapping");
+    let s = db.json(&["import", &f, "--mapping", mapping, "--resume"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+});
+
 on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
     // The plan file the stopped run wrote holds the rows it planned; the
     // resumed run writes it again with those rows first, as it does the

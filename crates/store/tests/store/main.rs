@@ -163,6 +163,7 @@ fn settings(entity: Entity, mode: Mode, key: &str, source: &str) -> Settings {
         external_system: None,
         source: source.into(),
         mapping: None,
+        mapping_rules: None,
         dry_run: false,
         clear_empty: false,
         guard_domains: false,
