@@ -1296,7 +1296,7 @@ impl Import<'_> {
             links.external_of = external_pairs(self.db, entity, &system, "record_id", &matched)?;
         }
         // New companies some written record links to.
-        let pending: FastSet<&str> = links.new_companies.iter().map(|(id, _)| id.as_str()).collect();
+        let pending: FastSet<&str> = links.new_companies.iter().map(|(id, ..)| id.as_str()).collect();
         let mut linked_new: FastSet<String> = FastSet::default();
         // (row, company) for each new company, the row it is created for.
         let mut created_for: Vec<(usize, String)> = Vec::new();
@@ -1573,7 +1573,7 @@ impl Import<'_> {
                 Some(Change { field: field.to_string(), before: None, after: Some(value) })
             };
             for (row, id) in &created_for {
-                let Some((_, values)) = links.new_companies.iter().find(|(c, _)| c == id) else { continue };
+                let Some((_, values, _)) = links.new_companies.iter().find(|(c, ..)| c == id) else { continue };
                 let changes = ["name", "domain"].into_iter().filter_map(|f| shown(values, f)).collect();
                 effects.push((*row, Effect { entity: Entity::Companies, id: id.clone(), created: true, changes }));
             }
@@ -1590,13 +1590,23 @@ impl Import<'_> {
         }
         // Created together, before the records that link to them; a row that
         // was rejected leaves no company behind.
-        let companies: Vec<_> = std::mem::take(&mut links.new_companies)
+        let (companies, ids): (Vec<_>, Vec<_>) = std::mem::take(&mut links.new_companies)
             .into_iter()
-            .filter(|(id, _)| linked_new.contains(id))
-            .map(|(id, values)| (id, values, None))
-            .collect();
+            .filter(|(id, ..)| linked_new.contains(id))
+            .map(|(id, values, external)| ((id.clone(), values, None), (id, external)))
+            .unzip();
         if !companies.is_empty() {
             insert_records(self.db, Entity::Companies, &self.batch, &companies, now)?;
+            // A company made from a row that gives its id (an export's
+            // `company.external_id.erp`) has that id, as the row says.
+            if let Some(system) = &self.settings.external_system {
+                for (id, external) in ids.iter().filter_map(|(id, x)| Some((id, x.as_ref()?))) {
+                    self.db.execute(
+                        "INSERT INTO external_ids (entity, system, external_id, record_id) VALUES ('companies', ?, ?, ?)",
+                        &[system.as_str().into(), external.as_str().into(), id.as_str().into()],
+                    )?;
+                }
+            }
             self.counts.companies_created += companies.len() as u64;
             let known = self.linked.entry(Entity::Companies).or_default();
             for (reference, resolved) in links.one.values().flatten() {
@@ -2244,7 +2254,7 @@ impl Import<'_> {
         &mut self,
         target: Entity,
         refs: &[&LinkRef],
-        new_companies: &mut Vec<(String, Vec<Option<String>>)>,
+        new_companies: &mut Vec<NewCompany>,
         now: &str,
     ) -> Result<HashMap<String, Result<String, String>>> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
@@ -2363,27 +2373,41 @@ impl Import<'_> {
             };
             let result = match hit {
                 Some(h) => h,
-                None if target == Entity::Companies && self.settings.mode != Mode::Update && r.external.is_none() => {
-                    // Created earlier in this segment: matched the same way, by domain then name.
+                // (A row that gives the company's id and its name: made with
+                // that id, so that an export of contacts alone imports into
+                // an empty store.)
+                None if target == Entity::Companies
+                    && self.settings.mode != Mode::Update
+                    && (r.external.is_none() || (system.is_some() && r.name.is_some())) =>
+                {
+                    // Created earlier in this segment: matched the same way,
+                    // by id, then domain, then name.
+                    let external = r.external.as_ref().map(|x| format!("x:{x}"));
                     let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
                     let name = name_key.as_ref().map(|n| format!("n:{n}"));
                     // (By name only a company made without a domain, or with this one.)
-                    let known = domain.as_ref().and_then(|k| created.get(k)).cloned().or_else(|| {
+                    let known = external.as_ref().and_then(|k| created.get(k)).cloned();
+                    let known = known.or_else(|| domain.as_ref().and_then(|k| created.get(k)).cloned()).or_else(|| {
                         let id = created.get(name.as_ref()?)?;
                         let theirs = created_domain.get(id).cloned().flatten();
                         (theirs.is_none() || r.domain.is_none() || theirs == r.domain).then(|| id.clone())
+                    });
+                    // One made with another id is another company.
+                    let known = known.filter(|id| {
+                        let theirs = new_companies.iter().find(|(c, ..)| c == id).and_then(|(.., x)| x.as_ref());
+                        theirs.is_none() || r.external.is_none() || theirs == r.external.as_ref()
                     });
                     let id = match known {
                         Some(id) => id,
                         None => {
                             let id = self.ids.next_id();
-                            new_companies.push((id.clone(), company_values(r)));
+                            new_companies.push((id.clone(), company_values(r), r.external.clone()));
                             new_ids.insert(id.clone());
                             created_domain.insert(id.clone(), r.domain.clone());
                             id
                         }
                     };
-                    for k in [domain, name].into_iter().flatten() {
+                    for k in [external, domain, name].into_iter().flatten() {
                         created.entry(k).or_insert_with(|| id.clone());
                     }
                     Ok(id)
@@ -2744,8 +2768,12 @@ struct Links {
     external_of: HashMap<String, String>,
     /// Companies the rows name that do not exist yet, with the ids links to
     /// them were given: each is created only with a record that links to it.
-    new_companies: Vec<(String, Vec<Option<String>>)>,
+    new_companies: Vec<NewCompany>,
 }
+
+/// A company a row names that does not exist yet: the id it will have, its
+/// values, and its id in the import's system when the row gives one.
+type NewCompany = (String, Vec<Option<String>>, Option<String>);
 
 /// Whether a value, or any inside it, holds a NUL character.
 fn holds_nul(v: &crmsync_core::Value) -> bool {

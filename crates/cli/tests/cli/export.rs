@@ -730,6 +730,54 @@ on_both!(ids_in_a_second_system_leave_the_first_systems_ids_in_the_export, |db| 
     assert_eq!(other.count("SELECT count(*) FROM external_ids WHERE system = 'erp'"), 3);
 });
 
+on_both!(a_contacts_export_with_company_ids_imports_into_an_empty_store, |db| {
+    // The export carries `company.external_id.erp`: imported alone into an
+    // empty store, each company is made once, with that id.
+    let co = db.file("co.csv", "Id,Name,Domain\nE-C1,Acme Inc,acme.com\nE-C2,Beta,\nE-C3,Gamma,\n");
+    let by_id = db.file(
+        "co.toml",
+        "entity = \"companies\"\n[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n\
+         [fields]\nname = \"Name\"\ndomain = \"Domain\"\n",
+    );
+    db.ok(&["import", &co, "--mapping", &by_id]);
+    let ct = db.file(
+        "ct.csv",
+        "email,company.external_id.erp,external_id.erp\nann@acme.com,E-C1,E-P1\nbob@beta.com,E-C2,E-P2\n\
+         cy@beta.com,E-C2,E-P3\ndi@beta.com,E-C3,E-P4\n",
+    );
+    db.ok(&["import", &ct, "--entity", "contacts"]);
+    let f = db.path("contacts.csv");
+    db.ok(&["export", "--entity", "contacts", "--out", f.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&f).expect("export");
+    assert!(text.lines().next().is_some_and(|h| h.ends_with("external_id.erp,company.external_id.erp")), "{text}");
+    let other = if db.is_postgres() { Db::postgres("contacts_alone_2").expect("server") } else { Db::sqlite() };
+    let s = other.json(&["import", f.to_str().expect("p"), "--entity", "contacts"]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["rejected"].as_u64(), s["companies_created"].as_u64()),
+        (Some(4), Some(0), Some(3)),
+        "{s}"
+    );
+    assert_eq!(other.ok(&["export", "--entity", "contacts"]), text);
+    let companies = other.ok(&["export", "--entity", "companies", "--fields", "name,domain,external_id.erp"]);
+    assert_eq!(companies, "name,domain,external_id.erp\nAcme Inc,acme.com,E-C1\nBeta,,E-C2\nGamma,,E-C3\n");
+    // Undone, the companies and their ids go with the contacts.
+    let batch = s["batch"].as_str().expect("batch").to_string();
+    other.ok(&["undo", &batch]);
+    assert_eq!(other.count("SELECT count(*) FROM external_ids"), 0);
+    assert_eq!(other.count("SELECT count(*) FROM companies"), 0);
+    // Update mode makes none.
+    let s = other.json(&["import", f.to_str().expect("p"), "--entity", "contacts", "--mode", "update"]);
+    assert_eq!(s["companies_created"].as_u64(), Some(0), "{s}");
+    // Two ids under one name are two companies.
+    let same = other.file(
+        "same.csv",
+        "email,company.name,company.external_id.erp,external_id.erp\na@x.com,Beta,E-C2,E-P1\n\
+         b@x.com,Beta,E-C3,E-P2\nc@x.com,Beta,E-C2,E-P3\n",
+    );
+    let s = other.json(&["import", &same, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the
