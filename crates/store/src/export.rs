@@ -416,16 +416,28 @@ impl Store {
             let system = match own.first() {
                 Some(system) => Some(system.clone()),
                 None => {
-                    let firsts: Vec<&String> = links.iter().filter_map(|(_, s)| s.first()).collect();
+                    // A company is found again by its name and domain; a
+                    // contact without an e-mail, or a deal of a name several
+                    // have, only by id: on a tie, their system.
+                    let mut firsts: Vec<&String> = links.iter().filter_map(|(_, s)| s.first()).collect();
+                    if let Some((_, company)) = links.iter().find(|(l, _)| *l == "company.external_id")
+                        && let Some(first) = company.first()
+                        && let Some(at) = firsts.iter().position(|s| *s == first)
+                    {
+                        let moved = firsts.remove(at);
+                        firsts.push(moved);
+                    }
                     let shared = |s: &&String| links.iter().filter(|(_, of)| of.contains(s)).count();
                     // (The first of the most shared: `max_by_key` takes the last.)
                     firsts.iter().rev().max_by_key(|s| shared(s)).map(|s| (*s).clone())
                 }
             };
-            if let Some(system) = system {
-                for (link, systems) in &links {
-                    if systems.contains(&system) {
-                        f.push(format!("{link}.{system}"));
+            for (link, systems) in &links {
+                for s in systems {
+                    if system.as_ref() == Some(s) {
+                        f.push(format!("{link}.{s}"));
+                    } else {
+                        left_out.push(format!("{link}.{s}"));
                     }
                 }
             }

@@ -197,8 +197,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     if !export.left_out().is_empty() && !g.quiet {
         let named = export.left_out().join(", ");
         eprintln!(
-            "note: {entity} also have ids in other systems ({named}), left out: an import matches by one system's \
-             ids, and this file carries those most records have; list them in --fields to export them too"
+            "note: {entity} and their linked records also have ids in other systems, left out ({named}): an \
+             import reads one system's ids, and this file carries those most records have; list them in --fields \
+             to export them too"
         );
     }
 

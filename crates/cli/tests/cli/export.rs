@@ -716,7 +716,7 @@ on_both!(ids_in_a_second_system_leave_the_first_systems_ids_in_the_export, |db| 
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.lines().next().is_some_and(|h| h.ends_with(",external_id.erp")), "{text}");
-    assert!(stderr_of(&out).contains("ids in other systems (external_id.oa), left out"), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("ids in other systems, left out (external_id.oa)"), "{}", stderr_of(&out));
     let other = if db.is_postgres() { Db::postgres("second_system_2").expect("server") } else { Db::sqlite() };
     let dir = tempfile::tempdir().expect("dir");
     for e in ["contacts", "deals"] {
@@ -728,6 +728,29 @@ on_both!(ids_in_a_second_system_leave_the_first_systems_ids_in_the_export, |db| 
     let anna = other.scalar("SELECT id FROM contacts WHERE first_name = 'Anna'").expect("Anna");
     assert_eq!(other.count(&format!("SELECT count(*) FROM deal_contacts WHERE contact_id = '{anna}'")), 1);
     assert_eq!(other.count("SELECT count(*) FROM external_ids WHERE system = 'erp'"), 3);
+    // Deals carry their contacts' ids in that system too, and name those left out.
+    let out = db.run(&["export", "--entity", "deals"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Support,,,,,,,bert@x.de,,A-2,C-1; C-2"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr_of(&out).contains("left out (contacts.external_id.oa)"), "{}", stderr_of(&out));
+    // Records without ids of their own: on a tie, the system of the links
+    // that have no other key (a contact without an e-mail), not the company's.
+    let co = db.file("co.csv", "name,domain,external_id.hubspot\nAcme Inc,acme.com,H1\n");
+    db.ok(&["import", &co, "--entity", "companies"]);
+    let d2 = db.file("d2.csv", "name,company.name,contacts.external_id.erp\nRenewal,Acme Inc,C-1\n");
+    db.ok(&["import", &d2, "--entity", "deals"]);
+    db.exec("DELETE FROM external_ids WHERE entity = 'deals'");
+    let out = db.run(&["export", "--entity", "deals", "--where", "name = 'Renewal'"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .ends_with(",contacts.external_id.erp\nRenewal,,,,,Acme Inc,acme.com,,,C-1\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr_of(&out).contains("company.external_id.hubspot"), "{}", stderr_of(&out));
 });
 
 on_both!(a_contacts_export_with_company_ids_imports_into_an_empty_store, |db| {
