@@ -778,10 +778,13 @@ impl Store {
         // An import of the file that finished after a batch stopped (as a
         // refused resume advises) imported it whole: that batch is no
         // longer one to finish, though it stays in the list, undoable.
+        // (The file is known by the name it was given; one that read fewer
+        // rows than the batch committed is another file of that name.)
         let unfinished = db.query_row(
             "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest FROM batches b \
              WHERE status = 'running' AND entity = ? AND source = ? AND NOT EXISTS (SELECT 1 FROM batches d \
-             WHERE d.status = 'done' AND d.entity = b.entity AND d.source = b.source AND d.started_at > b.started_at) \
+             WHERE d.status = 'done' AND d.entity = b.entity AND d.source = b.source AND d.started_at > b.started_at \
+             AND d.rows_read >= b.checkpoint) \
              ORDER BY started_at DESC, id DESC",
             &[settings.entity.name().into(), settings.source.as_str().into()],
         )?;
@@ -844,7 +847,8 @@ impl Store {
                 let (source, entity) = (&import.settings.source, import.settings.entity);
                 let finished_since = import.db.query_row(
                     "SELECT b.id, d.id FROM batches b JOIN batches d ON d.entity = b.entity AND d.source = b.source \
-                     AND d.status = 'done' AND d.started_at > b.started_at WHERE b.status = 'running' \
+                     AND d.status = 'done' AND d.started_at > b.started_at AND d.rows_read >= b.checkpoint \
+                     WHERE b.status = 'running' \
                      AND b.entity = ? AND b.source = ? ORDER BY b.started_at DESC, d.started_at DESC",
                     &[entity.name().into(), source.as_str().into()],
                 )?;

@@ -141,7 +141,11 @@ on_both!(a_stopped_batch_is_not_offered_for_resume_once_the_file_imported_whole,
     let out = db.run(&["import", p, "--entity", "contacts", "--max-errors", "1", "--chunk-size", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let stopped = db.scalar("SELECT id FROM batches").expect("a batch");
-    // Until then, each run points at it.
+    // Until then, each run points at it. A file of that name that reads
+    // fewer rows than the batch committed is another file.
+    std::fs::write(&f, "email\nz@x.com\n").expect("write");
+    let out = db.run(&["import", p, "--entity", "contacts"]);
+    assert!(stderr_of(&out).contains(&format!("(batch {stopped}) stopped after 2 rows")), "{}", stderr_of(&out));
     std::fs::write(&f, "email\na@x.com\nb@x.com\nc@x.com\n").expect("write");
     let out = db.run(&["import", p, "--entity", "contacts"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -156,7 +160,7 @@ on_both!(a_stopped_batch_is_not_offered_for_resume_once_the_file_imported_whole,
         err.contains(&format!("batch {stopped} stopped, but a later import of")) && err.contains("nothing to resume"),
         "{err}"
     );
-    assert_eq!(db.count("SELECT count(*) FROM contacts"), 3);
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 4);
     assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'running'"), 1, "still listed");
 });
 

@@ -71,6 +71,11 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     // North American numbers have exactly ten digits; elsewhere fewer than
     // six is a fragment (an extension, a local number without its area code).
     let fits = if parsed.code().value() == 1 { digits == 10 } else { (6..=14).contains(&digits) };
+    if !fits && digits > 14 {
+        return Err(format!(
+            "not a phone number: {digits} digits after the country code, where E.164 numbers have at most 15 in all"
+        ));
+    }
     if !fits {
         return Err(format!("not a complete phone number ({digits} digits after the country code)"));
     }
@@ -355,6 +360,8 @@ mod tests {
         assert_eq!(to_e164("00-49-30-1234567", None).as_deref(), Ok("+49301234567"));
         assert_eq!(to_e164("212-555-0143 extension 12", Some(Id::US)).as_deref(), Ok("+12125550143;ext=12"));
         // At most 15 digits in all.
+        let e = to_e164("+49 30 1234567890123", None).expect_err("17 digits");
+        assert!(e.contains("15 digits after the country code, where E.164 numbers have at most 15"), "{e}");
         let e = to_e164("+49 30 123456789012", None).expect_err("16 digits");
         assert!(e.contains("16 digits, where E.164 numbers have at most 15"), "{e}");
         assert_eq!(to_e164("+49 30 12345678901", None).as_deref(), Ok("+493012345678901"));
