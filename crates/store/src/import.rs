@@ -532,6 +532,18 @@ impl Drafter {
     /// A mapped record's values, checked against their columns. `seen` is
     /// what `recognised` said of its source row; a known row is drafted
     /// lite, from its key and links only.
+    /// A message about the link `fields` (`company.name;company.domain`)
+    /// that names the columns they were read from, when a mapping named them.
+    fn read_from(&self, fields: &str, message: String) -> String {
+        let columns: Vec<String> =
+            fields.split(';').filter_map(|f| self.sources.get(f)).map(|c| format!("{c:?}")).collect();
+        match columns.as_slice() {
+            [] => message,
+            [one] => format!("{message} (column {one})"),
+            several => format!("{message} (columns {})", several.join(", ")),
+        }
+    }
+
     /// A message about `field` (`field: …`) naming the column it was read
     /// from, as the mapping's own checks do.
     fn with_column(&self, field: &str, message: String) -> String {
@@ -1354,6 +1366,7 @@ impl Import<'_> {
                 }
             }
             if let Some((field, message)) = failed {
+                let message = self.drafter.read_from(&field, message);
                 out.push((d.row, Outcome::Reject { field, message }));
                 continue;
             }

@@ -187,6 +187,20 @@ on_both!(resume_refuses_a_mapping_edited_since_the_batch_began, |db| {
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
 });
 
+on_both!(a_link_that_finds_nothing_names_the_column_it_was_read_from, |db| {
+    let f = db.file("a.csv", "Subj,Kind,Who\nHi,call,nobody@x.com\n");
+    let m = db.file(
+        "a.toml",
+        "entity = \"activities\"\n[fields]\nsubject = \"Subj\"\nkind = \"Kind\"\n\"contact.email\" = \"Who\"\n",
+    );
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    assert!(
+        stderr_of(&out).contains("row 2: no contact with email \"nobody@x.com\" (column \"Who\")"),
+        "{}",
+        stderr_of(&out)
+    );
+});
+
 on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
     // The plan file the stopped run wrote holds the rows it planned; the
     // resumed run writes it again with those rows first, as it does the
