@@ -68,6 +68,9 @@ pub struct Settings {
     pub external_system: Option<String>,
     /// The file read, as the user named it.
     pub source: String,
+    /// That file's full path, links resolved (`None`: standard input): two
+    /// files of one name are two sources, one file named two ways is one.
+    pub source_path: Option<String>,
     pub mapping: Option<String>,
     /// A hash of the mapping's rules: `--resume` refuses a mapping file
     /// edited since the batch began, which would map the rest otherwise.
@@ -778,6 +781,11 @@ impl Drafter {
     }
 }
 
+/// Batch `b` read the file this import reads (parameters: its full path,
+/// then its name): by path, or by name for a batch from before paths were
+/// kept, or for standard input.
+const SAME_SOURCE: &str = "(b.source_path = ? OR (b.source_path IS NULL AND b.source = ?))";
+
 impl Store {
     /// Starts a batch, or with `resume` picks up the last unfinished batch
     /// of the same file and entity.
@@ -793,12 +801,19 @@ impl Store {
         // (The file is known by the name it was given; one that read fewer
         // rows than the batch committed is another file of that name.)
         let unfinished = db.query_row(
-            "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest FROM batches b \
-             WHERE status = 'running' AND entity = ? AND source = ? AND NOT EXISTS (SELECT 1 FROM batches d \
-             WHERE d.status = 'done' AND d.entity = b.entity AND d.source = b.source AND d.started_at > b.started_at \
-             AND d.rows_read >= b.checkpoint) \
-             ORDER BY started_at DESC, id DESC",
-            &[settings.entity.name().into(), settings.source.as_str().into()],
+            &format!(
+                "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest \
+                 FROM batches b WHERE status = 'running' AND entity = ? AND {SAME_SOURCE} AND NOT EXISTS \
+                 (SELECT 1 FROM batches d WHERE d.status = 'done' AND d.entity = b.entity \
+                 AND (d.source_path = b.source_path OR (b.source_path IS NULL AND d.source = b.source)) \
+                 AND d.started_at > b.started_at AND d.rows_read >= b.checkpoint) \
+                 ORDER BY started_at DESC, id DESC"
+            ),
+            &[
+                settings.entity.name().into(),
+                Param::opt(settings.source_path.as_deref()),
+                settings.source.as_str().into(),
+            ],
         )?;
         let declared = custom::declared(db, settings.entity)?;
         let mut taken = HashMap::default();
@@ -858,11 +873,14 @@ impl Store {
             let Some(row) = unfinished else {
                 let (source, entity) = (&import.settings.source, import.settings.entity);
                 let finished_since = import.db.query_row(
-                    "SELECT b.id, d.id FROM batches b JOIN batches d ON d.entity = b.entity AND d.source = b.source \
-                     AND d.status = 'done' AND d.started_at > b.started_at AND d.rows_read >= b.checkpoint \
-                     WHERE b.status = 'running' \
-                     AND b.entity = ? AND b.source = ? ORDER BY b.started_at DESC, d.started_at DESC",
-                    &[entity.name().into(), source.as_str().into()],
+                    &format!(
+                        "SELECT b.id, d.id FROM batches b JOIN batches d ON d.entity = b.entity \
+                         AND (d.source_path = b.source_path OR (b.source_path IS NULL AND d.source = b.source)) \
+                         AND d.status = 'done' AND d.started_at > b.started_at AND d.rows_read >= b.checkpoint \
+                         WHERE b.status = 'running' AND b.entity = ? AND {SAME_SOURCE} \
+                         ORDER BY b.started_at DESC, d.started_at DESC"
+                    ),
+                    &[entity.name().into(), Param::opt(import.settings.source_path.as_deref()), source.as_str().into()],
                 )?;
                 return Err(Error::Invalid(match finished_since.as_deref() {
                     Some([stopped, done]) => format!(
@@ -917,12 +935,13 @@ impl Store {
             if !import.settings.dry_run {
                 let s = &import.settings;
                 import.db.execute(
-                    "INSERT INTO batches (id, entity, source, mapping, mode, status, started_at, settings) \
-                     VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                    "INSERT INTO batches (id, entity, source, source_path, mapping, mode, status, started_at, settings) \
+                     VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                     &[
                         import.batch.as_str().into(),
                         s.entity.name().into(),
                         s.source.as_str().into(),
+                        Param::opt(s.source_path.as_deref()),
                         Param::opt(s.mapping.as_deref()),
                         s.mode.name().into(),
                         now.as_str().into(),

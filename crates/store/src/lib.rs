@@ -91,6 +91,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_resume_digest.sql"),
         postgres: include_str!("../migrations/postgres/0009_resume_digest.sql"),
     },
+    Migration {
+        version: 10,
+        name: "source path",
+        sqlite: include_str!("../migrations/sqlite/0010_source_path.sql"),
+        postgres: include_str!("../migrations/postgres/0010_source_path.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -137,7 +143,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

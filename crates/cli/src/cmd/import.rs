@@ -479,6 +479,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         key_chosen: args.key.is_some() || mapping.as_ref().is_some_and(|m| !m.key.fields.is_empty()),
         external_system: id_system.clone(),
         source: source_name.clone(),
+        source_path: (args.input != "-")
+            .then(|| std::fs::canonicalize(&args.input).ok())
+            .flatten()
+            .map(|p| p.to_string_lossy().into_owned()),
         mapping: args.mapping.clone(),
         mapping_rules: mapping.is_some().then(|| crmsync_store::import::rules_hash(how.as_bytes())),
         dry_run: args.dry_run,

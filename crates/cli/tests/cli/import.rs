@@ -201,6 +201,32 @@ on_both!(a_link_that_finds_nothing_names_the_column_it_was_read_from, |db| {
     );
 });
 
+on_both!(batches_tell_files_apart_by_their_path, |db| {
+    // `c.csv` in two folders is two files; `d.csv` and its full path one.
+    let (a, b) = (db.path("a"), db.path("b"));
+    for dir in [&a, &b] {
+        std::fs::create_dir(dir).expect("dir");
+    }
+    std::fs::write(a.join("c.csv"), "email\na@x.com\nbad\nc@x.com\nd@x.com\ne@x.com\n").expect("write");
+    std::fs::write(b.join("c.csv"), "email\nv@x.com\nw@x.com\nx@x.com\ny@x.com\nz@x.com\n").expect("write");
+    std::fs::write(a.join("d.csv"), "email\nf@x.com\nbad\ng@x.com\n").expect("write");
+    let run_in = |dir: &std::path::Path, args: &[&str]| db.cmd().current_dir(dir).args(args).output().expect("runs");
+    let stop = ["import", "c.csv", "--entity", "contacts", "--max-errors", "1", "--chunk-size", "1"];
+    assert_eq!(run_in(&a, &stop).status.code(), Some(1));
+    let out = run_in(&b, &["import", "c.csv", "--entity", "contacts"]);
+    assert!(out.status.success() && !stderr_of(&out).contains("stopped after"), "{}", stderr_of(&out));
+    let out = run_in(&a, &["--json", "import", "c.csv", "--entity", "contacts", "--resume"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!((s["inserted"].as_u64(), s["resumed_after"].as_u64()), (Some(4), Some(2)), "{s}");
+    let stop = ["import", "d.csv", "--entity", "contacts", "--max-errors", "1", "--chunk-size", "1"];
+    assert_eq!(run_in(&a, &stop).status.code(), Some(1));
+    let full = a.join("d.csv");
+    let out = run_in(&b, &["--json", "import", full.to_str().expect("p"), "--entity", "contacts", "--resume"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 11);
+});
+
 on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
     // The plan file the stopped run wrote holds the rows it planned; the
     // resumed run writes it again with those rows first, as it does the

@@ -162,6 +162,7 @@ fn settings(entity: Entity, mode: Mode, key: &str, source: &str) -> Settings {
         key_chosen: true,
         external_system: None,
         source: source.into(),
+        source_path: None,
         mapping: None,
         mapping_rules: None,
         dry_run: false,
