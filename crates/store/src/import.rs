@@ -1166,9 +1166,13 @@ impl Import<'_> {
             seen.clear();
             let mut end = start;
             while end < drafts.len() {
-                if drafts[end].marks.iter().flatten().any(|m| !seen.insert(*m)) {
+                // (A row is never split from itself: its key and its
+                // external id may be one text, `Renewal 2024`, as marks.)
+                let marks = drafts[end].marks.iter().flatten();
+                if end > start && marks.clone().any(|m| seen.contains(m)) {
                     break;
                 }
+                seen.extend(marks.copied());
                 end += 1;
             }
             for (row, outcome) in self.segment(&mut drafts[start..end], rows, &now)? {

@@ -227,6 +227,18 @@ on_both!(batches_tell_files_apart_by_their_path, |db| {
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 11);
 });
 
+on_both!(a_key_equal_to_the_rows_external_id_imports, |db| {
+    // A deal named as its id in the ERP (`Renewal 2024`), a contact whose
+    // id is its e-mail: one row, not two keys that clash.
+    let deals =
+        db.file("d.csv", "name,external_id.erp\nRenewal 2024,Renewal 2024\nOther,X\nRenewal 2024,Renewal 2024\n");
+    let s = db.json(&["import", &deals, "--entity", "deals"]);
+    assert_eq!((s["inserted"].as_u64(), s["unchanged"].as_u64()), (Some(2), Some(1)), "{s}");
+    let contacts = db.file("c.csv", "email,external_id.crm\nann@x.com,ann@x.com\n");
+    let s = db.json(&["import", &contacts, "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+});
+
 on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
     // The plan file the stopped run wrote holds the rows it planned; the
     // resumed run writes it again with those rows first, as it does the
