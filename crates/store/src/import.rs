@@ -2340,6 +2340,8 @@ impl Import<'_> {
         let mut created: HashMap<String, String> = HashMap::default();
         // The domain each company this segment creates was given.
         let mut created_domain: HashMap<String, Option<String>> = HashMap::default();
+        // And its name, as compared (`name_key`).
+        let mut created_name: HashMap<String, Option<String>> = HashMap::default();
         let mut new_ids: FastSet<String> = FastSet::default();
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
@@ -2425,17 +2427,56 @@ impl Import<'_> {
                     let external = r.external.as_ref().map(|x| format!("x:{x}"));
                     let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
                     let name = name_key.as_ref().map(|n| format!("n:{n}"));
+                    let made_with =
+                        |id: &String| new_companies.iter().find(|(c, ..)| c == id).and_then(|(.., x)| x.clone());
+                    let by_id = external.as_ref().and_then(|k| created.get(k)).cloned();
+                    let by_domain = domain.as_ref().and_then(|k| created.get(k)).cloned();
+                    // An id given again with another name or domain, or a
+                    // domain given to a company made with another id: which
+                    // is right is not ours to guess (a domain is one
+                    // company's).
+                    let clash = match (&by_id, &by_domain) {
+                        (Some(id), _)
+                            if created_name
+                                .get(id)
+                                .is_some_and(|n| n.is_some() && name_key.is_some() && n.as_ref() != name_key)
+                                || created_domain
+                                    .get(id)
+                                    .is_some_and(|d| d.is_some() && r.domain.is_some() && *d != r.domain) =>
+                        {
+                            Some(format!(
+                                "company.external_id {:?} is given with another name or domain in an earlier row \
+                                 (one company, two names?)",
+                                r.external.as_deref().unwrap_or_default()
+                            ))
+                        }
+                        (None, Some(id))
+                            if r.external.is_some()
+                                && made_with(id).is_some_and(|x| Some(&x) != r.external.as_ref()) =>
+                        {
+                            Some(format!(
+                                "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
+                                r.domain.as_deref().unwrap_or_default(),
+                                made_with(id).unwrap_or_default(),
+                                r.external.as_deref().unwrap_or_default()
+                            ))
+                        }
+                        _ => None,
+                    };
+                    if let Some(message) = clash {
+                        out.insert(key, Err(message));
+                        continue;
+                    }
                     // (By name only a company made without a domain, or with this one.)
-                    let known = external.as_ref().and_then(|k| created.get(k)).cloned();
-                    let known = known.or_else(|| domain.as_ref().and_then(|k| created.get(k)).cloned()).or_else(|| {
+                    let known = by_id.or(by_domain).or_else(|| {
                         let id = created.get(name.as_ref()?)?;
                         let theirs = created_domain.get(id).cloned().flatten();
                         (theirs.is_none() || r.domain.is_none() || theirs == r.domain).then(|| id.clone())
                     });
                     // One made with another id is another company.
                     let known = known.filter(|id| {
-                        let theirs = new_companies.iter().find(|(c, ..)| c == id).and_then(|(.., x)| x.as_ref());
-                        theirs.is_none() || r.external.is_none() || theirs == r.external.as_ref()
+                        let theirs = made_with(id);
+                        theirs.is_none() || r.external.is_none() || theirs.as_ref() == r.external.as_ref()
                     });
                     let id = match known {
                         Some(id) => id,
@@ -2444,6 +2485,7 @@ impl Import<'_> {
                             new_companies.push((id.clone(), company_values(r), r.external.clone()));
                             new_ids.insert(id.clone());
                             created_domain.insert(id.clone(), r.domain.clone());
+                            created_name.insert(id.clone(), name_key.cloned());
                             id
                         }
                     };
@@ -2459,6 +2501,37 @@ impl Import<'_> {
                 None => Err(format!("no {} with {}", model::singular(target), r.describe())),
             };
             out.insert(key, result);
+        }
+        // A row that gives a company's id, and names by name or domain a
+        // stored company that has another id in that system: which is meant
+        // is not ours to guess, as a companies import refuses it too.
+        if let (Entity::Companies, Some(system)) = (target, &system) {
+            let found: Vec<(&String, &String, &String)> = refs
+                .iter()
+                .filter(|r| r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x)))
+                .filter_map(|r| match out.get(&r.id) {
+                    Some(Ok(id)) if !new_ids.contains(id) => Some((&r.id, id, r.external.as_ref()?)),
+                    _ => None,
+                })
+                .collect();
+            let ids: Vec<&str> = found.iter().map(|(_, id, _)| id.as_str()).collect();
+            let theirs = external_pairs(self.db, target, system, "record_id", &ids)?;
+            let clashes: Vec<(String, String)> = found
+                .iter()
+                .filter_map(|(r, id, given)| {
+                    let stored = theirs.get(*id).filter(|x| x != given)?;
+                    Some((
+                        (*r).clone(),
+                        format!(
+                            "the company the row names by name or domain has {system} id {stored:?}, not the row's \
+                             company.external_id {given:?} ({system} holds two records for one company?)"
+                        ),
+                    ))
+                })
+                .collect();
+            for (r, message) in clashes {
+                out.insert(r, Err(message));
+            }
         }
         if !named.is_empty() && self.settings.mode != Mode::Insert {
             named.retain(|(_, domain)| !created.contains_key(&format!("d:{domain}")));

@@ -801,6 +801,43 @@ on_both!(a_contacts_export_with_company_ids_imports_into_an_empty_store, |db| {
     assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
 });
 
+on_both!(company_ids_that_disagree_with_names_or_domains_reject_the_row, |db| {
+    let co = db.file("co.csv", "name,domain,external_id.erp\nAcme Inc,acme.com,C9\n");
+    db.ok(&["import", &co, "--entity", "companies"]);
+    let rows = db.file(
+        "k.csv",
+        "email,company.name,company.domain,company.external_id.erp,external_id.erp\n\
+         a@x.com,Acme Inc,acme.com,C1,P1\nb@x.com,Acme Inc,,C9,P2\n\
+         c@x.com,Nova,nova.io,N1,P3\nd@x.com,Nova Two,nova.io,N2,P4\ne@x.com,Other,other.com,N1,P5\nf@x.com,Nova,,N1,P6\n",
+    );
+    let rejects = db.path("k.rejects.csv");
+    let s = db.json(&["import", &rows, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["rejected"].as_u64(), s["companies_created"].as_u64()),
+        (Some(3), Some(3), Some(1)),
+        "{s}"
+    );
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    // Acme Inc is C9 in the ERP, not C1.
+    assert!(
+        text.contains("a@x.com")
+            && text.contains("has erp id \"\"C9\"\", not the row's company.external_id \"\"C1\"\""),
+        "{text}"
+    );
+    // nova.io is N1's domain; N1 is Nova, not Other.
+    assert!(
+        text.contains("d@x.com")
+            && text.contains("is given with company.external_id \"\"N1\"\" in an earlier row, not \"\"N2\"\""),
+        "{text}"
+    );
+    assert!(text.contains("e@x.com") && text.contains("given with another name or domain in an earlier row"), "{text}");
+    let linked = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name,company.external_id.erp"]);
+    assert_eq!(
+        linked,
+        "email,company.name,company.external_id.erp\nb@x.com,Acme Inc,C9\nc@x.com,Nova,N1\nf@x.com,Nova,N1\n"
+    );
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the
