@@ -988,14 +988,34 @@ impl Work {
 
     /// Works one record; also returns what `recognise` said of it.
     pub fn run(&mut self, rec: &mut Record, out: &mut Record) -> (Outcome, Option<Seen>) {
-        if let Some(d) = rec.defect.take() {
-            return (Outcome::Defect(d), None);
-        }
+        self.run_digested(rec, out, None)
+    }
+
+    /// `run`, moving `digest` (the resume digest, `Work::digest`) on by the
+    /// row as read.
+    fn run_digested(
+        &mut self,
+        rec: &mut Record,
+        out: &mut Record,
+        digest: Option<&mut u64>,
+    ) -> (Outcome, Option<Seen>) {
         let strip = match self.meta {
             Meta::Keep => false,
             Meta::Strip => true,
             Meta::StripWhereFound => META.iter().all(|m| rec.get(m).is_some()),
         };
+        // A row recognised as read is hashed both ways from one layout.
+        let both = !strip && rec.defect.is_none();
+        let mut seen_early = None;
+        if let Some(running) = digest {
+            match self.recognise.as_ref().filter(|_| both) {
+                Some(r) => seen_early = Some(r.drafter.recognised_with_digest(running, rec)),
+                None => *running = crmsync_store::import::source_digest(*running, rec),
+            }
+        }
+        if let Some(d) = rec.defect.take() {
+            return (Outcome::Defect(d), None);
+        }
         if strip {
             rec.origin = rec.get(META[0]).and_then(|v| v.to_text().trim().parse().ok()).unwrap_or(0);
             if let Some(d) = still_short(rec).or_else(|| still_as_read(rec)) {
@@ -1003,7 +1023,10 @@ impl Work {
             }
             rec.retain(|k| !META.contains(&k));
         }
-        let seen = self.recognise.as_ref().and_then(|r| r.drafter.recognised(rec));
+        let seen = match seen_early {
+            Some(seen) => seen,
+            None => self.recognise.as_ref().and_then(|r| r.drafter.recognised(rec)),
+        };
         (self.map(rec, out, seen), seen)
     }
 
@@ -1088,14 +1111,15 @@ impl Work {
         // records are larger than a core's cache, and a pass over the whole
         // batch per step read each row from memory again.
         for (i, rec) in sources.iter_mut().enumerate() {
-            if let Some(running) = &mut self.digest {
-                *running = crmsync_store::import::source_digest(*running, rec);
-                digests.push(*running);
-            }
+            let mut running = self.digest;
             let (outcome, seen) = match mapped.get_mut(i) {
-                Some(out) => self.run(rec, out),
-                None => self.run(rec, &mut Record::new()),
+                Some(out) => self.run_digested(rec, out, running.as_mut()),
+                None => self.run_digested(rec, &mut Record::new(), running.as_mut()),
             };
+            if let Some(running) = running {
+                self.digest = Some(running);
+                digests.push(running);
+            }
             if let Some(draft) = &mut self.draft {
                 let output = match outcome {
                     Outcome::Mapped => mapped.get(i),

@@ -523,6 +523,18 @@ impl Drafter {
         Some(Seen { hash, known: r.holds(hash) })
     }
 
+    /// `recognised`, with the resume digest moved on by the row (see
+    /// `source_digest`) from the same layout of it.
+    pub fn recognised_with_digest(&self, running: &mut u64, row: &Record) -> Option<Seen> {
+        let Some(r) = self.recognition.as_ref() else {
+            *running = source_digest(*running, row);
+            return None;
+        };
+        let (digest, hash) = crate::recognise::digest_and_hash(*running, r, row);
+        *running = digest;
+        Some(Seen { hash, known: r.holds(hash) })
+    }
+
     /// Whether a lite draft needs the field `target`: a key field or a link.
     pub fn is_lite(&self, target: &str) -> bool {
         self.key.iter().any(|k| k == target)
