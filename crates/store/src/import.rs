@@ -106,19 +106,16 @@ impl Settings {
         if saved == now {
             return None;
         }
-        let rules = |f: &str| serde_json::from_str::<serde_json::Value>(f).ok().map(|mut v| v["mapping_rules"].take());
-        let without = |f: &str| {
-            serde_json::from_str::<serde_json::Value>(f).ok().map(|mut v| {
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("mapping_rules");
-                }
-                v
-            })
+        // The settings apart from the mapping's rules, and those rules.
+        let split = |f: &str| {
+            let mut v = serde_json::from_str::<serde_json::Value>(f).ok()?;
+            let rules = v.as_object_mut()?.remove("mapping_rules");
+            Some((v, rules))
         };
-        match (rules(saved), without(saved) == without(&now)) {
+        match (split(saved), split(&now)) {
             // (Batches begun before the rules were kept are not checked.)
-            (Some(serde_json::Value::Null), true) => None,
-            (_, true) => Some(format!(
+            (Some((was, None)), Some((is, _))) if was == is => None,
+            (Some((was, _)), Some((is, _))) if was == is => Some(format!(
                 "the mapping {} changed since batch {batch} began: the rows after its checkpoint would be mapped \
                  otherwise than those before; put the mapping back as it was to resume, or import without \
                  --resume (rows already stored count as unchanged)",
@@ -544,9 +541,6 @@ impl Drafter {
                 .is_some_and(|(link, _)| matches!(link, "company" | "contact" | "deal" | "contacts"))
     }
 
-    /// A mapped record's values, checked against their columns. `seen` is
-    /// what `recognised` said of its source row; a known row is drafted
-    /// lite, from its key and links only.
     /// A message about the link `fields` (`company.name;company.domain`)
     /// that names the columns they were read from, when a mapping named them.
     fn read_from(&self, fields: &str, message: String) -> String {
@@ -568,6 +562,9 @@ impl Drafter {
         }
     }
 
+    /// A mapped record's values, checked against their columns. `seen` is
+    /// what `recognised` said of its source row; a known row is drafted
+    /// lite, from its key and links only.
     pub fn draft(&self, record: &Record, ids: RowIds, seen: Option<Seen>) -> Drafted {
         let entity = self.entity;
         let lite = seen.is_some_and(|s| s.known);
@@ -798,6 +795,13 @@ impl Drafter {
 /// kept, or for standard input.
 const SAME_SOURCE: &str = "(b.source_path = ? OR (b.source_path IS NULL AND b.source = ?))";
 
+/// Batch `d` imported the file stopped batch `b` read, after it, and got at
+/// least as far: `b` is no longer one to finish (as a refused resume
+/// advises, the file was imported whole), though it stays listed, undoable.
+const FINISHED_AFTER: &str = "d.status = 'done' AND d.entity = b.entity \
+    AND (d.source_path = b.source_path OR (b.source_path IS NULL AND d.source = b.source)) \
+    AND d.started_at > b.started_at AND d.rows_read >= b.checkpoint";
+
 impl Store {
     /// Starts a batch, or with `resume` picks up the last unfinished batch
     /// of the same file and entity.
@@ -807,19 +811,11 @@ impl Store {
         let mut ids = Ids::default();
         let now = model::now_text();
         let columns = model::columns(settings.entity);
-        // An import of the file that finished after a batch stopped (as a
-        // refused resume advises) imported it whole: that batch is no
-        // longer one to finish, though it stays in the list, undoable.
-        // (The file is known by the name it was given; one that read fewer
-        // rows than the batch committed is another file of that name.)
         let unfinished = db.query_row(
             &format!(
                 "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest \
-                 FROM batches b WHERE status = 'running' AND entity = ? AND {SAME_SOURCE} AND NOT EXISTS \
-                 (SELECT 1 FROM batches d WHERE d.status = 'done' AND d.entity = b.entity \
-                 AND (d.source_path = b.source_path OR (b.source_path IS NULL AND d.source = b.source)) \
-                 AND d.started_at > b.started_at AND d.rows_read >= b.checkpoint) \
-                 ORDER BY started_at DESC, id DESC"
+                 FROM batches b WHERE status = 'running' AND entity = ? AND {SAME_SOURCE} \
+                 AND NOT EXISTS (SELECT 1 FROM batches d WHERE {FINISHED_AFTER}) ORDER BY started_at DESC, id DESC"
             ),
             &[
                 settings.entity.name().into(),
@@ -886,9 +882,7 @@ impl Store {
                 let (source, entity) = (&import.settings.source, import.settings.entity);
                 let finished_since = import.db.query_row(
                     &format!(
-                        "SELECT b.id, d.id FROM batches b JOIN batches d ON d.entity = b.entity \
-                         AND (d.source_path = b.source_path OR (b.source_path IS NULL AND d.source = b.source)) \
-                         AND d.status = 'done' AND d.started_at > b.started_at AND d.rows_read >= b.checkpoint \
+                        "SELECT b.id, d.id FROM batches b JOIN batches d ON {FINISHED_AFTER} \
                          WHERE b.status = 'running' AND b.entity = ? AND {SAME_SOURCE} \
                          ORDER BY b.started_at DESC, d.started_at DESC"
                     ),
@@ -1652,11 +1646,12 @@ impl Import<'_> {
             // A company made from a row that gives its id (an export's
             // `company.external_id.erp`) has that id, as the row says.
             if let Some(system) = &self.settings.external_system {
+                let mut params: Vec<Arg<'_>> = Vec::new();
                 for (id, external) in ids.iter().filter_map(|(id, x)| Some((id, x.as_ref()?))) {
-                    self.db.execute(
-                        "INSERT INTO external_ids (entity, system, external_id, record_id) VALUES ('companies', ?, ?, ?)",
-                        &[system.as_str().into(), external.as_str().into(), id.as_str().into()],
-                    )?;
+                    params.extend([Arg::Text("companies"), Arg::Text(system), Arg::Text(external), Arg::Text(id)]);
+                }
+                if !params.is_empty() {
+                    self.db.insert_many("external_ids", &["entity", "system", "external_id", "record_id"], &params)?;
                 }
             }
             self.counts.companies_created += companies.len() as u64;
@@ -2350,10 +2345,8 @@ impl Import<'_> {
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b)?;
         let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &stored_domain);
         let mut created: HashMap<String, String> = HashMap::default();
-        // The domain each company this segment creates was given.
-        let mut created_domain: HashMap<String, Option<String>> = HashMap::default();
-        // And its name, as compared (`name_key`).
-        let mut created_name: HashMap<String, Option<String>> = HashMap::default();
+        // What each company this segment creates was made from.
+        let mut made: HashMap<String, &LinkRef> = HashMap::default();
         let mut new_ids: FastSet<String> = FastSet::default();
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
@@ -2439,40 +2432,31 @@ impl Import<'_> {
                     let external = r.external.as_ref().map(|x| format!("x:{x}"));
                     let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
                     let name = name_key.as_ref().map(|n| format!("n:{n}"));
-                    let made_with =
-                        |id: &String| new_companies.iter().find(|(c, ..)| c == id).and_then(|(.., x)| x.clone());
                     let by_id = external.as_ref().and_then(|k| created.get(k)).cloned();
                     let by_domain = domain.as_ref().and_then(|k| created.get(k)).cloned();
+                    // Two values given, and not the same.
+                    let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
                     // An id given again with another name or domain, or a
                     // domain given to a company made with another id: which
                     // is right is not ours to guess (a domain is one
                     // company's).
-                    let clash = match (&by_id, &by_domain) {
-                        (Some(id), _)
-                            if created_name
-                                .get(id)
-                                .is_some_and(|n| n.is_some() && name_key.is_some() && n.as_ref() != name_key)
-                                || created_domain
-                                    .get(id)
-                                    .is_some_and(|d| d.is_some() && r.domain.is_some() && *d != r.domain) =>
-                        {
+                    let clash = match (
+                        by_id.as_ref().and_then(|id| made.get(id)),
+                        by_domain.as_ref().and_then(|id| made.get(id)),
+                    ) {
+                        (Some(m), _) if differ(&m.name_key, &r.name_key) || differ(&m.domain, &r.domain) => {
                             Some(format!(
                                 "company.external_id {:?} is given with another name or domain in an earlier row \
                                  (one company, two names?)",
                                 r.external.as_deref().unwrap_or_default()
                             ))
                         }
-                        (None, Some(id))
-                            if r.external.is_some()
-                                && made_with(id).is_some_and(|x| Some(&x) != r.external.as_ref()) =>
-                        {
-                            Some(format!(
-                                "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
-                                r.domain.as_deref().unwrap_or_default(),
-                                made_with(id).unwrap_or_default(),
-                                r.external.as_deref().unwrap_or_default()
-                            ))
-                        }
+                        (None, Some(m)) if differ(&m.external, &r.external) => Some(format!(
+                            "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
+                            r.domain.as_deref().unwrap_or_default(),
+                            m.external.as_deref().unwrap_or_default(),
+                            r.external.as_deref().unwrap_or_default()
+                        )),
                         _ => None,
                     };
                     if let Some(message) = clash {
@@ -2482,22 +2466,17 @@ impl Import<'_> {
                     // (By name only a company made without a domain, or with this one.)
                     let known = by_id.or(by_domain).or_else(|| {
                         let id = created.get(name.as_ref()?)?;
-                        let theirs = created_domain.get(id).cloned().flatten();
-                        (theirs.is_none() || r.domain.is_none() || theirs == r.domain).then(|| id.clone())
+                        (!made.get(id).is_some_and(|m| differ(&m.domain, &r.domain))).then(|| id.clone())
                     });
                     // One made with another id is another company.
-                    let known = known.filter(|id| {
-                        let theirs = made_with(id);
-                        theirs.is_none() || r.external.is_none() || theirs.as_ref() == r.external.as_ref()
-                    });
+                    let known = known.filter(|id| !made.get(id).is_some_and(|m| differ(&m.external, &r.external)));
                     let id = match known {
                         Some(id) => id,
                         None => {
                             let id = self.ids.next_id();
                             new_companies.push((id.clone(), company_values(r), r.external.clone()));
                             new_ids.insert(id.clone());
-                            created_domain.insert(id.clone(), r.domain.clone());
-                            created_name.insert(id.clone(), name_key.cloned());
+                            made.insert(id.clone(), r);
                             id
                         }
                     };
