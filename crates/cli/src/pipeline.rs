@@ -742,6 +742,18 @@ pub enum Outcome {
     AsRead,
 }
 
+impl Outcome {
+    /// The record to write, of the one `mapped` from a source and the
+    /// `source` itself, if it is not rejected.
+    fn output<'a>(&self, mapped: Option<&'a Record>, source: &'a Record) -> Option<&'a Record> {
+        match self {
+            Outcome::Mapped => mapped,
+            Outcome::AsRead => Some(source),
+            Outcome::Defect(_) | Outcome::Rejected(_) => None,
+        }
+    }
+}
+
 /// The per-record work between reading and writing: mapping (forwards or
 /// backwards) and the schema check.
 pub struct Work {
@@ -1121,12 +1133,7 @@ impl Work {
                 digests.push(running);
             }
             if let Some(draft) = &mut self.draft {
-                let output = match outcome {
-                    Outcome::Mapped => mapped.get(i),
-                    Outcome::AsRead => Some(&*rec),
-                    Outcome::Defect(_) | Outcome::Rejected(_) => None,
-                };
-                drafts.push(output.map(|out| draft(rec, out, seen)));
+                drafts.push(outcome.output(mapped.get(i), rec).map(|out| draft(rec, out, seen)));
             }
             outcomes.push(outcome);
         }
@@ -1149,11 +1156,7 @@ pub struct Worked {
 impl Worked {
     /// The record to write for source `i`, if it is not rejected.
     pub fn output(&self, i: usize) -> Option<&Record> {
-        match self.outcomes.get(i)? {
-            Outcome::Mapped => self.mapped.get(i),
-            Outcome::AsRead => self.sources.get(i),
-            Outcome::Defect(_) | Outcome::Rejected(_) => None,
-        }
+        self.outcomes.get(i)?.output(self.mapped.get(i), self.sources.get(i)?)
     }
 }
 
