@@ -673,8 +673,19 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
         })?;
         let (name, count, first) = (best.0.to_string(), best.1, best.2);
         let homogeneous = wrapper(first);
+        // A lone element that holds, beside values of its own, a list of
+        // three records or more is their container, not one record: an RSS
+        // `<channel>` has a title and link, then its `<item>`s. (Two alike
+        // are more likely one record's parts: a contact's two addresses.)
+        let holds_list = || {
+            let children = &nodes[first].children;
+            children.iter().any(|&c| {
+                let n = &nodes[c];
+                !n.children.is_empty() && children.iter().filter(|&&d| nodes[d].name == n.name).count() >= 3
+            })
+        };
         path.push(name);
-        if count == 1 && homogeneous {
+        if count == 1 && (homogeneous || holds_list()) {
             node = first;
             continue;
         }
@@ -914,6 +925,15 @@ mod tests {
         let page = "<Response status=\"ok\"><Contacts total=\"2\"><Contact><Name>Ann</Name></Contact>\
                     <Contact><Name>Bob</Name></Contact></Contacts></Response>";
         assert_eq!(at(page), r#"{"Name":"Ann"} {"Name":"Bob"}"#);
+        // An RSS channel: its own title and link, then the items.
+        let rss = "<rss version=\"2.0\"><channel><title>News</title><link>https://x.com/</link>\
+                   <item><title>A</title><guid>1</guid></item><item><title>B</title><guid>2</guid></item>\
+                   <item><title>C</title><guid>3</guid></item></channel></rss>";
+        assert_eq!(at(rss), r#"{"title":"A","guid":"1"} {"title":"B","guid":"2"} {"title":"C","guid":"3"}"#);
+        // A contact's two addresses are the contact's, not records.
+        let two = "<Response><Contact><Name>Ann</Name><Address><City>Oslo</City></Address>\
+                   <Address><City>Bergen</City></Address></Contact></Response>";
+        assert_eq!(at(two), r#"{"Name":"Ann","Address":[{"City":"Oslo"},{"City":"Bergen"}]}"#);
     }
 
     #[test]
