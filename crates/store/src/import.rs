@@ -432,8 +432,9 @@ pub struct Import<'s> {
     /// Linked records the rows of the last chunk wrote (by their index in
     /// it), when a plan asks for them.
     effects: Option<Vec<(usize, Effect)>>,
-    /// Companies the last segment gave a domain: (id, domain).
-    filled: Vec<(String, String)>,
+    /// What the last segment gave companies it found: (id, field, value),
+    /// a domain or an external id.
+    amended: Vec<(String, String, String)>,
     /// Under `guard_domains`, during a bulk load (which looks nothing up in
     /// its table), the domains it gave companies: a hash of each, to the
     /// company's id. A later row's company may not take one.
@@ -862,7 +863,7 @@ impl Store {
             linked: HashMap::default(),
             linked_version: None,
             effects: None,
-            filled: Vec::new(),
+            amended: Vec::new(),
             domains_given: Default::default(),
             drafter: Drafter {
                 entity: settings.entity,
@@ -1619,19 +1620,32 @@ impl Import<'_> {
                 Some(Change { field: field.to_string(), before: None, after: Some(value) })
             };
             for (row, id) in &created_for {
-                let Some((_, values, _)) = links.new_companies.iter().find(|(c, ..)| c == id) else { continue };
-                let changes = ["name", "domain"].into_iter().filter_map(|f| shown(values, f)).collect();
+                let Some((_, values, external)) = links.new_companies.iter().find(|(c, ..)| c == id) else { continue };
+                let mut changes: Vec<Change> =
+                    ["name", "domain"].into_iter().filter_map(|f| shown(values, f)).collect();
+                if let (Some(system), Some(x)) = (&self.settings.external_system, external) {
+                    changes.push(Change {
+                        field: format!("external_id.{system}"),
+                        before: None,
+                        after: Some(x.clone()),
+                    });
+                }
                 effects.push((*row, Effect { entity: Entity::Companies, id: id.clone(), created: true, changes }));
             }
-            // A domain given to a company found by name: for the first row
-            // that names the domain.
-            for (id, domain) in std::mem::take(&mut self.filled) {
-                let Some(d) = drafts.iter().find(|d| d.links.iter().any(|(_, r)| r.domain.as_ref() == Some(&domain)))
-                else {
-                    continue;
+            // A domain or id given to a company found by name: for the
+            // first row that gives it.
+            for (id, field, value) in std::mem::take(&mut self.amended) {
+                let gives = |r: &LinkRef| match field.as_str() {
+                    "domain" => r.domain.as_ref() == Some(&value),
+                    _ => r.external.as_ref() == Some(&value),
                 };
-                let changes = vec![Change { field: "domain".into(), before: None, after: Some(domain) }];
-                effects.push((d.row, Effect { entity: Entity::Companies, id, created: false, changes }));
+                let Some(d) = drafts.iter().find(|d| d.links.iter().any(|(_, r)| gives(r))) else { continue };
+                let change = Change { field, before: None, after: Some(value) };
+                match effects.last_mut() {
+                    Some((row, e)) if *row == d.row && e.id == id && !e.created => e.changes.push(change),
+                    _ => effects
+                        .push((d.row, Effect { entity: Entity::Companies, id, created: false, changes: vec![change] })),
+                }
             }
         }
         // Created together, before the records that link to them; a row that
@@ -2160,6 +2174,19 @@ impl Import<'_> {
         let mut candidates: Vec<Option<Existing>> = candidates.into_iter().map(Some).collect();
         // Records a row's key found several of, by row.
         let mut several: Vec<(usize, Vec<String>)> = Vec::new();
+        // Of companies whose names are alike (`Acme Inc`, `ACME GmbH`), the
+        // one written as the row writes it, as a link to one finds it.
+        let name_pos = model::position(entity, "name").filter(|_| entity == Entity::Companies && key.len() == 1);
+        let written_as = |d: &Draft, many: &[usize], candidates: &[Option<Existing>]| -> Option<Existing> {
+            let pos = name_pos.filter(|_| first == "name")?;
+            let written = d.values.get(pos)?.as_ref()?.as_deref()?.trim();
+            let mut exact = many
+                .iter()
+                .filter_map(|&i| candidates[i].as_ref())
+                .filter(|e| e.value(pos).map(str::trim) == Some(written));
+            let e = exact.next()?;
+            exact.next().is_none().then(|| e.clone())
+        };
         for (n, d) in drafts.iter().enumerate() {
             found[n] = match matched[n] {
                 None if found[n].is_some() => continue,
@@ -2170,6 +2197,10 @@ impl Import<'_> {
                     e.map(Ok)
                 }
                 Some(many) => {
+                    if let Some(e) = written_as(d, many, &candidates) {
+                        found[n] = Some(Ok(e));
+                        continue;
+                    }
                     let ids: Vec<String> =
                         many.iter().filter_map(|&i| Some(candidates[i].as_ref()?.id.clone())).collect();
                     let message = format!(
@@ -2322,6 +2353,8 @@ impl Import<'_> {
             Some(s) if !ext.is_empty() => external_lookup(self.db, target, s, &ext)?,
             _ => HashMap::default(),
         };
+        // (An id a deleted record holds links to nothing.)
+        let deleted = deleted_among(self.db, target, by_ext.values())?;
         let (field_a, field_b): (&str, Option<&str>) = match target {
             Entity::Companies => ("domain", Some("name_key")),
             Entity::Contacts => ("email", None),
@@ -2350,6 +2383,8 @@ impl Import<'_> {
         let mut new_ids: FastSet<String> = FastSet::default();
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
+        // Ids no record has, given for a company found by name or domain.
+        let mut found_with: FastSet<String> = FastSet::default();
         for (i, r) in refs.iter().enumerate() {
             let key = r.id.clone();
             if out.contains_key(&key) {
@@ -2363,6 +2398,12 @@ impl Import<'_> {
             };
             let hit: Option<Result<String, String>> = if let Some(x) = &r.external {
                 match by_ext.get(x) {
+                    Some(id) if deleted.contains(id) => Some(Err(format!(
+                        "{} id {x:?} belongs to {} {id}, which is deleted (restore that record, or remove its \
+                         external id first)",
+                        system.as_deref().unwrap_or_default(),
+                        model::singular(target)
+                    ))),
                     Some(id) => Some(Ok(id.clone())),
                     None if system.is_none() => Some(Err(format!(
                         "{}.external_id needs the mapping's [key] external_id to say which system the ids are from",
@@ -2459,6 +2500,13 @@ impl Import<'_> {
                         )),
                         _ => None,
                     };
+                    let clash = clash.or_else(|| {
+                        let x = r.external.as_ref().filter(|x| found_with.contains(*x))?;
+                        Some(format!(
+                            "company.external_id {x:?} is given to another company in an earlier row \
+                             (one id, two companies?)"
+                        ))
+                    });
                     if let Some(message) = clash {
                         out.insert(key, Err(message));
                         continue;
@@ -2491,42 +2539,82 @@ impl Import<'_> {
                 )),
                 None => Err(format!("no {} with {}", model::singular(target), r.describe())),
             };
+            if let (Ok(id), Some(x)) = (&result, &r.external)
+                && target == Entity::Companies
+                && !new_ids.contains(id)
+                && !by_ext.contains_key(x)
+            {
+                found_with.insert(x.clone());
+            }
             out.insert(key, result);
         }
         // A row that gives a company's id, and names by name or domain a
         // stored company that has another id in that system: which is meant
-        // is not ours to guess, as a companies import refuses it too.
+        // is not ours to guess, as a companies import refuses it too. One
+        // with no id there takes the row's (`amend_found`).
+        let mut ids_to_give: Vec<(String, String)> = Vec::new();
         if let (Entity::Companies, Some(system)) = (target, &system) {
-            let found: Vec<(&String, &String, &String)> = refs
+            let found: Vec<(&String, String, &String)> = refs
                 .iter()
                 .filter(|r| r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x)))
                 .filter_map(|r| match out.get(&r.id) {
-                    Some(Ok(id)) if !new_ids.contains(id) => Some((&r.id, id, r.external.as_ref()?)),
+                    Some(Ok(id)) if !new_ids.contains(id) => Some((&r.id, id.clone(), r.external.as_ref()?)),
                     _ => None,
                 })
                 .collect();
             let ids: Vec<&str> = found.iter().map(|(_, id, _)| id.as_str()).collect();
             let theirs = external_pairs(self.db, target, system, "record_id", &ids)?;
-            let clashes: Vec<(String, String)> = found
-                .iter()
-                .filter_map(|(r, id, given)| {
-                    let stored = theirs.get(*id).filter(|x| x != given)?;
-                    Some((
-                        (*r).clone(),
-                        format!(
-                            "the company the row names by name or domain has {system} id {stored:?}, not the row's \
-                             company.external_id {given:?} ({system} holds two records for one company?)"
-                        ),
-                    ))
-                })
-                .collect();
+            // In file order, the id each company takes and the company each
+            // id goes to: the first row's, the rest must agree.
+            let (mut taking, mut taken) = (HashMap::<&str, &str>::default(), HashMap::<&str, &str>::default());
+            let mut clashes: Vec<(String, String)> = Vec::new();
+            for (r, id, given) in &found {
+                let message = match (theirs.get(id), taking.get(id.as_str()), taken.get(given.as_str())) {
+                    (Some(stored), ..) if stored != *given => format!(
+                        "the company the row names by name or domain has {system} id {stored:?}, not the row's \
+                         company.external_id {given:?} ({system} holds two records for one company?)"
+                    ),
+                    (Some(_), ..) => continue,
+                    (None, Some(first), _) if first != given => format!(
+                        "the company the row names by name or domain is given {system} id {first:?} in an earlier \
+                         row, not {given:?} (one company, two ids?)"
+                    ),
+                    (None, _, Some(holder)) if holder != id => format!(
+                        "company.external_id {given:?} is given to another company in an earlier row \
+                         (one id, two companies?)"
+                    ),
+                    _ if created.contains_key(&format!("x:{given}")) => format!(
+                        "company.external_id {given:?} is given to another company in an earlier row \
+                         (one id, two companies?)"
+                    ),
+                    _ => {
+                        taking.insert(id, given);
+                        taken.insert(given, id);
+                        continue;
+                    }
+                };
+                clashes.push(((*r).clone(), message));
+            }
+            if self.settings.mode != Mode::Insert {
+                // A row naming the company by that id alone links to it, as
+                // it will once the id is stored.
+                for r in refs.iter().filter(|r| r.name.is_none() && r.domain.is_none()) {
+                    if let Some(id) = r.external.as_deref().and_then(|x| taken.get(x)) {
+                        out.insert(r.id.clone(), Ok((*id).to_string()));
+                    }
+                }
+                let mut given: Vec<(String, String)> =
+                    taking.iter().map(|(id, x)| ((*id).to_string(), (*x).to_string())).collect();
+                given.sort_unstable();
+                ids_to_give = given;
+            }
             for (r, message) in clashes {
                 out.insert(r, Err(message));
             }
         }
-        if !named.is_empty() && self.settings.mode != Mode::Insert {
-            named.retain(|(_, domain)| !created.contains_key(&format!("d:{domain}")));
-            self.fill_domains(named, now)?;
+        named.retain(|(_, domain)| !created.contains_key(&format!("d:{domain}")));
+        if (!named.is_empty() || !ids_to_give.is_empty()) && self.settings.mode != Mode::Insert {
+            self.amend_found(named, ids_to_give, now)?;
         }
         // Companies still to be created are remembered once they are.
         let known = self.linked.entry(target).or_default();
@@ -2657,48 +2745,68 @@ impl Import<'_> {
         to_fill
     }
 
-    /// Gives companies without a domain the one their rows name (`named`:
-    /// company id and domain, in file order; no company has the domain):
-    /// "Acme" linked from a row with `company.domain` acme.com. A domain
-    /// already stored is never replaced, and one domain goes to one company.
-    /// Audited in this batch, so undo clears it again. Insert mode changes
-    /// no stored record and does not fill.
-    fn fill_domains(&mut self, named: Vec<(String, String)>, now: &str) -> Result<()> {
-        let mut ids: Vec<String> = named.iter().map(|(id, _)| id.clone()).collect();
-        ids.sort_unstable();
-        ids.dedup();
+    /// Completes companies found by name or domain with what their rows
+    /// give and they lack:
+    /// - `named` (company id and domain, in file order; no company has the
+    ///   domain): a company without a domain takes the one its row names,
+    ///   "Acme" linked from a row with `company.domain` acme.com. A domain
+    ///   already stored is never replaced, and one domain goes to one
+    ///   company.
+    /// - `ids` (company id and external id, one each, no record holding
+    ///   it): a company with no id in the import's system takes the row's
+    ///   `company.external_id`, so that a later row naming the company by
+    ///   that id alone finds it.
+    ///
+    /// Audited in this batch, so undo takes it back. Insert mode changes no
+    /// stored record and does not call this.
+    fn amend_found(&mut self, named: Vec<(String, String)>, ids: Vec<(String, String)>, now: &str) -> Result<()> {
+        let mut wanted: Vec<String> = named.iter().chain(&ids).map(|(id, _)| id.clone()).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         let stored: HashMap<String, Existing> =
-            load_by(self.db, Entity::Companies, "id", &ids, None)?.into_iter().map(|e| (e.id.clone(), e)).collect();
+            load_by(self.db, Entity::Companies, "id", &wanted, None)?.into_iter().map(|e| (e.id.clone(), e)).collect();
         let Some(pos) = model::position(Entity::Companies, "domain") else { return Ok(()) };
-        let (mut filled, mut given) = (FastSet::<String>::default(), FastSet::<String>::default());
+        let mut domains: HashMap<&str, &str> = HashMap::default();
+        let mut given = FastSet::<&str>::default();
+        for (id, domain) in &named {
+            let Some(e) = stored.get(id) else { continue };
+            if e.value(pos).is_none() && !domains.contains_key(id.as_str()) && given.insert(domain) {
+                domains.insert(id, domain);
+            }
+        }
+        let system = self.settings.external_system.clone().unwrap_or_default();
+        let external: HashMap<&str, &str> = ids.iter().map(|(id, x)| (id.as_str(), x.as_str())).collect();
         let mut audit = Vec::new();
-        for (id, domain) in named {
-            let Some(e) = stored.get(&id) else { continue };
-            if filled.contains(&id) || given.contains(&domain) {
-                continue;
-            }
+        let mut params: Vec<Arg<'_>> = Vec::new();
+        for id in &wanted {
+            let (domain, x) = (domains.get(id.as_str()), external.get(id.as_str()));
+            let Some(e) = stored.get(id).filter(|_| domain.is_some() || x.is_some()) else { continue };
             let before = e.to_values();
-            if before[pos].is_some() {
-                continue;
-            }
             let mut after = before.clone();
-            after[pos] = Some(domain.clone());
-            update_record(
-                self.db,
-                Entity::Companies,
-                &id,
-                (&before, &after),
-                (&model::content_hash(&after), None),
-                now,
-            )?;
-            audit.push(AuditRow::change(&id, "update", "domain", None, Some(domain.clone())));
-            filled.insert(id);
-            given.insert(domain);
+            if let Some(domain) = domain {
+                after[pos] = Some((*domain).to_string());
+                audit.push(AuditRow::change(id, "update", "domain", None, Some((*domain).to_string())));
+            }
+            if let Some(x) = x {
+                params.extend([Arg::Text("companies"), Arg::Text(&system), Arg::Text(x), Arg::Text(id)]);
+                audit.push(AuditRow::change(
+                    id,
+                    "update",
+                    &format!("external_id.{system}"),
+                    None,
+                    Some((*x).to_string()),
+                ));
+            }
+            let hash = model::content_hash(&after);
+            update_record(self.db, Entity::Companies, id, (&before, &after), (&hash, None), now)?;
+            self.counts.companies_updated += 1;
+        }
+        if !params.is_empty() {
+            self.db.insert_many("external_ids", &["entity", "system", "external_id", "record_id"], &params)?;
         }
         self.write_audit(Entity::Companies, &audit, now)?;
-        self.counts.companies_updated += filled.len() as u64;
         if self.effects.is_some() {
-            self.filled.extend(audit.into_iter().filter_map(|a| Some((a.record, a.after?))));
+            self.amended.extend(audit.into_iter().filter_map(|a| Some((a.record, a.field?, a.after?))));
         }
         Ok(())
     }
@@ -3171,6 +3279,30 @@ fn external_pairs(
             let mut r = r.into_iter();
             if let (Some(key), Some(value)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
                 out.insert(key, value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which of the records `ids` of `entity` are deleted (tombstoned).
+fn deleted_among<'a>(
+    db: &mut dyn Sql,
+    entity: Entity,
+    ids: impl IntoIterator<Item = &'a String>,
+) -> Result<FastSet<String>> {
+    let mut out = FastSet::default();
+    let ids: Vec<&String> = ids.into_iter().collect();
+    for part in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id FROM {} WHERE deleted_at IS NOT NULL AND id IN ({})",
+            entity.name(),
+            placeholders(part.len())
+        );
+        let params: Vec<Param> = part.iter().map(|s| Param::from(s.as_str())).collect();
+        for r in db.query(&sql, &params)? {
+            if let Some(id) = r.into_iter().next().and_then(Cell::into_text) {
+                out.insert(id);
             }
         }
     }

@@ -782,7 +782,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             companies.push_str(&format!(", {} companies created", counts.companies_created));
         }
         if counts.companies_updated > 0 {
-            companies.push_str(&format!(", {} companies given their domain", counts.companies_updated));
+            companies.push_str(&format!(", {} companies given the domain or id they lacked", counts.companies_updated));
         }
         let wrote = counts.inserted + counts.updated + counts.companies_created + counts.companies_updated > 0;
         let batch_said = match (args.dry_run, wrote) {

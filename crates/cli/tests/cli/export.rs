@@ -838,6 +838,71 @@ on_both!(company_ids_that_disagree_with_names_or_domains_reject_the_row, |db| {
     );
 });
 
+on_both!(a_company_found_by_name_or_domain_takes_the_rows_company_id, |db| {
+    // Companies made before their ERP ids were known.
+    let co = db.file("co.csv", "name,domain\nAcme Inc,acme.com\nNova,\nZeta,zeta.io\n");
+    db.ok(&["import", &co, "--entity", "companies"]);
+    let rows = db.file(
+        "k.csv",
+        "email,company.name,company.domain,company.external_id.erp,external_id.erp\n\
+         a@x.com,Acme Inc,acme.com,C1,P1\nb@x.com,,,C1,P2\nc@x.com,Nova,,N1,P3\nd@x.com,Nova,,N2,P4\n\
+         e@x.com,Other,other.com,C1,P5\nf@x.com,,zeta.io,Z1,P6\n",
+    );
+    let rejects = db.path("k.rejects.csv");
+    let plan = db.path("k.plan.csv");
+    let s = db.json(&[
+        "import",
+        &rows,
+        "--entity",
+        "contacts",
+        "--rejects",
+        rejects.to_str().expect("p"),
+        "--plan",
+        plan.to_str().expect("p"),
+    ]);
+    assert_eq!(
+        (
+            s["inserted"].as_u64(),
+            s["rejected"].as_u64(),
+            s["companies_created"].as_u64(),
+            s["companies_updated"].as_u64()
+        ),
+        (Some(4), Some(2), Some(0), Some(3)),
+        "{s}"
+    );
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(
+        text.contains("d@x.com") && text.contains("is given erp id \"\"N1\"\" in an earlier row, not \"\"N2\"\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("e@x.com") && text.contains("company.external_id \"\"C1\"\" is given to another company"),
+        "{text}"
+    );
+    // The plan shows each id given, after the first row that gives it.
+    let planned = std::fs::read_to_string(&plan).expect("plan");
+    assert!(
+        planned.lines().any(|l| l.starts_with("2,update company,") && l.ends_with(",\"external_id.erp\",\"\",\"C1\"")),
+        "{planned}"
+    );
+    let ids = ["export", "--entity", "companies", "--fields", "name,external_id.erp"];
+    assert_eq!(db.ok(&ids), "name,external_id.erp\nAcme Inc,C1\nNova,N1\nZeta,Z1\n");
+    let linked = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name"]);
+    assert_eq!(linked, "email,company.name\na@x.com,Acme Inc\nb@x.com,Acme Inc\nc@x.com,Nova\nf@x.com,Zeta\n");
+    // A later file naming the company by its id alone finds it.
+    let later = db.file("l.csv", "email,company.external_id.erp,external_id.erp\ng@x.com,N1,P7\n");
+    let l = db.json(&["import", &later, "--entity", "contacts"]);
+    assert_eq!((l["inserted"].as_u64(), l["rejected"].as_u64()), (Some(1), Some(0)), "{l}");
+    // Undo takes the ids back (the later batch first: it links to Nova).
+    db.ok(&["undo", l["batch"].as_str().expect("batch")]);
+    db.ok(&["undo", s["batch"].as_str().expect("batch")]);
+    assert_eq!(db.ok(&ids), "name,external_id.erp\nAcme Inc,\nNova,\nZeta,\n");
+    // Insert mode changes no stored company: the id is not taken.
+    let ins = db.json(&["import", &rows, "--entity", "contacts", "--mode", "insert"]);
+    assert_eq!(ins["companies_updated"].as_u64(), Some(0), "{ins}");
+    assert_eq!(db.ok(&ids), "name,external_id.erp\nAcme Inc,\nNova,\nZeta,\n");
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the

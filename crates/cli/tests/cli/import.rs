@@ -700,6 +700,17 @@ on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
     assert!(rejected.contains("which is deleted"), "{rejected}");
     assert_eq!(db.count("SELECT count(*) FROM deals"), 2);
     assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'done'"), 3);
+    // A link by that id finds no live deal: the row is rejected, not linked
+    // to the deleted one.
+    let acts = db.file("a.csv", "external_id.erp,subject,kind,deal.external_id.erp\nA1,Call,call,D-1\n");
+    let rejects = db.path("a.rejects.csv");
+    let s = db.json(&["import", &acts, "--entity", "activities", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(1)), "{s}");
+    let rejected = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(
+        rejected.contains("erp id \"\"D-1\"\" belongs to deal ") && rejected.contains("which is deleted"),
+        "{rejected}"
+    );
 });
 
 on_both!(history_names_linked_records_and_json_keeps_their_ids, |db| {
@@ -1011,6 +1022,33 @@ on_both!(a_company_name_that_of_several_companies_rejects_the_row, |db| {
         db.scalar("SELECT c.domain FROM deals d JOIN companies c ON c.id = d.company_id WHERE d.name = 'Big'")
             .as_deref(),
         Some("acme.de")
+    );
+    // So in a companies file keyed by name: the name as written updates
+    // that company; a name alike to both is still refused.
+    let by_name = db.file(
+        "n.csv",
+        "name,industry
+ACME GmbH,Machinery
+Acme,Retail
+",
+    );
+    let rejects = db.path("n.rejects.csv");
+    let s = db.json(&[
+        "import",
+        &by_name,
+        "--entity",
+        "companies",
+        "--key",
+        "name",
+        "--rejects",
+        rejects.to_str().expect("p"),
+    ]);
+    assert_eq!((s["updated"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("Acme,Retail,3,name,\"2 records of companies have"), "{text}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "companies", "--fields", "name,industry"]),
+        "name,industry\nAcme Inc,\nACME GmbH,Machinery\nVortex,\n"
     );
 });
 
