@@ -70,6 +70,8 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "account",
             "account name",
             "employer",
+            "related company",
+            "parent company",
             "公司",
             "公司名称",
             "单位",
@@ -144,6 +146,21 @@ fn synonyms(field: &str) -> &'static [&'static str] {
 
 const ID_HEADERS: &[&str] =
     &["id", "customer id", "external id", "record id", "contact id", "account id", "编号", "客户编号", "客户id"];
+
+/// Words that make a header another attribute of the thing it names:
+/// `Company Type` holds whether a partner is a company, not its name.
+const QUALIFIERS: &[&str] = &[
+    "type", "kind", "category", "class", "id", "code", "size", "count", "status", "flag", "opt", "verified", "valid",
+    "source", "format", "length", "score",
+];
+
+/// Whether `header` is `synonym` (both normalized) with a qualifier added,
+/// which a similarity score would take for the synonym itself.
+fn qualified(header: &str, synonym: &str) -> bool {
+    let words: Vec<&str> = header.split(' ').collect();
+    let named: Vec<&str> = synonym.split(' ').collect();
+    named.iter().all(|w| words.contains(w)) && words.iter().any(|w| !named.contains(w) && QUALIFIERS.contains(w))
+}
 
 fn normalize(h: &str) -> String {
     let mut out = String::with_capacity(h.len());
@@ -474,6 +491,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             if let Some((score, s)) = best
                 && score >= 0.88
+                && !qualified(&nh, s)
             {
                 candidates.push((score * 0.9, hi, f, How::Fuzzy(score, s)));
             }

@@ -66,6 +66,15 @@ fn chinese_headers_in_gbk_with_ambiguous_dates() {
 }
 
 #[test]
+fn a_header_that_qualifies_a_field_is_not_that_field() {
+    // Odoo's partners: `Company Type` says whether a partner is a company;
+    // `Related Company` is the contact's company.
+    let m = suggest(&corpus("crm-samples/odoo/res.partner.csv"), "contacts");
+    assert!(m.contains("\"company.name\" = \"Related Company\""), "{m}");
+    assert!(m.contains("\"custom.company_type\" = \"Company Type\""), "{m}");
+}
+
+#[test]
 fn renamed_headers_are_matched_fuzzily_and_marked() {
     let m = suggest(&corpus("customers-datablist/organizations-100-renamed-headers.csv"), "companies");
     assert!(m.contains("name = \"Organization-Name\""), "{m}");
