@@ -673,19 +673,13 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
         })?;
         let (name, count, first) = (best.0.to_string(), best.1, best.2);
         let homogeneous = wrapper(first);
-        // A lone element that holds, beside values of its own, a list of
-        // three records or more is their container, not one record: an RSS
-        // `<channel>` has a title and link, then its `<item>`s. (Two alike
-        // are more likely one record's parts: a contact's two addresses.)
-        let holds_list = || {
-            let children = &nodes[first].children;
-            children.iter().any(|&c| {
-                let n = &nodes[c];
-                !n.children.is_empty() && children.iter().filter(|&&d| nodes[d].name == n.name).count() >= 3
-            })
-        };
+        // An RSS feed's `<channel>` holds values of its own (title, link)
+        // beside its `<item>`s: the items are the records. (Only there: an
+        // element with values and a list is otherwise one record with a
+        // list, a contact with its addresses.)
+        let feed = path.len() == 1 && path[0] == "rss" && name == "channel";
         path.push(name);
-        if count == 1 && (homogeneous || holds_list()) {
+        if count == 1 && (homogeneous || feed) {
             node = first;
             continue;
         }
@@ -930,10 +924,14 @@ mod tests {
                    <item><title>A</title><guid>1</guid></item><item><title>B</title><guid>2</guid></item>\
                    <item><title>C</title><guid>3</guid></item></channel></rss>";
         assert_eq!(at(rss), r#"{"title":"A","guid":"1"} {"title":"B","guid":"2"} {"title":"C","guid":"3"}"#);
-        // A contact's two addresses are the contact's, not records.
-        let two = "<Response><Contact><Name>Ann</Name><Address><City>Oslo</City></Address>\
-                   <Address><City>Bergen</City></Address></Contact></Response>";
-        assert_eq!(at(two), r#"{"Name":"Ann","Address":[{"City":"Oslo"},{"City":"Bergen"}]}"#);
+        // A contact's addresses are the contact's, not records.
+        let three = "<Response><Contact><Name>Ann</Name><Address><City>Oslo</City></Address>\
+                     <Address><City>Bergen</City></Address><Address><City>Rome</City></Address></Contact></Response>";
+        assert_eq!(at(three), r#"{"Name":"Ann","Address":[{"City":"Oslo"},{"City":"Bergen"},{"City":"Rome"}]}"#);
+        let written = "<records><record><name>Ann</name><addresses><city>Oslo</city></addresses>\
+                       <addresses><city>Bergen</city></addresses><addresses><city>Rome</city></addresses>\
+                       </record></records>";
+        assert_eq!(at(written).matches("\"name\":\"Ann\"").count(), 1, "{}", at(written));
     }
 
     #[test]
