@@ -319,8 +319,14 @@ impl LinkRef {
         self.given().map(|(k, _)| format!("{link}.{k}")).collect::<Vec<_>>().join(";")
     }
 
-    fn describe(&self) -> String {
-        self.given().map(|(k, v)| format!("{k} {v:?}")).collect::<Vec<_>>().join(", ")
+    /// What the reference gives, its external id as an id in `system`
+    /// (`name "Acme", erp id "C1"`).
+    fn describe(&self, system: Option<&str>) -> String {
+        let name = |k: &str| match (k, system) {
+            ("external_id", Some(system)) => format!("{system} id"),
+            _ => k.to_string(),
+        };
+        self.given().map(|(k, v)| format!("{} {v:?}", name(k))).collect::<Vec<_>>().join(", ")
     }
 
     /// The attributes given, by name.
@@ -1329,7 +1335,7 @@ impl Import<'_> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
-        let mut links = self.resolve_links(drafts, now)?;
+        let mut links = self.resolve_links(drafts)?;
         // The external ids matched records have now, to tell a new one
         // from theirs (and to keep the one replaced, for undo).
         if let Some(system) = self.settings.external_system.clone() {
@@ -1611,6 +1617,27 @@ impl Import<'_> {
                     }
                     out.push((d.row, Outcome::Insert { id }));
                 }
+            }
+        }
+        // A domain or id for a company found: given by a row written, not
+        // by one rejected.
+        let (fill, give) = std::mem::take(&mut links.amend);
+        if !fill.is_empty() || !give.is_empty() {
+            let written: FastSet<usize> =
+                out.iter().filter(|(_, o)| !matches!(o, Outcome::Reject { .. })).map(|(row, _)| *row).collect();
+            let mut given: FastSet<(&str, &str)> = FastSet::default();
+            for d in drafts.iter().filter(|d| written.contains(&d.row)) {
+                for (pos, r) in &d.links {
+                    if let Some(Ok(id)) = links.one.get(pos).and_then(|m| m.get(&r.id)) {
+                        given.extend([&r.domain, &r.external].into_iter().flatten().map(|v| (id.as_str(), v.as_str())));
+                    }
+                }
+            }
+            let by_written = |(id, v): &(String, String)| given.contains(&(id.as_str(), v.as_str()));
+            let fill: Vec<_> = fill.into_iter().filter(by_written).collect();
+            let give: Vec<_> = give.into_iter().filter(by_written).collect();
+            if !fill.is_empty() || !give.is_empty() {
+                self.amend_found(fill, give, now)?;
             }
         }
         if let Some(effects) = &mut self.effects {
@@ -2203,11 +2230,28 @@ impl Import<'_> {
                     }
                     let ids: Vec<String> =
                         many.iter().filter_map(|&i| Some(candidates[i].as_ref()?.id.clone())).collect();
+                    // Companies by name as written, and domain: which is
+                    // which is clearer so than by id.
+                    let shown: Vec<String> = match (name_pos, model::position(entity, "domain")) {
+                        (Some(name), Some(domain)) => many
+                            .iter()
+                            .filter_map(|&i| candidates[i].as_ref())
+                            .map(|e| match (e.value(name), e.value(domain)) {
+                                (Some(n), Some(d)) => format!("{n:?} ({d}, {})", e.id),
+                                (Some(n), None) => format!("{n:?} ({})", e.id),
+                                _ => e.id.clone(),
+                            })
+                            .collect(),
+                        _ => ids.clone(),
+                    };
+                    let (what, hint) = match name_pos.and_then(|p| d.values.get(p)?.as_ref()?.as_deref()) {
+                        Some(name) => (format!("names alike to {name:?}"), "write the name as one of them has it"),
+                        None => (describe_key(&key, d), "merge them first"),
+                    };
                     let message = format!(
-                        "{} records of {entity} have {}: {} (merge them first, or choose a key that tells them apart)",
+                        "{} records of {entity} have {what}: {} ({hint}, or choose a key that tells them apart)",
                         many.len(),
-                        describe_key(&key, d),
-                        ids.join(", ")
+                        shown.join(", ")
                     );
                     several.push((n, ids));
                     Some(Err((key.join(";"), message)))
@@ -2304,7 +2348,7 @@ impl Import<'_> {
 
     /// Links of the segment's drafts, resolved to ids (companies created
     /// where the mode allows).
-    fn resolve_links(&mut self, drafts: &[Draft], now: &str) -> Result<Links> {
+    fn resolve_links(&mut self, drafts: &[Draft]) -> Result<Links> {
         let mut links = Links::default();
         let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
         for d in drafts {
@@ -2314,12 +2358,12 @@ impl Import<'_> {
         }
         for (pos, refs) in by_target {
             let Kind::Link(target) = self.columns[pos].kind else { continue };
-            let resolved = self.resolve(target, &refs, &mut links.new_companies, now)?;
+            let resolved = self.resolve(target, &refs, &mut links.new_companies, &mut links.amend)?;
             links.one.insert(pos, resolved);
         }
         let contacts: Vec<&LinkRef> = drafts.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
         if !contacts.is_empty() {
-            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, now)?;
+            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, &mut links.amend)?;
         }
         Ok(links)
     }
@@ -2333,7 +2377,7 @@ impl Import<'_> {
         target: Entity,
         refs: &[&LinkRef],
         new_companies: &mut Vec<NewCompany>,
-        now: &str,
+        amend: &mut Amendments,
     ) -> Result<HashMap<String, Result<String, String>>> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
@@ -2375,16 +2419,36 @@ impl Import<'_> {
             Some(f) => lookup_ids(self.db, target, f, &b_values)?,
             None => HashMap::default(),
         };
-        let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b)?;
+        let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
+        // A company found by its id whose row's name or domain finds
+        // another: which is meant is not ours to guess. (A name that finds
+        // none is the company's new name.)
+        let disagrees = |r: &LinkRef, id: &String, stored_domain: &HashMap<String, Option<String>>| {
+            let x = r.external.as_deref().filter(|_| target == Entity::Companies)?;
+            let system = system.as_deref().unwrap_or_default();
+            let domain = r.domain.as_ref().filter(|d| match by_a.get(*d) {
+                Some(ids) => !ids.contains(id),
+                None => stored_domain.get(id).and_then(Option::as_ref).is_some_and(|s| s != *d),
+            });
+            if let Some(d) = domain {
+                return Some(format!(
+                    "{system} id {x:?} is a company at another domain than the row's company.domain {d:?} \
+                     (one company, two domains?)"
+                ));
+            }
+            let name = r.name_key.as_ref().and_then(|k| by_b.get(k)).filter(|ids| !ids.contains(id));
+            name.map(|_| {
+                format!(
+                    "{system} id {x:?} is another company than the one the row's company.name {:?} names \
+                     (one company, two names?)",
+                    r.name.as_deref().unwrap_or_default()
+                )
+            })
+        };
         let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &stored_domain);
-        let mut created: HashMap<String, String> = HashMap::default();
-        // What each company this segment creates was made from.
-        let mut made: HashMap<String, &LinkRef> = HashMap::default();
-        let mut new_ids: FastSet<String> = FastSet::default();
+        let mut making = Making { system: system.clone(), ..Making::default() };
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
-        // Ids no record has, given for a company found by name or domain.
-        let mut found_with: FastSet<String> = FastSet::default();
         for (i, r) in refs.iter().enumerate() {
             let key = r.id.clone();
             if out.contains_key(&key) {
@@ -2404,7 +2468,10 @@ impl Import<'_> {
                         system.as_deref().unwrap_or_default(),
                         model::singular(target)
                     ))),
-                    Some(id) => Some(Ok(id.clone())),
+                    Some(id) => Some(match disagrees(r, id, &stored_domain) {
+                        Some(message) => Err(message),
+                        None => Ok(id.clone()),
+                    }),
                     None if system.is_none() => Some(Err(format!(
                         "{}.external_id needs the mapping's [key] external_id to say which system the ids are from",
                         model::singular(target)
@@ -2414,7 +2481,7 @@ impl Import<'_> {
             } else {
                 None
             };
-            let hit = hit.or_else(|| a.and_then(|v| by_a.get(v)).map(|ids| one_of(target, ids, r)));
+            let hit = hit.or_else(|| a.and_then(|v| by_a.get(v)).map(|ids| one_of(target, ids, r, system.as_deref())));
             // A domain an earlier reference gives the company it names.
             let hit = hit.or_else(|| {
                 let (at, id) = r.domain.as_ref().and_then(|d| to_fill.get(d))?;
@@ -2461,90 +2528,21 @@ impl Import<'_> {
             };
             let result = match hit {
                 Some(h) => h,
-                // (A row that gives the company's id and its name: made with
-                // that id, so that an export of contacts alone imports into
-                // an empty store.)
-                None if target == Entity::Companies
-                    && self.settings.mode != Mode::Update
-                    && (r.external.is_none() || (system.is_some() && r.name.is_some())) =>
-                {
-                    // Created earlier in this segment: matched the same way,
-                    // by id, then domain, then name.
-                    let external = r.external.as_ref().map(|x| format!("x:{x}"));
-                    let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
-                    let name = name_key.as_ref().map(|n| format!("n:{n}"));
-                    let by_id = external.as_ref().and_then(|k| created.get(k)).cloned();
-                    let by_domain = domain.as_ref().and_then(|k| created.get(k)).cloned();
-                    // Two values given, and not the same.
-                    let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
-                    // An id given again with another name or domain, or a
-                    // domain given to a company made with another id: which
-                    // is right is not ours to guess (a domain is one
-                    // company's).
-                    let clash = match (
-                        by_id.as_ref().and_then(|id| made.get(id)),
-                        by_domain.as_ref().and_then(|id| made.get(id)),
-                    ) {
-                        (Some(m), _) if differ(&m.name_key, &r.name_key) || differ(&m.domain, &r.domain) => {
-                            Some(format!(
-                                "company.external_id {:?} is given with another name or domain in an earlier row \
-                                 (one company, two names?)",
-                                r.external.as_deref().unwrap_or_default()
-                            ))
-                        }
-                        (None, Some(m)) if differ(&m.external, &r.external) => Some(format!(
-                            "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
-                            r.domain.as_deref().unwrap_or_default(),
-                            m.external.as_deref().unwrap_or_default(),
-                            r.external.as_deref().unwrap_or_default()
-                        )),
-                        _ => None,
-                    };
-                    let clash = clash.or_else(|| {
-                        let x = r.external.as_ref().filter(|x| found_with.contains(*x))?;
-                        Some(format!(
-                            "company.external_id {x:?} is given to another company in an earlier row \
-                             (one id, two companies?)"
-                        ))
-                    });
-                    if let Some(message) = clash {
-                        out.insert(key, Err(message));
-                        continue;
-                    }
-                    // (By name only a company made without a domain, or with this one.)
-                    let known = by_id.or(by_domain).or_else(|| {
-                        let id = created.get(name.as_ref()?)?;
-                        (!made.get(id).is_some_and(|m| differ(&m.domain, &r.domain))).then(|| id.clone())
-                    });
-                    // One made with another id is another company.
-                    let known = known.filter(|id| !made.get(id).is_some_and(|m| differ(&m.external, &r.external)));
-                    let id = match known {
-                        Some(id) => id,
-                        None => {
-                            let id = self.ids.next_id();
-                            new_companies.push((id.clone(), company_values(r), r.external.clone()));
-                            new_ids.insert(id.clone());
-                            made.insert(id.clone(), r);
-                            id
-                        }
-                    };
-                    for k in [external, domain, name].into_iter().flatten() {
-                        created.entry(k).or_insert_with(|| id.clone());
-                    }
-                    Ok(id)
+                None if target == Entity::Companies && self.settings.mode != Mode::Update => {
+                    making.find_or_make(r, &mut || self.ids.next_id(), new_companies)
                 }
                 None if target == Entity::Companies && self.settings.mode == Mode::Update => Err(format!(
                     "no company with {} (update mode creates no companies; use --mode upsert to create it)",
-                    r.describe()
+                    r.describe(system.as_deref())
                 )),
-                None => Err(format!("no {} with {}", model::singular(target), r.describe())),
+                None => Err(format!("no {} with {}", model::singular(target), r.describe(system.as_deref()))),
             };
             if let (Ok(id), Some(x)) = (&result, &r.external)
                 && target == Entity::Companies
-                && !new_ids.contains(id)
+                && !making.from.contains_key(id)
                 && !by_ext.contains_key(x)
             {
-                found_with.insert(x.clone());
+                making.found_with.insert(x.clone());
             }
             out.insert(key, result);
         }
@@ -2558,7 +2556,7 @@ impl Import<'_> {
                 .iter()
                 .filter(|r| r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x)))
                 .filter_map(|r| match out.get(&r.id) {
-                    Some(Ok(id)) if !new_ids.contains(id) => Some((&r.id, id.clone(), r.external.as_ref()?)),
+                    Some(Ok(id)) if !making.from.contains_key(id) => Some((&r.id, id.clone(), r.external.as_ref()?)),
                     _ => None,
                 })
                 .collect();
@@ -2572,7 +2570,7 @@ impl Import<'_> {
                 let message = match (theirs.get(id), taking.get(id.as_str()), taken.get(given.as_str())) {
                     (Some(stored), ..) if stored != *given => format!(
                         "the company the row names by name or domain has {system} id {stored:?}, not the row's \
-                         company.external_id {given:?} ({system} holds two records for one company?)"
+                         company.external_id {given:?} (one company, two ids?)"
                     ),
                     (Some(_), ..) => continue,
                     (None, Some(first), _) if first != given => format!(
@@ -2583,7 +2581,7 @@ impl Import<'_> {
                         "company.external_id {given:?} is given to another company in an earlier row \
                          (one id, two companies?)"
                     ),
-                    _ if created.contains_key(&format!("x:{given}")) => format!(
+                    _ if making.by.contains_key(&format!("x:{given}")) => format!(
                         "company.external_id {given:?} is given to another company in an earlier row \
                          (one id, two companies?)"
                     ),
@@ -2612,19 +2610,25 @@ impl Import<'_> {
                 out.insert(r, Err(message));
             }
         }
-        named.retain(|(_, domain)| !created.contains_key(&format!("d:{domain}")));
-        if (!named.is_empty() || !ids_to_give.is_empty()) && self.settings.mode != Mode::Insert {
-            self.amend_found(named, ids_to_give, now)?;
+        named.retain(|(_, domain)| !making.by.contains_key(&format!("d:{domain}")));
+        if self.settings.mode == Mode::Insert {
+            named.clear();
         }
+        // Not remembered until given: a later segment's row gives them again
+        // if this one's rows are rejected.
+        let pending: FastSet<&str> = named.iter().chain(&ids_to_give).map(|(_, v)| v.as_str()).collect();
         // Companies still to be created are remembered once they are.
         let known = self.linked.entry(target).or_default();
         for r in refs {
             if let Some(Ok(id)) = out.get(&r.id)
-                && !new_ids.contains(id)
+                && !making.from.contains_key(id)
+                && ![&r.domain, &r.external].into_iter().flatten().any(|v| pending.contains(v.as_str()))
             {
                 known.insert(r.id.clone(), id.clone());
             }
         }
+        amend.0.extend(named);
+        amend.1.extend(ids_to_give);
         Ok(out)
     }
 
@@ -2638,18 +2642,24 @@ impl Import<'_> {
         refs: &[&LinkRef],
         by_a: &HashMap<String, Vec<String>>,
         by_b: &HashMap<String, Vec<String>>,
+        by_ext: &HashMap<String, String>,
     ) -> Result<HashMap<String, Option<String>>> {
         let mut out = HashMap::default();
         if target != Entity::Companies {
             return Ok(out);
         }
+        // (And of each found by its id: see `disagrees`.)
         let mut ids: Vec<&str> = refs
             .iter()
             .filter(|r| r.domain.as_ref().is_some_and(|d| !by_a.contains_key(d)))
-            .filter_map(|r| match r.name_key.as_ref().and_then(|k| by_b.get(k))?.as_slice() {
-                [id] => Some(id.as_str()),
-                _ => None,
+            .flat_map(|r| {
+                let by_name = match r.name_key.as_ref().and_then(|k| by_b.get(k)).map(Vec::as_slice) {
+                    Some([id]) => Some(id.as_str()),
+                    _ => None,
+                };
+                [by_name, r.external.as_ref().and_then(|x| by_ext.get(x)).map(String::as_str)]
             })
+            .flatten()
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -2964,6 +2974,104 @@ fn adopt_sources(db: &mut dyn Sql, entity: Entity, adopted: &[(String, u64)]) ->
     Ok(())
 }
 
+/// The companies a segment makes for the rows that name them.
+#[derive(Default)]
+struct Making {
+    /// Each made company by what rows find it by: `x:` its id, `d:` its
+    /// domain, `n:` its name's key.
+    by: HashMap<String, String>,
+    /// What each was made from (with the id a later row gave it).
+    from: HashMap<String, LinkRef>,
+    /// Ids no record has, given for companies found by name or domain: no
+    /// company made here may take one.
+    found_with: FastSet<String>,
+    /// The system of the rows' ids, to name in messages.
+    system: Option<String>,
+}
+
+impl Making {
+    /// The company made earlier in the segment that `r` names (by id, then
+    /// domain, then name), or a new one made from it: a row that gives the
+    /// company's name (and its id, if any), so that an export of contacts
+    /// alone imports into an empty store. `Err` when the row disagrees with
+    /// an earlier one, or names nothing it could be made from.
+    fn find_or_make(
+        &mut self,
+        r: &LinkRef,
+        next_id: &mut dyn FnMut() -> String,
+        new_companies: &mut Vec<NewCompany>,
+    ) -> Result<String, String> {
+        let external = r.external.as_ref().map(|x| format!("x:{x}"));
+        let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
+        let name = r.name_key.as_ref().map(|n| format!("n:{n}"));
+        let by_id = external.as_ref().and_then(|k| self.by.get(k)).cloned();
+        let by_domain = domain.as_ref().and_then(|k| self.by.get(k)).cloned();
+        // Two values given, and not the same.
+        let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
+        // An id given again with another name or domain, or a domain given
+        // to a company made with another id: which is right is not ours to
+        // guess (a domain is one company's).
+        let clash = match (
+            by_id.as_ref().and_then(|id| self.from.get(id)),
+            by_domain.as_ref().and_then(|id| self.from.get(id)),
+        ) {
+            (Some(m), _) if differ(&m.name_key, &r.name_key) || differ(&m.domain, &r.domain) => Some(format!(
+                "company.external_id {:?} is given with another name or domain in an earlier row \
+                 (one company, two names?)",
+                r.external.as_deref().unwrap_or_default()
+            )),
+            (None, Some(m)) if differ(&m.external, &r.external) => Some(format!(
+                "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
+                r.domain.as_deref().unwrap_or_default(),
+                m.external.as_deref().unwrap_or_default(),
+                r.external.as_deref().unwrap_or_default()
+            )),
+            _ => r.external.as_ref().filter(|x| by_id.is_none() && self.found_with.contains(*x)).map(|x| {
+                format!(
+                    "company.external_id {x:?} is given to another company in an earlier row (one id, two companies?)"
+                )
+            }),
+        };
+        if let Some(message) = clash {
+            return Err(message);
+        }
+        // (By name only a company made without a domain, or with this one.)
+        let known = by_id.or(by_domain).or_else(|| {
+            let id = self.by.get(name.as_ref()?)?;
+            (!self.from.get(id).is_some_and(|m| differ(&m.domain, &r.domain))).then(|| id.clone())
+        });
+        // One made with another id is another company.
+        let known = known.filter(|id| !self.from.get(id).is_some_and(|m| differ(&m.external, &r.external)));
+        let id = match known {
+            Some(id) => {
+                // Made without an id, it takes the first a later row gives.
+                if let (Some(x), Some(m)) = (&r.external, self.from.get_mut(&id))
+                    && m.external.is_none()
+                {
+                    m.external = Some(x.clone());
+                    if let Some(made) = new_companies.iter_mut().find(|c| c.0 == id) {
+                        made.2 = Some(x.clone());
+                    }
+                }
+                id
+            }
+            // Made from a name or a domain; a company's id alone says
+            // nothing to make it from.
+            None if r.name.is_some() || (r.external.is_none() && r.domain.is_some()) => {
+                let id = next_id();
+                new_companies.push((id.clone(), company_values(r), r.external.clone()));
+                self.from.insert(id.clone(), r.clone());
+                id
+            }
+            None => return Err(format!("no company with {}", r.describe(self.system.as_deref()))),
+        };
+        for k in [external, domain, name].into_iter().flatten() {
+            self.by.entry(k).or_insert_with(|| id.clone());
+        }
+        Ok(id)
+    }
+}
+
 fn company_values(r: &LinkRef) -> Vec<Option<String>> {
     let mut values = vec![None; model::columns(Entity::Companies).len()];
     let name = r.name.clone().or_else(|| r.domain.clone()).unwrap_or_default();
@@ -2981,11 +3089,17 @@ struct Links {
     /// Companies the rows name that do not exist yet, with the ids links to
     /// them were given: each is created only with a record that links to it.
     new_companies: Vec<NewCompany>,
+    /// What companies found by name or domain lack and rows give them,
+    /// given once a written row gives it (`amend_found`).
+    amend: Amendments,
 }
 
 /// A company a row names that does not exist yet: the id it will have, its
 /// values, and its id in the import's system when the row gives one.
 type NewCompany = (String, Vec<Option<String>>, Option<String>);
+
+/// Company id and domain, and company id and external id: see `amend_found`.
+type Amendments = (Vec<(String, String)>, Vec<(String, String)>);
 
 /// Whether a value, or any inside it, holds a NUL character.
 fn holds_nul(v: &crmsync_core::Value) -> bool {
@@ -3017,7 +3131,7 @@ fn linking_new(
     first
 }
 
-fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String> {
+fn one_of(target: Entity, ids: &[String], r: &LinkRef, system: Option<&str>) -> Result<String, String> {
     match ids {
         [one] => Ok(one.clone()),
         // Companies sharing a domain: the oldest is the one records link to.
@@ -3026,7 +3140,7 @@ fn one_of(target: Entity, ids: &[String], r: &LinkRef) -> Result<String, String>
             "{} {}s have {}: {} (link by external id instead)",
             many.len(),
             model::singular(target),
-            r.describe(),
+            r.describe(system),
             many.join(", ")
         )),
     }

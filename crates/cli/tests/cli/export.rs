@@ -903,6 +903,46 @@ on_both!(a_company_found_by_name_or_domain_takes_the_rows_company_id, |db| {
     assert_eq!(db.ok(&ids), "name,external_id.erp\nAcme Inc,\nNova,\nZeta,\n");
 });
 
+on_both!(company_ids_hold_across_chunks_and_only_written_rows_give_them, |db| {
+    let co = db.file("co.csv", "name,domain\nAcme Inc,acme.com\nZeta,zeta.io\nNova,\n");
+    db.ok(&["import", &co, "--entity", "companies"]);
+    // A company made for a row takes the id a later row gives it; rows
+    // naming it by that id alone, or by domain and id, find it.
+    let mid = db.file(
+        "m.csv",
+        "email,company.name,company.domain,company.external_id.erp\n\
+         m1@x.com,MidCo,mid.com,\nm2@x.com,MidCo,,M1\nm3@x.com,,,M1\nm4@x.com,,mid.com,M1\n",
+    );
+    let s = db.json(&["import", &mid, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(4), Some(1)), "{s}");
+    let ids = ["export", "--entity", "companies", "--fields", "name,external_id.erp"];
+    assert!(db.ok(&ids).contains("\nMidCo,M1\n"), "{}", db.ok(&ids));
+    // An id stored a chunk earlier is checked against the name and domain
+    // a later row gives with it: another company's is refused; a name
+    // that finds none is the company's new name.
+    let mut rows = vec![
+        "email,company.name,company.domain,company.external_id.erp".to_string(),
+        "a@x.com,Acme Inc,,C1".into(),
+        "n@x.com,NewCo,newco.com,X1".into(),
+    ];
+    rows.extend((0..1100).map(|i| format!("f{i}@x.com,,,")));
+    rows.extend(["e@x.com,Other,other.com,C1", "z@x.com,Zeta,,X1", "r@x.com,Acme Renamed,,C1"].map(String::from));
+    let big = db.file("big.csv", &(rows.join("\n") + "\n"));
+    let rejects = db.path("big.rejects.csv");
+    let s = db.json(&["import", &big, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(s["rejected"].as_u64(), Some(2), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("e@x.com") && text.contains("another domain than the row's company.domain"), "{text}");
+    assert!(text.contains("z@x.com") && text.contains("another company than the one the row's company.name"), "{text}");
+    let linked = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name"]);
+    assert!(linked.contains("\nr@x.com,Acme Inc\n"), "{linked}");
+    // A row rejected (update mode, no such contact) gives its company nothing.
+    let upd = db.file("u.csv", "email,company.name,company.external_id.erp\nnobody@x.com,Nova,N1\n");
+    let s = db.json(&["import", &upd, "--entity", "contacts", "--mode", "update"]);
+    assert_eq!((s["rejected"].as_u64(), s["companies_updated"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert!(db.ok(&ids).contains("\nNova,\n"), "{}", db.ok(&ids));
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the

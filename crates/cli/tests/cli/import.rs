@@ -1045,7 +1045,8 @@ Acme,Retail
     ]);
     assert_eq!((s["updated"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
     let text = std::fs::read_to_string(&rejects).expect("rejects");
-    assert!(text.contains("Acme,Retail,3,name,\"2 records of companies have"), "{text}");
+    assert!(text.contains("Acme,Retail,3,name,\"2 records of companies have names alike to"), "{text}");
+    assert!(text.contains("\"\"Acme Inc\"\" (acme.com, ") && text.contains("\"\"ACME GmbH\"\" (acme.de, "), "{text}");
     assert_eq!(
         db.ok(&["export", "--entity", "companies", "--fields", "name,industry"]),
         "name,industry\nAcme Inc,\nACME GmbH,Machinery\nVortex,\n"
