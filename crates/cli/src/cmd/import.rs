@@ -101,18 +101,22 @@ struct Plan {
     /// On `--resume`, the rows the interrupted run committed, to tell
     /// whether its plan holds them all.
     committed: u64,
+    /// On `--resume`, whether the interrupted run's plan was found here.
+    found: bool,
 }
 
 impl Plan {
     /// `resumed`: when the batch resumed began, and the rows it committed.
     fn open(path: &str, resumed: Option<(std::time::SystemTime, u64)>) -> Result<Self> {
-        let earlier = resumed.map(|(since, _)| Self::planned(path, since)).unwrap_or_default();
+        let earlier = resumed.and_then(|(since, _)| Self::planned(path, since));
+        let found = earlier.is_some();
+        let earlier = earlier.unwrap_or_default();
         let (output, mut out) = Output::create(path)?;
         let csv = path.to_ascii_lowercase().ends_with(".csv");
         if csv {
             writeln!(out, "row,action,id,field,before,after")?;
         }
-        Ok(Self { out, output, csv, earlier, committed: resumed.map_or(0, |(_, rows)| rows) })
+        Ok(Self { out, output, csv, earlier, committed: resumed.map_or(0, |(_, rows)| rows), found })
     }
 
     /// The records the interrupted run planned, each with its row: from
@@ -120,7 +124,7 @@ impl Plan {
     /// whichever it wrote last (an older file is another run's). A CSV
     /// record ends where its quotes are balanced (values are quoted, their
     /// quotes doubled), an NDJSON one at its line's end.
-    fn planned(path: &str, since: std::time::SystemTime) -> Vec<(u64, String)> {
+    fn planned(path: &str, since: std::time::SystemTime) -> Option<Vec<(u64, String)>> {
         let target = std::path::Path::new(path);
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let partial = target.with_file_name(format!(".{name}.partial"));
@@ -131,7 +135,7 @@ impl Plan {
             .filter(|(t, _)| *t >= since)
             .max_by_key(|(t, _)| *t);
         let Some(Ok(text)) = newest.map(|(_, p)| std::fs::read_to_string(p)) else {
-            return Vec::new();
+            return None;
         };
         let csv = path.to_ascii_lowercase().ends_with(".csv");
         let mut records = Vec::new();
@@ -155,7 +159,7 @@ impl Plan {
                 records.push((row, taken));
             }
         }
-        records
+        Some(records)
     }
 
     /// Writes the interrupted run's lines for rows before `row`, once.
@@ -168,7 +172,13 @@ impl Plan {
             rows.insert(r);
             self.out.write_all(line.as_bytes())?;
         }
-        if (rows.len() as u64) < self.committed {
+        if !self.found {
+            eprintln!(
+                "note: no plan of the stopped run is at {} (it planned elsewhere, or not at all): this plan holds \
+                 the rows from here on, not the {} rows the stopped run committed",
+                self.output.name, self.committed
+            );
+        } else if (rows.len() as u64) < self.committed {
             eprintln!(
                 "note: the plan of the stopped run holds {} of the {} rows it committed (killed before it was \
                  written); {} has those and the rows from here on",
