@@ -97,13 +97,62 @@ fn synonyms(field: &str) -> &'static [&'static str] {
         ],
         "domain" => &["domain", "website", "web site", "url", "homepage", "org website", "网站", "官网", "域名"],
         "industry" => &["industry", "sector", "行业", "所属行业"],
-        "address.street" => &["address", "street", "street address", "address line 1", "地址", "街道", "详细地址"],
-        "address.city" => &["city", "town", "城市", "市", "所在城市"],
-        "address.region" => &["state", "province", "region", "county", "state province", "省", "省份", "地区", "州"],
-        "address.postal_code" => {
-            &["zip", "zip code", "zipcode", "postal code", "postcode", "post code", "邮编", "邮政编码"]
-        }
-        "address.country" => &["country", "country name", "country region", "nation", "国家", "国家地区"],
+        // (`Mailing …` is Salesforce's and Zoho's contact address,
+        // `Billing …` their account's.)
+        "address.street" => &[
+            "address",
+            "street",
+            "street address",
+            "address line 1",
+            "mailing street",
+            "billing street",
+            "地址",
+            "街道",
+            "详细地址",
+        ],
+        "address.city" => &["city", "town", "mailing city", "billing city", "城市", "市", "所在城市"],
+        "address.region" => &[
+            "state",
+            "province",
+            "region",
+            "county",
+            "state province",
+            "mailing state",
+            "mailing state province",
+            "billing state",
+            "billing state province",
+            "省",
+            "省份",
+            "地区",
+            "州",
+        ],
+        "address.postal_code" => &[
+            "zip",
+            "zip code",
+            "zipcode",
+            "postal code",
+            "postcode",
+            "post code",
+            "mailing zip",
+            "mailing zip code",
+            "mailing postal code",
+            "mailing zip postal code",
+            "billing zip",
+            "billing zip postal code",
+            "billing postal code",
+            "邮编",
+            "邮政编码",
+        ],
+        "address.country" => &[
+            "country",
+            "country name",
+            "country region",
+            "nation",
+            "mailing country",
+            "billing country",
+            "国家",
+            "国家地区",
+        ],
         "lifecycle_stage" => &["lifecycle stage", "lifecycle", "lead status", "status", "生命周期", "客户阶段"],
         "owner" => &[
             "owner",
@@ -148,18 +197,50 @@ const ID_HEADERS: &[&str] =
     &["id", "customer id", "external id", "record id", "contact id", "account id", "编号", "客户编号", "客户id"];
 
 /// Words that make a header another attribute of the thing it names:
-/// `Company Type` holds whether a partner is a company, not its name.
+/// `Company Type` holds whether a partner is a company, not its name;
+/// `Company Phone` its phone.
 const QUALIFIERS: &[&str] = &[
-    "type", "kind", "category", "class", "id", "code", "size", "count", "status", "flag", "opt", "verified", "valid",
-    "source", "format", "length", "score",
+    "type",
+    "kind",
+    "category",
+    "class",
+    "id",
+    "code",
+    "size",
+    "count",
+    "status",
+    "flag",
+    "opt",
+    "verified",
+    "valid",
+    "source",
+    "format",
+    "length",
+    "score",
+    "phone",
+    "email",
+    "owner",
+    "industry",
+    "address",
+    "street",
+    "city",
+    "state",
+    "country",
+    "revenue",
+    "linkedin",
+    "website",
+    "url",
+    "fax",
+    "employees",
+    "description",
+    "date",
 ];
 
-/// Whether `header` is `synonym` (both normalized) with a qualifier added,
-/// which a similarity score would take for the synonym itself.
+/// Whether `header` has a qualifier word `synonym` (both normalized) has
+/// not, which a similarity score would take for the synonym itself.
 fn qualified(header: &str, synonym: &str) -> bool {
-    let words: Vec<&str> = header.split(' ').collect();
     let named: Vec<&str> = synonym.split(' ').collect();
-    named.iter().all(|w| words.contains(w)) && words.iter().any(|w| !named.contains(w) && QUALIFIERS.contains(w))
+    header.split(' ').any(|w| !named.contains(&w) && QUALIFIERS.contains(&w))
 }
 
 fn normalize(h: &str) -> String {

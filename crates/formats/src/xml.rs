@@ -604,6 +604,12 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
     let mut path = vec![root.name.clone()];
     let mut node = 0;
     loop {
+        // An RSS channel's records are its items, however many (none, one)
+        // and whatever else it repeats (categories, links).
+        if path == ["rss", "channel"] {
+            path.push("item".to_string());
+            return Some(path);
+        }
         let children = &nodes[node].children;
         if children.is_empty() {
             return Some(path);
@@ -924,6 +930,11 @@ mod tests {
                    <item><title>A</title><guid>1</guid></item><item><title>B</title><guid>2</guid></item>\
                    <item><title>C</title><guid>3</guid></item></channel></rss>";
         assert_eq!(at(rss), r#"{"title":"A","guid":"1"} {"title":"B","guid":"2"} {"title":"C","guid":"3"}"#);
+        // Whatever else the channel repeats, and with one item.
+        let one = "<rss><channel><title>News</title><category>a</category><category>b</category>\
+                   <category>c</category><atom:link href=\"x\" xmlns:atom=\"http://www.w3.org/2005/Atom\"/>\
+                   <item><title>A</title></item></channel></rss>";
+        assert_eq!(at(one), r#"{"title":"A"}"#);
         // A contact's addresses are the contact's, not records.
         let three = "<Response><Contact><Name>Ann</Name><Address><City>Oslo</City></Address>\
                      <Address><City>Bergen</City></Address><Address><City>Rome</City></Address></Contact></Response>";

@@ -72,6 +72,20 @@ fn a_header_that_qualifies_a_field_is_not_that_field() {
     let m = suggest(&corpus("crm-samples/odoo/res.partner.csv"), "contacts");
     assert!(m.contains("\"company.name\" = \"Related Company\""), "{m}");
     assert!(m.contains("\"custom.company_type\" = \"Company Type\""), "{m}");
+    // A company's phone is no company name; Salesforce's mailing address
+    // is the contact's address.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("sf.csv");
+    std::fs::write(
+        &f,
+        "Company Phone,Mailing City,Mailing Zip/Postal Code,Account Type\n+1 415 555 0100,Oslo,0150,x\n",
+    )
+    .expect("write");
+    let m = suggest(f.to_str().expect("p"), "contacts");
+    assert!(!m.contains("\"company.name\" = \"Company Phone\""), "{m}");
+    assert!(m.contains("\"address.city\" = \"Mailing City\""), "{m}");
+    assert!(m.contains("\"address.postal_code\" = \"Mailing Zip/Postal Code\""), "{m}");
+    assert!(!m.contains("owner = \"Account Type\""), "{m}");
 }
 
 #[test]
