@@ -1335,7 +1335,19 @@ impl Import<'_> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
         let mut found = self.find_existing(drafts)?;
-        let mut links = self.resolve_links(drafts)?;
+        // Rows rejected whatever their links say: by what matching found,
+        // or by the mode. Their links are not looked for: what they name
+        // would bind the rows written (a company's id, a domain).
+        let mode = self.settings.mode;
+        let doomed: Vec<bool> = found
+            .iter()
+            .map(|f| match f {
+                Some(Err(_)) => true,
+                Some(Ok(_)) => mode == Mode::Insert,
+                None => mode == Mode::Update,
+            })
+            .collect();
+        let mut links = self.resolve_links(drafts, &doomed)?;
         // The external ids matched records have now, to tell a new one
         // from theirs (and to keep the one replaced, for undo).
         if let Some(system) = self.settings.external_system.clone() {
@@ -1375,7 +1387,7 @@ impl Import<'_> {
             // Links first: a row whose link cannot be made is rejected whole.
             let mut link_values: Vec<(usize, Option<String>)> = Vec::new();
             let mut failed = None;
-            for (pos, r) in &d.links {
+            for (pos, r) in d.links.iter().filter(|_| !doomed[n]) {
                 if r.is_empty() {
                     link_values.push((*pos, None));
                     continue;
@@ -1386,7 +1398,7 @@ impl Import<'_> {
                     None => failed = Some((r.fields(self.columns[*pos].field), "link not resolved".to_string())),
                 }
             }
-            if let Some(list) = &d.contacts {
+            if let Some(list) = d.contacts.as_ref().filter(|_| !doomed[n]) {
                 let mut ids = Vec::new();
                 for r in list {
                     match links.contacts.get(&r.id) {
@@ -2348,10 +2360,11 @@ impl Import<'_> {
 
     /// Links of the segment's drafts, resolved to ids (companies created
     /// where the mode allows).
-    fn resolve_links(&mut self, drafts: &[Draft]) -> Result<Links> {
+    fn resolve_links(&mut self, drafts: &[Draft], doomed: &[bool]) -> Result<Links> {
         let mut links = Links::default();
         let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
-        for d in drafts {
+        let drafts: Vec<&Draft> = drafts.iter().zip(doomed).filter(|(_, doomed)| !**doomed).map(|(d, _)| d).collect();
+        for d in &drafts {
             for (pos, r) in d.links.iter().filter(|(_, r)| !r.is_empty()) {
                 by_target.entry(*pos).or_default().push(r);
             }
@@ -2542,24 +2555,28 @@ impl Import<'_> {
                 && !making.from.contains_key(id)
                 && !by_ext.contains_key(x)
             {
-                making.found_with.insert(x.clone());
+                let domain = stored_domain.get(id).cloned().flatten();
+                making.found_with.entry(x.clone()).or_insert_with(|| (id.clone(), domain));
             }
             out.insert(key, result);
         }
-        // A row that gives a company's id, and names by name or domain a
-        // stored company that has another id in that system: which is meant
-        // is not ours to guess, as a companies import refuses it too. One
-        // with no id there takes the row's (`amend_found`).
+        // A row that gives a company's id, and names by domain a stored
+        // company that has another id in that system: which is meant is not
+        // ours to guess, as a companies import refuses it too. By name
+        // alone, it is another company of that name (two `Zeta`s, Z1 and
+        // Z2), made as within a segment. One with no id there takes the
+        // row's (`amend_found`).
         let mut ids_to_give: Vec<(String, String)> = Vec::new();
         if let (Entity::Companies, Some(system)) = (target, &system) {
-            let found: Vec<(&String, String, &String)> = refs
+            let found: Vec<(&LinkRef, String, &String)> = refs
                 .iter()
                 .filter(|r| r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x)))
                 .filter_map(|r| match out.get(&r.id) {
-                    Some(Ok(id)) if !making.from.contains_key(id) => Some((&r.id, id.clone(), r.external.as_ref()?)),
+                    Some(Ok(id)) if !making.from.contains_key(id) => Some((*r, id.clone(), r.external.as_ref()?)),
                     _ => None,
                 })
                 .collect();
+            let mut another: Vec<&LinkRef> = Vec::new();
             let ids: Vec<&str> = found.iter().map(|(_, id, _)| id.as_str()).collect();
             let theirs = external_pairs(self.db, target, system, "record_id", &ids)?;
             // In file order, the id each company takes and the company each
@@ -2568,6 +2585,12 @@ impl Import<'_> {
             let mut clashes: Vec<(String, String)> = Vec::new();
             for (r, id, given) in &found {
                 let message = match (theirs.get(id), taking.get(id.as_str()), taken.get(given.as_str())) {
+                    (Some(stored), ..)
+                        if stored != *given && r.domain.is_none() && self.settings.mode != Mode::Update =>
+                    {
+                        another.push(r);
+                        continue;
+                    }
                     (Some(stored), ..) if stored != *given => format!(
                         "the company the row names by name or domain has {system} id {stored:?}, not the row's \
                          company.external_id {given:?} (one company, two ids?)"
@@ -2591,7 +2614,14 @@ impl Import<'_> {
                         continue;
                     }
                 };
-                clashes.push(((*r).clone(), message));
+                clashes.push((r.id.clone(), message));
+            }
+            for r in another {
+                if let Some(x) = &r.external {
+                    making.found_with.remove(x);
+                }
+                let made = making.find_or_make(r, &mut || self.ids.next_id(), new_companies);
+                out.insert(r.id.clone(), made);
             }
             if self.settings.mode != Mode::Insert {
                 // A row naming the company by that id alone links to it, as
@@ -2648,16 +2678,21 @@ impl Import<'_> {
         if target != Entity::Companies {
             return Ok(out);
         }
-        // (And of each found by its id: see `disagrees`.)
+        // (And of each found by its id, see `disagrees`; and of each found
+        // for a row giving an id no record has, see `Making::found_with`.)
         let mut ids: Vec<&str> = refs
             .iter()
-            .filter(|r| r.domain.as_ref().is_some_and(|d| !by_a.contains_key(d)))
+            .filter(|r| {
+                r.domain.as_ref().is_some_and(|d| !by_a.contains_key(d))
+                    || r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x))
+            })
             .flat_map(|r| {
                 let by_name = match r.name_key.as_ref().and_then(|k| by_b.get(k)).map(Vec::as_slice) {
                     Some([id]) => Some(id.as_str()),
                     _ => None,
                 };
-                [by_name, r.external.as_ref().and_then(|x| by_ext.get(x)).map(String::as_str)]
+                let by_domain = r.domain.as_ref().and_then(|d| by_a.get(d)?.first()).map(String::as_str);
+                [by_name, by_domain, r.external.as_ref().and_then(|x| by_ext.get(x)).map(String::as_str)]
             })
             .flatten()
             .collect();
@@ -2982,9 +3017,10 @@ struct Making {
     by: HashMap<String, String>,
     /// What each was made from (with the id a later row gave it).
     from: HashMap<String, LinkRef>,
-    /// Ids no record has, given for companies found by name or domain: no
-    /// company made here may take one.
-    found_with: FastSet<String>,
+    /// Ids no record has, given for companies found by name or domain, to
+    /// the company each is given for (with its stored domain): no company
+    /// made here may take one.
+    found_with: HashMap<String, (String, Option<String>)>,
     /// The system of the rows' ids, to name in messages.
     system: Option<String>,
 }
@@ -3026,14 +3062,25 @@ impl Making {
                 m.external.as_deref().unwrap_or_default(),
                 r.external.as_deref().unwrap_or_default()
             )),
-            _ => r.external.as_ref().filter(|x| by_id.is_none() && self.found_with.contains(*x)).map(|x| {
-                format!(
-                    "company.external_id {x:?} is given to another company in an earlier row (one id, two companies?)"
-                )
-            }),
+            _ => None,
         };
         if let Some(message) = clash {
             return Err(message);
+        }
+        // An id an earlier row gave a company found by name or domain: a
+        // row whose name and domain find nothing else is that company's,
+        // as it will be by the id once stored.
+        if let Some(x) = r.external.as_ref().filter(|_| by_id.is_none())
+            && let Some(found) = self.found_with.get(x)
+        {
+            let made = by_domain.or_else(|| self.by.get(name.as_ref()?).cloned());
+            let (id, stored_domain) = found;
+            return match made {
+                None if !differ(stored_domain, &r.domain) => Ok(id.clone()),
+                _ => Err(format!(
+                    "company.external_id {x:?} is given to another company in an earlier row (one id, two companies?)"
+                )),
+            };
         }
         // (By name only a company made without a domain, or with this one.)
         let known = by_id.or(by_domain).or_else(|| {

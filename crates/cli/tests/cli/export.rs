@@ -936,11 +936,40 @@ on_both!(company_ids_hold_across_chunks_and_only_written_rows_give_them, |db| {
     assert!(text.contains("z@x.com") && text.contains("another company than the one the row's company.name"), "{text}");
     let linked = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name"]);
     assert!(linked.contains("\nr@x.com,Acme Inc\n"), "{linked}");
-    // A row rejected (update mode, no such contact) gives its company nothing.
-    let upd = db.file("u.csv", "email,company.name,company.external_id.erp\nnobody@x.com,Nova,N1\n");
+    // A row rejected (update mode, no such contact) gives its company
+    // nothing, and binds no other row: by that id alone nothing is found.
+    let upd = db.file(
+        "u.csv",
+        "email,company.name,company.external_id.erp\nnobody@x.com,Nova,N1\na@x.com,,N1\nr@x.com,Nova,N2\n",
+    );
     let s = db.json(&["import", &upd, "--entity", "contacts", "--mode", "update"]);
-    assert_eq!((s["rejected"].as_u64(), s["companies_updated"].as_u64()), (Some(1), Some(0)), "{s}");
-    assert!(db.ok(&ids).contains("\nNova,\n"), "{}", db.ok(&ids));
+    assert_eq!(
+        (s["updated"].as_u64(), s["rejected"].as_u64(), s["companies_updated"].as_u64()),
+        (Some(1), Some(2), Some(1)),
+        "{s}"
+    );
+    assert!(db.ok(&ids).contains("\nNova,N2\n"), "{}", db.ok(&ids));
+    // In one file as across chunks: a row whose name finds no company is
+    // the company its id was given to (a new name); a second company of a
+    // name, with an id of its own, is another company.
+    let more = db.file(
+        "r.csv",
+        "email,company.name,company.domain,company.external_id.erp\n\
+         i1@x.com,Initech,,I1\ni2@x.com,Initech Renamed,,I1\ni3@x.com,,initech.com,I1\n\
+         o2@x.com,Omega,,O2\n",
+    );
+    let co2 = db.file("co2.csv", "name,external_id.erp\nInitech,\nOmega,O1\n");
+    db.ok(&["import", &co2, "--entity", "companies"]);
+    let s = db.json(&["import", &more, "--entity", "contacts"]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["rejected"].as_u64(), s["companies_created"].as_u64()),
+        (Some(4), Some(0), Some(1)),
+        "{s}"
+    );
+    let linked = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name,company.external_id.erp"]);
+    for line in ["i1@x.com,Initech,I1", "i2@x.com,Initech,I1", "i3@x.com,Initech,I1", "o2@x.com,Omega,O2"] {
+        assert!(linked.contains(&format!("\n{line}\n")), "{line}: {linked}");
+    }
 });
 
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
