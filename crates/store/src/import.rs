@@ -2436,12 +2436,28 @@ impl Import<'_> {
         // A company found by its id whose row's name or domain finds
         // another: which is meant is not ours to guess. (A name that finds
         // none is the company's new name.)
-        let disagrees = |r: &LinkRef, id: &String, stored_domain: &HashMap<String, Option<String>>| {
+        // Of names alike (`Acme Inc`, `ACME GmbH`) that a row found by its
+        // id gives, the company written so, if one is.
+        let mut exactly: HashMap<String, String> = HashMap::default();
+        if target == Entity::Companies {
+            for r in refs.iter().filter(|r| r.external.as_ref().is_some_and(|x| by_ext.contains_key(x))) {
+                if let Some(ids) = r.name_key.as_ref().and_then(|k| by_b.get(k)).filter(|ids| ids.len() > 1)
+                    && let Some((id, _)) = self.written_as(r, ids)?
+                {
+                    exactly.insert(r.id.clone(), id);
+                }
+            }
+        }
+        let disagrees = |r: &LinkRef, id: &String, stored_domain: &HashMap<String, Option<String>>, making: &Making| {
             let x = r.external.as_deref().filter(|_| target == Entity::Companies)?;
             let system = system.as_deref().unwrap_or_default();
+            // (A company made for an earlier row of the file is another.)
+            let made = |key: String| making.by.get(&key).is_some_and(|made| made != id);
             let domain = r.domain.as_ref().filter(|d| match by_a.get(*d) {
                 Some(ids) => !ids.contains(id),
-                None => stored_domain.get(id).and_then(Option::as_ref).is_some_and(|s| s != *d),
+                None => {
+                    stored_domain.get(id).and_then(Option::as_ref).is_some_and(|s| s != *d) || made(format!("d:{d}"))
+                }
             });
             if let Some(d) = domain {
                 return Some(format!(
@@ -2449,7 +2465,10 @@ impl Import<'_> {
                      (one company, two domains?)"
                 ));
             }
-            let name = r.name_key.as_ref().and_then(|k| by_b.get(k)).filter(|ids| !ids.contains(id));
+            let name = r.name_key.as_ref().filter(|k| match by_b.get(*k) {
+                Some(ids) => !ids.contains(id) || exactly.get(&r.id).is_some_and(|exact| exact != id),
+                None => made(format!("n:{k}")),
+            });
             name.map(|_| {
                 format!(
                     "{system} id {x:?} is another company than the one the row's company.name {:?} names \
@@ -2481,7 +2500,7 @@ impl Import<'_> {
                         system.as_deref().unwrap_or_default(),
                         model::singular(target)
                     ))),
-                    Some(id) => Some(match disagrees(r, id, &stored_domain) {
+                    Some(id) => Some(match disagrees(r, id, &stored_domain, &making) {
                         Some(message) => Err(message),
                         None => Ok(id.clone()),
                     }),

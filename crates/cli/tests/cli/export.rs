@@ -972,6 +972,26 @@ on_both!(company_ids_hold_across_chunks_and_only_written_rows_give_them, |db| {
     }
 });
 
+on_both!(a_stored_company_id_given_with_another_companys_name_rejects_the_row, |db| {
+    let co = db.file("co.csv", "name,domain,external_id.erp\nAcme Inc,acme.com,C1\nACME GmbH,acme.de,C2\n");
+    db.ok(&["import", &co, "--entity", "companies", "--key", "domain"]);
+    // `ACME GmbH` is written as the other of two names alike; `NewCo` is
+    // made for an earlier row of the file.
+    let rows = db.file(
+        "c.csv",
+        "email,company.name,company.external_id.erp\na@x.com,ACME GmbH,C1\nb@x.com,ACME GmbH,\n\
+         c@x.com,Acme Inc,C1\nd@x.com,NewCo,\ne@x.com,NewCo,C1\n",
+    );
+    let rejects = db.path("c.rejects.csv");
+    let s = db.json(&["import", &rows, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(2)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    for who in ["a@x.com", "e@x.com"] {
+        let line = text.lines().find(|l| l.starts_with(who)).unwrap_or_default();
+        assert!(line.contains("erp id \"\"C1\"\" is another company than the one the row's company.name"), "{text}");
+    }
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the
