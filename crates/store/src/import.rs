@@ -2502,7 +2502,17 @@ impl Import<'_> {
                     ))),
                     Some(id) => Some(match disagrees(r, id, &stored_domain, &making) {
                         Some(message) => Err(message),
-                        None => Ok(id.clone()),
+                        None => {
+                            // Without a domain, it takes the one the row
+                            // gives, as one found by name does.
+                            if let Some(domain) = &r.domain
+                                && stored_domain.get(id).is_some_and(Option::is_none)
+                                && !by_a.contains_key(domain)
+                            {
+                                named.push((id.clone(), domain.clone()));
+                            }
+                            Ok(id.clone())
+                        }
                     }),
                     None if system.is_none() => Some(Err(format!(
                         "{}.external_id needs the mapping's [key] external_id to say which system the ids are from",

@@ -990,6 +990,15 @@ on_both!(a_stored_company_id_given_with_another_companys_name_rejects_the_row, |
         let line = text.lines().find(|l| l.starts_with(who)).unwrap_or_default();
         assert!(line.contains("erp id \"\"C1\"\" is another company than the one the row's company.name"), "{text}");
     }
+    // A company found by its id, without a domain, takes the row's.
+    let bare = db.file("b.csv", "name,external_id.erp\nInitech,C3\n");
+    db.ok(&["import", &bare, "--entity", "companies"]);
+    let rows =
+        db.file("i.csv", "email,company.name,company.domain,company.external_id.erp\ni@x.com,Initech,initech.com,C3\n");
+    let s = db.json(&["import", &rows, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_updated"].as_u64()), (Some(1), Some(1)), "{s}");
+    let domains = db.ok(&["export", "--entity", "companies", "--fields", "name,domain", "--where", "name = 'Initech'"]);
+    assert_eq!(domains, "name,domain\nInitech,initech.com\n");
 });
 
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
