@@ -2329,17 +2329,28 @@ impl Import<'_> {
                     Some(Err((format!("external_id.{system}"), message)))
                 }
                 Entity::Deals | Entity::Activities => None,
-                // A company at another domain than the row's is told apart
-                // by the domain check, which says so.
+                // A company of that name with another id, given without a
+                // domain or at another domain than the one found, is
+                // another company of that name (two `Zeta`s, Z1 and Z2;
+                // `ACME GmbH` at acme.de beside `Acme Inc` at acme.com), as
+                // links to companies make it. At its domain, it is one.
                 Entity::Companies
-                    if self.settings.guard_domains
-                        && domain_at.is_some_and(|p| {
-                            let given = d.values.get(p).cloned().flatten().flatten();
-                            let stored = found[*n].as_ref().and_then(|f| f.as_ref().ok()).and_then(|e| e.value(p));
-                            given.is_some_and(|g| stored.is_some_and(|s| s != g))
-                        }) =>
+                    if domain_at.is_some_and(|p| {
+                        let given = d.values.get(p).cloned().flatten().flatten();
+                        let stored = found[*n].as_ref().and_then(|f| f.as_ref().ok()).and_then(|e| e.value(p));
+                        given.is_none() || given.is_some_and(|g| stored.is_some_and(|s| s != g))
+                    }) =>
                 {
-                    continue;
+                    if self.settings.mode == Mode::Update {
+                        let message = format!(
+                            "the company found by {found_by} has {system} id {:?}, not the row's {x:?}: the row is \
+                             another company of that name, which update mode does not create (use --mode upsert)",
+                            theirs[0]
+                        );
+                        Some(Err((format!("external_id.{system}"), message)))
+                    } else {
+                        None
+                    }
                 }
                 Entity::Contacts | Entity::Companies => {
                     let message = format!(
@@ -2456,7 +2467,8 @@ impl Import<'_> {
             let domain = r.domain.as_ref().filter(|d| match by_a.get(*d) {
                 Some(ids) => !ids.contains(id),
                 None => {
-                    stored_domain.get(id).and_then(Option::as_ref).is_some_and(|s| s != *d) || made(format!("d:{d}"))
+                    stored_domain.get(id).and_then(Option::as_ref).or(making.filling.get(id)).is_some_and(|s| s != *d)
+                        || made(format!("d:{d}"))
                 }
             });
             if let Some(d) = domain {
@@ -2477,8 +2489,12 @@ impl Import<'_> {
                 )
             })
         };
-        let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &stored_domain);
+        let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &by_ext, &stored_domain);
         let mut making = Making { system: system.clone(), ..Making::default() };
+        // Whether found companies are given the domains and ids they lack
+        // (insert mode changes no stored record): only then do the rows
+        // that give them bind later ones.
+        let gives = self.settings.mode != Mode::Insert;
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
         for (i, r) in refs.iter().enumerate() {
@@ -2510,6 +2526,9 @@ impl Import<'_> {
                                 && !by_a.contains_key(domain)
                             {
                                 named.push((id.clone(), domain.clone()));
+                                if gives {
+                                    making.filling.entry(id.clone()).or_insert_with(|| domain.clone());
+                                }
                             }
                             Ok(id.clone())
                         }
@@ -2547,11 +2566,13 @@ impl Import<'_> {
                     // A company of that name at another domain is another
                     // company (`ACME GmbH` at acme.de beside `Acme Inc` at
                     // acme.com): made, or refused in update mode, below.
+                    // (Or the one an earlier row of the file gives it.)
                     Some([id])
                         if r.domain.is_some()
                             && stored_domain
                                 .get(id)
                                 .and_then(Option::as_ref)
+                                .or(making.filling.get(id))
                                 .is_some_and(|d| Some(d) != r.domain.as_ref()) =>
                     {
                         None
@@ -2559,6 +2580,9 @@ impl Import<'_> {
                     Some([id]) => {
                         if let Some(domain) = &r.domain {
                             named.push((id.clone(), domain.clone()));
+                            if gives {
+                                making.filling.entry(id.clone()).or_insert_with(|| domain.clone());
+                            }
                         }
                         Some(Ok(id.clone()))
                     }
@@ -2571,7 +2595,14 @@ impl Import<'_> {
             let result = match hit {
                 Some(h) => h,
                 None if target == Entity::Companies && self.settings.mode != Mode::Update => {
-                    making.find_or_make(r, &mut || self.ids.next_id(), new_companies)
+                    let made = making.find_or_make(r, &mut || self.ids.next_id(), new_companies);
+                    for (id, domain) in std::mem::take(&mut making.fills) {
+                        if gives {
+                            making.filling.entry(id.clone()).or_insert_with(|| domain.clone());
+                        }
+                        named.push((id, domain));
+                    }
+                    made
                 }
                 None if target == Entity::Companies && self.settings.mode == Mode::Update => Err(format!(
                     "no company with {} (update mode creates no companies; use --mode upsert to create it)",
@@ -2581,6 +2612,7 @@ impl Import<'_> {
             };
             if let (Ok(id), Some(x)) = (&result, &r.external)
                 && target == Entity::Companies
+                && gives
                 && !making.from.contains_key(id)
                 && !by_ext.contains_key(x)
             {
@@ -2625,6 +2657,16 @@ impl Import<'_> {
                          company.external_id {given:?} (one company, two ids?)"
                     ),
                     (Some(_), ..) => continue,
+                    // (Insert mode gives no ids: none binds a later row.)
+                    (None, ..) if self.settings.mode == Mode::Insert => continue,
+                    // Given another id by an earlier row: as once it is
+                    // stored, by name alone another company of that name.
+                    (None, Some(first), _)
+                        if first != given && r.domain.is_none() && self.settings.mode != Mode::Update =>
+                    {
+                        another.push(r);
+                        continue;
+                    }
                     (None, Some(first), _) if first != given => format!(
                         "the company the row names by name or domain is given {system} id {first:?} in an earlier \
                          row, not {given:?} (one company, two ids?)"
@@ -2796,6 +2838,7 @@ impl Import<'_> {
         refs: &[&LinkRef],
         by_a: &HashMap<String, Vec<String>>,
         by_b: &HashMap<String, Vec<String>>,
+        by_ext: &HashMap<String, String>,
         named: &HashMap<String, Option<String>>,
     ) -> HashMap<String, (usize, String)> {
         let mut to_fill = HashMap::default();
@@ -2803,14 +2846,20 @@ impl Import<'_> {
             return to_fill;
         }
         let mut given: FastSet<&str> = FastSet::default();
-        for (i, r) in refs.iter().enumerate().filter(|(_, r)| r.external.is_none()) {
+        for (i, r) in refs.iter().enumerate() {
             let Some(domain) = r.domain.as_deref().filter(|d| !by_a.contains_key(*d)) else {
                 continue;
             };
-            // (A name several companies have links to none of them.)
-            let Some([id]) = r.name_key.as_ref().and_then(|k| by_b.get(k)).map(Vec::as_slice) else {
-                continue;
+            // Found by its stored id, or by name alone (a name several
+            // companies have links to none of them).
+            let id = match &r.external {
+                Some(x) => by_ext.get(x),
+                None => match r.name_key.as_ref().and_then(|k| by_b.get(k)).map(Vec::as_slice) {
+                    Some([id]) => Some(id),
+                    _ => None,
+                },
             };
+            let Some(id) = id else { continue };
             let bare = named.get(id).is_some_and(Option::is_none);
             if !to_fill.contains_key(domain) && bare && given.insert(id) {
                 to_fill.insert(domain.to_string(), (i, id.to_string()));
@@ -3052,6 +3101,11 @@ struct Making {
     found_with: HashMap<String, (String, Option<String>)>,
     /// The system of the rows' ids, to name in messages.
     system: Option<String>,
+    /// Domains rows give companies found by an id given in the file, which
+    /// have none: (company id, domain), for `amend_found`.
+    fills: Vec<(String, String)>,
+    /// The domain each company found without one takes: the first row's.
+    filling: HashMap<String, String>,
 }
 
 impl Making {
@@ -3104,8 +3158,14 @@ impl Making {
         {
             let made = by_domain.or_else(|| self.by.get(name.as_ref()?).cloned());
             let (id, stored_domain) = found;
+            let domain = stored_domain.clone().or_else(|| self.filling.get(id).cloned());
             return match made {
-                None if !differ(stored_domain, &r.domain) => Ok(id.clone()),
+                None if !differ(&domain, &r.domain) => {
+                    if let (None, Some(domain)) = (domain, &r.domain) {
+                        self.fills.push((id.clone(), domain.clone()));
+                    }
+                    Ok(id.clone())
+                }
                 _ => Err(format!(
                     "company.external_id {x:?} is given to another company in an earlier row (one id, two companies?)"
                 )),

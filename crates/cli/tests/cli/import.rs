@@ -642,16 +642,21 @@ on_both!(a_record_found_by_key_with_another_external_id_is_not_the_rows, |db| {
     let err = stderr_of(&out);
     assert!(err.contains("row 3: contact ") && err.contains("has erp id \"E1\", not the row's \"E2\""), "{err}");
     assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("Ann"));
-    // A company of the name at another domain is told apart by its domain.
+    // A company of the name at another domain, with an id of its own, is
+    // another company (as a link to it makes one); at the same domain it
+    // is refused, as two ids for one company.
     let m = db.file(
         "co.toml",
         "entity = \"companies\"\n[key]\nexternal_id = { system = \"erp\", from = \"ERP\" }\n\
          [fields]\nname = \"name\"\ndomain = \"domain\"\n",
     );
     db.json(&["import", &db.file("co1.csv", "name,domain,ERP\nAcme,acme.com,K-1\n"), "--mapping", &m]);
-    let out = db.run(&["import", &db.file("co2.csv", "name,domain,ERP\nAcme GmbH,acme.de,K-3\n"), "--mapping", &m]);
+    let s = db.json(&["import", &db.file("co2.csv", "name,domain,ERP\nAcme GmbH,acme.de,K-3\n"), "--mapping", &m]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    let out = db.run(&["import", &db.file("co3.csv", "name,domain,ERP\nAcme,acme.com,K-4\n"), "--mapping", &m]);
     let err = stderr_of(&out);
-    assert!(err.contains("acme.com") && err.contains("--key domain"), "{err}");
+    assert!(err.contains("has erp id \"K-1\", not the row's \"K-4\""), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name LIKE 'Acme%'"), 2);
 });
 
 on_both!(a_list_given_again_is_unchanged_alike_on_both, |db| {
@@ -1086,8 +1091,10 @@ on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
     let first = db.file("first.csv", "email,company.name\nann@x.com,Acme Inc\ncy@x.com,Brand Co\n");
     db.json(&["import", &first, "--entity", "contacts"]);
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'"), None);
-    // Acme gets the first domain its rows give and keeps it; Brand Co's
-    // domain is taken by a company this file creates, so it stays empty.
+    // Acme gets the first domain its rows give; a later row at another
+    // domain names another company of that name, as it would once the
+    // domain is stored. Brand Co's domain is taken by a company this file
+    // creates, so it stays empty.
     let second = db.file(
         "second.csv",
         "email,company.name,company.domain\nbob@x.com,ACME inc.,https://www.Acme.com/\n\
@@ -1101,29 +1108,38 @@ on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
     db.exec("DELETE FROM companies WHERE name = 'Newco'");
     let plan = db.path("plan.ndjson");
     let s = db.json(&["import", &second, "--entity", "contacts", "--plan", plan.to_str().expect("p")]);
-    assert_eq!((s["inserted"].as_u64(), s["companies_updated"].as_u64()), (Some(4), Some(1)), "{s}");
+    assert_eq!(
+        (s["inserted"].as_u64(), s["companies_updated"].as_u64(), s["companies_created"].as_u64()),
+        (Some(4), Some(1), Some(2)),
+        "{s}"
+    );
     // The plan shows the company given its domain, for the row that gave
-    // it, and the one made, for its row.
+    // it, and those made, for their rows.
     let lines = read_ndjson(&plan);
     let company_lines: Vec<_> = lines.iter().filter(|l| l["entity"] == "companies").collect();
-    assert_eq!(company_lines.len(), 2, "{lines:?}");
+    assert_eq!(company_lines.len(), 3, "{lines:?}");
     assert_eq!((&company_lines[0]["row"], &company_lines[0]["action"]), (&2.into(), &"update".into()));
     assert_eq!(
         company_lines[0]["changes"][0],
         serde_json::json!({"field": "domain", "before": null, "after": "acme.com"})
     );
-    assert_eq!((&company_lines[1]["row"], &company_lines[1]["action"]), (&4.into(), &"insert".into()));
-    assert_eq!(company_lines[1]["changes"][0]["after"], "Newco");
-    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Acme Inc'").as_deref(), Some("acme.com"));
+    assert_eq!((&company_lines[1]["row"], &company_lines[1]["action"]), (&3.into(), &"insert".into()));
+    assert_eq!(company_lines[1]["changes"][1]["after"], "acme.io");
+    assert_eq!((&company_lines[2]["row"], &company_lines[2]["action"]), (&4.into(), &"insert".into()));
+    assert_eq!(company_lines[2]["changes"][0]["after"], "Newco");
+    let acme = "SELECT domain FROM companies WHERE name = 'Acme Inc' AND created_batch <> ";
+    let first_batch = db.scalar("SELECT id FROM batches ORDER BY started_at, id LIMIT 1").expect("batch");
+    assert_eq!(db.scalar(&format!("{acme}'{first_batch}' ORDER BY domain LIMIT 1")).as_deref(), Some("acme.io"));
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'acme.com' AND name = 'Acme Inc'"), 1);
     assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Brand Co'"), None);
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE domain = 'brand.com'"), 1);
-    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Acme Inc'"), 1);
-    let history = db.ok(&["history", "Acme Inc", "--entity", "companies"]);
-    assert!(history.contains("domain: (empty) → \"acme.com\"  batch"), "{history}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Acme Inc'"), 2);
+    let history = db.ok(&["history", "ann@x.com", "--entity", "contacts"]);
+    assert!(history.contains("created"), "{history}");
     // The domain found: a later row links by it.
     let third = db.file("third.csv", "email,company.name,company.domain\ngus@x.com,Acme Holdings,acme.com\n");
     db.json(&["import", &third, "--entity", "contacts"]);
-    assert_eq!(db.count("SELECT count(*) FROM companies"), 3);
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 4);
     db.json(&["undo", "last"]);
     let u = db.json(&["undo", s["batch"].as_str().expect("batch")]);
     assert!(u.is_object(), "{u}");
