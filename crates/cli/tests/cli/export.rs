@@ -1051,6 +1051,24 @@ fn company_links_come_out_the_same_for_rows_side_by_side_chunks_apart_or_in_two_
     }
 }
 
+on_both!(a_companies_export_with_names_alike_and_shared_reimports_whole, |db| {
+    // Companies links made: two Zetas and two Acmes, told apart by ids.
+    let co = db.file("co.csv", "name,domain,external_id.erp\nZeta,,Z1\nAcme Inc,acme.com,A1\n");
+    db.ok(&["import", &co, "--entity", "companies"]);
+    let rows = db.file(
+        "c.csv",
+        "email,company.name,company.domain,company.external_id.erp\na@x.com,Zeta,,Z2\nb@x.com,ACME GmbH,acme.de,G1\n",
+    );
+    let s = db.json(&["import", &rows, "--entity", "contacts"]);
+    assert_eq!(s["companies_created"].as_u64(), Some(2), "{s}");
+    let first = db.ok(&["export", "--entity", "companies"]);
+    let other = if db.is_postgres() { Db::postgres("companies_alike_2").expect("server") } else { Db::sqlite() };
+    let f = other.file("companies.csv", &first);
+    let s = other.json(&["import", &f, "--entity", "companies"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(0)), "{s}");
+    assert_eq!(other.ok(&["export", "--entity", "companies"]), first);
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the
