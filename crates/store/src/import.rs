@@ -1395,7 +1395,11 @@ impl Import<'_> {
                 match links.one.get(pos).and_then(|m| m.get(&r.id)) {
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
                     Some(Err(message)) => failed = Some((r.fields(self.columns[*pos].field), message.clone())),
-                    None => failed = Some((r.fields(self.columns[*pos].field), "link not resolved".to_string())),
+                    // (Not looked for, as another link of the row failed.)
+                    None => {
+                        failed =
+                            failed.or_else(|| Some((r.fields(self.columns[*pos].field), "link not resolved".into())))
+                    }
                 }
             }
             if let Some(list) = d.contacts.as_ref().filter(|_| !doomed[n]) {
@@ -2373,21 +2377,36 @@ impl Import<'_> {
     /// where the mode allows).
     fn resolve_links(&mut self, drafts: &[Draft], doomed: &[bool]) -> Result<Links> {
         let mut links = Links::default();
-        let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
-        let drafts: Vec<&Draft> = drafts.iter().zip(doomed).filter(|(_, doomed)| !**doomed).map(|(d, _)| d).collect();
-        for d in &drafts {
-            for (pos, r) in d.links.iter().filter(|(_, r)| !r.is_empty()) {
-                by_target.entry(*pos).or_default().push(r);
+        let company: Vec<bool> = self.columns.iter().map(|c| matches!(c.kind, Kind::Link(Entity::Companies))).collect();
+        let mut live: Vec<&Draft> = drafts.iter().zip(doomed).filter(|(_, doomed)| !**doomed).map(|(d, _)| d).collect();
+        // Links to other records first: a row one of them fails for is
+        // rejected, and the company it names binds no other row (see
+        // `resolve`: ids and domains given, companies made).
+        for companies in [false, true] {
+            let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
+            for d in &live {
+                for (pos, r) in d.links.iter().filter(|(pos, r)| !r.is_empty() && company[*pos] == companies) {
+                    by_target.entry(*pos).or_default().push(r);
+                }
             }
-        }
-        for (pos, refs) in by_target {
-            let Kind::Link(target) = self.columns[pos].kind else { continue };
-            let resolved = self.resolve(target, &refs, &mut links.new_companies, &mut links.amend)?;
-            links.one.insert(pos, resolved);
-        }
-        let contacts: Vec<&LinkRef> = drafts.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
-        if !contacts.is_empty() {
-            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, &mut links.amend)?;
+            for (pos, refs) in by_target {
+                let Kind::Link(target) = self.columns[pos].kind else { continue };
+                let resolved = self.resolve(target, &refs, &mut links.new_companies, &mut links.amend)?;
+                links.one.insert(pos, resolved);
+            }
+            if companies {
+                break;
+            }
+            let contacts: Vec<&LinkRef> = live.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
+            if !contacts.is_empty() {
+                links.contacts =
+                    self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, &mut links.amend)?;
+            }
+            let found = |pos: &usize, r: &LinkRef| matches!(links.one.get(pos).and_then(|m| m.get(&r.id)), Some(Ok(_)));
+            live.retain(|d| {
+                d.links.iter().filter(|(pos, r)| !r.is_empty() && !company[*pos]).all(|(pos, r)| found(pos, r))
+                    && d.contacts.iter().flatten().all(|r| matches!(links.contacts.get(&r.id), Some(Ok(_))))
+            });
         }
         Ok(links)
     }

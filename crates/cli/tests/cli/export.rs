@@ -1069,6 +1069,31 @@ on_both!(a_companies_export_with_names_alike_and_shared_reimports_whole, |db| {
     assert_eq!(other.ok(&["export", "--entity", "companies"]), first);
 });
 
+on_both!(a_row_rejected_for_another_link_gives_its_company_nothing, |db| {
+    let co = db.file("co.csv", "name\nNodom\n");
+    db.ok(&["import", &co, "--entity", "companies"]);
+    // D1's contact is unknown: D1 is rejected, and its company id binds
+    // nothing; D2 is written and Nodom takes N2.
+    let deals = db.file(
+        "d.csv",
+        "name,external_id.erp,company.name,company.external_id.erp,contacts\n\
+         D1,P1,Nodom,N1,nobody@x.com\nD2,P2,Nodom,N2,\n",
+    );
+    let rejects = db.path("d.rejects.csv");
+    let s = db.json(&["import", &deals, "--entity", "deals", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["rejected"].as_u64(), s["companies_updated"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{s}"
+    );
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("D1") && text.contains("no contact with"), "{text}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "companies", "--fields", "name,external_id.erp"]),
+        "name,external_id.erp\nNodom,N2\n"
+    );
+});
+
 on_both!(links_without_a_natural_key_go_into_another_store_by_id, |db| {
     // Records keyed by ERP id: a contact without an e-mail, two deals of one
     // name. Links by natural key would lose them; the export carries the
