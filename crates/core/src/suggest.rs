@@ -52,6 +52,9 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "work phone",
             "phone work",
             "business phone",
+            "corporate phone",
+            "work direct phone",
+            "direct phone",
             "电话",
             "联系电话",
             "座机",
@@ -72,6 +75,7 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "employer",
             "related company",
             "parent company",
+            "associated company",
             "公司",
             "公司名称",
             "单位",
@@ -160,6 +164,8 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "contact owner",
             "sales rep",
             "salesperson",
+            "deal owner",
+            "opportunity owner",
             "assigned to",
             "负责人",
             "销售",
@@ -180,7 +186,7 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "订阅日期",
         ],
         "amount" => &["amount", "value", "deal value", "deal amount", "revenue", "金额", "合同金额"],
-        "currency" => &["currency", "币种", "货币"],
+        "currency" => &["currency", "currency code", "currency iso code", "币种", "货币"],
         "stage" => &["stage", "deal stage", "pipeline stage", "阶段"],
         "close_date" => &["close date", "closing date", "expected close date", "成交日期", "预计成交日期"],
         "kind" => &["type", "kind", "activity type", "类型"],
@@ -188,7 +194,7 @@ fn synonyms(field: &str) -> &'static [&'static str] {
         "body" => &["body", "content", "description", "内容"],
         "occurred_at" => &["date", "occurred at", "activity date", "timestamp", "时间", "日期"],
         "contact.email" => &["contact email", "email", "联系人邮箱"],
-        "deal.name" => &["deal", "deal name", "opportunity", "商机"],
+        "deal.name" => &["deal", "deal name", "opportunity", "associated deal", "商机"],
         _ => &[],
     }
 }
@@ -365,6 +371,19 @@ fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess 
 }
 
 fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&str>) -> TypeGuess {
+    // A header written in Japanese kana, Korean or Chinese says where its
+    // numbers are dialled, when no country column does (`公司电话`).
+    let script = |range: std::ops::RangeInclusive<char>| header.chars().any(|c| range.contains(&c));
+    let by_script = if script('\u{3040}'..='\u{30FF}') {
+        Some("JP")
+    } else if script('\u{AC00}'..='\u{D7AF}') {
+        Some("KR")
+    } else if script('\u{4E00}'..='\u{9FFF}') {
+        Some("CN")
+    } else {
+        None
+    };
+    let region_hint = region_hint.or(by_script);
     let n = values.len();
     if n == 0 {
         return TypeGuess { note: "no values to guess a type from".into(), ..Default::default() };

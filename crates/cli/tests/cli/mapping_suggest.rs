@@ -86,6 +86,22 @@ fn a_header_that_qualifies_a_field_is_not_that_field() {
     assert!(m.contains("\"address.city\" = \"Mailing City\""), "{m}");
     assert!(m.contains("\"address.postal_code\" = \"Mailing Zip/Postal Code\""), "{m}");
     assert!(!m.contains("owner = \"Account Type\""), "{m}");
+    // HubSpot's and Salesforce's deal columns.
+    let f = dir.path().join("deals.csv");
+    std::fs::write(&f, "Deal Name,Amount,Currency ISO Code,Deal owner,Associated Company\nBig,10.00,EUR,Ann,Acme\n")
+        .expect("write");
+    let m = suggest(f.to_str().expect("p"), "deals");
+    for line in
+        ["currency = \"Currency ISO Code\"", "owner = \"Deal owner\"", "\"company.name\" = \"Associated Company\""]
+    {
+        assert!(m.contains(line), "{line} in:\n{m}");
+    }
+    // A phone column headed in Chinese is dialled in China, when no
+    // country column says otherwise.
+    let f = dir.path().join("cn.csv");
+    std::fs::write(&f, "姓名,公司电话\n张伟,010-6552 9988\n李娜,021-5021 3344\n").expect("write");
+    let m = suggest(f.to_str().expect("p"), "contacts");
+    assert!(m.contains("region = \"CN\""), "{m}");
 }
 
 #[test]
