@@ -2382,39 +2382,40 @@ impl Import<'_> {
         // Links to other records first: a row one of them fails for is
         // rejected, and the company it names binds no other row (see
         // `resolve`: ids and domains given, companies made).
-        for companies in [false, true] {
-            let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
-            for d in &live {
-                for (pos, r) in d.links.iter().filter(|(pos, r)| !r.is_empty() && company[*pos] == companies) {
-                    by_target.entry(*pos).or_default().push(r);
-                }
-            }
-            for (pos, refs) in by_target {
-                let Kind::Link(target) = self.columns[pos].kind else { continue };
-                let resolved = self.resolve(target, &refs, &mut links.new_companies, &mut links.amend)?;
-                links.one.insert(pos, resolved);
-            }
-            if companies {
-                break;
-            }
-            let contacts: Vec<&LinkRef> = live.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
-            if !contacts.is_empty() {
-                links.contacts =
-                    self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, &mut links.amend)?;
-            }
-            let found = |pos: &usize, r: &LinkRef| matches!(links.one.get(pos).and_then(|m| m.get(&r.id)), Some(Ok(_)));
-            live.retain(|d| {
-                d.links.iter().filter(|(pos, r)| !r.is_empty() && !company[*pos]).all(|(pos, r)| found(pos, r))
-                    && d.contacts.iter().flatten().all(|r| matches!(links.contacts.get(&r.id), Some(Ok(_))))
-            });
+        self.resolve_columns(&live, |pos| !company[pos], &mut links)?;
+        let contacts: Vec<&LinkRef> = live.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
+        if !contacts.is_empty() {
+            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, &mut links.amend)?;
         }
+        let found = |pos: &usize, r: &LinkRef| matches!(links.one.get(pos).and_then(|m| m.get(&r.id)), Some(Ok(_)));
+        live.retain(|d| {
+            d.links.iter().filter(|(pos, r)| !r.is_empty() && !company[*pos]).all(|(pos, r)| found(pos, r))
+                && d.contacts.iter().flatten().all(|r| matches!(links.contacts.get(&r.id), Some(Ok(_))))
+        });
+        self.resolve_columns(&live, |pos| company[pos], &mut links)?;
         Ok(links)
+    }
+
+    /// Resolves the link columns `wanted` says of the `drafts`' references.
+    fn resolve_columns(&mut self, drafts: &[&Draft], wanted: impl Fn(usize) -> bool, links: &mut Links) -> Result<()> {
+        let mut by_target: BTreeMap<usize, Vec<&LinkRef>> = BTreeMap::new();
+        for d in drafts {
+            for (pos, r) in d.links.iter().filter(|(pos, r)| !r.is_empty() && wanted(*pos)) {
+                by_target.entry(*pos).or_default().push(r);
+            }
+        }
+        for (pos, refs) in by_target {
+            let Kind::Link(target) = self.columns[pos].kind else { continue };
+            let resolved = self.resolve(target, &refs, &mut links.new_companies, &mut links.amend)?;
+            links.one.insert(pos, resolved);
+        }
+        Ok(())
     }
 
     /// Finds the records `refs` name. Companies that do not exist are given
     /// ids and added to `new_companies` (except in update mode), for the
     /// rows that link to them to create; one found by name without a domain
-    /// takes the domain its reference gives (`fill_domains`).
+    /// takes the domain its reference gives (`amend_found`).
     fn resolve(
         &mut self,
         target: Entity,
@@ -2463,9 +2464,6 @@ impl Import<'_> {
             None => HashMap::default(),
         };
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
-        // A company found by its id whose row's name or domain finds
-        // another: which is meant is not ours to guess. (A name that finds
-        // none is the company's new name.)
         // Of names alike (`Acme Inc`, `ACME GmbH`) that a row found by its
         // id gives, the company written so, if one is.
         let mut exactly: HashMap<String, String> = HashMap::default();
@@ -2478,6 +2476,9 @@ impl Import<'_> {
                 }
             }
         }
+        // A company found by its id whose row's name or domain finds
+        // another: which is meant is not ours to guess. (A name that finds
+        // none is the company's new name.)
         let disagrees = |r: &LinkRef, id: &String, stored_domain: &HashMap<String, Option<String>>, making: &Making| {
             let x = r.external.as_deref().filter(|_| target == Entity::Companies)?;
             let system = system.as_deref().unwrap_or_default();
@@ -2690,14 +2691,11 @@ impl Import<'_> {
                         "the company the row names by name or domain is given {system} id {first:?} in an earlier \
                          row, not {given:?} (one company, two ids?)"
                     ),
-                    (None, _, Some(holder)) if holder != id => format!(
-                        "company.external_id {given:?} is given to another company in an earlier row \
-                         (one id, two companies?)"
-                    ),
-                    _ if making.by.contains_key(&format!("x:{given}")) => format!(
-                        "company.external_id {given:?} is given to another company in an earlier row \
-                         (one id, two companies?)"
-                    ),
+                    (None, _, holder)
+                        if holder.is_some_and(|h| h != id) || making.by.contains_key(&format!("x:{given}")) =>
+                    {
+                        given_to_another(given)
+                    }
                     _ => {
                         taking.insert(id, given);
                         taken.insert(given, id);
@@ -2731,7 +2729,7 @@ impl Import<'_> {
             }
         }
         named.retain(|(_, domain)| !making.by.contains_key(&format!("d:{domain}")));
-        if self.settings.mode == Mode::Insert {
+        if !gives {
             named.clear();
         }
         // Not remembered until given: a later segment's row gives them again
@@ -2846,7 +2844,7 @@ impl Import<'_> {
         ))
     }
 
-    /// The domains companies found by name will take (see `fill_domains`),
+    /// The domains companies found by name will take (see `amend_found`),
     /// with the reference (its place in `refs`) that gives each: the first
     /// in file order to give a domain no company has, to a company without
     /// one. A later reference with that domain links to that company, as
@@ -3185,9 +3183,7 @@ impl Making {
                     }
                     Ok(id.clone())
                 }
-                _ => Err(format!(
-                    "company.external_id {x:?} is given to another company in an earlier row (one id, two companies?)"
-                )),
+                _ => Err(given_to_another(x)),
             };
         }
         // (By name only a company made without a domain, or with this one.)
@@ -3225,6 +3221,11 @@ impl Making {
         }
         Ok(id)
     }
+}
+
+/// Why a row is refused whose company id an earlier row gave another company.
+fn given_to_another(x: &str) -> String {
+    format!("company.external_id {x:?} is given to another company in an earlier row (one id, two companies?)")
 }
 
 fn company_values(r: &LinkRef) -> Vec<Option<String>> {
