@@ -2108,8 +2108,8 @@ impl Import<'_> {
                 let x = drafts[n].external.as_deref().unwrap_or_default();
                 let system = self.settings.external_system.as_deref().unwrap_or_default();
                 let message = format!(
-                    "external id {x:?} ({system}) belongs to {} {id}, which is deleted \
-                     (restore that record, or remove its external id first)",
+                    "external id {x:?} ({system}) belongs to {} {id}, which is deleted: \
+                     a deleted record keeps its ids, and an import does not bring it back",
                     model::singular(entity)
                 );
                 found[n] = Some(Err((format!("external_id.{system}"), message)));
@@ -2531,8 +2531,8 @@ impl Import<'_> {
             let hit: Option<Result<String, String>> = if let Some(x) = &r.external {
                 match by_ext.get(x) {
                     Some(id) if deleted.contains(id) => Some(Err(format!(
-                        "{} id {x:?} belongs to {} {id}, which is deleted (restore that record, or remove its \
-                         external id first)",
+                        "{} id {x:?} belongs to {} {id}, which is deleted: rows do not link to deleted \
+                         records",
                         system.as_deref().unwrap_or_default(),
                         model::singular(target)
                     ))),

@@ -702,7 +702,9 @@ on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
     );
     let rejected = std::fs::read_to_string(&rejects).expect("rejects");
     assert!(rejected.contains("external_id.erp,\"external id \"\"D-1\"\" (erp) belongs to deal "), "{rejected}");
-    assert!(rejected.contains("which is deleted"), "{rejected}");
+    // It says what happens, and advises no command crmsync does not have.
+    assert!(rejected.contains("which is deleted: a deleted record keeps its ids"), "{rejected}");
+    assert!(!rejected.contains("restore"), "{rejected}");
     assert_eq!(db.count("SELECT count(*) FROM deals"), 2);
     assert_eq!(db.count("SELECT count(*) FROM batches WHERE status = 'done'"), 3);
     // A link by that id finds no live deal: the row is rejected, not linked
@@ -713,7 +715,8 @@ on_both!(an_external_id_held_by_a_deleted_record_rejects_its_row, |db| {
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(0), Some(1)), "{s}");
     let rejected = std::fs::read_to_string(&rejects).expect("rejects");
     assert!(
-        rejected.contains("erp id \"\"D-1\"\" belongs to deal ") && rejected.contains("which is deleted"),
+        rejected.contains("erp id \"\"D-1\"\" belongs to deal ")
+            && rejected.contains("which is deleted: rows do not link to deleted records"),
         "{rejected}"
     );
 });
