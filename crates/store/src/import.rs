@@ -2510,7 +2510,8 @@ impl Import<'_> {
             })
         };
         let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &by_ext, &stored_domain);
-        let mut making = Making { system: system.clone(), ..Making::default() };
+        let mut making =
+            Making { system: system.clone(), gives: self.settings.mode != Mode::Insert, ..Making::default() };
         // Whether found companies are given the domains and ids they lack
         // (insert mode changes no stored record): only then do the rows
         // that give them bind later ones.
@@ -3123,6 +3124,13 @@ struct Making {
     fills: Vec<(String, String)>,
     /// The domain each company found without one takes: the first row's.
     filling: HashMap<String, String>,
+    /// Every company made, by its name's key, in the order made: names
+    /// alike (`Acme Inc`, `ACME GmbH`) are several companies' when rows
+    /// tell them apart by domain or id.
+    named: HashMap<String, Vec<String>>,
+    /// Whether a made company takes the domain a later row gives it, as a
+    /// stored one does (not in insert mode, which gives stored ones none).
+    gives: bool,
 }
 
 impl Making {
@@ -3186,22 +3194,32 @@ impl Making {
                 _ => Err(given_to_another(x)),
             };
         }
-        // (By name only a company made without a domain, or with this one.)
-        let known = by_id.or(by_domain).or_else(|| {
-            let id = self.by.get(name.as_ref()?)?;
-            (!self.from.get(id).is_some_and(|m| differ(&m.domain, &r.domain))).then(|| id.clone())
-        });
+        let known = match by_id.or(by_domain) {
+            Some(id) => Some(id),
+            None => self.by_name(r)?,
+        };
         // One made with another id is another company.
         let known = known.filter(|id| !self.from.get(id).is_some_and(|m| differ(&m.external, &r.external)));
         let id = match known {
             Some(id) => {
-                // Made without an id, it takes the first a later row gives.
-                if let (Some(x), Some(m)) = (&r.external, self.from.get_mut(&id))
-                    && m.external.is_none()
-                {
-                    m.external = Some(x.clone());
-                    if let Some(made) = new_companies.iter_mut().find(|c| c.0 == id) {
-                        made.2 = Some(x.clone());
+                // Made without an id or a domain, it takes the first a
+                // later row gives, as a stored company does.
+                if let Some(m) = self.from.get_mut(&id) {
+                    let made = new_companies.iter_mut().find(|c| c.0 == id);
+                    match (&r.external, &r.domain) {
+                        (Some(x), _) if m.external.is_none() => {
+                            m.external = Some(x.clone());
+                            if let Some(made) = made {
+                                made.2 = Some(x.clone());
+                            }
+                        }
+                        (_, Some(d)) if m.domain.is_none() && self.gives => {
+                            m.domain = Some(d.clone());
+                            if let Some(made) = made {
+                                made.1[1] = Some(d.clone());
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 id
@@ -3212,6 +3230,9 @@ impl Making {
                 let id = next_id();
                 new_companies.push((id.clone(), company_values(r), r.external.clone()));
                 self.from.insert(id.clone(), r.clone());
+                if let Some(key) = &r.name_key {
+                    self.named.entry(key.clone()).or_default().push(id.clone());
+                }
                 id
             }
             None => return Err(format!("no company with {}", r.describe(self.system.as_deref()))),
@@ -3220,6 +3241,50 @@ impl Making {
             self.by.entry(k).or_insert_with(|| id.clone());
         }
         Ok(id)
+    }
+
+    /// The company made earlier whose name `r` gives, as stored ones are
+    /// found by name: of names alike, the one written so; one made at
+    /// another domain or with another id is another company; of several
+    /// left, which is meant is not ours to guess.
+    fn by_name(&self, r: &LinkRef) -> Result<Option<String>, String> {
+        let Some(ids) = r.name_key.as_ref().and_then(|k| self.named.get(k)) else { return Ok(None) };
+        let name = r.name.as_deref().map(str::trim);
+        let exact: Vec<&String> =
+            ids.iter().filter(|id| self.from.get(*id).and_then(|m| m.name.as_deref()).map(str::trim) == name).collect();
+        let alike: Vec<&String> = if exact.len() == 1 { exact } else { ids.iter().collect() };
+        let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
+        let fit: Vec<&String> = alike
+            .into_iter()
+            .filter(|id| {
+                self.from.get(*id).is_some_and(|m| !differ(&m.domain, &r.domain) && !differ(&m.external, &r.external))
+            })
+            .collect();
+        match fit.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some((*one).clone())),
+            several => {
+                let each: Vec<String> = several
+                    .iter()
+                    .filter_map(|id| self.from.get(*id))
+                    .map(|m| {
+                        let name = m.name.as_deref().unwrap_or_default().trim();
+                        match &m.domain {
+                            Some(domain) => format!("{name:?} ({domain})"),
+                            None => format!("{name:?}"),
+                        }
+                    })
+                    .collect();
+                let by = if r.domain.is_some() { "a domain one of them has" } else { "company.domain" };
+                Err(format!(
+                    "the name {:?} is that of {} companies made for earlier rows: {}; give {by} or \
+                     company.external_id to say which",
+                    r.name.as_deref().unwrap_or_default(),
+                    each.len(),
+                    each.join(", ")
+                ))
+            }
+        }
     }
 }
 
