@@ -55,6 +55,9 @@ pub struct Export<'s> {
     /// Fields the records have that a default export leaves out (ids in a
     /// second system), for a note.
     left_out: Vec<String>,
+    /// What the user should know of the fields asked for (see
+    /// `unknown_system`).
+    notes: Vec<String>,
 }
 
 /// The SQL that reads a field of `entity` from table alias `t` (and the
@@ -181,6 +184,11 @@ fn known_fields(entity: Entity) -> String {
 struct FieldResolver {
     backend: Backend,
     entity: Entity,
+    /// The systems records have ids in, when a field names one: another
+    /// is a typo (`external_id.ERP` for `erp`).
+    systems: Option<BTreeSet<String>>,
+    /// Notes on fields named (see `unknown_system`).
+    notes: std::cell::RefCell<BTreeSet<String>>,
     /// The entity's declared custom fields: their values compare in their
     /// type, as import stores them.
     declared: Vec<CustomField>,
@@ -194,6 +202,11 @@ impl FieldResolver {
     fn field(&self, field: &str) -> Result<(String, Kind), String> {
         if let Some(name) = field.strip_prefix("custom.") {
             unknown_custom(self.entity, name, &self.known)?;
+        }
+        if let Some(systems) = &self.systems
+            && let Some(note) = unknown_system(self.entity, field, systems)?
+        {
+            self.notes.borrow_mut().insert(note);
         }
         field_sql(self.backend, self.entity, field)
             .ok_or_else(|| format!("`{field}` is not a field of {}; {}", self.entity, known_fields(self.entity)))
@@ -333,6 +346,46 @@ fn unknown_custom(entity: Entity, name: &str, known: &BTreeSet<String>) -> Resul
     ))
 }
 
+/// The system of an id field (`external_id.erp`, `company.external_id.erp`).
+fn system_of(entity: Entity, field: &str) -> Option<&str> {
+    entity.external_link_of(field).map(|(_, system)| system).or_else(|| external_system(field))
+}
+
+/// Every system records of any entity have ids in.
+fn stored_systems(db: &mut dyn Sql) -> Result<BTreeSet<String>> {
+    Ok(db
+        .query("SELECT DISTINCT system FROM external_ids", &[])?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+        .collect())
+}
+
+/// An id field of a system no record has ids in: empty for every record,
+/// and true of every record with `is null`. Written as a system records
+/// have ids in but for case (`ERP` for `erp`), a typo: refused, as a "not
+/// yet in the ERP" export would send every record again. Otherwise a note:
+/// a system no record has reached yet is a fair thing to ask for.
+fn unknown_system(entity: Entity, field: &str, systems: &BTreeSet<String>) -> Result<Option<String>, String> {
+    let Some(system) = system_of(entity, field) else { return Ok(None) };
+    if systems.contains(system) {
+        return Ok(None);
+    }
+    if let Some(s) = systems.iter().find(|s| s.eq_ignore_ascii_case(system)) {
+        return Err(format!(
+            "no record has an id in system `{system}`: did you mean `{}{s}`? (systems are told apart by case)",
+            field.strip_suffix(system).unwrap_or(field)
+        ));
+    }
+    let list: Vec<String> = systems.iter().map(|s| format!("`{s}`")).collect();
+    Ok(Some(match list.as_slice() {
+        [] => format!("`{field}` is empty for every record: no record has an id in system `{system}` yet"),
+        _ => format!(
+            "`{field}` is empty for every record: no record has an id in system `{system}` yet (records have ids in {})",
+            list.join(", ")
+        ),
+    }))
+}
+
 /// Up to this many custom field names, each is looked for in the records
 /// on its own (usually the first record has it).
 const PROBED: usize = 64;
@@ -455,6 +508,24 @@ impl Store {
         }
         let declared = crate::custom::declared(db, entity)?;
         let known = custom_known(db, entity, &declared)?;
+        // (Read only when a field names a system. A reverse mapping may name
+        // one before any record has ids there: its column is empty until
+        // then.)
+        let names_system = |f: &String| system_of(entity, f).is_some();
+        let systems = if (!opts.fields_from_mapping && fields.iter().any(names_system))
+            || opts.filter.as_ref().is_some_and(|f| f.contains(EXTERNAL_ID_PREFIX))
+        {
+            Some(stored_systems(db)?)
+        } else {
+            None
+        };
+        let mut notes = BTreeSet::new();
+        if let (Some(systems), false) = (&systems, opts.fields_from_mapping) {
+            for f in &fields {
+                let note = unknown_system(entity, f, systems).map_err(|m| Error::Argument(format!("--fields: {m}")))?;
+                notes.extend(note);
+            }
+        }
         let mut select = Vec::new();
         let mut sources = Vec::with_capacity(fields.len());
         let mut custom_at = None;
@@ -504,8 +575,9 @@ impl Store {
             let parsed = filter::parse(expr).map_err(|e| Error::Argument(e.to_string()))?;
             let mut sql = String::new();
             let mut texts = Vec::new();
-            filter::compile(&parsed, &FieldResolver { backend, entity, declared, known }, &mut sql, &mut texts)
-                .map_err(|e| Error::Argument(e.to_string()))?;
+            let resolver = FieldResolver { backend, entity, systems, notes: Default::default(), declared, known };
+            filter::compile(&parsed, &resolver, &mut sql, &mut texts).map_err(|e| Error::Argument(e.to_string()))?;
+            notes.extend(resolver.notes.take());
             conditions.push(sql);
             params.extend(texts.into_iter().map(Param::Text));
         }
@@ -524,6 +596,7 @@ impl Store {
             params,
             custom_at,
             left_out,
+            notes: notes.into_iter().collect(),
         })
     }
 }
@@ -536,6 +609,11 @@ impl Export<'_> {
 
     /// Fields the records have that this export leaves out, not having
     /// been asked for them: ids in systems besides the one exported.
+    /// Notes on the fields asked for, for stderr.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     pub fn left_out(&self) -> &[String] {
         &self.left_out
     }

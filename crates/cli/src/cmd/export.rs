@@ -203,6 +203,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         );
     }
 
+    if !g.quiet {
+        for note in export.notes() {
+            eprintln!("note: {note}");
+        }
+    }
+
     let mut write_opts = WriteOptions::new(format);
     write_opts.raw = args.raw;
     write_opts.bom = args.bom;

@@ -329,6 +329,42 @@ on_both!(custom_names_with_quotes_or_backslashes_export_and_filter_alike, |db| {
     }
 });
 
+on_both!(an_id_field_of_a_system_no_record_has_ids_in_is_refused, |db| {
+    let rows = db.file("c.csv", "email,external_id.erp\na@x.com,E1\nb@x.com,\n");
+    db.ok(&["import", &rows, "--entity", "contacts"]);
+    // `ERP` for `erp` would find every contact "not yet in the ERP".
+    let out = db.run(&["export", "--entity", "contacts", "--where", "external_id.ERP is null"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no record has an id in system `ERP`: did you mean `external_id.erp`?"), "{err}");
+    let out = db.run(&["export", "--entity", "deals", "--fields", "name,company.external_id.Erp"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean `company.external_id.erp`?"), "{err}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", "external_id.erp is null"]);
+    assert_eq!(out, "email\nb@x.com\n");
+    // A system no record has reached yet ("not yet in the OA": all) is
+    // exported, with a note.
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--where", "external_id.oa is null"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "email\na@x.com\nb@x.com\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "note: `external_id.oa` is empty for every record: no record has an id in system `oa` yet \
+             (records have ids in `erp`)"
+        ),
+        "{err}"
+    );
+    // A reverse mapping may name a system no record has ids in yet.
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[key]\nexternal_id = { system = \"crm\", from = \"Id\" }\n[fields]\nemail = \"Mail\"\n",
+    );
+    let out = db.run(&["export", "--mapping", &m]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Id,Mail\n,a@x.com\n,b@x.com\n");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("note:"));
+});
+
 on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
     let f = db.file(
         "scored.ndjson",
