@@ -445,7 +445,16 @@ impl CsvReader {
                     ),
                 ));
             }
-            let cols: Vec<Key> = first.iter().enumerate().map(|(i, v)| Key::from(field(&first, i, v))).collect();
+            // A column without a name (a spreadsheet's empty columns, saved
+            // as CSV) is named by its place, as without a header: `col3`.
+            let cols: Vec<Key> = first
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match field(&first, i, v) {
+                    "" => Key::from(format!("col{}", i + 1).as_str()),
+                    name => Key::from(name),
+                })
+                .collect();
             for (i, c) in cols.iter().enumerate() {
                 if let Some(j) = cols[..i].iter().position(|d| d == c) {
                     return Err(Error::parse(

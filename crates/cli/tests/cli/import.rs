@@ -1853,3 +1853,28 @@ fn the_store_s_own_checks_name_the_column_a_field_was_read_from() {
     assert!(err.contains("row 2: company.name (column \"Company\"): \"yyyy"), "{err}");
     assert!(err.contains("row 3: subscribed_at (column \"Signed\"): \"45357x\" is not a date and time"), "{err}");
 }
+
+#[test]
+fn columns_without_a_name_are_named_by_their_place() {
+    // A spreadsheet saved as CSV keeps its empty columns, unnamed. They were
+    // "both named """, and no mapping could read the file.
+    let db = Db::sqlite();
+    let f = db.file("t.csv", "email,first_name,,\na@x.com,A,,\nb@x.com,B,,late note\n");
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[key]\nfields = [\"email\"]\n[fields]\nemail = \"email\"\nfirst_name = \"first_name\"\n\
+         notes = \"col4\"\n",
+    );
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "email,first_name,notes"]),
+        "email,first_name,notes\na@x.com,A,\nb@x.com,B,late note\n"
+    );
+    // Two columns of one name are still refused: which is meant is not ours
+    // to guess.
+    let f = db.file("d.csv", "email,Notes,Notes\na@x.com,x,y\n");
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("columns 2 and 3 are both named \"Notes\""));
+}
