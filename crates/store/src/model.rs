@@ -276,6 +276,17 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
     if value.is_empty() || value.as_str().is_some_and(|t| t.trim().is_empty()) {
         return Ok(None);
     }
+    // A list or an object (JSON, XML) given to a field of one value would
+    // be stored as its JSON text, `["Ann","Lee"]` as a first name.
+    let several = |v: &Value| match v {
+        Value::Array(items) => Some(format!("a list of {}", items.len())),
+        Value::Object(_) => Some("an object".to_string()),
+        _ => None,
+    };
+    match (column.kind, several(value)) {
+        (Kind::Tags | Kind::Link(_) | Kind::DealContacts | Kind::Custom, _) | (_, None) => {}
+        (_, Some(got)) => return Err(format!("a single value (it is {got})")),
+    }
     let text = match (column.kind, value) {
         (Kind::Text, _) => value.to_text(),
         // Checked whether a mapping typed it or not: the store's e-mail
@@ -331,6 +342,11 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             _ => return Err("a decimal number without an exponent".to_string()),
         },
         (Kind::Tags, v) => {
+            if let Value::Array(items) = v
+                && let Some((n, got)) = items.iter().enumerate().find_map(|(n, item)| Some((n, several(item)?)))
+            {
+                return Err(format!("a list of texts (item {} is {got})", n + 1));
+            }
             let tags = list_items(v);
             if tags.is_empty() {
                 return Ok(None);

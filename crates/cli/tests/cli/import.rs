@@ -1878,3 +1878,23 @@ fn columns_without_a_name_are_named_by_their_place() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("columns 2 and 3 are both named \"Notes\""));
 }
+
+on_both!(a_list_given_to_a_field_of_one_value_rejects_the_row, |db| {
+    // Before, `["Ann","Lee"]` was stored as the first name, text and all.
+    let f = db.file(
+        "l.ndjson",
+        "{\"email\":\"r@x.com\",\"first_name\":[\"Ann\",\"Lee\"]}\n\
+         {\"email\":\"s@x.com\",\"tags\":[[\"a\",\"b\"],\"c\"]}\n\
+         {\"email\":\"u@x.com\",\"first_name\":\"Uma\",\"tags\":[\"a\",\"c\"]}\n",
+    );
+    let rejects = db.path("l.rejects.ndjson");
+    let s = db.json(&["import", &f, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(2)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("is not a single value (it is a list of 2)"), "{text}");
+    assert!(text.contains("is not a list of texts (item 1 is a list of 2)"), "{text}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "email,first_name,tags"]),
+        "email,first_name,tags\nu@x.com,Uma,a; c\n"
+    );
+});
