@@ -125,26 +125,37 @@ impl CustomField {
             }),
             CustomType::Integer => match text.parse::<i64>() {
                 Ok(n) => J::from(n),
+                // Digits, but too many for an integer the store keeps.
+                Err(_)
+                    if !text.is_empty() && text.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    return Err(format!("{text:?} is not an integer from {} to {}", i64::MIN, i64::MAX));
+                }
                 Err(_) => match text.parse::<f64>() {
                     // 3.0 from a spreadsheet cell is the integer 3.
                     Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => J::from(f as i64),
                     _ => return Err(fail()),
                 },
             },
-            CustomType::Decimal => match text.parse::<f64>() {
-                Ok(f) if f.is_finite() => J::Number(serde_json::Number::from_str(&text).map_err(|_| fail())?),
-                _ => return Err(fail()),
-            },
+            // As amounts are read: one rule for every decimal in the store.
+            CustomType::Decimal => {
+                let n = model::decimal_text(&text).map_err(|expected| format!("{text:?} is not {expected}"))?;
+                J::Number(serde_json::Number::from_str(&n).map_err(|_| fail())?)
+            }
             CustomType::Boolean => match text.to_ascii_lowercase().as_str() {
                 "true" | "yes" | "y" | "1" => J::Bool(true),
                 "false" | "no" | "n" | "0" => J::Bool(false),
                 _ => return Err(fail()),
             },
+            // Within the years the store keeps, as its own dates and times.
             CustomType::Date => match crmsync_core::mapping::types::date::parse_iso(&text) {
-                Some(dt) => J::String(dt.civil.date().to_string()),
+                Some(dt) => J::String(model::date_text(dt.civil.date()).map_err(|e| format!("{text:?} is not {e}"))?),
                 None => return Err(fail()),
             },
-            CustomType::DateTime => J::String(model::parse_time(&text).ok_or_else(fail)?),
+            CustomType::DateTime => match crmsync_core::mapping::types::date::parse_iso(&text) {
+                Some(dt) => J::String(model::time_text(&dt).map_err(|e| format!("{text:?} is not {e}"))?),
+                None => return Err(fail()),
+            },
             CustomType::Enum(values) => match values.iter().find(|e| e.eq_ignore_ascii_case(&text)) {
                 // Stored as declared, whatever the case in the file.
                 Some(e) => J::String(e.clone()),
@@ -473,6 +484,27 @@ mod tests {
         assert_eq!(field(CustomType::Boolean).check(&json!("Yes")), Ok(json!(true)));
         assert_eq!(field(CustomType::Date).check(&json!("2024-03-01")), Ok(json!("2024-03-01")));
         assert!(field(CustomType::Date).check(&json!("March")).is_err());
+        // Decimals as amounts are read: one rule for the store.
+        let d = field(CustomType::Decimal);
+        assert_eq!(d.check(&json!("0012.300")).map(|v| v.to_string()), Ok("12.300".to_string()));
+        assert_eq!(d.check(&json!(".5")), Ok(json!(0.5)));
+        assert_eq!(d.check(&json!("+1.5")), Ok(json!(1.5)));
+        assert_eq!(d.check(&json!("1e2")), Err("\"1e2\" is not a decimal number without an exponent".to_string()));
+        // The years the store keeps; an integer too long says so.
+        assert_eq!(
+            field(CustomType::Date).check(&json!("0000-01-01")),
+            Err("\"0000-01-01\" is not a date from 0001-01-01 to 9999-12-31".to_string())
+        );
+        assert!(
+            field(CustomType::DateTime)
+                .check(&json!("0000-06-01T00:00:00Z"))
+                .is_err_and(|e| e.contains("from 0001-01-01T00:00:00Z"))
+        );
+        assert!(
+            field(CustomType::Integer)
+                .check(&json!("99999999999999999999"))
+                .is_err_and(|e| e.contains("is not an integer from -9223372036854775808"))
+        );
         let e = field(CustomType::Enum(vec!["Gold".into()]));
         assert_eq!(e.check(&json!("gold")), Ok(json!("Gold")));
         assert_eq!(e.check(&json!("tin")), Err("\"tin\" is not one of Gold".to_string()));

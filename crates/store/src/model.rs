@@ -244,12 +244,22 @@ pub(crate) fn utc(dt: &crmsync_core::value::DateTime) -> Option<jiff::civil::Dat
 }
 
 /// A time as stored, or what was expected.
-fn time_text(dt: &crmsync_core::value::DateTime) -> Result<String, String> {
+pub(crate) fn time_text(dt: &crmsync_core::value::DateTime) -> Result<String, String> {
     utc(dt).map(civil_text).ok_or_else(|| TIMES.to_string())
 }
 
+/// A decimal number as stored, or what was expected: as the mapping's
+/// decimal type reads it (`1,234.50`, `.5`, `+1.5`, `0012.300`), without an
+/// exponent. Amounts and declared custom decimals alike.
+pub(crate) fn decimal_text(text: &str) -> Result<String, String> {
+    match convert(TypeName::Decimal, text, &TypeOptions::default())? {
+        Value::Number(n) if !n.contains(['e', 'E']) => Ok(n),
+        _ => Err("a decimal number without an exponent".to_string()),
+    }
+}
+
 /// A date as stored, or what was expected.
-fn date_text(d: jiff::civil::Date) -> Result<String, String> {
+pub(crate) fn date_text(d: jiff::civil::Date) -> Result<String, String> {
     if d.year() < 1 {
         return Err(DATES.to_string());
     }
@@ -337,10 +347,7 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
                 .ok_or_else(|| "a date and time (ISO 8601)".to_string())?;
             time_text(&dt)?
         }
-        (Kind::Decimal, v) => match convert(TypeName::Decimal, &v.to_text(), &TypeOptions::default())? {
-            Value::Number(n) if !n.contains(['e', 'E']) => n,
-            _ => return Err("a decimal number without an exponent".to_string()),
-        },
+        (Kind::Decimal, v) => decimal_text(&v.to_text())?,
         (Kind::Tags, v) => {
             if let Value::Array(items) = v
                 && let Some((n, got)) = items.iter().enumerate().find_map(|(n, item)| Some((n, several(item)?)))

@@ -309,10 +309,13 @@ on_both!(custom_numbers_come_back_alike_on_both, |db| {
     let db = if db.is_postgres() { Db::postgres("declared_rate").expect("server") } else { Db::sqlite() };
     let schema = db.file("schema.toml", "[contacts.rate]\ntype = \"decimal\"\n");
     db.ok(&["init", "--custom", &schema]);
-    let rates = db.file("rates.csv", "email,custom.rate\nr@x.com,2.5e1\n");
-    db.ok(&["import", &rates, "--entity", "contacts"]);
-    let out = db.ok(&["export", "--entity", "contacts", "--fields", "custom.rate", "--where", "email = 'r@x.com'"]);
-    assert_eq!(out, "custom.rate\n25\n");
+    // Read as amounts are: `.5` and `+2.5` are decimals; `2.5e1` is refused
+    // (a spreadsheet writes `1.23457E+11` for a number it rounded).
+    let rates = db.file("rates.csv", "email,custom.rate\nr@x.com,+2.5\ns@x.com,.5\nt@x.com,2.5e1\n");
+    let s = db.json(&["import", &rates, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "custom.rate"]);
+    assert_eq!(out, "custom.rate\n2.5\n0.5\n");
 });
 
 on_both!(custom_names_with_quotes_or_backslashes_export_and_filter_alike, |db| {
