@@ -1464,6 +1464,20 @@ impl Import<'_> {
                 d.own.as_ref() == Some(&e.id)
                     || d.external.is_some() && links.external_of.get(&e.id) == d.external.as_ref()
             };
+            if domains.is_some() && existing.as_ref().is_some_and(|e| !by_id(e) && at_another_domain(d, e)) {
+                if self.settings.mode == Mode::Update {
+                    let at = model::position(Entity::Companies, "domain")
+                        .and_then(|p| existing.as_ref()?.value(p))
+                        .unwrap_or_default();
+                    let message = format!(
+                        "the company of that name is at {at}: the row is another company of that name, which update \
+                         mode does not create (use --mode upsert)"
+                    );
+                    out.push((d.row, Outcome::Reject { field: "domain".to_string(), message }));
+                    continue;
+                }
+                existing = None;
+            }
             let conflict = domains
                 .as_ref()
                 .and_then(|held| domain_conflict(held, d, existing.as_ref(), existing.as_ref().is_some_and(by_id)));
@@ -2240,6 +2254,22 @@ impl Import<'_> {
                     e.map(Ok)
                 }
                 Some(many) => {
+                    // Names alike of companies at several domains: the one
+                    // at the row's, or, all at others, another company.
+                    if let Some(domain) = model::position(entity, "domain").filter(|_| self.settings.guard_domains)
+                        && let Some(given) = d.values.get(domain).cloned().flatten().flatten()
+                    {
+                        let of = |i: &usize| candidates[*i].as_ref().and_then(|e| e.value(domain));
+                        let at: Vec<&usize> = many.iter().filter(|i| of(i) == Some(given.as_str())).collect();
+                        if let [one] = at.as_slice() {
+                            found[n] = candidates[**one].clone().map(Ok);
+                            continue;
+                        }
+                        if many.iter().all(|i| of(i).is_some_and(|s| !s.is_empty() && s != given)) {
+                            found[n] = None;
+                            continue;
+                        }
+                    }
                     if let Some(e) = written_as(d, many, &candidates) {
                         found[n] = Some(Ok(e));
                         continue;
@@ -2304,7 +2334,9 @@ impl Import<'_> {
             .filter(|n| !before_key[*n] && drafts[*n].external.is_some())
             .filter_map(|n| Some((n, vec![found[n].as_ref()?.as_ref().ok()?.id.clone()])))
             .collect();
-        if matches!(entity, Entity::Deals | Entity::Activities) {
+        // (Companies of one name, each with an id of its own: a row with a
+        // new id is one more, as for one of them.)
+        if matches!(entity, Entity::Deals | Entity::Activities | Entity::Companies) {
             by_key.extend(several.iter().filter(|(n, _)| drafts[*n].external.is_some()).cloned());
         }
         if by_key.is_empty() {
@@ -2312,7 +2344,18 @@ impl Import<'_> {
         }
         let wanted: Vec<&str> = by_key.iter().flat_map(|(_, ids)| ids.iter().map(String::as_str)).collect();
         let held = external_pairs(self.db, entity, &system, "record_id", &wanted)?;
-        let domain_at = model::position(Entity::Companies, "domain");
+        // The domain of each company found, to tell whether the row is at it.
+        let domain_at = model::position(Entity::Companies, "domain").filter(|_| entity == Entity::Companies);
+        let domains: HashMap<String, String> = match domain_at {
+            Some(p) => {
+                let wanted: Vec<String> = wanted.iter().map(|s| s.to_string()).collect();
+                load_by(self.db, entity, "id", &wanted, Some(&[p]))?
+                    .into_iter()
+                    .filter_map(|e| Some((e.id.clone(), e.value(p)?.to_string())))
+                    .collect()
+            }
+            None => HashMap::default(),
+        };
         for (n, ids) in &by_key {
             let d = &drafts[*n];
             let Some(x) = &d.external else { continue };
@@ -2333,16 +2376,15 @@ impl Import<'_> {
                     Some(Err((format!("external_id.{system}"), message)))
                 }
                 Entity::Deals | Entity::Activities => None,
-                // A company of that name with another id, given without a
-                // domain or at another domain than the one found, is
-                // another company of that name (two `Zeta`s, Z1 and Z2;
-                // `ACME GmbH` at acme.de beside `Acme Inc` at acme.com), as
-                // links to companies make it. At its domain, it is one.
+                // A company of that name with another id, unless at the
+                // domain the row gives, is another company of that name (two
+                // `Zeta`s, Z1 and Z2, a third, Z3; `ACME GmbH` at acme.de
+                // beside `Acme Inc` at acme.com), as links to companies make
+                // it. At its domain, it is one.
                 Entity::Companies
                     if domain_at.is_some_and(|p| {
                         let given = d.values.get(p).cloned().flatten().flatten();
-                        let stored = found[*n].as_ref().and_then(|f| f.as_ref().ok()).and_then(|e| e.value(p));
-                        given.is_none() || given.is_some_and(|g| stored.is_some_and(|s| s != g))
+                        !ids.iter().any(|id| given.is_some() && domains.get(id) == given.as_ref())
                     }) =>
                 {
                     if self.settings.mode == Mode::Update {
@@ -2607,6 +2649,10 @@ impl Import<'_> {
                         }
                         Some(Ok(id.clone()))
                     }
+                    // Several of that name, each with another id than the
+                    // row's new one: the row's is one more (a third `Zeta`,
+                    // Z3), as beside one of them.
+                    Some(ids) if self.each_has_another_id(target, ids, r)? => None,
                     // Names alike (`Acme Inc`, `ACME GmbH`) of companies
                     // told apart by domain: which one is not ours to guess.
                     Some(ids) => Some(Err(self.names_several(r, ids)?)),
@@ -2813,6 +2859,17 @@ impl Import<'_> {
         }
         let mut row = rows.remove(0).into_iter();
         Ok(row.next().and_then(Cell::into_text).map(|id| (id, row.next().and_then(Cell::into_text))))
+    }
+
+    /// Whether each of the companies `ids` has an id in the import's system,
+    /// and none the one `r` gives (which no company has yet).
+    fn each_has_another_id(&mut self, target: Entity, ids: &[String], r: &LinkRef) -> Result<bool> {
+        let (Entity::Companies, Some(x), Some(system)) = (target, &r.external, &self.settings.external_system) else {
+            return Ok(false);
+        };
+        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let theirs = external_pairs(self.db, target, system, "record_id", &wanted)?;
+        Ok(ids.iter().all(|id| theirs.get(id).is_some_and(|t| t != x)))
     }
 
     /// Why a reference to a company by name is refused when the name is
@@ -3028,18 +3085,16 @@ impl Drop for Import<'_> {
     }
 }
 
-/// Why a company row, under `guard_domains`, is not the company its name
-/// matched (`existing`), or is not new: its domain is another's. `held`
-/// is `guarded_domains`'.
+/// Why a company row, under `guard_domains`, may not have its domain: it
+/// is another company's. `held` is `guarded_domains`'.
 fn domain_conflict(
     held: &HashMap<String, Holder>,
     d: &Draft,
     existing: Option<&Existing>,
     by_id: bool,
 ) -> Option<String> {
-    let (name, domain) = (model::position(Entity::Companies, "name")?, model::position(Entity::Companies, "domain")?);
+    let domain = model::position(Entity::Companies, "domain")?;
     let given = d.values.get(domain)?.as_ref()?.as_deref()?;
-    let row_name = d.values.get(name).cloned().flatten().flatten().unwrap_or_default();
     let advice = "import with --key domain to match companies by domain, or --key name to match by name alone";
     // Another company has the domain (stored, or given earlier by this import).
     let taken = |own: Option<&str>| {
@@ -3050,16 +3105,22 @@ fn domain_conflict(
     match existing {
         // Named by its id: it may change its domain, but not to another's.
         Some(e) if by_id => taken(Some(&e.id)),
-        Some(e) => {
-            let stored = e.value(domain).filter(|s| !s.is_empty() && *s != given)?;
-            Some(format!(
-                "company {row_name:?} at {given} matches {:?} by name, which is at {stored}: two companies with one \
-                 name? ({advice})",
-                e.value(name).unwrap_or_default()
-            ))
-        }
+        // Found by name at another domain, it is another company
+        // (`at_another_domain`), never this one.
+        Some(_) => None,
         None => taken(None),
     }
+}
+
+/// Whether a company row found by its name alone (`existing`) is another
+/// company of that name: the row gives a domain, and the one found is at
+/// another (`Zeta` at zeta.de beside `Zeta` at zeta.fr), as links to
+/// companies make it. So a companies export of subsidiaries of one name
+/// imports again into an empty store.
+fn at_another_domain(d: &Draft, existing: &Existing) -> bool {
+    let Some(domain) = model::position(Entity::Companies, "domain") else { return false };
+    let given = d.values.get(domain).cloned().flatten().flatten();
+    given.is_some_and(|g| existing.value(domain).is_some_and(|s| !s.is_empty() && s != g))
 }
 
 /// The company holding a domain, for `domain_conflict`.
