@@ -464,6 +464,14 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         None if key.is_empty() && external.is_none() => Mode::Insert,
         None => Mode::Upsert,
     };
+    // Activities have no natural key: without ids, a file imported twice
+    // is inserted twice. Said before, not found out after.
+    if args.mode.is_none() && key.is_empty() && external.is_none() && !own_ids && !g.quiet {
+        eprintln!(
+            "note: {entity} have no key here: every row is inserted as a new record, and importing this file again \
+             inserts them again; a mapping's [key] external_id (their ids in the other system) matches them"
+        );
+    }
     if mode != Mode::Insert && key.is_empty() && external.is_none() {
         return Err(usage(format!(
             "--mode {} matches records, but no key is set: name one with --key (or [key] in the mapping)",

@@ -1518,6 +1518,24 @@ fn a_link_that_finds_nothing_blames_the_fields_it_was_given_by() {
 }
 
 #[test]
+fn activities_without_ids_are_said_to_insert_again() {
+    let db = Db::sqlite();
+    let people = db.file("p.csv", "email\na@x.com\n");
+    db.ok(&["import", &people, "--entity", "contacts"]);
+    let f = db.file("a.csv", "kind,subject,contact.email\ncall,Intro,a@x.com\n");
+    let out = db.run(&["import", &f, "--entity", "activities"]);
+    assert!(
+        stderr_of(&out).contains("note: activities have no key here: every row is inserted as a new record"),
+        "{}",
+        stderr_of(&out)
+    );
+    // With their ids in the other system, they are matched: no note.
+    let f = db.file("b.csv", "external_id.crm,kind,subject,contact.email\nA1,call,Intro,a@x.com\n");
+    let out = db.run(&["import", &f, "--entity", "activities"]);
+    assert!(!stderr_of(&out).contains("note:"), "{}", stderr_of(&out));
+}
+
+#[test]
 fn upsert_without_a_key_is_a_usage_error() {
     let db = Db::sqlite();
     let f = testdata("import/activities.csv");
