@@ -332,8 +332,10 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         (Kind::Date, Value::DateTime(dt)) => date_text(dt.civil.date())?,
         (Kind::Date, v) => {
             let t = v.to_text();
-            let dt = crmsync_core::mapping::types::date::parse_iso(t.trim())
-                .ok_or_else(|| "a date (YYYY-MM-DD)".to_string())?;
+            let dt = crmsync_core::mapping::types::date::parse_iso(t.trim()).ok_or_else(|| {
+                crmsync_core::mapping::types::date::iso_day_missing(t.trim())
+                    .unwrap_or_else(|| "a date (YYYY-MM-DD)".to_string())
+            })?;
             date_text(dt.civil.date())?
         }
         (Kind::DateTime, Value::DateTime(dt)) => time_text(dt)?,
@@ -343,8 +345,10 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         })?,
         (Kind::DateTime, v) => {
             let t = v.to_text();
-            let dt = crmsync_core::mapping::types::date::parse_iso(t.trim())
-                .ok_or_else(|| "a date and time (ISO 8601)".to_string())?;
+            let dt = crmsync_core::mapping::types::date::parse_iso(t.trim()).ok_or_else(|| {
+                crmsync_core::mapping::types::date::iso_day_missing(t.trim())
+                    .unwrap_or_else(|| "a date and time (ISO 8601)".to_string())
+            })?;
             time_text(&dt)?
         }
         (Kind::Decimal, v) => decimal_text(&v.to_text())?,

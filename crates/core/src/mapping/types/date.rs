@@ -14,7 +14,7 @@ pub fn parse_date(s: &str, format: Option<&str>) -> Result<Date, String> {
     if let Some(fmt) = format {
         let tm = jiff::fmt::strtime::parse(fmt, s).map_err(|_| format!("a date in the format `{fmt}`"))?;
         four_digit_year(fmt, &tm)?;
-        return tm.to_date().map_err(|_| format!("a date in the format `{fmt}`"));
+        return tm.to_date().map_err(|_| no_such_day(&tm, fmt));
     }
     if let Some(dt) = parse_iso(s) {
         return Ok(dt.civil.date());
@@ -22,7 +22,33 @@ pub fn parse_date(s: &str, format: Option<&str>) -> Result<Date, String> {
     if let Some(d) = excel_serial(s) {
         return Ok(d.date());
     }
-    Err("a date (ISO 8601 like 2024-01-31, an Excel serial number, or set `format`)".to_string())
+    if let Some(message) = iso_day_missing(s) {
+        return Err(message);
+    }
+    Err("a date (ISO 8601 like 2024-01-31, an Excel serial number of five digits or more such as 45292, or set `format`)".to_string())
+}
+
+/// What was expected of a value read in `fmt` whose day is not in the
+/// calendar (`29/02/2025`): the format was right, the day is not.
+fn no_such_day(tm: &jiff::fmt::strtime::BrokenDownTime, fmt: &str) -> String {
+    match (tm.year(), tm.month(), tm.day()) {
+        (Some(y), Some(m), Some(d)) => {
+            format!("a date in the format `{fmt}` that is in the calendar (there is no {y:04}-{m:02}-{d:02})")
+        }
+        _ => format!("a date in the format `{fmt}`"),
+    }
+}
+
+/// For ISO text naming a day not in the calendar (`2024-02-30`, `2025-13-01`),
+/// what was expected, saying so.
+pub fn iso_day_missing(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|p| p.iter().all(u8::is_ascii_digit));
+    if !(digits(0..4) && b.get(4) == Some(&b'-') && digits(5..7) && b.get(7) == Some(&b'-') && digits(8..10)) {
+        return None;
+    }
+    let (y, m, d) = (s[..4].parse().ok()?, s[5..7].parse().ok()?, s[8..10].parse().ok()?);
+    Date::new(y, m, d).is_err().then(|| format!("a date that is in the calendar (there is no {})", &s[..10]))
 }
 
 /// Parses a date-time. Without an offset in the text, `zone` says where the
@@ -35,14 +61,19 @@ pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<
         let civil = tm
             .to_datetime()
             .or_else(|_| tm.to_date().map(|d| d.to_datetime(civil::Time::midnight())))
-            .map_err(|_| format!("a date-time in the format `{fmt}`"))?;
+            .map_err(|_| match tm.to_date() {
+                Err(_) => no_such_day(&tm, fmt).replacen("a date in", "a date-time in", 1),
+                Ok(_) => format!("a date-time in the format `{fmt}`"),
+            })?;
         (civil, tm.offset())
     } else if let Some(dt) = parse_iso(s) {
         (dt.civil, dt.offset)
     } else if let Some(c) = excel_serial(s) {
         (c, None)
+    } else if let Some(message) = iso_day_missing(s) {
+        return Err(message);
     } else {
-        return Err("a date-time (ISO 8601 like 2024-01-31T09:30:00+08:00, an Excel serial number, or set `format`)"
+        return Err("a date-time (ISO 8601 like 2024-01-31T09:30:00+08:00, an Excel serial number of five digits or more such as 45292, or set `format`)"
             .to_string());
     };
     match offset {
@@ -253,6 +284,27 @@ mod tests {
         assert_eq!(parse_date("01/02/24", Some("%d/%m/%y")), Ok(civil::date(2024, 2, 1)));
         assert_eq!(parse_date("2023年12月31日", Some("%Y年%m月%d日")), Ok(civil::date(2023, 12, 31)));
         assert_eq!(format_date(civil::date(2023, 1, 5), "%d/%m/%Y"), "05/01/2023");
+    }
+
+    #[test]
+    fn a_day_not_in_the_calendar_is_named() {
+        // The format is right; the day is not.
+        assert_eq!(
+            parse_date("29/02/2025", Some("%d/%m/%Y")),
+            Err("a date in the format `%d/%m/%Y` that is in the calendar (there is no 2025-02-29)".to_string())
+        );
+        assert_eq!(
+            parse_date("2024-02-30", None),
+            Err("a date that is in the calendar (there is no 2024-02-30)".to_string())
+        );
+        let dt = parse_datetime("31/04/2024 10:00", Some("%d/%m/%Y %H:%M"), &TimeZone::UTC).expect_err("no day");
+        assert!(dt.starts_with("a date-time in the format") && dt.contains("there is no 2024-04-31"), "{dt}");
+        assert!(
+            parse_datetime("2025-13-01T10:00:00Z", None, &TimeZone::UTC).is_err_and(|e| e.contains("no 2025-13-01"))
+        );
+        // A real day with a bad time is not blamed on the day.
+        assert!(parse_datetime("2024-01-31T25:00:00Z", None, &TimeZone::UTC).is_err_and(|e| !e.contains("calendar")));
+        assert_eq!(parse_date("2024-02-29", None), Ok(civil::date(2024, 2, 29)));
     }
 
     #[test]
