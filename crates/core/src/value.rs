@@ -140,7 +140,8 @@ pub struct DateTime {
 
 impl DateTime {
     /// ISO 8601 / RFC 3339 text: `2024-05-01T09:30:00+08:00`, `...Z` for UTC,
-    /// no suffix when the offset is unknown.
+    /// no suffix when the offset is unknown, the offset's seconds when it has
+    /// some (`+08:05:43`, as RFC 9557 and jiff write them).
     pub fn write_iso(&self, out: &mut String) {
         let c = self.civil;
         let _ = write!(
@@ -166,6 +167,12 @@ impl DateTime {
                 let sign = if secs < 0 { '-' } else { '+' };
                 let a = secs.unsigned_abs();
                 let _ = write!(out, "{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60);
+                // Local mean time before a zone's standard time (Shanghai
+                // +08:05:43 in 1900) has seconds: cut off, the time would
+                // name another instant.
+                if a % 60 != 0 {
+                    let _ = write!(out, ":{:02}", a % 60);
+                }
             }
         }
     }

@@ -701,6 +701,26 @@ on_both!(a_mapping_runs_back_into_the_other_systems_ids_clock_and_formats, |db| 
     assert_eq!(ids("`external_id.old erp` = 'K-1'"), "email\nada@example.com\n");
 });
 
+on_both!(a_time_on_a_local_mean_time_goes_back_to_the_same_instant, |db| {
+    // Shanghai was +08:05:43 in 1900, a common "no date" sentinel: the
+    // offset's seconds were cut off, and the file came back 43 s off.
+    let m = db.file(
+        "lmt.toml",
+        "entity = \"activities\"\n[key]\nexternal_id = { system = \"erp\", from = \"No\" }\n[fields]\n\
+         kind = \"Kind\"\nsubject = \"Subject\"\n\
+         occurred_at = { from = \"When\", type = \"datetime\", timezone = \"Asia/Shanghai\" }\n",
+    );
+    let f = db.file("lmt.csv", "No,Kind,Subject,When\nX-1,note,old,1900-01-01 00:00\n");
+    db.ok(&["import", &f, "--mapping", &m]);
+    let back = db.ok(&["export", "--mapping", &m]);
+    assert_eq!(back, "No,Kind,Subject,When\nX-1,note,old,1900-01-01T00:00:00+08:05:43\n");
+    let again = db.file("back.csv", &back);
+    let s = db.json(&["import", &again, "--mapping", &m]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+    let stored = db.ok(&["export", "--entity", "activities", "--fields", "occurred_at"]);
+    assert_eq!(stored, "occurred_at\n1899-12-31T15:54:17Z\n");
+});
+
 on_both!(a_date_the_store_keeps_as_a_time_goes_back_as_a_date, |db| {
     let m = db.file(
         "signup.toml",

@@ -192,12 +192,17 @@ pub fn parse_iso(s: &str) -> Option<DateTime> {
         [] => None,
         [b'Z'] | [b'z'] => Some(Offset::UTC),
         [sign @ (b'+' | b'-'), tail @ ..] => {
-            let (h, m) = match tail {
-                [h1, h2] => (num(&[*h1, *h2])?, 0),
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?),
+            let (h, m, sec) = match tail {
+                [h1, h2] => (num(&[*h1, *h2])?, 0, 0),
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?, 0),
+                // With seconds, as a local mean time's offset is written back.
+                [h1, h2, b':', m1, m2, b':', s1, s2] => (num(&[*h1, *h2])?, num(&[*m1, *m2])?, num(&[*s1, *s2])?),
                 _ => return None,
             };
-            let secs = (h * 3600 + m * 60) * if *sign == b'-' { -1 } else { 1 };
+            if m > 59 || sec > 59 {
+                return None;
+            }
+            let secs = (h * 3600 + m * 60 + sec) * if *sign == b'-' { -1 } else { 1 };
             Some(Offset::from_seconds(secs).ok()?)
         }
         _ => return None,
@@ -248,6 +253,13 @@ mod tests {
 
     #[test]
     fn iso_forms() {
+        // A local mean time's offset, with its seconds, reads back whole.
+        let lmt = parse_iso("1900-01-01T00:00:00+08:05:43").expect("parses");
+        assert_eq!(lmt.offset.map(|o| o.seconds()), Some(8 * 3600 + 5 * 60 + 43));
+        let mut text = String::new();
+        lmt.write_iso(&mut text);
+        assert_eq!(text, "1900-01-01T00:00:00+08:05:43");
+        assert!(parse_iso("2024-01-01T00:00:00+08:75").is_none());
         assert_eq!(parse_date("2024-02-29", None), Ok(civil::date(2024, 2, 29)));
         assert!(parse_date("2023-02-29", None).is_err());
         let dt = parse_iso("2024-07-01T11:54:49.95+00:00").expect("parses");
