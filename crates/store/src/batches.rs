@@ -110,7 +110,7 @@ pub(crate) fn label(db: &mut dyn Sql, entity: Entity, id: &str) -> String {
 }
 
 /// A record's `label_field` (e-mail or name), if it has one and still exists.
-fn name_of(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
+pub(crate) fn name_of(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
     let sql = format!("SELECT {} FROM {} WHERE id = ?", model::label_field(entity), entity.name());
     Ok(db.query_row(&sql, &[id.into()])?.and_then(|r| r.into_iter().next()?.into_text()))
 }

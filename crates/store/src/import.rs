@@ -180,11 +180,15 @@ pub struct RowIds {
 }
 
 /// One field's change, as stored text.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Change {
     pub field: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// For a plan, a link's records by name (`Acme Inc`), where `before`
+    /// and `after` hold their ids (see `label_links`).
+    pub before_label: Option<String>,
+    pub after_label: Option<String>,
 }
 
 /// A record other than the row's own that a row writes: a company created
@@ -1533,6 +1537,7 @@ impl Import<'_> {
                                         // JSON, so that undo restores numbers as numbers.
                                         before: old.get(k).map(ToString::to_string),
                                         after: new.get(k).map(ToString::to_string),
+                                        ..Default::default()
                                     });
                                 }
                             }
@@ -1541,6 +1546,7 @@ impl Import<'_> {
                                 field: c.field.to_string(),
                                 before: before[i].clone(),
                                 after: values[i].clone(),
+                                ..Default::default()
                             });
                         }
                     }
@@ -1564,7 +1570,12 @@ impl Import<'_> {
                     }
                     if let Some((system, x)) = attach {
                         let before = links.external_of.get(&e.id).cloned();
-                        changes.push(Change { field: format!("external_id.{system}"), before, after: Some(x.clone()) });
+                        changes.push(Change {
+                            field: format!("external_id.{system}"),
+                            before,
+                            after: Some(x.clone()),
+                            ..Default::default()
+                        });
                         new_external.push((e.id.clone(), x));
                     }
                     self.claim_unique(Some(&before), &values, &e.id);
@@ -1674,7 +1685,7 @@ impl Import<'_> {
             let shown = |values: &[Option<String>], field: &str| {
                 let at = model::position(Entity::Companies, field)?;
                 let value = values.get(at).cloned().flatten()?;
-                Some(Change { field: field.to_string(), before: None, after: Some(value) })
+                Some(Change { field: field.to_string(), before: None, after: Some(value), ..Default::default() })
             };
             for (row, id) in &created_for {
                 let Some((_, values, external)) = links.new_companies.iter().find(|(c, ..)| c == id) else { continue };
@@ -1685,6 +1696,7 @@ impl Import<'_> {
                         field: format!("external_id.{system}"),
                         before: None,
                         after: Some(x.clone()),
+                        ..Default::default()
                     });
                 }
                 effects.push((*row, Effect { entity: Entity::Companies, id: id.clone(), created: true, changes }));
@@ -1697,7 +1709,7 @@ impl Import<'_> {
                     _ => r.external.as_ref() == Some(&value),
                 };
                 let Some(d) = drafts.iter().find(|d| d.links.iter().any(|(_, r)| gives(r))) else { continue };
-                let change = Change { field, before: None, after: Some(value) };
+                let change = Change { field, before: None, after: Some(value), ..Default::default() };
                 match effects.last_mut() {
                     Some((row, e)) if *row == d.row && e.id == id && !e.created => e.changes.push(change),
                     _ => effects
@@ -1764,7 +1776,42 @@ impl Import<'_> {
         if !self.settings.dry_run {
             adopt_sources(self.db, entity, &adopted)?;
         }
+        if self.effects.is_some() {
+            self.label_links(&mut out)?;
+        }
         Ok(out)
+    }
+
+    /// For a plan, names the records a changed link goes from and to: a
+    /// bare id tells a reviewer nothing. (After the segment's writes, so
+    /// that a company made for a row has its name too.)
+    fn label_links(&mut self, out: &mut [(usize, Outcome)]) -> Result<()> {
+        let entity = self.settings.entity;
+        let mut names: HashMap<String, Option<String>> = HashMap::default();
+        for (_, outcome) in out.iter_mut() {
+            let Outcome::Update { changes, .. } = outcome else { continue };
+            for c in changes.iter_mut() {
+                let target = match model::columns(entity).iter().find(|col| col.field == c.field).map(|col| col.kind) {
+                    Some(Kind::Link(target)) => target,
+                    Some(Kind::DealContacts) => Entity::Contacts,
+                    _ => continue,
+                };
+                let mut label = |ids: &Option<String>| -> Result<Option<String>> {
+                    let Some(ids) = ids else { return Ok(None) };
+                    let mut shown = Vec::new();
+                    for id in ids.split(',').filter(|i| !i.is_empty()) {
+                        if !names.contains_key(id) {
+                            names.insert(id.to_string(), crate::batches::name_of(self.db, target, id)?);
+                        }
+                        shown.push(names.get(id).cloned().flatten().unwrap_or_else(|| id.to_string()));
+                    }
+                    Ok(Some(shown.join(", ")))
+                };
+                c.before_label = label(&c.before)?;
+                c.after_label = label(&c.after)?;
+            }
+        }
+        Ok(())
     }
 
     /// Records found by their id whose key the row changes to one another

@@ -270,12 +270,17 @@ impl Plan {
             match outcome {
                 Outcome::Update { changes, .. } => {
                     for c in changes {
+                        // A link by the name of what it goes to, and its id.
+                        let shown = |value: Option<&str>, label: Option<&str>| match (value, label) {
+                            (Some(v), Some(l)) if l != v => format!("{l} ({v})"),
+                            _ => Self::text(&c.field, value),
+                        };
                         writeln!(
                             self.out,
                             "{row},{action},{id},{},{},{}",
                             q(&c.field),
-                            q(&Self::text(&c.field, c.before.as_deref())),
-                            q(&Self::text(&c.field, c.after.as_deref()))
+                            q(&shown(c.before.as_deref(), c.before_label.as_deref())),
+                            q(&shown(c.after.as_deref(), c.after_label.as_deref()))
                         )?;
                     }
                 }
@@ -293,11 +298,18 @@ impl Plan {
                 line["changes"] = changes
                     .iter()
                     .map(|c| {
-                        serde_json::json!({
+                        let mut change = serde_json::json!({
                             "field": c.field,
                             "before": Self::json(&c.field, c.before.as_deref()),
                             "after": Self::json(&c.field, c.after.as_deref()),
-                        })
+                        });
+                        // A link's records by name, beside their ids.
+                        for (key, label) in [("before_label", &c.before_label), ("after_label", &c.after_label)] {
+                            if let Some(l) = label {
+                                change[key] = l.as_str().into();
+                            }
+                        }
+                        change
                     })
                     .collect();
             }

@@ -1969,3 +1969,22 @@ on_both!(a_list_given_to_a_field_of_one_value_rejects_the_row, |db| {
         "email,first_name,tags\nu@x.com,Uma,a; c\n"
     );
 });
+
+on_both!(a_plan_names_the_records_a_changed_link_goes_from_and_to, |db| {
+    let f = db.file("p1.csv", "email,company.name\na@x.com,Acme\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let f = db.file("p2.csv", "email,company.name\na@x.com,Globex\n");
+    let plan = db.path("p.csv");
+    db.ok(&["import", &f, "--entity", "contacts", "--dry-run", "--plan", plan.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    let line = text.lines().find(|l| l.contains(",update,")).unwrap_or_default();
+    assert!(line.contains(",\"company\",\"Acme (") && line.contains("\",\"Globex ("), "{text}");
+    let plan = db.path("p.ndjson");
+    db.ok(&["import", &f, "--entity", "contacts", "--dry-run", "--plan", plan.to_str().expect("p")]);
+    let first: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&plan).expect("plan").lines().next().expect("a line"))
+            .expect("json");
+    let change = &first["changes"][0];
+    assert_eq!((change["before_label"].as_str(), change["after_label"].as_str()), (Some("Acme"), Some("Globex")));
+    assert!(change["before"].as_str().is_some_and(|id| id.len() == 26), "ids stay: {first}");
+});
