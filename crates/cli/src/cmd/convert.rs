@@ -65,7 +65,7 @@ pub struct Args {
 }
 
 /// The first field holding a character `enc` cannot represent, and why.
-fn unencodable(
+pub(crate) fn unencodable(
     rec: &crmsync_core::Record,
     enc: &'static crmsync_formats::encoding::Encoding,
 ) -> Option<(String, String)> {

@@ -231,6 +231,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let (output, out) = Output::create(&args.out)?;
     let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
     let fields_out: Vec<Key> = export.fields().to_vec();
+    let encoding = write_opts.encoding;
     // Reading the store and writing the file overlap, one thread each.
     let exported = std::thread::scope(|s| -> Result<u64> {
         let (pages, received) = std::sync::mpsc::sync_channel::<Vec<Record>>(2);
@@ -267,15 +268,27 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             for rec in page.iter_mut() {
                 exported += 1;
                 rec.row = exported;
+                // (For messages only: not read on a plain export's path.)
+                let label = (mapper.is_some() || encoding.is_some())
+                    .then(|| rec.get(crmsync_store::model::label_field(entity)).map(Value::to_text))
+                    .flatten();
                 if let Some(m) = &mut mapper {
                     // No row of the other system's file can hold it: the
                     // export stops rather than write a record that reads
                     // back as another.
-                    let label =
-                        rec.get(crmsync_store::model::label_field(entity)).map(Value::to_text).unwrap_or_default();
+                    let label = label.as_deref().unwrap_or_default();
                     m.reverse(rec, &mut reversed)
                         .map_err(|e| anyhow::anyhow!("record {exported} of the export ({label}): {e}"))?;
                     std::mem::swap(rec, &mut reversed);
+                }
+                // Named here, by record and column: the encoder meets the
+                // character only as bytes, later.
+                if let Some((field, message)) = encoding.and_then(|enc| super::convert::unencodable(rec, enc)) {
+                    anyhow::bail!(
+                        "record {exported} of the export ({}): `{field}`: {message}; export in UTF-8 (the default), \
+                         or in an encoding that has it",
+                        label.unwrap_or_default()
+                    );
                 }
                 if format.is_flat() {
                     flatten_lists(rec);

@@ -1378,6 +1378,18 @@ on_both!(a_mapping_run_backwards_writes_the_file_its_source_describes, |db| {
     assert!(stderr_of(&out).contains("`phone` is not mapped by"), "{}", stderr_of(&out));
     let out = db.run(&["export", "--entity", "contacts", "--fields", ""]);
     assert_eq!(out.status.code(), Some(2));
+    // A character GBK has not names the record and the column it is in.
+    let zoe = db.file("zoe.csv", "email,first_name\nzoe@x.com,Zoë\n");
+    db.ok(&["import", &zoe, "--entity", "contacts"]);
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email,first_name", "--out-encoding", "gbk"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(
+            "record 2 of the export (zoe@x.com): `first_name`: character 'ë' (U+00EB) cannot be written in GBK"
+        ),
+        "{err}"
+    );
 });
 
 on_both!(an_xml_file_written_through_a_mapping_imports_again_through_it, |db| {
