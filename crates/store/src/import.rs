@@ -1409,10 +1409,13 @@ impl Import<'_> {
             if let Some(list) = d.contacts.as_ref().filter(|_| !doomed[n]) {
                 let mut ids = Vec::new();
                 for r in list {
+                    // Blamed on the field it was given by, so the message
+                    // names its column.
+                    let field = if r.external.is_some() { "contacts.external_id" } else { "contacts" };
                     match links.contacts.get(&r.id) {
                         Some(Ok(id)) => ids.push(id.clone()),
-                        Some(Err(message)) => failed = Some(("contacts".to_string(), message.clone())),
-                        None => failed = Some(("contacts".to_string(), "link not resolved".to_string())),
+                        Some(Err(message)) => failed = Some((field.to_string(), message.clone())),
+                        None => failed = Some((field.to_string(), "link not resolved".to_string())),
                     }
                 }
                 ids.sort();
@@ -1632,7 +1635,10 @@ impl Import<'_> {
                             d.row,
                             Outcome::Reject {
                                 field: missing.to_string(),
-                                message: format!("`{missing}` is required for a new record of {entity}"),
+                                message: self.drafter.read_from(
+                                    missing,
+                                    format!("`{missing}` is required for a new record of {entity}"),
+                                ),
                             },
                         ));
                         continue;

@@ -1988,3 +1988,29 @@ on_both!(a_plan_names_the_records_a_changed_link_goes_from_and_to, |db| {
     assert_eq!((change["before_label"].as_str(), change["after_label"].as_str()), (Some("Acme"), Some("Globex")));
     assert!(change["before"].as_str().is_some_and(|id| id.len() == 26), "ids stay: {first}");
 });
+
+#[test]
+fn a_deals_unknown_contact_id_and_a_missing_name_name_their_columns() {
+    let db = Db::sqlite();
+    let cm = db.file(
+        "c.toml",
+        "entity=\"contacts\"\n[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n[fields]\nemail=\"Email\"\n",
+    );
+    let c = db.file("c.csv", "Id,Email\nP-3,p3@x.com\n");
+    db.ok(&["import", &c, "--mapping", &cm]);
+    let dm = db.file(
+        "d.toml",
+        "entity=\"deals\"\n[key]\nexternal_id = { system = \"erp\", from = \"Id\" }\n[fields]\nname=\"Title\"\n\
+         \"contacts.external_id\" = { from = \"People\", split = \"|\" }\n",
+    );
+    let d = db.file("d.csv", "Id,Title,People\nD-1,Big,P-3|P-99\nD-2,,P-3\n");
+    let rejects = db.path("d.rejects.csv");
+    let s = db.json(&["import", &d, "--mapping", &dm, "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(s["rejected"].as_u64(), Some(2), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(
+        text.contains(",contacts.external_id,\"no contact with erp id \"\"P-99\"\" (column \"\"People\"\")\""),
+        "{text}"
+    );
+    assert!(text.contains(",name,\"`name` is required for a new record of deals (column \"\"Title\"\")\""), "{text}");
+}
