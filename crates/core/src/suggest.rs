@@ -179,6 +179,12 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "subscribed at",
             "signup date",
             "sign up date",
+            "signed up",
+            "signed up at",
+            "signed up on",
+            "signup",
+            "sign up",
+            "opt in date",
             "created",
             "registration date",
             "注册日期",
@@ -345,6 +351,28 @@ fn looks_phone(v: &str) -> bool {
         && (v.contains(['-', ' ', '(', '.', '+']) || digits >= 10)
 }
 
+/// The country most of the numbers written with a country code are in
+/// (four in five of them, its main region for a code several share:
+/// +1 is US), if there is one.
+fn dialled_in(values: &[&str]) -> Option<String> {
+    let codes: Vec<u16> = values
+        .iter()
+        .filter(|v| v.trim_start().starts_with('+'))
+        .filter_map(|v| phonenumber::parse(None, v.trim()).ok())
+        .map(|n| n.code().value())
+        .collect();
+    let mut counts: std::collections::BTreeMap<u16, usize> = std::collections::BTreeMap::new();
+    for c in &codes {
+        *counts.entry(*c).or_default() += 1;
+    }
+    let (code, same) = counts.into_iter().max_by_key(|(_, n)| *n)?;
+    if same * 5 < codes.len() * 4 {
+        return None;
+    }
+    let regions = phonenumber::metadata::DATABASE.region(&code)?;
+    regions.first().map(|r| r.to_string())
+}
+
 /// A phone type for `values`, `f` of which look like phone numbers, read
 /// in the country the file's country column or its numbers suggest.
 fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess {
@@ -354,6 +382,10 @@ fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess 
         d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9')
     });
     let region_hint = region_hint.or((cn_mobiles >= 0.8).then_some("CN"));
+    // Numbers written with a country code say where the rest are likely
+    // dialled: `+49 30 …` beside `030 …` is Germany, not the US.
+    let by_code = (region_hint.is_none() && plus > 0.0).then(|| dialled_in(values)).flatten();
+    let region_hint = region_hint.or(by_code.as_deref());
     let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
     let warning = match (&region, region_hint) {
         (Some(r), None) => Some(format!(
@@ -815,5 +847,28 @@ mod tests {
         assert_eq!(guess_type("Customer Number", "custom.customer_number", &["42", "1234"], None).ty, None);
         assert_eq!(guess_type("Orders", "custom.orders", &["3", "12", "140"], None).ty, Some("integer"));
         assert_eq!(guess_type("手机", "mobile", &["13800138000", "139-1234-5678"], None).region.as_deref(), Some("CN"));
+    }
+
+    #[test]
+    fn numbers_with_a_country_code_say_where_the_rest_are_dialled() {
+        let german = ["+49 30 1234567", "030 7654321", "+49 89 1234567"];
+        assert_eq!(guess_type("Phone", "phone", &german, None).region.as_deref(), Some("DE"));
+        assert_eq!(
+            guess_type("Phone", "phone", &["+1 415 555 2671", "(415) 555-2672"], None).region.as_deref(),
+            Some("US")
+        );
+        // A country column still decides; codes of many countries say nothing.
+        assert_eq!(guess_type("Phone", "phone", &german, Some("AT")).region.as_deref(), Some("AT"));
+        let mixed = ["+49 30 1234567", "+33 1 23 45 67 89", "020 7946 0958"];
+        assert_eq!(guess_type("Phone", "phone", &mixed, None).region.as_deref(), Some("US"));
+    }
+
+    #[test]
+    fn signed_up_is_the_subscription_date() {
+        let info = SourceInfo { file_name: "x.csv".into(), format: "csv".into(), ..Default::default() };
+        for header in ["Signed Up", "Sign-up", "Opt-in Date"] {
+            let text = suggest(Entity::Contacts, &info, &[header.to_string()], &cols(&[&["2024-03-01"]]));
+            assert!(text.contains("subscribed_at = "), "{header}: {text}");
+        }
     }
 }
