@@ -449,6 +449,49 @@ pub struct Import<'s> {
     /// its table), the domains it gave companies: a hash of each, to the
     /// company's id. A later row's company may not take one.
     domains_given: std::collections::HashMap<u64, String, BuildHasherDefault<AsIs>>,
+    /// While this import is the only one to have written companies (the
+    /// table was empty when it began; see `Fresh`).
+    fresh: Option<Fresh>,
+    /// Whether to keep `fresh`, if the table is empty at the first
+    /// transaction.
+    fresh_wanted: bool,
+}
+
+/// The companies an import wrote into a table that was empty when it
+/// began, while no other writer has written since, by what links find
+/// them by: link lookups are answered here instead of by the database. On
+/// PostgreSQL each lookup waited for the COPYs sent ahead of it, once a
+/// chunk; a million contacts naming 28,000 companies sent 1,000. Past
+/// `FRESH_MAX` companies it is given up, to keep memory small.
+#[derive(Default)]
+struct Fresh {
+    names: HashMap<String, Vec<String>>,
+    domains: HashMap<String, Vec<String>>,
+    ids: HashMap<String, String>,
+    count: usize,
+}
+
+const FRESH_MAX: usize = 200_000;
+
+impl Fresh {
+    /// Notes company `id`, written with these values.
+    fn note(&mut self, id: &str, name_key: Option<&str>, domain: Option<&str>, external: Option<&str>) {
+        self.count += 1;
+        if let Some(k) = name_key {
+            self.names.entry(k.to_string()).or_default().push(id.to_string());
+        }
+        if let Some(d) = domain {
+            self.domains.entry(d.to_string()).or_default().push(id.to_string());
+        }
+        if let Some(x) = external {
+            self.ids.insert(x.to_string(), id.to_string());
+        }
+    }
+
+    /// As `lookup_ids` would find them in the table.
+    fn lookup(map: &HashMap<String, Vec<String>>, values: &[String]) -> HashMap<String, Vec<String>> {
+        values.iter().filter_map(|v| Some((v.clone(), map.get(v)?.clone()))).collect()
+    }
 }
 
 /// The import's maps hash with foldhash: they are keyed by the file's
@@ -875,6 +918,8 @@ impl Store {
             effects: None,
             amended: Vec::new(),
             domains_given: Default::default(),
+            fresh: None,
+            fresh_wanted: false,
             drafter: Drafter {
                 entity: settings.entity,
                 columns,
@@ -985,6 +1030,10 @@ impl Store {
                 import.bulk = Some(Bulk { table, indexes, started: false, keys: KeyHashes::default() });
             }
         }
+        // (A companies import looks companies up by its key, not by link.
+        // Whether the table is empty is asked in the first transaction,
+        // where no other writer can add to it unseen.)
+        import.fresh_wanted = s.entity != Entity::Companies && s.mode != Mode::Update;
         // A dry run is one transaction, rolled back at the end, so later
         // rows see what earlier rows would have written.
         Ok(import)
@@ -1093,6 +1142,15 @@ impl Import<'_> {
                 self.db.backend() == Backend::Sqlite && self.linked_version.is_some() && version != self.linked_version;
             if version.is_none() || version != self.linked_version {
                 self.linked.clear();
+            }
+            // Companies another writer made are in no set of this import's.
+            if others_wrote {
+                self.fresh = None;
+            }
+            if std::mem::take(&mut self.fresh_wanted)
+                && self.db.query_row("SELECT 1 FROM companies LIMIT 1", &[])?.is_none()
+            {
+                self.fresh = Some(Fresh::default());
             }
             self.linked_version = version;
             // Indexes can only be built again between transactions: a
@@ -1732,6 +1790,15 @@ impl Import<'_> {
             .unzip();
         if !companies.is_empty() {
             insert_records(self.db, Entity::Companies, &self.batch, &companies, now)?;
+            if let Some(fresh) = &mut self.fresh {
+                for ((id, values, _), (_, external)) in companies.iter().zip(&ids) {
+                    let name = values.first().cloned().flatten().map(|n| company_key(&n));
+                    fresh.note(id, name.as_deref(), values.get(1).cloned().flatten().as_deref(), external.as_deref());
+                }
+            }
+            if self.fresh.as_ref().is_some_and(|f| f.count > FRESH_MAX) {
+                self.fresh = None;
+            }
             // A company made from a row that gives its id (an export's
             // `company.external_id.erp`) has that id, as the row says.
             if let Some(system) = &self.settings.external_system {
@@ -2532,8 +2599,11 @@ impl Import<'_> {
         let refs = unknown.as_slice();
         let system = self.settings.external_system.clone();
         let ext: Vec<&str> = refs.iter().filter_map(|r| r.external.as_deref()).collect();
-        let by_ext = match &system {
-            Some(s) if !ext.is_empty() => external_lookup(self.db, target, s, &ext)?,
+        // A table this import alone wrote holds what it wrote.
+        let fresh = self.fresh.as_ref().filter(|_| target == Entity::Companies);
+        let by_ext = match (&system, fresh) {
+            (Some(_), Some(f)) => ext.iter().filter_map(|x| Some((x.to_string(), f.ids.get(*x)?.clone()))).collect(),
+            (Some(s), None) if !ext.is_empty() => external_lookup(self.db, target, s, &ext)?,
             _ => HashMap::default(),
         };
         // (An id a deleted record holds links to nothing.)
@@ -2552,11 +2622,16 @@ impl Import<'_> {
                 _ => r.name.clone(),
             })
             .collect();
-        let by_a = lookup_ids(self.db, target, field_a, &a_values)?;
         let b_values: Vec<String> = refs.iter().filter_map(|r| r.name_key.clone()).collect();
-        let by_b = match field_b {
-            Some(f) => lookup_ids(self.db, target, f, &b_values)?,
-            None => HashMap::default(),
+        let (by_a, by_b) = match fresh {
+            Some(f) => (Fresh::lookup(&f.domains, &a_values), Fresh::lookup(&f.names, &b_values)),
+            None => (
+                lookup_ids(self.db, target, field_a, &a_values)?,
+                match field_b {
+                    Some(f) => lookup_ids(self.db, target, f, &b_values)?,
+                    None => HashMap::default(),
+                },
+            ),
         };
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
         // Of names alike (`Acme Inc`, `ACME GmbH`) that a row found by its
@@ -3034,6 +3109,10 @@ impl Import<'_> {
             let Some(e) = stored.get(id).filter(|_| domain.is_some() || x.is_some()) else { continue };
             let before = e.to_values();
             let mut after = before.clone();
+            if let Some(fresh) = &mut self.fresh {
+                fresh.note(id, None, domain.copied(), x.copied());
+                fresh.count -= 1;
+            }
             if let Some(domain) = domain {
                 after[pos] = Some((*domain).to_string());
                 audit.push(AuditRow::change(id, "update", "domain", None, Some((*domain).to_string())));
@@ -3093,6 +3172,7 @@ impl Import<'_> {
     /// with it may go links the cache holds.
     fn abandon(&mut self) {
         self.linked.clear();
+        (self.fresh, self.fresh_wanted) = (None, false);
         if std::mem::take(&mut self.in_tx) {
             let _ = self.db.rollback();
         }
