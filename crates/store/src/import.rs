@@ -1142,10 +1142,14 @@ impl Import<'_> {
                 self.db.backend() == Backend::Sqlite && self.linked_version.is_some() && version != self.linked_version;
             if version.is_none() || version != self.linked_version {
                 self.linked.clear();
-            }
-            // Companies another writer made are in no set of this import's.
-            if others_wrote {
-                self.fresh = None;
+                // Companies another connection wrote (or deleted) are not
+                // in the import's own (`Fresh`): from now on, look them up.
+                // (On PostgreSQL any transaction anywhere, an ANALYZE, says
+                // "someone wrote": the rows themselves tell whether it was
+                // to companies.)
+                if self.fresh.is_some() && !(version.is_some() && self.db.only_ours("companies")?) {
+                    self.fresh = None;
+                }
             }
             if std::mem::take(&mut self.fresh_wanted)
                 && self.db.query_row("SELECT 1 FROM companies LIMIT 1", &[])?.is_none()

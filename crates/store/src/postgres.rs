@@ -30,6 +30,9 @@ pub struct PgConn {
     /// See `others_version`: the transaction id taken at the last call, if
     /// no other transaction was running then; and the version it returned.
     last_xid: Option<u64>,
+    /// The (32-bit) ids of the transactions `others_version` began in, for
+    /// `only_ours`.
+    own_xids: Vec<i64>,
     others: i64,
 }
 
@@ -133,6 +136,7 @@ impl PgConn {
             in_tx: false,
             snapshots: false,
             last_xid: None,
+            own_xids: Vec::new(),
             others: 0,
         };
         // Tables grow from empty during an import: plans made when they were
@@ -528,7 +532,19 @@ impl Sql for PgConn {
             self.others += 1;
         }
         self.last_xid = if alone { xid } else { None };
+        if let Some(x) = xid {
+            self.own_xids.push((x & 0xffff_ffff) as i64);
+        }
         Ok(Some(self.others))
+    }
+
+    fn only_ours(&mut self, table: &str) -> Result<bool> {
+        // (Rows carry the 32-bit id of the transaction that wrote them.)
+        let ours = self.own_xids.clone();
+        let err = self.err("cannot read who wrote the table");
+        let sql = format!("SELECT 1 FROM {table} WHERE NOT (xmin::text::bigint = ANY($1)) LIMIT 1");
+        let row = self.client()?.query_opt(&sql, &[&ours]).map_err(err)?;
+        Ok(row.is_none())
     }
 
     fn hold_writers(&mut self) -> Result<()> {

@@ -492,6 +492,14 @@ pub trait Sql: Send {
     fn others_version(&mut self) -> Result<Option<i64>> {
         Ok(None)
     }
+    /// Whether every row of `table` was written by this connection's
+    /// transactions since `others_version` was first read, where the
+    /// backend can tell (PostgreSQL, by the rows' `xmin`): someone else
+    /// committing elsewhere in the store then changed nothing there.
+    /// `false` where it cannot.
+    fn only_ours(&mut self, _table: &str) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 impl<'a> dyn Sql + 'a {
