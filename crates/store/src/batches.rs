@@ -110,9 +110,45 @@ pub(crate) fn label(db: &mut dyn Sql, entity: Entity, id: &str) -> String {
 }
 
 /// A record's `label_field` (e-mail or name), if it has one and still exists.
-pub(crate) fn name_of(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
+fn name_of(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
     let sql = format!("SELECT {} FROM {} WHERE id = ?", model::label_field(entity), entity.name());
     Ok(db.query_row(&sql, &[id.into()])?.and_then(|r| r.into_iter().next()?.into_text()))
+}
+
+/// Linked records by name (`Acme Inc`), for people reading a link's ids
+/// (history, a plan), each name read once.
+#[derive(Default)]
+pub(crate) struct LinkLabels {
+    names: HashMap<String, Option<String>>,
+}
+
+impl LinkLabels {
+    /// The names of the records `ids` (a link's value: one id, or a deal's
+    /// contacts joined by commas) if `field` is a link of `entity`; a record
+    /// without a name, or gone, by its id.
+    pub(crate) fn of(
+        &mut self,
+        db: &mut dyn Sql,
+        entity: Entity,
+        field: &str,
+        ids: Option<&str>,
+    ) -> Result<Option<String>> {
+        let target = match model::columns(entity).iter().find(|c| c.field == field).map(|c| c.kind) {
+            Some(Kind::Link(target)) => target,
+            Some(Kind::DealContacts) => Entity::Contacts,
+            _ => return Ok(None),
+        };
+        let Some(ids) = ids else { return Ok(None) };
+        let mut shown = Vec::new();
+        for id in ids.split(',').filter(|i| !i.is_empty()) {
+            if !self.names.contains_key(id) {
+                let name = name_of(db, target, id)?;
+                self.names.insert(id.to_string(), name);
+            }
+            shown.push(self.names.get(id).cloned().flatten().unwrap_or_else(|| id.to_string()));
+        }
+        Ok(Some(shown.join(", ")))
+    }
 }
 
 /// The tables that link to `entity`, with the linking column.
@@ -250,27 +286,11 @@ impl Store {
             }
         }
         // Links are shown by the linked records' names, not their ids.
-        let mut names: HashMap<String, Option<String>> = HashMap::new();
+        let mut labels = LinkLabels::default();
         for e in &mut entries {
-            let column = e.field.as_deref().and_then(|f| model::columns(entity).iter().find(|c| c.field == f));
-            let target = match column.map(|c| c.kind) {
-                Some(Kind::Link(target)) => target,
-                Some(Kind::DealContacts) => Entity::Contacts,
-                _ => continue,
-            };
-            let mut names_of = |ids: &Option<String>| -> Result<Option<String>> {
-                let Some(ids) = ids else { return Ok(None) };
-                let mut shown = Vec::new();
-                for id in ids.split(',').filter(|i| !i.is_empty()) {
-                    if !names.contains_key(id) {
-                        names.insert(id.to_string(), name_of(self.db.as_mut(), target, id)?);
-                    }
-                    shown.push(names.get(id).cloned().flatten().unwrap_or_else(|| id.to_string()));
-                }
-                Ok(Some(shown.join(", ")))
-            };
-            e.before_label = names_of(&e.before)?;
-            e.after_label = names_of(&e.after)?;
+            let Some(field) = e.field.as_deref() else { continue };
+            e.before_label = labels.of(self.db.as_mut(), entity, field, e.before.as_deref())?;
+            e.after_label = labels.of(self.db.as_mut(), entity, field, e.after.as_deref())?;
         }
         Ok((entity, id, entries))
     }

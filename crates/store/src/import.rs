@@ -468,6 +468,7 @@ struct Fresh {
     names: HashMap<String, Vec<String>>,
     domains: HashMap<String, Vec<String>>,
     ids: HashMap<String, String>,
+    /// Companies made (those given a domain or id are counted once).
     count: usize,
 }
 
@@ -476,7 +477,6 @@ const FRESH_MAX: usize = 200_000;
 impl Fresh {
     /// Notes company `id`, written with these values.
     fn note(&mut self, id: &str, name_key: Option<&str>, domain: Option<&str>, external: Option<&str>) {
-        self.count += 1;
         if let Some(k) = name_key {
             self.names.entry(k.to_string()).or_default().push(id.to_string());
         }
@@ -1799,6 +1799,7 @@ impl Import<'_> {
                     let name = values.first().cloned().flatten().map(|n| company_key(&n));
                     fresh.note(id, name.as_deref(), values.get(1).cloned().flatten().as_deref(), external.as_deref());
                 }
+                fresh.count += companies.len();
             }
             if self.fresh.as_ref().is_some_and(|f| f.count > FRESH_MAX) {
                 self.fresh = None;
@@ -1864,28 +1865,12 @@ impl Import<'_> {
     /// that a company made for a row has its name too.)
     fn label_links(&mut self, out: &mut [(usize, Outcome)]) -> Result<()> {
         let entity = self.settings.entity;
-        let mut names: HashMap<String, Option<String>> = HashMap::default();
+        let mut labels = crate::batches::LinkLabels::default();
         for (_, outcome) in out.iter_mut() {
             let Outcome::Update { changes, .. } = outcome else { continue };
             for c in changes.iter_mut() {
-                let target = match model::columns(entity).iter().find(|col| col.field == c.field).map(|col| col.kind) {
-                    Some(Kind::Link(target)) => target,
-                    Some(Kind::DealContacts) => Entity::Contacts,
-                    _ => continue,
-                };
-                let mut label = |ids: &Option<String>| -> Result<Option<String>> {
-                    let Some(ids) = ids else { return Ok(None) };
-                    let mut shown = Vec::new();
-                    for id in ids.split(',').filter(|i| !i.is_empty()) {
-                        if !names.contains_key(id) {
-                            names.insert(id.to_string(), crate::batches::name_of(self.db, target, id)?);
-                        }
-                        shown.push(names.get(id).cloned().flatten().unwrap_or_else(|| id.to_string()));
-                    }
-                    Ok(Some(shown.join(", ")))
-                };
-                c.before_label = label(&c.before)?;
-                c.after_label = label(&c.after)?;
+                c.before_label = labels.of(self.db, entity, &c.field, c.before.as_deref())?;
+                c.after_label = labels.of(self.db, entity, &c.field, c.after.as_deref())?;
             }
         }
         Ok(())
@@ -3115,7 +3100,6 @@ impl Import<'_> {
             let mut after = before.clone();
             if let Some(fresh) = &mut self.fresh {
                 fresh.note(id, None, domain.copied(), x.copied());
-                fresh.count -= 1;
             }
             if let Some(domain) = domain {
                 after[pos] = Some((*domain).to_string());
@@ -3403,21 +3387,18 @@ impl Making {
                 // Made without an id or a domain, it takes the first a
                 // later row gives, as a stored company does.
                 if let Some(m) = self.from.get_mut(&id) {
-                    let made = new_companies.iter_mut().find(|c| c.0 == id);
-                    match (&r.external, &r.domain) {
-                        (Some(x), _) if m.external.is_none() => {
-                            m.external = Some(x.clone());
-                            if let Some(made) = made {
-                                made.2 = Some(x.clone());
-                            }
+                    let mut made = new_companies.iter_mut().find(|c| c.0 == id);
+                    if let Some(x) = r.external.as_ref().filter(|_| m.external.is_none()) {
+                        m.external = Some(x.clone());
+                        if let Some(made) = made.as_mut() {
+                            made.2 = Some(x.clone());
                         }
-                        (_, Some(d)) if m.domain.is_none() && self.gives => {
-                            m.domain = Some(d.clone());
-                            if let Some(made) = made {
-                                made.1[1] = Some(d.clone());
-                            }
+                    }
+                    if let Some(d) = r.domain.as_ref().filter(|_| m.domain.is_none() && self.gives) {
+                        m.domain = Some(d.clone());
+                        if let Some(made) = made {
+                            made.1[1] = Some(d.clone());
                         }
-                        _ => {}
                     }
                 }
                 id

@@ -1080,6 +1080,7 @@ fn company_links_come_out_the_same_for_rows_side_by_side_chunks_apart_or_in_sepa
         // Made in the file: it takes the domain a later row gives it, and
         // names alike made at two domains are two companies.
         ("upsert", &["a@x.com,Newt Inc,,", "b@x.com,NEWT GmbH,newt.de,"]),
+        ("upsert", &["a@x.com,Newt Inc,,", "b@x.com,NEWT,newt.com,N9"]),
         ("upsert", &["a@x.com,Newt Inc,,", "b@x.com,NEWT,newt.com,", "c@x.com,Newt Inc,newt.com,"]),
         ("insert", &["a@x.com,Newt Inc,,", "b@x.com,NEWT GmbH,newt.de,"]),
         ("upsert", &["a@x.com,Newt,newt.com,", "b@x.com,Newt,newt.de,", "c@x.com,Newt,,"]),
