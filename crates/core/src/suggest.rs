@@ -357,8 +357,8 @@ fn looks_phone(v: &str) -> bool {
 fn dialled_in(values: &[&str]) -> Option<String> {
     let codes: Vec<u16> = values
         .iter()
-        .filter(|v| v.trim_start().starts_with('+'))
-        .filter_map(|v| phonenumber::parse(None, v.trim()).ok())
+        .filter_map(|v| international(v))
+        .filter_map(|v| phonenumber::parse(None, &v).ok())
         .map(|n| n.code().value())
         .collect();
     let mut counts: std::collections::BTreeMap<u16, usize> = std::collections::BTreeMap::new();
@@ -373,11 +373,25 @@ fn dialled_in(values: &[&str]) -> Option<String> {
     regions.first().map(|r| r.to_string())
 }
 
+/// A number written with its country code, as `+` and digits: `00` before
+/// the code is the international prefix, as the phone type reads it.
+fn international(v: &str) -> Option<String> {
+    let v = v.trim();
+    if v.starts_with('+') {
+        return Some(v.to_string());
+    }
+    let rest = v.strip_prefix("00")?.trim_start_matches([' ', '-', '.']);
+    rest.starts_with(|c: char| c.is_ascii_digit() && c != '0').then(|| format!("+{rest}"))
+}
+
 /// A phone type for `values`, `f` of which look like phone numbers, read
 /// in the country the file's country column or its numbers suggest.
 fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess {
-    let plus = fraction(values, |v| v.trim_start().starts_with('+'));
-    let cn_mobiles = fraction(values, |v| {
+    let plus = fraction(values, |v| international(v).is_some());
+    // Chinese mobiles among the numbers without a country code (those with
+    // one say nothing of the rest but through `dialled_in`).
+    let national: Vec<&str> = values.iter().copied().filter(|v| international(v).is_none()).collect();
+    let cn_mobiles = fraction(&national, |v| {
         let d: String = v.chars().filter(char::is_ascii_digit).collect();
         d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9')
     });
@@ -847,6 +861,16 @@ mod tests {
         assert_eq!(guess_type("Customer Number", "custom.customer_number", &["42", "1234"], None).ty, None);
         assert_eq!(guess_type("Orders", "custom.orders", &["3", "12", "140"], None).ty, Some("integer"));
         assert_eq!(guess_type("手机", "mobile", &["13800138000", "139-1234-5678"], None).region.as_deref(), Some("CN"));
+        // A number with its code (`0086…` as much as `+86…`) does not count
+        // against the Chinese mobiles beside it.
+        assert_eq!(
+            guess_type("Phone", "phone", &["13800138000", "008613912345678"], None).region.as_deref(),
+            Some("CN")
+        );
+        assert_eq!(
+            guess_type("Phone", "phone", &["0049 30 1234567", "030 7654321"], None).region.as_deref(),
+            Some("DE")
+        );
     }
 
     #[test]

@@ -710,7 +710,14 @@ impl RecordReader for CsvReader {
         rec.row = row;
         rec.line = pos_line;
         let width = self.columns.len();
-        let n = self.record.len();
+        // Empty fields past the header's last column (`a,b,` under `x,y`, as
+        // spreadsheets and report writers leave them) hold nothing to lose:
+        // the row is read as if they were not there.
+        let n = match (0..self.record.len()).rev().find(|&i| self.record.get(i).is_some_and(|v| !v.is_empty())) {
+            Some(last) if last < width => width.min(self.record.len()),
+            None => width.min(self.record.len()),
+            Some(_) => self.record.len(),
+        };
         // Taken for every record, so that a fault of a row rejected for its
         // width is not left for the next row.
         let stray = self.stray_quote();
@@ -718,7 +725,7 @@ impl RecordReader for CsvReader {
             let i = width + self.extra_keys.len() + 1;
             self.extra_keys.push(Key::from(format!("#{i}").as_str()));
         }
-        for (i, value) in self.record.iter().enumerate() {
+        for (i, value) in self.record.iter().enumerate().take(n) {
             let key = if i < width { &self.columns[i] } else { &self.extra_keys[i - width] };
             rec.push_text(key, unneutralize(field(&self.record, i, value)));
         }
@@ -805,6 +812,13 @@ fn formula_like(cell: &str) -> bool {
 /// apply: `'=SUM(A1)` reads as `=SUM(A1)`, so that an export imports again
 /// unchanged. Any other leading `'` is kept.
 fn unneutralize(cell: &str) -> &str {
+    // `="02134"` is how files meant for Excel keep a postal code's or an
+    // account number's leading zeros: a formula whose value is the text.
+    if let Some(text) = cell.strip_prefix("=\"").and_then(|rest| rest.strip_suffix('"')) {
+        if !text.contains('"') {
+            return text;
+        }
+    }
     match cell.strip_prefix('\'') {
         Some(rest) if neutralize(rest).is_some() => rest,
         _ => cell,
@@ -1029,10 +1043,14 @@ mod tests {
         assert_eq!(neutralize("-5.5"), None);
         assert_eq!(neutralize("+15551234567"), None);
         assert_eq!(neutralize("plain"), None);
-        for cell in ["=SUM(A1)", "@cmd", "+1-555-0100", "-5.5", "'quoted", "'=not a formula", "''=x", "'", ""] {
+        for cell in
+            ["=SUM(A1)", "@cmd", "+1-555-0100", "-5.5", "'quoted", "'=not a formula", "''=x", "'", "", "=\"02134\""]
+        {
             let written = neutralize(cell).unwrap_or_else(|| cell.to_string());
             assert_eq!(unneutralize(&written), cell, "{written:?}");
         }
         assert_eq!(unneutralize("'-5"), "'-5", "only what export writes is read back");
+        assert_eq!(unneutralize("=\"02134\""), "02134", "Excel's text formula is its text");
+        assert_eq!(unneutralize("=\"a\"&\"b\""), "=\"a\"&\"b\"", "any other formula is kept");
     }
 }

@@ -59,6 +59,25 @@ fn ragged_rows_are_rejected_not_shifted() {
 }
 
 #[test]
+fn empty_fields_past_the_last_column_are_no_values() {
+    // Report writers end rows with a separator (`1,2,3,`); a value past the
+    // header's columns still rejects its row, a trailing one included.
+    let c = Case::new();
+    let f = c.file("t.csv", b"a,b,c\n1,2,3,\n4,5,6,,\"\"\n7,,,\n8,9,10,,x\n11,12,13, \n");
+    let out = c.path("o.ndjson");
+    let rejects = c.path("rej.csv");
+    let s = convert_summary(&[&f, &out, "--rejects", &rejects]);
+    assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()), (Some(5), Some(3), Some(2)));
+    let written = std::fs::read_to_string(&out).expect("out");
+    assert_eq!(
+        written,
+        "{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\"}\n{\"a\":\"4\",\"b\":\"5\",\"c\":\"6\"}\n{\"a\":\"7\",\"b\":\"\",\"c\":\"\"}\n"
+    );
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains("extra values: \"\"\"\", \"\"x\"\"") && text.contains("extra values: \"\" \"\""), "{text}");
+}
+
+#[test]
 fn duplicate_header_names_fail() {
     let c = Case::new();
     let f = c.file("d.csv", b"Email,Name,Email\na@x.com,Ann,b@x.com\n");

@@ -457,6 +457,24 @@ on_both!(times_outside_years_1_to_9999_are_rejected_rows, |db| {
 });
 
 #[test]
+fn excels_text_formula_and_trailing_separators_read_as_their_values() {
+    // `="02134"` keeps a postal code's zero in Excel; a report writer's
+    // trailing `,` is no column. An export of the stored text imports back.
+    let db = Db::sqlite();
+    let f = db.file(
+        "zip.csv",
+        "email,address.postal_code,title\na@x.com,=\"02134\",\nb@x.com,=\"00501\",CEO,\nc@x.com,=SUM(A1),\n",
+    );
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,address.postal_code,title"]);
+    assert_eq!(out, "email,address.postal_code,title\na@x.com,02134,\nb@x.com,00501,CEO\nc@x.com,'=SUM(A1),\n");
+    let back = db.file("back.csv", &out);
+    let s = db.json(&["import", &back, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(3), "{s}");
+}
+
+#[test]
 fn a_csv_plan_neutralises_formulas_but_not_phone_numbers() {
     let db = Db::sqlite();
     let first = db.file("first.csv", "email,phone,title\na@x.com,+14155550100,CEO\n");

@@ -58,9 +58,10 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     let plus = input.trim_start().starts_with('+');
     // Ten digits in a North American region are area code and number;
     // the crate takes a leading `1` for the trunk prefix and counts nine.
-    let digits: String = split_extension(input).0.chars().filter(char::is_ascii_digit).collect();
-    if !plus && matches!(region, Some(Id::US | Id::CA)) && digits.len() == 10 && digits.starts_with(['0', '1']) {
-        return Err(north_american_area(&digits));
+    let main = split_extension(input).0;
+    if !plus && matches!(region, Some(Id::US | Id::CA)) && !main.bytes().any(|b| b.is_ascii_alphabetic()) {
+        let digits: String = main.chars().filter(char::is_ascii_digit).collect();
+        north_american_digits(&digits)?;
     }
     let parsed = phonenumber::parse(if plus { None } else { region }, input).map_err(|e| match region {
         Some(_) => format!("not a phone number ({e})"),
@@ -128,6 +129,41 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
 fn trunk_in_brackets(international: &str) -> &'static str {
     let digits: String = international.chars().filter(char::is_ascii_digit).take(3).collect();
     if digits.starts_with("39") || digits.starts_with("378") { "0" } else { "" }
+}
+
+/// Checks the digits of a number written without a country code in a North
+/// American region: ten, or eleven with the trunk `1` first. The crate
+/// counts them its own way (`11234567890` as nine after the code), so the
+/// message would not match what was written.
+fn north_american_digits(digits: &str) -> Result<(), String> {
+    match digits.len() {
+        10 if digits.starts_with(['0', '1']) => Err(north_american_area(digits)),
+        10 => Ok(()),
+        // With the trunk `1` the eleven digits could as well be another
+        // country's number written without its code (a Chinese mobile,
+        // `13800138000`): they are taken for North American only when the
+        // exchange, too, starts with 2-9, as every assigned one does.
+        11 if digits.starts_with('1') => {
+            let ten = &digits[1..];
+            if ten.starts_with(['0', '1']) {
+                Err(north_american_area(ten))
+            } else if ten[3..].starts_with(['0', '1']) {
+                Err(format!(
+                    "not a North American number: after the leading 1, its exchange {} starts with {} (a number of \
+                     another country needs its + and country code, or the mapping's `region`)",
+                    &ten[3..6],
+                    &ten[3..4]
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        n if n > 10 => Err(format!(
+            "not a North American number: {n} digits, where they have 10, or 11 with a leading 1 (a number of \
+             another country needs its + and country code, or the mapping's `region`)"
+        )),
+        n => Err(format!("not a complete phone number: {n} digits, where North American numbers have 10")),
+    }
 }
 
 /// Why ten digits whose first is not 2-9 are no North American number.
@@ -225,7 +261,9 @@ fn fast_path(s: &str, region: Option<Id>) -> Option<String> {
     } else {
         match region? {
             Id::US | Id::CA if nanp(d) => ["+1", std::str::from_utf8(d).ok()?].concat(),
-            Id::US | Id::CA if n == 11 && d[0] == b'1' && nanp(&d[1..]) => ["+", std::str::from_utf8(d).ok()?].concat(),
+            Id::US | Id::CA if n == 11 && d[0] == b'1' && nanp(&d[1..]) && (b'2'..=b'9').contains(&d[4]) => {
+                ["+", std::str::from_utf8(d).ok()?].concat()
+            }
             Id::CN if cn_mobile(d) => ["+86", std::str::from_utf8(d).ok()?].concat(),
             _ => return None,
         }
@@ -244,7 +282,7 @@ mod tests {
         ("(555) 123-4567", Id::US),
         ("+1-555-123-4567", Id::US),
         ("555.123.4567", Id::US),
-        ("1-555-123-4567", Id::US),
+        ("1-555-234-5678", Id::US),
         ("397.884.0519x718", Id::US),
         ("+86 138 0013 8000", Id::CN),
         ("13800138000", Id::CN),
@@ -330,6 +368,26 @@ mod tests {
         let e = to_e164("123 456 7890", Some(Id::US)).expect_err("no area code starts with 1");
         assert!(e.contains("area code 123 starts with 1"), "{e}");
         assert_eq!(to_e164("+1 212 100 0000", None).as_deref(), Ok("+12121000000"));
+    }
+
+    #[test]
+    fn eleven_digits_with_a_leading_1_are_north_american_only_if_they_look_it() {
+        // A Chinese mobile in a file whose mapping says US: not +13800138000.
+        for written in ["13800138000", "138-0013-8000"] {
+            let e = to_e164(written, Some(Id::US)).expect_err(written);
+            assert!(e.contains("exchange 013 starts with 0"), "{e}");
+        }
+        assert_eq!(to_e164("13800138000", Some(Id::CN)).as_deref(), Ok("+8613800138000"));
+        assert_eq!(to_e164("1 (212) 555-0143", Some(Id::US)).as_deref(), Ok("+12125550143"));
+        // The digits counted as written.
+        let e = to_e164("11234567890", Some(Id::US)).expect_err("area code 123");
+        assert!(e.contains("area code 123 starts with 1"), "{e}");
+        let e = to_e164("010-12345678", Some(Id::US)).expect_err("eleven digits");
+        assert!(e.contains("11 digits, where they have 10, or 11 with a leading 1"), "{e}");
+        let e = to_e164("555-0143", Some(Id::US)).expect_err("seven digits");
+        assert!(e.contains("7 digits, where North American numbers have 10"), "{e}");
+        // Written with its +1, a number is taken as written.
+        assert_eq!(to_e164("+1 380 013 8000", Some(Id::US)).as_deref(), Ok("+13800138000"));
     }
 
     #[test]
