@@ -1078,6 +1078,18 @@ impl Work {
                         .collect(),
                 );
             }
+            // A tombstone (an export made with --include-deleted) imported
+            // as it is would come back as a live record.
+            if let Some(deleted) = out.get("deleted_at").map(Value::to_text).filter(|t| !t.trim().is_empty()) {
+                return Outcome::Rejected(vec![FieldError {
+                    field: "deleted_at".to_string(),
+                    column: String::new(),
+                    value: deleted,
+                    expected: "no value: the record was deleted, and an import brings in live records only \
+                               (clear deleted_at to bring it back as a live one)"
+                        .to_string(),
+                }]);
+            }
             out.retain(|k| !SYSTEM_FIELDS.contains(&k));
             return Outcome::Mapped;
         }

@@ -1202,6 +1202,7 @@ impl Import<'_> {
             if entity != "companies" {
                 tables.push("companies");
             }
+            tables.extend(side_tables(entity).iter().copied());
             tables.retain(|t| Some(*t) != loading);
             if !tables.is_empty() {
                 self.db.batch(&format!("ANALYZE {}", tables.join(", ")))?;
@@ -1307,8 +1308,11 @@ impl Import<'_> {
             drop(keys);
             crate::create_indexes(self.db, &indexes)?;
             if self.db.backend() == Backend::Postgres {
-                // Lookups in the table start now: plan them from its real size.
-                self.db.batch(&format!("ANALYZE {table}"))?;
+                // Lookups in the table start now: plan them from its real
+                // size, and the tables written beside it (an export of deals
+                // after a bulk load read their contacts row by row).
+                let tables: Vec<&str> = std::iter::once(table).chain(side_tables(table).iter().copied()).collect();
+                self.db.batch(&format!("ANALYZE {}", tables.join(", ")))?;
             }
         }
         Ok(())
@@ -1659,8 +1663,11 @@ impl Import<'_> {
                     out.push((d.row, Outcome::Update { id: e.id, changes }));
                 }
                 None if self.settings.mode == Mode::Update => {
+                    // Matched by its id first, then by its key: both named.
+                    let system = self.settings.external_system.as_deref().unwrap_or("external");
                     let what = match (&d.key, &d.external) {
-                        (_, Some(x)) if d.key.is_none() => format!("external id {x:?}"),
+                        (None, Some(x)) => format!("{system} id {x:?}"),
+                        (Some(_), Some(x)) => format!("{system} id {x:?} or {}", describe_key(&self.settings.key, d)),
                         _ => describe_key(&self.settings.key, d),
                     };
                     out.push((
@@ -3995,6 +4002,15 @@ pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, batch: &str, rows: &
         ]);
     }
     db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
+}
+
+/// The tables an import of `entity` writes besides its own and companies:
+/// its records' ids in other systems, a deal's contacts.
+fn side_tables(entity: &str) -> &'static [&'static str] {
+    match entity {
+        "deals" => &["external_ids", "deal_contacts"],
+        _ => &["external_ids"],
+    }
 }
 
 #[cfg(test)]

@@ -282,6 +282,29 @@ on_both!(fields_where_and_since_select_records, |db| {
     assert!(out.starts_with("email,deleted_at\nalan@example.com,2030-01-01T00:00:00Z"), "{out}");
 });
 
+on_both!(an_export_with_its_tombstones_does_not_bring_them_back_alive, |db| {
+    let f = db.file("c.csv", "email,first_name\nann@x.com,Ann\ncy@x.com,Cy\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    db.exec("UPDATE contacts SET deleted_at = '2030-01-01T00:00:00.000000Z' WHERE email = 'cy@x.com'");
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--include-deleted",
+        "--fields",
+        "email,first_name,deleted_at,version",
+    ]);
+    let back = db.file("back.csv", &out);
+    let into = Db::sqlite();
+    let run = into.run(&["--json", "import", &back, "--entity", "contacts"]);
+    let said = stderr_of(&run);
+    assert!(said.contains("note: version is kept by the store itself"), "{said}");
+    assert!(said.contains("the record was deleted, and an import brings in live records only"), "{said}");
+    let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    assert_eq!(into.count("SELECT count(*) FROM contacts WHERE email = 'cy@x.com'"), 0);
+});
+
 on_both!(custom_numbers_come_back_alike_on_both, |db| {
     let f = db.file(
         "numbers.ndjson",

@@ -239,6 +239,39 @@ on_both!(a_key_equal_to_the_rows_external_id_imports, |db| {
     assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
 });
 
+#[test]
+fn postgresql_plans_from_statistics_of_the_tables_a_deals_import_filled() {
+    // Without them an export of the deals read each deal's contacts by
+    // scanning all of deal_contacts: minutes for 250k deals.
+    let Some(db) = Db::postgres("deal_stats") else { return };
+    let contacts: String = (0..50).map(|i| format!("c{i}@x.com\n")).collect();
+    let c = db.file("c.csv", &format!("email\n{contacts}"));
+    db.ok(&["import", &c, "--entity", "contacts"]);
+    let deals: String = (0..2_000).map(|i| format!("D{i},c{}@x.com;c{}@x.com,{i}\n", i % 50, (i + 1) % 50)).collect();
+    let d = db.file("d.csv", &format!("name,contacts,external_id.erp\n{deals}"));
+    let s = db.json(&["import", &d, "--entity", "deals"]);
+    assert_eq!(s["inserted"].as_u64(), Some(2_000), "{s}");
+    let (_, schema) = db.pg_schema().expect("postgres");
+    for table in ["deals", "deal_contacts", "external_ids"] {
+        let analysed = db.count(&format!(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE schemaname = '{schema}' AND relname = '{table}' \
+             AND last_analyze IS NOT NULL"
+        ));
+        assert_eq!(analysed, 1, "{table}");
+    }
+}
+
+#[test]
+fn an_update_that_finds_nothing_names_the_id_and_the_key_it_looked_by() {
+    let db = Db::sqlite();
+    let f = db.file("d.csv", "name,external_id.erp\nRenewal,D1\n");
+    db.ok(&["import", &f, "--entity", "deals"]);
+    let g = db.file("g.csv", "name,external_id.erp\nNewDeal,D7\n");
+    let run = db.run(&["import", &g, "--entity", "deals", "--mode", "update"]);
+    let said = stderr_of(&run);
+    assert!(said.contains("no deals with erp id \"D7\" or name \"NewDeal\" (update mode"), "{said}");
+}
+
 on_both!(a_resumed_import_keeps_the_plan_of_the_rows_before_it, |db| {
     // The plan file the stopped run wrote holds the rows it planned; the
     // resumed run writes it again with those rows first, as it does the
