@@ -59,13 +59,24 @@ impl RecordReader for NdjsonReader {
             rec.clear();
             rec.row = self.line_no;
             rec.line = self.line_no;
-            let at = Location { row: Some(self.line_no), line: Some(self.line_no), field: None };
-            let Ok(s) = std::str::from_utf8(text) else {
-                return Err(Error::Encoding {
-                    file: self.file.clone(),
-                    at,
-                    message: "the line is not valid UTF-8; name the file's encoding with --encoding".to_string(),
-                });
+            // Lines are records of their own: a damaged one (a write cut
+            // short, a value pasted in another encoding) rejects that record
+            // only. Its bad bytes cannot go into a UTF-8 rejects file as
+            // they are; the message says where they are in the line.
+            let s = match std::str::from_utf8(text) {
+                Ok(s) => s,
+                Err(e) => {
+                    rec.push(self.raw_key.clone(), Value::Text(String::from_utf8_lossy(text).into_owned()));
+                    rec.defect = Some(Defect {
+                        field: None,
+                        message: format!(
+                            "the line is not valid UTF-8 (at byte {} of it, shown as U+FFFD): fix it in \
+                             the file, or name the file's encoding with --encoding",
+                            e.valid_up_to() + 1
+                        ),
+                    });
+                    return Ok(true);
+                }
             };
             let mut de = serde_json::Deserializer::from_str(s);
             let parsed =

@@ -491,6 +491,18 @@ fn counts_from_1904(dt: &calamine::ExcelDateTime) -> bool {
     ours.date().checked_add(jiff::Span::new().days(1462)).is_ok_and(|d| d == theirs)
 }
 
+/// A time or a duration of `days` as `HH:MM:SS` (hours past 24 for a
+/// duration), with milliseconds where it has them.
+fn clock_text(days: f64) -> String {
+    let ms = (days.abs() * 86_400_000.0).round() as u64;
+    let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    let sign = if days < 0.0 && ms > 0 { "-" } else { "" };
+    match milli {
+        0 => format!("{sign}{h:02}:{m:02}:{s:02}"),
+        _ => format!("{sign}{h:02}:{m:02}:{s:02}.{milli:03}"),
+    }
+}
+
 /// A cell's value; date numbers count from the workbook's epoch,
 /// `epoch_days` after ours.
 fn cell_value(d: &Data, epoch_days: f64) -> Value {
@@ -500,7 +512,13 @@ fn cell_value(d: &Data, epoch_days: f64) -> Value {
         Data::Int(i) => Value::Number(i.to_string()),
         Data::Float(f) => Value::Number(number_text(*f)),
         Data::Bool(b) => Value::Bool(*b),
-        Data::DateTime(dt) if dt.is_duration() => Value::Number(number_text(dt.as_f64())),
+        // A time of day (`hh:mm`) or a duration (`[h]:mm:ss`) is a fraction
+        // of a day: `0.375` where the sheet shows 9:00. Read as the sheet
+        // shows it. (A time with no date, added to a 1904 workbook's epoch,
+        // would become a date in 1904.)
+        Data::DateTime(dt) if dt.is_duration() || (0.0..1.0).contains(&dt.as_f64()) => {
+            Value::Text(clock_text(dt.as_f64()))
+        }
         Data::DateTime(dt) => match from_excel_serial(dt.as_f64() + epoch_days) {
             Some(c) if c.time() == jiff::civil::Time::midnight() => Value::Date(c.date()),
             Some(c) => Value::DateTime(DateTime { civil: c, offset: None }),
@@ -1093,6 +1111,33 @@ mod tests {
         for (code, places) in [("0.00", Some(2)), ("#,##0.0", Some(1)), ("0", None), ("0.0%", None), ("0.", None)] {
             assert_eq!(decimal_places(code), places, "{code}");
         }
+    }
+
+    #[test]
+    fn times_and_durations_read_as_the_sheet_shows_them() {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let time = rust_xlsxwriter::Format::new().set_num_format("hh:mm");
+        let duration = rust_xlsxwriter::Format::new().set_num_format("[h]:mm:ss");
+        let stamp = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm");
+        for (c, name) in ["start", "took", "long", "at"].into_iter().enumerate() {
+            sheet.write_string(0, c as u16, name).expect("header");
+        }
+        sheet.write_number_with_format(1, 0, 0.375, &time).expect("cell");
+        sheet.write_number_with_format(1, 1, 330.0 / 86_400.0, &duration).expect("cell");
+        sheet.write_number_with_format(1, 2, 1.5 + 0.25 / 86_400.0, &duration).expect("cell");
+        sheet.write_number_with_format(1, 3, 45292.5, &stamp).expect("cell");
+        let bytes = book.save_to_buffer().expect("save");
+        let mut r = SheetReader::open("t.xlsx", Box::new(Cursor::new(bytes)), Format::Xlsx, &ReadOptions::default())
+            .expect("opens");
+        let mut rec = Record::new();
+        assert!(r.read(&mut rec).expect("reads"));
+        assert_eq!(rec.get("start"), Some(&Value::Text("09:00:00".into())));
+        assert_eq!(rec.get("took"), Some(&Value::Text("00:05:30".into())));
+        assert_eq!(rec.get("long"), Some(&Value::Text("36:00:00.250".into())));
+        assert_eq!(rec.get("at").map(Value::to_text).as_deref(), Some("2024-01-01T12:00:00"));
+        assert_eq!(clock_text(-0.5), "-12:00:00");
+        assert_eq!(clock_text(0.0), "00:00:00");
     }
 
     #[test]

@@ -282,6 +282,26 @@ fn one_bad_ndjson_line_is_rejected_and_the_rest_go_on() {
 }
 
 #[test]
+fn an_ndjson_line_of_bad_utf8_is_rejected_and_the_rest_go_on() {
+    let c = Case::new();
+    // Past what the encoding is told from (a small file is read whole,
+    // and this one would be windows-1252 then).
+    let mut bytes = b"{\"a\":\"1\"}\n".repeat(30_000);
+    bytes.extend_from_slice(b"{\"a\":\"J\xfcrgen\"}\n{\"a\":\"5\"}\n");
+    let f = c.file("n.ndjson", &bytes);
+    let out = c.path("o.csv");
+    let rejects = c.path("r.ndjson");
+    let s = convert_summary(&[&f, &out, "--rejects", &rejects]);
+    assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()), (Some(30_002), Some(30_001), Some(1)));
+    let rej = read_ndjson(Path::new(&rejects));
+    assert_eq!(rej[0]["_row"], 30_001);
+    assert_eq!(rej[0]["_raw"], "{\"a\":\"J\u{FFFD}rgen\"}");
+    let error = rej[0]["_error"].as_str().unwrap_or_default();
+    assert!(error.contains("not valid UTF-8 (at byte 8 of it"), "{error}");
+    assert!(std::fs::read_to_string(&out).expect("out").ends_with("1\n1\n5\n"));
+}
+
+#[test]
 fn an_xlsx_that_is_really_csv() {
     let c = Case::new();
     let f = c.file("fake.xlsx", b"Index,Customer Id\n1,abc\n");
