@@ -277,6 +277,57 @@ fn normalize(h: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// A nested header's first and last names (`address.geo.lng` gives
+/// `address`, `lng`), normalized.
+fn nesting(header: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = header.split('.').filter(|p| !p.trim().is_empty()).collect();
+    match parts.as_slice() {
+        [first, .., last] => Some((normalize(first), normalize(last))),
+        _ => None,
+    }
+}
+
+/// The fields a nesting holds (an `address` object's `zip` is the postal
+/// code; a `company` object's `phone` is not the contact's).
+fn family(within: &str) -> Option<fn(&str) -> bool> {
+    match within {
+        "address" | "addr" | "location" | "mailing address" | "地址" => Some(|f| f.starts_with("address.")),
+        "name" | "contact name" | "person" | "姓名" => {
+            Some(|f| matches!(f, "first_name" | "last_name" | "full_name"))
+        }
+        "company" | "organization" | "organisation" | "account" | "公司" => Some(|f| f.starts_with("company.")),
+        _ => None,
+    }
+}
+
+/// A value map for an activity kind column written in the source's own
+/// words (`电话`, `Phone call`, `Besprechung`), when every sampled value is
+/// one of them or a kind already.
+fn activity_kinds(values: &[&str]) -> Option<String> {
+    const WORDS: &[(&str, &[&str])] = &[
+        (
+            "call",
+            &["电话", "通话", "来电", "去电", "致电", "phone", "phone call", "telephone", "anruf", "appel", "llamada"],
+        ),
+        ("email", &["邮件", "电子邮件", "e-mail", "mail", "邮箱", "courriel", "correo"]),
+        ("meeting", &["会议", "会面", "拜访", "面谈", "visit", "meet", "besprechung", "termin", "réunion", "reunión"]),
+        ("note", &["备注", "笔记", "记录", "notes", "comment", "notiz", "remarque"]),
+    ];
+    let mut pairs: Vec<(String, &str)> = Vec::new();
+    for v in values {
+        let said = v.trim().to_lowercase();
+        if ["call", "email", "meeting", "note"].contains(&said.as_str()) || pairs.iter().any(|(w, _)| *w == v.trim()) {
+            continue;
+        }
+        let kind = WORDS.iter().find(|(_, words)| words.contains(&said.as_str())).map(|(k, _)| *k)?;
+        pairs.push((v.trim().to_string(), kind));
+    }
+    if pairs.is_empty() {
+        return None;
+    }
+    Some(pairs.iter().map(|(w, k)| format!("{} = {}", toml_str(w), toml_str(k))).collect::<Vec<_>>().join(", "))
+}
+
 fn snake(h: &str) -> String {
     let s = normalize(h).replace(' ', "_");
     if s.is_empty() { "column".to_string() } else { s }
@@ -488,7 +539,27 @@ fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&
     if iso.iter().all(Option::is_some) {
         let has_time = values.iter().any(|v| v.trim().len() > 10);
         return if has_time {
-            TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), ..Default::default() }
+            // Times without an offset are read on the mapping's clock, UTC
+            // unless it names one: say so, where a user of another zone
+            // would find every time hours off.
+            let offsets = iso.iter().flatten().any(|dt| dt.offset.is_some());
+            let zone = match region_hint {
+                Some("CN") => "Asia/Shanghai",
+                Some("JP") => "Asia/Tokyo",
+                Some("KR") => "Asia/Seoul",
+                Some("DE") => "Europe/Berlin",
+                Some("GB") => "Europe/London",
+                Some("FR") => "Europe/Paris",
+                Some("US") => "America/New_York",
+                _ => "Europe/Berlin",
+            };
+            let warning = (!offsets).then(|| {
+                format!(
+                    "the times have no offset: they are read as UTC; if they are local times, add \
+                     timezone = {zone:?} (or the zone they were written in)"
+                )
+            });
+            TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), warning, ..Default::default() }
         } else {
             TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() }
         };
@@ -611,6 +682,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         // A header in two languages (`姓名 Name`, `邮箱/Email`,
         // `手机(Mobile)`): either half may name a field.
         let halves = halves(&nh);
+        // A JSON or XML field nested in another (`address.zip`,
+        // `name.first`): its last name says what it is within the first.
+        let nested = nesting(h).and_then(|(within, leaf)| Some((leaf, family(&within)?)));
         for &f in &fields {
             let nf = normalize(f);
             if nh == nf || nh == normalize(&f.replace('.', " ")) {
@@ -620,6 +694,16 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             let syns = synonyms(f);
             if let Some(s) = syns.iter().find(|s| **s == nh) {
                 candidates.push((0.95, hi, f, How::Synonym(s)));
+                continue;
+            }
+            if let Some((leaf, of)) = &nested {
+                let own = f.rsplit(['.', '_']).next().unwrap_or(f);
+                let named = *leaf == normalize(own) || syns.contains(&leaf.as_str());
+                if named && of(f) {
+                    candidates.push((0.94, hi, f, How::Synonym(syns.iter().copied().find(|s| s == leaf).unwrap_or(f))));
+                }
+                // (Names alike by their first part, `address.zip` and
+                // `address.street`, are no guide: no fuzzy match.)
                 continue;
             }
             if let Some(s) = halves
@@ -762,8 +846,14 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 parts.push(format!("region_from = {}", toml_str(c)));
             }
         }
-        let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
         let mut guess = guess;
+        if target == "kind"
+            && let Some(words) = activity_kinds(&vals)
+        {
+            parts.push(format!("map = {{ {words} }}"));
+            let _ = write!(guess.note, "; the kinds in the file's words mapped to call, email, meeting, note");
+        }
+        let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
         if let Some(ty) = guess.ty.and_then(|t| t.parse::<types::TypeName>().ok()) {
             // Say how many sampled values the suggested type would reject.
             let opts = types::TypeOptions {
@@ -793,11 +883,25 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     }
 
     let _ = writeln!(out, "\n[key]");
-    if used_targets.iter().any(|t| t == "email") {
-        let _ = writeln!(out, "fields = [\"email\"]  # records are matched by e-mail");
-    } else {
-        let _ = writeln!(out, "fields = []  # CHECK: no e-mail column; name the field(s) that identify a record");
-    }
+    let uses = |f: &str| used_targets.iter().any(|t| t == f);
+    let _ = match entity.name() {
+        "contacts" if uses("email") => writeln!(out, "fields = [\"email\"]  # records are matched by e-mail"),
+        "contacts" => writeln!(out, "fields = []  # CHECK: no e-mail column; name the field(s) that identify a record"),
+        "companies" if uses("name") => {
+            writeln!(out, "fields = [\"name\"]  # companies are matched by name (ACME Inc. is Acme Inc)")
+        }
+        "deals" if uses("name") => writeln!(
+            out,
+            "fields = [\"name\"]  # CHECK: deals are matched by name, so deals of one name (a renewal per customer) \
+             would be one; match them by their ids in the other system instead (external_id)"
+        ),
+        "activities" => writeln!(
+            out,
+            "fields = []  # CHECK: activities have no name to match by: importing the file again inserts its rows \
+             again, unless they are matched by their ids in the other system (external_id)"
+        ),
+        _ => writeln!(out, "fields = []  # CHECK: name the field(s) that identify a record"),
+    };
     if let Some(id) = id_column {
         let stem = info.file_name.rsplit('/').next().unwrap_or(&info.file_name);
         let stem = stem.split('.').next().unwrap_or("source");

@@ -292,7 +292,10 @@ fn an_ndjson_line_of_bad_utf8_is_rejected_and_the_rest_go_on() {
     let out = c.path("o.csv");
     let rejects = c.path("r.ndjson");
     let s = convert_summary(&[&f, &out, "--rejects", &rejects]);
-    assert_eq!((s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()), (Some(30_002), Some(30_001), Some(1)));
+    assert_eq!(
+        (s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()),
+        (Some(30_002), Some(30_001), Some(1))
+    );
     let rej = read_ndjson(Path::new(&rejects));
     assert_eq!(rej[0]["_row"], 30_001);
     assert_eq!(rej[0]["_raw"], "{\"a\":\"J\u{FFFD}rgen\"}");

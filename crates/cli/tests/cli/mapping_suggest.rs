@@ -321,3 +321,49 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
     let out = crmsync().args(["convert", &json, o.to_str().expect("p"), "--header-row", "2"]).output().expect("runs");
     assert!(stderr_of(&out).contains("a header row (2) is for CSV files and spreadsheets"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn nested_fields_are_named_by_their_place_in_the_object() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "n.json",
+        r#"[{"email":"a@x.com","name":{"first":"Ann","last":"Lee"},"address":{"street":"1 Main","zip":"02134","geo":{"lng":"-71.2"}}}]"#,
+    );
+    let text = suggest(&f, "contacts");
+    for line in [
+        "first_name = \"name.first\"",
+        "last_name = \"name.last\"",
+        "\"address.postal_code\" = \"address.zip\"",
+        "\"address.street\" = \"address.street\"",
+        "\"custom.address_geo_lng\" = { from = \"address.geo.lng\"",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+}
+
+#[test]
+fn activities_in_the_files_own_words_and_local_times_are_mapped_with_a_check() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "act.csv",
+        "类型,主题,时间,联系人邮箱\n电话,回访,2024-03-10 08:30:00,a@x.cn\n会议,演示,2024-03-11 14:00:00,a@x.cn\nnote,x,2024-03-12 09:00:00,a@x.cn\n",
+    );
+    let text = suggest(&f, "activities");
+    for line in [
+        "kind = { from = \"类型\", map = { \"电话\" = \"call\", \"会议\" = \"meeting\" } }",
+        "they are read as UTC; if they are local times, add timezone = \"Asia/Shanghai\"",
+        "fields = []  # CHECK: activities have no name to match by",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    // The suggested mapping reads every row.
+    let m = db.path("act.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    db.file("c.csv", "email\na@x.cn\n");
+    db.ok(&["import", db.path("c.csv").to_str().expect("p"), "--entity", "contacts"]);
+    let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    assert_eq!(s["inserted"].as_u64(), Some(3), "{s}");
+    let deals = db.file("d.csv", "Deal Name,Amount\nRenewal,100\n");
+    let text = suggest(&deals, "deals");
+    assert!(text.contains("fields = [\"name\"]  # CHECK: deals are matched by name"), "{text}");
+}
