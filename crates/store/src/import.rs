@@ -2703,6 +2703,22 @@ impl Import<'_> {
                         system.as_deref().unwrap_or_default(),
                         model::singular(target)
                     ))),
+                    // A contact or deal found by its id whose row's e-mail
+                    // or name finds others: which is meant is not ours to
+                    // guess. (One that finds none is the record's own,
+                    // changed since: the id holds.)
+                    Some(id)
+                        if target != Entity::Companies
+                            && a.and_then(|v| by_a.get(v)).is_some_and(|ids| !ids.contains(id)) =>
+                    {
+                        Some(Err(format!(
+                            "{} id {x:?} is another {} than the one the row's {} {:?} names",
+                            system.as_deref().unwrap_or_default(),
+                            model::singular(target),
+                            field_a,
+                            a.map(String::as_str).unwrap_or_default()
+                        )))
+                    }
                     Some(id) => Some(match disagrees(r, id, &stored_domain, &making) {
                         Some(message) => Err(message),
                         None => {

@@ -261,6 +261,29 @@ fn postgresql_plans_from_statistics_of_the_tables_a_deals_import_filled() {
     }
 }
 
+on_both!(a_link_whose_email_and_id_name_two_records_rejects_the_row, |db| {
+    // An export carries a linked contact's e-mail and id; edited in one
+    // and not the other, the row is not linked by the id without a word.
+    let c = db.file("c.csv", "email,external_id.erp\nann@acme.com,P1\ncid@globex.com,P3\n");
+    db.ok(&["import", &c, "--entity", "contacts"]);
+    let a = db.file(
+        "a.csv",
+        "kind,subject,contact.email,contact.external_id.erp,external_id.erp\n\
+         call,Both agree,ann@acme.com,P1,A1\n\
+         call,Edited,cid@globex.com,P1,A2\n\
+         call,Email changed since,ann.new@acme.com,P1,A3\n",
+    );
+    let run = db.run(&["--json", "import", &a, "--entity", "activities"]);
+    let said = stderr_of(&run);
+    assert!(said.contains("row 3: erp id \"P1\" is another contact than the one the row's email \"cid@globex.com\" names"), "{said}");
+    let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = 'ann@acme.com'"),
+        2
+    );
+});
+
 #[test]
 fn an_update_that_finds_nothing_names_the_id_and_the_key_it_looked_by() {
     let db = Db::sqlite();
