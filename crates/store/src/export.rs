@@ -147,6 +147,63 @@ fn link_joins(entity: Entity) -> &'static str {
     }
 }
 
+/// Links the export cannot write: a deal's contacts, an activity's contact,
+/// with no e-mail (and no id in the system whose ids it writes beside).
+/// Imported again, the file would unlink them; said, not found out then.
+fn unnamed_links(
+    db: &mut dyn Sql,
+    entity: Entity,
+    fields: &[String],
+    conditions: &[String],
+    params: &[Param],
+) -> Result<Option<String>> {
+    let shows = |field: &str| fields.iter().any(|f| f == field);
+    let (link, join, blank) = match entity {
+        Entity::Deals if shows("contacts") => (
+            "contacts.external_id",
+            " JOIN deal_contacts ux ON ux.deal_id = t.id JOIN contacts cx ON cx.id = ux.contact_id",
+            "cx.email IS NULL",
+        ),
+        Entity::Activities if shows("contact.email") => {
+            ("contact.external_id", " JOIN contacts cx ON cx.id = t.contact_id", "cx.email IS NULL")
+        }
+        _ => return Ok(None),
+    };
+    let system = fields.iter().find_map(|f| entity.external_link_of(f).filter(|(l, _)| *l == link).map(|(_, s)| s));
+    let no_id = system.map(|s| {
+        format!(
+            " AND NOT EXISTS (SELECT 1 FROM external_ids x WHERE x.record_id = cx.id AND x.entity = 'contacts' \
+             AND x.system = '{}')",
+            s.replace('\'', "''")
+        )
+    });
+    let sql = format!(
+        "SELECT count(DISTINCT t.id) FROM {} t{}{join} WHERE {blank}{}{}",
+        entity.name(),
+        link_joins(entity),
+        no_id.unwrap_or_default(),
+        conditions.iter().map(|c| format!(" AND {c}")).collect::<String>()
+    );
+    let n = db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0);
+    if n == 0 {
+        return Ok(None);
+    }
+    let (records, column) = match entity {
+        Entity::Deals if n == 1 => ("1 deal links contacts".to_string(), "contacts"),
+        Entity::Deals => (format!("{n} deals link contacts"), "contacts"),
+        _ if n == 1 => ("1 activity links a contact".to_string(), "contact.email"),
+        _ => (format!("{n} activities link a contact"), "contact.email"),
+    };
+    let ids = match system {
+        Some(s) => format!(" nor {s} id"),
+        None => String::new(),
+    };
+    Ok(Some(format!(
+        "{records} with no e-mail{ids}: `{column}` cannot name them, and this file imported again would unlink \
+         them; export {link}.<system> too (for contacts with ids in a system), or give those contacts e-mails"
+    )))
+}
+
 /// For `--since`: the records of `entity` whose linked records, as
 /// `fields` show them (a company's name, a deal's contacts' e-mails),
 /// changed at or after a time (one `?` each). Each is one indexed lookup,
@@ -588,6 +645,7 @@ impl Store {
             link_joins(entity),
             if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") }
         );
+        notes.extend(unnamed_links(db, entity, &fields, &conditions, &params)?);
         Ok(Export {
             db,
             fields: fields.iter().map(|f| Key::from(f.as_str())).collect(),

@@ -1523,3 +1523,39 @@ on_both!(many_custom_names_export_as_the_records_carry_them, |db| {
     let expected: Vec<String> = (0..50).map(|i| format!("custom.k{i:03}")).collect();
     assert_eq!(customs, expected);
 });
+
+on_both!(links_an_export_cannot_name_are_said, |db| {
+    // Bob has no e-mail: a deal's `contacts` cannot name him, and the file
+    // imported again would unlink him. His id in the ERP can.
+    let c = db.file("c.csv", "email,first_name,external_id.erp\nann@acme.com,Ann,P1\n,Bob,P2\n");
+    db.ok(&["import", &c, "--entity", "contacts"]);
+    let d = db.file("d.csv", "name,contacts.external_id.erp,external_id.erp\nRenewal,P1; P2,D1\nOther,P1,D2\n");
+    db.ok(&["import", &d, "--entity", "deals"]);
+    let a = db.file("a.csv", "kind,subject,contact.external_id.erp\ncall,Hi,P2\n");
+    db.ok(&["import", &a, "--entity", "activities"]);
+    let said = |args: &[&str]| stderr_of(&db.run(args));
+    let e = said(&[
+        "export",
+        "--entity",
+        "deals",
+        "--fields",
+        "name,contacts",
+        "-o",
+        db.path("d1.csv").to_str().expect("p"),
+    ]);
+    assert!(e.contains("note: 1 deal links contacts with no e-mail: `contacts` cannot name them"), "{e}");
+    let e = said(&[
+        "export",
+        "--entity",
+        "deals",
+        "--fields",
+        "name,contacts,contacts.external_id.erp",
+        "-o",
+        db.path("d2.csv").to_str().expect("p"),
+    ]);
+    assert!(!e.contains("cannot name them"), "{e}");
+    let e = said(&["export", "--entity", "deals", "--fields", "name,contacts", "--where", "name = 'Other'"]);
+    assert!(!e.contains("cannot name them"), "{e}");
+    let e = said(&["export", "--entity", "activities", "--fields", "subject,contact.email"]);
+    assert!(e.contains("note: 1 activity links a contact with no e-mail: `contact.email` cannot name them"), "{e}");
+});

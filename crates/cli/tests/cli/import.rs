@@ -275,11 +275,16 @@ on_both!(a_link_whose_email_and_id_name_two_records_rejects_the_row, |db| {
     );
     let run = db.run(&["--json", "import", &a, "--entity", "activities"]);
     let said = stderr_of(&run);
-    assert!(said.contains("row 3: erp id \"P1\" is another contact than the one the row's email \"cid@globex.com\" names"), "{said}");
+    assert!(
+        said.contains("row 3: erp id \"P1\" is another contact than the one the row's email \"cid@globex.com\" names"),
+        "{said}"
+    );
     let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
     assert_eq!(
-        db.count("SELECT count(*) FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = 'ann@acme.com'"),
+        db.count(
+            "SELECT count(*) FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = 'ann@acme.com'"
+        ),
         2
     );
 });
