@@ -191,7 +191,21 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "注册时间",
             "订阅日期",
         ],
-        "amount" => &["amount", "value", "deal value", "deal amount", "revenue", "金额", "合同金额"],
+        "amount" => &[
+            "amount",
+            "value",
+            "deal value",
+            "deal amount",
+            "revenue",
+            "金额",
+            "合同金额",
+            "betrag",
+            "montant",
+            "importe",
+            "valor",
+            "bedrag",
+            "importo",
+        ],
         "currency" => &["currency", "currency code", "currency iso code", "币种", "货币"],
         "stage" => &["stage", "deal stage", "pipeline stage", "阶段"],
         "close_date" => &["close date", "closing date", "expected close date", "成交日期", "预计成交日期"],
@@ -360,6 +374,7 @@ struct TypeGuess {
     region: Option<String>,
     note: String,
     warning: Option<String>,
+    decimal_comma: bool,
 }
 
 fn fraction(values: &[&str], ok: impl Fn(&str) -> bool) -> f64 {
@@ -521,6 +536,26 @@ fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&
             };
         }
         return TypeGuess { ty: Some("integer"), note: "all values are whole numbers".into(), ..Default::default() };
+    }
+    // Numbers with a decimal comma (`1.234,56`, `0,5`), as most of Europe
+    // writes them. `1,234` alone could be either: some value must show it.
+    let comma_number = |v: &&str| {
+        let t = v.trim();
+        !t.is_empty()
+            && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b'-' | b'+' | b' '))
+            && types::from_decimal_comma(t).is_some()
+    };
+    let shows_comma = |v: &&str| {
+        let t = v.trim();
+        t.split_once(',').is_some_and(|(int, frac)| frac.len() != 3 || int.contains('.'))
+    };
+    if values.iter().all(comma_number) && values.iter().any(shows_comma) {
+        return TypeGuess {
+            ty: Some("decimal"),
+            decimal_comma: true,
+            note: "all values are decimal numbers written with a decimal comma (1.234,56)".into(),
+            ..Default::default()
+        };
     }
     if values.iter().all(|v| {
         let t = v.trim();
@@ -840,6 +875,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         if let Some(fmt) = &guess.format {
             parts.push(format!("format = {}", toml_str(fmt)));
         }
+        if guess.decimal_comma {
+            parts.push("decimal_separator = \",\"".to_string());
+        }
         if let Some(r) = &guess.region {
             parts.push(format!("region = {}", toml_str(r)));
             if let Some(c) = country_column.filter(|c| per_row_region_wins(samples, headers, i, c, r)) {
@@ -859,6 +897,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             let opts = types::TypeOptions {
                 format: guess.format.clone(),
                 region: guess.region.as_deref().and_then(|r| r.parse().ok()),
+                decimal_comma: guess.decimal_comma,
                 ..Default::default()
             };
             let failing: Vec<&&str> = vals.iter().filter(|v| types::convert(ty, v, &opts).is_err()).collect();

@@ -802,7 +802,8 @@ fn formula_like(cell: &str) -> bool {
         Some(b'=' | b'@' | b'\t' | b'\r') => true,
         Some(b'+' | b'-') => {
             let rest = &cell[1..];
-            rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            // (A number with a decimal comma, `-2000,00`, is a number too.)
+            rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
         }
         _ => false,
     }
@@ -1041,6 +1042,7 @@ mod tests {
         assert_eq!(neutralize("@cmd").as_deref(), Some("'@cmd"));
         assert_eq!(neutralize("+1-555-0100").as_deref(), Some("'+1-555-0100"));
         assert_eq!(neutralize("-5.5"), None);
+        assert_eq!(neutralize("-2000,00"), None);
         assert_eq!(neutralize("+15551234567"), None);
         assert_eq!(neutralize("plain"), None);
         for cell in

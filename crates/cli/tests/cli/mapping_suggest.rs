@@ -367,3 +367,20 @@ fn activities_in_the_files_own_words_and_local_times_are_mapped_with_a_check() {
     let text = suggest(&deals, "deals");
     assert!(text.contains("fields = [\"name\"]  # CHECK: deals are matched by name"), "{text}");
 }
+
+#[test]
+fn european_decimals_are_suggested_read_and_written_back_with_their_comma() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file("deals.csv", "Name;Betrag\nA;1.234,56\nB;12.345.678,90\nC;0,5\nD;-2.000,00\nE;7\n");
+    let text = suggest(&f, "deals");
+    assert!(text.contains("decimal_separator = \",\""), "{text}");
+    let m = db.path("deals.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let m = m.to_str().expect("p");
+    let s = db.json(&["import", &f, "--mapping", m]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(5), Some(0)), "{s}");
+    let stored = db.ok(&["export", "--entity", "deals", "--fields", "name,amount"]);
+    assert_eq!(stored, "name,amount\nA,1234.56\nB,12345678.90\nC,0.5\nD,-2000.00\nE,7\n");
+    let back = db.ok(&["export", "--entity", "deals", "--mapping", m, "--format", "csv"]);
+    assert_eq!(back, "Name;Betrag\nA;1234,56\nB;12345678,90\nC;0,5\nD;-2000,00\nE;7\n");
+}

@@ -235,6 +235,12 @@ fn compile_field(target: String, spec: FieldSpec, line: usize) -> Result<FieldMa
             )));
         }
     }
+    match rule.decimal_separator.as_deref() {
+        None | Some(".") => {}
+        Some(",") if matches!(ty, Some(TypeName::Decimal | TypeName::Integer)) => opts.decimal_comma = true,
+        Some(",") => return Err(err("`decimal_separator` applies to type = \"decimal\" or \"integer\"".into())),
+        Some(other) => return Err(err(format!("`decimal_separator = {other:?}` is not \",\" or \".\""))),
+    }
     if let Some(region) = &rule.region {
         if ty != Some(TypeName::Phone) {
             return Err(err("`region` applies to type = \"phone\"".into()));
@@ -746,6 +752,8 @@ impl Mapper {
                 v => v,
             };
             let v = match (&value, f.opts.format.as_deref()) {
+                // Back as the other system writes its numbers: `1234,56`.
+                (Value::Number(n), _) if f.opts.decimal_comma => Value::Text(n.replacen('.', ",", 1)),
                 (Value::Date(d), Some(fmt)) => Value::Text(types::date::format_date(*d, fmt)),
                 (Value::DateTime(dt), Some(fmt)) => Value::Text(types::date::format_datetime(dt, fmt)),
                 (Value::Array(items), _) if f.split.is_some() => {
@@ -848,6 +856,12 @@ fn typed_value(f: &FieldMap, v: Value, region: Option<Region>) -> Result<Value, 
         }
         (Some(TypeName::DateTime), Value::DateTime(_)) => Ok(v),
         (Some(TypeName::Boolean), Value::Bool(_)) => Ok(v),
+        // A spreadsheet's or JSON's number is one already, whatever the
+        // separator its text would be written with.
+        (Some(TypeName::Decimal | TypeName::Integer), Value::Number(n)) if f.opts.decimal_comma => {
+            let plain = TypeOptions { decimal_comma: false, ..f.opts.clone() };
+            types::convert(f.ty.unwrap_or(TypeName::Decimal), n, &plain).map_err(|e| (n.clone(), e))
+        }
         (Some(TypeName::Date), Value::DateTime(dt)) => Ok(Value::Date(dt.civil.date())),
         (Some(TypeName::DateTime), Value::Date(d)) => {
             let civil = d.to_datetime(Time::midnight());

@@ -169,6 +169,7 @@ pub struct FieldRule {
     pub split: Option<String>,
     pub values: Option<Vec<String>>,
     pub max_length: Option<usize>,
+    pub decimal_separator: Option<String>,
 }
 
 /// One source column or several (for `join`).

@@ -305,3 +305,47 @@ fn a_row_whose_country_is_none_says_so_for_its_phone() {
     mapper.apply(&record(&[("Tel", "030 1234567"), ("Ctry", "Germany")]), &mut out).expect("German");
     assert_eq!(out.get("phone").map(Value::to_text).as_deref(), Some("+49301234567"));
 }
+
+#[test]
+fn numbers_with_a_decimal_comma_read_and_go_back_so() {
+    let text = r#"
+entity = "deals"
+[fields]
+name = "Name"
+amount = { from = "Betrag", type = "decimal", decimal_separator = "," }
+"custom.seats" = { from = "Plätze", type = "integer", decimal_separator = "," }
+"#;
+    let mut mapper = Mapper::new(Arc::new(Mapping::parse(text).expect("parses")));
+    for (betrag, amount) in [
+        ("1.234,56", "1234.56"),
+        ("12.345.678,90", "12345678.90"),
+        ("0,5", "0.5"),
+        ("-2.000,00", "-2000.00"),
+        ("1 234,5", "1234.5"),
+        ("1.234", "1234"),
+        ("7", "7"),
+    ] {
+        let mut mapped = Record::new();
+        mapper.apply(&record(&[("Name", "x"), ("Betrag", betrag), ("Plätze", "1.200")]), &mut mapped).expect(betrag);
+        assert_eq!(mapped.get("amount"), Some(&Value::Number(amount.into())), "{betrag}");
+        assert_eq!(mapped.get("custom.seats"), Some(&Value::Number("1200".into())));
+    }
+    for bad in ["1,234.56", "1.23,4", "1,2,3", "12.34"] {
+        let mut mapped = Record::new();
+        let e = mapper.apply(&record(&[("Name", "x"), ("Betrag", bad)]), &mut mapped).expect_err(bad);
+        assert!(e[0].expected.contains("written with a decimal comma"), "{bad}: {e:?}");
+    }
+    // A spreadsheet's number is one already.
+    let mut src = Record::new();
+    src.push(Key::from("Name"), Value::Text("x".into()));
+    src.push(Key::from("Betrag"), Value::Number("1234.5".into()));
+    let mut mapped = Record::new();
+    mapper.apply(&src, &mut mapped).expect("a number");
+    assert_eq!(mapped.get("amount"), Some(&Value::Number("1234.5".into())));
+    let mut back = Record::new();
+    mapper.reverse(&mapped, &mut back).expect("reverses");
+    assert_eq!(back.get("Betrag").map(Value::to_text).as_deref(), Some("1234,5"));
+    let e = Mapping::parse("entity = \"deals\"\n[fields]\nname = { from = \"N\", decimal_separator = \",\" }\n")
+        .expect_err("not a number field");
+    assert!(e.to_string().contains("applies to type = \"decimal\""), "{e}");
+}

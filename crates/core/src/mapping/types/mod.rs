@@ -84,18 +84,49 @@ pub struct TypeOptions {
     pub region: Option<phonenumber::country::Id>,
     pub zone: TimeZone,
     pub values: Vec<String>,
+    /// Numbers written with a decimal comma (`1.234,56`), as in most of
+    /// Europe: `.` and spaces group thousands.
+    pub decimal_comma: bool,
 }
 
 impl Default for TypeOptions {
     fn default() -> Self {
-        Self { format: None, region: None, zone: TimeZone::UTC, values: Vec::new() }
+        Self { format: None, region: None, zone: TimeZone::UTC, values: Vec::new(), decimal_comma: false }
     }
+}
+
+/// A number written with a decimal comma (`-1.234,56`, `1 234,5`, `0,5`)
+/// as with a point (`-1234.56`); `None` when its groups are not thousands
+/// (`1.23,4`), which would be read wrong either way.
+pub fn from_decimal_comma(text: &str) -> Option<String> {
+    let t = text.trim();
+    let (int, frac) = t.split_once(',').unwrap_or((t, ""));
+    if frac.contains([',', '.', ' ', '\u{a0}', '\u{202f}']) {
+        return None;
+    }
+    let (sign, int) = match int.strip_prefix(['-', '+']) {
+        Some(rest) => (&int[..1], rest),
+        None => ("", int),
+    };
+    let groups: Vec<&str> = int.split(['.', ' ', '\u{a0}', '\u{202f}']).collect();
+    if groups.len() > 1 && (groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3)) {
+        return None;
+    }
+    let int = groups.concat();
+    Some(if t.contains(',') { format!("{sign}{int}.{frac}") } else { format!("{sign}{int}") })
 }
 
 /// Converts non-empty text to the declared type.
 pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, String> {
     match ty {
         TypeName::String => Ok(Value::Text(text.to_owned())),
+        TypeName::Integer | TypeName::Decimal if opts.decimal_comma => {
+            let expected = if ty == TypeName::Integer { "an integer" } else { "a decimal number" };
+            let point = from_decimal_comma(text)
+                .ok_or_else(|| format!("{expected} written with a decimal comma (1.234,56)"))?;
+            let read = if ty == TypeName::Integer { integer(&point) } else { decimal(&point) };
+            read.map(Value::Number).map_err(|_| format!("{expected} written with a decimal comma (1.234,56)"))
+        }
         TypeName::Integer => integer(text).map(Value::Number),
         TypeName::Decimal => decimal(text).map(Value::Number),
         TypeName::Boolean => boolean(text).map(Value::Bool),
