@@ -142,13 +142,49 @@ impl LinkLabels {
         let mut shown = Vec::new();
         for id in ids.split(',').filter(|i| !i.is_empty()) {
             if !self.names.contains_key(id) {
-                let name = name_of(db, target, id)?;
+                let name = shown_name(db, target, id)?;
                 self.names.insert(id.to_string(), name);
             }
             shown.push(self.names.get(id).cloned().flatten().unwrap_or_else(|| id.to_string()));
         }
         Ok(Some(shown.join(", ")))
     }
+
+    /// A change's `before` and `after` labels; where two records of one name
+    /// would read alike (`Renewal` → `Renewal`), each with its id too.
+    pub(crate) fn pair(
+        &mut self,
+        db: &mut dyn Sql,
+        entity: Entity,
+        field: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let b = self.of(db, entity, field, before)?;
+        let a = self.of(db, entity, field, after)?;
+        Ok(match (b, a, before, after) {
+            (Some(b), Some(a), Some(bi), Some(ai)) if b == a && bi != ai => {
+                (Some(format!("{b} ({bi})")), Some(format!("{a} ({ai})")))
+            }
+            (b, a, ..) => (b, a),
+        })
+    }
+}
+
+/// How a linked record is shown: its e-mail or name, a contact without an
+/// e-mail by its name; `None` for one without either, or gone.
+fn shown_name(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
+    if entity != Entity::Contacts {
+        return name_of(db, entity, id);
+    }
+    let sql = "SELECT email, full_name, first_name, last_name FROM contacts WHERE id = ?";
+    let Some(row) = db.query_row(sql, &[id.into()])? else { return Ok(None) };
+    let [email, full, first, last]: [Option<String>; 4] = {
+        let mut cells = row.into_iter().map(Cell::into_text);
+        std::array::from_fn(|_| cells.next().flatten())
+    };
+    let named = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
+    Ok(email.or(full).or((!named.is_empty()).then_some(named)))
 }
 
 /// The tables that link to `entity`, with the linking column.
@@ -289,8 +325,8 @@ impl Store {
         let mut labels = LinkLabels::default();
         for e in &mut entries {
             let Some(field) = e.field.as_deref() else { continue };
-            e.before_label = labels.of(self.db.as_mut(), entity, field, e.before.as_deref())?;
-            e.after_label = labels.of(self.db.as_mut(), entity, field, e.after.as_deref())?;
+            (e.before_label, e.after_label) =
+                labels.pair(self.db.as_mut(), entity, field, e.before.as_deref(), e.after.as_deref())?;
         }
         Ok((entity, id, entries))
     }

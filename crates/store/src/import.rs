@@ -1876,8 +1876,8 @@ impl Import<'_> {
         for (_, outcome) in out.iter_mut() {
             let Outcome::Update { changes, .. } = outcome else { continue };
             for c in changes.iter_mut() {
-                c.before_label = labels.of(self.db, entity, &c.field, c.before.as_deref())?;
-                c.after_label = labels.of(self.db, entity, &c.field, c.after.as_deref())?;
+                (c.before_label, c.after_label) =
+                    labels.pair(self.db, entity, &c.field, c.before.as_deref(), c.after.as_deref())?;
             }
         }
         Ok(())

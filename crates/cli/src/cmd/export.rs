@@ -271,22 +271,29 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 // (For messages only: not read on a plain export's path.)
                 let label = (mapper.is_some() || encoding.is_some())
                     .then(|| rec.get(crmsync_store::model::label_field(entity)).map(Value::to_text))
-                    .flatten();
+                    .flatten()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| format!(" ({l})"));
                 if let Some(m) = &mut mapper {
                     // No row of the other system's file can hold it: the
                     // export stops rather than write a record that reads
                     // back as another.
                     let label = label.as_deref().unwrap_or_default();
                     m.reverse(rec, &mut reversed)
-                        .map_err(|e| anyhow::anyhow!("record {exported} of the export ({label}): {e}"))?;
+                        .map_err(|e| anyhow::anyhow!("record {exported} of the export{label}: {e}"))?;
                     std::mem::swap(rec, &mut reversed);
                 }
                 // Named here, by record and column: the encoder meets the
                 // character only as bytes, later.
                 if let Some((field, message)) = encoding.and_then(|enc| super::convert::unencodable(rec, enc)) {
+                    // GB18030 holds every character GBK lacks, in GBK's bytes for the rest.
+                    let wider = match encoding.map(|e| e.name()) {
+                        Some("GBK") => " (gb18030 has every character, and GBK's as GBK writes them)",
+                        _ => "",
+                    };
                     anyhow::bail!(
-                        "record {exported} of the export ({}): `{field}`: {message}; export in UTF-8 (the default), \
-                         or in an encoding that has it",
+                        "record {exported} of the export{}: `{field}`: {message}; export in UTF-8 (the default), \
+                         or in an encoding that has it{wider}",
                         label.unwrap_or_default()
                     );
                 }

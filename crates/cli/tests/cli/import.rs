@@ -2068,6 +2068,28 @@ on_both!(a_plan_names_the_records_a_changed_link_goes_from_and_to, |db| {
     assert!(change["before"].as_str().is_some_and(|id| id.len() == 26), "ids stay: {first}");
 });
 
+on_both!(links_to_records_named_alike_or_without_an_email_are_told_apart, |db| {
+    // Two deals named `Renewal`: history shows which one a link went from
+    // and to. A contact without an e-mail is shown by name, not by id.
+    let c = db.file("c.csv", "email,first_name,last_name,external_id.erp\nann@x.com,Ann,Lee,P1\n,Bob,Ray,P2\n");
+    db.ok(&["import", &c, "--entity", "contacts"]);
+    let d = db.file("d.csv", "name,external_id.erp\nRenewal,D1\nRenewal,D2\n");
+    db.ok(&["import", &d, "--entity", "deals"]);
+    let a = db
+        .file("a.csv", "kind,subject,deal.external_id.erp,contact.external_id.erp,external_id.erp\ncall,Hi,D1,P1,A1\n");
+    db.ok(&["import", &a, "--entity", "activities"]);
+    let a = db.file(
+        "a2.csv",
+        "kind,subject,deal.external_id.erp,contact.external_id.erp,external_id.erp\ncall,Hi,D2,P2,A1\n",
+    );
+    db.ok(&["import", &a, "--entity", "activities"]);
+    let history = db.ok(&["history", "A1"]);
+    let deal = history.lines().find(|l| l.contains("deal")).unwrap_or_default();
+    assert!(deal.contains("\"Renewal (01") && deal.matches("Renewal (").count() == 2, "{history}");
+    let contact = history.lines().find(|l| l.contains("contact")).unwrap_or_default();
+    assert!(contact.contains("\"ann@x.com\"") && contact.contains("\"Bob Ray\""), "{history}");
+});
+
 #[test]
 fn a_deals_unknown_contact_id_and_a_missing_name_name_their_columns() {
     let db = Db::sqlite();
