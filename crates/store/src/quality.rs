@@ -154,7 +154,7 @@ fn similar_groups(names: &[&Name]) -> Vec<Vec<usize>> {
 /// for live records at once read `deleted_at` from the table for every
 /// indexed value, a random read each.
 fn same_value(db: &mut dyn Sql, entity: Entity, column: &str) -> Result<Vec<(String, i64)>> {
-    let table = entity.name();
+    let table = format!("{} t", entity.name());
     let sql = format!(
         "SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND {column} <> '' GROUP BY {column} HAVING count(*) > 1"
     );
@@ -163,7 +163,7 @@ fn same_value(db: &mut dyn Sql, entity: Entity, column: &str) -> Result<Vec<(Str
     let mut groups = Vec::new();
     for part in candidates.chunks(500) {
         let sql = format!(
-            "SELECT {column}, count(*) FROM {table} WHERE deleted_at IS NULL AND {column} IN ({}) \
+            "SELECT {column}, count(*) FROM {table} WHERE t.deleted_at IS NULL AND {column} IN ({}) \
              GROUP BY {column} HAVING count(*) > 1",
             placeholders(part.len())
         );
@@ -187,6 +187,7 @@ fn shown_name(entity: Entity) -> &'static str {
             "CASE WHEN trim(coalesce(t.full_name, '')) <> '' THEN t.full_name \
              ELSE trim(coalesce(t.first_name, '') || ' ' || coalesce(t.last_name, '')) END"
         }
+        Entity::Activities => "t.subject",
         _ => "t.name",
     }
 }
@@ -239,7 +240,8 @@ fn similar_names(db: &mut dyn Sql, entity: Entity) -> Result<serde_json::Value> 
             company = of;
         }
         if people.len() < PER_COMPANY && !shown.trim().is_empty() {
-            let label = if label.is_empty() { id } else { label };
+            // (A deal's label is its name, the same for deals alike: by id.)
+            let label = if label.is_empty() || entity == Entity::Deals { id } else { label };
             people.push(Person { name: Name::new(&shown), label, shown: shown.trim().to_string() });
         }
         Ok(())
@@ -334,10 +336,18 @@ impl Store {
         drop(export);
 
         let mut duplicates = Vec::new();
+        // (SQL over the record as `t`.)
         let same: &[(&str, &str)] = match entity {
-            Entity::Contacts => &[("same email", "email"), ("same phone", "phone")],
-            Entity::Companies => &[("same domain", "domain"), ("same name", "name_key")],
-            Entity::Deals | Entity::Activities => &[],
+            Entity::Contacts => &[("same email", "t.email"), ("same phone", "t.phone")],
+            Entity::Companies => &[("same domain", "t.domain"), ("same name", "t.name_key")],
+            // An activities file imported twice, without ids to match by,
+            // is in twice: each record alike in all that says what happened.
+            Entity::Activities => &[(
+                "same kind, subject, time, contact, company and deal",
+                "t.kind || '|' || coalesce(t.subject, '') || '|' || coalesce(CAST(t.occurred_at AS TEXT), '') || '|' || \
+                 coalesce(t.contact_id, '') || '|' || coalesce(t.company_id, '') || '|' || coalesce(t.deal_id, '')",
+            )],
+            Entity::Deals => &[],
         };
         let label = model::label_field(entity);
         for (rule, column) in same {
@@ -346,7 +356,7 @@ impl Store {
             let mut examples = Vec::new();
             for (value, _) in groups.iter().take(10) {
                 let sql = format!(
-                    "SELECT t.id, {}, t.{label} FROM {} t WHERE t.{column} = ? AND t.deleted_at IS NULL \
+                    "SELECT t.id, {}, t.{label} FROM {} t WHERE {column} = ? AND t.deleted_at IS NULL \
                      ORDER BY t.id LIMIT 20",
                     shown_name(entity),
                     entity.name()
@@ -354,7 +364,7 @@ impl Store {
                 let rows = self.db.query(&sql, &[value.as_str().into()])?;
                 // Records are shown by their e-mail (or name), as everywhere
                 // else; those sharing that very value, by id.
-                let at = if *column == label { 0 } else { 2 };
+                let at = if column.strip_prefix("t.") == Some(label) || entity == Entity::Activities { 0 } else { 2 };
                 let ids: Vec<String> = rows
                     .iter()
                     .filter_map(|r| {
@@ -364,7 +374,14 @@ impl Store {
                     .collect();
                 let names: Vec<String> =
                     rows.iter().map(|r| r.get(1).and_then(Cell::text).unwrap_or_default().to_string()).collect();
-                examples.push(json!({"value": value, "ids": ids, "names": names}));
+                // (Activities alike by what happened, not by their links' ids.)
+                let shown = match entity {
+                    Entity::Activities => {
+                        value.split('|').take(3).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ")
+                    }
+                    _ => value.clone(),
+                };
+                examples.push(json!({"value": shown, "ids": ids, "names": names}));
             }
             duplicates.push(json!({"rule": rule, "groups": groups.len(), "records": records_in, "examples": examples}));
         }

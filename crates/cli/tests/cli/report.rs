@@ -74,6 +74,42 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     assert_eq!(groups("similar name at the same company"), Some(0.into()), "{r}");
 });
 
+on_both!(duplicate_deals_and_activities_are_shown_by_id_and_by_what_happened, |db| {
+    let d = db.file("d.csv", "name,company.name\nRenewal 2024,Acme Inc\nrenewal 2024,Acme Inc\n");
+    db.ok(&["import", &d, "--entity", "deals", "--mode", "insert"]);
+    let r = db.json(&["report", "quality", "--entity", "deals"]);
+    let similar = r["duplicates"]
+        .as_array()
+        .expect("dups")
+        .iter()
+        .find(|d| d["rule"] == "similar name at the same company")
+        .cloned()
+        .expect("rule");
+    let ids = similar["examples"][0]["ids"].as_array().expect("ids").clone();
+    assert_eq!(ids.len(), 2, "{r}");
+    assert!(ids.iter().all(|i| i.as_str().is_some_and(|i| i.len() == 26)) && ids[0] != ids[1], "{r}");
+    // An activities file imported twice (no ids to match by): each twice.
+    let a = db.file("a.csv", "kind,subject,occurred_at\ncall,Intro,2024-05-01T10:00:00Z\nnote,Other,\n");
+    db.ok(&["import", &a, "--entity", "activities"]);
+    db.ok(&["import", &a, "--entity", "activities"]);
+    let r = db.json(&["report", "quality", "--entity", "activities"]);
+    let same = r["duplicates"]
+        .as_array()
+        .expect("dups")
+        .iter()
+        .find(|d| d["rule"].as_str().is_some_and(|r| r.starts_with("same kind")))
+        .cloned()
+        .expect("rule");
+    assert_eq!((same["groups"].as_u64(), same["records"].as_u64()), (Some(2), Some(4)), "{r}");
+    let values: Vec<&str> =
+        same["examples"].as_array().expect("examples").iter().filter_map(|e| e["value"].as_str()).collect();
+    assert!(
+        values.contains(&"call, Intro, 2024-05-01T10:00:00.000000Z")
+            || values.iter().any(|v| v.starts_with("call, Intro, 2024-05-01")),
+        "{r}"
+    );
+});
+
 on_both!(declared_custom_fields_are_valid_in_their_type, |db| {
     let schema = crate::testdata("import/custom_schema.toml");
     db.ok(&["init", "--custom", schema.to_str().expect("p")]);
