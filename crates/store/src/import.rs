@@ -2360,14 +2360,57 @@ impl Import<'_> {
             let e = exact.next()?;
             exact.next().is_none().then(|| e.clone())
         };
+        // Deals of one name (a renewal per customer) are told apart by their
+        // company, as companies of one name are by their domain: matched by
+        // the default key, a deal at another company than the row names is
+        // not the row's.
+        let companies = match entity == Entity::Deals && !self.settings.key_chosen {
+            true => self.deal_companies(drafts, &matched, &candidates)?,
+            false => None,
+        };
+        let elsewhere = |d: &Draft, e: &Existing| companies.as_ref().is_some_and(|c| c.elsewhere(d, e));
+        let update = self.settings.mode == Mode::Update;
+        let another_deal = |d: &Draft| {
+            let message = format!(
+                "the deal with {} is at another company than the row's: the row is another deal of that name, which \
+                 update mode does not create (use --mode upsert, or --key name to move the deal)",
+                describe_key(&key, d)
+            );
+            if update { Some(Err((key.join(";"), message))) } else { None }
+        };
         for (n, d) in drafts.iter().enumerate() {
             found[n] = match matched[n] {
                 None if found[n].is_some() => continue,
                 None | Some([]) => None,
+                Some([one]) if candidates[*one].as_ref().is_some_and(|e| elsewhere(d, e)) => {
+                    uses[*one] -= 1;
+                    another_deal(d)
+                }
                 Some([one]) => {
                     uses[*one] -= 1;
                     let e = if uses[*one] == 0 { candidates[*one].take() } else { candidates[*one].clone() };
                     e.map(Ok)
+                }
+                Some(many) if companies.as_ref().is_some_and(|c| c.names_one(d)) => {
+                    let fit: Vec<&usize> =
+                        many.iter().filter(|i| candidates[**i].as_ref().is_some_and(|e| !elsewhere(d, e))).collect();
+                    match fit.as_slice() {
+                        [] => another_deal(d),
+                        [one] => candidates[**one].clone().map(Ok),
+                        _ => {
+                            let ids: Vec<String> =
+                                fit.iter().filter_map(|&&i| Some(candidates[i].as_ref()?.id.clone())).collect();
+                            let message = format!(
+                                "{} deals at the row's company have {}: {} (merge them first, or choose a key that \
+                                 tells them apart)",
+                                ids.len(),
+                                describe_key(&key, d),
+                                ids.join(", ")
+                            );
+                            several.push((n, ids));
+                            Some(Err((key.join(";"), message)))
+                        }
+                    }
                 }
                 Some(many) => {
                     // Names alike of companies at several domains: the one
@@ -2422,6 +2465,50 @@ impl Import<'_> {
         }
         self.held_by_another_id(drafts, &mut found, &before_key, &several)?;
         Ok(found)
+    }
+
+    /// The companies of the deals the rows' keys found, to tell whether one
+    /// is at the company a row names (`None` when no row names one).
+    fn deal_companies(
+        &mut self,
+        drafts: &[Draft],
+        matched: &[Option<&[usize]>],
+        candidates: &[Option<Existing>],
+    ) -> Result<Option<DealCompanies>> {
+        let Some(pos) = model::position(Entity::Deals, "company") else { return Ok(None) };
+        let naming = |d: &Draft| d.links.iter().any(|(p, r)| *p == pos && !r.is_empty());
+        let mut ids: Vec<String> = drafts
+            .iter()
+            .zip(matched)
+            .filter(|(d, _)| naming(d))
+            .flat_map(|(_, m)| m.iter().flat_map(|m| m.iter()))
+            .filter_map(|&i| candidates[i].as_ref()?.value(pos).map(str::to_string))
+            .collect();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut known: HashMap<String, (Option<String>, Option<String>, Option<String>)> = HashMap::default();
+        for part in ids.chunks(500) {
+            let params: Vec<Param> = part.iter().map(Param::from).collect();
+            let sql = format!("SELECT id, name_key, domain FROM companies WHERE id IN ({})", placeholders(part.len()));
+            for row in self.db.query(&sql, &params)? {
+                let mut row = row.into_iter().map(Cell::into_text);
+                if let Some(id) = row.next().flatten() {
+                    known.insert(id, (row.next().flatten(), row.next().flatten(), None));
+                }
+            }
+        }
+        if let Some(system) = self.settings.external_system.clone() {
+            let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+            for (id, x) in external_pairs(self.db, Entity::Companies, &system, "record_id", &wanted)? {
+                if let Some(k) = known.get_mut(&id) {
+                    k.2 = Some(x);
+                }
+            }
+        }
+        Ok(Some(DealCompanies { pos, known }))
     }
 
     /// Where the key is the entity's default, behind the row's id in
@@ -4018,6 +4105,42 @@ pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, batch: &str, rows: &
         ]);
     }
     db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
+}
+
+/// The companies of deals found by name: id → name key, domain, id in the
+/// import's system.
+struct DealCompanies {
+    pos: usize,
+    known: HashMap<String, (Option<String>, Option<String>, Option<String>)>,
+}
+
+impl DealCompanies {
+    /// The row's company reference, if it gives one.
+    fn reference<'a>(&self, d: &'a Draft) -> Option<&'a LinkRef> {
+        d.links.iter().find(|(p, r)| *p == self.pos && !r.is_empty()).map(|(_, r)| r)
+    }
+
+    fn names_one(&self, d: &Draft) -> bool {
+        self.reference(d).is_some()
+    }
+
+    /// Whether the deal `e` is at a company, and the row names another: by
+    /// each of domain, id and name the row gives, the deal's is not it.
+    fn elsewhere(&self, d: &Draft, e: &Existing) -> bool {
+        let Some(r) = self.reference(d) else { return false };
+        let Some((name_key, domain, external)) = e.value(self.pos).and_then(|id| self.known.get(id)) else {
+            return false;
+        };
+        let differs = |given: &Option<String>, stored: &Option<String>| match (given, stored) {
+            (Some(g), Some(s)) => Some(g != s),
+            (Some(_), None) => None,
+            (None, _) => None,
+        };
+        let verdicts = [differs(&r.domain, domain), differs(&r.external, external), differs(&r.name_key, name_key)];
+        // Any attribute that agrees makes it the row's company (the name
+        // may have changed; a domain or id says which one it is).
+        !verdicts.contains(&Some(false)) && verdicts.contains(&Some(true))
+    }
 }
 
 /// The tables an import of `entity` writes besides its own and companies:

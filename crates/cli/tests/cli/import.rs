@@ -2090,6 +2090,38 @@ on_both!(links_to_records_named_alike_or_without_an_email_are_told_apart, |db| {
     assert!(contact.contains("\"ann@x.com\"") && contact.contains("\"Bob Ray\""), "{history}");
 });
 
+on_both!(deals_of_one_name_at_two_companies_are_two_deals, |db| {
+    // A renewal per customer: matched by name, a deal at another company
+    // than the row's is not the row's, side by side or chunks apart.
+    let mut rows = String::from("name,company.name,amount\nRenewal,Acme Inc,100\n");
+    for i in 0..1_500 {
+        rows.push_str(&format!("Filler {i},Acme Inc,1\n"));
+    }
+    rows.push_str("Renewal,Globex,200\nRenewal,ACME inc.,150\n");
+    let f = db.file("d.csv", &rows);
+    let s = db.json(&["import", &f, "--entity", "deals"]);
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(1_502), Some(1)), "{s}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "deals", "--fields", "name,company.name,amount", "--where", "name = 'Renewal'"]),
+        "name,company.name,amount\nRenewal,Acme Inc,150\nRenewal,Globex,200\n"
+    );
+    // The export imports again unchanged, and into an empty store whole.
+    let out =
+        db.ok(&["export", "--entity", "deals", "--fields", "name,company.name,amount", "--where", "name = 'Renewal'"]);
+    let back = db.file("back.csv", &out);
+    let s = db.json(&["import", &back, "--entity", "deals"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
+    let other = Db::sqlite();
+    let s = other.json(&["import", &back, "--entity", "deals"]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    // Update mode does not make one; --key name moves the deal.
+    let g = db.file("g.csv", "name,company.name,amount\nRenewal,Initech,300\n");
+    let run = db.run(&["import", &g, "--entity", "deals", "--mode", "update"]);
+    assert!(stderr_of(&run).contains("is at another company than the row's"), "{}", stderr_of(&run));
+    let run = db.run(&["import", &g, "--entity", "deals", "--key", "name"]);
+    assert!(stderr_of(&run).contains("2 records of deals have name \"Renewal\""), "{}", stderr_of(&run));
+});
+
 #[test]
 fn a_deals_unknown_contact_id_and_a_missing_name_name_their_columns() {
     let db = Db::sqlite();
