@@ -815,10 +815,10 @@ fn formula_like(cell: &str) -> bool {
 fn unneutralize(cell: &str) -> &str {
     // `="02134"` is how files meant for Excel keep a postal code's or an
     // account number's leading zeros: a formula whose value is the text.
-    if let Some(text) = cell.strip_prefix("=\"").and_then(|rest| rest.strip_suffix('"')) {
-        if !text.contains('"') {
-            return text;
-        }
+    if let Some(text) = cell.strip_prefix("=\"").and_then(|rest| rest.strip_suffix('"'))
+        && !text.contains('"')
+    {
+        return text;
     }
     match cell.strip_prefix('\'') {
         Some(rest) if neutralize(rest).is_some() => rest,

@@ -2489,14 +2489,17 @@ impl Import<'_> {
         }
         ids.sort_unstable();
         ids.dedup();
-        let mut known: HashMap<String, (Option<String>, Option<String>, Option<String>)> = HashMap::default();
+        let mut known: HashMap<String, CompanyMarks> = HashMap::default();
         for part in ids.chunks(500) {
             let params: Vec<Param> = part.iter().map(Param::from).collect();
             let sql = format!("SELECT id, name_key, domain FROM companies WHERE id IN ({})", placeholders(part.len()));
             for row in self.db.query(&sql, &params)? {
                 let mut row = row.into_iter().map(Cell::into_text);
                 if let Some(id) = row.next().flatten() {
-                    known.insert(id, (row.next().flatten(), row.next().flatten(), None));
+                    known.insert(
+                        id,
+                        CompanyMarks { name_key: row.next().flatten(), domain: row.next().flatten(), external: None },
+                    );
                 }
             }
         }
@@ -2504,7 +2507,7 @@ impl Import<'_> {
             let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
             for (id, x) in external_pairs(self.db, Entity::Companies, &system, "record_id", &wanted)? {
                 if let Some(k) = known.get_mut(&id) {
-                    k.2 = Some(x);
+                    k.external = Some(x);
                 }
             }
         }
@@ -4107,11 +4110,18 @@ pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, batch: &str, rows: &
     db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
 }
 
-/// The companies of deals found by name: id → name key, domain, id in the
-/// import's system.
+/// The companies of deals found by name, by id.
 struct DealCompanies {
     pos: usize,
-    known: HashMap<String, (Option<String>, Option<String>, Option<String>)>,
+    known: HashMap<String, CompanyMarks>,
+}
+
+/// What tells a company apart: its name as matched, its domain, its id in
+/// the import's system.
+struct CompanyMarks {
+    name_key: Option<String>,
+    domain: Option<String>,
+    external: Option<String>,
 }
 
 impl DealCompanies {
@@ -4128,7 +4138,8 @@ impl DealCompanies {
     /// each of domain, id and name the row gives, the deal's is not it.
     fn elsewhere(&self, d: &Draft, e: &Existing) -> bool {
         let Some(r) = self.reference(d) else { return false };
-        let Some((name_key, domain, external)) = e.value(self.pos).and_then(|id| self.known.get(id)) else {
+        let Some(CompanyMarks { name_key, domain, external }) = e.value(self.pos).and_then(|id| self.known.get(id))
+        else {
             return false;
         };
         let differs = |given: &Option<String>, stored: &Option<String>| match (given, stored) {
