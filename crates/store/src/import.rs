@@ -1445,6 +1445,7 @@ impl Import<'_> {
         // Unchanged records to give the hash of the row they equal.
         let mut adopted: Vec<(String, u64)> = Vec::new();
         let mut domains = self.guarded_domains(drafts)?;
+        let both_lists = self.contacts_in_both_lists(drafts, &links)?;
         for (n, d) in drafts.iter_mut().enumerate() {
             let mut existing = match found[n].take() {
                 Some(Ok(e)) => Some(e),
@@ -1483,6 +1484,11 @@ impl Import<'_> {
                         Some(Err(message)) => failed = Some((field.to_string(), message.clone())),
                         None => failed = Some((field.to_string(), "link not resolved".to_string())),
                     }
+                }
+                if failed.is_none()
+                    && let Some(message) = both_lists.as_ref().and_then(|b| b.disagree(list, &links.contacts))
+                {
+                    failed = Some(("contacts;contacts.external_id".to_string(), message));
                 }
                 ids.sort();
                 ids.dedup();
@@ -2465,6 +2471,37 @@ impl Import<'_> {
         }
         self.held_by_another_id(drafts, &mut found, &before_key, &several)?;
         Ok(found)
+    }
+
+    /// For deals whose rows list their contacts both by e-mail and by id
+    /// (as an export writes them): which contacts have an e-mail, and which
+    /// an id in the import's system, to tell when the two lists disagree.
+    fn contacts_in_both_lists(&mut self, drafts: &[Draft], links: &Links) -> Result<Option<BothLists>> {
+        let Some(system) = self.settings.external_system.clone() else { return Ok(None) };
+        let mut ids: Vec<&str> = Vec::new();
+        for list in drafts.iter().filter_map(|d| d.contacts.as_ref()) {
+            if list.iter().any(|r| r.external.is_some()) && list.iter().any(|r| r.email.is_some()) {
+                ids.extend(list.iter().filter_map(|r| links.contacts.get(&r.id)?.as_ref().ok()).map(String::as_str));
+            }
+        }
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let external = external_pairs(self.db, Entity::Contacts, &system, "record_id", &ids)?;
+        let mut email = HashMap::default();
+        for part in ids.chunks(500) {
+            let params: Vec<Param> = part.iter().map(|s| Param::from(*s)).collect();
+            let sql = format!("SELECT id, email FROM contacts WHERE id IN ({})", placeholders(part.len()));
+            for row in self.db.query(&sql, &params)? {
+                let mut row = row.into_iter().map(Cell::into_text);
+                if let (Some(id), Some(e)) = (row.next().flatten(), row.next().flatten()) {
+                    email.insert(id, e);
+                }
+            }
+        }
+        Ok(Some(BothLists { system, email, external }))
     }
 
     /// The companies of the deals the rows' keys found, to tell whether one
@@ -4108,6 +4145,48 @@ pub(crate) fn write_audit(db: &mut dyn Sql, entity: Entity, batch: &str, rows: &
         ]);
     }
     db.insert_many("audit", &["batch_id", "entity", "record_id", "op", "field", "before", "after", "at"], &params)
+}
+
+/// The e-mails and ids (in `system`) of contacts a deal's row lists both
+/// ways, by contact id.
+struct BothLists {
+    system: String,
+    email: HashMap<String, String>,
+    external: HashMap<String, String>,
+}
+
+impl BothLists {
+    /// Why a row's two lists of contacts name different contacts, if they
+    /// do: one edited and not the other (the row would link them all).
+    fn disagree(&self, list: &[LinkRef], found: &HashMap<String, Result<String, String>>) -> Option<String> {
+        if !(list.iter().any(|r| r.external.is_some()) && list.iter().any(|r| r.email.is_some())) {
+            return None;
+        }
+        let id_of = |r: &LinkRef| found.get(&r.id)?.as_ref().ok().cloned();
+        let by_email: FastSet<String> = list.iter().filter(|r| r.email.is_some()).filter_map(id_of).collect();
+        let by_id: FastSet<String> = list.iter().filter(|r| r.external.is_some()).filter_map(id_of).collect();
+        let mut odd: Vec<String> = Vec::new();
+        for id in by_id.iter().filter(|id| !by_email.contains(*id)) {
+            if let Some(e) = self.email.get(id) {
+                let x = self.external.get(id).map(String::as_str).unwrap_or_default();
+                odd.push(format!("{e} ({} {x}) is in contacts.external_id only", self.system));
+            }
+        }
+        for id in by_email.iter().filter(|id| !by_id.contains(*id)) {
+            if let Some(x) = self.external.get(id) {
+                let e = self.email.get(id).map(String::as_str).unwrap_or_default();
+                odd.push(format!("{e} ({} {x}) is in contacts only", self.system));
+            }
+        }
+        odd.sort();
+        (!odd.is_empty()).then(|| {
+            format!(
+                "the deal's contacts by e-mail and by {} id disagree: {} (edit both lists, or leave one out)",
+                self.system,
+                odd.join("; ")
+            )
+        })
+    }
 }
 
 /// The companies of deals found by name, by id.

@@ -2122,6 +2122,41 @@ on_both!(deals_of_one_name_at_two_companies_are_two_deals, |db| {
     assert!(stderr_of(&run).contains("2 records of deals have name \"Renewal\""), "{}", stderr_of(&run));
 });
 
+on_both!(a_deals_contacts_listed_by_email_and_by_id_must_agree, |db| {
+    // An export lists a deal's contacts both ways; one list edited and not
+    // the other would link them all, without a word.
+    let c = db.file(
+        "c.csv",
+        "email,first_name,external_id.erp\nann@acme.com,Ann,P1\n,Bob,P2\ncid@globex.com,Cid,P3\ndee@zeta.com,Dee,P4\n",
+    );
+    db.ok(&["import", &c, "--entity", "contacts"]);
+    let d = db.file(
+        "d.csv",
+        "name,contacts,contacts.external_id.erp,external_id.erp\n\
+         Expansion,ann@acme.com; dee@zeta.com,P4; P1; P2,D3\n",
+    );
+    let s = db.json(&["import", &d, "--entity", "deals"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    let edited = db.file(
+        "e.csv",
+        "name,contacts,contacts.external_id.erp,external_id.erp\n\
+         Expansion,dee@zeta.com,P4; P1; P2,D3\n\
+         Other,ann@acme.com,P3,D4\n",
+    );
+    let run = db.run(&["--json", "import", &edited, "--entity", "deals"]);
+    let said = stderr_of(&run);
+    assert!(said.contains("row 2: the deal's contacts by e-mail and by erp id disagree: ann@acme.com (erp P1) is in contacts.external_id only"), "{said}");
+    assert!(said.contains("row 3: the deal's contacts by e-mail and by erp id disagree: ann@acme.com (erp P1) is in contacts only; cid@globex.com (erp P3) is in contacts.external_id only"), "{said}");
+    let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!(s["rejected"].as_u64(), Some(2), "{s}");
+    // Bob, who has no e-mail, is in the id list alone, as an export writes him.
+    let out =
+        db.ok(&["export", "--entity", "deals", "--fields", "name,contacts,contacts.external_id.erp,external_id.erp"]);
+    let back = db.file("back.csv", &out);
+    let s = db.json(&["import", &back, "--entity", "deals"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+});
+
 #[test]
 fn a_deals_unknown_contact_id_and_a_missing_name_name_their_columns() {
     let db = Db::sqlite();
