@@ -518,6 +518,7 @@ impl Rejects {
     pub fn open(
         path: Option<&str>,
         source: &str,
+        details: &crmsync_formats::SourceDetails,
         source_columns: Option<&[Key]>,
         quiet: bool,
         verbose: u8,
@@ -532,6 +533,12 @@ impl Rejects {
                 let mut opts = WriteOptions::new(format);
                 // Rejects are re-imported after fixing: keep values exactly.
                 opts.raw = true;
+                // Fixed in a spreadsheet first: a file that came with a BOM,
+                // or in a legacy encoding (GBK), is one Excel opens, and
+                // without a BOM Excel reads UTF-8 as the local code page.
+                opts.bom = format.is_flat()
+                    && format != Format::Xlsx
+                    && (details.bom || details.encoding.is_some_and(|e| e != "UTF-8"));
                 if let Some(cols) = source_columns.filter(|_| format.is_flat()) {
                     let mut cols: Vec<Key> = cols.iter().filter(|c| !META.contains(&&***c)).cloned().collect();
                     cols.extend(keys.iter().cloned());

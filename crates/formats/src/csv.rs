@@ -476,6 +476,7 @@ impl CsvReader {
             format: Some(format),
             encoding: Some(decoded.encoding.name()),
             delimiter: Some(delimiter),
+            bom: had_bom,
             ..Default::default()
         };
         Ok(Self {

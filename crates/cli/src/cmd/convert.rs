@@ -164,7 +164,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         }
     }
     let mut rejects =
-        Rejects::open(args.rejects.as_deref(), &source_name, source_columns.as_deref(), g.quiet, g.verbose)?;
+        Rejects::open(args.rejects.as_deref(), &source_name, &details, source_columns.as_deref(), g.quiet, g.verbose)?;
     let (output, out) = Output::create(&args.output)?;
     let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
 

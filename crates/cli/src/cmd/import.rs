@@ -554,7 +554,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let skip = import.resumed_at;
 
     let mut rejects =
-        Rejects::open(args.rejects.as_deref(), &source_name, source_columns.as_deref(), g.quiet, g.verbose)?;
+        Rejects::open(args.rejects.as_deref(), &source_name, &details, source_columns.as_deref(), g.quiet, g.verbose)?;
     if skip > 0 {
         // The rejects of the interrupted run, so the file is complete.
         for r in import.stored_rejects()? {

@@ -221,3 +221,38 @@ fn a_file_cut_inside_its_last_character_is_named_cut_not_read_as_another_encodin
     let names = run(&["export", "--entity", "contacts", "--fields", "first_name", "--where", "email = 'p1@x.cn'"]);
     assert_eq!(String::from_utf8_lossy(&names.stdout), "first_name\n张伟1\n", "row 1 is never written as mojibake");
 }
+
+#[test]
+fn rejects_of_a_file_meant_for_excel_carry_a_bom_so_excel_reads_them_right() {
+    // A GBK file, or a UTF-8 one with a BOM, comes from Excel and its
+    // rejects go back there to be fixed; a plain UTF-8 file's stay plain.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gbk = encoding_rs::GBK.encode("email,姓名\nbad,张伟\nok@x.cn,李娜\n").0.into_owned();
+    let bom = [b"\xEF\xBB\xBF".as_slice(), "email,姓名\nbad,张伟\n".as_bytes()].concat();
+    let plain = "email,姓名\nbad,张伟\n".as_bytes().to_vec();
+    for (name, bytes, with_bom) in [("gbk.csv", gbk, true), ("bom.csv", bom, true), ("plain.csv", plain, false)] {
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).expect("write");
+        let rejects = dir.path().join(format!("{name}.rej.csv"));
+        let out = dir.path().join(format!("{name}.ndjson"));
+        let m = dir.path().join("m.toml");
+        std::fs::write(
+            &m,
+            "entity = \"contacts\"\n[fields]\nemail = { from = \"email\", type = \"email\" }\nfull_name = \"姓名\"\n",
+        )
+        .expect("mapping");
+        let args = [
+            f.to_str().expect("p"),
+            out.to_str().expect("p"),
+            "--mapping",
+            m.to_str().expect("p"),
+            "--rejects",
+            rejects.to_str().expect("p"),
+        ];
+        let s = convert_summary(&args);
+        assert_eq!(s["rejected"].as_u64(), Some(1), "{name}: {s}");
+        let text = std::fs::read(&rejects).expect("rejects");
+        assert_eq!(text.starts_with(b"\xEF\xBB\xBFemail,"), with_bom, "{name}: {:?}", String::from_utf8_lossy(&text));
+        assert!(String::from_utf8_lossy(&text).contains("bad,张伟"), "{name}");
+    }
+}
