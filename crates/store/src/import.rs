@@ -298,6 +298,9 @@ struct LinkRef {
     domain: Option<String>,
     email: Option<String>,
     external: Option<String>,
+    /// A deal's: the company the row names (its name as matched, its
+    /// domain), to tell deals of one name apart.
+    within: Option<(Option<String>, Option<String>)>,
     /// Set by `sealed`: the name as companies are matched by, and the
     /// reference as one string, to look resolved links up by.
     name_key: Option<String>,
@@ -309,6 +312,12 @@ impl LinkRef {
         self.name_key = self.name.as_deref().map(company_key);
         self.id =
             [&self.name, &self.domain, &self.email, &self.external].map(|p| p.as_deref().unwrap_or("")).join("\u{1f}");
+        if let Some((name_key, domain)) = &self.within {
+            for part in [name_key, domain] {
+                self.id.push('\u{1e}');
+                self.id.push_str(part.as_deref().unwrap_or(""));
+            }
+        }
         self
     }
 
@@ -736,6 +745,13 @@ impl Drafter {
                     errors.push((name.to_string(), format!("{name}: {:?} is not {expected}", shorten(&v.to_text()))))
                 }
             }
+        }
+        // An activity's deal named by name, beside the company it is with:
+        // of deals of one name (a renewal per customer), the one there.
+        let company = link_refs.get("company").filter(|c| c.name.is_some() || c.domain.is_some());
+        let within = company.map(|c| (c.name.as_deref().map(company_key), c.domain.clone()));
+        if let Some(deal) = link_refs.get_mut("deal").filter(|r| r.name.is_some()) {
+            deal.within = within;
         }
         for (target, r) in link_refs {
             if let Some(pos) = model::position(entity, target) {
@@ -2757,6 +2773,7 @@ impl Import<'_> {
             ),
         };
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
+        let deal_at = self.deals_at(target, refs, &by_a)?;
         // Of names alike (`Acme Inc`, `ACME GmbH`) that a row found by its
         // id gives, the company written so, if one is.
         let mut exactly: HashMap<String, String> = HashMap::default();
@@ -2872,7 +2889,25 @@ impl Import<'_> {
             } else {
                 None
             };
-            let hit = hit.or_else(|| a.and_then(|v| by_a.get(v)).map(|ids| one_of(target, ids, r, system.as_deref())));
+            // (Deals of one name: the one at the row's company, if one is.)
+            let hit = hit.or_else(|| {
+                let ids = a.and_then(|v| by_a.get(v))?;
+                let at: Vec<String> = match (&r.within, ids.len()) {
+                    (Some((name_key, domain)), 2..) => ids
+                        .iter()
+                        .filter(|id| {
+                            deal_at.get(*id).is_some_and(|(n, d)| {
+                                domain
+                                    .as_ref()
+                                    .map_or(name_key.is_some() && n == name_key, |given| d.as_ref() == Some(given))
+                            })
+                        })
+                        .cloned()
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                Some(one_of(target, if at.len() == 1 { &at } else { ids }, r, system.as_deref()))
+            });
             // A domain an earlier reference gives the company it names.
             let hit = hit.or_else(|| {
                 let (at, id) = r.domain.as_ref().and_then(|d| to_fill.get(d))?;
@@ -3107,6 +3142,44 @@ impl Import<'_> {
                 let mut row = row.into_iter();
                 if let Some(id) = row.next().and_then(Cell::into_text) {
                     out.insert(id, row.next().and_then(Cell::into_text));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Of deals several of which have a name a reference gives with its
+    /// row's company, each one's company: name as matched and domain.
+    fn deals_at(
+        &mut self,
+        target: Entity,
+        refs: &[&LinkRef],
+        by_a: &HashMap<String, Vec<String>>,
+    ) -> Result<HashMap<String, (Option<String>, Option<String>)>> {
+        let mut out = HashMap::default();
+        if target != Entity::Deals {
+            return Ok(out);
+        }
+        let mut ids: Vec<&str> = refs
+            .iter()
+            .filter(|r| r.within.is_some())
+            .filter_map(|r| by_a.get(r.name.as_ref()?).filter(|ids| ids.len() > 1))
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for part in ids.chunks(500) {
+            let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
+            let sql = format!(
+                "SELECT d.id, c.name_key, c.domain FROM deals d JOIN companies c ON c.id = d.company_id \
+                 WHERE d.id IN ({})",
+                placeholders(params.len())
+            );
+            for row in self.db.query(&sql, &params)? {
+                let mut row = row.into_iter().map(Cell::into_text);
+                if let Some(id) = row.next().flatten() {
+                    out.insert(id, (row.next().flatten(), row.next().flatten()));
                 }
             }
         }

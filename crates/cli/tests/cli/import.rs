@@ -2120,6 +2120,20 @@ on_both!(deals_of_one_name_at_two_companies_are_two_deals, |db| {
     assert!(stderr_of(&run).contains("is at another company than the row's"), "{}", stderr_of(&run));
     let run = db.run(&["import", &g, "--entity", "deals", "--key", "name"]);
     assert!(stderr_of(&run).contains("2 records of deals have name \"Renewal\""), "{}", stderr_of(&run));
+    // An activity names its deal by name beside its company, as an export
+    // writes it: the deal of that name there. Without a company, which is
+    // not ours to guess.
+    let a = db.file(
+        "a.csv",
+        "kind,subject,deal.name,company.name\ncall,For Globex,Renewal,Globex\ncall,For Acme,Renewal,ACME Inc.\ncall,Whose,Renewal,\n",
+    );
+    let run = db.run(&["--json", "import", &a, "--entity", "activities"]);
+    assert!(stderr_of(&run).contains("row 4: 2 deals have name \"Renewal\""), "{}", stderr_of(&run));
+    let out = db.ok(&["export", "--entity", "activities", "--fields", "subject,deal.name,company.name"]);
+    assert_eq!(out, "subject,deal.name,company.name\nFor Globex,Renewal,Globex\nFor Acme,Renewal,Acme Inc\n");
+    let joined = db
+        .count("SELECT count(*) FROM activities a JOIN deals d ON d.id = a.deal_id WHERE d.company_id = a.company_id");
+    assert_eq!(joined, 2);
 });
 
 on_both!(a_deals_contacts_listed_by_email_and_by_id_must_agree, |db| {
