@@ -291,6 +291,9 @@ impl Existing {
     }
 }
 
+/// A company as a reference gives it: its name as matched, its domain.
+type NameAndDomain = (Option<String>, Option<String>);
+
 /// A link named by the source: by natural key or by external id.
 #[derive(Debug, Clone, Default)]
 struct LinkRef {
@@ -300,7 +303,7 @@ struct LinkRef {
     external: Option<String>,
     /// A deal's: the company the row names (its name as matched, its
     /// domain), to tell deals of one name apart.
-    within: Option<(Option<String>, Option<String>)>,
+    within: Option<NameAndDomain>,
     /// Set by `sealed`: the name as companies are matched by, and the
     /// reference as one string, to look resolved links up by.
     name_key: Option<String>,
@@ -3155,7 +3158,7 @@ impl Import<'_> {
         target: Entity,
         refs: &[&LinkRef],
         by_a: &HashMap<String, Vec<String>>,
-    ) -> Result<HashMap<String, (Option<String>, Option<String>)>> {
+    ) -> Result<HashMap<String, NameAndDomain>> {
         let mut out = HashMap::default();
         if target != Entity::Deals {
             return Ok(out);
