@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use crmsync_core::suggest::{SourceInfo, suggest};
-use crmsync_core::{Entity, Record};
+use crmsync_core::{Entity, Record, Value};
 use crmsync_formats::ReadOptions;
 
 use crate::Global;
@@ -73,7 +73,10 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
             continue;
         }
         // Nested formats name their fields by dotted path.
-        let flat = rec.flatten();
+        let mut flat = Vec::new();
+        for (k, v) in rec.fields() {
+            columns_of(k.to_string(), v, &mut flat);
+        }
         for (k, v) in flat {
             let i = match column_of.get(&k) {
                 Some(&i) => i,
@@ -284,5 +287,26 @@ mod tests {
         assert!(is_data("a@x.com") && is_data("+1 212 555 0100") && is_data("2024-05-01") && is_data("250"));
         assert!(!is_data("2024") && !is_data("Spend 2024") && !is_data("n/a") && !is_data("#") && !is_data("A-1"));
         assert!(!is_data("Email (@work)") && !is_data("@handle") && !is_data("2024-01") && !is_data("2023-24"));
+    }
+}
+
+/// A record's fields as columns to map, by dotted path (`address.city`). A
+/// list of values (`"tags": ["vip", "b2b"]`, an XML element repeated) is
+/// one column, as a mapping reads it whole: by item (`tags.0`, `tags.1`)
+/// a mapping would read as many items as the sampled records had and drop
+/// the rest of a longer list. A list of objects is read item by item.
+fn columns_of(path: String, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(fields) if !fields.is_empty() => {
+            for (k, v) in fields {
+                columns_of(format!("{path}.{k}"), v, out);
+            }
+        }
+        Value::Array(items) if items.iter().any(|i| matches!(i, Value::Object(_) | Value::Array(_))) => {
+            for (i, v) in items.iter().enumerate() {
+                columns_of(format!("{path}.{i}"), v, out);
+            }
+        }
+        other => out.push((path, other.clone())),
     }
 }

@@ -384,3 +384,27 @@ fn european_decimals_are_suggested_read_and_written_back_with_their_comma() {
     let back = db.ok(&["export", "--entity", "deals", "--mapping", m, "--format", "csv"]);
     assert_eq!(back, "Name;Betrag\nA;1234,56\nB;12345678,90\nC;0,5\nD;-2000,00\nE;7\n");
 }
+
+#[test]
+fn a_list_is_one_column_so_no_item_past_the_sampled_ones_is_dropped() {
+    let db = crate::db::Db::sqlite();
+    let sample = db.file("t.json", r#"[{"email":"a@x.com","tags":["vip","b2b"]},{"email":"b@x.com","tags":["gov"]}]"#);
+    let text = suggest(&sample, "contacts");
+    assert!(text.contains("tags = \"tags\"") && !text.contains("tags.0"), "{text}");
+    let m = db.path("t.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let longer = db.file("t4.json", r#"[{"email":"c@x.com","tags":["vip","b2b","gov","x"]}]"#);
+    db.ok(&["import", &longer, "--mapping", m.to_str().expect("p")]);
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "email,tags"]),
+        "email,tags\nc@x.com,vip; b2b; gov; x\n"
+    );
+    // An XML element repeated in one record and not in another: one column.
+    let xml = db.file(
+        "c.xml",
+        "<customers><customer><email>a@x.cn</email><tag>vip</tag><tag>b2b</tag></customer>\
+         <customer><email>b@x.cn</email><tag>vip</tag></customer></customers>",
+    );
+    let text = suggest(&xml, "contacts");
+    assert!(text.contains("tags = \"tag\"") && !text.contains("tag.0"), "{text}");
+}
