@@ -98,12 +98,17 @@ pub fn output_format(flag: Option<&str>, out: &str, mapping: Option<&Mapping>) -
 /// set them.
 pub fn output_like_source(m: &Mapping, opts: &mut WriteOptions) -> Result<()> {
     let src = &m.source;
+    // (Each for the kind of file it is written for: a CSV source's
+    // encoding and delimiter do not apply to a workbook written through it.)
+    let flat_text = matches!(opts.format, Format::Csv | Format::Tsv);
     if opts.delimiter.is_none()
+        && flat_text
         && let Some(d) = &src.delimiter
     {
         opts.delimiter = Some(delimiter("the mapping's [source] delimiter", d)?);
     }
     if opts.encoding.is_none()
+        && opts.format != Format::Xlsx
         && let Some(e) = src.encoding.as_deref().filter(|e| !e.eq_ignore_ascii_case("auto"))
     {
         let found = crmsync_formats::encoding::by_name(e);

@@ -2887,6 +2887,13 @@ impl Import<'_> {
                         "{}.external_id needs the mapping's [key] external_id to say which system the ids are from",
                         model::singular(target)
                     ))),
+                    // A contact or deal is not given an id by a link: an id
+                    // no record has names none, whatever else the row says.
+                    None if target != Entity::Companies => Some(Err(format!(
+                        "no {} with {} id {x:?}",
+                        model::singular(target),
+                        system.as_deref().unwrap_or_default()
+                    ))),
                     None => None,
                 }
             } else {

@@ -170,7 +170,8 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
 
     let mut rows_read: u64 = 0;
     let mut written: u64 = 0;
-    let mapper = mapping.clone().map(Mapper::new);
+    let typed = matches!(write_opts.format, Format::Xlsx | Format::Json | Format::Ndjson);
+    let mapper = mapping.clone().map(|m| Mapper::new(m).typed_numbers(typed));
     let found = mapper.as_ref().filter(|_| !args.reverse).map(Mapper::columns_found);
     let work = Work {
         mapper,

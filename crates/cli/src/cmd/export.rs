@@ -227,7 +227,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         Some(m) => m.reverse_columns(),
         None => export.fields().to_vec(),
     });
-    let mut mapper = mapping.map(Mapper::new);
+    let typed = matches!(write_opts.format, Format::Xlsx | Format::Json | Format::Ndjson);
+    let mut mapper = mapping.map(|m| Mapper::new(m).typed_numbers(typed));
     let (output, out) = Output::create(&args.out)?;
     let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
     let fields_out: Vec<Key> = export.fields().to_vec();

@@ -271,7 +271,8 @@ on_both!(a_link_whose_email_and_id_name_two_records_rejects_the_row, |db| {
         "kind,subject,contact.email,contact.external_id.erp,external_id.erp\n\
          call,Both agree,ann@acme.com,P1,A1\n\
          call,Edited,cid@globex.com,P1,A2\n\
-         call,Email changed since,ann.new@acme.com,P1,A3\n",
+         call,Email changed since,ann.new@acme.com,P1,A3\n\
+         call,Unknown id,ann@acme.com,P9,A4\n",
     );
     let run = db.run(&["--json", "import", &a, "--entity", "activities"]);
     let said = stderr_of(&run);
@@ -280,7 +281,8 @@ on_both!(a_link_whose_email_and_id_name_two_records_rejects_the_row, |db| {
         "{said}"
     );
     let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
-    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(2)), "{s}");
+    assert!(said.contains("row 5: no contact with erp id \"P9\""), "{said}");
     assert_eq!(
         db.count(
             "SELECT count(*) FROM activities a JOIN contacts c ON c.id = a.contact_id WHERE c.email = 'ann@acme.com'"

@@ -383,6 +383,19 @@ fn european_decimals_are_suggested_read_and_written_back_with_their_comma() {
     assert_eq!(stored, "name,amount\nA,1234.56\nB,12345678.90\nC,0.5\nD,-2000.00\nE,7\n");
     let back = db.ok(&["export", "--entity", "deals", "--mapping", m, "--format", "csv"]);
     assert_eq!(back, "Name;Betrag\nA;1234,56\nB;12345678,90\nC;0,5\nD;-2000,00\nE;7\n");
+    // A file's decimals run backwards alike (a CSV's text, not only the
+    // store's numbers).
+    let plain = db.file("plain.csv", "name,amount\nT1,1.234\nT2,2.5\n");
+    let out = db.path("de.csv");
+    db.ok(&["convert", &plain, out.to_str().expect("p"), "--mapping", m, "--reverse"]);
+    let de = std::fs::read_to_string(&out).expect("de");
+    assert!(de.contains("T1;1,234") && de.contains("T2;2,5"), "{de}");
+    // A workbook's cells stay numbers.
+    let x = db.path("de.xlsx");
+    db.ok(&["export", "--entity", "deals", "--mapping", m, "-o", x.to_str().expect("p")]);
+    let read = crate::crmsync().args(["convert", x.to_str().expect("p"), "-", "--to", "csv"]).output().expect("runs");
+    let text = String::from_utf8_lossy(&read.stdout);
+    assert!(text.contains("A,1234.56") && text.contains("D,-2000.00"), "{text}");
 }
 
 #[test]

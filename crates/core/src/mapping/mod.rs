@@ -419,6 +419,9 @@ pub struct Mapper {
     /// Whether some record had each source column (fields in order, their
     /// columns flattened). Shared: see [`Mapper::columns_found`].
     found: Arc<ColumnsFound>,
+    /// Run backwards into a format that types its numbers (XLSX, JSON):
+    /// a number stays one, whatever separator a text would be written with.
+    typed_numbers: bool,
 }
 
 /// Which source columns some record had, for a mapper working elsewhere
@@ -449,6 +452,13 @@ impl ColumnsFound {
 }
 
 impl Mapper {
+    /// Numbers run backwards stay numbers (for XLSX and JSON output), not
+    /// text with the mapping's `decimal_separator`.
+    pub fn typed_numbers(mut self, typed: bool) -> Self {
+        self.typed_numbers = typed;
+        self
+    }
+
     pub fn new(mapping: Arc<Mapping>) -> Self {
         let positions = mapping.fields.iter().map(|f| vec![None; f.from.len()]).collect();
         let seen = mapping.fields.iter().map(|_| HashMap::new()).collect();
@@ -491,7 +501,7 @@ impl Mapper {
             })
             .collect();
         let found = Arc::new(ColumnsFound { columns, found, first, extra });
-        Self { mapping, positions, element_names, external_field, linked_fields, seen, found }
+        Self { mapping, positions, element_names, external_field, linked_fields, seen, found, typed_numbers: false }
     }
 
     /// Which of the mapping's source columns the records mapped so far had.
@@ -752,8 +762,16 @@ impl Mapper {
                 v => v,
             };
             let v = match (&value, f.opts.format.as_deref()) {
-                // Back as the other system writes its numbers: `1234,56`.
-                (Value::Number(n), _) if f.opts.decimal_comma => Value::Text(n.replacen('.', ",", 1)),
+                // Back as the other system writes its numbers: `1234,56`,
+                // a number stored or in a file alike (`1,234.5` from a CSV).
+                (Value::Number(n) | Value::Text(n), _) if f.opts.decimal_comma => {
+                    let plain = TypeOptions { decimal_comma: false, ..f.opts.clone() };
+                    match types::convert(f.ty.unwrap_or(TypeName::Decimal), n, &plain) {
+                        Ok(Value::Number(n)) if self.typed_numbers => Value::Number(n),
+                        Ok(Value::Number(n)) => Value::Text(n.replacen('.', ",", 1)),
+                        _ => value.clone(),
+                    }
+                }
                 (Value::Date(d), Some(fmt)) => Value::Text(types::date::format_date(*d, fmt)),
                 (Value::DateTime(dt), Some(fmt)) => Value::Text(types::date::format_datetime(dt, fmt)),
                 (Value::Array(items), _) if f.split.is_some() => {
