@@ -209,11 +209,13 @@ fn synonyms(field: &str) -> &'static [&'static str] {
         "currency" => &["currency", "currency code", "currency iso code", "币种", "货币"],
         "stage" => &["stage", "deal stage", "pipeline stage", "阶段"],
         "close_date" => &["close date", "closing date", "expected close date", "成交日期", "预计成交日期"],
-        "kind" => &["type", "kind", "activity type", "类型"],
-        "subject" => &["subject", "title", "主题"],
-        "body" => &["body", "content", "description", "内容"],
-        "occurred_at" => &["date", "occurred at", "activity date", "timestamp", "时间", "日期"],
-        "contact.email" => &["contact email", "email", "联系人邮箱"],
+        "kind" => {
+            &["type", "kind", "activity type", "类型", "活动类型", "art", "typ", "aktivitätstyp", "type d'activité"]
+        }
+        "subject" => &["subject", "title", "主题", "标题", "betreff", "objet", "asunto"],
+        "body" => &["body", "content", "description", "内容", "inhalt", "beschreibung"],
+        "occurred_at" => &["date", "occurred at", "activity date", "timestamp", "时间", "日期", "datum", "zeitpunkt"],
+        "contact.email" => &["contact email", "email", "e mail", "联系人邮箱", "邮箱", "电子邮件"],
         "deal.name" => &["deal", "deal name", "opportunity", "associated deal", "商机"],
         _ => &[],
     }
@@ -315,31 +317,51 @@ fn family(within: &str) -> Option<fn(&str) -> bool> {
 }
 
 /// A value map for an activity kind column written in the source's own
-/// words (`电话`, `Phone call`, `Besprechung`), when every sampled value is
-/// one of them or a kind already.
-fn activity_kinds(values: &[&str]) -> Option<String> {
+/// words (`电话`, `Phone call`, `Besprechung`), and the sampled values that
+/// are neither such a word nor a kind.
+fn activity_kinds(values: &[&str]) -> (Option<String>, Vec<String>) {
     const WORDS: &[(&str, &[&str])] = &[
         (
             "call",
-            &["电话", "通话", "来电", "去电", "致电", "phone", "phone call", "telephone", "anruf", "appel", "llamada"],
+            &[
+                "电话",
+                "通话",
+                "来电",
+                "去电",
+                "致电",
+                "phone",
+                "phone call",
+                "telephone",
+                "anruf",
+                "telefonat",
+                "telefon",
+                "appel",
+                "llamada",
+            ],
         ),
         ("email", &["邮件", "电子邮件", "e-mail", "mail", "邮箱", "courriel", "correo"]),
         ("meeting", &["会议", "会面", "拜访", "面谈", "visit", "meet", "besprechung", "termin", "réunion", "reunión"]),
         ("note", &["备注", "笔记", "记录", "notes", "comment", "notiz", "remarque"]),
     ];
     let mut pairs: Vec<(String, &str)> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
     for v in values {
-        let said = v.trim().to_lowercase();
-        if ["call", "email", "meeting", "note"].contains(&said.as_str()) || pairs.iter().any(|(w, _)| *w == v.trim()) {
+        let (said, as_written) = (v.trim().to_lowercase(), v.trim().to_string());
+        if ["call", "email", "meeting", "note"].contains(&said.as_str())
+            || pairs.iter().any(|(w, _)| *w == as_written)
+            || unknown.contains(&as_written)
+        {
             continue;
         }
-        let kind = WORDS.iter().find(|(_, words)| words.contains(&said.as_str())).map(|(k, _)| *k)?;
-        pairs.push((v.trim().to_string(), kind));
+        match WORDS.iter().find(|(_, words)| words.contains(&said.as_str())) {
+            Some((kind, _)) => pairs.push((as_written, kind)),
+            None => unknown.push(as_written),
+        }
     }
-    if pairs.is_empty() {
-        return None;
-    }
-    Some(pairs.iter().map(|(w, k)| format!("{} = {}", toml_str(w), toml_str(k))).collect::<Vec<_>>().join(", "))
+    let map = (!pairs.is_empty()).then(|| {
+        pairs.iter().map(|(w, k)| format!("{} = {}", toml_str(w), toml_str(k))).collect::<Vec<_>>().join(", ")
+    });
+    (map, unknown)
 }
 
 fn snake(h: &str) -> String {
@@ -734,8 +756,10 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             if let Some((leaf, of)) = &nested {
                 let own = f.rsplit(['.', '_']).next().unwrap_or(f);
                 let named = *leaf == normalize(own) || syns.contains(&leaf.as_str());
+                // (Above a header that names the field by a synonym: an
+                // address's zip is the postal code, more than a billing one.)
                 if named && of(f) {
-                    candidates.push((0.94, hi, f, How::Synonym(syns.iter().copied().find(|s| s == leaf).unwrap_or(f))));
+                    candidates.push((0.96, hi, f, How::Synonym(syns.iter().copied().find(|s| s == leaf).unwrap_or(f))));
                 }
                 // (Names alike by their first part, `address.zip` and
                 // `address.street`, are no guide: no fuzzy match.)
@@ -885,11 +909,23 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         }
         let mut guess = guess;
-        if target == "kind"
-            && let Some(words) = activity_kinds(&vals)
-        {
-            parts.push(format!("map = {{ {words} }}"));
-            let _ = write!(guess.note, "; the kinds in the file's words mapped to call, email, meeting, note");
+        if target == "kind" {
+            let (words, unknown) = activity_kinds(&vals);
+            if let Some(words) = words {
+                parts.push(format!("map = {{ {words} }}"));
+                let _ = write!(guess.note, "; the kinds in the file's words mapped to call, email, meeting, note");
+            }
+            if !unknown.is_empty() {
+                let add = format!(
+                    "{} {} no kind of call, email, meeting, note: map each to one (or rows with it are rejected)",
+                    unknown.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", "),
+                    if unknown.len() == 1 { "is" } else { "are" }
+                );
+                guess.warning = Some(match guess.warning.take() {
+                    Some(w) => format!("{w}; {add}"),
+                    None => add,
+                });
+            }
         }
         let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
         if let Some(ty) = guess.ty.and_then(|t| t.parse::<types::TypeName>().ok()) {

@@ -194,13 +194,16 @@ fn unnamed_links(
         _ if n == 1 => ("1 activity links a contact".to_string(), "contact.email"),
         _ => (format!("{n} activities link a contact"), "contact.email"),
     };
-    let ids = match system {
-        Some(s) => format!(" nor {s} id"),
-        None => String::new(),
+    let (ids, remedy) = match system {
+        Some(s) => (format!(" nor {s} id"), format!("give those contacts e-mails or {s} ids")),
+        None => (
+            String::new(),
+            format!("export {link}.<system> too (for contacts with ids in a system), or give those contacts e-mails"),
+        ),
     };
     Ok(Some(format!(
         "{records} with no e-mail{ids}: `{column}` cannot name them, and this file imported again would unlink \
-         them; export {link}.<system> too (for contacts with ids in a system), or give those contacts e-mails"
+         them; {remedy}"
     )))
 }
 

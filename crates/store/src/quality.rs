@@ -364,7 +364,10 @@ impl Store {
                 let rows = self.db.query(&sql, &[value.as_str().into()])?;
                 // Records are shown by their e-mail (or name), as everywhere
                 // else; those sharing that very value, by id.
-                let at = if column.strip_prefix("t.") == Some(label) || entity == Entity::Activities { 0 } else { 2 };
+                // (Companies and deals are labelled by name, the same for
+                // records alike: by id.)
+                let by_id = matches!(entity, Entity::Activities | Entity::Companies | Entity::Deals);
+                let at = if column.strip_prefix("t.") == Some(label) || by_id { 0 } else { 2 };
                 let ids: Vec<String> = rows
                     .iter()
                     .filter_map(|r| {

@@ -363,6 +363,21 @@ fn activities_in_the_files_own_words_and_local_times_are_mapped_with_a_check() {
     db.ok(&["import", db.path("c.csv").to_str().expect("p"), "--entity", "contacts"]);
     let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
     assert_eq!(s["inserted"].as_u64(), Some(3), "{s}");
+    // German words and headers; a word that is no kind is named, the rest
+    // mapped all the same.
+    let de = db.file(
+        "de.csv",
+        "Art,Betreff,Datum,E-Mail\nAnruf,a,2024-01-01,a@x.cn\nTermin,b,2024-01-02,a@x.cn\n微信,d,2024-01-04,a@x.cn\n",
+    );
+    let text = suggest(&de, "activities");
+    for line in [
+        "kind = { from = \"Art\", map = { \"Anruf\" = \"call\", \"Termin\" = \"meeting\" } }",
+        "# ^ \"微信\" is no kind of call, email, meeting, note",
+        "subject = \"Betreff\"",
+        "\"contact.email\" = { from = \"E-Mail\", type = \"email\" }  # header is a known name",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
     let deals = db.file("d.csv", "Deal Name,Amount\nRenewal,100\n");
     let text = suggest(&deals, "deals");
     assert!(text.contains("fields = [\"name\"]  # CHECK: deals are matched by name"), "{text}");
@@ -420,4 +435,15 @@ fn a_list_is_one_column_so_no_item_past_the_sampled_ones_is_dropped() {
     );
     let text = suggest(&xml, "contacts");
     assert!(text.contains("tags = \"tag\"") && !text.contains("tag.0"), "{text}");
+}
+
+#[test]
+fn an_address_objects_zip_is_the_postal_code_before_a_billing_one() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "n2.json",
+        r#"[{"email":"a@x.com","address":{"zip":"02134","city":"Boston"},"billing":{"zip":"11111"}}]"#,
+    );
+    let text = suggest(&f, "contacts");
+    assert!(text.contains("\"address.postal_code\" = \"address.zip\""), "{text}");
 }

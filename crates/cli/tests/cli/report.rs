@@ -88,6 +88,14 @@ on_both!(duplicate_deals_and_activities_are_shown_by_id_and_by_what_happened, |d
     let ids = similar["examples"][0]["ids"].as_array().expect("ids").clone();
     assert_eq!(ids.len(), 2, "{r}");
     assert!(ids.iter().all(|i| i.as_str().is_some_and(|i| i.len() == 26)) && ids[0] != ids[1], "{r}");
+    // Companies alike by name are told apart by id too.
+    let c = db.file("co.csv", "name,domain\nZeta,zeta.de\nZeta,zeta.fr\n");
+    db.ok(&["import", &c, "--entity", "companies"]);
+    let r = db.json(&["report", "quality", "--entity", "companies"]);
+    let same =
+        r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == "same name").cloned().expect("rule");
+    let ids = same["examples"][0]["ids"].as_array().expect("ids").clone();
+    assert!(ids.len() == 2 && ids.iter().all(|i| i.as_str().is_some_and(|i| i.len() == 26)), "{r}");
     // An activities file imported twice (no ids to match by): each twice.
     let a = db.file("a.csv", "kind,subject,occurred_at\ncall,Intro,2024-05-01T10:00:00Z\nnote,Other,\n");
     db.ok(&["import", &a, "--entity", "activities"]);

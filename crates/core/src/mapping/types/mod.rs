@@ -121,11 +121,13 @@ pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, St
     match ty {
         TypeName::String => Ok(Value::Text(text.to_owned())),
         TypeName::Integer | TypeName::Decimal if opts.decimal_comma => {
-            let expected = if ty == TypeName::Integer { "an integer" } else { "a decimal number" };
-            let point = from_decimal_comma(text)
-                .ok_or_else(|| format!("{expected} written with a decimal comma (1.234,56)"))?;
+            let expected = match ty {
+                TypeName::Integer => "an integer (1.234, with a point between thousands)",
+                _ => "a decimal number written with a decimal comma (1.234,56)",
+            };
+            let point = from_decimal_comma(text).ok_or_else(|| expected.to_string())?;
             let read = if ty == TypeName::Integer { integer(&point) } else { decimal(&point) };
-            read.map(Value::Number).map_err(|_| format!("{expected} written with a decimal comma (1.234,56)"))
+            read.map(Value::Number).map_err(|_| expected.to_string())
         }
         TypeName::Integer => integer(text).map(Value::Number),
         TypeName::Decimal => decimal(text).map(Value::Number),

@@ -154,6 +154,16 @@ fn north_american_digits(digits: &str) -> Result<(), String> {
                     &ten[3..6],
                     &ten[3..4]
                 ))
+            } else if !is_valid(&format!("+{digits}"), None) {
+                // Most Chinese mobiles have that shape too (139 1234 5678):
+                // only a number in use in North America is taken for one.
+                Err(format!(
+                    "not a North American number: +1 {} {} {} is no number in use there (a number of another \
+                     country needs its + and country code, or the mapping's `region`)",
+                    &ten[..3],
+                    &ten[3..6],
+                    &ten[6..]
+                ))
             } else {
                 Ok(())
             }
@@ -261,9 +271,6 @@ fn fast_path(s: &str, region: Option<Id>) -> Option<String> {
     } else {
         match region? {
             Id::US | Id::CA if nanp(d) => ["+1", std::str::from_utf8(d).ok()?].concat(),
-            Id::US | Id::CA if n == 11 && d[0] == b'1' && nanp(&d[1..]) && (b'2'..=b'9').contains(&d[4]) => {
-                ["+", std::str::from_utf8(d).ok()?].concat()
-            }
             Id::CN if cn_mobile(d) => ["+86", std::str::from_utf8(d).ok()?].concat(),
             _ => return None,
         }
@@ -282,7 +289,6 @@ mod tests {
         ("(555) 123-4567", Id::US),
         ("+1-555-123-4567", Id::US),
         ("555.123.4567", Id::US),
-        ("1-555-234-5678", Id::US),
         ("397.884.0519x718", Id::US),
         ("+86 138 0013 8000", Id::CN),
         ("13800138000", Id::CN),
@@ -379,6 +385,16 @@ mod tests {
         }
         assert_eq!(to_e164("13800138000", Some(Id::CN)).as_deref(), Ok("+8613800138000"));
         assert_eq!(to_e164("1 (212) 555-0143", Some(Id::US)).as_deref(), Ok("+12125550143"));
+        assert_eq!(to_e164("1-415-234-5678", Some(Id::US)).as_deref(), Ok("+14152345678"));
+        // Shaped as North American numbers, but in no area in use there.
+        // (Some are in one: 150 1234 5678 reads as Arkansas's 501. Only the
+        // mapping's region can tell those.)
+        assert_eq!(to_e164("15012345678", Some(Id::US)).as_deref(), Ok("+15012345678"));
+        for written in ["13912345678", "18612345678"] {
+            let e = to_e164(written, Some(Id::US)).expect_err(written);
+            assert!(e.contains("is no number in use there"), "{e}");
+            assert_eq!(to_e164(written, Some(Id::CN)).map(|n| n.len()), Ok(14), "{written}");
+        }
         // The digits counted as written.
         let e = to_e164("11234567890", Some(Id::US)).expect_err("area code 123");
         assert!(e.contains("area code 123 starts with 1"), "{e}");
