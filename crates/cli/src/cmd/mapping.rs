@@ -204,6 +204,27 @@ fn is_data(cell: &str) -> bool {
     email || (cell.bytes().any(|b| b.is_ascii_digit()) && !cell.chars().any(char::is_alphabetic) && !year)
 }
 
+/// A record's fields as columns to map, by dotted path (`address.city`). A
+/// list of values (`"tags": ["vip", "b2b"]`, an XML element repeated) is
+/// one column, as a mapping reads it whole: by item (`tags.0`, `tags.1`)
+/// a mapping would read as many items as the sampled records had and drop
+/// the rest of a longer list. A list of objects is read item by item.
+fn columns_of(path: String, value: &Value, out: &mut Vec<(String, Value)>) {
+    match value {
+        Value::Object(fields) if !fields.is_empty() => {
+            for (k, v) in fields {
+                columns_of(format!("{path}.{k}"), v, out);
+            }
+        }
+        Value::Array(items) if items.iter().any(|i| matches!(i, Value::Object(_) | Value::Array(_))) => {
+            for (i, v) in items.iter().enumerate() {
+                columns_of(format!("{path}.{i}"), v, out);
+            }
+        }
+        other => out.push((path, other.clone())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,26 +308,5 @@ mod tests {
         assert!(is_data("a@x.com") && is_data("+1 212 555 0100") && is_data("2024-05-01") && is_data("250"));
         assert!(!is_data("2024") && !is_data("Spend 2024") && !is_data("n/a") && !is_data("#") && !is_data("A-1"));
         assert!(!is_data("Email (@work)") && !is_data("@handle") && !is_data("2024-01") && !is_data("2023-24"));
-    }
-}
-
-/// A record's fields as columns to map, by dotted path (`address.city`). A
-/// list of values (`"tags": ["vip", "b2b"]`, an XML element repeated) is
-/// one column, as a mapping reads it whole: by item (`tags.0`, `tags.1`)
-/// a mapping would read as many items as the sampled records had and drop
-/// the rest of a longer list. A list of objects is read item by item.
-fn columns_of(path: String, value: &Value, out: &mut Vec<(String, Value)>) {
-    match value {
-        Value::Object(fields) if !fields.is_empty() => {
-            for (k, v) in fields {
-                columns_of(format!("{path}.{k}"), v, out);
-            }
-        }
-        Value::Array(items) if items.iter().any(|i| matches!(i, Value::Object(_) | Value::Array(_))) => {
-            for (i, v) in items.iter().enumerate() {
-                columns_of(format!("{path}.{i}"), v, out);
-            }
-        }
-        other => out.push((path, other.clone())),
     }
 }
