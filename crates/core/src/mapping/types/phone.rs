@@ -61,7 +61,11 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     let main = split_extension(input).0;
     if !plus && matches!(region, Some(Id::US | Id::CA)) && !main.bytes().any(|b| b.is_ascii_alphabetic()) {
         let digits: String = main.chars().filter(char::is_ascii_digit).collect();
-        north_american_digits(&digits)?;
+        // `1-212-555-0143`, `1 (212) 555-0143`: written as a North American
+        // number with its trunk 1, not as eleven digits of another country's.
+        let groups: Vec<usize> =
+            main.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).map(str::len).collect();
+        north_american_digits(&digits, groups == [1, 3, 3, 4])?;
     }
     let parsed = phonenumber::parse(if plus { None } else { region }, input).map_err(|e| match region {
         Some(_) => format!("not a phone number ({e})"),
@@ -135,14 +139,19 @@ fn trunk_in_brackets(international: &str) -> &'static str {
 /// American region: ten, or eleven with the trunk `1` first. The crate
 /// counts them its own way (`11234567890` as nine after the code), so the
 /// message would not match what was written.
-fn north_american_digits(digits: &str) -> Result<(), String> {
+fn north_american_digits(digits: &str, written_so: bool) -> Result<(), String> {
     match digits.len() {
         10 if digits.starts_with(['0', '1']) => Err(north_american_area(digits)),
         10 => Ok(()),
-        // With the trunk `1` the eleven digits could as well be another
-        // country's number written without its code (a Chinese mobile,
-        // `13800138000`): they are taken for North American only when the
-        // exchange, too, starts with 2-9, as every assigned one does.
+        11 if written_so && digits.starts_with('1') => match &digits[1..] {
+            ten if ten.starts_with(['0', '1']) => Err(north_american_area(ten)),
+            _ => Ok(()),
+        },
+        // Run together or grouped otherwise, eleven digits with a leading
+        // `1` could as well be another country's number written without its
+        // code (a Chinese mobile, `13800138000`, `138 0013 8000`): they are
+        // taken for North American only when the exchange, too, starts with
+        // 2-9, and the number is one in use there.
         11 if digits.starts_with('1') => {
             let ten = &digits[1..];
             if ten.starts_with(['0', '1']) {
@@ -386,6 +395,12 @@ mod tests {
         assert_eq!(to_e164("13800138000", Some(Id::CN)).as_deref(), Ok("+8613800138000"));
         assert_eq!(to_e164("1 (212) 555-0143", Some(Id::US)).as_deref(), Ok("+12125550143"));
         assert_eq!(to_e164("1-415-234-5678", Some(Id::US)).as_deref(), Ok("+14152345678"));
+        // Written as a North American number, it is taken for one, in use
+        // or not, as ten digits are (sample data's `1-955-371-0847`).
+        assert_eq!(to_e164("1-955-371-0847 x371", Some(Id::US)).as_deref(), Ok("+19553710847;ext=371"));
+        assert_eq!(to_e164("1 (212) 155-0123", Some(Id::US)).as_deref(), Ok("+12121550123"));
+        assert!(to_e164("1-055-371-0847", Some(Id::US)).is_err());
+        assert!(to_e164("139 1234 5678", Some(Id::US)).is_err());
         // Shaped as North American numbers, but in no area in use there.
         // (Some are in one: 150 1234 5678 reads as Arkansas's 501. Only the
         // mapping's region can tell those.)
