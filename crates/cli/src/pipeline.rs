@@ -17,6 +17,10 @@ use crate::io::Output;
 /// The columns a rejects file adds to each rejected row.
 pub const META: [&str; 3] = ["_row", "_field", "_error"];
 
+/// A rejected line that could not be read as a record, whole, in a rejects
+/// file (see `raw_line`).
+pub const RAW: &str = "_raw";
+
 /// How to read the input. Flags override the mapping's `[source]`, which
 /// overrides detection.
 #[derive(Args, Debug, Clone, Default)]
@@ -905,6 +909,30 @@ fn dotted_as(prefix: &str, value: &Value, out: &mut Record, renamed: &[(String, 
     }
 }
 
+/// A rejected NDJSON line fed back: the rejects file holds it whole, as
+/// `_raw`, where it was fixed; it is read again as the line it now is.
+fn raw_line(rec: &mut Record) -> std::result::Result<(), Defect> {
+    let Some(raw) = rec.get(RAW).map(Value::to_text) else { return Ok(()) };
+    if rec.fields().iter().any(|(k, v)| &**k != RAW && !v.is_empty()) {
+        return Ok(());
+    }
+    let still = |why: String| Defect {
+        field: Some(RAW.to_string()),
+        message: format!("the line in `_raw` is still not a record: {why} (fix it there, as one JSON object)"),
+    };
+    match serde_json::from_str::<serde_json::Value>(raw.trim()) {
+        Ok(serde_json::Value::Object(fields)) => {
+            rec.retain(|_| false);
+            for (k, v) in &fields {
+                rec.push(Key::from(k.as_str()), Value::from_json(v));
+            }
+            Ok(())
+        }
+        Ok(_) => Err(still("it is JSON, but not an object".to_string())),
+        Err(e) => Err(still(e.to_string())),
+    }
+}
+
 /// A row of a rejects file fed back that was rejected as short, with the
 /// cells it lacked still empty: the rejects file pads them, and taken as
 /// given they would import as empty values (or defaults), not as missing.
@@ -1046,6 +1074,9 @@ impl Work {
                 return (Outcome::Defect(d), None);
             }
             rec.retain(|k| !META.contains(&k));
+            if let Err(d) = raw_line(rec) {
+                return (Outcome::Defect(d), None);
+            }
         }
         let seen = match seen_early {
             Some(seen) => seen,

@@ -388,9 +388,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             m.targets().iter().map(|k| k.to_string()).collect()
         }
         (None, Some(cols)) => {
+            // (A rejects file's `_raw`: an NDJSON line that was no record.)
+            let rejects = meta == Meta::Strip;
             let unknown = pipeline::unknown_fields(
                 entity,
-                cols.iter().filter(|c| external_system(c).is_none() && entity.external_link_of(c).is_none()),
+                cols.iter()
+                    .filter(|c| external_system(c).is_none() && entity.external_link_of(c).is_none())
+                    .filter(|c| !(rejects && &***c == pipeline::RAW)),
             );
             // A header written by a flat export carries nested fields as dotted names already.
             if !unknown.is_empty() {

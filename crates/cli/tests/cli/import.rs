@@ -292,6 +292,30 @@ on_both!(a_link_whose_email_and_id_name_two_records_rejects_the_row, |db| {
 });
 
 #[test]
+fn an_ndjson_line_that_was_no_record_is_fixed_in_the_rejects_file_and_fed_back() {
+    let db = Db::sqlite();
+    let f = db.file("c.ndjson", "{\"email\":\"a@x.com\"}\n{\"email\": \"b@x.com\",}\n");
+    for ext in ["csv", "ndjson"] {
+        let rejects = db.path(&format!("r.{ext}"));
+        let r = rejects.to_str().expect("p");
+        db.run(&["import", &f, "--entity", "contacts", "--rejects", r]);
+        let text = std::fs::read_to_string(&rejects).expect("rejects");
+        assert!(text.contains("_raw"), "{text}");
+        // Fed back unfixed, it is rejected again, saying so.
+        let again = db.path(&format!("again.{ext}"));
+        let run = db.run(&["--json", "import", r, "--entity", "contacts", "--rejects", again.to_str().expect("p")]);
+        let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+        assert_eq!(s["rejected"].as_u64(), Some(1), "{ext}: {s} {}", stderr_of(&run));
+        assert!(stderr_of(&run).contains("the line in `_raw` is still not a record"), "{}", stderr_of(&run));
+        // Fixed where it stands.
+        std::fs::write(&rejects, text.replace(",}", "}")).expect("fix");
+        let s = db.json(&["import", r, "--entity", "contacts"]);
+        assert_eq!(s["rejected"].as_u64(), Some(0), "{ext}: {s}");
+    }
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'b@x.com'"), 1);
+}
+
+#[test]
 fn an_update_that_finds_nothing_names_the_id_and_the_key_it_looked_by() {
     let db = Db::sqlite();
     let f = db.file("d.csv", "name,external_id.erp\nRenewal,D1\n");
