@@ -409,20 +409,6 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
         (None, None) => entity.fields().iter().map(|s| s.to_string()).collect(),
     };
-    // An export's system columns: the store keeps its own.
-    if mapping.is_none() && !g.quiet {
-        let kept: Vec<&str> = ["created_at", "updated_at", "version"]
-            .into_iter()
-            .filter(|s| source_columns.iter().flatten().any(|c| &**c == *s))
-            .collect();
-        if !kept.is_empty() {
-            eprintln!(
-                "note: {} {} kept by the store itself: the file's values are not imported",
-                kept.join(", "),
-                if kept.len() == 1 { "is" } else { "are" }
-            );
-        }
-    }
     let mapped_refs: Vec<&str> = mapped.iter().map(String::as_str).collect();
     let key: Vec<String> = match (&args.key, &mapping) {
         (Some(k), _) => k.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
@@ -459,6 +445,16 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 }
             };
             own_ids = names.iter().any(|n| n == "id");
+            // An export's system columns: the store keeps its own.
+            let kept: Vec<&str> =
+                ["created_at", "updated_at", "version"].into_iter().filter(|s| names.iter().any(|n| n == s)).collect();
+            if !kept.is_empty() && !g.quiet {
+                eprintln!(
+                    "note: {} {} kept by the store itself: the file's values are not imported",
+                    kept.join(", "),
+                    if kept.len() == 1 { "is" } else { "are" }
+                );
+            }
             let ids: Vec<(&String, &str)> = names.iter().filter_map(|c| Some((c, external_system(c)?))).collect();
             // Links by id go in the system the records' own ids are in.
             let links: Vec<(&String, &'static str, &str)> = names
