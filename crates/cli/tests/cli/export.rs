@@ -303,6 +303,10 @@ on_both!(an_export_with_its_tombstones_does_not_bring_them_back_alive, |db| {
     let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
     assert_eq!(into.count("SELECT count(*) FROM contacts WHERE email = 'cy@x.com'"), 0);
+    // A file without a header says so too.
+    let nd = db.file("sys.ndjson", "{\"email\":\"q@x.com\",\"created_at\":\"2020-01-01T00:00:00Z\"}\n");
+    let said = stderr_of(&into.run(&["import", &nd, "--entity", "contacts"]));
+    assert!(said.contains("note: created_at is kept by the store itself"), "{said}");
 });
 
 on_both!(custom_numbers_come_back_alike_on_both, |db| {
