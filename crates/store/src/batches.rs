@@ -456,16 +456,32 @@ impl Store {
                 }
             }
         }
+        // Of names alike (`Acme` and `ACME Inc`), the one named exactly so,
+        // as an import's link finds it.
+        if hits.len() > 1 {
+            let mut exact = Vec::new();
+            for (e, id) in &hits {
+                if name_of(db, *e, id)?.is_some_and(|n| n.trim() == record.trim()) {
+                    exact.push((*e, id.clone()));
+                }
+            }
+            if exact.len() == 1 {
+                hits = exact;
+            }
+        }
         match hits.len() {
             0 => Err(Error::Invalid(format!(
                 "no record {record:?}: give a record id, its id in another system, or an email, phone, domain or name"
             ))),
             1 => Ok(hits.remove(0)),
-            _ => Err(Error::Invalid(format!(
-                "{record:?} names {} records: {}; give one of the ids",
-                hits.len(),
-                hits.iter().map(|(e, id)| format!("{} {id}", model::singular(*e))).collect::<Vec<_>>().join(", ")
-            ))),
+            _ => {
+                let each: Vec<String> = hits.iter().map(|(e, id)| label(db, *e, id)).collect();
+                Err(Error::Invalid(format!(
+                    "{record:?} names {} records: {}; give one of the ids",
+                    hits.len(),
+                    each.join(", ")
+                )))
+            }
         }
     }
 }

@@ -658,6 +658,14 @@ on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| 
     let odd = db.file("odd.csv", "name\nann@acme.com\n");
     db.json(&["import", &odd, "--entity", "companies"]);
     assert!(db.ok(&["history", "ann@acme.com"]).starts_with("contacts "));
+    // Of names alike, the one named exactly; else each is named.
+    let alike = db.file("alike.csv", "name,domain\nZeta,zeta.de\nZeta GmbH,zeta-gmbh.de\n");
+    db.json(&["import", &alike, "--entity", "companies", "--mode", "insert"]);
+    let zeta = db.scalar("SELECT id FROM companies WHERE name = 'Zeta'").expect("zeta");
+    assert!(db.ok(&["history", "Zeta"]).contains(&zeta));
+    let out = db.run(&["history", "zeta"]);
+    let said = stderr_of(&out);
+    assert!(said.contains("names 2 records") && said.contains("(name \"Zeta GmbH\")"), "{said}");
     // A contact by its phone as written at home, or by its name.
     let c = db.file(
         "c.csv",
