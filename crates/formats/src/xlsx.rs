@@ -168,6 +168,14 @@ impl SheetReader {
                 _ => None,
             })
             .map_or(0.0, |from_1904| if from_1904 { 1462.0 } else { 0.0 });
+        // As an empty CSV file is: nothing to read, not a file of no columns.
+        if opts.header && rows.is_empty() {
+            return Err(Error::parse(
+                file,
+                Location::default(),
+                format!("sheet {sheet:?} is empty: expected a header row (--sheet chooses another)"),
+            ));
+        }
         let width = rows.width();
         let mut columns = Vec::with_capacity(width);
         if opts.header {

@@ -112,6 +112,12 @@ fn empty_file_fails_and_header_only_gives_no_records() {
     let s = convert_summary(&[&header, &out]);
     assert_eq!(s["rows_read"].as_u64(), Some(0));
     assert_eq!(read_json(Path::new(&out)), serde_json::json!([]));
+
+    // A workbook whose sheet holds nothing is as empty as that file.
+    let sheet = testdata("spreadsheets/empty-sheet.xlsx");
+    let (code, err) = c.convert(&[sheet.to_str().expect("p"), &c.path("x.csv")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("sheet \"Sheet\" is empty: expected a header row"), "{err}");
 }
 
 #[test]
