@@ -695,6 +695,24 @@ fn detect_record_path(sample: &[u8]) -> Option<Vec<String>> {
 
 pub use crmsync_core::value::element_name;
 
+/// Two fields an XML file would write as one element (`Customer Id` and
+/// `Customer_Id` both as `<Customer_Id>`), read back as one field of two
+/// values: the two names and the element's.
+pub fn element_clash<'a>(fields: &'a [crmsync_core::Key]) -> Option<(&'a str, &'a str, String)> {
+    let path = |f: &str| f.split('.').map(element_name).collect::<Vec<_>>().join("/");
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for f in fields {
+        let p = path(f);
+        match seen.get(&p) {
+            Some(first) if *first != &**f => return Some((first, f, p)),
+            _ => {
+                seen.insert(p, f);
+            }
+        }
+    }
+    None
+}
+
 /// What keeps `path` (`customers/customer`) from naming XML elements, if
 /// anything: an element that is no name as written.
 pub fn record_path_error(path: &str) -> Option<String> {

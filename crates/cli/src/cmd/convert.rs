@@ -148,6 +148,14 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     };
 
     if out_format == Format::Xml
+        && let Some((a, b, element)) = write_opts.columns.as_deref().and_then(crmsync_formats::xml::element_clash)
+    {
+        return Err(usage(format!(
+            "fields {a:?} and {b:?} would both be written as <{element}>, and read back as one field: rename one \
+             (a mapping), or write another format"
+        )));
+    }
+    if out_format == Format::Xml
         && !g.quiet
         && let Some(cols) = &write_opts.columns
     {

@@ -227,6 +227,14 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         Some(m) => m.reverse_columns(),
         None => export.fields().to_vec(),
     });
+    if write_opts.format == Format::Xml
+        && let Some((a, b, element)) = write_opts.columns.as_deref().and_then(crmsync_formats::xml::element_clash)
+    {
+        return Err(usage(format!(
+            "fields {a:?} and {b:?} would both be written as <{element}>, and read back as one field: export one \
+             of them (--fields), rename one (a mapping), or write another format"
+        )));
+    }
     let typed = matches!(write_opts.format, Format::Xlsx | Format::Json | Format::Ndjson);
     let mut mapper = mapping.map(|m| Mapper::new(m).typed_numbers(typed));
     let (output, out) = Output::create(&args.out)?;

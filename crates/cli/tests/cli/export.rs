@@ -1566,3 +1566,22 @@ on_both!(links_an_export_cannot_name_are_said, |db| {
     let e = said(&["export", "--entity", "activities", "--fields", "subject,contact.email"]);
     assert!(e.contains("note: 1 activity links a contact with no e-mail: `contact.email` cannot name them"), "{e}");
 });
+
+#[test]
+fn two_fields_xml_would_write_as_one_element_are_refused() {
+    let db = Db::sqlite();
+    let f = db.file("xc.ndjson", "{\"email\":\"a@x.com\",\"custom\":{\"Customer Id\":\"1\",\"Customer_Id\":\"2\"}}\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.run(&["export", "--entity", "contacts", "--format", "xml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains(
+            "fields \"custom.Customer Id\" and \"custom.Customer_Id\" would both be written as <custom/Customer_Id>"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    // One of them alone is written, and read back.
+    let one = db.ok(&["export", "--entity", "contacts", "--format", "xml", "--fields", "email,custom.Customer_Id"]);
+    assert!(one.contains("<Customer_Id>2</Customer_Id>"), "{one}");
+}
