@@ -698,7 +698,7 @@ pub use crmsync_core::value::element_name;
 /// Two fields an XML file would write as one element (`Customer Id` and
 /// `Customer_Id` both as `<Customer_Id>`), read back as one field of two
 /// values: the two names and the element's.
-pub fn element_clash<'a>(fields: &'a [crmsync_core::Key]) -> Option<(&'a str, &'a str, String)> {
+pub fn element_clash(fields: &[crmsync_core::Key]) -> Option<(&str, &str, String)> {
     let path = |f: &str| f.split('.').map(element_name).collect::<Vec<_>>().join("/");
     let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for f in fields {
