@@ -913,13 +913,19 @@ fn dotted_as(prefix: &str, value: &Value, out: &mut Record, renamed: &[(String, 
 /// `_raw`, where it was fixed; it is read again as the line it now is.
 fn raw_line(rec: &mut Record) -> std::result::Result<(), Defect> {
     let Some(raw) = rec.get(RAW).map(Value::to_text) else { return Ok(()) };
-    if rec.fields().iter().any(|(k, v)| &**k != RAW && !v.is_empty()) {
-        return Ok(());
-    }
     let still = |why: String| Defect {
         field: Some(RAW.to_string()),
         message: format!("the line in `_raw` is still not a record: {why} (fix it there, as one JSON object)"),
     };
+    // (A flat rejects file has the column on every row: empty, the row's
+    // own columns are its record.)
+    if raw.trim().is_empty() {
+        rec.retain(|k| k != RAW);
+        return Ok(());
+    }
+    if rec.fields().iter().any(|(k, v)| &**k != RAW && !v.is_empty()) {
+        return Err(still("the row has values in its columns too; keep the line in `_raw` or the columns".into()));
+    }
     match serde_json::from_str::<serde_json::Value>(raw.trim()) {
         Ok(serde_json::Value::Object(fields)) => {
             rec.retain(|_| false);

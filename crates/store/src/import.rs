@@ -2417,8 +2417,13 @@ impl Import<'_> {
                     e.map(Ok)
                 }
                 Some(many) if companies.as_ref().is_some_and(|c| c.names_one(d)) => {
-                    let fit: Vec<&usize> =
-                        many.iter().filter(|i| candidates[**i].as_ref().is_some_and(|e| !elsewhere(d, e))).collect();
+                    // Those at the row's company by some mark it gives; else
+                    // those whose company cannot be told (no domain stored).
+                    let at = |i: &&usize, want: Option<bool>| {
+                        candidates[**i].as_ref().is_some_and(|e| companies.as_ref().is_some_and(|c| c.at(d, e) == want))
+                    };
+                    let agree: Vec<&usize> = many.iter().filter(|i| at(i, Some(true))).collect();
+                    let fit = if agree.is_empty() { many.iter().filter(|i| at(i, None)).collect() } else { agree };
                     match fit.as_slice() {
                         [] => another_deal(d),
                         [one] => candidates[**one].clone().map(Ok),
@@ -4299,11 +4304,15 @@ impl DealCompanies {
     /// Whether the deal `e` is at a company, and the row names another: by
     /// each of domain, id and name the row gives, the deal's is not it.
     fn elsewhere(&self, d: &Draft, e: &Existing) -> bool {
-        let Some(r) = self.reference(d) else { return false };
-        let Some(CompanyMarks { name_key, domain, external }) = e.value(self.pos).and_then(|id| self.known.get(id))
-        else {
-            return false;
-        };
+        self.at(d, e) == Some(false)
+    }
+
+    /// Whether the deal `e` is at the company the row names: `Some(true)`
+    /// when a mark the row gives (domain, id, name) is its company's,
+    /// `Some(false)` when each given differs, `None` when none can be told.
+    fn at(&self, d: &Draft, e: &Existing) -> Option<bool> {
+        let r = self.reference(d)?;
+        let CompanyMarks { name_key, domain, external } = e.value(self.pos).and_then(|id| self.known.get(id))?;
         let differs = |given: &Option<String>, stored: &Option<String>| match (given, stored) {
             (Some(g), Some(s)) => Some(g != s),
             (Some(_), None) => None,
@@ -4312,7 +4321,13 @@ impl DealCompanies {
         let verdicts = [differs(&r.domain, domain), differs(&r.external, external), differs(&r.name_key, name_key)];
         // Any attribute that agrees makes it the row's company (the name
         // may have changed; a domain or id says which one it is).
-        !verdicts.contains(&Some(false)) && verdicts.contains(&Some(true))
+        if verdicts.contains(&Some(false)) {
+            Some(true)
+        } else if verdicts.contains(&Some(true)) {
+            Some(false)
+        } else {
+            None
+        }
     }
 }
 

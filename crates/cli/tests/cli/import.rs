@@ -312,6 +312,15 @@ fn an_ndjson_line_that_was_no_record_is_fixed_in_the_rejects_file_and_fed_back()
         let s = db.json(&["import", r, "--entity", "contacts"]);
         assert_eq!(s["rejected"].as_u64(), Some(0), "{ext}: {s}");
     }
+    // Beside a record rejected for a value: its row has `_raw` empty.
+    let f = db.file("d.ndjson", "{\"email\":\"bad\"}\n{\"email\": \"d@x.com\",}\n");
+    let rejects = db.path("rd.csv");
+    let r = rejects.to_str().expect("p");
+    db.run(&["import", &f, "--entity", "contacts", "--rejects", r]);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    std::fs::write(&rejects, text.replace(",}", "}").replacen("bad", "c@x.com", 1)).expect("fix");
+    let s = db.json(&["import", r, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
     assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'b@x.com'"), 1);
 }
 
@@ -2168,6 +2177,16 @@ on_both!(deals_of_one_name_at_two_companies_are_two_deals, |db| {
     let joined = db
         .count("SELECT count(*) FROM activities a JOIN deals d ON d.id = a.deal_id WHERE d.company_id = a.company_id");
     assert_eq!(joined, 2);
+    // A company given by domain alone picks the deal at it, even beside one
+    // at a company without a domain.
+    let c = db.file("c.csv", "name,domain\nGlobex,globex.com\n");
+    db.ok(&["import", &c, "--entity", "companies"]);
+    let n = db.file("n.csv", "name,company.name,amount\nRenewal,Nodomain Ltd,5\n");
+    db.ok(&["import", &n, "--entity", "deals"]);
+    let by_domain = db.file("bd.csv", "name,company.domain,amount\nRenewal,globex.com,250\n");
+    let s = db.json(&["import", &by_domain, "--entity", "deals"]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM deals WHERE name = 'Renewal' AND amount = '250'"), 1);
 });
 
 on_both!(a_deals_contacts_listed_by_email_and_by_id_must_agree, |db| {
