@@ -192,6 +192,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         digest: None,
     };
     let mut pipeline = Pipeline::start(reader, work);
+    let lists_flat = out_format.is_flat() && mapping.is_some() && !args.reverse;
     let outcome: Result<()> = (|| {
         while let Some(worked) = pipeline.next() {
             let worked = worked?;
@@ -202,6 +203,21 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
                     Outcome::Rejected(errors) => rejects.field_errors(rec, errors)?,
                     Outcome::Mapped | Outcome::AsRead => {
                         let out_rec = worked.output(i).unwrap_or(rec);
+                        // A list a mapping made (`tags`) is one cell of a flat
+                        // file, `a; b`, as an export writes it.
+                        let listed;
+                        let out_rec = if lists_flat
+                            && out_rec.fields().iter().any(|(_, v)| matches!(v, crmsync_core::Value::Array(_)))
+                        {
+                            listed = {
+                                let mut r = out_rec.clone();
+                                super::export::flatten_lists(&mut r);
+                                r
+                            };
+                            &listed
+                        } else {
+                            out_rec
+                        };
                         // A value the output encoding cannot hold rejects its record
                         // (with row and field) instead of failing the whole job.
                         let unwritable = write_opts.encoding.and_then(|enc| unencodable(out_rec, enc));

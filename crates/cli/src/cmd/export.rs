@@ -112,7 +112,7 @@ fn field_list(text: &str) -> Result<Vec<String>> {
 
 /// Lists in a flat file are one cell, `a; b` (see `join_list`), which
 /// import splits again.
-fn flatten_lists(rec: &mut Record) {
+pub(crate) fn flatten_lists(rec: &mut Record) {
     for v in rec.values_mut() {
         if let Value::Array(items) = v {
             let text: Vec<String> = items.iter().map(Value::to_text).collect();

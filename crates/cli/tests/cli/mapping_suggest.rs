@@ -435,6 +435,19 @@ fn a_list_is_one_column_so_no_item_past_the_sampled_ones_is_dropped() {
     );
     let text = suggest(&xml, "contacts");
     assert!(text.contains("tags = \"tag\"") && !text.contains("tag.0"), "{text}");
+    // Converted to CSV through it, a list is one cell, as an export writes it.
+    let xm = db.path("x.toml");
+    std::fs::write(&xm, &text).expect("mapping");
+    let out = crate::crmsync()
+        .args(["convert", &xml, "-", "--to", "csv", "--mapping", xm.to_str().expect("p")])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "email,tags\na@x.cn,vip; b2b\nb@x.cn,vip\n",
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
