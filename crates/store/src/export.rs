@@ -207,6 +207,55 @@ fn unnamed_links(
     )))
 }
 
+/// Activities whose deal `deal.name` cannot tell from another of its name:
+/// an import finds a deal of a name shared by several by the activity's
+/// company, which must then be the deal's and hold no other of that name.
+fn deals_named_alike(
+    db: &mut dyn Sql,
+    entity: Entity,
+    fields: &[String],
+    conditions: &[String],
+    params: &[Param],
+) -> Result<Option<String>> {
+    let shows = |field: &str| fields.iter().any(|f| f == field);
+    if entity != Entity::Activities || !shows("deal.name") {
+        return Ok(None);
+    }
+    let system = fields
+        .iter()
+        .find_map(|f| entity.external_link_of(f).filter(|(l, _)| *l == "deal.external_id").map(|(_, s)| s));
+    let no_id = system.map(|s| {
+        format!(
+            " AND NOT EXISTS (SELECT 1 FROM external_ids x WHERE x.record_id = dx.id AND x.entity = 'deals' \
+             AND x.system = '{}')",
+            s.replace('\'', "''")
+        )
+    });
+    let told = if shows("company.name") || shows("company.domain") {
+        " AND NOT (t.company_id IS NOT NULL AND t.company_id = dx.company_id AND NOT EXISTS (SELECT 1 FROM deals d3 \
+         WHERE d3.name = dx.name AND d3.id <> dx.id AND d3.company_id = dx.company_id AND d3.deleted_at IS NULL))"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT count(*) FROM activities t{} JOIN deals dx ON dx.id = t.deal_id WHERE EXISTS (SELECT 1 FROM deals d2 \
+         WHERE d2.name = dx.name AND d2.id <> dx.id AND d2.deleted_at IS NULL){told}{}{}",
+        link_joins(entity),
+        no_id.unwrap_or_default(),
+        conditions.iter().map(|c| format!(" AND {c}")).collect::<String>()
+    );
+    let n = db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0);
+    Ok((n > 0).then(|| {
+        let (records, verb) =
+            if n == 1 { ("1 activity".to_string(), "links") } else { (format!("{n} activities"), "link") };
+        format!(
+            "{records} {verb} a deal whose name other deals have too, and is not told apart by the activity's \
+             company: imported again, `deal.name` would find another deal or none; export deal.external_id.<system> \
+             too (for deals with ids in a system), or company.name beside it"
+        )
+    }))
+}
+
 /// For `--since`: the records of `entity` whose linked records, as
 /// `fields` show them (a company's name, a deal's contacts' e-mails),
 /// changed at or after a time (one `?` each). Each is one indexed lookup,
@@ -649,6 +698,7 @@ impl Store {
             if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") }
         );
         notes.extend(unnamed_links(db, entity, &fields, &conditions, &params)?);
+        notes.extend(deals_named_alike(db, entity, &fields, &conditions, &params)?);
         Ok(Export {
             db,
             fields: fields.iter().map(|f| Key::from(f.as_str())).collect(),

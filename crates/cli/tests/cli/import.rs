@@ -2172,8 +2172,13 @@ on_both!(deals_of_one_name_at_two_companies_are_two_deals, |db| {
     );
     let run = db.run(&["--json", "import", &a, "--entity", "activities"]);
     assert!(stderr_of(&run).contains("row 4: 2 deals have name \"Renewal\""), "{}", stderr_of(&run));
-    let out = db.ok(&["export", "--entity", "activities", "--fields", "subject,deal.name,company.name"]);
+    let run = db.run(&["export", "--entity", "activities", "--fields", "subject,deal.name,company.name"]);
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
     assert_eq!(out, "subject,deal.name,company.name\nFor Globex,Renewal,Globex\nFor Acme,Renewal,Acme Inc\n");
+    assert!(!stderr_of(&run).contains("whose name other deals have too"), "{}", stderr_of(&run));
+    // Without the company beside it, `deal.name` cannot tell them: said.
+    let said = stderr_of(&db.run(&["export", "--entity", "activities", "--fields", "subject,deal.name"]));
+    assert!(said.contains("note: 2 activities link a deal whose name other deals have too"), "{said}");
     let joined = db
         .count("SELECT count(*) FROM activities a JOIN deals d ON d.id = a.deal_id WHERE d.company_id = a.company_id");
     assert_eq!(joined, 2);
