@@ -19,6 +19,9 @@ pub struct SourceInfo {
     pub sheet: Option<String>,
     /// The row the header was read from, when given.
     pub header_row: Option<u64>,
+    /// Columns that hold lists (a JSON array, an XML element repeated): no
+    /// field of one value is mapped from them.
+    pub lists: Vec<String>,
 }
 
 /// English and Chinese names users give each standard field, normalized
@@ -742,7 +745,12 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         // A JSON or XML field nested in another (`address.zip`,
         // `name.first`): its last name says what it is within the first.
         let nested = nesting(h).and_then(|(within, leaf)| Some((leaf, family(&within)?)));
+        let list = info.lists.contains(h);
         for &f in &fields {
+            // (A list goes to a field of lists, or to a custom one.)
+            if list && !matches!(f, "tags" | "contacts") {
+                continue;
+            }
             let nf = normalize(f);
             if nh == nf || nh == normalize(&f.replace('.', " ")) {
                 candidates.push((1.0, hi, f, How::Exact));

@@ -67,6 +67,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         headers.iter().enumerate().rev().map(|(i, h)| (h.clone(), i)).collect();
     let mut rec = Record::new();
     let mut seen = 0;
+    let mut lists: Vec<String> = Vec::new();
     while seen < args.sample && reader.read(&mut rec)? {
         seen += 1;
         if rec.defect.is_some() {
@@ -78,6 +79,9 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
             columns_of(k.to_string(), v, &mut flat);
         }
         for (k, v) in flat {
+            if matches!(v, Value::Array(_)) && !lists.contains(&k) {
+                lists.push(k.clone());
+            }
             let i = match column_of.get(&k) {
                 Some(&i) => i,
                 None => {
@@ -103,6 +107,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         // it without being told again.
         sheet: args.source.sheet.as_ref().and(details.sheet.clone()),
         header_row: args.source.header_row.or(found_header),
+        lists,
     };
     let text = suggest(entity, &info, &headers, &columns);
     match &args.out {

@@ -427,6 +427,13 @@ fn a_list_is_one_column_so_no_item_past_the_sampled_ones_is_dropped() {
         db.ok(&["export", "--entity", "contacts", "--fields", "email,tags"]),
         "email,tags\nc@x.com,vip; b2b; gov; x\n"
     );
+    // A list goes to no field of one value: `phones` is no phone.
+    let phones = db.file(
+        "ph.json",
+        r#"[{"email":"a@x.com","phones":["+1 617 555 0100"]},{"email":"b@x.com","phones":["+1 617 555 0101","+1 617 555 0102"]}]"#,
+    );
+    let text = suggest(&phones, "contacts");
+    assert!(text.contains("\"custom.phones\" = \"phones\"") && !text.contains("phone = "), "{text}");
     // An XML element repeated in one record and not in another: one column.
     let xml = db.file(
         "c.xml",
