@@ -291,9 +291,6 @@ impl Existing {
     }
 }
 
-/// A company as a reference gives it: its name as matched, its domain.
-type NameAndDomain = (Option<String>, Option<String>);
-
 /// A link named by the source: by natural key or by external id.
 #[derive(Debug, Clone, Default)]
 struct LinkRef {
@@ -303,7 +300,7 @@ struct LinkRef {
     external: Option<String>,
     /// A deal's: the company the row names (its name as matched, its
     /// domain), to tell deals of one name apart.
-    within: Option<NameAndDomain>,
+    within: Option<CompanyMarks>,
     /// Set by `sealed`: the name as companies are matched by, and the
     /// reference as one string, to look resolved links up by.
     name_key: Option<String>,
@@ -315,8 +312,8 @@ impl LinkRef {
         self.name_key = self.name.as_deref().map(company_key);
         self.id =
             [&self.name, &self.domain, &self.email, &self.external].map(|p| p.as_deref().unwrap_or("")).join("\u{1f}");
-        if let Some((name_key, domain)) = &self.within {
-            for part in [name_key, domain] {
+        if let Some(CompanyMarks { name_key, domain, external }) = &self.within {
+            for part in [name_key, domain, external] {
                 self.id.push('\u{1e}');
                 self.id.push_str(part.as_deref().unwrap_or(""));
             }
@@ -751,8 +748,12 @@ impl Drafter {
         }
         // An activity's deal named by name, beside the company it is with:
         // of deals of one name (a renewal per customer), the one there.
-        let company = link_refs.get("company").filter(|c| c.name.is_some() || c.domain.is_some());
-        let within = company.map(|c| (c.name.as_deref().map(company_key), c.domain.clone()));
+        let company = link_refs.get("company").filter(|c| !c.is_empty());
+        let within = company.map(|c| CompanyMarks {
+            name_key: c.name.as_deref().map(company_key),
+            domain: c.domain.clone(),
+            external: c.external.clone(),
+        });
         if let Some(deal) = link_refs.get_mut("deal").filter(|r| r.name.is_some()) {
             deal.within = within;
         }
@@ -2907,14 +2908,15 @@ impl Import<'_> {
             // (Deals of one name: the one at the row's company, if one is.)
             let hit = hit.or_else(|| {
                 let ids = a.and_then(|v| by_a.get(v))?;
+                // (By the company's id, else domain, else name, as given.)
                 let at: Vec<String> = match (&r.within, ids.len()) {
-                    (Some((name_key, domain)), 2..) => ids
+                    (Some(given), 2..) => ids
                         .iter()
                         .filter(|id| {
-                            deal_at.get(*id).is_some_and(|(n, d)| {
-                                domain
-                                    .as_ref()
-                                    .map_or(name_key.is_some() && n == name_key, |given| d.as_ref() == Some(given))
+                            deal_at.get(*id).is_some_and(|stored| match (&given.external, &given.domain) {
+                                (Some(x), _) => stored.external.as_ref() == Some(x),
+                                (None, Some(d)) => stored.domain.as_ref() == Some(d),
+                                (None, None) => given.name_key.is_some() && stored.name_key == given.name_key,
                             })
                         })
                         .cloned()
@@ -3170,7 +3172,7 @@ impl Import<'_> {
         target: Entity,
         refs: &[&LinkRef],
         by_a: &HashMap<String, Vec<String>>,
-    ) -> Result<HashMap<String, NameAndDomain>> {
+    ) -> Result<HashMap<String, CompanyMarks>> {
         let mut out = HashMap::default();
         if target != Entity::Deals {
             return Ok(out);
@@ -3184,17 +3186,34 @@ impl Import<'_> {
             .collect();
         ids.sort_unstable();
         ids.dedup();
+        // (deal, its company)
+        let mut companies: Vec<(String, String)> = Vec::new();
         for part in ids.chunks(500) {
             let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
             let sql = format!(
-                "SELECT d.id, c.name_key, c.domain FROM deals d JOIN companies c ON c.id = d.company_id \
+                "SELECT d.id, c.name_key, c.domain, c.id FROM deals d JOIN companies c ON c.id = d.company_id \
                  WHERE d.id IN ({})",
                 placeholders(params.len())
             );
             for row in self.db.query(&sql, &params)? {
                 let mut row = row.into_iter().map(Cell::into_text);
                 if let Some(id) = row.next().flatten() {
-                    out.insert(id, (row.next().flatten(), row.next().flatten()));
+                    let (name_key, domain) = (row.next().flatten(), row.next().flatten());
+                    if let Some(company) = row.next().flatten() {
+                        companies.push((id.clone(), company));
+                    }
+                    out.insert(id, CompanyMarks { name_key, domain, external: None });
+                }
+            }
+        }
+        // The companies' ids in the import's system, for a row naming its
+        // company by one.
+        if let Some(system) = self.settings.external_system.clone() {
+            let wanted: Vec<&str> = companies.iter().map(|(_, c)| c.as_str()).collect();
+            let held = external_pairs(self.db, Entity::Companies, &system, "record_id", &wanted)?;
+            for (deal, company) in &companies {
+                if let Some(marks) = out.get_mut(deal) {
+                    marks.external = held.get(company).cloned();
                 }
             }
         }
@@ -4285,6 +4304,7 @@ struct DealCompanies {
 
 /// What tells a company apart: its name as matched, its domain, its id in
 /// the import's system.
+#[derive(Clone, Debug, Default)]
 struct CompanyMarks {
     name_key: Option<String>,
     domain: Option<String>,

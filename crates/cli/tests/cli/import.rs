@@ -2182,6 +2182,19 @@ on_both!(deals_of_one_name_at_two_companies_are_two_deals, |db| {
     let joined = db
         .count("SELECT count(*) FROM activities a JOIN deals d ON d.id = a.deal_id WHERE d.company_id = a.company_id");
     assert_eq!(joined, 2);
+    // By the company's id in another system too.
+    let ids = db.file("ids.csv", "name,external_id.erp\nGlobex,G-1\n");
+    db.ok(&["import", &ids, "--entity", "companies"]);
+    let a = db.file("ax.csv", "kind,subject,deal.name,company.external_id.erp\ncall,By id,Renewal,G-1\n");
+    let s = db.json(&["import", &a, "--entity", "activities"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM activities a JOIN deals d ON d.id = a.deal_id JOIN companies c ON c.id = d.company_id \
+             WHERE a.subject = 'By id' AND c.name = 'Globex'"
+        ),
+        1
+    );
     // A company given by domain alone picks the deal at it, even beside one
     // at a company without a domain.
     let c = db.file("c.csv", "name,domain\nGlobex,globex.com\n");
