@@ -175,16 +175,27 @@ impl LinkLabels {
 /// e-mail by its name; `None` for one without either, or gone.
 fn shown_name(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
     if entity != Entity::Contacts {
-        return name_of(db, entity, id);
+        return match name_of(db, entity, id)? {
+            Some(name) => Ok(Some(name)),
+            None => removed_name(db, entity, id),
+        };
     }
     let sql = "SELECT email, full_name, first_name, last_name FROM contacts WHERE id = ?";
-    let Some(row) = db.query_row(sql, &[id.into()])? else { return Ok(None) };
+    let Some(row) = db.query_row(sql, &[id.into()])? else { return removed_name(db, entity, id) };
     let [email, full, first, last]: [Option<String>; 4] = {
         let mut cells = row.into_iter().map(Cell::into_text);
         std::array::from_fn(|_| cells.next().flatten())
     };
     let named = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
     Ok(email.or(full).or((!named.is_empty()).then_some(named)))
+}
+
+/// A record an undo removed, by the e-mail or name its removal kept.
+fn removed_name(db: &mut dyn Sql, entity: Entity, id: &str) -> Result<Option<String>> {
+    let sql = "SELECT before FROM audit WHERE entity = ? AND record_id = ? AND op = 'delete' AND field = ? LIMIT 1";
+    let params = [entity.name().into(), id.into(), model::label_field(entity).into()];
+    let name = db.query_row(sql, &params)?.and_then(|r| r.into_iter().next()?.into_text());
+    Ok(name.map(|n| format!("{n} (removed)")))
 }
 
 /// The tables that link to `entity`, with the linking column.

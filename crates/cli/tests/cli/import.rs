@@ -2126,6 +2126,12 @@ on_both!(links_to_records_named_alike_or_without_an_email_are_told_apart, |db| {
         "kind,subject,deal.external_id.erp,contact.external_id.erp,external_id.erp\ncall,Hi,D2,P2,A1\n",
     );
     db.ok(&["import", &a, "--entity", "activities"]);
+    // A company an undo removed is shown by the name its removal kept.
+    let moved = db.file("m.csv", "email,company.name\nann@x.com,Gamma\n");
+    db.ok(&["import", &moved, "--entity", "contacts"]);
+    db.ok(&["undo", "last"]);
+    let ann = db.ok(&["history", "ann@x.com"]);
+    assert!(ann.contains("\"Gamma (removed)\""), "{ann}");
     let history = db.ok(&["history", "A1"]);
     let deal = history.lines().find(|l| l.contains("deal")).unwrap_or_default();
     assert!(deal.contains("\"Renewal (01") && deal.matches("Renewal (").count() == 2, "{history}");
