@@ -27,12 +27,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pandas_map import COUNTRIES, EMAIL, phone  # noqa: E402
 
 df = pd.read_csv(src, dtype=str, keep_default_na=False)
+cn = df["Country"].map(COUNTRIES) == "CN"
 out = pd.DataFrame({
     "first_name": df["First Name"].str.strip(),
     "last_name": df["Last Name"].str.strip(),
     "email": df["Email"].str.strip().str.lower(),
-    "phone": phone(df["Phone 1"]),
-    "mobile": phone(df["Phone 2"]),
+    "phone": phone(df["Phone 1"], cn),
+    "mobile": phone(df["Phone 2"], cn),
     "address_city": df["City"],
     "address_country": df["Country"].map(COUNTRIES),
     "subscribed_at": pd.to_datetime(df["Subscription Date"], format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d"),

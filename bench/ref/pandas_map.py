@@ -17,12 +17,15 @@ COUNTRIES = {
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def phone(s: pd.Series) -> pd.Series:
+def phone(s: pd.Series, cn: pd.Series) -> pd.Series:
+    """To E.164: `+` numbers as written, the rest in the row's country
+    (`cn`: China, else North America), as `region_from = "Country"` does."""
     main = s.str.replace(r"\s*(x|ext\.?|#)\s*(\d+)$", "", regex=True, flags=re.I)
     ext = s.str.extract(r"(?:x|ext\.?|#)\s*(\d+)$", flags=re.I)[0]
     plus = main.str.strip().str.startswith("+")
     digits = main.str.replace(r"\D", "", regex=True)
-    e164 = digits.where(plus, "1" + digits.where(digits.str.len() != 11, digits.str[1:]))
+    national = ("1" + digits.where(digits.str.len() != 11, digits.str[1:])).where(~cn, "86" + digits)
+    e164 = digits.where(plus, national)
     out = "+" + e164
     out = out.where(ext.isna(), out + ";ext=" + ext.fillna(""))
     return out.where(s.str.len() > 0, "")
@@ -30,6 +33,7 @@ def phone(s: pd.Series) -> pd.Series:
 
 def main(src: str, dst: str) -> None:
     df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    cn = df["Country"].map(COUNTRIES) == "CN"
     out = pd.DataFrame({
         "custom.customer_id": df["Customer Id"],
         "first_name": df["First Name"].str.strip(),
@@ -37,8 +41,8 @@ def main(src: str, dst: str) -> None:
         "company.name": df["Company"].str.strip(),
         "address.city": df["City"],
         "address.country": df["Country"].map(COUNTRIES),
-        "phone": phone(df["Phone 1"]),
-        "mobile": phone(df["Phone 2"]),
+        "phone": phone(df["Phone 1"], cn),
+        "mobile": phone(df["Phone 2"], cn),
         "email": df["Email"].str.strip().str.lower(),
         "subscribed_at": pd.to_datetime(df["Subscription Date"], format="%Y-%m-%d", errors="coerce").dt.strftime("%Y-%m-%d"),
         "custom.website": df["Website"],
