@@ -169,22 +169,14 @@ fn unnamed_links(
         }
         _ => return Ok(None),
     };
-    let system = fields.iter().find_map(|f| entity.external_link_of(f).filter(|(l, _)| *l == link).map(|(_, s)| s));
-    let no_id = system.map(|s| {
-        format!(
-            " AND NOT EXISTS (SELECT 1 FROM external_ids x WHERE x.record_id = cx.id AND x.entity = 'contacts' \
-             AND x.system = '{}')",
-            s.replace('\'', "''")
-        )
-    });
+    let system = exported_system(entity, fields, link);
     let sql = format!(
-        "SELECT count(DISTINCT t.id) FROM {} t{}{join} WHERE {blank}{}{}",
+        "SELECT count(DISTINCT t.id) FROM {} t{}{join} WHERE {blank}{}",
         entity.name(),
         link_joins(entity),
-        no_id.unwrap_or_default(),
-        conditions.iter().map(|c| format!(" AND {c}")).collect::<String>()
+        without_id("cx", Entity::Contacts, system)
     );
-    let n = db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0);
+    let n = count_exported(db, sql, conditions, params)?;
     if n == 0 {
         return Ok(None);
     }
@@ -207,6 +199,31 @@ fn unnamed_links(
     )))
 }
 
+/// The system whose ids of a link (`contacts.external_id`) the export
+/// writes, if it writes them.
+fn exported_system<'a>(entity: Entity, fields: &'a [String], link: &str) -> Option<&'a str> {
+    fields.iter().find_map(|f| entity.external_link_of(f).filter(|(l, _)| *l == link).map(|(_, s)| s))
+}
+
+/// A condition on the linked record `alias` of `entity`: no id in `system`.
+fn without_id(alias: &str, entity: Entity, system: Option<&str>) -> String {
+    system.map_or_else(String::new, |s| {
+        format!(
+            " AND NOT EXISTS (SELECT 1 FROM external_ids x WHERE x.record_id = {alias}.id AND x.entity = '{}' \
+             AND x.system = '{}')",
+            entity.name(),
+            s.replace('\'', "''")
+        )
+    })
+}
+
+/// The count `sql` gives of the records the export reads (its conditions
+/// added, with their parameters).
+fn count_exported(db: &mut dyn Sql, sql: String, conditions: &[String], params: &[Param]) -> Result<i64> {
+    let sql = conditions.iter().fold(sql, |sql, c| format!("{sql} AND {c}"));
+    Ok(db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0))
+}
+
 /// Activities whose deal `deal.name` cannot tell from another of its name:
 /// an import finds a deal of a name shared by several by the activity's
 /// company, which must then be the deal's and hold no other of that name.
@@ -221,16 +238,7 @@ fn deals_named_alike(
     if entity != Entity::Activities || !shows("deal.name") {
         return Ok(None);
     }
-    let system = fields
-        .iter()
-        .find_map(|f| entity.external_link_of(f).filter(|(l, _)| *l == "deal.external_id").map(|(_, s)| s));
-    let no_id = system.map(|s| {
-        format!(
-            " AND NOT EXISTS (SELECT 1 FROM external_ids x WHERE x.record_id = dx.id AND x.entity = 'deals' \
-             AND x.system = '{}')",
-            s.replace('\'', "''")
-        )
-    });
+    let system = exported_system(entity, fields, "deal.external_id");
     let told = if shows("company.name") || shows("company.domain") {
         " AND NOT (t.company_id IS NOT NULL AND t.company_id = dx.company_id AND NOT EXISTS (SELECT 1 FROM deals d3 \
          WHERE d3.name = dx.name AND d3.id <> dx.id AND d3.company_id = dx.company_id AND d3.deleted_at IS NULL))"
@@ -239,12 +247,11 @@ fn deals_named_alike(
     };
     let sql = format!(
         "SELECT count(*) FROM activities t{} JOIN deals dx ON dx.id = t.deal_id WHERE EXISTS (SELECT 1 FROM deals d2 \
-         WHERE d2.name = dx.name AND d2.id <> dx.id AND d2.deleted_at IS NULL){told}{}{}",
+         WHERE d2.name = dx.name AND d2.id <> dx.id AND d2.deleted_at IS NULL){told}{}",
         link_joins(entity),
-        no_id.unwrap_or_default(),
-        conditions.iter().map(|c| format!(" AND {c}")).collect::<String>()
+        without_id("dx", Entity::Deals, system)
     );
-    let n = db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0);
+    let n = count_exported(db, sql, conditions, params)?;
     Ok((n > 0).then(|| {
         let (records, verb) =
             if n == 1 { ("1 activity".to_string(), "links") } else { (format!("{n} activities"), "link") };

@@ -2505,7 +2505,7 @@ impl Import<'_> {
         let Some(system) = self.settings.external_system.clone() else { return Ok(None) };
         let mut ids: Vec<&str> = Vec::new();
         for list in drafts.iter().filter_map(|d| d.contacts.as_ref()) {
-            if list.iter().any(|r| r.external.is_some()) && list.iter().any(|r| r.email.is_some()) {
+            if BothLists::given(list) {
                 ids.extend(list.iter().filter_map(|r| links.contacts.get(&r.id)?.as_ref().ok()).map(String::as_str));
             }
         }
@@ -4265,8 +4265,13 @@ struct BothLists {
 impl BothLists {
     /// Why a row's two lists of contacts name different contacts, if they
     /// do: one edited and not the other (the row would link them all).
+    /// Whether a row lists its deal's contacts both ways.
+    fn given(list: &[LinkRef]) -> bool {
+        list.iter().any(|r| r.external.is_some()) && list.iter().any(|r| r.email.is_some())
+    }
+
     fn disagree(&self, list: &[LinkRef], found: &HashMap<String, Result<String, String>>) -> Option<String> {
-        if !(list.iter().any(|r| r.external.is_some()) && list.iter().any(|r| r.email.is_some())) {
+        if !Self::given(list) {
             return None;
         }
         let id_of = |r: &LinkRef| found.get(&r.id)?.as_ref().ok().cloned();

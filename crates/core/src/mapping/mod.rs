@@ -765,11 +765,10 @@ impl Mapper {
                 // Back as the other system writes its numbers: `1234,56`,
                 // a number stored or in a file alike (`1,234.5` from a CSV).
                 (Value::Number(n) | Value::Text(n), _) if f.opts.decimal_comma => {
-                    let plain = TypeOptions { decimal_comma: false, ..f.opts.clone() };
-                    match types::convert(f.ty.unwrap_or(TypeName::Decimal), n, &plain) {
-                        Ok(Value::Number(n)) if self.typed_numbers => Value::Number(n),
-                        Ok(Value::Number(n)) => Value::Text(n.replacen('.', ",", 1)),
-                        _ => value.clone(),
+                    match types::point_number(f.ty.unwrap_or(TypeName::Decimal), n) {
+                        Ok(n) if self.typed_numbers => Value::Number(n),
+                        Ok(n) => Value::Text(n.replacen('.', ",", 1)),
+                        Err(_) => value.clone(),
                     }
                 }
                 (Value::Date(d), Some(fmt)) => Value::Text(types::date::format_date(*d, fmt)),
@@ -877,8 +876,7 @@ fn typed_value(f: &FieldMap, v: Value, region: Option<Region>) -> Result<Value, 
         // A spreadsheet's or JSON's number is one already, whatever the
         // separator its text would be written with.
         (Some(TypeName::Decimal | TypeName::Integer), Value::Number(n)) if f.opts.decimal_comma => {
-            let plain = TypeOptions { decimal_comma: false, ..f.opts.clone() };
-            types::convert(f.ty.unwrap_or(TypeName::Decimal), n, &plain).map_err(|e| (n.clone(), e))
+            types::point_number(f.ty.unwrap_or(TypeName::Decimal), n).map(Value::Number).map_err(|e| (n.clone(), e))
         }
         (Some(TypeName::Date), Value::DateTime(dt)) => Ok(Value::Date(dt.civil.date())),
         (Some(TypeName::DateTime), Value::Date(d)) => {

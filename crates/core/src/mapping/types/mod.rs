@@ -126,8 +126,7 @@ pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, St
                 _ => "a decimal number written with a decimal comma (1.234,56)",
             };
             let point = from_decimal_comma(text).ok_or_else(|| expected.to_string())?;
-            let read = if ty == TypeName::Integer { integer(&point) } else { decimal(&point) };
-            read.map(Value::Number).map_err(|_| expected.to_string())
+            point_number(ty, &point).map(Value::Number).map_err(|_| expected.to_string())
         }
         TypeName::Integer => integer(text).map(Value::Number),
         TypeName::Decimal => decimal(text).map(Value::Number),
@@ -150,6 +149,12 @@ pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, St
             .map(|v| Value::Text(v.clone()))
             .ok_or_else(|| format!("one of {}", opts.values.join(", "))),
     }
+}
+
+/// An integer or decimal written with a decimal point, as numbers are
+/// stored and as spreadsheets and JSON give them.
+pub fn point_number(ty: TypeName, text: &str) -> Result<String, String> {
+    if ty == TypeName::Integer { integer(text) } else { decimal(text) }
 }
 
 fn integer(text: &str) -> Result<String, String> {
