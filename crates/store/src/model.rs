@@ -280,6 +280,11 @@ pub fn parse_time(text: &str) -> Option<String> {
 
 /// A value turned into the text its column stores; `Ok(None)` for no value.
 /// The error says what was expected.
+/// A value's text, borrowed where it is text already.
+fn text_of(v: &Value) -> std::borrow::Cow<'_, str> {
+    v.as_str().map_or_else(|| std::borrow::Cow::Owned(v.to_text()), std::borrow::Cow::Borrowed)
+}
+
 pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> {
     // A cell of spaces is as empty as an empty one: it leaves a stored value
     // alone (or clears it, with `--clear-empty`), never writes spaces or ''.
@@ -302,9 +307,9 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         // Checked whether a mapping typed it or not: the store's e-mail
         // fields are keys, and a file named after the store's fields needs
         // no mapping.
-        (Kind::Email, v) => crmsync_core::mapping::types::email(&v.to_text())?,
+        (Kind::Email, v) => crmsync_core::mapping::types::email(&text_of(v))?,
         (Kind::Phone, v) => {
-            let t = v.to_text();
+            let t = text_of(v);
             let t = t.trim();
             if crmsync_core::mapping::types::phone::is_canonical(t) {
                 // What the mapping's phone type gives: parsing it again
@@ -316,8 +321,8 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
                 t.to_string()
             }
         }
-        (Kind::Domain, v) => domain(&v.to_text())?,
-        (Kind::Country, v) => crmsync_core::mapping::types::country::to_alpha2(&v.to_text())
+        (Kind::Domain, v) => domain(&text_of(v))?,
+        (Kind::Country, v) => crmsync_core::mapping::types::country::to_alpha2(&text_of(v))
             .ok_or_else(|| "a country: an ISO 3166 code (DE, DEU) or a name (Germany)".to_string())?
             .to_string(),
         (Kind::Enum(allowed), _) => {
@@ -327,7 +332,7 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             }
             t
         }
-        (Kind::Currency, v) => crmsync_core::mapping::types::currency(&v.to_text())?.to_string(),
+        (Kind::Currency, v) => crmsync_core::mapping::types::currency(&text_of(v))?.to_string(),
         (Kind::Date, Value::Date(d)) => date_text(*d)?,
         (Kind::Date, Value::DateTime(dt)) => date_text(dt.civil.date())?,
         (Kind::Date, v) => {
@@ -432,6 +437,30 @@ pub fn value_of(kind: Kind, text: &str) -> Value {
 /// mapping typed them (numbers stay numbers).
 pub fn custom_json(fields: &BTreeMap<String, serde_json::Value>) -> Option<String> {
     if fields.is_empty() { None } else { serde_json::to_string(fields).ok() }
+}
+
+/// `custom_json` of fields given as a row gives them, into no stored ones:
+/// in any order; of a name given twice, the last value, where an empty one
+/// clears those before it only when `clear_empty`.
+pub fn custom_json_of(fields: &mut [(String, Option<serde_json::Value>)], clear_empty: bool) -> Option<String> {
+    // (Stable: of a name given twice, the last stays last.)
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(64);
+    out.push(b'{');
+    let mut first = true;
+    for run in fields.chunk_by(|a, b| a.0 == b.0) {
+        let value = run.iter().rev().find(|(_, v)| v.is_some() || clear_empty).and_then(|(_, v)| v.as_ref());
+        let Some(value) = value else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        serde_json::to_writer(&mut out, &run[0].0).ok()?;
+        out.push(b':');
+        serde_json::to_writer(&mut out, value).ok()?;
+    }
+    out.push(b'}');
+    if first { None } else { String::from_utf8(out).ok() }
 }
 
 pub fn parse_custom(text: Option<&str>) -> BTreeMap<String, serde_json::Value> {
@@ -562,19 +591,30 @@ pub fn content_hash_of<'a>(values: impl Iterator<Item = Option<&'a str>>) -> [u8
     // The canonical form is laid out in one buffer and hashed at once: the
     // same digest as feeding the streaming hasher piece by piece, without
     // its copying of every small piece (a fifth of the store thread's
-    // copying on a bulk load).
-    let mut form = Vec::with_capacity(256);
-    for v in values {
-        match v {
-            Some(s) => {
-                form.push(1);
-                form.extend_from_slice(&(s.len() as u64).to_le_bytes());
-                form.extend_from_slice(s.as_bytes());
-            }
-            None => form.push(0),
-        }
+    // copying on a bulk load). The buffer is kept per thread: allocating
+    // it per record was a twentieth of the store thread's work.
+    thread_local! {
+        static FORM: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(1024));
     }
-    xxhash_rust::xxh3::xxh3_128(&form).to_be_bytes()
+    FORM.with_borrow_mut(|form| {
+        form.clear();
+        for v in values {
+            match v {
+                Some(s) => {
+                    form.push(1);
+                    form.extend_from_slice(&(s.len() as u64).to_le_bytes());
+                    form.extend_from_slice(s.as_bytes());
+                }
+                None => form.push(0),
+            }
+        }
+        let hash = xxhash_rust::xxh3::xxh3_128(form).to_be_bytes();
+        // (A huge record's buffer is not kept.)
+        if form.capacity() > 1 << 20 {
+            *form = Vec::with_capacity(1024);
+        }
+        hash
+    })
 }
 
 /// A company's name reduced for matching: case, punctuation and legal
@@ -764,6 +804,45 @@ pub fn short_time(stored: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_json_of_a_new_record_is_what_the_map_writes() {
+        use serde_json::json;
+        let cases: Vec<(Vec<(&str, Option<serde_json::Value>)>, bool)> = vec![
+            (vec![("website", Some(json!("http://a.example"))), ("customer_id", Some(json!("C-1")))], false),
+            (
+                vec![
+                    ("b", Some(json!(1.5))),
+                    ("a", Some(json!({"z": [1, "x"], "\"q": null}))),
+                    ("é", Some(json!(true))),
+                ],
+                false,
+            ),
+            (vec![("n", Some(json!("first"))), ("n", Some(json!("last")))], false),
+            (vec![("n", Some(json!("kept"))), ("n", None)], false),
+            (vec![("n", Some(json!("cleared"))), ("n", None), ("m", Some(json!(2)))], true),
+            (vec![("n", None)], false),
+            (vec![("n", None)], true),
+            (vec![("tab\t", Some(json!("line\nbreak \u{1}")))], false),
+        ];
+        for (fields, clear) in cases {
+            let mut map = std::collections::BTreeMap::new();
+            for (k, v) in &fields {
+                match v {
+                    Some(v) => {
+                        map.insert(k.to_string(), v.clone());
+                    }
+                    None if clear => {
+                        map.remove(*k);
+                    }
+                    None => {}
+                }
+            }
+            let mut given: Vec<(String, Option<serde_json::Value>)> =
+                fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            assert_eq!(custom_json_of(&mut given, clear), custom_json(&map), "{map:?}");
+        }
+    }
 
     #[test]
     fn numbers_are_kept_as_postgres_jsonb_prints_them() {

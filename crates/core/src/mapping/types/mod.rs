@@ -241,7 +241,7 @@ pub fn email(text: &str) -> Result<String, String> {
     // Composed (NFC): `zoë` typed on macOS arrives as `zoe` + U+0308, which
     // is the same address and must be the same key.
     let t = if t.is_ascii() {
-        t.to_lowercase()
+        t.to_ascii_lowercase()
     } else {
         use unicode_normalization::UnicodeNormalization;
         t.nfc().collect::<String>().to_lowercase()
