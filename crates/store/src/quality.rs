@@ -153,8 +153,23 @@ fn similar_groups(names: &[&Name]) -> Vec<Vec<usize>> {
 /// records included) and are then counted without the deleted ones: asking
 /// for live records at once read `deleted_at` from the table for every
 /// indexed value, a random read each.
-fn same_value(db: &mut dyn Sql, entity: Entity, column: &str) -> Result<Vec<(String, i64)>> {
-    let table = format!("{} t", entity.name());
+/// A duplicates rule: records alike in `column`, SQL over the record as
+/// `t` (or over `from`, where given), and the columns of a record any of
+/// which holds the value its group shares (`column` where none are given).
+struct SameRule {
+    rule: &'static str,
+    column: &'static str,
+    from: &'static str,
+    matching: &'static [&'static str],
+}
+
+impl SameRule {
+    fn column(rule: &'static str, column: &'static str) -> Self {
+        SameRule { rule, column, from: "", matching: &[] }
+    }
+}
+
+fn same_value(db: &mut dyn Sql, table: &str, column: &str) -> Result<Vec<(String, i64)>> {
     let sql = format!(
         "SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND {column} <> '' GROUP BY {column} HAVING count(*) > 1"
     );
@@ -337,31 +352,64 @@ impl Store {
 
         let mut duplicates = Vec::new();
         // (SQL over the record as `t`.)
-        let same: &[(&str, &str)] = match entity {
-            Entity::Contacts => &[("same email", "t.email"), ("same phone", "t.phone")],
-            Entity::Companies => &[("same domain", "t.domain"), ("same name", "t.name_key")],
+        let same: Vec<SameRule> = match entity {
+            Entity::Contacts => vec![
+                SameRule::column("same email", "t.email"),
+                // A number is a contact's whether given as its phone or as
+                // its mobile: a person entered twice has it in either. (Once
+                // per contact, so that one with the same number in both is
+                // no group of its own.)
+                SameRule {
+                    rule: "same phone",
+                    column: "t.number",
+                    from: "(SELECT id, deleted_at, phone AS number FROM contacts WHERE phone IS NOT NULL \
+                           UNION ALL SELECT id, deleted_at, mobile FROM contacts \
+                           WHERE mobile IS NOT NULL AND (phone IS NULL OR mobile <> phone)) t",
+                    matching: &["t.phone", "t.mobile"],
+                },
+            ],
+            Entity::Companies => {
+                vec![SameRule::column("same domain", "t.domain"), SameRule::column("same name", "t.name_key")]
+            }
             // An activities file imported twice, without ids to match by,
             // is in twice: each record alike in all that says what happened.
-            Entity::Activities => &[(
+            Entity::Activities => vec![SameRule::column(
                 "same kind, subject, time, contact, company and deal",
                 "t.kind || '|' || coalesce(t.subject, '') || '|' || coalesce(CAST(t.occurred_at AS TEXT), '') || '|' || \
                  coalesce(t.contact_id, '') || '|' || coalesce(t.company_id, '') || '|' || coalesce(t.deal_id, '')",
             )],
-            Entity::Deals => &[],
+            Entity::Deals => vec![],
         };
         let label = model::label_field(entity);
-        for (rule, column) in same {
-            let groups = same_value(self.db.as_mut(), entity, column)?;
+        for SameRule { rule, column, from, matching } in same {
+            let from = if from.is_empty() { format!("{} t", entity.name()) } else { from.to_string() };
+            let groups = same_value(self.db.as_mut(), &from, column)?;
             let records_in: i64 = groups.iter().map(|(_, n)| n).sum();
-            let mut examples = Vec::new();
-            for (value, _) in groups.iter().take(10) {
+            // The examples' records, read at once (a column without an
+            // index, as a contact's mobile, is read through once, not once
+            // per example), each with the values it is alike in.
+            let values: Vec<&str> = groups.iter().take(10).map(|(v, _)| v.as_str()).collect();
+            let alike: &[&str] = if matching.is_empty() { &[column] } else { matching };
+            let mut found: Vec<Vec<Cell>> = Vec::new();
+            if !values.is_empty() {
                 let sql = format!(
-                    "SELECT t.id, {}, t.{label} FROM {} t WHERE {column} = ? AND t.deleted_at IS NULL \
-                     ORDER BY t.id LIMIT 20",
+                    "SELECT t.id, {}, t.{label}, {} FROM {} t WHERE ({}) AND t.deleted_at IS NULL ORDER BY t.id",
                     shown_name(entity),
-                    entity.name()
+                    alike.join(", "),
+                    entity.name(),
+                    alike
+                        .iter()
+                        .map(|c| format!("{c} IN ({})", placeholders(values.len())))
+                        .collect::<Vec<_>>()
+                        .join(" OR ")
                 );
-                let rows = self.db.query(&sql, &[value.as_str().into()])?;
+                let params: Vec<Param> = alike.iter().flat_map(|_| values.iter().map(|v| Param::from(*v))).collect();
+                found = self.db.query(&sql, &params)?;
+            }
+            let mut examples = Vec::new();
+            for value in values {
+                let rows: Vec<&Vec<Cell>> =
+                    found.iter().filter(|r| r.iter().skip(3).any(|c| c.text() == Some(value))).take(20).collect();
                 // Records are shown by their e-mail (or name), as everywhere
                 // else; those sharing that very value, by id.
                 // (Companies and deals are labelled by name, the same for
@@ -382,7 +430,7 @@ impl Store {
                     Entity::Activities => {
                         value.split('|').take(3).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ")
                     }
-                    _ => value.clone(),
+                    _ => value.to_string(),
                 };
                 examples.push(json!({"value": shown, "ids": ids, "names": names}));
             }

@@ -74,6 +74,28 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     assert_eq!(groups("similar name at the same company"), Some(0.into()), "{r}");
 });
 
+on_both!(a_number_given_as_one_contacts_phone_and_anothers_mobile_is_a_duplicate, |db| {
+    let f = db.file(
+        "people.csv",
+        "first_name,email,phone,mobile\n\
+         Ann,ann@example.com,+15550100001,\n\
+         Ann B,ann.b@example.com,,+15550100001\n\
+         Solo,solo@example.com,+15550100009,+15550100009\n\
+         Other,other@example.com,+15550100002,+15550100003\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let dup = r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == "same phone").cloned();
+    let dup = dup.expect("same phone");
+    // One group: Ann's phone is Ann B's mobile. A contact whose phone and
+    // mobile are one number is no duplicate of itself.
+    assert_eq!((dup["groups"].as_u64(), dup["records"].as_u64()), (Some(1), Some(2)), "{r}");
+    assert_eq!(dup["examples"][0]["value"], "+15550100001", "{r}");
+    let mut ids: Vec<String> = serde_json::from_value(dup["examples"][0]["ids"].clone()).expect("ids");
+    ids.sort();
+    assert_eq!(ids, ["ann.b@example.com", "ann@example.com"], "{r}");
+});
+
 on_both!(duplicate_deals_and_activities_are_shown_by_id_and_by_what_happened, |db| {
     let d = db.file("d.csv", "name,company.name\nRenewal 2024,Acme Inc\nrenewal 2024,Acme Inc\n");
     db.ok(&["import", &d, "--entity", "deals", "--mode", "insert"]);
