@@ -808,7 +808,8 @@ mod tests {
     #[test]
     fn custom_json_of_a_new_record_is_what_the_map_writes() {
         use serde_json::json;
-        let cases: Vec<(Vec<(&str, Option<serde_json::Value>)>, bool)> = vec![
+        type Given = Vec<(&'static str, Option<serde_json::Value>)>;
+        let cases: Vec<(Given, bool)> = vec![
             (vec![("website", Some(json!("http://a.example"))), ("customer_id", Some(json!("C-1")))], false),
             (
                 vec![
