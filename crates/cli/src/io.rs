@@ -33,19 +33,21 @@ pub struct Opened {
 /// Opens `path` (`-` is stdin) for reading.
 pub fn open_input(path: &str, quiet: bool) -> Result<Opened> {
     let count = Arc::new(AtomicU64::new(0));
-    let (bytes, size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
-        (Box::new(io::stdin()), None)
+    let (bytes, size, regular): (Box<dyn Read + Send>, Option<u64>, bool) = if path == "-" {
+        (Box::new(io::stdin()), None, false)
     } else {
         let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
         let meta = f.metadata().with_context(|| format!("cannot read {path}"))?;
         if meta.is_dir() {
             anyhow::bail!("{path} is a directory, not a file");
         }
-        (Box::new(f), Some(meta.len()))
+        (Box::new(f), Some(meta.len()), meta.is_file())
     };
     let name = if path == "-" { "<stdin>".to_string() } else { path.to_string() };
     let progress = Progress::new(size, count.clone(), quiet);
-    Ok(Opened { input: Input { name, bytes: Box::new(Counting { inner: bytes, count }) }, progress })
+    // (A pipe's bytes are read once: only a file is looked further into.)
+    let path = regular.then(|| PathBuf::from(path));
+    Ok(Opened { input: Input { name, bytes: Box::new(Counting { inner: bytes, count }), path }, progress })
 }
 
 /// A progress bar on stderr when it is a terminal; silent otherwise.

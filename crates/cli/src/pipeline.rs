@@ -373,7 +373,7 @@ fn rejects_file(path: &str, opts: &ReadOptions) -> Option<crmsync_formats::Sourc
         quote: b'"',
         ..opts.clone()
     };
-    let input = crmsync_formats::Input { name: path.to_string(), bytes: Box::new(bytes) };
+    let input = crmsync_formats::Input { name: path.to_string(), bytes: Box::new(bytes), path: Some(path.into()) };
     let mut reader = crmsync_formats::open_reader(input, &opts).ok()?;
     let rejects = match Meta::of(reader.columns()) {
         Meta::Strip => true,
@@ -407,7 +407,7 @@ pub fn header_row_of(input: &str, opts: &ReadOptions, mapping: &Mapping) -> Opti
     let bytes = std::fs::File::open(input).ok()?;
     let given = opts.header_row;
     let opts = ReadOptions { header: false, header_row: None, ..opts.clone() };
-    let input = crmsync_formats::Input { name: input.to_string(), bytes: Box::new(bytes) };
+    let input = crmsync_formats::Input { name: input.to_string(), bytes: Box::new(bytes), path: Some(input.into()) };
     let mut reader = crmsync_formats::open_reader(input, &opts).ok()?;
     let mut rec = Record::new();
     let mut first = None;

@@ -982,8 +982,11 @@ mod tests {
 
     /// Each record's (row, line) read from `text`.
     fn places(text: &str) -> Vec<(u64, u64)> {
-        let input =
-            crate::Input { name: "t.csv".into(), bytes: Box::new(std::io::Cursor::new(text.as_bytes().to_vec())) };
+        let input = crate::Input {
+            name: "t.csv".into(),
+            bytes: Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+            path: None,
+        };
         let mut reader = crate::open_reader(input, &ReadOptions::default()).expect("opens");
         crate::drain(reader.as_mut()).expect("reads").iter().map(|r| (r.row, r.line)).collect()
     }
@@ -1011,6 +1014,7 @@ mod tests {
         let input = crate::Input {
             name: "m.csv".into(),
             bytes: Box::new(std::io::Cursor::new(b"name,note\rAnn,\"line1\nline2\"\rBo,\"a\rb\"\rCy,x\r\n".to_vec())),
+            path: None,
         };
         let mut reader = crate::open_reader(input, &ReadOptions::default()).expect("opens");
         let notes: Vec<String> = crate::drain(reader.as_mut())

@@ -6,7 +6,8 @@
 //! malformed byte instead of putting U+FFFD in its place.
 
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom, Write};
+use std::path::Path;
 
 use encoding_rs::{DecoderResult, EncoderResult};
 pub use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
@@ -292,8 +293,59 @@ fn xml_declared_encoding(sample: &[u8]) -> Option<&'static Encoding> {
     Encoding::for_label(value.as_bytes())
 }
 
+/// Where the first `SAMPLE` bytes are ASCII alone, which says nothing of
+/// the encoding: the first bytes of other than ASCII further into the file
+/// at `path` and what follows them, up to `SAMPLE` bytes, with whether the
+/// file ends there. `None` when the file is ASCII to its end.
+///
+/// A list of mostly American names has its first `Müller` hundreds of rows
+/// in; read as UTF-8 it stopped there, to be run again with `--encoding`.
+/// What comes before is ASCII, which every encoding detected reads alike,
+/// so the file is read whole in the encoding of its first other bytes.
+fn further_sample(path: &Path, from: u64) -> io::Result<Option<(Vec<u8>, bool)>> {
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut block = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut block)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        // (`is_ascii` checks a word at a time: the scan of a file of ASCII
+        // alone takes a fraction of reading it.)
+        let Some(at) = block[..n]
+            .chunks(4096)
+            .enumerate()
+            .find(|(_, piece)| !piece.is_ascii())
+            .and_then(|(i, piece)| Some(i * 4096 + piece.iter().position(|b| !b.is_ascii())?))
+        else {
+            continue;
+        };
+        let mut window = block[at..n].to_vec();
+        window.truncate(SAMPLE);
+        if window.len() < SAMPLE {
+            (&mut file).take((SAMPLE - window.len()) as u64).read_to_end(&mut window)?;
+        }
+        let complete = window.len() < SAMPLE || file.read(&mut [0])? == 0;
+        return Ok(Some((window, complete)));
+    }
+}
+
+/// The encoding `auto` reads `sample` in.
+fn detected(file: &str, sample: &[u8], complete: bool) -> Result<&'static Encoding> {
+    match detect(sample, complete) {
+        // chardetng says GBK for GB18030 too (the decoders are one); a
+        // four-byte sequence is GB18030's alone.
+        Detected::One(e) if e == encoding_rs::GBK && has_gb18030_four_bytes(sample) => Ok(encoding_rs::GB18030),
+        Detected::One(e) => Ok(e),
+        Detected::Ambiguous(candidates) => Err(Error::setup(file, ambiguity(sample, &candidates))),
+    }
+}
+
 /// Opens `src` for reading as UTF-8. `choice` is `auto` or an encoding name.
-pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str) -> Result<Decoded> {
+/// `path`, where `src` is a file's bytes, lets `auto` look past the first
+/// bytes when they are ASCII alone.
+pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str, path: Option<&Path>) -> Result<Decoded> {
     let head = sample(&mut src).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
     let complete = head.len() < SAMPLE;
     let (bom_enc, bom_len) = match Encoding::for_bom(&head) {
@@ -301,15 +353,20 @@ pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str) -> Result
         None => (None, 0),
     };
     let encoding = if choice.eq_ignore_ascii_case("auto") {
-        match bom_enc {
-            Some(e) => e,
-            None => match detect(&head, complete) {
-                // chardetng says GBK for GB18030 too (the decoders are one);
-                // a four-byte sequence is GB18030's alone.
-                Detected::One(e) if e == encoding_rs::GBK && has_gb18030_four_bytes(&head) => encoding_rs::GB18030,
-                Detected::One(e) => e,
-                Detected::Ambiguous(candidates) => return Err(Error::setup(file, ambiguity(&head, &candidates))),
-            },
+        match (bom_enc, path) {
+            (Some(e), _) => e,
+            (None, Some(path)) if !complete && head.is_ascii() => {
+                let further =
+                    further_sample(path, SAMPLE as u64).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+                // (An XML file says its encoding up front.)
+                let declared = xml_declared_encoding(&head).filter(|e| e.is_ascii_compatible());
+                match (further, declared) {
+                    (None, _) => UTF_8,
+                    (Some(_), Some(declared)) => declared,
+                    (Some((further, complete)), None) => detected(file, &further, complete)?,
+                }
+            }
+            (None, _) => detected(file, &head, complete)?,
         }
     } else {
         let named = by_name(choice).ok_or_else(|| {
@@ -520,7 +577,7 @@ mod tests {
     use super::*;
 
     fn read_all(bytes: &[u8], choice: &str) -> (String, &'static str, std::result::Result<String, String>) {
-        let d = decode("t", Box::new(Cursor::new(bytes.to_vec())), choice).expect("opens");
+        let d = decode("t", Box::new(Cursor::new(bytes.to_vec())), choice, None).expect("opens");
         let name = d.encoding.name();
         let mut s = String::new();
         let mut r = d.reader;
@@ -554,7 +611,7 @@ mod tests {
         // Three names in GBK read as EUC-JP to chardetng: the job stops and
         // shows each reading, and --encoding reads the file.
         let (gbk, _, _) = encoding_rs::GBK.encode("email,first_name\np1@x.com,陈明\np2@x.com,李娜\np3@x.com,王芳\n");
-        let err = decode("few.csv", Box::new(Cursor::new(gbk.to_vec())), "auto").err().expect("ambiguous");
+        let err = decode("few.csv", Box::new(Cursor::new(gbk.to_vec())), "auto", None).err().expect("ambiguous");
         let msg = err.to_string();
         assert!(msg.contains("cannot tell the file's encoding") && msg.contains("as GBK: \"p1@x.com,陈明\""), "{msg}");
         assert!(msg.contains("--encoding") && msg.contains("gbk"), "{msg}");
@@ -565,7 +622,7 @@ mod tests {
         assert_eq!(res.as_deref(), Ok("name,city\nJosé,Málaga\n"));
         // Two one-character names in GBK read as Windows-1252 (`Î°`): asked.
         let (gbk, _, _) = encoding_rs::GBK.encode("email,first_name\nz@x.cn,伟\nl@x.cn,娜\n");
-        let err = decode("two.csv", Box::new(Cursor::new(gbk.to_vec())), "auto").err().expect("ambiguous");
+        let err = decode("two.csv", Box::new(Cursor::new(gbk.to_vec())), "auto", None).err().expect("ambiguous");
         assert!(err.to_string().contains("as GBK: \"z@x.cn,伟\""), "{err}");
         // Accented letters inside words, alone or in pairs, are Latin.
         for latin in [
@@ -600,7 +657,7 @@ mod tests {
     fn binary_files_are_refused() {
         let mut bytes = b"PKsomething".to_vec();
         bytes.extend(std::iter::repeat_n(0u8, 200));
-        let err = decode("x.csv", Box::new(Cursor::new(bytes)), "auto").err().expect("binary");
+        let err = decode("x.csv", Box::new(Cursor::new(bytes)), "auto", None).err().expect("binary");
         assert!(err.to_string().contains("binary"), "{err}");
     }
 
@@ -608,7 +665,7 @@ mod tests {
     fn malformed_bytes_are_an_error_with_their_line() {
         let mut bytes = encoding_rs::GBK.encode("a,b\n张,伟\n").0.into_owned();
         bytes.extend_from_slice(b"x,\xFF\xFF\n");
-        let d = decode("t", Box::new(Cursor::new(bytes)), "gbk").expect("opens");
+        let d = decode("t", Box::new(Cursor::new(bytes)), "gbk", None).expect("opens");
         let mut r = d.reader;
         let mut s = String::new();
         let err = r.read_to_string(&mut s).expect_err("malformed");

@@ -303,11 +303,14 @@ pub trait RecordWriter {
 pub struct Input {
     pub name: String,
     pub bytes: Box<dyn Read + Send>,
+    /// The file the bytes are, where they are one: detecting its encoding
+    /// may look further into it than the bytes read first.
+    pub path: Option<std::path::PathBuf>,
 }
 
 /// Opens a reader for `input`, detecting what the options leave open.
 pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordReader>> {
-    let Input { name, mut bytes } = input;
+    let Input { name, mut bytes, path } = input;
     let format = match opts.format.or_else(|| Format::from_path(&name)) {
         Some(f) => f,
         None => {
@@ -342,7 +345,7 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
             xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>)
         }
         _ => {
-            let decoded = encoding::decode(&name, bytes, &opts.encoding)?;
+            let decoded = encoding::decode(&name, bytes, &opts.encoding, path.as_deref())?;
             let enc = decoded.encoding.name();
             Ok(match format {
                 Format::Csv | Format::Tsv => Box::new(csv::CsvReader::open(&name, decoded, format, opts)?),

@@ -135,7 +135,7 @@ fn found_header_row(file: &str, opts: &ReadOptions) -> Option<u64> {
         return None;
     }
     let bytes = std::fs::File::open(file).ok()?;
-    let input = crmsync_formats::Input { name: file.to_string(), bytes: Box::new(bytes) };
+    let input = crmsync_formats::Input { name: file.to_string(), bytes: Box::new(bytes), path: Some(file.into()) };
     let mut reader = crmsync_formats::open_reader(input, &ReadOptions { header: false, ..opts.clone() }).ok()?;
     let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
     let mut rec = Record::new();

@@ -60,6 +60,38 @@ fn detects_each_supported_encoding() {
 }
 
 #[test]
+fn a_file_of_ascii_for_its_first_rows_is_read_in_the_encoding_of_its_later_ones() {
+    // Past the first 64 KB, which `auto` read alone before: a list of
+    // American names with its first `Zürich` thousands of rows in stopped
+    // there as bad UTF-8.
+    let ascii: String = std::iter::once("name,city\n".to_string())
+        .chain((0..5000).map(|i| format!("Person {i},Springfield\n")))
+        .collect();
+    let latin = [ascii.as_str(), "José,São Paulo\nRenée,Zürich\nFrançois,Besançon\n"].concat();
+    let chinese = [ascii.as_str(), "张伟,北京\n李娜,上海\n王芳,广州\n陈明,深圳\n"].concat();
+    let cases = [
+        ("windows-1252", encoding_rs::WINDOWS_1252.encode(&latin).0.into_owned(), &latin),
+        ("GBK", encoding_rs::GBK.encode(&chinese).0.into_owned(), &chinese),
+        ("UTF-8", latin.as_bytes().to_vec(), &latin),
+        ("UTF-8", ascii.as_bytes().to_vec(), &ascii),
+    ];
+    for (name, bytes, text) in cases {
+        assert!(bytes.len() > 64 * 1024 && bytes[..64 * 1024].is_ascii());
+        let (s, json) = convert_bytes(&bytes, &[]);
+        assert_eq!(s["encoding"], name, "{name}: {s}");
+        assert_eq!(json, expected(text), "{name}");
+    }
+    // Read from a pipe, the bytes are read once: the first ones decide.
+    let bytes = encoding_rs::WINDOWS_1252.encode(&latin).0.into_owned();
+    let out = crmsync()
+        .args(["convert", "-", "-", "--from", "csv", "--to", "ndjson"])
+        .write_stdin(bytes)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success() && stderr_of(&out).contains("not valid UTF-8"), "{}", stderr_of(&out));
+}
+
+#[test]
 fn explicit_names_and_gb18030() {
     let (s, json) = convert_bytes(&encoding_rs::GB18030.encode(TEXT).0, &["--encoding", "gb18030"]);
     assert_eq!(s["encoding"], "gb18030");
