@@ -290,24 +290,37 @@ fn one_bad_ndjson_line_is_rejected_and_the_rest_go_on() {
 #[test]
 fn an_ndjson_line_of_bad_utf8_is_rejected_and_the_rest_go_on() {
     let c = Case::new();
-    // Past what the encoding is told from (a small file is read whole,
-    // and this one would be windows-1252 then).
+    // Past what the encoding is told from: the file's first bytes of other
+    // than ASCII are UTF-8 (a small file is read whole, and one bad byte
+    // alone would make it windows-1252).
     let mut bytes = b"{\"a\":\"1\"}\n".repeat(30_000);
+    bytes.extend_from_slice("{\"a\":\"Zoë\"}\n".repeat(4).as_bytes());
     bytes.extend_from_slice(b"{\"a\":\"J\xfcrgen\"}\n{\"a\":\"5\"}\n");
     let f = c.file("n.ndjson", &bytes);
     let out = c.path("o.csv");
     let rejects = c.path("r.ndjson");
     let s = convert_summary(&[&f, &out, "--rejects", &rejects]);
     assert_eq!(
-        (s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64()),
-        (Some(30_002), Some(30_001), Some(1))
+        (s["rows_read"].as_u64(), s["written"].as_u64(), s["rejected"].as_u64(), s["encoding"].as_str()),
+        (Some(30_006), Some(30_005), Some(1), Some("UTF-8"))
     );
     let rej = read_ndjson(Path::new(&rejects));
-    assert_eq!(rej[0]["_row"], 30_001);
+    assert_eq!(rej[0]["_row"], 30_005);
     assert_eq!(rej[0]["_raw"], "{\"a\":\"J\u{FFFD}rgen\"}");
     let error = rej[0]["_error"].as_str().unwrap_or_default();
     assert!(error.contains("not valid UTF-8 (at byte 8 of it"), "{error}");
-    assert!(std::fs::read_to_string(&out).expect("out").ends_with("1\n1\n5\n"));
+    assert!(std::fs::read_to_string(&out).expect("out").ends_with("1\nZoë\nZoë\nZoë\nZoë\n5\n"));
+    // From a pipe, only the first bytes are looked at: the line is
+    // rejected the same way.
+    let piped =
+        b"{\"a\":\"1\"}\n".repeat(30_000).into_iter().chain(b"{\"a\":\"J\xfcrgen\"}\n{\"a\":\"5\"}\n".iter().copied());
+    let out = crmsync()
+        .args(["--json", "convert", "-", &c.path("p.csv"), "--from", "ndjson", "--rejects", &c.path("p.ndjson")])
+        .write_stdin(piped.collect::<Vec<u8>>())
+        .output()
+        .expect("runs");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!((s["written"].as_u64(), s["rejected"].as_u64()), (Some(30_001), Some(1)), "{s}");
 }
 
 #[test]
