@@ -816,18 +816,17 @@ fn map_value(f: &FieldMap, source: &Value, region: Option<Region>) -> Result<Val
     let mut text: Cow<'_, str> = match source {
         Value::Text(t) => Cow::Borrowed(t),
         Value::Null => Cow::Borrowed(""),
+        // A value map's keys are text: a JSON or spreadsheet number or
+        // boolean (`1`, `true`) is looked up by its text, as the same value
+        // in a CSV file would be.
+        Value::Number(_) | Value::Bool(_) if mapped(f, &source.to_text()).is_some() => Cow::Owned(source.to_text()),
         other => return typed_value(f, other.clone(), region),
     };
     for t in &f.transforms {
         text = t.apply(text);
     }
-    if !f.map.is_empty() {
-        let key = text.trim();
-        if let Some((_, to)) =
-            f.map.iter().find(|(k, _)| k == key).or_else(|| f.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
-        {
-            text = Cow::Borrowed(to);
-        }
+    if let Some(to) = mapped(f, &text) {
+        text = Cow::Borrowed(to);
     }
     if text.trim().is_empty() {
         match &f.default {
@@ -849,6 +848,18 @@ fn map_value(f: &FieldMap, source: &Value, region: Option<Region>) -> Result<Val
         return Ok(Value::Array(items));
     }
     convert(f, &text, region).map_err(|e| (text.into_owned(), e))
+}
+
+/// What a field's value map makes of `text`: the value of the key written
+/// exactly so, else of one alike but for case.
+fn mapped<'a>(f: &'a FieldMap, text: &str) -> Option<&'a str> {
+    if f.map.is_empty() {
+        return None;
+    }
+    let key = text.trim();
+    let found =
+        f.map.iter().find(|(k, _)| k == key).or_else(|| f.map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)));
+    found.map(|(_, to)| to.as_str())
 }
 
 type Region = phonenumber::country::Id;

@@ -349,3 +349,35 @@ amount = { from = "Betrag", type = "decimal", decimal_separator = "," }
         .expect_err("not a number field");
     assert!(e.to_string().contains("applies to type = \"decimal\""), "{e}");
 }
+
+#[test]
+fn value_maps_read_numbers_and_booleans_by_their_text() {
+    // A JSON file or a spreadsheet gives `1` and `true` as a number and a
+    // boolean, where a CSV file gives text: the map reads both alike.
+    let m = Mapping::parse(
+        "entity = \"contacts\"\n[fields]\n\
+         lifecycle_stage = { from = \"stage\", map = { \"1\" = \"lead\", \"2\" = \"customer\" } }\n\
+         \"custom.active\" = { from = \"active\", map = { \"TRUE\" = \"yes\", \"false\" = \"no\" } }\n\
+         \"custom.score\" = { from = \"score\", type = \"decimal\", map = { \"n/a\" = \"\" } }\n",
+    )
+    .expect("parses");
+    let mut mapper = Mapper::new(Arc::new(m));
+    for (stage, active, score, expected) in [
+        (Value::Number("1".into()), Value::Bool(true), Value::Number("2.50".into()), ("lead", "yes", "2.50")),
+        (Value::Text("2".into()), Value::Text("false".into()), Value::Text("n/a".into()), ("customer", "no", "")),
+        // A number the map does not name keeps its type's reading.
+        (Value::Number("3".into()), Value::Bool(false), Value::Number("7.5".into()), ("3", "no", "7.5")),
+    ] {
+        let mut input = Record::new();
+        input.push(Key::from("stage"), stage);
+        input.push(Key::from("active"), active);
+        input.push(Key::from("score"), score);
+        let mut out = Record::new();
+        mapper.apply(&input, &mut out).expect("maps");
+        let got = |k: &str| out.get(k).map(Value::to_text).unwrap_or_default();
+        assert_eq!(
+            (got("lifecycle_stage").as_str(), got("custom.active").as_str(), got("custom.score").as_str()),
+            expected
+        );
+    }
+}
