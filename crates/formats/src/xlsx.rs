@@ -492,6 +492,12 @@ fn fill_merged_down(rows: &mut calamine::Range<Data>, merges: &[calamine::Dimens
 /// Excel's default, where 0 is 1904-01-01): calamine reads that setting
 /// but tells it only through the dates it gives, which are then 1462 days
 /// after ours for the same number. (Asked once per sheet.)
+/// The first day a date cell holds as itself. Excel counts 1900 as a leap
+/// year: its serials before March 1900 are a day off from what other tools
+/// read, and serial 0, 1899-12-31, shows as `1900-01-00` and reads back as
+/// a time of day. Earlier dates are written as text.
+const FIRST_CELL_DATE: jiff::civil::Date = jiff::civil::date(1900, 3, 1);
+
 fn counts_from_1904(dt: &calamine::ExcelDateTime) -> bool {
     let (y, m, d, ..) = dt.to_ymd_hms_milli();
     let Some(ours) = from_excel_serial(dt.as_f64()) else { return false };
@@ -742,13 +748,13 @@ impl XlsxWriter {
                     _ => self.sheet.write_string(r, col, n),
                 },
                 Value::Bool(b) => self.sheet.write_boolean(r, col, *b),
-                Value::Date(d) => {
+                Value::Date(d) if *d >= FIRST_CELL_DATE => {
                     match rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8) {
                         Ok(x) => self.sheet.write_datetime_with_format(r, col, &x, &self.date),
                         Err(_) => self.sheet.write_string(r, col, v.to_text()),
                     }
                 }
-                Value::DateTime(dt) => {
+                Value::DateTime(dt) if dt.civil.date() >= FIRST_CELL_DATE => {
                     let c = dt.civil;
                     let x = rust_xlsxwriter::ExcelDateTime::from_ymd(c.year() as u16, c.month() as u8, c.day() as u8)
                         .and_then(|x| x.and_hms(c.hour() as u16, c.minute() as u8, f64::from(c.second())));
@@ -758,6 +764,7 @@ impl XlsxWriter {
                         _ => self.sheet.write_string(r, col, v.to_text()),
                     }
                 }
+                Value::Date(_) | Value::DateTime(_) => self.sheet.write_string(r, col, v.to_text()),
                 Value::Array(_) | Value::Object(_) => self.sheet.write_string(r, col, v.to_text()),
             };
             let column = self.columns.as_ref().and_then(|h| h.name(i));
@@ -827,6 +834,12 @@ mod tests {
         rec.push(Key::from("long"), Value::Number("1234567890.1234560".into()));
         rec.push(Key::from("d"), Value::Date(jiff::civil::date(2024, 2, 29)));
         rec.push(Key::from("b"), Value::Bool(true));
+        // Before March 1900, Excel's serials are not the dates other tools
+        // read (and 1899-12-31 is serial 0, a time of day): text.
+        let early = [(1899, 12, 30), (1899, 12, 31), (1900, 1, 1), (1900, 2, 28), (1900, 3, 1)];
+        for (i, (y, m, d)) in early.into_iter().enumerate() {
+            rec.push(Key::from(format!("early{i}").as_str()), Value::Date(jiff::civil::date(y, m, d)));
+        }
         w.write(&rec).expect("writes");
         w.finish().expect("finishes");
         let bytes = std::fs::read(&path).expect("read");
@@ -844,6 +857,10 @@ mod tests {
         assert_eq!(back.get("long"), Some(&Value::Text("1234567890.1234560".into())));
         assert_eq!(back.get("d"), Some(&Value::Date(jiff::civil::date(2024, 2, 29))));
         assert_eq!(back.get("b"), Some(&Value::Bool(true)));
+        for (i, text) in ["1899-12-30", "1899-12-31", "1900-01-01", "1900-02-28"].into_iter().enumerate() {
+            assert_eq!(back.get(&format!("early{i}")), Some(&Value::Text(text.into())), "{text}");
+        }
+        assert_eq!(back.get("early4"), Some(&Value::Date(jiff::civil::date(1900, 3, 1))));
         assert!(!r.read(&mut back).expect("end"));
     }
 
