@@ -82,6 +82,8 @@ struct Name {
     buckets: [u16; 64],
     /// The last word, in a name of several.
     last: Option<Vec<char>>,
+    /// The numbers in it (`2024` of `Renewal 2024`).
+    numbers: Vec<u128>,
 }
 
 impl Name {
@@ -93,7 +95,12 @@ impl Name {
             *b = b.saturating_add(1);
         }
         let last = chars.iter().rposition(|c| *c == ' ').map(|at| chars[at + 1..].to_vec());
-        Name { chars, buckets, last }
+        let numbers = shown
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|n| !n.is_empty())
+            .map(|n| n.parse::<u128>().unwrap_or(u128::MAX))
+            .collect();
+        Name { chars, buckets, last, numbers }
     }
 
     /// Whether the two could reach [`SIMILAR`]: an upper bound, never wrong
@@ -113,6 +120,11 @@ impl Name {
     }
 
     fn similar(&self, other: &Name) -> bool {
+        // Names that number what they name apart (`Renewal 2024` and
+        // `Renewal 2025`, `Deal 1` and `Deal 12`) are of two records.
+        if !self.numbers.is_empty() && !other.numbers.is_empty() && self.numbers != other.numbers {
+            return false;
+        }
         let lasts_alike = || match (&self.last, &other.last) {
             (Some(a), Some(b)) => {
                 strsim::generic_jaro_winkler(a, b) >= SIMILAR_LAST
@@ -148,11 +160,6 @@ fn similar_groups(names: &[&Name]) -> Vec<Vec<usize>> {
     groups
 }
 
-/// Values of `column` that more than one live record has, with how many,
-/// most first. The candidates come from the column's index alone (deleted
-/// records included) and are then counted without the deleted ones: asking
-/// for live records at once read `deleted_at` from the table for every
-/// indexed value, a random read each.
 /// A duplicates rule: records alike in `column`, SQL over the record as
 /// `t` (or over `from`, where given), and the columns of a record any of
 /// which holds the value its group shares (`column` where none are given).
@@ -169,6 +176,11 @@ impl SameRule {
     }
 }
 
+/// Values of `column` that more than one live record has, with how many,
+/// most first. The candidates come from the column's index alone (deleted
+/// records included) and are then counted without the deleted ones: asking
+/// for live records at once read `deleted_at` from the table for every
+/// indexed value, a random read each.
 fn same_value(db: &mut dyn Sql, table: &str, column: &str) -> Result<Vec<(String, i64)>> {
     let sql = format!(
         "SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND {column} <> '' GROUP BY {column} HAVING count(*) > 1"
@@ -608,6 +620,13 @@ mod tests {
         assert!(alike("张伟", "张伟"));
         assert!(!alike("Jessica Miller", "Jessica Latimer"));
         assert!(!alike("Michael O'Neil", "Michael Olsen"));
+        // Numbered apart: deals of two years, of a sequence.
+        assert!(!alike("Renewal 2024", "Renewal 2025"));
+        assert!(!alike("Deal 1", "Deal 1239"));
+        assert!(!alike("Q3 upsell 2024", "Q4 upsell 2024"));
+        assert!(alike("Renewal 2024", "renewal  2024"));
+        assert!(alike("Renewal 2024", "Renewel 2024"));
+        assert!(alike("Website redesign", "Website redesign 2"));
     }
 
     #[test]
