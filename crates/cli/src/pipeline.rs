@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use crmsync_core::mapping::SheetRef;
 use crmsync_core::schema::SchemaCheck;
+use crmsync_core::value::join_list;
 use crmsync_core::{Defect, Entity, FieldError, Key, Mapping, Record, Value};
 use crmsync_formats::{Bound, Format, ReadOptions, RecordWriter, WriteOptions};
 use crmsync_store::import::{Drafted, Drafter, Seen};
@@ -514,6 +515,9 @@ pub struct Rejects {
     /// NDJSON, XML) to give a short row's missing values, empty, as a flat
     /// one's padding does: the user sees what to fill.
     pad: Option<Vec<Key>>,
+    /// True for a flat rejects file (CSV, TSV, a sheet): a list of values
+    /// is one cell there.
+    flat: bool,
     keys: [Key; 3],
     pub count: u64,
     shown: u64,
@@ -535,11 +539,13 @@ impl Rejects {
         let keys = META.map(Key::from);
         let mut columns = None;
         let mut pad = None;
+        let mut flat = false;
         let writer = match path {
             Some(p) => {
                 let format = if p == "-" { Format::Csv } else { Format::from_path(p).unwrap_or(Format::Csv) };
                 let (output, out) = Output::create(p)?;
                 let mut opts = WriteOptions::new(format);
+                flat = format.is_flat();
                 // Rejects are re-imported after fixing: keep values exactly.
                 opts.raw = true;
                 // Fixed in a spreadsheet first: a file that came with a BOM,
@@ -565,6 +571,7 @@ impl Rejects {
             writer,
             columns,
             pad,
+            flat,
             keys,
             count: 0,
             shown: 0,
@@ -620,8 +627,19 @@ impl Rejects {
                 if META.contains(&&**k) {
                     continue;
                 }
-                match &self.columns {
-                    Some(cols) if !cols.contains(k) => unplaced.push(format!("{k}={:?}", v.to_text())),
+                match (&self.columns, v) {
+                    (Some(cols), _) if !cols.contains(k) => unplaced.push(format!("{k}={:?}", v.to_text())),
+                    // A JSON or XML list of values (`tags`) is one cell of a
+                    // flat file, `a; b`, as an export writes it: the column
+                    // the mapping reads, fed back. (A list of records keeps
+                    // a column per field, `emails.0.email`, the path a
+                    // mapping reads them by.)
+                    (_, Value::Array(items))
+                        if self.flat && items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_))) =>
+                    {
+                        let text: Vec<String> = items.iter().map(Value::to_text).collect();
+                        self.row.push(k.clone(), Value::Text(join_list(text.iter().map(String::as_str))));
+                    }
                     _ => self.row.push(k.clone(), v.clone()),
                 }
             }

@@ -325,6 +325,42 @@ fn an_ndjson_line_that_was_no_record_is_fixed_in_the_rejects_file_and_fed_back()
 }
 
 #[test]
+fn a_csv_rejects_file_of_a_json_source_is_fed_back_through_the_same_mapping() {
+    // A list of values is one cell of the rejects file, the column the
+    // mapping reads; a list of records keeps its fields' paths.
+    let db = Db::sqlite();
+    let f = db.file(
+        "c.json",
+        r#"[{"mail":"ok@x.com","tags":["VIP","Science"],"emails":[{"email":"ok@x.com","type":"Work"}]},
+            {"mail":"bad","tags":["VIP","Sales, EMEA","Science"],"emails":[{"email":"bad","type":"Home"}]}]"#,
+    );
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[fields]\nemail = { from = \"mail\", type = \"email\" }\ntags = \"tags\"\n\
+         \"custom.email_type\" = \"emails.0.type\"\n",
+    );
+    let rejects = db.path("r.csv");
+    let r = rejects.to_str().expect("p");
+    let s = db.json(&["import", &f, "--mapping", &m, "--rejects", r]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.contains(r#""VIP; ""Sales, EMEA""; Science""#) && text.contains("emails.0.type"), "{text}");
+    std::fs::write(&rejects, text.replacen("\nbad,", "\nfixed@x.com,", 1)).expect("fix");
+    let s = db.json(&["import", r, "--mapping", &m]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(0)), "{s}");
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,tags,custom.email_type",
+        "--where",
+        "email = 'fixed@x.com'",
+    ]);
+    assert_eq!(out, "email,tags,custom.email_type\nfixed@x.com,\"VIP; \"\"Sales, EMEA\"\"; Science\",Home\n", "{out}");
+}
+
+#[test]
 fn an_update_that_finds_nothing_names_the_id_and_the_key_it_looked_by() {
     let db = Db::sqlite();
     let f = db.file("d.csv", "name,external_id.erp\nRenewal,D1\n");
