@@ -2901,7 +2901,8 @@ impl Import<'_> {
                         }
                     }),
                     None if system.is_none() => Some(Err(format!(
-                        "{}.external_id needs the mapping's [key] external_id to say which system the ids are from",
+                        "{0}.external_id needs a system to say which one the ids are from: map them as \
+                         `{0}.external_id.<system>` (or name it in the mapping's [key] external_id)",
                         model::singular(target)
                     ))),
                     // A contact or deal is not given an id by a link: an id

@@ -171,11 +171,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
         // The other system's id goes back into its column, and so do the
         // ids of linked records in it (`company.external_id`).
-        let system = m.key.external_id.as_ref().map(|e| e.system.clone());
+        let system = m.id_system().map(str::to_string);
         for f in fields.iter_mut().filter(|f| entity.external_links().contains(&f.as_str())) {
             let Some(system) = &system else {
                 return Err(usage(format!(
-                    "the mapping links by `{f}`, an id in another system, but names no system in [key] external_id"
+                    "the mapping links by `{f}`, an id in another system, but names no system: in [key] external_id, or as `{f}.<system>`"
                 )));
             };
             *f = format!("{f}.{system}");

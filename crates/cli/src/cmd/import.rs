@@ -427,9 +427,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let mut own_ids = false;
     // An export's linked records' ids (`contact.external_id.erp`).
     let mut link_ids: Vec<(String, &'static str)> = Vec::new();
-    let mut link_system: Option<String> = None;
+    let link_system: Option<String>;
     let external = match &mapping {
-        Some(m) => m.key.external_id.clone(),
+        Some(m) => {
+            link_system = m.link_system.clone();
+            m.key.external_id.clone()
+        }
         // An export's `external_id.erp` column (or, in JSON, `external_id`
         // object): matched and kept as the records' ids in that system, as
         // a mapping's [key] would. A file without a header shows it in its

@@ -324,6 +324,46 @@ fn an_ndjson_line_that_was_no_record_is_fixed_in_the_rejects_file_and_fed_back()
     assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'b@x.com'"), 1);
 }
 
+on_both!(notes_without_ids_of_their_own_link_contacts_by_the_other_systems_ids, |db| {
+    // Atomic CRM's notes name their contact by its id there, and have no id
+    // of their own to put in [key] external_id: the link field names the
+    // system.
+    let c = db.file("c.csv", "id,email\nC1,ann@x.com\nC2,bo@x.com\n");
+    let cm = db.file(
+        "c.toml",
+        "entity = \"contacts\"\n[key]\nexternal_id = { system = \"crm\", from = \"id\" }\n[fields]\nemail = \"email\"\n",
+    );
+    db.json(&["import", &c, "--mapping", &cm]);
+    let n = db.file("n.csv", "contact_id,text\nC1,Called\nC2,Quoted\nC9,Lost\n");
+    let nm = db.file(
+        "n.toml",
+        "entity = \"activities\"\n[fields]\nkind = { from = \"text\", map = { \"Called\" = \"call\", \"Quoted\" = \"email\", \"Lost\" = \"note\" } }\n\
+         subject = \"text\"\n\"contact.external_id.crm\" = \"contact_id\"\n",
+    );
+    let run = db.run(&["--json", "import", &n, "--mapping", &nm]);
+    let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert!(stderr_of(&run).contains("no contact with crm id \"C9\""), "{}", stderr_of(&run));
+    let out = db.ok(&["export", "--entity", "activities", "--fields", "subject,contact.email"]);
+    assert_eq!(out, "subject,contact.email\nCalled,ann@x.com\nQuoted,bo@x.com\n");
+    // Exported through the same mapping, the link is the other system's id again.
+    let out = db.ok(&["export", "--entity", "activities", "--mapping", &nm]);
+    assert_eq!(out, "text,contact_id\nCalled,C1\nQuoted,C2\n", "{out}");
+    // One system per import: ids of two are refused, naming both.
+    let two = db.file(
+        "two.toml",
+        "entity = \"activities\"\n[key]\nexternal_id = { system = \"erp\", from = \"id\" }\n[fields]\n\
+         subject = \"text\"\n\"contact.external_id.crm\" = \"contact_id\"\n",
+    );
+    let run = db.run(&["import", &n, "--mapping", &two]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr_of(&run));
+    assert!(
+        stderr_of(&run).contains("links by ids in \"crm\", and the mapping's other ids are in \"erp\""),
+        "{}",
+        stderr_of(&run)
+    );
+});
+
 #[test]
 fn a_csv_rejects_file_of_a_json_source_is_fed_back_through_the_same_mapping() {
     // A list of values is one cell of the rejects file, the column the

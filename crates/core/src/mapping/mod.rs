@@ -29,6 +29,10 @@ pub struct Mapping {
     pub source: SourceSpec,
     pub key: KeySpec,
     pub fields: Vec<FieldMap>,
+    /// The system linked records' ids are in, named by the fields that map
+    /// them (`"contact.external_id.crm" = "contact_id"`): a file whose own
+    /// records have no ids (notes) still links by the other system's.
+    pub link_system: Option<String>,
 }
 
 /// The compiled rule for one target field.
@@ -86,9 +90,26 @@ impl Mapping {
             ));
         }
         let mut fields = Vec::with_capacity(spec.fields.0.len());
+        let mut link_system: Option<String> = None;
         for (name, fs) in spec.fields.0 {
             let line = line_of(text, name.span().start);
-            let target = name.into_inner();
+            let mut target = name.into_inner();
+            // A linked record's id with its system, as an export's column
+            // names it: the link, and the system the import links by.
+            if let Some((link, system)) = entity.external_link_of(&target) {
+                let said = spec.key.external_id.as_ref().map(|e| e.system.as_str()).or(link_system.as_deref());
+                if let Some(other) = said.filter(|s| *s != system) {
+                    return Err(MappingError::new(
+                        Some(line),
+                        format!(
+                            "`{target}` links by ids in {system:?}, and the mapping's other ids are in {other:?}; \
+                             an import links by one system"
+                        ),
+                    ));
+                }
+                link_system = Some(system.to_string());
+                target = link.to_string();
+            }
             if !entity.has_field(&target) {
                 let known = entity.fields();
                 let hint = known
@@ -129,7 +150,13 @@ impl Mapping {
                 return Err(MappingError::new(None, format!("[key] fields names `{k}`, which [fields] does not map")));
             }
         }
-        Ok(Mapping { entity, source: spec.source, key: spec.key, fields })
+        Ok(Mapping { entity, source: spec.source, key: spec.key, fields, link_system })
+    }
+
+    /// The system the import's ids are in: its records' own ([key]
+    /// external_id), else their links'.
+    pub fn id_system(&self) -> Option<&str> {
+        self.key.external_id.as_ref().map(|e| e.system.as_str()).or(self.link_system.as_deref())
     }
 
     /// The target field names, in mapping order.
@@ -467,7 +494,7 @@ impl Mapper {
             .iter()
             .map(|f| f.from.iter().map(|c| Some(crate::value::element_name(c)).filter(|e| e != c)).collect())
             .collect();
-        let system = mapping.key.external_id.as_ref().map(|e| e.system.as_str());
+        let system = mapping.id_system();
         let linked_fields = mapping
             .fields
             .iter()
