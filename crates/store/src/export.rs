@@ -40,8 +40,9 @@ pub struct Options {
 enum Source {
     /// A selected SQL expression, with the kind it holds.
     Sql(usize, Kind),
-    /// A key of the custom JSON object.
-    Custom(String),
+    /// A key of the custom JSON object, with the kind its declaration
+    /// gives dates and times (`None` for others and undeclared fields).
+    Custom(String, Option<Kind>),
 }
 
 /// An export in progress.
@@ -657,7 +658,14 @@ impl Store {
                     select.push("t.custom".into());
                     custom_at = Some(select.len() - 1);
                 }
-                sources.push(Source::Custom(name.to_string()));
+                // A declared date is one in the output too (a date cell of a
+                // sheet), as a standard field's is.
+                let kind = declared.iter().find(|d| d.name == name).and_then(|d| match d.kind {
+                    crate::custom::CustomType::Date => Some(Kind::Date),
+                    crate::custom::CustomType::DateTime => Some(Kind::DateTime),
+                    _ => None,
+                });
+                sources.push(Source::Custom(name.to_string(), kind));
                 continue;
             }
             let (sql, kind) = field_sql(backend, entity, f).ok_or_else(|| {
@@ -756,7 +764,10 @@ impl Export<'_> {
                         Cell::Int(n) => Value::Number(n.to_string()),
                         Cell::Text(t) => model::value_from(*kind, t),
                     },
-                    Source::Custom(name) => custom.as_ref().and_then(|c| c.get(name)).map_or(Value::Null, custom_field),
+                    Source::Custom(name, kind) => match (custom.as_ref().and_then(|c| c.get(name)), kind) {
+                        (Some(serde_json::Value::String(t)), Some(kind)) => model::value_of(*kind, t),
+                        (v, _) => v.map_or(Value::Null, custom_field),
+                    },
                 };
                 rec.push(field.clone(), value);
             }

@@ -183,7 +183,8 @@ on_both!(declaring_again_rewrites_values_spelt_otherwise_as_one_batch, |db| {
     let batch = d["rewrite_batch"].as_str().expect("a batch").to_string();
     assert_eq!(
         db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.tier,custom.since"]),
-        "email,custom.tier,custom.since\na@x.com,gold,2024-01-02T00:00:00.000000Z\nb@x.com,silver,\n"
+        // (A declared date-time is written as the standard ones are.)
+        "email,custom.tier,custom.since\na@x.com,gold,2024-01-02T00:00:00Z\nb@x.com,silver,\n"
     );
     // Audited in its batch; the file imports again unchanged.
     let history = db.ok(&["history", "a@x.com"]);
