@@ -138,6 +138,14 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
         .filter(|_| complete);
     det.feed(sample, complete && cut_at.is_none());
     let guess = det.guess(None, chardetng::Utf8Detection::Allow);
+    // Text in a single-byte encoding (Windows-1252) all but never forms a
+    // valid UTF-8 sequence: `é` is one byte, followed by a letter. Where a
+    // sample has as many of them as invalid ones, it is UTF-8 with a few
+    // damaged bytes, to fail with their row named, not to be read whole as
+    // mojibake (`JosÃ©`).
+    if good > 0 && good >= bad && guess.is_single_byte() {
+        return Detected::One(UTF_8);
+    }
     // chardetng weighs a site's country in only where the bytes leave the
     // choice open. A short sample it reads in an encoding CRM files seldom
     // come in (three Chinese names in GBK read as EUC-JP), and that reads
@@ -294,41 +302,53 @@ fn xml_declared_encoding(sample: &[u8]) -> Option<&'static Encoding> {
 }
 
 /// Where the first `SAMPLE` bytes are ASCII alone, which says nothing of
-/// the encoding: the first bytes of other than ASCII further into the file
-/// at `path` and what follows them, up to `SAMPLE` bytes, with whether the
-/// file ends there. `None` when the file is ASCII to its end.
+/// the encoding, or have other bytes only at their very end, too few to
+/// tell by: `SAMPLE` bytes of the file at `path` from the start of the line
+/// with the first bytes of other than ASCII at or after `from`, however far
+/// in, with whether the file ends there. `None` when the file is ASCII from
+/// `from` to its end.
 ///
 /// A list of mostly American names has its first `Müller` hundreds of rows
 /// in; read as UTF-8 it stopped there, to be run again with `--encoding`.
 /// What comes before is ASCII, which every encoding detected reads alike,
-/// so the file is read whole in the encoding of its first other bytes.
+/// so the file is read whole in the encoding of its first other bytes,
+/// told from their line as it would be at the top of a file (`François`,
+/// not `çois`).
 fn further_sample(path: &Path, from: u64) -> io::Result<Option<(Vec<u8>, bool)>> {
     let mut file = std::fs::File::open(path)?;
     file.seek(SeekFrom::Start(from))?;
     let mut block = vec![0; 1 << 20];
-    loop {
+    let mut at = from;
+    let first = loop {
         let n = file.read(&mut block)?;
         if n == 0 {
             return Ok(None);
         }
         // (`is_ascii` checks a word at a time: the scan of a file of ASCII
         // alone takes a fraction of reading it.)
-        let Some(at) = block[..n]
+        let found = block[..n]
             .chunks(4096)
             .enumerate()
             .find(|(_, piece)| !piece.is_ascii())
-            .and_then(|(i, piece)| Some(i * 4096 + piece.iter().position(|b| !b.is_ascii())?))
-        else {
-            continue;
-        };
-        let mut window = block[at..n].to_vec();
-        window.truncate(SAMPLE);
-        if window.len() < SAMPLE {
-            (&mut file).take((SAMPLE - window.len()) as u64).read_to_end(&mut window)?;
+            .and_then(|(i, piece)| Some(i * 4096 + piece.iter().position(|b| !b.is_ascii())?));
+        if let Some(i) = found {
+            break at + i as u64;
         }
-        let complete = window.len() < SAMPLE || file.read(&mut [0])? == 0;
-        return Ok(Some((window, complete)));
-    }
+        at += n as u64;
+    };
+    // The line it is on, from its start (looked for up to 4 KB back).
+    let back = first.min(4096);
+    file.seek(SeekFrom::Start(first - back))?;
+    let mut window = Vec::with_capacity(SAMPLE + back as usize);
+    (&mut file).take(back + SAMPLE as u64).read_to_end(&mut window)?;
+    let line = window[..back as usize].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    window.drain(..line);
+    window.truncate(SAMPLE);
+    let complete = window.len() < SAMPLE || {
+        file.seek(SeekFrom::Start(first - back + (line + SAMPLE) as u64))?;
+        file.read(&mut [0])? == 0
+    };
+    Ok(Some((window, complete)))
 }
 
 /// The encoding `auto` reads `sample` in.
@@ -355,9 +375,14 @@ pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str, path: Opt
     let encoding = if choice.eq_ignore_ascii_case("auto") {
         match (bom_enc, path) {
             (Some(e), _) => e,
-            (None, Some(path)) if !complete && head.is_ascii() => {
+            // Other than ASCII only in the sample's last lines, if at all:
+            // too little to tell by.
+            (None, Some(path))
+                if !complete && head.iter().position(|b| !b.is_ascii()).is_none_or(|i| i >= SAMPLE - 4096) =>
+            {
+                let from = head.iter().position(|b| !b.is_ascii()).unwrap_or(SAMPLE);
                 let further =
-                    further_sample(path, SAMPLE as u64).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+                    further_sample(path, from as u64).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
                 // (An XML file says its encoding up front.)
                 let declared = xml_declared_encoding(&head).filter(|e| e.is_ascii_compatible());
                 match (further, declared) {

@@ -81,6 +81,30 @@ fn a_file_of_ascii_for_its_first_rows_is_read_in_the_encoding_of_its_later_ones(
         assert_eq!(s["encoding"], name, "{name}: {s}");
         assert_eq!(json, expected(text), "{name}");
     }
+    // Told from the whole line, as at the top of a file: `François`, not `çois`.
+    let francois = [ascii.as_str(), "François,Besançon\n"].concat();
+    let (s, json) = convert_bytes(&encoding_rs::WINDOWS_1252.encode(&francois).0, &[]);
+    assert_eq!((s["encoding"].as_str(), json), (Some("windows-1252"), expected(&francois)));
+    // Chinese names whose first byte is two before the end of the first
+    // 64 KB: two bytes are too few to tell by.
+    let head = &ascii[..ascii[..65_000].rfind('\n').expect("a line") + 1];
+    let edge = [
+        head.as_bytes(),
+        &b"N".repeat(64 * 1024 - 2 - head.len()),
+        &encoding_rs::GBK.encode("张伟,北京\n李娜,上海\n").0,
+    ]
+    .concat();
+    let (s, _) = convert_bytes(&edge, &[]);
+    assert_eq!(s["encoding"], "GBK", "{s}");
+    // UTF-8 text with a damaged byte after it is damaged UTF-8: its row is
+    // named, the good rows are not read as mojibake (`JosÃ©`).
+    let damaged = [ascii.as_bytes(), "José Müller Straße,Köln\n".as_bytes(), b"Bad\xc3(,x\n"].concat();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("d.csv");
+    std::fs::write(&f, &damaged).expect("write");
+    let out = crmsync().args(["convert", f.to_str().expect("p"), "-", "--to", "ndjson"]).output().expect("runs");
+    let err = stderr_of(&out);
+    assert!(!out.status.success() && err.contains("row 5003") && err.contains("not valid UTF-8"), "{err}");
     // Read from a pipe, the bytes are read once: the first ones decide.
     let bytes = encoding_rs::WINDOWS_1252.encode(&latin).0.into_owned();
     let out = crmsync()
