@@ -518,6 +518,9 @@ pub struct Rejects {
     /// True for a flat rejects file (CSV, TSV, a sheet): a list of values
     /// is one cell there.
     flat: bool,
+    /// The columns the mapping reads: a list read item by item (`tags.0`)
+    /// keeps a column per item.
+    reads: Vec<String>,
     keys: [Key; 3],
     pub count: u64,
     shown: u64,
@@ -572,6 +575,7 @@ impl Rejects {
             columns,
             pad,
             flat,
+            reads: Vec::new(),
             keys,
             count: 0,
             shown: 0,
@@ -585,6 +589,14 @@ impl Rejects {
             source: source.to_string(),
             row: Record::new(),
         })
+    }
+
+    /// Says which columns `mapping` reads from the source (see `reads`).
+    pub fn read_by(mut self, mapping: Option<&Mapping>) -> Self {
+        self.reads = mapping
+            .map(|m| m.fields.iter().flat_map(|f| f.from.iter().chain(&f.region_from).cloned()).collect())
+            .unwrap_or_default();
+        self
     }
 
     /// Rejects `source` (the record as read) for `errors`.
@@ -635,10 +647,19 @@ impl Rejects {
                     // a column per field, `emails.0.email`, the path a
                     // mapping reads them by.)
                     (_, Value::Array(items))
-                        if self.flat && items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_))) =>
+                        if self.flat
+                            && !self.reads.iter().any(|c| c.strip_prefix(&**k).is_some_and(|r| r.starts_with('.'))) =>
                     {
-                        let text: Vec<String> = items.iter().map(Value::to_text).collect();
-                        self.row.push(k.clone(), Value::Text(join_list(text.iter().map(String::as_str))));
+                        if items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_))) {
+                            let text: Vec<String> = items.iter().map(Value::to_text).collect();
+                            self.row.push(k.clone(), Value::Text(join_list(text.iter().map(String::as_str))));
+                        } else if self.reads.iter().any(|c| c == &**k) {
+                            // Lists inside it, read whole: its JSON, in the
+                            // one column the mapping reads, not lost beside it.
+                            self.row.push(k.clone(), Value::Text(v.to_text()));
+                        } else {
+                            self.row.push(k.clone(), v.clone());
+                        }
                     }
                     _ => self.row.push(k.clone(), v.clone()),
                 }

@@ -363,6 +363,15 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             {
                 return Err(format!("a list of texts (item {} is {got})", n + 1));
             }
+            // The same list as JSON text (a flat file's cell).
+            if let Some(text) = v.as_str()
+                && text.trim_start().starts_with('[')
+                && let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(text)
+                && let Some(n) = items.iter().position(|i| i.is_array() || i.is_object())
+            {
+                let got = if items[n].is_array() { "a list" } else { "an object" };
+                return Err(format!("a list of texts (item {} is {got})", n + 1));
+            }
             let tags = list_items(v);
             if tags.is_empty() {
                 return Ok(None);

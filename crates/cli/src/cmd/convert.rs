@@ -172,7 +172,8 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         }
     }
     let mut rejects =
-        Rejects::open(args.rejects.as_deref(), &source_name, &details, source_columns.as_deref(), g.quiet, g.verbose)?;
+        Rejects::open(args.rejects.as_deref(), &source_name, &details, source_columns.as_deref(), g.quiet, g.verbose)?
+            .read_by(mapping.as_deref().filter(|_| !args.reverse));
     let (output, out) = Output::create(&args.output)?;
     let mut writer = crmsync_formats::open_writer(&output.name, out, &write_opts)?;
 

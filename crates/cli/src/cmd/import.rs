@@ -557,7 +557,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let skip = import.resumed_at;
 
     let mut rejects =
-        Rejects::open(args.rejects.as_deref(), &source_name, &details, source_columns.as_deref(), g.quiet, g.verbose)?;
+        Rejects::open(args.rejects.as_deref(), &source_name, &details, source_columns.as_deref(), g.quiet, g.verbose)?
+            .read_by(mapping.as_deref());
     if skip > 0 {
         // The rejects of the interrupted run, so the file is complete.
         for r in import.stored_rejects()? {

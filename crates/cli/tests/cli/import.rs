@@ -398,6 +398,24 @@ fn a_csv_rejects_file_of_a_json_source_is_fed_back_through_the_same_mapping() {
         "email = 'fixed@x.com'",
     ]);
     assert_eq!(out, "email,tags,custom.email_type\nfixed@x.com,\"VIP; \"\"Sales, EMEA\"\"; Science\",Home\n", "{out}");
+    // A mapping that reads a list item by item keeps a column per item; a
+    // list of lists read whole is its JSON, refused when fed back, not lost.
+    let g = db.file("g.json", r#"[{"mail":"bad2","tags":["a","b"],"nested":[["x","y"],["z"]]}]"#);
+    let mi = db.file(
+        "mi.toml",
+        "entity = \"contacts\"\n[fields]\nemail = { from = \"mail\", type = \"email\" }\n\
+         \"custom.first_tag\" = \"tags.0\"\ntags = \"nested\"\n",
+    );
+    let rejects = db.path("ri.csv");
+    let r = rejects.to_str().expect("p");
+    db.json(&["import", &g, "--mapping", &mi, "--rejects", r]);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.starts_with("mail,tags.0,tags.1,nested,") && text.contains(r#""[[""x"",""y""],[""z""]]""#), "{text}");
+    std::fs::write(&rejects, text.replacen("\nbad2,", "\nfixed2@x.com,", 1)).expect("fix");
+    let run = db.run(&["--json", "import", r, "--mapping", &mi]);
+    let s: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!(s["rejected"].as_u64(), Some(1), "{s}");
+    assert!(stderr_of(&run).contains("is not a list of texts (item 1 is a list)"), "{}", stderr_of(&run));
 }
 
 #[test]
