@@ -66,7 +66,7 @@ fn assert_complete(db: &Db, n: u64, s: &serde_json::Value) {
 }
 
 on_both!(an_import_killed_midway_resumes_without_loss_or_duplicates, |db| {
-    let n = 15_000; // enough rows to be caught midway on a busy machine
+    let n = 60_000; // enough rows to be caught midway on a busy machine (6 chunks)
     let (file, mapping) = many_contacts(db, "big.csv", n);
     let mut child = spawn_import(db, &file, &mapping);
     let at = wait_for_checkpoint(db, &mut child);
@@ -89,7 +89,7 @@ on_both!(an_import_killed_midway_resumes_without_loss_or_duplicates, |db| {
 on_both!(a_write_during_a_bulk_load_is_seen_by_it, |db| {
     // The big file's last contact is imported by another command while the
     // big import is loading into the empty table without its indexes.
-    let n = 20_000;
+    let n = 60_000;
     let (file, mapping) = many_contacts(db, "big.csv", n);
     let one = db.path("one.csv");
     let row = format!("Late,Comer,big.csv.{}@example.com,,,,,", n - 1);

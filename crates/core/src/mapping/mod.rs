@@ -145,6 +145,21 @@ impl Mapping {
         {
             return Err(MappingError::new(None, "[key] external_id needs a `system` name, such as \"erp\""));
         }
+        // A link by ids needs the system they are in, said up front rather
+        // than by every row's rejection.
+        if spec.key.external_id.is_none()
+            && link_system.is_none()
+            && let Some(f) = fields.iter().find(|f| entity.external_links().contains(&&*f.target))
+        {
+            return Err(MappingError::new(
+                Some(f.line),
+                format!(
+                    "`{0}` links by another system's ids, but the mapping names no system: write `{0}.<system>` \
+                     (`{0}.crm`), or give the records' own ids in [key] external_id",
+                    f.target
+                ),
+            ));
+        }
         for k in &spec.key.fields {
             if !fields.iter().any(|f| &*f.target == k) {
                 return Err(MappingError::new(None, format!("[key] fields names `{k}`, which [fields] does not map")));

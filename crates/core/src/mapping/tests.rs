@@ -381,3 +381,16 @@ fn value_maps_read_numbers_and_booleans_by_their_text() {
         );
     }
 }
+
+#[test]
+fn a_link_by_ids_names_its_system() {
+    let bare = "entity = \"activities\"\n[fields]\nsubject = \"s\"\n\"contact.external_id\" = \"cid\"\n";
+    let e = Mapping::parse(bare).expect_err("no system");
+    assert!(e.to_string().contains("write `contact.external_id.<system>`"), "{e}");
+    let named = "entity = \"activities\"\n[fields]\nsubject = \"s\"\n\"contact.external_id.crm\" = \"cid\"\n";
+    let m = Mapping::parse(named).expect("the field names it");
+    assert_eq!((m.id_system(), &*m.fields[1].target), (Some("crm"), "contact.external_id"));
+    let keyed = "entity = \"activities\"\n[key]\nexternal_id = { system = \"crm\", from = \"id\" }\n[fields]\n\
+                 subject = \"s\"\n\"contact.external_id\" = \"cid\"\n";
+    assert_eq!(Mapping::parse(keyed).expect("the key names it").id_system(), Some("crm"));
+}
