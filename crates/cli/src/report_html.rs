@@ -351,6 +351,12 @@ fn duplicate_examples(out: &mut String, examples: &[Value]) {
         list(out, ex.get("names"), "val");
         out.push_str("</td><td>");
         list(out, ex.get("ids"), "id");
+        let listed = ex.get("ids").and_then(Value::as_array).map_or(0, Vec::len) as u64;
+        if let Some(more) =
+            ex.get("records").and_then(Value::as_u64).map(|n| n.saturating_sub(listed)).filter(|m| *m > 0)
+        {
+            put!(out, "<p class=\"empty\">and {} more</p>", group_digits(&more.to_string()));
+        }
         out.push_str("</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n");

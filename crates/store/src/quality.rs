@@ -419,7 +419,7 @@ impl Store {
                 found = self.db.query(&sql, &params)?;
             }
             let mut examples = Vec::new();
-            for value in values {
+            for (value, (_, in_group)) in values.into_iter().zip(&groups) {
                 let rows: Vec<&Vec<Cell>> =
                     found.iter().filter(|r| r.iter().skip(3).any(|c| c.text() == Some(value))).take(20).collect();
                 // Records are shown by their e-mail (or name), as everywhere
@@ -444,7 +444,8 @@ impl Store {
                     }
                     _ => value.to_string(),
                 };
-                examples.push(json!({"value": shown, "ids": ids, "names": names}));
+                // (The group's size: a large one lists its first records.)
+                examples.push(json!({"value": shown, "ids": ids, "names": names, "records": in_group}));
             }
             duplicates.push(json!({"rule": rule, "groups": groups.len(), "records": records_in, "examples": examples}));
         }

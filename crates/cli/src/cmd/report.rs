@@ -88,7 +88,9 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
                 .zip(ids)
                 .map(|(name, id)| if name.is_empty() || name == id { id.to_string() } else { format!("{name} <{id}>") })
                 .collect();
-            outln!("  {}: {}", ex["value"].as_str().unwrap_or_default(), shown.join(" | "))?;
+            let more = ex["records"].as_u64().map_or(0, |n| n.saturating_sub(shown.len() as u64));
+            let more = if more > 0 { format!(" | and {more} more") } else { String::new() };
+            outln!("  {}: {}{more}", ex["value"].as_str().unwrap_or_default(), shown.join(" | "))?;
         }
     }
     if let Some(path) = &args.html {

@@ -94,6 +94,16 @@ on_both!(a_number_given_as_one_contacts_phone_and_anothers_mobile_is_a_duplicate
     let mut ids: Vec<String> = serde_json::from_value(dup["examples"][0]["ids"].clone()).expect("ids");
     ids.sort();
     assert_eq!(ids, ["ann.b@example.com", "ann@example.com"], "{r}");
+    // A large group lists its first records and says how many there are.
+    let many: String = (0..25).map(|i| format!("P{i},p{i}@example.com,+15550100077,\n")).collect();
+    let f = db.file("many.csv", &format!("first_name,email,phone,mobile\n{many}"));
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let dup = r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == "same phone").cloned();
+    let example = dup.expect("same phone")["examples"][0].clone();
+    assert_eq!((example["records"].as_u64(), example["ids"].as_array().map(Vec::len)), (Some(25), Some(20)), "{r}");
+    let text = db.ok(&["report", "quality", "--entity", "contacts"]);
+    assert!(text.contains("P19 <p19@example.com> | and 5 more"), "{text}");
 });
 
 on_both!(duplicate_deals_and_activities_are_shown_by_id_and_by_what_happened, |db| {
