@@ -901,6 +901,22 @@ impl Store {
                 settings.source.as_str().into(),
             ],
         )?;
+        // A system written as one records have ids in but for case (`CRM`
+        // for `crm`) is a typo: every link by its ids would find nothing.
+        if let Some(system) = settings.external_system.as_deref() {
+            let known: Vec<String> = db
+                .query("SELECT DISTINCT system FROM external_ids", &[])?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+                .collect();
+            if !known.iter().any(|k| k == system)
+                && let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(system))
+            {
+                return Err(Error::Argument(format!(
+                    "no record has an id in system `{system}`: did you mean `{k}`? (systems are told apart by case)"
+                )));
+            }
+        }
         let declared = custom::declared(db, settings.entity)?;
         let mut taken = HashMap::default();
         for f in declared.iter().filter(|f| f.unique) {

@@ -349,6 +349,11 @@ on_both!(notes_without_ids_of_their_own_link_contacts_by_the_other_systems_ids, 
     // Exported through the same mapping, the link is the other system's id again.
     let out = db.ok(&["export", "--entity", "activities", "--mapping", &nm]);
     assert_eq!(out, "text,contact_id\nCalled,C1\nQuoted,C2\n", "{out}");
+    // A system written otherwise but for case is a typo, said before any row.
+    let upper =
+        db.file("u.toml", &std::fs::read_to_string(&nm).expect("m").replace("external_id.crm", "external_id.CRM"));
+    let run = db.run(&["import", &n, "--mapping", &upper]);
+    assert!(!run.status.success() && stderr_of(&run).contains("did you mean `crm`?"), "{}", stderr_of(&run));
     // One system per import: ids of two are refused, naming both.
     let two = db.file(
         "two.toml",
