@@ -187,23 +187,31 @@ fn same_value(db: &mut dyn Sql, table: &str, column: &str) -> Result<Vec<(String
     );
     let candidates: Vec<String> =
         db.query(&sql, &[])?.into_iter().filter_map(|r| r.into_iter().next()?.into_text()).collect();
-    let mut groups = Vec::new();
+    // Each value's live records, by id.
+    let mut members: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for part in candidates.chunks(500) {
         let sql = format!(
-            "SELECT {column}, count(*) FROM {table} WHERE t.deleted_at IS NULL AND {column} IN ({}) \
-             GROUP BY {column} HAVING count(*) > 1",
+            "SELECT {column}, t.id FROM {table} WHERE t.deleted_at IS NULL AND {column} IN ({})",
             placeholders(part.len())
         );
         let params: Vec<Param> = part.iter().map(Param::from).collect();
         for r in db.query(&sql, &params)? {
             let mut r = r.into_iter();
-            if let (Some(value), Some(n)) = (r.next().and_then(Cell::into_text), r.next()) {
-                groups.push((value, n.int()));
+            if let (Some(value), Some(id)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
+                members.entry(value).or_default().push(id);
             }
         }
     }
-    groups.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(groups)
+    let mut groups: Vec<(String, Vec<String>)> = members.into_iter().filter(|(_, ids)| ids.len() > 1).collect();
+    for (_, ids) in &mut groups {
+        ids.sort();
+    }
+    groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
+    // The same records alike in two values (two contacts whose phone and
+    // mobile are swapped) are one group, under its first value.
+    let mut seen = std::collections::HashSet::new();
+    groups.retain(|(_, ids)| seen.insert(ids.clone()));
+    Ok(groups.into_iter().map(|(value, ids)| (value, ids.len() as i64)).collect())
 }
 
 /// The SQL for the name a record of table alias `t` is shown by: a

@@ -104,6 +104,17 @@ on_both!(a_number_given_as_one_contacts_phone_and_anothers_mobile_is_a_duplicate
     assert_eq!((example["records"].as_u64(), example["ids"].as_array().map(Vec::len)), (Some(25), Some(20)), "{r}");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
     assert!(text.contains("P19 <p19@example.com> | and 5 more"), "{text}");
+    // Two contacts whose phone and mobile are swapped are one group, not two.
+    let swapped = db.file(
+        "swapped.csv",
+        "first_name,email,phone,mobile\nS1,s1@example.com,+15550100104,+15550100105\n\
+         S2,s2@example.com,+15550100105,+15550100104\n",
+    );
+    db.ok(&["import", &swapped, "--entity", "contacts"]);
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let dup = r["duplicates"].as_array().expect("dups").iter().find(|d| d["rule"] == "same phone").cloned();
+    let dup = dup.expect("same phone");
+    assert_eq!((dup["groups"].as_u64(), dup["records"].as_u64()), (Some(3), Some(29)), "{r}");
 });
 
 on_both!(duplicate_deals_and_activities_are_shown_by_id_and_by_what_happened, |db| {
