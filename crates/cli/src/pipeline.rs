@@ -641,26 +641,7 @@ impl Rejects {
                 }
                 match (&self.columns, v) {
                     (Some(cols), _) if !cols.contains(k) => unplaced.push(format!("{k}={:?}", v.to_text())),
-                    // A JSON or XML list of values (`tags`) is one cell of a
-                    // flat file, `a; b`, as an export writes it: the column
-                    // the mapping reads, fed back. (A list of records keeps
-                    // a column per field, `emails.0.email`, the path a
-                    // mapping reads them by.)
-                    (_, Value::Array(items))
-                        if self.flat
-                            && !self.reads.iter().any(|c| c.strip_prefix(&**k).is_some_and(|r| r.starts_with('.'))) =>
-                    {
-                        if items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_))) {
-                            let text: Vec<String> = items.iter().map(Value::to_text).collect();
-                            self.row.push(k.clone(), Value::Text(join_list(text.iter().map(String::as_str))));
-                        } else if self.reads.iter().any(|c| c == &**k) {
-                            // Lists inside it, read whole: its JSON, in the
-                            // one column the mapping reads, not lost beside it.
-                            self.row.push(k.clone(), Value::Text(v.to_text()));
-                        } else {
-                            self.row.push(k.clone(), v.clone());
-                        }
-                    }
+                    (_, Value::Array(_) | Value::Object(_)) if self.flat => place(&mut self.row, &self.reads, k, v),
                     _ => self.row.push(k.clone(), v.clone()),
                 }
             }
@@ -831,6 +812,46 @@ pub struct Work {
     /// The digest of the rows read so far (`source_digest`), for an import
     /// to keep with its checkpoint; `None` where nothing keeps one.
     pub digest: Option<u64>,
+}
+
+/// A JSON or XML value at `path` in a flat rejects file, laid out in the
+/// columns `reads` (the mapping's) reads it by, to be fed back:
+/// - a list of values read whole (`tags`) is one cell, `a; b`, as an export
+///   writes it; one read item by item (`tags.0`) a column per item;
+/// - a list of lists read whole is its JSON in that one column, refused
+///   there as it is here, not lost beside it;
+/// - an element with attributes read whole (`<phone type="work">`) is its
+///   text in that column, its attributes beside it (`phone.type`);
+/// - anything else a column per field, `emails.0.email`, as the file's
+///   writer lays out nested values.
+fn place(row: &mut Record, reads: &[String], path: &str, v: &Value) {
+    let whole = reads.iter().any(|c| c == path);
+    let by_part = reads.iter().any(|c| c.strip_prefix(path).is_some_and(|r| r.starts_with('.')));
+    let key = |name: &str| Key::from(format!("{path}.{name}").as_str());
+    match v {
+        Value::Array(items) if by_part => {
+            for (i, item) in items.iter().enumerate() {
+                place(row, reads, &format!("{path}.{i}"), item);
+            }
+        }
+        Value::Array(items) if items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_))) => {
+            let text: Vec<String> = items.iter().map(Value::to_text).collect();
+            row.push(Key::from(path), Value::Text(join_list(text.iter().map(String::as_str))));
+        }
+        Value::Array(_) if whole => row.push(Key::from(path), Value::Text(v.to_text())),
+        Value::Object(fields) if whole && fields.iter().any(|(name, _)| &**name == "#text") => {
+            for (name, value) in fields {
+                let column = if &**name == "#text" { Key::from(path) } else { key(name) };
+                row.push(column, value.clone());
+            }
+        }
+        Value::Object(fields) if by_part => {
+            for (name, value) in fields {
+                place(row, reads, &format!("{path}.{name}"), value);
+            }
+        }
+        _ => row.push(Key::from(path), v.clone()),
+    }
 }
 
 /// See `Work::identity`.
