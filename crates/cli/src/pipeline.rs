@@ -820,16 +820,18 @@ pub struct Work {
 ///   writes it; one read item by item (`tags.0`) a column per item;
 /// - a list of lists read whole is its JSON in that one column, refused
 ///   there as it is here, not lost beside it;
-/// - an element with attributes read whole (`<phone type="work">`) is its
-///   text in that column, its attributes beside it (`phone.type`);
 /// - anything else a column per field, `emails.0.email`, as the file's
 ///   writer lays out nested values.
 fn place(row: &mut Record, reads: &[String], path: &str, v: &Value) {
     let whole = reads.iter().any(|c| c == path);
     let by_part = reads.iter().any(|c| c.strip_prefix(path).is_some_and(|r| r.starts_with('.')));
-    let key = |name: &str| Key::from(format!("{path}.{name}").as_str());
     match v {
         Value::Array(items) if by_part => {
+            // (Read whole as well: that column too.)
+            if whole {
+                let whole_only: Vec<String> = reads.iter().filter(|c| *c == path).cloned().collect();
+                place(row, &whole_only, path, v);
+            }
             for (i, item) in items.iter().enumerate() {
                 place(row, reads, &format!("{path}.{i}"), item);
             }
@@ -839,12 +841,6 @@ fn place(row: &mut Record, reads: &[String], path: &str, v: &Value) {
             row.push(Key::from(path), Value::Text(join_list(text.iter().map(String::as_str))));
         }
         Value::Array(_) if whole => row.push(Key::from(path), Value::Text(v.to_text())),
-        Value::Object(fields) if whole && fields.iter().any(|(name, _)| &**name == "#text") => {
-            for (name, value) in fields {
-                let column = if &**name == "#text" { Key::from(path) } else { key(name) };
-                row.push(column, value.clone());
-            }
-        }
         Value::Object(fields) if by_part => {
             for (name, value) in fields {
                 place(row, reads, &format!("{path}.{name}"), value);
