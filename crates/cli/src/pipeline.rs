@@ -826,21 +826,23 @@ fn place(row: &mut Record, reads: &[String], path: &str, v: &Value) {
     let whole = reads.iter().any(|c| c == path);
     let by_part = reads.iter().any(|c| c.strip_prefix(path).is_some_and(|r| r.starts_with('.')));
     match v {
-        Value::Array(items) if by_part => {
-            // (Read whole as well: that column too.)
-            if whole {
-                let whole_only: Vec<String> = reads.iter().filter(|c| *c == path).cloned().collect();
-                place(row, &whole_only, path, v);
+        Value::Array(items) => {
+            let values = items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_)));
+            if values && (whole || !by_part) {
+                let text: Vec<String> = items.iter().map(Value::to_text).collect();
+                row.push(Key::from(path), Value::Text(join_list(text.iter().map(String::as_str))));
+            } else if whole {
+                row.push(Key::from(path), Value::Text(v.to_text()));
+            } else if !by_part {
+                row.push(Key::from(path), v.clone());
             }
-            for (i, item) in items.iter().enumerate() {
-                place(row, reads, &format!("{path}.{i}"), item);
+            // (Read both whole and item by item: both layouts.)
+            if by_part {
+                for (i, item) in items.iter().enumerate() {
+                    place(row, reads, &format!("{path}.{i}"), item);
+                }
             }
         }
-        Value::Array(items) if items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_))) => {
-            let text: Vec<String> = items.iter().map(Value::to_text).collect();
-            row.push(Key::from(path), Value::Text(join_list(text.iter().map(String::as_str))));
-        }
-        Value::Array(_) if whole => row.push(Key::from(path), Value::Text(v.to_text())),
         Value::Object(fields) if by_part => {
             for (name, value) in fields {
                 place(row, reads, &format!("{path}.{name}"), value);

@@ -214,6 +214,14 @@ impl Value {
         }
     }
 
+    /// The value's text, borrowed where it is text already.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self.as_str() {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(self.to_text()),
+        }
+    }
+
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         self.write_text(&mut s);

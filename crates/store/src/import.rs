@@ -903,15 +903,23 @@ impl Store {
         )?;
         // A system written as one records have ids in but for case (`CRM`
         // for `crm`) is a typo: every link by its ids would find nothing.
-        if let Some(system) = settings.external_system.as_deref() {
+        // (Looked up by the key's first columns; the systems listed only
+        // when no record has an id in this one.)
+        if let Some(system) = settings.external_system.as_deref()
+            && db
+                .query_row(
+                    "SELECT 1 FROM external_ids WHERE entity IN ('companies', 'contacts', 'deals', 'activities') \
+                     AND system = ? LIMIT 1",
+                    &[system.into()],
+                )?
+                .is_none()
+        {
             let known: Vec<String> = db
                 .query("SELECT DISTINCT system FROM external_ids", &[])?
                 .into_iter()
                 .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
                 .collect();
-            if !known.iter().any(|k| k == system)
-                && let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(system))
-            {
+            if let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(system)) {
                 return Err(Error::Argument(format!(
                     "no record has an id in system `{system}`: did you mean `{k}`? (systems are told apart by case)"
                 )));

@@ -280,11 +280,6 @@ pub fn parse_time(text: &str) -> Option<String> {
 
 /// A value turned into the text its column stores; `Ok(None)` for no value.
 /// The error says what was expected.
-/// A value's text, borrowed where it is text already.
-fn text_of(v: &Value) -> std::borrow::Cow<'_, str> {
-    v.as_str().map_or_else(|| std::borrow::Cow::Owned(v.to_text()), std::borrow::Cow::Borrowed)
-}
-
 pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> {
     // A cell of spaces is as empty as an empty one: it leaves a stored value
     // alone (or clears it, with `--clear-empty`), never writes spaces or ''.
@@ -307,9 +302,9 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         // Checked whether a mapping typed it or not: the store's e-mail
         // fields are keys, and a file named after the store's fields needs
         // no mapping.
-        (Kind::Email, v) => crmsync_core::mapping::types::email(&text_of(v))?,
+        (Kind::Email, v) => crmsync_core::mapping::types::email(&v.text())?,
         (Kind::Phone, v) => {
-            let t = text_of(v);
+            let t = v.text();
             let t = t.trim();
             if crmsync_core::mapping::types::phone::is_canonical(t) {
                 // What the mapping's phone type gives: parsing it again
@@ -321,8 +316,8 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
                 t.to_string()
             }
         }
-        (Kind::Domain, v) => domain(&text_of(v))?,
-        (Kind::Country, v) => crmsync_core::mapping::types::country::to_alpha2(&text_of(v))
+        (Kind::Domain, v) => domain(&v.text())?,
+        (Kind::Country, v) => crmsync_core::mapping::types::country::to_alpha2(&v.text())
             .ok_or_else(|| "a country: an ISO 3166 code (DE, DEU) or a name (Germany)".to_string())?
             .to_string(),
         (Kind::Enum(allowed), _) => {
@@ -332,7 +327,7 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
             }
             t
         }
-        (Kind::Currency, v) => crmsync_core::mapping::types::currency(&text_of(v))?.to_string(),
+        (Kind::Currency, v) => crmsync_core::mapping::types::currency(&v.text())?.to_string(),
         (Kind::Date, Value::Date(d)) => date_text(*d)?,
         (Kind::Date, Value::DateTime(dt)) => date_text(dt.civil.date())?,
         (Kind::Date, v) => {

@@ -666,11 +666,11 @@ impl Mapper {
             let mut region = None;
             if let Some(col) = f.region_from.as_deref()
                 && let Some(country) = input.get_path(col).filter(|c| !c.is_empty())
-                && let country = text_of(country)
+                && let country = country.text()
                 && !country.trim().is_empty()
             {
                 region = types::country::to_alpha2(&country).and_then(region_of);
-                let number = text_of(source);
+                let number = source.text();
                 let international = number.trim_start().starts_with('+') || number.trim_start().starts_with("00");
                 if region.is_none() && !international && !number.trim().is_empty() {
                     let number = number.into_owned();
@@ -861,7 +861,7 @@ fn map_value(f: &FieldMap, source: &Value, region: Option<Region>) -> Result<Val
         // A value map's keys are text: a JSON or spreadsheet number or
         // boolean (`1`, `true`) is looked up by its text, as the same value
         // in a CSV file would be.
-        Value::Number(_) | Value::Bool(_) if mapped(f, &source.to_text()).is_some() => Cow::Owned(source.to_text()),
+        Value::Number(_) | Value::Bool(_) if !f.map.is_empty() && mapped(f, &source.text()).is_some() => source.text(),
         other => return typed_value(f, other.clone(), region),
     };
     for t in &f.transforms {
@@ -905,14 +905,6 @@ fn mapped<'a>(f: &'a FieldMap, text: &str) -> Option<&'a str> {
 }
 
 type Region = phonenumber::country::Id;
-
-/// A value's text, borrowed where it is text already.
-fn text_of(v: &Value) -> Cow<'_, str> {
-    match v.as_str() {
-        Some(t) => Cow::Borrowed(t),
-        None => Cow::Owned(v.to_text()),
-    }
-}
 
 /// The phone region of an ISO 3166 alpha-2 code. The crate parses a code by
 /// comparing it with each of its regions in turn, a twentieth of a
