@@ -243,6 +243,8 @@ impl SourceArgs {
         let mut opts = ReadOptions {
             format,
             encoding: self.encoding.clone().or(src.encoding.clone()).unwrap_or_else(|| "auto".into()),
+            // (The mapping's was found in another file of the source.)
+            encoding_default: self.encoding.is_none(),
             delimiter,
             quote,
             escape,
@@ -450,6 +452,23 @@ fn header_row_hint(at: &HeaderAt) -> String {
         None => format!(
             "The columns the mapping reads are on row {n}, below lines above the header: pass --header-row {n}, or add `header_row = {n}` to the mapping's [source]"
         ),
+    }
+}
+
+/// Says so when a file was read in another encoding than its mapping's
+/// (`ReadOptions::encoding_default`): a mapping suggested from a
+/// Windows-1252 export, given next month's export in UTF-8.
+pub fn note_encoding(input: &str, opts: &ReadOptions, details: &crmsync_formats::SourceDetails, quiet: bool) {
+    let said = crmsync_formats::encoding::by_name(&opts.encoding).map(|e| e.name());
+    if let (false, true, Some(said), Some(read)) = (quiet, opts.encoding_default, said, details.encoding)
+        && said != read
+    {
+        let why = if details.bom { "by its byte order mark" } else { "its text is UTF-8" };
+        eprintln!(
+            "note: {input} is read as {read} ({why}), not as the mapping's [source] encoding {said}; \
+             pass --encoding {} to read it as that",
+            said.to_lowercase()
+        );
     }
 }
 

@@ -352,6 +352,32 @@ fn further_sample(path: &Path, from: u64) -> io::Result<Option<(Vec<u8>, bool)>>
 }
 
 /// The encoding `auto` reads `sample` in.
+/// Whether the first text other than ASCII in a file is UTF-8: in `head`,
+/// its first bytes, or (where those are ASCII, but for their last lines)
+/// further on in the file at `path`.
+fn utf8_text_first(file: &str, head: &[u8], complete: bool, path: Option<&Path>) -> Result<bool> {
+    let first = head.iter().position(|b| !b.is_ascii());
+    match (first, path) {
+        (Some(i), _) if complete || i < SAMPLE - 4096 => Ok(is_utf8_text(head, complete)),
+        (_, Some(path)) if !complete => {
+            let from = first.unwrap_or(SAMPLE) as u64;
+            let further = further_sample(path, from).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+            Ok(further.is_some_and(|(further, complete)| is_utf8_text(&further, complete)))
+        }
+        _ => Ok(is_utf8_text(head, complete)),
+    }
+}
+
+/// Whether `sample` is UTF-8 with other than ASCII in it (a character cut
+/// off by the end of an incomplete sample aside).
+fn is_utf8_text(sample: &[u8], complete: bool) -> bool {
+    let valid = match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        Err(e) => !complete && e.error_len().is_none(),
+    };
+    valid && !sample.is_ascii()
+}
+
 fn detected(file: &str, sample: &[u8], complete: bool) -> Result<&'static Encoding> {
     match detect(sample, complete) {
         // chardetng says GBK for GB18030 too (the decoders are one); a
@@ -362,10 +388,19 @@ fn detected(file: &str, sample: &[u8], complete: bool) -> Result<&'static Encodi
     }
 }
 
-/// Opens `src` for reading as UTF-8. `choice` is `auto` or an encoding name.
-/// `path`, where `src` is a file's bytes, lets `auto` look past the first
-/// bytes when they are ASCII alone.
-pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str, path: Option<&Path>) -> Result<Decoded> {
+/// Opens `src` for reading as UTF-8. `choice` is `auto` or an encoding name;
+/// a `default` one gives way to the file's byte order mark, or to UTF-8
+/// where the file's first bytes are UTF-8 text other than ASCII (legacy
+/// text hardly ever is: GBK's and Windows-1252's letters are bytes that
+/// UTF-8 does not allow in that order). `path`, where `src` is a file's
+/// bytes, lets `auto` look past the first bytes when they are ASCII alone.
+pub fn decode(
+    file: &str,
+    mut src: Box<dyn Read + Send>,
+    choice: &str,
+    default: bool,
+    path: Option<&Path>,
+) -> Result<Decoded> {
     let head = sample(&mut src).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
     let complete = head.len() < SAMPLE;
     let (bom_enc, bom_len) = match Encoding::for_bom(&head) {
@@ -400,6 +435,8 @@ pub fn decode(file: &str, mut src: Box<dyn Read + Send>, choice: &str, path: Opt
         match bom_enc {
             // A BOM is the file telling us; it wins over a UTF-8/UTF-16 guess.
             Some(b) if named == UTF_8 || named == encoding_rs::UTF_16LE || named == encoding_rs::UTF_16BE => b,
+            Some(b) if default => b,
+            None if default && named != UTF_8 && utf8_text_first(file, &head, complete, path)? => UTF_8,
             _ => named,
         }
     };
@@ -601,8 +638,37 @@ impl<W: Write> Write for Encoder<W> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_default_encoding_gives_way_to_the_files_bom_or_utf8_text() {
+        let open = |bytes: &[u8], choice: &str, default: bool| {
+            let d = decode("t", Box::new(Cursor::new(bytes.to_vec())), choice, default, None).expect("opens");
+            let mut s = String::new();
+            let mut r = d.reader;
+            r.read_to_string(&mut s).expect("reads");
+            (d.encoding.name(), s)
+        };
+        let utf8 = "name,city\nZoë,Düsseldorf\n";
+        // A mapping's Windows-1252, on next month's UTF-8 export.
+        assert_eq!(open(utf8.as_bytes(), "windows-1252", true), ("UTF-8", utf8.to_string()));
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), utf8.as_bytes()].concat();
+        assert_eq!(open(&with_bom, "gbk", true), ("UTF-8", utf8.to_string()));
+        // A file in the mapping's encoding is read in it.
+        let (latin, _, _) = encoding_rs::WINDOWS_1252.encode(utf8);
+        assert_eq!(open(&latin, "windows-1252", true), ("windows-1252", utf8.to_string()));
+        let cn = "姓名,城市\n张伟,北京\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(cn);
+        assert_eq!(open(&gbk, "gbk", true), ("GBK", cn.to_string()));
+        // ASCII alone: the mapping's, which reads it the same.
+        assert_eq!(open(b"a,b\n", "gbk", true).0, "GBK");
+        // Given for this file (on the command line), it is read as told.
+        assert_eq!(
+            open(utf8.as_bytes(), "windows-1252", false),
+            ("windows-1252", "name,city\nZoÃ«,DÃ¼sseldorf\n".to_string())
+        );
+    }
+
     fn read_all(bytes: &[u8], choice: &str) -> (String, &'static str, std::result::Result<String, String>) {
-        let d = decode("t", Box::new(Cursor::new(bytes.to_vec())), choice, None).expect("opens");
+        let d = decode("t", Box::new(Cursor::new(bytes.to_vec())), choice, false, None).expect("opens");
         let name = d.encoding.name();
         let mut s = String::new();
         let mut r = d.reader;
@@ -636,7 +702,7 @@ mod tests {
         // Three names in GBK read as EUC-JP to chardetng: the job stops and
         // shows each reading, and --encoding reads the file.
         let (gbk, _, _) = encoding_rs::GBK.encode("email,first_name\np1@x.com,陈明\np2@x.com,李娜\np3@x.com,王芳\n");
-        let err = decode("few.csv", Box::new(Cursor::new(gbk.to_vec())), "auto", None).err().expect("ambiguous");
+        let err = decode("few.csv", Box::new(Cursor::new(gbk.to_vec())), "auto", false, None).err().expect("ambiguous");
         let msg = err.to_string();
         assert!(msg.contains("cannot tell the file's encoding") && msg.contains("as GBK: \"p1@x.com,陈明\""), "{msg}");
         assert!(msg.contains("--encoding") && msg.contains("gbk"), "{msg}");
@@ -647,7 +713,7 @@ mod tests {
         assert_eq!(res.as_deref(), Ok("name,city\nJosé,Málaga\n"));
         // Two one-character names in GBK read as Windows-1252 (`Î°`): asked.
         let (gbk, _, _) = encoding_rs::GBK.encode("email,first_name\nz@x.cn,伟\nl@x.cn,娜\n");
-        let err = decode("two.csv", Box::new(Cursor::new(gbk.to_vec())), "auto", None).err().expect("ambiguous");
+        let err = decode("two.csv", Box::new(Cursor::new(gbk.to_vec())), "auto", false, None).err().expect("ambiguous");
         assert!(err.to_string().contains("as GBK: \"z@x.cn,伟\""), "{err}");
         // Accented letters inside words, alone or in pairs, are Latin.
         for latin in [
@@ -682,7 +748,7 @@ mod tests {
     fn binary_files_are_refused() {
         let mut bytes = b"PKsomething".to_vec();
         bytes.extend(std::iter::repeat_n(0u8, 200));
-        let err = decode("x.csv", Box::new(Cursor::new(bytes)), "auto", None).err().expect("binary");
+        let err = decode("x.csv", Box::new(Cursor::new(bytes)), "auto", false, None).err().expect("binary");
         assert!(err.to_string().contains("binary"), "{err}");
     }
 
@@ -690,7 +756,7 @@ mod tests {
     fn malformed_bytes_are_an_error_with_their_line() {
         let mut bytes = encoding_rs::GBK.encode("a,b\n张,伟\n").0.into_owned();
         bytes.extend_from_slice(b"x,\xFF\xFF\n");
-        let d = decode("t", Box::new(Cursor::new(bytes)), "gbk", None).expect("opens");
+        let d = decode("t", Box::new(Cursor::new(bytes)), "gbk", false, None).expect("opens");
         let mut r = d.reader;
         let mut s = String::new();
         let err = r.read_to_string(&mut s).expect_err("malformed");

@@ -116,6 +116,10 @@ pub struct ReadOptions {
     pub format: Option<Format>,
     /// `auto` or an encoding name.
     pub encoding: String,
+    /// `encoding` is a default for files of this source (a mapping's,
+    /// found in an earlier file), not this file's own: the file's byte
+    /// order mark, or text that is UTF-8, wins over it.
+    pub encoding_default: bool,
     pub delimiter: Option<u8>,
     pub quote: u8,
     /// An escape character such as `\`; by default quotes are doubled (RFC 4180).
@@ -199,6 +203,7 @@ impl Default for ReadOptions {
         Self {
             format: None,
             encoding: "auto".to_string(),
+            encoding_default: false,
             delimiter: None,
             quote: b'"',
             escape: None,
@@ -345,7 +350,7 @@ pub fn open_reader(input: Input, opts: &ReadOptions) -> Result<Box<dyn RecordRea
             xlsx::SheetReader::open(&name, bytes, format, opts).map(|r| Box::new(r) as Box<dyn RecordReader>)
         }
         _ => {
-            let decoded = encoding::decode(&name, bytes, &opts.encoding, path.as_deref())?;
+            let decoded = encoding::decode(&name, bytes, &opts.encoding, opts.encoding_default, path.as_deref())?;
             let enc = decoded.encoding.name();
             Ok(match format {
                 Format::Csv | Format::Tsv => Box::new(csv::CsvReader::open(&name, decoded, format, opts)?),

@@ -112,6 +112,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         crate::pipeline::open_failed(&args.input, &read_opts, mapping.as_deref().filter(|_| !args.reverse), e)
     })?;
     let details = reader.details();
+    crate::pipeline::note_encoding(&args.input, &read_opts, &details, g.quiet);
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let meta = Meta::of(source_columns.as_deref());

@@ -369,6 +369,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let details = reader.details();
+    pipeline::note_encoding(&args.input, &read_opts, &details, g.quiet);
     let meta = Meta::of(source_columns.as_deref());
     args.source.stdin_rejects_fit(&args.input, &read_opts, meta)?;
 

@@ -312,3 +312,39 @@ fn rejects_of_a_file_meant_for_excel_carry_a_bom_so_excel_reads_them_right() {
         assert!(String::from_utf8_lossy(&text).contains("bad,张伟"), "{name}");
     }
 }
+
+#[test]
+fn a_mappings_encoding_gives_way_to_a_file_in_utf8() {
+    // `mapping suggest` wrote the Windows-1252 it found in last month's
+    // export into the mapping; this month's export is UTF-8 (with a BOM,
+    // or without).
+    let db = crate::db::Db::sqlite();
+    let last = db.path("last.csv");
+    std::fs::write(&last, encoding_rs::WINDOWS_1252.encode("Email;First Name;City\r\nj@m.de;Jürgen;Köln\r\n").0)
+        .expect("write");
+    let m = db.path("m.toml");
+    db.ok(&["mapping", "suggest", last.to_str().expect("p"), "--entity", "contacts", "-o", m.to_str().expect("p")]);
+    let m = m.to_str().expect("p");
+    assert!(std::fs::read_to_string(m).expect("mapping").contains("windows-1252"));
+    let plain = db.file("now.csv", "Email;First Name;City\r\nz@z.de;Zoë;Düsseldorf\r\n");
+    let bom = db.path("bom.csv");
+    std::fs::write(&bom, "\u{feff}Email;First Name;City\r\nw@w.de;Weiß;Görlitz\r\n").expect("write");
+    for (file, bom) in [(plain.as_str(), false), (bom.to_str().expect("p"), true)] {
+        let out = db.run(&["--json", "import", file, "--mapping", m]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let said = stderr_of(&out);
+        let why = if bom { "by its byte order mark" } else { "its text is UTF-8" };
+        assert!(
+            said.contains(&format!("is read as UTF-8 ({why}), not as the mapping's [source] encoding windows-1252")),
+            "{said}"
+        );
+    }
+    db.json(&["import", last.to_str().expect("p"), "--mapping", m]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,first_name,address.city"]);
+    for row in ["z@z.de,Zoë,Düsseldorf", "w@w.de,Weiß,Görlitz", "j@m.de,Jürgen,Köln"] {
+        assert!(out.contains(row), "{row}: {out}");
+    }
+    // Named on the command line, an encoding is the file's: read as told.
+    let s = db.json(&["import", &plain, "--mapping", m, "--encoding", "windows-1252", "--dry-run"]);
+    assert_eq!(s["encoding"], "windows-1252", "{s}");
+}
