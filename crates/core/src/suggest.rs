@@ -509,6 +509,38 @@ fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess 
     }
 }
 
+/// Numbers with a decimal comma (`1.234,56`, `0,5`), as most of Europe
+/// writes them. `1,234` alone could be either: some value must show it.
+fn decimal_comma_column(values: &[&str]) -> bool {
+    let comma_number = |v: &&str| {
+        let t = v.trim();
+        !t.is_empty()
+            && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b'-' | b'+' | b' '))
+            && types::from_decimal_comma(t).is_some()
+    };
+    let shows_comma = |v: &&str| {
+        let t = v.trim();
+        t.split_once(',').is_some_and(|(int, frac)| frac.len() != 3 || int.contains('.'))
+    };
+    !values.is_empty() && values.iter().all(comma_number) && values.iter().any(shows_comma)
+}
+
+/// Numbers whose points could as well stand between thousands: `12.000`,
+/// `1.500`, `3`: three digits after every point, one to three before the
+/// first.
+fn dot_thousands_column(values: &[&str]) -> bool {
+    let grouped = |v: &&str| {
+        let t = v.trim();
+        let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+        let mut groups = t.split('.');
+        let first = groups.next().unwrap_or("");
+        (1..=3).contains(&first.len())
+            && first.bytes().all(|b| b.is_ascii_digit())
+            && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+    };
+    values.iter().all(grouped) && values.iter().any(|v| v.contains('.'))
+}
+
 fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&str>) -> TypeGuess {
     // A header written in Japanese kana, Korean or Chinese says where its
     // numbers are dialled, when no country column does (`公司电话`).
@@ -564,19 +596,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&
         }
         return TypeGuess { ty: Some("integer"), note: "all values are whole numbers".into(), ..Default::default() };
     }
-    // Numbers with a decimal comma (`1.234,56`, `0,5`), as most of Europe
-    // writes them. `1,234` alone could be either: some value must show it.
-    let comma_number = |v: &&str| {
-        let t = v.trim();
-        !t.is_empty()
-            && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b'-' | b'+' | b' '))
-            && types::from_decimal_comma(t).is_some()
-    };
-    let shows_comma = |v: &&str| {
-        let t = v.trim();
-        t.split_once(',').is_some_and(|(int, frac)| frac.len() != 3 || int.contains('.'))
-    };
-    if values.iter().all(comma_number) && values.iter().any(shows_comma) {
+    if decimal_comma_column(values) {
         return TypeGuess {
             ty: Some("decimal"),
             decimal_comma: true,
@@ -876,6 +896,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         let _ = writeln!(out, "header_row = {n}");
     }
 
+    // Whether the file's numbers show a decimal comma somewhere: then its
+    // `12.000` is twelve thousand.
+    let file_commas = (0..headers.len()).any(|i| decimal_comma_column(&values_of(i)));
     let mut body = String::new();
     let mut used_targets: Vec<String> = Vec::new();
     let mut id_column: Option<&str> = None;
@@ -901,7 +924,21 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         };
         used_targets.push(target.clone());
-        let guess = guess_type(h, &target, &vals, region_hint.as_deref());
+        let mut guess = guess_type(h, &target, &vals, region_hint.as_deref());
+        if guess.ty == Some("decimal") && !guess.decimal_comma && dot_thousands_column(&vals) {
+            if file_commas {
+                guess.decimal_comma = true;
+                guess.note = "numbers with a point between thousands (12.000), as the file's decimal commas show \
+                              elsewhere"
+                    .into();
+            } else {
+                guess.warning = Some(
+                    "every value has three digits after its point: if the point is between thousands \
+                     (12.000 for twelve thousand), add decimal_separator = \",\""
+                        .into(),
+                );
+            }
+        }
         let mut parts = vec![format!("from = {}", toml_str(h))];
         if let Some(ty) = guess.ty {
             parts.push(format!("type = {}", toml_str(ty)));
@@ -918,7 +955,6 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 parts.push(format!("region_from = {}", toml_str(c)));
             }
         }
-        let mut guess = guess;
         if target == "kind" {
             let (words, unknown) = activity_kinds(&vals);
             if let Some(words) = words {

@@ -414,6 +414,35 @@ fn european_decimals_are_suggested_read_and_written_back_with_their_comma() {
 }
 
 #[test]
+fn points_between_thousands_are_read_so_where_the_file_writes_decimal_commas() {
+    let db = crate::db::Db::sqlite();
+    // `Umsatz` alone could be decimals; `Rabatt` shows the file's commas.
+    let f = db.file("de.csv", "E-Mail;Umsatz;Rabatt\r\na@x.de;12.000;2,5\r\nb@x.de;1.500;10\r\nc@x.de;3.250;0,75\r\n");
+    let text = suggest(&f, "contacts");
+    assert!(
+        text.contains("\"custom.umsatz\" = { from = \"Umsatz\", type = \"decimal\", decimal_separator = \",\" }"),
+        "{text}"
+    );
+    let m = db.path("de.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    assert_eq!(s["inserted"].as_u64(), Some(3), "{s}");
+    let stored = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.umsatz,custom.rabatt"]);
+    assert_eq!(stored, "email,custom.umsatz,custom.rabatt\na@x.de,12000,2.5\nb@x.de,1500,10\nc@x.de,3250,0.75\n");
+    // Without other evidence, the reading is marked to check.
+    let alone = db.file("alone.csv", "Email;Umsatz\na@x.de;12.000\nb@x.de;1.500\n");
+    let text = suggest(&alone, "contacts");
+    assert!(text.contains("# CHECK: "), "{text}");
+    assert!(
+        text.contains("if the point is between thousands (12.000 for twelve thousand), add decimal_separator"),
+        "{text}"
+    );
+    // Decimals of other widths are decimals.
+    let plain = db.file("plain.csv", "Email,Score\na@x.de,1.5\nb@x.de,12.25\n");
+    assert!(!suggest(&plain, "contacts").contains("thousand"));
+}
+
+#[test]
 fn a_list_is_one_column_so_no_item_past_the_sampled_ones_is_dropped() {
     let db = crate::db::Db::sqlite();
     let sample = db.file("t.json", r#"[{"email":"a@x.com","tags":["vip","b2b"]},{"email":"b@x.com","tags":["gov"]}]"#);
