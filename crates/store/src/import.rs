@@ -2959,7 +2959,20 @@ impl Import<'_> {
                         .collect(),
                     _ => Vec::new(),
                 };
-                Some(one_of(target, if at.len() == 1 { &at } else { ids }, r, system.as_deref()))
+                let found = one_of(target, if at.len() == 1 { &at } else { ids }, r, system.as_deref());
+                // A company found by its domain whose row's name is another
+                // stored company's: which is meant is not ours to guess, as a
+                // companies import refuses it too. (A name that finds none
+                // is the company's under another spelling.)
+                Some(match (&found, name_key.and_then(|k| by_b.get(k))) {
+                    (Ok(id), Some(named)) if target == Entity::Companies && !named.contains(id) => Err(format!(
+                        "the row's company.domain {:?} is another company's than the one its company.name {:?} \
+                         names (one company, two names?)",
+                        r.domain.as_deref().unwrap_or_default(),
+                        r.name.as_deref().unwrap_or_default()
+                    )),
+                    _ => found,
+                })
             });
             // A domain an earlier reference gives the company it names.
             let hit = hit.or_else(|| {
@@ -2995,6 +3008,24 @@ impl Import<'_> {
                     {
                         None
                     }
+                    // A name alone, which a company made for an earlier row
+                    // (at another domain) has too: two companies of that
+                    // name, as they are a chunk later.
+                    Some([id])
+                        if r.domain.is_none()
+                            && name_key
+                                .and_then(|k| making.named.get(k))
+                                .is_some_and(|made| made.iter().any(|m| m != id)) =>
+                    {
+                        let made: Vec<(String, Option<String>)> = name_key
+                            .and_then(|k| making.named.get(k))
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|m| making.from.get(m))
+                            .map(|from| (from.name.clone().unwrap_or_default(), from.domain.clone()))
+                            .collect();
+                        Some(Err(self.names_several(r, &[id.clone()], &made)?))
+                    }
                     Some([id]) => {
                         if let Some(domain) = &r.domain {
                             named.push((id.clone(), domain.clone()));
@@ -3010,7 +3041,7 @@ impl Import<'_> {
                     Some(ids) if self.each_has_another_id(target, ids, r)? => None,
                     // Names alike (`Acme Inc`, `ACME GmbH`) of companies
                     // told apart by domain: which one is not ours to guess.
-                    Some(ids) => Some(Err(self.names_several(r, ids)?)),
+                    Some(ids) => Some(Err(self.names_several(r, ids, &[])?)),
                     None => None,
                 },
             };
@@ -3284,23 +3315,23 @@ impl Import<'_> {
 
     /// Why a reference to a company by name is refused when the name is
     /// that of several (`ids`): each named, with its domain.
-    fn names_several(&mut self, r: &LinkRef, ids: &[String]) -> Result<String> {
+    /// Says that `r`'s name is that of the stored companies `ids` and of
+    /// those `made` for earlier rows (name, domain).
+    fn names_several(&mut self, r: &LinkRef, ids: &[String], made: &[(String, Option<String>)]) -> Result<String> {
         let params: Vec<Param> = ids.iter().map(|id| id.as_str().into()).collect();
         let sql = format!(
             "SELECT name, domain FROM companies WHERE id IN ({}) ORDER BY created_at, id",
             placeholders(params.len())
         );
-        let each: Vec<String> = self
-            .db
-            .query(&sql, &params)?
-            .into_iter()
-            .map(|row| {
-                let mut row = row.into_iter();
-                let name = row.next().and_then(Cell::into_text).unwrap_or_default();
-                match row.next().and_then(Cell::into_text) {
-                    Some(domain) => format!("{name:?} ({domain})"),
-                    None => format!("{name:?}"),
-                }
+        let stored = self.db.query(&sql, &params)?.into_iter().map(|row| {
+            let mut row = row.into_iter();
+            (row.next().and_then(Cell::into_text).unwrap_or_default(), row.next().and_then(Cell::into_text))
+        });
+        let each: Vec<String> = stored
+            .chain(made.iter().cloned())
+            .map(|(name, domain)| match domain {
+                Some(domain) => format!("{name:?} ({domain})"),
+                None => format!("{name:?}"),
             })
             .collect();
         let by = if r.domain.is_some() { "a domain one of them has" } else { "company.domain" };

@@ -1208,6 +1208,39 @@ fn rejects_written_as_ndjson_json_or_xml_are_fixed_and_fed_back() {
     }
 }
 
+on_both!(a_link_whose_name_and_domain_name_two_companies_rejects_the_row, |db| {
+    // A company made for an earlier row of the file counts as a stored one
+    // does: `Acme Inc` alone is then two companies' name, in one chunk as
+    // in two imports. A domain that is one company's beside a name that is
+    // another's says neither.
+    let companies = db.file("co.csv", "name,domain\nAcme Inc,acme.com\nGlobex,globex.com\nInitech,\n");
+    db.json(&["import", &companies, "--entity", "companies"]);
+    let contacts = db.file(
+        "k.csv",
+        "email,company.name,company.domain\na@x.com,Acme Inc,acme.de\nb@x.com,Acme Inc,\nc@x.com,Globex,acme.com\n\
+         d@x.com,Initech,acme.com\ne@x.com,Acme,acme.com\nf@x.com,Acme Inc New,acme.com\n",
+    );
+    let rejects = db.path("k.rejects.csv");
+    let s = db.json(&["import", &contacts, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(3)), "{s}");
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    for line in [
+        "b@x.com,Acme Inc,,3,company.name,\"the name \"\"Acme Inc\"\" is that of 2 companies: \"\"Acme Inc\"\" (acme.com), \
+         \"\"Acme Inc\"\" (acme.de); give company.domain",
+        "c@x.com,Globex,acme.com,4,company.name;company.domain,\"the row's company.domain \"\"acme.com\"\" is another \
+         company's than the one its company.name \"\"Globex\"\" names",
+        "d@x.com,Initech,acme.com,5,",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    // A name that finds no company, or the domain's own, is the domain's company's.
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name,company.domain"]);
+    assert_eq!(
+        out,
+        "email,company.name,company.domain\na@x.com,Acme Inc,acme.de\ne@x.com,Acme Inc,acme.com\nf@x.com,Acme Inc,acme.com\n"
+    );
+});
+
 on_both!(a_company_name_that_of_several_companies_rejects_the_row, |db| {
     // `Acme Inc` and `ACME GmbH` are told apart by domain; a row naming
     // `Acme` alone could be either: it is rejected, naming both, rather
