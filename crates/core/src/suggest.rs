@@ -276,6 +276,88 @@ fn qualified(header: &str, synonym: &str) -> bool {
     header.split(' ').any(|w| !named.contains(&w) && QUALIFIERS.contains(&w))
 }
 
+/// The Simplified form of a Traditional character CRM headers use
+/// (`電子郵件` is `电子邮件`, `手機` is `手机`), so that Taiwan's and Hong
+/// Kong's headers match the Chinese names above.
+fn simplified(c: char) -> char {
+    const PAIRS: &[(char, char)] = &[
+        ('電', '电'),
+        ('話', '话'),
+        ('郵', '邮'),
+        ('機', '机'),
+        ('號', '号'),
+        ('碼', '码'),
+        ('聯', '联'),
+        ('繫', '系'),
+        ('係', '系'),
+        ('稱', '称'),
+        ('業', '业'),
+        ('區', '区'),
+        ('網', '网'),
+        ('職', '职'),
+        ('務', '务'),
+        ('銜', '衔'),
+        ('單', '单'),
+        ('戶', '户'),
+        ('類', '类'),
+        ('動', '动'),
+        ('產', '产'),
+        ('額', '额'),
+        ('幣', '币'),
+        ('階', '阶'),
+        ('備', '备'),
+        ('註', '注'),
+        ('標', '标'),
+        ('籤', '签'),
+        ('負', '负'),
+        ('責', '责'),
+        ('國', '国'),
+        ('縣', '县'),
+        ('鄉', '乡'),
+        ('鎮', '镇'),
+        ('員', '员'),
+        ('時', '时'),
+        ('間', '间'),
+        ('訂', '订'),
+        ('閱', '阅'),
+        ('創', '创'),
+        ('會', '会'),
+        ('議', '议'),
+        ('題', '题'),
+        ('內', '内'),
+        ('記', '记'),
+        ('價', '价'),
+        ('狀', '状'),
+        ('態', '态'),
+        ('處', '处'),
+        ('門', '门'),
+        ('詳', '详'),
+        ('細', '细'),
+        ('說', '说'),
+        ('來', '来'),
+        ('齡', '龄'),
+        ('貿', '贸'),
+        ('專', '专'),
+        ('級', '级'),
+        ('帳', '账'),
+        ('賬', '账'),
+        ('寫', '写'),
+        ('簡', '简'),
+        ('體', '体'),
+        ('點', '点'),
+        ('廠', '厂'),
+        ('傳', '传'),
+        ('屬', '属'),
+        ('營', '营'),
+        ('銷', '销'),
+        ('購', '购'),
+        ('貨', '货'),
+        ('錄', '录'),
+        ('歷', '历'),
+    ];
+    PAIRS.iter().find(|(t, _)| *t == c).map_or(c, |(_, s)| *s)
+}
+
 fn normalize(h: &str) -> String {
     let mut out = String::with_capacity(h.len());
     let mut prev_space = true;
@@ -286,7 +368,7 @@ fn normalize(h: &str) -> String {
             if c.is_uppercase() && prev_lower && !prev_space {
                 out.push(' ');
             }
-            out.extend(c.to_lowercase());
+            out.extend(simplified(c).to_lowercase());
             prev_space = false;
             prev_lower = c.is_lowercase();
         } else if !prev_space {
@@ -494,9 +576,24 @@ fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess 
     let by_code = (region_hint.is_none() && plus > 0.0).then(|| dialled_in(values)).flatten();
     let region_hint = region_hint.or(by_code.as_deref());
     let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
-    let warning = match (&region, region_hint) {
-        (Some(r), None) => Some(format!(
+    // Numbers that are none of the region's (a Taiwanese `0912-345-678`
+    // read as Chinese) say the region may be wrong.
+    let region_id: Option<phonenumber::country::Id> = region.as_deref().and_then(|r| r.parse().ok());
+    let foreign: Vec<&&str> = match (&region, region_id) {
+        (Some(_), Some(id)) => {
+            national.iter().filter(|v| looks_phone(v) && !types::phone::is_valid(v, Some(id))).collect()
+        }
+        _ => Vec::new(),
+    };
+    let warning = match (&region, region_hint, foreign.first()) {
+        (Some(r), None, _) => Some(format!(
             "numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`"
+        )),
+        (Some(r), Some(_), Some(example)) => Some(format!(
+            "{} of {} sampled numbers without a country code are no numbers of {r} (e.g. {example:?}): check \
+             `region` (or give each row's country with region_from)",
+            foreign.len(),
+            national.len()
         )),
         _ => None,
     };
@@ -724,15 +821,20 @@ fn per_row_region_wins(samples: &[Vec<String>], headers: &[String], i: usize, co
     let (Some(phones), Some(countries)) = (samples.get(i), samples.get(ci)) else { return false };
     let fixed: Option<Id> = region.parse().ok();
     let (mut by_region, mut by_row) = (0, 0);
+    let mut other_country = false;
     for (p, c) in phones.iter().zip(countries) {
         if p.trim().is_empty() {
             continue;
         }
         by_region += usize::from(types::phone::is_valid(p, fixed));
         let row: Option<Id> = country::to_alpha2(c).and_then(|a| a.parse().ok()).or(fixed);
+        other_country |= row != fixed;
         by_row += usize::from(types::phone::is_valid(p, row));
     }
-    by_row > by_region
+    // (As many either way, in a file of several countries: each row's own.
+    // The region's rules read some foreign numbers as its own: `(852) 2345
+    // 6789` as a Chinese number of area code 852.)
+    by_row > by_region || (by_row == by_region && other_country)
 }
 
 fn toml_key(k: &str) -> String {
@@ -861,6 +963,21 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         counts.first().filter(|(_, n)| *n * 2 > vals.len()).map(|(c, _)| (*c).to_string())
     });
+
+    // A file in a legacy East Asian encoding says where it was written,
+    // where no country column does: Big5 in Taiwan, Shift_JIS in Japan
+    // (their headers, in Han characters alone, would read as Chinese).
+    let by_encoding = match info.encoding.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("big5") => Some("TW"),
+        Some("shift_jis") => Some("JP"),
+        Some("euc-kr") => Some("KR"),
+        Some("gbk" | "gb18030") => Some("CN"),
+        _ => None,
+    };
+    // (Headers in Traditional characters, in UTF-8: Taiwan, more often
+    // than Hong Kong; the numbers are checked against it below.)
+    let traditional = headers.iter().any(|h| h.chars().any(|c| simplified(c) != c));
+    let region_hint = region_hint.or(by_encoding.map(str::to_string)).or(traditional.then(|| "TW".to_string()));
 
     // Mixed-country files: each row's country gives its phones' region.
     let country_column: Option<&String> = headers.iter().enumerate().find_map(|(i, h)| {

@@ -496,3 +496,53 @@ fn an_address_objects_zip_is_the_postal_code_before_a_billing_one() {
     let text = suggest(&f, "contacts");
     assert!(text.contains("\"address.postal_code\" = \"address.zip\""), "{text}");
 }
+
+#[test]
+fn phones_of_taiwan_japan_and_hong_kong_are_not_read_as_chinese() {
+    let db = crate::db::Db::sqlite();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = db.path(name);
+        std::fs::write(&p, bytes).expect("write");
+        p.to_str().expect("p").to_string()
+    };
+    // A Big5 file is Taiwan's, a Shift_JIS file Japan's: their headers in
+    // Han characters alone say nothing of it.
+    let tw = write("tw.csv", &encoding_rs::BIG5.encode("姓名,電話,電子郵件\n陳大文,0912-345-678,chen@x.tw\n").0);
+    let text = suggest(&tw, "contacts");
+    for line in ["phone = { from = \"電話\", type = \"phone\", region = \"TW\" }", "email = { from = \"電子郵件\""]
+    {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    let jp = write("jp.csv", &encoding_rs::SHIFT_JIS.encode("氏名,電話番号\n山田太郎,090-1234-5678\n").0);
+    assert!(suggest(&jp, "contacts").contains("type = \"phone\", region = \"JP\" }"));
+    // Traditional headers are the Chinese names; in UTF-8, Taiwan's.
+    let tw = db.file("tw2.csv", "電子郵件,姓名,手機,公司名稱\nchen@x.tw,陳大文,0912-345-678,台積電\n");
+    let text = suggest(&tw, "contacts");
+    for line in [
+        "email = { from = \"電子郵件\", type = \"email\" }",
+        "mobile = { from = \"手機\", type = \"phone\", region = \"TW\" }",
+        "\"company.name\" = \"公司名稱\"",
+        "fields = [\"email\"]",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    // Numbers that are none of the region's are marked to check.
+    let cn = db.file("cn.csv", "姓名,手机\n张伟,13800138000\n陈大文,0912-345-678\n李娜,13900001111\n");
+    let text = suggest(&cn, "contacts");
+    assert!(
+        text.contains("# ^ 1 of 3 sampled numbers without a country code are no numbers of CN (e.g. \"0912-345-678\")"),
+        "{text}"
+    );
+    // A country column of several countries: each row's.
+    let hk = db.file(
+        "hk.csv",
+        "Email,Phone,Country\na@ex.cn,010-12345678,China\nb@ex.cn,021-87654321,China\nc@ex.hk,(852) 2345 6789,Hong Kong\n",
+    );
+    let text = suggest(&hk, "contacts");
+    assert!(text.contains("region = \"CN\", region_from = \"Country\" }"), "{text}");
+    let m = db.path("hk.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    db.json(&["import", &hk, "--mapping", m.to_str().expect("p")]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
+    assert!(out.contains("c@ex.hk,+85223456789"), "{out}");
+}
