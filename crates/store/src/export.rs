@@ -334,12 +334,16 @@ impl FieldResolver {
     /// '1234.5'` finds 1234.50; other declared fields compare in their
     /// type: `custom.vip = 1` is true); a number literal with undeclared
     /// custom values and the version. Names and other systems' ids stay
-    /// text (`007` is not the id 7).
+    /// text (`007` is not the id 7), as does a number written with a
+    /// leading zero for an undeclared custom value: a code (`custom.zip =
+    /// 02134` is not 2134).
     fn as_number(&self, field: &str, literal: Option<&Literal>, kind: Kind) -> bool {
         let declared = self.declared(field).map(|d| matches!(d.kind, CustomType::Integer | CustomType::Decimal));
+        let code = |n: &str| n.len() > 1 && n.starts_with('0') && n.as_bytes()[1].is_ascii_digit();
         match (literal, kind, declared) {
             (None, _, _) | (_, Kind::Tags, _) => false,
             (Some(_), Kind::Decimal, _) | (Some(_), _, Some(true)) => true,
+            (Some(Literal::Number(n)), Kind::Text, None) if code(n) => false,
             (Some(Literal::Number(_)), Kind::Text, None) => field.starts_with("custom.") || field == "version",
             _ => false,
         }

@@ -528,6 +528,14 @@ on_both!(where_orders_text_fields_as_numbers_against_a_number, |db| {
     assert_eq!(emails("address.postal_code = 1067"), Vec::<String>::new());
     // Against text, text order.
     assert_eq!(emails("first_name > 'Bz'"), ["c@x.com", "d@x.com"]);
+    // An undeclared custom value equals a number as a number, but one
+    // written with a leading zero as text: a code.
+    let f = db.file("codes.csv", "email,custom.code\nz1@x.com,02134\nz2@x.com,2134\nz3@x.com,2134.0\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(emails("custom.code = 02134"), ["z1@x.com"]);
+    assert_eq!(emails("custom.code in (02134, 7)"), ["z1@x.com"]);
+    assert_eq!(emails("custom.code != 02134 and custom.code is not null"), ["z2@x.com", "z3@x.com"]);
+    assert_eq!(emails("custom.code = 2134 and email != 'z1@x.com'"), ["z2@x.com", "z3@x.com"]);
 });
 
 on_both!(where_compares_values_as_import_stores_them, |db| {
