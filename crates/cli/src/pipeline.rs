@@ -568,8 +568,9 @@ impl Rejects {
                 let (output, out) = Output::create(p)?;
                 let mut opts = WriteOptions::new(format);
                 flat = format.is_flat();
-                // Rejects are re-imported after fixing: keep values exactly.
-                opts.raw = true;
+                // Fixed in a spreadsheet, where `=HYPERLINK(…)` would run:
+                // formulas are neutralised as exports do (`'=…`, read back
+                // as it was, so the file still feeds back unchanged).
                 // Fixed in a spreadsheet first: a file that came with a BOM,
                 // or in a legacy encoding (GBK), is one Excel opens, and
                 // without a BOM Excel reads UTF-8 as the local code page.

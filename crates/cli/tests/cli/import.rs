@@ -240,6 +240,32 @@ on_both!(a_key_equal_to_the_rows_external_id_imports, |db| {
 });
 
 #[test]
+fn a_rejects_file_is_safe_to_open_in_a_spreadsheet_and_feeds_back_as_it_was() {
+    let db = Db::sqlite();
+    let f = db.file(
+        "inj.csv",
+        "email,first_name,notes,title\nbad-email,=HYPERLINK(\"http://x\"),@mention,'=kept\nok@x.com,Ann,-5,+1-555\n",
+    );
+    let r = db.path("r.csv");
+    let s = db.json(&["import", &f, "--entity", "contacts", "--rejects", r.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)), "{s}");
+    let text = std::fs::read_to_string(&r).expect("rejects");
+    assert!(text.contains("bad-email,\"'=HYPERLINK(\"\"http://x\"\")\",'@mention,'=kept,2,email"), "{text}");
+    // Fixed and fed back, each value is what the source held.
+    std::fs::write(&r, text.replace("bad-email", "b@x.com")).expect("fix");
+    let s = db.json(&["import", r.to_str().expect("p"), "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    let out =
+        db.ok(&["export", "--entity", "contacts", "--format", "ndjson", "--fields", "email,first_name,notes,title"]);
+    assert!(
+        out.contains(
+            r#"{"email":"b@x.com","first_name":"=HYPERLINK(\"http://x\")","notes":"@mention","title":"=kept"}"#
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn postgresql_plans_from_statistics_of_the_tables_a_deals_import_filled() {
     // Without them an export of the deals read each deal's contacts by
     // scanning all of deal_contacts: minutes for 250k deals.
