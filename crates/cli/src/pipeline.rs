@@ -885,7 +885,9 @@ pub struct Identity {
     pub links: Vec<(String, &'static str)>,
 }
 
-pub type DraftFn = Box<dyn FnMut(&Record, &Record, Option<Seen>) -> Drafted + Send>;
+/// (source, output, what `recognise` said of the source, the fields the
+/// mapping refused) → draft.
+pub type DraftFn = Box<dyn FnMut(&Record, &Record, Option<Seen>, &[&str]) -> Drafted + Send>;
 
 /// See `Work::recognise`.
 pub struct Recognise {
@@ -1273,7 +1275,16 @@ impl Work {
                 digests.push(running);
             }
             if let Some(draft) = &mut self.draft {
-                drafts.push(outcome.output(mapped.get(i), rec).map(|out| draft(rec, out, seen)));
+                drafts.push(match (&outcome, mapped.get(i)) {
+                    // What the mapping made of the rest of a row it refused
+                    // fields of, checked too: its faults in the store's
+                    // eyes are named with the mapping's.
+                    (Outcome::Rejected(errors), Some(partial)) if self.mapper.is_some() && !self.reverse => {
+                        let refused: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                        Some(draft(rec, partial, seen, &refused)).filter(Result::is_err)
+                    }
+                    _ => outcome.output(mapped.get(i), rec).map(|out| draft(rec, out, seen, &[])),
+                });
             }
             outcomes.push(outcome);
         }

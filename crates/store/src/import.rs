@@ -629,6 +629,14 @@ impl Drafter {
     /// what `recognised` said of its source row; a known row is drafted
     /// lite, from its key and links only.
     pub fn draft(&self, record: &Record, ids: RowIds, seen: Option<Seen>) -> Drafted {
+        self.draft_refusing(record, ids, seen, &[])
+    }
+
+    /// `draft` of what a mapping made of a row it refused fields of
+    /// (`refused`, missing from `record`): the store's own faults with the
+    /// rest, so that one round of fixes mends the row. A key field refused
+    /// is named already, not empty.
+    pub fn draft_refusing(&self, record: &Record, ids: RowIds, seen: Option<Seen>, refused: &[&str]) -> Drafted {
         let entity = self.entity;
         let lite = seen.is_some_and(|s| s.known);
         let mut d = Draft {
@@ -786,7 +794,7 @@ impl Drafter {
                         break;
                     }
                     // (Not empty but refused: named already.)
-                    None if errors.iter().any(|(name, _)| name == f) => {
+                    None if errors.iter().any(|(name, _)| name == f) || refused.contains(&f.as_str()) => {
                         key.clear();
                         break;
                     }

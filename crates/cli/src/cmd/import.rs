@@ -643,7 +643,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         identity,
         draft: Some({
             let from = IdColumns::new(external.clone(), own_ids);
-            Box::new(move |src: &Record, out: &Record, seen: Option<Seen>| drafter.draft(out, from.read(src), seen))
+            Box::new(move |src: &Record, out: &Record, seen: Option<Seen>, refused: &[&str]| {
+                drafter.draft_refusing(out, from.read(src), seen, refused)
+            })
         }),
         recognise,
         digest: Some(0),
@@ -669,7 +671,15 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 }
                 let (record, rejected) = match &worked.outcomes[i] {
                     Worked::Defect(d) => (None, Some((d.field.clone().unwrap_or_default(), d.message.clone()))),
-                    Worked::Rejected(errors) => (None, Some(field_errors(errors))),
+                    Worked::Rejected(errors) => {
+                        let (mut fields, mut messages) = field_errors(errors);
+                        // The store's faults with the rest of the row.
+                        if let Some(Some(Err((more, said)))) = drafts.get_mut(i).map(Option::take) {
+                            fields = format!("{fields};{more}");
+                            messages = format!("{messages}; {said}");
+                        }
+                        (None, Some((fields, messages)))
+                    }
                     Worked::Mapped | Worked::AsRead => (worked.output(i), None),
                 };
                 // Every row with a record was drafted, external id and all,

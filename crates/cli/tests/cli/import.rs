@@ -240,6 +240,25 @@ on_both!(a_key_equal_to_the_rows_external_id_imports, |db| {
 });
 
 #[test]
+fn a_rejected_row_names_its_faults_in_the_mapping_and_in_the_store_at_once() {
+    let db = Db::sqlite();
+    let f = db.file("mf.csv", "Email,Phone,Signed Up\nann@x.com,12,2024-13-45\nbad,12,\n");
+    let m = db.file(
+        "mf.toml",
+        "entity = \"contacts\"\n[key]\nfields = [\"email\"]\n[fields]\nemail = { from = \"Email\", type = \"email\" }\n\
+         phone = { from = \"Phone\", type = \"phone\", region = \"US\" }\nsubscribed_at = \"Signed Up\"\n",
+    );
+    let out = db.run(&["import", &f, "--mapping", &m, "--rejects", "-", "-q"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The phone the mapping refused, the date the store refuses: one round of fixes.
+    assert!(text.contains("ann@x.com,12,2024-13-45,2,phone;subscribed_at,"), "{text}");
+    assert!(text.contains("subscribed_at (column \"\"Signed Up\"\"): \"\"2024-13-45\"\" is not a date"), "{text}");
+    // A key field the mapping refused is named once, not as empty too.
+    assert!(text.contains("bad,12,,3,email;phone,"), "{text}");
+    assert!(!text.contains("is empty"), "{text}");
+}
+
+#[test]
 fn a_rejects_file_is_safe_to_open_in_a_spreadsheet_and_feeds_back_as_it_was() {
     let db = Db::sqlite();
     let f = db.file(
