@@ -3032,7 +3032,7 @@ impl Import<'_> {
                             .filter_map(|m| making.from.get(m))
                             .map(|from| (from.name.clone().unwrap_or_default(), from.domain.clone()))
                             .collect();
-                        Some(Err(self.names_several(r, &[id.clone()], &made)?))
+                        Some(Err(self.names_several(r, std::slice::from_ref(id), &made)?))
                     }
                     Some([id]) => {
                         if let Some(domain) = &r.domain {
