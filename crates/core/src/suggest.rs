@@ -104,7 +104,19 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "公司",
             "商机名称",
         ],
-        "domain" => &["domain", "website", "web site", "url", "homepage", "org website", "网站", "官网", "域名"],
+        "domain" => &[
+            "domain",
+            "domain name",
+            "website",
+            "web site",
+            "website url",
+            "url",
+            "homepage",
+            "org website",
+            "网站",
+            "官网",
+            "域名",
+        ],
         "industry" => &["industry", "sector", "行业", "所属行业"],
         // (`Mailing …` is Salesforce's and Zoho's contact address,
         // `Billing …` their account's.)
@@ -860,6 +872,13 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let mut candidates: Vec<(f64, usize, &'static str, How)> = Vec::new();
     for (hi, h) in headers.iter().enumerate() {
         let nh = normalize(h);
+        // A companies file names its own fields after the company
+        // (HubSpot's `Company Domain Name`, `Company owner`): they are the
+        // record's `domain` and `owner`, not another thing's.
+        let nh = match nh.strip_prefix("company ") {
+            Some(rest) if entity == Entity::Companies && !rest.is_empty() => rest.to_string(),
+            _ => nh,
+        };
         if nh.is_empty() {
             continue;
         }

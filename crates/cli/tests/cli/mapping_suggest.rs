@@ -547,3 +547,24 @@ fn phones_of_taiwan_japan_and_hong_kong_are_not_read_as_chinese() {
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
     assert!(out.contains("c@ex.hk,+85223456789"), "{out}");
 }
+
+#[test]
+fn a_companies_export_names_its_own_fields_after_the_company() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "hs.csv",
+        "Record ID,Company name,Company Domain Name,Company owner,Company Phone\n9001,Acme Inc,acme.com,Bob,+1 212 555 0100\n",
+    );
+    let text = suggest(&f, "companies");
+    for line in [
+        "name = \"Company name\"",
+        "domain = \"Company Domain Name\"",
+        "owner = \"Company owner\"",
+        "phone = { from = \"Company Phone\", type = \"phone\"",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    // A contacts file's `Company Domain Name` is the company's.
+    let c = db.file("c.csv", "Email,Company Domain Name\na@acme.com,acme.com\n");
+    assert!(suggest(&c, "contacts").contains("\"company.domain\" = \"Company Domain Name\""));
+}
