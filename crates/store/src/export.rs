@@ -411,7 +411,8 @@ impl Resolver for FieldResolver {
             (f, _) if f.starts_with("custom.") && matches!(text.as_bytes().get(10), Some(b'T' | b't' | b' ')) => {
                 model::parse_time(&text).unwrap_or(text)
             }
-            ("email" | "contact.email", _) => text.trim().to_lowercase(),
+            // (A deal's `contacts` are e-mails too, `a@x.com; b@y.com`.)
+            ("email" | "contact.email" | "contacts", _) => text.trim().to_lowercase(),
             // An international number as the store keeps it: `+1 555 010
             // 0001` is +15550100001.
             (_, Some(Kind::Phone)) if text.trim().starts_with('+') => {

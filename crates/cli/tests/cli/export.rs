@@ -547,8 +547,14 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
          a@x.com,Germany,gold,5,yes,+15550100001\nb@x.com,FR,Silver,12,no,\nc@x.com,de,Bronze,100,no,\n",
     );
     db.ok(&["import", &f, "--entity", "contacts"]);
-    let d = db.file("d.csv", "name,amount,close_date\nAcme renewal,12500.50,2024-06-30\nOther,5,2024-07-01\n");
+    let d = db.file(
+        "d.csv",
+        "name,amount,close_date,contacts\nAcme renewal,12500.50,2024-06-30,A@X.com\nOther,5,2024-07-01,\n",
+    );
     db.ok(&["import", &d, "--entity", "deals"]);
+    // A deal's contacts, e-mails, compare as stored: in lower case.
+    let deals = db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", "contacts = 'A@x.COM'"]);
+    assert_eq!(deals, "name\nAcme renewal\n");
     let emails = |filter: &str| {
         db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter])
             .lines()
