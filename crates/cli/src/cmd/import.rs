@@ -270,8 +270,10 @@ impl Plan {
             match outcome {
                 Outcome::Update { changes, .. } => {
                     for c in changes {
-                        // A link by the name of what it goes to, and its id.
+                        // A link by the name of what it goes to, and its id
+                        // (once: a label of names alike carries it already).
                         let shown = |value: Option<&str>, label: Option<&str>| match (value, label) {
+                            (Some(v), Some(l)) if l.ends_with(&format!(" ({v})")) => l.to_string(),
                             (Some(v), Some(l)) if l != v => format!("{l} ({v})"),
                             _ => Self::text(&c.field, value),
                         };

@@ -2318,6 +2318,16 @@ on_both!(links_to_records_named_alike_or_without_an_email_are_told_apart, |db| {
     assert!(deal.contains("\"Renewal (01") && deal.matches("Renewal (").count() == 2, "{history}");
     let contact = history.lines().find(|l| l.contains("contact")).unwrap_or_default();
     assert!(contact.contains("\"ann@x.com\"") && contact.contains("\"Bob Ray\""), "{history}");
+    // A CSV plan names each deal once with its id.
+    let back = db.file(
+        "a3.csv",
+        "kind,subject,deal.external_id.erp,contact.external_id.erp,external_id.erp\ncall,Hi,D1,P2,A1\n",
+    );
+    let plan = db.path("p.csv");
+    db.ok(&["import", &back, "--entity", "activities", "--dry-run", "--plan", plan.to_str().expect("p")]);
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    let line = text.lines().find(|l| l.contains("\"deal\"")).unwrap_or_default();
+    assert!(line.matches("Renewal (01").count() == 2 && !line.contains(") ("), "{text}");
 });
 
 on_both!(deals_of_one_name_at_two_companies_are_two_deals, |db| {
