@@ -755,6 +755,21 @@ fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&
             TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() }
         };
     }
+    // ISO dates beside spreadsheet serial numbers (`45365`, a date cell
+    // formatted General): dates, which the date type reads both of.
+    let serial = |v: &str| v.trim().parse::<f64>().is_ok_and(|n| (20_000.0..=80_000.0).contains(&n));
+    let some_iso = iso.iter().any(Option::is_some);
+    if some_iso && iso.iter().zip(values).all(|(d, v)| d.is_some() || serial(v)) {
+        let example = values.iter().find(|v| serial(v)).copied().unwrap_or_default();
+        return TypeGuess {
+            ty: Some("date"),
+            note: "ISO 8601 dates and spreadsheet date numbers".into(),
+            warning: Some(format!(
+                "some values are numbers ({example:?}): read as spreadsheet dates (days since 1899-12-30)"
+            )),
+            ..Default::default()
+        };
+    }
     let fits: Vec<(&str, bool)> = DATE_FORMATS
         .iter()
         .filter(|(fmt, _)| values.iter().all(|v| date::parse_date(v, Some(fmt)).is_ok()))
@@ -1221,6 +1236,10 @@ mod tests {
         assert_eq!(guess_type("Zip", "custom.zip", &["12134", "10001"], None).ty, None, "a zip column stays text");
         assert_eq!(guess_type("Customer Number", "custom.customer_number", &["42", "1234"], None).ty, None);
         assert_eq!(guess_type("Orders", "custom.orders", &["3", "12", "140"], None).ty, Some("integer"));
+        // A date column of a workbook, some cells formatted General.
+        let mixed = guess_type("Signed Up", "subscribed_at", &["2024-03-12", "45365", "2024-03-14"], None);
+        assert_eq!((mixed.ty, mixed.warning.is_some()), (Some("date"), true));
+        assert_eq!(guess_type("Ref", "custom.ref", &["2024-03-12", "12"], None).ty, None);
         assert_eq!(guess_type("手机", "mobile", &["13800138000", "139-1234-5678"], None).region.as_deref(), Some("CN"));
         // A number with its code (`0086…` as much as `+86…`) does not count
         // against the Chinese mobiles beside it.
