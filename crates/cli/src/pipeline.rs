@@ -568,12 +568,11 @@ impl Rejects {
                 let (output, out) = Output::create(p)?;
                 let mut opts = WriteOptions::new(format);
                 flat = format.is_flat();
-                // Fixed in a spreadsheet, where `=HYPERLINK(…)` would run:
-                // formulas are neutralised as exports do (`'=…`, read back
-                // as it was, so the file still feeds back unchanged).
                 // Fixed in a spreadsheet first: a file that came with a BOM,
                 // or in a legacy encoding (GBK), is one Excel opens, and
                 // without a BOM Excel reads UTF-8 as the local code page.
+                // (Cells Excel would run, `=HYPERLINK(…)`, are neutralised
+                // as exports do: `'=…` reads back as it was.)
                 opts.bom = format.is_flat()
                     && format != Format::Xlsx
                     && (details.bom || details.encoding.is_some_and(|e| e != "UTF-8"));

@@ -367,6 +367,9 @@ fn simplified(c: char) -> char {
         ('錄', '录'),
         ('歷', '历'),
     ];
+    if c.is_ascii() {
+        return c;
+    }
     PAIRS.iter().find(|(t, _)| *t == c).map_or(c, |(_, s)| *s)
 }
 

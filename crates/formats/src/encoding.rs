@@ -106,11 +106,8 @@ fn detect(sample: &[u8], complete: bool) -> Detected {
             return Detected::One(encoding_rs::UTF_16BE);
         }
     }
-    match std::str::from_utf8(sample) {
-        Ok(_) => return Detected::One(UTF_8),
-        // A multi-byte character cut off by the end of the sample.
-        Err(e) if !complete && e.error_len().is_none() => return Detected::One(UTF_8),
-        Err(_) => {}
+    if is_utf8(sample, complete) {
+        return Detected::One(UTF_8);
     }
     // UTF-8 text with a few bad bytes is damaged UTF-8, which must fail with
     // its row named, not be read as Windows-1252 mojibake. Legacy encodings
@@ -351,33 +348,37 @@ fn further_sample(path: &Path, from: u64) -> io::Result<Option<(Vec<u8>, bool)>>
     Ok(Some((window, complete)))
 }
 
-/// The encoding `auto` reads `sample` in.
-/// Whether the first text other than ASCII in a file is UTF-8: in `head`,
-/// its first bytes, or (where those are ASCII, but for their last lines)
-/// further on in the file at `path`.
-fn utf8_text_first(file: &str, head: &[u8], complete: bool, path: Option<&Path>) -> Result<bool> {
-    let first = head.iter().position(|b| !b.is_ascii());
-    match (first, path) {
-        (Some(i), _) if complete || i < SAMPLE - 4096 => Ok(is_utf8_text(head, complete)),
-        (_, Some(path)) if !complete => {
-            let from = first.unwrap_or(SAMPLE) as u64;
-            let further = further_sample(path, from).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
-            Ok(further.is_some_and(|(further, complete)| is_utf8_text(&further, complete)))
-        }
-        _ => Ok(is_utf8_text(head, complete)),
+/// Whether `sample` is UTF-8 (a multi-byte character cut off by the end of
+/// an incomplete sample aside).
+fn is_utf8(sample: &[u8], complete: bool) -> bool {
+    match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        Err(e) => !complete && e.error_len().is_none(),
     }
 }
 
-/// Whether `sample` is UTF-8 with other than ASCII in it (a character cut
-/// off by the end of an incomplete sample aside).
-fn is_utf8_text(sample: &[u8], complete: bool) -> bool {
-    let valid = match std::str::from_utf8(sample) {
-        Ok(_) => true,
-        Err(e) => !complete && e.error_len().is_none(),
-    };
-    valid && !sample.is_ascii()
+/// Where to look further into a file whose first bytes, `head`, have other
+/// than ASCII only in their last lines, if at all: too little to tell by.
+/// `None` where `head` tells (or is the whole file).
+fn look_further_from(head: &[u8], complete: bool) -> Option<u64> {
+    let first = head.iter().position(|b| !b.is_ascii());
+    (!complete && first.is_none_or(|i| i >= SAMPLE - 4096)).then(|| first.unwrap_or(SAMPLE) as u64)
 }
 
+/// Whether the first text other than ASCII in a file is UTF-8: in `head`,
+/// its first bytes, or further on in the file at `path`.
+fn utf8_text_first(file: &str, head: &[u8], complete: bool, path: Option<&Path>) -> Result<bool> {
+    let utf8_text = |sample: &[u8], complete| is_utf8(sample, complete) && !sample.is_ascii();
+    match (look_further_from(head, complete), path) {
+        (Some(from), Some(path)) => {
+            let further = further_sample(path, from).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+            Ok(further.is_some_and(|(further, complete)| utf8_text(&further, complete)))
+        }
+        _ => Ok(utf8_text(head, complete)),
+    }
+}
+
+/// The encoding `auto` reads `sample` in.
 fn detected(file: &str, sample: &[u8], complete: bool) -> Result<&'static Encoding> {
     match detect(sample, complete) {
         // chardetng says GBK for GB18030 too (the decoders are one); a
@@ -408,16 +409,11 @@ pub fn decode(
         None => (None, 0),
     };
     let encoding = if choice.eq_ignore_ascii_case("auto") {
-        match (bom_enc, path) {
-            (Some(e), _) => e,
-            // Other than ASCII only in the sample's last lines, if at all:
-            // too little to tell by.
-            (None, Some(path))
-                if !complete && head.iter().position(|b| !b.is_ascii()).is_none_or(|i| i >= SAMPLE - 4096) =>
-            {
-                let from = head.iter().position(|b| !b.is_ascii()).unwrap_or(SAMPLE);
+        match (bom_enc, path, look_further_from(&head, complete)) {
+            (Some(e), ..) => e,
+            (None, Some(path), Some(from)) => {
                 let further =
-                    further_sample(path, from as u64).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
+                    further_sample(path, from).map_err(|e| Error::Io { file: file.to_string(), source: e })?;
                 // (An XML file says its encoding up front.)
                 let declared = xml_declared_encoding(&head).filter(|e| e.is_ascii_compatible());
                 match (further, declared) {
@@ -426,7 +422,7 @@ pub fn decode(
                     (Some((further, complete)), None) => detected(file, &further, complete)?,
                 }
             }
-            (None, _) => detected(file, &head, complete)?,
+            (None, ..) => detected(file, &head, complete)?,
         }
     } else {
         let named = by_name(choice).ok_or_else(|| {

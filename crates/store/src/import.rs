@@ -2999,6 +2999,8 @@ impl Import<'_> {
                 }),
                 other => other.cloned(),
             };
+            // Companies made for earlier rows under the row's name.
+            let made_alike: &[String] = name_key.and_then(|k| making.named.get(k)).map_or(&[], Vec::as_slice);
             let hit = match hit {
                 Some(h) => Some(h),
                 None => match by_name.as_deref() {
@@ -3019,16 +3021,9 @@ impl Import<'_> {
                     // A name alone, which a company made for an earlier row
                     // (at another domain) has too: two companies of that
                     // name, as they are a chunk later.
-                    Some([id])
-                        if r.domain.is_none()
-                            && name_key
-                                .and_then(|k| making.named.get(k))
-                                .is_some_and(|made| made.iter().any(|m| m != id)) =>
-                    {
-                        let made: Vec<(String, Option<String>)> = name_key
-                            .and_then(|k| making.named.get(k))
-                            .into_iter()
-                            .flatten()
+                    Some([id]) if r.domain.is_none() && made_alike.iter().any(|m| m != id) => {
+                        let made: Vec<(String, Option<String>)> = made_alike
+                            .iter()
                             .filter_map(|m| making.from.get(m))
                             .map(|from| (from.name.clone().unwrap_or_default(), from.domain.clone()))
                             .collect();
@@ -3322,9 +3317,8 @@ impl Import<'_> {
     }
 
     /// Why a reference to a company by name is refused when the name is
-    /// that of several (`ids`): each named, with its domain.
-    /// Says that `r`'s name is that of the stored companies `ids` and of
-    /// those `made` for earlier rows (name, domain).
+    /// that of several: the stored `ids` and those `made` for earlier rows
+    /// (name, domain), each named, with its domain.
     fn names_several(&mut self, r: &LinkRef, ids: &[String], made: &[(String, Option<String>)]) -> Result<String> {
         let params: Vec<Param> = ids.iter().map(|id| id.as_str().into()).collect();
         let sql = format!(
