@@ -360,6 +360,10 @@ pub struct Draft {
     /// Per column: `None` not in the source, `Some(None)` given empty.
     values: Vec<Option<Option<String>>>,
     custom: Vec<(String, Option<serde_json::Value>)>,
+    /// `custom` as a new record stores it, written by the drafting thread:
+    /// on a bulk load, writing it on the store's thread was a sixteenth of
+    /// that thread, the one the others wait for.
+    custom_json: Option<String>,
     links: Vec<(usize, LinkRef)>,
     contacts: Option<Vec<LinkRef>>,
     key: Option<Vec<String>>,
@@ -405,6 +409,8 @@ pub struct Drafter {
     /// The source column each field is read from (with a mapping), for
     /// messages.
     sources: Arc<HashMap<String, String>>,
+    /// `Settings::clear_empty`.
+    clear_empty: bool,
 }
 
 /// An import in progress.
@@ -643,6 +649,7 @@ impl Drafter {
             row: 0,
             values: vec![None; self.columns.len()],
             custom: Vec::new(),
+            custom_json: None,
             links: Vec::new(),
             contacts: None,
             key: None,
@@ -826,6 +833,9 @@ impl Drafter {
             d.external.as_deref().map(|x| key_hash(&[x])),
             d.own.as_deref().map(|x| key_hash(&["", x])),
         ];
+        if !d.lite && !d.custom.is_empty() {
+            d.custom_json = model::custom_json_of(&mut d.custom, self.clear_empty);
+        }
         Ok(d)
     }
 
@@ -983,6 +993,7 @@ impl Store {
                 declared,
                 recognition: None,
                 sources: Arc::default(),
+                clear_empty: settings.clear_empty,
             },
             taken,
             custom_keys: HashSet::default(),
@@ -2162,7 +2173,10 @@ impl Import<'_> {
                 // Nothing stored to merge with (a new record): the JSON is
                 // written straight from the row's fields, without the map
                 // (a twentieth of the store thread's work on a bulk load).
-                values[pos] = model::custom_json_of(&mut d.custom, self.settings.clear_empty);
+                values[pos] = match d.custom_json.take() {
+                    Some(json) => Some(json),
+                    None => model::custom_json_of(&mut d.custom, self.settings.clear_empty),
+                };
                 return;
             }
             let mut custom = model::parse_custom(values[pos].as_deref());
