@@ -238,6 +238,132 @@ fn synonyms(field: &str) -> &'static [&'static str] {
     }
 }
 
+/// The names German, French, Spanish, Italian and Dutch files give the
+/// standard fields, normalized. Matched exactly, never by similarity: they
+/// resemble English headers that mean something else (`Department` and
+/// `département`, `Telefax` and `Telefon`, `Landline` and `Land`).
+fn translations(field: &str) -> &'static [&'static str] {
+    match field {
+        "first_name" => &["vorname", "prénom", "prenom", "nombre", "voornaam"],
+        "last_name" => {
+            &["nachname", "familienname", "nom", "nom de famille", "apellido", "apellidos", "cognome", "achternaam"]
+        }
+        "full_name" => {
+            &["ansprechpartner", "kontaktperson", "nom complet", "nombre completo", "nome completo", "volledige naam"]
+        }
+        "email" => &[
+            "e mail adresse",
+            "email adresse",
+            "courriel",
+            "adresse e mail",
+            "adresse email",
+            "correo",
+            "correo electrónico",
+            "correo electronico",
+            "posta elettronica",
+            "e mailadres",
+        ],
+        "phone" => &[
+            "telefon",
+            "telefonnummer",
+            "festnetz",
+            "téléphone",
+            "telephone",
+            "téléphone fixe",
+            "telephone fixe",
+            "teléfono",
+            "telefono",
+            "telefoon",
+            "telefoonnummer",
+        ],
+        "mobile" => &[
+            "mobil",
+            "mobiltelefon",
+            "handy",
+            "handynummer",
+            "mobilnummer",
+            "portable",
+            "téléphone portable",
+            "móvil",
+            "movil",
+            "celular",
+            "cellulare",
+            "mobiel",
+            "mobiele telefoon",
+        ],
+        "title" => &["funktion", "berufsbezeichnung", "poste", "fonction", "cargo", "puesto", "ruolo", "functie"],
+        "company.name" => &[
+            "firma",
+            "firmenname",
+            "unternehmen",
+            "société",
+            "societe",
+            "entreprise",
+            "empresa",
+            "azienda",
+            "bedrijf",
+            "bedrijfsnaam",
+        ],
+        "domain" => &["webseite", "internetseite", "site web", "site internet", "sitio web", "sito web"],
+        "industry" => &["branche", "secteur", "secteur d activité", "industria", "settore"],
+        "address.street" => &[
+            "straße",
+            "strasse",
+            "adresse",
+            "anschrift",
+            "rue",
+            "dirección",
+            "direccion",
+            "calle",
+            "indirizzo",
+            "adres",
+            "straat",
+        ],
+        "address.city" => {
+            &["ort", "stadt", "wohnort", "ville", "ciudad", "localidad", "città", "citta", "plaats", "woonplaats"]
+        }
+        "address.region" => {
+            &["bundesland", "région", "département", "departement", "provincia", "regione", "provincie"]
+        }
+        "address.postal_code" => {
+            &["plz", "postleitzahl", "code postal", "código postal", "codigo postal", "cap", "codice postale"]
+        }
+        "address.country" => &["land", "pays", "país", "pais", "paese", "nazione"],
+        "notes" => &[
+            "notizen",
+            "bemerkung",
+            "bemerkungen",
+            "anmerkungen",
+            "kommentar",
+            "remarques",
+            "commentaire",
+            "commentaires",
+            "notas",
+            "comentarios",
+            "observaciones",
+            "opmerkingen",
+            "notities",
+        ],
+        _ => &[],
+    }
+}
+
+/// The country whose language a header is in, for the few headers that
+/// are one language's alone (`Telefon` is German, `Téléphone` French).
+/// Spanish words shared with Latin America (`celular`) and French ones
+/// shared with Canada say nothing.
+fn language_region(header: &str) -> Option<&'static str> {
+    Some(match header {
+        "vorname" | "nachname" | "telefon" | "telefonnummer" | "handy" | "mobiltelefon" | "firma" | "firmenname"
+        | "straße" | "strasse" | "plz" | "postleitzahl" | "ort" | "bundesland" => "DE",
+        "prénom" | "nom de famille" | "téléphone" | "société" | "code postal" | "département" => "FR",
+        "apellido" | "apellidos" | "móvil" | "teléfono móvil" | "código postal" => "ES",
+        "cognome" | "cellulare" | "azienda" | "città" | "indirizzo" | "cap" => "IT",
+        "voornaam" | "achternaam" | "telefoon" | "telefoonnummer" | "mobiel" | "bedrijf" | "woonplaats" => "NL",
+        _ => return None,
+    })
+}
+
 const ID_HEADERS: &[&str] =
     &["id", "customer id", "external id", "record id", "contact id", "account id", "编号", "客户编号", "客户id"];
 
@@ -918,7 +1044,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 continue;
             }
             let syns = synonyms(f);
-            if let Some(s) = syns.iter().find(|s| **s == nh) {
+            if let Some(s) = syns.iter().chain(translations(f)).find(|s| **s == nh) {
                 candidates.push((0.95, hi, f, How::Synonym(s)));
                 continue;
             }
@@ -934,10 +1060,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 // `address.street`, are no guide: no fuzzy match.)
                 continue;
             }
-            if let Some(s) = halves
-                .iter()
-                .find_map(|half| (*half == nf).then_some(f).or_else(|| syns.iter().copied().find(|s| s == half)))
-            {
+            if let Some(s) = halves.iter().find_map(|half| {
+                (*half == nf).then_some(f).or_else(|| syns.iter().chain(translations(f)).copied().find(|s| s == half))
+            }) {
                 candidates.push((0.93, hi, f, How::Synonym(s)));
                 continue;
             }
@@ -1015,6 +1140,11 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     // than Hong Kong; the numbers are checked against it below.)
     let traditional = headers.iter().any(|h| h.chars().any(|c| simplified(c) != c));
     let region_hint = region_hint.or(by_encoding.map(str::to_string)).or(traditional.then(|| "TW".to_string()));
+    // Headers in a European language (`Vorname`, `Téléphone`) say where the
+    // numbers are dialled, more likely than not: a guess, said so below.
+    let by_language =
+        if region_hint.is_none() { headers.iter().find_map(|h| language_region(&normalize(h))) } else { None };
+    let region_hint = region_hint.or(by_language.map(str::to_string));
 
     // Mixed-country files: each row's country gives its phones' region.
     let country_column: Option<&String> = headers.iter().enumerate().find_map(|(i, h)| {
@@ -1079,6 +1209,14 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         };
         used_targets.push(target.clone());
         let mut guess = guess_type(h, &target, &vals, region_hint.as_deref());
+        if let (Some("phone"), Some(r), None, Some(lang)) = (guess.ty, &guess.region, &guess.warning, by_language)
+            && r == lang
+        {
+            guess.warning = Some(format!(
+                "numbers without a country code are read as {r}, the country of the headers' language: check \
+                 `region` (or give each row's country with region_from)"
+            ));
+        }
         if guess.ty == Some("decimal") && !guess.decimal_comma && dot_thousands_column(&vals) {
             if file_commas {
                 guess.decimal_comma = true;

@@ -568,3 +568,79 @@ fn a_companies_export_names_its_own_fields_after_the_company() {
     let c = db.file("c.csv", "Email,Company Domain Name\na@acme.com,acme.com\n");
     assert!(suggest(&c, "contacts").contains("\"company.domain\" = \"Company Domain Name\""));
 }
+
+#[test]
+fn german_and_french_headers_are_the_standard_fields_and_say_where_phones_are_dialled() {
+    let db = crate::db::Db::sqlite();
+    let de = db.file(
+        "kontakte.csv",
+        "Vorname;Nachname;E-Mail-Adresse;Telefon;Handy;Firma;Straße;PLZ;Ort;Bemerkungen;Abteilung\n\
+         Hans;Müller;hans@beispiel.de;030 1234567;0171 2345678;Beispiel GmbH;Hauptstraße 1;01067;Dresden;VIP;Einkauf\n\
+         Erika;Schmidt;erika@firma.de;089 987654;0160 9876543;Firma AG;Marienplatz 2;80331;München;;Vertrieb\n",
+    );
+    let text = suggest(&de, "contacts");
+    for line in [
+        "first_name = \"Vorname\"",
+        "last_name = \"Nachname\"",
+        "email = { from = \"E-Mail-Adresse\", type = \"email\" }",
+        "phone = { from = \"Telefon\", type = \"phone\", region = \"DE\" }  # CHECK",
+        "mobile = { from = \"Handy\", type = \"phone\", region = \"DE\" }  # CHECK",
+        "\"company.name\" = \"Firma\"",
+        "\"address.street\" = \"Straße\"",
+        "\"address.postal_code\" = \"PLZ\"",
+        "\"address.city\" = \"Ort\"",
+        "notes = \"Bemerkungen\"",
+        // (No standard field for a department: kept.)
+        "\"custom.abteilung\" = \"Abteilung\"",
+        "# ^ numbers without a country code are read as DE, the country of the headers' language",
+        "fields = [\"email\"]",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    // The mapping as written imports the file, phones in E.164.
+    let m = db.path("de.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let s = db.json(&["import", &de, "--mapping", m.to_str().expect("p")]);
+    assert_eq!(s["inserted"], 2, "{s}");
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "last_name,phone,mobile,address.postal_code,company.name",
+    ]);
+    assert!(out.contains("Müller,+49301234567,+491712345678,01067,Beispiel GmbH"), "{out}");
+
+    // French: the same, and a country column still decides over the language.
+    let fr = db.file(
+        "contacts.csv",
+        "Prénom,Nom,Courriel,Téléphone,Portable,Société,Code postal,Ville,Pays\n\
+         Marie,Dupont,marie@exemple.be,02 123 45 67,0470 12 34 56,Exemple SA,1000,Bruxelles,Belgique\n",
+    );
+    let text = suggest(&fr, "contacts");
+    for line in [
+        "first_name = \"Prénom\"",
+        "last_name = \"Nom\"",
+        "email = { from = \"Courriel\", type = \"email\" }",
+        "phone = { from = \"Téléphone\", type = \"phone\", region = \"BE\" }",
+        "\"company.name\" = \"Société\"",
+        "\"address.country\" = { from = \"Pays\", type = \"country\" }",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    assert!(!text.contains("the country of the headers' language"), "{text}");
+}
+
+#[test]
+fn english_headers_resembling_foreign_names_are_not_taken_for_them() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "c.csv",
+        "Email,Department,Telefax,Landline,Branch\na@x.com,Sales,+1 212 555 0100,+1 212 555 0101,North\n",
+    );
+    let text = suggest(&f, "contacts");
+    // `département`, `Telefon`, `Land` and `Branche` are matched exactly, never by likeness.
+    for not in ["address.region", "\"address.country\"", "industry", "phone = { from = \"Telefax\""] {
+        assert!(!text.contains(not), "{not} in:\n{text}");
+    }
+}

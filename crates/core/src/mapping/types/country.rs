@@ -74,6 +74,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_in_european_languages() {
+        for (name, code) in [
+            ("Deutschland", "DE"),
+            ("Allemagne", "DE"),
+            ("Österreich", "AT"),
+            ("Suisse", "CH"),
+            ("Belgique", "BE"),
+            ("België", "BE"),
+            ("Pays-Bas", "NL"),
+            ("Royaume-Uni", "GB"),
+            ("Vereinigte Staaten", "US"),
+            ("Estados Unidos", "US"),
+            ("États-Unis", "US"),
+            ("Spanien", "ES"),
+            ("Irlanda", "IE"),
+        ] {
+            assert_eq!(to_alpha2(name), Some(code), "{name}");
+        }
+    }
+
+    #[test]
     fn names_codes_and_chinese() {
         assert_eq!(to_alpha2("United States of America"), Some("US"));
         assert_eq!(to_alpha2("usa"), Some("US"));
