@@ -238,130 +238,262 @@ fn synonyms(field: &str) -> &'static [&'static str] {
     }
 }
 
-/// The names German, French, Spanish, Italian and Dutch files give the
-/// standard fields, normalized. Matched exactly, never by similarity: they
-/// resemble English headers that mean something else (`Department` and
-/// `département`, `Telefax` and `Telefon`, `Landline` and `Land`).
-fn translations(field: &str) -> &'static [&'static str] {
-    match field {
-        "first_name" => &["vorname", "prénom", "prenom", "nombre", "voornaam"],
-        "last_name" => {
-            &["nachname", "familienname", "nom", "nom de famille", "apellido", "apellidos", "cognome", "achternaam"]
+/// Names German, French, Spanish, Italian and Dutch files give the standard
+/// fields, normalized, with the countries whose language each is in. A name
+/// counts only in a file whose headers are in its language
+/// (`headers_language`): `Firma` is a company in German and a signature in
+/// Spanish, `Cargo` a job title in Spanish and freight in English. Matched
+/// exactly, never by likeness: they resemble English headers that mean
+/// something else (`Department` and `département`, `Telefax` and `Telefon`).
+const TRANSLATIONS: &[(&str, &str, &[&str])] = &[
+    ("vorname", "first_name", &["DE"]),
+    ("prénom", "first_name", &["FR"]),
+    ("prenom", "first_name", &["FR"]),
+    ("nombre", "first_name", &["ES"]),
+    ("nome", "first_name", &["IT"]),
+    ("voornaam", "first_name", &["NL"]),
+    ("nachname", "last_name", &["DE"]),
+    ("familienname", "last_name", &["DE"]),
+    ("nom", "last_name", &["FR"]),
+    ("nom de famille", "last_name", &["FR"]),
+    ("apellido", "last_name", &["ES"]),
+    ("apellidos", "last_name", &["ES"]),
+    ("cognome", "last_name", &["IT"]),
+    ("achternaam", "last_name", &["NL"]),
+    ("ansprechpartner", "full_name", &["DE"]),
+    ("kontaktperson", "full_name", &["DE"]),
+    ("nom complet", "full_name", &["FR"]),
+    ("nombre completo", "full_name", &["ES"]),
+    ("nome completo", "full_name", &["IT"]),
+    ("volledige naam", "full_name", &["NL"]),
+    ("naam", "full_name", &["NL"]),
+    ("e mail adresse", "email", &["DE"]),
+    ("email adresse", "email", &["DE"]),
+    ("courriel", "email", &["FR"]),
+    ("adresse e mail", "email", &["FR"]),
+    ("adresse email", "email", &["FR"]),
+    ("adresse mail", "email", &["FR"]),
+    ("correo", "email", &["ES"]),
+    ("correo electrónico", "email", &["ES"]),
+    ("correo electronico", "email", &["ES"]),
+    ("correo e", "email", &["ES"]),
+    ("posta elettronica", "email", &["IT"]),
+    ("indirizzo email", "email", &["IT"]),
+    ("e mailadres", "email", &["NL"]),
+    ("telefon", "phone", &["DE"]),
+    ("telefonnummer", "phone", &["DE"]),
+    ("festnetz", "phone", &["DE"]),
+    ("telefon geschäftlich", "phone", &["DE"]),
+    ("téléphone", "phone", &["FR"]),
+    ("tél", "phone", &["FR"]),
+    ("téléphone fixe", "phone", &["FR"]),
+    ("telephone fixe", "phone", &["FR"]),
+    ("numéro de téléphone", "phone", &["FR"]),
+    ("teléfono", "phone", &["ES"]),
+    ("telefono", "phone", &["ES", "IT"]),
+    ("telefoon", "phone", &["NL"]),
+    ("telefoonnummer", "phone", &["NL"]),
+    ("mobil", "mobile", &["DE"]),
+    ("mobiltelefon", "mobile", &["DE"]),
+    ("handy", "mobile", &["DE"]),
+    ("handynummer", "mobile", &["DE"]),
+    ("mobilnummer", "mobile", &["DE"]),
+    ("portable", "mobile", &["FR"]),
+    ("téléphone portable", "mobile", &["FR"]),
+    ("gsm", "mobile", &["FR", "NL"]),
+    ("móvil", "mobile", &["ES"]),
+    ("movil", "mobile", &["ES"]),
+    ("teléfono móvil", "mobile", &["ES"]),
+    ("celular", "mobile", &["ES"]),
+    ("cellulare", "mobile", &["IT"]),
+    ("telefono cellulare", "mobile", &["IT"]),
+    ("mobiel", "mobile", &["NL"]),
+    ("mobiele telefoon", "mobile", &["NL"]),
+    ("funktion", "title", &["DE"]),
+    ("berufsbezeichnung", "title", &["DE"]),
+    ("poste", "title", &["FR"]),
+    ("fonction", "title", &["FR"]),
+    ("cargo", "title", &["ES"]),
+    ("puesto", "title", &["ES"]),
+    ("ruolo", "title", &["IT"]),
+    ("functie", "title", &["NL"]),
+    ("firma", "company.name", &["DE"]),
+    ("firmenname", "company.name", &["DE"]),
+    ("unternehmen", "company.name", &["DE"]),
+    ("société", "company.name", &["FR"]),
+    ("societe", "company.name", &["FR"]),
+    ("entreprise", "company.name", &["FR"]),
+    ("raison sociale", "company.name", &["FR"]),
+    ("empresa", "company.name", &["ES"]),
+    ("compañía", "company.name", &["ES"]),
+    ("azienda", "company.name", &["IT"]),
+    ("società", "company.name", &["IT"]),
+    ("ragione sociale", "company.name", &["IT"]),
+    ("bedrijf", "company.name", &["NL"]),
+    ("bedrijfsnaam", "company.name", &["NL"]),
+    ("webseite", "domain", &["DE"]),
+    ("internetseite", "domain", &["DE"]),
+    ("site web", "domain", &["FR"]),
+    ("site internet", "domain", &["FR"]),
+    ("sitio web", "domain", &["ES"]),
+    ("sito web", "domain", &["IT"]),
+    ("branche", "industry", &["DE", "NL"]),
+    ("secteur", "industry", &["FR"]),
+    ("secteur d activité", "industry", &["FR"]),
+    ("industria", "industry", &["ES", "IT"]),
+    ("settore", "industry", &["IT"]),
+    ("straße", "address.street", &["DE"]),
+    ("strasse", "address.street", &["DE"]),
+    ("straße geschäftlich", "address.street", &["DE"]),
+    ("adresse", "address.street", &["DE", "FR"]),
+    ("anschrift", "address.street", &["DE"]),
+    ("rue", "address.street", &["FR"]),
+    ("dirección", "address.street", &["ES"]),
+    ("direccion", "address.street", &["ES"]),
+    ("calle", "address.street", &["ES"]),
+    ("indirizzo", "address.street", &["IT"]),
+    ("adres", "address.street", &["NL"]),
+    ("straat", "address.street", &["NL"]),
+    ("ort", "address.city", &["DE"]),
+    ("ort geschäftlich", "address.city", &["DE"]),
+    ("stadt", "address.city", &["DE"]),
+    ("wohnort", "address.city", &["DE"]),
+    ("ville", "address.city", &["FR"]),
+    ("ciudad", "address.city", &["ES"]),
+    ("localidad", "address.city", &["ES"]),
+    ("città", "address.city", &["IT"]),
+    ("citta", "address.city", &["IT"]),
+    ("plaats", "address.city", &["NL"]),
+    ("woonplaats", "address.city", &["NL"]),
+    ("bundesland", "address.region", &["DE"]),
+    ("région", "address.region", &["FR"]),
+    ("département", "address.region", &["FR"]),
+    ("departement", "address.region", &["FR"]),
+    ("provincia", "address.region", &["ES", "IT"]),
+    ("regione", "address.region", &["IT"]),
+    ("provincie", "address.region", &["NL"]),
+    ("plz", "address.postal_code", &["DE"]),
+    ("postleitzahl", "address.postal_code", &["DE"]),
+    ("postleitzahl geschäftlich", "address.postal_code", &["DE"]),
+    ("code postal", "address.postal_code", &["FR"]),
+    ("cp", "address.postal_code", &["FR", "ES"]),
+    ("código postal", "address.postal_code", &["ES"]),
+    ("codigo postal", "address.postal_code", &["ES"]),
+    ("cap", "address.postal_code", &["IT"]),
+    ("codice postale", "address.postal_code", &["IT"]),
+    ("land", "address.country", &["DE", "NL"]),
+    ("pays", "address.country", &["FR"]),
+    ("land region", "address.country", &["DE"]),
+    ("land region geschäftlich", "address.country", &["DE"]),
+    ("país", "address.country", &["ES"]),
+    ("pais", "address.country", &["ES"]),
+    ("paese", "address.country", &["IT"]),
+    ("nazione", "address.country", &["IT"]),
+    ("notizen", "notes", &["DE"]),
+    ("bemerkung", "notes", &["DE"]),
+    ("bemerkungen", "notes", &["DE"]),
+    ("anmerkungen", "notes", &["DE"]),
+    ("kommentar", "notes", &["DE"]),
+    ("remarques", "notes", &["FR"]),
+    ("commentaire", "notes", &["FR"]),
+    ("commentaires", "notes", &["FR"]),
+    ("notas", "notes", &["ES"]),
+    ("comentarios", "notes", &["ES"]),
+    ("observaciones", "notes", &["ES"]),
+    ("note", "notes", &["IT"]),
+    ("opmerkingen", "notes", &["NL"]),
+    ("notities", "notes", &["NL"]),
+];
+
+/// The names of `field` in `language` (a country code, see
+/// `headers_language`), and those that are one language's alone
+/// (`language_of`) in any file: `Telefon` beside `Name` and `E-Mail`.
+fn translations(field: &str, language: Option<&str>) -> impl Iterator<Item = &'static &'static str> {
+    TRANSLATIONS
+        .iter()
+        .filter(move |(name, f, langs)| {
+            *f == field && (language.is_some_and(|l| langs.contains(&l)) || language_of(name).is_some())
+        })
+        .map(|(name, _, _)| name)
+}
+
+/// The country whose language a header is in, for headers that are one
+/// language's alone (`Telefon` is German, `Téléphone` French). Spanish
+/// words shared with Latin America and French ones shared with Belgium
+/// and Canada name Spain and France: the phones' region drawn from it is
+/// checked against the numbers, and marked CHECK.
+fn language_of(header: &str) -> Option<&'static str> {
+    Some(match header {
+        "vorname" | "nachname" | "telefon" | "telefonnummer" | "handy" | "mobiltelefon" | "straße" | "strasse"
+        | "plz" | "postleitzahl" | "ort" | "bundesland" | "firmenname" | "bemerkungen" | "e mail adresse" => "DE",
+        "prénom" | "prenom" | "nom de famille" | "téléphone" | "tél" | "courriel" | "société" | "raison sociale"
+        | "code postal" | "ville" | "pays" => "FR",
+        "nombre"
+        | "apellido"
+        | "apellidos"
+        | "teléfono"
+        | "móvil"
+        | "correo"
+        | "correo electrónico"
+        | "empresa"
+        | "compañía"
+        | "ciudad"
+        | "código postal"
+        | "país"
+        | "dirección" => "ES",
+        "nome" | "cognome" | "telefono" | "cellulare" | "azienda" | "città" | "indirizzo" | "codice postale"
+        | "ragione sociale" | "società" => "IT",
+        "voornaam" | "achternaam" | "telefoon" | "telefoonnummer" | "mobiel" | "bedrijf" | "bedrijfsnaam"
+        | "woonplaats" | "plaats" | "straat" | "naam" => "NL",
+        _ => return None,
+    })
+}
+
+/// The language most of a file's headers are in (as the country code of
+/// its phones' likeliest region), if two headers or more are in one and no
+/// other language has as many.
+fn headers_language(headers: &[String]) -> Option<&'static str> {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for lang in headers.iter().filter_map(|h| language_of(&normalize(h))) {
+        match counts.iter_mut().find(|(l, _)| *l == lang) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((lang, 1)),
         }
-        "full_name" => {
-            &["ansprechpartner", "kontaktperson", "nom complet", "nombre completo", "nome completo", "volledige naam"]
-        }
-        "email" => &[
-            "e mail adresse",
-            "email adresse",
-            "courriel",
-            "adresse e mail",
-            "adresse email",
-            "correo",
-            "correo electrónico",
-            "correo electronico",
-            "posta elettronica",
-            "e mailadres",
-        ],
-        "phone" => &[
-            "telefon",
-            "telefonnummer",
-            "festnetz",
-            "téléphone",
-            "telephone",
-            "téléphone fixe",
-            "telephone fixe",
-            "teléfono",
-            "telefono",
-            "telefoon",
-            "telefoonnummer",
-        ],
-        "mobile" => &[
-            "mobil",
-            "mobiltelefon",
-            "handy",
-            "handynummer",
-            "mobilnummer",
-            "portable",
-            "téléphone portable",
-            "móvil",
-            "movil",
-            "celular",
-            "cellulare",
-            "mobiel",
-            "mobiele telefoon",
-        ],
-        "title" => &["funktion", "berufsbezeichnung", "poste", "fonction", "cargo", "puesto", "ruolo", "functie"],
-        "company.name" => &[
-            "firma",
-            "firmenname",
-            "unternehmen",
-            "société",
-            "societe",
-            "entreprise",
-            "empresa",
-            "azienda",
-            "bedrijf",
-            "bedrijfsnaam",
-        ],
-        "domain" => &["webseite", "internetseite", "site web", "site internet", "sitio web", "sito web"],
-        "industry" => &["branche", "secteur", "secteur d activité", "industria", "settore"],
-        "address.street" => &[
-            "straße",
-            "strasse",
-            "adresse",
-            "anschrift",
-            "rue",
-            "dirección",
-            "direccion",
-            "calle",
-            "indirizzo",
-            "adres",
-            "straat",
-        ],
-        "address.city" => {
-            &["ort", "stadt", "wohnort", "ville", "ciudad", "localidad", "città", "citta", "plaats", "woonplaats"]
-        }
-        "address.region" => {
-            &["bundesland", "région", "département", "departement", "provincia", "regione", "provincie"]
-        }
-        "address.postal_code" => {
-            &["plz", "postleitzahl", "code postal", "código postal", "codigo postal", "cap", "codice postale"]
-        }
-        "address.country" => &["land", "pays", "país", "pais", "paese", "nazione"],
-        "notes" => &[
-            "notizen",
-            "bemerkung",
-            "bemerkungen",
-            "anmerkungen",
-            "kommentar",
-            "remarques",
-            "commentaire",
-            "commentaires",
-            "notas",
-            "comentarios",
-            "observaciones",
-            "opmerkingen",
-            "notities",
-        ],
-        _ => &[],
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    // (Two headers at least: one German word among English ones, `Handy`,
+    // is no German file.)
+    match counts.as_slice() {
+        [(lang, n)] if *n >= 2 => Some(lang),
+        [(lang, a), (_, b), ..] if a > b && *a >= 2 => Some(lang),
+        _ => None,
     }
 }
 
-/// The country whose language a header is in, for the few headers that
-/// are one language's alone (`Telefon` is German, `Téléphone` French).
-/// Spanish words shared with Latin America (`celular`) and French ones
-/// shared with Canada say nothing.
-fn language_region(header: &str) -> Option<&'static str> {
-    Some(match header {
-        "vorname" | "nachname" | "telefon" | "telefonnummer" | "handy" | "mobiltelefon" | "firma" | "firmenname"
-        | "straße" | "strasse" | "plz" | "postleitzahl" | "ort" | "bundesland" => "DE",
-        "prénom" | "nom de famille" | "téléphone" | "société" | "code postal" | "département" => "FR",
-        "apellido" | "apellidos" | "móvil" | "teléfono móvil" | "código postal" => "ES",
-        "cognome" | "cellulare" | "azienda" | "città" | "indirizzo" | "cap" => "IT",
-        "voornaam" | "achternaam" | "telefoon" | "telefoonnummer" | "mobiel" | "bedrijf" | "woonplaats" => "NL",
-        _ => return None,
-    })
+/// A name's parts as a file in another language names them: its word for
+/// the surname (`Nom`, `Nombre`, `Naam`) with no first name beside it is
+/// the whole name; German `Name` beside `Vorname` is the surname.
+fn name_parts(assigned: &mut [Option<(&'static str, How)>], headers: &[String], language: Option<&str>) {
+    let has =
+        |assigned: &[Option<(&'static str, How)>], field: &str| assigned.iter().flatten().any(|(f, _)| *f == field);
+    for (i, h) in headers.iter().enumerate() {
+        let h = normalize(h);
+        let Some((field, _)) = &assigned[i] else { continue };
+        let lone = ["nom", "nombre", "nome"].contains(&h.as_str())
+            && matches!(*field, "first_name" | "last_name")
+            && !has(assigned, if *field == "first_name" { "last_name" } else { "first_name" })
+            && !has(assigned, "full_name");
+        let surname = (language == Some("DE") || headers.iter().any(|h| normalize(h) == "vorname"))
+            && h == "name"
+            && *field == "full_name"
+            && has(assigned, "first_name")
+            && !has(assigned, "last_name");
+        if lone {
+            assigned[i] = Some(("full_name", How::Synonym("name")));
+        } else if surname {
+            assigned[i] = Some(("last_name", How::Synonym("name, beside vorname")));
+        }
+    }
 }
 
 const ID_HEADERS: &[&str] =
@@ -625,6 +757,9 @@ struct TypeGuess {
     note: String,
     warning: Option<String>,
     decimal_comma: bool,
+    /// The region is the headers' language's: each row's country, where
+    /// the file has one, says more.
+    region_by_language: bool,
 }
 
 fn fraction(values: &[&str], ok: impl Fn(&str) -> bool) -> f64 {
@@ -702,7 +837,8 @@ fn international(v: &str) -> Option<String> {
 
 /// A phone type for `values`, `f` of which look like phone numbers, read
 /// in the country the file's country column or its numbers suggest.
-fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess {
+fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
+    let region_hint = hints.region;
     let plus = fraction(values, |v| international(v).is_some());
     // Chinese mobiles among the numbers without a country code (those with
     // one say nothing of the rest but through `dialled_in`).
@@ -716,6 +852,14 @@ fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess 
     // dialled: `+49 30 …` beside `030 …` is Germany, not the US.
     let by_code = (region_hint.is_none() && plus > 0.0).then(|| dialled_in(values)).flatten();
     let region_hint = region_hint.or(by_code.as_deref());
+    // Else the headers' language, where as many of the numbers are its
+    // country's as North America's (`Firma` beside `(212) 555-0143` says
+    // nothing of the phones).
+    let by_language = hints.language.filter(|lang| {
+        let valid_in = |r: &str| national.iter().filter(|v| types::phone::is_valid(v, r.parse().ok())).count();
+        region_hint.is_none() && valid_in(lang) > 0 && valid_in(lang) >= valid_in("US")
+    });
+    let region_hint = region_hint.or(by_language);
     let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
     // Numbers that are none of the region's (a Taiwanese `0912-345-678`
     // read as Chinese) say the region may be wrong.
@@ -727,6 +871,10 @@ fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess 
         _ => Vec::new(),
     };
     let warning = match (&region, region_hint, foreign.first()) {
+        (Some(r), Some(_), None) if by_language.is_some() => Some(format!(
+            "numbers without a country code are read as {r}, the country of the headers' language: check `region` \
+             (or give each row's country with region_from)"
+        )),
         (Some(r), None, _) => Some(format!(
             "numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`"
         )),
@@ -740,6 +888,7 @@ fn phone_guess(values: &[&str], f: f64, region_hint: Option<&str>) -> TypeGuess 
     };
     TypeGuess {
         ty: Some("phone"),
+        region_by_language: by_language.is_some() && region.is_some(),
         region,
         note: format!("{:.0}% of values look like phone numbers", f * 100.0),
         warning,
@@ -779,7 +928,18 @@ fn dot_thousands_column(values: &[&str]) -> bool {
     values.iter().all(grouped) && values.iter().any(|v| v.contains('.'))
 }
 
-fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&str>) -> TypeGuess {
+/// What a file says of where its phones are dialled, beside their own digits.
+#[derive(Clone, Copy, Default)]
+struct Hints<'a> {
+    /// A country column's, an encoding's or the headers' script's country.
+    region: Option<&'a str>,
+    /// The country of the headers' language (`headers_language`): a guess,
+    /// weaker than the numbers themselves.
+    language: Option<&'a str>,
+}
+
+fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> TypeGuess {
+    let region_hint = hints.region;
     // A header written in Japanese kana, Korean or Chinese says where its
     // numbers are dialled, when no country column does (`公司电话`).
     let script = |range: std::ops::RangeInclusive<char>| header.chars().any(|c| range.contains(&c));
@@ -803,7 +963,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&
     if matches!(target, "phone" | "mobile" | "company.phone") {
         let f = fraction(values, looks_phone);
         if f >= 0.9 {
-            return phone_guess(values, f, region_hint);
+            return phone_guess(values, f, Hints { region: region_hint, ..hints });
         }
     }
     let f = fraction(values, |v| types::email(v).is_ok());
@@ -826,7 +986,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&
             return TypeGuess { note: "long digit strings (ids): kept as text".into(), ..Default::default() };
         }
         let same_width = values.iter().all(|v| v.trim().len() == values[0].trim().len());
-        if looks_like_code(header) || (same_width && values[0].trim().len() >= 4) {
+        if looks_like_code(header) || target == "address.postal_code" || (same_width && values[0].trim().len() >= 4) {
             return TypeGuess {
                 note: "digits of an identifier or code: kept as text, so leading zeros survive".into(),
                 ..Default::default()
@@ -927,7 +1087,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], region_hint: Option<&
     }
     let f = fraction(values, looks_phone);
     if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
-        return phone_guess(values, f, region_hint);
+        return phone_guess(values, f, Hints { region: region_hint, ..hints });
     }
     let f = fraction(values, |v| {
         let t = v.trim();
@@ -1012,6 +1172,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let values_of = |i: usize| -> Vec<&str> {
         samples.get(i).unwrap_or(&empty).iter().map(String::as_str).filter(|v| !v.trim().is_empty()).collect()
     };
+    let language = headers_language(headers);
     // Every (header, field) candidate with its score.
     let mut candidates: Vec<(f64, usize, &'static str, How)> = Vec::new();
     for (hi, h) in headers.iter().enumerate() {
@@ -1044,7 +1205,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 continue;
             }
             let syns = synonyms(f);
-            if let Some(s) = syns.iter().chain(translations(f)).find(|s| **s == nh) {
+            if let Some(s) = syns.iter().chain(translations(f, language)).find(|s| **s == nh) {
                 candidates.push((0.95, hi, f, How::Synonym(s)));
                 continue;
             }
@@ -1061,7 +1222,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 continue;
             }
             if let Some(s) = halves.iter().find_map(|half| {
-                (*half == nf).then_some(f).or_else(|| syns.iter().chain(translations(f)).copied().find(|s| s == half))
+                (*half == nf)
+                    .then_some(f)
+                    .or_else(|| syns.iter().chain(translations(f, language)).copied().find(|s| s == half))
             }) {
                 candidates.push((0.93, hi, f, How::Synonym(s)));
                 continue;
@@ -1104,15 +1267,18 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             assigned[hi] = Some((f, how));
         }
     }
+    name_parts(&mut assigned, headers, language);
 
     // A country column tells phones which region they are in. (Names, not
     // only two-letter codes, which a column of US states has too; a name in
     // Chinese, 中国, is short.)
+    // (Codes will do in a column matched to the country by its header.)
     let named = |v: &&str| v.chars().count() > 3 || !v.is_ascii();
     let region_hint: Option<String> = headers.iter().enumerate().find_map(|(i, _)| {
         let vals = values_of(i);
         let codes: Vec<&str> = vals.iter().filter_map(|v| country::to_alpha2(v)).collect();
-        if vals.is_empty() || (codes.len() as f64) < 0.9 * vals.len() as f64 || !vals.iter().any(named) {
+        let country = matches!(assigned[i], Some(("address.country", _)));
+        if vals.is_empty() || (codes.len() as f64) < 0.9 * vals.len() as f64 || !(country || vals.iter().any(named)) {
             return None;
         }
         let mut counts: Vec<(&str, usize)> = Vec::new();
@@ -1142,9 +1308,6 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let region_hint = region_hint.or(by_encoding.map(str::to_string)).or(traditional.then(|| "TW".to_string()));
     // Headers in a European language (`Vorname`, `Téléphone`) say where the
     // numbers are dialled, more likely than not: a guess, said so below.
-    let by_language =
-        if region_hint.is_none() { headers.iter().find_map(|h| language_region(&normalize(h))) } else { None };
-    let region_hint = region_hint.or(by_language.map(str::to_string));
 
     // Mixed-country files: each row's country gives its phones' region.
     let country_column: Option<&String> = headers.iter().enumerate().find_map(|(i, h)| {
@@ -1208,15 +1371,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         };
         used_targets.push(target.clone());
-        let mut guess = guess_type(h, &target, &vals, region_hint.as_deref());
-        if let (Some("phone"), Some(r), None, Some(lang)) = (guess.ty, &guess.region, &guess.warning, by_language)
-            && r == lang
-        {
-            guess.warning = Some(format!(
-                "numbers without a country code are read as {r}, the country of the headers' language: check \
-                 `region` (or give each row's country with region_from)"
-            ));
-        }
+        let mut guess = guess_type(h, &target, &vals, Hints { region: region_hint.as_deref(), language });
         if guess.ty == Some("decimal") && !guess.decimal_comma && dot_thousands_column(&vals) {
             if file_commas {
                 guess.decimal_comma = true;
@@ -1245,6 +1400,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             parts.push(format!("region = {}", toml_str(r)));
             if let Some(c) = country_column.filter(|c| per_row_region_wins(samples, headers, i, c, r)) {
                 parts.push(format!("region_from = {}", toml_str(c)));
+                if guess.region_by_language {
+                    guess.warning = None;
+                }
             }
         }
         if target == "kind" {
@@ -1371,25 +1529,32 @@ mod tests {
 
     #[test]
     fn leading_zeros_stay_text() {
-        let g = guess_type("Zip", "custom.zip", &["02134", "10001"], None);
+        let g = guess_type("Zip", "custom.zip", &["02134", "10001"], Hints::default());
         assert_eq!(g.ty, None);
         assert!(g.note.contains("leading zeros"));
-        assert_eq!(guess_type("Zip", "custom.zip", &["12134", "10001"], None).ty, None, "a zip column stays text");
-        assert_eq!(guess_type("Customer Number", "custom.customer_number", &["42", "1234"], None).ty, None);
-        assert_eq!(guess_type("Orders", "custom.orders", &["3", "12", "140"], None).ty, Some("integer"));
+        assert_eq!(
+            guess_type("Zip", "custom.zip", &["12134", "10001"], Hints::default()).ty,
+            None,
+            "a zip column stays text"
+        );
+        assert_eq!(guess_type("Customer Number", "custom.customer_number", &["42", "1234"], Hints::default()).ty, None);
+        assert_eq!(guess_type("Orders", "custom.orders", &["3", "12", "140"], Hints::default()).ty, Some("integer"));
         // A date column of a workbook, some cells formatted General.
-        let mixed = guess_type("Signed Up", "subscribed_at", &["2024-03-12", "45365", "2024-03-14"], None);
+        let mixed = guess_type("Signed Up", "subscribed_at", &["2024-03-12", "45365", "2024-03-14"], Hints::default());
         assert_eq!((mixed.ty, mixed.warning.is_some()), (Some("date"), true));
-        assert_eq!(guess_type("Ref", "custom.ref", &["2024-03-12", "12"], None).ty, None);
-        assert_eq!(guess_type("手机", "mobile", &["13800138000", "139-1234-5678"], None).region.as_deref(), Some("CN"));
+        assert_eq!(guess_type("Ref", "custom.ref", &["2024-03-12", "12"], Hints::default()).ty, None);
+        assert_eq!(
+            guess_type("手机", "mobile", &["13800138000", "139-1234-5678"], Hints::default()).region.as_deref(),
+            Some("CN")
+        );
         // A number with its code (`0086…` as much as `+86…`) does not count
         // against the Chinese mobiles beside it.
         assert_eq!(
-            guess_type("Phone", "phone", &["13800138000", "008613912345678"], None).region.as_deref(),
+            guess_type("Phone", "phone", &["13800138000", "008613912345678"], Hints::default()).region.as_deref(),
             Some("CN")
         );
         assert_eq!(
-            guess_type("Phone", "phone", &["0049 30 1234567", "030 7654321"], None).region.as_deref(),
+            guess_type("Phone", "phone", &["0049 30 1234567", "030 7654321"], Hints::default()).region.as_deref(),
             Some("DE")
         );
     }
@@ -1397,15 +1562,18 @@ mod tests {
     #[test]
     fn numbers_with_a_country_code_say_where_the_rest_are_dialled() {
         let german = ["+49 30 1234567", "030 7654321", "+49 89 1234567"];
-        assert_eq!(guess_type("Phone", "phone", &german, None).region.as_deref(), Some("DE"));
+        assert_eq!(guess_type("Phone", "phone", &german, Hints::default()).region.as_deref(), Some("DE"));
         assert_eq!(
-            guess_type("Phone", "phone", &["+1 415 555 2671", "(415) 555-2672"], None).region.as_deref(),
+            guess_type("Phone", "phone", &["+1 415 555 2671", "(415) 555-2672"], Hints::default()).region.as_deref(),
             Some("US")
         );
         // A country column still decides; codes of many countries say nothing.
-        assert_eq!(guess_type("Phone", "phone", &german, Some("AT")).region.as_deref(), Some("AT"));
+        assert_eq!(
+            guess_type("Phone", "phone", &german, Hints { region: Some("AT"), language: None }).region.as_deref(),
+            Some("AT")
+        );
         let mixed = ["+49 30 1234567", "+33 1 23 45 67 89", "020 7946 0958"];
-        assert_eq!(guess_type("Phone", "phone", &mixed, None).region.as_deref(), Some("US"));
+        assert_eq!(guess_type("Phone", "phone", &mixed, Hints::default()).region.as_deref(), Some("US"));
     }
 
     #[test]

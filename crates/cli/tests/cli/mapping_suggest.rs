@@ -629,6 +629,27 @@ fn german_and_french_headers_are_the_standard_fields_and_say_where_phones_are_di
         assert!(text.contains(line), "{line} in:\n{text}");
     }
     assert!(!text.contains("the country of the headers' language"), "{text}");
+
+    // The numbers' own country codes say more than the headers' language.
+    let ch = db.file(
+        "ch.csv",
+        "Vorname;Nachname;E-Mail;Telefon;PLZ\nUrs;Meier;u@x.ch;+41 44 123 45 67;8001\nReto;Keller;r@x.ch;044 123 45 68;10115\n",
+    );
+    let text = suggest(&ch, "contacts");
+    assert!(text.contains("phone = { from = \"Telefon\", type = \"phone\", region = \"CH\" }"), "{text}");
+    // Postal codes stay text, whatever their widths.
+    assert!(text.contains("\"address.postal_code\" = \"PLZ\""), "{text}");
+    // So does a country column of codes.
+    let ch =
+        db.file("ch2.csv", "Vorname;Nachname;Telefon;Land\nUrs;Meier;044 123 45 67;CH\nReto;Keller;061 123 45 67;CH\n");
+    assert!(suggest(&ch, "contacts").contains("region = \"CH\""));
+    // A word for the surname alone is the whole name; German `Name` beside
+    // `Vorname` the surname.
+    let nom = db.file("nom.csv", "Nom;Courriel;Téléphone\nJean Dupont;j@x.fr;01 23 45 67 89\n");
+    assert!(suggest(&nom, "contacts").contains("full_name = \"Nom\""));
+    let name = db.file("name.csv", "Vorname;Name;E-Mail\nHans;Müller;h@x.de\n");
+    let text = suggest(&name, "contacts");
+    assert!(text.contains("last_name = \"Name\""), "{text}");
 }
 
 #[test]
@@ -643,4 +664,26 @@ fn english_headers_resembling_foreign_names_are_not_taken_for_them() {
     for not in ["address.region", "\"address.country\"", "industry", "phone = { from = \"Telefax\""] {
         assert!(!text.contains(not), "{not} in:\n{text}");
     }
+}
+
+#[test]
+fn a_foreign_word_among_english_headers_changes_neither_fields_nor_phones() {
+    let db = crate::db::Db::sqlite();
+    // `Firma` is a company in German, a signature in Spanish; `Cargo` a job
+    // title in Spanish, freight in English.
+    let f = db.file(
+        "c.csv",
+        "Name,Email,Phone,Firma,Cargo,Handy\nJohn Smith,j@example.com,(212) 555-0143,Acme,Pallets,yes\nJane Doe,d@example.com,(415) 555-0100,Foo Inc,Containers,no\n",
+    );
+    let text = suggest(&f, "contacts");
+    for line in [
+        "phone = { from = \"Phone\", type = \"phone\", region = \"US\" }",
+        "\"custom.firma\" = \"Firma\"",
+        "\"custom.cargo\" = \"Cargo\"",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    // In a Spanish file `Firma` is no company.
+    let es = db.file("es.csv", "Nombre;Apellidos;Correo electrónico;Firma\nJuan;García;j@x.es;sí\n");
+    assert!(suggest(&es, "contacts").contains("\"custom.firma\" = \"Firma\""));
 }

@@ -5,10 +5,13 @@ use std::sync::OnceLock;
 
 const TABLE: &str = include_str!("countries.tsv");
 
+/// Lower case, without points and apostrophes, hyphens as spaces
+/// (`Pays-Bas` and `Pays Bas`, `U.S.A.` and `usa`).
 fn normalize(s: &str) -> String {
     s.trim()
         .chars()
         .filter(|c| !matches!(c, '.' | '\''))
+        .map(|c| if c == '-' { ' ' } else { c })
         .flat_map(char::to_lowercase)
         .collect::<String>()
         .split_whitespace()
@@ -89,6 +92,9 @@ mod tests {
             ("États-Unis", "US"),
             ("Spanien", "ES"),
             ("Irlanda", "IE"),
+            ("Pays Bas", "NL"),
+            ("EE. UU.", "US"),
+            ("Bundesrepublik Deutschland", "DE"),
         ] {
             assert_eq!(to_alpha2(name), Some(code), "{name}");
         }
