@@ -239,228 +239,196 @@ fn synonyms(field: &str) -> &'static [&'static str] {
 }
 
 /// Names German, French, Spanish, Italian and Dutch files give the standard
-/// fields, normalized, with the countries whose language each is in. A name
-/// counts only in a file whose headers are in its language
-/// (`headers_language`): `Firma` is a company in German and a signature in
-/// Spanish, `Cargo` a job title in Spanish and freight in English. Matched
+/// fields, normalized, with the countries whose language each is in, and
+/// whether it is a sign of the first one's (`language_of`). A name counts
+/// in a file whose headers are in its language (`headers_language`), a sign
+/// in any: `Firma` is a company in German and a signature in Spanish,
+/// `Cargo` a job title in Spanish and freight in English, where `Telefon`
+/// is German alone. Matched
 /// exactly, never by likeness: they resemble English headers that mean
 /// something else (`Department` and `département`, `Telefax` and `Telefon`).
-const TRANSLATIONS: &[(&str, &str, &[&str])] = &[
-    ("vorname", "first_name", &["DE"]),
-    ("prénom", "first_name", &["FR"]),
-    ("prenom", "first_name", &["FR"]),
-    ("nombre", "first_name", &["ES"]),
-    ("nome", "first_name", &["IT"]),
-    ("voornaam", "first_name", &["NL"]),
-    ("nachname", "last_name", &["DE"]),
-    ("familienname", "last_name", &["DE"]),
-    ("nom", "last_name", &["FR"]),
-    ("nom de famille", "last_name", &["FR"]),
-    ("apellido", "last_name", &["ES"]),
-    ("apellidos", "last_name", &["ES"]),
-    ("cognome", "last_name", &["IT"]),
-    ("achternaam", "last_name", &["NL"]),
-    ("ansprechpartner", "full_name", &["DE"]),
-    ("kontaktperson", "full_name", &["DE"]),
-    ("nom complet", "full_name", &["FR"]),
-    ("nombre completo", "full_name", &["ES"]),
-    ("nome completo", "full_name", &["IT"]),
-    ("volledige naam", "full_name", &["NL"]),
-    ("naam", "full_name", &["NL"]),
-    ("e mail adresse", "email", &["DE"]),
-    ("email adresse", "email", &["DE"]),
-    ("courriel", "email", &["FR"]),
-    ("adresse e mail", "email", &["FR"]),
-    ("adresse email", "email", &["FR"]),
-    ("adresse mail", "email", &["FR"]),
-    ("correo", "email", &["ES"]),
-    ("correo electrónico", "email", &["ES"]),
-    ("correo electronico", "email", &["ES"]),
-    ("correo e", "email", &["ES"]),
-    ("posta elettronica", "email", &["IT"]),
-    ("indirizzo email", "email", &["IT"]),
-    ("e mailadres", "email", &["NL"]),
-    ("telefon", "phone", &["DE"]),
-    ("telefonnummer", "phone", &["DE"]),
-    ("festnetz", "phone", &["DE"]),
-    ("telefon geschäftlich", "phone", &["DE"]),
-    ("téléphone", "phone", &["FR"]),
-    ("tél", "phone", &["FR"]),
-    ("téléphone fixe", "phone", &["FR"]),
-    ("telephone fixe", "phone", &["FR"]),
-    ("numéro de téléphone", "phone", &["FR"]),
-    ("teléfono", "phone", &["ES"]),
-    ("telefono", "phone", &["ES", "IT"]),
-    ("telefoon", "phone", &["NL"]),
-    ("telefoonnummer", "phone", &["NL"]),
-    ("mobil", "mobile", &["DE"]),
-    ("mobiltelefon", "mobile", &["DE"]),
-    ("handy", "mobile", &["DE"]),
-    ("handynummer", "mobile", &["DE"]),
-    ("mobilnummer", "mobile", &["DE"]),
-    ("portable", "mobile", &["FR"]),
-    ("téléphone portable", "mobile", &["FR"]),
-    ("gsm", "mobile", &["FR", "NL"]),
-    ("móvil", "mobile", &["ES"]),
-    ("movil", "mobile", &["ES"]),
-    ("teléfono móvil", "mobile", &["ES"]),
-    ("celular", "mobile", &["ES"]),
-    ("cellulare", "mobile", &["IT"]),
-    ("telefono cellulare", "mobile", &["IT"]),
-    ("mobiel", "mobile", &["NL"]),
-    ("mobiele telefoon", "mobile", &["NL"]),
-    ("funktion", "title", &["DE"]),
-    ("berufsbezeichnung", "title", &["DE"]),
-    ("poste", "title", &["FR"]),
-    ("fonction", "title", &["FR"]),
-    ("cargo", "title", &["ES"]),
-    ("puesto", "title", &["ES"]),
-    ("ruolo", "title", &["IT"]),
-    ("functie", "title", &["NL"]),
-    ("firma", "company.name", &["DE"]),
-    ("firmenname", "company.name", &["DE"]),
-    ("unternehmen", "company.name", &["DE"]),
-    ("société", "company.name", &["FR"]),
-    ("societe", "company.name", &["FR"]),
-    ("entreprise", "company.name", &["FR"]),
-    ("raison sociale", "company.name", &["FR"]),
-    ("empresa", "company.name", &["ES"]),
-    ("compañía", "company.name", &["ES"]),
-    ("azienda", "company.name", &["IT"]),
-    ("società", "company.name", &["IT"]),
-    ("ragione sociale", "company.name", &["IT"]),
-    ("bedrijf", "company.name", &["NL"]),
-    ("bedrijfsnaam", "company.name", &["NL"]),
-    ("webseite", "domain", &["DE"]),
-    ("internetseite", "domain", &["DE"]),
-    ("site web", "domain", &["FR"]),
-    ("site internet", "domain", &["FR"]),
-    ("sitio web", "domain", &["ES"]),
-    ("sito web", "domain", &["IT"]),
-    ("branche", "industry", &["DE", "NL"]),
-    ("secteur", "industry", &["FR"]),
-    ("secteur d activité", "industry", &["FR"]),
-    ("industria", "industry", &["ES", "IT"]),
-    ("settore", "industry", &["IT"]),
-    ("straße", "address.street", &["DE"]),
-    ("strasse", "address.street", &["DE"]),
-    ("straße geschäftlich", "address.street", &["DE"]),
-    ("adresse", "address.street", &["DE", "FR"]),
-    ("anschrift", "address.street", &["DE"]),
-    ("rue", "address.street", &["FR"]),
-    ("dirección", "address.street", &["ES"]),
-    ("direccion", "address.street", &["ES"]),
-    ("calle", "address.street", &["ES"]),
-    ("indirizzo", "address.street", &["IT"]),
-    ("adres", "address.street", &["NL"]),
-    ("straat", "address.street", &["NL"]),
-    ("ort", "address.city", &["DE"]),
-    ("ort geschäftlich", "address.city", &["DE"]),
-    ("stadt", "address.city", &["DE"]),
-    ("wohnort", "address.city", &["DE"]),
-    ("ville", "address.city", &["FR"]),
-    ("ciudad", "address.city", &["ES"]),
-    ("localidad", "address.city", &["ES"]),
-    ("città", "address.city", &["IT"]),
-    ("citta", "address.city", &["IT"]),
-    ("plaats", "address.city", &["NL"]),
-    ("woonplaats", "address.city", &["NL"]),
-    ("bundesland", "address.region", &["DE"]),
-    ("région", "address.region", &["FR"]),
-    ("département", "address.region", &["FR"]),
-    ("departement", "address.region", &["FR"]),
-    ("provincia", "address.region", &["ES", "IT"]),
-    ("regione", "address.region", &["IT"]),
-    ("provincie", "address.region", &["NL"]),
-    ("plz", "address.postal_code", &["DE"]),
-    ("postleitzahl", "address.postal_code", &["DE"]),
-    ("postleitzahl geschäftlich", "address.postal_code", &["DE"]),
-    ("code postal", "address.postal_code", &["FR"]),
-    ("cp", "address.postal_code", &["FR", "ES"]),
-    ("código postal", "address.postal_code", &["ES"]),
-    ("codigo postal", "address.postal_code", &["ES"]),
-    ("cap", "address.postal_code", &["IT"]),
-    ("codice postale", "address.postal_code", &["IT"]),
-    ("land", "address.country", &["DE", "NL"]),
-    ("pays", "address.country", &["FR"]),
-    ("land region", "address.country", &["DE"]),
-    ("land region geschäftlich", "address.country", &["DE"]),
-    ("país", "address.country", &["ES"]),
-    ("pais", "address.country", &["ES"]),
-    ("paese", "address.country", &["IT"]),
-    ("nazione", "address.country", &["IT"]),
-    ("notizen", "notes", &["DE"]),
-    ("bemerkung", "notes", &["DE"]),
-    ("bemerkungen", "notes", &["DE"]),
-    ("anmerkungen", "notes", &["DE"]),
-    ("kommentar", "notes", &["DE"]),
-    ("remarques", "notes", &["FR"]),
-    ("commentaire", "notes", &["FR"]),
-    ("commentaires", "notes", &["FR"]),
-    ("notas", "notes", &["ES"]),
-    ("comentarios", "notes", &["ES"]),
-    ("observaciones", "notes", &["ES"]),
-    ("note", "notes", &["IT"]),
-    ("opmerkingen", "notes", &["NL"]),
-    ("notities", "notes", &["NL"]),
+const TRANSLATIONS: &[(&str, &str, &[&str], bool)] = &[
+    ("vorname", "first_name", &["DE"], true),
+    ("prénom", "first_name", &["FR"], true),
+    ("prenom", "first_name", &["FR"], true),
+    ("nombre", "first_name", &["ES"], true),
+    ("nome", "first_name", &["IT"], true),
+    ("voornaam", "first_name", &["NL"], true),
+    ("nachname", "last_name", &["DE"], true),
+    ("familienname", "last_name", &["DE"], false),
+    ("nom", "last_name", &["FR"], false),
+    ("nom de famille", "last_name", &["FR"], true),
+    ("apellido", "last_name", &["ES"], true),
+    ("apellidos", "last_name", &["ES"], true),
+    ("cognome", "last_name", &["IT"], true),
+    ("achternaam", "last_name", &["NL"], true),
+    ("ansprechpartner", "full_name", &["DE"], false),
+    ("kontaktperson", "full_name", &["DE"], false),
+    ("nom complet", "full_name", &["FR"], false),
+    ("nombre completo", "full_name", &["ES"], false),
+    ("nome completo", "full_name", &["IT"], false),
+    ("volledige naam", "full_name", &["NL"], false),
+    ("naam", "full_name", &["NL"], true),
+    ("e mail adresse", "email", &["DE"], true),
+    ("email adresse", "email", &["DE"], false),
+    ("courriel", "email", &["FR"], true),
+    ("adresse e mail", "email", &["FR"], false),
+    ("adresse email", "email", &["FR"], false),
+    ("adresse mail", "email", &["FR"], false),
+    ("correo", "email", &["ES"], true),
+    ("correo electrónico", "email", &["ES"], true),
+    ("correo electronico", "email", &["ES"], false),
+    ("correo e", "email", &["ES"], false),
+    ("posta elettronica", "email", &["IT"], false),
+    ("indirizzo email", "email", &["IT"], false),
+    ("e mailadres", "email", &["NL"], false),
+    ("telefon", "phone", &["DE"], true),
+    ("telefonnummer", "phone", &["DE"], true),
+    ("festnetz", "phone", &["DE"], false),
+    ("telefon geschäftlich", "phone", &["DE"], false),
+    ("téléphone", "phone", &["FR"], true),
+    ("tél", "phone", &["FR"], true),
+    ("téléphone fixe", "phone", &["FR"], false),
+    ("telephone fixe", "phone", &["FR"], false),
+    ("numéro de téléphone", "phone", &["FR"], false),
+    ("teléfono", "phone", &["ES"], true),
+    ("telefono", "phone", &["IT", "ES"], true),
+    ("telefoon", "phone", &["NL"], true),
+    ("telefoonnummer", "phone", &["NL"], true),
+    ("mobil", "mobile", &["DE"], false),
+    ("mobiltelefon", "mobile", &["DE"], true),
+    ("handy", "mobile", &["DE"], true),
+    ("handynummer", "mobile", &["DE"], false),
+    ("mobilnummer", "mobile", &["DE"], false),
+    ("portable", "mobile", &["FR"], false),
+    ("téléphone portable", "mobile", &["FR"], false),
+    ("gsm", "mobile", &["FR", "NL"], false),
+    ("móvil", "mobile", &["ES"], true),
+    ("movil", "mobile", &["ES"], false),
+    ("teléfono móvil", "mobile", &["ES"], false),
+    ("celular", "mobile", &["ES"], false),
+    ("cellulare", "mobile", &["IT"], true),
+    ("telefono cellulare", "mobile", &["IT"], false),
+    ("mobiel", "mobile", &["NL"], true),
+    ("mobiele telefoon", "mobile", &["NL"], false),
+    ("funktion", "title", &["DE"], false),
+    ("berufsbezeichnung", "title", &["DE"], false),
+    ("poste", "title", &["FR"], false),
+    ("fonction", "title", &["FR"], false),
+    ("cargo", "title", &["ES"], false),
+    ("puesto", "title", &["ES"], false),
+    ("ruolo", "title", &["IT"], false),
+    ("functie", "title", &["NL"], false),
+    ("firma", "company.name", &["DE"], false),
+    ("firmenname", "company.name", &["DE"], true),
+    ("unternehmen", "company.name", &["DE"], false),
+    ("société", "company.name", &["FR"], true),
+    ("societe", "company.name", &["FR"], false),
+    ("entreprise", "company.name", &["FR"], false),
+    ("raison sociale", "company.name", &["FR"], true),
+    ("empresa", "company.name", &["ES"], true),
+    ("compañía", "company.name", &["ES"], true),
+    ("azienda", "company.name", &["IT"], true),
+    ("società", "company.name", &["IT"], true),
+    ("ragione sociale", "company.name", &["IT"], true),
+    ("bedrijf", "company.name", &["NL"], true),
+    ("bedrijfsnaam", "company.name", &["NL"], true),
+    ("webseite", "domain", &["DE"], false),
+    ("internetseite", "domain", &["DE"], false),
+    ("site web", "domain", &["FR"], false),
+    ("site internet", "domain", &["FR"], false),
+    ("sitio web", "domain", &["ES"], false),
+    ("sito web", "domain", &["IT"], false),
+    ("branche", "industry", &["DE", "NL"], false),
+    ("secteur", "industry", &["FR"], false),
+    ("secteur d activité", "industry", &["FR"], false),
+    ("industria", "industry", &["ES", "IT"], false),
+    ("settore", "industry", &["IT"], false),
+    ("straße", "address.street", &["DE"], true),
+    ("strasse", "address.street", &["DE"], true),
+    ("straße geschäftlich", "address.street", &["DE"], false),
+    ("adresse", "address.street", &["DE", "FR"], false),
+    ("anschrift", "address.street", &["DE"], false),
+    ("rue", "address.street", &["FR"], false),
+    ("dirección", "address.street", &["ES"], true),
+    ("direccion", "address.street", &["ES"], false),
+    ("calle", "address.street", &["ES"], false),
+    ("indirizzo", "address.street", &["IT"], true),
+    ("adres", "address.street", &["NL"], false),
+    ("straat", "address.street", &["NL"], true),
+    ("ort", "address.city", &["DE"], true),
+    ("ort geschäftlich", "address.city", &["DE"], false),
+    ("stadt", "address.city", &["DE"], false),
+    ("wohnort", "address.city", &["DE"], false),
+    ("ville", "address.city", &["FR"], true),
+    ("ciudad", "address.city", &["ES"], true),
+    ("localidad", "address.city", &["ES"], false),
+    ("città", "address.city", &["IT"], true),
+    ("citta", "address.city", &["IT"], false),
+    ("plaats", "address.city", &["NL"], true),
+    ("woonplaats", "address.city", &["NL"], true),
+    ("bundesland", "address.region", &["DE"], true),
+    ("région", "address.region", &["FR"], false),
+    ("département", "address.region", &["FR"], false),
+    ("departement", "address.region", &["FR"], false),
+    ("provincia", "address.region", &["ES", "IT"], false),
+    ("regione", "address.region", &["IT"], false),
+    ("provincie", "address.region", &["NL"], false),
+    ("plz", "address.postal_code", &["DE"], true),
+    ("postleitzahl", "address.postal_code", &["DE"], true),
+    ("postleitzahl geschäftlich", "address.postal_code", &["DE"], false),
+    ("code postal", "address.postal_code", &["FR"], true),
+    ("cp", "address.postal_code", &["FR", "ES"], false),
+    ("código postal", "address.postal_code", &["ES"], true),
+    ("codigo postal", "address.postal_code", &["ES"], false),
+    ("cap", "address.postal_code", &["IT"], false),
+    ("codice postale", "address.postal_code", &["IT"], true),
+    ("land", "address.country", &["DE", "NL"], false),
+    ("pays", "address.country", &["FR"], true),
+    ("land region", "address.country", &["DE"], false),
+    ("land region geschäftlich", "address.country", &["DE"], false),
+    ("país", "address.country", &["ES"], true),
+    ("pais", "address.country", &["ES"], false),
+    ("paese", "address.country", &["IT"], false),
+    ("nazione", "address.country", &["IT"], false),
+    ("notizen", "notes", &["DE"], false),
+    ("bemerkung", "notes", &["DE"], false),
+    ("bemerkungen", "notes", &["DE"], true),
+    ("anmerkungen", "notes", &["DE"], false),
+    ("kommentar", "notes", &["DE"], false),
+    ("remarques", "notes", &["FR"], false),
+    ("commentaire", "notes", &["FR"], false),
+    ("commentaires", "notes", &["FR"], false),
+    ("notas", "notes", &["ES"], false),
+    ("comentarios", "notes", &["ES"], false),
+    ("observaciones", "notes", &["ES"], false),
+    ("note", "notes", &["IT"], false),
+    ("opmerkingen", "notes", &["NL"], false),
+    ("notities", "notes", &["NL"], false),
 ];
 
 /// The names of `field` in `language` (a country code, see
-/// `headers_language`), and those that are one language's alone
-/// (`language_of`) in any file: `Telefon` beside `Name` and `E-Mail`.
+/// `headers_language`), and its signs of a language in any file.
 fn translations(field: &str, language: Option<&str>) -> impl Iterator<Item = &'static &'static str> {
     TRANSLATIONS
         .iter()
-        .filter(move |(name, f, langs)| {
-            *f == field && (language.is_some_and(|l| langs.contains(&l)) || language_of(name).is_some())
-        })
-        .map(|(name, _, _)| name)
+        .filter(move |(_, f, langs, sign)| *f == field && (*sign || language.is_some_and(|l| langs.contains(&l))))
+        .map(|(name, _, _, _)| name)
 }
 
-/// The country whose language a header is in, for headers that are one
-/// language's alone (`Telefon` is German, `Téléphone` French). Spanish
-/// words shared with Latin America and French ones shared with Belgium
-/// and Canada name Spain and France: the phones' region drawn from it is
-/// checked against the numbers, and marked CHECK.
+/// The country whose language a header is a sign of (`Telefon` is German,
+/// `Téléphone` French). Spanish words shared with Latin America and French
+/// ones shared with Belgium and Canada name Spain and France: the phones'
+/// region drawn from it is checked against the numbers, and marked CHECK.
 fn language_of(header: &str) -> Option<&'static str> {
-    Some(match header {
-        "vorname" | "nachname" | "telefon" | "telefonnummer" | "handy" | "mobiltelefon" | "straße" | "strasse"
-        | "plz" | "postleitzahl" | "ort" | "bundesland" | "firmenname" | "bemerkungen" | "e mail adresse" => "DE",
-        "prénom" | "prenom" | "nom de famille" | "téléphone" | "tél" | "courriel" | "société" | "raison sociale"
-        | "code postal" | "ville" | "pays" => "FR",
-        "nombre"
-        | "apellido"
-        | "apellidos"
-        | "teléfono"
-        | "móvil"
-        | "correo"
-        | "correo electrónico"
-        | "empresa"
-        | "compañía"
-        | "ciudad"
-        | "código postal"
-        | "país"
-        | "dirección" => "ES",
-        "nome" | "cognome" | "telefono" | "cellulare" | "azienda" | "città" | "indirizzo" | "codice postale"
-        | "ragione sociale" | "società" => "IT",
-        "voornaam" | "achternaam" | "telefoon" | "telefoonnummer" | "mobiel" | "bedrijf" | "bedrijfsnaam"
-        | "woonplaats" | "plaats" | "straat" | "naam" => "NL",
-        _ => return None,
-    })
+    TRANSLATIONS.iter().find(|(name, _, _, sign)| *sign && *name == header).map(|(_, _, langs, _)| langs[0])
 }
 
 /// The language most of a file's headers are in (as the country code of
 /// its phones' likeliest region), if two headers or more are in one and no
 /// other language has as many.
 fn headers_language(headers: &[String]) -> Option<&'static str> {
-    let mut counts: Vec<(&'static str, usize)> = Vec::new();
-    for lang in headers.iter().filter_map(|h| language_of(&normalize(h))) {
-        match counts.iter_mut().find(|(l, _)| *l == lang) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((lang, 1)),
-        }
-    }
-    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let counts = tally(headers.iter().filter_map(|h| language_of(&normalize(h))));
     // (Two headers at least: one German word among English ones, `Handy`,
     // is no German file.)
     match counts.as_slice() {
@@ -470,10 +438,25 @@ fn headers_language(headers: &[String]) -> Option<&'static str> {
     }
 }
 
+/// Each distinct item with how often it comes, the most frequent first
+/// (of as frequent ones, the first met).
+fn tally<'a>(items: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usize)> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for item in items {
+        match counts.iter_mut().find(|(k, _)| *k == item) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((item, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counts
+}
+
 /// A name's parts as a file in another language names them: its word for
 /// the surname (`Nom`, `Nombre`, `Naam`) with no first name beside it is
 /// the whole name; German `Name` beside `Vorname` is the surname.
-fn name_parts(assigned: &mut [Option<(&'static str, How)>], headers: &[String], language: Option<&str>) {
+fn name_parts(assigned: &mut [Option<(&'static str, How)>], headers: &[String]) {
+    let vorname = headers.iter().any(|h| normalize(h) == "vorname");
     let has =
         |assigned: &[Option<(&'static str, How)>], field: &str| assigned.iter().flatten().any(|(f, _)| *f == field);
     for (i, h) in headers.iter().enumerate() {
@@ -483,7 +466,7 @@ fn name_parts(assigned: &mut [Option<(&'static str, How)>], headers: &[String], 
             && matches!(*field, "first_name" | "last_name")
             && !has(assigned, if *field == "first_name" { "last_name" } else { "first_name" })
             && !has(assigned, "full_name");
-        let surname = (language == Some("DE") || headers.iter().any(|h| normalize(h) == "vorname"))
+        let surname = vorname
             && h == "name"
             && *field == "full_name"
             && has(assigned, "first_name")
@@ -1267,7 +1250,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             assigned[hi] = Some((f, how));
         }
     }
-    name_parts(&mut assigned, headers, language);
+    name_parts(&mut assigned, headers);
 
     // A country column tells phones which region they are in. (Names, not
     // only two-letter codes, which a column of US states has too; a name in
@@ -1281,15 +1264,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         if vals.is_empty() || (codes.len() as f64) < 0.9 * vals.len() as f64 || !(country || vals.iter().any(named)) {
             return None;
         }
-        let mut counts: Vec<(&str, usize)> = Vec::new();
-        for c in codes {
-            match counts.iter_mut().find(|(k, _)| *k == c) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((c, 1)),
-            }
-        }
-        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-        counts.first().filter(|(_, n)| *n * 2 > vals.len()).map(|(c, _)| (*c).to_string())
+        tally(codes.into_iter()).first().filter(|(_, n)| *n * 2 > vals.len()).map(|(c, _)| (*c).to_string())
     });
 
     // A file in a legacy East Asian encoding says where it was written,
