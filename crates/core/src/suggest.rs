@@ -766,6 +766,75 @@ const DATE_FORMATS: &[(&str, bool)] = &[
     ("%m/%d/%y", true),
 ];
 
+/// The clocks a date of `DATE_FORMATS` is written with in a date-time:
+/// of 24 hours or 12 (`2:30 PM`), with seconds or without.
+const CLOCKS: [&str; 4] = ["%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p"];
+
+/// The guess of a column whose every value is a `ty` (date or datetime)
+/// in each format of `fits` (format, of the day-first or month-first
+/// family): the first; where day-first and month-first both fit, the one
+/// of the file's `order`, or none.
+fn in_format(ty: &'static str, fits: Vec<(String, bool)>, order: Option<DayOrder<'_>>) -> Option<TypeGuess> {
+    let (fmt, family) = fits.first()?;
+    let what = if ty == "date" { "date" } else { "date-time" };
+    if fits.len() > 1 && *family {
+        let options: Vec<&str> = fits.iter().map(|(f, _)| f.as_str()).collect();
+        if let Some(order) = order
+            && let Some(fmt) = options.iter().find(|f| is_month_first(f) == order.month_first)
+        {
+            let (first, second) = if order.month_first { ("month", "day") } else { ("day", "month") };
+            return Some(TypeGuess {
+                ty: Some(ty),
+                format: Some((*fmt).to_string()),
+                note: format!("every value is a {what} in {}", options.join(" or ")),
+                warning: Some(format!(
+                    "this column's values fit both orders: read {first} before {second}, as column {:?} writes \
+                     them ({:?})",
+                    order.column, order.example
+                )),
+                ..Default::default()
+            });
+        }
+        return Some(TypeGuess {
+            note: format!("{what}s, but day-first and month-first both fit every value ({})", options.join(" or ")),
+            warning: Some(format!(
+                "AMBIGUOUS {what}s: add type = {ty:?} with format = {:?} or {:?}, whichever the source uses",
+                options[0],
+                options.get(1).unwrap_or(&options[0])
+            )),
+            ..Default::default()
+        });
+    }
+    Some(TypeGuess {
+        ty: Some(ty),
+        format: Some(fmt.clone()),
+        note: format!("every value is a {what} in {fmt}"),
+        ..Default::default()
+    })
+}
+
+/// What to say of date-times without an offset: they are read as UTC,
+/// where a user of another zone would find every time hours off.
+fn read_as_utc(region_hint: Option<&str>) -> String {
+    let zone = match region_hint {
+        Some("CN") => "Asia/Shanghai",
+        Some("JP") => "Asia/Tokyo",
+        Some("KR") => "Asia/Seoul",
+        Some("DE") => "Europe/Berlin",
+        Some("GB") => "Europe/London",
+        Some("FR") => "Europe/Paris",
+        Some("ES") => "Europe/Madrid",
+        Some("IT") => "Europe/Rome",
+        Some("NL") => "Europe/Amsterdam",
+        Some("US") => "America/New_York",
+        _ => "Europe/Berlin",
+    };
+    format!(
+        "the times have no offset: they are read as UTC; if they are local times, add timezone = {zone:?} (or \
+         the zone they were written in)"
+    )
+}
+
 /// Headers of columns whose digits are identifiers, not quantities: typed
 /// as integers they would lose leading zeros that the sample happened not to show.
 fn looks_like_code(header: &str) -> bool {
@@ -911,7 +980,9 @@ fn dot_thousands_column(values: &[&str]) -> bool {
     values.iter().all(grouped) && values.iter().any(|v| v.contains('.'))
 }
 
-/// What a file says of where its phones are dialled, beside their own digits.
+/// What the rest of a file says of a column: where its phones are
+/// dialled, beside their own digits, and which of day and month its dates
+/// write first.
 #[derive(Clone, Copy, Default)]
 struct Hints<'a> {
     /// A country column's, an encoding's or the headers' script's country.
@@ -919,6 +990,65 @@ struct Hints<'a> {
     /// The country of the headers' language (`headers_language`): a guess,
     /// weaker than the numbers themselves.
     language: Option<&'a str>,
+    /// The order of the file's dates where a column shows it.
+    day_order: Option<DayOrder<'a>>,
+}
+
+/// Dates written day-first or month-first, as a column of the file shows
+/// (a day after the 12th: `3/14/2024`).
+#[derive(Clone, Copy)]
+struct DayOrder<'a> {
+    month_first: bool,
+    column: &'a str,
+    example: &'a str,
+}
+
+fn is_month_first(format: &str) -> bool {
+    format.starts_with("%m")
+}
+
+/// The formats of `DATE_FORMATS` every value is a date in, or, for values
+/// with a time, those every value is a date-time in (`01.02.2024 14:30`,
+/// `3/14/2024 2:30 PM`): (format, of the day-first or month-first family),
+/// and the type they are formats of.
+fn date_fits(values: &[&str]) -> (&'static str, Vec<(String, bool)>) {
+    let fits: Vec<(String, bool)> = DATE_FORMATS
+        .iter()
+        .filter(|(fmt, _)| values.iter().all(|v| date::parse_date(v, Some(fmt)).is_ok()))
+        .map(|(fmt, family)| (fmt.to_string(), *family))
+        .collect();
+    if !fits.is_empty() || !values.iter().all(|v| v.contains(':')) {
+        return ("date", fits);
+    }
+    let utc = jiff::tz::TimeZone::UTC;
+    let fits = DATE_FORMATS
+        .iter()
+        .flat_map(|(day, family)| CLOCKS.iter().map(move |clock| (format!("{day} {clock}"), *family)))
+        .filter(|(fmt, _)| values.iter().all(|v| date::parse_datetime(v, Some(fmt), &utc).is_ok()))
+        .collect();
+    ("datetime", fits)
+}
+
+/// The order of day and month in a file's dates, from its columns that
+/// show it (`3/14/2024`), when they agree.
+fn day_order<'a>(columns: &[(&'a str, Vec<&'a str>)]) -> Option<DayOrder<'a>> {
+    let mut shown = columns.iter().filter_map(|(header, values)| {
+        if values.is_empty() || date::parse_iso(values[0].trim()).is_some() {
+            return None;
+        }
+        match date_fits(values).1.as_slice() {
+            [(fmt, true)] => {
+                let month_first = is_month_first(fmt);
+                // The value no other order reads.
+                let day = |v: &str| v.trim().split(['/', '-', '.', ' ']).nth(usize::from(month_first))?.parse().ok();
+                let example = values.iter().find(|v| day(v).is_some_and(|d: u32| d > 12)).unwrap_or(&values[0]);
+                Some(DayOrder { month_first, column: header, example })
+            }
+            _ => None,
+        }
+    });
+    let first = shown.next()?;
+    shown.all(|o| o.month_first == first.month_first).then_some(first)
 }
 
 fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> TypeGuess {
@@ -1006,22 +1136,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
             // unless it names one: say so, where a user of another zone
             // would find every time hours off.
             let offsets = iso.iter().flatten().any(|dt| dt.offset.is_some());
-            let zone = match region_hint {
-                Some("CN") => "Asia/Shanghai",
-                Some("JP") => "Asia/Tokyo",
-                Some("KR") => "Asia/Seoul",
-                Some("DE") => "Europe/Berlin",
-                Some("GB") => "Europe/London",
-                Some("FR") => "Europe/Paris",
-                Some("US") => "America/New_York",
-                _ => "Europe/Berlin",
-            };
-            let warning = (!offsets).then(|| {
-                format!(
-                    "the times have no offset: they are read as UTC; if they are local times, add \
-                     timezone = {zone:?} (or the zone they were written in)"
-                )
-            });
+            let warning = (!offsets).then(|| read_as_utc(region_hint));
             TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), warning, ..Default::default() }
         } else {
             TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() }
@@ -1042,31 +1157,18 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
             ..Default::default()
         };
     }
-    let fits: Vec<(&str, bool)> = DATE_FORMATS
-        .iter()
-        .filter(|(fmt, _)| values.iter().all(|v| date::parse_date(v, Some(fmt)).is_ok()))
-        .copied()
-        .collect();
-    if let Some((fmt, ambiguous_family)) = fits.first() {
-        let both = fits.len() > 1 && *ambiguous_family;
-        if both {
-            let options: Vec<&str> = fits.iter().map(|(f, _)| *f).collect();
-            return TypeGuess {
-                note: format!("dates, but day-first and month-first both fit every value ({})", options.join(" or ")),
-                warning: Some(format!(
-                    "AMBIGUOUS dates: add type = \"date\" with format = {:?} or {:?}, whichever the source uses",
-                    options[0],
-                    options.get(1).unwrap_or(&options[0])
-                )),
-                ..Default::default()
-            };
+    let (ty, fits) = date_fits(values);
+    if let Some(mut guess) = in_format(ty, fits, hints.day_order) {
+        if ty == "datetime" && guess.ty.is_some() {
+            // Month-first dates are the United States'.
+            let month_first = guess.format.as_deref().is_some_and(is_month_first);
+            let note = read_as_utc(region_hint.or(month_first.then_some("US")));
+            guess.warning = Some(match guess.warning.take() {
+                Some(w) => format!("{w}; {note}"),
+                None => note,
+            });
         }
-        return TypeGuess {
-            ty: Some("date"),
-            format: Some((*fmt).to_string()),
-            note: format!("every value is a date in {fmt}"),
-            ..Default::default()
-        };
+        return guess;
     }
     let f = fraction(values, looks_phone);
     if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
@@ -1321,6 +1423,8 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     // Whether the file's numbers show a decimal comma somewhere: then its
     // `12.000` is twelve thousand.
     let file_commas = (0..headers.len()).any(|i| decimal_comma_column(&values_of(i)));
+    let columns: Vec<(&str, Vec<&str>)> = headers.iter().enumerate().map(|(i, h)| (h.as_str(), values_of(i))).collect();
+    let day_order = day_order(&columns);
     let mut body = String::new();
     let mut used_targets: Vec<String> = Vec::new();
     let mut id_column: Option<&str> = None;
@@ -1346,7 +1450,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         };
         used_targets.push(target.clone());
-        let mut guess = guess_type(h, &target, &vals, Hints { region: region_hint.as_deref(), language });
+        let mut guess = guess_type(h, &target, &vals, Hints { region: region_hint.as_deref(), language, day_order });
         if guess.ty == Some("decimal") && !guess.decimal_comma && dot_thousands_column(&vals) {
             if file_commas {
                 guess.decimal_comma = true;
@@ -1544,7 +1648,7 @@ mod tests {
         );
         // A country column still decides; codes of many countries say nothing.
         assert_eq!(
-            guess_type("Phone", "phone", &german, Hints { region: Some("AT"), language: None }).region.as_deref(),
+            guess_type("Phone", "phone", &german, Hints { region: Some("AT"), ..Default::default() }).region.as_deref(),
             Some("AT")
         );
         let mixed = ["+49 30 1234567", "+33 1 23 45 67 89", "020 7946 0958"];

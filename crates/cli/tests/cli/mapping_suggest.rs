@@ -687,3 +687,88 @@ fn a_foreign_word_among_english_headers_changes_neither_fields_nor_phones() {
     let es = db.file("es.csv", "Nombre;Apellidos;Correo electrónico;Firma\nJuan;García;j@x.es;sí\n");
     assert!(suggest(&es, "contacts").contains("\"custom.firma\" = \"Firma\""));
 }
+
+#[test]
+fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns() {
+    let db = crate::db::Db::sqlite();
+    // A US report: `Created Date` on a 12-hour clock shows month-first
+    // (3/14); `Last Activity` and `Renewal` fit either order alone.
+    let us = db.file(
+        "us.csv",
+        "Email,Created Date,Last Activity,Renewal\n\
+         a@x.com,3/14/2024 2:30 PM,03/01/2024 09:15,01/02/2025\n\
+         b@x.com,12/1/2023 11:05 AM,03/02/2024 17:45,03/04/2025\n",
+    );
+    let text = suggest(&us, "contacts");
+    for line in [
+        "\"custom.created_date\" = { from = \"Created Date\", type = \"datetime\", format = \"%m/%d/%Y %I:%M %p\" }  # CHECK",
+        "add timezone = \"America/New_York\"",
+        "\"custom.last_activity\" = { from = \"Last Activity\", type = \"datetime\", format = \"%m/%d/%Y %H:%M\" }  # CHECK",
+        "\"custom.renewal\" = { from = \"Renewal\", type = \"date\", format = \"%m/%d/%Y\" }  # CHECK",
+        "# ^ this column's values fit both orders: read month before day, as column \"Created Date\" writes them (\"3/14/2024 2:30 PM\")",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    let m = db.path("us.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let s = db.json(&["import", &us, "--mapping", m.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+    let stored = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,custom.created_date,custom.last_activity,custom.renewal",
+    ]);
+    assert_eq!(
+        stored,
+        "email,custom.created_date,custom.last_activity,custom.renewal\n\
+         a@x.com,2024-03-14T14:30:00.000000Z,2024-03-01T09:15:00.000000Z,2025-01-02\n\
+         b@x.com,2023-12-01T11:05:00.000000Z,2024-03-02T17:45:00.000000Z,2025-03-04\n"
+    );
+    // A German file: day first, its times on Berlin's clock (the headers'
+    // language) once the note is followed.
+    let de = db.file(
+        "de.csv",
+        "E-Mail,Erstellt am,Verlängerung\nc@x.de,01.02.2024 14:30,05/06/2025\nd@x.de,15.07.2024 09:05,13/06/2025\n",
+    );
+    let text = suggest(&de, "contacts");
+    for line in [
+        "\"custom.erstellt_am\" = { from = \"Erstellt am\", type = \"datetime\", format = \"%d.%m.%Y %H:%M\" }  # CHECK",
+        "add timezone = \"Europe/Berlin\"",
+        "\"custom.verlängerung\" = { from = \"Verlängerung\", type = \"date\", format = \"%d/%m/%Y\" }",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    let m = db.path("de.toml");
+    std::fs::write(
+        &m,
+        text.replace("format = \"%d.%m.%Y %H:%M\"", "format = \"%d.%m.%Y %H:%M\", timezone = \"Europe/Berlin\""),
+    )
+    .expect("mapping");
+    let s = db.json(&["import", &de, "--mapping", m.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+    let stored = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,custom.erstellt_am",
+        "--where",
+        "email like '%.de'",
+    ]);
+    assert_eq!(
+        stored,
+        "email,custom.erstellt_am\nc@x.de,2024-02-01T13:30:00.000000Z\nd@x.de,2024-07-15T07:05:00.000000Z\n"
+    );
+    // Columns that disagree settle nothing; a column alone stays ambiguous.
+    let mixed = db.file("mixed.csv", "Email,A,B,C\ne@x.com,14/03/2024,3/14/2024,01/02/2025\n");
+    let text = suggest(&mixed, "contacts");
+    assert!(
+        text.contains("# ^ AMBIGUOUS dates: add type = \"date\" with format = \"%d/%m/%Y\" or \"%m/%d/%Y\""),
+        "{text}"
+    );
+    // Times with seconds on some rows only fit no one format: text, as before.
+    let uneven = db.file("uneven.csv", "Email,When\nf@x.com,01.02.2024 14:30\ng@x.com,01.02.2024 14:30:10\n");
+    assert!(suggest(&uneven, "contacts").contains("\"custom.when\" = \"When\""));
+}
