@@ -730,6 +730,8 @@ enum How {
     Exact,
     Synonym(&'static str),
     Fuzzy(f64, &'static str),
+    /// By the values alone: the header names nothing they are.
+    Values,
 }
 
 #[derive(Debug, Default)]
@@ -740,9 +742,10 @@ struct TypeGuess {
     note: String,
     warning: Option<String>,
     decimal_comma: bool,
-    /// The region is the headers' language's: each row's country, where
-    /// the file has one, says more.
-    region_by_language: bool,
+    /// The region is a guess from the headers' language or the e-mail
+    /// addresses' domains: each row's country, where the file has one,
+    /// says more.
+    region_guessed: bool,
 }
 
 fn fraction(values: &[&str], ok: impl Fn(&str) -> bool) -> f64 {
@@ -907,11 +910,20 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
     // Else the headers' language, where as many of the numbers are its
     // country's as North America's (`Firma` beside `(212) 555-0143` says
     // nothing of the phones).
-    let by_language = hints.language.filter(|lang| {
+    // (Nor do numbers written as North America writes them, `(212)
+    // 555-0143`, which many a country's rules read as numbers of its own.)
+    let weak = |country: &&str| {
         let valid_in = |r: &str| national.iter().filter(|v| types::phone::is_valid(v, r.parse().ok())).count();
-        region_hint.is_none() && valid_in(lang) > 0 && valid_in(lang) >= valid_in("US")
-    });
+        region_hint.is_none()
+            && fraction(&national, north_american) < 0.5
+            && valid_in(country) > 0
+            && valid_in(country) >= valid_in("US")
+    };
+    let by_language = hints.language.filter(weak);
     let region_hint = region_hint.or(by_language);
+    // Else where most of the file's e-mail addresses are, on the same terms.
+    let by_mail = hints.mail.filter(weak);
+    let region_hint = region_hint.or(by_mail);
     let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
     // Numbers that are none of the region's (a Taiwanese `0912-345-678`
     // read as Chinese) say the region may be wrong.
@@ -927,6 +939,11 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
             "numbers without a country code are read as {r}, the country of the headers' language: check `region` \
              (or give each row's country with region_from)"
         )),
+        (Some(r), Some(_), None) if by_mail.is_some() => Some(format!(
+            "numbers without a country code are read as {r}, where most of the file's e-mail addresses are (.{}): \
+             check `region` (or give each row's country with region_from)",
+            if r == "GB" { "uk".to_string() } else { r.to_lowercase() }
+        )),
         (Some(r), None, _) => Some(format!(
             "numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`"
         )),
@@ -940,12 +957,28 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
     };
     TypeGuess {
         ty: Some("phone"),
-        region_by_language: by_language.is_some() && region.is_some(),
+        region_guessed: (by_language.is_some() || by_mail.is_some()) && region.is_some(),
         region,
         note: format!("{:.0}% of values look like phone numbers", f * 100.0),
         warning,
         ..Default::default()
     }
+}
+
+/// A number written in North America's groups, `(212) 555-0143`,
+/// `212-555-0143`, `1 212.555.0143`: three digits (the first 2-9), three,
+/// four, set apart by more than spaces (an Italian mobile is written
+/// `347 123 4567`).
+fn north_american(v: &str) -> bool {
+    if !v.contains(['(', '-', '.']) {
+        return false;
+    }
+    let groups: Vec<&str> = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
+    let groups = match groups.as_slice() {
+        ["1", rest @ ..] => rest,
+        all => all,
+    };
+    matches!(groups, [a, b, c] if a.len() == 3 && b.len() == 3 && c.len() == 4 && !a.starts_with(['0', '1']))
 }
 
 /// Numbers with a decimal comma (`1.234,56`, `0,5`), as most of Europe
@@ -990,6 +1023,9 @@ struct Hints<'a> {
     /// The country of the headers' language (`headers_language`): a guess,
     /// weaker than the numbers themselves.
     language: Option<&'a str>,
+    /// The country most of the file's e-mail addresses are in, by their
+    /// domains (`.de`): a guess as weak as the headers' language.
+    mail: Option<&'a str>,
     /// The order of the file's dates where a column shows it.
     day_order: Option<DayOrder<'a>>,
 }
@@ -1198,6 +1234,36 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
 
 /// The share of `values` a field whose values are checked would take, or
 /// `None` for a field that takes any text.
+/// The country most of a file's e-mail addresses are in, by the country
+/// code their domains end in (`.de`, `.co.uk`), where more than half of
+/// them show one. (Codes sold as names, `.io`, `.co`, `.me`, say nothing.)
+fn mail_country(columns: &[(&str, Vec<&str>)]) -> Option<&'static str> {
+    const NAMES: [&str; 16] =
+        ["io", "co", "me", "tv", "ai", "ly", "fm", "to", "cc", "ws", "gg", "am", "so", "sh", "ac", "nu"];
+    let addresses: Vec<&str> = columns
+        .iter()
+        .filter(|(_, values)| !values.is_empty() && fraction(values, |v| types::email(v).is_ok()) >= 0.8)
+        .flat_map(|(_, values)| values.iter().copied())
+        .filter(|v| types::email(v).is_ok())
+        .collect();
+    let countries = addresses.iter().filter_map(|a| {
+        let tld = a.trim().rsplit('.').next()?.to_ascii_lowercase();
+        let tld = if tld == "uk" { "gb".to_string() } else { tld };
+        (tld.len() == 2 && !NAMES.contains(&tld.as_str())).then(|| country::to_alpha2(&tld)).flatten()
+    });
+    let (country, n) = tally(countries).first().copied()?;
+    (n * 2 > addresses.len()).then_some(country)
+}
+
+/// Whether a field may hold e-mail addresses: an e-mail, a link by one, an
+/// owner (CRMs name owners by their login), an id or a custom field.
+fn holds_emails(field: &str) -> bool {
+    field == "email"
+        || field.ends_with(".email")
+        || matches!(field, "contacts" | "owner" | "external_id" | "notes" | "body" | "subject")
+        || field.starts_with("custom.")
+}
+
 fn value_fit(field: &str, values: &[&str]) -> Option<f64> {
     let check: fn(&str) -> bool = match field {
         "email" => |v| types::email(v).is_ok(),
@@ -1341,6 +1407,11 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
             return true;
         }
+        // (A column of e-mail addresses is no street, name or city,
+        // whatever its header: `Address`, `Kontakt`.)
+        if !holds_emails(f) && fraction(&values, |v| types::email(v).is_ok()) >= 0.8 {
+            return false;
+        }
         value_fit(f, &values).is_none_or(|fit| fit >= 0.5)
     });
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -1353,6 +1424,17 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         }
     }
     name_parts(&mut assigned, headers);
+    // The record's e-mail, where no header names it, is the column of
+    // e-mail addresses (the first, of several).
+    if fields.contains(&"email") && !taken.contains(&"email") {
+        let first = (0..headers.len()).find(|i| {
+            let values = values_of(*i);
+            assigned[*i].is_none() && !values.is_empty() && fraction(&values, |v| types::email(v).is_ok()) >= 0.9
+        });
+        if let Some(i) = first {
+            assigned[i] = Some(("email", How::Values));
+        }
+    }
 
     // A country column tells phones which region they are in. (Names, not
     // only two-letter codes, which a column of US states has too; a name in
@@ -1425,6 +1507,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let file_commas = (0..headers.len()).any(|i| decimal_comma_column(&values_of(i)));
     let columns: Vec<(&str, Vec<&str>)> = headers.iter().enumerate().map(|(i, h)| (h.as_str(), values_of(i))).collect();
     let day_order = day_order(&columns);
+    let mail = mail_country(&columns);
     let mut body = String::new();
     let mut used_targets: Vec<String> = Vec::new();
     let mut id_column: Option<&str> = None;
@@ -1433,6 +1516,9 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         let (target, mut note, check) = match &assigned[i] {
             Some((f, How::Exact)) => ((*f).to_string(), "header is the field's name".to_string(), false),
             Some((f, How::Synonym(s))) => ((*f).to_string(), format!("header is a known name for {f} ({s:?})"), false),
+            Some((f, How::Values)) => {
+                ((*f).to_string(), format!("the header names no field, and no other column holds the {f}"), true)
+            }
             Some((f, How::Fuzzy(score, s))) => {
                 ((*f).to_string(), format!("header resembles {s:?} (similarity {score:.2})"), true)
             }
@@ -1450,7 +1536,8 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             }
         };
         used_targets.push(target.clone());
-        let mut guess = guess_type(h, &target, &vals, Hints { region: region_hint.as_deref(), language, day_order });
+        let mut guess =
+            guess_type(h, &target, &vals, Hints { region: region_hint.as_deref(), language, mail, day_order });
         if guess.ty == Some("decimal") && !guess.decimal_comma && dot_thousands_column(&vals) {
             if file_commas {
                 guess.decimal_comma = true;
@@ -1479,7 +1566,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             parts.push(format!("region = {}", toml_str(r)));
             if let Some(c) = country_column.filter(|c| per_row_region_wins(samples, headers, i, c, r)) {
                 parts.push(format!("region_from = {}", toml_str(c)));
-                if guess.region_by_language {
+                if guess.region_guessed {
                     guess.warning = None;
                 }
             }

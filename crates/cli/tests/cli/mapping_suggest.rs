@@ -772,3 +772,54 @@ fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns(
     let uneven = db.file("uneven.csv", "Email,When\nf@x.com,01.02.2024 14:30\ng@x.com,01.02.2024 14:30:10\n");
     assert!(suggest(&uneven, "contacts").contains("\"custom.when\" = \"When\""));
 }
+
+#[test]
+fn a_column_of_e_mails_is_the_email_and_their_domains_say_where_phones_are_dialled() {
+    let db = crate::db::Db::sqlite();
+    // `Adresse` holds e-mail addresses, not streets; they are Swiss, and
+    // so are the phones written without a country code.
+    let f = db.file(
+        "kunden.csv",
+        "Name,Adresse,Telefon\nAnn Keller,ann@firma.ch,044 668 18 00\nBeat Huber,beat@bank.ch,031 324 11 11\n\
+         Cara Rossi,cara@gmail.com,021 345 67 89\n",
+    );
+    let text = suggest(&f, "contacts");
+    for line in [
+        "fields = [\"email\"]  # records are matched by e-mail",
+        "email = { from = \"Adresse\", type = \"email\" }  # CHECK: the header names no field, and no other column holds the email",
+        "phone = { from = \"Telefon\", type = \"phone\", region = \"CH\" }  # CHECK",
+        "# ^ numbers without a country code are read as CH, where most of the file's e-mail addresses are (.ch)",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    assert!(!text.contains("address.street"), "{text}");
+    let m = db.path("kunden.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
+    let stored = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
+    assert_eq!(
+        stored,
+        "email,phone\nann@firma.ch,+41446681800\nbeat@bank.ch,+41313241111\ncara@gmail.com,+41213456789\n"
+    );
+    // Domains sold as names (`.io`) say nothing; numbers that are no
+    // numbers of the domains' country are not read in it.
+    let io = db.file("io.csv", "Email,Phone\na@x.io,(212) 555-0143\nb@y.io,(415) 555-0100\n");
+    assert!(suggest(&io, "contacts").contains("phone = { from = \"Phone\", type = \"phone\", region = \"US\" }"));
+    let de = db.file("de.csv", "Email,Phone\na@x.de,(212) 555-0143\nb@y.de,(415) 555-0100\n");
+    assert!(suggest(&de, "contacts").contains("phone = { from = \"Phone\", type = \"phone\", region = \"US\" }"));
+    // (Grouped by spaces alone, three, three, four digits are an Italian
+    // mobile as much as an American number.)
+    let it = db.file(
+        "it.csv",
+        "Nome,Cognome,Cellulare,Email\nMario,Rossi,347 123 4567,m@x.com\nLuca,Bianchi,333 765 4321,l@y.com\n",
+    );
+    assert!(suggest(&it, "contacts").contains("mobile = { from = \"Cellulare\", type = \"phone\", region = \"IT\" }"));
+    // A column of e-mails beside the one named so stays a custom field.
+    let two = db.file("two.csv", "Email,Address\na@x.com,b@y.com\n");
+    let text = suggest(&two, "contacts");
+    assert!(
+        text.contains("email = { from = \"Email\"") && text.contains("\"custom.address\" = { from = \"Address\""),
+        "{text}"
+    );
+}
