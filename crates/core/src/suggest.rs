@@ -777,10 +777,19 @@ const CLOCKS: [&str; 4] = ["%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p"];
 /// in each format of `fits` (format, of the day-first or month-first
 /// family): the first; where day-first and month-first both fit, the one
 /// of the file's `order`, or none.
-fn in_format(ty: &'static str, fits: Vec<(String, bool)>, order: Option<DayOrder<'_>>) -> Option<TypeGuess> {
+fn in_format(
+    ty: &'static str,
+    fits: Vec<(String, bool)>,
+    order: Option<DayOrder<'_>>,
+    same_either_way: bool,
+) -> Option<TypeGuess> {
     let (fmt, family) = fits.first()?;
     let what = if ty == "date" { "date" } else { "date-time" };
-    if fits.len() > 1 && *family {
+    let two_digit = fmt.contains("%y").then(|| {
+        "two-digit years are read as 1969-2068 (`55` as 2055): check the century, or write the years in full"
+            .to_string()
+    });
+    if fits.len() > 1 && *family && !same_either_way {
         let options: Vec<&str> = fits.iter().map(|(f, _)| f.as_str()).collect();
         if let Some(order) = order
             && let Some(fmt) = options.iter().find(|f| is_month_first(f) == order.month_first)
@@ -812,25 +821,45 @@ fn in_format(ty: &'static str, fits: Vec<(String, bool)>, order: Option<DayOrder
         ty: Some(ty),
         format: Some(fmt.clone()),
         note: format!("every value is a {what} in {fmt}"),
+        warning: two_digit,
         ..Default::default()
     })
 }
 
 /// What to say of date-times without an offset: they are read as UTC,
-/// where a user of another zone would find every time hours off.
-fn read_as_utc(region_hint: Option<&str>) -> String {
-    let zone = match region_hint {
+/// where a user of another zone would find every time hours off. The zone
+/// named is the main one of the country the file points to, if any.
+fn read_as_utc(country: Option<&str>) -> String {
+    let zone = match country {
         Some("CN") => "Asia/Shanghai",
         Some("JP") => "Asia/Tokyo",
         Some("KR") => "Asia/Seoul",
+        Some("TW") => "Asia/Taipei",
+        Some("HK") => "Asia/Hong_Kong",
+        Some("SG") => "Asia/Singapore",
+        Some("IN") => "Asia/Kolkata",
         Some("DE") => "Europe/Berlin",
+        Some("AT") => "Europe/Vienna",
+        Some("CH") => "Europe/Zurich",
         Some("GB") => "Europe/London",
+        Some("IE") => "Europe/Dublin",
         Some("FR") => "Europe/Paris",
+        Some("BE") => "Europe/Brussels",
         Some("ES") => "Europe/Madrid",
+        Some("PT") => "Europe/Lisbon",
         Some("IT") => "Europe/Rome",
         Some("NL") => "Europe/Amsterdam",
         Some("US") => "America/New_York",
-        _ => "Europe/Berlin",
+        Some("CA") => "America/Toronto",
+        Some("MX") => "America/Mexico_City",
+        Some("BR") => "America/Sao_Paulo",
+        Some("AU") => "Australia/Sydney",
+        Some("NZ") => "Pacific/Auckland",
+        _ => {
+            return "the times have no offset: they are read as UTC; if they are local times, add timezone = \
+                    \"Area/City\", the zone they were written in (\"Europe/London\", \"America/Chicago\")"
+                .to_string();
+        }
     };
     format!(
         "the times have no offset: they are read as UTC; if they are local times, add timezone = {zone:?} (or \
@@ -912,18 +941,28 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
     // nothing of the phones).
     // (Nor do numbers written as North America writes them, `(212)
     // 555-0143`, which many a country's rules read as numbers of its own.)
+    // (Nor where the country dials a prefix before its numbers, `0`, and
+    // most of them lack it: `212 555 0143` is no German number.)
     let weak = |country: &&str| {
         let valid_in = |r: &str| national.iter().filter(|v| types::phone::is_valid(v, r.parse().ok())).count();
+        let prefixed = match phonenumber::metadata::DATABASE.by_id(*country).and_then(|m| m.national_prefix()) {
+            Some(prefix) => {
+                fraction(&national, |v| v.trim_start_matches(|c: char| !c.is_ascii_digit()).starts_with(prefix)) >= 0.5
+            }
+            None => true,
+        };
         region_hint.is_none()
+            && prefixed
             && fraction(&national, north_american) < 0.5
             && valid_in(country) > 0
             && valid_in(country) >= valid_in("US")
     };
-    let by_language = hints.language.filter(weak);
-    let region_hint = region_hint.or(by_language);
-    // Else where most of the file's e-mail addresses are, on the same terms.
+    // Where most of the file's e-mail addresses are says more than the
+    // headers' language (`.ch` beside German or French headers).
     let by_mail = hints.mail.filter(weak);
     let region_hint = region_hint.or(by_mail);
+    let by_language = hints.language.filter(|c| by_mail.is_none() && weak(c));
+    let region_hint = region_hint.or(by_language);
     let region = if plus >= 0.99 { None } else { Some(region_hint.unwrap_or("US").to_string()) };
     // Numbers that are none of the region's (a Taiwanese `0912-345-678`
     // read as Chinese) say the region may be wrong.
@@ -940,8 +979,9 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
              (or give each row's country with region_from)"
         )),
         (Some(r), Some(_), None) if by_mail.is_some() => Some(format!(
-            "numbers without a country code are read as {r}, where most of the file's e-mail addresses are (.{}): \
+            "numbers without a country code are read as {r}, {} most of the file's e-mail addresses are in (.{}): \
              check `region` (or give each row's country with region_from)",
+            if hints.language == by_mail { "the country of the headers' language, which" } else { "the country" },
             if r == "GB" { "uk".to_string() } else { r.to_lowercase() }
         )),
         (Some(r), None, _) => Some(format!(
@@ -1102,6 +1142,8 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         None
     };
     let region_hint = region_hint.or(by_script);
+    // The country whose clock the file's times are likely on.
+    let clock = region_hint.or(hints.mail).or(hints.language);
     let n = values.len();
     if n == 0 {
         return TypeGuess { note: "no values to guess a type from".into(), ..Default::default() };
@@ -1172,7 +1214,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
             // unless it names one: say so, where a user of another zone
             // would find every time hours off.
             let offsets = iso.iter().flatten().any(|dt| dt.offset.is_some());
-            let warning = (!offsets).then(|| read_as_utc(region_hint));
+            let warning = (!offsets).then(|| read_as_utc(clock));
             TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), warning, ..Default::default() }
         } else {
             TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() }
@@ -1194,11 +1236,16 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         };
     }
     let (ty, fits) = date_fits(values);
-    if let Some(mut guess) = in_format(ty, fits, hints.day_order) {
+    // (`05/05/2024` reads the same either way round.)
+    let same_either_way = values.iter().all(|v| {
+        let parts: Vec<&str> = v.trim().splitn(3, ['/', '-', '.']).collect();
+        parts.len() == 3 && parts[0].trim_start_matches('0') == parts[1].trim_start_matches('0')
+    });
+    if let Some(mut guess) = in_format(ty, fits, hints.day_order, same_either_way) {
         if ty == "datetime" && guess.ty.is_some() {
             // Month-first dates are the United States'.
             let month_first = guess.format.as_deref().is_some_and(is_month_first);
-            let note = read_as_utc(region_hint.or(month_first.then_some("US")));
+            let note = read_as_utc(clock.or(month_first.then_some("US")));
             guess.warning = Some(match guess.warning.take() {
                 Some(w) => format!("{w}; {note}"),
                 None => note,
@@ -1253,6 +1300,18 @@ fn mail_country(columns: &[(&str, Vec<&str>)]) -> Option<&'static str> {
     });
     let (country, n) = tally(countries).first().copied()?;
     (n * 2 > addresses.len()).then_some(country)
+}
+
+/// Whether every value is a date or a date-time (ISO, or in one format).
+fn all_dates(values: &[&str]) -> bool {
+    !values.is_empty()
+        && (values.iter().all(|v| date::parse_iso(v.trim()).is_some()) || !date_fits(values).1.is_empty())
+}
+
+/// Whether a field may hold dates: one of dates, a custom field, a text.
+fn holds_dates(field: &str) -> bool {
+    matches!(field, "subscribed_at" | "close_date" | "occurred_at" | "notes" | "body" | "subject")
+        || field.starts_with("custom.")
 }
 
 /// Whether a field may hold e-mail addresses: an e-mail, a link by one, an
@@ -1399,7 +1458,8 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     // field whose values would nearly all be rejected is not suggested
     // (`company_id` of numbers is no `company.domain`).
     let sampled = samples.iter().any(|c| c.iter().any(|v| !v.trim().is_empty()));
-    candidates.retain_mut(|(score, hi, f, _)| {
+    let dated: Vec<bool> = (0..headers.len()).map(|i| all_dates(&values_of(i))).collect();
+    candidates.retain_mut(|(score, hi, f, how)| {
         let values = values_of(*hi);
         if values.is_empty() {
             if sampled {
@@ -1408,8 +1468,15 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
             return true;
         }
         // (A column of e-mail addresses is no street, name or city,
-        // whatever its header: `Address`, `Kontakt`.)
-        if !holds_emails(f) && fraction(&values, |v| types::email(v).is_ok()) >= 0.8 {
+        // whatever its header, `Address`, `Kontakt`, nor an owner by a
+        // header only like its name, `Contact`; a column of dates is no
+        // name, `Last Contacted`.)
+        if fraction(&values, |v| types::email(v).is_ok()) >= 0.8
+            && (!holds_emails(f) || (matches!(how, How::Fuzzy(..)) && *f != "email"))
+        {
+            return false;
+        }
+        if dated[*hi] && !holds_dates(f) {
             return false;
         }
         value_fit(f, &values).is_none_or(|fit| fit >= 0.5)
@@ -1424,14 +1491,18 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         }
     }
     name_parts(&mut assigned, headers);
-    // The record's e-mail, where no header names it, is the column of
-    // e-mail addresses (the first, of several).
-    if fields.contains(&"email") && !taken.contains(&"email") {
+    // The record's e-mail, where no header names a column of them, is the
+    // column of e-mail addresses (the first, of several).
+    let named = assigned.iter().position(|a| matches!(a, Some(("email", _))));
+    if fields.contains(&"email") && named.is_none_or(|i| values_of(i).is_empty()) {
         let first = (0..headers.len()).find(|i| {
             let values = values_of(*i);
             assigned[*i].is_none() && !values.is_empty() && fraction(&values, |v| types::email(v).is_ok()) >= 0.9
         });
         if let Some(i) = first {
+            if let Some(empty) = named {
+                assigned[empty] = None;
+            }
             assigned[i] = Some(("email", How::Values));
         }
     }
@@ -1516,9 +1587,11 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         let (target, mut note, check) = match &assigned[i] {
             Some((f, How::Exact)) => ((*f).to_string(), "header is the field's name".to_string(), false),
             Some((f, How::Synonym(s))) => ((*f).to_string(), format!("header is a known name for {f} ({s:?})"), false),
-            Some((f, How::Values)) => {
-                ((*f).to_string(), format!("the header names no field, and no other column holds the {f}"), true)
-            }
+            Some((f, How::Values)) => (
+                (*f).to_string(),
+                format!("its values are e-mail addresses, and no column named for the {f} holds any"),
+                true,
+            ),
             Some((f, How::Fuzzy(score, s))) => {
                 ((*f).to_string(), format!("header resembles {s:?} (similarity {score:.2})"), true)
             }

@@ -786,9 +786,9 @@ fn a_column_of_e_mails_is_the_email_and_their_domains_say_where_phones_are_diall
     let text = suggest(&f, "contacts");
     for line in [
         "fields = [\"email\"]  # records are matched by e-mail",
-        "email = { from = \"Adresse\", type = \"email\" }  # CHECK: the header names no field, and no other column holds the email",
+        "email = { from = \"Adresse\", type = \"email\" }  # CHECK: its values are e-mail addresses, and no column named for the email holds any",
         "phone = { from = \"Telefon\", type = \"phone\", region = \"CH\" }  # CHECK",
-        "# ^ numbers without a country code are read as CH, where most of the file's e-mail addresses are (.ch)",
+        "# ^ numbers without a country code are read as CH, the country most of the file's e-mail addresses are in (.ch)",
     ] {
         assert!(text.contains(line), "{line} in:\n{text}");
     }
@@ -822,4 +822,43 @@ fn a_column_of_e_mails_is_the_email_and_their_domains_say_where_phones_are_diall
         text.contains("email = { from = \"Email\"") && text.contains("\"custom.address\" = { from = \"Address\""),
         "{text}"
     );
+}
+
+#[test]
+fn e_mail_domains_beat_the_headers_language_and_dates_and_e_mails_take_no_other_fields() {
+    let db = crate::db::Db::sqlite();
+    // French headers, Swiss addresses and numbers: CH, not FR.
+    let ch = db.file(
+        "ch.csv",
+        "Prénom;Nom;Courriel;Téléphone\nLuc;Favre;luc@firme.ch;022 345 67 89\nAnne;Rochat;anne@exemple.ch;079 123 45 67\n",
+    );
+    let text = suggest(&ch, "contacts");
+    assert!(text.contains("phone = { from = \"Téléphone\", type = \"phone\", region = \"CH\" }  # CHECK"), "{text}");
+    // American numbers without their country's `0` are not read as German
+    // for the addresses' `.de`.
+    let us = db.file(
+        "us.csv",
+        "First Name,Email,Phone\nHans,hans@firma.de,212 555 0143\nAnna,anna@beispiel.de,415 555 0100\n",
+    );
+    assert!(suggest(&us, "contacts").contains("phone = { from = \"Phone\", type = \"phone\", region = \"US\" }"));
+    // A column of dates is no last name; a column of e-mails no owner; an
+    // empty `Email` gives way to the column that holds them.
+    let hubspot = db.file(
+        "hs.csv",
+        "Name,Email,Contact,Last Contacted,Birthdate,Anniversary\n\
+         John Smith,,john@acme.com,03/14/2024 02:30 PM,7/14/55,05/05/2020\n",
+    );
+    let text = suggest(&hubspot, "contacts");
+    for line in [
+        "email = { from = \"Contact\", type = \"email\" }  # CHECK: its values are e-mail addresses",
+        "\"custom.email\" = \"Email\"",
+        "\"custom.last_contacted\" = { from = \"Last Contacted\", type = \"datetime\", format = \"%m/%d/%Y %I:%M %p\" }",
+        "\"custom.birthdate\" = { from = \"Birthdate\", type = \"date\", format = \"%m/%d/%y\" }  # CHECK",
+        "# ^ two-digit years are read as 1969-2068 (`55` as 2055): check the century",
+        // (Day and month alike read the same either way.)
+        "\"custom.anniversary\" = { from = \"Anniversary\", type = \"date\", format = \"%d/%m/%Y\" }  # no standard",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    assert!(!text.contains("last_name") && !text.contains("owner"), "{text}");
 }
