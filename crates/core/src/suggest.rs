@@ -748,6 +748,16 @@ struct TypeGuess {
     region_guessed: bool,
 }
 
+impl TypeGuess {
+    /// Adds `note` to the warning, after what it says already.
+    fn warn(&mut self, note: String) {
+        self.warning = Some(match self.warning.take() {
+            Some(w) => format!("{w}; {note}"),
+            None => note,
+        });
+    }
+}
+
 fn fraction(values: &[&str], ok: impl Fn(&str) -> bool) -> f64 {
     if values.is_empty() {
         return 0.0;
@@ -936,13 +946,13 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
     // dialled: `+49 30 …` beside `030 …` is Germany, not the US.
     let by_code = (region_hint.is_none() && plus > 0.0).then(|| dialled_in(values)).flatten();
     let region_hint = region_hint.or(by_code.as_deref());
-    // Else the headers' language, where as many of the numbers are its
-    // country's as North America's (`Firma` beside `(212) 555-0143` says
-    // nothing of the phones).
-    // (Nor do numbers written as North America writes them, `(212)
-    // 555-0143`, which many a country's rules read as numbers of its own.)
-    // (Nor where the country dials a prefix before its numbers, `0`, and
-    // most of them lack it: `212 555 0143` is no German number.)
+    // Else a weak hint, the e-mail domains' country or the headers'
+    // language, where as many of the numbers are its country's as North
+    // America's (`Firma` beside `(212) 555-0143` says nothing of the
+    // phones); not where they are written as North America writes them,
+    // which many a country's rules read as numbers of its own; nor where
+    // the country dials a prefix before its numbers, `0`, and most of them
+    // lack it (`212 555 0143` is no German number).
     let weak = |country: &&str| {
         let valid_in = |r: &str| national.iter().filter(|v| types::phone::is_valid(v, r.parse().ok())).count();
         let prefixed = match phonenumber::metadata::DATABASE.by_id(*country).and_then(|m| m.national_prefix()) {
@@ -1246,10 +1256,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
             // Month-first dates are the United States'.
             let month_first = guess.format.as_deref().is_some_and(is_month_first);
             let note = read_as_utc(clock.or(month_first.then_some("US")));
-            guess.warning = Some(match guess.warning.take() {
-                Some(w) => format!("{w}; {note}"),
-                None => note,
-            });
+            guess.warn(note);
         }
         return guess;
     }
@@ -1279,18 +1286,18 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
     TypeGuess { note: "values are text".into(), ..Default::default() }
 }
 
-/// The share of `values` a field whose values are checked would take, or
-/// `None` for a field that takes any text.
 /// The country most of a file's e-mail addresses are in, by the country
 /// code their domains end in (`.de`, `.co.uk`), where more than half of
-/// them show one. (Codes sold as names, `.io`, `.co`, `.me`, say nothing.)
-fn mail_country(columns: &[(&str, Vec<&str>)]) -> Option<&'static str> {
+/// them show one (`mailed`: each column's share of e-mail addresses).
+/// (Codes sold as names, `.io`, `.co`, `.me`, say nothing.)
+fn mail_country(columns: &[(&str, Vec<&str>)], mailed: &[f64]) -> Option<&'static str> {
     const NAMES: [&str; 16] =
         ["io", "co", "me", "tv", "ai", "ly", "fm", "to", "cc", "ws", "gg", "am", "so", "sh", "ac", "nu"];
     let addresses: Vec<&str> = columns
         .iter()
-        .filter(|(_, values)| !values.is_empty() && fraction(values, |v| types::email(v).is_ok()) >= 0.8)
-        .flat_map(|(_, values)| values.iter().copied())
+        .zip(mailed)
+        .filter(|(_, share)| **share >= 0.8)
+        .flat_map(|((_, values), _)| values.iter().copied())
         .filter(|v| types::email(v).is_ok())
         .collect();
     let countries = addresses.iter().filter_map(|a| {
@@ -1323,6 +1330,8 @@ fn holds_emails(field: &str) -> bool {
         || field.starts_with("custom.")
 }
 
+/// The share of `values` a field whose values are checked would take, or
+/// `None` for a field that takes any text.
 fn value_fit(field: &str, values: &[&str]) -> Option<f64> {
     let check: fn(&str) -> bool = match field {
         "email" => |v| types::email(v).is_ok(),
@@ -1459,6 +1468,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     // (`company_id` of numbers is no `company.domain`).
     let sampled = samples.iter().any(|c| c.iter().any(|v| !v.trim().is_empty()));
     let dated: Vec<bool> = (0..headers.len()).map(|i| all_dates(&values_of(i))).collect();
+    let mailed: Vec<f64> = (0..headers.len()).map(|i| fraction(&values_of(i), |v| types::email(v).is_ok())).collect();
     candidates.retain_mut(|(score, hi, f, how)| {
         let values = values_of(*hi);
         if values.is_empty() {
@@ -1471,9 +1481,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         // whatever its header, `Address`, `Kontakt`, nor an owner by a
         // header only like its name, `Contact`; a column of dates is no
         // name, `Last Contacted`.)
-        if fraction(&values, |v| types::email(v).is_ok()) >= 0.8
-            && (!holds_emails(f) || (matches!(how, How::Fuzzy(..)) && *f != "email"))
-        {
+        if mailed[*hi] >= 0.8 && (!holds_emails(f) || (matches!(how, How::Fuzzy(..)) && *f != "email")) {
             return false;
         }
         if dated[*hi] && !holds_dates(f) {
@@ -1495,10 +1503,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     // column of e-mail addresses (the first, of several).
     let named = assigned.iter().position(|a| matches!(a, Some(("email", _))));
     if fields.contains(&"email") && named.is_none_or(|i| values_of(i).is_empty()) {
-        let first = (0..headers.len()).find(|i| {
-            let values = values_of(*i);
-            assigned[*i].is_none() && !values.is_empty() && fraction(&values, |v| types::email(v).is_ok()) >= 0.9
-        });
+        let first = (0..headers.len()).find(|i| assigned[*i].is_none() && mailed[*i] >= 0.9);
         if let Some(i) = first {
             if let Some(empty) = named {
                 assigned[empty] = None;
@@ -1536,8 +1541,6 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     // than Hong Kong; the numbers are checked against it below.)
     let traditional = headers.iter().any(|h| h.chars().any(|c| simplified(c) != c));
     let region_hint = region_hint.or(by_encoding.map(str::to_string)).or(traditional.then(|| "TW".to_string()));
-    // Headers in a European language (`Vorname`, `Téléphone`) say where the
-    // numbers are dialled, more likely than not: a guess, said so below.
 
     // Mixed-country files: each row's country gives its phones' region.
     let country_column: Option<&String> = headers.iter().enumerate().find_map(|(i, h)| {
@@ -1578,7 +1581,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let file_commas = (0..headers.len()).any(|i| decimal_comma_column(&values_of(i)));
     let columns: Vec<(&str, Vec<&str>)> = headers.iter().enumerate().map(|(i, h)| (h.as_str(), values_of(i))).collect();
     let day_order = day_order(&columns);
-    let mail = mail_country(&columns);
+    let mail = mail_country(&columns, &mailed);
     let mut body = String::new();
     let mut used_targets: Vec<String> = Vec::new();
     let mut id_column: Option<&str> = None;
@@ -1656,10 +1659,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                     unknown.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", "),
                     if unknown.len() == 1 { "is" } else { "are" }
                 );
-                guess.warning = Some(match guess.warning.take() {
-                    Some(w) => format!("{w}; {add}"),
-                    None => add,
-                });
+                guess.warn(add);
             }
         }
         let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
@@ -1678,10 +1678,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                     failing.len(),
                     vals.len()
                 );
-                guess.warning = Some(match guess.warning.take() {
-                    Some(w) => format!("{w}; {note}"),
-                    None => note,
-                });
+                guess.warn(note);
             }
         }
         let _ = write!(note, "; {}", guess.note);
