@@ -8,20 +8,28 @@ fn suggest(file: &str, entity: &str) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Asserts that the suggested mapping `text` holds each of `lines`.
+fn has_lines(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+}
+
 #[test]
 fn suggests_a_usable_mapping_for_a_customer_file() {
     let text = suggest(&corpus("customers-datablist/customers-100.csv"), "contacts");
-    for line in [
-        "first_name = \"First Name\"",
-        "email = { from = \"Email\", type = \"email\" }",
-        "phone = { from = \"Phone 1\", type = \"phone\", region = \"US\" }",
-        "subscribed_at = { from = \"Subscription Date\", type = \"date\" }",
-        "\"company.name\" = \"Company\"",
-        "\"address.country\" = { from = \"Country\", type = \"country\" }",
-        "\"custom.customer_id\" = \"Customer Id\"",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "first_name = \"First Name\"",
+            "email = { from = \"Email\", type = \"email\" }",
+            "phone = { from = \"Phone 1\", type = \"phone\", region = \"US\" }",
+            "subscribed_at = { from = \"Subscription Date\", type = \"date\" }",
+            "\"company.name\" = \"Company\"",
+            "\"address.country\" = { from = \"Country\", type = \"country\" }",
+            "\"custom.customer_id\" = \"Customer Id\"",
+        ],
+    );
     assert!(text.contains("fields = [\"email\"]"));
     // The mapping it writes runs as it stands.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -203,18 +211,19 @@ fn headers_in_two_languages_are_matched_by_either_half() {
     )
     .expect("write");
     let text = suggest(f.to_str().expect("path"), "contacts");
-    for line in [
-        "full_name = \"姓名 Name\"",
-        "email = { from = \"邮箱/Email\", type = \"email\" }",
-        // Bare digits under a phone header are a number to dial, here a Chinese mobile.
-        "mobile = { from = \"手机(Mobile)\", type = \"phone\", region = \"CN\" }",
-        "\"company.name\" = \"公司名称 Company\"",
-        "title = \"职务 Title\"",
-        "\"address.city\" = \"城市 City\"",
-        "fields = [\"email\"]",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "full_name = \"姓名 Name\"",
+            "email = { from = \"邮箱/Email\", type = \"email\" }",
+            // Bare digits under a phone header are a number to dial, here a Chinese mobile.
+            "mobile = { from = \"手机(Mobile)\", type = \"phone\", region = \"CN\" }",
+            "\"company.name\" = \"公司名称 Company\"",
+            "title = \"职务 Title\"",
+            "\"address.city\" = \"城市 City\"",
+            "fields = [\"email\"]",
+        ],
+    );
 }
 
 #[test]
@@ -331,15 +340,16 @@ fn nested_fields_are_named_by_their_place_in_the_object() {
         r#"[{"email":"a@x.com","name":{"first":"Ann","last":"Lee"},"address":{"street":"1 Main","zip":"02134","geo":{"lng":"-71.2"}}}]"#,
     );
     let text = suggest(&f, "contacts");
-    for line in [
-        "first_name = \"name.first\"",
-        "last_name = \"name.last\"",
-        "\"address.postal_code\" = \"address.zip\"",
-        "\"address.street\" = \"address.street\"",
-        "\"custom.address_geo_lng\" = { from = \"address.geo.lng\"",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "first_name = \"name.first\"",
+            "last_name = \"name.last\"",
+            "\"address.postal_code\" = \"address.zip\"",
+            "\"address.street\" = \"address.street\"",
+            "\"custom.address_geo_lng\" = { from = \"address.geo.lng\"",
+        ],
+    );
 }
 
 #[test]
@@ -350,13 +360,14 @@ fn activities_in_the_files_own_words_and_local_times_are_mapped_with_a_check() {
         "类型,主题,时间,联系人邮箱\n电话,回访,2024-03-10 08:30:00,a@x.cn\n会议,演示,2024-03-11 14:00:00,a@x.cn\nnote,x,2024-03-12 09:00:00,a@x.cn\n",
     );
     let text = suggest(&f, "activities");
-    for line in [
-        "kind = { from = \"类型\", map = { \"电话\" = \"call\", \"会议\" = \"meeting\" } }",
-        "they are read as UTC; if they are local times, add timezone = \"Asia/Shanghai\"",
-        "fields = []  # CHECK: activities have no name to match by",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "kind = { from = \"类型\", map = { \"电话\" = \"call\", \"会议\" = \"meeting\" } }",
+            "they are read as UTC; if they are local times, add timezone = \"Asia/Shanghai\"",
+            "fields = []  # CHECK: activities have no name to match by",
+        ],
+    );
     // The suggested mapping reads every row.
     let m = db.path("act.toml");
     std::fs::write(&m, &text).expect("mapping");
@@ -371,14 +382,15 @@ fn activities_in_the_files_own_words_and_local_times_are_mapped_with_a_check() {
         "Art,Betreff,Datum,E-Mail\nAnruf,a,2024-01-01,a@x.cn\nTermin,b,2024-01-02,a@x.cn\n微信,d,2024-01-04,a@x.cn\n",
     );
     let text = suggest(&de, "activities");
-    for line in [
-        "kind = { from = \"Art\", map = { \"Anruf\" = \"call\", \"Termin\" = \"meeting\" } }",
-        "# ^ \"微信\" is no kind of call, email, meeting, note",
-        "subject = \"Betreff\"",
-        "\"contact.email\" = { from = \"E-Mail\", type = \"email\" }  # header is a known name",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "kind = { from = \"Art\", map = { \"Anruf\" = \"call\", \"Termin\" = \"meeting\" } }",
+            "# ^ \"微信\" is no kind of call, email, meeting, note",
+            "subject = \"Betreff\"",
+            "\"contact.email\" = { from = \"E-Mail\", type = \"email\" }  # header is a known name",
+        ],
+    );
     let deals = db.file("d.csv", "Deal Name,Amount\nRenewal,100\n");
     let text = suggest(&deals, "deals");
     assert!(text.contains("fields = [\"name\"]  # CHECK: deals are matched by name"), "{text}");
@@ -519,14 +531,15 @@ fn phones_of_taiwan_japan_and_hong_kong_are_not_read_as_chinese() {
     // Traditional headers are the Chinese names; in UTF-8, Taiwan's.
     let tw = db.file("tw2.csv", "電子郵件,姓名,手機,公司名稱\nchen@x.tw,陳大文,0912-345-678,台積電\n");
     let text = suggest(&tw, "contacts");
-    for line in [
-        "email = { from = \"電子郵件\", type = \"email\" }",
-        "mobile = { from = \"手機\", type = \"phone\", region = \"TW\" }",
-        "\"company.name\" = \"公司名稱\"",
-        "fields = [\"email\"]",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "email = { from = \"電子郵件\", type = \"email\" }",
+            "mobile = { from = \"手機\", type = \"phone\", region = \"TW\" }",
+            "\"company.name\" = \"公司名稱\"",
+            "fields = [\"email\"]",
+        ],
+    );
     // Numbers that are none of the region's are marked to check.
     let cn = db.file("cn.csv", "姓名,手机\n张伟,13800138000\n陈大文,0912-345-678\n李娜,13900001111\n");
     let text = suggest(&cn, "contacts");
@@ -556,14 +569,15 @@ fn a_companies_export_names_its_own_fields_after_the_company() {
         "Record ID,Company name,Company Domain Name,Company owner,Company Phone\n9001,Acme Inc,acme.com,Bob,+1 212 555 0100\n",
     );
     let text = suggest(&f, "companies");
-    for line in [
-        "name = \"Company name\"",
-        "domain = \"Company Domain Name\"",
-        "owner = \"Company owner\"",
-        "phone = { from = \"Company Phone\", type = \"phone\"",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "name = \"Company name\"",
+            "domain = \"Company Domain Name\"",
+            "owner = \"Company owner\"",
+            "phone = { from = \"Company Phone\", type = \"phone\"",
+        ],
+    );
     // A contacts file's `Company Domain Name` is the company's.
     let c = db.file("c.csv", "Email,Company Domain Name\na@acme.com,acme.com\n");
     assert!(suggest(&c, "contacts").contains("\"company.domain\" = \"Company Domain Name\""));
@@ -579,24 +593,25 @@ fn german_and_french_headers_are_the_standard_fields_and_say_where_phones_are_di
          Erika;Schmidt;erika@firma.de;089 987654;0160 9876543;Firma AG;Marienplatz 2;80331;München;;Vertrieb\n",
     );
     let text = suggest(&de, "contacts");
-    for line in [
-        "first_name = \"Vorname\"",
-        "last_name = \"Nachname\"",
-        "email = { from = \"E-Mail-Adresse\", type = \"email\" }",
-        "phone = { from = \"Telefon\", type = \"phone\", region = \"DE\" }  # CHECK",
-        "mobile = { from = \"Handy\", type = \"phone\", region = \"DE\" }  # CHECK",
-        "\"company.name\" = \"Firma\"",
-        "\"address.street\" = \"Straße\"",
-        "\"address.postal_code\" = \"PLZ\"",
-        "\"address.city\" = \"Ort\"",
-        "notes = \"Bemerkungen\"",
-        // (No standard field for a department: kept.)
-        "\"custom.abteilung\" = \"Abteilung\"",
-        "# ^ numbers without a country code are read as DE, the country of the headers' language",
-        "fields = [\"email\"]",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "first_name = \"Vorname\"",
+            "last_name = \"Nachname\"",
+            "email = { from = \"E-Mail-Adresse\", type = \"email\" }",
+            "phone = { from = \"Telefon\", type = \"phone\", region = \"DE\" }  # CHECK",
+            "mobile = { from = \"Handy\", type = \"phone\", region = \"DE\" }  # CHECK",
+            "\"company.name\" = \"Firma\"",
+            "\"address.street\" = \"Straße\"",
+            "\"address.postal_code\" = \"PLZ\"",
+            "\"address.city\" = \"Ort\"",
+            "notes = \"Bemerkungen\"",
+            // (No standard field for a department: kept.)
+            "\"custom.abteilung\" = \"Abteilung\"",
+            "# ^ numbers without a country code are read as DE, the country of the headers' language",
+            "fields = [\"email\"]",
+        ],
+    );
     // The mapping as written imports the file, phones in E.164.
     let m = db.path("de.toml");
     std::fs::write(&m, &text).expect("mapping");
@@ -618,16 +633,17 @@ fn german_and_french_headers_are_the_standard_fields_and_say_where_phones_are_di
          Marie,Dupont,marie@exemple.be,02 123 45 67,0470 12 34 56,Exemple SA,1000,Bruxelles,Belgique\n",
     );
     let text = suggest(&fr, "contacts");
-    for line in [
-        "first_name = \"Prénom\"",
-        "last_name = \"Nom\"",
-        "email = { from = \"Courriel\", type = \"email\" }",
-        "phone = { from = \"Téléphone\", type = \"phone\", region = \"BE\" }",
-        "\"company.name\" = \"Société\"",
-        "\"address.country\" = { from = \"Pays\", type = \"country\" }",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "first_name = \"Prénom\"",
+            "last_name = \"Nom\"",
+            "email = { from = \"Courriel\", type = \"email\" }",
+            "phone = { from = \"Téléphone\", type = \"phone\", region = \"BE\" }",
+            "\"company.name\" = \"Société\"",
+            "\"address.country\" = { from = \"Pays\", type = \"country\" }",
+        ],
+    );
     assert!(!text.contains("the country of the headers' language"), "{text}");
 
     // The numbers' own country codes say more than the headers' language.
@@ -676,13 +692,14 @@ fn a_foreign_word_among_english_headers_changes_neither_fields_nor_phones() {
         "Name,Email,Phone,Firma,Cargo,Handy\nJohn Smith,j@example.com,(212) 555-0143,Acme,Pallets,yes\nJane Doe,d@example.com,(415) 555-0100,Foo Inc,Containers,no\n",
     );
     let text = suggest(&f, "contacts");
-    for line in [
-        "phone = { from = \"Phone\", type = \"phone\", region = \"US\" }",
-        "\"custom.firma\" = \"Firma\"",
-        "\"custom.cargo\" = \"Cargo\"",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "phone = { from = \"Phone\", type = \"phone\", region = \"US\" }",
+            "\"custom.firma\" = \"Firma\"",
+            "\"custom.cargo\" = \"Cargo\"",
+        ],
+    );
     // In a Spanish file `Firma` is no company.
     let es = db.file("es.csv", "Nombre;Apellidos;Correo electrónico;Firma\nJuan;García;j@x.es;sí\n");
     assert!(suggest(&es, "contacts").contains("\"custom.firma\" = \"Firma\""));
@@ -700,15 +717,16 @@ fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns(
          b@x.com,12/1/2023 11:05 AM,03/02/2024 17:45,03/04/2025\n",
     );
     let text = suggest(&us, "contacts");
-    for line in [
-        "\"custom.created_date\" = { from = \"Created Date\", type = \"datetime\", format = \"%m/%d/%Y %I:%M %p\" }  # CHECK",
-        "add timezone = \"America/New_York\"",
-        "\"custom.last_activity\" = { from = \"Last Activity\", type = \"datetime\", format = \"%m/%d/%Y %H:%M\" }  # CHECK",
-        "\"custom.renewal\" = { from = \"Renewal\", type = \"date\", format = \"%m/%d/%Y\" }  # CHECK",
-        "# ^ this column's values fit both orders: read month before day, as column \"Created Date\" writes them (\"3/14/2024 2:30 PM\")",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "\"custom.created_date\" = { from = \"Created Date\", type = \"datetime\", format = \"%m/%d/%Y %I:%M %p\" }  # CHECK",
+            "add timezone = \"America/New_York\"",
+            "\"custom.last_activity\" = { from = \"Last Activity\", type = \"datetime\", format = \"%m/%d/%Y %H:%M\" }  # CHECK",
+            "\"custom.renewal\" = { from = \"Renewal\", type = \"date\", format = \"%m/%d/%Y\" }  # CHECK",
+            "# ^ this column's values fit both orders: read month before day, as column \"Created Date\" writes them (\"3/14/2024 2:30 PM\")",
+        ],
+    );
     let m = db.path("us.toml");
     std::fs::write(&m, &text).expect("mapping");
     let s = db.json(&["import", &us, "--mapping", m.to_str().expect("p")]);
@@ -733,13 +751,14 @@ fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns(
         "E-Mail,Erstellt am,Verlängerung\nc@x.de,01.02.2024 14:30,05/06/2025\nd@x.de,15.07.2024 09:05,13/06/2025\n",
     );
     let text = suggest(&de, "contacts");
-    for line in [
-        "\"custom.erstellt_am\" = { from = \"Erstellt am\", type = \"datetime\", format = \"%d.%m.%Y %H:%M\" }  # CHECK",
-        "add timezone = \"Europe/Berlin\"",
-        "\"custom.verlängerung\" = { from = \"Verlängerung\", type = \"date\", format = \"%d/%m/%Y\" }",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "\"custom.erstellt_am\" = { from = \"Erstellt am\", type = \"datetime\", format = \"%d.%m.%Y %H:%M\" }  # CHECK",
+            "add timezone = \"Europe/Berlin\"",
+            "\"custom.verlängerung\" = { from = \"Verlängerung\", type = \"date\", format = \"%d/%m/%Y\" }",
+        ],
+    );
     let m = db.path("de.toml");
     std::fs::write(
         &m,
@@ -784,14 +803,15 @@ fn a_column_of_e_mails_is_the_email_and_their_domains_say_where_phones_are_diall
          Cara Rossi,cara@gmail.com,021 345 67 89\n",
     );
     let text = suggest(&f, "contacts");
-    for line in [
-        "fields = [\"email\"]  # records are matched by e-mail",
-        "email = { from = \"Adresse\", type = \"email\" }  # CHECK: its values are e-mail addresses, and no column named for the email holds any",
-        "phone = { from = \"Telefon\", type = \"phone\", region = \"CH\" }  # CHECK",
-        "# ^ numbers without a country code are read as CH, the country most of the file's e-mail addresses are in (.ch)",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "fields = [\"email\"]  # records are matched by e-mail",
+            "email = { from = \"Adresse\", type = \"email\" }  # CHECK: its values are e-mail addresses, and no column named for the email holds any",
+            "phone = { from = \"Telefon\", type = \"phone\", region = \"CH\" }  # CHECK",
+            "# ^ numbers without a country code are read as CH, the country most of the file's e-mail addresses are in (.ch)",
+        ],
+    );
     assert!(!text.contains("address.street"), "{text}");
     let m = db.path("kunden.toml");
     std::fs::write(&m, &text).expect("mapping");
@@ -849,16 +869,17 @@ fn e_mail_domains_beat_the_headers_language_and_dates_and_e_mails_take_no_other_
          John Smith,,john@acme.com,03/14/2024 02:30 PM,7/14/55,05/05/2020\n",
     );
     let text = suggest(&hubspot, "contacts");
-    for line in [
-        "email = { from = \"Contact\", type = \"email\" }  # CHECK: its values are e-mail addresses",
-        "\"custom.email\" = \"Email\"",
-        "\"custom.last_contacted\" = { from = \"Last Contacted\", type = \"datetime\", format = \"%m/%d/%Y %I:%M %p\" }",
-        "\"custom.birthdate\" = { from = \"Birthdate\", type = \"date\", format = \"%m/%d/%y\" }  # CHECK",
-        "# ^ two-digit years are read as 1969-2068 (`55` as 2055): check the century",
-        // (Day and month alike read the same either way.)
-        "\"custom.anniversary\" = { from = \"Anniversary\", type = \"date\", format = \"%d/%m/%Y\" }  # no standard",
-    ] {
-        assert!(text.contains(line), "{line} in:\n{text}");
-    }
+    has_lines(
+        &text,
+        &[
+            "email = { from = \"Contact\", type = \"email\" }  # CHECK: its values are e-mail addresses",
+            "\"custom.email\" = \"Email\"",
+            "\"custom.last_contacted\" = { from = \"Last Contacted\", type = \"datetime\", format = \"%m/%d/%Y %I:%M %p\" }",
+            "\"custom.birthdate\" = { from = \"Birthdate\", type = \"date\", format = \"%m/%d/%y\" }  # CHECK",
+            "# ^ two-digit years are read as 1969-2068 (`55` as 2055): check the century",
+            // (Day and month alike read the same either way.)
+            "\"custom.anniversary\" = { from = \"Anniversary\", type = \"date\", format = \"%d/%m/%Y\" }  # no standard",
+        ],
+    );
     assert!(!text.contains("last_name") && !text.contains("owner"), "{text}");
 }
