@@ -963,7 +963,7 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
         };
         region_hint.is_none()
             && prefixed
-            && fraction(&national, north_american) < 0.5
+            && fraction(&national, |v| types::phone::written_north_american(v)) < 0.5
             && valid_in(country) > 0
             && valid_in(country) >= valid_in("US")
     };
@@ -998,7 +998,7 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
             "numbers without a country code are read as {r} (or as the row's country, with region_from): check `region`"
         )),
         (Some(r), Some(_), Some(example)) => Some(format!(
-            "{} of {} sampled numbers without a country code are no numbers of {r} (e.g. {example:?}): check \
+            "{} of {} sampled numbers without a country code are not valid in {r} (e.g. {example:?}): check \
              `region` (or give each row's country with region_from)",
             foreign.len(),
             national.len()
@@ -1009,26 +1009,10 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
         ty: Some("phone"),
         region_guessed: (by_language.is_some() || by_mail.is_some()) && region.is_some(),
         region,
-        note: format!("{:.0}% of values look like phone numbers", f * 100.0),
+        note: format!("{:.0}% of values are written like phone numbers", f * 100.0),
         warning,
         ..Default::default()
     }
-}
-
-/// A number written in North America's groups, `(212) 555-0143`,
-/// `212-555-0143`, `1 212.555.0143`: three digits (the first 2-9), three,
-/// four, set apart by more than spaces (an Italian mobile is written
-/// `347 123 4567`).
-fn north_american(v: &str) -> bool {
-    if !v.contains(['(', '-', '.']) {
-        return false;
-    }
-    let groups: Vec<&str> = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
-    let groups = match groups.as_slice() {
-        ["1", rest @ ..] => rest,
-        all => all,
-    };
-    matches!(groups, [a, b, c] if a.len() == 3 && b.len() == 3 && c.len() == 4 && !a.starts_with(['0', '1']))
 }
 
 /// Numbers with a decimal comma (`1.234,56`, `0,5`), as most of Europe
@@ -1384,6 +1368,68 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
+/// One line of a suggested mapping's `[fields]`: the field, the columns it
+/// is read from, and the line's comment (`check` when marked CHECK, and the
+/// `# ^` warning under it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SuggestedField {
+    pub field: String,
+    pub from: Vec<String>,
+    pub check: bool,
+    pub note: String,
+    pub warning: Option<String>,
+}
+
+/// The fields of a mapping `suggest` wrote, read back from its lines, for
+/// a machine-readable summary (`mapping suggest --json`).
+pub fn suggested_fields(text: &str) -> Vec<SuggestedField> {
+    let mut fields: Vec<SuggestedField> = Vec::new();
+    let mut in_fields = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_fields = line.trim() == "[fields]";
+            continue;
+        }
+        if !in_fields {
+            continue;
+        }
+        if let Some(warning) = line.strip_prefix("# ^ ") {
+            if let Some(last) = fields.last_mut() {
+                last.warning = Some(warning.to_string());
+            }
+            continue;
+        }
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        // The comment starts at the first `  # ` outside the value (a
+        // column's name may hold one).
+        let parsed = line
+            .match_indices("  # ")
+            .map(|(at, _)| (&line[..at], &line[at + 4..]))
+            .chain([(line, "")])
+            .find_map(|(entry, comment)| Some((entry.parse::<toml::Table>().ok()?, comment)));
+        let Some((table, comment)) = parsed else { continue };
+        let Some((field, value)) = table.into_iter().next() else { continue };
+        let text_of = |v: &toml::Value| v.as_str().map(str::to_string);
+        let from = match &value {
+            toml::Value::String(s) => vec![s.clone()],
+            toml::Value::Table(t) => match t.get("from") {
+                Some(toml::Value::Array(items)) => items.iter().filter_map(text_of).collect(),
+                Some(v) => text_of(v).into_iter().collect(),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let (check, note) = match comment.strip_prefix("CHECK: ") {
+            Some(note) => (true, note),
+            None => (false, comment),
+        };
+        fields.push(SuggestedField { field, from, check, note: note.to_string(), warning: None });
+    }
+    fields
+}
+
 /// Writes a mapping for `headers`, whose sampled values are `samples[i]`.
 pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &[Vec<String>]) -> String {
     let fields = entity.fields();
@@ -1671,10 +1717,13 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
                 decimal_comma: guess.decimal_comma,
                 ..Default::default()
             };
-            let failing: Vec<&&str> = vals.iter().filter(|v| types::convert(ty, v, &opts).is_err()).collect();
-            if let Some(example) = failing.first() {
+            let failing: Vec<(&&str, String)> =
+                vals.iter().filter_map(|v| Some((v, types::convert(ty, v, &opts).err()?))).collect();
+            if let Some((example, why)) = failing.first() {
+                // With the reason: a value can look like a phone number and
+                // still be none of the region's.
                 let note = format!(
-                    "{} of {} sampled values would be rejected as {ty} (e.g. {example:?})",
+                    "{} of {} sampled values would be rejected as {ty} (e.g. {example:?}: expected {why})",
                     failing.len(),
                     vals.len()
                 );
@@ -1819,5 +1868,35 @@ mod tests {
             let text = suggest(Entity::Contacts, &info, &[header.to_string()], &cols(&[&["2024-03-01"]]));
             assert!(text.contains("subscribed_at = "), "{header}: {text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod suggested_fields_tests {
+    use super::*;
+
+    #[test]
+    fn a_suggested_mappings_fields_read_back_with_their_notes() {
+        let text = "entity = \"contacts\"\n[key]\nfields = [\"email\"]  # by e-mail\n[fields]\n\
+                    email = { from = \"E-mail\", type = \"email\" }  # header is a known name\n\
+                    phone = { from = \"Tel\", type = \"phone\", region = \"DE\" }  # CHECK: guessed\n\
+                    # ^ 1 of 3 would be rejected\n\
+                    full_name = { from = [\"First\", \"Last\"], join = \" \" }  # joined\n\
+                    \"custom.a b\" = \"A  # B\"  # kept\n";
+        let fields = suggested_fields(text);
+        let brief: Vec<(&str, Vec<&str>, bool, Option<&str>)> = fields
+            .iter()
+            .map(|f| (f.field.as_str(), f.from.iter().map(String::as_str).collect(), f.check, f.warning.as_deref()))
+            .collect();
+        assert_eq!(
+            brief,
+            vec![
+                ("email", vec!["E-mail"], false, None),
+                ("phone", vec!["Tel"], true, Some("1 of 3 would be rejected")),
+                ("full_name", vec!["First", "Last"], false, None),
+                ("custom.a b", vec!["A  # B"], false, None),
+            ]
+        );
+        assert_eq!(fields[1].note, "guessed");
     }
 }

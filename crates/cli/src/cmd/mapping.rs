@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use crmsync_core::suggest::{SourceInfo, suggest};
+use crmsync_core::suggest::{SourceInfo, suggest, suggested_fields};
 use crmsync_core::{Entity, Record, Value};
 use crmsync_formats::ReadOptions;
 
@@ -110,9 +110,28 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         lists,
     };
     let text = suggest(entity, &info, &headers, &columns);
+    if let Some(path) = &args.out {
+        std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
+    }
+    if g.json {
+        // The summary, with the mapping itself when it went nowhere else.
+        let fields = suggested_fields(&text);
+        let summary = serde_json::json!({
+            "file": args.file,
+            "entity": entity.name(),
+            "out": args.out,
+            "records_sampled": seen,
+            "columns": headers.len(),
+            "fields_mapped": fields.len(),
+            "checks": fields.iter().filter(|f| f.check).count(),
+            "fields": fields,
+            "mapping": args.out.is_none().then_some(&text),
+        });
+        outln!("{summary}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
             if !g.quiet {
                 let checks = text.lines().filter(|l| l.contains("# CHECK:")).count();
                 eprintln!(

@@ -492,3 +492,30 @@ fn a_header_row_given_wrong_is_told_where_the_columns_are() {
     let out = crmsync().args(["convert", &dup, "-", "--to", "csv", "--mapping", &bare]).output().expect("runs");
     assert!(stderr_of(&out).contains("both named") && !stderr_of(&out).contains("--header-row"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn an_american_number_in_a_german_file_is_rejected_not_dialled_in_germany() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = write(
+        dir.path(),
+        "kunden.csv",
+        "Name,Telefon\nAnna,030 1234567\nBob,(212) 555-0143\nCem,+1 212 555 0143\nDora,abc\n".as_bytes(),
+    );
+    let m = write(
+        dir.path(),
+        "m.toml",
+        b"entity = \"contacts\"\n[fields]\nfull_name = \"Name\"\nphone = { from = \"Telefon\", type = \"phone\", region = \"DE\" }\n",
+    );
+    let out = dir.path().join("o.csv");
+    let run =
+        crmsync().args(["-v", "convert", &src, out.to_str().expect("p"), "--mapping", &m]).output().expect("runs");
+    let err = stderr_of(&run);
+    assert_eq!(std::fs::read_to_string(&out).expect("out"), "full_name,phone\nAnna,+49301234567\nCem,+12125550143\n");
+    assert!(
+        err.contains(r#"row 3: field `phone` (column "Telefon"): "(212) 555-0143": expected a phone number: a number written as North America writes them, which numbers of DE are not (they start with 0): give it its country code (+1 for North America), or check the mapping's `region`"#),
+        "{err}"
+    );
+    // The phone library's own words ("malformed integer part") never reach
+    // the user.
+    assert!(err.contains(r#""abc": expected a phone number: not a phone number (no digits to dial)"#), "{err}");
+}

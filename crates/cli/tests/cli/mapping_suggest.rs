@@ -544,7 +544,7 @@ fn phones_of_taiwan_japan_and_hong_kong_are_not_read_as_chinese() {
     let cn = db.file("cn.csv", "姓名,手机\n张伟,13800138000\n陈大文,0912-345-678\n李娜,13900001111\n");
     let text = suggest(&cn, "contacts");
     assert!(
-        text.contains("# ^ 1 of 3 sampled numbers without a country code are no numbers of CN (e.g. \"0912-345-678\")"),
+        text.contains("# ^ 1 of 3 sampled numbers without a country code are not valid in CN (e.g. \"0912-345-678\")"),
         "{text}"
     );
     // A country column of several countries: each row's.
@@ -882,4 +882,40 @@ fn e_mail_domains_beat_the_headers_language_and_dates_and_e_mails_take_no_other_
         ],
     );
     assert!(!text.contains("last_name") && !text.contains("owner"), "{text}");
+}
+
+#[test]
+fn json_gives_a_summary_of_the_suggested_fields_and_the_mapping_when_it_goes_nowhere_else() {
+    let file = corpus("customers-datablist/customers-100.csv");
+    let run = |extra: &[&str]| {
+        let out = crmsync()
+            .args(["--json", "mapping", "suggest", &file, "--entity", "contacts"])
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("one JSON document on stdout")
+    };
+    let s = run(&[]);
+    assert_eq!(
+        (s["entity"].as_str(), s["records_sampled"].as_u64(), s["columns"].as_u64()),
+        (Some("contacts"), Some(100), Some(12))
+    );
+    let phone = s["fields"].as_array().and_then(|f| f.iter().find(|f| f["field"] == "phone")).expect("phone");
+    assert_eq!((phone["from"].clone(), phone["check"].as_bool()), (serde_json::json!(["Phone 1"]), Some(true)));
+    assert!(phone["warning"].as_str().is_some_and(|w| w.contains("would be rejected as phone")), "{phone}");
+    let email = s["fields"].as_array().and_then(|f| f.iter().find(|f| f["field"] == "email")).expect("email");
+    assert_eq!(
+        (email["from"].clone(), email["check"].as_bool(), &email["warning"]),
+        (serde_json::json!(["Email"]), Some(false), &serde_json::Value::Null)
+    );
+    assert_eq!(s["checks"].as_u64(), Some(2), "{s}");
+    let mapping = s["mapping"].as_str().expect("the mapping, with no --out");
+    has_lines(mapping, &["phone = { from = \"Phone 1\", type = \"phone\", region = \"US\" }"]);
+    // With --out, the mapping goes to the file and the summary says where.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = dir.path().join("m.toml");
+    let s = run(&["--out", m.to_str().expect("p")]);
+    assert_eq!((s["out"].as_str(), &s["mapping"]), (m.to_str(), &serde_json::Value::Null));
+    assert_eq!(std::fs::read_to_string(&m).expect("written"), mapping);
 }

@@ -87,9 +87,12 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
             main.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).map(str::len).collect();
         north_american_digits(&digits, groups == [1, 3, 3, 4])?;
     }
+    if !plus && let Some(region) = region {
+        written_elsewhere(main, region)?;
+    }
     let parsed = phonenumber::parse(if plus { None } else { region }, input).map_err(|e| match region {
-        Some(_) => format!("not a phone number ({e})"),
-        None => format!("not a phone number ({e}); numbers without a country code need `region`"),
+        Some(_) => format!("not a phone number ({})", parse_error(&e)),
+        None => format!("not a phone number ({}); numbers without a country code need `region`", parse_error(&e)),
     })?;
     let national = parsed.national().value();
     let digits = national.to_string().len() + usize::from(parsed.national().zeros());
@@ -145,6 +148,54 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         out.push_str(ext);
     }
     Ok(out)
+}
+
+/// The crate's reasons, in crmsync's words: its own name a Rust integer
+/// parse (`malformed integer part`), which says nothing to whoever wrote
+/// the number.
+fn parse_error(e: &phonenumber::ParseError) -> String {
+    use phonenumber::ParseError as P;
+    match e {
+        P::NoNumber => "no digits to dial".to_string(),
+        P::InvalidCountryCode => "no country has the code it starts with".to_string(),
+        P::TooShortAfterIdd | P::TooShortNsn => "too few digits".to_string(),
+        P::TooLong | P::MalformedInteger(_) => "too many digits".to_string(),
+    }
+}
+
+/// Refuses a number written as North America writes its numbers, `(212)
+/// 555-0143` or `212-555-0143`, read in a region whose own numbers are
+/// written with a trunk prefix it lacks: read as a German number it would
+/// become +49 212 5550143 (Solingen), silently. Regions without a trunk
+/// prefix (Mexico, since 2019) write their numbers so themselves.
+fn written_elsewhere(number: &str, region: Id) -> Result<(), String> {
+    let Some(meta) = phonenumber::metadata::DATABASE.by_id(region.as_ref()) else { return Ok(()) };
+    let Some(prefix) = meta.national_prefix() else { return Ok(()) };
+    let digits = number.trim_start_matches(|c: char| !c.is_ascii_digit());
+    if meta.country_code() == 1 || digits.starts_with(prefix) || !written_north_american(number) {
+        return Ok(());
+    }
+    Err(format!(
+        "a number written as North America writes them, which numbers of {} are not (they start with {prefix}): \
+         give it its country code (+1 for North America), or check the mapping's `region`",
+        region.as_ref()
+    ))
+}
+
+/// A number written in North America's groups, `(212) 555-0143`,
+/// `212-555-0143`, `1 212.555.0143`: three digits (the first 2-9), three,
+/// four, set apart by more than spaces (an Italian mobile is written
+/// `347 123 4567`).
+pub fn written_north_american(v: &str) -> bool {
+    if !v.contains(['(', '-', '.']) {
+        return false;
+    }
+    let groups: Vec<&str> = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
+    let groups = match groups.as_slice() {
+        ["1", rest @ ..] => rest,
+        all => all,
+    };
+    matches!(groups, [a, b, c] if a.len() == 3 && b.len() == 3 && c.len() == 4 && !a.starts_with(['0', '1']))
 }
 
 /// What a `(0)` after a `+` code stands for: a trunk prefix, dropped, but
@@ -487,5 +538,34 @@ mod tests {
         assert!(to_e164("020 7946 0958", Some(Id::US)).is_err(), "a UK number is not a US one");
         assert_eq!(to_e164("020 7946 0958", Some(Id::GB)).as_deref(), Ok("+442079460958"));
         assert!(to_e164("555 123 4567", None).is_err());
+    }
+
+    #[test]
+    fn a_number_written_as_north_america_writes_them_is_no_number_of_a_trunk_prefix_country() {
+        for (written, region) in [("(212) 555-0143", Id::DE), ("212-555-0143", Id::GB), ("1 212.555.0143", Id::FR)] {
+            let e = to_e164(written, Some(region)).expect_err(written);
+            assert!(e.contains("written as North America writes them") && e.contains("+1 for North America"), "{e}");
+        }
+        // With its trunk prefix, or its country code, or in spaces (an
+        // Italian mobile), it is the region's own.
+        assert_eq!(to_e164("(0212) 555-0143", Some(Id::DE)).as_deref(), Ok("+492125550143"));
+        assert_eq!(to_e164("+1 (212) 555-0143", Some(Id::DE)).as_deref(), Ok("+12125550143"));
+        assert_eq!(to_e164("347 123 4567", Some(Id::IT)).as_deref(), Ok("+393471234567"));
+        // North America's own regions, and one without a trunk prefix
+        // (Mexico writes `(999) 123-4567` itself).
+        assert_eq!(to_e164("(416) 555-0199", Some(Id::CA)).as_deref(), Ok("+14165550199"));
+        assert_eq!(to_e164("(999) 123-4567", Some(Id::MX)).as_deref(), Ok("+529991234567"));
+    }
+
+    #[test]
+    fn the_crates_reasons_are_said_in_crmsyncs_words() {
+        for (written, why) in [
+            ("abc", "no digits to dial"),
+            ("+999 1234567", "no country has the code it starts with"),
+            ("12345678901234567890123", "too many digits"),
+        ] {
+            let e = to_e164(written, Some(Id::DE)).expect_err(written);
+            assert!(e.contains(why), "{written}: {e}");
+        }
     }
 }
