@@ -1087,14 +1087,22 @@ fn date_fits(values: &[&str]) -> (&'static str, Vec<(String, bool)>) {
         .filter(|(fmt, _)| values.iter().all(|v| date::parse_date(v, Some(fmt)).is_ok()))
         .map(|(fmt, family)| (fmt.to_string(), *family))
         .collect();
-    if !fits.is_empty() || !values.iter().all(|v| v.contains(':')) {
+    if !fits.is_empty() || !values.iter().any(|v| v.contains(':')) {
         return ("date", fits);
     }
+    // Of each date form, the first clock every value is read in: a
+    // date-time column may leave out seconds and midnight's time
+    // (`3/15/2024` beside `3/14/2024 2:30 PM`), so a clock with seconds
+    // fits where one without does (and comes second).
     let utc = jiff::tz::TimeZone::UTC;
     let fits = DATE_FORMATS
         .iter()
-        .flat_map(|(day, family)| CLOCKS.iter().map(move |clock| (format!("{day} {clock}"), *family)))
-        .filter(|(fmt, _)| values.iter().all(|v| date::parse_datetime(v, Some(fmt), &utc).is_ok()))
+        .filter_map(|(day, family)| {
+            let mut formats =
+                [" ", ", "].into_iter().flat_map(|sep| CLOCKS.iter().map(move |c| format!("{day}{sep}{c}")));
+            let fmt = formats.find(|fmt| values.iter().all(|v| date::parse_datetime(v, Some(fmt), &utc).is_ok()))?;
+            Some((fmt, *family))
+        })
         .collect();
     ("datetime", fits)
 }
@@ -1241,6 +1249,9 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
             let month_first = guess.format.as_deref().is_some_and(is_month_first);
             let note = read_as_utc(clock.or(month_first.then_some("US")));
             guess.warn(note);
+            if let Some(day) = values.iter().find(|v| !v.contains(':')) {
+                let _ = write!(guess.note, "; dates alone ({day:?}) are read at midnight");
+            }
         }
         return guess;
     }

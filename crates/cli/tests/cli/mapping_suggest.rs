@@ -787,9 +787,44 @@ fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns(
         text.contains("# ^ AMBIGUOUS dates: add type = \"date\" with format = \"%d/%m/%Y\" or \"%m/%d/%Y\""),
         "{text}"
     );
-    // Times with seconds on some rows only fit no one format: text, as before.
-    let uneven = db.file("uneven.csv", "Email,When\nf@x.com,01.02.2024 14:30\ng@x.com,01.02.2024 14:30:10\n");
-    assert!(suggest(&uneven, "contacts").contains("\"custom.when\" = \"When\""));
+    // As Salesforce and Excel export them: seconds only where they are not
+    // zero, a midnight's date alone, a comma after the date.
+    let uneven = db.file(
+        "uneven.csv",
+        "Email,When,Created Date\n\
+         f@x.com,01.02.2024 14:30,\"3/14/2024, 2:30 PM\"\n\
+         g@x.com,01.02.2024 14:30:10,\"3/15/2024, 11:05 AM\"\n\
+         h@x.com,02.02.2024,\"3/16/2024\"\n",
+    );
+    let text = suggest(&uneven, "contacts");
+    has_lines(
+        &text,
+        &[
+            "\"custom.when\" = { from = \"When\", type = \"datetime\", format = \"%d.%m.%Y %H:%M:%S\" }  # CHECK",
+            "dates alone (\"02.02.2024\") are read at midnight",
+            "\"custom.created_date\" = { from = \"Created Date\", type = \"datetime\", format = \"%m/%d/%Y, %I:%M %p\" }",
+        ],
+    );
+    let m = db.path("uneven.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let s = db.json(&["import", &uneven, "--mapping", m.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
+    let stored = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,custom.when,custom.created_date",
+        "--where",
+        "email in ('f@x.com', 'g@x.com', 'h@x.com')",
+    ]);
+    assert_eq!(
+        stored,
+        "email,custom.when,custom.created_date\n\
+         f@x.com,2024-02-01T14:30:00.000000Z,2024-03-14T14:30:00.000000Z\n\
+         g@x.com,2024-02-01T14:30:10.000000Z,2024-03-15T11:05:00.000000Z\n\
+         h@x.com,2024-02-02T00:00:00.000000Z,2024-03-16T00:00:00.000000Z\n"
+    );
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub fn iso_day_missing(s: &str) -> Option<String> {
 pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<DateTime, String> {
     let s = s.trim();
     let (civil, offset) = if let Some(fmt) = format {
-        let tm = jiff::fmt::strtime::parse(fmt, s).map_err(|_| format!("a date-time in the format `{fmt}`"))?;
+        let tm = parse_on_clock(fmt, s).map_err(|_| format!("a date-time in the format `{fmt}`"))?;
         four_digit_year(fmt, &tm)?;
         let civil = tm
             .to_datetime()
@@ -80,6 +80,33 @@ pub fn parse_datetime(s: &str, format: Option<&str>, zone: &TimeZone) -> Result<
         Some(o) => Ok(DateTime { civil, offset: Some(o) }),
         None => on_clock(civil, zone),
     }
+}
+
+/// A date-time in `fmt`, or in it without its seconds (`14:30` under
+/// `%H:%M:%S`), or its date alone (`3/15/2024` under `%m/%d/%Y %I:%M %p`),
+/// at midnight: exports write a time's seconds only when they are not
+/// zero, and a day's date-time without the time when it is midnight
+/// (Salesforce and Excel both), so one column holds all three.
+fn parse_on_clock(fmt: &str, s: &str) -> Result<jiff::fmt::strtime::BrokenDownTime, jiff::Error> {
+    use jiff::fmt::strtime::parse;
+    parse(fmt, s).or_else(|error| {
+        let without_seconds = fmt.contains(":%S").then(|| fmt.replacen(":%S", "", 1));
+        if let Some(tm) = without_seconds.and_then(|f| parse(&f, s).ok()) {
+            return Ok(tm);
+        }
+        match date_part(fmt).map(|day| parse(day, s)) {
+            Some(Ok(tm)) => Ok(tm),
+            _ => Err(error),
+        }
+    })
+}
+
+/// The part of a date-time format before its clock (`%m/%d/%Y` of
+/// `%m/%d/%Y, %I:%M %p`), where it starts with one.
+pub fn date_part(fmt: &str) -> Option<&str> {
+    let clock = ["%H", "%I", "%k", "%l"].iter().filter_map(|c| fmt.find(c)).min()?;
+    let day = fmt[..clock].trim_end_matches([' ', ',', 'T']);
+    (day.contains("%d") || day.contains("%e")).then_some(day)
 }
 
 /// `%Y` reads a year of any number of digits: `01/02/24` under `%d/%m/%Y`
@@ -296,6 +323,25 @@ mod tests {
         assert_eq!(parse_date("01/02/24", Some("%d/%m/%y")), Ok(civil::date(2024, 2, 1)));
         assert_eq!(parse_date("2023年12月31日", Some("%Y年%m月%d日")), Ok(civil::date(2023, 12, 31)));
         assert_eq!(format_date(civil::date(2023, 1, 5), "%d/%m/%Y"), "05/01/2023");
+    }
+
+    #[test]
+    fn a_date_time_column_may_leave_out_seconds_and_midnight() {
+        let utc = TimeZone::UTC;
+        let at = |s: &str, fmt: &str| parse_datetime(s, Some(fmt), &utc).map(|dt| dt.civil);
+        let us = "%m/%d/%Y %I:%M:%S %p";
+        assert_eq!(at("3/14/2024 2:30:15 PM", us), Ok(civil::date(2024, 3, 14).at(14, 30, 15, 0)));
+        assert_eq!(at("3/14/2024 2:30 PM", us), Ok(civil::date(2024, 3, 14).at(14, 30, 0, 0)));
+        assert_eq!(at("3/15/2024", us), Ok(civil::date(2024, 3, 15).at(0, 0, 0, 0)));
+        // Salesforce writes a comma after the date.
+        assert_eq!(at("3/15/2024", "%m/%d/%Y, %I:%M %p"), Ok(civil::date(2024, 3, 15).at(0, 0, 0, 0)));
+        assert_eq!(at("3/14/2024, 2:30 PM", "%m/%d/%Y, %I:%M %p"), Ok(civil::date(2024, 3, 14).at(14, 30, 0, 0)));
+        // Not the other way: seconds the format has no place for, or half a
+        // clock, are refused.
+        assert!(at("14.03.2024 14:30:15", "%d.%m.%Y %H:%M").is_err());
+        assert!(at("14.03.2024 14", "%d.%m.%Y %H:%M").is_err());
+        assert_eq!(date_part("%Y-%m-%dT%H:%M:%S"), Some("%Y-%m-%d"));
+        assert_eq!(date_part("%H:%M %d.%m.%Y"), None);
     }
 
     #[test]
