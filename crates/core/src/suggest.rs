@@ -802,6 +802,7 @@ fn in_format(
     if fits.len() > 1 && *family && !same_either_way {
         let options: Vec<&str> = fits.iter().map(|(f, _)| f.as_str()).collect();
         if let Some(order) = order
+            && order.against.is_none()
             && let Some(fmt) = options.iter().find(|f| is_month_first(f) == order.month_first)
         {
             let (first, second) = if order.month_first { ("month", "day") } else { ("day", "month") };
@@ -817,12 +818,25 @@ fn in_format(
                 ..Default::default()
             });
         }
+        // Where the file's columns disagree, both are named.
+        let disagree = order.and_then(|o| {
+            let (column, example) = o.against?;
+            let first = |month_first: bool| if month_first { "month first" } else { "day first" };
+            Some(format!(
+                " (the file's columns disagree: {:?} writes {} ({:?}), {column:?} {} ({example:?}))",
+                o.column,
+                first(o.month_first),
+                o.example,
+                first(!o.month_first)
+            ))
+        });
         return Some(TypeGuess {
             note: format!("{what}s, but day-first and month-first both fit every value ({})", options.join(" or ")),
             warning: Some(format!(
-                "AMBIGUOUS {what}s: add type = {ty:?} with format = {:?} or {:?}, whichever the source uses",
+                "AMBIGUOUS {what}s: add type = {ty:?} with format = {:?} or {:?}, whichever the source uses{}",
                 options[0],
-                options.get(1).unwrap_or(&options[0])
+                options.get(1).unwrap_or(&options[0]),
+                disagree.unwrap_or_default()
             )),
             ..Default::default()
         });
@@ -1071,6 +1085,9 @@ struct DayOrder<'a> {
     month_first: bool,
     column: &'a str,
     example: &'a str,
+    /// A column that shows the other order (its name and a value): the
+    /// file settles nothing then.
+    against: Option<(&'a str, &'a str)>,
 }
 
 fn is_month_first(format: &str) -> bool {
@@ -1120,13 +1137,14 @@ fn day_order<'a>(columns: &[(&'a str, Vec<&'a str>)]) -> Option<DayOrder<'a>> {
                 // The value no other order reads.
                 let day = |v: &str| v.trim().split(['/', '-', '.', ' ']).nth(usize::from(month_first))?.parse().ok();
                 let example = values.iter().find(|v| day(v).is_some_and(|d: u32| d > 12)).unwrap_or(&values[0]);
-                Some(DayOrder { month_first, column: header, example })
+                Some(DayOrder { month_first, column: header, example, against: None })
             }
             _ => None,
         }
     });
-    let first = shown.next()?;
-    shown.all(|o| o.month_first == first.month_first).then_some(first)
+    let mut first = shown.next()?;
+    first.against = shown.find(|o| o.month_first != first.month_first).map(|o| (o.column, o.example));
+    Some(first)
 }
 
 fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> TypeGuess {
@@ -1215,8 +1233,20 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
             // Times without an offset are read on the mapping's clock, UTC
             // unless it names one: say so, where a user of another zone
             // would find every time hours off.
-            let offsets = iso.iter().flatten().any(|dt| dt.offset.is_some());
-            let warning = (!offsets).then(|| read_as_utc(clock));
+            let offsets = iso.iter().flatten().filter(|dt| dt.offset.is_some()).count();
+            let warning = match values.iter().zip(&iso).find(|(_, dt)| dt.as_ref().is_some_and(|d| d.offset.is_none()))
+            {
+                None => None,
+                Some(_) if offsets == 0 => Some(read_as_utc(clock)),
+                // Some with an offset, some without: those are the ones
+                // hours off.
+                Some((example, _)) => Some(format!(
+                    "{} of {} values have no offset (e.g. {example:?}): {}",
+                    values.len() - offsets,
+                    values.len(),
+                    read_as_utc(clock).trim_start_matches("the times have no offset: ")
+                )),
+            };
             TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), warning, ..Default::default() }
         } else {
             TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() }
@@ -1244,8 +1274,9 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         parts.len() == 3 && parts[0].trim_start_matches('0') == parts[1].trim_start_matches('0')
     });
     if let Some(mut guess) = in_format(ty, fits, hints.day_order, same_either_way) {
-        if ty == "datetime" && guess.ty.is_some() {
-            // Month-first dates are the United States'.
+        if ty == "datetime" {
+            // Month-first dates are the United States'. (An ambiguous
+            // column is told of the offset too: its type is to be added.)
             let month_first = guess.format.as_deref().is_some_and(is_month_first);
             let note = read_as_utc(clock.or(month_first.then_some("US")));
             guess.warn(note);

@@ -781,11 +781,26 @@ fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns(
         "email,custom.erstellt_am\nc@x.de,2024-02-01T13:30:00.000000Z\nd@x.de,2024-07-15T07:05:00.000000Z\n"
     );
     // Columns that disagree settle nothing; a column alone stays ambiguous.
-    let mixed = db.file("mixed.csv", "Email,A,B,C\ne@x.com,14/03/2024,3/14/2024,01/02/2025\n");
+    let mixed = db.file("mixed.csv", "Email,A,B,C,D\ne@x.com,14/03/2024,3/14/2024,01/02/2025,01/02/2025 10:00\n");
     let text = suggest(&mixed, "contacts");
-    assert!(
-        text.contains("# ^ AMBIGUOUS dates: add type = \"date\" with format = \"%d/%m/%Y\" or \"%m/%d/%Y\""),
-        "{text}"
+    has_lines(
+        &text,
+        &[
+            "# ^ AMBIGUOUS dates: add type = \"date\" with format = \"%d/%m/%Y\" or \"%m/%d/%Y\", whichever the \
+             source uses (the file's columns disagree: \"A\" writes day first (\"14/03/2024\"), \"B\" month first \
+             (\"3/14/2024\"))",
+            // An ambiguous date-time is told of its missing offset too.
+            "# ^ AMBIGUOUS date-times: add type = \"datetime\" with format = \"%d/%m/%Y %H:%M\" or \"%m/%d/%Y %H:%M\"",
+            "(\"3/14/2024\")); the times have no offset: they are read as UTC",
+        ],
+    );
+    // ISO times some with an offset, some without: those are named.
+    let iso = db.file("iso.csv", "Email,Seen\ni@x.com,2024-03-14T10:00:00+01:00\nj@x.com,2024-03-14T10:00:00\n");
+    has_lines(
+        &suggest(&iso, "contacts"),
+        &[
+            "# ^ 1 of 2 values have no offset (e.g. \"2024-03-14T10:00:00\"): they are read as UTC; if they are local times",
+        ],
     );
     // As Salesforce and Excel export them: seconds only where they are not
     // zero, a midnight's date alone, a comma after the date.
