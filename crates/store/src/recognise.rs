@@ -32,8 +32,10 @@ use crate::sql::{Lent, Sql};
 /// Bumped when a row maps to other stored values than before for the same
 /// mapping (a type's canonical form changes, say): stored hashes then no
 /// longer vouch for anything, and rows are drafted and compared in full.
-/// (2: a typed custom date-time is stored in UTC.)
-const RULES: &[u8] = b"crmsync source hash 2";
+/// (2: a typed custom date-time is stored in UTC. 3: Mexican phones in
+/// their old forms are stored as dialled today, and North American ones in
+/// a region of trunk-prefixed numbers are refused.)
+const RULES: &[u8] = b"crmsync source hash 3";
 
 /// At most this many stored hashes are kept in memory (16 bytes each and
 /// the map's slack). Beyond it rows are recognised only while hashes last:

@@ -2464,3 +2464,21 @@ fn a_deals_unknown_contact_id_and_a_missing_name_name_their_columns() {
     );
     assert!(text.contains(",name,\"`name` is required for a new record of deals (column \"\"Title\"\")\""), "{text}");
 }
+
+on_both!(a_mexican_mobile_in_its_old_forms_is_the_same_contact, |db| {
+    let m = db.file(
+        "mx.toml",
+        "entity = \"contacts\"\n[key]\nfields = [\"phone\"]\n[fields]\nfull_name = \"Nombre\"\nphone = { from = \"Teléfono\", type = \"phone\", region = \"MX\" }\n",
+    );
+    let first = db.file("a.csv", "Nombre,Teléfono\nAna López,+52 1 55 1234 5678\n");
+    let s = db.json(&["import", &first, "--mapping", &m]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    // The same mobile as dialled at home before 2019, and as today.
+    let again = db.file("b.csv", "Nombre,Teléfono\nAna López,044 55 1234 5678\nAna López,55 1234 5678\n");
+    let s = db.json(&["import", &again, "--mapping", &m, "--mode", "upsert"]);
+    assert_eq!((s["inserted"].as_u64(), s["unchanged"].as_u64()), (Some(0), Some(2)), "{s}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "full_name,phone"]),
+        "full_name,phone\nAna López,+525512345678\n"
+    );
+});

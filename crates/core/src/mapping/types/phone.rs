@@ -59,6 +59,14 @@ pub fn is_valid(input: &str, region: Option<Id>) -> bool {
 
 fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     enlarge_pattern_cache();
+    let mexican_today;
+    let input = match mexican(input, region) {
+        Some(today) => {
+            mexican_today = today;
+            mexican_today.as_str()
+        }
+        None => input,
+    };
     // The crate does not read RFC 3966's `;ext=` without `tel:`.
     let (input, written_ext) = match input.rsplit_once(";ext=") {
         Some((main, ext)) if split_extension(input) == (main, Some(ext)) => (main, Some(ext)),
@@ -148,6 +156,32 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
         out.push_str(ext);
     }
     Ok(out)
+}
+
+/// A Mexican number in the form dialled since 2019, ten digits after +52,
+/// where it is written in an older one the crate keeps: a mobile's `1`
+/// after the country code (`+52 1 55 1234 5678`), or, at home, a mobile's
+/// `044`/`045` or the long-distance `01` before the ten digits. Stored as
+/// written, one person's number would be three different numbers, and the
+/// home forms are no numbers at all (+52 044 …). No Mexican area code
+/// starts with 1, so none of these reads another number.
+fn mexican(input: &str, region: Option<Id>) -> Option<String> {
+    let (main, ext) = split_extension(input);
+    let plus = main.trim_start().starts_with('+');
+    if !plus && region != Some(Id::MX) {
+        return None;
+    }
+    let digits: String = main.chars().filter(char::is_ascii_digit).collect();
+    let ten = match (plus, digits.len()) {
+        (true, 13) if digits.starts_with("521") => &digits[3..],
+        (false, 13) if digits.starts_with("044") || digits.starts_with("045") => &digits[3..],
+        (false, 12) if digits.starts_with("01") => &digits[2..],
+        _ => return None,
+    };
+    Some(match ext {
+        Some(x) => format!("+52{ten} ext. {x}"),
+        None => format!("+52{ten}"),
+    })
 }
 
 /// The crate's reasons, in crmsync's words: its own name a Rust integer
@@ -567,5 +601,17 @@ mod tests {
             let e = to_e164(written, Some(Id::DE)).expect_err(written);
             assert!(e.contains(why), "{written}: {e}");
         }
+    }
+
+    #[test]
+    fn mexican_numbers_in_their_old_forms_are_stored_as_dialled_today() {
+        for written in ["+52 1 55 1234 5678", "044 55 1234 5678", "045 55 1234 5678", "01 55 1234 5678", "55 1234 5678"]
+        {
+            assert_eq!(to_e164(written, Some(Id::MX)).as_deref(), Ok("+525512345678"), "{written}");
+        }
+        assert_eq!(to_e164("+52 1 55 1234 5678", Some(Id::US)).as_deref(), Ok("+525512345678"));
+        assert_eq!(to_e164("+52 1 55 1234 5678 x12", None).as_deref(), Ok("+525512345678;ext=12"));
+        // Only in Mexico: elsewhere `044` is another country's.
+        assert!(!to_e164("044 55 1234 5678", Some(Id::DE)).is_ok_and(|n| n.starts_with("+52")));
     }
 }
