@@ -151,6 +151,15 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
             ));
         }
     }
+    // China's numbers have as many digits as their kind and area say (a
+    // mobile 11, a Beijing line 10), which its metadata knows exactly: one
+    // missing or one too many would be stored as another number.
+    if parsed.code().value() == 86 && !phonenumber::is_valid(&parsed) {
+        return Err(format!(
+            "not a number of China: +86 and {digits} digits is no number in use there (a mobile has 11 digits, a \
+             line 10 or 11 with its area code without the 0; one missing or one too many?)"
+        ));
+    }
     if let Some(ext) = ext {
         out.push_str(";ext=");
         out.push_str(ext);
@@ -206,7 +215,14 @@ fn written_elsewhere(number: &str, region: Id) -> Result<(), String> {
     let Some(meta) = phonenumber::metadata::DATABASE.by_id(region.as_ref()) else { return Ok(()) };
     let Some(prefix) = meta.national_prefix() else { return Ok(()) };
     let digits = number.trim_start_matches(|c: char| !c.is_ascii_digit());
-    if meta.country_code() == 1 || digits.starts_with(prefix) || !written_north_american(number) {
+    let digits_only: String = number.chars().filter(char::is_ascii_digit).collect();
+    // (A number the region writes so itself, China's `400-800-8888`, is
+    // no North American one.)
+    if meta.country_code() == 1
+        || digits.starts_with(prefix)
+        || !written_north_american(number)
+        || !is_valid(&["+1", digits_only.trim_start_matches('1')].concat(), None)
+    {
         return Ok(());
     }
     Err(format!(
@@ -589,6 +605,8 @@ mod tests {
         // (Mexico writes `(999) 123-4567` itself).
         assert_eq!(to_e164("(416) 555-0199", Some(Id::CA)).as_deref(), Ok("+14165550199"));
         assert_eq!(to_e164("(999) 123-4567", Some(Id::MX)).as_deref(), Ok("+529991234567"));
+        // Nor one no North American number has: China's 400 numbers.
+        assert_eq!(to_e164("400-800-8888", Some(Id::CN)).as_deref(), Ok("+864008008888"));
     }
 
     #[test]
@@ -613,5 +631,20 @@ mod tests {
         assert_eq!(to_e164("+52 1 55 1234 5678 x12", None).as_deref(), Ok("+525512345678;ext=12"));
         // Only in Mexico: elsewhere `044` is another country's.
         assert!(!to_e164("044 55 1234 5678", Some(Id::DE)).is_ok_and(|n| n.starts_with("+52")));
+    }
+
+    #[test]
+    fn a_chinese_number_with_a_digit_missing_or_too_many_is_refused() {
+        for (written, stored) in [
+            ("010-6552 9988", "+861065529988"),
+            ("0755-8888 8888", "+8675588888888"),
+            ("+86 10 6552 9988", "+861065529988"),
+        ] {
+            assert_eq!(to_e164(written, Some(Id::CN)).as_deref(), Ok(stored), "{written}");
+        }
+        for written in ["010-655299", "0755-8888 88888", "1380013800", "138001380001", "+86 10 655299"] {
+            let e = to_e164(written, Some(Id::CN)).expect_err(written);
+            assert!(e.contains("not a number of China") || e.contains("not a complete phone number"), "{written}: {e}");
+        }
     }
 }
