@@ -31,7 +31,8 @@ const PATTERNS: usize = 2_000;
 /// A phone number in E.164 (`+15551234567`), with `;ext=NNN` (RFC 3966) when
 /// the source carried an extension, so that nothing is dropped.
 pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
-    let trimmed = input.trim();
+    let plain = plain(input);
+    let trimmed = plain.trim();
     // `00` starts an international number almost everywhere (ITU's prefix);
     // no national number begins with it, so it can be read as `+`.
     let international;
@@ -47,6 +48,70 @@ pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
         return Ok(fast);
     }
     slow_path(trimmed, region)
+}
+
+/// A number as the crate reads it: full-width digits and signs (`０３－１２３４`,
+/// as Japanese and Chinese input methods type them) and Unicode spaces (the
+/// narrow no-break space word processors put in French numbers) in ASCII,
+/// and a word after the number (`fixe`, `FAX`, `cel`, `Büro`) dropped, as
+/// one before it (`Tel`) is: the crate would read its letters as a
+/// keypad's digits (`FAX` as 329) and store another number.
+fn plain(input: &str) -> std::borrow::Cow<'_, str> {
+    let ends_in_word = input.trim_end().chars().next_back().is_some_and(|c| !c.is_ascii_digit() && c != ')');
+    if input.is_ascii() && !ends_in_word {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    let mut out: String = input
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+            '＋' => '+',
+            '－' | '‐' | '‑' | '–' | 'ー' => '-',
+            '（' => '(',
+            '）' => ')',
+            '．' => '.',
+            c if c.is_whitespace() => ' ',
+            c => c,
+        })
+        .collect();
+    // Words after the last digit, but an extension's (`ext.`, `x`).
+    loop {
+        let t = out.trim_end();
+        let Some((number, word)) = t.rsplit_once(' ') else { break };
+        let bare = word.trim_end_matches(['.', ':', ')']).trim_start_matches('(');
+        let extension = ["x", "ext", "extension", "#"].iter().any(|e| bare.eq_ignore_ascii_case(e));
+        if bare.is_empty()
+            || extension
+            || !bare.chars().all(char::is_alphabetic)
+            || !number.contains(|c: char| c.is_ascii_digit())
+        {
+            break;
+        }
+        out.truncate(number.trim_end().len());
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Letters among a number's digits (`+33 1 42 FIXE`): in North America a
+/// number spelt on the keypad (`1-800-FLOWERS`), elsewhere nothing the
+/// crate should turn into digits.
+fn spelt(main: &str, region: Option<Id>) -> Result<(), String> {
+    // (Between the first digit and the last: an empty `ext.` may follow.)
+    let digits = main.trim_matches(|c: char| !c.is_ascii_digit());
+    let Some(letter) = digits.chars().find(|c| c.is_alphabetic()) else { return Ok(()) };
+    let plus = main.trim_start().starts_with('+');
+    let north_american = if plus {
+        main.trim_start()[1..].trim_start().starts_with('1')
+    } else {
+        matches!(region, Some(Id::US | Id::CA))
+    };
+    if north_american {
+        return Ok(());
+    }
+    Err(format!(
+        "not a phone number: it has letters among its digits ({letter:?}); only North American numbers are spelt on \
+         the keypad"
+    ))
 }
 
 /// True when the number is a valid, assigned number (stricter than
@@ -81,6 +146,7 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     } else {
         input
     };
+    spelt(split_extension(input).0, region)?;
     // A `+` number names its country; read in a region, the crate takes
     // the region's trunk prefix off it (`+33 1 …` in region US).
     let plus = input.trim_start().starts_with('+');
@@ -144,12 +210,38 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     if input.trim_start().starts_with('+') {
         let main = split_extension(input).0;
         let given: String = main.replace("(0)", trunk_in_brackets(main)).chars().filter(char::is_ascii_digit).collect();
-        if given != out[1..] {
+        // The trunk `0` written after the code without brackets (`+44 020
+        // 7946 0018`, `+49 (030) …`) is the same mistake, as plain: the
+        // number is the one without it, which the crate gave.
+        let code = parsed.code().value().to_string();
+        let trunk_after_code =
+            given.strip_prefix(code.as_str()).and_then(|rest| rest.strip_prefix('0')).is_some_and(|rest| {
+                out[1..].strip_prefix(code.as_str()) == Some(rest)
+                    && trunk_in_brackets(&["+", &given].concat()).is_empty()
+            });
+        if given != out[1..] && !trunk_after_code {
             return Err(format!(
                 "not a phone number: +{given} is no number of +{} with those digits (one too many or missing?)",
                 parsed.code().value()
             ));
         }
+    }
+    // A country's numbers have the lengths its metadata lists (France's
+    // 9 digits after +33): a digit missing or one too many (`01 42 68 53
+    // 000`), or another country's number read in it (a Chinese mobile as
+    // +33), is no number there.
+    let lengths = possible_lengths(parsed.code().value());
+    if !lengths.is_empty() && !lengths.contains(&(digits as u16)) {
+        let shown: Vec<String> = lengths.iter().map(u16::to_string).collect();
+        let shown = match shown.as_slice() {
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+            [] => String::new(),
+        };
+        return Err(format!(
+            "not a phone number of +{}: {digits} digits after the country code, where its numbers have {shown}",
+            parsed.code().value()
+        ));
     }
     // China's numbers have as many digits as their kind and area say (a
     // mobile 11, a Beijing line 10), which its metadata knows exactly: one
@@ -191,6 +283,33 @@ fn mexican(input: &str, region: Option<Id>) -> Option<String> {
         Some(x) => format!("+52{ten} ext. {x}"),
         None => format!("+52{ten}"),
     })
+}
+
+/// The lengths of national numbers under country code `code`: of every
+/// kind (fixed, mobile, toll-free, …; not short codes) of every country
+/// that shares the code (+1, +7, +44 …).
+fn possible_lengths(code: u16) -> Vec<u16> {
+    let mut lengths: Vec<u16> = Vec::new();
+    for meta in phonenumber::metadata::DATABASE.by_code(&code).unwrap_or_default() {
+        let d = meta.descriptors();
+        let kinds = [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+        ];
+        lengths.extend(kinds.into_iter().flatten().flat_map(|k| k.possible_length().iter().copied()));
+    }
+    lengths.sort_unstable();
+    lengths.dedup();
+    lengths
 }
 
 /// The crate's reasons, in crmsync's words: its own name a Rust integer
@@ -646,5 +765,61 @@ mod tests {
             let e = to_e164(written, Some(Id::CN)).expect_err(written);
             assert!(e.contains("not a number of China") || e.contains("not a complete phone number"), "{written}: {e}");
         }
+    }
+
+    #[test]
+    fn a_trunk_zero_after_the_country_code_is_dropped_as_in_brackets() {
+        for (written, stored) in [
+            ("+44 020 7946 0018", "+442079460018"),
+            ("+49 030 12345678", "+493012345678"),
+            ("+49 (030) 12345678", "+493012345678"),
+            ("+33 06 12 34 56 78", "+33612345678"),
+            ("+61 0412 345 678", "+61412345678"),
+            ("+81 03-1234-5678", "+81312345678"),
+        ] {
+            assert_eq!(to_e164(written, None).as_deref(), Ok(stored), "{written}");
+        }
+        // Italy's numbers keep their 0 abroad.
+        assert_eq!(to_e164("+39 06 1234 5678", None).as_deref(), Ok("+390612345678"));
+    }
+
+    #[test]
+    fn words_after_a_number_are_dropped_and_full_width_digits_read() {
+        for (written, region, stored) in [
+            ("01 42 68 53 00 fixe", Id::FR, "+33142685300"),
+            ("+33 1 42 68 53 00 fixe", Id::FR, "+33142685300"),
+            ("03-1234-5678 FAX", Id::JP, "+81312345678"),
+            ("0412 345 678 mob.", Id::AU, "+61412345678"),
+            ("044 668 18 00 G", Id::CH, "+41446681800"),
+            ("030 12345678 Büro Zentrale", Id::DE, "+493012345678"),
+            ("０３－１２３４－５６７８", Id::JP, "+81312345678"),
+            ("０９０-１２３４-５６７８", Id::JP, "+819012345678"),
+            ("01\u{202f}42\u{202f}68\u{202f}53\u{202f}00", Id::FR, "+33142685300"),
+            ("212-555-0143 ext. 12", Id::US, "+12125550143;ext=12"),
+            ("1-800-FLOWERS", Id::US, "+18003569377"),
+        ] {
+            assert_eq!(to_e164(written, Some(region)).as_deref(), Ok(stored), "{written}");
+        }
+        for (written, region) in [("030 12AB 345", Id::DE), ("+49 30 12AB34", Id::US), ("0171 MOBIL 1", Id::DE)] {
+            let e = to_e164(written, Some(region)).expect_err(written);
+            assert!(e.contains("letters among its digits"), "{written}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_number_of_a_length_its_country_has_none_of_is_refused() {
+        for (written, region) in [
+            ("01 42 68 53 000", Id::FR),
+            ("06 12 34 56 7", Id::FR),
+            ("13800138000", Id::FR),
+            ("13800138000", Id::GB),
+            ("+33 1 42 68 53 0000", Id::US),
+        ] {
+            let e = to_e164(written, Some(region)).expect_err(written);
+            assert!(e.contains("where its numbers have"), "{written}: {e}");
+        }
+        let e = to_e164("01 42 68 53 000", Some(Id::FR)).expect_err("ten digits");
+        assert!(e.contains("+33: 10 digits after the country code, where its numbers have 9"), "{e}");
+        assert_eq!(to_e164("01 42 68 53 00", Some(Id::FR)).as_deref(), Ok("+33142685300"));
     }
 }
