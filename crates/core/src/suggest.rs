@@ -975,11 +975,15 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
             }
             None => true,
         };
+        // (Where more are numbers of the country than of North America,
+        // they are its own written as it writes them: India's mobiles and
+        // Brazil's `(11) 98765-4321` carry no trunk 0.)
+        let (here, us) = (valid_in(country), valid_in("US"));
         region_hint.is_none()
-            && prefixed
+            && (prefixed || here > us)
             && fraction(&national, |v| types::phone::written_north_american(v)) < 0.5
-            && valid_in(country) > 0
-            && valid_in(country) >= valid_in("US")
+            && here > 0
+            && here >= us
     };
     // Where most of the file's e-mail addresses are says more than the
     // headers' language (`.ch` beside German or French headers).

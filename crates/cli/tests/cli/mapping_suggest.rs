@@ -970,3 +970,35 @@ fn json_gives_a_summary_of_the_suggested_fields_and_the_mapping_when_it_goes_now
     assert_eq!((s["out"].as_str(), &s["mapping"]), (m.to_str(), &serde_json::Value::Null));
     assert_eq!(std::fs::read_to_string(&m).expect("written"), mapping);
 }
+
+#[test]
+fn numbers_written_as_india_and_brazil_write_them_are_read_there_not_in_the_us() {
+    let db = crate::db::Db::sqlite();
+    for (name, text, region, stored) in [
+        (
+            "in.csv",
+            "Name,Email,Phone\nP1,p1@firma1.co.in,98765 43210\nP2,p2@firma2.co.in,99887 76655\n",
+            "IN",
+            "+919876543210",
+        ),
+        (
+            "br.csv",
+            "Name,Email,Phone\nP3,p3@f.com.br,(11) 98765-4321\nP4,p4@g.com.br,(21) 2345-6789\n",
+            "BR",
+            "+5511987654321",
+        ),
+    ] {
+        let f = db.file(name, text);
+        let mapping = suggest(&f, "contacts");
+        has_lines(
+            &mapping,
+            &[&format!("phone = {{ from = \"Phone\", type = \"phone\", region = \"{region}\" }}  # CHECK")],
+        );
+        let m = db.path(&format!("{name}.toml"));
+        std::fs::write(&m, &mapping).expect("mapping");
+        let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+        assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+        let out = db.ok(&["export", "--entity", "contacts", "--fields", "phone"]);
+        assert!(out.contains(stored), "{out}");
+    }
+}
