@@ -905,9 +905,11 @@ fn looks_like_code(header: &str) -> bool {
 
 fn looks_phone(v: &str) -> bool {
     let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    // (One `/` sets a German area code apart, `030/1234567`; two are a date.)
     (7..=18).contains(&digits)
-        && v.chars().all(|c| c.is_ascii_digit() || " +-.()x#".contains(c) || c == 'e' || c == 't')
-        && (v.contains(['-', ' ', '(', '.', '+']) || digits >= 10)
+        && v.chars().all(|c| c.is_ascii_digit() || " +-.()x#/".contains(c) || c == 'e' || c == 't')
+        && v.matches('/').count() <= 1
+        && (v.contains(['-', ' ', '(', '.', '+', '/']) || digits >= 10)
 }
 
 /// The country most of the numbers written with a country code are in
@@ -1291,7 +1293,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         return guess;
     }
     let f = fraction(values, looks_phone);
-    if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+'])) {
+    if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+', '/'])) {
         return phone_guess(values, f, Hints { region: region_hint, ..hints });
     }
     let f = fraction(values, |v| {

@@ -1002,3 +1002,30 @@ fn numbers_written_as_india_and_brazil_write_them_are_read_there_not_in_the_us()
         assert!(out.contains(stored), "{out}");
     }
 }
+
+#[test]
+fn german_numbers_with_a_slash_after_the_area_code_are_phones() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "slash.csv",
+        "Vorname;E-Mail;Telefon;Mobil;Geburtstag\nA;a@b.de;030/1234567;0171/1234567;01/02/1990\nC;c@d.de;089/23456789;0152 23456789;03/04/1985\n",
+    );
+    let text = suggest(&f, "contacts");
+    has_lines(
+        &text,
+        &[
+            "phone = { from = \"Telefon\", type = \"phone\", region = \"DE\" }",
+            "mobile = { from = \"Mobil\", type = \"phone\", region = \"DE\" }",
+        ],
+    );
+    // Two slashes are a date, not a phone.
+    assert!(!text.contains("from = \"Geburtstag\", type = \"phone\""), "{text}");
+    let m = db.path("slash.toml");
+    std::fs::write(&m, &text).expect("mapping");
+    let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "phone,mobile"]),
+        "phone,mobile\n+49301234567,+491711234567\n+498923456789,+4915223456789\n"
+    );
+}
