@@ -52,6 +52,11 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "phone",
             "phone 1",
             "phone number",
+            "phone no",
+            "tel no",
+            "telephone number",
+            "contact number",
+            "contact no",
             "telephone",
             "tel",
             "work phone",
@@ -66,9 +71,20 @@ fn synonyms(field: &str) -> &'static [&'static str] {
             "电话号码",
             "固定电话",
         ],
-        "mobile" => {
-            &["mobile", "cell", "cell phone", "mobile phone", "mobile number", "手机", "手机号", "手机号码", "移动电话"]
-        }
+        "mobile" => &[
+            "mobile",
+            "cell",
+            "cell phone",
+            "mobile phone",
+            "mobile number",
+            "mobile no",
+            "cell number",
+            "cell no",
+            "手机",
+            "手机号",
+            "手机号码",
+            "移动电话",
+        ],
         "title" => &["title", "job title", "position", "role", "职位", "职务", "头衔"],
         "company.name" => &[
             "company",
@@ -486,6 +502,11 @@ const ID_HEADERS: &[&str] =
 /// `Company Type` holds whether a partner is a company, not its name;
 /// `Company Phone` its phone.
 const QUALIFIERS: &[&str] = &[
+    // (`Account Number` is the account's number, not its name.)
+    "number",
+    "no",
+    "nr",
+    "num",
     "type",
     "kind",
     "category",

@@ -1029,3 +1029,23 @@ fn german_numbers_with_a_slash_after_the_area_code_are_phones() {
         "phone,mobile\n+49301234567,+491711234567\n+498923456789,+4915223456789\n"
     );
 }
+
+#[test]
+fn a_headers_number_is_no_name_and_phone_no_is_the_phone() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "an.csv",
+        "Account Number,First Name,Email,Phone No.,Mobile No.\n00123,Ann,a@x.com,+1 212 555 0143,+1 212 555 0144\n",
+    );
+    let text = suggest(&f, "contacts");
+    has_lines(
+        &text,
+        &[
+            "\"custom.account_number\" = \"Account Number\"",
+            "phone = { from = \"Phone No.\", type = \"phone\" }",
+            "mobile = { from = \"Mobile No.\", type = \"phone\" }",
+        ],
+    );
+    let f = db.file("cn.csv", "Contact Number,Email\n+1 212 555 0143,b@x.com\n");
+    has_lines(&suggest(&f, "contacts"), &["phone = { from = \"Contact Number\", type = \"phone\" }"]);
+}
