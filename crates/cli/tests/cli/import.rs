@@ -2482,3 +2482,19 @@ on_both!(a_mexican_mobile_in_its_old_forms_is_the_same_contact, |db| {
         "full_name,phone\nAna López,+525512345678\n"
     );
 });
+
+on_both!(amounts_grouped_by_thousands_are_read_and_a_decimal_comma_is_said, |db| {
+    let f = db.file(
+        "d.csv",
+        "name,amount,currency\nE1,\"1,000\",USD\nE2,\"1,000,000\",USD\nE3,\"1,234.50\",USD\nE4,\"1,5\",EUR\n",
+    );
+    let rejects = db.path("r.csv");
+    let s = db.json(&["import", &f, "--entity", "deals", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(1)), "{s}");
+    let r = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(r.contains("for a decimal comma, 1,5, a mapping's `decimal_comma = true`"), "{r}");
+    assert_eq!(
+        db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "amount >= '1,000'"]),
+        "name,amount\nE1,1000\nE2,1000000\nE3,1234.50\n"
+    );
+});

@@ -182,14 +182,22 @@ fn decimal(text: &str) -> Result<String, String> {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    let body: String = if body.contains(',') && body.contains('.') {
-        // `1,234.50`: commas are thousands separators only before the point.
-        let (int, frac) = body.split_once('.').ok_or_else(expected)?;
+    let body: String = if body.contains(',') {
+        // `1,234.50`, `1,000,000`: commas are thousands separators, only
+        // before the point and only between groups of three (a decimal
+        // comma, `1,5`, is the mapping's `decimal_comma`).
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
         let groups: Vec<&str> = int.split(',').collect();
         if groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3) {
-            return Err(expected());
+            return Err(if body.contains('.') {
+                expected()
+            } else {
+                "a decimal number (a comma only between thousands, 1,000,000; for a decimal comma, 1,5, a mapping's \
+                 `decimal_comma = true`)"
+                    .to_string()
+            });
         }
-        format!("{}.{frac}", groups.concat())
+        if body.contains('.') { format!("{}.{frac}", groups.concat()) } else { groups.concat() }
     } else {
         body.to_owned()
     };
@@ -367,6 +375,12 @@ mod tests {
         assert_eq!(decimal("1.0e+28").as_deref(), Ok("1.0e28"));
         assert_eq!(decimal("123456789012345678901234567890").as_deref(), Ok("123456789012345678901234567890"));
         assert!(decimal("12,34.5").is_err());
+        // Whole amounts grouped by thousands, as US and UK sheets write them.
+        assert_eq!(decimal("1,000").as_deref(), Ok("1000"));
+        assert_eq!(decimal("-1,000,000").as_deref(), Ok("-1000000"));
+        let comma = decimal("1,5").expect_err("a decimal comma");
+        assert!(comma.contains("decimal_comma = true"), "{comma}");
+        assert!(decimal("1,0000").is_err() && decimal(",100").is_err());
         assert!(decimal("abc").is_err());
         assert!(decimal(".").is_err());
     }
