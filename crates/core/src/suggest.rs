@@ -1004,7 +1004,7 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
         let (here, us) = (valid_in(country), valid_in("US"));
         region_hint.is_none()
             && (prefixed || here > us)
-            && fraction(&national, |v| types::phone::written_north_american(v)) < 0.5
+            && fraction(&national, types::phone::written_north_american) < 0.5
             && here > 0
             && here >= us
     };
