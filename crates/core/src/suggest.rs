@@ -1437,9 +1437,9 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// One line of a suggested mapping's `[fields]`: the field, the columns it
+/// One line of a suggested mapping's `[fields]`: the field, the column it
 /// is read from, and the line's comment (`check` when marked CHECK, and the
-/// `# ^` warning under it).
+/// `# ^` warning under it), for `mapping suggest --json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SuggestedField {
     pub field: String,
@@ -1449,58 +1449,20 @@ pub struct SuggestedField {
     pub warning: Option<String>,
 }
 
-/// The fields of a mapping `suggest` wrote, read back from its lines, for
-/// a machine-readable summary (`mapping suggest --json`).
-pub fn suggested_fields(text: &str) -> Vec<SuggestedField> {
-    let mut fields: Vec<SuggestedField> = Vec::new();
-    let mut in_fields = false;
-    for line in text.lines() {
-        if line.starts_with('[') {
-            in_fields = line.trim() == "[fields]";
-            continue;
-        }
-        if !in_fields {
-            continue;
-        }
-        if let Some(warning) = line.strip_prefix("# ^ ") {
-            if let Some(last) = fields.last_mut() {
-                last.warning = Some(warning.to_string());
-            }
-            continue;
-        }
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        // The comment starts at the first `  # ` outside the value (a
-        // column's name may hold one).
-        let parsed = line
-            .match_indices("  # ")
-            .map(|(at, _)| (&line[..at], &line[at + 4..]))
-            .chain([(line, "")])
-            .find_map(|(entry, comment)| Some((entry.parse::<toml::Table>().ok()?, comment)));
-        let Some((table, comment)) = parsed else { continue };
-        let Some((field, value)) = table.into_iter().next() else { continue };
-        let text_of = |v: &toml::Value| v.as_str().map(str::to_string);
-        let from = match &value {
-            toml::Value::String(s) => vec![s.clone()],
-            toml::Value::Table(t) => match t.get("from") {
-                Some(toml::Value::Array(items)) => items.iter().filter_map(text_of).collect(),
-                Some(v) => text_of(v).into_iter().collect(),
-                None => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
-        let (check, note) = match comment.strip_prefix("CHECK: ") {
-            Some(note) => (true, note),
-            None => (false, comment),
-        };
-        fields.push(SuggestedField { field, from, check, note: note.to_string(), warning: None });
-    }
-    fields
+/// A suggested mapping: its text, and its fields as the text writes them.
+#[derive(Debug, Clone)]
+pub struct Suggestion {
+    pub text: String,
+    pub fields: Vec<SuggestedField>,
 }
 
 /// Writes a mapping for `headers`, whose sampled values are `samples[i]`.
 pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &[Vec<String>]) -> String {
+    suggestion(entity, info, headers, samples).text
+}
+
+/// The mapping `suggest` writes, with its fields.
+pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples: &[Vec<String>]) -> Suggestion {
     let fields = entity.fields();
     let empty: Vec<String> = Vec::new();
     let values_of = |i: usize| -> Vec<&str> {
@@ -1698,6 +1660,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     let day_order = day_order(&columns);
     let mail = mail_country(&columns, &mailed);
     let mut body = String::new();
+    let mut suggested: Vec<SuggestedField> = Vec::new();
     let mut used_targets: Vec<String> = Vec::new();
     let mut id_column: Option<&str> = None;
     for (i, h) in headers.iter().enumerate() {
@@ -1802,9 +1765,16 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
         let _ = write!(note, "; {}", guess.note);
         let mark = if check || guess.warning.is_some() { "CHECK: " } else { "" };
         let _ = writeln!(body, "{} = {value}  # {mark}{note}", toml_key(&target));
-        if let Some(w) = guess.warning {
+        if let Some(w) = &guess.warning {
             let _ = writeln!(body, "# ^ {w}");
         }
+        suggested.push(SuggestedField {
+            field: target,
+            from: vec![h.clone()],
+            check: !mark.is_empty(),
+            note,
+            warning: guess.warning,
+        });
     }
 
     let _ = writeln!(out, "\n[key]");
@@ -1835,7 +1805,7 @@ pub fn suggest(entity: Entity, info: &SourceInfo, headers: &[String], samples: &
     }
     let _ = writeln!(out, "\n[fields]");
     out.push_str(&body);
-    out
+    Suggestion { text: out, fields: suggested }
 }
 
 #[cfg(test)]
@@ -1937,35 +1907,5 @@ mod tests {
             let text = suggest(Entity::Contacts, &info, &[header.to_string()], &cols(&[&["2024-03-01"]]));
             assert!(text.contains("subscribed_at = "), "{header}: {text}");
         }
-    }
-}
-
-#[cfg(test)]
-mod suggested_fields_tests {
-    use super::*;
-
-    #[test]
-    fn a_suggested_mappings_fields_read_back_with_their_notes() {
-        let text = "entity = \"contacts\"\n[key]\nfields = [\"email\"]  # by e-mail\n[fields]\n\
-                    email = { from = \"E-mail\", type = \"email\" }  # header is a known name\n\
-                    phone = { from = \"Tel\", type = \"phone\", region = \"DE\" }  # CHECK: guessed\n\
-                    # ^ 1 of 3 would be rejected\n\
-                    full_name = { from = [\"First\", \"Last\"], join = \" \" }  # joined\n\
-                    \"custom.a b\" = \"A  # B\"  # kept\n";
-        let fields = suggested_fields(text);
-        let brief: Vec<(&str, Vec<&str>, bool, Option<&str>)> = fields
-            .iter()
-            .map(|f| (f.field.as_str(), f.from.iter().map(String::as_str).collect(), f.check, f.warning.as_deref()))
-            .collect();
-        assert_eq!(
-            brief,
-            vec![
-                ("email", vec!["E-mail"], false, None),
-                ("phone", vec!["Tel"], true, Some("1 of 3 would be rejected")),
-                ("full_name", vec!["First", "Last"], false, None),
-                ("custom.a b", vec!["A  # B"], false, None),
-            ]
-        );
-        assert_eq!(fields[1].note, "guessed");
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use crmsync_core::suggest::{SourceInfo, suggest, suggested_fields};
+use crmsync_core::suggest::{SourceInfo, suggestion};
 use crmsync_core::{Entity, Record, Value};
 use crmsync_formats::ReadOptions;
 
@@ -109,13 +109,14 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         header_row: args.source.header_row.or(found_header),
         lists,
     };
-    let text = suggest(entity, &info, &headers, &columns);
+    let suggestion = suggestion(entity, &info, &headers, &columns);
+    let text = suggestion.text;
     if let Some(path) = &args.out {
         std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
     }
     if g.json {
         // The summary, with the mapping itself when it went nowhere else.
-        let fields = suggested_fields(&text);
+        let fields = suggestion.fields;
         let summary = serde_json::json!({
             "file": args.file,
             "entity": entity.name(),

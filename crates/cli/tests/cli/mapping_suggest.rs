@@ -8,6 +8,14 @@ fn suggest(file: &str, entity: &str) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Imports `file` through the suggested mapping `text`, saved beside it
+/// as a user would save it.
+fn import_through(db: &crate::db::Db, file: &str, text: &str) -> serde_json::Value {
+    let m = format!("{file}.toml");
+    std::fs::write(&m, text).expect("mapping");
+    db.json(&["import", file, "--mapping", &m])
+}
+
 /// Asserts that the suggested mapping `text` holds each of `lines`.
 fn has_lines(text: &str, lines: &[&str]) {
     for line in lines {
@@ -437,9 +445,7 @@ fn points_between_thousands_are_read_so_where_the_file_writes_decimal_commas() {
         text.contains("\"custom.umsatz\" = { from = \"Umsatz\", type = \"decimal\", decimal_separator = \",\" }"),
         "{text}"
     );
-    let m = db.path("de.toml");
-    std::fs::write(&m, &text).expect("mapping");
-    let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    let s = import_through(&db, &f, &text);
     assert_eq!(s["inserted"].as_u64(), Some(3), "{s}");
     let stored = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.umsatz,custom.rabatt"]);
     assert_eq!(stored, "email,custom.umsatz,custom.rabatt\na@x.de,12000,2.5\nb@x.de,1500,10\nc@x.de,3250,0.75\n");
@@ -555,9 +561,7 @@ fn phones_of_taiwan_japan_and_hong_kong_are_not_read_as_chinese() {
     );
     let text = suggest(&hk, "contacts");
     assert!(text.contains("region = \"CN\", region_from = \"Country\" }"), "{text}");
-    let m = db.path("hk.toml");
-    std::fs::write(&m, &text).expect("mapping");
-    db.json(&["import", &hk, "--mapping", m.to_str().expect("p")]);
+    import_through(&db, &hk, &text);
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
     assert!(out.contains("c@ex.hk,+85223456789"), "{out}");
 }
@@ -614,9 +618,7 @@ fn german_and_french_headers_are_the_standard_fields_and_say_where_phones_are_di
         ],
     );
     // The mapping as written imports the file, phones in E.164.
-    let m = db.path("de.toml");
-    std::fs::write(&m, &text).expect("mapping");
-    let s = db.json(&["import", &de, "--mapping", m.to_str().expect("p")]);
+    let s = import_through(&db, &de, &text);
     assert_eq!(s["inserted"], 2, "{s}");
     let out = db.ok(&[
         "export",
@@ -728,9 +730,7 @@ fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns(
             "# ^ this column's values fit both orders: read month before day, as column \"Created Date\" writes them (\"3/14/2024 2:30 PM\")",
         ],
     );
-    let m = db.path("us.toml");
-    std::fs::write(&m, &text).expect("mapping");
-    let s = db.json(&["import", &us, "--mapping", m.to_str().expect("p")]);
+    let s = import_through(&db, &us, &text);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
     let stored = db.ok(&[
         "export",
@@ -821,9 +821,7 @@ fn local_date_times_are_typed_and_the_files_day_order_settles_ambiguous_columns(
             "\"custom.created_date\" = { from = \"Created Date\", type = \"datetime\", format = \"%m/%d/%Y, %I:%M %p\" }",
         ],
     );
-    let m = db.path("uneven.toml");
-    std::fs::write(&m, &text).expect("mapping");
-    let s = db.json(&["import", &uneven, "--mapping", m.to_str().expect("p")]);
+    let s = import_through(&db, &uneven, &text);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
     let stored = db.ok(&[
         "export",
@@ -864,9 +862,7 @@ fn a_column_of_e_mails_is_the_email_and_their_domains_say_where_phones_are_diall
         ],
     );
     assert!(!text.contains("address.street"), "{text}");
-    let m = db.path("kunden.toml");
-    std::fs::write(&m, &text).expect("mapping");
-    let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    let s = import_through(&db, &f, &text);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
     let stored = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
     assert_eq!(
@@ -994,9 +990,7 @@ fn numbers_written_as_india_and_brazil_write_them_are_read_there_not_in_the_us()
             &mapping,
             &[&format!("phone = {{ from = \"Phone\", type = \"phone\", region = \"{region}\" }}  # CHECK")],
         );
-        let m = db.path(&format!("{name}.toml"));
-        std::fs::write(&m, &mapping).expect("mapping");
-        let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+        let s = import_through(&db, &f, &mapping);
         assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
         let out = db.ok(&["export", "--entity", "contacts", "--fields", "phone"]);
         assert!(out.contains(stored), "{out}");
@@ -1020,9 +1014,7 @@ fn german_numbers_with_a_slash_after_the_area_code_are_phones() {
     );
     // Two slashes are a date, not a phone.
     assert!(!text.contains("from = \"Geburtstag\", type = \"phone\""), "{text}");
-    let m = db.path("slash.toml");
-    std::fs::write(&m, &text).expect("mapping");
-    let s = db.json(&["import", &f, "--mapping", m.to_str().expect("p")]);
+    let s = import_through(&db, &f, &text);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
     assert_eq!(
         db.ok(&["export", "--entity", "contacts", "--fields", "phone,mobile"]),

@@ -333,15 +333,14 @@ fn parse_error(e: &phonenumber::ParseError) -> String {
 fn written_elsewhere(number: &str, region: Id) -> Result<(), String> {
     let Some(meta) = phonenumber::metadata::DATABASE.by_id(region.as_ref()) else { return Ok(()) };
     let Some(prefix) = meta.national_prefix() else { return Ok(()) };
-    let digits = number.trim_start_matches(|c: char| !c.is_ascii_digit());
-    let digits_only: String = number.chars().filter(char::is_ascii_digit).collect();
+    let from_first_digit = number.trim_start_matches(|c: char| !c.is_ascii_digit());
+    if meta.country_code() == 1 || from_first_digit.starts_with(prefix) || !written_north_american(number) {
+        return Ok(());
+    }
     // (A number the region writes so itself, China's `400-800-8888`, is
     // no North American one.)
-    if meta.country_code() == 1
-        || digits.starts_with(prefix)
-        || !written_north_american(number)
-        || !is_valid(&["+1", digits_only.trim_start_matches('1')].concat(), None)
-    {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    if !is_valid(&["+1", digits.trim_start_matches('1')].concat(), None) {
         return Ok(());
     }
     Err(format!(
