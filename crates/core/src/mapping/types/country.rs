@@ -3,6 +3,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// Looked up several times a row (the country, each phone's region), with
+/// keys chosen by no user: hashed with foldhash, not SipHash.
+type Index = HashMap<String, &'static str, foldhash::fast::FixedState>;
+
 const TABLE: &str = include_str!("countries.tsv");
 
 /// Lower case, without points and apostrophes, hyphens as spaces
@@ -19,10 +23,10 @@ fn normalize(s: &str) -> String {
         .join(" ")
 }
 
-fn index() -> &'static HashMap<String, &'static str> {
-    static INDEX: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut map = HashMap::new();
+        let mut map = Index::default();
         for line in TABLE.lines().filter(|l| !l.starts_with('#')) {
             let mut cols = line.split('\t');
             let (Some(a2), Some(a3), Some(name)) = (cols.next(), cols.next(), cols.next()) else {
