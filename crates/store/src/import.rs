@@ -768,15 +768,13 @@ impl Drafter {
         // An activity's deal named by name, beside the company it is with:
         // of deals of one name (a renewal per customer), the one there.
         // (Only then: a contact's company is keyed once, when sealed.)
-        if link_refs[2].as_ref().is_some_and(|r| r.name.is_some()) {
-            let within = link_refs[0].as_ref().filter(|c| !c.is_empty()).map(|c| CompanyMarks {
+        let [company, _, deal] = &mut link_refs;
+        if let Some(deal) = deal.as_mut().filter(|r| r.name.is_some()) {
+            deal.within = company.as_ref().filter(|c| !c.is_empty()).map(|c| CompanyMarks {
                 name_key: c.name.as_deref().map(company_key),
                 domain: c.domain.clone(),
                 external: c.external.clone(),
             });
-            if let Some(deal) = link_refs[2].as_mut() {
-                deal.within = within;
-            }
         }
         for (target, r) in TARGETS.into_iter().zip(link_refs).filter_map(|(t, r)| Some((t, r?))) {
             if let Some(pos) = model::position(entity, target) {

@@ -110,13 +110,13 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         lists,
     };
     let suggestion = suggestion(entity, &info, &headers, &columns);
-    let text = suggestion.text;
+    let (text, fields) = (suggestion.text, suggestion.fields);
+    let checks = fields.iter().filter(|f| f.check).count();
     if let Some(path) = &args.out {
         std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
     }
     if g.json {
         // The summary, with the mapping itself when it went nowhere else.
-        let fields = suggestion.fields;
         let summary = serde_json::json!({
             "file": args.file,
             "entity": entity.name(),
@@ -124,7 +124,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
             "records_sampled": seen,
             "columns": headers.len(),
             "fields_mapped": fields.len(),
-            "checks": fields.iter().filter(|f| f.check).count(),
+            "checks": checks,
             "fields": fields,
             "mapping": args.out.is_none().then_some(&text),
         });
@@ -134,7 +134,6 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
     match &args.out {
         Some(path) => {
             if !g.quiet {
-                let checks = text.lines().filter(|l| l.contains("# CHECK:")).count();
                 eprintln!(
                     "wrote {path}: {} columns mapped from {seen} sampled records; {checks} line(s) marked CHECK",
                     headers.len()

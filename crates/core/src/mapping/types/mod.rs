@@ -186,18 +186,23 @@ fn decimal(text: &str) -> Result<String, String> {
         // `1,234.50`, `1,000,000`: commas are thousands separators, only
         // before the point and only between groups of three (a decimal
         // comma, `1,5`, is the mapping's `decimal_comma`).
-        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        let (int, frac) = match body.split_once('.') {
+            Some((int, frac)) => (int, Some(frac)),
+            None => (body, None),
+        };
         let groups: Vec<&str> = int.split(',').collect();
         if groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3) {
-            return Err(if body.contains('.') {
-                expected()
-            } else {
-                "a decimal number (a comma only between thousands, 1,000,000; for a decimal comma, 1,5, a mapping's \
-                 `decimal_comma = true`)"
-                    .to_string()
+            return Err(match frac {
+                Some(_) => expected(),
+                None => "a decimal number (a comma only between thousands, 1,000,000; for a decimal comma, 1,5, a \
+                         mapping's `decimal_comma = true`)"
+                    .to_string(),
             });
         }
-        if body.contains('.') { format!("{}.{frac}", groups.concat()) } else { groups.concat() }
+        match frac {
+            Some(frac) => format!("{}.{frac}", groups.concat()),
+            None => groups.concat(),
+        }
     } else {
         body.to_owned()
     };

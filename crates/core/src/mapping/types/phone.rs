@@ -287,8 +287,17 @@ fn mexican(input: &str, region: Option<Id>) -> Option<String> {
 
 /// The lengths of national numbers under country code `code`: of every
 /// kind (fixed, mobile, toll-free, …; not short codes) of every country
-/// that shares the code (+1, +7, +44 …).
-fn possible_lengths(code: u16) -> Vec<u16> {
+/// that shares the code (+1, +7, +44 …). Worked out once per code, as
+/// every number read by the crate is checked against them.
+fn possible_lengths(code: u16) -> &'static [u16] {
+    static LENGTHS: std::sync::OnceLock<std::collections::HashMap<u16, Vec<u16>>> = std::sync::OnceLock::new();
+    LENGTHS
+        .get_or_init(|| (1..1000).map(|code| (code, lengths_of(code))).filter(|(_, l)| !l.is_empty()).collect())
+        .get(&code)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn lengths_of(code: u16) -> Vec<u16> {
     let mut lengths: Vec<u16> = Vec::new();
     for meta in phonenumber::metadata::DATABASE.by_code(&code).unwrap_or_default() {
         let d = meta.descriptors();
