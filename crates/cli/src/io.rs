@@ -138,6 +138,12 @@ impl Output {
         Ok((Output { name: path.to_string(), temp: Some((temp, target)) }, out))
     }
 
+    /// Fails as `create` would, leaving nothing behind: for outputs a
+    /// command writes only after it has begun to change the store.
+    pub fn probe(path: &str) -> Result<()> {
+        Output::create(path).map(drop)
+    }
+
     /// Moves the finished file into place.
     pub fn commit(mut self) -> Result<()> {
         if let Some((temp, target)) = self.temp.take() {

@@ -131,10 +131,27 @@ impl CustomField {
                 {
                     return Err(format!("{text:?} is not an integer from {} to {}", i64::MIN, i64::MAX));
                 }
-                Err(_) => match text.parse::<f64>() {
-                    // 3.0 from a spreadsheet cell is the integer 3.
-                    Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => J::from(f as i64),
-                    _ => return Err(fail()),
+                // `1,234`, and 3.0 from a spreadsheet cell, are integers, by
+                // the rule of every decimal in the store: no exponent, as
+                // `1.23457E+11` is a long number a spreadsheet has rounded.
+                Err(_) => match model::decimal_text(&text) {
+                    Ok(n) => {
+                        let (whole, frac) = n.split_once('.').unwrap_or((&n, ""));
+                        match whole.parse::<i64>() {
+                            Ok(i) if frac.bytes().all(|b| b == b'0') => J::from(i),
+                            Ok(_) => return Err(fail()),
+                            Err(_) => {
+                                return Err(format!("{text:?} is not an integer from {} to {}", i64::MIN, i64::MAX));
+                            }
+                        }
+                    }
+                    Err(_) if text.contains(['e', 'E']) && text.parse::<f64>().is_ok() => {
+                        return Err(format!(
+                            "{text:?} is not an integer: written with an exponent, it has lost its last digits \
+                             (as a spreadsheet shows a long number); write it in full"
+                        ));
+                    }
+                    Err(_) => return Err(fail()),
                 },
             },
             // As amounts are read: one rule for every decimal in the store.
@@ -481,6 +498,13 @@ mod tests {
         assert_eq!(field(CustomType::Integer).check(&json!("42")), Ok(json!(42)));
         assert_eq!(field(CustomType::Integer).check(&json!("3.0")), Ok(json!(3)));
         assert!(field(CustomType::Integer).check(&json!("3.5")).is_err());
+        assert_eq!(field(CustomType::Integer).check(&json!("1,234")), Ok(json!(1234)));
+        assert_eq!(field(CustomType::Integer).check(&json!(7.0)), Ok(json!(7)));
+        // A long number a spreadsheet rounded is refused, not stored rounded.
+        let rounded = field(CustomType::Integer).check(&json!("1.23457E+11")).expect_err("refused");
+        assert!(rounded.contains("written with an exponent, it has lost its last digits"), "{rounded}");
+        assert!(field(CustomType::Integer).check(&json!("1e3")).is_err());
+        assert!(field(CustomType::Integer).check(&json!("99999999999999999999.0")).is_err());
         assert_eq!(field(CustomType::Boolean).check(&json!("Yes")), Ok(json!(true)));
         assert_eq!(field(CustomType::Date).check(&json!("2024-03-01")), Ok(json!("2024-03-01")));
         assert!(field(CustomType::Date).check(&json!("March")).is_err());

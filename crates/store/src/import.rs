@@ -470,6 +470,12 @@ pub struct Import<'s> {
     /// Whether to keep `fresh`, if the table is empty at the first
     /// transaction.
     fresh_wanted: bool,
+    /// The store's ids that rows of this import have named (their `id`
+    /// column), as 128 bits: a record one row names is not another's by key.
+    named: FastSet<u128>,
+    /// Of the ids the rows of the current segment name, those no record has
+    /// (nor a deleted one): a new record takes its row's.
+    own_free: FastSet<String>,
 }
 
 /// The companies an import wrote into a table that was empty when it
@@ -986,6 +992,8 @@ impl Store {
             domains_given: Default::default(),
             fresh: None,
             fresh_wanted: false,
+            named: FastSet::default(),
+            own_free: FastSet::default(),
             drafter: Drafter {
                 entity: settings.entity,
                 columns,
@@ -1305,6 +1313,7 @@ impl Import<'_> {
             }
         }
         self.list_custom_keys(&drafts)?;
+        self.named.extend(drafts.iter().filter_map(|d| model::ulid_value(d.own.as_deref()?)));
         // Split where a key repeats, so later rows see earlier rows' writes.
         // (Two keys whose hashes collide split too: harmless.)
         let mut start = 0;
@@ -1753,8 +1762,13 @@ impl Import<'_> {
                         },
                     ));
                 }
-                // Its id named no record, and it has no key to be told apart by.
-                None if d.key.is_none() && d.external.is_none() && !self.settings.key.is_empty() => {
+                // Its id named no record and is taken (by a deleted one), and
+                // it has no key to be told apart by.
+                None if d.key.is_none()
+                    && d.external.is_none()
+                    && !self.settings.key.is_empty()
+                    && !d.own.as_ref().is_some_and(|o| self.own_free.contains(o)) =>
+                {
                     let key = self.settings.key.join(" + ");
                     out.push((
                         d.row,
@@ -1789,7 +1803,10 @@ impl Import<'_> {
                         out.push((d.row, Outcome::Reject { field, message }));
                         continue;
                     }
-                    let id = self.ids.next_id();
+                    let id = match d.own.as_ref().filter(|o| self.own_free.remove(o.as_str())) {
+                        Some(own) => own.clone(),
+                        None => self.ids.next_id(),
+                    };
                     self.claim_unique(None, &values, &id);
                     if let Some(x) = &d.external {
                         made_external.push((id.clone(), x.clone()));
@@ -2250,7 +2267,30 @@ impl Import<'_> {
     /// `Err` when a key matches several records.
     /// The stored record each draft matches, if any, or why the draft
     /// cannot be matched.
+    /// Of ids the rows name that no live record has, those no deleted
+    /// record has either: a record made for such a row takes its id, so that
+    /// an export with its ids imports into another store as the same records.
+    fn note_free_ids<'a>(&mut self, absent: impl Iterator<Item = &'a str>) -> Result<()> {
+        self.own_free.clear();
+        let absent: Vec<Param> = absent.map(Param::from).collect();
+        let table = self.settings.entity.name();
+        for part in absent.chunks(500) {
+            let sql = format!("SELECT id FROM {table} WHERE id IN ({})", placeholders(part.len()));
+            let held: FastSet<String> =
+                self.db.query(&sql, part)?.into_iter().filter_map(|r| r.into_iter().next()?.into_text()).collect();
+            for p in part {
+                if let Param::Text(id) = p
+                    && !held.contains(id.as_str())
+                {
+                    self.own_free.insert(id.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Matched>>> {
+        self.own_free.clear();
         let entity = self.settings.entity;
         let mut found: Vec<Option<Matched>> = (0..drafts.len()).map(|_| None).collect();
         // The store's own ids first: a record named by its id is that one,
@@ -2269,6 +2309,7 @@ impl Import<'_> {
                     found[n] = Some(Ok(e.clone()));
                 }
             }
+            self.note_free_ids(named.into_keys().filter(|id| model::ulid_value(id).is_some()))?;
             self.keys_taken(drafts, &mut found, &|n| drafts[n].own.as_ref().map(|_| "the row's id".to_string()))?;
         }
         let mut by_id: HashMap<String, Vec<usize>> = HashMap::default();
@@ -2537,8 +2578,20 @@ impl Import<'_> {
                             .collect(),
                         _ => ids.clone(),
                     };
-                    let (what, hint) = match name_pos.and_then(|p| d.values.get(p)?.as_ref()?.as_deref()) {
-                        Some(name) => (format!("names alike to {name:?}"), "write the name as one of them has it"),
+                    let (what, hint) = match name_pos.and_then(|p| Some((p, d.values.get(p)?.as_ref()?.as_deref()?))) {
+                        // (Written exactly as two of them are, only an id
+                        // or a domain can say which.)
+                        Some((p, name))
+                            if many
+                                .iter()
+                                .filter_map(|&i| candidates[i].as_ref())
+                                .filter(|e| e.value(p).map(str::trim) == Some(name.trim()))
+                                .nth(1)
+                                .is_some() =>
+                        {
+                            (format!("the name {name:?}"), "give the row its record's `id` or `domain`")
+                        }
+                        Some((_, name)) => (format!("names alike to {name:?}"), "write the name as one of them has it"),
                         None => (describe_key(&key, d), "merge them first"),
                     };
                     let message = format!(
@@ -2552,7 +2605,55 @@ impl Import<'_> {
             };
         }
         self.held_by_another_id(drafts, &mut found, &before_key, &several)?;
+        self.named_by_another_row(drafts, &mut found, &before_key);
         Ok(found)
+    }
+
+    /// Where the key is the entity's default, a record found by it that
+    /// another row of the import names by its id is that row's, not one
+    /// whose id names no record: both rows come from a store that told them
+    /// apart (two companies `Zeta` with no domain, exported with their ids).
+    /// As with ids in another system (`held_by_another_id`), a deal, an
+    /// activity, or a company not at the record's domain is made new; a
+    /// contact, or a company at that domain, rejects the row.
+    fn named_by_another_row(&self, drafts: &[Draft], found: &mut [Option<Matched>], before_key: &[bool]) {
+        if self.settings.key_chosen || self.named.is_empty() {
+            return;
+        }
+        let entity = self.settings.entity;
+        let domain = model::position(Entity::Companies, "domain").filter(|_| entity == Entity::Companies);
+        for (n, d) in drafts.iter().enumerate() {
+            let Some(own) = &d.own else { continue };
+            let Some(Ok(e)) = &found[n] else { continue };
+            if before_key[n] || e.id == *own || !model::ulid_value(&e.id).is_some_and(|v| self.named.contains(&v)) {
+                continue;
+            }
+            let same_domain = domain.is_some_and(|p| {
+                let given = d.values.get(p).cloned().flatten().flatten();
+                given.is_some() && e.value(p) == given.as_deref()
+            });
+            let one = model::singular(entity);
+            let taken = format!(
+                "{one} {} has {}, and another row names it by its id, while this row's id {own:?} names no {one}                  here",
+                e.id,
+                describe_key(&self.settings.key, d)
+            );
+            found[n] = match entity {
+                Entity::Contacts => Some(Err((
+                    self.settings.key.join(";"),
+                    format!("{taken}: two records would share the key (give the rows keys of their own)"),
+                ))),
+                Entity::Companies if same_domain => Some(Err((
+                    "domain".to_string(),
+                    format!("{taken}: two companies would share the domain (give the rows domains of their own)"),
+                ))),
+                _ if self.settings.mode == Mode::Update => Some(Err((
+                    self.settings.key.join(";"),
+                    format!("{taken}: the row is another {one} of that name, which update mode does not create"),
+                ))),
+                _ => None,
+            };
+        }
     }
 
     /// For deals whose rows list their contacts both by e-mail and by id

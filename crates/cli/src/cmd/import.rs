@@ -491,6 +491,24 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             }
         }
     };
+    // A key the file does not give would reject every row as keyless. (A
+    // file of nested records may give `custom.x` within its `custom`.)
+    if args.key.is_some() && !own_ids && external.is_none() && (mapping.is_some() || source_columns.is_some()) {
+        let nested = |f: &str| f.strip_prefix("custom.").is_some() && mapped.iter().any(|m| m == "custom");
+        if let Some(f) = key.iter().find(|f| !mapped.contains(f) && !nested(f)) {
+            let given = if mapping.is_some() { "the mapping gives no" } else { "the file has no" };
+            return Err(usage(format!(
+                "--key: {given} `{f}` column, so no row could be matched (every one would be rejected as \
+                 keyless); name a key among: {}",
+                mapped
+                    .iter()
+                    .filter(|m| entity.has_field(m) && !m.contains('.') || m.starts_with("custom."))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     let mode: Mode = match &args.mode {
         Some(m) => m.parse().map_err(usage)?,
         None if key.is_empty() && external.is_none() => Mode::Insert,
@@ -543,6 +561,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             && mapping.as_ref().is_none_or(|m| m.key.fields.is_empty())
             && mapped.iter().any(|f| f == "domain"),
     };
+    // A plan or rejects file that cannot be written fails the command
+    // before its batch begins, not after, as an empty batch to resume.
+    for path in [&args.rejects, &args.plan].into_iter().flatten() {
+        crate::io::Output::probe(path)?;
+    }
     let mut import = store.import(settings, args.resume)?;
     if let Some(m) = &mapping {
         import.name_sources(m.fields.iter().filter_map(|f| Some((f.target.to_string(), f.from.first()?.clone()))));

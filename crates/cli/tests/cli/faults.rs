@@ -302,3 +302,17 @@ on_both!(a_file_cut_short_stops_the_import_and_resumes_once_mended, |db| {
     assert_eq!(s["inserted"].as_u64(), Some(30), "{s}");
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 30);
 });
+
+on_both!(an_unwritable_plan_or_rejects_file_fails_before_any_batch, |db| {
+    let f = db.file("people.csv", "email,first_name\na@x.com,Ann\n");
+    let nowhere = db.path("no/such/folder/out.csv");
+    for flag in ["--plan", "--rejects"] {
+        let out = db.run(&["import", &f, "--entity", "contacts", flag, nowhere.to_str().expect("path")]);
+        assert_eq!(out.status.code(), Some(1), "{flag}");
+        assert!(stderr_of(&out).contains("cannot create"), "{flag}: {}", stderr_of(&out));
+    }
+    // No batch was begun: the next import is not told to resume one.
+    assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
+    let out = db.run(&["import", &f, "--entity", "contacts"]);
+    assert!(out.status.success() && !stderr_of(&out).contains("--resume"), "{}", stderr_of(&out));
+});

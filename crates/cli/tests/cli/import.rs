@@ -2020,6 +2020,84 @@ on_both!(an_exports_id_column_matches_the_records_it_names, |db| {
     );
 });
 
+on_both!(records_one_key_cannot_tell_apart_reimport_by_their_ids, |db| {
+    // Two companies `Zeta` with no domain, told apart here by their phones.
+    let f = db.file("z.csv", "name,phone,address.city\nZeta,+49 30 1234567,Berlin\nZeta,+33 1 42 68 53 00,Paris\n");
+    db.json(&["import", &f, "--entity", "companies", "--key", "phone"]);
+    let fields = ["--fields", "id,name,phone,address.city"];
+    let export = db.ok(&[&["export", "--entity", "companies"][..], &fields[..]].concat());
+    // Into an empty store: each row is its own company, with its own id.
+    let other = Db::sqlite();
+    let f = other.file("export.csv", &export);
+    let s = other.json(&["import", &f, "--entity", "companies"]);
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!(other.ok(&[&["export", "--entity", "companies"][..], &fields[..]].concat()), export);
+    // Again: both found by their ids, unchanged.
+    let s = other.json(&["import", &f, "--entity", "companies"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
+    // Without the ids, only a domain could say which `Zeta` a row is.
+    let plain = db.ok(&["export", "--entity", "companies", "--fields", "name,phone,address.city"]);
+    let f = db.file("plain.csv", &plain);
+    let err = stderr_of(&db.run(&["import", &f, "--entity", "companies"]));
+    assert!(err.contains("2 records of companies have the name \"Zeta\""), "{err}");
+    assert!(err.contains("give the row its record's `id` or `domain`"), "{err}");
+    // A row whose id names no company, of a name two companies have: still
+    // refused, as it cannot say which it is.
+    let zeta = export.lines().nth(1).expect("a row").replacen(|c: char| c.is_ascii_alphanumeric(), "0", 3);
+    let f = other.file("one.csv", &format!("id,name,phone,address.city\n{zeta}\n"));
+    let s = other.json(&["import", &f, "--entity", "companies"]);
+    assert_eq!(s["rejected"].as_u64(), Some(1), "two of that name: {s}");
+    // Contacts with no e-mail but their ids go in as the same records.
+    let f = db.file("p.csv", "phone,first_name\n+49 30 7654321,Ann\n+49 30 7654322,Bob\n");
+    db.json(&["import", &f, "--entity", "contacts", "--key", "phone"]);
+    let people = db.ok(&["export", "--entity", "contacts", "--fields", "id,phone,first_name"]);
+    let f = other.file("people.csv", &people);
+    let s = other.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    assert_eq!(other.ok(&["export", "--entity", "contacts", "--fields", "id,phone,first_name"]), people);
+    // Two contacts of one e-mail in a file, each with an id: the second is
+    // refused, not merged into the first.
+    let f = other.file(
+        "twins.csv",
+        "id,email,first_name\n01JAAAAAAAAAAAAAAAAAAAAAAA,t@x.com,Tom\n01JBBBBBBBBBBBBBBBBBBBBBBB,t@x.com,Tim\n",
+    );
+    let err = stderr_of(&other.run(&["import", &f, "--entity", "contacts"]));
+    assert!(err.contains("and another row names it by its id"), "{err}");
+    assert_eq!(other.count("SELECT count(*) FROM contacts WHERE first_name = 'Tom'"), 1);
+});
+
+on_both!(a_key_the_file_does_not_give_is_refused_up_front, |db| {
+    let f = db.file("people.csv", "email,first_name,custom.tier\na@x.com,Ann,gold\n");
+    let out = db.run(&["import", &f, "--entity", "contacts", "--key", "custom.code"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("--key: the file has no `custom.code` column"), "{err}");
+    assert!(err.contains("name a key among: email, first_name, custom.tier"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM batches"), 0);
+    // One it gives is taken.
+    let s = db.json(&["import", &f, "--entity", "contacts", "--key", "custom.tier"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+});
+
+on_both!(a_dollar_sign_alone_is_no_currency_until_mapped, |db| {
+    let f = db.file("deals.csv", "Deal,Value,Cur\nBig,100,$\nSmall,5,US$\n");
+    let m = db.file(
+        "deals.toml",
+        "entity = \"deals\"\n[fields]\nname = \"Deal\"\namount = \"Value\"\ncurrency = { from = \"Cur\", type = \"currency\" }\n",
+    );
+    let err = stderr_of(&db.run(&["import", &f, "--mapping", &m]));
+    assert!(err.contains("$ is the sign of the US dollar (USD) and of others (CAD"), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM deals WHERE currency = 'USD'"), 1, "US$ is USD");
+    // Mapped, as the message says.
+    let m = db.file(
+        "deals2.toml",
+        "entity = \"deals\"\n[fields]\nname = \"Deal\"\namount = \"Value\"\ncurrency = { from = \"Cur\", type = \"currency\", map = { \"$\" = \"USD\" } }\n",
+    );
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM deals WHERE currency = 'USD'"), 2);
+});
+
 on_both!(companies_keyed_by_name_are_not_merged_across_domains, |db| {
     let f = db.file("c1.csv", "name,domain\nAcme Inc,acme.com\n");
     db.json(&["import", &f, "--entity", "companies"]);

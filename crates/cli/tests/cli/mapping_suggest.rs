@@ -1041,3 +1041,19 @@ fn a_headers_number_is_no_name_and_phone_no_is_the_phone() {
     let f = db.file("cn.csv", "Contact Number,Email\n+1 212 555 0143,b@x.com\n");
     has_lines(&suggest(&f, "contacts"), &["phone = { from = \"Contact Number\", type = \"phone\" }"]);
 }
+
+#[test]
+fn a_currency_column_of_dollar_signs_is_marked_for_a_map() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("deals.csv");
+    std::fs::write(&f, "Deal,Amount,Currency\nBig,100,$\nSmall,5,$\nX,3,USD\n").expect("write");
+    let text = suggest(f.to_str().expect("path"), "deals");
+    has_lines(
+        &text,
+        &[
+            "currency = \"Currency\"  # CHECK: header is the field's name",
+            "# ^ 2 of 3 sampled values would be rejected (e.g. \"$\": expected an ISO 4217 currency code: $ is the \
+             sign of the US dollar (USD) and of others",
+        ],
+    );
+}

@@ -347,7 +347,7 @@ pub fn currency(text: &str) -> Result<&'static str, String> {
         return Ok(code);
     }
     let alias = match upper.as_str() {
-        "$" | "US$" | "US DOLLAR" | "DOLLAR" | "美元" => "USD",
+        "US$" | "US DOLLAR" | "美元" => "USD",
         "€" | "EURO" | "欧元" => "EUR",
         "£" | "POUND" | "POUND STERLING" | "英镑" => "GBP",
         "RMB" | "CN¥" | "YUAN" | "人民币" | "元" => "CNY",
@@ -357,6 +357,13 @@ pub fn currency(text: &str) -> Result<&'static str, String> {
         "A$" | "AU$" => "AUD",
         "₩" | "韩元" => "KRW",
         "₹" => "INR",
+        // (`$` alone is the sign of a dozen dollars and pesos: a US file
+        // means USD, a Canadian one CAD. Guessing would mislabel amounts.)
+        "$" | "DOLLAR" | "DOLLARS" => {
+            return Err("an ISO 4217 currency code: $ is the sign of the US dollar (USD) and of others (CAD, AUD, \
+                 MXN, NZD, SGD, ...), so write the code, or map it (`map = { \"$\" = \"USD\" }`)"
+                .to_string());
+        }
         "¥" | "￥" => {
             return Err(
                 "an ISO 4217 currency code: ¥ is the sign of both the yen (JPY) and the yuan (CNY), so write the code"
@@ -460,5 +467,11 @@ mod tests {
         assert!(currency("XYZ").is_err());
         let yen_or_yuan = currency("¥").expect_err("ambiguous");
         assert!(yen_or_yuan.contains("JPY") && yen_or_yuan.contains("CNY"), "{yen_or_yuan}");
+        for dollar in ["$", "dollar"] {
+            let which = currency(dollar).expect_err("ambiguous");
+            assert!(which.contains("USD") && which.contains("CAD") && which.contains("map = {"), "{which}");
+        }
+        assert_eq!(currency("US$"), Ok("USD"));
+        assert_eq!(currency("C$"), Ok("CAD"));
     }
 }
