@@ -264,6 +264,71 @@ fn deals_named_alike(
     }))
 }
 
+/// Companies or deals the file cannot tell from another of their name: no
+/// `id` column, no id in a system, and (for a company) no domain that
+/// differs, or (for a deal) no company that does. Imported again, into an
+/// empty store or this one, the rows of one name would be one record.
+fn records_alike(
+    db: &mut dyn Sql,
+    entity: Entity,
+    fields: &[String],
+    conditions: &[String],
+    params: &[Param],
+) -> Result<Option<String>> {
+    let shows = |field: &str| fields.iter().any(|f| f == field);
+    if shows("id") || !shows("name") {
+        return Ok(None);
+    }
+    let system = fields.iter().find_map(|f| crmsync_core::mapping::external_system(f));
+    let (key, same, apart) = match entity {
+        Entity::Companies => (
+            "name_key",
+            "o.name_key = t.name_key",
+            if shows("domain") { " AND (o.domain IS NULL OR t.domain IS NULL OR o.domain = t.domain)" } else { "" },
+        ),
+        Entity::Deals => (
+            "name",
+            "o.name = t.name",
+            if shows("company.name") || shows("company.domain") {
+                " AND (o.company_id = t.company_id OR o.company_id IS NULL AND t.company_id IS NULL)"
+            } else {
+                ""
+            },
+        ),
+        _ => return Ok(None),
+    };
+    let table = entity.name();
+    // (Two with ids in the system are two; one without is found by name.)
+    let unmatched = match system {
+        Some(_) => {
+            format!(" AND (1 = 1{} OR 1 = 1{})", without_id("o", entity, system), without_id("t", entity, system))
+        }
+        None => String::new(),
+    };
+    // (The names two records have, deleted or not, read off the name's
+    // index first: a record looked at one by one is one of those.)
+    let sql = format!(
+        "SELECT count(*) FROM {table} t{} WHERE t.{key} IN (SELECT {key} FROM {table} GROUP BY {key} \
+         HAVING count(*) > 1) AND EXISTS (SELECT 1 FROM {table} o WHERE {same} AND o.id <> t.id \
+         AND o.deleted_at IS NULL{apart}{unmatched})",
+        link_joins(entity),
+    );
+    let n = count_exported(db, sql, conditions, params)?;
+    Ok((n > 0).then(|| {
+        let one = model::singular(entity);
+        let records = if n == 1 { format!("1 {one} shares its") } else { format!("{n} {table} share their") };
+        let by = match entity {
+            Entity::Companies => "domain",
+            _ => "company",
+        };
+        format!(
+            "{records} name with another, and no {by} in the file tells them apart: imported again, the rows of one \
+             name would be one {one}; export `id` too (`--fields id,...`), which an import matches first, into this \
+             store or an empty one"
+        )
+    }))
+}
+
 /// For `--since`: the records of `entity` whose linked records, as
 /// `fields` show them (a company's name, a deal's contacts' e-mails),
 /// changed at or after a time (one `?` each). Each is one indexed lookup,
@@ -719,6 +784,9 @@ impl Store {
         );
         notes.extend(unnamed_links(db, entity, &fields, &conditions, &params)?);
         notes.extend(deals_named_alike(db, entity, &fields, &conditions, &params)?);
+        if !opts.fields_from_mapping {
+            notes.extend(records_alike(db, entity, &fields, &conditions, &params)?);
+        }
         Ok(Export {
             db,
             fields: fields.iter().map(|f| Key::from(f.as_str())).collect(),

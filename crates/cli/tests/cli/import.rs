@@ -2026,6 +2026,11 @@ on_both!(records_one_key_cannot_tell_apart_reimport_by_their_ids, |db| {
     db.json(&["import", &f, "--entity", "companies", "--key", "phone"]);
     let fields = ["--fields", "id,name,phone,address.city"];
     let export = db.ok(&[&["export", "--entity", "companies"][..], &fields[..]].concat());
+    // Without the ids, the export says they would be one.
+    let out = db.run(&["export", "--entity", "companies", "--fields", "name,phone"]);
+    let note = "2 companies share their name with another, and no domain in the file tells them apart";
+    assert!(stderr_of(&out).contains(note), "{}", stderr_of(&out));
+    assert!(!stderr_of(&db.run(&[&["export", "--entity", "companies"][..], &fields[..]].concat())).contains(note));
     // Into an empty store: each row is its own company, with its own id.
     let other = Db::sqlite();
     let f = other.file("export.csv", &export);
@@ -2047,6 +2052,14 @@ on_both!(records_one_key_cannot_tell_apart_reimport_by_their_ids, |db| {
     let f = other.file("one.csv", &format!("id,name,phone,address.city\n{zeta}\n"));
     let s = other.json(&["import", &f, "--entity", "companies"]);
     assert_eq!(s["rejected"].as_u64(), Some(1), "two of that name: {s}");
+    // Deals of one name at one company, likewise; at two, they are told apart.
+    let f = db.file("d.csv", "name,company.name,amount\nRenewal,Acme,1\nRenewal,Acme,2\nRenewal,Globex,3\n");
+    db.json(&["import", &f, "--entity", "deals", "--key", "amount"]);
+    let err = stderr_of(&db.run(&["export", "--entity", "deals", "--fields", "name,company.name,amount"]));
+    assert!(
+        err.contains("2 deals share their name with another, and no company in the file tells them apart"),
+        "{err}"
+    );
     // Contacts with no e-mail but their ids go in as the same records.
     let f = db.file("p.csv", "phone,first_name\n+49 30 7654321,Ann\n+49 30 7654322,Bob\n");
     db.json(&["import", &f, "--entity", "contacts", "--key", "phone"]);
