@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args as ClapArgs;
 use crmsync_core::value::join_list;
 use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
-use crmsync_formats::{Format, WriteOptions};
+use crmsync_formats::{Format, Location, WriteOptions};
 use crmsync_store::export::Options;
 
 use crate::Global;
@@ -235,6 +235,28 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
              of them (--fields), rename one (a mapping), or write another format"
         )));
     }
+    // Fields whose names no XML element can have come back under the
+    // element's name: said, not found out on the next import.
+    if write_opts.format == Format::Xml && !g.quiet {
+        let renamed: Vec<String> = write_opts
+            .columns
+            .iter()
+            .flatten()
+            .filter_map(|f| {
+                let element: Vec<String> = f.split('.').map(crmsync_core::value::element_name).collect();
+                let element = element.join(".");
+                (element != **f).then(|| format!("`{f}` as `{element}`"))
+            })
+            .collect();
+        if !renamed.is_empty() {
+            eprintln!(
+                "note: XML element names hold no spaces or punctuation and start with no digit, so {} under \
+                 another name, which an import of the file reads back: {}",
+                if renamed.len() == 1 { "one field is written" } else { "fields are written" },
+                renamed.join(", ")
+            );
+        }
+    }
     let typed = matches!(write_opts.format, Format::Xlsx | Format::Json | Format::Ndjson);
     let mut mapper = mapping.map(|m| Mapper::new(m).typed_numbers(typed));
     let (output, out) = Output::create(&args.out)?;
@@ -272,6 +294,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             Ok(())
         });
         let mut exported: u64 = 0;
+        let (mut unfit, mut unfit_named) = (0u64, Vec::new());
         let mut reversed = Record::new();
         for mut page in received {
             for rec in page.iter_mut() {
@@ -309,7 +332,21 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                 if format.is_flat() {
                     flatten_lists(rec);
                 }
-                writer.write(rec).map_err(|e| anyhow::anyhow!("record {exported} of the export: {e}"))?;
+                match writer.write(rec) {
+                    Ok(()) => {}
+                    // A value the format cannot hold (a cell over 32,767
+                    // characters, a control character in XML): the others
+                    // are looked at too, so that one run names them all.
+                    Err(e @ crmsync_formats::Error::Record { at: Location { field: Some(_), .. }, .. }) => {
+                        unfit += 1;
+                        if unfit_named.len() < 5 {
+                            let label = rec.get(crmsync_store::model::label_field(entity)).map(Value::to_text);
+                            let label = label.filter(|l| !l.is_empty()).map(|l| format!(" ({l})")).unwrap_or_default();
+                            unfit_named.push(format!("record {exported}{label}: {e}"));
+                        }
+                    }
+                    Err(e) => anyhow::bail!("record {exported} of the export: {e}"),
+                }
             }
             // The reader may have finished: then the page is freed here.
             let _ = spent.send(page);
@@ -317,6 +354,16 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         match reader.join() {
             Ok(read) => read?,
             Err(_) => anyhow::bail!("the store reader stopped unexpectedly"),
+        }
+        if unfit > 0 {
+            let more = unfit - unfit_named.len() as u64;
+            anyhow::bail!(
+                "{unfit} of the {exported} records cannot be written as {}, and nothing was written:\n  {}{}\n\
+                 mend the values, leave those records out (--where), or write CSV or NDJSON, which hold any text",
+                format.name(),
+                unfit_named.join("\n  "),
+                if more > 0 { format!("\n  and {more} more") } else { String::new() }
+            );
         }
         Ok(exported)
     })?;

@@ -1599,3 +1599,49 @@ fn two_fields_xml_would_write_as_one_element_are_refused() {
     let one = db.ok(&["export", "--entity", "contacts", "--format", "xml", "--fields", "email,custom.Customer_Id"]);
     assert!(one.contains("<Customer_Id>2</Customer_Id>"), "{one}");
 }
+
+on_both!(values_a_format_cannot_hold_are_all_named_and_nothing_is_written, |db| {
+    let long = "x".repeat(40_000);
+    let f = db.file(
+        "n.ndjson",
+        &format!(
+            "{{\"email\":\"a@x.com\",\"notes\":\"{long}\"}}\n{{\"email\":\"b@x.com\",\"notes\":\"bell\\u0007\"}}\n\
+             {{\"email\":\"c@x.com\",\"notes\":\"{long}\"}}\n{{\"email\":\"d@x.com\",\"notes\":\"fine\"}}\n"
+        ),
+    );
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let xlsx = db.path("out.xlsx");
+    let out = db.run(&["export", "--entity", "contacts", "-o", xlsx.to_str().expect("path")]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("2 of the 4 records cannot be written as xlsx, and nothing was written"), "{err}");
+    assert!(err.contains("record 1 (a@x.com):") && err.contains("record 3 (c@x.com):"), "{err}");
+    assert!(!xlsx.exists());
+    let xml = db.path("out.xml");
+    let err = stderr_of(&db.run(&["export", "--entity", "contacts", "-o", xml.to_str().expect("path")]));
+    assert!(err.contains("1 of the 4 records cannot be written as xml") && err.contains("U+0007"), "{err}");
+    assert!(!xml.exists());
+    // Left out, the others export.
+    let where_ = "email not in ('a@x.com', 'c@x.com')";
+    db.ok(&["export", "--entity", "contacts", "--where", where_, "-o", xlsx.to_str().expect("path")]);
+    assert!(xlsx.exists());
+});
+
+#[test]
+fn an_xml_export_names_the_fields_it_writes_under_other_names() {
+    let db = Db::sqlite();
+    let f = db.file("c.csv", "email,custom.Customer Id,custom.2fa\nz@x.com,1,yes\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let xml = db.path("c.xml");
+    let out = db.run(&["export", "--entity", "contacts", "-o", xml.to_str().expect("path")]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(
+            "so fields are written under another name, which an import of the file reads back: \
+                      `custom.2fa` as `custom._2fa`, `custom.Customer Id` as `custom.Customer_Id`"
+        ),
+        "{err}"
+    );
+    let csv = db.run(&["export", "--entity", "contacts"]);
+    assert!(!stderr_of(&csv).contains("XML element names"));
+}
