@@ -18,6 +18,9 @@ use crate::filter::{self, Literal, Resolver};
 use crate::model::{self, Kind};
 use crate::sql::{Backend, Cell, Param, Sql};
 
+/// Values a `--where` may give, with room for the export's own.
+const MAX_FILTER_VALUES: usize = 30_000;
+
 /// System fields an export can ask for by name.
 pub const SYSTEM_FIELDS: &[&str] = &["id", "created_at", "updated_at", "deleted_at", "version"];
 
@@ -771,6 +774,14 @@ impl Store {
             let mut texts = Vec::new();
             let resolver = FieldResolver { backend, entity, systems, notes: Default::default(), declared, known };
             filter::compile(&parsed, &resolver, &mut sql, &mut texts).map_err(|e| Error::Argument(e.to_string()))?;
+            // (SQLite binds at most 32,766 values to a statement.)
+            if texts.len() > MAX_FILTER_VALUES {
+                return Err(Error::Argument(format!(
+                    "--where: the expression gives {} values, more than the {MAX_FILTER_VALUES} one query can take; \
+                     export in parts",
+                    texts.len()
+                )));
+            }
             notes.extend(resolver.notes.take());
             conditions.push(sql);
             params.extend(texts.into_iter().map(Param::Text));

@@ -1645,3 +1645,18 @@ fn an_xml_export_names_the_fields_it_writes_under_other_names() {
     let csv = db.run(&["export", "--entity", "contacts"]);
     assert!(!stderr_of(&csv).contains("XML element names"));
 }
+
+on_both!(a_long_list_of_alternatives_filters_as_a_short_one, |db| {
+    let rows: String = (0..300).map(|i| format!("p{i}@x.com,P{i}\n")).collect();
+    let f = db.file("p.csv", &format!("email,first_name\n{rows}"));
+    db.json(&["import", &f, "--entity", "contacts"]);
+    // 150 e-mails joined with `or`, as a spreadsheet formula writes them.
+    let wanted: Vec<String> = (0..150).map(|i| format!("email = 'p{}@x.com'", i * 2)).collect();
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", &wanted.join(" or ")]);
+    assert_eq!(out.lines().count(), 151, "{out}");
+    assert!(out.contains("\np298@x.com\n") && !out.contains("p299@"), "{out}");
+    // Beyond what one query can take: said, not a database error.
+    let many = format!("first_name in ({})", vec!["1"; 30_001].join(","));
+    let err = stderr_of(&db.run(&["export", "--entity", "contacts", "--where", &many]));
+    assert!(err.contains("the expression gives 30001 values, more than the 30000 one query can take"), "{err}");
+});
