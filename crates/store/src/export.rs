@@ -487,6 +487,9 @@ impl Resolver for FieldResolver {
                 crmsync_core::mapping::types::phone::to_e164(&text, None).unwrap_or(text)
             }
             ("domain" | "company.domain", _) if !text.contains('%') => model::domain_key(&text),
+            // A list as import reads a cell of one: an export's own cell,
+            // `"Sales, EMEA"; vip`, finds the record it came from.
+            (_, Some(Kind::Tags)) => crmsync_core::value::split_list(&text).join(LIST_SEPARATOR),
             // Codes, lists, dates and amounts as the store keeps them: `de`
             // is DE, a date-time given for a date is its date, `1,000.00`
             // is 1000.00.

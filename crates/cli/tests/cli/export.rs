@@ -428,6 +428,10 @@ on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
     assert_eq!(emails("tags like '%vip%'"), ["a@x.com"]);
     assert_eq!(emails("tags = 'b2b'"), ["b@x.com"]);
     assert_eq!(emails("tags = 'vip; b2b'"), ["a@x.com"]);
+    // A list written as import reads a cell: the export's own cell finds it.
+    assert_eq!(emails("tags = 'vip, b2b'"), ["a@x.com"]);
+    assert_eq!(emails(r#"tags = '"a;b"'"#), ["d@x.com"]);
+    assert_eq!(emails(r#"tags in ('"a;b"', 'b2b')"#), ["b@x.com", "d@x.com"]);
     assert_eq!(emails("tags is null"), ["c@x.com"]);
     // Booleans and numbers compare as exports write them.
     assert_eq!(emails("custom.vip = true"), ["a@x.com"]);
