@@ -223,8 +223,9 @@ impl Store {
             );
             self.db.query(&sql, &[])?
         } else {
-            let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id LIKE ? ORDER BY id LIMIT 3");
-            self.db.query(&sql, &[format!("{}%", id.to_uppercase().replace(['%', '_'], "")).into()])?
+            // (Four at most: three to show, and whether there are more.)
+            let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id LIKE ? ORDER BY id LIMIT 4");
+            self.db.query(&sql, &[prefix_of(id).into()])?
         };
         let mut batches: Vec<Batch> = rows.into_iter().map(batch_of).collect();
         match batches.len() {
@@ -234,10 +235,22 @@ impl Store {
             ))),
             0 => Err(Error::Invalid(format!("no batch {id:?} in {}; `crmsync batches` lists them", self.location()))),
             1 => Ok(batches.remove(0)),
-            _ => Err(Error::Invalid(format!(
-                "{id:?} matches several batches ({}); give more of the id",
-                batches.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", ")
-            ))),
+            n => {
+                let shown: Vec<&str> = batches.iter().take(3).map(|b| b.id.as_str()).collect();
+                let more = match n {
+                    4 => {
+                        let sql = "SELECT count(*) FROM batches WHERE id LIKE ?";
+                        let all = self.db.query_row(sql, &[prefix_of(id).into()])?;
+                        let all = all.and_then(|r| r.first().map(Cell::int)).unwrap_or(4);
+                        format!(" and {} more", all - 3)
+                    }
+                    _ => String::new(),
+                };
+                Err(Error::Invalid(format!(
+                    "{id:?} matches several batches ({}{more}); give more of the id",
+                    shown.join(", ")
+                )))
+            }
         }
     }
 
@@ -805,7 +818,12 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     for r in rows.iter().filter(|r| r.op == "update" && !r.inserted) {
         let Some(field) = &r.field else { continue };
         match at.get(r.record.as_str()) {
-            Some(&i) => restores[i].2.push((field.clone(), r.before.clone())),
+            // A field two rows of the batch wrote: the earlier change's
+            // before is the value to restore, one field restored.
+            Some(&i) => match restores[i].2.iter_mut().find(|(f, _)| f == field) {
+                Some(written) => written.1 = r.before.clone(),
+                None => restores[i].2.push((field.clone(), r.before.clone())),
+            },
             None => {
                 at.insert(r.record.as_str(), restores.len());
                 restores.push((r.entity, r.record.clone(), vec![(field.clone(), r.before.clone())]));
@@ -1140,4 +1158,9 @@ fn restore(
     }
     update_record(db, entity, id, (&stored, &values), (&content_hash(&values), None), now)?;
     Ok(changed)
+}
+
+/// `LIKE` text for the batches whose ids start with `id`.
+fn prefix_of(id: &str) -> String {
+    format!("{}%", id.to_uppercase().replace(['%', '_'], ""))
 }

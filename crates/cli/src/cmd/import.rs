@@ -230,20 +230,26 @@ impl Plan {
     }
 
     /// A value as a cell shows it: a custom field's JSON text string as its
-    /// text (`gold`, not `"gold"`), as standard fields are.
+    /// text (`gold`, not `"gold"`), as standard fields are, and a list as a
+    /// flat export writes it (`vip; b2b`).
     fn text(field: &str, v: Option<&str>) -> String {
         match Self::json(field, v) {
             serde_json::Value::String(s) => s,
             serde_json::Value::Null => String::new(),
+            serde_json::Value::Array(items) if field == "tags" => {
+                let items: Vec<String> = items.iter().map(|i| Value::from_json(i).to_text()).collect();
+                crmsync_core::value::join_list(items.iter().map(String::as_str))
+            }
             other => other.to_string(),
         }
     }
 
-    /// A value in an NDJSON plan: a custom field's as the JSON it is.
+    /// A value in an NDJSON plan: a custom field's and a list's as the JSON
+    /// they are.
     fn json(field: &str, v: Option<&str>) -> serde_json::Value {
         match v {
             None => serde_json::Value::Null,
-            Some(v) if field.starts_with("custom.") => {
+            Some(v) if field.starts_with("custom.") || field == "tags" => {
                 serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()))
             }
             Some(v) => serde_json::Value::String(v.to_string()),

@@ -2589,3 +2589,20 @@ on_both!(amounts_grouped_by_thousands_are_read_and_a_decimal_comma_is_said, |db|
         "name,amount\nE1,1000\nE2,1000000\nE3,1234.50\n"
     );
 });
+
+on_both!(a_plan_shows_tags_as_lists_not_json_text, |db| {
+    let f = db.file("t.csv", "email,tags\na@x.com,\"\"\"Sales, EMEA\"\"; vip\"\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let f = db.file("t2.csv", "email,tags\na@x.com,vip\n");
+    let csv = db.path("plan.csv");
+    let ndjson = db.path("plan.ndjson");
+    for plan in [&csv, &ndjson] {
+        db.json(&["import", &f, "--entity", "contacts", "--dry-run", "--plan", plan.to_str().expect("path")]);
+    }
+    let csv = std::fs::read_to_string(csv).expect("plan");
+    assert!(csv.contains(r#","tags","""Sales, EMEA""; vip","vip""#), "{csv}");
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(ndjson).expect("plan").trim()).expect("json");
+    assert_eq!(line["changes"][0]["before"], serde_json::json!(["Sales, EMEA", "vip"]), "{line}");
+    assert_eq!(line["changes"][0]["after"], serde_json::json!(["vip"]), "{line}");
+});

@@ -332,3 +332,36 @@ on_both!(undoing_a_change_to_a_record_already_removed_restores_nothing, |db| {
     assert_eq!((u["restored"].as_u64(), u["removed"].as_u64()), (Some(0), Some(0)), "x@u.com is gone: {u}");
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 0);
 });
+
+#[test]
+fn a_start_of_an_id_several_batches_have_names_them_and_counts_the_rest() {
+    let db = Db::sqlite();
+    for i in 0..5 {
+        let f = db.file(&format!("p{i}.csv"), &format!("email\np{i}@x.com\n"));
+        db.json(&["import", &f, "--entity", "contacts"]);
+    }
+    let list = db.json(&["batches"]);
+    let ids: Vec<&str> = list.as_array().expect("list").iter().filter_map(|b| b["batch"].as_str()).collect();
+    assert_eq!(ids.len(), 5);
+    // The start the five have in common (they were made within seconds).
+    let common = (0..26).take_while(|&n| ids.iter().all(|id| id.as_bytes()[n] == ids[0].as_bytes()[n])).count();
+    let out = db.run(&["undo", &ids[0][..common]]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("matches several batches (") && err.contains(" and 2 more); give more of the id"), "{err}");
+}
+
+on_both!(a_field_two_rows_of_a_batch_wrote_is_restored_once, |db| {
+    let f = db.file("a.csv", "email,first_name\na@x.com,Ann\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let f = db.file("b.csv", "email,first_name\na@x.com,Bob\na@x.com,Cid\n");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(s["updated"].as_u64(), Some(2), "{s}");
+    let batch = s["batch"].as_str().expect("batch").to_string();
+    for dry in [true, false] {
+        let args: &[&str] = if dry { &["undo", &batch, "--dry-run"] } else { &["undo", &batch] };
+        let u = db.json(args);
+        assert_eq!((u["restored"].as_u64(), u["fields_restored"].as_u64()), (Some(1), Some(1)), "{u}");
+    }
+    assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("Ann"));
+});
