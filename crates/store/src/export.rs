@@ -429,6 +429,15 @@ impl Resolver for FieldResolver {
         Ok(match kind {
             // A list compares as a flat export writes it: `tags like '%vip%'`.
             Kind::Tags => self.backend.list_text(&sql),
+            // An undeclared value written with a leading zero is a code,
+            // as a literal so written is: `custom.zip = 2134` is not `02134`.
+            _ if self.as_number(field, literal, kind)
+                && field.starts_with("custom.")
+                && self.declared(field).is_none() =>
+            {
+                let code = self.backend.code_like(&sql);
+                self.backend.numeric(&format!("(CASE WHEN {code} THEN NULL ELSE {sql} END)"))
+            }
             _ if self.as_number(field, literal, kind) => self.backend.numeric(&sql),
             _ => sql,
         })

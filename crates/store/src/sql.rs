@@ -313,6 +313,18 @@ impl Backend {
         }
     }
 
+    /// Whether the text of `expr` is a code written with a leading zero
+    /// (`02134`, `007`): digits only, but no number to compare as one
+    /// (`0012.50` is a number, written with zeros to pad it).
+    pub fn code_like(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => {
+                format!("(CAST({expr} AS TEXT) GLOB '0[0-9]*' AND CAST({expr} AS TEXT) NOT GLOB '*[^0-9]*')")
+            }
+            Backend::Postgres => format!("(CAST({expr} AS TEXT) ~ '^0[0-9]+$')"),
+        }
+    }
+
     /// `expr` with its case folded, for `like`.
     pub fn fold(self, expr: &str) -> String {
         match self {
