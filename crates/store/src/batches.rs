@@ -883,6 +883,16 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         )?;
         let ids = format!("SELECT id FROM {going}");
         if db.query_row("SELECT 1 FROM external_ids WHERE entity = ? LIMIT 1", &[table.into()])?.is_some() {
+            // The ids go with the removal too: an export's tombstone names
+            // the record by them to the systems they are of.
+            db.execute(
+                &format!(
+                    "INSERT INTO audit (batch_id, entity, record_id, op, field, before, at) \
+                     SELECT ?, '{table}', record_id, 'delete', 'external_id.' || system, external_id, ? \
+                     FROM external_ids WHERE entity = '{table}' AND record_id IN ({ids}) ORDER BY record_id, system"
+                ),
+                &[undo_id.as_str().into(), now.as_str().into()],
+            )?;
             db.execute(&format!("DELETE FROM external_ids WHERE entity = '{table}' AND record_id IN ({ids})"), &[])?;
         }
         let linked = match entity {

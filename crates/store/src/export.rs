@@ -62,6 +62,9 @@ pub struct Export<'s> {
     /// What the user should know of the fields asked for (see
     /// `unknown_system`).
     notes: Vec<String>,
+    /// With `--include-deleted`: the query of the records undos removed
+    /// (see `tombstones`), and its parameters.
+    tombstones: Option<(String, Vec<Param>)>,
 }
 
 /// The SQL that reads a field of `entity` from table alias `t` (and the
@@ -761,6 +764,7 @@ impl Store {
         }
         let mut conditions = Vec::new();
         let mut params = Vec::new();
+        let mut since_time = None;
         if !opts.include_deleted {
             conditions.push("t.deleted_at IS NULL".to_string());
         }
@@ -777,6 +781,7 @@ impl Store {
             for link in links_shown(entity, &fields) {
                 changed.push(link.to_string());
             }
+            since_time = Some(t.clone());
             params.extend(std::iter::repeat_n(Param::Text(t), changed.len()));
             conditions.push(format!("({})", changed.join(" OR ")));
         }
@@ -819,6 +824,7 @@ impl Store {
             custom_at,
             left_out,
             notes: notes.into_iter().collect(),
+            tombstones: tombstones(entity, opts, &fields, since_time),
         })
     }
 }
@@ -868,8 +874,81 @@ impl Export<'_> {
                 rec.push(field.clone(), value);
             }
             each(rec)
-        })
+        })?;
+        let Some((sql, params)) = &self.tombstones else { return Ok(()) };
+        // One removal's rows (its label, its ids elsewhere) side by side,
+        // in the order they went.
+        let mut gone: Vec<Tombstone> = Vec::new();
+        self.db.query_each(sql, params, &mut |row| {
+            let mut cells = row.into_iter().map(Cell::into_text);
+            let (Some(id), field, before, Some(at)) =
+                (cells.next().flatten(), cells.next().flatten(), cells.next().flatten(), cells.next().flatten())
+            else {
+                return Ok(());
+            };
+            match gone.last_mut() {
+                Some((last, when, _)) if *last == id && *when == at => {}
+                _ => gone.push((id, at, Vec::new())),
+            }
+            if let (Some(field), Some(before), Some(last)) = (field, before, gone.last_mut()) {
+                last.2.push((field, before));
+            }
+            Ok(())
+        })?;
+        for (id, at, values) in gone {
+            n += 1;
+            let mut rec = Record::with_capacity(fields.len());
+            rec.row = n;
+            for (field, source) in fields.iter().zip(sources) {
+                let kind = match source {
+                    Source::Sql(_, kind) => *kind,
+                    Source::Custom(..) => Kind::Text,
+                };
+                let text = match &**field {
+                    "id" => Some(id.clone()),
+                    "deleted_at" => Some(at.clone()),
+                    f => values.iter().find(|(name, _)| name == f).map(|(_, v)| v.clone()),
+                };
+                rec.push(field.clone(), text.map_or(Value::Null, |t| model::value_from(kind, t)));
+            }
+            each(rec)?;
+        }
+        Ok(())
     }
+}
+
+/// A removed record's id, when it went, and its fields the trail keeps.
+type Tombstone = (String, String, Vec<(String, String)>);
+
+/// With `--include-deleted`, the records an undo removed are tombstones
+/// too: a system that took them from an earlier export learns they are
+/// gone. The audit trail keeps what names them (the id, the e-mail, name
+/// or subject, the ids in other systems) and when they went; a record made
+/// again since under its id is the live one. Not under `--where`, whose
+/// conditions a removed record's other fields cannot be tested against,
+/// nor where the file names them by nothing the trail keeps.
+fn tombstones(
+    entity: Entity,
+    opts: &Options,
+    fields: &[String],
+    since: Option<String>,
+) -> Option<(String, Vec<Param>)> {
+    let named = |f: &String| f == "id" || f == model::label_field(entity) || f.starts_with(EXTERNAL_ID_PREFIX);
+    if !opts.include_deleted || opts.filter.is_some() || !fields.iter().any(named) {
+        return None;
+    }
+    let table = entity.name();
+    let mut params = vec![Param::from(table)];
+    let mut sql = format!(
+        "SELECT a.record_id, a.field, a.before, a.at FROM audit a WHERE a.entity = ? AND a.op = 'delete' \
+         AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = a.record_id)"
+    );
+    if let Some(t) = since {
+        sql.push_str(" AND a.at >= ?");
+        params.push(Param::Text(t));
+    }
+    sql.push_str(" ORDER BY a.at, a.record_id, a.seq");
+    Some((sql, params))
 }
 
 /// A custom field's stored JSON as a value: a list (a mapping's `split`)

@@ -42,6 +42,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     for e in &entries {
         let what = match (e.op.as_str(), &e.field) {
             ("insert", _) => "created".to_string(),
+            // (The ids it had in other systems, kept for tombstones.)
+            ("delete", Some(f)) if f.starts_with("external_id.") => {
+                format!("removed with {f} {:?}", e.before.as_deref().unwrap_or_default())
+            }
             ("delete", _) => "removed".to_string(),
             // A link shows the linked records' names (their ids are in --json).
             (op, Some(f)) => format!(

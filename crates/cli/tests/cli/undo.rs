@@ -365,3 +365,40 @@ on_both!(a_field_two_rows_of_a_batch_wrote_is_restored_once, |db| {
     }
     assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("Ann"));
 });
+
+on_both!(records_an_undo_removed_export_as_tombstones, |db| {
+    let f = db.file("a.csv", "email,first_name,external_id.erp\na@x.com,Ann,E1\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let f = db.file("c.csv", "email,first_name,external_id.erp\nc@x.com,Cid,E3\n");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    let since = db.scalar("SELECT max(created_at) FROM contacts").expect("a time");
+    db.json(&["undo", s["batch"].as_str().expect("batch")]);
+    let fields = ["--fields", "email,first_name,external_id.erp,deleted_at"];
+    // A sync that took Cid from an earlier export learns Cid is gone: by
+    // e-mail and ERP id, with the time of the undo.
+    let out =
+        db.ok(&[&["export", "--entity", "contacts", "--include-deleted", "--since", &since][..], &fields].concat());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[1].starts_with("c@x.com,,E3,20"), "{out}");
+    // Not without --include-deleted, nor under --where, nor once made again.
+    let live = db.ok(&[&["export", "--entity", "contacts", "--since", &since][..], &fields].concat());
+    assert_eq!(live.lines().count(), 1, "{live}");
+    let filtered =
+        db.ok(&[&["export", "--entity", "contacts", "--include-deleted", "--where", "email like '%'"][..], &fields]
+            .concat());
+    assert!(!filtered.contains("c@x.com"), "{filtered}");
+    let again = db.ok(&["export", "--entity", "contacts", "--fields", "id,email", "--include-deleted"]);
+    assert!(again.contains("c@x.com"), "{again}");
+    let f = db.file(
+        "again.csv",
+        &again.lines().filter(|l| l.contains("c@x.com") || l.starts_with("id")).collect::<Vec<_>>().join("\n"),
+    );
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let now = db.ok(&["export", "--entity", "contacts", "--fields", "id,email,deleted_at", "--include-deleted"]);
+    assert_eq!(now.matches("c@x.com").count(), 1, "the live record, not its tombstone: {now}");
+    assert!(now.lines().all(|l| l.ends_with(',') || l.starts_with("id")), "{now}");
+    // Its history says which ids went with it.
+    let history = db.ok(&["history", "c@x.com"]);
+    assert!(history.contains("removed with external_id.erp \"E3\""), "{history}");
+});
