@@ -317,6 +317,7 @@ impl Store {
              ORDER BY CASE WHEN a.op = 'insert' THEN 0 ELSE 1 END, a.seq",
             &[id.as_str().into()],
         )?;
+        let creation_is_empty = creation.is_empty();
         let mut entries: Vec<Entry> = creation
             .into_iter()
             .chain(rows)
@@ -336,6 +337,22 @@ impl Store {
                 }
             })
             .collect();
+        // A record made again under the id of one an undo removed: its
+        // creation comes after that removal.
+        if !creation_is_empty && let Some(gone) = entries.iter().rposition(|e| e.op == "delete") {
+            let made = entries.remove(0);
+            entries.insert(gone, made);
+        }
+        // Tags are kept as a JSON list: shown as a flat export writes them.
+        for e in entries.iter_mut().filter(|e| e.field.as_deref() == Some("tags")) {
+            for v in [&mut e.before, &mut e.after] {
+                if let Some(serde_json::Value::Array(items)) = v.as_deref().and_then(|j| serde_json::from_str(j).ok()) {
+                    let items: Vec<String> =
+                        items.iter().map(|i| crmsync_core::Value::from_json(i).to_text()).collect();
+                    *v = Some(crmsync_core::value::join_list(items.iter().map(String::as_str)));
+                }
+            }
+        }
         // Custom values are kept as JSON (`"Gold"`, `7`, `true`): a text is
         // shown as the text, as standard fields are.
         for e in entries.iter_mut().filter(|e| e.field.as_deref().is_some_and(|f| f.starts_with("custom."))) {

@@ -270,10 +270,11 @@ fn deals_named_alike(
     }))
 }
 
-/// Companies or deals the file cannot tell from another of their name: no
-/// `id` column, no id in a system, and (for a company) no domain that
-/// differs, or (for a deal) no company that does. Imported again, into an
-/// empty store or this one, the rows of one name would be one record.
+/// Companies or deals of the file it cannot tell from another of their
+/// name in it: no `id` column, and not every one of them with an id in the
+/// system exported, or (for a company) a domain of its own, or (for a deal)
+/// a company of its own. Imported again, into an empty store or this one,
+/// the rows of one name would be taken for one record.
 fn records_alike(
     db: &mut dyn Sql,
     entity: Entity,
@@ -285,41 +286,43 @@ fn records_alike(
     if shows("id") || !shows("name") {
         return Ok(None);
     }
-    let system = fields.iter().find_map(|f| crmsync_core::mapping::external_system(f));
-    let (key, same, apart) = match entity {
-        Entity::Companies => (
-            "name_key",
-            "o.name_key = t.name_key",
-            if shows("domain") { " AND (o.domain IS NULL OR t.domain IS NULL OR o.domain = t.domain)" } else { "" },
-        ),
-        Entity::Deals => (
-            "name",
-            "o.name = t.name",
-            if shows("company.name") || shows("company.domain") {
-                " AND (o.company_id = t.company_id OR o.company_id IS NULL AND t.company_id IS NULL)"
-            } else {
-                ""
-            },
-        ),
+    let (key, apart) = match entity {
+        Entity::Companies if shows("domain") => ("name_key", Some("t.domain")),
+        Entity::Companies => ("name_key", None),
+        Entity::Deals if shows("company.name") || shows("company.domain") => ("name", Some("t.company_id")),
+        Entity::Deals => ("name", None),
         _ => return Ok(None),
     };
     let table = entity.name();
-    // (Two with ids in the system are two; one without is found by name.)
-    let unmatched = match system {
-        Some(_) => {
-            format!(" AND (1 = 1{} OR 1 = 1{})", without_id("o", entity, system), without_id("t", entity, system))
-        }
-        None => String::new(),
+    // (With an id in the system exported: a name whose records all have
+    // one is told apart by them.)
+    let has_id = match fields.iter().find_map(|f| crmsync_core::mapping::external_system(f)) {
+        Some(s) => format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM external_ids x WHERE x.record_id = t.id AND x.entity = '{table}' \
+             AND x.system = '{}') THEN 1 ELSE 0 END",
+            s.replace('\'', "''")
+        ),
+        None => "0".to_string(),
     };
-    // (The names two records have, deleted or not, read off the name's
-    // index first: a record looked at one by one is one of those.)
+    // (PostgreSQL groups by no constant.)
+    let group = apart.map_or(format!("t.{key}"), |a| format!("t.{key}, {a}"));
+    let apart = apart.unwrap_or("NULL");
+    // (Deleted records in an `--include-deleted` file are not imported.)
+    let wheres: Vec<&str> =
+        std::iter::once("t.deleted_at IS NULL").chain(conditions.iter().map(String::as_str)).collect();
+    // By name, then by domain or company within it: of a name several
+    // rows have, those at one domain or company (or none) are alike, and
+    // where one has none, all are (it would be taken for any of them).
     let sql = format!(
-        "SELECT count(*) FROM {table} t{} WHERE t.{key} IN (SELECT {key} FROM {table} GROUP BY {key} \
-         HAVING count(*) > 1) AND EXISTS (SELECT 1 FROM {table} o WHERE {same} AND o.id <> t.id \
-         AND o.deleted_at IS NULL{apart}{unmatched})",
+        "SELECT COALESCE(sum(CASE WHEN g.nulls > 0 THEN g.total ELSE g.alike END), 0) FROM (\
+         SELECT sum(i.n) AS total, sum(CASE WHEN i.a IS NULL THEN i.n ELSE 0 END) AS nulls, \
+         sum(CASE WHEN i.n > 1 THEN i.n ELSE 0 END) AS alike FROM (\
+         SELECT t.{key} AS k, {apart} AS a, count(*) AS n, sum({has_id}) AS ids FROM {table} t{} WHERE {} \
+         GROUP BY {group}) i GROUP BY i.k HAVING sum(i.n) > 1 AND sum(i.ids) < sum(i.n)) g",
         link_joins(entity),
+        wheres.join(" AND ")
     );
-    let n = count_exported(db, sql, conditions, params)?;
+    let n = db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0);
     Ok((n > 0).then(|| {
         let one = model::singular(entity);
         let records = if n == 1 { format!("1 {one} shares its") } else { format!("{n} {table} share their") };
@@ -328,9 +331,9 @@ fn records_alike(
             _ => "company",
         };
         format!(
-            "{records} name with another, and no {by} in the file tells them apart: imported again, the rows of one \
-             name would be one {one}; export `id` too (`--fields id,...`), which an import matches first, into this \
-             store or an empty one"
+            "{records} name with another in the file, and no {by} tells them apart: imported again, the rows of \
+             one name would be taken for one {one} (merged, or refused as ambiguous); export `id` too \
+             (`--fields id,...`), which an import matches first, into this store or an empty one"
         )
     }))
 }

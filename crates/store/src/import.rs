@@ -473,6 +473,12 @@ pub struct Import<'s> {
     /// The store's ids that rows of this import have named (their `id`
     /// column), as 128 bits: a record one row names is not another's by key.
     named: FastSet<u128>,
+    /// Records rows whose ids named none matched by key: record → the
+    /// row's id (both as 128 bits).
+    claimed: HashMap<u128, u128>,
+    /// Rows whose `id` is none crmsync gives (another system's, mistyped),
+    /// and the first such id: matched by key, given new ids if made.
+    pub foreign_ids: (u64, Option<String>),
     /// Of the ids the rows of the current segment name, those no record has
     /// (nor a deleted one): a new record takes its row's.
     own_free: FastSet<String>,
@@ -993,6 +999,8 @@ impl Store {
             fresh: None,
             fresh_wanted: false,
             named: FastSet::default(),
+            claimed: HashMap::default(),
+            foreign_ids: (0, None),
             own_free: FastSet::default(),
             drafter: Drafter {
                 entity: settings.entity,
@@ -1313,7 +1321,17 @@ impl Import<'_> {
             }
         }
         self.list_custom_keys(&drafts)?;
-        self.named.extend(drafts.iter().filter_map(|d| model::ulid_value(d.own.as_deref()?)));
+        for own in drafts.iter().filter_map(|d| d.own.as_deref()) {
+            match model::ulid_value(own) {
+                Some(id) => {
+                    self.named.insert(id);
+                }
+                None => {
+                    self.foreign_ids.0 += 1;
+                    self.foreign_ids.1.get_or_insert_with(|| own.to_string());
+                }
+            }
+        }
         // Split where a key repeats, so later rows see earlier rows' writes.
         // (Two keys whose hashes collide split too: harmless.)
         let mut start = 0;
@@ -2463,6 +2481,32 @@ impl Import<'_> {
                 _ => None,
             })
             .collect();
+        // Records other rows of the import name by id, or matched for
+        // another id, are not a row's whose id names no record: the file
+        // tells them apart (three `Zeta`s of another store, each with its
+        // id). A contact, and a company at the row's domain, stay found, for
+        // `named_by_another_row` to refuse the row.
+        let domain_pos = model::position(entity, "domain").filter(|_| entity == Entity::Companies);
+        let unclaimed: Vec<Option<Vec<usize>>> =
+            match self.settings.key_chosen || entity == Entity::Contacts || !self.others_named() {
+                true => Vec::new(),
+                false => drafts
+                    .iter()
+                    .enumerate()
+                    .map(|(n, d)| {
+                        let (own, m) = (d.own.as_deref()?, matched[n]?);
+                        let given = domain_pos.and_then(|p| d.values.get(p).cloned().flatten().flatten());
+                        let ours = |e: &Existing| {
+                            !self.others(&e.id, own)
+                                || given.is_some() && domain_pos.and_then(|p| e.value(p)) == given.as_deref()
+                        };
+                        let keep: Vec<usize> = m.iter().copied().filter(|&i| ours(&candidates[i])).collect();
+                        (keep.len() != m.len()).then_some(keep)
+                    })
+                    .collect(),
+            };
+        let matched: Vec<Option<&[usize]>> =
+            matched.iter().enumerate().map(|(n, m)| unclaimed.get(n).and_then(|u| u.as_deref()).or(*m)).collect();
         // A record matched by one draft only (the usual case) is moved there.
         let mut uses = vec![0usize; candidates.len()];
         for &i in matched.iter().flatten().filter(|m| m.len() == 1).flat_map(|m| m.iter()) {
@@ -2606,7 +2650,29 @@ impl Import<'_> {
         }
         self.held_by_another_id(drafts, &mut found, &before_key, &several)?;
         self.named_by_another_row(drafts, &mut found, &before_key);
+        // A record a row whose id names none took by key is that row's, for
+        // the rows after it with other ids.
+        for (n, d) in drafts.iter().enumerate().filter(|(n, _)| !before_key[*n]) {
+            if let (Some(own), Some(Ok(e))) = (d.own.as_deref().and_then(model::ulid_value), &found[n])
+                && let Some(record) = model::ulid_value(&e.id)
+                && record != own
+            {
+                self.claimed.entry(record).or_insert(own);
+            }
+        }
         Ok(found)
+    }
+
+    /// Whether rows of this import name records by id, or took some by key.
+    fn others_named(&self) -> bool {
+        !self.named.is_empty() || !self.claimed.is_empty()
+    }
+
+    /// Whether `record` is another row's than the one whose id is `own`:
+    /// named by its id, or taken by key for another id.
+    fn others(&self, record: &str, own: &str) -> bool {
+        let (Some(r), o) = (model::ulid_value(record), model::ulid_value(own)) else { return false };
+        Some(r) != o && (self.named.contains(&r) || self.claimed.get(&r).is_some_and(|x| Some(*x) != o))
     }
 
     /// Where the key is the entity's default, a record found by it that
@@ -2617,7 +2683,7 @@ impl Import<'_> {
     /// activity, or a company not at the record's domain is made new; a
     /// contact, or a company at that domain, rejects the row.
     fn named_by_another_row(&self, drafts: &[Draft], found: &mut [Option<Matched>], before_key: &[bool]) {
-        if self.settings.key_chosen || self.named.is_empty() {
+        if self.settings.key_chosen || !self.others_named() {
             return;
         }
         let entity = self.settings.entity;
@@ -2625,7 +2691,7 @@ impl Import<'_> {
         for (n, d) in drafts.iter().enumerate() {
             let Some(own) = &d.own else { continue };
             let Some(Ok(e)) = &found[n] else { continue };
-            if before_key[n] || e.id == *own || !model::ulid_value(&e.id).is_some_and(|v| self.named.contains(&v)) {
+            if before_key[n] || !self.others(&e.id, own) {
                 continue;
             }
             let same_domain = domain.is_some_and(|p| {
@@ -2634,7 +2700,8 @@ impl Import<'_> {
             });
             let one = model::singular(entity);
             let taken = format!(
-                "{one} {} has {}, and another row names it by its id, while this row's id {own:?} names no {one}                  here",
+                "{one} {} has {}, and another row of the file stands for it (by its id, or by that key with \
+                 another id), while this row's id {own:?} names no {one} here",
                 e.id,
                 describe_key(&self.settings.key, d)
             );
@@ -3437,12 +3504,14 @@ impl Import<'_> {
     fn names_several(&mut self, r: &LinkRef, ids: &[String], made: &[(String, Option<String>)]) -> Result<String> {
         let params: Vec<Param> = ids.iter().map(|id| id.as_str().into()).collect();
         let sql = format!(
-            "SELECT name, domain FROM companies WHERE id IN ({}) ORDER BY created_at, id",
+            "SELECT name, domain, id FROM companies WHERE id IN ({}) ORDER BY created_at, id",
             placeholders(params.len())
         );
+        // (One with no domain by its id: names alike tell nothing apart.)
         let stored = self.db.query(&sql, &params)?.into_iter().map(|row| {
-            let mut row = row.into_iter();
-            (row.next().and_then(Cell::into_text).unwrap_or_default(), row.next().and_then(Cell::into_text))
+            let mut row = row.into_iter().map(Cell::into_text);
+            let (name, domain, id) = (row.next().flatten(), row.next().flatten(), row.next().flatten());
+            (name.unwrap_or_default(), domain.or(id))
         });
         let each: Vec<String> = stored
             .chain(made.iter().cloned())
@@ -4534,15 +4603,17 @@ impl DealCompanies {
             (Some(_), None) => None,
             (None, _) => None,
         };
-        let verdicts = [differs(&r.domain, domain), differs(&r.external, external), differs(&r.name_key, name_key)];
-        // Any attribute that agrees makes it the row's company (the name
-        // may have changed; a domain or id says which one it is).
-        if verdicts.contains(&Some(false)) {
+        let ids = [differs(&r.domain, domain), differs(&r.external, external)];
+        // A domain or id that agrees makes it the row's company (the name
+        // may have changed); one that differs makes it another, whatever
+        // the name (two companies `Zeta`, at zeta.de and zeta.fr). The
+        // name says only where neither can be told.
+        if ids.contains(&Some(false)) {
             Some(true)
-        } else if verdicts.contains(&Some(true)) {
+        } else if ids.contains(&Some(true)) {
             Some(false)
         } else {
-            None
+            differs(&r.name_key, name_key).map(|d| !d)
         }
     }
 }

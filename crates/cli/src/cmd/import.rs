@@ -517,7 +517,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     }
     let mode: Mode = match &args.mode {
         Some(m) => m.parse().map_err(usage)?,
-        None if key.is_empty() && external.is_none() => Mode::Insert,
+        // (An export's `id` column matches the records it names.)
+        None if key.is_empty() && external.is_none() && !own_ids => Mode::Insert,
         None => Mode::Upsert,
     };
     // Activities have no natural key: without ids, a file imported twice
@@ -528,7 +529,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
              inserts them again; a mapping's [key] external_id (their ids in the other system) matches them"
         );
     }
-    if mode != Mode::Insert && key.is_empty() && external.is_none() {
+    if mode != Mode::Insert && key.is_empty() && external.is_none() && !own_ids {
         return Err(usage(format!(
             "--mode {} matches records, but no key is set: name one with --key (or [key] in the mapping)",
             mode.name()
@@ -777,6 +778,15 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     progress.finish();
     let rejects_path = rejects.path().map(str::to_string);
     let counts = import.counts.clone();
+    if let (n @ 1.., Some(first)) = &import.foreign_ids
+        && !g.quiet
+    {
+        eprintln!(
+            "note: {n} {} no id crmsync gives ({first:?}; its ids are 26 letters and digits, as `export --fields \
+             id` writes them): matched by key as if absent, and a record made for such a row gets an id of its own",
+            if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
+        );
+    }
     let resumed = skip;
     let result = match (outcome, &stopped) {
         (Ok(()), None) => import.finish().map_err(anyhow::Error::from),

@@ -2028,8 +2028,11 @@ on_both!(records_one_key_cannot_tell_apart_reimport_by_their_ids, |db| {
     let export = db.ok(&[&["export", "--entity", "companies"][..], &fields[..]].concat());
     // Without the ids, the export says they would be one.
     let out = db.run(&["export", "--entity", "companies", "--fields", "name,phone"]);
-    let note = "2 companies share their name with another, and no domain in the file tells them apart";
+    let note = "2 companies share their name with another in the file, and no domain tells them apart";
     assert!(stderr_of(&out).contains(note), "{}", stderr_of(&out));
+    // One of them alone is told apart from nothing in its file.
+    let one = db.run(&["export", "--entity", "companies", "--fields", "name", "--where", "address.city = 'Paris'"]);
+    assert!(!stderr_of(&one).contains("share"), "{}", stderr_of(&one));
     assert!(!stderr_of(&db.run(&[&["export", "--entity", "companies"][..], &fields[..]].concat())).contains(note));
     // Into an empty store: each row is its own company, with its own id.
     let other = Db::sqlite();
@@ -2055,11 +2058,18 @@ on_both!(records_one_key_cannot_tell_apart_reimport_by_their_ids, |db| {
     // Deals of one name at one company, likewise; at two, they are told apart.
     let f = db.file("d.csv", "name,company.name,amount\nRenewal,Acme,1\nRenewal,Acme,2\nRenewal,Globex,3\n");
     db.json(&["import", &f, "--entity", "deals", "--key", "amount"]);
-    let err = stderr_of(&db.run(&["export", "--entity", "deals", "--fields", "name,company.name,amount"]));
-    assert!(
-        err.contains("2 deals share their name with another, and no company in the file tells them apart"),
-        "{err}"
-    );
+    let deals = |filter: &str| {
+        let args = ["export", "--entity", "deals", "--fields", "name,company.name,amount", "--where", filter];
+        stderr_of(&db.run(&args))
+    };
+    let note = "share their name with another in the file, and no company tells them apart";
+    assert!(deals("amount > 0").contains(&format!("2 deals {note}")), "{}", deals("amount > 0"));
+    assert!(!deals("amount > 1").contains(note), "at Acme and at Globex: {}", deals("amount > 1"));
+    // One with no company beside one at a company: the row without would
+    // be taken for the other.
+    let f = db.file("n.csv", "name,amount\nRenewal,4\n");
+    db.json(&["import", &f, "--entity", "deals", "--key", "amount"]);
+    assert!(deals("amount > 2").contains(&format!("2 deals {note}")), "{}", deals("amount > 2"));
     // Contacts with no e-mail but their ids go in as the same records.
     let f = db.file("p.csv", "phone,first_name\n+49 30 7654321,Ann\n+49 30 7654322,Bob\n");
     db.json(&["import", &f, "--entity", "contacts", "--key", "phone"]);
@@ -2068,6 +2078,10 @@ on_both!(records_one_key_cannot_tell_apart_reimport_by_their_ids, |db| {
     let s = other.json(&["import", &f, "--entity", "contacts"]);
     assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
     assert_eq!(other.ok(&["export", "--entity", "contacts", "--fields", "id,phone,first_name"]), people);
+    // An id crmsync never gives is said to be one, not dropped unsaid.
+    let f = other.file("foreign.csv", "id,email\n42,f@x.com\nERP-7,g@x.com\n");
+    let err = stderr_of(&other.run(&["import", &f, "--entity", "contacts"]));
+    assert!(err.contains("note: 2 rows' `id`s are no id crmsync gives (\"42\";"), "{err}");
     // Two contacts of one e-mail in a file, each with an id: the second is
     // refused, not merged into the first.
     let f = other.file(
@@ -2075,8 +2089,38 @@ on_both!(records_one_key_cannot_tell_apart_reimport_by_their_ids, |db| {
         "id,email,first_name\n01JAAAAAAAAAAAAAAAAAAAAAAA,t@x.com,Tom\n01JBBBBBBBBBBBBBBBBBBBBBBB,t@x.com,Tim\n",
     );
     let err = stderr_of(&other.run(&["import", &f, "--entity", "contacts"]));
-    assert!(err.contains("and another row names it by its id"), "{err}");
+    assert!(err.contains("and another row of the file stands for it"), "{err}");
+    assert!(!err.contains("  "), "{err}");
     assert_eq!(other.count("SELECT count(*) FROM contacts WHERE first_name = 'Tom'"), 1);
+});
+
+on_both!(activities_exported_with_their_ids_import_again_as_themselves, |db| {
+    let f = db.file("a.csv", "kind,subject\ncall,First call\nnote,Left a note\n");
+    db.json(&["import", &f, "--entity", "activities"]);
+    let fields = ["--fields", "id,kind,subject"];
+    let export = db.ok(&[&["export", "--entity", "activities"][..], &fields].concat());
+    let f = db.file("export.csv", &export);
+    let out = db.run(&["--json", "import", &f, "--entity", "activities"]);
+    assert!(!stderr_of(&out).contains("have no key here"), "{}", stderr_of(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
+    let other = Db::sqlite();
+    let f = other.file("export.csv", &export);
+    let s = other.json(&["import", &f, "--entity", "activities"]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    assert_eq!(other.ok(&[&["export", "--entity", "activities"][..], &fields].concat()), export);
+});
+
+on_both!(deals_of_one_name_at_companies_of_one_name_are_told_apart_by_domain, |db| {
+    let f = db.file("a.csv", "name,domain\nZeta,zeta.de\nZeta,zeta.fr\n");
+    db.json(&["import", &f, "--entity", "companies"]);
+    let f = db.file("d.csv", "name,amount,company.name,company.domain\nR,1,Zeta,zeta.de\nR,2,Zeta,zeta.fr\n");
+    let s = db.json(&["import", &f, "--entity", "deals"]);
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(2), Some(0)), "{s}");
+    let s = db.json(&["import", &f, "--entity", "deals"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
+    let out = db.ok(&["export", "--entity", "deals", "--fields", "name,amount,company.domain"]);
+    assert_eq!(out, "name,amount,company.domain\nR,1,zeta.de\nR,2,zeta.fr\n");
 });
 
 on_both!(a_key_the_file_does_not_give_is_refused_up_front, |db| {
@@ -2605,4 +2649,8 @@ on_both!(a_plan_shows_tags_as_lists_not_json_text, |db| {
         serde_json::from_str(std::fs::read_to_string(ndjson).expect("plan").trim()).expect("json");
     assert_eq!(line["changes"][0]["before"], serde_json::json!(["Sales, EMEA", "vip"]), "{line}");
     assert_eq!(line["changes"][0]["after"], serde_json::json!(["vip"]), "{line}");
+    // So does history, once written.
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let history = db.ok(&["history", "a@x.com"]);
+    assert!(history.contains(r#"tags: "\"Sales, EMEA\"; vip" → "vip""#), "{history}");
 });

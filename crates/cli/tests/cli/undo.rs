@@ -401,4 +401,8 @@ on_both!(records_an_undo_removed_export_as_tombstones, |db| {
     // Its history says which ids went with it.
     let history = db.ok(&["history", "c@x.com"]);
     assert!(history.contains("removed with external_id.erp \"E3\""), "{history}");
+    // Made again after it was removed, and said so in that order.
+    let lines: Vec<&str> = history.lines().collect();
+    let at = |what: &str| lines.iter().rposition(|l| l.contains(what)).expect(what);
+    assert!(at("  created  ") > at("  removed  "), "{history}");
 });
