@@ -1216,6 +1216,15 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         let t = v.trim().strip_prefix('-').unwrap_or(v.trim());
         !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
     });
+    // An amount is a decimal however whole the sampled ones are: `3.50`
+    // further down the file is read too.
+    if all_int && target == "amount" {
+        return TypeGuess {
+            ty: Some("decimal"),
+            note: "the sampled values are whole numbers; an amount is a decimal, so cents are read too".into(),
+            ..Default::default()
+        };
+    }
     if all_int {
         if values.iter().any(|v| v.trim().len() > 1 && v.trim().starts_with('0')) {
             return TypeGuess { note: "digits with leading zeros: kept as text".into(), ..Default::default() };
@@ -1876,6 +1885,8 @@ mod tests {
         );
         assert_eq!(guess_type("Customer Number", "custom.customer_number", &["42", "1234"], Hints::default()).ty, None);
         assert_eq!(guess_type("Orders", "custom.orders", &["3", "12", "140"], Hints::default()).ty, Some("integer"));
+        // Amounts of whole units, even of one width, are decimals still.
+        assert_eq!(guess_type("Amount", "amount", &["1000", "2000", "5000"], Hints::default()).ty, Some("decimal"));
         // A date column of a workbook, some cells formatted General.
         let mixed = guess_type("Signed Up", "subscribed_at", &["2024-03-12", "45365", "2024-03-14"], Hints::default());
         assert_eq!((mixed.ty, mixed.warning.is_some()), (Some("date"), true));
