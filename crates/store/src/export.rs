@@ -423,6 +423,13 @@ impl FieldResolver {
         }
     }
 
+    /// Whether `field` is a company's name: a company's own, or the one a
+    /// record links to.
+    fn company_name(&self, field: &str) -> bool {
+        field == "company.name" && self.entity != Entity::Companies
+            || field == "name" && self.entity == Entity::Companies
+    }
+
     fn declared(&self, field: &str) -> Option<&CustomField> {
         let name = field.strip_prefix("custom.")?;
         self.declared.iter().find(|d| d.name == name)
@@ -432,6 +439,11 @@ impl FieldResolver {
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
         let (sql, kind) = self.field(field)?;
+        // A company's name compares as import matches it: without case,
+        // punctuation or legal form (`acme inc` finds `Acme, Inc.`).
+        if literal.is_some() && self.company_name(field) {
+            return Ok(format!("{sql}_key"));
+        }
         Ok(match kind {
             // A list compares as a flat export writes it: `tags like '%vip%'`.
             Kind::Tags => self.backend.list_text(&sql),
@@ -484,6 +496,9 @@ impl Resolver for FieldResolver {
         // declared spelling, `yes` as true, a number as a number.
         if let Some(d) = self.declared(field) {
             return Ok(crate::import::json_text(&d.check(&serde_json::Value::String(text))?));
+        }
+        if self.company_name(field) {
+            return Ok(model::company_key(&text));
         }
         let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
         let text = match (field, kind) {

@@ -1666,3 +1666,21 @@ on_both!(a_long_list_of_alternatives_filters_as_a_short_one, |db| {
     let err = stderr_of(&db.run(&["export", "--entity", "contacts", "--where", &many]));
     assert!(err.contains("the expression gives 30001 values, more than the 30000 one query can take"), "{err}");
 });
+
+on_both!(where_compares_company_names_as_import_matches_them, |db| {
+    let f = db.file("c.csv", "email,company.name,company.domain\na@x.com,\"Acme, Inc.\",acme.com\nb@x.com,Globex,\n");
+    db.json(&["import", &f, "--entity", "contacts"]);
+    let emails = |entity: &str, filter: &str| {
+        let field = if entity == "contacts" { "email" } else { "name" };
+        let out = db.ok(&["export", "--entity", entity, "--fields", field, "--where", filter]);
+        out.lines().skip(1).map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(emails("contacts", "company.name = 'acme inc'"), ["a@x.com"]);
+    assert_eq!(emails("contacts", "company.name in ('ACME', 'globex')"), ["a@x.com", "b@x.com"]);
+    assert_eq!(emails("contacts", "company.name != 'Acme'"), ["b@x.com"]);
+    let acme = "\"Acme, Inc.\"";
+    assert_eq!(emails("companies", "name = 'acme, inc'"), [acme]);
+    // `like` reads the name as written.
+    assert_eq!(emails("companies", "name like 'Acme,%'"), [acme]);
+    assert_eq!(emails("companies", "name is not null"), [acme, "Globex"]);
+});
