@@ -302,7 +302,8 @@ impl Store {
         let (entity, id) = self.find_record(entity, record)?;
         // A record that exists carries its creation; one that undo removed
         // has it in the audit trail (written as it went, so after the
-        // batch's own updates to it: creation sorts first).
+        // batch's own updates to it: entries go by time, creation first
+        // among those of one time).
         let creation = self.db.query(
             &format!(
                 "SELECT r.created_at, r.created_batch, b.source, 'insert' FROM {} r \
@@ -314,7 +315,7 @@ impl Store {
         let rows = self.db.query(
             "SELECT a.at, a.batch_id, b.source, a.op, a.field, a.before, a.after FROM audit a \
              LEFT JOIN batches b ON b.id = a.batch_id WHERE a.record_id = ? \
-             ORDER BY CASE WHEN a.op = 'insert' THEN 0 ELSE 1 END, a.seq",
+             ORDER BY a.at, CASE WHEN a.op = 'insert' THEN 0 ELSE 1 END, a.seq",
             &[id.as_str().into()],
         )?;
         let creation_is_empty = creation.is_empty();

@@ -289,7 +289,14 @@ fn records_alike(
     let (key, apart) = match entity {
         Entity::Companies if shows("domain") => ("name_key", Some("t.domain")),
         Entity::Companies => ("name_key", None),
-        Entity::Deals if shows("company.name") || shows("company.domain") => ("name", Some("t.company_id")),
+        // A deal's company as the file shows it: two companies `Zeta` at
+        // zeta.de and zeta.fr are one `Zeta` in a file without domains.
+        Entity::Deals if shows("company.name") && shows("company.domain") => (
+            "name",
+            Some("CASE WHEN t.company_id IS NULL THEN NULL ELSE lco.name_key || '|' || COALESCE(lco.domain, '') END"),
+        ),
+        Entity::Deals if shows("company.name") => ("name", Some("lco.name_key")),
+        Entity::Deals if shows("company.domain") => ("name", Some("lco.domain")),
         Entity::Deals => ("name", None),
         _ => return Ok(None),
     };
@@ -833,6 +840,13 @@ impl Store {
         if !opts.fields_from_mapping {
             notes.extend(records_alike(db, entity, &fields, &conditions, &params)?);
         }
+        if opts.include_deleted && !fields.iter().any(|f| f == "deleted_at") {
+            notes.insert(
+                "--include-deleted without `deleted_at` in --fields: deleted records cannot be told from live ones \
+                 in the file, and imported again would be made live"
+                    .to_string(),
+            );
+        }
         Ok(Export {
             db,
             fields: fields.iter().map(|f| Key::from(f.as_str())).collect(),
@@ -942,7 +956,8 @@ type Tombstone = (String, String, Vec<(String, String)>);
 /// too: a system that took them from an earlier export learns they are
 /// gone. The audit trail keeps what names them (the id, the e-mail, name
 /// or subject, the ids in other systems) and when they went; a record made
-/// again since under its id is the live one. Not under `--where`, whose
+/// again since under its id is the live one, and one removed twice went
+/// when it went last. Not under `--where`, whose
 /// conditions a removed record's other fields cannot be tested against,
 /// nor where the file names them by nothing the trail keeps.
 fn tombstones(
@@ -959,7 +974,9 @@ fn tombstones(
     let mut params = vec![Param::from(table)];
     let mut sql = format!(
         "SELECT a.record_id, a.field, a.before, a.at FROM audit a WHERE a.entity = ? AND a.op = 'delete' \
-         AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = a.record_id)"
+         AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = a.record_id) \
+         AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.record_id = a.record_id AND b.entity = a.entity \
+         AND b.op = 'delete' AND b.at > a.at)"
     );
     if let Some(t) = since {
         sql.push_str(" AND a.at >= ?");

@@ -2633,7 +2633,11 @@ impl Import<'_> {
                                 .nth(1)
                                 .is_some() =>
                         {
-                            (format!("the name {name:?}"), "give the row its record's `id` or `domain`")
+                            let hint = match d.own {
+                                Some(_) => "give the row its record's `domain`: its `id` names none here",
+                                None => "give the row its record's `id` or `domain`",
+                            };
+                            (format!("the name {name:?}"), hint)
                         }
                         Some((_, name)) => (format!("names alike to {name:?}"), "write the name as one of them has it"),
                         None => (describe_key(&key, d), "merge them first"),
@@ -2661,6 +2665,13 @@ impl Import<'_> {
             }
         }
         Ok(found)
+    }
+
+    /// Ids the whole file names in its `id` column, read before its rows
+    /// are: a record a later row names is that row's for rows before it
+    /// too, however far apart.
+    pub fn name_ids<'a>(&mut self, ids: impl Iterator<Item = &'a str>) {
+        self.named.extend(ids.filter_map(|id| model::ulid_value(&id.trim().to_ascii_uppercase())));
     }
 
     /// Whether rows of this import name records by id, or took some by key.

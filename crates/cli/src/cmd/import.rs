@@ -574,6 +574,20 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         crate::io::Output::probe(path)?;
     }
     let mut import = store.import(settings, args.resume)?;
+    // The ids an export's rows give, all read first: which record each
+    // names holds from the first row on, not only once the row is reached.
+    // (A file read once, from stdin, learns them as it goes.)
+    if own_ids && args.input != "-" {
+        let opened = open_input(&args.input, true)?;
+        let mut ids_reader = crmsync_formats::open_reader(opened.input, &read_opts)
+            .map_err(|e| pipeline::open_failed(&args.input, &read_opts, mapping.as_deref(), e))?;
+        let mut rec = Record::new();
+        while ids_reader.read(&mut rec).unwrap_or(false) {
+            if let Some(id) = rec.get("id").map(Value::to_text) {
+                import.name_ids(std::iter::once(id.as_str()));
+            }
+        }
+    }
     if let Some(m) = &mapping {
         import.name_sources(m.fields.iter().filter_map(|f| Some((f.target.to_string(), f.from.first()?.clone()))));
     }
@@ -782,8 +796,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         && !g.quiet
     {
         eprintln!(
-            "note: {n} {} no id crmsync gives ({first:?}; its ids are 26 letters and digits, as `export --fields \
-             id` writes them): matched by key as if absent, and a record made for such a row gets an id of its own",
+            "note: {n} {} no id crmsync gives ({first:?}; its ids are ULIDs, as `export --fields id` writes \
+             them): matched by key as if absent, and a record made for such a row gets an id of its own",
             if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
         );
     }

@@ -2112,6 +2112,7 @@ on_both!(activities_exported_with_their_ids_import_again_as_themselves, |db| {
 });
 
 on_both!(deals_of_one_name_at_companies_of_one_name_are_told_apart_by_domain, |db| {
+    let note = "2 deals share their name with another in the file, and no company tells them apart";
     let f = db.file("a.csv", "name,domain\nZeta,zeta.de\nZeta,zeta.fr\n");
     db.json(&["import", &f, "--entity", "companies"]);
     let f = db.file("d.csv", "name,amount,company.name,company.domain\nR,1,Zeta,zeta.de\nR,2,Zeta,zeta.fr\n");
@@ -2121,6 +2122,12 @@ on_both!(deals_of_one_name_at_companies_of_one_name_are_told_apart_by_domain, |d
     assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
     let out = db.ok(&["export", "--entity", "deals", "--fields", "name,amount,company.domain"]);
     assert_eq!(out, "name,amount,company.domain\nR,1,zeta.de\nR,2,zeta.fr\n");
+    // By name alone, the file cannot tell the two `Zeta`s apart: said.
+    let err = stderr_of(&db.run(&["export", "--entity", "deals", "--fields", "name,amount,company.name"]));
+    assert!(err.contains(note), "{err}");
+    let err =
+        stderr_of(&db.run(&["export", "--entity", "deals", "--fields", "name,amount,company.name,company.domain"]));
+    assert!(!err.contains(note), "{err}");
 });
 
 on_both!(a_key_the_file_does_not_give_is_refused_up_front, |db| {
@@ -2143,7 +2150,7 @@ on_both!(a_dollar_sign_alone_is_no_currency_until_mapped, |db| {
         "entity = \"deals\"\n[fields]\nname = \"Deal\"\namount = \"Value\"\ncurrency = { from = \"Cur\", type = \"currency\" }\n",
     );
     let err = stderr_of(&db.run(&["import", &f, "--mapping", &m]));
-    assert!(err.contains("$ is the sign of the US dollar (USD) and of others (CAD"), "{err}");
+    assert!(err.contains("$ is written for the US dollar (USD) and for others (CAD"), "{err}");
     assert_eq!(db.count("SELECT count(*) FROM deals WHERE currency = 'USD'"), 1, "US$ is USD");
     // Mapped, as the message says.
     let m = db.file(
@@ -2653,4 +2660,17 @@ on_both!(a_plan_shows_tags_as_lists_not_json_text, |db| {
     db.json(&["import", &f, "--entity", "contacts"]);
     let history = db.ok(&["history", "a@x.com"]);
     assert!(history.contains(r#"tags: "\"Sales, EMEA\"; vip" → "vip""#), "{history}");
+});
+
+on_both!(a_row_s_id_holds_for_rows_however_far_before_it, |db| {
+    let f = db.file("one.csv", "name\nZeta\n");
+    db.json(&["import", &f, "--entity", "companies"]);
+    let stored = db.scalar("SELECT id FROM companies").expect("id");
+    // Another store's Zeta first, the stored one named by its id 3,000 rows on.
+    let filler: String = (0..3000).map(|i| format!(",Co{i}\n")).collect();
+    let f = db.file("far.csv", &format!("id,name\n01M87K1M1HB19DFPKG44A4SDDQ,Zeta\n{filler}{stored},Zeta\n"));
+    let s = db.json(&["import", &f, "--entity", "companies"]);
+    assert_eq!(s["inserted"].as_u64(), Some(3001), "{s}");
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Zeta'"), 2);
+    assert_eq!(db.count("SELECT count(*) FROM companies WHERE id = '01M87K1M1HB19DFPKG44A4SDDQ'"), 1);
 });

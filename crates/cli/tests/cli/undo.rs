@@ -405,4 +405,17 @@ on_both!(records_an_undo_removed_export_as_tombstones, |db| {
     let lines: Vec<&str> = history.lines().collect();
     let at = |what: &str| lines.iter().rposition(|l| l.contains(what)).expect(what);
     assert!(at("  created  ") > at("  removed  "), "{history}");
+    // A file that cannot show which records are deleted says so.
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--include-deleted"]);
+    assert!(stderr_of(&out).contains("--include-deleted without `deleted_at` in --fields"), "{}", stderr_of(&out));
+    // Removed again: one tombstone, the last, and history in order.
+    db.json(&["undo", "last"]);
+    let gone = db.ok(&["export", "--entity", "contacts", "--fields", "id,email,deleted_at", "--include-deleted"]);
+    assert_eq!(gone.matches("c@x.com").count(), 1, "{gone}");
+    let history = db.ok(&["history", "c@x.com"]);
+    let what: Vec<&str> = history
+        .lines()
+        .filter_map(|l| ["created", "removed"].into_iter().find(|w| l.contains(&format!("  {w}  "))))
+        .collect();
+    assert_eq!(what, ["created", "removed", "created", "removed"], "{history}");
 });

@@ -361,14 +361,14 @@ pub fn currency(text: &str) -> Result<&'static str, String> {
         // means USD, a Canadian one CAD. Guessing would mislabel amounts.)
         "$" | "DOLLAR" | "DOLLARS" => {
             return Err(format!(
-                "an ISO 4217 currency code: {t} is the sign of the US dollar (USD) and of others (CAD, AUD, MXN, NZD, \
-                 SGD, ...), so write the code, or map it (`map = {{ {t:?} = \"USD\" }}`)"
+                "an ISO 4217 currency code: {t} is written for the US dollar (USD) and for others (CAD, AUD, MXN, \
+                 NZD, SGD, ...), so write the code, or map it in a mapping (`map = {{ {t:?} = \"USD\" }}`)"
             ));
         }
         "¥" | "￥" => {
             return Err(format!(
                 "an ISO 4217 currency code: {t} is the sign of both the yen (JPY) and the yuan (CNY), so write the \
-                 code, or map it (`map = {{ {t:?} = \"JPY\" }}`)"
+                 code, or map it in a mapping (`map = {{ {t:?} = \"JPY\" }}`)"
             ));
         }
         _ => return Err("an ISO 4217 currency code (USD, EUR, CNY, ...)".to_string()),
