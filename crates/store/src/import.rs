@@ -2652,6 +2652,21 @@ impl Import<'_> {
                 }
             };
         }
+        // In update mode, a row whose key finds only records other rows
+        // stand for is not told "no such record": there are, but not its.
+        if self.settings.mode == Mode::Update {
+            for (n, _) in unclaimed.iter().enumerate().filter(|(_, u)| u.as_ref().is_some_and(Vec::is_empty)) {
+                let d = &drafts[n];
+                let one = model::singular(entity);
+                let message = format!(
+                    "each {one} with {} is another row's of the file (by its id, or by that key with another id), \
+                     and this row's id {:?} names no {one} here: update mode does not create one",
+                    describe_key(&key, d),
+                    d.own.as_deref().unwrap_or_default()
+                );
+                found[n] = Some(Err((key.join(";"), message)));
+            }
+        }
         self.held_by_another_id(drafts, &mut found, &before_key, &several)?;
         self.named_by_another_row(drafts, &mut found, &before_key);
         // A record a row whose id names none took by key is that row's, for

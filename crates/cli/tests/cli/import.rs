@@ -2673,4 +2673,14 @@ on_both!(a_row_s_id_holds_for_rows_however_far_before_it, |db| {
     assert_eq!(s["inserted"].as_u64(), Some(3001), "{s}");
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE name = 'Zeta'"), 2);
     assert_eq!(db.count("SELECT count(*) FROM companies WHERE id = '01M87K1M1HB19DFPKG44A4SDDQ'"), 1);
+    // In update mode, a row whose key finds only others' records is told so.
+    let other = Db::sqlite();
+    other.json(&["import", &db.file("one2.csv", "name\nZeta\n"), "--entity", "companies"]);
+    let f = other.file(
+        "two.csv",
+        "id,name,phone\n01M87K1M1HB19DFPKG44A4SDD1,Zeta,+12125550111\n01M87K1M1HB19DFPKG44A4SDD2,Zeta,+12125550112\n",
+    );
+    let err = stderr_of(&other.run(&["import", &f, "--entity", "companies", "--mode", "update"]));
+    assert!(err.contains("each company with name \"zeta\" is another row's of the file"), "{err}");
+    assert!(err.contains("1 updated, 0 unchanged, 1 rejected"), "{err}");
 });
