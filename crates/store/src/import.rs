@@ -481,6 +481,8 @@ pub struct Import<'s> {
     /// Rows whose `id` is none crmsync gives (another system's, mistyped),
     /// and the first such id: matched by key, given new ids if made.
     pub foreign_ids: (u64, Option<String>),
+    /// Rows drafted without an `id` (all of them, for a file without one).
+    pub without_id: u64,
     /// Of the ids the rows of the current segment name, those no record has
     /// (nor a deleted one): a new record takes its row's.
     own_free: FastSet<String>,
@@ -1003,6 +1005,7 @@ impl Store {
             named: FastSet::default(),
             claimed: HashMap::default(),
             foreign_ids: (0, None),
+            without_id: 0,
             own_free: FastSet::default(),
             drafter: Drafter {
                 entity: settings.entity,
@@ -1323,6 +1326,7 @@ impl Import<'_> {
             }
         }
         self.list_custom_keys(&drafts)?;
+        self.without_id += drafts.iter().filter(|d| d.own.is_none()).count() as u64;
         for own in drafts.iter().filter_map(|d| d.own.as_deref()) {
             match model::ulid_value(own) {
                 Some(id) => {

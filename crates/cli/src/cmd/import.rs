@@ -801,6 +801,16 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
         );
     }
+    // Records with no key matched only by their ids: a row without one is
+    // new each time the file is imported.
+    if own_ids && key.is_empty() && external.is_none() && import.without_id > 0 && !g.quiet {
+        eprintln!(
+            "note: {} {} no `id`, and {entity} have no key here: such rows are inserted as new records each time \
+             the file is imported",
+            import.without_id,
+            if import.without_id == 1 { "row has" } else { "rows have" }
+        );
+    }
     let resumed = skip;
     let result = match (outcome, &stopped) {
         (Ok(()), None) => import.finish().map_err(anyhow::Error::from),

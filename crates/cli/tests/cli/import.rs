@@ -2109,6 +2109,10 @@ on_both!(activities_exported_with_their_ids_import_again_as_themselves, |db| {
     let s = other.json(&["import", &f, "--entity", "activities"]);
     assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
     assert_eq!(other.ok(&[&["export", "--entity", "activities"][..], &fields].concat()), export);
+    // A row without its id is new each time: said.
+    let f = other.file("more.csv", &format!("{export},meeting,Kick-off\n"));
+    let err = stderr_of(&other.run(&["import", &f, "--entity", "activities"]));
+    assert!(err.contains("note: 1 row has no `id`, and activities have no key here"), "{err}");
 });
 
 on_both!(deals_of_one_name_at_companies_of_one_name_are_told_apart_by_domain, |db| {
