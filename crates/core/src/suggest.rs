@@ -1725,10 +1725,13 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
         if guess.decimal_comma {
             parts.push("decimal_separator = \",\"".to_string());
         }
+        // The country column each row's number is read in, with region_from.
+        let mut row_region: Option<usize> = None;
         if let Some(r) = &guess.region {
             parts.push(format!("region = {}", toml_str(r)));
             if let Some(c) = country_column.filter(|c| per_row_region_wins(samples, headers, i, c, r)) {
                 parts.push(format!("region_from = {}", toml_str(c)));
+                row_region = headers.iter().position(|h| h == c);
                 if guess.region_guessed {
                     guess.warning = None;
                 }
@@ -1771,8 +1774,22 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
                 decimal_comma: guess.decimal_comma,
                 ..Default::default()
             };
-            let failing: Vec<(&&str, String)> =
-                vals.iter().filter_map(|v| Some((v, types::convert(ty, v, &opts).err()?))).collect();
+            // (With region_from, as the import reads it: in each row's country.)
+            let failing: Vec<(&str, String)> = match row_region.and_then(|c| Some((samples.get(i)?, samples.get(c)?))) {
+                Some((values, countries)) => values
+                    .iter()
+                    .zip(countries)
+                    .filter(|(v, _)| !v.trim().is_empty())
+                    .filter_map(|(v, c)| {
+                        let mut own = opts.clone();
+                        if let Some(region) = country::to_alpha2(c).and_then(|a| a.parse().ok()) {
+                            own.region = Some(region);
+                        }
+                        Some((v.as_str(), types::convert(ty, v, &own).err()?))
+                    })
+                    .collect(),
+                None => vals.iter().filter_map(|v| Some((*v, types::convert(ty, v, &opts).err()?))).collect(),
+            };
             if let Some((example, why)) = failing.first() {
                 // With the reason: a value can look like a phone number and
                 // still be none of the region's.

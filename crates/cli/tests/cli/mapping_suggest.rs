@@ -564,6 +564,17 @@ fn phones_of_taiwan_japan_and_hong_kong_are_not_read_as_chinese() {
     import_through(&db, &hk, &text);
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
     assert!(out.contains("c@ex.hk,+85223456789"), "{out}");
+    // What would be rejected is weighed as import reads it: in each row's country.
+    let eu = db.file(
+        "eu.csv",
+        "Email,Phone,Country\nd1@ex.de,030 1234567,Germany\nd2@ex.de,089 12345678,Germany\n\
+         f1@ex.fr,01 42 68 53 00,France\nf2@ex.fr,06 12 34 56 78,France\n",
+    );
+    let text = suggest(&eu, "contacts");
+    assert!(text.contains("region_from = \"Country\" }"), "{text}");
+    assert!(!text.contains("would be rejected"), "{text}");
+    let s = import_through(&db, &eu, &text);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(0)), "{s}");
 }
 
 #[test]
