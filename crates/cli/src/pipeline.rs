@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use crmsync_core::mapping::SheetRef;
 use crmsync_core::schema::SchemaCheck;
-use crmsync_core::value::join_list;
+use crmsync_core::value::list_cell;
 use crmsync_core::{Defect, Entity, FieldError, Key, Mapping, Record, Value};
 use crmsync_formats::{Bound, Format, ReadOptions, RecordWriter, WriteOptions};
 use crmsync_store::import::{Drafted, Drafter, Seen};
@@ -848,8 +848,7 @@ fn place(row: &mut Record, reads: &[String], path: &str, v: &Value) {
         Value::Array(items) => {
             let values = items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_)));
             if values && (whole || !by_part) {
-                let text: Vec<String> = items.iter().map(Value::to_text).collect();
-                row.push(Key::from(path), Value::Text(join_list(text.iter().map(String::as_str))));
+                row.push(Key::from(path), Value::Text(list_cell(items)));
             } else if whole {
                 row.push(Key::from(path), Value::Text(v.to_text()));
             } else if !by_part {

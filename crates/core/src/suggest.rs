@@ -1752,21 +1752,11 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
                 guess.warn(add);
             }
         }
-        // The store reads a deal's currency as a code whatever the type:
-        // `$` (a dozen currencies' sign) is refused, and said so here.
-        if target == "currency" && guess.ty.is_none() {
-            let failing: Vec<(&&str, String)> =
-                vals.iter().filter_map(|v| Some((v, types::currency(v).err()?))).collect();
-            if let Some((example, why)) = failing.first() {
-                guess.warn(format!(
-                    "{} of {} sampled values would be rejected (e.g. {example:?}: expected {why})",
-                    failing.len(),
-                    vals.len()
-                ));
-            }
-        }
         let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
-        if let Some(ty) = guess.ty.and_then(|t| t.parse::<types::TypeName>().ok()) {
+        // (The store reads a deal's currency as a code whatever the type:
+        // `$`, a dozen currencies' sign, is refused, and said so here.)
+        let checked = guess.ty.or((target == "currency").then_some("currency"));
+        if let Some(ty) = checked.and_then(|t| t.parse::<types::TypeName>().ok()) {
             // Say how many sampled values the suggested type would reject.
             let opts = types::TypeOptions {
                 format: guess.format.clone(),

@@ -36,6 +36,21 @@ pub fn join_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     out
 }
 
+/// Values of a list as one flat-file cell (see [`join_list`]).
+pub fn list_cell(items: &[Value]) -> String {
+    let text: Vec<String> = items.iter().map(Value::to_text).collect();
+    join_list(text.iter().map(String::as_str))
+}
+
+/// A list kept as JSON text (`["vip","b2b"]`) as one flat-file cell
+/// (`vip; b2b`); `None` for JSON that is no list.
+pub fn json_list_cell(json: &str) -> Option<String> {
+    match serde_json::from_str(json).ok()? {
+        serde_json::Value::Array(items) => Some(list_cell(&items.iter().map(Value::from_json).collect::<Vec<_>>())),
+        _ => None,
+    }
+}
+
 /// The items of a list written in one cell: separated by `;`, or by `,`
 /// when the cell has no `;` (`a, b, c` as people type it). Items are
 /// trimmed and empty ones dropped; an item in double quotes may hold either
@@ -592,6 +607,14 @@ pub fn element_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_kept_as_json_is_one_cell() {
+        assert_eq!(json_list_cell(r#"["Sales, EMEA","vip"]"#).as_deref(), Some(r#""Sales, EMEA"; vip"#));
+        assert_eq!(json_list_cell("[]").as_deref(), Some(""));
+        assert_eq!(json_list_cell(r#""vip""#), None);
+        assert_eq!(list_cell(&[Value::Number("7".into()), Value::Text("a".into())]), "7; a");
+    }
 
     #[test]
     fn a_joined_list_splits_into_the_same_items() {

@@ -347,10 +347,8 @@ impl Store {
         // Tags are kept as a JSON list: shown as a flat export writes them.
         for e in entries.iter_mut().filter(|e| e.field.as_deref() == Some("tags")) {
             for v in [&mut e.before, &mut e.after] {
-                if let Some(serde_json::Value::Array(items)) = v.as_deref().and_then(|j| serde_json::from_str(j).ok()) {
-                    let items: Vec<String> =
-                        items.iter().map(|i| crmsync_core::Value::from_json(i).to_text()).collect();
-                    *v = Some(crmsync_core::value::join_list(items.iter().map(String::as_str)));
+                if let Some(cell) = v.as_deref().and_then(crmsync_core::value::json_list_cell) {
+                    *v = Some(cell);
                 }
             }
         }

@@ -445,25 +445,25 @@ impl FieldResolver {
 
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
-        let (sql, kind) = self.field(field)?;
         // A company's name compares as import matches it: without case,
         // punctuation or legal form (`acme inc` finds `Acme, Inc.`).
         if literal.is_some() && self.company_name(field) {
-            return Ok(format!("{sql}_key"));
+            let table = if self.entity == Entity::Companies { "t" } else { "lco" };
+            return Ok(format!("{table}.name_key"));
         }
+        let (sql, kind) = self.field(field)?;
         Ok(match kind {
             // A list compares as a flat export writes it: `tags like '%vip%'`.
             Kind::Tags => self.backend.list_text(&sql),
             // An undeclared value written with a leading zero is a code,
             // as a literal so written is: `custom.zip = 2134` is not `02134`.
-            _ if self.as_number(field, literal, kind)
-                && field.starts_with("custom.")
-                && self.declared(field).is_none() =>
-            {
-                let code = self.backend.code_like(&sql);
-                self.backend.numeric(&format!("(CASE WHEN {code} THEN NULL ELSE {sql} END)"))
-            }
-            _ if self.as_number(field, literal, kind) => self.backend.numeric(&sql),
+            _ if self.as_number(field, literal, kind) => match self.declared(field) {
+                None if field.starts_with("custom.") => {
+                    let code = self.backend.code_like(&sql);
+                    self.backend.numeric(&format!("(CASE WHEN {code} THEN NULL ELSE {sql} END)"))
+                }
+                _ => self.backend.numeric(&sql),
+            },
             _ => sql,
         })
     }

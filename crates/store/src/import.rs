@@ -1326,13 +1326,13 @@ impl Import<'_> {
             }
         }
         self.list_custom_keys(&drafts)?;
-        self.without_id += drafts.iter().filter(|d| d.own.is_none()).count() as u64;
-        for own in drafts.iter().filter_map(|d| d.own.as_deref()) {
-            match model::ulid_value(own) {
-                Some(id) => {
+        for d in &drafts {
+            match d.own.as_deref().map(|own| (own, model::ulid_value(own))) {
+                None => self.without_id += 1,
+                Some((_, Some(id))) => {
                     self.named.insert(named_bits(id));
                 }
-                None => {
+                Some((own, None)) => {
                     self.foreign_ids.0 += 1;
                     self.foreign_ids.1.get_or_insert_with(|| own.to_string());
                 }
@@ -2287,15 +2287,10 @@ impl Import<'_> {
         Some(model::content_hash_of(values)) == e.hash
     }
 
-    /// Existing records for each draft: by external id, else by key.
-    /// `Err` when a key matches several records.
-    /// The stored record each draft matches, if any, or why the draft
-    /// cannot be matched.
     /// Of ids the rows name that no live record has, those no deleted
     /// record has either: a record made for such a row takes its id, so that
     /// an export with its ids imports into another store as the same records.
     fn note_free_ids<'a>(&mut self, absent: impl Iterator<Item = &'a str>) -> Result<()> {
-        self.own_free.clear();
         let absent: Vec<Param> = absent.map(Param::from).collect();
         let table = self.settings.entity.name();
         for part in absent.chunks(500) {
@@ -2313,6 +2308,10 @@ impl Import<'_> {
         Ok(())
     }
 
+    /// Existing records for each draft: by external id, else by key.
+    /// `Err` when a key matches several records.
+    /// The stored record each draft matches, if any, or why the draft
+    /// cannot be matched.
     fn find_existing(&mut self, drafts: &[Draft]) -> Result<Vec<Option<Matched>>> {
         self.own_free.clear();
         let entity = self.settings.entity;
@@ -2492,7 +2491,6 @@ impl Import<'_> {
         // tells them apart (three `Zeta`s of another store, each with its
         // id). A contact, and a company at the row's domain, stay found, for
         // `named_by_another_row` to refuse the row.
-        let domain_pos = model::position(entity, "domain").filter(|_| entity == Entity::Companies);
         let unclaimed: Vec<Option<Vec<usize>>> =
             match self.settings.key_chosen || entity == Entity::Contacts || !self.others_named() {
                 true => Vec::new(),
@@ -2501,10 +2499,8 @@ impl Import<'_> {
                     .enumerate()
                     .map(|(n, d)| {
                         let (own, m) = (d.own.as_deref()?, matched[n]?);
-                        let given = domain_pos.and_then(|p| d.values.get(p).cloned().flatten().flatten());
                         let ours = |e: &Existing| {
-                            !self.others(&e.id, own)
-                                || given.is_some() && domain_pos.and_then(|p| e.value(p)) == given.as_deref()
+                            !self.others(&e.id, own) || entity == Entity::Companies && at_row_domain(d, e)
                         };
                         let keep: Vec<usize> = m.iter().copied().filter(|&i| ours(&candidates[i])).collect();
                         (keep.len() != m.len()).then_some(keep)
@@ -2719,17 +2715,12 @@ impl Import<'_> {
             return;
         }
         let entity = self.settings.entity;
-        let domain = model::position(Entity::Companies, "domain").filter(|_| entity == Entity::Companies);
         for (n, d) in drafts.iter().enumerate() {
             let Some(own) = &d.own else { continue };
             let Some(Ok(e)) = &found[n] else { continue };
             if before_key[n] || !self.others(&e.id, own) {
                 continue;
             }
-            let same_domain = domain.is_some_and(|p| {
-                let given = d.values.get(p).cloned().flatten().flatten();
-                given.is_some() && e.value(p) == given.as_deref()
-            });
             let one = model::singular(entity);
             let taken = format!(
                 "{one} {} has {}, and another row of the file stands for it (by its id, or by that key with \
@@ -2742,7 +2733,7 @@ impl Import<'_> {
                     self.settings.key.join(";"),
                     format!("{taken}: two records would share the key (give the rows keys of their own)"),
                 ))),
-                Entity::Companies if same_domain => Some(Err((
+                Entity::Companies if at_row_domain(d, e) => Some(Err((
                     "domain".to_string(),
                     format!("{taken}: two companies would share the domain (give the rows domains of their own)"),
                 ))),
@@ -3784,6 +3775,13 @@ fn at_another_domain(d: &Draft, existing: &Existing) -> bool {
     let Some(domain) = model::position(Entity::Companies, "domain") else { return false };
     let given = d.values.get(domain).cloned().flatten().flatten();
     given.is_some_and(|g| existing.value(domain).is_some_and(|s| !s.is_empty() && s != g))
+}
+
+/// Whether a company row gives a domain and `existing` is at it.
+fn at_row_domain(d: &Draft, existing: &Existing) -> bool {
+    let Some(domain) = model::position(Entity::Companies, "domain") else { return false };
+    let given = d.values.get(domain).and_then(|v| v.as_ref()?.as_deref());
+    given.is_some() && existing.value(domain) == given
 }
 
 /// The company holding a domain, for `domain_conflict`.

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use crmsync_core::value::join_list;
+use crmsync_core::value::list_cell;
 use crmsync_core::{Entity, Key, Mapper, Mapping, Record, Value};
 use crmsync_formats::{Format, Location, WriteOptions};
 use crmsync_store::export::Options;
@@ -110,13 +110,12 @@ fn field_list(text: &str) -> Result<Vec<String>> {
     }
 }
 
-/// Lists in a flat file are one cell, `a; b` (see `join_list`), which
+/// Lists in a flat file are one cell, `a; b` (see `list_cell`), which
 /// import splits again.
 pub(crate) fn flatten_lists(rec: &mut Record) {
     for v in rec.values_mut() {
         if let Value::Array(items) = v {
-            let text: Vec<String> = items.iter().map(Value::to_text).collect();
-            *v = if text.is_empty() { Value::Null } else { Value::Text(join_list(text.iter().map(String::as_str))) };
+            *v = if items.is_empty() { Value::Null } else { Value::Text(list_cell(items)) };
         }
     }
 }

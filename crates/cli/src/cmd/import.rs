@@ -233,13 +233,12 @@ impl Plan {
     /// text (`gold`, not `"gold"`), as standard fields are, and a list as a
     /// flat export writes it (`vip; b2b`).
     fn text(field: &str, v: Option<&str>) -> String {
+        if let Some(cell) = v.filter(|_| field == "tags").and_then(crmsync_core::value::json_list_cell) {
+            return cell;
+        }
         match Self::json(field, v) {
             serde_json::Value::String(s) => s,
             serde_json::Value::Null => String::new(),
-            serde_json::Value::Array(items) if field == "tags" => {
-                let items: Vec<String> = items.iter().map(|i| Value::from_json(i).to_text()).collect();
-                crmsync_core::value::join_list(items.iter().map(String::as_str))
-            }
             other => other.to_string(),
         }
     }

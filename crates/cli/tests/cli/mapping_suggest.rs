@@ -1064,7 +1064,7 @@ fn a_currency_column_of_dollar_signs_is_marked_for_a_map() {
         &[
             "amount = { from = \"Amount\", type = \"decimal\" }",
             "currency = \"Currency\"  # CHECK: header is the field's name",
-            "# ^ 2 of 3 sampled values would be rejected (e.g. \"$\": expected an ISO 4217 currency code: $ is \
+            "# ^ 2 of 3 sampled values would be rejected as currency (e.g. \"$\": expected an ISO 4217 currency code: $ is \
              written for the US dollar (USD) and for others",
         ],
     );
