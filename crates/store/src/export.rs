@@ -494,6 +494,18 @@ impl Resolver for FieldResolver {
         })
     }
 
+    fn also(&self, field: &str, literal: &Literal) -> Vec<String> {
+        let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
+        let (Some(Kind::Phone), Literal::Text(text) | Literal::Number(text)) = (kind, literal) else {
+            return Vec::new();
+        };
+        // (A `+` number is its one reading, bound by `param`.)
+        if text.trim().starts_with('+') {
+            return Vec::new();
+        }
+        crmsync_core::mapping::types::phone::readings(text).into_iter().filter(|r| r != text).collect()
+    }
+
     fn param(&self, field: &str, literal: &Literal) -> Result<String, String> {
         let text = match literal {
             Literal::Text(t) | Literal::Number(t) => t.clone(),

@@ -160,6 +160,12 @@ pub trait Resolver {
     /// Not called for `like` patterns: they are bound as typed, because
     /// canonicalising `'2024-%'` as a date would refuse a valid pattern.
     fn param(&self, field: &str, literal: &Literal) -> Result<String, String>;
+    /// Other texts `literal` may be stored as in `field`, found as well
+    /// where it is compared for (in)equality or listed by `in`: a phone
+    /// number written without its country code is each number it can be.
+    fn also(&self, _field: &str, _literal: &Literal) -> Vec<String> {
+        Vec::new()
+    }
     /// The SQL a parameter compared with `field` is written as (`?`, or
     /// the same function the column goes through).
     fn param_sql(&self, _field: &str, _literal: &Literal) -> String {
@@ -221,11 +227,16 @@ fn compile_into(
                 None => (column(field, Some(value), *at)?, resolver.param_sql(field, value)),
             };
             params.push(param(field, value, *at)?);
+            let also = if matches!(op, CmpOp::Eq | CmpOp::Ne) { resolver.also(field, value) } else { Vec::new() };
+            let list = || vec![p.as_str(); 1 + also.len()].join(", ");
             // A missing value is "not equal" to anything, as users expect.
             match op {
-                CmpOp::Ne => sql.push_str(&format!("({col} IS NULL OR {col} <> {p})")),
+                CmpOp::Ne if also.is_empty() => sql.push_str(&format!("({col} IS NULL OR {col} <> {p})")),
+                CmpOp::Ne => sql.push_str(&format!("({col} IS NULL OR {col} NOT IN ({}))", list())),
+                CmpOp::Eq if !also.is_empty() => sql.push_str(&format!("({col} IN ({}))", list())),
                 _ => sql.push_str(&format!("({col} {} {p})", op.sql())),
             }
+            params.extend(also);
         }
         Expr::Like { field, pattern, negated, at } => {
             let col = resolver.text_column(field, pattern).map_err(|message| FilterError::new(*at, message))?;
@@ -244,10 +255,12 @@ fn compile_into(
                 return Err(FilterError::new(*at, "an `in` list needs at least one value"));
             }
             let col = column(field, values.first(), *at)?;
+            let first = params.len();
             for value in values {
                 params.push(param(field, value, *at)?);
+                params.extend(resolver.also(field, value));
             }
-            let placeholders = vec![resolver.param_sql(field, &values[0]); values.len()].join(", ");
+            let placeholders = vec![resolver.param_sql(field, &values[0]); params.len() - first].join(", ");
             if *negated {
                 sql.push_str(&format!("({col} IS NULL OR {col} NOT IN ({placeholders}))"));
             } else {

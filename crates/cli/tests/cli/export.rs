@@ -544,6 +544,35 @@ on_both!(where_orders_text_fields_as_numbers_against_a_number, |db| {
     assert_eq!(emails("custom.code > 2000"), ["z2@x.com", "z3@x.com"]);
 });
 
+on_both!(where_finds_a_phone_number_written_without_its_country_code, |db| {
+    let f = db.file(
+        "p.csv",
+        "email,phone,mobile\na@x.com,+1 212 555 0143,\nb@x.com,+49 30 1234567,\nc@x.com,+33 1 42 68 53 00,\n\
+         d@x.com,,+1 (212) 555-0143\ne@x.com,,\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let emails = |filter: &str| {
+        db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter])
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // As a CRM shows them, or as a user types them: the stored number is
+    // found whichever country's way it is written in.
+    assert_eq!(emails("phone = '(212) 555-0143'"), ["a@x.com"]);
+    assert_eq!(emails("phone = 2125550143"), ["a@x.com"]);
+    assert_eq!(emails("phone = '030 1234567'"), ["b@x.com"]);
+    assert_eq!(emails("phone = '0049 30 1234567'"), ["b@x.com"]);
+    assert_eq!(emails("phone = '01 42 68 53 00'"), ["c@x.com"]);
+    assert_eq!(emails("mobile = '212.555.0143'"), ["d@x.com"]);
+    assert_eq!(emails("phone in ('(212) 555-0143', '030 1234567')"), ["a@x.com", "b@x.com"]);
+    assert_eq!(emails("phone != '(212) 555-0143'"), ["b@x.com", "c@x.com", "d@x.com", "e@x.com"]);
+    assert_eq!(emails("not phone in ('(212) 555-0143', '030 1234567')"), ["c@x.com", "d@x.com", "e@x.com"]);
+    // No number anywhere: nothing found, no error.
+    assert_eq!(emails("phone = '555'"), Vec::<String>::new());
+});
+
 on_both!(where_compares_values_as_import_stores_them, |db| {
     let schema = testdata("import/custom_schema.toml");
     db.ok(&["init", "--custom", schema.to_str().expect("p")]);

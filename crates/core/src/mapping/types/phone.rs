@@ -114,6 +114,39 @@ fn spelt(main: &str, region: Option<Id>) -> Result<(), String> {
     ))
 }
 
+/// Every number `input` can be, in E.164: itself when it starts with `+`
+/// or `00`, otherwise the number it is read as in each country where it
+/// reads as one, as import would store it there (`(212) 555-0143` is
+/// +12125550143 in North America; the same digits may be a number of
+/// another country too). A search by a number written without its country
+/// code finds the stored number, whichever country the import read it in.
+pub fn readings(input: &str) -> Vec<String> {
+    let trimmed = input.trim();
+    if trimmed.starts_with('+') || trimmed.starts_with("00") {
+        return to_e164(trimmed, None).into_iter().collect();
+    }
+    // Fewer than four digits is no number anywhere; not worth a pass.
+    if trimmed.bytes().filter(u8::is_ascii_digit).count() < 4 {
+        return Vec::new();
+    }
+    let mut found: Vec<String> = regions().iter().filter_map(|&r| to_e164(trimmed, Some(r)).ok()).collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// Every region the metadata knows, once.
+fn regions() -> &'static [Id] {
+    static REGIONS: std::sync::OnceLock<Vec<Id>> = std::sync::OnceLock::new();
+    REGIONS.get_or_init(|| {
+        let mut ids: Vec<Id> =
+            phonenumber::metadata::DATABASE.iter().filter_map(|m| m.id().parse::<Id>().ok()).collect();
+        ids.sort_unstable_by_key(|id| id.as_ref().to_string());
+        ids.dedup();
+        ids
+    })
+}
+
 /// True when the number is a valid, assigned number (stricter than
 /// [`to_e164`], which only needs it to parse); used to choose between
 /// candidate regions.
@@ -829,5 +862,20 @@ mod tests {
         let e = to_e164("01 42 68 53 000", Some(Id::FR)).expect_err("ten digits");
         assert!(e.contains("+33: 10 digits after the country code, where its numbers have 9"), "{e}");
         assert_eq!(to_e164("01 42 68 53 00", Some(Id::FR)).as_deref(), Ok("+33142685300"));
+    }
+
+    #[test]
+    fn a_number_without_its_country_reads_as_each_country_would_have_it() {
+        let start = std::time::Instant::now();
+        let us = readings("(212) 555-0143");
+        eprintln!("{:?} {:?}", start.elapsed(), us);
+        assert!(us.contains(&"+12125550143".to_string()), "{us:?}");
+        let de = readings("030 1234567");
+        eprintln!("{:?} {:?}", start.elapsed(), de);
+        assert!(de.contains(&"+49301234567".to_string()), "{de:?}");
+        assert_eq!(readings(" +1 212 555 0143 "), ["+12125550143"]);
+        assert_eq!(readings("0049 30 1234567"), ["+49301234567"]);
+        assert!(readings("12").is_empty());
+        assert!(readings("ext").is_empty());
     }
 }
