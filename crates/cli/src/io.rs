@@ -102,8 +102,14 @@ impl Output {
             let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout()));
             return Ok((Output { name: "<stdout>".into(), temp: None }, out));
         }
+        if path.is_empty() {
+            anyhow::bail!("no output file named (an empty path)");
+        }
         let mut target = PathBuf::from(path);
         let existing = std::fs::metadata(&target).ok();
+        if existing.as_ref().is_some_and(std::fs::Metadata::is_dir) || path.ends_with(std::path::MAIN_SEPARATOR) {
+            anyhow::bail!("cannot write {path}: it is a directory, not a file");
+        }
         match &existing {
             // `/dev/stdout`, a named pipe: nothing to swap in, and a rename
             // would replace the device with a file.
@@ -154,9 +160,9 @@ impl Output {
                     .with_context(|| format!("cannot write the output into {}", target.display()));
                 let _ = std::fs::remove_file(&temp);
                 copied?;
-            } else {
-                std::fs::rename(&temp, &target)
-                    .with_context(|| format!("cannot move the output into {}", target.display()))?;
+            } else if let Err(e) = std::fs::rename(&temp, &target) {
+                let _ = std::fs::remove_file(&temp);
+                return Err(e).with_context(|| format!("cannot move the output into {}", target.display()));
             }
         }
         Ok(())

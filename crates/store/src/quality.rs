@@ -22,10 +22,26 @@ fn check(field: &str, column: Option<&Column>, text: &str) -> (&'static str, boo
         Some(Kind::Date) => "a date (YYYY-MM-DD)",
         Some(Kind::DateTime) => "a date and time (ISO 8601)",
         Some(Kind::Decimal) => "a decimal number",
+        // (The only list of values the store has: an activity's kind.)
+        Some(Kind::Enum(values)) => return ("call, email, meeting or note", values.contains(&text)),
+        Some(Kind::DealContacts) => {
+            let emails = text.split(LIST_SEPARATOR).all(|e| email(e).is_ok_and(|k| k == e));
+            return ("e-mail addresses of contacts, separated by `; `", emails);
+        }
+        Some(Kind::Tags) => {
+            let tags = text.split(LIST_SEPARATOR).all(|t| !t.is_empty() && one_line(t));
+            return ("tags, separated by `; `, each on one line without stray spaces", tags);
+        }
         _ => return check_text(field, text),
     };
-    let stored = column.is_some_and(|c| model::stored(c, &Value::Text(text.to_string())).is_ok_and(|v| v.is_some()));
-    (expected, stored)
+    let stored = column.and_then(|c| model::stored(c, &Value::Text(text.to_string())).ok().flatten());
+    // A date is stored as one: a date and time in a date column (written
+    // there by another program) is not.
+    let valid = match column.map(|c| c.kind) {
+        Some(Kind::Date) => stored.as_deref() == Some(text),
+        _ => stored.is_some(),
+    };
+    (expected, valid)
 }
 
 fn check_text(field: &str, text: &str) -> (&'static str, bool) {
@@ -47,11 +63,25 @@ fn check_text(field: &str, text: &str) -> (&'static str, bool) {
         "address.country" => ("an ISO 3166 alpha-2 code", country::to_alpha2(text) == Some(text)),
         "currency" => ("an ISO 4217 code", currency(text).is_ok_and(|c| c == text)),
         "domain" | "company.domain" => ("a domain (example.com)", crate::model::is_domain(text)),
-        _ => (
+        // Text that may run over lines: notes, a street address, a custom
+        // field's value.
+        "notes" | "address.street" | "company.address.street" => (
             "text without stray spaces or control characters",
             text.trim() == text && !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
         ),
+        f if f.starts_with("custom.") => (
+            "text without stray spaces or control characters",
+            text.trim() == text && !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
+        ),
+        // A name, a title, a city: one line, words one space apart.
+        _ => ("text on one line without stray spaces or control characters", one_line(text)),
     }
+}
+
+/// Text of one line: no control character (a tab or a line break in a
+/// name breaks lists and matching), no space at either end or doubled.
+fn one_line(text: &str) -> bool {
+    text.trim() == text && !text.contains("  ") && !text.chars().any(char::is_control)
 }
 
 #[derive(Default)]
@@ -59,7 +89,14 @@ struct FieldStats {
     filled: u64,
     valid: u64,
     expected: &'static str,
-    invalid: Vec<(String, String)>,
+    invalid: Vec<Invalid>,
+}
+
+/// An invalid value, and the record that has it.
+struct Invalid {
+    id: String,
+    label: String,
+    value: String,
 }
 
 /// Names at least this similar (Jaro-Winkler) at one company are reported
@@ -88,7 +125,7 @@ struct Name {
 
 impl Name {
     fn new(shown: &str) -> Name {
-        let chars: Vec<char> = shown.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+        let chars: Vec<char> = plain_letters(shown).split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
         let mut buckets = [0u16; 64];
         for c in &chars {
             let b = &mut buckets[*c as usize % 64];
@@ -135,6 +172,35 @@ impl Name {
         };
         self.may_match(other) && lasts_alike() && strsim::generic_jaro_winkler(&self.chars, &other.chars) >= SIMILAR
     }
+}
+
+/// A name as the same person's name is written without its accents, or
+/// as systems that cannot store them write it: lowercased, accents off
+/// (`José` as `jose`), letters of their own spelt as in ASCII (`ß` as
+/// `ss`), and `ae`, `oe`, `ue` read as the umlauts they stand for
+/// (`Mueller` and `Müller` are both `muller`).
+fn plain_letters(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let lower = name.to_lowercase();
+    if lower.is_ascii() {
+        return lower.replace("ae", "a").replace("oe", "o").replace("ue", "u");
+    }
+    let mut out = String::with_capacity(lower.len());
+    for c in lower.nfd() {
+        match c {
+            c if unicode_normalization::char::is_combining_mark(c) => {}
+            'ß' => out.push_str("ss"),
+            'æ' => out.push_str("ae"),
+            'œ' => out.push_str("oe"),
+            'ø' => out.push('o'),
+            'ł' => out.push('l'),
+            'đ' | 'ð' => out.push('d'),
+            'þ' => out.push_str("th"),
+            'ı' => out.push('i'),
+            c => out.push(c),
+        }
+    }
+    out.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 }
 
 /// Groups of similar names in one company's list (greedy: each name joins
@@ -214,43 +280,82 @@ fn same_value(db: &mut dyn Sql, table: &str, column: &str) -> Result<Vec<(String
     Ok(groups.into_iter().map(|(value, ids)| (value, ids.len() as i64)).collect())
 }
 
-/// The SQL for the name a record of table alias `t` is shown by: a
-/// contact's full name, or first and last name when it has none.
-fn shown_name(entity: Entity) -> &'static str {
+/// The SQL of the three columns a record of table alias `t` is shown by
+/// (see [`shown`]): a contact's full, first and last name; another
+/// record's name or subject.
+fn shown_columns(entity: Entity) -> &'static str {
     match entity {
-        Entity::Contacts => {
-            "CASE WHEN trim(coalesce(t.full_name, '')) <> '' THEN t.full_name \
-             ELSE trim(coalesce(t.first_name, '') || ' ' || coalesce(t.last_name, '')) END"
-        }
-        Entity::Activities => "t.subject",
-        _ => "t.name",
+        Entity::Contacts => "t.full_name, t.first_name, t.last_name",
+        Entity::Activities => "t.subject, NULL, NULL",
+        _ => "t.name, NULL, NULL",
     }
 }
 
-/// One record in a company's list: its name and how the report shows it.
+/// The name a record is shown by, from its [`shown_columns`]: the full
+/// name, or first and last name when it has none, family name first
+/// where names are so written (`张伟` of 伟 and 张).
+fn shown(cells: &[Cell]) -> String {
+    let text = |i: usize| cells.get(i).and_then(Cell::text).unwrap_or_default();
+    let (full, first, last) = (text(0), text(1).trim(), text(2).trim());
+    if !full.trim().is_empty() {
+        return full.to_string();
+    }
+    let family_first = |s: &str| {
+        s.chars().all(|c| {
+            matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
+        })
+    };
+    if !first.is_empty() && !last.is_empty() && family_first(first) && family_first(last) {
+        return format!("{last}{first}");
+    }
+    format!("{first} {last}").trim().to_string()
+}
+
+/// One record in a company's list: its name made ready to compare, and
+/// how the report lists it.
 struct Person {
     name: Name,
+    member: Member,
+}
+
+/// A record of a group, as the report lists it: by id, label (e-mail or
+/// name) and the name it is shown by.
+#[derive(Clone)]
+struct Member {
+    id: String,
     label: String,
-    shown: String,
+    name: String,
+}
+
+/// A group of records as the report lists it.
+fn example(value: &str, records: u64, members: &[Member]) -> serde_json::Value {
+    json!({
+        "value": value,
+        "records": records,
+        "ids": members.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        "labels": members.iter().map(|m| &m.label).collect::<Vec<_>>(),
+        "names": members.iter().map(|m| &m.name).collect::<Vec<_>>(),
+    })
 }
 
 /// Similar names at the same company, reading the records company by
 /// company so that only one company's names are held at a time.
-fn similar_names(db: &mut dyn Sql, entity: Entity) -> Result<serde_json::Value> {
-    let (name, label) = (shown_name(entity), format!("t.{}", model::label_field(entity)));
+fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serde_json::Value> {
+    let label = format!("t.{}", model::label_field(entity));
     // Written so that SQLite scans the table and sorts, rather than walk the
     // company index with a random read of the table per record (twice as
     // slow on a million contacts).
     let sql = format!(
-        "SELECT t.company_id, {name}, {label}, t.id FROM {} t \
+        "SELECT t.company_id, t.id, {label}, {} FROM {} t \
          WHERE t.deleted_at IS NULL AND coalesce(t.company_id, '') <> '' ORDER BY t.company_id || '', {}",
+        shown_columns(entity),
         entity.name(),
         db.backend().creation_order()
     );
     let mut groups = 0u64;
     let mut in_groups = 0u64;
-    // (company id, labels, shown names) of the first groups found.
-    let mut examples: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    // (company id, members) of the first groups found.
+    let mut examples: Vec<(String, Vec<Member>)> = Vec::new();
     let mut company = String::new();
     let mut people: Vec<Person> = Vec::new();
     let mut finish = |company: &str, people: &mut Vec<Person>| {
@@ -258,35 +363,34 @@ fn similar_names(db: &mut dyn Sql, entity: Entity) -> Result<serde_json::Value> 
         for group in similar_groups(&names) {
             groups += 1;
             in_groups += group.len() as u64;
-            if examples.len() < 10 {
-                let labels = group.iter().map(|&g| people[g].label.clone()).collect();
-                let shown = group.iter().map(|&g| people[g].shown.clone()).collect();
-                examples.push((company.to_string(), labels, shown));
+            if examples.len() < listed {
+                let members = group.iter().map(|&g| people[g].member.clone()).collect();
+                examples.push((company.to_string(), members));
             }
         }
         people.clear();
     };
     db.query_each(&sql, &[], &mut |row| {
+        let name = shown(&row[3..]);
         let mut row = row.into_iter().map(Cell::into_text);
         let mut next = || row.next().flatten().unwrap_or_default();
-        let (of, shown, label, id) = (next(), next(), next(), next());
+        let (of, id, label) = (next(), next(), next());
         if of != company {
             finish(&company, &mut people);
             company = of;
         }
-        if people.len() < PER_COMPANY && !shown.trim().is_empty() {
-            // (A deal's label is its name, the same for deals alike: by id.)
-            let label = if label.is_empty() || entity == Entity::Deals { id } else { label };
-            people.push(Person { name: Name::new(&shown), label, shown: shown.trim().to_string() });
+        if people.len() < PER_COMPANY && !name.trim().is_empty() {
+            let member = Member { id, label, name: name.trim().to_string() };
+            people.push(Person { name: Name::new(&name), member });
         }
         Ok(())
     })?;
     finish(&company, &mut people);
     let mut shown = Vec::new();
-    for (id, labels, names) in examples {
+    for (id, members) in examples {
         let row = db.query_row("SELECT name FROM companies WHERE id = ?", &[id.as_str().into()])?;
         let value = row.and_then(|r| r.into_iter().next()).and_then(Cell::into_text).unwrap_or(id);
-        shown.push(json!({"value": value, "ids": labels, "names": names}));
+        shown.push(example(&value, members.len() as u64, &members));
     }
     Ok(json!({
         "rule": "similar name at the same company",
@@ -296,16 +400,37 @@ fn similar_names(db: &mut dyn Sql, entity: Entity) -> Result<serde_json::Value> 
     }))
 }
 
+/// What activities alike are alike in, as the report shows it: kind,
+/// subject and time (in UTC, the same on both backends).
+fn activity_shown(value: &str) -> String {
+    let mut parts: Vec<String> = value.split('|').take(3).map(str::to_string).collect();
+    if let Some(time) = parts.get_mut(2) {
+        *time = model::parse_time(time).map_or_else(|| time.clone(), |t| utc_seconds(&t));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(", ")
+}
+
+/// A stored time to the second, as ISO 8601 in UTC (`2024-05-01T10:00:00Z`).
+fn utc_seconds(stored: &str) -> String {
+    format!("{}Z", model::short_time(stored).replacen(' ', "T", 1).trim_end_matches('Z'))
+}
+
 impl Store {
     /// The quality report of an entity, as JSON.
-    pub fn quality(&mut self, entity: Entity) -> Result<serde_json::Value> {
+    /// `listed`: how many duplicate groups of each kind, and invalid values
+    /// of each field, are listed (all are counted).
+    pub fn quality(&mut self, entity: Entity, listed: usize) -> Result<serde_json::Value> {
         let deleted = {
             let sql = format!("SELECT count(*) FROM {} WHERE deleted_at IS NOT NULL", entity.name());
             self.db.query_count(&sql, &[])?
         };
         let declared = crate::custom::declared(self.db.as_mut(), entity)?;
-        let mut export = self.export(entity, &Options::default())?;
-        let fields: Vec<String> = export.fields().iter().map(|k| k.to_string()).collect();
+        // Every field an export gives, and the record's id to name it by.
+        let fields: Vec<String> =
+            self.export(entity, &Options::default())?.fields().iter().map(|k| k.to_string()).collect();
+        let read = Options { fields: fields.iter().cloned().chain(["id".to_string()]).collect(), ..Options::default() };
+        let mut export = self.export(entity, &read)?;
         let columns: Vec<Option<&Column>> =
             fields.iter().map(|f| model::position(entity, f).map(|p| &model::columns(entity)[p])).collect();
         // Declared custom fields are valid in their type, as import would
@@ -321,7 +446,8 @@ impl Store {
         let mut text = String::new();
         export.read(&mut |rec| {
             records += 1;
-            for (i, (k, v)) in rec.fields().iter().enumerate() {
+            let (values, id) = rec.fields().split_at(fields.len());
+            for (i, (k, v)) in values.iter().enumerate() {
                 // An empty list (a record without tags) is no value either,
                 // nor is a cell of spaces.
                 let blank = match v {
@@ -357,13 +483,10 @@ impl Store {
                 s.expected = expected;
                 if ok {
                     s.valid += 1;
-                } else if s.invalid.len() < 5 {
-                    let id = rec
-                        .get(model::label_field(entity))
-                        .map(Value::to_text)
-                        .filter(|l| !l.is_empty())
-                        .unwrap_or_else(|| format!("record #{records}"));
-                    s.invalid.push((id, text.clone()));
+                } else if s.invalid.len() < listed {
+                    let id = id.first().map(|(_, v)| v.to_text()).unwrap_or_default();
+                    let label = rec.get(model::label_field(entity)).map(Value::to_text).unwrap_or_default();
+                    s.invalid.push(Invalid { id, label, value: text.clone() });
                 }
             }
             Ok(())
@@ -408,57 +531,49 @@ impl Store {
             // The examples' records, read at once (a column without an
             // index, as a contact's mobile, is read through once, not once
             // per example), each with the values it is alike in.
-            let values: Vec<&str> = groups.iter().take(10).map(|(v, _)| v.as_str()).collect();
+            let values: Vec<&str> = groups.iter().take(listed).map(|(v, _)| v.as_str()).collect();
             let alike: &[&str] = if matching.is_empty() { &[column] } else { matching };
             let mut found: Vec<Vec<Cell>> = Vec::new();
-            if !values.is_empty() {
+            // (id, label, the three shown columns, then the alike values.)
+            const ALIKE_AT: usize = 5;
+            for part in values.chunks(500) {
                 let sql = format!(
-                    "SELECT t.id, {}, t.{label}, {} FROM {} t WHERE ({}) AND t.deleted_at IS NULL ORDER BY t.id",
-                    shown_name(entity),
+                    "SELECT t.id, t.{label}, {}, {} FROM {} t WHERE ({}) AND t.deleted_at IS NULL ORDER BY t.id",
+                    shown_columns(entity),
                     alike.join(", "),
                     entity.name(),
                     alike
                         .iter()
-                        .map(|c| format!("{c} IN ({})", placeholders(values.len())))
+                        .map(|c| format!("{c} IN ({})", placeholders(part.len())))
                         .collect::<Vec<_>>()
                         .join(" OR ")
                 );
-                let params: Vec<Param> = alike.iter().flat_map(|_| values.iter().map(|v| Param::from(*v))).collect();
-                found = self.db.query(&sql, &params)?;
+                let params: Vec<Param> = alike.iter().flat_map(|_| part.iter().map(|v| Param::from(*v))).collect();
+                found.extend(self.db.query(&sql, &params)?);
             }
             let mut examples = Vec::new();
             for (value, (_, in_group)) in values.into_iter().zip(&groups) {
-                let rows: Vec<&Vec<Cell>> =
-                    found.iter().filter(|r| r.iter().skip(3).any(|c| c.text() == Some(value))).take(20).collect();
-                // Records are shown by their e-mail (or name), as everywhere
-                // else; those sharing that very value, by id.
-                // (Companies and deals are labelled by name, the same for
-                // records alike: by id.)
-                let by_id = matches!(entity, Entity::Activities | Entity::Companies | Entity::Deals);
-                let at = if column.strip_prefix("t.") == Some(label) || by_id { 0 } else { 2 };
-                let ids: Vec<String> = rows
+                // (A large group lists its first records.)
+                let members: Vec<Member> = found
                     .iter()
-                    .filter_map(|r| {
-                        r.get(at).and_then(Cell::text).filter(|t| !t.is_empty()).or(r.first().and_then(Cell::text))
+                    .filter(|r| r.iter().skip(ALIKE_AT).any(|c| c.text() == Some(value)))
+                    .take(20)
+                    .map(|r| {
+                        let text = |i: usize| r.get(i).and_then(Cell::text).unwrap_or_default().to_string();
+                        Member { id: text(0), label: text(1), name: shown(&r[2..ALIKE_AT]) }
                     })
-                    .map(str::to_string)
                     .collect();
-                let names: Vec<String> =
-                    rows.iter().map(|r| r.get(1).and_then(Cell::text).unwrap_or_default().to_string()).collect();
                 // (Activities alike by what happened, not by their links' ids.)
-                let shown = match entity {
-                    Entity::Activities => {
-                        value.split('|').take(3).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ")
-                    }
+                let value = match entity {
+                    Entity::Activities => activity_shown(value),
                     _ => value.to_string(),
                 };
-                // (The group's size: a large one lists its first records.)
-                examples.push(json!({"value": shown, "ids": ids, "names": names, "records": in_group}));
+                examples.push(example(&value, *in_group as u64, &members));
             }
             duplicates.push(json!({"rule": rule, "groups": groups.len(), "records": records_in, "examples": examples}));
         }
         if matches!(entity, Entity::Contacts | Entity::Deals) {
-            duplicates.push(similar_names(self.db.as_mut(), entity)?);
+            duplicates.push(similar_names(self.db.as_mut(), entity, listed)?);
         }
 
         let mut completeness_sum = 0.0;
@@ -488,7 +603,11 @@ impl Store {
                         None if s.expected.is_empty() => check(f, *column, "").0.to_string(),
                         None => s.expected.to_string(),
                     },
-                    "invalid_examples": s.invalid.iter().map(|(id, v)| json!({"id": id, "value": v})).collect::<Vec<_>>(),
+                    "invalid_examples": s
+                        .invalid
+                        .iter()
+                        .map(|i| json!({"id": i.id, "label": i.label, "value": i.value}))
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -496,14 +615,15 @@ impl Store {
         let completeness = if fields.is_empty() { 0.0 } else { completeness_sum / fields.len() as f64 };
         let validity = if validity_n > 0.0 { validity_sum / validity_n } else { 1.0 };
         let unique = if records == 0 { 1.0 } else { 1.0 - (dup_records as f64 / records as f64).min(1.0) };
-        let score = if records == 0 { 0.0 } else { 0.4 * completeness + 0.4 * validity + 0.2 * unique };
+        // (No records, no score: nothing to be good or bad.)
+        let score = (records > 0).then(|| round(0.4 * completeness + 0.4 * validity + 0.2 * unique));
         Ok(json!({
             "entity": entity.name(),
             "store": self.location(),
-            "generated_at": model::short_time(&model::now_text()),
+            "generated_at": utc_seconds(&model::now_text()),
             "records": records,
             "deleted": deleted,
-            "score": round(score),
+            "score": score,
             "fields": field_json,
             "duplicates": duplicates,
             "label": label,
@@ -627,6 +747,13 @@ mod tests {
         assert!(alike("Katherine Johnson", "Katharine Johnson"));
         assert!(alike("Ada Lovelace", "ada  LOVELAC"));
         assert!(alike("张伟", "张伟"));
+        // Spelt without accents, or with umlauts written out.
+        assert!(alike("Hans Müller", "Hans Mueller"));
+        assert!(alike("Jürgen Müller", "Jurgen Muller"));
+        assert!(alike("José Garcia", "Jose García"));
+        assert!(alike("Søren Kierkegaard", "Soren Kierkegaard"));
+        assert!(alike("Grüße GmbH", "Gruesse GmbH"));
+        assert!(!alike("Hans Müller", "Hans Maier"));
         assert!(!alike("Jessica Miller", "Jessica Latimer"));
         assert!(!alike("Michael O'Neil", "Michael Olsen"));
         // Numbered apart: deals of two years, of a sequence.

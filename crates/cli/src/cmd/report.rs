@@ -25,6 +25,10 @@ pub struct QualityArgs {
     /// Also write the report as one self-contained HTML page with charts.
     #[arg(long, value_name = "FILE")]
     pub html: Option<String>,
+    /// How many duplicate groups of each rule, and invalid values of each
+    /// field, to list (all are counted).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub examples: usize,
 }
 
 fn pct(x: &serde_json::Value) -> String {
@@ -35,7 +39,7 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
     let Command::Quality(args) = command;
     let entity: Entity = args.entity.parse().map_err(usage)?;
     let mut store = crmsync_store::open_current(db)?;
-    let report = store.quality(entity)?;
+    let report = store.quality(entity, args.examples)?;
     if let Some(path) = &args.html {
         let html = crate::report_html::render(&report);
         let (output, mut out) = crate::io::Output::create(path)?;
@@ -59,13 +63,16 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
         report["deleted"],
         pct(&report["score"])
     )?;
-    // Counts as numbers: a JSON value ignores the column widths.
+    // Counts as numbers: a JSON value ignores the column widths. (Long
+    // field names widen the first column.)
     let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-    outln!("{:<22} {:>9} {:>9} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid")?;
-    for f in report["fields"].as_array().into_iter().flatten() {
+    let fields: Vec<&serde_json::Value> = report["fields"].as_array().into_iter().flatten().collect();
+    let width = fields.iter().filter_map(|f| f["field"].as_str()).map(|f| f.chars().count()).max().unwrap_or(0).max(22);
+    outln!("{:<width$} {:>9} {:>9} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid")?;
+    for f in fields {
         outln!(
-            "{:<22} {:>9} {:>9} {:>9} {:>9}  {}",
-            f["field"].as_str().unwrap_or_default(),
+            "{:<width$} {:>9} {:>9} {:>9} {:>9}  {}",
+            printable(f["field"].as_str().unwrap_or_default()),
             count(&f["filled"]),
             pct(&f["completeness"]),
             count(&f["invalid"]),
@@ -80,21 +87,51 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
             d["groups"],
             d["records"]
         )?;
-        for ex in d["examples"].as_array().into_iter().flatten().take(5) {
-            // Each record by name and by what tells it apart (its e-mail).
-            let ids = ex["ids"].as_array().into_iter().flatten().filter_map(|n| n.as_str());
-            let names = ex["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str());
-            let shown: Vec<String> = names
-                .zip(ids)
-                .map(|(name, id)| if name.is_empty() || name == id { id.to_string() } else { format!("{name} <{id}>") })
+        let examples = d["examples"].as_array().map_or(&[][..], Vec::as_slice);
+        for ex in examples {
+            // Each record by name, by what tells it apart (its e-mail), and
+            // by its id, which `history` takes.
+            let strings = |key: &str| -> Vec<&str> {
+                ex[key].as_array().into_iter().flatten().map(|n| n.as_str().unwrap_or_default()).collect()
+            };
+            let (ids, labels, names) = (strings("ids"), strings("labels"), strings("names"));
+            let shown: Vec<String> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let (name, label) = (names.get(i).copied().unwrap_or(""), labels.get(i).copied().unwrap_or(""));
+                    match (name.is_empty(), label.is_empty() || label == name) {
+                        (true, true) => id.to_string(),
+                        (false, true) => format!("{} {id}", printable(name)),
+                        (true, false) => format!("<{}> {id}", printable(label)),
+                        (false, false) => format!("{} <{}> {id}", printable(name), printable(label)),
+                    }
+                })
                 .collect();
             let more = ex["records"].as_u64().map_or(0, |n| n.saturating_sub(shown.len() as u64));
             let more = if more > 0 { format!(" | and {more} more") } else { String::new() };
-            outln!("  {}: {}{more}", ex["value"].as_str().unwrap_or_default(), shown.join(" | "))?;
+            outln!("  {}: {}{more}", printable(ex["value"].as_str().unwrap_or_default()), shown.join(" | "))?;
+        }
+        let groups = d["groups"].as_u64().unwrap_or(0);
+        if groups > examples.len() as u64 {
+            outln!("  (the first {} of {groups} groups; --examples N lists more)", examples.len())?;
         }
     }
     if let Some(path) = &args.html {
         eprintln!("HTML report written to {path}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stored text as a terminal shows it safely: control characters (an
+/// escape sequence, a line break inside a name) written as escapes, not
+/// acted on.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
 }
