@@ -411,6 +411,8 @@ pub struct Drafter {
     sources: Arc<HashMap<String, String>>,
     /// `Settings::clear_empty`.
     clear_empty: bool,
+    /// Where `address.country` is among the columns, if the entity has one.
+    country_at: Option<usize>,
 }
 
 /// An import in progress.
@@ -678,6 +680,8 @@ impl Drafter {
             written: Vec::new(),
         };
         let mut errors = Vec::new();
+        // Whether a phone number was written without its country code.
+        let mut national = false;
         // The links a row names, by target, in the order they are written.
         // (An array: a map per row was a fiftieth of the drafting.)
         const TARGETS: [&str; 3] = ["company", "contact", "deal"];
@@ -775,9 +779,30 @@ impl Drafter {
             };
             let column = &self.columns[pos];
             match stored(column, v) {
-                Ok(text) => d.values[pos] = Some(text),
+                Ok(text) => {
+                    national |= column.kind == Kind::Phone && text.as_deref().is_some_and(|t| !t.starts_with('+'));
+                    d.values[pos] = Some(text);
+                }
                 Err(expected) => {
                     errors.push((name.to_string(), format!("{name}: {:?} is not {expected}", shorten(&v.to_text()))))
+                }
+            }
+        }
+        // A number written without its country code, in a row that says
+        // its country, is read there, as a mapping's `region_from` reads
+        // it: `(415) 555-0132` of a US contact is +14155550132, the number
+        // the same person has written with its code. One that is no number
+        // there is kept as written.
+        if national && let Some(Some(Some(country))) = self.country_at.map(|p| d.values[p].clone()) {
+            for (pos, column) in self.columns.iter().enumerate() {
+                if column.kind != Kind::Phone {
+                    continue;
+                }
+                if let Some(Some(written)) = &d.values[pos]
+                    && !written.starts_with('+')
+                    && let Some(number) = crmsync_core::mapping::types::phone::in_country(written, &country)
+                {
+                    d.values[pos] = Some(Some(number));
                 }
             }
         }
@@ -1015,6 +1040,7 @@ impl Store {
                 recognition: None,
                 sources: Arc::default(),
                 clear_empty: settings.clear_empty,
+                country_at: model::position(settings.entity, "address.country"),
             },
             taken,
             custom_keys: HashSet::default(),

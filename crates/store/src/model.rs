@@ -312,6 +312,11 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         (Kind::Phone, v) => {
             let t = v.text();
             let t = t.trim();
+            // RFC 3966's form, as links and vCards write a number.
+            let t = match t.get(..4) {
+                Some(scheme) if scheme.eq_ignore_ascii_case("tel:") => t[4..].trim_start(),
+                _ => t,
+            };
             if crmsync_core::mapping::types::phone::is_canonical(t) {
                 // What the mapping's phone type gives: parsing it again
                 // would give it back.

@@ -2688,3 +2688,32 @@ on_both!(a_row_s_id_holds_for_rows_however_far_before_it, |db| {
     assert!(err.contains("each company with name \"zeta\" is another row's of the file"), "{err}");
     assert!(err.contains("1 updated, 0 unchanged, 1 rejected"), "{err}");
 });
+
+on_both!(a_number_without_its_country_code_is_read_in_the_rows_country, |db| {
+    // No mapping: the file names the store's fields. A number written as
+    // its country writes it is read there, as `region_from` would read it.
+    let f = db.file(
+        "p.csv",
+        "email,phone,mobile,address.country\n\
+         a@x.com,(415) 555-0132,,US\n\
+         b@x.com,030 1234567,0151 23456789,Germany\n\
+         c@x.com,tel:+1-415-555-0133,,\n\
+         d@x.com,(415) 555-0132,,\n\
+         e@x.com,12,,DE\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone,mobile"]);
+    assert_eq!(
+        out,
+        "email,phone,mobile\n\
+         a@x.com,+14155550132,\n\
+         b@x.com,+49301234567,+4915123456789\n\
+         c@x.com,+14155550133,\n\
+         d@x.com,(415) 555-0132,\n\
+         e@x.com,12,\n",
+        "a row without a country, or a number that is none there, keeps it as written"
+    );
+    // The same file again: all unchanged.
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(5), "{s}");
+});

@@ -114,6 +114,13 @@ fn spelt(main: &str, region: Option<Id>) -> Result<(), String> {
     ))
 }
 
+/// A number as written in `country` (an ISO 3166 alpha-2 code), in E.164;
+/// `None` where the code is none or the number is not one there.
+pub fn in_country(input: &str, country: &str) -> Option<String> {
+    let region = country.trim().to_ascii_uppercase().parse::<Id>().ok()?;
+    to_e164(input, Some(region)).ok()
+}
+
 /// Every number `input` can be, in E.164: itself when it starts with `+`
 /// or `00`, otherwise the number it is read as in each country where it
 /// reads as one, as import would store it there (`(212) 555-0143` is
