@@ -230,6 +230,8 @@ fn similar_groups(names: &[&Name]) -> Vec<Vec<usize>> {
 /// `t` (or over `from`, where given), and the columns of a record any of
 /// which holds the value its group shares (`column` where none are given).
 struct SameRule {
+    /// The rule's name for scripts (`same_email`), and for people.
+    key: &'static str,
     rule: &'static str,
     column: &'static str,
     from: &'static str,
@@ -237,8 +239,8 @@ struct SameRule {
 }
 
 impl SameRule {
-    fn column(rule: &'static str, column: &'static str) -> Self {
-        SameRule { rule, column, from: "", matching: &[] }
+    fn column(key: &'static str, rule: &'static str, column: &'static str) -> Self {
+        SameRule { key, rule, column, from: "", matching: &[] }
     }
 }
 
@@ -393,6 +395,7 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
         shown.push(example(&value, members.len() as u64, &members));
     }
     Ok(json!({
+        "key": "similar_name",
         "rule": "similar name at the same company",
         "groups": groups,
         "records": in_groups,
@@ -401,9 +404,13 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
 }
 
 /// What activities alike are alike in, as the report shows it: kind,
-/// subject and time (in UTC, the same on both backends).
-fn activity_shown(value: &str) -> String {
+/// subject (as `subject`, the first record's, writes it) and time (in UTC,
+/// the same on both backends).
+fn activity_shown(value: &str, subject: Option<&str>) -> String {
     let mut parts: Vec<String> = value.split('|').take(3).map(str::to_string).collect();
+    if let (Some(part), Some(subject)) = (parts.get_mut(1), subject) {
+        *part = subject.to_string();
+    }
     if let Some(time) = parts.get_mut(2) {
         *time = model::parse_time(time).map_or_else(|| time.clone(), |t| utc_seconds(&t));
     }
@@ -497,12 +504,13 @@ impl Store {
         // (SQL over the record as `t`.)
         let same: Vec<SameRule> = match entity {
             Entity::Contacts => vec![
-                SameRule::column("same email", "t.email"),
+                SameRule::column("same_email", "same email", "t.email"),
                 // A number is a contact's whether given as its phone or as
                 // its mobile: a person entered twice has it in either. (Once
                 // per contact, so that one with the same number in both is
                 // no group of its own.)
                 SameRule {
+                    key: "same_phone",
                     rule: "same phone",
                     column: "t.number",
                     from: "(SELECT id, deleted_at, phone AS number FROM contacts WHERE phone IS NOT NULL \
@@ -512,19 +520,24 @@ impl Store {
                 },
             ],
             Entity::Companies => {
-                vec![SameRule::column("same domain", "t.domain"), SameRule::column("same name", "t.name_key")]
+                vec![
+                    SameRule::column("same_domain", "same domain", "t.domain"),
+                    SameRule::column("same_name", "same name", "t.name_key"),
+                ]
             }
             // An activities file imported twice, without ids to match by,
-            // is in twice: each record alike in all that says what happened.
+            // is in twice: each record alike in all that says what happened
+            // (the subject in any case: `Intro call`, `intro call`).
             Entity::Activities => vec![SameRule::column(
+                "same_activity",
                 "same kind, subject, time, contact, company and deal",
-                "t.kind || '|' || coalesce(t.subject, '') || '|' || coalesce(CAST(t.occurred_at AS TEXT), '') || '|' || \
+                "t.kind || '|' || lower(coalesce(t.subject, '')) || '|' || coalesce(CAST(t.occurred_at AS TEXT), '') || '|' || \
                  coalesce(t.contact_id, '') || '|' || coalesce(t.company_id, '') || '|' || coalesce(t.deal_id, '')",
             )],
             Entity::Deals => vec![],
         };
         let label = model::label_field(entity);
-        for SameRule { rule, column, from, matching } in same {
+        for SameRule { key, rule, column, from, matching } in same {
             let from = if from.is_empty() { format!("{} t", entity.name()) } else { from.to_string() };
             let groups = same_value(self.db.as_mut(), &from, column)?;
             let records_in: i64 = groups.iter().map(|(_, n)| n).sum();
@@ -565,12 +578,14 @@ impl Store {
                     .collect();
                 // (Activities alike by what happened, not by their links' ids.)
                 let value = match entity {
-                    Entity::Activities => activity_shown(value),
+                    Entity::Activities => activity_shown(value, members.first().map(|m| m.name.as_str())),
                     _ => value.to_string(),
                 };
                 examples.push(example(&value, *in_group as u64, &members));
             }
-            duplicates.push(json!({"rule": rule, "groups": groups.len(), "records": records_in, "examples": examples}));
+            duplicates.push(
+                json!({"key": key, "rule": rule, "groups": groups.len(), "records": records_in, "examples": examples}),
+            );
         }
         if matches!(entity, Entity::Contacts | Entity::Deals) {
             duplicates.push(similar_names(self.db.as_mut(), entity, listed)?);

@@ -164,7 +164,9 @@ on_both!(duplicate_deals_and_activities_are_shown_by_id_and_by_what_happened, |d
     // An activities file imported twice (no ids to match by): each twice.
     let a = db.file("a.csv", "kind,subject,occurred_at\ncall,Intro,2024-05-01T10:00:00Z\nnote,Other,\n");
     db.ok(&["import", &a, "--entity", "activities"]);
-    db.ok(&["import", &a, "--entity", "activities"]);
+    // Again, the subject in another case: the same call.
+    let b = db.file("b.csv", "kind,subject,occurred_at\ncall,INTRO,2024-05-01T12:00:00+02:00\nnote,Other,\n");
+    db.ok(&["import", &b, "--entity", "activities"]);
     let r = db.json(&["report", "quality", "--entity", "activities"]);
     let same = r["duplicates"]
         .as_array()
@@ -174,6 +176,7 @@ on_both!(duplicate_deals_and_activities_are_shown_by_id_and_by_what_happened, |d
         .cloned()
         .expect("rule");
     assert_eq!((same["groups"].as_u64(), same["records"].as_u64()), (Some(2), Some(4)), "{r}");
+    assert_eq!(same["key"], "same_activity", "{r}");
     let values: Vec<&str> =
         same["examples"].as_array().expect("examples").iter().filter_map(|e| e["value"].as_str()).collect();
     // The same on both backends: the time in UTC, to the second.
