@@ -474,11 +474,22 @@ impl Resolver for FieldResolver {
 
     fn ordered(&self, field: &str, literal: &Literal) -> Option<(String, String)> {
         let (sql, kind) = self.field(field).ok()?;
+        let declared = self.declared(field);
         let text_against_number = matches!(literal, Literal::Number(_))
             && kind == Kind::Text
-            && self.declared(field).is_none()
+            && declared.is_none()
             && !self.as_number(field, Some(literal), kind);
-        text_against_number.then(|| (self.backend.numeric(&sql), self.backend.numeric_param().to_string()))
+        if text_against_number {
+            return Some((self.backend.numeric(&sql), self.backend.numeric_param().to_string()));
+        }
+        // Text orders without case, as `like` matches it: `last_name < 'm'`
+        // is the names from A to L, `Zeta` not before `alpha`. (A company's
+        // name orders by its key, which has no case.)
+        let text = matches!(literal, Literal::Text(_))
+            && kind == Kind::Text
+            && !self.company_name(field)
+            && declared.is_none_or(|d| d.kind == CustomType::String);
+        text.then(|| (self.backend.fold(&sql), self.backend.fold("?")))
     }
 
     fn param_sql(&self, field: &str, literal: &Literal) -> String {

@@ -573,6 +573,25 @@ on_both!(where_finds_a_phone_number_written_without_its_country_code, |db| {
     assert_eq!(emails("phone = '555'"), Vec::<String>::new());
 });
 
+on_both!(where_orders_text_without_case_as_like_matches_it, |db| {
+    let f = db
+        .file("n.csv", "email,last_name,custom.code\na@x.com,alpha,x1\nb@x.com,Beta,X2\nc@x.com,Zeta,y3\ne@x.com,,\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let emails = |filter: &str| {
+        db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter])
+            .lines()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(emails("last_name < 'c'"), ["a@x.com", "b@x.com"]);
+    assert_eq!(emails("last_name >= 'z'"), ["c@x.com"]);
+    assert_eq!(emails("last_name > 'ALPHA' and last_name <= 'beta'"), ["b@x.com"]);
+    assert_eq!(emails("custom.code < 'Y'"), ["a@x.com", "b@x.com"]);
+    // `=` still compares exactly.
+    assert_eq!(emails("last_name = 'beta'"), Vec::<String>::new());
+});
+
 on_both!(where_compares_values_as_import_stores_them, |db| {
     let schema = testdata("import/custom_schema.toml");
     db.ok(&["init", "--custom", schema.to_str().expect("p")]);
