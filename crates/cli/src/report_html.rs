@@ -17,8 +17,6 @@ macro_rules! put {
 const NONE: &str = "—";
 /// Completeness or validity under this share is drawn in the warning colour.
 const LOW: f64 = 0.5;
-/// The report may carry more invalid examples than a table cell can show readably.
-const MAX_INVALID_EXAMPLES: usize = 5;
 
 // Chart geometry, in SVG user units; the viewBox scales it to the page.
 const CHART_W: u32 = 720;
@@ -269,7 +267,7 @@ fn fields_table(out: &mut String, fields: &[&Map<String, Value>]) {
         put!(out, "<td class=\"num{}\">{}</td>", if some_invalid { " flag" } else { "" }, count(invalid));
         share_cell(out, f.get("validity"));
         put!(out, "<td>{}</td><td>", cell(f.get("expected")));
-        invalid_examples(out, f.get("invalid_examples"));
+        invalid_examples(out, f.get("invalid_examples"), f.get("invalid").and_then(Value::as_u64));
         out.push_str("</td></tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
@@ -280,9 +278,9 @@ fn share_cell(out: &mut String, v: Option<&Value>) {
     put!(out, "<td class=\"num{}\">{}</td>", if low { " low" } else { "" }, pct(v));
 }
 
-fn invalid_examples(out: &mut String, v: Option<&Value>) {
+fn invalid_examples(out: &mut String, v: Option<&Value>, invalid: Option<u64>) {
     let examples = match v {
-        Some(Value::Array(a)) if !a.is_empty() => a,
+        Some(Value::Array(a)) if !a.is_empty() || invalid.is_some_and(|n| n > 0) => a,
         Some(Value::Array(_)) | Some(Value::Null) | None => return,
         Some(other) => {
             out.push_str(&cell(Some(other)));
@@ -290,7 +288,8 @@ fn invalid_examples(out: &mut String, v: Option<&Value>) {
         }
     };
     out.push_str("<ul class=\"list\">");
-    for ex in examples.iter().take(MAX_INVALID_EXAMPLES) {
+    // (As many as the report lists: `--examples`.)
+    for ex in examples {
         // An example is normally {"id", "value"}; anything else is shown as the value itself.
         let value = if ex.is_object() { ex.get("value") } else { Some(ex) };
         put!(out, "<li>{}", value_html(value));
@@ -302,12 +301,11 @@ fn invalid_examples(out: &mut String, v: Option<&Value>) {
         }
         out.push_str("</li>");
     }
-    if examples.len() > MAX_INVALID_EXAMPLES {
-        put!(
-            out,
-            "<li class=\"more\">and {} more</li>",
-            group_digits(&(examples.len() - MAX_INVALID_EXAMPLES).to_string())
-        );
+    // (Of all the field's invalid values, not only those listed.)
+    let shown = examples.len() as u64;
+    let more = invalid.unwrap_or(shown).max(shown) - shown;
+    if more > 0 {
+        put!(out, "<li class=\"more\">and {} more</li>", group_digits(&more.to_string()));
     }
     out.push_str("</ul>");
 }
@@ -333,6 +331,16 @@ fn duplicates(out: &mut String, rules: Option<&[&Map<String, Value>]>) {
             put!(out, "<span><strong>{}</strong> {}</span>", count(records), noun(records, "record", "records"));
         }
         out.push_str("</p>\n");
+        let exact_only = rule.get("exact_only");
+        if let Some(n) = exact_only.and_then(|e| e.get("records")).and_then(Value::as_u64).filter(|n| *n > 0) {
+            put!(
+                out,
+                "<p class=\"empty\">{} records past the first {} of {} companies compared by exact name only.</p>\n",
+                group_digits(&n.to_string()),
+                count(exact_only.and_then(|e| e.get("past"))),
+                count(exact_only.and_then(|e| e.get("companies")))
+            );
+        }
         let examples = rule.get("examples").and_then(Value::as_array).filter(|a| !a.is_empty());
         match examples {
             Some(examples) => {

@@ -36,6 +36,15 @@ pub fn join_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     out
 }
 
+/// Whether `c` is a character text shows without a glyph of its own and
+/// that changes how the text around it reads: a control character, a line
+/// or paragraph separator, a zero-width or bidirectional mark (U+202E
+/// turns what follows around on a terminal).
+pub fn is_unseen(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Values of a list as one flat-file cell (see [`join_list`]).
 pub fn list_cell(items: &[Value]) -> String {
     let text: Vec<String> = items.iter().map(Value::to_text).collect();

@@ -392,6 +392,9 @@ struct FieldResolver {
     declared: Vec<CustomField>,
     /// Every custom field name declared or ever stored: another is a typo.
     known: BTreeSet<String>,
+    /// How many values phone numbers without their country code added (see
+    /// `also`), for the message when there are too many.
+    readings: std::cell::Cell<usize>,
 }
 
 impl FieldResolver {
@@ -514,7 +517,10 @@ impl Resolver for FieldResolver {
         if text.trim().starts_with('+') {
             return Vec::new();
         }
-        crmsync_core::mapping::types::phone::readings(text).into_iter().filter(|r| r != text).collect()
+        let readings: Vec<String> =
+            crmsync_core::mapping::types::phone::readings(text).into_iter().filter(|r| r != text).collect();
+        self.readings.set(self.readings.get() + readings.len());
+        readings
     }
 
     fn param(&self, field: &str, literal: &Literal) -> Result<String, String> {
@@ -837,13 +843,28 @@ impl Store {
             let parsed = filter::parse(expr).map_err(|e| Error::Argument(e.to_string()))?;
             let mut sql = String::new();
             let mut texts = Vec::new();
-            let resolver = FieldResolver { backend, entity, systems, notes: Default::default(), declared, known };
+            let resolver = FieldResolver {
+                backend,
+                entity,
+                systems,
+                notes: Default::default(),
+                declared,
+                known,
+                readings: Default::default(),
+            };
             filter::compile(&parsed, &resolver, &mut sql, &mut texts).map_err(|e| Error::Argument(e.to_string()))?;
             // (SQLite binds at most 32,766 values to a statement.)
             if texts.len() > MAX_FILTER_VALUES {
+                let readings = match resolver.readings.get() {
+                    0 => String::new(),
+                    n => format!(
+                        " ({n} of them the numbers that phone numbers written without their country code are in the \
+                         countries they are numbers of: write them with it, `+49 30 …`)"
+                    ),
+                };
                 return Err(Error::Argument(format!(
-                    "--where: the expression gives {} values, more than the {MAX_FILTER_VALUES} one query can take; \
-                     export in parts",
+                    "--where: the expression gives {} values{readings}, more than the {MAX_FILTER_VALUES} one query can \
+                     take; export in parts",
                     texts.len()
                 )));
             }

@@ -415,6 +415,21 @@ pub struct Drafter {
     country_at: Option<usize>,
 }
 
+/// The phone numbers among `values` written without their country code,
+/// read in `country` where they are numbers in use there (as a mapping's
+/// `region_from` reads them); others are left as written.
+fn phones_in_country(columns: &[Column], values: &mut [Option<Option<String>>], country: &str) {
+    for (column, value) in columns.iter().zip(values.iter_mut()) {
+        if column.kind == Kind::Phone
+            && let Some(Some(written)) = value
+            && !written.starts_with('+')
+            && let Some(number) = crmsync_core::mapping::types::phone::in_country(written, country)
+        {
+            *written = number;
+        }
+    }
+}
+
 /// An import in progress.
 pub struct Import<'s> {
     db: &'s mut dyn Sql,
@@ -793,18 +808,9 @@ impl Drafter {
         // it: `(415) 555-0132` of a US contact is +14155550132, the number
         // the same person has written with its code. One that is no number
         // there is kept as written.
+        // (A row without one, read in its record's: see `merge`.)
         if national && let Some(Some(Some(country))) = self.country_at.map(|p| d.values[p].clone()) {
-            for (pos, column) in self.columns.iter().enumerate() {
-                if column.kind != Kind::Phone {
-                    continue;
-                }
-                if let Some(Some(written)) = &d.values[pos]
-                    && !written.starts_with('+')
-                    && let Some(number) = crmsync_core::mapping::types::phone::in_country(written, &country)
-                {
-                    d.values[pos] = Some(Some(number));
-                }
-            }
+            phones_in_country(self.columns, &mut d.values, &country);
         }
         // An activity's deal named by name, beside the company it is with:
         // of deals of one name (a renewal per customer), the one there.
@@ -2219,6 +2225,15 @@ impl Import<'_> {
     /// clear only with `clear_empty`, custom fields merge by name. The
     /// given texts are moved, not copied: the draft is spent after.
     fn merge(&self, values: &mut [Option<String>], d: &mut Draft, links: &[(usize, Option<String>)]) {
+        // A number written without its country code, in a row that gives
+        // no country, is read in the record's: an update file of e-mails
+        // and phones leaves `+14155550132` as it is, not `(415) 555-0132`.
+        if let Some(at) = self.drafter.country_at
+            && !matches!(d.values[at], Some(Some(_)))
+            && let Some(country) = values[at].as_deref()
+        {
+            phones_in_country(self.columns, &mut d.values, country);
+        }
         for (i, v) in d.values.iter_mut().enumerate() {
             match v {
                 // (A value the same as stored keeps the stored spelling.)

@@ -79,9 +79,11 @@ fn check_text(field: &str, text: &str) -> (&'static str, bool) {
 }
 
 /// Text of one line: no control character (a tab or a line break in a
-/// name breaks lists and matching), no space at either end or doubled.
+/// name breaks lists and matching) or other unseen one (a zero-width
+/// space, a line separator), no space at either end or doubled (a
+/// no-break space counts: `trim` and `split_whitespace` know it).
 fn one_line(text: &str) -> bool {
-    text.trim() == text && !text.contains("  ") && !text.chars().any(char::is_control)
+    text.trim() == text && !text.contains("  ") && !text.chars().any(crmsync_core::value::is_unseen)
 }
 
 #[derive(Default)]
@@ -121,23 +123,56 @@ struct Name {
     last: Option<Vec<char>>,
     /// The numbers in it (`2024` of `Renewal 2024`).
     numbers: Vec<u128>,
+    /// Its words in order of their letters, in a name of several: `Wei
+    /// Zhang` and `Zhang Wei` are one name in two orders.
+    sorted: Option<String>,
+    /// The name with its umlauts' dots dropped instead (`Muller` of
+    /// `Müller`), as systems that cannot store them write it, where it has
+    /// any.
+    bare: Option<Box<Name>>,
 }
 
 impl Name {
     fn new(shown: &str) -> Name {
-        let chars: Vec<char> = plain_letters(shown).split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+        let mut name = Name::of(&plain_letters(shown, true), shown);
+        if !shown.is_ascii() {
+            let bare = Name::of(&plain_letters(shown, false), shown);
+            if bare.chars != name.chars {
+                name.bare = Some(Box::new(bare));
+            }
+        }
+        name
+    }
+
+    fn of(plain: &str, shown: &str) -> Name {
+        let words: Vec<&str> = plain.split_whitespace().collect();
+        // Words of scripts written without spaces are one (`张 伟` is `张伟`).
+        let mut chars: Vec<char> = Vec::with_capacity(plain.len());
+        for (i, word) in words.iter().enumerate() {
+            let unspaced = |c: Option<char>| c.is_some_and(family_first);
+            if i > 0 && !(unspaced(chars.last().copied()) && unspaced(word.chars().next())) {
+                chars.push(' ');
+            }
+            chars.extend(word.chars());
+        }
         let mut buckets = [0u16; 64];
         for c in &chars {
             let b = &mut buckets[*c as usize % 64];
             *b = b.saturating_add(1);
         }
         let last = chars.iter().rposition(|c| *c == ' ').map(|at| chars[at + 1..].to_vec());
+        let sorted = last.is_some().then(|| {
+            let text: String = chars.iter().collect();
+            let mut words: Vec<&str> = text.split(' ').collect();
+            words.sort_unstable();
+            words.join(" ")
+        });
         let numbers = shown
             .split(|c: char| !c.is_ascii_digit())
             .filter(|n| !n.is_empty())
             .map(|n| n.parse::<u128>().unwrap_or(u128::MAX))
             .collect();
-        Name { chars, buckets, last, numbers }
+        Name { chars, buckets, last, numbers, sorted, bare: None }
     }
 
     /// Whether the two could reach [`SIMILAR`]: an upper bound, never wrong
@@ -162,7 +197,16 @@ impl Name {
         if !self.numbers.is_empty() && !other.numbers.is_empty() && self.numbers != other.numbers {
             return false;
         }
-        let lasts_alike = || match (&self.last, &other.last) {
+        let bare = |n: &Name| -> bool { n.bare.is_some() };
+        self.alike(other)
+            || self.sorted.is_some() && self.sorted == other.sorted
+            || (bare(self) || bare(other))
+                && self.bare.as_deref().unwrap_or(self).alike(other.bare.as_deref().unwrap_or(other))
+    }
+
+    /// Alike as a whole, and in their last words.
+    fn alike(&self, other: &Name) -> bool {
+        let lasts_alike = match (&self.last, &other.last) {
             (Some(a), Some(b)) => {
                 strsim::generic_jaro_winkler(a, b) >= SIMILAR_LAST
                     || self.chars.starts_with(&other.chars)
@@ -170,24 +214,33 @@ impl Name {
             }
             _ => true,
         };
-        self.may_match(other) && lasts_alike() && strsim::generic_jaro_winkler(&self.chars, &other.chars) >= SIMILAR
+        self.may_match(other) && lasts_alike && strsim::generic_jaro_winkler(&self.chars, &other.chars) >= SIMILAR
     }
 }
 
+/// Whether names in `c`'s script are written family name first, without
+/// spaces (Chinese, Japanese, Korean).
+fn family_first(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
+}
+
 /// A name as the same person's name is written without its accents, or
-/// as systems that cannot store them write it: lowercased, accents off
-/// (`José` as `jose`), letters of their own spelt as in ASCII (`ß` as
-/// `ss`), and `ae`, `oe`, `ue` read as the umlauts they stand for
-/// (`Mueller` and `Müller` are both `muller`).
-fn plain_letters(name: &str) -> String {
+/// as systems that cannot store them write it: lowercased, umlauts written
+/// out (`Müller` as `mueller`, as German spells it without them) or, not
+/// `umlauts`, dropped (`muller`), other accents off (`José` as `jose`),
+/// letters of their own spelt as in ASCII (`ß` as `ss`, `ø` as `o`). (`ue`
+/// is not read back as `ü`: `Xue` and `Xu` are two Chinese surnames.)
+fn plain_letters(name: &str, umlauts: bool) -> String {
     use unicode_normalization::UnicodeNormalization;
     let lower = name.to_lowercase();
     if lower.is_ascii() {
-        return lower.replace("ae", "a").replace("oe", "o").replace("ue", "u");
+        return lower;
     }
-    let mut out = String::with_capacity(lower.len());
+    let mut out = String::with_capacity(lower.len() + 4);
     for c in lower.nfd() {
         match c {
+            // (An umlaut's two dots, as decomposed: an `e` after the vowel.)
+            '\u{308}' if umlauts && matches!(out.chars().next_back(), Some('a' | 'o' | 'u')) => out.push('e'),
             c if unicode_normalization::char::is_combining_mark(c) => {}
             'ß' => out.push_str("ss"),
             'æ' => out.push_str("ae"),
@@ -200,7 +253,7 @@ fn plain_letters(name: &str) -> String {
             c => out.push(c),
         }
     }
-    out.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+    out
 }
 
 /// Groups of similar names in one company's list (greedy: each name joins
@@ -302,12 +355,8 @@ fn shown(cells: &[Cell]) -> String {
     if !full.trim().is_empty() {
         return full.to_string();
     }
-    let family_first = |s: &str| {
-        s.chars().all(|c| {
-            matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
-        })
-    };
-    if !first.is_empty() && !last.is_empty() && family_first(first) && family_first(last) {
+    let family_first_name = |s: &str| s.chars().all(family_first);
+    if !first.is_empty() && !last.is_empty() && family_first_name(first) && family_first_name(last) {
         return format!("{last}{first}");
     }
     format!("{first} {last}").trim().to_string()
@@ -356,21 +405,68 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
     );
     let mut groups = 0u64;
     let mut in_groups = 0u64;
+    // Records past a company's first PER_COMPANY, compared by exact name
+    // only, and at how many companies.
+    let (mut exact_only, mut exact_companies) = (0u64, 0u64);
     // (company id, members) of the first groups found.
     let mut examples: Vec<(String, Vec<Member>)> = Vec::new();
     let mut company = String::new();
     let mut people: Vec<Person> = Vec::new();
-    let mut finish = |company: &str, people: &mut Vec<Person>| {
+    // (Past the first: a hash of the name, and the id; a huge account's
+    // records are many.)
+    let mut beyond: Vec<(u64, String)> = Vec::new();
+    let hash = |chars: &[char]| {
+        use std::hash::BuildHasher as _;
+        foldhash::fast::FixedState::with_seed(0).hash_one(chars)
+    };
+    let mut finish = |company: &str, people: &mut Vec<Person>, beyond: &mut Vec<(u64, String)>| {
         let names: Vec<&Name> = people.iter().map(|p| &p.name).collect();
-        for group in similar_groups(&names) {
+        // Members by their place: among `people` (< their count), or
+        // `beyond` them.
+        let mut found: Vec<Vec<usize>> = similar_groups(&names);
+        if !beyond.is_empty() {
+            exact_only += beyond.len() as u64;
+            exact_companies += 1;
+            // A name's group, or the first record of it not yet in one.
+            let mut by_name: std::collections::HashMap<u64, (Option<usize>, usize)> = Default::default();
+            for (g, group) in found.iter().enumerate() {
+                for &i in group {
+                    by_name.insert(hash(&people[i].name.chars), (Some(g), i));
+                }
+            }
+            for (i, p) in people.iter().enumerate() {
+                by_name.entry(hash(&p.name.chars)).or_insert((None, i));
+            }
+            for (j, (name, _)) in beyond.iter().enumerate() {
+                let at = people.len() + j;
+                match by_name.get_mut(name) {
+                    Some((Some(g), _)) => found[*g].push(at),
+                    Some((slot, first)) => {
+                        found.push(vec![*first, at]);
+                        *slot = Some(found.len() - 1);
+                    }
+                    None => {
+                        by_name.insert(*name, (None, at));
+                    }
+                }
+            }
+        }
+        for group in found {
             groups += 1;
             in_groups += group.len() as u64;
             if examples.len() < listed {
-                let members = group.iter().map(|&g| people[g].member.clone()).collect();
-                examples.push((company.to_string(), members));
+                // (Those past the first, by id: the rest is read below.)
+                let member = |i: usize| match people.get(i) {
+                    Some(p) => p.member.clone(),
+                    None => {
+                        Member { id: beyond[i - people.len()].1.clone(), label: String::new(), name: String::new() }
+                    }
+                };
+                examples.push((company.to_string(), group.into_iter().map(member).collect()));
             }
         }
         people.clear();
+        beyond.clear();
     };
     db.query_each(&sql, &[], &mut |row| {
         let name = shown(&row[3..]);
@@ -378,18 +474,29 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
         let mut next = || row.next().flatten().unwrap_or_default();
         let (of, id, label) = (next(), next(), next());
         if of != company {
-            finish(&company, &mut people);
+            finish(&company, &mut people, &mut beyond);
             company = of;
         }
-        if people.len() < PER_COMPANY && !name.trim().is_empty() {
+        if !name.trim().is_empty() {
             let member = Member { id, label, name: name.trim().to_string() };
-            people.push(Person { name: Name::new(&name), member });
+            if people.len() < PER_COMPANY {
+                people.push(Person { name: Name::new(&name), member });
+            } else {
+                beyond.push((hash(&Name::new(&name).chars), member.id));
+            }
         }
         Ok(())
     })?;
-    finish(&company, &mut people);
+    finish(&company, &mut people, &mut beyond);
     let mut shown = Vec::new();
-    for (id, members) in examples {
+    for (id, mut members) in examples {
+        for m in members.iter_mut().filter(|m| m.name.is_empty()) {
+            let sql = format!("SELECT {label}, {} FROM {} t WHERE t.id = ?", shown_columns(entity), entity.name());
+            if let Some(row) = db.query_row(&sql, &[m.id.as_str().into()])? {
+                m.label = row.first().and_then(Cell::text).unwrap_or_default().to_string();
+                m.name = self::shown(&row[1..]).trim().to_string();
+            }
+        }
         let row = db.query_row("SELECT name FROM companies WHERE id = ?", &[id.as_str().into()])?;
         let value = row.and_then(|r| r.into_iter().next()).and_then(Cell::into_text).unwrap_or(id);
         shown.push(example(&value, members.len() as u64, &members));
@@ -400,6 +507,7 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
         "groups": groups,
         "records": in_groups,
         "examples": shown,
+        "exact_only": {"records": exact_only, "companies": exact_companies, "past": PER_COMPANY},
     }))
 }
 
@@ -609,7 +717,7 @@ impl Store {
                 json!({
                     "field": f,
                     "filled": s.filled,
-                    "completeness": round(completeness),
+                    "completeness": (records > 0).then(|| round(completeness)),
                     "valid": s.valid,
                     "invalid": s.filled - s.valid,
                     "validity": validity.map(round),
@@ -769,6 +877,13 @@ mod tests {
         assert!(alike("Søren Kierkegaard", "Soren Kierkegaard"));
         assert!(alike("Grüße GmbH", "Gruesse GmbH"));
         assert!(!alike("Hans Müller", "Hans Maier"));
+        assert!(!alike("Xue Yue", "Xu Yu"), "two Chinese names, not one spelt two ways");
+        assert!(alike("Hans Mueller", "Hans Muller"));
+        // One name in another order, or spaced.
+        assert!(alike("Wei Zhang", "Zhang Wei"));
+        assert!(alike("张 伟", "张伟"));
+        assert!(alike("王 小明", "王小明"));
+        assert!(!alike("Wei Zhang", "Li Wei"));
         assert!(!alike("Jessica Miller", "Jessica Latimer"));
         assert!(!alike("Michael O'Neil", "Michael Olsen"));
         // Numbered apart: deals of two years, of a sequence.

@@ -69,7 +69,7 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
     let fields: Vec<&serde_json::Value> = report["fields"].as_array().into_iter().flatten().collect();
     let width = fields.iter().filter_map(|f| f["field"].as_str()).map(|f| f.chars().count()).max().unwrap_or(0).max(22);
     outln!("{:<width$} {:>9} {:>9} {:>9} {:>9}  expected", "field", "filled", "complete", "invalid", "valid")?;
-    for f in fields {
+    for f in &fields {
         outln!(
             "{:<width$} {:>9} {:>9} {:>9} {:>9}  {}",
             printable(f["field"].as_str().unwrap_or_default()),
@@ -80,6 +80,22 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
             f["expected"].as_str().unwrap_or_default()
         )?;
     }
+    // With -v, the invalid values listed, each with its record.
+    for f in fields.iter().filter(|f| g.verbose > 0 && count(&f["invalid"]) > 0) {
+        let examples = f["invalid_examples"].as_array().map_or(&[][..], Vec::as_slice);
+        outln!(
+            "invalid {}: {} of {}",
+            printable(f["field"].as_str().unwrap_or_default()),
+            examples.len(),
+            count(&f["invalid"])
+        )?;
+        for ex in examples {
+            let text = |key: &str| printable(ex[key].as_str().unwrap_or_default()).into_owned();
+            let label = text("label");
+            let label = if label.is_empty() { String::new() } else { format!(" <{label}>") };
+            outln!("  \"{}\"{label} {}", text("value"), text("id"))?;
+        }
+    }
     for d in report["duplicates"].as_array().into_iter().flatten() {
         outln!(
             "duplicates, {}: {} groups, {} records",
@@ -87,6 +103,13 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
             d["groups"],
             d["records"]
         )?;
+        if let Some(n) = d["exact_only"]["records"].as_u64().filter(|n| *n > 0) {
+            outln!(
+                "  ({n} records past the first {} of {} companies compared by exact name only)",
+                d["exact_only"]["past"],
+                d["exact_only"]["companies"]
+            )?;
+        }
         let examples = d["examples"].as_array().map_or(&[][..], Vec::as_slice);
         for ex in examples {
             // Each record by name, by what tells it apart (its e-mail), and
@@ -113,7 +136,7 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
             outln!("  {}: {}{more}", printable(ex["value"].as_str().unwrap_or_default()), shown.join(" | "))?;
         }
         let groups = d["groups"].as_u64().unwrap_or(0);
-        if groups > examples.len() as u64 {
+        if groups > examples.len() as u64 && !examples.is_empty() {
             outln!("  (the first {} of {groups} groups; --examples N lists more)", examples.len())?;
         }
     }
@@ -124,14 +147,15 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
 }
 
 /// Stored text as a terminal shows it safely: control characters (an
-/// escape sequence, a line break inside a name) written as escapes, not
-/// acted on.
+/// escape sequence, a line break inside a name) and unseen marks (one that
+/// turns the line around) written as escapes, not acted on.
 fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    use crmsync_core::value::is_unseen;
+    if !text.chars().any(is_unseen) {
         return text.into();
     }
     text.chars()
-        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .map(|c| if is_unseen(c) { c.escape_unicode().to_string() } else { c.to_string() })
         .collect::<String>()
         .into()
 }

@@ -2716,4 +2716,46 @@ on_both!(a_number_without_its_country_code_is_read_in_the_rows_country, |db| {
     // The same file again: all unchanged.
     let s = db.json(&["import", &f, "--entity", "contacts"]);
     assert_eq!(s["unchanged"].as_u64(), Some(5), "{s}");
+    // A file without countries is read in each record's: the same numbers,
+    // unchanged; another number, read there too.
+    let g = db.file("g.csv", "email,phone\na@x.com,415.555.0132\nb@x.com,030 7654321\nd@x.com,(415) 555-0132\n");
+    let s = db.json(&["import", &g, "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(2), Some(1)), "{s}");
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,phone",
+        "--where",
+        "email in ('b@x.com', 'd@x.com')",
+    ]);
+    assert_eq!(out, "email,phone\nb@x.com,+49307654321\nd@x.com,(415) 555-0132\n");
+    // A number in use in no country the row or record gives is kept as
+    // written, not made one of that country (a London number in Ireland).
+    let h = db.file("h.csv", "email,phone,address.country\ni@x.com,020 7946 0958,IE\n");
+    db.ok(&["import", &h, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "phone", "--where", "email = 'i@x.com'"]);
+    assert_eq!(out, "phone\n020 7946 0958\n");
 });
+
+#[test]
+fn a_mapped_phone_without_region_is_read_in_the_rows_mapped_country() {
+    let db = Db::sqlite();
+    let f = db.file(
+        "p.csv",
+        "Mail,Tel,Land\na@x.com,(415) 555-0132,US\nb@x.com,030 1234567,Deutschland\nc@x.com,030 1234567,\n",
+    );
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[fields]\nemail = \"Mail\"\nphone = { from = \"Tel\", type = \"phone\" }\n\"address.country\" = \"Land\"\n",
+    );
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    let err = stderr_of(&out);
+    assert!(err.contains("1 rejected") || err.contains("rejected: 1"), "{err}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
+    assert_eq!(out, "email,phone\na@x.com,+14155550132\nb@x.com,+49301234567\n");
+    // The row without a country says what would read its number.
+    let rejects = db.run(&["-v", "import", &f, "--mapping", &m]);
+    assert!(stderr_of(&rejects).contains("`region_from` a country column"), "{}", stderr_of(&rejects));
+}

@@ -297,11 +297,24 @@ fn stored_control_characters_are_shown_escaped_and_a_name_on_two_lines_is_invali
     // Written by another program: an escape sequence, a tab and a line break.
     db.exec("UPDATE contacts SET first_name = 'Ann' || char(27) || '[2J', last_name = 'Le' || char(10) || 'e' WHERE email = 'a@x.com'");
     db.exec("UPDATE contacts SET title = 'Head' || char(9) || 'of sales' WHERE email = 'b@x.com'");
+    // Unseen marks: one that turns the line around, a zero-width space.
+    db.exec("UPDATE contacts SET full_name = 'Ann ' || char(8238) || 'eeL' WHERE email = 'b@x.com'");
+    db.exec("UPDATE contacts SET owner = 'Kim' || char(8203) || ' Ro' WHERE email = 'b@x.com'");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
-    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'), "{text:?}");
+    // With -v, the invalid values are listed, escaped, with their records.
+    let text = db.ok(&["-v", "report", "quality", "--entity", "contacts"]);
+    assert!(text.contains("invalid first_name: 1 of 1\n  \"Ann\\u{1b}[2J\" <a@x.com> "), "{text}");
+    assert!(text.contains("invalid full_name: 1 of 1\n  \"Ann \\u{202e}eeL\" <b@x.com> "), "{text}");
+    assert!(text.contains("invalid owner: 1 of 1"), "{text}");
+    let text = db.ok(&["-v", "report", "quality", "--entity", "contacts", "--examples", "0"]);
+    assert!(text.contains("invalid first_name: 0 of 1\n"), "{text}");
+    let html = db.path("r.html");
+    db.ok(&["report", "quality", "--entity", "contacts", "--examples", "0", "--html", html.to_str().expect("p")]);
+    assert!(std::fs::read_to_string(&html).expect("html").contains("and 1 more"), "the field's count, not the list's");
     let r = db.json(&["report", "quality", "--entity", "contacts"]);
     let field = |name: &str| r["fields"].as_array().and_then(|a| a.iter().find(|f| f["field"] == name)).cloned();
-    for name in ["first_name", "last_name", "title"] {
+    for name in ["first_name", "last_name", "title", "full_name", "owner"] {
         assert_eq!(field(name).expect(name)["invalid"].as_u64(), Some(1), "{name}: {r}");
     }
 }
@@ -312,6 +325,7 @@ fn an_empty_store_has_no_score_and_an_html_report_into_a_folder_is_refused() {
     db.ok(&["init"]);
     let r = db.json(&["report", "quality", "--entity", "deals"]);
     assert_eq!((r["records"].as_u64(), &r["score"]), (Some(0), &serde_json::Value::Null), "{r}");
+    assert!(r["fields"].as_array().expect("fields").iter().all(|f| f["completeness"].is_null()), "{r}");
     assert!(r["generated_at"].as_str().is_some_and(|t| t.len() == 20 && t.ends_with('Z')), "{r}");
     let text = db.ok(&["report", "quality", "--entity", "deals"]);
     assert!(text.starts_with("deals: 0 records (0 deleted), quality score -"), "{text}");
@@ -329,4 +343,41 @@ fn an_empty_store_has_no_score_and_an_html_report_into_a_folder_is_refused() {
         .filter(|n| n.ends_with(".partial"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_huge_accounts_names_past_the_compared_ones_are_matched_exactly_and_said_to_be() {
+    let db = Db::sqlite();
+    // 2,100 people at one company: a pair among the first names, a twin of
+    // the first person far past them, and a pair both past them.
+    let mut rows = String::from("first_name,last_name,email,company.name\nHans,Zimmermann,z0@x.de,Big\n");
+    for i in 1..2100 {
+        let (first, last) = match i {
+            5 => ("Hans".to_string(), "Zimmerman".to_string()),
+            2050 => ("Hans".to_string(), "Zimmermann".to_string()),
+            2060 | 2070 => ("Maria".to_string(), "Schulz".to_string()),
+            i => (format!("P{i}"), format!("Q{i}x")),
+        };
+        rows.push_str(&format!("{first},{last},z{i}@x.de,Big\n"));
+    }
+    let f = db.file("big.csv", &rows);
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let similar = r["duplicates"].as_array().and_then(|d| d.iter().find(|d| d["key"] == "similar_name")).cloned();
+    let similar = similar.expect("rule");
+    assert_eq!((similar["groups"].as_u64(), similar["records"].as_u64()), (Some(2), Some(5)), "{similar}");
+    assert_eq!(similar["exact_only"], serde_json::json!({"records": 100, "companies": 1, "past": 2000}));
+    let mut groups: Vec<Vec<String>> = similar["examples"]
+        .as_array()
+        .expect("examples")
+        .iter()
+        .map(|e| serde_json::from_value(e["labels"].clone()).expect("labels"))
+        .collect();
+    groups.iter_mut().for_each(|g| g.sort());
+    assert_eq!(groups, [vec!["z0@x.de", "z2050@x.de", "z5@x.de"], vec!["z2060@x.de", "z2070@x.de"]], "{similar}");
+    let names: Vec<&str> =
+        similar["examples"][1]["names"].as_array().expect("names").iter().filter_map(|n| n.as_str()).collect();
+    assert_eq!(names, ["Maria Schulz", "Maria Schulz"], "read back by id: {similar}");
+    let text = db.ok(&["report", "quality", "--entity", "contacts"]);
+    assert!(text.contains("(100 records past the first 2000 of 1 companies compared by exact name only)"), "{text}");
 }

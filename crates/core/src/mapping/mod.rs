@@ -165,6 +165,20 @@ impl Mapping {
                 return Err(MappingError::new(None, format!("[key] fields names `{k}`, which [fields] does not map")));
             }
         }
+        // A phone number given no `region` or `region_from` is read in the
+        // country the row's `address.country` column gives, as an import
+        // without a mapping reads it.
+        let country = fields.iter().find(|f| &*f.target == "address.country").and_then(|f| match f.from.as_slice() {
+            [column] => Some(column.clone()),
+            _ => None,
+        });
+        if let Some(country) = country {
+            for f in &mut fields {
+                if f.ty == Some(TypeName::Phone) && f.opts.region.is_none() && f.region_from.is_none() {
+                    f.region_from = Some(country.clone());
+                }
+            }
+        }
         Ok(Mapping { entity, source: spec.source, key: spec.key, fields, link_system })
     }
 

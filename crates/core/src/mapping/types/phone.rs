@@ -115,15 +115,17 @@ fn spelt(main: &str, region: Option<Id>) -> Result<(), String> {
 }
 
 /// A number as written in `country` (an ISO 3166 alpha-2 code), in E.164;
-/// `None` where the code is none or the number is not one there.
+/// `None` where the code is none or the number is not one in use there
+/// (`020 7946 0958` is a London number, no Irish one).
 pub fn in_country(input: &str, country: &str) -> Option<String> {
     let region = country.trim().to_ascii_uppercase().parse::<Id>().ok()?;
-    to_e164(input, Some(region)).ok()
+    let number = to_e164(input, Some(region)).ok()?;
+    is_valid(input, Some(region)).then_some(number)
 }
 
 /// Every number `input` can be, in E.164: itself when it starts with `+`
 /// or `00`, otherwise the number it is read as in each country where it
-/// reads as one, as import would store it there (`(212) 555-0143` is
+/// is one in use, as import would store it there (`(212) 555-0143` is
 /// +12125550143 in North America; the same digits may be a number of
 /// another country too). A search by a number written without its country
 /// code finds the stored number, whichever country the import read it in.
@@ -136,7 +138,12 @@ pub fn readings(input: &str) -> Vec<String> {
     if trimmed.bytes().filter(u8::is_ascii_digit).count() < 4 {
         return Vec::new();
     }
-    let mut found: Vec<String> = regions().iter().filter_map(|&r| to_e164(trimmed, Some(r)).ok()).collect();
+    // Only where it is a number in use: the same digits have the length
+    // of a number in most countries.
+    let mut found: Vec<String> = regions()
+        .iter()
+        .filter_map(|&r| to_e164(trimmed, Some(r)).ok().filter(|_| is_valid(trimmed, Some(r))))
+        .collect();
     found.sort_unstable();
     found.dedup();
     found
@@ -206,7 +213,7 @@ fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
     }
     let parsed = phonenumber::parse(if plus { None } else { region }, input).map_err(|e| match region {
         Some(_) => format!("not a phone number ({})", parse_error(&e)),
-        None => format!("not a phone number ({}); numbers without a country code need `region`", parse_error(&e)),
+        None => format!("not a phone number ({}); numbers without a country code need the mapping's `region`, or `region_from` a country column", parse_error(&e)),
     })?;
     let national = parsed.national().value();
     let digits = national.to_string().len() + usize::from(parsed.national().zeros());
