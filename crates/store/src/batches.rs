@@ -377,6 +377,14 @@ impl Store {
             None => Entity::ALL.to_vec(),
         };
         let db = self.db.as_mut();
+        // (An id typed or pasted in lower case: ids are upper case.)
+        let upper;
+        let record = if record.len() == 26 && record.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            upper = record.to_ascii_uppercase();
+            upper.as_str()
+        } else {
+            record
+        };
         // By id, in the store or in the audit trail (a deleted record has history too).
         for e in &entities {
             let sql = format!("SELECT id FROM {} WHERE id = ?", e.name());
@@ -393,42 +401,52 @@ impl Store {
         for e in &entities {
             // (A condition on one parameter, and its value.)
             let backend = db.backend();
-            let lookups: Vec<(String, String)> = match e {
+            let lookups: Vec<(String, Vec<String>)> = match e {
                 Entity::Contacts => {
                     let t = record.trim();
-                    let phone = crmsync_core::mapping::types::phone::to_e164(t, None).unwrap_or_else(|_| t.to_string());
-                    let digits: String = t.chars().filter(char::is_ascii_digit).collect();
-                    let mut l = vec![
-                        ("email = ?".into(), t.to_lowercase()),
-                        ("phone = ?".into(), phone.clone()),
-                        ("mobile = ?".into(), phone),
-                    ];
-                    // A phone as written at home, `(555) 010-0001` or
-                    // `020 7946 0958` (less its trunk 0), is the end of the
-                    // stored one, or of its number before an extension.
-                    let digits = digits.trim_start_matches('0');
-                    if digits.len() >= 7 && t.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c)) {
-                        for column in ["phone", "mobile"] {
-                            l.push((format!("{column} LIKE ?"), format!("%{digits}")));
-                            l.push((format!("{column} LIKE ?"), format!("%{digits};ext=%")));
+                    let mut l = vec![("email = ?".into(), vec![t.to_lowercase()])];
+                    // A phone as stored, or as `export --where` reads one:
+                    // `(555) 010-0001` or `020 7946 0958` written at home is
+                    // each number in use it can be; with an extension or
+                    // without.
+                    let mut numbers = crmsync_core::mapping::types::phone::readings(t);
+                    if !numbers.iter().any(|n| n == t) {
+                        numbers.push(t.to_string());
+                    }
+                    // (One lookup: a number in use in two countries names
+                    // two records, and says so.)
+                    let (mut conditions, mut values) = (Vec::new(), Vec::new());
+                    for column in ["phone", "mobile"] {
+                        conditions.push(format!("{column} IN ({})", crate::sql::placeholders(numbers.len())));
+                        values.extend(numbers.iter().cloned());
+                        for n in numbers.iter().filter(|n| n.starts_with('+')) {
+                            // (`;ext=` and digits, in byte order: the
+                            // columns compare byte by byte.)
+                            conditions.push(format!("({column} > ? AND {column} < ?)"));
+                            values.extend([format!("{n};ext="), format!("{n};ext=:")]);
                         }
                     }
+                    l.push((conditions.join(" OR "), values));
                     for name in ["full_name", "first_name || ' ' || last_name"] {
-                        l.push((format!("{} = ?", backend.fold(name)), crate::sql::fold(t)));
+                        l.push((format!("{} = ?", backend.fold(name)), vec![crate::sql::fold(t)]));
                     }
                     l
                 }
                 // An e-mail names a contact, not the company at its domain.
-                Entity::Companies if record.contains('@') => vec![("name_key = ?".into(), company_key(record))],
+                Entity::Companies if record.contains('@') => vec![("name_key = ?".into(), vec![company_key(record)])],
                 Entity::Companies => {
-                    vec![("domain = ?".into(), model::domain_key(record)), ("name_key = ?".into(), company_key(record))]
+                    vec![
+                        ("domain = ?".into(), vec![model::domain_key(record)]),
+                        ("name_key = ?".into(), vec![company_key(record)]),
+                    ]
                 }
-                Entity::Deals => vec![("name = ?".into(), record.trim().to_string())],
+                Entity::Deals => vec![("name = ?".into(), vec![record.trim().to_string()])],
                 Entity::Activities => vec![],
             };
-            for (condition, value) in lookups {
+            for (condition, values) in lookups {
                 let sql = format!("SELECT id FROM {} WHERE {condition} ORDER BY id", e.name());
-                for r in db.query(&sql, &[value.into()])? {
+                let params: Vec<Param> = values.into_iter().map(Param::from).collect();
+                for r in db.query(&sql, &params)? {
                     if let Some(id) = r.into_iter().next().and_then(Cell::into_text)
                         && !hits.iter().any(|(_, h)| h == &id)
                     {

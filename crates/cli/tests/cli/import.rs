@@ -848,6 +848,22 @@ on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| 
     // (Fewer than seven digits name no phone.)
     let out = db.run(&["history", "0-0001"]);
     assert!(stderr_of(&out).contains("no record \"0-0001\""), "{}", stderr_of(&out));
+    // An id in lower case, as pasted from somewhere that folds it.
+    assert!(db.ok(&["history", &ada.to_lowercase()]).starts_with(&format!("contacts {ada}")));
+    // A number written at home that is in use in two countries names both
+    // records, as `export --where` finds both.
+    let two = db.file(
+        "two.csv",
+        "email,mobile
+fr@x.com,+33612345678
+nl@x.com,+31612345678
+",
+    );
+    db.json(&["import", &two, "--entity", "contacts"]);
+    let out = db.run(&["history", "06 12 34 56 78"]);
+    assert!(stderr_of(&out).contains("names 2 records"), "{}", stderr_of(&out));
+    let found = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", "mobile = '06 12 34 56 78'"]);
+    assert_eq!(found, "email\nfr@x.com\nnl@x.com\n");
 });
 
 on_both!(a_record_found_by_its_external_id_cannot_take_another_records_key, |db| {

@@ -116,11 +116,19 @@ fn spelt(main: &str, region: Option<Id>) -> Result<(), String> {
 
 /// A number as written in `country` (an ISO 3166 alpha-2 code), in E.164;
 /// `None` where the code is none or the number is not one in use there
-/// (`020 7946 0958` is a London number, no Irish one).
+/// (`020 7946 0958` is a London number, no Irish one; North American
+/// numbers as import reads them).
 pub fn in_country(input: &str, country: &str) -> Option<String> {
     let region = country.trim().to_ascii_uppercase().parse::<Id>().ok()?;
     let number = to_e164(input, Some(region)).ok()?;
-    is_valid(input, Some(region)).then_some(number)
+    in_use_or_north_american(input, region).then_some(number)
+}
+
+/// Whether `input` is a number in use in `region`, or one North America
+/// writes: import takes those as the mapping's phone type reads them (its
+/// own checks of area and exchange), `555` numbers of examples included.
+fn in_use_or_north_american(input: &str, region: Id) -> bool {
+    matches!(region, Id::US | Id::CA) || is_valid(input, Some(region))
 }
 
 /// Every number `input` can be, in E.164: itself when it starts with `+`
@@ -142,7 +150,7 @@ pub fn readings(input: &str) -> Vec<String> {
     // of a number in most countries.
     let mut found: Vec<String> = regions()
         .iter()
-        .filter_map(|&r| to_e164(trimmed, Some(r)).ok().filter(|_| is_valid(trimmed, Some(r))))
+        .filter_map(|&r| to_e164(trimmed, Some(r)).ok().filter(|_| in_use_or_north_american(trimmed, r)))
         .collect();
     found.sort_unstable();
     found.dedup();
