@@ -199,13 +199,17 @@ impl Name {
         }
         let bare = |n: &Name| -> bool { n.bare.is_some() };
         self.alike(other)
-            || self.sorted.is_some() && self.sorted == other.sorted
+            || self.chars.len() == other.chars.len() && self.sorted.is_some() && self.sorted == other.sorted
             || (bare(self) || bare(other))
                 && self.bare.as_deref().unwrap_or(self).alike(other.bare.as_deref().unwrap_or(other))
     }
 
     /// Alike as a whole, and in their last words.
     fn alike(&self, other: &Name) -> bool {
+        // (The cheap bound first: it rules out nearly every pair.)
+        if !self.may_match(other) {
+            return false;
+        }
         let lasts_alike = match (&self.last, &other.last) {
             (Some(a), Some(b)) => {
                 strsim::generic_jaro_winkler(a, b) >= SIMILAR_LAST
@@ -214,7 +218,7 @@ impl Name {
             }
             _ => true,
         };
-        self.may_match(other) && lasts_alike && strsim::generic_jaro_winkler(&self.chars, &other.chars) >= SIMILAR
+        lasts_alike && strsim::generic_jaro_winkler(&self.chars, &other.chars) >= SIMILAR
     }
 }
 
