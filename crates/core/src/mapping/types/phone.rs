@@ -174,7 +174,62 @@ fn regions() -> &'static [Id] {
 /// candidate regions.
 pub fn is_valid(input: &str, region: Option<Id>) -> bool {
     enlarge_pattern_cache();
-    phonenumber::parse(region, input.trim()).is_ok_and(|n| phonenumber::is_valid(&n))
+    let Ok(number) = phonenumber::parse(region, input.trim()) else { return false };
+    let code = number.code().value();
+    // The number's significant digits, an Italian line's leading zero kept.
+    let national = format!("{}{}", "0".repeat(usize::from(number.national().zeros())), number.national().value());
+    let database = &*phonenumber::metadata::DATABASE;
+    // In the region given where the number is of its code (a Canadian area
+    // code is no US number), else in any region of its code.
+    match region.and_then(|r| database.by_id(r.as_ref())).filter(|m| m.country_code() == code) {
+        Some(meta) => in_use(meta, &national),
+        None => database.by_code(&code).into_iter().flatten().any(|meta| in_use(meta, &national)),
+    }
+}
+
+/// Whether `national` (significant digits) is a number of one of the kinds
+/// `meta`'s region has in use: its general pattern, and that of a fixed
+/// line, a mobile or another kind, each matched whole. (The crate's own
+/// check matches a pattern at the start only, so a number with a digit too
+/// many passed: `0120-123-4565` in Japan.)
+fn in_use(meta: &phonenumber::metadata::Metadata, national: &str) -> bool {
+    let d = meta.descriptors();
+    let whole = |desc: Option<&phonenumber::metadata::Descriptor>| {
+        desc.is_some_and(|desc| {
+            (desc.possible_length().is_empty() || desc.possible_length().contains(&(national.len() as u16)))
+                && matches_whole(desc.national_number().as_str(), national)
+        })
+    };
+    whole(Some(d.general()))
+        && [
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+        ]
+        .into_iter()
+        .any(whole)
+}
+
+/// Whether `pattern` (metadata's, laid out over lines: spaces are no part
+/// of it; empty for none) matches all of `text`, its compiled form kept.
+fn matches_whole(pattern: &str, text: &str) -> bool {
+    static COMPILED: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Option<regex::Regex>>>> =
+        std::sync::LazyLock::new(Default::default);
+    if pattern.trim().is_empty() {
+        return true;
+    }
+    let Ok(mut compiled) = COMPILED.lock() else { return false };
+    let regex = compiled.entry(pattern.to_string()).or_insert_with(|| {
+        regex::RegexBuilder::new(&format!("^(?:{pattern})$")).ignore_whitespace(true).build().ok()
+    });
+    regex.as_ref().is_some_and(|r| r.is_match(text))
 }
 
 fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
@@ -884,6 +939,30 @@ mod tests {
         let e = to_e164("01 42 68 53 000", Some(Id::FR)).expect_err("ten digits");
         assert!(e.contains("+33: 10 digits after the country code, where its numbers have 9"), "{e}");
         assert_eq!(to_e164("01 42 68 53 00", Some(Id::FR)).as_deref(), Ok("+33142685300"));
+    }
+
+    #[test]
+    fn a_number_is_in_use_only_if_its_kinds_pattern_matches_it_whole() {
+        for (number, region, valid) in [
+            ("0120-123-4565", Id::JP, false),
+            ("0120-123-456", Id::JP, true),
+            ("02 234 5678", Id::IE, false),
+            ("0800 1234", Id::NO, false),
+            ("(010) 123456", Id::CN, false),
+            ("06 80 123 4565", Id::HU, false),
+            ("06 80 123 456", Id::HU, true),
+            ("030 1234567", Id::DE, true),
+            ("020 7946 0958", Id::GB, true),
+            ("06 12 34 56 78", Id::FR, true),
+            ("06 1234 5678", Id::IT, true),
+            ("89 12345678", Id::IT, false),
+            ("(415) 555-0132", Id::US, true),
+        ] {
+            assert_eq!(is_valid(number, Some(region)), valid, "{number} in {region:?}");
+        }
+        assert!(is_valid("+44 20 7946 0958", None));
+        assert!(!is_valid("+81 120 123 4565", None));
+        assert_eq!(in_country("02 234 5678", "IE"), None, "kept as written");
     }
 
     #[test]
