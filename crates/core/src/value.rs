@@ -38,11 +38,25 @@ pub fn join_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 
 /// Whether `c` is a character text shows without a glyph of its own and
 /// that changes how the text around it reads: a control character, a line
-/// or paragraph separator, a zero-width or bidirectional mark (U+202E
-/// turns what follows around on a terminal).
+/// or paragraph separator, a zero-width space, a bidirectional mark (U+202E
+/// turns what follows around on a terminal), a soft hyphen, a tag.
 pub fn is_unseen(c: char) -> bool {
+    // (Not the zero-width joiner and non-joiner: Persian, Indic scripts and
+    // emoji spell with them.)
     c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{AD}'
+                | '\u{61C}'
+                | '\u{180E}'
+                | '\u{200B}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
 }
 
 /// Values of a list as one flat-file cell (see [`join_list`]).
@@ -615,6 +629,17 @@ pub fn element_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unseen_characters_are_those_that_change_how_text_reads() {
+        for c in ['\n', '\u{1b}', '\u{200B}', '\u{202E}', '\u{2028}', '\u{61C}', '\u{AD}', '\u{E0041}', '\u{FEFF}'] {
+            assert!(is_unseen(c), "{c:?}");
+        }
+        // Letters, spaces, and the joiners scripts spell with.
+        for c in ['a', '张', ' ', '\u{A0}', '\u{200C}', '\u{200D}'] {
+            assert!(!is_unseen(c), "{c:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -377,6 +377,7 @@ impl Store {
             None => Entity::ALL.to_vec(),
         };
         let db = self.db.as_mut();
+        let record = record.trim();
         // (An id typed or pasted in lower case: ids are upper case.)
         let upper;
         let record = if record.len() == 26 && record.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -405,28 +406,7 @@ impl Store {
                 Entity::Contacts => {
                     let t = record.trim();
                     let mut l = vec![("email = ?".into(), vec![t.to_lowercase()])];
-                    // A phone as stored, or as `export --where` reads one:
-                    // `(555) 010-0001` or `020 7946 0958` written at home is
-                    // each number in use it can be; with an extension or
-                    // without.
-                    let mut numbers = crmsync_core::mapping::types::phone::readings(t);
-                    if !numbers.iter().any(|n| n == t) {
-                        numbers.push(t.to_string());
-                    }
-                    // (One lookup: a number in use in two countries names
-                    // two records, and says so.)
-                    let (mut conditions, mut values) = (Vec::new(), Vec::new());
-                    for column in ["phone", "mobile"] {
-                        conditions.push(format!("{column} IN ({})", crate::sql::placeholders(numbers.len())));
-                        values.extend(numbers.iter().cloned());
-                        for n in numbers.iter().filter(|n| n.starts_with('+')) {
-                            // (`;ext=` and digits, in byte order: the
-                            // columns compare byte by byte.)
-                            conditions.push(format!("({column} > ? AND {column} < ?)"));
-                            values.extend([format!("{n};ext="), format!("{n};ext=:")]);
-                        }
-                    }
-                    l.push((conditions.join(" OR "), values));
+                    l.push(by_phone(t, &["phone", "mobile"]));
                     for name in ["full_name", "first_name || ' ' || last_name"] {
                         l.push((format!("{} = ?", backend.fold(name)), vec![crate::sql::fold(t)]));
                     }
@@ -438,6 +418,7 @@ impl Store {
                     vec![
                         ("domain = ?".into(), vec![model::domain_key(record)]),
                         ("name_key = ?".into(), vec![company_key(record)]),
+                        by_phone(record, &["phone"]),
                     ]
                 }
                 Entity::Deals => vec![("name = ?".into(), vec![record.trim().to_string()])],
@@ -1207,4 +1188,28 @@ fn restore(
 /// `LIKE` text for the batches whose ids start with `id`.
 fn prefix_of(id: &str) -> String {
     format!("{}%", id.to_uppercase().replace(['%', '_'], ""))
+}
+
+/// The lookup of records whose `columns` hold the phone number `text` as
+/// stored, or as `export --where` reads one: `(555) 010-0001` or `020 7946
+/// 0958` written at home is each number in use it can be; with an
+/// extension or without. (One lookup: a number in use in two countries
+/// names two records, and says so.)
+fn by_phone(text: &str, columns: &[&str]) -> (String, Vec<String>) {
+    let mut numbers = crmsync_core::mapping::types::phone::readings(text);
+    if !numbers.iter().any(|n| n == text) {
+        numbers.push(text.to_string());
+    }
+    let (mut conditions, mut values) = (Vec::new(), Vec::new());
+    for column in columns {
+        conditions.push(format!("{column} IN ({})", crate::sql::placeholders(numbers.len())));
+        values.extend(numbers.iter().cloned());
+        for n in numbers.iter().filter(|n| n.starts_with('+')) {
+            // (`;ext=` and digits, in byte order: the columns compare byte
+            // by byte.)
+            conditions.push(format!("({column} > ? AND {column} < ?)"));
+            values.extend([format!("{n};ext="), format!("{n};ext=:")]);
+        }
+    }
+    (conditions.join(" OR "), values)
 }

@@ -2228,8 +2228,13 @@ impl Import<'_> {
         // A number written without its country code, in a row that gives
         // no country, is read in the record's: an update file of e-mails
         // and phones leaves `+14155550132` as it is, not `(415) 555-0132`.
+        // (Not one the row clears: `--clear-empty` and an empty country.)
         if let Some(at) = self.drafter.country_at
-            && !matches!(d.values[at], Some(Some(_)))
+            && match d.values[at] {
+                None => true,
+                Some(None) => !self.settings.clear_empty,
+                Some(Some(_)) => false,
+            }
             && let Some(country) = values[at].as_deref()
         {
             phones_in_country(self.columns, &mut d.values, country);

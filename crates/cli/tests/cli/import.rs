@@ -864,6 +864,14 @@ nl@x.com,+31612345678
     assert!(stderr_of(&out).contains("names 2 records"), "{}", stderr_of(&out));
     let found = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", "mobile = '06 12 34 56 78'"]);
     assert_eq!(found, "email\nfr@x.com\nnl@x.com\n");
+    // A company by its phone, as written at home; an id with spaces around.
+    let co = db.file("co.csv", "name,phone\nParis SA,+33 1 42 68 53 00\n");
+    db.json(&["import", &co, "--entity", "companies"]);
+    let paris = db.scalar("SELECT id FROM companies WHERE name = 'Paris SA'").expect("paris");
+    for named in ["01 42 68 53 00", "+33142685300"] {
+        assert!(db.ok(&["history", named]).starts_with(&format!("companies {paris}")), "{named}");
+    }
+    assert!(db.ok(&["history", &format!(" {paris} ")]).starts_with(&format!("companies {paris}")));
 });
 
 on_both!(a_record_found_by_its_external_id_cannot_take_another_records_key, |db| {
@@ -2747,6 +2755,13 @@ on_both!(a_number_without_its_country_code_is_read_in_the_rows_country, |db| {
         "email in ('b@x.com', 'd@x.com')",
     ]);
     assert_eq!(out, "email,phone\nb@x.com,+49307654321\nd@x.com,(415) 555-0132\n");
+    // A row that clears the country (`--clear-empty`) gives no country to
+    // read its number in.
+    let k = db.file("k.csv", "email,phone,address.country\nb@x.com,030 1111111,\n");
+    db.ok(&["import", &k, "--entity", "contacts", "--clear-empty"]);
+    let out =
+        db.ok(&["export", "--entity", "contacts", "--fields", "phone,address.country", "--where", "email = 'b@x.com'"]);
+    assert_eq!(out, "phone,address.country\n030 1111111,\n");
     // A number in use in no country the row or record gives is kept as
     // written, not made one of that country (a London number in Ireland).
     let h = db.file("h.csv", "email,phone,address.country\ni@x.com,020 7946 0958,IE\n");
@@ -2774,4 +2789,21 @@ fn a_mapped_phone_without_region_is_read_in_the_rows_mapped_country() {
     // The row without a country says what would read its number.
     let rejects = db.run(&["-v", "import", &f, "--mapping", &m]);
     assert!(stderr_of(&rejects).contains("`region_from` a country column"), "{}", stderr_of(&rejects));
+    // A country's default is where a row without one is.
+    let d = db.file(
+        "d.toml",
+        "entity = \"contacts\"\n[fields]\nemail = \"Mail\"\nphone = { from = \"Tel\", type = \"phone\" }\n\
+         \"address.country\" = { from = \"Land\", default = \"DE\" }\n",
+    );
+    db.ok(&["import", &f, "--mapping", &d]);
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--fields",
+        "email,phone,address.country",
+        "--where",
+        "email = 'c@x.com'",
+    ]);
+    assert_eq!(out, "email,phone,address.country\nc@x.com,+49301234567,DE\n");
 }

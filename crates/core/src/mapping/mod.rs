@@ -167,16 +167,21 @@ impl Mapping {
         }
         // A phone number given no `region` or `region_from` is read in the
         // country the row's `address.country` column gives, as an import
-        // without a mapping reads it.
-        let country = fields.iter().find(|f| &*f.target == "address.country").and_then(|f| match f.from.as_slice() {
+        // without a mapping reads it, or, where the cell is empty, in the
+        // country's `default`.
+        let country = fields.iter().find(|f| &*f.target == "address.country");
+        let column = country.and_then(|f| match f.from.as_slice() {
             [column] => Some(column.clone()),
             _ => None,
         });
-        if let Some(country) = country {
-            for f in &mut fields {
-                if f.ty == Some(TypeName::Phone) && f.opts.region.is_none() && f.region_from.is_none() {
-                    f.region_from = Some(country.clone());
-                }
+        let default = country
+            .and_then(|f| f.default.as_deref())
+            .and_then(types::country::to_alpha2)
+            .and_then(|code| code.parse::<Region>().ok());
+        for f in &mut fields {
+            if f.ty == Some(TypeName::Phone) && f.opts.region.is_none() && f.region_from.is_none() {
+                f.region_from = column.clone();
+                f.opts.region = default;
             }
         }
         Ok(Mapping { entity, source: spec.source, key: spec.key, fields, link_system })

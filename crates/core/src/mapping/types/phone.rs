@@ -128,7 +128,10 @@ pub fn in_country(input: &str, country: &str) -> Option<String> {
 /// writes: import takes those as the mapping's phone type reads them (its
 /// own checks of area and exchange), `555` numbers of examples included.
 fn in_use_or_north_american(input: &str, region: Id) -> bool {
-    matches!(region, Id::US | Id::CA) || is_valid(input, Some(region))
+    // (The number as `to_e164` reads it: full-width digits as digits, a
+    // word after it dropped, its extension aside.)
+    let plain = plain(input);
+    matches!(region, Id::US | Id::CA) || is_valid(split_extension(plain.trim()).0, Some(region))
 }
 
 /// Every number `input` can be, in E.164: itself when it starts with `+`
@@ -226,9 +229,9 @@ fn matches_whole(pattern: &str, text: &str) -> bool {
         return true;
     }
     let Ok(mut compiled) = COMPILED.lock() else { return false };
-    let regex = compiled.entry(pattern.to_string()).or_insert_with(|| {
-        regex::RegexBuilder::new(&format!("^(?:{pattern})$")).ignore_whitespace(true).build().ok()
-    });
+    let regex = compiled
+        .entry(pattern.to_string())
+        .or_insert_with(|| regex::RegexBuilder::new(&format!("^(?:{pattern})$")).ignore_whitespace(true).build().ok());
     regex.as_ref().is_some_and(|r| r.is_match(text))
 }
 
@@ -963,6 +966,9 @@ mod tests {
         assert!(is_valid("+44 20 7946 0958", None));
         assert!(!is_valid("+81 120 123 4565", None));
         assert_eq!(in_country("02 234 5678", "IE"), None, "kept as written");
+        assert_eq!(in_country("030 1234567;ext=5", "DE").as_deref(), Some("+49301234567;ext=5"));
+        assert_eq!(in_country("030 1234567 ext. 5", "DE").as_deref(), Some("+49301234567;ext=5"));
+        assert_eq!(in_country("０３０ １２３４５６７", "DE").as_deref(), Some("+49301234567"));
     }
 
     #[test]
