@@ -47,7 +47,35 @@ pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
     if let Some(fast) = fast_path(trimmed, region) {
         return Ok(fast);
     }
+    if let Some(number) = russian(trimmed, region) {
+        return Ok(number);
+    }
     slow_path(trimmed, region)
+}
+
+/// A number of +7 (Russia, Kazakhstan): ten digits after the code, written
+/// with it or, at home, with the trunk `8` before them. The crate takes an
+/// `8` off the number itself too, trunk or not, so that every number whose
+/// area starts with 8 (St Petersburg's 812, the free 800) lost a digit:
+/// such numbers are read here. `None` for another number, or one with
+/// more than digits and spacing in it (an extension, letters), which the
+/// crate reads as before.
+fn russian(input: &str, region: Option<Id>) -> Option<String> {
+    let plus = input.starts_with('+');
+    if !plus && !matches!(region, Some(Id::RU | Id::KZ)) {
+        return None;
+    }
+    if !input.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c)) || input.rfind('+').is_some_and(|at| at > 0) {
+        return None;
+    }
+    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+    let ten = match (plus, digits.len()) {
+        (true, 11) if digits.starts_with('7') => &digits[1..],
+        (false, 11) if digits.starts_with('8') => &digits[1..],
+        _ => return None,
+    };
+    // (Only where the crate would go wrong: an area that starts with 8.)
+    ten.starts_with('8').then(|| format!("+7{ten}"))
 }
 
 /// A number as the crate reads it: full-width digits and signs (`０３－１２３４`,
@@ -177,11 +205,14 @@ fn regions() -> &'static [Id] {
 /// candidate regions.
 pub fn is_valid(input: &str, region: Option<Id>) -> bool {
     enlarge_pattern_cache();
+    let database = &*phonenumber::metadata::DATABASE;
+    if let Some(number) = russian(input.trim(), region) {
+        return database.by_code(&7).into_iter().flatten().any(|meta| in_use(meta, &number[2..]));
+    }
     let Ok(number) = phonenumber::parse(region, input.trim()) else { return false };
     let code = number.code().value();
     // The number's significant digits, an Italian line's leading zero kept.
     let national = format!("{}{}", "0".repeat(usize::from(number.national().zeros())), number.national().value());
-    let database = &*phonenumber::metadata::DATABASE;
     // In the region given where the number is of its code (a Canadian area
     // code is no US number), else in any region of its code.
     match region.and_then(|r| database.by_id(r.as_ref())).filter(|m| m.country_code() == code) {
@@ -942,6 +973,24 @@ mod tests {
         let e = to_e164("01 42 68 53 000", Some(Id::FR)).expect_err("ten digits");
         assert!(e.contains("+33: 10 digits after the country code, where its numbers have 9"), "{e}");
         assert_eq!(to_e164("01 42 68 53 00", Some(Id::FR)).as_deref(), Ok("+33142685300"));
+    }
+
+    #[test]
+    fn russian_numbers_whose_area_starts_with_8_keep_it() {
+        for (written, region) in [
+            ("8 (812) 123-45-67", Some(Id::RU)),
+            ("+7 812 123 45 67", None),
+            ("+7 (812) 123-45-67", Some(Id::DE)),
+            ("88121234567", Some(Id::RU)),
+        ] {
+            assert_eq!(to_e164(written, region).as_deref(), Ok("+78121234567"), "{written}");
+        }
+        assert_eq!(to_e164("8 800 123-45-67", Some(Id::RU)).as_deref(), Ok("+78001234567"));
+        assert_eq!(to_e164("8 (495) 123-45-67", Some(Id::RU)).as_deref(), Ok("+74951234567"));
+        assert!(is_valid("8 (812) 123-45-67", Some(Id::RU)));
+        assert_eq!(in_country("8 (812) 123-45-67", "RU").as_deref(), Some("+78121234567"));
+        assert!(to_e164("8 (812) 123-45", Some(Id::RU)).is_err());
+        assert!(to_e164("", Some(Id::RU)).is_err());
     }
 
     #[test]
