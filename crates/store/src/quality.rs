@@ -47,19 +47,11 @@ fn check(field: &str, column: Option<&Column>, text: &str) -> (&'static str, boo
 fn check_text(field: &str, text: &str) -> (&'static str, bool) {
     match field {
         "email" | "contact.email" => ("an e-mail address", email(text).is_ok_and(|e| e == text)),
-        "phone" | "mobile" => {
-            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-            // An extension as the phone type keeps it (`;ext=123`).
-            let number = match text.split_once(";ext=") {
-                Some((number, ext)) if (1..=7).contains(&ext.len()) && digits(ext) => Some(number),
-                Some(_) => None,
-                None => Some(text),
-            };
-            (
-                "a phone number in E.164 (+8613800138000, `;ext=123` for an extension)",
-                number.and_then(|n| n.strip_prefix('+')).is_some_and(|d| (7..=15).contains(&d.len()) && digits(d)),
-            )
-        }
+        "phone" | "mobile" => (
+            "a phone number in E.164, of a country code in use and as many digits as its numbers have \
+             (+8613800138000, `;ext=123` for an extension)",
+            crmsync_core::mapping::types::phone::is_e164(text),
+        ),
         "address.country" => ("an ISO 3166 alpha-2 code", country::to_alpha2(text) == Some(text)),
         "currency" => ("an ISO 4217 code", currency(text).is_ok_and(|c| c == text)),
         "domain" | "company.domain" => ("a domain (example.com)", crate::model::is_domain(text)),
@@ -823,6 +815,10 @@ mod tests {
             ("+15550100001;ext=12a", false),
             ("555-010-0001", false),
             ("+1555", false),
+            // No country has the code; no North American area starts with 0.
+            ("+999123456", false),
+            ("+10612345678", false),
+            ("+49301234567", true),
         ] {
             assert_eq!(check_text("phone", text).1, valid, "{text}");
         }

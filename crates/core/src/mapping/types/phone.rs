@@ -623,6 +623,30 @@ fn split_extension(s: &str) -> (&str, Option<&str>) {
 /// (`+1` and ten digits, `+86` and a mobile number, either with `;ext=` and
 /// its digits), which it gives back unchanged: a store need not parse it
 /// again.
+/// Whether `s` is a number in E.164 as the store keeps one: `+`, a country
+/// code some country has, as many digits after it as that country's numbers
+/// have (a North American area starting 2-9), and perhaps `;ext=` and up to
+/// seven digits. (Its form, not whether it is in use: cheap enough for
+/// every stored number of a report.)
+pub fn is_e164(s: &str) -> bool {
+    let number = match s.split_once(";ext=") {
+        Some((number, ext)) if (1..=7).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_digit()) => number,
+        Some(_) => return false,
+        None => s,
+    };
+    let Some(digits) = number.strip_prefix('+').filter(|d| d.bytes().all(|b| b.is_ascii_digit())) else {
+        return false;
+    };
+    // Country codes are a prefix code: at most one of 1-3 digits is one.
+    (1..=3).filter(|n| *n < digits.len()).any(|n| {
+        let (code, rest) = digits.split_at(n);
+        let lengths = code.parse().map_or(&[][..], possible_lengths);
+        !lengths.is_empty()
+            && lengths.contains(&(rest.len() as u16))
+            && (code != "1" || rest.starts_with(['2', '3', '4', '5', '6', '7', '8', '9']))
+    })
+}
+
 pub fn is_canonical(s: &str) -> bool {
     // (The first `;` must start `;ext=`: a number holds none.)
     let s = match s.find(';').map(|at| (&s[..at], s[at..].strip_prefix(";ext="))) {
@@ -973,6 +997,16 @@ mod tests {
         let e = to_e164("01 42 68 53 000", Some(Id::FR)).expect_err("ten digits");
         assert!(e.contains("+33: 10 digits after the country code, where its numbers have 9"), "{e}");
         assert_eq!(to_e164("01 42 68 53 00", Some(Id::FR)).as_deref(), Ok("+33142685300"));
+    }
+
+    #[test]
+    fn e164_numbers_have_a_code_in_use_and_its_length() {
+        for ok in ["+12125550143", "+8613800138000", "+49301234567", "+442079460958;ext=12", "+78121234567"] {
+            assert!(is_e164(ok), "{ok}");
+        }
+        for bad in ["+999123456", "+10612345678", "+4930", "12125550143", "+1212555014x", "+12125550143;ext=", "+"] {
+            assert!(!is_e164(bad), "{bad}");
+        }
     }
 
     #[test]
