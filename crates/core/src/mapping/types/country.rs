@@ -110,6 +110,9 @@ mod tests {
         assert_eq!(to_alpha2("usa"), Some("US"));
         assert_eq!(to_alpha2("U.S.A."), Some("US"));
         assert_eq!(to_alpha2("中国"), Some("CN"));
+        // Kosovo's code, user-assigned in ISO 3166 and used by the EU,
+        // CLDR and the phone metadata.
+        assert_eq!((to_alpha2("Kosovo"), to_alpha2("xk"), to_alpha2("Kosovë")), (Some("XK"), Some("XK"), Some("XK")));
         // Names as people write them, without the ISO name's qualifier.
         assert_eq!(to_alpha2("Saint Martin"), Some("MF"));
         // Traditional characters, as Taiwan and Hong Kong write them.
