@@ -57,11 +57,7 @@ fn check_text(field: &str, text: &str) -> (&'static str, bool) {
         "domain" | "company.domain" => ("a domain (example.com)", crate::model::is_domain(text)),
         // Text that may run over lines: notes, a street address, a custom
         // field's value.
-        "notes" | "address.street" | "company.address.street" => (
-            "text without stray spaces or control characters",
-            text.trim() == text && !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
-        ),
-        f if f.starts_with("custom.") => (
+        f if matches!(f, "notes" | "address.street" | "company.address.street") || f.starts_with("custom.") => (
             "text without stray spaces or control characters",
             text.trim() == text && !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
         ),
@@ -189,10 +185,9 @@ impl Name {
         if !self.numbers.is_empty() && !other.numbers.is_empty() && self.numbers != other.numbers {
             return false;
         }
-        let bare = |n: &Name| -> bool { n.bare.is_some() };
         self.alike(other)
             || self.chars.len() == other.chars.len() && self.sorted.is_some() && self.sorted == other.sorted
-            || (bare(self) || bare(other))
+            || (self.bare.is_some() || other.bare.is_some())
                 && self.bare.as_deref().unwrap_or(self).alike(other.bare.as_deref().unwrap_or(other))
     }
 
@@ -485,10 +480,10 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
     })?;
     finish(&company, &mut people, &mut beyond);
     let mut shown = Vec::new();
+    let by_id = format!("SELECT {label}, {} FROM {} t WHERE t.id = ?", shown_columns(entity), entity.name());
     for (id, mut members) in examples {
         for m in members.iter_mut().filter(|m| m.name.is_empty()) {
-            let sql = format!("SELECT {label}, {} FROM {} t WHERE t.id = ?", shown_columns(entity), entity.name());
-            if let Some(row) = db.query_row(&sql, &[m.id.as_str().into()])? {
+            if let Some(row) = db.query_row(&by_id, &[m.id.as_str().into()])? {
                 m.label = row.first().and_then(Cell::text).unwrap_or_default().to_string();
                 m.name = self::shown(&row[1..]).trim().to_string();
             }

@@ -227,28 +227,31 @@ pub fn is_valid(input: &str, region: Option<Id>) -> bool {
 /// check matches a pattern at the start only, so a number with a digit too
 /// many passed: `0120-123-4565` in Japan.)
 fn in_use(meta: &phonenumber::metadata::Metadata, national: &str) -> bool {
-    let d = meta.descriptors();
-    let whole = |desc: Option<&phonenumber::metadata::Descriptor>| {
-        desc.is_some_and(|desc| {
-            (desc.possible_length().is_empty() || desc.possible_length().contains(&(national.len() as u16)))
-                && matches_whole(desc.national_number().as_str(), national)
-        })
+    let whole = |desc: &phonenumber::metadata::Descriptor| {
+        (desc.possible_length().is_empty() || desc.possible_length().contains(&(national.len() as u16)))
+            && matches_whole(desc.national_number().as_str(), national)
     };
-    whole(Some(d.general()))
-        && [
-            d.fixed_line(),
-            d.mobile(),
-            d.toll_free(),
-            d.premium_rate(),
-            d.shared_cost(),
-            d.personal_number(),
-            d.voip(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-        ]
-        .into_iter()
-        .any(whole)
+    whole(meta.descriptors().general()) && kinds(meta).any(whole)
+}
+
+/// The descriptions of the kinds of number (fixed line, mobile, toll free,
+/// …; not short codes) a region's metadata has.
+fn kinds(meta: &phonenumber::metadata::Metadata) -> impl Iterator<Item = &phonenumber::metadata::Descriptor> {
+    let d = meta.descriptors();
+    [
+        d.fixed_line(),
+        d.mobile(),
+        d.toll_free(),
+        d.premium_rate(),
+        d.shared_cost(),
+        d.personal_number(),
+        d.voip(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// Whether `pattern` (metadata's, laid out over lines: spaces are no part
@@ -260,10 +263,14 @@ fn matches_whole(pattern: &str, text: &str) -> bool {
         return true;
     }
     let Ok(mut compiled) = COMPILED.lock() else { return false };
-    let regex = compiled
-        .entry(pattern.to_string())
-        .or_insert_with(|| regex::RegexBuilder::new(&format!("^(?:{pattern})$")).ignore_whitespace(true).build().ok());
-    regex.as_ref().is_some_and(|r| r.is_match(text))
+    // (Looked up before a key is made: most calls find it.)
+    if let Some(regex) = compiled.get(pattern) {
+        return regex.as_ref().is_some_and(|r| r.is_match(text));
+    }
+    let regex = regex::RegexBuilder::new(&format!("^(?:{pattern})$")).ignore_whitespace(true).build().ok();
+    let matched = regex.as_ref().is_some_and(|r| r.is_match(text));
+    compiled.insert(pattern.to_string(), regex);
+    matched
 }
 
 fn slow_path(input: &str, region: Option<Id>) -> Result<String, String> {
@@ -444,21 +451,8 @@ fn possible_lengths(code: u16) -> &'static [u16] {
 fn lengths_of(code: u16) -> Vec<u16> {
     let mut lengths: Vec<u16> = Vec::new();
     for meta in phonenumber::metadata::DATABASE.by_code(&code).unwrap_or_default() {
-        let d = meta.descriptors();
-        let kinds = [
-            Some(d.general()),
-            d.fixed_line(),
-            d.mobile(),
-            d.toll_free(),
-            d.premium_rate(),
-            d.shared_cost(),
-            d.personal_number(),
-            d.voip(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-        ];
-        lengths.extend(kinds.into_iter().flatten().flat_map(|k| k.possible_length().iter().copied()));
+        let all = std::iter::once(meta.descriptors().general()).chain(kinds(meta));
+        lengths.extend(all.flat_map(|k| k.possible_length().iter().copied()));
     }
     lengths.sort_unstable();
     lengths.dedup();
