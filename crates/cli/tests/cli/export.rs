@@ -5,6 +5,13 @@ use super::db::Db;
 use super::*;
 use crate::on_both;
 
+/// The e-mails of the contacts `export --where filter` gives, in order.
+fn emails_where(db: &Db, filter: &str) -> Vec<String> {
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
+    assert!(out.status.success(), "{filter}: {}", stderr_of(&out));
+    String::from_utf8_lossy(&out.stdout).lines().skip(1).map(str::to_string).collect()
+}
+
 /// A store with companies, contacts (with custom fields), deals and activities.
 fn populated(db: &Db) {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
@@ -410,11 +417,7 @@ on_both!(where_treats_missing_values_numbers_and_lists_alike_on_both, |db| {
         ),
     );
     db.ok(&["import", &f, "--entity", "contacts"]);
-    let emails = |filter: &str| {
-        let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
-        assert!(out.status.success(), "{filter}: {}", stderr_of(&out));
-        String::from_utf8_lossy(&out.stdout).lines().skip(1).map(str::to_string).collect::<Vec<_>>()
-    };
+    let emails = |filter: &str| emails_where(db, filter);
     // Text that is no number is no number: not below 5, not above it.
     assert_eq!(emails("custom.score < 5"), ["c@x.com"]);
     assert_eq!(emails("custom.score >= 5"), ["b@x.com"]);
@@ -518,11 +521,7 @@ on_both!(where_orders_text_fields_as_numbers_against_a_number, |db| {
          a@x.com,01067,9,Ann\nb@x.com,D02 X285,10,Bob\nc@x.com,518000,abc,Cid\nd@x.com,00000,-3,Dan\n",
     );
     db.ok(&["import", &f, "--entity", "contacts"]);
-    let emails = |filter: &str| {
-        let out = db.run(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
-        assert!(out.status.success(), "{filter}: {}", stderr_of(&out));
-        String::from_utf8_lossy(&out.stdout).lines().skip(1).map(str::to_string).collect::<Vec<_>>()
-    };
+    let emails = |filter: &str| emails_where(db, filter);
     // As numbers, skipping text that is none (as text, `D02 X285` > `10000`).
     assert_eq!(emails("address.postal_code > 10000"), ["c@x.com"]);
     assert_eq!(emails("address.postal_code < 9"), ["d@x.com"]);
@@ -551,13 +550,7 @@ on_both!(where_finds_a_phone_number_written_without_its_country_code, |db| {
          d@x.com,,+1 (212) 555-0143\ne@x.com,,\n",
     );
     db.ok(&["import", &f, "--entity", "contacts"]);
-    let emails = |filter: &str| {
-        db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter])
-            .lines()
-            .skip(1)
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
+    let emails = |filter: &str| emails_where(db, filter);
     // As a CRM shows them, or as a user types them: the stored number is
     // found whichever country's way it is written in.
     assert_eq!(emails("phone = '(212) 555-0143'"), ["a@x.com"]);
@@ -577,13 +570,7 @@ on_both!(where_orders_text_without_case_as_like_matches_it, |db| {
     let f = db
         .file("n.csv", "email,last_name,custom.code\na@x.com,alpha,x1\nb@x.com,Beta,X2\nc@x.com,Zeta,y3\ne@x.com,,\n");
     db.ok(&["import", &f, "--entity", "contacts"]);
-    let emails = |filter: &str| {
-        db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter])
-            .lines()
-            .skip(1)
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
+    let emails = |filter: &str| emails_where(db, filter);
     assert_eq!(emails("last_name < 'c'"), ["a@x.com", "b@x.com"]);
     assert_eq!(emails("last_name >= 'z'"), ["c@x.com"]);
     assert_eq!(emails("last_name > 'ALPHA' and last_name <= 'beta'"), ["b@x.com"]);
@@ -609,13 +596,7 @@ on_both!(where_compares_values_as_import_stores_them, |db| {
     // A deal's contacts, e-mails, compare as stored: in lower case.
     let deals = db.ok(&["export", "--entity", "deals", "--fields", "name", "--where", "contacts = 'A@x.COM'"]);
     assert_eq!(deals, "name\nAcme renewal\n");
-    let emails = |filter: &str| {
-        db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter])
-            .lines()
-            .skip(1)
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
+    let emails = |filter: &str| emails_where(db, filter);
     // The README's own example: declared enums stored as `Gold`, `Silver`.
     assert_eq!(emails("custom.tier in ('gold', 'silver')"), ["a@x.com", "b@x.com"]);
     assert_eq!(emails("address.country = 'de'"), ["a@x.com", "c@x.com"]);

@@ -4,6 +4,22 @@ use super::db::Db;
 use crate::on_both;
 use crate::stderr_of;
 
+/// The duplicates rule of a report with this `key`.
+fn rule(report: &serde_json::Value, key: &str) -> serde_json::Value {
+    let rules = report["duplicates"].as_array().expect("duplicates");
+    rules.iter().find(|d| d["key"] == key).cloned().unwrap_or_else(|| panic!("no rule {key}: {report}"))
+}
+
+/// A rule's groups as their records' labels, each group and all sorted.
+fn labels_of(rule: &serde_json::Value) -> Vec<Vec<String>> {
+    let examples = rule["examples"].as_array().expect("examples");
+    let mut groups: Vec<Vec<String>> =
+        examples.iter().map(|e| serde_json::from_value(e["labels"].clone()).expect("labels")).collect();
+    groups.iter_mut().for_each(|g| g.sort());
+    groups.sort();
+    groups
+}
+
 on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     db.import("contacts_v2.csv", "contacts.toml", &[]);
@@ -240,19 +256,8 @@ on_both!(names_alike_without_accents_or_in_family_order_are_duplicates, |db| {
     );
     db.ok(&["import", &f, "--entity", "contacts"]);
     let r = db.json(&["report", "quality", "--entity", "contacts"]);
-    let similar = r["duplicates"]
-        .as_array()
-        .and_then(|d| d.iter().find(|d| d["rule"] == "similar name at the same company"))
-        .cloned()
-        .expect("rule");
-    let mut groups: Vec<Vec<String>> = similar["examples"]
-        .as_array()
-        .expect("examples")
-        .iter()
-        .map(|e| serde_json::from_value(e["labels"].clone()).expect("labels"))
-        .collect();
-    groups.iter_mut().for_each(|g| g.sort());
-    groups.sort();
+    let similar = rule(&r, "similar_name");
+    let groups = labels_of(&similar);
     assert_eq!(
         groups,
         [["h1@x.de", "h2@x.de"], ["j1@x.es", "j2@x.es"], ["z1@x.cn", "z2@x.cn"]],
@@ -274,8 +279,7 @@ on_both!(the_report_lists_as_many_groups_as_asked_and_says_how_many_there_are, |
     let f = db.file("p.csv", &format!("first_name,email,phone\n{rows}"));
     db.ok(&["import", &f, "--entity", "contacts"]);
     let r = db.json(&["report", "quality", "--entity", "contacts"]);
-    let phone = r["duplicates"].as_array().and_then(|d| d.iter().find(|d| d["rule"] == "same phone")).cloned();
-    let phone = phone.expect("rule");
+    let phone = rule(&r, "same_phone");
     assert_eq!((phone["groups"].as_u64(), phone["examples"].as_array().map(Vec::len)), (Some(12), Some(10)), "{r}");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
     assert!(text.contains("  (the first 10 of 12 groups; --examples N lists more)"), "{text}");
@@ -363,17 +367,10 @@ fn a_huge_accounts_names_past_the_compared_ones_are_matched_exactly_and_said_to_
     let f = db.file("big.csv", &rows);
     db.ok(&["import", &f, "--entity", "contacts"]);
     let r = db.json(&["report", "quality", "--entity", "contacts"]);
-    let similar = r["duplicates"].as_array().and_then(|d| d.iter().find(|d| d["key"] == "similar_name")).cloned();
-    let similar = similar.expect("rule");
+    let similar = rule(&r, "similar_name");
     assert_eq!((similar["groups"].as_u64(), similar["records"].as_u64()), (Some(2), Some(5)), "{similar}");
     assert_eq!(similar["exact_only"], serde_json::json!({"records": 100, "companies": 1, "past": 2000}));
-    let mut groups: Vec<Vec<String>> = similar["examples"]
-        .as_array()
-        .expect("examples")
-        .iter()
-        .map(|e| serde_json::from_value(e["labels"].clone()).expect("labels"))
-        .collect();
-    groups.iter_mut().for_each(|g| g.sort());
+    let groups = labels_of(&similar);
     assert_eq!(groups, [vec!["z0@x.de", "z2050@x.de", "z5@x.de"], vec!["z2060@x.de", "z2070@x.de"]], "{similar}");
     let names: Vec<&str> =
         similar["examples"][1]["names"].as_array().expect("names").iter().filter_map(|n| n.as_str()).collect();
