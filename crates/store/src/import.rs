@@ -162,6 +162,8 @@ pub struct Row<'a> {
 
 pub use crate::recognise::source_digest;
 
+mod phone_keys;
+
 /// A hash of a mapping's rules as text (`Settings::mapping_rules`).
 pub fn rules_hash(rules: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(rules)
@@ -503,6 +505,8 @@ pub struct Import<'s> {
     /// Of the ids the rows of the current segment name, those no record has
     /// (nor a deleted one): a new record takes its row's.
     own_free: FastSet<String>,
+    /// The calling codes of the store's numbers (see `phone_keys`).
+    phone_codes: phone_keys::PhoneCodes,
 }
 
 /// The companies an import wrote into a table that was empty when it
@@ -1038,6 +1042,7 @@ impl Store {
             foreign_ids: (0, None),
             without_id: 0,
             own_free: FastSet::default(),
+            phone_codes: Default::default(),
             drafter: Drafter {
                 entity: settings.entity,
                 columns,
@@ -1358,6 +1363,7 @@ impl Import<'_> {
             }
         }
         self.list_custom_keys(&drafts)?;
+        self.read_phone_keys(&mut drafts, &mut outcomes)?;
         for d in &drafts {
             match d.own.as_deref().map(|own| (own, model::ulid_value(own))) {
                 None => self.without_id += 1,

@@ -2770,6 +2770,66 @@ on_both!(a_number_without_its_country_code_is_read_in_the_rows_country, |db| {
     assert_eq!(out, "phone\n020 7946 0958\n");
 });
 
+on_both!(a_key_number_without_its_country_code_finds_the_number_stored_with_it, |db| {
+    // Utrecht and Berlin write `030 1234567` alike.
+    let f = db.file(
+        "p.csv",
+        "email,phone,address.country\n\
+         a@x.com,(415) 555-0132,US\n\
+         b@x.com,020 7946 0958,GB\n\
+         c@x.com,030 1234567,NL\n\
+         d@x.com,030 1234567,DE\n\
+         e@x.com,0800 123,\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    // An update file of numbers as written at home, without countries.
+    let g = db.file(
+        "g.csv",
+        "phone,last_name\n\
+         (415) 555-0132,Smith\n\
+         +1 415 555 0132,Smyth\n\
+         020 7946 0958,Brown\n\
+         0800 123,Stored as written\n\
+         030 1234567,Which\n\
+         (415) 555-0199,Nobody\n",
+    );
+    let out = db.run(&["import", &g, "--entity", "contacts", "--key", "phone", "--mode", "update"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("4 updated, 0 unchanged, 2 rejected"), "{err}");
+    assert!(
+        err.contains(
+            "phone \"030 1234567\" has no country code and the row no country, and the store has it in several \
+             countries: +31301234567 ("
+        ) && err.contains("+49301234567 ("),
+        "{err}"
+    );
+    assert!(err.contains("no contacts with phone \"(415) 555-0199\""), "{err}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone,last_name"]);
+    assert_eq!(
+        out,
+        "email,phone,last_name\n\
+         a@x.com,+14155550132,Smyth\n\
+         b@x.com,+442079460958,Brown\n\
+         c@x.com,+31301234567,\n\
+         d@x.com,+49301234567,\n\
+         e@x.com,0800 123,Stored as written\n",
+        "each number found as the store holds it; the two rows of one number, one after the other"
+    );
+    // The row's own country says which: the Dutch number.
+    let h = db.file("h.csv", "phone,address.country,last_name\n030 1234567,NL,Visser\n");
+    let s = db.json(&["import", &h, "--entity", "contacts", "--key", "phone", "--mode", "update"]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", "last_name = 'Visser'"]);
+    assert_eq!(out, "email\nc@x.com\n");
+    // Upsert of a number the store has in no reading: a new record, the
+    // number kept as written.
+    let k = db.file("k.csv", "phone,last_name\n(415) 555-0132,Smyth\n(212) 555-0143,New\n");
+    let s = db.json(&["import", &k, "--entity", "contacts", "--key", "phone"]);
+    assert_eq!((s["unchanged"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(1)), "{s}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "phone", "--where", "last_name = 'New'"]);
+    assert_eq!(out, "phone\n(212) 555-0143\n");
+});
+
 #[test]
 fn a_mapped_phone_without_region_is_read_in_the_rows_mapped_country() {
     let db = Db::sqlite();

@@ -188,6 +188,34 @@ pub fn readings(input: &str) -> Vec<String> {
     found
 }
 
+/// The country calling code an E.164 number starts with (`+44 20…` → 44).
+pub fn calling_code(e164: &str) -> Option<u16> {
+    let digits = e164.strip_prefix('+')?;
+    // Codes are a prefix code: at most one of 1-3 digits is one.
+    (1..=3)
+        .filter_map(|n| digits.get(..n)?.parse::<u16>().ok())
+        .find(|code| phonenumber::metadata::DATABASE.by_code(code).is_some())
+}
+
+/// `input`, written without its country code, as the main country of
+/// calling code `code` reads it (`(415) 555-0132` under 1 is
+/// +14155550132): what a store with numbers of that code may hold for it,
+/// to be confirmed by [`reads_as`]. A few microseconds, where [`readings`]
+/// tries every country and checks each reading.
+pub fn under_code(input: &str, code: u16) -> Option<String> {
+    let countries = phonenumber::metadata::DATABASE.by_code(&code)?;
+    let main = countries.iter().find(|m| m.is_main_country_for_code()).or(countries.first())?;
+    to_e164(input, Some(main.id().parse().ok()?)).ok()
+}
+
+/// Whether `input`, written without its country code, is `e164` in a
+/// country of its code, as import reads a number there ([`in_country`]).
+pub fn reads_as(input: &str, e164: &str) -> bool {
+    let Some(code) = calling_code(e164) else { return false };
+    let countries = phonenumber::metadata::DATABASE.by_code(&code).unwrap_or_default();
+    countries.iter().any(|m| in_country(input, m.id()).as_deref() == Some(e164))
+}
+
 /// Every region the metadata knows, once.
 fn regions() -> &'static [Id] {
     static REGIONS: std::sync::OnceLock<Vec<Id>> = std::sync::OnceLock::new();
@@ -613,10 +641,6 @@ fn split_extension(s: &str) -> (&str, Option<&str>) {
     (main.trim_end(), Some(ext))
 }
 
-/// True when `s` is a number as [`to_e164`] writes it on its fast path
-/// (`+1` and ten digits, `+86` and a mobile number, either with `;ext=` and
-/// its digits), which it gives back unchanged: a store need not parse it
-/// again.
 /// Whether `s` is a number in E.164 as the store keeps one: `+`, a country
 /// code some country has, as many digits after it as that country's numbers
 /// have (a North American area starting 2-9), and perhaps `;ext=` and up to
@@ -641,6 +665,10 @@ pub fn is_e164(s: &str) -> bool {
     })
 }
 
+/// True when `s` is a number as [`to_e164`] writes it on its fast path
+/// (`+1` and ten digits, `+86` and a mobile number, either with `;ext=` and
+/// its digits), which it gives back unchanged: a store need not parse it
+/// again.
 pub fn is_canonical(s: &str) -> bool {
     // (The first `;` must start `;ext=`: a number holds none.)
     let s = match s.find(';').map(|at| (&s[..at], s[at..].strip_prefix(";ext="))) {
@@ -1050,16 +1078,34 @@ mod tests {
 
     #[test]
     fn a_number_without_its_country_reads_as_each_country_would_have_it() {
-        let start = std::time::Instant::now();
         let us = readings("(212) 555-0143");
-        eprintln!("{:?} {:?}", start.elapsed(), us);
         assert!(us.contains(&"+12125550143".to_string()), "{us:?}");
         let de = readings("030 1234567");
-        eprintln!("{:?} {:?}", start.elapsed(), de);
         assert!(de.contains(&"+49301234567".to_string()), "{de:?}");
         assert_eq!(readings(" +1 212 555 0143 "), ["+12125550143"]);
         assert_eq!(readings("0049 30 1234567"), ["+49301234567"]);
         assert!(readings("12").is_empty());
         assert!(readings("ext").is_empty());
+    }
+
+    #[test]
+    fn a_number_without_its_country_is_read_under_a_calling_code() {
+        assert_eq!(calling_code("+442079460958"), Some(44));
+        assert_eq!(calling_code("+14155550132;ext=5"), Some(1));
+        assert_eq!(calling_code("+8613800138000"), Some(86));
+        assert_eq!(calling_code("+9991234567"), None);
+        assert_eq!(calling_code("4155550132"), None);
+        assert_eq!(under_code("(415) 555-0132", 1).as_deref(), Some("+14155550132"));
+        assert_eq!(under_code("020 7946 0958", 44).as_deref(), Some("+442079460958"));
+        assert_eq!(under_code("030 1234567 ext. 5", 49).as_deref(), Some("+49301234567;ext=5"));
+        assert_eq!(under_code("020 7946 0958", 999), None);
+        // Confirmed in a country of the code, not only its main one: a
+        // Jersey number is none of Britain's.
+        assert!(reads_as("020 7946 0958", "+442079460958"));
+        assert!(reads_as("01534 440000", "+441534440000"));
+        assert!(reads_as("(415) 555-0132", "+14155550132"));
+        // The same digits under a code where they are no number in use.
+        assert!(!reads_as("(415) 555-0132", "+444155550132"));
+        assert!(!reads_as("020 7946 0958", "+12079460958"));
     }
 }
