@@ -202,3 +202,8 @@ pub fn same_file(a: &str, b: &str) -> bool {
         _ => false,
     }
 }
+
+/// `n` and the noun in its number: `1 row`, `2 rows`, `0 rows`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

@@ -303,7 +303,8 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         print_json(summary(None, written))?;
     } else if !g.quiet {
         eprintln!(
-            "{rows_read} rows read from {source_name} ({}), {written} written to {}, {rejected} rejected{} in {:.2}s",
+            "{} read from {source_name} ({}), {written} written to {}, {rejected} rejected{} in {:.2}s",
+            crate::io::counted(rows_read, "row", "rows"),
             details.describe(),
             if args.output == "-" { "<stdout>" } else { &args.output },
             rejects_path.filter(|_| rejected > 0).map(|p| format!(" (see {p})")).unwrap_or_default(),

@@ -381,7 +381,8 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         if args.out == "-" { eprintln!("{summary}") } else { outln!("{summary}")? }
     } else if !g.quiet {
         eprintln!(
-            "{exported} {entity} exported to {} ({}) in {:.2}s",
+            "{} exported to {} ({}) in {:.2}s",
+            crate::io::counted(exported, crmsync_store::model::singular(entity), &entity.to_string()),
             if args.out == "-" { "<stdout>" } else { &args.out },
             format.name(),
             elapsed.as_secs_f64()

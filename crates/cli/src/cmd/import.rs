@@ -902,10 +902,17 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     } else if !g.quiet {
         let mut companies = String::new();
         if counts.companies_created > 0 {
-            companies.push_str(&format!(", {} companies created", counts.companies_created));
+            companies.push_str(&format!(
+                ", {} created",
+                crate::io::counted(counts.companies_created, "company", "companies")
+            ));
         }
         if counts.companies_updated > 0 {
-            companies.push_str(&format!(", {} companies given the domain or id they lacked", counts.companies_updated));
+            companies.push_str(&format!(
+                ", {} the domain or id {} lacked",
+                crate::io::counted(counts.companies_updated, "company given", "companies given"),
+                if counts.companies_updated == 1 { "it" } else { "they" }
+            ));
         }
         let wrote = counts.inserted + counts.updated + counts.companies_created + counts.companies_updated > 0;
         let batch_said = match (args.dry_run, wrote) {
@@ -914,9 +921,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             (false, false) => format!("batch {batch}, which changed nothing"),
         };
         eprintln!(
-            "{}{} rows read from {source_name} ({}): {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({batch_said})",
+            "{}{} read from {source_name} ({}): {} inserted, {} updated, {} unchanged, {} rejected{companies}{} in {:.2}s ({batch_said})",
             if args.dry_run { "dry run, nothing written: " } else { "" },
-            counts.rows_read,
+            crate::io::counted(counts.rows_read, "row", "rows"),
             details.describe(),
             counts.inserted,
             counts.updated,

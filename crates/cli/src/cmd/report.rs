@@ -58,8 +58,8 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{entity}: {} records ({} deleted), quality score {}",
-        report["records"],
+        "{entity}: {} ({} deleted), quality score {}",
+        crate::io::counted(report["records"].as_u64().unwrap_or(0), "record", "records"),
         report["deleted"],
         pct(&report["score"])
     )?;
@@ -98,16 +98,17 @@ pub fn run(command: Command, db: &str, g: Global) -> Result<ExitCode> {
     }
     for d in report["duplicates"].as_array().into_iter().flatten() {
         outln!(
-            "duplicates, {}: {} groups, {} records",
+            "duplicates, {}: {}, {}",
             d["rule"].as_str().unwrap_or_default(),
-            d["groups"],
-            d["records"]
+            crate::io::counted(d["groups"].as_u64().unwrap_or(0), "group", "groups"),
+            crate::io::counted(d["records"].as_u64().unwrap_or(0), "record", "records")
         )?;
         if let Some(n) = d["exact_only"]["records"].as_u64().filter(|n| *n > 0) {
             outln!(
-                "  ({n} records past the first {} of {} companies compared by exact name only)",
+                "  ({} past the first {} of {} compared by exact name only)",
+                crate::io::counted(n, "record", "records"),
                 d["exact_only"]["past"],
-                d["exact_only"]["companies"]
+                crate::io::counted(d["exact_only"]["companies"].as_u64().unwrap_or(0), "company", "companies")
             )?;
         }
         let examples = d["examples"].as_array().map_or(&[][..], Vec::as_slice);

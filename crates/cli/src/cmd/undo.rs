@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args as ClapArgs;
 
 use crate::Global;
+use crate::io::counted;
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
@@ -38,14 +39,14 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     } else if !g.quiet {
         let verb = |done: &str, would: &str| if args.dry_run { would.to_string() } else { done.to_string() };
         eprintln!(
-            "{}batch {}: {} records {}, {} records {} ({} fields){}",
+            "{}batch {}: {} {}, {} {} ({}){}",
             if args.dry_run { "dry run, nothing changed: " } else { "undid " },
             done.batch,
-            done.removed,
+            counted(done.removed, "record", "records"),
             verb("removed", "would be removed"),
-            done.restored,
+            counted(done.restored, "record", "records"),
             verb("restored", "would be restored"),
-            done.fields_restored,
+            counted(done.fields_restored, "field", "fields"),
             if done.unlinked > 0 {
                 format!(", {} links from later records {}", done.unlinked, verb("cleared", "would be cleared"))
             } else {

@@ -358,7 +358,7 @@ fn quiet_and_piped_runs_print_no_progress() {
     assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
     let out = crmsync().args(["convert", &f, dir.path().join("o.json").to_str().expect("p")]).output().expect("runs");
     let err = stderr_of(&out);
-    assert!(err.contains("1 rows read") && !err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("1 row read") && !err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
 }
 
 #[test]

@@ -81,7 +81,7 @@ on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     // No file gave tags: an empty list is not a filled field.
     assert_eq!(field("tags")["filled"].as_u64(), Some(0), "{r}");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
-    assert!(text.contains("duplicates, same phone: 1 groups"), "{text}");
+    assert!(text.contains("duplicates, same phone: 1 group,"), "{text}");
     assert!(
         text.contains(&format!(
             "Ada Lovelace <ada@example.com> {} | Ada  Lovelace <ada.l@example.org> {}",
@@ -239,7 +239,7 @@ fn quiet_keeps_the_report_unless_it_went_to_html() {
     let f = db.file("c.csv", "email\na@x.com\n");
     db.ok(&["import", &f, "--entity", "contacts"]);
     let out = db.ok(&["-q", "report", "quality", "--entity", "contacts"]);
-    assert!(out.starts_with("contacts: 1 records"), "{out}");
+    assert!(out.starts_with("contacts: 1 record ("), "{out}");
     let html = db.path("r.html");
     let out = db.ok(&["-q", "report", "quality", "--entity", "contacts", "--html", html.to_str().expect("p")]);
     assert!(out.is_empty(), "{out}");
@@ -376,5 +376,5 @@ fn a_huge_accounts_names_past_the_compared_ones_are_matched_exactly_and_said_to_
         similar["examples"][1]["names"].as_array().expect("names").iter().filter_map(|n| n.as_str()).collect();
     assert_eq!(names, ["Maria Schulz", "Maria Schulz"], "read back by id: {similar}");
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
-    assert!(text.contains("(100 records past the first 2000 of 1 companies compared by exact name only)"), "{text}");
+    assert!(text.contains("(100 records past the first 2000 of 1 company compared by exact name only)"), "{text}");
 }

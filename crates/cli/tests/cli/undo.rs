@@ -419,3 +419,23 @@ on_both!(records_an_undo_removed_export_as_tombstones, |db| {
         .collect();
     assert_eq!(what, ["created", "removed", "created", "removed"], "{history}");
 });
+
+#[test]
+fn summaries_count_one_in_the_singular() {
+    let db = Db::sqlite();
+    let f = db.file("one.csv", "email\nz@z.com\n");
+    let err = stderr_of(&db.run(&["import", &f, "--entity", "contacts"]));
+    assert!(err.contains("1 row read from"), "{err}");
+    let err = stderr_of(&db.run(&["export", "--entity", "contacts"]));
+    assert!(err.starts_with("1 contact exported to"), "{err}");
+    let err = stderr_of(&db.run(&["export", "--entity", "deals"]));
+    assert!(err.starts_with("0 deals exported to"), "{err}");
+    let out = db.ok(&["report", "quality", "--entity", "contacts"]);
+    assert!(out.starts_with("contacts: 1 record (0 deleted)"), "{out}");
+    let batch = db.json(&["batches"])[0]["batch"].as_str().expect("a batch").to_string();
+    let err = stderr_of(&db.run(&["undo", &batch]));
+    assert!(err.contains(": 1 record removed, 0 records restored (0 fields)"), "{err}");
+    let f = db.file("two.csv", "email,company.name\nz@z.com,Zeta\ny@z.com,Zeta\n");
+    let err = stderr_of(&db.run(&["import", &f, "--entity", "contacts"]));
+    assert!(err.contains("2 rows read from") && err.contains(", 1 company created"), "{err}");
+}
