@@ -2770,6 +2770,32 @@ on_both!(a_number_without_its_country_code_is_read_in_the_rows_country, |db| {
     assert_eq!(out, "phone\n020 7946 0958\n");
 });
 
+#[test]
+fn a_number_dialled_abroad_from_the_rows_country_is_the_number_dialled() {
+    let db = Db::sqlite();
+    let f = db.file(
+        "p.csv",
+        "email,phone,address.country\n\
+         a@x.com,011 44 20 7946 0958,US\n\
+         b@x.com,0011 44 20 7946 0958,Australia\n\
+         c@x.com,010-86-138-0013-8000,JP\n\
+         d@x.com,011-211-2345,JP\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,phone"]);
+    assert_eq!(
+        out,
+        "email,phone\na@x.com,+442079460958\nb@x.com,+442079460958\nc@x.com,+8613800138000\nd@x.com,+81112112345\n",
+        "the prefixes North America, Australia and Japan dial out with; Sapporo's area 011 is no prefix in Japan"
+    );
+    // The mapping's phone type reads them so too.
+    let m = db.file("m.toml", "entity = \"contacts\"\n[fields]\nemail = \"email\"\nphone = { from = \"phone\", type = \"phone\", region = \"US\" }\n");
+    let g = db.file("g.csv", "email,phone\ne@x.com,011 49 30 1234567\n");
+    db.ok(&["import", &g, "--mapping", &m]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "phone", "--where", "email = 'e@x.com'"]);
+    assert_eq!(out, "phone\n+49301234567\n");
+}
+
 on_both!(a_key_number_without_its_country_code_finds_the_number_stored_with_it, |db| {
     // Utrecht and Berlin write `030 1234567` alike.
     let f = db.file(

@@ -33,24 +33,55 @@ const PATTERNS: usize = 2_000;
 pub fn to_e164(input: &str, region: Option<Id>) -> Result<String, String> {
     let plain = plain(input);
     let trimmed = plain.trim();
-    // `00` starts an international number almost everywhere (ITU's prefix);
-    // no national number begins with it, so it can be read as `+`.
-    let international;
-    // (`00 44 …` spaces the prefix off as often as not.)
-    let trimmed = match trimmed.strip_prefix("00").map(|rest| rest.trim_start_matches([' ', '-', '.'])) {
-        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit() && c != '0') => {
-            international = ["+", rest].concat();
-            international.as_str()
-        }
-        _ => trimmed,
-    };
     if let Some(fast) = fast_path(trimmed, region) {
         return Ok(fast);
+    }
+    // Dialled abroad with the region's own prefix (which no number on the
+    // fast path starts with): read as the number dialled, if it is one,
+    // else as a number of the region, below.
+    if let Some(number) = region.and_then(|r| dialled_abroad(trimmed, r)).and_then(|n| to_e164(&n, None).ok()) {
+        return Ok(number);
+    }
+    // `00` starts an international number almost everywhere (ITU's prefix);
+    // no national number begins with it, so it can be read as `+`.
+    // (`00 44 …` spaces the prefix off as often as not.)
+    if let Some(rest) = trimmed.strip_prefix("00").map(|rest| rest.trim_start_matches([' ', '-', '.']))
+        && rest.starts_with(|c: char| c.is_ascii_digit() && c != '0')
+    {
+        return to_e164(&["+", rest].concat(), region);
     }
     if let Some(number) = russian(trimmed, region) {
         return Ok(number);
     }
     slow_path(trimmed, region)
+}
+
+/// A number as dialled abroad from `region` with that country's own
+/// international prefix, with `+` for it: `011 44 20 7946 0958` from North
+/// America, `0011 44 …` from Australia, `010 44 …` from Japan are all
+/// `+44 20 7946 0958`. `None` where no such prefix and a country code
+/// (which never starts with 0) begin the number. (No country's numbers
+/// begin with its international prefix: the prefix is kept for dialling
+/// out.)
+fn dialled_abroad(input: &str, region: Id) -> Option<String> {
+    let meta = phonenumber::metadata::DATABASE.by_id(region.as_ref())?;
+    let prefix = meta.international_prefix()?.as_str();
+    // The digits before anything but spacing (at most the longest prefix,
+    // 9 digits, and the code's first).
+    let mut digits = Vec::with_capacity(10);
+    for (at, c) in input.char_indices() {
+        match c {
+            '0'..='9' if digits.len() < 10 => digits.push((at, c)),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => break,
+        }
+    }
+    let text: String = digits.iter().map(|(_, c)| c).collect();
+    // The longest prefix the pattern matches whole, with a code after it.
+    (1..digits.len()).rev().find_map(|len| {
+        let (next_at, next) = digits[len];
+        (next != '0' && matches_whole(prefix, &text[..len])).then(|| format!("+{}", &input[next_at..]))
+    })
 }
 
 /// A number of +7 (Russia, Kazakhstan): ten digits after the code, written
@@ -234,6 +265,11 @@ fn regions() -> &'static [Id] {
 pub fn is_valid(input: &str, region: Option<Id>) -> bool {
     enlarge_pattern_cache();
     let database = &*phonenumber::metadata::DATABASE;
+    if let Some(number) = region.and_then(|r| dialled_abroad(input.trim(), r))
+        && is_valid(&number, None)
+    {
+        return true;
+    }
     if let Some(number) = russian(input.trim(), region) {
         return database.by_code(&7).into_iter().flatten().any(|meta| in_use(meta, &number[2..]));
     }
@@ -1107,5 +1143,30 @@ mod tests {
         // The same digits under a code where they are no number in use.
         assert!(!reads_as("(415) 555-0132", "+444155550132"));
         assert!(!reads_as("020 7946 0958", "+12079460958"));
+    }
+
+    #[test]
+    fn a_number_dialled_abroad_with_the_regions_own_prefix_is_the_number_dialled() {
+        for (input, region) in [
+            ("011 44 20 7946 0958", Id::US),
+            ("011-44-20-7946-0958", Id::CA),
+            ("0011 44 20 7946 0958", Id::AU),
+            ("010-44-20-7946-0958", Id::JP),
+            ("00 44 20 7946 0958", Id::DE),
+            ("810 44 20 7946 0958", Id::RU),
+        ] {
+            assert_eq!(to_e164(input, Some(region)).as_deref(), Ok("+442079460958"), "{input} in {region:?}");
+            assert!(is_valid(input, Some(region)), "{input} in {region:?}");
+            assert_eq!(in_country(input, region.as_ref()).as_deref(), Some("+442079460958"), "{input}");
+        }
+        assert_eq!(to_e164("011 86 138 0013 8000", Some(Id::US)).as_deref(), Ok("+8613800138000"));
+        assert_eq!(to_e164("011 44 20 7946 0958 ext. 12", Some(Id::US)).as_deref(), Ok("+442079460958;ext=12"));
+        // Numbers of the region are read as before: Sapporo's area 011,
+        // an Australian number, a North American one.
+        assert_eq!(to_e164("011-211-2345", Some(Id::JP)).as_deref(), Ok("+81112112345"));
+        assert_eq!(to_e164("02 9374 4000", Some(Id::AU)).as_deref(), Ok("+61293744000"));
+        assert_eq!(to_e164("(212) 555-0143", Some(Id::US)).as_deref(), Ok("+12125550143"));
+        // A prefix and no number after it is no number.
+        assert!(to_e164("011 0", Some(Id::US)).is_err());
     }
 }
