@@ -420,16 +420,20 @@ pub struct Drafter {
 /// The phone numbers among `values` written without their country code,
 /// read in `country` where they are numbers in use there (as a mapping's
 /// `region_from` reads them); others are left as written.
-fn phones_in_country(columns: &[Column], values: &mut [Option<Option<String>>], country: &str) {
-    for (column, value) in columns.iter().zip(values.iter_mut()) {
+fn phones_in_country<'a>(columns: &[Column], values: impl IntoIterator<Item = Option<&'a mut String>>, country: &str) {
+    for (column, written) in columns.iter().zip(values) {
         if column.kind == Kind::Phone
-            && let Some(Some(written)) = value
-            && !written.starts_with('+')
+            && let Some(written) = written.filter(|w| !w.starts_with('+'))
             && let Some(number) = crmsync_core::mapping::types::phone::in_country(written, country)
         {
             *written = number;
         }
     }
+}
+
+/// A draft's given values, for `phones_in_country`.
+fn given(values: &mut [Option<Option<String>>]) -> impl Iterator<Item = Option<&mut String>> {
+    values.iter_mut().map(|v| v.as_mut().and_then(Option::as_mut))
 }
 
 /// An import in progress.
@@ -814,7 +818,7 @@ impl Drafter {
         // there is kept as written.
         // (A row without one, read in its record's: see `merge`.)
         if national && let Some(Some(Some(country))) = self.country_at.map(|p| d.values[p].clone()) {
-            phones_in_country(self.columns, &mut d.values, &country);
+            phones_in_country(self.columns, given(&mut d.values), &country);
         }
         // An activity's deal named by name, beside the company it is with:
         // of deals of one name (a renewal per customer), the one there.
@@ -2243,8 +2247,15 @@ impl Import<'_> {
             }
             && let Some(country) = values[at].as_deref()
         {
-            phones_in_country(self.columns, &mut d.values, country);
+            phones_in_country(self.columns, given(&mut d.values), country);
         }
+        // A record given a country it had not: its numbers stored as
+        // written, for want of one, are read there now, as they would have
+        // been had it had it then.
+        let placed = self.drafter.country_at.and_then(|at| match &d.values[at] {
+            Some(Some(country)) if values[at].as_deref() != Some(country.as_str()) => Some(country.clone()),
+            _ => None,
+        });
         for (i, v) in d.values.iter_mut().enumerate() {
             match v {
                 // (A value the same as stored keeps the stored spelling.)
@@ -2253,6 +2264,9 @@ impl Import<'_> {
                 Some(None) if self.settings.clear_empty => values[i] = None,
                 _ => {}
             }
+        }
+        if let Some(country) = placed {
+            phones_in_country(self.columns, values.iter_mut().map(Option::as_mut), &country);
         }
         for (pos, id) in links {
             if id.is_some() || self.settings.clear_empty {

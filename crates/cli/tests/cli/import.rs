@@ -2768,6 +2768,19 @@ on_both!(a_number_without_its_country_code_is_read_in_the_rows_country, |db| {
     db.ok(&["import", &h, "--entity", "contacts"]);
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "phone", "--where", "email = 'i@x.com'"]);
     assert_eq!(out, "phone\n020 7946 0958\n");
+    // A record given the country it lacked: its number kept as written is
+    // read there now, and found as any other. One that gives the country
+    // again changes nothing.
+    let c = db.file("c.csv", "email,address.country\nd@x.com,US\ni@x.com,IE\n");
+    let s = db.json(&["import", &c, "--entity", "contacts"]);
+    assert_eq!((s["updated"].as_u64(), s["unchanged"].as_u64()), (Some(1), Some(1)), "{s}");
+    let out =
+        db.ok(&["export", "--entity", "contacts", "--fields", "email,phone", "--where", "phone = '+14155550132'"]);
+    assert_eq!(out, "email,phone\na@x.com,+14155550132\nd@x.com,+14155550132\n");
+    let h = db.file("h2.csv", "email,address.country\ni@x.com,GB\n");
+    db.ok(&["import", &h, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "phone", "--where", "email = 'i@x.com'"]);
+    assert_eq!(out, "phone\n+442079460958\n", "the London number, once its record is in Britain");
 });
 
 #[test]
