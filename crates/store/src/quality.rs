@@ -2,6 +2,8 @@
 //! candidates, counts. One pass over the records (streamed) plus grouping
 //! queries; the result is JSON, which the CLI prints or renders as HTML.
 
+use std::collections::HashMap;
+
 use crmsync_core::mapping::types::{country, currency, email};
 use crmsync_core::value::LIST_SEPARATOR;
 use crmsync_core::{Entity, Value};
@@ -380,6 +382,112 @@ fn example(value: &str, records: u64, members: &[Member]) -> serde_json::Value {
     })
 }
 
+/// Companies of one name as import matches names (without case,
+/// punctuation or legal form: `Acme, Inc.` and `ACME Inc`), and also
+/// without accents, umlauts written out or dropped (`Müller GmbH`,
+/// `Mueller GmbH`, `Muller GmbH`), as systems that cannot store them write
+/// them. (Import does not merge those: two companies may differ by an
+/// accent alone. The report names them for a person to look at.)
+fn same_company_names(db: &mut dyn Sql, listed: usize) -> Result<serde_json::Value> {
+    let rows = db.query(
+        "SELECT name_key, id FROM companies WHERE deleted_at IS NULL AND name_key IS NOT NULL AND name_key <> ''",
+        &[],
+    )?;
+    // Each distinct key, its records, and the group it joins: keys alike
+    // in either folding are one group (a small union-find over keys).
+    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
+    let mut key_at: HashMap<String, usize> = HashMap::default();
+    for r in rows {
+        let mut r = r.into_iter();
+        let (Some(key), Some(id)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) else {
+            continue;
+        };
+        match key_at.get(&key) {
+            Some(&at) => keys[at].1.push(id),
+            None => {
+                key_at.insert(key.clone(), keys.len());
+                keys.push((key, vec![id]));
+            }
+        }
+    }
+    let mut parent: Vec<usize> = (0..keys.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut folded: HashMap<String, usize> = HashMap::default();
+    for (i, (key, _)) in keys.iter().enumerate() {
+        for f in [plain_letters(key, true), plain_letters(key, false)] {
+            match folded.get(&f) {
+                Some(&j) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    folded.insert(f, i);
+                }
+            }
+        }
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::default();
+    for i in 0..keys.len() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    // (records, the key most of them have, their ids in order)
+    let mut found: Vec<(usize, String, Vec<String>)> = groups
+        .into_values()
+        .filter_map(|members| {
+            let records: usize = members.iter().map(|&i| keys[i].1.len()).sum();
+            if records < 2 {
+                return None;
+            }
+            let most = members
+                .iter()
+                .max_by(|&&a, &&b| keys[a].1.len().cmp(&keys[b].1.len()).then_with(|| keys[b].0.cmp(&keys[a].0)))?;
+            let mut ids: Vec<String> = members.iter().flat_map(|&i| keys[i].1.iter().cloned()).collect();
+            ids.sort_unstable();
+            Some((records, keys[*most].0.clone(), ids))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let records_in: usize = found.iter().map(|(n, _, _)| n).sum();
+    // The listed groups' records (their first 20 each), read at once.
+    let shown_ids: Vec<&String> = found.iter().take(listed).flat_map(|(_, _, ids)| ids.iter().take(20)).collect();
+    let mut by_id: HashMap<String, Member> = HashMap::default();
+    for part in shown_ids.chunks(500) {
+        let sql = format!(
+            "SELECT t.id, t.{}, {} FROM companies t WHERE t.id IN ({})",
+            model::label_field(Entity::Companies),
+            shown_columns(Entity::Companies),
+            placeholders(part.len())
+        );
+        let params: Vec<Param> = part.iter().map(|id| Param::from(id.as_str())).collect();
+        for r in db.query(&sql, &params)? {
+            let text = |i: usize| r.get(i).and_then(Cell::text).unwrap_or_default().to_string();
+            by_id.insert(text(0), Member { id: text(0), label: text(1), name: shown(&r[2..]) });
+        }
+    }
+    let examples: Vec<serde_json::Value> = found
+        .iter()
+        .take(listed)
+        .map(|(records, key, ids)| {
+            let members: Vec<Member> = ids.iter().take(20).filter_map(|id| by_id.get(id).cloned()).collect();
+            example(key, *records as u64, &members)
+        })
+        .collect();
+    Ok(json!({
+        "key": "same_name",
+        "rule": "same name",
+        "groups": found.len(),
+        "records": records_in,
+        "examples": examples,
+    }))
+}
+
 /// Similar names at the same company, reading the records company by
 /// company so that only one company's names are held at a time.
 fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serde_json::Value> {
@@ -618,12 +726,8 @@ impl Store {
                     matching: &["t.phone", "t.mobile"],
                 },
             ],
-            Entity::Companies => {
-                vec![
-                    SameRule::column("same_domain", "same domain", "t.domain"),
-                    SameRule::column("same_name", "same name", "t.name_key"),
-                ]
-            }
+            // (Names: see `same_company_names`.)
+            Entity::Companies => vec![SameRule::column("same_domain", "same domain", "t.domain")],
             // An activities file imported twice, without ids to match by,
             // is in twice: each record alike in all that says what happened
             // (the subject in any case: `Intro call`, `intro call`).
@@ -688,6 +792,9 @@ impl Store {
         }
         if matches!(entity, Entity::Contacts | Entity::Deals) {
             duplicates.push(similar_names(self.db.as_mut(), entity, listed)?);
+        }
+        if entity == Entity::Companies {
+            duplicates.push(same_company_names(self.db.as_mut(), listed)?);
         }
 
         let mut completeness_sum = 0.0;

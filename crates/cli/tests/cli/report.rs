@@ -20,6 +20,45 @@ fn labels_of(rule: &serde_json::Value) -> Vec<Vec<String>> {
     groups
 }
 
+on_both!(companies_of_one_name_without_accents_are_duplicate_candidates, |db| {
+    let f = db.file(
+        "co.csv",
+        "name,domain\n\
+         Müller GmbH,a.de\n\
+         Mueller GmbH,b.de\n\
+         Muller AG,c.de\n\
+         Acme Inc,acme.com\n\
+         \"ACME, Inc.\",acme.net\n\
+         Café Noir,d.fr\n\
+         Cafe Noir SARL,e.fr\n\
+         Xue Ltd,f.cn\n\
+         Xu Ltd,g.cn\n\
+         Øresund AB,h.dk\n",
+    );
+    let s = db.json(&["import", &f, "--entity", "companies", "--key", "domain"]);
+    assert_eq!(s["inserted"].as_u64(), Some(10), "{s}");
+    let r = db.json(&["report", "quality", "--entity", "companies"]);
+    let same = rule(&r, "same_name");
+    assert_eq!((same["groups"].as_u64(), same["records"].as_u64()), (Some(3), Some(7)), "{same}");
+    assert_eq!(
+        labels_of(&same),
+        [
+            vec!["ACME, Inc.", "Acme Inc"],
+            vec!["Cafe Noir SARL", "Café Noir"],
+            vec!["Mueller GmbH", "Muller AG", "Müller GmbH"],
+        ],
+        "umlauts written out or dropped, accents off, legal forms aside; Xue and Xu stay two"
+    );
+    assert_eq!(same["examples"][0]["records"].as_u64(), Some(3), "the largest group first: {same}");
+    let text = db.ok(&["report", "quality", "--entity", "companies"]);
+    assert!(text.contains("duplicates, same name: 3 groups, 7 records"), "{text}");
+    // Deleted ones are no candidates.
+    let batch = s["batch"].as_str().expect("batch");
+    db.ok(&["undo", batch]);
+    let r = db.json(&["report", "quality", "--entity", "companies"]);
+    assert_eq!(rule(&r, "same_name")["groups"].as_u64(), Some(0), "{r}");
+});
+
 on_both!(quality_reports_completeness_validity_and_duplicates, |db| {
     db.import("contacts_v1.csv", "contacts.toml", &[]);
     db.import("contacts_v2.csv", "contacts.toml", &[]);
