@@ -219,10 +219,13 @@ fn family_first(c: char) -> bool {
 
 /// A name as the same person's name is written without its accents, or
 /// as systems that cannot store them write it: lowercased, umlauts written
-/// out (`Müller` as `mueller`, as German spells it without them) or, not
-/// `umlauts`, dropped (`muller`), other accents off (`José` as `jose`),
-/// letters of their own spelt as in ASCII (`ß` as `ss`, `ø` as `o`). (`ue`
-/// is not read back as `ü`: `Xue` and `Xu` are two Chinese surnames.)
+/// out (`Müller` as `mueller`, as German spells it without them; `ø` as
+/// `oe` and `å` as `aa`, as Danish and Norwegian do: `Søren`, `Soeren`;
+/// `Århus`, `Aarhus`) or, not `umlauts`, dropped (`muller`, `soren`), other
+/// accents off (`José` as `jose`), letters of their own spelt as in ASCII
+/// (`ß` as `ss`), and full-width letters (`ＡＣＭＥ`, as East Asian input
+/// methods type them) as the letters they are. (`ue` is not read back as
+/// `ü`: `Xue` and `Xu` are two Chinese surnames.)
 fn plain_letters(name: &str, umlauts: bool) -> String {
     use unicode_normalization::UnicodeNormalization;
     let lower = name.to_lowercase();
@@ -230,14 +233,19 @@ fn plain_letters(name: &str, umlauts: bool) -> String {
         return lower;
     }
     let mut out = String::with_capacity(lower.len() + 4);
-    for c in lower.nfd() {
+    // (Compatibility decomposition: full-width `ａ` is `a`, as `é` is `e`
+    // and its accent.)
+    for c in lower.nfkd() {
         match c {
             // (An umlaut's two dots, as decomposed: an `e` after the vowel.)
             '\u{308}' if umlauts && matches!(out.chars().next_back(), Some('a' | 'o' | 'u')) => out.push('e'),
+            // (A ring over an `a`: the `a` again.)
+            '\u{30A}' if umlauts && out.ends_with('a') => out.push('a'),
             c if unicode_normalization::char::is_combining_mark(c) => {}
             'ß' => out.push_str("ss"),
             'æ' => out.push_str("ae"),
             'œ' => out.push_str("oe"),
+            'ø' if umlauts => out.push_str("oe"),
             'ø' => out.push('o'),
             'ł' => out.push('l'),
             'đ' | 'ð' => out.push('d'),
@@ -881,6 +889,19 @@ mod tests {
             assert_eq!(check("occurred_at", occurred, ok), ("a date and time (ISO 8601)", true), "{ok}");
         }
         assert!(!check("occurred_at", occurred, "yesterday").1);
+    }
+
+    #[test]
+    fn names_are_folded_as_they_are_written_without_their_letters() {
+        assert_eq!(plain_letters("Müller", true), "mueller");
+        assert_eq!(plain_letters("Müller", false), "muller");
+        assert_eq!(plain_letters("Søren Ørsted", true), "soeren oersted");
+        assert_eq!(plain_letters("Søren Ørsted", false), "soren orsted");
+        assert_eq!(plain_letters("Århus", true), "aarhus");
+        assert_eq!(plain_letters("Åsa", false), "asa");
+        assert_eq!(plain_letters("ＡＣＭＥ Ｔｒａｄｉｎｇ", true), "acme trading");
+        assert_eq!(plain_letters("José Straße", true), "jose strasse");
+        assert_eq!(plain_letters("张伟", true), "张伟");
     }
 
     /// Names with the typos similar-name detection is for: a letter
