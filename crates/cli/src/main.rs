@@ -17,6 +17,15 @@ macro_rules! out {
         write!(std::io::stdout().lock(), $($arg)*)
     }};
 }
+/// `eprintln!` that drops a message stderr cannot take instead of
+/// panicking: with stderr a closed pipe (`crmsync … 2>&1 | true`) a
+/// command still does its work and exits with its own code.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 mod cmd;
 mod io;

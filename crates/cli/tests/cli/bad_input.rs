@@ -556,6 +556,34 @@ fn a_closed_stdout_ends_a_command_quietly() {
 }
 
 #[test]
+fn a_closed_stderr_leaves_a_command_its_work_and_exit_code() {
+    // `crmsync import … 2>&1 | true`: messages cannot be written; the file
+    // is imported and exported all the same, with exit code 0.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = testdata("import/contacts_v1.csv");
+    let mapping = testdata("import/contacts.toml");
+    let out_csv = dir.path().join("out.csv");
+    for args in [
+        &["init"][..],
+        &["import", file.to_str().expect("p"), "--mapping", mapping.to_str().expect("p")],
+        &["export", "--entity", "contacts", "-o", out_csv.to_str().expect("p")],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let status = std::process::Command::new(assert_cmd::cargo::cargo_bin("crmsync"))
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(writer)
+            .status()
+            .expect("runs");
+        assert_eq!(status.code(), Some(0), "{args:?}");
+    }
+    let exported = std::fs::read_to_string(&out_csv).expect("exported");
+    assert_eq!(exported.lines().count(), 4, "{exported}");
+}
+
+#[test]
 fn json_failures_say_so_in_json_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}", dir.path().join("crm.db").display());
