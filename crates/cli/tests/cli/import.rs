@@ -2662,10 +2662,22 @@ on_both!(amounts_grouped_by_thousands_are_read_and_a_decimal_comma_is_said, |db|
     let s = db.json(&["import", &f, "--entity", "deals", "--rejects", rejects.to_str().expect("p")]);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(1)), "{s}");
     let r = std::fs::read_to_string(&rejects).expect("rejects");
-    assert!(r.contains("for a decimal comma, 1,5, a mapping's `decimal_comma = true`"), "{r}");
+    assert!(r.contains("for a decimal comma, 1,5, the field's `decimal_separator = "), "{r}");
     assert_eq!(
         db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "amount >= '1,000'"]),
         "name,amount\nE1,1000\nE2,1000000\nE3,1234.50\n"
+    );
+    // What the message names is the mapping's key that reads it.
+    let m = db.file(
+        "m.toml",
+        "entity = \"deals\"\n[fields]\nname = \"name\"\ncurrency = \"currency\"\n\
+         amount = { from = \"amount\", type = \"decimal\", decimal_separator = \",\" }\n",
+    );
+    let e4 = db.file("e4.csv", "name,amount,currency\nE4,\"1,5\",EUR\n");
+    db.ok(&["import", &e4, "--mapping", &m]);
+    assert_eq!(
+        db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "name = 'E4'"]),
+        "name,amount\nE4,1.5\n"
     );
 });
 

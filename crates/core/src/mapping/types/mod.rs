@@ -185,7 +185,7 @@ fn decimal(text: &str) -> Result<String, String> {
     let body: String = if body.contains(',') {
         // `1,234.50`, `1,000,000`: commas are thousands separators, only
         // before the point and only between groups of three (a decimal
-        // comma, `1,5`, is the mapping's `decimal_comma`).
+        // comma, `1,5`, is the mapping's `decimal_separator = ","`).
         let (int, frac) = match body.split_once('.') {
             Some((int, frac)) => (int, Some(frac)),
             None => (body, None),
@@ -194,8 +194,8 @@ fn decimal(text: &str) -> Result<String, String> {
         if groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3) {
             return Err(match frac {
                 Some(_) => expected(),
-                None => "a decimal number (a comma only between thousands, 1,000,000; for a decimal comma, 1,5, a \
-                         mapping's `decimal_comma = true`)"
+                None => "a decimal number (a comma only between thousands, 1,000,000; for a decimal comma, 1,5, the \
+                         field's `decimal_separator = \",\"` in the mapping)"
                     .to_string(),
             });
         }
