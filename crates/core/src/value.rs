@@ -192,10 +192,15 @@ impl DateTime {
             c.minute(),
             c.second()
         );
+        // A fraction of a second to the microsecond, as the store keeps
+        // times, always six digits (nine for nanoseconds): times of one
+        // width sort as text in time order, and an exported time is the
+        // stored text a `like` matches (`.926270`, not `.92627`).
         let nanos = c.subsec_nanosecond();
-        if nanos != 0 {
-            let frac = format!("{nanos:09}");
-            let _ = write!(out, ".{}", frac.trim_end_matches('0'));
+        if nanos % 1000 != 0 {
+            let _ = write!(out, ".{nanos:09}");
+        } else if nanos != 0 {
+            let _ = write!(out, ".{:06}", nanos / 1000);
         }
         if let Some(off) = self.offset {
             let secs = off.seconds();
@@ -763,6 +768,12 @@ mod tests {
             DateTime { civil: civil::date(2024, 5, 1).at(9, 30, 0, 500_000_000), offset: Some(Offset::constant(8)) };
         let mut s = String::new();
         dt.write_iso(&mut s);
-        assert_eq!(s, "2024-05-01T09:30:00.5+08:00");
+        assert_eq!(s, "2024-05-01T09:30:00.500000+08:00");
+        for (nanos, text) in [(0, "00Z"), (926_270_000, "00.926270Z"), (1_000, "00.000001Z"), (7, "00.000000007Z")] {
+            let dt = DateTime { civil: civil::date(2024, 5, 1).at(9, 30, 0, nanos), offset: Some(Offset::UTC) };
+            let mut s = String::new();
+            dt.write_iso(&mut s);
+            assert_eq!(s, format!("2024-05-01T09:30:{text}"));
+        }
     }
 }

@@ -1713,3 +1713,26 @@ on_both!(where_compares_company_names_as_import_matches_them, |db| {
     assert_eq!(emails("companies", "name like 'Acme,%'"), [acme]);
     assert_eq!(emails("companies", "name is not null"), [acme, "Globex"]);
 });
+
+on_both!(times_export_to_the_microsecond_as_stored, |db| {
+    let f = db.file(
+        "a.csv",
+        "kind,subject,occurred_at\ncall,A,2024-05-01T10:00:00.92627Z\ncall,B,2024-05-01T10:00:00.5+02:00\ncall,C,2024-05-01T10:00:00Z\n",
+    );
+    db.ok(&["import", &f, "--entity", "activities"]);
+    let out = db.ok(&["export", "--entity", "activities", "--fields", "subject,occurred_at"]);
+    assert_eq!(
+        out,
+        "subject,occurred_at\nA,2024-05-01T10:00:00.926270Z\nB,2024-05-01T08:00:00.500000Z\nC,2024-05-01T10:00:00Z\n",
+        "six digits, so that times sort as text and an exported time is the text `like` matches"
+    );
+    let like =
+        db.ok(&["export", "--entity", "activities", "--fields", "subject", "--where", "occurred_at like '%.926270Z'"]);
+    assert_eq!(like, "subject\nA\n");
+    // The store's own times too.
+    let created = db.ok(&["export", "--entity", "activities", "--fields", "created_at"]);
+    for line in created.lines().skip(1) {
+        let fraction = line.split_once('.').map(|(_, f)| f.trim_end_matches('Z'));
+        assert!(fraction.is_none_or(|f| f.len() == 6), "{line}");
+    }
+});

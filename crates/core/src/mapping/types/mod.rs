@@ -392,7 +392,7 @@ mod tests {
         assert_eq!(decimal("1,000").as_deref(), Ok("1000"));
         assert_eq!(decimal("-1,000,000").as_deref(), Ok("-1000000"));
         let comma = decimal("1,5").expect_err("a decimal comma");
-        assert!(comma.contains("decimal_comma = true"), "{comma}");
+        assert!(comma.contains("`decimal_separator = \",\"`"), "{comma}");
         assert!(decimal("1,0000").is_err() && decimal(",100").is_err());
         assert!(decimal("abc").is_err());
         assert!(decimal(".").is_err());
