@@ -82,6 +82,10 @@ pub struct Settings {
     /// gives domains: a row whose name matches a company at another domain,
     /// or whose domain is another company's, is rejected rather than merged.
     pub guard_domains: bool,
+    /// Fields the mapping marks `unique` (`email`, `custom.member_no`):
+    /// no two live records may share a value, across the store, as a
+    /// declared custom field's `unique` says.
+    pub unique: Vec<String>,
 }
 
 impl Settings {
@@ -470,10 +474,12 @@ pub struct Import<'s> {
     linked: HashMap<Entity, HashMap<String, String>>,
     /// `Sql::others_version` when `linked` was last known to hold.
     linked_version: Option<i64>,
-    /// Values of unique custom fields (`unique_value`) → the record that has
+    /// Values of unique fields (`Unique::value`) → the record that has
     /// it (its id's 128 bits): 32 bytes an entry, where the texts took 330
     /// (411 MB for a million records).
     taken: HashMap<u128, u128>,
+    /// The fields `taken` holds the values of.
+    unique: Vec<Unique>,
     /// Custom field names this import has listed in `custom_keys`.
     custom_keys: FastSet<String>,
     redraft: Option<Redraft>,
@@ -598,14 +604,75 @@ struct Bulk {
     keys: KeyHashes,
 }
 
-/// A unique custom field's value as `Import::taken` keeps it: 128 bits of
-/// hash of the field and the value's text.
-fn unique_value(field: &str, text: &str) -> u128 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(field.as_bytes());
-    h.update(&[0]);
-    h.update(text.as_bytes());
-    h.digest128()
+/// A field no two live records may share a value of: a custom field
+/// declared `unique`, or a field a mapping marks so.
+#[derive(Debug, Clone, PartialEq)]
+enum Unique {
+    /// A custom field, by its name.
+    Custom(String),
+    /// A column of the record, by its position.
+    Column(usize),
+}
+
+impl Unique {
+    /// The field as users name it.
+    fn field(&self, columns: &[Column]) -> String {
+        match self {
+            Unique::Custom(name) => format!("custom.{name}"),
+            Unique::Column(pos) => columns[*pos].field.to_string(),
+        }
+    }
+
+    /// A value of the field as `Import::taken` keeps it: 128 bits of hash
+    /// of the field and the value's text (an e-mail without case, as keys
+    /// compare it).
+    fn value(&self, columns: &[Column], text: &str) -> u128 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(self.field(columns).as_bytes());
+        h.update(&[0]);
+        match self {
+            Unique::Column(pos) if columns[*pos].kind == Kind::Email => h.update(text.to_lowercase().as_bytes()),
+            _ => h.update(text.as_bytes()),
+        }
+        h.digest128()
+    }
+
+    /// Its text among a record's values, if it has one.
+    fn text_in(&self, columns: &[Column], values: &[Option<String>], custom: &CustomValues) -> Option<String> {
+        match self {
+            Unique::Custom(name) => custom.get(name).map(json_text),
+            Unique::Column(pos) => values.get(*pos).cloned().flatten().filter(|_| columns[*pos].kind != Kind::Custom),
+        }
+    }
+}
+
+type CustomValues = BTreeMap<String, serde_json::Value>;
+
+/// The fields of `entity` no two live records may share a value of: its
+/// custom fields declared `unique`, and the fields a mapping marks so.
+fn unique_fields(entity: Entity, declared: &[CustomField], marked: &[String]) -> Result<Vec<Unique>> {
+    let mut out: Vec<Unique> = declared.iter().filter(|f| f.unique).map(|f| Unique::Custom(f.name.clone())).collect();
+    for field in marked {
+        let u = match field.strip_prefix("custom.") {
+            Some(name) => Unique::Custom(name.to_string()),
+            None => match model::position(entity, field) {
+                Some(pos)
+                    if matches!(model::columns(entity)[pos].kind, Kind::Link(_) | Kind::DealContacts | Kind::Tags) =>
+                {
+                    return Err(Error::Argument(format!(
+                        "`{field}` cannot be unique: a link or a list is no value of one record's own"
+                    )));
+                }
+                Some(pos) => Unique::Column(pos),
+                // (A link's natural key, `company.name`: many records share one.)
+                None => continue,
+            },
+        };
+        if !out.contains(&u) {
+            out.push(u);
+        }
+    }
+    Ok(out)
 }
 
 /// A record whose id is not a ULID (none crmsync made), in `Import::taken`.
@@ -999,11 +1066,15 @@ impl Store {
             }
         }
         let declared = custom::declared(db, settings.entity)?;
+        let unique = unique_fields(settings.entity, &declared, &settings.unique)?;
         let mut taken = HashMap::default();
-        for f in declared.iter().filter(|f| f.unique) {
+        for u in &unique {
             // Loaded once: later rows of this import are checked against
             // the values it writes as well.
-            let expr = db.backend().custom_text("t", &f.name);
+            let expr = match u {
+                Unique::Custom(name) => db.backend().custom_text("t", name),
+                Unique::Column(pos) => format!("t.{}", columns[*pos].column),
+            };
             let sql = format!(
                 "SELECT t.id, {expr} FROM {} t WHERE t.deleted_at IS NULL AND {expr} IS NOT NULL",
                 settings.entity.name()
@@ -1013,7 +1084,7 @@ impl Store {
                 if let (Some(id), Some(v)) =
                     (row.next().and_then(Cell::into_text), row.next().and_then(Cell::into_text))
                 {
-                    taken.insert(unique_value(&f.name, &v), model::ulid_value(&id).unwrap_or(NO_ID));
+                    taken.insert(u.value(columns, &v), model::ulid_value(&id).unwrap_or(NO_ID));
                 }
                 Ok(())
             })?;
@@ -1058,6 +1129,7 @@ impl Store {
                 country_at: model::position(settings.entity, "address.country"),
             },
             taken,
+            unique,
             custom_keys: HashSet::default(),
             redraft: None,
             settings,
@@ -2156,26 +2228,25 @@ impl Import<'_> {
         Ok(())
     }
 
-    /// Why a record's custom fields break their declarations (required or
-    /// unique), if they do: `before` is the stored record on update, `id`
-    /// its id.
+    /// Why a record breaks its custom fields' declarations (required) or a
+    /// field's `unique`, if it does: `before` is the stored record on
+    /// update, `id` its id.
     fn custom_problem(
         &self,
         before: Option<&[Option<String>]>,
         after: &[Option<String>],
         id: Option<&str>,
     ) -> Option<(String, String)> {
-        if self.drafter.declared.is_empty() {
+        if self.drafter.declared.is_empty() && self.unique.is_empty() {
             return None;
         }
-        let pos = self.columns.iter().position(|c| c.kind == Kind::Custom)?;
-        let now = model::parse_custom(after[pos].as_deref());
-        let was = before.map(|b| model::parse_custom(b[pos].as_deref()));
+        let custom = self.columns.iter().position(|c| c.kind == Kind::Custom);
+        let now = model::parse_custom(custom.and_then(|pos| after[pos].as_deref()));
         let entity = self.settings.entity;
-        for f in &self.drafter.declared {
-            let field = format!("custom.{}", f.name);
-            let value = now.get(&f.name);
-            if f.required && value.is_none() {
+        if let Some(pos) = custom {
+            let was = before.map(|b| model::parse_custom(b[pos].as_deref()));
+            for f in self.drafter.declared.iter().filter(|f| f.required && !now.contains_key(&f.name)) {
+                let field = format!("custom.{}", f.name);
                 match &was {
                     None => return Some((field.clone(), format!("{field} is required for a new record of {entity}"))),
                     Some(w) if w.contains_key(&f.name) => {
@@ -2184,33 +2255,34 @@ impl Import<'_> {
                     Some(_) => {}
                 }
             }
-            if let Some(v) = value.filter(|_| f.unique) {
-                let text = json_text(v);
-                if let Some(other) = self.taken.get(&unique_value(&f.name, &text))
-                    && id.and_then(model::ulid_value) != Some(*other)
-                {
-                    let other = if *other == NO_ID { "another record".to_string() } else { model::ulid_text(*other) };
-                    return Some((field.clone(), format!("{field} {text:?} is taken by {other} ({field} is unique)")));
-                }
+        }
+        for u in &self.unique {
+            let Some(text) = u.text_in(self.columns, after, &now) else { continue };
+            if let Some(other) = self.taken.get(&u.value(self.columns, &text))
+                && id.and_then(model::ulid_value) != Some(*other)
+            {
+                let field = u.field(self.columns);
+                let other = if *other == NO_ID { "another record".to_string() } else { model::ulid_text(*other) };
+                return Some((field.clone(), format!("{field} {text:?} is taken by {other} ({field} is unique)")));
             }
         }
         None
     }
 
-    /// Records that `id` now holds its unique custom values.
+    /// Records that `id` now holds its unique values.
     fn claim_unique(&mut self, before: Option<&[Option<String>]>, after: &[Option<String>], id: &str) {
-        if !self.drafter.declared.iter().any(|f| f.unique) {
+        if self.unique.is_empty() {
             return;
         }
-        let Some(pos) = self.columns.iter().position(|c| c.kind == Kind::Custom) else { return };
-        let now = model::parse_custom(after[pos].as_deref());
-        let was = before.map(|b| model::parse_custom(b[pos].as_deref())).unwrap_or_default();
-        for f in self.drafter.declared.iter().filter(|f| f.unique) {
-            if let Some(old) = was.get(&f.name) {
-                self.taken.remove(&unique_value(&f.name, &json_text(old)));
+        let custom = self.columns.iter().position(|c| c.kind == Kind::Custom);
+        let now = model::parse_custom(custom.and_then(|pos| after[pos].as_deref()));
+        let was = before.map(|b| model::parse_custom(custom.and_then(|pos| b[pos].as_deref())));
+        for u in &self.unique {
+            if let Some(old) = before.zip(was.as_ref()).and_then(|(b, was)| u.text_in(self.columns, b, was)) {
+                self.taken.remove(&u.value(self.columns, &old));
             }
-            if let Some(v) = now.get(&f.name) {
-                self.taken.insert(unique_value(&f.name, &json_text(v)), model::ulid_value(id).unwrap_or(NO_ID));
+            if let Some(text) = u.text_in(self.columns, after, &now) {
+                self.taken.insert(u.value(self.columns, &text), model::ulid_value(id).unwrap_or(NO_ID));
             }
         }
     }

@@ -566,6 +566,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             && args.key.is_none()
             && mapping.as_ref().is_none_or(|m| m.key.fields.is_empty())
             && mapped.iter().any(|f| f == "domain"),
+        unique: mapping
+            .as_ref()
+            .map(|m| m.fields.iter().filter(|f| f.unique).map(|f| f.target.to_string()).collect())
+            .unwrap_or_default(),
     };
     // A plan or rejects file that cannot be written fails the command
     // before its batch begins, not after, as an empty batch to resume.

@@ -2821,6 +2821,42 @@ fn a_number_dialled_abroad_from_the_rows_country_is_the_number_dialled() {
     assert_eq!(out, "phone\n+49301234567\n");
 }
 
+on_both!(a_mappings_unique_field_is_unique_across_the_store, |db| {
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[fields]\nemail = { from = \"Email\", type = \"email\", unique = true }\n\
+         \"custom.member\" = { from = \"Member\", type = \"integer\", unique = true }\nfirst_name = \"Name\"\n",
+    );
+    let f = db.file("a.csv", "Email,Member,Name\na@x.com,100,Ann\nb@x.com,101,Bob\n");
+    db.ok(&["import", &f, "--mapping", &m]);
+    // Another file: a new contact with a member number Ann has.
+    let g = db.file("b.csv", "Email,Member,Name\nd@x.com,100,Dan\nb@x.com,101,Bobby\n");
+    let s = db.json(&["import", &g, "--mapping", &m]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["rejected"].as_u64()),
+        (Some(0), Some(1), Some(1)),
+        "{s}"
+    );
+    let err = stderr_of(&db.run(&["import", &g, "--mapping", &m]));
+    assert!(
+        err.contains("row 2: custom.member \"100\" is taken by ") && err.contains("(custom.member is unique)"),
+        "{err}"
+    );
+    // Matched by member number, a row may not take another's e-mail, in
+    // any case.
+    let h = db.file("c.csv", "Email,Member,Name\nB@X.COM,100,Ann\n");
+    let err = stderr_of(&db.run(&["import", &h, "--mapping", &m, "--key", "custom.member"]));
+    assert!(err.contains("email \"b@x.com\" is taken by ") && err.contains("1 rejected"), "{err}");
+    // A value given up in one row is free for a later one.
+    let k = db.file("d.csv", "Email,Member,Name\na@x.com,300,Ann\nd@x.com,100,Dan\n");
+    let s = db.json(&["import", &k, "--mapping", &m]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["rejected"].as_u64()),
+        (Some(1), Some(1), Some(0)),
+        "{s}"
+    );
+});
+
 on_both!(a_key_number_without_its_country_code_finds_the_number_stored_with_it, |db| {
     // Utrecht and Berlin write `030 1234567` alike.
     let f = db.file(

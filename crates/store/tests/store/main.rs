@@ -168,6 +168,7 @@ fn settings(entity: Entity, mode: Mode, key: &str, source: &str) -> Settings {
         dry_run: false,
         clear_empty: false,
         guard_domains: false,
+        unique: Vec::new(),
     }
 }
 
