@@ -598,8 +598,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         && !g.quiet
     {
         eprintln!(
-            "note: an earlier import of {source_name} (batch {id}) stopped after {at} rows; \
-             to finish that one instead, run this command with --resume"
+            "note: an earlier import of {source_name} (batch {id}) stopped after {}; \
+             to finish that one instead, run this command with --resume",
+            crate::io::counted(*at, "row", "rows")
         );
     }
     import.commit_every(args.chunk_size);
@@ -855,37 +856,14 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let counts = match result.and_then(|c| saved.and(plan_saved).map(|_| c)) {
         Ok(c) => c,
         Err(e) => {
-            if args.dry_run {
-                return Err(e);
-            }
-            // A file that cannot be read on needs mending before a resume
-            // can get past the place where it stopped.
-            let unreadable = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<crmsync_formats::Error>(),
-                    Some(crmsync_formats::Error::Parse { .. } | crmsync_formats::Error::Encoding { .. })
-                )
-            });
-            let resume = if unreadable {
-                "mend the file from where it stopped on (leaving the rows before it as they are) and run \
-                 the same command with --resume to finish it"
+            let e = if args.dry_run {
+                e.context(format!("dry run of {source_name} stopped, nothing written"))
             } else {
-                "run the same command with --resume to finish it"
+                stopped_import(e, &source_name, &batch)
             };
-            // A resume refused for a changed file says itself what to do.
-            let refused = e.chain().any(|c| {
-                matches!(c.downcast_ref::<crmsync_store::Error>(), Some(crmsync_store::Error::SourceChanged(_)))
-            });
-            let e = if refused {
-                e
-            } else {
-                e.context(format!(
-                    "import of {source_name} stopped; rows committed so far are kept in batch {batch}: \
-                     {resume}, or `crmsync undo {batch}` to revert it"
-                ))
-            };
-            // A script sees what was committed before the stop, as after
-            // a --max-errors stop.
+            // A script sees what was done before the stop (committed, or
+            // in a dry run what would have been), as after a --max-errors
+            // stop.
             if g.json {
                 outln!("{}", summary(&counts, Vec::new(), Some(&format!("{e:#}"))))?;
                 return Err(super::reported(e));
@@ -949,4 +927,35 @@ fn field_errors(errors: &[crmsync_core::FieldError]) -> (String, String) {
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
     (fields.join(";"), messages.join("; "))
+}
+
+/// An import's failure, with what to do about the batch it leaves: rows
+/// committed so far are kept, to be finished with `--resume` (once the file
+/// is mended, where it could not be read on) or undone.
+fn stopped_import(e: anyhow::Error, source_name: &str, batch: &str) -> anyhow::Error {
+    // A file that cannot be read on needs mending before a resume
+    // can get past the place where it stopped.
+    let unreadable = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crmsync_formats::Error>(),
+            Some(crmsync_formats::Error::Parse { .. } | crmsync_formats::Error::Encoding { .. })
+        )
+    });
+    let resume = if unreadable {
+        "mend the file from where it stopped on (leaving the rows before it as they are) and run \
+         the same command with --resume to finish it"
+    } else {
+        "run the same command with --resume to finish it"
+    };
+    // A resume refused for a changed file says itself what to do.
+    let refused = e
+        .chain()
+        .any(|c| matches!(c.downcast_ref::<crmsync_store::Error>(), Some(crmsync_store::Error::SourceChanged(_))));
+    if refused {
+        return e;
+    }
+    e.context(format!(
+        "import of {source_name} stopped; rows committed so far are kept in batch {batch}: \
+         {resume}, or `crmsync undo {batch}` to revert it"
+    ))
 }

@@ -775,3 +775,30 @@ fn options_for_another_kind_of_file_are_refused_not_ignored() {
     assert!(piped.status.success(), "{}", stderr_of(&piped));
     assert_eq!(read_ndjson(Path::new(&out)), [serde_json::json!({"first_name": "Ann"})]);
 }
+
+#[test]
+fn a_dry_run_that_stops_says_what_it_did_before_as_the_import_would() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("crm.db").display());
+    let file = dir.path().join("q.csv");
+    std::fs::write(&file, "email,first_name\na@x.com,Ann\nb@x.com,\"Bob\nc@x.com,Cy\n").expect("writes");
+    let run = |args: &[&str]| crmsync().arg("--db").arg(&db).args(args).output().expect("runs");
+    assert!(run(&["init"]).status.success());
+    let f = file.to_str().expect("path");
+    let out = run(&["--json", "import", f, "--entity", "contacts", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON summary");
+    assert_eq!(
+        (s["rows_read"].as_u64(), s["inserted"].as_u64(), s["dry_run"].as_bool()),
+        (Some(1), Some(1), Some(true)),
+        "{s}"
+    );
+    let error = s["error"].as_str().expect("the error");
+    assert!(
+        error.starts_with("dry run of ") && error.contains("nothing written") && error.contains("never closed"),
+        "{s}"
+    );
+    let err = stderr_of(&run(&["import", f, "--entity", "contacts", "--dry-run"]));
+    assert!(err.contains("error: dry run of ") && err.contains("line 3"), "{err}");
+    assert_eq!(run(&["--json", "batches"]).stdout, b"[]\n", "nothing written");
+}
