@@ -143,6 +143,16 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
     };
     output_options_fit(format, ("--record-path", args.record_path.as_deref()), args.sheet.as_deref())?;
+    // A mapping writes the other system's columns, none of which says a
+    // record is deleted: its deleted records would read as live ones there
+    // (and import again as such).
+    if let (true, Some(path)) = (args.include_deleted, &args.mapping) {
+        return Err(usage(format!(
+            "--include-deleted with --mapping: {path} has no column that marks a record deleted (a mapping \
+             names fields, and `deleted_at` is none), so deleted records would be written as live ones; export \
+             them without --mapping (`--include-deleted --fields id,deleted_at,...`), or the live ones with it"
+        )));
+    }
     let mut store = crmsync_store::open_current(db)?;
     let mut fields: Vec<String> = match &args.fields {
         Some(f) => field_list(f)?,

@@ -314,6 +314,12 @@ on_both!(an_export_with_its_tombstones_does_not_bring_them_back_alive, |db| {
     let nd = db.file("sys.ndjson", "{\"email\":\"q@x.com\",\"created_at\":\"2020-01-01T00:00:00Z\"}\n");
     let said = stderr_of(&into.run(&["import", &nd, "--entity", "contacts"]));
     assert!(said.contains("note: created_at is kept by the store itself"), "{said}");
+    // Through a mapping, nothing would mark them deleted: refused.
+    let m = db.file("m.toml", "entity = \"contacts\"\n[fields]\nemail = \"Mail\"\n");
+    let out = db.run(&["export", "--mapping", &m, "--include-deleted"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("deleted records would be written as live ones"), "{}", stderr_of(&out));
+    assert!(out.stdout.is_empty());
 });
 
 on_both!(custom_numbers_come_back_alike_on_both, |db| {
