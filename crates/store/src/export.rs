@@ -649,10 +649,19 @@ fn unknown_system(entity: Entity, field: &str, systems: &BTreeSet<String>) -> Re
 /// on its own (usually the first record has it).
 const PROBED: usize = 64;
 
-/// The custom field names records of `entity` carry.
+/// The custom field names of `entity`: all it declares, else those its
+/// records carry.
 fn custom_names(db: &mut dyn Sql, entity: Entity) -> Result<Vec<String>> {
     if model::position(entity, "custom").is_none() {
         return Ok(Vec::new());
+    }
+    // Declared fields are columns of the entity's files whether or not a
+    // record has a value yet: a file's columns do not come and go with
+    // its data, and an empty store's export is a template to fill. (An
+    // entity with declared fields takes no others.)
+    let declared = crate::custom::declared(db, entity)?;
+    if !declared.is_empty() {
+        return Ok(declared.into_iter().map(|f| f.name).collect());
     }
     let listed: BTreeSet<String> = db
         .query("SELECT name FROM custom_keys WHERE entity = ?", &[entity.name().into()])?

@@ -1742,3 +1742,35 @@ on_both!(times_export_to_the_microsecond_as_stored, |db| {
         assert!(fraction.is_none_or(|f| f.len() == 6), "{line}");
     }
 });
+
+on_both!(declared_custom_fields_are_columns_whether_or_not_a_record_has_them, |db| {
+    let db = if db.is_postgres() { Db::postgres("declared_columns").expect("server") } else { Db::sqlite() };
+    let schema = db.file(
+        "schema.toml",
+        "[contacts.tier]\ntype = \"enum\"\nvalues = [\"Gold\", \"Silver\"]\n[contacts.member_no]\ntype = \"integer\"\n",
+    );
+    db.ok(&["init", "--custom", &schema]);
+    // An empty store's export is the template to fill.
+    let header = db.ok(&["export", "--entity", "contacts"]);
+    assert!(header.trim_end().ends_with(",subscribed_at,custom.member_no,custom.tier"), "{header}");
+    let f = db.file("c.csv", "email\na@x.com\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--format", "ndjson"]);
+    assert!(out.contains("\"custom\":{\"member_no\":null,\"tier\":null}"), "{out}");
+    // Filled in, it imports back.
+    let line = header.lines().next().expect("header");
+    let row: Vec<&str> = line
+        .split(',')
+        .map(|c| match c {
+            "email" => "b@x.com",
+            "custom.tier" => "gold",
+            "custom.member_no" => "7",
+            _ => "",
+        })
+        .collect();
+    let filled = db.file("filled.csv", &format!("{line}\n{}\n", row.join(",")));
+    let s = db.json(&["import", &filled, "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.tier,custom.member_no"]);
+    assert_eq!(out, "email,custom.tier,custom.member_no\na@x.com,,\nb@x.com,Gold,7\n");
+});
