@@ -417,6 +417,28 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
         (None, None) => entity.fields().iter().map(|s| s.to_string()).collect(),
     };
+    // The file's columns the mapping does not read: not imported, said
+    // so (a column left out of the mapping by mistake is data lost).
+    let unmapped: Vec<String> = match (&mapping, &source_columns) {
+        (Some(m), Some(cols)) => cols
+            .iter()
+            .filter(|c| !c.trim().is_empty() && !m.reads(c))
+            .filter(|c| !pipeline::META.contains(&&***c) && &***c != pipeline::RAW)
+            .map(|c| c.to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !unmapped.is_empty() && !g.quiet && !g.json {
+        let shown: Vec<String> = unmapped.iter().take(10).map(|c| format!("{c:?}")).collect();
+        let more = if unmapped.len() > 10 { format!(" and {} more", unmapped.len() - 10) } else { String::new() };
+        eprintln!(
+            "note: {} of {source_name} {} not read by {}, and not imported: {}{more}",
+            crate::io::counted(unmapped.len() as u64, "column", "columns"),
+            if unmapped.len() == 1 { "is" } else { "are" },
+            args.mapping.as_deref().unwrap_or("the mapping"),
+            shown.join(", ")
+        );
+    }
     let mapped_refs: Vec<&str> = mapped.iter().map(String::as_str).collect();
     let key: Vec<String> = match (&args.key, &mapping) {
         (Some(k), _) => k.split(',').map(|f| f.trim().to_string()).filter(|f| !f.is_empty()).collect(),
@@ -836,6 +858,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             "external_id": id_system,
             "rows_read": counts.rows_read,
             "unread_columns": unread,
+            "unmapped_columns": unmapped,
             "inserted": counts.inserted,
             "updated": counts.updated,
             "unchanged": counts.unchanged,

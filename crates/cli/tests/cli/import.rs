@@ -2954,3 +2954,27 @@ fn a_mapped_phone_without_region_is_read_in_the_rows_mapped_country() {
     ]);
     assert_eq!(out, "email,phone,address.country\nc@x.com,+49301234567,DE\n");
 }
+
+#[test]
+fn columns_a_mapping_does_not_read_are_named() {
+    let db = Db::sqlite();
+    let f = db.file("u.csv", "Email,First Name,Phone Number,Job Title\na@x.com,Ann,+1 212 555 0143,CEO\n");
+    let m = db.file("m.toml", "entity = \"contacts\"\n[fields]\nemail = \"Email\"\nfirst_name = \"First Name\"\n");
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("note: 2 columns of ")
+            && err.contains("not read by ")
+            && err.contains(": \"Phone Number\", \"Job Title\"\n"),
+        "{err}"
+    );
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!(s["unmapped_columns"], serde_json::json!(["Phone Number", "Job Title"]), "{s}");
+    // A mapping that reads them all says nothing.
+    let all = db.file(
+        "all.toml",
+        "entity = \"contacts\"\n[fields]\nemail = \"Email\"\nfirst_name = \"First Name\"\nphone = \"Phone Number\"\ntitle = \"Job Title\"\n",
+    );
+    let err = stderr_of(&db.run(&["import", &f, "--mapping", &all]));
+    assert!(!err.contains("not read by"), "{err}");
+}

@@ -231,6 +231,13 @@ impl Mapping {
         Err(MappingError::new(None, format!("{}; the file's columns are {}", problems.join("; "), shown.join(", "))))
     }
 
+    /// Whether the mapping reads `column`: for a field, a phone's region,
+    /// or the external id.
+    pub fn reads(&self, column: &str) -> bool {
+        self.fields.iter().any(|f| f.from.iter().chain(&f.region_from).any(|c| c == column))
+            || self.key.external_id.as_ref().is_some_and(|ext| *ext.from == *column)
+    }
+
     /// Source columns the mapping reads (for checking a file's header).
     pub fn source_columns(&self) -> Vec<&str> {
         let mut cols: Vec<&str> = Vec::new();
