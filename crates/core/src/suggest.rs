@@ -1257,7 +1257,8 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
     }
     if values
         .iter()
-        .all(|v| matches!(v.trim().to_lowercase().as_str(), "true" | "false" | "yes" | "no" | "y" | "n" | "是" | "否"))
+        // (Words, as the boolean type reads them; not `1`/`0`, which are numbers.)
+        .all(|v| v.trim().chars().any(|c| !c.is_ascii_digit()) && types::boolean(v).is_ok())
     {
         return TypeGuess { ty: Some("boolean"), note: "all values are yes/no".into(), ..Default::default() };
     }

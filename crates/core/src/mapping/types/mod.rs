@@ -241,8 +241,12 @@ fn decimal(text: &str) -> Result<String, String> {
 
 pub fn boolean(text: &str) -> Result<bool, String> {
     match text.trim().to_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "1" | "on" | "是" | "真" | "对" => Ok(true),
-        "false" | "f" | "no" | "n" | "0" | "off" | "否" | "假" | "错" => Ok(false),
+        // (And as European files write them: German, French, Spanish,
+        // Italian, Portuguese, Dutch.)
+        "true" | "t" | "yes" | "y" | "1" | "on" | "是" | "真" | "对" | "ja" | "wahr" | "oui" | "vrai" | "sí" | "si"
+        | "verdadero" | "sì" | "vero" | "sim" | "verdadeiro" | "waar" => Ok(true),
+        "false" | "f" | "no" | "n" | "0" | "off" | "否" | "假" | "错" | "nein" | "falsch" | "non" | "faux" | "falso"
+        | "não" | "nao" | "nee" | "onwaar" => Ok(false),
         _ => Err("a boolean (true/false, yes/no, 1/0)".to_string()),
     }
 }
@@ -462,6 +466,9 @@ mod tests {
         assert!(url("http://").is_err());
         assert_eq!(boolean("是"), Ok(true));
         assert_eq!(boolean("FALSE"), Ok(false));
+        for (yes, no) in [("Ja", "Nein"), ("oui", "NON"), ("Sí", "no"), ("sim", "não"), ("ja", "nee"), ("vrai", "faux")] {
+            assert_eq!((boolean(yes), boolean(no)), (Ok(true), Ok(false)), "{yes} {no}");
+        }
         assert!(boolean("maybe").is_err());
         assert_eq!(currency("usd"), Ok("USD"));
         assert_eq!(currency("人民币"), Ok("CNY"));
