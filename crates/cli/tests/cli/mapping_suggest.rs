@@ -716,7 +716,10 @@ fn a_foreign_word_among_english_headers_changes_neither_fields_nor_phones() {
     );
     // In a Spanish file `Firma` is no company.
     let es = db.file("es.csv", "Nombre;Apellidos;Correo electrónico;Firma\nJuan;García;j@x.es;sí\n");
-    assert!(suggest(&es, "contacts").contains("\"custom.firma\" = \"Firma\""));
+    // (`sí`, one value, reads as a yes.)
+    let text = suggest(&es, "contacts");
+    assert!(text.contains("\"custom.firma\" = { from = \"Firma\", type = \"boolean\" }"), "{text}");
+    assert!(!text.contains("company.name"), "{text}");
 }
 
 #[test]

@@ -245,8 +245,8 @@ pub fn boolean(text: &str) -> Result<bool, String> {
         // Italian, Portuguese, Dutch.)
         "true" | "t" | "yes" | "y" | "1" | "on" | "是" | "真" | "对" | "ja" | "wahr" | "oui" | "vrai" | "sí" | "si"
         | "verdadero" | "sì" | "vero" | "sim" | "verdadeiro" | "waar" => Ok(true),
-        "false" | "f" | "no" | "n" | "0" | "off" | "否" | "假" | "错" | "nein" | "falsch" | "non" | "faux" | "falso"
-        | "não" | "nao" | "nee" | "onwaar" => Ok(false),
+        "false" | "f" | "no" | "n" | "0" | "off" | "否" | "假" | "错" | "nein" | "falsch" | "non" | "faux"
+        | "falso" | "não" | "nao" | "nee" | "onwaar" => Ok(false),
         _ => Err("a boolean (true/false, yes/no, 1/0)".to_string()),
     }
 }
@@ -466,7 +466,8 @@ mod tests {
         assert!(url("http://").is_err());
         assert_eq!(boolean("是"), Ok(true));
         assert_eq!(boolean("FALSE"), Ok(false));
-        for (yes, no) in [("Ja", "Nein"), ("oui", "NON"), ("Sí", "no"), ("sim", "não"), ("ja", "nee"), ("vrai", "faux")] {
+        for (yes, no) in [("Ja", "Nein"), ("oui", "NON"), ("Sí", "no"), ("sim", "não"), ("ja", "nee"), ("vrai", "faux")]
+        {
             assert_eq!((boolean(yes), boolean(no)), (Ok(true), Ok(false)), "{yes} {no}");
         }
         assert!(boolean("maybe").is_err());
