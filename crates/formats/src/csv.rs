@@ -416,7 +416,7 @@ impl CsvReader {
         let mut blank = 0;
         // Blank lines above the first row are rows a spreadsheet shows.
         let got = read_record(&mut reader, &mut first, &mut blank)
-            .map_err(|e| csv_error(file, e, 1 + row_offset, line_offset))?
+            .map_err(|e| csv_error(file, e, 1 + row_offset, line_offset, &[]))?
             .is_some();
         let row_offset = row_offset + blank;
         let first_line = 1 + line_offset + blank;
@@ -664,19 +664,28 @@ fn field<'a>(record: &::csv::StringRecord, i: usize, value: &'a str) -> &'a str 
     if i + 1 == record.len() { value.strip_suffix('\r').unwrap_or(value) } else { value }
 }
 
-fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64) -> Error {
+/// A reading error at `row`; `columns`, the header's names, name the field
+/// a value that is not UTF-8 is in.
+fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64, columns: &[Key]) -> Error {
     let line = e.position().map(|p| p.line() + line_offset);
     match e.into_kind() {
         ::csv::ErrorKind::Io(io) => Error::from_io(file, Location { row: Some(row), line: None, field: None }, io),
-        ::csv::ErrorKind::Utf8 { err, .. } => Error::Encoding {
-            file: file.to_string(),
-            at: Location { row: Some(row), line, field: None },
-            message: format!(
-                "field {} is not valid UTF-8 (byte {} of the field); if the file is in another encoding, name it with --encoding (gbk, big5, shift_jis, windows-1252, ...)",
-                err.field() + 1,
-                err.valid_up_to() + 1
-            ),
-        },
+        ::csv::ErrorKind::Utf8 { err, .. } => {
+            let column = columns.get(err.field()).map(|k| k.to_string());
+            // (The location names the column, where the header does.)
+            let which = match &column {
+                Some(_) => "the value".to_string(),
+                None => format!("field {}", err.field() + 1),
+            };
+            Error::Encoding {
+                file: file.to_string(),
+                at: Location { row: Some(row), line, field: column },
+                message: format!(
+                    "{which} is not valid UTF-8 (byte {} of the value); if the file is in another encoding, name it with --encoding (gbk, big5, shift_jis, windows-1252, ...)",
+                    err.valid_up_to() + 1
+                ),
+            }
+        }
         other => Error::parse(file, Location { row: Some(row), line, field: None }, format!("{other:?}")),
     }
 }
@@ -700,7 +709,7 @@ impl RecordReader for CsvReader {
             pos_line = self.first_line;
         } else {
             let got = read_record(&mut self.reader, &mut self.record, &mut self.blank_rows)
-                .map_err(|e| csv_error(&self.file, e, row, self.line_offset))?;
+                .map_err(|e| csv_error(&self.file, e, row, self.line_offset, &self.columns))?;
             let Some(lead) = got else { return Ok(false) };
             let from = self.record.position().map_or(0, |p| p.line());
             pos_line = from + lead + self.line_offset;

@@ -126,7 +126,7 @@ fn invalid_utf8_in_a_utf8_file_names_the_row() {
     let f = c.file("u.csv", b"name,city\nAnn,Paris\nBob,K\xF6ln\n");
     let (code, err) = c.convert(&[&f, &c.path("o.json"), "--encoding", "utf-8"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("u.csv: row 3") && err.contains("field 2") && err.contains("not valid UTF-8"), "{err}");
+    assert!(err.contains("u.csv: row 3, field \"city\": the value is not valid UTF-8 (byte 2 of the value)"), "{err}");
     assert!(err.contains("--encoding"), "the message says what to do: {err}");
 }
 
