@@ -304,7 +304,16 @@ pub fn stored(column: &Column, value: &Value) -> Result<Option<String>, String> 
         (_, Some(got)) => return Err(format!("a single value (it is {got})")),
     }
     let text = match (column.kind, value) {
-        (Kind::Text, _) => value.to_text(),
+        // Spaces around a value are no part of it (a cell padded in a
+        // spreadsheet, `  Ann  `, a tab before a title): stored without
+        // them, as keys compare and the quality report takes text.
+        (Kind::Text, _) => {
+            let text = value.to_text();
+            match text.trim() {
+                trimmed if trimmed.len() == text.len() => text,
+                trimmed => trimmed.to_string(),
+            }
+        }
         // Checked whether a mapping typed it or not: the store's e-mail
         // fields are keys, and a file named after the store's fields needs
         // no mapping.

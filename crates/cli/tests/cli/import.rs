@@ -2978,3 +2978,17 @@ fn columns_a_mapping_does_not_read_are_named() {
     let err = stderr_of(&db.run(&["import", &f, "--mapping", &all]));
     assert!(!err.contains("not read by"), "{err}");
 }
+
+on_both!(spaces_around_a_text_value_are_no_part_of_it, |db| {
+    let f = db.file("s.csv", "email,first_name,last_name,title\na@x.com,  Ann  ,Lee,\tCEO\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "first_name,last_name,title"]);
+    assert_eq!(out, "first_name,last_name,title\nAnn,Lee,CEO\n");
+    // Keyed by names, a padded row is the same record.
+    let g = db.file("g.csv", "first_name,last_name,title\nAnn ,\" Lee\",CEO\n");
+    let s = db.json(&["import", &g, "--entity", "contacts", "--key", "first_name,last_name"]);
+    assert_eq!((s["unchanged"].as_u64(), s["inserted"].as_u64()), (Some(1), Some(0)), "{s}");
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let invalid: u64 = r["fields"].as_array().expect("fields").iter().filter_map(|f| f["invalid"].as_u64()).sum();
+    assert_eq!(invalid, 0, "{r}");
+});
