@@ -509,6 +509,24 @@ impl Resolver for FieldResolver {
     }
 
     fn also(&self, field: &str, literal: &Literal) -> Vec<String> {
+        // An undeclared custom list (read from JSON or XML) is exported as a
+        // cell, `A1; B2`, and found by it, or by its JSON: as the stored
+        // list's text, which each backend writes its own way, and as the
+        // text a flat file stored for it.
+        if field.starts_with("custom.")
+            && self.declared(field).is_none()
+            && let Literal::Text(text) = literal
+            && (text.contains(LIST_SEPARATOR) || text.trim_start().starts_with('['))
+        {
+            let items = model::list_items(&Value::Text(text.clone()));
+            let quoted: Vec<String> = items.iter().map(|i| serde_json::Value::from(i.as_str()).to_string()).collect();
+            let json = match self.backend {
+                Backend::Sqlite => format!("[{}]", quoted.join(",")),
+                Backend::Postgres => format!("[{}]", quoted.join(", ")),
+            };
+            let cell = items.join(LIST_SEPARATOR);
+            return [json, cell].into_iter().filter(|v| v != text).collect();
+        }
         let kind = field_sql(self.backend, self.entity, field).map(|(_, k)| k);
         let (Some(Kind::Phone), Literal::Text(text) | Literal::Number(text)) = (kind, literal) else {
             return Vec::new();

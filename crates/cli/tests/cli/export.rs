@@ -1774,3 +1774,19 @@ on_both!(declared_custom_fields_are_columns_whether_or_not_a_record_has_them, |d
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.tier,custom.member_no"]);
     assert_eq!(out, "email,custom.tier,custom.member_no\na@x.com,,\nb@x.com,Gold,7\n");
 });
+
+on_both!(a_custom_list_is_found_by_its_cell_as_exported, |db| {
+    let f = db.file(
+        "l.ndjson",
+        "{\"email\":\"l@x.com\",\"custom\":{\"codes\":[\"A1\",\"B2\"]}}\n{\"email\":\"m@x.com\",\"custom\":{\"codes\":\"A1; B2\"}}\n{\"email\":\"n@x.com\",\"custom\":{\"codes\":[\"A1\"]}}\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,custom.codes"]);
+    assert_eq!(out, "email,custom.codes\nl@x.com,A1; B2\nm@x.com,A1; B2\nn@x.com,A1\n");
+    let emails = |filter: &str| db.ok(&["export", "--entity", "contacts", "--fields", "email", "--where", filter]);
+    assert_eq!(emails("custom.codes = 'A1; B2'"), "email\nl@x.com\nm@x.com\n", "the cell as exported");
+    assert_eq!(emails("custom.codes = '[\"A1\",\"B2\"]'"), "email\nl@x.com\nm@x.com\n", "as JSON, alike on both");
+    assert_eq!(emails("custom.codes = '[\"A1\", \"B2\"]'"), "email\nl@x.com\nm@x.com\n");
+    assert_eq!(emails("custom.codes != 'A1; B2'"), "email\nn@x.com\n");
+    assert_eq!(emails("custom.codes in ('A1; B2', 'Z9')"), "email\nl@x.com\nm@x.com\n");
+});
