@@ -407,7 +407,15 @@ impl Store {
                     let t = record.trim();
                     let mut l = vec![("email = ?".into(), vec![t.to_lowercase()])];
                     l.push(by_phone(t, &["phone", "mobile"]));
-                    for name in ["full_name", "first_name || ' ' || last_name"] {
+                    // The family name first too, as Chinese, Japanese and
+                    // Korean write a name (`张伟` of 伟 and 张, without a
+                    // space) and lists sort them (`Zhang Wei`).
+                    let family_first = if t.contains(char::is_whitespace) {
+                        "last_name || ' ' || first_name"
+                    } else {
+                        "last_name || first_name"
+                    };
+                    for name in ["full_name", "first_name || ' ' || last_name", family_first] {
                         l.push((format!("{} = ?", backend.fold(name)), vec![crate::sql::fold(t)]));
                     }
                     l

@@ -845,6 +845,16 @@ on_both!(history_shows_custom_texts_as_texts_and_finds_a_contact_by_email, |db| 
     let e = db.file("e.csv", "email,full_name\nemile@x.com,Émile Zola\n");
     db.json(&["import", &e, "--entity", "contacts"]);
     assert!(db.ok(&["history", "émile zola"]).starts_with("contacts "));
+    // A name written family name first, as Chinese writes it (no space)
+    // and lists sort it.
+    let z = db.file("z.csv", "email,first_name,last_name\nzw@x.cn,伟,张\nwz@x.com,Wei,Zhang\n");
+    db.json(&["import", &z, "--entity", "contacts"]);
+    let zw = db.scalar("SELECT id FROM contacts WHERE email = 'zw@x.cn'").expect("zw");
+    let wz = db.scalar("SELECT id FROM contacts WHERE email = 'wz@x.com'").expect("wz");
+    for (named, id) in [("张伟", &zw), ("伟 张", &zw), ("Zhang Wei", &wz), ("wei zhang", &wz)] {
+        let out = db.ok(&["history", named]);
+        assert!(out.starts_with(&format!("contacts {id}")), "{named}: {out}");
+    }
     // (Fewer than seven digits name no phone.)
     let out = db.run(&["history", "0-0001"]);
     assert!(stderr_of(&out).contains("no record \"0-0001\""), "{}", stderr_of(&out));
