@@ -2683,11 +2683,18 @@ on_both!(amounts_grouped_by_thousands_are_read_and_a_decimal_comma_is_said, |db|
         "entity = \"deals\"\n[fields]\nname = \"name\"\ncurrency = \"currency\"\n\
          amount = { from = \"amount\", type = \"decimal\", decimal_separator = \",\" }\n",
     );
-    let e4 = db.file("e4.csv", "name,amount,currency\nE4,\"1,5\",EUR\n");
+    let e4 = db.file("e4.csv", "name,amount,currency\nE4,\"1,5\",EUR\nE5,\"1.234,56 €\",EUR\n");
     db.ok(&["import", &e4, "--mapping", &m]);
     assert_eq!(
-        db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "name = 'E4'"]),
-        "name,amount\nE4,1.5\n"
+        db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "name in ('E4', 'E5')"]),
+        "name,amount\nE4,1.5\nE5,1234.56\n"
+    );
+    // A currency sign a sheet's format shows is no part of the amount.
+    let e6 = db.file("e6.csv", "name,amount,currency\nE6,\"$12,500.50\",USD\nE7,-£5,GBP\n");
+    db.ok(&["import", &e6, "--entity", "deals"]);
+    assert_eq!(
+        db.ok(&["export", "--entity", "deals", "--fields", "name,amount", "--where", "name in ('E6', 'E7')"]),
+        "name,amount\nE6,12500.50\nE7,-5\n"
     );
 });
 

@@ -125,11 +125,11 @@ pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, St
                 TypeName::Integer => "an integer (1.234, with a point between thousands)",
                 _ => "a decimal number written with a decimal comma (1.234,56)",
             };
-            let point = from_decimal_comma(text).ok_or_else(|| expected.to_string())?;
+            let point = from_decimal_comma(&without_currency_sign(text)).ok_or_else(|| expected.to_string())?;
             point_number(ty, &point).map(Value::Number).map_err(|_| expected.to_string())
         }
-        TypeName::Integer => integer(text).map(Value::Number),
-        TypeName::Decimal => decimal(text).map(Value::Number),
+        TypeName::Integer => integer(&without_currency_sign(text)).map(Value::Number),
+        TypeName::Decimal => decimal(&without_currency_sign(text)).map(Value::Number),
         TypeName::Boolean => boolean(text).map(Value::Bool),
         TypeName::Date => date::parse_date(text, opts.format.as_deref()).map(Value::Date),
         TypeName::DateTime => date::parse_datetime(text, opts.format.as_deref(), &opts.zone).map(Value::DateTime),
@@ -149,6 +149,37 @@ pub fn convert(ty: TypeName, text: &str, opts: &TypeOptions) -> Result<Value, St
             .map(|v| Value::Text(v.clone()))
             .ok_or_else(|| format!("one of {}", opts.values.join(", "))),
     }
+}
+
+/// An amount without the currency sign a spreadsheet's format shows
+/// (`$1,234.50`, `1.234,56 €`, `-£5`, `US$ 20`): the number is the field's,
+/// the currency another field's. Text with anything else is left as it is,
+/// for the number's own check to refuse.
+pub fn without_currency_sign(text: &str) -> std::borrow::Cow<'_, str> {
+    const SIGNS: &[char] = &['$', '€', '£', '¥', '₹', '₩', '₽', '₺', '₪', '฿', '₫', '₴', '₦', '₱', '¢', '￥'];
+    let t = text.trim();
+    if !t.contains(SIGNS) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let (sign, rest) = match t.strip_prefix(['-', '+']) {
+        Some(rest) => (&t[..1], rest.trim_start()),
+        None => ("", t),
+    };
+    // (`US$`, `C$`, `R$`, `HK$`: a country's letters before the dollar.)
+    let letters = rest.bytes().take_while(u8::is_ascii_uppercase).count();
+    let rest = match rest[letters..].strip_prefix(SIGNS) {
+        Some(after) if letters <= 2 => after,
+        _ => match rest.strip_suffix(SIGNS) {
+            Some(before) => before,
+            None => return std::borrow::Cow::Borrowed(text),
+        },
+    };
+    let rest = rest.trim();
+    // (A sign after the currency's: `$-5`.)
+    if !sign.is_empty() && rest.starts_with(['-', '+']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(format!("{sign}{rest}"))
 }
 
 /// An integer or decimal written with a decimal point, as numbers are
@@ -471,6 +502,21 @@ mod tests {
             assert_eq!((boolean(yes), boolean(no)), (Ok(true), Ok(false)), "{yes} {no}");
         }
         assert!(boolean("maybe").is_err());
+        let opts = TypeOptions::default();
+        let amount = |t: &str| convert(TypeName::Decimal, t, &opts);
+        for (written, number) in [
+            ("$1,234.50", "1234.50"),
+            ("-£5", "-5"),
+            ("US$ 20", "20"),
+            ("12.5 €", "12.5"),
+            ("¥300", "300"),
+            ("$-7", "-7"),
+        ] {
+            assert_eq!(amount(written), Ok(Value::Number(number.into())), "{written}");
+        }
+        assert!(amount("$").is_err() && amount("1 $ 2").is_err() && amount("$$5").is_err());
+        let comma = TypeOptions { decimal_comma: true, ..TypeOptions::default() };
+        assert_eq!(convert(TypeName::Decimal, "1.234,56 €", &comma), Ok(Value::Number("1234.56".into())));
         assert_eq!(currency("usd"), Ok("USD"));
         assert_eq!(currency("人民币"), Ok("CNY"));
         assert!(currency("XYZ").is_err());
