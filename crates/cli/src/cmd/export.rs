@@ -366,8 +366,14 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
         if unfit > 0 {
             let more = unfit - unfit_named.len() as u64;
+            // (A file is not made; stdout has had the start of the document.)
+            let nothing = if args.out == "-" {
+                "and the export stopped: what went to stdout is incomplete"
+            } else {
+                "and nothing was written"
+            };
             anyhow::bail!(
-                "{unfit} of the {exported} records cannot be written as {}, and nothing was written:\n  {}{}\n\
+                "{unfit} of the {exported} records cannot be written as {}, {nothing}:\n  {}{}\n\
                  mend the values, leave those records out (--where), or write CSV or NDJSON, which hold any text",
                 format.name(),
                 unfit_named.join("\n  "),

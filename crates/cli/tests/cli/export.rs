@@ -1662,6 +1662,11 @@ on_both!(values_a_format_cannot_hold_are_all_named_and_nothing_is_written, |db| 
     let err = stderr_of(&db.run(&["export", "--entity", "contacts", "-o", xml.to_str().expect("path")]));
     assert!(err.contains("1 of the 4 records cannot be written as xml") && err.contains("U+0007"), "{err}");
     assert!(!xml.exists());
+    // To stdout, the document's start went out: said so, not "nothing".
+    let out = db.run(&["export", "--entity", "contacts", "--format", "xml"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("and the export stopped: what went to stdout is incomplete"), "{err}");
     // Left out, the others export.
     let where_ = "email not in ('a@x.com', 'c@x.com')";
     db.ok(&["export", "--entity", "contacts", "--where", where_, "-o", xlsx.to_str().expect("path")]);
