@@ -436,10 +436,24 @@ pub struct HeaderAt {
 
 /// The error of a mapping that does not fit `source`'s header, with where
 /// its columns are when that is a row below the first (see `header_row_of`).
-pub fn does_not_fit(source: &str, error: crmsync_core::MappingError, at: Option<HeaderAt>) -> anyhow::Error {
+pub fn does_not_fit(
+    source: &str,
+    error: crmsync_core::MappingError,
+    at: Option<HeaderAt>,
+    details: &crmsync_formats::SourceDetails,
+) -> anyhow::Error {
+    // Of a workbook of several sheets, the one read may be a cover page:
+    // which it was, and the others.
+    let sheets = match &details.sheet {
+        Some(read) if details.sheets.len() > 1 && at.is_none() => format!(
+            " (read from sheet {read:?}; the workbook's sheets are {}: name the one with the records with --sheet)",
+            details.sheets.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+        ),
+        _ => String::new(),
+    };
     match at {
         Some(at) => anyhow::anyhow!("the mapping does not fit {source}: {error}. {}", header_row_hint(&at)),
-        None => anyhow::Error::new(error).context(format!("the mapping does not fit {source}")),
+        None => anyhow::Error::new(error).context(format!("the mapping does not fit {source}{sheets}")),
     }
 }
 

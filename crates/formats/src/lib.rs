@@ -260,6 +260,8 @@ pub struct SourceDetails {
     pub delimiter: Option<u8>,
     pub record_path: Option<String>,
     pub sheet: Option<String>,
+    /// A workbook's sheets, in order (the one read among them).
+    pub sheets: Vec<String>,
     /// The file began with a byte order mark (as Excel writes UTF-8 CSV).
     pub bom: bool,
 }

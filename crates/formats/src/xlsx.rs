@@ -21,6 +21,8 @@ pub struct SheetReader {
     first_row: u64,
     header: bool,
     sheet: String,
+    /// The workbook's sheets, in order.
+    sheets: Vec<String>,
     format: Format,
     /// The cells' styles (XLSX only), for numbers shown zero-padded.
     styles: calamine::StyleRange,
@@ -207,6 +209,7 @@ impl SheetReader {
             first_row,
             header: opts.header,
             sheet,
+            sheets: names,
             format,
             styles,
             shown_ods,
@@ -615,7 +618,12 @@ impl RecordReader for SheetReader {
 
     fn details(&self) -> SourceDetails {
         let _ = &self.file;
-        SourceDetails { format: Some(self.format), sheet: Some(self.sheet.clone()), ..Default::default() }
+        SourceDetails {
+            format: Some(self.format),
+            sheet: Some(self.sheet.clone()),
+            sheets: self.sheets.clone(),
+            ..Default::default()
+        }
     }
 }
 

@@ -121,7 +121,12 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     if let (Some(m), Some(cols), false) = (&mapping, &source_columns, args.reverse) {
         m.check_columns(cols).map_err(|mut e| {
             e.file = args.mapping.clone();
-            crate::pipeline::does_not_fit(&source_name, e, crate::pipeline::header_row_of(&args.input, &read_opts, m))
+            crate::pipeline::does_not_fit(
+                &source_name,
+                e,
+                crate::pipeline::header_row_of(&args.input, &read_opts, m),
+                &details,
+            )
         })?;
     }
 

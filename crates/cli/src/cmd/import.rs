@@ -390,6 +390,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                         &source_name,
                         e,
                         crate::pipeline::header_row_of(&args.input, &read_opts, m),
+                        &details,
                     )
                 })?;
             }

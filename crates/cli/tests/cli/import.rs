@@ -3009,3 +3009,27 @@ on_both!(spaces_around_a_text_value_are_no_part_of_it, |db| {
     let invalid: u64 = r["fields"].as_array().expect("fields").iter().filter_map(|f| f["invalid"].as_u64()).sum();
     assert_eq!(invalid, 0, "{r}");
 });
+
+#[test]
+fn a_mapping_that_does_not_fit_a_workbooks_first_sheet_names_the_others() {
+    let db = Db::sqlite();
+    // A `Cover` sheet, then `Contacts`.
+    let book = testdata("spreadsheets/contacts.ods");
+    let m = db
+        .file("m.toml", "entity = \"contacts\"\n[fields]\nfirst_name = \"Name\"\n\"address.postal_code\" = \"Zip\"\n");
+    let err = stderr_of(&db.run(&["import", book.to_str().expect("p"), "--mapping", &m]));
+    assert!(
+        err.contains("(read from sheet \"Cover\"; the workbook's sheets are \"Cover\", \"Contacts\": name the one with the records with --sheet)"),
+        "{err}"
+    );
+    let s = db.json(&["import", book.to_str().expect("p"), "--mapping", &m, "--sheet", "Contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+    // A column letter is no near miss for a name.
+    let f = db.file("l.csv", "A,B\nx,y\n");
+    let e = db.file("e.toml", "entity = \"contacts\"\n[fields]\nemail = \"Email\"\n");
+    let err = stderr_of(&db.run(&["import", &f, "--mapping", &e]));
+    assert!(
+        err.contains("reads column \"Email\", which the file does not have;") && !err.contains("did you mean"),
+        "{err}"
+    );
+}

@@ -205,8 +205,11 @@ impl Mapping {
         for f in &self.fields {
             for c in f.from.iter().chain(&f.region_from) {
                 if !columns.iter().any(|k| &**k == c) {
+                    // (Not a letter a sheet names a column without a header
+                    // by: `E` is no near miss for `Email`.)
                     let near = columns
                         .iter()
+                        .filter(|k| 2 * k.chars().count() >= c.chars().count())
                         .map(|k| (strsim::jaro_winkler(&k.to_lowercase(), &c.to_lowercase()), k))
                         .filter(|(s, _)| *s > 0.75)
                         .max_by(|a, b| a.0.total_cmp(&b.0))
