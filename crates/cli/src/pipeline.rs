@@ -94,6 +94,11 @@ pub fn output_format(flag: Option<&str>, out: &str, mapping: Option<&Mapping>) -
         Some(f @ (Format::Xls | Format::Ods)) => {
             Err(usage(format!("{f} can be read but not written; write xlsx instead")))
         }
+        // A macro-enabled workbook without macros under that name is one
+        // Excel refuses to open.
+        Some(Format::Xlsx) if out.to_ascii_lowercase().ends_with(".xlsm") => Err(usage(format!(
+            "{out:?}: an .xlsm workbook holds macros, which crmsync does not write; name the file .xlsx"
+        ))),
         f => Ok(f),
     }
 }

@@ -1517,6 +1517,14 @@ fn bad_filters_and_fields_are_named() {
         assert_eq!(out.status.code(), Some(2), "{format:?}");
         assert!(stderr_of(&out).contains("can be read but not written; write xlsx instead"), "{}", stderr_of(&out));
     }
+    let out = db.run(&["export", "--entity", "contacts", "--out", "book.xlsm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("holds macros, which crmsync does not write; name the file .xlsx"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!db.path("book.xlsm").exists());
     // What the store cannot do as asked is the job failing (exit 1).
     let out = db.run(&["undo", "01ARZ3NDEKTSV4RRFFQ69G5FAV"]);
     assert_eq!(out.status.code(), Some(1));
