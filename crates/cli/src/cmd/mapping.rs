@@ -94,6 +94,16 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
             columns[i].push(v.to_text());
         }
     }
+    // An object that is null in some records (`"address": null`) is a
+    // column of its own there, empty everywhere: its fields, columns of
+    // their own, are what to map, not the whole of it.
+    for i in (0..headers.len()).rev() {
+        let parent = format!("{}.", headers[i]);
+        if columns[i].iter().all(|v| v.trim().is_empty()) && headers.iter().any(|h| h.starts_with(&parent)) {
+            headers.remove(i);
+            columns.remove(i);
+        }
+    }
     if headers.is_empty() {
         anyhow::bail!("{}: no columns found to map", args.file);
     }

@@ -1072,3 +1072,19 @@ fn a_currency_column_of_dollar_signs_is_marked_for_a_map() {
         ],
     );
 }
+
+#[test]
+fn an_object_null_in_some_records_is_mapped_by_its_fields_not_whole() {
+    let db = crate::db::Db::sqlite();
+    let f = db.file(
+        "n.ndjson",
+        "{\"email\":\"b@x.com\",\"name\":null,\"address\":null}\n\
+         {\"email\":\"a@x.com\",\"name\":{\"first\":\"A\",\"last\":\"B\"},\"address\":{\"city\":\"Paris\"}}\n\
+         {\"email\":\"c@x.com\",\"name\":{\"first\":\"C\",\"last\":\"D\"},\"address\":{\"city\":\"Rome\"}}\n",
+    );
+    let text = suggest(&f, "contacts");
+    has_lines(&text, &["first_name = \"name.first\"", "\"address.city\" = \"address.city\""]);
+    assert!(!text.contains("= \"name\"") && !text.contains("= \"address\""), "{text}");
+    let s = import_through(&db, &f, &text);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
+}
