@@ -286,7 +286,17 @@ fn records_alike(
     if shows("id") || !shows("name") {
         return Ok(None);
     }
+    // A deal's company by its id in another system, where the file shows
+    // it: two companies `Zeta` with ids of their own are two.
+    let company_id_in = fields.iter().find_map(|f| f.strip_prefix("company.external_id.")).map(|system| {
+        format!(
+            "(SELECT x.external_id FROM external_ids x WHERE x.record_id = t.company_id AND x.entity = 'companies' \
+             AND x.system = '{}')",
+            system.replace('\'', "''")
+        )
+    });
     let (key, apart) = match entity {
+        Entity::Deals if company_id_in.is_some() => ("name", company_id_in.as_deref()),
         Entity::Companies if shows("domain") => ("name_key", Some("t.domain")),
         Entity::Companies => ("name_key", None),
         // A deal's company as the file shows it: two companies `Zeta` at

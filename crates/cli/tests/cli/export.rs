@@ -1803,3 +1803,19 @@ on_both!(a_custom_list_is_found_by_its_cell_as_exported, |db| {
     assert_eq!(emails("custom.codes != 'A1; B2'"), "email\nn@x.com\n");
     assert_eq!(emails("custom.codes in ('A1; B2', 'Z9')"), "email\nl@x.com\nm@x.com\n");
 });
+
+on_both!(deals_told_apart_by_their_companies_ids_in_another_system_are_not_said_alike, |db| {
+    let co = db.file("co.csv", "name,domain,external_id.erp\nZeta,zeta.de,C1\nZeta,zeta.fr,C2\nZeta,zeta.it,\n");
+    db.ok(&["import", &co, "--entity", "companies", "--key", "domain"]);
+    let d = db.file("d.csv", "name,company.domain,amount\nRenewal,zeta.de,1\nRenewal,zeta.fr,2\nRenewal,zeta.it,3\n");
+    db.ok(&["import", &d, "--entity", "deals", "--key", "amount"]);
+    let note = "share their name with another in the file, and no company tells them apart";
+    let said = |filter: &str| {
+        let args =
+            ["export", "--entity", "deals", "--fields", "name,company.external_id.erp,amount", "--where", filter];
+        stderr_of(&db.run(&args))
+    };
+    assert!(!said("amount < 3").contains(note), "C1 and C2: {}", said("amount < 3"));
+    // A company without an id there: its deal would be taken for either.
+    assert!(said("amount > 0").contains(&format!("3 deals {note}")), "{}", said("amount > 0"));
+});
