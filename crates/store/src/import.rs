@@ -627,8 +627,15 @@ impl Unique {
     /// of the field and the value's text (an e-mail without case, as keys
     /// compare it).
     fn value(&self, columns: &[Column], text: &str) -> u128 {
+        // (The field's name hashed in its parts: no text made per value.)
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(self.field(columns).as_bytes());
+        match self {
+            Unique::Custom(name) => {
+                h.update(b"custom.");
+                h.update(name.as_bytes());
+            }
+            Unique::Column(pos) => h.update(columns[*pos].field.as_bytes()),
+        }
         h.update(&[0]);
         match self {
             Unique::Column(pos) if columns[*pos].kind == Kind::Email => h.update(text.to_lowercase().as_bytes()),
@@ -638,10 +645,10 @@ impl Unique {
     }
 
     /// Its text among a record's values, if it has one.
-    fn text_in(&self, columns: &[Column], values: &[Option<String>], custom: &CustomValues) -> Option<String> {
+    fn text_in(&self, values: &[Option<String>], custom: &CustomValues) -> Option<String> {
         match self {
             Unique::Custom(name) => custom.get(name).map(json_text),
-            Unique::Column(pos) => values.get(*pos).cloned().flatten().filter(|_| columns[*pos].kind != Kind::Custom),
+            Unique::Column(pos) => values.get(*pos).cloned().flatten(),
         }
     }
 }
@@ -2257,7 +2264,7 @@ impl Import<'_> {
             }
         }
         for u in &self.unique {
-            let Some(text) = u.text_in(self.columns, after, &now) else { continue };
+            let Some(text) = u.text_in(after, &now) else { continue };
             if let Some(other) = self.taken.get(&u.value(self.columns, &text))
                 && id.and_then(model::ulid_value) != Some(*other)
             {
@@ -2278,10 +2285,10 @@ impl Import<'_> {
         let now = model::parse_custom(custom.and_then(|pos| after[pos].as_deref()));
         let was = before.map(|b| model::parse_custom(custom.and_then(|pos| b[pos].as_deref())));
         for u in &self.unique {
-            if let Some(old) = before.zip(was.as_ref()).and_then(|(b, was)| u.text_in(self.columns, b, was)) {
+            if let Some(old) = before.zip(was.as_ref()).and_then(|(b, was)| u.text_in(b, was)) {
                 self.taken.remove(&u.value(self.columns, &old));
             }
-            if let Some(text) = u.text_in(self.columns, after, &now) {
+            if let Some(text) = u.text_in(after, &now) {
                 self.taken.insert(u.value(self.columns, &text), model::ulid_value(id).unwrap_or(NO_ID));
             }
         }
