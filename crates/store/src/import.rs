@@ -167,6 +167,7 @@ pub struct Row<'a> {
 pub use crate::recognise::source_digest;
 
 mod phone_keys;
+mod written;
 
 /// A hash of a mapping's rules as text (`Settings::mapping_rules`).
 pub fn rules_hash(rules: &[u8]) -> u64 {
@@ -228,7 +229,15 @@ pub struct Counts {
     pub companies_created: u64,
     /// Companies linked to by name that had no domain and took the row's.
     pub companies_updated: u64,
+    /// Rows that changed a record an earlier row of the import made or
+    /// changed: the file gives that record twice.
+    pub rewritten: u64,
+    /// The first of them (`REWRITTEN_LISTED`): source row, record id.
+    pub rewritten_rows: Vec<(u64, String)>,
 }
+
+/// How many rewritten rows `Counts` lists.
+pub const REWRITTEN_LISTED: usize = 5;
 
 /// A stored reject of the batch (for a resumed run's rejects file).
 pub struct StoredReject {
@@ -517,6 +526,8 @@ pub struct Import<'s> {
     own_free: FastSet<String>,
     /// The calling codes of the store's numbers (see `phone_keys`).
     phone_codes: phone_keys::PhoneCodes,
+    /// The records rows have made or changed so far (see `written`).
+    written: written::Written,
 }
 
 /// The companies an import wrote into a table that was empty when it
@@ -1038,7 +1049,7 @@ impl Store {
         let columns = model::columns(settings.entity);
         let unfinished = db.query_row(
             &format!(
-                "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, settings, source_digest \
+                "SELECT id, checkpoint, rows_read, inserted, updated, unchanged, rejected, rewritten, settings, source_digest \
                  FROM batches b WHERE status = 'running' AND entity = ? AND {SAME_SOURCE} \
                  AND NOT EXISTS (SELECT 1 FROM batches d WHERE {FINISHED_AFTER}) ORDER BY started_at DESC, id DESC"
             ),
@@ -1125,6 +1136,7 @@ impl Store {
             without_id: 0,
             own_free: FastSet::default(),
             phone_codes: Default::default(),
+            written: Default::default(),
             drafter: Drafter {
                 entity: settings.entity,
                 columns,
@@ -1168,7 +1180,7 @@ impl Store {
             let mut next = || row.next().unwrap_or(Cell::Null);
             let id = next().into_text().unwrap_or_default();
             let checkpoint = next().int().max(0) as u64;
-            let counts: Vec<u64> = (0..5).map(|_| next().int().max(0) as u64).collect();
+            let counts: Vec<u64> = (0..6).map(|_| next().int().max(0) as u64).collect();
             let saved = next().into_text().unwrap_or_default();
             let digest = next();
             if let Some(why) = import.settings.unlike(&saved, &id) {
@@ -1184,20 +1196,11 @@ impl Store {
                 updated: counts[2],
                 unchanged: counts[3],
                 rejected: counts[4],
-                companies_created: 0,
-                companies_updated: 0,
+                rewritten: counts[5],
+                ..Counts::default()
             };
-            // Companies the interrupted run created for its rows carry its batch.
-            if import.settings.entity != Entity::Companies {
-                let batch = [Param::from(import.batch.as_str())];
-                import.counts.companies_created =
-                    import.db.query_count("SELECT count(*) FROM companies WHERE created_batch = ?", &batch)?;
-                import.counts.companies_updated = import.db.query_count(
-                    "SELECT count(DISTINCT record_id) FROM audit WHERE batch_id = ? AND entity = 'companies' \
-                     AND op = 'update'",
-                    &batch,
-                )?;
-            }
+            // The records the interrupted run made or changed.
+            import.written_by_batch()?;
         } else {
             import.interrupted =
                 unfinished.map(|r| (r[0].text().unwrap_or_default().to_string(), r[1].int().max(0) as u64));
@@ -1502,7 +1505,7 @@ impl Import<'_> {
         // Rows another import wrote meanwhile (one that started on the
         // empty table too) are in no key set of this load: look them up.
         if bulk.started && others_wrote {
-            return self.end_bulk();
+            return self.end_bulk_midway();
         }
         if !bulk.started {
             let table = bulk.table;
@@ -1518,9 +1521,16 @@ impl Import<'_> {
         }
         let have = crate::Store::index_names(self.db)?;
         if bulk.indexes.iter().any(|(_, name, _)| have.iter().any(|h| h == name)) {
-            self.end_bulk()?;
+            self.end_bulk_midway()?;
         }
         Ok(())
+    }
+
+    /// Ends a bulk load before the file does: rows from here on are looked
+    /// up, and told apart when they change what the load's rows made.
+    fn end_bulk_midway(&mut self) -> Result<()> {
+        self.end_bulk()?;
+        self.written_by_batch()
     }
 
     /// Builds the indexes a bulk load dropped, in the current transaction.
@@ -1541,11 +1551,27 @@ impl Import<'_> {
 
     /// Counts, checkpoint and rejects of a chunk, in its transaction.
     fn record_chunk(&mut self, rows: &[Row<'_>], outcomes: &[Outcome]) -> Result<()> {
+        // A bulk load's table was empty: what a row matches, an earlier made.
+        let bulk = self.bulk.as_ref().is_some_and(|b| b.started);
         for (row, outcome) in rows.iter().zip(outcomes) {
             self.counts.rows_read += 1;
             match outcome {
-                Outcome::Insert { .. } => self.counts.inserted += 1,
-                Outcome::Update { .. } => self.counts.updated += 1,
+                Outcome::Insert { id } => {
+                    self.counts.inserted += 1;
+                    if !bulk {
+                        self.written.insert(id);
+                    }
+                }
+                Outcome::Update { id, .. } => {
+                    self.counts.updated += 1;
+                    if self.written.insert(id) || bulk {
+                        let c = &mut self.counts;
+                        c.rewritten += 1;
+                        if c.rewritten_rows.len() < REWRITTEN_LISTED {
+                            c.rewritten_rows.push((row.source.row, id.clone()));
+                        }
+                    }
+                }
                 Outcome::Unchanged { .. } => self.counts.unchanged += 1,
                 Outcome::Reject { field, message } => {
                     self.counts.rejected += 1;
@@ -1578,7 +1604,7 @@ impl Import<'_> {
         let digest = rows.last().map_or(Param::Null, |r| Param::Int(r.digest as i64));
         self.db.execute_later(
             "UPDATE batches SET checkpoint = ?, rows_read = ?, inserted = ?, updated = ?, unchanged = ?, rejected = ?, \
-             source_digest = COALESCE(?, source_digest) WHERE id = ?",
+             rewritten = ?, source_digest = COALESCE(?, source_digest) WHERE id = ?",
             &[
                 // Every row counted so far is committed with this chunk.
                 Param::Int(c.rows_read as i64),
@@ -1587,6 +1613,7 @@ impl Import<'_> {
                 Param::Int(c.updated as i64),
                 Param::Int(c.unchanged as i64),
                 Param::Int(c.rejected as i64),
+                Param::Int(c.rewritten as i64),
                 digest,
                 self.batch.as_str().into(),
             ],
@@ -2554,7 +2581,7 @@ impl Import<'_> {
                 // Only this load has written to the table, none of these keys.
                 return Ok(found);
             }
-            self.end_bulk()?;
+            self.end_bulk_midway()?;
         }
         let key_positions: Vec<Option<usize>> = key.iter().map(|f| model::position(entity, f)).collect();
         let custom_pos = model::position(entity, "custom");

@@ -97,6 +97,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_source_path.sql"),
         postgres: include_str!("../migrations/postgres/0010_source_path.sql"),
     },
+    Migration {
+        version: 11,
+        name: "rewritten rows",
+        sqlite: include_str!("../migrations/sqlite/0011_rewritten.sql"),
+        postgres: include_str!("../migrations/postgres/0011_rewritten.sql"),
+    },
 ];
 
 /// The secondary indexes of the record tables, as the migrations leave
@@ -143,7 +149,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -828,6 +828,21 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
         );
     }
+    if counts.rewritten > 0 && !g.quiet && !g.json {
+        let one = crmsync_store::model::singular(entity);
+        let listed: Vec<String> =
+            counts.rewritten_rows.iter().map(|(row, id)| format!("row {row}: {one} {id}")).collect();
+        let more = counts.rewritten - listed.len() as u64;
+        eprintln!(
+            "note: {} {} a {one} an earlier row of {source_name} made or changed ({}{}): it keeps the last \
+             row's values, and the file imported again writes {} again, never unchanged",
+            crate::io::counted(counts.rewritten, "row", "rows"),
+            if counts.rewritten == 1 { "changes" } else { "change" },
+            listed.join("; "),
+            if more > 0 { format!("; {more} more") } else { String::new() },
+            if counts.rewritten == 1 { "it" } else { "them" },
+        );
+    }
     // Records with no key matched only by their ids: a row without one is
     // new each time the file is imported.
     if own_ids && key.is_empty() && external.is_none() && import.without_id > 0 && !g.quiet {
@@ -866,6 +881,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             "rejected": counts.rejected,
             "companies_created": counts.companies_created,
             "companies_updated": counts.companies_updated,
+            "rewritten": counts.rewritten,
             "resumed_after": resumed,
             "dry_run": args.dry_run,
             "rejects": rejects_path,

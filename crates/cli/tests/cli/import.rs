@@ -54,6 +54,7 @@ on_both!(a_bulk_load_matches_keys_repeated_in_later_transactions, |db| {
     let m = testdata("import/contacts.toml");
     let s = db.json(&["import", f.to_str().expect("p"), "--mapping", m.to_str().expect("p"), "--chunk-size", "2"]);
     assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(4), Some(1)), "{s}");
+    assert_eq!(s["rewritten"].as_u64(), Some(1), "the row that changed what an earlier one made: {s}");
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 4);
     assert_eq!(db.scalar("SELECT first_name FROM contacts WHERE email = 'a@example.com'").as_deref(), Some("A2"));
     assert_eq!(db.lookup_indexes(), 14, "every index is built again");
@@ -90,6 +91,55 @@ on_both!(max_errors_stops_an_import_that_resume_then_finishes, |db| {
     assert_eq!(db.count("SELECT count(DISTINCT email) FROM contacts"), 9, "no duplicates");
     assert_eq!(db.count("SELECT count(*) FROM companies"), 1);
     assert_eq!(db.scalar("SELECT status FROM batches").as_deref(), Some("done"));
+});
+
+on_both!(rows_that_give_a_record_twice_are_counted_and_named, |db| {
+    // Ann is stored. Row 2 matches her unchanged and row 4 changes her; row
+    // 3 makes Bob and row 5 changes him; row 6 gives Bob as row 5 left him.
+    db.ok(&["import", &db.file("ann.csv", "email,first_name\nann@x.com,Ann\n"), "--entity", "contacts"]);
+    let f = db.file(
+        "twice.csv",
+        "email,first_name\nann@x.com,Ann\nbob@x.com,Bob\nANN@x.com,Anna\nbob@x.com,Bobby\nbob@x.com,Bobby\n",
+    );
+    let out = db.run(&["import", &f, "--entity", "contacts"]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let bob = db.scalar("SELECT id FROM contacts WHERE email = 'bob@x.com'").expect("Bob");
+    assert!(
+        err.contains(&format!(
+            "note: 1 row changes a contact an earlier row of {f} made or changed (row 5: contact {bob}): it keeps \
+             the last row's values, and the file imported again writes it again, never unchanged"
+        )),
+        "{err}"
+    );
+    assert_eq!(db.scalar("SELECT first_name FROM contacts WHERE email = 'ann@x.com'").as_deref(), Some("Anna"));
+    // Imported again, rows 2 and 3 change Ann and Bob back, rows 4 and 5
+    // change them again.
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(
+        (s["updated"].as_u64(), s["unchanged"].as_u64(), s["rewritten"].as_u64()),
+        (Some(4), Some(1), Some(2)),
+        "{s}"
+    );
+    // A file that gives each record once has none.
+    let s = db.json(&["import", &db.file("once.csv", "email,first_name\nann@x.com,Ann\n"), "--entity", "contacts"]);
+    assert_eq!((s["updated"].as_u64(), s["rewritten"].as_u64()), (Some(1), Some(0)), "{s}");
+});
+
+on_both!(a_resumed_import_counts_rows_that_give_a_record_the_stopped_run_wrote, |db| {
+    // Row 4 changes what row 2 made; the run stops at row 5; after --resume
+    // row 6 changes what row 3 made, and row 8 gives C as row 7 made it.
+    let f = db.file(
+        "stop2.csv",
+        "email,first_name\na@x.com,A\nb@x.com,B\nA@X.com,A2\nbad,X\nb@x.com,B2\nc@x.com,C\nc@x.com,C\n",
+    );
+    let args = ["import", f.as_str(), "--entity", "contacts", "--chunk-size", "1", "--max-errors", "1"];
+    let out = db.run(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(db.scalar("SELECT rewritten FROM batches").as_deref(), Some("1"));
+    let s = db.json(&["import", &f, "--entity", "contacts", "--resume"]);
+    assert_eq!((s["rewritten"].as_u64(), s["unchanged"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(db.scalar("SELECT first_name FROM contacts WHERE email = 'b@x.com'").as_deref(), Some("B2"));
 });
 
 on_both!(resume_refuses_a_file_whose_committed_rows_changed, |db| {

@@ -11,7 +11,7 @@ fn init_creates_a_sqlite_store_and_is_idempotent() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!((s["backend"].as_str(), s["store"].as_str()), (Some("sqlite"), Some("crm.db")));
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(10)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(11)));
     assert!(dir.path().join("crm.db").exists(), "the default store is ./crm.db");
     // WAL, and the 16 KiB pages bulk loads are measured with.
     let conn = rusqlite::Connection::open(dir.path().join("crm.db")).expect("raw");
@@ -68,7 +68,7 @@ fn a_version_3_store_migrates_with_its_history_and_undo_intact() {
     let err = crmsync().arg("--db").arg(&db).arg("batches").output().expect("runs");
     assert!(!err.status.success() && stderr_of(&err).contains("crmsync init"), "{}", stderr_of(&err));
     let s: serde_json::Value = serde_json::from_str(&run(&["--json", "init"])).expect("json");
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(10)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(11)));
 
     let conn = rusqlite::Connection::open(&db).expect("raw");
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
