@@ -126,6 +126,12 @@ struct QuoteGuard<R> {
     /// The chunk before ended on an escape character inside quotes: the
     /// next one starts with the byte it escapes.
     skip_first: bool,
+    /// Where, in the input, an escaped `n` was made a line break (see
+    /// `unescape`), not yet counted in `introduced`.
+    line_breaks: std::collections::VecDeque<u64>,
+    /// Line breaks made so far before the last record read: the parser
+    /// counts them as lines of the file, which they are not.
+    introduced: u64,
     /// The input has ended.
     ended: bool,
     /// The field (0-based) of its line that the input is in, outside
@@ -140,8 +146,13 @@ struct QuoteGuard<R> {
 }
 
 impl<R: Read> QuoteGuard<R> {
-    fn scan(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let mut i = usize::from(std::mem::take(&mut self.skip_first));
+    fn scan(&mut self, chunk: &mut [u8]) -> io::Result<()> {
+        let skipped_first = std::mem::take(&mut self.skip_first);
+        let mut escaped: Vec<usize> = Vec::new();
+        if skipped_first {
+            escaped.push(0);
+        }
+        let mut i = usize::from(skipped_first);
         let base = self.offset;
         // Lines and fields are counted lazily, up to `counted`, only when a
         // quote opens and at the end of the chunk.
@@ -177,6 +188,9 @@ impl<R: Read> QuoteGuard<R> {
                         Some(p) if Some(hay[p]) == self.escape && hay[p] != self.quote => {
                             // Skip the escaped byte, which may open the next chunk.
                             self.skip_first = i + p + 2 > chunk.len();
+                            if !self.skip_first {
+                                escaped.push(i + p + 1);
+                            }
                             i += p + 2;
                         }
                         Some(p) => {
@@ -229,8 +243,40 @@ impl<R: Read> QuoteGuard<R> {
         if let Some(&last) = chunk.last() {
             self.prev = last;
         }
+        // (After the lines above were counted: a line break made here is none of the file's.)
+        for at in escaped {
+            if let Some(b) = chunk.get_mut(at) {
+                *b = unescape(*b);
+                if *b == b'\n' {
+                    self.line_breaks.push_back(self.offset + at as u64);
+                }
+            }
+        }
         self.offset += chunk.len() as u64;
         Ok(())
+    }
+
+    /// Line breaks made before byte `at` of the input (the start of the
+    /// record just read): lines the parser counted that the file has not.
+    fn introduced_before(&mut self, at: u64) -> u64 {
+        while self.line_breaks.front().is_some_and(|&b| b < at) {
+            self.line_breaks.pop_front();
+            self.introduced += 1;
+        }
+        self.introduced
+    }
+}
+
+/// The byte an escaped one stands for. The parser takes the byte after an
+/// escape character as it is (`\"` a quote, `\\` a backslash), which would
+/// make `\n` the letter n: files that escape quotes so write a line break,
+/// a tab and a carriage return in a value as `\n`, `\t` and `\r`.
+fn unescape(b: u8) -> u8 {
+    match b {
+        b'n' => b'\n',
+        b't' => b'\t',
+        b'r' => b'\r',
+        other => other,
     }
 }
 
@@ -282,7 +328,7 @@ impl<R: Read> Read for QuoteGuard<R> {
             self.ended = true;
             return Ok(0);
         }
-        self.scan(&buf[..n])?;
+        self.scan(&mut buf[..n])?;
         Ok(n)
     }
 }
@@ -393,6 +439,8 @@ impl CsvReader {
             offset: 0,
             skipped: (decoded_from == encoding_rs::UTF_8).then_some(bom + consumed),
             skip_first: false,
+            line_breaks: Default::default(),
+            introduced: 0,
             lines: 1 + line_offset,
             opened_at: 0,
             opened_line: 0,
@@ -416,7 +464,7 @@ impl CsvReader {
         let mut blank = 0;
         // Blank lines above the first row are rows a spreadsheet shows.
         let got = read_record(&mut reader, &mut first, &mut blank)
-            .map_err(|e| csv_error(file, e, 1 + row_offset, line_offset, &[]))?
+            .map_err(|e| csv_error(file, e, 1 + row_offset, line_offset as i64, &[]))?
             .is_some();
         let row_offset = row_offset + blank;
         let first_line = 1 + line_offset + blank;
@@ -666,8 +714,8 @@ fn field<'a>(record: &::csv::StringRecord, i: usize, value: &'a str) -> &'a str 
 
 /// A reading error at `row`; `columns`, the header's names, name the field
 /// a value that is not UTF-8 is in.
-fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: u64, columns: &[Key]) -> Error {
-    let line = e.position().map(|p| p.line() + line_offset);
+fn csv_error(file: &str, e: ::csv::Error, row: u64, line_offset: i64, columns: &[Key]) -> Error {
+    let line = e.position().map(|p| p.line().saturating_add_signed(line_offset));
     match e.into_kind() {
         ::csv::ErrorKind::Io(io) => Error::from_io(file, Location { row: Some(row), line: None, field: None }, io),
         ::csv::ErrorKind::Utf8 { err, .. } => {
@@ -708,11 +756,15 @@ impl RecordReader for CsvReader {
             self.record = first;
             pos_line = self.first_line;
         } else {
+            // (Less the line breaks escapes made before this record, which
+            // the parser counted as the file's.)
+            let line_offset = self.line_offset as i64 - self.reader.get_ref().introduced as i64;
             let got = read_record(&mut self.reader, &mut self.record, &mut self.blank_rows)
-                .map_err(|e| csv_error(&self.file, e, row, self.line_offset, &self.columns))?;
+                .map_err(|e| csv_error(&self.file, e, row, line_offset, &self.columns))?;
             let Some(lead) = got else { return Ok(false) };
-            let from = self.record.position().map_or(0, |p| p.line());
-            pos_line = from + lead + self.line_offset;
+            let (from, start) = self.record.position().map_or((0, 0), |p| (p.line(), p.byte()));
+            let made = self.reader.get_mut().introduced_before(start);
+            pos_line = (from + lead + self.line_offset).saturating_sub(made);
         }
         let row = self.rows + self.blank_rows + first_row;
         self.rows += 1;
@@ -987,6 +1039,41 @@ mod tests {
         let ragged = "Name,Tags,Email,Phone\nAnn,vip; new,a@x\nBob,vip; new,b@x\nCy,new; old,c@x,5\n";
         assert_eq!(sniff_delimiter(ragged.as_bytes(), true, b'"'), b',');
         assert_eq!(sniff_delimiter(b"Name;Email;Phone\n\n\n", true, b'"'), b';');
+    }
+
+    /// Gives its bytes one at a time: every escape ends a chunk.
+    struct Trickle(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn backslash_escapes_make_line_breaks_and_tabs_without_adding_lines() {
+        let text =
+            "name,title,email\nAnn,\"Games\\n\\tdeveloper\",a@x\nBob,\"say \\\"hi\\\" \\\\ ok\",b@x\nCy,x\\ny,c@x\n";
+        for trickle in [false, true] {
+            let bytes = std::io::Cursor::new(text.as_bytes().to_vec());
+            let input = crate::Input {
+                name: "t.csv".into(),
+                bytes: if trickle { Box::new(Trickle(bytes)) } else { Box::new(bytes) },
+                path: None,
+            };
+            let opts = ReadOptions { escape: Some(b'\\'), ..ReadOptions::default() };
+            let mut reader = crate::open_reader(input, &opts).expect("opens");
+            let recs = crate::drain(reader.as_mut()).expect("reads");
+            let title = |i: usize| recs[i].get("title").map(|v| v.text().into_owned());
+            assert_eq!(title(0).as_deref(), Some("Games\n\tdeveloper"), "trickle {trickle}");
+            assert_eq!(title(1).as_deref(), Some("say \"hi\" \\ ok"));
+            // Outside quotes a backslash is text, as the parser reads it.
+            assert_eq!(title(2).as_deref(), Some("x\\ny"));
+            // The line break made is no line of the file.
+            let lines: Vec<u64> = recs.iter().map(|r| r.line).collect();
+            assert_eq!(lines, [2, 3, 4], "trickle {trickle}");
+        }
     }
 
     /// Each record's (row, line) read from `text`.

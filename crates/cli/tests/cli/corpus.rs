@@ -204,6 +204,8 @@ fn backslash_escapes_follow_the_documented_dialect() {
     let recs = read_ndjson(&out);
     assert_eq!(recs.len(), 100);
     assert_eq!(recs[18]["Job Title"], "Teacher,\"adult\" education");
+    // Its `\n` and `\t` are a line break and a tab, not the letters n and t.
+    assert_eq!(recs[0]["Job Title"], "Games\n\tdeveloper");
 }
 
 #[test]
