@@ -98,6 +98,11 @@ pub struct Output {
 
 impl Output {
     pub fn create(path: &str) -> Result<(Output, Box<dyn Write + Send>)> {
+        Self::create_as(path, "partial")
+    }
+
+    /// Written at `.NAME.SUFFIX` beside the file, moved into place at the end.
+    fn create_as(path: &str, suffix: &str) -> Result<(Output, Box<dyn Write + Send>)> {
         if path == "-" {
             let out: Box<dyn Write + Send> = Box::new(io::BufWriter::with_capacity(256 * 1024, io::stdout()));
             return Ok((Output { name: "<stdout>".into(), temp: None }, out));
@@ -133,7 +138,7 @@ impl Output {
             _ => {}
         }
         let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-        let temp = target.with_file_name(format!(".{file_name}.partial"));
+        let temp = target.with_file_name(format!(".{file_name}.{suffix}"));
         let f = File::create(&temp).with_context(|| format!("cannot create {path}"))?;
         // A file written again keeps who may read it: customer data made
         // private stays private.
@@ -146,8 +151,10 @@ impl Output {
 
     /// Fails as `create` would, leaving nothing behind: for outputs a
     /// command writes only after it has begun to change the store.
+    /// (Under a name of its own: the `.partial` file a killed run left, its
+    /// plan, is for `--resume` to read.)
     pub fn probe(path: &str) -> Result<()> {
-        Output::create(path).map(drop)
+        Output::create_as(path, "probe").map(drop)
     }
 
     /// Moves the finished file into place.

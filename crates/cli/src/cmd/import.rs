@@ -793,6 +793,11 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                         }
                     }
                 }
+                // On disk as the rows are committed: a run killed then
+                // leaves --resume the plan of nearly every row it committed.
+                if let Some(p) = &mut plan {
+                    p.out.flush()?;
+                }
                 if let Some(max) = args.max_errors
                     && rejects.count >= max.max(1)
                 {

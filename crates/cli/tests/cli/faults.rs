@@ -45,9 +45,14 @@ fn wait_for_checkpoint(db: &Db, child: &mut std::process::Child) -> u64 {
 }
 
 fn spawn_import(db: &Db, file: &str, mapping: &str) -> std::process::Child {
+    spawn_import_with(db, file, mapping, &[])
+}
+
+fn spawn_import_with(db: &Db, file: &str, mapping: &str, extra: &[&str]) -> std::process::Child {
     std::process::Command::new(assert_cmd::cargo::cargo_bin("crmsync"))
         .current_dir(db.dir.path())
         .args(["--db", &db.url, "-q", "import", file, "--mapping", mapping, "--chunk-size", "20"])
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -84,6 +89,39 @@ on_both!(an_import_killed_midway_resumes_without_loss_or_duplicates, |db| {
     assert_eq!(db.lookup_indexes(), 14);
     let out = db.run(&["import", &file, "--mapping", &mapping, "--resume"]);
     assert!(stderr_of(&out).contains("no interrupted import"), "{}", stderr_of(&out));
+});
+
+on_both!(an_import_killed_midway_keeps_its_plan_for_the_resume, |db| {
+    // The plan the killed run was writing is read back by --resume, which
+    // writes the file with those rows first (the probe that the plan can
+    // be written must not take the killed run's for its own).
+    let n = 60_000;
+    let (file, mapping) = many_contacts(db, "big.csv", n);
+    let plan = db.path("plan.csv");
+    let p = plan.to_str().expect("p");
+    let mut child = spawn_import_with(db, &file, &mapping, &["--plan", p]);
+    let partial = db.path(".plan.csv.partial");
+    let start = Instant::now();
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 64 * 1024 {
+        assert!(child.try_wait().expect("wait").is_none(), "the import finished before it could be interrupted");
+        assert!(start.elapsed() < Duration::from_secs(120), "the import never wrote its plan");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let out = db.run(&["import", &file, "--mapping", &mapping, "--resume", "--plan", p]);
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("no plan of the stopped run"), "{err}");
+    let text = std::fs::read_to_string(&plan).expect("plan");
+    let rows: std::collections::BTreeSet<u64> =
+        text.lines().skip(1).filter_map(|l| l.split(',').next()?.parse().ok()).collect();
+    assert!(rows.contains(&2) && rows.contains(&(n as u64 + 1)), "the killed run's rows and the resumed run's");
+    // Rows the killed run committed but had not planned yet are said.
+    if (rows.len() as u64) < n as u64 {
+        assert!(err.contains("the plan of the stopped run holds"), "{err}");
+    }
+    assert!(!partial.exists());
 });
 
 on_both!(a_write_during_a_bulk_load_is_seen_by_it, |db| {
