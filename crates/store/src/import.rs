@@ -1199,6 +1199,17 @@ impl Store {
                 rewritten: counts[5],
                 ..Counts::default()
             };
+            // Companies the interrupted run created for its rows carry its batch.
+            if import.settings.entity != Entity::Companies {
+                let batch = [Param::from(import.batch.as_str())];
+                import.counts.companies_created =
+                    import.db.query_count("SELECT count(*) FROM companies WHERE created_batch = ?", &batch)?;
+                import.counts.companies_updated = import.db.query_count(
+                    "SELECT count(DISTINCT record_id) FROM audit WHERE batch_id = ? AND entity = 'companies' \
+                     AND op = 'update'",
+                    &batch,
+                )?;
+            }
             // The records the interrupted run made or changed.
             import.written_by_batch()?;
         } else {
