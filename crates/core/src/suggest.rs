@@ -792,6 +792,7 @@ const DATE_FORMATS: &[(&str, bool)] = &[
     ("%d/%m/%Y", true),
     ("%m/%d/%Y", true),
     ("%d.%m.%Y", false),
+    ("%d.%m.%y", false),
     ("%d-%m-%Y", true),
     ("%m-%d-%Y", true),
     ("%Y年%m月%d日", false),
@@ -924,7 +925,64 @@ fn looks_like_code(header: &str) -> bool {
         || ["编号", "邮编", "代码", "号码", "电话", "手机", "账号", "号"].iter().any(|z| header.contains(z))
 }
 
+/// A header with a word for a phone in it (`Phone 2`, `Tel. privat`).
+fn names_a_phone(header: &str) -> bool {
+    let words = ["phone", "tel", "telephone", "mobile", "cell", "fax", "telefon", "téléphone", "telefono", "teléfono"];
+    normalize(header).split(' ').any(|w| words.contains(&w)) || ["电话", "手机"].iter().any(|z| header.contains(z))
+}
+
+/// Written as a date is: three groups of digits, one separator between
+/// them (`31.02.2001`, `2001-02-31`, `3/14/24`), whether or not the day is
+/// one the calendar has.
+fn date_shaped(v: &str) -> bool {
+    let t = v.trim();
+    let Some(sep) = t.chars().find(|c| !c.is_ascii_digit()).filter(|c| matches!(c, '.' | '/' | '-')) else {
+        return false;
+    };
+    let parts: Vec<&str> = t.split(sep).collect();
+    let widths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+    parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && matches!(widths.as_slice(), [4, 1..=2, 1..=2] | [1..=2, 1..=2, 2 | 4])
+}
+
+/// A date type for a column of values written as dates, of which some
+/// are none the calendar has (`31.02.2001` beside good ones): a date
+/// column with errors in it, not a column of phone numbers (which
+/// `03.04.1975` also reads as).
+fn mostly_dates(values: &[&str], order: Option<DayOrder<'_>>, same_either_way: bool) -> Option<TypeGuess> {
+    if values.is_empty() || !values.iter().all(|v| date_shaped(v)) {
+        return None;
+    }
+    let n = values.len();
+    let iso = values.iter().filter(|v| date::parse_iso(v.trim()).is_some()).count();
+    let counts: Vec<usize> = DATE_FORMATS
+        .iter()
+        .map(|(fmt, _)| values.iter().filter(|v| date::parse_date(v, Some(fmt)).is_ok()).count())
+        .collect();
+    let best = counts.iter().copied().max().unwrap_or(0);
+    let (read, mut guess) = if iso >= best {
+        (iso, TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() })
+    } else {
+        let fits = DATE_FORMATS
+            .iter()
+            .zip(&counts)
+            .filter(|(_, c)| **c == best)
+            .map(|((fmt, family), _)| (fmt.to_string(), *family))
+            .collect();
+        (best, in_format("date", fits, order, same_either_way)?)
+    };
+    if read * 2 < n {
+        return None;
+    }
+    // (The values it rejects are counted and shown with every line's.)
+    guess.note = guess.note.replace("every value is", "values are");
+    Some(guess)
+}
+
 fn looks_phone(v: &str) -> bool {
+    if date_shaped(v) {
+        return false;
+    }
     let digits = v.bytes().filter(u8::is_ascii_digit).count();
     // (One `/` sets a German area code apart, `030/1234567`; two are a date.)
     (7..=18).contains(&digits)
@@ -1323,9 +1381,32 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         }
         return guess;
     }
+    if let Some(guess) = mostly_dates(values, hints.day_order, same_either_way) {
+        return guess;
+    }
     let f = fraction(values, looks_phone);
     if f >= 0.9 && values.iter().any(|v| v.contains(['-', ' ', '(', '.', '+', '/'])) {
-        return phone_guess(values, f, Hints { region: region_hint, ..hints });
+        // Digits grouped so in a column no header calls a phone are one
+        // only where most are numbers to dial there (not a tax id,
+        // `12-3456789`).
+        let guess = phone_guess(values, f, Hints { region: region_hint, ..hints });
+        let region = guess.region.as_deref().and_then(|r| r.parse().ok());
+        // (Where numbers are dialled at home after a `0`, one without it
+        // is none: `12-3456789` in Germany.)
+        let trunk_zero = guess
+            .region
+            .as_deref()
+            .and_then(|r| phonenumber::metadata::DATABASE.by_id(r))
+            .and_then(|m| m.national_prefix())
+            == Some("0");
+        let dialled = |v: &str| {
+            international(v).is_some()
+                || types::phone::is_valid(v, region)
+                    && (!trunk_zero || v.trim_start_matches(|c: char| !c.is_ascii_digit()).starts_with('0'))
+        };
+        if names_a_phone(header) || fraction(values, dialled) >= 0.5 {
+            return guess;
+        }
     }
     let f = fraction(values, |v| {
         let t = v.trim();

@@ -1088,3 +1088,38 @@ fn an_object_null_in_some_records_is_mapped_by_its_fields_not_whole() {
     let s = import_through(&db, &f, &text);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
 }
+
+#[test]
+fn a_date_column_with_a_day_the_calendar_lacks_stays_a_date_column() {
+    // One impossible date among good ones is a date column with an error,
+    // not phone numbers (`03.04.1975` reads as a German one): imported, the
+    // good dates are dates and the bad one is rejected, never kept as
+    // `+493041975`. A tax id grouped like a number is no phone either.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("bd.csv");
+    std::fs::write(
+        &f,
+        "Email;Geburtsdatum;Born;Datum;Tax\na@x.de;03.04.1975;1975-04-03;14.03.24;12-3456789\n\
+         b@x.de;31.12.1980;1980-12-31;01.02.24;98-7654321\nc@x.de;29.02.1996;1996-02-29;28.02.23;45-6789012\n\
+         d@x.de;31.02.2001;2001-02-31;05.05.22;11-2233445\n",
+    )
+    .expect("write");
+    let f = f.to_str().expect("p");
+    let text = suggest(f, "contacts");
+    has_lines(
+        &text,
+        &[
+            "\"custom.geburtsdatum\" = { from = \"Geburtsdatum\", type = \"date\", format = \"%d.%m.%Y\" }",
+            "\"custom.born\" = { from = \"Born\", type = \"date\" }",
+            "\"custom.datum\" = { from = \"Datum\", type = \"date\", format = \"%d.%m.%y\" }",
+            "\"custom.tax\" = \"Tax\"",
+            "1 of 4 sampled values would be rejected as date (e.g. \"31.02.2001\"",
+        ],
+    );
+    assert!(!text.contains("phone"), "{text}");
+    let db = crate::db::Db::sqlite();
+    let s = import_through(&db, f, &text);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(1)), "{s}");
+    let born = db.scalar("SELECT json_extract(custom, '$.geburtsdatum') FROM contacts WHERE email = 'a@x.de'");
+    assert_eq!(born.as_deref(), Some("1975-04-03"));
+}
