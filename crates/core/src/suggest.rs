@@ -249,6 +249,10 @@ fn synonyms(field: &str) -> &'static [&'static str] {
         "body" => &["body", "content", "description", "内容", "inhalt", "beschreibung"],
         "occurred_at" => &["date", "occurred at", "activity date", "timestamp", "时间", "日期", "datum", "zeitpunkt"],
         "contact.email" => &["contact email", "email", "e mail", "联系人邮箱", "邮箱", "电子邮件"],
+        // A deal's contacts, by their e-mails.
+        "contacts" => {
+            &["contacts", "contact email", "contact emails", "contact e mail", "associated contacts", "联系人邮箱"]
+        }
         "deal.name" => &["deal", "deal name", "opportunity", "associated deal", "商机"],
         _ => &[],
     }
@@ -421,6 +425,23 @@ const TRANSLATIONS: &[(&str, &str, &[&str], bool)] = &[
     ("note", "notes", &["IT"], false),
     ("opmerkingen", "notes", &["NL"], false),
     ("notities", "notes", &["NL"], false),
+    ("währung", "currency", &["DE"], true),
+    ("waehrung", "currency", &["DE"], false),
+    ("devise", "currency", &["FR"], false),
+    ("moneda", "currency", &["ES"], true),
+    ("valuta", "currency", &["IT", "NL"], false),
+    ("abschlussdatum", "close_date", &["DE"], true),
+    ("date de clôture", "close_date", &["FR"], true),
+    ("date de cloture", "close_date", &["FR"], false),
+    ("fecha de cierre", "close_date", &["ES"], true),
+    ("data di chiusura", "close_date", &["IT"], true),
+    ("sluitingsdatum", "close_date", &["NL"], true),
+    ("phase", "stage", &["DE", "FR"], false),
+    ("verkaufsphase", "stage", &["DE"], true),
+    ("étape", "stage", &["FR"], true),
+    ("etape", "stage", &["FR"], false),
+    ("etapa", "stage", &["ES"], false),
+    ("fase", "stage", &["IT", "NL", "ES"], false),
 ];
 
 /// The names of `field` in `language` (a country code, see
@@ -1254,6 +1275,14 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         return TypeGuess { note: "no values to guess a type from".into(), ..Default::default() };
     }
     let pct = |f: f64| format!("{:.0}%", f * 100.0);
+    // A list (`a@x.com; b@x.com`) the import splits and links by: no one
+    // value's type.
+    if target == "contacts" {
+        return TypeGuess {
+            note: "the deal's contacts, by their e-mails (`;`-separated)".into(),
+            ..Default::default()
+        };
+    }
     // A column mapped to a phone field: bare digits (`13800138000`) are a
     // number to dial, not a count or a code.
     if matches!(target, "phone" | "mobile" | "company.phone") {
@@ -1545,6 +1574,8 @@ pub struct SuggestedField {
 pub struct Suggestion {
     pub text: String,
     pub fields: Vec<SuggestedField>,
+    /// The `[key]` line is marked CHECK.
+    pub key_check: bool,
 }
 
 /// Writes a mapping for `headers`, whose sampled values are `samples[i]`.
@@ -1890,18 +1921,51 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
 
     let _ = writeln!(out, "\n[key]");
     let uses = |f: &str| used_targets.iter().any(|t| t == f);
-    let _ = match entity.name() {
-        "contacts" if uses("email") => writeln!(out, "fields = [\"email\"]  # records are matched by e-mail"),
-        "contacts" => writeln!(out, "fields = []  # CHECK: no e-mail column; name the field(s) that identify a record"),
-        "companies" if uses("name") => {
+    // The source system's name for its ids: the file's name without its
+    // extension (`res.partner.csv`: res_partner).
+    let file = info.file_name.rsplit(['/', '\\']).next().unwrap_or(&info.file_name);
+    let system = snake(file.rsplit_once('.').map_or(file, |(stem, _)| stem));
+    // Sampled records without an e-mail, of all: keyed by e-mail, each is
+    // rejected.
+    let no_email = suggested.iter().find(|f| f.field == "email").and_then(|f| {
+        let i = headers.iter().position(|h| Some(h) == f.from.first())?;
+        let all = samples.get(i)?.len();
+        Some((all - values_of(i).len(), all))
+    });
+    let mut key_check = true;
+    let _ = match (entity.name(), no_email) {
+        ("contacts", Some((0, _))) => {
+            key_check = false;
+            writeln!(out, "fields = [\"email\"]  # records are matched by e-mail")
+        }
+        ("contacts", Some((none, all))) => match id_column.take() {
+            // Rows without one have the source's own id to match by.
+            Some(id) => writeln!(
+                out,
+                "external_id = {{ system = {}, from = {} }}  # CHECK: {none} of {all} sampled records have no \
+                 e-mail, so they are matched by the source's own id, {id:?}; `fields = [\"email\"]` would reject them",
+                toml_str(&system),
+                toml_str(id)
+            ),
+            None => writeln!(
+                out,
+                "fields = [\"email\"]  # CHECK: records are matched by e-mail, and {none} of {all} sampled records \
+                 have none: those are rejected; name the field(s) that identify a record"
+            ),
+        },
+        ("contacts", None) => {
+            writeln!(out, "fields = []  # CHECK: no e-mail column; name the field(s) that identify a record")
+        }
+        ("companies", _) if uses("name") => {
+            key_check = false;
             writeln!(out, "fields = [\"name\"]  # companies are matched by name (ACME Inc. is Acme Inc)")
         }
-        "deals" if uses("name") => writeln!(
+        ("deals", _) if uses("name") => writeln!(
             out,
             "fields = [\"name\"]  # CHECK: deals are matched by name, so deals of one name (a renewal per customer) \
              would be one; match them by their ids in the other system instead (external_id)"
         ),
-        "activities" => writeln!(
+        ("activities", _) => writeln!(
             out,
             "fields = []  # CHECK: activities have no name to match by: importing the file again inserts its rows \
              again, unless they are matched by their ids in the other system (external_id)"
@@ -1909,14 +1973,12 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
         _ => writeln!(out, "fields = []  # CHECK: name the field(s) that identify a record"),
     };
     if let Some(id) = id_column {
-        let stem = info.file_name.rsplit('/').next().unwrap_or(&info.file_name);
-        let stem = stem.split('.').next().unwrap_or("source");
         let _ = writeln!(out, "# {id:?} looks like the source system's own id; to match on it instead:");
-        let _ = writeln!(out, "# external_id = {{ system = {}, from = {} }}", toml_str(&snake(stem)), toml_str(id));
+        let _ = writeln!(out, "# external_id = {{ system = {}, from = {} }}", toml_str(&system), toml_str(id));
     }
     let _ = writeln!(out, "\n[fields]");
     out.push_str(&body);
-    Suggestion { text: out, fields: suggested }
+    Suggestion { text: out, fields: suggested, key_check }
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
     };
     let suggestion = suggestion(entity, &info, &headers, &columns);
     let (text, fields) = (suggestion.text, suggestion.fields);
-    let checks = fields.iter().filter(|f| f.check).count();
+    let checks = fields.iter().filter(|f| f.check).count() + usize::from(suggestion.key_check);
     if let Some(path) = &args.out {
         std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
     }

@@ -1123,3 +1123,64 @@ fn a_date_column_with_a_day_the_calendar_lacks_stays_a_date_column() {
     let born = db.scalar("SELECT json_extract(custom, '$.geburtsdatum') FROM contacts WHERE email = 'a@x.de'");
     assert_eq!(born.as_deref(), Some("1975-04-03"));
 }
+
+#[test]
+fn records_most_of_which_have_no_email_are_keyed_by_the_source_id() {
+    // Odoo's partners: 5 of 6 have no e-mail. Keyed by e-mail they would
+    // be rejected; keyed by the source's own id they all import, and again
+    // unchanged. The key's CHECK is counted with the fields'.
+    let p = corpus("crm-samples/odoo/res.partner.csv");
+    let m = suggest(&p, "contacts");
+    has_lines(
+        &m,
+        &["external_id = { system = \"res_partner\", from = \"ID\" }  # CHECK: 5 of 6 sampled records have no e-mail"],
+    );
+    let db = crate::db::Db::sqlite();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("res.partner.csv");
+    std::fs::copy(&p, &f).expect("copy");
+    let f = f.to_str().expect("p");
+    let s = import_through(&db, f, &m);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(6), Some(0)), "{s}");
+    let s = db.json(&["import", f, "--mapping", &format!("{f}.toml")]);
+    assert_eq!(s["unchanged"].as_u64(), Some(6), "{s}");
+    let out = crmsync().args(["--json", "mapping", "suggest", &p, "--entity", "contacts"]).output().expect("runs");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let fields = j["fields"].as_array().expect("fields").iter().filter(|f| f["check"] == true).count();
+    assert_eq!(j["checks"].as_u64(), Some(fields as u64 + 1), "{j}");
+    // Without an id column, the e-mail key stays, and says what it costs.
+    let g = dir.path().join("few.csv");
+    std::fs::write(&g, "Name,Email\nAnn,a@x.com\nBob,\nCy,\n").expect("write");
+    let m = suggest(g.to_str().expect("p"), "contacts");
+    has_lines(
+        &m,
+        &["fields = [\"email\"]  # CHECK: records are matched by e-mail, and 2 of 3 sampled records have none"],
+    );
+}
+
+#[test]
+fn deal_columns_in_german_and_french_and_their_contacts_by_email() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("de.csv");
+    std::fs::write(
+        &f,
+        "Name;Betrag;Währung;Abschlussdatum;Phase;Firma;Contact Email\n\
+         Deal A;1.000,50;EUR;31.03.2024;Angebot;Acme GmbH;a@x.de\nDeal B;2.500,00;EUR;15.04.2024;Verhandlung;Beta AG;b@x.de\n",
+    )
+    .expect("write");
+    let m = suggest(f.to_str().expect("p"), "deals");
+    has_lines(
+        &m,
+        &[
+            "currency = \"Währung\"",
+            "close_date = { from = \"Abschlussdatum\", type = \"date\", format = \"%d.%m.%Y\" }",
+            "stage = \"Phase\"",
+            "contacts = \"Contact Email\"",
+        ],
+    );
+    let f = dir.path().join("fr.csv");
+    std::fs::write(&f, "Nom;Montant;Devise;Date de clôture;Étape\nAffaire;1 000,50;EUR;31/03/2024;Proposition\n")
+        .expect("write");
+    let m = suggest(f.to_str().expect("p"), "deals");
+    has_lines(&m, &["currency = \"Devise\"", "stage = \"Étape\"", "close_date = { from = \"Date de clôture\""]);
+}
