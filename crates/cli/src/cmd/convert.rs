@@ -146,7 +146,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     bom_fits(&write_opts)?;
     write_opts.columns = match (&mapping, &source_columns) {
         (Some(m), _) if args.reverse => Some(m.reverse_columns()),
-        (Some(m), _) => Some(m.targets()),
+        (Some(m), _) => Some(m.exported_targets()),
         (None, Some(cols)) => Some(
             cols.iter().filter(|c| meta != Meta::Strip || !crate::pipeline::META.contains(&&***c)).cloned().collect(),
         ),
@@ -200,6 +200,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     };
     let mut pipeline = Pipeline::start(reader, work);
     let lists_flat = out_format.is_flat() && mapping.is_some() && !args.reverse;
+    let ids_named = mapping.clone().filter(|m| !args.reverse && m.id_system().is_some());
     let outcome: Result<()> = (|| {
         while let Some(worked) = pipeline.next() {
             let worked = worked?;
@@ -210,6 +211,16 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
                     Outcome::Rejected(errors) => rejects.field_errors(rec, errors)?,
                     Outcome::Mapped | Outcome::AsRead => {
                         let out_rec = worked.output(i).unwrap_or(rec);
+                        // Named as an export names them, with the ids of the
+                        // mapping's system: the file imports as the store's.
+                        let named;
+                        let out_rec = match ids_named.as_deref() {
+                            Some(m) if matches!(worked.outcomes[i], Outcome::Mapped) => {
+                                named = as_exported(m, rec, out_rec);
+                                &named
+                            }
+                            _ => out_rec,
+                        };
                         // A list a mapping made (`tags`) is one cell of a flat
                         // file, `a; b`, as an export writes it.
                         let listed;
@@ -317,4 +328,24 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A mapped record `out` of source record `src`, named as an export of the
+/// store names it (`Mapping::exported_targets`).
+fn as_exported(
+    m: &crmsync_core::mapping::Mapping,
+    src: &crmsync_core::Record,
+    out: &crmsync_core::Record,
+) -> crmsync_core::Record {
+    let mut named = crmsync_core::Record::new();
+    named.row = out.row;
+    named.line = out.line;
+    if let Some(ext) = &m.key.external_id {
+        let id = src.get_path(&ext.from).cloned().unwrap_or(crmsync_core::Value::Null);
+        named.push(ext.field().as_str().into(), id);
+    }
+    for (k, v) in out.fields() {
+        named.push(m.exported_name(k).map_or(k.clone(), |n| n.as_str().into()), v.clone());
+    }
+    named
 }

@@ -519,3 +519,30 @@ fn an_american_number_in_a_german_file_is_rejected_not_dialled_in_germany() {
     // the user.
     assert!(err.contains(r#""abc": expected a phone number: not a phone number (no digits to dial)"#), "{err}");
 }
+
+#[test]
+fn a_mapping_with_another_system_s_ids_converts_to_columns_the_store_imports() {
+    // The record's ERP id and its company's come out named as an export
+    // names them (`external_id.erp`, `company.external_id.erp`), so the
+    // file imports without the mapping, linked, and the original file
+    // through the mapping is then unchanged.
+    let db = crate::db::Db::sqlite();
+    db.ok(&["import", &db.file("co.csv", "name,external_id.erp\nAcme,C100\n"), "--entity", "companies"]);
+    let src = db.file("erp.csv", "PersNo,First,Mail,CustNo\nP1,Ann,ann@acme.com,C100\n");
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[key]\nexternal_id = { system = \"erp\", from = \"PersNo\" }\n[fields]\n\
+         first_name = \"First\"\nemail = \"Mail\"\n\"company.external_id\" = \"CustNo\"\n",
+    );
+    let out = db.path("out.csv");
+    let o = out.to_str().expect("p");
+    db.ok(&["convert", &src, o, "--mapping", &m]);
+    let text = std::fs::read_to_string(&out).expect("out");
+    assert_eq!(text, "external_id.erp,first_name,email,company.external_id.erp\nP1,Ann,ann@acme.com,C100\n");
+    let s = db.json(&["import", o, "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(1), "{s}");
+    let linked = db.scalar("SELECT c.name FROM contacts t JOIN companies c ON c.id = t.company_id");
+    assert_eq!(linked.as_deref(), Some("Acme"));
+    let s = db.json(&["import", &src, "--mapping", &m]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+}

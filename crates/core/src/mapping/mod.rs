@@ -198,6 +198,23 @@ impl Mapping {
         self.fields.iter().map(|f| f.target.clone()).collect()
     }
 
+    /// The name an export of the store gives `target`, where it is another:
+    /// a link by the ids of the mapping's system names the system
+    /// (`company.external_id.erp`), which the import takes from the mapping.
+    pub fn exported_name(&self, target: &str) -> Option<String> {
+        let system = self.id_system()?;
+        self.entity.external_links().contains(&target).then(|| format!("{target}.{system}"))
+    }
+
+    /// The fields as an export of the store names them, the record's own id
+    /// in the mapping's system first (`external_id.erp`): records so named
+    /// import without the mapping, ids and links and all.
+    pub fn exported_targets(&self) -> Vec<Key> {
+        let own = self.key.external_id.as_ref().map(|e| Key::from(e.field().as_str()));
+        let fields = self.fields.iter().map(|f| self.exported_name(&f.target).map_or(f.target.clone(), Key::from));
+        own.into_iter().chain(fields).collect()
+    }
+
     /// Checks that a file with these columns has every column the mapping
     /// reads; the error lists the missing ones with the nearest names.
     pub fn check_columns(&self, columns: &[Key]) -> Result<(), MappingError> {
@@ -538,15 +555,7 @@ impl Mapper {
             .iter()
             .map(|f| f.from.iter().map(|c| Some(crate::value::element_name(c)).filter(|e| e != c)).collect())
             .collect();
-        let system = mapping.id_system();
-        let linked_fields = mapping
-            .fields
-            .iter()
-            .map(|f| {
-                let system = system.filter(|_| mapping.entity.external_links().contains(&&*f.target))?;
-                Some(format!("{}.{system}", f.target))
-            })
-            .collect();
+        let linked_fields = mapping.fields.iter().map(|f| mapping.exported_name(&f.target)).collect();
         let external_field = mapping.key.external_id.as_ref().map(ExternalIdSpec::field);
         let mut columns: Vec<String> = mapping.fields.iter().flat_map(|f| f.from.iter().cloned()).collect();
         // Columns read besides the fields' own: regions, the record's id.
