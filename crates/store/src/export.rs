@@ -748,7 +748,21 @@ impl Store {
                     &[e.into()],
                 )?))
             };
-            let own = systems_of(db, entity.name())?;
+            let mut own = systems_of(db, entity.name())?;
+            if opts.include_deleted {
+                // Tombstones carry the ids the removed records had, kept by
+                // the trail, where no live record has one in that system.
+                let removed = db.query(
+                    "SELECT DISTINCT substr(field, 13) FROM audit WHERE entity = ? AND op = 'delete' \
+                     AND field LIKE 'external\\_id.%' ESCAPE '\\' ORDER BY 1",
+                    &[entity.name().into()],
+                )?;
+                for system in removed.into_iter().filter_map(|r| r.into_iter().next().and_then(Cell::into_text)) {
+                    if !own.contains(&system) {
+                        own.push(system);
+                    }
+                }
+            }
             if let Some((system, others)) = own.split_first() {
                 f.push(format!("{EXTERNAL_ID_PREFIX}{system}"));
                 left_out.extend(others.iter().map(|s| format!("{EXTERNAL_ID_PREFIX}{s}")));

@@ -366,6 +366,22 @@ on_both!(a_field_two_rows_of_a_batch_wrote_is_restored_once, |db| {
     assert_eq!(db.scalar("SELECT first_name FROM contacts").as_deref(), Some("Ann"));
 });
 
+on_both!(tombstones_carry_their_ids_where_no_live_record_has_one_in_that_system, |db| {
+    // A bad first load undone whole: the deletion feed names each company by
+    // its ERP id, though no live company has one any more.
+    db.ok(&["import", &db.file("keep.csv", "name\nKeep\n"), "--entity", "companies"]);
+    let f = db.file("co.csv", "name,external_id.erp\nAcme,C100\nBeta,C200\n");
+    let s = db.json(&["import", &f, "--entity", "companies"]);
+    db.json(&["undo", s["batch"].as_str().expect("batch")]);
+    let out = db.ok(&["export", "--entity", "companies", "--include-deleted"]);
+    let header = out.lines().next().unwrap_or_default();
+    assert!(header.split(',').any(|c| c == "external_id.erp"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("Acme,") && l.contains(",C100,")), "{out}");
+    // Without --include-deleted, no column of ids no record has.
+    let live = db.ok(&["export", "--entity", "companies"]);
+    assert!(!live.contains("external_id.erp"), "{live}");
+});
+
 on_both!(records_an_undo_removed_export_as_tombstones, |db| {
     let f = db.file("a.csv", "email,first_name,external_id.erp\na@x.com,Ann,E1\n");
     db.json(&["import", &f, "--entity", "contacts"]);
