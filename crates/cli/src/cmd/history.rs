@@ -39,12 +39,25 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!("{entity} {id}")?;
+    // (When, what, by which batch, and the batch as shown.)
+    let mut lines: Vec<(&str, String, Option<&String>, String)> = Vec::new();
     for e in &entries {
         let what = match (e.op.as_str(), &e.field) {
             ("insert", _) => "created".to_string(),
-            // (The ids it had in other systems, kept for tombstones.)
+            // The ids it had in other systems, kept for tombstones: on the
+            // removal's line, where they went with it.
             ("delete", Some(f)) if f.starts_with("external_id.") => {
-                format!("removed with {f} {:?}", e.before.as_deref().unwrap_or_default())
+                let id = format!("{f} {:?}", e.before.as_deref().unwrap_or_default());
+                match lines.last_mut() {
+                    Some((at, what, batch, _))
+                        if what.starts_with("removed") && *at == e.at && *batch == e.batch.as_ref() =>
+                    {
+                        what.push_str(if what == "removed" { " with " } else { ", " });
+                        what.push_str(&id);
+                        continue;
+                    }
+                    _ => format!("removed with {id}"),
+                }
             }
             ("delete", _) => "removed".to_string(),
             // A link shows the linked records' names (their ids are in --json).
@@ -61,7 +74,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             (Some(b), None) => format!("batch {b}"),
             _ => String::new(),
         };
-        outln!("  {}  {what}  {by}", short_time(&e.at))?;
+        lines.push((&e.at, what, e.batch.as_ref(), by));
+    }
+    for (at, what, _, by) in &lines {
+        outln!("  {}  {what}  {by}", short_time(at))?;
     }
     Ok(ExitCode::SUCCESS)
 }
