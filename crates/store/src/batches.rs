@@ -853,6 +853,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
             }
         }
     }
+    skip_undone_writes(db, &rows, &records, &mut restores)?;
     for (entity, id, fields) in &restores {
         let changed = restore(db, *entity, id, fields, &now)?;
         // A record already gone (removed by a forced undo) restores nothing.
@@ -1191,6 +1192,71 @@ fn restore(
     }
     update_record(db, entity, id, (&stored, &values), (&content_hash(&values), None), now)?;
     Ok(changed)
+}
+
+/// A value to restore that an earlier batch wrote, a batch undone since
+/// (with --force, out of order), is none the record should go back to:
+/// the value before that batch is, and so on back. (Undoing B2 then B3,
+/// both changes of one amount, leaves the amount as it was before B2, not
+/// as B2 left it.) Only fields an undone batch wrote are looked into.
+fn skip_undone_writes(
+    db: &mut dyn Sql,
+    rows: &[Written],
+    records: &str,
+    restores: &mut [(Entity, String, FieldValues)],
+) -> Result<()> {
+    let mut suspect: HashSet<(String, String)> = HashSet::new();
+    db.query_each(
+        &format!(
+            "SELECT DISTINCT a.record_id, a.field FROM audit a JOIN batches b ON b.id = a.batch_id \
+             WHERE b.status = 'undone' AND a.op = 'update' AND a.record_id IN (SELECT id FROM {records})"
+        ),
+        &[],
+        &mut |r| {
+            let mut r = r.into_iter();
+            if let (Some(id), Some(field)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
+                suspect.insert((id, field));
+            }
+            Ok(())
+        },
+    )?;
+    if suspect.is_empty() {
+        return Ok(());
+    }
+    for (_, id, fields) in restores.iter_mut() {
+        for (field, value) in fields.iter_mut() {
+            if !suspect.contains(&(id.clone(), field.clone())) {
+                continue;
+            }
+            // The batch's first write of the field: where the walk back starts.
+            let Some(first) = rows
+                .iter()
+                .filter(|r| r.op == "update" && r.record == *id && r.field.as_deref() == Some(field.as_str()))
+                .map(|r| r.seq)
+                .min()
+            else {
+                continue;
+            };
+            let earlier = db.query(
+                "SELECT a.before, a.after, b.status FROM audit a LEFT JOIN batches b ON b.id = a.batch_id \
+                 WHERE a.record_id = ? AND a.field = ? AND a.op = 'update' AND a.seq < ? ORDER BY a.seq DESC",
+                &[id.as_str().into(), field.as_str().into(), Param::Int(first)],
+            )?;
+            for r in earlier {
+                let mut r = r.into_iter();
+                let (before, after, status) = (
+                    r.next().and_then(Cell::into_text),
+                    r.next().and_then(Cell::into_text),
+                    r.next().and_then(Cell::into_text),
+                );
+                if status.as_deref() != Some("undone") || !same_stored(after.as_deref(), value.as_deref()) {
+                    break;
+                }
+                *value = before;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `LIKE` text for the batches whose ids start with `id`.

@@ -110,9 +110,10 @@ on_both!(undo_refuses_where_a_forced_undo_of_an_earlier_batch_wrote_over_its_val
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("a@x.com\") was changed after the batch"), "{}", stderr_of(&out));
     assert_eq!(fields(), "title,notes\nA,n2\n", "nothing changed");
-    // Forced, it sets back what f2 found.
+    // Forced, it sets back what f2 found, but for f1's B: f1 is undone,
+    // so the title goes back past it, to what it was before both.
     db.json(&["undo", &f2, "--force"]);
-    assert_eq!(fields(), "title,notes\nB,n0\n");
+    assert_eq!(fields(), "title,notes\nA,n0\n");
 });
 
 on_both!(undo_of_a_batch_that_changed_lists_sees_them_unchanged_since, |db| {
