@@ -1539,10 +1539,13 @@ fn per_row_region_wins(samples: &[Vec<String>], headers: &[String], i: usize, co
         other_country |= row != fixed;
         by_row += usize::from(types::phone::is_valid(p, row));
     }
-    // (As many either way, in a file of several countries: each row's own.
-    // The region's rules read some foreign numbers as its own: `(852) 2345
-    // 6789` as a Chinese number of area code 852.)
-    by_row > by_region || (by_row == by_region && other_country)
+    // In a file of several countries, each row's own, unless that reads
+    // clearly fewer (under three in four as many): one country's rules read
+    // many foreign numbers as its own (`(852) 2345 6789` as a Chinese
+    // number of area code 852, `01 42 68 53 00` as German), and a number
+    // read in the wrong country is stored wrong without a word, where one
+    // that is no number of its row's country is rejected, saying so.
+    by_row > by_region || (other_country && 4 * by_row >= 3 * by_region)
 }
 
 fn toml_key(k: &str) -> String {

@@ -1184,3 +1184,34 @@ fn deal_columns_in_german_and_french_and_their_contacts_by_email() {
     let m = suggest(f.to_str().expect("p"), "deals");
     has_lines(&m, &["currency = \"Devise\"", "stage = \"Étape\"", "close_date = { from = \"Date de clôture\""]);
 }
+
+#[test]
+fn phones_of_a_file_of_several_countries_are_read_in_each_row_s_country() {
+    // German headers, rows in Germany, France and Spain; the Spanish row's
+    // number is a Berlin one. Read in Germany, more of the sampled numbers
+    // are valid, but each row's own country still reads the file: other
+    // rows' local numbers (`01 42 68 53 00` in France) come out right.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("eu.csv");
+    std::fs::write(
+        &f,
+        "Vorname;E-Mail;Telefon;Land\nJürgen;j@beispiel.de;030 1234567;Deutschland\n\
+         Zoë;z@exemple.fr;+33 1 42 68 53 00;Frankreich\nØrjan;o@eksempel.no;0049 89 123456;Deutschland\n\
+         Ana;a@ejemplo.es;(0)30 9876543;Spanien\n",
+    )
+    .expect("write");
+    let m = suggest(f.to_str().expect("p"), "contacts");
+    has_lines(&m, &["phone = { from = \"Telefon\", type = \"phone\", region = \"DE\", region_from = \"Land\" }"]);
+    let g = dir.path().join("eu2.csv");
+    std::fs::write(
+        &g,
+        "Vorname;E-Mail;Telefon;Land\nZoë;z2@exemple.fr;01 42 68 53 00;Frankreich\n\
+         Luc;l@voorbeeld.be;02 123 45 67;Belgien\nHans;h@beispiel.ch;044 668 18 00;Schweiz\n",
+    )
+    .expect("write");
+    let db = crate::db::Db::sqlite();
+    let s = import_through(&db, g.to_str().expect("p"), &m);
+    assert_eq!(s["inserted"].as_u64(), Some(3), "{s}");
+    let phones = db.ok(&["export", "--entity", "contacts", "--fields", "phone"]);
+    assert_eq!(phones, "phone\n+33142685300\n+3221234567\n+41446681800\n");
+}
