@@ -420,7 +420,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     };
     // The file's columns the mapping does not read: not imported, said
     // so (a column left out of the mapping by mistake is data lost).
-    let unmapped: Vec<String> = match (&mapping, &source_columns) {
+    let mut unmapped: Vec<String> = match (&mapping, &source_columns) {
         (Some(m), Some(cols)) => cols
             .iter()
             .filter(|c| !c.trim().is_empty() && !m.reads(c))
@@ -430,15 +430,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         _ => Vec::new(),
     };
     if !unmapped.is_empty() && !g.quiet && !g.json {
-        let shown: Vec<String> = unmapped.iter().take(10).map(|c| format!("{c:?}")).collect();
-        let more = if unmapped.len() > 10 { format!(" and {} more", unmapped.len() - 10) } else { String::new() };
-        eprintln!(
-            "note: {} of {source_name} {} not read by {}, and not imported: {}{more}",
-            crate::io::counted(unmapped.len() as u64, "column", "columns"),
-            if unmapped.len() == 1 { "is" } else { "are" },
-            args.mapping.as_deref().unwrap_or("the mapping"),
-            shown.join(", ")
-        );
+        note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), (false, None));
     }
     let mapped_refs: Vec<&str> = mapped.iter().map(String::as_str).collect();
     let key: Vec<String> = match (&args.key, &mapping) {
@@ -735,6 +727,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             let mut index = Vec::with_capacity(worked.sources.len());
             for (i, src) in worked.sources.iter().enumerate() {
                 seen += 1;
+                if let Some(m) = mapping.as_deref().filter(|_| source_columns.is_none() && seen <= UNREAD_SAMPLE) {
+                    unread_fields(m, "", src.fields().iter(), &mut unmapped);
+                }
                 let digest = worked.digests.get(i).copied().unwrap_or_default();
                 if seen <= skip {
                     if seen == skip {
@@ -832,6 +827,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
              them): matched by key as if absent, and a record made for such a row gets an id of its own",
             if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
         );
+    }
+    if source_columns.is_none() && !unmapped.is_empty() && !g.quiet && !g.json {
+        let first = (seen > UNREAD_SAMPLE).then_some(UNREAD_SAMPLE);
+        note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), (true, first));
     }
     if counts.rewritten > 0 && !g.quiet && !g.json {
         let one = crmsync_store::model::singular(entity);
@@ -965,6 +964,50 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         return Err(if g.json { super::reported(e) } else { e });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records of a file without a header whose fields are looked at for
+/// those the mapping does not read.
+const UNREAD_SAMPLE: u64 = 1000;
+
+/// The fields of a record the mapping does not read, as dotted paths
+/// (`attributes`, `addr.country`), added to `out` once each: an object the
+/// mapping reads nothing inside is one field, whole.
+fn unread_fields<'a>(
+    m: &crmsync_core::mapping::Mapping,
+    prefix: &str,
+    fields: impl Iterator<Item = &'a (Key, Value)>,
+    out: &mut Vec<String>,
+) {
+    for (k, v) in fields {
+        let path = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+        if m.reads(&path) || pipeline::META.contains(&path.as_str()) || path == pipeline::RAW {
+            continue;
+        }
+        match v {
+            Value::Object(children) if m.reads_under(&path) => unread_fields(m, &path, children.iter(), out),
+            Value::Null => {}
+            _ if !out.contains(&path) => out.push(path),
+            _ => {}
+        }
+    }
+}
+
+/// Says which of the file's columns (or its records' fields, in the first
+/// so many records where not all were looked at) the mapping leaves out:
+/// data not imported.
+fn note_unmapped(unmapped: &[String], source_name: &str, mapping: Option<&str>, fields: (bool, Option<u64>)) {
+    let shown: Vec<String> = unmapped.iter().take(10).map(|c| format!("{c:?}")).collect();
+    let more = if unmapped.len() > 10 { format!(" and {} more", unmapped.len() - 10) } else { String::new() };
+    let (one, many) = if fields.0 { ("field", "fields") } else { ("column", "columns") };
+    eprintln!(
+        "note: {} of {source_name}{} {} not read by {}, and not imported: {}{more}",
+        crate::io::counted(unmapped.len() as u64, one, many),
+        fields.1.map(|n| format!(" (in its first {n} records)")).unwrap_or_default(),
+        if unmapped.len() == 1 { "is" } else { "are" },
+        mapping.unwrap_or("the mapping"),
+        shown.join(", ")
+    );
 }
 
 /// A row's field errors as one reject: (fields, messages).

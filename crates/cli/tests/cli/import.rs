@@ -3046,6 +3046,36 @@ fn columns_a_mapping_does_not_read_are_named() {
     assert!(!err.contains("not read by"), "{err}");
 }
 
+#[test]
+fn fields_a_mapping_does_not_read_are_named_in_files_without_a_header() {
+    // NDJSON and XML have no header to compare with the mapping: the
+    // records' own fields are, those the mapping reads nothing inside
+    // named whole (Salesforce's `attributes`), the rest by their paths.
+    let db = Db::sqlite();
+    let m = db.file("m.toml", "entity = \"contacts\"\n[fields]\nemail = \"email\"\n\"address.city\" = \"addr.city\"\n");
+    let f = db.file(
+        "u.ndjson",
+        "{\"email\":\"a@x.com\",\"Extra\":\"k\",\"addr\":{\"city\":\"Oslo\",\"zip\":\"0150\"},\"attributes\":{\"type\":\"Contact\"},\"gone\":null}\n\
+         {\"email\":\"b@x.com\",\"Later\":1}\n",
+    );
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("note: 4 fields of ")
+            && err.contains("are not read by ")
+            && err.contains(": \"Extra\", \"addr.zip\", \"attributes\", \"Later\"\n"),
+        "{err}"
+    );
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!(s["unmapped_columns"], serde_json::json!(["Extra", "addr.zip", "attributes", "Later"]), "{s}");
+    let x = db.file(
+        "u.xml",
+        "<contacts><contact><email>c@x.com</email><addr><city>Rome</city></addr><Fax>1</Fax></contact></contacts>",
+    );
+    let s = db.json(&["import", &x, "--mapping", &m]);
+    assert_eq!(s["unmapped_columns"], serde_json::json!(["Fax"]), "{s}");
+}
+
 on_both!(spaces_around_a_text_value_are_no_part_of_it, |db| {
     let f = db.file("s.csv", "email,first_name,last_name,title\na@x.com,  Ann  ,Lee,\tCEO\n");
     db.ok(&["import", &f, "--entity", "contacts"]);

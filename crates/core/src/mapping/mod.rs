@@ -258,6 +258,14 @@ impl Mapping {
             || self.key.external_id.as_ref().is_some_and(|ext| *ext.from == *column)
     }
 
+    /// Whether the mapping reads a field inside the object at `path`
+    /// (`address.city` inside `address`).
+    pub fn reads_under(&self, path: &str) -> bool {
+        let inside = |c: &str| c.len() > path.len() && c.starts_with(path) && c.as_bytes()[path.len()] == b'.';
+        self.fields.iter().any(|f| f.from.iter().chain(&f.region_from).any(|c| inside(c)))
+            || self.key.external_id.as_ref().is_some_and(|ext| inside(&ext.from))
+    }
+
     /// Source columns the mapping reads (for checking a file's header).
     pub fn source_columns(&self) -> Vec<&str> {
         let mut cols: Vec<&str> = Vec::new();
