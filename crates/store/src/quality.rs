@@ -505,7 +505,7 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
     // slow on a million contacts).
     let sql = format!(
         "SELECT t.company_id, t.id, {label}, {} FROM {} t \
-         WHERE t.deleted_at IS NULL AND coalesce(t.company_id, '') <> '' ORDER BY t.company_id || '', {}",
+         WHERE t.deleted_at IS NULL ORDER BY coalesce(t.company_id, ''), {}",
         shown_columns(entity),
         entity.name(),
         db.backend().creation_order()
@@ -532,8 +532,10 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
         // `beyond` them.
         let mut found: Vec<Vec<usize>> = similar_groups(&names);
         if !beyond.is_empty() {
-            exact_only += beyond.len() as u64;
-            exact_companies += 1;
+            if !company.is_empty() {
+                exact_only += beyond.len() as u64;
+                exact_companies += 1;
+            }
             // A name's group, or the first record of it not yet in one.
             let mut by_name: std::collections::HashMap<u64, (Option<usize>, usize)> = Default::default();
             for (g, group) in found.iter().enumerate() {
@@ -586,7 +588,9 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
         }
         if !name.trim().is_empty() {
             let member = Member { id, label, name: name.trim().to_string() };
-            if people.len() < PER_COMPANY {
+            // Records without a company are alike by their whole name only:
+            // nothing else says two unlike names are one person's.
+            if people.len() < PER_COMPANY && !company.is_empty() {
                 people.push(Person { name: Name::new(&name), member });
             } else {
                 beyond.push((hash(&Name::new(&name).chars), member.id));
@@ -605,12 +609,16 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
             }
         }
         let row = db.query_row("SELECT name FROM companies WHERE id = ?", &[id.as_str().into()])?;
-        let value = row.and_then(|r| r.into_iter().next()).and_then(Cell::into_text).unwrap_or(id);
+        let value = match row.and_then(|r| r.into_iter().next()).and_then(Cell::into_text) {
+            Some(name) => name,
+            None if id.is_empty() => "(no company)".to_string(),
+            None => id,
+        };
         shown.push(example(&value, members.len() as u64, &members));
     }
     Ok(json!({
         "key": "similar_name",
-        "rule": "similar name at the same company",
+        "rule": "similar name at the same company (the same name, without one)",
         "groups": groups,
         "records": in_groups,
         "examples": shown,
