@@ -587,6 +587,9 @@ impl Rejects {
                 let (output, out) = Output::create(p)?;
                 let mut opts = WriteOptions::new(format);
                 flat = format.is_flat();
+                // (For records without a header, whose columns the writer
+                // finds as they come.)
+                opts.last_columns = keys.to_vec();
                 // Fixed in a spreadsheet first: a file that came with a BOM,
                 // or in a legacy encoding (GBK), is one Excel opens, and
                 // without a BOM Excel reads UTF-8 as the local code page.

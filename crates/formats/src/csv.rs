@@ -894,6 +894,8 @@ pub struct CsvWriter {
     columns: Option<crate::Header>,
     /// Records held until the columns are known (when not given upfront).
     buffered: Vec<Record>,
+    /// `WriteOptions::last_columns`.
+    last: Vec<Key>,
     raw: bool,
     cells: Vec<String>,
 }
@@ -914,6 +916,7 @@ impl CsvWriter {
             writer,
             columns: None,
             buffered: Vec::new(),
+            last: opts.last_columns.clone(),
             raw: opts.raw,
             cells: Vec::new(),
         };
@@ -983,7 +986,7 @@ impl CsvWriter {
                     }
                 })
                 .collect();
-            self.start(crate::union_of(names.iter().map(String::as_str)))?;
+            self.start(crate::union_of(names.iter().map(String::as_str), &self.last))?;
         }
         let buffered = std::mem::take(&mut self.buffered);
         for r in &buffered {

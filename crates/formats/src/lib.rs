@@ -233,6 +233,11 @@ pub struct WriteOptions {
     pub sheet: Option<String>,
     /// Column order when known in advance (a mapping's fields, a header).
     pub columns: Option<Vec<Key>>,
+    /// Columns that, where a flat file's columns are found from its first
+    /// records, come after all others (a rejects file's `_row`, `_field`
+    /// and `_error`, which every record has, beside fields only later
+    /// records bring).
+    pub last_columns: Vec<Key>,
     pub pretty: bool,
 }
 
@@ -247,6 +252,7 @@ impl WriteOptions {
             record_path: None,
             sheet: None,
             columns: None,
+            last_columns: Vec::new(),
             pretty: false,
         }
     }
@@ -371,9 +377,12 @@ pub(crate) const BUFFER_RECORDS: usize = 1000;
 
 /// Field names in order of first appearance, each once: the columns of
 /// the records a writer held back.
-pub(crate) fn union_of<'a>(names: impl Iterator<Item = &'a str>) -> Vec<Key> {
+pub(crate) fn union_of<'a>(names: impl Iterator<Item = &'a str>, last: &[Key]) -> Vec<Key> {
     let mut seen = std::collections::HashSet::new();
-    names.filter(|n| seen.insert(*n)).map(Key::from).collect()
+    let (mut cols, at_end): (Vec<Key>, Vec<Key>) =
+        names.filter(|n| seen.insert(*n)).map(Key::from).partition(|k| !last.contains(k));
+    cols.extend(last.iter().filter(|k| at_end.contains(k)).cloned());
+    cols
 }
 
 /// A flat writer's columns, each found by name at once: a record's fields

@@ -639,6 +639,8 @@ pub struct XlsxWriter {
     /// Records (row, flattened) held until the columns are known, when not
     /// given upfront: the header is the union of theirs, as in CSV.
     buffered: Vec<(u64, Vec<(String, Value)>)>,
+    /// `WriteOptions::last_columns`.
+    last: Vec<Key>,
     row: u32,
     date: rust_xlsxwriter::Format,
     datetime: rust_xlsxwriter::Format,
@@ -661,6 +663,7 @@ impl XlsxWriter {
             sheet,
             columns: None,
             buffered: Vec::new(),
+            last: opts.last_columns.clone(),
             row: 0,
             date: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"),
             datetime: rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
@@ -719,7 +722,8 @@ impl XlsxWriter {
     fn flush_buffer(&mut self) -> Result<()> {
         if self.columns.is_none() && !self.buffered.is_empty() {
             let names = self.buffered.iter().flat_map(|(_, flat)| flat.iter().map(|(k, _)| k.as_str()));
-            self.start(crate::union_of(names))?;
+            let cols = crate::union_of(names, &self.last);
+            self.start(cols)?;
         }
         for (row, flat) in std::mem::take(&mut self.buffered) {
             self.write_now(row, &flat)?;

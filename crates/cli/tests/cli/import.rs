@@ -3076,6 +3076,23 @@ fn fields_a_mapping_does_not_read_are_named_in_files_without_a_header() {
     assert_eq!(s["unmapped_columns"], serde_json::json!(["Fax"]), "{s}");
 }
 
+#[test]
+fn a_csv_rejects_file_of_json_records_ends_with_its_own_columns() {
+    // Records without a header bring their fields one by one: `_row`,
+    // `_field` and `_error` come last, as in a CSV source's, not between
+    // the first record's fields and a later one's; mended, it imports.
+    let db = Db::sqlite();
+    let f = db.file("j.json", "[{\"email\":\"bad1\",\"first_name\":\"A\"},{\"email\":\"bad2\",\"last_name\":\"B\"}]");
+    let rejects = db.path("jrej.csv");
+    let r = rejects.to_str().expect("p");
+    db.json(&["import", &f, "--entity", "contacts", "--rejects", r]);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(text.starts_with("email,first_name,last_name,_row,_field,_error\nbad1,A,,1,email,"), "{text}");
+    std::fs::write(&rejects, text.replace("bad1", "a@x.com").replace("bad2", "b@x.com")).expect("mend");
+    let s = db.json(&["import", r, "--entity", "contacts"]);
+    assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
+}
+
 on_both!(spaces_around_a_text_value_are_no_part_of_it, |db| {
     let f = db.file("s.csv", "email,first_name,last_name,title\na@x.com,  Ann  ,Lee,\tCEO\n");
     db.ok(&["import", &f, "--entity", "contacts"]);
