@@ -217,6 +217,12 @@ impl Store {
 
     /// A batch by id, unique id prefix, or `last`.
     pub fn batch(&mut self, id: &str) -> Result<Batch> {
+        let id = id.trim();
+        if prefix_of(id) == "%" {
+            return Err(Error::Invalid(format!(
+                "{id:?} is no batch id: give one (`crmsync batches` lists them), a unique start of one, or `last`"
+            )));
+        }
         let rows = if id == "last" {
             let sql = format!(
                 "SELECT {BATCH_COLUMNS} FROM batches WHERE mode NOT IN ('undo', 'declare') AND status <> 'undone' ORDER BY started_at DESC, id DESC LIMIT 1"

@@ -458,3 +458,20 @@ fn summaries_count_one_in_the_singular() {
     let err = stderr_of(&db.run(&["import", &f, "--entity", "contacts"]));
     assert!(err.contains("2 rows read from") && err.contains(", 1 company created"), "{err}");
 }
+
+#[test]
+fn an_empty_batch_id_names_no_batch() {
+    let db = Db::sqlite();
+    db.ok(&["import", &db.file("a.csv", "email\na@x.com\n"), "--entity", "contacts"]);
+    db.ok(&["import", &db.file("b.csv", "email\nb@x.com\n"), "--entity", "contacts"]);
+    for id in ["", "  ", "%"] {
+        let out = db.run(&["undo", id]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("is no batch id: give one (`crmsync batches` lists them)"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 2, "nothing undone");
+}
