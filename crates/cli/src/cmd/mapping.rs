@@ -201,10 +201,17 @@ fn header_among(rows: &[(u64, Vec<String>)]) -> Option<u64> {
         let label = |c: &String| c.ends_with([':', '：']) || c.contains(": ") || c.contains('：');
         cells.iter().any(|c| is_data(c)) || (cells.iter().any(label) && !cells.iter().all(label))
     };
+    // A date after words (`Generated 2024-03-31`, `As of 3/31/2024`): in
+    // the first row, when it was made; in a header, a column's name
+    // (`Status on 2024-05-01`).
+    let dated = |c: &String| {
+        c.split_whitespace()
+            .any(|w| is_data(w) && w.contains(['-', '/', '.']) && w.bytes().filter(u8::is_ascii_digit).count() >= 4)
+    };
     // The first row is a title: one cell, or a report's settings; two
     // names or more may be a header with some columns left unnamed.
     let (_, first) = rows.first()?;
-    if first.len() * 2 > width || (first.len() >= 2 && !setting(first)) {
+    if first.len() * 2 > width || (first.len() >= 2 && !setting(first) && !first.iter().any(dated)) {
         return None;
     }
     let h = (1..rows.len()).find(|&i| rows[i].1.len() >= width && !setting(&rows[i].1))?;

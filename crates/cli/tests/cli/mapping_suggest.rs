@@ -256,6 +256,20 @@ fn a_header_below_a_report_preamble_is_read_from_the_row_given() {
     let found = crmsync().args(["mapping", "suggest", &csv, "--entity", "contacts"]).output().expect("runs");
     assert_eq!(String::from_utf8_lossy(&found.stdout), text);
     assert!(stderr_of(&found).contains("the header looks to be on row 4"), "{}", stderr_of(&found));
+    // A title beside the date it was made (`Generated 2024-03-31`) and a
+    // line of filters, each across the table's width with empty cells.
+    let titled = db.file(
+        "titled.csv",
+        "Contacts export,Generated 2024-03-31,,,,\nFilter: all,Owner: me,,,,\n\
+         First Name,Last Name,Email,Phone,Company,City\nAnn,Lee,ann@x.com,+1 212 555 0143,Acme,Boston\n",
+    );
+    let out = crmsync().args(["mapping", "suggest", &titled, "--entity", "contacts"]).output().expect("runs");
+    let titled_text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        titled_text.contains("header_row = 3") && titled_text.contains("first_name = \"First Name\""),
+        "{titled_text}"
+    );
+    assert!(!titled_text.contains("Contacts export"), "{titled_text}");
     let gap = db.file("gap.csv", "Name,Email,,Phone\nAnn,ann@x.com,VIP,+1 212 555 0100\n");
     let out = crmsync().args(["mapping", "suggest", &gap, "--entity", "contacts"]).output().expect("runs");
     let plain = String::from_utf8_lossy(&out.stdout);
