@@ -547,15 +547,20 @@ pub fn same_decimal(a: &str, b: &str) -> bool {
 
 /// Whether a given custom value is the stored one: equal, numbers equal as
 /// decimals (`1.50` and `1.5`), or text that spells the stored number or
-/// boolean. Text carries no type (a CSV or XML export of a store writes
-/// `1.50` and `true`), so it is not a change of type; the stored value and
-/// its type stay.
+/// boolean, or the other way round. Text carries no type (a CSV or XML
+/// export of a store writes `1.50` and `true`), so it is not a change of
+/// type; the stored value and its type stay.
 pub fn same_custom(stored: &serde_json::Value, given: &serde_json::Value) -> bool {
     use serde_json::Value as J;
     match (stored, given) {
         (J::Number(x), J::Number(y)) => same_decimal(x.as_str(), y.as_str()),
-        (J::Number(x), J::String(t)) => same_decimal(x.as_str(), t),
-        (J::Bool(b), J::String(t)) => t == if *b { "true" } else { "false" },
+        // A value read as text from one file and typed from another (a
+        // CSV's `TRUE`, a workbook's boolean cell) is the same value either
+        // way round: the stored spelling stays.
+        (J::Number(x), J::String(t)) | (J::String(t), J::Number(x)) => same_decimal(x.as_str(), t),
+        (J::Bool(b), J::String(t)) | (J::String(t), J::Bool(b)) => {
+            t.eq_ignore_ascii_case(if *b { "true" } else { "false" })
+        }
         _ => stored == given,
     }
 }

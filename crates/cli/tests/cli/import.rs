@@ -3093,6 +3093,23 @@ fn a_csv_rejects_file_of_json_records_ends_with_its_own_columns() {
     assert_eq!(s["inserted"].as_u64(), Some(2), "{s}");
 }
 
+on_both!(a_custom_value_read_as_text_or_typed_is_one_value, |db| {
+    // A CSV's `TRUE` and `12.50` are text; an NDJSON file's (or a
+    // workbook's) `true` and `12.5` are typed. Either way round, the same
+    // value is unchanged and keeps the spelling stored first.
+    let csv = db.file("v.csv", "email,custom.vip,custom.n\na@x.com,TRUE,12.50\n");
+    let json = db.file("v.ndjson", "{\"email\":\"a@x.com\",\"custom\":{\"vip\":true,\"n\":12.5}}\n");
+    db.ok(&["import", &csv, "--entity", "contacts"]);
+    let s = db.json(&["import", &json, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "text stored, typed given: {s}");
+    db.exec("DELETE FROM contacts");
+    db.ok(&["import", &json, "--entity", "contacts"]);
+    let s = db.json(&["import", &csv, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "typed stored, text given: {s}");
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "custom.vip,custom.n", "--format", "ndjson"]);
+    assert_eq!(out, "{\"custom\":{\"vip\":true,\"n\":12.5}}\n");
+});
+
 on_both!(spaces_around_a_text_value_are_no_part_of_it, |db| {
     let f = db.file("s.csv", "email,first_name,last_name,title\na@x.com,  Ann  ,Lee,\tCEO\n");
     db.ok(&["import", &f, "--entity", "contacts"]);
