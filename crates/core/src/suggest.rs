@@ -1057,7 +1057,8 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
         let d: String = v.chars().filter(char::is_ascii_digit).collect();
         d.len() == 11 && d.starts_with('1') && matches!(d.as_bytes()[1], b'3'..=b'9')
     });
-    let region_hint = region_hint.or((cn_mobiles >= 0.8).then_some("CN"));
+    let by_mobiles = region_hint.is_none() && cn_mobiles >= 0.8;
+    let region_hint = region_hint.or(by_mobiles.then_some("CN"));
     // Numbers written with a country code say where the rest are likely
     // dialled: `+49 30 …` beside `030 …` is Germany, not the US.
     let by_code = (region_hint.is_none() && plus > 0.0).then(|| dialled_in(values)).flatten();
@@ -1104,6 +1105,12 @@ fn phone_guess(values: &[&str], f: f64, hints: Hints<'_>) -> TypeGuess {
         _ => Vec::new(),
     };
     let warning = match (&region, region_hint, foreign.first()) {
+        (Some(_), Some(_), None) if by_mobiles => Some(
+            "numbers without a country code are read as CN: most are 11 digits starting 13 to 19, as China's \
+             mobiles are (a North American number written with its 1, `15551234567`, looks the same): check \
+             `region` (or give each row's country with region_from)"
+                .to_string(),
+        ),
         (Some(r), Some(_), None) if by_language.is_some() => Some(format!(
             "numbers without a country code are read as {r}, the country of the headers' language: check `region` \
              (or give each row's country with region_from)"

@@ -1229,3 +1229,18 @@ fn phones_of_a_file_of_several_countries_are_read_in_each_row_s_country() {
     let phones = db.ok(&["export", "--entity", "contacts", "--fields", "phone"]);
     assert_eq!(phones, "phone\n+33142685300\n+3221234567\n+41446681800\n");
 }
+
+#[test]
+fn phones_read_as_chinese_mobiles_say_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("cn.csv");
+    std::fs::write(&f, "name,phone\nAnn,15551234567\nBob,13800138000\n").expect("write");
+    let m = suggest(f.to_str().expect("p"), "contacts");
+    has_lines(
+        &m,
+        &[
+            "region = \"CN\" }  # CHECK",
+            "# ^ numbers without a country code are read as CN: most are 11 digits starting 13 to 19",
+        ],
+    );
+}
