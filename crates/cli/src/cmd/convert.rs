@@ -188,6 +188,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let typed = matches!(write_opts.format, Format::Xlsx | Format::Json | Format::Ndjson);
     let mapper = mapping.clone().map(|m| Mapper::new(m).typed_numbers(typed));
     let found = mapper.as_ref().filter(|_| !args.reverse).map(Mapper::columns_found);
+    let times = mapper.as_ref().filter(|_| !args.reverse).map(Mapper::times_dropped);
     let work = Work {
         mapper,
         reverse: args.reverse,
@@ -268,6 +269,9 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     })();
     drop(pipeline);
     progress.finish();
+    if let (Some(t), Some(m), false) = (&times, &mapping, g.quiet || g.json) {
+        super::import::note_times_dropped(&t.list(m));
+    }
     let rejected = rejects.count;
     let rejects_path = rejects.path().map(str::to_string);
     let finished = outcome.and_then(|()| {

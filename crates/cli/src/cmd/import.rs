@@ -700,6 +700,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     });
     let mapper = mapping.clone().map(Mapper::new);
     let found = mapper.as_ref().map(Mapper::columns_found);
+    let times = mapper.as_ref().map(Mapper::times_dropped);
     let work = Work {
         mapper,
         reverse: false,
@@ -828,6 +829,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
         );
     }
+    let times_dropped = match (&times, &mapping) {
+        (Some(t), Some(m)) => t.list(m),
+        _ => Vec::new(),
+    };
+    if !g.quiet && !g.json {
+        note_times_dropped(&times_dropped);
+    }
     if source_columns.is_none() && !unmapped.is_empty() && !g.quiet && !g.json {
         let first = (seen > UNREAD_SAMPLE).then_some(UNREAD_SAMPLE);
         note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), (true, first));
@@ -879,6 +887,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             "rows_read": counts.rows_read,
             "unread_columns": unread,
             "unmapped_columns": unmapped,
+            "times_dropped": times_dropped
+                .iter()
+                .map(|(field, n, first)| serde_json::json!({"field": field, "values": n, "example": first}))
+                .collect::<Vec<_>>(),
             "inserted": counts.inserted,
             "updated": counts.updated,
             "unchanged": counts.unchanged,
@@ -964,6 +976,18 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         return Err(if g.json { super::reported(e) } else { e });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says, per date field, how many values had a time of day it keeps no
+/// part of: not an error (the day is right), but data not imported.
+pub(crate) fn note_times_dropped(dropped: &[(String, u64, String)]) {
+    for (field, n, first) in dropped {
+        eprintln!(
+            "note: {} of {field} had a time of day, which a date keeps no part of (e.g. {first:?}, read as its day); \
+             to keep it, map the column to a date-time field (type = \"datetime\")",
+            crate::io::counted(*n, "value", "values")
+        );
+    }
 }
 
 /// Records of a file without a header whose fields are looked at for

@@ -3110,6 +3110,35 @@ on_both!(a_custom_value_read_as_text_or_typed_is_one_value, |db| {
     assert_eq!(out, "{\"custom\":{\"vip\":true,\"n\":12.5}}\n");
 });
 
+#[test]
+fn a_date_field_given_a_time_of_day_says_it_keeps_the_day_alone() {
+    let db = Db::sqlite();
+    let f =
+        db.file("dt.csv", "email,close\na@x.com,2024-03-05 14:30\nb@x.com,2024-03-06\nc@x.com,2024-03-07T00:00:00Z\n");
+    let m = db.file("dt.toml", "entity = \"contacts\"\n[fields]\nemail = \"email\"\n\"custom.close\" = { from = \"close\", type = \"date\" }\n");
+    let out = db.run(&["import", &f, "--mapping", &m]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("note: 1 value of custom.close had a time of day, which a date keeps no part of (e.g. \"2024-03-05 14:30\", read as its day)"),
+        "{err}"
+    );
+    assert_eq!(
+        db.scalar("SELECT json_extract(custom, '$.close') FROM contacts WHERE email = 'a@x.com'").as_deref(),
+        Some("2024-03-05")
+    );
+    db.exec("DELETE FROM contacts");
+    let s = db.json(&["import", &f, "--mapping", &m]);
+    assert_eq!(
+        s["times_dropped"],
+        serde_json::json!([{"field": "custom.close", "values": 1, "example": "2024-03-05 14:30"}]),
+        "{s}"
+    );
+    // Midnight, or a date alone, is no time lost.
+    let g = db.file("d.csv", "email,close\nd@x.com,2024-03-06\ne@x.com,2024-03-07 00:00:00\n");
+    let err = stderr_of(&db.run(&["import", &g, "--mapping", &m]));
+    assert!(!err.contains("time of day"), "{err}");
+}
+
 on_both!(spaces_around_a_text_value_are_no_part_of_it, |db| {
     let f = db.file("s.csv", "email,first_name,last_name,title\na@x.com,  Ann  ,Lee,\tCEO\n");
     db.ok(&["import", &f, "--entity", "contacts"]);

@@ -518,6 +518,42 @@ pub struct Mapper {
     /// Run backwards into a format that types its numbers (XLSX, JSON):
     /// a number stays one, whatever separator a text would be written with.
     typed_numbers: bool,
+    /// Values whose time of day a date field dropped. Shared, as `found`.
+    times: Arc<TimesDropped>,
+}
+
+/// Per field (by its place in the mapping), how many values a date field
+/// read without their time of day (`2024-03-05 14:30` as 2024-03-05), and
+/// the first: the import says so, where a date-time field keeps them.
+#[derive(Debug, Default)]
+pub struct TimesDropped(std::sync::Mutex<HashMap<usize, (u64, String)>>);
+
+impl TimesDropped {
+    fn note(&self, field: usize, source: &Value) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.entry(field).or_insert_with(|| (0, source.to_text())).0 += 1;
+        }
+    }
+
+    /// (field, count, first value), in the mapping's order.
+    pub fn list(&self, mapping: &Mapping) -> Vec<(String, u64, String)> {
+        let seen = self.0.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut out: Vec<(usize, String, u64, String)> = seen
+            .into_iter()
+            .filter_map(|(i, (n, first))| Some((i, mapping.fields.get(i)?.target.to_string(), n, first)))
+            .collect();
+        out.sort();
+        out.into_iter().map(|(_, f, n, first)| (f, n, first)).collect()
+    }
+}
+
+/// A value with a time of day (text, or a spreadsheet's date-time cell).
+fn time_dropped(source: &Value) -> bool {
+    match source {
+        Value::DateTime(dt) => dt.civil.time() != jiff::civil::Time::midnight(),
+        Value::Text(t) => types::date::time_of_day(t),
+        _ => false,
+    }
 }
 
 /// Which source columns some record had, for a mapper working elsewhere
@@ -550,6 +586,12 @@ impl ColumnsFound {
 impl Mapper {
     /// Numbers run backwards stay numbers (for XLSX and JSON output), not
     /// text with the mapping's `decimal_separator`.
+    /// The values date fields read without their time of day, shared with
+    /// the mapper as it works elsewhere.
+    pub fn times_dropped(&self) -> Arc<TimesDropped> {
+        Arc::clone(&self.times)
+    }
+
     pub fn typed_numbers(mut self, typed: bool) -> Self {
         self.typed_numbers = typed;
         self
@@ -589,7 +631,18 @@ impl Mapper {
             })
             .collect();
         let found = Arc::new(ColumnsFound { columns, found, first, extra });
-        Self { mapping, positions, element_names, external_field, linked_fields, seen, found, typed_numbers: false }
+        let times = Arc::new(TimesDropped::default());
+        Self {
+            mapping,
+            positions,
+            element_names,
+            external_field,
+            linked_fields,
+            seen,
+            found,
+            times,
+            typed_numbers: false,
+        }
     }
 
     /// Which of the mapping's source columns the records mapped so far had.
@@ -732,7 +785,12 @@ impl Mapper {
                 }
             }
             match map_value(f, source, region) {
-                Ok(v) => out.push(f.target.clone(), v),
+                Ok(v) => {
+                    if f.ty == Some(TypeName::Date) && f.opts.format.is_none() && time_dropped(source) {
+                        self.times.note(i, source);
+                    }
+                    out.push(f.target.clone(), v)
+                }
                 Err((value, expected)) => {
                     errors.push(FieldError { field: f.target.to_string(), column: f.from.join(", "), value, expected })
                 }
