@@ -674,6 +674,9 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     }
     let others = |e: Entity| totals[&e] > inserted[&e];
     let mut links_to_clear: Vec<(&'static str, &'static str, String)> = Vec::new();
+    // Records of other batches that link to the batch's: the refusal names
+    // the batches that made them.
+    let mut linking: Vec<(Entity, String)> = Vec::new();
     for entity in Entity::ALL.into_iter().filter(|e| inserted[e] > 0) {
         for (table, column) in referrers(entity) {
             // (referrer, the inserted record it links to); a deal's
@@ -730,6 +733,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
                 };
                 if let Some(from) = from.filter(|_| !later_ids.contains(by)) {
                     conflicts.push(format!("{} is linked to from {}", label(db, entity, &id), label(db, from, by)));
+                    linking.push((from, by.to_string()));
                 }
                 links_to_clear.push((table, column, id));
             }
@@ -750,19 +754,50 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         conflicts.dedup();
         let shown: Vec<&String> = conflicts.iter().take(10).collect();
         let more = if conflicts.len() > 10 { format!(" and {} more", conflicts.len() - 10) } else { String::new() };
-        // The later imports that can be undone first, latest first; the
-        // changes may also come from an undo or a declaration, which
-        // cannot be.
-        let later: Vec<String> = db
-            .query(
-                "SELECT id FROM batches WHERE (started_at > ? OR started_at = ? AND id > ?) \
-                 AND status <> 'undone' AND mode NOT IN ('undo', 'declare') ORDER BY started_at DESC, id DESC LIMIT 6",
-                &[batch.started_at.as_str().into(), batch.started_at.as_str().into(), batch.id.as_str().into()],
-            )?
-            .into_iter()
-            .filter_map(|r| r.into_iter().next()?.into_text())
-            .collect();
-        let force = "--force to undo this one anyway (later changes to those fields are overwritten)";
+        // The later imports that can be undone first, latest first: those
+        // that changed the records named, or made the records linking to
+        // them (of the first thousand named). The changes may also come
+        // from an undo or a declaration, which cannot be undone.
+        let changed: Vec<&String> = later.iter().map(|(_, id)| id).take(1000).collect();
+        let mut by: BTreeSet<String> = BTreeSet::new();
+        for part in changed.chunks(500) {
+            let sql = format!(
+                "SELECT DISTINCT batch_id FROM audit WHERE seq > ? AND batch_id IS NOT NULL AND record_id IN ({})",
+                crate::sql::placeholders(part.len())
+            );
+            let params: Vec<Param> =
+                std::iter::once(Param::Int(last_seq)).chain(part.iter().map(|id| Param::from(id.as_str()))).collect();
+            by.extend(db.query(&sql, &params)?.into_iter().filter_map(|r| r.into_iter().next()?.into_text()));
+        }
+        for (entity, id) in linking.iter().take(1000) {
+            let sql = format!("SELECT created_batch FROM {} WHERE id = ?", entity.name());
+            by.extend(db.query_row(&sql, &[id.as_str().into()])?.and_then(|r| r.into_iter().next()?.into_text()));
+        }
+        by.remove(&batch.id);
+        let mut later: Vec<(String, String)> = Vec::new();
+        let ids: Vec<&String> = by.iter().collect();
+        for part in ids.chunks(500) {
+            let sql = format!(
+                "SELECT started_at, id FROM batches WHERE id IN ({}) AND status <> 'undone' \
+                 AND mode NOT IN ('undo', 'declare')",
+                crate::sql::placeholders(part.len())
+            );
+            let params: Vec<Param> = part.iter().map(|id| Param::from(id.as_str())).collect();
+            for r in db.query(&sql, &params)? {
+                let mut r = r.into_iter();
+                if let (Some(at), Some(id)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) {
+                    later.push((at, id));
+                }
+            }
+        }
+        later.sort_by(|a, b| b.cmp(a));
+        let later: Vec<String> = later.into_iter().map(|(_, id)| id).collect();
+        let force = if linking.is_empty() {
+            "--force to undo this one anyway (later changes to those records are overwritten)"
+        } else {
+            "--force to undo this one anyway (later changes to those records are overwritten, links to its records \
+             cleared)"
+        };
         let what = match later.len() {
             0 => format!("The changes came from an undo or a declaration, which cannot be undone: use {force}"),
             1..=5 => format!("Undo the later imports first (latest first: {}), or use {force}", later.join(", ")),

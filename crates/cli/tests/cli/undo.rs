@@ -68,6 +68,10 @@ on_both!(undo_reverts_inserts_updates_and_links, |db| {
 on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
     let first = db.import("contacts_v1.csv", "contacts.toml", &[]);
     let second = db.import("contacts_v2.csv", "contacts.toml", &[]);
+    // Later batches that touched none of its records are not named: one
+    // of other contacts, one that changed nothing.
+    let other = db.json(&["import", &db.file("o.csv", "email\nother@x.com\n"), "--entity", "contacts"]);
+    db.ok(&["import", &db.file("o.csv", "email\nother@x.com\n"), "--entity", "contacts"]);
     let id = first["batch"].as_str().expect("id");
     let out = db.run(&["undo", id]);
     assert_eq!(out.status.code(), Some(1));
@@ -78,12 +82,17 @@ on_both!(undo_refuses_when_records_changed_later_unless_forced, |db| {
     );
     // It names the later import to undo first.
     let later = second["batch"].as_str().expect("id");
-    assert!(err.contains(&format!("Undo the later imports first (latest first: {later})")), "{err}");
-    assert_eq!(db.count("SELECT count(*) FROM contacts"), 4, "nothing changed");
+    assert!(err.contains(&format!("Undo the later imports first (latest first: {later}), or use --force")), "{err}");
+    assert!(!err.contains(other["batch"].as_str().expect("id")), "{err}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts"), 5, "nothing changed");
     // A prefix of the id is enough.
     let u = db.json(&["undo", &id[..20], "--force"]);
     assert_eq!(u["removed"].as_u64(), Some(5), "3 contacts and 2 companies: {u}");
-    assert_eq!(db.count("SELECT count(*) FROM contacts"), 1, "only Katherine, from the later batch, stays");
+    assert_eq!(
+        db.count("SELECT count(*) FROM contacts"),
+        2,
+        "only Katherine, from the later batch, and the other stay"
+    );
     assert_eq!(db.count("SELECT count(*) FROM contacts WHERE company_id IS NOT NULL"), 1);
     assert_eq!(db.count(DANGLING), 0, "links to removed records are cleared");
     // No record has a tier any more: the export has no column for it.
