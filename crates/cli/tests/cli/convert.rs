@@ -545,4 +545,15 @@ fn a_mapping_with_another_system_s_ids_converts_to_columns_the_store_imports() {
     assert_eq!(linked.as_deref(), Some("Acme"));
     let s = db.json(&["import", &src, "--mapping", &m]);
     assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+    // Nested, as JSON and XML carry them, the ids go back through the
+    // mapping run backwards into the other system's columns.
+    for ext in ["json", "xml"] {
+        let nested = db.path(&format!("out.{ext}"));
+        let n = nested.to_str().expect("p");
+        db.ok(&["convert", &src, n, "--mapping", &m]);
+        let back = db.path(&format!("back-{ext}.csv"));
+        db.ok(&["convert", n, back.to_str().expect("p"), "--mapping", &m, "--reverse"]);
+        let text = std::fs::read_to_string(&back).expect("back");
+        assert_eq!(text, "PersNo,First,Mail,CustNo\nP1,Ann,ann@acme.com,C100\n", "{ext}");
+    }
 }

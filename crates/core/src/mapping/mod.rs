@@ -858,9 +858,11 @@ impl Mapper {
             out.push(Key::from(ext.from.as_str()), id);
         }
         for (f, linked) in self.mapping.fields.iter().zip(&self.linked_fields) {
+            // (A link by the system's ids as a flat file names it, or
+            // nested, as JSON and XML carry it: `company.external_id.erp`.)
             let value = linked
                 .as_deref()
-                .and_then(|l| input.get(l))
+                .and_then(|l| input.get(l).or_else(|| folded.get_path(l)))
                 .or_else(|| folded.get_path(&f.target))
                 .or_else(|| input.get(&f.target))
                 .cloned()
