@@ -250,9 +250,20 @@ fn synonyms(field: &str) -> &'static [&'static str] {
         "occurred_at" => &["date", "occurred at", "activity date", "timestamp", "时间", "日期", "datum", "zeitpunkt"],
         "contact.email" => &["contact email", "email", "e mail", "联系人邮箱", "邮箱", "电子邮件"],
         // A deal's contacts, by their e-mails.
-        "contacts" => {
-            &["contacts", "contact email", "contact emails", "contact e mail", "associated contacts", "联系人邮箱"]
-        }
+        "contacts" => &[
+            "contacts",
+            "contact email",
+            "contact emails",
+            "contact e mail",
+            "associated contacts",
+            "kontakt e mail",
+            "e mail kontakt",
+            "email du contact",
+            "e mail du contact",
+            "correo del contacto",
+            "email contatto",
+            "联系人邮箱",
+        ],
         "deal.name" => &["deal", "deal name", "opportunity", "associated deal", "商机"],
         _ => &[],
     }
@@ -425,6 +436,11 @@ const TRANSLATIONS: &[(&str, &str, &[&str], bool)] = &[
     ("note", "notes", &["IT"], false),
     ("opmerkingen", "notes", &["NL"], false),
     ("notities", "notes", &["NL"], false),
+    ("bezeichnung", "name", &["DE"], true),
+    ("nom", "name", &["FR"], false),
+    ("nombre", "name", &["ES"], false),
+    ("nome", "name", &["IT"], false),
+    ("naam", "name", &["NL"], false),
     ("währung", "currency", &["DE"], true),
     ("waehrung", "currency", &["DE"], false),
     ("devise", "currency", &["FR"], false),
@@ -950,6 +966,14 @@ fn looks_like_code(header: &str) -> bool {
 fn names_a_phone(header: &str) -> bool {
     let words = ["phone", "tel", "telephone", "mobile", "cell", "fax", "telefon", "téléphone", "telefono", "teléfono"];
     normalize(header).split(' ').any(|w| words.contains(&w)) || ["电话", "手机"].iter().any(|z| header.contains(z))
+}
+
+/// Whether two headers of as many words differ in a word that is another
+/// word, not one misspelt: `Contact Name` is no `Contact Owner`, where
+/// `Emial Address` is an `Email Address`.
+fn another_word(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split(' ').collect(), b.split(' ').collect());
+    a.len() == b.len() && a.iter().zip(&b).any(|(x, y)| strsim::jaro_winkler(x, y) < 0.75)
 }
 
 /// Written as a date is: three groups of digits, one separator between
@@ -1666,6 +1690,7 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
             if let Some((score, s)) = best
                 && score >= 0.88
                 && !qualified(&nh, s)
+                && !another_word(&nh, &normalize(s))
             {
                 candidates.push((score * 0.9, hi, f, How::Fuzzy(score, s)));
             }

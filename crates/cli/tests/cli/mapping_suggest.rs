@@ -1197,6 +1197,14 @@ fn deal_columns_in_german_and_french_and_their_contacts_by_email() {
         .expect("write");
     let m = suggest(f.to_str().expect("p"), "deals");
     has_lines(&m, &["currency = \"Devise\"", "stage = \"Étape\"", "close_date = { from = \"Date de clôture\""]);
+    // The deal's name in those languages, which is then the key.
+    has_lines(&m, &["name = \"Nom\"", "fields = [\"name\"]"]);
+    let f = dir.path().join("de2.csv");
+    std::fs::write(&f, "Bezeichnung;Betrag;Kontakt E-Mail;Contact Name\nA;1,00;a@x.de;Ann\n").expect("write");
+    let m = suggest(f.to_str().expect("p"), "deals");
+    has_lines(&m, &["name = \"Bezeichnung\"", "contacts = \"Kontakt E-Mail\""]);
+    // A contact's name is no deal owner, however alike the headers look.
+    assert!(m.contains("\"custom.contact_name\" = \"Contact Name\""), "{m}");
 }
 
 #[test]
