@@ -509,6 +509,22 @@ impl Store {
                 }
             }
         }
+        if hits.is_empty() {
+            // Or by an id in another system its removal kept.
+            let sql = "SELECT DISTINCT entity, record_id FROM audit WHERE op = 'delete' \
+                       AND field LIKE 'external\\_id.%' ESCAPE '\\' AND before = ? ORDER BY entity, record_id";
+            for r in db.query(sql, &[record.into()])? {
+                let mut r = r.into_iter();
+                if let (Some(e), Some(id)) = (
+                    r.next().and_then(Cell::into_text).and_then(|t| t.parse::<Entity>().ok()),
+                    r.next().and_then(Cell::into_text),
+                ) && entities.contains(&e)
+                    && !hits.iter().any(|(_, h)| h == &id)
+                {
+                    hits.push((e, id));
+                }
+            }
+        }
         // Of names alike (`Acme` and `ACME Inc`), the one named exactly so,
         // as an import's link finds it.
         if hits.len() > 1 {

@@ -638,13 +638,33 @@ fn system_of(entity: Entity, field: &str) -> Option<&str> {
     entity.external_link_of(field).map(|(_, system)| system).or_else(|| external_system(field))
 }
 
-/// Every system records of any entity have ids in.
-fn stored_systems(db: &mut dyn Sql) -> Result<BTreeSet<String>> {
-    Ok(db
+/// Every system records of any entity have ids in, and with `removed`,
+/// that records an undo removed had ids in (their tombstones carry them).
+fn stored_systems(db: &mut dyn Sql, removed: bool) -> Result<BTreeSet<String>> {
+    let mut systems: BTreeSet<String> = db
         .query("SELECT DISTINCT system FROM external_ids", &[])?
         .into_iter()
         .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
-        .collect())
+        .collect();
+    if removed {
+        systems.extend(removed_systems(db, None)?);
+    }
+    Ok(systems)
+}
+
+/// The systems records an undo removed had ids in (of `entity`, or any),
+/// as the trail keeps them for tombstones.
+fn removed_systems(db: &mut dyn Sql, entity: Option<Entity>) -> Result<Vec<String>> {
+    let mut sql = "SELECT DISTINCT substr(field, 13) FROM audit WHERE op = 'delete' \
+                   AND field LIKE 'external\\_id.%' ESCAPE '\\'"
+        .to_string();
+    let mut params = Vec::new();
+    if let Some(e) = entity {
+        sql.push_str(" AND entity = ?");
+        params.push(Param::from(e.name()));
+    }
+    sql.push_str(" ORDER BY 1");
+    Ok(db.query(&sql, &params)?.into_iter().filter_map(|r| r.into_iter().next().and_then(Cell::into_text)).collect())
 }
 
 /// An id field of a system no record has ids in: empty for every record,
@@ -752,12 +772,7 @@ impl Store {
             if opts.include_deleted {
                 // Tombstones carry the ids the removed records had, kept by
                 // the trail, where no live record has one in that system.
-                let removed = db.query(
-                    "SELECT DISTINCT substr(field, 13) FROM audit WHERE entity = ? AND op = 'delete' \
-                     AND field LIKE 'external\\_id.%' ESCAPE '\\' ORDER BY 1",
-                    &[entity.name().into()],
-                )?;
-                for system in removed.into_iter().filter_map(|r| r.into_iter().next().and_then(Cell::into_text)) {
+                for system in removed_systems(db, Some(entity))? {
                     if !own.contains(&system) {
                         own.push(system);
                     }
@@ -825,7 +840,7 @@ impl Store {
         let systems = if (!opts.fields_from_mapping && fields.iter().any(names_system))
             || opts.filter.as_ref().is_some_and(|f| f.contains(EXTERNAL_ID_PREFIX))
         {
-            Some(stored_systems(db)?)
+            Some(stored_systems(db, opts.include_deleted)?)
         } else {
             None
         };

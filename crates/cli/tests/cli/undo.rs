@@ -390,6 +390,15 @@ on_both!(tombstones_carry_their_ids_where_no_live_record_has_one_in_that_system,
     // Without --include-deleted, no column of ids no record has.
     let live = db.ok(&["export", "--entity", "companies"]);
     assert!(!live.contains("external_id.erp"), "{live}");
+    // Its history is found by that id, as a live record's is.
+    let history = db.ok(&["history", "C100"]);
+    assert!(
+        history.starts_with("companies ") && history.contains("removed with external_id.erp \"C100\""),
+        "{history}"
+    );
+    // And the export says nothing of an empty column.
+    let out = db.run(&["export", "--entity", "companies", "--include-deleted"]);
+    assert!(!stderr_of(&out).contains("is empty for every record"), "{}", stderr_of(&out));
 });
 
 on_both!(records_an_undo_removed_export_as_tombstones, |db| {
