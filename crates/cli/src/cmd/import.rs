@@ -1010,6 +1010,12 @@ fn unread_fields<'a>(
         }
         match v {
             Value::Object(children) if m.reads_under(&path) => unread_fields(m, &path, children.iter(), out),
+            // A list the mapping reads items of (`tags.0`): the others.
+            Value::Array(items) if m.reads_under(&path) => {
+                let items: Vec<(Key, Value)> =
+                    items.iter().enumerate().map(|(i, v)| (Key::from(i.to_string().as_str()), v.clone())).collect();
+                unread_fields(m, &path, items.iter(), out);
+            }
             Value::Null => {}
             _ if !out.contains(&path) => out.push(path),
             _ => {}

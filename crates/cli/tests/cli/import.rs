@@ -3074,6 +3074,11 @@ fn fields_a_mapping_does_not_read_are_named_in_files_without_a_header() {
     );
     let s = db.json(&["import", &x, "--mapping", &m]);
     assert_eq!(s["unmapped_columns"], serde_json::json!(["Fax"]), "{s}");
+    // A list the mapping reads an item of: the other items.
+    let t = db.file("t.toml", "entity = \"contacts\"\n[fields]\nemail = \"email\"\n\"custom.t0\" = \"tags.0\"\n");
+    let g = db.file("t.ndjson", "{\"email\":\"t@x.com\",\"tags\":[\"a\",\"b\"]}\n");
+    let s = db.json(&["import", &g, "--mapping", &t]);
+    assert_eq!(s["unmapped_columns"], serde_json::json!(["tags.1"]), "{s}");
 }
 
 #[test]
