@@ -588,9 +588,17 @@ fn similar_names(db: &mut dyn Sql, entity: Entity, listed: usize) -> Result<serd
         }
         if !name.trim().is_empty() {
             let member = Member { id, label, name: name.trim().to_string() };
-            // Records without a company are alike by their whole name only:
-            // nothing else says two unlike names are one person's.
-            if people.len() < PER_COMPANY && !company.is_empty() {
+            if company.is_empty() {
+                // Records without a company are alike by their whole name
+                // only, given and family name both (`Ann` alone is many
+                // people): nothing else says two unlike names are one
+                // person's. (`Jean-Luc` is `Jean Luc`.)
+                let whole = name.replace('-', " ");
+                let words = whole.split_whitespace().count();
+                if words >= 2 || words == 1 && whole.trim().chars().filter(|c| family_first(*c)).count() >= 2 {
+                    beyond.push((hash(&Name::new(&whole).chars), member.id));
+                }
+            } else if people.len() < PER_COMPANY {
                 people.push(Person { name: Name::new(&name), member });
             } else {
                 beyond.push((hash(&Name::new(&name).chars), member.id));

@@ -23,18 +23,25 @@ fn labels_of(rule: &serde_json::Value) -> Vec<Vec<String>> {
 on_both!(contacts_without_a_company_are_alike_by_their_whole_name, |db| {
     // Two Michael Masons without a company are duplicate candidates; Jon
     // and John Smith without one are not (only a company makes names that
-    // differ alike); at one company they are.
+    // differ alike); at one company they are. A given name alone is no
+    // whole name; a hyphen is a space; 张伟 is a whole name.
     let f = db.file(
         "nd.csv",
         "first_name,last_name,email,company.name\nMichael,Mason,mm1@x.com,\nMICHAEL,Mason,mm2@y.com,\n\
-         Jon,Smith,js1@x.com,\nJohn,Smith,js2@x.com,\nJon,Smith,js3@acme.com,Acme\nJohn,Smith,js4@acme.com,Acme\n",
+         Jon,Smith,js1@x.com,\nJohn,Smith,js2@x.com,\nJon,Smith,js3@acme.com,Acme\nJohn,Smith,js4@acme.com,Acme\n\
+         Ann,,a1@x.com,\nAnn,,a2@x.com,\nJean-Luc,Picard,jl1@x.com,\nJean Luc,Picard,jl2@x.com,\n张,伟,zw1@x.com,\n张,伟,zw2@x.com,\n",
     );
     db.ok(&["import", &f, "--entity", "contacts"]);
     let r = db.json(&["report", "quality", "--entity", "contacts"]);
     let similar = rule(&r, "similar_name");
     assert_eq!(
         labels_of(&similar),
-        [vec!["js3@acme.com", "js4@acme.com"], vec!["mm1@x.com", "mm2@y.com"]],
+        [
+            vec!["jl1@x.com", "jl2@x.com"],
+            vec!["js3@acme.com", "js4@acme.com"],
+            vec!["mm1@x.com", "mm2@y.com"],
+            vec!["zw1@x.com", "zw2@x.com"]
+        ],
         "{similar}"
     );
     let values: Vec<&str> =
