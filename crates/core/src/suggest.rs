@@ -1900,7 +1900,6 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
                 guess.warn(add);
             }
         }
-        let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
         // (The store reads a deal's currency as a code whatever the type:
         // `$`, a dozen currencies' sign, is refused, and said so here.)
         let checked = guess.ty.or((target == "currency").then_some("currency"));
@@ -1928,17 +1927,31 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
                     .collect(),
                 None => vals.iter().filter_map(|v| Some((*v, types::convert(ty, v, &opts).err()?))).collect(),
             };
-            if let Some((example, why)) = failing.first() {
+            match failing.first() {
+                // A custom field's type no sampled value has is no type of
+                // the column's: it stays text, as it was read, rather than
+                // reject every row.
+                Some((example, why)) if target.starts_with("custom.") && failing.len() == vals.len() => {
+                    parts.truncate(1);
+                    guess.warning = None;
+                    guess.note = format!(
+                        "kept as text: every sampled value would be rejected as {ty} (e.g. {example:?}: expected {why})"
+                    );
+                }
                 // With the reason: a value can look like a phone number and
                 // still be none of the region's.
-                let note = format!(
-                    "{} of {} sampled values would be rejected as {ty} (e.g. {example:?}: expected {why})",
-                    failing.len(),
-                    vals.len()
-                );
-                guess.warn(note);
+                Some((example, why)) => {
+                    let note = format!(
+                        "{} of {} sampled values would be rejected as {ty} (e.g. {example:?}: expected {why})",
+                        failing.len(),
+                        vals.len()
+                    );
+                    guess.warn(note);
+                }
+                None => {}
             }
         }
+        let value = if parts.len() == 1 { toml_str(h) } else { format!("{{ {} }}", parts.join(", ")) };
         let _ = write!(note, "; {}", guess.note);
         let mark = if check || guess.warning.is_some() { "CHECK: " } else { "" };
         let _ = writeln!(body, "{} = {value}  # {mark}{note}", toml_key(&target));

@@ -1252,3 +1252,22 @@ fn phones_read_as_chinese_mobiles_say_why() {
         ],
     );
 }
+
+#[test]
+fn a_custom_column_no_sampled_value_of_which_fits_its_type_stays_text() {
+    // A phone header over tax ids: a phone type would reject every row.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("tx.csv");
+    std::fs::write(&f, "Email,Name,Fax\na@x.com,Ann A,12-3456789\nb@x.com,Bob B,98-7654321\n").expect("write");
+    let f = f.to_str().expect("p");
+    let m = suggest(f, "contacts");
+    has_lines(
+        &m,
+        &[
+            "\"custom.fax\" = \"Fax\"  # no standard field matched: kept as a custom field; kept as text: every sampled value would be rejected as phone",
+        ],
+    );
+    let db = crate::db::Db::sqlite();
+    let s = import_through(&db, f, &m);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
+}
