@@ -1194,6 +1194,9 @@ fn restore(
     for (field, before) in fields {
         if let Some(system) = field.strip_prefix("external_id.") {
             let current = current_value(db, entity, &existing, field)?;
+            if current == *before {
+                continue;
+            }
             db.execute(
                 "DELETE FROM external_ids WHERE entity = ? AND system = ? AND record_id = ?",
                 &[entity.name().into(), system.into(), id.into()],
@@ -1227,6 +1230,9 @@ fn restore(
                 None => None,
             };
             let after = back.as_ref().map(ToString::to_string);
+            if current == after {
+                continue;
+            }
             match back {
                 Some(v) => custom.insert(name.to_string(), v),
                 None => custom.remove(name),
@@ -1240,8 +1246,12 @@ fn restore(
             continue;
         }
         if let Some(pos) = model::position(entity, field) {
-            changed.push((field.clone(), values[pos].clone(), before.clone()));
-            values[pos] = before.clone();
+            // (A field already back at its value is no change, nor audited:
+            // a forced undo of an earlier batch may have set it so.)
+            if !same_stored(values[pos].as_deref(), before.as_deref()) {
+                changed.push((field.clone(), values[pos].clone(), before.clone()));
+                values[pos] = before.clone();
+            }
         }
     }
     if values == stored {

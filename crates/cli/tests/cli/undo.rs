@@ -121,8 +121,13 @@ on_both!(undo_refuses_where_a_forced_undo_of_an_earlier_batch_wrote_over_its_val
     assert_eq!(fields(), "title,notes\nA,n2\n", "nothing changed");
     // Forced, it sets back what f2 found, but for f1's B: f1 is undone,
     // so the title goes back past it, to what it was before both.
-    db.json(&["undo", &f2, "--force"]);
+    let u = db.json(&["undo", &f2, "--force"]);
     assert_eq!(fields(), "title,notes\nA,n0\n");
+    // The title, already A, is no change of this undo: not counted nor in
+    // the history.
+    assert_eq!(u["fields_restored"].as_u64(), Some(1), "the notes alone: {u}");
+    let history = db.ok(&["history", "a@x.com"]);
+    assert!(!history.contains("\"A\" → \"A\""), "{history}");
 });
 
 on_both!(undo_of_a_batch_that_changed_lists_sees_them_unchanged_since, |db| {
