@@ -529,9 +529,9 @@ pub struct Mapper {
 pub struct TimesDropped(std::sync::Mutex<HashMap<usize, (u64, String)>>);
 
 impl TimesDropped {
-    fn note(&self, field: usize, source: &Value) {
+    fn note(&self, field: usize, text: String) {
         if let Ok(mut seen) = self.0.lock() {
-            seen.entry(field).or_insert_with(|| (0, source.to_text())).0 += 1;
+            seen.entry(field).or_insert((0, text)).0 += 1;
         }
     }
 
@@ -729,6 +729,9 @@ impl Mapper {
         out.row = input.row;
         out.line = input.line;
         let mut errors = Vec::new();
+        // Values a date field reads without their time of day (allocated
+        // only when there is one).
+        let mut dropped: Vec<(usize, String)> = Vec::new();
         let mapping = Arc::clone(&self.mapping);
         for (i, f) in mapping.fields.iter().enumerate() {
             if wanted.is_some_and(|w| !w.get(i).copied().unwrap_or(true)) {
@@ -787,7 +790,7 @@ impl Mapper {
             match map_value(f, source, region) {
                 Ok(v) => {
                     if f.ty == Some(TypeName::Date) && f.opts.format.is_none() && time_dropped(source) {
-                        self.times.note(i, source);
+                        dropped.push((i, source.to_text()));
                     }
                     out.push(f.target.clone(), v)
                 }
@@ -799,6 +802,13 @@ impl Mapper {
         self.find_extra_columns(input);
         if errors.is_empty() {
             self.check_unique(out, &mut errors);
+        }
+        // (Of records the mapping takes: a rejected one's values are read
+        // as nothing.)
+        if errors.is_empty() {
+            for (field, text) in dropped {
+                self.times.note(field, text);
+            }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
