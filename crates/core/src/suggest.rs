@@ -994,7 +994,15 @@ fn date_shaped(v: &str) -> bool {
 /// are none the calendar has (`31.02.2001` beside good ones): a date
 /// column with errors in it, not a column of phone numbers (which
 /// `03.04.1975` also reads as).
-fn mostly_dates(values: &[&str], order: Option<DayOrder<'_>>, same_either_way: bool) -> Option<TypeGuess> {
+fn mostly_dates(
+    values: &[&str],
+    order: Option<DayOrder<'_>>,
+    same_either_way: bool,
+    clock: Option<&str>,
+) -> Option<TypeGuess> {
+    if !values.is_empty() && values.iter().all(|v| date_time_shaped(v)) {
+        return mostly_date_times(values, order, same_either_way, clock);
+    }
     if values.is_empty() || !values.iter().all(|v| date_shaped(v)) {
         return None;
     }
@@ -1021,6 +1029,65 @@ fn mostly_dates(values: &[&str], order: Option<DayOrder<'_>>, same_either_way: b
     }
     // (The values it rejects are counted and shown with every line's.)
     guess.note = guess.note.replace("every value is", "values are");
+    Some(guess)
+}
+
+/// A date as `date_shaped` writes it and a time of day after it
+/// (`2001-02-31 10:00`, `31.02.2001 10:00:15`, `3/14/2024 2:30 PM`).
+fn date_time_shaped(v: &str) -> bool {
+    let t = v.trim();
+    let Some((day, time)) = t.split_once([' ', 'T']) else { return false };
+    let time = time.trim();
+    let time = time.strip_suffix(" AM").or_else(|| time.strip_suffix(" PM")).unwrap_or(time);
+    let parts: Vec<&str> = time.split(':').collect();
+    date_shaped(day.trim_end_matches(','))
+        && (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `mostly_dates` for date-times: the form most values are read in, ISO
+/// or one of `DATE_FORMATS` with a clock, where half of them or more are.
+fn mostly_date_times(
+    values: &[&str],
+    order: Option<DayOrder<'_>>,
+    same_either_way: bool,
+    clock: Option<&str>,
+) -> Option<TypeGuess> {
+    let n = values.len();
+    let utc = jiff::tz::TimeZone::UTC;
+    let iso = values.iter().filter(|v| date::parse_iso(v.trim()).is_some()).count();
+    let forms: Vec<String> = DATE_FORMATS
+        .iter()
+        .flat_map(|(day, _)| {
+            [" ", ", "].into_iter().flat_map(move |sep| CLOCKS.iter().map(move |c| format!("{day}{sep}{c}")))
+        })
+        .collect();
+    let counts: Vec<usize> = forms
+        .iter()
+        .map(|fmt| values.iter().filter(|v| date::parse_datetime(v, Some(fmt), &utc).is_ok()).count())
+        .collect();
+    let best = counts.iter().copied().max().unwrap_or(0);
+    let (read, mut guess) = if iso >= best {
+        (iso, TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), ..Default::default() })
+    } else {
+        let family = |fmt: &str| DATE_FORMATS.iter().find(|(day, _)| fmt.starts_with(day)).is_some_and(|(_, f)| *f);
+        // (Of a day form's clocks, the first that reads as many.)
+        let mut fits: Vec<(String, bool)> = Vec::new();
+        for (fmt, c) in forms.iter().zip(&counts) {
+            let day = fmt.split([' ', ',']).next().unwrap_or_default();
+            if *c == best && !fits.iter().any(|(f, _)| f.starts_with(day)) {
+                fits.push((fmt.clone(), family(fmt)));
+            }
+        }
+        (best, in_format("datetime", fits, order, same_either_way)?)
+    };
+    if read * 2 < n {
+        return None;
+    }
+    guess.note = guess.note.replace("every value is", "values are");
+    if guess.ty.is_some() {
+        guess.warn(read_as_utc(clock));
+    }
     Some(guess)
 }
 
@@ -1441,7 +1508,7 @@ fn guess_type(header: &str, target: &str, values: &[&str], hints: Hints<'_>) -> 
         }
         return guess;
     }
-    if let Some(guess) = mostly_dates(values, hints.day_order, same_either_way) {
+    if let Some(guess) = mostly_dates(values, hints.day_order, same_either_way, clock) {
         return guess;
     }
     let f = fraction(values, looks_phone);

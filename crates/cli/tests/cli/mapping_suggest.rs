@@ -1271,3 +1271,28 @@ fn a_custom_column_no_sampled_value_of_which_fits_its_type_stays_text() {
     let s = import_through(&db, f, &m);
     assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(0)), "{s}");
 }
+
+#[test]
+fn a_date_time_column_with_a_day_the_calendar_lacks_stays_a_date_time_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("d6.csv");
+    std::fs::write(
+        &f,
+        "Email,Signup,Letzter Kontakt\na@x.com,2001-02-31 10:00,31.02.2001 10:00\n\
+         b@x.com,1999-04-01 11:00,01.04.1999 11:00\nc@x.com,1980-05-12 12:00,12.05.1980 12:00\n",
+    )
+    .expect("write");
+    let f = f.to_str().expect("p");
+    let m = suggest(f, "contacts");
+    has_lines(
+        &m,
+        &[
+            "subscribed_at = { from = \"Signup\", type = \"datetime\" }",
+            "\"custom.letzter_kontakt\" = { from = \"Letzter Kontakt\", type = \"datetime\", format = \"%d.%m.%Y %H:%M\" }",
+            "1 of 3 sampled values would be rejected as datetime (e.g. \"31.02.2001 10:00\"",
+        ],
+    );
+    let db = crate::db::Db::sqlite();
+    let s = import_through(&db, f, &m);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(2), Some(1)), "{s}");
+}
