@@ -912,6 +912,11 @@ impl Mapper {
                 // A date the store keeps as a date-time (at midnight UTC)
                 // goes back as the date it was.
                 (Value::DateTime(dt), Some(TypeName::Date)) => Value::Date(dt.civil.date()),
+                // A list a flat export wrote in one cell (`vip; "Sales,
+                // EMEA"`): its items, as an import reads them.
+                (Value::Text(t), _) if f.split.is_some() => {
+                    Value::Array(crate::value::split_list(&t).into_iter().map(Value::Text).collect())
+                }
                 (v, _) => v,
             };
             // The store keeps instants in UTC; the source had them on its
