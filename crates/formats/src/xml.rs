@@ -757,6 +757,13 @@ fn write_element(buf: &mut String, name: &str, v: &Value, indent: usize) {
         Value::Null => {
             let _ = writeln!(buf, "{pad}<{tag}/>");
         }
+        // A list of one item is one element, which reads back as a list
+        // cell: an item holding a separator (`a; b`) is quoted as a flat
+        // file's cell quotes it, or it would come back as two.
+        Value::Array(items) if items.len() == 1 && items[0].to_text().contains([';', ',', '"']) => {
+            let cell = crmsync_core::value::list_cell(items);
+            write_element(buf, name, &Value::Text(cell), indent);
+        }
         Value::Array(items) => {
             for item in items {
                 write_element(buf, name, item, indent);

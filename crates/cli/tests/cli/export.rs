@@ -1828,3 +1828,27 @@ on_both!(deals_told_apart_by_their_companies_ids_in_another_system_are_not_said_
     // A company without an id there: its deal would be taken for either.
     assert!(said("amount > 0").contains(&format!("3 deals {note}")), "{}", said("amount > 0"));
 });
+
+#[test]
+fn a_one_item_list_holding_a_separator_comes_back_from_xml_as_one_item() {
+    let db = Db::sqlite();
+    let f = db.file(
+        "tg.ndjson",
+        "{\"email\":\"t1@x.com\",\"tags\":[\"a; b\"]}\n{\"email\":\"t2@x.com\",\"tags\":[\"x, y\"]}\n\
+         {\"email\":\"t3@x.com\",\"tags\":[\"p\",\"q; r\"]}\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let xml = db.path("tg.xml");
+    let x = xml.to_str().expect("p");
+    db.ok(&["export", "--entity", "contacts", "-o", x]);
+    let s = db.json(&["import", x, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(3), "{s}");
+    let other = Db::sqlite();
+    other.ok(&["import", x, "--entity", "contacts"]);
+    let tags = other.ok(&["export", "--entity", "contacts", "--fields", "email,tags", "--format", "ndjson"]);
+    assert_eq!(
+        tags,
+        "{\"email\":\"t1@x.com\",\"tags\":[\"a; b\"]}\n{\"email\":\"t2@x.com\",\"tags\":[\"x, y\"]}\n\
+         {\"email\":\"t3@x.com\",\"tags\":[\"p\",\"q; r\"]}\n"
+    );
+}
