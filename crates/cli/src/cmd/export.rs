@@ -354,7 +354,9 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
                             unfit_named.push(format!("record {exported}{label}: {e}"));
                         }
                     }
-                    Err(e) => anyhow::bail!("record {exported} of the export: {e}"),
+                    // (The cause kept, not only its text: a reader gone,
+                    // `| head`, ends the export quietly, as elsewhere.)
+                    Err(e) => return Err(anyhow::Error::new(e).context(format!("record {exported} of the export"))),
                 }
             }
             // The reader may have finished: then the page is freed here.

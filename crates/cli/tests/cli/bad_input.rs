@@ -539,7 +539,12 @@ fn a_closed_stdout_ends_a_command_quietly() {
     let mapping = testdata("import/contacts.toml");
     let imported = run(&["import", file.to_str().expect("p"), "--mapping", mapping.to_str().expect("p")]);
     assert!(imported.status.success(), "{}", stderr_of(&imported));
-    for args in [&["batches"][..], &["--json", "report", "quality", "--entity", "contacts"]] {
+    for args in [
+        &["batches"][..],
+        &["--json", "report", "quality", "--entity", "contacts"],
+        &["export", "--entity", "contacts"],
+        &["export", "--entity", "contacts", "--format", "xlsx"],
+    ] {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("crmsync"))
             .current_dir(dir.path())
             .args(args)
@@ -801,4 +806,37 @@ fn a_dry_run_that_stops_says_what_it_did_before_as_the_import_would() {
     let err = stderr_of(&run(&["import", f, "--entity", "contacts", "--dry-run"]));
     assert!(err.contains("error: dry run of ") && err.contains("line 3"), "{err}");
     assert_eq!(run(&["--json", "batches"]).stdout, b"[]\n", "nothing written");
+}
+
+#[test]
+fn an_export_whose_reader_goes_away_midway_ends_quietly() {
+    // `crmsync export | head -1` on a store larger than the output buffer:
+    // the write that finds the pipe closed is one of a record, midway.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| crmsync().current_dir(dir.path()).args(args).output().expect("runs");
+    assert!(run(&["init"]).status.success());
+    let mut text = String::from("email,first_name,notes\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("u{i}@example.com,Name{i},{}\n", "n".repeat(40)));
+    }
+    let f = dir.path().join("many.csv");
+    std::fs::write(&f, text).expect("write");
+    assert!(run(&["import", f.to_str().expect("p"), "--entity", "contacts", "-q"]).status.success());
+    for format in ["csv", "ndjson"] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("crmsync"))
+            .current_dir(dir.path())
+            .args(["export", "--entity", "contacts", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut first = [0u8; 64];
+        std::io::Read::read_exact(&mut stdout, &mut first).expect("reads");
+        drop(stdout);
+        let out = child.wait_with_output().expect("waits");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+        assert!(!err.contains("error"), "{format}: {err}");
+    }
 }
