@@ -192,6 +192,42 @@ pub fn output_options_fit(format: Format, record_path: (&str, Option<&str>), she
     Ok(())
 }
 
+/// Output options as given on the command line (not those a mapping's
+/// `[source]` sets), for `flags_fit`.
+pub struct OutputFlags<'a> {
+    pub format: Format,
+    /// The delimiter flag's name (`--delimiter`, `--out-delimiter`), if given.
+    pub delimiter: Option<&'a str>,
+    pub bom: bool,
+    pub raw: bool,
+    pub pretty: bool,
+    pub encoding: bool,
+}
+
+/// Refuses an output option the output format has no use for, which would
+/// otherwise be dropped without a word (a `--bom` asked for a JSON file
+/// that then has none).
+pub fn flags_fit(f: &OutputFlags<'_>) -> Result<()> {
+    let text = matches!(f.format, Format::Csv | Format::Tsv);
+    let refuse = |flag: &str, what: &str| Err(usage(format!("{flag} {what}; the output is {}", f.format)));
+    if let Some(flag) = f.delimiter.filter(|_| !text) {
+        return refuse(flag, "separates a CSV file's values");
+    }
+    if f.bom && !text {
+        return refuse("--bom", "marks a CSV file as UTF-8 for spreadsheets");
+    }
+    if f.raw && !text {
+        return refuse("--raw", "leaves a CSV file's formula-like cells as they are");
+    }
+    if f.pretty && f.format != Format::Json {
+        return refuse("--pretty", "indents a JSON document");
+    }
+    if f.encoding && matches!(f.format, Format::Xlsx | Format::Xls | Format::Ods) {
+        return refuse("--out-encoding", "names a text file's encoding");
+    }
+    Ok(())
+}
+
 /// Refuses a byte order mark for an output encoding that has none.
 pub fn bom_fits(opts: &WriteOptions) -> Result<()> {
     use crmsync_formats::encoding::{UTF_8, UTF_16BE, UTF_16LE};

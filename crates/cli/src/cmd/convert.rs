@@ -131,6 +131,14 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     }
 
     output_options_fit(out_format, ("--out-record-path", args.out_record_path.as_deref()), None)?;
+    crate::pipeline::flags_fit(&crate::pipeline::OutputFlags {
+        format: out_format,
+        delimiter: args.out_delimiter.as_ref().map(|_| "--out-delimiter"),
+        bom: args.bom,
+        raw: args.raw,
+        pretty: args.pretty,
+        encoding: args.out_encoding.is_some(),
+    })?;
     let mut write_opts = WriteOptions::new(out_format);
     write_opts.raw = args.raw;
     write_opts.bom = args.bom;

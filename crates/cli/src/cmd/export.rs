@@ -143,6 +143,14 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
     };
     output_options_fit(format, ("--record-path", args.record_path.as_deref()), args.sheet.as_deref())?;
+    crate::pipeline::flags_fit(&crate::pipeline::OutputFlags {
+        format,
+        delimiter: args.delimiter.as_ref().map(|_| "--delimiter"),
+        bom: args.bom,
+        raw: args.raw,
+        pretty: args.pretty,
+        encoding: args.out_encoding.is_some(),
+    })?;
     // A mapping writes the other system's columns, none of which says a
     // record is deleted: its deleted records would read as live ones there
     // (and import again as such).

@@ -840,3 +840,31 @@ fn an_export_whose_reader_goes_away_midway_ends_quietly() {
         assert!(!err.contains("error"), "{format}: {err}");
     }
 }
+
+#[test]
+fn an_output_option_the_format_has_no_use_for_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| crmsync().current_dir(dir.path()).args(args).output().expect("runs");
+    assert!(run(&["init"]).status.success());
+    let src = dir.path().join("a.csv");
+    std::fs::write(&src, "email\na@x.com\n").expect("write");
+    let src = src.to_str().expect("p");
+    for (args, said) in [
+        (&["export", "--entity", "contacts", "-o", "x.json", "--bom"][..], "--bom marks a CSV file"),
+        (&["export", "--entity", "contacts", "-o", "x.xlsx", "--bom"], "--bom marks a CSV file"),
+        (&["export", "--entity", "contacts", "-o", "r.json", "--delimiter", ";"], "--delimiter separates"),
+        (&["export", "--entity", "contacts", "-o", "r.ndjson", "--raw"], "--raw leaves"),
+        (&["export", "--entity", "contacts", "-o", "r.csv", "--pretty"], "--pretty indents"),
+        (&["export", "--entity", "contacts", "-o", "x.xlsx", "--out-encoding", "gbk"], "--out-encoding names"),
+        (&["convert", src, "o.json", "--out-delimiter", ";"], "--out-delimiter separates"),
+        (&["convert", src, "o.ndjson", "--pretty"], "--pretty indents"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains(said), "{args:?}: {}", stderr_of(&out));
+    }
+    // Where they fit, they are taken.
+    assert!(run(&["export", "--entity", "contacts", "-o", "ok.csv", "--bom", "--delimiter", ";"]).status.success());
+    assert!(run(&["export", "--entity", "contacts", "-o", "ok.json", "--pretty"]).status.success());
+    assert!(!dir.path().join("x.json").exists(), "nothing written where refused");
+}
