@@ -575,6 +575,11 @@ impl Resolver for FieldResolver {
             }
             // (A deal's `contacts` are e-mails too, `a@x.com; b@y.com`.)
             ("email" | "contact.email" | "contacts", _) => text.trim().to_lowercase(),
+            // An id typed or pasted in lower case: ids are upper case, as
+            // `history` takes them either way.
+            ("id", _) if model::ulid_value(&text.trim().to_ascii_uppercase()).is_some() => {
+                text.trim().to_ascii_uppercase()
+            }
             // An international number as the store keeps it: `+1 555 010
             // 0001` is +15550100001.
             (_, Some(Kind::Phone)) if text.trim().starts_with('+') => {

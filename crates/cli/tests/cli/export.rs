@@ -1852,3 +1852,12 @@ fn a_one_item_list_holding_a_separator_comes_back_from_xml_as_one_item() {
          {\"email\":\"t3@x.com\",\"tags\":[\"p\",\"q; r\"]}\n"
     );
 }
+
+on_both!(an_id_in_lower_case_finds_its_record, |db| {
+    db.ok(&["import", &db.file("a.csv", "email\na@x.com\nb@x.com\n"), "--entity", "contacts"]);
+    let id = db.scalar("SELECT id FROM contacts WHERE email = 'a@x.com'").expect("id");
+    let lower = id.to_lowercase();
+    assert_eq!(emails_where(db, &format!("id = '{lower}'")), ["a@x.com"]);
+    assert_eq!(emails_where(db, &format!("id in (' {lower} ')")), ["a@x.com"]);
+    assert_eq!(emails_where(db, &format!("id != '{lower}'")), ["b@x.com"]);
+});
