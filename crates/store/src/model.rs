@@ -547,9 +547,10 @@ pub fn same_decimal(a: &str, b: &str) -> bool {
 
 /// Whether a given custom value is the stored one: equal, numbers equal as
 /// decimals (`1.50` and `1.5`), or text that spells the stored number or
-/// boolean, or the other way round. Text carries no type (a CSV or XML
-/// export of a store writes `1.50` and `true`), so it is not a change of
-/// type; the stored value and its type stay.
+/// boolean, or the other way round, or a list cell of the stored list's
+/// items. Text carries no type (a CSV or XML export of a store writes
+/// `1.50`, `true` and `A1; B2`), so it is not a change of type; the stored
+/// value and its type stay.
 pub fn same_custom(stored: &serde_json::Value, given: &serde_json::Value) -> bool {
     use serde_json::Value as J;
     match (stored, given) {
@@ -560,6 +561,12 @@ pub fn same_custom(stored: &serde_json::Value, given: &serde_json::Value) -> boo
         (J::Number(x), J::String(t)) | (J::String(t), J::Number(x)) => same_decimal(x.as_str(), t),
         (J::Bool(b), J::String(t)) | (J::String(t), J::Bool(b)) => {
             t.eq_ignore_ascii_case(if *b { "true" } else { "false" })
+        }
+        // A list a flat file wrote in one cell (`A1; B2`, as an export
+        // writes it) is the stored list of those items.
+        (J::Array(items), J::String(t)) => {
+            let cell = crmsync_core::value::split_list(t);
+            cell.len() == items.len() && cell.iter().zip(items).all(|(c, i)| same_custom(i, &J::String(c.clone())))
         }
         _ => stored == given,
     }

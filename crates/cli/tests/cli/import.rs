@@ -3113,6 +3113,29 @@ on_both!(a_custom_value_read_as_text_or_typed_is_one_value, |db| {
     assert_eq!(s["unchanged"].as_u64(), Some(1), "typed stored, text given: {s}");
     let out = db.ok(&["export", "--entity", "contacts", "--fields", "custom.vip,custom.n", "--format", "ndjson"]);
     assert_eq!(out, "{\"custom\":{\"vip\":true,\"n\":12.5}}\n");
+    // A list from JSON, exported to a flat file as one cell, imports back
+    // unchanged, a list still.
+    let l = db.file("l.ndjson", "{\"email\":\"l@x.com\",\"custom\":{\"codes\":[\"A1\",\"B 2\"],\"one\":[\"x\"]}}\n");
+    db.ok(&["import", &l, "--entity", "contacts"]);
+    for ext in ["csv", "xlsx", "xml"] {
+        let out = db.path(&format!("l.{ext}"));
+        let o = out.to_str().expect("p");
+        db.ok(&["export", "--entity", "contacts", "--where", "email = 'l@x.com'", "-o", o]);
+        let s = db.json(&["import", o, "--entity", "contacts"]);
+        assert_eq!(s["unchanged"].as_u64(), Some(1), "{ext}: {s}");
+    }
+    let out = db.ok(&[
+        "export",
+        "--entity",
+        "contacts",
+        "--where",
+        "email = 'l@x.com'",
+        "--fields",
+        "custom.codes,custom.one",
+        "--format",
+        "ndjson",
+    ]);
+    assert_eq!(out, "{\"custom\":{\"codes\":[\"A1\",\"B 2\"],\"one\":[\"x\"]}}\n");
 });
 
 #[test]
