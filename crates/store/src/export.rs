@@ -1107,6 +1107,15 @@ fn tombstones(
 fn custom_field(v: &serde_json::Value) -> Value {
     match v {
         serde_json::Value::Object(_) => Value::Text(v.to_string()),
+        // A time the store wrote (a mapping's `datetime` into a field not
+        // declared, `2024-03-10T06:30:00.000000Z`) is written as every
+        // other time is, without a fraction of zeros.
+        serde_json::Value::String(t) if t.len() == 27 && t.ends_with('Z') => {
+            match crmsync_core::mapping::types::date::parse_iso(t) {
+                Some(dt) => Value::DateTime(dt),
+                None => Value::Text(t.clone()),
+            }
+        }
         // Inside a list an object stays one: lists are not flattened into
         // dotted fields on the way back in.
         v => Value::from_json(v),

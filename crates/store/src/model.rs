@@ -562,6 +562,11 @@ pub fn same_custom(stored: &serde_json::Value, given: &serde_json::Value) -> boo
         (J::Bool(b), J::String(t)) | (J::String(t), J::Bool(b)) => {
             t.eq_ignore_ascii_case(if *b { "true" } else { "false" })
         }
+        // One instant written two ways (`…06:30:00Z`, as exports write a
+        // time, and `…06:30:00.000000Z`, as the store keeps it).
+        (J::String(a), J::String(b)) if a.len() >= 20 && b.len() >= 20 && a != b => {
+            parse_time(a).is_some_and(|x| parse_time(b) == Some(x))
+        }
         // A list a flat file wrote in one cell (`A1; B2`, as an export
         // writes it) is the stored list of those items.
         (J::Array(items), J::String(t)) => {
