@@ -306,6 +306,25 @@ impl Existing {
     }
 }
 
+/// The custom fields listed for `entity` whose names an XML export writes
+/// as other element names (`Customer Id` as `Customer_Id`), by that name:
+/// an element that is no listed field's own name and one field's alone.
+fn xml_named(db: &mut dyn Sql, entity: Entity) -> Result<Vec<(String, String)>> {
+    let names: Vec<String> = db
+        .query("SELECT name FROM custom_keys WHERE entity = ? ORDER BY name", &[entity.name().into()])?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
+        .collect();
+    let mut out: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (crmsync_core::value::element_name(n), n.clone()))
+        .filter(|(e, n)| e != n && !names.contains(e))
+        .collect();
+    let elements: Vec<String> = out.iter().map(|(e, _)| e.clone()).collect();
+    out.retain(|(e, _)| elements.iter().filter(|x| *x == e).count() == 1);
+    Ok(out)
+}
+
 /// A link named by the source: by natural key or by external id.
 #[derive(Debug, Clone, Default)]
 struct LinkRef {
@@ -428,6 +447,9 @@ pub struct Drafter {
     clear_empty: bool,
     /// Where `address.country` is among the columns, if the entity has one.
     country_at: Option<usize>,
+    /// Custom fields not declared, listed for the entity, whose names no XML
+    /// element can have: (element, name), for `declared_name`.
+    xml_named: Arc<Vec<(String, String)>>,
 }
 
 /// The phone numbers among `values` written without their country code,
@@ -989,7 +1011,8 @@ impl Drafter {
         let mut like = self.declared.iter().filter(|f| crmsync_core::value::element_name(&f.name) == name);
         match (like.next(), like.next()) {
             (Some(f), None) => &f.name,
-            _ => name,
+            // (A field not declared that the store has, likewise.)
+            _ => self.xml_named.iter().find(|(element, _)| element == name).map_or(name, |(_, n)| n.as_str()),
         }
     }
 
@@ -1084,6 +1107,7 @@ impl Store {
             }
         }
         let declared = custom::declared(db, settings.entity)?;
+        let xml_named = Arc::new(xml_named(db, settings.entity)?);
         let unique = unique_fields(settings.entity, &declared, &settings.unique)?;
         let mut taken = HashMap::default();
         for u in &unique {
@@ -1146,6 +1170,7 @@ impl Store {
                 sources: Arc::default(),
                 clear_empty: settings.clear_empty,
                 country_at: model::position(settings.entity, "address.country"),
+                xml_named,
             },
             taken,
             unique,
@@ -1285,7 +1310,7 @@ impl Import<'_> {
     /// import's drafter, what maps and drafts a row in full on this thread.
     pub fn recognise(&mut self, mapping: &[u8], redraft: impl FnOnce(Drafter) -> Redraft) -> Result<()> {
         let s = &self.settings;
-        let declared = format!("{:?}", self.drafter.declared);
+        let declared = format!("{:?} {:?}", self.drafter.declared, self.drafter.xml_named);
         let key = s.key.join("\u{1f}");
         let parts: [&[u8]; 6] = [
             s.entity.name().as_bytes(),

@@ -1707,6 +1707,12 @@ fn an_xml_export_names_the_fields_it_writes_under_other_names() {
     );
     let csv = db.run(&["export", "--entity", "contacts"]);
     assert!(!stderr_of(&csv).contains("XML element names"));
+    // And it does, into the fields they are, declared or not: the file is
+    // unchanged, no `Customer_Id` beside `Customer Id`.
+    let s = db.json(&["import", xml.to_str().expect("path"), "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+    let again = db.ok(&["export", "--entity", "contacts", "--format", "ndjson"]);
+    assert!(again.contains("\"Customer Id\"") && !again.contains("Customer_Id"), "{again}");
 }
 
 on_both!(a_long_list_of_alternatives_filters_as_a_short_one, |db| {
