@@ -1887,7 +1887,20 @@ pub fn suggestion(entity: Entity, info: &SourceInfo, headers: &[String], samples
     let mut suggested: Vec<SuggestedField> = Vec::new();
     let mut used_targets: Vec<String> = Vec::new();
     let mut id_column: Option<&str> = None;
+    // Contacts some of which lack an e-mail are keyed by the source's own
+    // id column (see `[key]` below): read as the key alone, not kept as a
+    // custom field as well.
+    let id_header =
+        (0..headers.len()).find(|&i| assigned[i].is_none() && ID_HEADERS.contains(&normalize(&headers[i]).as_str()));
+    let email_at = assigned.iter().position(|a| matches!(a, Some(("email", _))));
+    let keyed_by_id = entity == Entity::Contacts
+        && id_header.is_some()
+        && email_at.is_some_and(|e| values_of(e).len() < samples.get(e).map_or(0, Vec::len));
     for (i, h) in headers.iter().enumerate() {
+        if keyed_by_id && id_header == Some(i) {
+            id_column = Some(h);
+            continue;
+        }
         let vals = values_of(i);
         let (target, mut note, check) = match &assigned[i] {
             Some((f, How::Exact)) => ((*f).to_string(), "header is the field's name".to_string(), false),
