@@ -450,6 +450,9 @@ pub struct Drafter {
     /// Custom fields not declared, listed for the entity, whose names no XML
     /// element can have: (element, name), for `declared_name`.
     xml_named: Arc<Vec<(String, String)>>,
+    /// Values declared `date` fields read without their time of day:
+    /// field → (count, the first). Shared by the drafting threads.
+    times_dropped: Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>,
 }
 
 /// The phone numbers among `values` written without their country code,
@@ -810,6 +813,8 @@ impl Drafter {
             written: Vec::new(),
         };
         let mut errors = Vec::new();
+        // Declared date fields given a time of day (noted if the row drafts).
+        let mut dropped: Vec<(String, String)> = Vec::new();
         // Whether a phone number was written without its country code.
         let mut national = false;
         // The links a row names, by target, in the order they are written.
@@ -834,6 +839,12 @@ impl Drafter {
             }
             if let Some(custom) = name.strip_prefix("custom.") {
                 let custom = self.declared_name(custom);
+                if let crmsync_core::Value::Text(t) = v
+                    && self.declared.iter().any(|f| f.name == custom && f.kind == custom::CustomType::Date)
+                    && crmsync_core::mapping::types::date::time_of_day(t)
+                {
+                    dropped.push((format!("custom.{custom}"), t.clone()));
+                }
                 match self.declared_value(custom, model::custom_value(v)) {
                     Ok(value) => d.custom.push((custom.to_string(), value)),
                     Err(message) => errors.push((name.to_string(), message)),
@@ -989,6 +1000,13 @@ impl Drafter {
             let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
             let messages: Vec<String> = errors.into_iter().map(|(f, m)| self.with_column(&f, m)).collect();
             return Err((fields.join(";"), messages.join("; ")));
+        }
+        if !dropped.is_empty()
+            && let Ok(mut seen) = self.times_dropped.lock()
+        {
+            for (field, text) in dropped {
+                seen.entry(field).or_insert((0, text)).0 += 1;
+            }
         }
         d.marks = [
             d.key.as_deref().map(key_hash),
@@ -1171,6 +1189,7 @@ impl Store {
                 clear_empty: settings.clear_empty,
                 country_at: model::position(settings.entity, "address.country"),
                 xml_named,
+                times_dropped: Arc::default(),
             },
             taken,
             unique,
@@ -1293,6 +1312,13 @@ impl Import<'_> {
     }
 
     /// What drafts rows for this import, to run elsewhere (`Row::drafted`).
+    /// Values declared `date` fields read as their day alone, though they
+    /// had a time of day: (field, count, the first).
+    pub fn times_dropped(&self) -> Vec<(String, u64, String)> {
+        let seen = self.drafter.times_dropped.lock().map(|s| s.clone()).unwrap_or_default();
+        seen.into_iter().map(|(field, (n, first))| (field, n, first)).collect()
+    }
+
     pub fn drafter(&self) -> Drafter {
         self.drafter.clone()
     }

@@ -829,10 +829,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
         );
     }
-    let times_dropped = match (&times, &mapping) {
+    let mut times_dropped = match (&times, &mapping) {
         (Some(t), Some(m)) => t.list(m),
         _ => Vec::new(),
     };
+    // (And declared date fields, which the store reads.)
+    times_dropped.extend(import.times_dropped());
     if !g.quiet && !g.json {
         note_times_dropped(&times_dropped);
     }
@@ -984,7 +986,7 @@ pub(crate) fn note_times_dropped(dropped: &[(String, u64, String)]) {
     for (field, n, first) in dropped {
         eprintln!(
             "note: {} of {field} had a time of day, which a date keeps no part of (e.g. {first:?}, read as its day); \
-             to keep it, map the column to a date-time field (type = \"datetime\")",
+             to keep it, make the field a date-time (type = \"datetime\")",
             crate::io::counted(*n, "value", "values")
         );
     }

@@ -3172,6 +3172,18 @@ fn a_date_field_given_a_time_of_day_says_it_keeps_the_day_alone() {
     let g = db.file("d.csv", "email,close\nd@x.com,2024-03-06\ne@x.com,2024-03-07 00:00:00\n");
     let err = stderr_of(&db.run(&["import", &g, "--mapping", &m]));
     assert!(!err.contains("time of day"), "{err}");
+    // A declared date field, which the store reads, says so too.
+    let other = Db::sqlite();
+    let decl = other.file("cf.toml", "[contacts.born]\ntype = \"date\"\n");
+    other.ok(&["init", "--custom", &decl]);
+    let h =
+        other.file("b.csv", "email,custom.born\na@x.com,2024-03-05 14:30\nb@x.com,2024-03-06\nbad,2024-03-07 10:00\n");
+    let s = other.json(&["import", &h, "--entity", "contacts"]);
+    assert_eq!(
+        s["times_dropped"],
+        serde_json::json!([{"field": "custom.born", "values": 1, "example": "2024-03-05 14:30"}]),
+        "{s}"
+    );
 }
 
 on_both!(spaces_around_a_text_value_are_no_part_of_it, |db| {
