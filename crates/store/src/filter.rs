@@ -254,17 +254,35 @@ fn compile_into(
                 // `IN ()` is a syntax error in SQL; the parser never builds it.
                 return Err(FilterError::new(*at, "an `in` list needs at least one value"));
             }
-            let col = column(field, values.first(), *at)?;
-            let first = params.len();
+            // Values of one kind compare alike (`5` as a number, `'seven'`
+            // as text): a list of several kinds is a list per kind, each
+            // compared as its kind is, as `=` would.
+            let mut kinds: Vec<(String, String, Vec<&Literal>)> = Vec::new();
             for value in values {
-                params.push(param(field, value, *at)?);
-                params.extend(resolver.also(field, value));
+                let col = column(field, Some(value), *at)?;
+                let p = resolver.param_sql(field, value);
+                match kinds.iter_mut().find(|(c, q, _)| *c == col && *q == p) {
+                    Some((_, _, of)) => of.push(value),
+                    None => kinds.push((col, p, vec![value])),
+                }
             }
-            let placeholders = vec![resolver.param_sql(field, &values[0]); params.len() - first].join(", ");
-            if *negated {
-                sql.push_str(&format!("({col} IS NULL OR {col} NOT IN ({placeholders}))"));
-            } else {
-                sql.push_str(&format!("({col} IN ({placeholders}))"));
+            let mut clauses = Vec::with_capacity(kinds.len());
+            for (col, p, of) in &kinds {
+                let first = params.len();
+                for value in of {
+                    params.push(param(field, value, *at)?);
+                    params.extend(resolver.also(field, value));
+                }
+                let placeholders = vec![p.as_str(); params.len() - first].join(", ");
+                clauses.push(if *negated {
+                    format!("({col} IS NULL OR {col} NOT IN ({placeholders}))")
+                } else {
+                    format!("({col} IN ({placeholders}))")
+                });
+            }
+            match clauses.as_slice() {
+                [one] => sql.push_str(one),
+                many => sql.push_str(&format!("({})", many.join(if *negated { " AND " } else { " OR " }))),
             }
         }
         Expr::IsNull { field, negated, at } => {

@@ -1890,3 +1890,20 @@ on_both!(a_custom_time_not_declared_exports_as_every_time_does, |db| {
         assert_eq!(s["unchanged"].as_u64(), Some(1), "{ext}: {s}");
     }
 });
+
+on_both!(an_in_list_of_numbers_and_text_compares_each_as_its_kind, |db| {
+    // As the same values joined with `or` compare, whatever their order.
+    let f = db.file(
+        "s.ndjson",
+        "{\"email\":\"a1@x.com\",\"custom\":{\"score\":5}}\n{\"email\":\"a2@x.com\",\"custom\":{\"score\":5.0}}\n\
+         {\"email\":\"a3@x.com\",\"custom\":{\"score\":\"5\"}}\n{\"email\":\"a4@x.com\",\"custom\":{\"score\":7}}\n\
+         {\"email\":\"a5@x.com\",\"custom\":{\"score\":\"seven\"}}\n{\"email\":\"a6@x.com\",\"custom\":{\"score\":0}}\n",
+    );
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let either = emails_where(db, "custom.score = 5 or custom.score = 'seven'");
+    assert_eq!(either, ["a1@x.com", "a2@x.com", "a3@x.com", "a5@x.com"]);
+    for list in ["(5, 'seven')", "('seven', 5)"] {
+        assert_eq!(emails_where(db, &format!("custom.score in {list}")), either, "{list}");
+        assert_eq!(emails_where(db, &format!("custom.score not in {list}")), ["a4@x.com", "a6@x.com"], "{list}");
+    }
+});
