@@ -567,6 +567,9 @@ pub fn same_custom(stored: &serde_json::Value, given: &serde_json::Value) -> boo
         (J::String(a), J::String(b)) if a.len() >= 20 && b.len() >= 20 && a != b => {
             parse_time(a).is_some_and(|x| parse_time(b) == Some(x))
         }
+        // A list whose items a file gave as text (XML's elements): item by
+        // item, as single values compare.
+        (J::Array(a), J::Array(b)) if a != b => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_custom(x, y)),
         // A list a flat file wrote in one cell (`A1; B2`, as an export
         // writes it) is the stored list of those items.
         (J::Array(items), J::String(t)) => {

@@ -3115,7 +3115,10 @@ on_both!(a_custom_value_read_as_text_or_typed_is_one_value, |db| {
     assert_eq!(out, "{\"custom\":{\"vip\":true,\"n\":12.5}}\n");
     // A list from JSON, exported to a flat file as one cell, imports back
     // unchanged, a list still.
-    let l = db.file("l.ndjson", "{\"email\":\"l@x.com\",\"custom\":{\"codes\":[\"A1\",\"B 2\"],\"one\":[\"x\"]}}\n");
+    let l = db.file(
+        "l.ndjson",
+        "{\"email\":\"l@x.com\",\"custom\":{\"codes\":[\"A1\",\"B 2\"],\"one\":[\"x\"],\"nums\":[1,2],\"m\":[1,\"a\",true]}}\n",
+    );
     db.ok(&["import", &l, "--entity", "contacts"]);
     for ext in ["csv", "xlsx", "xml"] {
         let out = db.path(&format!("l.{ext}"));
