@@ -110,9 +110,9 @@ pub fn output_like_source(m: &Mapping, opts: &mut WriteOptions) -> Result<()> {
     let src = &m.source;
     // (Each for the kind of file it is written for: a CSV source's
     // encoding and delimiter do not apply to a workbook written through it.)
-    let flat_text = matches!(opts.format, Format::Csv | Format::Tsv);
+    // (A TSV's delimiter is the tab, whatever the source's.)
     if opts.delimiter.is_none()
-        && flat_text
+        && opts.format == Format::Csv
         && let Some(d) = &src.delimiter
     {
         opts.delimiter = Some(delimiter("the mapping's [source] delimiter", d)?);
@@ -210,8 +210,8 @@ pub struct OutputFlags<'a> {
 pub fn flags_fit(f: &OutputFlags<'_>) -> Result<()> {
     let text = matches!(f.format, Format::Csv | Format::Tsv);
     let refuse = |flag: &str, what: &str| Err(usage(format!("{flag} {what}; the output is {}", f.format)));
-    if let Some(flag) = f.delimiter.filter(|_| !text) {
-        return refuse(flag, "separates a CSV file's values");
+    if let Some(flag) = f.delimiter.filter(|_| f.format != Format::Csv) {
+        return refuse(flag, "separates a CSV file's values (a TSV's is the tab)");
     }
     if f.bom && !text {
         return refuse("--bom", "marks a CSV file as UTF-8 for spreadsheets");

@@ -853,6 +853,7 @@ fn an_output_option_the_format_has_no_use_for_is_refused() {
         (&["export", "--entity", "contacts", "-o", "x.json", "--bom"][..], "--bom marks a CSV file"),
         (&["export", "--entity", "contacts", "-o", "x.xlsx", "--bom"], "--bom marks a CSV file"),
         (&["export", "--entity", "contacts", "-o", "r.json", "--delimiter", ";"], "--delimiter separates"),
+        (&["export", "--entity", "contacts", "-o", "r.tsv", "--delimiter", ";"], "(a TSV's is the tab)"),
         (&["export", "--entity", "contacts", "-o", "r.ndjson", "--raw"], "--raw leaves"),
         (&["export", "--entity", "contacts", "-o", "r.csv", "--pretty"], "--pretty indents"),
         (&["export", "--entity", "contacts", "-o", "x.xlsx", "--out-encoding", "gbk"], "--out-encoding names"),

@@ -1907,3 +1907,15 @@ on_both!(an_in_list_of_numbers_and_text_compares_each_as_its_kind, |db| {
         assert_eq!(emails_where(db, &format!("custom.score not in {list}")), ["a4@x.com", "a6@x.com"], "{list}");
     }
 });
+
+#[test]
+fn a_tsv_through_a_mapping_of_a_semicolon_file_is_tab_separated() {
+    let db = Db::sqlite();
+    let m = db.file(
+        "m.toml",
+        "entity = \"contacts\"\n[source]\nformat = \"csv\"\ndelimiter = \";\"\n[fields]\nemail = \"Mail\"\nfirst_name = \"Name\"\n",
+    );
+    db.ok(&["import", &db.file("a.csv", "Mail;Name\na@x.com;Ann\n"), "--mapping", &m]);
+    assert_eq!(db.ok(&["export", "--mapping", &m]), "Mail;Name\na@x.com;Ann\n");
+    assert_eq!(db.ok(&["export", "--mapping", &m, "--format", "tsv"]), "Mail\tName\na@x.com\tAnn\n");
+}
