@@ -116,6 +116,22 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     let source_name = if args.input == "-" { "<stdin>".to_string() } else { args.input.clone() };
     let source_columns: Option<Vec<Key>> = reader.columns().map(<[Key]>::to_vec);
     let meta = Meta::of(source_columns.as_deref());
+    // Run backwards over an export whose ids are in other systems than the
+    // mapping's: its id columns are left empty, said here.
+    if let (Some(m), Some(cols), false) = (reversed, &source_columns, g.quiet) {
+        let others: Vec<&str> =
+            cols.iter().filter_map(|c| c.strip_prefix("external_id.")).filter(|s| m.id_system() != Some(*s)).collect();
+        if let Some(system) =
+            m.id_system().filter(|s| !others.is_empty() && !cols.iter().any(|c| **c == *format!("external_id.{s}")))
+        {
+            eprintln!(
+                "note: {} has ids in {} but none in {system:?}, the mapping's system: the columns of those ids are \
+                 left empty",
+                args.input,
+                others.iter().map(|o| format!("{o:?}")).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
     args.source.stdin_rejects_fit(&args.input, &read_opts, meta)?;
 
     if let (Some(m), Some(cols), false) = (&mapping, &source_columns, args.reverse) {

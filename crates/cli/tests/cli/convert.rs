@@ -556,4 +556,16 @@ fn a_mapping_with_another_system_s_ids_converts_to_columns_the_store_imports() {
         let text = std::fs::read_to_string(&back).expect("back");
         assert_eq!(text, "PersNo,First,Mail,CustNo\nP1,Ann,ann@acme.com,C100\n", "{ext}");
     }
+    // Ids in another system than the mapping's are none of its own: the
+    // columns stay empty, and it says why, rather than reject the rows.
+    let crm =
+        db.file("crm.csv", "external_id.crm,first_name,email,company.external_id.crm\nP1,Ann,ann@acme.com,C100\n");
+    for ext in ["csv", "ndjson"] {
+        let back = db.path(&format!("crm-back.{ext}"));
+        let out = db.run(&["convert", &crm, back.to_str().expect("p"), "--mapping", &m, "--reverse"]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("has ids in \"crm\" but none in \"erp\""), "{}", stderr_of(&out));
+        let text = std::fs::read_to_string(&back).expect("back");
+        assert!(!text.contains("C100") && text.contains("ann@acme.com"), "{ext}: {text}");
+    }
 }

@@ -870,11 +870,14 @@ impl Mapper {
         for (f, linked) in self.mapping.fields.iter().zip(&self.linked_fields) {
             // (A link by the system's ids as a flat file names it, or
             // nested, as JSON and XML carry it: `company.external_id.erp`.)
+            // (Without the mapping system's id, the ids of other systems,
+            // `{"crm": "C1"}`, are none of its own: no value.)
             let value = linked
                 .as_deref()
                 .and_then(|l| input.get(l).or_else(|| folded.get_path(l)))
                 .or_else(|| folded.get_path(&f.target))
                 .or_else(|| input.get(&f.target))
+                .filter(|v| linked.is_none() || !matches!(v, Value::Object(_)))
                 .cloned()
                 .unwrap_or(Value::Null);
             let already = |out: &Record, col: &str| out.get(col).is_some();
