@@ -120,8 +120,9 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
         lists,
     };
     let suggestion = suggestion(entity, &info, &headers, &columns);
+    let key_check = suggestion.key_check;
     let (text, fields) = (suggestion.text, suggestion.fields);
-    let checks = fields.iter().filter(|f| f.check).count() + usize::from(suggestion.key_check);
+    let checks = fields.iter().filter(|f| f.check).count() + usize::from(key_check);
     if let Some(path) = &args.out {
         std::fs::write(path, &text).with_context(|| format!("cannot write {path}"))?;
     }
@@ -135,6 +136,8 @@ fn run_suggest(args: SuggestArgs, g: Global) -> Result<ExitCode> {
             "columns": headers.len(),
             "fields_mapped": fields.len(),
             "checks": checks,
+            // (The `[key]` line's CHECK, counted in `checks` beside the fields'.)
+            "key_check": key_check,
             "fields": fields,
             "mapping": args.out.is_none().then_some(&text),
         });

@@ -1161,6 +1161,7 @@ fn records_most_of_which_have_no_email_are_keyed_by_the_source_id() {
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let fields = j["fields"].as_array().expect("fields").iter().filter(|f| f["check"] == true).count();
     assert_eq!(j["checks"].as_u64(), Some(fields as u64 + 1), "{j}");
+    assert_eq!(j["key_check"], true, "{j}");
     // Without an id column, the e-mail key stays, and says what it costs.
     let g = dir.path().join("few.csv");
     std::fs::write(&g, "Name,Email\nAnn,a@x.com\nBob,\nCy,\n").expect("write");
