@@ -990,45 +990,63 @@ fn date_shaped(v: &str) -> bool {
         && matches!(widths.as_slice(), [4, 1..=2, 1..=2] | [1..=2, 1..=2, 2 | 4])
 }
 
-/// A date type for a column of values written as dates, of which some
-/// are none the calendar has (`31.02.2001` beside good ones): a date
-/// column with errors in it, not a column of phone numbers (which
-/// `03.04.1975` also reads as).
+/// A date (or date-time) type for a column of values written as dates (or
+/// dates and times), some on days the calendar lacks (`31.02.2001` beside
+/// good ones): a column with errors in it, in the form most values are
+/// read in, ISO or one of `DATE_FORMATS`, where half or more are; not a
+/// column of phone numbers (which `03.04.1975` also reads as).
 fn mostly_dates(
     values: &[&str],
     order: Option<DayOrder<'_>>,
     same_either_way: bool,
     clock: Option<&str>,
 ) -> Option<TypeGuess> {
-    if !values.is_empty() && values.iter().all(|v| date_time_shaped(v)) {
-        return mostly_date_times(values, order, same_either_way, clock);
-    }
-    if values.is_empty() || !values.iter().all(|v| date_shaped(v)) {
+    if values.is_empty() {
         return None;
     }
+    // The forms to try, each of the day-first or month-first family: a
+    // date's, or with a clock after it, a date-time's.
+    let (ty, forms): (&'static str, Vec<(String, bool)>) = if values.iter().all(|v| date_time_shaped(v)) {
+        let forms = DATE_FORMATS.iter().flat_map(|(day, family)| {
+            [" ", ", "].into_iter().flat_map(move |sep| CLOCKS.iter().map(move |c| (format!("{day}{sep}{c}"), *family)))
+        });
+        ("datetime", forms.collect())
+    } else if values.iter().all(|v| date_shaped(v)) {
+        ("date", DATE_FORMATS.iter().map(|(f, family)| (f.to_string(), *family)).collect())
+    } else {
+        return None;
+    };
+    let utc = jiff::tz::TimeZone::UTC;
+    let reads = |v: &str, fmt: &str| match ty {
+        "date" => date::parse_date(v, Some(fmt)).is_ok(),
+        _ => date::parse_datetime(v, Some(fmt), &utc).is_ok(),
+    };
     let n = values.len();
     let iso = values.iter().filter(|v| date::parse_iso(v.trim()).is_some()).count();
-    let counts: Vec<usize> = DATE_FORMATS
-        .iter()
-        .map(|(fmt, _)| values.iter().filter(|v| date::parse_date(v, Some(fmt)).is_ok()).count())
-        .collect();
+    let counts: Vec<usize> = forms.iter().map(|(fmt, _)| values.iter().filter(|v| reads(v, fmt)).count()).collect();
     let best = counts.iter().copied().max().unwrap_or(0);
     let (read, mut guess) = if iso >= best {
-        (iso, TypeGuess { ty: Some("date"), note: "ISO 8601 dates".into(), ..Default::default() })
+        let note = if ty == "date" { "ISO 8601 dates" } else { "ISO 8601 date-times" };
+        (iso, TypeGuess { ty: Some(ty), note: note.into(), ..Default::default() })
     } else {
-        let fits = DATE_FORMATS
-            .iter()
-            .zip(&counts)
-            .filter(|(_, c)| **c == best)
-            .map(|((fmt, family), _)| (fmt.to_string(), *family))
-            .collect();
-        (best, in_format("date", fits, order, same_either_way)?)
+        // (Of a day form's clocks, the first that reads as many.)
+        let day = |fmt: &str| fmt.split([' ', ',']).next().unwrap_or_default().to_string();
+        let mut fits: Vec<(String, bool)> = Vec::new();
+        for ((fmt, family), c) in forms.into_iter().zip(&counts) {
+            if *c == best && !fits.iter().any(|(f, _)| day(f) == day(&fmt)) {
+                fits.push((fmt, family));
+            }
+        }
+        (best, in_format(ty, fits, order, same_either_way)?)
     };
     if read * 2 < n {
         return None;
     }
     // (The values it rejects are counted and shown with every line's.)
     guess.note = guess.note.replace("every value is", "values are");
+    if ty == "datetime" && guess.ty.is_some() {
+        guess.warn(read_as_utc(clock));
+    }
     Some(guess)
 }
 
@@ -1043,52 +1061,6 @@ fn date_time_shaped(v: &str) -> bool {
     date_shaped(day.trim_end_matches(','))
         && (2..=3).contains(&parts.len())
         && parts.iter().all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// `mostly_dates` for date-times: the form most values are read in, ISO
-/// or one of `DATE_FORMATS` with a clock, where half of them or more are.
-fn mostly_date_times(
-    values: &[&str],
-    order: Option<DayOrder<'_>>,
-    same_either_way: bool,
-    clock: Option<&str>,
-) -> Option<TypeGuess> {
-    let n = values.len();
-    let utc = jiff::tz::TimeZone::UTC;
-    let iso = values.iter().filter(|v| date::parse_iso(v.trim()).is_some()).count();
-    let forms: Vec<String> = DATE_FORMATS
-        .iter()
-        .flat_map(|(day, _)| {
-            [" ", ", "].into_iter().flat_map(move |sep| CLOCKS.iter().map(move |c| format!("{day}{sep}{c}")))
-        })
-        .collect();
-    let counts: Vec<usize> = forms
-        .iter()
-        .map(|fmt| values.iter().filter(|v| date::parse_datetime(v, Some(fmt), &utc).is_ok()).count())
-        .collect();
-    let best = counts.iter().copied().max().unwrap_or(0);
-    let (read, mut guess) = if iso >= best {
-        (iso, TypeGuess { ty: Some("datetime"), note: "ISO 8601 date-times".into(), ..Default::default() })
-    } else {
-        let family = |fmt: &str| DATE_FORMATS.iter().find(|(day, _)| fmt.starts_with(day)).is_some_and(|(_, f)| *f);
-        // (Of a day form's clocks, the first that reads as many.)
-        let mut fits: Vec<(String, bool)> = Vec::new();
-        for (fmt, c) in forms.iter().zip(&counts) {
-            let day = fmt.split([' ', ',']).next().unwrap_or_default();
-            if *c == best && !fits.iter().any(|(f, _)| f.starts_with(day)) {
-                fits.push((fmt.clone(), family(fmt)));
-            }
-        }
-        (best, in_format("datetime", fits, order, same_either_way)?)
-    };
-    if read * 2 < n {
-        return None;
-    }
-    guess.note = guess.note.replace("every value is", "values are");
-    if guess.ty.is_some() {
-        guess.warn(read_as_utc(clock));
-    }
-    Some(guess)
 }
 
 fn looks_phone(v: &str) -> bool {

@@ -459,20 +459,8 @@ impl Store {
         }
         if hits.is_empty() {
             // Its id in another system (an ERP's `C-5`).
-            for r in db.query(
-                "SELECT entity, record_id FROM external_ids WHERE external_id = ? ORDER BY entity, record_id",
-                &[record.trim().into()],
-            )? {
-                let mut r = r.into_iter();
-                if let (Some(e), Some(id)) = (
-                    r.next().and_then(Cell::into_text).and_then(|t| t.parse::<Entity>().ok()),
-                    r.next().and_then(Cell::into_text),
-                ) && entities.contains(&e)
-                    && !hits.iter().any(|(_, h)| h == &id)
-                {
-                    hits.push((e, id));
-                }
-            }
+            let sql = "SELECT entity, record_id FROM external_ids WHERE external_id = ? ORDER BY entity, record_id";
+            records_of(db, sql, record, &entities, &mut hits)?;
         }
         if hits.is_empty() {
             // A record removed (by an undo) is found by the e-mail or name
@@ -513,17 +501,7 @@ impl Store {
             // Or by an id in another system its removal kept.
             let sql = "SELECT DISTINCT entity, record_id FROM audit WHERE op = 'delete' \
                        AND field LIKE 'external\\_id.%' ESCAPE '\\' AND before = ? ORDER BY entity, record_id";
-            for r in db.query(sql, &[record.into()])? {
-                let mut r = r.into_iter();
-                if let (Some(e), Some(id)) = (
-                    r.next().and_then(Cell::into_text).and_then(|t| t.parse::<Entity>().ok()),
-                    r.next().and_then(Cell::into_text),
-                ) && entities.contains(&e)
-                    && !hits.iter().any(|(_, h)| h == &id)
-                {
-                    hits.push((e, id));
-                }
-            }
+            records_of(db, sql, record, &entities, &mut hits)?;
         }
         // Of names alike (`Acme` and `ACME Inc`), the one named exactly so,
         // as an import's link finds it.
@@ -1321,6 +1299,29 @@ fn skip_undone_writes(
                 }
                 *value = before;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Adds to `hits` the (entity, record id) rows `sql` gives for `value`, of
+/// the entities asked for, each record once.
+fn records_of(
+    db: &mut dyn Sql,
+    sql: &str,
+    value: &str,
+    entities: &[Entity],
+    hits: &mut Vec<(Entity, String)>,
+) -> Result<()> {
+    for r in db.query(sql, &[value.trim().into()])? {
+        let mut r = r.into_iter();
+        if let (Some(e), Some(id)) = (
+            r.next().and_then(Cell::into_text).and_then(|t| t.parse::<Entity>().ok()),
+            r.next().and_then(Cell::into_text),
+        ) && entities.contains(&e)
+            && !hits.iter().any(|(_, h)| h == &id)
+        {
+            hits.push((e, id));
         }
     }
     Ok(())

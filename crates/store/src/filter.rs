@@ -296,17 +296,17 @@ fn compile_into(
             // over a custom field on 100k contacts took 23 s, as `in` 0.2 s).
             let mut terms = Vec::new();
             or_terms(expr, &mut terms);
-            // (field, its SQL and its parameter's, the first term, values)
-            let mut groups: Vec<(String, String, &Expr, Vec<Literal>)> = Vec::new();
+            // (Values of several kinds are split again by `in`, as `=` would
+            // compare each.) Per field: its first term, and its values.
+            let mut groups: Vec<(&Expr, Vec<Literal>)> = Vec::new();
             let mut others: Vec<&Expr> = Vec::new();
             for t in terms {
                 match t {
-                    Expr::Compare { field, op: CmpOp::Eq, value, at } => {
-                        let col = column(field, Some(value), *at)?;
-                        let how = format!("{col}\u{0}{}", resolver.param_sql(field, value));
-                        match groups.iter_mut().find(|g| g.0 == *field && g.1 == how) {
-                            Some(g) => g.3.push(value.clone()),
-                            None => groups.push((field.clone(), how, t, vec![value.clone()])),
+                    Expr::Compare { field, op: CmpOp::Eq, value, .. } => {
+                        let same = |g: &&mut (&Expr, Vec<Literal>)| matches!(g.0, Expr::Compare { field: f, .. } if f == field);
+                        match groups.iter_mut().find(same) {
+                            Some(g) => g.1.push(value.clone()),
+                            None => groups.push((t, vec![value.clone()])),
                         }
                     }
                     other => others.push(other),
@@ -314,8 +314,10 @@ fn compile_into(
             }
             let mut parts: Vec<Expr> = groups
                 .into_iter()
-                .map(|(field, _, first, values)| match (first, values.len()) {
-                    (Expr::Compare { at, .. }, 2..) => Expr::In { field, values, negated: false, at: *at },
+                .map(|(first, values)| match first {
+                    Expr::Compare { field, at, .. } if values.len() > 1 => {
+                        Expr::In { field: field.clone(), values, negated: false, at: *at }
+                    }
                     _ => first.clone(),
                 })
                 .collect();

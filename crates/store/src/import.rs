@@ -452,7 +452,7 @@ pub struct Drafter {
     xml_named: Arc<Vec<(String, String)>>,
     /// Values declared `date` fields read without their time of day:
     /// field → (count, the first). Shared by the drafting threads.
-    times_dropped: Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>,
+    times_dropped: Arc<crmsync_core::mapping::TimesDropped>,
 }
 
 /// The phone numbers among `values` written without their country code,
@@ -1001,12 +1001,8 @@ impl Drafter {
             let messages: Vec<String> = errors.into_iter().map(|(f, m)| self.with_column(&f, m)).collect();
             return Err((fields.join(";"), messages.join("; ")));
         }
-        if !dropped.is_empty()
-            && let Ok(mut seen) = self.times_dropped.lock()
-        {
-            for (field, text) in dropped {
-                seen.entry(field).or_insert((0, text)).0 += 1;
-            }
+        for (field, text) in dropped {
+            self.times_dropped.note(&field, text);
         }
         d.marks = [
             d.key.as_deref().map(key_hash),
@@ -1312,11 +1308,10 @@ impl Import<'_> {
     }
 
     /// What drafts rows for this import, to run elsewhere (`Row::drafted`).
-    /// Values declared `date` fields read as their day alone, though they
-    /// had a time of day: (field, count, the first).
-    pub fn times_dropped(&self) -> Vec<(String, u64, String)> {
-        let seen = self.drafter.times_dropped.lock().map(|s| s.clone()).unwrap_or_default();
-        seen.into_iter().map(|(field, (n, first))| (field, n, first)).collect()
+    /// Where declared `date` fields count values read as their day alone,
+    /// though they had a time of day.
+    pub fn times_dropped(&self) -> Arc<crmsync_core::mapping::TimesDropped> {
+        Arc::clone(&self.drafter.times_dropped)
     }
 
     pub fn drafter(&self) -> Drafter {

@@ -293,8 +293,8 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
     })();
     drop(pipeline);
     progress.finish();
-    if let (Some(t), Some(m), false) = (&times, &mapping, g.quiet || g.json) {
-        super::import::note_times_dropped(&t.list(m));
+    if let (Some(t), false) = (&times, g.quiet || g.json) {
+        super::import::note_times_dropped(&t.list());
     }
     let rejected = rejects.count;
     let rejects_path = rejects.path().map(str::to_string);

@@ -430,7 +430,7 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         _ => Vec::new(),
     };
     if !unmapped.is_empty() && !g.quiet && !g.json {
-        note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), (false, None));
+        note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), Unread::Columns);
     }
     let mapped_refs: Vec<&str> = mapped.iter().map(String::as_str).collect();
     let key: Vec<String> = match (&args.key, &mapping) {
@@ -829,18 +829,15 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             if *n == 1 { "row's `id` is" } else { "rows' `id`s are" }
         );
     }
-    let mut times_dropped = match (&times, &mapping) {
-        (Some(t), Some(m)) => t.list(m),
-        _ => Vec::new(),
-    };
-    // (And declared date fields, which the store reads.)
-    times_dropped.extend(import.times_dropped());
+    // A mapping's date fields, and declared ones, which the store reads.
+    let mut times_dropped = times.map(|t| t.list()).unwrap_or_default();
+    times_dropped.extend(import.times_dropped().list());
     if !g.quiet && !g.json {
         note_times_dropped(&times_dropped);
     }
     if source_columns.is_none() && !unmapped.is_empty() && !g.quiet && !g.json {
         let first = (seen > UNREAD_SAMPLE).then_some(UNREAD_SAMPLE);
-        note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), (true, first));
+        note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), Unread::Fields { first });
     }
     if counts.rewritten > 0 && !g.quiet && !g.json {
         let one = crmsync_store::model::singular(entity);
@@ -1025,17 +1022,25 @@ fn unread_fields<'a>(
     }
 }
 
-/// Says which of the file's columns (or its records' fields, in the first
-/// so many records where not all were looked at) the mapping leaves out:
-/// data not imported.
-fn note_unmapped(unmapped: &[String], source_name: &str, mapping: Option<&str>, fields: (bool, Option<u64>)) {
+/// What of a file a mapping leaves unread: columns of its header, or fields
+/// of its records (those of the `first` so many, where not all were read).
+enum Unread {
+    Columns,
+    Fields { first: Option<u64> },
+}
+
+/// Says what of the file the mapping leaves out: data not imported.
+fn note_unmapped(unmapped: &[String], source_name: &str, mapping: Option<&str>, what: Unread) {
     let shown: Vec<String> = unmapped.iter().take(10).map(|c| format!("{c:?}")).collect();
     let more = if unmapped.len() > 10 { format!(" and {} more", unmapped.len() - 10) } else { String::new() };
-    let (one, many) = if fields.0 { ("field", "fields") } else { ("column", "columns") };
+    let (one, many, first) = match what {
+        Unread::Columns => ("column", "columns", None),
+        Unread::Fields { first } => ("field", "fields", first),
+    };
     eprintln!(
         "note: {} of {source_name}{} {} not read by {}, and not imported: {}{more}",
         crate::io::counted(unmapped.len() as u64, one, many),
-        fields.1.map(|n| format!(" (in its first {n} records)")).unwrap_or_default(),
+        first.map(|n| format!(" (in its first {n} records)")).unwrap_or_default(),
         if unmapped.len() == 1 { "is" } else { "are" },
         mapping.unwrap_or("the mapping"),
         shown.join(", ")

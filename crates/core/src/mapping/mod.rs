@@ -522,28 +522,24 @@ pub struct Mapper {
     times: Arc<TimesDropped>,
 }
 
-/// Per field (by its place in the mapping), how many values a date field
-/// read without their time of day (`2024-03-05 14:30` as 2024-03-05), and
-/// the first: the import says so, where a date-time field keeps them.
+/// Per field, how many values a date field read without their time of day
+/// (`2024-03-05 14:30` as 2024-03-05), and the first: the import says so,
+/// where a date-time field keeps them. Shared by the threads that map and
+/// draft rows (the store notes declared custom dates here too).
 #[derive(Debug, Default)]
-pub struct TimesDropped(std::sync::Mutex<HashMap<usize, (u64, String)>>);
+pub struct TimesDropped(std::sync::Mutex<std::collections::BTreeMap<String, (u64, String)>>);
 
 impl TimesDropped {
-    fn note(&self, field: usize, text: String) {
+    pub fn note(&self, field: &str, text: String) {
         if let Ok(mut seen) = self.0.lock() {
-            seen.entry(field).or_insert((0, text)).0 += 1;
+            seen.entry(field.to_string()).or_insert((0, text)).0 += 1;
         }
     }
 
-    /// (field, count, first value), in the mapping's order.
-    pub fn list(&self, mapping: &Mapping) -> Vec<(String, u64, String)> {
+    /// (field, count, first value), by field.
+    pub fn list(&self) -> Vec<(String, u64, String)> {
         let seen = self.0.lock().map(|s| s.clone()).unwrap_or_default();
-        let mut out: Vec<(usize, String, u64, String)> = seen
-            .into_iter()
-            .filter_map(|(i, (n, first))| Some((i, mapping.fields.get(i)?.target.to_string(), n, first)))
-            .collect();
-        out.sort();
-        out.into_iter().map(|(_, f, n, first)| (f, n, first)).collect()
+        seen.into_iter().map(|(field, (n, first))| (field, n, first)).collect()
     }
 }
 
@@ -584,14 +580,14 @@ impl ColumnsFound {
 }
 
 impl Mapper {
-    /// Numbers run backwards stay numbers (for XLSX and JSON output), not
-    /// text with the mapping's `decimal_separator`.
     /// The values date fields read without their time of day, shared with
     /// the mapper as it works elsewhere.
     pub fn times_dropped(&self) -> Arc<TimesDropped> {
         Arc::clone(&self.times)
     }
 
+    /// Numbers run backwards stay numbers (for XLSX and JSON output), not
+    /// text with the mapping's `decimal_separator`.
     pub fn typed_numbers(mut self, typed: bool) -> Self {
         self.typed_numbers = typed;
         self
@@ -731,7 +727,7 @@ impl Mapper {
         let mut errors = Vec::new();
         // Values a date field reads without their time of day (allocated
         // only when there is one).
-        let mut dropped: Vec<(usize, String)> = Vec::new();
+        let mut dropped: Vec<(&str, String)> = Vec::new();
         let mapping = Arc::clone(&self.mapping);
         for (i, f) in mapping.fields.iter().enumerate() {
             if wanted.is_some_and(|w| !w.get(i).copied().unwrap_or(true)) {
@@ -790,7 +786,7 @@ impl Mapper {
             match map_value(f, source, region) {
                 Ok(v) => {
                     if f.ty == Some(TypeName::Date) && f.opts.format.is_none() && time_dropped(source) {
-                        dropped.push((i, source.to_text()));
+                        dropped.push((&f.target, source.to_text()));
                     }
                     out.push(f.target.clone(), v)
                 }

@@ -7,16 +7,21 @@ use jiff::tz::{Offset, TimeZone};
 
 use crate::value::DateTime;
 
-/// Parses a date. A date-time given to a date field keeps the date as written:
-/// it is never moved to another time zone first.
 /// Whether `s`, read as a date without a format, has a time of day the
 /// date keeps no part of (`2024-03-05 14:30`, a serial `45356.6`).
 pub fn time_of_day(s: &str) -> bool {
     let s = s.trim();
+    // (A date alone, `2024-03-05` or `45356`, the usual value, is not
+    // parsed again.)
+    if s.len() <= 10 && !s.contains('.') {
+        return false;
+    }
     let midnight = jiff::civil::Time::midnight();
     parse_iso(s).map(|dt| dt.civil.time()).or_else(|| excel_serial(s).map(|d| d.time())).is_some_and(|t| t != midnight)
 }
 
+/// Parses a date. A date-time given to a date field keeps the date as written:
+/// it is never moved to another time zone first.
 pub fn parse_date(s: &str, format: Option<&str>) -> Result<Date, String> {
     let s = s.trim();
     if let Some(fmt) = format {
