@@ -330,16 +330,20 @@ fn records_alike(
     // By name, then by domain or company within it: of a name several
     // rows have, those at one domain or company (or none) are alike, and
     // where one has none, all are (it would be taken for any of them).
-    let sql = format!(
-        "SELECT COALESCE(sum(CASE WHEN g.nulls > 0 THEN g.total ELSE g.alike END), 0) FROM (\
+    let n = if entity == Entity::Companies {
+        companies_alike(db, apart, &has_id, &wheres, params)?
+    } else {
+        let sql = format!(
+            "SELECT COALESCE(sum(CASE WHEN g.nulls > 0 THEN g.total ELSE g.alike END), 0) FROM (\
          SELECT sum(i.n) AS total, sum(CASE WHEN i.a IS NULL THEN i.n ELSE 0 END) AS nulls, \
          sum(CASE WHEN i.n > 1 THEN i.n ELSE 0 END) AS alike FROM (\
          SELECT t.{key} AS k, {apart} AS a, count(*) AS n, sum({has_id}) AS ids FROM {table} t{} WHERE {} \
          GROUP BY {group}) i GROUP BY i.k HAVING sum(i.n) > 1 AND sum(i.ids) < sum(i.n)) g",
-        link_joins(entity),
-        wheres.join(" AND ")
-    );
-    let n = db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0);
+            link_joins(entity),
+            wheres.join(" AND ")
+        );
+        db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0)
+    };
     Ok((n > 0).then(|| {
         let one = model::singular(entity);
         let records = if n == 1 { format!("1 {one} shares its") } else { format!("{n} {table} share their") };
@@ -353,6 +357,49 @@ fn records_alike(
              (`--fields id,...`), which an import matches first, into this store or an empty one"
         )
     }))
+}
+
+/// Of the companies `wheres` keeps, those a file of their names (and
+/// `apart`, their domains, if it shows them) cannot tell from another: as
+/// `records_alike` counts deals, and also by legal form, as import tells
+/// companies apart (`Acme BV` and `Acme AG` are two).
+fn companies_alike(db: &mut dyn Sql, apart: &str, has_id: &str, wheres: &[&str], params: &[Param]) -> Result<i64> {
+    let sql = format!(
+        "SELECT s.k, s.name, s.a, s.ids FROM (SELECT t.name_key AS k, t.name AS name, {} AS a, {has_id} AS ids, \
+         count(*) OVER (PARTITION BY t.name_key) AS c FROM companies t WHERE {}) s WHERE s.c > 1 ORDER BY s.k",
+        apart,
+        wheres.join(" AND ")
+    );
+    struct Named {
+        form: Option<&'static str>,
+        apart: Option<String>,
+        id: bool,
+    }
+    let mut groups: Vec<(String, Vec<Named>)> = Vec::new();
+    for row in db.query(&sql, params)? {
+        let mut row = row.into_iter();
+        let key = row.next().and_then(Cell::into_text).unwrap_or_default();
+        let form = row.next().and_then(Cell::into_text).as_deref().and_then(model::legal_form);
+        let named =
+            Named { form, apart: row.next().and_then(Cell::into_text), id: row.next().is_some_and(|c| c.int() > 0) };
+        match groups.last_mut() {
+            Some((k, members)) if *k == key => members.push(named),
+            _ => groups.push((key, vec![named])),
+        }
+    }
+    let alike = |a: &Named, b: &Named| {
+        let apart = matches!((&a.apart, &b.apart), (Some(x), Some(y)) if x != y);
+        !apart && model::forms_agree(a.form, b.form)
+    };
+    let mut n = 0;
+    for (_, members) in groups.iter().filter(|(_, m)| !m.iter().all(|m| m.id)) {
+        for (i, a) in members.iter().enumerate() {
+            if members.iter().enumerate().any(|(j, b)| i != j && alike(a, b)) {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// For `--since`: the records of `entity` whose linked records, as

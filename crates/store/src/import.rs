@@ -335,21 +335,22 @@ struct LinkRef {
     /// A deal's: the company the row names (its name as matched, its
     /// domain), to tell deals of one name apart.
     within: Option<CompanyMarks>,
-    /// Set by `sealed`: the name as companies are matched by, and the
-    /// reference as one string, to look resolved links up by.
+    /// Set by `sealed`: the name as companies are matched by, its legal
+    /// form, and the reference as one string, to look resolved links up by.
     name_key: Option<String>,
+    form: Option<&'static str>,
     id: String,
 }
 
 impl LinkRef {
     fn sealed(mut self) -> Self {
-        self.name_key = self.name.as_deref().map(company_key);
+        (self.name_key, self.form) = keyed(self.name.as_deref());
         self.id =
             [&self.name, &self.domain, &self.email, &self.external].map(|p| p.as_deref().unwrap_or("")).join("\u{1f}");
-        if let Some(CompanyMarks { name_key, domain, external }) = &self.within {
-            for part in [name_key, domain, external] {
+        if let Some(CompanyMarks { name_key, form, domain, external }) = &self.within {
+            for part in [name_key.as_deref(), *form, domain.as_deref(), external.as_deref()] {
                 self.id.push('\u{1e}');
-                self.id.push_str(part.as_deref().unwrap_or(""));
+                self.id.push_str(part.unwrap_or(""));
             }
         }
         self
@@ -564,6 +565,8 @@ pub struct Import<'s> {
 #[derive(Default)]
 struct Fresh {
     names: HashMap<String, Vec<String>>,
+    /// The legal form of each company whose name gives one.
+    forms: HashMap<String, &'static str>,
     domains: HashMap<String, Vec<String>>,
     ids: HashMap<String, String>,
     /// Companies made (those given a domain or id are counted once).
@@ -574,9 +577,12 @@ const FRESH_MAX: usize = 200_000;
 
 impl Fresh {
     /// Notes company `id`, written with these values.
-    fn note(&mut self, id: &str, name_key: Option<&str>, domain: Option<&str>, external: Option<&str>) {
-        if let Some(k) = name_key {
-            self.names.entry(k.to_string()).or_default().push(id.to_string());
+    fn note(&mut self, id: &str, name: Option<&str>, domain: Option<&str>, external: Option<&str>) {
+        if let Some((key, form)) = name.map(model::company_key_and_form) {
+            self.names.entry(key).or_default().push(id.to_string());
+            if let Some(form) = form {
+                self.forms.insert(id.to_string(), form);
+            }
         }
         if let Some(d) = domain {
             self.domains.entry(d.to_string()).or_default().push(id.to_string());
@@ -943,11 +949,10 @@ impl Drafter {
         // (Only then: a contact's company is keyed once, when sealed.)
         let [company, _, deal] = &mut link_refs;
         if let Some(deal) = deal.as_mut().filter(|r| r.name.is_some()) {
-            deal.within = company.as_ref().filter(|c| !c.is_empty()).map(|c| CompanyMarks {
-                name_key: c.name.as_deref().map(company_key),
-                domain: c.domain.clone(),
-                external: c.external.clone(),
-            });
+            deal.within = company
+                .as_ref()
+                .filter(|c| !c.is_empty())
+                .map(|c| CompanyMarks::of(c.name.as_deref(), c.domain.clone(), c.external.clone()));
         }
         for (target, r) in TARGETS.into_iter().zip(link_refs).filter_map(|(t, r)| Some((t, r?))) {
             if let Some(pos) = model::position(entity, target) {
@@ -2122,8 +2127,8 @@ impl Import<'_> {
             insert_records(self.db, Entity::Companies, &self.batch, &companies, now)?;
             if let Some(fresh) = &mut self.fresh {
                 for ((id, values, _), (_, external)) in companies.iter().zip(&ids) {
-                    let name = values.first().cloned().flatten().map(|n| company_key(&n));
-                    fresh.note(id, name.as_deref(), values.get(1).cloned().flatten().as_deref(), external.as_deref());
+                    let name = values.first().and_then(Option::as_deref);
+                    fresh.note(id, name, values.get(1).and_then(Option::as_deref), external.as_deref());
                 }
                 fresh.count += companies.len();
             }
@@ -2235,7 +2240,9 @@ impl Import<'_> {
         for n in moved {
             let d = &drafts[n];
             let Some(Ok(e)) = &found[n] else { continue };
-            let taken = holders.iter().find(|h| h.id != e.id && key_of(h) == d.key && !freed.contains(&h.id));
+            let taken = holders.iter().find(|h| {
+                h.id != e.id && key_of(h) == d.key && forms_agree(entity, &key, d, h) && !freed.contains(&h.id)
+            });
             if taken.is_none() {
                 freed.insert(e.id.clone());
             }
@@ -2715,6 +2722,20 @@ impl Import<'_> {
                 _ => None,
             })
             .collect();
+        // Names alike that give other legal forms (`Acme AG` beside a
+        // stored `Acme BV`) are other companies.
+        let agreeing: Vec<Option<Vec<usize>>> = drafts
+            .iter()
+            .zip(&matched)
+            .map(|(d, m)| {
+                let m = (*m)?;
+                let keep: Vec<usize> =
+                    m.iter().copied().filter(|&i| forms_agree(entity, &key, d, &candidates[i])).collect();
+                (keep.len() != m.len()).then_some(keep)
+            })
+            .collect();
+        let matched: Vec<Option<&[usize]>> =
+            matched.iter().enumerate().map(|(n, m)| agreeing[n].as_deref().or(*m)).collect();
         // Records other rows of the import name by id, or matched for
         // another id, are not a row's whose id names no record: the file
         // tells them apart (three `Zeta`s of another store, each with its
@@ -3031,14 +3052,12 @@ impl Import<'_> {
         let mut known: HashMap<String, CompanyMarks> = HashMap::default();
         for part in ids.chunks(500) {
             let params: Vec<Param> = part.iter().map(Param::from).collect();
-            let sql = format!("SELECT id, name_key, domain FROM companies WHERE id IN ({})", placeholders(part.len()));
+            let sql = format!("SELECT id, name, domain FROM companies WHERE id IN ({})", placeholders(part.len()));
             for row in self.db.query(&sql, &params)? {
                 let mut row = row.into_iter().map(Cell::into_text);
                 if let Some(id) = row.next().flatten() {
-                    known.insert(
-                        id,
-                        CompanyMarks { name_key: row.next().flatten(), domain: row.next().flatten(), external: None },
-                    );
+                    let name = row.next().flatten();
+                    known.insert(id, CompanyMarks::of(name.as_deref(), row.next().flatten(), None));
                 }
             }
         }
@@ -3258,6 +3277,24 @@ impl Import<'_> {
                 },
             ),
         };
+        // Names alike that give other legal forms (`Acme BV`, `Acme AG`) are
+        // other companies: each reference's name finds those whose form
+        // agrees with its own, by the reference's id.
+        let by_b = match fresh {
+            Some(f) => agreeing_forms(refs, by_b, |id| f.forms.get(id).copied())?,
+            None if target == Entity::Companies => {
+                let ids: Vec<&str> = refs
+                    .iter()
+                    .filter(|r| r.form.is_some())
+                    .filter_map(|r| by_b.get(r.name_key.as_ref()?))
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                let forms = legal_forms(self.db, &ids)?;
+                agreeing_forms(refs, by_b, |id| forms.get(id).copied())?
+            }
+            None => HashMap::default(),
+        };
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
         let deal_at = self.deals_at(target, refs, &by_a)?;
         // Of names alike (`Acme Inc`, `ACME GmbH`) that a row found by its
@@ -3265,7 +3302,7 @@ impl Import<'_> {
         let mut exactly: HashMap<String, String> = HashMap::default();
         if target == Entity::Companies {
             for r in refs.iter().filter(|r| r.external.as_ref().is_some_and(|x| by_ext.contains_key(x))) {
-                if let Some(ids) = r.name_key.as_ref().and_then(|k| by_b.get(k)).filter(|ids| ids.len() > 1)
+                if let Some(ids) = by_b.get(&r.id).filter(|ids| ids.len() > 1)
                     && let Some((id, _)) = self.written_as(r, ids)?
                 {
                     exactly.insert(r.id.clone(), id);
@@ -3293,9 +3330,9 @@ impl Import<'_> {
                      (one company, two domains?)"
                 ));
             }
-            let name = r.name_key.as_ref().filter(|k| match by_b.get(*k) {
+            let name = r.name_key.as_ref().filter(|_| match by_b.get(&r.id) {
                 Some(ids) => !ids.contains(id) || exactly.get(&r.id).is_some_and(|exact| exact != id),
-                None => made(format!("n:{k}")),
+                None => making.named_like(r).any(|made| made != id),
             });
             name.map(|_| {
                 format!(
@@ -3319,7 +3356,6 @@ impl Import<'_> {
             if out.contains_key(&key) {
                 continue;
             }
-            let name_key = r.name_key.as_ref();
             let a = match target {
                 Entity::Companies => r.domain.as_ref(),
                 Entity::Contacts => r.email.as_ref(),
@@ -3394,7 +3430,7 @@ impl Import<'_> {
                             deal_at.get(*id).is_some_and(|stored| match (&given.external, &given.domain) {
                                 (Some(x), _) => stored.external.as_ref() == Some(x),
                                 (None, Some(d)) => stored.domain.as_ref() == Some(d),
-                                (None, None) => given.name_key.is_some() && stored.name_key == given.name_key,
+                                (None, None) => given.named_as(stored),
                             })
                         })
                         .cloned()
@@ -3406,7 +3442,7 @@ impl Import<'_> {
                 // stored company's: which is meant is not ours to guess, as a
                 // companies import refuses it too. (A name that finds none
                 // is the company's under another spelling.)
-                Some(match (&found, name_key.and_then(|k| by_b.get(k))) {
+                Some(match (&found, by_b.get(&r.id)) {
                     (Ok(id), Some(named)) if target == Entity::Companies && !named.contains(id) => Err(format!(
                         "the row's company.domain {:?} is another company's than the one its company.name {:?} \
                          names (one company, two names?)",
@@ -3423,7 +3459,7 @@ impl Import<'_> {
             });
             // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
             // exactly as the row writes it.
-            let by_name = match name_key.and_then(|k| by_b.get(k)) {
+            let by_name = match by_b.get(&r.id) {
                 Some(ids) if hit.is_none() && ids.len() > 1 => Some(match self.written_as(r, ids)? {
                     Some((id, domain)) => {
                         stored_domain.insert(id.clone(), domain);
@@ -3434,7 +3470,7 @@ impl Import<'_> {
                 other => other.cloned(),
             };
             // Companies made for earlier rows under the row's name.
-            let made_alike: &[String] = name_key.and_then(|k| making.named.get(k)).map_or(&[], Vec::as_slice);
+            let made_alike: Vec<String> = making.named_like(r).cloned().collect();
             let hit = match hit {
                 Some(h) => Some(h),
                 None => match by_name.as_deref() {
@@ -3645,7 +3681,7 @@ impl Import<'_> {
                     || r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x))
             })
             .flat_map(|r| {
-                let by_name = match r.name_key.as_ref().and_then(|k| by_b.get(k)).map(Vec::as_slice) {
+                let by_name = match by_b.get(&r.id).map(Vec::as_slice) {
                     Some([id]) => Some(id.as_str()),
                     _ => None,
                 };
@@ -3695,18 +3731,18 @@ impl Import<'_> {
         for part in ids.chunks(500) {
             let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
             let sql = format!(
-                "SELECT d.id, c.name_key, c.domain, c.id FROM deals d JOIN companies c ON c.id = d.company_id \
+                "SELECT d.id, c.name, c.domain, c.id FROM deals d JOIN companies c ON c.id = d.company_id \
                  WHERE d.id IN ({})",
                 placeholders(params.len())
             );
             for row in self.db.query(&sql, &params)? {
                 let mut row = row.into_iter().map(Cell::into_text);
                 if let Some(id) = row.next().flatten() {
-                    let (name_key, domain) = (row.next().flatten(), row.next().flatten());
+                    let (name, domain) = (row.next().flatten(), row.next().flatten());
                     if let Some(company) = row.next().flatten() {
                         companies.push((id.clone(), company));
                     }
-                    out.insert(id, CompanyMarks { name_key, domain, external: None });
+                    out.insert(id, CompanyMarks::of(name.as_deref(), domain, None));
                 }
             }
         }
@@ -3808,7 +3844,7 @@ impl Import<'_> {
             // companies have links to none of them).
             let id = match &r.external {
                 Some(x) => by_ext.get(x),
-                None => match r.name_key.as_ref().and_then(|k| by_b.get(k)).map(Vec::as_slice) {
+                None => match by_b.get(&r.id).map(Vec::as_slice) {
                     Some([id]) => Some(id),
                     _ => None,
                 },
@@ -4060,7 +4096,7 @@ fn adopt_sources(db: &mut dyn Sql, entity: Entity, adopted: &[(String, u64)]) ->
 #[derive(Default)]
 struct Making {
     /// Each made company by what rows find it by: `x:` its id, `d:` its
-    /// domain, `n:` its name's key.
+    /// domain (by name: `named`).
     by: HashMap<String, String>,
     /// What each was made from (with the id a later row gave it).
     from: HashMap<String, LinkRef>,
@@ -4098,7 +4134,6 @@ impl Making {
     ) -> Result<String, String> {
         let external = r.external.as_ref().map(|x| format!("x:{x}"));
         let domain = r.domain.as_ref().map(|d| format!("d:{d}"));
-        let name = r.name_key.as_ref().map(|n| format!("n:{n}"));
         let by_id = external.as_ref().and_then(|k| self.by.get(k)).cloned();
         let by_domain = domain.as_ref().and_then(|k| self.by.get(k)).cloned();
         // Two values given, and not the same.
@@ -4110,11 +4145,17 @@ impl Making {
             by_id.as_ref().and_then(|id| self.from.get(id)),
             by_domain.as_ref().and_then(|id| self.from.get(id)),
         ) {
-            (Some(m), _) if differ(&m.name_key, &r.name_key) || differ(&m.domain, &r.domain) => Some(format!(
-                "company.external_id {:?} is given with another name or domain in an earlier row \
-                 (one company, two names?)",
-                r.external.as_deref().unwrap_or_default()
-            )),
+            (Some(m), _)
+                if differ(&m.name_key, &r.name_key)
+                    || !model::forms_agree(m.form, r.form)
+                    || differ(&m.domain, &r.domain) =>
+            {
+                Some(format!(
+                    "company.external_id {:?} is given with another name or domain in an earlier row \
+                     (one company, two names?)",
+                    r.external.as_deref().unwrap_or_default()
+                ))
+            }
             (None, Some(m)) if differ(&m.external, &r.external) => Some(format!(
                 "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
                 r.domain.as_deref().unwrap_or_default(),
@@ -4132,7 +4173,7 @@ impl Making {
         if let Some(x) = r.external.as_ref().filter(|_| by_id.is_none())
             && let Some(found) = self.found_with.get(x)
         {
-            let made = by_domain.or_else(|| self.by.get(name.as_ref()?).cloned());
+            let made = by_domain.or_else(|| self.named_like(r).next().cloned());
             let (id, stored_domain) = found;
             let domain = stored_domain.clone().or_else(|| self.filling.get(id).cloned());
             return match made {
@@ -4185,10 +4226,17 @@ impl Making {
             }
             None => return Err(format!("no company with {}", r.describe(self.system.as_deref()))),
         };
-        for k in [external, domain, name].into_iter().flatten() {
+        for k in [external, domain].into_iter().flatten() {
             self.by.entry(k).or_insert_with(|| id.clone());
         }
         Ok(id)
+    }
+
+    /// The companies made earlier under names alike to `r`'s (by key)
+    /// whose legal form agrees with its own, in the order made.
+    fn named_like<'a>(&'a self, r: &'a LinkRef) -> impl Iterator<Item = &'a String> {
+        let made = r.name_key.as_ref().and_then(|k| self.named.get(k));
+        made.into_iter().flatten().filter(|id| self.from.get(*id).is_none_or(|m| model::forms_agree(m.form, r.form)))
     }
 
     /// The company made earlier whose name `r` gives, as stored ones are
@@ -4196,11 +4244,14 @@ impl Making {
     /// another domain or with another id is another company; of several
     /// left, which is meant is not ours to guess.
     fn by_name(&self, r: &LinkRef) -> Result<Option<String>, String> {
-        let Some(ids) = r.name_key.as_ref().and_then(|k| self.named.get(k)) else { return Ok(None) };
+        let ids: Vec<&String> = self.named_like(r).collect();
         let name = r.name.as_deref().map(str::trim);
-        let exact: Vec<&String> =
-            ids.iter().filter(|id| self.from.get(*id).and_then(|m| m.name.as_deref()).map(str::trim) == name).collect();
-        let alike: Vec<&String> = if exact.len() == 1 { exact } else { ids.iter().collect() };
+        let exact: Vec<&String> = ids
+            .iter()
+            .copied()
+            .filter(|id| self.from.get(*id).and_then(|m| m.name.as_deref()).map(str::trim) == name)
+            .collect();
+        let alike: Vec<&String> = if exact.len() == 1 { exact } else { ids };
         let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
         let fit: Vec<&String> = alike
             .into_iter()
@@ -4341,6 +4392,16 @@ fn key_value(
         return model::parse_custom(e.value(custom_pos)).get(c).map(json_text);
     }
     pos.and_then(|p| e.value(p)).map(|v| key_text(entity, field, v.to_string()))
+}
+
+/// Whether a stored record a draft's `key` finds may be the draft's: by
+/// name, a company whose name gives another legal form than the row's is
+/// not (see [`model::forms_agree`]).
+fn forms_agree(entity: Entity, key: &[String], d: &Draft, e: &Existing) -> bool {
+    let by_name = entity == Entity::Companies && key.iter().any(|f| f == "name");
+    let Some(pos) = model::position(entity, "name").filter(|_| by_name) else { return true };
+    let Some(given) = d.values.get(pos).and_then(|v| v.as_ref()?.as_deref()) else { return true };
+    model::forms_agree(model::legal_form(given), e.value(pos).and_then(model::legal_form))
 }
 
 /// A key value as compared: company names by their normalised form.
@@ -4631,6 +4692,46 @@ fn lookup_ids(
     Ok(out)
 }
 
+/// The companies `by_name` (name key → ids) finds for each reference, by
+/// the reference's id: those whose legal form (`form_of` an id) agrees
+/// with the one the reference's name gives.
+fn agreeing_forms(
+    refs: &[&LinkRef],
+    by_name: HashMap<String, Vec<String>>,
+    form_of: impl Fn(&str) -> Option<&'static str>,
+) -> Result<HashMap<String, Vec<String>>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::default();
+    for r in refs {
+        let Some(ids) = r.name_key.as_ref().and_then(|k| by_name.get(k)) else { continue };
+        let agree: Vec<String> = ids.iter().filter(|id| model::forms_agree(r.form, form_of(id))).cloned().collect();
+        if !agree.is_empty() {
+            out.insert(r.id.clone(), agree);
+        }
+    }
+    Ok(out)
+}
+
+/// The legal form of each of the companies `ids` whose name gives one.
+fn legal_forms(db: &mut dyn Sql, ids: &[&str]) -> Result<HashMap<String, &'static str>> {
+    let mut distinct = ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut out = HashMap::default();
+    for part in distinct.chunks(500) {
+        let sql = format!("SELECT id, name FROM companies WHERE id IN ({})", placeholders(part.len()));
+        let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
+        for row in db.query(&sql, &params)? {
+            let mut row = row.into_iter().map(Cell::into_text);
+            if let (Some(id), Some(name)) = (row.next().flatten(), row.next().flatten())
+                && let Some(form) = model::legal_form(&name)
+            {
+                out.insert(id, form);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the columns whose value differs between `before` and `after`,
 /// with the new content hash; the version goes up by one.
 pub(crate) fn update_record(
@@ -4831,8 +4932,31 @@ struct DealCompanies {
 #[derive(Clone, Debug, Default)]
 struct CompanyMarks {
     name_key: Option<String>,
+    form: Option<&'static str>,
     domain: Option<String>,
     external: Option<String>,
+}
+
+/// A company name's key and legal form, if it has a name.
+fn keyed(name: Option<&str>) -> (Option<String>, Option<&'static str>) {
+    match name.map(model::company_key_and_form) {
+        Some((key, form)) => (Some(key), form),
+        None => (None, None),
+    }
+}
+
+impl CompanyMarks {
+    /// A company's marks by its name as written (keyed here).
+    fn of(name: Option<&str>, domain: Option<String>, external: Option<String>) -> Self {
+        let (name_key, form) = keyed(name);
+        CompanyMarks { name_key, form, domain, external }
+    }
+
+    /// Whether the company is the one `other` names by name alone: names
+    /// alike, of legal forms that agree.
+    fn named_as(&self, other: &CompanyMarks) -> bool {
+        self.name_key.is_some() && self.name_key == other.name_key && model::forms_agree(self.form, other.form)
+    }
 }
 
 impl DealCompanies {
@@ -4856,13 +4980,13 @@ impl DealCompanies {
     /// `Some(false)` when each given differs, `None` when none can be told.
     fn at(&self, d: &Draft, e: &Existing) -> Option<bool> {
         let r = self.reference(d)?;
-        let CompanyMarks { name_key, domain, external } = e.value(self.pos).and_then(|id| self.known.get(id))?;
+        let stored = e.value(self.pos).and_then(|id| self.known.get(id))?;
         let differs = |given: &Option<String>, stored: &Option<String>| match (given, stored) {
             (Some(g), Some(s)) => Some(g != s),
             (Some(_), None) => None,
             (None, _) => None,
         };
-        let ids = [differs(&r.domain, domain), differs(&r.external, external)];
+        let ids = [differs(&r.domain, &stored.domain), differs(&r.external, &stored.external)];
         // A domain or id that agrees makes it the row's company (the name
         // may have changed); one that differs makes it another, whatever
         // the name (two companies `Zeta`, at zeta.de and zeta.fr). The
@@ -4872,7 +4996,10 @@ impl DealCompanies {
         } else if ids.contains(&Some(true)) {
             Some(false)
         } else {
-            differs(&r.name_key, name_key).map(|d| !d)
+            match (&r.name_key, &stored.name_key) {
+                (Some(given), Some(key)) => Some(given == key && model::forms_agree(r.form, stored.form)),
+                _ => None,
+            }
         }
     }
 }

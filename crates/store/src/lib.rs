@@ -34,6 +34,8 @@ struct Migration {
     name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// Work SQL alone cannot do, after it, in its transaction.
+    then: Option<fn(&mut dyn Sql) -> Result<()>>,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -42,68 +44,103 @@ const MIGRATIONS: &[Migration] = &[
         name: "data model",
         sqlite: include_str!("../migrations/sqlite/0001_data_model.sql"),
         postgres: include_str!("../migrations/postgres/0001_data_model.sql"),
+        then: None,
     },
     Migration {
         version: 2,
         name: "import batches",
         sqlite: include_str!("../migrations/sqlite/0002_import.sql"),
         postgres: include_str!("../migrations/postgres/0002_import.sql"),
+        then: None,
     },
     Migration {
         version: 3,
         name: "lookup indexes",
         sqlite: include_str!("../migrations/sqlite/0003_lookups.sql"),
         postgres: include_str!("../migrations/postgres/0003_lookups.sql"),
+        then: None,
     },
     Migration {
         version: 4,
         name: "creating batch",
         sqlite: include_str!("../migrations/sqlite/0004_created_batch.sql"),
         postgres: include_str!("../migrations/postgres/0004_created_batch.sql"),
+        then: None,
     },
     Migration {
         version: 5,
         name: "custom field names",
         sqlite: include_str!("../migrations/sqlite/0005_custom_keys.sql"),
         postgres: include_str!("../migrations/postgres/0005_custom_keys.sql"),
+        then: None,
     },
     Migration {
         version: 6,
         name: "byte-wise keys",
         sqlite: include_str!("../migrations/sqlite/0006_byte_keys.sql"),
         postgres: include_str!("../migrations/postgres/0006_byte_keys.sql"),
+        then: None,
     },
     Migration {
         version: 7,
         name: "source row hashes",
         sqlite: include_str!("../migrations/sqlite/0007_source_hashes.sql"),
         postgres: include_str!("../migrations/postgres/0007_source_hashes.sql"),
+        then: None,
     },
     Migration {
         version: 8,
         name: "external ids by record",
         sqlite: include_str!("../migrations/sqlite/0008_external_ids_by_record.sql"),
         postgres: include_str!("../migrations/postgres/0008_external_ids_by_record.sql"),
+        then: None,
     },
     Migration {
         version: 9,
         name: "resume digest",
         sqlite: include_str!("../migrations/sqlite/0009_resume_digest.sql"),
         postgres: include_str!("../migrations/postgres/0009_resume_digest.sql"),
+        then: None,
     },
     Migration {
         version: 10,
         name: "source path",
         sqlite: include_str!("../migrations/sqlite/0010_source_path.sql"),
         postgres: include_str!("../migrations/postgres/0010_source_path.sql"),
+        then: None,
     },
     Migration {
         version: 11,
         name: "rewritten rows",
         sqlite: include_str!("../migrations/sqlite/0011_rewritten.sql"),
         postgres: include_str!("../migrations/postgres/0011_rewritten.sql"),
+        then: None,
+    },
+    Migration {
+        version: 12,
+        name: "company keys of legal forms letter by letter",
+        sqlite: include_str!("../migrations/sqlite/0012_company_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0012_company_keys.sql"),
+        then: Some(rekey_companies),
     },
 ];
+
+/// Gives each company the name key this build computes, where it differs
+/// from the one stored (an older build's).
+fn rekey_companies(db: &mut dyn Sql) -> Result<()> {
+    let rows = db.query("SELECT id, name, name_key FROM companies WHERE name IS NOT NULL", &[])?;
+    for row in rows {
+        let mut row = row.into_iter().map(sql::Cell::into_text);
+        let (Some(id), Some(name), stored) = (row.next().flatten(), row.next().flatten(), row.next().flatten()) else {
+            continue;
+        };
+        let key = model::company_key(&name);
+        if stored.as_deref() != Some(key.as_str()) {
+            db.execute("UPDATE companies SET name_key = ? WHERE id = ?", &[Param::Text(key), Param::Text(id)])?;
+        }
+    }
+    Ok(())
+}
 
 /// The secondary indexes of the record tables, as the migrations leave
 /// them: (table, index, columns). A bulk load into an empty table drops its
@@ -149,7 +186,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +302,7 @@ impl Store {
                 .db
                 .batch("CREATE TABLE IF NOT EXISTS crmsync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
                 .and_then(|()| self.db.batch(sql))
+                .and_then(|()| m.then.map_or(Ok(()), |then| then(self.db.as_mut())))
                 .and_then(|()| {
                     self.db.execute(
                         "INSERT INTO crmsync_meta (key, value) VALUES ('schema_version', ?) \

@@ -664,60 +664,76 @@ pub fn content_hash_of<'a>(values: impl Iterator<Item = Option<&'a str>>) -> [u8
 /// A company's name reduced for matching: case, punctuation and legal
 /// suffixes (`Inc.`, `GmbH`, `有限公司`) do not make another company.
 pub fn company_key(name: &str) -> String {
+    company_key_and_form(name).0
+}
+
+/// A company's key (see [`company_key`]) and its legal form (see
+/// [`legal_form`]).
+pub fn company_key_and_form(name: &str) -> (String, Option<&'static str>) {
     // A file names the same companies over and over (tens of contacts to a
     // company): their keys are remembered, per thread, up to a bound. (A
     // million contacts of 28,000 companies: a fifteenth of the drafting
     // thread's work before.)
     const REMEMBERED: usize = 32_768;
+    type Keyed = (String, Option<&'static str>);
     thread_local! {
-        static KEYS: std::cell::RefCell<std::collections::HashMap<String, String, foldhash::fast::RandomState>> =
+        static KEYS: std::cell::RefCell<std::collections::HashMap<String, Keyed, foldhash::fast::RandomState>> =
             std::cell::RefCell::default();
     }
     // (Names of any length are keyed; only those a file is likely to
     // repeat are remembered.)
     if name.len() > 256 {
-        return company_key_of(name);
+        return key_and_form_of(name);
     }
     KEYS.with_borrow_mut(|keys| {
-        if let Some(key) = keys.get(name) {
-            return key.clone();
+        if let Some(keyed) = keys.get(name) {
+            return keyed.clone();
         }
-        let key = company_key_of(name);
+        let keyed = key_and_form_of(name);
         if keys.len() >= REMEMBERED {
             keys.clear();
         }
-        keys.insert(name.to_string(), key.clone());
-        key
+        keys.insert(name.to_string(), keyed.clone());
+        keyed
     })
 }
 
-fn company_key_of(name: &str) -> String {
-    const SUFFIXES: &[&str] = &[
-        "inc",
-        "incorporated",
-        "llc",
-        "ltd",
-        "limited",
-        "corp",
-        "corporation",
-        "co",
-        "company",
-        "gmbh",
-        "ag",
-        "sa",
-        "sarl",
-        "bv",
-        "nv",
-        "plc",
-        "pty",
-        "srl",
-        "spa",
-        "oy",
-        "ab",
-        "kk",
-        "llp",
-        "lp",
-    ];
+/// Words that end a company's name as its legal form, each with the form
+/// it stands for (`Incorporated` is `Inc`).
+const LEGAL_FORMS: &[(&str, &str)] = &[
+    ("inc", "inc"),
+    ("incorporated", "inc"),
+    ("llc", "llc"),
+    ("ltd", "ltd"),
+    ("limited", "ltd"),
+    ("corp", "corp"),
+    ("corporation", "corp"),
+    ("co", "co"),
+    ("company", "co"),
+    ("gmbh", "gmbh"),
+    ("ag", "ag"),
+    ("sa", "sa"),
+    ("sarl", "sarl"),
+    ("bv", "bv"),
+    ("nv", "nv"),
+    ("plc", "plc"),
+    ("pty", "pty"),
+    ("srl", "srl"),
+    ("spa", "spa"),
+    ("oy", "oy"),
+    ("ab", "ab"),
+    ("kk", "kk"),
+    ("llp", "llp"),
+    ("lp", "lp"),
+];
+
+fn legal_form_of(word: &str) -> Option<&'static str> {
+    LEGAL_FORMS.iter().find(|(w, _)| *w == word).map(|(_, form)| *form)
+}
+
+/// The words of a name as keys compare them: lower case, punctuation
+/// dropped, Chinese legal suffixes cut.
+fn name_words(name: &str) -> Vec<String> {
     const ZH_SUFFIXES: &[&str] = &["股份有限公司", "有限责任公司", "有限公司", "集团", "公司"];
     let mut s = name.trim().to_lowercase();
     loop {
@@ -733,12 +749,49 @@ fn company_key_of(name: &str) -> String {
             break;
         }
     }
-    let cleaned: String = s.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
-    let mut words: Vec<&str> = cleaned.split_whitespace().collect();
-    while words.len() > 1 && words.last().is_some_and(|w| SUFFIXES.contains(w)) {
+    let mut words: Vec<String> =
+        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect();
+    // A legal form written letter by letter (`B.V.`, `S.p.A.`, `L.L.C.`) is
+    // that form: the last letters standing alone that spell one.
+    let letters = words.iter().rev().take_while(|w| w.chars().count() == 1).count();
+    let first = words.len() - letters;
+    if let Some(at) = (first..words.len().saturating_sub(1))
+        .filter(|&at| at > 0)
+        .find(|&at| legal_form_of(&words[at..].concat()).is_some())
+    {
+        let form = words.split_off(at).concat();
+        words.push(form);
+    }
+    words
+}
+
+fn key_and_form_of(name: &str) -> (String, Option<&'static str>) {
+    let mut words = name_words(name);
+    let form = match words.as_slice() {
+        [_, .., last] => legal_form_of(last),
+        _ => None,
+    };
+    while words.len() > 1 && words.last().is_some_and(|w| legal_form_of(w).is_some()) {
         words.pop();
     }
-    words.join(" ")
+    (words.join(" "), form)
+}
+
+/// The legal form a company's name ends with, if any (`Acme BV`'s is
+/// `bv`, `Acme Co., Ltd.`'s `ltd`): the key leaves it out, so that `Acme`
+/// finds `Acme Inc`, but two names that both give one, and not the same,
+/// are two companies (`Acme BV` in Utrecht, `Acme AG` in Zurich).
+pub fn legal_form(name: &str) -> Option<&'static str> {
+    company_key_and_form(name).1
+}
+
+/// Whether two names, alike by their keys, may name one company: unless
+/// both give a legal form and the forms differ.
+pub fn forms_agree(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
 }
 
 /// A web domain reduced for matching: `https://www.Acme.com/about` is `acme.com`.
@@ -965,6 +1018,28 @@ mod tests {
     }
 
     #[test]
+    fn legal_forms_tell_names_alike_apart() {
+        assert_eq!(legal_form("Acme, Inc."), Some("inc"));
+        assert_eq!(legal_form("Acme Incorporated"), Some("inc"));
+        assert_eq!(legal_form("Acme Co., Ltd."), Some("ltd"));
+        assert_eq!(legal_form("Acme Pty Limited"), Some("ltd"));
+        assert_eq!(legal_form("ACME GmbH"), Some("gmbh"));
+        assert_eq!(legal_form("Acme B.V."), Some("bv"));
+        assert_eq!(legal_form("Acme S.p.A."), Some("spa"));
+        assert_eq!(legal_form("Acme Co. L.L.C."), Some("llc"));
+        assert_eq!(company_key("Acme B.V."), "acme");
+        assert_eq!(company_key("Acme I T S.A."), "acme i t");
+        assert_eq!(company_key("A.B."), "a b");
+        assert_eq!(company_key("J. P. Q."), "j p q");
+        assert_eq!(legal_form("Acme"), None);
+        assert_eq!(legal_form("Co"), None);
+        assert_eq!(legal_form("北京星辰科技有限公司"), None);
+        assert!(forms_agree(legal_form("Acme, Inc."), legal_form("ACME Incorporated")));
+        assert!(forms_agree(legal_form("Acme"), legal_form("Acme BV")));
+        assert!(!forms_agree(legal_form("Acme BV"), legal_form("Acme AG")));
+    }
+
+    #[test]
     fn domains_match_without_scheme_and_www() {
         assert_eq!(domain_key("https://www.Acme.com/about"), "acme.com");
         assert_eq!(domain_key("acme.com."), "acme.com");
@@ -1031,7 +1106,7 @@ mod tests {
                 assert_eq!(company_key(&name), format!("acme {i}"), "round {round}");
             }
         }
-        assert_eq!(company_key("北京字节跳动科技有限公司"), company_key_of("北京字节跳动科技有限公司"));
+        assert_eq!(company_key("北京字节跳动科技有限公司"), key_and_form_of("北京字节跳动科技有限公司").0);
     }
 
     #[test]

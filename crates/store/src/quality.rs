@@ -395,20 +395,28 @@ fn example(value: &str, records: u64, members: &[Member]) -> serde_json::Value {
 /// without accents, umlauts written out or dropped (`Müller GmbH`,
 /// `Mueller GmbH`, `Muller GmbH`), as systems that cannot store them write
 /// them. (Import does not merge those: two companies may differ by an
-/// accent alone. The report names them for a person to look at.)
+/// accent alone. The report names them for a person to look at.) Names
+/// that give other legal forms are other companies, as to import (`Acme BV`
+/// and `Acme AG`), unless one of that name gives none (`Acme`).
 fn same_company_names(db: &mut dyn Sql, listed: usize) -> Result<serde_json::Value> {
     let rows = db.query(
-        "SELECT name_key, id FROM companies WHERE deleted_at IS NULL AND name_key IS NOT NULL AND name_key <> ''",
+        "SELECT name_key, id, name FROM companies WHERE deleted_at IS NULL AND name_key IS NOT NULL \
+         AND name_key <> ''",
         &[],
     )?;
-    // Each distinct key, its records, and the group it joins: keys alike
-    // in either folding are one group (a small union-find over keys).
+    // Each distinct key (with the legal form the name gives, after a
+    // U+001F), its records, and the group it joins: keys alike in either
+    // folding are one group (a small union-find over keys).
     let mut keys: Vec<(String, Vec<String>)> = Vec::new();
     let mut key_at: HashMap<String, usize> = HashMap::default();
     for r in rows {
-        let mut r = r.into_iter();
-        let (Some(key), Some(id)) = (r.next().and_then(Cell::into_text), r.next().and_then(Cell::into_text)) else {
+        let mut r = r.into_iter().map(Cell::into_text);
+        let (Some(key), Some(id)) = (r.next().flatten(), r.next().flatten()) else {
             continue;
+        };
+        let key = match r.next().flatten().as_deref().and_then(model::legal_form) {
+            Some(form) => format!("{key}\u{1f}{form}"),
+            None => key,
         };
         match key_at.get(&key) {
             Some(&at) => keys[at].1.push(id),
@@ -440,6 +448,16 @@ fn same_company_names(db: &mut dyn Sql, listed: usize) -> Result<serde_json::Val
             }
         }
     }
+    // A name without a form is alike to each form of it.
+    for (i, (key, _)) in keys.iter().enumerate() {
+        let Some((bare, _)) = key.split_once('\u{1f}') else { continue };
+        for f in [plain_letters(bare, true), plain_letters(bare, false)] {
+            if let Some(&j) = folded.get(&f) {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
     let mut groups: HashMap<usize, Vec<usize>> = HashMap::default();
     for i in 0..keys.len() {
         let r = root(&mut parent, i);
@@ -458,7 +476,8 @@ fn same_company_names(db: &mut dyn Sql, listed: usize) -> Result<serde_json::Val
                 .max_by(|&&a, &&b| keys[a].1.len().cmp(&keys[b].1.len()).then_with(|| keys[b].0.cmp(&keys[a].0)))?;
             let mut ids: Vec<String> = members.iter().flat_map(|&i| keys[i].1.iter().cloned()).collect();
             ids.sort_unstable();
-            Some((records, keys[*most].0.clone(), ids))
+            let key = &keys[*most].0;
+            Some((records, key.split_once('\u{1f}').map_or(key.as_str(), |(bare, _)| bare).to_string(), ids))
         })
         .collect();
     found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));

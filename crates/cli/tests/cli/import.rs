@@ -1448,6 +1448,68 @@ Acme,Retail
     );
 });
 
+on_both!(companies_of_one_name_and_other_legal_forms_are_other_companies, |db| {
+    // `Acme BV`, `Acme AG` and `Acme Inc` are three companies in three
+    // countries: names alike, but each gives its legal form, and they
+    // differ. `ACME, Incorporated` is `Acme Inc`; `Acme` alone could be
+    // any of them.
+    let contacts = db.file(
+        "k.csv",
+        "email,company.name\nann@acme.nl,Acme BV\nbob@acme.de,Acme AG\ncy@acme.com,Acme Inc\n\
+         dee@acme.com,\"ACME, Incorporated\"\neve@acme.com,Acme\n",
+    );
+    let rejects = db.path("k.rejects.csv");
+    let s = db.json(&["import", &contacts, "--entity", "contacts", "--rejects", rejects.to_str().expect("p")]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["rejected"].as_u64(), s["companies_created"].as_u64()),
+        (Some(4), Some(1), Some(3)),
+        "{s}"
+    );
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    assert!(
+        text.contains("the name \"\"Acme\"\" is that of 3 companies made for earlier rows: \"\"Acme BV\"\", \"\"Acme AG\"\", \"\"Acme Inc\"\""),
+        "{text}"
+    );
+    let linked = "SELECT c.name FROM contacts k JOIN companies c ON c.id = k.company_id WHERE k.email = ";
+    for (email, company) in [("ann@acme.nl", "Acme BV"), ("bob@acme.de", "Acme AG"), ("dee@acme.com", "Acme Inc")] {
+        assert_eq!(db.scalar(&format!("{linked}'{email}'")).as_deref(), Some(company), "{email}");
+    }
+    // A companies file keyed by name finds each by its own form: it was
+    // one company renamed row by row.
+    let companies =
+        db.file("c.csv", "name,industry\nAcme BV,Trade\nAcme AG,Machinery\nAcme Inc.,Retail\nAcme SA,Banking\n");
+    let s = db.json(&["import", &companies, "--entity", "companies", "--key", "name"]);
+    assert_eq!(
+        (s["inserted"].as_u64(), s["updated"].as_u64(), s["rewritten"].as_u64()),
+        (Some(1), Some(3), Some(0)),
+        "{s}"
+    );
+    assert_eq!(
+        db.ok(&["export", "--entity", "companies", "--fields", "name,industry"]),
+        "name,industry\nAcme BV,Trade\nAcme AG,Machinery\nAcme Inc.,Retail\nAcme SA,Banking\n"
+    );
+    let s = db.json(&["import", &companies, "--entity", "companies", "--key", "name"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(4), "{s}");
+    // Linked by name from a store that has them, each form finds its own.
+    // (A form written letter by letter is that form.)
+    let more =
+        db.file("m.csv", "email,company.name\nfay@acme.ch,ACME S.A.\ngus@acme.de,Acme A.G.\nhal@acme.fr,Acme SARL\n");
+    let s = db.json(&["import", &more, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(1)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'fay@acme.ch'")).as_deref(), Some("Acme SA"));
+    assert_eq!(db.scalar(&format!("{linked}'gus@acme.de'")).as_deref(), Some("Acme AG"));
+    assert_eq!(db.scalar(&format!("{linked}'hal@acme.fr'")).as_deref(), Some("Acme SARL"));
+    // Deals of one name at two of them are two deals.
+    let deals = db.file("d.csv", "name,company.name,amount\nRenewal,Acme BV,10\nRenewal,Acme AG,20\n");
+    let s = db.json(&["import", &deals, "--entity", "deals"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(2), Some(0)), "{s}");
+    let s = db.json(&["import", &deals, "--entity", "deals"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
+    // An export of them tells them apart by name: no note that it cannot.
+    let out = db.run(&["export", "--entity", "companies", "--fields", "name"]);
+    assert!(!stderr_of(&out).contains("share their name"), "{}", stderr_of(&out));
+});
+
 on_both!(a_company_of_that_name_at_another_domain_is_another_company, |db| {
     // `ACME GmbH` at acme.de is not `Acme Inc` at acme.com, though the
     // names compare alike: it is made (once), and the export of both goes
