@@ -1056,6 +1056,9 @@ impl Export<'_> {
                 let value = match source {
                     // Each column is read once: its text moves into the value.
                     Source::Sql(i, kind) => match std::mem::replace(&mut row[*i], Cell::Null) {
+                        // (A deal without contacts has an empty list, as a
+                        // contact without tags has.)
+                        Cell::Null if *kind == Kind::DealContacts => Value::Array(Vec::new()),
                         Cell::Null | Cell::Bytes(_) => Value::Null,
                         Cell::Int(n) => Value::Number(n.to_string()),
                         Cell::Text(t) => model::value_from(*kind, t),

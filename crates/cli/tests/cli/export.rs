@@ -1919,3 +1919,16 @@ fn a_tsv_through_a_mapping_of_a_semicolon_file_is_tab_separated() {
     assert_eq!(db.ok(&["export", "--mapping", &m]), "Mail;Name\na@x.com;Ann\n");
     assert_eq!(db.ok(&["export", "--mapping", &m, "--format", "tsv"]), "Mail\tName\na@x.com\tAnn\n");
 }
+
+on_both!(a_deal_without_contacts_exports_an_empty_list, |db| {
+    // As a contact without tags has `"tags": []`: a list is a list, empty
+    // or not, for a script reading the file.
+    let f = db.file("d.csv", "name,amount,contacts\nBig,10,\n");
+    db.json(&["import", &f, "--entity", "deals"]);
+    let out = db.ok(&["export", "--entity", "deals", "--format", "ndjson", "--fields", "name,contacts"]);
+    assert_eq!(out.trim(), r#"{"name":"Big","contacts":[]}"#);
+    // It imports again as a deal without contacts.
+    let back = db.file("back.ndjson", &out);
+    let s = db.json(&["import", &back, "--entity", "deals", "--key", "name"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+});
