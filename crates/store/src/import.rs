@@ -507,6 +507,10 @@ pub struct Import<'s> {
     /// unless another connection committed in between (or the backend
     /// cannot tell, as on PostgreSQL) or a transaction was rolled back.
     linked: HashMap<Entity, HashMap<String, String>>,
+    /// Stored companies whose names give no legal form, each with the form
+    /// of the first name that linked to it in this import (`Acme` found by
+    /// `Acme BV`): a later `Acme AG` is another company, not that one too.
+    bound_forms: HashMap<String, &'static str>,
     /// `Sql::others_version` when `linked` was last known to hold.
     linked_version: Option<i64>,
     /// Values of unique fields (`Unique::value`) → the record that has
@@ -1167,6 +1171,7 @@ impl Store {
             bulk: None,
             bulk_store: false,
             linked: HashMap::default(),
+            bound_forms: HashMap::default(),
             linked_version: None,
             effects: None,
             amended: Vec::new(),
@@ -1775,6 +1780,15 @@ impl Import<'_> {
                 }
                 match links.one.get(pos).and_then(|m| m.get(&r.id)) {
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
+                    // A name several companies have, of a record linked to
+                    // one of them: the link stays (as a file imported
+                    // again finds it, after a later row made another).
+                    Some(Err(_))
+                        if let Some(linked) = existing.as_ref().and_then(|e| e.value(*pos))
+                            && links.ambiguous.get(&r.id).is_some_and(|ids| ids.iter().any(|id| id == linked)) =>
+                    {
+                        link_values.push((*pos, Some(linked.to_string())));
+                    }
                     Some(Err(message)) => failed = Some((r.fields(self.columns[*pos].field), message.clone())),
                     // (Not looked for, as another link of the row failed.)
                     None => {
@@ -2476,7 +2490,11 @@ impl Import<'_> {
     /// Whether a column's given text is its stored text: the same, or the
     /// same decimal (`12.50` and `12.5`).
     fn same_text(&self, column: usize, stored: &str, given: &str) -> bool {
-        stored == given || self.columns[column].kind == Kind::Decimal && model::same_decimal(stored, given)
+        stored == given
+            || self.columns[column].kind == Kind::Decimal && model::same_decimal(stored, given)
+            || self.settings.entity == Entity::Companies
+                && self.columns[column].field == "name"
+                && leaves_out_form(stored, given)
     }
 
     /// Whether `merge` would leave the stored record as it is, found
@@ -3191,7 +3209,7 @@ impl Import<'_> {
         self.resolve_columns(&live, |pos| !company[pos], &mut links)?;
         let contacts: Vec<&LinkRef> = live.iter().filter_map(|d| d.contacts.as_ref()).flatten().collect();
         if !contacts.is_empty() {
-            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links.new_companies, &mut links.amend)?;
+            links.contacts = self.resolve(Entity::Contacts, &contacts, &mut links)?;
         }
         let found = |pos: &usize, r: &LinkRef| matches!(links.one.get(pos).and_then(|m| m.get(&r.id)), Some(Ok(_)));
         live.retain(|d| {
@@ -3212,7 +3230,7 @@ impl Import<'_> {
         }
         for (pos, refs) in by_target {
             let Kind::Link(target) = self.columns[pos].kind else { continue };
-            let resolved = self.resolve(target, &refs, &mut links.new_companies, &mut links.amend)?;
+            let resolved = self.resolve(target, &refs, links)?;
             links.one.insert(pos, resolved);
         }
         Ok(())
@@ -3221,14 +3239,15 @@ impl Import<'_> {
     /// Finds the records `refs` name. Companies that do not exist are given
     /// ids and added to `new_companies` (except in update mode), for the
     /// rows that link to them to create; one found by name without a domain
-    /// takes the domain its reference gives (`amend_found`).
+    /// takes the domain its reference gives (`amend_found`). A name several
+    /// stored companies have is noted in `links.ambiguous`.
     fn resolve(
         &mut self,
         target: Entity,
         refs: &[&LinkRef],
-        new_companies: &mut Vec<NewCompany>,
-        amend: &mut Amendments,
+        links: &mut Links,
     ) -> Result<HashMap<String, Result<String, String>>> {
+        let Links { new_companies, amend, ambiguous, .. } = links;
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
         let known = self.linked.entry(target).or_default();
@@ -3280,8 +3299,9 @@ impl Import<'_> {
         // Names alike that give other legal forms (`Acme BV`, `Acme AG`) are
         // other companies: each reference's name finds those whose form
         // agrees with its own, by the reference's id.
-        let by_b = match fresh {
-            Some(f) => agreeing_forms(refs, by_b, |id| f.forms.get(id).copied())?,
+        let bound = &self.bound_forms;
+        let (by_b, formless) = match fresh {
+            Some(f) => agreeing_forms(refs, by_b, |id| f.forms.get(id).or(bound.get(id)).copied()),
             None if target == Entity::Companies => {
                 let ids: Vec<&str> = refs
                     .iter()
@@ -3291,9 +3311,9 @@ impl Import<'_> {
                     .map(String::as_str)
                     .collect();
                 let forms = legal_forms(self.db, &ids)?;
-                agreeing_forms(refs, by_b, |id| forms.get(id).copied())?
+                agreeing_forms(refs, by_b, |id| forms.get(id).or(bound.get(id)).copied())
             }
-            None => HashMap::default(),
+            None => (HashMap::default(), FastSet::default()),
         };
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
         let deal_at = self.deals_at(target, refs, &by_a)?;
@@ -3459,15 +3479,25 @@ impl Import<'_> {
             });
             // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
             // exactly as the row writes it.
-            let by_name = match by_b.get(&r.id) {
-                Some(ids) if hit.is_none() && ids.len() > 1 => Some(match self.written_as(r, ids)? {
+            // (Without companies bound to another form by a row before.)
+            let bound = &self.bound_forms;
+            let found_by_name: Option<Vec<String>> = match (by_b.get(&r.id), r.form) {
+                (Some(ids), Some(form)) if ids.iter().any(|id| bound.get(id).is_some_and(|f| *f != form)) => {
+                    let agree: Vec<String> =
+                        ids.iter().filter(|id| bound.get(*id).is_none_or(|f| *f == form)).cloned().collect();
+                    (!agree.is_empty()).then_some(agree)
+                }
+                (ids, _) => ids.cloned(),
+            };
+            let by_name = match found_by_name {
+                Some(ids) if hit.is_none() && ids.len() > 1 => Some(match self.written_as(r, &ids)? {
                     Some((id, domain)) => {
                         stored_domain.insert(id.clone(), domain);
                         vec![id]
                     }
-                    None => ids.clone(),
+                    None => ids,
                 }),
-                other => other.cloned(),
+                other => other,
             };
             // Companies made for earlier rows under the row's name.
             let made_alike: Vec<String> = making.named_like(r).cloned().collect();
@@ -3514,7 +3544,10 @@ impl Import<'_> {
                     Some(ids) if self.each_has_another_id(target, ids, r)? => None,
                     // Names alike (`Acme Inc`, `ACME GmbH`) of companies
                     // told apart by domain: which one is not ours to guess.
-                    Some(ids) => Some(Err(self.names_several(r, ids, &[])?)),
+                    Some(ids) => {
+                        ambiguous.insert(key.clone(), ids.to_vec());
+                        Some(Err(self.names_several(r, ids, &[])?))
+                    }
                     None => None,
                 },
             };
@@ -3536,6 +3569,11 @@ impl Import<'_> {
                 )),
                 None => Err(format!("no {} with {}", model::singular(target), r.describe(system.as_deref()))),
             };
+            if let (Ok(id), Some(form)) = (&result, r.form)
+                && formless.contains(id)
+            {
+                self.bound_forms.entry(id.clone()).or_insert(form);
+            }
             if let (Ok(id), Some(x)) = (&result, &r.external)
                 && target == Entity::Companies
                 && gives
@@ -4197,6 +4235,9 @@ impl Making {
                 // Made without an id or a domain, it takes the first a
                 // later row gives, as a stored company does.
                 if let Some(m) = self.from.get_mut(&id) {
+                    // (Made from a name without a form, it is of the first
+                    // form a later row's name gives it: see `bound_forms`.)
+                    m.form = m.form.or(r.form);
                     let mut made = new_companies.iter_mut().find(|c| c.0 == id);
                     if let Some(x) = r.external.as_ref().filter(|_| m.external.is_none()) {
                         m.external = Some(x.clone());
@@ -4312,6 +4353,9 @@ struct Links {
     /// What companies found by name or domain lack and rows give them,
     /// given once a written row gives it (`amend_found`).
     amend: Amendments,
+    /// The stored companies a reference's name is that of, where it is
+    /// several's: a record linked to one of them keeps that link.
+    ambiguous: HashMap<String, Vec<String>>,
 }
 
 /// A company a row names that does not exist yet: the id it will have, its
@@ -4392,6 +4436,15 @@ fn key_value(
         return model::parse_custom(e.value(custom_pos)).get(c).map(json_text);
     }
     pos.and_then(|p| e.value(p)).map(|v| key_text(entity, field, v.to_string()))
+}
+
+/// Whether a company name `given` is the `stored` one without the legal
+/// form it gives (`Beta` for `Beta GmbH`): the stored name is kept, as a
+/// name without its form would match another form next (`Beta AG`).
+fn leaves_out_form(stored: &str, given: &str) -> bool {
+    let ((stored_key, stored_form), (given_key, given_form)) =
+        (model::company_key_and_form(stored), model::company_key_and_form(given));
+    stored_form.is_some() && given_form.is_none() && stored_key == given_key
 }
 
 /// Whether a stored record a draft's `key` finds may be the draft's: by
@@ -4694,21 +4747,32 @@ fn lookup_ids(
 
 /// The companies `by_name` (name key → ids) finds for each reference, by
 /// the reference's id: those whose legal form (`form_of` an id) agrees
-/// with the one the reference's name gives.
+/// with the one the reference's name gives; and of those a name with a
+/// form finds, the ones without.
 fn agreeing_forms(
     refs: &[&LinkRef],
     by_name: HashMap<String, Vec<String>>,
     form_of: impl Fn(&str) -> Option<&'static str>,
-) -> Result<HashMap<String, Vec<String>>> {
+) -> (HashMap<String, Vec<String>>, FastSet<String>) {
     let mut out: HashMap<String, Vec<String>> = HashMap::default();
+    let mut formless = FastSet::default();
     for r in refs {
         let Some(ids) = r.name_key.as_ref().and_then(|k| by_name.get(k)) else { continue };
-        let agree: Vec<String> = ids.iter().filter(|id| model::forms_agree(r.form, form_of(id))).cloned().collect();
+        let mut agree: Vec<String> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let form = form_of(id);
+            if model::forms_agree(r.form, form) {
+                agree.push(id.clone());
+                if r.form.is_some() && form.is_none() {
+                    formless.insert(id.clone());
+                }
+            }
+        }
         if !agree.is_empty() {
             out.insert(r.id.clone(), agree);
         }
     }
-    Ok(out)
+    (out, formless)
 }
 
 /// The legal form of each of the companies `ids` whose name gives one.

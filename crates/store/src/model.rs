@@ -725,6 +725,25 @@ const LEGAL_FORMS: &[(&str, &str)] = &[
     ("kk", "kk"),
     ("llp", "llp"),
     ("lp", "lp"),
+    ("kg", "kg"),
+    ("kgaa", "kgaa"),
+    ("ohg", "ohg"),
+    ("ug", "ug"),
+    ("se", "se"),
+    ("ev", "ev"),
+    ("sas", "sas"),
+    ("sl", "sl"),
+    ("ltda", "ltda"),
+    ("as", "as"),
+    ("asa", "asa"),
+    ("aps", "aps"),
+    ("oyj", "oyj"),
+    ("pte", "pte"),
+    ("pvt", "pvt"),
+    ("sdn", "sdn"),
+    ("bhd", "bhd"),
+    ("sro", "sro"),
+    ("kft", "kft"),
 ];
 
 fn legal_form_of(word: &str) -> Option<&'static str> {
@@ -1027,6 +1046,11 @@ mod tests {
         assert_eq!(legal_form("Acme B.V."), Some("bv"));
         assert_eq!(legal_form("Acme S.p.A."), Some("spa"));
         assert_eq!(legal_form("Acme Co. L.L.C."), Some("llc"));
+        assert_eq!(legal_form("Delta GmbH & Co. KG"), Some("kg"));
+        assert_eq!(company_key("Delta GmbH & Co. KG"), "delta");
+        assert_eq!(legal_form("Acme S.A.S."), Some("sas"));
+        assert_eq!(legal_form("Verein e.V."), Some("ev"));
+        assert_eq!(company_key("Acme Sdn Bhd"), "acme");
         assert_eq!(company_key("Acme B.V."), "acme");
         assert_eq!(company_key("Acme I T S.A."), "acme i t");
         assert_eq!(company_key("A.B."), "a b");

@@ -1510,6 +1510,50 @@ on_both!(companies_of_one_name_and_other_legal_forms_are_other_companies, |db| {
     assert!(!stderr_of(&out).contains("share their name"), "{}", stderr_of(&out));
 });
 
+on_both!(a_company_name_without_its_form_binds_no_second_form, |db| {
+    // `Acme` made for the first row is of the first form a later row gives
+    // it (`Acme BV`): `Acme AG` is another company, never the same one.
+    let f = db.file("o.csv", "email,company.name\na@x.com,Acme\nb@x.com,Acme BV\nc@x.com,Acme AG\n");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
+    let linked = "SELECT c.name FROM contacts k JOIN companies c ON c.id = k.company_id WHERE k.email = ";
+    assert_eq!(db.scalar(&format!("{linked}'b@x.com'")).as_deref(), Some("Acme"));
+    assert_eq!(db.scalar(&format!("{linked}'c@x.com'")).as_deref(), Some("Acme AG"));
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(3), "{s}");
+    // So with a stored `Nova` and two forms in one file, as in two.
+    db.json(&["import", &db.file("n.csv", "name\nNova\n"), "--entity", "companies"]);
+    let f = db.file("n2.csv", "email,company.name\nd@x.com,Nova GmbH\ne@x.com,Nova SE\n");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'d@x.com'")).as_deref(), Some("Nova"));
+    assert_eq!(db.scalar(&format!("{linked}'e@x.com'")).as_deref(), Some("Nova SE"));
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
+    // A name without a form that became several companies' after its row
+    // linked: the record keeps its link, and the file imports unchanged.
+    let f = db.file("r.csv", "email,company.name\nf@x.com,Orbit Inc\ng@x.com,Orbit\nh@x.com,Orbit BV\n");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
+    // A new contact of that name is still refused: which one is not ours to guess.
+    let f = db.file("r2.csv", "email,company.name\ni@x.com,Orbit\n");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(s["rejected"].as_u64(), Some(1), "{s}");
+    // Keyed by name, a row that leaves the form out keeps the stored name:
+    // `Beta` then `Beta AG` does not turn `Beta GmbH` into `Beta AG`.
+    for file in
+        ["name,industry\nBeta GmbH,Tech\n", "name,phone\nBeta,+49 30 1234567\n", "name,industry\nBeta AG,Finance\n"]
+    {
+        db.json(&["import", &db.file("b.csv", file), "--entity", "companies", "--key", "name"]);
+    }
+    assert_eq!(
+        db.ok(&["export", "--entity", "companies", "--fields", "name,industry,phone", "--where", "name like 'Beta%'"]),
+        "name,industry,phone\nBeta GmbH,Tech,+49301234567\nBeta AG,Finance,\n"
+    );
+});
+
 on_both!(a_company_of_that_name_at_another_domain_is_another_company, |db| {
     // `ACME GmbH` at acme.de is not `Acme Inc` at acme.com, though the
     // names compare alike: it is made (once), and the export of both goes
