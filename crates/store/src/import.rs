@@ -2843,13 +2843,34 @@ impl Import<'_> {
                         _ => {
                             let ids: Vec<String> =
                                 fit.iter().filter_map(|&&i| Some(candidates[i].as_ref()?.id.clone())).collect();
-                            let message = format!(
-                                "{} deals at the row's company have {}: {} (merge them first, or choose a key that \
-                                 tells them apart)",
-                                ids.len(),
-                                describe_key(&key, d),
-                                ids.join(", ")
-                            );
+                            // At several companies the row's name finds
+                            // (`Acme` for `Acme BV` and `Acme AG`): the
+                            // company is what the row leaves unsaid.
+                            let mut at: Vec<&str> = fit
+                                .iter()
+                                .filter_map(|&&i| companies.as_ref().and_then(|c| candidates[i].as_ref()?.value(c.pos)))
+                                .collect();
+                            at.sort_unstable();
+                            at.dedup();
+                            let message = if at.len() > 1 {
+                                format!(
+                                    "{} deals with {} are at {} companies the row's company could be: {} (give \
+                                     company.domain, company.external_id or the company's name with its legal \
+                                     form to say which)",
+                                    ids.len(),
+                                    describe_key(&key, d),
+                                    at.len(),
+                                    ids.join(", ")
+                                )
+                            } else {
+                                format!(
+                                    "{} deals at the row's company have {}: {} (merge them first, or choose a key \
+                                     that tells them apart)",
+                                    ids.len(),
+                                    describe_key(&key, d),
+                                    ids.join(", ")
+                                )
+                            };
                             several.push((n, ids));
                             Some(Err((key.join(";"), message)))
                         }

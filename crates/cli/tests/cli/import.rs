@@ -1505,6 +1505,13 @@ on_both!(companies_of_one_name_and_other_legal_forms_are_other_companies, |db| {
     assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(2), Some(0)), "{s}");
     let s = db.json(&["import", &deals, "--entity", "deals"]);
     assert_eq!(s["unchanged"].as_u64(), Some(2), "{s}");
+    // A row naming the company without its form could mean either: that is
+    // what it is told, not that the deals are to be merged.
+    let vague = db.file("v.csv", "name,company.name,amount\nRenewal,Acme,30\n");
+    let out = db.run(&["import", &vague, "--entity", "deals"]);
+    let err = stderr_of(&out);
+    assert!(err.contains("2 deals with name \"Renewal\" are at 2 companies the row's company could be"), "{err}");
+    assert!(!err.contains("merge them"), "{err}");
     // An export of them tells them apart by name: no note that it cannot.
     let out = db.run(&["export", "--entity", "companies", "--fields", "name"]);
     assert!(!stderr_of(&out).contains("share their name"), "{}", stderr_of(&out));
