@@ -3292,11 +3292,11 @@ impl Import<'_> {
         };
         // (An id a deleted record holds links to nothing.)
         let deleted = deleted_among(self.db, target, by_ext.values())?;
-        let (field_a, field_b): (&str, Option<&str>) = match target {
-            Entity::Companies => ("domain", Some("name_key")),
-            Entity::Contacts => ("email", None),
-            Entity::Deals => ("name", None),
-            Entity::Activities => ("id", None),
+        let field_a = match target {
+            Entity::Companies => "domain",
+            Entity::Contacts => "email",
+            Entity::Deals => "name",
+            Entity::Activities => "id",
         };
         let a_values: Vec<String> = refs
             .iter()
@@ -3306,35 +3306,30 @@ impl Import<'_> {
                 _ => r.name.clone(),
             })
             .collect();
-        let b_values: Vec<String> = refs.iter().filter_map(|r| r.name_key.clone()).collect();
-        let (by_a, by_b) = match fresh {
-            Some(f) => (Fresh::lookup(&f.domains, &a_values), Fresh::lookup(&f.names, &b_values)),
-            None => (
-                lookup_ids(self.db, target, field_a, &a_values)?,
-                match field_b {
-                    Some(f) => lookup_ids(self.db, target, f, &b_values)?,
-                    None => HashMap::default(),
-                },
-            ),
-        };
         // Names alike that give other legal forms (`Acme BV`, `Acme AG`) are
         // other companies: each reference's name finds those whose form
         // agrees with its own, by the reference's id.
         let bound = &self.bound_forms;
-        let (by_b, formless) = match fresh {
-            Some(f) => agreeing_forms(refs, by_b, |id| f.forms.get(id).or(bound.get(id)).copied()),
+        let (by_a, (by_b, formless)) = match fresh {
+            Some(f) => (
+                Fresh::lookup(&f.domains, &a_values),
+                agreeing_forms(refs, &f.names, |id| f.forms.get(id).or(bound.get(id)).copied()),
+            ),
             None if target == Entity::Companies => {
+                let by_a = lookup_ids(self.db, target, field_a, &a_values)?;
+                let keys: Vec<String> = refs.iter().filter_map(|r| r.name_key.clone()).collect();
+                let by_key = lookup_ids(self.db, target, "name_key", &keys)?;
                 let ids: Vec<&str> = refs
                     .iter()
                     .filter(|r| r.form.is_some())
-                    .filter_map(|r| by_b.get(r.name_key.as_ref()?))
+                    .filter_map(|r| by_key.get(r.name_key.as_ref()?))
                     .flatten()
                     .map(String::as_str)
                     .collect();
                 let forms = legal_forms(self.db, &ids)?;
-                agreeing_forms(refs, by_b, |id| forms.get(id).or(bound.get(id)).copied())
+                (by_a, agreeing_forms(refs, &by_key, |id| forms.get(id).or(bound.get(id)).copied()))
             }
-            None => (HashMap::default(), FastSet::default()),
+            None => (lookup_ids(self.db, target, field_a, &a_values)?, (HashMap::default(), FastSet::default())),
         };
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
         let deal_at = self.deals_at(target, refs, &by_a)?;
@@ -4772,7 +4767,7 @@ fn lookup_ids(
 /// form finds, the ones without.
 fn agreeing_forms(
     refs: &[&LinkRef],
-    by_name: HashMap<String, Vec<String>>,
+    by_name: &HashMap<String, Vec<String>>,
     form_of: impl Fn(&str) -> Option<&'static str>,
 ) -> (HashMap<String, Vec<String>>, FastSet<String>) {
     let mut out: HashMap<String, Vec<String>> = HashMap::default();
