@@ -427,11 +427,11 @@ impl Store {
                     l
                 }
                 // An e-mail names a contact, not the company at its domain.
-                Entity::Companies if record.contains('@') => vec![("name_key = ?".into(), vec![company_key(record)])],
+                Entity::Companies if record.contains('@') => vec![by_name(record)],
                 Entity::Companies => {
                     vec![
                         ("domain = ?".into(), vec![model::domain_key(record)]),
-                        ("name_key = ?".into(), vec![company_key(record)]),
+                        by_name(record),
                         by_phone(record, &["phone"]),
                     ]
                 }
@@ -473,6 +473,9 @@ impl Store {
                     Entity::Companies => company_key(t),
                     _ => t.trim().to_string(),
                 };
+                let forms_agree = |t: &str| {
+                    *e != Entity::Companies || model::forms_agree(model::legal_form(t), model::legal_form(record))
+                };
                 let wanted = normal(record);
                 // (Company names compare normalised, so those rows are all read.)
                 let mut sql = "SELECT DISTINCT record_id, before FROM audit WHERE entity = ? AND op = 'delete' \
@@ -491,7 +494,7 @@ impl Store {
                     else {
                         continue;
                     };
-                    if normal(&label) == wanted && !hits.iter().any(|(_, h)| h == &id) {
+                    if normal(&label) == wanted && forms_agree(&label) && !hits.iter().any(|(_, h)| h == &id) {
                         hits.push((*e, id));
                     }
                 }
@@ -1330,6 +1333,16 @@ fn records_of(
 /// `LIKE` text for the batches whose ids start with `id`.
 fn prefix_of(id: &str) -> String {
     format!("{}%", id.to_uppercase().replace(['%', '_'], ""))
+}
+
+/// The lookup of companies by `text` as a name: by its key, and by its
+/// legal form where it gives one (`Acme BV` is `Acme B.V.` or `Acme`, not
+/// `Acme AG`).
+fn by_name(text: &str) -> (String, Vec<String>) {
+    match model::company_key_and_form(text) {
+        (key, Some(form)) => ("name_key = ? AND (name_form IS NULL OR name_form = ?)".into(), vec![key, form.into()]),
+        (key, None) => ("name_key = ?".into(), vec![key]),
+    }
 }
 
 /// The lookup of records whose `columns` hold the phone number `text` as

@@ -497,6 +497,12 @@ impl FieldResolver {
             || field == "name" && self.entity == Entity::Companies
     }
 
+    /// The table a company's name is read from: the company's own, or the
+    /// one a record links to.
+    fn company_table(&self) -> &'static str {
+        if self.entity == Entity::Companies { "t" } else { "lco" }
+    }
+
     fn declared(&self, field: &str) -> Option<&CustomField> {
         let name = field.strip_prefix("custom.")?;
         self.declared.iter().find(|d| d.name == name)
@@ -506,10 +512,22 @@ impl FieldResolver {
 impl Resolver for FieldResolver {
     fn column(&self, field: &str, literal: Option<&Literal>) -> Result<String, String> {
         // A company's name compares as import matches it: without case,
-        // punctuation or legal form (`acme inc` finds `Acme, Inc.`).
-        if literal.is_some() && self.company_name(field) {
-            let table = if self.entity == Entity::Companies { "t" } else { "lco" };
-            return Ok(format!("{table}.name_key"));
+        // punctuation or legal form (`acme inc` finds `Acme, Inc.`), but a
+        // name given with one legal form is not a name given with another
+        // (`Acme BV` finds `Acme B.V.` and `Acme`, not `Acme AG`).
+        if let Some(literal) = literal.filter(|_| self.company_name(field)) {
+            let table = self.company_table();
+            let form = match literal {
+                Literal::Text(t) | Literal::Number(t) => model::legal_form(t),
+                Literal::Bool(_) => None,
+            };
+            // (A form is one of crmsync's own words, `bv`: never a quote.)
+            return Ok(match form {
+                Some(form) => format!(
+                    "(CASE WHEN {table}.name_form IS NULL OR {table}.name_form = '{form}' THEN {table}.name_key END)"
+                ),
+                None => format!("{table}.name_key"),
+            });
         }
         let (sql, kind) = self.field(field)?;
         Ok(match kind {
@@ -533,6 +551,10 @@ impl Resolver for FieldResolver {
     }
 
     fn ordered(&self, field: &str, literal: &Literal) -> Option<(String, String)> {
+        // A company's name orders by its key, whatever its legal form.
+        if self.company_name(field) {
+            return Some((format!("{}.name_key", self.company_table()), "?".to_string()));
+        }
         let (sql, kind) = self.field(field).ok()?;
         let declared = self.declared(field);
         let text_against_number = matches!(literal, Literal::Number(_))

@@ -4798,12 +4798,15 @@ fn legal_forms(db: &mut dyn Sql, ids: &[&str]) -> Result<HashMap<String, &'stati
     distinct.dedup();
     let mut out = HashMap::default();
     for part in distinct.chunks(500) {
-        let sql = format!("SELECT id, name FROM companies WHERE id IN ({})", placeholders(part.len()));
+        let sql = format!(
+            "SELECT id, name_form FROM companies WHERE id IN ({}) AND name_form IS NOT NULL",
+            placeholders(part.len())
+        );
         let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
         for row in db.query(&sql, &params)? {
             let mut row = row.into_iter().map(Cell::into_text);
-            if let (Some(id), Some(name)) = (row.next().flatten(), row.next().flatten())
-                && let Some(form) = model::legal_form(&name)
+            if let (Some(id), Some(form)) = (row.next().flatten(), row.next().flatten())
+                && let Some(form) = model::canonical_form(&form)
             {
                 out.insert(id, form);
             }
@@ -4842,8 +4845,11 @@ pub(crate) fn update_record(
                 sets.push(format!("{} = ?", c.column));
                 params.push(Param::opt(after[i].as_deref()));
                 if entity == Entity::Companies && c.field == "name" {
+                    let (key, form) = after[i].as_deref().map(model::company_key_and_form).unzip();
                     sets.push("name_key = ?".to_string());
-                    params.push(Param::opt(after[i].as_deref().map(company_key).as_deref()));
+                    params.push(Param::opt(key.as_deref()));
+                    sets.push("name_form = ?".to_string());
+                    params.push(Param::opt(form.flatten()));
                 }
             }
         }
@@ -4880,12 +4886,14 @@ pub(crate) fn insert_records(
     let mut names: Vec<&str> = vec!["id"];
     names.extend(model::table_columns(entity).map(|(_, c)| c.column));
     if entity == Entity::Companies {
-        names.push("name_key");
+        names.extend(["name_key", "name_form"]);
     }
     names.extend(["hash", "source_hash", "version", "created_at", "updated_at", "created_batch"]);
     let hashes: Vec<[u8; 16]> = rows.iter().map(|(_, values, _)| content_hash(values)).collect();
-    let name_keys: Vec<Option<String>> = match entity {
-        Entity::Companies => rows.iter().map(|(_, values, _)| values[0].as_deref().map(company_key)).collect(),
+    let name_keys: Vec<Option<(String, Option<&str>)>> = match entity {
+        Entity::Companies => {
+            rows.iter().map(|(_, values, _)| values[0].as_deref().map(model::company_key_and_form)).collect()
+        }
         _ => Vec::new(),
     };
     let mut params: Vec<Arg<'_>> = Vec::with_capacity(rows.len() * names.len());
@@ -4900,7 +4908,9 @@ pub(crate) fn insert_records(
             }
         }
         if entity == Entity::Companies {
-            params.push(name_keys[n].as_deref().into());
+            let (key, form) = name_keys[n].as_ref().map(|(k, f)| (k.as_str(), *f)).unzip();
+            params.push(key.into());
+            params.push(form.flatten().into());
         }
         params.push(Arg::Bytes(&hashes[n]));
         params.push(source.map_or(Arg::Null, |s| Arg::Int(s as i64)));

@@ -123,6 +123,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0012_company_keys.sql"),
         then: Some(rekey_companies),
     },
+    Migration {
+        version: 13,
+        name: "company legal forms",
+        sqlite: include_str!("../migrations/sqlite/0013_company_forms.sql"),
+        postgres: include_str!("../migrations/postgres/0013_company_forms.sql"),
+        then: Some(form_companies),
+    },
 ];
 
 /// Gives each company the name key this build computes, where it differs
@@ -137,6 +144,24 @@ fn rekey_companies(db: &mut dyn Sql) -> Result<()> {
         let key = model::company_key(&name);
         if stored.as_deref() != Some(key.as_str()) {
             db.execute("UPDATE companies SET name_key = ? WHERE id = ?", &[Param::Text(key), Param::Text(id)])?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives each company whose name has a legal form that form.
+fn form_companies(db: &mut dyn Sql) -> Result<()> {
+    let rows = db.query("SELECT id, name FROM companies WHERE name IS NOT NULL", &[])?;
+    for row in rows {
+        let mut row = row.into_iter().map(sql::Cell::into_text);
+        let (Some(id), Some(name)) = (row.next().flatten(), row.next().flatten()) else {
+            continue;
+        };
+        if let Some(form) = model::legal_form(&name) {
+            db.execute(
+                "UPDATE companies SET name_form = ? WHERE id = ?",
+                &[Param::Text(form.into()), Param::Text(id)],
+            )?;
         }
     }
     Ok(())
@@ -186,7 +211,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 12;
+pub const SCHEMA_VERSION: u32 = 13;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

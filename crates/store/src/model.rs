@@ -750,6 +750,12 @@ fn legal_form_of(word: &str) -> Option<&'static str> {
     LEGAL_FORMS.iter().find(|(w, _)| *w == word).map(|(_, form)| *form)
 }
 
+/// A legal form as the store keeps it (`name_form`), as this build names
+/// it.
+pub(crate) fn canonical_form(stored: &str) -> Option<&'static str> {
+    legal_form_of(stored)
+}
+
 /// The words of a name as keys compare them: lower case, punctuation
 /// dropped, Chinese legal suffixes cut.
 fn name_words(name: &str) -> Vec<String> {

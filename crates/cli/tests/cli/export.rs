@@ -1932,3 +1932,43 @@ on_both!(a_deal_without_contacts_exports_an_empty_list, |db| {
     let s = db.json(&["import", &back, "--entity", "deals", "--key", "name"]);
     assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
 });
+
+on_both!(a_company_name_given_with_a_legal_form_finds_that_form_and_no_other, |db| {
+    // Names compare as import matches them (case, punctuation and form
+    // aside), but `Acme BV` is not `Acme AG`: a filter or a history by one
+    // does not find the other. A name without a form finds each.
+    let c = db.file("c.csv", "name,domain\nAcme BV,acme.nl\nAcme AG,acme.ch\nAcme,acme.com\nGlobex Inc,globex.com\n");
+    db.ok(&["import", &c, "--entity", "companies", "--mode", "insert"]);
+    let k = db.file(
+        "k.csv",
+        "email,company.name,company.domain\nann@acme.nl,Acme BV,acme.nl\nbob@acme.ch,Acme AG,acme.ch\n\
+         cy@acme.com,Acme,acme.com\n",
+    );
+    db.ok(&["import", &k, "--entity", "contacts"]);
+    let names = |filter: &str| {
+        let out = db.ok(&["export", "--entity", "companies", "--fields", "name", "--where", filter]);
+        let mut names: Vec<String> = out.lines().skip(1).map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names("name = 'Acme B.V.'"), ["Acme", "Acme BV"]);
+    assert_eq!(names("name = 'ACME ag'"), ["Acme", "Acme AG"]);
+    assert_eq!(names("name = 'acme'"), ["Acme", "Acme AG", "Acme BV"]);
+    assert_eq!(names("name != 'Acme BV'"), ["Acme AG", "Globex Inc"]);
+    assert_eq!(names("name in ('Acme AG', 'Globex')"), ["Acme", "Acme AG", "Globex Inc"]);
+    assert_eq!(names("not name in ('Acme AG', 'globex inc.')"), ["Acme BV"]);
+    assert_eq!(names("name < 'b'"), ["Acme", "Acme AG", "Acme BV"]);
+    assert_eq!(emails_where(db, "company.name = 'Acme AG'"), ["bob@acme.ch", "cy@acme.com"]);
+    assert_eq!(emails_where(db, "company.name = 'Acme'"), ["ann@acme.nl", "bob@acme.ch", "cy@acme.com"]);
+    // History by a name with its form: Acme B.V. and the formless Acme,
+    // named each; by the exact name, that one.
+    let said = stderr_of(&db.run(&["history", "Acme B.V."]));
+    assert!(said.contains("names 2 records") && said.contains("\"Acme BV\"") && !said.contains("Acme AG"), "{said}");
+    assert!(db.ok(&["history", "Acme AG"]).starts_with("companies "));
+    // A company renamed into another form is found by that one.
+    let r = db.file("r.csv", "domain,name\nacme.ch,Acme SA\n");
+    db.ok(&["import", &r, "--entity", "companies", "--key", "domain", "--mode", "update"]);
+    assert_eq!(db.scalar("SELECT name_form FROM companies WHERE domain = 'acme.ch'").as_deref(), Some("sa"));
+    assert_eq!(names("name = 'Acme S.A.'"), ["Acme", "Acme SA"]);
+    assert_eq!(names("name = 'Acme AG'"), ["Acme"]);
+});
