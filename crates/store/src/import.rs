@@ -511,6 +511,9 @@ pub struct Import<'s> {
     /// of the first name that linked to it in this import (`Acme` found by
     /// `Acme BV`): a later `Acme AG` is another company, not that one too.
     bound_forms: HashMap<String, &'static str>,
+    /// Entries of `bound_forms` not yet written with a checkpoint (to
+    /// `batch_forms`, which `--resume` reads them back from).
+    forms_to_keep: Vec<(String, &'static str)>,
     /// `Sql::others_version` when `linked` was last known to hold.
     linked_version: Option<i64>,
     /// Values of unique fields (`Unique::value`) → the record that has
@@ -1172,6 +1175,7 @@ impl Store {
             bulk_store: false,
             linked: HashMap::default(),
             bound_forms: HashMap::default(),
+            forms_to_keep: Vec::new(),
             linked_version: None,
             effects: None,
             amended: Vec::new(),
@@ -1249,6 +1253,19 @@ impl Store {
                 rewritten: counts[5],
                 ..Counts::default()
             };
+            // Companies named without a legal form keep the one the
+            // interrupted run bound them to.
+            for row in import
+                .db
+                .query("SELECT company_id, form FROM batch_forms WHERE batch_id = ?", &[import.batch.as_str().into()])?
+            {
+                let mut row = row.into_iter().map(Cell::into_text);
+                if let (Some(id), Some(form)) = (row.next().flatten(), row.next().flatten())
+                    && let Some(form) = model::canonical_form(&form)
+                {
+                    import.bound_forms.insert(id, form);
+                }
+            }
             // Companies the interrupted run created for its rows carry its batch.
             if import.settings.entity != Entity::Companies {
                 let batch = [Param::from(import.batch.as_str())];
@@ -1666,6 +1683,12 @@ impl Import<'_> {
         }
         if self.settings.dry_run {
             return Ok(());
+        }
+        for (company, form) in std::mem::take(&mut self.forms_to_keep) {
+            self.db.execute_later(
+                "INSERT INTO batch_forms (batch_id, company_id, form) VALUES (?, ?, ?)",
+                &[self.batch.as_str().into(), company.into(), form.into()],
+            )?;
         }
         let c = &self.counts;
         let digest = rows.last().map_or(Param::Null, |r| Param::Int(r.digest as i64));
@@ -3587,8 +3610,10 @@ impl Import<'_> {
             };
             if let (Ok(id), Some(form)) = (&result, r.form)
                 && formless.contains(id)
+                && !self.bound_forms.contains_key(id)
             {
-                self.bound_forms.entry(id.clone()).or_insert(form);
+                self.bound_forms.insert(id.clone(), form);
+                self.forms_to_keep.push((id.clone(), form));
             }
             if let (Ok(id), Some(x)) = (&result, &r.external)
                 && target == Entity::Companies
@@ -3703,6 +3728,18 @@ impl Import<'_> {
                 && ![&r.domain, &r.external].into_iter().flatten().any(|v| pending.contains(v.as_str()))
             {
                 known.insert(r.id.clone(), id.clone());
+            }
+        }
+        // A company made from a name without a legal form keeps the form a
+        // later row's name gave it (`Acme`, then `Acme BV`) in the segments
+        // after this one, as a stored one does (see `bound_forms`).
+        for (id, m) in &making.from {
+            if let Some(form) = m.form
+                && m.name.as_deref().is_some_and(|n| model::legal_form(n).is_none())
+                && !self.bound_forms.contains_key(id)
+            {
+                self.bound_forms.insert(id.clone(), form);
+                self.forms_to_keep.push((id.clone(), form));
             }
         }
         amend.0.extend(named);
@@ -3997,6 +4034,8 @@ impl Import<'_> {
             "UPDATE batches SET status = 'done', finished_at = ? WHERE id = ?",
             &[model::now_text().into(), self.batch.as_str().into()],
         )?;
+        // (Kept only for a resume.)
+        self.db.execute("DELETE FROM batch_forms WHERE batch_id = ?", &[self.batch.as_str().into()])?;
         self.commit(true)
     }
 

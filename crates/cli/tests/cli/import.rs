@@ -1517,6 +1517,61 @@ on_both!(companies_of_one_name_and_other_legal_forms_are_other_companies, |db| {
     assert!(!stderr_of(&out).contains("share their name"), "{}", stderr_of(&out));
 });
 
+on_both!(a_form_a_company_took_holds_across_chunks_and_a_resume, |db| {
+    // `Acme` made for one row and found by `Acme BV` in the same chunk is
+    // still of that form in the next chunk: `Acme AG` is another company
+    // whatever the chunk size.
+    let linked = "SELECT c.name FROM contacts k JOIN companies c ON c.id = k.company_id WHERE k.email = ";
+    let f = db.file(
+        "m.csv",
+        "email,company.name
+a@x.com,Acme
+b@x.com,Acme BV
+c@x.com,Acme AG
+d@x.com,Acme
+",
+    );
+    for size in ["2", "3"] {
+        db.ok(&["import", &f, "--entity", "contacts", "--chunk-size", size]);
+        assert_eq!(db.scalar(&format!("{linked}'b@x.com'")).as_deref(), Some("Acme"), "chunks of {size}");
+        assert_eq!(db.scalar(&format!("{linked}'c@x.com'")).as_deref(), Some("Acme AG"), "chunks of {size}");
+        assert_eq!(db.scalar(&format!("{linked}'d@x.com'")).as_deref(), Some("Acme"), "chunks of {size}");
+        let last = db.scalar("SELECT id FROM batches ORDER BY started_at DESC, id DESC LIMIT 1").expect("a batch");
+        db.ok(&["undo", &last]);
+    }
+    // A stored `Nova` found by `Nova GmbH` before the import stopped is of
+    // that form when it resumes: `Nova SE` makes its own company, as in
+    // one run.
+    db.ok(&[
+        "import",
+        &db.file(
+            "n.csv",
+            "name
+Nova
+",
+        ),
+        "--entity",
+        "companies",
+    ]);
+    let f = db.file(
+        "n2.csv",
+        "email,company.name
+e@x.com,Nova GmbH
+bad,Nova GmbH
+g@x.com,Nova SE
+",
+    );
+    let out = db.run(&["import", &f, "--entity", "contacts", "--chunk-size", "1", "--max-errors", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(db.count("SELECT count(*) FROM batch_forms WHERE form = 'gmbh'"), 1);
+    let s = db.json(&["import", &f, "--entity", "contacts", "--chunk-size", "1", "--resume"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'e@x.com'")).as_deref(), Some("Nova"));
+    assert_eq!(db.scalar(&format!("{linked}'g@x.com'")).as_deref(), Some("Nova SE"));
+    // (Kept only until the batch finishes.)
+    assert_eq!(db.count("SELECT count(*) FROM batch_forms"), 0);
+});
+
 on_both!(a_company_name_without_its_form_binds_no_second_form, |db| {
     // `Acme` made for the first row is of the first form a later row gives
     // it (`Acme BV`): `Acme AG` is another company, never the same one.

@@ -3,3 +3,13 @@
 -- `Acme BV` and `Acme`, not `Acme AG`. crmsync fills it in after this file,
 -- in its transaction (`form_companies`).
 ALTER TABLE companies ADD COLUMN name_form TEXT;
+
+-- The legal form each company named without one took in a batch that has
+-- not finished (`Acme` found by `Acme BV`), so that `--resume` keeps it:
+-- a later `Acme AG` is another company after the interruption as before.
+CREATE TABLE batch_forms (
+    batch_id TEXT NOT NULL,
+    company_id TEXT NOT NULL,
+    form TEXT NOT NULL,
+    PRIMARY KEY (batch_id, company_id)
+);
