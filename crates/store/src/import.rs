@@ -3478,6 +3478,8 @@ impl Import<'_> {
             } else {
                 None
             };
+            // Companies made for earlier rows under the row's name.
+            let made_alike: Vec<String> = making.named_like(r).cloned().collect();
             // (Deals of one name: the one at the row's company, if one is.)
             let hit = hit.or_else(|| {
                 let ids = a.and_then(|v| by_a.get(v))?;
@@ -3498,16 +3500,24 @@ impl Import<'_> {
                 };
                 let found = one_of(target, if at.len() == 1 { &at } else { ids }, r, system.as_deref());
                 // A company found by its domain whose row's name is another
-                // stored company's: which is meant is not ours to guess, as a
-                // companies import refuses it too. (A name that finds none
-                // is the company's under another spelling.)
-                Some(match (&found, by_b.get(&r.id)) {
-                    (Ok(id), Some(named)) if target == Entity::Companies && !named.contains(id) => Err(format!(
-                        "the row's company.domain {:?} is another company's than the one its company.name {:?} \
+                // stored company's, or one made for an earlier row: which is
+                // meant is not ours to guess, as a companies import (or this
+                // one run again) refuses it too. (A name that finds none is
+                // the company's under another spelling.)
+                let named = by_b.get(&r.id).into_iter().flatten().chain(&made_alike);
+                Some(match &found {
+                    Ok(id)
+                        if target == Entity::Companies
+                            && named.clone().next().is_some()
+                            && !named.clone().any(|n| n == id) =>
+                    {
+                        Err(format!(
+                            "the row's company.domain {:?} is another company's than the one its company.name {:?} \
                          names (one company, two names?)",
-                        r.domain.as_deref().unwrap_or_default(),
-                        r.name.as_deref().unwrap_or_default()
-                    )),
+                            r.domain.as_deref().unwrap_or_default(),
+                            r.name.as_deref().unwrap_or_default()
+                        ))
+                    }
                     _ => found,
                 })
             });
@@ -3538,8 +3548,6 @@ impl Import<'_> {
                 }),
                 other => other,
             };
-            // Companies made for earlier rows under the row's name.
-            let made_alike: Vec<String> = making.named_like(r).cloned().collect();
             let hit = match hit {
                 Some(h) => Some(h),
                 None => match by_name.as_deref() {

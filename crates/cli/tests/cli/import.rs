@@ -1572,6 +1572,27 @@ g@x.com,Nova SE
     assert_eq!(db.count("SELECT count(*) FROM batch_forms"), 0);
 });
 
+on_both!(a_domain_of_a_stored_company_beside_the_name_of_one_made_for_an_earlier_row_is_refused_each_run, |db| {
+    // `Acme AG` is made for the first row (the stored `Acme GmbH` is
+    // another company); the second row gives `Acme AG` with `Acme GmbH`'s
+    // domain. Which it means is not ours to guess: refused on the first
+    // run as on the second, never linked to `Acme GmbH` once and refused
+    // after.
+    db.ok(&["import", &db.file("s.csv", "name,domain\nAcme GmbH,acme.de\n"), "--entity", "companies"]);
+    let f = db.file("e.csv", "email,company.name,company.domain\ne1@x.com,Acme AG,\ne2@x.com,Acme AG,acme.de\n");
+    for run in ["first", "second"] {
+        let r = db.path(&format!("{run}.rejects.csv"));
+        let s = db.json(&["import", &f, "--entity", "contacts", "--rejects", r.to_str().expect("p")]);
+        assert_eq!(s["rejected"].as_u64(), Some(1), "{run} run: {s}");
+        let rejects = std::fs::read_to_string(&r).expect("rejects");
+        assert!(
+            rejects.contains("e2@x.com") && rejects.contains("is another company's than the one its company.name"),
+            "{run} run: {rejects}"
+        );
+    }
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'e2@x.com'"), 0);
+});
+
 on_both!(a_company_name_without_its_form_binds_no_second_form, |db| {
     // `Acme` made for the first row is of the first form a later row gives
     // it (`Acme BV`): `Acme AG` is another company, never the same one.
