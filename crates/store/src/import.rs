@@ -2936,22 +2936,23 @@ impl Import<'_> {
                             .collect(),
                         _ => ids.clone(),
                     };
+                    // Two of them written alike: only an id or a domain can
+                    // say which, however the row writes the name. (Written
+                    // exactly as one alone is, the row would have found it.)
+                    let written = |p: usize| {
+                        let mut names: Vec<&str> =
+                            many.iter().filter_map(|&i| candidates[i].as_ref()?.value(p)).map(str::trim).collect();
+                        names.sort_unstable();
+                        names
+                    };
                     let (what, hint) = match name_pos.and_then(|p| Some((p, d.values.get(p)?.as_ref()?.as_deref()?))) {
-                        // (Written exactly as two of them are, only an id
-                        // or a domain can say which.)
-                        Some((p, name))
-                            if many
-                                .iter()
-                                .filter_map(|&i| candidates[i].as_ref())
-                                .filter(|e| e.value(p).map(str::trim) == Some(name.trim()))
-                                .nth(1)
-                                .is_some() =>
-                        {
+                        Some((p, name)) if written(p).windows(2).any(|w| w[0] == w[1]) => {
                             let hint = match d.own {
                                 Some(_) => "give the row its record's `domain`: its `id` names none here",
                                 None => "give the row its record's `id` or `domain`",
                             };
-                            (format!("the name {name:?}"), hint)
+                            let what = if written(p).contains(&name.trim()) { "the name" } else { "names alike to" };
+                            (format!("{what} {name:?}"), hint)
                         }
                         Some((_, name)) => (format!("names alike to {name:?}"), "write the name as one of them has it"),
                         None => (describe_key(&key, d), "merge them first"),

@@ -1593,6 +1593,26 @@ on_both!(a_domain_of_a_stored_company_beside_the_name_of_one_made_for_an_earlier
     assert_eq!(db.count("SELECT count(*) FROM contacts WHERE email = 'e2@x.com'"), 0);
 });
 
+on_both!(a_name_alike_to_companies_two_of_which_are_written_alike_asks_for_an_id_or_domain, |db| {
+    // `Acme B.V.` finds two `Acme BV`s: writing the name as one of them has
+    // it would still find both, so the message asks for what tells them
+    // apart. Alike to names all written otherwise, it asks for one of them.
+    let s =
+        db.file("s.csv", "name,domain\nAcme BV,acme.nl\nAcme BV,acme-bv.nl\nBeta GmbH,beta.de\nBETA GMBH,beta.at\n");
+    db.ok(&["import", &s, "--entity", "companies", "--mode", "insert"]);
+    let q = db.file("q.csv", "name,industry\nAcme B.V.,Trade\nbeta gmbh,Trade\n");
+    let err = stderr_of(&db.run(&["import", &q, "--entity", "companies", "--key", "name"]));
+    assert!(
+        err.contains("2 records of companies have names alike to \"Acme B.V.\"")
+            && err.contains("(give the row its record's `id` or `domain`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("names alike to \"beta gmbh\"") && err.contains("(write the name as one of them has it"),
+        "{err}"
+    );
+});
+
 on_both!(a_company_name_without_its_form_binds_no_second_form, |db| {
     // `Acme` made for the first row is of the first form a later row gives
     // it (`Acme BV`): `Acme AG` is another company, never the same one.
