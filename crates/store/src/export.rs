@@ -5,7 +5,7 @@
 //! `contact.email`), never as crmsync's internal id, so an export can be
 //! imported again into another store.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crmsync_core::mapping::{EXTERNAL_ID_PREFIX, external_system};
 use crmsync_core::value::LIST_SEPARATOR;
@@ -295,19 +295,22 @@ fn records_alike(
             system.replace('\'', "''")
         )
     });
-    let (key, apart) = match entity {
-        Entity::Deals if company_id_in.is_some() => ("name", company_id_in.as_deref()),
-        Entity::Companies if shows("domain") => ("name_key", Some("t.domain")),
-        Entity::Companies => ("name_key", None),
+    // (And by legal form where the file shows the company's name, as
+    // import tells `Acme BV` from `Acme AG`.)
+    let (key, apart, form) = match entity {
+        Entity::Deals if company_id_in.is_some() => ("name", company_id_in.as_deref(), None),
+        Entity::Companies if shows("domain") => ("name_key", Some("t.domain"), Some("t.name_form")),
+        Entity::Companies => ("name_key", None, Some("t.name_form")),
         // A deal's company as the file shows it: two companies `Zeta` at
         // zeta.de and zeta.fr are one `Zeta` in a file without domains.
         Entity::Deals if shows("company.name") && shows("company.domain") => (
             "name",
             Some("CASE WHEN t.company_id IS NULL THEN NULL ELSE lco.name_key || '|' || COALESCE(lco.domain, '') END"),
+            Some("lco.name_form"),
         ),
-        Entity::Deals if shows("company.name") => ("name", Some("lco.name_key")),
-        Entity::Deals if shows("company.domain") => ("name", Some("lco.domain")),
-        Entity::Deals => ("name", None),
+        Entity::Deals if shows("company.name") => ("name", Some("lco.name_key"), Some("lco.name_form")),
+        Entity::Deals if shows("company.domain") => ("name", Some("lco.domain"), None),
+        Entity::Deals => ("name", None, None),
         _ => return Ok(None),
     };
     let table = entity.name();
@@ -321,29 +324,35 @@ fn records_alike(
         ),
         None => "0".to_string(),
     };
-    // (PostgreSQL groups by no constant.)
-    let group = apart.map_or(format!("t.{key}"), |a| format!("t.{key}, {a}"));
-    let apart = apart.unwrap_or("NULL");
     // (Deleted records in an `--include-deleted` file are not imported.)
     let wheres: Vec<&str> =
         std::iter::once("t.deleted_at IS NULL").chain(conditions.iter().map(String::as_str)).collect();
-    // By name, then by domain or company within it: of a name several
-    // rows have, those at one domain or company (or none) are alike, and
-    // where one has none, all are (it would be taken for any of them).
-    let n = if entity == Entity::Companies {
-        companies_alike(db, apart, &has_id, &wheres, params)?
-    } else {
-        let sql = format!(
-            "SELECT COALESCE(sum(CASE WHEN g.nulls > 0 THEN g.total ELSE g.alike END), 0) FROM (\
-         SELECT sum(i.n) AS total, sum(CASE WHEN i.a IS NULL THEN i.n ELSE 0 END) AS nulls, \
-         sum(CASE WHEN i.n > 1 THEN i.n ELSE 0 END) AS alike FROM (\
-         SELECT t.{key} AS k, {apart} AS a, count(*) AS n, sum({has_id}) AS ids FROM {table} t{} WHERE {} \
-         GROUP BY {group}) i GROUP BY i.k HAVING sum(i.n) > 1 AND sum(i.ids) < sum(i.n)) g",
-            link_joins(entity),
-            wheres.join(" AND ")
-        );
-        db.query_row(&sql, params)?.and_then(|row| row.first().map(Cell::int)).unwrap_or(0)
-    };
+    let sql = format!(
+        "SELECT s.k, s.a, s.f, s.ids FROM (SELECT t.{key} AS k, {} AS a, {} AS f, {has_id} AS ids, \
+         count(*) OVER (PARTITION BY t.{key}) AS c FROM {table} t{} WHERE {}) s WHERE s.c > 1 ORDER BY s.k",
+        apart.unwrap_or("NULL"),
+        form.unwrap_or("NULL"),
+        link_joins(entity),
+        wheres.join(" AND ")
+    );
+    let mut n = 0;
+    let mut group: (Option<String>, Vec<Named>) = (None, Vec::new());
+    db.query_each(&sql, params, &mut |row| {
+        let mut row = row.into_iter();
+        let key = row.next().and_then(Cell::into_text);
+        let named = Named {
+            apart: row.next().and_then(Cell::into_text),
+            form: row.next().and_then(Cell::into_text),
+            id: row.next().is_some_and(|c| c.int() > 0),
+        };
+        if group.0 != key {
+            n += alike(&std::mem::take(&mut group.1));
+            group.0 = key;
+        }
+        group.1.push(named);
+        Ok(())
+    })?;
+    n += alike(&group.1);
     Ok((n > 0).then(|| {
         let one = model::singular(entity);
         let records = if n == 1 { format!("1 {one} shares its") } else { format!("{n} {table} share their") };
@@ -359,47 +368,56 @@ fn records_alike(
     }))
 }
 
-/// Of the companies `wheres` keeps, those a file of their names (and
-/// `apart`, their domains, if it shows them) cannot tell from another: as
-/// `records_alike` counts deals, and also by legal form, as import tells
-/// companies apart (`Acme BV` and `Acme AG` are two).
-fn companies_alike(db: &mut dyn Sql, apart: &str, has_id: &str, wheres: &[&str], params: &[Param]) -> Result<i64> {
-    let sql = format!(
-        "SELECT s.k, s.name, s.a, s.ids FROM (SELECT t.name_key AS k, t.name AS name, {} AS a, {has_id} AS ids, \
-         count(*) OVER (PARTITION BY t.name_key) AS c FROM companies t WHERE {}) s WHERE s.c > 1 ORDER BY s.k",
-        apart,
-        wheres.join(" AND ")
-    );
-    struct Named {
-        form: Option<&'static str>,
-        apart: Option<String>,
-        id: bool,
+/// A record of a name others in the file have too: what tells it apart
+/// there (its company or domain, `None`: nothing), its legal form or its
+/// company's, and whether it has an id in the system exported.
+struct Named {
+    apart: Option<String>,
+    form: Option<String>,
+    id: bool,
+}
+
+/// How many of `named`, records of one name, a file cannot tell from
+/// another of them: two are alike unless both have what tells them apart
+/// and it differs, or both give a legal form and not the same one. (None
+/// when each has an id.) Counted per form and per what tells them apart, so
+/// that a thousand deals `Renewal` are not compared pair by pair.
+fn alike(named: &[Named]) -> i64 {
+    if named.len() < 2 || named.iter().all(|n| n.id) {
+        return 0;
     }
-    let mut groups: Vec<(String, Vec<Named>)> = Vec::new();
-    for row in db.query(&sql, params)? {
-        let mut row = row.into_iter();
-        let key = row.next().and_then(Cell::into_text).unwrap_or_default();
-        let form = row.next().and_then(Cell::into_text).as_deref().and_then(model::legal_form);
-        let named =
-            Named { form, apart: row.next().and_then(Cell::into_text), id: row.next().is_some_and(|c| c.int() > 0) };
-        match groups.last_mut() {
-            Some((k, members)) if *k == key => members.push(named),
-            _ => groups.push((key, vec![named])),
+    type Key<'a> = Option<&'a str>;
+    let mut by_both: HashMap<(Key<'_>, Key<'_>), i64> = HashMap::new();
+    let (mut by_apart, mut by_form): (HashMap<Key<'_>, i64>, HashMap<Key<'_>, i64>) = Default::default();
+    for n in named {
+        let (a, f) = (n.apart.as_deref(), n.form.as_deref());
+        *by_both.entry((a, f)).or_default() += 1;
+        *by_apart.entry(a).or_default() += 1;
+        *by_form.entry(f).or_default() += 1;
+    }
+    // (`None`: any.)
+    let count = |apart: Option<Key<'_>>, form: Option<Key<'_>>| -> i64 {
+        match (apart, form) {
+            (None, None) => named.len() as i64,
+            (Some(a), None) => by_apart.get(&a).copied().unwrap_or(0),
+            (None, Some(f)) => by_form.get(&f).copied().unwrap_or(0),
+            (Some(a), Some(f)) => by_both.get(&(a, f)).copied().unwrap_or(0),
         }
-    }
-    let alike = |a: &Named, b: &Named| {
-        let apart = matches!((&a.apart, &b.apart), (Some(x), Some(y)) if x != y);
-        !apart && model::forms_agree(a.form, b.form)
     };
-    let mut n = 0;
-    for (_, members) in groups.iter().filter(|(_, m)| !m.iter().all(|m| m.id)) {
-        for (i, a) in members.iter().enumerate() {
-            if members.iter().enumerate().any(|(j, b)| i != j && alike(a, b)) {
-                n += 1;
-            }
+    // Each may be taken for those of its own `apart` or none (any, without
+    // one) and of its own form or none (any, without one).
+    fn either(own: Option<&str>) -> Vec<Option<Option<&str>>> {
+        match own {
+            None => vec![None],
+            Some(_) => vec![Some(own), Some(None)],
         }
     }
-    Ok(n)
+    let taken_for_another = |r: &Named| {
+        let (aparts, forms) = (either(r.apart.as_deref()), either(r.form.as_deref()));
+        let like: i64 = aparts.iter().flat_map(|a| forms.iter().map(|f| count(*a, *f))).sum();
+        like > 1
+    };
+    named.iter().filter(|r| taken_for_another(r)).count() as i64
 }
 
 /// For `--since`: the records of `entity` whose linked records, as

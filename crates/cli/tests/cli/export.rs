@@ -1972,3 +1972,24 @@ on_both!(a_company_name_given_with_a_legal_form_finds_that_form_and_no_other, |d
     assert_eq!(names("name = 'Acme S.A.'"), ["Acme", "Acme SA"]);
     assert_eq!(names("name = 'Acme AG'"), ["Acme"]);
 });
+
+on_both!(deals_of_one_name_at_companies_of_other_legal_forms_export_without_a_note, |db| {
+    // `Renewal` at `Acme BV` and at `Acme AG` imports again as two deals
+    // (the names give other forms): no note says it would not. Beside a
+    // `Renewal` at `Acme`, which either could be, the note is right.
+    let c = db.file("c.csv", "name,domain\nAcme BV,acme.nl\nAcme AG,acme.ch\nAcme,acme.com\n");
+    db.ok(&["import", &c, "--entity", "companies", "--mode", "insert"]);
+    let d = db.file("d.csv", "name,company.domain,amount\nRenewal,acme.nl,10\nRenewal,acme.ch,20\n");
+    db.ok(&["import", &d, "--entity", "deals"]);
+    let fields = ["export", "--entity", "deals", "--fields", "name,company.name,amount"];
+    let out = db.run(&fields);
+    assert!(!stderr_of(&out).contains("share their name"), "{}", stderr_of(&out));
+    let other = Db::sqlite();
+    let f = other.file("deals.csv", &String::from_utf8_lossy(&out.stdout));
+    let s = other.json(&["import", &f, "--entity", "deals"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(2), Some(2)), "{s}");
+    let d = db.file("d2.csv", "name,company.domain,amount\nRenewal,acme.com,30\n");
+    db.ok(&["import", &d, "--entity", "deals", "--mode", "insert"]);
+    let out = db.run(&fields);
+    assert!(stderr_of(&out).contains("3 deals share their name"), "{}", stderr_of(&out));
+});
