@@ -3569,6 +3569,27 @@ impl Import<'_> {
                     // A name alone, which a company made for an earlier row
                     // (at another domain) has too: two companies of that
                     // name, as they are a chunk later.
+                    // Of them, the one written exactly as the row writes
+                    // it, as of stored ones or made ones alone: the row
+                    // finds the same company whatever part of the file it
+                    // was read with.
+                    Some([id])
+                        if r.domain.is_none()
+                            && made_alike.iter().any(|m| m != id)
+                            && making.written_as(r, &made_alike).is_none()
+                            && self.written_as(r, std::slice::from_ref(id))?.is_some() =>
+                    {
+                        Some(Ok(id.clone()))
+                    }
+                    // (A made one so written is found as made, below.)
+                    Some([id])
+                        if r.domain.is_none()
+                            && made_alike.iter().any(|m| m != id)
+                            && making.written_as(r, &made_alike).is_some()
+                            && self.written_as(r, std::slice::from_ref(id))?.is_none() =>
+                    {
+                        None
+                    }
                     Some([id]) if r.domain.is_none() && made_alike.iter().any(|m| m != id) => {
                         let made: Vec<(String, Option<String>)> = made_alike
                             .iter()
@@ -4342,6 +4363,18 @@ impl Making {
     fn named_like<'a>(&'a self, r: &'a LinkRef) -> impl Iterator<Item = &'a String> {
         let made = r.name_key.as_ref().and_then(|k| self.named.get(k));
         made.into_iter().flatten().filter(|id| self.from.get(*id).is_none_or(|m| model::forms_agree(m.form, r.form)))
+    }
+
+    /// Of `ids`, companies made earlier, the one alone whose name is
+    /// written exactly as `r` writes it.
+    fn written_as<'a>(&self, r: &LinkRef, ids: &'a [String]) -> Option<&'a String> {
+        let name = r.name.as_deref().map(str::trim)?;
+        let mut exact =
+            ids.iter().filter(|id| self.from.get(*id).and_then(|m| m.name.as_deref()).map(str::trim) == Some(name));
+        match (exact.next(), exact.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
     }
 
     /// The company made earlier whose name `r` gives, as stored ones are

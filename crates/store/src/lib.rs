@@ -149,18 +149,21 @@ fn rekey_companies(db: &mut dyn Sql) -> Result<()> {
     Ok(())
 }
 
-/// Gives each company whose name has a legal form that form.
+/// Gives each company whose name has a legal form that form, and the key
+/// this build computes (forms of several words, `Sp. z o.o.`, and Japanese
+/// ones, `株式会社`, are read since version 13).
 fn form_companies(db: &mut dyn Sql) -> Result<()> {
-    let rows = db.query("SELECT id, name FROM companies WHERE name IS NOT NULL", &[])?;
+    let rows = db.query("SELECT id, name, name_key FROM companies WHERE name IS NOT NULL", &[])?;
     for row in rows {
         let mut row = row.into_iter().map(sql::Cell::into_text);
-        let (Some(id), Some(name)) = (row.next().flatten(), row.next().flatten()) else {
+        let (Some(id), Some(name), stored) = (row.next().flatten(), row.next().flatten(), row.next().flatten()) else {
             continue;
         };
-        if let Some(form) = model::legal_form(&name) {
+        let (key, form) = model::company_key_and_form(&name);
+        if form.is_some() || stored.as_deref() != Some(key.as_str()) {
             db.execute(
-                "UPDATE companies SET name_form = ? WHERE id = ?",
-                &[Param::Text(form.into()), Param::Text(id)],
+                "UPDATE companies SET name_key = ?, name_form = ? WHERE id = ?",
+                &[Param::Text(key), Param::opt(form), Param::Text(id)],
             )?;
         }
     }

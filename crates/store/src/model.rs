@@ -744,7 +744,29 @@ const LEGAL_FORMS: &[(&str, &str)] = &[
     ("bhd", "bhd"),
     ("sro", "sro"),
     ("kft", "kft"),
+    ("ek", "ek"),
+    ("slu", "slu"),
+    ("sasu", "sasu"),
+    ("eurl", "eurl"),
+    ("bvba", "bvba"),
+    ("pllc", "pllc"),
+    ("sàrl", "sarl"),
+    ("gk", "gk"),
+    ("yk", "yk"),
+    // Forms of several words, read joined (see `name_words`).
+    ("spzoo", "spzoo"),
+    ("sadecv", "sadecv"),
+    ("sderldecv", "sderldecv"),
 ];
+
+/// Legal forms written as several words, as `name_words` joins them:
+/// `Sp. z o.o.`, `S.A. de C.V.`, `S. de R.L. de C.V.`.
+const JOINED_FORMS: &[&str] = &["spzoo", "sadecv", "sderldecv"];
+
+/// Japanese legal forms, written before the name or after it, without a
+/// space (`株式会社トヨタ`, `トヨタ株式会社`, `(株)トヨタ`), each with its form.
+const JA_FORMS: &[(&str, &str)] =
+    &[("株式会社", "kk"), ("(株)", "kk"), ("（株）", "kk"), ("㈱", "kk"), ("有限会社", "yk"), ("合同会社", "gk")];
 
 fn legal_form_of(word: &str) -> Option<&'static str> {
     LEGAL_FORMS.iter().find(|(w, _)| *w == word).map(|(_, form)| *form)
@@ -761,6 +783,16 @@ pub(crate) fn canonical_form(stored: &str) -> Option<&'static str> {
 fn name_words(name: &str) -> Vec<String> {
     const ZH_SUFFIXES: &[&str] = &["股份有限公司", "有限责任公司", "有限公司", "集团", "公司"];
     let mut s = name.trim().to_lowercase();
+    // (Read as the last word, where key_and_form_of reads a form.)
+    let mut ja_form = None;
+    for (written, form) in JA_FORMS {
+        let rest = s.strip_prefix(written).or_else(|| s.strip_suffix(written)).map(str::trim);
+        if let Some(rest) = rest.filter(|r| !r.is_empty()) {
+            s = rest.to_string();
+            ja_form = Some(*form);
+            break;
+        }
+    }
     loop {
         let before = s.len();
         for suf in ZH_SUFFIXES {
@@ -786,6 +818,16 @@ fn name_words(name: &str) -> Vec<String> {
     {
         let form = words.split_off(at).concat();
         words.push(form);
+    }
+    // So is one of several words (`Sp. z o.o.`, `SA de CV`).
+    if let Some(at) =
+        (1..words.len().saturating_sub(1)).find(|&at| JOINED_FORMS.contains(&words[at..].concat().as_str()))
+    {
+        let form = words.split_off(at).concat();
+        words.push(form);
+    }
+    if let Some(form) = ja_form {
+        words.push(form.to_string());
     }
     words
 }
@@ -1061,6 +1103,23 @@ mod tests {
         assert_eq!(company_key("Acme I T S.A."), "acme i t");
         assert_eq!(company_key("A.B."), "a b");
         assert_eq!(company_key("J. P. Q."), "j p q");
+        // Forms of several words, and Japanese ones before or after.
+        assert_eq!(company_key_and_form("Acme Sp. z o.o."), ("acme".into(), Some("spzoo")));
+        assert_eq!(company_key_and_form("ACME SP Z OO"), ("acme".into(), Some("spzoo")));
+        assert_eq!(company_key_and_form("Acme, S.A. de C.V."), ("acme".into(), Some("sadecv")));
+        assert_eq!(company_key_and_form("Acme S. de R.L. de C.V."), ("acme".into(), Some("sderldecv")));
+        assert_eq!(company_key_and_form("Acme S.à r.l."), ("acme".into(), Some("sarl")));
+        assert_eq!(company_key_and_form("Acme Sàrl"), ("acme".into(), Some("sarl")));
+        assert_eq!(company_key_and_form("Acme SARL"), ("acme".into(), Some("sarl")));
+        assert_eq!(company_key_and_form("Müller e.K."), ("müller".into(), Some("ek")));
+        assert_eq!(company_key_and_form("株式会社トヨタ"), ("トヨタ".into(), Some("kk")));
+        assert_eq!(company_key_and_form("トヨタ株式会社"), ("トヨタ".into(), Some("kk")));
+        assert_eq!(company_key_and_form("(株)トヨタ"), ("トヨタ".into(), Some("kk")));
+        assert_eq!(company_key_and_form("トヨタ合同会社"), ("トヨタ".into(), Some("gk")));
+        assert_eq!(company_key_and_form("株式会社"), ("株式会社".into(), None));
+        // (Words that only spell a form when joined stay words elsewhere.)
+        assert_eq!(company_key("Casa de Cv"), "casa de cv");
+        assert_eq!(company_key("Sa De Cv"), "sa de cv");
         assert_eq!(legal_form("Acme"), None);
         assert_eq!(legal_form("Co"), None);
         assert_eq!(legal_form("北京星辰科技有限公司"), None);

@@ -1570,6 +1570,14 @@ g@x.com,Nova SE
     assert_eq!(db.scalar(&format!("{linked}'g@x.com'")).as_deref(), Some("Nova SE"));
     // (Kept only until the batch finishes.)
     assert_eq!(db.count("SELECT count(*) FROM batch_forms"), 0);
+    // `Nova`, after `Nova SE` was made in the same part of the file, is the
+    // stored `Nova`, written so, as it is when `Nova SE` is stored: a row
+    // finds one company whatever part of the file it is read with.
+    let f = db.file("n3.csv", "email,company.name\nh@x.com,Nova GmbH\ni@x.com,Nova KG\nj@x.com,Nova\n");
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(3), Some(0)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'i@x.com'")).as_deref(), Some("Nova KG"));
+    assert_eq!(db.scalar(&format!("{linked}'j@x.com'")).as_deref(), Some("Nova"));
 });
 
 on_both!(a_domain_of_a_stored_company_beside_the_name_of_one_made_for_an_earlier_row_is_refused_each_run, |db| {

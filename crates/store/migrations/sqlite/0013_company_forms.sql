@@ -1,7 +1,8 @@
 -- A company's legal form (`bv` of `Acme B.V.`), as its name gives it, beside
 -- its name key: `--where name = 'Acme BV'` and `history "Acme BV"` find
 -- `Acme BV` and `Acme`, not `Acme AG`. crmsync fills it in after this file,
--- in its transaction (`form_companies`).
+-- in its transaction (`form_companies`), and keys again the names whose
+-- forms it now reads (`Sp. z o.o.`, `株式会社`).
 ALTER TABLE companies ADD COLUMN name_form TEXT;
 
 -- The legal form each company named without one took in a batch that has
