@@ -325,6 +325,17 @@ fn xml_named(db: &mut dyn Sql, entity: Entity) -> Result<Vec<(String, String)>> 
     Ok(out)
 }
 
+/// Why a row whose company's domain is one company's and name another's
+/// is refused.
+fn domain_of_another(r: &LinkRef) -> String {
+    format!(
+        "the row's company.domain {:?} is another company's than the one its company.name {:?} names \
+         (one company, two names?)",
+        r.domain.as_deref().unwrap_or_default(),
+        r.name.as_deref().unwrap_or_default()
+    )
+}
+
 /// A link named by the source: by natural key or by external id.
 #[derive(Debug, Clone, Default)]
 struct LinkRef {
@@ -3512,12 +3523,7 @@ impl Import<'_> {
                             && named.clone().next().is_some()
                             && !named.clone().any(|n| n == id) =>
                     {
-                        Err(format!(
-                            "the row's company.domain {:?} is another company's than the one its company.name {:?} \
-                         names (one company, two names?)",
-                            r.domain.as_deref().unwrap_or_default(),
-                            r.name.as_deref().unwrap_or_default()
-                        ))
+                        Err(domain_of_another(r))
                     }
                     _ => found,
                 })
@@ -3548,6 +3554,19 @@ impl Import<'_> {
                     None => ids,
                 }),
                 other => other,
+            };
+            // Of several, those at another domain than the row's are not the
+            // row's (`Acme` at acme.nl beside `Acme GmbH` at acme.de and
+            // `Acme BV` without one is `Acme BV`).
+            let by_name = match (by_name, &r.domain) {
+                (Some(ids), Some(d)) if hit.is_none() && ids.len() > 1 => {
+                    let at = |id: &String| stored_domain.get(id).and_then(Option::as_ref).or(making.filling.get(id));
+                    let fit: Vec<String> = ids.iter().filter(|id| at(id).is_none_or(|s| s == d)).cloned().collect();
+                    // (All at other domains: which, if any, is not ours to
+                    // guess.)
+                    Some(if fit.is_empty() { ids } else { fit })
+                }
+                (other, _) => other,
             };
             let hit = match hit {
                 Some(h) => Some(h),
@@ -3597,6 +3616,14 @@ impl Import<'_> {
                             .map(|from| (from.name.clone().unwrap_or_default(), from.domain.clone()))
                             .collect();
                         Some(Err(self.names_several(r, std::slice::from_ref(id), &made)?))
+                    }
+                    // Its domain a company's made for an earlier row.
+                    Some([id])
+                        if r.domain
+                            .as_ref()
+                            .is_some_and(|d| making.by.get(&format!("d:{d}")).is_some_and(|m| m != id)) =>
+                    {
+                        Some(Err(domain_of_another(r)))
                     }
                     Some([id]) => {
                         if let Some(domain) = &r.domain {
@@ -3802,14 +3829,16 @@ impl Import<'_> {
                     || r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x))
             })
             .flat_map(|r| {
-                let by_name = match by_b.get(&r.id).map(Vec::as_slice) {
-                    Some([id]) => Some(id.as_str()),
-                    _ => None,
-                };
+                // (Of several found by name, each: those at another domain
+                // than the row's are other companies.)
+                let by_name = by_b.get(&r.id).into_iter().flatten().map(String::as_str);
                 let by_domain = r.domain.as_ref().and_then(|d| by_a.get(d)?.first()).map(String::as_str);
-                [by_name, by_domain, r.external.as_ref().and_then(|x| by_ext.get(x)).map(String::as_str)]
+                by_name.chain(
+                    [by_domain, r.external.as_ref().and_then(|x| by_ext.get(x)).map(String::as_str)]
+                        .into_iter()
+                        .flatten(),
+                )
             })
-            .flatten()
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -4309,6 +4338,16 @@ impl Making {
                 _ => Err(given_to_another(x)),
             };
         }
+        // A domain made for an earlier row beside a name another company
+        // made for one has: which is meant is not ours to guess, as it is
+        // not once both are stored.
+        if let (None, Some(at)) = (&by_id, &by_domain)
+            && r.name.is_some()
+            && self.named_like(r).next().is_some()
+            && !self.named_like(r).any(|id| id == at)
+        {
+            return Err(domain_of_another(r));
+        }
         let known = match by_id.or(by_domain) {
             Some(id) => Some(id),
             None => self.by_name(r)?,
@@ -4391,12 +4430,17 @@ impl Making {
             .collect();
         let alike: Vec<&String> = if exact.len() == 1 { exact } else { ids };
         let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
+        let several = alike.len() > 1;
         let fit: Vec<&String> = alike
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|id| {
                 self.from.get(*id).is_some_and(|m| !differ(&m.domain, &r.domain) && !differ(&m.external, &r.external))
             })
             .collect();
+        // (Several, each at another domain: which, if any, is not ours to
+        // guess, as of stored ones.)
+        let fit = if fit.is_empty() && several && r.external.is_none() { alike } else { fit };
         match fit.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some((*one).clone())),
