@@ -759,6 +759,15 @@ impl Rejects {
     /// Completes the rejects file. Called on failure too: rejects found before
     /// a job stopped are worth keeping.
     pub fn finish(self) -> Result<()> {
+        // Quiet, rows rejected and kept nowhere are still said: nothing is
+        // lost unsaid.
+        if self.quiet && self.writer.is_none() && self.count > 0 {
+            let rows = if self.count == 1 { "1 row".to_string() } else { format!("{} rows", self.count) };
+            eprintln!(
+                "{rows} of {} rejected and kept nowhere; use --rejects FILE to keep each with its reason",
+                self.source
+            );
+        }
         if !self.quiet && self.count > self.shown {
             let more = self.count - self.shown;
             match self.path() {

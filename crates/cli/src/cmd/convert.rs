@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
-use crmsync_core::{Key, Mapper};
+use crmsync_core::{Key, Mapper, Value};
 use crmsync_formats::{Format, WriteOptions};
 
 use crate::Global;
@@ -224,7 +224,7 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
         digest: None,
     };
     let mut pipeline = Pipeline::start(reader, work);
-    let lists_flat = out_format.is_flat() && mapping.is_some() && !args.reverse;
+    let lists_flat = out_format.is_flat() && !args.reverse;
     let ids_named = mapping.clone().filter(|m| !args.reverse && m.id_system().is_some());
     let outcome: Result<()> = (|| {
         while let Some(worked) = pipeline.next() {
@@ -246,15 +246,20 @@ pub fn run(args: Args, g: Global) -> Result<ExitCode> {
                             }
                             _ => out_rec,
                         };
-                        // A list a mapping made (`tags`) is one cell of a flat
-                        // file, `a; b`, as an export writes it.
+                        // A list a mapping made (`tags`), or a list of values
+                        // of a file read as is, is one cell of a flat file,
+                        // `a; b`, as an export writes it and import reads it.
                         let listed;
                         let out_rec = if lists_flat
-                            && out_rec.fields().iter().any(|(_, v)| matches!(v, crmsync_core::Value::Array(_)))
+                            && out_rec.fields().iter().any(|(_, v)| matches!(v, Value::Array(_) | Value::Object(_)))
                         {
                             listed = {
                                 let mut r = out_rec.clone();
-                                super::export::flatten_lists(&mut r);
+                                if matches!(worked.outcomes[i], Outcome::Mapped) {
+                                    super::export::flatten_lists(&mut r);
+                                } else {
+                                    super::export::value_lists_as_cells(&mut r);
+                                }
                                 r
                             };
                             &listed

@@ -120,6 +120,24 @@ pub(crate) fn flatten_lists(rec: &mut Record) {
     }
 }
 
+/// Lists of values anywhere in a record read as is (`tags`, `custom.codes`
+/// of a JSON file) as one flat-file cell each, `a; b`, as an export writes
+/// them and import reads them; a list holding objects or lists keeps a
+/// column per item (`phones.0.number`).
+pub(crate) fn value_lists_as_cells(rec: &mut Record) {
+    fn in_value(v: &mut Value) {
+        match v {
+            Value::Array(items) if items.iter().all(|i| !matches!(i, Value::Array(_) | Value::Object(_))) => {
+                *v = if items.is_empty() { Value::Null } else { Value::Text(list_cell(items)) };
+            }
+            Value::Array(items) => items.iter_mut().for_each(in_value),
+            Value::Object(fields) => fields.iter_mut().for_each(|(_, v)| in_value(v)),
+            _ => {}
+        }
+    }
+    rec.values_mut().for_each(in_value);
+}
+
 pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     let started = Instant::now();
     let mut mapping = args.mapping.as_deref().map(load_mapping).transpose()?;

@@ -927,8 +927,12 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         }
     };
     let failure = stopped.as_ref().map(|msg| {
+        let rejected = match &rejects_path {
+            Some(path) => format!("the rejected ones in {path}"),
+            None => "the rejected ones said above, kept nowhere (--rejects FILE keeps them)".to_string(),
+        };
         format!(
-            "{msg}; rows up to it are done in batch {batch}, the rejected ones in the rejects \
+            "{msg}; rows up to it are done in batch {batch}, {rejected} \
              (`--resume` goes on after it, `crmsync undo {batch}` reverts)"
         )
     });

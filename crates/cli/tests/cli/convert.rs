@@ -63,21 +63,65 @@ fn no_header_files_get_positional_names() {
 
 #[test]
 fn nested_json_flattens_to_dotted_columns_and_back() {
+    // Objects are dotted columns, and come back as objects; a list of
+    // values is one cell, `a; b`, as an export writes it and import reads
+    // it, whatever its length (a column per item would change with the
+    // records); a list of objects a column per field of each.
     let dir = tempfile::tempdir().expect("tempdir");
     let f = write(
         dir.path(),
         "n.json",
-        br#"[{"name": "Ann", "address": {"city": "Paris", "zip": "75001"}, "tags": ["a", "b"]}]"#,
+        br#"[{"name": "Ann", "address": {"city": "Paris", "zip": "75001"}, "tags": ["a", "b"],
+              "phones": [{"kind": "work", "number": "01 23"}]},
+             {"name": "Bob", "address": {"city": "Lyon", "zip": "69001"}, "tags": ["c; d", "e", "f"],
+              "phones": [{"kind": "home", "number": "04 56"}]}]"#,
     );
     let csv = dir.path().join("o.csv");
     convert_summary(&[&f, csv.to_str().expect("p")]);
     assert_eq!(
         std::fs::read_to_string(&csv).expect("csv"),
-        "name,address.city,address.zip,tags.0,tags.1\nAnn,Paris,75001,a,b\n"
+        "name,address.city,address.zip,tags,phones.0.kind,phones.0.number\nAnn,Paris,75001,a; b,work,01 23\n\
+         Bob,Lyon,69001,\"\"\"c; d\"\"; e; f\",home,04 56\n"
     );
     let back = dir.path().join("back.json");
     convert_summary(&[csv.to_str().expect("p"), back.to_str().expect("p")]);
-    assert_eq!(read_json(&back), read_json(Path::new(&f)));
+    assert_eq!(
+        read_json(&back),
+        serde_json::json!([
+            {"name": "Ann", "address": {"city": "Paris", "zip": "75001"}, "tags": "a; b",
+             "phones": [{"kind": "work", "number": "01 23"}]},
+            {"name": "Bob", "address": {"city": "Lyon", "zip": "69001"}, "tags": "\"c; d\"; e; f",
+             "phones": [{"kind": "home", "number": "04 56"}]}
+        ])
+    );
+}
+
+#[test]
+fn an_exported_json_converted_to_csv_imports_without_a_mapping() {
+    // Lists of any length, one cell each: the CSV imports as the JSON does.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(
+        dir.path(),
+        "c.ndjson",
+        b"{\"email\":\"a@x.com\",\"tags\":[\"vip\",\"eu\"]}\n{\"email\":\"b@x.com\",\"tags\":[\"eu\"]}\n\
+          {\"email\":\"c@x.com\",\"tags\":[]}\n",
+    );
+    let csv = dir.path().join("c.csv");
+    convert_summary(&[&f, csv.to_str().expect("p")]);
+    assert_eq!(std::fs::read_to_string(&csv).expect("csv"), "email,tags\na@x.com,vip; eu\nb@x.com,eu\nc@x.com,\n");
+    let db = dir.path().join("crm.db");
+    let db = db.to_str().expect("p");
+    let ok = |args: &[&str]| {
+        let out = crmsync().args([&["--db", db][..], args].concat()).output().expect("runs");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&["init"]);
+    ok(&["import", csv.to_str().expect("p"), "--entity", "contacts"]);
+    assert_eq!(
+        ok(&["export", "--entity", "contacts", "--fields", "email,tags"]),
+        "email,tags\na@x.com,vip; eu\nb@x.com,eu\nc@x.com,\n"
+    );
 }
 
 #[test]

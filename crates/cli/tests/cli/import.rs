@@ -3492,3 +3492,35 @@ fn a_mapping_that_does_not_fit_a_workbooks_first_sheet_names_the_others() {
         "{err}"
     );
 }
+
+on_both!(rows_rejected_and_kept_nowhere_are_said_even_quiet, |db| {
+    // `-q` silences progress, not lost rows: without --rejects, each run
+    // says how many rows it kept nowhere; a --max-errors stop says where
+    // the rejected rows are, or that they are nowhere.
+    let f = db.file("q.csv", "email\nok@x.com\nbad\nworse\nfine@x.com\n");
+    let out = db.run(&["import", &f, "--entity", "contacts", "-q"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let said = stderr_of(&out);
+    assert!(said.contains("2 rows of") && said.contains("rejected and kept nowhere; use --rejects FILE"), "{said}");
+    let c = db.file("c.csv", "email\nok@x.com\nbad\n");
+    let typed = db.file("t.toml", "entity = \"contacts\"\n[fields]\nemail = { from = \"email\", type = \"email\" }\n");
+    let o = db.path("o.ndjson");
+    let out =
+        crmsync().args(["convert", &c, o.to_str().expect("p"), "--mapping", &typed, "-q"]).output().expect("runs");
+    assert!(stderr_of(&out).contains("1 row of"), "{}", stderr_of(&out));
+    let m = db.file("m.csv", "email\nm1@x.com\nbad\nm2@x.com\n");
+    let err = stderr_of(&db.run(&["import", &m, "--entity", "contacts", "--max-errors", "1"]));
+    assert!(err.contains("the rejected ones said above, kept nowhere (--rejects FILE keeps them)"), "{err}");
+    let r = db.path("m.rejects.csv");
+    let err = stderr_of(&db.run(&[
+        "import",
+        &m,
+        "--entity",
+        "contacts",
+        "--max-errors",
+        "1",
+        "--rejects",
+        r.to_str().expect("p"),
+    ]));
+    assert!(err.contains(&format!("the rejected ones in {}", r.display())), "{err}");
+});
