@@ -456,8 +456,8 @@ fn pct(v: Option<&Value>) -> String {
 /// `100.0%`, nor one above none as `0.0%`: 8 invalid e-mails in 60,000 are
 /// `>99.9%` valid, not all.
 pub fn format_pct(x: f64) -> String {
-    // Half a tenth rounds up: 96.55% (28 of 29, kept to four places) is
-    // 96.6%, where binary fractions would print 96.5.
+    // Half a tenth rounds up: 96.55% is 96.6%, where binary fractions
+    // would print 96.5.
     let s = format!("{:.1}%", (x * 1000.0 + 1e-6).round() / 10.0);
     match s.as_str() {
         "100.0%" if x < 1.0 => ">99.9%".to_string(),

@@ -207,6 +207,25 @@ pub fn compile(
     result
 }
 
+/// A `like` pattern whose backslashes escape only `%`, `_` and a
+/// backslash (`100\%`): one before another character is itself, as in
+/// `'C:\Users%'`, where the database would drop it and match nothing.
+fn backslashes_kept(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek()) {
+            ('\\', Some('%' | '_' | '\\')) => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            ('\\', _) => out.push_str("\\\\"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn compile_into(
     expr: &Expr,
     resolver: &dyn Resolver,
@@ -240,7 +259,7 @@ fn compile_into(
         }
         Expr::Like { field, pattern, negated, at } => {
             let col = resolver.text_column(field, pattern).map_err(|message| FilterError::new(*at, message))?;
-            params.push(pattern.clone());
+            params.push(backslashes_kept(pattern));
             // Folded on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
             let (folded, pattern) = (resolver.fold(&col), resolver.fold("?"));
             if *negated {

@@ -1993,3 +1993,13 @@ on_both!(deals_of_one_name_at_companies_of_other_legal_forms_export_without_a_no
     let out = db.run(&fields);
     assert!(stderr_of(&out).contains("3 deals share their name"), "{}", stderr_of(&out));
 });
+
+on_both!(a_backslash_in_a_like_pattern_escapes_only_wildcards, |db| {
+    let f = db.file("b.csv", "email,title\na@x.com,back\\slash\nb@x.com,100% sure\nc@x.com,1000 sure\nd@x.com,a_b\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(emails_where(db, "title like 'back\\slash'"), ["a@x.com"]);
+    assert_eq!(emails_where(db, "title like '%\\s%'"), ["a@x.com"]);
+    assert_eq!(emails_where(db, "title like '100\\% %'"), ["b@x.com"]);
+    assert_eq!(emails_where(db, "title like 'a\\_b'"), ["d@x.com"]);
+    assert_eq!(emails_where(db, "title like 'back\\\\slash'"), ["a@x.com"]);
+});

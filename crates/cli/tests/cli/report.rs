@@ -457,3 +457,29 @@ fn a_huge_accounts_names_past_the_compared_ones_are_matched_exactly_and_said_to_
     let text = db.ok(&["report", "quality", "--entity", "contacts"]);
     assert!(text.contains("(100 records past the first 2000 of 1 company compared by exact name only)"), "{text}");
 }
+
+on_both!(shares_show_as_the_counts_give_them_and_removed_records_count_as_deleted, |db| {
+    // 6 titles of 11 contacts are 54.5%, not 54.6% (a share kept to four
+    // places, 0.5455, rounded again); contacts an undo removed are the
+    // report's deleted ones.
+    let mut rows = String::from("email,title\n");
+    for i in 0..11 {
+        rows.push_str(&format!("c{i}@x.com,{}\n", if i < 6 { "CEO" } else { "" }));
+    }
+    db.ok(&["import", &db.file("c.csv", &rows), "--entity", "contacts"]);
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let title = r["fields"].as_array().and_then(|f| f.iter().find(|f| f["field"] == "title")).expect("title");
+    assert_eq!(title["completeness"].as_f64(), Some(0.545455), "{title}");
+    let text = db.ok(&["report", "quality", "--entity", "contacts"]);
+    let line = text.lines().find(|l| l.starts_with("title ")).expect("a title line");
+    assert!(line.contains("54.5%"), "{line}");
+    let html = db.path("q.html");
+    db.ok(&["report", "quality", "--entity", "contacts", "--html", html.to_str().expect("p")]);
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("54.5%") && !page.contains("54.6%"), "the page shows 54.5%");
+    db.ok(&["import", &db.file("d.csv", "email,title\nd1@x.com,CTO\nd2@x.com,CFO\n"), "--entity", "contacts"]);
+    db.ok(&["undo", "last"]);
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    assert_eq!((r["records"].as_u64(), r["deleted"].as_u64()), (Some(11), Some(2)), "{r}");
+    assert!(db.ok(&["report", "quality", "--entity", "contacts"]).contains("11 records (2 deleted)"));
+});
