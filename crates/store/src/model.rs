@@ -500,12 +500,27 @@ pub fn custom_value(v: &Value) -> Option<serde_json::Value> {
         // In UTC, as every stored time, so that `--where` compares instants.
         Value::DateTime(dt) => serde_json::Value::String(utc(dt).map_or_else(|| v.to_text(), civil_text)),
         Value::Date(_) => serde_json::Value::String(v.to_text()),
+        // Spaces around a text are no part of it, as of a standard field.
+        Value::Text(t) if t.trim().len() != t.len() => serde_json::Value::String(t.trim().to_string()),
         v => {
             let mut json = v.to_json();
             plain_numbers(&mut json);
+            if matches!(v, Value::Array(_) | Value::Object(_)) {
+                trimmed_texts(&mut json);
+            }
             json
         }
     })
+}
+
+/// Texts in a list or object without spaces around them.
+fn trimmed_texts(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::String(t) if t.trim().len() != t.len() => *t = t.trim().to_string(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(trimmed_texts),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(trimmed_texts),
+        _ => {}
+    }
 }
 
 /// Numbers in the form PostgreSQL's `jsonb` keeps them, on both backends,

@@ -3524,3 +3524,18 @@ on_both!(rows_rejected_and_kept_nowhere_are_said_even_quiet, |db| {
     ]));
     assert!(err.contains(&format!("the rejected ones in {}", r.display())), "{err}");
 });
+
+on_both!(spaces_around_a_custom_text_are_not_stored, |db| {
+    // As of a standard field: `  padded  ` is `padded`, in a list too.
+    let f = db.file("s.csv", "email,custom.k,first_name\na@x.com,\"  padded  \",\"  Ann  \"\n");
+    db.ok(&["import", &f, "--entity", "contacts"]);
+    let j = db.file("s.ndjson", "{\"email\":\"b@x.com\",\"custom\":{\"k\":\" j \",\"l\":[\" x \",\"y\"]}}\n");
+    db.ok(&["import", &j, "--entity", "contacts"]);
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,first_name,custom.k,custom.l"]);
+    assert_eq!(out, "email,first_name,custom.k,custom.l\na@x.com,Ann,padded,\nb@x.com,,j,x; y\n");
+    let r = db.json(&["report", "quality", "--entity", "contacts"]);
+    let k = r["fields"].as_array().and_then(|f| f.iter().find(|f| f["field"] == "custom.k")).expect("custom.k");
+    assert_eq!(k["invalid"].as_u64(), Some(0), "{k}");
+    let s = db.json(&["import", &j, "--entity", "contacts"]);
+    assert_eq!(s["unchanged"].as_u64(), Some(1), "{s}");
+});
