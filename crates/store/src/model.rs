@@ -768,20 +768,57 @@ const LEGAL_FORMS: &[(&str, &str)] = &[
     ("sàrl", "sarl"),
     ("gk", "gk"),
     ("yk", "yk"),
+    ("aktiengesellschaft", "ag"),
     // Forms of several words, read joined (see `name_words`).
     ("spzoo", "spzoo"),
+    ("spółkazoo", "spzoo"),
+    ("spółkazograniczonąodpowiedzialnością", "spzoo"),
+    ("spółkaakcyjna", "sa"),
     ("sadecv", "sadecv"),
+    ("sapidecv", "sapidecv"),
     ("sderldecv", "sderldecv"),
+    ("gesellschaftmitbeschränkterhaftung", "gmbh"),
+    ("beslotenvennootschap", "bv"),
+    ("naamlozevennootschap", "nv"),
+    ("sociétéanonyme", "sa"),
+    ("sociedadanónima", "sa"),
+    ("limitedliabilitycompany", "llc"),
+    ("publiclimitedcompany", "plc"),
 ];
 
 /// Legal forms written as several words, as `name_words` joins them:
-/// `Sp. z o.o.`, `S.A. de C.V.`, `S. de R.L. de C.V.`.
-const JOINED_FORMS: &[&str] = &["spzoo", "sadecv", "sderldecv"];
+/// `Sp. z o.o.`, `S.A. de C.V.`, `Gesellschaft mit beschränkter Haftung`.
+const JOINED_FORMS: &[&str] = &[
+    "spzoo",
+    "spółkazoo",
+    "spółkazograniczonąodpowiedzialnością",
+    "spółkaakcyjna",
+    "sadecv",
+    "sapidecv",
+    "sderldecv",
+    "gesellschaftmitbeschränkterhaftung",
+    "beslotenvennootschap",
+    "naamlozevennootschap",
+    "sociétéanonyme",
+    "sociedadanónima",
+    "limitedliabilitycompany",
+    "publiclimitedcompany",
+];
 
 /// Japanese legal forms, written before the name or after it, without a
 /// space (`株式会社トヨタ`, `トヨタ株式会社`, `(株)トヨタ`), each with its form.
-const JA_FORMS: &[(&str, &str)] =
-    &[("株式会社", "kk"), ("(株)", "kk"), ("（株）", "kk"), ("㈱", "kk"), ("有限会社", "yk"), ("合同会社", "gk")];
+const JA_FORMS: &[(&str, &str)] = &[
+    ("株式会社", "kk"),
+    ("(株)", "kk"),
+    ("（株）", "kk"),
+    ("㈱", "kk"),
+    ("有限会社", "yk"),
+    ("(有)", "yk"),
+    ("（有）", "yk"),
+    ("合同会社", "gk"),
+    ("(同)", "gk"),
+    ("（同）", "gk"),
+];
 
 fn legal_form_of(word: &str) -> Option<&'static str> {
     LEGAL_FORMS.iter().find(|(w, _)| *w == word).map(|(_, form)| *form)
@@ -1132,6 +1169,22 @@ mod tests {
         assert_eq!(company_key_and_form("(株)トヨタ"), ("トヨタ".into(), Some("kk")));
         assert_eq!(company_key_and_form("トヨタ合同会社"), ("トヨタ".into(), Some("gk")));
         assert_eq!(company_key_and_form("株式会社"), ("株式会社".into(), None));
+        assert_eq!(company_key_and_form("(同)トヨタ"), ("トヨタ".into(), Some("gk")));
+        // Forms written out in words are the same forms.
+        assert_eq!(company_key_and_form("Nowak Spółka z o.o."), ("nowak".into(), Some("spzoo")));
+        assert_eq!(
+            company_key_and_form("Nowak Spółka z ograniczoną odpowiedzialnością"),
+            ("nowak".into(), Some("spzoo"))
+        );
+        assert_eq!(company_key_and_form("Nowak Spółka Akcyjna"), ("nowak".into(), Some("sa")));
+        assert_eq!(
+            company_key_and_form("Müller Gesellschaft mit beschränkter Haftung"),
+            ("müller".into(), Some("gmbh"))
+        );
+        assert_eq!(company_key_and_form("Siemens Aktiengesellschaft"), ("siemens".into(), Some("ag")));
+        assert_eq!(company_key_and_form("Grupo Sol SAPI de CV"), ("grupo sol".into(), Some("sapidecv")));
+        assert_eq!(company_key_and_form("Acme Limited Liability Company"), ("acme".into(), Some("llc")));
+        assert_eq!(company_key_and_form("Acme Company"), ("acme".into(), Some("co")));
         // (Words that only spell a form when joined stay words elsewhere.)
         assert_eq!(company_key("Casa de Cv"), "casa de cv");
         assert_eq!(company_key("Sa De Cv"), "sa de cv");
