@@ -829,8 +829,13 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         if *table == "deal_contacts" && *column == "contact_id" {
             // A contact that goes leaves the deals it was on: each deal is
             // written anew (its content hash, version and audit with it).
+            // (Not the batch's own deals, which go with it.)
             let deals: Vec<String> = db
-                .query("SELECT deal_id FROM deal_contacts WHERE contact_id = ?", &[id.as_str().into()])?
+                .query(
+                    "SELECT dc.deal_id FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id \
+                     WHERE dc.contact_id = ? AND (d.created_batch IS NULL OR d.created_batch <> ?)",
+                    &[id.as_str().into(), batch.id.as_str().into()],
+                )?
                 .into_iter()
                 .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
                 .collect();
@@ -860,8 +865,14 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
         } else {
             let entity: Entity = table.parse().map_err(Error::Invalid)?;
             let field = column.trim_end_matches("_id");
+            // (Not the batch's own records, which go with it.)
             let referrers: Vec<String> = db
-                .query(&format!("SELECT id FROM {table} WHERE {column} = ?"), &[id.as_str().into()])?
+                .query(
+                    &format!(
+                        "SELECT id FROM {table} WHERE {column} = ? AND (created_batch IS NULL OR created_batch <> ?)"
+                    ),
+                    &[id.as_str().into(), batch.id.as_str().into()],
+                )?
                 .into_iter()
                 .filter_map(|r| r.into_iter().next().and_then(Cell::into_text))
                 .collect();

@@ -844,13 +844,18 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
         let listed: Vec<String> =
             counts.rewritten_rows.iter().map(|(row, id)| format!("row {row}: {one} {id}")).collect();
         let more = counts.rewritten - listed.len() as u64;
+        // (Rows an interrupted run read are counted with the batch, not
+        // listed.)
+        let which = match (listed.is_empty(), more) {
+            (true, _) => "before the import was resumed".to_string(),
+            (false, 0) => listed.join("; "),
+            (false, more) => format!("{}; {more} more", listed.join("; ")),
+        };
         eprintln!(
-            "note: {} {} a {one} an earlier row of {source_name} made or changed ({}{}): it keeps the last \
+            "note: {} {} a {one} an earlier row of {source_name} made or changed ({which}): it keeps the last \
              row's values, and the file imported again writes {} again, never unchanged",
             crate::io::counted(counts.rewritten, "row", "rows"),
             if counts.rewritten == 1 { "changes" } else { "change" },
-            listed.join("; "),
-            if more > 0 { format!("; {more} more") } else { String::new() },
             if counts.rewritten == 1 { "it" } else { "them" },
         );
     }

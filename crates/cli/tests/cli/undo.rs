@@ -498,3 +498,15 @@ fn an_empty_batch_id_names_no_batch() {
     }
     assert_eq!(db.count("SELECT count(*) FROM contacts"), 2, "nothing undone");
 }
+
+on_both!(an_undo_forced_counts_only_later_records_links_it_clears, |db| {
+    // The batch made Acme and v1, linked to it; a later one linked three
+    // more: three links are cleared (v1 goes with its batch).
+    db.ok(&["import", &db.file("a.csv", "email,company.name\nv1@x.com,Acme\n"), "--entity", "contacts"]);
+    let later = "email,company.name\nv2@x.com,Acme\nv3@x.com,Acme\nv4@x.com,Acme\n";
+    db.ok(&["import", &db.file("b.csv", later), "--entity", "contacts"]);
+    let first = db.scalar("SELECT id FROM batches ORDER BY started_at, id LIMIT 1").expect("a batch");
+    let u = db.json(&["undo", &first, "--force"]);
+    assert_eq!((u["removed"].as_u64(), u["unlinked"].as_u64()), (Some(2), Some(3)), "{u}");
+    assert_eq!(db.count("SELECT count(*) FROM contacts WHERE company_id IS NULL"), 3);
+});
