@@ -259,13 +259,20 @@ fn deals_named_alike(
         without_id("dx", Entity::Deals, system)
     );
     let n = count_exported(db, sql, conditions, params)?;
+    let company_shown = !told.is_empty();
     Ok((n > 0).then(|| {
         let (records, verb) =
             if n == 1 { ("1 activity".to_string(), "links") } else { (format!("{n} activities"), "link") };
+        // (With the company in the file, the activity's is not its deal's,
+        // or holds another deal of that name.)
+        let (why, or) = if company_shown {
+            ("at another company than the activity's, or beside another of that name at it", "")
+        } else {
+            ("and is not told apart by the activity's company", ", or company.name beside it")
+        };
         format!(
-            "{records} {verb} a deal whose name other deals have too, and is not told apart by the activity's \
-             company: imported again, `deal.name` would find another deal or none; export deal.external_id.<system> \
-             too (for deals with ids in a system), or company.name beside it"
+            "{records} {verb} a deal whose name other deals have too, {why}: imported again, `deal.name` would find \
+             another deal or none; export deal.external_id.<system> too (for deals with ids in a system){or}"
         )
     }))
 }

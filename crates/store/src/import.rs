@@ -4548,13 +4548,24 @@ fn one_of(target: Entity, ids: &[String], r: &LinkRef, system: Option<&str>) -> 
         [one] => Ok(one.clone()),
         // Companies sharing a domain: the oldest is the one records link to.
         [first, ..] if target == Entity::Companies => Ok(first.clone()),
-        many => Err(format!(
-            "{} {}s have {}: {} (link by external id instead)",
-            many.len(),
-            model::singular(target),
-            r.describe(system),
-            many.join(", ")
-        )),
+        many => {
+            // (A deal of a name several have is found by the row's company.)
+            let how = match (target, &r.within) {
+                (Entity::Deals, None) => {
+                    "give the company beside it, company.name or company.domain, where one of them is, or link by \
+                     external id"
+                }
+                (Entity::Deals, Some(_)) => "not one alone at the row's company: link by external id instead",
+                _ => "link by external id instead",
+            };
+            Err(format!(
+                "{} {}s have {}: {} ({how})",
+                many.len(),
+                model::singular(target),
+                r.describe(system),
+                many.join(", ")
+            ))
+        }
     }
 }
 

@@ -2003,3 +2003,28 @@ on_both!(a_backslash_in_a_like_pattern_escapes_only_wildcards, |db| {
     assert_eq!(emails_where(db, "title like 'a\\_b'"), ["d@x.com"]);
     assert_eq!(emails_where(db, "title like 'back\\\\slash'"), ["a@x.com"]);
 });
+
+on_both!(an_activity_at_another_company_than_its_deal_is_noted_as_such, |db| {
+    // The activity is at Globex, its deal `X` at Initech, and Globex has a
+    // deal `X` too: imported again, `deal.name` beside the activity's
+    // company would find Globex's. The note says why, not to add the
+    // company the file already has.
+    let c = db.file("c.csv", "name,domain\nInitech,initech.com\nGlobex,globex.com\n");
+    db.ok(&["import", &c, "--entity", "companies"]);
+    db.ok(&["import", &db.file("d1.csv", "name,amount,company.name\nX,100,Initech\n"), "--entity", "deals"]);
+    let a = db.file("a.csv", "kind,subject,company.name,deal.name\ncall,s1,Globex,X\n");
+    db.ok(&["import", &a, "--entity", "activities"]);
+    db.ok(&["import", &db.file("d2.csv", "name,amount,company.name\nX,999,Globex\n"), "--entity", "deals"]);
+    let out = db.run(&["export", "--entity", "activities", "--fields", "kind,subject,company.name,deal.name"]);
+    let said = stderr_of(&out);
+    assert!(
+        said.contains(
+            "1 activity links a deal whose name other deals have too, at another company than the activity's"
+        ) && !said.contains("or company.name beside it"),
+        "{said}"
+    );
+    // Without the company, a row naming `X` is told to give it.
+    let n = db.file("n.csv", "kind,subject,deal.name\nnote,s2,X\n");
+    let said = stderr_of(&db.run(&["import", &n, "--entity", "activities"]));
+    assert!(said.contains("2 deals have name \"X\"") && said.contains("give the company beside it"), "{said}");
+});
