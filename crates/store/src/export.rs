@@ -277,6 +277,45 @@ fn deals_named_alike(
     }))
 }
 
+/// Contacts, deals or activities whose company the file names as another
+/// company is named, to the letter, and tells apart by nothing else (no
+/// domain of its own in the file, no id in the system exported): imported
+/// again, the name finds both, and the row is refused.
+fn companies_named_alike(
+    db: &mut dyn Sql,
+    entity: Entity,
+    fields: &[String],
+    conditions: &[String],
+    params: &[Param],
+) -> Result<Option<String>> {
+    let shows = |field: &str| fields.iter().any(|f| f == field);
+    if entity == Entity::Companies || !shows("company.name") {
+        return Ok(None);
+    }
+    let domain = if shows("company.domain") { " AND lco.domain IS NULL" } else { "" };
+    let system = exported_system(entity, fields, "company.external_id");
+    let sql = format!(
+        "SELECT count(*) FROM {} t{} WHERE t.company_id IS NOT NULL{domain} AND EXISTS (SELECT 1 FROM companies c2 \
+         WHERE c2.name = lco.name AND c2.id <> lco.id AND c2.deleted_at IS NULL){}",
+        entity.name(),
+        link_joins(entity),
+        without_id("lco", Entity::Companies, system)
+    );
+    let n = count_exported(db, sql, conditions, params)?;
+    Ok((n > 0).then(|| {
+        let (records, verb) = if n == 1 {
+            (format!("1 {}", model::singular(entity)), "links")
+        } else {
+            (format!("{n} {}", entity.name()), "link")
+        };
+        format!(
+            "{records} {verb} a company whose name another company has too, and no domain in the file tells them \
+             apart: imported again, `company.name` would find both and the row be refused; export company.domain \
+             (for companies with domains) or company.external_id.<system> too"
+        )
+    }))
+}
+
 /// Companies or deals of the file it cannot tell from another of their
 /// name in it: no `id` column, and not every one of them with an id in the
 /// system exported, or (for a company) a domain of its own, or (for a deal)
@@ -1046,6 +1085,7 @@ impl Store {
         );
         notes.extend(unnamed_links(db, entity, &fields, &conditions, &params)?);
         notes.extend(deals_named_alike(db, entity, &fields, &conditions, &params)?);
+        notes.extend(companies_named_alike(db, entity, &fields, &conditions, &params)?);
         if !opts.fields_from_mapping {
             notes.extend(records_alike(db, entity, &fields, &conditions, &params)?);
         }

@@ -2028,3 +2028,22 @@ on_both!(an_activity_at_another_company_than_its_deal_is_noted_as_such, |db| {
     let said = stderr_of(&db.run(&["import", &n, "--entity", "activities"]));
     assert!(said.contains("2 deals have name \"X\"") && said.contains("give the company beside it"), "{said}");
 });
+
+on_both!(a_contact_of_a_company_whose_name_another_has_is_noted, |db| {
+    // Two companies `Zeta`, without domains: a contact's `company.name`
+    // would find both when imported again. A company with a domain in the
+    // file, or a name of its own, is no note.
+    db.ok(&["import", &db.file("z1.csv", "name,industry\nZeta,A\nSolo,C\n"), "--entity", "companies"]);
+    let z2 = db.file("z2.csv", "name,industry\nZeta,B\n");
+    db.ok(&["import", &z2, "--entity", "companies", "--key", "name,industry"]);
+    let zeta = db.scalar("SELECT id FROM companies WHERE industry = 'A'").expect("zeta");
+    db.ok(&["import", &db.file("c.csv", "email,company.name\na@z.com,Solo\nb@z.com,Solo\n"), "--entity", "contacts"]);
+    let fields = ["export", "--entity", "contacts", "--fields", "email,company.name"];
+    assert!(!stderr_of(&db.run(&fields)).contains("whose name another company has"));
+    db.exec(&format!("UPDATE contacts SET company_id = '{zeta}' WHERE email = 'a@z.com'"));
+    let said = stderr_of(&db.run(&fields));
+    assert!(said.contains("1 contact links a company whose name another company has too"), "{said}");
+    db.exec(&format!("UPDATE companies SET domain = 'zeta.de' WHERE id = '{zeta}'"));
+    let with_domain = ["export", "--entity", "contacts", "--fields", "email,company.name,company.domain"];
+    assert!(!stderr_of(&db.run(&with_domain)).contains("whose name another company has"));
+});
