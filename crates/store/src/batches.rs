@@ -994,6 +994,7 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     db.batch(&format!("DROP TABLE {records}"))?;
     db.execute("UPDATE batches SET status = 'undone' WHERE id = ?", &[batch.id.as_str().into()])?;
     db.execute("DELETE FROM batch_forms WHERE batch_id = ?", &[batch.id.as_str().into()])?;
+    db.execute("DELETE FROM batch_links WHERE batch_id = ?", &[batch.id.as_str().into()])?;
     db.execute(
         "UPDATE batches SET rows_read = ?, updated = ? WHERE id = ?",
         &[Param::Int((done.removed + done.restored) as i64), Param::Int(done.restored as i64), undo_id.as_str().into()],

@@ -325,6 +325,12 @@ fn xml_named(db: &mut dyn Sql, entity: Entity) -> Result<Vec<(String, String)>> 
     Ok(out)
 }
 
+/// Whether a company reference (`LinkRef::id`) gives a name and nothing
+/// else: the one whose company may be found otherwise later in the file.
+fn by_name_alone(reference: &str) -> bool {
+    reference.ends_with("\u{1f}\u{1f}\u{1f}") && !reference.starts_with('\u{1f}') && !reference.contains('\u{1e}')
+}
+
 /// Why a row whose company's domain is one company's and name another's
 /// is refused.
 fn domain_of_another(r: &LinkRef) -> String {
@@ -525,6 +531,15 @@ pub struct Import<'s> {
     /// Entries of `bound_forms` not yet written with a checkpoint (to
     /// `batch_forms`, which `--resume` reads them back from).
     forms_to_keep: Vec<(String, &'static str)>,
+    /// Companies references found earlier in this import, moved here from
+    /// `linked` when that is cleared: a reference finds the company it
+    /// found before for the rest of the import (`Acme` after `Acme AG` was
+    /// made too), while the company is there, as if the cache had held.
+    decided: HashMap<String, String>,
+    /// References by name alone found since the last checkpoint, written
+    /// with it (to `batch_links`) for a `--resume` to find them as this
+    /// run did.
+    decided_to_keep: Vec<(String, String)>,
     /// `Sql::others_version` when `linked` was last known to hold.
     linked_version: Option<i64>,
     /// Values of unique fields (`Unique::value`) → the record that has
@@ -1187,6 +1202,8 @@ impl Store {
             linked: HashMap::default(),
             bound_forms: HashMap::default(),
             forms_to_keep: Vec::new(),
+            decided: HashMap::default(),
+            decided_to_keep: Vec::new(),
             linked_version: None,
             effects: None,
             amended: Vec::new(),
@@ -1275,6 +1292,16 @@ impl Store {
                     && let Some(form) = model::canonical_form(&form)
                 {
                     import.bound_forms.insert(id, form);
+                }
+            }
+            // And the companies its references by name found.
+            for row in import.db.query(
+                "SELECT reference, company_id FROM batch_links WHERE batch_id = ?",
+                &[import.batch.as_str().into()],
+            )? {
+                let mut row = row.into_iter().map(Cell::into_text);
+                if let (Some(reference), Some(id)) = (row.next().flatten(), row.next().flatten()) {
+                    import.decided.insert(reference, id);
                 }
             }
             // Companies the interrupted run created for its rows carry its batch.
@@ -1447,7 +1474,7 @@ impl Import<'_> {
             let others_wrote =
                 self.db.backend() == Backend::Sqlite && self.linked_version.is_some() && version != self.linked_version;
             if version.is_none() || version != self.linked_version {
-                self.linked.clear();
+                self.forget_links();
                 // Companies another connection wrote (or deleted) are not
                 // in the import's own (`Fresh`): from now on, look them up.
                 // (On PostgreSQL any transaction anywhere, an ANALYZE, says
@@ -1700,6 +1727,14 @@ impl Import<'_> {
                 "INSERT INTO batch_forms (batch_id, company_id, form) VALUES (?, ?, ?)",
                 &[self.batch.as_str().into(), company.into(), form.into()],
             )?;
+        }
+        let decided = std::mem::take(&mut self.decided_to_keep);
+        if !decided.is_empty() {
+            let params: Vec<Arg<'_>> = decided
+                .iter()
+                .flat_map(|(reference, id)| [Arg::Text(&self.batch), Arg::Text(reference), Arg::Text(id)])
+                .collect();
+            self.db.insert_many("batch_links", &["batch_id", "reference", "company_id"], &params)?;
         }
         let c = &self.counts;
         let digest = rows.last().map_or(Param::Null, |r| Param::Int(r.digest as i64));
@@ -2201,6 +2236,9 @@ impl Import<'_> {
                     && linked_new.contains(id)
                 {
                     known.insert(reference.clone(), id.clone());
+                    if by_name_alone(reference) {
+                        self.decided_to_keep.push((reference.clone(), id.clone()));
+                    }
                 }
             }
         }
@@ -3307,12 +3345,31 @@ impl Import<'_> {
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
         let known = self.linked.entry(target).or_default();
+        let mut earlier: Vec<(&LinkRef, String)> = Vec::new();
         for r in refs {
             match known.get(&r.id) {
                 Some(id) => {
                     out.insert(r.id.clone(), Ok(id.clone()));
                 }
-                None => unknown.push(*r),
+                None => match self.decided.get(&r.id).filter(|_| target == Entity::Companies) {
+                    Some(id) => earlier.push((*r, id.clone())),
+                    None => unknown.push(*r),
+                },
+            }
+        }
+        // Found before, by a reference the cache has let go of: that
+        // company still, where it still is.
+        if !earlier.is_empty() {
+            let ids: Vec<&str> = earlier.iter().map(|(_, id)| id.as_str()).collect();
+            let live = live_among(self.db, target, &ids)?;
+            let known = self.linked.entry(target).or_default();
+            for (r, id) in earlier {
+                if live.contains(&id) {
+                    known.insert(r.id.clone(), id.clone());
+                    out.insert(r.id.clone(), Ok(id));
+                } else {
+                    unknown.push(r);
+                }
             }
         }
         let refs = unknown.as_slice();
@@ -3785,6 +3842,9 @@ impl Import<'_> {
                 && ![&r.domain, &r.external].into_iter().flatten().any(|v| pending.contains(v.as_str()))
             {
                 known.insert(r.id.clone(), id.clone());
+                if target == Entity::Companies && by_name_alone(&r.id) {
+                    self.decided_to_keep.push((r.id.clone(), id.clone()));
+                }
             }
         }
         // A company made from a name without a legal form keeps the form a
@@ -4095,6 +4155,7 @@ impl Import<'_> {
         )?;
         // (Kept only for a resume.)
         self.db.execute("DELETE FROM batch_forms WHERE batch_id = ?", &[self.batch.as_str().into()])?;
+        self.db.execute("DELETE FROM batch_links WHERE batch_id = ?", &[self.batch.as_str().into()])?;
         self.commit(true)
     }
 
@@ -4106,10 +4167,19 @@ impl Import<'_> {
         self.db.rollback()
     }
 
+    /// Clears the cache of links; the companies references found are
+    /// kept as `decided`.
+    fn forget_links(&mut self) {
+        if let Some(companies) = self.linked.remove(&Entity::Companies) {
+            self.decided.extend(companies);
+        }
+        self.linked.clear();
+    }
+
     /// After a failure: the open transaction, if any, is rolled back, and
     /// with it may go links the cache holds.
     fn abandon(&mut self) {
-        self.linked.clear();
+        self.forget_links();
         (self.fresh, self.fresh_wanted) = (None, false);
         if std::mem::take(&mut self.in_tx) {
             let _ = self.db.rollback();
@@ -4522,6 +4592,25 @@ fn holds_nul(v: &crmsync_core::Value) -> bool {
 /// setup (which was a fortieth of the drafting thread).
 fn has_nul(name: &str) -> bool {
     name.bytes().any(|b| b == 0)
+}
+
+/// Of `ids`, those of records of `target` that are there and not deleted.
+fn live_among(db: &mut dyn Sql, target: Entity, ids: &[&str]) -> Result<FastSet<String>> {
+    let mut live = FastSet::default();
+    for part in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id FROM {} WHERE id IN ({}) AND deleted_at IS NULL",
+            target.name(),
+            placeholders(part.len())
+        );
+        let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
+        for row in db.query(&sql, &params)? {
+            if let Some(id) = row.into_iter().next().and_then(Cell::into_text) {
+                live.insert(id);
+            }
+        }
+    }
+    Ok(live)
 }
 
 /// Marks the new companies `links` name as linked to; gives back those no

@@ -1570,6 +1570,23 @@ g@x.com,Nova SE
     assert_eq!(db.scalar(&format!("{linked}'g@x.com'")).as_deref(), Some("Nova SE"));
     // (Kept only until the batch finishes.)
     assert_eq!(db.count("SELECT count(*) FROM batch_forms"), 0);
+    // A name that found `Oslo BV` (made for an earlier row) finds it again
+    // after `Oslo AG` is made, in one run as in a resumed one.
+    let f = db.file(
+        "o.csv",
+        "email,company.name\nr1@x.com,Oslo BV\nr2@x.com,Oslo\nbad,Oslo\nr3@x.com,Oslo AG\nr4@x.com,Oslo\n",
+    );
+    let out = db.run(&["import", &f, "--entity", "contacts", "--max-errors", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let s = db.json(&["import", &f, "--entity", "contacts", "--resume"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(1)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'r4@x.com'")).as_deref(), Some("Oslo BV"));
+    assert_eq!(db.count("SELECT count(*) FROM batch_links"), 0, "kept only until the batch finishes");
+    let other = Db::sqlite();
+    let f = other.file("o.csv", &std::fs::read_to_string(&f).expect("o.csv"));
+    let s = other.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(1)), "{s}");
+    assert_eq!(other.scalar(&format!("{linked}'r4@x.com'")).as_deref(), Some("Oslo BV"));
     // `Nova`, after `Nova SE` was made in the same part of the file, is the
     // stored `Nova`, written so, as it is when `Nova SE` is stored: a row
     // finds one company whatever part of the file it is read with.

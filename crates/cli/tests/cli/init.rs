@@ -276,6 +276,7 @@ on_both!(a_version_11_store_keys_dotted_legal_forms_again, |db| {
     db.exec("UPDATE companies SET name_key = 'nowak sp z o o' WHERE name = 'Nowak Sp. z o.o.'");
     db.exec("ALTER TABLE companies DROP COLUMN name_form");
     db.exec("DROP TABLE batch_forms");
+    db.exec("DROP TABLE batch_links");
     db.exec("UPDATE crmsync_meta SET value = '11' WHERE key = 'schema_version'");
     let s = db.json(&["init"]);
     assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(11), Some(13)), "{s}");

@@ -14,3 +14,15 @@ CREATE TABLE batch_forms (
     form TEXT NOT NULL,
     PRIMARY KEY (batch_id, company_id)
 );
+
+-- The company each reference by name alone found in a batch that has not
+-- finished (`Acme` → the `Acme BV` made for an earlier row), so that
+-- `--resume` finds it again as the interrupted run did, where `Acme AG`
+-- was made since.
+CREATE TABLE batch_links (
+    batch_id TEXT COLLATE "C" NOT NULL,
+    reference TEXT COLLATE "C" NOT NULL,
+    company_id TEXT COLLATE "C" NOT NULL
+);
+-- (No key: a reference written twice, by a chunk retried, is no error.)
+CREATE INDEX batch_links_batch ON batch_links (batch_id);
