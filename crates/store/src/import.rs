@@ -3424,6 +3424,16 @@ impl Import<'_> {
             None => (lookup_ids(self.db, target, field_a, &a_values)?, (HashMap::default(), FastSet::default())),
         };
         let mut stored_domain = self.named_domains(target, refs, &by_a, &by_b, &by_ext)?;
+        // The name key and legal form of each company found by a domain: a
+        // row naming it with another form (`Acme AG` at Acme BV's domain)
+        // names another company.
+        let domain_named = match target {
+            Entity::Companies => {
+                let ids: Vec<&str> = by_a.values().flatten().map(String::as_str).collect();
+                keys_and_forms(self.db, &ids)?
+            }
+            _ => HashMap::default(),
+        };
         let deal_at = self.deals_at(target, refs, &by_a)?;
         // Of names alike (`Acme Inc`, `ACME GmbH`) that a row found by its
         // id gives, the company written so, if one is.
@@ -3574,11 +3584,18 @@ impl Import<'_> {
                 // one run again) refuses it too. (A name that finds none is
                 // the company's under another spelling.)
                 let named = by_b.get(&r.id).into_iter().flatten().chain(&made_alike);
+                let other_form = |id: &String| {
+                    domain_named.get(id).is_some_and(|(key, form)| {
+                        key.is_some()
+                            && *key == r.name_key
+                            && !model::forms_agree(form.or(self.bound_forms.get(id).copied()), r.form)
+                    })
+                };
                 Some(match &found {
                     Ok(id)
                         if target == Entity::Companies
-                            && named.clone().next().is_some()
-                            && !named.clone().any(|n| n == id) =>
+                            && (named.clone().next().is_some() && !named.clone().any(|n| n == id)
+                                || other_form(id)) =>
                     {
                         Err(domain_of_another(r))
                     }
@@ -3614,14 +3631,15 @@ impl Import<'_> {
             };
             // Of several, those at another domain than the row's are not the
             // row's (`Acme` at acme.nl beside `Acme GmbH` at acme.de and
-            // `Acme BV` without one is `Acme BV`).
+            // `Acme BV` without one is `Acme BV`; beside `Acme GmbH` and
+            // `Acme BV` at acme.be, another `Acme`).
             let by_name = match (by_name, &r.domain) {
                 (Some(ids), Some(d)) if hit.is_none() && ids.len() > 1 => {
                     let at = |id: &String| stored_domain.get(id).and_then(Option::as_ref).or(making.filling.get(id));
                     let fit: Vec<String> = ids.iter().filter(|id| at(id).is_none_or(|s| s == d)).cloned().collect();
-                    // (All at other domains: which, if any, is not ours to
-                    // guess.)
-                    Some(if fit.is_empty() { ids } else { fit })
+                    // (All at other domains: another company of that name,
+                    // made for the row, as beside one alone.)
+                    (!fit.is_empty()).then_some(fit)
                 }
                 (other, _) => other,
             };
@@ -4413,8 +4431,8 @@ impl Making {
         // not once both are stored.
         if let (None, Some(at)) = (&by_id, &by_domain)
             && r.name.is_some()
-            && self.named_like(r).next().is_some()
-            && !self.named_like(r).any(|id| id == at)
+            && (self.named_like(r).next().is_some() && !self.named_like(r).any(|id| id == at)
+                || self.from.get(at).is_some_and(|m| m.name_key == r.name_key && !model::forms_agree(m.form, r.form)))
         {
             return Err(domain_of_another(r));
         }
@@ -4500,17 +4518,12 @@ impl Making {
             .collect();
         let alike: Vec<&String> = if exact.len() == 1 { exact } else { ids };
         let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
-        let several = alike.len() > 1;
         let fit: Vec<&String> = alike
-            .iter()
-            .copied()
+            .into_iter()
             .filter(|id| {
                 self.from.get(*id).is_some_and(|m| !differ(&m.domain, &r.domain) && !differ(&m.external, &r.external))
             })
             .collect();
-        // (Several, each at another domain: which, if any, is not ours to
-        // guess, as of stored ones.)
-        let fit = if fit.is_empty() && several && r.external.is_none() { alike } else { fit };
         match fit.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some((*one).clone())),
@@ -4592,6 +4605,25 @@ fn holds_nul(v: &crmsync_core::Value) -> bool {
 /// setup (which was a fortieth of the drafting thread).
 fn has_nul(name: &str) -> bool {
     name.bytes().any(|b| b == 0)
+}
+
+/// A company's name key and legal form, as stored.
+type KeyAndForm = (Option<String>, Option<&'static str>);
+
+/// The name key and legal form of each of the companies `ids`.
+fn keys_and_forms(db: &mut dyn Sql, ids: &[&str]) -> Result<HashMap<String, KeyAndForm>> {
+    let mut out = HashMap::default();
+    for part in ids.chunks(500) {
+        let sql = format!("SELECT id, name_key, name_form FROM companies WHERE id IN ({})", placeholders(part.len()));
+        let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
+        for row in db.query(&sql, &params)? {
+            let mut row = row.into_iter().map(Cell::into_text);
+            if let (Some(id), key, form) = (row.next().flatten(), row.next().flatten(), row.next().flatten()) {
+                out.insert(id, (key, form.as_deref().and_then(model::canonical_form)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Of `ids`, those of records of `target` that are there and not deleted.
