@@ -3427,7 +3427,7 @@ impl Import<'_> {
         // The name key and legal form of each company found by a domain: a
         // row naming it with another form (`Acme AG` at Acme BV's domain)
         // names another company.
-        let domain_named = match target {
+        let mut domain_named = match target {
             Entity::Companies => {
                 let ids: Vec<&str> = by_a.values().flatten().map(String::as_str).collect();
                 keys_and_forms(self.db, &ids)?
@@ -3481,6 +3481,11 @@ impl Import<'_> {
             })
         };
         let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &by_ext, &stored_domain);
+        // (And of each an earlier reference gives a domain.)
+        if target == Entity::Companies && !to_fill.is_empty() {
+            let ids: Vec<&str> = to_fill.values().map(|(_, id)| id.as_str()).collect();
+            domain_named.extend(keys_and_forms(self.db, &ids)?);
+        }
         let mut making =
             Making { system: system.clone(), gives: self.settings.mode != Mode::Insert, ..Making::default() };
         // Whether found companies are given the domains and ids they lack
@@ -3602,10 +3607,24 @@ impl Import<'_> {
                     _ => found,
                 })
             });
-            // A domain an earlier reference gives the company it names.
+            // A domain an earlier reference gives the company it names
+            // (unless the row's name is another company's, or gives another
+            // form than the name that reference gave, as once stored).
             let hit = hit.or_else(|| {
                 let (at, id) = r.domain.as_ref().and_then(|d| to_fill.get(d))?;
-                (*at < i).then(|| Ok(id.clone()))
+                if *at >= i {
+                    return None;
+                }
+                let named = by_b.get(&r.id).into_iter().flatten().chain(&made_alike);
+                let named_other = named.clone().next().is_some() && !named.clone().any(|n| n == id);
+                let (key, stored) = domain_named.get(id).map_or((&refs[*at].name_key, None), |(k, f)| (k, *f));
+                let form = stored.or_else(|| self.bound_forms.get(id).copied()).or(refs[*at].form);
+                let other_form = *key == r.name_key && !model::forms_agree(form, r.form);
+                Some(if target == Entity::Companies && r.name.is_some() && (named_other || other_form) {
+                    Err(domain_of_another(r))
+                } else {
+                    Ok(id.clone())
+                })
             });
             // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
             // exactly as the row writes it.
@@ -3670,7 +3689,7 @@ impl Import<'_> {
                     Some([id])
                         if r.domain.is_none()
                             && made_alike.iter().any(|m| m != id)
-                            && making.written_as(r, &made_alike).is_none()
+                            && making.written_exactly(r, &made_alike).is_empty()
                             && self.written_as(r, std::slice::from_ref(id))?.is_some() =>
                     {
                         Some(Ok(id.clone()))
@@ -3708,6 +3727,16 @@ impl Import<'_> {
                             }
                         }
                         Some(Ok(id.clone()))
+                    }
+                    // Several stored, none written as the row writes the
+                    // name, and one made for an earlier row written so: that
+                    // one, found as made below.
+                    Some(ids)
+                        if r.domain.is_none()
+                            && making.written_as(r, &made_alike).is_some()
+                            && self.written_exactly(r, ids)? == 0 =>
+                    {
+                        None
                     }
                     // Several of that name, each with another id than the
                     // row's new one: the row's is one more (a third `Zeta`,
@@ -3990,6 +4019,16 @@ impl Import<'_> {
 
     /// The one of `ids` whose name is the reference's as written (its
     /// spaces trimmed), if one is, with its domain.
+    /// How many of the companies `ids` have the name `r` gives, written
+    /// exactly so.
+    fn written_exactly(&mut self, r: &LinkRef, ids: &[String]) -> Result<u64> {
+        let Some(name) = r.name.as_deref().map(str::trim) else { return Ok(0) };
+        let mut params: Vec<Param> = ids.iter().map(|id| id.as_str().into()).collect();
+        let sql = format!("SELECT count(*) FROM companies WHERE id IN ({}) AND name = ?", placeholders(params.len()));
+        params.push(name.into());
+        self.db.query_count(&sql, &params)
+    }
+
     fn written_as(&mut self, r: &LinkRef, ids: &[String]) -> Result<Option<(String, Option<String>)>> {
         let Some(name) = r.name.as_deref().map(str::trim) else { return Ok(None) };
         let mut params: Vec<Param> = ids.iter().map(|id| id.as_str().into()).collect();
@@ -4495,13 +4534,19 @@ impl Making {
     /// Of `ids`, companies made earlier, the one alone whose name is
     /// written exactly as `r` writes it.
     fn written_as<'a>(&self, r: &LinkRef, ids: &'a [String]) -> Option<&'a String> {
-        let name = r.name.as_deref().map(str::trim)?;
-        let mut exact =
-            ids.iter().filter(|id| self.from.get(*id).and_then(|m| m.name.as_deref()).map(str::trim) == Some(name));
-        match (exact.next(), exact.next()) {
-            (Some(one), None) => Some(one),
+        match self.written_exactly(r, ids).as_slice() {
+            [one] => Some(*one),
             _ => None,
         }
+    }
+
+    /// Of `ids`, companies made earlier, those whose name is written
+    /// exactly as `r` writes it.
+    fn written_exactly<'a>(&self, r: &LinkRef, ids: &'a [String]) -> Vec<&'a String> {
+        let Some(name) = r.name.as_deref().map(str::trim) else { return Vec::new() };
+        ids.iter()
+            .filter(|id| self.from.get(*id).and_then(|m| m.name.as_deref()).map(str::trim) == Some(name))
+            .collect()
     }
 
     /// The company made earlier whose name `r` gives, as stored ones are

@@ -1689,6 +1689,35 @@ on_both!(companies_made_for_earlier_rows_link_later_ones_as_they_do_chunks_later
             assert_eq!(&linked(&one), expected, "file {n}, chunks of {size}");
         }
     }
+    // With companies stored first.
+    let stored = [
+        (
+            "name,domain\nacme,acme.com\nAcme GmbH,acme.ch\nAcme BV,acme.de\n",
+            "email,company.name,company.domain\nu0@x.com,Acme,acme.nl\nu1@x.com,Acme,\nu2@x.com,ACME,globex.com\n",
+            vec!["u0@x.com,Acme,acme.nl", "u1@x.com,Acme,acme.nl", "u2@x.com,ACME,globex.com"],
+        ),
+        (
+            "name,domain\nAcme BV,acme.de\n",
+            "email,company.name,company.domain\nu0@x.com,Acme AG,acme.com\nu1@x.com,Acme BV,acme.ch\nu2@x.com,ACME,\n\
+             u3@x.com,Acme BV,globex.com\nu4@x.com,Acme BV,\n",
+            vec!["u0@x.com,Acme AG,acme.com", "u1@x.com,Acme BV,acme.ch", "u3@x.com,Acme BV,globex.com"],
+        ),
+        (
+            "name,domain\nAcme BV,\n",
+            "email,company.name,company.domain\nu2@x.com,Acme,acme.de\nu3@x.com,Acme AG,\nu4@x.com,Acme GmbH,acme.de\n",
+            vec!["u2@x.com,Acme BV,acme.de", "u3@x.com,Acme AG,"],
+        ),
+    ];
+    for (n, (companies, text, expected)) in stored.iter().enumerate() {
+        let c = db.file(&format!("s{n}.csv"), companies);
+        let f = db.file(&format!("k{n}.csv"), text);
+        for size in ["1000", "1"] {
+            let one = Db::sqlite();
+            one.ok(&["import", &c, "--entity", "companies"]);
+            one.ok(&["import", &f, "--entity", "contacts", "--chunk-size", size]);
+            assert_eq!(&linked(&one), expected, "stored {n}, chunks of {size}");
+        }
+    }
     // And on this backend, in one part.
     let f = db.file("f.csv", files[0].0);
     db.ok(&["import", &f, "--entity", "contacts"]);
