@@ -1722,11 +1722,13 @@ impl Import<'_> {
         if self.settings.dry_run {
             return Ok(());
         }
-        for (company, form) in std::mem::take(&mut self.forms_to_keep) {
-            self.db.execute_later(
-                "INSERT INTO batch_forms (batch_id, company_id, form) VALUES (?, ?, ?)",
-                &[self.batch.as_str().into(), company.into(), form.into()],
-            )?;
+        let forms = std::mem::take(&mut self.forms_to_keep);
+        if !forms.is_empty() {
+            let params: Vec<Arg<'_>> = forms
+                .iter()
+                .flat_map(|(company, form)| [Arg::Text(&self.batch), Arg::Text(company), Arg::Text(form)])
+                .collect();
+            self.db.insert_many("batch_forms", &["batch_id", "company_id", "form"], &params)?;
         }
         let decided = std::mem::take(&mut self.decided_to_keep);
         if !decided.is_empty() {
@@ -3359,9 +3361,14 @@ impl Import<'_> {
         }
         // Found before, by a reference the cache has let go of: that
         // company still, where it still is.
+        // (In a table this import alone wrote, every one is: no lookup,
+        // which would wait for the rows sent ahead.)
         if !earlier.is_empty() {
             let ids: Vec<&str> = earlier.iter().map(|(_, id)| id.as_str()).collect();
-            let live = live_among(self.db, target, &ids)?;
+            let live = match &self.fresh {
+                Some(_) => ids.iter().map(|id| id.to_string()).collect(),
+                None => live_among(self.db, target, &ids)?,
+            };
             let known = self.linked.entry(target).or_default();
             for (r, id) in earlier {
                 if live.contains(&id) {
