@@ -261,8 +261,7 @@ fn deals_named_alike(
     let n = count_exported(db, sql, conditions, params)?;
     let company_shown = !told.is_empty();
     Ok((n > 0).then(|| {
-        let (records, verb) =
-            if n == 1 { ("1 activity".to_string(), "links") } else { (format!("{n} activities"), "link") };
+        let records = records_that_link(n, entity);
         // (With the company in the file, the activity's is not its deal's,
         // or holds another deal of that name.)
         let (why, or) = if company_shown {
@@ -271,7 +270,7 @@ fn deals_named_alike(
             ("and is not told apart by the activity's company", ", or company.name beside it")
         };
         format!(
-            "{records} {verb} a deal whose name other deals have too, {why}: imported again, `deal.name` would find \
+            "{records} a deal whose name other deals have too, {why}: imported again, `deal.name` would find \
              another deal or none; export deal.external_id.<system> too (for deals with ids in a system){or}"
         )
     }))
@@ -303,17 +302,18 @@ fn companies_named_alike(
     );
     let n = count_exported(db, sql, conditions, params)?;
     Ok((n > 0).then(|| {
-        let (records, verb) = if n == 1 {
-            (format!("1 {}", model::singular(entity)), "links")
-        } else {
-            (format!("{n} {}", entity.name()), "link")
-        };
         format!(
-            "{records} {verb} a company whose name another company has too, and no domain in the file tells them \
+            "{} a company whose name another company has too, and no domain in the file tells them \
              apart: imported again, `company.name` would find both and the row be refused; export company.domain \
-             (for companies with domains) or company.external_id.<system> too"
+             (for companies with domains) or company.external_id.<system> too",
+            records_that_link(n, entity)
         )
     }))
+}
+
+/// `1 contact links`, `3 contacts link`: the start of an export's note.
+fn records_that_link(n: i64, entity: Entity) -> String {
+    if n == 1 { format!("1 {} links", model::singular(entity)) } else { format!("{n} {} link", entity.name()) }
 }
 
 /// Companies or deals of the file it cannot tell from another of their

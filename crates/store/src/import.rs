@@ -325,12 +325,6 @@ fn xml_named(db: &mut dyn Sql, entity: Entity) -> Result<Vec<(String, String)>> 
     Ok(out)
 }
 
-/// Whether a company reference (`LinkRef::id`) gives a name and nothing
-/// else: the one whose company may be found otherwise later in the file.
-fn by_name_alone(reference: &str) -> bool {
-    reference.ends_with("\u{1f}\u{1f}\u{1f}") && !reference.starts_with('\u{1f}') && !reference.contains('\u{1e}')
-}
-
 /// Why a row whose company's domain is one company's and name another's
 /// is refused.
 fn domain_of_another(r: &LinkRef) -> String {
@@ -375,6 +369,13 @@ impl LinkRef {
 
     fn is_empty(&self) -> bool {
         self.name.is_none() && self.domain.is_none() && self.email.is_none() && self.external.is_none()
+    }
+
+    /// Whether a reference's `id` (as `sealed` lays it out) gives a name
+    /// and nothing else: one whose company may be found otherwise later in
+    /// the file.
+    fn by_name_alone(id: &str) -> bool {
+        id.ends_with("\u{1f}\u{1f}\u{1f}") && !id.starts_with('\u{1f}') && !id.contains('\u{1e}')
     }
 
     /// The fields the reference was given by, under the link's name
@@ -1723,21 +1724,9 @@ impl Import<'_> {
             return Ok(());
         }
         let forms = std::mem::take(&mut self.forms_to_keep);
-        if !forms.is_empty() {
-            let params: Vec<Arg<'_>> = forms
-                .iter()
-                .flat_map(|(company, form)| [Arg::Text(&self.batch), Arg::Text(company), Arg::Text(form)])
-                .collect();
-            self.db.insert_many("batch_forms", &["batch_id", "company_id", "form"], &params)?;
-        }
+        kept_for_resume(self.db, &self.batch, "batch_forms", ["company_id", "form"], &forms)?;
         let decided = std::mem::take(&mut self.decided_to_keep);
-        if !decided.is_empty() {
-            let params: Vec<Arg<'_>> = decided
-                .iter()
-                .flat_map(|(reference, id)| [Arg::Text(&self.batch), Arg::Text(reference), Arg::Text(id)])
-                .collect();
-            self.db.insert_many("batch_links", &["batch_id", "reference", "company_id"], &params)?;
-        }
+        kept_for_resume(self.db, &self.batch, "batch_links", ["reference", "company_id"], &decided)?;
         let c = &self.counts;
         let digest = rows.last().map_or(Param::Null, |r| Param::Int(r.digest as i64));
         self.db.execute_later(
@@ -2238,7 +2227,7 @@ impl Import<'_> {
                     && linked_new.contains(id)
                 {
                     known.insert(reference.clone(), id.clone());
-                    if by_name_alone(reference) {
+                    if LinkRef::by_name_alone(reference) {
                         self.decided_to_keep.push((reference.clone(), id.clone()));
                     }
                 }
@@ -3425,8 +3414,9 @@ impl Import<'_> {
                     .flatten()
                     .map(String::as_str)
                     .collect();
-                let forms = legal_forms(self.db, &ids)?;
-                (by_a, agreeing_forms(refs, &by_key, |id| forms.get(id).or(bound.get(id)).copied()))
+                let forms = keys_and_forms(self.db, &ids)?;
+                let form_of = |id: &str| forms.get(id).and_then(|(_, form)| *form).or_else(|| bound.get(id).copied());
+                (by_a, agreeing_forms(refs, &by_key, form_of))
             }
             None => (lookup_ids(self.db, target, field_a, &a_values)?, (HashMap::default(), FastSet::default())),
         };
@@ -3896,7 +3886,7 @@ impl Import<'_> {
                 && ![&r.domain, &r.external].into_iter().flatten().any(|v| pending.contains(v.as_str()))
             {
                 known.insert(r.id.clone(), id.clone());
-                if target == Entity::Companies && by_name_alone(&r.id) {
+                if target == Entity::Companies && LinkRef::by_name_alone(&r.id) {
                     self.decided_to_keep.push((r.id.clone(), id.clone()));
                 }
             }
@@ -4678,23 +4668,25 @@ fn keys_and_forms(db: &mut dyn Sql, ids: &[&str]) -> Result<HashMap<String, KeyA
     Ok(out)
 }
 
+/// Writes `rows` of `table` for `batch`: what a `--resume` of it reads back.
+fn kept_for_resume<A: AsRef<str>, B: AsRef<str>>(
+    db: &mut dyn Sql,
+    batch: &str,
+    table: &str,
+    [a, b]: [&str; 2],
+    rows: &[(A, B)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let params: Vec<Arg<'_>> =
+        rows.iter().flat_map(|(x, y)| [Arg::Text(batch), Arg::Text(x.as_ref()), Arg::Text(y.as_ref())]).collect();
+    db.insert_many(table, &["batch_id", a, b], &params)
+}
+
 /// Of `ids`, those of records of `target` that are there and not deleted.
 fn live_among(db: &mut dyn Sql, target: Entity, ids: &[&str]) -> Result<FastSet<String>> {
-    let mut live = FastSet::default();
-    for part in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id FROM {} WHERE id IN ({}) AND deleted_at IS NULL",
-            target.name(),
-            placeholders(part.len())
-        );
-        let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
-        for row in db.query(&sql, &params)? {
-            if let Some(id) = row.into_iter().next().and_then(Cell::into_text) {
-                live.insert(id);
-            }
-        }
-    }
-    Ok(live)
+    ids_where(db, target, ids.iter().copied(), "deleted_at IS NULL")
 }
 
 /// Marks the new companies `links` name as linked to; gives back those no
@@ -5020,15 +5012,22 @@ fn deleted_among<'a>(
     entity: Entity,
     ids: impl IntoIterator<Item = &'a String>,
 ) -> Result<FastSet<String>> {
+    ids_where(db, entity, ids.into_iter().map(String::as_str), "deleted_at IS NOT NULL")
+}
+
+/// Of `ids`, those of records of `entity` that meet `condition`.
+fn ids_where<'a>(
+    db: &mut dyn Sql,
+    entity: Entity,
+    ids: impl IntoIterator<Item = &'a str>,
+    condition: &str,
+) -> Result<FastSet<String>> {
     let mut out = FastSet::default();
-    let ids: Vec<&String> = ids.into_iter().collect();
+    let ids: Vec<&str> = ids.into_iter().collect();
     for part in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id FROM {} WHERE deleted_at IS NOT NULL AND id IN ({})",
-            entity.name(),
-            placeholders(part.len())
-        );
-        let params: Vec<Param> = part.iter().map(|s| Param::from(s.as_str())).collect();
+        let sql =
+            format!("SELECT id FROM {} WHERE {condition} AND id IN ({})", entity.name(), placeholders(part.len()));
+        let params: Vec<Param> = part.iter().map(|s| Param::from(*s)).collect();
         for r in db.query(&sql, &params)? {
             if let Some(id) = r.into_iter().next().and_then(Cell::into_text) {
                 out.insert(id);
@@ -5098,30 +5097,6 @@ fn agreeing_forms(
         }
     }
     (out, formless)
-}
-
-/// The legal form of each of the companies `ids` whose name gives one.
-fn legal_forms(db: &mut dyn Sql, ids: &[&str]) -> Result<HashMap<String, &'static str>> {
-    let mut distinct = ids.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut out = HashMap::default();
-    for part in distinct.chunks(500) {
-        let sql = format!(
-            "SELECT id, name_form FROM companies WHERE id IN ({}) AND name_form IS NOT NULL",
-            placeholders(part.len())
-        );
-        let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
-        for row in db.query(&sql, &params)? {
-            let mut row = row.into_iter().map(Cell::into_text);
-            if let (Some(id), Some(form)) = (row.next().flatten(), row.next().flatten())
-                && let Some(form) = model::canonical_form(&form)
-            {
-                out.insert(id, form);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Writes the columns whose value differs between `before` and `after`,

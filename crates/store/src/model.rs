@@ -769,7 +769,13 @@ const LEGAL_FORMS: &[(&str, &str)] = &[
     ("gk", "gk"),
     ("yk", "yk"),
     ("aktiengesellschaft", "ag"),
-    // Forms of several words, read joined (see `name_words`).
+];
+
+/// Legal forms written as several words, as `name_words` joins them
+/// (`Sp. z o.o.`, `S.A. de C.V.`, `Gesellschaft mit beschränkter Haftung`),
+/// each with the form it stands for. Kept apart from `LEGAL_FORMS`: only
+/// these are read across words, so `Acme In C` is no `Inc`.
+const JOINED_FORMS: &[(&str, &str)] = &[
     ("spzoo", "spzoo"),
     ("spółkazoo", "spzoo"),
     ("spółkazograniczonąodpowiedzialnością", "spzoo"),
@@ -784,25 +790,6 @@ const LEGAL_FORMS: &[(&str, &str)] = &[
     ("sociedadanónima", "sa"),
     ("limitedliabilitycompany", "llc"),
     ("publiclimitedcompany", "plc"),
-];
-
-/// Legal forms written as several words, as `name_words` joins them:
-/// `Sp. z o.o.`, `S.A. de C.V.`, `Gesellschaft mit beschränkter Haftung`.
-const JOINED_FORMS: &[&str] = &[
-    "spzoo",
-    "spółkazoo",
-    "spółkazograniczonąodpowiedzialnością",
-    "spółkaakcyjna",
-    "sadecv",
-    "sapidecv",
-    "sderldecv",
-    "gesellschaftmitbeschränkterhaftung",
-    "beslotenvennootschap",
-    "naamlozevennootschap",
-    "sociétéanonyme",
-    "sociedadanónima",
-    "limitedliabilitycompany",
-    "publiclimitedcompany",
 ];
 
 /// Japanese legal forms, written before the name or after it, without a
@@ -821,7 +808,7 @@ const JA_FORMS: &[(&str, &str)] = &[
 ];
 
 fn legal_form_of(word: &str) -> Option<&'static str> {
-    LEGAL_FORMS.iter().find(|(w, _)| *w == word).map(|(_, form)| *form)
+    LEGAL_FORMS.iter().chain(JOINED_FORMS).find(|(w, _)| *w == word).map(|(_, form)| *form)
 }
 
 /// A legal form as the store keeps it (`name_form`), as this build names
@@ -873,7 +860,7 @@ fn name_words(name: &str) -> Vec<String> {
     }
     // So is one of several words (`Sp. z o.o.`, `SA de CV`).
     if let Some(at) =
-        (1..words.len().saturating_sub(1)).find(|&at| JOINED_FORMS.contains(&words[at..].concat().as_str()))
+        (1..words.len().saturating_sub(1)).find(|&at| JOINED_FORMS.iter().any(|(w, _)| *w == words[at..].concat()))
     {
         let form = words.split_off(at).concat();
         words.push(form);
