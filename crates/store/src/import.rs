@@ -371,13 +371,6 @@ impl LinkRef {
         self.name.is_none() && self.domain.is_none() && self.email.is_none() && self.external.is_none()
     }
 
-    /// Whether a reference's `id` (as `sealed` lays it out) gives a name
-    /// and nothing else: one whose company may be found otherwise later in
-    /// the file.
-    fn by_name_alone(id: &str) -> bool {
-        id.ends_with("\u{1f}\u{1f}\u{1f}") && !id.starts_with('\u{1f}') && !id.contains('\u{1e}')
-    }
-
     /// The fields the reference was given by, under the link's name
     /// (`contact.email`, `company.name;company.domain`), to blame when it
     /// finds nothing.
@@ -537,9 +530,10 @@ pub struct Import<'s> {
     /// found before for the rest of the import (`Acme` after `Acme AG` was
     /// made too), while the company is there, as if the cache had held.
     decided: HashMap<String, String>,
-    /// References by name alone found since the last checkpoint, written
-    /// with it (to `batch_links`) for a `--resume` to find them as this
-    /// run did.
+    /// Company references found since the last checkpoint, written with it
+    /// (to `batch_links`) for a `--resume` to find them as this run did:
+    /// by name, or by a domain beside a name that a company made later in
+    /// the file has too, a reference finds what it found first.
     decided_to_keep: Vec<(String, String)>,
     /// `Sql::others_version` when `linked` was last known to hold.
     linked_version: Option<i64>,
@@ -2227,9 +2221,7 @@ impl Import<'_> {
                     && linked_new.contains(id)
                 {
                     known.insert(reference.clone(), id.clone());
-                    if LinkRef::by_name_alone(reference) {
-                        self.decided_to_keep.push((reference.clone(), id.clone()));
-                    }
+                    self.decided_to_keep.push((reference.clone(), id.clone()));
                 }
             }
         }
@@ -3477,11 +3469,11 @@ impl Import<'_> {
                 )
             })
         };
-        let to_fill = self.domains_to_fill(target, refs, &by_a, &by_b, &by_ext, &stored_domain);
-        // (And of each an earlier reference gives a domain.)
-        if target == Entity::Companies && !to_fill.is_empty() {
-            let ids: Vec<&str> = to_fill.values().map(|(_, id)| id.as_str()).collect();
-            domain_named.extend(keys_and_forms(self.db, &ids)?);
+        // (And of each a row could give a domain to, which a later row's
+        // name finds or not.)
+        let bare = self.could_take_domains(target, refs, &by_a, &by_b, &by_ext, &stored_domain);
+        if !bare.is_empty() {
+            domain_named.extend(keys_and_forms(self.db, &bare)?);
         }
         let mut making =
             Making { system: system.clone(), gives: self.settings.mode != Mode::Insert, ..Making::default() };
@@ -3536,7 +3528,7 @@ impl Import<'_> {
                             {
                                 named.push((id.clone(), domain.clone()));
                                 if gives {
-                                    making.filling.entry(id.clone()).or_insert_with(|| domain.clone());
+                                    making.fill(id, domain, i);
                                 }
                             }
                             Ok(id.clone())
@@ -3559,8 +3551,30 @@ impl Import<'_> {
             } else {
                 None
             };
-            // Companies made for earlier rows under the row's name.
+            // The stored companies the row's name finds, without those a
+            // row before bound to another form (as a part of the file
+            // later, when the lookup sees it).
+            let bound = &self.bound_forms;
+            let named_stored: Option<Vec<String>> = match (by_b.get(&r.id), r.form) {
+                (Some(ids), Some(form)) if ids.iter().any(|id| bound.get(id).is_some_and(|f| *f != form)) => {
+                    let agree: Vec<String> =
+                        ids.iter().filter(|id| bound.get(*id).is_none_or(|f| *f == form)).cloned().collect();
+                    (!agree.is_empty()).then_some(agree)
+                }
+                (ids, _) => ids.cloned(),
+            };
+            // Companies made for earlier rows under the row's name, and at
+            // its domain.
             let made_alike: Vec<String> = making.named_like(r).cloned().collect();
+            let made_at_domain = r.domain.as_ref().and_then(|d| making.by.get(&format!("d:{d}"))).cloned();
+            let made_at_domain = made_at_domain.as_ref();
+            // (Of those alike, the ones a row that gives a domain could be:
+            // made without one, as a stored one without one is.)
+            let made_fit: Vec<String> = made_alike
+                .iter()
+                .filter(|m| r.domain.is_none() || making.from.get(*m).is_some_and(|f| f.domain.is_none()))
+                .cloned()
+                .collect();
             // (Deals of one name: the one at the row's company, if one is.)
             let hit = hit.or_else(|| {
                 let ids = a.and_then(|v| by_a.get(v))?;
@@ -3585,7 +3599,7 @@ impl Import<'_> {
                 // meant is not ours to guess, as a companies import (or this
                 // one run again) refuses it too. (A name that finds none is
                 // the company's under another spelling.)
-                let named = by_b.get(&r.id).into_iter().flatten().chain(&made_alike);
+                let named = named_stored.iter().flatten().chain(&made_alike);
                 let other_form = |id: &String| {
                     domain_named.get(id).is_some_and(|(key, form)| {
                         key.is_some()
@@ -3608,11 +3622,8 @@ impl Import<'_> {
             // (unless the row's name is another company's, or gives another
             // form than the name that reference gave, as once stored).
             let hit = hit.or_else(|| {
-                let (at, id) = r.domain.as_ref().and_then(|d| to_fill.get(d))?;
-                if *at >= i {
-                    return None;
-                }
-                let named = by_b.get(&r.id).into_iter().flatten().chain(&made_alike);
+                let (id, at) = r.domain.as_ref().and_then(|d| making.filled.get(d))?;
+                let named = named_stored.iter().flatten().chain(&made_alike);
                 let named_other = named.clone().next().is_some() && !named.clone().any(|n| n == id);
                 let (key, stored) = domain_named.get(id).map_or((&refs[*at].name_key, None), |(k, f)| (k, *f));
                 let form = stored.or_else(|| self.bound_forms.get(id).copied()).or(refs[*at].form);
@@ -3623,18 +3634,16 @@ impl Import<'_> {
                     Ok(id.clone())
                 })
             });
+            // Its domain a company's made for an earlier row, its name a
+            // stored company's, and not the made one's too: another's, as
+            // once both are stored.
+            let hit = hit.or_else(|| {
+                let another = made_at_domain.is_some_and(|m| !made_alike.contains(m)) && named_stored.is_some();
+                another.then(|| Err(domain_of_another(r)))
+            });
             // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
             // exactly as the row writes it.
-            // (Without companies bound to another form by a row before.)
-            let bound = &self.bound_forms;
-            let found_by_name: Option<Vec<String>> = match (by_b.get(&r.id), r.form) {
-                (Some(ids), Some(form)) if ids.iter().any(|id| bound.get(id).is_some_and(|f| *f != form)) => {
-                    let agree: Vec<String> =
-                        ids.iter().filter(|id| bound.get(*id).is_none_or(|f| *f == form)).cloned().collect();
-                    (!agree.is_empty()).then_some(agree)
-                }
-                (ids, _) => ids.cloned(),
-            };
+            let found_by_name = named_stored;
             let by_name = match found_by_name {
                 Some(ids) if hit.is_none() && ids.len() > 1 => Some(match self.written_as(r, &ids)? {
                     Some((id, domain)) => {
@@ -3659,9 +3668,16 @@ impl Import<'_> {
                 }
                 (other, _) => other,
             };
+            // Whether the row's company is one more of its name, not one
+            // made for an earlier row.
+            let mut another_of_name = false;
             let hit = match hit {
                 Some(h) => Some(h),
                 None => match by_name.as_deref() {
+                    // Its domain that of a company made for an earlier row
+                    // and named alike (whether or not the stored ones named
+                    // have a domain): that one, found as made below.
+                    Some(_) if made_at_domain.is_some() => None,
                     // A company of that name at another domain is another
                     // company (`ACME GmbH` at acme.de beside `Acme Inc` at
                     // acme.com): made, or refused in update mode, below.
@@ -3674,53 +3690,46 @@ impl Import<'_> {
                                 .or(making.filling.get(id))
                                 .is_some_and(|d| Some(d) != r.domain.as_ref()) =>
                     {
-                        None
-                    }
-                    // A name alone, which a company made for an earlier row
-                    // (at another domain) has too: two companies of that
-                    // name, as they are a chunk later.
-                    // Of them, the one written exactly as the row writes
-                    // it, as of stored ones or made ones alone: the row
-                    // finds the same company whatever part of the file it
-                    // was read with.
-                    Some([id])
-                        if r.domain.is_none()
-                            && made_alike.iter().any(|m| m != id)
+                        // (Written exactly as the row writes it, where no
+                        // company made for an earlier row is, it is the
+                        // one the row names: one made alike is not the
+                        // row's either.)
+                        another_of_name = made_alike.iter().any(|m| m != id)
                             && making.written_exactly(r, &made_alike).is_empty()
-                            && self.written_as(r, std::slice::from_ref(id))?.is_some() =>
-                    {
-                        Some(Ok(id.clone()))
-                    }
-                    // (A made one so written is found as made, below.)
-                    Some([id])
-                        if r.domain.is_none()
-                            && made_alike.iter().any(|m| m != id)
-                            && making.written_as(r, &made_alike).is_some()
-                            && self.written_as(r, std::slice::from_ref(id))?.is_none() =>
-                    {
+                            && self.written_as(r, std::slice::from_ref(id))?.is_some();
                         None
                     }
-                    Some([id]) if r.domain.is_none() && made_alike.iter().any(|m| m != id) => {
-                        let made: Vec<(String, Option<String>)> = made_alike
-                            .iter()
-                            .filter_map(|m| making.from.get(m))
-                            .map(|from| (from.name.clone().unwrap_or_default(), from.domain.clone()))
-                            .collect();
-                        Some(Err(self.names_several(r, std::slice::from_ref(id), &made)?))
-                    }
-                    // Its domain a company's made for an earlier row.
+                    // A name which a company made for an earlier row has
+                    // too (without a domain, or at another if the row gives
+                    // none): two companies of that name, as they are a
+                    // chunk later. Of them, the one written exactly as the
+                    // row writes it, as of stored ones or made ones alone
+                    // (a made one is found as made, below; a stored one is
+                    // the row's, below): the row finds the same company
+                    // whatever part of the file it was read with.
                     Some([id])
-                        if r.domain
-                            .as_ref()
-                            .is_some_and(|d| making.by.get(&format!("d:{d}")).is_some_and(|m| m != id)) =>
+                        if made_fit.iter().any(|m| m != id)
+                            && !(making.written_exactly(r, &made_fit).is_empty()
+                                && self.written_as(r, std::slice::from_ref(id))?.is_some()) =>
                     {
-                        Some(Err(domain_of_another(r)))
+                        if making.written_as(r, &made_fit).is_some()
+                            && self.written_as(r, std::slice::from_ref(id))?.is_none()
+                        {
+                            None
+                        } else {
+                            let made: Vec<(String, Option<String>)> = made_fit
+                                .iter()
+                                .filter_map(|m| making.from.get(m))
+                                .map(|from| (from.name.clone().unwrap_or_default(), from.domain.clone()))
+                                .collect();
+                            Some(Err(self.names_several(r, std::slice::from_ref(id), &made)?))
+                        }
                     }
                     Some([id]) => {
                         if let Some(domain) = &r.domain {
                             named.push((id.clone(), domain.clone()));
                             if gives {
-                                making.filling.entry(id.clone()).or_insert_with(|| domain.clone());
+                                making.fill(id, domain, i);
                             }
                         }
                         Some(Ok(id.clone()))
@@ -3751,10 +3760,10 @@ impl Import<'_> {
             let result = match hit {
                 Some(h) => h,
                 None if target == Entity::Companies && self.settings.mode != Mode::Update => {
-                    let made = making.find_or_make(r, &mut || self.ids.next_id(), new_companies);
+                    let made = making.find_or_make(r, !another_of_name, &mut || self.ids.next_id(), new_companies);
                     for (id, domain) in std::mem::take(&mut making.fills) {
                         if gives {
-                            making.filling.entry(id.clone()).or_insert_with(|| domain.clone());
+                            making.fill(&id, &domain, i);
                         }
                         named.push((id, domain));
                     }
@@ -3766,8 +3775,11 @@ impl Import<'_> {
                 )),
                 None => Err(format!("no {} with {}", model::singular(target), r.describe(system.as_deref()))),
             };
+            // (Bound by a row that names it: one that finds it by domain
+            // under another name gives it no form.)
             if let (Ok(id), Some(form)) = (&result, r.form)
                 && formless.contains(id)
+                && by_b.get(&r.id).is_some_and(|ids| ids.contains(id))
                 && !self.bound_forms.contains_key(id)
             {
                 self.bound_forms.insert(id.clone(), form);
@@ -3851,7 +3863,7 @@ impl Import<'_> {
                 if let Some(x) = &r.external {
                     making.found_with.remove(x);
                 }
-                let made = making.find_or_make(r, &mut || self.ids.next_id(), new_companies);
+                let made = making.find_or_make(r, true, &mut || self.ids.next_id(), new_companies);
                 out.insert(r.id.clone(), made);
             }
             if self.settings.mode != Mode::Insert {
@@ -3886,7 +3898,7 @@ impl Import<'_> {
                 && ![&r.domain, &r.external].into_iter().flatten().any(|v| pending.contains(v.as_str()))
             {
                 known.insert(r.id.clone(), id.clone());
-                if target == Entity::Companies && LinkRef::by_name_alone(&r.id) {
+                if target == Entity::Companies {
                     self.decided_to_keep.push((r.id.clone(), id.clone()));
                 }
             }
@@ -4081,45 +4093,34 @@ impl Import<'_> {
         ))
     }
 
-    /// The domains companies found by name will take (see `amend_found`),
-    /// with the reference (its place in `refs`) that gives each: the first
-    /// in file order to give a domain no company has, to a company without
-    /// one. A later reference with that domain links to that company, as
-    /// it would a chunk later, instead of making another with it.
-    fn domains_to_fill(
+    /// The stored companies without a domain that a reference giving a
+    /// domain no company has finds by its id or by name: each takes the
+    /// first such domain (`amend_found`), which later rows then find it by.
+    fn could_take_domains<'a>(
         &self,
         target: Entity,
         refs: &[&LinkRef],
         by_a: &HashMap<String, Vec<String>>,
-        by_b: &HashMap<String, Vec<String>>,
-        by_ext: &HashMap<String, String>,
-        named: &HashMap<String, Option<String>>,
-    ) -> HashMap<String, (usize, String)> {
-        let mut to_fill = HashMap::default();
+        by_b: &'a HashMap<String, Vec<String>>,
+        by_ext: &'a HashMap<String, String>,
+        stored_domain: &HashMap<String, Option<String>>,
+    ) -> Vec<&'a str> {
         if target != Entity::Companies || self.settings.mode == Mode::Insert {
-            return to_fill;
+            return Vec::new();
         }
-        let mut given: FastSet<&str> = FastSet::default();
-        for (i, r) in refs.iter().enumerate() {
-            let Some(domain) = r.domain.as_deref().filter(|d| !by_a.contains_key(*d)) else {
-                continue;
-            };
-            // Found by its stored id, or by name alone (a name several
-            // companies have links to none of them).
-            let id = match &r.external {
-                Some(x) => by_ext.get(x),
-                None => match by_b.get(&r.id).map(Vec::as_slice) {
-                    Some([id]) => Some(id),
-                    _ => None,
-                },
-            };
-            let Some(id) = id else { continue };
-            let bare = named.get(id).is_some_and(Option::is_none);
-            if !to_fill.contains_key(domain) && bare && given.insert(id) {
-                to_fill.insert(domain.to_string(), (i, id.to_string()));
-            }
-        }
-        to_fill
+        let mut ids: Vec<&str> = refs
+            .iter()
+            .filter(|r| r.domain.as_ref().is_some_and(|d| !by_a.contains_key(d)))
+            .flat_map(|r| {
+                let by_id = r.external.as_ref().and_then(|x| by_ext.get(x)).into_iter();
+                by_id.chain(by_b.get(&r.id).into_iter().flatten())
+            })
+            .filter(|id| stored_domain.get(*id).is_some_and(Option::is_none))
+            .map(String::as_str)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// Completes companies found by name or domain with what their rows
@@ -4387,6 +4388,9 @@ struct Making {
     fills: Vec<(String, String)>,
     /// The domain each company found without one takes: the first row's.
     filling: HashMap<String, String>,
+    /// The company each such domain goes to, and the reference (its index)
+    /// that gave it: a later row with that domain finds it.
+    filled: HashMap<String, (String, usize)>,
     /// Every company made, by its name's key, in the order made: names
     /// alike (`Acme Inc`, `ACME GmbH`) are several companies' when rows
     /// tell them apart by domain or id.
@@ -4397,14 +4401,25 @@ struct Making {
 }
 
 impl Making {
+    /// Company `id`, found without a domain, takes `domain` from the
+    /// reference at `at` (unless an earlier one gave it one).
+    fn fill(&mut self, id: &str, domain: &str, at: usize) {
+        if !self.filling.contains_key(id) {
+            self.filling.insert(id.to_string(), domain.to_string());
+            self.filled.entry(domain.to_string()).or_insert_with(|| (id.to_string(), at));
+        }
+    }
+
     /// The company made earlier in the segment that `r` names (by id, then
-    /// domain, then name), or a new one made from it: a row that gives the
+    /// domain, then name unless `by_name` is false), or a new one made from
+    /// it: a row that gives the
     /// company's name (and its id, if any), so that an export of contacts
     /// alone imports into an empty store. `Err` when the row disagrees with
     /// an earlier one, or names nothing it could be made from.
     fn find_or_make(
         &mut self,
         r: &LinkRef,
+        by_name: bool,
         next_id: &mut dyn FnMut() -> String,
         new_companies: &mut Vec<NewCompany>,
     ) -> Result<String, String> {
@@ -4474,7 +4489,8 @@ impl Making {
         }
         let known = match by_id.or(by_domain) {
             Some(id) => Some(id),
-            None => self.by_name(r)?,
+            None if by_name => self.by_name(r)?,
+            None => None,
         };
         // One made with another id is another company.
         let known = known.filter(|id| !self.from.get(id).is_some_and(|m| differ(&m.external, &r.external)));
@@ -4484,8 +4500,12 @@ impl Making {
                 // later row gives, as a stored company does.
                 if let Some(m) = self.from.get_mut(&id) {
                     // (Made from a name without a form, it is of the first
-                    // form a later row's name gives it: see `bound_forms`.)
-                    m.form = m.form.or(r.form);
+                    // form a later row's name gives it: see `bound_forms`;
+                    // a row that finds it by domain under another name
+                    // gives it none.)
+                    if m.name_key == r.name_key {
+                        m.form = m.form.or(r.form);
+                    }
                     let mut made = new_companies.iter_mut().find(|c| c.0 == id);
                     if let Some(x) = r.external.as_ref().filter(|_| m.external.is_none()) {
                         m.external = Some(x.clone());

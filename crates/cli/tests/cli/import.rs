@@ -1724,6 +1724,136 @@ on_both!(companies_made_for_earlier_rows_link_later_ones_as_they_do_chunks_later
     assert_eq!(linked(db), files[0].1);
 });
 
+/// Imports `companies` (if any) and then `contacts` into a fresh SQLite
+/// store in one of the ways an import can be split (`way`: one run, parts
+/// of 1 or 2 rows, or stopped at each rejected row and resumed), and
+/// returns the contacts' links as exported.
+fn links_imported(companies: &str, contacts: &str, way: &str) -> Vec<String> {
+    let db = Db::sqlite();
+    if !companies.is_empty() {
+        db.ok(&["import", &db.file("c.csv", companies), "--entity", "companies", "--key", "name"]);
+    }
+    let f = db.file("f.csv", contacts);
+    let args = ["import", f.as_str(), "--entity", "contacts"];
+    match way {
+        "resumed" => {
+            let stopping = [&args[..], &["--max-errors", "1"]].concat();
+            let mut out = db.run(&stopping);
+            let resuming = [&stopping[..], &["--resume"]].concat();
+            for _ in 0..contacts.lines().count() {
+                if out.status.code() != Some(1) {
+                    break;
+                }
+                out = db.run(&resuming);
+            }
+            assert!(out.status.success(), "{}", stderr_of(&out));
+        }
+        "one run" => {
+            db.ok(&args);
+        }
+        size => {
+            db.ok(&[&args[..], &["--chunk-size", size]].concat());
+        }
+    }
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name,company.domain"]);
+    out.lines().skip(1).map(str::to_string).collect()
+}
+
+#[test]
+fn links_are_the_same_in_one_run_in_parts_and_resumed() {
+    // Each file, with the companies stored before it, links each row to
+    // the same company (or refuses it) however the import is split: the
+    // companies made for earlier rows are found as they are once stored.
+    let cases: [(&str, &str, &[&str]); 11] = [
+        // A row that finds a company by domain under another name gives it
+        // no legal form: `Acme AG` is still the formless `Acme`.
+        (
+            "",
+            "email,company.name,company.domain\na1@x.com,Acme,acme.nl\na2@x.com,Globex Inc,acme.nl\na3@x.com,Acme AG,\n",
+            &["a1@x.com,Acme,acme.nl", "a2@x.com,Acme,acme.nl", "a3@x.com,Acme,acme.nl"],
+        ),
+        (
+            "name,domain\nacme,acme.nl\n",
+            "email,company.name,company.domain\nf1@x.com,Acme,acme.de\nf2@x.com,Acme BV,acme.de\n\
+             f3@x.com,Globex Inc,acme.nl\nf4@x.com,Acme B.V.,acme.nl\n",
+            &["f1@x.com,Acme,acme.de", "f2@x.com,Acme,acme.de", "f3@x.com,acme,acme.nl", "f4@x.com,acme,acme.nl"],
+        ),
+        // A domain made for an earlier row, named alike: that company,
+        // whatever stored companies of the name there are.
+        (
+            "",
+            "email,company.name,company.domain\nb1@x.com,Acme B.V.,\nb2@x.com,Acme AG,\n\
+             b3@x.com,ACME GmbH,globex.com\nb4@x.com,Acme,globex.com\n",
+            &[
+                "b1@x.com,Acme B.V.,",
+                "b2@x.com,Acme AG,",
+                "b3@x.com,ACME GmbH,globex.com",
+                "b4@x.com,ACME GmbH,globex.com",
+            ],
+        ),
+        (
+            "name,domain\nAcme B.V.,\n",
+            "email,company.name,company.domain\nd1@x.com,ACME GmbH,acme.de\nd2@x.com,Acme,acme.de\n\
+             d3@x.com,Globex Inc,acme.de\n",
+            &["d1@x.com,ACME GmbH,acme.de", "d2@x.com,ACME GmbH,acme.de", "d3@x.com,ACME GmbH,acme.de"],
+        ),
+        // A domain made for an earlier row beside the name of a stored
+        // company, at another domain or none: refused, never linked.
+        (
+            "name,domain\nAcme B.V.,acme.de\n",
+            "email,company.name,company.domain\nc1@x.com,Globex Inc,acme.nl\nc2@x.com,Acme B.V.,acme.nl\n",
+            &["c1@x.com,Globex Inc,acme.nl"],
+        ),
+        (
+            "name,domain\nAcme BV,\nAcme AG,globex.com\n",
+            "email,company.name,company.domain\ni1@x.com,Initech Ltd,initech.com\ni2@x.com,Acme,acme.de\n\
+             i3@x.com,Acme,initech.com\n",
+            &["i1@x.com,Initech Ltd,initech.com", "i2@x.com,Acme BV,acme.de"],
+        ),
+        // A name with a domain no company has, beside a stored company and
+        // one made without a domain: which is meant is not ours to guess.
+        (
+            "name,domain\nAcme AG,\n",
+            "email,company.name,company.domain\ne1@x.com,Acme B.V.,\ne2@x.com,Acme,acme.de\n",
+            &["e1@x.com,Acme B.V.,"],
+        ),
+        // A stored company bound to a form by an earlier row is not found
+        // by a name of another form in the same part of the file.
+        (
+            "name,domain\nAcme,\nInitech,initech.com\n",
+            "email,company.name,company.domain\ng1@x.com,Acme B.V.,\ng2@x.com,ACME GmbH,initech.com\n",
+            &["g1@x.com,Acme,", "g2@x.com,Initech,initech.com"],
+        ),
+        // A domain an earlier row gave a stored company is that one's.
+        (
+            "name,domain\nAcme,\n",
+            "email,company.name,company.domain\nh1@x.com,Acme AG,\nh2@x.com,Acme,acme.de\nh3@x.com,Acme BV,acme.nl\n\
+             h4@x.com,Acme BV,acme.de\n",
+            &["h1@x.com,Acme,acme.de", "h2@x.com,Acme,acme.de", "h3@x.com,Acme BV,acme.nl"],
+        ),
+        // The stored company written exactly so is at another domain: one
+        // more of that name, not the one made without a domain.
+        (
+            "name,domain\nacme,globex.com\n",
+            "email,company.name,company.domain\nj1@x.com,Acme AG,\nj2@x.com,acme,acme.nl\n",
+            &["j1@x.com,acme,globex.com", "j2@x.com,acme,acme.nl"],
+        ),
+        // A reference found before a company alike was made finds the same
+        // company later in the file, and after a resume.
+        (
+            "name,domain\nAcme B.V.,initech.com\n",
+            "email,company.name,company.domain\nk1@x.com,Globex Inc,initech.com\nk2-no-email,Initech,\n\
+             k3@x.com,Globex Inc,globex.com\nk4@x.com,Globex Inc,initech.com\n",
+            &["k1@x.com,Acme B.V.,initech.com", "k3@x.com,Globex Inc,globex.com", "k4@x.com,Acme B.V.,initech.com"],
+        ),
+    ];
+    for (companies, contacts, expected) in cases {
+        for way in ["one run", "1", "2", "resumed"] {
+            assert_eq!(links_imported(companies, contacts, way), expected, "{way}: {companies}{contacts}");
+        }
+    }
+}
+
 on_both!(a_company_name_without_its_form_binds_no_second_form, |db| {
     // `Acme` made for the first row is of the first form a later row gives
     // it (`Acme BV`): `Acme AG` is another company, never the same one.

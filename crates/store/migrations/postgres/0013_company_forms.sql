@@ -15,7 +15,7 @@ CREATE TABLE batch_forms (
     PRIMARY KEY (batch_id, company_id)
 );
 
--- The company each reference by name alone found in a batch that has not
+-- The company each company reference found in a batch that has not
 -- finished (`Acme` → the `Acme BV` made for an earlier row), so that
 -- `--resume` finds it again as the interrupted run did, where `Acme AG`
 -- was made since.
