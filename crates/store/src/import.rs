@@ -3426,10 +3426,15 @@ impl Import<'_> {
         let deal_at = self.deals_at(target, refs, &by_a)?;
         // Of names alike (`Acme Inc`, `ACME GmbH`) that a row found by its
         // id gives, the company written so, if one is.
+        // (With how many are written so, beside those made for earlier
+        // rows.)
         let mut exactly: HashMap<String, String> = HashMap::default();
+        let mut written_so: HashMap<String, u64> = HashMap::default();
         if target == Entity::Companies {
             for r in refs.iter().filter(|r| r.external.as_ref().is_some_and(|x| by_ext.contains_key(x))) {
-                if let Some(ids) = by_b.get(&r.id).filter(|ids| ids.len() > 1)
+                let Some(ids) = by_b.get(&r.id) else { continue };
+                written_so.insert(r.id.clone(), self.written_exactly(r, ids)?);
+                if ids.len() > 1
                     && let Some((id, _)) = self.written_as(r, ids)?
                 {
                     exactly.insert(r.id.clone(), id);
@@ -3457,9 +3462,19 @@ impl Import<'_> {
                      (one company, two domains?)"
                 ));
             }
+            let made: Vec<String> = making.named_like(r).filter(|made| *made != id).cloned().collect();
             let name = r.name_key.as_ref().filter(|_| match by_b.get(&r.id) {
-                Some(ids) => !ids.contains(id) || exactly.get(&r.id).is_some_and(|exact| exact != id),
-                None => making.named_like(r).any(|made| made != id),
+                Some(ids) if !ids.contains(id) => true,
+                // (Of those stored and made alike, the one alone written
+                // as the row writes the name.)
+                Some(_) => {
+                    match (written_so.get(&r.id).copied().unwrap_or(0), making.written_exactly(r, &made).len()) {
+                        (0, 1) => true,
+                        (_, 0) => exactly.get(&r.id).is_some_and(|exact| exact != id),
+                        _ => false,
+                    }
+                }
+                None => !made.is_empty(),
             });
             name.map(|_| {
                 format!(
@@ -3643,6 +3658,7 @@ impl Import<'_> {
             });
             // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
             // exactly as the row writes it.
+            let names_stored = named_stored.is_some();
             let found_by_name = named_stored;
             let by_name = match found_by_name {
                 Some(ids) if hit.is_none() && ids.len() > 1 => Some(match self.written_as(r, &ids)? {
@@ -3760,7 +3776,13 @@ impl Import<'_> {
             let result = match hit {
                 Some(h) => h,
                 None if target == Entity::Companies && self.settings.mode != Mode::Update => {
-                    let made = making.find_or_make(r, !another_of_name, &mut || self.ids.next_id(), new_companies);
+                    let made = making.find_or_make(
+                        r,
+                        !another_of_name,
+                        names_stored,
+                        &mut || self.ids.next_id(),
+                        new_companies,
+                    );
                     for (id, domain) in std::mem::take(&mut making.fills) {
                         if gives {
                             making.fill(&id, &domain, i);
@@ -3859,11 +3881,15 @@ impl Import<'_> {
                 };
                 clashes.push((r.id.clone(), message));
             }
+            // (Each reference once: rows that repeat it are its.)
+            let mut seen: FastSet<&str> = FastSet::default();
+            another.retain(|r| seen.insert(r.id.as_str()));
             for r in another {
                 if let Some(x) = &r.external {
                     making.found_with.remove(x);
                 }
-                let made = making.find_or_make(r, true, &mut || self.ids.next_id(), new_companies);
+                let made =
+                    making.find_or_make(r, true, by_b.contains_key(&r.id), &mut || self.ids.next_id(), new_companies);
                 out.insert(r.id.clone(), made);
             }
             if self.settings.mode != Mode::Insert {
@@ -4412,7 +4438,7 @@ impl Making {
 
     /// The company made earlier in the segment that `r` names (by id, then
     /// domain, then name unless `by_name` is false), or a new one made from
-    /// it: a row that gives the
+    /// it (`names_stored`: whether the row's name finds a stored company): a row that gives the
     /// company's name (and its id, if any), so that an export of contacts
     /// alone imports into an empty store. `Err` when the row disagrees with
     /// an earlier one, or names nothing it could be made from.
@@ -4420,6 +4446,7 @@ impl Making {
         &mut self,
         r: &LinkRef,
         by_name: bool,
+        names_stored: bool,
         next_id: &mut dyn FnMut() -> String,
         new_companies: &mut Vec<NewCompany>,
     ) -> Result<String, String> {
@@ -4429,28 +4456,31 @@ impl Making {
         let by_domain = domain.as_ref().and_then(|k| self.by.get(k)).cloned();
         // Two values given, and not the same.
         let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
-        // An id given again with another name or domain, or a domain given
-        // to a company made with another id: which is right is not ours to
-        // guess (a domain is one company's).
-        let clash = match (
-            by_id.as_ref().and_then(|id| self.from.get(id)),
-            by_domain.as_ref().and_then(|id| self.from.get(id)),
-        ) {
-            (Some(m), _)
-                if differ(&m.name_key, &r.name_key)
-                    || !model::forms_agree(m.form, r.form)
-                    || differ(&m.domain, &r.domain) =>
-            {
+        // An id given again with a domain another company has or another
+        // than the company's own, or with a name that finds another
+        // company (a name that finds none is the company's under another
+        // spelling), or a domain given to a company made with another id:
+        // which is right is not ours to guess, as it is not once stored.
+        let system = self.system.as_deref().unwrap_or_default();
+        let clash = match (by_id.as_ref().zip(by_id.as_ref().and_then(|id| self.from.get(id))), by_domain.as_ref()) {
+            (Some((at, m)), by_domain) if by_domain.is_some_and(|d| d != at) || differ(&m.domain, &r.domain) => {
                 Some(format!(
-                    "company.external_id {:?} is given with another name or domain in an earlier row \
-                     (one company, two names?)",
-                    r.external.as_deref().unwrap_or_default()
+                    "{system} id {:?} is a company at another domain than the row's company.domain {:?} \
+                     (one company, two domains?)",
+                    r.external.as_deref().unwrap_or_default(),
+                    r.domain.as_deref().unwrap_or_default()
                 ))
             }
-            (None, Some(m)) if differ(&m.external, &r.external) => Some(format!(
+            (Some((at, _)), _) if names_stored || self.names_another(r, at) => Some(format!(
+                "{system} id {:?} is another company than the one the row's company.name {:?} names \
+                 (one company, two names?)",
+                r.external.as_deref().unwrap_or_default(),
+                r.name.as_deref().unwrap_or_default()
+            )),
+            (None, Some(d)) if self.from.get(d).is_some_and(|m| differ(&m.external, &r.external)) => Some(format!(
                 "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
                 r.domain.as_deref().unwrap_or_default(),
-                m.external.as_deref().unwrap_or_default(),
+                self.from.get(d).and_then(|m| m.external.as_deref()).unwrap_or_default(),
                 r.external.as_deref().unwrap_or_default()
             )),
             _ => None,
@@ -4541,6 +4571,17 @@ impl Making {
         Ok(id)
     }
 
+    /// Whether `r`'s name finds a company made earlier other than `id`:
+    /// of those named alike, `id` is not one, or another is written
+    /// exactly as `r` writes it.
+    fn names_another(&self, r: &LinkRef, id: &String) -> bool {
+        let alike: Vec<String> = self.named_like(r).cloned().collect();
+        match alike.contains(id) {
+            true => self.written_as(r, &alike).is_some_and(|exact| exact != id),
+            false => !alike.is_empty(),
+        }
+    }
+
     /// The companies made earlier under names alike to `r`'s (by key)
     /// whose legal form agrees with its own, in the order made.
     fn named_like<'a>(&'a self, r: &'a LinkRef) -> impl Iterator<Item = &'a String> {
@@ -4580,6 +4621,26 @@ impl Making {
             .collect();
         let alike: Vec<&String> = if exact.len() == 1 { exact } else { ids };
         let differ = |a: &Option<String>, b: &Option<String>| a.is_some() && b.is_some() && a != b;
+        // One alone, without a domain, with another id than the row that
+        // gives one: it would take the row's domain, not its id, so which
+        // is meant is not ours to guess, as once it is stored.
+        // (Of those not at another domain.)
+        let here: Vec<&String> = alike
+            .iter()
+            .copied()
+            .filter(|id| self.from.get(*id).is_some_and(|m| !differ(&m.domain, &r.domain)))
+            .collect();
+        if let ([one], Some(_)) = (here.as_slice(), &r.domain)
+            && let Some(m) = self.from.get(*one).filter(|m| m.domain.is_none() && differ(&m.external, &r.external))
+        {
+            return Err(format!(
+                "the company the row names by name or domain has {} id {:?}, not the row's company.external_id {:?} \
+                 (one company, two ids?)",
+                self.system.as_deref().unwrap_or_default(),
+                m.external.as_deref().unwrap_or_default(),
+                r.external.as_deref().unwrap_or_default()
+            ));
+        }
         let fit: Vec<&String> = alike
             .into_iter()
             .filter(|id| {

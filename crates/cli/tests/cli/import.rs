@@ -1755,7 +1755,13 @@ fn links_imported(companies: &str, contacts: &str, way: &str) -> Vec<String> {
             db.ok(&[&args[..], &["--chunk-size", size]].concat());
         }
     }
-    let out = db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name,company.domain"]);
+    let ids = contacts.lines().next().is_some_and(|header| header.contains("company.external_id.erp"));
+    let fields = if ids {
+        "email,company.name,company.domain,company.external_id.erp"
+    } else {
+        "email,company.name,company.domain"
+    };
+    let out = db.ok(&["export", "--entity", "contacts", "--fields", fields]);
     out.lines().skip(1).map(str::to_string).collect()
 }
 
@@ -1764,7 +1770,7 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
     // Each file, with the companies stored before it, links each row to
     // the same company (or refuses it) however the import is split: the
     // companies made for earlier rows are found as they are once stored.
-    let cases: [(&str, &str, &[&str]); 11] = [
+    let cases: [(&str, &str, &[&str]); 14] = [
         // A row that finds a company by domain under another name gives it
         // no legal form: `Acme AG` is still the formless `Acme`.
         (
@@ -1845,6 +1851,34 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
             "email,company.name,company.domain\nk1@x.com,Globex Inc,initech.com\nk2-no-email,Initech,\n\
              k3@x.com,Globex Inc,globex.com\nk4@x.com,Globex Inc,initech.com\n",
             &["k1@x.com,Acme B.V.,initech.com", "k3@x.com,Globex Inc,globex.com", "k4@x.com,Acme B.V.,initech.com"],
+        ),
+        // A company made with an id, given again with a name that finds
+        // none: the company under another name, as once stored.
+        (
+            "",
+            "email,company.name,company.domain,company.external_id.erp\nx1@x.com,Acme,acme.nl,E3\n\
+             x2@x.com,Globex Inc,acme.de,E1\nx3@x.com,Initech Ltd,acme.nl,E3\nx4@x.com,Initech Ltd,,E1\n",
+            &[
+                "x1@x.com,Acme,acme.nl,E3",
+                "x2@x.com,Globex Inc,acme.de,E1",
+                "x3@x.com,Acme,acme.nl,E3",
+                "x4@x.com,Globex Inc,acme.de,E1",
+            ],
+        ),
+        // Rows that repeat a stored company's name with another id: one
+        // more company of that name, which each of them links to.
+        (
+            "name,domain,external_id.erp\nInitech,initech.com,E3\n",
+            "email,company.name,company.domain,company.external_id.erp\ny1@x.com,Initech,,E2\ny2@x.com,Initech,,E2\n",
+            &["y1@x.com,Initech,,E2", "y2@x.com,Initech,,E2"],
+        ),
+        // The one company of the name at no other domain has another id
+        // than the row, which gives a domain: not ours to guess.
+        (
+            "",
+            "email,company.name,company.domain,company.external_id.erp\nz1@x.com,Acme BV,,E2\n\
+             z2@x.com,ACME GmbH,globex.com,E3\nz3@x.com,Acme,initech.com,E1\n",
+            &["z1@x.com,Acme BV,,E2", "z2@x.com,ACME GmbH,globex.com,E3"],
         ),
     ];
     for (companies, contacts, expected) in cases {
