@@ -3498,6 +3498,23 @@ impl Import<'_> {
         let gives = self.settings.mode != Mode::Insert;
         // Companies found by name whose reference gives a domain no company has.
         let mut named: Vec<(String, String)> = Vec::new();
+        // The id in the import's system of each stored company a row that
+        // gives an id no record has could find; in file order, the id each
+        // company takes and the company each id goes to (the first row's:
+        // the rest must agree).
+        let theirs = match &system {
+            Some(system)
+                if target == Entity::Companies
+                    && refs.iter().any(|r| r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x))) =>
+            {
+                let mut ids: Vec<&str> = by_a.values().chain(by_b.values()).flatten().map(String::as_str).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                external_pairs(self.db, target, system, "record_id", &ids)?
+            }
+            _ => HashMap::default(),
+        };
+        let (mut taking, mut taken) = (HashMap::<String, String>::default(), HashMap::<String, String>::default());
         for (i, r) in refs.iter().enumerate() {
             let key = r.id.clone();
             if out.contains_key(&key) {
@@ -3797,6 +3814,56 @@ impl Import<'_> {
                 )),
                 None => Err(format!("no {} with {}", model::singular(target), r.describe(system.as_deref()))),
             };
+            // A row that gives a company's id no record has, and names by
+            // name or domain a stored company that has another id in that
+            // system (or was given another by an earlier row): which is
+            // meant is not ours to guess, as a companies import refuses it
+            // too. By name alone, it is another company of that name (two
+            // `Zeta`s, Z1 and Z2), made as one is for the rows after. One
+            // with no id there takes the row's (`amend_found`). In file
+            // order, as each row is read: a row refused here binds no
+            // later one.
+            let result = match (&result, &r.external, &system) {
+                (Ok(id), Some(given), Some(system))
+                    if target == Entity::Companies && !by_ext.contains_key(given) && !making.from.contains_key(id) =>
+                {
+                    let by_name_alone = r.domain.is_none() && self.settings.mode != Mode::Update;
+                    match (theirs.get(id), taking.get(id), taken.get(given)) {
+                        (Some(stored), ..) if stored != given && by_name_alone => {
+                            making.found_with.remove(given);
+                            making.find_or_make(r, true, names_stored, &mut || self.ids.next_id(), new_companies)
+                        }
+                        (Some(stored), ..) if stored != given => Err(format!(
+                            "the company the row names by name or domain has {system} id {stored:?}, not the row's \
+                             company.external_id {given:?} (one company, two ids?)"
+                        )),
+                        (Some(_), ..) => result,
+                        // (Insert mode gives no ids: none binds a later row.)
+                        (None, ..) if self.settings.mode == Mode::Insert => result,
+                        // Given another id by an earlier row: as once it is
+                        // stored, by name alone another company of that name.
+                        (None, Some(first), _) if first != given && by_name_alone => {
+                            making.found_with.remove(given);
+                            making.find_or_make(r, true, names_stored, &mut || self.ids.next_id(), new_companies)
+                        }
+                        (None, Some(first), _) if first != given => Err(format!(
+                            "the company the row names by name or domain is given {system} id {first:?} in an \
+                             earlier row, not {given:?} (one company, two ids?)"
+                        )),
+                        (None, _, holder)
+                            if holder.is_some_and(|h| h != id) || making.by.contains_key(&format!("x:{given}")) =>
+                        {
+                            Err(given_to_another(given))
+                        }
+                        _ => {
+                            taking.insert(id.clone(), given.clone());
+                            taken.insert(given.clone(), id.clone());
+                            result
+                        }
+                    }
+                }
+                _ => result,
+            };
             // (Bound by a row that names it: one that finds it by domain
             // under another name gives it no form.)
             if let (Ok(id), Some(form)) = (&result, r.form)
@@ -3818,97 +3885,11 @@ impl Import<'_> {
             }
             out.insert(key, result);
         }
-        // A row that gives a company's id, and names by domain a stored
-        // company that has another id in that system: which is meant is not
-        // ours to guess, as a companies import refuses it too. By name
-        // alone, it is another company of that name (two `Zeta`s, Z1 and
-        // Z2), made as within a segment. One with no id there takes the
-        // row's (`amend_found`).
-        let mut ids_to_give: Vec<(String, String)> = Vec::new();
-        if let (Entity::Companies, Some(system)) = (target, &system) {
-            let found: Vec<(&LinkRef, String, &String)> = refs
-                .iter()
-                .filter(|r| r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x)))
-                .filter_map(|r| match out.get(&r.id) {
-                    Some(Ok(id)) if !making.from.contains_key(id) => Some((*r, id.clone(), r.external.as_ref()?)),
-                    _ => None,
-                })
-                .collect();
-            let mut another: Vec<&LinkRef> = Vec::new();
-            let ids: Vec<&str> = found.iter().map(|(_, id, _)| id.as_str()).collect();
-            let theirs = external_pairs(self.db, target, system, "record_id", &ids)?;
-            // In file order, the id each company takes and the company each
-            // id goes to: the first row's, the rest must agree.
-            let (mut taking, mut taken) = (HashMap::<&str, &str>::default(), HashMap::<&str, &str>::default());
-            let mut clashes: Vec<(String, String)> = Vec::new();
-            for (r, id, given) in &found {
-                let message = match (theirs.get(id), taking.get(id.as_str()), taken.get(given.as_str())) {
-                    (Some(stored), ..)
-                        if stored != *given && r.domain.is_none() && self.settings.mode != Mode::Update =>
-                    {
-                        another.push(r);
-                        continue;
-                    }
-                    (Some(stored), ..) if stored != *given => format!(
-                        "the company the row names by name or domain has {system} id {stored:?}, not the row's \
-                         company.external_id {given:?} (one company, two ids?)"
-                    ),
-                    (Some(_), ..) => continue,
-                    // (Insert mode gives no ids: none binds a later row.)
-                    (None, ..) if self.settings.mode == Mode::Insert => continue,
-                    // Given another id by an earlier row: as once it is
-                    // stored, by name alone another company of that name.
-                    (None, Some(first), _)
-                        if first != given && r.domain.is_none() && self.settings.mode != Mode::Update =>
-                    {
-                        another.push(r);
-                        continue;
-                    }
-                    (None, Some(first), _) if first != given => format!(
-                        "the company the row names by name or domain is given {system} id {first:?} in an earlier \
-                         row, not {given:?} (one company, two ids?)"
-                    ),
-                    (None, _, holder)
-                        if holder.is_some_and(|h| h != id) || making.by.contains_key(&format!("x:{given}")) =>
-                    {
-                        given_to_another(given)
-                    }
-                    _ => {
-                        taking.insert(id, given);
-                        taken.insert(given, id);
-                        continue;
-                    }
-                };
-                clashes.push((r.id.clone(), message));
-            }
-            // (Each reference once: rows that repeat it are its.)
-            let mut seen: FastSet<&str> = FastSet::default();
-            another.retain(|r| seen.insert(r.id.as_str()));
-            for r in another {
-                if let Some(x) = &r.external {
-                    making.found_with.remove(x);
-                }
-                let made =
-                    making.find_or_make(r, true, by_b.contains_key(&r.id), &mut || self.ids.next_id(), new_companies);
-                out.insert(r.id.clone(), made);
-            }
-            if self.settings.mode != Mode::Insert {
-                // A row naming the company by that id alone links to it, as
-                // it will once the id is stored.
-                for r in refs.iter().filter(|r| r.name.is_none() && r.domain.is_none()) {
-                    if let Some(id) = r.external.as_deref().and_then(|x| taken.get(x)) {
-                        out.insert(r.id.clone(), Ok((*id).to_string()));
-                    }
-                }
-                let mut given: Vec<(String, String)> =
-                    taking.iter().map(|(id, x)| ((*id).to_string(), (*x).to_string())).collect();
-                given.sort_unstable();
-                ids_to_give = given;
-            }
-            for (r, message) in clashes {
-                out.insert(r, Err(message));
-            }
-        }
+        let mut ids_to_give: Vec<(String, String)> = match self.settings.mode {
+            Mode::Insert => Vec::new(),
+            _ => taking.into_iter().collect(),
+        };
+        ids_to_give.sort_unstable();
         named.retain(|(_, domain)| !making.by.contains_key(&format!("d:{domain}")));
         if !gives {
             named.clear();

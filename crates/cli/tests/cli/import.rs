@@ -1770,7 +1770,7 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
     // Each file, with the companies stored before it, links each row to
     // the same company (or refuses it) however the import is split: the
     // companies made for earlier rows are found as they are once stored.
-    let cases: [(&str, &str, &[&str]); 14] = [
+    let cases: [(&str, &str, &[&str]); 16] = [
         // A row that finds a company by domain under another name gives it
         // no legal form: `Acme AG` is still the formless `Acme`.
         (
@@ -1879,6 +1879,21 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
             "email,company.name,company.domain,company.external_id.erp\nz1@x.com,Acme BV,,E2\n\
              z2@x.com,ACME GmbH,globex.com,E3\nz3@x.com,Acme,initech.com,E1\n",
             &["z1@x.com,Acme BV,,E2", "z2@x.com,ACME GmbH,globex.com,E3"],
+        ),
+        // A company made for an earlier row by a stored company's name
+        // with another id is there for the rows after it: the one written
+        // exactly as the row writes the name.
+        (
+            "name,domain,external_id.erp\nacme,acme.nl,E3\n",
+            "email,company.name,company.domain,company.external_id.erp\np1@x.com,Acme,,E2\np2@x.com,Acme,,E3\n",
+            &["p1@x.com,Acme,,E2"],
+        ),
+        // An id a refused row gave binds no later row.
+        (
+            "name,domain,external_id.erp\nAcme B.V.,acme.de,E2\n",
+            "email,company.name,company.domain,company.external_id.erp\nq1@x.com,Globex Inc,acme.de,E1\n\
+             q2@x.com,Initech,initech.com,E1\n",
+            &["q2@x.com,Initech,initech.com,E1"],
         ),
     ];
     for (companies, contacts, expected) in cases {
