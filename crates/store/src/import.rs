@@ -3675,7 +3675,18 @@ impl Import<'_> {
             });
             // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
             // exactly as the row writes it.
-            let names_stored = named_stored.is_some();
+            // (And, for a company made with the row's id, how many of them
+            // are written exactly as the row writes the name.)
+            let names_stored = match &named_stored {
+                Some(ids) => StoredNames {
+                    named: true,
+                    written_exactly: match &r.external {
+                        Some(x) if making.by.contains_key(&format!("x:{x}")) => self.written_exactly(r, ids)?,
+                        _ => 0,
+                    },
+                },
+                None => StoredNames::default(),
+            };
             let found_by_name = named_stored;
             let by_name = match found_by_name {
                 Some(ids) if hit.is_none() && ids.len() > 1 => Some(match self.written_as(r, &ids)? {
@@ -4419,15 +4430,15 @@ impl Making {
 
     /// The company made earlier in the segment that `r` names (by id, then
     /// domain, then name unless `by_name` is false), or a new one made from
-    /// it (`names_stored`: whether the row's name finds a stored company): a row that gives the
-    /// company's name (and its id, if any), so that an export of contacts
-    /// alone imports into an empty store. `Err` when the row disagrees with
+    /// it (`names_stored`: the stored companies the row's name finds): a
+    /// row that gives the company's name (and its id, if any), so that an
+    /// export of contacts alone imports into an empty store. `Err` when the row disagrees with
     /// an earlier one, or names nothing it could be made from.
     fn find_or_make(
         &mut self,
         r: &LinkRef,
         by_name: bool,
-        names_stored: bool,
+        names_stored: StoredNames,
         next_id: &mut dyn FnMut() -> String,
         new_companies: &mut Vec<NewCompany>,
     ) -> Result<String, String> {
@@ -4452,7 +4463,7 @@ impl Making {
                     r.domain.as_deref().unwrap_or_default()
                 ))
             }
-            (Some((at, _)), _) if names_stored || self.names_another(r, at) => Some(format!(
+            (Some((at, _)), _) if self.names_another(r, at, names_stored) => Some(format!(
                 "{system} id {:?} is another company than the one the row's company.name {:?} names \
                  (one company, two names?)",
                 r.external.as_deref().unwrap_or_default(),
@@ -4552,14 +4563,18 @@ impl Making {
         Ok(id)
     }
 
-    /// Whether `r`'s name finds a company made earlier other than `id`:
-    /// of those named alike, `id` is not one, or another is written
-    /// exactly as `r` writes it.
-    fn names_another(&self, r: &LinkRef, id: &String) -> bool {
+    /// Whether `r`'s name finds another company than `id`, made earlier:
+    /// of those named alike, stored (`stored`) or made, `id` is not one, or
+    /// another is the one alone written exactly as `r` writes it.
+    fn names_another(&self, r: &LinkRef, id: &String, stored: StoredNames) -> bool {
         let alike: Vec<String> = self.named_like(r).cloned().collect();
-        match alike.contains(id) {
-            true => self.written_as(r, &alike).is_some_and(|exact| exact != id),
-            false => !alike.is_empty(),
+        if !alike.contains(id) {
+            return stored.named || !alike.is_empty();
+        }
+        match (stored.written_exactly, self.written_exactly(r, &alike).as_slice()) {
+            (0, [exact]) => *exact != id,
+            (1, []) => true,
+            _ => false,
         }
     }
 
@@ -4654,6 +4669,14 @@ impl Making {
             }
         }
     }
+}
+
+/// Of the stored companies a row's name finds (`named`: whether any), how
+/// many are written exactly as the row writes it.
+#[derive(Clone, Copy, Default)]
+struct StoredNames {
+    named: bool,
+    written_exactly: u64,
 }
 
 /// Why a row is refused whose company id an earlier row gave another company.

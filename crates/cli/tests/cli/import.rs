@@ -1770,7 +1770,7 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
     // Each file, with the companies stored before it, links each row to
     // the same company (or refuses it) however the import is split: the
     // companies made for earlier rows are found as they are once stored.
-    let cases: [(&str, &str, &[&str]); 16] = [
+    let cases: [(&str, &str, &[&str]); 17] = [
         // A row that finds a company by domain under another name gives it
         // no legal form: `Acme AG` is still the formless `Acme`.
         (
@@ -1887,6 +1887,19 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
             "name,domain,external_id.erp\nacme,acme.nl,E3\n",
             "email,company.name,company.domain,company.external_id.erp\np1@x.com,Acme,,E2\np2@x.com,Acme,,E3\n",
             &["p1@x.com,Acme,,E2"],
+        ),
+        // A company found by its id, one of two the name finds (one stored
+        // a part earlier, one made for an earlier row), neither written so.
+        (
+            "",
+            "email,company.name,company.domain,company.external_id.erp\nr1@x.com,Acme,globex.com,E3\n\
+             r2@x.com,Initech,,\nr3@x.com,Acme BV,,E2\nr4@x.com,acme,acme.de,E2\n",
+            &[
+                "r1@x.com,Acme,globex.com,E3",
+                "r2@x.com,Initech,,",
+                "r3@x.com,Acme BV,acme.de,E2",
+                "r4@x.com,Acme BV,acme.de,E2",
+            ],
         ),
         // An id a refused row gave binds no later row.
         (
