@@ -3444,7 +3444,11 @@ impl Import<'_> {
         // A company found by its id whose row's name or domain finds
         // another: which is meant is not ours to guess. (A name that finds
         // none is the company's new name.)
-        let disagrees = |r: &LinkRef, id: &String, stored_domain: &HashMap<String, Option<String>>, making: &Making| {
+        let disagrees = |r: &LinkRef,
+                         id: &String,
+                         named_stored: Option<&[String]>,
+                         stored_domain: &HashMap<String, Option<String>>,
+                         making: &Making| {
             let x = r.external.as_deref().filter(|_| target == Entity::Companies)?;
             let system = system.as_deref().unwrap_or_default();
             // (A company made for an earlier row of the file is another.)
@@ -3463,7 +3467,7 @@ impl Import<'_> {
                 ));
             }
             let made: Vec<String> = making.named_like(r).filter(|made| *made != id).cloned().collect();
-            let name = r.name_key.as_ref().filter(|_| match by_b.get(&r.id) {
+            let name = r.name_key.as_ref().filter(|_| match named_stored {
                 Some(ids) if !ids.contains(id) => true,
                 // (Of those stored and made alike, the one alone written
                 // as the row writes the name.)
@@ -3525,6 +3529,18 @@ impl Import<'_> {
                 Entity::Contacts => r.email.as_ref(),
                 _ => r.name.as_ref(),
             };
+            // The stored companies the row's name finds, without those a
+            // row before bound to another form (as a part of the file
+            // later, when the lookup sees it).
+            let bound = &self.bound_forms;
+            let named_stored: Option<Vec<String>> = match (by_b.get(&r.id), r.form) {
+                (Some(ids), Some(form)) if ids.iter().any(|id| bound.get(id).is_some_and(|f| *f != form)) => {
+                    let agree: Vec<String> =
+                        ids.iter().filter(|id| bound.get(*id).is_none_or(|f| *f == form)).cloned().collect();
+                    (!agree.is_empty()).then_some(agree)
+                }
+                (ids, _) => ids.cloned(),
+            };
             let hit: Option<Result<String, String>> = if let Some(x) = &r.external {
                 match by_ext.get(x) {
                     Some(id) if deleted.contains(id) => Some(Err(format!(
@@ -3549,7 +3565,7 @@ impl Import<'_> {
                             a.map(String::as_str).unwrap_or_default()
                         )))
                     }
-                    Some(id) => Some(match disagrees(r, id, &stored_domain, &making) {
+                    Some(id) => Some(match disagrees(r, id, named_stored.as_deref(), &stored_domain, &making) {
                         Some(message) => Err(message),
                         None => {
                             // Without a domain, it takes the one the row
@@ -3582,18 +3598,6 @@ impl Import<'_> {
                 }
             } else {
                 None
-            };
-            // The stored companies the row's name finds, without those a
-            // row before bound to another form (as a part of the file
-            // later, when the lookup sees it).
-            let bound = &self.bound_forms;
-            let named_stored: Option<Vec<String>> = match (by_b.get(&r.id), r.form) {
-                (Some(ids), Some(form)) if ids.iter().any(|id| bound.get(id).is_some_and(|f| *f != form)) => {
-                    let agree: Vec<String> =
-                        ids.iter().filter(|id| bound.get(*id).is_none_or(|f| *f == form)).cloned().collect();
-                    (!agree.is_empty()).then_some(agree)
-                }
-                (ids, _) => ids.cloned(),
             };
             // Companies made for earlier rows under the row's name, and at
             // its domain.
@@ -3709,6 +3713,20 @@ impl Import<'_> {
                     // (All at other domains: another company of that name,
                     // made for the row, as beside one alone.)
                     (!fit.is_empty()).then_some(fit)
+                }
+                (other, _) => other,
+            };
+            // Of several, those with another id than the one the row gives
+            // (which no record has) are not the row's, as of companies made
+            // for earlier rows. (All of them: one more, below.)
+            let by_name = match (by_name, &r.external) {
+                (Some(ids), Some(x)) if hit.is_none() && ids.len() > 1 && !by_ext.contains_key(x) => {
+                    let fit: Vec<String> = ids
+                        .iter()
+                        .filter(|id| theirs.get(*id).or(taking.get(*id)).is_none_or(|t| t == x))
+                        .cloned()
+                        .collect();
+                    Some(if fit.is_empty() { ids } else { fit })
                 }
                 (other, _) => other,
             };

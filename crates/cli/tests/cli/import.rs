@@ -1770,7 +1770,7 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
     // Each file, with the companies stored before it, links each row to
     // the same company (or refuses it) however the import is split: the
     // companies made for earlier rows are found as they are once stored.
-    let cases: [(&str, &str, &[&str]); 17] = [
+    let cases: [(&str, &str, &[&str]); 19] = [
         // A row that finds a company by domain under another name gives it
         // no legal form: `Acme AG` is still the formless `Acme`.
         (
@@ -1900,6 +1900,22 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
                 "r3@x.com,Acme BV,acme.de,E2",
                 "r4@x.com,Acme BV,acme.de,E2",
             ],
+        ),
+        // Of the companies a name finds, one with another id than the row
+        // gives is not the row's.
+        (
+            "",
+            "email,company.name,company.domain,company.external_id.erp\ns1@x.com,acme,acme.nl,\n\
+             s2@x.com,Acme,globex.com,E1\ns3@x.com,Acme B.V.,,E2\n",
+            &["s1@x.com,acme,acme.nl,E2", "s2@x.com,Acme,globex.com,E1", "s3@x.com,acme,acme.nl,E2"],
+        ),
+        // A company found by its id, bound to another form by an earlier
+        // row, is not the one the row's name (of a form) finds.
+        (
+            "name,domain,external_id.erp\nacme,initech.com,E2\n",
+            "email,company.name,company.domain,company.external_id.erp\nt1@x.com,ACME GmbH,initech.com,\n\
+             t2@x.com,Acme,globex.com,\nt3@x.com,Acme B.V.,initech.com,E2\n",
+            &["t1@x.com,acme,initech.com,E2", "t2@x.com,Acme,globex.com,"],
         ),
         // An id a refused row gave binds no later row.
         (
