@@ -3446,6 +3446,7 @@ impl Import<'_> {
         // none is the company's new name.)
         let disagrees = |r: &LinkRef,
                          id: &String,
+                         (exact, written_so): (Option<&String>, u64),
                          named_stored: Option<&[String]>,
                          stored_domain: &HashMap<String, Option<String>>,
                          making: &Making| {
@@ -3471,13 +3472,11 @@ impl Import<'_> {
                 Some(ids) if !ids.contains(id) => true,
                 // (Of those stored and made alike, the one alone written
                 // as the row writes the name.)
-                Some(_) => {
-                    match (written_so.get(&r.id).copied().unwrap_or(0), making.written_exactly(r, &made).len()) {
-                        (0, 1) => true,
-                        (_, 0) => exactly.get(&r.id).is_some_and(|exact| exact != id),
-                        _ => false,
-                    }
-                }
+                Some(_) => match (written_so, making.written_exactly(r, &made).len()) {
+                    (0, 1) => true,
+                    (_, 0) => exact.is_some_and(|exact| exact != id),
+                    _ => false,
+                },
                 None => !made.is_empty(),
             });
             name.map(|_| {
@@ -3511,7 +3510,8 @@ impl Import<'_> {
                 if target == Entity::Companies
                     && refs.iter().any(|r| r.external.as_ref().is_some_and(|x| !by_ext.contains_key(x))) =>
             {
-                let mut ids: Vec<&str> = by_a.values().chain(by_b.values()).flatten().map(String::as_str).collect();
+                let mut ids: Vec<&str> =
+                    by_a.values().chain(by_b.values()).flatten().chain(by_ext.values()).map(String::as_str).collect();
                 ids.sort_unstable();
                 ids.dedup();
                 external_pairs(self.db, target, system, "record_id", &ids)?
@@ -3541,8 +3541,23 @@ impl Import<'_> {
                 }
                 (ids, _) => ids.cloned(),
             };
+            // Of the stored companies the name finds, the one alone written
+            // as the row writes it, and how many are (for an id given by an
+            // earlier row, as they are once it is stored).
+            let exact = match (&r.external, named_stored.as_deref()) {
+                (Some(x), Some(ids)) if !by_ext.contains_key(x) && taken.contains_key(x) => {
+                    let alone = match ids.len() {
+                        2.. => self.written_as(r, ids)?.map(|(id, _)| id),
+                        _ => None,
+                    };
+                    (alone, self.written_exactly(r, ids)?)
+                }
+                _ => (exactly.get(&r.id).cloned(), written_so.get(&r.id).copied().unwrap_or(0)),
+            };
+            let exact = (exact.0.as_ref(), exact.1);
             let hit: Option<Result<String, String>> = if let Some(x) = &r.external {
-                match by_ext.get(x) {
+                // (Or given by an earlier row, as it is once stored.)
+                match by_ext.get(x).or_else(|| taken.get(x)) {
                     Some(id) if deleted.contains(id) => Some(Err(format!(
                         "{} id {x:?} belongs to {} {id}, which is deleted: rows do not link to deleted \
                          records",
@@ -3565,7 +3580,7 @@ impl Import<'_> {
                             a.map(String::as_str).unwrap_or_default()
                         )))
                     }
-                    Some(id) => Some(match disagrees(r, id, named_stored.as_deref(), &stored_domain, &making) {
+                    Some(id) => Some(match disagrees(r, id, exact, named_stored.as_deref(), &stored_domain, &making) {
                         Some(message) => Err(message),
                         None => {
                             // Without a domain, it takes the one the row
@@ -3858,6 +3873,9 @@ impl Import<'_> {
                 {
                     let by_name_alone = r.domain.is_none() && self.settings.mode != Mode::Update;
                     match (theirs.get(id), taking.get(id), taken.get(given)) {
+                        // (Given to another company by an earlier row: that
+                        // one's, which the row's name or domain is not.)
+                        (.., Some(holder)) if holder != id => Err(given_to_another(given)),
                         (Some(stored), ..) if stored != given && by_name_alone => {
                             making.found_with.remove(given);
                             making.find_or_make(r, true, names_stored, &mut || self.ids.next_id(), new_companies)

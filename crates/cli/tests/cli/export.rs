@@ -1027,7 +1027,8 @@ on_both!(a_company_found_by_name_or_domain_takes_the_rows_company_id, |db| {
     );
     let text = std::fs::read_to_string(&rejects).expect("rejects");
     assert!(
-        text.contains("e@x.com") && text.contains("company.external_id \"\"C1\"\" is given to another company"),
+        text.contains("e@x.com")
+            && text.contains("erp id \"\"C1\"\" is a company at another domain than the row's company.domain"),
         "{text}"
     );
     // The plan shows each id given, after the first row that gives it.

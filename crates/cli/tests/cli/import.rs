@@ -1770,7 +1770,7 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
     // Each file, with the companies stored before it, links each row to
     // the same company (or refuses it) however the import is split: the
     // companies made for earlier rows are found as they are once stored.
-    let cases: [(&str, &str, &[&str]); 19] = [
+    let cases: [(&str, &str, &[&str]); 22] = [
         // A row that finds a company by domain under another name gives it
         // no legal form: `Acme AG` is still the formless `Acme`.
         (
@@ -1916,6 +1916,29 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
             "email,company.name,company.domain,company.external_id.erp\nt1@x.com,ACME GmbH,initech.com,\n\
              t2@x.com,Acme,globex.com,\nt3@x.com,Acme B.V.,initech.com,E2\n",
             &["t1@x.com,acme,initech.com,E2", "t2@x.com,Acme,globex.com,"],
+        ),
+        // An id an earlier row gave a company is that company's: another
+        // name it finds, written exactly as the row, is refused (not a
+        // second company with the id, which the store refused).
+        (
+            "",
+            "email,company.name,company.domain,company.external_id.erp\nu1@x.com,Acme,acme.com,E100\n\
+             u2@x.com,Acme GmbH,acme.de,\nu3@x.com,Acme GmbH,,E200\nu4@x.com,Acme,,E200\n",
+            &["u1@x.com,Acme,acme.com,E100", "u2@x.com,Acme GmbH,acme.de,E200", "u3@x.com,Acme GmbH,acme.de,E200"],
+        ),
+        // ... and a name that finds it among others links to it.
+        (
+            "name,domain,external_id.erp\nACME Inc,acme.com,\nAcme GmbH,acme.de,\n",
+            "email,company.name,company.domain,company.external_id.erp\nv1@x.com,ACME Inc,acme.com,E1\nv2@x.com,Acme,,E1\n",
+            &["v1@x.com,ACME Inc,acme.com,E1", "v2@x.com,ACME Inc,acme.com,E1"],
+        ),
+        // A domain an earlier row gave a company found by its id is not the
+        // company of a row that gives another id.
+        (
+            "name,domain,external_id.erp\nACME Inc,,E2\n",
+            "email,company.name,company.domain,company.external_id.erp\nw1@x.com,Acme GmbH,globex.com,E2\n\
+             w2@x.com,,globex.com,E1\n",
+            &["w1@x.com,ACME Inc,globex.com,E2"],
         ),
         // An id a refused row gave binds no later row.
         (
