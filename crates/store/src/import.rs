@@ -3544,7 +3544,7 @@ impl Import<'_> {
             // Of the stored companies the name finds, the one alone written
             // as the row writes it, and how many are (for an id given by an
             // earlier row, as they are once it is stored).
-            let exact = match (&r.external, named_stored.as_deref()) {
+            let (exact, stored_exact) = match (&r.external, named_stored.as_deref()) {
                 (Some(x), Some(ids)) if !by_ext.contains_key(x) && taken.contains_key(x) => {
                     let alone = match ids.len() {
                         2.. => self.written_as(r, ids)?.map(|(id, _)| id),
@@ -3554,7 +3554,6 @@ impl Import<'_> {
                 }
                 _ => (exactly.get(&r.id).cloned(), written_so.get(&r.id).copied().unwrap_or(0)),
             };
-            let exact = (exact.0.as_ref(), exact.1);
             let hit: Option<Result<String, String>> = if let Some(x) = &r.external {
                 // (Or given by an earlier row, as it is once stored.)
                 match by_ext.get(x).or_else(|| taken.get(x)) {
@@ -3580,23 +3579,32 @@ impl Import<'_> {
                             a.map(String::as_str).unwrap_or_default()
                         )))
                     }
-                    Some(id) => Some(match disagrees(r, id, exact, named_stored.as_deref(), &stored_domain, &making) {
-                        Some(message) => Err(message),
-                        None => {
-                            // Without a domain, it takes the one the row
-                            // gives, as one found by name does.
-                            if let Some(domain) = &r.domain
-                                && stored_domain.get(id).is_some_and(Option::is_none)
-                                && !by_a.contains_key(domain)
-                            {
-                                named.push((id.clone(), domain.clone()));
-                                if gives {
-                                    making.fill(id, domain, i);
+                    Some(id) => Some(
+                        match disagrees(
+                            r,
+                            id,
+                            (exact.as_ref(), stored_exact),
+                            named_stored.as_deref(),
+                            &stored_domain,
+                            &making,
+                        ) {
+                            Some(message) => Err(message),
+                            None => {
+                                // Without a domain, it takes the one the row
+                                // gives, as one found by name does.
+                                if let Some(domain) = &r.domain
+                                    && stored_domain.get(id).is_some_and(Option::is_none)
+                                    && !by_a.contains_key(domain)
+                                {
+                                    named.push((id.clone(), domain.clone()));
+                                    if gives {
+                                        making.fill(id, domain, i);
+                                    }
                                 }
+                                Ok(id.clone())
                             }
-                            Ok(id.clone())
-                        }
-                    }),
+                        },
+                    ),
                     None if system.is_none() => Some(Err(format!(
                         "{0}.external_id needs a system to say which one the ids are from: map them as \
                          `{0}.external_id.<system>` (or name it in the mapping's [key] external_id)",
@@ -3897,11 +3905,8 @@ impl Import<'_> {
                             "the company the row names by name or domain is given {system} id {first:?} in an \
                              earlier row, not {given:?} (one company, two ids?)"
                         )),
-                        (None, _, holder)
-                            if holder.is_some_and(|h| h != id) || making.by.contains_key(&format!("x:{given}")) =>
-                        {
-                            Err(given_to_another(given))
-                        }
+                        // (Made with it for an earlier row.)
+                        (None, ..) if making.by.contains_key(&format!("x:{given}")) => Err(given_to_another(given)),
                         _ => {
                             taking.insert(id.clone(), given.clone());
                             taken.insert(given.clone(), id.clone());
