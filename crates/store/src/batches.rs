@@ -993,6 +993,11 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     }
     db.batch(&format!("DROP TABLE {records}"))?;
     db.execute("UPDATE batches SET status = 'undone' WHERE id = ?", &[batch.id.as_str().into()])?;
+    // The legal forms the batch taught companies named without one.
+    db.execute(
+        "UPDATE companies SET learned_form = NULL WHERE id IN (SELECT company_id FROM batch_forms WHERE batch_id = ?)",
+        &[batch.id.as_str().into()],
+    )?;
     db.execute("DELETE FROM batch_forms WHERE batch_id = ?", &[batch.id.as_str().into()])?;
     db.execute("DELETE FROM batch_links WHERE batch_id = ?", &[batch.id.as_str().into()])?;
     db.execute(
@@ -1350,10 +1355,12 @@ fn prefix_of(id: &str) -> String {
 
 /// The lookup of companies by `text` as a name: by its key, and by its
 /// legal form where it gives one (`Acme BV` is `Acme B.V.` or `Acme`, not
-/// `Acme AG`).
+/// `Acme AG`; nor an `Acme` an import found to be `Acme AG`).
 fn by_name(text: &str) -> (String, Vec<String>) {
     match model::company_key_and_form(text) {
-        (key, Some(form)) => ("name_key = ? AND (name_form IS NULL OR name_form = ?)".into(), vec![key, form.into()]),
+        (key, Some(form)) => {
+            ("name_key = ? AND COALESCE(name_form, learned_form, ?) = ?".into(), vec![key, form.into(), form.into()])
+        }
         (key, None) => ("name_key = ?".into(), vec![key]),
     }
 }

@@ -578,7 +578,8 @@ impl Resolver for FieldResolver {
         // A company's name compares as import matches it: without case,
         // punctuation or legal form (`acme inc` finds `Acme, Inc.`), but a
         // name given with one legal form is not a name given with another
-        // (`Acme BV` finds `Acme B.V.` and `Acme`, not `Acme AG`).
+        // (`Acme BV` finds `Acme B.V.` and `Acme`, not `Acme AG`, nor an
+        // `Acme` an import found to be `Acme AG`).
         if let Some(literal) = literal.filter(|_| self.company_name(field)) {
             let table = self.company_table();
             let form = match literal {
@@ -588,7 +589,7 @@ impl Resolver for FieldResolver {
             // (A form is one of crmsync's own words, `bv`: never a quote.)
             return Ok(match form {
                 Some(form) => format!(
-                    "(CASE WHEN {table}.name_form IS NULL OR {table}.name_form = '{form}' THEN {table}.name_key END)"
+                    "(CASE WHEN COALESCE({table}.name_form, {table}.learned_form, '{form}') = '{form}' THEN {table}.name_key END)"
                 ),
                 None => format!("{table}.name_key"),
             });

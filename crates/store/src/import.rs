@@ -1719,6 +1719,14 @@ impl Import<'_> {
         }
         let forms = std::mem::take(&mut self.forms_to_keep);
         kept_for_resume(self.db, &self.batch, "batch_forms", ["company_id", "form"], &forms)?;
+        // And for the imports after this one: `Acme`, found by `Acme BV`,
+        // is `Acme BV` still (`undo` of this batch forgets it).
+        for (id, form) in &forms {
+            self.db.execute_later(
+                "UPDATE companies SET learned_form = ? WHERE id = ? AND name_form IS NULL AND learned_form IS NULL",
+                &[(*form).into(), id.as_str().into()],
+            )?;
+        }
         let decided = std::mem::take(&mut self.decided_to_keep);
         kept_for_resume(self.db, &self.batch, "batch_links", ["reference", "company_id"], &decided)?;
         let c = &self.counts;
@@ -1833,6 +1841,16 @@ impl Import<'_> {
                     continue;
                 }
                 match links.one.get(pos).and_then(|m| m.get(&r.id)) {
+                    // A record linked to a company its row's name fits keeps
+                    // that link, though the name finds another now (`Globex`
+                    // of `Globex Inc`, where a later row made `Globex`): the
+                    // file imported again is unchanged.
+                    Some(Ok(_))
+                        if let Some(linked) = existing.as_ref().and_then(|e| e.value(*pos))
+                            && links.fits.get(&r.id).is_some_and(|ids| ids.iter().any(|id| id == linked)) =>
+                    {
+                        link_values.push((*pos, Some(linked.to_string())));
+                    }
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
                     // A name several companies have, of a record linked to
                     // one of them: the link stays (as a file imported
@@ -3324,7 +3342,7 @@ impl Import<'_> {
         refs: &[&LinkRef],
         links: &mut Links,
     ) -> Result<HashMap<String, Result<String, String>>> {
-        let Links { new_companies, amend, ambiguous, .. } = links;
+        let Links { new_companies, amend, ambiguous, fits, .. } = links;
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
         let known = self.linked.entry(target).or_default();
@@ -3541,6 +3559,22 @@ impl Import<'_> {
                 }
                 (ids, _) => ids.cloned(),
             };
+            // (Of a name alone, those it fits: of a form it gives, those
+            // stored so or bound to it, not those merely without one.)
+            if target == Entity::Companies
+                && r.domain.is_none()
+                && r.external.is_none()
+                && let Some(ids) = &named_stored
+            {
+                let fit: Vec<String> = ids
+                    .iter()
+                    .filter(|id| r.form.is_none() || !formless.contains(*id) || bound.get(*id).copied() == r.form)
+                    .cloned()
+                    .collect();
+                if !fit.is_empty() {
+                    fits.insert(key.clone(), fit);
+                }
+            }
             // Of the stored companies the name finds, the one alone written
             // as the row writes it, and how many are (for an id given by an
             // earlier row, as they are once it is stored).
@@ -4267,8 +4301,7 @@ impl Import<'_> {
             "UPDATE batches SET status = 'done', finished_at = ? WHERE id = ?",
             &[model::now_text().into(), self.batch.as_str().into()],
         )?;
-        // (Kept only for a resume.)
-        self.db.execute("DELETE FROM batch_forms WHERE batch_id = ?", &[self.batch.as_str().into()])?;
+        // (Kept only for a resume; the forms learned are kept for `undo`.)
         self.db.execute("DELETE FROM batch_links WHERE batch_id = ?", &[self.batch.as_str().into()])?;
         self.commit(true)
     }
@@ -4748,6 +4781,10 @@ struct Links {
     /// The stored companies a reference's name is that of, where it is
     /// several's: a record linked to one of them keeps that link.
     ambiguous: HashMap<String, Vec<String>>,
+    /// The stored companies a reference by name alone fits (of its name,
+    /// and of its legal form where it gives one): a record linked to one
+    /// of them keeps that link, though the reference finds another now.
+    fits: HashMap<String, Vec<String>>,
 }
 
 /// A company a row names that does not exist yet: the id it will have, its
@@ -4775,14 +4812,18 @@ fn has_nul(name: &str) -> bool {
     name.bytes().any(|b| b == 0)
 }
 
-/// A company's name key and legal form, as stored.
+/// A company's name key and legal form, as stored (its name's, else the
+/// one an import learned it has).
 type KeyAndForm = (Option<String>, Option<&'static str>);
 
 /// The name key and legal form of each of the companies `ids`.
 fn keys_and_forms(db: &mut dyn Sql, ids: &[&str]) -> Result<HashMap<String, KeyAndForm>> {
     let mut out = HashMap::default();
     for part in ids.chunks(500) {
-        let sql = format!("SELECT id, name_key, name_form FROM companies WHERE id IN ({})", placeholders(part.len()));
+        let sql = format!(
+            "SELECT id, name_key, COALESCE(name_form, learned_form) FROM companies WHERE id IN ({})",
+            placeholders(part.len())
+        );
         let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
         for row in db.query(&sql, &params)? {
             let mut row = row.into_iter().map(Cell::into_text);
@@ -5256,6 +5297,10 @@ pub(crate) fn update_record(
                 params.push(Param::opt(after[i].as_deref()));
                 if entity == Entity::Companies && c.field == "name" {
                     let (key, form) = after[i].as_deref().map(model::company_key_and_form).unzip();
+                    // (A form learned of the old name is not another name's.)
+                    if key != before[i].as_deref().map(model::company_key) {
+                        sets.push("learned_form = NULL".to_string());
+                    }
                     sets.push("name_key = ?".to_string());
                     params.push(Param::opt(key.as_deref()));
                     sets.push("name_form = ?".to_string());

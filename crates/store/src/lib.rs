@@ -130,6 +130,13 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0013_company_forms.sql"),
         then: Some(form_companies),
     },
+    Migration {
+        version: 14,
+        name: "legal forms learned by imports",
+        sqlite: include_str!("../migrations/sqlite/0014_learned_forms.sql"),
+        postgres: include_str!("../migrations/postgres/0014_learned_forms.sql"),
+        then: None,
+    },
 ];
 
 /// Gives each company the name key this build computes, where it differs
@@ -214,7 +221,7 @@ pub(crate) fn create_indexes(db: &mut dyn Sql, indexes: &[&(&str, &str, &str)]) 
 }
 
 /// The schema version this build of crmsync reads and writes.
-pub const SCHEMA_VERSION: u32 = 13;
+pub const SCHEMA_VERSION: u32 = 14;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1571,8 +1571,9 @@ g@x.com,Nova SE
     assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(2), Some(1)), "{s}");
     assert_eq!(db.scalar(&format!("{linked}'e@x.com'")).as_deref(), Some("Nova"));
     assert_eq!(db.scalar(&format!("{linked}'g@x.com'")).as_deref(), Some("Nova SE"));
-    // (Kept only until the batch finishes.)
-    assert_eq!(db.count("SELECT count(*) FROM batch_forms"), 0);
+    // And kept once the batch finishes: the stored `Nova` is a GmbH for the
+    // imports after it (until that batch is undone).
+    assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Nova'").as_deref(), Some("gmbh"));
     // A name that found `Oslo BV` (made for an earlier row) finds it again
     // after `Oslo AG` is made, in one run as in a resumed one.
     let f = db.file(
@@ -1955,13 +1956,11 @@ fn links_are_the_same_in_one_run_in_parts_and_resumed() {
     }
 }
 
-#[test]
-fn links_of_random_files_are_the_same_however_the_import_is_split() {
-    // Small files of names alike in several legal forms and domains that
-    // several names give, some with companies stored first (a fixed
-    // sequence, so that a failure can be replayed): each links as in one
-    // run when read a row or two at a time, or stopped at each rejected
-    // row and resumed.
+/// Small files of names alike in several legal forms and domains that
+/// several names give, some with companies stored first: (companies,
+/// contacts) for each of `n`, the same on every run so that a failure can
+/// be replayed.
+fn random_link_files(n: usize) -> Vec<(String, String)> {
     const NAMES: [&str; 10] = [
         "Acme",
         "Acme BV",
@@ -1983,22 +1982,61 @@ fn links_of_random_files_are_the_same_however_the_import_is_split() {
         state ^= state >> 27;
         (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
     };
-    for file in 0..30 {
-        let mut companies = String::new();
-        if next(10) < 6 {
-            companies.push_str("name,domain\n");
-            for _ in 0..=next(3) {
-                companies.push_str(&format!("{},{}\n", NAMES[next(NAMES.len())], DOMAINS[next(DOMAINS.len())]));
+    (0..n)
+        .map(|_| {
+            let mut companies = String::new();
+            if next(10) < 6 {
+                companies.push_str("name,domain\n");
+                for _ in 0..=next(3) {
+                    companies.push_str(&format!("{},{}\n", NAMES[next(NAMES.len())], DOMAINS[next(DOMAINS.len())]));
+                }
             }
-        }
-        let mut contacts = String::from("email,company.name,company.domain\n");
-        for row in 0..=next(10) {
-            contacts.push_str(&format!("c{row}@x.com,{},{}\n", NAMES[next(NAMES.len())], DOMAINS[next(DOMAINS.len())]));
-        }
-        let one = links_imported(&companies, &contacts, "one run");
+            let mut contacts = String::from("email,company.name,company.domain\n");
+            for row in 0..=next(10) {
+                contacts.push_str(&format!(
+                    "c{row}@x.com,{},{}\n",
+                    NAMES[next(NAMES.len())],
+                    DOMAINS[next(DOMAINS.len())]
+                ));
+            }
+            (companies, contacts)
+        })
+        .collect()
+}
+
+#[test]
+fn links_of_random_files_are_the_same_however_the_import_is_split() {
+    // Each links as in one run when read a row or two at a time, or stopped
+    // at each rejected row and resumed.
+    for (file, (companies, contacts)) in random_link_files(30).iter().enumerate() {
+        let one = links_imported(companies, contacts, "one run");
         for way in ["1", "2", "resumed"] {
-            assert_eq!(links_imported(&companies, &contacts, way), one, "file {file}, {way}: {companies}{contacts}");
+            assert_eq!(links_imported(companies, contacts, way), one, "file {file}, {way}: {companies}{contacts}");
         }
+    }
+}
+
+#[test]
+fn random_files_imported_again_change_no_record() {
+    // Imported again, each file leaves every record the first run wrote as
+    // it was, links included: a later row that made a company written as an
+    // earlier row's name, or a form a row found, changes nothing. (A row
+    // the first run refused may be taken, once later rows made what it
+    // names plain.)
+    let fields = "email,company.name,company.domain";
+    for (file, (companies, contacts)) in random_link_files(60).iter().enumerate() {
+        let db = Db::sqlite();
+        if !companies.is_empty() {
+            db.ok(&["import", &db.file("c.csv", companies), "--entity", "companies", "--key", "name"]);
+        }
+        let f = db.file("f.csv", contacts);
+        db.ok(&["import", &f, "--entity", "contacts"]);
+        let first = db.ok(&["export", "--entity", "contacts", "--fields", fields]);
+        let s = db.json(&["import", &f, "--entity", "contacts"]);
+        assert_eq!((s["updated"].as_u64(), s["companies_updated"].as_u64()), (Some(0), Some(0)), "file {file}: {s}");
+        let again = db.ok(&["export", "--entity", "contacts", "--fields", fields]);
+        let kept = first.lines().all(|line| again.lines().any(|l| l == line));
+        assert!(kept, "file {file}: {companies}{contacts}\nfirst:\n{first}\nagain:\n{again}");
     }
 }
 
@@ -2044,6 +2082,87 @@ on_both!(a_company_name_without_its_form_binds_no_second_form, |db| {
         db.ok(&["export", "--entity", "companies", "--fields", "name,industry,phone", "--where", "name like 'Beta%'"]),
         "name,industry,phone\nBeta GmbH,Tech,+49301234567\nBeta AG,Finance,\n"
     );
+});
+
+on_both!(a_file_imported_again_keeps_the_links_its_names_fit, |db| {
+    let linked = "SELECT c.name FROM contacts k JOIN companies c ON c.id = k.company_id WHERE k.email = ";
+    // `Globex` finds the `Globex Inc` made for the row before it (at
+    // globex.de); a later row makes `Globex` at globex.com. Imported again, `Globex` would find
+    // the one written so: the record keeps the link its name still fits.
+    let f = db.file(
+        "g.csv",
+        "email,company.name,company.domain\na@x.com,Globex Inc,globex.de\nb@x.com,Globex,\nc@x.com,Globex,globex.com\n",
+    );
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'b@x.com'")).as_deref(), Some("Globex Inc"));
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(3), Some(0)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'b@x.com'")).as_deref(), Some("Globex Inc"));
+    // `Orbit B.V.` finds `orbit` (at orbit.nl) and binds it to that form;
+    // `Orbit B.V.` at orbit.io is another company, made. Imported again,
+    // `orbit` is still a B.V. (learned, not only for the run that found
+    // it), so the first record keeps its link.
+    let f = db.file(
+        "o.csv",
+        "email,company.name,company.domain\nd@x.com,orbit,orbit.nl\ne@x.com,Orbit B.V.,\n\
+         f@x.com,Orbit B.V.,orbit.io\n",
+    );
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'e@x.com'")).as_deref(), Some("orbit"));
+    assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'orbit'").as_deref(), Some("bv"));
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(3), Some(0)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'e@x.com'")).as_deref(), Some("orbit"));
+    // A row that names another form than the linked company's is a change
+    // the user made: `Zeta AG` (written so) beside the formless `Zeta` the
+    // record is linked to takes the record there.
+    db.json(&["import", &db.file("z.csv", "name,domain\nZeta,zeta.de\nZeta AG,zeta.ch\n"), "--entity", "companies"]);
+    db.json(&["import", &db.file("z1.csv", "email,company.name\ng@x.com,Zeta\n"), "--entity", "contacts"]);
+    assert_eq!(db.scalar(&format!("{linked}'g@x.com'")).as_deref(), Some("Zeta"));
+    let s = db.json(&["import", &db.file("z2.csv", "email,company.name\ng@x.com,Zeta AG\n"), "--entity", "contacts"]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'g@x.com'")).as_deref(), Some("Zeta AG"));
+});
+
+on_both!(a_legal_form_an_import_found_holds_in_the_next_until_undone, |db| {
+    // The stored `Nova` found by `Nova GmbH` is a GmbH in the imports after
+    // that one: `Nova SE` is another company, as it is in the same file.
+    db.json(&["import", &db.file("c.csv", "name\nNova\n"), "--entity", "companies"]);
+    let first =
+        db.json(&["import", &db.file("k1.csv", "email,company.name\ne@x.com,Nova GmbH\n"), "--entity", "contacts"]);
+    assert_eq!(first["companies_created"].as_u64(), Some(0), "{first}");
+    let k2 = db.file("k2.csv", "email,company.name\nf@x.com,Nova SE\n");
+    let second = db.json(&["import", &k2, "--entity", "contacts"]);
+    assert_eq!(second["companies_created"].as_u64(), Some(1), "{second}");
+    // As `--where` and `history` read names: `Nova SE` is not the GmbH.
+    let out = db.ok(&["export", "--entity", "companies", "--fields", "name", "--where", "name = 'Nova SE'"]);
+    assert_eq!(out, "name\nNova SE\n");
+    let out = db.ok(&["export", "--entity", "companies", "--fields", "name", "--where", "name = 'Nova GmbH'"]);
+    assert_eq!(out, "name\nNova\n");
+    // Undone, the batch that found the form forgets it.
+    for batch in [&second["batch"], &first["batch"]] {
+        db.ok(&["undo", batch.as_str().expect("a batch id")]);
+    }
+    assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Nova'"), None);
+    let s = db.json(&["import", &k2, "--entity", "contacts"]);
+    assert_eq!(s["companies_created"].as_u64(), Some(0), "{s}");
+    assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Nova'").as_deref(), Some("se"));
+    // A company renamed forgets the form its old name was found to have.
+    db.json(&["import", &db.file("l.csv", "name,domain\nLuna,luna.io\n"), "--entity", "companies"]);
+    db.json(&["import", &db.file("k3.csv", "email,company.name\ng@x.com,Luna BV\n"), "--entity", "contacts"]);
+    assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Luna'").as_deref(), Some("bv"));
+    let s = db.json(&[
+        "import",
+        &db.file("r.csv", "name,domain\nSol,luna.io\n"),
+        "--entity",
+        "companies",
+        "--key",
+        "domain",
+    ]);
+    assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
+    assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Sol'"), None);
 });
 
 on_both!(a_company_of_that_name_at_another_domain_is_another_company, |db| {

@@ -11,7 +11,7 @@ fn init_creates_a_sqlite_store_and_is_idempotent() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!((s["backend"].as_str(), s["store"].as_str()), (Some("sqlite"), Some("crm.db")));
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(13)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(0), Some(14)));
     assert!(dir.path().join("crm.db").exists(), "the default store is ./crm.db");
     // WAL, and the 16 KiB pages bulk loads are measured with.
     let conn = rusqlite::Connection::open(dir.path().join("crm.db")).expect("raw");
@@ -68,7 +68,7 @@ fn a_version_3_store_migrates_with_its_history_and_undo_intact() {
     let err = crmsync().arg("--db").arg(&db).arg("batches").output().expect("runs");
     assert!(!err.status.success() && stderr_of(&err).contains("crmsync init"), "{}", stderr_of(&err));
     let s: serde_json::Value = serde_json::from_str(&run(&["--json", "init"])).expect("json");
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(13)));
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(3), Some(14)));
 
     let conn = rusqlite::Connection::open(&db).expect("raw");
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
@@ -275,11 +275,12 @@ on_both!(a_version_11_store_keys_dotted_legal_forms_again, |db| {
     db.exec("UPDATE companies SET name_key = 'acme b v' WHERE name = 'Acme B.V.'");
     db.exec("UPDATE companies SET name_key = 'nowak sp z o o' WHERE name = 'Nowak Sp. z o.o.'");
     db.exec("ALTER TABLE companies DROP COLUMN name_form");
+    db.exec("ALTER TABLE companies DROP COLUMN learned_form");
     db.exec("DROP TABLE batch_forms");
     db.exec("DROP TABLE batch_links");
     db.exec("UPDATE crmsync_meta SET value = '11' WHERE key = 'schema_version'");
     let s = db.json(&["init"]);
-    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(11), Some(13)), "{s}");
+    assert_eq!((s["from_version"].as_u64(), s["schema_version"].as_u64()), (Some(11), Some(14)), "{s}");
     assert_eq!(db.scalar("SELECT name_key FROM companies WHERE name = 'Acme B.V.'").as_deref(), Some("acme"));
     // Each company's legal form is stored beside its key (version 13).
     assert_eq!(db.scalar("SELECT name_form FROM companies WHERE name = 'Acme B.V.'").as_deref(), Some("bv"));
