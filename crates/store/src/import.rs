@@ -465,6 +465,26 @@ pub struct Drafter {
     /// Values declared `date` fields read without their time of day:
     /// field → (count, the first). Shared by the drafting threads.
     times_dropped: Arc<crmsync_core::mapping::TimesDropped>,
+    /// Rows whose company.domain is a free e-mail service's, by domain.
+    free_mail: Arc<FreeMail>,
+}
+
+/// How many rows gave each free e-mail domain (`gmail.com`) as their
+/// company's domain, which names no company: shared by the drafting threads.
+#[derive(Debug, Default)]
+pub struct FreeMail(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+impl FreeMail {
+    fn note(&self, domain: String) {
+        if let Ok(mut seen) = self.0.lock() {
+            *seen.entry(domain).or_default() += 1;
+        }
+    }
+
+    /// (domain, rows), by domain.
+    pub fn list(&self) -> Vec<(String, u64)> {
+        self.0.lock().map(|s| s.clone().into_iter().collect()).unwrap_or_default()
+    }
 }
 
 /// The phone numbers among `values` written without their country code,
@@ -849,6 +869,7 @@ impl Drafter {
         let mut errors = Vec::new();
         // Declared date fields given a time of day (noted if the row drafts).
         let mut dropped: Vec<(String, String)> = Vec::new();
+        let mut free_mail: Option<String> = None;
         // Whether a phone number was written without its country code.
         let mut national = false;
         // The links a row names, by target, in the order they are written.
@@ -920,6 +941,12 @@ impl Drafter {
                 }
                 let text = match (attr, text) {
                     ("domain", Some(t)) if !t.trim().is_empty() => match model::domain(&t) {
+                        // People of many companies have one: the row's
+                        // company is found by the rest of what it gives.
+                        Ok(d) if target == "company" && model::is_free_mail(&d) => {
+                            free_mail = Some(d);
+                            None
+                        }
                         Ok(d) => Some(d),
                         Err(expected) => {
                             errors.push((name.to_string(), format!("{name}: {:?} is not {expected}", shorten(&t))));
@@ -975,6 +1002,17 @@ impl Drafter {
         // An activity's deal named by name, beside the company it is with:
         // of deals of one name (a renewal per customer), the one there.
         // (Only then: a contact's company is keyed once, when sealed.)
+        if let Some(d) = &free_mail
+            && link_refs[0].as_ref().is_some_and(LinkRef::is_empty)
+        {
+            errors.push((
+                "company.domain".to_string(),
+                format!(
+                    "company.domain: {d:?} is a free e-mail service's domain, which people of many companies share, \
+                     so it names no company; give company.name or company.external_id"
+                ),
+            ));
+        }
         let [company, _, deal] = &mut link_refs;
         if let Some(deal) = deal.as_mut().filter(|r| r.name.is_some()) {
             deal.within = company
@@ -1036,6 +1074,9 @@ impl Drafter {
         }
         for (field, text) in dropped {
             self.times_dropped.note(&field, text);
+        }
+        if let Some(d) = free_mail {
+            self.free_mail.note(d);
         }
         d.marks = [
             d.key.as_deref().map(key_hash),
@@ -1223,6 +1264,7 @@ impl Store {
                 country_at: model::position(settings.entity, "address.country"),
                 xml_named,
                 times_dropped: Arc::default(),
+                free_mail: Arc::default(),
             },
             taken,
             unique,
@@ -1372,6 +1414,12 @@ impl Import<'_> {
     /// though they had a time of day.
     pub fn times_dropped(&self) -> Arc<crmsync_core::mapping::TimesDropped> {
         Arc::clone(&self.drafter.times_dropped)
+    }
+
+    /// Where rows that gave a free e-mail domain as their company's are
+    /// counted.
+    pub fn free_mail(&self) -> Arc<FreeMail> {
+        Arc::clone(&self.drafter.free_mail)
     }
 
     pub fn drafter(&self) -> Drafter {

@@ -921,6 +921,95 @@ pub fn domain(text: &str) -> Result<String, String> {
     }
 }
 
+/// Domains of free e-mail services, which people of many companies share:
+/// never a company's domain. (Those most seen in CRM files, worldwide; a
+/// few dozen names, so a list of our own rather than a crate of thousands
+/// of throwaway-mail domains, which are another matter.)
+const FREE_MAIL: &[&str] = &[
+    "126.com",
+    "139.com",
+    "163.com",
+    "aim.com",
+    "aliyun.com",
+    "aol.com",
+    "bk.ru",
+    "bol.com.br",
+    "daum.net",
+    "fastmail.com",
+    "foxmail.com",
+    "free.fr",
+    "gmail.com",
+    "gmx.at",
+    "gmx.ch",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "googlemail.com",
+    "hanmail.net",
+    "hotmail.co.uk",
+    "hotmail.com",
+    "hotmail.de",
+    "hotmail.es",
+    "hotmail.fr",
+    "hotmail.it",
+    "icloud.com",
+    "inbox.ru",
+    "interia.pl",
+    "laposte.net",
+    "libero.it",
+    "list.ru",
+    "live.co.uk",
+    "live.com",
+    "live.de",
+    "live.fr",
+    "mac.com",
+    "mail.com",
+    "mail.ru",
+    "me.com",
+    "msn.com",
+    "naver.com",
+    "o2.pl",
+    "orange.fr",
+    "outlook.com",
+    "outlook.de",
+    "outlook.fr",
+    "pm.me",
+    "proton.me",
+    "protonmail.com",
+    "qq.com",
+    "rambler.ru",
+    "rediffmail.com",
+    "seznam.cz",
+    "sina.cn",
+    "sina.com",
+    "sohu.com",
+    "t-online.de",
+    "terra.com.br",
+    "tutanota.com",
+    "uol.com.br",
+    "web.de",
+    "wp.pl",
+    "yahoo.co.in",
+    "yahoo.co.jp",
+    "yahoo.co.uk",
+    "yahoo.com",
+    "yahoo.com.br",
+    "yahoo.de",
+    "yahoo.es",
+    "yahoo.fr",
+    "yahoo.it",
+    "yandex.com",
+    "yandex.ru",
+    "yeah.net",
+    "ymail.com",
+    "zoho.com",
+];
+
+/// Whether `d` (as [`domain`] keeps it) is a free e-mail service's.
+pub fn is_free_mail(d: &str) -> bool {
+    FREE_MAIL.binary_search(&d).is_ok()
+}
+
 /// Whether `d` is a domain as [`domain`] keeps it.
 pub fn is_domain(d: &str) -> bool {
     let label = |l: &str| {
@@ -1007,6 +1096,19 @@ pub fn short_time(stored: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_mail_domains_are_found_as_stored() {
+        // (Looked up by binary search: the list must stay sorted.)
+        assert!(FREE_MAIL.windows(2).all(|w| w[0] < w[1]));
+        for d in ["gmail.com", "qq.com", "live.co.uk", "zoho.com", "126.com"] {
+            assert!(is_free_mail(d), "{d}");
+        }
+        assert_eq!(domain("https://www.GMail.com/").map(|d| is_free_mail(&d)), Ok(true));
+        for d in ["acme.com", "mail.acme.com", "gmail.co", "google.com"] {
+            assert!(!is_free_mail(d), "{d}");
+        }
+    }
 
     #[test]
     fn stored_times_are_what_format_writes() {

@@ -835,6 +835,19 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     if !g.quiet && !g.json {
         note_times_dropped(&times_dropped);
     }
+    // Free e-mail domains given as a company's (a file that took each
+    // contact's company domain from the e-mail address).
+    let free_mail = import.free_mail().list();
+    if !free_mail.is_empty() && !g.quiet && !g.json {
+        let rows: u64 = free_mail.iter().map(|(_, n)| n).sum();
+        let each: Vec<String> = free_mail.iter().map(|(d, n)| format!("{d} {n}")).collect();
+        eprintln!(
+            "note: {} a free e-mail domain as company.domain ({}), which people of many companies share: it is \
+             no company's domain, and such rows find their company by company.name (or id) alone",
+            crate::io::counted(rows, "row gave", "rows gave"),
+            each.join(", ")
+        );
+    }
     if source_columns.is_none() && !unmapped.is_empty() && !g.quiet && !g.json {
         let first = (seen > UNREAD_SAMPLE).then_some(UNREAD_SAMPLE);
         note_unmapped(&unmapped, &source_name, args.mapping.as_deref(), Unread::Fields { first });
@@ -894,6 +907,10 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
             "times_dropped": times_dropped
                 .iter()
                 .map(|(field, n, first)| serde_json::json!({"field": field, "values": n, "example": first}))
+                .collect::<Vec<_>>(),
+            "free_mail_domains": free_mail
+                .iter()
+                .map(|(domain, n)| serde_json::json!({"domain": domain, "rows": n}))
                 .collect::<Vec<_>>(),
             "inserted": counts.inserted,
             "updated": counts.updated,

@@ -2165,6 +2165,39 @@ on_both!(a_legal_form_an_import_found_holds_in_the_next_until_undone, |db| {
     assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Sol'"), None);
 });
 
+on_both!(a_free_mail_domain_is_no_company_domain, |db| {
+    // A file that took each contact's company domain from the e-mail
+    // address: gmail.com is no company's, so `Umbrella` and `Hooli` are two
+    // companies, found by name, and neither takes gmail.com.
+    let f = db.file(
+        "f.csv",
+        "email,company.name,company.domain\na@gmail.com,Umbrella,gmail.com\nb@gmail.com,Hooli,https://www.GMail.com/\n\
+         c@qq.com,,qq.com\nd@acme.com,Acme,acme.com\ne@gmail.com,Hooli,gmail.com\n",
+    );
+    let out = db.run(&["import", &f, "--entity", "contacts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("note: 3 rows gave a free e-mail domain as company.domain (gmail.com 3)"), "{err}");
+    // A row whose company is given by such a domain alone names none.
+    assert!(
+        err.contains(
+            "row 4: company.domain: \"qq.com\" is a free e-mail service's domain, which people of many companies \
+             share, so it names no company; give company.name or company.external_id"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        db.ok(&["export", "--entity", "contacts", "--fields", "email,company.name,company.domain"]),
+        "email,company.name,company.domain\na@gmail.com,Umbrella,\nb@gmail.com,Hooli,\nd@acme.com,Acme,acme.com\n\
+         e@gmail.com,Hooli,\n"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM companies"), 3);
+    // Imported again: unchanged, and the JSON summary counts them per domain.
+    let s = db.json(&["import", &f, "--entity", "contacts"]);
+    assert_eq!((s["unchanged"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(1)), "{s}");
+    assert_eq!(s["free_mail_domains"], serde_json::json!([{"domain": "gmail.com", "rows": 3}]), "{s}");
+});
+
 on_both!(a_company_of_that_name_at_another_domain_is_another_company, |db| {
     // `ACME GmbH` at acme.de is not `Acme Inc` at acme.com, though the
     // names compare alike: it is made (once), and the export of both goes
