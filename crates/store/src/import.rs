@@ -3607,22 +3607,6 @@ impl Import<'_> {
                 }
                 (ids, _) => ids.cloned(),
             };
-            // (Of a name alone, those it fits: of a form it gives, those
-            // stored so or bound to it, not those merely without one.)
-            if target == Entity::Companies
-                && r.domain.is_none()
-                && r.external.is_none()
-                && let Some(ids) = &named_stored
-            {
-                let fit: Vec<String> = ids
-                    .iter()
-                    .filter(|id| r.form.is_none() || !formless.contains(*id) || bound.get(*id).copied() == r.form)
-                    .cloned()
-                    .collect();
-                if !fit.is_empty() {
-                    fits.insert(key.clone(), fit);
-                }
-            }
             // Of the stored companies the name finds, the one alone written
             // as the row writes it, and how many are (for an id given by an
             // earlier row, as they are once it is stored).
@@ -3707,6 +3691,26 @@ impl Import<'_> {
             // Companies made for earlier rows under the row's name, and at
             // its domain.
             let made_alike: Vec<String> = making.named_like(r).cloned().collect();
+            // (Of a name alone, the stored ones it fits: of a form it gives,
+            // those stored so or bound to it, not those merely without one.
+            // Only where it may find another: beside one alone, it is that.)
+            if target == Entity::Companies
+                && r.domain.is_none()
+                && r.external.is_none()
+                && let Some(ids) = &named_stored
+                && (ids.len() > 1 || !made_alike.is_empty())
+            {
+                let fit: Vec<String> = ids
+                    .iter()
+                    .filter(|id| {
+                        r.form.is_none() || !formless.contains(*id) || self.bound_forms.get(*id).copied() == r.form
+                    })
+                    .cloned()
+                    .collect();
+                if !fit.is_empty() {
+                    fits.insert(key.clone(), fit);
+                }
+            }
             let made_at_domain = r.domain.as_ref().and_then(|d| making.by.get(&format!("d:{d}"))).cloned();
             let made_at_domain = made_at_domain.as_ref();
             // (Of those alike, the ones a row that gives a domain could be:
