@@ -325,15 +325,35 @@ fn xml_named(db: &mut dyn Sql, entity: Entity) -> Result<Vec<(String, String)>> 
     Ok(out)
 }
 
-/// Why a row whose company's domain is one company's and name another's
-/// is refused.
-fn domain_of_another(r: &LinkRef) -> String {
+/// Why a row whose company's domain is one company's (`at`) and name
+/// another's is refused.
+fn domain_of_another(r: &LinkRef, at: &str) -> String {
     format!(
-        "the row's company.domain {:?} is another company's than the one its company.name {:?} names \
+        "the row's company.domain {:?} belongs to {}, another company than the one its company.name {:?} names \
          (one company, two names?)",
         r.domain.as_deref().unwrap_or_default(),
+        company_mark(at),
         r.name.as_deref().unwrap_or_default()
     )
+}
+
+/// Why a row whose company's id in `system` is one company's (`at`) and
+/// name another's is refused.
+fn id_of_another(r: &LinkRef, system: &str, at: &str) -> String {
+    format!(
+        "{system} id {:?} belongs to {}, another company than the one the row's company.name {:?} names \
+         (one company, two names?)",
+        r.external.as_deref().unwrap_or_default(),
+        company_mark(at),
+        r.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Where a message names company `id`, as `Import::name_marked` writes it
+/// (`"Globex Inc" (01J…)`) once the part's references are resolved: the
+/// lookup waits until then, as the resolving borrows what it would use.
+fn company_mark(id: &str) -> String {
+    format!("\u{1}{id}\u{1}")
 }
 
 /// A link named by the source: by natural key or by external id.
@@ -3545,13 +3565,7 @@ impl Import<'_> {
                 },
                 None => !made.is_empty(),
             });
-            name.map(|_| {
-                format!(
-                    "{system} id {x:?} is another company than the one the row's company.name {:?} names \
-                     (one company, two names?)",
-                    r.name.as_deref().unwrap_or_default()
-                )
-            })
+            name.map(|_| id_of_another(r, system, id))
         };
         // (And of each a row could give a domain to, which a later row's
         // name finds or not.)
@@ -3758,7 +3772,7 @@ impl Import<'_> {
                             && (named.clone().next().is_some() && !named.clone().any(|n| n == id)
                                 || other_form(id)) =>
                     {
-                        Err(domain_of_another(r))
+                        Err(domain_of_another(r, id))
                     }
                     _ => found,
                 })
@@ -3774,7 +3788,7 @@ impl Import<'_> {
                 let form = stored.or_else(|| self.bound_forms.get(id).copied()).or(refs[*at].form);
                 let other_form = *key == r.name_key && !model::forms_agree(form, r.form);
                 Some(if target == Entity::Companies && r.name.is_some() && (named_other || other_form) {
-                    Err(domain_of_another(r))
+                    Err(domain_of_another(r, id))
                 } else {
                     Ok(id.clone())
                 })
@@ -3783,8 +3797,8 @@ impl Import<'_> {
             // stored company's, and not the made one's too: another's, as
             // once both are stored.
             let hit = hit.or_else(|| {
-                let another = made_at_domain.is_some_and(|m| !made_alike.contains(m)) && named_stored.is_some();
-                another.then(|| Err(domain_of_another(r)))
+                let at = made_at_domain.filter(|m| !made_alike.contains(m) && named_stored.is_some())?;
+                Some(Err(domain_of_another(r, at)))
             });
             // Of names alike (`Acme Inc`, `ACME GmbH`), the one written
             // exactly as the row writes it.
@@ -4062,7 +4076,52 @@ impl Import<'_> {
         }
         amend.0.extend(named);
         amend.1.extend(ids_to_give);
+        self.name_marked(&mut out, &making)?;
         Ok(out)
+    }
+
+    /// Writes each company a message marks (`company_mark`) as its name
+    /// and id, `"Globex Inc" (01J…)`, for `history` to take: stored, or made
+    /// for an earlier row of the part.
+    fn name_marked(&mut self, out: &mut HashMap<String, Result<String, String>>, making: &Making) -> Result<()> {
+        let mut ids: Vec<&str> =
+            out.values().filter_map(|v| v.as_ref().err()).flat_map(|m| m.split('\u{1}').skip(1).step_by(2)).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut names: HashMap<String, Option<String>> = HashMap::default();
+        for part in ids.chunks(500) {
+            let sql = format!("SELECT id, name FROM companies WHERE id IN ({})", placeholders(part.len()));
+            let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
+            for row in self.db.query(&sql, &params)? {
+                let mut row = row.into_iter().map(Cell::into_text);
+                if let Some(id) = row.next().flatten() {
+                    names.insert(id, row.next().flatten());
+                }
+            }
+        }
+        for v in out.values_mut() {
+            let Err(message) = v else { continue };
+            if !message.contains('\u{1}') {
+                continue;
+            }
+            let mut named = String::with_capacity(message.len() + 32);
+            for (n, piece) in message.split('\u{1}').enumerate() {
+                if n % 2 == 0 {
+                    named.push_str(piece);
+                    continue;
+                }
+                let name = names.get(piece).cloned().flatten().or_else(|| making.from.get(piece)?.name.clone());
+                match name {
+                    Some(name) => named.push_str(&format!("{name:?} ({piece})")),
+                    None => named.push_str(&format!("the company {piece}")),
+                }
+            }
+            *message = named;
+        }
+        Ok(())
     }
 
     /// The stored domain (`None`: none) of each company a reference finds
@@ -4217,21 +4276,34 @@ impl Import<'_> {
             placeholders(params.len())
         );
         // (One with no domain by its id: names alike tell nothing apart.)
-        let stored = self.db.query(&sql, &params)?.into_iter().map(|row| {
-            let mut row = row.into_iter().map(Cell::into_text);
-            let (name, domain, id) = (row.next().flatten(), row.next().flatten(), row.next().flatten());
-            (name.unwrap_or_default(), domain.or(id))
-        });
+        let mut with_domain = made.iter().any(|(_, domain)| domain.is_some());
+        let stored: Vec<(String, Option<String>)> = self
+            .db
+            .query(&sql, &params)?
+            .into_iter()
+            .map(|row| {
+                let mut row = row.into_iter().map(Cell::into_text);
+                let (name, domain, id) = (row.next().flatten(), row.next().flatten(), row.next().flatten());
+                with_domain |= domain.is_some();
+                (name.unwrap_or_default(), domain.or(id))
+            })
+            .collect();
         let each: Vec<String> = stored
+            .into_iter()
             .chain(made.iter().cloned())
             .map(|(name, domain)| match domain {
                 Some(domain) => format!("{name:?} ({domain})"),
                 None => format!("{name:?}"),
             })
             .collect();
-        let by = if r.domain.is_some() { "a domain one of them has" } else { "company.domain" };
+        // (A domain none of them has says nothing of which.)
+        let by = match (&r.domain, with_domain) {
+            (None, _) => "company.domain or company.external_id",
+            (Some(_), true) => "a domain one of them has or company.external_id",
+            (Some(_), false) => "company.external_id",
+        };
         Ok(format!(
-            "the name {:?} is that of {} companies: {}; give {by} or company.external_id to say which",
+            "the name {:?} is that of {} companies: {}; give {by} to say which",
             r.name.as_deref().unwrap_or_default(),
             each.len(),
             each.join(", ")
@@ -4589,12 +4661,7 @@ impl Making {
                     r.domain.as_deref().unwrap_or_default()
                 ))
             }
-            (Some((at, _)), _) if self.names_another(r, at, names_stored) => Some(format!(
-                "{system} id {:?} is another company than the one the row's company.name {:?} names \
-                 (one company, two names?)",
-                r.external.as_deref().unwrap_or_default(),
-                r.name.as_deref().unwrap_or_default()
-            )),
+            (Some((at, _)), _) if self.names_another(r, at, names_stored) => Some(id_of_another(r, system, at)),
             (None, Some(d)) if self.from.get(d).is_some_and(|m| differ(&m.external, &r.external)) => Some(format!(
                 "company.domain {:?} is given with company.external_id {:?} in an earlier row, not {:?}",
                 r.domain.as_deref().unwrap_or_default(),
@@ -4633,7 +4700,7 @@ impl Making {
             && (self.named_like(r).next().is_some() && !self.named_like(r).any(|id| id == at)
                 || self.from.get(at).is_some_and(|m| m.name_key == r.name_key && !model::forms_agree(m.form, r.form)))
         {
-            return Err(domain_of_another(r));
+            return Err(domain_of_another(r, at));
         }
         let known = match by_id.or(by_domain) {
             Some(id) => Some(id),
@@ -4784,10 +4851,14 @@ impl Making {
                         }
                     })
                     .collect();
-                let by = if r.domain.is_some() { "a domain one of them has" } else { "company.domain" };
+                let with_domain = several.iter().any(|id| self.from.get(*id).is_some_and(|m| m.domain.is_some()));
+                let by = match (&r.domain, with_domain) {
+                    (None, _) => "company.domain or company.external_id",
+                    (Some(_), true) => "a domain one of them has or company.external_id",
+                    (Some(_), false) => "company.external_id",
+                };
                 Err(format!(
-                    "the name {:?} is that of {} companies made for earlier rows: {}; give {by} or \
-                     company.external_id to say which",
+                    "the name {:?} is that of {} companies made for earlier rows: {}; give {by} to say which",
                     r.name.as_deref().unwrap_or_default(),
                     each.len(),
                     each.join(", ")

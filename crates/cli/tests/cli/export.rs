@@ -1142,7 +1142,13 @@ on_both!(a_stored_company_id_given_with_another_companys_name_rejects_the_row, |
     let text = std::fs::read_to_string(&rejects).expect("rejects");
     for who in ["a@x.com", "e@x.com"] {
         let line = text.lines().find(|l| l.starts_with(who)).unwrap_or_default();
-        assert!(line.contains("erp id \"\"C1\"\" is another company than the one the row's company.name"), "{text}");
+        // (Naming the company the id belongs to, and its id for `history`.)
+        let id = db.scalar("SELECT id FROM companies WHERE name = 'Acme Inc'").expect("Acme Inc");
+        let said = format!(
+            "erp id \"\"C1\"\" belongs to \"\"Acme Inc\"\" ({id}), another company than the one the row's \
+             company.name"
+        );
+        assert!(line.contains(&said), "{text}");
     }
     // A company found by its id, without a domain, takes the row's.
     let bare = db.file("b.csv", "name,external_id.erp\nInitech,C3\n");

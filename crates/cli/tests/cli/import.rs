@@ -1356,8 +1356,9 @@ on_both!(a_link_whose_name_and_domain_name_two_companies_rejects_the_row, |db| {
     for line in [
         "b@x.com,Acme Inc,,3,company.name,\"the name \"\"Acme Inc\"\" is that of 2 companies: \"\"Acme Inc\"\" (acme.com), \
          \"\"Acme Inc\"\" (acme.de); give company.domain",
-        "c@x.com,Globex,acme.com,4,company.name;company.domain,\"the row's company.domain \"\"acme.com\"\" is another \
-         company's than the one its company.name \"\"Globex\"\" names",
+        "c@x.com,Globex,acme.com,4,company.name;company.domain,\"the row's company.domain \"\"acme.com\"\" belongs to \
+         \"\"Acme Inc\"\" (01",
+        "), another company than the one its company.name \"\"Globex\"\" names",
         "d@x.com,Initech,acme.com,5,",
     ] {
         assert!(text.contains(line), "{line} in {text}");
@@ -1368,6 +1369,23 @@ on_both!(a_link_whose_name_and_domain_name_two_companies_rejects_the_row, |db| {
         out,
         "email,company.name,company.domain\na@x.com,Acme Inc,acme.de\ne@x.com,Acme Inc,acme.com\nf@x.com,Acme Inc,acme.com\n"
     );
+});
+
+on_both!(a_name_of_several_companies_without_domains_asks_for_their_ids, |db| {
+    // Two `Acme`s without domains: the row's domain tells neither, so the
+    // message asks for the id alone, and names each by its id.
+    let companies = db.file("c.csv", "name,external_id.erp\nAcme Inc,E1\nACME GmbH,E2\n");
+    db.json(&["import", &companies, "--entity", "companies", "--mode", "insert"]);
+    let contacts = db.file("k.csv", "email,company.name,company.domain\nx@y.com,Acme,acme.io\n");
+    let err = stderr_of(&db.run(&["import", &contacts, "--entity", "contacts"]));
+    let id = |name: &str| db.scalar(&format!("SELECT id FROM companies WHERE name = '{name}'")).expect("a company");
+    let said = format!(
+        "the name \"Acme\" is that of 2 companies: \"Acme Inc\" ({}), \"ACME GmbH\" ({}); give \
+         company.external_id to say which",
+        id("Acme Inc"),
+        id("ACME GmbH")
+    );
+    assert!(err.contains(&said), "{err}");
 });
 
 on_both!(a_company_name_that_of_several_companies_rejects_the_row, |db| {
@@ -1615,7 +1633,9 @@ on_both!(a_domain_of_a_stored_company_beside_the_name_of_one_made_for_an_earlier
         assert_eq!(s["rejected"].as_u64(), Some(1), "{run} run: {s}");
         let rejects = std::fs::read_to_string(&r).expect("rejects");
         assert!(
-            rejects.contains("e2@x.com") && rejects.contains("is another company's than the one its company.name"),
+            rejects.contains("e2@x.com")
+                && rejects.contains("company.domain \"\"acme.de\"\" belongs to \"\"Acme GmbH\"\" (")
+                && rejects.contains("another company than the one its company.name"),
             "{run} run: {rejects}"
         );
     }
@@ -2254,12 +2274,7 @@ on_both!(a_company_linked_by_name_takes_the_domain_a_row_gives_it, |db| {
         "{s}"
     );
     let said = stderr_of(&db.run(&["import", &second, "--entity", "contacts"]));
-    assert!(
-        said.contains(
-            "row 5: the row's company.domain \"brand.com\" is another company's than the one its company.name"
-        ),
-        "{said}"
-    );
+    assert!(said.contains("row 5: the row's company.domain \"brand.com\" belongs to \"Newco\" (01"), "{said}");
     // The plan shows the company given its domain, for the row that gave
     // it, and those made, for their rows.
     let lines = read_ndjson(&plan);
