@@ -431,6 +431,9 @@ pub struct Draft {
     /// that thread, the one the others wait for.
     custom_json: Option<String>,
     links: Vec<(usize, LinkRef)>,
+    /// The free e-mail domain the row gave as its company's, counted once
+    /// the row is written (not when read ahead of a stop).
+    free_mail: Option<String>,
     contacts: Option<Vec<LinkRef>>,
     key: Option<Vec<String>>,
     external: Option<String>,
@@ -876,6 +879,7 @@ impl Drafter {
             custom: Vec::new(),
             custom_json: None,
             links: Vec::new(),
+            free_mail: None,
             contacts: None,
             key: None,
             external: ids.external.filter(|e| !e.trim().is_empty()).map(|e| e.trim().to_string()),
@@ -1001,6 +1005,20 @@ impl Drafter {
             };
             let column = &self.columns[pos];
             match stored(column, v) {
+                // A free e-mail service's domain is no company's: not kept
+                // (nor a key: which of its companies is not ours to guess).
+                Ok(Some(t)) if entity == Entity::Companies && name == "domain" && model::is_free_mail(&t) => {
+                    if self.key.iter().any(|k| k == "domain") {
+                        errors.push((
+                            name.to_string(),
+                            format!(
+                                "domain: {t:?} is a free e-mail service's domain, which people of many companies \
+                                 share, so it is no company's key; key the file by name or id"
+                            ),
+                        ));
+                    }
+                    free_mail = Some(t);
+                }
                 Ok(text) => {
                     national |= column.kind == Kind::Phone && text.as_deref().is_some_and(|t| !t.starts_with('+'));
                     d.values[pos] = Some(text);
@@ -1095,9 +1113,7 @@ impl Drafter {
         for (field, text) in dropped {
             self.times_dropped.note(&field, text);
         }
-        if let Some(d) = free_mail {
-            self.free_mail.note(d);
-        }
+        d.free_mail = free_mail;
         d.marks = [
             d.key.as_deref().map(key_hash),
             d.external.as_deref().map(|x| key_hash(&[x])),
@@ -1849,6 +1865,11 @@ impl Import<'_> {
     fn segment(&mut self, drafts: &mut [Draft], rows: &[Row<'_>], now: &str) -> Result<Vec<(usize, Outcome)>> {
         let entity = self.settings.entity;
         let mut out = Vec::with_capacity(drafts.len());
+        for d in drafts.iter_mut() {
+            if let Some(domain) = d.free_mail.take() {
+                self.drafter.free_mail.note(domain);
+            }
+        }
         let mut found = self.find_existing(drafts)?;
         // Rows rejected whatever their links say: by what matching found,
         // or by the mode. Their links are not looked for: what they name
@@ -1908,17 +1929,20 @@ impl Import<'_> {
                     link_values.push((*pos, None));
                     continue;
                 }
-                match links.one.get(pos).and_then(|m| m.get(&r.id)) {
-                    // A record linked to a company its row's name fits keeps
-                    // that link, though the name finds another now (`Globex`
-                    // of `Globex Inc`, where a later row made `Globex`): the
-                    // file imported again is unchanged.
-                    Some(Ok(_))
-                        if let Some(linked) = existing.as_ref().and_then(|e| e.value(*pos))
-                            && links.fits.get(&r.id).is_some_and(|ids| ids.iter().any(|id| id == linked)) =>
-                    {
-                        link_values.push((*pos, Some(linked.to_string())));
-                    }
+                let resolved = links.one.get(pos).and_then(|m| m.get(&r.id));
+                // A record linked to a company its row's name fits keeps
+                // that link, though the name finds another now (`Globex`
+                // of `Globex Inc`, where a later row made `Globex`): the
+                // file imported again is unchanged, in parts as in one.
+                let linked = existing.as_ref().and_then(|e| e.value(*pos));
+                if let (Some(Ok(id)), Some(linked)) = (resolved, linked)
+                    && id != linked
+                    && self.name_fits(r, *pos, linked)?
+                {
+                    link_values.push((*pos, Some(linked.to_string())));
+                    continue;
+                }
+                match resolved {
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
                     // A name several companies have, of a record linked to
                     // one of them: the link stays (as a file imported
@@ -2389,6 +2413,7 @@ impl Import<'_> {
         }
         let wanted: Vec<String> = moved.iter().filter_map(|&n| Some(drafts[n].key.as_ref()?[0].clone())).collect();
         let holders = load_by(self.db, entity, first, &wanted, None)?;
+        let learned = learned_forms(self.db, entity, &key, &holders)?;
         // Records whose key an earlier row of these moved away, in file
         // order: a later row may take it, as it would a chunk later.
         let mut freed: FastSet<String> = FastSet::default();
@@ -2396,7 +2421,10 @@ impl Import<'_> {
             let d = &drafts[n];
             let Some(Ok(e)) = &found[n] else { continue };
             let taken = holders.iter().find(|h| {
-                h.id != e.id && key_of(h) == d.key && forms_agree(entity, &key, d, h) && !freed.contains(&h.id)
+                h.id != e.id
+                    && key_of(h) == d.key
+                    && forms_agree(entity, &key, d, h, &learned)
+                    && !freed.contains(&h.id)
             });
             if taken.is_none() {
                 freed.insert(e.id.clone());
@@ -2883,13 +2911,14 @@ impl Import<'_> {
             .collect();
         // Names alike that give other legal forms (`Acme AG` beside a
         // stored `Acme BV`) are other companies.
+        let learned = learned_forms(self.db, entity, &key, &candidates)?;
         let agreeing: Vec<Option<Vec<usize>>> = drafts
             .iter()
             .zip(&matched)
             .map(|(d, m)| {
                 let m = (*m)?;
                 let keep: Vec<usize> =
-                    m.iter().copied().filter(|&i| forms_agree(entity, &key, d, &candidates[i])).collect();
+                    m.iter().copied().filter(|&i| forms_agree(entity, &key, d, &candidates[i], &learned)).collect();
                 (keep.len() != m.len()).then_some(keep)
             })
             .collect();
@@ -3410,7 +3439,7 @@ impl Import<'_> {
         refs: &[&LinkRef],
         links: &mut Links,
     ) -> Result<HashMap<String, Result<String, String>>> {
-        let Links { new_companies, amend, ambiguous, fits, .. } = links;
+        let Links { new_companies, amend, ambiguous, .. } = links;
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
         let known = self.linked.entry(target).or_default();
@@ -3705,26 +3734,6 @@ impl Import<'_> {
             // Companies made for earlier rows under the row's name, and at
             // its domain.
             let made_alike: Vec<String> = making.named_like(r).cloned().collect();
-            // (Of a name alone, the stored ones it fits: of a form it gives,
-            // those stored so or bound to it, not those merely without one.
-            // Only where it may find another: beside one alone, it is that.)
-            if target == Entity::Companies
-                && r.domain.is_none()
-                && r.external.is_none()
-                && let Some(ids) = &named_stored
-                && (ids.len() > 1 || !made_alike.is_empty())
-            {
-                let fit: Vec<String> = ids
-                    .iter()
-                    .filter(|id| {
-                        r.form.is_none() || !formless.contains(*id) || self.bound_forms.get(*id).copied() == r.form
-                    })
-                    .cloned()
-                    .collect();
-                if !fit.is_empty() {
-                    fits.insert(key.clone(), fit);
-                }
-            }
             let made_at_domain = r.domain.as_ref().and_then(|d| making.by.get(&format!("d:{d}"))).cloned();
             let made_at_domain = made_at_domain.as_ref();
             // (Of those alike, the ones a row that gives a domain could be:
@@ -4078,6 +4087,30 @@ impl Import<'_> {
         amend.1.extend(ids_to_give);
         self.name_marked(&mut out, &making)?;
         Ok(out)
+    }
+
+    /// Whether stored company `linked`, which a record's link column `pos`
+    /// holds, is one its row's reference `r` by name alone names: of that
+    /// name, and of the legal form the name gives, if it gives one (as
+    /// stored, learned, or bound earlier in this import; `Zeta AG` does not
+    /// fit the formless `Zeta`).
+    fn name_fits(&mut self, r: &LinkRef, pos: usize, linked: &str) -> Result<bool> {
+        if self.columns[pos].kind != Kind::Link(Entity::Companies)
+            || r.domain.is_some()
+            || r.external.is_some()
+            || r.name_key.is_none()
+        {
+            return Ok(false);
+        }
+        let row = self.db.query_row(
+            "SELECT name_key, COALESCE(name_form, learned_form) FROM companies WHERE id = ? AND deleted_at IS NULL",
+            &[linked.into()],
+        )?;
+        let Some(row) = row else { return Ok(false) };
+        let mut row = row.into_iter().map(Cell::into_text);
+        let (key, form) = (row.next().flatten(), row.next().flatten());
+        let form = form.as_deref().and_then(model::canonical_form).or_else(|| self.bound_forms.get(linked).copied());
+        Ok(key == r.name_key && (r.form.is_none() || form == r.form))
     }
 
     /// Writes each company a message marks (`company_mark`) as its name
@@ -4904,10 +4937,6 @@ struct Links {
     /// The stored companies a reference's name is that of, where it is
     /// several's: a record linked to one of them keeps that link.
     ambiguous: HashMap<String, Vec<String>>,
-    /// The stored companies a reference by name alone fits (of its name,
-    /// and of its legal form where it gives one): a record linked to one
-    /// of them keeps that link, though the reference finds another now.
-    fits: HashMap<String, Vec<String>>,
 }
 
 /// A company a row names that does not exist yet: the id it will have, its
@@ -5056,12 +5085,51 @@ fn leaves_out_form(stored: &str, given: &str) -> bool {
 
 /// Whether a stored record a draft's `key` finds may be the draft's: by
 /// name, a company whose name gives another legal form than the row's is
-/// not (see [`model::forms_agree`]).
-fn forms_agree(entity: Entity, key: &[String], d: &Draft, e: &Existing) -> bool {
+/// not, nor one named without a form that an import found to be of
+/// another (`learned`; see [`model::forms_agree`]).
+fn forms_agree(
+    entity: Entity,
+    key: &[String],
+    d: &Draft,
+    e: &Existing,
+    learned: &HashMap<String, &'static str>,
+) -> bool {
     let by_name = entity == Entity::Companies && key.iter().any(|f| f == "name");
     let Some(pos) = model::position(entity, "name").filter(|_| by_name) else { return true };
     let Some(given) = d.values.get(pos).and_then(|v| v.as_ref()?.as_deref()) else { return true };
-    model::forms_agree(model::legal_form(given), e.value(pos).and_then(model::legal_form))
+    let stored = e.value(pos).and_then(model::legal_form).or_else(|| learned.get(&e.id).copied());
+    model::forms_agree(model::legal_form(given), stored)
+}
+
+/// The legal forms imports found companies of `records` named without one
+/// to have (for a key of companies by name; none otherwise).
+fn learned_forms(
+    db: &mut dyn Sql,
+    entity: Entity,
+    key: &[String],
+    records: &[Existing],
+) -> Result<HashMap<String, &'static str>> {
+    let mut out = HashMap::default();
+    if entity != Entity::Companies || !key.iter().any(|f| f == "name") {
+        return Ok(out);
+    }
+    let ids: Vec<&str> = records.iter().map(|e| e.id.as_str()).collect();
+    for part in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id, learned_form FROM companies WHERE learned_form IS NOT NULL AND id IN ({})",
+            placeholders(part.len())
+        );
+        let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
+        for row in db.query(&sql, &params)? {
+            let mut row = row.into_iter().map(Cell::into_text);
+            if let (Some(id), Some(form)) = (row.next().flatten(), row.next().flatten())
+                && let Some(form) = model::canonical_form(&form)
+            {
+                out.insert(id, form);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A key value as compared: company names by their normalised form.

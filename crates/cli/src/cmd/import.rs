@@ -841,9 +841,13 @@ pub fn run(args: Args, db: &str, g: Global) -> Result<ExitCode> {
     if !free_mail.is_empty() && !g.quiet && !g.json {
         let rows: u64 = free_mail.iter().map(|(_, n)| n).sum();
         let each: Vec<String> = free_mail.iter().map(|(d, n)| format!("{d} {n}")).collect();
+        let (field, so) = match entity {
+            Entity::Companies => ("domain", "such companies are kept without it"),
+            _ => ("company.domain", "such rows find their company by company.name (or id) alone"),
+        };
         eprintln!(
-            "note: {} a free e-mail domain as company.domain ({}), which people of many companies share: it is \
-             no company's domain, and such rows find their company by company.name (or id) alone",
+            "note: {} a free e-mail domain as {field} ({}), which people of many companies share: it is no \
+             company's domain, and {so}",
             crate::io::counted(rows, "row gave", "rows gave"),
             each.join(", ")
         );

@@ -2054,6 +2054,9 @@ fn random_files_imported_again_change_no_record() {
         let first = db.ok(&["export", "--entity", "contacts", "--fields", fields]);
         let s = db.json(&["import", &f, "--entity", "contacts"]);
         assert_eq!((s["updated"].as_u64(), s["companies_updated"].as_u64()), (Some(0), Some(0)), "file {file}: {s}");
+        // (And read a row at a time.)
+        let s = db.json(&["import", &f, "--entity", "contacts", "--chunk-size", "1"]);
+        assert_eq!(s["updated"].as_u64(), Some(0), "file {file}, in parts: {s}");
         let again = db.ok(&["export", "--entity", "contacts", "--fields", fields]);
         let kept = first.lines().all(|line| again.lines().any(|l| l == line));
         assert!(kept, "file {file}: {companies}{contacts}\nfirst:\n{first}\nagain:\n{again}");
@@ -2111,21 +2114,27 @@ on_both!(a_file_imported_again_keeps_the_links_its_names_fit, |db| {
     // the one written so: the record keeps the link its name still fits.
     let f = db.file(
         "g.csv",
-        "email,company.name,company.domain\na@x.com,Globex Inc,globex.de\nb@x.com,Globex,\nc@x.com,Globex,globex.com\n",
+        "email,company.name,company.domain\na@x.com,Globex Inc,globex.de\nb@x.com,Globex,\nc@x.com,Globex,globex.com\n\
+         d@x.com,Globex,\n",
     );
     let s = db.json(&["import", &f, "--entity", "contacts"]);
-    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(3), Some(2)), "{s}");
+    assert_eq!((s["inserted"].as_u64(), s["companies_created"].as_u64()), (Some(4), Some(2)), "{s}");
     assert_eq!(db.scalar(&format!("{linked}'b@x.com'")).as_deref(), Some("Globex Inc"));
-    let s = db.json(&["import", &f, "--entity", "contacts"]);
-    assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(3), Some(0)), "{s}");
+    // (In parts too: a reference found in an earlier part is not looked
+    // up again, and the record still keeps its link.)
+    for size in ["1000", "1", "2", "3"] {
+        let s = db.json(&["import", &f, "--entity", "contacts", "--chunk-size", size]);
+        assert_eq!((s["unchanged"].as_u64(), s["updated"].as_u64()), (Some(4), Some(0)), "chunks of {size}: {s}");
+    }
     assert_eq!(db.scalar(&format!("{linked}'b@x.com'")).as_deref(), Some("Globex Inc"));
+    assert_eq!(db.scalar(&format!("{linked}'d@x.com'")).as_deref(), Some("Globex Inc"));
     // `Orbit B.V.` finds `orbit` (at orbit.nl) and binds it to that form;
     // `Orbit B.V.` at orbit.io is another company, made. Imported again,
     // `orbit` is still a B.V. (learned, not only for the run that found
     // it), so the first record keeps its link.
     let f = db.file(
         "o.csv",
-        "email,company.name,company.domain\nd@x.com,orbit,orbit.nl\ne@x.com,Orbit B.V.,\n\
+        "email,company.name,company.domain\nn@x.com,orbit,orbit.nl\ne@x.com,Orbit B.V.,\n\
          f@x.com,Orbit B.V.,orbit.io\n",
     );
     let s = db.json(&["import", &f, "--entity", "contacts"]);
@@ -2147,6 +2156,7 @@ on_both!(a_file_imported_again_keeps_the_links_its_names_fit, |db| {
 });
 
 on_both!(a_legal_form_an_import_found_holds_in_the_next_until_undone, |db| {
+    let linked = "SELECT c.name FROM contacts k JOIN companies c ON c.id = k.company_id WHERE k.email = ";
     // The stored `Nova` found by `Nova GmbH` is a GmbH in the imports after
     // that one: `Nova SE` is another company, as it is in the same file.
     db.json(&["import", &db.file("c.csv", "name\nNova\n"), "--entity", "companies"]);
@@ -2183,6 +2193,24 @@ on_both!(a_legal_form_an_import_found_holds_in_the_next_until_undone, |db| {
     ]);
     assert_eq!(s["updated"].as_u64(), Some(1), "{s}");
     assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Sol'"), None);
+    // Learned again (`Sol GmbH`), it is not forgotten by undo of the batch
+    // that taught the old name its form.
+    db.json(&["import", &db.file("k4.csv", "email,company.name\nh@x.com,Sol GmbH\n"), "--entity", "contacts"]);
+    let taught = db.scalar("SELECT batch_id FROM batch_forms WHERE form = 'bv'").expect("the batch that taught bv");
+    db.ok(&["undo", &taught]);
+    assert_eq!(db.scalar("SELECT learned_form FROM companies WHERE name = 'Sol'").as_deref(), Some("gmbh"));
+    // A companies file keyed by name reads it so: `Sol AG` is another
+    // company, not `Sol` renamed.
+    let s = db.json(&[
+        "import",
+        &db.file("co.csv", "name,industry\nSol AG,Steel\n"),
+        "--entity",
+        "companies",
+        "--key",
+        "name",
+    ]);
+    assert_eq!((s["inserted"].as_u64(), s["updated"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(db.scalar(&format!("{linked}'h@x.com'")).as_deref(), Some("Sol"));
 });
 
 on_both!(a_free_mail_domain_is_no_company_domain, |db| {
@@ -2216,6 +2244,34 @@ on_both!(a_free_mail_domain_is_no_company_domain, |db| {
     let s = db.json(&["import", &f, "--entity", "contacts"]);
     assert_eq!((s["unchanged"].as_u64(), s["rejected"].as_u64()), (Some(4), Some(1)), "{s}");
     assert_eq!(s["free_mail_domains"], serde_json::json!([{"domain": "gmail.com", "rows": 3}]), "{s}");
+    // Rows read ahead of a stop are not counted.
+    let f = db.file(
+        "m.csv",
+        "email,company.name,company.domain\nm@gmail.com,Mu,gmail.com\nbad,Nu,gmail.com\n\
+         o@gmail.com,Omicron,gmail.com\n",
+    );
+    let out = db.run(&["import", &f, "--entity", "contacts", "--max-errors", "1", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(s["free_mail_domains"], serde_json::json!([{"domain": "gmail.com", "rows": 1}]), "{s}");
+    // A companies file: the company is kept without it, and a file keyed
+    // by domain cannot take it as a key.
+    let co = db.file("co.csv", "name,domain\nHooli,gmail.com\nPied Piper,piedpiper.com\n");
+    let out = db.run(&["import", &co, "--entity", "companies", "--key", "name"]);
+    assert!(
+        stderr_of(&out).contains("note: 1 row gave a free e-mail domain as domain (gmail.com 1)"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(db.scalar("SELECT domain FROM companies WHERE name = 'Hooli'"), None);
+    let out = db.run(&["import", &co, "--entity", "companies", "--key", "domain"]);
+    assert!(
+        stderr_of(&out).contains(
+            "row 2: domain: \"gmail.com\" is a free e-mail service's domain, which people of many companies share, \
+             so it is no company's key"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
 });
 
 on_both!(a_company_of_that_name_at_another_domain_is_another_company, |db| {
