@@ -311,6 +311,46 @@ fn companies_named_alike(
     }))
 }
 
+/// Contacts, deals or activities whose company is named as another is but
+/// for its legal form or spelling (`Zeta` beside `Zeta AG`, `Acme` beside
+/// `ACME`), one of them without a form, and told apart by nothing else in
+/// the file: imported into an empty store, the name without a form finds
+/// the other, and the two companies become one.
+fn companies_named_but_for_form(
+    db: &mut dyn Sql,
+    entity: Entity,
+    fields: &[String],
+    conditions: &[String],
+    params: &[Param],
+) -> Result<Option<String>> {
+    let shows = |field: &str| fields.iter().any(|f| f == field);
+    if entity == Entity::Companies || !shows("company.name") {
+        return Ok(None);
+    }
+    // (Two domains in the file tell them apart; one alone does not: the
+    // company without one takes it.)
+    let domain = if shows("company.domain") { " AND (lco.domain IS NULL OR c2.domain IS NULL)" } else { "" };
+    let system = exported_system(entity, fields, "company.external_id");
+    let sql = format!(
+        "SELECT count(*) FROM {} t{} WHERE t.company_id IS NOT NULL AND EXISTS (SELECT 1 FROM companies c2 \
+         WHERE c2.name_key = lco.name_key AND c2.name <> lco.name AND c2.id <> lco.id AND c2.deleted_at IS NULL \
+         AND (c2.name_form IS NULL OR lco.name_form IS NULL OR c2.name_form = lco.name_form){domain}){}",
+        entity.name(),
+        link_joins(entity),
+        without_id("lco", Entity::Companies, system)
+    );
+    let n = count_exported(db, sql, conditions, params)?;
+    Ok((n > 0).then(|| {
+        format!(
+            "{} a company named as another is but for its legal form or spelling (`Zeta`, `Zeta AG`), one of them \
+             without a form, and nothing in the file tells them apart: imported into an empty store, the two \
+             would become one company; export company.domain (for companies with domains) or \
+             company.external_id.<system> too",
+            records_that_link(n, entity)
+        )
+    }))
+}
+
 /// `1 contact links`, `3 contacts link`: the start of an export's note.
 fn records_that_link(n: i64, entity: Entity) -> String {
     if n == 1 { format!("1 {} links", model::singular(entity)) } else { format!("{n} {} link", entity.name()) }
@@ -1087,6 +1127,7 @@ impl Store {
         notes.extend(unnamed_links(db, entity, &fields, &conditions, &params)?);
         notes.extend(deals_named_alike(db, entity, &fields, &conditions, &params)?);
         notes.extend(companies_named_alike(db, entity, &fields, &conditions, &params)?);
+        notes.extend(companies_named_but_for_form(db, entity, &fields, &conditions, &params)?);
         if !opts.fields_from_mapping {
             notes.extend(records_alike(db, entity, &fields, &conditions, &params)?);
         }

@@ -117,6 +117,35 @@ fn round_trip(db: &Db, ext: &str) {
     }
 }
 
+on_both!(an_export_says_when_names_alike_but_for_a_legal_form_would_become_one_company, |db| {
+    // `Zeta` and `Zeta AG`, told apart by their domains: a contacts file
+    // without them would make one company of the two in an empty store, so
+    // the export says so; with the domains it does not need to.
+    db.ok(&["import", &db.file("co.csv", "name,domain\nZeta,zeta.de\nZeta AG,zeta.ch\n"), "--entity", "companies"]);
+    db.ok(&[
+        "import",
+        &db.file("k.csv", "email,company.name\na@x.com,Zeta\nb@x.com,Zeta AG\n"),
+        "--entity",
+        "contacts",
+    ]);
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email,company.name", "-o", "e.csv"]);
+    assert!(
+        stderr_of(&out).contains(
+            "note: 2 contacts link a company named as another is but for its legal form or spelling (`Zeta`, \
+             `Zeta AG`), one of them without a form, and nothing in the file tells them apart"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    // As it says: imported into an empty store, one company.
+    let other = Db::sqlite();
+    let text = std::fs::read_to_string(db.path("e.csv")).expect("e.csv");
+    other.ok(&["import", &other.file("e.csv", &text), "--entity", "contacts"]);
+    assert_eq!(other.count("SELECT count(*) FROM companies"), 1);
+    let out = db.run(&["export", "--entity", "contacts", "--fields", "email,company.name,company.domain"]);
+    assert!(!stderr_of(&out).contains("but for its legal form"), "{}", stderr_of(&out));
+});
+
 on_both!(csv_exports_import_again_unchanged, |db| round_trip(db, "csv"));
 on_both!(ndjson_exports_import_again_unchanged, |db| round_trip(db, "ndjson"));
 on_both!(xlsx_exports_import_again_unchanged, |db| round_trip(db, "xlsx"));
