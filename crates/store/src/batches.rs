@@ -996,9 +996,9 @@ fn undo_in_tx(db: &mut dyn Sql, batch: &Batch, force: bool) -> Result<Undone> {
     // The legal forms the batch taught companies named without one (not
     // another a later batch taught one renamed since).
     db.execute(
-        "UPDATE companies SET learned_form = NULL WHERE learned_form = \
-         (SELECT f.form FROM batch_forms f WHERE f.batch_id = ? AND f.company_id = companies.id)",
-        &[batch.id.as_str().into()],
+        "UPDATE companies SET learned_form = NULL WHERE id IN (SELECT company_id FROM batch_forms WHERE batch_id = ?) \
+         AND learned_form = (SELECT f.form FROM batch_forms f WHERE f.batch_id = ? AND f.company_id = companies.id)",
+        &[batch.id.as_str().into(), batch.id.as_str().into()],
     )?;
     db.execute("DELETE FROM batch_forms WHERE batch_id = ?", &[batch.id.as_str().into()])?;
     db.execute("DELETE FROM batch_links WHERE batch_id = ?", &[batch.id.as_str().into()])?;

@@ -276,79 +276,64 @@ fn deals_named_alike(
     }))
 }
 
-/// Contacts, deals or activities whose company the file names as another
-/// company is named, to the letter, and tells apart by nothing else (no
-/// domain of its own in the file, no id in the system exported): imported
-/// again, the name finds both, and the row is refused.
-fn companies_named_alike(
+/// Contacts, deals or activities whose company the file cannot tell from
+/// another (no domain for both in the file, no id in the system exported),
+/// said in a note for each way:
+/// - named as another company is, to the letter: imported again, the name
+///   finds both, and the row is refused;
+/// - named as another is but for its legal form or spelling (`Zeta` beside
+///   `Zeta AG`, `Acme` beside `ACME`), one of them without a form: imported
+///   into an empty store, the name without a form finds the other, and the
+///   two companies become one.
+fn companies_alike(
     db: &mut dyn Sql,
     entity: Entity,
     fields: &[String],
     conditions: &[String],
     params: &[Param],
-) -> Result<Option<String>> {
+) -> Result<Vec<String>> {
     let shows = |field: &str| fields.iter().any(|f| f == field);
     if entity == Entity::Companies || !shows("company.name") {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let domain = if shows("company.domain") { " AND lco.domain IS NULL" } else { "" };
     let system = exported_system(entity, fields, "company.external_id");
-    let sql = format!(
-        "SELECT count(*) FROM {} t{} WHERE t.company_id IS NOT NULL{domain} AND EXISTS (SELECT 1 FROM companies c2 \
-         WHERE c2.name = lco.name AND c2.id <> lco.id AND c2.deleted_at IS NULL){}",
-        entity.name(),
-        link_joins(entity),
-        without_id("lco", Entity::Companies, system)
-    );
-    let n = count_exported(db, sql, conditions, params)?;
-    Ok((n > 0).then(|| {
-        format!(
+    let mut count = |alike: &str, domain: &str| {
+        let sql = format!(
+            "SELECT count(*) FROM {} t{} WHERE t.company_id IS NOT NULL{domain} AND EXISTS (SELECT 1 FROM companies \
+             c2 WHERE {alike} AND c2.id <> lco.id AND c2.deleted_at IS NULL){}",
+            entity.name(),
+            link_joins(entity),
+            without_id("lco", Entity::Companies, system)
+        );
+        count_exported(db, sql, conditions, params)
+    };
+    let domain = if shows("company.domain") { " AND lco.domain IS NULL" } else { "" };
+    let named = count("c2.name = lco.name", domain)?;
+    // (Two domains in the file tell them apart; one alone does not: the
+    // company without one takes it.)
+    let domains = if shows("company.domain") { " AND (lco.domain IS NULL OR c2.domain IS NULL)" } else { "" };
+    let alike = "c2.name_key = lco.name_key AND c2.name <> lco.name \
+                 AND (c2.name_form IS NULL OR lco.name_form IS NULL OR c2.name_form = lco.name_form)";
+    let formed = count(&format!("{alike}{domains}"), "")?;
+    let mut notes = Vec::new();
+    if named > 0 {
+        notes.push(format!(
             "{} a company whose name another company has too, and no domain in the file tells them \
              apart: imported again, `company.name` would find both and the row be refused; export company.domain \
              (for companies with domains) or company.external_id.<system> too",
-            records_that_link(n, entity)
-        )
-    }))
-}
-
-/// Contacts, deals or activities whose company is named as another is but
-/// for its legal form or spelling (`Zeta` beside `Zeta AG`, `Acme` beside
-/// `ACME`), one of them without a form, and told apart by nothing else in
-/// the file: imported into an empty store, the name without a form finds
-/// the other, and the two companies become one.
-fn companies_named_but_for_form(
-    db: &mut dyn Sql,
-    entity: Entity,
-    fields: &[String],
-    conditions: &[String],
-    params: &[Param],
-) -> Result<Option<String>> {
-    let shows = |field: &str| fields.iter().any(|f| f == field);
-    if entity == Entity::Companies || !shows("company.name") {
-        return Ok(None);
+            records_that_link(named, entity)
+        ));
     }
-    // (Two domains in the file tell them apart; one alone does not: the
-    // company without one takes it.)
-    let domain = if shows("company.domain") { " AND (lco.domain IS NULL OR c2.domain IS NULL)" } else { "" };
-    let system = exported_system(entity, fields, "company.external_id");
-    let sql = format!(
-        "SELECT count(*) FROM {} t{} WHERE t.company_id IS NOT NULL AND EXISTS (SELECT 1 FROM companies c2 \
-         WHERE c2.name_key = lco.name_key AND c2.name <> lco.name AND c2.id <> lco.id AND c2.deleted_at IS NULL \
-         AND (c2.name_form IS NULL OR lco.name_form IS NULL OR c2.name_form = lco.name_form){domain}){}",
-        entity.name(),
-        link_joins(entity),
-        without_id("lco", Entity::Companies, system)
-    );
-    let n = count_exported(db, sql, conditions, params)?;
-    Ok((n > 0).then(|| {
-        format!(
+    if formed > 0 {
+        notes.push(format!(
             "{} a company named as another is but for its legal form or spelling (`Zeta`, `Zeta AG`), one of them \
              without a form, and nothing in the file tells them apart: imported into an empty store, the two \
              would become one company; export company.domain (for companies with domains) or \
              company.external_id.<system> too",
-            records_that_link(n, entity)
-        )
-    }))
+            records_that_link(formed, entity)
+        ));
+    }
+    Ok(notes)
 }
 
 /// `1 contact links`, `3 contacts link`: the start of an export's note.
@@ -1126,8 +1111,7 @@ impl Store {
         );
         notes.extend(unnamed_links(db, entity, &fields, &conditions, &params)?);
         notes.extend(deals_named_alike(db, entity, &fields, &conditions, &params)?);
-        notes.extend(companies_named_alike(db, entity, &fields, &conditions, &params)?);
-        notes.extend(companies_named_but_for_form(db, entity, &fields, &conditions, &params)?);
+        notes.extend(companies_alike(db, entity, &fields, &conditions, &params)?);
         if !opts.fields_from_mapping {
             notes.extend(records_alike(db, entity, &fields, &conditions, &params)?);
         }

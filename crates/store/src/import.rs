@@ -1932,27 +1932,19 @@ impl Import<'_> {
                 let resolved = links.one.get(pos).and_then(|m| m.get(&r.id));
                 // A record linked to a company its row's name fits keeps
                 // that link, though the name finds another now (`Globex`
-                // of `Globex Inc`, where a later row made `Globex`): the
-                // file imported again is unchanged, in parts as in one.
+                // of `Globex Inc`, where a later row made `Globex`) or
+                // several (`Orbit`, after `Orbit BV` was made): the file
+                // imported again is unchanged, in parts as in one.
                 let linked = existing.as_ref().and_then(|e| e.value(*pos));
-                if let (Some(Ok(id)), Some(linked)) = (resolved, linked)
-                    && id != linked
-                    && self.name_fits(r, *pos, linked)?
+                if let (Some(found), Some(linked)) = (resolved, linked)
+                    && !matches!(found, Ok(id) if id == linked)
+                    && self.name_fits(r, *pos, linked, found.is_err())?
                 {
                     link_values.push((*pos, Some(linked.to_string())));
                     continue;
                 }
                 match resolved {
                     Some(Ok(id)) => link_values.push((*pos, Some(id.clone()))),
-                    // A name several companies have, of a record linked to
-                    // one of them: the link stays (as a file imported
-                    // again finds it, after a later row made another).
-                    Some(Err(_))
-                        if let Some(linked) = existing.as_ref().and_then(|e| e.value(*pos))
-                            && links.ambiguous.get(&r.id).is_some_and(|ids| ids.iter().any(|id| id == linked)) =>
-                    {
-                        link_values.push((*pos, Some(linked.to_string())));
-                    }
                     Some(Err(message)) => failed = Some((r.fields(self.columns[*pos].field), message.clone())),
                     // (Not looked for, as another link of the row failed.)
                     None => {
@@ -2413,7 +2405,7 @@ impl Import<'_> {
         }
         let wanted: Vec<String> = moved.iter().filter_map(|&n| Some(drafts[n].key.as_ref()?[0].clone())).collect();
         let holders = load_by(self.db, entity, first, &wanted, None)?;
-        let learned = learned_forms(self.db, entity, &key, &holders)?;
+        let forms = forms_of(self.db, entity, &key, &holders)?;
         // Records whose key an earlier row of these moved away, in file
         // order: a later row may take it, as it would a chunk later.
         let mut freed: FastSet<String> = FastSet::default();
@@ -2421,10 +2413,7 @@ impl Import<'_> {
             let d = &drafts[n];
             let Some(Ok(e)) = &found[n] else { continue };
             let taken = holders.iter().find(|h| {
-                h.id != e.id
-                    && key_of(h) == d.key
-                    && forms_agree(entity, &key, d, h, &learned)
-                    && !freed.contains(&h.id)
+                h.id != e.id && key_of(h) == d.key && forms_agree(entity, &key, d, h, &forms) && !freed.contains(&h.id)
             });
             if taken.is_none() {
                 freed.insert(e.id.clone());
@@ -2911,14 +2900,14 @@ impl Import<'_> {
             .collect();
         // Names alike that give other legal forms (`Acme AG` beside a
         // stored `Acme BV`) are other companies.
-        let learned = learned_forms(self.db, entity, &key, &candidates)?;
+        let forms = forms_of(self.db, entity, &key, &candidates)?;
         let agreeing: Vec<Option<Vec<usize>>> = drafts
             .iter()
             .zip(&matched)
             .map(|(d, m)| {
                 let m = (*m)?;
                 let keep: Vec<usize> =
-                    m.iter().copied().filter(|&i| forms_agree(entity, &key, d, &candidates[i], &learned)).collect();
+                    m.iter().copied().filter(|&i| forms_agree(entity, &key, d, &candidates[i], &forms)).collect();
                 (keep.len() != m.len()).then_some(keep)
             })
             .collect();
@@ -3431,15 +3420,14 @@ impl Import<'_> {
     /// Finds the records `refs` name. Companies that do not exist are given
     /// ids and added to `new_companies` (except in update mode), for the
     /// rows that link to them to create; one found by name without a domain
-    /// takes the domain its reference gives (`amend_found`). A name several
-    /// stored companies have is noted in `links.ambiguous`.
+    /// takes the domain its reference gives (`amend_found`).
     fn resolve(
         &mut self,
         target: Entity,
         refs: &[&LinkRef],
         links: &mut Links,
     ) -> Result<HashMap<String, Result<String, String>>> {
-        let Links { new_companies, amend, ambiguous, .. } = links;
+        let Links { new_companies, amend, .. } = links;
         let mut out: HashMap<String, Result<String, String>> = HashMap::default();
         let mut unknown = Vec::with_capacity(refs.len());
         let known = self.linked.entry(target).or_default();
@@ -3944,10 +3932,7 @@ impl Import<'_> {
                     Some(ids) if self.each_has_another_id(target, ids, r)? => None,
                     // Names alike (`Acme Inc`, `ACME GmbH`) of companies
                     // told apart by domain: which one is not ours to guess.
-                    Some(ids) => {
-                        ambiguous.insert(key.clone(), ids.to_vec());
-                        Some(Err(self.names_several(r, ids, &[])?))
-                    }
+                    Some(ids) => Some(Err(self.names_several(r, ids, &[])?)),
                     None => None,
                 },
             };
@@ -4090,27 +4075,32 @@ impl Import<'_> {
     }
 
     /// Whether stored company `linked`, which a record's link column `pos`
-    /// holds, is one its row's reference `r` by name alone names: of that
-    /// name, and of the legal form the name gives, if it gives one (as
-    /// stored, learned, or bound earlier in this import; `Zeta AG` does not
-    /// fit the formless `Zeta`).
-    fn name_fits(&mut self, r: &LinkRef, pos: usize, linked: &str) -> Result<bool> {
+    /// holds, is one its row's reference `r` by name names: of that name,
+    /// and of the legal form the name gives, if it gives one (as stored,
+    /// learned, or bound earlier in this import; `Zeta AG` does not fit the
+    /// formless `Zeta`). A reference that gives a domain fits only where
+    /// it found none (`refused`: several of that name) and the company has
+    /// no other domain; one that gives an id, never.
+    fn name_fits(&mut self, r: &LinkRef, pos: usize, linked: &str, refused: bool) -> Result<bool> {
         if self.columns[pos].kind != Kind::Link(Entity::Companies)
-            || r.domain.is_some()
+            || (r.domain.is_some() && !refused)
             || r.external.is_some()
             || r.name_key.is_none()
         {
             return Ok(false);
         }
         let row = self.db.query_row(
-            "SELECT name_key, COALESCE(name_form, learned_form) FROM companies WHERE id = ? AND deleted_at IS NULL",
+            "SELECT name_key, COALESCE(name_form, learned_form), domain FROM companies \
+             WHERE id = ? AND deleted_at IS NULL",
             &[linked.into()],
         )?;
         let Some(row) = row else { return Ok(false) };
         let mut row = row.into_iter().map(Cell::into_text);
-        let (key, form) = (row.next().flatten(), row.next().flatten());
+        let (key, form, domain) = (row.next().flatten(), row.next().flatten(), row.next().flatten());
         let form = form.as_deref().and_then(model::canonical_form).or_else(|| self.bound_forms.get(linked).copied());
-        Ok(key == r.name_key && (r.form.is_none() || form == r.form))
+        Ok(key == r.name_key
+            && (r.form.is_none() || form == r.form)
+            && (domain.is_none() || r.domain.is_none() || domain == r.domain))
     }
 
     /// Writes each company a message marks (`company_mark`) as its name
@@ -4934,9 +4924,6 @@ struct Links {
     /// What companies found by name or domain lack and rows give them,
     /// given once a written row gives it (`amend_found`).
     amend: Amendments,
-    /// The stored companies a reference's name is that of, where it is
-    /// several's: a record linked to one of them keeps that link.
-    ambiguous: HashMap<String, Vec<String>>,
 }
 
 /// A company a row names that does not exist yet: the id it will have, its
@@ -5084,52 +5071,33 @@ fn leaves_out_form(stored: &str, given: &str) -> bool {
 }
 
 /// Whether a stored record a draft's `key` finds may be the draft's: by
-/// name, a company whose name gives another legal form than the row's is
-/// not, nor one named without a form that an import found to be of
-/// another (`learned`; see [`model::forms_agree`]).
-fn forms_agree(
-    entity: Entity,
-    key: &[String],
-    d: &Draft,
-    e: &Existing,
-    learned: &HashMap<String, &'static str>,
-) -> bool {
+/// name, a company of another legal form than the row's name gives is not
+/// (its name's, or the one an import found it to have: `forms`, from
+/// `forms_of`; see [`model::forms_agree`]).
+fn forms_agree(entity: Entity, key: &[String], d: &Draft, e: &Existing, forms: &HashMap<String, KeyAndForm>) -> bool {
     let by_name = entity == Entity::Companies && key.iter().any(|f| f == "name");
     let Some(pos) = model::position(entity, "name").filter(|_| by_name) else { return true };
     let Some(given) = d.values.get(pos).and_then(|v| v.as_ref()?.as_deref()) else { return true };
-    let stored = e.value(pos).and_then(model::legal_form).or_else(|| learned.get(&e.id).copied());
+    let stored = match forms.get(&e.id) {
+        Some((_, form)) => *form,
+        None => e.value(pos).and_then(model::legal_form),
+    };
     model::forms_agree(model::legal_form(given), stored)
 }
 
-/// The legal forms imports found companies of `records` named without one
-/// to have (for a key of companies by name; none otherwise).
-fn learned_forms(
+/// The legal forms of companies `records`, for `forms_agree`, where a key
+/// by name needs them.
+fn forms_of(
     db: &mut dyn Sql,
     entity: Entity,
     key: &[String],
     records: &[Existing],
-) -> Result<HashMap<String, &'static str>> {
-    let mut out = HashMap::default();
+) -> Result<HashMap<String, KeyAndForm>> {
     if entity != Entity::Companies || !key.iter().any(|f| f == "name") {
-        return Ok(out);
+        return Ok(HashMap::default());
     }
     let ids: Vec<&str> = records.iter().map(|e| e.id.as_str()).collect();
-    for part in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id, learned_form FROM companies WHERE learned_form IS NOT NULL AND id IN ({})",
-            placeholders(part.len())
-        );
-        let params: Vec<Param> = part.iter().map(|id| (*id).into()).collect();
-        for row in db.query(&sql, &params)? {
-            let mut row = row.into_iter().map(Cell::into_text);
-            if let (Some(id), Some(form)) = (row.next().flatten(), row.next().flatten())
-                && let Some(form) = model::canonical_form(&form)
-            {
-                out.insert(id, form);
-            }
-        }
-    }
-    Ok(out)
+    keys_and_forms(db, &ids)
 }
 
 /// A key value as compared: company names by their normalised form.
